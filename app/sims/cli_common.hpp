@@ -1,0 +1,66 @@
+// Shared pieces of the `sims` subcommands: flag groups bound to CLI11,
+// model loading, JSON/human output. Every subcommand's run function may
+// throw sims::Error; main() prints it once as "error: ..." and exits 1.
+#pragma once
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "diffusion/denoiser.hpp"
+#include "sampling/edm_sampler.hpp"
+
+namespace sims::cli {
+
+// A subcommand registers itself and leaves the function main() runs.
+using Action = std::function<int()>;
+struct Registry {
+  std::vector<std::pair<CLI::App*, Action>> actions;
+};
+
+void add_sample_command(CLI::App& app, Registry& reg);
+void add_grid_command(CLI::App& app, Registry& reg);
+void add_info_command(CLI::App& app, Registry& reg);
+void add_metrics_command(CLI::App& app, Registry& reg);
+void add_loop_command(CLI::App& app, Registry& reg);
+
+// Sampler + guidance flags (the contract's names).
+struct SamplingFlags {
+  std::string sampler = "heun";
+  int steps = 18;
+  double sigma_min = 0.002, sigma_max = 80.0, rho = 7.0;
+  double churn = 0.0, s_min = 0.0, s_max = std::numeric_limits<double>::infinity(), s_noise = 1.0;
+  double omega = 0.0;
+  std::string interval = "0:inf";
+  std::string s_max_text;
+
+  void bind(CLI::App* cmd);
+  SamplerConfig config() const;
+  Guidance guidance() const;
+};
+
+// Model flags shared by commands that sample.
+struct ModelFlags {
+  std::string model, aux, shape, device = "cpu";
+  bool no_optimize = false;
+  void bind(CLI::App* cmd, bool aux_allowed = true);
+  LoadOptions load_options() const;
+};
+
+// "LO:HI" with inf allowed -> {lo, hi}; throws InputError.
+std::pair<double, double> parse_interval(const std::string& text);
+// Parses a number that may be "inf"; throws InputError naming `flag`.
+double parse_number(const std::string& text, const std::string& flag);
+
+// Prints the JSON object as the last line on stdout.
+void print_json(const nlohmann::json& j);
+
+// Threads for LibTorch (0 = keep LibTorch's default).
+void apply_threads(int threads);
+
+}  // namespace sims::cli

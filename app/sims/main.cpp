@@ -1,0 +1,62 @@
+// `sims`: the headless face of SIMS Studio (scripts, clusters, automated
+// checks). Parses the command line, runs one subcommand, and is the one place
+// where errors become "error: ..." on stderr with a non-zero exit status.
+#include <csignal>
+#include <iostream>
+
+#include <c10/util/Exception.h>
+
+#include "cli_common.hpp"
+#include "common/error.hpp"
+
+int main(int argc, char** argv) {
+  using namespace sims;
+  CLI::App app{"sims: self-improving diffusion models (SIMS) and self-consuming loops, headless"};
+  app.set_version_flag("--version", std::string("sims ") + SIMS_VERSION);
+  app.require_subcommand(1);
+  cli::Registry reg;
+  cli::add_sample_command(app, reg);
+  cli::add_grid_command(app, reg);
+  cli::add_info_command(app, reg);
+  cli::add_metrics_command(app, reg);
+  cli::add_loop_command(app, reg);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    for (char& c : msg)
+      if (c == '\n') c = ' ';
+    std::cerr << "error: " << msg << " (see 'sims --help')" << std::endl;
+    return 2;
+  }
+
+  try {
+    for (auto& [cmd, action] : reg.actions)
+      if (cmd->parsed()) return action();
+    std::cerr << "error: no command given (see 'sims --help')" << std::endl;
+    return 2;
+  } catch (const Cancelled&) {
+    std::cerr << "error: cancelled" << std::endl;
+    return 130;
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 1;
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    std::cerr << "error: " << msg.substr(0, msg.find('\n')) << std::endl;
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory" << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,137 @@
+#include "diffusion/torchscript_denoiser.hpp"
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
+
+#include "common/error.hpp"
+
+namespace sims {
+namespace {
+
+// File content hash: identifies the weights for "same model" checks.
+std::string file_digest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const std::string s = ss.str();
+  return "ts:" + std::to_string(s.size()) + ":" + std::to_string(std::hash<std::string>{}(s));
+}
+
+}  // namespace
+
+TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOptions& opts) : device_(opts.device) {
+  torch::jit::ExtraFilesMap extra{{"sims.json", ""}};
+  try {
+    module_ = torch::jit::load(path, opts.device, extra);
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    throw ModelError("cannot load '" + path + "' as TorchScript: " + msg.substr(0, msg.find('\n')));
+  }
+  module_.eval();
+
+  // Signature: forward(self, x: Tensor, sigma: Tensor) -> Tensor
+  auto method = module_.find_method("forward");
+  if (!method) throw ModelError("'" + path + "': TorchScript module has no forward method");
+  const auto& schema = method->function().getSchema();
+  const auto& args = schema.arguments();
+  auto is_tensor = [](const c10::TypePtr& t) { return t->kind() == c10::TypeKind::TensorType; };
+  size_t required = 0;
+  for (size_t i = 1; i < args.size(); ++i)
+    if (!args[i].default_value()) ++required;
+  if (args.size() < 3 || required != 2 || !is_tensor(args[1].type()) || !is_tensor(args[2].type()))
+    throw ModelError("'" + path + "': forward must be forward(x: Tensor, sigma: Tensor) -> Tensor, found " +
+                     schema.name() + "(" + std::to_string(args.size() - 1) + " argument(s))");
+  if (schema.returns().size() != 1 || !is_tensor(schema.returns()[0].type()))
+    throw ModelError("'" + path + "': forward must return one Tensor (the denoised D(x; sigma))");
+
+  info_.kind = "torchscript";
+  info_.path = path;
+  int64_t params = 0;
+  for (const auto& p : module_.parameters()) params += p.numel();
+  info_.parameters = params;
+
+  nlohmann::json meta = nlohmann::json::object();
+  if (!extra["sims.json"].empty()) {
+    try {
+      meta = nlohmann::json::parse(extra["sims.json"]);
+    } catch (const std::exception&) {
+      throw ModelError("'" + path + "': its sims.json metadata is not valid JSON");
+    }
+    info_.provenance = meta;
+    if (meta.contains("sigma_min")) info_.sigma_min = meta["sigma_min"].get<double>();
+    if (meta.contains("sigma_max")) info_.sigma_max = meta["sigma_max"].get<double>();
+    if (meta.contains("sigma_data")) info_.sigma_data = meta["sigma_data"].get<double>();
+  }
+
+  std::vector<int64_t> shape = opts.sample_shape;
+  if (shape.empty() && meta.contains("shape")) shape = meta["shape"].get<std::vector<int64_t>>();
+
+  if (opts.optimize) {
+    try {
+      module_ = torch::jit::freeze(module_);
+    } catch (const c10::Error&) {
+      // Not every scripted module can be frozen (e.g. mutated attributes); run it as is.
+    }
+  }
+
+  auto probe = [&](const std::vector<int64_t>& s) {
+    std::vector<int64_t> full{2};
+    full.insert(full.end(), s.begin(), s.end());
+    at::Tensor x = at::randn(full, at::TensorOptions().device(device_).dtype(at::kFloat)) * 0.5;
+    at::Tensor sigma = at::tensor({1.0f, 0.1f}, at::TensorOptions().device(device_));
+    at::Tensor d = call(x, sigma);
+    if (!d.isfinite().all().item<bool>())
+      throw ModelError("'" + path + "': forward returns NaN/Inf on a probe input of shape " + c10::str(x.sizes()));
+    return d;
+  };
+
+  if (!shape.empty()) {
+    probe(shape);  // throws ModelError with the reason
+  } else {
+    // No declared shape: probe the shapes diffusion models usually have.
+    const std::vector<std::vector<int64_t>> candidates = {{2}, {1, 28, 28}, {3, 32, 32}, {1, 32, 32},
+                                                          {3, 64, 64}, {1}, {3}, {4}, {8}};
+    for (const auto& c : candidates) {
+      try {
+        probe(c);
+        shape = c;
+        break;
+      } catch (const ModelError&) {
+      }
+    }
+    if (shape.empty())
+      throw ModelError("'" + path +
+                       "': cannot tell the sample shape (no sims.json metadata and no common shape works); "
+                       "pass --shape, e.g. --shape 3x32x32");
+  }
+  info_.sample_shape = shape;
+  identity_ = file_digest(path);
+}
+
+at::Tensor TorchScriptDenoiser::call(const at::Tensor& x, const at::Tensor& sigma) {
+  c10::IValue out;
+  try {
+    out = module_.forward({x, sigma});
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    throw ModelError("'" + info_.path + "': forward(x" + std::string(" of shape ") +
+                     c10::str(x.sizes()) + ", sigma) failed: " + msg.substr(0, msg.find('\n')));
+  } catch (const std::exception& e) {
+    throw ModelError("'" + info_.path + "': forward failed: " + std::string(e.what()).substr(0, 300));
+  }
+  if (!out.isTensor()) throw ModelError("'" + info_.path + "': forward did not return a Tensor");
+  at::Tensor d = out.toTensor();
+  if (d.sizes() != x.sizes())
+    throw ModelError("'" + info_.path + "': forward returned shape " + c10::str(d.sizes()) + " for input " +
+                     c10::str(x.sizes()) + "; a denoiser must return D(x; sigma) with the shape of x");
+  return d;
+}
+
+at::Tensor TorchScriptDenoiser::denoise(const at::Tensor& x, const at::Tensor& sigma) { return call(x, sigma); }
+
+}  // namespace sims

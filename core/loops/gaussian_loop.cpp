@@ -1,0 +1,167 @@
+#include "loops/gaussian_loop.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "common/error.hpp"
+
+namespace sims::loops {
+namespace {
+
+// Batched sufficient statistics: mean [c, D], M2 = Σ (x−mean)(x−mean)ᵀ [c, D, D].
+struct Moments {
+  int64_t n = 0;
+  at::Tensor mean, m2;
+};
+
+Moments moments_of(const at::Tensor& x) {  // x [c, n, D]
+  Moments m;
+  m.n = x.size(1);
+  m.mean = x.mean(1);
+  at::Tensor xc = x - m.mean.unsqueeze(1);
+  m.m2 = at::bmm(xc.transpose(1, 2), xc);
+  return m;
+}
+
+// Chan et al.'s pairwise merge.
+Moments merge(const Moments& a, const Moments& b) {
+  if (a.n == 0) return b;
+  if (b.n == 0) return a;
+  Moments m;
+  m.n = a.n + b.n;
+  const double na = static_cast<double>(a.n), nb = static_cast<double>(b.n), n = na + nb;
+  at::Tensor delta = b.mean - a.mean;
+  m.mean = a.mean + delta * (nb / n);
+  m.m2 = a.m2 + b.m2 + delta.unsqueeze(2) * delta.unsqueeze(1) * (na * nb / n);
+  return m;
+}
+
+double median_of(std::vector<double> v) {
+  const size_t n = v.size();
+  std::nth_element(v.begin(), v.begin() + n / 2, v.end());
+  const double hi = v[n / 2];
+  if (n % 2) return hi;
+  const double lo = *std::max_element(v.begin(), v.begin() + n / 2);
+  return 0.5 * (lo + hi);
+}
+
+}  // namespace
+
+LoopKind parse_loop_kind(const std::string& s) {
+  if (s == "fully-synthetic" || s == "fully_synthetic" || s == "full" || s == "synthetic") return LoopKind::FullySynthetic;
+  if (s == "augment" || s == "synthetic-augmentation" || s == "augmentation") return LoopKind::Augment;
+  if (s == "fresh" || s == "fresh-data") return LoopKind::Fresh;
+  throw InputError("unknown loop kind '" + s + "' (expected fully-synthetic, augment or fresh)");
+}
+
+std::string to_string(LoopKind k) {
+  switch (k) {
+    case LoopKind::FullySynthetic: return "fully-synthetic";
+    case LoopKind::Augment: return "augment";
+    case LoopKind::Fresh: return "fresh";
+  }
+  return "?";
+}
+
+void validate(const GaussianLoopConfig& c) {
+  if (c.dim < 1 || c.dim > 4096) throw InputError("--dim must be between 1 and 4096, got " + std::to_string(c.dim));
+  if (c.n_real < 2) throw InputError("--n-real must be at least 2 (unbiased covariance), got " + std::to_string(c.n_real));
+  if (c.kind == LoopKind::FullySynthetic && c.n_synth < 2)
+    throw InputError("--n-synth must be at least 2 for the fully synthetic loop, got " + std::to_string(c.n_synth));
+  if (c.n_synth < 0) throw InputError("--n-synth must not be negative, got " + std::to_string(c.n_synth));
+  if (c.generations < 1 || c.generations > 1'000'000)
+    throw InputError("--generations must be between 1 and 1000000, got " + std::to_string(c.generations));
+  if (c.runs < 1 || c.runs > 10'000'000) throw InputError("--runs must be between 1 and 10000000, got " + std::to_string(c.runs));
+  if (!(c.bias > 0.0 && c.bias <= 1.0)) throw InputError("--bias must be in (0, 1], got " + std::to_string(c.bias));
+  // Memory guards: per-run state is a few D×D matrices; per-run samples are (NR+NS)×D.
+  const double state = static_cast<double>(c.runs) * static_cast<double>(c.dim) * static_cast<double>(c.dim);
+  if (state > 3e7)
+    throw InputError("--runs x --dim^2 = " + std::to_string(static_cast<int64_t>(state)) +
+                     " is too large (limit 3e7); use fewer runs or a smaller dimension");
+  const double per_run = static_cast<double>(c.n_real + c.n_synth) * static_cast<double>(c.dim);
+  if (per_run > 5e7)
+    throw InputError("(--n-real + --n-synth) x --dim is too large (limit 5e7)");
+}
+
+GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::function<bool(int gen)>& progress) {
+  validate(cfg);
+  const int64_t R = cfg.runs, D = cfg.dim, G = cfg.generations, NR = cfg.n_real, NS = cfg.n_synth;
+  const auto opts = at::TensorOptions().dtype(at::kDouble);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(cfg.seed);
+  // Runs are processed in chunks whose size depends only on the configuration,
+  // so the draws (and the results) are the same on every machine.
+  const int64_t per_run = std::max<int64_t>(1, std::max(NR, NS) * D);
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(R, 4'000'000 / per_run));
+  const double sqrt_bias = std::sqrt(cfg.bias);
+
+  at::Tensor mu = at::zeros({R, D}, opts);        // current model mean
+  at::Tensor root = at::zeros({R, D, D}, opts);   // symmetric square root of the current covariance
+  at::Tensor real_mean, real_m2;                  // fixed real set (augment), as moments
+  if (cfg.kind == LoopKind::Augment) {
+    real_mean = at::zeros({R, D}, opts);
+    real_m2 = at::zeros({R, D, D}, opts);
+  }
+  std::vector<double> trace(static_cast<size_t>(R)), w2(static_cast<size_t>(R)), norm(static_cast<size_t>(R));
+  GaussianLoopResult res;
+
+  for (int64_t t = 1; t <= G; ++t) {
+    for (int64_t s = 0; s < R; s += chunk) {
+      const int64_t e = std::min(R, s + chunk), c = e - s;
+      Moments fit;
+      if (t == 1) {
+        fit = moments_of(at::randn({c, NR, D}, gen, opts));
+        if (cfg.kind == LoopKind::Augment) {
+          real_mean.slice(0, s, e).copy_(fit.mean);
+          real_m2.slice(0, s, e).copy_(fit.m2);
+        }
+      } else {
+        Moments real;
+        if (cfg.kind == LoopKind::Augment) {
+          real.n = NR;
+          real.mean = real_mean.slice(0, s, e);
+          real.m2 = real_m2.slice(0, s, e);
+        } else if (cfg.kind == LoopKind::Fresh) {
+          real = moments_of(at::randn({c, NR, D}, gen, opts));
+        }
+        Moments synth;
+        if (NS > 0) {
+          at::Tensor z = at::randn({c, NS, D}, gen, opts);
+          at::Tensor x = mu.slice(0, s, e).unsqueeze(1) + at::bmm(z, root.slice(0, s, e)) * sqrt_bias;
+          synth = moments_of(x);
+        }
+        fit = merge(real, synth);
+      }
+      at::Tensor sigma = fit.m2 / static_cast<double>(fit.n - 1);
+      sigma = (sigma + sigma.transpose(1, 2)) * 0.5;
+      auto [w, v] = at::linalg_eigh(sigma);
+      at::Tensor sw = w.clamp_min(0).sqrt();  // [c, D]
+      root.slice(0, s, e).copy_(at::bmm(v * sw.unsqueeze(1), v.transpose(1, 2)));
+      mu.slice(0, s, e).copy_(fit.mean);
+      // W2(N(μ, Σ), N(0, I))² = ‖μ‖² + Σ_i (√λ_i − 1)².
+      at::Tensor msq = (fit.mean * fit.mean).sum(1);
+      at::Tensor w2c = (msq + (sw - 1.0).pow(2).sum(1)).sqrt().contiguous();
+      at::Tensor trc = sigma.diagonal(0, 1, 2).sum(1).contiguous();
+      at::Tensor nrm = msq.sqrt().contiguous();
+      std::copy_n(w2c.data_ptr<double>(), c, w2.begin() + s);
+      std::copy_n(trc.data_ptr<double>(), c, trace.begin() + s);
+      std::copy_n(nrm.data_ptr<double>(), c, norm.begin() + s);
+    }
+    auto mean_of = [](const std::vector<double>& v) {
+      long double a = 0;
+      for (double x : v) a += x;
+      return static_cast<double>(a / static_cast<long double>(v.size()));
+    };
+    res.w2_mean.push_back(mean_of(w2));
+    res.w2_median.push_back(median_of(w2));
+    res.trace_mean.push_back(mean_of(trace));
+    res.trace_median.push_back(median_of(trace));
+    res.mean_norm_mean.push_back(mean_of(norm));
+    if (progress && !progress(static_cast<int>(t))) throw Cancelled();
+  }
+  return res;
+}
+
+}  // namespace sims::loops

@@ -1,0 +1,52 @@
+// The MAD paper's Gaussian self-consuming loop (mad-paper.txt; SCIENCE.md
+// "Self-consuming loops"). p_r = N(0, I_D). Generation 1 fits the mean and the
+// unbiased covariance to n_real real samples; generation t ≥ 2 fits on
+//   fully-synthetic: n_synth samples of N(μ_{t−1}, λ Σ_{t−1})
+//   augment:         the fixed real set of generation 1 ∪ n_synth synthetic
+//   fresh:           n_real new real samples ∪ n_synth synthetic.
+// All runs are batched as tensors ([runs, n, D], batched eigh) in float64.
+// Deterministic for a seed (one CPU generator, draws in a fixed order).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace sims::loops {
+
+enum class LoopKind { FullySynthetic, Augment, Fresh };
+
+// "fully-synthetic" | "augment" | "fresh" (also accepts "full", "fully_synthetic",
+// "synthetic-augmentation", "fresh-data"); throws InputError otherwise.
+LoopKind parse_loop_kind(const std::string& s);
+std::string to_string(LoopKind k);
+
+struct GaussianLoopConfig {
+  LoopKind kind = LoopKind::FullySynthetic;
+  int64_t dim = 2;           // D ≥ 1
+  int64_t n_real = 100;      // NR ≥ 2
+  int64_t n_synth = 100;     // NS ≥ 2 for fully-synthetic, ≥ 0 otherwise
+  int64_t generations = 100; // G ≥ 1
+  int64_t runs = 1000;       // R ≥ 1
+  double bias = 1.0;         // λ ∈ (0, 1]
+  uint64_t seed = 0;
+};
+
+// One value per generation (index 0 = generation 1), over the R runs.
+struct GaussianLoopResult {
+  std::vector<double> w2_mean;       // mean of closed-form W2(N(μ_t, Σ_t), p_r)
+  std::vector<double> w2_median;
+  std::vector<double> trace_mean;    // mean of tr Σ_t
+  std::vector<double> trace_median;  // median of tr Σ_t
+  std::vector<double> mean_norm_mean;  // mean of ‖μ_t‖
+};
+
+// Throws InputError with a clear message when a field is out of range.
+void validate(const GaussianLoopConfig& cfg);
+
+// progress(gen) is called after each generation (1-based); returning false
+// cancels the loop (throws sims::Cancelled).
+GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg,
+                                     const std::function<bool(int gen)>& progress = {});
+
+}  // namespace sims::loops

@@ -1,0 +1,343 @@
+#include "metrics/frechet.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+
+#include "common/error.hpp"
+#include "io/atomic_file.hpp"
+#include "io/npy.hpp"
+
+namespace sims::metrics {
+namespace {
+
+std::string shape_str(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  return std::equal(suffix.rbegin(), suffix.rend(), s.rbegin(),
+                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+}
+
+void check_stats(const GaussianStats& s, const std::string& which) {
+  if (!s.mu.defined() || !s.sigma.defined())
+    throw InputError("statistics " + which + " are empty");
+  if (s.mu.dim() != 1) throw InputError("statistics " + which + ": mu must be [D], got " + shape_str(s.mu));
+  const int64_t d = s.mu.size(0);
+  if (d < 1) throw InputError("statistics " + which + ": mu is empty");
+  if (s.sigma.dim() != 2 || s.sigma.size(0) != d || s.sigma.size(1) != d)
+    throw InputError("statistics " + which + ": sigma must be [" + std::to_string(d) + ", " + std::to_string(d) +
+                     "] to match mu, got " + shape_str(s.sigma));
+  if (!s.mu.isfinite().all().item<bool>() || !s.sigma.isfinite().all().item<bool>())
+    throw InputError("statistics " + which + " contain NaN or Inf");
+}
+
+// ---- little-endian helpers for the zip container --------------------------------------------
+void put16(std::string& b, uint32_t v) {
+  b.push_back(static_cast<char>(v & 0xff));
+  b.push_back(static_cast<char>((v >> 8) & 0xff));
+}
+void put32(std::string& b, uint32_t v) {
+  put16(b, v & 0xffff);
+  put16(b, v >> 16);
+}
+uint64_t get_le(const std::string& b, size_t off, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(b[off + i])) << (8 * i);
+  return v;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError("cannot open '" + path + "': no such file or not readable");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw InputError("cannot read '" + path + "'");
+  return ss.str();
+}
+
+}  // namespace
+
+// ---- CRC-32 ---------------------------------------------------------------------------------
+uint32_t crc32(const void* data, size_t size, uint32_t crc) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+// ---- streaming statistics -------------------------------------------------------------------
+void StatsAccumulator::add(const at::Tensor& chunk, const std::string& where) {
+  if (!chunk.defined() || chunk.dim() != 2)
+    throw InputError("'" + where + "': features must be a 2-D array [N, D], got " +
+                     (chunk.defined() ? shape_str(chunk) : std::string("nothing")));
+  if (!at::isFloatingType(chunk.scalar_type()))
+    throw InputError("'" + where + "': features must be float32 or float64");
+  const int64_t d = chunk.size(1);
+  if (d < 1) throw InputError("'" + where + "': features have zero dimensions");
+  if (dim_ >= 0 && d != dim_)
+    throw InputError("'" + where + "': feature dimension " + std::to_string(d) + " does not match " +
+                     std::to_string(dim_) + " of the earlier chunks");
+  dim_ = d;
+  const int64_t nb = chunk.size(0);
+  if (nb == 0) return;
+  at::Tensor x = chunk.to(at::kCPU, at::kDouble).contiguous();
+  if (!x.isfinite().all().item<bool>()) {
+    const int64_t row = x.isfinite().all(1).logical_not().nonzero()[0][0].item<int64_t>();
+    throw InputError("'" + where + "': features contain NaN or Inf (row " + std::to_string(n_ + row) + ")");
+  }
+  at::Tensor mean_b = x.mean(0);
+  at::Tensor xc = x - mean_b;
+  at::Tensor m2_b = xc.t().mm(xc);
+  if (n_ == 0) {
+    mean_ = mean_b;
+    m2_ = m2_b;
+    n_ = nb;
+    return;
+  }
+  // Chan, Golub & LeVeque pairwise merge.
+  const double na = static_cast<double>(n_), nbd = static_cast<double>(nb), n = na + nbd;
+  at::Tensor delta = mean_b - mean_;
+  mean_ = mean_ + delta * (nbd / n);
+  m2_ = m2_ + m2_b + at::outer(delta, delta) * (na * nbd / n);
+  n_ += nb;
+}
+
+GaussianStats StatsAccumulator::finalize(const std::string& where) const {
+  if (n_ < 2)
+    throw InputError("'" + where + "': need at least 2 feature vectors for a covariance, got " + std::to_string(n_));
+  GaussianStats s;
+  s.mu = mean_.clone();
+  at::Tensor sigma = m2_ / static_cast<double>(n_ - 1);
+  s.sigma = ((sigma + sigma.t()) * 0.5).contiguous();
+  s.n = n_;
+  return s;
+}
+
+GaussianStats stats_of_features(const at::Tensor& features, const std::string& where) {
+  if (!features.defined() || features.dim() != 2)
+    throw InputError("'" + where + "': features must be a 2-D array [N, D], got " +
+                     (features.defined() ? shape_str(features) : std::string("nothing")));
+  StatsAccumulator acc;
+  const int64_t n = features.size(0);
+  const int64_t chunk = 4096;
+  if (n == 0) acc.add(features, where);
+  for (int64_t i = 0; i < n; i += chunk) acc.add(features.slice(0, i, std::min(n, i + chunk)), where);
+  return acc.finalize(where);
+}
+
+at::Tensor sqrtm_psd(const at::Tensor& s) {
+  at::Tensor sym = (s + s.t()) * 0.5;
+  auto [w, v] = at::linalg_eigh(sym);
+  return (v * w.clamp_min(0).sqrt().unsqueeze(0)).mm(v.t());
+}
+
+double frechet_distance(const GaussianStats& a_in, const GaussianStats& b_in) {
+  check_stats(a_in, "A");
+  check_stats(b_in, "B");
+  if (a_in.mu.size(0) != b_in.mu.size(0))
+    throw InputError("feature dimensions differ: " + std::to_string(a_in.mu.size(0)) + " vs " +
+                     std::to_string(b_in.mu.size(0)));
+  const at::Tensor mu1 = a_in.mu.to(at::kCPU, at::kDouble), mu2 = b_in.mu.to(at::kCPU, at::kDouble);
+  const at::Tensor s1 = a_in.sigma.to(at::kCPU, at::kDouble), s2 = b_in.sigma.to(at::kCPU, at::kDouble);
+  at::Tensor a = sqrtm_psd(s1);
+  at::Tensor m = a.mm(s2).mm(a);
+  m = (m + m.t()) * 0.5;
+  const double tr_sqrt = at::linalg_eigvalsh(m).clamp_min(0).sqrt().sum().item<double>();
+  at::Tensor diff = mu1 - mu2;
+  const double fd = diff.dot(diff).item<double>() + s1.trace().item<double>() + s2.trace().item<double>() -
+                    2.0 * tr_sqrt;
+  return std::max(fd, 0.0);
+}
+
+double fd_of_features(const at::Tensor& a, const at::Tensor& b) {
+  if (a.dim() == 2 && b.dim() == 2 && a.size(1) != b.size(1))
+    throw InputError("feature dimensions differ: " + std::to_string(a.size(1)) + " vs " + std::to_string(b.size(1)));
+  return frechet_distance(stats_of_features(a, "A"), stats_of_features(b, "B"));
+}
+
+GaussianStats stats_from_file(const std::string& path) {
+  if (ends_with(path, ".npz")) return load_stats_npz(path);
+  at::Tensor f = io::read_npy_finite(path);
+  if (f.dim() != 2) throw InputError("'" + path + "': features must be a 2-D array [N, D], got " + shape_str(f));
+  return stats_of_features(f, path);
+}
+
+// ---- .npz (uncompressed zip) ----------------------------------------------------------------
+void write_npz(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& arrays,
+               bool as_float64) {
+  std::string out, central;
+  const uint32_t dos_time = 0, dos_date = (0u << 9) | (1u << 5) | 1u;  // 1980-01-01 00:00
+  for (const auto& [name_in, t] : arrays) {
+    const std::string name = name_in + ".npy";
+    const std::string data = io::npy_bytes(t, as_float64);
+    if (data.size() >= 0xffffffffu || out.size() >= 0xffffffffu)
+      throw InputError("'" + path + "': array '" + name_in + "' is too large for a non-zip64 .npz");
+    const uint32_t crc = crc32(data.data(), data.size());
+    const uint32_t offset = static_cast<uint32_t>(out.size());
+    // local file header
+    put32(out, 0x04034b50);
+    put16(out, 20);  // version needed
+    put16(out, 0);   // flags
+    put16(out, 0);   // method: stored
+    put16(out, dos_time);
+    put16(out, dos_date);
+    put32(out, crc);
+    put32(out, static_cast<uint32_t>(data.size()));
+    put32(out, static_cast<uint32_t>(data.size()));
+    put16(out, static_cast<uint32_t>(name.size()));
+    put16(out, 0);  // extra length
+    out += name;
+    out += data;
+    // central directory entry
+    put32(central, 0x02014b50);
+    put16(central, (3u << 8) | 20);  // made by: UNIX, 2.0
+    put16(central, 20);
+    put16(central, 0);
+    put16(central, 0);
+    put16(central, dos_time);
+    put16(central, dos_date);
+    put32(central, crc);
+    put32(central, static_cast<uint32_t>(data.size()));
+    put32(central, static_cast<uint32_t>(data.size()));
+    put16(central, static_cast<uint32_t>(name.size()));
+    put16(central, 0);  // extra
+    put16(central, 0);  // comment
+    put16(central, 0);  // disk number
+    put16(central, 0);  // internal attributes
+    put32(central, 0100644u << 16);  // external attributes: regular file, rw-r--r--
+    put32(central, offset);
+    central += name;
+  }
+  if (out.size() + central.size() >= 0xffffffffu) throw InputError("'" + path + "': .npz would exceed 4 GiB");
+  const uint32_t cd_offset = static_cast<uint32_t>(out.size());
+  out += central;
+  put32(out, 0x06054b50);
+  put16(out, 0);
+  put16(out, 0);
+  put16(out, static_cast<uint32_t>(arrays.size()));
+  put16(out, static_cast<uint32_t>(arrays.size()));
+  put32(out, static_cast<uint32_t>(central.size()));
+  put32(out, cd_offset);
+  put16(out, 0);  // comment length
+  io::write_file_atomically(path, out.data(), out.size());
+}
+
+std::map<std::string, at::Tensor> read_npz(const std::string& path) {
+  const std::string b = slurp(path);
+  auto bad = [&](const std::string& what) -> InputError {
+    return InputError("'" + path + "' is not a valid .npz file: " + what);
+  };
+  if (b.size() < 22) throw bad("too short for a zip archive");
+  // End of central directory: scan back over a possible archive comment.
+  size_t eocd = std::string::npos;
+  const size_t lowest = b.size() >= 22 + 65535 ? b.size() - 22 - 65535 : 0;
+  for (size_t p = b.size() - 22 + 1; p-- > lowest;) {
+    if (get_le(b, p, 4) == 0x06054b50) {
+      eocd = p;
+      break;
+    }
+  }
+  if (eocd == std::string::npos) throw bad("no zip end-of-central-directory record");
+  uint64_t entries = get_le(b, eocd + 10, 2);
+  uint64_t cd_size = get_le(b, eocd + 12, 4);
+  uint64_t cd_offset = get_le(b, eocd + 16, 4);
+  if (entries == 0xffff || cd_size == 0xffffffffu || cd_offset == 0xffffffffu) {
+    // zip64: locator just before the EOCD points at the zip64 EOCD record.
+    if (eocd < 20 || get_le(b, eocd - 20, 4) != 0x07064b50) throw bad("zip64 locator missing");
+    const uint64_t z64 = get_le(b, eocd - 20 + 8, 8);
+    if (z64 + 56 > b.size() || get_le(b, z64, 4) != 0x06064b50) throw bad("zip64 end record missing");
+    entries = get_le(b, z64 + 32, 8);
+    cd_size = get_le(b, z64 + 40, 8);
+    cd_offset = get_le(b, z64 + 48, 8);
+  }
+  if (cd_offset > b.size() || cd_size > b.size() - cd_offset) throw bad("central directory out of bounds");
+  std::map<std::string, at::Tensor> result;
+  size_t p = cd_offset;
+  for (uint64_t e = 0; e < entries; ++e) {
+    if (p + 46 > b.size() || get_le(b, p, 4) != 0x02014b50) throw bad("corrupt central directory");
+    const uint32_t flags = static_cast<uint32_t>(get_le(b, p + 8, 2));
+    const uint32_t method = static_cast<uint32_t>(get_le(b, p + 10, 2));
+    const uint32_t crc = static_cast<uint32_t>(get_le(b, p + 16, 4));
+    uint64_t csize = get_le(b, p + 20, 4);
+    uint64_t usize = get_le(b, p + 24, 4);
+    const size_t name_len = get_le(b, p + 28, 2), extra_len = get_le(b, p + 30, 2), comment_len = get_le(b, p + 32, 2);
+    uint64_t local = get_le(b, p + 42, 4);
+    if (p + 46 + name_len + extra_len + comment_len > b.size()) throw bad("corrupt central directory");
+    const std::string name = b.substr(p + 46, name_len);
+    // zip64 extended information: present fields in order usize, csize, offset.
+    size_t x = p + 46 + name_len;
+    const size_t xend = x + extra_len;
+    while (x + 4 <= xend) {
+      const uint32_t id = static_cast<uint32_t>(get_le(b, x, 2));
+      const size_t len = get_le(b, x + 2, 2);
+      if (x + 4 + len > xend) break;
+      if (id == 0x0001) {
+        size_t q = x + 4;
+        auto take = [&](uint64_t& field) {
+          if (field == 0xffffffffu) {
+            if (q + 8 > x + 4 + len) throw bad("truncated zip64 field for '" + name + "'");
+            field = get_le(b, q, 8);
+            q += 8;
+          }
+        };
+        take(usize);
+        take(csize);
+        take(local);
+      }
+      x += 4 + len;
+    }
+    p += 46 + name_len + extra_len + comment_len;
+    if (flags & 1u) throw bad("member '" + name + "' is encrypted");
+    if (method != 0)
+      throw InputError("'" + path + "': member '" + name + "' is compressed (zip method " + std::to_string(method) +
+                       "); compressed .npz (numpy.savez_compressed) is not supported, re-save it with numpy.savez");
+    if (csize != usize) throw bad("stored member '" + name + "' has differing sizes");
+    if (local + 30 > b.size() || get_le(b, local, 4) != 0x04034b50) throw bad("corrupt local header of '" + name + "'");
+    const uint64_t data = local + 30 + get_le(b, local + 26, 2) + get_le(b, local + 28, 2);
+    if (data > b.size() || usize > b.size() - data) throw bad("member '" + name + "' is truncated");
+    const std::string bytes = b.substr(data, usize);
+    if (crc32(bytes.data(), bytes.size()) != crc) throw bad("CRC mismatch in member '" + name + "' (corrupt file)");
+    std::string key = name;
+    if (ends_with(key, ".npy")) key = key.substr(0, key.size() - 4);
+    result[key] = io::parse_npy_bytes(bytes, path + ":" + name);
+  }
+  return result;
+}
+
+void save_stats_npz(const std::string& path, const GaussianStats& s) {
+  check_stats(s, "to save");
+  write_npz(path, {{"mu", s.mu}, {"sigma", s.sigma}}, /*as_float64=*/true);
+}
+
+GaussianStats load_stats_npz(const std::string& path) {
+  auto arrays = read_npz(path);
+  for (const char* key : {"mu", "sigma"})
+    if (!arrays.count(key)) throw InputError("'" + path + "': .npz has no '" + key + "' array (expected mu and sigma)");
+  GaussianStats s;
+  s.mu = arrays["mu"].to(at::kDouble).contiguous();
+  s.sigma = arrays["sigma"].to(at::kDouble).contiguous();
+  s.n = 0;
+  check_stats(s, "in '" + path + "'");
+  return s;
+}
+
+}  // namespace sims::metrics

@@ -1,0 +1,146 @@
+// The MAD paper's Gaussian self-consuming loop.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "common/error.hpp"
+#include "loops/gaussian_loop.hpp"
+#include "metrics/frechet.hpp"
+#include "metrics/wasserstein.hpp"
+
+using namespace sims;
+using namespace sims::loops;
+
+namespace {
+GaussianLoopConfig config(LoopKind kind, int64_t n, int64_t gens, int64_t runs, uint64_t seed = 1) {
+  GaussianLoopConfig c;
+  c.kind = kind;
+  c.dim = 2;
+  c.n_real = n;
+  c.n_synth = n;
+  c.generations = gens;
+  c.runs = runs;
+  c.seed = seed;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("Gaussian loop, fully synthetic, lambda = 1: mean trace stays, median collapses, W2 grows", "[loop]") {
+  const auto res = run_gaussian_loop(config(LoopKind::FullySynthetic, 50, 30, 3000));
+  REQUIRE(res.trace_mean.size() == 30);
+  REQUIRE(res.trace_median.size() == 30);
+  REQUIRE(res.w2_mean.size() == 30);
+  // E[tr Σ_t] = D for every t (the unbiased covariance makes tr Σ a martingale).
+  CHECK(res.trace_mean[0] == Approx(2.0).epsilon(0.03));
+  CHECK(res.trace_mean[14] == Approx(2.0).epsilon(0.1));
+  CHECK(res.trace_mean[29] == Approx(2.0).epsilon(0.15));
+  // ... while the median collapses (about exp(-29/49) ≈ 0.55 of D after 30 generations).
+  CHECK(res.trace_median[0] == Approx(2.0).epsilon(0.05));
+  CHECK(res.trace_median[29] < 0.75 * 2.0);
+  CHECK(res.trace_median[29] < res.trace_median[14]);
+  CHECK(res.trace_median[14] < res.trace_median[0]);
+  // W2 to p_r grows.
+  CHECK(res.w2_mean[29] > 2.5 * res.w2_mean[0]);
+  CHECK(res.w2_mean[29] > res.w2_mean[14]);
+  CHECK(res.mean_norm_mean[29] > res.mean_norm_mean[0]);
+}
+
+TEST_CASE("Gaussian loop with fresh data or augmentation stays bounded", "[loop]") {
+  const auto full = run_gaussian_loop(config(LoopKind::FullySynthetic, 50, 30, 1000, 2));
+  const auto fresh = run_gaussian_loop(config(LoopKind::Fresh, 50, 30, 1000, 2));
+  const auto aug = run_gaussian_loop(config(LoopKind::Augment, 50, 30, 1000, 2));
+  double fresh_max = 0, aug_max = 0;
+  for (int t = 0; t < 30; ++t) {
+    fresh_max = std::max(fresh_max, fresh.w2_mean[t]);
+    aug_max = std::max(aug_max, aug.w2_mean[t]);
+  }
+  CHECK(fresh_max < 1.5 * fresh.w2_mean[0]);
+  CHECK(aug_max < 2.0 * aug.w2_mean[0]);
+  CHECK(full.w2_mean[29] > 2.0 * fresh.w2_mean[29]);
+  // Generation 1 is the same real fit for all kinds (same seed, same draws).
+  CHECK(fresh.w2_mean[0] == full.w2_mean[0]);
+  CHECK(aug.trace_mean[0] == full.trace_mean[0]);
+  CHECK(fresh.trace_mean[29] == Approx(2.0).epsilon(0.1));
+}
+
+TEST_CASE("Gaussian loop with bias lambda shrinks the mean trace by lambda per generation", "[loop]") {
+  auto c = config(LoopKind::FullySynthetic, 200, 5, 1000, 3);
+  c.bias = 0.5;
+  const auto res = run_gaussian_loop(c);
+  for (int t = 0; t < 5; ++t) CHECK(res.trace_mean[t] == Approx(2.0 * std::pow(0.5, t)).epsilon(0.05));
+}
+
+TEST_CASE("Gaussian loop is deterministic for a seed; progress and cancel work", "[loop]") {
+  auto c = config(LoopKind::Augment, 20, 8, 64, 7);
+  c.dim = 3;
+  const auto a = run_gaussian_loop(c), b = run_gaussian_loop(c);
+  CHECK(a.w2_mean == b.w2_mean);
+  CHECK(a.trace_mean == b.trace_mean);
+  CHECK(a.trace_median == b.trace_median);
+  c.seed = 8;
+  const auto other = run_gaussian_loop(c);
+  CHECK(other.w2_mean != a.w2_mean);
+
+  std::vector<int> seen;
+  run_gaussian_loop(c, [&](int g) {
+    seen.push_back(g);
+    return true;
+  });
+  CHECK(seen == std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8});
+  int calls = 0;
+  CHECK_THROWS_AS(run_gaussian_loop(c, [&](int g) { return ++calls < 3; }), Cancelled);
+  CHECK(calls == 3);
+}
+
+TEST_CASE("Gaussian loop generation 1 matches the metrics on the same draws", "[loop]") {
+  // One run: generation 1 is N(0, I) samples drawn first from the seeded generator.
+  auto c = config(LoopKind::FullySynthetic, 40, 1, 1, 11);
+  c.dim = 3;
+  const auto res = run_gaussian_loop(c);
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(11);
+  at::Tensor x = at::randn({1, 40, 3}, g, at::TensorOptions().dtype(at::kDouble))[0];
+  const auto st = metrics::stats_of_features(x);
+  CHECK(res.trace_mean[0] == Approx(st.sigma.trace().item<double>()).epsilon(1e-12));
+  CHECK(res.trace_median[0] == res.trace_mean[0]);
+  const double w2 = metrics::w2_gaussian(st.mu, st.sigma, at::zeros({3}, at::kDouble), at::eye(3, at::kDouble));
+  CHECK(res.w2_mean[0] == Approx(w2).epsilon(1e-10));
+}
+
+TEST_CASE("Gaussian loop rejects bad configurations", "[loop]") {
+  CHECK(parse_loop_kind("fully-synthetic") == LoopKind::FullySynthetic);
+  CHECK(parse_loop_kind("augment") == LoopKind::Augment);
+  CHECK(parse_loop_kind("fresh") == LoopKind::Fresh);
+  CHECK(to_string(LoopKind::Fresh) == "fresh");
+  CHECK_THROWS_AS(parse_loop_kind("sometimes"), InputError);
+  auto c = config(LoopKind::FullySynthetic, 10, 3, 4);
+  auto bad = c;
+  bad.bias = 0;
+  CHECK_THROWS_AS(run_gaussian_loop(bad), InputError);
+  bad = c;
+  bad.bias = 1.5;
+  CHECK_THROWS_AS(validate(bad), InputError);
+  bad = c;
+  bad.n_real = 1;
+  CHECK_THROWS_AS(validate(bad), InputError);
+  bad = c;
+  bad.n_synth = 1;
+  CHECK_THROWS_AS(validate(bad), InputError);
+  bad.kind = LoopKind::Fresh;
+  CHECK_NOTHROW(validate(bad));
+  bad = c;
+  bad.dim = 0;
+  CHECK_THROWS_AS(validate(bad), InputError);
+  bad = c;
+  bad.generations = 0;
+  CHECK_THROWS_AS(validate(bad), InputError);
+  bad = c;
+  bad.runs = 0;
+  CHECK_THROWS_AS(validate(bad), InputError);
+  bad = c;
+  bad.bias = std::nan("");
+  CHECK_THROWS_AS(validate(bad), InputError);
+}
