@@ -22,6 +22,18 @@ std::string file_digest(const std::string& path) {
   return "ts:" + std::to_string(s.size()) + ":" + std::to_string(std::hash<std::string>{}(s));
 }
 
+// TorchScript errors span many lines (a traceback); keep the line a person
+// needs: the raised exception, or else the first line.
+std::string summarize(const std::string& msg) {
+  std::vector<std::string> lines;
+  std::stringstream ss(msg);
+  for (std::string l; std::getline(ss, l);)
+    if (l.find_first_not_of(" \t") != std::string::npos) lines.push_back(l.substr(l.find_first_not_of(" \t")));
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it)
+    if (it->find("Error:") != std::string::npos || it->find("Exception:") != std::string::npos) return it->substr(0, 300);
+  return lines.empty() ? std::string("unknown error") : lines.front().substr(0, 300);
+}
+
 }  // namespace
 
 TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOptions& opts) : device_(opts.device) {
@@ -33,6 +45,9 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
     throw ModelError("cannot load '" + path + "' as TorchScript: " + msg.substr(0, msg.find('\n')));
   }
   module_.eval();
+  // Sampling never needs gradients; parameters that require them would make
+  // the graph executor build differentiable graphs (and fail on inference tensors).
+  for (auto p : module_.parameters()) p.set_requires_grad(false);
 
   // Signature: forward(self, x: Tensor, sigma: Tensor) -> Tensor
   auto method = module_.find_method("forward");
@@ -69,7 +84,13 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
   }
 
   std::vector<int64_t> shape = opts.sample_shape;
-  if (shape.empty() && meta.contains("shape")) shape = meta["shape"].get<std::vector<int64_t>>();
+  if (meta.contains("shape")) {
+    const auto declared = meta["shape"].get<std::vector<int64_t>>();
+    if (!shape.empty() && shape != declared)
+      throw ModelError("'" + path + "' declares samples of shape " + shape_to_string(declared) + ", not " +
+                       shape_to_string(shape) + " (as the noise or --shape ask)");
+    shape = declared;
+  }
 
   if (opts.optimize) {
     try {
@@ -118,11 +139,11 @@ at::Tensor TorchScriptDenoiser::call(const at::Tensor& x, const at::Tensor& sigm
   try {
     out = module_.forward({x, sigma});
   } catch (const c10::Error& e) {
-    std::string msg = e.what_without_backtrace();
-    throw ModelError("'" + info_.path + "': forward(x" + std::string(" of shape ") +
-                     c10::str(x.sizes()) + ", sigma) failed: " + msg.substr(0, msg.find('\n')));
+    throw ModelError("'" + info_.path + "': forward(x of shape " + c10::str(x.sizes()) +
+                     ", sigma) failed: " + summarize(e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    throw ModelError("'" + info_.path + "': forward failed: " + std::string(e.what()).substr(0, 300));
+    throw ModelError("'" + info_.path + "': forward(x of shape " + c10::str(x.sizes()) +
+                     ", sigma) failed: " + summarize(e.what()));
   }
   if (!out.isTensor()) throw ModelError("'" + info_.path + "': forward did not return a Tensor");
   at::Tensor d = out.toTensor();

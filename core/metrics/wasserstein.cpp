@@ -36,23 +36,24 @@ void check_points(const at::Tensor& x, const char* name) {
 }
 
 // Primal-dual successive shortest paths for the balanced transportation
-// problem on a dense cost matrix C (row-major n × m).
+// problem on a dense cost matrix C (row-major n × m): Dijkstra on reduced
+// costs from one row with remaining supply, stopping at the first column with
+// unmet demand; rows are reached through flow-carrying (reverse) edges, which
+// are tight, so they are settled together with their column.
 class TransportSolver {
  public:
   TransportSolver(const double* c, int64_t n, int64_t m) : C_(c), n_(n), m_(m) {}
 
   TransportPlan solve() {
     const int64_t g = std::gcd(n_, m_);
-    const int64_t row_units = m_ / g, col_units = n_ / g;
     total_ = n_ / g * m_;
-    sup_.assign(n_, row_units);
-    dem_.assign(m_, col_units);
+    sup_.assign(n_, m_ / g);
+    dem_.assign(m_, n_ / g);
     u_.assign(n_, 0.0);
     v_.assign(m_, std::numeric_limits<double>::infinity());
     colflow_.assign(m_, {});
-
-    // Column reduction: v_j = min_i c_ij (so every reduced cost is ≥ 0 with
-    // u = 0), and a greedy start on the tight edges.
+    // Column reduction: v_j = min_i c_ij (every reduced cost ≥ 0 with u = 0),
+    // and a greedy start on the tight edges.
     std::vector<int64_t> argmin(m_, 0);
     for (int64_t i = 0; i < n_; ++i) {
       const double* ci = C_ + i * m_;
@@ -71,27 +72,22 @@ class TransportSolver {
         dem_[j] -= a;
       }
     }
-
     d_col_.assign(m_, 0.0);
     d_row_.assign(n_, 0.0);
     pred_col_.assign(m_, -1);
     pred_row_.assign(n_, -1);
     row_done_.assign(n_, 0);
     todo_.resize(m_);
-    int64_t next = 0;
-    while (true) {
-      while (next < n_ && sup_[next] == 0) ++next;
-      if (next == n_) break;
-      augment_from(next);
-    }
+    for (int64_t i = 0; i < n_; ++i)
+      while (sup_[i] > 0) augment_from(i);
 
     TransportPlan plan;
     plan.total = total_;
     long double acc = 0;
     for (int64_t j = 0; j < m_; ++j)
-      for (const auto& [i, a] : colflow_[j]) {
-        plan.flow.push_back({i, j, a});
-        acc += static_cast<long double>(a) * C_[i * m_ + j];
+      for (const auto& f : colflow_[j]) {
+        plan.flow.push_back({f.row, j, f.amount});
+        acc += static_cast<long double>(f.amount) * C_[f.row * m_ + j];
       }
     std::sort(plan.flow.begin(), plan.flow.end(), [](const TransportPlan::Entry& x, const TransportPlan::Entry& y) {
       return x.i != y.i ? x.i < y.i : x.j < y.j;
@@ -108,20 +104,42 @@ class TransportSolver {
     int64_t amount;
   };
 
-  void settle_row(int64_t i, double di) {
+  // Marks row i settled at distance di and relaxes its edges to the unsettled
+  // columns; returns the position in todo_ of the closest unsettled column.
+  int64_t settle_row(int64_t i, double di) {
     row_done_[i] = 1;
     d_row_[i] = di;
     rows_.push_back(i);
     const double* ci = C_ + i * m_;
     const double base = di - u_[i];
+    double best = std::numeric_limits<double>::infinity();
+    int64_t kbest = -1;
     for (int64_t k = 0; k < ntodo_; ++k) {
       const int64_t j = todo_[k];
       const double nd = base + ci[j] - v_[j];
-      if (nd < d_col_[j]) {
+      double dj = d_col_[j];
+      if (nd < dj) {
+        dj = nd;
         d_col_[j] = nd;
         pred_col_[j] = i;
       }
+      if (dj < best) {
+        best = dj;
+        kbest = k;
+      }
     }
+    return kbest;
+  }
+
+  int64_t scan_min() const {
+    double best = std::numeric_limits<double>::infinity();
+    int64_t kbest = -1;
+    for (int64_t k = 0; k < ntodo_; ++k)
+      if (d_col_[todo_[k]] < best) {
+        best = d_col_[todo_[k]];
+        kbest = k;
+      }
+    return kbest;
   }
 
   int64_t& flow_at(int64_t i, int64_t j) {
@@ -140,36 +158,31 @@ class TransportSolver {
     ntodo_ = m_;
     rows_.clear();
     cols_.clear();
-    settle_row(i0, 0.0);
+    int64_t kmin = settle_row(i0, 0.0);
     int64_t jend = -1;
     double dist = 0;
     while (true) {
-      int64_t kmin = -1;
-      double best = inf;
-      for (int64_t k = 0; k < ntodo_; ++k) {
-        const double d = d_col_[todo_[k]];
-        if (d < best) {
-          best = d;
-          kmin = k;
-        }
-      }
       if (kmin < 0) throw Error("exact OT: no augmenting path (internal error)");
       const int64_t j = todo_[kmin];
+      const double dj = d_col_[j];
       todo_[kmin] = todo_[--ntodo_];
       cols_.push_back(j);
       if (dem_[j] > 0) {
         jend = j;
-        dist = best;
+        dist = dj;
         break;
       }
+      int64_t settled = 0;
       for (const auto& f : colflow_[j])
-        if (f.amount > 0 && !row_done_[f.row]) {
+        if (!row_done_[f.row]) {
           pred_row_[f.row] = j;
-          settle_row(f.row, best);
+          kmin = settle_row(f.row, dj);  // the last settled row's scan covers all relaxations
+          ++settled;
         }
+      if (settled == 0) kmin = scan_min();
     }
-    // Potentials: p += min(d, D) - D on the settled nodes (reduced costs stay ≥ 0,
-    // the path and all flow-carrying edges become / stay tight).
+    // Potentials: p += min(d, D) − D on the settled nodes (reduced costs stay
+    // ≥ 0; the path and all flow-carrying edges become / stay tight).
     for (int64_t j : cols_) v_[j] += d_col_[j] - dist;
     for (int64_t i : rows_) {
       u_[i] += dist - d_row_[i];
@@ -223,6 +236,10 @@ TransportPlan exact_ot(const at::Tensor& cost) {
     throw InputError("exact OT on " + std::to_string(n) + " x " + std::to_string(m) +
                      " points is too large (cost matrix limit " + std::to_string(kMaxOtEntries) +
                      " entries); subsample the point sets");
+  if (n != m && n * m > kMaxUnequalOtEntries)
+    throw InputError("exact OT between sets of different sizes (" + std::to_string(n) + " vs " + std::to_string(m) +
+                     ") is limited to n*m <= " + std::to_string(kMaxUnequalOtEntries) +
+                     "; use sets of equal size (up to " + std::to_string(kMaxOtEntries) + " = n*n entries)");
   at::Tensor c = cost.to(at::kCPU, at::kDouble).contiguous();
   if (!c.isfinite().all().item<bool>()) throw InputError("cost matrix contains NaN or Inf");
   TransportSolver solver(c.data_ptr<double>(), n, m);

@@ -21,6 +21,9 @@ namespace sims::metrics {
 // Largest cost matrix exact_ot / wasserstein accept (n·m entries, float64):
 // 36e6 entries = 288 MB (6000 × 6000 points).
 constexpr int64_t kMaxOtEntries = 36'000'000;
+// Unequal sizes need many more augmentations (up to lcm(n, m) units of mass);
+// they are accepted up to this many cost entries (e.g. 500 x 500).
+constexpr int64_t kMaxUnequalOtEntries = 250'000;
 
 struct TransportPlan {
   struct Entry {

@@ -1,1 +1,113 @@
-echo placeholder
+#!/usr/bin/env bash
+# The CLI contract (../shared/CLI.md) exercised as a user would: outputs,
+# JSON, and every bad-input case (error line, exit status, nothing written).
+# usage: test_cli.sh SIMS_BINARY FIXTURE_DIR
+set -u
+SIMS="$1"; FX="$2"
+PY=/usr/bin/python3
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok()   { pass=$((pass+1)); }
+bad()  { fail=$((fail+1)); echo "FAIL: $*"; }
+
+# expect_error NAME OUTPUT_PATH -- command...: exit 1/2, one "error:" line, no output file.
+expect_error() {
+  local name="$1" out="$2"; shift 3
+  "$@" >"$T/stdout" 2>"$T/stderr"; local rc=$?
+  if [[ $rc -ne 1 && $rc -ne 2 ]]; then bad "$name: exit $rc (want 1 or 2)"; cat "$T/stderr"; return; fi
+  if ! head -1 "$T/stderr" | grep -q '^error: '; then bad "$name: stderr does not start with 'error:'"; cat "$T/stderr"; return; fi
+  if [[ $(wc -l <"$T/stderr") -ne 1 ]]; then bad "$name: more than one stderr line"; cat "$T/stderr"; return; fi
+  if [[ -n "$out" && -e "$out" ]]; then bad "$name: output $out was written"; return; fi
+  if ls -a "$(dirname "${out:-$T/x}")" | grep -q '\.tmp'; then bad "$name: temporary file left"; return; fi
+  ok
+}
+
+# --- happy paths --------------------------------------------------------------
+"$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/mlp_aux.pt" --omega 1.5 --n 100 --seed 3 \
+  --out "$T/s.npy" --trajectory "$T/traj.npy" --grid "$T/s.png" --json >"$T/out.json" 2>"$T/err" || bad "sample failed: $(cat $T/err)"
+$PY - "$T" <<'PY' && ok || bad "sample outputs"
+import json, sys, numpy as np
+t = sys.argv[1]
+j = json.loads(open(t + "/out.json").read().strip().splitlines()[-1])
+assert j["n"] == 100 and j["nfe"] == 70 and j["seconds"] > 0, j
+x = np.load(t + "/s.npy"); tr = np.load(t + "/traj.npy")
+assert x.dtype == np.float32 and x.shape == (100, 2), x.shape
+assert tr.shape == (19, 100, 2), tr.shape
+assert np.allclose(tr[-1], x)
+png = open(t + "/s.png", "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+PY
+
+# --noise: x_0 = noise * t_0, and the same noise gives the same samples.
+$PY -c "import numpy as np; np.save('$T/noise.npy', np.random.default_rng(0).standard_normal((50, 2)).astype(np.float64))"
+"$SIMS" sample --model "$FX/gauss.json" --noise "$T/noise.npy" --steps 8 --out "$T/a.npy" --trajectory "$T/ta.npy" >/dev/null 2>&1 || bad "sample --noise failed"
+"$SIMS" sample --model "$FX/gauss.json" --noise "$T/noise.npy" --steps 8 --out "$T/b.npy" >/dev/null 2>&1 || bad "sample --noise failed"
+$PY - "$T" <<'PY' && ok || bad "--noise semantics"
+import sys, numpy as np
+t = sys.argv[1]
+n = np.load(t + "/noise.npy"); tr = np.load(t + "/ta.npy")
+assert np.allclose(tr[0], n * 80.0, rtol=1e-6), "x0 != noise*t0"
+assert np.array_equal(np.load(t + "/a.npy"), np.load(t + "/b.npy"))
+PY
+
+# Interval and NFE: guidance only where LO < sigma <= HI.
+j=$("$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/mlp_aux.pt" --omega 1 --interval 100:200 --n 10 --seed 1 --out "$T/c.npy" --json | tail -1)
+[[ "$j" == *'"nfe":35'* ]] && ok || bad "empty interval nfe: $j"
+j=$("$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 1 --sampler euler --steps 10 --out "$T/d.npy" --json | tail -1)
+[[ "$j" == *'"nfe":10'* ]] && ok || bad "euler nfe: $j"
+
+# Same seed, same samples (across processes).
+"$SIMS" sample --model "$FX/mlp_base.pt" --n 20 --seed 5 --churn 10 --out "$T/e1.npy" >/dev/null
+"$SIMS" sample --model "$FX/mlp_base.pt" --n 20 --seed 5 --churn 10 --out "$T/e2.npy" >/dev/null
+cmp -s "$T/e1.npy" "$T/e2.npy" && ok || bad "same seed gave different samples"
+
+# grid and info
+"$SIMS" grid --model "$FX/mlp_base.pt" --aux "$FX/mlp_aux.pt" --x omega=0,1,2 --y seed=0,1 --n 200 --out "$T/g.png" --json >"$T/g.json" 2>/dev/null || bad "grid failed"
+$PY - "$T" <<'PY' && ok || bad "grid png"
+import json, struct, sys
+t = sys.argv[1]
+png = open(t + "/g.png", "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n"
+w, h = struct.unpack(">II", png[16:24])
+j = json.loads(open(t + "/g.json").read().strip().splitlines()[-1])
+assert (w, h) == (j["width"], j["height"]) and j["rows"] == 2 and j["cols"] == 3
+assert w > 3 * 220 and h > 2 * 220
+PY
+"$SIMS" grid --model "$FX/conv_image.pt" --x steps=2,4 --y seed=0,1 --out "$T/gi.png" >/dev/null 2>&1 && ok || bad "image grid"
+j=$("$SIMS" info "$FX/conv_image.pt" --json | tail -1)
+[[ "$j" == *'"shape":[3,32,32]'* && "$j" == *'"kind":"torchscript"'* ]] && ok || bad "info: $j"
+
+# --- bad input: error line, exit 1/2, nothing written ---------------------------
+expect_error "missing model" "$T/o1.npy" -- "$SIMS" sample --model "$T/nope.pt" --n 5 --seed 1 --out "$T/o1.npy"
+expect_error "corrupt model" "$T/o2.npy" -- "$SIMS" sample --model "$FX/not_a_model.pt" --n 5 --seed 1 --out "$T/o2.npy"
+expect_error "bad signature" "$T/o3.npy" -- "$SIMS" sample --model "$FX/bad_signature.pt" --n 5 --seed 1 --out "$T/o3.npy"
+expect_error "bad output shape" "$T/o4.npy" -- "$SIMS" sample --model "$FX/bad_shape.pt" --n 5 --seed 1 --out "$T/o4.npy"
+printf 'garbage' > "$T/garbage.npy"
+expect_error "corrupt noise" "$T/o5.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --noise "$T/garbage.npy" --out "$T/o5.npy"
+$PY -c "import numpy as np; np.save('$T/n3.npy', np.zeros((4,3),np.float32)); a=np.zeros((4,2),np.float32); a[1,1]=np.nan; np.save('$T/nan.npy', a); np.save('$T/i.npy', np.zeros((4,2),np.int32))"
+expect_error "wrong noise shape" "$T/o6.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --noise "$T/n3.npy" --out "$T/o6.npy"
+expect_error "NaN noise" "$T/o7.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --noise "$T/nan.npy" --out "$T/o7.npy"
+expect_error "int noise" "$T/o8.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --noise "$T/i.npy" --out "$T/o8.npy"
+expect_error "steps 0" "$T/o9.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 5 --seed 1 --steps 0 --out "$T/o9.npy"
+expect_error "steps text" "$T/o10.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 5 --seed 1 --steps many --out "$T/o10.npy"
+expect_error "omega without aux" "$T/o11.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 5 --seed 1 --omega 1 --out "$T/o11.npy"
+expect_error "bad interval" "$T/o12.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/mlp_aux.pt" --omega 1 --interval 5:1 --n 5 --seed 1 --out "$T/o12.npy"
+expect_error "interval text" "$T/o13.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/mlp_aux.pt" --omega 1 --interval abc --n 5 --seed 1 --out "$T/o13.npy"
+expect_error "sigma order" "$T/o14.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 5 --seed 1 --sigma-min 10 --sigma-max 1 --out "$T/o14.npy"
+expect_error "negative n" "$T/o15.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n -5 --seed 1 --out "$T/o15.npy"
+expect_error "no noise source" "$T/o16.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --out "$T/o16.npy"
+expect_error "unwritable output" "" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 5 --seed 1 --out "$T/no/such/dir/x.npy"
+expect_error "aux shape mismatch" "$T/o17.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/conv_image.pt" --omega 1 --n 2 --seed 1 --out "$T/o17.npy"
+expect_error "NaN model" "$T/o18.npy" -- "$SIMS" sample --model "$FX/nan_model.pt" --n 2 --seed 1 --out "$T/o18.npy"
+expect_error "unknown sampler" "$T/o19.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --sampler rk4 --n 2 --seed 1 --out "$T/o19.npy"
+expect_error "unknown flag" "$T/o20.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --frobnicate --n 2 --seed 1 --out "$T/o20.npy"
+expect_error "grid bad axis" "$T/g2.png" -- "$SIMS" grid --model "$FX/mlp_base.pt" --x colour=1,2 --out "$T/g2.png"
+expect_error "grid omega no aux" "$T/g3.png" -- "$SIMS" grid --model "$FX/mlp_base.pt" --out "$T/g3.png"
+expect_error "info missing" "" -- "$SIMS" info "$T/none.pt"
+# A failed run must not clobber an existing output either.
+echo keep > "$T/keep.npy"
+expect_error "existing output kept" "" -- "$SIMS" sample --model "$FX/nan_model.pt" --n 2 --seed 1 --out "$T/keep.npy"
+[[ "$(cat "$T/keep.npy")" == keep ]] && ok || bad "existing output was clobbered"
+
+echo "cli: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -1,0 +1,107 @@
+// TorchScript denoisers: loading, validation at load time, agreement with the
+// analytic model, batched vs one-at-a-time, concurrent vs sequential pairs.
+#include <catch2/catch.hpp>
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include "common/error.hpp"
+#include "helpers.hpp"
+#include "sampling/edm_sampler.hpp"
+
+using namespace sims;
+using sims::test::fixture;
+using sims::test::max_abs_diff;
+
+TEST_CASE("TorchScript models load with their declared or probed shape", "[torchscript]") {
+  auto m = load_denoiser(fixture("mlp_base.pt"));
+  CHECK(m->info().kind == "torchscript");
+  CHECK(m->info().sample_shape == std::vector<int64_t>{2});
+  CHECK(m->info().parameters > 0);
+  CHECK(load_denoiser(fixture("mlp_nometa.pt"))->info().sample_shape == std::vector<int64_t>{2});
+  CHECK(load_denoiser(fixture("conv_image.pt"))->info().sample_shape == std::vector<int64_t>{3, 32, 32});
+  LoadOptions o;
+  o.sample_shape = {3, 32, 32};
+  CHECK(load_denoiser(fixture("conv_image.pt"), o)->info().sample_shape == std::vector<int64_t>{3, 32, 32});
+}
+
+TEST_CASE("models that do not fit are refused at load time", "[torchscript]") {
+  CHECK_THROWS_AS(load_denoiser(fixture("does_not_exist.pt")), InputError);
+  CHECK_THROWS_WITH(load_denoiser(fixture("bad_signature.pt")), Catch::Contains("forward(x: Tensor, sigma: Tensor)"));
+  CHECK_THROWS_WITH(load_denoiser(fixture("bad_shape.pt")), Catch::Contains("shape of x"));
+  CHECK_THROWS_WITH(load_denoiser(fixture("nan_model.pt")), Catch::Contains("NaN"));
+  CHECK_THROWS_AS(load_denoiser(fixture("not_a_model.pt")), ModelError);
+  LoadOptions o;
+  o.sample_shape = {3, 32, 32};
+  CHECK_THROWS_AS(load_denoiser(fixture("mlp_base.pt"), o), ModelError);
+  CHECK_THROWS_AS(load_denoiser(SIMS_FIXTURE_DIR), InputError);  // a directory
+}
+
+TEST_CASE("a TorchScript exact Gaussian samples like the analytic one", "[torchscript]") {
+  auto ts = load_denoiser(fixture("gauss_exact.pt"));
+  auto an = load_denoiser(fixture("gauss.json"));
+  at::Tensor noise = seeded_noise(500, {2}, 3);
+  SamplerConfig c;
+  at::Tensor a = EdmSampler(ts, nullptr, c, {}).sample(noise).x;
+  at::Tensor b = EdmSampler(an, nullptr, c, {}).sample(noise).x;
+  // The TorchScript model works in float32 at its interface.
+  CHECK(max_abs_diff(a, b) < 1e-3);
+}
+
+TEST_CASE("batched sampling equals one-at-a-time", "[torchscript]") {
+  auto base = load_denoiser(fixture("mlp_base.pt"));
+  auto aux = load_denoiser(fixture("mlp_aux.pt"));
+  SamplerConfig c;
+  c.steps = 12;
+  EdmSampler s(base, aux, c, Guidance{1.5, 0.0, INFINITY});
+  at::Tensor noise = seeded_noise(8, {2}, 21);
+  at::Tensor batched = s.sample(noise).x;
+  for (int64_t i = 0; i < 8; ++i) {
+    at::Tensor one = s.sample(noise.narrow(0, i, 1)).x;
+    CHECK(max_abs_diff(one[0], batched[i]) < 1e-4);
+  }
+}
+
+TEST_CASE("base == aux (separate files) gives the base for any omega", "[torchscript]") {
+  auto base = load_denoiser(fixture("mlp_base.pt"));
+  auto copy = load_denoiser(fixture("mlp_base_copy.pt"));
+  at::Tensor noise = seeded_noise(64, {2}, 2);
+  SamplerConfig c;
+  at::Tensor plain = EdmSampler(base, nullptr, c, {}).sample(noise).x;
+  for (double w : {0.5, 3.0}) {
+    SampleResult r = EdmSampler(base, copy, c, Guidance{w, 0.0, INFINITY}).sample(noise);
+    CHECK(r.aux_evals == 35);
+    CHECK(max_abs_diff(r.x, plain) < 1e-9);
+  }
+}
+
+TEST_CASE("concurrent base/aux evaluation equals sequential", "[torchscript]") {
+  auto base = load_denoiser(fixture("mlp_base.pt"));
+  auto aux = load_denoiser(fixture("mlp_aux.pt"));
+  const int saved = at::get_num_threads();
+  at::set_num_threads(2);
+  SamplerConfig c;
+  c.steps = 8;
+  EdmSampler s(base, aux, c, Guidance{1.0, 0.0, INFINITY});
+  at::Tensor noise = seeded_noise(300, {2}, 8);
+  SampleOptions seq, con;
+  seq.pair_mode = PairMode::Sequential;
+  con.pair_mode = PairMode::Concurrent;
+  SampleResult a = s.sample(noise, seq), b = s.sample(noise, con);
+  at::set_num_threads(saved);
+  CHECK_FALSE(a.concurrent_pair);
+  CHECK(b.concurrent_pair);
+  CHECK(max_abs_diff(a.x, b.x) < 1e-5);
+  CHECK(a.nfe == b.nfe);
+}
+
+TEST_CASE("an image model samples images", "[torchscript]") {
+  auto m = load_denoiser(fixture("conv_image.pt"));
+  SamplerConfig c;
+  c.steps = 4;
+  SampleOptions o;
+  o.record_trajectory = true;
+  SampleResult r = EdmSampler(m, nullptr, c, {}).sample(seeded_noise(2, {3, 32, 32}, 1), o);
+  CHECK(r.x.sizes() == at::IntArrayRef({2, 3, 32, 32}));
+  CHECK(r.trajectory.stacked_states().sizes() == at::IntArrayRef({5, 2, 3, 32, 32}));
+}
