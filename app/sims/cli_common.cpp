@@ -1,6 +1,8 @@
 #include "cli_common.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include <ATen/Parallel.h>
 
@@ -91,7 +93,10 @@ void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
 
 void apply_threads(int threads) {
   if (threads < 0) throw InputError("--threads must be >= 0");
-  if (threads > 0) at::set_num_threads(threads);
+  // LibTorch's own default here is often 1 (it counts physical cores); the
+  // sampler runs base and aux side by side, so use every logical CPU.
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
 }
 
 }  // namespace sims::cli

@@ -4,6 +4,7 @@
 // points sampled with that cell's settings.
 #include <cmath>
 #include <sstream>
+#include <unistd.h>
 
 #include <ATen/ATen.h>
 
@@ -101,6 +102,7 @@ int run_grid(GridArgs& a) {
 
   CellSettings defaults{a.sampling.config(), a.sampling.guidance(), static_cast<uint64_t>(a.seed)};
   std::vector<std::vector<at::Tensor>> samples(ay.values.size());
+  const bool tty = ::isatty(2) != 0;  // progress only for people at a terminal
   int total_nfe = 0;
   double seconds = 0;
   for (size_t r = 0; r < ay.values.size(); ++r)
@@ -117,9 +119,9 @@ int run_grid(GridArgs& a) {
       samples[r].push_back(res.x);
       total_nfe += res.nfe;
       seconds += res.seconds;
-      std::cerr << "\r  cell " << r * ax.values.size() + c + 1 << "/" << ax.values.size() * ay.values.size() << std::flush;
+      if (tty) std::cerr << "\r  cell " << r * ax.values.size() + c + 1 << "/" << ax.values.size() * ay.values.size() << std::flush;
     }
-  std::cerr << "\r" << std::string(24, ' ') << "\r";
+  if (tty) std::cerr << "\r" << std::string(24, ' ') << "\r";
 
   render::GridFigure fig;
   fig.title = a.title.empty() ? (aux ? "SIMS: (1+\u03c9)\u00b7D_base \u2212 \u03c9\u00b7D_aux" : "base model") : a.title;

@@ -109,5 +109,53 @@ echo keep > "$T/keep.npy"
 expect_error "existing output kept" "" -- "$SIMS" sample --model "$FX/nan_model.pt" --n 2 --seed 1 --out "$T/keep.npy"
 [[ "$(cat "$T/keep.npy")" == keep ]] && ok || bad "existing output was clobbered"
 
+# --- metrics and loop ------------------------------------------------------------
+$PY - "$T" <<'PY'
+import numpy as np, sys
+t = sys.argv[1]; rng = np.random.default_rng(1)
+np.save(t + "/pa.npy", rng.standard_normal((6, 2))); np.save(t + "/pb.npy", rng.standard_normal((6, 2)) + 1)
+np.save(t + "/fa.npy", rng.standard_normal((400, 5)).astype(np.float32))
+np.save(t + "/fb.npy", (rng.standard_normal((300, 5)) * 1.5 + 0.3).astype(np.float32))
+np.save(t + "/p3.npy", rng.standard_normal((6, 3)))
+PY
+"$SIMS" metrics w2 "$T/pa.npy" "$T/pb.npy" --json >"$T/w2.json" && "$SIMS" metrics fd "$T/fa.npy" "$T/fb.npy" --json >"$T/fd.json" \
+  && "$SIMS" metrics pr "$T/fa.npy" "$T/fa.npy" --json >"$T/pr.json" || bad "metrics failed"
+$PY - "$T" <<'PY' && ok || bad "metrics values"
+import itertools, json, sys, numpy as np
+t = sys.argv[1]
+a, b = np.load(t + "/pa.npy"), np.load(t + "/pb.npy")
+c = ((a[:, None] - b[None]) ** 2).sum(-1)
+brute = min(c[range(6), list(p)].mean() for p in itertools.permutations(range(6))) ** 0.5
+w2 = json.loads(open(t + "/w2.json").read().splitlines()[-1])["w2"]
+assert abs(w2 - brute) < 1e-9, (w2, brute)
+x, y = np.load(t + "/fa.npy").astype(np.float64), np.load(t + "/fb.npy").astype(np.float64)
+m1, m2, s1, s2 = x.mean(0), y.mean(0), np.cov(x.T), np.cov(y.T)
+l, v = np.linalg.eigh(s1); r = (v * np.sqrt(np.clip(l, 0, None))) @ v.T
+fd_ref = ((m1 - m2) ** 2).sum() + np.trace(s1 + s2) - 2 * np.sqrt(np.clip(np.linalg.eigvalsh(r @ s2 @ r), 0, None)).sum()
+fd = json.loads(open(t + "/fd.json").read().splitlines()[-1])["fd"]
+assert abs(fd - fd_ref) < 1e-6 * max(1, fd_ref), (fd, fd_ref)
+pr = json.loads(open(t + "/pr.json").read().splitlines()[-1])
+assert pr["precision"] == 1.0 and pr["recall"] == 1.0, pr
+PY
+"$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 12 --runs 200 \
+  --seed 1 --out "$T/loop" --json >"$T/loop.json" || bad "loop failed"
+$PY - "$T" <<'PY' && ok || bad "loop output"
+import json, sys
+t = sys.argv[1]
+j = json.loads(open(t + "/loop.json").read().splitlines()[-1])
+for k in ("w2_mean", "trace_mean", "trace_median"):
+    assert len(j[k]) == 12, k
+assert j["w2_mean"][-1] > j["w2_mean"][0]          # MAD: the distance grows
+assert j["trace_median"][-1] < j["trace_median"][0] # and the typical covariance collapses
+assert open(t + "/loop/metrics.csv").read().count("\n") == 13
+PY
+expect_error "w2 dim mismatch" "" -- "$SIMS" metrics w2 "$T/pa.npy" "$T/p3.npy"
+expect_error "fd NaN" "" -- "$SIMS" metrics fd "$T/nan.npy" "$T/pa.npy"
+expect_error "fd missing" "" -- "$SIMS" metrics fd "$T/none.npy" "$T/pa.npy"
+expect_error "pr bad k" "" -- "$SIMS" metrics pr "$T/pa.npy" "$T/pb.npy" --k 0
+expect_error "loop bad kind" "" -- "$SIMS" loop --kind sideways --n-real 10 --n-synth 10 --generations 3
+expect_error "loop bad bias" "" -- "$SIMS" loop --kind augment --n-real 10 --n-synth 10 --generations 3 --bias 2
+expect_error "loop family" "" -- "$SIMS" loop --family images --kind augment --n-real 10 --n-synth 10 --generations 3
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
