@@ -93,10 +93,10 @@ void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
 
 void apply_threads(int threads) {
   if (threads < 0) throw InputError("--threads must be >= 0");
-  // LibTorch's own default here is often 1 (it counts physical cores); the
-  // sampler runs base and aux side by side, so use every logical CPU.
-  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
+  // 0 keeps LibTorch's default. The sampler runs base and aux side by side on
+  // separate cores anyway; more intra-op threads pay off only for large
+  // networks, and cost a lot when the machine is busy (OpenMP spinning).
+  if (threads > 0) at::set_num_threads(threads);
 }
 
 }  // namespace sims::cli

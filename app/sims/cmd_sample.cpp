@@ -138,7 +138,7 @@ void add_sample_command(CLI::App& app, Registry& reg) {
   cmd->add_option("--trajectory", a->trajectory, "output .npy [steps+1, N, ...] of the state after each step");
   cmd->add_option("--denoised", a->denoised, "output .npy [steps, N, ...] of the denoised estimate at each step");
   cmd->add_option("--grid", a->grid, "output PNG: a mosaic of images or a scatter plot of points");
-  cmd->add_option("--threads", a->threads, "LibTorch intra-op threads (default: all logical CPUs)");
+  cmd->add_option("--threads", a->threads, "LibTorch intra-op threads (default: LibTorch's; base and aux run side by side regardless)");
   cmd->add_option("--pair-mode", a->pair_mode, "base/aux evaluation: auto | sequential | concurrent");
   cmd->add_flag("--json", a->json, "print the result as one JSON object on the last line");
   reg.actions.push_back({cmd, [a] { return run_sample(*a); }});

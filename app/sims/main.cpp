@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cli::add_info_command(app, reg);
   cli::add_metrics_command(app, reg);
   cli::add_loop_command(app, reg);
+  cli::add_train_commands(app, reg);
 
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@
 #include "common/error.hpp"
 #include "diffusion/analytic.hpp"
 #include "diffusion/torchscript_denoiser.hpp"
+#include "training/checkpoint.hpp"
 
 namespace sims {
 
@@ -69,7 +70,10 @@ DenoiserPtr load_denoiser(const std::string& path, const LoadOptions& opts) {
     return m;
   }
   // Zip archives: TorchScript (and, with a sims marker, project checkpoints).
-  if (head[0] == 'P' && head[1] == 'K') return std::make_shared<TorchScriptDenoiser>(path, opts);
+  if (head[0] == 'P' && head[1] == 'K') {
+    if (is_checkpoint(path)) return NetworkDenoiser::from_checkpoint(path, opts);
+    return std::make_shared<TorchScriptDenoiser>(path, opts);
+  }
   throw ModelError("'" + path + "' is neither a TorchScript file, a SIMS checkpoint nor an analytic model (.json)");
 }
 

@@ -155,13 +155,12 @@ at::Tensor read_npy_finite(const std::string& path) {
   return t;
 }
 
-std::string npy_bytes(const at::Tensor& t_in, bool as_float64) {
-  at::Tensor t = t_in.detach().to(at::kCPU, as_float64 ? at::kDouble : at::kFloat).contiguous();
+std::string npy_header(const std::vector<int64_t>& dims, bool as_float64) {
   std::string shape = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) {
-    shape += std::to_string(t.size(i));
-    if (t.dim() == 1 || i + 1 < t.dim()) shape += ",";
-    if (i + 1 < t.dim()) shape += " ";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    shape += std::to_string(dims[i]);
+    if (dims.size() == 1 || i + 1 < dims.size()) shape += ",";
+    if (i + 1 < dims.size()) shape += " ";
   }
   shape += ")";
   std::string header = std::string("{'descr': '") + (as_float64 ? "<f8" : "<f4") +
@@ -171,13 +170,17 @@ std::string npy_bytes(const at::Tensor& t_in, bool as_float64) {
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
   std::string out;
-  out.reserve(10 + header.size() + t.nbytes());
   out.append(kMagic, 6);
   out.push_back('\x01');
   out.push_back('\x00');
   out.push_back(static_cast<char>(header.size() & 0xff));
   out.push_back(static_cast<char>((header.size() >> 8) & 0xff));
-  out += header;
+  return out + header;
+}
+
+std::string npy_bytes(const at::Tensor& t_in, bool as_float64) {
+  at::Tensor t = t_in.detach().to(at::kCPU, as_float64 ? at::kDouble : at::kFloat).contiguous();
+  std::string out = npy_header(std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), as_float64);
   out.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
   return out;
 }

@@ -31,6 +31,11 @@ at::Tensor read_npy_finite(const std::string& path);
 // float64, atomically.
 void write_npy(const std::string& path, const at::Tensor& t, bool as_float64 = false);
 
+// The header (magic, version, dict, padding) of an array of this shape;
+// data of shape.prod() little-endian values follows it. Used to stream large
+// arrays to disk chunk by chunk.
+std::string npy_header(const std::vector<int64_t>& shape, bool as_float64 = false);
+
 // Serialises to bytes (used by write_npy and by .npz writers).
 std::string npy_bytes(const at::Tensor& t, bool as_float64 = false);
 

@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <thread>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -19,8 +21,12 @@ PairEvaluator::PairEvaluator(Denoiser& base, Denoiser* aux, PairMode mode) : bas
   const int threads = at::get_num_threads();
   caller_threads_ = threads;
   const bool cpu = base.device().is_cpu() && (!aux || aux->device().is_cpu());
+  // Two cores are enough to run the pair side by side, whatever the intra-op
+  // setting: with one intra-op thread each, no OpenMP team spins, which also
+  // keeps a busy machine from slowing down (oversubscribed OpenMP spinning
+  // costs 10-20x on a 2-core machine).
   if (aux && cpu) {
-    concurrent_ = mode == PairMode::Concurrent || (mode == PairMode::Auto && threads >= 2);
+    concurrent_ = mode == PairMode::Concurrent || (mode == PairMode::Auto && std::thread::hardware_concurrency() >= 2);
   }
   if (concurrent_) {
     caller_threads_ = std::max(1, threads - threads / 2);

@@ -1,7 +1,7 @@
 // Evaluates the base and (inside the guidance interval) the auxiliary
 // denoiser at the same state without redundant work: the input is cast once
 // per dtype and shared, and on a multi-core CPU the two networks run
-// concurrently, each on its share of the intra-op threads (two small
+// concurrently (whenever the machine has two or more cores), each on its share of the intra-op threads (two small
 // networks side by side scale better than one after the other, each split
 // over all cores). A persistent worker thread avoids per-call thread start-up.
 #pragma once

@@ -157,5 +157,32 @@ expect_error "loop bad kind" "" -- "$SIMS" loop --kind sideways --n-real 10 --n-
 expect_error "loop bad bias" "" -- "$SIMS" loop --kind augment --n-real 10 --n-synth 10 --generations 3 --bias 2
 expect_error "loop family" "" -- "$SIMS" loop --family images --kind augment --n-real 10 --n-synth 10 --generations 3
 
+# --- train / synth / finetune (SIMS Algorithm 1 on built-in 2D data) --------------
+"$SIMS" train --data gaussian --n-data 500 --budget 20000 --batch 256 --seed 1 --out "$T/base.ckpt" --json >"$T/tr.json" 2>/dev/null || bad "train failed"
+"$SIMS" train --data gaussian --n-data 500 --budget 40000 --batch 256 --seed 1 --out "$T/base.ckpt" --resume --json >"$T/tr2.json" 2>/dev/null || bad "train --resume failed"
+"$SIMS" synth --model "$T/base.ckpt" --n 700 --chunk 300 --steps 12 --seed 2 --out "$T/synth.npy" --json >/dev/null 2>&1 || bad "synth failed"
+"$SIMS" finetune --base "$T/base.ckpt" --data "$T/synth.npy" --budget 5000 --out "$T/aux.ckpt" --json >/dev/null 2>&1 || bad "finetune failed"
+"$SIMS" sample --model "$T/base.ckpt" --aux "$T/aux.ckpt" --omega 1 --n 50 --seed 1 --out "$T/ss.npy" --json >"$T/ss.json" 2>/dev/null || bad "sample from checkpoints failed"
+"$SIMS" info "$T/aux.ckpt" --json >"$T/info.json" 2>/dev/null || bad "info checkpoint"
+$PY - "$T" <<'PY' && ok || bad "training outputs"
+import json, sys, numpy as np
+t = sys.argv[1]
+last = lambda f: json.loads(open(t + f).read().strip().splitlines()[-1])
+assert last("/tr.json")["images_seen"] == 20000 and last("/tr2.json")["images_seen"] == 40000
+assert np.load(t + "/synth.npy").shape == (700, 2)
+assert last("/ss.json")["nfe"] == 70
+info = last("/info.json")
+assert info["kind"] == "checkpoint" and info["shape"] == [2]
+assert info["provenance"]["history"]["role"] == "auxiliary"
+assert info["provenance"]["history"]["n_synthetic"] == 700
+PY
+expect_error "train unknown data" "$T/x.ckpt" -- "$SIMS" train --data moons9 --budget 100 --out "$T/x.ckpt"
+expect_error "train no budget" "$T/x.ckpt" -- "$SIMS" train --data gaussian --out "$T/x.ckpt"
+echo '{"type": "mlp", "width": -3}' > "$T/badnet.json"
+expect_error "train bad net" "$T/x.ckpt" -- "$SIMS" train --data gaussian --budget 100 --net "$T/badnet.json" --out "$T/x.ckpt"
+expect_error "finetune missing base" "$T/y.ckpt" -- "$SIMS" finetune --base "$T/none.ckpt" --data "$T/synth.npy" --budget 100 --out "$T/y.ckpt"
+expect_error "finetune NaN data" "$T/y.ckpt" -- "$SIMS" finetune --base "$T/base.ckpt" --data "$T/nan.npy" --budget 100 --out "$T/y.ckpt"
+expect_error "finetune wrong dim" "$T/y.ckpt" -- "$SIMS" finetune --base "$T/base.ckpt" --data "$T/n3.npy" --budget 100 --out "$T/y.ckpt"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -1,0 +1,290 @@
+// `sims train`, `sims finetune` and `sims synth`: SIMS Algorithm 1 steps 1-3
+// (train the base on real data, sample its synthetic set, fine-tune a copy
+// of the base on it). All resumable; Ctrl-C stops cleanly with a checkpoint.
+#include <atomic>
+#include <csignal>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+#include <unistd.h>
+
+#include <ATen/ATen.h>
+
+#include "cli_common.hpp"
+#include "common/error.hpp"
+#include "data/toy2d.hpp"
+#include "io/atomic_file.hpp"
+#include "io/npy.hpp"
+#include "training/synth.hpp"
+#include "training/trainer.hpp"
+
+namespace sims::cli {
+namespace {
+
+// [SECTION] Ctrl-C and progress -------------------------------------------------
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted.store(true); }
+
+void install_sigint() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string hms(double s) {
+  if (!std::isfinite(s)) return "--:--";
+  const long t = std::lround(s);
+  std::ostringstream o;
+  o << std::setfill('0');
+  if (t >= 3600) o << t / 3600 << ":";
+  o << std::setw(2) << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
+  return o.str();
+}
+
+// A progress bar on a terminal; a line every ~10% otherwise (logs, clusters).
+struct ProgressPrinter {
+  bool tty = ::isatty(2) != 0;
+  int last_decile = -1;
+  void operator()(const TrainEvent& e) {
+    const double frac = static_cast<double>(e.images_seen) / e.budget;
+    std::ostringstream line;
+    line << std::fixed << std::setprecision(4);
+    if (std::isfinite(e.loss)) line << "loss " << e.loss << "  ";
+    line << std::setprecision(0)
+         << e.images_per_second << " img/s  ETA " << hms(e.eta);
+    if (tty) {
+      const int w = 28, filled = static_cast<int>(frac * w);
+      std::cerr << "\r[" << std::string(filled, '#') << std::string(w - filled, '.') << "] " << std::setw(3)
+                << static_cast<int>(frac * 100) << "% " << e.images_seen << "/" << e.budget << " img  " << line.str()
+                << "   " << std::flush;
+      if (e.images_seen >= e.budget) std::cerr << "\n";
+    } else if (static_cast<int>(frac * 10) != last_decile) {
+      last_decile = static_cast<int>(frac * 10);
+      std::cerr << "  " << static_cast<int>(frac * 100) << "% " << e.images_seen << "/" << e.budget << " img  "
+                << line.str() << "\n";
+    }
+  }
+};
+
+// [SECTION] Data ---------------------------------------------------------------------
+
+struct DataArgs {
+  std::string data = "gaussian";
+  int64_t n_data = 1000, data_seed = 0;
+};
+
+// Loads or generates the training set and describes it for the checkpoint.
+at::Tensor load_training_data(const DataArgs& d, nlohmann::json& spec) {
+  const bool is_file = d.data.size() > 4 && d.data.substr(d.data.size() - 4) == ".npy";
+  if (is_file) {
+    at::Tensor x = io::read_npy_finite(d.data).to(at::kFloat);
+    if (x.dim() < 2 || x.size(0) < 2) throw InputError("'" + d.data + "' must be [N, ...] with N >= 2");
+    spec = {{"source", "npy"}, {"path", d.data}, {"n", x.size(0)}};
+    return x;
+  }
+  if (d.n_data < 2) throw InputError("--n-data must be >= 2");
+  data::Toy2dSpec s = data::Toy2dSpec::named(d.data);
+  spec = {{"source", "builtin"}, {"spec", s.to_json()}, {"n", d.n_data}, {"seed", d.data_seed}};
+  return data::sample_toy2d(s, d.n_data, static_cast<uint64_t>(d.data_seed));
+}
+
+// [SECTION] train / finetune ------------------------------------------------------------
+
+struct TrainArgs {
+  DataArgs data;
+  std::string net = SIMS_SOURCE_DIR "/assets/networks/mlp2d.json", out, base;
+  int64_t budget = 0, batch = 256, lr_rampup = 10000, checkpoint_every = 0, snapshot_every = 0;
+  double epochs = 0, lr = 1e-3, ema_halflife = 500000;
+  int64_t seed = 0;
+  int threads = 0;
+  bool resume = false, json = false, finetune = false;
+};
+
+int run_train(TrainArgs& a) {
+  apply_threads(a.threads);
+  io::check_writable(a.out);
+  nlohmann::json spec;
+  at::Tensor data = load_training_data(a.data, spec);
+  int64_t budget = a.budget;
+  if (budget <= 0 && a.epochs > 0) budget = static_cast<int64_t>(std::llround(a.epochs * data.size(0)));
+  TrainState st;
+  std::error_code ec;
+  if (a.resume && std::filesystem::exists(a.out, ec)) {
+    st = load_checkpoint(a.out);
+    if (budget > 0) st.train.budget = budget;
+    if (st.images_seen >= st.train.budget) {
+      std::cerr << "nothing to do: " << a.out << " has seen " << st.images_seen << " of " << st.train.budget << " images\n";
+    } else {
+      std::cerr << "resuming " << a.out << " at " << st.images_seen << " of " << st.train.budget << " images\n";
+    }
+  } else {
+    if (budget <= 0) throw InputError("give --budget IMAGES or --epochs E");
+    TrainConfig tc;
+    tc.budget = budget;
+    tc.batch = a.batch;
+    tc.lr = a.lr;
+    tc.lr_rampup = a.lr_rampup;
+    tc.ema_halflife = a.ema_halflife;
+    tc.seed = static_cast<uint64_t>(a.seed);
+    tc.checkpoint_every = a.checkpoint_every;
+    tc.snapshot_every = a.snapshot_every;
+    if (a.finetune) {
+      if (a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
+      TrainState base = load_checkpoint(a.base);
+      st = TrainState::fork(base, tc);
+      st.provenance = {{"role", "auxiliary"},
+                       {"base", a.base},
+                       {"base_images_seen", base.images_seen},
+                       {"n_synthetic", data.size(0)},
+                       {"summary", "aux of " + a.base + " on " + std::to_string(data.size(0)) + " synthetic samples"},
+                       {"base_history", base.provenance}};
+    } else {
+      std::ifstream f(a.net);
+      if (!f) throw InputError("cannot open network configuration '" + a.net + "'");
+      nlohmann::json nj;
+      try {
+        nj = nlohmann::json::parse(f);
+      } catch (const std::exception& e) {
+        throw InputError("'" + a.net + "' is not valid JSON: " + e.what());
+      }
+      st = TrainState::create(NetConfig::from_json(nj), tc);
+      const std::string what = spec["source"] == "builtin"
+                                   ? "built-in '" + spec["spec"]["name"].get<std::string>() + "' (" +
+                                         std::to_string(spec["n"].get<int64_t>()) + " samples, seed " +
+                                         std::to_string(spec["seed"].get<int64_t>()) + ")"
+                                   : "'" + a.data.data + "' (" + std::to_string(data.size(0)) + " samples)";
+      st.provenance = {{"role", "base"}, {"summary", "base trained on " + what}};
+    }
+    st.data = spec;
+  }
+  install_sigint();
+  TrainOptions o;
+  ProgressPrinter printer;
+  if (!a.json || ::isatty(2)) o.on_progress = [&](const TrainEvent& e) { printer(e); };
+  o.cancel = &g_interrupted;
+  o.checkpoint_path = a.out;
+  if (st.train.snapshot_every > 0) {
+    std::string stem = a.out;
+    const auto dot = stem.rfind('.');
+    if (dot != std::string::npos && dot > stem.rfind('/') + 1) stem = stem.substr(0, dot);
+    o.snapshot_pattern = stem + "-%09lld.ckpt";
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t seen0 = st.images_seen;
+  TrainOutcome outcome = train(st, data, o);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (outcome == TrainOutcome::Cancelled) {
+    std::cerr << "\nstopped at " << st.images_seen << " images; checkpoint saved to " << a.out
+              << " (continue with the same command and --resume)\n";
+    return 130;
+  }
+  const double final_loss = st.loss_curve.empty() ? NAN : st.loss_curve.back().loss;
+  if (a.json) {
+    print_json({{"out", a.out},
+                {"images_seen", st.images_seen},
+                {"seconds", secs},
+                {"images_per_second", (st.images_seen - seen0) / std::max(secs, 1e-9)},
+                {"final_loss", std::isfinite(final_loss) ? nlohmann::json(final_loss) : nlohmann::json(nullptr)},
+                {"nonfinite_grad_steps", st.nonfinite_grad_steps}});
+  } else {
+    std::cout << (a.finetune ? "fine-tuned " : "trained ") << a.out << ": " << st.images_seen << " images in "
+              << std::fixed << std::setprecision(1) << secs << " s, final loss " << std::setprecision(4) << final_loss << "\n";
+  }
+  return 0;
+}
+
+// [SECTION] synth ------------------------------------------------------------------------
+
+struct SynthArgs {
+  ModelFlags models;
+  SamplingFlags sampling;
+  std::string out;
+  int64_t n = 0, chunk = 4096, seed = 0;
+  int threads = 0;
+  bool json = false;
+};
+
+int run_synth(SynthArgs& a) {
+  apply_threads(a.threads);
+  if (a.n <= 0) throw InputError("--n must be positive");
+  if (a.models.aux.empty() && a.sampling.omega != 0.0) throw InputError("--omega needs --aux");
+  DenoiserPtr base = load_denoiser(a.models.model, a.models.load_options());
+  DenoiserPtr aux = a.models.aux.empty() ? nullptr : load_denoiser(a.models.aux, a.models.load_options());
+  SynthConfig sc;
+  sc.n = a.n;
+  sc.chunk = a.chunk;
+  sc.seed = static_cast<uint64_t>(a.seed);
+  sc.sampler = a.sampling.config();
+  sc.guidance = a.sampling.guidance();
+  install_sigint();
+  ProgressPrinter printer;
+  SynthResult r = generate_synthetic_set(base, aux, sc, a.out, &g_interrupted, [&](int64_t done, int64_t total, double secs) {
+    const double ips = done / std::max(secs, 1e-9);
+    printer({done, total, NAN, secs, (total - done) / std::max(ips, 1e-9), ips});
+  });
+  if (r.cancelled) {
+    std::cerr << "\nstopped after " << r.done << " of " << a.n << " samples; run the same command again to continue\n";
+    return 130;
+  }
+  if (a.json) print_json({{"out", a.out}, {"n", a.n}, {"seconds", r.seconds}, {"resumed_from", r.resumed_from}});
+  else std::cout << "wrote " << a.n << " synthetic samples -> " << a.out << "\n";
+  return 0;
+}
+
+void bind_train(CLI::App* c, TrainArgs& a) {
+  c->add_option("--out", a.out, "checkpoint to write (and to resume from with --resume)")->required();
+  c->add_option("--budget", a.budget, "total images (samples) seen");
+  c->add_option("--epochs", a.epochs, "budget in epochs of the training set (instead of --budget)");
+  c->add_option("--batch", a.batch, "batch size (default 256)");
+  c->add_option("--lr", a.lr, "Adam learning rate (default 1e-3)");
+  c->add_option("--lr-rampup", a.lr_rampup, "images over which the learning rate ramps up (default 10000)");
+  c->add_option("--ema-halflife", a.ema_halflife, "EMA half-life in images (default 500000, capped at 5% of images seen)");
+  c->add_option("--seed", a.seed, "training seed (initial weights, batches, noise)");
+  c->add_option("--checkpoint-every", a.checkpoint_every, "images between checkpoints (default: end and Ctrl-C only)");
+  c->add_option("--snapshot-every", a.snapshot_every, "images between kept snapshots OUT-<images>.ckpt");
+  c->add_option("--threads", a.threads, "LibTorch intra-op threads (default: LibTorch's; base and aux run side by side regardless)");
+  c->add_flag("--resume", a.resume, "continue OUT if it exists");
+  c->add_flag("--json", a.json, "print one JSON object on the last line");
+}
+
+}  // namespace
+
+void add_train_commands(CLI::App& app, Registry& reg) {
+  auto t = std::make_shared<TrainArgs>();
+  CLI::App* c = app.add_subcommand("train", "Train a base diffusion model (EDM) on built-in or real data");
+  c->add_option("--data", t->data.data, "built-in 2D set (gaussian, grid25, mixture8, rings, spirals, swissroll) or FILE.npy");
+  c->add_option("--n-data", t->data.n_data, "size of the built-in training set (default 1000)");
+  c->add_option("--data-seed", t->data.data_seed, "seed of the built-in training set (default 0)");
+  c->add_option("--net", t->net, "network configuration JSON (default assets/networks/mlp2d.json)");
+  bind_train(c, *t);
+  reg.actions.push_back({c, [t] { return run_train(*t); }});
+
+  auto f = std::make_shared<TrainArgs>();
+  f->finetune = true;
+  c = app.add_subcommand("finetune", "Fine-tune a copy of the base on its synthetic set: the auxiliary model");
+  c->add_option("--base", f->base, "base checkpoint")->required();
+  c->add_option("--data", f->data.data, "synthetic set .npy (from sims synth)")->required();
+  bind_train(c, *f);
+  reg.actions.push_back({c, [f] { return run_train(*f); }});
+
+  auto s = std::make_shared<SynthArgs>();
+  c = app.add_subcommand("synth", "Generate a model's synthetic set, in chunks straight to disk (resumable)");
+  s->models.bind(c);
+  s->sampling.bind(c);
+  c->add_option("--omega", s->sampling.omega, "guidance weight (with --aux)");
+  c->add_option("--interval", s->sampling.interval, "guidance interval LO:HI");
+  c->add_option("--n", s->n, "number of samples")->required();
+  c->add_option("--chunk", s->chunk, "samples per chunk (memory stays flat; default 4096)");
+  c->add_option("--seed", s->seed, "seed (chunk k uses its own stream, so resuming reproduces it)");
+  c->add_option("--out", s->out, "output .npy")->required();
+  c->add_option("--threads", s->threads, "LibTorch intra-op threads");
+  c->add_flag("--json", s->json, "print one JSON object on the last line");
+  reg.actions.push_back({c, [s] { return run_synth(*s); }});
+}
+
+}  // namespace sims::cli

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Benchmark (issue 3): MLP training throughput (samples/s) of `sims train`
+# against the same network, loss, optimizer and EMA in Python/PyTorch, same
+# batch, same thread count, side by side. Peak memory from /usr/bin/time.
+# usage: bench/bench_train.sh [BUILD_DIR] [IMAGES]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$ROOT/build}; IMAGES=${2:-256000}
+SIMS=$BUILD/bin/sims; PY=/usr/bin/python3
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+field() { $PY -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
+printf "%-8s %-6s %14s %14s %8s %12s %12s\n" threads batch sims_img_s python_img_s ratio sims_MiB py_MiB
+for T in 1 2; do
+  for B in 256 2048; do
+    c=$( { /usr/bin/time -f "%M" "$SIMS" train --data gaussian --n-data 1000 --budget "$IMAGES" --batch "$B" --threads "$T" \
+           --out "$TMP/b.ckpt" --json > "$TMP/c.json"; } 2> "$TMP/c.mem"; field images_per_second < "$TMP/c.json")
+    p=$( { /usr/bin/time -f "%M" $PY "$ROOT/bench/train_mlp.py" 128 3 "$B" "$IMAGES" "$T" > "$TMP/p.json"; } 2> "$TMP/p.mem"; field images_per_second < "$TMP/p.json")
+    printf "%-8s %-6s %14.0f %14.0f %8.2f %12.0f %12.0f\n" "$T" "$B" "$c" "$p" "$($PY -c "print($c/$p)")" \
+      "$(( $(tail -1 "$TMP/c.mem") / 1024 ))" "$(( $(tail -1 "$TMP/p.mem") / 1024 ))"
+  done
+done

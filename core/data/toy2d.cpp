@@ -1,0 +1,79 @@
+#include "data/toy2d.hpp"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "common/error.hpp"
+
+namespace sims::data {
+
+nlohmann::json Toy2dSpec::to_json() const {
+  return {{"name", name}, {"mean", mean}, {"cov", cov}, {"noise", noise}};
+}
+
+Toy2dSpec Toy2dSpec::from_json(const nlohmann::json& j) {
+  Toy2dSpec s = named(j.value("name", std::string("gaussian")));
+  if (j.contains("mean")) s.mean = j["mean"].get<std::vector<double>>();
+  if (j.contains("cov")) s.cov = j["cov"].get<std::vector<double>>();
+  if (j.contains("noise")) s.noise = j["noise"].get<double>();
+  if (s.mean.size() != 2 || s.cov.size() != 4) throw InputError("2D data: mean needs 2 numbers and cov 4 (row-major)");
+  return s;
+}
+
+std::vector<std::string> toy2d_names() { return {"gaussian", "grid25", "mixture8", "rings", "spirals", "swissroll"}; }
+
+Toy2dSpec Toy2dSpec::named(const std::string& name) {
+  Toy2dSpec s;
+  s.name = name;
+  bool known = false;
+  for (const auto& n : toy2d_names()) known |= n == name;
+  if (!known) {
+    std::string list;
+    for (const auto& n : toy2d_names()) list += (list.empty() ? "" : ", ") + n;
+    throw InputError("unknown 2D data set '" + name + "' (built-in: " + list + ")");
+  }
+  if (name == "grid25") s.noise = 0.05;
+  if (name == "mixture8") s.noise = 0.1;
+  if (name == "rings" || name == "spirals" || name == "swissroll") s.noise = 0.05;
+  return s;
+}
+
+at::Tensor sample_toy2d(const Toy2dSpec& s, int64_t n, uint64_t seed) {
+  if (n < 0) throw InputError("sample count must be >= 0");
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto opt = at::TensorOptions().dtype(at::kDouble);
+  at::Tensor out;
+  if (s.name == "gaussian") {
+    at::Tensor cov = at::tensor(s.cov, opt).reshape({2, 2});
+    at::Tensor L = at::linalg_cholesky(cov + at::eye(2, opt) * 1e-12);
+    out = at::matmul(at::normal(0, 1, {n, 2}, gen, opt), L.t()) + at::tensor(s.mean, opt);
+  } else if (s.name == "grid25") {
+    // 5x5 modes at {-2,-1,0,1,2}^2 (scaled so the set has roughly unit variance per axis).
+    at::Tensor idx = at::randint(0, 25, {n}, gen, at::TensorOptions().dtype(at::kLong));
+    at::Tensor cx = at::remainder(idx, 5).to(at::kDouble) - 2.0, cy = at::div(idx, 5, "floor").to(at::kDouble) - 2.0;
+    out = at::stack({cx, cy}, 1) * 0.7 + at::normal(0, 1, {n, 2}, gen, opt) * s.noise;
+  } else if (s.name == "mixture8") {
+    at::Tensor k = at::randint(0, 8, {n}, gen, at::TensorOptions().dtype(at::kLong)).to(at::kDouble) * (2 * M_PI / 8);
+    out = at::stack({k.cos(), k.sin()}, 1) * 1.5 + at::normal(0, 1, {n, 2}, gen, opt) * s.noise * 1.5;
+  } else if (s.name == "rings") {
+    at::Tensor ring = at::randint(0, 2, {n}, gen, at::TensorOptions().dtype(at::kLong)).to(at::kDouble);
+    at::Tensor a = at::rand({n}, gen, opt) * (2 * M_PI);
+    at::Tensor r = 0.8 + ring * 0.9;
+    out = at::stack({r * a.cos(), r * a.sin()}, 1) + at::normal(0, 1, {n, 2}, gen, opt) * s.noise;
+  } else if (s.name == "spirals") {
+    at::Tensor arm = at::randint(0, 2, {n}, gen, at::TensorOptions().dtype(at::kLong)).to(at::kDouble);
+    at::Tensor u = at::rand({n}, gen, opt).sqrt();
+    at::Tensor a = u * (3 * M_PI) + arm * M_PI;
+    at::Tensor r = u * 1.8;
+    out = at::stack({r * a.cos(), r * a.sin()}, 1) + at::normal(0, 1, {n, 2}, gen, opt) * s.noise;
+  } else {  // swissroll
+    at::Tensor u = at::rand({n}, gen, opt);
+    at::Tensor a = 1.5 * M_PI * (1 + 2 * u);
+    out = at::stack({a * a.cos(), a * a.sin()}, 1) / 7.0 + at::normal(0, 1, {n, 2}, gen, opt) * s.noise;
+  }
+  return out.to(at::kFloat);
+}
+
+}  // namespace sims::data

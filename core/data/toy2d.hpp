@@ -1,0 +1,31 @@
+// Built-in 2D distributions (the SIMS paper's Gaussian, mixtures such as the
+// 25-mode grid, and shapes: rings, spirals, swiss roll). Deterministic per
+// seed and unlimited: draw as many samples as a loop needs.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/Tensor.h>
+#include <nlohmann/json.hpp>
+
+namespace sims::data {
+
+struct Toy2dSpec {
+  std::string name = "gaussian";  // gaussian | grid25 | mixture8 | rings | spirals | swissroll
+  std::vector<double> mean{0.0, 0.0};
+  std::vector<double> cov{2.0, 1.0, 1.0, 2.0};  // row-major 2x2 (gaussian only)
+  double noise = 0.05;                          // width of shapes / modes (relative units)
+  nlohmann::json to_json() const;
+  static Toy2dSpec from_json(const nlohmann::json& j);
+  // "gaussian", "grid25", "rings", ... ; throws InputError for unknown names.
+  static Toy2dSpec named(const std::string& name);
+};
+
+// n samples [n, 2] float32, deterministic for (spec, seed).
+at::Tensor sample_toy2d(const Toy2dSpec& spec, int64_t n, uint64_t seed);
+
+// Names of the built-in 2D data sets.
+std::vector<std::string> toy2d_names();
+
+}  // namespace sims::data

@@ -1,0 +1,56 @@
+// The project's own denoiser networks (LibTorch modules) with EDM
+// preconditioning: D(x; s) = c_skip x + c_out F(c_in x, c_noise). The
+// configuration is data (JSON, see assets/networks/) and travels inside
+// every checkpoint, so a checkpoint rebuilds its own network.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+
+namespace sims {
+
+struct NetConfig {
+  std::string type = "mlp";   // mlp (U-Net comes with the image issue)
+  int64_t dim = 2;            // data dimension (mlp)
+  int64_t width = 128;        // hidden units
+  int64_t depth = 3;          // hidden layers
+  int64_t emb_freqs = 8;      // Fourier frequencies of the sigma embedding
+  double sigma_data = 0.5;
+  nlohmann::json to_json() const;
+  static NetConfig from_json(const nlohmann::json& j);  // throws InputError
+  std::vector<int64_t> sample_shape() const { return {dim}; }
+};
+
+// Common base: every project network maps (x, sigma) to D(x; sigma).
+struct EdmNetwork : torch::nn::Module {
+  virtual torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& sigma) = 0;
+  virtual const NetConfig& config() const = 0;
+};
+
+// MLP for points: input [c_in x, emb(c_noise)], SiLU hidden layers.
+class EdmMlp final : public EdmNetwork {
+ public:
+  explicit EdmMlp(const NetConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& sigma) override;
+  const NetConfig& config() const override { return cfg_; }
+
+ private:
+  NetConfig cfg_;
+  torch::nn::Sequential net_{nullptr};
+  torch::Tensor freqs_;
+};
+
+// Builds the network a configuration describes.
+std::shared_ptr<EdmNetwork> make_network(const NetConfig& cfg);
+
+// EDM preconditioning coefficients for sigma (any shape), as tensors.
+struct Precond {
+  torch::Tensor c_skip, c_out, c_in, c_noise;
+};
+Precond edm_precond(const torch::Tensor& sigma, double sigma_data);
+
+}  // namespace sims

@@ -1,0 +1,115 @@
+#include "training/synth.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "io/atomic_file.hpp"
+#include "io/npy.hpp"
+
+namespace fs = std::filesystem;
+
+namespace sims {
+namespace {
+
+uint64_t chunk_seed(uint64_t seed, int64_t k) {
+  uint64_t z = seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(k) + 0x5851f42d4c957f2dULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+nlohmann::json fingerprint(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& c) {
+  const auto& s = c.sampler;
+  return {{"base", base->info().path}, {"aux", aux ? aux->info().path : ""}, {"n", c.n}, {"chunk", c.chunk},
+          {"seed", c.seed}, {"shape", base->info().sample_shape}, {"steps", s.steps},
+          {"sampler", to_string(s.kind)}, {"sigma", {s.sigma_min, s.sigma_max, s.rho}},
+          {"churn", {s.churn, s.s_min, std::isfinite(s.s_max) ? s.s_max : -1.0, s.s_noise}},
+          {"omega", c.guidance.omega}, {"interval", {c.guidance.lo, std::isfinite(c.guidance.hi) ? c.guidance.hi : -1.0}}};
+}
+
+}  // namespace
+
+SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& cfg,
+                                   const std::string& out, const std::atomic<bool>* cancel,
+                                   const std::function<void(int64_t, int64_t, double)>& progress) {
+  if (cfg.n <= 0) throw InputError("the synthetic set needs n > 0 samples");
+  if (cfg.chunk <= 0) throw InputError("--chunk must be positive");
+  io::check_writable(out);
+  const std::string partial = out + ".partial", state_path = out + ".partial.json";
+  const auto& shape = base->info().sample_shape;
+  std::vector<int64_t> full{cfg.n};
+  full.insert(full.end(), shape.begin(), shape.end());
+  int64_t row_floats = 1;
+  for (int64_t d : shape) row_floats *= d;
+  const std::string header = io::npy_header(full);
+  const nlohmann::json fp = fingerprint(base, aux, cfg);
+
+  SynthResult res;
+  // Resume when an interrupted run with the same settings left its partial file.
+  std::error_code ec;
+  if (fs::exists(partial, ec) && fs::exists(state_path, ec)) {
+    try {
+      std::ifstream sf(state_path);
+      nlohmann::json st = nlohmann::json::parse(sf);
+      const int64_t done = st.at("done").get<int64_t>();
+      const auto need = static_cast<uintmax_t>(header.size() + done * row_floats * 4);
+      if (st.at("config") == fp && fs::file_size(partial) >= need) {
+        fs::resize_file(partial, need);
+        res.resumed_from = res.done = done;
+      }
+    } catch (const std::exception&) {
+      // A damaged progress file: start over.
+    }
+  }
+  if (res.done == 0) {
+    std::ofstream f(partial, std::ios::binary | std::ios::trunc);
+    f << header;
+    if (!f) throw IoError("cannot write '" + partial + "'");
+  }
+  std::ofstream f(partial, std::ios::binary | std::ios::app);
+  if (!f) throw IoError("cannot append to '" + partial + "'");
+
+  EdmSampler sampler(base, aux, cfg.sampler, cfg.guidance);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t k = res.done / cfg.chunk; res.done < cfg.n; ++k) {
+    if (cancel && cancel->load()) {
+      res.cancelled = true;
+      break;
+    }
+    const int64_t rows = std::min(cfg.chunk, cfg.n - res.done);
+    SampleOptions so;
+    so.seed = chunk_seed(cfg.seed, k);
+    so.cancel = cancel;
+    SampleResult r;
+    try {
+      r = sampler.sample(seeded_noise(rows, shape, so.seed), so);
+    } catch (const Cancelled&) {
+      res.cancelled = true;
+      break;
+    }
+    at::Tensor x = r.x.to(at::kCPU, at::kFloat).contiguous();
+    f.write(static_cast<const char*>(x.data_ptr()), static_cast<std::streamsize>(x.nbytes()));
+    f.flush();
+    if (!f) throw IoError("writing '" + partial + "' failed (disk full?)");
+    res.done += rows;
+    const std::string st = nlohmann::json{{"config", fp}, {"done", res.done}}.dump();
+    io::write_file_atomically(state_path, st.data(), st.size());
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (progress) progress(res.done, cfg.n, res.seconds);
+  }
+  f.close();
+  if (res.cancelled) return res;
+  fs::rename(partial, out, ec);
+  if (ec) throw IoError("cannot move '" + partial + "' to '" + out + "': " + ec.message());
+  fs::remove(state_path, ec);
+  return res;
+}
+
+}  // namespace sims

@@ -1,0 +1,35 @@
+// Synthetic-set generation (SIMS Algorithm 1, step 2): samples a model in
+// chunks straight into a .npy on disk, so memory stays flat however many
+// samples are asked for, and resumes after an interruption. Chunk k draws
+// its noise from its own seed, so a resumed set equals an uninterrupted one.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "sampling/edm_sampler.hpp"
+
+namespace sims {
+
+struct SynthConfig {
+  int64_t n = 0;
+  int64_t chunk = 4096;
+  uint64_t seed = 0;
+  SamplerConfig sampler;
+  Guidance guidance;
+};
+
+struct SynthResult {
+  int64_t done = 0;          // samples written
+  int64_t resumed_from = 0;  // samples found from an earlier, interrupted run
+  double seconds = 0;
+  bool cancelled = false;
+};
+
+// Writes OUT.partial (+ OUT.partial.json with the progress) and renames it
+// to OUT when complete. progress(done, total, seconds) after every chunk.
+SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& cfg,
+                                   const std::string& out, const std::atomic<bool>* cancel = nullptr,
+                                   const std::function<void(int64_t, int64_t, double)>& progress = {});
+
+}  // namespace sims

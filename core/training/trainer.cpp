@@ -1,0 +1,140 @@
+#include "training/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/autograd.h>
+
+#include "common/error.hpp"
+
+namespace sims {
+namespace {
+
+uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t z = a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::string snapshot_name(const std::string& pattern, int64_t images) {
+  char buf[4096];
+  std::snprintf(buf, sizeof buf, pattern.c_str(), static_cast<long long>(images));
+  return buf;
+}
+
+}  // namespace
+
+at::Tensor edm_loss(EdmNetwork& net, const at::Tensor& y, const at::Tensor& sigma, const at::Tensor& noise) {
+  const double sd = net.config().sigma_data;
+  std::vector<int64_t> bshape(y.dim(), 1);
+  bshape[0] = y.size(0);
+  at::Tensor s = sigma.reshape(bshape);
+  at::Tensor weight = (s * s + sd * sd) / (s * sd).square();
+  at::Tensor d = net.forward(y + noise * s, sigma);
+  // Per-sample squared error summed over dimensions, averaged over the batch.
+  return (weight * (d - y).square()).reshape({y.size(0), -1}).sum(1).mean();
+}
+
+TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions& opts) {
+  const TrainConfig& tc = st.train;
+  tc.validate();
+  if (data_in.dim() < 2 || data_in.size(0) < 1) throw InputError("training data must be [N, ...] with N >= 1");
+  std::vector<int64_t> shape(data_in.sizes().begin() + 1, data_in.sizes().end());
+  if (shape != st.net.sample_shape())
+    throw InputError("training data samples are " + shape_to_string(shape) + " but the network models " +
+                     shape_to_string(st.net.sample_shape()));
+  if (!data_in.isfinite().all().item<bool>()) throw InputError("training data contains NaN/Inf");
+  at::Tensor data = data_in.to(at::kFloat).contiguous();
+  const int64_t n = data.size(0);
+  st.raw->train();
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t start_images = st.images_seen;
+  const int64_t progress_every =
+      opts.progress_every > 0 ? opts.progress_every : std::max<int64_t>(tc.batch, (tc.budget - start_images) / 200);
+  int64_t next_progress = st.images_seen + progress_every;
+  int64_t next_ckpt = tc.checkpoint_every > 0 ? (st.images_seen / tc.checkpoint_every + 1) * tc.checkpoint_every : -1;
+  int64_t next_snap = tc.snapshot_every > 0 ? (st.images_seen / tc.snapshot_every + 1) * tc.snapshot_every : -1;
+  double loss_acc = 0;
+  int64_t loss_count = 0;
+  auto params = st.raw->parameters();
+  auto ema_params = st.ema->parameters();
+
+  auto checkpoint = [&] {
+    if (!opts.checkpoint_path.empty()) save_checkpoint(opts.checkpoint_path, st);
+  };
+
+  while (st.images_seen < tc.budget) {
+    if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) {
+      checkpoint();
+      return TrainOutcome::Cancelled;
+    }
+    const int64_t step = st.images_seen / tc.batch;  // identical after a resume
+    const int64_t b = std::min(tc.batch, tc.budget - st.images_seen);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(tc.seed, static_cast<uint64_t>(step)));
+    at::Tensor idx = at::randint(0, n, {b}, gen, at::TensorOptions().dtype(at::kLong));
+    at::Tensor y = data.index_select(0, idx);
+    at::Tensor sigma = (at::normal(0.0, 1.0, {b}, gen, at::TensorOptions().dtype(at::kFloat)) * tc.p_std + tc.p_mean).exp();
+    at::Tensor noise = at::normal(0.0, 1.0, y.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
+
+    const double lr = tc.lr * (tc.lr_rampup > 0 ? std::min(1.0, static_cast<double>(st.images_seen + b) / tc.lr_rampup) : 1.0);
+    for (auto& g : st.adam->param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+    st.adam->zero_grad();
+    at::Tensor loss = edm_loss(*st.raw, y, sigma, noise);
+    loss.backward();
+    bool nonfinite = false;
+    for (auto& p : params) {
+      if (!p.grad().defined()) continue;
+      if (!p.grad().isfinite().all().item<bool>()) {
+        nonfinite = true;
+        p.mutable_grad().nan_to_num_(0.0, 1e5, -1e5);
+      }
+    }
+    st.nonfinite_grad_steps += nonfinite;
+    st.adam->step();
+    st.images_seen += b;
+
+    // EMA with EDM's half-life: min(halflife, rampup x images seen).
+    double hl = tc.ema_halflife;
+    if (tc.ema_rampup > 0) hl = std::min(hl, st.images_seen * tc.ema_rampup);
+    const double beta = std::pow(0.5, b / std::max(hl, 1e-8));
+    {
+      torch::NoGradGuard ng;
+      for (size_t i = 0; i < params.size(); ++i) ema_params[i].copy_(params[i].detach().lerp(ema_params[i], beta));
+    }
+
+    const double lv = loss.item<double>();
+    if (std::isfinite(lv)) {
+      loss_acc += lv;
+      ++loss_count;
+    }
+    const bool done = st.images_seen >= tc.budget;
+    if (st.images_seen >= next_progress || done) {
+      const double mean_loss = loss_count ? loss_acc / loss_count : NAN;
+      st.loss_curve.push_back({st.images_seen, mean_loss});
+      loss_acc = 0;
+      loss_count = 0;
+      next_progress += progress_every;
+      if (opts.on_progress) {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double ips = (st.images_seen - start_images) / std::max(secs, 1e-9);
+        opts.on_progress({st.images_seen, tc.budget, mean_loss, secs, (tc.budget - st.images_seen) / std::max(ips, 1e-9), ips});
+      }
+    }
+    if (next_snap > 0 && st.images_seen >= next_snap && !opts.snapshot_pattern.empty()) {
+      save_checkpoint(snapshot_name(opts.snapshot_pattern, st.images_seen), st);
+      next_snap += tc.snapshot_every;
+    }
+    if (next_ckpt > 0 && st.images_seen >= next_ckpt && !done) {
+      checkpoint();
+      next_ckpt += tc.checkpoint_every;
+    }
+  }
+  checkpoint();
+  return TrainOutcome::Finished;
+}
+
+}  // namespace sims

@@ -1,0 +1,45 @@
+// EDM training (Karras et al. 2022): ln sigma ~ N(P_mean, P_std), loss
+// weight (s^2+sd^2)/(s sd)^2, Adam with a linear learning-rate ramp-up, EMA
+// of the weights with EDM's growing half-life, and a guard that zeroes
+// non-finite gradients. Budgets count images (samples) seen. Every batch is
+// drawn from a generator seeded by (seed, step), so a run stopped and
+// resumed from its checkpoint ends with the same weights as one run straight
+// through.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include <ATen/Tensor.h>
+
+#include "training/checkpoint.hpp"
+
+namespace sims {
+
+struct TrainEvent {
+  int64_t images_seen;
+  int64_t budget;
+  double loss;        // mean loss since the previous event
+  double seconds;     // wall time of this run so far
+  double eta;         // seconds left, estimated from this run's speed
+  double images_per_second;
+};
+
+struct TrainOptions {
+  std::function<void(const TrainEvent&)> on_progress;  // called about every progress_every images
+  int64_t progress_every = 0;                          // 0: about 200 events per run
+  const std::atomic<bool>* cancel = nullptr;           // checked every batch
+  std::string checkpoint_path;                         // written at checkpoint_every, on cancel and at the end
+  std::string snapshot_pattern;                        // e.g. "aux-%08lld.ckpt" (images seen); empty: none
+};
+
+enum class TrainOutcome { Finished, Cancelled };
+
+// Trains st on `data` ([N, ...sample_shape], float32, the full training set)
+// until st.images_seen reaches st.train.budget.
+TrainOutcome train(TrainState& st, const at::Tensor& data, const TrainOptions& opts = {});
+
+// The EDM loss of a batch (exposed for tests and benchmarks).
+at::Tensor edm_loss(EdmNetwork& net, const at::Tensor& y, const at::Tensor& sigma, const at::Tensor& noise);
+
+}  // namespace sims
