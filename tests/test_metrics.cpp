@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -380,6 +381,140 @@ TEST_CASE("exact OT on larger sets: 1-D quantile formula, Hungarian, dual certif
   CHECK(wasserstein2(a, a + t) == Approx(5.0).epsilon(1e-12));
 }
 
+TEST_CASE("network simplex on unequal sizes equals the replicated Hungarian problem", "[metrics]") {
+  auto g = gen_of(21);
+  const std::vector<std::pair<int64_t, int64_t>> sizes{{5, 7}, {6, 4}, {9, 12}, {12, 9}, {1, 9}, {9, 1},
+                                                       {10, 15}, {8, 8}, {13, 5}, {2, 3}};
+  for (int trial = 0; trial < 3; ++trial)
+    for (auto [n, m] : sizes) {
+      const int64_t d = 1 + (trial + n) % 3;
+      at::Tensor a = at::randn({n, d}, g, f64), b = at::randn({m, d}, g, f64) * 1.5 + 0.25 * trial;
+      const int64_t l = std::lcm(n, m);
+      at::Tensor ar = a.repeat_interleave(l / n, 0), br = b.repeat_interleave(l / m, 0);
+      for (int p : {1, 2}) {
+        at::Tensor c = squared_distances(a, b), cr = squared_distances(ar, br);
+        if (p == 1) {
+          c = c.sqrt();
+          cr = cr.sqrt();
+        }
+        const double expected = hungarian_min_cost(to_matrix(cr)) / static_cast<double>(l);
+        const TransportPlan plan = exact_ot(c);
+        CHECK(plan.total == l);
+        CHECK(static_cast<int64_t>(plan.flow.size()) <= n + m - 1);  // a basic solution
+        CHECK(plan.cost == Approx(expected).epsilon(1e-12).margin(1e-14));
+        check_plan(plan, c);
+        const double w = wasserstein(a, b, p);
+        CHECK(w == Approx(p == 2 ? std::sqrt(expected) : expected).epsilon(1e-12).margin(1e-14));
+        CHECK(wasserstein(b, a, p) == Approx(w).epsilon(1e-12).margin(1e-14));  // the transposed problem
+      }
+    }
+  // Tiny unequal cases against enumeration of all permutations of the replicated sets.
+  for (auto [n, m] : std::vector<std::pair<int64_t, int64_t>>{{2, 3}, {3, 2}, {2, 4}, {4, 2}, {1, 7}}) {
+    at::Tensor a = at::randn({n, 2}, g, f64), b = at::randn({m, 2}, g, f64);
+    const int64_t l = std::lcm(n, m);
+    at::Tensor cr = squared_distances(a.repeat_interleave(l / n, 0), b.repeat_interleave(l / m, 0));
+    const auto mat = to_matrix(cr);
+    std::vector<int> perm(l);
+    std::iota(perm.begin(), perm.end(), 0);
+    double best = std::numeric_limits<double>::infinity();
+    do {
+      double s = 0;
+      for (int64_t i = 0; i < l; ++i) s += mat[i][perm[i]];
+      best = std::min(best, s / l);
+    } while (std::next_permutation(perm.begin(), perm.end()));
+    CHECK(exact_ot(squared_distances(a, b)).cost == Approx(best).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("exact OT with unequal sizes: 1-D quantile formula up to a few hundred points", "[metrics]") {
+  auto g = gen_of(22);
+  for (auto [n, m] : std::vector<std::pair<int64_t, int64_t>>{
+           {300, 299}, {299, 300}, {123, 456}, {500, 200}, {1, 300}, {300, 1}, {257, 256}, {97, 389}}) {
+    at::Tensor a = at::randn({n, 1}, g, f64), b = at::randn({m, 1}, g, f64) * 1.7 - 0.4;
+    std::vector<double> va(a.data_ptr<double>(), a.data_ptr<double>() + n);
+    std::vector<double> vb(b.data_ptr<double>(), b.data_ptr<double>() + m);
+    CHECK(wasserstein2(a, b) == Approx(std::sqrt(w_pp_1d(va, vb, 2))).epsilon(1e-10));
+    CHECK(wasserstein1(a, b) == Approx(w_pp_1d(va, vb, 1)).epsilon(1e-10));
+  }
+  // Rounded 1-D values: many exact ties in the costs.
+  at::Tensor a = (at::randn({240, 1}, g, f64) * 4).round(), b = (at::randn({180, 1}, g, f64) * 4 + 1).round();
+  std::vector<double> va(a.data_ptr<double>(), a.data_ptr<double>() + 240);
+  std::vector<double> vb(b.data_ptr<double>(), b.data_ptr<double>() + 180);
+  CHECK(wasserstein2(a, b) == Approx(std::sqrt(w_pp_1d(va, vb, 2))).epsilon(1e-12));
+  CHECK(wasserstein1(a, b) == Approx(w_pp_1d(va, vb, 1)).epsilon(1e-12));
+  const at::Tensor c = squared_distances(a, b);
+  check_plan(exact_ot(c), c);
+}
+
+TEST_CASE("exact OT with many ties (integer grid points) and degenerate inputs", "[metrics]") {
+  auto g = gen_of(23);
+  auto grid_points = [&](int64_t n, int64_t side) {
+    return at::randint(0, side, {n, 2}, g, f64);  // points of a side x side integer grid, with repeats
+  };
+  for (auto [n, m, side] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {24, 36, 4}, {40, 60, 5}, {50, 50, 3}, {45, 30, 6}, {16, 48, 2}}) {
+    at::Tensor a = grid_points(n, side), b = grid_points(m, side);
+    const int64_t l = std::lcm(n, m);
+    for (int p : {1, 2}) {
+      at::Tensor c = squared_distances(a, b);
+      at::Tensor cr = squared_distances(a.repeat_interleave(l / n, 0), b.repeat_interleave(l / m, 0));
+      if (p == 1) {
+        c = c.sqrt();
+        cr = cr.sqrt();
+      }
+      const TransportPlan plan = exact_ot(c);
+      CHECK(plan.cost == Approx(hungarian_min_cost(to_matrix(cr)) / static_cast<double>(l)).epsilon(1e-12).margin(1e-14));
+      check_plan(plan, c);
+    }
+  }
+  // All points identical: every cost is 0.
+  at::Tensor z = at::ones({30, 3}, f64), z2 = at::ones({45, 3}, f64);
+  const TransportPlan zp = exact_ot(squared_distances(z, z2));
+  CHECK(zp.cost == 0.0);
+  check_plan(zp, squared_distances(z, z2));
+  // A set against itself repeated: W = 0 for any number of copies.
+  at::Tensor q = grid_points(35, 4);
+  CHECK(wasserstein2(q, q.repeat({3, 1})) == 0.0);
+  CHECK(wasserstein1(q.repeat({2, 1}), q.repeat({3, 1})) == 0.0);
+  // A constant cost matrix: every plan is optimal.
+  const TransportPlan cp = exact_ot(at::full({7, 11}, 2.5, f64));
+  CHECK(cp.cost == Approx(2.5).epsilon(1e-15));
+  check_plan(cp, at::full({7, 11}, 2.5, f64));
+  // Single rows / columns.
+  const at::Tensor row = at::tensor({1.0, 2.0, 6.0}, f64).reshape({1, 3});
+  CHECK(exact_ot(row).cost == Approx(3.0));
+  CHECK(exact_ot(row.t()).cost == Approx(3.0));
+  CHECK(exact_ot(at::full({1, 1}, 4.0, f64)).cost == 4.0);
+}
+
+TEST_CASE("exact OT with unequal sizes: translation identity, dual certificate, symmetry", "[metrics]") {
+  auto g = gen_of(24);
+  // W2^2(A, B + t) = W2^2(A, B) + |t|^2 + 2 t·(mean B − mean A): the cost changes by
+  // terms fixed by the marginals, so the optimal plan does not change.
+  at::Tensor a = at::randn({700, 2}, g, f64), b = at::randn({301, 2}, g, f64) * at::tensor({1.5, 0.7}, f64);
+  at::Tensor t = at::tensor({0.8, -1.3}, f64);
+  const double w = wasserstein2(a, b), wt = wasserstein2(a, b + t);
+  const double shift = t.dot(t).item<double>() + 2 * t.dot(b.mean(0) - a.mean(0)).item<double>();
+  CHECK(wt * wt == Approx(w * w + shift).epsilon(1e-11));
+  CHECK(wasserstein2(b, a) == Approx(w).epsilon(1e-12));
+  // Dual certificate on a coprime pair in 3-D, and on the larger pair above.
+  at::Tensor x = at::randn({211, 3}, g, f64), y = at::randn({157, 3}, g, f64) + 0.5;
+  at::Tensor cxy = squared_distances(x, y);
+  check_plan(exact_ot(cxy), cxy);
+  at::Tensor cab = squared_distances(a, b);
+  const TransportPlan plan = exact_ot(cab);
+  check_plan(plan, cab);
+  CHECK(static_cast<int64_t>(plan.flow.size()) <= 700 + 301 - 1);
+  // Permuting the points does not change the optimum.
+  at::Tensor pa = at::randperm(700, g, at::kLong), pb = at::randperm(301, g, at::kLong);
+  CHECK(wasserstein2(a.index_select(0, pa), b.index_select(0, pb)) == Approx(w).epsilon(1e-12));
+  // Large unequal sets run (they were refused before): W1 <= W2, both positive.
+  at::Tensor u = at::randn({1000, 2}, g, f64), v = at::randn({1500, 2}, g, f64) + 0.3;
+  const double w1 = wasserstein1(u, v), w2 = wasserstein2(u, v);
+  CHECK(w1 > 0);
+  CHECK(w1 <= w2 * (1 + 1e-12));
+}
+
 TEST_CASE("w2_gaussian known values", "[metrics]") {
   auto s = [](double v) { return at::full({1, 1}, v, f64); };
   auto m = [](double v) { return at::full({1}, v, f64); };
@@ -412,22 +547,37 @@ TEST_CASE("Wasserstein rejects bad input", "[metrics]") {
   c[2][0] = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_WITH(wasserstein2(a, c), Catch::Contains("NaN"));
   CHECK_THROWS_AS(wasserstein2(at::zeros({7000, 1}, f64), at::zeros({7000, 1}, f64)), InputError);  // too large
-  CHECK_THROWS_AS(wasserstein2(at::zeros({1000, 1}, f64), at::zeros({999, 1}, f64)), InputError);  // unequal, large
+  CHECK_THROWS_AS(wasserstein2(at::zeros({7000, 1}, f64), at::zeros({6000, 1}, f64)), InputError);  // unequal, too large
+  CHECK(wasserstein2(at::zeros({1000, 1}, f64), at::zeros({999, 1}, f64)) == 0.0);  // unequal sizes are no longer limited
+  CHECK_THROWS_AS(exact_ot(at::zeros({3, 0}, f64)), InputError);
+  CHECK_THROWS_AS(exact_ot(at::zeros({3, 4}, at::kLong)), InputError);
+  at::Tensor bad = at::zeros({3, 4}, f64);
+  bad[1][2] = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH(exact_ot(bad), Catch::Contains("NaN or Inf"));
   CHECK_THROWS_AS(w2_gaussian(at::zeros({2}, f64), at::eye(3, f64), at::zeros({2}, f64), at::eye(2, f64)),
                   InputError);
 }
 
-// Timing, not run by default: sims_tests "[.bench]"
-TEST_CASE("bench: exact W2 2000 vs 2000", "[.bench]") {
+// Timing, not run by default: sims_tests "[.bench]" (one thread).
+TEST_CASE("bench: exact W2 2000 vs 2000, 2000 vs 1999, 1000 vs 3000", "[.bench]") {
   auto g = gen_of(12);
-  for (auto [n, m] : std::vector<std::pair<int64_t, int64_t>>{{1000, 1000}, {2000, 2000}, {500, 499}, {250, 1000}}) {
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  for (auto [n, m] : std::vector<std::pair<int64_t, int64_t>>{
+           {1000, 1000}, {2000, 2000}, {2000, 1999}, {1000, 3000}, {500, 499}, {250, 1000}, {4000, 3999}}) {
     at::Tensor a = at::randn({n, 2}, g, f64), b = at::randn({m, 2}, g, f64) * 1.3 + 0.2;
     auto t0 = std::chrono::steady_clock::now();
     const double w = wasserstein2(a, b);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("W2 %lld vs %lld points: %.6f in %.3f s\n", static_cast<long long>(n), static_cast<long long>(m), w,
-                secs);
+    const at::Tensor c = squared_distances(a, b);
+    t0 = std::chrono::steady_clock::now();
+    const TransportPlan plan = exact_ot(c);
+    const double ot_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("W2 %lld vs %lld points: %.9f in %.3f s (exact_ot alone %.3f s, %lld pivots)\n",
+                static_cast<long long>(n), static_cast<long long>(m), w, secs, ot_secs,
+                static_cast<long long>(plan.pivots));
   }
+  at::set_num_threads(threads);
 }
 
 // ---------------------------------------------------------------------------------------------

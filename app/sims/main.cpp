@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   cli::add_metrics_command(app, reg);
   cli::add_loop_command(app, reg);
   cli::add_train_commands(app, reg);
+  cli::add_demo_command(app, reg);
 
   try {
     app.parse(argc, argv);

@@ -14,15 +14,26 @@
 namespace sims {
 
 struct NetConfig {
-  std::string type = "mlp";   // mlp (U-Net comes with the image issue)
+  std::string type = "mlp";   // mlp | unet
   int64_t dim = 2;            // data dimension (mlp)
-  int64_t width = 128;        // hidden units
-  int64_t depth = 3;          // hidden layers
+  int64_t width = 128;        // hidden units (mlp)
+  int64_t depth = 3;          // hidden layers (mlp)
   int64_t emb_freqs = 8;      // Fourier frequencies of the sigma embedding
   double sigma_data = 0.5;
+  // U-Net (type "unet"): images [channels, resolution, resolution].
+  int64_t channels = 3;                       // image channels (1 grey, 3 RGB)
+  int64_t resolution = 32;                    // 32 or 64 (any power of two >= 8)
+  int64_t model_channels = 32;                // channels at full resolution
+  std::vector<int64_t> channel_mult{1, 2, 2}; // per level; each level after the first halves the resolution
+  int64_t num_blocks = 1;                     // residual blocks per level
+  std::vector<int64_t> attn_resolutions{8};   // resolutions with self-attention
+  double dropout = 0.1;
   nlohmann::json to_json() const;
   static NetConfig from_json(const nlohmann::json& j);  // throws InputError
-  std::vector<int64_t> sample_shape() const { return {dim}; }
+  std::vector<int64_t> sample_shape() const {
+    if (type == "unet") return {channels, resolution, resolution};
+    return {dim};
+  }
 };
 
 // Common base: every project network maps (x, sigma) to D(x; sigma).

@@ -9,6 +9,10 @@
 
 #include <ATen/ATen.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
 #include "common/error.hpp"
 #include "metrics/frechet.hpp"
 
@@ -35,193 +39,329 @@ void check_points(const at::Tensor& x, const char* name) {
   }
 }
 
-// Primal-dual successive shortest paths for the balanced transportation
-// problem on a dense cost matrix C (row-major n × m): Dijkstra on reduced
-// costs from one row with remaining supply, stopping at the first column with
-// unmet demand; rows are reached through flow-carrying (reverse) edges, which
-// are tight, so they are settled together with their column.
-class TransportSolver {
- public:
-  TransportSolver(const double* c, int64_t n, int64_t m) : C_(c), n_(n), m_(m) {}
+// Reduced costs above −kRelTol · max|c_ij| count as zero (no entering arc).
+constexpr double kRelTol = 1e-13;
 
-  TransportPlan solve() {
-    const int64_t g = std::gcd(n_, m_);
-    total_ = n_ / g * m_;
-    sup_.assign(n_, m_ / g);
-    dem_.assign(m_, n_ / g);
-    u_.assign(n_, 0.0);
-    v_.assign(m_, std::numeric_limits<double>::infinity());
-    colflow_.assign(m_, {});
-    // Column reduction: v_j = min_i c_ij (every reduced cost ≥ 0 with u = 0),
-    // and a greedy start on the tight edges.
-    std::vector<int64_t> argmin(m_, 0);
-    for (int64_t i = 0; i < n_; ++i) {
-      const double* ci = C_ + i * m_;
-      for (int64_t j = 0; j < m_; ++j)
-        if (ci[j] < v_[j]) {
-          v_[j] = ci[j];
-          argmin[j] = i;
-        }
-    }
-    for (int64_t j = 0; j < m_; ++j) {
-      const int64_t i = argmin[j];
-      const int64_t a = std::min(sup_[i], dem_[j]);
-      if (a > 0) {
-        colflow_[j].push_back({i, a});
-        sup_[i] -= a;
-        dem_[j] -= a;
-      }
-    }
-    d_col_.assign(m_, 0.0);
-    d_row_.assign(n_, 0.0);
-    pred_col_.assign(m_, -1);
-    pred_row_.assign(n_, -1);
-    row_done_.assign(n_, 0);
-    todo_.resize(m_);
-    for (int64_t i = 0; i < n_; ++i)
-      while (sup_[i] > 0) augment_from(i);
-
-    TransportPlan plan;
-    plan.total = total_;
-    long double acc = 0;
-    for (int64_t j = 0; j < m_; ++j)
-      for (const auto& f : colflow_[j]) {
-        plan.flow.push_back({f.row, j, f.amount});
-        acc += static_cast<long double>(f.amount) * C_[f.row * m_ + j];
-      }
-    std::sort(plan.flow.begin(), plan.flow.end(), [](const TransportPlan::Entry& x, const TransportPlan::Entry& y) {
-      return x.i != y.i ? x.i < y.i : x.j < y.j;
-    });
-    plan.cost = static_cast<double>(acc / static_cast<long double>(total_));
-    plan.u = u_;
-    plan.v = v_;
-    return plan;
+// Pricing kernel (the hot loop of the network simplex; AVX where the CPU has it).
+// min_k (c[k] + p[k]) over k < len.
+double chunk_min_generic(const double* c, const double* p, int64_t len) {
+  double m0 = std::numeric_limits<double>::infinity(), m1 = m0, m2 = m0, m3 = m0;
+  int64_t k = 0;
+  for (; k + 4 <= len; k += 4) {
+    const double t0 = c[k] + p[k], t1 = c[k + 1] + p[k + 1], t2 = c[k + 2] + p[k + 2], t3 = c[k + 3] + p[k + 3];
+    m0 = t0 < m0 ? t0 : m0;
+    m1 = t1 < m1 ? t1 : m1;
+    m2 = t2 < m2 ? t2 : m2;
+    m3 = t3 < m3 ? t3 : m3;
   }
+  for (; k < len; ++k) {
+    const double t = c[k] + p[k];
+    m0 = t < m0 ? t : m0;
+  }
+  return std::min(std::min(m0, m1), std::min(m2, m3));
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SIMS_OT_AVX 1
+__attribute__((target("avx"))) double chunk_min_avx(const double* c, const double* p, int64_t len) {
+  __m256d m0 = _mm256_set1_pd(std::numeric_limits<double>::infinity()), m1 = m0;
+  int64_t k = 0;
+  for (; k + 8 <= len; k += 8) {
+    m0 = _mm256_min_pd(m0, _mm256_add_pd(_mm256_loadu_pd(c + k), _mm256_loadu_pd(p + k)));
+    m1 = _mm256_min_pd(m1, _mm256_add_pd(_mm256_loadu_pd(c + k + 4), _mm256_loadu_pd(p + k + 4)));
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_min_pd(m0, m1));
+  double mn = std::min(std::min(lanes[0], lanes[1]), std::min(lanes[2], lanes[3]));
+  for (; k < len; ++k) {
+    const double t = c[k] + p[k];
+    mn = t < mn ? t : mn;
+  }
+  return mn;
+}
+#endif
+
+bool cpu_has_avx() {
+#ifdef SIMS_OT_AVX
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx");
+#else
+  return false;
+#endif
+}
+
+double chunk_min(const double* c, const double* p, int64_t len, bool avx) {
+#ifdef SIMS_OT_AVX
+  if (avx) return chunk_min_avx(c, p, len);
+#endif
+  return chunk_min_generic(c, p, len);
+}
+
+// ---------------------------------------------------------------------------
+// Primal network simplex on the complete bipartite transportation problem
+// (rows supply a = m/g units each, columns demand b = n/g units each). The
+// basis is a spanning tree of the n + m nodes (rows 0..n−1, columns
+// n..n+m−1), kept as parent pointers plus child lists, with depths. It starts
+// from a north-west-corner solution along a given order of rows and columns,
+// built so that it is a strongly feasible tree rooted at the first row (its
+// only zero-flow arcs point away from the root). Entering arcs are chosen by
+// block search (the most negative reduced cost in the first block of
+// ~sqrt(n·m) arcs that has one); leaving arcs by Cunningham's rule (the last
+// blocking arc met going round the cycle in the direction of the entering
+// arc from the apex), which keeps the tree strongly feasible and prevents
+// cycling. Node potentials pi satisfy c_ij = pi_i − pi_j on tree arcs (row i,
+// column n + j); the reduced cost of arc (i, j) is c_ij − pi_i + pi_{n+j}.
+// The pricing scans dominate the running time (tens of passes over the
+// matrix); the tree updates cost O(cycle + moved subtree) per pivot.
+// ---------------------------------------------------------------------------
+class NetworkSimplex {
+ public:
+  NetworkSimplex(const double* c, int64_t n, int64_t m) : C_(c), n_(n), m_(m), N_(n + m), avx_(cpu_has_avx()) {}
+
+  // row_order / col_order: permutations of 0..n−1 / 0..m−1 for the initial
+  // north-west-corner solution (empty: identity).
+  void solve(const std::vector<int64_t>& row_order, const std::vector<int64_t>& col_order) {
+    double cmax = 0;
+    for (int64_t k = 0; k < n_ * m_; ++k) cmax = std::max(cmax, std::abs(C_[k]));
+    eps_ = kRelTol * std::max(cmax, std::numeric_limits<double>::min());
+    init_tree(row_order, col_order);
+    compute_potentials();
+    block_ = std::max<int64_t>(static_cast<int64_t>(std::sqrt(static_cast<double>(n_ * m_))), 16);
+    // Far beyond what these problems need (typically 10-40 (n + m) pivots);
+    // only a guard against an endless loop.
+    const int64_t max_pivots = 10000 * N_ + 1'000'000;
+    int64_t since_refresh = 0;
+    for (;;) {
+      int64_t i = 0, j = 0;
+      double r = 0;
+      while (find_entering(i, j, r)) {
+        pivot(i, j, r);
+        if (++pivots_ > max_pivots) throw Error("exact OT: network simplex did not converge (internal error)");
+        if (++since_refresh == 4 * N_) {  // bound the drift of the incrementally updated potentials
+          compute_potentials();
+          since_refresh = 0;
+        }
+      }
+      // Confirm optimality with potentials recomputed exactly from the tree.
+      compute_potentials();
+      since_refresh = 0;
+      if (!find_entering(i, j, r)) break;
+      pivot(i, j, r);
+      ++pivots_;
+    }
+  }
+
+  int64_t pivots() const { return pivots_; }
+  int64_t parent(int64_t x) const { return parent_[x]; }
+  int64_t flow(int64_t x) const { return flow_[x]; }
+  double potential(int64_t x) const { return pi_[x]; }
 
  private:
-  struct Flow {
-    int64_t row;
-    int64_t amount;
-  };
+  double arc_cost(int64_t x, int64_t p) const {  // tree arc between x and p
+    return x < n_ ? C_[x * m_ + (p - n_)] : C_[p * m_ + (x - n_)];
+  }
 
-  // Marks row i settled at distance di and relaxes its edges to the unsettled
-  // columns; returns the position in todo_ of the closest unsettled column.
-  int64_t settle_row(int64_t i, double di) {
-    row_done_[i] = 1;
-    d_row_[i] = di;
-    rows_.push_back(i);
-    const double* ci = C_ + i * m_;
-    const double base = di - u_[i];
-    double best = std::numeric_limits<double>::infinity();
-    int64_t kbest = -1;
-    for (int64_t k = 0; k < ntodo_; ++k) {
-      const int64_t j = todo_[k];
-      const double nd = base + ci[j] - v_[j];
-      double dj = d_col_[j];
-      if (nd < dj) {
-        dj = nd;
-        d_col_[j] = nd;
-        pred_col_[j] = i;
-      }
-      if (dj < best) {
-        best = dj;
-        kbest = k;
+  void unlink(int64_t x) {
+    const int64_t p = parent_[x];
+    if (prev_[x] >= 0)
+      next_[prev_[x]] = next_[x];
+    else
+      first_[p] = next_[x];
+    if (next_[x] >= 0) prev_[next_[x]] = prev_[x];
+  }
+  void link(int64_t x, int64_t p) {
+    parent_[x] = p;
+    prev_[x] = -1;
+    next_[x] = first_[p];
+    if (first_[p] >= 0) prev_[first_[p]] = x;
+    first_[p] = x;
+  }
+
+  void init_tree(const std::vector<int64_t>& ro_in, const std::vector<int64_t>& co_in) {
+    const int64_t n = n_, m = m_;
+    std::vector<int64_t> ro(ro_in), co(co_in);
+    if (ro.empty()) {
+      ro.resize(n);
+      std::iota(ro.begin(), ro.end(), 0);
+    }
+    if (co.empty()) {
+      co.resize(m);
+      std::iota(co.begin(), co.end(), 0);
+    }
+    const int64_t g = std::gcd(n, m), a = m / g, b = n / g;
+    parent_.assign(N_, -1);
+    first_.assign(N_, -1);
+    next_.assign(N_, -1);
+    prev_.assign(N_, -1);
+    depth_.assign(N_, 0);
+    flow_.assign(N_, 0);
+    pi_.assign(N_, 0.0);
+    root_ = ro[0];
+    int64_t ri = 0, cj = 0, s = a, d = b;
+    int64_t node = n + co[0];  // tree node whose parent arc is the current cell
+    link(node, root_);
+    for (;;) {
+      const int64_t f = std::min(s, d);
+      flow_[node] = f;
+      s -= f;
+      d -= f;
+      if (s == 0 && d == 0) {
+        if (ri == n - 1 && cj == m - 1) break;
+        // Degenerate: zero arc (row ri → column cj+1), then cell (ri+1, cj+1).
+        const int64_t col = n + co[cj + 1];
+        link(col, ro[ri]);
+        flow_[col] = 0;
+        ++ri;
+        ++cj;
+        s = a;
+        d = b;
+        node = ro[ri];
+        link(node, col);
+      } else if (s == 0) {
+        ++ri;
+        s = a;
+        node = ro[ri];
+        link(node, n + co[cj]);
+      } else {
+        ++cj;
+        d = b;
+        node = n + co[cj];
+        link(node, ro[ri]);
       }
     }
-    return kbest;
   }
 
-  int64_t scan_min() const {
-    double best = std::numeric_limits<double>::infinity();
-    int64_t kbest = -1;
-    for (int64_t k = 0; k < ntodo_; ++k)
-      if (d_col_[todo_[k]] < best) {
-        best = d_col_[todo_[k]];
-        kbest = k;
+  // Potentials (pi_root = 0) and depths by a preorder walk of the tree.
+  void compute_potentials() {
+    pi_[root_] = 0;
+    depth_[root_] = 0;
+    walk_subtree(root_, [&](int64_t x) {
+      const int64_t p = parent_[x];
+      depth_[x] = depth_[p] + 1;
+      pi_[x] = x < n_ ? pi_[p] + arc_cost(x, p) : pi_[p] - arc_cost(x, p);
+    });
+  }
+
+  // Calls fn(x) for every proper descendant x of top, parents first.
+  template <class Fn>
+  void walk_subtree(int64_t top, Fn&& fn) {
+    int64_t x = top;
+    for (;;) {
+      if (first_[x] >= 0) {
+        x = first_[x];
+      } else {
+        while (x != top && next_[x] < 0) x = parent_[x];
+        if (x == top) return;
+        x = next_[x];
       }
-    return kbest;
-  }
-
-  int64_t& flow_at(int64_t i, int64_t j) {
-    for (auto& f : colflow_[j])
-      if (f.row == i) return f.amount;
-    colflow_[j].push_back({i, 0});
-    return colflow_[j].back().amount;
-  }
-
-  void augment_from(int64_t i0) {
-    const double inf = std::numeric_limits<double>::infinity();
-    for (int64_t j = 0; j < m_; ++j) {
-      todo_[j] = j;
-      d_col_[j] = inf;
+      fn(x);
     }
-    ntodo_ = m_;
-    rows_.clear();
-    cols_.clear();
-    int64_t kmin = settle_row(i0, 0.0);
-    int64_t jend = -1;
-    double dist = 0;
-    while (true) {
-      if (kmin < 0) throw Error("exact OT: no augmenting path (internal error)");
-      const int64_t j = todo_[kmin];
-      const double dj = d_col_[j];
-      todo_[kmin] = todo_[--ntodo_];
-      cols_.push_back(j);
-      if (dem_[j] > 0) {
-        jend = j;
-        dist = dj;
-        break;
-      }
-      int64_t settled = 0;
-      for (const auto& f : colflow_[j])
-        if (!row_done_[f.row]) {
-          pred_row_[f.row] = j;
-          kmin = settle_row(f.row, dj);  // the last settled row's scan covers all relaxations
-          ++settled;
+  }
+
+  // Block search over the arcs in row-major order, continuing where the last
+  // search stopped: the most negative reduced cost of the first block that
+  // has one below −eps.
+  bool find_entering(int64_t& ei, int64_t& ej, double& er) {
+    const int64_t total = n_ * m_, n = n_, m = m_;
+    const double* pcol = pi_.data() + n;
+    double best = -eps_;
+    int64_t in_block = 0;
+    bool found = false;
+    for (int64_t scanned = 0; scanned < total;) {
+      const int64_t i = pos_i_, j0 = pos_j_;
+      const int64_t len = std::min(m - j0, block_ - in_block);
+      const double* ci = C_ + i * m;
+      const double pr = pi_[i];
+      const int64_t jend = j0 + len;
+      const double mn = chunk_min(ci + j0, pcol + j0, len, avx_) - pr;
+      int64_t j;
+      if (mn < best) {
+        for (j = j0; j < jend; ++j)
+          if (ci[j] + pcol[j] - pr == mn) break;
+        if (j < jend) {
+          best = mn;
+          ei = i;
+          ej = j;
+          found = true;
         }
-      if (settled == 0) kmin = scan_min();
-    }
-    // Potentials: p += min(d, D) − D on the settled nodes (reduced costs stay
-    // ≥ 0; the path and all flow-carrying edges become / stay tight).
-    for (int64_t j : cols_) v_[j] += d_col_[j] - dist;
-    for (int64_t i : rows_) {
-      u_[i] += dist - d_row_[i];
-      row_done_[i] = 0;
-    }
-    // Bottleneck along the alternating path i0 → … → jend.
-    int64_t delta = std::min(sup_[i0], dem_[jend]);
-    for (int64_t j = jend;;) {
-      const int64_t i = pred_col_[j];
-      if (i == i0) break;
-      const int64_t jp = pred_row_[i];
-      delta = std::min(delta, flow_at(i, jp));
-      j = jp;
-    }
-    for (int64_t j = jend;;) {
-      const int64_t i = pred_col_[j];
-      flow_at(i, j) += delta;
-      if (i == i0) break;
-      const int64_t jp = pred_row_[i];
-      int64_t& back = flow_at(i, jp);
-      back -= delta;
-      if (back == 0) {
-        auto& cf = colflow_[jp];
-        cf.erase(std::remove_if(cf.begin(), cf.end(), [&](const Flow& f) { return f.row == i; }), cf.end());
       }
-      j = jp;
+      scanned += len;
+      in_block += len;
+      pos_j_ = jend;
+      if (pos_j_ == m) {
+        pos_j_ = 0;
+        pos_i_ = pos_i_ + 1 == n ? 0 : pos_i_ + 1;
+      }
+      if (in_block >= block_) {
+        if (found) break;
+        in_block = 0;
+      }
     }
-    sup_[i0] -= delta;
-    dem_[jend] -= delta;
+    er = best;
+    return found;
+  }
+
+  void pivot(int64_t i, int64_t j, double r) {
+    const int64_t ui = i, uj = n_ + j;
+    // Apex of the cycle.
+    int64_t a = ui, b = uj;
+    while (depth_[a] > depth_[b]) a = parent_[a];
+    while (depth_[b] > depth_[a]) b = parent_[b];
+    while (a != b) {
+      a = parent_[a];
+      b = parent_[b];
+    }
+    const int64_t apex = a;
+    // Blocking arcs: rows on the i side (flow decreases from the apex down
+    // to i), columns on the j side (flow decreases from j up to the apex).
+    // Cunningham: first minimum going up from i, last going up from j.
+    int64_t theta = std::numeric_limits<int64_t>::max(), out = -1;
+    bool out_on_i_side = true;
+    for (int64_t x = ui; x != apex; x = parent_[x])
+      if (x < n_ && flow_[x] < theta) {
+        theta = flow_[x];
+        out = x;
+      }
+    for (int64_t x = uj; x != apex; x = parent_[x])
+      if (x >= n_ && flow_[x] <= theta) {
+        theta = flow_[x];
+        out = x;
+        out_on_i_side = false;
+      }
+    if (theta > 0) {
+      for (int64_t x = ui; x != apex; x = parent_[x]) flow_[x] += x < n_ ? -theta : theta;
+      for (int64_t x = uj; x != apex; x = parent_[x]) flow_[x] += x < n_ ? theta : -theta;
+    }
+    // Re-hang the subtree cut off by removing out's parent arc.
+    const int64_t u_in = out_on_i_side ? ui : uj, v_in = out_on_i_side ? uj : ui;
+    int64_t x = u_in, newp = v_in, newflow = theta;
+    for (;;) {
+      const int64_t oldp = parent_[x], oldflow = flow_[x];
+      unlink(x);
+      link(x, newp);
+      flow_[x] = newflow;
+      if (x == out) break;
+      newp = x;
+      newflow = oldflow;
+      x = oldp;
+    }
+    // Potentials and depths of the moved subtree.
+    const double shift = out_on_i_side ? r : -r;
+    pi_[u_in] += shift;
+    depth_[u_in] = depth_[v_in] + 1;
+    walk_subtree(u_in, [&](int64_t y) {
+      pi_[y] += shift;
+      depth_[y] = depth_[parent_[y]] + 1;
+    });
   }
 
   const double* C_;
-  int64_t n_, m_, total_ = 0;
-  std::vector<int64_t> sup_, dem_;
-  std::vector<double> u_, v_, d_col_, d_row_;
-  std::vector<std::vector<Flow>> colflow_;
-  std::vector<int64_t> pred_col_, pred_row_, todo_, rows_, cols_;
-  std::vector<char> row_done_;
-  int64_t ntodo_ = 0;
+  int64_t n_, m_, N_;
+  bool avx_;
+  double eps_ = 0;
+  int64_t root_ = 0, block_ = 16, pos_i_ = 0, pos_j_ = 0, pivots_ = 0;
+  std::vector<int64_t> parent_, first_, next_, prev_, depth_, flow_;
+  std::vector<double> pi_;
 };
 
 }  // namespace
@@ -236,14 +376,33 @@ TransportPlan exact_ot(const at::Tensor& cost) {
     throw InputError("exact OT on " + std::to_string(n) + " x " + std::to_string(m) +
                      " points is too large (cost matrix limit " + std::to_string(kMaxOtEntries) +
                      " entries); subsample the point sets");
-  if (n != m && n * m > kMaxUnequalOtEntries)
-    throw InputError("exact OT between sets of different sizes (" + std::to_string(n) + " vs " + std::to_string(m) +
-                     ") is limited to n*m <= " + std::to_string(kMaxUnequalOtEntries) +
-                     "; use sets of equal size (up to " + std::to_string(kMaxOtEntries) + " = n*n entries)");
   at::Tensor c = cost.to(at::kCPU, at::kDouble).contiguous();
   if (!c.isfinite().all().item<bool>()) throw InputError("cost matrix contains NaN or Inf");
-  TransportSolver solver(c.data_ptr<double>(), n, m);
-  return solver.solve();
+  const double* pc = c.data_ptr<double>();
+  NetworkSimplex solver(pc, n, m);
+  solver.solve({}, {});
+
+  TransportPlan plan;
+  plan.total = n / std::gcd(n, m) * m;
+  plan.flow.reserve(n + m);
+  long double acc = 0;
+  for (int64_t x = 0; x < n + m; ++x) {
+    const int64_t p = solver.parent(x), f = solver.flow(x);
+    if (p < 0 || f == 0) continue;
+    const int64_t i = x < n ? x : p, j = x < n ? p - n : x - n;
+    plan.flow.push_back({i, j, f});
+    acc += static_cast<long double>(f) * pc[i * m + j];
+  }
+  std::sort(plan.flow.begin(), plan.flow.end(), [](const TransportPlan::Entry& e1, const TransportPlan::Entry& e2) {
+    return e1.i != e2.i ? e1.i < e2.i : e1.j < e2.j;
+  });
+  plan.cost = static_cast<double>(acc / static_cast<long double>(plan.total));
+  plan.u.resize(n);
+  plan.v.resize(m);
+  for (int64_t i = 0; i < n; ++i) plan.u[i] = solver.potential(i);
+  for (int64_t j = 0; j < m; ++j) plan.v[j] = -solver.potential(n + j);
+  plan.pivots = solver.pivots();
+  return plan;
 }
 
 at::Tensor squared_distances(const at::Tensor& a_in, const at::Tensor& b_in) {

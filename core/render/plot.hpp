@@ -1,0 +1,36 @@
+// Line charts for exported figures (loss curves, metric vs omega, metric vs
+// generation): axes with "nice" ticks, several series, markers, legend,
+// optional log-scaled y. Drawn on a Canvas, so the CLI writes the same PNG
+// a GUI exports.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "render/canvas.hpp"
+
+namespace sims::render {
+
+struct Series {
+  std::string label;
+  std::vector<double> x, y;
+  Rgb colour{31, 119, 180};
+  bool markers = true;
+};
+
+struct LinePlot {
+  std::string title, x_label, y_label;
+  std::vector<Series> series;
+  bool log_y = false;
+  int width = 640, height = 420;
+};
+
+// Renders the plot; non-finite points are skipped (a gap in the line).
+Canvas render_plot(const LinePlot& plot);
+
+// The default palette (colour-blind friendly, matplotlib's tab10 order).
+Rgb palette(size_t i);
+
+// Ticks at 1/2/5 x 10^k covering [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int target = 6);
+
+}  // namespace sims::render
