@@ -30,6 +30,7 @@ void add_metrics_command(CLI::App& app, Registry& reg);
 void add_loop_command(CLI::App& app, Registry& reg);
 void add_train_commands(CLI::App& app, Registry& reg);
 void add_demo_command(CLI::App& app, Registry& reg);
+void add_data_command(CLI::App& app, Registry& reg);
 
 // Sampler + guidance flags (the contract's names).
 struct SamplingFlags {

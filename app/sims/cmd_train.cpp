@@ -14,6 +14,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
+#include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
@@ -79,13 +80,35 @@ struct DataArgs {
 };
 
 // Loads or generates the training set and describes it for the checkpoint.
+bool is_image_spec(const std::string& d) {
+  for (const char* k : {"faces", "mnist:", "cifar10:", "folder:", "npy:"})
+    if (d.rfind(k, 0) == 0) return true;
+  return false;
+}
+
 at::Tensor load_training_data(const DataArgs& d, nlohmann::json& spec) {
-  const bool is_file = d.data.size() > 4 && d.data.substr(d.data.size() - 4) == ".npy";
+  const bool is_file = d.data.size() > 4 && d.data.substr(d.data.size() - 4) == ".npy" && !is_image_spec(d.data);
   if (is_file) {
     at::Tensor x = io::read_npy_finite(d.data).to(at::kFloat);
     if (x.dim() < 2 || x.size(0) < 2) throw InputError("'" + d.data + "' must be [N, ...] with N >= 2");
     spec = {{"source", "npy"}, {"path", d.data}, {"n", x.size(0)}};
     return x;
+  }
+  if (is_image_spec(d.data)) {
+    // Images: the built-in faces (n_data rendered from data_seed) or a real set (all of it).
+    data::ImageDatasetSpec is = data::ImageDatasetSpec::parse(d.data);
+    if (is.kind == "faces" && d.n_data < 2) throw InputError("--n-data must be >= 2");
+    data::ImageBatch b = data::load_images(is, is.kind == "faces" ? d.n_data : -1, static_cast<uint64_t>(d.data_seed));
+    if (b.size() < 2) throw InputError("'" + d.data + "' holds fewer than 2 images");
+    spec = {{"source", "images"}, {"spec", is.to_json()}, {"spec_string", is.to_string()}, {"n", b.size()},
+            {"seed", d.data_seed}, {"attr_names", b.attr_names}};
+    if (b.attrs.defined() && b.attrs.size(1) > 0) {
+      std::vector<double> means;
+      at::Tensor m = b.attrs.to(at::kDouble).mean(0);
+      for (int64_t k = 0; k < m.size(0); ++k) means.push_back(m[k].item<double>());
+      spec["attr_means"] = means;
+    }
+    return b.images;
   }
   if (d.n_data < 2) throw InputError("--n-data must be >= 2");
   data::Toy2dSpec s = data::Toy2dSpec::named(d.data);
@@ -97,7 +120,7 @@ at::Tensor load_training_data(const DataArgs& d, nlohmann::json& spec) {
 
 struct TrainArgs {
   DataArgs data;
-  std::string net = SIMS_SOURCE_DIR "/assets/networks/mlp2d.json", out, base;
+  std::string net, out, base;  // net: default mlp2d.json for points, unet32.json for images
   int64_t budget = 0, batch = 256, lr_rampup = 10000, checkpoint_every = 0, snapshot_every = 0;
   double epochs = 0, lr = 1e-3, ema_halflife = 500000;
   int64_t seed = 0;
@@ -144,6 +167,8 @@ int run_train(TrainArgs& a) {
                        {"summary", "aux of " + a.base + " on " + std::to_string(data.size(0)) + " synthetic samples"},
                        {"base_history", base.provenance}};
     } else {
+      if (a.net.empty())
+        a.net = std::string(SIMS_SOURCE_DIR "/assets/networks/") + (data.dim() == 4 ? "unet32.json" : "mlp2d.json");
       std::ifstream f(a.net);
       if (!f) throw InputError("cannot open network configuration '" + a.net + "'");
       nlohmann::json nj;
@@ -153,7 +178,10 @@ int run_train(TrainArgs& a) {
         throw InputError("'" + a.net + "' is not valid JSON: " + e.what());
       }
       st = TrainState::create(NetConfig::from_json(nj), tc);
-      const std::string what = spec["source"] == "builtin"
+      const std::string what = spec["source"] == "images"
+                                   ? "'" + spec["spec_string"].get<std::string>() + "' (" +
+                                         std::to_string(data.size(0)) + " images)"
+                                   : spec["source"] == "builtin"
                                    ? "built-in '" + spec["spec"]["name"].get<std::string>() + "' (" +
                                          std::to_string(spec["n"].get<int64_t>()) + " samples, seed " +
                                          std::to_string(spec["seed"].get<int64_t>()) + ")"
@@ -257,10 +285,10 @@ void bind_train(CLI::App* c, TrainArgs& a) {
 void add_train_commands(CLI::App& app, Registry& reg) {
   auto t = std::make_shared<TrainArgs>();
   CLI::App* c = app.add_subcommand("train", "Train a base diffusion model (EDM) on built-in or real data");
-  c->add_option("--data", t->data.data, "built-in 2D set (gaussian, grid25, mixture8, rings, spirals, swissroll) or FILE.npy");
-  c->add_option("--n-data", t->data.n_data, "size of the built-in training set (default 1000)");
+  c->add_option("--data", t->data.data, "built-in 2D set (gaussian, grid25, mixture8, rings, spirals, swissroll), FILE.npy, or an image set: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR[,labels=CSV], npy:FILE (see sims data)");
+  c->add_option("--n-data", t->data.n_data, "size of the built-in training set (2D points or rendered faces; default 1000)");
   c->add_option("--data-seed", t->data.data_seed, "seed of the built-in training set (default 0)");
-  c->add_option("--net", t->net, "network configuration JSON (default assets/networks/mlp2d.json)");
+  c->add_option("--net", t->net, "network configuration JSON (default assets/networks/mlp2d.json for points, unet32.json for images)");
   bind_train(c, *t);
   reg.actions.push_back({c, [t] { return run_train(*t); }});
 

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cli::add_loop_command(app, reg);
   cli::add_train_commands(app, reg);
   cli::add_demo_command(app, reg);
+  cli::add_data_command(app, reg);
 
   try {
     app.parse(argc, argv);

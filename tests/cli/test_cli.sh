@@ -184,5 +184,49 @@ expect_error "finetune missing base" "$T/y.ckpt" -- "$SIMS" finetune --base "$T/
 expect_error "finetune NaN data" "$T/y.ckpt" -- "$SIMS" finetune --base "$T/base.ckpt" --data "$T/nan.npy" --budget 100 --out "$T/y.ckpt"
 expect_error "finetune wrong dim" "$T/y.ckpt" -- "$SIMS" finetune --base "$T/base.ckpt" --data "$T/n3.npy" --budget 100 --out "$T/y.ckpt"
 
+# --- data: built-in faces and image data sets (preview / export) ----------------
+"$SIMS" data export --dataset faces:ratio=0.3 --n 5000 --seed 4 --out "$T/faces.npy" --attrs "$T/fattrs.npy" --json >"$T/fx.json" 2>/dev/null || bad "data export faces failed"
+"$SIMS" data export --dataset faces:ratio=0.3 --n 10 --seed 4 --out "$T/faces10.npy" >/dev/null 2>&1 || bad "data export faces (10) failed"
+"$SIMS" data preview --dataset faces --n 16 --grid "$T/faces.png" >/dev/null 2>&1 || bad "data preview failed"
+$PY - "$T" <<'PY' && ok || bad "data export outputs"
+import json, sys, numpy as np
+t = sys.argv[1]
+j = json.loads(open(t + "/fx.json").read().strip().splitlines()[-1])
+assert j["n"] == 5000 and j["shape"] == [5000, 3, 32, 32] and j["attr_names"] == ["group", "smile", "glasses"], j
+assert abs(j["attr_means"][0] - 0.3) < 0.03, j
+x = np.load(t + "/faces.npy"); a = np.load(t + "/fattrs.npy")
+assert x.dtype == np.float32 and x.shape == (5000, 3, 32, 32) and a.shape == (5000, 3)
+assert x.min() >= -1 and x.max() <= 1 and x.std() > 0.2
+assert np.array_equal(np.load(t + "/faces10.npy"), x[:10])   # same seed, same faces, in any chunking
+assert np.allclose(a.mean(0), j["attr_means"])
+png = open(t + "/faces.png", "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+# A small MNIST in IDX format for the loader.
+mk = lambda magic, dims: (magic).to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in dims)
+open(t + "/mn-img", "wb").write(mk(0x803, [7, 28, 28]) + bytes(range(256)) * 21 + bytes(7 * 784 - 256 * 21))
+open(t + "/mn-lab", "wb").write(mk(0x801, [7]) + bytes([3, 1, 4, 1, 5, 9, 2]))
+open(t + "/mn-gz", "wb").write(b"\x1f\x8b\x08\x00" + bytes(40))
+PY
+"$SIMS" data export --dataset "mnist:$T/mn-img,labels=$T/mn-lab,size=32" --out "$T/mn.npy" --labels "$T/mnl.npy" --json >"$T/mn.json" 2>/dev/null || bad "data export mnist failed"
+$PY - "$T" <<'PY' && ok || bad "data export mnist outputs"
+import json, sys, numpy as np
+t = sys.argv[1]
+j = json.loads(open(t + "/mn.json").read().strip().splitlines()[-1])
+assert j["shape"] == [7, 1, 32, 32] and j["label_counts"][1] == 2, j
+assert np.load(t + "/mn.npy").shape == (7, 1, 32, 32)
+assert np.load(t + "/mnl.npy").tolist() == [3, 1, 4, 1, 5, 9, 2]
+PY
+mkdir -p "$T/imgs" "$T/noimgs"; printf 'not a png' >"$T/imgs/broken.png"
+expect_error "data unknown set" "$T/d.png" -- "$SIMS" data preview --dataset celeba --grid "$T/d.png"
+expect_error "data faces no n" "$T/dx1.npy" -- "$SIMS" data export --dataset faces --out "$T/dx1.npy"
+expect_error "data bad ratio" "$T/dx2.npy" -- "$SIMS" data export --dataset faces:ratio=1.5 --n 10 --out "$T/dx2.npy"
+expect_error "data gzip mnist" "$T/d.png" -- "$SIMS" data preview --dataset "mnist:$T/mn-gz" --grid "$T/d.png"
+expect_error "data mnist label mismatch" "$T/dx3.npy" -- "$SIMS" data export --dataset "mnist:$T/mn-img,labels=$T/fattrs.npy" --out "$T/dx3.npy"
+expect_error "data broken image" "$T/d.png" -- "$SIMS" data preview --dataset "folder:$T/imgs" --grid "$T/d.png"
+expect_error "data empty folder" "$T/d.png" -- "$SIMS" data preview --dataset "folder:$T/noimgs" --grid "$T/d.png"
+expect_error "data missing npy" "$T/dx4.npy" -- "$SIMS" data export --dataset "npy:$T/none.npy" --out "$T/dx4.npy"
+expect_error "data no attrs" "$T/dx5.npy" -- "$SIMS" data export --dataset "mnist:$T/mn-img" --out "$T/dx5.npy" --attrs "$T/da.npy"
+expect_error "data no subcommand" "" -- "$SIMS" data
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
