@@ -25,3 +25,13 @@ if [[ $WHAT == 2d || $WHAT == all ]]; then
   "$SIMS" finetune --base "$OUT/gaussian-base.ckpt" --data "$TMP/gaussian-synth.npy" --epochs 50 --seed 3 \
     --out "$OUT/gaussian-aux.ckpt"
 fi
+
+if [[ $WHAT == images || $WHAT == all ]]; then
+  # Built-in faces (32x32 RGB, group ratio 0.5), default CPU U-Net (assets/networks/unet32.json).
+  # About an hour on one CPU core; resumable (re-run the script after an interruption).
+  "$SIMS" train --data faces --n-data 20000 --data-seed 0 --budget 150000 --batch 64 --lr 1e-3 --seed 1 \
+    --net "$ROOT/assets/networks/unet32.json" --checkpoint-every 10000 --resume --out "$OUT/faces-base.ckpt"
+  "$SIMS" synth --model "$OUT/faces-base.ckpt" --n 2000 --steps 18 --chunk 250 --seed 2 --out "$TMP/faces-synth.npy"
+  "$SIMS" finetune --base "$OUT/faces-base.ckpt" --data "$TMP/faces-synth.npy" --budget 20000 --batch 64 \
+    --lr 1e-3 --seed 3 --out "$OUT/faces-aux.ckpt"
+fi
