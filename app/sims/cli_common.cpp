@@ -1,5 +1,7 @@
 #include "cli_common.hpp"
 
+#include <torch/cuda.h>
+
 #include <algorithm>
 #include <cmath>
 #include <thread>
@@ -75,16 +77,24 @@ void ModelFlags::bind(CLI::App* cmd, bool aux_allowed) {
   cmd->add_flag("--no-optimize", no_optimize, "run TorchScript graphs as loaded (no freezing)");
 }
 
+c10::Device parse_device(const std::string& device) {
+  if (device == "cpu") return c10::Device(c10::kCPU);
+  if (device.rfind("cuda", 0) != 0) throw InputError("--device must be cpu or cuda[:i] (got '" + device + "')");
+  c10::Device d(c10::kCPU);
+  try {
+    d = c10::Device(device);
+  } catch (const c10::Error&) {
+    throw InputError("--device: cannot parse '" + device + "' (cpu, cuda, cuda:1, ...)");
+  }
+  if (!torch::cuda::is_available())
+    throw InputError("--device " + device + ": CUDA is not available (this build's LibTorch or this machine has no GPU)");
+  return d;
+}
+
 LoadOptions ModelFlags::load_options() const {
   LoadOptions o;
   if (!shape.empty()) o.sample_shape = parse_shape(shape);
-  if (device == "cpu") {
-    o.device = c10::Device(c10::kCPU);
-  } else if (device.rfind("cuda", 0) == 0) {
-    o.device = c10::Device(device);
-  } else {
-    throw InputError("--device must be cpu or cuda[:i] (got '" + device + "')");
-  }
+  o.device = parse_device(device);
   o.optimize = !no_optimize;
   return o;
 }

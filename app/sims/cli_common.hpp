@@ -31,6 +31,8 @@ void add_loop_command(CLI::App& app, Registry& reg);
 void add_train_commands(CLI::App& app, Registry& reg);
 void add_demo_command(CLI::App& app, Registry& reg);
 void add_data_command(CLI::App& app, Registry& reg);
+void add_sweep_command(CLI::App& app, Registry& reg);
+void add_features_command(CLI::App& app, Registry& reg);
 
 // Sampler + guidance flags (the contract's names).
 struct SamplingFlags {
@@ -65,5 +67,8 @@ void print_json(const nlohmann::json& j);
 
 // Threads for LibTorch (0 = keep LibTorch's default).
 void apply_threads(int threads);
+
+// "cpu", "cuda", "cuda:i"; refuses CUDA when this build or machine has none.
+c10::Device parse_device(const std::string& device);
 
 }  // namespace sims::cli

@@ -125,6 +125,7 @@ struct TrainArgs {
   double epochs = 0, lr = 1e-3, ema_halflife = 500000;
   int64_t seed = 0;
   int threads = 0;
+  std::string device = "cpu";
   bool resume = false, json = false, finetune = false;
 };
 
@@ -196,6 +197,7 @@ int run_train(TrainArgs& a) {
   if (!a.json || ::isatty(2)) o.on_progress = [&](const TrainEvent& e) { printer(e); };
   o.cancel = &g_interrupted;
   o.checkpoint_path = a.out;
+  o.device = parse_device(a.device);
   if (st.train.snapshot_every > 0) {
     std::string stem = a.out;
     const auto dot = stem.rfind('.');
@@ -276,6 +278,7 @@ void bind_train(CLI::App* c, TrainArgs& a) {
   c->add_option("--checkpoint-every", a.checkpoint_every, "images between checkpoints (default: end and Ctrl-C only)");
   c->add_option("--snapshot-every", a.snapshot_every, "images between kept snapshots OUT-<images>.ckpt");
   c->add_option("--threads", a.threads, "LibTorch intra-op threads (default: LibTorch's; base and aux run side by side regardless)");
+  c->add_option("--device", a.device, "cpu | cuda[:i] (default cpu; checkpoints load on any device)");
   c->add_flag("--resume", a.resume, "continue OUT if it exists");
   c->add_flag("--json", a.json, "print one JSON object on the last line");
 }

@@ -114,7 +114,7 @@ void save_checkpoint(const std::string& path, const TrainState& st) {
 bool is_checkpoint(const std::string& path) {
   try {
     torch::serialize::InputArchive ar;
-    ar.load_from(path);
+    ar.load_from(path, torch::Device(torch::kCPU));  // CUDA-trained checkpoints load anywhere
     c10::IValue v;
     return ar.try_read("sims_checkpoint", v);
   } catch (const c10::Error&) {
@@ -125,7 +125,7 @@ bool is_checkpoint(const std::string& path) {
 TrainState load_checkpoint(const std::string& path) {
   torch::serialize::InputArchive ar;
   try {
-    ar.load_from(path);
+    ar.load_from(path, torch::Device(torch::kCPU));  // CUDA-trained checkpoints load anywhere
   } catch (const c10::Error& e) {
     throw ModelError("cannot read checkpoint '" + path + "': not a readable archive");
   }

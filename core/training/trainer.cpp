@@ -28,6 +28,17 @@ std::string snapshot_name(const std::string& pattern, int64_t images) {
 
 }  // namespace
 
+void move_to(TrainState& st, c10::Device device) {
+  st.raw->to(device);  // parameters keep their identity, so Adam's references stay valid
+  st.ema->to(device);
+  for (auto& kv : st.adam->state()) {
+    auto& s = static_cast<torch::optim::AdamParamState&>(*kv.second);
+    s.exp_avg(s.exp_avg().to(device));
+    s.exp_avg_sq(s.exp_avg_sq().to(device));
+    if (s.max_exp_avg_sq().defined()) s.max_exp_avg_sq(s.max_exp_avg_sq().to(device));
+  }
+}
+
 at::Tensor edm_loss(EdmNetwork& net, const at::Tensor& y, const at::Tensor& sigma, const at::Tensor& noise) {
   const double sd = net.config().sigma_data;
   std::vector<int64_t> bshape(y.dim(), 1);
@@ -50,6 +61,8 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
   if (!data_in.isfinite().all().item<bool>()) throw InputError("training data contains NaN/Inf");
   at::Tensor data = data_in.to(at::kFloat).contiguous();
   const int64_t n = data.size(0);
+  const bool on_cpu = opts.device.is_cpu();
+  if (!on_cpu) move_to(st, opts.device);
   st.raw->train();
   const auto start = std::chrono::steady_clock::now();
   const int64_t start_images = st.images_seen;
@@ -83,6 +96,11 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     const double lr = tc.lr * (tc.lr_rampup > 0 ? std::min(1.0, static_cast<double>(st.images_seen + b) / tc.lr_rampup) : 1.0);
     for (auto& g : st.adam->param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     st.adam->zero_grad();
+    if (!on_cpu) {
+      y = y.to(opts.device, /*non_blocking=*/true);
+      sigma = sigma.to(opts.device, true);
+      noise = noise.to(opts.device, true);
+    }
     at::Tensor loss = edm_loss(*st.raw, y, sigma, noise);
     loss.backward();
     bool nonfinite = false;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include <ATen/Tensor.h>
+#include <c10/core/Device.h>
 
 #include "training/checkpoint.hpp"
 
@@ -26,6 +27,11 @@ struct TrainEvent {
 };
 
 struct TrainOptions {
+  // Where the networks and batches live. Batches and noise are drawn on the
+  // CPU from the per-step seed and moved, so a run is the same on any device
+  // up to floating-point differences. The state stays on this device after
+  // training (checkpoints still load on a CPU).
+  c10::Device device = c10::Device(c10::kCPU);
   std::function<void(const TrainEvent&)> on_progress;  // called about every progress_every images
   int64_t progress_every = 0;                          // 0: about 200 events per run
   const std::atomic<bool>* cancel = nullptr;           // checked every batch
@@ -38,6 +44,9 @@ enum class TrainOutcome { Finished, Cancelled };
 // Trains st on `data` ([N, ...sample_shape], float32, the full training set)
 // until st.images_seen reaches st.train.budget.
 TrainOutcome train(TrainState& st, const at::Tensor& data, const TrainOptions& opts = {});
+
+// Moves networks and optimizer state to `device`.
+void move_to(TrainState& st, c10::Device device);
 
 // The EDM loss of a batch (exposed for tests and benchmarks).
 at::Tensor edm_loss(EdmNetwork& net, const at::Tensor& y, const at::Tensor& sigma, const at::Tensor& noise);
