@@ -89,6 +89,25 @@ class NanModel(nn.Module):
         return x * float("nan")
 
 
+class FeatNet(nn.Module):
+    """A tiny feature network for images: [N,3,32,32] in [-1,1] -> [N,8]."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.fc = nn.Linear(4 * 16 * 16, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.c1(x)).flatten(1))
+
+
+class BadFeatNet(nn.Module):
+    """Returns [N,3,32] (not [N,F]): must be refused at load time."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, 0, :]
+
+
 def save(module, path, meta=None):
     scripted = torch.jit.script(module.eval())
     extra = {"sims.json": json.dumps(meta)} if meta is not None else {}
@@ -129,6 +148,9 @@ def main():
     save(BadSignature(), os.path.join(out, "bad_signature.pt"))
     save(BadShape(), os.path.join(out, "bad_shape.pt"), meta2d)
     save(NanModel(), os.path.join(out, "nan_model.pt"), meta2d)
+    torch.manual_seed(4)
+    save(FeatNet(), os.path.join(out, "feat_net.pt"), {"name": "tinyfeat", "input_size": 32})
+    save(BadFeatNet(), os.path.join(out, "bad_feat_net.pt"), {"input_size": 32})
     with open(os.path.join(out, "not_a_model.pt"), "wb") as f:
         f.write(b"PK\x03\x04 this is not a real archive")
 

@@ -1,4 +1,6 @@
 // `sims metrics fd|w2|w1|pr`: the contracted metric commands (../shared/CLI.md).
+#include <algorithm>
+#include <ATen/ATen.h>
 #include <cmath>
 
 #include "cli_common.hpp"
@@ -7,6 +9,10 @@
 #include "metrics/frechet.hpp"
 #include "metrics/precision_recall.hpp"
 #include "metrics/wasserstein.hpp"
+#include "metrics/features.hpp"
+#include "data/image_datasets.hpp"
+#include "io/atomic_file.hpp"
+#include <unistd.h>
 
 namespace sims::cli {
 namespace {
@@ -29,6 +35,147 @@ void report(bool json, const nlohmann::json& j, const std::string& human) {
       throw Error("the result '" + it.key() + "' is not finite; refusing to print it as a number");
   if (json) print_json(j);
   else std::cout << human << "\n";
+}
+
+struct ImageMetricArgs {
+  std::vector<std::string> files;
+  std::string features, classifier, ref, out, group_by, real_attrs;
+  int64_t batch = 256, k = 5;
+  bool json = false, pr = false;
+};
+
+at::Tensor images_npy(const std::string& path) {
+  at::Tensor t = io::read_npy_finite(path);
+  if (t.dim() != 4 || (t.size(1) != 1 && t.size(1) != 3))
+    throw InputError("'" + path + "' must be images [N,C,H,W] with C = 1 or 3 in [-1,1], got " + c10::str(t.sizes()));
+  return t.to(at::kFloat);
+}
+
+metrics::BatchOptions batch_opts(int64_t batch, const std::string& what) {
+  if (batch < 1) throw InputError("--batch must be >= 1");
+  metrics::BatchOptions o;
+  o.batch = batch;
+  if (::isatty(2))
+    o.progress = [what](int64_t done, int64_t total) {
+      std::cerr << "\r\033[K" << what << " " << done << "/" << total << (done == total ? "\r\033[K" : "") << std::flush;
+      return true;
+    };
+  return o;
+}
+
+nlohmann::json ratio_json(const metrics::AttributeClassifier& clf, const std::vector<double>& r) {
+  nlohmann::json j = nlohmann::json::object();
+  for (size_t k = 0; k < r.size(); ++k) j[clf.attr_names()[k]] = r[k];
+  return j;
+}
+
+int run_fid(ImageMetricArgs& a) {
+  if (a.features.empty()) throw InputError("--features NET is required");
+  const size_t want = a.ref.empty() ? 2 : 1;
+  if (a.files.size() != want)
+    throw InputError(a.ref.empty() ? "give REAL.npy and FAKE.npy (or --ref REF.npz and FAKE.npy)"
+                                   : "with --ref give only FAKE.npy");
+  if (!a.group_by.empty() && a.classifier.empty()) throw InputError("--group-by needs --classifier NET");
+  if (!a.group_by.empty() && !a.ref.empty()) throw InputError("--group-by needs real images, not --ref statistics");
+  auto net = metrics::load_feature_net(a.features);
+  const at::Tensor fake = images_npy(a.files.back());
+  const at::Tensor ff = net->features(fake, batch_opts(a.batch, "features (fake)"));
+  nlohmann::json j = {{"features", net->name()}, {"n_fake", fake.size(0)}};
+  metrics::GaussianStats real_stats;
+  at::Tensor real, rf;
+  if (!a.ref.empty()) {
+    real_stats = metrics::load_stats_npz(a.ref);
+  } else {
+    real = images_npy(a.files[0]);
+    rf = net->features(real, batch_opts(a.batch, "features (real)"));
+    real_stats = metrics::stats_of_features(rf, "real features");
+    j["n_real"] = real.size(0);
+  }
+  if (real_stats.mu.size(0) != ff.size(1))
+    throw InputError("the reference statistics have dimension " + std::to_string(real_stats.mu.size(0)) +
+                     " but '" + net->name() + "' gives " + std::to_string(ff.size(1)) + " features");
+  const double fd = metrics::frechet_distance(metrics::stats_of_features(ff, "fake features"), real_stats);
+  j["fd"] = fd;
+  std::string human = "FD_" + net->name() + " = " + std::to_string(fd);
+  if (a.pr && rf.defined()) {
+    if (rf.size(0) <= a.k || ff.size(0) <= a.k) throw InputError("precision/recall needs more than k images per set");
+    auto pr = metrics::precision_recall(rf, ff, a.k);
+    j["precision"] = pr.precision, j["recall"] = pr.recall, j["k"] = a.k;
+    human += ", precision = " + std::to_string(pr.precision) + ", recall = " + std::to_string(pr.recall);
+  }
+  if (!a.group_by.empty()) {
+    auto clf = metrics::load_classifier(a.classifier);
+    const auto& names = clf->attr_names();
+    const auto it = std::find(names.begin(), names.end(), a.group_by);
+    if (it == names.end()) {
+      std::string list;
+      for (const auto& nm : names) list += (list.empty() ? "" : ", ") + nm;
+      throw InputError("--group-by '" + a.group_by + "' is not an attribute of the classifier (" + list + ")");
+    }
+    const int64_t col = it - names.begin();
+    at::Tensor real_lab;
+    if (!a.real_attrs.empty()) {
+      real_lab = io::read_npy_finite(a.real_attrs);
+      if (real_lab.dim() != 2 || real_lab.size(0) != real.size(0) || real_lab.size(1) <= col)
+        throw InputError("--real-attrs '" + a.real_attrs + "' must be [N_real, K] with the classifier's columns");
+      real_lab = real_lab.select(1, col).gt(0.5);
+    } else {
+      real_lab = clf->predict(real, batch_opts(a.batch, "classifier (real)")).select(1, col).gt(0.5);
+    }
+    at::Tensor fake_lab = clf->predict(fake, batch_opts(a.batch, "classifier (fake)")).select(1, col).gt(0.5);
+    nlohmann::json by = nlohmann::json::object(), counts = nlohmann::json::object();
+    for (int v : {1, 0}) {
+      const std::string key = a.group_by + "=" + std::to_string(v);
+      at::Tensor rm = v ? real_lab : real_lab.logical_not(), fm = v ? fake_lab : fake_lab.logical_not();
+      at::Tensor rsub = rf.index_select(0, rm.nonzero().squeeze(1)), fsub = ff.index_select(0, fm.nonzero().squeeze(1));
+      counts[key] = {{"real", rsub.size(0)}, {"fake", fsub.size(0)}};
+      if (rsub.size(0) >= 2 && fsub.size(0) >= 2) {
+        const double g = metrics::frechet_distance(metrics::stats_of_features(fsub, "fake features of " + key),
+                                                   metrics::stats_of_features(rsub, "real features of " + key));
+        by[key] = g;
+        human += "\nFD_" + net->name() + " [" + key + "] = " + std::to_string(g);
+      } else {
+        by[key] = nullptr;
+        human += "\nFD_" + net->name() + " [" + key + "]: fewer than 2 images in a set";
+      }
+    }
+    j["fd_by_group"] = by;
+    j["n_by_group"] = counts;
+    j["classifier"] = clf->name();
+    j["ratio_fake"] = ratio_json(*clf, metrics::attribute_ratios(clf->predict(fake, batch_opts(a.batch, "classifier"))));
+  }
+  report(a.json, j, human);
+  return 0;
+}
+
+int run_stats(ImageMetricArgs& a) {
+  if (a.features.empty()) throw InputError("--features NET is required");
+  if (a.files.size() != 1) throw InputError("give one IMAGES.npy");
+  if (a.out.empty()) throw InputError("--out REF.npz is required");
+  io::check_writable(a.out);
+  auto net = metrics::load_feature_net(a.features);
+  const at::Tensor x = images_npy(a.files[0]);
+  const at::Tensor f = net->features(x, batch_opts(a.batch, "features"));
+  const auto st = metrics::stats_of_features(f, "features of '" + a.files[0] + "'");
+  metrics::save_stats_npz(a.out, st);
+  report(a.json, {{"out", a.out}, {"n", x.size(0)}, {"dim", f.size(1)}, {"features", net->name()}},
+         "wrote " + a.out + " (mu, sigma of " + std::to_string(f.size(1)) + "-d " + net->name() + " features of " +
+             std::to_string(x.size(0)) + " images)");
+  return 0;
+}
+
+int run_ratio(ImageMetricArgs& a) {
+  if (a.classifier.empty()) throw InputError("--classifier NET is required");
+  if (a.files.size() != 1) throw InputError("give one IMAGES.npy");
+  auto clf = metrics::load_classifier(a.classifier);
+  const at::Tensor x = images_npy(a.files[0]);
+  const auto r = metrics::attribute_ratios(clf->predict(x, batch_opts(a.batch, "classifier")));
+  std::string human;
+  for (size_t k = 0; k < r.size(); ++k) human += (k ? "\n" : "") + clf->attr_names()[k] + " = " + std::to_string(r[k]);
+  const nlohmann::json rj = ratio_json(*clf, r);
+  if (a.json) print_json({{"ratio", rj}, {"n", x.size(0)}, {"classifier", clf->name()}});
+  else std::cout << human << "\n";
+  return 0;
 }
 
 }  // namespace
@@ -82,6 +229,138 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     const auto r = metrics::precision_recall(real, fake, pr->k);
     report(pr->json, {{"precision", r.precision}, {"recall", r.recall}, {"k", pr->k}},
            "precision = " + std::to_string(r.precision) + ", recall = " + std::to_string(r.recall));
+    return 0;
+  }});
+
+  // Image metrics through a feature network / attribute classifier (see 'sims features --help').
+  auto fid = std::make_shared<ImageMetricArgs>();
+  c = m->add_subcommand("fid", "FD_<net> of two image sets: images -> features -> Fréchet distance "
+                               "(REAL.npy FAKE.npy, or --ref REF.npz FAKE.npy); --group-by ATTR: per-group FD");
+  c->add_option("FILES", fid->files, "REAL.npy FAKE.npy (images [N,C,H,W] in [-1,1]), or FAKE.npy with --ref")->required();
+  c->add_option("--features", fid->features, "feature network (sims features checkpoint or TorchScript spec)")->required();
+  c->add_option("--ref", fid->ref, "reference statistics .npz (mu, sigma) instead of REAL.npy");
+  c->add_option("--classifier", fid->classifier, "attribute classifier for --group-by");
+  c->add_option("--group-by", fid->group_by, "attribute: FD of the fakes the classifier puts in each group vs the real images of that group");
+  c->add_option("--real-attrs", fid->real_attrs, "known attributes [N_real, K] of the real images (default: classify them)");
+  c->add_flag("--pr", fid->pr, "also precision/recall in feature space");
+  c->add_option("--k", fid->k, "k of precision/recall (default 5)");
+  c->add_option("--batch", fid->batch, "images per network call (default 256)");
+  c->add_flag("--json", fid->json, "print one JSON object");
+  reg.actions.push_back({c, [fid] { return run_fid(*fid); }});
+
+  auto st = std::make_shared<ImageMetricArgs>();
+  c = m->add_subcommand("stats", "feature statistics of images as a pytorch-fid/EDM compatible .npz (mu, sigma)");
+  c->add_option("IMAGES", st->files, "images .npy [N,C,H,W] in [-1,1]")->required();
+  c->add_option("--features", st->features, "feature network")->required();
+  c->add_option("--out", st->out, "output .npz")->required();
+  c->add_option("--batch", st->batch, "images per network call (default 256)");
+  c->add_flag("--json", st->json, "print one JSON object");
+  reg.actions.push_back({c, [st] { return run_stats(*st); }});
+
+  auto ra = std::make_shared<ImageMetricArgs>();
+  c = m->add_subcommand("ratio", "share of images with each attribute (mean of the classifier's predicted labels)");
+  c->add_option("IMAGES", ra->files, "images .npy [N,C,H,W] in [-1,1]")->required();
+  c->add_option("--classifier", ra->classifier, "classifier: sims features checkpoint or TorchScript returning logits [N,K]")->required();
+  c->add_option("--batch", ra->batch, "images per network call (default 256)");
+  c->add_flag("--json", ra->json, "print one JSON object");
+  reg.actions.push_back({c, [ra] { return run_ratio(*ra); }});
+}
+
+namespace {
+
+struct FeatTrainArgs {
+  std::string dataset = "faces", out, name;
+  int64_t n = 20000, seed = 0, epochs = 4, batch = 64;
+  double lr = 2e-3, holdout = 0.1;
+  int threads = 0;
+  bool json = false, quiet = false;
+};
+
+struct FeatExtractArgs {
+  std::string features, images, out;
+  int64_t batch = 256;
+  bool json = false;
+};
+
+}  // namespace
+
+void add_features_command(CLI::App& app, Registry& reg) {
+  CLI::App* f = app.add_subcommand("features", "Feature networks and attribute classifiers for image metrics (train, extract)");
+  f->footer(
+      "Feature networks (--features NET, --classifier NET everywhere) are either\n"
+      "  - a checkpoint written by 'sims features train' (a compact CNN: its 128-d penultimate layer gives the\n"
+      "    features, its head the attribute classifier; images are resized to its input size), or\n"
+      "  - a TorchScript file: PATH[,size=S][,range=LO:HI][,name=NAME][,softmax]. Input convention: float32\n"
+      "    [N,3,S,S], grey images repeated to 3 channels, resized with bilinear interpolation to S (default 299,\n"
+      "    Inception-v3; size=0 keeps the native size), values mapped from [-1,1] to [LO,HI] (default -1:1, i.e.\n"
+      "    unchanged; use range=0:255 for NVIDIA's inception-2015-12-05 TorchScript, range=0:1 for pytorch-fid\n"
+      "    style nets). forward(x) must return [N,F] ([N,F,1,1] is flattened); checked on a dummy batch at load.\n"
+      "    As a classifier the output is read as logits [N,K]: independent attributes (logit > 0) or, with\n"
+      "    'softmax', classes (argmax). A 'sims.json' extra file may set name, input_size, input_range,\n"
+      "    attr_names and labels (multi|classes).\n"
+      "Results name the network: FD_<name>.");
+  f->require_subcommand(1);
+
+  auto t = std::make_shared<FeatTrainArgs>();
+  CLI::App* c = f->add_subcommand("train", "train the compact feature CNN / attribute classifier on a labelled data set");
+  c->add_option("--dataset", t->dataset, "data set spec (faces, faces:size=64, mnist:DIR, cifar10:DIR, folder:DIR,labels=CSV, ...; default faces)");
+  c->add_option("--n", t->n, "images (faces: rendered; others: at most; default 20000)");
+  c->add_option("--seed", t->seed, "data and initialisation seed (default 0)");
+  c->add_option("--epochs", t->epochs, "epochs (default 4)");
+  c->add_option("--batch", t->batch, "batch size (default 64)");
+  c->add_option("--lr", t->lr, "Adam learning rate, cosine-decayed (default 2e-3)");
+  c->add_option("--holdout", t->holdout, "share of the images held out for the accuracy report (default 0.1)");
+  c->add_option("--name", t->name, "network name used in results (default cnn-<dataset kind>)");
+  c->add_option("--out", t->out, "output checkpoint (a JSON side-car OUT.json is written beside it)")->required();
+  c->add_option("--threads", t->threads, "LibTorch threads (0 = default)");
+  c->add_flag("--quiet", t->quiet, "no progress on stderr");
+  c->add_flag("--json", t->json, "print one JSON object");
+  reg.actions.push_back({c, [t] {
+    apply_threads(t->threads);
+    io::check_writable(t->out);
+    io::check_writable(t->out + ".json");
+    const auto spec = data::ImageDatasetSpec::parse(t->dataset);
+    if (t->n < 20) throw InputError("--n must be at least 20");
+    const data::ImageBatch d = data::load_images(spec, t->n, static_cast<uint64_t>(t->seed));
+    metrics::FeatureTrainConfig cfg;
+    cfg.epochs = t->epochs, cfg.batch = t->batch, cfg.lr = t->lr, cfg.holdout = t->holdout;
+    cfg.seed = static_cast<uint64_t>(t->seed);
+    cfg.name = t->name.empty() ? "cnn-" + spec.kind : t->name;
+    metrics::FeatureTrainReport rep;
+    const bool quiet = t->quiet;
+    auto net = metrics::train_feature_cnn(d, cfg, &rep, [quiet](int64_t ep, int64_t eps, double loss) {
+      if (!quiet) std::cerr << "epoch " << ep << "/" << eps << "  loss " << loss << std::endl;
+      return true;
+    });
+    metrics::save_feature_cnn(t->out, *net);
+    nlohmann::json j = rep.meta;
+    j["out"] = t->out;
+    j["seconds"] = rep.seconds;
+    j["dataset"] = spec.to_string();
+    std::string human = "held-out accuracy " + std::to_string(rep.accuracy);
+    if (j.contains("heldout_attr_accuracy")) human += " " + j["heldout_attr_accuracy"].dump();
+    human += " (" + std::to_string(rep.n_train) + " train / " + std::to_string(rep.n_heldout) + " held out, " +
+             std::to_string(rep.seconds) + " s); wrote " + t->out;
+    if (t->json) print_json(j);
+    else std::cout << human << "\n";
+    return 0;
+  }});
+
+  auto e = std::make_shared<FeatExtractArgs>();
+  c = f->add_subcommand("extract", "features [N,F] of images [N,C,H,W] (for 'sims metrics fd/pr')");
+  c->add_option("--features", e->features, "feature network")->required();
+  c->add_option("IMAGES", e->images, "images .npy [N,C,H,W] in [-1,1]")->required();
+  c->add_option("--out", e->out, "output features .npy")->required();
+  c->add_option("--batch", e->batch, "images per network call (default 256)");
+  c->add_flag("--json", e->json, "print one JSON object");
+  reg.actions.push_back({c, [e] {
+    io::check_writable(e->out);
+    auto net = metrics::load_feature_net(e->features);
+    const at::Tensor x = images_npy(e->images);
+    const at::Tensor feats = net->features(x, batch_opts(e->batch, "features"));
+    io::write_npy(e->out, feats);
+    report(e->json, {{"out", e->out}, {"n", feats.size(0)}, {"dim", feats.size(1)}, {"features", net->name()}},
+           "wrote " + e->out + " " + c10::str(feats.sizes()) + " (" + net->name() + ")");
     return 0;
   }});
 }

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   cli::add_train_commands(app, reg);
   cli::add_demo_command(app, reg);
   cli::add_data_command(app, reg);
+  cli::add_sweep_command(app, reg);
+  cli::add_features_command(app, reg);
 
   try {
     app.parse(argc, argv);

@@ -228,5 +228,51 @@ expect_error "data missing npy" "$T/dx4.npy" -- "$SIMS" data export --dataset "n
 expect_error "data no attrs" "$T/dx5.npy" -- "$SIMS" data export --dataset "mnist:$T/mn-img" --out "$T/dx5.npy" --attrs "$T/da.npy"
 expect_error "data no subcommand" "" -- "$SIMS" data
 
+# --- feature networks, image metrics, sweep (issue 4) -------------------------------
+$PY - "$T" <<'PY'
+import sys, numpy as np
+t = sys.argv[1]; r = np.random.default_rng(0)
+np.save(t + "/fimg_a.npy", (r.random((40, 3, 32, 32)) * 2 - 1).astype(np.float32))
+np.save(t + "/fimg_b.npy", (r.random((30, 1, 24, 24)) * 1.6 - 0.8).astype(np.float32))
+np.save(t + "/fimg_pts.npy", r.standard_normal((30, 2)).astype(np.float32))
+PY
+"$SIMS" metrics fid --features "$FX/feat_net.pt" "$T/fimg_a.npy" "$T/fimg_b.npy" --pr --k 3 --json >"$T/fid.json" 2>/dev/null || bad "metrics fid failed"
+"$SIMS" metrics stats --features "$FX/feat_net.pt" "$T/fimg_a.npy" --out "$T/fref.npz" --json >/dev/null 2>&1 || bad "metrics stats failed"
+"$SIMS" metrics fid --features "$FX/feat_net.pt" --ref "$T/fref.npz" "$T/fimg_b.npy" --json >"$T/fid2.json" 2>/dev/null || bad "metrics fid --ref failed"
+"$SIMS" metrics ratio --classifier "$FX/feat_net.pt" "$T/fimg_b.npy" --json >"$T/fratio.json" 2>/dev/null || bad "metrics ratio failed"
+"$SIMS" metrics fid --features "$FX/feat_net.pt" --classifier "$FX/feat_net.pt" --group-by attr0 "$T/fimg_a.npy" "$T/fimg_b.npy" --json >"$T/fidg.json" 2>/dev/null || bad "metrics fid --group-by failed"
+"$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1,2 --steps 6 --n 200 --real-data gaussian --out "$T/sweep" --quiet --json >"$T/sweep.json" 2>/dev/null || bad "sweep failed"
+$PY - "$T" <<'PY' && ok || bad "image metrics / sweep outputs"
+import json, os, sys, numpy as np
+t = sys.argv[1]
+last = lambda f: json.loads(open(t + f).read().strip().splitlines()[-1])
+j = last("/fid.json"); assert j["features"] == "tinyfeat" and j["fd"] > 0 and 0 <= j["precision"] <= 1, j
+z = np.load(t + "/fref.npz"); assert z["mu"].shape == (8,) and z["sigma"].shape == (8, 8) and z["mu"].dtype == np.float64
+assert abs(last("/fid2.json")["fd"] - j["fd"]) < 1e-6 * max(1, j["fd"]), (last("/fid2.json"), j)
+r = last("/fratio.json"); assert r["n"] == 30 and len(r["ratio"]) == 8 and all(0 <= v <= 1 for v in r["ratio"].values()), r
+g = last("/fidg.json"); assert set(g["fd_by_group"]) == {"attr0=1", "attr0=0"}, g
+s = last("/sweep.json"); assert [row["omega"] for row in s["rows"]] == [0, 1, 2] and s["metric"] == "w2", s
+assert [row["nfe"] for row in s["rows"]] == [11, 22, 22] and all(row["w2"] > 0 for row in s["rows"]), s
+for f in ("sweep.csv", "sweep.json", "w2_vs_omega.png", "samples.png"):
+    assert os.path.getsize(t + "/sweep/" + f) > 100, f
+assert open(t + "/sweep/sweep.csv").readline().startswith("omega,interval_lo,interval_hi,aux,w2,precision,recall")
+PY
+expect_error "fid wrong-shape features" "" -- "$SIMS" metrics fid --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" "$T/fimg_b.npy"
+expect_error "fid missing features" "" -- "$SIMS" metrics fid --features "$T/none.pt" "$T/fimg_a.npy" "$T/fimg_b.npy"
+expect_error "fid missing images" "" -- "$SIMS" metrics fid --features "$FX/feat_net.pt" "$T/fimg_a.npy" "$T/none.npy"
+expect_error "fid points not images" "" -- "$SIMS" metrics fid --features "$FX/feat_net.pt" "$T/fimg_a.npy" "$T/fimg_pts.npy"
+expect_error "fid ref dim mismatch" "" -- "$SIMS" metrics fid --features "$FX/feat_net.pt" --ref "$T/fref.npz" "$T/fimg_a.npy" "$T/fimg_b.npy"
+expect_error "fid group-by unknown" "" -- "$SIMS" metrics fid --features "$FX/feat_net.pt" --classifier "$FX/feat_net.pt" --group-by smile "$T/fimg_a.npy" "$T/fimg_b.npy"
+expect_error "stats wrong-shape net" "$T/fbad.npz" -- "$SIMS" metrics stats --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" --out "$T/fbad.npz"
+expect_error "stats unwritable" "" -- "$SIMS" metrics stats --features "$FX/feat_net.pt" "$T/fimg_a.npy" --out "$T/nodir/x.npz"
+expect_error "ratio missing classifier" "" -- "$SIMS" metrics ratio --classifier "$T/none.pt" "$T/fimg_a.npy"
+expect_error "features train bad data" "$T/fnet.ckpt" -- "$SIMS" features train --dataset celeba --n 100 --out "$T/fnet.ckpt"
+expect_error "features extract bad net" "$T/fx.npy" -- "$SIMS" features extract --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" --out "$T/fx.npy"
+expect_error "sweep missing aux" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$T/none.pt" --real-data gaussian --out "$T/sw2"
+expect_error "sweep no real data" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --out "$T/sw3"
+expect_error "sweep bad omegas" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,x --real-data gaussian --out "$T/sw4"
+expect_error "sweep images without features" "" -- "$SIMS" sweep --model "$FX/conv_image.pt" --aux "$FX/conv_image.pt" --real "$T/fimg_a.npy" --out "$T/sw5"
+expect_error "sweep real dim mismatch" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --real "$T/fimg_a.npy" --out "$T/sw6"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -1,0 +1,88 @@
+// A guidance sweep: sample a base model with SIMS guidance for every setting
+// (ω × interval × auxiliary model), with the same starting noise (same seed)
+// for every setting, and measure each sample set against the real data:
+//   points (2D models): exact empirical W2 (optimal transport) and improved
+//     precision/recall on the points;
+//   images: FD_<net> of feature statistics, precision/recall in feature space
+//     (when real features are known), attribute ratios (with a classifier).
+// Shared by `sims sweep` and the GUIs; progress and cancellation go through
+// the callback / flag.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include "diffusion/denoiser.hpp"
+#include "metrics/features.hpp"
+#include "metrics/frechet.hpp"
+#include "sampling/schedule.hpp"
+
+namespace sims::metrics {
+
+struct SweepAux {
+  std::string label;  // shown in rows and plots (e.g. the file name)
+  DenoiserPtr model;
+};
+
+struct SweepConfig {
+  std::vector<double> omegas{0.0};
+  std::vector<std::pair<double, double>> intervals{{0.0, std::numeric_limits<double>::infinity()}};
+  SamplerConfig sampler;
+  int64_t n = 1000;        // samples per setting
+  uint64_t seed = 0;       // starting noise, the same for every setting
+  int64_t batch = 256;     // samples per sampler call (images)
+  int64_t pr_k = 5;        // k of precision/recall
+  int64_t keep = 8;        // samples kept per row for figures (points: up to 2000)
+};
+
+// What the samples are compared with. Points: `real_points` [M, D].
+// Images: `real_stats` (FD) and optionally `real_features` (precision/recall;
+// computed from real_images when those are given) and real_labels (per-group FD).
+struct SweepReference {
+  at::Tensor real_points;
+  at::Tensor real_images;
+  GaussianStats real_stats;     // filled from real_images when empty
+  at::Tensor real_features;     // [M, F]; filled from real_images when empty
+};
+
+struct SweepRow {
+  double omega = 0, lo = 0, hi = 0;
+  std::string aux;
+  std::string metric;  // "w2" or "fd"
+  double value = std::numeric_limits<double>::quiet_NaN();
+  double precision = std::numeric_limits<double>::quiet_NaN();
+  double recall = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> ratios;  // per classifier attribute (empty without a classifier)
+  int nfe = 0;
+  double seconds = 0;          // sampling + metric wall time
+  at::Tensor kept;             // first `keep` samples (float32)
+  nlohmann::json to_json(const std::vector<std::string>& attr_names) const;
+};
+
+struct SweepResult {
+  std::string metric;                    // "w2" | "fd"
+  std::string features;                  // feature net name (images)
+  std::vector<std::string> attr_names;   // classifier attributes
+  std::vector<SweepRow> rows;
+  nlohmann::json to_json() const;
+  std::string to_csv() const;
+};
+
+// (row index, total rows, stage text); return false to cancel.
+using SweepProgress = std::function<bool(size_t, size_t, const std::string&)>;
+
+// Runs every (aux, interval, omega) combination in that nesting order. aux
+// must not be empty (ω = 0 rows sample the base alone). Images need
+// `features` (FD) and use `classifier` for ratios when given. Throws
+// InputError on inconsistent inputs, Cancelled when cancelled.
+SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,
+                      SweepReference& ref, FeatureNet* features, AttributeClassifier* classifier,
+                      const SweepProgress& progress = {}, const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace sims::metrics

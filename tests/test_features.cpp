@@ -1,0 +1,222 @@
+// Feature networks, attribute classifiers and the guidance sweep.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include <catch2/catch.hpp>
+#include <ATen/ATen.h>
+
+#include "common/error.hpp"
+#include "data/faces.hpp"
+#include "diffusion/denoiser.hpp"
+#include "helpers.hpp"
+#include "metrics/features.hpp"
+#include "metrics/sweep.hpp"
+#include "sampling/schedule.hpp"
+
+using namespace sims;
+using namespace sims::metrics;
+
+namespace {
+
+// One trained network shared by the cases below (training is the slow part).
+std::shared_ptr<TrainedCnn> trained_faces(FeatureTrainReport* rep = nullptr) {
+  static FeatureTrainReport report;
+  static std::shared_ptr<TrainedCnn> net = [] {
+    data::FacesSpec spec;
+    const auto d = data::render_faces(spec, 0, 4000, 7);
+    FeatureTrainConfig cfg;
+    cfg.epochs = 3;
+    cfg.name = "cnn-test";
+    return train_feature_cnn(d, cfg, &report);
+  }();
+  if (rep) *rep = report;
+  return net;
+}
+
+}  // namespace
+
+TEST_CASE("feature CNN learns the faces' attributes", "[features]") {
+  const auto t0 = std::chrono::steady_clock::now();
+  FeatureTrainReport rep;
+  auto net = trained_faces(&rep);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO("held-out accuracy " << rep.accuracy << " (group " << rep.attr_accuracy[0] << ", smile " << rep.attr_accuracy[1]
+                            << ", glasses " << rep.attr_accuracy[2] << ") in " << secs << " s");
+  CHECK(rep.n_heldout == 400);
+  REQUIRE(rep.attr_accuracy.size() == 3);
+  // group and glasses are learned quickly; smile (a few mouth pixels) needs
+  // the full 20k / 4-epoch run of `sims features train` to get high.
+  CHECK(rep.attr_accuracy[0] > 0.95);
+  CHECK(rep.attr_accuracy[2] > 0.9);
+  CHECK(rep.accuracy > 0.8);
+
+  // Fresh faces (another seed): the classifier generalises.
+  const auto test = data::render_faces(data::FacesSpec{}, 0, 500, 99);
+  std::vector<double> per;
+  CHECK(classifier_accuracy(*net, test, &per) > 0.8);
+  CHECK(per[0] > 0.95);
+
+  // Features: penultimate layer [N, 128], finite.
+  const at::Tensor f = net->features(test.images.narrow(0, 0, 10));
+  CHECK(f.sizes() == at::IntArrayRef({10, 128}));
+  CHECK(at::isfinite(f).all().item<bool>());
+  CHECK(net->name() == "cnn-test");
+}
+
+TEST_CASE("an untrained network fails the accuracy bar", "[features]") {
+  // One tiny step at a negligible learning rate = untrained weights.
+  const auto d = data::render_faces(data::FacesSpec{}, 0, 400, 3);
+  FeatureTrainConfig cfg;
+  cfg.epochs = 1;
+  cfg.lr = 1e-9;
+  cfg.batch = 360;
+  FeatureTrainReport rep;
+  train_feature_cnn(d, cfg, &rep);
+  CHECK(rep.attr_accuracy[0] < 0.8);
+  CHECK(rep.accuracy < 0.8);
+}
+
+TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
+  auto net = trained_faces();
+  test::TempDir tmp;
+  const std::string path = tmp.file("feat.ckpt");
+  save_feature_cnn(path, *net);
+  CHECK(std::filesystem::exists(path + ".json"));
+  CHECK(is_feature_cnn(path));
+  auto back = load_feature_net(path);
+  auto clf = load_classifier(path);
+  const auto d = data::render_faces(data::FacesSpec{}, 0, 16, 5);
+  CHECK(test::max_abs_diff(back->features(d.images), net->features(d.images)) < 1e-5);
+  CHECK(clf->attr_names() == data::face_attr_names());
+  CHECK(back->name() == "cnn-test");
+  CHECK(load_feature_net(path + ",name=other")->name() == "other");
+  // Grey and other sizes are converted to the network's input.
+  CHECK(net->features(d.images.narrow(1, 0, 1)).size(1) == 128);
+  CHECK(net->features(at::zeros({2, 3, 64, 64})).size(0) == 2);
+}
+
+TEST_CASE("attribute ratio of real faces is measured by the classifier", "[features]") {
+  auto net = trained_faces();
+  for (double ratio : {0.2, 0.8}) {
+    data::FacesSpec spec;
+    spec.group_ratio = ratio;
+    const auto d = data::render_faces(spec, 0, 1000, 1234);
+    const double truth = d.attrs.select(1, 0).mean().item<double>();
+    const auto r = attribute_ratios(net->predict(d.images));
+    INFO("ratio " << ratio << ": true share " << truth << ", measured " << r[0]);
+    CHECK(std::abs(r[0] - ratio) < 0.05);
+  }
+}
+
+TEST_CASE("TorchScript feature networks are validated at load", "[features]") {
+  auto net = load_feature_net(test::fixture("feat_net.pt"));
+  CHECK(net->name() == "tinyfeat");
+  CHECK(net->dim() == 8);
+  // Grey 20x20 images: repeated to RGB and resized to the declared 32.
+  const at::Tensor f = net->features(at::rand({5, 1, 20, 20}) * 2 - 1);
+  CHECK(f.sizes() == at::IntArrayRef({5, 8}));
+  CHECK(load_feature_net(test::fixture("feat_net.pt") + ",name=x")->name() == "x");
+  auto clf = load_classifier(test::fixture("feat_net.pt"));
+  CHECK(clf->attr_names().size() == 8);
+  CHECK(clf->predict(at::zeros({3, 3, 32, 32})).sizes() == at::IntArrayRef({3, 8}));
+
+  CHECK_THROWS_AS(load_feature_net(test::fixture("bad_feat_net.pt")), ModelError);
+  CHECK_THROWS_WITH(load_feature_net(test::fixture("bad_feat_net.pt")), Catch::Contains("[N,F]"));
+  CHECK_THROWS_AS(load_feature_net(test::fixture("no_such_net.pt")), InputError);
+  CHECK_THROWS_AS(load_feature_net(test::fixture("not_a_model.pt")), ModelError);
+  CHECK_THROWS_AS(load_feature_net(test::fixture("feat_net.pt") + ",bogus=1"), InputError);
+  // Wrong inputs are refused clearly.
+  CHECK_THROWS_AS(net->features(at::zeros({2, 2, 32, 32})), InputError);
+  at::Tensor nan = at::zeros({2, 3, 32, 32});
+  nan[1][0][0][0] = NAN;
+  CHECK_THROWS_AS(net->features(nan), InputError);
+}
+
+TEST_CASE("feature extraction reports progress and can be cancelled", "[features]") {
+  auto net = load_feature_net(test::fixture("feat_net.pt"));
+  std::vector<int64_t> seen;
+  BatchOptions o;
+  o.batch = 4;
+  o.progress = [&](int64_t done, int64_t total) {
+    seen.push_back(done);
+    return total == 10;
+  };
+  CHECK(net->features(at::zeros({10, 3, 32, 32}), o).size(0) == 10);
+  CHECK((seen == std::vector<int64_t>{4, 8, 10}));
+  std::atomic<bool> cancel{true};
+  o.progress = {};
+  o.cancel = &cancel;
+  CHECK_THROWS_AS(net->features(at::zeros({10, 3, 32, 32}), o), Cancelled);
+}
+
+TEST_CASE("sweep over omega on the shipped 2D models", "[features][sweep]") {
+  const std::string dir = std::string(SIMS_SOURCE_DIR) + "/assets/models/";
+  DenoiserPtr base = load_denoiser(dir + "gaussian-base.ckpt");
+  DenoiserPtr aux = load_denoiser(dir + "gaussian-aux.ckpt");
+  SweepConfig cfg;
+  cfg.omegas = {0.0, 1.0, 2.0};
+  cfg.intervals = {{0.0, INFINITY}, {0.5, 10.0}};
+  cfg.sampler.steps = 10;
+  cfg.n = 300;
+  cfg.seed = 4;
+  SweepReference ref;
+  ref.real_points = at::randn({300, 2}, at::kDouble);
+  size_t calls = 0;
+  auto res = run_sweep(base, {{"aux", aux}}, cfg, ref, nullptr, nullptr, [&](size_t, size_t total, const std::string&) {
+    ++calls;
+    return total == 6;
+  });
+  REQUIRE(res.rows.size() == 6);
+  CHECK(res.metric == "w2");
+  CHECK(calls >= 6);
+  for (const auto& r : res.rows) {
+    INFO("omega " << r.omega << " interval " << r.lo << ":" << r.hi);
+    CHECK(std::isfinite(r.value));
+    CHECK(r.value > 0);
+    CHECK(r.precision >= 0);
+    CHECK(r.recall <= 1);
+    Guidance g{r.omega, r.lo, r.hi};
+    CHECK(r.nfe == nfe_per_sample(cfg.sampler, g, r.omega != 0.0));
+  }
+  CHECK(res.rows[0].nfe == 19);  // ω = 0: base only, 2·10 − 1
+  CHECK(res.rows[1].nfe == 38);  // full interval: base + aux
+  // Same seed for every ω: the ω = 0 rows of both intervals are the same samples.
+  CHECK(test::max_abs_diff(res.rows[0].kept, res.rows[3].kept) == 0);
+  CHECK(res.rows[0].value == res.rows[3].value);
+  const std::string csv = res.to_csv();
+  CHECK(csv.rfind("omega,interval_lo,interval_hi,aux,w2,precision,recall,nfe,seconds\n", 0) == 0);
+  CHECK(res.to_json()["rows"].size() == 6);
+
+  std::atomic<bool> cancel{true};
+  CHECK_THROWS_AS(run_sweep(base, {{"aux", aux}}, cfg, ref, nullptr, nullptr, {}, &cancel), Cancelled);
+  SweepReference bad;
+  bad.real_points = at::zeros({10, 3});
+  CHECK_THROWS_AS(run_sweep(base, {{"aux", aux}}, cfg, bad, nullptr, nullptr), InputError);
+}
+
+TEST_CASE("sweep on images uses FD of the feature network", "[features][sweep]") {
+  DenoiserPtr base = load_denoiser(test::fixture("conv_image.pt"));
+  SweepConfig cfg;
+  cfg.omegas = {0.0, 1.0};
+  cfg.sampler.steps = 4;
+  cfg.n = 12;
+  cfg.batch = 5;
+  cfg.pr_k = 3;
+  SweepReference ref;
+  ref.real_images = at::rand({20, 3, 32, 32}) * 2 - 1;
+  auto feats = load_feature_net(test::fixture("feat_net.pt"));
+  auto clf = load_classifier(test::fixture("feat_net.pt"));
+  auto res = run_sweep(base, {{"aux", base}}, cfg, ref, feats.get(), clf.get());
+  REQUIRE(res.rows.size() == 2);
+  CHECK(res.metric == "fd");
+  CHECK(res.features == "tinyfeat");
+  for (const auto& r : res.rows) {
+    CHECK(std::isfinite(r.value));
+    CHECK(r.ratios.size() == 8);
+    CHECK(r.kept.size(0) == 8);
+  }
+  CHECK(res.rows[0].nfe == 7);
+  CHECK_THROWS_AS(run_sweep(base, {{"aux", base}}, cfg, ref, nullptr, nullptr), InputError);
+}
