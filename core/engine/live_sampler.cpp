@@ -1,0 +1,232 @@
+#include "engine/live_sampler.hpp"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include "common/error.hpp"
+
+namespace sims::engine {
+namespace {
+
+bool same_config(const SamplerConfig& a, const SamplerConfig& b) {
+  return a.kind == b.kind && a.steps == b.steps && a.sigma_min == b.sigma_min && a.sigma_max == b.sigma_max &&
+         a.rho == b.rho && a.churn == b.churn && a.s_min == b.s_min && a.s_max == b.s_max && a.s_noise == b.s_noise;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+// A finished run, kept so the next request can start from its prefix.
+struct LiveSampler::Cached {
+  // Held, not just compared: a freed model's address could be reused by a new one.
+  DenoiserPtr base, aux;  // aux null: the base model alone
+  SamplerConfig cfg;
+  int64_t n = 0, rows = 0;
+  uint64_t seed = 0;
+  Guidance g;
+  SampleResult result;
+
+  bool matches(const LiveRequest& r, const Denoiser* want_aux) const {
+    return base.get() == r.base.get() && aux.get() == want_aux && same_config(cfg, r.sampler) && n == r.n &&
+           rows == r.rows() && seed == r.seed;
+  }
+};
+
+LiveSampler::LiveSampler(ResultFn on_result, ErrorFn on_error)
+    : on_result_(std::move(on_result)), on_error_(std::move(on_error)), worker_([this] { loop(); }) {}
+
+LiveSampler::~LiveSampler() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+    stamp_.fetch_add(1);  // the run in flight stops at its next step
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+uint64_t LiveSampler::submit(LiveRequest r) {
+  std::lock_guard<std::mutex> lk(mu_);
+  r.stamp = stamp_.fetch_add(1) + 1;
+  r.submitted = std::chrono::steady_clock::now();
+  stats_.submitted++;
+  if (pending_) stats_.superseded++;
+  pending_ = std::move(r);
+  cv_.notify_all();
+  return pending_->stamp;
+}
+
+void LiveSampler::cancel() {
+  std::lock_guard<std::mutex> lk(mu_);
+  stamp_.fetch_add(1);
+  if (pending_) {
+    stats_.superseded++;
+    pending_.reset();
+  }
+}
+
+bool LiveSampler::idle() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return !busy_ && !pending_;
+}
+
+LiveStats LiveSampler::stats() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return stats_;
+}
+
+void LiveSampler::clear_cache() { clear_cache_.store(true); }
+
+void LiveSampler::loop() {
+  for (;;) {
+    LiveRequest req;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || pending_.has_value(); });
+      if (stop_) return;
+      req = std::move(*pending_);
+      pending_.reset();
+      busy_ = true;
+      stats_.started++;
+    }
+    // The caches belong to this thread; others only ask for them to go.
+    if (clear_cache_.exchange(false))
+      for (int i = 0; i < 2; ++i) guided_caches_[i].reset(), base_caches_[i].reset();
+    LiveResultPtr res;
+    std::string error;
+    bool cancelled = false;
+    try {
+      res = run(req);
+    } catch (const Cancelled&) {
+      cancelled = true;
+    } catch (const c10::Error& e) {
+      std::string msg = e.what_without_backtrace();
+      error = msg.substr(0, msg.find('\n'));
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown error while sampling";
+    }
+    const bool current = req.stamp == stamp_.load();
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (cancelled) stats_.cancelled++;
+      else if (!error.empty()) stats_.failed++;
+      else if (current) stats_.published++;
+      else stats_.dropped++;
+    }
+    // Callbacks outside the lock: a face may submit from inside them.
+    if (!cancelled && current) {
+      if (res && on_result_) on_result_(res);
+      if (!error.empty() && on_error_) on_error_(req.stamp, error);
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    busy_ = false;
+  }
+}
+
+LiveResultPtr LiveSampler::run(const LiveRequest& r) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!r.base) throw InputError("no base model loaded");
+  if (r.n < 1) throw InputError("the number of points must be positive");
+  r.sampler.validate();
+  r.guidance.validate();
+  auto res = std::make_shared<LiveResult>();
+  res->stamp = r.stamp;
+  res->request = r;
+
+  SampleOptions opts;
+  opts.seed = r.seed;
+  opts.record_trajectory = true;  // always: the cache needs the states to resume from
+  const uint64_t stamp = r.stamp;
+  opts.on_step = [this, stamp](const StepEvent&) { return stamp_.load() == stamp; };
+
+  at::Tensor noise;
+  auto get_noise = [&]() -> const at::Tensor& {
+    if (!noise.defined()) {
+      noise = seeded_noise(r.n, r.base->info().sample_shape, r.seed);
+      if (r.rows() < r.n) noise = noise.narrow(0, 0, r.rows()).contiguous();
+    }
+    return noise;
+  };
+
+  // The base model alone: needed for the comparison, and as the unguided
+  // prefix (and the whole result) when omega is 0.
+  const bool guided = r.aux && r.guidance.omega != 0.0;
+  std::shared_ptr<Cached>& gcache = guided_caches_[r.preview ? 1 : 0];
+  std::shared_ptr<Cached>& bcache = base_caches_[r.preview ? 1 : 0];
+  int base_reused = 0;
+  auto base_run = [&]() -> const SampleResult& {
+    if (!bcache || !bcache->matches(r, nullptr)) {
+      EdmSampler s(r.base, nullptr, r.sampler, Guidance{});
+      auto c = std::make_shared<Cached>();
+      c->base = r.base;
+      c->cfg = r.sampler;
+      c->n = r.n;
+      c->rows = r.rows();
+      c->seed = r.seed;
+      // A guided run's states are the base model's up to its first guided step.
+      int k = 0;
+      if (gcache && gcache->matches(r, gcache->aux.get()))
+        k = first_guided_step(r.sampler, gcache->g);
+      c->result = k > 0 ? s.resume(gcache->result.trajectory, k, opts) : s.sample(get_noise(), opts);
+      base_reused = k;
+      bcache = c;
+    } else {
+      base_reused = r.sampler.steps;
+    }
+    return bcache->result;
+  };
+
+  if (r.compare_base || !guided) {
+    const SampleResult& b = base_run();
+    res->base_x = b.x;
+    res->base_trajectory = b.trajectory;
+  }
+
+  if (!guided) {
+    res->x = res->base_x;
+    res->trajectory = res->base_trajectory;
+    res->reused_steps = base_reused;
+    res->nfe = nfe_per_sample(r.sampler, r.guidance, false);
+    if (!r.compare_base) res->base_x = at::Tensor(), res->base_trajectory = Trajectory();
+  } else {
+    EdmSampler s(r.base, r.aux, r.sampler, r.guidance);
+    // Pick the cached run with the longest reusable prefix.
+    const Trajectory* from = nullptr;
+    int k = 0;
+    if (gcache && gcache->matches(r, r.aux.get())) {
+      const int kg = s.reusable_prefix(gcache->g);
+      if (kg > k) k = kg, from = &gcache->result.trajectory;
+    }
+    if (bcache && bcache->matches(r, nullptr)) {
+      Guidance unguided;
+      unguided.omega = 0.0;
+      const int kb = s.reusable_prefix(unguided);
+      if (kb > k) k = kb, from = &bcache->result.trajectory;
+    }
+    auto c = std::make_shared<Cached>();
+    c->base = r.base;
+    c->aux = r.aux;
+    c->cfg = r.sampler;
+    c->n = r.n;
+    c->rows = r.rows();
+    c->seed = r.seed;
+    c->g = r.guidance;
+    c->result = from ? s.resume(*from, k, opts) : s.sample(get_noise(), opts);
+    gcache = c;
+    res->x = c->result.x;
+    res->trajectory = c->result.trajectory;
+    res->reused_steps = from ? k : 0;
+    res->nfe = nfe_per_sample(r.sampler, r.guidance, true);
+  }
+  if (!r.record_trajectory) res->trajectory = Trajectory(), res->base_trajectory = Trajectory();
+  res->compute_seconds = seconds_since(t0);
+  res->latency_seconds = seconds_since(r.submitted);
+  return res;
+}
+
+}  // namespace sims::engine

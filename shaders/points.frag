@@ -1,0 +1,11 @@
+#version 120
+// Round, anti-aliased point sprites with a darker rim.
+uniform vec4 u_color;
+void main() {
+  vec2 c = gl_PointCoord * 2.0 - 1.0;
+  float r = length(c);
+  float alpha = 1.0 - smoothstep(0.75, 1.0, r);
+  if (alpha <= 0.0) discard;
+  vec3 rgb = mix(u_color.rgb, u_color.rgb * 0.6, smoothstep(0.45, 0.8, r));
+  gl_FragColor = vec4(rgb, u_color.a * alpha);
+}

@@ -1,0 +1,172 @@
+#include "models_panel.hpp"
+
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSettings>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include "data/toy2d.hpp"
+#include "message_area.hpp"
+
+namespace sims::ui {
+namespace {
+
+QString human_count(int64_t n) {
+  if (n >= 1000000) return QString::number(n / 1e6, 'f', n % 1000000 ? 1 : 0) + "M";
+  if (n >= 1000) return QString::number(n / 1e3, 'f', n % 1000 ? 1 : 0) + "k";
+  return QString::number(n);
+}
+
+// The training set a checkpoint was made from, when it is a built-in 2D set.
+SampleSet reference_from(const Denoiser& d, QString& name) {
+  SampleSet s;
+  const auto& p = d.info().provenance;
+  if (!p.contains("data") || !p["data"].is_object()) return s;
+  const auto& data = p["data"];
+  if (data.value("source", "") != "builtin" || !data.contains("spec")) return s;
+  data::Toy2dSpec spec = data::Toy2dSpec::from_json(data["spec"]);
+  const int64_t n = std::min<int64_t>(data.value("n", int64_t{2000}), 4000);
+  at::Tensor x = data::sample_toy2d(spec, n, data.value("seed", uint64_t{0})).to(at::kFloat).contiguous();
+  s.shape = {2};
+  s.data.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+  name = QString::fromStdString(spec.name);
+  return s;
+}
+
+}  // namespace
+
+QString describe_model(const Denoiser& d) {
+  const ModelInfo& m = d.info();
+  QStringList shape;
+  for (auto s : m.sample_shape) shape << QString::number(s);
+  QString text = QString("<b>%1</b><br>%2").arg(QFileInfo(QString::fromStdString(m.path)).fileName().toHtmlEscaped(),
+                                                 QString::fromStdString(m.kind));
+  const auto& p = m.provenance;
+  if (p.contains("net") && p["net"].is_object()) {
+    text += " · " + QString::fromStdString(p["net"].value("type", ""));
+    if (p["net"].value("width", 0) > 0)
+      text += QString(" %1×%2").arg(p["net"].value("width", 0)).arg(p["net"].value("depth", 0));
+  }
+  if (m.parameters > 0) text += " · " + human_count(m.parameters) + " params";
+  text += m.sample_shape.size() == 1 ? QString(" · %1-D points").arg(m.sample_shape[0]) : " · " + shape.join("×");
+  QString history;
+  if (p.contains("history") && p["history"].is_object()) {
+    // Paths inside the summary shown by their file name (the tooltip has them whole).
+    QStringList words = QString::fromStdString(p["history"].value("summary", "")).split(' ');
+    for (QString& w : words)
+      if (w.contains('/')) w = QFileInfo(w).fileName();
+    history = words.join(' ');
+  }
+  if (p.contains("images_seen")) {
+    if (!history.isEmpty()) history += " · ";
+    history += human_count(p["images_seen"].get<int64_t>()) + " images seen";
+  }
+  if (!history.isEmpty()) text += "<br><span style='color:#666'>" + history.toHtmlEscaped() + "</span>";
+  return text;
+}
+
+ModelsPanel::ModelsPanel(MessageArea* messages, QWidget* parent) : QGroupBox("Models", parent), messages_(messages) {
+  auto* g = new QGridLayout(this);
+  g->setColumnStretch(1, 1);
+  auto row = [&](int r, const QString& name, ModelRole role) {
+    auto* t = new QLabel("<b>" + name + "</b>", this);
+    auto* l = new QLabel(this);
+    l->setWordWrap(true);
+    l->setTextFormat(Qt::RichText);
+    l->setMinimumWidth(200);
+    l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* b = new QPushButton("Open…", this);
+    b->setObjectName(role == ModelRole::Base ? "openBase" : "openAux");
+    b->setToolTip("Open a checkpoint (sims train / finetune), a TorchScript model or an analytic .json model");
+    connect(b, &QPushButton::clicked, this, [this, role] { open_dialog(role); });
+    g->addWidget(t, r, 0, Qt::AlignTop);
+    g->addWidget(l, r, 1);
+    g->addWidget(b, r, 2, Qt::AlignTop);
+    return l;
+  };
+  base_label_ = row(0, "Base", ModelRole::Base);
+  aux_label_ = row(1, "Aux", ModelRole::Aux);
+  describe(ModelRole::Base);
+  describe(ModelRole::Aux);
+}
+
+void ModelsPanel::open_dialog(ModelRole role) {
+  QSettings s;
+  const QString dir = s.value("models/lastDir", QFileInfo(path(role)).absolutePath()).toString();
+  const QString f = QFileDialog::getOpenFileName(this, role == ModelRole::Base ? "Open base model" : "Open auxiliary model",
+                                                 dir, "Models (*.ckpt *.pt *.pth *.json);;All files (*)");
+  if (f.isEmpty()) return;
+  s.setValue("models/lastDir", QFileInfo(f).absolutePath());
+  load(role, f);
+}
+
+bool ModelsPanel::load(ModelRole role, const QString& path) {
+  const QString which = role == ModelRole::Base ? "base" : "auxiliary";
+  if (path.isEmpty()) return false;
+  if (!QFileInfo::exists(path)) {
+    messages_->error(QString("cannot open the %1 model: '%2' does not exist").arg(which, path));
+    return false;
+  }
+  DenoiserPtr d;
+  try {
+    d = load_denoiser(path.toStdString());
+  } catch (const c10::Error& e) {
+    const std::string m = e.what_without_backtrace();
+    messages_->error(QString("%1 model '%2': %3").arg(which, path, QString::fromStdString(m.substr(0, m.find('\n')))));
+    return false;
+  } catch (const std::exception& e) {
+    messages_->error(QString("%1 model: %2").arg(which, QString::fromUtf8(e.what())));
+    return false;
+  }
+  const DenoiserPtr other = role == ModelRole::Base ? aux_ : base_;
+  if (other && other->info().sample_shape != d->info().sample_shape)
+    messages_->warning(QString("the %1 model's samples are %2 but the other model's are %3: sampling needs both to match")
+                           .arg(which, QString::fromStdString(shape_to_string(d->info().sample_shape)),
+                                QString::fromStdString(shape_to_string(other->info().sample_shape))));
+  if (role == ModelRole::Base) {
+    base_ = d;
+    base_path_ = path;
+    reference_ = {};
+    reference_name_.clear();
+    try {
+      reference_ = reference_from(*d, reference_name_);
+    } catch (const std::exception& e) {
+      messages_->warning(QString("the base model's training data cannot be drawn: %1").arg(e.what()));
+    }
+  } else {
+    aux_ = d;
+    aux_path_ = path;
+  }
+  describe(role);
+  messages_->info(QString("loaded %1 model %2").arg(which, QFileInfo(path).fileName()));
+  Q_EMIT models_changed();
+  return true;
+}
+
+void ModelsPanel::unload(ModelRole role) {
+  (role == ModelRole::Base ? base_ : aux_).reset();
+  (role == ModelRole::Base ? base_path_ : aux_path_).clear();
+  if (role == ModelRole::Base) reference_ = {}, reference_name_.clear();
+  describe(role);
+  Q_EMIT models_changed();
+}
+
+void ModelsPanel::describe(ModelRole role) {
+  const DenoiserPtr& d = role == ModelRole::Base ? base_ : aux_;
+  QLabel* l = role == ModelRole::Base ? base_label_ : aux_label_;
+  if (!d) {
+    l->setText(role == ModelRole::Base ? "<span style='color:#a00'>no base model: open one or train one</span>"
+                                       : "<span style='color:#666'>none: plain sampling of the base (ω has no effect)</span>");
+    l->setToolTip({});
+    return;
+  }
+  l->setText(describe_model(*d));
+  l->setToolTip(QString::fromStdString(d->info().to_json().dump(2)));
+}
+
+}  // namespace sims::ui

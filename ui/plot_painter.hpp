@@ -1,0 +1,41 @@
+// Everything of a 2D point plot that both renderers share (the OpenGL one
+// draws only the point clouds itself): layout, data -> pixel mapping, the
+// density heat map, trails, axes, ticks and titles, all with QPainter.
+#pragma once
+#include <QImage>
+#include <QPainter>
+#include <QRectF>
+
+#include "sample_view.hpp"
+
+namespace sims::ui {
+
+struct PlotFrame {
+  QRectF widget;  // whole widget
+  QRectF plot;    // the data area
+  QRectF bounds;  // data range of the plot area
+  QPointF map(double x, double y) const {
+    return {plot.left() + (x - bounds.left()) / bounds.width() * plot.width(),
+            plot.bottom() - (y - bounds.top()) / bounds.height() * plot.height()};
+  }
+};
+
+PlotFrame plot_frame(const QSize& size, const ViewContent& c);
+
+// Background, frame and heat map (under the points); the heat map covers `heat_region` (data units).
+void paint_underlay(QPainter& p, const PlotFrame& f, const QImage& heat, const QRectF& heat_region);
+// Points with QPainter (the fallback renderer): reference faintly, then samples.
+void paint_points(QPainter& p, const PlotFrame& f, const ViewContent& c);
+// Trails, axes, ticks, titles (over the points).
+void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c);
+
+// Density of the samples over a region: a smoothed histogram coloured with a
+// transparent-to-colour ramp (ARGB32, premultiplied).
+QImage density_image(const ViewContent& c, const QRectF& region, int bins);
+// The region a heat map should cover: the bounds widened enough for any
+// widget aspect ratio.
+QRectF heat_region_for(const QRectF& bounds);
+
+float point_size_for(int64_t count, double dpr);
+
+}  // namespace sims::ui

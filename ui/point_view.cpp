@@ -1,0 +1,235 @@
+#include "point_view.hpp"
+
+#include <QLabel>
+#include <QOffscreenSurface>
+#include <QOpenGLContext>
+#include <QOpenGLFunctions>
+#include <QOpenGLShaderProgram>
+#include <QOpenGLWidget>
+#include <QPainter>
+#include <QVBoxLayout>
+
+#include "image_grid_view.hpp"
+#include "plot_painter.hpp"
+
+// The shaders live in a resource of this static library: register it
+// explicitly (the linker may drop an unreferenced static initializer).
+static void init_studio_resources() { Q_INIT_RESOURCE(studio); }
+
+namespace sims::ui {
+
+// [SECTION] Canvases ----------------------------------------------------------------
+
+class PointView::PainterCanvas final : public QWidget {
+ public:
+  PainterCanvas(PointView* view) : QWidget(view), view_(view) {}
+
+ protected:
+  void paintEvent(QPaintEvent*) override {
+    QPainter p(this);
+    view_->paint_all(p, size());
+  }
+
+ private:
+  PointView* view_;
+};
+
+class PointView::GlCanvas final : public QOpenGLWidget, protected QOpenGLFunctions {
+ public:
+  GlCanvas(PointView* view) : QOpenGLWidget(view), view_(view) {}
+  ~GlCanvas() override {
+    makeCurrent();
+    program_.reset();
+    doneCurrent();
+  }
+  bool shaders_ok() const { return ok_; }
+
+  // Draws a point cloud in data coordinates (called between begin/endNativePainting).
+  void draw_points(const SampleSet& s, const QColor& color, float size, const QRectF& bounds, const QRectF& plot,
+                   const QSize& widget, double dpr) {
+    if (!ok_ || s.shape != std::vector<int64_t>{2} || s.count() == 0) return;
+    // Affine map data -> NDC through the plot rectangle (widget pixels).
+    const double W = widget.width(), H = widget.height();
+    const double ax = plot.width() / bounds.width() * 2.0 / W;
+    const double bx = (plot.left() - bounds.left() * plot.width() / bounds.width()) * 2.0 / W - 1.0;
+    const double ay = plot.height() / bounds.height() * 2.0 / H;
+    const double by = 1.0 - (plot.bottom() + bounds.top() * plot.height() / bounds.height()) * 2.0 / H;
+    glViewport(0, 0, static_cast<int>(W * dpr), static_cast<int>(H * dpr));
+    glEnable(GL_SCISSOR_TEST);
+    glScissor(static_cast<int>(plot.left() * dpr), static_cast<int>((H - plot.bottom()) * dpr),
+              static_cast<int>(plot.width() * dpr), static_cast<int>(plot.height() * dpr));
+    glEnable(GL_BLEND);
+    glBlendFuncSeparate(GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA, GL_ONE, GL_ONE_MINUS_SRC_ALPHA);
+    glEnable(0x8642);  // GL_PROGRAM_POINT_SIZE
+    glEnable(0x8861);  // GL_POINT_SPRITE (compatibility profiles need it for gl_PointCoord)
+    glBindBuffer(GL_ARRAY_BUFFER, 0);
+    program_->bind();
+    program_->setUniformValue("u_xform", QVector4D(ax, bx, ay, by));
+    program_->setUniformValue("u_size", size);
+    program_->setUniformValue("u_color", QVector4D(color.redF(), color.greenF(), color.blueF(), color.alphaF()));
+    const int loc = program_->attributeLocation("a_pos");
+    program_->enableAttributeArray(loc);
+    program_->setAttributeArray(loc, GL_FLOAT, s.data.data(), 2);
+    glDrawArrays(GL_POINTS, 0, static_cast<GLsizei>(s.count()));
+    program_->disableAttributeArray(loc);
+    program_->release();
+    glDisable(GL_SCISSOR_TEST);
+    while (glGetError() != GL_NO_ERROR) {
+    }
+  }
+
+ protected:
+  void initializeGL() override {
+    initializeOpenGLFunctions();
+    program_ = std::make_unique<QOpenGLShaderProgram>();
+    ok_ = program_->addShaderFromSourceFile(QOpenGLShader::Vertex, ":/shaders/points.vert") &&
+          program_->addShaderFromSourceFile(QOpenGLShader::Fragment, ":/shaders/points.frag") && program_->link();
+    if (!ok_) qWarning("sims-studio: point shaders failed (%s); drawing points with QPainter",
+                       qPrintable(program_->log()));
+  }
+  void paintGL() override {
+    QPainter p(this);
+    view_->paint_gl(p, size(), devicePixelRatioF());
+  }
+
+ private:
+  PointView* view_;
+  std::unique_ptr<QOpenGLShaderProgram> program_;
+  bool ok_ = false;
+};
+
+// [SECTION] PointView ---------------------------------------------------------------
+
+bool PointView::opengl_available() {
+  static const bool ok = [] {
+    init_studio_resources();
+    const QByteArray force = qgetenv("SIMS_STUDIO_RENDERER");
+    if (force == "painter") return false;
+    if (force == "gl") return true;
+    QOpenGLContext ctx;
+    if (!ctx.create()) return false;
+    QOffscreenSurface surface;
+    surface.setFormat(ctx.format());
+    surface.create();
+    if (!surface.isValid() || !ctx.makeCurrent(&surface)) return false;
+    const bool has_shaders = QOpenGLShaderProgram::hasOpenGLShaderPrograms(&ctx);
+    ctx.doneCurrent();
+    return has_shaders;
+  }();
+  return ok;
+}
+
+PointView::PointView(QWidget* parent) : SampleView(parent) {
+  auto* lay = new QVBoxLayout(this);
+  lay->setContentsMargins(0, 0, 0, 0);
+  if (opengl_available()) {
+    gl_ = new GlCanvas(this);
+    canvas_ = gl_;
+  } else {
+    canvas_ = new PainterCanvas(this);
+  }
+  lay->addWidget(canvas_);
+  setMinimumSize(260, 260);
+}
+
+QString PointView::renderer() const { return gl_ ? "OpenGL" : "QPainter"; }
+
+void PointView::set_content(const ViewContent& content) {
+  content_ = content;
+  heat_region_ = heat_region_for(content_.bounds);
+  heat_ = density_image(content_, heat_region_, 150);
+  canvas_->update();
+}
+
+void PointView::paint_all(QPainter& p, const QSize& size) {
+  const PlotFrame f = plot_frame(size, content_);
+  paint_underlay(p, f, heat_, heat_region_);
+  paint_points(p, f, content_);
+  paint_overlay(p, f, content_);
+}
+
+void PointView::paint_gl(QPainter& p, const QSize& size, double dpr) {
+  if (!gl_->shaders_ok()) return paint_all(p, size);
+  const PlotFrame f = plot_frame(size, content_);
+  paint_underlay(p, f, heat_, heat_region_);
+  p.beginNativePainting();
+  QColor ref(150, 150, 158);
+  ref.setAlphaF(0.35);
+  gl_->draw_points(content_.reference, ref, 2.6f * dpr, f.bounds, f.plot, size, dpr);
+  QColor col = content_.color;
+  col.setAlphaF(0.85);
+  gl_->draw_points(content_.samples, col, point_size_for(content_.samples.count(), dpr), f.bounds, f.plot, size, dpr);
+  p.endNativePainting();
+  paint_overlay(p, f, content_);
+}
+
+QImage PointView::render_image() {
+  if (gl_ && gl_->isValid() && gl_->isVisible()) return gl_->grabFramebuffer();
+  const double dpr = devicePixelRatioF();
+  const QSize sz = size().isEmpty() ? QSize(600, 600) : size();
+  QImage img(sz * dpr, QImage::Format_ARGB32_Premultiplied);
+  img.setDevicePixelRatio(dpr);
+  QPainter p(&img);
+  paint_all(p, sz);
+  return img;
+}
+
+// [SECTION] Factory and bounds ------------------------------------------------------------
+
+namespace {
+
+// Shown for sample shapes without a view yet (image models).
+class PlaceholderView final : public SampleView {
+ public:
+  PlaceholderView(const std::vector<int64_t>& shape, QWidget* parent) : SampleView(parent) {
+    auto* lay = new QVBoxLayout(this);
+    QString s;
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? "×" : "") + QString::number(shape[i]);
+    auto* l = new QLabel("Samples of shape " + s + ": no view for this shape yet (2D points and 1- or 3-channel images).", this);
+    l->setAlignment(Qt::AlignCenter);
+    l->setWordWrap(true);
+    lay->addWidget(l);
+  }
+  void set_content(const ViewContent& c) override { c_ = c; }
+  const ViewContent& content() const override { return c_; }
+  QImage render_image() override { return grab().toImage(); }
+  QString renderer() const override { return "none"; }
+
+ private:
+  ViewContent c_;
+};
+
+}  // namespace
+
+SampleView* make_sample_view(const std::vector<int64_t>& shape, QWidget* parent) {
+  if (shape == std::vector<int64_t>{2}) return new PointView(parent);
+  if (shape.size() == 3 && (shape[0] == 1 || shape[0] == 3)) return new ImageGridView(parent);
+  return new PlaceholderView(shape, parent);
+}
+
+QRectF bounds_of(const std::vector<const SampleSet*>& sets) {
+  std::vector<float> xs, ys;
+  for (const SampleSet* s : sets) {
+    if (!s || s->shape != std::vector<int64_t>{2}) continue;
+    for (int64_t i = 0; i < s->count(); ++i) {
+      if (!std::isfinite(s->data[2 * i]) || !std::isfinite(s->data[2 * i + 1])) continue;
+      xs.push_back(s->data[2 * i]);
+      ys.push_back(s->data[2 * i + 1]);
+    }
+  }
+  if (xs.size() < 2) return QRectF(-3, -3, 6, 6);
+  auto range = [](std::vector<float>& v) {
+    const size_t lo = v.size() / 200, hi = v.size() - 1 - v.size() / 200;
+    std::nth_element(v.begin(), v.begin() + lo, v.end());
+    const float a = v[lo];
+    std::nth_element(v.begin(), v.begin() + hi, v.end());
+    return std::make_pair(a, v[hi]);
+  };
+  auto [x0, x1] = range(xs);
+  auto [y0, y1] = range(ys);
+  const double span = std::max({x1 - x0, y1 - y0, 1e-3f});
+  const double pad = 0.12 * span;
+  return QRectF(x0 - pad, y0 - pad, (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad);
+}
+
+}  // namespace sims::ui

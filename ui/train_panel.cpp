@@ -1,0 +1,376 @@
+#include "train_panel.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <QCheckBox>
+#include <QChartView>
+#include <QComboBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLineSeries>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QValueAxis>
+#include <QVBoxLayout>
+
+#include <ATen/ATen.h>
+
+#include "common/error.hpp"
+#include "data/toy2d.hpp"
+#include "io/npy.hpp"
+#include "message_area.hpp"
+#include "training/synth.hpp"
+#include "training/trainer.hpp"
+
+namespace sims::ui {
+
+// [SECTION] The job ----------------------------------------------------------------
+
+std::string TrainPlan::base_path() const { return out_dir + "/" + dataset + "-base.ckpt"; }
+std::string TrainPlan::aux_path() const { return out_dir + "/" + dataset + "-aux.ckpt"; }
+
+std::pair<std::string, std::string> run_train_plan(const TrainPlan& plan, engine::JobContext& ctx) {
+  std::filesystem::create_directories(plan.out_dir);
+  // Stage weights for the overall fraction: images trained, and synthetic
+  // sampling at roughly a third of a training image per network evaluation.
+  const double w_base = static_cast<double>(plan.base_budget);
+  const double w_synth = plan.n_synth * (2.0 * plan.synth_steps - 1) / 3.0;
+  const double w_aux = static_cast<double>(plan.aux_budget);
+  const double total = w_base + w_synth + w_aux;
+
+  data::Toy2dSpec spec = data::Toy2dSpec::named(plan.dataset);
+  at::Tensor data = data::sample_toy2d(spec, plan.n_data, plan.seed);
+  nlohmann::json net_json;
+  {
+    std::ifstream f(plan.net_config);
+    if (!f) throw InputError("cannot open the network configuration '" + plan.net_config + "'");
+    net_json = nlohmann::json::parse(f, nullptr, false);
+    if (net_json.is_discarded()) throw InputError("'" + plan.net_config + "' is not valid JSON");
+  }
+  TrainConfig tc;
+  tc.budget = plan.base_budget;
+  tc.batch = plan.batch;
+  tc.seed = plan.seed;
+  TrainState base = TrainState::create(NetConfig::from_json(net_json), tc);
+  base.data = {{"source", "builtin"}, {"spec", spec.to_json()}, {"n", plan.n_data}, {"seed", plan.seed}};
+  base.provenance = {{"role", "base"},
+                     {"summary", "base trained on built-in '" + plan.dataset + "' (" + std::to_string(plan.n_data) +
+                                     " samples, seed " + std::to_string(plan.seed) + ")"}};
+
+  auto trainer_options = [&](const std::string& path, double offset, double weight, const char* stage, int id) {
+    TrainOptions o;
+    o.cancel = ctx.cancel_flag();
+    o.checkpoint_path = path;
+    // Often enough for a live curve and ETA even with huge budgets.
+    o.progress_every = std::clamp<int64_t>(plan.base_budget / 200, plan.batch, 20 * plan.batch);
+    o.on_progress = [&ctx, offset, weight, total, stage, id](const TrainEvent& e) {
+      const double f = (offset + weight * e.images_seen / static_cast<double>(e.budget)) / total;
+      ctx.progress(f, stage, {{"stage", id}, {"images", static_cast<double>(e.images_seen)}, {"loss", e.loss},
+                              {"images_per_second", e.images_per_second}});
+    };
+    return o;
+  };
+
+  // 1. base on the real data
+  if (train(base, data, trainer_options(plan.base_path(), 0, w_base, "training the base model", 0)) ==
+      TrainOutcome::Cancelled)
+    return {plan.base_path(), {}};
+
+  // 2. its synthetic set
+  const std::string synth = plan.out_dir + "/" + plan.dataset + "-synthetic.npy";
+  DenoiserPtr base_model = NetworkDenoiser::from_state(base, plan.base_path());
+  SynthConfig sc;
+  sc.n = plan.n_synth;
+  sc.seed = plan.seed + 1;
+  sc.sampler.steps = plan.synth_steps;
+  SynthResult sr = generate_synthetic_set(base_model, nullptr, sc, synth, ctx.cancel_flag(),
+                                          [&](int64_t done, int64_t n, double) {
+                                            ctx.progress((w_base + w_synth * done / std::max<double>(n, 1)) / total,
+                                                         "sampling the synthetic set", {{"stage", 1}});
+                                          });
+  if (sr.cancelled) return {plan.base_path(), {}};
+
+  // 3. the auxiliary: a copy of the base fine-tuned on the synthetic set only
+  at::Tensor syn = io::read_npy(synth).to(at::kFloat);
+  TrainConfig ta = tc;
+  ta.budget = plan.aux_budget;
+  ta.seed = plan.seed + 2;
+  TrainState aux = TrainState::fork(base, ta);
+  aux.provenance = {{"role", "auxiliary"},
+                    {"base", plan.base_path()},
+                    {"base_images_seen", base.images_seen},
+                    {"n_synthetic", plan.n_synth},
+                    {"summary", "aux of " + std::filesystem::path(plan.base_path()).filename().string() + " on " +
+                                    std::to_string(plan.n_synth) + " synthetic samples"},
+                    {"base_history", base.provenance}};
+  const TrainOutcome o = train(aux, syn, trainer_options(plan.aux_path(), w_base + w_synth, w_aux, "fine-tuning the auxiliary", 2));
+  std::error_code ec;
+  std::filesystem::remove(synth, ec);  // SIMS discards S once the auxiliary is trained
+  if (o == TrainOutcome::Cancelled) return {plan.base_path(), {}};
+  return {plan.base_path(), plan.aux_path()};
+}
+
+// [SECTION] The panel ------------------------------------------------------------------
+
+namespace {
+QSpinBox* images_box(QWidget* parent, int max, int step, const char* name) {
+  auto* s = new QSpinBox(parent);
+  s->setObjectName(name);
+  s->setRange(1, max);
+  s->setSingleStep(step);
+  s->setGroupSeparatorShown(true);
+  return s;
+}
+
+QString hms(double s) {
+  if (!(s >= 0) || !std::isfinite(s)) return "--:--";
+  const long t = std::lround(s);
+  return QString("%1:%2").arg(t / 60, 2, 10, QChar('0')).arg(t % 60, 2, 10, QChar('0'));
+}
+}  // namespace
+
+TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget* parent)
+    : QDialog(parent), runner_(runner), messages_(messages) {
+  setWindowTitle("Train models — SIMS Algorithm 1");
+  auto* v = new QVBoxLayout(this);
+  auto* intro = new QLabel("Train a base model on a built-in 2D data set, sample its synthetic set, and fine-tune "
+                           "a copy of the base on it (the auxiliary). Runs in the background; the studio stays live.",
+                           this);
+  intro->setWordWrap(true);
+  v->addWidget(intro);
+  auto* form = new QFormLayout;
+  dataset_ = new QComboBox(this);
+  dataset_->setObjectName("dataset");
+  for (const auto& n : data::toy2d_names()) dataset_->addItem(QString::fromStdString(n));
+  form->addRow("Data set", dataset_);
+  n_data_ = images_box(this, 1000000, 500, "nData");
+  form->addRow("Training points", n_data_);
+  net_ = new QComboBox(this);
+  net_->setObjectName("net");
+  for (const QFileInfo& fi : QDir(SIMS_SOURCE_DIR "/assets/networks").entryInfoList({"*.json"}, QDir::Files, QDir::Name))
+    net_->addItem(fi.baseName(), fi.absoluteFilePath());
+  form->addRow("Network", net_);
+  base_budget_ = images_box(this, 100000000, 50000, "baseBudget");
+  form->addRow("Base budget (images)", base_budget_);
+  n_synth_ = images_box(this, 1000000, 500, "nSynth");
+  form->addRow("Synthetic samples", n_synth_);
+  aux_budget_ = images_box(this, 100000000, 10000, "auxBudget");
+  form->addRow("Aux budget (images)", aux_budget_);
+  seed_ = new QSpinBox(this);
+  seed_->setRange(0, 1 << 30);
+  form->addRow("Seed", seed_);
+  auto* out_row = new QHBoxLayout;
+  out_dir_ = new QLineEdit(this);
+  out_dir_->setObjectName("outDir");
+  auto* browse = new QPushButton("…", this);
+  out_row->addWidget(out_dir_, 1);
+  out_row->addWidget(browse);
+  form->addRow("Output folder", out_row);
+  load_when_done_ = new QCheckBox("Load the models when done", this);
+  load_when_done_->setChecked(true);
+  form->addRow("", load_when_done_);
+  v->addLayout(form);
+
+  auto* buttons = new QHBoxLayout;
+  start_ = new QPushButton("Start", this);
+  start_->setObjectName("trainStart");
+  start_->setDefault(true);
+  cancel_ = new QPushButton("Cancel", this);
+  cancel_->setObjectName("trainCancel");
+  bar_ = new QProgressBar(this);
+  bar_->setRange(0, 1000);
+  bar_->setTextVisible(true);
+  bar_->setFormat("%p%");
+  buttons->addWidget(start_);
+  buttons->addWidget(cancel_);
+  buttons->addWidget(bar_, 1);
+  v->addLayout(buttons);
+  status_ = new QLabel("Idle", this);
+  status_->setObjectName("trainStatus");
+  v->addWidget(status_);
+
+  chart_ = new QChart;
+  chart_->setTitle("Training loss");
+  chart_->legend()->setAlignment(Qt::AlignBottom);
+  chart_->setMargins(QMargins(4, 4, 4, 4));
+  base_loss_ = new QLineSeries;
+  base_loss_->setName("base");
+  aux_loss_ = new QLineSeries;
+  aux_loss_->setName("auxiliary (fine-tune)");
+  chart_->addSeries(base_loss_);
+  chart_->addSeries(aux_loss_);
+  x_axis_ = new QValueAxis;
+  x_axis_->setTitleText("images seen (k): base, then the auxiliary's fine-tuning");
+  x_axis_->setLabelFormat("%.0f");
+  y_axis_ = new QValueAxis;
+  y_axis_->setTitleText("loss");
+  y_axis_->setLabelFormat("%.2f");
+  chart_->addAxis(x_axis_, Qt::AlignBottom);
+  chart_->addAxis(y_axis_, Qt::AlignLeft);
+  for (auto* s : {base_loss_, aux_loss_}) s->attachAxis(x_axis_), s->attachAxis(y_axis_);
+  auto* view = new QChartView(chart_, this);
+  view->setRenderHint(QPainter::Antialiasing);
+  view->setMinimumHeight(240);
+  v->addWidget(view, 1);
+
+  TrainPlan p;
+  QSettings s;
+  p.dataset = s.value("train/dataset", "grid25").toString().toStdString();
+  p.n_data = s.value("train/nData", 2000).toLongLong();
+  p.base_budget = s.value("train/baseBudget", qlonglong(p.base_budget)).toLongLong();
+  p.n_synth = s.value("train/nSynth", 2000).toLongLong();
+  p.aux_budget = s.value("train/auxBudget", qlonglong(p.aux_budget)).toLongLong();
+  p.net_config = s.value("train/net", SIMS_SOURCE_DIR "/assets/networks/mlp2d.json").toString().toStdString();
+  p.out_dir = s.value("train/outDir", QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/models")
+                  .toString().toStdString();
+  set_plan(p);
+
+  connect(start_, &QPushButton::clicked, this, &TrainPanel::start);
+  connect(cancel_, &QPushButton::clicked, this, &TrainPanel::cancel);
+  connect(browse, &QPushButton::clicked, this, [this] {
+    const QString d = QFileDialog::getExistingDirectory(this, "Output folder", out_dir_->text());
+    if (!d.isEmpty()) out_dir_->setText(d);
+  });
+  set_running(false);
+  resize(560, 640);
+}
+
+TrainPlan TrainPanel::plan() const {
+  TrainPlan p;
+  p.dataset = dataset_->currentText().toStdString();
+  p.n_data = n_data_->value();
+  p.net_config = net_->currentData().toString().toStdString();
+  p.base_budget = base_budget_->value();
+  p.n_synth = n_synth_->value();
+  p.aux_budget = aux_budget_->value();
+  p.seed = static_cast<uint64_t>(seed_->value());
+  p.out_dir = out_dir_->text().toStdString();
+  return p;
+}
+
+void TrainPanel::set_plan(const TrainPlan& p) {
+  dataset_->setCurrentText(QString::fromStdString(p.dataset));
+  n_data_->setValue(static_cast<int>(p.n_data));
+  const int ni = net_->findData(QString::fromStdString(p.net_config));
+  if (ni >= 0) net_->setCurrentIndex(ni);
+  base_budget_->setValue(static_cast<int>(p.base_budget));
+  n_synth_->setValue(static_cast<int>(p.n_synth));
+  aux_budget_->setValue(static_cast<int>(p.aux_budget));
+  seed_->setValue(static_cast<int>(p.seed));
+  out_dir_->setText(QString::fromStdString(p.out_dir));
+}
+
+int TrainPanel::loss_points() const { return base_loss_->count() + aux_loss_->count(); }
+
+void TrainPanel::set_running(bool running) {
+  start_->setEnabled(!running);
+  cancel_->setEnabled(running);
+  for (QWidget* w : std::initializer_list<QWidget*>{dataset_, n_data_, net_, base_budget_, n_synth_, aux_budget_, seed_, out_dir_})
+    w->setEnabled(!running);
+}
+
+void TrainPanel::start() {
+  if (job_ && !job_->done()) return;
+  const TrainPlan p = plan();
+  if (p.out_dir.empty()) {
+    messages_->error("choose an output folder for the trained models");
+    return;
+  }
+  QSettings s;
+  s.setValue("train/dataset", QString::fromStdString(p.dataset));
+  s.setValue("train/nData", qlonglong(p.n_data));
+  s.setValue("train/baseBudget", qlonglong(p.base_budget));
+  s.setValue("train/nSynth", qlonglong(p.n_synth));
+  s.setValue("train/auxBudget", qlonglong(p.aux_budget));
+  s.setValue("train/net", QString::fromStdString(p.net_config));
+  s.setValue("train/outDir", QString::fromStdString(p.out_dir));
+  base_loss_->clear();
+  aux_loss_->clear();
+  y_min_ = 1e9, y_max_ = 0;
+  x_axis_->setRange(0, (p.base_budget + p.aux_budget) / 1000.0);
+  base_budget_images_ = p.base_budget;
+  bar_->setValue(0);
+  status_->setText("Starting…");
+  set_running(true);
+  engine::JobCallbacks cb;
+  // Worker thread -> UI thread: queued calls on this panel (dropped if it is gone).
+  cb.on_progress = [this](const engine::JobProgress& pr) {
+    QMetaObject::invokeMethod(this, [this, pr] { on_progress(pr); }, Qt::QueuedConnection);
+  };
+  cb.on_done = [this](const engine::Job& j) {
+    QString base, aux;
+    if (j.result().has_value()) {
+      const auto& r = std::any_cast<const std::pair<std::string, std::string>&>(j.result());
+      base = QString::fromStdString(r.first);
+      aux = QString::fromStdString(r.second);
+    }
+    const engine::JobState st = j.state();
+    const QString err = QString::fromStdString(j.error());
+    QMetaObject::invokeMethod(this, [=] { on_done(st, err, base, aux); }, Qt::QueuedConnection);
+  };
+  job_ = runner_->submit("train " + p.dataset, [p](engine::JobContext& ctx) -> std::any { return run_train_plan(p, ctx); }, cb);
+  messages_->info(QString("training on '%1': base %2 images, %3 synthetic samples, aux %4 images → %5")
+                      .arg(QString::fromStdString(p.dataset)).arg(p.base_budget).arg(p.n_synth).arg(p.aux_budget)
+                      .arg(QString::fromStdString(p.out_dir)));
+}
+
+void TrainPanel::cancel() {
+  if (!job_ || job_->done()) return;
+  job_->cancel();
+  status_->setText("Cancelling…");
+  cancel_->setEnabled(false);
+}
+
+void TrainPanel::on_progress(const engine::JobProgress& p) {
+  if (!job_ || job_->done()) return;
+  bar_->setValue(static_cast<int>(p.fraction * 1000));
+  QString line = QString::fromStdString(p.message);
+  auto it = p.values.find("loss");
+  const auto stage = p.values.count("stage") ? static_cast<int>(p.values.at("stage")) : -1;
+  if (it != p.values.end() && std::isfinite(it->second) && it->second > 0) {
+    line += QString(" · loss %1").arg(it->second, 0, 'f', 4);
+    const double x = (p.values.at("images") + (stage == 2 ? base_budget_images_ : 0)) / 1000.0;
+    (stage == 2 ? aux_loss_ : base_loss_)->append(x, it->second);
+    y_min_ = std::min(y_min_, it->second);
+    y_max_ = std::max(y_max_, it->second);
+    const double pad = 0.08 * (y_max_ - y_min_) + 1e-3;
+    y_axis_->setRange(std::max(0.0, y_min_ - pad), y_max_ + pad);
+  }
+  if (p.values.count("images_per_second"))
+    line += QString(" · %1 img/s").arg(p.values.at("images_per_second"), 0, 'f', 0);
+  line += QString(" · elapsed %1 · ETA %2").arg(hms(p.elapsed), hms(p.eta));
+  status_->setText(line);
+  Q_EMIT progressed(p.fraction);
+}
+
+void TrainPanel::on_done(engine::JobState s, const QString& error, const QString& base, const QString& aux) {
+  set_running(false);
+  switch (s) {
+    case engine::JobState::Finished:
+      bar_->setValue(1000);
+      status_->setText("Done: " + base + " and " + aux);
+      messages_->info("training finished: " + base + ", " + aux);
+      if (load_when_done_->isChecked()) Q_EMIT models_ready(base, aux);
+      break;
+    case engine::JobState::Cancelled:
+      status_->setText("Cancelled" + (base.isEmpty() ? QString() : " (checkpoint kept: " + base + ")"));
+      messages_->warning("training cancelled");
+      break;
+    default:
+      status_->setText("Failed: " + error);
+      messages_->error("training failed: " + error);
+  }
+  Q_EMIT finished(static_cast<int>(s));
+}
+
+}  // namespace sims::ui

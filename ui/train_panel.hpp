@@ -1,0 +1,88 @@
+// "Train models" panel: SIMS Algorithm 1 steps 1-3 on a built-in 2D data set
+// (train a base, sample its synthetic set, fine-tune the auxiliary on it) as
+// one engine job: progress bar, ETA, live loss curves, Cancel. The UI thread
+// only receives queued progress events; it never waits for the job.
+#pragma once
+#include <QDialog>
+
+#include "engine/job_runner.hpp"
+
+class QChart;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QLineSeries;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QValueAxis;
+class QCheckBox;
+
+namespace sims::ui {
+
+class MessageArea;
+
+struct TrainPlan {
+  std::string dataset = "grid25";
+  int64_t n_data = 2000;
+  std::string net_config;        // path to a network JSON (assets/networks)
+  int64_t base_budget = 1000000;  // images
+  int64_t n_synth = 2000;
+  int synth_steps = 32;
+  int64_t aux_budget = 200000;    // images
+  int64_t batch = 256;
+  uint64_t seed = 0;
+  std::string out_dir;
+  std::string base_path() const;
+  std::string aux_path() const;
+};
+
+// Runs the whole plan in the calling thread (the job body; exposed for tests).
+// Returns the paths {base, aux}; on cancel returns what exists so far.
+std::pair<std::string, std::string> run_train_plan(const TrainPlan& plan, engine::JobContext& ctx);
+
+class TrainPanel final : public QDialog {
+  Q_OBJECT
+ public:
+  TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget* parent = nullptr);
+  TrainPlan plan() const;
+  void set_plan(const TrainPlan& p);
+  engine::JobPtr job() const { return job_; }
+  QPushButton* start_button() const { return start_; }
+  QPushButton* cancel_button() const { return cancel_; }
+  int loss_points() const;
+
+ public Q_SLOTS:
+  void start();
+  void cancel();
+
+ Q_SIGNALS:
+  void progressed(double fraction);
+  void finished(int state);  // engine::JobState
+  // The job finished and "load when done" is checked.
+  void models_ready(const QString& base, const QString& aux);
+
+ private:
+  void on_progress(const engine::JobProgress& p);
+  void on_done(engine::JobState s, const QString& error, const QString& base, const QString& aux);
+  void set_running(bool running);
+
+  engine::JobRunner* runner_;
+  MessageArea* messages_;
+  engine::JobPtr job_;
+  QComboBox *dataset_, *net_;
+  QSpinBox *n_data_, *base_budget_, *n_synth_, *aux_budget_, *seed_;
+  QLineEdit* out_dir_;
+  QCheckBox* load_when_done_;
+  QPushButton *start_, *cancel_;
+  QProgressBar* bar_;
+  QLabel* status_;
+  QChart* chart_;
+  QLineSeries *base_loss_, *aux_loss_;
+  QValueAxis* x_axis_;
+  QValueAxis* y_axis_;
+  int64_t base_budget_images_ = 0;  // of the job shown: the aux curve continues after it
+  double y_min_ = 1e9, y_max_ = 0;
+};
+
+}  // namespace sims::ui
