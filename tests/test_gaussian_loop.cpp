@@ -74,7 +74,7 @@ TEST_CASE("Gaussian loop with bias lambda shrinks the mean trace by lambda per g
   for (int t = 0; t < 5; ++t) CHECK(res.trace_mean[t] == Approx(2.0 * std::pow(0.5, t)).epsilon(0.05));
 }
 
-TEST_CASE("Gaussian loop is deterministic for a seed; progress and cancel work", "[loop]") {
+TEST_CASE("Gaussian loop is deterministic for a seed, progress and cancel work", "[loop]") {
   auto c = config(LoopKind::Augment, 20, 8, 64, 7);
   c.dim = 3;
   const auto a = run_gaussian_loop(c), b = run_gaussian_loop(c);

@@ -169,7 +169,7 @@ TEST_CASE("guided samples move away from the auxiliary's distribution", "[sample
   CHECK(prev < -0.5);
 }
 
-TEST_CASE("same seed gives the same samples; churn is reproducible", "[sampler]") {
+TEST_CASE("same seed gives the same samples, churn is reproducible", "[sampler]") {
   auto base = gaussian2d(0.0, 0.0, 2.0, 1.0, 2.0);
   SamplerConfig c;
   c.churn = 40;

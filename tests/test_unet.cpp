@@ -45,7 +45,7 @@ at::Tensor corner_images(int64_t n, int64_t c, int64_t r, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("U-Net maps images to images; at initialisation D = c_skip x", "[unet]") {
+TEST_CASE("U-Net maps images to images, and at initialisation D = c_skip x", "[unet]") {
   torch::manual_seed(0);
   for (int64_t ch : {1, 3}) {
     NetConfig cfg = tiny_unet(ch, 16);
