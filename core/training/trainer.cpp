@@ -103,12 +103,23 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     }
     at::Tensor loss = edm_loss(*st.raw, y, sigma, noise);
     loss.backward();
+    // One check for all gradients: the sum of their sums is finite when every
+    // entry is (an overflow to inf only sends us down the exact per-tensor
+    // path below, where nan_to_num leaves finite values unchanged).
     bool nonfinite = false;
-    for (auto& p : params) {
-      if (!p.grad().defined()) continue;
-      if (!p.grad().isfinite().all().item<bool>()) {
-        nonfinite = true;
-        p.mutable_grad().nan_to_num_(0.0, 1e5, -1e5);
+    {
+      std::vector<at::Tensor> sums;
+      sums.reserve(params.size());
+      for (auto& p : params)
+        if (p.grad().defined()) sums.push_back(p.grad().sum());
+      if (!sums.empty() && !at::stack(sums).sum().isfinite().item<bool>()) {
+        for (auto& p : params) {
+          if (!p.grad().defined()) continue;
+          if (!p.grad().isfinite().all().item<bool>()) {
+            nonfinite = true;
+            p.mutable_grad().nan_to_num_(0.0, 1e5, -1e5);
+          }
+        }
       }
     }
     st.nonfinite_grad_steps += nonfinite;
@@ -121,7 +132,7 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     const double beta = std::pow(0.5, b / std::max(hl, 1e-8));
     {
       torch::NoGradGuard ng;
-      for (size_t i = 0; i < params.size(); ++i) ema_params[i].copy_(params[i].detach().lerp(ema_params[i], beta));
+      for (size_t i = 0; i < params.size(); ++i) ema_params[i].lerp_(params[i].detach(), 1.0 - beta);  // in place, no temporary
     }
 
     const double lv = loss.item<double>();
