@@ -1,15 +1,24 @@
 // `sims loop`: self-consuming loops. The Gaussian family (the MAD paper's
-// closed-form model) is contracted in ../shared/CLI.md; diffusion families
-// arrive with the loops issue.
+// closed-form model) is contracted in ../shared/CLI.md; the diffusion2d
+// family trains R independent 2D diffusion models per generation as a
+// batched ensemble (core/loops/diffusion_loop.hpp), standard or SIMS
+// training (the SIMS paper's Fig. 4), with a resumable run folder.
+#include <atomic>
+#include <cmath>
+#include <csignal>
 #include <filesystem>
-#include <unistd.h>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <malloc.h>
+#include <unistd.h>
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
 #include "io/atomic_file.hpp"
+#include "loops/diffusion_loop.hpp"
 #include "loops/gaussian_loop.hpp"
+#include "render/plot.hpp"
 
 namespace sims::cli {
 namespace {
@@ -20,12 +29,115 @@ struct LoopArgs {
   double bias = 1.0;
   uint64_t seed = 0;
   bool json = false;
+  // diffusion2d
+  std::string data = "gaussian", pool = "replace", algorithm = "standard", interval = "0:inf", sampler = "heun";
+  double omega = 3.0, base_epochs = 100, aux_epochs = 50, sigma_data = 0.5, lr = 1e-3;
+  int64_t n_aux = 2000, n_eval = 1000, width = 64, depth = 3, batch = 256, batch_runs = 0, save_runs = 4;
+  int steps = 18, threads = 0;
+  bool resume = false;
+  // plots
+  std::string plot, plot_key = "ratio", label;
+  std::vector<std::string> compare;
+  CLI::Option *o_kind = nullptr, *o_nreal = nullptr, *o_nsynth = nullptr, *o_gens = nullptr, *o_runs = nullptr,
+              *o_omega = nullptr;
 };
 
-int run_loop(const LoopArgs& a) {
-  if (a.family != "gaussian")
-    throw InputError("--family " + a.family + " is not available yet (only 'gaussian'; diffusion2d and images come later)");
+// [SECTION] Ctrl-C ---------------------------------------------------------------
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_loop_sigint(int) { g_stop.store(true); }
+
+void install_sigint() {
+  struct sigaction sa {};
+  sa.sa_handler = on_loop_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string hms(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--";
+  const long t = std::lround(s);
+  std::ostringstream o;
+  o << std::setfill('0');
+  if (t >= 3600) o << t / 3600 << ":";
+  o << std::setw(2) << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
+  return o.str();
+}
+
+// [SECTION] Plots ------------------------------------------------------------------
+
+nlohmann::json read_result(const std::string& where) {
+  std::string path = where;
+  if (std::filesystem::is_directory(where)) path = where + "/metrics.json";
+  std::ifstream in(path);
+  if (!in) throw InputError("--compare: cannot read '" + path + "'");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A --json capture: the last non-empty line is the object.
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+  }
+  std::istringstream lines(text);
+  std::string line, last;
+  while (std::getline(lines, line))
+    if (!line.empty()) last = line;
+  try {
+    return nlohmann::json::parse(last);
+  } catch (const nlohmann::json::exception&) {
+    throw InputError("--compare: '" + path + "' is not a loop result (JSON)");
+  }
+}
+
+std::string auto_label(const nlohmann::json& j) {
+  std::ostringstream o;
+  const std::string fam = j.value("family", std::string("gaussian"));
+  if (fam == "diffusion2d") {
+    if (j.value("algorithm", std::string("standard")) == "sims")
+      o << "SIMS w=" << j.value("omega", 0.0);
+    else
+      o << "standard";
+  } else {
+    o << "gaussian";
+  }
+  o << " |Ds|=" << j.value("n_synth", 0);
+  return o.str();
+}
+
+void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::string& key, const std::string& label) {
+  if (!j.contains(key) || !j[key].is_array())
+    throw InputError("--plot-key '" + key + "' is not an array in a loop result");
+  render::Series s;
+  s.label = label.empty() ? auto_label(j) : label;
+  const auto v = j[key].get<std::vector<double>>();
+  for (size_t i = 0; i < v.size(); ++i) {
+    s.x.push_back(static_cast<double>(i + 1));
+    s.y.push_back(v[i]);
+  }
+  s.markers = v.size() <= 30;
+  s.colour = render::palette(plot.series.size());
+  plot.series.push_back(std::move(s));
+}
+
+void write_plot(const LoopArgs& a, const nlohmann::json* own) {
+  render::LinePlot plot;
+  plot.x_label = "generation t";
+  plot.y_label = a.plot_key == "ratio" ? "E[dist(G^t)] / E[dist(G^1)]" : a.plot_key;
+  plot.title = "Self-consuming loop: " + a.plot_key;
+  plot.width = 800;
+  plot.height = 520;
+  if (own) add_series(plot, *own, a.plot_key, a.label);
+  for (const auto& c : a.compare) add_series(plot, read_result(c), a.plot_key, "");
+  render::render_plot(plot).write_png(a.plot);
+}
+
+// [SECTION] Gaussian family ------------------------------------------------------
+
+int run_gaussian(const LoopArgs& a) {
   loops::GaussianLoopConfig cfg;
+  if (a.kind.empty()) throw InputError("--kind is required (fully-synthetic, augment or fresh)");
+  if (!a.o_nreal->count() || !a.o_nsynth->count() || !a.o_gens->count())
+    throw InputError("--n-real, --n-synth and --generations are required for the gaussian family");
   cfg.kind = loops::parse_loop_kind(a.kind);
   cfg.dim = a.dim;
   cfg.n_real = a.n_real;
@@ -41,6 +153,7 @@ int run_loop(const LoopArgs& a) {
     if (ec) throw IoError("cannot create --out directory '" + a.out + "': " + ec.message());
     io::check_writable(a.out + "/metrics.json");
   }
+  if (!a.plot.empty()) io::check_writable(a.plot);
   const bool tty = ::isatty(2) != 0;
   auto res = loops::run_gaussian_loop(cfg, [&](int g) {
     if (tty) std::cerr << "\r  generation " << g << "/" << cfg.generations << std::flush;
@@ -60,6 +173,9 @@ int run_loop(const LoopArgs& a) {
                       {"w2_median", res.w2_median},
                       {"trace_mean", res.trace_mean},
                       {"trace_median", res.trace_median}};
+  std::vector<double> ratio;
+  for (double w : res.w2_mean) ratio.push_back(w / res.w2_mean[0]);
+  j["ratio"] = ratio;
   if (!a.out.empty()) {
     const std::string text = j.dump(2) + "\n";
     io::write_file_atomically(a.out + "/metrics.json", text.data(), text.size());
@@ -71,6 +187,7 @@ int run_loop(const LoopArgs& a) {
     const std::string c = csv.str();
     io::write_file_atomically(a.out + "/metrics.csv", c.data(), c.size());
   }
+  if (!a.plot.empty()) write_plot(a, &j);
   if (a.json) {
     print_json(j);
   } else {
@@ -86,22 +203,199 @@ int run_loop(const LoopArgs& a) {
   return 0;
 }
 
+// [SECTION] diffusion2d family ----------------------------------------------------
+
+loops::DiffusionLoopConfig diffusion_config(const LoopArgs& a) {
+  loops::DiffusionLoopConfig c;
+  c.data = data::Toy2dSpec::named(a.data);
+  if (!a.kind.empty()) c.kind = loops::parse_loop_kind(a.kind);
+  if (a.pool != "replace" && a.pool != "accumulate")
+    throw InputError("--pool must be replace or accumulate, got '" + a.pool + "'");
+  c.accumulate = a.pool == "accumulate";
+  if (a.o_nreal->count()) c.n_real = a.n_real;
+  if (a.o_nsynth->count()) c.n_synth = a.n_synth;
+  if (a.o_gens->count()) c.generations = a.generations;
+  if (a.o_runs->count()) c.runs = a.runs;
+  c.seed = a.seed;
+  c.algorithm = loops::parse_loop_algorithm(a.algorithm);
+  if (a.o_omega->count() && c.algorithm == loops::LoopAlgorithm::Standard && a.omega != 0.0)
+    throw InputError("--omega needs --algorithm sims (standard training samples the base model alone)");
+  c.omega = a.omega;
+  std::tie(c.interval_lo, c.interval_hi) = parse_interval(a.interval);
+  c.n_aux = a.n_aux;
+  c.base_epochs = a.base_epochs;
+  c.aux_epochs = a.aux_epochs;
+  c.n_eval = a.n_eval;
+  c.net.width = a.width;
+  c.net.depth = a.depth;
+  c.net.sigma_data = a.sigma_data;
+  c.train.batch = a.batch;
+  c.train.lr = a.lr;
+  c.sampler.kind = parse_sampler_kind(a.sampler);
+  c.sampler.steps = a.steps;
+  c.batch_runs = a.batch_runs;
+  c.save_runs = a.save_runs;
+  return c;
+}
+
+int run_diffusion(const LoopArgs& a) {
+  if (a.bias != 1.0) throw InputError("--bias applies to the gaussian family only");
+  if (a.resume && a.out.empty()) throw InputError("--resume needs --out DIR (the run folder to continue)");
+  loops::DiffusionLoopConfig cfg;
+  if (a.resume) {
+    cfg = loops::load_diffusion_loop_config(a.out);
+    if (a.o_gens->count()) cfg.generations = a.generations;
+  } else {
+    cfg = diffusion_config(a);
+  }
+  loops::validate(cfg);
+  if (!a.out.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.out, ec);
+    if (ec) throw IoError("cannot create --out directory '" + a.out + "': " + ec.message());
+    io::check_writable(a.out + "/config.json");
+  }
+  if (!a.plot.empty()) io::check_writable(a.plot);
+  for (const auto& c : a.compare) (void)read_result(c);
+  apply_threads(a.threads);
+  install_sigint();
+  // Keep freed blocks in the heap: the loop allocates the same tensor sizes
+  // every step, and returning them to the OS costs page faults each time.
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+
+  const bool tty = ::isatty(2) != 0;
+  loops::DiffusionLoopRunOptions ro;
+  ro.out_dir = a.out;
+  ro.resume = a.resume;
+  ro.cancel = &g_stop;
+  int last_done = 0;
+  double gen_sum = 0;
+  int gen_count = 0;
+  bool header = false;
+  ro.on_progress = [&](const loops::LoopProgress& p) {
+    if (!header) {
+      header = true;
+      std::cerr << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
+                << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
+                << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations\n";
+    }
+    if (p.phase == "done") {
+      last_done = p.generation;
+      gen_sum += p.generation_seconds;
+      ++gen_count;
+      const double eta = gen_sum / gen_count * (p.generations - p.generation);
+      if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
+      std::cerr << "  generation " << p.generation << "/" << p.generations << "  E[W2] " << std::fixed
+                << std::setprecision(4) << p.w2_mean << "  " << std::setprecision(1) << p.generation_seconds
+                << " s  elapsed " << hms(p.elapsed) << "  ETA " << hms(eta) << std::endl;
+      std::cerr.unsetf(std::ios::floatfield);
+    } else if (tty) {
+      std::cerr << "\r  generation " << p.generation << "/" << p.generations << "  " << p.phase << " "
+                << static_cast<int>(100 * p.fraction) << "%   " << std::flush;
+    }
+  };
+  loops::DiffusionLoopResult res;
+  try {
+    res = loops::run_diffusion_loop(cfg, ro);
+  } catch (const Cancelled&) {
+    if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
+    if (!a.out.empty() && last_done > 0)
+      std::cerr << "stopped: generations up to " << last_done << " are saved in " << a.out
+                << " (continue with: sims loop --family diffusion2d --resume --out " << a.out << ")" << std::endl;
+    throw;
+  }
+  nlohmann::json j = cfg.to_json();
+  j.update(res.to_json());
+  j["resumed_from"] = res.resumed_from;
+  j["seconds_total"] = [&] {
+    double s = 0;
+    for (double x : res.seconds) s += x;
+    return s;
+  }();
+  if (!a.plot.empty()) write_plot(a, &j);
+  if (a.json) {
+    print_json(j);
+  } else {
+    std::cout << "diffusion2d loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
+    if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
+    std::cout << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs; dist = " << res.metric << ")\n"
+              << "   gen   E[dist]    ratio   median" << (res.w2_base_mean.empty() ? "" : "   E[dist] base") << "\n";
+    for (size_t g = 0; g < res.w2_mean.size(); ++g)
+      if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0) {
+        std::cout << "  " << std::setw(4) << g + 1 << std::fixed << std::setprecision(4) << "  " << std::setw(8)
+                  << res.w2_mean[g] << "  " << std::setw(7) << res.ratio[g] << "  " << std::setw(7) << res.w2_median[g];
+        if (!res.w2_base_mean.empty()) std::cout << "  " << std::setw(8) << res.w2_base_mean[g];
+        std::cout << "\n";
+      }
+    std::cout << "  limit ratio (mean over generations " << res.limit_from << ".." << res.w2_mean.size()
+              << "): " << res.limit_ratio << "\n";
+    if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.{json,csv}, samples/\n";
+    if (!a.plot.empty()) std::cout << "  -> " << a.plot << "\n";
+  }
+  return 0;
+}
+
+int run_loop(LoopArgs& a) {
+  // Plot-only: no loop asked for, only finished runs to draw.
+  if (a.kind.empty() && !a.resume && !a.plot.empty() && !a.compare.empty()) {
+    io::check_writable(a.plot);
+    write_plot(a, nullptr);
+    if (a.json) print_json({{"plot", a.plot}, {"series", a.compare.size()}});
+    return 0;
+  }
+  if (!a.compare.empty() && a.plot.empty()) throw InputError("--compare needs --plot FILE.png");
+  if (a.family == "gaussian") {
+    if (a.resume) throw InputError("--resume applies to the diffusion2d family only");
+    return run_gaussian(a);
+  }
+  if (a.family == "diffusion2d") return run_diffusion(a);
+  throw InputError("--family " + a.family + " is not available (gaussian or diffusion2d; images come later)");
+}
+
 }  // namespace
 
 void add_loop_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<LoopArgs>();
   CLI::App* c = app.add_subcommand("loop", "Run a self-consuming (autophagous) loop");
-  c->add_option("--family", a->family, "gaussian (diffusion2d, images: later)");
-  c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh")->required();
-  c->add_option("--dim", a->dim, "data dimension D (p_r = N(0, I_D))");
-  c->add_option("--n-real", a->n_real, "real samples per generation (generation 1 and augment/fresh)")->required();
-  c->add_option("--n-synth", a->n_synth, "synthetic samples entering each generation")->required();
-  c->add_option("--generations", a->generations, "number of generations G")->required();
-  c->add_option("--runs", a->runs, "independent runs averaged over");
-  c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: sample N(mu, lambda Sigma)");
+  c->add_option("--family", a->family, "gaussian | diffusion2d");
+  a->o_kind = c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh (required; diffusion2d default augment)");
+  a->o_nreal = c->add_option("--n-real", a->n_real, "real samples per generation (generation 1 and augment/fresh; diffusion2d default 1000)");
+  a->o_nsynth = c->add_option("--n-synth", a->n_synth, "synthetic samples |D_s| entering each generation (diffusion2d default 250)");
+  a->o_gens = c->add_option("--generations", a->generations, "number of generations G (diffusion2d default 100)");
+  a->o_runs = c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, diffusion2d 100)");
+  c->add_option("--dim", a->dim, "gaussian: data dimension D (p_r = N(0, I_D))");
+  c->add_option("--bias", a->bias, "gaussian: sampling bias lambda in (0, 1]: sample N(mu, lambda Sigma)");
   c->add_option("--seed", a->seed, "random seed");
-  c->add_option("--out", a->out, "run folder: metrics.json and metrics.csv");
+  c->add_option("--out", a->out, "run folder: metrics.json, metrics.csv (diffusion2d also config.json, state, samples/)");
   c->add_flag("--json", a->json, "print one JSON object");
+  // diffusion2d
+  c->add_option("--data", a->data, "diffusion2d: p_r, a built-in 2D set (default gaussian = N(0, [[2,1],[1,2]]))");
+  c->add_option("--pool", a->pool, "diffusion2d: synthetic pool: replace (D_s^{t-1}) | accumulate (all previous)");
+  c->add_option("--algorithm", a->algorithm, "diffusion2d: standard | sims (default standard)");
+  a->o_omega = c->add_option("--omega", a->omega, "diffusion2d SIMS guidance omega (default 3)");
+  c->add_option("--interval", a->interval, "diffusion2d SIMS guidance interval LO:HI in sigma (default 0:inf)");
+  c->add_option("--n-aux", a->n_aux, "diffusion2d SIMS: synthetic samples the auxiliary is fine-tuned on (default 2000)");
+  c->add_option("--base-epochs", a->base_epochs, "diffusion2d: base training budget in epochs of D^t (default 100)");
+  c->add_option("--aux-epochs", a->aux_epochs, "diffusion2d SIMS: auxiliary fine-tuning epochs of S (default 50)");
+  c->add_option("--n-eval", a->n_eval, "diffusion2d: generated points per run scored by the distance (default 1000)");
+  c->add_option("--width", a->width, "diffusion2d: MLP hidden units (default 64)");
+  c->add_option("--depth", a->depth, "diffusion2d: MLP hidden layers (default 3)");
+  c->add_option("--sigma-data", a->sigma_data, "diffusion2d: EDM sigma_data (default 0.5)");
+  c->add_option("--batch", a->batch, "diffusion2d: training batch per run (default 256)");
+  c->add_option("--lr", a->lr, "diffusion2d: Adam learning rate (default 1e-3)");
+  c->add_option("--sampler", a->sampler, "diffusion2d: heun | euler (default heun)");
+  c->add_option("--steps", a->steps, "diffusion2d: sampling steps (default 18)");
+  c->add_option("--batch-runs", a->batch_runs, "diffusion2d: runs trained together per ensemble (0 = all; 1 = one by one)");
+  c->add_option("--save-runs", a->save_runs, "diffusion2d: runs whose points are saved per generation (default 4)");
+  c->add_flag("--resume", a->resume, "diffusion2d: continue the run in --out after its last finished generation");
+  c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)");
+  // plots
+  c->add_option("--plot", a->plot, "write a PNG line plot of --plot-key per generation");
+  c->add_option("--plot-key", a->plot_key, "result array to plot (default ratio; e.g. w2_mean)");
+  c->add_option("--label", a->label, "legend label of this run in --plot");
+  c->add_option("--compare", a->compare, "finished run folder or metrics JSON to add to --plot (repeatable); "
+                                         "without --kind only plots");
   reg.actions.push_back({c, [a] { return run_loop(*a); }});
 }
 

@@ -274,5 +274,31 @@ expect_error "sweep bad omegas" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt"
 expect_error "sweep images without features" "" -- "$SIMS" sweep --model "$FX/conv_image.pt" --aux "$FX/conv_image.pt" --real "$T/fimg_a.npy" --out "$T/sw5"
 expect_error "sweep real dim mismatch" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --real "$T/fimg_a.npy" --out "$T/sw6"
 
+# --- diffusion2d loop (batched ensemble, run folder, resume, plot) -----------------
+D2=(loop --family diffusion2d --kind augment --n-real 50 --n-synth 20 --runs 2 --base-epochs 2 --aux-epochs 1
+    --n-aux 30 --n-eval 20 --width 8 --depth 1 --steps 4 --algorithm sims --omega 1 --seed 2)
+"$SIMS" "${D2[@]}" --generations 1 --out "$T/d2loop" --json >"$T/d2a.json" 2>/dev/null || bad "diffusion2d loop failed"
+"$SIMS" loop --family diffusion2d --resume --out "$T/d2loop" --generations 2 --plot "$T/d2plot.png" --json >"$T/d2b.json" 2>/dev/null || bad "diffusion2d resume failed"
+$PY - "$T" <<'PY' && ok || bad "diffusion2d loop outputs"
+import json, sys, os, numpy as np
+t = sys.argv[1]
+a = json.loads(open(t + "/d2a.json").read().strip().splitlines()[-1])
+b = json.loads(open(t + "/d2b.json").read().strip().splitlines()[-1])
+assert a["family"] == "diffusion2d" and a["metric"] == "w2_gaussian_fit" and len(a["w2_mean"]) == 1, a
+assert len(b["w2_mean"]) == 2 and b["resumed_from"] == 1 and b["w2_mean"][0] == a["w2_mean"][0], b
+assert b["ratio"][0] == 1.0 and len(b["w2_base_mean"]) == 2 and b["omega"] == 1
+assert np.load(t + "/d2loop/samples/gen-0002.npy").shape == (2, 20, 2)
+assert open(t + "/d2loop/metrics.csv").read().count("\n") == 3
+assert os.path.exists(t + "/d2loop/config.json")
+assert open(t + "/d2plot.png", "rb").read()[:4] == b"\x89PNG"
+PY
+"$SIMS" loop --plot "$T/d2cmp.png" --compare "$T/d2loop" --compare "$T/d2b.json" >/dev/null 2>&1 && [[ -s "$T/d2cmp.png" ]] && ok || bad "loop plot-only"
+expect_error "diffusion2d existing run" "" -- "$SIMS" "${D2[@]}" --generations 1 --out "$T/d2loop"
+expect_error "diffusion2d resume no out" "" -- "$SIMS" loop --family diffusion2d --resume
+expect_error "diffusion2d bad pool" "" -- "$SIMS" loop --family diffusion2d --pool sometimes --generations 1
+expect_error "diffusion2d omega standard" "" -- "$SIMS" loop --family diffusion2d --omega 2 --generations 1
+expect_error "diffusion2d bad data" "" -- "$SIMS" loop --family diffusion2d --data moons --generations 1
+expect_error "loop plot bad compare" "$T/d2x.png" -- "$SIMS" loop --plot "$T/d2x.png" --compare "$T/none.json"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -1,0 +1,126 @@
+// Self-consuming loops of 2D diffusion models (SIMS paper Sec. 4.2.1 / Fig. 4;
+// MAD paper): R independent runs trained together as a batched ensemble
+// (loops/ensemble.hpp).
+//
+// Generation 1 trains on n_real real points of p_r. Generation t >= 2 trains on
+//   fully-synthetic: the synthetic pool
+//   augment:         the fixed real set of generation 1 ∪ the synthetic pool
+//   fresh:           n_real new real points ∪ the synthetic pool
+// where the pool is D_s^{t-1} (replace) or D_s^1 ∪ ... ∪ D_s^{t-1} (accumulate).
+// Per generation and run (Algorithm 1 for SIMS, Algorithm 2 for standard):
+//   1. train a base model from scratch on D^t for base_epochs x |D^t| images;
+//   2. SIMS only: sample n_aux points S from the base, fine-tune a copy of the
+//      base (from its EMA) on S for aux_epochs x n_aux images, discard S;
+//   3. sample max(n_synth, n_eval) points with D = (1+w) D_base - w D_aux
+//      (w = 0 and no aux for standard training) inside the guidance interval:
+//      the first n_synth are D_s^t, the first n_eval are scored.
+// Metric dist(G^t, p_r) per run: for the Gaussian data set the closed-form W2
+// between the Gaussian fitted (mean, unbiased covariance) to the n_eval
+// generated points and p_r ("w2_gaussian_fit"); for other data sets the exact
+// empirical W2 between the n_eval generated points and a fixed reference set
+// of n_eval points of p_r ("w2_empirical"). Reported per generation as the
+// mean (and median, std) over runs and as ratio E[dist(G^t)]/E[dist(G^1)].
+//
+// Every random draw comes from a seed derived from (seed, run index,
+// generation, role), so run r gives the same result whatever the number of
+// runs or how they are batched (up to float rounding), and a loop stopped
+// after generation t and resumed equals an uninterrupted one.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/toy2d.hpp"
+#include "diffusion/network.hpp"
+#include "loops/gaussian_loop.hpp"
+#include "sampling/schedule.hpp"
+#include "training/checkpoint.hpp"
+
+namespace sims::loops {
+
+enum class LoopAlgorithm { Standard, Sims };
+LoopAlgorithm parse_loop_algorithm(const std::string& s);  // "standard" | "sims"; throws InputError
+std::string to_string(LoopAlgorithm a);
+
+struct DiffusionLoopConfig {
+  data::Toy2dSpec data;  // p_r (default: the paper's N([0,0], [[2,1],[1,2]]))
+  LoopKind kind = LoopKind::Augment;
+  bool accumulate = false;  // synthetic pool: all previous synthetic sets (true) or only the last
+  int64_t n_real = 1000;
+  int64_t n_synth = 250;  // |D_s| per generation
+  int64_t generations = 100;
+  int64_t runs = 100;
+  uint64_t seed = 0;
+  LoopAlgorithm algorithm = LoopAlgorithm::Standard;
+  double omega = 3.0;  // SIMS guidance (the paper's best for this experiment is about 3)
+  double interval_lo = 0.0, interval_hi = std::numeric_limits<double>::infinity();
+  int64_t n_aux = 2000;     // |S|, SIMS's internal synthetic set
+  double base_epochs = 100; // base budget = base_epochs x |D^t| images
+  double aux_epochs = 50;   // aux budget = aux_epochs x n_aux images
+  int64_t n_eval = 1000;    // generated points per run scored by the metric
+  NetConfig net;            // MLP (dim 2)
+  TrainConfig train;        // batch, lr, ramp-up, EMA, P_mean/P_std (budget and seed unused)
+  SamplerConfig sampler;    // Heun/Euler, steps, sigma range (no churn)
+  int64_t batch_runs = 0;   // runs per batched ensemble (0: all at once; 1: one by one)
+  int64_t save_runs = 4;    // runs whose generated points are saved per generation
+
+  DiffusionLoopConfig();  // the defaults above + net width 64, depth 3
+  nlohmann::json to_json() const;
+  static DiffusionLoopConfig from_json(const nlohmann::json& j);  // throws InputError
+};
+
+// Throws InputError naming the offending setting.
+void validate(const DiffusionLoopConfig& cfg);
+
+// "w2_gaussian_fit" for the Gaussian data set, "w2_empirical" otherwise.
+std::string loop_metric_name(const DiffusionLoopConfig& cfg);
+
+struct DiffusionLoopResult {
+  std::string metric;
+  // One value per finished generation (index 0 = generation 1).
+  std::vector<double> w2_mean, w2_median, w2_std;
+  std::vector<double> ratio;                      // w2_mean[t] / w2_mean[0]
+  std::vector<double> trace_mean, trace_median;   // of tr Σ fitted to the generated points
+  std::vector<double> w2_base_mean;               // SIMS: the base model's dist (its samples S); empty otherwise
+  std::vector<double> seconds;                    // wall time of each generation
+  std::vector<std::vector<double>> w2_runs;       // [generation][run]
+  // The paper's E[dist(G^∞)]/E[dist(G^1)]: mean of ratio over generations
+  // limit_from..G (limit_from = 20, or 1 when G < 20).
+  double limit_ratio = 0;
+  int limit_from = 1;
+  int resumed_from = 0;  // generations found in the run folder
+  nlohmann::json to_json() const;  // arrays + metric, limit_ratio, limit_from
+};
+
+struct LoopProgress {
+  int generation = 0, generations = 0;
+  std::string phase;      // "train base", "sample S", "train aux", "sample", "done"
+  double fraction = 0;    // of this phase
+  double elapsed = 0;     // seconds since the start of this call
+  double generation_seconds = 0;  // last finished generation ("done")
+  double w2_mean = 0;             // "done": this generation's mean dist
+};
+
+struct DiffusionLoopRunOptions {
+  std::string out_dir;  // run folder; empty: nothing written (and no resume)
+  bool resume = false;  // continue the run in out_dir after its last finished generation
+  const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished generations stay saved
+  std::function<void(const LoopProgress&)> on_progress;
+};
+
+// Runs (or continues) the loop. With out_dir: config.json at the start;
+// after each generation samples/gen-NNNN.npy ([save_runs, n_eval, 2]),
+// state.json + state/pool-NNNN.npy (what a resume needs), metrics.json and
+// metrics.csv, all written atomically. Without resume, out_dir must not
+// already hold a loop run (InputError). With resume, out_dir's config must
+// equal cfg except for `generations` (which may grow).
+DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const DiffusionLoopRunOptions& run = {});
+
+// The configuration stored in a run folder (DIR/config.json).
+DiffusionLoopConfig load_diffusion_loop_config(const std::string& dir);
+
+}  // namespace sims::loops

@@ -1,0 +1,234 @@
+// Batched ensembles of EDM MLPs and the diffusion2d self-consuming loop.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/ATen.h>
+
+#include "common/error.hpp"
+#include "data/toy2d.hpp"
+#include "helpers.hpp"
+#include "loops/ensemble.hpp"
+#include "sampling/edm_sampler.hpp"
+#include "training/checkpoint.hpp"
+#include "training/trainer.hpp"
+
+using namespace sims;
+using namespace sims::loops;
+
+namespace {
+
+NetConfig small_net() {
+  NetConfig n;
+  n.type = "mlp";
+  n.dim = 2;
+  n.width = 32;
+  n.depth = 2;
+  n.emb_freqs = 4;
+  return n;
+}
+
+TrainConfig small_train(int64_t budget) {
+  TrainConfig t;
+  t.budget = budget;
+  t.batch = 64;
+  t.lr = 2e-3;
+  t.lr_rampup = 500;
+  return t;
+}
+
+double max_weight_diff(const EnsembleWeights& w, int64_t r, EdmNetwork& net) {
+  auto ref = make_network(net.config());
+  copy_member_to(w, r, *ref);
+  auto a = ref->parameters(), b = net.parameters();
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, test::max_abs_diff(a[i], b[i]));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("Ensemble: batched training and sampling equal R models trained one by one", "[loop2d]") {
+  const NetConfig net = small_net();
+  const std::vector<uint64_t> seeds{11, 22, 33};
+  const int64_t R = 3, N = 100;
+  // Member r trains on its own data set (different sizes of the budget's last batch: 2000 = 31 x 64 + 16).
+  std::vector<at::Tensor> sets;
+  for (int64_t r = 0; r < R; ++r) sets.push_back(data::sample_toy2d(data::Toy2dSpec::named("gaussian"), N, 100 + r));
+  const at::Tensor data = at::stack(sets);
+  const TrainConfig tc = small_train(2000);
+
+  EnsembleState ens = create_ensemble(net, seeds);
+  // The initial weights are exactly TrainState::create's.
+  for (int64_t r = 0; r < R; ++r) {
+    TrainConfig c = tc;
+    c.seed = seeds[r];
+    TrainState ref = TrainState::create(net, c);
+    CHECK(max_weight_diff(ens.raw, r, *ref.raw) == 0.0);
+  }
+  train_ensemble(ens, tc, data, seeds);
+  CHECK(ens.images_seen == 2000);
+
+  // Auxiliary: forked from the EMA, fine-tuned on other data with other seeds.
+  const std::vector<uint64_t> aux_seeds{7, 8, 9};
+  const at::Tensor aux_data = data.flip(1) * 0.8;
+  EnsembleState aux = fork_ensemble(ens);
+  train_ensemble(aux, small_train(1000), aux_data, aux_seeds);
+
+  SamplerConfig sc;
+  sc.steps = 12;
+  Guidance g;
+  g.omega = 1.5;
+  g.lo = 0.05;
+  g.hi = 10.0;
+  const int64_t M = 64;
+  std::vector<uint64_t> noise_seeds{5, 6, 7};
+  const at::Tensor noise = ensemble_noise(M, 2, noise_seeds);
+  const at::Tensor xs = sample_ensemble(ens, &aux, noise, sc, g);
+  REQUIRE(xs.sizes() == at::IntArrayRef({R, M, 2}));
+
+  for (int64_t r = 0; r < R; ++r) {
+    INFO("member " << r);
+    TrainConfig c = tc;
+    c.seed = seeds[r];
+    TrainState ref = TrainState::create(net, c);
+    train(ref, sets[r]);
+    CHECK(max_weight_diff(ens.raw, r, *ref.raw) < 2e-4);
+    CHECK(max_weight_diff(ens.ema, r, *ref.ema) < 2e-4);
+    TrainConfig ca = small_train(1000);
+    ca.seed = aux_seeds[r];
+    TrainState ref_aux = TrainState::fork(ref, ca);
+    train(ref_aux, aux_data[r]);
+    CHECK(max_weight_diff(aux.ema, r, *ref_aux.ema) < 2e-4);
+
+    EdmSampler sampler(NetworkDenoiser::from_state(ref, "base"), NetworkDenoiser::from_state(ref_aux, "aux"), sc, g);
+    const at::Tensor one = sampler.sample(seeded_noise(M, {2}, noise_seeds[r])).x;
+    CHECK(test::max_abs_diff(one, xs[r]) < 2e-3);
+    CHECK(test::max_abs_diff(noise[r], seeded_noise(M, {2}, noise_seeds[r])) == 0.0);
+  }
+
+  // The one-sigma fast path equals the general evaluation.
+  at::Tensor x = noise.to(at::kFloat) * 3.0;
+  at::Tensor a = ensemble_denoise_at(net, ens.ema, x, 3.0);
+  at::Tensor b = ensemble_denoise(net, ens.ema, x, at::full({R, M}, 3.0, at::kFloat));
+  CHECK(test::max_abs_diff(a, b) < 1e-5);
+}
+
+// [SECTION] The diffusion2d loop -------------------------------------------------
+
+#include "io/npy.hpp"
+#include "loops/diffusion_loop.hpp"
+
+namespace {
+
+DiffusionLoopConfig tiny_loop(LoopAlgorithm algo, int64_t gens) {
+  DiffusionLoopConfig c;
+  c.kind = LoopKind::Augment;
+  c.n_real = 64;
+  c.n_synth = 32;
+  c.generations = gens;
+  c.runs = 2;
+  c.seed = 5;
+  c.algorithm = algo;
+  c.omega = 2.0;
+  c.n_aux = 64;
+  c.base_epochs = 4;
+  c.aux_epochs = 3;
+  c.n_eval = 48;
+  c.net.width = 16;
+  c.net.depth = 2;
+  c.net.emb_freqs = 4;
+  c.train.batch = 32;
+  c.train.lr_rampup = 100;
+  c.sampler.steps = 6;
+  c.save_runs = 1;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted one", "[loop2d]") {
+  test::TempDir tmp;
+  const std::string a = tmp.file("a"), b = tmp.file("b");
+  const DiffusionLoopConfig cfg = tiny_loop(LoopAlgorithm::Sims, 3);
+  DiffusionLoopRunOptions ra;
+  ra.out_dir = a;
+  const DiffusionLoopResult full = run_diffusion_loop(cfg, ra);
+  REQUIRE(full.w2_mean.size() == 3);
+  REQUIRE(full.w2_base_mean.size() == 3);
+  CHECK(full.metric == "w2_gaussian_fit");
+  CHECK(full.ratio[0] == 1.0);
+
+  // Stopped (Ctrl-C) while training generation 3's base model.
+  std::atomic<bool> stop{false};
+  DiffusionLoopRunOptions rb;
+  rb.out_dir = b;
+  rb.cancel = &stop;
+  rb.on_progress = [&](const LoopProgress& p) {
+    if (p.generation == 3 && p.phase == "train base") stop = true;
+  };
+  CHECK_THROWS_AS(run_diffusion_loop(cfg, rb), Cancelled);
+  CHECK(std::filesystem::exists(b + "/samples/gen-0002.npy"));
+  CHECK_FALSE(std::filesystem::exists(b + "/samples/gen-0003.npy"));
+
+  // Same folder without --resume: refused.
+  DiffusionLoopRunOptions again;
+  again.out_dir = b;
+  CHECK_THROWS_AS(run_diffusion_loop(cfg, again), InputError);
+  // Resume with other settings: refused.
+  DiffusionLoopConfig other = cfg;
+  other.omega = 1.0;
+  again.resume = true;
+  CHECK_THROWS_AS(run_diffusion_loop(other, again), InputError);
+
+  const DiffusionLoopConfig stored = load_diffusion_loop_config(b);
+  const DiffusionLoopResult resumed = run_diffusion_loop(stored, again);
+  CHECK(resumed.resumed_from == 2);
+  REQUIRE(resumed.w2_runs.size() == 3);
+  for (size_t t = 0; t < 3; ++t) {
+    CHECK(resumed.w2_runs[t] == full.w2_runs[t]);
+    CHECK(resumed.w2_mean[t] == full.w2_mean[t]);
+    CHECK(resumed.w2_base_mean[t] == full.w2_base_mean[t]);
+  }
+  CHECK(test::max_abs_diff(io::read_npy(a + "/samples/gen-0003.npy"), io::read_npy(b + "/samples/gen-0003.npy")) == 0.0);
+  CHECK(std::filesystem::exists(b + "/metrics.csv"));
+
+  // Running the runs one by one gives the same numbers up to float rounding.
+  DiffusionLoopConfig one = cfg;
+  one.generations = 2;
+  one.batch_runs = 1;
+  const DiffusionLoopResult sep = run_diffusion_loop(one);
+  for (size_t t = 0; t < 2; ++t)
+    for (size_t r = 0; r < 2; ++r) CHECK(sep.w2_runs[t][r] == Approx(full.w2_runs[t][r]).margin(2e-3));
+}
+
+TEST_CASE("diffusion2d loop: SIMS keeps a lower distance than standard training (same seed)", "[loop2d]") {
+  DiffusionLoopConfig c;
+  c.kind = LoopKind::Augment;
+  c.n_real = 200;
+  c.n_synth = 200;
+  c.generations = 3;
+  c.runs = 16;
+  c.seed = 3;
+  c.n_aux = 400;
+  c.base_epochs = 50;  // short budgets: generation 1's models are rough, which is where the loop drifts
+  c.aux_epochs = 25;
+  c.n_eval = 400;
+  c.net.width = 32;
+  c.save_runs = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  c.algorithm = LoopAlgorithm::Standard;
+  const DiffusionLoopResult st = run_diffusion_loop(c);
+  c.algorithm = LoopAlgorithm::Sims;
+  c.omega = 1.5;
+  const DiffusionLoopResult si = run_diffusion_loop(c);
+  WARN("standard " << st.w2_mean[0] << " " << st.w2_mean[1] << " " << st.w2_mean[2] << "; SIMS " << si.w2_mean[0] << " "
+                   << si.w2_mean[1] << " " << si.w2_mean[2] << "; base(SIMS) " << si.w2_base_mean[0] << "; "
+                   << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s");
+  // Same seed: generation 1's base model is the same; its samples S (other noise) score alike.
+  CHECK(si.w2_base_mean[0] == Approx(st.w2_mean[0]).epsilon(0.05));
+  for (size_t t = 1; t < 3; ++t) CHECK(si.w2_mean[t] < st.w2_mean[t]);
+  CHECK(si.limit_ratio < st.limit_ratio * 1.5);
+}
