@@ -98,7 +98,7 @@ std::string auto_label(const nlohmann::json& j) {
     else
       o << "standard";
   } else {
-    o << "gaussian";
+    o << "gaussian " << j.value("kind", std::string("")) << " \u03bb=" << j.value("bias", 1.0);
   }
   o << " |Ds|=" << j.value("n_synth", 0);
   return o.str();
