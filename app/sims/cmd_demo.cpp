@@ -54,6 +54,20 @@ render::Series loss_series(const TrainState& st, const std::string& label, rende
   return s;
 }
 
+// Base and auxiliary loss curves on one log-scale plot, the auxiliary's
+// continuing where the base's ends (it is fine-tuned from it).
+void write_loss_plot(const TrainState& base, const TrainState& aux, const std::string& unit, const std::string& path) {
+  render::LinePlot lp;
+  lp.title = "EDM training loss";
+  lp.x_label = "thousands of " + unit + " seen";
+  lp.y_label = "loss";
+  lp.log_y = true;
+  lp.series = {loss_series(base, "base (real data)", render::palette(0)),
+               loss_series(aux, "auxiliary (synthetic, from base)", render::palette(1))};
+  for (auto& p : lp.series[1].x) p += base.images_seen / 1000.0;
+  render::render_plot(lp).write_png(path);
+}
+
 int run_demo(const DemoArgs& a) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -155,15 +169,7 @@ int run_demo(const DemoArgs& a) {
   df.x_labels = {"real (" + std::to_string(a.n_real) + ")", "synthetic (" + std::to_string(a.n_synth) + ")"};
   render::compose_grid(df).write_png(a.out + "/data.png");
 
-  render::LinePlot lp;
-  lp.title = "EDM training loss";
-  lp.x_label = "thousands of samples seen";
-  lp.y_label = "loss";
-  lp.log_y = true;
-  lp.series = {loss_series(base, "base (real data)", render::palette(0)),
-               loss_series(aux, "auxiliary (synthetic, from base)", render::palette(1))};
-  for (auto& p : lp.series[1].x) p += base.images_seen / 1000.0;
-  render::render_plot(lp).write_png(a.out + "/loss.png");
+  write_loss_plot(base, aux, "samples", a.out + "/loss.png");
 
   render::LinePlot wp;
   wp.title = "Distance to fresh real data vs guidance";
@@ -322,15 +328,7 @@ int run_image_demo(const DemoArgs& a) {
   df.cells = {{render::image_mosaic(shown.images, 8, 2), render::image_mosaic(synth.narrow(0, 0, std::min<int64_t>(32, synth.size(0))).clamp(-1, 1), 8, 2)}};
   df.x_labels = {"real", "synthetic"};
   render::compose_grid(df).write_png(a.out + "/data.png");
-  render::LinePlot lp;
-  lp.title = "EDM training loss";
-  lp.x_label = "thousands of images seen";
-  lp.y_label = "loss";
-  lp.log_y = true;
-  lp.series = {loss_series(base, "base (real data)", render::palette(0)),
-               loss_series(aux, "auxiliary (synthetic, from base)", render::palette(1))};
-  for (auto& p : lp.series[1].x) p += base.images_seen / 1000.0;
-  render::render_plot(lp).write_png(a.out + "/loss.png");
+  write_loss_plot(base, aux, "images", a.out + "/loss.png");
 
   nlohmann::json result = {{"out", a.out}, {"data", spec.to_string()}, {"rows", rows},
                            {"base_images_seen", base.images_seen}, {"aux_images_seen", aux.images_seen}};
