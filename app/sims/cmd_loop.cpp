@@ -10,7 +10,6 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
-#include <malloc.h>
 #include <unistd.h>
 
 #include "cli_common.hpp"
@@ -259,10 +258,6 @@ int run_diffusion(const LoopArgs& a) {
   for (const auto& c : a.compare) (void)read_result(c);
   apply_threads(a.threads);
   install_sigint();
-  // Keep freed blocks in the heap: the loop allocates the same tensor sizes
-  // every step, and returning them to the OS costs page faults each time.
-  mallopt(M_MMAP_THRESHOLD, 512 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 
   const bool tty = ::isatty(2) != 0;
   loops::DiffusionLoopRunOptions ro;
