@@ -202,6 +202,26 @@ TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted o
   const DiffusionLoopResult sep = run_diffusion_loop(one);
   for (size_t t = 0; t < 2; ++t)
     for (size_t r = 0; r < 2; ++r) CHECK(sep.w2_runs[t][r] == Approx(full.w2_runs[t][r]).margin(2e-3));
+
+  // Parallel workers (each a chunk of runs, one LibTorch thread) give what one
+  // worker with all runs in one ensemble gives.
+  DiffusionLoopConfig four = cfg;
+  four.generations = 2;
+  four.runs = 4;
+  DiffusionLoopRunOptions w1, w2;
+  w1.workers = 1;
+  w2.workers = 2;
+  const DiffusionLoopResult one_worker = run_diffusion_loop(four, w1);
+  const DiffusionLoopResult two_workers = run_diffusion_loop(four, w2);
+  for (size_t t = 0; t < 2; ++t)
+    for (size_t r = 0; r < 4; ++r) CHECK(two_workers.w2_runs[t][r] == Approx(one_worker.w2_runs[t][r]).margin(1e-6));
+  // A cancel reaches both workers.
+  std::atomic<bool> halt{false};
+  w2.cancel = &halt;
+  w2.on_progress = [&](const LoopProgress& p) {
+    if (p.generation == 1 && p.phase == "train base" && p.fraction > 0.1) halt = true;
+  };
+  CHECK_THROWS_AS(run_diffusion_loop(four, w2), Cancelled);
 }
 
 TEST_CASE("diffusion2d loop: SIMS keeps a lower distance than standard training (same seed)", "[loop2d]") {

@@ -32,7 +32,7 @@ struct LoopArgs {
   std::string data = "gaussian", pool = "replace", algorithm = "standard", interval = "0:inf", sampler = "heun";
   double omega = 3.0, base_epochs = 100, aux_epochs = 50, sigma_data = 0.5, lr = 1e-3;
   int64_t n_aux = 2000, n_eval = 1000, width = 64, depth = 3, batch = 256, batch_runs = 0, save_runs = 4;
-  int steps = 18, threads = 0;
+  int steps = 18, threads = 0, workers = 0;
   bool resume = false;
   // plots
   std::string plot, plot_key = "ratio", label;
@@ -264,6 +264,7 @@ int run_diffusion(const LoopArgs& a) {
   ro.out_dir = a.out;
   ro.resume = a.resume;
   ro.cancel = &g_stop;
+  ro.workers = a.workers;
   int last_done = 0;
   double gen_sum = 0;
   int gen_count = 0;
@@ -381,7 +382,10 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   c->add_option("--lr", a->lr, "diffusion2d: Adam learning rate (default 1e-3)");
   c->add_option("--sampler", a->sampler, "diffusion2d: heun | euler (default heun)");
   c->add_option("--steps", a->steps, "diffusion2d: sampling steps (default 18)");
-  c->add_option("--batch-runs", a->batch_runs, "diffusion2d: runs trained together per ensemble (0 = all; 1 = one by one)");
+  c->add_option("--batch-runs", a->batch_runs,
+                 "diffusion2d: runs trained together per ensemble (0 = all runs split evenly over the workers; 1 = one by one)");
+  c->add_option("--workers", a->workers,
+                "diffusion2d: threads training chunks of runs side by side, one LibTorch thread each (0 = --threads)");
   c->add_option("--save-runs", a->save_runs, "diffusion2d: runs whose points are saved per generation (default 4)");
   c->add_flag("--resume", a->resume, "diffusion2d: continue the run in --out after its last finished generation");
   c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)");

@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <ATen/ATen.h>
 
@@ -307,7 +310,6 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
   const auto t_start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
   const int64_t R = cfg.runs, G = cfg.generations;
-  const int64_t chunk = cfg.batch_runs > 0 ? std::min(cfg.batch_runs, R) : R;
   const bool sims = cfg.algorithm == LoopAlgorithm::Sims;
   const std::string dir = run.out_dir;
   DiffusionLoopResult res;
@@ -359,17 +361,57 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     write_text(dir + "/config.json", cfg.to_json().dump(2) + "\n");
   }
 
+  std::mutex report_mu;
   auto report = [&](int gen, const char* phase, double frac, double gsec = 0, double w2 = 0) {
-    if (run.on_progress) run.on_progress({gen, static_cast<int>(G), phase, frac, elapsed(), gsec, w2});
+    if (!run.on_progress) return;
+    std::lock_guard<std::mutex> lock(report_mu);
+    run.on_progress({gen, static_cast<int>(G), phase, frac, elapsed(), gsec, w2});
   };
+
+  // Chunks of runs, trained and sampled as one ensemble each, by `workers`
+  // threads at once.
+  int workers = run.workers > 0 ? run.workers : at::get_num_threads();
+  workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(workers, R)));
+  const int64_t chunk = cfg.batch_runs > 0 ? std::min(cfg.batch_runs, R) : (R + workers - 1) / workers;
+  std::vector<std::pair<int64_t, int64_t>> chunks;
+  for (int64_t r0 = 0; r0 < R; r0 += chunk) chunks.emplace_back(r0, std::min(R, r0 + chunk));
+  workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(workers), chunks.size()));
+  const int saved_threads = at::get_num_threads();
+  if (workers > 1) at::set_num_threads(1);
+  struct RestoreThreads {
+    int n;
+    bool on;
+    ~RestoreThreads() {
+      if (on) at::set_num_threads(n);
+    }
+  } restore_threads{saved_threads, workers > 1};
+
+  struct ChunkOut {
+    std::vector<double> w2, trace, w2_base;
+    at::Tensor synth, saved;
+  };
+  // Progress of each chunk's current phase, for one overall fraction.
+  std::vector<double> chunk_frac(chunks.size(), 0.0);
 
   for (int64_t t = done + 1; t <= G; ++t) {
     const auto g_start = std::chrono::steady_clock::now();
-    std::vector<double> w2, trace, w2_base, trace_base;
-    std::vector<at::Tensor> new_synth, saved;
-    for (int64_t r0 = 0; r0 < R; r0 += chunk) {
-      const int64_t r1 = std::min(R, r0 + chunk);
-      const double cf0 = static_cast<double>(r0) / R, cw = static_cast<double>(r1 - r0) / R;
+    std::vector<ChunkOut> outs(chunks.size());
+    std::fill(chunk_frac.begin(), chunk_frac.end(), 0.0);
+    std::atomic<bool> stop{false};  // a user cancel or another worker's error
+
+    auto run_chunk = [&](size_t c) {
+      const int64_t r0 = chunks[c].first, r1 = chunks[c].second;
+      ChunkOut& out = outs[c];
+      auto phase_progress = [&](const char* phase, double f) {
+        double total = 0;
+        {
+          std::lock_guard<std::mutex> lock(report_mu);
+          chunk_frac[c] = f;
+          for (size_t k = 0; k < chunks.size(); ++k)
+            total += chunk_frac[k] * static_cast<double>(chunks[k].second - chunks[k].first) / R;
+        }
+        report(static_cast<int>(t), phase, total);
+      };
       // D^t for these runs.
       std::vector<at::Tensor> parts;
       if (t == 1 || cfg.kind == LoopKind::Augment) parts.push_back(real_sets(cfg, r0, r1, 1, cfg.n_real));
@@ -377,49 +419,100 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
       if (t > 1 && pool.defined() && pool.size(1) > 0) parts.push_back(pool.slice(0, r0, r1));
       const at::Tensor data = at::cat(parts, 1).contiguous();
       const int64_t n_data = data.size(1);
+      // The phases' shares of a chunk's work (roughly: images trained, points sampled).
+      const double w_base = sims ? 0.5 : 0.85, w_s = sims ? 0.1 : 0.0, w_aux = sims ? 0.3 : 0.0;
 
       // 1. Base model, from scratch.
       EnsembleState base = create_ensemble(cfg.net, seeds_for(cfg, r0, r1, t, kInit));
       TrainConfig tc = cfg.train;
       tc.budget = std::max<int64_t>(1, std::llround(cfg.base_epochs * n_data));
       EnsembleTrainOptions to;
-      to.cancel = run.cancel;
+      to.cancel = &stop;
       to.on_progress = [&](int64_t seen, int64_t budget, double) {
-        report(static_cast<int>(t), "train base", cf0 + cw * seen / static_cast<double>(budget));
+        phase_progress("train base", w_base * seen / static_cast<double>(budget));
       };
       train_ensemble(base, tc, data, seeds_for(cfg, r0, r1, t, kTrain), to);
 
       // 2. SIMS: auxiliary model fine-tuned on the base's own samples.
       EnsembleState aux;
       if (sims) {
-        report(static_cast<int>(t), "sample S", cf0);
+        phase_progress("sample S", w_base);
         const at::Tensor s_noise = ensemble_noise(cfg.n_aux, 2, seeds_for(cfg, r0, r1, t, kAuxNoise));
-        const at::Tensor S = sample_ensemble(base, nullptr, s_noise, cfg.sampler, Guidance{}, run.cancel);
+        const at::Tensor S = sample_ensemble(base, nullptr, s_noise, cfg.sampler, Guidance{}, &stop);
         {
           std::vector<double> tr;
-          score(cfg, S.slice(1, 0, std::min(cfg.n_aux, cfg.n_eval)), r0, w2_base, tr);
+          score(cfg, S.slice(1, 0, std::min(cfg.n_aux, cfg.n_eval)), r0, out.w2_base, tr);
         }
         aux = fork_ensemble(base);
         TrainConfig ta = cfg.train;
         ta.budget = std::max<int64_t>(1, std::llround(cfg.aux_epochs * cfg.n_aux));
         to.on_progress = [&](int64_t seen, int64_t budget, double) {
-          report(static_cast<int>(t), "train aux", cf0 + cw * seen / static_cast<double>(budget));
+          phase_progress("train aux", w_base + w_s + w_aux * seen / static_cast<double>(budget));
         };
         train_ensemble(aux, ta, S.to(at::kFloat), seeds_for(cfg, r0, r1, t, kAuxTrain), to);
       }
 
       // 3. The generation's samples (SIMS-guided for SIMS).
-      report(static_cast<int>(t), "sample", cf0);
+      phase_progress("sample", w_base + w_s + w_aux);
       Guidance g;
       g.omega = sims ? cfg.omega : 0.0;
       g.lo = cfg.interval_lo;
       g.hi = cfg.interval_hi;
       const int64_t n_out = std::max(cfg.n_synth, cfg.n_eval);
       const at::Tensor noise = ensemble_noise(n_out, 2, seeds_for(cfg, r0, r1, t, kOut));
-      const at::Tensor x = sample_ensemble(base, sims ? &aux : nullptr, noise, cfg.sampler, g, run.cancel);
-      score(cfg, x.slice(1, 0, cfg.n_eval), r0, w2, trace);
-      if (cfg.n_synth > 0) new_synth.push_back(x.slice(1, 0, cfg.n_synth).to(at::kFloat));
-      if (r0 < cfg.save_runs) saved.push_back(x.slice(0, 0, std::min(r1, cfg.save_runs) - r0).slice(1, 0, cfg.n_eval));
+      const at::Tensor x = sample_ensemble(base, sims ? &aux : nullptr, noise, cfg.sampler, g, &stop);
+      score(cfg, x.slice(1, 0, cfg.n_eval), r0, out.w2, out.trace);
+      if (cfg.n_synth > 0) out.synth = x.slice(1, 0, cfg.n_synth).to(at::kFloat);
+      if (r0 < cfg.save_runs) out.saved = x.slice(0, 0, std::min(r1, cfg.save_runs) - r0).slice(1, 0, cfg.n_eval);
+      phase_progress("sample", 1.0);
+    };
+
+    // Workers take chunks in order; the calling thread watches for a cancel.
+    std::atomic<size_t> next{0};
+    std::atomic<int> finished{0};
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
+    auto worker = [&](int w) {
+      try {
+        for (size_t c; !stop.load() && (c = next.fetch_add(1)) < chunks.size();) run_chunk(c);
+      } catch (...) {
+        errors[static_cast<size_t>(w)] = std::current_exception();
+        stop.store(true);
+      }
+      finished.fetch_add(1);
+    };
+    {
+      std::vector<std::thread> threads;
+      for (int w = 0; w < workers; ++w) threads.emplace_back(worker, w);
+      while (finished.load() < workers) {
+        if (run.cancel && run.cancel->load()) stop.store(true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      for (auto& th : threads) th.join();
+    }
+    // A user cancel surfaces as the workers' Cancelled; an error as itself.
+    std::exception_ptr first_error, cancelled;
+    for (auto& e : errors) {
+      if (!e) continue;
+      try {
+        std::rethrow_exception(e);
+      } catch (const Cancelled&) {
+        if (!cancelled) cancelled = e;
+      } catch (...) {
+        if (!first_error) first_error = e;
+      }
+    }
+    if (first_error) std::rethrow_exception(first_error);
+    if (cancelled) std::rethrow_exception(cancelled);
+    if (run.cancel && run.cancel->load()) throw Cancelled();
+
+    std::vector<double> w2, trace, w2_base;
+    std::vector<at::Tensor> new_synth, saved;
+    for (auto& o : outs) {
+      w2.insert(w2.end(), o.w2.begin(), o.w2.end());
+      trace.insert(trace.end(), o.trace.begin(), o.trace.end());
+      w2_base.insert(w2_base.end(), o.w2_base.begin(), o.w2_base.end());
+      if (o.synth.defined()) new_synth.push_back(o.synth);
+      if (o.saved.defined()) saved.push_back(o.saved);
     }
     // The pool for generation t + 1.
     if (cfg.n_synth > 0) {

@@ -109,7 +109,15 @@ struct DiffusionLoopRunOptions {
   std::string out_dir;  // run folder; empty: nothing written (and no resume)
   bool resume = false;  // continue the run in out_dir after its last finished generation
   const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished generations stay saved
+  // Called from the calling thread and, with workers > 1, from the workers
+  // (serialised: never two calls at once).
   std::function<void(const LoopProgress&)> on_progress;
+  // Threads that train and sample chunks of runs side by side, each with
+  // one LibTorch thread (0: the LibTorch thread count). On a small CPU this
+  // beats one ensemble with intra-op threads, whose ops are too small to
+  // split well. Results do not depend on it: every run's draws come from its
+  // own seeds and each member's matmuls are its own.
+  int workers = 0;
 };
 
 // Runs (or continues) the loop. With out_dir: config.json at the start;

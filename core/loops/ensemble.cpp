@@ -1,6 +1,7 @@
 #include "loops/ensemble.hpp"
 
 #include <cmath>
+#include <mutex>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -12,13 +13,6 @@
 #include "common/error.hpp"
 
 namespace sims::loops {
-
-uint64_t mix_seed(uint64_t a, uint64_t b) {
-  uint64_t z = a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 EnsembleWeights EnsembleWeights::clone() const {
   EnsembleWeights c;
@@ -84,8 +78,12 @@ EnsembleState create_ensemble(const NetConfig& net, const std::vector<uint64_t>&
     st.raw.w.push_back(at::zeros({R, i, o}, opt));
     st.raw.b.push_back(at::zeros({R, 1, o}, opt));
   }
+  // Exactly TrainState::create's draws: the global generator seeded, then the
+  // network built. The global generator is shared: ensembles created on
+  // several threads at once (parallel loop workers) take turns.
+  static std::mutex global_rng;
+  std::lock_guard<std::mutex> lock(global_rng);
   for (int64_t r = 0; r < R; ++r) {
-    // Exactly TrainState::create's draws: the global generator seeded, then the network built.
     torch::manual_seed(seeds[static_cast<size_t>(r)]);
     EdmMlp m(net);
     copy_member_from(st.raw, r, m);
@@ -194,29 +192,17 @@ double train_ensemble(EnsembleState& st, const TrainConfig& tc, const at::Tensor
     at::Tensor sigma = at::stack(sig);
     at::Tensor noise = at::stack(nz);
 
-    const double lr = tc.lr * (tc.lr_rampup > 0 ? std::min(1.0, static_cast<double>(st.images_seen + b) / tc.lr_rampup) : 1.0);
+    const double lr = ramped_lr(tc, st.images_seen + b);
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     adam.zero_grad();
     at::Tensor losses = ensemble_edm_loss(st.net, st.raw, y, sigma, noise);
     losses.sum().backward();
-    bool nonfinite = false;
-    for (auto& p : params) {
-      if (!p.grad().defined()) continue;
-      if (!p.grad().isfinite().all().item<bool>()) {
-        nonfinite = true;
-        p.mutable_grad().nan_to_num_(0.0, 1e5, -1e5);
-      }
-    }
-    st.nonfinite_grad_steps += nonfinite;
+    st.nonfinite_grad_steps += sanitize_gradients(params);
     adam.step();
     st.images_seen += b;
-
-    double hl = tc.ema_halflife;
-    if (tc.ema_rampup > 0) hl = std::min(hl, st.images_seen * tc.ema_rampup);
-    const double beta = std::pow(0.5, b / std::max(hl, 1e-8));
+    ema_update(ema, params, ema_beta(tc, st.images_seen, b));
     {
       torch::NoGradGuard ng;
-      for (size_t i = 0; i < params.size(); ++i) ema[i].copy_(params[i].detach().lerp(ema[i], beta));
       at::Tensor m = losses.detach().to(at::kDouble).nan_to_num(0.0, 0.0, 0.0).mean();
       loss_acc += m;
       ++loss_count;

@@ -30,6 +30,7 @@
 #include "diffusion/network.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
+#include "training/step_rules.hpp"
 
 namespace sims::loops {
 
@@ -101,7 +102,7 @@ at::Tensor ensemble_noise(int64_t n, int64_t dim, const std::vector<uint64_t>& s
 at::Tensor sample_ensemble(const EnsembleState& base, const EnsembleState* aux, const at::Tensor& noise,
                            const SamplerConfig& cfg, const Guidance& g, const std::atomic<bool>* cancel = nullptr);
 
-// The trainer's per-step seed mix (equal to the one in training/trainer.cpp).
-uint64_t mix_seed(uint64_t a, uint64_t b);
+// The trainer's per-step seed mix (training/step_rules.hpp).
+using ::sims::mix_seed;
 
 }  // namespace sims::loops

@@ -9,16 +9,10 @@
 #include <torch/autograd.h>
 
 #include "common/error.hpp"
+#include "training/step_rules.hpp"
 
 namespace sims {
 namespace {
-
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t z = a * 0x9e3779b97f4a7c15ULL + b + 0x632be59bd9b4e019ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 std::string snapshot_name(const std::string& pattern, int64_t images) {
   char buf[4096];
@@ -87,13 +81,13 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     }
     const int64_t step = st.images_seen / tc.batch;  // identical after a resume
     const int64_t b = std::min(tc.batch, tc.budget - st.images_seen);
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(tc.seed, static_cast<uint64_t>(step)));
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(tc.seed, static_cast<uint64_t>(step)));
     at::Tensor idx = at::randint(0, n, {b}, gen, at::TensorOptions().dtype(at::kLong));
     at::Tensor y = data.index_select(0, idx);
     at::Tensor sigma = (at::normal(0.0, 1.0, {b}, gen, at::TensorOptions().dtype(at::kFloat)) * tc.p_std + tc.p_mean).exp();
     at::Tensor noise = at::normal(0.0, 1.0, y.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
 
-    const double lr = tc.lr * (tc.lr_rampup > 0 ? std::min(1.0, static_cast<double>(st.images_seen + b) / tc.lr_rampup) : 1.0);
+    const double lr = ramped_lr(tc, st.images_seen + b);
     for (auto& g : st.adam->param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     st.adam->zero_grad();
     if (!on_cpu) {
@@ -103,37 +97,11 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     }
     at::Tensor loss = edm_loss(*st.raw, y, sigma, noise);
     loss.backward();
-    // One check for all gradients: the sum of their sums is finite when every
-    // entry is (an overflow to inf only sends us down the exact per-tensor
-    // path below, where nan_to_num leaves finite values unchanged).
-    bool nonfinite = false;
-    {
-      std::vector<at::Tensor> sums;
-      sums.reserve(params.size());
-      for (auto& p : params)
-        if (p.grad().defined()) sums.push_back(p.grad().sum());
-      if (!sums.empty() && !at::stack(sums).sum().isfinite().item<bool>()) {
-        for (auto& p : params) {
-          if (!p.grad().defined()) continue;
-          if (!p.grad().isfinite().all().item<bool>()) {
-            nonfinite = true;
-            p.mutable_grad().nan_to_num_(0.0, 1e5, -1e5);
-          }
-        }
-      }
-    }
-    st.nonfinite_grad_steps += nonfinite;
+    st.nonfinite_grad_steps += sanitize_gradients(params);  // one check for all gradients (step_rules.hpp)
     st.adam->step();
     st.images_seen += b;
 
-    // EMA with EDM's half-life: min(halflife, rampup x images seen).
-    double hl = tc.ema_halflife;
-    if (tc.ema_rampup > 0) hl = std::min(hl, st.images_seen * tc.ema_rampup);
-    const double beta = std::pow(0.5, b / std::max(hl, 1e-8));
-    {
-      torch::NoGradGuard ng;
-      for (size_t i = 0; i < params.size(); ++i) ema_params[i].lerp_(params[i].detach(), 1.0 - beta);  // in place, no temporary
-    }
+    ema_update(ema_params, params, ema_beta(tc, st.images_seen, b));  // EDM half-life (step_rules.hpp)
 
     const double lv = loss.item<double>();
     if (std::isfinite(lv)) {
