@@ -10,16 +10,16 @@
 #   3. projections: the 1000-run x 100-generation protocol for this |D_s|, and
 #      the full Fig. 4 sweep (4 sizes x {standard, SIMS}).
 # usage: bench/bench_fig4.sh [RUNS=100] [GENERATIONS=100] [N_SYNTH=250] [BUILD_DIR]
-#   env: THREADS (default 2), OMEGA (3), ONE_BY_ONE (runs timed one by one, 10)
+#   env: THREADS (default 2; = parallel workers), OMEGA (1), WIDTH (32), ONE_BY_ONE (runs timed one by one, 10)
 # A scaled-down check: bench/bench_fig4.sh 20 5
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-100}; GENS=${2:-100}; NS=${3:-250}; BUILD=${4:-$ROOT/build}
 SIMS=$BUILD/bin/sims; PY=/usr/bin/python3
-THREADS=${THREADS:-2}; OMEGA=${OMEGA:-3}; ONE=${ONE_BY_ONE:-10}
+THREADS=${THREADS:-2}; OMEGA=${OMEGA:-1}; WIDTH=${WIDTH:-32}; ONE=${ONE_BY_ONE:-10}
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 COMMON=(--family diffusion2d --kind augment --n-real 1000 --n-synth "$NS" --algorithm sims --omega "$OMEGA"
-        --n-aux 2000 --base-epochs 100 --aux-epochs 50 --threads "$THREADS" --seed 1)
+        --n-aux 2000 --base-epochs 100 --aux-epochs 50 --width "$WIDTH" --threads "$THREADS" --seed 1)
 field() { $PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print($2)" "$1"; }
 
 echo "== 1 generation: batched ensemble vs one by one (SIMS, |D_s| = $NS, $THREADS threads)"

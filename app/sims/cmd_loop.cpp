@@ -233,12 +233,12 @@ loops::DiffusionLoopConfig diffusion_config(const LoopArgs& a) {
   c.sampler.kind = parse_sampler_kind(a.sampler);
   c.sampler.steps = a.steps;
   c.batch_runs = a.batch_runs;
+  c.bias = a.bias;
   c.save_runs = a.save_runs;
   return c;
 }
 
 int run_diffusion(const LoopArgs& a) {
-  if (a.bias != 1.0) throw InputError("--bias applies to the gaussian family only");
   if (a.resume && a.out.empty()) throw InputError("--resume needs --out DIR (the run folder to continue)");
   loops::DiffusionLoopConfig cfg;
   if (a.resume) {
@@ -361,7 +361,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   a->o_gens = c->add_option("--generations", a->generations, "number of generations G (diffusion2d default 100)");
   a->o_runs = c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, diffusion2d 100)");
   c->add_option("--dim", a->dim, "gaussian: data dimension D (p_r = N(0, I_D))");
-  c->add_option("--bias", a->bias, "gaussian: sampling bias lambda in (0, 1]: sample N(mu, lambda Sigma)");
+  c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)");
   c->add_option("--seed", a->seed, "random seed");
   c->add_option("--out", a->out, "run folder: metrics.json, metrics.csv (diffusion2d also config.json, state, samples/)");
   c->add_flag("--json", a->json, "print one JSON object");

@@ -60,6 +60,7 @@ nlohmann::json DiffusionLoopConfig::to_json() const {
           {"algorithm", to_string(algorithm)},
           {"omega", algorithm == LoopAlgorithm::Sims ? omega : 0.0},
           {"interval", {interval_lo, std::isinf(interval_hi) ? nlohmann::json("inf") : nlohmann::json(interval_hi)}},
+          {"bias", bias},
           {"n_aux", n_aux},
           {"base_epochs", base_epochs},
           {"aux_epochs", aux_epochs},
@@ -110,6 +111,7 @@ DiffusionLoopConfig DiffusionLoopConfig::from_json(const nlohmann::json& j) {
       c.sampler.sigma_max = s.value("sigma_max", c.sampler.sigma_max);
       c.sampler.rho = s.value("rho", c.sampler.rho);
     }
+    c.bias = j.value("bias", c.bias);
     c.batch_runs = j.value("batch_runs", c.batch_runs);
     c.save_runs = j.value("save_runs", c.save_runs);
   } catch (const nlohmann::json::exception& e) {
@@ -131,6 +133,7 @@ void validate(const DiffusionLoopConfig& c) {
   need(c.runs >= 1 && c.runs <= 1'000'000, "--runs must be between 1 and 1000000, got " + std::to_string(c.runs));
   need(std::isfinite(c.omega) && std::abs(c.omega) <= 1000, "--omega must be a finite number in [-1000, 1000]");
   need(c.interval_lo >= 0 && c.interval_hi > c.interval_lo, "--interval LO:HI needs 0 <= LO < HI");
+  need(std::isfinite(c.bias) && c.bias > 0 && c.bias <= 1, "--bias (sampling bias lambda) must be in (0, 1]");
   need(c.n_aux >= 1 && c.n_aux <= 10'000'000, "--n-aux must be between 1 and 10000000, got " + std::to_string(c.n_aux));
   need(std::isfinite(c.base_epochs) && c.base_epochs > 0 && c.base_epochs <= 1e6, "--base-epochs must be in (0, 1e6]");
   need(std::isfinite(c.aux_epochs) && c.aux_epochs > 0 && c.aux_epochs <= 1e6, "--aux-epochs must be in (0, 1e6]");
@@ -325,7 +328,8 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     const bool has_state = fs::exists(dir + "/state.json");
     if (run.resume) {
       if (!fs::exists(dir + "/config.json")) throw InputError("--resume: '" + dir + "' holds no loop run (no config.json)");
-      if (!same_experiment(read_json_file(dir + "/config.json"), cfg.to_json()))
+      // Both sides through from_json: settings added since the run was started take their defaults.
+      if (!same_experiment(DiffusionLoopConfig::from_json(read_json_file(dir + "/config.json")).to_json(), cfg.to_json()))
         throw InputError("--resume: the settings differ from the run in '" + dir + "' (only --generations may change)");
       if (has_state) {
         nlohmann::json st = read_json_file(dir + "/state.json");
@@ -459,7 +463,8 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
       g.lo = cfg.interval_lo;
       g.hi = cfg.interval_hi;
       const int64_t n_out = std::max(cfg.n_synth, cfg.n_eval);
-      const at::Tensor noise = ensemble_noise(n_out, 2, seeds_for(cfg, r0, r1, t, kOut));
+      at::Tensor noise = ensemble_noise(n_out, 2, seeds_for(cfg, r0, r1, t, kOut));
+      if (cfg.bias != 1.0) noise.mul_(std::sqrt(cfg.bias));  // sampling bias lambda (temperature stand-in)
       const at::Tensor x = sample_ensemble(base, sims ? &aux : nullptr, noise, cfg.sampler, g, &stop);
       score(cfg, x.slice(1, 0, cfg.n_eval), r0, out.w2, out.trace);
       if (cfg.n_synth > 0) out.synth = x.slice(1, 0, cfg.n_synth).to(at::kFloat);

@@ -58,6 +58,11 @@ struct DiffusionLoopConfig {
   LoopAlgorithm algorithm = LoopAlgorithm::Standard;
   double omega = 3.0;  // SIMS guidance (the paper's best for this experiment is about 3)
   double interval_lo = 0.0, interval_hi = std::numeric_limits<double>::infinity();
+  // Sampling bias lambda in (0, 1] of the generation's samples (1: unbiased).
+  // The MAD paper biased its conditional models with guidance; for these
+  // unconditional models the stand-in is a temperature: the sampler starts
+  // from noise scaled by sqrt(lambda), which pulls samples towards the modes.
+  double bias = 1.0;
   int64_t n_aux = 2000;     // |S|, SIMS's internal synthetic set
   double base_epochs = 100; // base budget = base_epochs x |D^t| images
   double aux_epochs = 50;   // aux budget = aux_epochs x n_aux images
