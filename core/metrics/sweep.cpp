@@ -44,6 +44,7 @@ nlohmann::json SweepRow::to_json(const std::vector<std::string>& names) const {
     for (size_t k = 0; k < ratios.size() && k < names.size(); ++k) r[names[k]] = num(ratios[k]);
     j["ratio"] = r;
   }
+  for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
   return j;
 }
 
@@ -142,13 +143,19 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
           row.value = std::numeric_limits<double>::infinity();  // diverged: reported, not fatal
         } else if (images) {
           if (progress && !progress(idx, total, "features (" + label.str() + ")")) throw Cancelled();
-          at::Tensor f = features->features(x.clamp(-1, 1), bo);
+          const at::Tensor xc = x.clamp(-1, 1);
+          at::Tensor f = features->features(xc, bo);
           row.value = frechet_distance(stats_of_features(f, "sample features"), ref.real_stats);
           if (ref.real_features.defined() && ref.real_features.size(0) > cfg.pr_k && f.size(0) > cfg.pr_k) {
             auto pr = precision_recall(ref.real_features, f, cfg.pr_k);
             row.precision = pr.precision, row.recall = pr.recall;
           }
-          if (classifier) row.ratios = attribute_ratios(classifier->predict(x.clamp(-1, 1), bo));
+          at::Tensor labels;
+          if (classifier) {
+            labels = classifier->predict(xc, bo);
+            row.ratios = attribute_ratios(labels);
+          }
+          if (cfg.on_images) cfg.on_images(row, xc, f, labels);
         } else {
           row.value = wasserstein2(x, ref.real_points);
           if (ref.real_points.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {

@@ -30,6 +30,8 @@ struct SweepAux {
   DenoiserPtr model;
 };
 
+struct SweepRow;
+
 struct SweepConfig {
   std::vector<double> omegas{0.0};
   std::vector<std::pair<double, double>> intervals{{0.0, std::numeric_limits<double>::infinity()}};
@@ -39,6 +41,12 @@ struct SweepConfig {
   int64_t batch = 256;     // samples per sampler call (images)
   int64_t pr_k = 5;        // k of precision/recall
   int64_t keep = 8;        // samples kept per row for figures (points: up to 2000)
+  // Images, optional: called for every row with all its samples (clamped to
+  // [-1,1]), their features and the classifier's labels (undefined without a
+  // classifier) before the row is stored; may add metrics to row.extra (e.g.
+  // per-group FD in loops/shift.cpp).
+  std::function<void(SweepRow&, const at::Tensor& samples, const at::Tensor& features, const at::Tensor& labels)>
+      on_images;
 };
 
 // What the samples are compared with. Points: `real_points` [M, D].
@@ -62,6 +70,7 @@ struct SweepRow {
   int nfe = 0;
   double seconds = 0;          // sampling + metric wall time
   at::Tensor kept;             // first `keep` samples (float32)
+  nlohmann::json extra = nlohmann::json::object();  // added by SweepConfig::on_images; merged into to_json
   nlohmann::json to_json(const std::vector<std::string>& attr_names) const;
 };
 

@@ -1,0 +1,150 @@
+// Distribution shifting with SIMS (SIMS paper Sec. 4.3, Fig. 6): move the
+// share of an attribute among a base model's samples towards a target share
+// while self-improving it.
+//
+//   1. sample the base model (chunked, resumable, in rounds);
+//   2. label the samples with an attribute classifier;
+//   3. build the auxiliary set with the COMPLEMENT of the target share
+//      (target 70 % attr = 1 -> aux set 30 % attr = 1, 70 % attr = 0), sampling
+//      more rounds when one group is short;
+//   4. fine-tune a copy of the base on it (the auxiliary model);
+//   5. sweep the guidance ω of D = (1+ω) D_base − ω D_aux: share of the
+//      attribute, FD_<net> overall (vs the real set and vs the real set
+//      re-balanced to the target share) and per group (generated images the
+//      classifier puts in a group vs the real images of that group).
+//
+// Everything lives in one run folder, stage by stage:
+//   config.json                     the configuration and each stage's key
+//   synth/round-NNN.npy (+ -labels.npy)   base samples and their labels
+//   aux_set.npy, aux_set.json       the auxiliary set and its counts
+//   aux.ckpt                        the auxiliary model
+//   eval/omega_W.json (+ .npy)      one finished ω row (its first samples)
+//   results.csv, results.json, shift.png, samples.png
+// A stage whose key (its settings and those of the stages before it) equals
+// the stored one is reused, a half-finished one continues (sampling chunks,
+// training from its checkpoint, ω rows), a changed one is redone together
+// with every later stage. Cancelling (the flag) throws sims::Cancelled with
+// everything finished so far kept; the same call continues.
+// GUI-free: the CLI (`sims shift`) and the studio call run_shift.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/features.hpp"
+#include "sampling/schedule.hpp"
+#include "training/checkpoint.hpp"
+
+namespace sims::loops {
+
+struct ShiftConfig {
+  // Inputs. The base must be a sims checkpoint of an image model (it is fine-tuned).
+  std::string base;              // checkpoint path
+  std::string classifier;        // classifier spec (metrics::load_classifier)
+  std::string features;          // feature-net spec for FD; empty: the classifier's spec
+  std::string attribute = "group";
+  double target = 0.7;           // wanted share of attribute = 1, in (0, 1)
+  // Real images for FD: an image data set spec (data/image_datasets.hpp);
+  // empty: the base's own training set when its checkpoint names one.
+  std::string real_data;
+  int64_t n_real = 2000;
+  uint64_t real_seed = 12345;
+
+  // Stages 1-3: the auxiliary set.
+  int64_t n_aux = 1000;          // images in the auxiliary set
+  int64_t n_sample = 0;          // first round of base samples (0: n_aux)
+  int64_t max_samples = 0;       // give up beyond this many base samples (0: 20 x n_aux)
+  int64_t chunk = 250;           // samples per sampler call / file append
+  uint64_t seed = 0;             // base samples (round r, chunk k draw from their own seeds)
+  SamplerConfig sampler;         // for the base samples (default Heun, 18 steps)
+
+  // Stage 4: fine-tuning (budget, batch, lr, EMA, seed; like `sims finetune`).
+  TrainConfig finetune;
+
+  // Stage 5: the ω sweep.
+  std::vector<double> omegas{0.0, 0.5, 1.0, 1.5, 2.0, 3.0};
+  int64_t n_eval = 500;          // samples per ω (the same starting noise for every ω)
+  uint64_t eval_seed = 1;
+  SamplerConfig eval_sampler;
+  double interval_lo = 0.0, interval_hi = std::numeric_limits<double>::infinity();
+  int64_t batch = 250;           // images per sampler / network call in the sweep
+  int64_t pr_k = 5;
+  int64_t keep = 8;              // images per ω in samples.png
+
+  ShiftConfig();                 // fine-tune defaults: 20000 images, batch 64, lr 1e-3, seed 3
+  nlohmann::json to_json() const;
+  static ShiftConfig from_json(const nlohmann::json& j);  // throws InputError
+};
+
+// Checks the numbers (not the files); throws InputError naming the setting.
+void validate(const ShiftConfig& cfg);
+
+struct ShiftProgress {
+  std::string stage;    // "sample", "label", "select", "finetune", "sweep", "write"
+  int64_t done = 0, total = 0;
+  std::string message;  // one line for people
+  double elapsed = 0;   // seconds since run_shift started
+};
+
+struct ShiftRunOptions {
+  std::string out_dir;                        // the run folder (required)
+  const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished work stays
+  std::function<void(const ShiftProgress&)> on_progress;
+  // Called once per stage that is reused or redone, e.g. "reusing the auxiliary set".
+  std::function<void(const std::string&)> on_note;
+  // Tests and GUIs may hand in loaded networks; the specs then only name them
+  // (their name() joins the stage keys in place of a file fingerprint).
+  metrics::ClassifierPtr classifier;
+  metrics::FeatureNetPtr features;
+  c10::Device device = c10::Device(c10::kCPU);  // fine-tuning
+};
+
+struct ShiftRow {
+  double omega = 0;
+  double share = std::numeric_limits<double>::quiet_NaN();       // of attribute = 1
+  int64_t n1 = 0, n0 = 0;                                         // generated images per group
+  double fd = std::numeric_limits<double>::quiet_NaN();          // vs the real set as given
+  double fd_target = std::numeric_limits<double>::quiet_NaN();   // vs the real set at the target share
+  double fd1 = std::numeric_limits<double>::quiet_NaN();         // group 1 vs real group 1
+  double fd0 = std::numeric_limits<double>::quiet_NaN();         // group 0 vs real group 0
+  double precision = std::numeric_limits<double>::quiet_NaN();
+  double recall = std::numeric_limits<double>::quiet_NaN();
+  int nfe = 0;
+  double seconds = 0;
+  bool reused = false;   // read back from the run folder
+  at::Tensor kept;       // first `keep` samples
+  nlohmann::json to_json() const;
+  static ShiftRow from_json(const nlohmann::json& j);
+};
+
+struct ShiftResult {
+  std::string attribute, features;        // features: the FD network's name
+  double target = 0;
+  // The auxiliary set.
+  int64_t n_pool = 0, pool1 = 0;          // base samples drawn and those with attribute = 1
+  int rounds = 0;
+  int64_t aux1 = 0, aux0 = 0;             // auxiliary set per group
+  // Real reference per group (n_real1 + n_real0 = n_real) and how the groups were known.
+  int64_t n_real1 = 0, n_real0 = 0;
+  std::string real_labels;                // "data" (known attributes) or "classifier"
+  std::vector<ShiftRow> rows;             // in the order of cfg.omegas
+  bool synth_reused = false, aux_reused = false;
+  double finetune_loss = std::numeric_limits<double>::quiet_NaN();
+  double seconds = 0;
+  std::vector<std::string> files;         // written this call (results, plots)
+  nlohmann::json to_json() const;
+  std::string to_csv() const;
+};
+
+// Runs (or continues) the recipe in opts.out_dir. Throws InputError on bad
+// settings or inputs (unknown attribute, target outside (0,1), a classifier
+// without the attribute, a base that is not an image checkpoint, real images
+// of another shape, a base that makes too few images of a group),
+// Cancelled when cancelled.
+ShiftResult run_shift(const ShiftConfig& cfg, const ShiftRunOptions& opts);
+
+}  // namespace sims::loops

@@ -1,0 +1,306 @@
+// Distribution shifting (loops/shift.hpp): the auxiliary set has the
+// complement share with exact counts, bad inputs are refused with
+// InputError, and a run folder's stages are reused, continued or redone.
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "helpers.hpp"
+#include "io/npy.hpp"
+#include "loops/shift.hpp"
+#include "training/checkpoint.hpp"
+
+using namespace sims;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A tiny U-Net on 16x16 RGB images, untrained: its samples are structured
+// noise, which is all the recipe needs.
+std::string tiny_base(const test::TempDir& tmp) {
+  NetConfig c;
+  c.type = "unet";
+  c.channels = 3;
+  c.resolution = 16;
+  c.model_channels = 8;
+  c.channel_mult = {1, 2};
+  c.num_blocks = 1;
+  c.attn_resolutions = {};
+  c.dropout = 0.0;
+  TrainConfig t;
+  t.budget = 16;
+  t.seed = 5;
+  TrainState st = TrainState::create(c, t);
+  st.data = {{"source", "images"}, {"spec_string", "faces:ratio=0.5,size=16"}};
+  const std::string path = tmp.file("base.ckpt");
+  save_checkpoint(path, st);
+  return path;
+}
+
+// An analytic stand-in for the classifier and the feature network: "group"
+// is whether one pixel of the red channel is brighter than another (about
+// half of noise-like images either way), features are per-channel means and
+// standard deviations.
+class StandIn final : public metrics::FeatureNet, public metrics::AttributeClassifier {
+ public:
+  std::string name() const override { return "stand-in"; }
+  int64_t dim() const override { return 6; }
+  at::Tensor batch_features(const at::Tensor& x) override {
+    const at::Tensor flat = x.flatten(2);
+    const at::Tensor mean = flat.mean(2);
+    const at::Tensor sd = (flat - mean.unsqueeze(2)).pow(2).mean(2).sqrt();
+    return at::cat({mean, sd}, 1).to(at::kFloat);
+  }
+  const std::vector<std::string>& attr_names() const override { return names_; }
+  bool multi_label() const override { return true; }
+  at::Tensor batch_logits(const at::Tensor& x) override {
+    const at::Tensor g = x.select(1, 0).select(1, 4).select(1, 4) - x.select(1, 0).select(1, 11).select(1, 11);
+    return at::stack({g, x.mean({1, 2, 3})}, 1).to(at::kFloat) * 10;
+  }
+
+ private:
+  std::vector<std::string> names_{"bright", "group"};
+};
+
+loops::ShiftConfig small_config(const std::string& base) {
+  loops::ShiftConfig c;
+  c.base = base;
+  c.classifier = "stand-in";
+  c.attribute = "group";
+  c.target = 0.7;
+  c.n_aux = 30;    // 9 with group = 1, 21 with group = 0
+  c.n_sample = 20; // too few for 21 of group 0: a second round must follow
+  c.chunk = 16;
+  c.sampler.steps = 3;
+  c.eval_sampler.steps = 3;
+  c.finetune.budget = 32;
+  c.finetune.batch = 16;
+  c.finetune.lr_rampup = 0;
+  c.omegas = {0.0, 1.0};
+  c.n_eval = 16;
+  c.batch = 8;
+  c.keep = 4;
+  c.n_real = 64;
+  return c;
+}
+
+loops::ShiftRunOptions options(const std::string& dir, const std::shared_ptr<StandIn>& net) {
+  loops::ShiftRunOptions o;
+  o.out_dir = dir;
+  o.classifier = net;
+  o.features = net;
+  return o;
+}
+
+fs::file_time_type mtime(const std::string& p) { return fs::last_write_time(p); }
+
+}  // namespace
+
+TEST_CASE("shift: the auxiliary set has the complement share with exact counts", "[shift]") {
+  test::TempDir tmp;
+  auto net = std::make_shared<StandIn>();
+  const loops::ShiftConfig cfg = small_config(tiny_base(tmp));
+  const std::string dir = tmp.file("run");
+  const loops::ShiftResult r = loops::run_shift(cfg, options(dir, net));
+  INFO("pool " << r.n_pool << " samples in " << r.rounds << " rounds, " << r.pool1 << " with group=1");
+
+  CHECK(r.aux1 == 9);
+  CHECK(r.aux0 == 21);
+  CHECK(r.rounds >= 2);  // the first 20 samples cannot hold 21 of group 0
+  CHECK(r.n_pool > 20);
+  CHECK(r.n_pool <= 20 * 30);
+  // The set on disk (raw samples; the classifier sees them clamped to
+  // [-1,1]), labelled again: exactly 9 of 30 with group = 1.
+  const at::Tensor set = io::read_npy(dir + "/aux_set.npy");
+  REQUIRE(set.sizes() == at::IntArrayRef({30, 3, 16, 16}));
+  CHECK(net->predict(set.clamp(-1, 1)).select(1, 1).sum().item<double>() == 9.0);
+  // The pool counts are those of the stored labels.
+  int64_t pooled = 0, ones = 0;
+  for (int k = 0; k < r.rounds; ++k) {
+    char name[64];
+    std::snprintf(name, sizeof name, "/synth/round-%03d-labels.npy", k);
+    const at::Tensor lab = io::read_npy(dir + name);
+    pooled += lab.size(0);
+    ones += lab.select(1, 1).gt(0.5).sum().item<int64_t>();
+  }
+  CHECK(pooled == r.n_pool);
+  CHECK(ones == r.pool1);
+
+  // The auxiliary model: fine-tuned from the base for the budget, provenance says so.
+  TrainState aux = load_checkpoint(dir + "/aux.ckpt");
+  CHECK(aux.images_seen == 32);
+  CHECK(aux.provenance["role"] == "auxiliary");
+  CHECK(aux.provenance["shift"]["aux_share"].get<double>() == Approx(0.3));
+
+  // The sweep: one row per omega, the same 16 starting points, base alone at omega = 0.
+  REQUIRE(r.rows.size() == 2);
+  CHECK(r.rows[0].nfe == 5);   // 3 Heun steps, base only
+  CHECK(r.rows[1].nfe == 10);  // base and aux
+  for (const auto& row : r.rows) {
+    CHECK(row.n1 + row.n0 == 16);
+    CHECK(row.share == Approx(row.n1 / 16.0));
+    CHECK(std::isfinite(row.fd));
+    CHECK(std::isfinite(row.fd_target));
+    if (row.n1 >= 2) CHECK(std::isfinite(row.fd1));
+    if (row.n0 >= 2) CHECK(std::isfinite(row.fd0));
+    CHECK(row.kept.size(0) == 4);
+  }
+  CHECK(r.real_labels == "data");  // the built-in faces know their group
+  CHECK(r.n_real1 + r.n_real0 == 64);
+  for (const char* f : {"/results.csv", "/results.json", "/shift.png", "/samples.png", "/config.json"})
+    CHECK(fs::file_size(dir + f) > 100);
+  std::ifstream csv(dir + "/results.csv");
+  std::string header;
+  std::getline(csv, header);
+  CHECK(header.rfind("omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0", 0) == 0);
+}
+
+TEST_CASE("shift: a run folder's stages are reused, continued after a cancel, or redone", "[shift]") {
+  test::TempDir tmp;
+  auto net = std::make_shared<StandIn>();
+  loops::ShiftConfig cfg = small_config(tiny_base(tmp));
+  const std::string dir = tmp.file("run");
+
+  // Cancelled while fine-tuning: the samples and a checkpoint stay.
+  std::atomic<bool> stop{false};
+  auto o = options(dir, net);
+  o.cancel = &stop;
+  o.on_progress = [&](const loops::ShiftProgress& p) {
+    if (p.stage == "finetune") stop = true;
+  };
+  CHECK_THROWS_AS(loops::run_shift(cfg, o), Cancelled);
+  REQUIRE(fs::exists(dir + "/aux_set.npy"));
+  REQUIRE(fs::exists(dir + "/aux.ckpt"));
+  CHECK(load_checkpoint(dir + "/aux.ckpt").images_seen < 32);
+  CHECK_FALSE(fs::exists(dir + "/results.json"));
+  const auto t_round = mtime(dir + "/synth/round-000.npy"), t_set = mtime(dir + "/aux_set.npy");
+
+  // The same call continues: samples reused, fine-tuning continued, sweep run.
+  std::vector<std::string> notes;
+  auto o2 = options(dir, net);
+  o2.on_note = [&](const std::string& m) { notes.push_back(m); };
+  const loops::ShiftResult a = loops::run_shift(cfg, o2);
+  CHECK(a.synth_reused);
+  CHECK_FALSE(a.aux_reused);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].find("continuing the fine-tuning") != std::string::npos);
+  CHECK(mtime(dir + "/synth/round-000.npy") == t_round);
+  CHECK(mtime(dir + "/aux_set.npy") == t_set);
+  CHECK(load_checkpoint(dir + "/aux.ckpt").images_seen == 32);
+
+  // Again: everything reused, nothing rewritten but the results.
+  const auto t_aux = mtime(dir + "/aux.ckpt"), t_row = mtime(dir + "/eval/omega_1.json");
+  const loops::ShiftResult b = loops::run_shift(cfg, options(dir, net));
+  CHECK(b.synth_reused);
+  CHECK(b.aux_reused);
+  REQUIRE(b.rows.size() == 2);
+  for (size_t k = 0; k < 2; ++k) {
+    CHECK(b.rows[k].reused);
+    CHECK(b.rows[k].share == a.rows[k].share);
+    CHECK(b.rows[k].fd == a.rows[k].fd);
+  }
+  CHECK(mtime(dir + "/aux.ckpt") == t_aux);
+  CHECK(mtime(dir + "/eval/omega_1.json") == t_row);
+
+  // One more omega: only its row is computed.
+  cfg.omegas = {0.0, 1.0, 2.0};
+  const loops::ShiftResult c = loops::run_shift(cfg, options(dir, net));
+  REQUIRE(c.rows.size() == 3);
+  CHECK(c.rows[0].reused);
+  CHECK(c.rows[1].reused);
+  CHECK_FALSE(c.rows[2].reused);
+  CHECK(c.aux_reused);
+
+  // A longer fine-tuning: the samples stay, the auxiliary and the sweep are redone.
+  cfg.finetune.budget = 48;
+  notes.clear();
+  const loops::ShiftResult d = loops::run_shift(cfg, o2);
+  CHECK(d.synth_reused);
+  CHECK_FALSE(d.aux_reused);
+  CHECK_FALSE(d.rows[0].reused);
+  CHECK(load_checkpoint(dir + "/aux.ckpt").images_seen == 48);
+  CHECK(mtime(dir + "/aux_set.npy") == t_set);
+  REQUIRE_FALSE(notes.empty());
+  CHECK(notes[0].find("fine-tuning settings changed") != std::string::npos);
+
+  // Another seed for the base samples: everything is redone.
+  cfg.seed = 9;
+  const loops::ShiftResult e = loops::run_shift(cfg, options(dir, net));
+  CHECK_FALSE(e.synth_reused);
+  CHECK_FALSE(e.aux_reused);
+  CHECK(e.aux1 == 9);
+}
+
+TEST_CASE("shift: bad inputs are refused with InputError before any work", "[shift]") {
+  test::TempDir tmp;
+  auto net = std::make_shared<StandIn>();
+  const std::string base = tiny_base(tmp);
+  const std::string dir = tmp.file("run");
+  auto refused = [&](const loops::ShiftConfig& c) {
+    CHECK_THROWS_AS(loops::run_shift(c, options(dir, net)), InputError);
+    CHECK_FALSE(fs::exists(dir));
+  };
+  for (double t : {0.0, 1.0, 1.5, -0.2, std::nan("")}) {
+    loops::ShiftConfig c = small_config(base);
+    c.target = t;
+    CHECK_THROWS_AS(loops::validate(c), InputError);
+    refused(c);
+  }
+  {
+    loops::ShiftConfig c = small_config(base);
+    c.attribute = "hair";  // not one of the classifier's attributes
+    try {
+      loops::run_shift(c, options(dir, net));
+      FAIL("no error");
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()).find("has no attribute 'hair' (it has: bright, group)") != std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(dir));
+  }
+  {
+    // Not a checkpoint: an analytic model cannot be fine-tuned.
+    const std::string g = tmp.file("gauss.json");
+    std::ofstream(g) << R"({"kind": "gaussian", "mean": [0, 0], "cov": [[1, 0], [0, 1]]})";
+    loops::ShiftConfig c = small_config(g);
+    refused(c);
+    c.base = tmp.file("missing.ckpt");
+    refused(c);
+  }
+  {
+    // A checkpoint of a 2D model: the wrong shape.
+    NetConfig m;
+    m.width = 8;
+    m.depth = 1;
+    TrainConfig t;
+    save_checkpoint(tmp.file("points.ckpt"), TrainState::create(m, t));
+    refused(small_config(tmp.file("points.ckpt")));
+  }
+  {
+    loops::ShiftConfig c = small_config(base);
+    c.real_data = "faces";  // 32x32 real images for a 16x16 model
+    refused(c);
+  }
+  {
+    loops::ShiftConfig c = small_config(base);
+    c.n_aux = 2;
+    c.target = 0.9;  // round(2 x 0.1) = 0 images of group 1
+    refused(c);
+    c = small_config(base);
+    c.omegas = {0.0, 1.0, 0.0};
+    refused(c);
+  }
+  {
+    // A folder with other things in it is not taken over.
+    fs::create_directories(dir);
+    std::ofstream(dir + "/notes.txt") << "mine";
+    CHECK_THROWS_AS(loops::run_shift(small_config(base), options(dir, net)), InputError);
+    CHECK(fs::exists(dir + "/notes.txt"));
+    CHECK_FALSE(fs::exists(dir + "/config.json"));
+  }
+}
