@@ -33,6 +33,7 @@ void add_demo_command(CLI::App& app, Registry& reg);
 void add_data_command(CLI::App& app, Registry& reg);
 void add_sweep_command(CLI::App& app, Registry& reg);
 void add_features_command(CLI::App& app, Registry& reg);
+void add_shift_command(CLI::App& app, Registry& reg);
 
 // Sampler + guidance flags (the contract's names).
 struct SamplingFlags {

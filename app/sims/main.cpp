@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   cli::add_data_command(app, reg);
   cli::add_sweep_command(app, reg);
   cli::add_features_command(app, reg);
+  cli::add_shift_command(app, reg);
 
   try {
     app.parse(argc, argv);

@@ -300,5 +300,40 @@ expect_error "diffusion2d omega standard" "" -- "$SIMS" loop --family diffusion2
 expect_error "diffusion2d bad data" "" -- "$SIMS" loop --family diffusion2d --data moons --generations 1
 expect_error "loop plot bad compare" "$T/d2x.png" -- "$SIMS" loop --plot "$T/d2x.png" --compare "$T/none.json"
 
+# --- distribution shift: tiny U-Net base, fixture classifier, run folder reused -------
+cat >"$T/tiny_unet.json" <<'EOF'
+{"type": "unet", "channels": 3, "resolution": 16, "model_channels": 8, "channel_mult": [1, 2], "num_blocks": 1,
+ "attn_resolutions": [], "dropout": 0.0}
+EOF
+"$SIMS" train --data faces:size=16 --n-data 64 --budget 64 --batch 32 --net "$T/tiny_unet.json" --out "$T/tbase.ckpt" >/dev/null 2>&1 || bad "shift: tiny base failed"
+SH=(shift --model "$T/tbase.ckpt" --classifier "$FX/feat_net.pt" --attribute attr0 --target 0.6 --n-aux 30 --steps 4
+    --budget 64 --batch 16 --lr-rampup 0 --omegas 0,1 --n-eval 20 --n-real 50 --quiet)
+"$SIMS" "${SH[@]}" --out "$T/shift" --json >"$T/sh1.json" 2>"$T/sh1.err" || bad "shift failed: $(cat "$T/sh1.err")"
+"$SIMS" "${SH[@]}" --out "$T/shift" --json >"$T/sh2.json" 2>/dev/null || bad "shift rerun failed"
+$PY - "$T" <<'PY' && ok || bad "shift outputs"
+import json, os, sys, numpy as np
+t = sys.argv[1]
+last = lambda f: json.loads(open(t + f).read().strip().splitlines()[-1])
+a, b = last("/sh1.json"), last("/sh2.json")
+assert a["aux_set"]["n1"] == 12 and a["aux_set"]["n0"] == 18, a["aux_set"]   # complement of 0.6 on 30 images
+assert a["pool"]["n"] >= 30 and a["features"] == "tinyfeat" and a["attribute"] == "attr0", a
+assert [r["omega"] for r in a["rows"]] == [0, 1] and [r["nfe"] for r in a["rows"]] == [7, 14], a["rows"]
+assert all(r["n1"] + r["n0"] == 20 for r in a["rows"])
+assert not a["synth_reused"] and b["synth_reused"] and b["aux_reused"], b
+assert [r["share"] for r in b["rows"]] == [r["share"] for r in a["rows"]]
+d = t + "/shift/"
+assert np.load(d + "aux_set.npy").shape == (30, 3, 16, 16)
+assert open(d + "results.csv").readline().startswith("omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0")
+for f in ("shift.png", "samples.png", "results.json", "config.json", "aux.ckpt"):
+    assert os.path.getsize(d + f) > 100, f
+PY
+expect_error "shift target out of range" "$T/shx1" -- "$SIMS" "${SH[@]}" --target 1.2 --out "$T/shx1"
+expect_error "shift no target" "$T/shx2" -- "$SIMS" shift --model "$T/tbase.ckpt" --classifier "$FX/feat_net.pt" --out "$T/shx2"
+expect_error "shift unknown attribute" "$T/shx3" -- "$SIMS" "${SH[@]}" --attribute hair --out "$T/shx3"
+expect_error "shift TorchScript base" "$T/shx4" -- "$SIMS" "${SH[@]}" --model "$FX/conv_image.pt" --out "$T/shx4"
+expect_error "shift 2D base" "$T/shx5" -- "$SIMS" "${SH[@]}" --model "$T/base.ckpt" --out "$T/shx5"
+expect_error "shift real image size" "$T/shx6" -- "$SIMS" "${SH[@]}" --real-data faces --out "$T/shx6"
+expect_error "shift missing classifier" "$T/shx7" -- "$SIMS" "${SH[@]}" --classifier "$T/none.pt" --out "$T/shx7"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

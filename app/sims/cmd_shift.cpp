@@ -1,0 +1,213 @@
+// `sims shift`: distribution shifting with SIMS (the paper's Sec. 4.3 and
+// Fig. 6). Labels the base model's samples with a classifier, fine-tunes the
+// auxiliary on a set with the complement of the target share, and sweeps ω:
+// share of the attribute and FD per group. The recipe is
+// loops::run_shift (core/loops/shift.hpp); this file parses flags, prints
+// progress and turns Ctrl-C into a clean stop that the same command resumes.
+#include <atomic>
+#include <csignal>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+#include <unistd.h>
+
+#include "cli_common.hpp"
+#include "common/error.hpp"
+#include "loops/shift.hpp"
+
+namespace sims::cli {
+namespace {
+
+struct ShiftArgs {
+  std::string model, classifier, features, attribute = "group", real_data, out, omegas = "0,0.5,1,1.5,2,3";
+  std::string interval = "0:inf", device = "cpu";
+  double target = NAN;
+  int64_t n_aux = 1000, n_sample = 0, max_samples = 0, chunk = 250, seed = 0;
+  int64_t budget = 20000, batch = 64, lr_rampup = 10000, train_seed = 3;
+  double lr = 1e-3, ema_halflife = 500000;
+  int64_t n_eval = 500, eval_seed = 1, eval_batch = 250, k = 5, keep = 8, n_real = 2000, real_seed = 12345;
+  SamplingFlags sampling;
+  int threads = 0;
+  bool json = false, quiet = false;
+};
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_shift_sigint(int) { g_stop.store(true); }
+
+void install_sigint() {
+  struct sigaction sa {};
+  sa.sa_handler = on_shift_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string hms(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--";
+  const long t = std::lround(s);
+  std::ostringstream o;
+  o << std::setfill('0');
+  if (t >= 3600) o << t / 3600 << ":";
+  o << std::setw(2) << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
+  return o.str();
+}
+
+std::vector<double> parse_omegas(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  std::string v;
+  while (std::getline(ss, v, ',')) {
+    if (v.empty()) throw InputError("--omegas '" + text + "' has an empty value");
+    out.push_back(parse_number(v, "--omegas"));
+  }
+  if (out.empty()) throw InputError("--omegas needs at least one value");
+  return out;
+}
+
+std::string cell(double v, int precision) {
+  if (!std::isfinite(v)) return "n/a";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(precision) << v;
+  return s.str();
+}
+
+int run_shift_cmd(ShiftArgs& a) {
+  apply_threads(a.threads);
+  if (!std::isfinite(a.target)) throw InputError("--target SHARE is required (the wanted share of the attribute, in (0,1))");
+  loops::ShiftConfig c;
+  c.base = a.model;
+  c.classifier = a.classifier;
+  c.features = a.features;
+  c.attribute = a.attribute;
+  c.target = a.target;
+  c.real_data = a.real_data;
+  c.n_real = a.n_real;
+  c.real_seed = static_cast<uint64_t>(a.real_seed);
+  c.n_aux = a.n_aux;
+  c.n_sample = a.n_sample;
+  c.max_samples = a.max_samples;
+  c.chunk = a.chunk;
+  c.seed = static_cast<uint64_t>(a.seed);
+  c.sampler = a.sampling.config();
+  c.eval_sampler = c.sampler;
+  c.finetune.budget = a.budget;
+  c.finetune.batch = a.batch;
+  c.finetune.lr = a.lr;
+  c.finetune.lr_rampup = a.lr_rampup;
+  c.finetune.ema_halflife = a.ema_halflife;
+  c.finetune.seed = static_cast<uint64_t>(a.train_seed);
+  c.omegas = parse_omegas(a.omegas);
+  std::tie(c.interval_lo, c.interval_hi) = parse_interval(a.interval);
+  c.n_eval = a.n_eval;
+  c.eval_seed = static_cast<uint64_t>(a.eval_seed);
+  c.batch = a.eval_batch;
+  c.pr_k = a.k;
+  c.keep = a.keep;
+  loops::validate(c);
+
+  loops::ShiftRunOptions o;
+  o.out_dir = a.out;
+  o.cancel = &g_stop;
+  o.device = parse_device(a.device);
+  const bool tty = ::isatty(2) != 0;
+  std::string last_stage;
+  int last_decile = -1;
+  o.on_note = [&](const std::string& m) {
+    if (tty) std::cerr << "\r\033[K";
+    std::cerr << "note: " << m << std::endl;
+  };
+  o.on_progress = [&](const loops::ShiftProgress& p) {
+    if (a.quiet) return;
+    const std::string line = "[" + p.stage + " " + hms(p.elapsed) + "] " + p.message;
+    if (tty) {
+      std::cerr << "\r\033[K" << line << std::flush;
+      return;
+    }
+    // Logs: a line when a stage starts and about every 10 % of it.
+    const int decile = p.total > 0 ? static_cast<int>(10 * p.done / p.total) : 0;
+    if (p.stage != last_stage || decile != last_decile) std::cerr << line << "\n";
+    last_stage = p.stage;
+    last_decile = decile;
+  };
+  install_sigint();
+  loops::ShiftResult r;
+  try {
+    r = loops::run_shift(c, o);
+  } catch (const Cancelled&) {
+    if (tty) std::cerr << "\r\033[K";
+    std::cerr << "stopped: finished stages are kept in " << a.out << " (run the same command again to continue)"
+              << std::endl;
+    throw;
+  }
+  if (tty && !a.quiet) std::cerr << "\r\033[K";
+  if (a.json) {
+    print_json(r.to_json());
+    return 0;
+  }
+  std::cout << "distribution shift of '" << a.model << "': " << a.attribute << "=1 target " << cell(100 * a.target, 1)
+            << " %\n"
+            << "  base samples: " << r.n_pool << " in " << r.rounds << " round(s), " << r.pool1 << " with "
+            << a.attribute << "=1 (" << cell(100.0 * r.pool1 / std::max<int64_t>(1, r.n_pool), 1) << " %)"
+            << (r.synth_reused ? " [reused]" : "") << "\n"
+            << "  auxiliary set: " << r.aux1 << " with " << a.attribute << "=1, " << r.aux0 << " with " << a.attribute
+            << "=0 (" << cell(100.0 * r.aux1 / std::max<int64_t>(1, r.aux1 + r.aux0), 1) << " %)"
+            << (r.aux_reused ? "; auxiliary model reused" : "") << "\n"
+            << "  real reference: " << r.n_real1 << " / " << r.n_real0 << " images per group (labels from "
+            << r.real_labels << ")\n"
+            << "     omega  share %     n1    n0  FD_" << r.features << "  FD(target mix)  FD " << a.attribute
+            << "=1  FD " << a.attribute << "=0\n";
+  for (const auto& row : r.rows)
+    std::cout << "  " << std::setw(8) << cell(row.omega, 2) << "  " << std::setw(7) << cell(100 * row.share, 1) << "  "
+              << std::setw(5) << row.n1 << " " << std::setw(5) << row.n0 << "  " << std::setw(8) << cell(row.fd, 3)
+              << "  " << std::setw(13) << cell(row.fd_target, 3) << "  " << std::setw(9) << cell(row.fd1, 3) << "  "
+              << std::setw(9) << cell(row.fd0, 3) << (row.reused ? "  [reused]" : "") << "\n";
+  std::cout << "  -> " << a.out << "/{results.csv,results.json,shift.png,samples.png,aux.ckpt} in "
+            << hms(r.seconds) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_shift_command(CLI::App& app, Registry& reg) {
+  auto a = std::make_shared<ShiftArgs>();
+  CLI::App* c = app.add_subcommand(
+      "shift",
+      "Distribution shifting with SIMS: label the base's samples with a classifier, fine-tune the auxiliary on the "
+      "complement of the target share, sweep omega (share and per-group FD); resumable run folder");
+  c->add_option("--model", a->model, "base model: a sims checkpoint of an image model (it is fine-tuned)")->required();
+  c->add_option("--classifier", a->classifier, "attribute classifier (a faces-cnn checkpoint or TorchScript, see sims features)")
+      ->required();
+  c->add_option("--attribute", a->attribute, "the classifier's attribute to shift (default group)");
+  c->add_option("--target", a->target, "wanted share of attribute = 1 among the samples, in (0,1), e.g. 0.7")->required();
+  c->add_option("--features", a->features, "feature network for FD (default: the classifier)");
+  c->add_option("--real-data", a->real_data, "real images for FD: an image data set spec (default: the base's training set)");
+  c->add_option("--n-real", a->n_real, "real images for FD (default 2000)");
+  c->add_option("--real-seed", a->real_seed, "seed of the real images (built-in faces; default 12345)");
+  c->add_option("--n-aux", a->n_aux, "images in the auxiliary set (default 1000)");
+  c->add_option("--n-sample", a->n_sample, "base samples in the first round (default --n-aux; more rounds follow when a group is short)");
+  c->add_option("--max-samples", a->max_samples, "give up beyond this many base samples (default 20 x --n-aux)");
+  c->add_option("--chunk", a->chunk, "base samples per chunk (default 250)");
+  c->add_option("--seed", a->seed, "seed of the base samples (default 0)");
+  a->sampling.bind(c);
+  c->add_option("--budget", a->budget, "fine-tuning budget in images (default 20000)");
+  c->add_option("--batch", a->batch, "fine-tuning batch (default 64)");
+  c->add_option("--lr", a->lr, "fine-tuning learning rate (default 1e-3)");
+  c->add_option("--lr-rampup", a->lr_rampup, "images over which the learning rate ramps up (default 10000)");
+  c->add_option("--ema-halflife", a->ema_halflife, "EMA half-life in images (default 500000, capped at 5% of images seen)");
+  c->add_option("--train-seed", a->train_seed, "fine-tuning seed (default 3)");
+  c->add_option("--omegas", a->omegas, "comma-separated guidance values (default 0,0.5,1,1.5,2,3; -1 = the auxiliary alone)");
+  c->add_option("--interval", a->interval, "guidance interval LO:HI in sigma (default 0:inf)");
+  c->add_option("--n-eval", a->n_eval, "samples per omega (default 500; the same noise for every omega)");
+  c->add_option("--eval-seed", a->eval_seed, "seed of the sweep's starting noise (default 1)");
+  c->add_option("--eval-batch", a->eval_batch, "images per sampler / network call in the sweep (default 250)");
+  c->add_option("--k", a->k, "k of precision/recall in feature space (default 5)");
+  c->add_option("--keep", a->keep, "samples per omega in samples.png (default 8)");
+  c->add_option("--out", a->out, "run folder (created; the same command continues an interrupted run)")->required();
+  c->add_option("--threads", a->threads, "LibTorch threads (0 = default)");
+  c->add_option("--device", a->device, "fine-tuning device: cpu | cuda[:i] (default cpu)");
+  c->add_flag("--quiet", a->quiet, "no progress on stderr");
+  c->add_flag("--json", a->json, "print one JSON object with the result as the last line");
+  reg.actions.push_back({c, [a] { return run_shift_cmd(*a); }});
+}
+
+}  // namespace sims::cli
