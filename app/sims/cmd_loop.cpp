@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli_common.hpp"
+#include "cmd_image_loop.hpp"
 #include "common/error.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/diffusion_loop.hpp"
@@ -39,6 +40,9 @@ struct LoopArgs {
   std::vector<std::string> compare;
   CLI::Option *o_kind = nullptr, *o_nreal = nullptr, *o_nsynth = nullptr, *o_gens = nullptr, *o_runs = nullptr,
               *o_omega = nullptr;
+  // images (cmd_image_loop.cpp)
+  ImageLoopFlags images;
+  CLI::App* cmd = nullptr;
 };
 
 // [SECTION] Ctrl-C ---------------------------------------------------------------
@@ -91,7 +95,7 @@ nlohmann::json read_result(const std::string& where) {
 std::string auto_label(const nlohmann::json& j) {
   std::ostringstream o;
   const std::string fam = j.value("family", std::string("gaussian"));
-  if (fam == "diffusion2d") {
+  if (fam == "diffusion2d" || fam == "images") {
     if (j.value("algorithm", std::string("standard")) == "sims")
       o << "SIMS w=" << j.value("omega", 0.0);
     else
@@ -342,11 +346,12 @@ int run_loop(LoopArgs& a) {
   }
   if (!a.compare.empty() && a.plot.empty()) throw InputError("--compare needs --plot FILE.png");
   if (a.family == "gaussian") {
-    if (a.resume) throw InputError("--resume applies to the diffusion2d family only");
+    if (a.resume) throw InputError("--resume applies to the diffusion2d and images families only");
     return run_gaussian(a);
   }
   if (a.family == "diffusion2d") return run_diffusion(a);
-  throw InputError("--family " + a.family + " is not available (gaussian or diffusion2d; images come later)");
+  if (a.family == "images") return run_image_loop_family(a.cmd, a.images, [&](const nlohmann::json& j) { write_plot(a, &j); });
+  throw InputError("--family " + a.family + " is not available (gaussian, diffusion2d or images)");
 }
 
 }  // namespace
@@ -354,7 +359,7 @@ int run_loop(LoopArgs& a) {
 void add_loop_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<LoopArgs>();
   CLI::App* c = app.add_subcommand("loop", "Run a self-consuming (autophagous) loop");
-  c->add_option("--family", a->family, "gaussian | diffusion2d");
+  c->add_option("--family", a->family, "gaussian | diffusion2d | images (U-Net per generation; see also: sims scenarios)");
   a->o_kind = c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh (required; diffusion2d default augment)");
   a->o_nreal = c->add_option("--n-real", a->n_real, "real samples per generation (generation 1 and augment/fresh; diffusion2d default 1000)");
   a->o_nsynth = c->add_option("--n-synth", a->n_synth, "synthetic samples |D_s| entering each generation (diffusion2d default 250)");
@@ -395,7 +400,10 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   c->add_option("--label", a->label, "legend label of this run in --plot");
   c->add_option("--compare", a->compare, "finished run folder or metrics JSON to add to --plot (repeatable); "
                                          "without --kind only plots");
+  bind_image_loop_flags(c, a->images);
+  a->cmd = c;
   reg.actions.push_back({c, [a] { return run_loop(*a); }});
+  add_scenarios_command(app, reg);  // the four scenarios of the image loops, beside `loop`
 }
 
 }  // namespace sims::cli

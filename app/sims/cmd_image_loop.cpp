@@ -1,0 +1,429 @@
+// `sims loop --family images` and `sims scenarios`: the command-line faces of
+// core/loops/image_loop.hpp and core/loops/scenarios.hpp. Both train U-Nets;
+// on a CPU only toy sizes finish in minutes (see README), on a GPU use
+// --device cuda.
+#include "cmd_image_loop.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+#include <unistd.h>
+
+#include "common/error.hpp"
+#include "data/image_datasets.hpp"
+#include "io/atomic_file.hpp"
+#include "loops/image_loop.hpp"
+#include "loops/scenarios.hpp"
+#include "training/checkpoint.hpp"
+
+namespace sims::cli {
+namespace {
+
+// [SECTION] Shared pieces --------------------------------------------------------
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_image_loop_sigint(int) { g_stop.store(true); }
+
+void install_sigint() {
+  struct sigaction sa {};
+  sa.sa_handler = on_image_loop_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string hms(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--";
+  const long t = std::lround(s);
+  std::ostringstream o;
+  o << std::setfill('0');
+  if (t >= 3600) o << t / 3600 << ":";
+  o << std::setw(2) << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
+  return o.str();
+}
+
+std::string num(double v, int prec = 4) {
+  if (std::isnan(v)) return "-";
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(prec) << v;
+  return o.str();
+}
+
+// The value of a flag of `cmd` when it was given on the command line.
+template <class T>
+bool given(CLI::App* cmd, const std::string& name, T& value) {
+  CLI::Option* o = cmd->get_option(name);
+  if (!o->count()) return false;
+  value = o->as<T>();
+  return true;
+}
+bool given(CLI::App* cmd, const std::string& name) { return cmd->get_option(name)->count() > 0; }
+
+NetConfig read_net(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError("--net: cannot read '" + path + "'");
+  try {
+    return NetConfig::from_json(nlohmann::json::parse(in));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError("--net '" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+// The network: --net FILE, else the checkpoint's (--init / --base), else the
+// default CPU U-Net fitted to the data's channels and size.
+NetConfig choose_net(const std::string& net_file, const std::string& ckpt, const data::ImageDatasetSpec& spec) {
+  if (!net_file.empty()) return read_net(net_file);
+  if (!ckpt.empty()) return load_checkpoint(ckpt).net;
+  NetConfig n = loops::default_image_net();
+  int64_t channels = 3, size = 32;
+  if (spec.kind == "faces") {
+    size = spec.faces.size;
+  } else {
+    const data::ImageBatch one = data::load_images(spec, 1);
+    if (one.size() < 1) throw InputError("the data set '" + spec.to_string() + "' holds no images");
+    channels = one.images.size(1);
+    size = one.images.size(2);
+  }
+  if (size < 8 || (size & (size - 1)) != 0)
+    throw InputError("the default U-Net needs a power-of-two image size >= 8, and '" + spec.to_string() + "' is " +
+                     std::to_string(size) + " px: resize it (e.g. size=32 in --data) or give --net");
+  n.channels = channels;
+  n.resolution = size;
+  while (n.channel_mult.size() > 1 && (size >> (n.channel_mult.size() - 1)) < 4) n.channel_mult.pop_back();
+  return n;
+}
+
+std::vector<double> parse_list(const std::string& text, const std::string& flag) {
+  std::vector<double> v;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) v.push_back(parse_number(item, flag));
+  if (v.empty()) throw InputError(flag + " needs a comma-separated list of numbers, e.g. 0,0.25,0.5,1");
+  return v;
+}
+
+// [SECTION] sims loop --family images ---------------------------------------------
+
+loops::ImageLoopConfig image_config(CLI::App* c, const ImageLoopFlags& f) {
+  // Flags of the other families that have no meaning here.
+  for (const char* name : {"--runs", "--dim", "--width", "--depth", "--sigma-data", "--batch-runs", "--workers", "--save-runs"})
+    if (given(c, name))
+      throw InputError(std::string(name) + " applies to the gaussian/diffusion2d families; the image loop trains one "
+                                           "U-Net per generation (for more runs, repeat with another --seed)");
+  double bias = 1.0;
+  if (given(c, "--bias", bias) && bias != 1.0)
+    throw InputError("--bias applies to the gaussian/diffusion2d families; the image loop samples without bias");
+  loops::ImageLoopConfig cfg;
+  std::string text = "faces";
+  given(c, "--data", text);
+  cfg.data = data::ImageDatasetSpec::parse(text);
+  cfg.data_seed = f.data_seed;
+  if (given(c, "--kind", text)) cfg.kind = loops::parse_loop_kind(text);
+  if (given(c, "--pool", text)) {
+    if (text != "replace" && text != "accumulate") throw InputError("--pool must be replace or accumulate, got '" + text + "'");
+    cfg.accumulate = text == "accumulate";
+  }
+  given(c, "--n-real", cfg.n_real);
+  given(c, "--n-synth", cfg.n_synth);
+  given(c, "--generations", cfg.generations);
+  given(c, "--seed", cfg.seed);
+  if (given(c, "--algorithm", text)) cfg.algorithm = loops::parse_loop_algorithm(text);
+  double omega = 0;
+  if (given(c, "--omega", omega)) {
+    if (cfg.algorithm == loops::LoopAlgorithm::Standard && omega != 0.0)
+      throw InputError("--omega needs --algorithm sims (standard training samples the base model alone)");
+    cfg.omega = omega;
+  }
+  if (given(c, "--interval", text)) std::tie(cfg.interval_lo, cfg.interval_hi) = parse_interval(text);
+  given(c, "--n-aux", cfg.n_aux);
+  given(c, "--n-eval", cfg.n_eval);
+  given(c, "--base-epochs", cfg.base_epochs);
+  given(c, "--aux-epochs", cfg.aux_epochs);
+  cfg.base_images = f.base_images;
+  cfg.first_images = f.first_images;
+  cfg.aux_images = f.aux_images;
+  cfg.warm_start = loops::parse_warm_start(f.warm_start);
+  cfg.init = f.init;
+  cfg.net = choose_net(f.net, f.init, cfg.data);
+  given(c, "--batch", cfg.train.batch);
+  given(c, "--lr", cfg.train.lr);
+  if (given(c, "--sampler", text)) cfg.sampler.kind = parse_sampler_kind(text);
+  given(c, "--steps", cfg.sampler.steps);
+  cfg.chunk = f.chunk;
+  cfg.n_ref = f.n_ref;
+  if (!f.features.empty()) cfg.features = f.features;
+  cfg.classifier = f.classifier;
+  cfg.pr_k = f.pr_k;
+  cfg.save_images = f.save_images;
+  cfg.keep_models = f.keep_models;
+  return cfg;
+}
+
+}  // namespace
+
+void bind_image_loop_flags(CLI::App* c, ImageLoopFlags& f) {
+  c->add_option("--net", f.net, "images: U-Net configuration JSON (default assets/networks/unet32.json fitted to the data; with --init its network)");
+  c->add_option("--base-images", f.base_images, "images: base training budget per generation in images seen (default 20000; --base-epochs overrides)");
+  c->add_option("--first-images", f.first_images, "images: generation 1's base budget (-1: as the others; 0: the --init model as it is)");
+  c->add_option("--aux-images", f.aux_images, "images SIMS: auxiliary fine-tuning budget in images seen (default 5000; --aux-epochs overrides)");
+  c->add_option("--warm-start", f.warm_start, "images: scratch (each generation's base from random weights or --init: the papers) | previous (fine-tune the previous generation's base: cheaper)");
+  c->add_option("--init", f.init, "images: checkpoint the bases start from (e.g. assets/models/faces-base.ckpt)");
+  c->add_option("--data-seed", f.data_seed, "images: which built-in faces (default 0, as the shipped faces models)");
+  c->add_option("--chunk", f.chunk, "images: samples per sampler call (default 250)");
+  c->add_option("--n-ref", f.n_ref, "images: real reference images for FD/precision/recall (default --n-eval)");
+  c->add_option("--features", f.features, "images: feature network for FD_<net> (default assets/models/faces-cnn.ckpt; or TorchScript, see sims metrics)");
+  c->add_option("--classifier", f.classifier, "images: attribute classifier for ratios (default: the feature net if it classifies; none)");
+  c->add_option("--pr-k", f.pr_k, "images: k of precision/recall (default 5)");
+  c->add_option("--save-images", f.save_images, "images: samples saved per generation in samples/gen-NNNN.{npy,png} (default 64)");
+  c->add_flag("--keep-models", f.keep_models, "images: keep each generation's models in models/");
+  c->add_option("--device", f.device, "images: cpu | cuda[:i] for training and sampling (default cpu)");
+}
+
+int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::function<void(const nlohmann::json&)>& plot) {
+  std::string out;
+  given(c, "--out", out);
+  const bool resume = given(c, "--resume"), as_json = given(c, "--json");
+  if (out.empty()) throw InputError("--family images needs --out DIR (the run folder: samples, state for --resume)");
+  loops::ImageLoopConfig cfg;
+  if (resume) {
+    cfg = loops::load_image_loop_config(out);
+    given(c, "--generations", cfg.generations);
+  } else {
+    cfg = image_config(c, f);
+  }
+  loops::validate(cfg);
+  const c10::Device device = parse_device(f.device);
+  std::string plot_path;
+  if (given(c, "--plot", plot_path)) io::check_writable(plot_path);
+  int threads = 0;
+  given(c, "--threads", threads);
+  apply_threads(threads);
+  install_sigint();
+
+  const bool tty = ::isatty(2) != 0;
+  loops::ImageLoopRunOptions ro;
+  ro.out_dir = out;
+  ro.resume = resume;
+  ro.cancel = &g_stop;
+  ro.device = device;
+  int last_done = 0;
+  double gen_sum = 0;
+  int gen_count = 0;
+  bool header = false;
+  ro.on_progress = [&](const loops::ImageLoopProgress& p) {
+    if (!header) {
+      header = true;
+      std::cerr << "image loop: " << cfg.data.to_string() << ", " << loops::to_string(cfg.kind) << ", "
+                << loops::to_string(cfg.algorithm)
+                << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + num(cfg.omega, 2) + ")" : "")
+                << ", |D_r| = " << cfg.n_real << ", |D_s| = " << cfg.n_synth << ", " << cfg.generations
+                << " generations, warm start " << loops::to_string(cfg.warm_start) << ", " << device.str() << "\n";
+    }
+    if (p.phase == "done") {
+      last_done = p.generation;
+      gen_sum += p.generation_seconds;
+      ++gen_count;
+      const double eta = gen_sum / gen_count * (p.generations - p.generation);
+      if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+      std::cerr << "  " << p.message << "  " << num(p.generation_seconds, 1) << " s  elapsed " << hms(p.elapsed)
+                << "  ETA " << hms(eta) << std::endl;
+    } else if (tty) {
+      std::string m = p.message.substr(0, 70);
+      std::cerr << "\r  " << m << std::string(m.size() < 72 ? 72 - m.size() : 0, ' ') << std::flush;
+    }
+  };
+  loops::ImageLoopResult res;
+  try {
+    res = loops::run_image_loop(cfg, ro);
+  } catch (const Cancelled&) {
+    if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+    std::cerr << "stopped: " << (last_done > 0 ? "generations up to " + std::to_string(last_done) + " and " : "")
+              << "finished stages are saved in " << out << " (continue with: sims loop --family images --resume --out "
+              << out << ")" << std::endl;
+    throw;
+  }
+  nlohmann::json j = cfg.to_json();
+  j.update(res.to_json());
+  j["resumed_from"] = res.resumed_from;
+  j["device"] = device.str();
+  double total = 0;
+  for (double s : res.seconds) total += s;
+  j["seconds_total"] = total;
+  if (!plot_path.empty()) plot(j);
+  if (as_json) {
+    print_json(j);
+    return 0;
+  }
+  std::cout << "image loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
+  if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
+  std::cout << ", |D_s| = " << cfg.n_synth << "; " << res.metric << " of " << cfg.n_eval << " samples)\n"
+            << "   gen  " << std::setw(10) << "FD" << "  ratio   prec  recall";
+  if (!res.fd_base.empty()) std::cout << "   FD base";
+  for (const auto& a : res.attr_names) std::cout << "  " << std::setw(7) << a;
+  std::cout << "\n";
+  for (size_t g = 0; g < res.fd.size(); ++g) {
+    std::cout << "  " << std::setw(4) << g + 1 << "  " << std::setw(10) << num(res.fd[g], 3) << "  " << std::setw(5)
+              << num(res.ratio[g], 3) << "  " << std::setw(5) << num(res.precision[g], 3) << "  " << std::setw(6)
+              << num(res.recall[g], 3);
+    if (!res.fd_base.empty()) std::cout << "  " << std::setw(8) << num(res.fd_base[g], 3);
+    for (size_t k = 0; k < res.attr_names.size(); ++k)
+      std::cout << "  " << std::setw(7) << (k < res.attr_ratio[g].size() ? num(res.attr_ratio[g][k], 3) : "-");
+    std::cout << "\n";
+  }
+  if (!res.real_ratio.empty()) {
+    std::cout << "  real reference shares:";
+    for (size_t k = 0; k < res.attr_names.size(); ++k) std::cout << " " << res.attr_names[k] << " " << num(res.real_ratio[k], 3);
+    std::cout << "\n";
+  }
+  std::cout << "  -> " << out << "/metrics.{json,csv}, samples/\n";
+  if (!plot_path.empty()) std::cout << "  -> " << plot_path << "\n";
+  return 0;
+}
+
+// [SECTION] sims scenarios ------------------------------------------------------------
+
+namespace {
+
+struct ScenarioArgs {
+  std::string data = "faces", pollution = "0,0.25,0.5,1", base, omegas = "0.5,1,1.5", interval = "0:inf", net,
+              sampler = "heun", features, classifier, device = "cpu", out;
+  uint64_t data_seed = 0, seed = 0;
+  int64_t n_real = 2000, base_images = 20000, polluted_images = 20000, n_aux = 1000, aux_images = 5000, batch = 64,
+          chunk = 250, n_eval = 1000, n_ref = 0, pr_k = 5, keep = 8;
+  double lr = 1e-3;
+  int steps = 18, threads = 0;
+  bool from_st_i = false, json = false;
+};
+
+int run_scenarios_command(const ScenarioArgs& a) {
+  if (a.out.empty()) throw InputError("--out DIR is required (the run folder; re-running it reuses finished stages)");
+  loops::ScenariosConfig cfg;
+  cfg.data = data::ImageDatasetSpec::parse(a.data);
+  cfg.data_seed = a.data_seed;
+  cfg.n_real = a.n_real;
+  cfg.pollution = parse_list(a.pollution, "--pollution");
+  cfg.seed = a.seed;
+  cfg.base = a.base;
+  cfg.base_images = a.base_images;
+  cfg.polluted_images = a.polluted_images;
+  cfg.polluted_from_st_i = a.from_st_i;
+  cfg.n_aux = a.n_aux;
+  cfg.aux_images = a.aux_images;
+  cfg.omegas = parse_list(a.omegas, "--omegas");
+  std::tie(cfg.interval_lo, cfg.interval_hi) = parse_interval(a.interval);
+  cfg.net = choose_net(a.net, a.base, cfg.data);
+  cfg.train.batch = a.batch;
+  cfg.train.lr = a.lr;
+  cfg.sampler.kind = parse_sampler_kind(a.sampler);
+  cfg.sampler.steps = a.steps;
+  cfg.chunk = a.chunk;
+  cfg.n_eval = a.n_eval;
+  cfg.n_ref = a.n_ref;
+  if (!a.features.empty()) cfg.features = a.features;
+  cfg.classifier = a.classifier;
+  cfg.pr_k = a.pr_k;
+  cfg.keep = a.keep;
+  loops::validate(cfg);
+  const c10::Device device = parse_device(a.device);
+  apply_threads(a.threads);
+  install_sigint();
+
+  const bool tty = ::isatty(2) != 0;
+  loops::ScenariosRunOptions ro;
+  ro.out_dir = a.out;
+  ro.cancel = &g_stop;
+  ro.device = device;
+  std::string last_stage;
+  ro.on_note = [&](const std::string& s) {
+    if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+    std::cerr << "  " << s << std::endl;
+  };
+  ro.on_progress = [&](const loops::ScenariosProgress& p) {
+    if (p.stage != last_stage) {
+      if (tty && !last_stage.empty()) std::cerr << "\r" << std::string(79, ' ') << "\r";
+      if (!last_stage.empty() || !tty) std::cerr << "[" << hms(p.elapsed) << "] " << p.stage << std::endl;
+      last_stage = p.stage;
+    }
+    if (tty) {
+      std::string m = p.message.substr(0, 70);
+      std::cerr << "\r  " << m << std::string(m.size() < 72 ? 72 - m.size() : 0, ' ') << std::flush;
+    }
+  };
+  loops::ScenariosResult res;
+  try {
+    res = loops::run_scenarios(cfg, ro);
+  } catch (const Cancelled&) {
+    if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+    std::cerr << "stopped: finished stages are saved in " << a.out << " (run the same command again to continue)"
+              << std::endl;
+    throw;
+  }
+  if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+  if (a.json) {
+    nlohmann::json j = cfg.to_json();
+    j.update(res.to_json());
+    j["device"] = device.str();
+    j["files"] = res.files;
+    print_json(j);
+    return 0;
+  }
+  std::cout << "Four scenarios (SIMS paper Sec. 4.2.2) on '" << cfg.data.to_string() << "', |D_r| = " << cfg.n_real
+            << "; " << res.metric << " of " << cfg.n_eval << " samples (SIMS: best over omega)\n"
+            << "     |D_p|        ST-I      SIMS-I        ST-P      SIMS-P\n";
+  for (size_t i = 0; i < res.curves[0].n_p.size(); ++i) {
+    std::cout << "  " << std::setw(8) << static_cast<int64_t>(res.curves[0].n_p[i]);
+    for (const auto& cv : res.curves) std::cout << "  " << std::setw(10) << num(cv.fd[i], 3);
+    std::cout << "   (omega " << res.curves[1].omega[i] << " / " << res.curves[3].omega[i] << ")\n";
+  }
+  std::cout << "  stages: " << res.stages_run << " run, " << res.stages_reused << " reused; " << num(res.seconds, 1)
+            << " s\n";
+  for (const auto& f : res.files) std::cout << "  -> " << f << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_scenarios_command(CLI::App& app, Registry& reg) {
+  auto a = std::make_shared<ScenarioArgs>();
+  CLI::App* c = app.add_subcommand(
+      "scenarios",
+      "The SIMS paper's four scenarios on images (ST-I, SIMS-I, ST-P, SIMS-P; FD vs polluting synthetic data |D_p|), "
+      "resumable run folder");
+  c->add_option("--data", a->data, "real images D_r: an image data set spec (default faces; see sims data)");
+  c->add_option("--data-seed", a->data_seed, "which built-in faces (default 0)");
+  c->add_option("--n-real", a->n_real, "|D_r| (default 2000)");
+  c->add_option("--pollution", a->pollution, "|D_p| values as multiples of --n-real (default 0,0.25,0.5,1)");
+  c->add_option("--seed", a->seed, "random seed (training, sampling)");
+  c->add_option("--base", a->base, "ST-I: a trained checkpoint (e.g. assets/models/faces-base.ckpt); default: trained here on D_r");
+  c->add_option("--base-images", a->base_images, "ST-I budget in images seen when trained here (default 20000)");
+  c->add_option("--polluted-images", a->polluted_images, "ST-P budget in images seen (default 20000)");
+  c->add_flag("--from-st-i", a->from_st_i, "ST-P fine-tunes ST-I (the paper's FFHQ protocol; cheaper) instead of training from scratch (CIFAR-10)");
+  c->add_option("--n-aux", a->n_aux, "SIMS: |S|, base samples the auxiliary is fine-tuned on (default 1000)");
+  c->add_option("--aux-images", a->aux_images, "SIMS: auxiliary fine-tuning budget in images seen (default 5000)");
+  c->add_option("--omegas", a->omegas, "SIMS guidance values; SIMS-I/SIMS-P report the best (default 0.5,1,1.5)");
+  c->add_option("--interval", a->interval, "SIMS guidance interval LO:HI in sigma (default 0:inf)");
+  c->add_option("--net", a->net, "U-Net configuration JSON (default assets/networks/unet32.json fitted to the data; with --base its network)");
+  c->add_option("--batch", a->batch, "training batch (default 64)");
+  c->add_option("--lr", a->lr, "Adam learning rate (default 1e-3)");
+  c->add_option("--sampler", a->sampler, "heun | euler (default heun)");
+  c->add_option("--steps", a->steps, "sampling steps (default 18)");
+  c->add_option("--chunk", a->chunk, "samples per sampler call (default 250)");
+  c->add_option("--n-eval", a->n_eval, "samples scored per model and omega (default 1000)");
+  c->add_option("--n-ref", a->n_ref, "real reference images (default --n-eval)");
+  c->add_option("--features", a->features, "feature network for FD_<net> (default assets/models/faces-cnn.ckpt)");
+  c->add_option("--classifier", a->classifier, "attribute classifier (default: the feature net if it classifies; none)");
+  c->add_option("--pr-k", a->pr_k, "k of precision/recall (default 5)");
+  c->add_option("--keep", a->keep, "samples per row in samples.png (default 8)");
+  c->add_option("--device", a->device, "cpu | cuda[:i] (default cpu)");
+  c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)");
+  c->add_option("--out", a->out, "run folder (required): stages, results.{json,csv}, evaluations.csv, scenarios.png, samples.png");
+  c->add_flag("--json", a->json, "print one JSON object");
+  reg.actions.push_back({c, [a] { return run_scenarios_command(*a); }});
+}
+
+}  // namespace sims::cli

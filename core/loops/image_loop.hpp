@@ -1,0 +1,232 @@
+// Self-consuming loops of image diffusion models (U-Net, EDM; SIMS paper
+// Sec. 4.2; MAD paper), standard or SIMS training, one model per generation.
+//
+// Generation 1 trains on D^1 = D_r, n_real real images. Generation t >= 2 on
+//   fully-synthetic: the synthetic pool
+//   augment:         D_r ∪ the synthetic pool
+//   fresh:           n_real new real images ∪ the synthetic pool
+// where the pool is D_s^{t-1} (replace) or D_s^1 ∪ ... ∪ D_s^{t-1} (accumulate).
+// Per generation (Algorithm 1 for SIMS, Algorithm 2 for standard):
+//   1. base model: trained on D^t for its budget (images seen), from random
+//      weights (warm start "scratch", the papers' protocol; or from `init`
+//      when given) or from the previous generation's base (warm start
+//      "previous": a fine-tune, much cheaper, not the papers' protocol);
+//   2. SIMS only: n_aux images S sampled from the base; the auxiliary = a copy
+//      of the base fine-tuned on S for aux_images; S is then discarded;
+//   3. max(n_synth, n_eval) images sampled with D = (1+w) D_base - w D_aux
+//      inside the guidance interval (w = 0, base alone, for standard): the
+//      first n_synth, clamped to [-1, 1] like saved images, are D_s^t; the
+//      first n_eval are scored.
+// Scores per generation, against a fixed set of n_ref real images (built-in
+// faces: images no generation trains on; a data set on disk: its first
+// n_ref images, the usual FID convention of scoring against the training
+// set): FD_<net> (Fréchet distance of feature statistics; the project's faces
+// CNN by default), improved precision/recall in feature space (k = pr_k) and
+// the share of each classifier attribute (the faces CNN's group/smile/glasses).
+//
+// Every random draw (initial weights, batches, dropout, sampling noise) comes
+// from a seed derived from (seed, generation, role), and each stage's output
+// is written to the run folder before the next stage reads it back, so a loop
+// stopped anywhere and resumed equals an uninterrupted one (on the same
+// machine and thread count): a finished stage of the unfinished generation
+// (base, S, aux, samples in chunks) is reused, an unfinished training stage
+// restarts.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <ATen/Tensor.h>
+#include <c10/core/Device.h>
+#include <nlohmann/json.hpp>
+
+#include "data/image_datasets.hpp"
+#include "diffusion/network.hpp"
+#include "loops/diffusion_loop.hpp"
+#include "loops/gaussian_loop.hpp"
+#include "metrics/features.hpp"
+#include "metrics/frechet.hpp"
+#include "sampling/edm_sampler.hpp"
+#include "sampling/schedule.hpp"
+#include "training/checkpoint.hpp"
+
+namespace sims::loops {
+
+// Where each generation's base model starts.
+enum class WarmStart {
+  Scratch,   // random weights (or `init`) every generation: the papers' protocol
+  Previous,  // the previous generation's base (generation 1: random or `init`)
+};
+WarmStart parse_warm_start(const std::string& s);  // "scratch" | "previous"; throws InputError
+std::string to_string(WarmStart w);
+
+// The project's shipped faces CNN (FD features and attribute classifier).
+std::string default_image_features();
+// assets/networks/unet32.json: the small CPU U-Net (0.28 M parameters).
+NetConfig default_image_net();
+
+struct ImageLoopConfig {
+  data::ImageDatasetSpec data;  // default: built-in faces, 32x32 RGB
+  uint64_t data_seed = 0;       // built-in faces: which faces (the shipped faces models used seed 0)
+  LoopKind kind = LoopKind::Augment;
+  bool accumulate = false;      // pool: all previous synthetic sets (true) or only the last
+  int64_t n_real = 2000;
+  int64_t n_synth = 1000;       // |D_s| per generation
+  int64_t generations = 5;
+  uint64_t seed = 0;
+  LoopAlgorithm algorithm = LoopAlgorithm::Standard;
+  double omega = 1.0;           // SIMS guidance (the paper's image optima: 0.7-1.5)
+  double interval_lo = 0.0, interval_hi = std::numeric_limits<double>::infinity();
+  int64_t n_aux = 1000;         // |S|
+
+  // Training budgets in images seen. *_epochs > 0 replaces *_images with
+  // epochs x (the training set's size).
+  int64_t base_images = 20000;
+  double base_epochs = 0;
+  int64_t first_images = -1;    // generation 1's base budget; -1: as the others; 0: `init` as it is
+  int64_t aux_images = 5000;
+  double aux_epochs = 0;
+  WarmStart warm_start = WarmStart::Scratch;
+  std::string init;             // optional checkpoint the first (scratch: every) base starts from
+
+  NetConfig net;                // U-Net; channels and resolution must match the data
+  TrainConfig train;            // batch, lr, ramp-up, EMA (budget and seed are set per stage)
+  SamplerConfig sampler;        // Heun, 18 steps (no churn)
+  int64_t chunk = 250;          // images per sampler call
+
+  int64_t n_eval = 1000;        // generated images scored per generation
+  int64_t n_ref = 0;            // real reference images (0: n_eval)
+  std::string features;         // feature-net spec for FD (default: default_image_features())
+  std::string classifier;       // attribute classifier spec; "" = the feature net if it classifies; "none"
+  int64_t pr_k = 5;
+  int64_t save_images = 64;     // per generation: samples/gen-NNNN.{npy,png}
+  bool keep_models = false;     // models/gen-NNNN-{base,aux}.ckpt
+
+  ImageLoopConfig();  // the defaults above; net = default_image_net(); batch 64, lr 1e-3, ramp-up 2000
+  nlohmann::json to_json() const;
+  static ImageLoopConfig from_json(const nlohmann::json& j);  // throws InputError
+};
+
+// Throws InputError naming the offending setting (numbers only; files are
+// checked when the loop starts).
+void validate(const ImageLoopConfig& cfg);
+
+// Base budget of generation t for a training set of n_data images.
+int64_t base_budget(const ImageLoopConfig& cfg, int64_t t, int64_t n_data);
+
+// Scores of one set of generated images.
+struct ImageScore {
+  double fd = std::numeric_limits<double>::quiet_NaN();  // inf when samples diverged
+  double precision = std::numeric_limits<double>::quiet_NaN();
+  double recall = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> ratio;  // per classifier attribute
+  nlohmann::json to_json(const std::vector<std::string>& attr_names) const;
+  static ImageScore from_json(const nlohmann::json& j, const std::vector<std::string>& attr_names);
+};
+
+struct ImageLoopResult {
+  std::string metric;                    // "FD_<net>"
+  std::string features;                  // the feature network's name
+  std::vector<std::string> attr_names;   // classifier attributes (empty without one)
+  std::vector<double> real_ratio;        // attribute shares of the real reference (classifier-labelled)
+  // One value per finished generation (index 0 = generation 1).
+  std::vector<double> fd, ratio;         // ratio = fd[t] / fd[0]
+  std::vector<double> precision, recall;
+  std::vector<std::vector<double>> attr_ratio;  // [generation][attribute]
+  std::vector<double> fd_base;           // SIMS: FD of the base's samples S (first min(n_aux, n_eval)); empty otherwise
+  std::vector<double> train_images;      // base images seen per generation
+  std::vector<double> seconds;
+  int resumed_from = 0;
+  nlohmann::json to_json() const;
+};
+
+struct ImageLoopProgress {
+  int generation = 0, generations = 0;
+  std::string phase;       // "load", "train base", "sample S", "train aux", "sample", "score", "done"
+  double fraction = 0;     // of this generation (rough shares of the work)
+  double elapsed = 0;      // seconds since the start of this call
+  double generation_seconds = 0;  // "done": the generation's wall time
+  double fd = 0;                  // "done": its FD
+  std::string message;     // one line for people
+};
+
+struct ImageLoopRunOptions {
+  std::string out_dir;   // the run folder (required)
+  bool resume = false;   // continue the run in out_dir
+  const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished stages stay saved
+  std::function<void(const ImageLoopProgress&)> on_progress;
+  c10::Device device = c10::Device(c10::kCPU);  // training and sampling (CUDA: up to float rounding)
+  // Tests and GUIs may hand in loaded networks; the specs then only name them.
+  metrics::FeatureNetPtr features;
+  metrics::ClassifierPtr classifier;
+};
+
+// Runs (or continues) the loop. Run folder: config.json; per generation
+// samples/gen-NNNN.npy (first save_images samples, float32) and .png;
+// metrics.json and metrics.csv; state.json (the commit point) with
+// state/pool-NNNN.npy and, for warm start "previous", state/base-NNNN.ckpt;
+// state/gen-NNNN/ holds the finished stages of the generation in progress.
+// Without resume, out_dir must not hold a loop run; with resume, its config
+// must equal cfg except for `generations` (InputError otherwise).
+ImageLoopResult run_image_loop(const ImageLoopConfig& cfg, const ImageLoopRunOptions& run);
+
+// The configuration stored in a run folder (DIR/config.json).
+ImageLoopConfig load_image_loop_config(const std::string& dir);
+
+// [SECTION] Building blocks (shared with loops/scenarios.hpp) --------------------
+
+// Real images for FD: the reference set, fixed for a data set and seed.
+// Built-in faces: n faces that no loop generation trains on; on disk: the
+// first n images.
+at::Tensor image_reference(const data::ImageDatasetSpec& spec, int64_t n, uint64_t data_seed);
+
+// n real training images starting at image `first` (built-in faces are
+// rendered; a data set on disk must hold first + n images).
+at::Tensor real_images(const data::ImageDatasetSpec& spec, int64_t first, int64_t n, uint64_t data_seed);
+
+// FD, precision/recall and attribute shares of generated images against a
+// fixed real reference (features computed once).
+class ImageScorer {
+ public:
+  ImageScorer(metrics::FeatureNetPtr features, metrics::ClassifierPtr classifier, const at::Tensor& reference,
+              int64_t pr_k, const std::atomic<bool>* cancel = nullptr);
+  ImageScore score(const at::Tensor& images) const;  // images [N,C,H,W]; clamped to [-1,1]
+  std::string metric() const { return "FD_" + features_->name(); }
+  std::string features_name() const { return features_->name(); }
+  const std::vector<std::string>& attr_names() const { return attr_names_; }
+  const std::vector<double>& real_ratio() const { return real_ratio_; }
+
+ private:
+  metrics::FeatureNetPtr features_;
+  metrics::ClassifierPtr classifier_;
+  at::Tensor ref_features_;
+  metrics::GaussianStats ref_stats_;
+  std::vector<std::string> attr_names_;
+  std::vector<double> real_ratio_;
+  int64_t pr_k_;
+  const std::atomic<bool>* cancel_;
+};
+
+// The feature net (spec or preloaded) and the classifier: classifier_spec ""
+// uses the feature net when it is a classifier, "none" disables ratios.
+void resolve_scoring_nets(const std::string& features_spec, const std::string& classifier_spec,
+                          metrics::FeatureNetPtr& features, metrics::ClassifierPtr& classifier);
+
+// One training stage: trains `st` on `data` for its budget (global RNG, used
+// by dropout, seeded from dropout_seed first) and writes it to `path`
+// atomically. Cancelling throws sims::Cancelled and writes nothing.
+void train_stage(TrainState& st, const at::Tensor& data, uint64_t dropout_seed, const std::string& path,
+                 c10::Device device, const std::atomic<bool>* cancel,
+                 const std::function<void(int64_t seen, int64_t budget)>& progress);
+
+// n samples of base (guided by aux when given) into out_npy, in chunks of
+// `chunk` that resume after an interruption; returns them (float32 CPU,
+// clamped to [-1,1] when `clamp`).
+at::Tensor sample_stage(const std::string& base_ckpt, const std::string& aux_ckpt, int64_t n, uint64_t seed,
+                        const SamplerConfig& sampler, const Guidance& guidance, int64_t chunk,
+                        const std::string& out_npy, c10::Device device, const std::atomic<bool>* cancel,
+                        const std::function<void(int64_t done, int64_t total)>& progress, bool clamp = true);
+
+}  // namespace sims::loops

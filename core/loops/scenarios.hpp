@@ -1,0 +1,135 @@
+// The SIMS paper's four training scenarios on images (Sec. 4.2.2, Fig. 5),
+// plotted against the amount |D_p| of polluting synthetic data:
+//   ST-I    standard training on the real set D_r (generation 1);
+//   SIMS-I  SIMS on that base: S sampled from ST-I, the auxiliary = ST-I
+//           fine-tuned on S, guided sampling D = (1+w) D_base - w D_aux;
+//   ST-P    standard training on D_r ∪ D_p, where D_p are |D_p| images
+//           sampled from ST-I (the polluted second generation);
+//   SIMS-P  SIMS with ST-P as its base.
+// Like the paper, SIMS-I and SIMS-P report their best FD over the ω values
+// given (all are kept). ST-P is trained from scratch (the paper's CIFAR-10
+// protocol) or, with polluted_from_st_i, fine-tuned from ST-I (the paper's
+// FFHQ-64 protocol, much cheaper). |D_p| = 0 means no pollution: ST-P is then
+// ST-I and SIMS-P is SIMS-I (the same models, not trained again). D_p of every
+// size is a prefix of one synthetic pool, and every model is scored on
+// samples from the same starting noise, so the curves differ by the models
+// only.
+//
+// Run folder, one sub-folder per stage with the key (settings) it was made
+// with: st-i/, sims-i/, pollution/, p-NNNNNN/{st-p,sims-p}/, each model's
+// samples in <stage>/eval/. Re-running reuses every stage whose key is
+// unchanged (new |D_p| values or ω values only add stages; a larger |D_p|
+// extends the pool without changing its first images), continues a
+// half-finished sampling stage chunk by chunk, and redoes a changed stage and
+// the stages that depend on it. Results: results.json, results.csv (one row
+// per |D_p|: FD per scenario), evaluations.csv (every model and ω),
+// scenarios.png (FD vs |D_p|), samples.png.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "loops/image_loop.hpp"
+
+namespace sims::loops {
+
+struct ScenariosConfig {
+  data::ImageDatasetSpec data;  // D_r: default built-in faces, 32x32
+  uint64_t data_seed = 0;
+  int64_t n_real = 2000;
+  std::vector<double> pollution{0.0, 0.25, 0.5, 1.0};  // |D_p| as multiples of n_real
+  uint64_t seed = 0;
+
+  // ST-I: a given checkpoint (e.g. assets/models/faces-base.ckpt; the
+  // network must equal `net`), or trained here on D_r for base_images.
+  std::string base;
+  int64_t base_images = 20000;
+  // ST-P (and SIMS-P's base).
+  int64_t polluted_images = 20000;
+  bool polluted_from_st_i = false;
+
+  // SIMS (both SIMS-I and SIMS-P).
+  int64_t n_aux = 1000;
+  int64_t aux_images = 5000;
+  std::vector<double> omegas{0.5, 1.0, 1.5};
+  double interval_lo = 0.0, interval_hi = std::numeric_limits<double>::infinity();
+
+  NetConfig net;          // default_image_net()
+  TrainConfig train;      // batch 64, lr 1e-3, ramp-up 2000
+  SamplerConfig sampler;  // Heun, 18 steps
+  int64_t chunk = 250;
+
+  int64_t n_eval = 1000;  // samples per model and ω (same starting noise everywhere)
+  int64_t n_ref = 0;      // real reference images (0: n_eval)
+  std::string features;   // default_image_features()
+  std::string classifier; // "" = the feature net if it classifies; "none"
+  int64_t pr_k = 5;
+  int64_t keep = 8;       // samples per row in samples.png
+
+  ScenariosConfig();
+  nlohmann::json to_json() const;
+  static ScenariosConfig from_json(const nlohmann::json& j);  // throws InputError
+};
+
+// Throws InputError naming the offending setting.
+void validate(const ScenariosConfig& cfg);
+
+// |D_p| in images for each entry of cfg.pollution.
+std::vector<int64_t> pollution_sizes(const ScenariosConfig& cfg);
+
+// One evaluated model: a scenario at one |D_p| and ω.
+struct ScenarioEval {
+  std::string scenario;  // "ST-I", "SIMS-I", "ST-P", "SIMS-P"
+  int64_t n_p = 0;
+  double omega = 0;
+  ImageScore score;
+  bool reused = false;   // its samples came from an earlier run
+};
+
+struct ScenarioCurve {
+  std::string name;                // "ST-I", "SIMS-I", "ST-P", "SIMS-P"
+  std::vector<double> n_p;         // |D_p| (images), one point per pollution size
+  std::vector<double> fd;          // FD_<net> (SIMS: the best over ω)
+  std::vector<double> omega;       // the ω of each point (0 for standard training)
+  std::vector<double> precision, recall;
+};
+
+struct ScenariosResult {
+  std::string metric, features;
+  std::vector<std::string> attr_names;
+  std::vector<double> real_ratio;
+  std::vector<ScenarioCurve> curves;  // ST-I, SIMS-I, ST-P, SIMS-P
+  std::vector<ScenarioEval> evals;    // every model and ω
+  int stages_reused = 0, stages_run = 0;
+  double seconds = 0;
+  std::vector<std::string> files;     // results written
+  nlohmann::json to_json() const;
+  std::string to_csv() const;         // one row per |D_p|
+  std::string evals_csv() const;      // one row per evaluation
+};
+
+struct ScenariosProgress {
+  std::string stage;    // "ST-I", "SIMS-I", "pollution", "ST-P 500", "SIMS-P 500", "results"
+  std::string phase;    // "train", "sample", "eval", ...
+  int64_t done = 0, total = 0;  // of the phase
+  std::string message;  // one line for people
+  double elapsed = 0;
+};
+
+struct ScenariosRunOptions {
+  std::string out_dir;  // required
+  const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished stages stay
+  std::function<void(const ScenariosProgress&)> on_progress;
+  std::function<void(const std::string&)> on_note;  // "reusing ST-I", ...
+  c10::Device device = c10::Device(c10::kCPU);
+  metrics::FeatureNetPtr features;  // preloaded nets (tests, GUIs)
+  metrics::ClassifierPtr classifier;
+};
+
+ScenariosResult run_scenarios(const ScenariosConfig& cfg, const ScenariosRunOptions& run);
+
+}  // namespace sims::loops

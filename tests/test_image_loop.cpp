@@ -1,0 +1,300 @@
+// Image self-consuming loops and the four scenarios (core/loops/image_loop,
+// core/loops/scenarios) at toy sizes: a tiny U-Net on 16x16 faces, budgets
+// of a few batches, scored with the shipped faces CNN.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/ATen.h>
+
+#include "common/error.hpp"
+#include "helpers.hpp"
+#include "io/npy.hpp"
+#include "loops/image_loop.hpp"
+#include "loops/scenarios.hpp"
+#include "metrics/features.hpp"
+
+using namespace sims;
+using namespace sims::loops;
+namespace fs = std::filesystem;
+
+namespace {
+
+NetConfig tiny_net() {
+  NetConfig n = default_image_net();
+  n.resolution = 16;
+  n.model_channels = 8;
+  n.channel_mult = {1, 2};
+  n.attn_resolutions = {8};
+  n.dropout = 0.1;  // exercises the seeded dropout of every training stage
+  return n;
+}
+
+ImageLoopConfig tiny_loop() {
+  ImageLoopConfig c;
+  c.data = data::ImageDatasetSpec::parse("faces:size=16");
+  c.kind = LoopKind::Augment;
+  c.n_real = 24;
+  c.n_synth = 12;
+  c.generations = 2;
+  c.seed = 7;
+  c.algorithm = LoopAlgorithm::Sims;
+  c.omega = 1.5;
+  c.n_aux = 8;
+  c.base_images = 32;
+  c.aux_images = 16;
+  c.net = tiny_net();
+  c.train.batch = 8;
+  c.train.lr = 2e-3;
+  c.train.lr_rampup = 0;
+  c.sampler.steps = 3;
+  c.chunk = 5;  // several chunks per sampling stage
+  c.n_eval = 12;
+  c.pr_k = 3;
+  c.save_images = 4;
+  return c;
+}
+
+// The shipped faces CNN, loaded once for all cases.
+metrics::FeatureNetPtr faces_cnn() {
+  static metrics::FeatureNetPtr net = metrics::load_feature_net(default_image_features());
+  return net;
+}
+
+ImageLoopRunOptions options(const std::string& dir) {
+  ImageLoopRunOptions o;
+  o.out_dir = dir;
+  o.features = faces_cnn();
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]") {
+  test::TempDir tmp;
+  const std::string d = tmp.file("run");
+  ImageLoopConfig cfg = tiny_loop();
+  cfg.keep_models = true;
+  std::vector<std::string> phases;
+  ImageLoopRunOptions o = options(d);
+  o.on_progress = [&](const ImageLoopProgress& p) {
+    if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
+    CHECK(p.fraction >= 0.0);
+    CHECK(p.fraction <= 1.0);
+  };
+  const ImageLoopResult r = run_image_loop(cfg, o);
+  REQUIRE(r.fd.size() == 2);
+  CHECK(r.metric == "FD_cnn-faces");
+  CHECK(std::isfinite(r.fd[0]));
+  CHECK(r.fd[0] > 0);
+  CHECK(r.ratio[0] == 1.0);
+  CHECK(r.ratio[1] == Approx(r.fd[1] / r.fd[0]));
+  REQUIRE(r.fd_base.size() == 2);
+  CHECK(std::isfinite(r.fd_base[1]));
+  CHECK(r.precision[0] >= 0.0);
+  CHECK(r.recall[1] <= 1.0);
+  REQUIRE(r.attr_names == std::vector<std::string>{"group", "smile", "glasses"});
+  REQUIRE(r.attr_ratio.size() == 2);
+  CHECK(r.attr_ratio[1].size() == 3);
+  CHECK(r.real_ratio.size() == 3);
+  CHECK(r.train_images == std::vector<double>{32, 32});
+  CHECK(std::count(phases.begin(), phases.end(), "done") == 2);
+  CHECK(std::find(phases.begin(), phases.end(), "train aux") != phases.end());
+
+  for (const char* f : {"config.json", "state.json", "metrics.json", "metrics.csv", "samples/gen-0001.png",
+                        "samples/gen-0002.npy", "models/gen-0002-base.ckpt", "models/gen-0002-aux.ckpt",
+                        "state/pool-0002.npy"})
+    CHECK(fs::exists(d + "/" + f));
+  CHECK_FALSE(fs::exists(d + "/state/pool-0001.npy"));
+  CHECK_FALSE(fs::exists(d + "/state/gen-0002"));
+  const at::Tensor s = io::read_npy(d + "/samples/gen-0002.npy");
+  CHECK(s.sizes() == at::IntArrayRef({4, 3, 16, 16}));
+  CHECK(s.abs().max().item<double>() <= 1.0);
+  CHECK(io::read_npy(d + "/state/pool-0002.npy").size(0) == 12);
+  std::ifstream csv(d + "/metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  CHECK(header.rfind("generation,FD_cnn-faces,ratio,precision,recall,ratio_group", 0) == 0);
+  const ImageLoopConfig back = load_image_loop_config(d);
+  CHECK(back.to_json() == cfg.to_json());
+
+  // Standard training with an accumulating pool: the pool grows by n_synth.
+  ImageLoopConfig st = tiny_loop();
+  st.algorithm = LoopAlgorithm::Standard;
+  st.accumulate = true;
+  st.kind = LoopKind::FullySynthetic;
+  st.generations = 3;
+  st.save_images = 0;
+  const ImageLoopResult rs = run_image_loop(st, options(tmp.file("standard")));
+  CHECK(rs.fd.size() == 3);
+  CHECK(rs.fd_base.empty());
+  CHECK(io::read_npy(tmp.file("standard") + "/state/pool-0003.npy").size(0) == 36);
+  CHECK_FALSE(fs::exists(tmp.file("standard") + "/samples/gen-0001.png"));
+}
+
+TEST_CASE("image loop: a stopped and resumed run equals an uninterrupted one", "[imageloop]") {
+  test::TempDir tmp;
+  ImageLoopConfig cfg = tiny_loop();
+  cfg.warm_start = WarmStart::Previous;  // generation 2 starts from generation 1's stored base
+  const ImageLoopResult full = run_image_loop(cfg, options(tmp.file("a")));
+
+  const std::string b = tmp.file("b");
+  std::atomic<bool> stop{false};
+  // 1. Stopped inside generation 1's sampling, after its first chunks.
+  ImageLoopRunOptions o = options(b);
+  o.cancel = &stop;
+  o.on_progress = [&](const ImageLoopProgress& p) {
+    if (p.generation == 1 && p.phase == "sample" && p.message.find("samples 5/") != std::string::npos) stop = true;
+  };
+  CHECK_THROWS_AS(run_image_loop(cfg, o), Cancelled);
+  CHECK(fs::exists(b + "/state/gen-0001/aux.ckpt"));
+  CHECK(fs::exists(b + "/state/gen-0001/out.npy.partial"));
+  CHECK_FALSE(fs::exists(b + "/state.json"));
+
+  // Same folder without resume, or resumed with other settings: refused.
+  CHECK_THROWS_AS(run_image_loop(cfg, options(b)), InputError);
+  ImageLoopConfig other = cfg;
+  other.omega = 0.5;
+  ImageLoopRunOptions ro = options(b);
+  ro.resume = true;
+  CHECK_THROWS_WITH(run_image_loop(other, ro), Catch::Contains("settings differ"));
+
+  // 2. Resumed, then stopped again while generation 2 trains its auxiliary.
+  stop = false;
+  o.resume = true;
+  o.on_progress = [&](const ImageLoopProgress& p) {
+    if (p.generation == 2 && p.phase == "train aux") stop = true;
+  };
+  CHECK_THROWS_AS(run_image_loop(cfg, o), Cancelled);
+  CHECK(fs::exists(b + "/state/gen-0002/base.ckpt"));
+  CHECK(fs::exists(b + "/state/base-0001.ckpt"));
+
+  // 3. Resumed to the end.
+  stop = false;
+  o.on_progress = nullptr;
+  const ImageLoopResult resumed = run_image_loop(load_image_loop_config(b), o);
+  CHECK(resumed.resumed_from == 1);
+  REQUIRE(resumed.fd.size() == 2);
+  for (size_t t = 0; t < 2; ++t) {
+    CHECK(resumed.fd[t] == full.fd[t]);
+    CHECK(resumed.fd_base[t] == full.fd_base[t]);
+    CHECK(resumed.precision[t] == full.precision[t]);
+    CHECK(resumed.attr_ratio[t] == full.attr_ratio[t]);
+  }
+  for (const char* f : {"/samples/gen-0001.npy", "/samples/gen-0002.npy", "/state/pool-0002.npy"})
+    CHECK(test::max_abs_diff(io::read_npy(tmp.file("a") + f), io::read_npy(b + f)) == 0.0);
+  CHECK_FALSE(fs::exists(b + "/state/base-0001.ckpt"));
+
+  // More generations later: only the new one runs.
+  ImageLoopConfig more = cfg;
+  more.generations = 3;
+  const ImageLoopResult r3 = run_image_loop(more, ro);
+  CHECK(r3.resumed_from == 2);
+  CHECK(r3.fd.size() == 3);
+  CHECK(r3.fd[1] == full.fd[1]);
+}
+
+TEST_CASE("image loop: bad settings are refused with a clear message", "[imageloop]") {
+  test::TempDir tmp;
+  auto refuses = [&](const std::function<void(ImageLoopConfig&)>& edit, const std::string& text) {
+    ImageLoopConfig c = tiny_loop();
+    edit(c);
+    CHECK_THROWS_WITH(validate(c), Catch::Contains(text));
+  };
+  refuses([](ImageLoopConfig& c) { c.n_real = 1; }, "--n-real");
+  refuses([](ImageLoopConfig& c) { c.kind = LoopKind::FullySynthetic, c.n_synth = 0; }, "--n-synth");
+  refuses([](ImageLoopConfig& c) { c.generations = 0; }, "--generations");
+  refuses([](ImageLoopConfig& c) { c.first_images = 0; }, "--init");
+  refuses([](ImageLoopConfig& c) { c.net.type = "mlp"; }, "U-Net");
+  refuses([](ImageLoopConfig& c) { c.net.model_channels = 6; }, "model_channels");
+  refuses([](ImageLoopConfig& c) { c.n_eval = 1; }, "--n-eval");
+  refuses([](ImageLoopConfig& c) { c.interval_lo = 2, c.interval_hi = 1; }, "--interval");
+  refuses([](ImageLoopConfig& c) { c.sampler.steps = 0; }, "--steps");
+  refuses([](ImageLoopConfig& c) { c.features.clear(); }, "--features");
+  CHECK_THROWS_AS(parse_warm_start("sometimes"), InputError);
+  CHECK_THROWS_WITH(ImageLoopConfig::from_json({{"family", "diffusion2d"}}), Catch::Contains("not an image loop"));
+
+  // Found when the loop starts: the data do not fit the network, no folder.
+  ImageLoopConfig c = tiny_loop();
+  c.data = data::ImageDatasetSpec::parse("faces:size=32");
+  CHECK_THROWS_WITH(run_image_loop(c, options(tmp.file("x"))), Catch::Contains("network models 3x16x16"));
+  CHECK_THROWS_WITH(run_image_loop(tiny_loop(), ImageLoopRunOptions{}), Catch::Contains("run folder"));
+  c = tiny_loop();
+  c.init = tmp.file("missing.ckpt");
+  CHECK_THROWS_AS(run_image_loop(c, options(tmp.file("y"))), Error);
+}
+
+TEST_CASE("four scenarios: four curves over |D_p|, stages reused on a re-run", "[imageloop]") {
+  test::TempDir tmp;
+  ScenariosConfig c;
+  c.data = data::ImageDatasetSpec::parse("faces:size=16");
+  c.n_real = 16;
+  c.pollution = {0.0, 0.5, 1.0};
+  c.seed = 3;
+  c.base_images = 32;
+  c.polluted_images = 24;
+  c.polluted_from_st_i = true;
+  c.n_aux = 8;
+  c.aux_images = 16;
+  c.omegas = {1.0, 2.0};
+  c.net = tiny_net();
+  c.train.batch = 8;
+  c.train.lr_rampup = 0;
+  c.sampler.steps = 3;
+  c.chunk = 6;
+  c.n_eval = 10;
+  c.pr_k = 3;
+  c.keep = 4;
+  ScenariosRunOptions o;
+  o.out_dir = tmp.file("sc");
+  o.features = faces_cnn();
+  const ScenariosResult r = run_scenarios(c, o);
+  REQUIRE(r.curves.size() == 4);
+  const std::vector<std::string> names{"ST-I", "SIMS-I", "ST-P", "SIMS-P"};
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(r.curves[i].name == names[i]);
+    CHECK(r.curves[i].n_p == std::vector<double>{0, 8, 16});
+    REQUIRE(r.curves[i].fd.size() == 3);
+    for (double v : r.curves[i].fd) CHECK(std::isfinite(v));
+  }
+  // No pollution: ST-P is ST-I and SIMS-P is SIMS-I.
+  CHECK(r.curves[2].fd[0] == r.curves[0].fd[0]);
+  CHECK(r.curves[3].fd[0] == r.curves[1].fd[0]);
+  CHECK(r.curves[0].fd[1] == r.curves[0].fd[0]);  // one ST-I model, a flat line
+  CHECK((r.curves[1].omega[0] == 1.0 || r.curves[1].omega[0] == 2.0));
+  // Evaluations: ST-I, SIMS-I x 2 omegas, and per |D_p| > 0 ST-P + SIMS-P x 2.
+  CHECK(r.evals.size() == 3 + 2 * 3);
+  for (const char* f : {"results.json", "results.csv", "evaluations.csv", "scenarios.png", "samples.png",
+                        "st-i/model.ckpt", "sims-i/aux.ckpt", "pollution/pool.npy", "p-0000016/st-p/model.ckpt",
+                        "p-0000008/sims-p/aux.ckpt"})
+    CHECK(fs::exists(o.out_dir + "/" + f));
+  CHECK_FALSE(fs::exists(o.out_dir + "/sims-i/S.npy"));  // discarded once the auxiliary is trained
+  std::ifstream csv(o.out_dir + "/results.csv");
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  CHECK(lines == 4);
+
+  // Re-run: nothing is trained or sampled again, the numbers are the same.
+  const ScenariosResult again = run_scenarios(c, o);
+  CHECK(again.stages_run == 0);
+  for (size_t i = 0; i < 4; ++i) CHECK(again.curves[i].fd == r.curves[i].fd);
+  // One more pollution size: only its stages run (ST-P, aux, 1 + 2 evaluations).
+  c.pollution = {0.0, 0.25, 0.5, 1.0};
+  const ScenariosResult more = run_scenarios(c, o);
+  CHECK(more.stages_run == 5);
+  CHECK(more.curves[2].fd.size() == 4);
+  CHECK(more.curves[2].fd[3] == r.curves[2].fd[2]);
+
+  ScenariosConfig bad = c;
+  bad.pollution = {0.5, 0.5};
+  CHECK_THROWS_WITH(validate(bad), Catch::Contains("twice"));
+  bad = c;
+  bad.omegas = {0.0};
+  CHECK_THROWS_WITH(validate(bad), Catch::Contains("--omegas"));
+  bad = c;
+  bad.pollution = {-1};
+  CHECK_THROWS_WITH(validate(bad), Catch::Contains("--pollution"));
+}
