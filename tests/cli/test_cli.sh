@@ -155,7 +155,7 @@ expect_error "fd missing" "" -- "$SIMS" metrics fd "$T/none.npy" "$T/pa.npy"
 expect_error "pr bad k" "" -- "$SIMS" metrics pr "$T/pa.npy" "$T/pb.npy" --k 0
 expect_error "loop bad kind" "" -- "$SIMS" loop --kind sideways --n-real 10 --n-synth 10 --generations 3
 expect_error "loop bad bias" "" -- "$SIMS" loop --kind augment --n-real 10 --n-synth 10 --generations 3 --bias 2
-expect_error "loop family" "" -- "$SIMS" loop --family images --kind augment --n-real 10 --n-synth 10 --generations 3
+expect_error "loop family" "" -- "$SIMS" loop --family lattice --kind augment --n-real 10 --n-synth 10 --generations 3
 
 # --- train / synth / finetune (SIMS Algorithm 1 on built-in 2D data) --------------
 "$SIMS" train --data gaussian --n-data 500 --budget 20000 --batch 256 --seed 1 --out "$T/base.ckpt" --json >"$T/tr.json" 2>/dev/null || bad "train failed"
@@ -334,6 +334,49 @@ expect_error "shift TorchScript base" "$T/shx4" -- "$SIMS" "${SH[@]}" --model "$
 expect_error "shift 2D base" "$T/shx5" -- "$SIMS" "${SH[@]}" --model "$T/base.ckpt" --out "$T/shx5"
 expect_error "shift real image size" "$T/shx6" -- "$SIMS" "${SH[@]}" --real-data faces --out "$T/shx6"
 expect_error "shift missing classifier" "$T/shx7" -- "$SIMS" "${SH[@]}" --classifier "$T/none.pt" --out "$T/shx7"
+
+# --- image loop and the four scenarios (tiny U-Net on 16x16 faces, shipped faces CNN) ---
+IL=(loop --family images --data faces:size=16 --kind augment --n-real 16 --n-synth 8 --algorithm sims --omega 1
+    --n-aux 8 --base-images 16 --aux-images 8 --batch 8 --steps 2 --n-eval 8 --pr-k 2 --save-images 4 --chunk 8)
+"$SIMS" "${IL[@]}" --generations 1 --out "$T/iloop" --json >"$T/il1.json" 2>/dev/null || bad "image loop failed"
+"$SIMS" loop --family images --resume --out "$T/iloop" --generations 2 --plot "$T/ilplot.png" --json >"$T/il2.json" 2>/dev/null || bad "image loop resume failed"
+$PY - "$T" <<'PY' && ok || bad "image loop outputs"
+import json, os, sys, numpy as np
+t = sys.argv[1]
+a = json.loads(open(t + "/il1.json").read().splitlines()[-1])
+j = json.loads(open(t + "/il2.json").read().splitlines()[-1])
+assert a["family"] == "images" and len(a["fd"]) == 1, a
+assert j["metric"] == "FD_cnn-faces" and len(j["fd"]) == 2 and j["ratio"][0] == 1.0, j
+assert j["resumed_from"] == 1 and j["fd"][0] == a["fd"][0] and len(j["fd_base"]) == 2, j
+assert set(j["attr_ratio"]) == {"group", "smile", "glasses"}, j["attr_ratio"]
+d = t + "/iloop/"
+assert np.load(d + "samples/gen-0002.npy").shape == (4, 3, 16, 16)
+assert open(d + "metrics.csv").read().count("\n") == 3
+for f in ("config.json", "state.json", "samples/gen-0002.png", "metrics.json"):
+    assert os.path.exists(d + f), f
+assert os.path.getsize(t + "/ilplot.png") > 1000
+PY
+expect_error "image loop --runs" "$T/ilx" -- "$SIMS" "${IL[@]}" --generations 1 --runs 3 --out "$T/ilx"
+expect_error "image loop existing run" "" -- "$SIMS" "${IL[@]}" --generations 1 --out "$T/iloop"
+expect_error "image loop no out" "" -- "$SIMS" loop --family images --generations 1
+expect_error "image loop warm start" "$T/ily" -- "$SIMS" "${IL[@]}" --warm-start sometimes --out "$T/ily"
+expect_error "image loop data size" "$T/ilz" -- "$SIMS" "${IL[@]}" --data faces:size=24 --out "$T/ilz"
+"$SIMS" scenarios --data faces:size=16 --n-real 8 --pollution 0,1 --base-images 16 --polluted-images 16 --from-st-i \
+  --n-aux 8 --aux-images 8 --omegas 1 --batch 8 --steps 2 --n-eval 8 --pr-k 2 --chunk 8 --keep 2 \
+  --out "$T/scen" --json >"$T/scen.json" 2>/dev/null || bad "scenarios failed"
+$PY - "$T" <<'PY' && ok || bad "scenarios outputs"
+import json, os, sys
+t = sys.argv[1]
+j = json.loads(open(t + "/scen.json").read().splitlines()[-1])
+assert sorted(j["curves"]) == ["SIMS-I", "SIMS-P", "ST-I", "ST-P"], j["curves"].keys()
+for c in j["curves"].values():
+    assert c["n_p"] == [0, 8] and len(c["fd"]) == 2, c
+assert j["curves"]["ST-P"]["fd"][0] == j["curves"]["ST-I"]["fd"][0]
+assert open(t + "/scen/results.csv").read().count("\n") == 3
+assert os.path.getsize(t + "/scen/scenarios.png") > 1000
+PY
+expect_error "scenarios bad pollution" "$T/scx" -- "$SIMS" scenarios --pollution 0,x --out "$T/scx"
+expect_error "scenarios no out" "" -- "$SIMS" scenarios --n-real 8
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
