@@ -1,8 +1,16 @@
 #include "diffusion/network.hpp"
 
+#include <algorithm>
 #include <cmath>
 
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <torch/nn/modules/activation.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SIMS_HAVE_AVX2_SILU 1
+#endif
 
 #include "common/error.hpp"
 #include "diffusion/unet.hpp"
@@ -70,20 +78,140 @@ Precond edm_precond(const torch::Tensor& sigma, double sd) {
   return {(sd * sd) / (s2 + sd * sd), sigma * sd / denom, 1.0 / denom, sigma.log() / 4.0};
 }
 
+// [SECTION] SiLU ---------------------------------------------------------------
+
+namespace {
+
+#ifdef SIMS_HAVE_AVX2_SILU
+// exp on 8 floats: Cody-Waite range reduction and the Cephes expf polynomial
+// (about 1 ulp on the clamped range; outside it SiLU is x or 0 in float anyway).
+__attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  const __m256 n =
+      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma"))) void silu_avx2(float* p, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.f), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(p + i);
+    _mm256_storeu_ps(p + i, _mm256_div_ps(x, _mm256_add_ps(one, exp8(_mm256_sub_ps(zero, x)))));
+  }
+  for (; i < n; ++i) p[i] = p[i] / (1.f + std::exp(-p[i]));
+}
+
+bool cpu_has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#endif
+
+}  // namespace
+
+void silu_inplace(torch::Tensor& t) {
+#ifdef SIMS_HAVE_AVX2_SILU
+  if (cpu_has_avx2() && t.is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous()) {
+    silu_avx2(t.data_ptr<float>(), t.numel());
+    return;
+  }
+#endif
+  at::silu_(t);
+}
+
+// [SECTION] EdmMlp ---------------------------------------------------------------
+
 EdmMlp::EdmMlp(const NetConfig& cfg) : cfg_(cfg) {
   net_ = torch::nn::Sequential();
   int64_t in = cfg.dim + 1 + 2 * cfg.emb_freqs;
   for (int64_t i = 0; i < cfg.depth; ++i) {
-    net_->push_back(torch::nn::Linear(i == 0 ? in : cfg.width, cfg.width));
+    linears_.emplace_back(torch::nn::Linear(i == 0 ? in : cfg.width, cfg.width));
+    net_->push_back(linears_.back());
     net_->push_back(torch::nn::SiLU());
   }
-  net_->push_back(torch::nn::Linear(cfg.width, cfg.dim));
+  linears_.emplace_back(torch::nn::Linear(cfg.width, cfg.dim));
+  net_->push_back(linears_.back());
   register_module("net", net_);
   // Geometric frequencies 1..2^(k-1) (times pi) over c_noise in about [-1.6, 1.1].
   freqs_ = register_buffer("freqs", torch::pow(2.0, torch::arange(cfg.emb_freqs, torch::kFloat)) * M_PI);
 }
 
 torch::Tensor EdmMlp::forward(const torch::Tensor& x, const torch::Tensor& sigma) {
+  if (fast_path_applies(x, sigma)) return forward_one_sigma(x, sigma);
+  return forward_general(x, sigma);
+}
+
+bool EdmMlp::fast_path_applies(const torch::Tensor& x, const torch::Tensor& sigma) const {
+  if (torch::GradMode::is_enabled() || is_training()) return false;
+  if (!x.is_cpu() || x.dim() != 2 || x.size(1) != cfg_.dim || x.size(0) < 1) return false;
+  const auto dt = x.scalar_type();
+  if ((dt != torch::kFloat && dt != torch::kDouble) || linears_[0]->weight.scalar_type() != dt ||
+      !linears_[0]->weight.is_cpu())
+    return false;
+  if (!sigma.is_cpu() || sigma.numel() != x.size(0)) return false;
+  // One sigma for every row (what the samplers pass): checked, not assumed.
+  const torch::Tensor s = sigma.reshape({-1}).to(dt).contiguous();
+  if (dt == torch::kFloat) {
+    const float* p = s.data_ptr<float>();
+    return std::all_of(p, p + s.numel(), [&](float v) { return v == p[0]; });
+  }
+  const double* p = s.data_ptr<double>();
+  return std::all_of(p, p + s.numel(), [&](double v) { return v == p[0]; });
+}
+
+torch::Tensor EdmMlp::forward_one_sigma(const torch::Tensor& x_in, const torch::Tensor& sigma) {
+  const torch::Tensor x = x_in.contiguous();
+  const auto dt = x.scalar_type();
+  const int64_t N = x.size(0), D = cfg_.dim;
+  // The coefficients exactly as the general path computes them, on one row.
+  const torch::Tensor s1 = sigma.reshape({-1}).narrow(0, 0, 1).to(dt).reshape({1, 1});
+  const Precond p = edm_precond(s1, cfg_.sigma_data);
+  std::vector<torch::Tensor> parts{p.c_noise};
+  if (cfg_.emb_freqs > 0) {
+    torch::Tensor a = p.c_noise * freqs_.to(dt).unsqueeze(0);
+    parts.push_back(a.sin());
+    parts.push_back(a.cos());
+  }
+  const torch::Tensor emb = torch::cat(parts, 1);  // [1, 1 + 2k]
+  // First layer: W0 [c_in x, emb] + b0 = W0_x (c_in x) + (W0_emb emb + b0).
+  const torch::Tensor& w0 = linears_[0]->weight;
+  const torch::Tensor bias0 = torch::addmm(linears_[0]->bias.unsqueeze(0), emb, w0.narrow(1, D, w0.size(1) - D).t());
+  const torch::Tensor xin = x * p.c_in;
+  const torch::Tensor w0x = w0.narrow(1, 0, D).t();
+  // Rows in blocks small enough for the hidden activations to stay in cache
+  // (and under malloc's mmap threshold).
+  const int64_t W = cfg_.width, L = static_cast<int64_t>(linears_.size());
+  const int64_t block = std::min<int64_t>(N, std::max<int64_t>(16, (64 << 10) / (W * x.element_size())));
+  torch::Tensor f = torch::empty({N, D}, x.options());
+  torch::Tensor h1 = torch::empty({block, W}, x.options()), h2 = torch::empty({block, W}, x.options());
+  for (int64_t r0 = 0; r0 < N; r0 += block) {
+    const int64_t m = std::min(block, N - r0);
+    torch::Tensor a = h1.narrow(0, 0, m), b = h2.narrow(0, 0, m);
+    at::addmm_out(a, bias0, xin.narrow(0, r0, m), w0x);
+    for (int64_t l = 1; l < L - 1; ++l) {
+      silu_inplace(a);
+      at::addmm_out(b, linears_[l]->bias, a, linears_[l]->weight.t());
+      std::swap(a, b);
+    }
+    silu_inplace(a);
+    torch::Tensor out = f.narrow(0, r0, m);
+    at::addmm_out(out, linears_[L - 1]->bias, a, linears_[L - 1]->weight.t());
+  }
+  return p.c_skip * x + p.c_out * f;
+}
+
+torch::Tensor EdmMlp::forward_general(const torch::Tensor& x, const torch::Tensor& sigma) {
   torch::Tensor s = sigma.reshape({-1, 1}).to(x.scalar_type());
   Precond p = edm_precond(s, cfg_.sigma_data);
   std::vector<torch::Tensor> parts{x * p.c_in, p.c_noise};

@@ -5,6 +5,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
@@ -43,17 +44,32 @@ struct EdmNetwork : torch::nn::Module {
 };
 
 // MLP for points: input [c_in x, emb(c_noise)], SiLU hidden layers.
+// Sampling (gradients off, one sigma for all rows, which is how the samplers
+// call it) takes a faster path with the same weights: the sigma embedding's
+// share of the first layer is folded into its bias once per call, rows go
+// through all layers in cache-sized blocks, and SiLU is vectorised. It equals
+// the general path within float rounding (tests/test_training.cpp).
 class EdmMlp final : public EdmNetwork {
  public:
   explicit EdmMlp(const NetConfig& cfg);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& sigma) override;
   const NetConfig& config() const override { return cfg_; }
+  // The general path (what training differentiates), also with gradients off.
+  torch::Tensor forward_general(const torch::Tensor& x, const torch::Tensor& sigma);
 
  private:
+  bool fast_path_applies(const torch::Tensor& x, const torch::Tensor& sigma) const;
+  torch::Tensor forward_one_sigma(const torch::Tensor& x, const torch::Tensor& sigma);
+
   NetConfig cfg_;
   torch::nn::Sequential net_{nullptr};
+  std::vector<torch::nn::Linear> linears_;  // the Linear layers of net_ (not registered twice)
   torch::Tensor freqs_;
 };
+
+// SiLU in place on a contiguous float32 tensor (AVX2 where the CPU has it,
+// else LibTorch's); within a few float ulps of at::silu.
+void silu_inplace(torch::Tensor& t);
 
 // Builds the network a configuration describes.
 std::shared_ptr<EdmNetwork> make_network(const NetConfig& cfg);
