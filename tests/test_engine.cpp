@@ -367,3 +367,58 @@ TEST_CASE("live sampling errors are reported, not thrown", "[engine]") {
   REQUIRE(sink.results.size() == 1);
   CHECK(sink.results[0]->stamp == c);
 }
+
+TEST_CASE("a refined request publishes a preview and then the full result under one stamp", "[engine]") {
+  auto base = gaussian2d(0.0, 0.0, 2.0, 1.0, 2.0);
+  auto aux = gaussian2d(0.3, -0.2, 1.5, 0.5, 1.5);
+  Sink sink;
+  LiveSampler live(sink.on_result(), sink.on_error());
+  LiveRequest r = request(base, aux, 1.0);
+  r.n = 200;
+  r.refine = true;
+  r.preview_points = 20;
+  r.preview_steps = 6;
+  r.block_rows = 7;  // blocks change nothing for rows that are independent
+  const uint64_t s = live.submit(r);
+  REQUIRE(sink.wait_for_stamp(s));
+  while (!live.idle()) std::this_thread::sleep_for(1ms);
+  std::lock_guard<std::mutex> lk(sink.mu);
+  REQUIRE(sink.results.size() == 2);
+  const LiveResult& pre = *sink.results[0];
+  const LiveResult& full = *sink.results[1];
+  CHECK(pre.stamp == s);
+  CHECK(full.stamp == s);
+  CHECK(pre.request.preview);
+  CHECK(pre.refining);
+  CHECK(pre.x.size(0) == 20);
+  CHECK(pre.trajectory.states.size() == 7);  // 6 steps
+  CHECK_FALSE(full.request.preview);
+  CHECK_FALSE(full.refining);
+  REQUIRE(full.x.size(0) == 200);
+  SampleOptions o;
+  o.seed = r.seed;
+  const at::Tensor direct = EdmSampler(base, aux, r.sampler, r.guidance).sample(seeded_noise(200, {2}, r.seed), o).x;
+  CHECK(max_abs_diff(full.x, direct) < 1e-12);
+  SamplerConfig few = r.sampler;
+  few.steps = 6;
+  const at::Tensor quick = EdmSampler(base, aux, few, r.guidance).sample(seeded_noise(200, {2}, r.seed).narrow(0, 0, 20), o).x;
+  CHECK(max_abs_diff(pre.x, quick) < 1e-12);
+  CHECK(live.stats().published == 2);
+}
+
+TEST_CASE("a newer request stops a long network call between row blocks", "[engine]") {
+  auto slow = std::make_shared<SlowDenoiser>(gaussian2d(0.0, 0.0, 1.0, 0.0, 1.0), 15);
+  Sink sink;
+  LiveSampler live(sink.on_result(), sink.on_error());
+  LiveRequest r = request(slow, nullptr, 0.0);
+  r.n = 64;
+  r.block_rows = 8;  // 8 calls of 15 ms per network evaluation
+  live.submit(r);
+  while (slow->calls < 2) std::this_thread::sleep_for(1ms);
+  live.cancel();
+  while (!live.idle()) std::this_thread::sleep_for(1ms);
+  CHECK(live.stats().cancelled == 1);
+  CHECK(slow->calls < 8);  // stopped inside the first evaluation
+  std::lock_guard<std::mutex> lk(sink.mu);
+  CHECK(sink.results.empty());
+}

@@ -17,6 +17,42 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// A model as one live request sees it: every call first checks that the
+// request is still the newest (a superseded or cancelled run stops at the next
+// network call, not only at the next step), and large batches go through the
+// network in row blocks with the check between blocks. Rows are independent,
+// so blocking changes nothing but float rounding.
+class GuardedDenoiser final : public Denoiser {
+ public:
+  GuardedDenoiser(DenoiserPtr inner, const std::atomic<uint64_t>& stamp, uint64_t want, int64_t block)
+      : inner_(std::move(inner)), stamp_(stamp), want_(want), block_(block) {}
+  at::Tensor denoise(const at::Tensor& x, const at::Tensor& sigma) override {
+    check();
+    const int64_t n = x.size(0);
+    if (block_ <= 0 || n <= block_) return inner_->denoise(x, sigma);
+    std::vector<at::Tensor> parts;
+    for (int64_t r0 = 0; r0 < n; r0 += block_) {
+      if (r0 > 0) check();
+      const int64_t m = std::min(block_, n - r0);
+      parts.push_back(inner_->denoise(x.narrow(0, r0, m), sigma.narrow(0, r0, m)));
+    }
+    return at::cat(parts, 0);
+  }
+  const ModelInfo& info() const override { return inner_->info(); }
+  at::ScalarType input_dtype() const override { return inner_->input_dtype(); }
+  c10::Device device() const override { return inner_->device(); }
+  std::string identity() const override { return inner_->identity(); }
+
+ private:
+  void check() const {
+    if (stamp_.load(std::memory_order_relaxed) != want_) throw Cancelled();
+  }
+  DenoiserPtr inner_;
+  const std::atomic<uint64_t>& stamp_;
+  uint64_t want_;
+  int64_t block_;
+};
+
 }  // namespace
 
 // A finished run, kept so the next request can start from its prefix.
@@ -30,7 +66,7 @@ struct LiveSampler::Cached {
   SampleResult result;
 
   bool matches(const LiveRequest& r, const Denoiser* want_aux) const {
-    return base.get() == r.base.get() && aux.get() == want_aux && same_config(cfg, r.sampler) && n == r.n &&
+    return base.get() == r.base.get() && aux.get() == want_aux && same_config(cfg, r.run_config()) && n == r.n &&
            rows == r.rows() && seed == r.seed;
   }
 };
@@ -95,11 +131,18 @@ void LiveSampler::loop() {
     // The caches belong to this thread; others only ask for them to go.
     if (clear_cache_.exchange(false))
       for (int i = 0; i < 2; ++i) guided_caches_[i].reset(), base_caches_[i].reset();
-    LiveResultPtr res;
     std::string error;
     bool cancelled = false;
     try {
-      res = run(req);
+      if (req.refine && !req.preview) {
+        // The cheap stage first; the full result follows under the same stamp.
+        LiveResultPtr pre = run(req.preview_stage());
+        auto marked = std::make_shared<LiveResult>(*pre);
+        marked->refining = true;
+        if (publish(req, marked)) publish(req, run(req));
+      } else {
+        publish(req, run(req));
+      }
     } catch (const Cancelled&) {
       cancelled = true;
     } catch (const c10::Error& e) {
@@ -115,24 +158,32 @@ void LiveSampler::loop() {
       std::lock_guard<std::mutex> lk(mu_);
       if (cancelled) stats_.cancelled++;
       else if (!error.empty()) stats_.failed++;
-      else if (current) stats_.published++;
-      else stats_.dropped++;
     }
-    // Callbacks outside the lock: a face may submit from inside them.
-    if (!cancelled && current) {
-      if (res && on_result_) on_result_(res);
-      if (!error.empty() && on_error_) on_error_(req.stamp, error);
-    }
+    // Outside the lock: a face may submit from inside the callback.
+    if (!cancelled && current && !error.empty() && on_error_) on_error_(req.stamp, error);
     std::lock_guard<std::mutex> lk(mu_);
     busy_ = false;
   }
+}
+
+bool LiveSampler::publish(const LiveRequest& r, LiveResultPtr res) {
+  const bool current = r.stamp == stamp_.load();
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (current) stats_.published++;
+    else stats_.dropped++;
+  }
+  // Callbacks outside the lock: a face may submit from inside them.
+  if (current && res && on_result_) on_result_(std::move(res));
+  return current;
 }
 
 LiveResultPtr LiveSampler::run(const LiveRequest& r) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!r.base) throw InputError("no base model loaded");
   if (r.n < 1) throw InputError("the number of points must be positive");
-  r.sampler.validate();
+  const SamplerConfig cfg = r.run_config();
+  cfg.validate();
   r.guidance.validate();
   auto res = std::make_shared<LiveResult>();
   res->stamp = r.stamp;
@@ -143,6 +194,8 @@ LiveResultPtr LiveSampler::run(const LiveRequest& r) {
   opts.record_trajectory = true;  // always: the cache needs the states to resume from
   const uint64_t stamp = r.stamp;
   opts.on_step = [this, stamp](const StepEvent&) { return stamp_.load() == stamp; };
+  const DenoiserPtr base = std::make_shared<GuardedDenoiser>(r.base, stamp_, stamp, r.block_rows);
+  const DenoiserPtr aux = r.aux ? std::make_shared<GuardedDenoiser>(r.aux, stamp_, stamp, r.block_rows) : nullptr;
 
   at::Tensor noise;
   auto get_noise = [&]() -> const at::Tensor& {
@@ -161,22 +214,22 @@ LiveResultPtr LiveSampler::run(const LiveRequest& r) {
   int base_reused = 0;
   auto base_run = [&]() -> const SampleResult& {
     if (!bcache || !bcache->matches(r, nullptr)) {
-      EdmSampler s(r.base, nullptr, r.sampler, Guidance{});
+      EdmSampler s(base, nullptr, cfg, Guidance{});
       auto c = std::make_shared<Cached>();
       c->base = r.base;
-      c->cfg = r.sampler;
+      c->cfg = cfg;
       c->n = r.n;
       c->rows = r.rows();
       c->seed = r.seed;
       // A guided run's states are the base model's up to its first guided step.
       int k = 0;
       if (gcache && gcache->matches(r, gcache->aux.get()))
-        k = first_guided_step(r.sampler, gcache->g);
+        k = first_guided_step(cfg, gcache->g);
       c->result = k > 0 ? s.resume(gcache->result.trajectory, k, opts) : s.sample(get_noise(), opts);
       base_reused = k;
       bcache = c;
     } else {
-      base_reused = r.sampler.steps;
+      base_reused = cfg.steps;
     }
     return bcache->result;
   };
@@ -191,10 +244,10 @@ LiveResultPtr LiveSampler::run(const LiveRequest& r) {
     res->x = res->base_x;
     res->trajectory = res->base_trajectory;
     res->reused_steps = base_reused;
-    res->nfe = nfe_per_sample(r.sampler, r.guidance, false);
+    res->nfe = nfe_per_sample(cfg, r.guidance, false);
     if (!r.compare_base) res->base_x = at::Tensor(), res->base_trajectory = Trajectory();
   } else {
-    EdmSampler s(r.base, r.aux, r.sampler, r.guidance);
+    EdmSampler s(base, aux, cfg, r.guidance);
     // Pick the cached run with the longest reusable prefix.
     const Trajectory* from = nullptr;
     int k = 0;
@@ -211,7 +264,7 @@ LiveResultPtr LiveSampler::run(const LiveRequest& r) {
     auto c = std::make_shared<Cached>();
     c->base = r.base;
     c->aux = r.aux;
-    c->cfg = r.sampler;
+    c->cfg = cfg;
     c->n = r.n;
     c->rows = r.rows();
     c->seed = r.seed;
@@ -221,7 +274,7 @@ LiveResultPtr LiveSampler::run(const LiveRequest& r) {
     res->x = c->result.x;
     res->trajectory = c->result.trajectory;
     res->reused_steps = from ? k : 0;
-    res->nfe = nfe_per_sample(r.sampler, r.guidance, true);
+    res->nfe = nfe_per_sample(cfg, r.guidance, true);
   }
   if (!r.record_trajectory) res->trajectory = Trajectory(), res->base_trajectory = Trajectory();
   res->compute_seconds = seconds_since(t0);

@@ -6,7 +6,12 @@
 // when only omega / the interval changed (EdmSampler::reusable_prefix +
 // resume, exact), and publishes results tagged with their request's stamp.
 // Results whose request has been superseded are dropped, never published.
+// Slow models (images) can be refined: a request publishes a cheap preview
+// (few rows, few steps) first and then the full result under the same stamp;
+// the networks are called on row blocks so a newer request or cancel() stops
+// even a long evaluation within a block's time.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -34,6 +39,9 @@ struct LiveRequest {
   uint64_t seed = 0;              // seeds the starting noise (and churn)
   bool preview = false;           // cheap: only the first preview_points rows of the same noise
   int64_t preview_points = 256;
+  int preview_steps = 0;          // steps of a preview (0: sampler.steps)
+  bool refine = false;            // a full request publishes its preview first, then the full result
+  int64_t block_rows = 0;         // call the networks on at most this many rows at a time (0: all)
   bool compare_base = false;      // also the base model alone (omega = 0) on the same noise
   bool record_trajectory = true;  // states and denoised estimates of every step
   // Set by LiveSampler::submit.
@@ -41,6 +49,19 @@ struct LiveRequest {
   std::chrono::steady_clock::time_point submitted{};
 
   int64_t rows() const { return preview ? std::min(n, preview_points) : n; }
+  // The sampler settings this request runs with (a preview may use fewer steps).
+  SamplerConfig run_config() const {
+    SamplerConfig c = sampler;
+    if (preview && preview_steps > 0) c.steps = std::min(preview_steps, sampler.steps);
+    return c;
+  }
+  // The preview stage of a refined request.
+  LiveRequest preview_stage() const {
+    LiveRequest p = *this;
+    p.preview = true;
+    p.refine = false;
+    return p;
+  }
 };
 
 struct LiveResult {
@@ -50,6 +71,7 @@ struct LiveResult {
   Trajectory trajectory;        // when recorded
   at::Tensor base_x;            // compare_base: the base model's samples on the same noise
   Trajectory base_trajectory;
+  bool refining = false;        // a preview whose full-quality result is being computed
   int reused_steps = 0;         // steps of the guided run taken from an earlier run
   int nfe = 0;                  // network evaluations per sample of the guided run (reused ones included)
   double compute_seconds = 0;   // time the worker spent on this request
@@ -89,6 +111,8 @@ class LiveSampler {
   struct Cached;
   void loop();
   LiveResultPtr run(const LiveRequest& r);
+  // Publishes unless the request was superseded; false when it was.
+  bool publish(const LiveRequest& r, LiveResultPtr res);
 
   ResultFn on_result_;
   ErrorFn on_error_;
