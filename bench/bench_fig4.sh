@@ -36,6 +36,18 @@ print(f"  one by one: {one} runs in {to:8.2f} s  ({per * 1000:7.1f} ms per run) 
 print(f"  speed-up of the ensemble: {per * R / tb:5.1f}x")
 PY
 
+echo "== 1 generation of $RUNS runs: parallel workers vs one ensemble with $THREADS intra-op threads, and Python/PyTorch"
+"$SIMS" loop "${COMMON[@]}" --runs "$RUNS" --generations 1 --workers 1 --json >"$W/w1.json" 2>/dev/null
+TW1=$(field "$W/w1.json" "j['seconds'][0]")
+PYT=$($PY "$ROOT/bench/loop_generation.py" "$RUNS" "$THREADS" "$WIDTH" "$NS" "$OMEGA" 1 | tail -1)  # generation 1, as above
+$PY - "$TB" "$TW1" "$PYT" "$THREADS" <<'PY'
+import json, sys
+tb, tw1, py, th = float(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
+print(f"  sims, {th} workers x 1 thread:      {tb:8.2f} s")
+print(f"  sims, 1 ensemble x {th} threads:     {tw1:8.2f} s  ({tw1 / tb:4.2f}x slower than the workers)")
+print(f"  Python/PyTorch, batched, {th} threads: {py['seconds']:8.2f} s  -> sims is {py['seconds'] / tb:4.2f}x faster")
+PY
+
 echo "== protocol: $RUNS runs x $GENS generations (SIMS, omega $OMEGA, |D_s| = $NS)"
 START=$(date +%s.%N)
 "$SIMS" loop "${COMMON[@]}" --runs "$RUNS" --generations "$GENS" --out "$W/run" --json >"$W/p.json"
@@ -47,9 +59,16 @@ wall = float(sys.argv[3]) - float(sys.argv[2]); R = int(sys.argv[4]); G = int(sy
 secs = j["seconds"]; per_gen = sum(secs) / len(secs)
 print(f"  wall time {wall:8.1f} s  ({per_gen:6.2f} s per generation of {R} runs)")
 print(f"  E[dist(G^1)] = {j['w2_mean'][0]:.4f}  ({j['metric']}),  base model at generation 1: {j['w2_base_mean'][0]:.4f}")
+rss = j.get("rss_mib", [])
+if rss:
+    print(f"  resident memory: {rss[0]:.0f} MiB after generation 1, {max(rss):.0f} MiB max, {rss[-1]:.0f} MiB after generation {len(rss)}")
 print(f"  ratio at the last generation {j['ratio'][-1]:.3f};  limit ratio (generations {j['limit_from']}..{G}) {j['limit_ratio']:.3f}")
+# Generations 2.. train on |D_r| + |D_s| points (generation 1 on |D_r| only): use them when measured.
+later = secs[1:] or secs
+per_later = sum(later) / len(later)
+print(f"  projected: {R} runs x 100 generations: {(secs[0] + 99 * per_later) / 60:6.1f} min")
 # The ensemble's time grows about linearly with the runs once they fill the cores.
-one_size = per_gen * 1000 / R * 100
+one_size = per_later * 1000 / R * 100
 print(f"  projected: 1000 runs x 100 generations, this |D_s|, SIMS: {one_size / 3600:6.2f} h")
 # Standard training skips the auxiliary (sampling S + 50 epochs of fine-tuning).
 print(f"  projected: full Fig. 4 sweep (4 sizes x standard + SIMS, 1000 runs): about {8 * one_size / 3600:6.1f} h (upper bound)")

@@ -9,7 +9,9 @@ base's EMA, sample with D = (1+w) D_base - w D_aux, 18 Heun steps, float64
 updates) and the fitted-Gaussian W2 per run. Same sizes and work as
 `sims loop --family diffusion2d --generations 1` with the bench's settings.
 
-usage: loop_generation.py RUNS THREADS [WIDTH=32] [N_SYNTH=250] [OMEGA=1]
+usage: loop_generation.py RUNS THREADS [WIDTH=32] [N_SYNTH=250] [OMEGA=1] [FIRST=0]
+  FIRST=1: generation 1 (train on the 1000 real points only); else a later
+  generation (real points + a pool of N_SYNTH points).
 Prints {"seconds": ..., "w2_mean": ...}.
 """
 import json
@@ -135,13 +137,14 @@ def main():
     width = int(sys.argv[3]) if len(sys.argv) > 3 else 32
     n_synth = int(sys.argv[4]) if len(sys.argv) > 4 else 250
     omega = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
+    first = len(sys.argv) > 6 and sys.argv[6] == "1"
     torch.set_num_threads(threads)
     cov_r = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
     chol = torch.linalg.cholesky(cov_r).float()
     g = torch.Generator().manual_seed(1)
     real = torch.randn(R, 1000, 2, generator=g) @ chol.T
     pool = torch.randn(R, n_synth, 2, generator=g) @ chol.T  # stands in for D_s^{t-1}
-    data = torch.cat([real, pool], 1).contiguous()
+    data = real.contiguous() if first else torch.cat([real, pool], 1).contiguous()
     start = time.perf_counter()
     base = train(*init_ensemble(R, width, 1), data, 100 * data.shape[1], 2)
     S = sample(base, None, torch.randn(R, 2000, 2, generator=g, dtype=torch.float64), 0.0)

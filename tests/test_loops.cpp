@@ -159,6 +159,8 @@ TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted o
   REQUIRE(full.w2_mean.size() == 3);
   REQUIRE(full.w2_base_mean.size() == 3);
   CHECK(full.metric == "w2_gaussian_fit");
+  REQUIRE(full.rss_mib.size() == 3);  // memory per generation, for the flat-memory check of the benchmark
+  CHECK(full.rss_mib[0] > 1.0);
   CHECK(full.ratio[0] == 1.0);
 
   // Stopped (Ctrl-C) while training generation 3's base model.

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
@@ -161,7 +163,7 @@ std::string loop_metric_name(const DiffusionLoopConfig& cfg) {
 nlohmann::json DiffusionLoopResult::to_json() const {
   nlohmann::json j = {{"metric", metric},       {"w2_mean", w2_mean},       {"w2_median", w2_median},
                       {"w2_std", w2_std},       {"ratio", ratio},           {"trace_mean", trace_mean},
-                      {"trace_median", trace_median}, {"seconds", seconds}, {"limit_ratio", limit_ratio},
+                      {"trace_median", trace_median}, {"seconds", seconds}, {"rss_mib", rss_mib}, {"limit_ratio", limit_ratio},
                       {"limit_from", limit_from}};
   if (!w2_base_mean.empty()) j["w2_base_mean"] = w2_base_mean;
   return j;
@@ -231,6 +233,14 @@ void score(const DiffusionLoopConfig& c, const at::Tensor& x, int64_t r0, std::v
   }
 }
 
+// Resident set size of this process in MiB (0 where /proc is not available).
+double resident_mib() {
+  std::ifstream in("/proc/self/statm");
+  long long pages = 0, resident = 0;
+  if (!(in >> pages >> resident)) return 0.0;
+  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
 std::string gen_name(const char* pattern, int64_t t) {
   char buf[64];
   std::snprintf(buf, sizeof buf, pattern, static_cast<long long>(t));
@@ -267,13 +277,15 @@ void write_metrics(const std::string& dir, const DiffusionLoopConfig& cfg, const
   write_text(dir + "/metrics.json", j.dump(2) + "\n");
   std::ostringstream csv;
   csv << "generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median" << (res.w2_base_mean.empty() ? "" : ",w2_base_mean")
-      << ",seconds\n"
+      << ",seconds,rss_mib\n"
       << std::setprecision(10);
   for (size_t g = 0; g < res.w2_mean.size(); ++g) {
     csv << g + 1 << "," << res.w2_mean[g] << "," << res.w2_median[g] << "," << res.w2_std[g] << "," << res.ratio[g] << ","
         << res.trace_mean[g] << "," << res.trace_median[g];
     if (!res.w2_base_mean.empty()) csv << "," << res.w2_base_mean[g];
-    csv << "," << res.seconds[g] << "\n";
+    csv << "," << res.seconds[g] << ",";
+    if (g < res.rss_mib.size()) csv << res.rss_mib[g];
+    csv << "\n";
   }
   write_text(dir + "/metrics.csv", csv.str());
 }
@@ -287,6 +299,7 @@ nlohmann::json state_json(const DiffusionLoopResult& res, int64_t gen, const std
   j["trace_median"] = res.trace_median;
   j["w2_base_mean"] = res.w2_base_mean;
   j["seconds"] = res.seconds;
+  j["rss_mib"] = res.rss_mib;
   j["w2_runs"] = res.w2_runs;
   return j;
 }
@@ -342,6 +355,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
           res.trace_median = st.at("trace_median").get<std::vector<double>>();
           res.w2_base_mean = st.at("w2_base_mean").get<std::vector<double>>();
           res.seconds = st.at("seconds").get<std::vector<double>>();
+          res.rss_mib = st.value("rss_mib", std::vector<double>{});
           res.w2_runs = st.at("w2_runs").get<std::vector<std::vector<double>>>();
           if (static_cast<int64_t>(res.w2_mean.size()) != done) throw InputError("inconsistent");
           if (done < G) pool = io::read_npy(dir + "/" + st.at("pool").get<std::string>()).to(at::kFloat);
@@ -354,6 +368,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
         if (done > G) {  // asked for fewer generations than already run: report those
           auto cut = [&](std::vector<double>& v) { v.resize(static_cast<size_t>(G)); };
           cut(res.w2_mean), cut(res.w2_median), cut(res.w2_std), cut(res.trace_mean), cut(res.trace_median), cut(res.seconds);
+          if (res.rss_mib.size() > static_cast<size_t>(G)) cut(res.rss_mib);
           if (!res.w2_base_mean.empty()) cut(res.w2_base_mean);
           res.w2_runs.resize(static_cast<size_t>(G));
           done = G;
@@ -534,6 +549,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     res.trace_median.push_back(median_of(trace));
     if (sims) res.w2_base_mean.push_back(mean_of(w2_base));
     res.seconds.push_back(gsec);
+    res.rss_mib.push_back(resident_mib());
     res.w2_runs.push_back(w2);
     finish(res);
 

@@ -92,6 +92,7 @@ struct DiffusionLoopResult {
   std::vector<double> trace_mean, trace_median;   // of tr Σ fitted to the generated points
   std::vector<double> w2_base_mean;               // SIMS: the base model's dist (its samples S); empty otherwise
   std::vector<double> seconds;                    // wall time of each generation
+  std::vector<double> rss_mib;                    // resident memory of the process after each generation (Linux)
   std::vector<std::vector<double>> w2_runs;       // [generation][run]
   // The paper's E[dist(G^∞)]/E[dist(G^1)]: mean of ratio over generations
   // limit_from..G (limit_from = 20, or 1 when G < 20).

@@ -77,11 +77,13 @@ Canvas render_plot(const LinePlot& p) {
     }
   Canvas c(p.width, p.height, {255, 255, 255});
   const float fs = 14.0f;
-  const int top = p.title.empty() ? 14 : 38, bottom = 52, left = 74, right = 18;
-  const int pw = p.width - left - right, ph = p.height - top - bottom;
+  const int top = p.title.empty() ? 14 : 38, bottom = 52, left = 74;
+  int right = 18;
+  int pw = p.width - left - right;
+  const int ph = p.height - top - bottom;
   if (!p.title.empty()) c.draw_text(p.title, (p.width - Canvas::text_width(p.title, 16, true)) / 2, 8, 16, {10, 10, 10}, true);
-  c.stroke_rect(left, top, pw, ph, {120, 120, 120});
   if (!std::isfinite(x0)) {
+    c.stroke_rect(left, top, pw, ph, {120, 120, 120});
     c.draw_text("no data", left + pw / 2 - 25, top + ph / 2 - 8, fs, {120, 120, 120});
     return c;
   }
@@ -92,6 +94,55 @@ Canvas render_plot(const LinePlot& p) {
   y1 += ypad;
   auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (pw - 1); };
   auto py = [&](double y) { return top + ph - 1 - (ty(y) - y0) / (y1 - y0) * (ph - 1); };
+  // Legend: inside the frame, in the corner that hides the least of the data
+  // (points and the lines between them, sampled), top-right on a tie.
+  int named = 0, lw = 0;
+  for (const auto& s : p.series)
+    if (!s.label.empty()) {
+      ++named;
+      lw = std::max(lw, Canvas::text_width(s.label, fs - 1));
+    }
+  const int bw = lw + 36, bh = named * 20 + 8;
+  int bx = 0, by = 0;
+  auto place_legend = [&]() -> long {
+    const int xs[2] = {left + pw - bw - 8, left + 8}, ys[2] = {top + 8, top + ph - bh - 8};
+    bx = xs[0], by = ys[0];
+    long best = -1;
+    for (int cy = 0; cy < 2; ++cy)
+      for (int cx = 0; cx < 2; ++cx) {
+        const int x0b = xs[cx] - 4, y0b = ys[cy] - 4, x1b = xs[cx] + bw + 4, y1b = ys[cy] + bh + 4;
+        long hidden = 0;
+        for (const auto& s : p.series) {
+          bool have_prev = false;
+          double lx = 0, ly = 0;
+          for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
+            if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (p.log_y && s.y[i] <= 0)) {
+              have_prev = false;
+              continue;
+            }
+            const double X = px(s.x[i]), Y = py(s.y[i]);
+            const int steps = have_prev ? 8 : 1;
+            for (int k = 1; k <= steps; ++k) {
+              const double f = static_cast<double>(k) / steps;
+              const double qx = have_prev ? lx + (X - lx) * f : X, qy = have_prev ? ly + (Y - ly) * f : Y;
+              hidden += qx >= x0b && qx <= x1b && qy >= y0b && qy <= y1b;
+            }
+            lx = X;
+            ly = Y;
+            have_prev = true;
+          }
+        }
+        if (best < 0 || hidden < best) best = hidden, bx = xs[cx], by = ys[cy];
+      }
+    return best;
+  };
+  // When every corner would hide data, the legend goes outside, right of the frame.
+  if (named > 0 && place_legend() > 0 && p.width - left - (bw + 30) > 200) {
+    right = bw + 30;
+    pw = p.width - left - right;
+    bx = left + pw + 14;
+    by = top;
+  }
   // Grid and ticks.
   auto xt = nice_ticks(x0, x1);
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
@@ -154,17 +205,10 @@ Canvas render_plot(const LinePlot& p) {
       have_prev = true;
     }
   }
-  // Legend (top-right, inside the frame).
-  int named = 0, lw = 0;
-  for (const auto& s : p.series)
-    if (!s.label.empty()) {
-      ++named;
-      lw = std::max(lw, Canvas::text_width(s.label, fs - 1));
-    }
+  // Legend.
   if (named > 0) {
-    const int bx = left + pw - lw - 44, by = top + 8, bh = named * 20 + 8;
-    c.fill_rect(bx, by, lw + 36, bh, {255, 255, 255});
-    c.stroke_rect(bx, by, lw + 36, bh, {200, 200, 200});
+    c.fill_rect(bx, by, bw, bh, {255, 255, 255});
+    c.stroke_rect(bx, by, bw, bh, {200, 200, 200});
     int k = 0;
     for (const auto& s : p.series) {
       if (s.label.empty()) continue;
