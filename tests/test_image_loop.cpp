@@ -104,7 +104,7 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   CHECK(std::find(phases.begin(), phases.end(), "train aux") != phases.end());
 
   for (const char* f : {"config.json", "state.json", "metrics.json", "metrics.csv", "samples/gen-0001.png",
-                        "samples/gen-0002.npy", "models/gen-0002-base.ckpt", "models/gen-0002-aux.ckpt",
+                        "samples/overview.png", "samples/gen-0002.npy", "models/gen-0002-base.ckpt", "models/gen-0002-aux.ckpt",
                         "state/pool-0002.npy"})
     CHECK(fs::exists(d + "/" + f));
   CHECK_FALSE(fs::exists(d + "/state/pool-0001.npy"));

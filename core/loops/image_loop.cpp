@@ -508,6 +508,26 @@ json state_json(const ImageLoopResult& r, int64_t gen, const std::string& pool, 
   return j;
 }
 
+// samples/overview.png: the first 8 saved samples of every finished
+// generation, one row each (what the loop does to the images at a glance).
+void write_overview(const std::string& dir, int64_t generations, int zoom) {
+  render::GridFigure fig;
+  fig.title = "First samples of each generation";
+  fig.y_title = "generation";
+  for (int64_t t = 1; t <= generations; ++t) {
+    const std::string f = dir + "/" + gen_name("samples/gen-%04lld.npy", t);
+    if (!fs::exists(f)) continue;
+    const at::Tensor x = io::read_npy(f).to(at::kFloat);
+    const at::Tensor row = x.narrow(0, 0, std::min<int64_t>(8, x.size(0))).clamp(-1, 1);
+    if (!fig.cells.empty() && row.size(0) != fig.cells.back().size()) continue;  // a different --save-images
+    std::vector<render::Canvas> cells;
+    for (int64_t i = 0; i < row.size(0); ++i) cells.push_back(render::image_to_canvas(row[i], zoom));
+    fig.cells.push_back(std::move(cells));
+    fig.y_labels.push_back(std::to_string(t));
+  }
+  if (!fig.cells.empty()) render::compose_grid(fig).write_png(dir + "/samples/overview.png");
+}
+
 void remove_quietly(const std::string& path) {
   std::error_code ec;
   fs::remove_all(path, ec);
@@ -774,6 +794,7 @@ ImageLoopResult run_image_loop(const ImageLoopConfig& cfg, const ImageLoopRunOpt
       io::write_npy(dir + "/" + gen_name("samples/gen-%04lld.npy", t), keep);
       const int cols = static_cast<int>(std::min<int64_t>(8, keep.size(0)));
       render::image_mosaic(keep, cols, shape[1] <= 32 ? 2 : 1).write_png(dir + "/" + gen_name("samples/gen-%04lld.png", t));
+      write_overview(dir, t, shape[1] <= 32 ? 2 : 1);
     }
     if (cfg.keep_models) {
       auto copy = [&](const std::string& from, const std::string& to) {

@@ -164,7 +164,8 @@ struct ImageLoopRunOptions {
 };
 
 // Runs (or continues) the loop. Run folder: config.json; per generation
-// samples/gen-NNNN.npy (first save_images samples, float32) and .png;
+// samples/gen-NNNN.npy (first save_images samples, float32) and .png, and
+// samples/overview.png (the first 8 of every generation, a row each);
 // metrics.json and metrics.csv; state.json (the commit point) with
 // state/pool-NNNN.npy and, for warm start "previous", state/base-NNNN.ckpt;
 // state/gen-NNNN/ holds the finished stages of the generation in progress.
