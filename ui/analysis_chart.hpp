@@ -1,0 +1,113 @@
+// A Qt Charts line chart for the studio's analysis tabs (Sweep, Loops) that
+// keeps its own copy of the data: series of (x, y) points, optionally with a
+// band (e.g. mean ± std over runs) and dashed (an overlaid earlier run). The
+// data drives the on-screen QChart and the exports, so PNG and SVG show the
+// same numbers; the SVG is written here from the data (no QtSvg needed).
+// Clicking in the plot area emits the x of the nearest data column.
+#pragma once
+#include <limits>
+#include <vector>
+
+#include <QChartView>
+#include <QColor>
+#include <QImage>
+#include <QPointF>
+#include <QString>
+
+class QAbstractSeries;
+class QAreaSeries;
+class QLineSeries;
+class QScatterSeries;
+class QValueAxis;
+
+namespace sims::ui {
+
+// Axis ranges and tick steps, the same on screen and in the exports.
+struct ChartRange {
+  double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  double x_step = 0.2, y_step = 0.2;
+};
+
+struct ChartSeries {
+  QString name;
+  QColor colour;
+  bool dashed = false;
+  bool band = false;           // draw lower..upper as a shaded band
+  std::vector<QPointF> points;
+  std::vector<double> lower, upper;  // band edges, one per point (when band)
+};
+
+class AnalysisChart final : public QChartView {
+  Q_OBJECT
+ public:
+  AnalysisChart(const QString& title, const QString& x_title, const QString& y_title, QWidget* parent = nullptr);
+
+  void set_title(const QString& title);
+  void set_y_title(const QString& title);
+  QString title() const { return title_; }
+  QString x_title() const { return x_title_; }
+  QString y_title() const { return y_title_; }
+  // Integer ticks on x (generations).
+  void set_integer_x(bool on) { integer_x_ = on; }
+  // Keep these values inside the y range (e.g. 0 and 1 for shares).
+  void set_y_include(double lo, double hi) { y_inc_lo_ = lo, y_inc_hi_ = hi; }
+
+  // Returns the series index.
+  int add_series(const QString& name, const QColor& colour, bool dashed = false, bool band = false);
+  void append(int series, double x, double y, double lower = std::numeric_limits<double>::quiet_NaN(),
+              double upper = std::numeric_limits<double>::quiet_NaN());
+  // Removes every series.
+  void clear();
+  int series_count() const { return static_cast<int>(series_.size()); }
+  const ChartSeries& series(int i) const { return series_[i].d; }
+  int point_count(int series) const { return static_cast<int>(series_[series].d.points.size()); }
+  // Marks the data at x (ring markers); NaN clears.
+  void set_highlight(double x);
+  double highlight() const { return highlight_x_; }
+  ChartRange range() const;
+
+  // The chart drawn at the given size (PNG exports).
+  QImage render_image(const QSize& size) const;
+  // The chart as SVG elements inside the box (x0, y0, w, h) of a document.
+  QString svg_elements(double x0, double y0, double w, double h) const;
+
+ Q_SIGNALS:
+  // The x of the data column nearest to a click in the plot area.
+  void x_clicked(double x);
+
+ protected:
+  void mousePressEvent(QMouseEvent* e) override;
+
+ private:
+  struct Entry {
+    ChartSeries d;
+    QLineSeries* line = nullptr;
+    QLineSeries *lo = nullptr, *hi = nullptr;
+    QAreaSeries* area = nullptr;
+  };
+  void rescale();
+  void attach(QAbstractSeries* s);
+
+  QChart* chart_;
+  QValueAxis *x_axis_, *y_axis_;
+  QScatterSeries* marks_;
+  std::vector<Entry> series_;
+  QString title_, x_title_, y_title_;
+  bool integer_x_ = false;
+  double y_inc_lo_ = std::numeric_limits<double>::quiet_NaN(), y_inc_hi_ = std::numeric_limits<double>::quiet_NaN();
+  double highlight_x_ = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Several charts stacked vertically as one SVG document (width x height each).
+QString charts_svg(const std::vector<const AnalysisChart*>& charts, int width, int height_each);
+// ... and as one image.
+QImage charts_image(const std::vector<const AnalysisChart*>& charts, int width, int height_each);
+
+// Writes bytes atomically (QSaveFile); false and `error` on failure.
+bool save_bytes(const QString& path, const QByteArray& bytes, QString* error);
+bool save_png(const QString& path, const QImage& image, QString* error);
+
+// "Nice" axis steps (1, 2, 5 x 10^k), shared by the SVG writer and the Qt axes.
+double nice_tick_step(double range, int target);
+
+}  // namespace sims::ui

@@ -1,0 +1,157 @@
+#include "sample_strip.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <QMouseEvent>
+#include <QPainter>
+
+namespace sims::ui {
+namespace {
+const int kGap = 8, kCaption = 18;
+}
+
+QImage points_thumbnail(const SampleSet& pts, const SampleSet& ref, const QRectF& bounds, const QColor& colour,
+                        int size) {
+  QImage img(size, size, QImage::Format_ARGB32_Premultiplied);
+  img.fill(QColor(252, 252, 250));
+  QPainter p(&img);
+  p.setRenderHint(QPainter::Antialiasing, true);
+  const QRectF b = bounds.isValid() ? bounds : QRectF(-3, -3, 6, 6);
+  const double s = size / std::max(b.width(), b.height());
+  const double ox = (size - b.width() * s) / 2, oy = (size - b.height() * s) / 2;
+  auto map = [&](double x, double y) { return QPointF(ox + (x - b.left()) * s, size - oy - (y - b.top()) * s); };
+  p.setPen(Qt::NoPen);
+  auto draw = [&](const SampleSet& set, QColor c, double r) {
+    if (set.shape != std::vector<int64_t>{2}) return;
+    p.setBrush(c);
+    for (int64_t i = 0; i < set.count(); ++i) {
+      const float x = set.data[2 * i], y = set.data[2 * i + 1];
+      if (std::isfinite(x) && std::isfinite(y)) p.drawEllipse(map(x, y), r, r);
+    }
+  };
+  draw(ref, QColor(150, 150, 158, 70), 0.9);
+  QColor c = colour;
+  c.setAlphaF(0.55);
+  const double r = std::clamp(size / 90.0 * 1.4 / std::pow(std::max<int64_t>(pts.count(), 1) / 500.0, 0.25), 0.7, 2.6);
+  draw(pts, c, r);
+  p.setPen(QPen(QColor(200, 201, 206), 1));
+  p.setBrush(Qt::NoBrush);
+  p.drawRect(QRectF(0.5, 0.5, size - 1, size - 1));
+  return img;
+}
+
+QImage images_mosaic(const SampleSet& s, int max_count) {
+  const auto& sh = s.shape;
+  if (sh.size() != 3 || (sh[0] != 1 && sh[0] != 3) || s.count() == 0) return {};
+  const int C = static_cast<int>(sh[0]), H = static_cast<int>(sh[1]), W = static_cast<int>(sh[2]);
+  const int n = static_cast<int>(std::min<int64_t>(s.count(), max_count));
+  const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n)))), rows = (n + cols - 1) / cols;
+  QImage img(cols * (W + 1) - 1, rows * (H + 1) - 1, QImage::Format_RGB32);
+  img.fill(QColor(238, 239, 242));
+  auto u8 = [](float v) { return static_cast<int>(std::clamp(v * 127.5f + 128.f, 0.f, 255.f)); };
+  for (int i = 0; i < n; ++i) {
+    const float* d = s.data.data() + static_cast<size_t>(i) * C * H * W;
+    const int ox = (i % cols) * (W + 1), oy = (i / cols) * (H + 1);
+    for (int y = 0; y < H; ++y) {
+      auto* line = reinterpret_cast<QRgb*>(img.scanLine(oy + y)) + ox;
+      for (int x = 0; x < W; ++x) {
+        const int r = u8(d[y * W + x]);
+        line[x] = qRgb(r, C == 3 ? u8(d[H * W + y * W + x]) : r, C == 3 ? u8(d[2 * H * W + y * W + x]) : r);
+      }
+    }
+  }
+  return img;
+}
+
+SampleStrip::SampleStrip(QWidget* parent) : QWidget(parent) {
+  QSizePolicy sp(QSizePolicy::Expanding, QSizePolicy::Preferred);
+  sp.setHeightForWidth(true);
+  setSizePolicy(sp);
+  setCursor(Qt::PointingHandCursor);
+}
+
+void SampleStrip::clear() {
+  cells_.clear();
+  selected_ = -1;
+  updateGeometry();
+  update();
+}
+
+int SampleStrip::add_cell(const QImage& thumb, const QString& caption) {
+  cells_.push_back({thumb, caption});
+  updateGeometry();
+  update();
+  return count() - 1;
+}
+
+void SampleStrip::set_selected(int i) {
+  selected_ = (i >= 0 && i < count()) ? i : -1;
+  update();
+}
+
+void SampleStrip::set_cell_size(int px) {
+  cell_px_ = std::max(24, px);
+  updateGeometry();
+  update();
+}
+
+int SampleStrip::side_for(int width) const {
+  if (cells_.empty()) return cell_px_;
+  const int n = count();
+  const int fit = (width - kGap * (n + 1)) / n;
+  return std::clamp(fit, 24, cell_px_);
+}
+
+int SampleStrip::heightForWidth(int width) const { return side_for(width) + kCaption + 8; }
+
+QRect SampleStrip::cell_rect(int i) const {
+  const int s = side();
+  return QRect(kGap + i * (s + kGap), 4, s, s);
+}
+
+QSize SampleStrip::sizeHint() const {
+  return QSize(kGap + count() * (cell_px_ + kGap), cell_px_ + kCaption + 8);
+}
+
+QSize SampleStrip::minimumSizeHint() const { return QSize(120, 24 + kCaption + 8); }
+
+void SampleStrip::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+  QFont f = font();
+  f.setPointSizeF(9);
+  p.setFont(f);
+  for (int i = 0; i < count(); ++i) {
+    const QRect r = cell_rect(i);
+    const QImage& img = cells_[i].image;
+    if (!img.isNull()) {
+      // Keep the aspect ratio; image mosaics scale by whole pixels when they can.
+      const double k = std::min(r.width() / double(img.width()), r.height() / double(img.height()));
+      const double kk = k >= 1 ? std::floor(k) : k;
+      const QSizeF sz(img.width() * kk, img.height() * kk);
+      p.setRenderHint(QPainter::SmoothPixmapTransform, kk < 1);
+      p.drawImage(QRectF(QPointF(r.center()) - QPointF(sz.width() / 2, sz.height() / 2), sz), img);
+    }
+    if (i == selected_) {
+      p.setPen(QPen(QColor(214, 82, 48), 3));
+      p.setBrush(Qt::NoBrush);
+      p.drawRect(r.adjusted(-2, -2, 2, 2));
+    }
+    p.setPen(i == selected_ ? QColor(150, 50, 20) : QColor(60, 60, 70));
+    p.drawText(QRect(r.left() - kGap / 2, r.bottom() + 3, r.width() + kGap, kCaption), Qt::AlignHCenter | Qt::AlignTop,
+               cells_[i].caption);
+  }
+}
+
+void SampleStrip::mousePressEvent(QMouseEvent* e) {
+  for (int i = 0; i < count(); ++i)
+    if (cell_rect(i).adjusted(-kGap / 2, 0, kGap / 2, kCaption).contains(e->position().toPoint())) {
+      set_selected(i);
+      Q_EMIT cell_clicked(i);
+      return;
+    }
+  QWidget::mousePressEvent(e);
+}
+
+}  // namespace sims::ui

@@ -1,0 +1,58 @@
+// A row of sample thumbnails with captions (the Sweep tab's samples per ω,
+// the Loops tab's saved runs per generation). Cells shrink to fit the width;
+// clicking one selects it and emits cell_clicked. The thumbnail renderers are
+// plain QImage functions so exports and tests can use them too.
+#pragma once
+#include <vector>
+
+#include <QImage>
+#include <QWidget>
+
+#include "sample_view.hpp"
+
+namespace sims::ui {
+
+// 2D points over the reference set (drawn faintly) in `bounds`, square `size` px.
+QImage points_thumbnail(const SampleSet& points, const SampleSet& reference, const QRectF& bounds,
+                        const QColor& colour, int size);
+// Up to max_count images ([C,H,W] in [-1, 1]) as a square mosaic, native pixels.
+QImage images_mosaic(const SampleSet& images, int max_count);
+
+class SampleStrip final : public QWidget {
+  Q_OBJECT
+ public:
+  explicit SampleStrip(QWidget* parent = nullptr);
+  void clear();
+  // Returns the cell index.
+  int add_cell(const QImage& thumbnail, const QString& caption);
+  int count() const { return static_cast<int>(cells_.size()); }
+  void set_selected(int i);
+  int selected() const { return selected_; }
+  // Largest cell side in pixels (cells shrink when the row is too wide).
+  void set_cell_size(int px);
+  QRect cell_rect(int i) const;
+  QSize sizeHint() const override;
+  QSize minimumSizeHint() const override;
+  bool hasHeightForWidth() const override { return true; }
+  int heightForWidth(int width) const override;
+
+ Q_SIGNALS:
+  void cell_clicked(int index);
+
+ protected:
+  void paintEvent(QPaintEvent*) override;
+  void mousePressEvent(QMouseEvent* e) override;
+
+ private:
+  struct Cell {
+    QImage image;
+    QString caption;
+  };
+  int side() const { return side_for(width()); }
+  int side_for(int width) const;
+  std::vector<Cell> cells_;
+  int selected_ = -1;
+  int cell_px_ = 150;
+};
+
+}  // namespace sims::ui
