@@ -1,0 +1,727 @@
+#include "sweep_view.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <tuple>
+
+#include <QCheckBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "analysis_chart.hpp"
+#include "common/error.hpp"
+#include "data/image_datasets.hpp"
+#include "data/toy2d.hpp"
+#include "message_area.hpp"
+#include "models_panel.hpp"
+#include "sample_strip.hpp"
+
+namespace sims::ui {
+
+// [SECTION] The job --------------------------------------------------------------------
+
+std::vector<double> parse_omega_list(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  std::string v;
+  while (std::getline(ss, v, ',')) {
+    const auto a = v.find_first_not_of(" \t"), b = v.find_last_not_of(" \t");
+    if (a == std::string::npos) throw InputError("the ω list '" + text + "' has an empty value");
+    const std::string t = v.substr(a, b - a + 1);
+    size_t used = 0;
+    double w = 0;
+    try {
+      w = std::stod(t, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != t.size() || !std::isfinite(w)) throw InputError("'" + t + "' in the ω list is not a finite number");
+    out.push_back(w);
+  }
+  if (out.empty()) throw InputError("give at least one ω value (e.g. 0,1,2)");
+  return out;
+}
+
+namespace {
+
+std::pair<double, double> parse_interval_text(const QString& text) {
+  const QStringList p = text.trimmed().split(':');
+  bool ok_lo = false, ok_hi = false;
+  double lo = 0, hi = 0;
+  if (p.size() == 2) {
+    lo = p[0].trimmed().toDouble(&ok_lo);
+    const QString h = p[1].trimmed();
+    if (h == "inf") hi = std::numeric_limits<double>::infinity(), ok_hi = true;
+    else hi = h.toDouble(&ok_hi);
+  }
+  if (!ok_lo || !ok_hi || !(lo >= 0) || !(hi > lo))
+    throw InputError("the guidance interval '" + text.toStdString() + "' must be LO:HI with 0 <= LO < HI (HI may be inf)");
+  return {lo, hi};
+}
+
+SampleSet to_set(const at::Tensor& t, int64_t max_rows) {
+  SampleSet s;
+  if (!t.defined() || t.dim() < 1) return s;
+  at::Tensor f = t.narrow(0, 0, std::min<int64_t>(t.size(0), max_rows)).to(at::kFloat).contiguous();
+  s.shape.assign(f.sizes().begin() + 1, f.sizes().end());
+  s.data.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+  return s;
+}
+
+QString num(double v, int digits = 4) {
+  if (std::isnan(v)) return "–";
+  if (std::isinf(v)) return v > 0 ? "diverged" : "-inf";
+  return QString::number(v, 'g', digits);
+}
+
+const QColor kSims(214, 82, 48), kPrecision(60, 100, 170), kRecall(60, 150, 90);
+const QColor kPalette[] = {QColor(60, 100, 170), QColor(214, 82, 48), QColor(60, 150, 90), QColor(150, 80, 170),
+                           QColor(200, 150, 30), QColor(40, 160, 170)};
+
+}  // namespace
+
+metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base, const DenoiserPtr& aux,
+                                    const std::string& aux_label, engine::JobContext& ctx,
+                                    const std::function<void(const at::Tensor&)>& on_reference,
+                                    const std::function<void(const metrics::SweepResult&)>& on_row) {
+  c10::InferenceMode guard;
+  if (!base) throw InputError("load a base model first (File ▸ Open base model)");
+  if (!aux) throw InputError("a sweep needs an auxiliary model: load one (File ▸ Open auxiliary model)");
+  const auto& shape = base->info().sample_shape;
+  if (aux->info().sample_shape != shape) throw InputError("the base and auxiliary models sample different shapes");
+  if (p.omegas.empty()) throw InputError("give at least one ω value");
+  const bool images = shape.size() == 3;
+
+  ctx.progress(0, "preparing the real data");
+  metrics::SweepReference ref;
+  metrics::FeatureNetPtr features;
+  metrics::ClassifierPtr classifier;
+  if (images) {
+    if (p.features.empty()) throw InputError("image models need a feature network for FD (e.g. assets/models/faces-cnn.ckpt)");
+    if (p.real.empty()) throw InputError("name the real data to compare with (e.g. faces)");
+    features = metrics::load_feature_net(p.features);
+    if (!p.classifier.empty()) classifier = metrics::load_classifier(p.classifier);
+    ref.real_images = data::load_images(data::ImageDatasetSpec::parse(p.real), p.n, 12345).images;
+    const auto s = ref.real_images.sizes();
+    if (s.size() != 4 || s[1] != shape[0] || s[2] != shape[1] || s[3] != shape[2])
+      throw InputError("the real data '" + p.real + "' gives images " + c10::str(s.slice(1)) +
+                       " but the models sample " + c10::str(at::IntArrayRef(shape)));
+  } else {
+    if (shape != std::vector<int64_t>{2}) throw InputError("the Sweep tab handles 2D point models and image models");
+    if (p.real.empty()) throw InputError("name the built-in 2D data set to compare with (e.g. grid25)");
+    ref.real_points = data::sample_toy2d(data::Toy2dSpec::named(p.real), p.n, 12345);
+  }
+  if (on_reference) on_reference(images ? ref.real_images : ref.real_points);
+
+  metrics::SweepConfig cfg;
+  cfg.intervals = {{p.lo, p.hi}};
+  cfg.sampler.steps = p.steps;
+  cfg.n = p.n;
+  cfg.seed = p.seed;
+  cfg.keep = p.keep;
+  cfg.batch = 64;
+  const std::vector<metrics::SweepAux> auxes{{aux_label, aux}};
+  metrics::SweepResult all;
+  const size_t K = p.omegas.size();
+  for (size_t k = 0; k < K; ++k) {
+    ctx.check_cancel();
+    cfg.omegas = {p.omegas[k]};
+    // One ω per call: the noise depends only on (n, seed), so the rows equal
+    // one multi-ω sweep's, and each one can be shown as soon as it is done.
+    auto progress = [&](size_t i, size_t total, const std::string& stage) {
+      ctx.progress((k + static_cast<double>(i) / std::max<size_t>(total, 1)) / K,
+                   "ω " + std::to_string(k + 1) + "/" + std::to_string(K) + ": " + stage);
+      return !ctx.cancelled();
+    };
+    metrics::SweepResult one = metrics::run_sweep(base, auxes, cfg, ref, features.get(), classifier.get(), progress, ctx.cancel_flag());
+    if (all.rows.empty()) all.metric = one.metric, all.features = one.features, all.attr_names = one.attr_names;
+    all.rows.push_back(one.rows.at(0));
+    if (on_row) on_row(one);
+  }
+  ctx.progress(1.0, "done");
+  return all;
+}
+
+// [SECTION] The view ------------------------------------------------------------------
+
+SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent)
+    : QWidget(parent), models_(models), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
+  auto* v = new QVBoxLayout(this);
+  v->setContentsMargins(6, 6, 6, 6);
+
+  auto* box = new QGroupBox("Guidance sweep of the loaded models", this);
+  auto* g = new QGridLayout(box);
+  g->setHorizontalSpacing(8);
+  auto label = [&](const QString& t, int r, int c) {
+    auto* l = new QLabel(t, box);
+    l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    g->addWidget(l, r, c);
+    return l;
+  };
+  omegas_ = new QLineEdit(box);
+  omegas_->setObjectName("sweepOmegas");
+  omegas_->setToolTip("Comma-separated guidance weights ω; D = (1+ω)·D_base − ω·D_aux. ω = 0 is the base model.");
+  n_ = new QSpinBox(box);
+  n_->setObjectName("sweepN");
+  n_->setRange(8, 20000);
+  n_->setSingleStep(100);
+  n_->setToolTip("Samples per ω, and real samples they are compared with");
+  steps_ = new QSpinBox(box);
+  steps_->setObjectName("sweepSteps");
+  steps_->setRange(2, 256);
+  seed_ = new QSpinBox(box);
+  seed_->setObjectName("sweepSeed");
+  seed_->setRange(0, 1 << 30);
+  seed_->setToolTip("Starting noise: the same for every ω");
+  interval_ = new QLineEdit("0:inf", box);
+  interval_->setObjectName("sweepInterval");
+  interval_->setToolTip("Guidance interval LO:HI in σ: guidance applies where LO < σ ≤ HI");
+  real_ = new QLineEdit(box);
+  real_->setObjectName("sweepReal");
+  features_ = new QLineEdit(box);
+  features_->setObjectName("sweepFeatures");
+  features_->setToolTip("Feature network for FD and precision/recall of images (a sims feature CNN or TorchScript)");
+  shares_ = new QCheckBox("attribute shares (same network)", box);
+  shares_->setObjectName("sweepShares");
+  shares_->setChecked(true);
+  label("ω values", 0, 0);
+  g->addWidget(omegas_, 0, 1, 1, 3);
+  label("samples per ω", 0, 4);
+  g->addWidget(n_, 0, 5);
+  label("steps", 0, 6);
+  g->addWidget(steps_, 0, 7);
+  label("seed", 0, 8);
+  g->addWidget(seed_, 0, 9);
+  label("interval σ", 1, 0);
+  g->addWidget(interval_, 1, 1);
+  label("real data", 1, 2);
+  g->addWidget(real_, 1, 3);
+  features_label_ = label("feature net", 1, 4);
+  g->addWidget(features_, 1, 5, 1, 3);
+  g->addWidget(shares_, 1, 8, 1, 2);
+  g->setColumnStretch(1, 1);
+  g->setColumnStretch(3, 2);
+  g->setColumnStretch(5, 1);
+  v->addWidget(box);
+
+  auto* actions = new QHBoxLayout;
+  run_ = new QPushButton("Run sweep", this);
+  run_->setObjectName("sweepRun");
+  cancel_ = new QPushButton("Cancel", this);
+  cancel_->setObjectName("sweepCancel");
+  export_ = new QPushButton("Export ▾", this);
+  export_->setObjectName("sweepExport");
+  bar_ = new QProgressBar(this);
+  bar_->setRange(0, 1000);
+  bar_->setFormat("%p%");
+  status_ = new QLabel("Idle", this);
+  status_->setObjectName("sweepStatus");
+  status_->setMinimumWidth(200);
+  actions->addWidget(run_);
+  actions->addWidget(cancel_);
+  actions->addWidget(export_);
+  actions->addWidget(bar_, 1);
+  actions->addWidget(status_, 2);
+  v->addLayout(actions);
+  about_ = new QLabel(this);
+  about_->setWordWrap(true);
+  about_->setStyleSheet("color:#555");
+  v->addWidget(about_);
+
+  // Charts | (large view / table), strip below.
+  // Distance across the top; precision/recall and (images) attribute shares below it, side by side.
+  auto* charts = new QWidget(this);
+  auto* cv = charts_grid_ = new QGridLayout(charts);
+  cv->setContentsMargins(0, 0, 0, 0);
+  cv->setSpacing(4);
+  dist_chart_ = new AnalysisChart("Distance to the real data", "guidance weight ω", "W2 (data units)", charts);
+  dist_chart_->setObjectName("sweepDistanceChart");
+  pr_chart_ = new AnalysisChart("Precision and recall (k = 5)", "guidance weight ω", "fraction", charts);
+  pr_chart_->setObjectName("sweepPrChart");
+  pr_chart_->set_y_include(0, 1);
+  ratio_chart_ = new AnalysisChart("Attribute shares (classifier)", "guidance weight ω", "share", charts);
+  ratio_chart_->setObjectName("sweepRatioChart");
+  ratio_chart_->set_y_include(0, 1);
+  cv->addWidget(dist_chart_, 0, 0, 1, 2);
+  cv->addWidget(pr_chart_, 1, 0);
+  cv->addWidget(ratio_chart_, 1, 1);
+  cv->setRowStretch(0, 1);
+  cv->setRowStretch(1, 1);
+  cv->setColumnStretch(0, 1);
+  cv->setColumnStretch(1, 1);
+
+  right_ = new QSplitter(Qt::Vertical, this);
+  right_->setChildrenCollapsible(false);
+  table_ = new QTableWidget(this);
+  table_->setObjectName("sweepTable");
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->setSelectionMode(QAbstractItemView::SingleSelection);
+  table_->verticalHeader()->setVisible(false);
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  table_->horizontalHeader()->setStretchLastSection(true);
+  table_->setMinimumHeight(90);
+  right_->addWidget(table_);
+
+  auto* middle = new QSplitter(Qt::Horizontal, this);
+  middle->setChildrenCollapsible(false);
+  middle->addWidget(charts);
+  middle->addWidget(right_);
+  middle->setStretchFactor(0, 3);
+  middle->setStretchFactor(1, 2);
+  middle->setSizes({660, 440});
+  v->addWidget(middle, 1);
+
+  auto* strip_title = new QLabel("<b>Samples per ω</b> <span style='color:#666'>(same starting noise for every ω; "
+                                 "click a cell, a chart column or a table row to show it large)</span>", this);
+  v->addWidget(strip_title);
+  strip_ = new SampleStrip(this);
+  strip_->setObjectName("sweepStrip");
+  strip_->set_cell_size(118);
+  v->addWidget(strip_);
+
+  connect(run_, &QPushButton::clicked, this, &SweepView::start);
+  connect(cancel_, &QPushButton::clicked, this, &SweepView::cancel);
+  connect(export_, &QPushButton::clicked, this, &SweepView::export_menu);
+  connect(strip_, &SampleStrip::cell_clicked, this, [this](int i) {
+    user_selected_ = true;
+    select(i);
+  });
+  for (AnalysisChart* c : {dist_chart_, pr_chart_, ratio_chart_})
+    connect(c, &AnalysisChart::x_clicked, this, [this](double w) {
+      for (size_t i = 0; i < result_.rows.size(); ++i)
+        if (std::abs(result_.rows[i].omega - w) < 1e-9) {
+          user_selected_ = true;
+          select(static_cast<int>(i));
+          return;
+        }
+    });
+  connect(table_, &QTableWidget::cellClicked, this, [this](int r, int) {
+    user_selected_ = true;
+    select(r);
+  });
+  for (QLineEdit* e : {omegas_, interval_, real_, features_}) connect(e, &QLineEdit::textChanged, this, &SweepView::describe);
+  for (QSpinBox* s : {n_, steps_, seed_}) connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &SweepView::describe);
+  connect(shares_, &QCheckBox::toggled, this, &SweepView::describe);
+  connect(models_, &ModelsPanel::models_changed, this, &SweepView::on_models_changed);
+
+  SweepPlan p;
+  set_plan(p);
+  on_models_changed();
+  shape_ = controls_shape_.empty() ? std::vector<int64_t>{2} : controls_shape_;
+  ensure_large_view();
+  right_->setSizes({440, 150});
+  reset_results();
+  set_running(false);
+}
+
+SweepView::~SweepView() {
+  // Join the worker before the widgets its queued calls point at go.
+  runner_.reset();
+}
+
+// [SECTION] Plan and models ----------------------------------------------------------------
+
+SweepPlan SweepView::plan() const {
+  SweepPlan p;
+  p.omegas = parse_omega_list(omegas_->text().toStdString());
+  std::tie(p.lo, p.hi) = parse_interval_text(interval_->text());
+  p.n = n_->value();
+  p.steps = steps_->value();
+  p.seed = static_cast<uint64_t>(seed_->value());
+  const bool images = controls_shape_.size() == 3;
+  p.keep = images ? 36 : 2000;
+  p.real = real_->text().trimmed().toStdString();
+  if (images) {
+    p.features = features_->text().trimmed().toStdString();
+    if (shares_->isChecked()) p.classifier = p.features;
+  }
+  return p;
+}
+
+void SweepView::set_plan(const SweepPlan& p) {
+  QStringList w;
+  for (double x : p.omegas) w << QString::number(x);
+  omegas_->setText(w.join(","));
+  interval_->setText(QString("%1:%2").arg(p.lo).arg(std::isinf(p.hi) ? QString("inf") : QString::number(p.hi)));
+  n_->setValue(static_cast<int>(p.n));
+  steps_->setValue(p.steps);
+  seed_->setValue(static_cast<int>(p.seed));
+  if (!p.real.empty()) real_->setText(QString::fromStdString(p.real));
+  if (!p.features.empty()) features_->setText(QString::fromStdString(p.features));
+  shares_->setChecked(!p.classifier.empty() || p.features.empty());
+  describe();
+}
+
+void SweepView::on_models_changed() {
+  const DenoiserPtr base = models_->base();
+  const std::vector<int64_t> shape = base ? base->info().sample_shape : std::vector<int64_t>{};
+  const bool images = shape.size() == 3;
+  // Defaults that fit the model kind: thousands of points are cheap, images are not.
+  if (base && shape != controls_shape_) {
+    controls_shape_ = shape;
+    n_->setValue(images ? 64 : 1000);
+    steps_->setValue(images ? 12 : 18);
+    std::string real;
+    const auto& prov = base->info().provenance;
+    if (prov.contains("data") && prov["data"].is_object()) {
+      const auto& d = prov["data"];
+      if (images) real = d.value("spec_string", std::string());
+      else if (d.contains("spec") && d["spec"].is_object()) real = d["spec"].value("name", std::string());
+    }
+    if (real.empty()) real = images ? "faces" : "grid25";
+    real_->setText(QString::fromStdString(real));
+    const QString cnn = SIMS_SOURCE_DIR "/assets/models/faces-cnn.ckpt";
+    if (images && features_->text().isEmpty() && QFileInfo::exists(cnn) && real.rfind("faces", 0) == 0)
+      features_->setText(cnn);
+  }
+  features_label_->setVisible(images);
+  features_->setVisible(images);
+  shares_->setVisible(images);
+  if (result_.rows.empty()) show_shares(images);
+  real_->setToolTip(images ? "Real images compared with: a data set spec (faces, faces:ratio=0.3, folder:DIR, npy:FILE, …)"
+                           : "Real points compared with: a built-in 2D data set (" +
+                                 QString::fromStdString([] {
+                                   std::string s;
+                                   for (const auto& n : data::toy2d_names()) s += (s.empty() ? "" : ", ") + n;
+                                   return s;
+                                 }()) + ")");
+  describe();
+}
+
+void SweepView::describe() {
+  const DenoiserPtr base = models_->base(), aux = models_->aux();
+  const bool images = controls_shape_.size() == 3;
+  if (!base || !aux) {
+    about_->setText("Load a base and an auxiliary model (File ▸ Open) to run a sweep.");
+    return;
+  }
+  QString omegas = omegas_->text();
+  int count = 0;
+  try {
+    count = static_cast<int>(parse_omega_list(omegas.toStdString()).size());
+  } catch (const InputError&) {
+  }
+  about_->setText(QString("Runs %1 × %2 %3 (%4 Heun steps, seed %5) of <b>%6</b> guided by <b>%7</b>, and compares "
+                          "each set with %2 real samples of '%8' (%9).")
+                      .arg(count)
+                      .arg(n_->value())
+                      .arg(images ? "images" : "points")
+                      .arg(steps_->value())
+                      .arg(seed_->value())
+                      .arg(QFileInfo(models_->path(ModelRole::Base)).fileName().toHtmlEscaped(),
+                           QFileInfo(models_->path(ModelRole::Aux)).fileName().toHtmlEscaped(), real_->text().toHtmlEscaped(),
+                           QString(images ? "FD of feature statistics; precision/recall in the same feature space"
+                                          : "exact W2 by optimal transport; precision/recall on the points")));
+}
+
+// [SECTION] Running --------------------------------------------------------------------------
+
+void SweepView::ensure_large_view() {
+  // The large view fits the samples shown (points or an image grid).
+  if (large_ && large_shape_ == shape_) return;
+  delete large_;
+  large_ = make_sample_view(shape_, right_);
+  large_->setObjectName("sweepLarge");
+  large_shape_ = shape_;
+  right_->insertWidget(0, large_);
+  right_->setStretchFactor(0, 3);
+  right_->setStretchFactor(1, 1);
+}
+
+void SweepView::show_shares(bool on) {
+  // Without attribute shares, precision/recall takes the whole row.
+  ratio_chart_->setVisible(on);
+  charts_grid_->removeWidget(pr_chart_);
+  charts_grid_->addWidget(pr_chart_, 1, 0, 1, on ? 1 : 2);
+}
+
+void SweepView::set_running(bool running) {
+  run_->setEnabled(!running);
+  cancel_->setEnabled(running);
+  for (QWidget* w : std::initializer_list<QWidget*>{omegas_, n_, steps_, seed_, interval_, real_, features_, shares_})
+    w->setEnabled(!running);
+}
+
+void SweepView::reset_results() {
+  result_ = {};
+  real_points_ = {};
+  bounds_ = QRectF();
+  selected_ = -1;
+  user_selected_ = false;
+  for (AnalysisChart* c : {dist_chart_, pr_chart_, ratio_chart_}) c->clear();
+  strip_->clear();
+  table_->clear();
+  table_->setRowCount(0);
+  table_->setColumnCount(0);
+  if (large_) {
+    ViewContent c;
+    c.title = "No sweep yet";
+    c.subtitle = "run one: the samples of the ω you pick show here";
+    large_->set_content(c);
+  }
+}
+
+void SweepView::showEvent(QShowEvent* e) {
+  // The window loads its first models with the panel's signals blocked.
+  on_models_changed();
+  QWidget::showEvent(e);
+}
+
+void SweepView::start() {
+  if (job_ && !job_->done()) return;
+  if (models_->base() && models_->base()->info().sample_shape != controls_shape_) on_models_changed();
+  SweepPlan p;
+  try {
+    p = plan();
+  } catch (const Error& e) {
+    messages_->error(QString("sweep: ") + e.what());
+    status_->setText(QString("Not started: ") + e.what());
+    return;
+  }
+  const DenoiserPtr base = models_->base(), aux = models_->aux();
+  shape_ = base ? base->info().sample_shape : std::vector<int64_t>{2};
+  ensure_large_view();
+  reset_results();
+  planned_ = p.omegas.size();
+  const std::string aux_label = QFileInfo(models_->path(ModelRole::Aux)).fileName().toStdString();
+  models_text_ = QFileInfo(models_->path(ModelRole::Base)).fileName() + " guided by " + QString::fromStdString(aux_label);
+  bar_->setValue(0);
+  status_->setText("Starting…");
+  set_running(true);
+
+  engine::JobCallbacks cb;
+  cb.on_progress = [this](const engine::JobProgress& pr) {
+    QMetaObject::invokeMethod(this, [this, pr] { on_progress(pr); }, Qt::QueuedConnection);
+  };
+  cb.on_done = [this](const engine::Job& j) {
+    const engine::JobState st = j.state();
+    const QString err = QString::fromStdString(j.error());
+    QMetaObject::invokeMethod(this, [this, st, err] { on_done(st, err); }, Qt::QueuedConnection);
+  };
+  auto on_ref = [this](const at::Tensor& real) {
+    SampleSet s = to_set(real, real.dim() == 2 ? 4000 : 0);
+    QMetaObject::invokeMethod(this, [this, s] { on_reference(s); }, Qt::QueuedConnection);
+  };
+  auto on_row = [this](const metrics::SweepResult& one) {
+    QMetaObject::invokeMethod(this, [this, one] { add_row(one); }, Qt::QueuedConnection);
+  };
+  job_ = runner_->submit("sweep", [p, base, aux, aux_label, on_ref, on_row](engine::JobContext& ctx) -> std::any {
+    return run_sweep_plan(p, base, aux, aux_label, ctx, on_ref, on_row);
+  }, cb);
+  messages_->info(QString("sweep: %1 ω values × %2 samples, %3").arg(p.omegas.size()).arg(p.n).arg(models_text_));
+}
+
+void SweepView::cancel() {
+  if (!job_ || job_->done()) return;
+  job_->cancel();
+  status_->setText("Cancelling…");
+  cancel_->setEnabled(false);
+}
+
+void SweepView::on_progress(const engine::JobProgress& p) {
+  if (!job_ || job_->done()) return;
+  bar_->setValue(static_cast<int>(p.fraction * 1000));
+  QString eta = p.eta >= 0 ? QString(" · about %1 s left").arg(p.eta, 0, 'f', 0) : QString();
+  status_->setText(QString::fromStdString(p.message) + eta);
+}
+
+void SweepView::on_done(engine::JobState s, const QString& error) {
+  set_running(false);
+  const QString got = QString("%1 of %2 ω values").arg(result_.rows.size()).arg(planned_);
+  switch (s) {
+    case engine::JobState::Finished:
+      bar_->setValue(1000);
+      status_->setText("Done: " + got);
+      if (!user_selected_) {  // show the ω closest to the real data
+        int best = -1;
+        for (size_t i = 0; i < result_.rows.size(); ++i)
+          if (std::isfinite(result_.rows[i].value) && (best < 0 || result_.rows[i].value < result_.rows[best].value))
+            best = static_cast<int>(i);
+        select(best);
+      }
+      messages_->info("sweep finished: " + got);
+      break;
+    case engine::JobState::Cancelled:
+      status_->setText("Cancelled after " + got);
+      messages_->warning("sweep cancelled after " + got);
+      break;
+    default:
+      status_->setText("Failed: " + error);
+      messages_->error("sweep failed: " + error);
+  }
+  Q_EMIT finished(static_cast<int>(s));
+}
+
+void SweepView::on_reference(const SampleSet& real) {
+  real_points_ = real;
+  if (real.shape == std::vector<int64_t>{2}) bounds_ = bounds_of({&real_points_});
+}
+
+QImage SweepView::thumbnail(const metrics::SweepRow& r) const {
+  if (shape_.size() == 3) return images_mosaic(to_set(r.kept, 16), 16);
+  return points_thumbnail(to_set(r.kept, 2000), real_points_, bounds_, kSims, 260);
+}
+
+void SweepView::add_row(const metrics::SweepResult& one) {
+  if (one.rows.empty()) return;
+  const metrics::SweepRow& r = one.rows[0];
+  const bool first = result_.rows.empty();
+  if (first) {
+    result_.metric = one.metric;
+    result_.features = one.features;
+    result_.attr_names = one.attr_names;
+    const bool fd = one.metric == "fd";
+    const QString dname = fd ? QString("FD_%1").arg(QString::fromStdString(one.features)) : QString("W2");
+    dist_chart_->set_title(QString("%1 to the real data vs ω").arg(dname));
+    dist_chart_->set_y_title(fd ? "FD (features²)" : "W2 (data units)");
+    dist_chart_->add_series(dname, kSims);
+    pr_chart_->add_series("precision", kPrecision);
+    pr_chart_->add_series("recall", kRecall);
+    for (size_t k = 0; k < one.attr_names.size(); ++k)
+      ratio_chart_->add_series(QString::fromStdString(one.attr_names[k]), kPalette[k % 6]);
+    show_shares(!one.attr_names.empty());
+    QStringList cols{"ω", dname, "precision", "recall"};
+    for (const auto& a : one.attr_names) cols << QString::fromStdString("share " + a);
+    cols << "NFE" << "seconds";
+    table_->setColumnCount(cols.size());
+    table_->setHorizontalHeaderLabels(cols);
+  }
+  result_.rows.push_back(r);
+  const int i = static_cast<int>(result_.rows.size()) - 1;
+  dist_chart_->append(0, r.omega, r.value);
+  pr_chart_->append(0, r.omega, r.precision);
+  pr_chart_->append(1, r.omega, r.recall);
+  for (size_t k = 0; k < r.ratios.size() && static_cast<int>(k) < ratio_chart_->series_count(); ++k)
+    ratio_chart_->append(static_cast<int>(k), r.omega, r.ratios[k]);
+  strip_->add_cell(thumbnail(r), QString("ω = %1 · %2").arg(r.omega).arg(num(r.value, 3)));
+  table_->insertRow(i);
+  QStringList cells{QString::number(r.omega), num(r.value), num(r.precision, 3), num(r.recall, 3)};
+  for (size_t k = 0; k < result_.attr_names.size(); ++k) cells << (k < r.ratios.size() ? num(r.ratios[k], 3) : "–");
+  cells << QString::number(r.nfe) << QString::number(r.seconds, 'f', 2);
+  for (int c = 0; c < cells.size(); ++c) {
+    auto* item = new QTableWidgetItem(cells[c]);
+    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    table_->setItem(i, c, item);
+  }
+  if (!user_selected_) select(i);  // follow the newest row until the user picks one
+  Q_EMIT row_added(i);
+}
+
+void SweepView::select(int i) {
+  if (i < 0 || i >= static_cast<int>(result_.rows.size())) return;
+  selected_ = i;
+  const metrics::SweepRow& r = result_.rows[i];
+  for (AnalysisChart* c : {dist_chart_, pr_chart_, ratio_chart_}) c->set_highlight(r.omega);
+  strip_->set_selected(i);
+  {
+    const QSignalBlocker b(table_);
+    table_->selectRow(i);
+  }
+  if (!large_) return;
+  ViewContent c;
+  c.color = kSims;
+  c.title = QString("ω = %1").arg(r.omega);
+  const QString dname = result_.metric == "fd" ? "FD_" + QString::fromStdString(result_.features) : QString("W2");
+  c.subtitle = QString("%1 %2 · precision %3 · recall %4").arg(dname, num(r.value), num(r.precision, 3), num(r.recall, 3));
+  if (!r.ratios.empty()) {
+    QStringList s;
+    for (size_t k = 0; k < r.ratios.size() && k < result_.attr_names.size(); ++k)
+      s << QString::fromStdString(result_.attr_names[k]) + " " + num(r.ratios[k], 2);
+    c.subtitle += " · " + s.join(", ");
+  }
+  const bool images = shape_.size() == 3;
+  c.samples = to_set(r.kept, images ? 36 : 2000);
+  if (!images) {
+    c.reference = real_points_;
+    c.bounds = bounds_.isValid() ? bounds_ : bounds_of({&c.samples});
+  }
+  c.footer = QString("%1 of %2 %3 shown · NFE %4 · grey: real data").arg(c.samples.count()).arg(n_->value())
+                 .arg(images ? "images" : "points").arg(r.nfe);
+  if (images) c.footer = QString("%1 of the %2 images · NFE %3").arg(c.samples.count()).arg(n_->value()).arg(r.nfe);
+  large_->set_content(c);
+}
+
+// [SECTION] Exports ------------------------------------------------------------------------
+
+std::vector<const AnalysisChart*> SweepView::visible_charts() const {
+  std::vector<const AnalysisChart*> out{dist_chart_, pr_chart_};
+  if (!result_.attr_names.empty()) out.push_back(ratio_chart_);
+  return out;
+}
+
+bool SweepView::export_csv(const QString& path) {
+  QString err;
+  if (result_.rows.empty()) err = "nothing to export yet: run a sweep first";
+  else if (save_bytes(path, QByteArray::fromStdString(result_.to_csv()), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("sweep export: " + err);
+  return false;
+}
+
+bool SweepView::export_png(const QString& path) {
+  QString err;
+  if (result_.rows.empty()) err = "nothing to export yet: run a sweep first";
+  else if (save_png(path, charts_image(visible_charts(), 900, 400), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("sweep export: " + err);
+  return false;
+}
+
+bool SweepView::export_svg(const QString& path) {
+  QString err;
+  if (result_.rows.empty()) err = "nothing to export yet: run a sweep first";
+  else if (save_bytes(path, charts_svg(visible_charts(), 900, 400).toUtf8(), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("sweep export: " + err);
+  return false;
+}
+
+void SweepView::export_menu() {
+  QMenu m(this);
+  auto ask = [this](const QString& what, const QString& name, const QString& filter) {
+    QSettings s;
+    const QString dir = s.value("export/sweepDir", QString()).toString();
+    const QString f = QFileDialog::getSaveFileName(this, what, dir.isEmpty() ? name : dir + "/" + name, filter);
+    if (!f.isEmpty()) s.setValue("export/sweepDir", QFileInfo(f).absolutePath());
+    return f;
+  };
+  m.addAction("Charts as PNG…", this, [=] {
+    const QString f = ask("Export sweep charts as PNG", "sweep.png", "PNG images (*.png)");
+    if (!f.isEmpty()) export_png(f);
+  });
+  m.addAction("Charts as SVG…", this, [=] {
+    const QString f = ask("Export sweep charts as SVG", "sweep.svg", "SVG drawings (*.svg)");
+    if (!f.isEmpty()) export_svg(f);
+  });
+  m.addAction("Table as CSV…", this, [=] {
+    const QString f = ask("Export sweep table as CSV", "sweep.csv", "CSV tables (*.csv)");
+    if (!f.isEmpty()) export_csv(f);
+  });
+  m.exec(export_->mapToGlobal(QPoint(0, export_->height())));
+}
+
+}  // namespace sims::ui
