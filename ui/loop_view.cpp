@@ -1,0 +1,746 @@
+#include "loop_view.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFrame>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenu>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QSettings>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "analysis_chart.hpp"
+#include "common/error.hpp"
+#include "data/toy2d.hpp"
+#include "io/npy.hpp"
+#include "loops/diffusion_loop.hpp"
+#include "message_area.hpp"
+#include "sample_strip.hpp"
+
+namespace sims::ui {
+
+// [SECTION] Plan, outcome and the job ---------------------------------------------------------
+
+namespace {
+
+std::string fmt(double v, int digits = 3) {
+  std::ostringstream s;
+  s.precision(digits);
+  s << v;
+  return s.str();
+}
+
+std::string csv_num(double v) {
+  if (std::isnan(v)) return "";
+  std::ostringstream s;
+  s.precision(10);
+  s << v;
+  return s.str();
+}
+
+loops::DiffusionLoopConfig diffusion_config(const LoopPlan& p) {
+  loops::DiffusionLoopConfig c;
+  c.data = data::Toy2dSpec::named(p.data);
+  c.kind = p.kind;
+  c.accumulate = p.accumulate;
+  c.n_real = p.n_real;
+  c.n_synth = p.n_synth;
+  c.generations = p.generations;
+  c.runs = p.runs;
+  c.seed = p.seed;
+  c.algorithm = p.sims ? loops::LoopAlgorithm::Sims : loops::LoopAlgorithm::Standard;
+  c.omega = p.omega;
+  c.n_aux = p.n_aux;
+  c.base_epochs = p.base_epochs;
+  c.aux_epochs = p.aux_epochs;
+  c.n_eval = p.n_eval;
+  c.net.width = p.width;
+  c.net.depth = p.depth;
+  c.sampler.steps = p.steps;
+  c.save_runs = std::min(p.save_runs, p.runs);
+  return c;
+}
+
+SampleSet points_of(const at::Tensor& t) {
+  SampleSet s;
+  at::Tensor f = t.reshape({-1, 2}).to(at::kFloat).contiguous();
+  s.shape = {2};
+  s.data.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+  return s;
+}
+
+double at_or_nan(const nlohmann::json& j, const char* key, size_t i) {
+  if (!j.contains(key) || !j[key].is_array() || i >= j[key].size() || !j[key][i].is_number()) return NAN;
+  return j[key][i].get<double>();
+}
+
+const QColor kStandard(60, 100, 170), kSimsColour(214, 82, 48), kGaussian(60, 150, 90), kOverlay(110, 110, 120);
+
+}  // namespace
+
+std::string LoopPlan::training_label() const {
+  if (family == "gaussian") return "Gaussian λ=" + fmt(bias);
+  return sims ? "SIMS ω=" + fmt(omega) : std::string("standard");
+}
+
+std::string LoopPlan::label() const {
+  const std::string k = kind == loops::LoopKind::FullySynthetic ? "full-synth" : loops::to_string(kind);
+  return training_label() + ", " + k;
+}
+
+std::string LoopPlan::summary() const {
+  std::ostringstream s;
+  if (family == "gaussian") {
+    s << "Gaussian loop (MAD paper, closed form): " << runs << " runs × " << generations << " generations; each generation "
+      << "fits mean and covariance to ";
+    if (kind == loops::LoopKind::FullySynthetic) s << n_synth << " samples of the previous fit";
+    else s << (kind == loops::LoopKind::Augment ? "the first real set" : "fresh real data") << " (" << n_real << ") + " << n_synth
+           << " synthetic";
+    s << " (D = " << dim << ", λ = " << fmt(bias) << "). Distance: closed-form W2 to N(0, I).";
+    return s.str();
+  }
+  s << "2D diffusion loop on '" << data << "': per generation, " << runs << " MLPs (" << width << "×" << depth
+    << ") are trained from scratch for " << fmt(base_epochs) << " epochs on ";
+  if (kind == loops::LoopKind::FullySynthetic) s << "the previous generation's " << n_synth << " synthetic points";
+  else s << (kind == loops::LoopKind::Augment ? "the first " : "") << n_real << (kind == loops::LoopKind::Fresh ? " fresh" : "")
+         << " real + " << n_synth << " synthetic points";
+  if (accumulate) s << " (pool: all previous synthetic sets)";
+  if (sims) s << "; SIMS: each base gets an auxiliary fine-tuned " << fmt(aux_epochs) << " epochs on " << n_aux
+              << " of its own samples, and the generation samples with ω = " << fmt(omega);
+  s << ". " << generations << " generations; " << n_eval << " points per run are scored (W2 to p_r).";
+  return s.str();
+}
+
+std::string LoopOutcome::to_csv() const {
+  std::ostringstream s;
+  s << "generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median,w2_base_mean,seconds\n";
+  for (size_t g = 0; g < generations.size(); ++g) {
+    const LoopGeneration& r = generations[g];
+    s << r.generation << "," << csv_num(r.w2_mean) << "," << csv_num(r.w2_median) << "," << csv_num(r.w2_std) << ","
+      << csv_num(ratio(g)) << "," << csv_num(r.trace_mean) << "," << csv_num(r.trace_median) << ","
+      << csv_num(r.w2_base_mean) << "," << csv_num(r.seconds) << "\n";
+  }
+  return s.str();
+}
+
+LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine::JobContext& ctx,
+                          const std::function<void(const LoopGeneration&)>& on_generation) {
+  LoopOutcome out;
+  out.label = p.label();
+  const double G = static_cast<double>(std::max<int64_t>(p.generations, 1));
+  if (p.family == "gaussian") {
+    loops::GaussianLoopConfig c;
+    c.kind = p.kind;
+    c.dim = p.dim;
+    c.n_real = p.n_real;
+    c.n_synth = p.n_synth;
+    c.generations = p.generations;
+    c.runs = p.runs;
+    c.bias = p.bias;
+    c.seed = p.seed;
+    loops::validate(c);
+    out.metric = "w2_closed_form";
+    const loops::GaussianLoopResult r = loops::run_gaussian_loop(c, [&](int gen) {
+      ctx.progress(gen / G, "generation " + std::to_string(gen) + "/" + std::to_string(p.generations));
+      return !ctx.cancelled();
+    });
+    for (size_t g = 0; g < r.w2_mean.size(); ++g) {
+      LoopGeneration lg;
+      lg.generation = static_cast<int>(g + 1);
+      lg.w2_mean = r.w2_mean[g];
+      lg.w2_median = r.w2_median[g];
+      lg.trace_mean = r.trace_mean[g];
+      lg.trace_median = r.trace_median[g];
+      out.generations.push_back(lg);
+      if (on_generation) on_generation(lg);
+    }
+    return out;
+  }
+  if (p.family != "diffusion2d") throw InputError("unknown loop family '" + p.family + "' (diffusion2d or gaussian)");
+  const loops::DiffusionLoopConfig cfg = diffusion_config(p);
+  loops::validate(cfg);
+  out.metric = loops::loop_metric_name(cfg);
+  loops::DiffusionLoopRunOptions run;
+  run.out_dir = work_dir;
+  run.cancel = ctx.cancel_flag();
+  run.on_progress = [&](const loops::LoopProgress& lp) {
+    if (lp.phase != "done") {
+      ctx.progress((lp.generation - 1 + std::clamp(lp.fraction, 0.0, 1.0)) / G,
+                   "generation " + std::to_string(lp.generation) + "/" + std::to_string(lp.generations) + ": " + lp.phase);
+      return;
+    }
+    // A generation is committed: its numbers and saved points are in the run folder.
+    const size_t i = static_cast<size_t>(lp.generation - 1);
+    nlohmann::json m;
+    {
+      std::ifstream in(work_dir + "/metrics.json");
+      m = nlohmann::json::parse(in, nullptr, false);
+    }
+    LoopGeneration g;
+    g.generation = lp.generation;
+    g.w2_mean = lp.w2_mean;
+    g.seconds = lp.generation_seconds;
+    if (!m.is_discarded()) {
+      g.w2_median = at_or_nan(m, "w2_median", i);
+      g.w2_std = at_or_nan(m, "w2_std", i);
+      g.trace_mean = at_or_nan(m, "trace_mean", i);
+      g.trace_median = at_or_nan(m, "trace_median", i);
+      g.w2_base_mean = at_or_nan(m, "w2_base_mean", i);
+    }
+    char name[64];
+    std::snprintf(name, sizeof name, "/samples/gen-%04d.npy", lp.generation);
+    if (QFileInfo::exists(QString::fromStdString(work_dir + name))) {
+      const at::Tensor x = io::read_npy(work_dir + name);  // [save_runs, n_eval, 2]
+      if (x.dim() == 3 && x.size(2) == 2) {
+        g.saved_runs = static_cast<int>(x.size(0));
+        g.samples = points_of(x);
+      }
+    }
+    out.generations.push_back(g);
+    ctx.progress(lp.generation / G, "generation " + std::to_string(lp.generation) + " done", {{"w2_mean", g.w2_mean}});
+    if (on_generation) on_generation(g);
+  };
+  loops::run_diffusion_loop(cfg, run);
+  return out;
+}
+
+// [SECTION] The view ---------------------------------------------------------------------------
+
+LoopView::LoopView(MessageArea* messages, QWidget* parent)
+    : QWidget(parent), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
+  auto* v = new QVBoxLayout(this);
+  v->setContentsMargins(6, 6, 6, 6);
+  auto* box = new QGroupBox("Self-consuming loop: each generation is trained on the previous one's samples", this);
+  auto* g = new QGridLayout(box);
+  g->setHorizontalSpacing(8);
+  int col = 0, row = 0;
+  auto add = [&](const QString& text, QWidget* w, std::vector<QWidget*>* group = nullptr) {
+    auto* l = new QLabel(text, box);
+    l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    g->addWidget(l, row, col);
+    g->addWidget(w, row, col + 1);
+    if (group) group->push_back(l), group->push_back(w);
+    col += 2;
+    if (col >= 10) col = 0, ++row;
+  };
+  auto spin = [&](int lo, int hi, int step, const char* name) {
+    auto* s = new QSpinBox(box);
+    s->setRange(lo, hi);
+    s->setSingleStep(step);
+    s->setObjectName(name);
+    return s;
+  };
+  family_ = new QComboBox(box);
+  family_->setObjectName("loopFamily");
+  family_->addItem("diffusion2d (2D diffusion models)", "diffusion2d");
+  family_->addItem("gaussian (closed-form fit)", "gaussian");
+  kind_ = new QComboBox(box);
+  kind_->setObjectName("loopKind");
+  kind_->addItem("fully synthetic", "fully-synthetic");
+  kind_->addItem("synthetic augmentation", "augment");
+  kind_->addItem("fresh data", "fresh");
+  kind_->setToolTip("fully synthetic: only the previous generation's samples; augmentation: the first real set + them; "
+                    "fresh: new real data + them");
+  pool_ = new QComboBox(box);
+  pool_->setObjectName("loopPool");
+  pool_->addItem("replace (last set)", false);
+  pool_->addItem("accumulate (all sets)", true);
+  data_ = new QComboBox(box);
+  data_->setObjectName("loopData");
+  for (const auto& n : data::toy2d_names()) data_->addItem(QString::fromStdString(n));
+  algorithm_ = new QComboBox(box);
+  algorithm_->setObjectName("loopAlgorithm");
+  algorithm_->addItem("standard", false);
+  algorithm_->addItem("SIMS (self-guided)", true);
+  generations_ = spin(1, 1000, 1, "loopGenerations");
+  runs_ = spin(1, 1000, 1, "loopRuns");
+  n_real_ = spin(2, 100000, 100, "loopNReal");
+  n_synth_ = spin(0, 100000, 100, "loopNSynth");
+  width_ = spin(4, 1024, 16, "loopWidth");
+  depth_ = spin(1, 16, 1, "loopDepth");
+  dim_ = spin(1, 512, 1, "loopDim");
+  seed_ = spin(0, 1 << 30, 1, "loopSeed");
+  omega_ = new QDoubleSpinBox(box);
+  omega_->setObjectName("loopOmega");
+  omega_->setRange(-5, 20);
+  omega_->setSingleStep(0.25);
+  base_epochs_ = new QDoubleSpinBox(box);
+  base_epochs_->setObjectName("loopEpochs");
+  base_epochs_->setRange(0.1, 10000);
+  base_epochs_->setDecimals(1);
+  base_epochs_->setToolTip("Base training budget per generation, in epochs of its training set");
+  bias_ = new QDoubleSpinBox(box);
+  bias_->setObjectName("loopBias");
+  bias_->setRange(0.01, 1);
+  bias_->setSingleStep(0.05);
+  bias_->setToolTip("Sampling bias λ: sample N(μ, λΣ)");
+  add("family", family_);
+  add("loop", kind_);
+  add("pool", pool_);
+  add("generations", generations_);
+  add("runs", runs_);
+  add("real |D_r|", n_real_);
+  add("synthetic |D_s|", n_synth_);
+  add("seed", seed_);
+  add("p_r", data_, &diffusion_only_);
+  add("training", algorithm_, &diffusion_only_);
+  add("ω", omega_, &sims_only_);
+  add("epochs", base_epochs_, &diffusion_only_);
+  add("MLP width", width_, &diffusion_only_);
+  add("depth", depth_, &diffusion_only_);
+  add("dimension D", dim_, &gaussian_only_);
+  add("bias λ", bias_, &gaussian_only_);
+  for (int c = 1; c < 10; c += 2) g->setColumnStretch(c, 1);
+  v->addWidget(box);
+
+  auto* actions = new QHBoxLayout;
+  run_ = new QPushButton("Run loop", this);
+  run_->setObjectName("loopRun");
+  cancel_ = new QPushButton("Cancel", this);
+  cancel_->setObjectName("loopCancel");
+  export_ = new QPushButton("Export ▾", this);
+  export_->setObjectName("loopExport");
+  overlay_ = new QCheckBox("overlay the previous run", this);
+  overlay_->setObjectName("loopOverlay");
+  overlay_->setChecked(true);
+  overlay_->setToolTip("Keep the last finished run on the charts, dashed (e.g. standard, then SIMS)");
+  bar_ = new QProgressBar(this);
+  bar_->setRange(0, 1000);
+  bar_->setFormat("%p%");
+  status_ = new QLabel("Idle", this);
+  status_->setObjectName("loopStatus");
+  status_->setMinimumWidth(200);
+  actions->addWidget(run_);
+  actions->addWidget(cancel_);
+  actions->addWidget(export_);
+  actions->addWidget(overlay_);
+  actions->addWidget(bar_, 1);
+  actions->addWidget(status_, 2);
+  v->addLayout(actions);
+  about_ = new QLabel(this);
+  about_->setObjectName("loopAbout");
+  about_->setWordWrap(true);
+  about_->setStyleSheet("color:#555");
+  v->addWidget(about_);
+
+  // Charts side by side over the table | generation rows.
+  auto* left = new QSplitter(Qt::Vertical, this);
+  left->setChildrenCollapsible(false);
+  auto* charts = new QSplitter(Qt::Horizontal, left);
+  charts->setChildrenCollapsible(false);
+  dist_chart_ = new AnalysisChart("Distance to p_r", "generation t", "W2 to p_r (data units)", charts);
+  dist_chart_->setObjectName("loopDistanceChart");
+  dist_chart_->set_integer_x(true);
+  ratio_chart_ = new AnalysisChart("Ratio to generation 1", "generation t", "E[dist(G^t)] / E[dist(G^1)]", charts);
+  ratio_chart_->setObjectName("loopRatioChart");
+  ratio_chart_->set_integer_x(true);
+  ratio_chart_->set_y_include(1, 1);
+  charts->addWidget(dist_chart_);
+  charts->addWidget(ratio_chart_);
+  table_ = new QTableWidget(left);
+  table_->setObjectName("loopTable");
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table_->verticalHeader()->setVisible(false);
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  table_->setMinimumHeight(80);
+  left->addWidget(charts);
+  left->addWidget(table_);
+  left->setStretchFactor(0, 3);
+  left->setStretchFactor(1, 1);
+
+  auto* right = new QWidget(this);
+  auto* rv = new QVBoxLayout(right);
+  rv->setContentsMargins(0, 0, 0, 0);
+  rows_title_ = new QLabel(right);
+  rows_title_->setWordWrap(true);
+  rv->addWidget(rows_title_);
+  rows_area_ = new QScrollArea(right);
+  rows_area_->setObjectName("loopRows");
+  rows_area_->setWidgetResizable(true);
+  auto* rows_host = new QWidget(rows_area_);
+  rows_layout_ = new QVBoxLayout(rows_host);
+  rows_layout_->setContentsMargins(4, 4, 4, 4);
+  rows_layout_->setSpacing(4);
+  rows_layout_->addStretch(1);
+  rows_area_->setWidget(rows_host);
+  // Follow the newest generation (the range grows once the layout has placed its row).
+  connect(rows_area_->verticalScrollBar(), &QScrollBar::rangeChanged, this,
+          [this](int, int max) { rows_area_->verticalScrollBar()->setValue(max); });
+  rv->addWidget(rows_area_, 1);
+
+  auto* split = new QSplitter(Qt::Horizontal, this);
+  split->setChildrenCollapsible(false);
+  split->addWidget(left);
+  split->addWidget(right);
+  split->setStretchFactor(0, 1);
+  split->setStretchFactor(1, 1);
+  split->setSizes({620, 480});
+  v->addWidget(split, 1);
+
+  connect(run_, &QPushButton::clicked, this, &LoopView::start);
+  connect(cancel_, &QPushButton::clicked, this, &LoopView::cancel);
+  connect(export_, &QPushButton::clicked, this, &LoopView::export_menu);
+  for (QComboBox* c : {family_, kind_, pool_, data_, algorithm_})
+    connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, &LoopView::update_controls);
+  for (QSpinBox* s : {generations_, runs_, n_real_, n_synth_, width_, depth_, dim_, seed_})
+    connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &LoopView::describe);
+  for (QDoubleSpinBox* s : {omega_, base_epochs_, bias_})
+    connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &LoopView::describe);
+
+  set_plan(LoopPlan{});
+  set_running(false);
+  rows_title_->setText("<b>Generations</b> <span style='color:#666'>appear here as they finish</span>");
+}
+
+LoopView::~LoopView() { runner_.reset(); }
+
+// [SECTION] Controls ----------------------------------------------------------------------------
+
+LoopPlan LoopView::plan() const {
+  LoopPlan p;
+  p.family = family_->currentData().toString().toStdString();
+  p.kind = loops::parse_loop_kind(kind_->currentData().toString().toStdString());
+  p.accumulate = pool_->currentData().toBool();
+  p.generations = generations_->value();
+  p.runs = runs_->value();
+  p.n_real = n_real_->value();
+  p.n_synth = n_synth_->value();
+  p.seed = static_cast<uint64_t>(seed_->value());
+  p.data = data_->currentText().toStdString();
+  p.sims = algorithm_->currentData().toBool();
+  p.omega = omega_->value();
+  p.base_epochs = base_epochs_->value();
+  p.width = width_->value();
+  p.depth = depth_->value();
+  p.dim = dim_->value();
+  p.bias = bias_->value();
+  // Budgets that keep the defaults quick: the SIMS auxiliary and the scored
+  // set follow the data size.
+  p.n_aux = std::max<int64_t>(p.n_real, 200);
+  p.n_eval = std::clamp<int64_t>(p.n_real, 200, 1000);
+  return p;
+}
+
+void LoopView::set_plan(const LoopPlan& p) {
+  family_->setCurrentIndex(std::max(0, family_->findData(QString::fromStdString(p.family))));
+  kind_->setCurrentIndex(std::max(0, kind_->findData(QString::fromStdString(loops::to_string(p.kind)))));
+  pool_->setCurrentIndex(p.accumulate ? 1 : 0);
+  generations_->setValue(static_cast<int>(p.generations));
+  runs_->setValue(static_cast<int>(p.runs));
+  n_real_->setValue(static_cast<int>(p.n_real));
+  n_synth_->setValue(static_cast<int>(p.n_synth));
+  seed_->setValue(static_cast<int>(p.seed));
+  data_->setCurrentText(QString::fromStdString(p.data));
+  algorithm_->setCurrentIndex(p.sims ? 1 : 0);
+  omega_->setValue(p.omega);
+  base_epochs_->setValue(p.base_epochs);
+  width_->setValue(static_cast<int>(p.width));
+  depth_->setValue(static_cast<int>(p.depth));
+  dim_->setValue(static_cast<int>(p.dim));
+  bias_->setValue(p.bias);
+  update_controls();
+}
+
+void LoopView::update_controls() {
+  const bool diffusion = family_->currentData().toString() == "diffusion2d";
+  for (QWidget* w : diffusion_only_) w->setVisible(diffusion);
+  for (QWidget* w : gaussian_only_) w->setVisible(!diffusion);
+  for (QWidget* w : sims_only_) w->setVisible(diffusion && algorithm_->currentData().toBool());
+  describe();
+}
+
+void LoopView::describe() {
+  try {
+    about_->setText("<b>What runs:</b> " + QString::fromStdString(plan().summary()).toHtmlEscaped());
+  } catch (const Error& e) {
+    about_->setText(QString("<span style='color:#b00'>%1</span>").arg(QString(e.what()).toHtmlEscaped()));
+  }
+}
+
+void LoopView::set_running(bool running) {
+  run_->setEnabled(!running);
+  cancel_->setEnabled(running);
+  for (QWidget* w : std::initializer_list<QWidget*>{family_, kind_, pool_, data_, algorithm_, generations_, runs_, n_real_,
+                                                    n_synth_, width_, depth_, dim_, seed_, omega_, base_epochs_, bias_})
+    w->setEnabled(!running);
+}
+
+// [SECTION] Running ---------------------------------------------------------------------------
+
+void LoopView::start() {
+  if (job_ && !job_->done()) return;
+  LoopPlan p;
+  try {
+    p = plan();
+    if (p.family == "diffusion2d") loops::validate(diffusion_config(p));
+  } catch (const Error& e) {
+    messages_->error(QString("loop: ") + e.what());
+    status_->setText(QString("Not started: ") + e.what());
+    return;
+  }
+  running_ = p;
+  current_ = {};
+  current_.label = p.label();
+  current_.metric = p.family == "gaussian" ? "w2_closed_form" : loops::loop_metric_name(diffusion_config(p));
+  for (QWidget* r : rows_) delete r;
+  rows_.clear();
+  table_->clear();
+  table_->setRowCount(0);
+  QStringList cols{"generation", "W2 mean", "± std", "median", "ratio", "tr Σ mean"};
+  if (p.sims) cols << "W2 of base";
+  cols << "seconds";
+  table_->setColumnCount(cols.size());
+  table_->setHorizontalHeaderLabels(cols);
+  dist_chart_->clear();
+  ratio_chart_->clear();
+  const bool diffusion = p.family == "diffusion2d";
+  // gaussian p_r: W2 between a Gaussian fitted to the samples and p_r; other p_r: exact empirical W2.
+  const QString metric = !diffusion ? "W2, closed form" : p.data == "gaussian" ? "W2 of a Gaussian fit" : "W2, exact";
+  dist_chart_->set_y_title(metric + " (data units)");
+  dist_chart_->set_title(QString("Distance to p_r, mean%1 (%2 runs)").arg(diffusion ? " ± std" : "").arg(p.runs));
+  if (overlay_->isChecked() && previous_) add_overlay(p);
+  const QColor colour = !diffusion ? kGaussian : p.sims ? kSimsColour : kStandard;
+  // Legends name the training; the loop kind is in the settings (and in an overlay's label when it differs).
+  const QString label = QString::fromStdString(p.training_label());
+  dist_series_ = dist_chart_->add_series(label, colour, false, diffusion);
+  ratio_series_ = ratio_chart_->add_series(label, colour);
+  if (diffusion) {
+    reference_ = {};
+    at::Tensor ref = data::sample_toy2d(data::Toy2dSpec::named(p.data), 1500, 777).to(at::kFloat).contiguous();
+    reference_.shape = {2};
+    reference_.data.assign(ref.data_ptr<float>(), ref.data_ptr<float>() + ref.numel());
+    const QRectF b = bounds_of({&reference_});
+    bounds_ = QRectF(b.center().x() - b.width() * 0.7, b.center().y() - b.height() * 0.7, b.width() * 1.4, b.height() * 1.4);
+    rows_title_->setText(QString("<b>Generations</b> <span style='color:#666'>: the points of %1 of the %2 runs per "
+                                 "generation (grey: p_r = '%3'); newest at the bottom</span>")
+                             .arg(std::min(p.save_runs, p.runs)).arg(p.runs).arg(QString::fromStdString(p.data)));
+  } else {
+    rows_title_->setText("<b>Generations</b> <span style='color:#666'>: the Gaussian family keeps no samples; each row "
+                         "gives the fit's distance and tr Σ (p_r = N(0, I): tr Σ = D)</span>");
+  }
+  work_ = std::make_unique<QTemporaryDir>();
+  if (!work_->isValid()) {
+    messages_->error("loop: cannot create a temporary run folder");
+    return;
+  }
+  const std::string dir = (work_->path() + "/run").toStdString();
+  bar_->setValue(0);
+  status_->setText("Starting…");
+  set_running(true);
+  engine::JobCallbacks cb;
+  cb.on_progress = [this](const engine::JobProgress& pr) {
+    QMetaObject::invokeMethod(this, [this, pr] { on_progress(pr); }, Qt::QueuedConnection);
+  };
+  cb.on_done = [this](const engine::Job& j) {
+    const engine::JobState st = j.state();
+    const QString err = QString::fromStdString(j.error());
+    QMetaObject::invokeMethod(this, [this, st, err] { on_done(st, err); }, Qt::QueuedConnection);
+  };
+  auto on_gen = [this](const LoopGeneration& gen) {
+    QMetaObject::invokeMethod(this, [this, gen] { add_generation(gen); }, Qt::QueuedConnection);
+  };
+  job_ = runner_->submit("loop", [p, dir, on_gen](engine::JobContext& ctx) -> std::any {
+    return run_loop_plan(p, dir, ctx, on_gen);
+  }, cb);
+  messages_->info("loop: " + QString::fromStdString(p.summary()));
+}
+
+void LoopView::add_overlay(const LoopPlan& now) {
+  const LoopOutcome& o = *previous_;
+  if (o.generations.empty()) return;
+  const LoopPlan& was = previous_plan_;
+  const bool same_loop = was.family == now.family && was.kind == now.kind && was.data == now.data;
+  const QString label = QString::fromStdString((same_loop ? was.training_label() : was.label()) + " (previous)");
+  const int d = dist_chart_->add_series(label, kOverlay, true);
+  const int r = ratio_chart_->add_series(label, kOverlay, true);
+  for (size_t g = 0; g < o.generations.size(); ++g) {
+    dist_chart_->append(d, o.generations[g].generation, o.generations[g].w2_mean);
+    ratio_chart_->append(r, o.generations[g].generation, o.ratio(g));
+  }
+}
+
+void LoopView::cancel() {
+  if (!job_ || job_->done()) return;
+  job_->cancel();
+  status_->setText("Cancelling…");
+  cancel_->setEnabled(false);
+}
+
+void LoopView::on_progress(const engine::JobProgress& p) {
+  if (!job_ || job_->done()) return;
+  bar_->setValue(static_cast<int>(p.fraction * 1000));
+  status_->setText(QString::fromStdString(p.message) +
+                   (p.eta >= 0 ? QString(" · about %1 s left").arg(p.eta, 0, 'f', 0) : QString()));
+}
+
+void LoopView::add_generation(const LoopGeneration& gen) {
+  current_.generations.push_back(gen);
+  const size_t i = current_.generations.size() - 1;
+  const double ratio = current_.ratio(i);
+  const bool has_std = std::isfinite(gen.w2_std);
+  dist_chart_->append(dist_series_, gen.generation, gen.w2_mean, has_std ? gen.w2_mean - gen.w2_std : NAN,
+                      has_std ? gen.w2_mean + gen.w2_std : NAN);
+  ratio_chart_->append(ratio_series_, gen.generation, ratio);
+
+  // Table row.
+  const int r = table_->rowCount();
+  table_->insertRow(r);
+  auto cell = [](double v, int digits = 4) {
+    return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–");
+  };
+  QStringList cells{QString::number(gen.generation), cell(gen.w2_mean), cell(gen.w2_std, 3), cell(gen.w2_median),
+                    cell(ratio, 3), cell(gen.trace_mean)};
+  if (running_.sims) cells << cell(gen.w2_base_mean);
+  cells << (gen.seconds > 0 ? QString::number(gen.seconds, 'f', 2) : QString("–"));
+  for (int c = 0; c < cells.size(); ++c) {
+    auto* item = new QTableWidgetItem(cells[c]);
+    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    table_->setItem(r, c, item);
+  }
+  table_->scrollToBottom();
+
+  // Generation row: its numbers, then the saved runs' points.
+  auto* frame = new QFrame(rows_area_->widget());
+  frame->setObjectName(QString("loopGeneration%1").arg(gen.generation));
+  frame->setFrameShape(QFrame::StyledPanel);
+  auto* fv = new QVBoxLayout(frame);
+  fv->setContentsMargins(6, 3, 6, 3);
+  fv->setSpacing(2);
+  auto* text = new QLabel(frame);
+  text->setTextFormat(Qt::RichText);
+  QString t = QString("<b>Generation %1</b> · W2 %2%3 · ratio %4 · tr Σ %5")
+                  .arg(gen.generation)
+                  .arg(cell(gen.w2_mean, 3))
+                  .arg(has_std ? " ± " + cell(gen.w2_std, 2) : QString())
+                  .arg(cell(ratio, 3))
+                  .arg(cell(gen.trace_mean, 3));
+  if (gen.seconds > 0) t += QString(" <span style='color:#777'>· %1 s</span>").arg(gen.seconds, 0, 'f', 1);
+  text->setText(t);
+  fv->addWidget(text);
+  if (gen.saved_runs > 0) {
+    auto* strip = new SampleStrip(frame);
+    strip->set_cell_size(112);
+    const int64_t per = static_cast<int64_t>(gen.samples.data.size() / 2) / gen.saved_runs;
+    const QColor colour = running_.sims ? kSimsColour : kStandard;
+    for (int k = 0; k < gen.saved_runs; ++k) {
+      SampleSet one;
+      one.shape = {2};
+      one.data.assign(gen.samples.data.begin() + 2 * per * k, gen.samples.data.begin() + 2 * per * (k + 1));
+      strip->add_cell(points_thumbnail(one, reference_, bounds_, colour, 224), QString("run %1").arg(k + 1));
+    }
+    fv->addWidget(strip);
+  }
+  rows_layout_->insertWidget(rows_layout_->count() - 1, frame);
+  rows_.push_back(frame);
+  Q_EMIT generation_added(gen.generation);
+}
+
+void LoopView::on_done(engine::JobState s, const QString& error) {
+  set_running(false);
+  const QString got = QString("%1 of %2 generations").arg(current_.generations.size()).arg(running_.generations);
+  switch (s) {
+    case engine::JobState::Finished:
+      bar_->setValue(1000);
+      status_->setText(QString("Done: %1 · E[dist(G^t)]/E[dist(G^1)] at the end: %2")
+                           .arg(got)
+                           .arg(current_.generations.empty() ? QString("–")
+                                                             : QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3)));
+      messages_->info("loop finished: " + got);
+      break;
+    case engine::JobState::Cancelled:
+      status_->setText("Cancelled after " + got);
+      messages_->warning("loop cancelled after " + got);
+      break;
+    default:
+      status_->setText("Failed: " + error);
+      messages_->error("loop failed: " + error);
+  }
+  if (s == engine::JobState::Finished && !current_.generations.empty()) previous_ = current_, previous_plan_ = running_;
+  Q_EMIT finished(static_cast<int>(s));
+}
+
+// [SECTION] Exports ------------------------------------------------------------------------
+
+std::vector<const AnalysisChart*> LoopView::charts() const { return {dist_chart_, ratio_chart_}; }
+
+bool LoopView::export_csv(const QString& path) {
+  QString err;
+  if (current_.generations.empty()) err = "nothing to export yet: run a loop first";
+  else if (save_bytes(path, QByteArray::fromStdString(current_.to_csv()), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("loop export: " + err);
+  return false;
+}
+
+bool LoopView::export_png(const QString& path) {
+  QString err;
+  if (current_.generations.empty()) err = "nothing to export yet: run a loop first";
+  else if (save_png(path, charts_image(charts(), 900, 400), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("loop export: " + err);
+  return false;
+}
+
+bool LoopView::export_svg(const QString& path) {
+  QString err;
+  if (current_.generations.empty()) err = "nothing to export yet: run a loop first";
+  else if (save_bytes(path, charts_svg(charts(), 900, 400).toUtf8(), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("loop export: " + err);
+  return false;
+}
+
+void LoopView::export_menu() {
+  QMenu m(this);
+  auto ask = [this](const QString& what, const QString& name, const QString& filter) {
+    QSettings s;
+    const QString dir = s.value("export/loopDir", QString()).toString();
+    const QString f = QFileDialog::getSaveFileName(this, what, dir.isEmpty() ? name : dir + "/" + name, filter);
+    if (!f.isEmpty()) s.setValue("export/loopDir", QFileInfo(f).absolutePath());
+    return f;
+  };
+  m.addAction("Charts as PNG…", this, [=] {
+    const QString f = ask("Export loop charts as PNG", "loop.png", "PNG images (*.png)");
+    if (!f.isEmpty()) export_png(f);
+  });
+  m.addAction("Charts as SVG…", this, [=] {
+    const QString f = ask("Export loop charts as SVG", "loop.svg", "SVG drawings (*.svg)");
+    if (!f.isEmpty()) export_svg(f);
+  });
+  m.addAction("Table as CSV…", this, [=] {
+    const QString f = ask("Export the per-generation table as CSV", "loop.csv", "CSV tables (*.csv)");
+    if (!f.isEmpty()) export_csv(f);
+  });
+  m.exec(export_->mapToGlobal(QPoint(0, export_->height())));
+}
+
+}  // namespace sims::ui

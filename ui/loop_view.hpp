@@ -1,0 +1,164 @@
+// The studio's "Loops" tab: a self-consuming loop (`sims loop`) as a
+// background job. diffusion2d trains R small 2D diffusion models per
+// generation (loops/diffusion_loop.hpp, standard or SIMS training); each
+// finished generation appears at once as a row with the points of a few saved
+// runs (small multiples over p_r in grey), a table row and a point on the
+// charts (distance mean ± std over runs, ratio to generation 1). The gaussian
+// family (the MAD paper's closed-form model, loops/gaussian_loop.hpp) is
+// instant and keeps no samples: its rows show numbers. The previous finished
+// run can stay on the charts, dashed, to compare standard with SIMS.
+// Exports: the per-generation table as CSV, the charts as PNG and SVG.
+#pragma once
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <QTemporaryDir>
+#include <QWidget>
+
+#include "engine/job_runner.hpp"
+#include "loops/gaussian_loop.hpp"
+#include "sample_view.hpp"
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QProgressBar;
+class QPushButton;
+class QScrollArea;
+class QSpinBox;
+class QTableWidget;
+class QVBoxLayout;
+
+namespace sims::ui {
+
+class AnalysisChart;
+class MessageArea;
+
+struct LoopPlan {
+  std::string family = "diffusion2d";  // diffusion2d | gaussian
+  loops::LoopKind kind = loops::LoopKind::FullySynthetic;
+  bool accumulate = false;             // pool: all previous synthetic sets instead of the last
+  int64_t generations = 10, runs = 6;
+  int64_t n_real = 500, n_synth = 500;
+  uint64_t seed = 0;
+  // diffusion2d
+  std::string data = "gaussian";       // p_r: a built-in 2D data set
+  bool sims = false;                   // SIMS training (Algorithm 1) instead of standard
+  double omega = 1.5;
+  double base_epochs = 60, aux_epochs = 30;
+  int64_t n_aux = 500, n_eval = 500;
+  int64_t width = 64, depth = 3;
+  int steps = 18;
+  int64_t save_runs = 4;
+  // gaussian
+  int64_t dim = 2;
+  double bias = 1.0;
+
+  // One line for people: what the job does.
+  std::string summary() const;
+  // "standard" / "SIMS ω=1.5" / "Gaussian λ=1"; label() adds the loop kind.
+  std::string training_label() const;
+  std::string label() const;
+};
+
+struct LoopGeneration {
+  int generation = 0;  // 1-based
+  double w2_mean = 0, w2_median = 0, trace_mean = 0, trace_median = 0, seconds = 0;
+  double w2_std = std::numeric_limits<double>::quiet_NaN();       // over runs (diffusion2d)
+  double w2_base_mean = std::numeric_limits<double>::quiet_NaN(); // SIMS: the base model's samples S
+  SampleSet samples;   // diffusion2d: saved runs' points, shape {2}, [save_runs * n_eval] rows
+  int saved_runs = 0;
+};
+
+struct LoopOutcome {
+  std::string metric;  // w2_gaussian_fit | w2_empirical | w2_closed_form
+  std::string label;
+  std::vector<LoopGeneration> generations;
+  double ratio(size_t g) const { return generations[g].w2_mean / generations[0].w2_mean; }
+  // generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median,w2_base_mean,seconds
+  std::string to_csv() const;
+};
+
+// The job body (exposed for tests): runs the loop, calling on_generation
+// after each generation (diffusion2d: as it finishes; gaussian: all at the
+// end). diffusion2d writes its run folder into work_dir. Throws InputError /
+// Cancelled (finished generations were already reported).
+LoopOutcome run_loop_plan(const LoopPlan& plan, const std::string& work_dir, engine::JobContext& ctx,
+                          const std::function<void(const LoopGeneration&)>& on_generation);
+
+class LoopView final : public QWidget {
+  Q_OBJECT
+ public:
+  LoopView(MessageArea* messages, QWidget* parent = nullptr);
+  ~LoopView() override;
+
+  LoopPlan plan() const;
+  void set_plan(const LoopPlan& p);
+
+  engine::JobPtr job() const { return job_; }
+  QPushButton* run_button() const { return run_; }
+  QPushButton* cancel_button() const { return cancel_; }
+  QCheckBox* overlay_box() const { return overlay_; }
+  AnalysisChart* distance_chart() const { return dist_chart_; }
+  AnalysisChart* ratio_chart() const { return ratio_chart_; }
+  QTableWidget* table() const { return table_; }
+  // Generation rows shown (one per finished generation).
+  int row_count() const { return static_cast<int>(rows_.size()); }
+  QWidget* row(int i) const { return rows_.at(static_cast<size_t>(i)); }
+  const LoopOutcome& outcome() const { return current_; }
+
+  bool export_csv(const QString& path);
+  bool export_png(const QString& path);
+  bool export_svg(const QString& path);
+
+ public Q_SLOTS:
+  void start();
+  void cancel();
+
+ Q_SIGNALS:
+  void generation_added(int generation);
+  void finished(int state);  // engine::JobState
+
+ private:
+  void add_generation(const LoopGeneration& g);
+  void on_progress(const engine::JobProgress& p);
+  void on_done(engine::JobState s, const QString& error);
+  void set_running(bool running);
+  void update_controls();
+  void describe();
+  void export_menu();
+  void add_overlay(const LoopPlan& now);
+  std::vector<const AnalysisChart*> charts() const;
+
+  MessageArea* messages_;
+  std::unique_ptr<engine::JobRunner> runner_;
+  engine::JobPtr job_;
+  std::unique_ptr<QTemporaryDir> work_;
+  QComboBox *family_, *kind_, *pool_, *data_, *algorithm_;
+  QSpinBox *generations_, *runs_, *n_real_, *n_synth_, *width_, *depth_, *dim_, *seed_;
+  QDoubleSpinBox *omega_, *base_epochs_, *bias_;
+  std::vector<QWidget*> diffusion_only_, gaussian_only_, sims_only_;
+  QCheckBox* overlay_;
+  QLabel *about_, *status_, *rows_title_;
+  QPushButton *run_, *cancel_, *export_;
+  QProgressBar* bar_;
+  AnalysisChart *dist_chart_, *ratio_chart_;
+  QTableWidget* table_;
+  QScrollArea* rows_area_;
+  QVBoxLayout* rows_layout_;
+  std::vector<QWidget*> rows_;
+  LoopOutcome current_;
+  std::optional<LoopOutcome> previous_;  // the last finished run, for the overlay
+  LoopPlan previous_plan_;
+  LoopPlan running_;
+  SampleSet reference_;
+  QRectF bounds_;
+  int dist_series_ = -1, ratio_series_ = -1;
+};
+
+}  // namespace sims::ui
