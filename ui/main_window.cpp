@@ -15,6 +15,7 @@
 #include <QSlider>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
 #include <ATen/ATen.h>
@@ -25,6 +26,8 @@
 #include "models_panel.hpp"
 #include "point_view.hpp"
 #include "step_viewer.hpp"
+#include "sweep_view.hpp"
+#include "loop_view.hpp"
 #include "train_panel.hpp"
 
 namespace sims::ui {
@@ -116,9 +119,21 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   rv->addWidget(views_, 1);
   rv->addWidget(steps_);
 
+  // Analysis tabs beside the live view; they use the loaded models and report here.
+  tabs_ = new QTabWidget(this);
+  tabs_->setObjectName("mainTabs");
+  tabs_->setDocumentMode(true);
+  tabs_->addTab(right, "Live");
+  sweep_ = new SweepView(models_, messages_, this);
+  sweep_->setObjectName("sweepView");
+  tabs_->addTab(sweep_, "Sweep");
+  loops_ = new LoopView(messages_, this);
+  loops_->setObjectName("loopView");
+  tabs_->addTab(loops_, "Loops");
+
   auto* top = new QSplitter(Qt::Horizontal, this);
   top->addWidget(scroll);
-  top->addWidget(right);
+  top->addWidget(tabs_);
   top->setStretchFactor(1, 1);
   auto* vertical = new QSplitter(Qt::Vertical, this);
   vertical->addWidget(top);

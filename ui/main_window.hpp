@@ -14,6 +14,7 @@
 
 class QLabel;
 class QSplitter;
+class QTabWidget;
 
 namespace sims::ui {
 
@@ -22,6 +23,8 @@ class MessageArea;
 class ModelsPanel;
 class StepViewer;
 class TrainPanel;
+class SweepView;
+class LoopView;
 
 struct StudioOptions {
   QString base, aux;          // model files; empty: remembered ones, else the shipped models
@@ -43,6 +46,10 @@ class MainWindow final : public QMainWindow {
   StepViewer* steps() const { return steps_; }
   MessageArea* messages() const { return messages_; }
   TrainPanel* train_panel();
+  // The tabs beside the left panel: "Live", "Sweep", "Loops".
+  QTabWidget* tabs() const { return tabs_; }
+  SweepView* sweep_view() const { return sweep_; }
+  LoopView* loop_view() const { return loops_; }
   SampleView* sims_view() const { return sims_view_; }
   SampleView* base_view() const { return base_view_; }
   engine::LiveResultPtr last_result() const { return last_; }
@@ -77,6 +84,9 @@ class MainWindow final : public QMainWindow {
   GuidancePanel* guidance_;
   StepViewer* steps_;
   TrainPanel* train_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  SweepView* sweep_ = nullptr;
+  LoopView* loops_ = nullptr;
   QSplitter* views_;
   SampleView *base_view_ = nullptr, *sims_view_ = nullptr;
   std::vector<int64_t> view_shape_;

@@ -1,8 +1,11 @@
 // sims-studio: the Qt 6 desktop face of SIMS Studio. Everything heavy runs in
 // the engine's workers (core/engine); this file only parses the command line.
 // Hidden flags for documentation and CI: --screenshot FILE saves the window
-// once the first full-quality result is shown, then quits.
+// once the first full-quality result is shown (with --tab sweep|loops
+// --run-demo: once that tab's sweep or loop has finished), then quits.
 #include <cmath>
+#include <cstdio>
+#include <memory>
 
 #include <QApplication>
 #include <QCheckBox>
@@ -10,12 +13,15 @@
 #include <QComboBox>
 #include <QPushButton>
 #include <QSlider>
+#include <QTabWidget>
 #include <QTimer>
 
 #include "guidance_panel.hpp"
 #include "interval_bar.hpp"
+#include "loop_view.hpp"
 #include "main_window.hpp"
 #include "step_viewer.hpp"
+#include "sweep_view.hpp"
 #include "train_panel.hpp"
 
 using namespace sims::ui;
@@ -41,8 +47,15 @@ int main(int argc, char* argv[]) {
   QCommandLineOption denoised("denoised", "Show D(x_t) in the step viewer.");
   QCommandLineOption train_shot("train-screenshot", "Start the Train job, save the dialog to FILE after --train-seconds, then quit.", "FILE");
   QCommandLineOption train_secs("train-seconds", "Seconds before --train-screenshot (default 8).", "S", "8");
-  for (auto* o : {&base, &aux, &fresh, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs}) {
-    if (o != &base && o != &aux && o != &fresh) o->setFlags(QCommandLineOption::HiddenFromHelp);
+  QCommandLineOption exports("export", "With --run-demo: write the tab's table and charts to PREFIX.csv, PREFIX.png and "
+                             "PREFIX.svg when it finishes, then quit.", "PREFIX");
+  QCommandLineOption tab("tab", "Open on tab NAME: live, sweep or loops.", "NAME");
+  QCommandLineOption demo("run-demo",
+                          "With --tab sweep: run the tab's default sweep of the loaded models. With --tab loops: run "
+                          "the default loop with standard training, then with SIMS (overlaid). With --screenshot FILE "
+                          "as well: save the window when it finishes, then quit.");
+  for (auto* o : {&base, &aux, &fresh, &tab, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs}) {
+    if (o != &base && o != &aux && o != &fresh && o != &tab && o != &demo) o->setFlags(QCommandLineOption::HiddenFromHelp);
     cli.addOption(*o);
   }
   cli.process(app);
@@ -50,7 +63,7 @@ int main(int argc, char* argv[]) {
   StudioOptions opts;
   opts.base = cli.value(base);
   opts.aux = cli.value(aux);
-  opts.remember = !cli.isSet(fresh) && !cli.isSet(shot) && !cli.isSet(train_shot);
+  opts.remember = !cli.isSet(fresh) && !cli.isSet(shot) && !cli.isSet(train_shot) && !cli.isSet(exports);
   MainWindow w(opts);
   if (cli.isSet(omega) || cli.isSet(interval)) {
     GuidanceSettings g = w.guidance()->settings();
@@ -70,7 +83,61 @@ int main(int argc, char* argv[]) {
   if (cli.isSet(denoised)) w.steps()->findChild<QComboBox*>("stepWhat")->setCurrentIndex(1);
   w.show();
 
-  if (cli.isSet(shot)) {
+  // --tab / --run-demo: the analysis tabs (for users, documentation and CI screenshots).
+  int tab_index = 0;
+  if (cli.isSet(tab)) {
+    const QStringList names{"live", "sweep", "loops"};
+    tab_index = static_cast<int>(names.indexOf(cli.value(tab).toLower()));
+    if (tab_index < 0) {
+      std::fprintf(stderr, "error: --tab must be live, sweep or loops, got '%s'\n", qPrintable(cli.value(tab)));
+      return 2;
+    }
+    w.tabs()->setCurrentIndex(tab_index);
+  }
+  const bool demo_run = cli.isSet(demo) && tab_index > 0;
+  if (demo_run) {
+    QTimer::singleShot(200, &w, [&w, tab_index] {
+      if (tab_index == 1) w.sweep_view()->start();
+      else w.loop_view()->start();
+    });
+    auto sims_next = std::make_shared<bool>(tab_index == 2);
+    if (cli.isSet(shot) || cli.isSet(exports)) {
+      const QString file = cli.value(shot), prefix = cli.value(exports);
+      auto save = [&w, file, prefix, sims_next, tab_index](int state) {
+        if (*sims_next && state == static_cast<int>(sims::engine::JobState::Finished)) return;  // SIMS comes next
+        if (!prefix.isEmpty()) {
+          bool ok = false;
+          if (tab_index == 1) {
+            SweepView* v = w.sweep_view();
+            ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg");
+          } else {
+            LoopView* v = w.loop_view();
+            ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg");
+          }
+          if (!ok) std::fprintf(stderr, "error: could not export to %s.{csv,png,svg}\n", qPrintable(prefix));
+        }
+        QTimer::singleShot(600, &w, [&w, file] {
+          if (!file.isEmpty()) w.grab().save(file);
+          QApplication::quit();
+        });
+      };
+      if (tab_index == 1) QObject::connect(w.sweep_view(), &SweepView::finished, &w, save);
+      else QObject::connect(w.loop_view(), &LoopView::finished, &w, save);
+    }
+    // Loops: standard first; once it is done, the same loop with SIMS over it (connected after
+    // the screenshot's handler, which reads the flag before this one clears it).
+    if (tab_index == 2)
+      QObject::connect(w.loop_view(), &LoopView::finished, &w, [&w, sims_next](int state) {
+        if (!*sims_next || state != static_cast<int>(sims::engine::JobState::Finished)) return;
+        *sims_next = false;
+        LoopPlan p = w.loop_view()->plan();
+        p.sims = true;
+        w.loop_view()->set_plan(p);
+        QTimer::singleShot(0, w.loop_view(), &LoopView::start);
+      });
+  }
+
+  if (cli.isSet(shot) && !demo_run) {
     const QString file = cli.value(shot);
     const int k = cli.isSet(step) ? cli.value(step).toInt() : -1;
     QObject::connect(&w, &MainWindow::result_shown, &w, [&w, file, k](quint64, bool preview) {
