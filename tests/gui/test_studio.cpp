@@ -2,9 +2,10 @@
 // by CTest: the window opens with the shipped models, moving the omega slider
 // produces new samples (previews while dragging, full quality on release), a
 // training job starts, reports progress and cancels while the UI stays live,
-// and export writes a PNG. Also measures re-sample latency after a slider
-// release and the preview rate while dragging (printed; SIMS_BENCH_OUT=FILE
-// writes them as JSON).
+// and export writes a PNG; the Sweep and Loops tabs run, stream their
+// results into charts, rows and tables, cancel, and export CSV/SVG/PNG. Also
+// measures re-sample latency after a slider release and the preview rate
+// while dragging (printed; SIMS_BENCH_OUT=FILE writes them as JSON).
 #include <algorithm>
 #include <cmath>
 
@@ -16,22 +17,65 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableWidget>
 #include <QTemporaryDir>
+#include <QXmlStreamReader>
 #include <QtTest/QtTest>
 
 #include <ATen/ATen.h>
 
+#include "analysis_chart.hpp"
 #include "engine/job_runner.hpp"
 #include "guidance_panel.hpp"
 #include "interval_bar.hpp"
+#include "loop_view.hpp"
 #include "main_window.hpp"
 #include "message_area.hpp"
 #include "models_panel.hpp"
+#include "sample_strip.hpp"
 #include "step_viewer.hpp"
+#include "sweep_view.hpp"
 #include "train_panel.hpp"
 
 using namespace sims;
 using namespace sims::ui;
+
+namespace {
+
+// The file's first bytes, its lines (CSV) and, for SVG, a well-formedness
+// check with element counts.
+QByteArray head_of(const QString& path, int n) {
+  QFile f(path);
+  return f.open(QIODevice::ReadOnly) ? f.read(n) : QByteArray();
+}
+QStringList csv_lines(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) return {};
+  return QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
+}
+QMap<QString, int> svg_elements(const QString& path, QString* error) {
+  QFile f(path);
+  QMap<QString, int> count;
+  if (!f.open(QIODevice::ReadOnly)) return count;
+  QXmlStreamReader x(&f);
+  while (!x.atEnd())
+    if (x.readNext() == QXmlStreamReader::StartElement) count[x.name().toString()]++;
+  if (x.hasError()) *error = x.errorString();
+  return count;
+}
+void check_png(const QString& path, int min_w, int min_h) {
+  QCOMPARE(head_of(path, 8), QByteArray("\x89PNG\r\n\x1a\n", 8));
+  QImage img(path);
+  QVERIFY(!img.isNull());
+  QVERIFY(img.width() >= min_w && img.height() >= min_h);
+  QSet<QRgb> colours;
+  for (int y = 0; y < img.height(); y += 5)
+    for (int x = 0; x < img.width(); x += 5) colours.insert(img.pixel(x, y));
+  QVERIFY(colours.size() > 10);  // not blank
+}
+
+}  // namespace
 
 class StudioTest : public QObject {
   Q_OBJECT
@@ -295,6 +339,224 @@ class StudioTest : public QObject {
       QFile f(QString::fromLocal8Bit(out));
       if (f.open(QIODevice::WriteOnly)) f.write(QJsonDocument(bench_).toJson());
     }
+  }
+
+  // [SECTION] Analysis tabs: Sweep and Loops ------------------------------------------------
+
+  void analysisTabsExist() {
+    QTabWidget* t = w_->tabs();
+    QVERIFY(t);
+    QCOMPARE(t->count(), 3);
+    QCOMPARE(t->tabText(0), QString("Live"));
+    QCOMPARE(t->tabText(1), QString("Sweep"));
+    QCOMPARE(t->tabText(2), QString("Loops"));
+    QCOMPARE(t->indexOf(w_->sweep_view()), 1);
+    QCOMPARE(t->indexOf(w_->loop_view()), 2);
+    // Nothing to export before a run: a message, no file.
+    const int errors = w_->messages()->error_count();
+    QVERIFY(!w_->sweep_view()->export_csv(tmp_.filePath("early.csv")));
+    QVERIFY(!w_->loop_view()->export_svg(tmp_.filePath("early.svg")));
+    QCOMPARE(w_->messages()->error_count(), errors + 2);
+    QVERIFY(!QFileInfo::exists(tmp_.filePath("early.csv")));
+  }
+
+  void sweepRunsFillsChartsAndExports() {
+    w_->tabs()->setCurrentWidget(w_->sweep_view());
+    SweepView* s = w_->sweep_view();
+    SweepPlan p = s->plan();
+    QCOMPARE(p.real, std::string("grid25"));  // from the base model's checkpoint
+    p.omegas = {0, 1.5};
+    p.n = 200;
+    p.steps = 8;
+    s->set_plan(p);
+    QSignalSpy done(s, &SweepView::finished);
+    QSignalSpy rows(s, &SweepView::row_added);
+    s->run_button()->click();
+    QVERIFY(!s->run_button()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 120000);
+    QCOMPARE(done.at(0).at(0).toInt(), static_cast<int>(engine::JobState::Finished));
+    QCOMPARE(rows.count(), 2);  // streamed one ω at a time
+    QVERIFY(s->run_button()->isEnabled());
+    const auto& res = s->result();
+    QCOMPARE(res.metric, std::string("w2"));
+    QCOMPARE(res.rows.size(), size_t(2));
+    QCOMPARE(res.rows[0].omega, 0.0);
+    QCOMPARE(res.rows[1].omega, 1.5);
+    for (const auto& r : res.rows) {
+      QVERIFY(std::isfinite(r.value) && r.value > 0);
+      QVERIFY(r.precision >= 0 && r.precision <= 1 && r.recall >= 0 && r.recall <= 1);
+      QCOMPARE(r.kept.size(0), int64_t{200});
+    }
+    QCOMPARE(res.rows[0].nfe * 2, res.rows[1].nfe);  // ω = 0 samples the base alone
+    // The same noise for every ω: different guidance gives different samples.
+    QVERIFY((res.rows[0].kept - res.rows[1].kept).abs().max().item<double>() > 1e-4);
+    // Charts: one W2 point and two P/R points per ω; no attribute chart for points.
+    QCOMPARE(s->distance_chart()->series_count(), 1);
+    QCOMPARE(s->distance_chart()->point_count(0), 2);
+    QCOMPARE(s->distance_chart()->series(0).points[1], QPointF(1.5, res.rows[1].value));
+    QCOMPARE(s->pr_chart()->point_count(0), 2);
+    QCOMPARE(s->pr_chart()->point_count(1), 2);
+    QCOMPARE(s->ratio_chart()->series_count(), 0);
+    QCOMPARE(s->strip()->count(), 2);
+    QCOMPARE(s->table()->rowCount(), 2);
+    // Finished: the ω closest to the data is shown.
+    const int best = res.rows[0].value <= res.rows[1].value ? 0 : 1;
+    QCOMPARE(s->selected(), best);
+
+    // Selecting: a strip cell, then a chart column.
+    QTest::mouseClick(s->strip(), Qt::LeftButton, {}, s->strip()->cell_rect(1 - best).center());
+    QCOMPARE(s->selected(), 1 - best);
+    QVERIFY(s->large_view()->content().title.contains(QString::number(res.rows[1 - best].omega)));
+    QCOMPARE(s->large_view()->content().samples.count(), int64_t{200});
+    AnalysisChart* c = s->distance_chart();
+    const QPointF at = c->chart()->mapToPosition(QPointF(res.rows[best].omega, res.rows[best].value));
+    QTest::mouseClick(c->viewport(), Qt::LeftButton, {}, c->mapFromScene(c->chart()->mapToScene(at)));
+    QCOMPARE(s->selected(), best);
+    QCOMPARE(c->highlight(), res.rows[best].omega);
+
+    // Exports.
+    const QString csv = tmp_.filePath("sweep.csv"), svg = tmp_.filePath("sweep.svg"), png = tmp_.filePath("sweep.png");
+    QVERIFY(s->export_csv(csv));
+    const QStringList lines = csv_lines(csv);
+    QCOMPARE(lines.size(), 3);
+    QVERIFY(lines[0].startsWith("omega,interval_lo,interval_hi,aux,w2,precision,recall"));
+    QVERIFY(lines[2].startsWith("1.5,0,inf,"));
+    QVERIFY(s->export_svg(svg));
+    QVERIFY(head_of(svg, 5) == "<?xml");
+    QString err;
+    const auto el = svg_elements(svg, &err);
+    QCOMPARE(err, QString());
+    QCOMPARE(el.value("svg"), 1);
+    QVERIFY(el.value("polyline") >= 3);  // W2, precision, recall
+    QVERIFY(el.value("circle") >= 6);    // a marker per value (and legend markers)
+    QVERIFY(s->export_png(png));
+    check_png(png, 900, 800);
+    QVERIFY(!s->export_png(tmp_.filePath("no/such/dir/sweep.png")));
+  }
+
+  void sweepCancels() {
+    SweepView* s = w_->sweep_view();
+    SweepPlan p = s->plan();
+    p.omegas = {0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5};
+    p.n = 1500;
+    p.steps = 32;
+    s->set_plan(p);
+    QSignalSpy done(s, &SweepView::finished);
+    QSignalSpy rows(s, &SweepView::row_added);
+    s->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(rows.count() >= 1, 120000);
+    s->cancel_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 60000);
+    QCOMPARE(s->job()->state(), engine::JobState::Cancelled);
+    QVERIFY(s->result().rows.size() < 10);
+    QCOMPARE(s->strip()->count(), static_cast<int>(s->result().rows.size()));
+    QVERIFY(s->run_button()->isEnabled());
+  }
+
+  void loopGaussianRuns() {
+    w_->tabs()->setCurrentWidget(w_->loop_view());
+    LoopView* l = w_->loop_view();
+    LoopPlan p;
+    p.family = "gaussian";
+    p.kind = loops::LoopKind::FullySynthetic;
+    p.generations = 12;
+    p.runs = 50;
+    p.n_real = 20;
+    p.n_synth = 20;
+    l->set_plan(p);
+    QSignalSpy done(l, &LoopView::finished);
+    l->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 60000);
+    QCOMPARE(l->job()->state(), engine::JobState::Finished);
+    QCOMPARE(l->row_count(), 12);
+    QCOMPARE(l->table()->rowCount(), 12);
+    const auto& o = l->outcome();
+    QCOMPARE(o.generations.size(), size_t(12));
+    QCOMPARE(o.ratio(0), 1.0);
+    // Fully synthetic with 20 samples per fit: the fits drift away from p_r.
+    QVERIFY(o.generations.back().w2_mean > o.generations.front().w2_mean);
+    const int last = l->distance_chart()->series_count() - 1;
+    QCOMPARE(l->distance_chart()->point_count(last), 12);
+    QCOMPARE(l->ratio_chart()->series(last).points.front().y(), 1.0);
+  }
+
+  void loopDiffusionRowsOverlayAndExports() {
+    LoopView* l = w_->loop_view();
+    LoopPlan p;
+    p.family = "diffusion2d";
+    p.generations = 2;
+    p.runs = 2;
+    p.n_real = 200;
+    p.n_synth = 200;
+    p.base_epochs = 5;
+    p.width = 32;
+    p.depth = 2;
+    l->set_plan(p);
+    l->overlay_box()->setChecked(true);
+    QSignalSpy done(l, &LoopView::finished);
+    QSignalSpy gens(l, &LoopView::generation_added);
+    l->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 120000);
+    QCOMPARE(l->job()->state(), engine::JobState::Finished);
+    QCOMPARE(gens.count(), 2);
+    QCOMPARE(l->row_count(), 2);
+    for (int i = 0; i < 2; ++i) {
+      auto* strip = l->row(i)->findChild<SampleStrip*>();
+      QVERIFY(strip);
+      QCOMPARE(strip->count(), 2);  // the saved runs' point clouds
+    }
+    const auto& o = l->outcome();
+    QCOMPARE(o.metric, std::string("w2_gaussian_fit"));
+    for (const auto& g : o.generations) {
+      QVERIFY(std::isfinite(g.w2_mean) && g.w2_mean > 0);
+      QVERIFY(std::isfinite(g.w2_std));
+      QCOMPARE(g.saved_runs, 2);
+      QCOMPARE(g.samples.count(), int64_t{2 * 200});  // n_eval follows n_real
+    }
+    // The previous (gaussian) run stays on the charts, dashed; the new one has a ± std band.
+    AnalysisChart* d = l->distance_chart();
+    QCOMPARE(d->series_count(), 2);
+    QVERIFY(d->series(0).dashed);
+    QCOMPARE(d->point_count(0), 12);
+    QVERIFY(d->series(1).band);
+    QCOMPARE(d->point_count(1), 2);
+    QVERIFY(d->series(1).upper[1] > d->series(1).lower[1]);
+
+    const QString csv = tmp_.filePath("loop.csv"), svg = tmp_.filePath("loop.svg"), png = tmp_.filePath("loop.png");
+    QVERIFY(l->export_csv(csv));
+    const QStringList lines = csv_lines(csv);
+    QCOMPARE(lines.size(), 3);
+    QVERIFY(lines[0].startsWith("generation,w2_mean,w2_median,w2_std,ratio"));
+    QVERIFY(lines[1].startsWith("1,"));
+    QCOMPARE(lines[1].split(',').at(4), QString("1"));  // ratio of generation 1
+    QVERIFY(l->export_svg(svg));
+    QString err;
+    const auto el = svg_elements(svg, &err);
+    QCOMPARE(err, QString());
+    QVERIFY(el.value("polygon") >= 1);   // the std band
+    QVERIFY(el.value("polyline") >= 4);  // two runs on two charts
+    QVERIFY(QString::fromUtf8(head_of(svg, 1 << 20)).contains("stroke-dasharray"));  // the overlay
+    QVERIFY(l->export_png(png));
+    check_png(png, 900, 800);
+  }
+
+  void loopCancels() {
+    LoopView* l = w_->loop_view();
+    LoopPlan p;
+    p.generations = 50;
+    p.runs = 4;
+    p.n_real = 500;
+    p.base_epochs = 400;
+    l->set_plan(p);
+    QSignalSpy done(l, &LoopView::finished);
+    l->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(l->job() && l->job()->last_progress().fraction > 0, 60000);
+    l->cancel_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 60000);
+    QCOMPARE(l->job()->state(), engine::JobState::Cancelled);
+    QVERIFY(l->row_count() < 50);
+    QVERIFY(l->run_button()->isEnabled());
+    w_->tabs()->setCurrentIndex(0);
   }
 
   void cleanupTestCase() {
