@@ -69,6 +69,7 @@ void ImageGridView::paint(QPainter& p, const QSize& size) {
 void ImageGridView::paintEvent(QPaintEvent*) {
   QPainter p(this);
   paint(p, size());
+  note_frame_painted();
 }
 
 QImage ImageGridView::render_image() {

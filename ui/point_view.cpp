@@ -1,5 +1,7 @@
 #include "point_view.hpp"
 
+#include <cmath>
+
 #include <QLabel>
 #include <QOffscreenSurface>
 #include <QOpenGLContext>
@@ -28,6 +30,7 @@ class PointView::PainterCanvas final : public QWidget {
   void paintEvent(QPaintEvent*) override {
     QPainter p(this);
     view_->paint_all(p, size());
+    view_->note_frame_painted();
   }
 
  private:
@@ -90,6 +93,7 @@ class PointView::GlCanvas final : public QOpenGLWidget, protected QOpenGLFunctio
   void paintGL() override {
     QPainter p(this);
     view_->paint_gl(p, size(), devicePixelRatioF());
+    view_->note_frame_painted();
   }
 
  private:
@@ -97,6 +101,90 @@ class PointView::GlCanvas final : public QOpenGLWidget, protected QOpenGLFunctio
   std::unique_ptr<QOpenGLShaderProgram> program_;
   bool ok_ = false;
 };
+
+// [SECTION] Point splatting (QPainter renderer) ---------------------------------------
+
+namespace {
+
+// Coverage of an anti-aliased disc of radius r pixels (4x4 supersampled),
+// centred on the middle pixel of a (2R+1)^2 box.
+struct Disc {
+  int R = 0;
+  std::vector<float> cover;
+};
+
+Disc make_disc(double r) {
+  Disc d;
+  d.R = static_cast<int>(std::ceil(r));
+  const int n = 2 * d.R + 1;
+  d.cover.assign(static_cast<size_t>(n) * n, 0.f);
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      int in = 0;
+      for (int sy = 0; sy < 4; ++sy)
+        for (int sx = 0; sx < 4; ++sx) {
+          const double dx = x - d.R + (sx + 0.5) / 4 - 0.5, dy = y - d.R + (sy + 0.5) / 4 - 0.5;
+          in += dx * dx + dy * dy <= r * r;
+        }
+      d.cover[static_cast<size_t>(y) * n + x] = in / 16.f;
+    }
+  return d;
+}
+
+// Source-over blend of discs at the points of s into a premultiplied ARGB image
+// whose pixel (0, 0) is the plot's top-left corner.
+void splat(QImage& img, const SampleSet& s, const PlotFrame& f, double dpr, const QColor& col, double radius) {
+  if (s.shape != std::vector<int64_t>{2} || s.count() == 0) return;
+  const Disc d = make_disc(std::max(0.6, radius * dpr));
+  const int n = 2 * d.R + 1, W = img.width(), H = img.height();
+  const float a = static_cast<float>(col.alphaF());
+  const float cr = static_cast<float>(col.red()) * a, cg = static_cast<float>(col.green()) * a,
+              cb = static_cast<float>(col.blue()) * a;
+  for (int64_t i = 0; i < s.count(); ++i) {
+    const float x = s.data[2 * i], y = s.data[2 * i + 1];
+    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+    const QPointF q = f.map(x, y);
+    const double px = (q.x() - f.plot.left()) * dpr, py = (q.y() - f.plot.top()) * dpr;
+    if (px < -d.R - 1 || py < -d.R - 1 || px > W + d.R || py > H + d.R) continue;
+    const int ix = static_cast<int>(std::floor(px)) - d.R, iy = static_cast<int>(std::floor(py)) - d.R;
+    for (int yy = 0; yy < n; ++yy) {
+      const int Y = iy + yy;
+      if (Y < 0 || Y >= H) continue;
+      auto* line = reinterpret_cast<QRgb*>(img.scanLine(Y));
+      for (int xx = 0; xx < n; ++xx) {
+        const int X = ix + xx;
+        const float c = d.cover[static_cast<size_t>(yy) * n + xx];
+        if (c <= 0.f || X < 0 || X >= W) continue;
+        const QRgb dst = line[X];
+        const float keep = 1.f - a * c;
+        line[X] = qRgba(static_cast<int>(cr * c + qRed(dst) * keep + 0.5f), static_cast<int>(cg * c + qGreen(dst) * keep + 0.5f),
+                        static_cast<int>(cb * c + qBlue(dst) * keep + 0.5f),
+                        static_cast<int>(255.f * a * c + qAlpha(dst) * keep + 0.5f));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const QImage& PointView::points_layer(const PlotFrame& f, double dpr) {
+  if (!layer_dirty_ && layer_plot_ == f.plot && layer_dpr_ == dpr) return layer_;
+  const QSize px(std::max(1, static_cast<int>(std::ceil(f.plot.width() * dpr))),
+                 std::max(1, static_cast<int>(std::ceil(f.plot.height() * dpr))));
+  layer_ = QImage(px, QImage::Format_ARGB32_Premultiplied);
+  layer_.fill(Qt::transparent);
+  QColor ref(150, 150, 158);
+  ref.setAlphaF(0.35);
+  splat(layer_, content_.reference, f, dpr, ref, 1.2);
+  QColor col = content_.color;
+  col.setAlphaF(0.85);
+  splat(layer_, content_.samples, f, dpr, col, point_size_for(content_.samples.count(), 1.0) / 2.0);
+  layer_.setDevicePixelRatio(dpr);
+  layer_plot_ = f.plot;
+  layer_dpr_ = dpr;
+  layer_dirty_ = false;
+  return layer_;
+}
 
 // [SECTION] PointView ---------------------------------------------------------------
 
@@ -138,13 +226,15 @@ void PointView::set_content(const ViewContent& content) {
   content_ = content;
   heat_region_ = heat_region_for(content_.bounds);
   heat_ = density_image(content_, heat_region_, 150);
+  layer_dirty_ = true;
   canvas_->update();
 }
 
 void PointView::paint_all(QPainter& p, const QSize& size) {
   const PlotFrame f = plot_frame(size, content_);
   paint_underlay(p, f, heat_, heat_region_);
-  paint_points(p, f, content_);
+  const double dpr = p.device() ? p.device()->devicePixelRatioF() : 1.0;
+  p.drawImage(f.plot.topLeft(), points_layer(f, dpr));
   paint_overlay(p, f, content_);
 }
 

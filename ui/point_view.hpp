@@ -10,6 +10,8 @@
 
 namespace sims::ui {
 
+struct PlotFrame;
+
 class PointView final : public SampleView {
  public:
   explicit PointView(QWidget* parent = nullptr);
@@ -28,9 +30,16 @@ class PointView final : public SampleView {
  private:
   class GlCanvas;
   class PainterCanvas;
+  // The QPainter renderer's points (reference and samples) splatted into an
+  // image once per content and size, not drawn as thousands of ellipses per paint.
+  const QImage& points_layer(const PlotFrame& f, double dpr);
   ViewContent content_;
   QImage heat_;
   QRectF heat_region_;
+  QImage layer_;
+  QRectF layer_plot_;
+  double layer_dpr_ = 0;
+  bool layer_dirty_ = true;
   QWidget* canvas_ = nullptr;
   GlCanvas* gl_ = nullptr;
 };

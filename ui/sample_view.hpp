@@ -50,6 +50,14 @@ class SampleView : public QWidget {
   virtual QImage render_image() = 0;
   // "OpenGL" or "QPainter" (shown in the about box and logged once).
   virtual QString renderer() const = 0;
+  // Frames painted so far: a benchmark waits for the frame after a result
+  // was set to know it is on screen. Views call note_frame_painted() after
+  // each paint.
+  quint64 frames_painted() const { return frames_painted_; }
+  void note_frame_painted() { ++frames_painted_; }
+
+ private:
+  quint64 frames_painted_ = 0;
 };
 
 // 2D points -> PointView; [1 or 3, H, W] -> ImageGridView; other shapes -> a
