@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -87,6 +88,12 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
   steps_->setRange(2, 256);
   steps_->setToolTip("Heun steps N (2N−1 network evaluations per model)");
   form->addRow("Steps", steps_);
+  sampler_ = new QComboBox(this);
+  sampler_->setObjectName("sampler");
+  sampler_->addItem("Heun (2nd order, EDM)", static_cast<int>(SamplerKind::Heun));
+  sampler_->addItem("Euler (1st order)", static_cast<int>(SamplerKind::Euler));
+  sampler_->setToolTip("Heun: 2N−1 evaluations per model; Euler: N");
+  form->addRow("Sampler", sampler_);
   auto* seed_row = new QHBoxLayout;
   seed_ = new QSpinBox(this);
   seed_->setObjectName("seed");
@@ -107,7 +114,22 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
   v->addSpacing(6);
   v->addLayout(form);
   v->addWidget(compare_);
+  auto* status_row = new QHBoxLayout;
+  quality_ = new QLabel(this);
+  quality_->setObjectName("qualityLabel");
+  quality_->setWordWrap(true);
+  quality_->setToolTip("Which quality the views show: a quick preview while a control moves (or before a slow "
+                       "model's full grid is ready), or the final full-quality samples");
+  stop_ = new QPushButton("Stop", this);
+  stop_->setObjectName("stopSampling");
+  stop_->setToolTip("Stop the sampling run in flight (the views keep the last result)");
+  stop_->setEnabled(false);
+  status_row->addWidget(quality_, 1);
+  status_row->addWidget(stop_);
+  v->addSpacing(4);
+  v->addLayout(status_row);
   set_settings(GuidanceSettings{});
+  connect(stop_, &QPushButton::clicked, this, &GuidancePanel::cancel_requested);
 
   // Dragging previews, releasing (or any discrete change) asks for full quality.
   connect(omega_, &QSlider::valueChanged, this, [this] {
@@ -138,6 +160,7 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
     Q_EMIT changed(false);
   };
   connect(steps_, &QSpinBox::valueChanged, this, full);
+  connect(sampler_, &QComboBox::currentIndexChanged, this, full);
   connect(seed_, &QSpinBox::valueChanged, this, full);
   connect(points_, &QSpinBox::valueChanged, this, full);
   connect(compare_, &QCheckBox::toggled, this, full);
@@ -147,6 +170,7 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
 SamplerConfig GuidancePanel::sampler_config() const {
   SamplerConfig c;
   c.steps = steps_->value();
+  c.kind = static_cast<SamplerKind>(sampler_->currentData().toInt());
   return c;
 }
 
@@ -158,6 +182,7 @@ GuidanceSettings GuidancePanel::settings() const {
   s.lo = bar_->lo();
   s.hi = bar_->hi();
   s.steps = steps_->value();
+  s.sampler = static_cast<SamplerKind>(sampler_->currentData().toInt());
   s.seed = static_cast<uint64_t>(seed_->value());
   s.points = points_->value();
   s.compare = compare_->isChecked();
@@ -165,9 +190,10 @@ GuidanceSettings GuidancePanel::settings() const {
 }
 
 void GuidancePanel::set_settings(const GuidanceSettings& s) {
-  const QSignalBlocker b1(omega_), b2(steps_), b3(seed_), b4(points_), b5(compare_);
+  const QSignalBlocker b1(omega_), b2(steps_), b3(seed_), b4(points_), b5(compare_), b6(sampler_);
   omega_->setValue(static_cast<int>(std::lround(s.omega * 100)));
   steps_->setValue(s.steps);
+  sampler_->setCurrentIndex(std::max(0, sampler_->findData(static_cast<int>(s.sampler))));
   seed_->setValue(static_cast<int>(s.seed));
   points_->setValue(static_cast<int>(s.points));
   compare_->setChecked(s.compare);
@@ -175,6 +201,15 @@ void GuidancePanel::set_settings(const GuidanceSettings& s) {
   bar_->set_interval(s.lo, s.hi);
   refresh_labels();
 }
+
+void GuidancePanel::set_status(const QString& quality, bool busy) {
+  quality_->setText(quality);
+  stop_->setEnabled(busy);
+}
+
+QString GuidancePanel::quality_text() const { return quality_->text(); }
+
+bool GuidancePanel::dragging() const { return omega_->isSliderDown(); }
 
 void GuidancePanel::set_aux_available(bool yes) {
   omega_->setEnabled(yes);

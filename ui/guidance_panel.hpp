@@ -1,6 +1,7 @@
 // Live guidance panel: omega slider (-1..3), guidance interval, steps, seed,
-// number of points, base-vs-SIMS comparison. Dragging a control asks for a
-// cheap preview; releasing it asks for full quality.
+// number of points, sampler, base-vs-SIMS comparison. Dragging a control asks
+// for a cheap preview; releasing it asks for full quality. A status line says
+// which quality is shown, with a Stop button while a run is in flight.
 #pragma once
 #include <cstdint>
 
@@ -9,7 +10,9 @@
 #include "sampling/schedule.hpp"
 
 class QCheckBox;
+class QComboBox;
 class QLabel;
+class QPushButton;
 class QSlider;
 class QSpinBox;
 
@@ -21,6 +24,7 @@ struct GuidanceSettings {
   double omega = 1.0;
   double lo = 0.0, hi = std::numeric_limits<double>::infinity();
   int steps = 32;
+  SamplerKind sampler = SamplerKind::Heun;
   uint64_t seed = 0;
   int64_t points = 2000;
   bool compare = true;
@@ -34,12 +38,21 @@ class GuidancePanel final : public QGroupBox {
   void set_settings(const GuidanceSettings& s);  // no signal
   void set_aux_available(bool yes);
   QSlider* omega_slider() const { return omega_; }
+  // The omega slider is held down (being dragged, or held still before release).
+  bool dragging() const;
   IntervalBar* interval_bar() const { return bar_; }
   SamplerConfig sampler_config() const;
+  // What the views show ("preview · 8 steps", "final") and whether a run is
+  // in flight (enables Stop).
+  void set_status(const QString& quality, bool busy);
+  QPushButton* stop_button() const { return stop_; }
+  QString quality_text() const;
 
  Q_SIGNALS:
   // A setting changed; preview = a control is being dragged.
   void changed(bool preview);
+  // The user pressed Stop.
+  void cancel_requested();
 
  private:
   void refresh_labels();
@@ -48,7 +61,10 @@ class GuidancePanel final : public QGroupBox {
   QLabel *omega_label_, *interval_label_;
   IntervalBar* bar_;
   QSpinBox *steps_, *seed_, *points_;
+  QComboBox* sampler_;
   QCheckBox* compare_;
+  QLabel* quality_;
+  QPushButton* stop_;
 };
 
 }  // namespace sims::ui

@@ -13,6 +13,7 @@
 #include "sample_view.hpp"
 
 class QLabel;
+class QMenu;
 class QSplitter;
 class QTabWidget;
 
@@ -30,6 +31,9 @@ struct StudioOptions {
   QString base, aux;          // model files; empty: remembered ones, else the shipped models
   bool remember = true;       // read and write QSettings
   int64_t preview_points = 400;
+  // Image models: the quick first look (images, Heun steps) shown before the full grid.
+  int64_t image_preview_images = 4;
+  int image_preview_steps = 8;
 };
 
 // The shipped 2D models (assets/models/grid25-{base,aux}.ckpt).
@@ -57,10 +61,23 @@ class MainWindow final : public QMainWindow {
   // The views shown (base | SIMS) as one PNG; false (and a message) on failure.
   bool export_png(const QString& path);
 
+  // Session files (*.simsession, JSON): the model files, the live settings
+  // (omega, interval, steps, sampler, seed, points, compare), the step
+  // viewer's mode and the tab shown. Saving is atomic; opening a missing or
+  // bad file says why in the message area and changes nothing.
+  bool save_session(const QString& path);
+  bool open_session(const QString& path);
+  // Recently used files, newest first, as "session:PATH", "base:PATH" or "aux:PATH" (at most 8).
+  QStringList recent_files() const { return recent_; }
+
  public Q_SLOTS:
   void request(bool preview);
   void open_train();
   void export_dialog();
+  void save_session_dialog();
+  void open_session_dialog();
+  // Stops the live run in flight; the views keep the last result.
+  void cancel_sampling();
 
  Q_SIGNALS:
   void result_shown(quint64 stamp, bool preview);
@@ -75,6 +92,8 @@ class MainWindow final : public QMainWindow {
   void ensure_views(const std::vector<int64_t>& shape);
   void load_settings(const StudioOptions& opts);
   void save_settings();
+  void add_recent(const QString& kind, const QString& path);
+  void rebuild_recent_menu();
 
   StudioOptions opts_;
   std::unique_ptr<engine::JobRunner> jobs_;
@@ -93,6 +112,18 @@ class MainWindow final : public QMainWindow {
   QLabel* status_;
   engine::LiveResultPtr last_;
   uint64_t shown_stamp_ = 0;
+  bool shown_preview_ = false;  // the result on screen is a preview (its refinement may replace it)
+  // The last full-quality request: submitting an identical one while it is
+  // still the newest (in flight or shown) is skipped, so a run started while
+  // the slider was held still carries on through the release.
+  engine::LiveRequest full_req_;
+  uint64_t full_stamp_ = 0;
+  // Image models: measured seconds per sample and network evaluation (the
+  // last run's), so the first preview's step count fits its time budget on a
+  // slow or busy machine.
+  double image_eval_seconds_ = 0;
+  QStringList recent_;
+  QMenu* recent_menu_ = nullptr;
   // At most one preview in flight: a drag sends the next preview when the
   // last one is shown, so previews keep arriving at the worker's pace instead
   // of each cancelling the one before (latest-wins would starve them).

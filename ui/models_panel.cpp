@@ -105,29 +105,29 @@ void ModelsPanel::open_dialog(ModelRole role) {
   load(role, f);
 }
 
-bool ModelsPanel::load(ModelRole role, const QString& path) {
+DenoiserPtr ModelsPanel::open_model(ModelRole role, const QString& path, QString* error) const {
   const QString which = role == ModelRole::Base ? "base" : "auxiliary";
-  if (path.isEmpty()) return false;
-  if (!QFileInfo::exists(path)) {
-    messages_->error(QString("cannot open the %1 model: '%2' does not exist").arg(which, path));
-    return false;
+  if (path.isEmpty()) {
+    *error = QString("no %1 model file given").arg(which);
+    return nullptr;
   }
-  DenoiserPtr d;
+  if (!QFileInfo::exists(path)) {
+    *error = QString("cannot open the %1 model: '%2' does not exist").arg(which, path);
+    return nullptr;
+  }
   try {
-    d = load_denoiser(path.toStdString());
+    return load_denoiser(path.toStdString());
   } catch (const c10::Error& e) {
     const std::string m = e.what_without_backtrace();
-    messages_->error(QString("%1 model '%2': %3").arg(which, path, QString::fromStdString(m.substr(0, m.find('\n')))));
-    return false;
+    *error = QString("%1 model '%2': %3").arg(which, path, QString::fromStdString(m.substr(0, m.find('\n'))));
   } catch (const std::exception& e) {
-    messages_->error(QString("%1 model: %2").arg(which, QString::fromUtf8(e.what())));
-    return false;
+    *error = QString("%1 model: %2").arg(which, QString::fromUtf8(e.what()));
   }
-  const DenoiserPtr other = role == ModelRole::Base ? aux_ : base_;
-  if (other && other->info().sample_shape != d->info().sample_shape)
-    messages_->warning(QString("the %1 model's samples are %2 but the other model's are %3: sampling needs both to match")
-                           .arg(which, QString::fromStdString(shape_to_string(d->info().sample_shape)),
-                                QString::fromStdString(shape_to_string(other->info().sample_shape))));
+  return nullptr;
+}
+
+void ModelsPanel::install(ModelRole role, const DenoiserPtr& d, const QString& path) {
+  const QString which = role == ModelRole::Base ? "base" : "auxiliary";
   if (role == ModelRole::Base) {
     base_ = d;
     base_path_ = path;
@@ -144,6 +144,57 @@ bool ModelsPanel::load(ModelRole role, const QString& path) {
   }
   describe(role);
   messages_->info(QString("loaded %1 model %2").arg(which, QFileInfo(path).fileName()));
+  Q_EMIT model_opened(role, path);
+}
+
+bool ModelsPanel::load(ModelRole role, const QString& path) {
+  const QString which = role == ModelRole::Base ? "base" : "auxiliary";
+  if (path.isEmpty()) return false;
+  QString error;
+  const DenoiserPtr d = open_model(role, path, &error);
+  if (!d) {
+    messages_->error(error);
+    return false;
+  }
+  const DenoiserPtr other = role == ModelRole::Base ? aux_ : base_;
+  if (other && other->info().sample_shape != d->info().sample_shape)
+    messages_->warning(QString("the %1 model's samples are %2 but the other model's are %3: sampling needs both to match")
+                           .arg(which, QString::fromStdString(shape_to_string(d->info().sample_shape)),
+                                QString::fromStdString(shape_to_string(other->info().sample_shape))));
+  install(role, d, path);
+  Q_EMIT models_changed();
+  return true;
+}
+
+bool ModelsPanel::load_pair(const QString& base, const QString& aux) {
+  QString error;
+  const DenoiserPtr b = open_model(ModelRole::Base, base, &error);
+  if (!b) {
+    messages_->error(error);
+    return false;
+  }
+  DenoiserPtr a;
+  if (!aux.isEmpty()) {
+    a = open_model(ModelRole::Aux, aux, &error);
+    if (!a) {
+      messages_->error(error);
+      return false;
+    }
+    if (a->info().sample_shape != b->info().sample_shape) {
+      messages_->error(QString("the auxiliary model's samples are %1 but the base model's are %2")
+                           .arg(QString::fromStdString(shape_to_string(a->info().sample_shape)),
+                                QString::fromStdString(shape_to_string(b->info().sample_shape))));
+      return false;
+    }
+  }
+  install(ModelRole::Base, b, base);
+  if (a) {
+    install(ModelRole::Aux, a, aux);
+  } else {
+    aux_.reset();
+    aux_path_.clear();
+    describe(ModelRole::Aux);
+  }
   Q_EMIT models_changed();
   return true;
 }

@@ -22,6 +22,9 @@ class ModelsPanel final : public QGroupBox {
   // Loads a model file; on failure the message area says why, the previous
   // model stays, and false is returned.
   bool load(ModelRole role, const QString& path);
+  // Both at once (aux may be empty: no auxiliary): either both are loaded,
+  // or neither changes and the message area says why.
+  bool load_pair(const QString& base, const QString& aux);
   void unload(ModelRole role);
   DenoiserPtr base() const { return base_; }
   DenoiserPtr aux() const { return aux_; }
@@ -35,8 +38,13 @@ class ModelsPanel final : public QGroupBox {
 
  Q_SIGNALS:
   void models_changed();
+  // A model file was loaded (for the recent-files list).
+  void model_opened(sims::ui::ModelRole role, const QString& path);
 
  private:
+  // Loads a file without changing the panel; null and *error on failure.
+  DenoiserPtr open_model(ModelRole role, const QString& path, QString* error) const;
+  void install(ModelRole role, const DenoiserPtr& d, const QString& path);
   void describe(ModelRole role);
 
   MessageArea* messages_;

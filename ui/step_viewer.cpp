@@ -82,6 +82,8 @@ void StepViewer::set_sigmas(const std::vector<double>& t) {
 int StepViewer::step() const { return slider_->value(); }
 bool StepViewer::show_denoised() const { return what_->currentIndex() == 1; }
 bool StepViewer::show_trails() const { return trails_->isChecked(); }
+void StepViewer::set_show_denoised(bool yes) { what_->setCurrentIndex(yes ? 1 : 0); }
+void StepViewer::set_show_trails(bool yes) { trails_->setChecked(yes); }
 
 QString StepViewer::caption() const {
   const int k = step(), N = slider_->maximum();

@@ -25,6 +25,8 @@ class StepViewer final : public QWidget {
   int step() const;              // 0..N (N = final samples)
   bool show_denoised() const;    // D(x_t) instead of x_t
   bool show_trails() const;
+  void set_show_denoised(bool yes);
+  void set_show_trails(bool yes);
   QSlider* slider() const { return slider_; }
   QString caption() const;       // e.g. "step 12 / 32 · σ = 0.52 · x_t"
 

@@ -11,6 +11,9 @@
 #include <QCheckBox>
 #include <QCommandLineParser>
 #include <QComboBox>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QPushButton>
 #include <QSlider>
 #include <QTabWidget>
@@ -21,6 +24,7 @@
 #include "loop_view.hpp"
 #include "main_window.hpp"
 #include "step_viewer.hpp"
+#include "studio_bench.hpp"
 #include "sweep_view.hpp"
 #include "train_panel.hpp"
 
@@ -39,6 +43,11 @@ int main(int argc, char* argv[]) {
   QCommandLineOption base({"b", "base"}, "Base model file (checkpoint, TorchScript or analytic .json).", "FILE");
   QCommandLineOption aux({"a", "aux"}, "Auxiliary model file.", "FILE");
   QCommandLineOption fresh("no-settings", "Neither read nor write remembered settings.");
+  QCommandLineOption session("session", "Open a saved session (*.simsession): models and settings.", "FILE");
+  QCommandLineOption bench("bench-latency",
+                           "Benchmark: time slider release -> screen, drag previews, event-loop stalls (also while "
+                           "training) and the image models' first preview; write JSON to FILE, then quit.", "FILE");
+  QCommandLineOption bench_no_final("bench-no-final-grid", "With --bench-latency: skip timing a full image grid.");
   QCommandLineOption shot("screenshot", "Save the window to FILE after the first full result, then quit.", "FILE");
   QCommandLineOption omega("omega", "Start with this omega.", "W");
   QCommandLineOption interval("interval", "Start with this guidance interval LO:HI (inf allowed).", "LO:HI");
@@ -54,8 +63,8 @@ int main(int argc, char* argv[]) {
                           "With --tab sweep: run the tab's default sweep of the loaded models. With --tab loops: run "
                           "the default loop with standard training, then with SIMS (overlaid). With --screenshot FILE "
                           "as well: save the window when it finishes, then quit.");
-  for (auto* o : {&base, &aux, &fresh, &tab, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs}) {
-    if (o != &base && o != &aux && o != &fresh && o != &tab && o != &demo) o->setFlags(QCommandLineOption::HiddenFromHelp);
+  for (auto* o : {&base, &aux, &fresh, &tab, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
+    if (o != &base && o != &aux && o != &fresh && o != &tab && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
     cli.addOption(*o);
   }
   cli.process(app);
@@ -63,8 +72,10 @@ int main(int argc, char* argv[]) {
   StudioOptions opts;
   opts.base = cli.value(base);
   opts.aux = cli.value(aux);
-  opts.remember = !cli.isSet(fresh) && !cli.isSet(shot) && !cli.isSet(train_shot) && !cli.isSet(exports);
+  opts.remember = !cli.isSet(fresh) && !cli.isSet(shot) && !cli.isSet(train_shot) && !cli.isSet(bench) && !cli.isSet(exports);
   MainWindow w(opts);
+  if (cli.isSet(session) && !w.open_session(cli.value(session)))
+    std::fprintf(stderr, "error: cannot open session '%s' (see the window's messages)\n", qPrintable(cli.value(session)));
   if (cli.isSet(omega) || cli.isSet(interval)) {
     GuidanceSettings g = w.guidance()->settings();
     if (cli.isSet(omega)) g.omega = cli.value(omega).toDouble();
@@ -82,6 +93,19 @@ int main(int argc, char* argv[]) {
   if (cli.isSet(trails)) w.steps()->findChild<QCheckBox*>("trails")->setChecked(true);
   if (cli.isSet(denoised)) w.steps()->findChild<QComboBox*>("stepWhat")->setCurrentIndex(1);
   w.show();
+
+  if (cli.isSet(bench)) {
+    const QString file = cli.value(bench);
+    StudioBenchOptions bo;
+    bo.image_final = !cli.isSet(bench_no_final);
+    QTimer::singleShot(0, &w, [&w, file, bo] {
+      const QJsonObject r = run_studio_bench(w, bo, [](const QString& line) { std::fprintf(stderr, "%s\n", qPrintable(line)); });
+      QFile f(file);
+      const bool ok = f.open(QIODevice::WriteOnly) && f.write(QJsonDocument(r).toJson()) > 0;
+      if (!ok) std::fprintf(stderr, "error: cannot write '%s'\n", qPrintable(file));
+      QCoreApplication::exit(ok && !r.contains("error") ? 0 : 1);
+    });
+  }
 
   // --tab / --run-demo: the analysis tabs (for users, documentation and CI screenshots).
   int tab_index = 0;

@@ -14,6 +14,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMenu>
 #include <QSlider>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -277,6 +278,181 @@ class StudioTest : public QObject {
     QVERIFY(!w_->export_png(tmp_.filePath("no/such/dir/view.png")));
   }
 
+  // [Sessions] save -> change -> open restores; a bad file changes nothing; recent files.
+ private:
+  struct Snapshot {
+    GuidanceSettings g;
+    bool denoised, trails;
+    int tab;
+    QString base, aux;
+  };
+  Snapshot snapshot() const {
+    auto* tabs = w_->findChild<QTabWidget*>("mainTabs");
+    return {w_->guidance()->settings(), w_->steps()->show_denoised(), w_->steps()->show_trails(),
+            tabs ? tabs->currentIndex() : -1, w_->models()->path(ModelRole::Base), w_->models()->path(ModelRole::Aux)};
+  }
+  static bool same(const Snapshot& a, const Snapshot& b) {
+    return a.g.omega == b.g.omega && a.g.lo == b.g.lo && a.g.hi == b.g.hi && a.g.steps == b.g.steps &&
+           a.g.sampler == b.g.sampler && a.g.seed == b.g.seed && a.g.points == b.g.points && a.g.compare == b.g.compare &&
+           a.denoised == b.denoised && a.trails == b.trails && a.tab == b.tab && a.base == b.base && a.aux == b.aux;
+  }
+  void restore_defaults() {
+    GuidanceSettings d;
+    d.omega = 0.5;  // not the slider's start (1.0): later tests drag to 1.0 and need it to move
+    w_->guidance()->set_settings(d);
+    w_->steps()->set_show_denoised(false);
+    w_->steps()->set_show_trails(false);
+    if (auto* tabs = w_->findChild<QTabWidget*>("mainTabs")) tabs->setCurrentIndex(0);
+    w_->request(false);  // skipped when the same request is already in flight or shown
+    QTRY_VERIFY_WITH_TIMEOUT(w_->live().idle() && stamp() == w_->live().latest_stamp(), 60000);
+  }
+
+ private Q_SLOTS:
+  void sessionSaveThenOpenRestores() {
+    QVERIFY(wait_result(0));
+    GuidanceSettings g = w_->guidance()->settings();
+    g.omega = 1.7;
+    g.lo = 0.3;
+    g.hi = 5.0;
+    g.steps = 24;
+    g.sampler = SamplerKind::Euler;
+    g.seed = 123;
+    g.points = 1000;
+    g.compare = false;
+    w_->guidance()->set_settings(g);
+    w_->steps()->set_show_denoised(true);
+    w_->steps()->set_show_trails(true);
+    auto* tabs = w_->findChild<QTabWidget*>("mainTabs");
+    if (tabs) tabs->setCurrentIndex(tabs->count() - 1);
+    const Snapshot saved = snapshot();
+    const QString file = tmp_.filePath("a.simsession");
+    QVERIFY(w_->save_session(file));
+    QVERIFY(QFileInfo::exists(file));
+    QVERIFY(!QFileInfo::exists(file + ".tmp"));
+    QFile saved_file(file);
+    QVERIFY(saved_file.open(QIODevice::ReadOnly));
+    const QJsonObject j = QJsonDocument::fromJson(saved_file.readAll()).object();
+    QCOMPARE(j.value("format").toString(), QString("sims-studio-session"));
+    QCOMPARE(j.value("guidance").toObject().value("sampler").toString(), QString("euler"));
+
+    // Change everything, then open the session again.
+    restore_defaults();
+    QVERIFY(!same(snapshot(), saved));
+    const uint64_t s0 = stamp();
+    QVERIFY(w_->open_session(file));
+    QVERIFY(same(snapshot(), saved));
+    QCOMPARE(w_->guidance()->settings().omega, 1.7);
+    QCOMPARE(w_->guidance()->sampler_config().kind, SamplerKind::Euler);
+    // The restored settings drive the next result.
+    QVERIFY(wait_result(s0));
+    const auto& q = w_->last_result()->request;
+    QCOMPARE(q.sampler.steps, 24);
+    QCOMPARE(q.sampler.kind, SamplerKind::Euler);
+    QCOMPARE(q.n, int64_t{1000});
+    QCOMPARE(q.seed, uint64_t{123});
+    QVERIFY(!q.compare_base);
+    QCOMPARE(w_->recent_files().value(0), "session:" + QFileInfo(file).absoluteFilePath());
+    restore_defaults();
+  }
+
+  void badSessionChangesNothing() {
+    QVERIFY(wait_result(0));
+    const Snapshot before = snapshot();
+    auto write = [&](const QString& name, const QByteArray& bytes) {
+      QFile f(tmp_.filePath(name));
+      if (f.open(QIODevice::WriteOnly)) f.write(bytes);
+      return f.fileName();
+    };
+    const QString valid_models = QString(R"("models": {"base": "%1", "aux": "%2"})").arg(base_, aux_);
+    const struct {
+      QString file, why;
+    } cases[] = {
+        {write("junk.simsession", "{ this is not json"), "not valid JSON"},
+        {write("other.simsession", R"({"format": "something-else", "version": 1})"), "not a SIMS Studio session"},
+        {write("omega.simsession", (R"({"format": "sims-studio-session", "version": 1, )" + valid_models +
+                                    R"(, "guidance": {"omega": 7}})").toUtf8()),
+         "omega"},
+        {write("steps.simsession", (R"({"format": "sims-studio-session", "version": 1, )" + valid_models +
+                                    R"(, "guidance": {"steps": "many"}})").toUtf8()),
+         "steps"},
+        {write("model.simsession", R"({"format": "sims-studio-session", "version": 1,
+                                       "models": {"base": "/no/such/model.ckpt"}, "guidance": {"omega": 2.5}})"),
+         "does not exist"},
+        {tmp_.filePath("missing.simsession"), "does not exist"},
+    };
+    for (const auto& c : cases) {
+      const int errors = w_->messages()->error_count();
+      QVERIFY2(!w_->open_session(c.file), qPrintable(c.file));
+      QVERIFY(w_->messages()->error_count() > errors);
+      QVERIFY2(w_->messages()->last_error().contains(c.why) || w_->messages()->last_error().contains("nothing was changed"),
+               qPrintable(w_->messages()->last_error()));
+      QVERIFY2(same(snapshot(), before), qPrintable(c.file));
+      QVERIFY(!w_->recent_files().contains("session:" + QFileInfo(c.file).absoluteFilePath()));
+    }
+    QVERIFY(w_->models()->base() && w_->models()->aux());
+  }
+
+  void recentFilesAreRemembered() {
+    QVERIFY(w_->models()->load(ModelRole::Aux, aux_));
+    QCOMPARE(w_->recent_files().value(0), "aux:" + QFileInfo(aux_).absoluteFilePath());
+    for (int i = 0; i < 10; ++i) QVERIFY(w_->save_session(tmp_.filePath(QString("s%1.simsession").arg(i))));
+    QCOMPARE(w_->recent_files().size(), 8);  // at most 8, newest first
+    QCOMPARE(w_->recent_files().value(0), "session:" + QFileInfo(tmp_.filePath("s9.simsession")).absoluteFilePath());
+    QVERIFY(!w_->recent_files().contains("aux:" + QFileInfo(aux_).absoluteFilePath()));
+    // Saving the same file again moves it to the front instead of repeating it.
+    QVERIFY(w_->save_session(tmp_.filePath("s5.simsession")));
+    QCOMPARE(w_->recent_files().value(0), "session:" + QFileInfo(tmp_.filePath("s5.simsession")).absoluteFilePath());
+    QCOMPARE(w_->recent_files().size(), 8);
+    QCOMPARE(w_->recent_files().filter("s5.simsession").size(), 1);
+    auto* menu = w_->findChild<QMenu*>("recentMenu");
+    QVERIFY(menu);
+    QVERIFY(menu->actions().size() >= 8);
+    QVERIFY(menu->actions().value(0)->text().contains("s5.simsession"));
+  }
+
+  // [Image models] a quick preview first, then the full grid; Stop ends the run.
+  void imageModelsPreviewFirstThenStop() {
+    const QString fb = SIMS_SOURCE_DIR "/assets/models/faces-base.ckpt", fa = SIMS_SOURCE_DIR "/assets/models/faces-aux.ckpt";
+    if (!QFileInfo::exists(fb) || !QFileInfo::exists(fa)) QSKIP("the shipped image models are missing");
+    // Whatever happens below, the tests that follow get the 2D models back.
+    struct Restore {
+      StudioTest* t;
+      ~Restore() {
+        if (t->w_->models()->path(ModelRole::Base) != t->base_) t->w_->models()->load_pair(t->base_, t->aux_);
+      }
+    } restore{this};
+    QVERIFY(w_->models()->load_pair(fb, fa));
+    QVERIFY(wait_result(w_->live().latest_stamp() - 1, true));  // the request load_pair made
+    auto pre = w_->last_result();
+    QVERIFY(pre->request.preview);
+    QVERIFY(pre->refining);
+    QCOMPARE(pre->x.size(0), int64_t{4});
+    QCOMPARE(pre->request.run_config().steps, 8);
+    QVERIFY(w_->guidance()->quality_text().contains("preview"));
+    QVERIFY(w_->sims_view()->content().footer.startsWith("preview"));
+    QVERIFY(w_->guidance()->stop_button()->isEnabled());
+    // An omega change while the full grid is computed: the new preview comes quickly.
+    const uint64_t s1 = stamp();
+    QElapsedTimer t;
+    t.start();
+    w_->guidance()->omega_slider()->setValue(w_->guidance()->omega_slider()->value() == 150 ? 50 : 150);
+    QVERIFY(wait_result(s1, true));
+    qInfo("image models: omega change -> first preview shown in %lld ms", static_cast<long long>(t.elapsed()));
+    QVERIFY(w_->last_result()->request.preview);
+    // Stop: the run ends, nothing newer is shown, the button is disabled.
+    const uint64_t shown = stamp();
+    w_->guidance()->stop_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(w_->live().idle(), 10000);
+    QVERIFY(!w_->guidance()->stop_button()->isEnabled());
+    QVERIFY(w_->guidance()->quality_text().contains("stopped"));
+    QTest::qWait(100);
+    QCOMPARE(stamp(), shown);
+    // Back to the 2D models for the tests that follow.
+    QVERIFY(w_->models()->load_pair(base_, aux_));
+    QVERIFY(wait_result(w_->live().latest_stamp() - 1));
+    QCOMPARE(w_->last_result()->x.size(0), int64_t{2000});
+  }
+
   // Not a pass/fail test: numbers for the docs (2000 points x 32 Heun steps).
   void benchLatencyAndPreviewRate() {
     GuidanceSettings g = w_->guidance()->settings();
@@ -287,8 +463,8 @@ class StudioTest : public QObject {
       g.lo = lo;
       g.hi = hi;
       w_->guidance()->set_settings(g);
-      w_->request(false);
-      QVERIFY(wait_result(stamp()));
+      w_->request(false);  // skipped when the same request is already in flight or shown
+      QTRY_VERIFY_WITH_TIMEOUT(w_->live().idle() && stamp() == w_->live().latest_stamp(), 60000);
       std::vector<double> lat, compute;
       for (int i = 0; i < 8; ++i) {
         drag_omega(100 + 20 * i);
