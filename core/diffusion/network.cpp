@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -153,7 +154,12 @@ torch::Tensor EdmMlp::forward(const torch::Tensor& x, const torch::Tensor& sigma
 }
 
 bool EdmMlp::fast_path_applies(const torch::Tensor& x, const torch::Tensor& sigma) const {
-  if (torch::GradMode::is_enabled() || is_training()) return false;
+  // SIMS_MLP_FAST=0 keeps the general path everywhere (before/after benchmarks).
+  static const bool enabled = [] {
+    const char* e = std::getenv("SIMS_MLP_FAST");
+    return !(e && std::string(e) == "0");
+  }();
+  if (!enabled || torch::GradMode::is_enabled() || is_training()) return false;
   if (!x.is_cpu() || x.dim() != 2 || x.size(1) != cfg_.dim || x.size(0) < 1) return false;
   const auto dt = x.scalar_type();
   if ((dt != torch::kFloat && dt != torch::kDouble) || linears_[0]->weight.scalar_type() != dt ||

@@ -48,7 +48,8 @@ struct EdmNetwork : torch::nn::Module {
 // call it) takes a faster path with the same weights: the sigma embedding's
 // share of the first layer is folded into its bias once per call, rows go
 // through all layers in cache-sized blocks, and SiLU is vectorised. It equals
-// the general path within float rounding (tests/test_training.cpp).
+// the general path within float rounding (tests/test_network.cpp);
+// SIMS_MLP_FAST=0 in the environment turns it off (for benchmarks).
 class EdmMlp final : public EdmNetwork {
  public:
   explicit EdmMlp(const NetConfig& cfg);
