@@ -423,6 +423,19 @@ at::Tensor sample_stage(const std::string& base_ckpt, const std::string& aux_ckp
   return clamp ? x.clamp(-1, 1) : x;
 }
 
+void write_grid_png(render::GridFigure fig, const std::string& path) {
+  render::Canvas c = render::compose_grid(fig);
+  int ch = 0;  // compose_grid's title size follows the cell height
+  for (const auto& row : fig.cells)
+    for (const auto& cell : row) ch = std::max(ch, cell.height());
+  const float title_px = std::clamp(ch / 7.0f, 13.0f, 22.0f) * 1.25f;
+  if (!fig.title.empty() && render::Canvas::text_width(fig.title, title_px, true) + 16 > c.width()) {
+    fig.title.clear();
+    c = render::compose_grid(fig);
+  }
+  c.write_png(path);
+}
+
 // [SECTION] The loop --------------------------------------------------------------
 
 namespace {
@@ -519,13 +532,14 @@ void write_overview(const std::string& dir, int64_t generations, int zoom) {
     if (!fs::exists(f)) continue;
     const at::Tensor x = io::read_npy(f).to(at::kFloat);
     const at::Tensor row = x.narrow(0, 0, std::min<int64_t>(8, x.size(0))).clamp(-1, 1);
-    if (!fig.cells.empty() && row.size(0) != fig.cells.back().size()) continue;  // a different --save-images
+    // Rows of a different length (--save-images changed) are left out.
+    if (!fig.cells.empty() && static_cast<size_t>(row.size(0)) != fig.cells.back().size()) continue;
     std::vector<render::Canvas> cells;
     for (int64_t i = 0; i < row.size(0); ++i) cells.push_back(render::image_to_canvas(row[i], zoom));
     fig.cells.push_back(std::move(cells));
     fig.y_labels.push_back(std::to_string(t));
   }
-  if (!fig.cells.empty()) render::compose_grid(fig).write_png(dir + "/samples/overview.png");
+  if (!fig.cells.empty()) write_grid_png(fig, dir + "/samples/overview.png");
 }
 
 void remove_quietly(const std::string& path) {

@@ -48,6 +48,7 @@
 #include "loops/gaussian_loop.hpp"
 #include "metrics/features.hpp"
 #include "metrics/frechet.hpp"
+#include "render/canvas.hpp"
 #include "sampling/edm_sampler.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
@@ -229,5 +230,9 @@ at::Tensor sample_stage(const std::string& base_ckpt, const std::string& aux_ckp
                         const SamplerConfig& sampler, const Guidance& guidance, int64_t chunk,
                         const std::string& out_npy, c10::Device device, const std::atomic<bool>* cancel,
                         const std::function<void(int64_t done, int64_t total)>& progress, bool clamp = true);
+
+// Writes a labelled grid (render::compose_grid) as PNG, without its title
+// when the grid is narrower than the title (small images).
+void write_grid_png(render::GridFigure fig, const std::string& path);
 
 }  // namespace sims::loops

@@ -612,7 +612,7 @@ ScenariosResult run_scenarios(const ScenariosConfig& cfg, const ScenariosRunOpti
 
   if (cfg.keep > 0) {
     render::GridFigure fig;
-    fig.title = "First samples of each scenario (same starting noise in every row)";
+    fig.title = "First samples of each scenario (the same noise in every row)";
     const int zoom = shape[1] <= 32 ? 2 : 1;
     auto add = [&](const std::string& label, const ScenarioEval& e) {
       auto it = kept.find(kept_key(e.scenario, e.n_p, e.omega));
@@ -632,7 +632,7 @@ ScenariosResult run_scenarios(const ScenariosConfig& cfg, const ScenariosRunOpti
       add("SIMS-P |D_p|=" + std::to_string(sizes[i]) + " w=" + lw.str(), sims_p[i]);
     }
     if (!fig.cells.empty()) {
-      render::compose_grid(fig).write_png(dir + "/samples.png");
+      write_grid_png(fig, dir + "/samples.png");
       res.files.push_back(dir + "/samples.png");
     }
   }
