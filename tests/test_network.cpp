@@ -60,7 +60,7 @@ TEST_CASE("EdmMlp: the one-sigma sampling path equals the general path", "[netwo
         const at::Tensor sig = at::full({n}, s, at::kFloat);
         const at::Tensor fast = net.forward(x, sig), ref = net.forward_general(x, sig);
         REQUIRE(fast.sizes() == ref.sizes());
-        CHECK(rel_diff(fast, ref) < 2e-6);
+        CHECK(rel_diff(fast, ref) < 2e-6);  // float32 sums in another order (measured up to 4.4e-7)
       }
     }
     // Rows at different sigmas take the general path (bit for bit).

@@ -117,6 +117,70 @@ bool cpu_has_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return yes;
 }
+
+__attribute__((target("avx2,fma"))) inline __m256 silu8(__m256 x) {
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+// out[m, N] = silu(a[m, K] wt[K, N] + b[N]), all row-major float32, N a
+// multiple of 32: a dense layer and its activation in one pass. Two rows by
+// 32 columns of accumulators stay in registers (16 FMAs per 6 loads), the
+// weights (K x N) stay in L1, and the activation is applied before the
+// store, so a hidden layer costs one read of its input and one write.
+__attribute__((target("avx2,fma"))) void dense_silu_avx2(const float* a, int64_t m, int64_t K, const float* wt,
+                                                        const float* b, int64_t N, float* out) {
+  for (int64_t j0 = 0; j0 < N; j0 += 32) {
+    const __m256 b0 = _mm256_loadu_ps(b + j0), b1 = _mm256_loadu_ps(b + j0 + 8), b2 = _mm256_loadu_ps(b + j0 + 16),
+                 b3 = _mm256_loadu_ps(b + j0 + 24);
+    int64_t r = 0;
+    for (; r + 2 <= m; r += 2) {
+      __m256 c00 = b0, c01 = b1, c02 = b2, c03 = b3, c10 = b0, c11 = b1, c12 = b2, c13 = b3;
+      const float* a0 = a + r * K;
+      const float* a1 = a0 + K;
+      for (int64_t k = 0; k < K; ++k) {
+        const float* w = wt + k * N + j0;
+        const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8), w2 = _mm256_loadu_ps(w + 16),
+                     w3 = _mm256_loadu_ps(w + 24);
+        const __m256 x0 = _mm256_broadcast_ss(a0 + k), x1 = _mm256_broadcast_ss(a1 + k);
+        c00 = _mm256_fmadd_ps(x0, w0, c00);
+        c01 = _mm256_fmadd_ps(x0, w1, c01);
+        c02 = _mm256_fmadd_ps(x0, w2, c02);
+        c03 = _mm256_fmadd_ps(x0, w3, c03);
+        c10 = _mm256_fmadd_ps(x1, w0, c10);
+        c11 = _mm256_fmadd_ps(x1, w1, c11);
+        c12 = _mm256_fmadd_ps(x1, w2, c12);
+        c13 = _mm256_fmadd_ps(x1, w3, c13);
+      }
+      float* o0 = out + r * N + j0;
+      float* o1 = o0 + N;
+      _mm256_storeu_ps(o0, silu8(c00));
+      _mm256_storeu_ps(o0 + 8, silu8(c01));
+      _mm256_storeu_ps(o0 + 16, silu8(c02));
+      _mm256_storeu_ps(o0 + 24, silu8(c03));
+      _mm256_storeu_ps(o1, silu8(c10));
+      _mm256_storeu_ps(o1 + 8, silu8(c11));
+      _mm256_storeu_ps(o1 + 16, silu8(c12));
+      _mm256_storeu_ps(o1 + 24, silu8(c13));
+    }
+    for (; r < m; ++r) {
+      __m256 c00 = b0, c01 = b1, c02 = b2, c03 = b3;
+      const float* a0 = a + r * K;
+      for (int64_t k = 0; k < K; ++k) {
+        const float* w = wt + k * N + j0;
+        const __m256 x0 = _mm256_broadcast_ss(a0 + k);
+        c00 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w), c00);
+        c01 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w + 8), c01);
+        c02 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w + 16), c02);
+        c03 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w + 24), c03);
+      }
+      float* o0 = out + r * N + j0;
+      _mm256_storeu_ps(o0, silu8(c00));
+      _mm256_storeu_ps(o0 + 8, silu8(c01));
+      _mm256_storeu_ps(o0 + 16, silu8(c02));
+      _mm256_storeu_ps(o0 + 24, silu8(c03));
+    }
+  }
+}
 #endif
 
 }  // namespace
@@ -201,6 +265,30 @@ torch::Tensor EdmMlp::forward_one_sigma(const torch::Tensor& x_in, const torch::
   const int64_t block = std::min<int64_t>(N, std::max<int64_t>(16, (64 << 10) / (W * x.element_size())));
   torch::Tensor f = torch::empty({N, D}, x.options());
   torch::Tensor h1 = torch::empty({block, W}, x.options()), h2 = torch::empty({block, W}, x.options());
+#ifdef SIMS_HAVE_AVX2_SILU
+  if (cpu_has_avx2() && dt == torch::kFloat && W % 32 == 0) {
+    // Hidden layers as fused dense+SiLU kernels on transposed weights (K x N,
+    // made here: a few thousand floats, so no cache that could go stale).
+    std::vector<torch::Tensor> wt(L - 1);
+    wt[0] = w0x.contiguous();
+    for (int64_t l = 1; l < L - 1; ++l) wt[l] = linears_[l]->weight.t().contiguous();
+    const torch::Tensor b0 = bias0.reshape({-1}).contiguous();
+    const torch::Tensor xin_c = xin.contiguous();
+    for (int64_t r0 = 0; r0 < N; r0 += block) {
+      const int64_t m = std::min(block, N - r0);
+      float *a = h1.data_ptr<float>(), *b = h2.data_ptr<float>();
+      dense_silu_avx2(xin_c.data_ptr<float>() + r0 * D, m, D, wt[0].data_ptr<float>(), b0.data_ptr<float>(), W, a);
+      for (int64_t l = 1; l < L - 1; ++l) {
+        dense_silu_avx2(a, m, W, wt[l].data_ptr<float>(), linears_[l]->bias.data_ptr<float>(), W, b);
+        std::swap(a, b);
+      }
+      torch::Tensor out = f.narrow(0, r0, m);
+      const torch::Tensor act = (a == h1.data_ptr<float>() ? h1 : h2).narrow(0, 0, m);
+      at::addmm_out(out, linears_[L - 1]->bias, act, linears_[L - 1]->weight.t());
+    }
+    return p.c_skip * x + p.c_out * f;
+  }
+#endif
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t m = std::min(block, N - r0);
     torch::Tensor a = h1.narrow(0, 0, m), b = h2.narrow(0, 0, m);
