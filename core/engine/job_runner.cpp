@@ -65,12 +65,12 @@ JobProgress Job::last_progress() const {
 
 void Job::wait() const {
   std::unique_lock<std::mutex> lk(mu_);
-  cv_.wait(lk, [&] { return done(); });
+  cv_.wait(lk, [&] { return settled_; });
 }
 
 bool Job::wait_for(double seconds) const {
   std::unique_lock<std::mutex> lk(mu_);
-  return cv_.wait_for(lk, std::chrono::duration<double>(seconds), [&] { return done(); });
+  return cv_.wait_for(lk, std::chrono::duration<double>(seconds), [&] { return settled_; });
 }
 
 void Job::finish(JobState s, std::string error) {
@@ -79,7 +79,6 @@ void Job::finish(JobState s, std::string error) {
     error_ = std::move(error);
     state_.store(s);
   }
-  cv_.notify_all();
   if (cb_.on_done) {
     try {
       cb_.on_done(*this);
@@ -87,6 +86,11 @@ void Job::finish(JobState s, std::string error) {
       // A face's callback must not take the worker down.
     }
   }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    settled_ = true;
+  }
+  cv_.notify_all();
 }
 
 void Job::run() {

@@ -73,6 +73,8 @@ class Job {
   const std::any& result() const { return result_; }
   std::string error() const;
   JobProgress last_progress() const;
+  // wait()/wait_for() return once the state is final AND on_done has returned,
+  // so a waiter sees everything the callback did.
   void wait() const;
   // False on timeout.
   bool wait_for(double seconds) const;
@@ -89,6 +91,7 @@ class Job {
   JobCallbacks cb_;
   std::atomic<JobState> state_{JobState::Queued};
   std::atomic<bool> cancel_{false};
+  bool settled_ = false;  // under mu_: on_done has run
   std::any result_;
   std::string error_;
   JobProgress progress_;
