@@ -181,6 +181,25 @@ __attribute__((target("avx2,fma"))) void dense_silu_avx2(const float* a, int64_t
     }
   }
 }
+
+// The output layer with the EDM skip in one pass: out[r, d] = c_skip x[r, d] +
+// c_out (b[d] + a[r, :] . w[d, :]); K a multiple of 8, w row-major [D, K].
+__attribute__((target("avx2,fma"))) void output_layer_avx2(const float* a, int64_t m, int64_t K, const float* w,
+                                                          const float* b, int64_t D, const float* x, float c_skip,
+                                                          float c_out, float* out) {
+  for (int64_t r = 0; r < m; ++r) {
+    const float* ar = a + r * K;
+    for (int64_t d = 0; d < D; ++d) {
+      const float* wd = w + d * K;
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t k = 0; k < K; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(ar + k), _mm256_loadu_ps(wd + k), acc);
+      const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+      const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      const float dot = _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
+      out[r * D + d] = c_skip * x[r * D + d] + c_out * (b[d] + dot);
+    }
+  }
+}
 #endif
 
 }  // namespace
@@ -244,6 +263,9 @@ torch::Tensor EdmMlp::forward_one_sigma(const torch::Tensor& x_in, const torch::
   const torch::Tensor x = x_in.contiguous();
   const auto dt = x.scalar_type();
   const int64_t N = x.size(0), D = cfg_.dim;
+#ifdef SIMS_HAVE_AVX2_SILU
+  if (cpu_has_avx2() && dt == torch::kFloat && cfg_.width % 32 == 0) return forward_fused(x, sigma);
+#endif
   // The coefficients exactly as the general path computes them, on one row.
   const torch::Tensor s1 = sigma.reshape({-1}).narrow(0, 0, 1).to(dt).reshape({1, 1});
   const Precond p = edm_precond(s1, cfg_.sigma_data);
@@ -265,30 +287,6 @@ torch::Tensor EdmMlp::forward_one_sigma(const torch::Tensor& x_in, const torch::
   const int64_t block = std::min<int64_t>(N, std::max<int64_t>(16, (64 << 10) / (W * x.element_size())));
   torch::Tensor f = torch::empty({N, D}, x.options());
   torch::Tensor h1 = torch::empty({block, W}, x.options()), h2 = torch::empty({block, W}, x.options());
-#ifdef SIMS_HAVE_AVX2_SILU
-  if (cpu_has_avx2() && dt == torch::kFloat && W % 32 == 0) {
-    // Hidden layers as fused dense+SiLU kernels on transposed weights (K x N,
-    // made here: a few thousand floats, so no cache that could go stale).
-    std::vector<torch::Tensor> wt(L - 1);
-    wt[0] = w0x.contiguous();
-    for (int64_t l = 1; l < L - 1; ++l) wt[l] = linears_[l]->weight.t().contiguous();
-    const torch::Tensor b0 = bias0.reshape({-1}).contiguous();
-    const torch::Tensor xin_c = xin.contiguous();
-    for (int64_t r0 = 0; r0 < N; r0 += block) {
-      const int64_t m = std::min(block, N - r0);
-      float *a = h1.data_ptr<float>(), *b = h2.data_ptr<float>();
-      dense_silu_avx2(xin_c.data_ptr<float>() + r0 * D, m, D, wt[0].data_ptr<float>(), b0.data_ptr<float>(), W, a);
-      for (int64_t l = 1; l < L - 1; ++l) {
-        dense_silu_avx2(a, m, W, wt[l].data_ptr<float>(), linears_[l]->bias.data_ptr<float>(), W, b);
-        std::swap(a, b);
-      }
-      torch::Tensor out = f.narrow(0, r0, m);
-      const torch::Tensor act = (a == h1.data_ptr<float>() ? h1 : h2).narrow(0, 0, m);
-      at::addmm_out(out, linears_[L - 1]->bias, act, linears_[L - 1]->weight.t());
-    }
-    return p.c_skip * x + p.c_out * f;
-  }
-#endif
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t m = std::min(block, N - r0);
     torch::Tensor a = h1.narrow(0, 0, m), b = h2.narrow(0, 0, m);
@@ -304,6 +302,58 @@ torch::Tensor EdmMlp::forward_one_sigma(const torch::Tensor& x_in, const torch::
   }
   return p.c_skip * x + p.c_out * f;
 }
+
+#ifdef SIMS_HAVE_AVX2_SILU
+// float32, AVX2, width a multiple of 32: the whole network in fused kernels,
+// with the per-call scalars (preconditioning, embedding, folded bias) in
+// plain float arithmetic, the way the general path computes them, instead
+// of two dozen tiny tensor operations.
+torch::Tensor EdmMlp::forward_fused(const torch::Tensor& x, const torch::Tensor& sigma) {
+  const int64_t N = x.size(0), D = cfg_.dim, W = cfg_.width, L = static_cast<int64_t>(linears_.size());
+  const float s = sigma.reshape({-1})[0].item<float>();
+  const float sd2 = static_cast<float>(cfg_.sigma_data * cfg_.sigma_data);
+  const float s2 = s * s, denom = std::sqrt(s2 + sd2);
+  const float c_skip = sd2 / (s2 + sd2), c_out = s * static_cast<float>(cfg_.sigma_data) / denom, c_in = 1.f / denom;
+  const float c_noise = std::log(s) / 4.f;
+  // Embedding [c_noise, sin(c_noise f), cos(c_noise f)] folded into the first bias.
+  std::vector<float> emb{c_noise};
+  const float* fr = freqs_.data_ptr<float>();
+  for (int64_t k = 0; k < cfg_.emb_freqs; ++k) emb.push_back(std::sin(c_noise * fr[k]));
+  for (int64_t k = 0; k < cfg_.emb_freqs; ++k) emb.push_back(std::cos(c_noise * fr[k]));
+  const torch::Tensor w0c = linears_[0]->weight.contiguous();
+  const float* w0 = w0c.data_ptr<float>();
+  const float* b0 = linears_[0]->bias.data_ptr<float>();
+  const int64_t in = D + static_cast<int64_t>(emb.size());
+  std::vector<float> bias0(W), w0t(D * W);  // w0t: [D, W], c_in folded in
+  for (int64_t j = 0; j < W; ++j) {
+    float acc = b0[j];
+    for (size_t e = 0; e < emb.size(); ++e) acc += w0[j * in + D + static_cast<int64_t>(e)] * emb[e];
+    bias0[j] = acc;
+    for (int64_t d = 0; d < D; ++d) w0t[d * W + j] = w0[j * in + d] * c_in;
+  }
+  std::vector<torch::Tensor> wt(L - 1);  // hidden weights transposed [K, N] (made per call: never stale)
+  for (int64_t l = 1; l < L - 1; ++l) wt[l] = linears_[l]->weight.t().contiguous();
+  const torch::Tensor wl = linears_[L - 1]->weight.contiguous();
+  // Rows in blocks whose activations stay in cache.
+  const int64_t block = std::min<int64_t>(N, std::max<int64_t>(16, (64 << 10) / (W * 4)));
+  std::vector<float> h1(static_cast<size_t>(block * W)), h2(static_cast<size_t>(block * W));
+  torch::Tensor out = torch::empty({N, D}, x.options());
+  const float* xp = x.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  for (int64_t r0 = 0; r0 < N; r0 += block) {
+    const int64_t m = std::min(block, N - r0);
+    float *a = h1.data(), *b = h2.data();
+    dense_silu_avx2(xp + r0 * D, m, D, w0t.data(), bias0.data(), W, a);
+    for (int64_t l = 1; l < L - 1; ++l) {
+      dense_silu_avx2(a, m, W, wt[l].data_ptr<float>(), linears_[l]->bias.data_ptr<float>(), W, b);
+      std::swap(a, b);
+    }
+    output_layer_avx2(a, m, W, wl.data_ptr<float>(), linears_[L - 1]->bias.data_ptr<float>(), D, xp + r0 * D, c_skip,
+                      c_out, op + r0 * D);
+  }
+  return out;
+}
+#endif
 
 torch::Tensor EdmMlp::forward_general(const torch::Tensor& x, const torch::Tensor& sigma) {
   torch::Tensor s = sigma.reshape({-1, 1}).to(x.scalar_type());

@@ -62,6 +62,7 @@ class EdmMlp final : public EdmNetwork {
  private:
   bool fast_path_applies(const torch::Tensor& x, const torch::Tensor& sigma) const;
   torch::Tensor forward_one_sigma(const torch::Tensor& x, const torch::Tensor& sigma);
+  torch::Tensor forward_fused(const torch::Tensor& x, const torch::Tensor& sigma);
 
   NetConfig cfg_;
   torch::nn::Sequential net_{nullptr};
