@@ -166,6 +166,7 @@ nlohmann::json DiffusionLoopResult::to_json() const {
                       {"trace_median", trace_median}, {"seconds", seconds}, {"rss_mib", rss_mib}, {"limit_ratio", limit_ratio},
                       {"limit_from", limit_from}};
   if (!w2_base_mean.empty()) j["w2_base_mean"] = w2_base_mean;
+  if (!phase_seconds.empty()) j["phase_seconds"] = phase_seconds;
   return j;
 }
 
@@ -408,6 +409,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
   struct ChunkOut {
     std::vector<double> w2, trace, w2_base;
     at::Tensor synth, saved;
+    double t_base = 0, t_s = 0, t_aux = 0, t_out = 0;  // seconds per phase
   };
   // Progress of each chunk's current phase, for one overall fraction.
   std::vector<double> chunk_frac(chunks.size(), 0.0);
@@ -421,6 +423,12 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     auto run_chunk = [&](size_t c) {
       const int64_t r0 = chunks[c].first, r1 = chunks[c].second;
       ChunkOut& out = outs[c];
+      auto clock = std::chrono::steady_clock::now();
+      auto lap = [&clock](double& into) {
+        const auto now = std::chrono::steady_clock::now();
+        into += std::chrono::duration<double>(now - clock).count();
+        clock = now;
+      };
       auto phase_progress = [&](const char* phase, double f) {
         double total = 0;
         {
@@ -451,6 +459,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
         phase_progress("train base", w_base * seen / static_cast<double>(budget));
       };
       train_ensemble(base, tc, data, seeds_for(cfg, r0, r1, t, kTrain), to);
+      lap(out.t_base);
 
       // 2. SIMS: auxiliary model fine-tuned on the base's own samples.
       EnsembleState aux;
@@ -462,6 +471,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
           std::vector<double> tr;
           score(cfg, S.slice(1, 0, std::min(cfg.n_aux, cfg.n_eval)), r0, out.w2_base, tr);
         }
+        lap(out.t_s);
         aux = fork_ensemble(base);
         TrainConfig ta = cfg.train;
         ta.budget = std::max<int64_t>(1, std::llround(cfg.aux_epochs * cfg.n_aux));
@@ -469,6 +479,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
           phase_progress("train aux", w_base + w_s + w_aux * seen / static_cast<double>(budget));
         };
         train_ensemble(aux, ta, S.to(at::kFloat), seeds_for(cfg, r0, r1, t, kAuxTrain), to);
+        lap(out.t_aux);
       }
 
       // 3. The generation's samples (SIMS-guided for SIMS).
@@ -484,6 +495,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
       score(cfg, x.slice(1, 0, cfg.n_eval), r0, out.w2, out.trace);
       if (cfg.n_synth > 0) out.synth = x.slice(1, 0, cfg.n_synth).to(at::kFloat);
       if (r0 < cfg.save_runs) out.saved = x.slice(0, 0, std::min(r1, cfg.save_runs) - r0).slice(1, 0, cfg.n_eval);
+      lap(out.t_out);
       phase_progress("sample", 1.0);
     };
 
@@ -527,7 +539,12 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
 
     std::vector<double> w2, trace, w2_base;
     std::vector<at::Tensor> new_synth, saved;
+    double t_base = 0, t_s = 0, t_aux = 0, t_out = 0;
     for (auto& o : outs) {
+      t_base += o.t_base;
+      t_s += o.t_s;
+      t_aux += o.t_aux;
+      t_out += o.t_out;
       w2.insert(w2.end(), o.w2.begin(), o.w2.end());
       trace.insert(trace.end(), o.trace.begin(), o.trace.end());
       w2_base.insert(w2_base.end(), o.w2_base.begin(), o.w2_base.end());
@@ -550,6 +567,12 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     if (sims) res.w2_base_mean.push_back(mean_of(w2_base));
     res.seconds.push_back(gsec);
     res.rss_mib.push_back(resident_mib());
+    res.phase_seconds["train_base"].push_back(t_base);
+    res.phase_seconds["sample"].push_back(t_out);
+    if (sims) {
+      res.phase_seconds["sample_s"].push_back(t_s);
+      res.phase_seconds["train_aux"].push_back(t_aux);
+    }
     res.w2_runs.push_back(w2);
     finish(res);
 

@@ -29,6 +29,7 @@
 #include <atomic>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,10 @@ struct DiffusionLoopResult {
   std::vector<double> w2_base_mean;               // SIMS: the base model's dist (its samples S); empty otherwise
   std::vector<double> seconds;                    // wall time of each generation
   std::vector<double> rss_mib;                    // resident memory of the process after each generation (Linux)
+  // Where a generation's time goes: worker-seconds per phase ("train_base",
+  // "sample_s", "train_aux", "sample"), summed over the workers, one value per
+  // generation run by this call (not kept across a resume).
+  std::map<std::string, std::vector<double>> phase_seconds;
   std::vector<std::vector<double>> w2_runs;       // [generation][run]
   // The paper's E[dist(G^∞)]/E[dist(G^1)]: mean of ratio over generations
   // limit_from..G (limit_from = 20, or 1 when G < 20).

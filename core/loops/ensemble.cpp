@@ -11,6 +11,7 @@
 #include <torch/utils.h>
 
 #include "common/error.hpp"
+#include "loops/ensemble_fused.hpp"
 
 namespace sims::loops {
 
@@ -149,6 +150,138 @@ at::Tensor ensemble_edm_loss(const NetConfig& net, const EnsembleWeights& w, con
   return (weight * (d - y).square()).sum(2).mean(1);
 }
 
+namespace {
+
+// The step's random draws, exactly as the trainer makes them (see the header):
+// member r's generator is seeded by mix(seed_r, step).
+void draw_batch(const at::Tensor& flat, const at::Tensor& offsets, int64_t N, int64_t D, int64_t b, int64_t step,
+                const TrainConfig& tc, const std::vector<uint64_t>& seeds, at::Tensor& y, at::Tensor& sigma,
+                at::Tensor& noise) {
+  const int64_t R = static_cast<int64_t>(seeds.size());
+  std::vector<at::Tensor> idx(R), sig(R), nz(R);
+  const auto lopt = at::TensorOptions().dtype(at::kLong), fopt = at::TensorOptions().dtype(at::kFloat);
+  for (int64_t r = 0; r < R; ++r) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seeds[static_cast<size_t>(r)], static_cast<uint64_t>(step)));
+    idx[r] = at::randint(0, N, {b}, gen, lopt);
+    sig[r] = (at::normal(0.0, 1.0, {b}, gen, fopt) * tc.p_std + tc.p_mean).exp();
+    nz[r] = at::normal(0.0, 1.0, {b, D}, gen, fopt);
+  }
+  y = flat.index_select(0, (at::stack(idx) + offsets).reshape({-1})).reshape({R, b, D});
+  sigma = at::stack(sig);
+  noise = at::stack(nz);
+}
+
+// Re-points the weights at views of one flat buffer (Adam and the EMA then
+// run as a handful of operations on one tensor) and returns the buffer.
+at::Tensor flatten_into_one(EnsembleWeights& w) {
+  std::vector<at::Tensor> parts;
+  for (const auto& t : w.all()) parts.push_back(t.detach().reshape({-1}));
+  at::Tensor flat = at::cat(parts);
+  int64_t off = 0;
+  auto view = [&](at::Tensor& t) {
+    const int64_t n = t.numel();
+    t = flat.narrow(0, off, n).view(t.sizes());
+    off += n;
+  };
+  for (size_t l = 0; l < w.w.size(); ++l) {
+    view(w.w[l]);
+    view(w.b[l]);
+  }
+  return flat;
+}
+
+// Views of a flat gradient buffer shaped like the weights.
+void grad_views(const EnsembleWeights& like, const at::Tensor& flat, std::vector<at::Tensor>& gw,
+                std::vector<at::Tensor>& gb) {
+  int64_t off = 0;
+  for (size_t l = 0; l < like.w.size(); ++l) {
+    gw.push_back(flat.narrow(0, off, like.w[l].numel()).view(like.w[l].sizes()));
+    off += like.w[l].numel();
+    gb.push_back(flat.narrow(0, off, like.b[l].numel()).view(like.b[l].sizes()));
+    off += like.b[l].numel();
+  }
+}
+
+}  // namespace
+
+// train_ensemble without autograd (loops/ensemble_fused.hpp): the same draws,
+// loss, Adam arithmetic (torch::optim::Adam's, operation for operation),
+// non-finite guard and EMA as the general path below, on flat buffers.
+static double train_ensemble_fused(EnsembleState& st, const TrainConfig& tc, const at::Tensor& flat_data,
+                            const at::Tensor& offsets, int64_t N, const std::vector<uint64_t>& seeds,
+                            const EnsembleTrainOptions& opts) {
+  torch::NoGradGuard no_grad;  // nothing here requires grad; the weights stay ordinary tensors
+  const int64_t R = st.members(), D = st.net.dim;
+  at::Tensor p = flatten_into_one(st.raw), e = flatten_into_one(st.ema);
+  at::Tensor g = at::zeros_like(p), m = at::zeros_like(p), v = at::zeros_like(p);
+  std::vector<at::Tensor> gw, gb;
+  grad_views(st.raw, g, gw, gb);
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8, sd = st.net.sigma_data;
+  const at::Tensor freqs = fourier_freqs(st.net);
+  at::Tensor losses = at::zeros({R}, at::kFloat);
+  int64_t adam_step = 0;
+
+  const int64_t start = st.images_seen;
+  const int64_t progress_every =
+      opts.progress_every > 0 ? opts.progress_every : std::max<int64_t>(tc.batch, (tc.budget - start) / 20);
+  int64_t next_progress = st.images_seen + progress_every;
+  double loss_acc = 0, last_mean = NAN;
+  int64_t loss_count = 0;
+  at::Tensor y, sigma, noise;
+  while (st.images_seen < tc.budget) {
+    if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) throw Cancelled();
+    const int64_t step = st.images_seen / tc.batch;
+    const int64_t b = std::min(tc.batch, tc.budget - st.images_seen);
+    draw_batch(flat_data, offsets, N, D, b, step, tc, seeds, y, sigma, noise);
+
+    // The network input and the loss's per-row factors, as ensemble_edm_loss computes them.
+    const at::Tensor s = sigma.reshape({R, b, 1});
+    const Precond pc = edm_precond(s, sd);
+    const at::Tensor x = y + noise * s;
+    std::vector<at::Tensor> parts{x * pc.c_in, pc.c_noise};
+    if (st.net.emb_freqs > 0) {
+      const at::Tensor a = pc.c_noise * freqs;
+      parts.push_back(a.sin());
+      parts.push_back(a.cos());
+    }
+    const at::Tensor h0 = at::cat(parts, 2).contiguous();
+    const at::Tensor base = (pc.c_skip * x - y).contiguous();
+    const at::Tensor wgt = ((s * s + sd * sd) / (s * sd).square()).reshape({R, b}).contiguous();
+    const at::Tensor c_out = pc.c_out.reshape({R, b}).contiguous();
+    detail::fused_loss_and_grad(st.raw, h0, base, c_out, wgt, gw, gb, losses);
+
+    // Non-finite gradients are zeroed for the step (sanitize_gradients' rule).
+    if (!g.sum().isfinite().item<bool>()) {
+      g.nan_to_num_(0.0, 1e5, -1e5);
+      ++st.nonfinite_grad_steps;
+    }
+    // Adam (torch::optim::Adam, amsgrad off, no weight decay).
+    const double lr = ramped_lr(tc, st.images_seen + b);
+    ++adam_step;
+    const double bc1 = 1 - std::pow(b1, static_cast<double>(adam_step));
+    const double bc2 = 1 - std::pow(b2, static_cast<double>(adam_step));
+    m.mul_(b1).add_(g, 1 - b1);
+    v.mul_(b2).addcmul_(g, g, 1 - b2);
+    const at::Tensor denom = (v.sqrt() / std::sqrt(bc2)).add_(eps);
+    p.addcdiv_(m, denom, -lr / bc1);
+    st.images_seen += b;
+    e.lerp_(p, 1.0 - ema_beta(tc, st.images_seen, b));
+
+    const at::Tensor lm = losses.to(at::kDouble).nan_to_num(0.0, 0.0, 0.0).mean();
+    loss_acc += lm.item<double>();
+    ++loss_count;
+    const bool done = st.images_seen >= tc.budget;
+    if (st.images_seen >= next_progress || done) {
+      last_mean = loss_count ? loss_acc / static_cast<double>(loss_count) : NAN;
+      loss_acc = 0;
+      loss_count = 0;
+      next_progress += progress_every;
+      if (opts.on_progress) opts.on_progress(st.images_seen, tc.budget, last_mean);
+    }
+  }
+  return last_mean;
+}
+
 double train_ensemble(EnsembleState& st, const TrainConfig& tc, const at::Tensor& data_in,
                       const std::vector<uint64_t>& seeds, const EnsembleTrainOptions& opts) {
   tc.validate();
@@ -163,6 +296,9 @@ double train_ensemble(EnsembleState& st, const TrainConfig& tc, const at::Tensor
   at::Tensor flat = data.reshape({R * N, D});
   at::Tensor offsets = (at::arange(R, at::TensorOptions().dtype(at::kLong)) * N).unsqueeze(1);
 
+  if (opts.allow_fused && detail::fused_training_applies(st.raw, st.net) && detail::fused_training_applies(st.ema, st.net))
+    return train_ensemble_fused(st, tc, flat, offsets, N, seeds, opts);
+
   auto params = st.raw.all();
   auto ema = st.ema.all();
   for (auto& p : params) p.set_requires_grad(true);
@@ -175,22 +311,13 @@ double train_ensemble(EnsembleState& st, const TrainConfig& tc, const at::Tensor
   at::Tensor loss_acc = at::zeros({}, at::kDouble);
   int64_t loss_count = 0;
   double last_mean = NAN;
-  std::vector<at::Tensor> idx(R), sig(R), nz(R);
-  const auto lopt = at::TensorOptions().dtype(at::kLong), fopt = at::TensorOptions().dtype(at::kFloat);
+  at::Tensor y, sigma, noise;
 
   while (st.images_seen < tc.budget) {
     if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) throw Cancelled();
     const int64_t step = st.images_seen / tc.batch;
     const int64_t b = std::min(tc.batch, tc.budget - st.images_seen);
-    for (int64_t r = 0; r < R; ++r) {
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seeds[static_cast<size_t>(r)], static_cast<uint64_t>(step)));
-      idx[r] = at::randint(0, N, {b}, gen, lopt);
-      sig[r] = (at::normal(0.0, 1.0, {b}, gen, fopt) * tc.p_std + tc.p_mean).exp();
-      nz[r] = at::normal(0.0, 1.0, {b, D}, gen, fopt);
-    }
-    at::Tensor y = flat.index_select(0, (at::stack(idx) + offsets).reshape({-1})).reshape({R, b, D});
-    at::Tensor sigma = at::stack(sig);
-    at::Tensor noise = at::stack(nz);
+    draw_batch(flat, offsets, N, D, b, step, tc, seeds, y, sigma, noise);
 
     const double lr = ramped_lr(tc, st.images_seen + b);
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);

@@ -80,6 +80,9 @@ struct EnsembleTrainOptions {
   // Called about every progress_every images per member (0: ~20 events).
   std::function<void(int64_t images_seen, int64_t budget, double mean_loss)> on_progress;
   int64_t progress_every = 0;
+  // The hand-written loss+gradient kernel (loops/ensemble_fused.hpp) where it
+  // applies; false keeps the autograd path (the reference in the tests).
+  bool allow_fused = true;
 };
 
 // Trains every member on its own data set data[r] ([R, N, D], float32) until
