@@ -10,7 +10,8 @@
 #   3. projections: the 1000-run x 100-generation protocol for this |D_s|, and
 #      the full Fig. 4 sweep (4 sizes x {standard, SIMS}).
 # usage: bench/bench_fig4.sh [RUNS=100] [GENERATIONS=100] [N_SYNTH=250] [BUILD_DIR]
-#   env: THREADS (default 2; = parallel workers), OMEGA (1), WIDTH (32), ONE_BY_ONE (runs timed one by one, 10)
+#   env: THREADS (default 2; = parallel workers), OMEGA (1), WIDTH (32), ONE_BY_ONE (runs timed one by one, 10),
+#        PROTOCOL_ONLY=1 (skip the one-generation comparisons: only the protocol run and the projections)
 # A scaled-down check: bench/bench_fig4.sh 20 5
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,7 @@ COMMON=(--family diffusion2d --kind augment --n-real 1000 --n-synth "$NS" --algo
         --n-aux 2000 --base-epochs 100 --aux-epochs 50 --width "$WIDTH" --threads "$THREADS" --seed 1)
 field() { $PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print($2)" "$1"; }
 
+if [ "${PROTOCOL_ONLY:-0}" != 1 ]; then
 echo "== 1 generation: batched ensemble vs one by one (SIMS, |D_s| = $NS, $THREADS threads)"
 "$SIMS" loop "${COMMON[@]}" --runs "$RUNS" --generations 1 --batch-runs 0 --json >"$W/b.json" 2>/dev/null
 "$SIMS" loop "${COMMON[@]}" --runs "$ONE" --generations 1 --batch-runs 1 --json >"$W/o.json" 2>/dev/null
@@ -47,6 +49,8 @@ print(f"  sims, {th} workers x 1 thread:      {tb:8.2f} s")
 print(f"  sims, 1 ensemble x {th} threads:     {tw1:8.2f} s  ({tw1 / tb:4.2f}x slower than the workers)")
 print(f"  Python/PyTorch, batched, {th} threads: {py['seconds']:8.2f} s  -> sims is {py['seconds'] / tb:4.2f}x faster")
 PY
+
+fi
 
 echo "== protocol: $RUNS runs x $GENS generations (SIMS, omega $OMEGA, |D_s| = $NS)"
 START=$(date +%s.%N)

@@ -154,6 +154,13 @@ TEST_CASE("Ensemble: the fused training kernel equals the autograd path", "[loop
     CHECK(scale > 0.05);  // the weights are not trivially small
     CHECK(dr < 1e-5);
     CHECK(de < 1e-5);
+    // The fused one-sigma forward (sampling) equals the general denoiser.
+    const at::Tensor xs = at::randn({R, 37, 2}) * 2.0;
+    for (double sigma : {0.01, 0.7, 20.0}) {
+      const at::Tensor a = ensemble_denoise_at(net, general.ema, xs, sigma);
+      const at::Tensor b = ensemble_denoise(net, general.ema, xs, at::full({R, 37}, sigma, at::kFloat));
+      CHECK(test::max_abs_diff(a, b) < 1e-5);
+    }
     // And the training moved the weights (an untrained comparison would pass trivially).
     const EnsembleState init = create_ensemble(net, seeds);
     CHECK(test::max_abs_diff(init.raw.w[0], general.raw.w[0]) > 1e-3);

@@ -132,6 +132,12 @@ at::Tensor ensemble_denoise_at(const NetConfig& net, const EnsembleWeights& w, c
   // First layer: x-part by batched matmul, the embedding's part folded into the bias.
   at::Tensor w0 = w.w[0];
   at::Tensor bias0 = w.b[0] + at::matmul(emb, w0.narrow(1, D, w0.size(1) - D));  // [R, 1, out]
+  if (x.scalar_type() == at::kFloat && !(at::GradMode::is_enabled() && w.w[0].requires_grad()) &&
+      detail::fused_training_applies(w, net)) {
+    const double c_in = p.c_in.item<double>();
+    return detail::fused_denoise_at(w, x.contiguous(), (w0.narrow(1, 0, D) * c_in).contiguous(), bias0.contiguous(),
+                                    p.c_skip.item<double>(), p.c_out.item<double>());
+  }
   at::Tensor h = at::baddbmm(bias0, x * p.c_in, w0.narrow(1, 0, D));
   const size_t L = w.w.size();
   for (size_t l = 1; l < L; ++l) {

@@ -211,6 +211,43 @@ __attribute__((target("avx2,fma"))) double member_step(int64_t B, int64_t K0, in
   return loss / static_cast<double>(B);
 }
 
+// Denoiser forward at one sigma for one member, row by row with the
+// activations in registers: first layer on x with c_in folded into w0x
+// [D, W] and the noise embedding folded into bias0 [W], SiLU hidden layers,
+// output layer (transposed [D, W]) with the EDM skip.
+template <int NB>
+__attribute__((target("avx2,fma"))) void member_forward_at(int64_t n, int64_t D, int64_t H, const float* x,
+                                                           const float* w0x, const float* bias0,
+                                                           const float* const* wl, const float* const* bl,
+                                                           const float* wlt, float c_skip, float c_out, float* out) {
+  constexpr int64_t W = 8 * NB;
+  alignas(32) float act[W];
+  for (int64_t i = 0; i < n; ++i) {
+    const float* xi = x + i * D;
+    __m256 acc[NB];
+    for (int j = 0; j < NB; ++j) acc[j] = _mm256_loadu_ps(bias0 + 8 * j);
+    for (int64_t d = 0; d < D; ++d) {
+      const __m256 xd = _mm256_broadcast_ss(xi + d);
+      for (int j = 0; j < NB; ++j) acc[j] = _mm256_fmadd_ps(xd, _mm256_loadu_ps(w0x + d * W + 8 * j), acc[j]);
+    }
+    for (int j = 0; j < NB; ++j) _mm256_store_ps(act + 8 * j, _mm256_mul_ps(acc[j], simd::sigmoid8(acc[j])));
+    for (int64_t l = 1; l < H; ++l) {
+      const float* w = wl[l];
+      for (int j = 0; j < NB; ++j) acc[j] = _mm256_loadu_ps(bl[l] + 8 * j);
+      for (int64_t k = 0; k < W; ++k) {
+        const __m256 ak = _mm256_broadcast_ss(act + k);
+        for (int j = 0; j < NB; ++j) acc[j] = _mm256_fmadd_ps(ak, _mm256_loadu_ps(w + k * W + 8 * j), acc[j]);
+      }
+      for (int j = 0; j < NB; ++j) _mm256_store_ps(act + 8 * j, _mm256_mul_ps(acc[j], simd::sigmoid8(acc[j])));
+    }
+    for (int64_t d = 0; d < D; ++d) {
+      __m256 dot = _mm256_setzero_ps();
+      for (int j = 0; j < NB; ++j) dot = _mm256_fmadd_ps(_mm256_load_ps(act + 8 * j), _mm256_loadu_ps(wlt + d * W + 8 * j), dot);
+      out[i * D + d] = c_skip * xi[d] + c_out * (bl[H][d] + simd::hsum8(dot));
+    }
+  }
+}
+
 }  // namespace
 #endif
 
@@ -251,6 +288,43 @@ void fused_loss_and_grad(const EnsembleWeights& w, const at::Tensor& h0, const a
 #else
   (void)w, (void)h0, (void)base, (void)c_out, (void)wgt, (void)gw, (void)gb, (void)losses;
   throw Error("fused_loss_and_grad: not available on this CPU/compiler");
+#endif
+}
+
+at::Tensor fused_denoise_at(const EnsembleWeights& w, const at::Tensor& x, const at::Tensor& w0x, const at::Tensor& bias0,
+                            double c_skip, double c_out) {
+#ifdef SIMS_ENSEMBLE_AVX2
+  const int64_t L = static_cast<int64_t>(w.w.size()), H = L - 1;
+  const int64_t R = x.size(0), n = x.size(1), D = x.size(2), W = w.w[0].size(2);
+  for (const at::Tensor* t : {&x, &w0x, &bias0})
+    if (!t->is_contiguous() || t->scalar_type() != at::kFloat) throw Error("fused_denoise_at: float32 contiguous inputs expected");
+  at::Tensor out = at::empty({R, n, D}, x.options());
+  const at::Tensor wlt = w.w[H].transpose(1, 2).contiguous();  // [R, D, W]
+  at::parallel_for(0, R, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<const float*> wl(static_cast<size_t>(L)), bl(static_cast<size_t>(L));
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t l = 0; l < L; ++l) {
+        wl[l] = w.w[l].data_ptr<float>() + r * w.w[l].size(1) * w.w[l].size(2);
+        bl[l] = w.b[l].data_ptr<float>() + r * w.b[l].size(2);
+      }
+      const float* xr = x.data_ptr<float>() + r * n * D;
+      const float* w0 = w0x.data_ptr<float>() + r * D * W;
+      const float* b0 = bias0.data_ptr<float>() + r * W;
+      const float* lt = wlt.data_ptr<float>() + r * D * W;
+      float* o = out.data_ptr<float>() + r * n * D;
+      const float cs = static_cast<float>(c_skip), co = static_cast<float>(c_out);
+      switch (W) {
+        case 32: member_forward_at<4>(n, D, H, xr, w0, b0, wl.data(), bl.data(), lt, cs, co, o); break;
+        case 64: member_forward_at<8>(n, D, H, xr, w0, b0, wl.data(), bl.data(), lt, cs, co, o); break;
+        case 128: member_forward_at<16>(n, D, H, xr, w0, b0, wl.data(), bl.data(), lt, cs, co, o); break;
+        default: throw Error("fused_denoise_at: unsupported width");
+      }
+    }
+  });
+  return out;
+#else
+  (void)w, (void)x, (void)w0x, (void)bias0, (void)c_skip, (void)c_out;
+  throw Error("fused_denoise_at: not available on this CPU/compiler");
 #endif
 }
 

@@ -31,4 +31,11 @@ void fused_loss_and_grad(const EnsembleWeights& w, const at::Tensor& h0, const a
                          const at::Tensor& c_out, const at::Tensor& wgt, const std::vector<at::Tensor>& gw,
                          const std::vector<at::Tensor>& gb, const at::Tensor& losses);
 
+// D(x; sigma) of every member at one sigma, the forward pass in registers
+// (same applicability as training): x [R, n, D] float32 contiguous, w0x =
+// c_in times the first layer's x-rows [R, D, W], bias0 = its bias with the
+// noise embedding folded in [R, 1, W]. Returns [R, n, D] float32.
+at::Tensor fused_denoise_at(const EnsembleWeights& w, const at::Tensor& x, const at::Tensor& w0x, const at::Tensor& bias0,
+                            double c_skip, double c_out);
+
 }  // namespace sims::loops::detail
