@@ -37,6 +37,7 @@
 #include "step_viewer.hpp"
 #include "sweep_view.hpp"
 #include "loop_view.hpp"
+#include "shift_view.hpp"
 #include "train_panel.hpp"
 
 namespace sims::ui {
@@ -150,6 +151,9 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   loops_ = new LoopView(messages_, this);
   loops_->setObjectName("loopView");
   tabs_->addTab(loops_, "Loops");
+  shift_ = new ShiftView(messages_, this);
+  shift_->setObjectName("shiftView");
+  tabs_->addTab(shift_, "Shift");
 
   auto* top = new QSplitter(Qt::Horizontal, this);
   top->addWidget(scroll);

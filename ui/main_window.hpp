@@ -26,6 +26,7 @@ class StepViewer;
 class TrainPanel;
 class SweepView;
 class LoopView;
+class ShiftView;
 
 struct StudioOptions {
   QString base, aux;          // model files; empty: remembered ones, else the shipped models
@@ -50,10 +51,11 @@ class MainWindow final : public QMainWindow {
   StepViewer* steps() const { return steps_; }
   MessageArea* messages() const { return messages_; }
   TrainPanel* train_panel();
-  // The tabs beside the left panel: "Live", "Sweep", "Loops".
+  // The tabs beside the left panel: "Live", "Sweep", "Loops", "Shift".
   QTabWidget* tabs() const { return tabs_; }
   SweepView* sweep_view() const { return sweep_; }
   LoopView* loop_view() const { return loops_; }
+  ShiftView* shift_view() const { return shift_; }
   SampleView* sims_view() const { return sims_view_; }
   SampleView* base_view() const { return base_view_; }
   engine::LiveResultPtr last_result() const { return last_; }
@@ -106,6 +108,7 @@ class MainWindow final : public QMainWindow {
   QTabWidget* tabs_ = nullptr;
   SweepView* sweep_ = nullptr;
   LoopView* loops_ = nullptr;
+  ShiftView* shift_ = nullptr;
   QSplitter* views_;
   SampleView *base_view_ = nullptr, *sims_view_ = nullptr;
   std::vector<int64_t> view_shape_;

@@ -2,7 +2,9 @@
 // the engine's workers (core/engine); this file only parses the command line.
 // Hidden flags for documentation and CI: --screenshot FILE saves the window
 // once the first full-quality result is shown (with --tab sweep|loops
-// --run-demo: once that tab's sweep or loop has finished), then quits.
+// --run-demo: once that tab's sweep or loop has finished; with --tab shift:
+// once the tab shows its results, the committed example unless --shift-results
+// names a run folder), then quits.
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -23,6 +25,8 @@
 #include "interval_bar.hpp"
 #include "loop_view.hpp"
 #include "main_window.hpp"
+#include "message_area.hpp"
+#include "shift_view.hpp"
 #include "step_viewer.hpp"
 #include "studio_bench.hpp"
 #include "sweep_view.hpp"
@@ -58,13 +62,14 @@ int main(int argc, char* argv[]) {
   QCommandLineOption train_secs("train-seconds", "Seconds before --train-screenshot (default 8).", "S", "8");
   QCommandLineOption exports("export", "With --run-demo: write the tab's table and charts to PREFIX.csv, PREFIX.png and "
                              "PREFIX.svg when it finishes, then quit.", "PREFIX");
-  QCommandLineOption tab("tab", "Open on tab NAME: live, sweep or loops.", "NAME");
+  QCommandLineOption tab("tab", "Open on tab NAME: live, sweep, loops or shift.", "NAME");
+  QCommandLineOption shift_results("shift-results", "Show this shift run folder's results in the Shift tab.", "DIR");
   QCommandLineOption demo("run-demo",
                           "With --tab sweep: run the tab's default sweep of the loaded models. With --tab loops: run "
                           "the default loop with standard training, then with SIMS (overlaid). With --screenshot FILE "
                           "as well: save the window when it finishes, then quit.");
-  for (auto* o : {&base, &aux, &fresh, &tab, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
-    if (o != &base && o != &aux && o != &fresh && o != &tab && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
+  for (auto* o : {&base, &aux, &fresh, &tab, &shift_results, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
+    if (o != &base && o != &aux && o != &fresh && o != &tab && o != &shift_results && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
     cli.addOption(*o);
   }
   cli.process(app);
@@ -110,15 +115,24 @@ int main(int argc, char* argv[]) {
   // --tab / --run-demo: the analysis tabs (for users, documentation and CI screenshots).
   int tab_index = 0;
   if (cli.isSet(tab)) {
-    const QStringList names{"live", "sweep", "loops"};
+    const QStringList names{"live", "sweep", "loops", "shift"};
     tab_index = static_cast<int>(names.indexOf(cli.value(tab).toLower()));
     if (tab_index < 0) {
-      std::fprintf(stderr, "error: --tab must be live, sweep or loops, got '%s'\n", qPrintable(cli.value(tab)));
+      std::fprintf(stderr, "error: --tab must be live, sweep, loops or shift, got '%s'\n", qPrintable(cli.value(tab)));
       return 2;
     }
     w.tabs()->setCurrentIndex(tab_index);
   }
-  const bool demo_run = cli.isSet(demo) && tab_index > 0;
+  if (cli.isSet(shift_results) && !w.shift_view()->load_results(cli.value(shift_results)))
+    std::fprintf(stderr, "error: cannot show shift results from '%s': %s\n", qPrintable(cli.value(shift_results)),
+                 qPrintable(w.messages()->last_error()));
+  // The Shift tab has no --run-demo: a run that shows the effect takes minutes on a CPU (the committed
+  // miniature 29 min; 200 aux images / 1k fine-tuning images / 4 x 100 samples took 70 s and moved the
+  // share by 4 points only), so it shows results (the committed example, or --shift-results DIR).
+  const bool shift_tab = tab_index == 3;
+  if (cli.isSet(demo) && shift_tab)
+    std::fprintf(stderr, "note: --run-demo has no default run for the shift tab; showing its results instead\n");
+  const bool demo_run = cli.isSet(demo) && tab_index > 0 && !shift_tab;
   if (demo_run) {
     QTimer::singleShot(200, &w, [&w, tab_index] {
       if (tab_index == 1) w.sweep_view()->start();
@@ -161,7 +175,14 @@ int main(int argc, char* argv[]) {
       });
   }
 
-  if (cli.isSet(shot) && !demo_run) {
+  if (cli.isSet(shot) && shift_tab) {
+    // The tab shows its results when it is first shown (synchronously); give the charts a moment to lay out.
+    const QString file = cli.value(shot);
+    QTimer::singleShot(1200, &w, [&w, file] {
+      w.grab().save(file);
+      QApplication::quit();
+    });
+  } else if (cli.isSet(shot) && !demo_run) {
     const QString file = cli.value(shot);
     const int k = cli.isSet(step) ? cli.value(step).toInt() : -1;
     QObject::connect(&w, &MainWindow::result_shown, &w, [&w, file, k](quint64, bool preview) {

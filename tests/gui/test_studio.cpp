@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include <QCheckBox>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QJsonDocument>
@@ -35,6 +36,7 @@
 #include "message_area.hpp"
 #include "models_panel.hpp"
 #include "sample_strip.hpp"
+#include "shift_view.hpp"
 #include "step_viewer.hpp"
 #include "sweep_view.hpp"
 #include "train_panel.hpp"
@@ -522,12 +524,14 @@ class StudioTest : public QObject {
   void analysisTabsExist() {
     QTabWidget* t = w_->tabs();
     QVERIFY(t);
-    QCOMPARE(t->count(), 3);
+    QCOMPARE(t->count(), 4);
     QCOMPARE(t->tabText(0), QString("Live"));
     QCOMPARE(t->tabText(1), QString("Sweep"));
     QCOMPARE(t->tabText(2), QString("Loops"));
     QCOMPARE(t->indexOf(w_->sweep_view()), 1);
     QCOMPARE(t->indexOf(w_->loop_view()), 2);
+    QCOMPARE(t->tabText(3), QString("Shift"));
+    QCOMPARE(t->indexOf(w_->shift_view()), 3);
     // Nothing to export before a run: a message, no file.
     const int errors = w_->messages()->error_count();
     QVERIFY(!w_->sweep_view()->export_csv(tmp_.filePath("early.csv")));
@@ -732,6 +736,174 @@ class StudioTest : public QObject {
     QCOMPARE(l->job()->state(), engine::JobState::Cancelled);
     QVERIFY(l->row_count() < 50);
     QVERIFY(l->run_button()->isEnabled());
+    w_->tabs()->setCurrentIndex(0);
+  }
+
+  // [SECTION] Shift tab ------------------------------------------------------------------------
+
+  void shiftLoadsResults() {
+    w_->tabs()->setCurrentWidget(w_->shift_view());
+    ShiftView* v = w_->shift_view();
+    // First shown without a run: the committed Fig. 6 miniature, labelled as an example.
+    if (QFileInfo::exists(shift_example_folder() + "/results.json")) {
+      QVERIFY(v->has_results());
+      QVERIFY(v->shown().example);
+      QVERIFY(v->source_label()->text().contains("docs/repro/shift"));
+    }
+    // A results.json in the real format: what run_shift writes (ShiftResult::to_json plus the config).
+    const QString dir = tmp_.filePath("shift-loaded");
+    QVERIFY(QDir().mkpath(dir));
+    loops::ShiftResult r;
+    r.attribute = "smile";
+    r.target = 0.6;
+    r.features = "stand-in";
+    r.aux1 = 4, r.aux0 = 6, r.n_pool = 30, r.pool1 = 12;
+    for (double w : {2.0, -1.0, 0.0, 1.0}) {  // not in ω order: the view sorts
+      loops::ShiftRow row;
+      row.omega = w;
+      row.share = 0.3 + 0.1 * w;
+      row.n1 = static_cast<int64_t>(std::lround(100 * row.share));
+      row.n0 = 100 - row.n1;
+      row.fd = 10 + (w - 1) * (w - 1);
+      row.fd_target = 20 - 3 * w;
+      row.fd1 = w < 0 ? std::numeric_limits<double>::quiet_NaN() : 12 + w;  // too few images of group 1
+      row.fd0 = 9 + w;
+      row.precision = 0.9, row.recall = 0.8;
+      row.nfe = w == 0 ? 35 : 70;
+      r.rows.push_back(row);
+    }
+    nlohmann::json j = r.to_json();
+    loops::ShiftConfig cfg;
+    cfg.attribute = "smile";
+    cfg.target = 0.6;
+    j["config"] = cfg.to_json();
+    j["classifier"] = "stand-in";
+    QFile f(dir + "/results.json");
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray::fromStdString(j.dump(2)));
+    f.close();
+    QSignalSpy shown(v, &ShiftView::results_shown);
+    QVERIFY(v->load_results(dir));
+    QCOMPARE(shown.count(), 1);
+    QCOMPARE(shown.at(0).at(0).toInt(), 4);
+    QVERIFY(!v->shown().example);
+    QVERIFY(v->source_label()->text().contains("Loaded"));
+    // Share chart: the generated shares in ω order, the target dashed, the base (ω = 0) ringed.
+    AnalysisChart* s = v->share_chart();
+    QCOMPARE(s->point_count(0), 4);
+    QCOMPARE(s->series(0).points[0], QPointF(-1, 0.2));
+    QCOMPARE(s->series(0).points[3], QPointF(2, 0.5));
+    QVERIFY(s->title().contains("smile"));
+    QCOMPARE(s->series(1).name, QString("target 60 %"));
+    QVERIFY(s->series(1).dashed);
+    QCOMPARE(s->series(1).points[0].y(), 0.6);
+    QCOMPARE(s->series(2).points[0].y(), 0.4);  // the auxiliary set's share, 4 of 10
+    QCOMPARE(s->highlight(), 0.0);
+    // FD chart: overall, at the target mix, per group; a missing value stays a gap.
+    AnalysisChart* fd = v->fd_chart();
+    QCOMPARE(fd->series_count(), 4);
+    for (int k = 0; k < 4; ++k) QCOMPARE(fd->point_count(k), 4);
+    QVERIFY(fd->title().contains("FD_stand-in"));
+    QCOMPARE(fd->series(0).points[2], QPointF(1, 10));
+    QVERIFY(std::isnan(fd->series(2).points[0].y()));
+    QCOMPARE(v->table()->rowCount(), 4);
+    QVERIFY(v->table()->item(1, 0)->text().startsWith("0"));
+    QCOMPARE(v->table()->item(1, 1)->text(), QString("30.0 %"));
+
+    // Exports: results.csv's columns, charts as PNG and SVG.
+    const QString csv = tmp_.filePath("shift.csv"), svg = tmp_.filePath("shift.svg"), png = tmp_.filePath("shift.png");
+    QVERIFY(v->export_csv(csv));
+    const QStringList lines = csv_lines(csv);
+    QCOMPARE(lines.size(), 5);
+    QVERIFY(lines[0].startsWith("omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0"));
+    QVERIFY(lines[1].startsWith("-1,0.2,20,80,"));
+    QVERIFY(v->export_svg(svg));
+    QString err;
+    const auto el = svg_elements(svg, &err);
+    QCOMPARE(err, QString());
+    QVERIFY(el.value("polyline") >= 6);
+    QVERIFY(v->export_png(png));
+    check_png(png, 900, 800);
+  }
+
+  void shiftBadFolderIsAMessage() {
+    ShiftView* v = w_->shift_view();
+    const int errors = w_->messages()->error_count();
+    QVERIFY(!v->load_results(tmp_.filePath("no/such/folder")));
+    QVERIFY(w_->messages()->last_error().contains("no such folder"));
+    const QString empty = tmp_.filePath("shift-empty");
+    QVERIFY(QDir().mkpath(empty));
+    QVERIFY(!v->load_results(empty));
+    QVERIFY(w_->messages()->last_error().contains("no results.json"));
+    auto write = [](const QString& dir, const QByteArray& text) {
+      QDir().mkpath(dir);
+      QFile f(dir + "/results.json");
+      return f.open(QIODevice::WriteOnly) && f.write(text) == text.size();
+    };
+    QVERIFY(write(tmp_.filePath("shift-garbage"), "{not json"));
+    QVERIFY(!v->load_results(tmp_.filePath("shift-garbage")));
+    QVERIFY(w_->messages()->last_error().contains("not valid JSON"));
+    QVERIFY(write(tmp_.filePath("shift-sweep"), R"({"omega": [0, 1], "fd": [3, 2]})"));
+    QVERIFY(!v->load_results(tmp_.filePath("shift-sweep")));
+    QVERIFY(w_->messages()->last_error().contains("not the results of a sims shift run"));
+    QVERIFY(write(tmp_.filePath("shift-norows"), R"({"attribute": "group", "rows": []})"));
+    QVERIFY(!v->load_results(tmp_.filePath("shift-norows")));
+    QVERIFY(w_->messages()->last_error().contains("no rows"));
+    QVERIFY(write(tmp_.filePath("shift-badrow"), R"({"rows": [{"omega": 0, "n1": "many"}]})"));
+    QVERIFY(!v->load_results(tmp_.filePath("shift-badrow")));
+    QCOMPARE(w_->messages()->error_count(), errors + 6);
+    // The view still shows what it showed.
+    QCOMPARE(v->share_chart()->point_count(0), 4);
+    QCOMPARE(v->table()->rowCount(), 4);
+  }
+
+  void shiftRunsCancelsAndContinues() {
+    ShiftView* v = w_->shift_view();
+    loops::ShiftConfig c = v->config();
+    QVERIFY(QFileInfo::exists(QString::fromStdString(c.base)));  // the shipped faces U-Net
+    // A miniature that runs in seconds: 3 Heun steps, 20 auxiliary images, 32 fine-tuning images.
+    c.n_aux = 20;
+    c.chunk = 5;
+    c.sampler.steps = c.eval_sampler.steps = 3;
+    c.finetune.budget = 32;
+    c.finetune.batch = 16;
+    c.finetune.lr_rampup = 0;
+    c.omegas = {1, 0};
+    c.n_eval = 16;
+    c.batch = 16;
+    c.keep = 4;
+    c.n_real = 64;
+    v->set_config(c);
+    const QString dir = tmp_.filePath("shift-run");
+    v->set_run_folder(dir);
+    QSignalSpy done(v, &ShiftView::finished);
+    v->run_button()->click();
+    QVERIFY(!v->run_button()->isEnabled());
+    QVERIFY(v->cancel_button()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(v->job() && v->job()->last_progress().fraction > 0, 60000);
+    v->cancel_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 60000);
+    QCOMPARE(v->job()->state(), engine::JobState::Cancelled);
+    QVERIFY(v->run_button()->isEnabled());
+    QVERIFY(v->status_label()->text().contains("Cancelled"));
+    QVERIFY(QFileInfo::exists(dir + "/config.json"));  // finished stages stay
+    QVERIFY(!QFileInfo::exists(dir + "/results.json"));
+    // Running again with the same folder continues and finishes.
+    v->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 2, 240000);
+    QCOMPARE(v->job()->state(), engine::JobState::Finished);
+    QVERIFY(QFileInfo::exists(dir + "/results.json"));
+    QCOMPARE(v->share_chart()->point_count(0), 2);
+    QCOMPARE(v->table()->rowCount(), 2);
+    const auto& rows = v->shown().result.rows;
+    QCOMPARE(rows[0].omega, 0.0);  // shown in ω order
+    QCOMPARE(rows[0].nfe, 5);      // 3 Heun steps, base only
+    QCOMPARE(rows[1].nfe, 10);
+    for (const auto& r : rows) {
+      QVERIFY(r.share >= 0 && r.share <= 1);
+      QCOMPARE(r.n1 + r.n0, int64_t{16});
+      QVERIFY(std::isfinite(r.fd) && r.fd > 0);
+    }
     w_->tabs()->setCurrentIndex(0);
   }
 

@@ -1,0 +1,956 @@
+#include "shift_view.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <QComboBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFrame>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QMenu>
+#include <QPainter>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "analysis_chart.hpp"
+#include "common/error.hpp"
+#include "message_area.hpp"
+#include "metrics/features.hpp"
+#include "sweep_view.hpp"  // parse_omega_list
+
+namespace sims::ui {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+const QColor kShare(60, 100, 170), kTarget(214, 82, 48), kAuxSet(120, 120, 130), kGroup1(200, 120, 30),
+    kGroup0(60, 150, 90), kTargetMix(150, 80, 170);
+
+double num_of(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : kNaN;
+}
+int64_t int_of(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<int64_t>() : 0;
+}
+
+QString pct(double v, int digits = 1) { return std::isfinite(v) ? QString::number(100 * v, 'f', digits) + " %" : "–"; }
+QString num(double v, int digits = 4) { return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–"); }
+QString count(int64_t n) { return QLocale(QLocale::English).toString(static_cast<qlonglong>(n)); }
+
+// Source-tree paths are shown relative to it ("docs/repro/shift").
+QString short_path(const QString& p) {
+  const QString root = QDir(SIMS_SOURCE_DIR).absolutePath() + "/";
+  return p.startsWith(root) ? p.mid(root.size()) : QDir::toNativeSeparators(p);
+}
+
+// An image scaled to fit its widget (aspect kept), or a grey note when empty.
+class FitImage final : public QWidget {
+ public:
+  explicit FitImage(QWidget* parent) : QWidget(parent) { setMinimumSize(160, 120); }
+  void set(const QImage& img, const QString& note) {
+    img_ = img;
+    note_ = note;
+    update();
+  }
+  const QImage& image() const { return img_; }
+
+ protected:
+  void paintEvent(QPaintEvent*) override {
+    QPainter p(this);
+    p.fillRect(rect(), QColor(250, 250, 248));
+    if (img_.isNull()) {
+      p.setPen(QColor(120, 120, 128));
+      p.drawText(rect().adjusted(8, 8, -8, -8), Qt::AlignCenter | Qt::TextWordWrap, note_);
+      return;
+    }
+    const QSize s = img_.size().scaled(size(), Qt::KeepAspectRatio);
+    const QRect r(QPoint((width() - s.width()) / 2, (height() - s.height()) / 2), s);
+    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
+    p.drawImage(r, img_);
+  }
+
+ private:
+  QImage img_;
+  QString note_;
+};
+
+// [SECTION] The job's progress ----------------------------------------------------------------
+// One bar over the whole recipe: each stage gets a share proportional to its
+// rough cost in network evaluations (a training image ≈ 5 sampling evaluations
+// on a CPU: forward, backward, optimiser).
+
+struct StageCosts {
+  std::vector<std::pair<std::string, double>> stages;  // in run order
+  double total = 0;
+};
+
+StageCosts stage_costs(const loops::ShiftConfig& c) {
+  const double nfe = 2.0 * c.sampler.steps - 1, eval_nfe = 2.0 * c.eval_sampler.steps - 1;
+  const double sample = 1.2 * static_cast<double>(c.n_aux) * nfe;
+  double sweep = 0;
+  for (double w : c.omegas) sweep += static_cast<double>(c.n_eval) * (w == 0 ? eval_nfe : 2 * eval_nfe);
+  StageCosts s;
+  s.stages = {{"sample", sample},
+              {"label", 0.03 * sample},
+              {"select", 0.0},
+              {"finetune", 5.0 * static_cast<double>(c.finetune.budget)},
+              {"sweep", sweep}};
+  for (const auto& st : s.stages) s.total += st.second;
+  s.stages.emplace_back("write", 0.005 * s.total);
+  s.total *= 1.005;
+  return s;
+}
+
+double overall_fraction(const StageCosts& s, const loops::ShiftProgress& p) {
+  double before = 0;
+  for (const auto& st : s.stages) {
+    if (st.first == p.stage) {
+      const double f = p.total > 0 ? std::clamp(static_cast<double>(p.done) / static_cast<double>(p.total), 0.0, 1.0) : 0.0;
+      return std::clamp((before + f * st.second) / s.total, 0.0, 1.0);
+    }
+    before += st.second;
+  }
+  return 0;
+}
+
+std::string stage_words(const std::string& stage) {
+  if (stage == "sample") return "sampling the base";
+  if (stage == "label") return "labelling";
+  if (stage == "select") return "auxiliary set";
+  if (stage == "finetune") return "fine-tuning the auxiliary";
+  if (stage == "sweep") return "ω sweep";
+  if (stage == "write") return "writing results";
+  return stage;
+}
+
+// The rows a run folder holds so far (eval/omega_*.json, in the order of the
+// configuration's ω list) and its auxiliary set's counts: what a running or
+// cancelled run can show. Unreadable files are skipped.
+ShiftShown partial_results(const std::string& dir, const loops::ShiftConfig& cfg) {
+  ShiftShown s;
+  s.finished = false;
+  s.folder = QString::fromStdString(dir);
+  s.result.attribute = cfg.attribute;
+  s.result.target = cfg.target;
+  std::error_code ec;
+  try {
+    std::ifstream a(dir + "/aux_set.json");
+    const json aj = a ? json::parse(a, nullptr, false) : json();
+    if (aj.is_object()) {
+      s.result.aux1 = int_of(aj, "n1");
+      s.result.aux0 = int_of(aj, "n0");
+      if (aj.contains("pool")) s.result.n_pool = int_of(aj["pool"], "n"), s.result.pool1 = int_of(aj["pool"], "n1");
+    }
+    std::ifstream c(dir + "/config.json");
+    const json cj = c ? json::parse(c, nullptr, false) : json();
+    if (cj.is_object()) {
+      s.result.features = cj.value("features_name", std::string());
+      s.classifier = QString::fromStdString(cj.value("classifier_name", std::string()));
+    }
+  } catch (const std::exception&) {
+  }
+  std::vector<loops::ShiftRow> rows;
+  for (fs::directory_iterator it(dir + "/eval", ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path p = it->path();
+    if (p.extension() != ".json" || p.filename().string().rfind("omega_", 0) != 0) continue;
+    try {
+      std::ifstream f(p);
+      const json j = json::parse(f, nullptr, false);
+      if (!j.is_object()) continue;
+      loops::ShiftRow r = loops::ShiftRow::from_json(j);
+      if (std::find(cfg.omegas.begin(), cfg.omegas.end(), r.omega) != cfg.omegas.end()) rows.push_back(r);
+    } catch (const std::exception&) {
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) { return a.omega < b.omega; });
+  s.result.rows = std::move(rows);
+  return s;
+}
+
+}  // namespace
+
+QString shift_example_folder() { return QDir(SIMS_SOURCE_DIR "/docs/repro/shift").absolutePath(); }
+
+// [SECTION] Reading a run folder --------------------------------------------------------------
+
+bool read_shift_results(const QString& dir, ShiftShown* out, QString* error) {
+  auto fail = [&](const QString& m) {
+    if (error) *error = m;
+    return false;
+  };
+  if (dir.trimmed().isEmpty()) return fail("no folder given");
+  const QDir d(dir);
+  if (!d.exists()) return fail(QString("no such folder '%1'").arg(dir));
+  const QString file = d.filePath("results.json");
+  if (!QFileInfo::exists(file)) {
+    if (QFileInfo::exists(d.filePath("config.json")))
+      return fail(QString("'%1' holds an unfinished shift run (no results.json yet): choose it as the run folder and "
+                          "Run to continue it")
+                      .arg(dir));
+    return fail(QString("'%1' holds no results.json: not a finished sims shift run folder").arg(dir));
+  }
+  QFile f(file);
+  if (!f.open(QIODevice::ReadOnly)) return fail(QString("cannot read '%1': %2").arg(file, f.errorString()));
+  const json j = json::parse(f.readAll().toStdString(), nullptr, false);
+  if (j.is_discarded()) return fail(QString("'%1' is not valid JSON").arg(file));
+  if (!j.is_object() || !j.contains("rows") || !j["rows"].is_array())
+    return fail(QString("'%1' has no \"rows\" list: not the results of a sims shift run").arg(file));
+  ShiftShown s;
+  loops::ShiftResult& r = s.result;
+  try {
+    r.attribute = j.value("attribute", std::string("group"));
+    r.target = num_of(j, "target");
+    r.features = j.value("features", std::string());
+    if (j.contains("pool")) r.n_pool = int_of(j["pool"], "n"), r.pool1 = int_of(j["pool"], "n1");
+    if (j.contains("aux_set")) r.aux1 = int_of(j["aux_set"], "n1"), r.aux0 = int_of(j["aux_set"], "n0");
+    if (j.contains("real")) r.n_real1 = int_of(j["real"], "n1"), r.n_real0 = int_of(j["real"], "n0");
+    r.finetune_loss = num_of(j, "finetune_loss");
+    r.seconds = num_of(j, "seconds");
+    for (const auto& row : j["rows"]) {
+      if (!row.is_object()) return fail(QString("'%1': a row is not an object").arg(file));
+      loops::ShiftRow sr = loops::ShiftRow::from_json(row);
+      if (!std::isfinite(sr.omega)) return fail(QString("'%1': a row has no ω value").arg(file));
+      r.rows.push_back(sr);
+    }
+    s.classifier = QString::fromStdString(j.value("classifier", std::string()));
+    if (j.contains("config") && j["config"].is_object()) s.config = j["config"];
+  } catch (const json::exception& e) {
+    return fail(QString("'%1' is not a sims shift results file: %2").arg(file, e.what()));
+  }
+  if (r.rows.empty()) return fail(QString("'%1' has no rows (no ω value finished)").arg(file));
+  std::stable_sort(r.rows.begin(), r.rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) { return a.omega < b.omega; });
+  s.folder = d.absolutePath();
+  s.finished = true;
+  s.example = s.folder == shift_example_folder();
+  *out = std::move(s);
+  return true;
+}
+
+// [SECTION] The view --------------------------------------------------------------------------
+
+ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
+    : QWidget(parent), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
+  auto* v = new QVBoxLayout(this);
+  v->setContentsMargins(6, 6, 6, 6);
+
+  auto* box = new QGroupBox("Distribution shift (SIMS Sec. 4.3): move an attribute's share towards a target", this);
+  auto* g = new QGridLayout(box);
+  g->setHorizontalSpacing(8);
+  auto label = [&](const QString& t, int r, int c) {
+    auto* l = new QLabel(t, box);
+    l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    g->addWidget(l, r, c);
+  };
+  auto file_row = [&](QLineEdit* e, const QString& title, bool folder) {
+    auto* w = new QWidget(box);
+    auto* h = new QHBoxLayout(w);
+    h->setContentsMargins(0, 0, 0, 0);
+    h->setSpacing(2);
+    h->addWidget(e, 1);
+    auto* b = new QPushButton("…", w);
+    b->setFixedWidth(28);
+    b->setToolTip("Browse");
+    h->addWidget(b);
+    connect(b, &QPushButton::clicked, this, [this, e, title, folder] {
+      const QString now = e->text().trimmed();
+      const QString got = folder ? QFileDialog::getExistingDirectory(this, title, now)
+                                 : QFileDialog::getOpenFileName(this, title, QFileInfo(now).absolutePath(),
+                                                                "sims checkpoints (*.ckpt);;All files (*)");
+      if (got.isEmpty()) return;
+      e->setText(got);
+      Q_EMIT e->editingFinished();
+    });
+    inputs_.push_back(b);
+    return w;
+  };
+  base_ = new QLineEdit(box);
+  base_->setObjectName("shiftBase");
+  base_->setToolTip("The base model: a sims checkpoint of an image model (it is fine-tuned into the auxiliary)");
+  classifier_ = new QLineEdit(box);
+  classifier_->setObjectName("shiftClassifier");
+  classifier_->setToolTip("Attribute classifier; also the feature network for FD (a faces CNN checkpoint or TorchScript)");
+  attribute_ = new QComboBox(box);
+  attribute_->setObjectName("shiftAttribute");
+  attribute_->setEditable(true);
+  attribute_->setToolTip("The classifier's attribute whose share is shifted");
+  target_ = new QDoubleSpinBox(box);
+  target_->setObjectName("shiftTarget");
+  target_->setRange(0.01, 0.99);
+  target_->setDecimals(2);
+  target_->setSingleStep(0.05);
+  target_->setToolTip("Wanted share of attribute = 1 among the samples; the auxiliary set gets the complement share");
+  n_aux_ = new QSpinBox(box);
+  n_aux_->setObjectName("shiftNAux");
+  n_aux_->setRange(2, 10000000);
+  n_aux_->setSingleStep(100);
+  n_aux_->setToolTip("Images in the auxiliary set (base samples at the complement of the target share)");
+  budget_ = new QSpinBox(box);
+  budget_->setObjectName("shiftBudget");
+  budget_->setRange(1, 2000000000);
+  budget_->setSingleStep(1000);
+  budget_->setToolTip("Fine-tuning budget of the auxiliary, in images seen");
+  omegas_ = new QLineEdit(box);
+  omegas_->setObjectName("shiftOmegas");
+  omegas_->setToolTip("Comma-separated guidance weights; D = (1+ω)·D_base − ω·D_aux; ω = 0 is the base, −1 the auxiliary");
+  n_eval_ = new QSpinBox(box);
+  n_eval_->setObjectName("shiftNEval");
+  n_eval_->setRange(2, 10000000);
+  n_eval_->setSingleStep(100);
+  n_eval_->setToolTip("Samples per ω (the same starting noise for every ω)");
+  steps_ = new QSpinBox(box);
+  steps_->setObjectName("shiftSteps");
+  steps_->setRange(2, 256);
+  steps_->setToolTip("Heun steps for the base samples and the sweep");
+  folder_ = new QLineEdit(box);
+  folder_->setObjectName("shiftFolder");
+  folder_->setToolTip("Run folder: every finished stage is kept here; running again with the same folder continues "
+                      "(changed settings redo their stage and the later ones)");
+
+  label("base model", 0, 0);
+  g->addWidget(file_row(base_, "Base model (sims image checkpoint)", false), 0, 1, 1, 3);
+  label("classifier / features", 0, 4);
+  g->addWidget(file_row(classifier_, "Attribute classifier / feature net", false), 0, 5, 1, 3);
+  label("attribute", 0, 8);
+  g->addWidget(attribute_, 0, 9);
+  label("target share", 1, 0);
+  g->addWidget(target_, 1, 1);
+  label("aux set size", 1, 2);
+  g->addWidget(n_aux_, 1, 3);
+  label("fine-tune budget (images)", 1, 4);
+  g->addWidget(budget_, 1, 5);
+  label("Heun steps", 1, 6);
+  g->addWidget(steps_, 1, 7);
+  label("samples per ω", 1, 8);
+  g->addWidget(n_eval_, 1, 9);
+  label("ω values", 2, 0);
+  g->addWidget(omegas_, 2, 1, 1, 3);
+  label("run folder", 2, 4);
+  g->addWidget(file_row(folder_, "Shift run folder", true), 2, 5, 1, 5);
+  g->setColumnStretch(1, 1);
+  g->setColumnStretch(3, 1);
+  g->setColumnStretch(5, 2);
+  g->setColumnStretch(7, 1);
+  g->setColumnStretch(9, 1);
+  v->addWidget(box);
+  for (QWidget* w : std::initializer_list<QWidget*>{base_, classifier_, attribute_, target_, n_aux_, budget_, omegas_,
+                                                    n_eval_, steps_, folder_})
+    inputs_.push_back(w);
+
+  auto* actions = new QHBoxLayout;
+  run_ = new QPushButton("Run shift", this);
+  run_->setObjectName("shiftRun");
+  cancel_ = new QPushButton("Cancel", this);
+  cancel_->setObjectName("shiftCancel");
+  cancel_->setToolTip("Stop; finished stages stay in the run folder and Run continues from them");
+  load_ = new QPushButton("Load results…", this);
+  load_->setObjectName("shiftLoad");
+  load_->setToolTip("Show a finished run folder's results.json without running anything");
+  export_ = new QPushButton("Export ▾", this);
+  export_->setObjectName("shiftExport");
+  bar_ = new QProgressBar(this);
+  bar_->setRange(0, 1000);
+  bar_->setFormat("%p%");
+  status_ = new QLabel("Idle", this);
+  status_->setObjectName("shiftStatus");
+  status_->setMinimumWidth(220);
+  for (QWidget* w : std::initializer_list<QWidget*>{run_, cancel_, load_, export_}) actions->addWidget(w);
+  actions->addWidget(bar_, 1);
+  actions->addWidget(status_, 2);
+  v->addLayout(actions);
+  about_ = new QLabel(this);
+  about_->setWordWrap(true);
+  about_->setStyleSheet("color:#555");
+  v->addWidget(about_);
+  source_ = new QLabel(this);
+  source_->setObjectName("shiftSource");
+  source_->setWordWrap(true);
+  source_->setTextFormat(Qt::RichText);
+  v->addWidget(source_);
+  summary_ = new QLabel(this);
+  summary_->setObjectName("shiftSummary");
+  summary_->setWordWrap(true);
+  summary_->setTextFormat(Qt::RichText);
+  v->addWidget(summary_);
+
+  // Charts side by side | the run's samples; the table below.
+  auto* charts = new QWidget(this);
+  auto* ch = new QHBoxLayout(charts);
+  ch->setContentsMargins(0, 0, 0, 0);
+  ch->setSpacing(4);
+  share_chart_ = new AnalysisChart("Share of group = 1 vs ω", "guidance weight ω  (○ ω = 0: the base model)", "share",
+                                   charts);
+  share_chart_->setObjectName("shiftShareChart");
+  share_chart_->set_y_include(0, 1);
+  fd_chart_ = new AnalysisChart("FD vs ω: overall and per group", "guidance weight ω  (○ ω = 0: the base model)", "FD",
+                                charts);
+  fd_chart_->setObjectName("shiftFdChart");
+  fd_chart_->set_y_include(0, 0);
+  ch->addWidget(share_chart_, 1);
+  ch->addWidget(fd_chart_, 1);
+
+  auto* samples_box = new QWidget(this);
+  auto* sv = new QVBoxLayout(samples_box);
+  sv->setContentsMargins(0, 0, 0, 0);
+  sv->setSpacing(2);
+  samples_caption_ = new QLabel(samples_box);
+  samples_caption_->setWordWrap(true);
+  samples_caption_->setStyleSheet("color:#555");
+  samples_ = new FitImage(samples_box);
+  samples_->setObjectName("shiftSamples");
+  sv->addWidget(samples_, 1);
+  sv->addWidget(samples_caption_);
+
+  auto* middle = new QSplitter(Qt::Horizontal, this);
+  middle->setChildrenCollapsible(false);
+  middle->addWidget(charts);
+  middle->addWidget(samples_box);
+  middle->setStretchFactor(0, 3);
+  middle->setStretchFactor(1, 1);
+  middle->setSizes({860, 300});
+
+  table_ = new QTableWidget(this);
+  table_->setObjectName("shiftTable");
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->verticalHeader()->setVisible(false);
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  table_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
+  table_->setMinimumHeight(90);
+
+  auto* split = new QSplitter(Qt::Vertical, this);
+  split->setChildrenCollapsible(false);
+  split->addWidget(middle);
+  split->addWidget(table_);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 1);
+  split->setSizes({400, 215});
+  v->addWidget(split, 1);
+
+  connect(run_, &QPushButton::clicked, this, &ShiftView::start);
+  connect(cancel_, &QPushButton::clicked, this, &ShiftView::cancel);
+  connect(load_, &QPushButton::clicked, this, &ShiftView::load_dialog);
+  connect(export_, &QPushButton::clicked, this, &ShiftView::export_menu);
+  connect(classifier_, &QLineEdit::editingFinished, this, &ShiftView::fill_attributes);
+  for (QLineEdit* e : {base_, classifier_, omegas_, folder_}) connect(e, &QLineEdit::textChanged, this, &ShiftView::describe);
+  for (QSpinBox* s : {n_aux_, budget_, n_eval_, steps_}) connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &ShiftView::describe);
+  connect(target_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &ShiftView::describe);
+  connect(attribute_, &QComboBox::currentTextChanged, this, &ShiftView::describe);
+
+  // Defaults: the README's `sims shift` example on the shipped faces models.
+  loops::ShiftConfig c;
+  c.base = SIMS_SOURCE_DIR "/assets/models/faces-base.ckpt";
+  c.classifier = SIMS_SOURCE_DIR "/assets/models/faces-cnn.ckpt";
+  c.attribute = "group";
+  c.target = 0.7;
+  c.n_aux = 2000;
+  c.finetune.budget = 20000;
+  c.omegas = {-1, 0, 1, 1.5, 2};
+  c.n_eval = 500;
+  set_config(c);
+  set_run_folder(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/shift-run");
+  set_running(false);
+  set_samples(QImage(), "The run's samples (samples.png) appear here.");
+  source_->setText("No results yet: Run the recipe, or Load results… of a run folder.");
+}
+
+ShiftView::~ShiftView() {
+  if (job_) job_->cancel();
+  runner_.reset();  // join the worker before the widgets its queued calls point at go
+}
+
+void ShiftView::showEvent(QShowEvent* e) {
+  QWidget::showEvent(e);
+  if (!first_show_) return;
+  first_show_ = false;
+  fill_attributes();
+  // Something to look at before anything ran: the committed miniature, labelled as such.
+  if (!has_results() && !(job_ && !job_->done()) && QFileInfo::exists(shift_example_folder() + "/results.json"))
+    load_results(shift_example_folder());
+}
+
+// [SECTION] Controls ---------------------------------------------------------------------------
+
+loops::ShiftConfig ShiftView::config() const {
+  loops::ShiftConfig c = hidden_;
+  c.base = base_->text().trimmed().toStdString();
+  c.classifier = classifier_->text().trimmed().toStdString();
+  c.attribute = attribute_->currentText().trimmed().toStdString();
+  c.target = target_->value();
+  c.n_aux = n_aux_->value();
+  c.finetune.budget = budget_->value();
+  c.n_eval = n_eval_->value();
+  c.sampler.steps = c.eval_sampler.steps = steps_->value();
+  c.omegas = parse_omega_list(omegas_->text().toStdString());
+  return c;
+}
+
+void ShiftView::set_config(const loops::ShiftConfig& c) {
+  hidden_ = c;
+  base_->setText(QString::fromStdString(c.base));
+  classifier_->setText(QString::fromStdString(c.classifier));
+  const QString attr = QString::fromStdString(c.attribute);
+  if (attribute_->findText(attr) < 0) attribute_->addItem(attr);
+  attribute_->setCurrentText(attr);
+  target_->setValue(c.target);
+  n_aux_->setValue(static_cast<int>(std::min<int64_t>(c.n_aux, n_aux_->maximum())));
+  budget_->setValue(static_cast<int>(std::min<int64_t>(c.finetune.budget, budget_->maximum())));
+  n_eval_->setValue(static_cast<int>(std::min<int64_t>(c.n_eval, n_eval_->maximum())));
+  steps_->setValue(c.eval_sampler.steps);
+  QStringList w;
+  for (double x : c.omegas) w << QString::number(x);
+  omegas_->setText(w.join(", "));
+  if (!first_show_) fill_attributes();
+  describe();
+}
+
+QString ShiftView::run_folder() const { return folder_->text().trimmed(); }
+void ShiftView::set_run_folder(const QString& dir) { folder_->setText(dir); }
+
+void ShiftView::fill_attributes() {
+  const QString spec = classifier_->text().trimmed();
+  if (spec == classifier_filled_ || spec.isEmpty()) return;
+  classifier_filled_ = spec;
+  QStringList names;
+  try {
+    const metrics::ClassifierPtr clf = metrics::load_classifier(spec.toStdString());  // outlives the loop
+    for (const auto& n : clf->attr_names()) names << QString::fromStdString(n);
+  } catch (const std::exception&) {
+    return;  // the run says what is wrong with it; the box keeps what it had
+  }
+  const QString keep = attribute_->currentText();
+  attribute_->clear();
+  attribute_->addItems(names);
+  attribute_->setCurrentText(names.contains(keep) || names.isEmpty() ? keep : names.front());
+}
+
+void ShiftView::describe() {
+  QString text;
+  try {
+    const loops::ShiftConfig c = config();
+    const QString attr = QString::fromStdString(c.attribute).toHtmlEscaped();
+    text = QString("Samples the base, labels the samples with the classifier, fine-tunes the auxiliary for %1 images on "
+                   "%2 of them at the <i>complement</i> share (%3 %4 = 1 for a %5 target), then draws %6 samples per "
+                   "ω for %7 ω values: share of %4 = 1, FD overall and per group. The example below (2,000 / 20k / "
+                   "7 × 500) took 29 min on 2 CPU cores.")
+               .arg(count(c.finetune.budget), count(c.n_aux), pct(1 - c.target, 0), attr, pct(c.target, 0),
+                    count(c.n_eval))
+               .arg(c.omegas.size());
+  } catch (const Error& e) {
+    text = QString("<span style='color:#b00'>%1</span>").arg(QString(e.what()).toHtmlEscaped());
+  }
+  about_->setText(text);
+}
+
+void ShiftView::set_running(bool running) {
+  run_->setEnabled(!running);
+  cancel_->setEnabled(running);
+  load_->setEnabled(!running);
+  for (QWidget* w : inputs_) w->setEnabled(!running);
+}
+
+void ShiftView::set_samples(const QImage& img, const QString& caption) {
+  static_cast<FitImage*>(samples_)->set(img, caption);
+  samples_caption_->setText(img.isNull() ? QString() : caption);
+}
+
+// [SECTION] Running ----------------------------------------------------------------------------
+
+void ShiftView::start() {
+  if (job_ && !job_->done()) return;
+  loops::ShiftConfig cfg;
+  const QString dir = run_folder();
+  try {
+    cfg = config();
+    if (dir.isEmpty()) throw InputError("choose a run folder");
+    if (QDir(dir).absolutePath() == shift_example_folder())
+      throw InputError("docs/repro/shift holds the committed example; choose another run folder");
+    if (!QFileInfo::exists(QString::fromStdString(cfg.base)))
+      throw InputError("the base model '" + cfg.base + "' does not exist");
+    loops::validate(cfg);
+  } catch (const Error& e) {
+    messages_->error(QString("shift: ") + e.what());
+    status_->setText(QString("Not started: ") + e.what());
+    return;
+  }
+  hidden_ = cfg;
+  ShiftShown empty;
+  empty.finished = false;
+  empty.folder = QDir(dir).absolutePath();
+  empty.result.attribute = cfg.attribute;
+  empty.result.target = cfg.target;
+  show_results(empty);
+  bar_->setValue(0);
+  status_->setText("Starting…");
+  set_running(true);
+
+  engine::JobCallbacks cb;
+  cb.on_progress = [this](const engine::JobProgress& p) {
+    QMetaObject::invokeMethod(this, [this, p] { on_progress(p); }, Qt::QueuedConnection);
+  };
+  cb.on_done = [this, dir](const engine::Job& j) {
+    const engine::JobState st = j.state();
+    const QString err = QString::fromStdString(j.error());
+    QMetaObject::invokeMethod(this, [this, st, err, dir] { on_done(st, err, dir); }, Qt::QueuedConnection);
+  };
+  auto post_rows = [this](const ShiftShown& s) {
+    QMetaObject::invokeMethod(this, [this, s] { on_rows(s); }, Qt::QueuedConnection);
+  };
+  auto post_note = [this](const std::string& note) {
+    const QString n = QString::fromStdString(note);
+    QMetaObject::invokeMethod(this, [this, n] { messages_->info("shift: " + n); }, Qt::QueuedConnection);
+  };
+  const std::string out = dir.toStdString();
+  const StageCosts costs = stage_costs(cfg);
+  job_ = runner_->submit(
+      "shift",
+      [cfg, out, costs, post_rows, post_note](engine::JobContext& ctx) -> std::any {
+        loops::ShiftRunOptions o;
+        o.out_dir = out;
+        o.cancel = ctx.cancel_flag();
+        o.on_note = post_note;
+        double shown = 0;  // the bar never runs backwards (a second sampling round restarts its count)
+        int64_t rows_seen = -1;
+        o.on_progress = [&](const loops::ShiftProgress& p) {
+          shown = std::max(shown, overall_fraction(costs, p));
+          ctx.progress(shown, stage_words(p.stage) + ": " + p.message);
+          // Each finished ω row (and those a continued run reuses) shows at once.
+          if (p.stage == "sweep" && p.done != rows_seen) {
+            rows_seen = p.done;
+            post_rows(partial_results(out, cfg));
+          }
+        };
+        loops::run_shift(cfg, o);
+        return {};  // the results are read back from the run folder's results.json
+      },
+      cb);
+  messages_->info(QString("shift: %1 → %2 of %3 = 1, ω %4, %5 samples per ω; run folder %6")
+                      .arg(QFileInfo(base_->text()).fileName(), pct(cfg.target, 0),
+                           QString::fromStdString(cfg.attribute), omegas_->text())
+                      .arg(cfg.n_eval)
+                      .arg(dir));
+}
+
+void ShiftView::cancel() {
+  if (!job_ || job_->done()) return;
+  job_->cancel();
+  status_->setText("Cancelling… (finished stages are kept)");
+  cancel_->setEnabled(false);
+}
+
+void ShiftView::on_progress(const engine::JobProgress& p) {
+  if (!job_ || job_->done()) return;
+  bar_->setValue(static_cast<int>(std::lround(p.fraction * 1000)));
+  status_->setText(QString::fromStdString(p.message) +
+                   (p.eta >= 0 && p.fraction > 0.02 ? QString(" · about %1 min left").arg(std::max(1.0, std::round(p.eta / 60)))
+                                                    : QString()));
+}
+
+void ShiftView::on_rows(const ShiftShown& partial) {
+  if (!job_ || job_->done()) return;
+  show_results(partial);
+}
+
+void ShiftView::on_done(engine::JobState s, const QString& error, const QString& dir) {
+  set_running(false);
+  switch (s) {
+    case engine::JobState::Finished: {
+      bar_->setValue(1000);
+      ShiftShown r;
+      QString err;
+      if (read_shift_results(dir, &r, &err)) {
+        show_results(r);
+        status_->setText(QString("Done: %1 ω values").arg(r.result.rows.size()));
+        messages_->info(QString("shift finished: results in %1").arg(dir));
+      } else {
+        status_->setText("Done, but the results cannot be read: " + err);
+        messages_->error("shift: " + err);
+      }
+      break;
+    }
+    case engine::JobState::Cancelled:
+      status_->setText(QString("Cancelled after %1 ω values; finished stages are kept: Run again with this folder to "
+                               "continue")
+                           .arg(shown_.result.rows.size()));
+      messages_->warning("shift cancelled; finished stages are kept in " + dir);
+      break;
+    default:
+      status_->setText("Failed: " + error);
+      messages_->error("shift failed: " + error);
+  }
+  Q_EMIT finished(static_cast<int>(s));
+}
+
+// [SECTION] Results ----------------------------------------------------------------------------
+
+bool ShiftView::load_results(const QString& dir) {
+  ShiftShown r;
+  QString err;
+  if (!read_shift_results(dir, &r, &err)) {
+    messages_->error("shift results: " + err);
+    return false;
+  }
+  // A run folder (config.json beside the results) fills the form, so Run continues it;
+  // a copy of the results (the committed example) leaves the form alone.
+  QString form_note;
+  if (QFileInfo::exists(QDir(r.folder).filePath("config.json")) && r.config.is_object()) {
+    try {
+      set_config(loops::ShiftConfig::from_json(r.config));
+      set_run_folder(r.folder);
+      form_note = "; the form now holds its settings";
+    } catch (const Error&) {
+    }
+  }
+  show_results(r);
+  status_->setText(QString("Loaded %1 ω values").arg(r.result.rows.size()));
+  messages_->info(QString("shift: showing %1 ω values from %2%3%4")
+                      .arg(r.result.rows.size())
+                      .arg(short_path(r.folder), r.example ? " (the committed example)" : "", form_note));
+  return true;
+}
+
+void ShiftView::show_results(const ShiftShown& s) {
+  shown_ = s;
+  const loops::ShiftResult& r = shown_.result;
+  const QString attr = QString::fromStdString(r.attribute.empty() ? std::string("group") : r.attribute);
+  const QString fd_name = r.features.empty() ? QString("FD") : "FD_" + QString::fromStdString(r.features);
+  const bool has_base = std::any_of(r.rows.begin(), r.rows.end(), [](const loops::ShiftRow& x) { return x.omega == 0; });
+  double w0 = INFINITY, w1 = -INFINITY;
+  for (const auto& x : r.rows) w0 = std::min(w0, x.omega), w1 = std::max(w1, x.omega);
+  if (!(w1 > w0)) w0 = std::isfinite(w0) ? w0 - 0.5 : -1, w1 = std::isfinite(w1) ? w1 + 0.5 : 3;
+  // Reference lines run a little past the data, edge to edge (and never through the ring at ω = 0).
+  const double pad = 0.04 * (w1 - w0);
+  w0 -= pad, w1 += pad;
+
+  // Share vs ω: generated, target and auxiliary-set share (dashed).
+  share_chart_->clear();
+  share_chart_->set_title(QString("Share of %1 = 1 vs ω").arg(attr));
+  share_chart_->set_y_title(shown_.classifier.isEmpty() ? QString("share of %1 = 1").arg(attr)
+                                                         : QString("share (%1)").arg(shown_.classifier));
+  const int gen = share_chart_->add_series("generated", kShare);
+  for (const auto& x : r.rows) share_chart_->append(gen, x.omega, x.share);
+  if (std::isfinite(r.target)) {
+    const int t = share_chart_->add_series("target " + pct(r.target, 0), kTarget, true);
+    share_chart_->append(t, w0, r.target);
+    share_chart_->append(t, w1, r.target);
+  }
+  if (r.aux1 + r.aux0 > 0) {
+    const double a = static_cast<double>(r.aux1) / static_cast<double>(r.aux1 + r.aux0);
+    const int t = share_chart_->add_series("aux set " + pct(a, 0), kAuxSet, true);
+    share_chart_->append(t, w0, a);
+    share_chart_->append(t, w1, a);
+  }
+  share_chart_->set_highlight(has_base ? 0.0 : kNaN);
+
+  // FD vs ω: overall, against the real set at the target mix, per group.
+  fd_chart_->clear();
+  fd_chart_->set_title(fd_name + " vs ω: overall and per group");
+  fd_chart_->set_y_title(fd_name);
+  struct Line {
+    QString name;
+    QColor colour;
+    bool dashed;
+    double loops::ShiftRow::*v;
+  };
+  const Line lines[] = {
+      {"overall", kShare, false, &loops::ShiftRow::fd},
+      {"vs target mix", kTargetMix, true, &loops::ShiftRow::fd_target},
+      {QString("%1 = 1").arg(attr), kGroup1, false, &loops::ShiftRow::fd1},
+      {QString("%1 = 0").arg(attr), kGroup0, false, &loops::ShiftRow::fd0},
+  };
+  for (const auto& l : lines) {
+    const int k = fd_chart_->add_series(l.name, l.colour, l.dashed);
+    for (const auto& x : r.rows) fd_chart_->append(k, x.omega, x.*(l.v));
+  }
+  fd_chart_->set_highlight(has_base ? 0.0 : kNaN);
+
+  // Table.
+  const QStringList cols{"ω",
+                         QString("share %1 = 1").arg(attr),
+                         QString("n %1 = 1 / 0").arg(attr),
+                         "FD overall",
+                         "at target mix",
+                         QString("%1 = 1").arg(attr),
+                         QString("%1 = 0").arg(attr),
+                         "precision",
+                         "recall",
+                         "NFE",
+                         "seconds"};
+  table_->clear();
+  table_->setColumnCount(static_cast<int>(cols.size()));
+  table_->setHorizontalHeaderLabels(cols);
+  table_->horizontalHeaderItem(3)->setToolTip(fd_name + " of all samples against the real images as given");
+  table_->horizontalHeaderItem(4)->setToolTip(fd_name + " against the real images re-balanced to the target share");
+  table_->horizontalHeaderItem(5)->setToolTip(fd_name + " of the samples in group 1 against the real images of group 1");
+  table_->horizontalHeaderItem(6)->setToolTip(fd_name + " of the samples in group 0 against the real images of group 0");
+  table_->setRowCount(static_cast<int>(r.rows.size()));
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const loops::ShiftRow& x = r.rows[i];
+    QString w = QString::number(x.omega);
+    if (x.omega == 0) w += "  (base)";
+    else if (x.omega == -1) w += "  (aux)";
+    const QStringList cells{w,
+                            pct(x.share),
+                            QString("%1 / %2").arg(x.n1).arg(x.n0),
+                            num(x.fd),
+                            num(x.fd_target),
+                            num(x.fd1),
+                            num(x.fd0),
+                            num(x.precision, 3),
+                            num(x.recall, 3),
+                            x.nfe > 0 ? QString::number(x.nfe) : QString("–"),
+                            x.seconds > 0 ? QString::number(x.seconds, 'f', 1) : QString("–")};
+    for (int c = 0; c < cells.size(); ++c) {
+      auto* item = new QTableWidgetItem(cells[c]);
+      item->setTextAlignment((c == 0 ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignVCenter);
+      if (x.omega == 0) {
+        QFont f = item->font();
+        f.setBold(true);
+        item->setFont(f);
+      }
+      table_->setItem(static_cast<int>(i), c, item);
+    }
+  }
+
+  // Summary: where the share starts, how close it gets, where FD is lowest.
+  QStringList parts;
+  for (const auto& x : r.rows)
+    if (x.omega == 0) parts << QString("<b>base</b> (ω = 0): %1 %2 = 1").arg(pct(x.share), attr);
+  if (std::isfinite(r.target) && !r.rows.empty()) {
+    const auto best = std::min_element(r.rows.begin(), r.rows.end(), [&](const loops::ShiftRow& a, const loops::ShiftRow& b) {
+      return std::abs(a.share - r.target) < std::abs(b.share - r.target);
+    });
+    parts << QString("target %1: closest at ω = %2 (%3)").arg(pct(r.target, 0)).arg(best->omega).arg(pct(best->share));
+  }
+  const auto low = std::min_element(r.rows.begin(), r.rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) {
+    return (std::isfinite(a.fd) ? a.fd : INFINITY) < (std::isfinite(b.fd) ? b.fd : INFINITY);
+  });
+  if (low != r.rows.end() && std::isfinite(low->fd)) parts << QString("lowest %1: ω = %2 (%3)").arg(fd_name).arg(low->omega).arg(num(low->fd));
+  if (r.aux1 + r.aux0 > 0) {
+    QString a = QString("aux set %1 / %2 (%3 = 1 / 0)").arg(count(r.aux1), count(r.aux0), attr);
+    if (r.n_pool > 0)
+      a += QString(" of %1 base samples (%2 = 1: %3)")
+               .arg(count(r.n_pool), attr, pct(static_cast<double>(r.pool1) / static_cast<double>(r.n_pool)));
+    parts << a;
+  }
+  summary_->setText(parts.join(" · "));
+
+  // Where it came from.
+  const QString where = "<code>" + short_path(shown_.folder).toHtmlEscaped() + "</code>";
+  QString css = "background:#eef3fb; border:1px solid #b8c8e0; padding:3px 6px;";
+  if (shown_.example) {
+    css = "background:#fff6d5; border:1px solid #e0c870; padding:3px 6px;";
+    source_->setText("<b>Example</b>, loaded from " + where +
+                     ": the committed SIMS Fig. 6 miniature (<code>tools/repro_shift.sh</code>, shipped faces U-Net, "
+                     "2,000-image auxiliary set, 500 samples per ω). Nothing was run; <i>Run shift</i> starts your own "
+                     "run, <i>Load results…</i> opens another run folder.");
+  } else if (shown_.finished && !(job_ && !job_->done())) {
+    source_->setText("<b>Loaded</b> from " + where + " (results.json).");
+  } else {
+    source_->setText(QString("<b>Run</b> in %1: ω rows appear as they finish (%2 so far).").arg(where).arg(r.rows.size()));
+  }
+  source_->setStyleSheet(css);
+
+  // The run's samples.
+  const QString png = QDir(shown_.folder).filePath("samples.png");
+  if (shown_.finished && !shown_.folder.isEmpty() && QFileInfo::exists(png))
+    set_samples(QImage(png), "samples.png: the first samples of each ω, from the same starting noise in every row");
+  else
+    set_samples(QImage(), shown_.finished ? QString("This folder has no samples.png.")
+                                          : QString("The samples (samples.png) appear when the run finishes."));
+  Q_EMIT results_shown(static_cast<int>(r.rows.size()));
+}
+
+void ShiftView::load_dialog() {
+  QSettings s;
+  QString start = s.value("shift/loadDir").toString();
+  if (start.isEmpty()) start = QFileInfo::exists(shift_example_folder()) ? shift_example_folder() : run_folder();
+  const QString d = QFileDialog::getExistingDirectory(this, "Open a shift run folder (with results.json)", start);
+  if (d.isEmpty()) return;
+  s.setValue("shift/loadDir", d);
+  load_results(d);
+}
+
+// [SECTION] Exports ----------------------------------------------------------------------------
+
+std::vector<const AnalysisChart*> ShiftView::charts() const { return {share_chart_, fd_chart_}; }
+
+bool ShiftView::export_csv(const QString& path) {
+  QString err;
+  if (!has_results()) err = "nothing to export yet: run the shift or load a run folder first";
+  else if (save_bytes(path, QByteArray::fromStdString(shown_.result.to_csv()), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("shift export: " + err);
+  return false;
+}
+
+bool ShiftView::export_png(const QString& path) {
+  QString err;
+  if (!has_results()) err = "nothing to export yet: run the shift or load a run folder first";
+  else if (save_png(path, charts_image(charts(), 900, 420), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("shift export: " + err);
+  return false;
+}
+
+bool ShiftView::export_svg(const QString& path) {
+  QString err;
+  if (!has_results()) err = "nothing to export yet: run the shift or load a run folder first";
+  else if (save_bytes(path, charts_svg(charts(), 900, 420).toUtf8(), &err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error("shift export: " + err);
+  return false;
+}
+
+void ShiftView::export_menu() {
+  QMenu m(this);
+  auto ask = [this](const QString& what, const QString& name, const QString& filter) {
+    QSettings s;
+    const QString dir = s.value("export/shiftDir", QString()).toString();
+    const QString f = QFileDialog::getSaveFileName(this, what, dir.isEmpty() ? name : dir + "/" + name, filter);
+    if (!f.isEmpty()) s.setValue("export/shiftDir", QFileInfo(f).absolutePath());
+    return f;
+  };
+  m.addAction("Charts as PNG…", this, [=] {
+    const QString f = ask("Export the shift charts as PNG", "shift.png", "PNG images (*.png)");
+    if (!f.isEmpty()) export_png(f);
+  });
+  m.addAction("Charts as SVG…", this, [=] {
+    const QString f = ask("Export the shift charts as SVG", "shift.svg", "SVG drawings (*.svg)");
+    if (!f.isEmpty()) export_svg(f);
+  });
+  m.addAction("Table as CSV…", this, [=] {
+    const QString f = ask("Export the table as CSV (results.csv columns)", "shift.csv", "CSV tables (*.csv)");
+    if (!f.isEmpty()) export_csv(f);
+  });
+  m.exec(export_->mapToGlobal(QPoint(0, export_->height())));
+}
+
+}  // namespace sims::ui

@@ -1,0 +1,134 @@
+// The studio's "Shift" tab: distribution shifting with SIMS (SIMS paper
+// Sec. 4.3, Fig. 6; the recipe is loops::run_shift, the same as `sims shift`).
+// A form sets the base model, the classifier (also the FD feature net), the
+// attribute, the target share, the auxiliary set size, the fine-tuning budget,
+// the ω list, the samples per ω and the run folder; Run starts the recipe as a
+// background job (progress bar, stage text, Cancel keeps finished stages and
+// running again with the same folder continues). The results: the attribute's
+// share vs ω (target and auxiliary-set share dashed, ω = 0 = the base ringed),
+// FD overall and per group vs ω, a table, and the run's samples.png. "Load
+// results…" shows any run folder's results.json without running anything;
+// the first time the tab opens it shows the committed docs/repro/shift
+// miniature as a labelled example. Exports: charts as PNG/SVG, table as CSV
+// (results.csv's columns).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include <QImage>
+#include <QString>
+#include <QWidget>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/job_runner.hpp"
+#include "loops/shift.hpp"
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+
+namespace sims::ui {
+
+class AnalysisChart;
+class MessageArea;
+
+// What the tab shows: a shift run's results (rows without their sample tensors).
+struct ShiftShown {
+  loops::ShiftResult result;  // attribute, target, features, pool and aux-set counts, rows
+  QString folder;             // where the results came from
+  QString classifier;         // the classifier's name, when known
+  nlohmann::json config;      // the run's configuration (results.json "config"), or null
+  bool finished = true;       // false: a run in progress or cancelled (rows so far)
+  bool example = false;       // the committed docs/repro/shift example
+};
+
+// Reads DIR/results.json (written by `sims shift` / run_shift). False, with a
+// reason a person understands in *error, when DIR or the file is missing,
+// not JSON, or not a shift run's results.
+bool read_shift_results(const QString& dir, ShiftShown* out, QString* error);
+
+// The committed Fig. 6 miniature (docs/repro/shift in the source tree).
+QString shift_example_folder();
+
+class ShiftView final : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ShiftView(MessageArea* messages, QWidget* parent = nullptr);
+  ~ShiftView() override;
+
+  // The form as a configuration (settings the form does not show keep the
+  // values last given to set_config); throws InputError on a bad ω list.
+  loops::ShiftConfig config() const;
+  void set_config(const loops::ShiftConfig& c);
+  QString run_folder() const;
+  void set_run_folder(const QString& dir);
+
+  engine::JobPtr job() const { return job_; }
+  QPushButton* run_button() const { return run_; }
+  QPushButton* cancel_button() const { return cancel_; }
+  QPushButton* load_button() const { return load_; }
+  AnalysisChart* share_chart() const { return share_chart_; }
+  AnalysisChart* fd_chart() const { return fd_chart_; }
+  QTableWidget* table() const { return table_; }
+  QLabel* source_label() const { return source_; }
+  QLabel* status_label() const { return status_; }
+  const ShiftShown& shown() const { return shown_; }
+  bool has_results() const { return !shown_.result.rows.empty(); }
+
+  // Shows DIR's results; false (and a message, the view unchanged) when it has none.
+  bool load_results(const QString& dir);
+  bool export_csv(const QString& path);
+  bool export_png(const QString& path);
+  bool export_svg(const QString& path);
+
+ public Q_SLOTS:
+  void start();
+  void cancel();
+  void load_dialog();
+
+ Q_SIGNALS:
+  void finished(int state);  // engine::JobState
+  void results_shown(int rows);
+
+ protected:
+  void showEvent(QShowEvent* e) override;
+
+ private:
+  void show_results(const ShiftShown& s);
+  void fill_attributes();
+  void on_progress(const engine::JobProgress& p);
+  void on_rows(const ShiftShown& partial);
+  void on_done(engine::JobState s, const QString& error, const QString& dir);
+  void set_running(bool running);
+  void describe();
+  void export_menu();
+  void set_samples(const QImage& img, const QString& caption);
+  std::vector<const AnalysisChart*> charts() const;
+
+  MessageArea* messages_;
+  std::unique_ptr<engine::JobRunner> runner_;
+  engine::JobPtr job_;
+  loops::ShiftConfig hidden_;  // settings without a control (seeds, real data size, ...)
+  ShiftShown shown_;
+  bool first_show_ = true;
+  QString classifier_filled_;  // the classifier whose attributes the box lists
+  QLineEdit *base_, *classifier_, *omegas_, *folder_;
+  QComboBox* attribute_;
+  QDoubleSpinBox* target_;
+  QSpinBox *n_aux_, *budget_, *n_eval_, *steps_;
+  std::vector<QWidget*> inputs_;
+  QPushButton *run_, *cancel_, *load_, *export_;
+  QProgressBar* bar_;
+  QLabel *status_, *about_, *source_, *summary_, *samples_caption_;
+  QWidget* samples_;
+  AnalysisChart *share_chart_, *fd_chart_;
+  QTableWidget* table_;
+};
+
+}  // namespace sims::ui
