@@ -457,10 +457,15 @@ ChartRange AnalysisChart::range() const {
 
 void AnalysisChart::rescale() {
   const ChartRange r = range();
-  x_axis_->setRange(r.x0, r.x1);
-  y_axis_->setRange(r.y0, r.y1);
-  x_axis_->setTickInterval(r.x_step);
-  y_axis_->setTickInterval(r.y_step);
+  // Each call lays the axis out with the other value still old: a range that
+  // grows by 10^5 under the old fine tick step would create 10^5 tick items
+  // (minutes). Coarser step first, finer step last keeps every layout small.
+  auto set = [](QValueAxis* a, double lo, double hi, double step) {
+    if (step > a->tickInterval()) a->setTickInterval(step), a->setRange(lo, hi);
+    else a->setRange(lo, hi), a->setTickInterval(step);
+  };
+  set(x_axis_, r.x0, r.x1, r.x_step);
+  set(y_axis_, r.y0, r.y1, r.y_step);
   x_axis_->setLabelFormat(QString("%.%1f").arg(decimals_for(r.x_step)));
   y_axis_->setLabelFormat(QString("%.%1f").arg(decimals_for(r.y_step)));
 }
