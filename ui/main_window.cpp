@@ -19,6 +19,7 @@
 #include <QScrollArea>
 #include <QSettings>
 #include <QSlider>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -129,7 +130,10 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   scroll->setWidget(left);
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
-  scroll->setMinimumWidth(380);
+  // Wide enough for the panel's own widgets (the ω readout, the interval
+  // mode box, the spin boxes): a wide analysis tab must not squeeze them.
+  left->adjustSize();
+  scroll->setMinimumWidth(std::max(380, left->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width() + 4));
   scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
 
   views_ = new QSplitter(Qt::Horizontal, this);
