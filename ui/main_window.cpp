@@ -4,6 +4,13 @@
 #include <cmath>
 
 #include <QApplication>
+#include <QSpinBox>
+#include <QLineEdit>
+#include <QDialogButtonBox>
+#include <QDialog>
+#include <QFormLayout>
+#include <QPointer>
+#include <QProgressDialog>
 #include <QCloseEvent>
 #include <QDir>
 #include <QFileDialog>
@@ -29,6 +36,7 @@
 
 #include "common/error.hpp"
 #include "io/atomic_file.hpp"
+#include "sampling/xy_grid.hpp"
 
 #include "guidance_panel.hpp"
 #include "interval_bar.hpp"
@@ -185,6 +193,7 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   recent_menu_->setObjectName("recentMenu");
   file->addSeparator();
   file->addAction("&Export view as PNG…", QKeySequence("Ctrl+E"), this, &MainWindow::export_dialog);
+  file->addAction("Export ω × seed &grid…", QKeySequence("Ctrl+G"), this, &MainWindow::export_grid_dialog);
   file->addSeparator();
   file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
   auto* tools = menuBar()->addMenu("&Tools");
@@ -517,6 +526,104 @@ void MainWindow::export_dialog() {
   if (f.isEmpty()) return;
   s.setValue("export/last", f);
   export_png(f);
+}
+
+engine::JobPtr MainWindow::start_grid_export(const QString& path, const QString& omegas, const QString& seeds,
+                                             int64_t per_cell) {
+  XYGridRequest req;
+  try {
+    if (!models_->base()) throw InputError("open a base model first");
+    req.base = models_->base();
+    req.aux = models_->aux();
+    req.x = parse_xy_axis("omega=" + omegas.toStdString(), "ω values");
+    req.y = parse_xy_axis("seed=" + seeds.toStdString(), "seeds");
+    const GuidanceSettings gs = guidance_->settings();
+    req.cfg.kind = gs.sampler;
+    req.cfg.steps = gs.steps;
+    req.g.lo = gs.lo;
+    req.g.hi = gs.hi;
+    req.n = per_cell;
+    if (per_cell < 0 || per_cell > 100000) throw InputError("samples per cell must be between 1 and 100000");
+    if (!req.aux) throw InputError("an ω grid needs an auxiliary model");
+    io::check_writable(path.toStdString());
+  } catch (const std::exception& e) {
+    messages_->error(QString("grid export: %1").arg(QString::fromUtf8(e.what())));
+    return nullptr;
+  }
+  auto* dlg = new QProgressDialog("Sampling the ω × seed grid…", "Cancel", 0, 1000, this);
+  dlg->setWindowTitle("Export grid");
+  dlg->setAttribute(Qt::WA_DeleteOnClose);
+  dlg->setMinimumDuration(300);
+  dlg->setValue(0);
+  QPointer<QProgressDialog> guard(dlg);
+  const std::string out = path.toStdString();
+  engine::JobCallbacks cb;
+  cb.on_progress = [this, guard](const engine::JobProgress& p) {
+    const int v = static_cast<int>(p.fraction * 1000);
+    const QString m = QString::fromStdString(p.message);
+    QMetaObject::invokeMethod(this, [guard, v, m] {
+      if (guard) {
+        guard->setValue(std::min(v, 999));
+        guard->setLabelText(m);
+      }
+    }, Qt::QueuedConnection);
+  };
+  cb.on_done = [this, guard, path](const engine::Job& j) {
+    const engine::JobState st = j.state();
+    const QString err = QString::fromStdString(j.error());
+    QMetaObject::invokeMethod(this, [this, guard, st, err, path] {
+      if (guard) guard->close();
+      if (st == engine::JobState::Finished) messages_->info("exported grid " + path);
+      else if (st == engine::JobState::Cancelled) messages_->info("grid export cancelled; nothing written");
+      else messages_->error("grid export failed: " + err);
+    }, Qt::QueuedConnection);
+  };
+  engine::JobPtr job = jobs_->submit("grid", [req, out](engine::JobContext& ctx) -> std::any {
+    const XYGridResult r = render_xy_grid(req, [&ctx](int done, int total) {
+      ctx.progress(static_cast<double>(done) / total, "cell " + std::to_string(done) + " of " + std::to_string(total));
+    }, ctx.cancel_flag());
+    r.image.write_png(out);
+    return r.nfe_total;
+  }, cb);
+  connect(dlg, &QProgressDialog::canceled, this, [job] { job->cancel(); });
+  messages_->info(QString("sampling a %1 × %2 grid for %3…").arg(req.y.values.size()).arg(req.x.values.size()).arg(path));
+  return job;
+}
+
+void MainWindow::export_grid_dialog() {
+  if (!models_->base() || !models_->aux()) {
+    messages_->error("grid export: open a base and an auxiliary model first");
+    return;
+  }
+  QSettings s;
+  const GuidanceSettings gs = guidance_->settings();
+  QDialog dlg(this);
+  dlg.setWindowTitle("Export ω × seed grid");
+  auto* form = new QFormLayout(&dlg);
+  auto* omegas = new QLineEdit(s.value("grid/omegas", "0,0.5,1,1.5,2").toString(), &dlg);
+  QStringList seed_list;
+  for (int k = 0; k < 4; ++k) seed_list << QString::number(gs.seed + static_cast<uint64_t>(k));
+  auto* seeds = new QLineEdit(seed_list.join(","), &dlg);
+  const bool images = models_->base()->info().sample_shape.size() == 3;
+  auto* per_cell = new QSpinBox(&dlg);
+  per_cell->setRange(1, 100000);
+  per_cell->setValue(images ? 1 : 1000);
+  form->addRow("ω values (columns)", omegas);
+  form->addRow("seeds (rows)", seeds);
+  form->addRow(images ? "images per cell" : "points per cell", per_cell);
+  form->addRow(new QLabel(QString("steps %1 · %2 · guidance interval as in the live panel").arg(gs.steps)
+                              .arg(gs.sampler == SamplerKind::Heun ? "Heun" : "Euler"), &dlg));
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dlg);
+  form->addRow(buttons);
+  connect(buttons, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
+  if (dlg.exec() != QDialog::Accepted) return;
+  const QString f = QFileDialog::getSaveFileName(this, "Export ω × seed grid",
+                                                 s.value("grid/last", "sims-grid.png").toString(), "PNG images (*.png)");
+  if (f.isEmpty()) return;
+  s.setValue("grid/last", f);
+  s.setValue("grid/omegas", omegas->text());
+  start_grid_export(f, omegas->text(), seeds->text(), per_cell->value());
 }
 
 // [SECTION] Sessions and recent files ------------------------------------------------------

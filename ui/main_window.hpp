@@ -71,11 +71,18 @@ class MainWindow final : public QMainWindow {
   bool open_session(const QString& path);
   // Recently used files, newest first, as "session:PATH", "base:PATH" or "aux:PATH" (at most 8).
   QStringList recent_files() const { return recent_; }
+  // "Export ω × seed grid…" without the dialogs: samples the loaded models on
+  // a labelled grid (columns ω = omegas, rows seeds, the live panel's steps,
+  // sampler and interval) as a background job with a cancellable progress
+  // dialog, and writes the PNG atomically. nullptr (and a message) when the
+  // input is bad; the job otherwise (tests wait on it).
+  engine::JobPtr start_grid_export(const QString& path, const QString& omegas, const QString& seeds, int64_t per_cell);
 
  public Q_SLOTS:
   void request(bool preview);
   void open_train();
   void export_dialog();
+  void export_grid_dialog();
   void save_session_dialog();
   void open_session_dialog();
   // Stops the live run in flight; the views keep the last result.

@@ -280,6 +280,32 @@ class StudioTest : public QObject {
     QVERIFY(!w_->export_png(tmp_.filePath("no/such/dir/view.png")));
   }
 
+  // File > Export ω × seed grid: a labelled PNG from a background job; bad input and cancel write nothing.
+  void exportGridWritesLabelledPng() {
+    QVERIFY(wait_result(0));
+    const QString f = tmp_.filePath("grid.png");
+    engine::JobPtr job = w_->start_grid_export(f, "0,1,2", "0,1", 200);
+    QVERIFY(job);
+    QVERIFY(job->wait_for(120));
+    QCOMPARE(QString::fromStdString(job->error()), QString());
+    QCOMPARE(job->state(), engine::JobState::Finished);
+    QCoreApplication::processEvents();
+    check_png(f, 3 * 220, 2 * 220);  // 3 omega columns x 2 seed rows of 220 px scatter cells, plus labels
+    const QString bad = tmp_.filePath("bad.png");
+    QVERIFY(!w_->start_grid_export(bad, "0,x", "0", 100));
+    QVERIFY(!w_->start_grid_export(bad, "0,1", "-1", 100));
+    QVERIFY(!w_->start_grid_export(tmp_.filePath("no/such/dir/grid.png"), "0,1", "0", 100));
+    QVERIFY(!QFileInfo::exists(bad));
+    const QString c = tmp_.filePath("cancelled.png");
+    engine::JobPtr j2 = w_->start_grid_export(c, "0,0.5,1,1.5,2,2.5,3", "0,1,2,3,4,5", 2000);
+    QVERIFY(j2);
+    j2->cancel();
+    QVERIFY(j2->wait_for(60));
+    QCOMPARE(j2->state(), engine::JobState::Cancelled);
+    QCoreApplication::processEvents();
+    QVERIFY(!QFileInfo::exists(c));
+  }
+
   // [Sessions] save -> change -> open restores; a bad file changes nothing; recent files.
  private:
   struct Snapshot {
