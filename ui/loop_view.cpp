@@ -687,60 +687,24 @@ void LoopView::on_done(engine::JobState s, const QString& error) {
 std::vector<const AnalysisChart*> LoopView::charts() const { return {dist_chart_, ratio_chart_}; }
 
 bool LoopView::export_csv(const QString& path) {
-  QString err;
-  if (current_.generations.empty()) err = "nothing to export yet: run a loop first";
-  else if (save_bytes(path, QByteArray::fromStdString(current_.to_csv()), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("loop export: " + err);
-  return false;
+  return export_to(messages_, "loop", path, !current_.generations.empty(), "nothing to export yet: run a loop first",
+                   [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(current_.to_csv()), err); });
 }
 
 bool LoopView::export_png(const QString& path) {
-  QString err;
-  if (current_.generations.empty()) err = "nothing to export yet: run a loop first";
-  else if (save_png(path, charts_image(charts(), 900, 400), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("loop export: " + err);
-  return false;
+  return export_to(messages_, "loop", path, !current_.generations.empty(), "nothing to export yet: run a loop first",
+                   [&](QString* err) { return save_png(path, charts_image(charts(), 900, 400), err); });
 }
 
 bool LoopView::export_svg(const QString& path) {
-  QString err;
-  if (current_.generations.empty()) err = "nothing to export yet: run a loop first";
-  else if (save_bytes(path, charts_svg(charts(), 900, 400).toUtf8(), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("loop export: " + err);
-  return false;
+  return export_to(messages_, "loop", path, !current_.generations.empty(), "nothing to export yet: run a loop first",
+                   [&](QString* err) { return save_bytes(path, charts_svg(charts(), 900, 400).toUtf8(), err); });
 }
 
 void LoopView::export_menu() {
-  QMenu m(this);
-  auto ask = [this](const QString& what, const QString& name, const QString& filter) {
-    QSettings s;
-    const QString dir = s.value("export/loopDir", QString()).toString();
-    const QString f = QFileDialog::getSaveFileName(this, what, dir.isEmpty() ? name : dir + "/" + name, filter);
-    if (!f.isEmpty()) s.setValue("export/loopDir", QFileInfo(f).absolutePath());
-    return f;
-  };
-  m.addAction("Charts as PNG…", this, [=] {
-    const QString f = ask("Export loop charts as PNG", "loop.png", "PNG images (*.png)");
-    if (!f.isEmpty()) export_png(f);
-  });
-  m.addAction("Charts as SVG…", this, [=] {
-    const QString f = ask("Export loop charts as SVG", "loop.svg", "SVG drawings (*.svg)");
-    if (!f.isEmpty()) export_svg(f);
-  });
-  m.addAction("Table as CSV…", this, [=] {
-    const QString f = ask("Export the per-generation table as CSV", "loop.csv", "CSV tables (*.csv)");
-    if (!f.isEmpty()) export_csv(f);
-  });
-  m.exec(export_->mapToGlobal(QPoint(0, export_->height())));
+  show_export_menu(this, export_, "loop",
+                   {[this](const QString& f) { return export_png(f); }, [this](const QString& f) { return export_svg(f); },
+                    [this](const QString& f) { return export_csv(f); }, "Export the per-generation table as CSV"});
 }
 
 }  // namespace sims::ui

@@ -897,60 +897,24 @@ void ShiftView::load_dialog() {
 std::vector<const AnalysisChart*> ShiftView::charts() const { return {share_chart_, fd_chart_}; }
 
 bool ShiftView::export_csv(const QString& path) {
-  QString err;
-  if (!has_results()) err = "nothing to export yet: run the shift or load a run folder first";
-  else if (save_bytes(path, QByteArray::fromStdString(shown_.result.to_csv()), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("shift export: " + err);
-  return false;
+  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
+                   [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(shown_.result.to_csv()), err); });
 }
 
 bool ShiftView::export_png(const QString& path) {
-  QString err;
-  if (!has_results()) err = "nothing to export yet: run the shift or load a run folder first";
-  else if (save_png(path, charts_image(charts(), 900, 420), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("shift export: " + err);
-  return false;
+  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
+                   [&](QString* err) { return save_png(path, charts_image(charts(), 900, 420), err); });
 }
 
 bool ShiftView::export_svg(const QString& path) {
-  QString err;
-  if (!has_results()) err = "nothing to export yet: run the shift or load a run folder first";
-  else if (save_bytes(path, charts_svg(charts(), 900, 420).toUtf8(), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("shift export: " + err);
-  return false;
+  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
+                   [&](QString* err) { return save_bytes(path, charts_svg(charts(), 900, 420).toUtf8(), err); });
 }
 
 void ShiftView::export_menu() {
-  QMenu m(this);
-  auto ask = [this](const QString& what, const QString& name, const QString& filter) {
-    QSettings s;
-    const QString dir = s.value("export/shiftDir", QString()).toString();
-    const QString f = QFileDialog::getSaveFileName(this, what, dir.isEmpty() ? name : dir + "/" + name, filter);
-    if (!f.isEmpty()) s.setValue("export/shiftDir", QFileInfo(f).absolutePath());
-    return f;
-  };
-  m.addAction("Charts as PNG…", this, [=] {
-    const QString f = ask("Export the shift charts as PNG", "shift.png", "PNG images (*.png)");
-    if (!f.isEmpty()) export_png(f);
-  });
-  m.addAction("Charts as SVG…", this, [=] {
-    const QString f = ask("Export the shift charts as SVG", "shift.svg", "SVG drawings (*.svg)");
-    if (!f.isEmpty()) export_svg(f);
-  });
-  m.addAction("Table as CSV…", this, [=] {
-    const QString f = ask("Export the table as CSV (results.csv columns)", "shift.csv", "CSV tables (*.csv)");
-    if (!f.isEmpty()) export_csv(f);
-  });
-  m.exec(export_->mapToGlobal(QPoint(0, export_->height())));
+  show_export_menu(this, export_, "shift",
+                   {[this](const QString& f) { return export_png(f); }, [this](const QString& f) { return export_svg(f); },
+                    [this](const QString& f) { return export_csv(f); }, "Export the table as CSV (results.csv columns)"});
 }
 
 }  // namespace sims::ui

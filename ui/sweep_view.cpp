@@ -668,60 +668,24 @@ std::vector<const AnalysisChart*> SweepView::visible_charts() const {
 }
 
 bool SweepView::export_csv(const QString& path) {
-  QString err;
-  if (result_.rows.empty()) err = "nothing to export yet: run a sweep first";
-  else if (save_bytes(path, QByteArray::fromStdString(result_.to_csv()), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("sweep export: " + err);
-  return false;
+  return export_to(messages_, "sweep", path, !result_.rows.empty(), "nothing to export yet: run a sweep first",
+                   [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(result_.to_csv()), err); });
 }
 
 bool SweepView::export_png(const QString& path) {
-  QString err;
-  if (result_.rows.empty()) err = "nothing to export yet: run a sweep first";
-  else if (save_png(path, charts_image(visible_charts(), 900, 400), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("sweep export: " + err);
-  return false;
+  return export_to(messages_, "sweep", path, !result_.rows.empty(), "nothing to export yet: run a sweep first",
+                   [&](QString* err) { return save_png(path, charts_image(visible_charts(), 900, 400), err); });
 }
 
 bool SweepView::export_svg(const QString& path) {
-  QString err;
-  if (result_.rows.empty()) err = "nothing to export yet: run a sweep first";
-  else if (save_bytes(path, charts_svg(visible_charts(), 900, 400).toUtf8(), &err)) {
-    messages_->info("exported " + path);
-    return true;
-  }
-  messages_->error("sweep export: " + err);
-  return false;
+  return export_to(messages_, "sweep", path, !result_.rows.empty(), "nothing to export yet: run a sweep first",
+                   [&](QString* err) { return save_bytes(path, charts_svg(visible_charts(), 900, 400).toUtf8(), err); });
 }
 
 void SweepView::export_menu() {
-  QMenu m(this);
-  auto ask = [this](const QString& what, const QString& name, const QString& filter) {
-    QSettings s;
-    const QString dir = s.value("export/sweepDir", QString()).toString();
-    const QString f = QFileDialog::getSaveFileName(this, what, dir.isEmpty() ? name : dir + "/" + name, filter);
-    if (!f.isEmpty()) s.setValue("export/sweepDir", QFileInfo(f).absolutePath());
-    return f;
-  };
-  m.addAction("Charts as PNG…", this, [=] {
-    const QString f = ask("Export sweep charts as PNG", "sweep.png", "PNG images (*.png)");
-    if (!f.isEmpty()) export_png(f);
-  });
-  m.addAction("Charts as SVG…", this, [=] {
-    const QString f = ask("Export sweep charts as SVG", "sweep.svg", "SVG drawings (*.svg)");
-    if (!f.isEmpty()) export_svg(f);
-  });
-  m.addAction("Table as CSV…", this, [=] {
-    const QString f = ask("Export sweep table as CSV", "sweep.csv", "CSV tables (*.csv)");
-    if (!f.isEmpty()) export_csv(f);
-  });
-  m.exec(export_->mapToGlobal(QPoint(0, export_->height())));
+  show_export_menu(this, export_, "sweep",
+                   {[this](const QString& f) { return export_png(f); }, [this](const QString& f) { return export_svg(f); },
+                    [this](const QString& f) { return export_csv(f); }, "Export the sweep table as CSV"});
 }
 
 }  // namespace sims::ui
