@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <ATen/ATen.h>
 
+#include "common/paths.hpp"
 #include "common/error.hpp"
 #include "data/faces.hpp"
 #include "diffusion/denoiser.hpp"
@@ -152,7 +153,7 @@ TEST_CASE("feature extraction reports progress and can be cancelled", "[features
 }
 
 TEST_CASE("sweep over omega on the shipped 2D models", "[features][sweep]") {
-  const std::string dir = std::string(SIMS_SOURCE_DIR) + "/assets/models/";
+  const std::string dir = sims::asset_path("models/");
   DenoiserPtr base = load_denoiser(dir + "gaussian-base.ckpt");
   DenoiserPtr aux = load_denoiser(dir + "gaussian-aux.ckpt");
   SweepConfig cfg;

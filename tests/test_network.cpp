@@ -10,6 +10,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/torch.h>
 
+#include "common/paths.hpp"
 #include "diffusion/network.hpp"
 #include "helpers.hpp"
 #include "sampling/edm_sampler.hpp"
@@ -105,7 +106,7 @@ TEST_CASE("silu_inplace matches at::silu with extremes and NaN", "[network]") {
 }
 
 TEST_CASE("EdmMlp: sampling the shipped 2D models with the fast path equals the general path", "[network][sampler]") {
-  const std::string dir = SIMS_SOURCE_DIR "/assets/models/";
+  const std::string dir = sims::asset_path("models/");
   auto load = [&](const std::string& name) { return NetworkDenoiser::from_checkpoint(dir + name, {}); };
   auto general = [&](const std::string& name) {
     TrainState st = load_checkpoint(dir + name);

@@ -1,3 +1,4 @@
+#include "common/paths.hpp"
 #include "main_window.hpp"
 
 #include <algorithm>
@@ -100,7 +101,7 @@ std::vector<std::vector<QPointF>> trails_of(const Trajectory& tr, int count) {
 }  // namespace
 
 QString shipped_model(const char* role) {
-  return QString(SIMS_SOURCE_DIR "/assets/models/grid25-%1.ckpt").arg(role);
+  return QString::fromStdString(sims::asset_path("models/grid25-")) + role + ".ckpt";
 }
 
 // [SECTION] Construction --------------------------------------------------------------

@@ -1,3 +1,4 @@
+#include "common/paths.hpp"
 #include "shift_view.hpp"
 
 #include <algorithm>
@@ -61,7 +62,7 @@ QString count(int64_t n) { return QLocale(QLocale::English).toString(static_cast
 
 // Source-tree paths are shown relative to it ("docs/repro/shift").
 QString short_path(const QString& p) {
-  const QString root = QDir(SIMS_SOURCE_DIR).absolutePath() + "/";
+  const QString root = QDir(QString::fromStdString(sims::data_dir())).absolutePath() + "/";
   return p.startsWith(root) ? p.mid(root.size()) : QDir::toNativeSeparators(p);
 }
 
@@ -191,7 +192,7 @@ ShiftShown partial_results(const std::string& dir, const loops::ShiftConfig& cfg
 
 }  // namespace
 
-QString shift_example_folder() { return QDir(SIMS_SOURCE_DIR "/docs/repro/shift").absolutePath(); }
+QString shift_example_folder() { return QDir(QString::fromStdString(sims::data_path("docs/repro/shift"))).absolutePath(); }
 
 // [SECTION] Reading a run folder --------------------------------------------------------------
 
@@ -460,8 +461,8 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
 
   // Defaults: the README's `sims shift` example on the shipped faces models.
   loops::ShiftConfig c;
-  c.base = SIMS_SOURCE_DIR "/assets/models/faces-base.ckpt";
-  c.classifier = SIMS_SOURCE_DIR "/assets/models/faces-cnn.ckpt";
+  c.base = sims::asset_path("models/faces-base.ckpt");
+  c.classifier = sims::asset_path("models/faces-cnn.ckpt");
   c.attribute = "group";
   c.target = 0.7;
   c.n_aux = 2000;

@@ -1,3 +1,4 @@
+#include "common/paths.hpp"
 #include "studio_bench.hpp"
 
 #include <algorithm>
@@ -286,8 +287,8 @@ QJsonObject run_studio_bench(MainWindow& w, const StudioBenchOptions& o, const s
   }
 
   // [SECTION] Image models: omega change -> first preview on screen -----------------------
-  const QString ib = o.image_base.isEmpty() ? QString(SIMS_SOURCE_DIR "/assets/models/faces-base.ckpt") : o.image_base;
-  const QString ia = o.image_aux.isEmpty() ? QString(SIMS_SOURCE_DIR "/assets/models/faces-aux.ckpt") : o.image_aux;
+  const QString ib = o.image_base.isEmpty() ? QString::fromStdString(sims::asset_path("models/faces-base.ckpt")) : o.image_base;
+  const QString ia = o.image_aux.isEmpty() ? QString::fromStdString(sims::asset_path("models/faces-aux.ckpt")) : o.image_aux;
   if (o.image_changes > 0 && QFile::exists(ib) && QFile::exists(ia)) {
     log("image models: timing the first preview after omega changes");
     watch.arm(true);

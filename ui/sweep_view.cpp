@@ -1,3 +1,4 @@
+#include "common/paths.hpp"
 #include "sweep_view.hpp"
 
 #include <algorithm>
@@ -388,7 +389,7 @@ void SweepView::on_models_changed() {
     }
     if (real.empty()) real = images ? "faces" : "grid25";
     real_->setText(QString::fromStdString(real));
-    const QString cnn = SIMS_SOURCE_DIR "/assets/models/faces-cnn.ckpt";
+    const QString cnn = QString::fromStdString(sims::asset_path("models/faces-cnn.ckpt"));
     if (images && features_->text().isEmpty() && QFileInfo::exists(cnn) && real.rfind("faces", 0) == 0)
       features_->setText(cnn);
   }

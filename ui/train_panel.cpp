@@ -1,3 +1,4 @@
+#include "common/paths.hpp"
 #include "train_panel.hpp"
 
 #include <algorithm>
@@ -157,7 +158,7 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
   form->addRow("Training points", n_data_);
   net_ = new QComboBox(this);
   net_->setObjectName("net");
-  for (const QFileInfo& fi : QDir(SIMS_SOURCE_DIR "/assets/networks").entryInfoList({"*.json"}, QDir::Files, QDir::Name))
+  for (const QFileInfo& fi : QDir(QString::fromStdString(sims::asset_path("networks"))).entryInfoList({"*.json"}, QDir::Files, QDir::Name))
     net_->addItem(fi.baseName(), fi.absoluteFilePath());
   form->addRow("Network", net_);
   base_budget_ = images_box(this, 100000000, 50000, "baseBudget");
@@ -230,7 +231,7 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
   p.base_budget = s.value("train/baseBudget", qlonglong(p.base_budget)).toLongLong();
   p.n_synth = s.value("train/nSynth", 2000).toLongLong();
   p.aux_budget = s.value("train/auxBudget", qlonglong(p.aux_budget)).toLongLong();
-  p.net_config = s.value("train/net", SIMS_SOURCE_DIR "/assets/networks/mlp2d.json").toString().toStdString();
+  p.net_config = s.value("train/net", QString::fromStdString(sims::asset_path("networks/mlp2d.json"))).toString().toStdString();
   p.out_dir = s.value("train/outDir", QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/models")
                   .toString().toStdString();
   set_plan(p);

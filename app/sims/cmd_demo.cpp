@@ -12,6 +12,7 @@
 
 #include <ATen/ATen.h>
 
+#include "common/paths.hpp"
 #include "cli_common.hpp"
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
@@ -252,7 +253,7 @@ int run_image_demo(const DemoArgs& a) {
     if (base.net.type != "unet") throw InputError("'" + a.base_ckpt + "' is not an image model");
   } else {
     data::ImageBatch real = data::load_images(spec, a.n_real, static_cast<uint64_t>(a.seed));
-    NetConfig net = NetConfig::from_json(nlohmann::json::parse(std::ifstream(SIMS_SOURCE_DIR "/assets/networks/unet32.json")));
+    NetConfig net = NetConfig::from_json(nlohmann::json::parse(std::ifstream(asset_path("networks/unet32.json"))));
     net.channels = real.images.size(1);
     net.resolution = real.images.size(2);
     TrainConfig tc;

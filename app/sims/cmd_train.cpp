@@ -12,6 +12,7 @@
 
 #include <ATen/ATen.h>
 
+#include "common/paths.hpp"
 #include "cli_common.hpp"
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
@@ -169,7 +170,7 @@ int run_train(TrainArgs& a) {
                        {"base_history", base.provenance}};
     } else {
       if (a.net.empty())
-        a.net = std::string(SIMS_SOURCE_DIR "/assets/networks/") + (data.dim() == 4 ? "unet32.json" : "mlp2d.json");
+        a.net = asset_path(std::string("networks/") + (data.dim() == 4 ? "unet32.json" : "mlp2d.json"));
       std::ifstream f(a.net);
       if (!f) throw InputError("cannot open network configuration '" + a.net + "'");
       nlohmann::json nj;

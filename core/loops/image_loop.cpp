@@ -1,3 +1,4 @@
+#include "common/paths.hpp"
 #include "loops/image_loop.hpp"
 
 #include <algorithm>
@@ -37,7 +38,7 @@ WarmStart parse_warm_start(const std::string& s) {
 
 std::string to_string(WarmStart w) { return w == WarmStart::Previous ? "previous" : "scratch"; }
 
-std::string default_image_features() { return std::string(SIMS_SOURCE_DIR) + "/assets/models/faces-cnn.ckpt"; }
+std::string default_image_features() { return asset_path("models/faces-cnn.ckpt"); }
 
 NetConfig default_image_net() {
   NetConfig n;

@@ -1,4 +1,6 @@
 #include "render/canvas.hpp"
+#include "common/error.hpp"
+#include "common/paths.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -33,9 +35,15 @@ std::string find_font(bool bold) {
   const char* env = std::getenv(bold ? "SIMS_FONT_BOLD" : "SIMS_FONT");
   if (env && *env) return env;
   const std::string name = bold ? "DejaVuSans-Bold.ttf" : "DejaVuSans.ttf";
-  for (const std::string dir : {"/usr/share/fonts/truetype/dejavu/", SIMS_SOURCE_DIR "/assets/fonts/"}) {
-    std::ifstream f(dir + name);
-    if (f) return dir + name;
+  {
+    std::ifstream f("/usr/share/fonts/truetype/dejavu/" + name);
+    if (f) return "/usr/share/fonts/truetype/dejavu/" + name;
+  }
+  try {
+    const std::string shipped = asset_path("fonts/" + name);
+    if (std::ifstream(shipped)) return shipped;
+  } catch (const Error&) {
+    // no shipped data found: text is then left out, as with no font at all
   }
   return {};
 }

@@ -27,6 +27,7 @@
 
 #include <ATen/ATen.h>
 
+#include "common/paths.hpp"
 #include "analysis_chart.hpp"
 #include "engine/job_runner.hpp"
 #include "guidance_panel.hpp"
@@ -123,7 +124,7 @@ class StudioTest : public QObject {
       p.base_budget = 30000;
       p.n_synth = 1000;
       p.aux_budget = 10000;
-      p.net_config = SIMS_SOURCE_DIR "/assets/networks/mlp2d-small.json";
+      p.net_config = sims::asset_path("networks/mlp2d-small.json");
       p.out_dir = tmp_.path().toStdString();
       engine::JobRunner runner;
       auto job = runner.submit("models", [p](engine::JobContext& ctx) -> std::any { return run_train_plan(p, ctx); });
@@ -440,7 +441,8 @@ class StudioTest : public QObject {
 
   // [Image models] a quick preview first, then the full grid; Stop ends the run.
   void imageModelsPreviewFirstThenStop() {
-    const QString fb = SIMS_SOURCE_DIR "/assets/models/faces-base.ckpt", fa = SIMS_SOURCE_DIR "/assets/models/faces-aux.ckpt";
+    const QString fb = QString::fromStdString(sims::asset_path("models/faces-base.ckpt")),
+                  fa = QString::fromStdString(sims::asset_path("models/faces-aux.ckpt"));
     if (!QFileInfo::exists(fb) || !QFileInfo::exists(fa)) QSKIP("the shipped image models are missing");
     // Whatever happens below, the tests that follow get the 2D models back.
     struct Restore {

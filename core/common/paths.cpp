@@ -1,0 +1,58 @@
+#include "common/paths.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+
+#include "common/error.hpp"
+
+namespace sims {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool holds_assets(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir / "assets", ec);
+}
+
+std::string find_data_dir() {
+  std::string looked;
+  if (const char* env = std::getenv("SIMS_DATA_DIR"); env && *env) {
+    if (holds_assets(env)) return fs::path(env).lexically_normal().string();
+    looked += std::string(" $SIMS_DATA_DIR=") + env;
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path share = (exe.parent_path() / ".." / "share" / "sims").lexically_normal();
+    if (holds_assets(share)) return share.string();
+    looked += " " + share.string();
+  }
+  throw InputError("the shipped data (assets/) was not found; looked in" + looked +
+                   " (set SIMS_DATA_DIR to the folder that holds assets/)");
+}
+
+}  // namespace
+
+std::string data_dir() {
+  static std::once_flag once;
+  static std::string dir;
+  static std::string failure;
+  std::call_once(once, [] {
+    try {
+      dir = find_data_dir();
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+  });
+  if (dir.empty()) throw InputError(failure);
+  return dir;
+}
+
+std::string asset_path(const std::string& rel) { return data_dir() + "/assets/" + rel; }
+
+std::string data_path(const std::string& rel) { return data_dir() + "/" + rel; }
+
+}  // namespace sims
