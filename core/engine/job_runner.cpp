@@ -29,6 +29,8 @@ double JobContext::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - job_.start_).count();
 }
 
+void JobContext::progress(const experiment::Progress& p) { progress(p.fraction(), p.message, {}, p.eta); }
+
 void JobContext::progress(double fraction, std::string message, std::map<std::string, double> values, double eta) {
   JobProgress p;
   p.fraction = std::min(1.0, std::max(0.0, fraction));

@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "experiment/progress.hpp"
+
 namespace sims::engine {
 
 struct JobProgress {
@@ -46,6 +48,9 @@ class JobContext {
   // eta < 0: estimated from the elapsed time and the fraction.
   void progress(double fraction, std::string message = {}, std::map<std::string, double> values = {},
                 double eta = -1);
+  // A core experiment's progress (experiment/progress.hpp) as the job's:
+  // the fraction done/total, its message and its ETA.
+  void progress(const experiment::Progress& p);
   double elapsed() const;
 
  private:

@@ -19,6 +19,8 @@
 
 #include <ATen/Tensor.h>
 
+#include "io/crc32.hpp"
+
 namespace sims::metrics {
 
 struct GaussianStats {
@@ -81,8 +83,8 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
                bool as_float64 = true);
 std::map<std::string, at::Tensor> read_npz(const std::string& path);
 
-// CRC-32 (IEEE 802.3, as used by zip/zlib), exposed for tests.
-uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
+// CRC-32 (IEEE 802.3, as used by zip/zlib): io/crc32.hpp.
+using io::crc32;
 
 // Symmetric PSD square root via eigendecomposition (negative eigenvalues
 // clamped to 0). Input [D, D] float64, symmetrised first.

@@ -1,0 +1,176 @@
+#include "experiment/run_folder.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "common/error.hpp"
+#include "experiment/json_io.hpp"
+
+namespace sims::experiment {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+void diff_into(const json& a, const json& b, const std::string& prefix, std::vector<SettingChange>& out) {
+  if (a.is_object() && b.is_object()) {
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      const std::string k = prefix.empty() ? it.key() : prefix + "." + it.key();
+      diff_into(it.value(), b.contains(it.key()) ? b.at(it.key()) : json(nullptr), k, out);
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) out.push_back({prefix.empty() ? it.key() : prefix + "." + it.key(), nullptr, it.value()});
+    return;
+  }
+  if (a != b) out.push_back({prefix.empty() ? "(all)" : prefix, a, b});
+}
+
+bool is_free(const std::string& key, const std::vector<std::string>& free_keys) {
+  for (const auto& f : free_keys)
+    if (key == f || key.rfind(f + ".", 0) == 0) return true;
+  return false;
+}
+
+std::string start_over(const std::string& dir) {
+  return "continue with the same settings, or start over with another --out (or delete '" + dir + "')";
+}
+
+// A stage name as a file name: letters, digits, '-', '_', '.' kept, the rest '_'.
+std::string file_name(const std::string& stage) {
+  std::string s = stage;
+  for (char& c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '_';
+  return s;
+}
+
+}  // namespace
+
+std::string SettingChange::describe() const {
+  auto show = [](const json& j) { return j.is_null() ? std::string("unset") : j.dump(); };
+  return key + " = " + show(before) + " (now " + show(after) + ")";
+}
+
+std::vector<SettingChange> diff_settings(const json& before, const json& after) {
+  std::vector<SettingChange> out;
+  diff_into(before, after, "", out);
+  return out;
+}
+
+std::string RunFolder::command_of(const std::string& dir) {
+  const json j = read_json_or_null(dir + "/" + kRunFile);
+  if (!j.is_object() || j.value("format", std::string()) != "sims-run") return {};
+  return j.value("command", std::string());
+}
+
+RunFolder::RunFolder(const std::string& dir, const std::string& command, const json& settings,
+                     const std::vector<std::string>& free_keys)
+    : dir_(dir), command_(command) {
+  if (dir.empty()) throw InputError("'sims " + command + "' needs a run folder (--out DIR)");
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw InputError("'" + dir + "' is a file, not a folder; choose another --out");
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError("cannot create the run folder '" + dir + "': " + ec.message());
+
+  // One process per run folder.
+  lock_fd_ = ::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) throw IoError("cannot write into the run folder '" + dir + "'");
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw InputError("'" + dir + "' is in use by another sims process; wait for it or choose another --out");
+  }
+
+  const std::string run_file = dir + "/" + kRunFile;
+  const json stored = read_json_or_null(run_file);
+  bool empty = true;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name[0] != '.') empty = false;  // hidden: the lock, orphaned temporary files
+  }
+  try {
+    if (stored.is_null()) {
+      if (!empty) {
+        if (fs::exists(dir + "/config.json", ec))
+          throw InputError("'" + dir + "' holds a run of an older sims (config.json, no run.json): its results can "
+                           "still be read and plotted, but it cannot be continued; choose another --out");
+        throw InputError("'" + dir + "' is not empty and holds no sims run; choose a new or empty folder for --out");
+      }
+    } else {
+      if (!stored.is_object() || stored.value("format", std::string()) != "sims-run" || !stored.contains("settings"))
+        throw InputError("'" + run_file + "' is not a sims run file; choose another --out");
+      const std::string cmd = stored.value("command", std::string());
+      if (cmd != command)
+        throw InputError("'" + dir + "' holds a run of 'sims " + cmd + "', not of 'sims " + command +
+                         "'; choose another --out");
+      previous_ = stored.at("settings");
+      resumed_ = true;
+      for (const SettingChange& c : diff_settings(previous_, settings))
+        if (!is_free(c.key, free_keys))
+          throw InputError("'" + dir + "' was started with " + c.describe() + ": " + start_over(dir));
+    }
+  } catch (...) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw;
+  }
+  write_json_file(run_file, {{"format", "sims-run"}, {"version", kFormatVersion}, {"command", command}, {"settings", settings}});
+}
+
+RunFolder::~RunFolder() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+}
+
+std::string RunFolder::path(const std::string& rel) const {
+  const fs::path p = fs::path(dir_) / rel;
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  if (ec) throw IoError("cannot create '" + p.parent_path().string() + "': " + ec.message());
+  return p.string();
+}
+
+std::string RunFolder::marker(const std::string& stage) const { return dir_ + "/stages/" + file_name(stage) + ".json"; }
+
+bool RunFolder::done(const std::string& stage, const json& key) const {
+  const json m = read_json_or_null(marker(stage));
+  if (!m.is_object() || !m.contains("key")) return false;
+  if (m.at("key") == key) return true;
+  std::ostringstream what;
+  const auto changes = diff_settings(m.at("key"), key);
+  for (size_t i = 0; i < changes.size() && i < 3; ++i) what << (i ? "; " : "") << changes[i].describe();
+  throw InputError("stage '" + stage + "' of '" + dir_ + "' was made with " + what.str() + ": " + start_over(dir_));
+}
+
+json RunFolder::result(const std::string& stage) const {
+  const json m = read_json_or_null(marker(stage));
+  return m.is_object() ? m.value("result", json(nullptr)) : json(nullptr);
+}
+
+void RunFolder::finish(const std::string& stage, const json& key, const json& result) {
+  path("stages/x");
+  write_json_file(marker(stage), {{"stage", stage}, {"key", key}, {"result", result}});
+}
+
+void RunFolder::forget(const std::string& stage) {
+  std::error_code ec;
+  fs::remove(marker(stage), ec);
+}
+
+std::vector<std::string> RunFolder::finished() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_ + "/stages", ec)) {
+    const json m = read_json_or_null(e.path().string());
+    if (m.is_object() && m.contains("stage")) out.push_back(m.at("stage").get<std::string>());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace sims::experiment

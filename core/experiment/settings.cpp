@@ -1,0 +1,58 @@
+#include "experiment/settings.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+namespace sims::experiment {
+
+double parse_real(const std::string& text, const std::string& what) {
+  if (text == "inf" || text == "+inf") return INFINITY;
+  if (text == "-inf") return -INFINITY;
+  const char* s = text.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(s, &end);
+  if (text.empty() || end != s + text.size() || errno == ERANGE || std::isnan(v))
+    throw InputError(what + " takes a number (got '" + text + "')");
+  return v;
+}
+
+int64_t parse_integer(const std::string& text, const std::string& what) {
+  const char* s = text.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s, &end, 10);
+  if (text.empty() || end != s + text.size() || errno == ERANGE)
+    throw InputError(what + " takes a whole number (got '" + text + "')");
+  return static_cast<int64_t>(v);
+}
+
+std::vector<double> parse_real_list(const std::string& text, const std::string& what) {
+  std::vector<double> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (item.empty()) throw InputError(what + " takes numbers separated by commas, e.g. 0,0.5,1 (got '" + text + "')");
+    out.push_back(parse_real(item, what));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string format_real(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[40];
+  for (int prec = 1; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+}  // namespace sims::experiment

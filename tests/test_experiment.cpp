@@ -1,0 +1,254 @@
+// core/experiment: the run-folder rule, stage markers, settings declared once.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "common/error.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/progress.hpp"
+#include "experiment/run_folder.hpp"
+#include "experiment/settings.hpp"
+#include "helpers.hpp"
+
+using namespace sims;
+using namespace sims::experiment;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+struct Inner {
+  int64_t width = 64;
+  double lr = 1e-3;
+};
+
+enum class Kind { A, B };
+
+struct Outer {
+  int64_t n = 10;
+  double omega = 1.5;
+  double lo = 0, hi = std::numeric_limits<double>::infinity();
+  std::vector<double> omegas{0, 0.5};
+  Kind kind = Kind::A;
+  std::string path;
+  bool flag = false;
+  uint64_t seed = 7;
+  int64_t generations = 5;
+  Inner inner;
+};
+
+const Schema<Inner>& inner_schema() {
+  static const Schema<Inner> s = Schema<Inner>("inner")
+                                     .integer("width", &Inner::width, "--width", "hidden units", 1, 4096)
+                                     .real("lr", &Inner::lr, "--lr", "learning rate", 0, 1, true);
+  return s;
+}
+
+const Schema<Outer>& outer_schema() {
+  static const Schema<Outer> s =
+      Schema<Outer>("outer")
+          .integer("n", &Outer::n, "--n", "count", 1, 100)
+          .real("omega", &Outer::omega, "--omega", "guidance", -10, 10)
+          .only_for({"b"})
+          .interval("interval", &Outer::lo, &Outer::hi, "--interval", "guidance interval")
+          .reals("omegas", &Outer::omegas, "--omegas", "sweep", -10, 10)
+          .choice("kind", &Outer::kind, "--kind", "kind", std::vector<std::pair<Kind, std::string>>{{Kind::A, "a"}, {Kind::B, "b"}})
+          .text("path", &Outer::path, "--path", "a file")
+          .boolean("flag", &Outer::flag, "--flag", "a switch")
+          .seed("seed", &Outer::seed, "--seed", "seed")
+          .integer("generations", &Outer::generations, "--generations", "generations", 1, 1000)
+          .free()
+          .nested("inner", &Outer::inner, inner_schema())
+          .rule([](const Outer& o) { return o.n > 50 && o.kind == Kind::B ? std::string("--n above 50 needs --kind a") : ""; });
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("settings: one declaration gives JSON round trips with one rule for infinity", "[experiment]") {
+  const auto& s = outer_schema();
+  Outer o;
+  o.omegas = {0, 1, -std::numeric_limits<double>::infinity()};
+  o.kind = Kind::B;
+  o.inner.width = 32;
+  const nlohmann::json j = s.to_json(o);
+  CHECK(j["interval"] == nlohmann::json::array({0.0, "inf"}));
+  CHECK(j["omegas"][2] == "-inf");
+  CHECK(j["kind"] == "b");
+  CHECK(j["inner"]["width"] == 32);
+  CHECK_FALSE(j.contains("inner.width"));  // nested flags are not JSON keys of their own
+  const Outer back = s.from_json(j);
+  CHECK(s.equal(back, o));
+  CHECK(std::isinf(back.hi));
+  // Missing keys keep defaults; older spellings read (null for an open interval).
+  const Outer partial = s.from_json({{"n", 3}, {"interval", {0.5, nullptr}}});
+  CHECK(partial.n == 3);
+  CHECK(partial.lo == 0.5);
+  CHECK(std::isinf(partial.hi));
+  CHECK(partial.omega == 1.5);
+  // Unknown keys and wrong types are refused with the key's name.
+  CHECK_THAT(message_of([&] { s.from_json({{"nn", 3}}); }), Catch::Contains("unknown outer setting 'nn'"));
+  CHECK_THAT(message_of([&] { s.from_json({{"n", "three"}}); }), Catch::Contains("'n' must be an integer"));
+  CHECK_THAT(message_of([&] { s.from_json({{"kind", "c"}}); }), Catch::Contains("a|b"));
+}
+
+TEST_CASE("settings: validation names the flag, the range and the value", "[experiment]") {
+  const auto& s = outer_schema();
+  Outer o;
+  CHECK_NOTHROW(s.validate(o));
+  o.n = 0;
+  CHECK(message_of([&] { s.validate(o); }) == "--n must be between 1 and 100 (got 0)");
+  o = Outer();
+  o.inner.lr = 0;
+  CHECK(message_of([&] { s.validate(o); }) == "--lr must be in (0, 1] (got 0)");
+  o = Outer();
+  o.lo = 2, o.hi = 1;
+  CHECK_THAT(message_of([&] { s.validate(o); }), Catch::Contains("--interval LO:HI needs 0 <= LO < HI"));
+  o = Outer();
+  o.omegas = {};
+  CHECK(message_of([&] { s.validate(o); }) == "--omegas needs at least one value");
+  o = Outer();
+  o.n = 60, o.kind = Kind::B;
+  CHECK(message_of([&] { s.validate(o); }) == "--n above 50 needs --kind a");
+}
+
+TEST_CASE("settings: flags parse text with the same rules, nested flags included", "[experiment]") {
+  const auto& s = outer_schema();
+  Outer o;
+  s.find_flag("--interval")->parse(o, "0.3:inf");
+  CHECK(o.lo == Approx(0.3));
+  CHECK(std::isinf(o.hi));
+  s.find_flag("--omegas")->parse(o, "0, 0.5,2");
+  CHECK(o.omegas == std::vector<double>{0, 0.5, 2});
+  s.find_flag("--width")->parse(o, "128");
+  CHECK(o.inner.width == 128);
+  s.find_flag("--kind")->parse(o, "b");
+  CHECK(o.kind == Kind::B);
+  CHECK(s.find_flag("--omega")->only_for == std::vector<std::string>{"b"});
+  CHECK_THAT(message_of([&] { s.find_flag("--n")->parse(o, "1.5"); }), Catch::Contains("--n takes a whole number (got '1.5')"));
+  CHECK_THAT(message_of([&] { s.find_flag("--omegas")->parse(o, "0,,1"); }), Catch::Contains("--omegas takes numbers"));
+  CHECK_THAT(message_of([&] { s.find_flag("--seed")->parse(o, "-1"); }), Catch::Contains("non-negative"));
+  CHECK(s.find_flag("--interval")->text(o) == "0.3:inf");
+  CHECK(s.find_flag("--width")->text(o) == "128");
+  CHECK(s.free_keys() == std::vector<std::string>{"generations"});
+}
+
+TEST_CASE("format_real and parse_real round trip", "[experiment]") {
+  for (double v : {0.0, 0.1, 1e-5, 1.0 / 3.0, -2.5, 80.0, 1e300}) CHECK(parse_real(format_real(v), "x") == v);
+  CHECK(format_real(0.1) == "0.1");
+  CHECK(format_real(std::numeric_limits<double>::infinity()) == "inf");
+  CHECK_THROWS_AS(parse_real("1e999", "x"), InputError);
+  CHECK_THROWS_AS(parse_real("nan", "x"), InputError);
+  CHECK_THROWS_AS(parse_real("1.5x", "x"), InputError);
+}
+
+TEST_CASE("run folder: the one resume rule", "[experiment]") {
+  test::TempDir tmp;
+  const std::string dir = tmp.path + "/run";
+  const nlohmann::json settings = {{"n", 10}, {"train", {{"lr", 0.001}}}, {"generations", 5}, {"workers", 2}};
+  {
+    RunFolder rf(dir, "loop", settings, {"generations", "workers"});
+    CHECK_FALSE(rf.resumed());
+    CHECK(fs::exists(dir + "/run.json"));
+    CHECK(RunFolder::command_of(dir) == "loop");
+    // One process at a time.
+    CHECK_THAT(message_of([&] { RunFolder again(dir, "loop", settings); }), Catch::Contains("in use by another sims process"));
+    rf.finish("gen-0001", {{"gen", 1}}, {{"w2", 0.5}});
+  }
+  SECTION("the same command continues; free settings may change and are recorded") {
+    nlohmann::json more = settings;
+    more["generations"] = 9;
+    more["workers"] = 1;
+    RunFolder rf(dir, "loop", more, {"generations", "workers"});
+    CHECK(rf.resumed());
+    CHECK(rf.previous_settings()["generations"] == 5);
+    CHECK(rf.done("gen-0001", {{"gen", 1}}));
+    CHECK(rf.result("gen-0001")["w2"] == 0.5);
+    CHECK_FALSE(rf.done("gen-0002", {{"gen", 2}}));
+    CHECK(rf.finished() == std::vector<std::string>{"gen-0001"});
+    CHECK(read_json_file(dir + "/run.json")["settings"]["generations"] == 9);
+  }
+  SECTION("a changed setting is refused, naming it, both values and how to start over") {
+    nlohmann::json other = settings;
+    other["train"]["lr"] = 0.002;
+    const std::string msg = message_of([&] { RunFolder rf(dir, "loop", other, {"generations"}); });
+    CHECK_THAT(msg, Catch::Contains("train.lr = 0.001 (now 0.002)"));
+    CHECK_THAT(msg, Catch::Contains("another --out"));
+    // Nothing was changed by the refusal.
+    CHECK(read_json_file(dir + "/run.json")["settings"] == settings);
+  }
+  SECTION("a stage made from other inputs is refused") {
+    RunFolder rf(dir, "loop", settings);
+    CHECK_THAT(message_of([&] { rf.done("gen-0001", {{"gen", 1}, {"base_crc", 5}}); }),
+               Catch::Contains("stage 'gen-0001'"));
+    rf.forget("gen-0001");
+    CHECK_FALSE(rf.done("gen-0001", {{"gen", 1}, {"base_crc", 5}}));
+  }
+  SECTION("another command's folder is refused") {
+    CHECK_THAT(message_of([&] { RunFolder rf(dir, "shift", settings); }), Catch::Contains("holds a run of 'sims loop'"));
+  }
+}
+
+TEST_CASE("run folder: existing outputs are never taken over silently", "[experiment]") {
+  test::TempDir tmp;
+  const std::string other = tmp.path + "/other";
+  fs::create_directories(other);
+  std::ofstream(other + "/notes.txt") << "mine";
+  CHECK_THAT(message_of([&] { RunFolder rf(other, "sweep", {{"n", 1}}); }), Catch::Contains("not empty and holds no sims run"));
+  CHECK(std::ifstream(other + "/notes.txt").good());
+  const std::string legacy = tmp.path + "/legacy";
+  fs::create_directories(legacy);
+  std::ofstream(legacy + "/config.json") << "{}";
+  CHECK_THAT(message_of([&] { RunFolder rf(legacy, "loop", {{"n", 1}}); }), Catch::Contains("older sims"));
+  const std::string file = tmp.path + "/file";
+  std::ofstream(file) << "x";
+  CHECK_THAT(message_of([&] { RunFolder rf(file, "loop", {{"n", 1}}); }), Catch::Contains("is a file"));
+  // An empty folder (or one with only hidden leftovers) is a new run.
+  const std::string empty = tmp.path + "/empty";
+  fs::create_directories(empty);
+  std::ofstream(empty + "/.x.tmp123_4") << "orphan";
+  CHECK_NOTHROW(RunFolder(empty, "loop", {{"n", 1}}));
+}
+
+TEST_CASE("settings diff lists nested leaves by dotted key", "[experiment]") {
+  const auto d = diff_settings({{"a", 1}, {"b", {{"c", 2}, {"d", 3}}}}, {{"a", 1}, {"b", {{"c", 4}, {"d", 3}}}, {"e", true}});
+  REQUIRE(d.size() == 2);
+  CHECK(d[0].key == "b.c");
+  CHECK(d[0].describe() == "b.c = 2 (now 4)");
+  CHECK(d[1].key == "e");
+  CHECK(d[1].describe() == "e = unset (now true)");
+}
+
+TEST_CASE("progress reporter fills elapsed and ETA", "[experiment]") {
+  std::vector<Progress> got;
+  Reporter r([&](const Progress& p) { got.push_back(p); }, 0.5);
+  r("stage", 1, 2, "half, all from before");
+  r("stage", 3, 4, "three quarters", {{"omega", 1}});
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].eta < 0);  // nothing gained in this call yet
+  CHECK(got[1].eta >= 0);
+  CHECK(got[1].row["omega"] == 1);
+  CHECK(got[1].fraction() == Approx(0.75));
+}
+
+TEST_CASE("file fingerprints follow content, not names", "[experiment]") {
+  test::TempDir tmp;
+  const std::string f = tmp.path + "/m.bin";
+  std::ofstream(f) << "model one";
+  const auto a = file_fingerprint(f);
+  std::ofstream(f) << "model two";
+  const auto b = file_fingerprint(f);
+  CHECK(a != b);
+  CHECK(a["bytes"] == 9);
+  CHECK_THROWS_AS(file_fingerprint(tmp.path + "/missing"), InputError);
+}
