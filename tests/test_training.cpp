@@ -12,6 +12,7 @@
 #include "helpers.hpp"
 #include "io/npy.hpp"
 #include "metrics/wasserstein.hpp"
+#include "training/continue_rule.hpp"
 #include "training/synth.hpp"
 #include "training/trainer.hpp"
 
@@ -207,4 +208,73 @@ TEST_CASE("synthetic sets stream to disk in chunks and resume identically", "[tr
   SynthResult b = generate_synthetic_set(model, nullptr, c, dir.file("res.npy"));
   CHECK(b.resumed_from == 1200);
   CHECK(at::equal(io::read_npy(dir.file("res.npy")), full));
+}
+
+TEST_CASE("a synthetic set half made with other settings is refused, a finished one records what made it", "[training][resume]") {
+  TempDir dir;
+  auto model = sims::test::gaussian2d(0.0, 0.0, 2.0, 1.0, 2.0);
+  SynthConfig c;
+  c.n = 1000;
+  c.chunk = 250;
+  c.seed = 4;
+  c.sampler.steps = 6;
+  std::atomic<bool> stop{false};
+  generate_synthetic_set(model, nullptr, c, dir.file("s.npy"), &stop, [&](int64_t done, int64_t, double) {
+    if (done >= 500) stop = true;
+  });
+  SynthConfig other = c;
+  other.seed = 5;
+  try {
+    generate_synthetic_set(model, nullptr, other, dir.file("s.npy"));
+    FAIL("a partial set of other settings was taken over");
+  } catch (const InputError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("seed = 4 (now 5)"));
+  }
+  CHECK(std::filesystem::exists(dir.file("s.npy.partial")));  // nothing lost
+  const SynthResult r = generate_synthetic_set(model, nullptr, c, dir.file("s.npy"));
+  CHECK(r.resumed_from == 500);
+  const auto made = nlohmann::json::parse(std::ifstream(dir.file("s.npy.json")));
+  CHECK(made.at("config") == synth_key(model, nullptr, c));
+  CHECK(made.at("done") == 1000);
+}
+
+TEST_CASE("a checkpoint continues only under the settings it was trained with", "[training][resume]") {
+  NetConfig net;
+  net.width = 16;
+  net.depth = 1;
+  TrainConfig tc;
+  tc.budget = 1000;
+  tc.batch = 64;
+  TrainState st = TrainState::create(net, tc);
+  st.data = {{"source", "builtin"}, {"spec", {{"name", "grid25"}}}, {"n", 500}, {"seed", 0}};
+  st.images_seen = 600;
+  const nlohmann::json spec = st.data;
+  CHECK(check_continues("m.ckpt", st, spec, net.to_json(), tc) == TrainStart::Continue);
+  TrainConfig more = tc;
+  more.budget = 600;
+  CHECK(check_continues("m.ckpt", st, spec, net.to_json(), more) == TrainStart::Finished);
+  more.checkpoint_every = 100;  // free: how often it is saved
+  CHECK(check_continues("m.ckpt", st, spec, net.to_json(), more) == TrainStart::Finished);
+  auto refused = [&](const nlohmann::json& d, const nlohmann::json& n, const TrainConfig& t) -> std::string {
+    try {
+      check_continues("m.ckpt", st, d, n, t);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  nlohmann::json other_data = spec;
+  other_data["spec"]["name"] = "gaussian";
+  CHECK_THAT(refused(other_data, net.to_json(), tc), Catch::Contains("data.spec.name = \"grid25\" (now \"gaussian\")"));
+  NetConfig wide = net;
+  wide.width = 64;
+  CHECK_THAT(refused(spec, wide.to_json(), tc), Catch::Contains("net.width = 16 (now 64)"));
+  TrainConfig lr = tc;
+  lr.lr = 2e-3;
+  CHECK_THAT(refused(spec, net.to_json(), lr), Catch::Contains("train.lr"));
+  CHECK_THAT(refused(spec, net.to_json(), lr), Catch::Contains("another --out"));
+  // Settings an older checkpoint did not record are not held against it.
+  nlohmann::json richer = spec;
+  richer["content"] = {{"bytes", 10}};
+  CHECK(refused(richer, net.to_json(), tc).empty());
 }

@@ -14,11 +14,15 @@
 
 #include "common/paths.hpp"
 #include "cli_common.hpp"
+#include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
+#include "training/continue_rule.hpp"
 #include "training/synth.hpp"
 #include "training/trainer.hpp"
 
@@ -26,27 +30,6 @@ namespace sims::cli {
 namespace {
 
 // [SECTION] Ctrl-C and progress -------------------------------------------------
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
-
-void install_sigint() {
-  struct sigaction sa {};
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string hms(double s) {
-  if (!std::isfinite(s)) return "--:--";
-  const long t = std::lround(s);
-  std::ostringstream o;
-  o << std::setfill('0');
-  if (t >= 3600) o << t / 3600 << ":";
-  o << std::setw(2) << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
-  return o.str();
-}
 
 // A progress bar on a terminal; a line every ~10% otherwise (logs, clusters).
 struct ProgressPrinter {
@@ -130,73 +113,89 @@ struct TrainArgs {
   bool resume = false, json = false, finetune = false;
 };
 
+// The network configuration a fresh `train` builds (the given file, or the
+// default for the data's kind).
+NetConfig train_net_config(TrainArgs& a, const at::Tensor& data) {
+  if (a.net.empty())
+    a.net = asset_path(std::string("networks/") + (data.dim() == 4 ? "unet32.json" : "mlp2d.json"));
+  return NetConfig::from_json(experiment::read_json_file(a.net));
+}
+
+std::string data_summary(const TrainArgs& a, const nlohmann::json& spec, const at::Tensor& data) {
+  if (spec["source"] == "images")
+    return "'" + spec["spec_string"].get<std::string>() + "' (" + std::to_string(data.size(0)) + " images)";
+  if (spec["source"] == "builtin")
+    return "built-in '" + spec["spec"]["name"].get<std::string>() + "' (" + std::to_string(spec["n"].get<int64_t>()) +
+           " samples, seed " + std::to_string(spec["seed"].get<int64_t>()) + ")";
+  return "'" + a.data.data + "' (" + std::to_string(data.size(0)) + " samples)";
+}
+
+// A fresh model: the base's copy (finetune) or a new network (train).
+TrainState fresh_state(TrainArgs& a, const TrainConfig& tc, const at::Tensor& data, const nlohmann::json& spec) {
+  TrainState st;
+  if (a.finetune) {
+    TrainState base = load_checkpoint(a.base);
+    st = TrainState::fork(base, tc);
+    st.provenance = {{"role", "auxiliary"},
+                     {"base", a.base},
+                     {"base_images_seen", base.images_seen},
+                     {"n_synthetic", data.size(0)},
+                     {"summary", "aux of " + a.base + " on " + std::to_string(data.size(0)) + " synthetic samples"},
+                     {"base_history", base.provenance}};
+  } else {
+    st = TrainState::create(train_net_config(a, data), tc);
+    st.provenance = {{"role", "base"}, {"summary", "base trained on " + data_summary(a, spec, data)}};
+  }
+  st.data = spec;
+  return st;
+}
+
 int run_train(TrainArgs& a) {
   apply_threads(a.threads);
   io::check_writable(a.out);
+  if (a.finetune && a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
   nlohmann::json spec;
   at::Tensor data = load_training_data(a.data, spec);
+  // What the model is trained from, by content: a file replaced under the same name is other data.
+  if (spec["source"] == "npy") spec["content"] = experiment::file_fingerprint(a.data.data);
+  if (a.finetune) spec["base"] = {{"path", a.base}, {"content", experiment::file_fingerprint(a.base)}};
   int64_t budget = a.budget;
   if (budget <= 0 && a.epochs > 0) budget = static_cast<int64_t>(std::llround(a.epochs * data.size(0)));
+  TrainConfig tc;
+  tc.budget = budget;
+  tc.batch = a.batch;
+  tc.lr = a.lr;
+  tc.lr_rampup = a.lr_rampup;
+  tc.ema_halflife = a.ema_halflife;
+  tc.seed = static_cast<uint64_t>(a.seed);
+  tc.checkpoint_every = a.checkpoint_every;
+  tc.snapshot_every = a.snapshot_every;
   TrainState st;
   std::error_code ec;
-  if (a.resume && std::filesystem::exists(a.out, ec)) {
+  if (std::filesystem::exists(a.out, ec)) {
+    // The run rule: the same command continues; other settings are refused.
     st = load_checkpoint(a.out);
-    if (budget > 0) st.train.budget = budget;
-    if (st.images_seen >= st.train.budget) {
-      std::cerr << "nothing to do: " << a.out << " has seen " << st.images_seen << " of " << st.train.budget << " images\n";
-    } else {
-      std::cerr << "resuming " << a.out << " at " << st.images_seen << " of " << st.train.budget << " images\n";
+    if (tc.budget <= 0) tc.budget = st.train.budget;
+    const nlohmann::json net = a.finetune ? nlohmann::json(nullptr) : train_net_config(a, data).to_json();
+    if (check_continues(a.out, st, spec, net, tc) == TrainStart::Finished) {
+      std::cerr << "nothing to do: " << a.out << " has already seen " << st.images_seen << " of " << tc.budget
+                << " images with these settings (give a larger --budget or --epochs to train on)\n";
+      if (a.json) print_json({{"out", a.out}, {"images_seen", st.images_seen}, {"seconds", 0.0}, {"finished", true}});
+      return 0;
     }
+    st.train.budget = tc.budget;
+    st.train.checkpoint_every = tc.checkpoint_every;
+    st.train.snapshot_every = tc.snapshot_every;
+    std::cerr << "continuing " << a.out << " at " << st.images_seen << " of " << st.train.budget << " images\n";
   } else {
     if (budget <= 0) throw InputError("give --budget IMAGES or --epochs E");
-    TrainConfig tc;
-    tc.budget = budget;
-    tc.batch = a.batch;
-    tc.lr = a.lr;
-    tc.lr_rampup = a.lr_rampup;
-    tc.ema_halflife = a.ema_halflife;
-    tc.seed = static_cast<uint64_t>(a.seed);
-    tc.checkpoint_every = a.checkpoint_every;
-    tc.snapshot_every = a.snapshot_every;
-    if (a.finetune) {
-      if (a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
-      TrainState base = load_checkpoint(a.base);
-      st = TrainState::fork(base, tc);
-      st.provenance = {{"role", "auxiliary"},
-                       {"base", a.base},
-                       {"base_images_seen", base.images_seen},
-                       {"n_synthetic", data.size(0)},
-                       {"summary", "aux of " + a.base + " on " + std::to_string(data.size(0)) + " synthetic samples"},
-                       {"base_history", base.provenance}};
-    } else {
-      if (a.net.empty())
-        a.net = asset_path(std::string("networks/") + (data.dim() == 4 ? "unet32.json" : "mlp2d.json"));
-      std::ifstream f(a.net);
-      if (!f) throw InputError("cannot open network configuration '" + a.net + "'");
-      nlohmann::json nj;
-      try {
-        nj = nlohmann::json::parse(f);
-      } catch (const std::exception& e) {
-        throw InputError("'" + a.net + "' is not valid JSON: " + e.what());
-      }
-      st = TrainState::create(NetConfig::from_json(nj), tc);
-      const std::string what = spec["source"] == "images"
-                                   ? "'" + spec["spec_string"].get<std::string>() + "' (" +
-                                         std::to_string(data.size(0)) + " images)"
-                                   : spec["source"] == "builtin"
-                                   ? "built-in '" + spec["spec"]["name"].get<std::string>() + "' (" +
-                                         std::to_string(spec["n"].get<int64_t>()) + " samples, seed " +
-                                         std::to_string(spec["seed"].get<int64_t>()) + ")"
-                                   : "'" + a.data.data + "' (" + std::to_string(data.size(0)) + " samples)";
-      st.provenance = {{"role", "base"}, {"summary", "base trained on " + what}};
-    }
-    st.data = spec;
+    st = fresh_state(a, tc, data, spec);
   }
-  install_sigint();
+  install_stop_handler();
   TrainOptions o;
   ProgressPrinter printer;
   if (!a.json || ::isatty(2)) o.on_progress = [&](const TrainEvent& e) { printer(e); };
-  o.cancel = &g_interrupted;
+  o.cancel = &stop_flag();
   o.checkpoint_path = a.out;
   o.device = parse_device(a.device);
   if (st.train.snapshot_every > 0) {
@@ -211,7 +210,7 @@ int run_train(TrainArgs& a) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (outcome == TrainOutcome::Cancelled) {
     std::cerr << "\nstopped at " << st.images_seen << " images; checkpoint saved to " << a.out
-              << " (continue with the same command and --resume)\n";
+              << " (run the same command again to continue)\n";
     return 130;
   }
   const double final_loss = st.loss_curve.empty() ? NAN : st.loss_curve.back().loss;
@@ -252,9 +251,23 @@ int run_synth(SynthArgs& a) {
   sc.seed = static_cast<uint64_t>(a.seed);
   sc.sampler = a.sampling.config();
   sc.guidance = a.sampling.guidance();
-  install_sigint();
+  // The run rule for the set: the same command continues or finds nothing to do; others are refused.
+  std::error_code ec;
+  if (std::filesystem::exists(a.out, ec)) {
+    const nlohmann::json made = experiment::read_json_or_null(a.out + ".json");
+    if (!made.is_object() || !made.contains("config"))
+      throw InputError("'" + a.out + "' exists and was not written by 'sims synth'; choose another --out (or delete it)");
+    const auto changes = experiment::diff_settings(made.at("config"), synth_key(base, aux, sc));
+    if (!changes.empty())
+      throw InputError("'" + a.out + "' was made with " + changes.front().describe() +
+                       ": choose another --out for these settings (or delete '" + a.out + "')");
+    std::cerr << "nothing to do: " << a.out << " already holds these " << a.n << " samples\n";
+    if (a.json) print_json({{"out", a.out}, {"n", a.n}, {"seconds", 0.0}, {"resumed_from", a.n}, {"finished", true}});
+    return 0;
+  }
+  install_stop_handler();
   ProgressPrinter printer;
-  SynthResult r = generate_synthetic_set(base, aux, sc, a.out, &g_interrupted, [&](int64_t done, int64_t total, double secs) {
+  SynthResult r = generate_synthetic_set(base, aux, sc, a.out, &stop_flag(), [&](int64_t done, int64_t total, double secs) {
     const double ips = done / std::max(secs, 1e-9);
     printer({done, total, NAN, secs, (total - done) / std::max(ips, 1e-9), ips});
   });
@@ -268,7 +281,7 @@ int run_synth(SynthArgs& a) {
 }
 
 void bind_train(CLI::App* c, TrainArgs& a) {
-  c->add_option("--out", a.out, "checkpoint to write (and to resume from with --resume)")->required();
+  c->add_option("--out", a.out, "checkpoint to write; if it exists, the same command continues it and other settings are refused")->required();
   c->add_option("--budget", a.budget, "total images (samples) seen");
   c->add_option("--epochs", a.epochs, "budget in epochs of the training set (instead of --budget)");
   c->add_option("--batch", a.batch, "batch size (default 256)");
@@ -280,7 +293,7 @@ void bind_train(CLI::App* c, TrainArgs& a) {
   c->add_option("--snapshot-every", a.snapshot_every, "images between kept snapshots OUT-<images>.ckpt");
   c->add_option("--threads", a.threads, "LibTorch intra-op threads (default: LibTorch's; base and aux run side by side regardless)");
   c->add_option("--device", a.device, "cpu | cuda[:i] (default cpu; checkpoints load on any device)");
-  c->add_flag("--resume", a.resume, "continue OUT if it exists");
+  c->add_flag("--resume", a.resume, "accepted for older scripts: the same command always continues OUT");
   c->add_flag("--json", a.json, "print one JSON object on the last line");
 }
 

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 
@@ -25,16 +27,26 @@ uint64_t chunk_seed(uint64_t seed, int64_t k) {
   return z ^ (z >> 31);
 }
 
-nlohmann::json fingerprint(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& c) {
-  const auto& s = c.sampler;
-  return {{"base", base->info().path}, {"aux", aux ? aux->info().path : ""}, {"n", c.n}, {"chunk", c.chunk},
-          {"seed", c.seed}, {"shape", base->info().sample_shape}, {"steps", s.steps},
-          {"sampler", to_string(s.kind)}, {"sigma", {s.sigma_min, s.sigma_max, s.rho}},
-          {"churn", {s.churn, s.s_min, std::isfinite(s.s_max) ? s.s_max : -1.0, s.s_noise}},
-          {"omega", c.guidance.omega}, {"interval", {c.guidance.lo, std::isfinite(c.guidance.hi) ? c.guidance.hi : -1.0}}};
+// A model by content where it is a file (a model replaced under the same
+// name is another model), by name otherwise.
+nlohmann::json model_identity(const DenoiserPtr& m) {
+  if (!m) return "";
+  const std::string& path = m->info().path;
+  std::error_code ec;
+  if (!path.empty() && fs::is_regular_file(path, ec)) return {{"path", path}, {"content", experiment::file_fingerprint(path)}};
+  return path;
 }
 
 }  // namespace
+
+nlohmann::json synth_key(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& c) {
+  const auto& s = c.sampler;
+  return {{"base", model_identity(base)}, {"aux", model_identity(aux)}, {"n", c.n}, {"chunk", c.chunk},
+          {"seed", c.seed}, {"shape", base->info().sample_shape}, {"steps", s.steps},
+          {"sampler", to_string(s.kind)}, {"sigma", {s.sigma_min, s.sigma_max, s.rho}},
+          {"churn", {s.churn, s.s_min, experiment::setting_number(s.s_max), s.s_noise}},
+          {"omega", c.guidance.omega}, {"interval", {c.guidance.lo, experiment::setting_number(c.guidance.hi)}}};
+}
 
 SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& cfg,
                                    const std::string& out, const std::atomic<bool>* cancel,
@@ -49,7 +61,7 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
   int64_t row_floats = 1;
   for (int64_t d : shape) row_floats *= d;
   const std::string header = io::npy_header(full);
-  const nlohmann::json fp = fingerprint(base, aux, cfg);
+  const nlohmann::json fp = synth_key(base, aux, cfg);
 
   SynthResult res;
   // Resume when an interrupted run with the same settings left its partial file.
@@ -60,12 +72,19 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
       nlohmann::json st = nlohmann::json::parse(sf);
       const int64_t done = st.at("done").get<int64_t>();
       const auto need = static_cast<uintmax_t>(header.size() + done * row_floats * 4);
-      if (st.at("config") == fp && fs::file_size(partial) >= need) {
+      if (st.at("config") != fp) {
+        const auto changes = experiment::diff_settings(st.at("config"), fp);
+        throw InputError("'" + partial + "' holds " + std::to_string(done) + " samples made with " +
+                         (changes.empty() ? std::string("other settings") : changes.front().describe()) +
+                         ": continue with the same settings, or delete '" + partial + "' to start over");
+      }
+      if (fs::file_size(partial) >= need) {
         fs::resize_file(partial, need);
         res.resumed_from = res.done = done;
       }
-    } catch (const std::exception&) {
-      // A damaged progress file: start over.
+    } catch (const nlohmann::json::exception&) {
+      // A damaged progress file of our own: start over.
+    } catch (const fs::filesystem_error&) {
     }
   }
   if (res.done == 0) {
@@ -108,7 +127,9 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
   if (res.cancelled) return res;
   fs::rename(partial, out, ec);
   if (ec) throw IoError("cannot move '" + partial + "' to '" + out + "': " + ec.message());
-  fs::remove(state_path, ec);
+  // The finished set keeps what made it (OUT.json), so the same command later
+  // knows there is nothing to do and another one is refused.
+  fs::rename(state_path, out + ".json", ec);
   return res;
 }
 

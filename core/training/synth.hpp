@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "sampling/edm_sampler.hpp"
 
 namespace sims {
@@ -27,7 +29,13 @@ struct SynthResult {
 };
 
 // Writes OUT.partial (+ OUT.partial.json with the progress) and renames it
-// to OUT when complete. progress(done, total, seconds) after every chunk.
+// to OUT when complete, the progress file to OUT.json (what made the set).
+// An OUT.partial made with other settings is refused (InputError naming the
+// setting). progress(done, total, seconds) after every chunk.
+// What a synthetic set depends on: the models by content, n, chunk, seed,
+// sampler and guidance. Stored in OUT.json.
+nlohmann::json synth_key(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& cfg);
+
 SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& cfg,
                                    const std::string& out, const std::atomic<bool>* cancel = nullptr,
                                    const std::function<void(int64_t, int64_t, double)>& progress = {});
