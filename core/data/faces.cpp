@@ -268,32 +268,138 @@ struct Pixel {
 
 }  // namespace
 
+namespace {
+
+// What every pixel of one face needs: the parameters in float, the derived
+// colours and the mouth's geometry.
+struct FaceGeom {
+  const FaceParams& p;
+  float px;  // one pixel in face units
+  float yaw, rx, ry, jaw, vol, L, hl0, part, sides, ey, es, esz, fshift, lx, ly;
+  Rgb hair_back, neck, ear, brow, nose, white, pupil, mouth_in, teeth, lens;
+  float mx, my, mw, lip, arc_sa, arc_ca, arc_r, arc_cy, gr;
+
+  FaceGeom(const FaceParams& fp, float pixel) : p(fp), px(pixel) {
+    yaw = static_cast<float>(p.yaw);
+    rx = static_cast<float>(p.face_rx), ry = static_cast<float>(p.face_ry), jaw = static_cast<float>(p.jaw);
+    vol = static_cast<float>(p.hair_volume), L = static_cast<float>(p.hair_length);
+    hl0 = static_cast<float>(p.hairline), part = static_cast<float>(p.parting), sides = static_cast<float>(p.hair_sides);
+    ey = static_cast<float>(p.eye_y), es = static_cast<float>(p.eye_sep), esz = static_cast<float>(p.eye_size);
+    fshift = 0.25f * yaw;  // features follow the head's yaw
+    lx = static_cast<float>(std::cos(p.light_angle) * p.light * 0.12);
+    ly = static_cast<float>(std::sin(p.light_angle) * p.light * 0.12);
+    hair_back = scale_rgb(p.hair, 0.78), neck = scale_rgb(p.skin, 0.8), ear = scale_rgb(p.skin, 0.9);
+    brow = scale_rgb(p.hair, p.hair[0] > 0.5f ? 0.62 : 0.75);
+    nose = scale_rgb(p.skin, 0.78), white = rgb(0.96, 0.96, 0.94), pupil = rgb(0.03, 0.03, 0.04);
+    mouth_in = rgb(0.36, 0.08, 0.10), teeth = rgb(0.95, 0.94, 0.90), lens = rgb(0.85, 0.92, 1.0);
+    mx = fshift, my = static_cast<float>(p.mouth_y), mw = static_cast<float>(p.mouth_w);
+    lip = static_cast<float>(p.lip_thick);
+    // Smile arc: half-aperture 0.55..1.0 rad, bottom of the arc a little below mouth_y.
+    const float ap = 0.55f + 0.45f * static_cast<float>(p.smile_curve);
+    arc_sa = std::sin(ap), arc_ca = std::cos(ap), arc_r = mw / arc_sa, arc_cy = my + 0.04f - arc_r;
+    gr = 0.29f * esz;  // glasses lens radius
+  }
+  float cov(float d) const { return clamp01(0.5f - d / px); }
+  float soft(float d, float w) const { return clamp01(0.5f - d / (px * w)); }
+
+  // Shoulders, long hair behind the head, neck, ears, the face, hair on the head, cheeks.
+  void head(Pixel& P, float fx, float fy) const {
+    // (Each shape is skipped where a cheap bound shows it cannot cover the pixel.)
+    if (fy > 1.55f - px) P.paint(p.shirt, cov(sd_ellipse(fx, fy - 2.6f, 2.0f, 1.05f)));
+    if (L > 0 && std::abs(fx) < rx + 0.6f + 0.1f * std::max(fy, 0.f) + px && fy < std::max(L, ry + vol - 0.12f) + px) {
+      const float top = sd_ellipse(fx, fy + 0.12f, rx + 0.2f + vol * 0.5f, ry + vol);
+      const float hang = sd_round_box(fx, fy - (L - 0.1f) * 0.5f, rx + 0.22f + 0.1f * std::max(fy, 0.f), (L + 0.1f) * 0.5f, 0.35f);
+      P.paint(hair_back, cov(std::min(top, hang)));
+    }
+    if (std::abs(fx) < 0.36f + px && fy > 0.8f - px && fy < 1.8f + px)
+      P.paint(neck, cov(sd_round_box(fx, fy - 1.3f, 0.36f, 0.5f, 0.1f)));
+    if (L < 0.6f && std::abs(fy - ey - 0.14f) < 0.22f + px && std::abs(fx) > rx * 0.96f - 0.16f - px) {  // ears
+      const float eary = ey + 0.14f;
+      P.paint(ear, cov(std::min(sd_ellipse(fx - rx * 0.96f, fy - eary, 0.16f, 0.22f),
+                                sd_ellipse(fx + rx * 0.96f, fy - eary, 0.16f, 0.22f))));
+    }
+    {  // the face: an egg, narrower towards the chin, lit from one side
+      const float narrow = 1.0f - jaw * std::max(fy, 0.f) / ry;
+      const float d = sd_ellipse(fx / narrow, fy, rx, ry) * (0.5f + 0.5f * narrow);
+      const float a = cov(d);
+      if (a > 0) {
+        const float shade = std::clamp(1.0f - (fx * lx + fy * ly), 0.85f, 1.15f);
+        P.paint(rgb(std::min(1.f, p.skin[0] * shade), std::min(1.f, p.skin[1] * shade), std::min(1.f, p.skin[2] * shade)), a);
+      }
+    }
+    // Hair on the head: a cap above a hairline curve; longer hair comes further down the sides.
+    if (const float line = hl0 + sides * fx * fx + part * fx; (fy - line) * 0.8f < 0.5f * px) {
+      const float d_cap = sd_ellipse(fx, fy + 0.12f, rx + 0.07f + vol * 0.5f, ry + vol - 0.02f);
+      const float a = cov(std::max(d_cap, (fy - line) * 0.8f));
+      if (a > 0) P.paint(scale_rgb(p.hair, 1.0 + 0.18 * std::clamp(-fy - 0.9f, 0.f, 0.6f)), a);
+    }
+    if (p.blush_alpha > 0 && std::abs(fy - my + 0.28f) < 0.16f + 2 * px) {  // cheeks
+      const float cy0 = my - 0.28f;
+      const float d = std::min(sd_circle(fx - fshift - 0.56f, fy - cy0, 0.16f), sd_circle(fx - fshift + 0.56f, fy - cy0, 0.16f));
+      P.paint(p.blush, soft(d, 3.0f) * static_cast<float>(p.blush_alpha));
+    }
+  }
+
+  // Brows, eyes, nose, mouth (callers skip pixels more than ~0.9 units from the face centre).
+  void features(Pixel& P, float fx, float fy) const {
+    const float by = ey - static_cast<float>(p.brow_raise), bt = static_cast<float>(p.brow_tilt);
+    const float bth = static_cast<float>(p.brow_thick);
+    for (int side = -1; side <= 1; side += 2) {
+      const float ex = side * es + fshift;
+      if (std::abs(fy - by) < 0.12f + bth + px)
+        P.paint(brow, cov(sd_segment(fx, fy, ex - side * 0.16f, by + bt, ex + side * 0.17f, by - bt + 0.02f, bth)));
+      if (std::abs(fy - ey) > 0.15f * esz + px || std::abs(fx - ex) > 0.23f * esz + px) continue;
+      const float d_white = sd_ellipse(fx - ex, fy - ey, 0.2f * esz, 0.13f * esz);
+      if (d_white < px) {
+        P.paint(white, cov(d_white));
+        const float ix = ex + 0.06f * static_cast<float>(p.gaze);
+        P.paint(p.iris, cov(std::max(sd_circle(fx - ix, fy - ey, 0.11f * esz), d_white)));
+        P.paint(pupil, cov(std::max(sd_circle(fx - ix, fy - ey, 0.05f * esz), d_white)));
+        // Upper lid: a dark line along the top of the eye.
+        P.paint(pupil, 0.6f * cov(std::max(std::abs(d_white) - 0.025f, fy - ey + 0.02f)));
+      }
+    }
+    if (std::abs(fy - ey - 0.4f) < 0.1f + 2 * px)
+      P.paint(nose, 0.7f * soft(sd_ellipse(fx - 1.2f * fshift, fy - ey - 0.4f, 0.07f, 0.1f), 1.5f));
+    if (std::abs(fy - my) > 0.45f + px) return;  // far from the mouth
+    if (!p.smile) {
+      P.paint(p.lips, cov(sd_segment(fx, fy, mx - 0.8f * mw, my, mx + 0.8f * mw, my, lip)));
+    } else if (!p.open_mouth) {
+      P.paint(p.lips, cov(sd_arc(fx - mx, fy - arc_cy, arc_sa, arc_ca, arc_r, lip)));
+    } else {
+      // Open smile: a "D" with teeth at the top, outlined by the lips.
+      const float top = my - 0.04f;
+      const float d = std::max(sd_ellipse(fx - mx, fy - top, mw, mw * 0.75f), top - fy);
+      P.paint(p.lips, cov(d - lip * 0.7f));
+      P.paint(mouth_in, cov(d));
+      P.paint(teeth, cov(std::max(d, fy - top - 0.07f)));
+    }
+  }
+
+  // Glasses: two lenses (round or square) with a bridge and temples.
+  void glasses(Pixel& P, float fx, float fy) const {
+    const float t = 0.055f;
+    float d = 1e9f, inside = 1e9f;
+    for (int side = -1; side <= 1; side += 2) {
+      const float ex = side * es + fshift;
+      const float dl = p.square_frames ? sd_round_box(fx - ex, fy - ey, gr * 1.05f, gr * 0.8f, 0.08f)
+                                       : sd_circle(fx - ex, fy - ey, gr);
+      inside = std::min(inside, dl);
+      d = std::min(d, std::abs(dl) - t);
+      d = std::min(d, sd_segment(fx, fy, ex + side * gr, ey - 0.04f, side * rx * 0.98f + 0.1f * yaw, ey - 0.08f, t * 0.8f));
+    }
+    d = std::min(d, sd_segment(fx, fy, fshift - es + gr, ey - 0.03f, fshift + es - gr, ey - 0.03f, t * 0.9f));
+    P.paint(lens, 0.15f * cov(inside));
+    P.paint(p.frame, cov(d));
+  }
+};
+
+}  // namespace
+
 void render_face(const FaceParams& p, int size, float* chw) {
   const float ca = static_cast<float>(std::cos(p.angle)), sa = static_cast<float>(std::sin(p.angle));
   const float inv_s = static_cast<float>(1.0 / p.scale);
-  const float px = 2.0f / size * inv_s;  // one pixel in face units
-  auto cov = [px](float d) { return clamp01(0.5f - d / px); };
-  auto soft = [px](float d, float w) { return clamp01(0.5f - d / (px * w)); };
-
-  const float yaw = static_cast<float>(p.yaw);
-  const float rx = static_cast<float>(p.face_rx), ry = static_cast<float>(p.face_ry), jaw = static_cast<float>(p.jaw);
-  const float vol = static_cast<float>(p.hair_volume), L = static_cast<float>(p.hair_length);
-  const float hl0 = static_cast<float>(p.hairline), part = static_cast<float>(p.parting), sides = static_cast<float>(p.hair_sides);
-  const float ey = static_cast<float>(p.eye_y), es = static_cast<float>(p.eye_sep), esz = static_cast<float>(p.eye_size);
-  const float fshift = 0.25f * yaw;  // features follow the head's yaw
-  const float lx = static_cast<float>(std::cos(p.light_angle) * p.light * 0.12);
-  const float ly = static_cast<float>(std::sin(p.light_angle) * p.light * 0.12);
-  const Rgb hair_back = scale_rgb(p.hair, 0.78), neck = scale_rgb(p.skin, 0.8), ear = scale_rgb(p.skin, 0.9);
-  const Rgb brow = scale_rgb(p.hair, p.hair[0] > 0.5f ? 0.62 : 0.75);
-  const Rgb nose = scale_rgb(p.skin, 0.78), white = rgb(0.96, 0.96, 0.94), pupil = rgb(0.03, 0.03, 0.04);
-  const Rgb mouth_in = rgb(0.36, 0.08, 0.10), teeth = rgb(0.95, 0.94, 0.90), lens = rgb(0.85, 0.92, 1.0);
-  const float mx = fshift, my = static_cast<float>(p.mouth_y), mw = static_cast<float>(p.mouth_w);
-  const float lip = static_cast<float>(p.lip_thick);
-  // Smile arc: half-aperture 0.55..1.0 rad, bottom of the arc a little below mouth_y.
-  const float ap = 0.55f + 0.45f * static_cast<float>(p.smile_curve);
-  const float arc_sa = std::sin(ap), arc_ca = std::cos(ap), arc_r = mw / arc_sa, arc_cy = my + 0.04f - arc_r;
-  const float gr = 0.29f * esz;  // glasses lens radius
-
+  const FaceGeom g(p, 2.0f / size * inv_s);
   const size_t plane = static_cast<size_t>(size) * size;
   for (int y = 0; y < size; ++y) {
     const float ny = (y + 0.5f) * 2.0f / size - 1.0f;
@@ -303,99 +409,9 @@ void render_face(const FaceParams& p, int size, float* chw) {
       const float qx = nx - static_cast<float>(p.cx), qy = ny - static_cast<float>(p.cy);
       const float fx = (ca * qx + sa * qy) * inv_s, fy = (-sa * qx + ca * qy) * inv_s;
       Pixel P{{bg[0], bg[1], bg[2]}};
-
-      // Shoulders and shirt.
-      // (Each shape is skipped where a cheap bound shows it cannot cover the pixel.)
-      if (fy > 1.55f - px) P.paint(p.shirt, cov(sd_ellipse(fx, fy - 2.6f, 2.0f, 1.05f)));
-      // Long hair behind the head, falling onto the shoulders.
-      if (L > 0 && std::abs(fx) < rx + 0.6f + 0.1f * std::max(fy, 0.f) + px && fy < std::max(L, ry + vol - 0.12f) + px) {
-        const float top = sd_ellipse(fx, fy + 0.12f, rx + 0.2f + vol * 0.5f, ry + vol);
-        const float hang = sd_round_box(fx, fy - (L - 0.1f) * 0.5f, rx + 0.22f + 0.1f * std::max(fy, 0.f), (L + 0.1f) * 0.5f, 0.35f);
-        P.paint(hair_back, cov(std::min(top, hang)));
-      }
-      // Neck.
-      if (std::abs(fx) < 0.36f + px && fy > 0.8f - px && fy < 1.8f + px)
-        P.paint(neck, cov(sd_round_box(fx, fy - 1.3f, 0.36f, 0.5f, 0.1f)));
-      // Ears (hidden by long hair).
-      if (L < 0.6f && std::abs(fy - ey - 0.14f) < 0.22f + px && std::abs(fx) > rx * 0.96f - 0.16f - px) {
-        const float eary = ey + 0.14f;
-        P.paint(ear, cov(std::min(sd_ellipse(fx - rx * 0.96f, fy - eary, 0.16f, 0.22f),
-                                  sd_ellipse(fx + rx * 0.96f, fy - eary, 0.16f, 0.22f))));
-      }
-      // Face: an egg, narrower towards the chin, lit from one side.
-      {
-        const float narrow = 1.0f - jaw * std::max(fy, 0.f) / ry;
-        const float d = sd_ellipse(fx / narrow, fy, rx, ry) * (0.5f + 0.5f * narrow);
-        const float a = cov(d);
-        if (a > 0) {
-          const float shade = std::clamp(1.0f - (fx * lx + fy * ly), 0.85f, 1.15f);
-          P.paint(rgb(std::min(1.f, p.skin[0] * shade), std::min(1.f, p.skin[1] * shade), std::min(1.f, p.skin[2] * shade)), a);
-        }
-      }
-      // Hair on the head: a cap above a hairline curve; longer hair comes further down the sides.
-      if (const float line = hl0 + sides * fx * fx + part * fx; (fy - line) * 0.8f < 0.5f * px) {
-        const float d_cap = sd_ellipse(fx, fy + 0.12f, rx + 0.07f + vol * 0.5f, ry + vol - 0.02f);
-        const float a = cov(std::max(d_cap, (fy - line) * 0.8f));
-        if (a > 0) P.paint(scale_rgb(p.hair, 1.0 + 0.18 * std::clamp(-fy - 0.9f, 0.f, 0.6f)), a);
-      }
-      // Cheeks.
-      if (p.blush_alpha > 0 && std::abs(fy - my + 0.28f) < 0.16f + 2 * px) {
-        const float cy0 = my - 0.28f;
-        const float d = std::min(sd_circle(fx - fshift - 0.56f, fy - cy0, 0.16f), sd_circle(fx - fshift + 0.56f, fy - cy0, 0.16f));
-        P.paint(p.blush, soft(d, 3.0f) * static_cast<float>(p.blush_alpha));
-      }
-      // Brows, eyes, nose, mouth (anything more than ~0.9 units from the face centre is skipped).
-      if (std::abs(fy) < 1.0f && std::abs(fx - fshift) < 1.0f) {
-        const float by = ey - static_cast<float>(p.brow_raise), bt = static_cast<float>(p.brow_tilt);
-        const float bth = static_cast<float>(p.brow_thick);
-        for (int side = -1; side <= 1; side += 2) {
-          const float ex = side * es + fshift;
-          if (std::abs(fy - by) < 0.12f + bth + px)
-            P.paint(brow, cov(sd_segment(fx, fy, ex - side * 0.16f, by + bt, ex + side * 0.17f, by - bt + 0.02f, bth)));
-          if (std::abs(fy - ey) > 0.15f * esz + px || std::abs(fx - ex) > 0.23f * esz + px) continue;
-          const float d_white = sd_ellipse(fx - ex, fy - ey, 0.2f * esz, 0.13f * esz);
-          if (d_white < px) {
-            P.paint(white, cov(d_white));
-            const float ix = ex + 0.06f * static_cast<float>(p.gaze);
-            P.paint(p.iris, cov(std::max(sd_circle(fx - ix, fy - ey, 0.11f * esz), d_white)));
-            P.paint(pupil, cov(std::max(sd_circle(fx - ix, fy - ey, 0.05f * esz), d_white)));
-            // Upper lid: a dark line along the top of the eye.
-            P.paint(pupil, 0.6f * cov(std::max(std::abs(d_white) - 0.025f, fy - ey + 0.02f)));
-          }
-        }
-        if (std::abs(fy - ey - 0.4f) < 0.1f + 2 * px)
-          P.paint(nose, 0.7f * soft(sd_ellipse(fx - 1.2f * fshift, fy - ey - 0.4f, 0.07f, 0.1f), 1.5f));
-        if (std::abs(fy - my) > 0.45f + px) {
-          // far from the mouth
-        } else if (!p.smile) {
-          P.paint(p.lips, cov(sd_segment(fx, fy, mx - 0.8f * mw, my, mx + 0.8f * mw, my, lip)));
-        } else if (!p.open_mouth) {
-          P.paint(p.lips, cov(sd_arc(fx - mx, fy - arc_cy, arc_sa, arc_ca, arc_r, lip)));
-        } else {
-          // Open smile: a "D" with teeth at the top, outlined by the lips.
-          const float top = my - 0.04f;
-          const float d = std::max(sd_ellipse(fx - mx, fy - top, mw, mw * 0.75f), top - fy);
-          P.paint(p.lips, cov(d - lip * 0.7f));
-          P.paint(mouth_in, cov(d));
-          P.paint(teeth, cov(std::max(d, fy - top - 0.07f)));
-        }
-      }
-      // Glasses: two lenses (round or square) with a bridge and temples.
-      if (p.glasses && std::abs(fy - ey) < 0.6f) {
-        const float t = 0.055f;
-        float d = 1e9f, inside = 1e9f;
-        for (int side = -1; side <= 1; side += 2) {
-          const float ex = side * es + fshift;
-          const float dl = p.square_frames ? sd_round_box(fx - ex, fy - ey, gr * 1.05f, gr * 0.8f, 0.08f)
-                                           : sd_circle(fx - ex, fy - ey, gr);
-          inside = std::min(inside, dl);
-          d = std::min(d, std::abs(dl) - t);
-          d = std::min(d, sd_segment(fx, fy, ex + side * gr, ey - 0.04f, side * rx * 0.98f + 0.1f * yaw, ey - 0.08f, t * 0.8f));
-        }
-        d = std::min(d, sd_segment(fx, fy, fshift - es + gr, ey - 0.03f, fshift + es - gr, ey - 0.03f, t * 0.9f));
-        P.paint(lens, 0.15f * cov(inside));
-        P.paint(p.frame, cov(d));
-      }
+      g.head(P, fx, fy);
+      if (std::abs(fy) < 1.0f && std::abs(fx - g.fshift) < 1.0f) g.features(P, fx, fy);
+      if (p.glasses && std::abs(fy - g.ey) < 0.6f) g.glasses(P, fx, fy);
       const size_t o = static_cast<size_t>(y) * size + x;
       for (int c = 0; c < 3; ++c) chw[c * plane + o] = std::clamp(P.c[c], 0.f, 1.f) * 2.0f - 1.0f;
     }

@@ -64,160 +64,184 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   return t;
 }
 
+namespace {
+
+// Where a plot's data goes: the data range and the frame in pixels.
+struct Frame {
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;  // y0/y1 in log10 units for log_y
+  int left = 74, top = 14, right = 18, bottom = 52, pw = 0, ph = 0;
+  bool log_y = false;
+  double ty(double y) const { return log_y ? std::log10(y) : y; }
+  double px(double x) const { return left + (x - x0) / (x1 - x0) * (pw - 1); }
+  double py(double y) const { return top + ph - 1 - (ty(y) - y0) / (y1 - y0) * (ph - 1); }
+  bool usable(double x, double y) const { return std::isfinite(x) && std::isfinite(y) && !(log_y && y <= 0); }
+};
+
+// Calls f(X, Y, joined) for every drawable point of s in pixels; joined: the
+// previous point was drawable too (a line connects them).
+template <class F>
+void for_each_point(const Frame& fr, const Series& s, F f) {
+  bool have_prev = false;
+  for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
+    if (!fr.usable(s.x[i], s.y[i])) {
+      have_prev = false;
+      continue;
+    }
+    f(fr.px(s.x[i]), fr.py(s.y[i]), have_prev);
+    have_prev = true;
+  }
+}
+
+struct Legend {
+  int named = 0, bw = 0, bh = 0, bx = 0, by = 0;
+};
+
+// Inside the frame, in the corner that hides the least of the data (points
+// and the lines between them, sampled), top-right on a tie; returns how much
+// data the chosen corner hides.
+long place_legend(const LinePlot& p, const Frame& fr, Legend& lg) {
+  const int xs[2] = {fr.left + fr.pw - lg.bw - 8, fr.left + 8}, ys[2] = {fr.top + 8, fr.top + fr.ph - lg.bh - 8};
+  lg.bx = xs[0], lg.by = ys[0];
+  long best = -1;
+  for (int cy = 0; cy < 2; ++cy)
+    for (int cx = 0; cx < 2; ++cx) {
+      const int x0b = xs[cx] - 4, y0b = ys[cy] - 4, x1b = xs[cx] + lg.bw + 4, y1b = ys[cy] + lg.bh + 4;
+      long hidden = 0;
+      for (const auto& s : p.series) {
+        double lx = 0, ly = 0;
+        for_each_point(fr, s, [&](double X, double Y, bool joined) {
+          const int steps = joined ? 8 : 1;
+          for (int k = 1; k <= steps; ++k) {
+            const double f = static_cast<double>(k) / steps;
+            const double qx = joined ? lx + (X - lx) * f : X, qy = joined ? ly + (Y - ly) * f : Y;
+            hidden += qx >= x0b && qx <= x1b && qy >= y0b && qy <= y1b;
+          }
+          lx = X;
+          ly = Y;
+        });
+      }
+      if (best < 0 || hidden < best) best = hidden, lg.bx = xs[cx], lg.by = ys[cy];
+    }
+  return best;
+}
+
+// Log axis ticks: decades when the range spans several; 1-2-5 or 1..9 per
+// decade when it spans less; plain nice ticks of the values when even that is too few.
+std::vector<double> log_ticks(double y0, double y1) {
+  std::vector<double> ticks;
+  for (const std::vector<double>& mant :
+       {std::vector<double>{1}, std::vector<double>{1, 2, 5}, std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+    ticks.clear();
+    for (int e = static_cast<int>(std::floor(y0)) - 1; e <= static_cast<int>(std::ceil(y1)); ++e)
+      for (double m : mant) {
+        const double v = m * std::pow(10.0, e), lv = std::log10(v);
+        if (lv >= y0 && lv <= y1) ticks.push_back(v);
+      }
+    if (ticks.size() >= 3) break;
+  }
+  if (ticks.size() < 3) ticks = nice_ticks(std::pow(10.0, y0), std::pow(10.0, y1), 4);
+  return ticks;
+}
+
+void draw_grid(Canvas& c, const Frame& fr, float fs) {
+  auto xt = nice_ticks(fr.x0, fr.x1);
+  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
+  for (double v : xt) {
+    const int X = static_cast<int>(std::round(fr.px(v)));
+    c.fill_rect(X, fr.top + 1, 1, fr.ph - 2, {236, 236, 236});
+    const std::string s = fmt(v, xstep);
+    c.draw_text(s, X - Canvas::text_width(s, fs) / 2, fr.top + fr.ph + 4, fs);
+  }
+  auto y_tick = [&](double v, double step) {
+    const int Y = static_cast<int>(std::round(fr.py(v)));
+    c.fill_rect(fr.left + 1, Y, fr.pw - 2, 1, {236, 236, 236});
+    const std::string s = fmt(v, step);
+    c.draw_text(s, fr.left - 6 - Canvas::text_width(s, fs), Y - 9, fs);
+  };
+  if (fr.log_y) {
+    const auto ticks = log_ticks(fr.y0, fr.y1);
+    const double ystep = ticks.size() > 1 ? ticks[1] - ticks[0] : ticks.empty() ? 1 : ticks[0];
+    for (double v : ticks)
+      if (v > 0 && std::log10(v) >= fr.y0 && std::log10(v) <= fr.y1) y_tick(v, std::min(ystep, v));
+  } else {
+    auto yt = nice_ticks(fr.y0, fr.y1);
+    const double ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
+    for (double v : yt) y_tick(v, ystep);
+  }
+}
+
+void draw_legend(Canvas& c, const LinePlot& p, const Legend& lg, float fs) {
+  c.fill_rect(lg.bx, lg.by, lg.bw, lg.bh, {255, 255, 255});
+  c.stroke_rect(lg.bx, lg.by, lg.bw, lg.bh, {200, 200, 200});
+  int k = 0;
+  for (const auto& s : p.series) {
+    if (s.label.empty()) continue;
+    const int yy = lg.by + 6 + k * 20;
+    c.fill_rect(lg.bx + 6, yy + 6, 18, 4, s.colour);
+    c.draw_text(s.label, lg.bx + 30, yy - 2, fs - 1);
+    ++k;
+  }
+}
+
+}  // namespace
+
 Canvas render_plot(const LinePlot& p) {
-  auto ty = [&](double y) { return p.log_y ? std::log10(y) : y; };
-  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  Frame fr;
+  fr.log_y = p.log_y;
   for (const auto& s : p.series)
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (p.log_y && s.y[i] <= 0)) continue;
-      x0 = std::min(x0, s.x[i]);
-      x1 = std::max(x1, s.x[i]);
-      y0 = std::min(y0, ty(s.y[i]));
-      y1 = std::max(y1, ty(s.y[i]));
+      if (!fr.usable(s.x[i], s.y[i])) continue;
+      fr.x0 = std::min(fr.x0, s.x[i]);
+      fr.x1 = std::max(fr.x1, s.x[i]);
+      fr.y0 = std::min(fr.y0, fr.ty(s.y[i]));
+      fr.y1 = std::max(fr.y1, fr.ty(s.y[i]));
     }
   Canvas c(p.width, p.height, {255, 255, 255});
   const float fs = 14.0f;
-  const int top = p.title.empty() ? 14 : 38, bottom = 52, left = 74;
-  int right = 18;
-  int pw = p.width - left - right;
-  const int ph = p.height - top - bottom;
+  fr.top = p.title.empty() ? 14 : 38;
+  fr.pw = p.width - fr.left - fr.right;
+  fr.ph = p.height - fr.top - fr.bottom;
   if (!p.title.empty()) c.draw_text(p.title, (p.width - Canvas::text_width(p.title, 16, true)) / 2, 8, 16, {10, 10, 10}, true);
-  if (!std::isfinite(x0)) {
-    c.stroke_rect(left, top, pw, ph, {120, 120, 120});
-    c.draw_text("no data", left + pw / 2 - 25, top + ph / 2 - 8, fs, {120, 120, 120});
+  if (!std::isfinite(fr.x0)) {
+    c.stroke_rect(fr.left, fr.top, fr.pw, fr.ph, {120, 120, 120});
+    c.draw_text("no data", fr.left + fr.pw / 2 - 25, fr.top + fr.ph / 2 - 8, fs, {120, 120, 120});
     return c;
   }
-  if (x1 == x0) { x0 -= 0.5; x1 += 0.5; }
-  if (y1 == y0) { const double d = std::max(std::abs(y0) * 0.1, 1e-6); y0 -= d; y1 += d; }
-  const double ypad = (y1 - y0) * 0.06;
-  y0 -= ypad;
-  y1 += ypad;
-  auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (pw - 1); };
-  auto py = [&](double y) { return top + ph - 1 - (ty(y) - y0) / (y1 - y0) * (ph - 1); };
-  // Legend: inside the frame, in the corner that hides the least of the data
-  // (points and the lines between them, sampled), top-right on a tie.
-  int named = 0, lw = 0;
+  if (fr.x1 == fr.x0) fr.x0 -= 0.5, fr.x1 += 0.5;
+  if (fr.y1 == fr.y0) {
+    const double d = std::max(std::abs(fr.y0) * 0.1, 1e-6);
+    fr.y0 -= d, fr.y1 += d;
+  }
+  const double ypad = (fr.y1 - fr.y0) * 0.06;
+  fr.y0 -= ypad;
+  fr.y1 += ypad;
+  Legend lg;
+  int lw = 0;
   for (const auto& s : p.series)
-    if (!s.label.empty()) {
-      ++named;
-      lw = std::max(lw, Canvas::text_width(s.label, fs - 1));
-    }
-  const int bw = lw + 36, bh = named * 20 + 8;
-  int bx = 0, by = 0;
-  auto place_legend = [&]() -> long {
-    const int xs[2] = {left + pw - bw - 8, left + 8}, ys[2] = {top + 8, top + ph - bh - 8};
-    bx = xs[0], by = ys[0];
-    long best = -1;
-    for (int cy = 0; cy < 2; ++cy)
-      for (int cx = 0; cx < 2; ++cx) {
-        const int x0b = xs[cx] - 4, y0b = ys[cy] - 4, x1b = xs[cx] + bw + 4, y1b = ys[cy] + bh + 4;
-        long hidden = 0;
-        for (const auto& s : p.series) {
-          bool have_prev = false;
-          double lx = 0, ly = 0;
-          for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
-            if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (p.log_y && s.y[i] <= 0)) {
-              have_prev = false;
-              continue;
-            }
-            const double X = px(s.x[i]), Y = py(s.y[i]);
-            const int steps = have_prev ? 8 : 1;
-            for (int k = 1; k <= steps; ++k) {
-              const double f = static_cast<double>(k) / steps;
-              const double qx = have_prev ? lx + (X - lx) * f : X, qy = have_prev ? ly + (Y - ly) * f : Y;
-              hidden += qx >= x0b && qx <= x1b && qy >= y0b && qy <= y1b;
-            }
-            lx = X;
-            ly = Y;
-            have_prev = true;
-          }
-        }
-        if (best < 0 || hidden < best) best = hidden, bx = xs[cx], by = ys[cy];
-      }
-    return best;
-  };
+    if (!s.label.empty()) ++lg.named, lw = std::max(lw, Canvas::text_width(s.label, fs - 1));
+  lg.bw = lw + 36, lg.bh = lg.named * 20 + 8;
   // When every corner would hide data, the legend goes outside, right of the frame.
-  if (named > 0 && place_legend() > 0 && p.width - left - (bw + 30) > 200) {
-    right = bw + 30;
-    pw = p.width - left - right;
-    bx = left + pw + 14;
-    by = top;
+  if (lg.named > 0 && place_legend(p, fr, lg) > 0 && p.width - fr.left - (lg.bw + 30) > 200) {
+    fr.right = lg.bw + 30;
+    fr.pw = p.width - fr.left - fr.right;
+    lg.bx = fr.left + fr.pw + 14;
+    lg.by = fr.top;
   }
-  // Grid and ticks.
-  auto xt = nice_ticks(x0, x1);
-  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
-  for (double v : xt) {
-    const int X = static_cast<int>(std::round(px(v)));
-    c.fill_rect(X, top + 1, 1, ph - 2, {236, 236, 236});
-    const std::string s = fmt(v, xstep);
-    c.draw_text(s, X - Canvas::text_width(s, fs) / 2, top + ph + 4, fs);
-  }
-  if (p.log_y) {
-    // Decades when the range spans several; 1-2-5 or 1..9 per decade when it
-    // spans less; plain nice ticks of the values when even that is too few.
-    std::vector<double> ticks;
-    for (const std::vector<double>& mant : {std::vector<double>{1}, std::vector<double>{1, 2, 5},
-                                            std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
-      ticks.clear();
-      for (int e = static_cast<int>(std::floor(y0)) - 1; e <= static_cast<int>(std::ceil(y1)); ++e)
-        for (double m : mant) {
-          const double v = m * std::pow(10.0, e), lv = std::log10(v);
-          if (lv >= y0 && lv <= y1) ticks.push_back(v);
-        }
-      if (ticks.size() >= 3) break;
-    }
-    if (ticks.size() < 3) ticks = nice_ticks(std::pow(10.0, y0), std::pow(10.0, y1), 4);
-    const double ystep = ticks.size() > 1 ? ticks[1] - ticks[0] : ticks.empty() ? 1 : ticks[0];
-    for (double v : ticks) {
-      if (v <= 0 || std::log10(v) < y0 || std::log10(v) > y1) continue;
-      const int Y = static_cast<int>(std::round(py(v)));
-      c.fill_rect(left + 1, Y, pw - 2, 1, {236, 236, 236});
-      const std::string s = fmt(v, std::min(ystep, v));
-      c.draw_text(s, left - 6 - Canvas::text_width(s, fs), Y - 9, fs);
-    }
-  } else {
-    auto yt = nice_ticks(y0, y1);
-    const double ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
-    for (double v : yt) {
-      const int Y = static_cast<int>(std::round(py(v)));
-      c.fill_rect(left + 1, Y, pw - 2, 1, {236, 236, 236});
-      const std::string s = fmt(v, ystep);
-      c.draw_text(s, left - 6 - Canvas::text_width(s, fs), Y - 9, fs);
-    }
-  }
-  c.stroke_rect(left, top, pw, ph, {120, 120, 120});
-  if (!p.x_label.empty()) c.draw_text(p.x_label, left + (pw - Canvas::text_width(p.x_label, fs)) / 2, p.height - 24, fs);
-  if (!p.y_label.empty()) c.draw_text_vertical(p.y_label, 14, top + ph / 2, fs);
-  // Series.
+  draw_grid(c, fr, fs);
+  c.stroke_rect(fr.left, fr.top, fr.pw, fr.ph, {120, 120, 120});
+  if (!p.x_label.empty())
+    c.draw_text(p.x_label, fr.left + (fr.pw - Canvas::text_width(p.x_label, fs)) / 2, p.height - 24, fs);
+  if (!p.y_label.empty()) c.draw_text_vertical(p.y_label, 14, fr.top + fr.ph / 2, fs);
   for (const auto& s : p.series) {
-    bool have_prev = false;
     double lx = 0, ly = 0;
-    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (p.log_y && s.y[i] <= 0)) {
-        have_prev = false;
-        continue;
-      }
-      const double X = px(s.x[i]), Y = py(s.y[i]);
-      if (have_prev) line(c, lx, ly, X, Y, s.colour);
+    for_each_point(fr, s, [&](double X, double Y, bool joined) {
+      if (joined) line(c, lx, ly, X, Y, s.colour);
       if (s.markers) c.fill_rect(static_cast<int>(X) - 3, static_cast<int>(Y) - 3, 7, 7, s.colour);
       lx = X;
       ly = Y;
-      have_prev = true;
-    }
+    });
   }
-  // Legend.
-  if (named > 0) {
-    c.fill_rect(bx, by, bw, bh, {255, 255, 255});
-    c.stroke_rect(bx, by, bw, bh, {200, 200, 200});
-    int k = 0;
-    for (const auto& s : p.series) {
-      if (s.label.empty()) continue;
-      const int yy = by + 6 + k * 20;
-      c.fill_rect(bx + 6, yy + 6, 18, 4, s.colour);
-      c.draw_text(s.label, bx + 30, yy - 2, fs - 1);
-      ++k;
-    }
-  }
+  if (lg.named > 0) draw_legend(c, p, lg, fs);
   return c;
 }
 
