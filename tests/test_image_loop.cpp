@@ -79,10 +79,11 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   cfg.keep_models = true;
   std::vector<std::string> phases;
   ImageLoopRunOptions o = options(d);
-  o.on_progress = [&](const ImageLoopProgress& p) {
-    if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
-    CHECK(p.fraction >= 0.0);
-    CHECK(p.fraction <= 1.0);
+  o.on_progress = [&](const experiment::Progress& p) {
+    const std::string phase = p.stage.substr(p.stage.find(": ") + 2);  // "generation t/G: PHASE"
+    if (phases.empty() || phases.back() != phase) phases.push_back(phase);
+    CHECK(p.fraction() >= 0.0);
+    CHECK(p.fraction() <= 1.0);
   };
   const ImageLoopResult r = run_image_loop(cfg, o);
   REQUIRE(r.fd.size() == 2);
@@ -103,7 +104,7 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   CHECK(std::count(phases.begin(), phases.end(), "done") == 2);
   CHECK(std::find(phases.begin(), phases.end(), "train aux") != phases.end());
 
-  for (const char* f : {"config.json", "state.json", "metrics.json", "metrics.csv", "samples/gen-0001.png",
+  for (const char* f : {"run.json", "stages/generation-0002.json", "metrics.json", "metrics.csv", "samples/gen-0001.png",
                         "samples/overview.png", "samples/gen-0002.npy", "models/gen-0002-base.ckpt", "models/gen-0002-aux.ckpt",
                         "state/pool-0002.npy"})
     CHECK(fs::exists(d + "/" + f));
@@ -145,27 +146,24 @@ TEST_CASE("image loop: a stopped and resumed run equals an uninterrupted one", "
   // 1. Stopped inside generation 1's sampling, after its first chunks.
   ImageLoopRunOptions o = options(b);
   o.cancel = &stop;
-  o.on_progress = [&](const ImageLoopProgress& p) {
-    if (p.generation == 1 && p.phase == "sample" && p.message.find("samples 5/") != std::string::npos) stop = true;
+  o.on_progress = [&](const experiment::Progress& p) {
+    if (p.stage == "generation 1/2: sample" && p.message.find("samples 5/") != std::string::npos) stop = true;
   };
   CHECK_THROWS_AS(run_image_loop(cfg, o), Cancelled);
   CHECK(fs::exists(b + "/state/gen-0001/aux.ckpt"));
   CHECK(fs::exists(b + "/state/gen-0001/out.npy.partial"));
-  CHECK_FALSE(fs::exists(b + "/state.json"));
+  CHECK_FALSE(fs::exists(b + "/stages/generation-0001.json"));
 
-  // Same folder without resume, or resumed with other settings: refused.
-  CHECK_THROWS_AS(run_image_loop(cfg, options(b)), InputError);
+  // Other settings on the same folder: refused, naming the setting.
   ImageLoopConfig other = cfg;
   other.omega = 0.5;
   ImageLoopRunOptions ro = options(b);
-  ro.resume = true;
-  CHECK_THROWS_WITH(run_image_loop(other, ro), Catch::Contains("settings differ"));
+  CHECK_THROWS_WITH(run_image_loop(other, ro), Catch::Contains("omega = "));
 
-  // 2. Resumed, then stopped again while generation 2 trains its auxiliary.
+  // 2. The same settings continue; stopped again while generation 2 trains its auxiliary.
   stop = false;
-  o.resume = true;
-  o.on_progress = [&](const ImageLoopProgress& p) {
-    if (p.generation == 2 && p.phase == "train aux") stop = true;
+  o.on_progress = [&](const experiment::Progress& p) {
+    if (p.stage == "generation 2/2: train aux") stop = true;
   };
   CHECK_THROWS_AS(run_image_loop(cfg, o), Cancelled);
   CHECK(fs::exists(b + "/state/gen-0002/base.ckpt"));

@@ -219,25 +219,34 @@ TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted o
   DiffusionLoopRunOptions rb;
   rb.out_dir = b;
   rb.cancel = &stop;
-  rb.on_progress = [&](const LoopProgress& p) {
-    if (p.generation == 3 && p.phase == "train base") stop = true;
+  rb.on_progress = [&](const experiment::Progress& p) {
+    if (p.stage == "generation 3/3: train base") stop = true;
   };
   CHECK_THROWS_AS(run_diffusion_loop(cfg, rb), Cancelled);
   CHECK(std::filesystem::exists(b + "/samples/gen-0002.npy"));
   CHECK_FALSE(std::filesystem::exists(b + "/samples/gen-0003.npy"));
 
-  // Same folder without --resume: refused.
+  // Other settings on the same folder: refused, naming the setting.
   DiffusionLoopRunOptions again;
   again.out_dir = b;
-  CHECK_THROWS_AS(run_diffusion_loop(cfg, again), InputError);
-  // Resume with other settings: refused.
   DiffusionLoopConfig other = cfg;
   other.omega = 1.0;
-  again.resume = true;
-  CHECK_THROWS_AS(run_diffusion_loop(other, again), InputError);
+  try {
+    run_diffusion_loop(other, again);
+    FAIL("a run folder was continued with another omega");
+  } catch (const InputError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("omega = 2"));
+  }
 
+  // The same settings continue where the run stopped (read back from the folder, as --resume does).
   const DiffusionLoopConfig stored = load_diffusion_loop_config(b);
+  CHECK(diffusion_loop_schema().equal(stored, cfg));
+  std::vector<int> rows;
+  again.on_progress = [&](const experiment::Progress& p) {
+    if (!p.row.is_null()) rows.push_back(p.row["generation"].get<int>());
+  };
   const DiffusionLoopResult resumed = run_diffusion_loop(stored, again);
+  CHECK(rows == std::vector<int>{3});  // only the missing generation ran, and its row came with the progress
   CHECK(resumed.resumed_from == 2);
   REQUIRE(resumed.w2_runs.size() == 3);
   for (size_t t = 0; t < 3; ++t) {
@@ -271,8 +280,8 @@ TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted o
   // A cancel reaches both workers.
   std::atomic<bool> halt{false};
   w2.cancel = &halt;
-  w2.on_progress = [&](const LoopProgress& p) {
-    if (p.generation == 1 && p.phase == "train base" && p.fraction > 0.1) halt = true;
+  w2.on_progress = [&](const experiment::Progress& p) {
+    if (p.stage == "generation 1/2: train base" && p.fraction() > 0.1 / 2) halt = true;
   };
   CHECK_THROWS_AS(run_diffusion_loop(four, w2), Cancelled);
 }

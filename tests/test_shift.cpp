@@ -153,7 +153,7 @@ TEST_CASE("shift: the auxiliary set has the complement share with exact counts",
   }
   CHECK(r.real_labels == "data");  // the built-in faces know their group
   CHECK(r.n_real1 + r.n_real0 == 64);
-  for (const char* f : {"/results.csv", "/results.json", "/shift.png", "/samples.png", "/config.json"})
+  for (const char* f : {"/results.csv", "/results.json", "/shift.png", "/samples.png", "/run.json"})
     CHECK(fs::file_size(dir + f) > 100);
   std::ifstream csv(dir + "/results.csv");
   std::string header;
@@ -161,7 +161,7 @@ TEST_CASE("shift: the auxiliary set has the complement share with exact counts",
   CHECK(header.rfind("omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0", 0) == 0);
 }
 
-TEST_CASE("shift: a run folder's stages are reused, continued after a cancel, or redone", "[shift]") {
+TEST_CASE("shift: a run folder's stages are reused or continued after a cancel; other settings are refused", "[shift]") {
   test::TempDir tmp;
   auto net = std::make_shared<StandIn>();
   loops::ShiftConfig cfg = small_config(tiny_base(tmp));
@@ -171,7 +171,7 @@ TEST_CASE("shift: a run folder's stages are reused, continued after a cancel, or
   std::atomic<bool> stop{false};
   auto o = options(dir, net);
   o.cancel = &stop;
-  o.on_progress = [&](const loops::ShiftProgress& p) {
+  o.on_progress = [&](const experiment::Progress& p) {
     if (p.stage == "finetune") stop = true;
   };
   CHECK_THROWS_AS(loops::run_shift(cfg, o), Cancelled);
@@ -217,21 +217,19 @@ TEST_CASE("shift: a run folder's stages are reused, continued after a cancel, or
   CHECK_FALSE(c.rows[2].reused);
   CHECK(c.aux_reused);
 
-  // A longer fine-tuning: the samples stay, the auxiliary and the sweep are redone.
-  cfg.finetune.budget = 48;
-  notes.clear();
-  const loops::ShiftResult d = loops::run_shift(cfg, o2);
-  CHECK(d.synth_reused);
-  CHECK_FALSE(d.aux_reused);
-  CHECK_FALSE(d.rows[0].reused);
-  CHECK(load_checkpoint(dir + "/aux.ckpt").images_seen == 48);
-  CHECK(mtime(dir + "/aux_set.npy") == t_set);
-  REQUIRE_FALSE(notes.empty());
-  CHECK(notes[0].find("fine-tuning settings changed") != std::string::npos);
+  // Other settings on the same folder: refused, naming the setting; nothing is touched.
+  const auto t_aux2 = mtime(dir + "/aux.ckpt");
+  loops::ShiftConfig longer = cfg;
+  longer.finetune.budget = 48;
+  CHECK_THROWS_WITH(loops::run_shift(longer, o2), Catch::Contains("finetune.budget = 32 (now 48)"));
+  loops::ShiftConfig reseeded = cfg;
+  reseeded.seed = 9;
+  CHECK_THROWS_WITH(loops::run_shift(reseeded, options(dir, net)), Catch::Contains("another --out"));
+  CHECK(mtime(dir + "/aux.ckpt") == t_aux2);
+  CHECK(load_checkpoint(dir + "/aux.ckpt").images_seen == 32);
 
-  // Another seed for the base samples: everything is redone.
-  cfg.seed = 9;
-  const loops::ShiftResult e = loops::run_shift(cfg, options(dir, net));
+  // In a new folder, the other settings run from the start.
+  const loops::ShiftResult e = loops::run_shift(reseeded, options(tmp.file("run2"), net));
   CHECK_FALSE(e.synth_reused);
   CHECK_FALSE(e.aux_reused);
   CHECK(e.aux1 == 9);
@@ -301,6 +299,6 @@ TEST_CASE("shift: bad inputs are refused with InputError before any work", "[shi
     std::ofstream(dir + "/notes.txt") << "mine";
     CHECK_THROWS_AS(loops::run_shift(small_config(base), options(dir, net)), InputError);
     CHECK(fs::exists(dir + "/notes.txt"));
-    CHECK_FALSE(fs::exists(dir + "/config.json"));
+    CHECK_FALSE(fs::exists(dir + "/run.json"));
   }
 }

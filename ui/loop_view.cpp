@@ -36,6 +36,7 @@
 #include "common/error.hpp"
 #include "data/toy2d.hpp"
 #include "io/npy.hpp"
+#include "experiment/json_io.hpp"
 #include "loops/diffusion_loop.hpp"
 #include "message_area.hpp"
 #include "sample_strip.hpp"
@@ -92,10 +93,6 @@ SampleSet points_of(const at::Tensor& t) {
   return s;
 }
 
-double at_or_nan(const nlohmann::json& j, const char* key, size_t i) {
-  if (!j.contains(key) || !j[key].is_array() || i >= j[key].size() || !j[key][i].is_number()) return NAN;
-  return j[key][i].get<double>();
-}
 
 const QColor kStandard(60, 100, 170), kSimsColour(214, 82, 48), kGaussian(60, 150, 90), kOverlay(110, 110, 120);
 
@@ -186,41 +183,29 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
   loops::DiffusionLoopRunOptions run;
   run.out_dir = work_dir;
   run.cancel = ctx.cancel_flag();
-  run.on_progress = [&](const loops::LoopProgress& lp) {
-    if (lp.phase != "done") {
-      ctx.progress((lp.generation - 1 + std::clamp(lp.fraction, 0.0, 1.0)) / G,
-                   "generation " + std::to_string(lp.generation) + "/" + std::to_string(lp.generations) + ": " + lp.phase);
+  run.on_progress = [&](const experiment::Progress& lp) {
+    if (lp.row.is_null()) {
+      ctx.progress(lp);
       return;
     }
-    // A generation is committed: its numbers and saved points are in the run folder.
-    const size_t i = static_cast<size_t>(lp.generation - 1);
-    nlohmann::json m;
-    {
-      std::ifstream in(work_dir + "/metrics.json");
-      m = nlohmann::json::parse(in, nullptr, false);
-    }
+    // A generation is committed: its row and saved points come with the update.
+    const nlohmann::json& r = lp.row;
+    auto num = [&](const char* k) { return r.contains(k) ? experiment::read_number(r.at(k), k) : std::nan(""); };
     LoopGeneration g;
-    g.generation = lp.generation;
-    g.w2_mean = lp.w2_mean;
-    g.seconds = lp.generation_seconds;
-    if (!m.is_discarded()) {
-      g.w2_median = at_or_nan(m, "w2_median", i);
-      g.w2_std = at_or_nan(m, "w2_std", i);
-      g.trace_mean = at_or_nan(m, "trace_mean", i);
-      g.trace_median = at_or_nan(m, "trace_median", i);
-      g.w2_base_mean = at_or_nan(m, "w2_base_mean", i);
-    }
-    char name[64];
-    std::snprintf(name, sizeof name, "/samples/gen-%04d.npy", lp.generation);
-    if (QFileInfo::exists(QString::fromStdString(work_dir + name))) {
-      const at::Tensor x = io::read_npy(work_dir + name);  // [save_runs, n_eval, 2]
-      if (x.dim() == 3 && x.size(2) == 2) {
-        g.saved_runs = static_cast<int>(x.size(0));
-        g.samples = points_of(x);
-      }
+    g.generation = r.at("generation").get<int>();
+    g.w2_mean = num("w2_mean");
+    g.seconds = num("seconds");
+    g.w2_median = num("w2_median");
+    g.w2_std = num("w2_std");
+    g.trace_mean = num("trace_mean");
+    g.trace_median = num("trace_median");
+    g.w2_base_mean = num("w2_base_mean");
+    if (lp.samples.defined() && lp.samples.dim() == 3 && lp.samples.size(2) == 2) {  // [save_runs, n_eval, 2]
+      g.saved_runs = static_cast<int>(lp.samples.size(0));
+      g.samples = points_of(lp.samples);
     }
     out.generations.push_back(g);
-    ctx.progress(lp.generation / G, "generation " + std::to_string(lp.generation) + " done", {{"w2_mean", g.w2_mean}});
+    ctx.progress(g.generation / G, "generation " + std::to_string(g.generation) + " done", {{"w2_mean", g.w2_mean}});
     if (on_generation) on_generation(g);
   };
   loops::run_diffusion_loop(cfg, run);

@@ -124,7 +124,7 @@ StageCosts stage_costs(const loops::ShiftConfig& c) {
   return s;
 }
 
-double overall_fraction(const StageCosts& s, const loops::ShiftProgress& p) {
+double overall_fraction(const StageCosts& s, const experiment::Progress& p) {
   double before = 0;
   for (const auto& st : s.stages) {
     if (st.first == p.stage) {
@@ -633,7 +633,7 @@ void ShiftView::start() {
         o.on_note = post_note;
         double shown = 0;  // the bar never runs backwards (a second sampling round restarts its count)
         int64_t rows_seen = -1;
-        o.on_progress = [&](const loops::ShiftProgress& p) {
+        o.on_progress = [&](const experiment::Progress& p) {
           shown = std::max(shown, overall_fraction(costs, p));
           ctx.progress(shown, stage_words(p.stage) + ": " + p.message);
           // Each finished ω row (and those a continued run reuses) shows at once.

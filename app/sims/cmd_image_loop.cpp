@@ -3,6 +3,7 @@
 // on a CPU only toy sizes finish in minutes (see README), on a GPU use
 // --device cuda.
 #include "cmd_image_loop.hpp"
+#include "cli_progress.hpp"
 
 #include <atomic>
 #include <cmath>
@@ -24,27 +25,6 @@ namespace sims::cli {
 namespace {
 
 // [SECTION] Shared pieces --------------------------------------------------------
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_image_loop_sigint(int) { g_stop.store(true); }
-
-void install_sigint() {
-  struct sigaction sa {};
-  sa.sa_handler = on_image_loop_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string hms(double s) {
-  if (!std::isfinite(s) || s < 0) return "--:--";
-  const long t = std::lround(s);
-  std::ostringstream o;
-  o << std::setfill('0');
-  if (t >= 3600) o << t / 3600 << ":";
-  o << std::setw(2) << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
-  return o.str();
-}
 
 std::string num(double v, int prec = 4) {
   if (std::isnan(v)) return "-";
@@ -203,50 +183,33 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   int threads = 0;
   given(c, "--threads", threads);
   apply_threads(threads);
-  install_sigint();
+  install_stop_handler();
 
-  const bool tty = ::isatty(2) != 0;
   loops::ImageLoopRunOptions ro;
   ro.out_dir = out;
-  ro.resume = resume;
-  ro.cancel = &g_stop;
+  ro.cancel = &stop_flag();
   ro.device = device;
-  int last_done = 0;
-  double gen_sum = 0;
-  int gen_count = 0;
-  bool header = false;
-  ro.on_progress = [&](const loops::ImageLoopProgress& p) {
-    if (!header) {
-      header = true;
-      std::cerr << "image loop: " << cfg.data.to_string() << ", " << loops::to_string(cfg.kind) << ", "
-                << loops::to_string(cfg.algorithm)
-                << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + num(cfg.omega, 2) + ")" : "")
-                << ", |D_r| = " << cfg.n_real << ", |D_s| = " << cfg.n_synth << ", " << cfg.generations
-                << " generations, warm start " << loops::to_string(cfg.warm_start) << ", " << device.str() << "\n";
-    }
-    if (p.phase == "done") {
-      last_done = p.generation;
-      gen_sum += p.generation_seconds;
-      ++gen_count;
-      const double eta = gen_sum / gen_count * (p.generations - p.generation);
-      if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
-      std::cerr << "  " << p.message << "  " << num(p.generation_seconds, 1) << " s  elapsed " << hms(p.elapsed)
-                << "  ETA " << hms(eta) << std::endl;
-    } else if (tty) {
-      std::string m = p.message.substr(0, 70);
-      std::cerr << "\r  " << m << std::string(m.size() < 72 ? 72 - m.size() : 0, ' ') << std::flush;
-    }
+  std::cerr << "image loop: " << cfg.data.to_string() << ", " << loops::to_string(cfg.kind) << ", "
+            << loops::to_string(cfg.algorithm)
+            << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + num(cfg.omega, 2) + ")" : "")
+            << ", |D_r| = " << cfg.n_real << ", |D_s| = " << cfg.n_synth << ", " << cfg.generations
+            << " generations, warm start " << loops::to_string(cfg.warm_start) << ", " << device.str() << "\n";
+  ProgressLine line;
+  int64_t last_done = 0;
+  ro.on_progress = [&](const experiment::Progress& p) {
+    if (!p.row.is_null()) last_done = p.row.value("generation", last_done);
+    line(p);
   };
   loops::ImageLoopResult res;
   try {
     res = loops::run_image_loop(cfg, ro);
   } catch (const Cancelled&) {
-    if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+    line.clear();
     std::cerr << "stopped: " << (last_done > 0 ? "generations up to " + std::to_string(last_done) + " and " : "")
-              << "finished stages are saved in " << out << " (continue with: sims loop --family images --resume --out "
-              << out << ")" << std::endl;
+              << "finished stages are saved in " << out << " (run the same command again to continue)" << std::endl;
     throw;
   }
+  line.clear();
   nlohmann::json j = cfg.to_json();
   j.update(res.to_json());
   j["resumed_from"] = res.resumed_from;
@@ -331,39 +294,28 @@ int run_scenarios_command(const ScenarioArgs& a) {
   loops::validate(cfg);
   const c10::Device device = parse_device(a.device);
   apply_threads(a.threads);
-  install_sigint();
+  install_stop_handler();
 
-  const bool tty = ::isatty(2) != 0;
   loops::ScenariosRunOptions ro;
   ro.out_dir = a.out;
-  ro.cancel = &g_stop;
+  ro.cancel = &stop_flag();
   ro.device = device;
-  std::string last_stage;
+  ProgressLine line;
   ro.on_note = [&](const std::string& s) {
-    if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+    line.clear();
     std::cerr << "  " << s << std::endl;
   };
-  ro.on_progress = [&](const loops::ScenariosProgress& p) {
-    if (p.stage != last_stage) {
-      if (tty && !last_stage.empty()) std::cerr << "\r" << std::string(79, ' ') << "\r";
-      if (!last_stage.empty() || !tty) std::cerr << "[" << hms(p.elapsed) << "] " << p.stage << std::endl;
-      last_stage = p.stage;
-    }
-    if (tty) {
-      std::string m = p.message.substr(0, 70);
-      std::cerr << "\r  " << m << std::string(m.size() < 72 ? 72 - m.size() : 0, ' ') << std::flush;
-    }
-  };
+  ro.on_progress = [&](const experiment::Progress& p) { line(p); };
   loops::ScenariosResult res;
   try {
     res = loops::run_scenarios(cfg, ro);
   } catch (const Cancelled&) {
-    if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+    line.clear();
     std::cerr << "stopped: finished stages are saved in " << a.out << " (run the same command again to continue)"
               << std::endl;
     throw;
   }
-  if (tty) std::cerr << "\r" << std::string(79, ' ') << "\r";
+  line.clear();
   if (a.json) {
     nlohmann::json j = cfg.to_json();
     j.update(res.to_json());

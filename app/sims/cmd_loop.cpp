@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli_common.hpp"
+#include "cli_progress.hpp"
 #include "cmd_image_loop.hpp"
 #include "common/error.hpp"
 #include "io/atomic_file.hpp"
@@ -44,29 +45,6 @@ struct LoopArgs {
   ImageLoopFlags images;
   CLI::App* cmd = nullptr;
 };
-
-// [SECTION] Ctrl-C ---------------------------------------------------------------
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_loop_sigint(int) { g_stop.store(true); }
-
-void install_sigint() {
-  struct sigaction sa {};
-  sa.sa_handler = on_loop_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string hms(double s) {
-  if (!std::isfinite(s) || s < 0) return "--:--";
-  const long t = std::lround(s);
-  std::ostringstream o;
-  o << std::setfill('0');
-  if (t >= 3600) o << t / 3600 << ":";
-  o << std::setw(2) << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
-  return o.str();
-}
 
 // [SECTION] Plots ------------------------------------------------------------------
 
@@ -150,46 +128,19 @@ int run_gaussian(const LoopArgs& a) {
   cfg.bias = a.bias;
   cfg.seed = a.seed;
   loops::validate(cfg);
-  if (!a.out.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(a.out, ec);
-    if (ec) throw IoError("cannot create --out directory '" + a.out + "': " + ec.message());
-    io::check_writable(a.out + "/metrics.json");
-  }
   if (!a.plot.empty()) io::check_writable(a.plot);
   const bool tty = ::isatty(2) != 0;
-  auto res = loops::run_gaussian_loop(cfg, [&](int g) {
+  auto progress = [&](int g) {
     if (tty) std::cerr << "\r  generation " << g << "/" << cfg.generations << std::flush;
     return true;
-  });
+  };
+  const nlohmann::json j = a.out.empty() ? loops::gaussian_loop_json(cfg, loops::run_gaussian_loop(cfg, progress))
+                                         : loops::run_gaussian_loop_in(a.out, cfg, progress);
   if (tty) std::cerr << "\r" << std::string(32, ' ') << "\r";
-  nlohmann::json j = {{"family", "gaussian"},
-                      {"kind", loops::to_string(cfg.kind)},
-                      {"dim", cfg.dim},
-                      {"n_real", cfg.n_real},
-                      {"n_synth", cfg.n_synth},
-                      {"generations", cfg.generations},
-                      {"runs", cfg.runs},
-                      {"bias", cfg.bias},
-                      {"seed", cfg.seed},
-                      {"w2_mean", res.w2_mean},
-                      {"w2_median", res.w2_median},
-                      {"trace_mean", res.trace_mean},
-                      {"trace_median", res.trace_median}};
-  std::vector<double> ratio;
-  for (double w : res.w2_mean) ratio.push_back(w / res.w2_mean[0]);
-  j["ratio"] = ratio;
-  if (!a.out.empty()) {
-    const std::string text = j.dump(2) + "\n";
-    io::write_file_atomically(a.out + "/metrics.json", text.data(), text.size());
-    std::ostringstream csv;
-    csv << "generation,w2_mean,w2_median,trace_mean,trace_median\n" << std::setprecision(10);
-    for (size_t g = 0; g < res.w2_mean.size(); ++g)
-      csv << g + 1 << "," << res.w2_mean[g] << "," << res.w2_median[g] << "," << res.trace_mean[g] << ","
-          << res.trace_median[g] << "\n";
-    const std::string c = csv.str();
-    io::write_file_atomically(a.out + "/metrics.csv", c.data(), c.size());
-  }
+  loops::GaussianLoopResult res;
+  res.w2_mean = j.at("w2_mean").get<std::vector<double>>();
+  res.trace_mean = j.at("trace_mean").get<std::vector<double>>();
+  res.trace_median = j.at("trace_median").get<std::vector<double>>();
   if (!a.plot.empty()) write_plot(a, &j);
   if (a.json) {
     print_json(j);
@@ -252,59 +203,35 @@ int run_diffusion(const LoopArgs& a) {
     cfg = diffusion_config(a);
   }
   loops::validate(cfg);
-  if (!a.out.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(a.out, ec);
-    if (ec) throw IoError("cannot create --out directory '" + a.out + "': " + ec.message());
-    io::check_writable(a.out + "/config.json");
-  }
   if (!a.plot.empty()) io::check_writable(a.plot);
   for (const auto& c : a.compare) (void)read_result(c);
   apply_threads(a.threads);
-  install_sigint();
+  install_stop_handler();
 
-  const bool tty = ::isatty(2) != 0;
   loops::DiffusionLoopRunOptions ro;
   ro.out_dir = a.out;
-  ro.resume = a.resume;
-  ro.cancel = &g_stop;
+  ro.cancel = &stop_flag();
   ro.workers = a.workers;
-  int last_done = 0;
-  double gen_sum = 0;
-  int gen_count = 0;
-  bool header = false;
-  ro.on_progress = [&](const loops::LoopProgress& p) {
-    if (!header) {
-      header = true;
-      std::cerr << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
-                << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
-                << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations\n";
-    }
-    if (p.phase == "done") {
-      last_done = p.generation;
-      gen_sum += p.generation_seconds;
-      ++gen_count;
-      const double eta = gen_sum / gen_count * (p.generations - p.generation);
-      if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
-      std::cerr << "  generation " << p.generation << "/" << p.generations << "  E[W2] " << std::fixed
-                << std::setprecision(4) << p.w2_mean << "  " << std::setprecision(1) << p.generation_seconds
-                << " s  elapsed " << hms(p.elapsed) << "  ETA " << hms(eta) << std::endl;
-      std::cerr.unsetf(std::ios::floatfield);
-    } else if (tty) {
-      std::cerr << "\r  generation " << p.generation << "/" << p.generations << "  " << p.phase << " "
-                << static_cast<int>(100 * p.fraction) << "%   " << std::flush;
-    }
+  std::cerr << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
+            << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
+            << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations\n";
+  ProgressLine line;
+  int64_t last_done = 0;
+  ro.on_progress = [&](const experiment::Progress& p) {
+    if (!p.row.is_null()) last_done = p.row.value("generation", last_done);
+    line(p);
   };
   loops::DiffusionLoopResult res;
   try {
     res = loops::run_diffusion_loop(cfg, ro);
   } catch (const Cancelled&) {
-    if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
+    line.clear();
     if (!a.out.empty() && last_done > 0)
       std::cerr << "stopped: generations up to " << last_done << " are saved in " << a.out
-                << " (continue with: sims loop --family diffusion2d --resume --out " << a.out << ")" << std::endl;
+                << " (run the same command again to continue)" << std::endl;
     throw;
   }
+  line.clear();
   nlohmann::json j = cfg.to_json();
   j.update(res.to_json());
   j["resumed_from"] = res.resumed_from;
@@ -392,7 +319,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   c->add_option("--workers", a->workers,
                 "diffusion2d: threads training chunks of runs side by side, one LibTorch thread each (0 = --threads)");
   c->add_option("--save-runs", a->save_runs, "diffusion2d: runs whose points are saved per generation (default 4)");
-  c->add_flag("--resume", a->resume, "diffusion2d: continue the run in --out after its last finished generation");
+  c->add_flag("--resume", a->resume, "take the settings from the run folder in --out (re-running the same command also continues it)");
   c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)");
   // plots
   c->add_option("--plot", a->plot, "write a PNG line plot of --plot-key per generation");

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli_common.hpp"
+#include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "loops/shift.hpp"
 
@@ -30,27 +31,6 @@ struct ShiftArgs {
   int threads = 0;
   bool json = false, quiet = false;
 };
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_shift_sigint(int) { g_stop.store(true); }
-
-void install_sigint() {
-  struct sigaction sa {};
-  sa.sa_handler = on_shift_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string hms(double s) {
-  if (!std::isfinite(s) || s < 0) return "--:--";
-  const long t = std::lround(s);
-  std::ostringstream o;
-  o << std::setfill('0');
-  if (t >= 3600) o << t / 3600 << ":";
-  o << std::setw(2) << (t / 60) % 60 << ":" << std::setw(2) << t % 60;
-  return o.str();
-}
 
 std::vector<double> parse_omegas(const std::string& text) {
   std::vector<double> out;
@@ -107,39 +87,27 @@ int run_shift_cmd(ShiftArgs& a) {
 
   loops::ShiftRunOptions o;
   o.out_dir = a.out;
-  o.cancel = &g_stop;
+  o.cancel = &stop_flag();
   o.device = parse_device(a.device);
-  const bool tty = ::isatty(2) != 0;
-  std::string last_stage;
-  int last_decile = -1;
+  ProgressLine line;
   o.on_note = [&](const std::string& m) {
-    if (tty) std::cerr << "\r\033[K";
+    line.clear();
     std::cerr << "note: " << m << std::endl;
   };
-  o.on_progress = [&](const loops::ShiftProgress& p) {
-    if (a.quiet) return;
-    const std::string line = "[" + p.stage + " " + hms(p.elapsed) + "] " + p.message;
-    if (tty) {
-      std::cerr << "\r\033[K" << line << std::flush;
-      return;
-    }
-    // Logs: a line when a stage starts and about every 10 % of it.
-    const int decile = p.total > 0 ? static_cast<int>(10 * p.done / p.total) : 0;
-    if (p.stage != last_stage || decile != last_decile) std::cerr << line << "\n";
-    last_stage = p.stage;
-    last_decile = decile;
+  o.on_progress = [&](const experiment::Progress& p) {
+    if (!a.quiet) line(p);
   };
-  install_sigint();
+  install_stop_handler();
   loops::ShiftResult r;
   try {
     r = loops::run_shift(c, o);
   } catch (const Cancelled&) {
-    if (tty) std::cerr << "\r\033[K";
+    line.clear();
     std::cerr << "stopped: finished stages are kept in " << a.out << " (run the same command again to continue)"
               << std::endl;
     throw;
   }
-  if (tty && !a.quiet) std::cerr << "\r\033[K";
+  line.clear();
   if (a.json) {
     print_json(r.to_json());
     return 0;

@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "cli_common.hpp"
+#include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
@@ -20,6 +21,8 @@
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
 #include "metrics/sweep.hpp"
+#include "metrics/sweep_run.hpp"
+#include "experiment/json_io.hpp"
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 
@@ -90,15 +93,7 @@ int run_sweep_cmd(SweepArgs& a) {
   cfg.sampler = a.sampling.config();
   cfg.n = a.n, cfg.seed = static_cast<uint64_t>(a.seed), cfg.batch = a.batch, cfg.pr_k = a.k, cfg.keep = a.keep;
 
-  // Output directory: checked before long work, created only once the inputs are good.
   const std::string dir = a.out + "/";
-  if (std::filesystem::exists(a.out)) {
-    if (!std::filesystem::is_directory(a.out)) throw IoError("--out '" + a.out + "' exists and is not a directory");
-    io::check_writable(dir + "sweep.json");
-  } else {
-    io::check_writable(a.out);
-  }
-
   LoadOptions lo = a.models.load_options();
   DenoiserPtr base = load_denoiser(a.models.model, lo);
   LoadOptions alo = lo;
@@ -151,17 +146,33 @@ int run_sweep_cmd(SweepArgs& a) {
     }
   }
 
-  std::error_code ec;
-  std::filesystem::create_directories(a.out, ec);
-  if (ec || !std::filesystem::is_directory(a.out)) throw IoError("cannot create output directory '" + a.out + "'");
-  const bool tty = ::isatty(2) != 0;
-  auto progress = [&](size_t i, size_t total, const std::string& stage) {
-    if (a.quiet) return true;
-    std::cerr << (tty ? "\r\033[K" : "") << "[" << i << "/" << total << "] " << stage << (tty ? "" : "\n") << std::flush;
-    return true;
+  // What the rows depend on besides the numbers: the models and the reference, by content.
+  auto identity = [](const std::string& path) {
+    return path.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"path", path}, {"content", experiment::file_fingerprint(path)}};
   };
-  metrics::SweepResult res = metrics::run_sweep(base, auxes, cfg, ref, features.get(), classifier.get(), progress);
-  if (tty && !a.quiet) std::cerr << "\r\033[K";
+  nlohmann::json inputs = {{"model", identity(a.models.model)}, {"aux", nlohmann::json::array()},
+                           {"real", identity(a.real)}, {"ref", identity(a.ref)}, {"real_data", a.real_data},
+                           {"n_real", n_real}, {"real_seed", a.real_seed},
+                           {"features", a.features}, {"classifier", a.classifier}};
+  for (const auto& p : aux_paths) inputs["aux"].push_back(identity(p));
+  install_stop_handler();
+  metrics::SweepRunOptions so;
+  so.out_dir = a.out;
+  so.inputs = inputs;
+  so.cancel = &stop_flag();
+  ProgressLine line;
+  so.on_progress = [&](const experiment::Progress& p) {
+    if (!a.quiet) line(p);
+  };
+  metrics::SweepResult res;
+  try {
+    res = metrics::run_sweep_folder(base, auxes, cfg, ref, features.get(), classifier.get(), so);
+  } catch (const Cancelled&) {
+    line.clear();
+    std::cerr << "stopped: finished rows are kept in " << a.out << " (run the same command again to continue)" << std::endl;
+    throw;
+  }
+  line.clear();
 
   // Files.
   nlohmann::json j = res.to_json();

@@ -36,6 +36,8 @@
 #include <nlohmann/json.hpp>
 
 #include "data/toy2d.hpp"
+#include "experiment/progress.hpp"
+#include "experiment/settings.hpp"
 #include "diffusion/network.hpp"
 #include "loops/gaussian_loop.hpp"
 #include "sampling/schedule.hpp"
@@ -105,24 +107,22 @@ struct DiffusionLoopResult {
   int limit_from = 1;
   int resumed_from = 0;  // generations found in the run folder
   nlohmann::json to_json() const;  // arrays + metric, limit_ratio, limit_from
-};
-
-struct LoopProgress {
-  int generation = 0, generations = 0;
-  std::string phase;      // "train base", "sample S", "train aux", "sample", "done"
-  double fraction = 0;    // of this phase
-  double elapsed = 0;     // seconds since the start of this call
-  double generation_seconds = 0;  // last finished generation ("done")
-  double w2_mean = 0;             // "done": this generation's mean dist
+  // One generation's row (index g = generation g + 1), as progress carries it.
+  nlohmann::json row(size_t g) const;
 };
 
 struct DiffusionLoopRunOptions {
-  std::string out_dir;  // run folder; empty: nothing written (and no resume)
-  bool resume = false;  // continue the run in out_dir after its last finished generation
+  // The run folder (experiment/run_folder.hpp's rule: the same settings
+  // continue after the last finished generation, `generations` may grow or
+  // shrink, other changes are refused); empty: nothing written.
+  std::string out_dir;
   const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished generations stay saved
-  // Called from the calling thread and, with workers > 1, from the workers
-  // (serialised: never two calls at once).
-  std::function<void(const LoopProgress&)> on_progress;
+  // Stage "generation t/G: train base" etc.; done/total count generations in
+  // thousandths. A finished generation's update carries its row (generation,
+  // w2_mean, w2_median, w2_std, ratio, trace_mean, trace_median, w2_base_mean,
+  // seconds) and its saved samples [save_runs, n_eval, 2]. Called from the
+  // calling thread and, with workers > 1, from the workers (serialised).
+  experiment::ProgressFn on_progress;
   // Threads that train and sample chunks of runs side by side, each with
   // one LibTorch thread (0: the LibTorch thread count). On a small CPU this
   // beats one ensemble with intra-op threads, whose ops are too small to
@@ -131,15 +131,22 @@ struct DiffusionLoopRunOptions {
   int workers = 0;
 };
 
-// Runs (or continues) the loop. With out_dir: config.json at the start;
-// after each generation samples/gen-NNNN.npy ([save_runs, n_eval, 2]),
-// state.json + state/pool-NNNN.npy (what a resume needs), metrics.json and
-// metrics.csv, all written atomically. Without resume, out_dir must not
-// already hold a loop run (InputError). With resume, out_dir's config must
-// equal cfg except for `generations` (which may grow).
+// Runs (or continues) the loop. With out_dir: run.json at the start; after
+// each generation samples/gen-NNNN.npy ([save_runs, n_eval, 2]),
+// state/pool-NNNN.npy (the synthetic data the next generation needs),
+// metrics.json and metrics.csv, then the generation's done-marker
+// (stages/generation-NNNN.json), all written atomically.
 DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const DiffusionLoopRunOptions& run = {});
 
-// The configuration stored in a run folder (DIR/config.json).
+// The configuration stored in a run folder (DIR/run.json; DIR/config.json of
+// older folders). Throws InputError when DIR holds no diffusion2d loop.
 DiffusionLoopConfig load_diffusion_loop_config(const std::string& dir);
+
+// The results stored in a run folder (metrics.json), for plots and faces.
+DiffusionLoopResult load_diffusion_loop_result(const std::string& dir);
+
+// The settings, declared once (JSON keys, flags, ranges; `generations`,
+// `batch_runs` and `save_runs` may change when a run continues).
+const experiment::Schema<DiffusionLoopConfig>& diffusion_loop_schema();
 
 }  // namespace sims::loops

@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "common/error.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
+#include "loops/loop_choices.hpp"
 
 namespace sims::loops {
 namespace {
@@ -162,6 +167,69 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
     if (progress && !progress(static_cast<int>(t))) throw Cancelled();
   }
   return res;
+}
+
+// [SECTION] Settings and the run folder --------------------------------------------
+
+const experiment::Schema<GaussianLoopConfig>& gaussian_loop_schema() {
+  using C = GaussianLoopConfig;
+  static const experiment::Schema<C> s =
+      experiment::Schema<C>("gaussian loop")
+          .constant("family", "gaussian", "a gaussian loop")
+          .choice("kind", &C::kind, "--kind", "what generation t >= 2 is fitted on",
+                  loop_kind_names())
+          .integer("dim", &C::dim, "--dim", "dimension D", 1, 4096)
+          .integer("n_real", &C::n_real, "--n-real", "real samples per generation", 2, 1'000'000'000)
+          .integer("n_synth", &C::n_synth, "--n-synth", "synthetic samples per generation", 0, 1'000'000'000)
+          .integer("generations", &C::generations, "--generations", "generations", 1, 1'000'000)
+          .free()
+          .integer("runs", &C::runs, "--runs", "independent runs", 1, 10'000'000)
+          .real("bias", &C::bias, "--bias", "sampling bias lambda (samples from N(mu, lambda Sigma))", 0, 1, true)
+          .seed("seed", &C::seed, "--seed", "random seed");
+  return s;
+}
+
+nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianLoopResult& res) {
+  nlohmann::json j = gaussian_loop_schema().to_json(cfg);
+  j["w2_mean"] = res.w2_mean;
+  j["w2_median"] = res.w2_median;
+  j["trace_mean"] = res.trace_mean;
+  j["trace_median"] = res.trace_median;
+  std::vector<double> ratio;
+  for (double w : res.w2_mean) ratio.push_back(w / res.w2_mean[0]);
+  j["ratio"] = ratio;
+  return j;
+}
+
+nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopConfig& cfg,
+                                    const std::function<bool(int gen)>& progress) {
+  validate(cfg);
+  experiment::RunFolder rf(dir, "loop", gaussian_loop_schema().to_json(cfg), gaussian_loop_schema().free_keys());
+  if (rf.done("loop", nlohmann::json::object())) {
+    const nlohmann::json stored = experiment::read_json_file(dir + "/metrics.json");
+    if (stored.value("generations", int64_t(0)) >= cfg.generations) {
+      nlohmann::json j = stored;
+      j["generations"] = cfg.generations;
+      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio"}) {
+        auto v = stored.at(k).get<std::vector<double>>();
+        v.resize(static_cast<size_t>(cfg.generations));
+        j[k] = v;
+      }
+      return j;
+    }
+    rf.forget("loop");
+  }
+  const GaussianLoopResult res = run_gaussian_loop(cfg, progress);
+  const nlohmann::json j = gaussian_loop_json(cfg, res);
+  experiment::write_json_file(dir + "/metrics.json", j);
+  std::ostringstream csv;
+  csv << "generation,w2_mean,w2_median,trace_mean,trace_median\n" << std::setprecision(10);
+  for (size_t g = 0; g < res.w2_mean.size(); ++g)
+    csv << g + 1 << "," << res.w2_mean[g] << "," << res.w2_median[g] << "," << res.trace_mean[g] << ","
+        << res.trace_median[g] << "\n";
+  experiment::write_text_file(dir + "/metrics.csv", csv.str());
+  rf.finish("loop", nlohmann::json::object());
+  return j;
 }
 
 }  // namespace sims::loops

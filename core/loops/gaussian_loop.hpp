@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "experiment/settings.hpp"
+
 namespace sims::loops {
 
 enum class LoopKind { FullySynthetic, Augment, Fresh };
@@ -48,5 +52,20 @@ void validate(const GaussianLoopConfig& cfg);
 // cancels the loop (throws sims::Cancelled).
 GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg,
                                      const std::function<bool(int gen)>& progress = {});
+
+// The settings, declared once (`generations` may change when a run continues).
+const experiment::Schema<GaussianLoopConfig>& gaussian_loop_schema();
+
+// The loop's result as `sims loop --json` prints it and metrics.json holds
+// it: the settings, the per-generation arrays and "ratio".
+nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianLoopResult& res);
+
+// The loop in a run folder (experiment/run_folder.hpp's rule): metrics.json
+// and metrics.csv, then the done-marker. The same settings find the stored
+// result (more generations than stored: computed again, which repeats the
+// stored ones exactly); other settings are refused. Returns
+// gaussian_loop_json's object.
+nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopConfig& cfg,
+                                    const std::function<bool(int gen)>& progress = {});
 
 }  // namespace sims::loops

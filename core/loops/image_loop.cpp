@@ -1,4 +1,3 @@
-#include "common/paths.hpp"
 #include "loops/image_loop.hpp"
 
 #include <algorithm>
@@ -14,8 +13,13 @@
 #include <torch/utils.h>
 
 #include "common/error.hpp"
+#include "common/paths.hpp"
+#include "experiment/common_schemas.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
 #include "data/faces.hpp"
 #include "io/atomic_file.hpp"
+#include "loops/loop_choices.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
 #include "metrics/precision_recall.hpp"
@@ -63,165 +67,99 @@ ImageLoopConfig::ImageLoopConfig() {
   features = default_image_features();
 }
 
-namespace {
-
-json sampler_json(const SamplerConfig& s) {
-  return {{"kind", sims::to_string(s.kind)},
-          {"steps", s.steps},
-          {"sigma_min", s.sigma_min},
-          {"sigma_max", s.sigma_max},
-          {"rho", s.rho},
-          {"churn", s.churn},
-          {"s_min", s.s_min},
-          {"s_max", std::isinf(s.s_max) ? json("inf") : json(s.s_max)},
-          {"s_noise", s.s_noise}};
-}
-
-SamplerConfig sampler_from_json(const json& j) {
-  SamplerConfig s;
-  s.kind = parse_sampler_kind(j.value("kind", std::string("heun")));
-  s.steps = j.value("steps", s.steps);
-  s.sigma_min = j.value("sigma_min", s.sigma_min);
-  s.sigma_max = j.value("sigma_max", s.sigma_max);
-  s.rho = j.value("rho", s.rho);
-  s.churn = j.value("churn", s.churn);
-  s.s_min = j.value("s_min", s.s_min);
-  if (j.contains("s_max")) s.s_max = j["s_max"].is_string() ? INFINITY : j["s_max"].get<double>();
-  s.s_noise = j.value("s_noise", s.s_noise);
+const experiment::Schema<ImageLoopConfig>& image_loop_schema() {
+  using C = ImageLoopConfig;
+  using experiment::Schema;
+  using experiment::setting_number;
+  static const Schema<C> s =
+      Schema<C>("image loop")
+          .constant("family", "images", "an image loop")
+          .spec("data", &C::data, "--data", "the real images: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR, npy:FILE")
+          .derived("data_string", [](const C& c) { return json(c.data.to_string()); })
+          .seed("data_seed", &C::data_seed, "--data-seed", "which built-in faces")
+          .choice("kind", &C::kind, "--kind", "what generation t >= 2 trains on",
+                  loop_kind_names())
+          .choice("pool", &C::accumulate, "--pool", "synthetic pool: the last generation's set or all of them",
+                  pool_names())
+          .integer("n_real", &C::n_real, "--n-real", "real images per generation", 2, 10'000'000)
+          .integer("n_synth", &C::n_synth, "--n-synth", "|D_s|: synthetic images per generation", 0, 10'000'000)
+          .integer("generations", &C::generations, "--generations", "generations", 1, 100000)
+          .free()
+          .seed("seed", &C::seed, "--seed", "random seed")
+          .choice("algorithm", &C::algorithm, "--algorithm", "training algorithm",
+                  algorithm_names())
+          .real("omega", &C::omega, "--omega", "SIMS guidance weight", -1000, 1000)
+          .interval("interval", &C::interval_lo, &C::interval_hi, "--interval", "guidance interval LO:HI in sigma")
+          .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: images the auxiliary is fine-tuned on", 2, 10'000'000)
+          .integer("base_images", &C::base_images, "--base-images", "base budget per generation in images seen", 0,
+                   10'000'000'000LL)
+          .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs (overrides --base-images)", 0, 1e6)
+          .integer("first_images", &C::first_images, "--first-images",
+                   "generation 1's base budget (-1: as the others; 0: the --init model as it is)", -1, 10'000'000'000LL)
+          .integer("aux_images", &C::aux_images, "--aux-images", "auxiliary budget in images seen", 0, 10'000'000'000LL)
+          .real("aux_epochs", &C::aux_epochs, "--aux-epochs", "auxiliary budget in epochs (overrides --aux-images)", 0, 1e6)
+          .choice("warm_start", &C::warm_start, "--warm-start", "where each generation's base starts",
+                  std::vector<std::pair<WarmStart, std::string>>{
+                      {WarmStart::Scratch, "scratch"}, {WarmStart::Previous, "previous"}, {WarmStart::Previous, "finetune"}})
+          .text("init", &C::init, "--init", "checkpoint the bases start from")
+          .object<NetConfig>("net", &C::net, "the U-Net", [](const NetConfig& n) {
+                if (n.type != "unet") return std::string("the image loop trains a U-Net (network type 'unet', e.g. assets/networks/unet32.json)");
+                try {
+                  (void)NetConfig::from_json(n.to_json());  // the U-Net's own checks
+                } catch (const InputError& e) {
+                  return std::string(e.what());
+                }
+                return std::string();
+              })
+          .nested("train", &C::train, experiment::train_schema())
+          .nested("sampler", &C::sampler, experiment::sampler_schema())
+          .integer("chunk", &C::chunk, "--chunk", "images per sampler call", 1, 1'000'000)
+          .integer("n_eval", &C::n_eval, "--n-eval", "generated images scored per generation", 2, 10'000'000)
+          .integer("n_ref", &C::n_ref, "--n-ref", "real reference images (0: --n-eval)", 0, 10'000'000)
+          .text("features", &C::features, "--features", "feature network for FD", true)
+          .text("classifier", &C::classifier, "--classifier", "attribute classifier (\"\": the feature net; none)")
+          .integer("pr_k", &C::pr_k, "--pr-k", "k of precision/recall", 1, 1000)
+          .integer("save_images", &C::save_images, "--save-images", "samples saved per generation", 0, 100000)
+          .free()
+          .boolean("keep_models", &C::keep_models, "--keep-models", "keep each generation's models in models/")
+          .free()
+          .rule([](const C& c) {
+            return c.kind == LoopKind::FullySynthetic && c.n_synth < 2
+                       ? "--n-synth must be at least 2 for the fully synthetic loop (got " + std::to_string(c.n_synth) + ")"
+                       : std::string();
+          })
+          .rule([](const C& c) {
+            if (c.base_epochs <= 0 && c.base_images < 1) return std::string("--base-images must be at least 1 (or give --base-epochs)");
+            if (c.aux_epochs <= 0 && c.aux_images < 1) return std::string("--aux-images must be at least 1 (or give --aux-epochs)");
+            if (c.first_images == 0 && c.init.empty())
+              return std::string("--first-images 0 means generation 1 is the --init model: give --init CKPT");
+            if (c.n_ref == 1) return std::string("--n-ref must be 0 (= --n-eval) or at least 2");
+            return std::string();
+          })
+          .rule([](const C& c) {
+            const auto shape = c.net.sample_shape();
+            const double img = static_cast<double>(shape[0] * shape[1] * shape[2]) * 4;
+            const double pool = static_cast<double>(c.accumulate ? c.n_synth * c.generations : c.n_synth);
+            const double largest = std::max<double>({pool + c.n_real, static_cast<double>(c.n_aux), static_cast<double>(c.n_eval)});
+            return largest * img < 16e9 ? std::string()
+                                        : "the training set (pool + real) or --n-aux/--n-eval is too large for memory (" +
+                                              std::to_string(static_cast<int64_t>(largest * img / 1e9)) + " GB)";
+          });
   return s;
 }
 
-json train_json(const TrainConfig& tc) {
-  json t = tc.to_json();
-  t.erase("budget");
-  t.erase("seed");
-  t.erase("checkpoint_every");
-  t.erase("snapshot_every");
-  return t;
-}
-
-}  // namespace
-
-json ImageLoopConfig::to_json() const {
-  return {{"family", "images"},
-          {"data", data.to_json()},
-          {"data_string", data.to_string()},
-          {"data_seed", data_seed},
-          {"kind", loops::to_string(kind)},
-          {"pool", accumulate ? "accumulate" : "replace"},
-          {"n_real", n_real},
-          {"n_synth", n_synth},
-          {"generations", generations},
-          {"seed", seed},
-          {"algorithm", loops::to_string(algorithm)},
-          {"omega", algorithm == LoopAlgorithm::Sims ? omega : 0.0},
-          {"interval", {interval_lo, std::isinf(interval_hi) ? json("inf") : json(interval_hi)}},
-          {"n_aux", n_aux},
-          {"base_images", base_images},
-          {"base_epochs", base_epochs},
-          {"first_images", first_images},
-          {"aux_images", aux_images},
-          {"aux_epochs", aux_epochs},
-          {"warm_start", loops::to_string(warm_start)},
-          {"init", init},
-          {"net", net.to_json()},
-          {"train", train_json(train)},
-          {"sampler", sampler_json(sampler)},
-          {"chunk", chunk},
-          {"n_eval", n_eval},
-          {"n_ref", n_ref},
-          {"features", features},
-          {"classifier", classifier},
-          {"pr_k", pr_k},
-          {"save_images", save_images},
-          {"keep_models", keep_models}};
-}
+json ImageLoopConfig::to_json() const { return image_loop_schema().to_json(*this); }
 
 ImageLoopConfig ImageLoopConfig::from_json(const json& j) {
-  ImageLoopConfig c;
   try {
-    if (j.value("family", std::string("images")) != "images") throw InputError("configuration is not an image loop");
-    if (j.contains("data")) c.data = data::ImageDatasetSpec::from_json(j["data"]);
-    c.data_seed = j.value("data_seed", c.data_seed);
-    c.kind = parse_loop_kind(j.value("kind", loops::to_string(c.kind)));
-    c.accumulate = j.value("pool", std::string("replace")) == "accumulate";
-    c.n_real = j.value("n_real", c.n_real);
-    c.n_synth = j.value("n_synth", c.n_synth);
-    c.generations = j.value("generations", c.generations);
-    c.seed = j.value("seed", c.seed);
-    c.algorithm = parse_loop_algorithm(j.value("algorithm", loops::to_string(c.algorithm)));
-    c.omega = j.value("omega", c.omega);
-    if (j.contains("interval")) {
-      const auto& iv = j["interval"];
-      c.interval_lo = iv.at(0).get<double>();
-      c.interval_hi = iv.at(1).is_string() ? INFINITY : iv.at(1).get<double>();
-    }
-    c.n_aux = j.value("n_aux", c.n_aux);
-    c.base_images = j.value("base_images", c.base_images);
-    c.base_epochs = j.value("base_epochs", c.base_epochs);
-    c.first_images = j.value("first_images", c.first_images);
-    c.aux_images = j.value("aux_images", c.aux_images);
-    c.aux_epochs = j.value("aux_epochs", c.aux_epochs);
-    c.warm_start = parse_warm_start(j.value("warm_start", loops::to_string(c.warm_start)));
-    c.init = j.value("init", c.init);
-    if (j.contains("net")) c.net = NetConfig::from_json(j["net"]);
-    if (j.contains("train")) c.train = TrainConfig::from_json(j["train"]);
-    if (j.contains("sampler")) c.sampler = sampler_from_json(j["sampler"]);
-    c.chunk = j.value("chunk", c.chunk);
-    c.n_eval = j.value("n_eval", c.n_eval);
-    c.n_ref = j.value("n_ref", c.n_ref);
-    c.features = j.value("features", c.features);
-    c.classifier = j.value("classifier", c.classifier);
-    c.pr_k = j.value("pr_k", c.pr_k);
-    c.save_images = j.value("save_images", c.save_images);
-    c.keep_models = j.value("keep_models", c.keep_models);
+    return image_loop_schema().from_json(j, ImageLoopConfig(), true);
   } catch (const json::exception& e) {
     throw InputError(std::string("image loop configuration: ") + e.what());
   }
-  return c;
 }
 
 void validate(const ImageLoopConfig& c) {
-  auto need = [](bool ok, const std::string& msg) {
-    if (!ok) throw InputError(msg);
-  };
-  auto num = [](auto v) { return std::to_string(v); };
-  c.data.validate();
-  need(c.n_real >= 2 && c.n_real <= 10'000'000, "--n-real must be between 2 and 10000000, got " + num(c.n_real));
-  need(c.n_synth >= 0 && c.n_synth <= 10'000'000, "--n-synth must be between 0 and 10000000, got " + num(c.n_synth));
-  if (c.kind == LoopKind::FullySynthetic)
-    need(c.n_synth >= 2, "--n-synth must be at least 2 for the fully synthetic loop, got " + num(c.n_synth));
-  need(c.generations >= 1 && c.generations <= 100000, "--generations must be between 1 and 100000, got " + num(c.generations));
-  need(std::isfinite(c.omega) && std::abs(c.omega) <= 1000, "--omega must be a finite number in [-1000, 1000]");
-  need(c.interval_lo >= 0 && c.interval_hi > c.interval_lo, "--interval LO:HI needs 0 <= LO < HI");
-  need(c.n_aux >= 2 && c.n_aux <= 10'000'000, "--n-aux must be between 2 and 10000000, got " + num(c.n_aux));
-  need(std::isfinite(c.base_epochs) && c.base_epochs >= 0 && c.base_epochs <= 1e6, "--base-epochs must be in [0, 1e6]");
-  need(std::isfinite(c.aux_epochs) && c.aux_epochs >= 0 && c.aux_epochs <= 1e6, "--aux-epochs must be in [0, 1e6]");
-  need(c.base_epochs > 0 || c.base_images >= 1,
-       "--base-images must be at least 1 (or give --base-epochs), got " + num(c.base_images));
-  need(c.aux_epochs > 0 || c.aux_images >= 1, "--aux-images must be at least 1 (or give --aux-epochs), got " + num(c.aux_images));
-  need(c.base_images <= 10'000'000'000LL && c.aux_images <= 10'000'000'000LL, "training budgets must be <= 1e10 images");
-  need(c.first_images >= -1 && c.first_images <= 10'000'000'000LL,
-       "--first-images must be -1 (as the other generations), 0 (the --init model as it is) or a budget in images");
-  need(c.first_images != 0 || !c.init.empty(), "--first-images 0 means generation 1 is the --init model: give --init CKPT");
-  need(c.net.type == "unet", "the image loop trains a U-Net (network type 'unet', e.g. assets/networks/unet32.json)");
-  (void)NetConfig::from_json(c.net.to_json());  // the U-Net's own checks
-  TrainConfig tc = c.train;
-  tc.budget = 1;
-  tc.validate();
-  c.sampler.validate();
-  need(c.chunk >= 1 && c.chunk <= 1'000'000, "--chunk must be between 1 and 1000000, got " + num(c.chunk));
-  need(c.n_eval >= 2 && c.n_eval <= 10'000'000, "--n-eval must be between 2 and 10000000, got " + num(c.n_eval));
-  need(c.n_ref == 0 || (c.n_ref >= 2 && c.n_ref <= 10'000'000), "--n-ref must be 0 (= --n-eval) or between 2 and 10000000");
-  need(!c.features.empty(), "--features: a feature network is needed for FD (e.g. assets/models/faces-cnn.ckpt)");
-  need(c.pr_k >= 1 && c.pr_k <= 1000, "--pr-k must be between 1 and 1000");
-  need(c.save_images >= 0 && c.save_images <= 100000, "--save-images must be between 0 and 100000");
-  const auto shape = c.net.sample_shape();
-  const double img = static_cast<double>(shape[0] * shape[1] * shape[2]) * 4;
-  const double pool = static_cast<double>(c.accumulate ? c.n_synth * c.generations : c.n_synth);
-  const double largest = std::max<double>({pool + c.n_real, static_cast<double>(c.n_aux), static_cast<double>(c.n_eval)});
-  need(largest * img < 16e9, "the training set (pool + real) or --n-aux/--n-eval is too large for memory (" +
-                                 num(static_cast<int64_t>(largest * img / 1e9)) + " GB)");
+  image_loop_schema().validate(c);
 }
 
 int64_t base_budget(const ImageLoopConfig& c, int64_t t, int64_t n_data) {
@@ -455,25 +393,7 @@ std::string gen_name(const char* pattern, int64_t t) {
   return buf;
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  io::write_file_atomically(path, text.data(), text.size());
-}
-
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot read '" + path + "'");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw InputError("'" + path + "' is not valid JSON: " + e.what());
-  }
-}
-
-bool same_experiment(json a, json b) {
-  a.erase("generations");
-  b.erase("generations");
-  return a == b;
-}
+std::string generation_stage(int64_t t) { return gen_name("generation-%04lld", t); }
 
 void finish(ImageLoopResult& r) {
   r.ratio.clear();
@@ -490,7 +410,7 @@ std::string fmt(double v) {
 void write_metrics(const std::string& dir, const ImageLoopConfig& cfg, const ImageLoopResult& r) {
   json j = cfg.to_json();
   j.update(r.to_json());
-  write_text(dir + "/metrics.json", j.dump(2) + "\n");
+  experiment::write_json_file(dir + "/metrics.json", j);
   std::ostringstream csv;
   csv << "generation," << r.metric << ",ratio,precision,recall";
   for (const auto& a : r.attr_names) csv << ",ratio_" << a;
@@ -504,22 +424,7 @@ void write_metrics(const std::string& dir, const ImageLoopConfig& cfg, const Ima
     if (!r.fd_base.empty()) csv << "," << fmt(r.fd_base[g]);
     csv << "," << fmt(r.train_images[g]) << "," << fmt(r.seconds[g]) << "\n";
   }
-  write_text(dir + "/metrics.csv", csv.str());
-}
-
-json state_json(const ImageLoopResult& r, int64_t gen, const std::string& pool, const std::string& prev_base) {
-  json j = {{"format", "sims-image-loop-state"}, {"version", 1}, {"generation", gen}, {"pool", pool},
-            {"previous_base", prev_base}};
-  j["fd"] = enc(r.fd);
-  j["precision"] = enc(r.precision);
-  j["recall"] = enc(r.recall);
-  j["fd_base"] = enc(r.fd_base);
-  j["train_images"] = r.train_images;
-  j["seconds"] = r.seconds;
-  json ar = json::array();
-  for (const auto& g : r.attr_ratio) ar.push_back(enc(g));
-  j["attr_ratio"] = ar;
-  return j;
+  experiment::write_text_file(dir + "/metrics.csv", csv.str());
 }
 
 // samples/overview.png: the first 8 saved samples of every finished
@@ -548,12 +453,314 @@ void remove_quietly(const std::string& path) {
   fs::remove_all(path, ec);
 }
 
+void copy_atomically(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::copy_file(from, to + ".tmp", fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::rename(to + ".tmp", to, ec);
+  if (ec) throw IoError("cannot copy '" + from + "' to '" + to + "': " + ec.message());
+}
+
+// One call of the loop: the run folder, the scoring networks and the state
+// carried from one generation to the next.
+class ImageLoopRun {
+ public:
+  ImageLoopRun(const ImageLoopConfig& cfg, const ImageLoopRunOptions& run)
+      : cfg_(cfg),
+        run_(run),
+        rf_(run.out_dir, "loop", cfg.to_json(), image_loop_schema().free_keys()),
+        report_(run.on_progress),
+        shape_(cfg.net.sample_shape()) {}
+
+  ImageLoopResult run() {
+    const int64_t done = restore();
+    report_.set_start_fraction(static_cast<double>(done) / cfg_.generations);
+    prepare(done);
+    for (int64_t t = done + 1; t <= cfg_.generations; ++t) generation(t);
+    finish(res_);
+    write_metrics(rf_.dir(), cfg_, res_);
+    return res_;
+  }
+
+ private:
+  void progress(int64_t t, const std::string& phase, double frac, const std::string& msg) {
+    report_("generation " + std::to_string(t) + "/" + std::to_string(cfg_.generations) + ": " + phase,
+            (t - 1) * 1000 + std::llround(1000 * std::clamp(frac, 0.0, 1.0)), cfg_.generations * 1000, msg);
+  }
+  void check_shape(const at::Tensor& x) const {
+    std::vector<int64_t> s(x.sizes().begin() + 1, x.sizes().end());
+    if (s != shape_)
+      throw InputError("the images of '" + cfg_.data.to_string() + "' are " + shape_to_string(s) +
+                       " but the network models " + shape_to_string(shape_) +
+                       " (set the network's channels/resolution to match)");
+  }
+  int64_t restore();
+  void prepare(int64_t done);
+  at::Tensor training_data(int64_t t, int64_t& n_real_t, int64_t& n_pool_t) const;
+  void train_base(int64_t t, const std::string& gdir, const at::Tensor& data, int64_t budget, int64_t n_real_t,
+                  int64_t n_pool_t);
+  std::string train_aux(int64_t t, const std::string& gdir, double& fd_base);
+  void generation(int64_t t);
+  void commit(int64_t t, const std::string& gdir, const at::Tensor& x, const ImageScore& sc, double fd_base,
+              int64_t budget, double gsec);
+
+  const ImageLoopConfig& cfg_;
+  const ImageLoopRunOptions& run_;
+  experiment::RunFolder rf_;
+  experiment::Reporter report_;
+  std::vector<int64_t> shape_;
+  std::unique_ptr<ImageScorer> scorer_;
+  TrainState init_;
+  at::Tensor d_r_, pool_;
+  std::string pool_file_, prev_base_file_;
+  ImageLoopResult res_;
+};
+
+// Finished generations 1..min(done, G) from their done-markers.
+int64_t ImageLoopRun::restore() {
+  int64_t done = 0;
+  while (done < cfg_.generations && rf_.done(generation_stage(done + 1), {{"generation", done + 1}})) {
+    const json r = rf_.result(generation_stage(done + 1));
+    try {
+      auto num = [&](const char* k) { return experiment::read_number(r.at(k), k); };
+      res_.fd.push_back(num("fd"));
+      res_.precision.push_back(num("precision"));
+      res_.recall.push_back(num("recall"));
+      if (r.contains("fd_base")) res_.fd_base.push_back(num("fd_base"));
+      res_.train_images.push_back(num("train_images"));
+      res_.seconds.push_back(num("seconds"));
+      std::vector<double> ar;
+      for (const auto& x : r.at("attr_ratio")) ar.push_back(experiment::read_number(x, "attr_ratio"));
+      res_.attr_ratio.push_back(ar);
+      pool_file_ = r.at("pool").get<std::string>();
+      prev_base_file_ = r.value("previous_base", std::string());
+    } catch (const json::exception&) {
+      throw InputError("'" + rf_.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged");
+    }
+    // Stage files of a committed generation are stale (a crash between the commit and the clean-up).
+    remove_quietly(rf_.dir() + "/" + gen_name("state/gen-%04lld", done + 1));
+    ++done;
+  }
+  res_.resumed_from = static_cast<int>(done);
+  return done;
+}
+
+// The scoring networks and reference, the --init model, D_r and the pool to continue from.
+void ImageLoopRun::prepare(int64_t done) {
+  progress(done + 1, "load", 0, "loading the feature network and the real reference images");
+  metrics::FeatureNetPtr fnet = run_.features;
+  metrics::ClassifierPtr clf = run_.classifier;
+  resolve_scoring_nets(cfg_.features, cfg_.classifier, fnet, clf);
+  const at::Tensor reference = image_reference(cfg_.data, cfg_.n_ref > 0 ? cfg_.n_ref : cfg_.n_eval, cfg_.data_seed);
+  check_shape(reference);
+  scorer_ = std::make_unique<ImageScorer>(fnet, clf, reference, cfg_.pr_k, run_.cancel);
+  res_.metric = scorer_->metric();
+  res_.features = scorer_->features_name();
+  res_.attr_names = scorer_->attr_names();
+  res_.real_ratio = scorer_->real_ratio();
+  if (!cfg_.init.empty()) {
+    init_ = load_checkpoint(cfg_.init);
+    if (init_.net.to_json() != cfg_.net.to_json())
+      throw InputError("--init '" + cfg_.init + "' is a network " + init_.net.to_json().dump() +
+                       ", not the configured one " + cfg_.net.to_json().dump());
+  }
+  const int64_t G = cfg_.generations;
+  if (done < G && (done == 0 || cfg_.kind == LoopKind::Augment)) {
+    d_r_ = real_images(cfg_.data, 0, cfg_.n_real, cfg_.data_seed);
+    check_shape(d_r_);
+  }
+  if (done >= 1 && done < G) {
+    pool_ = io::read_npy(rf_.dir() + "/" + pool_file_).to(at::kFloat);
+    if (pool_.dim() != 4 || std::vector<int64_t>(pool_.sizes().begin() + 1, pool_.sizes().end()) != shape_)
+      throw InputError("'" + rf_.dir() + "/" + pool_file_ + "': the stored synthetic pool does not match the configuration");
+  }
+}
+
+// D^t: the real part (D_r or fresh images) and the synthetic pool.
+at::Tensor ImageLoopRun::training_data(int64_t t, int64_t& n_real_t, int64_t& n_pool_t) const {
+  std::vector<at::Tensor> parts;
+  n_real_t = n_pool_t = 0;
+  if (t == 1 || cfg_.kind == LoopKind::Augment) {
+    parts.push_back(d_r_);
+    n_real_t = cfg_.n_real;
+  } else if (cfg_.kind == LoopKind::Fresh) {
+    at::Tensor fresh = real_images(cfg_.data, (t - 1) * cfg_.n_real, cfg_.n_real, cfg_.data_seed);
+    check_shape(fresh);
+    parts.push_back(fresh);
+    n_real_t = cfg_.n_real;
+  }
+  if (t > 1 && pool_.defined() && pool_.size(0) > 0) {
+    parts.push_back(pool_);
+    n_pool_t = pool_.size(0);
+  }
+  if (parts.empty()) throw InputError("generation " + std::to_string(t) + " has no training data");
+  return at::cat(parts, 0).contiguous();
+}
+
+// Rough shares of a generation's work, for one progress fraction.
+struct Shares {
+  double base, s, aux, out;
+  explicit Shares(bool sims)
+      : base(sims ? 0.45 : 0.7), s(sims ? 0.12 : 0.0), aux(sims ? 0.15 : 0.0), out(1.0 - base - s - aux - 0.03) {}
+};
+
+void ImageLoopRun::train_base(int64_t t, const std::string& gdir, const at::Tensor& data, int64_t budget,
+                              int64_t n_real_t, int64_t n_pool_t) {
+  const std::string base_path = gdir + "/base.ckpt";
+  if (fs::exists(base_path)) return;
+  const bool from_previous = t > 1 && cfg_.warm_start == WarmStart::Previous;
+  const json provenance = {{"role", "base"},
+                           {"summary", "image loop generation " + std::to_string(t) + " base (" +
+                                           loops::to_string(cfg_.kind) + ", " + loops::to_string(cfg_.algorithm) + ")"},
+                           {"start", from_previous ? "previous generation" : cfg_.init.empty() ? "random" : cfg_.init}};
+  if (budget == 0) {  // generation 1 is the --init model as it is
+    init_.provenance = provenance;
+    save_checkpoint(base_path, init_);
+    return;
+  }
+  TrainConfig tc = cfg_.train;
+  tc.budget = budget;
+  tc.seed = role_seed(cfg_.seed, t, kInit);
+  TrainState st;
+  if (from_previous) st = TrainState::fork(load_checkpoint(rf_.dir() + "/" + prev_base_file_), tc);
+  else if (!cfg_.init.empty()) st = TrainState::fork(init_, tc);
+  else st = TrainState::create(cfg_.net, tc);
+  st.train.seed = role_seed(cfg_.seed, t, kTrain);
+  st.data = {{"source", "image-loop"}, {"generation", t}, {"n_real", n_real_t}, {"n_synthetic", n_pool_t},
+             {"spec", cfg_.data.to_json()}, {"spec_string", cfg_.data.to_string()}};
+  st.provenance = provenance;
+  const Shares w(cfg_.algorithm == LoopAlgorithm::Sims);
+  progress(t, "train base", 0, "training the base on " + std::to_string(data.size(0)) + " images");
+  train_stage(st, data, role_seed(cfg_.seed, t, kDropout), base_path, run_.device, run_.cancel, [&](int64_t seen, int64_t b) {
+    progress(t, "train base", w.base * seen / static_cast<double>(b),
+             "base " + std::to_string(seen) + "/" + std::to_string(b) + " images");
+  });
+}
+
+// SIMS: S from the base (scored: fd_base), the auxiliary fine-tuned on it.
+std::string ImageLoopRun::train_aux(int64_t t, const std::string& gdir, double& fd_base) {
+  const Shares w(true);
+  const std::string base_path = gdir + "/base.ckpt";
+  progress(t, "sample S", w.base, "sampling S from the base");
+  const at::Tensor S = sample_stage(base_path, "", cfg_.n_aux, role_seed(cfg_.seed, t, kSNoise), cfg_.sampler, Guidance{},
+                                    cfg_.chunk, gdir + "/S.npy", run_.device, run_.cancel, [&](int64_t d, int64_t n) {
+                                      progress(t, "sample S", w.base + w.s * d / static_cast<double>(n),
+                                               "S " + std::to_string(d) + "/" + std::to_string(n) + " images");
+                                    });
+  fd_base = scorer_->score(S.narrow(0, 0, std::min(cfg_.n_aux, cfg_.n_eval))).fd;
+  const std::string aux_path = gdir + "/aux.ckpt";
+  if (fs::exists(aux_path)) return aux_path;
+  TrainConfig ta = cfg_.train;
+  ta.budget = aux_budget(cfg_);
+  ta.seed = role_seed(cfg_.seed, t, kAuxTrain);
+  TrainState aux = TrainState::fork(load_checkpoint(base_path), ta);
+  aux.provenance = {{"role", "auxiliary"},
+                    {"summary", "aux of generation " + std::to_string(t) + "'s base on " + std::to_string(cfg_.n_aux) +
+                                    " of its samples"}};
+  train_stage(aux, S, role_seed(cfg_.seed, t, kAuxDropout), aux_path, run_.device, run_.cancel, [&](int64_t seen, int64_t b) {
+    progress(t, "train aux", w.base + w.s + w.aux * seen / static_cast<double>(b),
+             "auxiliary " + std::to_string(seen) + "/" + std::to_string(b) + " images");
+  });
+  return aux_path;
+}
+
+void ImageLoopRun::generation(int64_t t) {
+  const auto g_start = std::chrono::steady_clock::now();
+  const std::string gdir = rf_.path(gen_name("state/gen-%04lld", t) + "/");
+  const bool sims = cfg_.algorithm == LoopAlgorithm::Sims;
+  int64_t n_real_t = 0, n_pool_t = 0;
+  const at::Tensor data = training_data(t, n_real_t, n_pool_t);
+  const int64_t budget = base_budget(cfg_, t, data.size(0));
+  train_base(t, gdir, data, budget, n_real_t, n_pool_t);
+  double fd_base = NAN;
+  const std::string aux_path = sims ? train_aux(t, gdir, fd_base) : std::string();
+
+  // The generation's samples: D_s^t and the scored set.
+  const Shares w(sims);
+  const int64_t n_out = std::max(cfg_.n_synth, cfg_.n_eval);
+  const Guidance g{sims ? cfg_.omega : 0.0, cfg_.interval_lo, cfg_.interval_hi};
+  const double f0 = w.base + w.s + w.aux;
+  progress(t, "sample", f0, "sampling");
+  const at::Tensor x = sample_stage(gdir + "/base.ckpt", aux_path, n_out, role_seed(cfg_.seed, t, kOut), cfg_.sampler, g,
+                                    cfg_.chunk, gdir + "/out.npy", run_.device, run_.cancel, [&](int64_t d, int64_t n) {
+                                      progress(t, "sample", f0 + w.out * d / static_cast<double>(n),
+                                               "samples " + std::to_string(d) + "/" + std::to_string(n));
+                                    });
+  progress(t, "score", f0 + w.out, "scoring " + std::to_string(cfg_.n_eval) + " samples");
+  const ImageScore sc = scorer_->score(x.narrow(0, 0, cfg_.n_eval));
+  const at::Tensor ds = x.narrow(0, 0, cfg_.n_synth).contiguous();
+  pool_ = (cfg_.accumulate && t > 1 && pool_.defined()) ? at::cat({pool_, ds}, 0) : ds;
+  commit(t, gdir, x, sc, fd_base, budget,
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count());
+}
+
+// Outputs, then the generation's done-marker (the commit point), then the clean-up.
+void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& x, const ImageScore& sc, double fd_base,
+                          int64_t budget, double gsec) {
+  const std::string dir = rf_.dir();
+  const bool sims = cfg_.algorithm == LoopAlgorithm::Sims;
+  at::Tensor keep;
+  if (cfg_.save_images > 0) {
+    keep = x.narrow(0, 0, std::min(cfg_.save_images, x.size(0))).contiguous();
+    io::write_npy(rf_.path(gen_name("samples/gen-%04lld.npy", t)), keep);
+    const int cols = static_cast<int>(std::min<int64_t>(8, keep.size(0)));
+    render::image_mosaic(keep, cols, shape_[1] <= 32 ? 2 : 1).write_png(dir + "/" + gen_name("samples/gen-%04lld.png", t));
+    write_overview(dir, t, shape_[1] <= 32 ? 2 : 1);
+  }
+  if (cfg_.keep_models) {
+    copy_atomically(gdir + "/base.ckpt", rf_.path(gen_name("models/gen-%04lld-base.ckpt", t)));
+    if (sims) copy_atomically(gdir + "/aux.ckpt", rf_.path(gen_name("models/gen-%04lld-aux.ckpt", t)));
+  }
+  const std::string new_pool = gen_name("state/pool-%04lld.npy", t);
+  io::write_npy(rf_.path(new_pool), pool_);
+  std::string new_prev;
+  if (cfg_.warm_start == WarmStart::Previous) {
+    new_prev = gen_name("state/base-%04lld.ckpt", t);
+    copy_atomically(gdir + "/base.ckpt", dir + "/" + new_prev);
+  }
+  res_.fd.push_back(sc.fd);
+  res_.precision.push_back(sc.precision);
+  res_.recall.push_back(sc.recall);
+  res_.attr_ratio.push_back(sc.ratio);
+  if (sims) res_.fd_base.push_back(fd_base);
+  res_.train_images.push_back(static_cast<double>(budget));
+  res_.seconds.push_back(gsec);
+  finish(res_);
+  json record = {{"generation", t},         {"fd", experiment::setting_number(sc.fd)},
+                 {"precision", experiment::setting_number(sc.precision)},
+                 {"recall", experiment::setting_number(sc.recall)}, {"train_images", budget},
+                 {"seconds", gsec},         {"pool", new_pool},
+                 {"previous_base", new_prev}};
+  json ar = json::array();
+  for (double v : sc.ratio) ar.push_back(experiment::setting_number(v));
+  record["attr_ratio"] = ar;
+  if (sims) record["fd_base"] = experiment::setting_number(fd_base);
+  write_metrics(dir, cfg_, res_);
+  rf_.finish(generation_stage(t), {{"generation", t}}, record);  // the commit point
+  if (!pool_file_.empty() && pool_file_ != new_pool) remove_quietly(dir + "/" + pool_file_);
+  if (!prev_base_file_.empty() && prev_base_file_ != new_prev) remove_quietly(dir + "/" + prev_base_file_);
+  pool_file_ = new_pool;
+  prev_base_file_ = new_prev;
+  remove_quietly(gdir);
+  std::ostringstream msg;
+  msg << "generation " << t << "/" << cfg_.generations << ": " << res_.metric << " " << std::setprecision(4) << sc.fd;
+  json row = record;
+  row.erase("pool"), row.erase("previous_base");
+  row["fd"] = experiment::result_number(sc.fd);
+  row["ratio"] = experiment::result_number(res_.ratio.back());
+  report_("generation " + std::to_string(t) + "/" + std::to_string(cfg_.generations) + ": done", t * 1000,
+          cfg_.generations * 1000, msg.str(), row, keep);
+}
+
 }  // namespace
 
 ImageLoopConfig load_image_loop_config(const std::string& dir) {
-  const std::string path = dir + "/config.json";
-  if (!fs::exists(path)) throw InputError("'" + dir + "' holds no loop run (no config.json)");
-  const json j = read_json_file(path);
+  json j = experiment::read_json_or_null(dir + "/" + experiment::RunFolder::kRunFile);
+  if (j.is_object() && j.value("command", std::string()) == "loop") {
+    j = j.at("settings");
+  } else {
+    j = experiment::read_json_or_null(dir + "/config.json");  // an older run folder
+    if (j.is_null()) throw InputError("'" + dir + "' holds no loop run (no run.json)");
+  }
   if (j.value("family", std::string()) != "images")
     throw InputError("'" + dir + "' holds a " + j.value("family", std::string("other")) + " loop, not an image loop");
   ImageLoopConfig c = ImageLoopConfig::from_json(j);
@@ -564,296 +771,7 @@ ImageLoopConfig load_image_loop_config(const std::string& dir) {
 ImageLoopResult run_image_loop(const ImageLoopConfig& cfg, const ImageLoopRunOptions& run) {
   validate(cfg);
   if (run.out_dir.empty()) throw InputError("the image loop needs a run folder (--out DIR)");
-  const auto t_start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
-  const std::string dir = run.out_dir;
-  const int64_t G = cfg.generations;
-  const bool sims = cfg.algorithm == LoopAlgorithm::Sims;
-  ImageLoopResult res;
-  int64_t done = 0;
-  std::string pool_file, prev_base_file;
-
-  // --- Refuse a wrong folder before any work ------------------------------------------
-  const bool has_state = fs::exists(dir + "/state.json");
-  if (run.resume) {
-    if (!fs::exists(dir + "/config.json")) throw InputError("--resume: '" + dir + "' holds no loop run (no config.json)");
-    if (!same_experiment(read_json_file(dir + "/config.json"), cfg.to_json()))
-      throw InputError("--resume: the settings differ from the run in '" + dir + "' (only --generations may change)");
-  } else if (has_state || fs::exists(dir + "/config.json")) {
-    throw InputError("'" + dir + "' already holds a loop run: continue it with --resume or choose another --out");
-  }
-
-  auto report = [&](int64_t gen, const std::string& phase, double frac, const std::string& msg, double gsec = 0,
-                    double fd = 0) {
-    if (!run.on_progress) return;
-    ImageLoopProgress p;
-    p.generation = static_cast<int>(gen);
-    p.generations = static_cast<int>(G);
-    p.phase = phase;
-    p.fraction = std::clamp(frac, 0.0, 1.0);
-    p.elapsed = elapsed();
-    p.generation_seconds = gsec;
-    p.fd = fd;
-    p.message = msg;
-    run.on_progress(p);
-  };
-
-  // --- Scoring: feature net, classifier, real reference; the --init model --------------
-  report(1, "load", 0, "loading the feature network and the real reference images");
-  metrics::FeatureNetPtr fnet = run.features;
-  metrics::ClassifierPtr clf = run.classifier;
-  resolve_scoring_nets(cfg.features, cfg.classifier, fnet, clf);
-  const int64_t n_ref = cfg.n_ref > 0 ? cfg.n_ref : cfg.n_eval;
-  const auto shape = cfg.net.sample_shape();
-  auto check_shape = [&](const at::Tensor& x, const std::string& what) {
-    std::vector<int64_t> s(x.sizes().begin() + 1, x.sizes().end());
-    if (s != shape)
-      throw InputError(what + " '" + cfg.data.to_string() + "' are " + shape_to_string(s) + " but the network models " +
-                       shape_to_string(shape) + " (set the network's channels/resolution to match)");
-  };
-  const at::Tensor reference = image_reference(cfg.data, n_ref, cfg.data_seed);
-  check_shape(reference, "the images of");
-  const ImageScorer scorer(fnet, clf, reference, cfg.pr_k, run.cancel);
-  res.metric = scorer.metric();
-  res.features = scorer.features_name();
-  res.attr_names = scorer.attr_names();
-  res.real_ratio = scorer.real_ratio();
-
-  TrainState init;
-  if (!cfg.init.empty()) {
-    init = load_checkpoint(cfg.init);
-    if (init.net.to_json() != cfg.net.to_json())
-      throw InputError("--init '" + cfg.init + "' is a network " + init.net.to_json().dump() +
-                       ", not the configured one " + cfg.net.to_json().dump());
-  }
-
-  // --- The run folder ---------------------------------------------------------------
-  {
-    std::error_code ec;
-    fs::create_directories(dir + "/state", ec);
-    if (!ec) fs::create_directories(dir + "/samples", ec);
-    if (!ec && cfg.keep_models) fs::create_directories(dir + "/models", ec);
-    if (ec) throw IoError("cannot create the run folder '" + dir + "': " + ec.message());
-  }
-  if (run.resume && has_state) {
-    const json st = read_json_file(dir + "/state.json");
-    try {
-      done = st.at("generation").get<int64_t>();
-      pool_file = st.at("pool").get<std::string>();
-      prev_base_file = st.value("previous_base", std::string());
-      res.fd = dec_vec(st.at("fd"));
-      res.precision = dec_vec(st.at("precision"));
-      res.recall = dec_vec(st.at("recall"));
-      res.fd_base = dec_vec(st.at("fd_base"));
-      res.train_images = st.at("train_images").get<std::vector<double>>();
-      res.seconds = st.at("seconds").get<std::vector<double>>();
-      for (const auto& g : st.at("attr_ratio")) res.attr_ratio.push_back(dec_vec(g));
-    } catch (const json::exception&) {
-      throw InputError("'" + dir + "/state.json' is corrupt");
-    }
-    if (static_cast<int64_t>(res.fd.size()) != done || static_cast<int64_t>(res.attr_ratio.size()) != done)
-      throw InputError("'" + dir + "/state.json' is corrupt (" + std::to_string(res.fd.size()) + " scores for " +
-                       std::to_string(done) + " generations)");
-    res.resumed_from = static_cast<int>(done);
-    if (done > G) {  // fewer generations asked for than already run: report those
-      const auto n = static_cast<size_t>(G);
-      res.fd.resize(n), res.precision.resize(n), res.recall.resize(n), res.train_images.resize(n);
-      res.seconds.resize(n), res.attr_ratio.resize(n);
-      if (!res.fd_base.empty()) res.fd_base.resize(n);
-      done = G;
-    }
-  }
-  write_text(dir + "/config.json", cfg.to_json().dump(2) + "\n");
-  // Stage folders of generations that were committed (a crash between the
-  // commit and the clean-up) are stale.
-  for (int64_t t = 1; t <= done; ++t) remove_quietly(dir + "/" + gen_name("state/gen-%04lld", t));
-
-  // Real training data: D_r (generation 1, augment) or fresh per generation.
-  at::Tensor d_r;
-  if (done < G && (done == 0 || cfg.kind == LoopKind::Augment)) {
-    d_r = real_images(cfg.data, 0, cfg.n_real, cfg.data_seed);
-    check_shape(d_r, "the images of");
-  }
-  at::Tensor pool;
-  if (done >= 1 && done < G) {
-    pool = io::read_npy(dir + "/" + pool_file).to(at::kFloat);
-    if (pool.dim() != 4 || std::vector<int64_t>(pool.sizes().begin() + 1, pool.sizes().end()) != shape)
-      throw InputError("'" + dir + "/" + pool_file + "': the stored synthetic pool does not match the configuration");
-  }
-
-  // Rough shares of a generation's work, for one progress fraction.
-  const double w_base = sims ? 0.45 : 0.7, w_s = sims ? 0.12 : 0.0, w_aux = sims ? 0.15 : 0.0;
-  const double w_out = 1.0 - w_base - w_s - w_aux - 0.03;
-
-  for (int64_t t = done + 1; t <= G; ++t) {
-    const auto g_start = std::chrono::steady_clock::now();
-    const std::string gdir = dir + "/" + gen_name("state/gen-%04lld", t);
-    {
-      std::error_code ec;
-      fs::create_directories(gdir, ec);
-      if (ec) throw IoError("cannot create '" + gdir + "': " + ec.message());
-    }
-    const std::string tag = "generation " + std::to_string(t) + "/" + std::to_string(G);
-
-    // D^t.
-    std::vector<at::Tensor> parts;
-    int64_t n_real_t = 0, n_pool_t = 0;
-    if (t == 1 || cfg.kind == LoopKind::Augment) {
-      parts.push_back(d_r);
-      n_real_t = cfg.n_real;
-    } else if (cfg.kind == LoopKind::Fresh) {
-      at::Tensor fresh = real_images(cfg.data, (t - 1) * cfg.n_real, cfg.n_real, cfg.data_seed);
-      check_shape(fresh, "the images of");
-      parts.push_back(fresh);
-      n_real_t = cfg.n_real;
-    }
-    if (t > 1 && pool.defined() && pool.size(0) > 0) {
-      parts.push_back(pool);
-      n_pool_t = pool.size(0);
-    }
-    if (parts.empty()) throw InputError("generation " + std::to_string(t) + " has no training data");
-    const at::Tensor data = at::cat(parts, 0).contiguous();
-    const int64_t n_data = data.size(0);
-
-    // 1. The base model.
-    const std::string base_path = gdir + "/base.ckpt";
-    const int64_t budget = base_budget(cfg, t, n_data);
-    if (!fs::exists(base_path)) {
-      const bool from_previous = t > 1 && cfg.warm_start == WarmStart::Previous;
-      const json provenance = {{"role", "base"},
-                               {"summary", "image loop generation " + std::to_string(t) + " base (" +
-                                               loops::to_string(cfg.kind) + ", " + loops::to_string(cfg.algorithm) + ")"},
-                               {"start", from_previous ? "previous generation" : cfg.init.empty() ? "random" : cfg.init}};
-      const json data_json = {{"source", "image-loop"}, {"generation", t}, {"n_real", n_real_t}, {"n_synthetic", n_pool_t},
-                              {"spec", cfg.data.to_json()}, {"spec_string", cfg.data.to_string()}};
-      if (budget == 0) {  // generation 1 is the --init model as it is
-        init.provenance = provenance;
-        save_checkpoint(base_path, init);
-      } else {
-        TrainConfig tc = cfg.train;
-        tc.budget = budget;
-        tc.seed = role_seed(cfg.seed, t, kInit);
-        TrainState st;
-        if (from_previous) {
-          const TrainState prev = load_checkpoint(dir + "/" + prev_base_file);
-          st = TrainState::fork(prev, tc);
-        } else if (!cfg.init.empty()) {
-          st = TrainState::fork(init, tc);
-        } else {
-          st = TrainState::create(cfg.net, tc);
-        }
-        st.train.seed = role_seed(cfg.seed, t, kTrain);
-        st.data = data_json;
-        st.provenance = provenance;
-        report(t, "train base", 0, tag + ": training the base on " + std::to_string(n_data) + " images");
-        train_stage(st, data, role_seed(cfg.seed, t, kDropout), base_path, run.device, run.cancel,
-                    [&](int64_t seen, int64_t b) {
-                      report(t, "train base", w_base * seen / static_cast<double>(b),
-                             tag + ": base " + std::to_string(seen) + "/" + std::to_string(b) + " images");
-                    });
-      }
-    }
-
-    // 2. SIMS: the auxiliary model, fine-tuned on the base's own samples.
-    std::string aux_path;
-    double fd_base = NAN;
-    if (sims) {
-      report(t, "sample S", w_base, tag + ": sampling S from the base");
-      const at::Tensor S = sample_stage(base_path, "", cfg.n_aux, role_seed(cfg.seed, t, kSNoise), cfg.sampler, Guidance{},
-                                        cfg.chunk, gdir + "/S.npy", run.device, run.cancel, [&](int64_t d, int64_t n) {
-                                          report(t, "sample S", w_base + w_s * d / static_cast<double>(n),
-                                                 tag + ": S " + std::to_string(d) + "/" + std::to_string(n) + " images");
-                                        });
-      fd_base = scorer.score(S.narrow(0, 0, std::min(cfg.n_aux, cfg.n_eval))).fd;
-      aux_path = gdir + "/aux.ckpt";
-      if (!fs::exists(aux_path)) {
-        const TrainState base_state = load_checkpoint(base_path);
-        TrainConfig ta = cfg.train;
-        ta.budget = aux_budget(cfg);
-        ta.seed = role_seed(cfg.seed, t, kAuxTrain);
-        TrainState aux = TrainState::fork(base_state, ta);
-        aux.provenance = {{"role", "auxiliary"},
-                          {"summary", "aux of generation " + std::to_string(t) + "'s base on " + std::to_string(cfg.n_aux) +
-                                          " of its samples"}};
-        train_stage(aux, S, role_seed(cfg.seed, t, kAuxDropout), aux_path, run.device, run.cancel,
-                    [&](int64_t seen, int64_t b) {
-                      report(t, "train aux", w_base + w_s + w_aux * seen / static_cast<double>(b),
-                             tag + ": auxiliary " + std::to_string(seen) + "/" + std::to_string(b) + " images");
-                    });
-      }
-    }
-
-    // 3. The generation's samples: D_s^t and the scored set.
-    const int64_t n_out = std::max(cfg.n_synth, cfg.n_eval);
-    Guidance g;
-    g.omega = sims ? cfg.omega : 0.0;
-    g.lo = cfg.interval_lo;
-    g.hi = cfg.interval_hi;
-    const double f0 = w_base + w_s + w_aux;
-    report(t, "sample", f0, tag + ": sampling");
-    const at::Tensor x = sample_stage(base_path, aux_path, n_out, role_seed(cfg.seed, t, kOut), cfg.sampler, g, cfg.chunk,
-                                      gdir + "/out.npy", run.device, run.cancel, [&](int64_t d, int64_t n) {
-                                        report(t, "sample", f0 + w_out * d / static_cast<double>(n),
-                                               tag + ": samples " + std::to_string(d) + "/" + std::to_string(n));
-                                      });
-    report(t, "score", f0 + w_out, tag + ": scoring " + std::to_string(cfg.n_eval) + " samples");
-    const ImageScore sc = scorer.score(x.narrow(0, 0, cfg.n_eval));
-
-    // The pool for generation t + 1.
-    const at::Tensor ds = x.narrow(0, 0, cfg.n_synth).contiguous();
-    pool = (cfg.accumulate && t > 1 && pool.defined()) ? at::cat({pool, ds}, 0) : ds;
-
-    // Outputs, then the commit (state.json), then the clean-up.
-    if (cfg.save_images > 0) {
-      const at::Tensor keep = x.narrow(0, 0, std::min(cfg.save_images, n_out)).contiguous();
-      io::write_npy(dir + "/" + gen_name("samples/gen-%04lld.npy", t), keep);
-      const int cols = static_cast<int>(std::min<int64_t>(8, keep.size(0)));
-      render::image_mosaic(keep, cols, shape[1] <= 32 ? 2 : 1).write_png(dir + "/" + gen_name("samples/gen-%04lld.png", t));
-      write_overview(dir, t, shape[1] <= 32 ? 2 : 1);
-    }
-    if (cfg.keep_models) {
-      auto copy = [&](const std::string& from, const std::string& to) {
-        std::error_code ec;
-        fs::copy_file(from, to + ".tmp", fs::copy_options::overwrite_existing, ec);
-        if (!ec) fs::rename(to + ".tmp", to, ec);
-        if (ec) throw IoError("cannot copy '" + from + "' to '" + to + "': " + ec.message());
-      };
-      copy(base_path, dir + "/" + gen_name("models/gen-%04lld-base.ckpt", t));
-      if (sims) copy(aux_path, dir + "/" + gen_name("models/gen-%04lld-aux.ckpt", t));
-    }
-    const std::string new_pool = gen_name("state/pool-%04lld.npy", t);
-    io::write_npy(dir + "/" + new_pool, pool);
-    std::string new_prev;
-    if (cfg.warm_start == WarmStart::Previous) {
-      new_prev = gen_name("state/base-%04lld.ckpt", t);
-      std::error_code ec;
-      fs::copy_file(base_path, dir + "/" + new_prev + ".tmp", fs::copy_options::overwrite_existing, ec);
-      if (!ec) fs::rename(dir + "/" + new_prev + ".tmp", dir + "/" + new_prev, ec);
-      if (ec) throw IoError("cannot write '" + dir + "/" + new_prev + "': " + ec.message());
-    }
-    const double gsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
-    res.fd.push_back(sc.fd);
-    res.precision.push_back(sc.precision);
-    res.recall.push_back(sc.recall);
-    res.attr_ratio.push_back(sc.ratio);
-    if (sims) res.fd_base.push_back(fd_base);
-    res.train_images.push_back(static_cast<double>(budget));
-    res.seconds.push_back(gsec);
-    finish(res);
-    write_text(dir + "/state.json", state_json(res, t, new_pool, new_prev).dump() + "\n");  // the commit point
-    if (!pool_file.empty() && pool_file != new_pool) remove_quietly(dir + "/" + pool_file);
-    if (!prev_base_file.empty() && prev_base_file != new_prev) remove_quietly(dir + "/" + prev_base_file);
-    pool_file = new_pool;
-    prev_base_file = new_prev;
-    remove_quietly(gdir);
-    write_metrics(dir, cfg, res);
-    std::ostringstream msg;
-    msg << tag << ": " << res.metric << " " << std::setprecision(4) << sc.fd;
-    report(t, "done", 1.0, msg.str(), gsec, sc.fd);
-  }
-  finish(res);
-  write_metrics(dir, cfg, res);
-  return res;
+  return ImageLoopRun(cfg, run).run();
 }
 
 }  // namespace sims::loops

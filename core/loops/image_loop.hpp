@@ -143,39 +143,37 @@ struct ImageLoopResult {
   nlohmann::json to_json() const;
 };
 
-struct ImageLoopProgress {
-  int generation = 0, generations = 0;
-  std::string phase;       // "load", "train base", "sample S", "train aux", "sample", "score", "done"
-  double fraction = 0;     // of this generation (rough shares of the work)
-  double elapsed = 0;      // seconds since the start of this call
-  double generation_seconds = 0;  // "done": the generation's wall time
-  double fd = 0;                  // "done": its FD
-  std::string message;     // one line for people
-};
-
 struct ImageLoopRunOptions {
-  std::string out_dir;   // the run folder (required)
-  bool resume = false;   // continue the run in out_dir
+  // The run folder (required; experiment/run_folder.hpp's rule: the same
+  // settings continue, `generations` may change, other changes are refused).
+  std::string out_dir;
   const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished stages stay saved
-  std::function<void(const ImageLoopProgress&)> on_progress;
+  // Stage "generation t/G: train base" etc. (done/total: generations in
+  // thousandths); a finished generation's update carries its row (generation,
+  // fd, ratio, precision, recall, attr_ratio, fd_base, train_images, seconds)
+  // and its saved samples.
+  experiment::ProgressFn on_progress;
   c10::Device device = c10::Device(c10::kCPU);  // training and sampling (CUDA: up to float rounding)
   // Tests and GUIs may hand in loaded networks; the specs then only name them.
   metrics::FeatureNetPtr features;
   metrics::ClassifierPtr classifier;
 };
 
-// Runs (or continues) the loop. Run folder: config.json; per generation
+// Runs (or continues) the loop. Run folder: run.json; per generation
 // samples/gen-NNNN.npy (first save_images samples, float32) and .png, and
 // samples/overview.png (the first 8 of every generation, a row each);
-// metrics.json and metrics.csv; state.json (the commit point) with
-// state/pool-NNNN.npy and, for warm start "previous", state/base-NNNN.ckpt;
-// state/gen-NNNN/ holds the finished stages of the generation in progress.
-// Without resume, out_dir must not hold a loop run; with resume, its config
-// must equal cfg except for `generations` (InputError otherwise).
+// metrics.json and metrics.csv; state/pool-NNNN.npy and, for warm start
+// "previous", state/base-NNNN.ckpt; the done-marker
+// stages/generation-NNNN.json (the commit point); state/gen-NNNN/ holds the
+// finished stages of the generation in progress (base, S, aux, samples).
 ImageLoopResult run_image_loop(const ImageLoopConfig& cfg, const ImageLoopRunOptions& run);
 
-// The configuration stored in a run folder (DIR/config.json).
+// The configuration stored in a run folder (DIR/run.json; DIR/config.json of older folders).
 ImageLoopConfig load_image_loop_config(const std::string& dir);
+
+// The settings, declared once (`generations`, `save_images` and `keep_models`
+// may change when a run continues).
+const experiment::Schema<ImageLoopConfig>& image_loop_schema();
 
 // [SECTION] Building blocks (shared with loops/scenarios.hpp) --------------------
 

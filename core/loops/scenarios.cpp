@@ -13,6 +13,9 @@
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "experiment/common_schemas.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
@@ -34,148 +37,79 @@ ScenariosConfig::ScenariosConfig() {
   features = default_image_features();
 }
 
-namespace {
-
-json sampler_to_json(const SamplerConfig& s) {
-  return {{"kind", sims::to_string(s.kind)}, {"steps", s.steps},   {"sigma_min", s.sigma_min},
-          {"sigma_max", s.sigma_max},        {"rho", s.rho},       {"churn", s.churn},
-          {"s_min", s.s_min},                {"s_max", std::isinf(s.s_max) ? json("inf") : json(s.s_max)},
-          {"s_noise", s.s_noise}};
-}
-
-SamplerConfig sampler_of_json(const json& j) {
-  SamplerConfig s;
-  s.kind = parse_sampler_kind(j.value("kind", std::string("heun")));
-  s.steps = j.value("steps", s.steps);
-  s.sigma_min = j.value("sigma_min", s.sigma_min);
-  s.sigma_max = j.value("sigma_max", s.sigma_max);
-  s.rho = j.value("rho", s.rho);
-  s.churn = j.value("churn", s.churn);
-  s.s_min = j.value("s_min", s.s_min);
-  if (j.contains("s_max")) s.s_max = j["s_max"].is_string() ? INFINITY : j["s_max"].get<double>();
-  s.s_noise = j.value("s_noise", s.s_noise);
+const experiment::Schema<ScenariosConfig>& scenarios_schema() {
+  using C = ScenariosConfig;
+  using experiment::Schema;
+  static const Schema<C> s =
+      Schema<C>("scenarios")
+          .constant("experiment", "scenarios", "of the four scenarios")
+          .spec("data", &C::data, "--data", "D_r: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR, npy:FILE")
+          .derived("data_string", [](const C& c) { return json(c.data.to_string()); })
+          .seed("data_seed", &C::data_seed, "--data-seed", "which built-in faces")
+          .integer("n_real", &C::n_real, "--n-real", "|D_r| real images", 2, 10'000'000)
+          .reals("pollution", &C::pollution, "--pollution", "|D_p| as multiples of --n-real", 0, 100)
+          .free()
+          .seed("seed", &C::seed, "--seed", "random seed")
+          .text("base", &C::base, "--base", "ST-I: a given checkpoint instead of training one")
+          .integer("base_images", &C::base_images, "--base-images", "ST-I training budget in images", 0, 10'000'000'000LL)
+          .integer("polluted_images", &C::polluted_images, "--polluted-images", "ST-P training budget in images", 1,
+                   10'000'000'000LL)
+          .boolean("polluted_from_st_i", &C::polluted_from_st_i, "--from-st-i", "ST-P fine-tuned from ST-I")
+          .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: images the auxiliary is fine-tuned on", 2, 10'000'000)
+          .integer("aux_images", &C::aux_images, "--aux-images", "auxiliary budget in images", 1, 10'000'000'000LL)
+          .reals("omegas", &C::omegas, "--omegas", "SIMS guidance weights (the best is reported)", -1000, 1000)
+          .free()
+          .interval("interval", &C::interval_lo, &C::interval_hi, "--interval", "guidance interval LO:HI in sigma")
+          .object<NetConfig>("net", &C::net, "the U-Net", [](const NetConfig& n) {
+                if (n.type != "unet") return std::string("the scenarios train a U-Net (network type 'unet')");
+                try {
+                  (void)NetConfig::from_json(n.to_json());  // the U-Net's own checks
+                } catch (const InputError& e) {
+                  return std::string(e.what());
+                }
+                return std::string();
+              })
+          .nested("train", &C::train, experiment::train_schema())
+          .nested("sampler", &C::sampler, experiment::sampler_schema())
+          .integer("chunk", &C::chunk, "--chunk", "images per sampler call", 1, 1'000'000)
+          .integer("n_eval", &C::n_eval, "--n-eval", "samples per model and omega", 2, 10'000'000)
+          .integer("n_ref", &C::n_ref, "--n-ref", "real reference images (0: --n-eval)", 0, 10'000'000)
+          .text("features", &C::features, "--features", "feature network for FD", true)
+          .text("classifier", &C::classifier, "--classifier", "attribute classifier (\"\": the feature net; none)")
+          .integer("pr_k", &C::pr_k, "--pr-k", "k of precision/recall", 1, 1000)
+          .integer("keep", &C::keep, "--keep", "samples per row in samples.png", 0, 64)
+          .free()
+          .rule([](const C& c) {
+            if (c.pollution.size() > 100) return std::string("--pollution needs 1 to 100 values (multiples of --n-real)");
+            const auto sizes = pollution_sizes(c);
+            for (size_t i = 1; i < sizes.size(); ++i)
+              if (sizes[i] == sizes[i - 1]) return "--pollution gives the same |D_p| = " + std::to_string(sizes[i]) + " twice";
+            if (c.omegas.size() > 100) return std::string("--omegas needs 1 to 100 values");
+            for (double w : c.omegas)
+              if (w == 0.0)
+                return std::string("--omegas values must be non-zero (omega = 0 is the base model, scored as ST-I/ST-P)");
+            if (c.base.empty() && c.base_images < 1) return std::string("--base-images must be at least 1 (or give --base CKPT)");
+            if (c.n_ref == 1) return std::string("--n-ref must be 0 (= --n-eval) or at least 2");
+            const auto shape = c.net.sample_shape();
+            const double img = static_cast<double>(shape[0] * shape[1] * shape[2]) * 4;
+            if (static_cast<double>(c.n_real + sizes.back()) * img >= 16e9)
+              return std::string("--n-real x (1 + largest --pollution) images are too many for memory");
+            return std::string();
+          });
   return s;
 }
 
-json train_to_json(const TrainConfig& tc) {
-  json t = tc.to_json();
-  t.erase("budget");
-  t.erase("seed");
-  t.erase("checkpoint_every");
-  t.erase("snapshot_every");
-  return t;
-}
-
-json interval_json(double lo, double hi) { return {lo, std::isinf(hi) ? json("inf") : json(hi)}; }
-
-}  // namespace
-
-json ScenariosConfig::to_json() const {
-  return {{"experiment", "scenarios"},
-          {"data", data.to_json()},
-          {"data_string", data.to_string()},
-          {"data_seed", data_seed},
-          {"n_real", n_real},
-          {"pollution", pollution},
-          {"seed", seed},
-          {"base", base},
-          {"base_images", base_images},
-          {"polluted_images", polluted_images},
-          {"polluted_from_st_i", polluted_from_st_i},
-          {"n_aux", n_aux},
-          {"aux_images", aux_images},
-          {"omegas", omegas},
-          {"interval", interval_json(interval_lo, interval_hi)},
-          {"net", net.to_json()},
-          {"train", train_to_json(train)},
-          {"sampler", sampler_to_json(sampler)},
-          {"chunk", chunk},
-          {"n_eval", n_eval},
-          {"n_ref", n_ref},
-          {"features", features},
-          {"classifier", classifier},
-          {"pr_k", pr_k},
-          {"keep", keep}};
-}
+json ScenariosConfig::to_json() const { return scenarios_schema().to_json(*this); }
 
 ScenariosConfig ScenariosConfig::from_json(const json& j) {
-  ScenariosConfig c;
   try {
-    if (j.contains("data")) c.data = data::ImageDatasetSpec::from_json(j["data"]);
-    c.data_seed = j.value("data_seed", c.data_seed);
-    c.n_real = j.value("n_real", c.n_real);
-    c.pollution = j.value("pollution", c.pollution);
-    c.seed = j.value("seed", c.seed);
-    c.base = j.value("base", c.base);
-    c.base_images = j.value("base_images", c.base_images);
-    c.polluted_images = j.value("polluted_images", c.polluted_images);
-    c.polluted_from_st_i = j.value("polluted_from_st_i", c.polluted_from_st_i);
-    c.n_aux = j.value("n_aux", c.n_aux);
-    c.aux_images = j.value("aux_images", c.aux_images);
-    c.omegas = j.value("omegas", c.omegas);
-    if (j.contains("interval")) {
-      const auto& iv = j["interval"];
-      c.interval_lo = iv.at(0).get<double>();
-      c.interval_hi = iv.at(1).is_string() ? INFINITY : iv.at(1).get<double>();
-    }
-    if (j.contains("net")) c.net = NetConfig::from_json(j["net"]);
-    if (j.contains("train")) c.train = TrainConfig::from_json(j["train"]);
-    if (j.contains("sampler")) c.sampler = sampler_of_json(j["sampler"]);
-    c.chunk = j.value("chunk", c.chunk);
-    c.n_eval = j.value("n_eval", c.n_eval);
-    c.n_ref = j.value("n_ref", c.n_ref);
-    c.features = j.value("features", c.features);
-    c.classifier = j.value("classifier", c.classifier);
-    c.pr_k = j.value("pr_k", c.pr_k);
-    c.keep = j.value("keep", c.keep);
+    return scenarios_schema().from_json(j, ScenariosConfig(), true);
   } catch (const json::exception& e) {
     throw InputError(std::string("scenarios configuration: ") + e.what());
   }
-  return c;
 }
 
-void validate(const ScenariosConfig& c) {
-  auto need = [](bool ok, const std::string& msg) {
-    if (!ok) throw InputError(msg);
-  };
-  auto num = [](auto v) { return std::to_string(v); };
-  c.data.validate();
-  need(c.n_real >= 2 && c.n_real <= 10'000'000, "--n-real must be between 2 and 10000000, got " + num(c.n_real));
-  need(!c.pollution.empty() && c.pollution.size() <= 100, "--pollution needs 1 to 100 values (multiples of --n-real)");
-  for (double p : c.pollution)
-    need(std::isfinite(p) && p >= 0 && p <= 100, "--pollution values must be in [0, 100] (|D_p| / n_real), got " +
-                                                     std::to_string(p));
-  const auto sizes = pollution_sizes(c);
-  for (size_t i = 1; i < sizes.size(); ++i)
-    need(sizes[i] != sizes[i - 1], "--pollution gives the same |D_p| = " + num(sizes[i]) + " twice");
-  need(c.base.empty() ? c.base_images >= 1 : true, "--base-images must be at least 1 (or give --base CKPT)");
-  need(c.base_images <= 10'000'000'000LL && c.polluted_images <= 10'000'000'000LL && c.aux_images <= 10'000'000'000LL,
-       "training budgets must be <= 1e10 images");
-  need(c.polluted_images >= 1, "--polluted-images must be at least 1, got " + num(c.polluted_images));
-  need(c.n_aux >= 2 && c.n_aux <= 10'000'000, "--n-aux must be between 2 and 10000000, got " + num(c.n_aux));
-  need(c.aux_images >= 1, "--aux-images must be at least 1, got " + num(c.aux_images));
-  need(!c.omegas.empty() && c.omegas.size() <= 100, "--omegas needs 1 to 100 values");
-  for (double w : c.omegas)
-    need(std::isfinite(w) && std::abs(w) <= 1000 && w != 0.0,
-         "--omegas values must be finite, non-zero (ω = 0 is the base model, scored as ST-I/ST-P) and in [-1000, 1000]");
-  need(c.interval_lo >= 0 && c.interval_hi > c.interval_lo, "--interval LO:HI needs 0 <= LO < HI");
-  need(c.net.type == "unet", "the scenarios train a U-Net (network type 'unet')");
-  (void)NetConfig::from_json(c.net.to_json());
-  TrainConfig tc = c.train;
-  tc.budget = 1;
-  tc.validate();
-  c.sampler.validate();
-  need(c.chunk >= 1 && c.chunk <= 1'000'000, "--chunk must be between 1 and 1000000, got " + num(c.chunk));
-  need(c.n_eval >= 2 && c.n_eval <= 10'000'000, "--n-eval must be between 2 and 10000000, got " + num(c.n_eval));
-  need(c.n_ref == 0 || (c.n_ref >= 2 && c.n_ref <= 10'000'000), "--n-ref must be 0 (= --n-eval) or between 2 and 10000000");
-  need(!c.features.empty(), "--features: a feature network is needed for FD");
-  need(c.pr_k >= 1 && c.pr_k <= 1000, "--pr-k must be between 1 and 1000");
-  need(c.keep >= 0 && c.keep <= 64, "--keep must be between 0 and 64");
-  const auto shape = c.net.sample_shape();
-  const double img = static_cast<double>(shape[0] * shape[1] * shape[2]) * 4;
-  const double biggest = static_cast<double>(c.n_real + sizes.back());
-  need(biggest * img < 16e9, "--n-real x (1 + largest --pollution) images are too many for memory");
-}
+void validate(const ScenariosConfig& c) { scenarios_schema().validate(c); }
 
 std::vector<int64_t> pollution_sizes(const ScenariosConfig& c) {
   std::vector<int64_t> v;
@@ -273,309 +207,345 @@ enum Role : uint64_t {
   kStiInit = 11, kStiTrain, kStiDropout, kSNoise, kAuxTrain, kAuxDropout, kPool, kStpInit, kStpTrain, kStpDropout, kEval
 };
 
-void write_text(const std::string& path, const std::string& text) {
-  io::write_file_atomically(path, text.data(), text.size());
-}
-
-json read_json_or_null(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return nullptr;
-  try {
-    return json::parse(in);
-  } catch (const json::exception&) {
-    return nullptr;
-  }
-}
-
-// Bytes and CRC-32 of a file: its identity in the stage keys.
-json file_fingerprint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot read '" + path + "'");
-  std::vector<char> buf(1 << 20);
-  uint32_t crc = 0;
-  int64_t bytes = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto got = static_cast<size_t>(in.gcount());
-    if (!got) break;
-    crc = metrics::crc32(buf.data(), got, crc);
-    bytes += static_cast<int64_t>(got);
-  }
-  return {{"bytes", bytes}, {"crc32", crc}};
-}
-
-// A stage folder made with `key`: kept when its key.json equals key, else
-// emptied and stamped with key before anything is written into it.
-bool open_stage(const std::string& dir, const json& key) {
-  if (read_json_or_null(dir + "/key.json") == key) return true;
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError("cannot create '" + dir + "': " + ec.message());
-  write_text(dir + "/key.json", key.dump(2) + "\n");
-  return false;
-}
-
 std::string omega_name(double w) {
   std::ostringstream s;
   s << "omega_" << std::setprecision(6) << w << ".npy";
   return s.str();
 }
 
-}  // namespace
+json score_json(const ImageScore& sc) {
+  json j = {{"fd", experiment::setting_number(sc.fd)},
+            {"precision", experiment::setting_number(sc.precision)},
+            {"recall", experiment::setting_number(sc.recall)}};
+  json r = json::array();
+  for (double v : sc.ratio) r.push_back(experiment::setting_number(v));
+  j["ratio"] = r;
+  return j;
+}
 
-ScenariosResult run_scenarios(const ScenariosConfig& cfg, const ScenariosRunOptions& run) {
-  validate(cfg);
-  if (run.out_dir.empty()) throw InputError("the scenarios need a run folder (--out DIR)");
-  const auto t_start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
-  const std::string dir = run.out_dir;
-  ScenariosResult res;
-  auto report = [&](const std::string& stage, const std::string& phase, int64_t d, int64_t n, const std::string& msg) {
-    if (run.on_progress) run.on_progress({stage, phase, d, n, msg, elapsed()});
-  };
-  auto note = [&](const std::string& s) {
-    if (run.on_note) run.on_note(s);
-  };
-  auto seed_of = [&](Role r) { return mix_seed(cfg.seed, r); };
+ImageScore score_of_json(const json& j) {
+  ImageScore sc;
+  sc.fd = experiment::read_number(j.at("fd"), "fd");
+  sc.precision = experiment::read_number(j.at("precision"), "precision");
+  sc.recall = experiment::read_number(j.at("recall"), "recall");
+  for (const auto& v : j.at("ratio")) sc.ratio.push_back(experiment::read_number(v, "ratio"));
+  return sc;
+}
 
-  // --- Scoring and real data ---------------------------------------------------------
-  report("load", "load", 0, 1, "loading the feature network, the real images and the reference");
-  metrics::FeatureNetPtr fnet = run.features;
-  metrics::ClassifierPtr clf = run.classifier;
-  resolve_scoring_nets(cfg.features, cfg.classifier, fnet, clf);
-  const auto shape = cfg.net.sample_shape();
-  auto check_shape = [&](const at::Tensor& x) {
+ScenarioEval best_of(const std::vector<ScenarioEval>& v) {
+  const ScenarioEval* b = &v.front();
+  for (const auto& e : v)
+    if (e.score.fd < b->score.fd || (!std::isfinite(b->score.fd) && std::isfinite(e.score.fd))) b = &e;
+  return *b;
+}
+
+// One call of the scenarios: the run folder, the scoring and the stages.
+// Each model is a stage (its folder's model.ckpt or aux.ckpt, then its
+// done-marker), each evaluation too (samples in chunks, then the score in
+// its marker), so a re-run reuses every finished stage and continues a
+// half-finished sampling.
+class ScenariosRun {
+ public:
+  ScenariosRun(const ScenariosConfig& cfg, const ScenariosRunOptions& run)
+      : cfg_(cfg),
+        run_(run),
+        rf_(run.out_dir, "scenarios", cfg.to_json(), scenarios_schema().free_keys()),
+        report_(run.on_progress),
+        shape_(cfg.net.sample_shape()),
+        sizes_(pollution_sizes(cfg)) {}
+
+  ScenariosResult run();
+
+ private:
+  uint64_t seed_of(Role r) const { return mix_seed(cfg_.seed, r); }
+  void progress(const std::string& stage, int64_t done, int64_t total, const std::string& msg) {
+    report_(stage, done, total, msg);
+  }
+  void note(const std::string& s) const {
+    if (run_.on_note) run_.on_note(s);
+  }
+  void check_shape(const at::Tensor& x) const {
     std::vector<int64_t> s(x.sizes().begin() + 1, x.sizes().end());
-    if (s != shape)
-      throw InputError("the images of '" + cfg.data.to_string() + "' are " + shape_to_string(s) +
-                       " but the network models " + shape_to_string(shape));
-  };
-  const at::Tensor reference = image_reference(cfg.data, cfg.n_ref > 0 ? cfg.n_ref : cfg.n_eval, cfg.data_seed);
-  check_shape(reference);
-  const ImageScorer scorer(fnet, clf, reference, cfg.pr_k, run.cancel);
-  res.metric = scorer.metric();
-  res.features = scorer.features_name();
-  res.attr_names = scorer.attr_names();
-  res.real_ratio = scorer.real_ratio();
-  const at::Tensor d_r = real_images(cfg.data, 0, cfg.n_real, cfg.data_seed);
-  check_shape(d_r);
-  const std::vector<int64_t> sizes = pollution_sizes(cfg);
-  const int64_t max_np = sizes.back();
-  if (!cfg.base.empty()) {
-    const TrainState given = load_checkpoint(cfg.base);
-    if (given.net.to_json() != cfg.net.to_json())
-      throw InputError("--base '" + cfg.base + "' is a network " + given.net.to_json().dump() + ", not the configured " +
-                       cfg.net.to_json().dump());
+    if (s != shape_)
+      throw InputError("the images of '" + cfg_.data.to_string() + "' are " + shape_to_string(s) +
+                       " but the network models " + shape_to_string(shape_));
   }
-  {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) throw IoError("cannot create the run folder '" + dir + "': " + ec.message());
-  }
-  write_text(dir + "/config.json", cfg.to_json().dump(2) + "\n");
-
-  // Every model is scored on samples from the same starting noise.
-  const json eval_key = {{"sampler", sampler_to_json(cfg.sampler)}, {"n_eval", cfg.n_eval}, {"chunk", cfg.chunk},
-                         {"seed", cfg.seed}, {"interval", interval_json(cfg.interval_lo, cfg.interval_hi)}};
-  std::map<std::string, at::Tensor> kept;  // "scenario|n_p|omega" -> first `keep` samples
-  auto kept_key = [](const std::string& s, int64_t n_p, double w) {
-    std::ostringstream k;
-    k << s << "|" << n_p << "|" << w;
-    return k.str();
-  };
-  auto evaluate = [&](const std::string& model_dir, const std::string& base_ckpt, const std::string& aux_ckpt,
-                      const std::string& scenario, int64_t n_p, double omega) {
-    const std::string edir = model_dir + "/eval";
-    open_stage(edir, eval_key);
-    const std::string file = edir + "/" + omega_name(omega);
-    ScenarioEval e;
-    e.scenario = scenario;
-    e.n_p = n_p;
-    e.omega = omega;
-    e.reused = fs::exists(file);
-    std::ostringstream label;
-    label << scenario << (n_p > 0 ? " |D_p|=" + std::to_string(n_p) : "") << (omega != 0 ? " w=" : "");
-    if (omega != 0) label << omega;
-    const at::Tensor x = sample_stage(base_ckpt, aux_ckpt, cfg.n_eval, seed_of(kEval), cfg.sampler,
-                                      Guidance{omega, cfg.interval_lo, cfg.interval_hi}, cfg.chunk, file, run.device,
-                                      run.cancel, [&](int64_t d, int64_t n) {
-                                        report(scenario, "eval", d, n, label.str() + ": samples " + std::to_string(d) +
-                                                                           "/" + std::to_string(n));
-                                      });
-    (e.reused ? res.stages_reused : res.stages_run) += 1;
-    report(scenario, "score", 0, 1, label.str() + ": scoring");
-    e.score = scorer.score(x);
-    if (cfg.keep > 0) kept[kept_key(scenario, n_p, omega)] = x.narrow(0, 0, std::min(cfg.keep, x.size(0))).clone();
-    res.evals.push_back(e);
-    return e;
-  };
-  auto train_progress = [&](const std::string& stage, const std::string& what) {
-    return [&, stage, what](int64_t seen, int64_t b) {
-      report(stage, "train", seen, b, what + ": " + std::to_string(seen) + "/" + std::to_string(b) + " images");
+  std::function<void(int64_t, int64_t)> train_progress(const std::string& stage, const std::string& what) {
+    return [this, stage, what](int64_t seen, int64_t b) {
+      progress(stage, seen, b, what + ": " + std::to_string(seen) + "/" + std::to_string(b) + " images");
     };
-  };
-
-  // SIMS on a finished base: S, the auxiliary, guided evaluations.
-  auto sims_on = [&](const std::string& sdir, const json& base_key, const std::string& base_ckpt,
-                     const std::string& scenario, int64_t n_p) {
-    const json key = {{"base", base_key},          {"n_aux", cfg.n_aux},     {"aux_images", cfg.aux_images},
-                      {"train", train_to_json(cfg.train)}, {"sampler", sampler_to_json(cfg.sampler)},
-                      {"chunk", cfg.chunk},        {"seed", cfg.seed}};
-    open_stage(sdir, key);
-    const std::string aux_ckpt = sdir + "/aux.ckpt";
-    if (fs::exists(aux_ckpt)) {
-      note(scenario + ": reusing the auxiliary model " + aux_ckpt);
-      ++res.stages_reused;
-    } else {
-      const at::Tensor S = sample_stage(base_ckpt, "", cfg.n_aux, seed_of(kSNoise), cfg.sampler, Guidance{}, cfg.chunk,
-                                        sdir + "/S.npy", run.device, run.cancel, [&](int64_t d, int64_t n) {
-                                          report(scenario, "sample S", d, n, scenario + ": S " + std::to_string(d) +
-                                                                                 "/" + std::to_string(n) + " images");
-                                        });
-      const TrainState base = load_checkpoint(base_ckpt);
-      TrainConfig ta = cfg.train;
-      ta.budget = cfg.aux_images;
-      ta.seed = seed_of(kAuxTrain);
-      TrainState aux = TrainState::fork(base, ta);
-      aux.provenance = {{"role", "auxiliary"},
-                        {"summary", scenario + " auxiliary: fine-tuned on " + std::to_string(cfg.n_aux) + " base samples"}};
-      train_stage(aux, S, seed_of(kAuxDropout), aux_ckpt, run.device, run.cancel,
-                  train_progress(scenario, scenario + ": auxiliary"));
-      ++res.stages_run;
-      std::error_code ec;
-      fs::remove(sdir + "/S.npy", ec);  // Algorithm 1: S is discarded
-    }
-    std::vector<ScenarioEval> out;
-    for (double w : cfg.omegas) out.push_back(evaluate(sdir, base_ckpt, aux_ckpt, scenario, n_p, w));
-    return out;
-  };
-  auto best_of = [](const std::vector<ScenarioEval>& v) {
-    const ScenarioEval* b = &v.front();
-    for (const auto& e : v)
-      if (e.score.fd < b->score.fd || (!std::isfinite(b->score.fd) && std::isfinite(e.score.fd))) b = &e;
-    return *b;
-  };
-
-  // --- ST-I ---------------------------------------------------------------------------
-  json sti_key = {{"stage", "ST-I"}, {"data", cfg.data.to_json()}, {"data_seed", cfg.data_seed}, {"n_real", cfg.n_real}};
-  if (!cfg.base.empty()) {
-    sti_key["base"] = file_fingerprint(cfg.base);
-  } else {
-    sti_key["base_images"] = cfg.base_images;
-    sti_key["net"] = cfg.net.to_json();
-    sti_key["train"] = train_to_json(cfg.train);
-    sti_key["seed"] = cfg.seed;
   }
-  const std::string sti_dir = dir + "/st-i", sti_ckpt = sti_dir + "/model.ckpt";
-  open_stage(sti_dir, sti_key);
-  if (fs::exists(sti_ckpt)) {
-    note("ST-I: reusing " + sti_ckpt);
-    ++res.stages_reused;
-  } else if (!cfg.base.empty()) {
-    save_checkpoint(sti_ckpt, load_checkpoint(cfg.base));
-    ++res.stages_run;
+  void prepare();
+  json st_i();
+  void pollution_pool(const json& sti_key);
+  json st_p(int64_t n_p, const json& sti_key, const json& pool_key);
+  ScenarioEval evaluate(const std::string& model_dir, const std::string& base_ckpt, const std::string& aux_ckpt,
+                        const std::string& scenario, int64_t n_p, double omega);
+  std::vector<ScenarioEval> sims_on(const std::string& sdir, const json& base_key, const std::string& base_ckpt,
+                                    const std::string& scenario, int64_t n_p);
+  void train_model(const std::string& stage, const std::string& dir, const json& key, TrainState& st,
+                   const at::Tensor& data, uint64_t dropout_seed, const std::string& label);
+
+  const ScenariosConfig& cfg_;
+  const ScenariosRunOptions& run_;
+  experiment::RunFolder rf_;
+  experiment::Reporter report_;
+  std::vector<int64_t> shape_, sizes_;
+  std::unique_ptr<ImageScorer> scorer_;
+  at::Tensor d_r_, pool_;
+  json eval_key_;
+  ScenariosResult res_;
+  std::map<std::string, at::Tensor> kept_;  // "scenario|n_p|omega" -> first `keep` samples
+};
+
+std::string kept_key(const std::string& s, int64_t n_p, double w) {
+  std::ostringstream k;
+  k << s << "|" << n_p << "|" << w;
+  return k.str();
+}
+
+void ScenariosRun::prepare() {
+  progress("load", 0, 1, "loading the feature network, the real images and the reference");
+  metrics::FeatureNetPtr fnet = run_.features;
+  metrics::ClassifierPtr clf = run_.classifier;
+  resolve_scoring_nets(cfg_.features, cfg_.classifier, fnet, clf);
+  const at::Tensor reference = image_reference(cfg_.data, cfg_.n_ref > 0 ? cfg_.n_ref : cfg_.n_eval, cfg_.data_seed);
+  check_shape(reference);
+  scorer_ = std::make_unique<ImageScorer>(fnet, clf, reference, cfg_.pr_k, run_.cancel);
+  res_.metric = scorer_->metric();
+  res_.features = scorer_->features_name();
+  res_.attr_names = scorer_->attr_names();
+  res_.real_ratio = scorer_->real_ratio();
+  d_r_ = real_images(cfg_.data, 0, cfg_.n_real, cfg_.data_seed);
+  check_shape(d_r_);
+  if (!cfg_.base.empty()) {
+    const TrainState given = load_checkpoint(cfg_.base);
+    if (given.net.to_json() != cfg_.net.to_json())
+      throw InputError("--base '" + cfg_.base + "' is a network " + given.net.to_json().dump() + ", not the configured " +
+                       cfg_.net.to_json().dump());
+  }
+  // Every model is scored on samples from the same starting noise.
+  eval_key_ = {{"sampler", scenarios_schema().find_key("sampler")->get(cfg_)},
+               {"n_eval", cfg_.n_eval},
+               {"chunk", cfg_.chunk},
+               {"seed", cfg_.seed},
+               {"interval", scenarios_schema().find_key("interval")->get(cfg_)}};
+}
+
+// A model stage: trained into DIR/model-or-aux.ckpt, then marked done.
+void ScenariosRun::train_model(const std::string& stage, const std::string& ckpt, const json& key, TrainState& st,
+                               const at::Tensor& data, uint64_t dropout_seed, const std::string& label) {
+  progress(stage, 0, st.train.budget, label + ": training on " + std::to_string(data.size(0)) + " images");
+  train_stage(st, data, dropout_seed, rf_.path(ckpt), run_.device, run_.cancel, train_progress(stage, label));
+  ++res_.stages_run;
+}
+
+ScenarioEval ScenariosRun::evaluate(const std::string& model_dir, const std::string& base_ckpt,
+                                    const std::string& aux_ckpt, const std::string& scenario, int64_t n_p,
+                                    double omega) {
+  const std::string file = model_dir + "/eval/" + omega_name(omega);
+  const std::string stage = file;
+  ScenarioEval e;
+  e.scenario = scenario;
+  e.n_p = n_p;
+  e.omega = omega;
+  std::ostringstream label;
+  label << scenario << (n_p > 0 ? " |D_p|=" + std::to_string(n_p) : "") << (omega != 0 ? " w=" : "");
+  if (omega != 0) label << omega;
+  e.reused = rf_.done(stage, eval_key_);
+  const at::Tensor x =
+      sample_stage(rf_.dir() + "/" + base_ckpt, aux_ckpt.empty() ? "" : rf_.dir() + "/" + aux_ckpt, cfg_.n_eval,
+                   seed_of(kEval), cfg_.sampler, Guidance{omega, cfg_.interval_lo, cfg_.interval_hi}, cfg_.chunk,
+                   rf_.path(file), run_.device, run_.cancel, [&](int64_t d, int64_t n) {
+                     progress(scenario, d, n, label.str() + ": samples " + std::to_string(d) + "/" + std::to_string(n));
+                   });
+  if (e.reused) {
+    e.score = score_of_json(rf_.result(stage));
+    ++res_.stages_reused;
   } else {
-    TrainConfig tc = cfg.train;
-    tc.budget = cfg.base_images;
+    progress(scenario, 0, 1, label.str() + ": scoring");
+    e.score = scorer_->score(x);
+    rf_.finish(stage, eval_key_, score_json(e.score));
+    ++res_.stages_run;
+  }
+  if (cfg_.keep > 0) kept_[kept_key(scenario, n_p, omega)] = x.narrow(0, 0, std::min(cfg_.keep, x.size(0))).clone();
+  res_.evals.push_back(e);
+  return e;
+}
+
+// SIMS on a finished base: S, the auxiliary, guided evaluations.
+std::vector<ScenarioEval> ScenariosRun::sims_on(const std::string& sdir, const json& base_key,
+                                                const std::string& base_ckpt, const std::string& scenario,
+                                                int64_t n_p) {
+  const json key = {{"base", base_key},
+                    {"n_aux", cfg_.n_aux},
+                    {"aux_images", cfg_.aux_images},
+                    {"train", scenarios_schema().find_key("train")->get(cfg_)},
+                    {"sampler", scenarios_schema().find_key("sampler")->get(cfg_)},
+                    {"chunk", cfg_.chunk},
+                    {"seed", cfg_.seed}};
+  const std::string aux_ckpt = sdir + "/aux.ckpt";
+  if (rf_.done(sdir, key)) {
+    note(scenario + ": reusing the auxiliary model " + rf_.dir() + "/" + aux_ckpt);
+    ++res_.stages_reused;
+  } else {
+    const at::Tensor S = sample_stage(rf_.dir() + "/" + base_ckpt, "", cfg_.n_aux, seed_of(kSNoise), cfg_.sampler, Guidance{},
+                                      cfg_.chunk, rf_.path(sdir + "/S.npy"), run_.device, run_.cancel,
+                                      [&](int64_t d, int64_t n) {
+                                        progress(scenario, d, n, scenario + ": S " + std::to_string(d) + "/" +
+                                                                     std::to_string(n) + " images");
+                                      });
+    TrainConfig ta = cfg_.train;
+    ta.budget = cfg_.aux_images;
+    ta.seed = seed_of(kAuxTrain);
+    TrainState aux = TrainState::fork(load_checkpoint(rf_.dir() + "/" + base_ckpt), ta);
+    aux.provenance = {{"role", "auxiliary"},
+                      {"summary", scenario + " auxiliary: fine-tuned on " + std::to_string(cfg_.n_aux) + " base samples"}};
+    train_model(scenario, aux_ckpt, key, aux, S, seed_of(kAuxDropout), scenario + ": auxiliary");
+    rf_.finish(sdir, key);
+    std::error_code ec;
+    fs::remove(rf_.dir() + "/" + sdir + "/S.npy", ec);  // Algorithm 1: S is discarded
+    fs::remove(rf_.dir() + "/" + sdir + "/S.npy.json", ec);
+  }
+  std::vector<ScenarioEval> out;
+  for (double w : cfg_.omegas) out.push_back(evaluate(sdir, base_ckpt, aux_ckpt, scenario, n_p, w));
+  return out;
+}
+
+// ST-I: a given checkpoint or trained on D_r. Returns its key.
+json ScenariosRun::st_i() {
+  json key = {{"stage", "ST-I"}, {"data", cfg_.data.to_json()}, {"data_seed", cfg_.data_seed}, {"n_real", cfg_.n_real}};
+  if (!cfg_.base.empty()) {
+    key["base"] = experiment::file_fingerprint(cfg_.base);
+  } else {
+    key["base_images"] = cfg_.base_images;
+    key["net"] = cfg_.net.to_json();
+    key["train"] = scenarios_schema().find_key("train")->get(cfg_);
+    key["seed"] = cfg_.seed;
+  }
+  const std::string ckpt = "st-i/model.ckpt";
+  if (rf_.done("st-i", key)) {
+    note("ST-I: reusing " + rf_.dir() + "/" + ckpt);
+    ++res_.stages_reused;
+  } else if (!cfg_.base.empty()) {
+    save_checkpoint(rf_.path(ckpt), load_checkpoint(cfg_.base));
+    ++res_.stages_run;
+    rf_.finish("st-i", key);
+  } else {
+    TrainConfig tc = cfg_.train;
+    tc.budget = cfg_.base_images;
     tc.seed = seed_of(kStiInit);
-    TrainState st = TrainState::create(cfg.net, tc);
+    TrainState st = TrainState::create(cfg_.net, tc);
     st.train.seed = seed_of(kStiTrain);
-    st.data = {{"source", "scenarios"}, {"spec", cfg.data.to_json()}, {"spec_string", cfg.data.to_string()},
-               {"n", cfg.n_real}, {"seed", cfg.data_seed}};
+    st.data = {{"source", "scenarios"}, {"spec", cfg_.data.to_json()}, {"spec_string", cfg_.data.to_string()},
+               {"n", cfg_.n_real}, {"seed", cfg_.data_seed}};
     st.provenance = {{"role", "base"}, {"summary", "ST-I: standard training on the real set"}};
-    report("ST-I", "train", 0, tc.budget, "ST-I: training on " + std::to_string(cfg.n_real) + " real images");
-    train_stage(st, d_r, seed_of(kStiDropout), sti_ckpt, run.device, run.cancel, train_progress("ST-I", "ST-I"));
-    ++res.stages_run;
+    train_model("ST-I", ckpt, key, st, d_r_, seed_of(kStiDropout), "ST-I");
+    rf_.finish("st-i", key);
   }
-  const ScenarioEval st_i = evaluate(sti_dir, sti_ckpt, "", "ST-I", 0, 0.0);
-  const ScenarioEval sims_i = best_of(sims_on(dir + "/sims-i", sti_key, sti_ckpt, "SIMS-I", 0));
+  return key;
+}
 
-  // --- The polluting pool D_p (sampled from ST-I; each |D_p| is a prefix) ------------
-  at::Tensor pool;
-  const json pool_key = {{"stage", "pollution"}, {"st_i", sti_key}, {"sampler", sampler_to_json(cfg.sampler)},
-                         {"chunk", cfg.chunk}, {"seed", cfg.seed}};
-  if (max_np > 0) {
-    const std::string pdir = dir + "/pollution", file = pdir + "/pool.npy";
-    open_stage(pdir, pool_key);
-    if (fs::exists(file)) {
-      const int64_t have = io::read_npy_header(file).shape.at(0);
-      if (have < max_np) {
-        note("pollution: " + std::to_string(have) + " images sampled before, " + std::to_string(max_np) +
-             " needed: sampling the pool again (its first images stay the same)");
-        std::error_code ec;
-        fs::remove(file, ec);
-      }
-    }
-    int64_t n_pool = max_np;
-    if (fs::exists(file)) {
-      n_pool = io::read_npy_header(file).shape.at(0);
-      ++res.stages_reused;
+// The polluting pool D_p, sampled from ST-I; each |D_p| is a prefix of it.
+void ScenariosRun::pollution_pool(const json& sti_key) {
+  const int64_t max_np = sizes_.back();
+  if (max_np <= 0) return;
+  const json key = {{"stage", "pollution"}, {"st_i", sti_key},
+                    {"sampler", scenarios_schema().find_key("sampler")->get(cfg_)}, {"chunk", cfg_.chunk}, {"seed", cfg_.seed}};
+  const std::string file = "pollution/pool.npy";
+  int64_t n_pool = max_np;
+  if (rf_.done("pollution", key)) {
+    const int64_t have = rf_.result("pollution").value("n", int64_t(0));
+    if (have >= max_np) {
+      n_pool = have;
+      ++res_.stages_reused;
     } else {
-      ++res.stages_run;
+      note("pollution: " + std::to_string(have) + " images sampled before, " + std::to_string(max_np) +
+           " needed: sampling the pool again (its first images stay the same)");
+      rf_.forget("pollution");
+      std::error_code ec;
+      fs::remove(rf_.dir() + "/" + file, ec);
+      fs::remove(rf_.dir() + "/" + file + ".json", ec);
+      ++res_.stages_run;
     }
-    pool = sample_stage(sti_ckpt, "", n_pool, seed_of(kPool), cfg.sampler, Guidance{}, cfg.chunk, file, run.device,
-                        run.cancel, [&](int64_t d, int64_t n) {
-                          report("pollution", "sample", d, n,
-                                 "D_p: " + std::to_string(d) + "/" + std::to_string(n) + " images from ST-I");
-                        });
+  } else {
+    ++res_.stages_run;
   }
+  pool_ = sample_stage(rf_.dir() + "/st-i/model.ckpt", "", n_pool, seed_of(kPool), cfg_.sampler, Guidance{}, cfg_.chunk,
+                       rf_.path(file), run_.device, run_.cancel, [&](int64_t d, int64_t n) {
+                         progress("pollution", d, n, "D_p: " + std::to_string(d) + "/" + std::to_string(n) + " images from ST-I");
+                       });
+  rf_.finish("pollution", key, {{"n", n_pool}});
+}
 
-  // --- ST-P and SIMS-P per |D_p| -------------------------------------------------------
-  std::vector<ScenarioEval> st_p, sims_p;
-  for (int64_t n_p : sizes) {
+// ST-P for one |D_p|: trained on D_r ∪ the first n_p images of the pool. Returns its key.
+json ScenariosRun::st_p(int64_t n_p, const json& sti_key, const json& pool_key) {
+  char name[32];
+  std::snprintf(name, sizeof name, "p-%07lld", static_cast<long long>(n_p));
+  const std::string stp_dir = std::string(name) + "/st-p", ckpt = stp_dir + "/model.ckpt";
+  const json key = {{"stage", "ST-P"},
+                    {"st_i", sti_key},
+                    {"pool", pool_key},
+                    {"n_p", n_p},
+                    {"polluted_images", cfg_.polluted_images},
+                    {"from_st_i", cfg_.polluted_from_st_i},
+                    {"net", cfg_.net.to_json()},
+                    {"train", scenarios_schema().find_key("train")->get(cfg_)},
+                    {"seed", cfg_.seed}};
+  const std::string stage = "ST-P " + std::to_string(n_p);
+  if (rf_.done(stp_dir, key)) {
+    note(stage + ": reusing " + rf_.dir() + "/" + ckpt);
+    ++res_.stages_reused;
+    return key;
+  }
+  const at::Tensor data = at::cat({d_r_, pool_.narrow(0, 0, n_p)}, 0).contiguous();
+  TrainConfig tc = cfg_.train;
+  tc.budget = cfg_.polluted_images;
+  tc.seed = seed_of(kStpInit);
+  TrainState st = cfg_.polluted_from_st_i ? TrainState::fork(load_checkpoint(rf_.dir() + "/st-i/model.ckpt"), tc)
+                                          : TrainState::create(cfg_.net, tc);
+  st.train.seed = seed_of(kStpTrain);
+  st.data = {{"source", "scenarios"}, {"spec_string", cfg_.data.to_string()}, {"n_real", cfg_.n_real}, {"n_p", n_p}};
+  st.provenance = {{"role", "base"},
+                   {"summary", "ST-P: standard training on real + " + std::to_string(n_p) + " images of ST-I" +
+                                   (cfg_.polluted_from_st_i ? " (fine-tuned from ST-I)" : "")}};
+  train_model(stage, ckpt, key, st, data, seed_of(kStpDropout), stage);
+  rf_.finish(stp_dir, key);
+  return key;
+}
+
+ScenariosResult ScenariosRun::run() {
+  prepare();
+  const json sti_key = st_i();
+  const ScenarioEval st_i_eval = evaluate("st-i", "st-i/model.ckpt", "", "ST-I", 0, 0.0);
+  const ScenarioEval sims_i = best_of(sims_on("sims-i", sti_key, "st-i/model.ckpt", "SIMS-I", 0));
+  pollution_pool(sti_key);
+  const json pool_key = {{"stage", "pollution"}, {"st_i", sti_key},
+                         {"sampler", scenarios_schema().find_key("sampler")->get(cfg_)}, {"chunk", cfg_.chunk},
+                         {"seed", cfg_.seed}};
+  std::vector<ScenarioEval> st_p_evals, sims_p_evals;
+  for (int64_t n_p : sizes_) {
     if (n_p == 0) {  // no pollution: the generation-1 models themselves
-      ScenarioEval a = st_i, b = sims_i;
+      ScenarioEval a = st_i_eval, b = sims_i;
       a.scenario = "ST-P", b.scenario = "SIMS-P";
-      st_p.push_back(a);
-      sims_p.push_back(b);
+      st_p_evals.push_back(a);
+      sims_p_evals.push_back(b);
       continue;
     }
+    const json key = st_p(n_p, sti_key, pool_key);
     char name[32];
     std::snprintf(name, sizeof name, "p-%07lld", static_cast<long long>(n_p));
-    const std::string pdir = dir + "/" + name, stp_dir = pdir + "/st-p", stp_ckpt = stp_dir + "/model.ckpt";
-    const json stp_key = {{"stage", "ST-P"},           {"st_i", sti_key},
-                          {"pool", pool_key},          {"n_p", n_p},
-                          {"polluted_images", cfg.polluted_images},
-                          {"from_st_i", cfg.polluted_from_st_i},
-                          {"net", cfg.net.to_json()},  {"train", train_to_json(cfg.train)},
-                          {"seed", cfg.seed}};
-    const std::string stage = "ST-P " + std::to_string(n_p);
-    open_stage(stp_dir, stp_key);
-    if (fs::exists(stp_ckpt)) {
-      note(stage + ": reusing " + stp_ckpt);
-      ++res.stages_reused;
-    } else {
-      const at::Tensor data = at::cat({d_r, pool.narrow(0, 0, n_p)}, 0).contiguous();
-      TrainConfig tc = cfg.train;
-      tc.budget = cfg.polluted_images;
-      tc.seed = seed_of(kStpInit);
-      TrainState st;
-      if (cfg.polluted_from_st_i)
-        st = TrainState::fork(load_checkpoint(sti_ckpt), tc);
-      else
-        st = TrainState::create(cfg.net, tc);
-      st.train.seed = seed_of(kStpTrain);
-      st.data = {{"source", "scenarios"}, {"spec_string", cfg.data.to_string()}, {"n_real", cfg.n_real}, {"n_p", n_p}};
-      st.provenance = {{"role", "base"},
-                       {"summary", "ST-P: standard training on real + " + std::to_string(n_p) + " images of ST-I" +
-                                       (cfg.polluted_from_st_i ? " (fine-tuned from ST-I)" : "")}};
-      report(stage, "train", 0, tc.budget, stage + ": training on " + std::to_string(data.size(0)) + " images");
-      train_stage(st, data, seed_of(kStpDropout), stp_ckpt, run.device, run.cancel, train_progress(stage, stage));
-      ++res.stages_run;
-    }
-    st_p.push_back(evaluate(stp_dir, stp_ckpt, "", "ST-P", n_p, 0.0));
-    sims_p.push_back(best_of(sims_on(pdir + "/sims-p", stp_key, stp_ckpt, "SIMS-P", n_p)));
+    const std::string pdir = name;
+    st_p_evals.push_back(evaluate(pdir + "/st-p", pdir + "/st-p/model.ckpt", "", "ST-P", n_p, 0.0));
+    sims_p_evals.push_back(best_of(sims_on(pdir + "/sims-p", key, pdir + "/st-p/model.ckpt", "SIMS-P", n_p)));
   }
-
-  // --- Curves and files ------------------------------------------------------------------
-  report("results", "write", 0, 1, "writing results");
+  progress("results", 0, 1, "writing results");
   auto curve = [&](const std::string& name, const std::vector<ScenarioEval>& pts) {
     ScenarioCurve c;
     c.name = name;
-    for (size_t i = 0; i < sizes.size(); ++i) {
+    for (size_t i = 0; i < sizes_.size(); ++i) {
       const ScenarioEval& e = pts.size() == 1 ? pts[0] : pts[i];
-      c.n_p.push_back(static_cast<double>(sizes[i]));
+      c.n_p.push_back(static_cast<double>(sizes_[i]));
       c.fd.push_back(e.score.fd);
       c.omega.push_back(e.omega);
       c.precision.push_back(e.score.precision);
@@ -583,61 +553,43 @@ ScenariosResult run_scenarios(const ScenariosConfig& cfg, const ScenariosRunOpti
     }
     return c;
   };
-  res.curves = {curve("ST-I", {st_i}), curve("SIMS-I", {sims_i}), curve("ST-P", st_p), curve("SIMS-P", sims_p)};
-  res.seconds = elapsed();
-
-  json j = cfg.to_json();
-  j.update(res.to_json());
-  write_text(dir + "/results.json", j.dump(2) + "\n");
-  write_text(dir + "/results.csv", res.to_csv());
-  write_text(dir + "/evaluations.csv", res.evals_csv());
-  res.files = {dir + "/results.json", dir + "/results.csv", dir + "/evaluations.csv", dir + "/scenarios.png"};
-
-  render::LinePlot plot;
-  plot.title = "Four scenarios (SIMS paper Sec. 4.2.2): " + res.metric + " vs |D_p|";
-  plot.x_label = "|D_p| polluting synthetic images (n_real = " + std::to_string(cfg.n_real) + ")";
-  plot.y_label = res.metric + " (SIMS: best over omega)";
-  plot.width = 820;
-  plot.height = 520;
-  for (size_t i = 0; i < res.curves.size(); ++i) {
-    render::Series s;
-    s.label = res.curves[i].name;
-    s.x = res.curves[i].n_p;
-    s.y = res.curves[i].fd;
-    s.colour = render::palette(i);
-    s.markers = i >= 2;  // ST-I / SIMS-I: one model each, a flat reference line
-    plot.series.push_back(std::move(s));
+  res_.curves = {curve("ST-I", {st_i_eval}), curve("SIMS-I", {sims_i}), curve("ST-P", st_p_evals),
+                 curve("SIMS-P", sims_p_evals)};
+  res_.seconds = report_.elapsed();
+  json j = cfg_.to_json();
+  j.update(res_.to_json());
+  const std::string dir = rf_.dir();
+  experiment::write_json_file(dir + "/results.json", j);
+  experiment::write_text_file(dir + "/results.csv", res_.to_csv());
+  experiment::write_text_file(dir + "/evaluations.csv", res_.evals_csv());
+  res_.files = {dir + "/results.json", dir + "/results.csv", dir + "/evaluations.csv"};
+  std::vector<ScenarioSamplesRow> rows;
+  auto add = [&](const std::string& label, const ScenarioEval& e) {
+    auto it = kept_.find(kept_key(e.scenario, e.n_p, e.omega));
+    if (it != kept_.end()) rows.push_back({label, it->second});
+  };
+  std::ostringstream w;
+  w << sims_i.omega;
+  add("ST-I", st_i_eval);
+  add("SIMS-I w=" + w.str(), sims_i);
+  for (size_t i = 0; i < sizes_.size(); ++i) {
+    if (sizes_[i] == 0) continue;
+    std::ostringstream lw;
+    lw << sims_p_evals[i].omega;
+    add("ST-P |D_p|=" + std::to_string(sizes_[i]), st_p_evals[i]);
+    add("SIMS-P |D_p|=" + std::to_string(sizes_[i]) + " w=" + lw.str(), sims_p_evals[i]);
   }
-  render::render_plot(plot).write_png(dir + "/scenarios.png");
+  for (auto& f : write_scenarios_figures(dir, cfg_, res_, rows)) res_.files.push_back(f);
+  res_.seconds = report_.elapsed();
+  return res_;
+}
 
-  if (cfg.keep > 0) {
-    render::GridFigure fig;
-    fig.title = "First samples of each scenario (the same noise in every row)";
-    const int zoom = shape[1] <= 32 ? 2 : 1;
-    auto add = [&](const std::string& label, const ScenarioEval& e) {
-      auto it = kept.find(kept_key(e.scenario, e.n_p, e.omega));
-      if (it == kept.end()) return;
-      fig.y_labels.push_back(label);
-      fig.cells.push_back({render::image_mosaic(it->second, static_cast<int>(it->second.size(0)), zoom)});
-    };
-    std::ostringstream w;
-    w << sims_i.omega;
-    add("ST-I", st_i);
-    add("SIMS-I w=" + w.str(), sims_i);
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      if (sizes[i] == 0) continue;
-      std::ostringstream lw;
-      lw << sims_p[i].omega;
-      add("ST-P |D_p|=" + std::to_string(sizes[i]), st_p[i]);
-      add("SIMS-P |D_p|=" + std::to_string(sizes[i]) + " w=" + lw.str(), sims_p[i]);
-    }
-    if (!fig.cells.empty()) {
-      write_grid_png(fig, dir + "/samples.png");
-      res.files.push_back(dir + "/samples.png");
-    }
-  }
-  res.seconds = elapsed();
-  return res;
+}  // namespace
+
+ScenariosResult run_scenarios(const ScenariosConfig& cfg, const ScenariosRunOptions& run) {
+  validate(cfg);
+  if (run.out_dir.empty()) throw InputError("the scenarios need a run folder (--out DIR)");
+  return ScenariosRun(cfg, run).run();
 }
 
 }  // namespace sims::loops

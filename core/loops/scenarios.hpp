@@ -15,15 +15,15 @@
 // samples from the same starting noise, so the curves differ by the models
 // only.
 //
-// Run folder, one sub-folder per stage with the key (settings) it was made
-// with: st-i/, sims-i/, pollution/, p-NNNNNN/{st-p,sims-p}/, each model's
-// samples in <stage>/eval/. Re-running reuses every stage whose key is
-// unchanged (new |D_p| values or ω values only add stages; a larger |D_p|
-// extends the pool without changing its first images), continues a
-// half-finished sampling stage chunk by chunk, and redoes a changed stage and
-// the stages that depend on it. Results: results.json, results.csv (one row
-// per |D_p|: FD per scenario), evaluations.csv (every model and ω),
-// scenarios.png (FD vs |D_p|), samples.png.
+// Run folder: one sub-folder per model stage: st-i/, sims-i/, pollution/,
+// p-NNNNNN/{st-p,sims-p}/, each model's samples in <stage>/eval/; a
+// done-marker per stage (stages/) with the key it was made with. Re-running
+// reuses every finished stage (new |D_p| values or ω values only add stages;
+// a larger |D_p| extends the pool without changing its first images) and
+// continues a half-finished sampling stage chunk by chunk; changed settings
+// are refused (experiment/run_folder.hpp). Results: results.json,
+// results.csv (one row per |D_p|: FD per scenario), evaluations.csv (every
+// model and ω), scenarios.png (FD vs |D_p|), samples.png.
 #pragma once
 #include <atomic>
 #include <functional>
@@ -33,6 +33,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "experiment/progress.hpp"
+#include "experiment/settings.hpp"
 #include "loops/image_loop.hpp"
 
 namespace sims::loops {
@@ -112,18 +114,14 @@ struct ScenariosResult {
   std::string evals_csv() const;      // one row per evaluation
 };
 
-struct ScenariosProgress {
-  std::string stage;    // "ST-I", "SIMS-I", "pollution", "ST-P 500", "SIMS-P 500", "results"
-  std::string phase;    // "train", "sample", "eval", ...
-  int64_t done = 0, total = 0;  // of the phase
-  std::string message;  // one line for people
-  double elapsed = 0;
-};
-
 struct ScenariosRunOptions {
-  std::string out_dir;  // required
+  // The run folder (required; experiment/run_folder.hpp's rule: the same
+  // settings continue; more |D_p| or ω values only add stages; other
+  // changes are refused).
+  std::string out_dir;
   const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished stages stay
-  std::function<void(const ScenariosProgress&)> on_progress;
+  // Stage "ST-I", "SIMS-I", "pollution", "ST-P 500", "SIMS-P", "results".
+  experiment::ProgressFn on_progress;
   std::function<void(const std::string&)> on_note;  // "reusing ST-I", ...
   c10::Device device = c10::Device(c10::kCPU);
   metrics::FeatureNetPtr features;  // preloaded nets (tests, GUIs)
@@ -131,5 +129,19 @@ struct ScenariosRunOptions {
 };
 
 ScenariosResult run_scenarios(const ScenariosConfig& cfg, const ScenariosRunOptions& run);
+
+// The settings, declared once (`pollution`, `omegas` and `keep` may change
+// when a run continues: they add stages or change only the figures).
+const experiment::Schema<ScenariosConfig>& scenarios_schema();
+
+// [SECTION] Figures (loops/scenarios_report.cpp) ----------------------------------
+struct ScenarioSamplesRow {
+  std::string label;
+  at::Tensor images;  // [k, C, H, W]
+};
+// scenarios.png (FD vs |D_p|, one line per scenario) and samples.png (the
+// rows given); returns the files written.
+std::vector<std::string> write_scenarios_figures(const std::string& dir, const ScenariosConfig& cfg,
+                                                 const ScenariosResult& res, const std::vector<ScenarioSamplesRow>& rows);
 
 }  // namespace sims::loops

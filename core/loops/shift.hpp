@@ -14,17 +14,17 @@
 //      classifier puts in a group vs the real images of that group).
 //
 // Everything lives in one run folder, stage by stage:
-//   config.json                     the configuration and each stage's key
+//   run.json, stages/               the settings; each stage's done-marker and key
 //   synth/round-NNN.npy (+ -labels.npy)   base samples and their labels
 //   aux_set.npy, aux_set.json       the auxiliary set and its counts
 //   aux.ckpt                        the auxiliary model
 //   eval/omega_W.json (+ .npy)      one finished ω row (its first samples)
 //   results.csv, results.json, shift.png, samples.png
-// A stage whose key (its settings and those of the stages before it) equals
-// the stored one is reused, a half-finished one continues (sampling chunks,
-// training from its checkpoint, ω rows), a changed one is redone together
-// with every later stage. Cancelling (the flag) throws sims::Cancelled with
-// everything finished so far kept; the same call continues.
+// A finished stage is reused and a half-finished one continues (sampling
+// chunks, training from its checkpoint, ω rows); changed settings, or inputs
+// changed on disk, are refused (experiment/run_folder.hpp). Cancelling (the
+// flag) throws sims::Cancelled with everything finished so far kept; the
+// same call continues.
 // GUI-free: the CLI (`sims shift`) and the studio call run_shift.
 #pragma once
 #include <atomic>
@@ -35,6 +35,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "experiment/progress.hpp"
+#include "experiment/settings.hpp"
 #include "metrics/features.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
@@ -83,17 +85,14 @@ struct ShiftConfig {
 // Checks the numbers (not the files); throws InputError naming the setting.
 void validate(const ShiftConfig& cfg);
 
-struct ShiftProgress {
-  std::string stage;    // "sample", "label", "select", "finetune", "sweep", "write"
-  int64_t done = 0, total = 0;
-  std::string message;  // one line for people
-  double elapsed = 0;   // seconds since run_shift started
-};
-
 struct ShiftRunOptions {
-  std::string out_dir;                        // the run folder (required)
+  // The run folder (required; experiment/run_folder.hpp's rule: the same
+  // settings continue, more ω values add rows, other changes are refused).
+  std::string out_dir;
   const std::atomic<bool>* cancel = nullptr;  // throws sims::Cancelled; finished work stays
-  std::function<void(const ShiftProgress&)> on_progress;
+  // Stage "sample", "label", "select", "finetune", "sweep", "write"; each
+  // finished ω row comes with its update (row: ShiftRow::to_json, samples: kept).
+  experiment::ProgressFn on_progress;
   // Called once per stage that is reused or redone, e.g. "reusing the auxiliary set".
   std::function<void(const std::string&)> on_note;
   // Tests and GUIs may hand in loaded networks; the specs then only name them
@@ -146,5 +145,24 @@ struct ShiftResult {
 // of another shape, a base that makes too few images of a group),
 // Cancelled when cancelled.
 ShiftResult run_shift(const ShiftConfig& cfg, const ShiftRunOptions& opts);
+
+// A shift run folder read back: finished (results.json) or, for a run in
+// progress or stopped, its settings, auxiliary set and finished ω rows
+// (rows sorted by ω; kept samples not loaded).
+struct ShiftFolder {
+  ShiftResult result;
+  nlohmann::json config;   // the run's settings (null when unknown)
+  std::string classifier;  // the classifier's name, when known
+  bool finished = false;
+};
+// Reads new and older run folders; throws InputError naming what is wrong.
+ShiftFolder read_shift_folder(const std::string& dir);
+
+// The settings, declared once (`omegas` may change when a run continues).
+const experiment::Schema<ShiftConfig>& shift_schema();
+
+// shift.png and samples.png from the results (loops/shift_report.cpp).
+void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const ShiftResult& res,
+                         const std::string& classifier, const std::vector<int64_t>& shape);
 
 }  // namespace sims::loops

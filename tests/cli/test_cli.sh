@@ -149,6 +149,17 @@ assert j["w2_mean"][-1] > j["w2_mean"][0]          # MAD: the distance grows
 assert j["trace_median"][-1] < j["trace_median"][0] # and the typical covariance collapses
 assert open(t + "/loop/metrics.csv").read().count("\n") == 13
 PY
+# The run rule: the same command finds its result; other settings are refused, naming the setting.
+"$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 12 --runs 200 \
+  --seed 1 --out "$T/loop" --json >"$T/loop2.json" 2>/dev/null && cmp -s <(tail -1 "$T/loop.json") <(tail -1 "$T/loop2.json") \
+  && ok || bad "gaussian loop: the same command again gave another result"
+expect_error "gaussian loop other seed" "" -- "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 \
+  --n-synth 20 --generations 12 --runs 200 --seed 2 --out "$T/loop"
+grep -q "seed = 1 (now 2)" "$T/stderr" && ok || bad "gaussian loop other seed: $(cat "$T/stderr")"
+mkdir -p "$T/notarun" && echo mine >"$T/notarun/notes.txt"
+expect_error "loop into a folder of other files" "" -- "$SIMS" loop --family gaussian --kind augment --dim 2 --n-real 20 \
+  --n-synth 20 --generations 2 --runs 10 --out "$T/notarun"
+[[ $(cat "$T/notarun/notes.txt") == mine ]] && ok || bad "a folder of other files was changed"
 expect_error "w2 dim mismatch" "" -- "$SIMS" metrics w2 "$T/pa.npy" "$T/p3.npy"
 expect_error "fd NaN" "" -- "$SIMS" metrics fd "$T/nan.npy" "$T/pa.npy"
 expect_error "fd missing" "" -- "$SIMS" metrics fd "$T/none.npy" "$T/pa.npy"
@@ -176,6 +187,15 @@ assert info["kind"] == "checkpoint" and info["shape"] == [2]
 assert info["provenance"]["history"]["role"] == "auxiliary"
 assert info["provenance"]["history"]["n_synthetic"] == 700
 PY
+# The one run rule for checkpoints: the same command continues (or has nothing to do), other settings are refused.
+"$SIMS" train --data gaussian --n-data 500 --budget 40000 --batch 256 --seed 1 --out "$T/base.ckpt" --json >"$T/tr3.json" 2>"$T/tr3.err" \
+  && grep -q "nothing to do" "$T/tr3.err" && ok || bad "train same command: $(cat "$T/tr3.err")"
+cp "$T/base.ckpt" "$T/base_copy.ckpt"
+expect_error "train other data" "" -- "$SIMS" train --data grid25 --n-data 500 --budget 60000 --batch 256 --seed 1 --out "$T/base.ckpt"
+grep -q 'was trained with data.spec' "$T/stderr" && cmp -s "$T/base.ckpt" "$T/base_copy.ckpt" && ok || bad "train other data: $(cat "$T/stderr")"
+echo '{"type": "mlp", "dim": 2, "width": 16, "depth": 1}' > "$T/tiny_mlp.json"
+expect_error "train other net" "" -- "$SIMS" train --data gaussian --n-data 500 --budget 60000 --batch 256 --seed 1 --net "$T/tiny_mlp.json" --out "$T/base.ckpt"
+expect_error "synth other seed" "" -- "$SIMS" synth --model "$T/base.ckpt" --n 700 --chunk 300 --steps 12 --seed 3 --out "$T/synth.npy"
 expect_error "train unknown data" "$T/x.ckpt" -- "$SIMS" train --data moons9 --budget 100 --out "$T/x.ckpt"
 expect_error "train no budget" "$T/x.ckpt" -- "$SIMS" train --data gaussian --out "$T/x.ckpt"
 echo '{"type": "mlp", "width": -3}' > "$T/badnet.json"
@@ -242,6 +262,11 @@ PY
 "$SIMS" metrics ratio --classifier "$FX/feat_net.pt" "$T/fimg_b.npy" --json >"$T/fratio.json" 2>/dev/null || bad "metrics ratio failed"
 "$SIMS" metrics fid --features "$FX/feat_net.pt" --classifier "$FX/feat_net.pt" --group-by attr0 "$T/fimg_a.npy" "$T/fimg_b.npy" --json >"$T/fidg.json" 2>/dev/null || bad "metrics fid --group-by failed"
 "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1,2 --steps 6 --n 200 --real-data gaussian --out "$T/sweep" --quiet --json >"$T/sweep.json" 2>/dev/null || bad "sweep failed"
+# Sweep rows are stages: the same command reuses them all; one more omega adds one row; other settings are refused.
+"$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1,2,3 --steps 6 --n 200 --real-data gaussian --out "$T/sweep" --quiet --json >"$T/sweep2.json" 2>/dev/null || bad "sweep continued failed"
+ls "$T/sweep/stages" | grep -c '^row_' | grep -qx 4 && ok || bad "sweep: one more omega did not add exactly one row"
+expect_error "sweep other n" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1,2 --steps 6 --n 100 --real-data gaussian --out "$T/sweep"
+grep -q '= 200 (now 100)' "$T/stderr" && ok || bad "sweep other n: $(cat "$T/stderr")"
 $PY - "$T" <<'PY' && ok || bad "image metrics / sweep outputs"
 import json, os, sys, numpy as np
 t = sys.argv[1]
@@ -289,11 +314,15 @@ assert len(b["w2_mean"]) == 2 and b["resumed_from"] == 1 and b["w2_mean"][0] == 
 assert b["ratio"][0] == 1.0 and len(b["w2_base_mean"]) == 2 and b["omega"] == 1
 assert np.load(t + "/d2loop/samples/gen-0002.npy").shape == (2, 20, 2)
 assert open(t + "/d2loop/metrics.csv").read().count("\n") == 3
-assert os.path.exists(t + "/d2loop/config.json")
+assert os.path.exists(t + "/d2loop/run.json")
 assert open(t + "/d2plot.png", "rb").read()[:4] == b"\x89PNG"
 PY
 "$SIMS" loop --plot "$T/d2cmp.png" --compare "$T/d2loop" --compare "$T/d2b.json" >/dev/null 2>&1 && [[ -s "$T/d2cmp.png" ]] && ok || bad "loop plot-only"
-expect_error "diffusion2d existing run" "" -- "$SIMS" "${D2[@]}" --generations 1 --out "$T/d2loop"
+expect_error "diffusion2d other settings" "" -- "$SIMS" "${D2[@]}" --generations 1 --bias 0.5 --out "$T/d2loop"
+grep -q "bias = 1.0 (now 0.5)" "$T/stderr" && ok || bad "diffusion2d other settings: the message does not name the setting: $(cat "$T/stderr")"
+# The same command again continues: nothing left to do, the finished generations are reported.
+"$SIMS" "${D2[@]}" --generations 2 --out "$T/d2loop" --json >"$T/d2c.json" 2>/dev/null || bad "diffusion2d same command again failed"
+$PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().splitlines()[-1]); assert j['resumed_from']==2 and len(j['w2_mean'])==2, j" "$T/d2c.json" && ok || bad "diffusion2d same command again"
 expect_error "diffusion2d resume no out" "" -- "$SIMS" loop --family diffusion2d --resume
 expect_error "diffusion2d bad pool" "" -- "$SIMS" loop --family diffusion2d --pool sometimes --generations 1
 expect_error "diffusion2d omega standard" "" -- "$SIMS" loop --family diffusion2d --omega 2 --generations 1
@@ -324,7 +353,7 @@ assert [r["share"] for r in b["rows"]] == [r["share"] for r in a["rows"]]
 d = t + "/shift/"
 assert np.load(d + "aux_set.npy").shape == (30, 3, 16, 16)
 assert open(d + "results.csv").readline().startswith("omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0")
-for f in ("shift.png", "samples.png", "results.json", "config.json", "aux.ckpt"):
+for f in ("shift.png", "samples.png", "results.json", "run.json", "aux.ckpt"):
     assert os.path.getsize(d + f) > 100, f
 PY
 expect_error "shift target out of range" "$T/shx1" -- "$SIMS" "${SH[@]}" --target 1.2 --out "$T/shx1"
@@ -352,12 +381,13 @@ assert set(j["attr_ratio"]) == {"group", "smile", "glasses"}, j["attr_ratio"]
 d = t + "/iloop/"
 assert np.load(d + "samples/gen-0002.npy").shape == (4, 3, 16, 16)
 assert open(d + "metrics.csv").read().count("\n") == 3
-for f in ("config.json", "state.json", "samples/gen-0002.png", "metrics.json"):
+for f in ("run.json", "stages/generation-0002.json", "samples/gen-0002.png", "metrics.json"):
     assert os.path.exists(d + f), f
 assert os.path.getsize(t + "/ilplot.png") > 1000
 PY
 expect_error "image loop --runs" "$T/ilx" -- "$SIMS" "${IL[@]}" --generations 1 --runs 3 --out "$T/ilx"
-expect_error "image loop existing run" "" -- "$SIMS" "${IL[@]}" --generations 1 --out "$T/iloop"
+expect_error "image loop other settings" "" -- "$SIMS" "${IL[@]}" --generations 1 --seed 5 --out "$T/iloop"
+grep -q "seed = 0 (now 5)" "$T/stderr" && ok || bad "image loop other settings: $(cat "$T/stderr")"
 expect_error "image loop no out" "" -- "$SIMS" loop --family images --generations 1
 expect_error "image loop warm start" "$T/ily" -- "$SIMS" "${IL[@]}" --warm-start sometimes --out "$T/ily"
 expect_error "image loop data size" "$T/ilz" -- "$SIMS" "${IL[@]}" --data faces:size=24 --out "$T/ilz"

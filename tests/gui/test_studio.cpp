@@ -914,7 +914,7 @@ class StudioTest : public QObject {
     QCOMPARE(v->job()->state(), engine::JobState::Cancelled);
     QVERIFY(v->run_button()->isEnabled());
     QVERIFY(v->status_label()->text().contains("Cancelled"));
-    QVERIFY(QFileInfo::exists(dir + "/config.json"));  // finished stages stay
+    QVERIFY(QFileInfo::exists(dir + "/run.json"));  // finished stages stay
     QVERIFY(!QFileInfo::exists(dir + "/results.json"));
     // Running again with the same folder continues and finishes.
     v->run_button()->click();

@@ -1,0 +1,34 @@
+// How every long `sims` command shows its progress and stops on Ctrl-C:
+// one line per finished row (a generation, an ω value) and, on a terminal, a
+// live line with the stage, the percentage, the time so far and the ETA; in a
+// log (no terminal) a line whenever the stage changes. SIGINT/SIGTERM set one
+// flag that the core checks; the command then says how to continue.
+#pragma once
+#include <atomic>
+#include <string>
+
+#include "experiment/progress.hpp"
+
+namespace sims::cli {
+
+// "mm:ss" or "h:mm:ss"; "--:--" when unknown.
+std::string hms(double seconds);
+
+// The flag Ctrl-C (SIGINT) and SIGTERM set once install_stop_handler() ran.
+std::atomic<bool>& stop_flag();
+void install_stop_handler();
+
+class ProgressLine {
+ public:
+  ProgressLine();
+  void operator()(const experiment::Progress& p);
+  // Clears the live line (before other output).
+  void clear();
+
+ private:
+  bool tty_;
+  bool live_ = false;
+  std::string last_stage_;
+};
+
+}  // namespace sims::cli

@@ -1,0 +1,41 @@
+// The four scenarios' figures, drawn from the results (not part of the run).
+#include "loops/scenarios.hpp"
+#include "render/canvas.hpp"
+#include "render/plot.hpp"
+
+namespace sims::loops {
+
+std::vector<std::string> write_scenarios_figures(const std::string& dir, const ScenariosConfig& cfg,
+                                                 const ScenariosResult& res, const std::vector<ScenarioSamplesRow>& rows) {
+  std::vector<std::string> files;
+  render::LinePlot plot;
+  plot.title = "Four scenarios (SIMS paper Sec. 4.2.2): " + res.metric + " vs |D_p|";
+  plot.x_label = "|D_p| polluting synthetic images (n_real = " + std::to_string(cfg.n_real) + ")";
+  plot.y_label = res.metric + " (SIMS: best over omega)";
+  plot.width = 820;
+  plot.height = 520;
+  for (size_t i = 0; i < res.curves.size(); ++i) {
+    render::Series s;
+    s.label = res.curves[i].name;
+    s.x = res.curves[i].n_p;
+    s.y = res.curves[i].fd;
+    s.colour = render::palette(i);
+    s.markers = i >= 2;  // ST-I / SIMS-I: one model each, a flat reference line
+    plot.series.push_back(std::move(s));
+  }
+  render::render_plot(plot).write_png(dir + "/scenarios.png");
+  files.push_back(dir + "/scenarios.png");
+  if (rows.empty()) return files;
+  render::GridFigure fig;
+  fig.title = "First samples of each scenario (the same noise in every row)";
+  const int zoom = cfg.net.sample_shape()[1] <= 32 ? 2 : 1;
+  for (const auto& r : rows) {
+    fig.y_labels.push_back(r.label);
+    fig.cells.push_back({render::image_mosaic(r.images, static_cast<int>(r.images.size(0)), zoom)});
+  }
+  write_grid_png(fig, dir + "/samples.png");
+  files.push_back(dir + "/samples.png");
+  return files;
+}
+
+}  // namespace sims::loops

@@ -1,0 +1,130 @@
+#include "metrics/sweep_run.hpp"
+
+#include <set>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
+#include "experiment/settings.hpp"
+#include "io/npy.hpp"
+
+namespace sims::metrics {
+
+using nlohmann::json;
+
+namespace {
+
+std::string row_stage(const SweepAux& a, double lo, double hi, double omega) {
+  return "row_" + a.label + "_" + experiment::format_real(lo) + "-" + experiment::format_real(hi) + "_w" +
+         experiment::format_real(omega);
+}
+
+json sampler_settings(const SamplerConfig& s) {
+  return {{"sampler", to_string(s.kind)},
+          {"steps", s.steps},
+          {"sigma_min", s.sigma_min},
+          {"sigma_max", s.sigma_max},
+          {"rho", s.rho},
+          {"churn", s.churn},
+          {"s_min", s.s_min},
+          {"s_max", experiment::setting_number(s.s_max)},
+          {"s_noise", s.s_noise}};
+}
+
+}  // namespace
+
+json sweep_settings(const SweepConfig& cfg, const std::vector<SweepAux>& aux, const json& inputs) {
+  json omegas = json::array(), intervals = json::array(), labels = json::array();
+  for (double w : cfg.omegas) omegas.push_back(experiment::setting_number(w));
+  for (const auto& [lo, hi] : cfg.intervals)
+    intervals.push_back({experiment::setting_number(lo), experiment::setting_number(hi)});
+  for (const auto& a : aux) labels.push_back(a.label);
+  return {{"sampler", sampler_settings(cfg.sampler)},
+          {"n", cfg.n},
+          {"seed", cfg.seed},
+          {"batch", cfg.batch},
+          {"pr_k", cfg.pr_k},
+          {"keep", cfg.keep},
+          {"grid", {{"omegas", omegas}, {"intervals", intervals}, {"aux", labels}}},
+          {"inputs", inputs}};
+}
+
+SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr_names) {
+  SweepRow r;
+  try {
+    r.omega = experiment::read_number(j.at("omega"), "omega");
+    r.lo = experiment::read_number(j.at("interval").at(0), "interval");
+    r.hi = j.at("interval").at(1).is_null() ? INFINITY : experiment::read_number(j.at("interval").at(1), "interval");
+    r.aux = j.at("aux").get<std::string>();
+    r.metric = j.contains("fd") ? "fd" : "w2";
+    r.value = experiment::read_number(j.at(r.metric), r.metric);
+    r.precision = experiment::read_number(j.at("precision"), "precision");
+    r.recall = experiment::read_number(j.at("recall"), "recall");
+    r.nfe = j.at("nfe").get<int>();
+    r.seconds = j.at("seconds").get<double>();
+    for (const auto& n : attr_names)
+      r.ratios.push_back(j.contains("ratio") && j["ratio"].contains(n) ? experiment::read_number(j["ratio"][n], n) : NAN);
+    for (auto it = j.begin(); it != j.end(); ++it)
+      if (!std::set<std::string>{"omega", "interval", "interval_text", "aux", "fd", "w2", "precision", "recall", "nfe",
+                                 "seconds", "ratio"}
+               .count(it.key()))
+        r.extra[it.key()] = it.value();
+  } catch (const json::exception& e) {
+    throw InputError(std::string("a stored sweep row is damaged: ") + e.what());
+  }
+  return r;
+}
+
+SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,
+                             SweepReference& ref, FeatureNet* features, AttributeClassifier* classifier,
+                             const SweepRunOptions& opts) {
+  experiment::RunFolder rf(opts.out_dir, "sweep", sweep_settings(cfg, aux, opts.inputs), {"grid", "keep"});
+  const experiment::Reporter report(opts.on_progress);
+  SweepResult res;
+  const int64_t total = static_cast<int64_t>(aux.size() * cfg.intervals.size() * cfg.omegas.size());
+  int64_t done = 0;
+  for (const auto& a : aux)
+    for (const auto& [lo, hi] : cfg.intervals)
+      for (double omega : cfg.omegas) {
+        const std::string stage = row_stage(a, lo, hi, omega);
+        const json key = {{"aux", a.label}, {"omega", experiment::setting_number(omega)},
+                          {"interval", {experiment::setting_number(lo), experiment::setting_number(hi)}}};
+        const std::string samples = rf.path("rows/" + stage + ".npy");
+        SweepResult one;
+        if (rf.done(stage, key)) {
+          const json r = rf.result(stage);
+          one.metric = r.at("metric").get<std::string>();
+          one.features = r.value("features", std::string());
+          one.attr_names = r.value("attr_names", std::vector<std::string>{});
+          one.rows.push_back(sweep_row_from_json(r.at("row"), one.attr_names));
+          one.rows.back().kept = io::read_npy(samples).to(at::kFloat);
+        } else {
+          SweepConfig c = cfg;
+          c.omegas = {omega};
+          c.intervals = {{lo, hi}};
+          one = run_sweep(base, {a}, c, ref, features, classifier,
+                          [&](size_t, size_t, const std::string& what) {
+                            report("sweep", done, total, what);
+                            return !(opts.cancel && opts.cancel->load());
+                          },
+                          opts.cancel);
+          io::write_npy(samples, one.rows.at(0).kept);
+          json r = {{"metric", one.metric}, {"row", one.rows.at(0).to_json(one.attr_names)}};
+          if (!one.features.empty()) r["features"] = one.features;
+          if (!one.attr_names.empty()) r["attr_names"] = one.attr_names;
+          rf.finish(stage, key, r);
+        }
+        res.metric = one.metric;
+        res.features = one.features;
+        res.attr_names = one.attr_names;
+        res.rows.push_back(std::move(one.rows.at(0)));
+        ++done;
+        std::ostringstream msg;
+        msg << "omega " << omega << ": " << res.metric << " " << res.rows.back().value;
+        report("sweep", done, total, msg.str(), res.rows.back().to_json(res.attr_names), res.rows.back().kept);
+      }
+  return res;
+}
+
+}  // namespace sims::metrics

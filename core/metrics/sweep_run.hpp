@@ -1,0 +1,41 @@
+// `sims sweep` as a long command in a run folder (experiment/run_folder.hpp):
+// every (aux, interval, ω) row is a stage - its kept samples
+// (rows/NAME.npy), then its done-marker holding the row - so a stopped sweep
+// continues with the rows it has not finished, the same command finds
+// nothing to do, more ω values or intervals only add rows, and other
+// settings are refused. The rows equal run_sweep's: each row samples from the
+// same starting noise whichever rows ran before it.
+#pragma once
+#include <atomic>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "experiment/progress.hpp"
+#include "metrics/sweep.hpp"
+
+namespace sims::metrics {
+
+struct SweepRunOptions {
+  std::string out_dir;  // the run folder (required)
+  // What the rows depend on besides cfg's numbers: the models by content,
+  // the reference, the feature network ... (the face builds it). The grid
+  // itself (omegas, intervals, which auxiliaries) and `keep` may change.
+  nlohmann::json inputs;
+  const std::atomic<bool>* cancel = nullptr;
+  // Stage "sweep"; done/total count rows; a finished row comes with its
+  // update (row: SweepRow::to_json, samples: its kept samples).
+  experiment::ProgressFn on_progress;
+};
+
+// The settings as stored in run.json: cfg's numbers, its grid, the inputs.
+nlohmann::json sweep_settings(const SweepConfig& cfg, const std::vector<SweepAux>& aux, const nlohmann::json& inputs);
+
+SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,
+                             SweepReference& ref, FeatureNet* features, AttributeClassifier* classifier,
+                             const SweepRunOptions& opts);
+
+// A row written by SweepRow::to_json (kept samples not included).
+SweepRow sweep_row_from_json(const nlohmann::json& j, const std::vector<std::string>& attr_names);
+
+}  // namespace sims::metrics
