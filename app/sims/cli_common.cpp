@@ -9,21 +9,11 @@
 #include <ATen/Parallel.h>
 
 #include "common/error.hpp"
+#include "experiment/settings.hpp"
 
 namespace sims::cli {
 
-double parse_number(const std::string& text, const std::string& flag) {
-  if (text == "inf" || text == "+inf" || text == "Inf" || text == "infinity")
-    return std::numeric_limits<double>::infinity();
-  try {
-    size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size() || std::isnan(v)) throw std::invalid_argument("x");
-    return v;
-  } catch (const std::exception&) {
-    throw InputError(flag + " '" + text + "' is not a number");
-  }
-}
+double parse_number(const std::string& text, const std::string& flag) { return experiment::parse_real(text, flag); }
 
 std::pair<double, double> parse_interval(const std::string& text) {
   const auto colon = text.find(':');

@@ -189,14 +189,18 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   ro.out_dir = out;
   ro.cancel = &stop_flag();
   ro.device = device;
-  std::cerr << "image loop: " << cfg.data.to_string() << ", " << loops::to_string(cfg.kind) << ", "
-            << loops::to_string(cfg.algorithm)
-            << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + num(cfg.omega, 2) + ")" : "")
-            << ", |D_r| = " << cfg.n_real << ", |D_s| = " << cfg.n_synth << ", " << cfg.generations
-            << " generations, warm start " << loops::to_string(cfg.warm_start) << ", " << device.str() << "\n";
   ProgressLine line;
   int64_t last_done = 0;
+  bool header = false;  // printed with the first progress: a refused run folder prints only its error
   ro.on_progress = [&](const experiment::Progress& p) {
+    if (!header) {
+      header = true;
+      std::cerr << "image loop: " << cfg.data.to_string() << ", " << loops::to_string(cfg.kind) << ", "
+                << loops::to_string(cfg.algorithm)
+                << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + num(cfg.omega, 2) + ")" : "")
+                << ", |D_r| = " << cfg.n_real << ", |D_s| = " << cfg.n_synth << ", " << cfg.generations
+                << " generations, warm start " << loops::to_string(cfg.warm_start) << ", " << device.str() << "\n";
+    }
     if (!p.row.is_null()) last_done = p.row.value("generation", last_done);
     line(p);
   };

@@ -212,12 +212,16 @@ int run_diffusion(const LoopArgs& a) {
   ro.out_dir = a.out;
   ro.cancel = &stop_flag();
   ro.workers = a.workers;
-  std::cerr << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
-            << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
-            << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations\n";
   ProgressLine line;
   int64_t last_done = 0;
+  bool header = false;  // printed with the first progress: a refused run folder prints only its error
   ro.on_progress = [&](const experiment::Progress& p) {
+    if (!header) {
+      header = true;
+      std::cerr << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
+                << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
+                << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations\n";
+    }
     if (!p.row.is_null()) last_done = p.row.value("generation", last_done);
     line(p);
   };

@@ -7,7 +7,7 @@
 namespace sims::experiment {
 
 double parse_real(const std::string& text, const std::string& what) {
-  if (text == "inf" || text == "+inf") return INFINITY;
+  if (text == "inf" || text == "+inf" || text == "Inf" || text == "infinity") return INFINITY;
   if (text == "-inf") return -INFINITY;
   const char* s = text.c_str();
   char* end = nullptr;

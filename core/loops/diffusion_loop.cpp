@@ -22,7 +22,7 @@
 #include "experiment/run_folder.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
-#include "loops/loop_choices.hpp"
+#include "loops/loop_schemas.hpp"
 #include "loops/ensemble.hpp"
 #include "metrics/wasserstein.hpp"
 
@@ -50,63 +50,47 @@ DiffusionLoopConfig::DiffusionLoopConfig() {
 
 const experiment::Schema<DiffusionLoopConfig>& diffusion_loop_schema() {
   using C = DiffusionLoopConfig;
-  using experiment::Schema;
-  static const Schema<C> s =
-      Schema<C>("diffusion2d loop")
-          .constant("family", "diffusion2d", "a diffusion2d loop")
-          .custom(
-              "data", "--data", "p_r: a built-in 2D data set (" + [] {
-                std::string n;
-                for (const auto& x : data::toy2d_names()) n += (n.empty() ? "" : ", ") + x;
-                return n;
-              }() + ")",
-              [](const C& c) { return c.data.to_json(); },
-              [](C& c, const nlohmann::json& j) { c.data = data::Toy2dSpec::from_json(j); },
-              [](C& c, const std::string& t) { c.data = data::Toy2dSpec::named(t); },
-              [](const C& c) { return c.data.name; })
-          .choice("kind", &C::kind, "--kind", "what generation t >= 2 trains on",
-                  loop_kind_names())
-          .choice("pool", &C::accumulate, "--pool", "synthetic pool: the last generation's set or all of them",
-                  pool_names())
-          .integer("n_real", &C::n_real, "--n-real", "real points per generation", 2, 10'000'000)
-          .integer("n_synth", &C::n_synth, "--n-synth", "|D_s|: synthetic points per generation", 0, 10'000'000)
-          .integer("generations", &C::generations, "--generations", "generations", 1, 100000)
-          .free()
-          .integer("runs", &C::runs, "--runs", "independent runs", 1, 1'000'000)
-          .seed("seed", &C::seed, "--seed", "random seed")
-          .choice("algorithm", &C::algorithm, "--algorithm", "training algorithm",
-                  algorithm_names())
-          .real("omega", &C::omega, "--omega", "SIMS guidance weight", -1000, 1000)
-          .interval("interval", &C::interval_lo, &C::interval_hi, "--interval", "guidance interval LO:HI in sigma")
-          .real("bias", &C::bias, "--bias", "sampling bias lambda (1: unbiased)", 0, 1, true)
-          .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: samples the auxiliary is fine-tuned on", 1, 10'000'000)
-          .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs of D^t", 0, 1e6, true)
-          .real("aux_epochs", &C::aux_epochs, "--aux-epochs", "auxiliary budget in epochs of its set", 0, 1e6, true)
-          .integer("n_eval", &C::n_eval, "--n-eval", "generated points per run scored", 2, 1'000'000)
-          .nested("net", &C::net, experiment::mlp_schema())
-          .nested("train", &C::train, experiment::train_schema())
-          .nested("sampler", &C::sampler, experiment::sampler_schema(), "", {"sampler", "steps", "sigma_min", "sigma_max", "rho"})
-          .integer("batch_runs", &C::batch_runs, "--batch-runs", "runs per batched ensemble (0: all at once)", 0, 1'000'000)
-          .free()
-          .integer("save_runs", &C::save_runs, "--save-runs", "runs whose points are saved per generation", 0, 1'000'000)
-          .free()
-          .rule([](const C& c) {
-            return c.kind == LoopKind::FullySynthetic && c.n_synth < 2
-                       ? "--n-synth must be at least 2 for the fully synthetic loop (got " + std::to_string(c.n_synth) + ")"
-                       : std::string();
-          })
-          .rule([](const C& c) {
-            return loop_metric_name(c) == "w2_empirical" && c.n_eval * c.n_eval > metrics::kMaxOtEntries
-                       ? std::string("--n-eval is too large for exact optimal transport")
-                       : std::string();
-          })
-          .rule([](const C& c) {
-            // Memory: the largest per-run tensors are the pool and the sampled sets.
-            const double pool = static_cast<double>(c.accumulate ? c.n_synth * c.generations : c.n_synth);
-            return static_cast<double>(c.runs) * (pool + c.n_real) * 2 * 4 < 8e9
-                       ? std::string()
-                       : std::string("--runs x pool size is too large for memory");
-          });
+  static const experiment::Schema<C> s = [] {
+    experiment::Schema<C> s("diffusion2d loop");
+    s.constant("family", "diffusion2d", "a diffusion2d loop")
+        .custom(
+            "data", "--data", "p_r: a built-in 2D data set (" + [] {
+              std::string n;
+              for (const auto& x : data::toy2d_names()) n += (n.empty() ? "" : ", ") + x;
+              return n;
+            }() + ")",
+            [](const C& c) { return c.data.to_json(); },
+            [](C& c, const nlohmann::json& j) { c.data = data::Toy2dSpec::from_json(j); },
+            [](C& c, const std::string& t) { c.data = data::Toy2dSpec::named(t); },
+            [](const C& c) { return c.data.name; });
+    add_loop_fields(s, "points");
+    s.integer("runs", &C::runs, "--runs", "independent runs", 1, 1'000'000)
+        .real("bias", &C::bias, "--bias", "sampling bias lambda (1: unbiased)", 0, 1, true)
+        .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: samples the auxiliary is fine-tuned on", 1, 10'000'000)
+        .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs of D^t", 0, 1e6, true)
+        .real("aux_epochs", &C::aux_epochs, "--aux-epochs", "auxiliary budget in epochs of its set", 0, 1e6, true)
+        .integer("n_eval", &C::n_eval, "--n-eval", "generated points per run scored", 2, 1'000'000)
+        .nested("net", &C::net, experiment::mlp_schema())
+        .nested("train", &C::train, experiment::train_schema())
+        .nested("sampler", &C::sampler, experiment::sampler_schema(), "", {"sampler", "steps", "sigma_min", "sigma_max", "rho"})
+        .integer("batch_runs", &C::batch_runs, "--batch-runs", "runs per batched ensemble (0: all at once)", 0, 1'000'000)
+        .free()
+        .integer("save_runs", &C::save_runs, "--save-runs", "runs whose points are saved per generation", 0, 1'000'000)
+        .free()
+        .rule([](const C& c) {
+          return loop_metric_name(c) == "w2_empirical" && c.n_eval * c.n_eval > metrics::kMaxOtEntries
+                     ? std::string("--n-eval is too large for exact optimal transport")
+                     : std::string();
+        })
+        .rule([](const C& c) {
+          // Memory: the largest per-run tensors are the pool and the sampled sets.
+          const double pool = static_cast<double>(c.accumulate ? c.n_synth * c.generations : c.n_synth);
+          return static_cast<double>(c.runs) * (pool + c.n_real) * 2 * 4 < 8e9
+                     ? std::string()
+                     : std::string("--runs x pool size is too large for memory");
+        });
+    return s;
+  }();
   return s;
 }
 

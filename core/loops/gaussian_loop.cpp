@@ -11,7 +11,7 @@
 #include "common/error.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
-#include "loops/loop_choices.hpp"
+#include "loops/loop_schemas.hpp"
 
 namespace sims::loops {
 namespace {

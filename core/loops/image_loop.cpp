@@ -19,7 +19,7 @@
 #include "experiment/run_folder.hpp"
 #include "data/faces.hpp"
 #include "io/atomic_file.hpp"
-#include "loops/loop_choices.hpp"
+#include "loops/loop_schemas.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
 #include "metrics/precision_recall.hpp"
@@ -59,7 +59,9 @@ NetConfig default_image_net() {
   return n;
 }
 
-ImageLoopConfig::ImageLoopConfig() {
+ImageLoopConfig::ImageLoopConfig() { set_image_defaults(net, train, features); }
+
+void set_image_defaults(NetConfig& net, TrainConfig& train, std::string& features) {
   net = default_image_net();
   train.batch = 64;
   train.lr = 1e-3;
@@ -67,84 +69,60 @@ ImageLoopConfig::ImageLoopConfig() {
   features = default_image_features();
 }
 
+std::string unet_problem(const NetConfig& n, const std::string& who) {
+  if (n.type != "unet") return who + " needs a U-Net (network type 'unet', e.g. assets/networks/unet32.json)";
+  try {
+    (void)NetConfig::from_json(n.to_json());  // the U-Net's own checks
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return std::string();
+}
+
 const experiment::Schema<ImageLoopConfig>& image_loop_schema() {
   using C = ImageLoopConfig;
-  using experiment::Schema;
-  using experiment::setting_number;
-  static const Schema<C> s =
-      Schema<C>("image loop")
-          .constant("family", "images", "an image loop")
-          .spec("data", &C::data, "--data", "the real images: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR, npy:FILE")
-          .derived("data_string", [](const C& c) { return json(c.data.to_string()); })
-          .seed("data_seed", &C::data_seed, "--data-seed", "which built-in faces")
-          .choice("kind", &C::kind, "--kind", "what generation t >= 2 trains on",
-                  loop_kind_names())
-          .choice("pool", &C::accumulate, "--pool", "synthetic pool: the last generation's set or all of them",
-                  pool_names())
-          .integer("n_real", &C::n_real, "--n-real", "real images per generation", 2, 10'000'000)
-          .integer("n_synth", &C::n_synth, "--n-synth", "|D_s|: synthetic images per generation", 0, 10'000'000)
-          .integer("generations", &C::generations, "--generations", "generations", 1, 100000)
-          .free()
-          .seed("seed", &C::seed, "--seed", "random seed")
-          .choice("algorithm", &C::algorithm, "--algorithm", "training algorithm",
-                  algorithm_names())
-          .real("omega", &C::omega, "--omega", "SIMS guidance weight", -1000, 1000)
-          .interval("interval", &C::interval_lo, &C::interval_hi, "--interval", "guidance interval LO:HI in sigma")
-          .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: images the auxiliary is fine-tuned on", 2, 10'000'000)
-          .integer("base_images", &C::base_images, "--base-images", "base budget per generation in images seen", 0,
-                   10'000'000'000LL)
-          .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs (overrides --base-images)", 0, 1e6)
-          .integer("first_images", &C::first_images, "--first-images",
-                   "generation 1's base budget (-1: as the others; 0: the --init model as it is)", -1, 10'000'000'000LL)
-          .integer("aux_images", &C::aux_images, "--aux-images", "auxiliary budget in images seen", 0, 10'000'000'000LL)
-          .real("aux_epochs", &C::aux_epochs, "--aux-epochs", "auxiliary budget in epochs (overrides --aux-images)", 0, 1e6)
-          .choice("warm_start", &C::warm_start, "--warm-start", "where each generation's base starts",
-                  std::vector<std::pair<WarmStart, std::string>>{
-                      {WarmStart::Scratch, "scratch"}, {WarmStart::Previous, "previous"}, {WarmStart::Previous, "finetune"}})
-          .text("init", &C::init, "--init", "checkpoint the bases start from")
-          .object<NetConfig>("net", &C::net, "the U-Net", [](const NetConfig& n) {
-                if (n.type != "unet") return std::string("the image loop trains a U-Net (network type 'unet', e.g. assets/networks/unet32.json)");
-                try {
-                  (void)NetConfig::from_json(n.to_json());  // the U-Net's own checks
-                } catch (const InputError& e) {
-                  return std::string(e.what());
-                }
-                return std::string();
-              })
-          .nested("train", &C::train, experiment::train_schema())
-          .nested("sampler", &C::sampler, experiment::sampler_schema())
-          .integer("chunk", &C::chunk, "--chunk", "images per sampler call", 1, 1'000'000)
-          .integer("n_eval", &C::n_eval, "--n-eval", "generated images scored per generation", 2, 10'000'000)
-          .integer("n_ref", &C::n_ref, "--n-ref", "real reference images (0: --n-eval)", 0, 10'000'000)
-          .text("features", &C::features, "--features", "feature network for FD", true)
-          .text("classifier", &C::classifier, "--classifier", "attribute classifier (\"\": the feature net; none)")
-          .integer("pr_k", &C::pr_k, "--pr-k", "k of precision/recall", 1, 1000)
-          .integer("save_images", &C::save_images, "--save-images", "samples saved per generation", 0, 100000)
-          .free()
-          .boolean("keep_models", &C::keep_models, "--keep-models", "keep each generation's models in models/")
-          .free()
-          .rule([](const C& c) {
-            return c.kind == LoopKind::FullySynthetic && c.n_synth < 2
-                       ? "--n-synth must be at least 2 for the fully synthetic loop (got " + std::to_string(c.n_synth) + ")"
-                       : std::string();
-          })
-          .rule([](const C& c) {
-            if (c.base_epochs <= 0 && c.base_images < 1) return std::string("--base-images must be at least 1 (or give --base-epochs)");
-            if (c.aux_epochs <= 0 && c.aux_images < 1) return std::string("--aux-images must be at least 1 (or give --aux-epochs)");
-            if (c.first_images == 0 && c.init.empty())
-              return std::string("--first-images 0 means generation 1 is the --init model: give --init CKPT");
-            if (c.n_ref == 1) return std::string("--n-ref must be 0 (= --n-eval) or at least 2");
-            return std::string();
-          })
-          .rule([](const C& c) {
-            const auto shape = c.net.sample_shape();
-            const double img = static_cast<double>(shape[0] * shape[1] * shape[2]) * 4;
-            const double pool = static_cast<double>(c.accumulate ? c.n_synth * c.generations : c.n_synth);
-            const double largest = std::max<double>({pool + c.n_real, static_cast<double>(c.n_aux), static_cast<double>(c.n_eval)});
-            return largest * img < 16e9 ? std::string()
-                                        : "the training set (pool + real) or --n-aux/--n-eval is too large for memory (" +
-                                              std::to_string(static_cast<int64_t>(largest * img / 1e9)) + " GB)";
-          });
+  static const experiment::Schema<C> s = [] {
+    experiment::Schema<C> s("image loop");
+    s.constant("family", "images", "an image loop")
+        .spec("data", &C::data, "--data", "the real images: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR, npy:FILE")
+        .derived("data_string", [](const C& c) { return json(c.data.to_string()); })
+        .seed("data_seed", &C::data_seed, "--data-seed", "which built-in faces");
+    add_loop_fields(s, "images");
+    s.integer("n_aux", &C::n_aux, "--n-aux", "SIMS: images the auxiliary is fine-tuned on", 2, 10'000'000)
+        .integer("base_images", &C::base_images, "--base-images", "base budget per generation in images seen", 0,
+                 10'000'000'000LL)
+        .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs (overrides --base-images)", 0, 1e6)
+        .integer("first_images", &C::first_images, "--first-images",
+                 "generation 1's base budget (-1: as the others; 0: the --init model as it is)", -1, 10'000'000'000LL)
+        .integer("aux_images", &C::aux_images, "--aux-images", "auxiliary budget in images seen", 0, 10'000'000'000LL)
+        .real("aux_epochs", &C::aux_epochs, "--aux-epochs", "auxiliary budget in epochs (overrides --aux-images)", 0, 1e6)
+        .choice("warm_start", &C::warm_start, "--warm-start", "where each generation's base starts",
+                std::vector<std::pair<WarmStart, std::string>>{
+                    {WarmStart::Scratch, "scratch"}, {WarmStart::Previous, "previous"}, {WarmStart::Previous, "finetune"}})
+        .text("init", &C::init, "--init", "checkpoint the bases start from");
+    add_image_model_fields(s, "the image loop", "generated images scored per generation");
+    s.integer("save_images", &C::save_images, "--save-images", "samples saved per generation", 0, 100000)
+        .free()
+        .boolean("keep_models", &C::keep_models, "--keep-models", "keep each generation's models in models/")
+        .free()
+        .rule([](const C& c) {
+          if (c.base_epochs <= 0 && c.base_images < 1) return std::string("--base-images must be at least 1 (or give --base-epochs)");
+          if (c.aux_epochs <= 0 && c.aux_images < 1) return std::string("--aux-images must be at least 1 (or give --aux-epochs)");
+          if (c.first_images == 0 && c.init.empty())
+            return std::string("--first-images 0 means generation 1 is the --init model: give --init CKPT");
+          return std::string();
+        })
+        .rule([](const C& c) {
+          const auto shape = c.net.sample_shape();
+          const double img = static_cast<double>(shape[0] * shape[1] * shape[2]) * 4;
+          const double pool = static_cast<double>(c.accumulate ? c.n_synth * c.generations : c.n_synth);
+          const double largest = std::max<double>({pool + c.n_real, static_cast<double>(c.n_aux), static_cast<double>(c.n_eval)});
+          return largest * img < 16e9 ? std::string()
+                                      : "the training set (pool + real) or --n-aux/--n-eval is too large for memory (" +
+                                            std::to_string(static_cast<int64_t>(largest * img / 1e9)) + " GB)";
+        });
+    return s;
+  }();
   return s;
 }
 

@@ -16,6 +16,7 @@
 #include "experiment/common_schemas.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
+#include "loops/loop_schemas.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
@@ -29,73 +30,51 @@ using nlohmann::json;
 
 // [SECTION] Settings --------------------------------------------------------------
 
-ScenariosConfig::ScenariosConfig() {
-  net = default_image_net();
-  train.batch = 64;
-  train.lr = 1e-3;
-  train.lr_rampup = 2000;
-  features = default_image_features();
-}
+ScenariosConfig::ScenariosConfig() { set_image_defaults(net, train, features); }
 
 const experiment::Schema<ScenariosConfig>& scenarios_schema() {
   using C = ScenariosConfig;
-  using experiment::Schema;
-  static const Schema<C> s =
-      Schema<C>("scenarios")
-          .constant("experiment", "scenarios", "of the four scenarios")
-          .spec("data", &C::data, "--data", "D_r: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR, npy:FILE")
-          .derived("data_string", [](const C& c) { return json(c.data.to_string()); })
-          .seed("data_seed", &C::data_seed, "--data-seed", "which built-in faces")
-          .integer("n_real", &C::n_real, "--n-real", "|D_r| real images", 2, 10'000'000)
-          .reals("pollution", &C::pollution, "--pollution", "|D_p| as multiples of --n-real", 0, 100)
-          .free()
-          .seed("seed", &C::seed, "--seed", "random seed")
-          .text("base", &C::base, "--base", "ST-I: a given checkpoint instead of training one")
-          .integer("base_images", &C::base_images, "--base-images", "ST-I training budget in images", 0, 10'000'000'000LL)
-          .integer("polluted_images", &C::polluted_images, "--polluted-images", "ST-P training budget in images", 1,
-                   10'000'000'000LL)
-          .boolean("polluted_from_st_i", &C::polluted_from_st_i, "--from-st-i", "ST-P fine-tuned from ST-I")
-          .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: images the auxiliary is fine-tuned on", 2, 10'000'000)
-          .integer("aux_images", &C::aux_images, "--aux-images", "auxiliary budget in images", 1, 10'000'000'000LL)
-          .reals("omegas", &C::omegas, "--omegas", "SIMS guidance weights (the best is reported)", -1000, 1000)
-          .free()
-          .interval("interval", &C::interval_lo, &C::interval_hi, "--interval", "guidance interval LO:HI in sigma")
-          .object<NetConfig>("net", &C::net, "the U-Net", [](const NetConfig& n) {
-                if (n.type != "unet") return std::string("the scenarios train a U-Net (network type 'unet')");
-                try {
-                  (void)NetConfig::from_json(n.to_json());  // the U-Net's own checks
-                } catch (const InputError& e) {
-                  return std::string(e.what());
-                }
-                return std::string();
-              })
-          .nested("train", &C::train, experiment::train_schema())
-          .nested("sampler", &C::sampler, experiment::sampler_schema())
-          .integer("chunk", &C::chunk, "--chunk", "images per sampler call", 1, 1'000'000)
-          .integer("n_eval", &C::n_eval, "--n-eval", "samples per model and omega", 2, 10'000'000)
-          .integer("n_ref", &C::n_ref, "--n-ref", "real reference images (0: --n-eval)", 0, 10'000'000)
-          .text("features", &C::features, "--features", "feature network for FD", true)
-          .text("classifier", &C::classifier, "--classifier", "attribute classifier (\"\": the feature net; none)")
-          .integer("pr_k", &C::pr_k, "--pr-k", "k of precision/recall", 1, 1000)
-          .integer("keep", &C::keep, "--keep", "samples per row in samples.png", 0, 64)
-          .free()
-          .rule([](const C& c) {
-            if (c.pollution.size() > 100) return std::string("--pollution needs 1 to 100 values (multiples of --n-real)");
-            const auto sizes = pollution_sizes(c);
-            for (size_t i = 1; i < sizes.size(); ++i)
-              if (sizes[i] == sizes[i - 1]) return "--pollution gives the same |D_p| = " + std::to_string(sizes[i]) + " twice";
-            if (c.omegas.size() > 100) return std::string("--omegas needs 1 to 100 values");
-            for (double w : c.omegas)
-              if (w == 0.0)
-                return std::string("--omegas values must be non-zero (omega = 0 is the base model, scored as ST-I/ST-P)");
-            if (c.base.empty() && c.base_images < 1) return std::string("--base-images must be at least 1 (or give --base CKPT)");
-            if (c.n_ref == 1) return std::string("--n-ref must be 0 (= --n-eval) or at least 2");
-            const auto shape = c.net.sample_shape();
-            const double img = static_cast<double>(shape[0] * shape[1] * shape[2]) * 4;
-            if (static_cast<double>(c.n_real + sizes.back()) * img >= 16e9)
-              return std::string("--n-real x (1 + largest --pollution) images are too many for memory");
-            return std::string();
-          });
+  static const experiment::Schema<C> s = [] {
+    experiment::Schema<C> s("scenarios");
+    s.constant("experiment", "scenarios", "of the four scenarios")
+        .spec("data", &C::data, "--data", "D_r: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR, npy:FILE")
+        .derived("data_string", [](const C& c) { return json(c.data.to_string()); })
+        .seed("data_seed", &C::data_seed, "--data-seed", "which built-in faces")
+        .integer("n_real", &C::n_real, "--n-real", "|D_r| real images", 2, 10'000'000)
+        .reals("pollution", &C::pollution, "--pollution", "|D_p| as multiples of --n-real", 0, 100)
+        .free()
+        .seed("seed", &C::seed, "--seed", "random seed")
+        .text("base", &C::base, "--base", "ST-I: a given checkpoint instead of training one")
+        .integer("base_images", &C::base_images, "--base-images", "ST-I training budget in images", 0, 10'000'000'000LL)
+        .integer("polluted_images", &C::polluted_images, "--polluted-images", "ST-P training budget in images", 1,
+                 10'000'000'000LL)
+        .boolean("polluted_from_st_i", &C::polluted_from_st_i, "--from-st-i", "ST-P fine-tuned from ST-I")
+        .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: images the auxiliary is fine-tuned on", 2, 10'000'000)
+        .integer("aux_images", &C::aux_images, "--aux-images", "auxiliary budget in images", 1, 10'000'000'000LL)
+        .reals("omegas", &C::omegas, "--omegas", "SIMS guidance weights (the best is reported)", -1000, 1000)
+        .free()
+        .interval("interval", &C::interval_lo, &C::interval_hi, "--interval", "guidance interval LO:HI in sigma");
+    add_image_model_fields(s, "the scenarios", "samples per model and omega");
+    s.integer("keep", &C::keep, "--keep", "samples per row in samples.png", 0, 64)
+        .free()
+        .rule([](const C& c) {
+          if (c.pollution.size() > 100) return std::string("--pollution needs 1 to 100 values (multiples of --n-real)");
+          const auto sizes = pollution_sizes(c);
+          for (size_t i = 1; i < sizes.size(); ++i)
+            if (sizes[i] == sizes[i - 1]) return "--pollution gives the same |D_p| = " + std::to_string(sizes[i]) + " twice";
+          if (c.omegas.size() > 100) return std::string("--omegas needs 1 to 100 values");
+          for (double w : c.omegas)
+            if (w == 0.0)
+              return std::string("--omegas values must be non-zero (omega = 0 is the base model, scored as ST-I/ST-P)");
+          if (c.base.empty() && c.base_images < 1) return std::string("--base-images must be at least 1 (or give --base CKPT)");
+          const auto shape = c.net.sample_shape();
+          const double img = static_cast<double>(shape[0] * shape[1] * shape[2]) * 4;
+          if (static_cast<double>(c.n_real + sizes.back()) * img >= 16e9)
+            return std::string("--n-real x (1 + largest --pollution) images are too many for memory");
+          return std::string();
+        });
+    return s;
+  }();
   return s;
 }
 

@@ -10,17 +10,12 @@
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "metrics/shape_text.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 
 namespace sims::metrics {
 namespace {
-
-std::string shape_str(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   if (s.size() < suffix.size()) return false;

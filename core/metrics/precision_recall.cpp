@@ -6,15 +6,10 @@
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "metrics/shape_text.hpp"
 
 namespace sims::metrics {
 namespace {
-
-std::string shape_str(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
 
 void check_set(const at::Tensor& x, const char* name, int64_t k) {
   if (!x.defined() || x.dim() != 2)

@@ -14,16 +14,11 @@
 #endif
 
 #include "common/error.hpp"
+#include "metrics/shape_text.hpp"
 #include "metrics/frechet.hpp"
 
 namespace sims::metrics {
 namespace {
-
-std::string shape_str(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
 
 void check_points(const at::Tensor& x, const char* name) {
   if (!x.defined() || x.dim() != 2)

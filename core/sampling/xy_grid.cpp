@@ -7,21 +7,12 @@
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "experiment/settings.hpp"
 
 namespace sims {
 namespace {
 
-double number(const std::string& text, const std::string& what) {
-  if (text == "inf" || text == "+inf" || text == "Inf" || text == "infinity") return std::numeric_limits<double>::infinity();
-  try {
-    size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size() || std::isnan(v)) throw std::invalid_argument("x");
-    return v;
-  } catch (const std::exception&) {
-    throw InputError(what + " '" + text + "' is not a number");
-  }
-}
+double number(const std::string& text, const std::string& what) { return experiment::parse_real(text, what); }
 
 struct CellSettings {
   SamplerConfig cfg;
