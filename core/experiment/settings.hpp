@@ -482,4 +482,16 @@ class Schema {
   std::vector<std::function<std::string(const T&)>> rules_;
 };
 
+// A configuration read from JSON (older files: unknown keys ignored, missing
+// keys at their defaults); any error becomes an InputError that says which
+// configuration was being read.
+template <class T>
+T read_settings(const Schema<T>& schema, const nlohmann::json& j) {
+  try {
+    return schema.from_json(j, T(), true);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(schema.name() + " configuration: " + e.what());
+  }
+}
+
 }  // namespace sims::experiment

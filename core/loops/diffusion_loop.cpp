@@ -96,13 +96,7 @@ const experiment::Schema<DiffusionLoopConfig>& diffusion_loop_schema() {
 
 nlohmann::json DiffusionLoopConfig::to_json() const { return diffusion_loop_schema().to_json(*this); }
 
-DiffusionLoopConfig DiffusionLoopConfig::from_json(const nlohmann::json& j) {
-  try {
-    return diffusion_loop_schema().from_json(j, DiffusionLoopConfig(), true);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(std::string("loop configuration: ") + e.what());
-  }
-}
+DiffusionLoopConfig DiffusionLoopConfig::from_json(const nlohmann::json& j) { return experiment::read_settings(diffusion_loop_schema(), j); }
 
 void validate(const DiffusionLoopConfig& c) {
   if (c.net.type != "mlp" || c.net.dim != 2) throw InputError("the diffusion2d loop uses a 2D MLP network");

@@ -128,13 +128,7 @@ const experiment::Schema<ImageLoopConfig>& image_loop_schema() {
 
 json ImageLoopConfig::to_json() const { return image_loop_schema().to_json(*this); }
 
-ImageLoopConfig ImageLoopConfig::from_json(const json& j) {
-  try {
-    return image_loop_schema().from_json(j, ImageLoopConfig(), true);
-  } catch (const json::exception& e) {
-    throw InputError(std::string("image loop configuration: ") + e.what());
-  }
-}
+ImageLoopConfig ImageLoopConfig::from_json(const json& j) { return experiment::read_settings(image_loop_schema(), j); }
 
 void validate(const ImageLoopConfig& c) {
   image_loop_schema().validate(c);

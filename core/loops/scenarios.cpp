@@ -80,13 +80,7 @@ const experiment::Schema<ScenariosConfig>& scenarios_schema() {
 
 json ScenariosConfig::to_json() const { return scenarios_schema().to_json(*this); }
 
-ScenariosConfig ScenariosConfig::from_json(const json& j) {
-  try {
-    return scenarios_schema().from_json(j, ScenariosConfig(), true);
-  } catch (const json::exception& e) {
-    throw InputError(std::string("scenarios configuration: ") + e.what());
-  }
-}
+ScenariosConfig ScenariosConfig::from_json(const json& j) { return experiment::read_settings(scenarios_schema(), j); }
 
 void validate(const ScenariosConfig& c) { scenarios_schema().validate(c); }
 

@@ -140,13 +140,7 @@ const experiment::Schema<ShiftConfig>& shift_schema() {
 
 json ShiftConfig::to_json() const { return shift_schema().to_json(*this); }
 
-ShiftConfig ShiftConfig::from_json(const json& j) {
-  try {
-    return shift_schema().from_json(j, ShiftConfig(), true);
-  } catch (const json::exception& e) {
-    throw InputError(std::string("shift configuration: ") + e.what());
-  }
-}
+ShiftConfig ShiftConfig::from_json(const json& j) { return experiment::read_settings(shift_schema(), j); }
 
 void validate(const ShiftConfig& c) {
   if (c.base.empty()) throw InputError("shift: no base model");
