@@ -12,17 +12,13 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QFrame>
 #include <QGridLayout>
-#include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
-#include <QMenu>
 #include <QPainter>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
@@ -252,18 +248,12 @@ bool read_shift_results(const QString& dir, ShiftShown* out, QString* error) {
 // [SECTION] The view --------------------------------------------------------------------------
 
 ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
-    : QWidget(parent), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
-  auto* v = new QVBoxLayout(this);
-  v->setContentsMargins(6, 6, 6, 6);
-
-  auto* box = new QGroupBox("Distribution shift (SIMS Sec. 4.3): move an attribute's share towards a target", this);
-  auto* g = new QGridLayout(box);
-  g->setHorizontalSpacing(8);
-  auto label = [&](const QString& t, int r, int c) {
-    auto* l = new QLabel(t, box);
-    l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    g->addWidget(l, r, c);
-  };
+    : AnalysisTab({"shift", "Distribution shift (SIMS Sec. 4.3): move an attribute's share towards a target", "Run shift",
+                   "nothing to export yet: run the shift or load a run folder first",
+                   "Export the table as CSV (results.csv columns)", 420, 220},
+                  messages, parent) {
+  QWidget* box = form_box();
+  QGridLayout* g = form();
   auto file_row = [&](QLineEdit* e, const QString& title, bool folder) {
     auto* w = new QWidget(box);
     auto* h = new QHBoxLayout(w);
@@ -283,7 +273,6 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
       e->setText(got);
       Q_EMIT e->editingFinished();
     });
-    inputs_.push_back(b);
     return w;
   };
   base_ = new QLineEdit(box);
@@ -329,71 +318,51 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   folder_->setToolTip("Run folder: every finished stage is kept here; running again with the same folder continues "
                       "(changed settings redo their stage and the later ones)");
 
-  label("base model", 0, 0);
+  form_label("base model", 0, 0);
   g->addWidget(file_row(base_, "Base model (sims image checkpoint)", false), 0, 1, 1, 3);
-  label("classifier / features", 0, 4);
+  form_label("classifier / features", 0, 4);
   g->addWidget(file_row(classifier_, "Attribute classifier / feature net", false), 0, 5, 1, 3);
-  label("attribute", 0, 8);
+  form_label("attribute", 0, 8);
   g->addWidget(attribute_, 0, 9);
-  label("target share", 1, 0);
+  form_label("target share", 1, 0);
   g->addWidget(target_, 1, 1);
-  label("aux set size", 1, 2);
+  form_label("aux set size", 1, 2);
   g->addWidget(n_aux_, 1, 3);
-  label("fine-tune budget (images)", 1, 4);
+  form_label("fine-tune budget (images)", 1, 4);
   g->addWidget(budget_, 1, 5);
-  label("Heun steps", 1, 6);
+  form_label("Heun steps", 1, 6);
   g->addWidget(steps_, 1, 7);
-  label("samples per ω", 1, 8);
+  form_label("samples per ω", 1, 8);
   g->addWidget(n_eval_, 1, 9);
-  label("ω values", 2, 0);
+  form_label("ω values", 2, 0);
   g->addWidget(omegas_, 2, 1, 1, 3);
-  label("run folder", 2, 4);
+  form_label("run folder", 2, 4);
   g->addWidget(file_row(folder_, "Shift run folder", true), 2, 5, 1, 5);
   g->setColumnStretch(1, 1);
   g->setColumnStretch(3, 1);
   g->setColumnStretch(5, 2);
   g->setColumnStretch(7, 1);
   g->setColumnStretch(9, 1);
-  v->addWidget(box);
-  for (QWidget* w : std::initializer_list<QWidget*>{base_, classifier_, attribute_, target_, n_aux_, budget_, omegas_,
-                                                    n_eval_, steps_, folder_})
-    inputs_.push_back(w);
 
-  auto* actions = new QHBoxLayout;
-  run_ = new QPushButton("Run shift", this);
-  run_->setObjectName("shiftRun");
-  cancel_ = new QPushButton("Cancel", this);
-  cancel_->setObjectName("shiftCancel");
-  cancel_->setToolTip("Stop; finished stages stay in the run folder and Run continues from them");
+  jobs()->set_cancel_text("Cancelling… (finished stages are kept)");
+  jobs()->set_progress_text([](const engine::JobProgress& p) { return progress_line(p, true); });
+  cancel_button()->setToolTip("Stop; finished stages stay in the run folder and Run continues from them");
   load_ = new QPushButton("Load results…", this);
   load_->setObjectName("shiftLoad");
   load_->setToolTip("Show a finished run folder's results.json without running anything");
-  export_ = new QPushButton("Export ▾", this);
-  export_->setObjectName("shiftExport");
-  bar_ = new QProgressBar(this);
-  bar_->setRange(0, 1000);
-  bar_->setFormat("%p%");
-  status_ = new QLabel("Idle", this);
-  status_->setObjectName("shiftStatus");
-  status_->setMinimumWidth(220);
-  for (QWidget* w : std::initializer_list<QWidget*>{run_, cancel_, load_, export_}) actions->addWidget(w);
-  actions->addWidget(bar_, 1);
-  actions->addWidget(status_, 2);
-  v->addLayout(actions);
-  about_ = new QLabel(this);
-  about_->setWordWrap(true);
-  about_->setStyleSheet("color:#555");
-  v->addWidget(about_);
+  add_action(load_, true);
+  jobs()->lock_while_running({load_});
+
   source_ = new QLabel(this);
   source_->setObjectName("shiftSource");
   source_->setWordWrap(true);
   source_->setTextFormat(Qt::RichText);
-  v->addWidget(source_);
+  body()->addWidget(source_);
   summary_ = new QLabel(this);
   summary_->setObjectName("shiftSummary");
   summary_->setWordWrap(true);
   summary_->setTextFormat(Qt::RichText);
-  v->addWidget(summary_);
+  body()->addWidget(summary_);
 
   // Charts side by side | the run's samples; the table below.
   auto* charts = new QWidget(this);
@@ -431,14 +400,8 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   middle->setStretchFactor(1, 1);
   middle->setSizes({860, 300});
 
-  table_ = new QTableWidget(this);
-  table_->setObjectName("shiftTable");
-  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  table_->verticalHeader()->setVisible(false);
-  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  table_ = make_table(true, 90);
   table_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-  table_->setMinimumHeight(90);
 
   auto* split = new QSplitter(Qt::Vertical, this);
   split->setChildrenCollapsible(false);
@@ -447,12 +410,9 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 1);
   split->setSizes({400, 215});
-  v->addWidget(split, 1);
+  body()->addWidget(split, 1);
 
-  connect(run_, &QPushButton::clicked, this, &ShiftView::start);
-  connect(cancel_, &QPushButton::clicked, this, &ShiftView::cancel);
   connect(load_, &QPushButton::clicked, this, &ShiftView::load_dialog);
-  connect(export_, &QPushButton::clicked, this, &ShiftView::export_menu);
   connect(classifier_, &QLineEdit::editingFinished, this, &ShiftView::fill_attributes);
   for (QLineEdit* e : {base_, classifier_, omegas_, folder_}) connect(e, &QLineEdit::textChanged, this, &ShiftView::describe);
   for (QSpinBox* s : {n_aux_, budget_, n_eval_, steps_}) connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &ShiftView::describe);
@@ -471,14 +431,8 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   c.n_eval = 500;
   set_config(c);
   set_run_folder(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/shift-run");
-  set_running(false);
   set_samples(QImage(), "The run's samples (samples.png) appear here.");
   source_->setText("No results yet: Run the recipe, or Load results… of a run folder.");
-}
-
-ShiftView::~ShiftView() {
-  if (job_) job_->cancel();
-  runner_.reset();  // join the worker before the widgets its queued calls point at go
 }
 
 void ShiftView::showEvent(QShowEvent* e) {
@@ -487,7 +441,7 @@ void ShiftView::showEvent(QShowEvent* e) {
   first_show_ = false;
   fill_attributes();
   // Something to look at before anything ran: the committed miniature, labelled as such.
-  if (!has_results() && !(job_ && !job_->done()) && QFileInfo::exists(shift_example_folder() + "/results.json"))
+  if (!has_results() && !running() && QFileInfo::exists(shift_example_folder() + "/results.json"))
     load_results(shift_example_folder());
 }
 
@@ -561,14 +515,7 @@ void ShiftView::describe() {
   } catch (const Error& e) {
     text = QString("<span style='color:#b00'>%1</span>").arg(QString(e.what()).toHtmlEscaped());
   }
-  about_->setText(text);
-}
-
-void ShiftView::set_running(bool running) {
-  run_->setEnabled(!running);
-  cancel_->setEnabled(running);
-  load_->setEnabled(!running);
-  for (QWidget* w : inputs_) w->setEnabled(!running);
+  about()->setText(text);
 }
 
 void ShiftView::set_samples(const QImage& img, const QString& caption) {
@@ -578,129 +525,79 @@ void ShiftView::set_samples(const QImage& img, const QString& caption) {
 
 // [SECTION] Running ----------------------------------------------------------------------------
 
-void ShiftView::start() {
-  if (job_ && !job_->done()) return;
-  loops::ShiftConfig cfg;
+engine::JobFn ShiftView::prepare_job() {
   const QString dir = run_folder();
-  try {
-    cfg = config();
-    if (dir.isEmpty()) throw InputError("choose a run folder");
-    if (QDir(dir).absolutePath() == shift_example_folder())
-      throw InputError("docs/repro/shift holds the committed example; choose another run folder");
-    if (!QFileInfo::exists(QString::fromStdString(cfg.base)))
-      throw InputError("the base model '" + cfg.base + "' does not exist");
-    loops::validate(cfg);
-  } catch (const Error& e) {
-    messages_->error(QString("shift: ") + e.what());
-    status_->setText(QString("Not started: ") + e.what());
-    return;
-  }
+  const loops::ShiftConfig cfg = config();
+  if (dir.isEmpty()) throw InputError("choose a run folder");
+  if (QDir(dir).absolutePath() == shift_example_folder())
+    throw InputError("docs/repro/shift holds the committed example; choose another run folder");
+  if (!QFileInfo::exists(QString::fromStdString(cfg.base)))
+    throw InputError("the base model '" + cfg.base + "' does not exist");
+  loops::validate(cfg);
   hidden_ = cfg;
+  running_dir_ = dir;
   ShiftShown empty;
   empty.finished = false;
   empty.folder = QDir(dir).absolutePath();
   empty.result.attribute = cfg.attribute;
   empty.result.target = cfg.target;
   show_results(empty);
-  bar_->setValue(0);
-  status_->setText("Starting…");
-  set_running(true);
+  messages()->info(QString("shift: %1 → %2 of %3 = 1, ω %4, %5 samples per ω; run folder %6")
+                       .arg(QFileInfo(base_->text()).fileName(), pct(cfg.target, 0),
+                            QString::fromStdString(cfg.attribute), omegas_->text())
+                       .arg(cfg.n_eval)
+                       .arg(dir));
 
-  engine::JobCallbacks cb;
-  cb.on_progress = [this](const engine::JobProgress& p) {
-    QMetaObject::invokeMethod(this, [this, p] { on_progress(p); }, Qt::QueuedConnection);
-  };
-  cb.on_done = [this, dir](const engine::Job& j) {
-    const engine::JobState st = j.state();
-    const QString err = QString::fromStdString(j.error());
-    QMetaObject::invokeMethod(this, [this, st, err, dir] { on_done(st, err, dir); }, Qt::QueuedConnection);
-  };
-  auto post_rows = [this](const ShiftShown& s) {
-    QMetaObject::invokeMethod(this, [this, s] { on_rows(s); }, Qt::QueuedConnection);
-  };
-  auto post_note = [this](const std::string& note) {
-    const QString n = QString::fromStdString(note);
-    QMetaObject::invokeMethod(this, [this, n] { messages_->info("shift: " + n); }, Qt::QueuedConnection);
-  };
+  auto post_rows = on_ui<ShiftShown>([this](const ShiftShown& partial) { on_rows(partial); });
+  auto post_note = on_ui<std::string>([this](const std::string& note) {
+    messages()->info("shift: " + QString::fromStdString(note));
+  });
   const std::string out = dir.toStdString();
   const StageCosts costs = stage_costs(cfg);
-  job_ = runner_->submit(
-      "shift",
-      [cfg, out, costs, post_rows, post_note](engine::JobContext& ctx) -> std::any {
-        loops::ShiftRunOptions o;
-        o.out_dir = out;
-        o.cancel = ctx.cancel_flag();
-        o.on_note = post_note;
-        double shown = 0;  // the bar never runs backwards (a second sampling round restarts its count)
-        int64_t rows_seen = -1;
-        o.on_progress = [&](const loops::ShiftProgress& p) {
-          shown = std::max(shown, overall_fraction(costs, p));
-          ctx.progress(shown, stage_words(p.stage) + ": " + p.message);
-          // Each finished ω row (and those a continued run reuses) shows at once.
-          if (p.stage == "sweep" && p.done != rows_seen) {
-            rows_seen = p.done;
-            post_rows(partial_results(out, cfg));
-          }
-        };
-        loops::run_shift(cfg, o);
-        return {};  // the results are read back from the run folder's results.json
-      },
-      cb);
-  messages_->info(QString("shift: %1 → %2 of %3 = 1, ω %4, %5 samples per ω; run folder %6")
-                      .arg(QFileInfo(base_->text()).fileName(), pct(cfg.target, 0),
-                           QString::fromStdString(cfg.attribute), omegas_->text())
-                      .arg(cfg.n_eval)
-                      .arg(dir));
-}
-
-void ShiftView::cancel() {
-  if (!job_ || job_->done()) return;
-  job_->cancel();
-  status_->setText("Cancelling… (finished stages are kept)");
-  cancel_->setEnabled(false);
-}
-
-void ShiftView::on_progress(const engine::JobProgress& p) {
-  if (!job_ || job_->done()) return;
-  bar_->setValue(static_cast<int>(std::lround(p.fraction * 1000)));
-  status_->setText(QString::fromStdString(p.message) +
-                   (p.eta >= 0 && p.fraction > 0.02 ? QString(" · about %1 min left").arg(std::max(1.0, std::round(p.eta / 60)))
-                                                    : QString()));
+  return [cfg, out, costs, post_rows, post_note](engine::JobContext& ctx) -> std::any {
+    loops::ShiftRunOptions o;
+    o.out_dir = out;
+    o.cancel = ctx.cancel_flag();
+    o.on_note = post_note;
+    double shown = 0;  // the bar never runs backwards (a second sampling round restarts its count)
+    int64_t rows_seen = -1;
+    o.on_progress = [&](const loops::ShiftProgress& p) {
+      shown = std::max(shown, overall_fraction(costs, p));
+      ctx.progress(shown, stage_words(p.stage) + ": " + p.message);
+      // Each finished ω row (and those a continued run reuses) shows at once.
+      if (p.stage == "sweep" && p.done != rows_seen) {
+        rows_seen = p.done;
+        post_rows(partial_results(out, cfg));
+      }
+    };
+    loops::run_shift(cfg, o);
+    return {};  // the results are read back from the run folder's results.json
+  };
 }
 
 void ShiftView::on_rows(const ShiftShown& partial) {
-  if (!job_ || job_->done()) return;
+  if (!running()) return;
   show_results(partial);
 }
 
-void ShiftView::on_done(engine::JobState s, const QString& error, const QString& dir) {
-  set_running(false);
-  switch (s) {
-    case engine::JobState::Finished: {
-      bar_->setValue(1000);
-      ShiftShown r;
-      QString err;
-      if (read_shift_results(dir, &r, &err)) {
-        show_results(r);
-        status_->setText(QString("Done: %1 ω values").arg(r.result.rows.size()));
-        messages_->info(QString("shift finished: results in %1").arg(dir));
-      } else {
-        status_->setText("Done, but the results cannot be read: " + err);
-        messages_->error("shift: " + err);
-      }
-      break;
-    }
-    case engine::JobState::Cancelled:
-      status_->setText(QString("Cancelled after %1 ω values; finished stages are kept: Run again with this folder to "
-                               "continue")
-                           .arg(shown_.result.rows.size()));
-      messages_->warning("shift cancelled; finished stages are kept in " + dir);
-      break;
-    default:
-      status_->setText("Failed: " + error);
-      messages_->error("shift failed: " + error);
+void ShiftView::job_ended(engine::JobState s) {
+  const QString& dir = running_dir_;
+  if (s == engine::JobState::Cancelled) {
+    set_status(QString("Cancelled after %1 ω values; finished stages are kept: Run again with this folder to continue")
+                   .arg(shown_.result.rows.size()));
+    messages()->warning("shift cancelled; finished stages are kept in " + dir);
+    return;
   }
-  Q_EMIT finished(static_cast<int>(s));
+  ShiftShown r;
+  QString err;
+  if (read_shift_results(dir, &r, &err)) {
+    show_results(r);
+    set_status(QString("Done: %1 ω values").arg(r.result.rows.size()));
+    messages()->info(QString("shift finished: results in %1").arg(dir));
+  } else {
+    set_status("Done, but the results cannot be read: " + err);
+    messages()->error("shift: " + err);
+  }
 }
 
 // [SECTION] Results ----------------------------------------------------------------------------
@@ -709,7 +606,7 @@ bool ShiftView::load_results(const QString& dir) {
   ShiftShown r;
   QString err;
   if (!read_shift_results(dir, &r, &err)) {
-    messages_->error("shift results: " + err);
+    messages()->error("shift results: " + err);
     return false;
   }
   // A run folder (config.json beside the results) fills the form, so Run continues it;
@@ -724,8 +621,8 @@ bool ShiftView::load_results(const QString& dir) {
     }
   }
   show_results(r);
-  status_->setText(QString("Loaded %1 ω values").arg(r.result.rows.size()));
-  messages_->info(QString("shift: showing %1 ω values from %2%3%4")
+  set_status(QString("Loaded %1 ω values").arg(r.result.rows.size()));
+  messages()->info(QString("shift: showing %1 ω values from %2%3%4")
                       .arg(r.result.rows.size())
                       .arg(short_path(r.folder), r.example ? " (the committed example)" : "", form_note));
   return true;
@@ -866,7 +763,7 @@ void ShiftView::show_results(const ShiftShown& s) {
                      ": the committed SIMS Fig. 6 miniature (<code>tools/repro_shift.sh</code>, shipped faces U-Net, "
                      "2,000-image auxiliary set, 500 samples per ω). Nothing was run; <i>Run shift</i> starts your own "
                      "run, <i>Load results…</i> opens another run folder.");
-  } else if (shown_.finished && !(job_ && !job_->done())) {
+  } else if (shown_.finished && !running()) {
     source_->setText("<b>Loaded</b> from " + where + " (results.json).");
   } else {
     source_->setText(QString("<b>Run</b> in %1: ω rows appear as they finish (%2 so far).").arg(where).arg(r.rows.size()));
@@ -891,31 +788,6 @@ void ShiftView::load_dialog() {
   if (d.isEmpty()) return;
   s.setValue("shift/loadDir", d);
   load_results(d);
-}
-
-// [SECTION] Exports ----------------------------------------------------------------------------
-
-std::vector<const AnalysisChart*> ShiftView::charts() const { return {share_chart_, fd_chart_}; }
-
-bool ShiftView::export_csv(const QString& path) {
-  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
-                   [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(shown_.result.to_csv()), err); });
-}
-
-bool ShiftView::export_png(const QString& path) {
-  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
-                   [&](QString* err) { return save_png(path, charts_image(charts(), 900, 420), err); });
-}
-
-bool ShiftView::export_svg(const QString& path) {
-  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
-                   [&](QString* err) { return save_bytes(path, charts_svg(charts(), 900, 420).toUtf8(), err); });
-}
-
-void ShiftView::export_menu() {
-  show_export_menu(this, export_, "shift",
-                   {[this](const QString& f) { return export_png(f); }, [this](const QString& f) { return export_svg(f); },
-                    [this](const QString& f) { return export_csv(f); }, "Export the table as CSV (results.csv columns)"});
 }
 
 }  // namespace sims::ui
