@@ -4,10 +4,6 @@
 #include <cmath>
 
 #include <QAreaSeries>
-#include <QFileDialog>
-#include <QFileInfo>
-#include <QMenu>
-#include <QSettings>
 #include <QFontMetricsF>
 #include <QLegend>
 #include <QLegendMarker>
@@ -17,8 +13,6 @@
 #include <QSaveFile>
 #include <QScatterSeries>
 #include <QValueAxis>
-
-#include "message_area.hpp"
 
 namespace sims::ui {
 
@@ -542,42 +536,6 @@ bool save_png(const QString& path, const QImage& image, QString* error) {
     return false;
   }
   return true;
-}
-
-bool export_to(MessageArea* messages, const QString& noun, const QString& path, bool has_data,
-               const QString& empty_reason, const std::function<bool(QString* error)>& write) {
-  QString err = empty_reason;
-  if (has_data && write(&err)) {
-    messages->info("exported " + path);
-    return true;
-  }
-  messages->error(noun + " export: " + err);
-  return false;
-}
-
-void show_export_menu(QWidget* parent, QWidget* anchor, const QString& noun, const ExportActions& a) {
-  QMenu m(parent);
-  const QString key = "export/" + noun + "Dir";
-  auto ask = [parent, key](const QString& what, const QString& name, const QString& filter) {
-    QSettings s;
-    const QString dir = s.value(key, QString()).toString();
-    const QString f = QFileDialog::getSaveFileName(parent, what, dir.isEmpty() ? name : dir + "/" + name, filter);
-    if (!f.isEmpty()) s.setValue(key, QFileInfo(f).absolutePath());
-    return f;
-  };
-  m.addAction("Charts as PNG…", parent, [=] {
-    const QString f = ask("Export the " + noun + " charts as PNG", noun + ".png", "PNG images (*.png)");
-    if (!f.isEmpty()) a.png(f);
-  });
-  m.addAction("Charts as SVG…", parent, [=] {
-    const QString f = ask("Export the " + noun + " charts as SVG", noun + ".svg", "SVG drawings (*.svg)");
-    if (!f.isEmpty()) a.svg(f);
-  });
-  m.addAction("Table as CSV…", parent, [=] {
-    const QString f = ask(a.csv_title, noun + ".csv", "CSV tables (*.csv)");
-    if (!f.isEmpty()) a.csv(f);
-  });
-  m.exec(anchor->mapToGlobal(QPoint(0, anchor->height())));
 }
 
 }  // namespace sims::ui

@@ -5,7 +5,6 @@
 // same numbers; the SVG is written here from the data (no QtSvg needed).
 // Clicking in the plot area emits the x of the nearest data column.
 #pragma once
-#include <functional>
 #include <limits>
 #include <vector>
 
@@ -107,23 +106,6 @@ QImage charts_image(const std::vector<const AnalysisChart*>& charts, int width, 
 // Writes bytes atomically (QSaveFile); false and `error` on failure.
 bool save_bytes(const QString& path, const QByteArray& bytes, QString* error);
 bool save_png(const QString& path, const QImage& image, QString* error);
-
-class MessageArea;
-
-// One export of an analysis tab (sweep, loop, shift): `empty_reason` when
-// there is nothing to export, else write(&error); the outcome goes to the
-// message area ("exported PATH" or "<noun> export: reason").
-bool export_to(MessageArea* messages, const QString& noun, const QString& path, bool has_data,
-               const QString& empty_reason, const std::function<bool(QString* error)>& write);
-
-// The tabs' "Export" menu under `anchor`: charts as PNG / SVG, the table as
-// CSV. Asks for a file (default NOUN.png/.svg/.csv in the folder remembered
-// under export/<noun>Dir) and calls the matching function.
-struct ExportActions {
-  std::function<bool(const QString&)> png, svg, csv;
-  QString csv_title;  // the CSV file dialog's title
-};
-void show_export_menu(QWidget* parent, QWidget* anchor, const QString& noun, const ExportActions& actions);
 
 // "Nice" axis steps (1, 2, 5 x 10^k), shared by the SVG writer and the Qt axes.
 double nice_tick_step(double range, int target);

@@ -9,24 +9,15 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QFrame>
 #include <QGridLayout>
-#include <QGroupBox>
-#include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
-#include <QMenu>
-#include <QProgressBar>
-#include <QPushButton>
 #include <QScrollArea>
 #include <QScrollBar>
-#include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableWidget>
-#include <QTimer>
 #include <QVBoxLayout>
 
 #include <ATen/ATen.h>
@@ -215,17 +206,14 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
 // [SECTION] The view ---------------------------------------------------------------------------
 
 LoopView::LoopView(MessageArea* messages, QWidget* parent)
-    : QWidget(parent), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
-  auto* v = new QVBoxLayout(this);
-  v->setContentsMargins(6, 6, 6, 6);
-  auto* box = new QGroupBox("Self-consuming loop: each generation is trained on the previous one's samples", this);
-  auto* g = new QGridLayout(box);
-  g->setHorizontalSpacing(8);
+    : AnalysisTab({"loop", "Self-consuming loop: each generation is trained on the previous one's samples", "Run loop",
+                   "nothing to export yet: run a loop first", "Export the per-generation table as CSV"},
+                  messages, parent) {
+  QWidget* box = form_box();
+  QGridLayout* g = form();
   int col = 0, row = 0;
   auto add = [&](const QString& text, QWidget* w, std::vector<QWidget*>* group = nullptr) {
-    auto* l = new QLabel(text, box);
-    l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    g->addWidget(l, row, col);
+    QLabel* l = form_label(text, row, col);
     g->addWidget(w, row, col + 1);
     if (group) group->push_back(l), group->push_back(w);
     col += 2;
@@ -299,37 +287,12 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   add("dimension D", dim_, &gaussian_only_);
   add("bias λ", bias_, &gaussian_only_);
   for (int c = 1; c < 10; c += 2) g->setColumnStretch(c, 1);
-  v->addWidget(box);
 
-  auto* actions = new QHBoxLayout;
-  run_ = new QPushButton("Run loop", this);
-  run_->setObjectName("loopRun");
-  cancel_ = new QPushButton("Cancel", this);
-  cancel_->setObjectName("loopCancel");
-  export_ = new QPushButton("Export ▾", this);
-  export_->setObjectName("loopExport");
   overlay_ = new QCheckBox("overlay the previous run", this);
   overlay_->setObjectName("loopOverlay");
   overlay_->setChecked(true);
   overlay_->setToolTip("Keep the last finished run on the charts, dashed (e.g. standard, then SIMS)");
-  bar_ = new QProgressBar(this);
-  bar_->setRange(0, 1000);
-  bar_->setFormat("%p%");
-  status_ = new QLabel("Idle", this);
-  status_->setObjectName("loopStatus");
-  status_->setMinimumWidth(200);
-  actions->addWidget(run_);
-  actions->addWidget(cancel_);
-  actions->addWidget(export_);
-  actions->addWidget(overlay_);
-  actions->addWidget(bar_, 1);
-  actions->addWidget(status_, 2);
-  v->addLayout(actions);
-  about_ = new QLabel(this);
-  about_->setObjectName("loopAbout");
-  about_->setWordWrap(true);
-  about_->setStyleSheet("color:#555");
-  v->addWidget(about_);
+  add_action(overlay_, false);
 
   // Charts side by side over the table | generation rows.
   auto* left = new QSplitter(Qt::Vertical, this);
@@ -345,12 +308,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   ratio_chart_->set_y_include(1, 1);
   charts->addWidget(dist_chart_);
   charts->addWidget(ratio_chart_);
-  table_ = new QTableWidget(left);
-  table_->setObjectName("loopTable");
-  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  table_->verticalHeader()->setVisible(false);
-  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-  table_->setMinimumHeight(80);
+  table_ = make_table(true, 80);
   left->addWidget(charts);
   left->addWidget(table_);
   left->setStretchFactor(0, 3);
@@ -383,11 +341,8 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   split->setStretchFactor(0, 1);
   split->setStretchFactor(1, 1);
   split->setSizes({620, 480});
-  v->addWidget(split, 1);
+  body()->addWidget(split, 1);
 
-  connect(run_, &QPushButton::clicked, this, &LoopView::start);
-  connect(cancel_, &QPushButton::clicked, this, &LoopView::cancel);
-  connect(export_, &QPushButton::clicked, this, &LoopView::export_menu);
   for (QComboBox* c : {family_, kind_, pool_, data_, algorithm_})
     connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, &LoopView::update_controls);
   for (QSpinBox* s : {generations_, runs_, n_real_, n_synth_, width_, depth_, dim_, seed_})
@@ -396,11 +351,8 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
     connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &LoopView::describe);
 
   set_plan(LoopPlan{});
-  set_running(false);
   rows_title_->setText("<b>Generations</b> <span style='color:#666'>appear here as they finish</span>");
 }
-
-LoopView::~LoopView() { runner_.reset(); }
 
 // [SECTION] Controls ----------------------------------------------------------------------------
 
@@ -459,46 +411,31 @@ void LoopView::update_controls() {
 
 void LoopView::describe() {
   try {
-    about_->setText("<b>What runs:</b> " + QString::fromStdString(plan().summary()).toHtmlEscaped());
+    about()->setText("<b>What runs:</b> " + QString::fromStdString(plan().summary()).toHtmlEscaped());
   } catch (const Error& e) {
-    about_->setText(QString("<span style='color:#b00'>%1</span>").arg(QString(e.what()).toHtmlEscaped()));
+    about()->setText(QString("<span style='color:#b00'>%1</span>").arg(QString(e.what()).toHtmlEscaped()));
   }
-}
-
-void LoopView::set_running(bool running) {
-  run_->setEnabled(!running);
-  cancel_->setEnabled(running);
-  for (QWidget* w : std::initializer_list<QWidget*>{family_, kind_, pool_, data_, algorithm_, generations_, runs_, n_real_,
-                                                    n_synth_, width_, depth_, dim_, seed_, omega_, base_epochs_, bias_})
-    w->setEnabled(!running);
 }
 
 // [SECTION] Running ---------------------------------------------------------------------------
 
-void LoopView::start() {
-  if (job_ && !job_->done()) return;
-  LoopPlan p;
-  try {
-    p = plan();
-    if (p.family == "diffusion2d") loops::validate(diffusion_config(p));
-  } catch (const Error& e) {
-    messages_->error(QString("loop: ") + e.what());
-    status_->setText(QString("Not started: ") + e.what());
-    return;
-  }
+engine::JobFn LoopView::prepare_job() {
+  const LoopPlan p = plan();
+  if (p.family == "diffusion2d") loops::validate(diffusion_config(p));
+  auto work = std::make_unique<QTemporaryDir>();
+  if (!work->isValid()) throw IoError("cannot create a temporary run folder");
+  work_ = std::move(work);
+  const std::string dir = (work_->path() + "/run").toStdString();
   running_ = p;
   current_ = {};
   current_.label = p.label();
   current_.metric = p.family == "gaussian" ? "w2_closed_form" : loops::loop_metric_name(diffusion_config(p));
   for (QWidget* r : rows_) delete r;
   rows_.clear();
-  table_->clear();
-  table_->setRowCount(0);
   QStringList cols{"generation", "W2 mean", "± std", "median", "ratio", "tr Σ mean"};
   if (p.sims) cols << "W2 of base";
   cols << "seconds";
-  table_->setColumnCount(cols.size());
-  table_->setHorizontalHeaderLabels(cols);
+  set_columns(table_, cols);
   dist_chart_->clear();
   ratio_chart_->clear();
   const bool diffusion = p.family == "diffusion2d";
@@ -526,31 +463,9 @@ void LoopView::start() {
     rows_title_->setText("<b>Generations</b> <span style='color:#666'>: the Gaussian family keeps no samples; each row "
                          "gives the fit's distance and tr Σ (p_r = N(0, I): tr Σ = D)</span>");
   }
-  work_ = std::make_unique<QTemporaryDir>();
-  if (!work_->isValid()) {
-    messages_->error("loop: cannot create a temporary run folder");
-    return;
-  }
-  const std::string dir = (work_->path() + "/run").toStdString();
-  bar_->setValue(0);
-  status_->setText("Starting…");
-  set_running(true);
-  engine::JobCallbacks cb;
-  cb.on_progress = [this](const engine::JobProgress& pr) {
-    QMetaObject::invokeMethod(this, [this, pr] { on_progress(pr); }, Qt::QueuedConnection);
-  };
-  cb.on_done = [this](const engine::Job& j) {
-    const engine::JobState st = j.state();
-    const QString err = QString::fromStdString(j.error());
-    QMetaObject::invokeMethod(this, [this, st, err] { on_done(st, err); }, Qt::QueuedConnection);
-  };
-  auto on_gen = [this](const LoopGeneration& gen) {
-    QMetaObject::invokeMethod(this, [this, gen] { add_generation(gen); }, Qt::QueuedConnection);
-  };
-  job_ = runner_->submit("loop", [p, dir, on_gen](engine::JobContext& ctx) -> std::any {
-    return run_loop_plan(p, dir, ctx, on_gen);
-  }, cb);
-  messages_->info("loop: " + QString::fromStdString(p.summary()));
+  messages()->info("loop: " + QString::fromStdString(p.summary()));
+  auto on_gen = on_ui<LoopGeneration>([this](const LoopGeneration& gen) { add_generation(gen); });
+  return [p, dir, on_gen](engine::JobContext& ctx) -> std::any { return run_loop_plan(p, dir, ctx, on_gen); };
 }
 
 void LoopView::add_overlay(const LoopPlan& now) {
@@ -567,20 +482,6 @@ void LoopView::add_overlay(const LoopPlan& now) {
   }
 }
 
-void LoopView::cancel() {
-  if (!job_ || job_->done()) return;
-  job_->cancel();
-  status_->setText("Cancelling…");
-  cancel_->setEnabled(false);
-}
-
-void LoopView::on_progress(const engine::JobProgress& p) {
-  if (!job_ || job_->done()) return;
-  bar_->setValue(static_cast<int>(p.fraction * 1000));
-  status_->setText(QString::fromStdString(p.message) +
-                   (p.eta >= 0 ? QString(" · about %1 s left").arg(p.eta, 0, 'f', 0) : QString()));
-}
-
 void LoopView::add_generation(const LoopGeneration& gen) {
   current_.generations.push_back(gen);
   const size_t i = current_.generations.size() - 1;
@@ -591,8 +492,6 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   ratio_chart_->append(ratio_series_, gen.generation, ratio);
 
   // Table row.
-  const int r = table_->rowCount();
-  table_->insertRow(r);
   auto cell = [](double v, int digits = 4) {
     return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–");
   };
@@ -600,11 +499,7 @@ void LoopView::add_generation(const LoopGeneration& gen) {
                     cell(ratio, 3), cell(gen.trace_mean)};
   if (running_.sims) cells << cell(gen.w2_base_mean);
   cells << (gen.seconds > 0 ? QString::number(gen.seconds, 'f', 2) : QString("–"));
-  for (int c = 0; c < cells.size(); ++c) {
-    auto* item = new QTableWidgetItem(cells[c]);
-    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    table_->setItem(r, c, item);
-  }
+  set_row(table_, table_->rowCount(), cells);
   table_->scrollToBottom();
 
   // Generation row: its numbers, then the saved runs' points.
@@ -643,53 +538,19 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   Q_EMIT generation_added(gen.generation);
 }
 
-void LoopView::on_done(engine::JobState s, const QString& error) {
-  set_running(false);
+void LoopView::job_ended(engine::JobState s) {
   const QString got = QString("%1 of %2 generations").arg(current_.generations.size()).arg(running_.generations);
-  switch (s) {
-    case engine::JobState::Finished:
-      bar_->setValue(1000);
-      status_->setText(QString("Done: %1 · E[dist(G^t)]/E[dist(G^1)] at the end: %2")
-                           .arg(got)
-                           .arg(current_.generations.empty() ? QString("–")
-                                                             : QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3)));
-      messages_->info("loop finished: " + got);
-      break;
-    case engine::JobState::Cancelled:
-      status_->setText("Cancelled after " + got);
-      messages_->warning("loop cancelled after " + got);
-      break;
-    default:
-      status_->setText("Failed: " + error);
-      messages_->error("loop failed: " + error);
+  if (s == engine::JobState::Cancelled) {
+    set_status("Cancelled after " + got);
+    messages()->warning("loop cancelled after " + got);
+    return;
   }
-  if (s == engine::JobState::Finished && !current_.generations.empty()) previous_ = current_, previous_plan_ = running_;
-  Q_EMIT finished(static_cast<int>(s));
-}
-
-// [SECTION] Exports ------------------------------------------------------------------------
-
-std::vector<const AnalysisChart*> LoopView::charts() const { return {dist_chart_, ratio_chart_}; }
-
-bool LoopView::export_csv(const QString& path) {
-  return export_to(messages_, "loop", path, !current_.generations.empty(), "nothing to export yet: run a loop first",
-                   [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(current_.to_csv()), err); });
-}
-
-bool LoopView::export_png(const QString& path) {
-  return export_to(messages_, "loop", path, !current_.generations.empty(), "nothing to export yet: run a loop first",
-                   [&](QString* err) { return save_png(path, charts_image(charts(), 900, 400), err); });
-}
-
-bool LoopView::export_svg(const QString& path) {
-  return export_to(messages_, "loop", path, !current_.generations.empty(), "nothing to export yet: run a loop first",
-                   [&](QString* err) { return save_bytes(path, charts_svg(charts(), 900, 400).toUtf8(), err); });
-}
-
-void LoopView::export_menu() {
-  show_export_menu(this, export_, "loop",
-                   {[this](const QString& f) { return export_png(f); }, [this](const QString& f) { return export_svg(f); },
-                    [this](const QString& f) { return export_csv(f); }, "Export the per-generation table as CSV"});
+  set_status(QString("Done: %1 · E[dist(G^t)]/E[dist(G^1)] at the end: %2")
+                 .arg(got)
+                 .arg(current_.generations.empty() ? QString("–")
+                                                   : QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3)));
+  messages()->info("loop finished: " + got);
+  if (!current_.generations.empty()) previous_ = current_, previous_plan_ = running_;
 }
 
 }  // namespace sims::ui

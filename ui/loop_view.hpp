@@ -17,8 +17,8 @@
 #include <vector>
 
 #include <QTemporaryDir>
-#include <QWidget>
 
+#include "analysis_tab.hpp"
 #include "engine/job_runner.hpp"
 #include "loops/gaussian_loop.hpp"
 #include "sample_view.hpp"
@@ -27,8 +27,6 @@ class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
-class QProgressBar;
-class QPushButton;
 class QScrollArea;
 class QSpinBox;
 class QTableWidget;
@@ -91,18 +89,14 @@ struct LoopOutcome {
 LoopOutcome run_loop_plan(const LoopPlan& plan, const std::string& work_dir, engine::JobContext& ctx,
                           const std::function<void(const LoopGeneration&)>& on_generation);
 
-class LoopView final : public QWidget {
+class LoopView final : public AnalysisTab {
   Q_OBJECT
  public:
   LoopView(MessageArea* messages, QWidget* parent = nullptr);
-  ~LoopView() override;
 
   LoopPlan plan() const;
   void set_plan(const LoopPlan& p);
 
-  engine::JobPtr job() const { return job_; }
-  QPushButton* run_button() const { return run_; }
-  QPushButton* cancel_button() const { return cancel_; }
   QCheckBox* overlay_box() const { return overlay_; }
   AnalysisChart* distance_chart() const { return dist_chart_; }
   AnalysisChart* ratio_chart() const { return ratio_chart_; }
@@ -111,42 +105,30 @@ class LoopView final : public QWidget {
   int row_count() const { return static_cast<int>(rows_.size()); }
   QWidget* row(int i) const { return rows_.at(static_cast<size_t>(i)); }
   const LoopOutcome& outcome() const { return current_; }
-
-  bool export_csv(const QString& path);
-  bool export_png(const QString& path);
-  bool export_svg(const QString& path);
-
- public Q_SLOTS:
-  void start();
-  void cancel();
+  bool has_results() const override { return !current_.generations.empty(); }
 
  Q_SIGNALS:
   void generation_added(int generation);
-  void finished(int state);  // engine::JobState
+
+ protected:
+  engine::JobFn prepare_job() override;
+  void job_ended(engine::JobState s) override;
+  std::string results_csv() const override { return current_.to_csv(); }
+  std::vector<const AnalysisChart*> export_charts() const override { return {dist_chart_, ratio_chart_}; }
 
  private:
   void add_generation(const LoopGeneration& g);
-  void on_progress(const engine::JobProgress& p);
-  void on_done(engine::JobState s, const QString& error);
-  void set_running(bool running);
   void update_controls();
   void describe();
-  void export_menu();
   void add_overlay(const LoopPlan& now);
-  std::vector<const AnalysisChart*> charts() const;
 
-  MessageArea* messages_;
-  std::unique_ptr<engine::JobRunner> runner_;
-  engine::JobPtr job_;
   std::unique_ptr<QTemporaryDir> work_;
   QComboBox *family_, *kind_, *pool_, *data_, *algorithm_;
   QSpinBox *generations_, *runs_, *n_real_, *n_synth_, *width_, *depth_, *dim_, *seed_;
   QDoubleSpinBox *omega_, *base_epochs_, *bias_;
   std::vector<QWidget*> diffusion_only_, gaussian_only_, sims_only_;
   QCheckBox* overlay_;
-  QLabel *about_, *status_, *rows_title_;
-  QPushButton *run_, *cancel_, *export_;
-  QProgressBar* bar_;
+  QLabel* rows_title_;
   AnalysisChart *dist_chart_, *ratio_chart_;
   QTableWidget* table_;
   QScrollArea* rows_area_;

@@ -12,17 +12,13 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QFrame>
 #include <QGridLayout>
-#include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
-#include <QMenu>
 #include <QPainter>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
@@ -48,13 +44,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const QColor kShare(60, 100, 170), kTarget(214, 82, 48), kAuxSet(120, 120, 130), kGroup1(200, 120, 30),
     kGroup0(60, 150, 90), kTargetMix(150, 80, 170);
-
-double num_of(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : kNaN;
-}
-int64_t int_of(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<int64_t>() : 0;
-}
 
 QString pct(double v, int digits = 1) { return std::isfinite(v) ? QString::number(100 * v, 'f', digits) + " %" : "–"; }
 QString num(double v, int digits = 4) { return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–"); }
@@ -153,40 +142,20 @@ ShiftShown partial_results(const std::string& dir, const loops::ShiftConfig& cfg
   ShiftShown s;
   s.finished = false;
   s.folder = QString::fromStdString(dir);
+  try {
+    loops::ShiftFolder f = loops::read_shift_folder(dir);  // the core reads run folders, not the face
+    s.result = std::move(f.result);
+    s.classifier = QString::fromStdString(f.classifier);
+  } catch (const Error&) {
+    // nothing readable yet
+  }
   s.result.attribute = cfg.attribute;
   s.result.target = cfg.target;
-  std::error_code ec;
-  try {
-    std::ifstream a(dir + "/aux_set.json");
-    const json aj = a ? json::parse(a, nullptr, false) : json();
-    if (aj.is_object()) {
-      s.result.aux1 = int_of(aj, "n1");
-      s.result.aux0 = int_of(aj, "n0");
-      if (aj.contains("pool")) s.result.n_pool = int_of(aj["pool"], "n"), s.result.pool1 = int_of(aj["pool"], "n1");
-    }
-    std::ifstream c(dir + "/config.json");
-    const json cj = c ? json::parse(c, nullptr, false) : json();
-    if (cj.is_object()) {
-      s.result.features = cj.value("features_name", std::string());
-      s.classifier = QString::fromStdString(cj.value("classifier_name", std::string()));
-    }
-  } catch (const std::exception&) {
-  }
   std::vector<loops::ShiftRow> rows;
-  for (fs::directory_iterator it(dir + "/eval", ec), end; !ec && it != end; it.increment(ec)) {
-    const fs::path p = it->path();
-    if (p.extension() != ".json" || p.filename().string().rfind("omega_", 0) != 0) continue;
-    try {
-      std::ifstream f(p);
-      const json j = json::parse(f, nullptr, false);
-      if (!j.is_object()) continue;
-      loops::ShiftRow r = loops::ShiftRow::from_json(j);
-      if (std::find(cfg.omegas.begin(), cfg.omegas.end(), r.omega) != cfg.omegas.end()) rows.push_back(r);
-    } catch (const std::exception&) {
-    }
-  }
-  std::sort(rows.begin(), rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) { return a.omega < b.omega; });
+  for (const auto& r : s.result.rows)
+    if (std::find(cfg.omegas.begin(), cfg.omegas.end(), r.omega) != cfg.omegas.end()) rows.push_back(r);
   s.result.rows = std::move(rows);
+  s.finished = false;
   return s;
 }
 
@@ -202,47 +171,21 @@ bool read_shift_results(const QString& dir, ShiftShown* out, QString* error) {
     return false;
   };
   if (dir.trimmed().isEmpty()) return fail("no folder given");
-  const QDir d(dir);
-  if (!d.exists()) return fail(QString("no such folder '%1'").arg(dir));
-  const QString file = d.filePath("results.json");
-  if (!QFileInfo::exists(file)) {
-    if (QFileInfo::exists(d.filePath("config.json")))
-      return fail(QString("'%1' holds an unfinished shift run (no results.json yet): choose it as the run folder and "
-                          "Run to continue it")
-                      .arg(dir));
-    return fail(QString("'%1' holds no results.json: not a finished sims shift run folder").arg(dir));
-  }
-  QFile f(file);
-  if (!f.open(QIODevice::ReadOnly)) return fail(QString("cannot read '%1': %2").arg(file, f.errorString()));
-  const json j = json::parse(f.readAll().toStdString(), nullptr, false);
-  if (j.is_discarded()) return fail(QString("'%1' is not valid JSON").arg(file));
-  if (!j.is_object() || !j.contains("rows") || !j["rows"].is_array())
-    return fail(QString("'%1' has no \"rows\" list: not the results of a sims shift run").arg(file));
-  ShiftShown s;
-  loops::ShiftResult& r = s.result;
+  loops::ShiftFolder f;
   try {
-    r.attribute = j.value("attribute", std::string("group"));
-    r.target = num_of(j, "target");
-    r.features = j.value("features", std::string());
-    if (j.contains("pool")) r.n_pool = int_of(j["pool"], "n"), r.pool1 = int_of(j["pool"], "n1");
-    if (j.contains("aux_set")) r.aux1 = int_of(j["aux_set"], "n1"), r.aux0 = int_of(j["aux_set"], "n0");
-    if (j.contains("real")) r.n_real1 = int_of(j["real"], "n1"), r.n_real0 = int_of(j["real"], "n0");
-    r.finetune_loss = num_of(j, "finetune_loss");
-    r.seconds = num_of(j, "seconds");
-    for (const auto& row : j["rows"]) {
-      if (!row.is_object()) return fail(QString("'%1': a row is not an object").arg(file));
-      loops::ShiftRow sr = loops::ShiftRow::from_json(row);
-      if (!std::isfinite(sr.omega)) return fail(QString("'%1': a row has no ω value").arg(file));
-      r.rows.push_back(sr);
-    }
-    s.classifier = QString::fromStdString(j.value("classifier", std::string()));
-    if (j.contains("config") && j["config"].is_object()) s.config = j["config"];
-  } catch (const json::exception& e) {
-    return fail(QString("'%1' is not a sims shift results file: %2").arg(file, e.what()));
+    f = loops::read_shift_folder(QDir(dir).absolutePath().toStdString());
+  } catch (const Error& e) {
+    return fail(QString::fromStdString(e.what()));
   }
-  if (r.rows.empty()) return fail(QString("'%1' has no rows (no ω value finished)").arg(file));
-  std::stable_sort(r.rows.begin(), r.rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) { return a.omega < b.omega; });
-  s.folder = d.absolutePath();
+  if (!f.finished)
+    return fail(QString("'%1' holds an unfinished shift run (no results.json yet): choose it as the run folder and "
+                        "Run to continue it")
+                    .arg(dir));
+  ShiftShown s;
+  s.result = std::move(f.result);
+  s.classifier = QString::fromStdString(f.classifier);
+  s.config = f.config;
+  s.folder = QDir(dir).absolutePath();
   s.finished = true;
   s.example = s.folder == shift_example_folder();
   *out = std::move(s);
@@ -252,18 +195,12 @@ bool read_shift_results(const QString& dir, ShiftShown* out, QString* error) {
 // [SECTION] The view --------------------------------------------------------------------------
 
 ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
-    : QWidget(parent), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
-  auto* v = new QVBoxLayout(this);
-  v->setContentsMargins(6, 6, 6, 6);
-
-  auto* box = new QGroupBox("Distribution shift (SIMS Sec. 4.3): move an attribute's share towards a target", this);
-  auto* g = new QGridLayout(box);
-  g->setHorizontalSpacing(8);
-  auto label = [&](const QString& t, int r, int c) {
-    auto* l = new QLabel(t, box);
-    l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    g->addWidget(l, r, c);
-  };
+    : AnalysisTab({"shift", "Distribution shift (SIMS Sec. 4.3): move an attribute's share towards a target", "Run shift",
+                   "nothing to export yet: run the shift or load a run folder first",
+                   "Export the table as CSV (results.csv columns)", 420, 220},
+                  messages, parent) {
+  QWidget* box = form_box();
+  QGridLayout* g = form();
   auto file_row = [&](QLineEdit* e, const QString& title, bool folder) {
     auto* w = new QWidget(box);
     auto* h = new QHBoxLayout(w);
@@ -283,7 +220,6 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
       e->setText(got);
       Q_EMIT e->editingFinished();
     });
-    inputs_.push_back(b);
     return w;
   };
   base_ = new QLineEdit(box);
@@ -329,71 +265,51 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   folder_->setToolTip("Run folder: every finished stage is kept here; running again with the same folder continues "
                       "(changed settings redo their stage and the later ones)");
 
-  label("base model", 0, 0);
+  form_label("base model", 0, 0);
   g->addWidget(file_row(base_, "Base model (sims image checkpoint)", false), 0, 1, 1, 3);
-  label("classifier / features", 0, 4);
+  form_label("classifier / features", 0, 4);
   g->addWidget(file_row(classifier_, "Attribute classifier / feature net", false), 0, 5, 1, 3);
-  label("attribute", 0, 8);
+  form_label("attribute", 0, 8);
   g->addWidget(attribute_, 0, 9);
-  label("target share", 1, 0);
+  form_label("target share", 1, 0);
   g->addWidget(target_, 1, 1);
-  label("aux set size", 1, 2);
+  form_label("aux set size", 1, 2);
   g->addWidget(n_aux_, 1, 3);
-  label("fine-tune budget (images)", 1, 4);
+  form_label("fine-tune budget (images)", 1, 4);
   g->addWidget(budget_, 1, 5);
-  label("Heun steps", 1, 6);
+  form_label("Heun steps", 1, 6);
   g->addWidget(steps_, 1, 7);
-  label("samples per ω", 1, 8);
+  form_label("samples per ω", 1, 8);
   g->addWidget(n_eval_, 1, 9);
-  label("ω values", 2, 0);
+  form_label("ω values", 2, 0);
   g->addWidget(omegas_, 2, 1, 1, 3);
-  label("run folder", 2, 4);
+  form_label("run folder", 2, 4);
   g->addWidget(file_row(folder_, "Shift run folder", true), 2, 5, 1, 5);
   g->setColumnStretch(1, 1);
   g->setColumnStretch(3, 1);
   g->setColumnStretch(5, 2);
   g->setColumnStretch(7, 1);
   g->setColumnStretch(9, 1);
-  v->addWidget(box);
-  for (QWidget* w : std::initializer_list<QWidget*>{base_, classifier_, attribute_, target_, n_aux_, budget_, omegas_,
-                                                    n_eval_, steps_, folder_})
-    inputs_.push_back(w);
 
-  auto* actions = new QHBoxLayout;
-  run_ = new QPushButton("Run shift", this);
-  run_->setObjectName("shiftRun");
-  cancel_ = new QPushButton("Cancel", this);
-  cancel_->setObjectName("shiftCancel");
-  cancel_->setToolTip("Stop; finished stages stay in the run folder and Run continues from them");
+  jobs()->set_cancel_text("Cancelling… (finished stages are kept)");
+  jobs()->set_progress_text([](const engine::JobProgress& p) { return progress_line(p, true); });
+  cancel_button()->setToolTip("Stop; finished stages stay in the run folder and Run continues from them");
   load_ = new QPushButton("Load results…", this);
   load_->setObjectName("shiftLoad");
   load_->setToolTip("Show a finished run folder's results.json without running anything");
-  export_ = new QPushButton("Export ▾", this);
-  export_->setObjectName("shiftExport");
-  bar_ = new QProgressBar(this);
-  bar_->setRange(0, 1000);
-  bar_->setFormat("%p%");
-  status_ = new QLabel("Idle", this);
-  status_->setObjectName("shiftStatus");
-  status_->setMinimumWidth(220);
-  for (QWidget* w : std::initializer_list<QWidget*>{run_, cancel_, load_, export_}) actions->addWidget(w);
-  actions->addWidget(bar_, 1);
-  actions->addWidget(status_, 2);
-  v->addLayout(actions);
-  about_ = new QLabel(this);
-  about_->setWordWrap(true);
-  about_->setStyleSheet("color:#555");
-  v->addWidget(about_);
+  add_action(load_, true);
+  jobs()->lock_while_running({load_});
+
   source_ = new QLabel(this);
   source_->setObjectName("shiftSource");
   source_->setWordWrap(true);
   source_->setTextFormat(Qt::RichText);
-  v->addWidget(source_);
+  body()->addWidget(source_);
   summary_ = new QLabel(this);
   summary_->setObjectName("shiftSummary");
   summary_->setWordWrap(true);
   summary_->setTextFormat(Qt::RichText);
-  v->addWidget(summary_);
+  body()->addWidget(summary_);
 
   // Charts side by side | the run's samples; the table below.
   auto* charts = new QWidget(this);
@@ -431,14 +347,8 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   middle->setStretchFactor(1, 1);
   middle->setSizes({860, 300});
 
-  table_ = new QTableWidget(this);
-  table_->setObjectName("shiftTable");
-  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  table_->verticalHeader()->setVisible(false);
-  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  table_ = make_table(true, 90);
   table_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-  table_->setMinimumHeight(90);
 
   auto* split = new QSplitter(Qt::Vertical, this);
   split->setChildrenCollapsible(false);
@@ -447,12 +357,9 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 1);
   split->setSizes({400, 215});
-  v->addWidget(split, 1);
+  body()->addWidget(split, 1);
 
-  connect(run_, &QPushButton::clicked, this, &ShiftView::start);
-  connect(cancel_, &QPushButton::clicked, this, &ShiftView::cancel);
   connect(load_, &QPushButton::clicked, this, &ShiftView::load_dialog);
-  connect(export_, &QPushButton::clicked, this, &ShiftView::export_menu);
   connect(classifier_, &QLineEdit::editingFinished, this, &ShiftView::fill_attributes);
   for (QLineEdit* e : {base_, classifier_, omegas_, folder_}) connect(e, &QLineEdit::textChanged, this, &ShiftView::describe);
   for (QSpinBox* s : {n_aux_, budget_, n_eval_, steps_}) connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &ShiftView::describe);
@@ -471,14 +378,8 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   c.n_eval = 500;
   set_config(c);
   set_run_folder(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/shift-run");
-  set_running(false);
   set_samples(QImage(), "The run's samples (samples.png) appear here.");
   source_->setText("No results yet: Run the recipe, or Load results… of a run folder.");
-}
-
-ShiftView::~ShiftView() {
-  if (job_) job_->cancel();
-  runner_.reset();  // join the worker before the widgets its queued calls point at go
 }
 
 void ShiftView::showEvent(QShowEvent* e) {
@@ -487,7 +388,7 @@ void ShiftView::showEvent(QShowEvent* e) {
   first_show_ = false;
   fill_attributes();
   // Something to look at before anything ran: the committed miniature, labelled as such.
-  if (!has_results() && !(job_ && !job_->done()) && QFileInfo::exists(shift_example_folder() + "/results.json"))
+  if (!has_results() && !running() && QFileInfo::exists(shift_example_folder() + "/results.json"))
     load_results(shift_example_folder());
 }
 
@@ -561,14 +462,7 @@ void ShiftView::describe() {
   } catch (const Error& e) {
     text = QString("<span style='color:#b00'>%1</span>").arg(QString(e.what()).toHtmlEscaped());
   }
-  about_->setText(text);
-}
-
-void ShiftView::set_running(bool running) {
-  run_->setEnabled(!running);
-  cancel_->setEnabled(running);
-  load_->setEnabled(!running);
-  for (QWidget* w : inputs_) w->setEnabled(!running);
+  about()->setText(text);
 }
 
 void ShiftView::set_samples(const QImage& img, const QString& caption) {
@@ -578,129 +472,79 @@ void ShiftView::set_samples(const QImage& img, const QString& caption) {
 
 // [SECTION] Running ----------------------------------------------------------------------------
 
-void ShiftView::start() {
-  if (job_ && !job_->done()) return;
-  loops::ShiftConfig cfg;
+engine::JobFn ShiftView::prepare_job() {
   const QString dir = run_folder();
-  try {
-    cfg = config();
-    if (dir.isEmpty()) throw InputError("choose a run folder");
-    if (QDir(dir).absolutePath() == shift_example_folder())
-      throw InputError("docs/repro/shift holds the committed example; choose another run folder");
-    if (!QFileInfo::exists(QString::fromStdString(cfg.base)))
-      throw InputError("the base model '" + cfg.base + "' does not exist");
-    loops::validate(cfg);
-  } catch (const Error& e) {
-    messages_->error(QString("shift: ") + e.what());
-    status_->setText(QString("Not started: ") + e.what());
-    return;
-  }
+  const loops::ShiftConfig cfg = config();
+  if (dir.isEmpty()) throw InputError("choose a run folder");
+  if (QDir(dir).absolutePath() == shift_example_folder())
+    throw InputError("docs/repro/shift holds the committed example; choose another run folder");
+  if (!QFileInfo::exists(QString::fromStdString(cfg.base)))
+    throw InputError("the base model '" + cfg.base + "' does not exist");
+  loops::validate(cfg);
   hidden_ = cfg;
+  running_dir_ = dir;
   ShiftShown empty;
   empty.finished = false;
   empty.folder = QDir(dir).absolutePath();
   empty.result.attribute = cfg.attribute;
   empty.result.target = cfg.target;
   show_results(empty);
-  bar_->setValue(0);
-  status_->setText("Starting…");
-  set_running(true);
+  messages()->info(QString("shift: %1 → %2 of %3 = 1, ω %4, %5 samples per ω; run folder %6")
+                       .arg(QFileInfo(base_->text()).fileName(), pct(cfg.target, 0),
+                            QString::fromStdString(cfg.attribute), omegas_->text())
+                       .arg(cfg.n_eval)
+                       .arg(dir));
 
-  engine::JobCallbacks cb;
-  cb.on_progress = [this](const engine::JobProgress& p) {
-    QMetaObject::invokeMethod(this, [this, p] { on_progress(p); }, Qt::QueuedConnection);
-  };
-  cb.on_done = [this, dir](const engine::Job& j) {
-    const engine::JobState st = j.state();
-    const QString err = QString::fromStdString(j.error());
-    QMetaObject::invokeMethod(this, [this, st, err, dir] { on_done(st, err, dir); }, Qt::QueuedConnection);
-  };
-  auto post_rows = [this](const ShiftShown& s) {
-    QMetaObject::invokeMethod(this, [this, s] { on_rows(s); }, Qt::QueuedConnection);
-  };
-  auto post_note = [this](const std::string& note) {
-    const QString n = QString::fromStdString(note);
-    QMetaObject::invokeMethod(this, [this, n] { messages_->info("shift: " + n); }, Qt::QueuedConnection);
-  };
+  auto post_rows = on_ui<ShiftShown>([this](const ShiftShown& partial) { on_rows(partial); });
+  auto post_note = on_ui<std::string>([this](const std::string& note) {
+    messages()->info("shift: " + QString::fromStdString(note));
+  });
   const std::string out = dir.toStdString();
   const StageCosts costs = stage_costs(cfg);
-  job_ = runner_->submit(
-      "shift",
-      [cfg, out, costs, post_rows, post_note](engine::JobContext& ctx) -> std::any {
-        loops::ShiftRunOptions o;
-        o.out_dir = out;
-        o.cancel = ctx.cancel_flag();
-        o.on_note = post_note;
-        double shown = 0;  // the bar never runs backwards (a second sampling round restarts its count)
-        int64_t rows_seen = -1;
-        o.on_progress = [&](const experiment::Progress& p) {
-          shown = std::max(shown, overall_fraction(costs, p));
-          ctx.progress(shown, stage_words(p.stage) + ": " + p.message);
-          // Each finished ω row (and those a continued run reuses) shows at once.
-          if (p.stage == "sweep" && p.done != rows_seen) {
-            rows_seen = p.done;
-            post_rows(partial_results(out, cfg));
-          }
-        };
-        loops::run_shift(cfg, o);
-        return {};  // the results are read back from the run folder's results.json
-      },
-      cb);
-  messages_->info(QString("shift: %1 → %2 of %3 = 1, ω %4, %5 samples per ω; run folder %6")
-                      .arg(QFileInfo(base_->text()).fileName(), pct(cfg.target, 0),
-                           QString::fromStdString(cfg.attribute), omegas_->text())
-                      .arg(cfg.n_eval)
-                      .arg(dir));
-}
-
-void ShiftView::cancel() {
-  if (!job_ || job_->done()) return;
-  job_->cancel();
-  status_->setText("Cancelling… (finished stages are kept)");
-  cancel_->setEnabled(false);
-}
-
-void ShiftView::on_progress(const engine::JobProgress& p) {
-  if (!job_ || job_->done()) return;
-  bar_->setValue(static_cast<int>(std::lround(p.fraction * 1000)));
-  status_->setText(QString::fromStdString(p.message) +
-                   (p.eta >= 0 && p.fraction > 0.02 ? QString(" · about %1 min left").arg(std::max(1.0, std::round(p.eta / 60)))
-                                                    : QString()));
+  return [cfg, out, costs, post_rows, post_note](engine::JobContext& ctx) -> std::any {
+    loops::ShiftRunOptions o;
+    o.out_dir = out;
+    o.cancel = ctx.cancel_flag();
+    o.on_note = post_note;
+    double shown = 0;  // the bar never runs backwards (a second sampling round restarts its count)
+    int64_t rows_seen = -1;
+    o.on_progress = [&](const experiment::Progress& p) {
+      shown = std::max(shown, overall_fraction(costs, p));
+      ctx.progress(shown, stage_words(p.stage) + ": " + p.message);
+      // Each finished ω row (and those a continued run reuses) shows at once.
+      if (p.stage == "sweep" && p.done != rows_seen) {
+        rows_seen = p.done;
+        post_rows(partial_results(out, cfg));
+      }
+    };
+    loops::run_shift(cfg, o);
+    return {};  // the results are read back from the run folder's results.json
+  };
 }
 
 void ShiftView::on_rows(const ShiftShown& partial) {
-  if (!job_ || job_->done()) return;
+  if (!running()) return;
   show_results(partial);
 }
 
-void ShiftView::on_done(engine::JobState s, const QString& error, const QString& dir) {
-  set_running(false);
-  switch (s) {
-    case engine::JobState::Finished: {
-      bar_->setValue(1000);
-      ShiftShown r;
-      QString err;
-      if (read_shift_results(dir, &r, &err)) {
-        show_results(r);
-        status_->setText(QString("Done: %1 ω values").arg(r.result.rows.size()));
-        messages_->info(QString("shift finished: results in %1").arg(dir));
-      } else {
-        status_->setText("Done, but the results cannot be read: " + err);
-        messages_->error("shift: " + err);
-      }
-      break;
-    }
-    case engine::JobState::Cancelled:
-      status_->setText(QString("Cancelled after %1 ω values; finished stages are kept: Run again with this folder to "
-                               "continue")
-                           .arg(shown_.result.rows.size()));
-      messages_->warning("shift cancelled; finished stages are kept in " + dir);
-      break;
-    default:
-      status_->setText("Failed: " + error);
-      messages_->error("shift failed: " + error);
+void ShiftView::job_ended(engine::JobState s) {
+  const QString& dir = running_dir_;
+  if (s == engine::JobState::Cancelled) {
+    set_status(QString("Cancelled after %1 ω values; finished stages are kept: Run again with this folder to continue")
+                   .arg(shown_.result.rows.size()));
+    messages()->warning("shift cancelled; finished stages are kept in " + dir);
+    return;
   }
-  Q_EMIT finished(static_cast<int>(s));
+  ShiftShown r;
+  QString err;
+  if (read_shift_results(dir, &r, &err)) {
+    show_results(r);
+    set_status(QString("Done: %1 ω values").arg(r.result.rows.size()));
+    messages()->info(QString("shift finished: results in %1").arg(dir));
+  } else {
+    set_status("Done, but the results cannot be read: " + err);
+    messages()->error("shift: " + err);
+  }
 }
 
 // [SECTION] Results ----------------------------------------------------------------------------
@@ -709,13 +553,13 @@ bool ShiftView::load_results(const QString& dir) {
   ShiftShown r;
   QString err;
   if (!read_shift_results(dir, &r, &err)) {
-    messages_->error("shift results: " + err);
+    messages()->error("shift results: " + err);
     return false;
   }
-  // A run folder (config.json beside the results) fills the form, so Run continues it;
+  // A run folder (run.json beside the results) fills the form, so Run continues it;
   // a copy of the results (the committed example) leaves the form alone.
   QString form_note;
-  if (QFileInfo::exists(QDir(r.folder).filePath("config.json")) && r.config.is_object()) {
+  if (QFileInfo::exists(QDir(r.folder).filePath("run.json")) && r.config.is_object()) {
     try {
       set_config(loops::ShiftConfig::from_json(r.config));
       set_run_folder(r.folder);
@@ -724,8 +568,8 @@ bool ShiftView::load_results(const QString& dir) {
     }
   }
   show_results(r);
-  status_->setText(QString("Loaded %1 ω values").arg(r.result.rows.size()));
-  messages_->info(QString("shift: showing %1 ω values from %2%3%4")
+  set_status(QString("Loaded %1 ω values").arg(r.result.rows.size()));
+  messages()->info(QString("shift: showing %1 ω values from %2%3%4")
                       .arg(r.result.rows.size())
                       .arg(short_path(r.folder), r.example ? " (the committed example)" : "", form_note));
   return true;
@@ -866,7 +710,7 @@ void ShiftView::show_results(const ShiftShown& s) {
                      ": the committed SIMS Fig. 6 miniature (<code>tools/repro_shift.sh</code>, shipped faces U-Net, "
                      "2,000-image auxiliary set, 500 samples per ω). Nothing was run; <i>Run shift</i> starts your own "
                      "run, <i>Load results…</i> opens another run folder.");
-  } else if (shown_.finished && !(job_ && !job_->done())) {
+  } else if (shown_.finished && !running()) {
     source_->setText("<b>Loaded</b> from " + where + " (results.json).");
   } else {
     source_->setText(QString("<b>Run</b> in %1: ω rows appear as they finish (%2 so far).").arg(where).arg(r.rows.size()));
@@ -891,31 +735,6 @@ void ShiftView::load_dialog() {
   if (d.isEmpty()) return;
   s.setValue("shift/loadDir", d);
   load_results(d);
-}
-
-// [SECTION] Exports ----------------------------------------------------------------------------
-
-std::vector<const AnalysisChart*> ShiftView::charts() const { return {share_chart_, fd_chart_}; }
-
-bool ShiftView::export_csv(const QString& path) {
-  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
-                   [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(shown_.result.to_csv()), err); });
-}
-
-bool ShiftView::export_png(const QString& path) {
-  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
-                   [&](QString* err) { return save_png(path, charts_image(charts(), 900, 420), err); });
-}
-
-bool ShiftView::export_svg(const QString& path) {
-  return export_to(messages_, "shift", path, has_results(), "nothing to export yet: run the shift or load a run folder first",
-                   [&](QString* err) { return save_bytes(path, charts_svg(charts(), 900, 420).toUtf8(), err); });
-}
-
-void ShiftView::export_menu() {
-  show_export_menu(this, export_, "shift",
-                   {[this](const QString& f) { return export_png(f); }, [this](const QString& f) { return export_svg(f); },
-                    [this](const QString& f) { return export_csv(f); }, "Export the table as CSV (results.csv columns)"});
 }
 
 }  // namespace sims::ui

@@ -17,10 +17,10 @@
 
 #include <QImage>
 #include <QString>
-#include <QWidget>
 
 #include <nlohmann/json.hpp>
 
+#include "analysis_tab.hpp"
 #include "engine/job_runner.hpp"
 #include "loops/shift.hpp"
 
@@ -28,7 +28,6 @@ class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
-class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
@@ -56,11 +55,10 @@ bool read_shift_results(const QString& dir, ShiftShown* out, QString* error);
 // The committed Fig. 6 miniature (docs/repro/shift in the source tree).
 QString shift_example_folder();
 
-class ShiftView final : public QWidget {
+class ShiftView final : public AnalysisTab {
   Q_OBJECT
  public:
   explicit ShiftView(MessageArea* messages, QWidget* parent = nullptr);
-  ~ShiftView() override;
 
   // The form as a configuration (settings the form does not show keep the
   // values last given to set_config); throws InputError on a bad ω list.
@@ -69,63 +67,48 @@ class ShiftView final : public QWidget {
   QString run_folder() const;
   void set_run_folder(const QString& dir);
 
-  engine::JobPtr job() const { return job_; }
-  QPushButton* run_button() const { return run_; }
-  QPushButton* cancel_button() const { return cancel_; }
   QPushButton* load_button() const { return load_; }
   AnalysisChart* share_chart() const { return share_chart_; }
   AnalysisChart* fd_chart() const { return fd_chart_; }
   QTableWidget* table() const { return table_; }
   QLabel* source_label() const { return source_; }
-  QLabel* status_label() const { return status_; }
   const ShiftShown& shown() const { return shown_; }
-  bool has_results() const { return !shown_.result.rows.empty(); }
+  bool has_results() const override { return !shown_.result.rows.empty(); }
 
   // Shows DIR's results; false (and a message, the view unchanged) when it has none.
   bool load_results(const QString& dir);
-  bool export_csv(const QString& path);
-  bool export_png(const QString& path);
-  bool export_svg(const QString& path);
 
  public Q_SLOTS:
-  void start();
-  void cancel();
   void load_dialog();
 
  Q_SIGNALS:
-  void finished(int state);  // engine::JobState
   void results_shown(int rows);
 
  protected:
   void showEvent(QShowEvent* e) override;
+  engine::JobFn prepare_job() override;
+  void job_ended(engine::JobState s) override;
+  std::string results_csv() const override { return shown_.result.to_csv(); }
+  std::vector<const AnalysisChart*> export_charts() const override { return {share_chart_, fd_chart_}; }
 
  private:
   void show_results(const ShiftShown& s);
   void fill_attributes();
-  void on_progress(const engine::JobProgress& p);
   void on_rows(const ShiftShown& partial);
-  void on_done(engine::JobState s, const QString& error, const QString& dir);
-  void set_running(bool running);
   void describe();
-  void export_menu();
   void set_samples(const QImage& img, const QString& caption);
-  std::vector<const AnalysisChart*> charts() const;
 
-  MessageArea* messages_;
-  std::unique_ptr<engine::JobRunner> runner_;
-  engine::JobPtr job_;
   loops::ShiftConfig hidden_;  // settings without a control (seeds, real data size, ...)
   ShiftShown shown_;
+  QString running_dir_;        // the run folder of the job started last
   bool first_show_ = true;
   QString classifier_filled_;  // the classifier whose attributes the box lists
   QLineEdit *base_, *classifier_, *omegas_, *folder_;
   QComboBox* attribute_;
   QDoubleSpinBox* target_;
   QSpinBox *n_aux_, *budget_, *n_eval_, *steps_;
-  std::vector<QWidget*> inputs_;
-  QPushButton *run_, *cancel_, *load_, *export_;
-  QProgressBar* bar_;
-  QLabel *status_, *about_, *source_, *summary_, *samples_caption_;
+  QPushButton* load_;
+  QLabel *source_, *summary_, *samples_caption_;
   QWidget* samples_;
   AnalysisChart *share_chart_, *fd_chart_;
   QTableWidget* table_;

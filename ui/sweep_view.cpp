@@ -7,17 +7,10 @@
 #include <tuple>
 
 #include <QCheckBox>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
-#include <QGroupBox>
-#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMenu>
-#include <QProgressBar>
-#include <QPushButton>
-#include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableWidget>
@@ -163,19 +156,12 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
 // [SECTION] The view ------------------------------------------------------------------
 
 SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent)
-    : QWidget(parent), models_(models), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
-  auto* v = new QVBoxLayout(this);
-  v->setContentsMargins(6, 6, 6, 6);
-
-  auto* box = new QGroupBox("Guidance sweep of the loaded models", this);
-  auto* g = new QGridLayout(box);
-  g->setHorizontalSpacing(8);
-  auto label = [&](const QString& t, int r, int c) {
-    auto* l = new QLabel(t, box);
-    l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    g->addWidget(l, r, c);
-    return l;
-  };
+    : AnalysisTab({"sweep", "Guidance sweep of the loaded models", "Run sweep", "nothing to export yet: run a sweep first",
+                   "Export the sweep table as CSV"},
+                  messages, parent),
+      models_(models) {
+  QWidget* box = form_box();
+  QGridLayout* g = form();
   omegas_ = new QLineEdit(box);
   omegas_->setObjectName("sweepOmegas");
   omegas_->setToolTip("Comma-separated guidance weights ω; D = (1+ω)·D_base − ω·D_aux. ω = 0 is the base model.");
@@ -202,49 +188,24 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   shares_ = new QCheckBox("attribute shares (same network)", box);
   shares_->setObjectName("sweepShares");
   shares_->setChecked(true);
-  label("ω values", 0, 0);
+  form_label("ω values", 0, 0);
   g->addWidget(omegas_, 0, 1, 1, 3);
-  label("samples per ω", 0, 4);
+  form_label("samples per ω", 0, 4);
   g->addWidget(n_, 0, 5);
-  label("steps", 0, 6);
+  form_label("steps", 0, 6);
   g->addWidget(steps_, 0, 7);
-  label("seed", 0, 8);
+  form_label("seed", 0, 8);
   g->addWidget(seed_, 0, 9);
-  label("interval σ", 1, 0);
+  form_label("interval σ", 1, 0);
   g->addWidget(interval_, 1, 1);
-  label("real data", 1, 2);
+  form_label("real data", 1, 2);
   g->addWidget(real_, 1, 3);
-  features_label_ = label("feature net", 1, 4);
+  features_label_ = form_label("feature net", 1, 4);
   g->addWidget(features_, 1, 5, 1, 3);
   g->addWidget(shares_, 1, 8, 1, 2);
   g->setColumnStretch(1, 1);
   g->setColumnStretch(3, 2);
   g->setColumnStretch(5, 1);
-  v->addWidget(box);
-
-  auto* actions = new QHBoxLayout;
-  run_ = new QPushButton("Run sweep", this);
-  run_->setObjectName("sweepRun");
-  cancel_ = new QPushButton("Cancel", this);
-  cancel_->setObjectName("sweepCancel");
-  export_ = new QPushButton("Export ▾", this);
-  export_->setObjectName("sweepExport");
-  bar_ = new QProgressBar(this);
-  bar_->setRange(0, 1000);
-  bar_->setFormat("%p%");
-  status_ = new QLabel("Idle", this);
-  status_->setObjectName("sweepStatus");
-  status_->setMinimumWidth(200);
-  actions->addWidget(run_);
-  actions->addWidget(cancel_);
-  actions->addWidget(export_);
-  actions->addWidget(bar_, 1);
-  actions->addWidget(status_, 2);
-  v->addLayout(actions);
-  about_ = new QLabel(this);
-  about_->setWordWrap(true);
-  about_->setStyleSheet("color:#555");
-  v->addWidget(about_);
 
   // Charts | (large view / table), strip below.
   // Distance across the top; precision/recall and (images) attribute shares below it, side by side.
@@ -270,15 +231,8 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
 
   right_ = new QSplitter(Qt::Vertical, this);
   right_->setChildrenCollapsible(false);
-  table_ = new QTableWidget(this);
-  table_->setObjectName("sweepTable");
-  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_ = make_table(false, 90);
   table_->setSelectionMode(QAbstractItemView::SingleSelection);
-  table_->verticalHeader()->setVisible(false);
-  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  table_->horizontalHeader()->setStretchLastSection(true);
-  table_->setMinimumHeight(90);
   right_->addWidget(table_);
 
   auto* middle = new QSplitter(Qt::Horizontal, this);
@@ -288,19 +242,16 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   middle->setStretchFactor(0, 3);
   middle->setStretchFactor(1, 2);
   middle->setSizes({660, 440});
-  v->addWidget(middle, 1);
+  body()->addWidget(middle, 1);
 
   auto* strip_title = new QLabel("<b>Samples per ω</b> <span style='color:#666'>(same starting noise for every ω; "
                                  "click a cell, a chart column or a table row to show it large)</span>", this);
-  v->addWidget(strip_title);
+  body()->addWidget(strip_title);
   strip_ = new SampleStrip(this);
   strip_->setObjectName("sweepStrip");
   strip_->set_cell_size(118);
-  v->addWidget(strip_);
+  body()->addWidget(strip_);
 
-  connect(run_, &QPushButton::clicked, this, &SweepView::start);
-  connect(cancel_, &QPushButton::clicked, this, &SweepView::cancel);
-  connect(export_, &QPushButton::clicked, this, &SweepView::export_menu);
   connect(strip_, &SampleStrip::cell_clicked, this, [this](int i) {
     user_selected_ = true;
     select(i);
@@ -330,12 +281,6 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   ensure_large_view();
   right_->setSizes({440, 150});
   reset_results();
-  set_running(false);
-}
-
-SweepView::~SweepView() {
-  // Join the worker before the widgets its queued calls point at go.
-  runner_.reset();
 }
 
 // [SECTION] Plan and models ----------------------------------------------------------------
@@ -411,7 +356,7 @@ void SweepView::describe() {
   const DenoiserPtr base = models_->base(), aux = models_->aux();
   const bool images = controls_shape_.size() == 3;
   if (!base || !aux) {
-    about_->setText("Load a base and an auxiliary model (File ▸ Open) to run a sweep.");
+    about()->setText("Load a base and an auxiliary model (File ▸ Open) to run a sweep.");
     return;
   }
   QString omegas = omegas_->text();
@@ -420,7 +365,7 @@ void SweepView::describe() {
     count = static_cast<int>(parse_omega_list(omegas.toStdString()).size());
   } catch (const InputError&) {
   }
-  about_->setText(QString("Runs %1 × %2 %3 (%4 Heun steps, seed %5) of <b>%6</b> guided by <b>%7</b>, and compares "
+  about()->setText(QString("Runs %1 × %2 %3 (%4 Heun steps, seed %5) of <b>%6</b> guided by <b>%7</b>, and compares "
                           "each set with %2 real samples of '%8' (%9).")
                       .arg(count)
                       .arg(n_->value())
@@ -454,13 +399,6 @@ void SweepView::show_shares(bool on) {
   charts_grid_->addWidget(pr_chart_, 1, 0, 1, on ? 1 : 2);
 }
 
-void SweepView::set_running(bool running) {
-  run_->setEnabled(!running);
-  cancel_->setEnabled(running);
-  for (QWidget* w : std::initializer_list<QWidget*>{omegas_, n_, steps_, seed_, interval_, real_, features_, shares_})
-    w->setEnabled(!running);
-}
-
 void SweepView::reset_results() {
   result_ = {};
   real_points_ = {};
@@ -486,17 +424,9 @@ void SweepView::showEvent(QShowEvent* e) {
   QWidget::showEvent(e);
 }
 
-void SweepView::start() {
-  if (job_ && !job_->done()) return;
+engine::JobFn SweepView::prepare_job() {
   if (models_->base() && models_->base()->info().sample_shape != controls_shape_) on_models_changed();
-  SweepPlan p;
-  try {
-    p = plan();
-  } catch (const Error& e) {
-    messages_->error(QString("sweep: ") + e.what());
-    status_->setText(QString("Not started: ") + e.what());
-    return;
-  }
+  const SweepPlan p = plan();
   const DenoiserPtr base = models_->base(), aux = models_->aux();
   shape_ = base ? base->info().sample_shape : std::vector<int64_t>{2};
   ensure_large_view();
@@ -504,71 +434,32 @@ void SweepView::start() {
   planned_ = p.omegas.size();
   const std::string aux_label = QFileInfo(models_->path(ModelRole::Aux)).fileName().toStdString();
   models_text_ = QFileInfo(models_->path(ModelRole::Base)).fileName() + " guided by " + QString::fromStdString(aux_label);
-  bar_->setValue(0);
-  status_->setText("Starting…");
-  set_running(true);
+  messages()->info(QString("sweep: %1 ω values × %2 samples, %3").arg(p.omegas.size()).arg(p.n).arg(models_text_));
 
-  engine::JobCallbacks cb;
-  cb.on_progress = [this](const engine::JobProgress& pr) {
-    QMetaObject::invokeMethod(this, [this, pr] { on_progress(pr); }, Qt::QueuedConnection);
-  };
-  cb.on_done = [this](const engine::Job& j) {
-    const engine::JobState st = j.state();
-    const QString err = QString::fromStdString(j.error());
-    QMetaObject::invokeMethod(this, [this, st, err] { on_done(st, err); }, Qt::QueuedConnection);
-  };
-  auto on_ref = [this](const at::Tensor& real) {
-    SampleSet s = to_set(real, real.dim() == 2 ? 4000 : 0);
-    QMetaObject::invokeMethod(this, [this, s] { on_reference(s); }, Qt::QueuedConnection);
-  };
-  auto on_row = [this](const metrics::SweepResult& one) {
-    QMetaObject::invokeMethod(this, [this, one] { add_row(one); }, Qt::QueuedConnection);
-  };
-  job_ = runner_->submit("sweep", [p, base, aux, aux_label, on_ref, on_row](engine::JobContext& ctx) -> std::any {
+  auto to_reference = on_ui<SampleSet>([this](const SampleSet& s) { on_reference(s); });
+  auto on_ref = [to_reference](const at::Tensor& real) { to_reference(to_set(real, real.dim() == 2 ? 4000 : 0)); };
+  auto on_row = on_ui<metrics::SweepResult>([this](const metrics::SweepResult& one) { add_row(one); });
+  return [p, base, aux, aux_label, on_ref, on_row](engine::JobContext& ctx) -> std::any {
     return run_sweep_plan(p, base, aux, aux_label, ctx, on_ref, on_row);
-  }, cb);
-  messages_->info(QString("sweep: %1 ω values × %2 samples, %3").arg(p.omegas.size()).arg(p.n).arg(models_text_));
+  };
 }
 
-void SweepView::cancel() {
-  if (!job_ || job_->done()) return;
-  job_->cancel();
-  status_->setText("Cancelling…");
-  cancel_->setEnabled(false);
-}
-
-void SweepView::on_progress(const engine::JobProgress& p) {
-  if (!job_ || job_->done()) return;
-  bar_->setValue(static_cast<int>(p.fraction * 1000));
-  QString eta = p.eta >= 0 ? QString(" · about %1 s left").arg(p.eta, 0, 'f', 0) : QString();
-  status_->setText(QString::fromStdString(p.message) + eta);
-}
-
-void SweepView::on_done(engine::JobState s, const QString& error) {
-  set_running(false);
+void SweepView::job_ended(engine::JobState s) {
   const QString got = QString("%1 of %2 ω values").arg(result_.rows.size()).arg(planned_);
-  switch (s) {
-    case engine::JobState::Finished:
-      bar_->setValue(1000);
-      status_->setText("Done: " + got);
-      if (!user_selected_) {  // show the ω closest to the real data
-        int best = -1;
-        for (size_t i = 0; i < result_.rows.size(); ++i)
-          if (std::isfinite(result_.rows[i].value) && (best < 0 || result_.rows[i].value < result_.rows[best].value))
-            best = static_cast<int>(i);
-        select(best);
-      }
-      messages_->info("sweep finished: " + got);
-      break;
-    case engine::JobState::Cancelled:
-      status_->setText("Cancelled after " + got);
-      messages_->warning("sweep cancelled after " + got);
-      break;
-    default:
-      status_->setText("Failed: " + error);
-      messages_->error("sweep failed: " + error);
+  if (s == engine::JobState::Cancelled) {
+    set_status("Cancelled after " + got);
+    messages()->warning("sweep cancelled after " + got);
+    return;
   }
-  Q_EMIT finished(static_cast<int>(s));
+  set_status("Done: " + got);
+  if (!user_selected_) {  // show the ω closest to the real data
+    int best = -1;
+    for (size_t i = 0; i < result_.rows.size(); ++i)
+      if (std::isfinite(result_.rows[i].value) && (best < 0 || result_.rows[i].value < result_.rows[best].value))
+        best = static_cast<int>(i);
+    select(best);
+  }
+  messages()->info("sweep finished: " + got);
 }
 
 void SweepView::on_reference(const SampleSet& real) {
@@ -602,8 +493,7 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     QStringList cols{"ω", dname, "precision", "recall"};
     for (const auto& a : one.attr_names) cols << QString::fromStdString("share " + a);
     cols << "NFE" << "seconds";
-    table_->setColumnCount(cols.size());
-    table_->setHorizontalHeaderLabels(cols);
+    set_columns(table_, cols);
   }
   result_.rows.push_back(r);
   const int i = static_cast<int>(result_.rows.size()) - 1;
@@ -613,15 +503,10 @@ void SweepView::add_row(const metrics::SweepResult& one) {
   for (size_t k = 0; k < r.ratios.size() && static_cast<int>(k) < ratio_chart_->series_count(); ++k)
     ratio_chart_->append(static_cast<int>(k), r.omega, r.ratios[k]);
   strip_->add_cell(thumbnail(r), QString("ω = %1 · %2").arg(r.omega).arg(num(r.value, 3)));
-  table_->insertRow(i);
   QStringList cells{QString::number(r.omega), num(r.value), num(r.precision, 3), num(r.recall, 3)};
   for (size_t k = 0; k < result_.attr_names.size(); ++k) cells << (k < r.ratios.size() ? num(r.ratios[k], 3) : "–");
   cells << QString::number(r.nfe) << QString::number(r.seconds, 'f', 2);
-  for (int c = 0; c < cells.size(); ++c) {
-    auto* item = new QTableWidgetItem(cells[c]);
-    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    table_->setItem(i, c, item);
-  }
+  set_row(table_, i, cells);
   if (!user_selected_) select(i);  // follow the newest row until the user picks one
   Q_EMIT row_added(i);
 }
@@ -662,31 +547,10 @@ void SweepView::select(int i) {
 
 // [SECTION] Exports ------------------------------------------------------------------------
 
-std::vector<const AnalysisChart*> SweepView::visible_charts() const {
+std::vector<const AnalysisChart*> SweepView::export_charts() const {
   std::vector<const AnalysisChart*> out{dist_chart_, pr_chart_};
   if (!result_.attr_names.empty()) out.push_back(ratio_chart_);
   return out;
-}
-
-bool SweepView::export_csv(const QString& path) {
-  return export_to(messages_, "sweep", path, !result_.rows.empty(), "nothing to export yet: run a sweep first",
-                   [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(result_.to_csv()), err); });
-}
-
-bool SweepView::export_png(const QString& path) {
-  return export_to(messages_, "sweep", path, !result_.rows.empty(), "nothing to export yet: run a sweep first",
-                   [&](QString* err) { return save_png(path, charts_image(visible_charts(), 900, 400), err); });
-}
-
-bool SweepView::export_svg(const QString& path) {
-  return export_to(messages_, "sweep", path, !result_.rows.empty(), "nothing to export yet: run a sweep first",
-                   [&](QString* err) { return save_bytes(path, charts_svg(visible_charts(), 900, 400).toUtf8(), err); });
-}
-
-void SweepView::export_menu() {
-  show_export_menu(this, export_, "sweep",
-                   {[this](const QString& f) { return export_png(f); }, [this](const QString& f) { return export_svg(f); },
-                    [this](const QString& f) { return export_csv(f); }, "Export the sweep table as CSV"});
 }
 
 }  // namespace sims::ui

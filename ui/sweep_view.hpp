@@ -13,8 +13,7 @@
 #include <string>
 #include <vector>
 
-#include <QWidget>
-
+#include "analysis_tab.hpp"
 #include "engine/job_runner.hpp"
 #include "metrics/sweep.hpp"
 #include "sample_view.hpp"
@@ -23,8 +22,6 @@ class QCheckBox;
 class QGridLayout;
 class QLabel;
 class QLineEdit;
-class QProgressBar;
-class QPushButton;
 class QSpinBox;
 class QSplitter;
 class QTableWidget;
@@ -60,19 +57,15 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& plan, const DenoiserPtr& ba
                                     const std::function<void(const at::Tensor&)>& on_reference,
                                     const std::function<void(const metrics::SweepResult&)>& on_row);
 
-class SweepView final : public QWidget {
+class SweepView final : public AnalysisTab {
   Q_OBJECT
  public:
   SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent = nullptr);
-  ~SweepView() override;
 
   // The controls as a plan; throws InputError on a bad ω list or interval.
   SweepPlan plan() const;
   void set_plan(const SweepPlan& p);
 
-  engine::JobPtr job() const { return job_; }
-  QPushButton* run_button() const { return run_; }
-  QPushButton* cancel_button() const { return cancel_; }
   AnalysisChart* distance_chart() const { return dist_chart_; }
   AnalysisChart* pr_chart() const { return pr_chart_; }
   AnalysisChart* ratio_chart() const { return ratio_chart_; }
@@ -81,49 +74,37 @@ class SweepView final : public QWidget {
   SampleView* large_view() const { return large_; }
   const metrics::SweepResult& result() const { return result_; }
   int selected() const { return selected_; }
-
-  bool export_csv(const QString& path);
-  bool export_png(const QString& path);
-  bool export_svg(const QString& path);
+  bool has_results() const override { return !result_.rows.empty(); }
 
  public Q_SLOTS:
-  void start();
-  void cancel();
   // Shows row i (one ω) large and marks it in the charts, strip and table.
   void select(int row);
 
  Q_SIGNALS:
   void row_added(int index);
-  void finished(int state);  // engine::JobState
 
  protected:
   void showEvent(QShowEvent* e) override;
+  engine::JobFn prepare_job() override;
+  void job_ended(engine::JobState s) override;
+  std::string results_csv() const override { return result_.to_csv(); }
+  std::vector<const AnalysisChart*> export_charts() const override;
 
  private:
   void on_models_changed();
   void on_reference(const SampleSet& real);
   void add_row(const metrics::SweepResult& one);
-  void on_progress(const engine::JobProgress& p);
-  void on_done(engine::JobState s, const QString& error);
-  void set_running(bool running);
   void ensure_large_view();
   void show_shares(bool on);
   void reset_results();
   void describe();
-  void export_menu();
-  std::vector<const AnalysisChart*> visible_charts() const;
   QImage thumbnail(const metrics::SweepRow& r) const;
 
   ModelsPanel* models_;
-  MessageArea* messages_;
-  std::unique_ptr<engine::JobRunner> runner_;
-  engine::JobPtr job_;
   QLineEdit *omegas_, *interval_, *real_, *features_;
   QSpinBox *n_, *steps_, *seed_;
   QCheckBox* shares_;
-  QLabel *features_label_, *about_, *status_;
-  QPushButton *run_, *cancel_, *export_;
-  QProgressBar* bar_;
+  QLabel* features_label_;
   AnalysisChart *dist_chart_, *pr_chart_, *ratio_chart_;
   QGridLayout* charts_grid_;
   SampleStrip* strip_;

@@ -26,6 +26,7 @@
 
 #include <ATen/ATen.h>
 
+#include "analysis_tab.hpp"
 #include "common/error.hpp"
 #include "data/toy2d.hpp"
 #include "io/npy.hpp"
@@ -141,7 +142,7 @@ QString hms(double s) {
 }  // namespace
 
 TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget* parent)
-    : QDialog(parent), runner_(runner), messages_(messages) {
+    : QDialog(parent), messages_(messages) {
   setWindowTitle("Train models — SIMS Algorithm 1");
   auto* v = new QVBoxLayout(this);
   auto* intro = new QLabel("Train a base model on a built-in 2D data set, sample its synthetic set, and fine-tune "
@@ -182,23 +183,25 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
   form->addRow("", load_when_done_);
   v->addLayout(form);
 
+  jobs_ = new JobControls(runner, messages, "training", "train", "Start", this);
+  jobs_->run_button()->setObjectName("trainStart");
+  jobs_->run_button()->setDefault(true);
+  jobs_->lock_while_running({dataset_, n_data_, net_, base_budget_, n_synth_, aux_budget_, seed_, out_dir_});
+  jobs_->set_progress_text([](const engine::JobProgress& p) {
+    QString line = QString::fromStdString(p.message);
+    const auto loss = p.values.find("loss");
+    if (loss != p.values.end() && std::isfinite(loss->second) && loss->second > 0)
+      line += QString(" · loss %1").arg(loss->second, 0, 'f', 4);
+    if (p.values.count("images_per_second"))
+      line += QString(" · %1 img/s").arg(p.values.at("images_per_second"), 0, 'f', 0);
+    return line + QString(" · elapsed %1 · ETA %2").arg(hms(p.elapsed), hms(p.eta));
+  });
   auto* buttons = new QHBoxLayout;
-  start_ = new QPushButton("Start", this);
-  start_->setObjectName("trainStart");
-  start_->setDefault(true);
-  cancel_ = new QPushButton("Cancel", this);
-  cancel_->setObjectName("trainCancel");
-  bar_ = new QProgressBar(this);
-  bar_->setRange(0, 1000);
-  bar_->setTextVisible(true);
-  bar_->setFormat("%p%");
-  buttons->addWidget(start_);
-  buttons->addWidget(cancel_);
-  buttons->addWidget(bar_, 1);
+  buttons->addWidget(jobs_->run_button());
+  buttons->addWidget(jobs_->cancel_button());
+  buttons->addWidget(jobs_->bar(), 1);
   v->addLayout(buttons);
-  status_ = new QLabel("Idle", this);
-  status_->setObjectName("trainStatus");
-  v->addWidget(status_);
+  v->addWidget(jobs_->status());
 
   chart_ = new QChart;
   chart_->setTitle("Training loss");
@@ -236,13 +239,14 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
                   .toString().toStdString();
   set_plan(p);
 
-  connect(start_, &QPushButton::clicked, this, &TrainPanel::start);
-  connect(cancel_, &QPushButton::clicked, this, &TrainPanel::cancel);
+  connect(jobs_->run_button(), &QPushButton::clicked, this, &TrainPanel::start);
+  connect(jobs_, &JobControls::progressed, this, &TrainPanel::on_progress);
+  connect(jobs_, &JobControls::ended, this,
+          [this](int s, const QString& error) { on_done(static_cast<engine::JobState>(s), error); });
   connect(browse, &QPushButton::clicked, this, [this] {
     const QString d = QFileDialog::getExistingDirectory(this, "Output folder", out_dir_->text());
     if (!d.isEmpty()) out_dir_->setText(d);
   });
-  set_running(false);
   resize(560, 640);
 }
 
@@ -273,15 +277,12 @@ void TrainPanel::set_plan(const TrainPlan& p) {
 
 int TrainPanel::loss_points() const { return base_loss_->count() + aux_loss_->count(); }
 
-void TrainPanel::set_running(bool running) {
-  start_->setEnabled(!running);
-  cancel_->setEnabled(running);
-  for (QWidget* w : std::initializer_list<QWidget*>{dataset_, n_data_, net_, base_budget_, n_synth_, aux_budget_, seed_, out_dir_})
-    w->setEnabled(!running);
-}
+engine::JobPtr TrainPanel::job() const { return jobs_->job(); }
+QPushButton* TrainPanel::start_button() const { return jobs_->run_button(); }
+QPushButton* TrainPanel::cancel_button() const { return jobs_->cancel_button(); }
 
 void TrainPanel::start() {
-  if (job_ && !job_->done()) return;
+  if (jobs_->running()) return;
   const TrainPlan p = plan();
   if (p.out_dir.empty()) {
     messages_->error("choose an output folder for the trained models");
@@ -300,76 +301,49 @@ void TrainPanel::start() {
   y_min_ = 1e9, y_max_ = 0;
   x_axis_->setRange(0, (p.base_budget + p.aux_budget) / 1000.0);
   base_budget_images_ = p.base_budget;
-  bar_->setValue(0);
-  status_->setText("Starting…");
-  set_running(true);
-  engine::JobCallbacks cb;
-  // Worker thread -> UI thread: queued calls on this panel (dropped if it is gone).
-  cb.on_progress = [this](const engine::JobProgress& pr) {
-    QMetaObject::invokeMethod(this, [this, pr] { on_progress(pr); }, Qt::QueuedConnection);
-  };
-  cb.on_done = [this](const engine::Job& j) {
-    QString base, aux;
-    if (j.result().has_value()) {
-      const auto& r = std::any_cast<const std::pair<std::string, std::string>&>(j.result());
-      base = QString::fromStdString(r.first);
-      aux = QString::fromStdString(r.second);
-    }
-    const engine::JobState st = j.state();
-    const QString err = QString::fromStdString(j.error());
-    QMetaObject::invokeMethod(this, [=] { on_done(st, err, base, aux); }, Qt::QueuedConnection);
-  };
-  job_ = runner_->submit("train " + p.dataset, [p](engine::JobContext& ctx) -> std::any { return run_train_plan(p, ctx); }, cb);
+  jobs_->start("train " + p.dataset, [p](engine::JobContext& ctx) -> std::any { return run_train_plan(p, ctx); });
   messages_->info(QString("training on '%1': base %2 images, %3 synthetic samples, aux %4 images → %5")
                       .arg(QString::fromStdString(p.dataset)).arg(p.base_budget).arg(p.n_synth).arg(p.aux_budget)
                       .arg(QString::fromStdString(p.out_dir)));
 }
 
-void TrainPanel::cancel() {
-  if (!job_ || job_->done()) return;
-  job_->cancel();
-  status_->setText("Cancelling…");
-  cancel_->setEnabled(false);
-}
+void TrainPanel::cancel() { jobs_->cancel(); }
 
 void TrainPanel::on_progress(const engine::JobProgress& p) {
-  if (!job_ || job_->done()) return;
-  bar_->setValue(static_cast<int>(p.fraction * 1000));
-  QString line = QString::fromStdString(p.message);
-  auto it = p.values.find("loss");
-  const auto stage = p.values.count("stage") ? static_cast<int>(p.values.at("stage")) : -1;
-  if (it != p.values.end() && std::isfinite(it->second) && it->second > 0) {
-    line += QString(" · loss %1").arg(it->second, 0, 'f', 4);
+  // The bar and the status line are up to date; the loss goes on the chart.
+  const auto loss = p.values.find("loss");
+  if (loss != p.values.end() && std::isfinite(loss->second) && loss->second > 0) {
+    const auto stage = p.values.count("stage") ? static_cast<int>(p.values.at("stage")) : -1;
     const double x = (p.values.at("images") + (stage == 2 ? base_budget_images_ : 0)) / 1000.0;
-    (stage == 2 ? aux_loss_ : base_loss_)->append(x, it->second);
-    y_min_ = std::min(y_min_, it->second);
-    y_max_ = std::max(y_max_, it->second);
+    (stage == 2 ? aux_loss_ : base_loss_)->append(x, loss->second);
+    y_min_ = std::min(y_min_, loss->second);
+    y_max_ = std::max(y_max_, loss->second);
     const double pad = 0.08 * (y_max_ - y_min_) + 1e-3;
     y_axis_->setRange(std::max(0.0, y_min_ - pad), y_max_ + pad);
   }
-  if (p.values.count("images_per_second"))
-    line += QString(" · %1 img/s").arg(p.values.at("images_per_second"), 0, 'f', 0);
-  line += QString(" · elapsed %1 · ETA %2").arg(hms(p.elapsed), hms(p.eta));
-  status_->setText(line);
   Q_EMIT progressed(p.fraction);
 }
 
-void TrainPanel::on_done(engine::JobState s, const QString& error, const QString& base, const QString& aux) {
-  set_running(false);
+void TrainPanel::on_done(engine::JobState s, const QString& error) {
+  // The job's result, {base, aux} (aux empty when cancelled early), is final once it is done.
+  QString base, aux;
+  if (const engine::JobPtr j = jobs_->job(); j && j->result().has_value()) {
+    const auto& r = std::any_cast<const std::pair<std::string, std::string>&>(j->result());
+    base = QString::fromStdString(r.first);
+    aux = QString::fromStdString(r.second);
+  }
   switch (s) {
     case engine::JobState::Finished:
-      bar_->setValue(1000);
-      status_->setText("Done: " + base + " and " + aux);
+      jobs_->set_status("Done: " + base + " and " + aux);
       messages_->info("training finished: " + base + ", " + aux);
       if (load_when_done_->isChecked()) Q_EMIT models_ready(base, aux);
       break;
     case engine::JobState::Cancelled:
-      status_->setText("Cancelled" + (base.isEmpty() ? QString() : " (checkpoint kept: " + base + ")"));
+      jobs_->set_status("Cancelled" + (base.isEmpty() ? QString() : " (checkpoint kept: " + base + ")"));
       messages_->warning("training cancelled");
       break;
     default:
-      status_->setText("Failed: " + error);
-      messages_->error("training failed: " + error);
+      break;  // reported by the controls
   }
   Q_EMIT finished(static_cast<int>(s));
 }

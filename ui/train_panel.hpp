@@ -9,10 +9,8 @@
 
 class QChart;
 class QComboBox;
-class QLabel;
 class QLineEdit;
 class QLineSeries;
-class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QValueAxis;
@@ -20,6 +18,7 @@ class QCheckBox;
 
 namespace sims::ui {
 
+class JobControls;
 class MessageArea;
 
 struct TrainPlan {
@@ -47,9 +46,9 @@ class TrainPanel final : public QDialog {
   TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget* parent = nullptr);
   TrainPlan plan() const;
   void set_plan(const TrainPlan& p);
-  engine::JobPtr job() const { return job_; }
-  QPushButton* start_button() const { return start_; }
-  QPushButton* cancel_button() const { return cancel_; }
+  engine::JobPtr job() const;
+  QPushButton* start_button() const;
+  QPushButton* cancel_button() const;
   int loss_points() const;
 
  public Q_SLOTS:
@@ -64,19 +63,14 @@ class TrainPanel final : public QDialog {
 
  private:
   void on_progress(const engine::JobProgress& p);
-  void on_done(engine::JobState s, const QString& error, const QString& base, const QString& aux);
-  void set_running(bool running);
+  void on_done(engine::JobState s, const QString& error);
 
-  engine::JobRunner* runner_;
   MessageArea* messages_;
-  engine::JobPtr job_;
+  JobControls* jobs_;
   QComboBox *dataset_, *net_;
   QSpinBox *n_data_, *base_budget_, *n_synth_, *aux_budget_, *seed_;
   QLineEdit* out_dir_;
   QCheckBox* load_when_done_;
-  QPushButton *start_, *cancel_;
-  QProgressBar* bar_;
-  QLabel* status_;
   QChart* chart_;
   QLineSeries *base_loss_, *aux_loss_;
   QValueAxis* x_axis_;

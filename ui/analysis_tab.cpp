@@ -1,0 +1,295 @@
+#include "analysis_tab.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <QEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenu>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "analysis_chart.hpp"
+#include "common/error.hpp"
+#include "message_area.hpp"
+
+namespace sims::ui {
+
+QString progress_line(const engine::JobProgress& p, bool minutes) {
+  QString line = QString::fromStdString(p.message);
+  if (p.eta < 0) return line;
+  if (!minutes) return line + QString(" · about %1 s left").arg(p.eta, 0, 'f', 0);
+  if (p.fraction > 0.02) line += QString(" · about %1 min left").arg(std::max(1.0, std::round(p.eta / 60)));
+  return line;
+}
+
+// [SECTION] JobControls -------------------------------------------------------------------
+
+JobControls::JobControls(engine::JobRunner* runner, MessageArea* messages, const QString& noun, const QString& id,
+                         const QString& run_text, QWidget* owner)
+    : QObject(owner), runner_(runner), messages_(messages), noun_(noun), cancel_text_("Cancelling…") {
+  run_ = new QPushButton(run_text, owner);
+  run_->setObjectName(id + "Run");
+  cancel_ = new QPushButton("Cancel", owner);
+  cancel_->setObjectName(id + "Cancel");
+  bar_ = new QProgressBar(owner);
+  bar_->setRange(0, 1000);
+  bar_->setFormat("%p%");
+  status_ = new QLabel("Idle", owner);
+  status_->setObjectName(id + "Status");
+  connect(cancel_, &QPushButton::clicked, this, &JobControls::cancel);
+  set_running(false);
+}
+
+void JobControls::lock_while_running(std::initializer_list<QWidget*> widgets) {
+  for (QWidget* w : widgets) {
+    locked_.push_back(w);
+    w->setEnabled(!running());
+  }
+}
+
+void JobControls::set_running(bool running) {
+  run_->setEnabled(!running);
+  cancel_->setEnabled(running);
+  for (QWidget* w : locked_) w->setEnabled(!running);
+}
+
+void JobControls::set_status(const QString& text) { status_->setText(text); }
+
+void JobControls::refuse(const QString& why) {
+  messages_->error(noun_ + ": " + why);
+  status_->setText("Not started: " + why);
+}
+
+engine::JobPtr JobControls::start(const std::string& name, engine::JobFn fn) {
+  bar_->setValue(0);
+  status_->setText("Starting…");
+  set_running(true);
+  // Worker thread -> UI thread: queued calls on this object, dropped once it is gone. The end
+  // carries the job's id, so that a late event of an earlier job never unlocks a running one.
+  engine::JobCallbacks cb;
+  cb.on_progress = [this](const engine::JobProgress& p) {
+    QMetaObject::invokeMethod(this, [this, p] { on_progress(p); }, Qt::QueuedConnection);
+  };
+  cb.on_done = [this](const engine::Job& j) {
+    const uint64_t id = j.id();
+    const engine::JobState s = j.state();
+    const QString error = QString::fromStdString(j.error());
+    QMetaObject::invokeMethod(this, [this, id, s, error] { on_done(id, s, error); }, Qt::QueuedConnection);
+  };
+  job_ = runner_->submit(name, std::move(fn), cb);
+  return job_;
+}
+
+void JobControls::cancel() {
+  if (!running()) return;
+  job_->cancel();
+  status_->setText(cancel_text_);
+  cancel_->setEnabled(false);
+}
+
+void JobControls::on_progress(const engine::JobProgress& p) {
+  if (!running()) return;
+  bar_->setValue(static_cast<int>(std::lround(p.fraction * 1000)));
+  status_->setText(progress_text_ ? progress_text_(p) : progress_line(p));
+  Q_EMIT progressed(p);
+}
+
+void JobControls::on_done(uint64_t id, engine::JobState s, const QString& error) {
+  if (!job_ || job_->id() != id) return;
+  set_running(false);
+  if (s == engine::JobState::Finished) bar_->setValue(1000);
+  if (s == engine::JobState::Failed) {
+    status_->setText("Failed: " + error);
+    messages_->error(noun_ + " failed: " + error);
+  }
+  Q_EMIT ended(static_cast<int>(s), error);
+}
+
+// [SECTION] AnalysisTab: the frame ---------------------------------------------------------
+
+AnalysisTab::AnalysisTab(const AnalysisTabSpec& spec, MessageArea* messages, QWidget* parent)
+    : QWidget(parent), spec_(spec), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
+  body_ = new QVBoxLayout(this);
+  body_->setContentsMargins(6, 6, 6, 6);
+
+  box_ = new QGroupBox(spec.form_title, this);
+  form_ = new QGridLayout(box_);
+  form_->setHorizontalSpacing(8);
+  body_->addWidget(box_);
+
+  jobs_ = new JobControls(runner_.get(), messages, spec.noun, spec.noun, spec.run_text, this);
+  jobs_->lock_while_running({box_});
+  jobs_->status()->setMinimumWidth(spec.status_width);
+  connect(jobs_->run_button(), &QPushButton::clicked, this, &AnalysisTab::start);
+  connect(jobs_, &JobControls::ended, this, [this](int s, const QString&) {
+    if (s != static_cast<int>(engine::JobState::Failed)) job_ended(static_cast<engine::JobState>(s));
+    Q_EMIT finished(s);
+  });
+  export_ = new QPushButton("Export ▾", this);
+  export_->setObjectName(spec.noun + "Export");
+  connect(export_, &QPushButton::clicked, this, &AnalysisTab::export_menu);
+
+  actions_ = new QHBoxLayout;
+  actions_->addWidget(jobs_->run_button());
+  actions_->addWidget(jobs_->cancel_button());
+  actions_->addWidget(export_);
+  actions_->addWidget(jobs_->bar(), 1);
+  actions_->addWidget(jobs_->status(), 2);
+  body_->addLayout(actions_);
+
+  about_ = new QLabel(this);
+  about_->setObjectName(spec.noun + "About");
+  about_->setWordWrap(true);
+  about_->setStyleSheet("color:#555");
+  body_->addWidget(about_);
+}
+
+AnalysisTab::~AnalysisTab() {
+  // Cancel and join the worker before the widgets its queued calls point at go.
+  runner_.reset();
+}
+
+QLabel* AnalysisTab::form_label(const QString& text, int row, int column) {
+  auto* l = new QLabel(text, box_);
+  l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  form_->addWidget(l, row, column);
+  return l;
+}
+
+void AnalysisTab::add_action(QWidget* w, bool before_export) {
+  actions_->insertWidget(actions_->indexOf(export_) + (before_export ? 0 : 1), w);
+}
+
+bool AnalysisTab::event(QEvent* e) {
+  if (e->type() == QEvent::Polish) order_focus_chain();  // once, before the tab is first shown
+  return QWidget::event(e);
+}
+
+void AnalysisTab::order_focus_chain() {
+  // The actions row was made before the tab filled its form; Tab visits the form first, as it reads.
+  QWidget* last = nullptr;
+  for (QWidget* w = nextInFocusChain(); w && w != this; w = w->nextInFocusChain())
+    if (box_->isAncestorOf(w) && (w->focusPolicy() & Qt::TabFocus) && !w->focusProxy()) last = w;
+  if (!last) return;
+  for (int i = 0; i < actions_->count(); ++i)
+    if (QWidget* w = actions_->itemAt(i)->widget(); w && (w->focusPolicy() & Qt::TabFocus)) {
+      QWidget::setTabOrder(last, w);
+      last = w;
+    }
+}
+
+// [SECTION] Running ------------------------------------------------------------------------
+
+void AnalysisTab::start() {
+  if (running()) return;
+  engine::JobFn fn;
+  try {
+    fn = prepare_job();
+  } catch (const Error& e) {
+    jobs_->refuse(e.what());
+    return;
+  }
+  jobs_->start(spec_.noun.toStdString(), std::move(fn));
+}
+
+void AnalysisTab::cancel() { jobs_->cancel(); }
+
+// [SECTION] Results table ------------------------------------------------------------------
+
+QTableWidget* AnalysisTab::make_table(bool stretch_columns, int min_height) {
+  auto* t = new QTableWidget(this);
+  t->setObjectName(spec_.noun + "Table");
+  t->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  t->setSelectionBehavior(QAbstractItemView::SelectRows);
+  t->verticalHeader()->setVisible(false);
+  if (stretch_columns) {
+    t->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  } else {
+    t->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    t->horizontalHeader()->setStretchLastSection(true);
+  }
+  t->setMinimumHeight(min_height);
+  return t;
+}
+
+void AnalysisTab::set_columns(QTableWidget* t, const QStringList& columns) {
+  t->clear();
+  t->setRowCount(0);
+  t->setColumnCount(static_cast<int>(columns.size()));
+  t->setHorizontalHeaderLabels(columns);
+}
+
+void AnalysisTab::set_row(QTableWidget* t, int row, const QStringList& cells) {
+  if (row >= t->rowCount()) t->insertRow(row);
+  for (int c = 0; c < cells.size(); ++c) {
+    auto* item = new QTableWidgetItem(cells[c]);
+    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    t->setItem(row, c, item);
+  }
+}
+
+// [SECTION] Exports ------------------------------------------------------------------------
+
+bool AnalysisTab::export_with(const QString& path, const std::function<bool(QString* error)>& write) {
+  QString err = spec_.nothing_to_export;
+  if (has_results() && write(&err)) {
+    messages_->info("exported " + path);
+    return true;
+  }
+  messages_->error(spec_.noun + " export: " + err);
+  return false;
+}
+
+bool AnalysisTab::export_csv(const QString& path) {
+  return export_with(path, [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(results_csv()), err); });
+}
+
+bool AnalysisTab::export_png(const QString& path) {
+  return export_with(path, [&](QString* err) {
+    return save_png(path, charts_image(export_charts(), 900, spec_.export_chart_height), err);
+  });
+}
+
+bool AnalysisTab::export_svg(const QString& path) {
+  return export_with(path, [&](QString* err) {
+    return save_bytes(path, charts_svg(export_charts(), 900, spec_.export_chart_height).toUtf8(), err);
+  });
+}
+
+void AnalysisTab::export_menu() {
+  // Each file dialog starts in the folder of this tab's last export.
+  const QString noun = spec_.noun, key = "export/" + noun + "Dir";
+  auto ask = [this, key](const QString& what, const QString& name, const QString& filter) {
+    QSettings s;
+    const QString dir = s.value(key, QString()).toString();
+    const QString f = QFileDialog::getSaveFileName(this, what, dir.isEmpty() ? name : dir + "/" + name, filter);
+    if (!f.isEmpty()) s.setValue(key, QFileInfo(f).absolutePath());
+    return f;
+  };
+  QMenu m(this);
+  m.addAction("Charts as PNG…", this, [=] {
+    const QString f = ask("Export the " + noun + " charts as PNG", noun + ".png", "PNG images (*.png)");
+    if (!f.isEmpty()) export_png(f);
+  });
+  m.addAction("Charts as SVG…", this, [=] {
+    const QString f = ask("Export the " + noun + " charts as SVG", noun + ".svg", "SVG drawings (*.svg)");
+    if (!f.isEmpty()) export_svg(f);
+  });
+  m.addAction("Table as CSV…", this, [=] {
+    const QString f = ask(spec_.csv_title, noun + ".csv", "CSV tables (*.csv)");
+    if (!f.isEmpty()) export_csv(f);
+  });
+  m.exec(export_->mapToGlobal(QPoint(0, export_->height())));
+}
+
+}  // namespace sims::ui
