@@ -15,6 +15,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLineEdit>
 #include <QMenu>
 #include <QSlider>
 #include <QSpinBox>
@@ -566,6 +567,42 @@ class StudioTest : public QObject {
     QVERIFY(!w_->loop_view()->export_svg(tmp_.filePath("early.svg")));
     QCOMPARE(w_->messages()->error_count(), errors + 2);
     QVERIFY(!QFileInfo::exists(tmp_.filePath("early.csv")));
+  }
+
+  // The three tabs share one frame (AnalysisTab): idle buttons, names, a refused start, Tab order.
+  void analysisTabsShareOneFrame() {
+    const std::vector<std::pair<AnalysisTab*, QString>> tabs{
+        {w_->sweep_view(), "sweep"}, {w_->loop_view(), "loop"}, {w_->shift_view(), "shift"}};
+    for (const auto& [tab, noun] : tabs) {
+      QVERIFY(!tab->running());
+      QVERIFY(tab->run_button()->isEnabled());
+      QVERIFY(!tab->cancel_button()->isEnabled());
+      QCOMPARE(tab->run_button()->objectName(), noun + "Run");
+      QCOMPARE(tab->export_button()->objectName(), noun + "Export");
+      QCOMPARE(tab->status_label()->objectName(), noun + "Status");
+    }
+    // A form the job refuses: a message, "Not started: …", no job, Run still enabled.
+    SweepView* s = w_->sweep_view();
+    auto* omegas = s->findChild<QLineEdit*>("sweepOmegas");
+    QVERIFY(omegas);
+    const QString keep = omegas->text();
+    const engine::JobPtr before = s->job();
+    const int errors = w_->messages()->error_count();
+    omegas->setText("0, one");
+    s->run_button()->click();
+    QCOMPARE(w_->messages()->error_count(), errors + 1);
+    QVERIFY(w_->messages()->last_error().startsWith("sweep: "));
+    QVERIFY(s->status_label()->text().startsWith("Not started: "));
+    QCOMPARE(s->job(), before);
+    QVERIFY(s->run_button()->isEnabled());
+    omegas->setText(keep);
+    // Tab goes from the form's last field to Run, as the form reads.
+    s->ensurePolished();
+    QWidget* next = s->findChild<QCheckBox*>("sweepShares");
+    QVERIFY(next);
+    do next = next->nextInFocusChain();
+    while (!(next->focusPolicy() & Qt::TabFocus) || next->focusProxy());
+    QCOMPARE(next, static_cast<QWidget*>(s->run_button()));
   }
 
   void sweepRunsFillsChartsAndExports() {
