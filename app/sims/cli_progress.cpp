@@ -37,7 +37,7 @@ void install_stop_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-ProgressLine::ProgressLine() : tty_(::isatty(2) != 0) {}
+ProgressLine::ProgressLine(std::string header) : tty_(::isatty(2) != 0), header_(std::move(header)) {}
 
 void ProgressLine::clear() {
   if (live_) std::cerr << "\r" << std::string(100, ' ') << "\r" << std::flush;
@@ -45,6 +45,11 @@ void ProgressLine::clear() {
 }
 
 void ProgressLine::operator()(const experiment::Progress& p) {
+  if (!header_.empty()) {
+    std::cerr << header_ << std::endl;
+    header_.clear();
+  }
+  if (!p.row.is_null()) last_row_ = p.row;
   const std::string times = "elapsed " + hms(p.elapsed) + "  ETA " + hms(p.eta);
   if (!p.row.is_null()) {  // a finished row: a line that stays
     clear();

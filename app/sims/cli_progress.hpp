@@ -20,15 +20,20 @@ void install_stop_handler();
 
 class ProgressLine {
  public:
-  ProgressLine();
+  // `header`: printed before the first update (so a command refused before
+  // any work prints only its error line).
+  explicit ProgressLine(std::string header = {});
   void operator()(const experiment::Progress& p);
   // Clears the live line (before other output).
   void clear();
+  // An integer of the last finished row (e.g. "generation"); 0 before any.
+  int64_t last(const char* key) const { return last_row_.is_object() ? last_row_.value(key, int64_t(0)) : 0; }
 
  private:
   bool tty_;
   bool live_ = false;
-  std::string last_stage_;
+  std::string header_, last_stage_;
+  nlohmann::json last_row_;
 };
 
 }  // namespace sims::cli

@@ -189,26 +189,20 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   ro.out_dir = out;
   ro.cancel = &stop_flag();
   ro.device = device;
-  ProgressLine line;
-  int64_t last_done = 0;
-  bool header = false;  // printed with the first progress: a refused run folder prints only its error
-  ro.on_progress = [&](const experiment::Progress& p) {
-    if (!header) {
-      header = true;
-      std::cerr << "image loop: " << cfg.data.to_string() << ", " << loops::to_string(cfg.kind) << ", "
-                << loops::to_string(cfg.algorithm)
-                << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + num(cfg.omega, 2) + ")" : "")
-                << ", |D_r| = " << cfg.n_real << ", |D_s| = " << cfg.n_synth << ", " << cfg.generations
-                << " generations, warm start " << loops::to_string(cfg.warm_start) << ", " << device.str() << "\n";
-    }
-    if (!p.row.is_null()) last_done = p.row.value("generation", last_done);
-    line(p);
-  };
+  std::ostringstream header;
+  header << "image loop: " << cfg.data.to_string() << ", " << loops::to_string(cfg.kind) << ", "
+         << loops::to_string(cfg.algorithm)
+         << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + num(cfg.omega, 2) + ")" : "")
+         << ", |D_r| = " << cfg.n_real << ", |D_s| = " << cfg.n_synth << ", " << cfg.generations
+         << " generations, warm start " << loops::to_string(cfg.warm_start) << ", " << device.str();
+  ProgressLine line(header.str());
+  ro.on_progress = [&](const experiment::Progress& p) { line(p); };
   loops::ImageLoopResult res;
   try {
     res = loops::run_image_loop(cfg, ro);
   } catch (const Cancelled&) {
     line.clear();
+    const int64_t last_done = line.last("generation");
     std::cerr << "stopped: " << (last_done > 0 ? "generations up to " + std::to_string(last_done) + " and " : "")
               << "finished stages are saved in " << out << " (run the same command again to continue)" << std::endl;
     throw;

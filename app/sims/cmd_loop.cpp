@@ -212,26 +212,19 @@ int run_diffusion(const LoopArgs& a) {
   ro.out_dir = a.out;
   ro.cancel = &stop_flag();
   ro.workers = a.workers;
-  ProgressLine line;
-  int64_t last_done = 0;
-  bool header = false;  // printed with the first progress: a refused run folder prints only its error
-  ro.on_progress = [&](const experiment::Progress& p) {
-    if (!header) {
-      header = true;
-      std::cerr << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
-                << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
-                << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations\n";
-    }
-    if (!p.row.is_null()) last_done = p.row.value("generation", last_done);
-    line(p);
-  };
+  std::ostringstream header;
+  header << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
+         << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
+         << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations";
+  ProgressLine line(header.str());
+  ro.on_progress = [&](const experiment::Progress& p) { line(p); };
   loops::DiffusionLoopResult res;
   try {
     res = loops::run_diffusion_loop(cfg, ro);
   } catch (const Cancelled&) {
     line.clear();
-    if (!a.out.empty() && last_done > 0)
-      std::cerr << "stopped: generations up to " << last_done << " are saved in " << a.out
+    if (!a.out.empty() && line.last("generation") > 0)
+      std::cerr << "stopped: generations up to " << line.last("generation") << " are saved in " << a.out
                 << " (run the same command again to continue)" << std::endl;
     throw;
   }

@@ -240,6 +240,24 @@ at::Tensor image_reference(const data::ImageDatasetSpec& spec, int64_t n, uint64
   return real_images(spec, 0, n, data_seed);
 }
 
+void check_image_shape(const at::Tensor& x, const std::vector<int64_t>& shape, const data::ImageDatasetSpec& data) {
+  std::vector<int64_t> s(x.sizes().begin() + 1, x.sizes().end());
+  if (s != shape)
+    throw InputError("the images of '" + data.to_string() + "' are " + shape_to_string(s) + " but the network models " +
+                     shape_to_string(shape) + " (set the network's channels/resolution to match)");
+}
+
+std::unique_ptr<ImageScorer> make_image_scorer(const std::string& features_spec, const std::string& classifier_spec,
+                                               metrics::FeatureNetPtr features, metrics::ClassifierPtr classifier,
+                                               const data::ImageDatasetSpec& data, int64_t n_ref, uint64_t data_seed,
+                                               int64_t pr_k, const std::vector<int64_t>& shape,
+                                               const std::atomic<bool>* cancel) {
+  resolve_scoring_nets(features_spec, classifier_spec, features, classifier);
+  const at::Tensor reference = image_reference(data, n_ref, data_seed);
+  check_image_shape(reference, shape, data);
+  return std::make_unique<ImageScorer>(features, classifier, reference, pr_k, cancel);
+}
+
 void resolve_scoring_nets(const std::string& features_spec, const std::string& classifier_spec,
                           metrics::FeatureNetPtr& features, metrics::ClassifierPtr& classifier) {
   if (!features) {
@@ -458,13 +476,7 @@ class ImageLoopRun {
     report_("generation " + std::to_string(t) + "/" + std::to_string(cfg_.generations) + ": " + phase,
             (t - 1) * 1000 + std::llround(1000 * std::clamp(frac, 0.0, 1.0)), cfg_.generations * 1000, msg);
   }
-  void check_shape(const at::Tensor& x) const {
-    std::vector<int64_t> s(x.sizes().begin() + 1, x.sizes().end());
-    if (s != shape_)
-      throw InputError("the images of '" + cfg_.data.to_string() + "' are " + shape_to_string(s) +
-                       " but the network models " + shape_to_string(shape_) +
-                       " (set the network's channels/resolution to match)");
-  }
+  void check_shape(const at::Tensor& x) const { check_image_shape(x, shape_, cfg_.data); }
   int64_t restore();
   void prepare(int64_t done);
   at::Tensor training_data(int64_t t, int64_t& n_real_t, int64_t& n_pool_t) const;
@@ -519,16 +531,9 @@ int64_t ImageLoopRun::restore() {
 // The scoring networks and reference, the --init model, D_r and the pool to continue from.
 void ImageLoopRun::prepare(int64_t done) {
   progress(done + 1, "load", 0, "loading the feature network and the real reference images");
-  metrics::FeatureNetPtr fnet = run_.features;
-  metrics::ClassifierPtr clf = run_.classifier;
-  resolve_scoring_nets(cfg_.features, cfg_.classifier, fnet, clf);
-  const at::Tensor reference = image_reference(cfg_.data, cfg_.n_ref > 0 ? cfg_.n_ref : cfg_.n_eval, cfg_.data_seed);
-  check_shape(reference);
-  scorer_ = std::make_unique<ImageScorer>(fnet, clf, reference, cfg_.pr_k, run_.cancel);
-  res_.metric = scorer_->metric();
-  res_.features = scorer_->features_name();
-  res_.attr_names = scorer_->attr_names();
-  res_.real_ratio = scorer_->real_ratio();
+  scorer_ = make_image_scorer(cfg_.features, cfg_.classifier, run_.features, run_.classifier, cfg_.data,
+                              cfg_.n_ref > 0 ? cfg_.n_ref : cfg_.n_eval, cfg_.data_seed, cfg_.pr_k, shape_, run_.cancel);
+  set_score_names(res_, *scorer_);
   if (!cfg_.init.empty()) {
     init_ = load_checkpoint(cfg_.init);
     if (init_.net.to_json() != cfg_.net.to_json())

@@ -34,6 +34,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <limits>
 #include <string>
 #include <vector>
@@ -208,6 +209,27 @@ class ImageScorer {
   int64_t pr_k_;
   const std::atomic<bool>* cancel_;
 };
+
+// Throws InputError when the images x [N, ...] of `data` are not of `shape`.
+void check_image_shape(const at::Tensor& x, const std::vector<int64_t>& shape, const data::ImageDatasetSpec& data);
+
+// The scorer of an image experiment: the feature net and classifier
+// (preloaded, else from their specs; see resolve_scoring_nets) against the
+// real reference of `data` (n_ref images; checked against `shape`).
+std::unique_ptr<ImageScorer> make_image_scorer(const std::string& features_spec, const std::string& classifier_spec,
+                                               metrics::FeatureNetPtr features, metrics::ClassifierPtr classifier,
+                                               const data::ImageDatasetSpec& data, int64_t n_ref, uint64_t data_seed,
+                                               int64_t pr_k, const std::vector<int64_t>& shape,
+                                               const std::atomic<bool>* cancel);
+
+// The scorer's names in a result (metric, features, attr_names, real_ratio).
+template <class R>
+void set_score_names(R& res, const ImageScorer& scorer) {
+  res.metric = scorer.metric();
+  res.features = scorer.features_name();
+  res.attr_names = scorer.attr_names();
+  res.real_ratio = scorer.real_ratio();
+}
 
 // The feature net (spec or preloaded) and the classifier: classifier_spec ""
 // uses the feature net when it is a classifier, "none" disables ratios.

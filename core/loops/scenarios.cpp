@@ -237,12 +237,6 @@ class ScenariosRun {
   void note(const std::string& s) const {
     if (run_.on_note) run_.on_note(s);
   }
-  void check_shape(const at::Tensor& x) const {
-    std::vector<int64_t> s(x.sizes().begin() + 1, x.sizes().end());
-    if (s != shape_)
-      throw InputError("the images of '" + cfg_.data.to_string() + "' are " + shape_to_string(s) +
-                       " but the network models " + shape_to_string(shape_));
-  }
   std::function<void(int64_t, int64_t)> train_progress(const std::string& stage, const std::string& what) {
     return [this, stage, what](int64_t seen, int64_t b) {
       progress(stage, seen, b, what + ": " + std::to_string(seen) + "/" + std::to_string(b) + " images");
@@ -279,18 +273,11 @@ std::string kept_key(const std::string& s, int64_t n_p, double w) {
 
 void ScenariosRun::prepare() {
   progress("load", 0, 1, "loading the feature network, the real images and the reference");
-  metrics::FeatureNetPtr fnet = run_.features;
-  metrics::ClassifierPtr clf = run_.classifier;
-  resolve_scoring_nets(cfg_.features, cfg_.classifier, fnet, clf);
-  const at::Tensor reference = image_reference(cfg_.data, cfg_.n_ref > 0 ? cfg_.n_ref : cfg_.n_eval, cfg_.data_seed);
-  check_shape(reference);
-  scorer_ = std::make_unique<ImageScorer>(fnet, clf, reference, cfg_.pr_k, run_.cancel);
-  res_.metric = scorer_->metric();
-  res_.features = scorer_->features_name();
-  res_.attr_names = scorer_->attr_names();
-  res_.real_ratio = scorer_->real_ratio();
+  scorer_ = make_image_scorer(cfg_.features, cfg_.classifier, run_.features, run_.classifier, cfg_.data,
+                              cfg_.n_ref > 0 ? cfg_.n_ref : cfg_.n_eval, cfg_.data_seed, cfg_.pr_k, shape_, run_.cancel);
+  set_score_names(res_, *scorer_);
   d_r_ = real_images(cfg_.data, 0, cfg_.n_real, cfg_.data_seed);
-  check_shape(d_r_);
+  check_image_shape(d_r_, shape_, cfg_.data);
   if (!cfg_.base.empty()) {
     const TrainState given = load_checkpoint(cfg_.base);
     if (given.net.to_json() != cfg_.net.to_json())
