@@ -84,22 +84,32 @@ struct LiveStats {
   uint64_t superseded = 0;  // requests replaced in the slot before the worker took them
 };
 
-class LiveSampler {
+// Where a face's requests go: the LiveSampler, or a recorder in tests of the
+// request policy (live_policy.hpp).
+class LiveTarget {
+ public:
+  virtual ~LiveTarget() = default;
+  virtual uint64_t submit(LiveRequest r) = 0;  // returns the request's stamp
+  virtual void cancel() = 0;                   // nothing in flight or older is published
+  virtual uint64_t latest_stamp() const = 0;
+};
+
+class LiveSampler final : public LiveTarget {
  public:
   // Both callbacks run on the worker thread.
   using ResultFn = std::function<void(LiveResultPtr)>;
   using ErrorFn = std::function<void(uint64_t stamp, const std::string& message)>;
 
   explicit LiveSampler(ResultFn on_result, ErrorFn on_error = {});
-  ~LiveSampler();  // cancels the run in flight and joins
+  ~LiveSampler() override;  // cancels the run in flight and joins
   LiveSampler(const LiveSampler&) = delete;
   LiveSampler& operator=(const LiveSampler&) = delete;
 
   // Replaces any pending request; returns the new request's stamp.
-  uint64_t submit(LiveRequest r);
+  uint64_t submit(LiveRequest r) override;
   // Bumps the stamp: the run in flight stops and nothing older is published.
-  void cancel();
-  uint64_t latest_stamp() const { return stamp_.load(); }
+  void cancel() override;
+  uint64_t latest_stamp() const override { return stamp_.load(); }
   // No request pending or running.
   bool idle() const;
   LiveStats stats() const;
