@@ -11,7 +11,6 @@
 #include "data/toy2d.hpp"
 #include "helpers.hpp"
 #include "loops/ensemble.hpp"
-#include "loops/ensemble_fused.hpp"
 #include "sampling/edm_sampler.hpp"
 #include "training/checkpoint.hpp"
 #include "training/trainer.hpp"
@@ -117,55 +116,7 @@ TEST_CASE("Ensemble: batched training and sampling equal R models trained one by
   CHECK(test::max_abs_diff(a, b) < 1e-5);
 }
 
-TEST_CASE("Ensemble: the fused training kernel equals the autograd path", "[loop2d]") {
-  const std::vector<uint64_t> seeds{4, 5, 6};
-  const int64_t R = 3, N = 90;
-  std::vector<at::Tensor> sets;
-  for (int64_t r = 0; r < R; ++r) sets.push_back(data::sample_toy2d(data::Toy2dSpec::named("grid25"), N, 40 + r));
-  const at::Tensor data = at::stack(sets);
-  struct Shape {
-    int64_t width, depth, freqs;
-  };
-  for (const Shape sh : {Shape{32, 2, 4}, Shape{64, 3, 8}, Shape{128, 1, 0}}) {
-    NetConfig net = small_net();
-    net.width = sh.width;
-    net.depth = sh.depth;
-    net.emb_freqs = sh.freqs;
-    INFO("width " << sh.width << " depth " << sh.depth << " freqs " << sh.freqs);
-    EnsembleState fused = create_ensemble(net, seeds), general = create_ensemble(net, seeds);
-    if (!sims::loops::detail::fused_training_applies(fused.raw, net)) {
-      WARN("no AVX2/FMA here: the fused kernel is not used");
-      return;
-    }
-    // 650 = 10 x 64 + 10: a short last batch too.
-    TrainConfig tc = small_train(650);
-    EnsembleTrainOptions off;
-    off.allow_fused = false;
-    const double lf = train_ensemble(fused, tc, data, seeds);
-    const double lg = train_ensemble(general, tc, data, seeds, off);
-    CHECK(lf == Approx(lg).epsilon(1e-4));
-    CHECK(fused.images_seen == general.images_seen);
-    double dr = 0, de = 0, scale = 0;
-    for (size_t l = 0; l < fused.raw.w.size(); ++l) {
-      dr = std::max({dr, test::max_abs_diff(fused.raw.w[l], general.raw.w[l]), test::max_abs_diff(fused.raw.b[l], general.raw.b[l])});
-      de = std::max({de, test::max_abs_diff(fused.ema.w[l], general.ema.w[l]), test::max_abs_diff(fused.ema.b[l], general.ema.b[l])});
-      scale = std::max(scale, general.raw.w[l].abs().max().item<double>());
-    }
-    CHECK(scale > 0.05);  // the weights are not trivially small
-    CHECK(dr < 1e-5);
-    CHECK(de < 1e-5);
-    // The fused one-sigma forward (sampling) equals the general denoiser.
-    const at::Tensor xs = at::randn({R, 37, 2}) * 2.0;
-    for (double sigma : {0.01, 0.7, 20.0}) {
-      const at::Tensor a = ensemble_denoise_at(net, general.ema, xs, sigma);
-      const at::Tensor b = ensemble_denoise(net, general.ema, xs, at::full({R, 37}, sigma, at::kFloat));
-      CHECK(test::max_abs_diff(a, b) < 1e-5);
-    }
-    // And the training moved the weights (an untrained comparison would pass trivially).
-    const EnsembleState init = create_ensemble(net, seeds);
-    CHECK(test::max_abs_diff(init.raw.w[0], general.raw.w[0]) > 1e-3);
-  }
-}
+// The fast training kernel against the autograd path: tests/test_kernels.cpp.
 
 // [SECTION] The diffusion2d loop -------------------------------------------------
 

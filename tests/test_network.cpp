@@ -4,7 +4,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <limits>
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -48,28 +47,7 @@ class GeneralPath final : public Denoiser {
 
 }  // namespace
 
-TEST_CASE("EdmMlp: the one-sigma sampling path equals the general path", "[network]") {
-  torch::manual_seed(3);
-  for (const auto& cfg : {mlp(64, 4, 8), mlp(32, 2, 0), mlp(128, 3, 4)}) {
-    EdmMlp net(cfg);
-    net.eval();
-    c10::InferenceMode guard;
-    for (int64_t n : {1, 7, 255, 256, 257, 2000}) {
-      const at::Tensor x = at::randn({n, 2}) * 3.0;
-      for (double s : {0.002, 0.07, 0.5, 1.3, 12.0, 80.0}) {
-        INFO("width " << cfg.width << " depth " << cfg.depth << " n " << n << " sigma " << s);
-        const at::Tensor sig = at::full({n}, s, at::kFloat);
-        const at::Tensor fast = net.forward(x, sig), ref = net.forward_general(x, sig);
-        REQUIRE(fast.sizes() == ref.sizes());
-        CHECK(rel_diff(fast, ref) < 2e-6);  // float32 sums in another order (measured up to 4.4e-7)
-      }
-    }
-    // Rows at different sigmas take the general path (bit for bit).
-    const at::Tensor x = at::randn({50, 2});
-    const at::Tensor sig = at::linspace(0.01, 10.0, 50, at::kFloat);
-    CHECK(at::equal(net.forward(x, sig), net.forward_general(x, sig)));
-  }
-}
+// The one-sigma path against the general path on random networks: tests/test_kernels.cpp.
 
 TEST_CASE("EdmMlp: float64 networks and training keep the general path's results", "[network]") {
   torch::manual_seed(4);
@@ -88,21 +66,6 @@ TEST_CASE("EdmMlp: float64 networks and training keep the general path's results
   const at::Tensor x = at::randn({300, 2}, at::kDouble);
   const at::Tensor sig = at::full({300}, 2.5, at::kDouble);
   CHECK(rel_diff(net.forward(x, sig), net.forward_general(x, sig)) < 1e-13);
-}
-
-TEST_CASE("silu_inplace matches at::silu with extremes and NaN", "[network]") {
-  at::Tensor x = at::linspace(-120.0, 120.0, 200001, at::kFloat);
-  const at::Tensor ref = at::silu(x);
-  at::Tensor y = x.clone();
-  silu_inplace(y);
-  CHECK(test::max_abs_diff(y, ref) < 2e-6);
-  const at::Tensor big = ref.abs() > 1e-20;
-  CHECK(((y - ref).abs() / ref.abs()).masked_select(big).max().item<double>() < 1e-6);
-  at::Tensor odd = at::tensor({std::numeric_limits<float>::quiet_NaN(), 0.f, 1.f, -1.f, 5.f}, at::kFloat);
-  silu_inplace(odd);
-  CHECK(std::isnan(odd[0].item<float>()));
-  CHECK(odd[1].item<float>() == 0.f);
-  CHECK(odd[2].item<float>() == Approx(0.7310586).epsilon(1e-6));
 }
 
 TEST_CASE("EdmMlp: sampling the shipped 2D models with the fast path equals the general path", "[network][sampler]") {

@@ -2,20 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 #include <torch/nn/modules/activation.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define SIMS_HAVE_AVX2_SILU 1
-#include "common/avx2_math.hpp"
-#endif
-
 #include "common/error.hpp"
 #include "diffusion/unet.hpp"
+#include "kernels/dense_silu.hpp"
+#include "kernels/silu.hpp"
 
 namespace sims {
 
@@ -80,124 +75,6 @@ Precond edm_precond(const torch::Tensor& sigma, double sd) {
   return {(sd * sd) / (s2 + sd * sd), sigma * sd / denom, 1.0 / denom, sigma.log() / 4.0};
 }
 
-// [SECTION] SiLU ---------------------------------------------------------------
-
-namespace {
-
-#ifdef SIMS_HAVE_AVX2_SILU
-using simd::exp8;
-
-__attribute__((target("avx2,fma"))) void silu_avx2(float* p, int64_t n) {
-  const __m256 one = _mm256_set1_ps(1.f), zero = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 x = _mm256_loadu_ps(p + i);
-    _mm256_storeu_ps(p + i, _mm256_div_ps(x, _mm256_add_ps(one, exp8(_mm256_sub_ps(zero, x)))));
-  }
-  for (; i < n; ++i) p[i] = p[i] / (1.f + std::exp(-p[i]));
-}
-
-bool cpu_has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
-
-__attribute__((target("avx2,fma"))) inline __m256 silu8(__m256 x) {
-  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
-}
-
-// out[m, N] = silu(a[m, K] wt[K, N] + b[N]), all row-major float32, N a
-// multiple of 32: a dense layer and its activation in one pass. Two rows by
-// 32 columns of accumulators stay in registers (16 FMAs per 6 loads), the
-// weights (K x N) stay in L1, and the activation is applied before the
-// store, so a hidden layer costs one read of its input and one write.
-__attribute__((target("avx2,fma"))) void dense_silu_avx2(const float* a, int64_t m, int64_t K, const float* wt,
-                                                        const float* b, int64_t N, float* out) {
-  for (int64_t j0 = 0; j0 < N; j0 += 32) {
-    const __m256 b0 = _mm256_loadu_ps(b + j0), b1 = _mm256_loadu_ps(b + j0 + 8), b2 = _mm256_loadu_ps(b + j0 + 16),
-                 b3 = _mm256_loadu_ps(b + j0 + 24);
-    int64_t r = 0;
-    for (; r + 2 <= m; r += 2) {
-      __m256 c00 = b0, c01 = b1, c02 = b2, c03 = b3, c10 = b0, c11 = b1, c12 = b2, c13 = b3;
-      const float* a0 = a + r * K;
-      const float* a1 = a0 + K;
-      for (int64_t k = 0; k < K; ++k) {
-        const float* w = wt + k * N + j0;
-        const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8), w2 = _mm256_loadu_ps(w + 16),
-                     w3 = _mm256_loadu_ps(w + 24);
-        const __m256 x0 = _mm256_broadcast_ss(a0 + k), x1 = _mm256_broadcast_ss(a1 + k);
-        c00 = _mm256_fmadd_ps(x0, w0, c00);
-        c01 = _mm256_fmadd_ps(x0, w1, c01);
-        c02 = _mm256_fmadd_ps(x0, w2, c02);
-        c03 = _mm256_fmadd_ps(x0, w3, c03);
-        c10 = _mm256_fmadd_ps(x1, w0, c10);
-        c11 = _mm256_fmadd_ps(x1, w1, c11);
-        c12 = _mm256_fmadd_ps(x1, w2, c12);
-        c13 = _mm256_fmadd_ps(x1, w3, c13);
-      }
-      float* o0 = out + r * N + j0;
-      float* o1 = o0 + N;
-      _mm256_storeu_ps(o0, silu8(c00));
-      _mm256_storeu_ps(o0 + 8, silu8(c01));
-      _mm256_storeu_ps(o0 + 16, silu8(c02));
-      _mm256_storeu_ps(o0 + 24, silu8(c03));
-      _mm256_storeu_ps(o1, silu8(c10));
-      _mm256_storeu_ps(o1 + 8, silu8(c11));
-      _mm256_storeu_ps(o1 + 16, silu8(c12));
-      _mm256_storeu_ps(o1 + 24, silu8(c13));
-    }
-    for (; r < m; ++r) {
-      __m256 c00 = b0, c01 = b1, c02 = b2, c03 = b3;
-      const float* a0 = a + r * K;
-      for (int64_t k = 0; k < K; ++k) {
-        const float* w = wt + k * N + j0;
-        const __m256 x0 = _mm256_broadcast_ss(a0 + k);
-        c00 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w), c00);
-        c01 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w + 8), c01);
-        c02 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w + 16), c02);
-        c03 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w + 24), c03);
-      }
-      float* o0 = out + r * N + j0;
-      _mm256_storeu_ps(o0, silu8(c00));
-      _mm256_storeu_ps(o0 + 8, silu8(c01));
-      _mm256_storeu_ps(o0 + 16, silu8(c02));
-      _mm256_storeu_ps(o0 + 24, silu8(c03));
-    }
-  }
-}
-
-// The output layer with the EDM skip in one pass: out[r, d] = c_skip x[r, d] +
-// c_out (b[d] + a[r, :] . w[d, :]); K a multiple of 8, w row-major [D, K].
-__attribute__((target("avx2,fma"))) void output_layer_avx2(const float* a, int64_t m, int64_t K, const float* w,
-                                                          const float* b, int64_t D, const float* x, float c_skip,
-                                                          float c_out, float* out) {
-  for (int64_t r = 0; r < m; ++r) {
-    const float* ar = a + r * K;
-    for (int64_t d = 0; d < D; ++d) {
-      const float* wd = w + d * K;
-      __m256 acc = _mm256_setzero_ps();
-      for (int64_t k = 0; k < K; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(ar + k), _mm256_loadu_ps(wd + k), acc);
-      const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-      const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      const float dot = _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
-      out[r * D + d] = c_skip * x[r * D + d] + c_out * (b[d] + dot);
-    }
-  }
-}
-#endif
-
-}  // namespace
-
-void silu_inplace(torch::Tensor& t) {
-#ifdef SIMS_HAVE_AVX2_SILU
-  if (cpu_has_avx2() && t.is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous()) {
-    silu_avx2(t.data_ptr<float>(), t.numel());
-    return;
-  }
-#endif
-  at::silu_(t);
-}
-
 // [SECTION] EdmMlp ---------------------------------------------------------------
 
 EdmMlp::EdmMlp(const NetConfig& cfg) : cfg_(cfg) {
@@ -216,17 +93,13 @@ EdmMlp::EdmMlp(const NetConfig& cfg) : cfg_(cfg) {
 }
 
 torch::Tensor EdmMlp::forward(const torch::Tensor& x, const torch::Tensor& sigma) {
-  if (fast_path_applies(x, sigma)) return forward_one_sigma(x, sigma);
+  if (one_sigma_applies(x, sigma) && kernels::use_fast(kernels_, kernels::KernelFamily::Mlp))
+    return forward_one_sigma(x, sigma);
   return forward_general(x, sigma);
 }
 
-bool EdmMlp::fast_path_applies(const torch::Tensor& x, const torch::Tensor& sigma) const {
-  // SIMS_MLP_FAST=0 keeps the general path everywhere (before/after benchmarks).
-  static const bool enabled = [] {
-    const char* e = std::getenv("SIMS_MLP_FAST");
-    return !(e && std::string(e) == "0");
-  }();
-  if (!enabled || torch::GradMode::is_enabled() || is_training()) return false;
+bool EdmMlp::one_sigma_applies(const torch::Tensor& x, const torch::Tensor& sigma) const {
+  if (torch::GradMode::is_enabled() || is_training()) return false;
   if (!x.is_cpu() || x.dim() != 2 || x.size(1) != cfg_.dim || x.size(0) < 1) return false;
   const auto dt = x.scalar_type();
   if ((dt != torch::kFloat && dt != torch::kDouble) || linears_[0]->weight.scalar_type() != dt ||
@@ -247,9 +120,9 @@ torch::Tensor EdmMlp::forward_one_sigma(const torch::Tensor& x_in, const torch::
   const torch::Tensor x = x_in.contiguous();
   const auto dt = x.scalar_type();
   const int64_t N = x.size(0), D = cfg_.dim;
-#ifdef SIMS_HAVE_AVX2_SILU
-  if (cpu_has_avx2() && dt == torch::kFloat && cfg_.width % 32 == 0) return forward_fused(x, sigma);
-#endif
+  // Only reached on the Fast path, so the CPU has the kernels' features.
+  if (dt == torch::kFloat && kernels::dense_silu_fast_fits(cfg_.width) && kernels::dense_out_skip_fast_fits(cfg_.width))
+    return forward_fused(x, sigma);
   // The coefficients exactly as the general path computes them, on one row.
   const torch::Tensor s1 = sigma.reshape({-1}).narrow(0, 0, 1).to(dt).reshape({1, 1});
   const Precond p = edm_precond(s1, cfg_.sigma_data);
@@ -271,24 +144,27 @@ torch::Tensor EdmMlp::forward_one_sigma(const torch::Tensor& x_in, const torch::
   const int64_t block = std::min<int64_t>(N, std::max<int64_t>(16, (64 << 10) / (W * x.element_size())));
   torch::Tensor f = torch::empty({N, D}, x.options());
   torch::Tensor h1 = torch::empty({block, W}, x.options()), h2 = torch::empty({block, W}, x.options());
+  auto silu = [](torch::Tensor& t) {
+    if (t.scalar_type() == torch::kFloat) kernels::silu_fast(t);
+    else kernels::silu_reference(t);
+  };
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t m = std::min(block, N - r0);
     torch::Tensor a = h1.narrow(0, 0, m), b = h2.narrow(0, 0, m);
     at::addmm_out(a, bias0, xin.narrow(0, r0, m), w0x);
     for (int64_t l = 1; l < L - 1; ++l) {
-      silu_inplace(a);
+      silu(a);
       at::addmm_out(b, linears_[l]->bias, a, linears_[l]->weight.t());
       std::swap(a, b);
     }
-    silu_inplace(a);
+    silu(a);
     torch::Tensor out = f.narrow(0, r0, m);
     at::addmm_out(out, linears_[L - 1]->bias, a, linears_[L - 1]->weight.t());
   }
   return p.c_skip * x + p.c_out * f;
 }
 
-#ifdef SIMS_HAVE_AVX2_SILU
-// float32, AVX2, width a multiple of 32: the whole network in fused kernels,
+// float32, width a multiple of 32 (Fast path): the whole network in fused kernels,
 // with the per-call scalars (preconditioning, embedding, folded bias) in
 // plain float arithmetic, the way the general path computes them, instead
 // of two dozen tiny tensor operations.
@@ -327,17 +203,16 @@ torch::Tensor EdmMlp::forward_fused(const torch::Tensor& x, const torch::Tensor&
   for (int64_t r0 = 0; r0 < N; r0 += block) {
     const int64_t m = std::min(block, N - r0);
     float *a = h1.data(), *b = h2.data();
-    dense_silu_avx2(xp + r0 * D, m, D, w0t.data(), bias0.data(), W, a);
+    kernels::dense_silu_fast(xp + r0 * D, m, D, w0t.data(), bias0.data(), W, a);
     for (int64_t l = 1; l < L - 1; ++l) {
-      dense_silu_avx2(a, m, W, wt[l].data_ptr<float>(), linears_[l]->bias.data_ptr<float>(), W, b);
+      kernels::dense_silu_fast(a, m, W, wt[l].data_ptr<float>(), linears_[l]->bias.data_ptr<float>(), W, b);
       std::swap(a, b);
     }
-    output_layer_avx2(a, m, W, wl.data_ptr<float>(), linears_[L - 1]->bias.data_ptr<float>(), D, xp + r0 * D, c_skip,
-                      c_out, op + r0 * D);
+    kernels::dense_out_skip_fast(a, m, W, wl.data_ptr<float>(), linears_[L - 1]->bias.data_ptr<float>(), D,
+                                 xp + r0 * D, c_skip, c_out, op + r0 * D);
   }
   return out;
 }
-#endif
 
 torch::Tensor EdmMlp::forward_general(const torch::Tensor& x, const torch::Tensor& sigma) {
   torch::Tensor s = sigma.reshape({-1, 1}).to(x.scalar_type());

@@ -12,6 +12,8 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
 
+#include "kernels/dispatch.hpp"
+
 namespace sims {
 
 struct NetConfig {
@@ -45,12 +47,13 @@ struct EdmNetwork : torch::nn::Module {
 
 // MLP for points: input [c_in x, emb(c_noise)], SiLU hidden layers.
 // Sampling (gradients off, one sigma for all rows, which is how the samplers
-// call it) takes a faster path with the same weights: the sigma embedding's
+// call it) takes a faster path with the same weights when the kernel path
+// resolves to Fast (kernels/dispatch.hpp, family Mlp): the sigma embedding's
 // share of the first layer is folded into its bias once per call, rows go
-// through all layers in cache-sized blocks, and (AVX2, float32, width a
-// multiple of 32) each hidden layer is one fused dense+SiLU kernel. It equals
-// the general path within float rounding (tests/test_network.cpp);
-// SIMS_MLP_FAST=0 in the environment turns it off (for benchmarks).
+// through all layers in cache-sized blocks, and (float32, width a multiple
+// of 32) each hidden layer is one fused dense+SiLU kernel
+// (kernels/dense_silu.hpp). It equals the general path within float rounding
+// (tests/test_kernels.cpp); Reference keeps the general path everywhere.
 class EdmMlp final : public EdmNetwork {
  public:
   explicit EdmMlp(const NetConfig& cfg);
@@ -58,9 +61,12 @@ class EdmMlp final : public EdmNetwork {
   const NetConfig& config() const override { return cfg_; }
   // The general path (what training differentiates), also with gradients off.
   torch::Tensor forward_general(const torch::Tensor& x, const torch::Tensor& sigma);
+  // Which implementation sampling uses (default Auto: fast where the CPU has AVX2/FMA).
+  void set_kernel_path(KernelPath path) { kernels_ = path; }
+  KernelPath kernel_path() const { return kernels_; }
 
  private:
-  bool fast_path_applies(const torch::Tensor& x, const torch::Tensor& sigma) const;
+  bool one_sigma_applies(const torch::Tensor& x, const torch::Tensor& sigma) const;
   torch::Tensor forward_one_sigma(const torch::Tensor& x, const torch::Tensor& sigma);
   torch::Tensor forward_fused(const torch::Tensor& x, const torch::Tensor& sigma);
 
@@ -68,11 +74,8 @@ class EdmMlp final : public EdmNetwork {
   torch::nn::Sequential net_{nullptr};
   std::vector<torch::nn::Linear> linears_;  // the Linear layers of net_ (not registered twice)
   torch::Tensor freqs_;
+  KernelPath kernels_ = KernelPath::Auto;
 };
-
-// SiLU in place on a contiguous float32 tensor (AVX2 where the CPU has it,
-// else LibTorch's); within a few float ulps of at::silu.
-void silu_inplace(torch::Tensor& t);
 
 // Builds the network a configuration describes.
 std::shared_ptr<EdmNetwork> make_network(const NetConfig& cfg);

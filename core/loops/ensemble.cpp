@@ -11,7 +11,7 @@
 #include <torch/utils.h>
 
 #include "common/error.hpp"
-#include "loops/ensemble_fused.hpp"
+#include "kernels/ensemble_mlp.hpp"
 
 namespace sims::loops {
 
@@ -118,7 +118,8 @@ at::Tensor ensemble_denoise(const NetConfig& net, const EnsembleWeights& w, cons
   return p.c_skip * x + p.c_out * f;
 }
 
-at::Tensor ensemble_denoise_at(const NetConfig& net, const EnsembleWeights& w, const at::Tensor& x, double sigma) {
+at::Tensor ensemble_denoise_at(const NetConfig& net, const EnsembleWeights& w, const at::Tensor& x, double sigma,
+                               KernelPath path) {
   const int64_t D = x.size(2);
   at::Tensor s = at::full({1, 1}, sigma, at::TensorOptions().dtype(x.scalar_type()));
   Precond p = edm_precond(s, net.sigma_data);
@@ -132,19 +133,12 @@ at::Tensor ensemble_denoise_at(const NetConfig& net, const EnsembleWeights& w, c
   // First layer: x-part by batched matmul, the embedding's part folded into the bias.
   at::Tensor w0 = w.w[0];
   at::Tensor bias0 = w.b[0] + at::matmul(emb, w0.narrow(1, D, w0.size(1) - D));  // [R, 1, out]
+  const double c_in = p.c_in.item<double>(), c_skip = p.c_skip.item<double>(), c_out = p.c_out.item<double>();
   if (x.scalar_type() == at::kFloat && !(at::GradMode::is_enabled() && w.w[0].requires_grad()) &&
-      detail::fused_training_applies(w, net)) {
-    const double c_in = p.c_in.item<double>();
-    return detail::fused_denoise_at(w, x.contiguous(), (w0.narrow(1, 0, D) * c_in).contiguous(), bias0.contiguous(),
-                                    p.c_skip.item<double>(), p.c_out.item<double>());
-  }
-  at::Tensor h = at::baddbmm(bias0, x * p.c_in, w0.narrow(1, 0, D));
-  const size_t L = w.w.size();
-  for (size_t l = 1; l < L; ++l) {
-    h = at::silu(h);
-    h = at::baddbmm(w.b[l], h, w.w[l]);
-  }
-  return p.c_skip * x + p.c_out * h;
+      kernels::ensemble_fast_fits(w.w, w.b, net.width, net.dim) &&
+      kernels::use_fast(path, kernels::KernelFamily::Ensemble))
+    return kernels::ensemble_forward_at_fast(w.w, w.b, x, bias0, c_in, c_skip, c_out);
+  return kernels::ensemble_forward_at_reference(w.w, w.b, x, bias0, c_in, c_skip, c_out);
 }
 
 at::Tensor ensemble_edm_loss(const NetConfig& net, const EnsembleWeights& w, const at::Tensor& y, const at::Tensor& sigma,
@@ -210,12 +204,13 @@ void grad_views(const EnsembleWeights& like, const at::Tensor& flat, std::vector
 
 }  // namespace
 
-// train_ensemble without autograd (loops/ensemble_fused.hpp): the same draws,
+// train_ensemble with the fast loss+gradient kernel (kernels/ensemble_mlp.hpp)
+// instead of autograd: the same draws,
 // loss, Adam arithmetic (torch::optim::Adam's, operation for operation),
 // non-finite guard and EMA as the general path below, on flat buffers.
 static double train_ensemble_fused(EnsembleState& st, const TrainConfig& tc, const at::Tensor& flat_data,
-                            const at::Tensor& offsets, int64_t N, const std::vector<uint64_t>& seeds,
-                            const EnsembleTrainOptions& opts) {
+                                  const at::Tensor& offsets, int64_t N, const std::vector<uint64_t>& seeds,
+                                  const EnsembleTrainOptions& opts) {
   torch::NoGradGuard no_grad;  // nothing here requires grad; the weights stay ordinary tensors
   const int64_t R = st.members(), D = st.net.dim;
   at::Tensor p = flatten_into_one(st.raw), e = flatten_into_one(st.ema);
@@ -254,7 +249,7 @@ static double train_ensemble_fused(EnsembleState& st, const TrainConfig& tc, con
     const at::Tensor base = (pc.c_skip * x - y).contiguous();
     const at::Tensor wgt = ((s * s + sd * sd) / (s * sd).square()).reshape({R, b}).contiguous();
     const at::Tensor c_out = pc.c_out.reshape({R, b}).contiguous();
-    detail::fused_loss_and_grad(st.raw, h0, base, c_out, wgt, gw, gb, losses);
+    kernels::ensemble_loss_and_grad_fast(st.raw.w, st.raw.b, h0, base, c_out, wgt, gw, gb, losses);
 
     // Non-finite gradients are zeroed for the step (sanitize_gradients' rule).
     if (!g.sum().isfinite().item<bool>()) {
@@ -302,7 +297,8 @@ double train_ensemble(EnsembleState& st, const TrainConfig& tc, const at::Tensor
   at::Tensor flat = data.reshape({R * N, D});
   at::Tensor offsets = (at::arange(R, at::TensorOptions().dtype(at::kLong)) * N).unsqueeze(1);
 
-  if (opts.allow_fused && detail::fused_training_applies(st.raw, st.net) && detail::fused_training_applies(st.ema, st.net))
+  const auto fits = [&](const EnsembleWeights& w) { return kernels::ensemble_fast_fits(w.w, w.b, st.net.width, st.net.dim); };
+  if (fits(st.raw) && fits(st.ema) && kernels::use_fast(opts.kernels, kernels::KernelFamily::Ensemble))
     return train_ensemble_fused(st, tc, flat, offsets, N, seeds, opts);
 
   auto params = st.raw.all();
@@ -368,7 +364,8 @@ at::Tensor ensemble_noise(int64_t n, int64_t dim, const std::vector<uint64_t>& s
 }
 
 at::Tensor sample_ensemble(const EnsembleState& base, const EnsembleState* aux, const at::Tensor& noise,
-                           const SamplerConfig& cfg, const Guidance& g, const std::atomic<bool>* cancel) {
+                           const SamplerConfig& cfg, const Guidance& g, const std::atomic<bool>* cancel,
+                           KernelPath path) {
   cfg.validate();
   g.validate();
   if (cfg.churn > 0) throw InputError("ensemble sampling is deterministic: churn is not supported");
@@ -382,9 +379,9 @@ at::Tensor sample_ensemble(const EnsembleState& base, const EnsembleState* aux, 
   const double omega = g.omega;
   auto eval = [&](const at::Tensor& x, double sigma) -> at::Tensor {
     at::Tensor xf = x.to(at::kFloat);
-    at::Tensor db = ensemble_denoise_at(base.net, base.ema, xf, sigma).to(at::kDouble);
+    at::Tensor db = ensemble_denoise_at(base.net, base.ema, xf, sigma, path).to(at::kDouble);
     if (!use_aux || !g.applies(sigma)) return db;
-    at::Tensor da = ensemble_denoise_at(aux->net, aux->ema, xf, sigma).to(at::kDouble);
+    at::Tensor da = ensemble_denoise_at(aux->net, aux->ema, xf, sigma, path).to(at::kDouble);
     return db.mul(1.0 + omega).sub_(da, omega);
   };
   at::Tensor x = noise.to(at::kDouble) * t[0];

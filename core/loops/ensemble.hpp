@@ -28,6 +28,7 @@
 #include <ATen/Tensor.h>
 
 #include "diffusion/network.hpp"
+#include "kernels/dispatch.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
 #include "training/step_rules.hpp"
@@ -68,8 +69,11 @@ void copy_member_from(EnsembleWeights& w, int64_t r, const EdmNetwork& net);
 at::Tensor ensemble_denoise(const NetConfig& net, const EnsembleWeights& w, const at::Tensor& x, const at::Tensor& sigma);
 
 // Same for one sigma shared by all rows (sampling): the sigma embedding's
-// share of the first layer is computed once. x [R, B, D] float32.
-at::Tensor ensemble_denoise_at(const NetConfig& net, const EnsembleWeights& w, const at::Tensor& x, double sigma);
+// share of the first layer is computed once. x [R, B, D] float32. The
+// hand-written kernel (kernels/ensemble_mlp.hpp) where `path` resolves to
+// Fast and the shapes fit; LibTorch's batched matmuls otherwise.
+at::Tensor ensemble_denoise_at(const NetConfig& net, const EnsembleWeights& w, const at::Tensor& x, double sigma,
+                               KernelPath path = KernelPath::Auto);
 
 // The EDM loss of every member on its own batch: [R] (each its batch mean).
 at::Tensor ensemble_edm_loss(const NetConfig& net, const EnsembleWeights& w, const at::Tensor& y,
@@ -80,9 +84,10 @@ struct EnsembleTrainOptions {
   // Called about every progress_every images per member (0: ~20 events).
   std::function<void(int64_t images_seen, int64_t budget, double mean_loss)> on_progress;
   int64_t progress_every = 0;
-  // The hand-written loss+gradient kernel (loops/ensemble_fused.hpp) where it
-  // applies; false keeps the autograd path (the reference in the tests).
-  bool allow_fused = true;
+  // The hand-written loss+gradient kernel (kernels/ensemble_mlp.hpp) where
+  // this resolves to Fast and the shapes fit (kernels/dispatch.hpp);
+  // Reference keeps the autograd path with torch::optim::Adam.
+  KernelPath kernels = KernelPath::Auto;
 };
 
 // Trains every member on its own data set data[r] ([R, N, D], float32) until
@@ -100,10 +105,12 @@ at::Tensor ensemble_noise(int64_t n, int64_t dim, const std::vector<uint64_t>& s
 // supported here), EMA weights, update arithmetic in float64 and networks in
 // float32. With `aux` (same R) and g.omega != 0: D = (1+w) D_base - w D_aux
 // at evaluations whose sigma lies in g's interval, the base alone elsewhere.
-// noise [R, n, D] (unit variance); returns [R, n, D] float64.
+// noise [R, n, D] (unit variance); returns [R, n, D] float64. `path`
+// picks the networks' implementation (ensemble_denoise_at).
 // Throws ModelError when a member produced NaN/Inf.
 at::Tensor sample_ensemble(const EnsembleState& base, const EnsembleState* aux, const at::Tensor& noise,
-                           const SamplerConfig& cfg, const Guidance& g, const std::atomic<bool>* cancel = nullptr);
+                           const SamplerConfig& cfg, const Guidance& g, const std::atomic<bool>* cancel = nullptr,
+                           KernelPath path = KernelPath::Auto);
 
 // The trainer's per-step seed mix (training/step_rules.hpp).
 using ::sims::mix_seed;

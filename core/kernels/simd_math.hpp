@@ -1,11 +1,19 @@
-// AVX2 helpers shared by the hand-written CPU kernels (diffusion/network.cpp,
-// loops/ensemble_fused.cpp). Include only inside `#if defined(__x86_64__) &&
-// defined(__GNUC__)`; the functions carry their own target attributes, so the
-// rest of the build needs no -mavx2 and callers check the CPU at run time.
+// AVX2 helpers shared by the hand-written kernels in this folder. Include
+// only inside `#if SIMS_KERNELS_X86` (below); the functions carry their own
+// target attributes, so the rest of the build needs no -mavx2, and whether
+// they may run is decided at run time (kernels/dispatch.hpp).
 #pragma once
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SIMS_KERNELS_X86 1
+#else
+#define SIMS_KERNELS_X86 0
+#endif
+
+#if SIMS_KERNELS_X86
 #include <immintrin.h>
 
-namespace sims::simd {
+namespace sims::kernels::simd {
 
 // exp on 8 floats: Cody-Waite range reduction and the Cephes expf polynomial
 // (about 1 ulp on the clamped range; outside it SiLU is x or 0 in float anyway).
@@ -31,6 +39,11 @@ __attribute__((target("avx2,fma"))) inline __m256 sigmoid8(__m256 x) {
   return _mm256_div_ps(_mm256_set1_ps(1.f), _mm256_add_ps(_mm256_set1_ps(1.f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
+// x sigmoid(x) on 8 floats, as x / (1 + exp(-x)).
+__attribute__((target("avx2,fma"))) inline __m256 silu8(__m256 x) {
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
 // Sum of the 8 lanes.
 __attribute__((target("avx2,fma"))) inline float hsum8(__m256 v) {
   const __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -38,9 +51,5 @@ __attribute__((target("avx2,fma"))) inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)));
 }
 
-inline bool cpu_has_avx2_fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
-
-}  // namespace sims::simd
+}  // namespace sims::kernels::simd
+#endif

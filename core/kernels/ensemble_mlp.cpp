@@ -1,49 +1,94 @@
-#include "loops/ensemble_fused.hpp"
+#include "kernels/ensemble_mlp.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 
 #include "common/error.hpp"
+#include "kernels/simd_math.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include "common/avx2_math.hpp"
-#define SIMS_ENSEMBLE_AVX2 1
-#endif
+namespace sims::kernels {
 
-namespace sims::loops::detail {
-
-bool fused_training_applies(const EnsembleWeights& w, const NetConfig& net) {
-  static const bool enabled = [] {
-    const char* e = std::getenv("SIMS_ENSEMBLE_FAST");
-    return !(e && std::string(e) == "0");
-  }();
-#ifdef SIMS_ENSEMBLE_AVX2
-  if (!enabled || !simd::cpu_has_avx2_fma()) return false;
-  if (net.width != 32 && net.width != 64 && net.width != 128) return false;
-  if (w.w.size() < 2 || w.b.size() != w.w.size()) return false;
-  const size_t L = w.w.size();
+bool ensemble_fast_fits(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& b, int64_t width, int64_t dim) {
+  if (width != 32 && width != 64 && width != 128) return false;
+  if (w.size() < 2 || b.size() != w.size()) return false;
+  const size_t L = w.size();
   for (size_t l = 0; l < L; ++l) {
-    const at::Tensor& t = w.w[l];
-    if (t.scalar_type() != at::kFloat || !t.is_cpu() || t.dim() != 3) return false;
-    if (w.b[l].scalar_type() != at::kFloat || !w.b[l].is_cpu()) return false;
-    const int64_t out = l + 1 == L ? net.dim : net.width;
-    if (t.size(2) != out || (l > 0 && t.size(1) != net.width)) return false;
+    const at::Tensor& t = w[l];
+    if (t.scalar_type() != at::kFloat || !t.is_cpu() || t.dim() != 3 || !t.is_contiguous()) return false;
+    if (b[l].scalar_type() != at::kFloat || !b[l].is_cpu() || !b[l].is_contiguous()) return false;
+    const int64_t out = l + 1 == L ? dim : width;
+    if (t.size(2) != out || (l > 0 && t.size(1) != width)) return false;
   }
   return true;
-#else
-  (void)w;
-  (void)net;
-  return false;
-#endif
 }
 
-#ifdef SIMS_ENSEMBLE_AVX2
+// [SECTION] Reference --------------------------------------------------------------
+
 namespace {
+
+// The stacked MLP on [R, B, in] rows: SiLU hidden layers, linear output.
+at::Tensor mlp_forward(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& b, at::Tensor h) {
+  const size_t L = w.size();
+  for (size_t l = 0; l + 1 < L; ++l) h = at::silu(at::baddbmm(b[l], h, w[l]));
+  return at::baddbmm(b[L - 1], h, w[L - 1]);
+}
+
+}  // namespace
+
+void ensemble_loss_and_grad_reference(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& b,
+                                      const at::Tensor& h0, const at::Tensor& base, const at::Tensor& c_out,
+                                      const at::Tensor& wgt, const std::vector<at::Tensor>& gw,
+                                      const std::vector<at::Tensor>& gb, const at::Tensor& losses) {
+  // Autograd on detached copies: the definition the fast kernel's backward pass is written out from.
+  c10::AutoGradMode grad_on(true);
+  std::vector<at::Tensor> wr, br;
+  for (size_t l = 0; l < w.size(); ++l) {
+    wr.push_back(w[l].detach().clone());
+    br.push_back(b[l].detach().clone());
+    wr.back().set_requires_grad(true);
+    br.back().set_requires_grad(true);
+  }
+  const at::Tensor f = mlp_forward(wr, br, h0);
+  const at::Tensor e = base + c_out.unsqueeze(2) * f;
+  const at::Tensor loss = (wgt * e.square().sum(2)).mean(1);  // [R]
+  loss.sum().backward();  // members share no weights: each gets its own loss's gradient
+  c10::NoGradGuard no_grad;
+  for (size_t l = 0; l < w.size(); ++l) {
+    gw[l].copy_(wr[l].grad());
+    gb[l].copy_(br[l].grad());
+  }
+  losses.copy_(loss.detach());
+}
+
+at::Tensor ensemble_forward_at_reference(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& b,
+                                         const at::Tensor& x, const at::Tensor& bias0, double c_in, double c_skip,
+                                         double c_out) {
+  const int64_t D = x.size(2);
+  at::Tensor h = at::baddbmm(bias0, x * c_in, w[0].narrow(1, 0, D));
+  const size_t L = w.size();
+  for (size_t l = 1; l < L; ++l) {
+    h = at::silu(h);
+    h = at::baddbmm(b[l], h, w[l]);
+  }
+  return c_skip * x + c_out * h;
+}
+
+// [SECTION] AVX2 ------------------------------------------------------------------
+
+#if SIMS_KERNELS_X86
+namespace {
+
+void check_fast_args(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& b) {
+  if (w.size() < 2 || b.size() != w.size()) throw Error("ensemble fast kernels: at least one hidden layer expected");
+  for (size_t l = 0; l < w.size(); ++l)
+    for (const at::Tensor* t : {&w[l], &b[l]})
+      if (!t->is_cpu() || !t->is_contiguous() || t->scalar_type() != at::kFloat)
+        throw Error("ensemble fast kernels: float32 contiguous CPU weights expected");
+}
 
 constexpr int kRows = 4;  // rows per backward block: each gradient row load/store serves 4 FMAs
 
@@ -251,23 +296,25 @@ __attribute__((target("avx2,fma"))) void member_forward_at(int64_t n, int64_t D,
 }  // namespace
 #endif
 
-void fused_loss_and_grad(const EnsembleWeights& w, const at::Tensor& h0, const at::Tensor& base,
-                         const at::Tensor& c_out, const at::Tensor& wgt, const std::vector<at::Tensor>& gw,
-                         const std::vector<at::Tensor>& gb, const at::Tensor& losses) {
-#ifdef SIMS_ENSEMBLE_AVX2
-  const int64_t L = static_cast<int64_t>(w.w.size()), H = L - 1;
-  const int64_t R = h0.size(0), B = h0.size(1), K0 = h0.size(2), D = base.size(2), W = w.w[0].size(2);
+void ensemble_loss_and_grad_fast(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& b,
+                                 const at::Tensor& h0, const at::Tensor& base, const at::Tensor& c_out,
+                                 const at::Tensor& wgt, const std::vector<at::Tensor>& gw,
+                                 const std::vector<at::Tensor>& gb, const at::Tensor& losses) {
+#if SIMS_KERNELS_X86
+  check_fast_args(w, b);
+  const int64_t L = static_cast<int64_t>(w.size()), H = L - 1;
+  const int64_t R = h0.size(0), B = h0.size(1), K0 = h0.size(2), D = base.size(2), W = w[0].size(2);
   for (const at::Tensor* t : {&h0, &base, &c_out, &wgt, &losses})
-    if (!t->is_contiguous() || t->scalar_type() != at::kFloat) throw Error("fused_loss_and_grad: float32 contiguous inputs expected");
+    if (!t->is_contiguous() || t->scalar_type() != at::kFloat) throw Error("ensemble_loss_and_grad_fast: float32 contiguous inputs expected");
   at::parallel_for(0, R, 1, [&](int64_t r0, int64_t r1) {
     thread_local Scratch s;
     std::vector<const float*> wl(static_cast<size_t>(L)), bl(static_cast<size_t>(L));
     std::vector<float*> gwl(static_cast<size_t>(L)), gbl(static_cast<size_t>(L));
     for (int64_t r = r0; r < r1; ++r) {
       for (int64_t l = 0; l < L; ++l) {
-        const int64_t in = w.w[l].size(1), out = w.w[l].size(2);
-        wl[l] = w.w[l].data_ptr<float>() + r * in * out;
-        bl[l] = w.b[l].data_ptr<float>() + r * out;
+        const int64_t in = w[l].size(1), out = w[l].size(2);
+        wl[l] = w[l].data_ptr<float>() + r * in * out;
+        bl[l] = b[l].data_ptr<float>() + r * out;
         gwl[l] = gw[l].data_ptr<float>() + r * in * out;
         gbl[l] = gb[l].data_ptr<float>() + r * out;
       }
@@ -280,32 +327,36 @@ void fused_loss_and_grad(const EnsembleWeights& w, const at::Tensor& h0, const a
         case 32: loss = member_step<4>(B, K0, D, H, wl.data(), bl.data(), h, bs, co, wg, gwl.data(), gbl.data(), s); break;
         case 64: loss = member_step<8>(B, K0, D, H, wl.data(), bl.data(), h, bs, co, wg, gwl.data(), gbl.data(), s); break;
         case 128: loss = member_step<16>(B, K0, D, H, wl.data(), bl.data(), h, bs, co, wg, gwl.data(), gbl.data(), s); break;
-        default: throw Error("fused_loss_and_grad: unsupported width");
+        default: throw Error("ensemble_loss_and_grad_fast: unsupported width");
       }
       losses.data_ptr<float>()[r] = static_cast<float>(loss);
     }
   });
 #else
-  (void)w, (void)h0, (void)base, (void)c_out, (void)wgt, (void)gw, (void)gb, (void)losses;
-  throw Error("fused_loss_and_grad: not available on this CPU/compiler");
+  (void)w, (void)b, (void)h0, (void)base, (void)c_out, (void)wgt, (void)gw, (void)gb, (void)losses;
+  throw Error("ensemble_loss_and_grad_fast: not available on this CPU/compiler");
 #endif
 }
 
-at::Tensor fused_denoise_at(const EnsembleWeights& w, const at::Tensor& x, const at::Tensor& w0x, const at::Tensor& bias0,
-                            double c_skip, double c_out) {
-#ifdef SIMS_ENSEMBLE_AVX2
-  const int64_t L = static_cast<int64_t>(w.w.size()), H = L - 1;
-  const int64_t R = x.size(0), n = x.size(1), D = x.size(2), W = w.w[0].size(2);
+at::Tensor ensemble_forward_at_fast(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& b,
+                                    const at::Tensor& x_in, const at::Tensor& bias0_in, double c_in, double c_skip,
+                                    double c_out) {
+#if SIMS_KERNELS_X86
+  check_fast_args(w, b);
+  const at::Tensor x = x_in.contiguous(), bias0 = bias0_in.contiguous();
+  const at::Tensor w0x = (w[0].narrow(1, 0, x.size(2)) * c_in).contiguous();  // c_in folded in: [R, D, W]
+  const int64_t L = static_cast<int64_t>(w.size()), H = L - 1;
+  const int64_t R = x.size(0), n = x.size(1), D = x.size(2), W = w[0].size(2);
   for (const at::Tensor* t : {&x, &w0x, &bias0})
-    if (!t->is_contiguous() || t->scalar_type() != at::kFloat) throw Error("fused_denoise_at: float32 contiguous inputs expected");
+    if (!t->is_contiguous() || t->scalar_type() != at::kFloat) throw Error("ensemble_forward_at_fast: float32 contiguous inputs expected");
   at::Tensor out = at::empty({R, n, D}, x.options());
-  const at::Tensor wlt = w.w[H].transpose(1, 2).contiguous();  // [R, D, W]
+  const at::Tensor wlt = w[H].transpose(1, 2).contiguous();  // [R, D, W]
   at::parallel_for(0, R, 1, [&](int64_t r0, int64_t r1) {
     std::vector<const float*> wl(static_cast<size_t>(L)), bl(static_cast<size_t>(L));
     for (int64_t r = r0; r < r1; ++r) {
       for (int64_t l = 0; l < L; ++l) {
-        wl[l] = w.w[l].data_ptr<float>() + r * w.w[l].size(1) * w.w[l].size(2);
-        bl[l] = w.b[l].data_ptr<float>() + r * w.b[l].size(2);
+        wl[l] = w[l].data_ptr<float>() + r * w[l].size(1) * w[l].size(2);
+        bl[l] = b[l].data_ptr<float>() + r * b[l].size(2);
       }
       const float* xr = x.data_ptr<float>() + r * n * D;
       const float* w0 = w0x.data_ptr<float>() + r * D * W;
@@ -317,15 +368,15 @@ at::Tensor fused_denoise_at(const EnsembleWeights& w, const at::Tensor& x, const
         case 32: member_forward_at<4>(n, D, H, xr, w0, b0, wl.data(), bl.data(), lt, cs, co, o); break;
         case 64: member_forward_at<8>(n, D, H, xr, w0, b0, wl.data(), bl.data(), lt, cs, co, o); break;
         case 128: member_forward_at<16>(n, D, H, xr, w0, b0, wl.data(), bl.data(), lt, cs, co, o); break;
-        default: throw Error("fused_denoise_at: unsupported width");
+        default: throw Error("ensemble_forward_at_fast: unsupported width");
       }
     }
   });
   return out;
 #else
-  (void)w, (void)x, (void)w0x, (void)bias0, (void)c_skip, (void)c_out;
-  throw Error("fused_denoise_at: not available on this CPU/compiler");
+  (void)w, (void)b, (void)x_in, (void)bias0_in, (void)c_in, (void)c_skip, (void)c_out;
+  throw Error("ensemble_forward_at_fast: not available on this CPU/compiler");
 #endif
 }
 
-}  // namespace sims::loops::detail
+}  // namespace sims::kernels
