@@ -20,8 +20,10 @@
 #include "kernels/dense_silu.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/ensemble_mlp.hpp"
+#include "kernels/min_plus.hpp"
 #include "kernels/silu.hpp"
 #include "loops/ensemble.hpp"
+#include "metrics/wasserstein.hpp"
 
 using namespace sims;
 using namespace sims::kernels;
@@ -358,4 +360,36 @@ TEST_CASE("kernels: ensemble training with the fast kernel equals the autograd p
     const loops::EnsembleState init = loops::create_ensemble(net, seeds);
     CHECK(test::max_abs_diff(init.raw.w[0], general.raw.w[0]) > 1e-3);
   }
+}
+
+// [SECTION] Exact OT pricing --------------------------------------------------------------
+
+TEST_CASE("kernels: min_plus fast equals its reference exactly", "[kernels][metrics]") {
+  if (!have(KernelFamily::Transport)) return;
+  torch::manual_seed(12);
+  for (int64_t len = 0; len <= 70; ++len) {
+    INFO("len " << len);
+    const at::Tensor c = at::randn({len}, at::kDouble) * 5.0, p = at::randn({len}, at::kDouble) * 5.0;
+    const double f = min_plus_fast(c.data_ptr<double>(), p.data_ptr<double>(), len);
+    const double r = min_plus_reference(c.data_ptr<double>(), p.data_ptr<double>(), len);
+    CHECK(f == r);
+    if (len > 0) CHECK(r == (c + p).min().item<double>());
+    else CHECK(r == std::numeric_limits<double>::infinity());
+  }
+  // The minimum in the scalar tail and in each vector lane.
+  std::vector<double> c(29, 1.0), p(29, 0.0);
+  for (size_t at_k = 0; at_k < c.size(); ++at_k) {
+    c.assign(c.size(), 1.0);
+    c[at_k] = -3.0;
+    CHECK(min_plus_fast(c.data(), p.data(), 29) == -3.0);
+  }
+  // exact_ot's plan does not depend on the path.
+  const at::Tensor a = at::randn({60, 2}, at::kDouble), b = at::randn({45, 2}, at::kDouble);
+  const at::Tensor cost = metrics::squared_distances(a, b);
+  const metrics::TransportPlan pf = metrics::exact_ot(cost, KernelPath::Fast);
+  const metrics::TransportPlan pr = metrics::exact_ot(cost, KernelPath::Reference);
+  CHECK(pf.cost == pr.cost);
+  CHECK(pf.pivots == pr.pivots);
+  REQUIRE(pf.flow.size() == pr.flow.size());
+  for (size_t k = 0; k < pf.flow.size(); ++k) CHECK((pf.flow[k].i == pr.flow[k].i && pf.flow[k].j == pr.flow[k].j));
 }

@@ -9,13 +9,10 @@
 
 #include <ATen/ATen.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#endif
-
 #include "common/error.hpp"
-#include "metrics/shape_text.hpp"
+#include "kernels/min_plus.hpp"
 #include "metrics/frechet.hpp"
+#include "metrics/shape_text.hpp"
 
 namespace sims::metrics {
 namespace {
@@ -37,61 +34,6 @@ void check_points(const at::Tensor& x, const char* name) {
 // Reduced costs above −kRelTol · max|c_ij| count as zero (no entering arc).
 constexpr double kRelTol = 1e-13;
 
-// Pricing kernel (the hot loop of the network simplex; AVX where the CPU has it).
-// min_k (c[k] + p[k]) over k < len.
-double chunk_min_generic(const double* c, const double* p, int64_t len) {
-  double m0 = std::numeric_limits<double>::infinity(), m1 = m0, m2 = m0, m3 = m0;
-  int64_t k = 0;
-  for (; k + 4 <= len; k += 4) {
-    const double t0 = c[k] + p[k], t1 = c[k + 1] + p[k + 1], t2 = c[k + 2] + p[k + 2], t3 = c[k + 3] + p[k + 3];
-    m0 = t0 < m0 ? t0 : m0;
-    m1 = t1 < m1 ? t1 : m1;
-    m2 = t2 < m2 ? t2 : m2;
-    m3 = t3 < m3 ? t3 : m3;
-  }
-  for (; k < len; ++k) {
-    const double t = c[k] + p[k];
-    m0 = t < m0 ? t : m0;
-  }
-  return std::min(std::min(m0, m1), std::min(m2, m3));
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SIMS_OT_AVX 1
-__attribute__((target("avx"))) double chunk_min_avx(const double* c, const double* p, int64_t len) {
-  __m256d m0 = _mm256_set1_pd(std::numeric_limits<double>::infinity()), m1 = m0;
-  int64_t k = 0;
-  for (; k + 8 <= len; k += 8) {
-    m0 = _mm256_min_pd(m0, _mm256_add_pd(_mm256_loadu_pd(c + k), _mm256_loadu_pd(p + k)));
-    m1 = _mm256_min_pd(m1, _mm256_add_pd(_mm256_loadu_pd(c + k + 4), _mm256_loadu_pd(p + k + 4)));
-  }
-  alignas(32) double lanes[4];
-  _mm256_store_pd(lanes, _mm256_min_pd(m0, m1));
-  double mn = std::min(std::min(lanes[0], lanes[1]), std::min(lanes[2], lanes[3]));
-  for (; k < len; ++k) {
-    const double t = c[k] + p[k];
-    mn = t < mn ? t : mn;
-  }
-  return mn;
-}
-#endif
-
-bool cpu_has_avx() {
-#ifdef SIMS_OT_AVX
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx");
-#else
-  return false;
-#endif
-}
-
-double chunk_min(const double* c, const double* p, int64_t len, bool avx) {
-#ifdef SIMS_OT_AVX
-  if (avx) return chunk_min_avx(c, p, len);
-#endif
-  return chunk_min_generic(c, p, len);
-}
-
 // ---------------------------------------------------------------------------
 // Primal network simplex on the complete bipartite transportation problem
 // (rows supply a = m/g units each, columns demand b = n/g units each). The
@@ -111,7 +53,9 @@ double chunk_min(const double* c, const double* p, int64_t len, bool avx) {
 // ---------------------------------------------------------------------------
 class NetworkSimplex {
  public:
-  NetworkSimplex(const double* c, int64_t n, int64_t m) : C_(c), n_(n), m_(m), N_(n + m), avx_(cpu_has_avx()) {}
+  // fast: the pricing scan's AVX kernel (kernels/min_plus.hpp), else its reference.
+  NetworkSimplex(const double* c, int64_t n, int64_t m, bool fast)
+      : C_(c), n_(n), m_(m), N_(n + m), min_plus_(fast ? kernels::min_plus_fast : kernels::min_plus_reference) {}
 
   // row_order / col_order: permutations of 0..n−1 / 0..m−1 for the initial
   // north-west-corner solution (empty: identity).
@@ -268,7 +212,7 @@ class NetworkSimplex {
       const double* ci = C_ + i * m;
       const double pr = pi_[i];
       const int64_t jend = j0 + len;
-      const double mn = chunk_min(ci + j0, pcol + j0, len, avx_) - pr;
+      const double mn = min_plus_(ci + j0, pcol + j0, len) - pr;
       int64_t j;
       if (mn < best) {
         for (j = j0; j < jend; ++j)
@@ -352,7 +296,7 @@ class NetworkSimplex {
 
   const double* C_;
   int64_t n_, m_, N_;
-  bool avx_;
+  double (*min_plus_)(const double*, const double*, int64_t);
   double eps_ = 0;
   int64_t root_ = 0, block_ = 16, pos_i_ = 0, pos_j_ = 0, pivots_ = 0;
   std::vector<int64_t> parent_, first_, next_, prev_, depth_, flow_;
@@ -361,7 +305,7 @@ class NetworkSimplex {
 
 }  // namespace
 
-TransportPlan exact_ot(const at::Tensor& cost) {
+TransportPlan exact_ot(const at::Tensor& cost, KernelPath path) {
   if (!cost.defined() || cost.dim() != 2)
     throw InputError("cost matrix must be 2-D [n, m], got " + (cost.defined() ? shape_str(cost) : std::string("nothing")));
   if (!at::isFloatingType(cost.scalar_type())) throw InputError("cost matrix must be float32 or float64");
@@ -374,7 +318,7 @@ TransportPlan exact_ot(const at::Tensor& cost) {
   at::Tensor c = cost.to(at::kCPU, at::kDouble).contiguous();
   if (!c.isfinite().all().item<bool>()) throw InputError("cost matrix contains NaN or Inf");
   const double* pc = c.data_ptr<double>();
-  NetworkSimplex solver(pc, n, m);
+  NetworkSimplex solver(pc, n, m, kernels::use_fast(path, kernels::KernelFamily::Transport));
   solver.solve({}, {});
 
   TransportPlan plan;
@@ -424,7 +368,7 @@ at::Tensor squared_distances(const at::Tensor& a_in, const at::Tensor& b_in) {
   return (na + nb.t() - 2.0 * a.mm(b.t())).clamp_min_(0.0);
 }
 
-double wasserstein(const at::Tensor& a, const at::Tensor& b, int p) {
+double wasserstein(const at::Tensor& a, const at::Tensor& b, int p, KernelPath path) {
   if (p != 1 && p != 2) throw InputError("Wasserstein order must be 1 or 2, got " + std::to_string(p));
   check_points(a, "A");
   check_points(b, "B");
@@ -435,7 +379,7 @@ double wasserstein(const at::Tensor& a, const at::Tensor& b, int p) {
                      " points is too large (n*m limit " + std::to_string(kMaxOtEntries) + "); subsample the point sets");
   at::Tensor c = squared_distances(a, b);
   if (p == 1) c = c.sqrt_();
-  const double cost = exact_ot(c).cost;
+  const double cost = exact_ot(c, path).cost;
   return p == 2 ? std::sqrt(std::max(cost, 0.0)) : cost;
 }
 

@@ -17,6 +17,8 @@
 
 #include <ATen/Tensor.h>
 
+#include "kernels/dispatch.hpp"
+
 namespace sims::metrics {
 
 // Largest cost matrix exact_ot / wasserstein accept (n·m entries, float64):
@@ -41,13 +43,15 @@ struct TransportPlan {
 // Exact OT with uniform weights for a cost matrix [n, m] (float32/float64,
 // finite, n, m ≥ 1, n·m ≤ kMaxOtEntries). Throws InputError otherwise. The
 // plan has at most n + m − 1 nonzero entries (a basic solution), sorted by (i, j).
-TransportPlan exact_ot(const at::Tensor& cost);
+// `path` picks the pricing scan's implementation (kernels/min_plus.hpp);
+// the result does not depend on it.
+TransportPlan exact_ot(const at::Tensor& cost, KernelPath path = KernelPath::Auto);
 
 // Exact empirical W_p (p = 1 or 2) between point sets a [n, D] and b [m, D]
 // with uniform weights (Euclidean ground distance; cost |x−y|^p; result is
 // (optimal cost)^{1/p}). Throws InputError on bad shapes, NaN/Inf, p ∉ {1,2},
 // or sets too large for exact OT.
-double wasserstein(const at::Tensor& a, const at::Tensor& b, int p);
+double wasserstein(const at::Tensor& a, const at::Tensor& b, int p, KernelPath path = KernelPath::Auto);
 inline double wasserstein2(const at::Tensor& a, const at::Tensor& b) { return wasserstein(a, b, 2); }
 inline double wasserstein1(const at::Tensor& a, const at::Tensor& b) { return wasserstein(a, b, 1); }
 
