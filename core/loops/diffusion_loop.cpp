@@ -282,7 +282,8 @@ struct ChunkOut {
 // (2) SIMS: the auxiliary fine-tuned on the base's own samples, (3) the
 // generation's samples, scored. phase(name, fraction of the chunk's work).
 void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t, int64_t r0, int64_t r1,
-               std::atomic<bool>& stop, const std::function<void(const char*, double)>& phase, ChunkOut& out) {
+               std::atomic<bool>& stop, const std::function<void(const char*, double)>& phase, ChunkOut& out,
+               KernelPath kernels) {
   const bool sims = cfg.algorithm == LoopAlgorithm::Sims;
   auto clock = std::chrono::steady_clock::now();
   auto lap = [&clock](double& into) {
@@ -304,6 +305,7 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
   TrainConfig tc = cfg.train;
   tc.budget = std::max<int64_t>(1, std::llround(cfg.base_epochs * n_data));
   EnsembleTrainOptions to;
+  to.kernels = kernels;
   to.cancel = &stop;
   to.on_progress = [&](int64_t seen, int64_t budget, double) { phase("train base", w_base * seen / static_cast<double>(budget)); };
   train_ensemble(base, tc, data, seeds_for(cfg, r0, r1, t, kTrain), to);
@@ -313,7 +315,7 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
   if (sims) {
     phase("sample S", w_base);
     const at::Tensor s_noise = ensemble_noise(cfg.n_aux, 2, seeds_for(cfg, r0, r1, t, kAuxNoise));
-    const at::Tensor S = sample_ensemble(base, nullptr, s_noise, cfg.sampler, Guidance{}, &stop);
+    const at::Tensor S = sample_ensemble(base, nullptr, s_noise, cfg.sampler, Guidance{}, &stop, kernels);
     {
       std::vector<double> tr;
       score(cfg, S.slice(1, 0, std::min(cfg.n_aux, cfg.n_eval)), r0, out.w2_base, tr);
@@ -337,7 +339,7 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
   const int64_t n_out = std::max(cfg.n_synth, cfg.n_eval);
   at::Tensor noise = ensemble_noise(n_out, 2, seeds_for(cfg, r0, r1, t, kOut));
   if (cfg.bias != 1.0) noise.mul_(std::sqrt(cfg.bias));  // sampling bias lambda (temperature stand-in)
-  const at::Tensor x = sample_ensemble(base, sims ? &aux : nullptr, noise, cfg.sampler, g, &stop);
+  const at::Tensor x = sample_ensemble(base, sims ? &aux : nullptr, noise, cfg.sampler, g, &stop, kernels);
   score(cfg, x.slice(1, 0, cfg.n_eval), r0, out.w2, out.trace);
   if (cfg.n_synth > 0) out.synth = x.slice(1, 0, cfg.n_synth).to(at::kFloat);
   if (r0 < cfg.save_runs) out.saved = x.slice(0, 0, std::min(r1, cfg.save_runs) - r0).slice(1, 0, cfg.n_eval);
@@ -548,7 +550,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
             total += chunk_frac[k] * static_cast<double>(chunks[k].second - chunks[k].first) / R;
         }
         progress(t, phase, total);
-      }, outs[c]);
+      }, outs[c], run.kernels);
     });
     const double gsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
     at::Tensor saved;

@@ -39,6 +39,7 @@
 #include "experiment/progress.hpp"
 #include "experiment/settings.hpp"
 #include "diffusion/network.hpp"
+#include "kernels/dispatch.hpp"
 #include "loops/gaussian_loop.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
@@ -129,6 +130,8 @@ struct DiffusionLoopRunOptions {
   // split well. Results do not depend on it: every run's draws come from its
   // own seeds and each member's matmuls are its own.
   int workers = 0;
+  // The ensemble's kernels (kernels/dispatch.hpp); results agree to float rounding.
+  KernelPath kernels = KernelPath::Auto;
 };
 
 // Runs (or continues) the loop. With out_dir: run.json at the start; after
