@@ -4,6 +4,7 @@
 // comparison is skipped with a warning (the reference is all that runs there).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
