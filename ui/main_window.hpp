@@ -1,8 +1,11 @@
-// The studio's main window: models and live guidance on the left, the
-// sample views (base | SIMS on the same seeds) with the step viewer on the
-// right, messages at the bottom. It turns panel changes into immutable
-// LiveRequests for the engine's LiveSampler and shows results as they arrive
-// (queued from the worker; stale stamps are ignored).
+// The studio's main window: the wiring of its parts. Models and live guidance
+// on the left; the tabs on the right (Live: the sample views with the step
+// viewer, then the Sweep, Loops and Shift analyses); messages at the bottom;
+// menus. What each part does lives in its own class: LiveView (with the
+// engine's LivePolicy deciding what to sample), SessionController (session
+// files, recent files, remembered settings), ExportController (view and grid
+// exports). The accessors and forwarding calls below are what the app and the
+// GUI tests use.
 #pragma once
 #include <memory>
 
@@ -11,34 +14,24 @@
 #include "engine/job_runner.hpp"
 #include "engine/live_sampler.hpp"
 #include "sample_view.hpp"
+#include "studio_options.hpp"
 
 class QLabel;
-class QMenu;
-class QSplitter;
 class QTabWidget;
 
 namespace sims::ui {
 
+class ExportController;
 class GuidancePanel;
+class LiveView;
+class LoopView;
 class MessageArea;
 class ModelsPanel;
-class StepViewer;
-class TrainPanel;
-class SweepView;
-class LoopView;
+class SessionController;
 class ShiftView;
-
-struct StudioOptions {
-  QString base, aux;          // model files; empty: remembered ones, else the shipped models
-  bool remember = true;       // read and write QSettings
-  int64_t preview_points = 400;
-  // Image models: the quick first look (images, Heun steps) shown before the full grid.
-  int64_t image_preview_images = 4;
-  int image_preview_steps = 8;
-};
-
-// The shipped 2D models (assets/models/grid25-{base,aux}.ckpt).
-QString shipped_model(const char* role);
+class StepViewer;
+class SweepView;
+class TrainPanel;
 
 class MainWindow final : public QMainWindow {
   Q_OBJECT
@@ -48,7 +41,7 @@ class MainWindow final : public QMainWindow {
 
   GuidancePanel* guidance() const { return guidance_; }
   ModelsPanel* models() const { return models_; }
-  StepViewer* steps() const { return steps_; }
+  StepViewer* steps() const;
   MessageArea* messages() const { return messages_; }
   TrainPanel* train_panel();
   // The tabs beside the left panel: "Live", "Sweep", "Loops", "Shift".
@@ -56,29 +49,23 @@ class MainWindow final : public QMainWindow {
   SweepView* sweep_view() const { return sweep_; }
   LoopView* loop_view() const { return loops_; }
   ShiftView* shift_view() const { return shift_; }
-  SampleView* sims_view() const { return sims_view_; }
-  SampleView* base_view() const { return base_view_; }
-  engine::LiveResultPtr last_result() const { return last_; }
-  engine::LiveSampler& live() { return *live_; }
-  // The views shown (base | SIMS) as one PNG; false (and a message) on failure.
-  bool export_png(const QString& path);
+  LiveView* live_view() const { return live_view_; }
+  SessionController* sessions() const { return sessions_; }
+  ExportController* exports() const { return exports_; }
 
-  // Session files (*.simsession, JSON): the model files, the live settings
-  // (omega, interval, steps, sampler, seed, points, compare), the step
-  // viewer's mode and the tab shown. Saving is atomic; opening a missing or
-  // bad file says why in the message area and changes nothing.
+  // Forwarded to the parts (see their headers).
+  SampleView* sims_view() const;
+  SampleView* base_view() const;
+  engine::LiveResultPtr last_result() const;
+  engine::LiveSampler& live();
+  bool export_png(const QString& path);
   bool save_session(const QString& path);
   bool open_session(const QString& path);
-  // Recently used files, newest first, as "session:PATH", "base:PATH" or "aux:PATH" (at most 8).
-  QStringList recent_files() const { return recent_; }
-  // "Export ω × seed grid…" without the dialogs: samples the loaded models on
-  // a labelled grid (columns ω = omegas, rows seeds, the live panel's steps,
-  // sampler and interval) as a background job with a cancellable progress
-  // dialog, and writes the PNG atomically. nullptr (and a message) when the
-  // input is bad; the job otherwise (tests wait on it).
+  QStringList recent_files() const;
   engine::JobPtr start_grid_export(const QString& path, const QString& omegas, const QString& seeds, int64_t per_cell);
 
  public Q_SLOTS:
+  // The live request for the panel's settings (preview: a control is being dragged).
   void request(bool preview);
   void open_train();
   void export_dialog();
@@ -95,52 +82,20 @@ class MainWindow final : public QMainWindow {
   void closeEvent(QCloseEvent* e) override;
 
  private:
-  void on_result(engine::LiveResultPtr r);
-  void on_models_changed();
-  void refresh_views();
-  void ensure_views(const std::vector<int64_t>& shape);
-  void load_settings(const StudioOptions& opts);
-  void save_settings();
-  void add_recent(const QString& kind, const QString& path);
-  void rebuild_recent_menu();
-
   StudioOptions opts_;
   std::unique_ptr<engine::JobRunner> jobs_;
-  std::unique_ptr<engine::LiveSampler> live_;
   MessageArea* messages_;
   ModelsPanel* models_;
   GuidancePanel* guidance_;
-  StepViewer* steps_;
+  QLabel* status_;
+  LiveView* live_view_;
   TrainPanel* train_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   SweepView* sweep_ = nullptr;
   LoopView* loops_ = nullptr;
   ShiftView* shift_ = nullptr;
-  QSplitter* views_;
-  SampleView *base_view_ = nullptr, *sims_view_ = nullptr;
-  std::vector<int64_t> view_shape_;
-  QLabel* status_;
-  engine::LiveResultPtr last_;
-  uint64_t shown_stamp_ = 0;
-  bool shown_preview_ = false;  // the result on screen is a preview (its refinement may replace it)
-  // The last full-quality request: submitting an identical one while it is
-  // still the newest (in flight or shown) is skipped, so a run started while
-  // the slider was held still carries on through the release.
-  engine::LiveRequest full_req_;
-  uint64_t full_stamp_ = 0;
-  // Image models: measured seconds per sample and network evaluation (the
-  // last run's), so the first preview's step count fits its time budget on a
-  // slow or busy machine.
-  double image_eval_seconds_ = 0;
-  QStringList recent_;
-  QMenu* recent_menu_ = nullptr;
-  // At most one preview in flight: a drag sends the next preview when the
-  // last one is shown, so previews keep arriving at the worker's pace instead
-  // of each cancelling the one before (latest-wins would starve them).
-  uint64_t preview_stamp_ = 0;
-  bool preview_wanted_ = false;
-  QRectF bounds_;
-  bool renderer_logged_ = false;
+  SessionController* sessions_ = nullptr;
+  ExportController* exports_ = nullptr;
 };
 
 }  // namespace sims::ui

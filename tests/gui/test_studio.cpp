@@ -184,6 +184,7 @@ class StudioTest : public QObject {
     auto full = w_->last_result();
     QCOMPARE(full->x.size(0), int64_t{2000});
     QCOMPARE(full->request.guidance.omega, 0.8);
+    QVERIFY(w_->sims_view()->content().footer.startsWith("final"));
     // The preview's points are the full run's first rows (same noise; float32
     // networks on other batch sizes round differently, which a few points
     // near the boundary between two modes amplify).

@@ -1,0 +1,234 @@
+#include "live_view.hpp"
+
+#include <algorithm>
+
+#include <QLabel>
+#include <QSplitter>
+#include <QVBoxLayout>
+
+#include <ATen/ATen.h>
+
+#include "guidance_panel.hpp"
+#include "message_area.hpp"
+#include "models_panel.hpp"
+#include "step_viewer.hpp"
+
+namespace sims::ui {
+namespace {
+
+const QColor kBaseColour(60, 100, 170);
+const QColor kSimsColour(214, 82, 48);
+const int kTrails = 14;
+
+SampleSet to_set(const at::Tensor& t) {
+  SampleSet s;
+  if (!t.defined() || t.dim() < 1) return s;
+  at::Tensor f = t.to(at::kFloat).contiguous();
+  s.shape.assign(f.sizes().begin() + 1, f.sizes().end());
+  s.data.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+  return s;
+}
+
+// The samples of step k (k = N: final) of a trajectory, as state or denoised estimate.
+at::Tensor at_step(const at::Tensor& final_x, const Trajectory& tr, int k, bool denoised) {
+  const int N = static_cast<int>(tr.states.size()) - 1;
+  if (N < 1 || k >= N) return final_x;
+  if (denoised && k < static_cast<int>(tr.denoised.size())) return tr.denoised[k];
+  return tr.states[k];
+}
+
+std::vector<std::vector<QPointF>> trails_of(const Trajectory& tr, int count) {
+  std::vector<std::vector<QPointF>> out;
+  if (tr.states.empty() || tr.states[0].dim() != 2 || tr.states[0].size(1) != 2) return out;
+  const int64_t n = std::min<int64_t>(count, tr.states[0].size(0));
+  // Spread the chosen points over the set rather than the first rows.
+  const int64_t stride = std::max<int64_t>(1, tr.states[0].size(0) / std::max<int64_t>(n, 1));
+  out.resize(n);
+  for (const at::Tensor& s : tr.states) {
+    at::Tensor rows = s.index({at::arange(0, n * stride, stride)}).to(at::kDouble).contiguous();
+    const double* p = rows.data_ptr<double>();
+    for (int64_t i = 0; i < n; ++i) out[i].emplace_back(p[2 * i], p[2 * i + 1]);
+  }
+  return out;
+}
+
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+}  // namespace
+
+// [SECTION] Construction ----------------------------------------------------------------
+
+LiveView::LiveView(ModelsPanel* models, GuidancePanel* guidance, MessageArea* messages, QLabel* status,
+                   const engine::LivePolicyOptions& opts, QWidget* parent)
+    : QWidget(parent), models_(models), guidance_(guidance), messages_(messages), status_(status) {
+  views_ = new QSplitter(Qt::Horizontal, this);
+  views_->setChildrenCollapsible(false);
+  steps_ = new StepViewer(this);
+  auto* rv = new QVBoxLayout(this);
+  rv->setContentsMargins(0, 6, 6, 0);
+  rv->addWidget(views_, 1);
+  rv->addWidget(steps_);
+  ensure_views({2});
+  connect(steps_, &StepViewer::changed, this, &LiveView::refresh_views);
+
+  // Worker -> UI thread: results and errors are queued onto this view.
+  live_ = std::make_unique<engine::LiveSampler>(
+      [this](engine::LiveResultPtr r) { QMetaObject::invokeMethod(this, [this, r] { on_result(r); }, Qt::QueuedConnection); },
+      [this](uint64_t stamp, const std::string& msg) {
+        const QString m = QString::fromStdString(msg);
+        QMetaObject::invokeMethod(this, [this, m, stamp] {
+          if (!policy_) return;
+          messages_->error("sampling: " + m);
+          apply(policy_->error(stamp));
+        }, Qt::QueuedConnection);
+      });
+  policy_ = std::make_unique<engine::LivePolicy>(*live_, opts);
+}
+
+LiveView::~LiveView() { shutdown(); }
+
+void LiveView::shutdown() {
+  // The policy submits to the worker: it goes first, then the worker is joined
+  // before the widgets its queued callbacks point at go.
+  policy_.reset();
+  live_.reset();
+}
+
+engine::LiveResultPtr LiveView::last_result() const { return policy_ ? policy_->shown() : nullptr; }
+
+// [SECTION] Events to the policy ------------------------------------------------------------
+
+engine::LiveSettings LiveView::settings() const {
+  const GuidanceSettings g = guidance_->settings();
+  engine::LiveSettings s;
+  s.base = models_->base();
+  s.aux = models_->aux();
+  s.omega = g.omega;
+  s.lo = g.lo;
+  s.hi = g.hi;
+  s.sampler = guidance_->sampler_config();
+  s.seed = g.seed;
+  s.points = g.points;
+  s.compare = g.compare;
+  return s;
+}
+
+void LiveView::request(bool preview) {
+  if (!policy_) return;
+  const engine::LiveSettings s = settings();
+  if (base_view_) base_view_->setVisible(s.compare && s.aux);
+  apply(preview ? policy_->drag(s) : policy_->commit(s));
+}
+
+void LiveView::models_changed() {
+  if (!policy_) return;
+  bounds_ = QRectF();
+  guidance_->set_aux_available(models_->aux() != nullptr);
+  if (models_->base()) ensure_views(models_->base()->info().sample_shape);
+  if (!models_->reference().data.empty()) bounds_ = bounds_of({&models_->reference()});
+  const engine::LiveSettings s = settings();
+  if (base_view_) base_view_->setVisible(s.compare && s.aux);
+  apply(policy_->models_changed(s));
+}
+
+void LiveView::cancel_sampling() {
+  if (!policy_) return;
+  apply(policy_->stop());
+  messages_->info("sampling stopped; the views keep the last result");
+}
+
+void LiveView::on_result(const engine::LiveResultPtr& r) {
+  if (!policy_) return;
+  const engine::LiveReaction what = policy_->result(r);
+  if (what.shown) {
+    if (!bounds_.isValid() && !r->request.preview) {
+      SampleSet a = to_set(r->x), b = to_set(r->base_x);
+      bounds_ = bounds_of({&a, &b});
+    }
+    steps_->set_sigmas(r->trajectory.t);
+  }
+  apply(what);
+  if (what.shown) Q_EMIT result_shown(r->stamp, r->request.preview);
+}
+
+// What the policy changed: the status line, the quality label, the views.
+void LiveView::apply(const engine::LiveReaction& what) {
+  if (what.status) {
+    const engine::LiveStatus& st = policy_->status();
+    status_->setText(qs(st.line));
+    // "<b>preview</b> · 4 of 36 images · 8 steps"
+    const QString quality = st.detail.empty() ? qs(st.headline)
+                                              : "<b>" + qs(st.headline).toHtmlEscaped() + "</b> · " + qs(st.detail).toHtmlEscaped();
+    guidance_->set_status(quality, st.busy);
+  }
+  if (what.shown) refresh_views();
+}
+
+// [SECTION] Views ------------------------------------------------------------------------------
+
+void LiveView::ensure_views(const std::vector<int64_t>& shape) {
+  if (shape == view_shape_ && sims_view_) return;
+  delete base_view_;
+  delete sims_view_;
+  base_view_ = make_sample_view(shape, views_);
+  sims_view_ = make_sample_view(shape, views_);
+  base_view_->setObjectName("baseView");
+  sims_view_->setObjectName("simsView");
+  views_->addWidget(base_view_);
+  views_->addWidget(sims_view_);
+  view_shape_ = shape;
+}
+
+void LiveView::refresh_views() {
+  ViewContent s, b;
+  s.color = kSimsColour;
+  b.color = kBaseColour;
+  s.reference = b.reference = models_->reference();
+  s.bounds = b.bounds = bounds_.isValid() ? bounds_ : QRectF(-3, -3, 6, 6);
+  const QString ref = models_->reference_name().isEmpty() ? QString()
+                                                          : " · grey: training data (" + models_->reference_name() + ")";
+  const engine::LiveResultPtr last = last_result();
+  if (!last) {
+    s.title = models_->base() ? "sampling…" : "no base model";
+    s.subtitle = models_->base() ? QString() : "open one (File ▸ Open) or train one (Tools ▸ Train models)";
+    sims_view_->set_content(s);
+    if (base_view_) base_view_->set_content(b);
+    return;
+  }
+  const auto& q = last->request;
+  const engine::LiveResultLabels labels = engine::labels_of(*last);
+  const QString noun = qs(labels.noun);
+  const int k = steps_->step();
+  const bool den = steps_->show_denoised();
+  QString caption = steps_->caption();
+  if (!labels.note.empty()) caption += " · " + qs(labels.note);
+  const bool guided = q.aux && q.guidance.omega != 0.0;
+  s.title = !q.aux ? "Base model (no auxiliary loaded)"
+            : guided ? QString("SIMS  ω = %1").arg(q.guidance.omega, 0, 'f', 2)
+                     : QString("SIMS  ω = 0 (the base model)");
+  s.subtitle = caption + ref;
+  s.samples = to_set(at_step(last->x, last->trajectory, k, den));
+  s.footer = qs(labels.footer);
+  if (steps_->show_trails()) {
+    s.trails = trails_of(last->trajectory, kTrails);
+    s.trail_step = k;
+  }
+  sims_view_->set_content(s);
+  if (base_view_ && last->base_x.defined()) {
+    b.title = "Base model  ω = 0";
+    b.subtitle = caption;
+    b.samples = to_set(at_step(last->base_x, last->base_trajectory, k, den));
+    b.footer = QString("same seeds · %1 %2").arg(last->base_x.size(0)).arg(noun);
+    if (steps_->show_trails()) {
+      b.trails = trails_of(last->base_trajectory, kTrails);
+      b.trail_step = k;
+    }
+    base_view_->set_content(b);
+  }
+  if (!renderer_logged_ && !s.samples.data.empty()) {
+    renderer_logged_ = true;
+    messages_->info("sample views drawn with " + sims_view_->renderer());
+  }
+}
+
+}  // namespace sims::ui

@@ -1,0 +1,77 @@
+// The studio's Live tab: the sample views (base | SIMS on the same seeds) and
+// the step viewer. It forwards the guidance panel's and the models panel's
+// events to the engine's LivePolicy (which decides what to sample: previews
+// while dragging, full quality on release), runs its requests on a
+// LiveSampler, and draws what the policy says to show. No request logic here.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include <QRectF>
+#include <QWidget>
+
+#include "engine/live_policy.hpp"
+#include "engine/live_sampler.hpp"
+#include "sample_view.hpp"
+
+class QLabel;
+class QSplitter;
+
+namespace sims::ui {
+
+class GuidancePanel;
+class MessageArea;
+class ModelsPanel;
+class StepViewer;
+
+class LiveView final : public QWidget {
+  Q_OBJECT
+ public:
+  // status: the window's status-bar line.
+  LiveView(ModelsPanel* models, GuidancePanel* guidance, MessageArea* messages, QLabel* status,
+           const engine::LivePolicyOptions& opts, QWidget* parent = nullptr);
+  ~LiveView() override;
+  // Stops and joins the sampling worker; nothing is requested or shown afterwards.
+  void shutdown();
+
+  StepViewer* steps() const { return steps_; }
+  SampleView* sims_view() const { return sims_view_; }
+  SampleView* base_view() const { return base_view_; }
+  // The result shown (null before the first and after the models changed).
+  engine::LiveResultPtr last_result() const;
+  engine::LiveSampler& live() { return *live_; }
+  const engine::LivePolicy& policy() const { return *policy_; }
+  // The panel's settings and the loaded models, as the policy takes them.
+  engine::LiveSettings settings() const;
+
+ public Q_SLOTS:
+  // preview: a control is being dragged; otherwise the full request.
+  void request(bool preview);
+  void models_changed();
+  // Stops the run in flight; the views keep the last result.
+  void cancel_sampling();
+  void refresh_views();
+
+ Q_SIGNALS:
+  void result_shown(quint64 stamp, bool preview);
+
+ private:
+  void on_result(const engine::LiveResultPtr& r);
+  void apply(const engine::LiveReaction& what);
+  void ensure_views(const std::vector<int64_t>& shape);
+
+  ModelsPanel* models_;
+  GuidancePanel* guidance_;
+  MessageArea* messages_;
+  QLabel* status_;
+  StepViewer* steps_;
+  QSplitter* views_;
+  SampleView *base_view_ = nullptr, *sims_view_ = nullptr;
+  std::vector<int64_t> view_shape_;
+  QRectF bounds_;
+  bool renderer_logged_ = false;
+  std::unique_ptr<engine::LiveSampler> live_;
+  std::unique_ptr<engine::LivePolicy> policy_;  // submits to live_
+};
+
+}  // namespace sims::ui

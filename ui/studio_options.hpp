@@ -1,0 +1,22 @@
+// How the studio starts: model files, whether it remembers settings, and the
+// live previews' sizes (fed to the engine's LivePolicy).
+#pragma once
+#include <cstdint>
+
+#include <QString>
+
+namespace sims::ui {
+
+struct StudioOptions {
+  QString base, aux;          // model files; empty: remembered ones, else the shipped models
+  bool remember = true;       // read and write QSettings
+  int64_t preview_points = 400;
+  // Image models: the quick first look (images, Heun steps) shown before the full grid.
+  int64_t image_preview_images = 4;
+  int image_preview_steps = 8;
+};
+
+// The shipped 2D models (assets/models/grid25-{base,aux}.ckpt).
+QString shipped_model(const char* role);
+
+}  // namespace sims::ui
