@@ -2,8 +2,13 @@
 
 #include <torch/cuda.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -60,8 +65,8 @@ Guidance SamplingFlags::guidance() const {
 }
 
 void ModelFlags::bind(CLI::App* cmd, bool aux_allowed) {
-  cmd->add_option("--model", model, "base model: a sims checkpoint, a TorchScript file or an analytic .json")->required();
-  if (aux_allowed) cmd->add_option("--aux", aux, "auxiliary model for SIMS guidance");
+  input_path(cmd->add_option("--model", model, "base model: a sims checkpoint, a TorchScript file or an analytic .json"))->required();
+  if (aux_allowed) input_path(cmd->add_option("--aux", aux, "auxiliary model for SIMS guidance"));
   cmd->add_option("--shape", shape, "per-sample shape when the model does not declare it, e.g. 2 or 3x32x32");
   cmd->add_option("--device", device, "cpu | cuda (default cpu)");
   cmd->add_flag("--no-optimize", no_optimize, "run TorchScript graphs as loaded (no freezing)");
@@ -87,6 +92,225 @@ LoadOptions ModelFlags::load_options() const {
   o.device = parse_device(device);
   o.optimize = !no_optimize;
   return o;
+}
+
+// [SECTION] Command-line manners ----------------------------------------------
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  // Optimal string alignment: like Levenshtein, plus a swap of two neighbouring
+  // characters costing one edit, the commonest typo ('smaple' -> 'sample').
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1, 0));
+  for (size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (size_t i = 1; i <= n; ++i)
+    for (size_t j = 1; j <= m; ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[n][m];
+}
+
+namespace {
+
+std::string strip_dashes(const std::string& s) {
+  const size_t k = s.find_first_not_of('-');
+  return k == std::string::npos ? std::string() : s.substr(k);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::string closest_name(const std::string& word, const std::vector<std::string>& names) {
+  // Compared without leading dashes, so the allowance grows with the name itself:
+  // one edit for up to five characters, two up to eight, at most three.
+  const std::string w = lower(strip_dashes(word));
+  if (w.empty()) return "";
+  const size_t allowed = std::min<size_t>(3, std::max<size_t>(1, w.size() / 3));
+  std::string best;
+  size_t best_d = allowed + 1;
+  for (const auto& name : names) {
+    const size_t d = edit_distance(w, lower(strip_dashes(name)));
+    if (d < best_d) best = name, best_d = d;
+  }
+  if (!best.empty()) return best;
+  // A cut-short name ('--gen' for '--generations'), when only one name fits.
+  std::string prefix_of;
+  if (w.size() >= 3)
+    for (const auto& name : names)
+      if (lower(strip_dashes(name)).rfind(w, 0) == 0) {
+        if (!prefix_of.empty()) return "";
+        prefix_of = name;
+      }
+  return prefix_of;
+}
+
+namespace {
+
+// "sims metrics" for the metrics command.
+std::string command_path(const CLI::App& app) {
+  std::string path;
+  for (const CLI::App* a = &app; a; a = a->get_parent())
+    path = (a->get_parent() ? a->get_name() : std::string("sims")) + (path.empty() ? "" : " " + path);
+  return path;
+}
+
+// An option as CLI11 tells them apart: "--name[=value]" or "-x..." (but not
+// a negative number such as -1 or -0.5, which is a value).
+bool looks_like_option(const std::string& a) {
+  if (a.size() > 2 && a[0] == '-' && a[1] == '-') return true;
+  return a.size() > 1 && a[0] == '-' && a[1] != '-' && !std::isdigit(static_cast<unsigned char>(a[1])) && a[1] != '.';
+}
+
+const CLI::App* find_subcommand(const CLI::App& app, const std::string& word) {
+  const std::function<bool(const CLI::App*)> named = [&](const CLI::App* s) { return s->check_name(word); };
+  const auto found = app.get_subcommands(named);
+  return found.empty() ? nullptr : found.front();
+}
+
+}  // namespace
+
+void check_names(const CLI::App& root, const std::vector<std::string>& args) {
+  const CLI::App* cur = &root;
+  for (size_t i = 0; i < args.size();) {
+    const std::string& a = args[i++];
+    if (a == "--") return;  // the rest are values
+    if (looks_like_option(a)) {
+      const bool is_long = a[1] == '-';
+      const std::string name = is_long ? a.substr(0, a.find('=')) : a.substr(0, 2);
+      const CLI::Option* opt = nullptr;
+      for (const CLI::Option* o : cur->get_options())
+        if (o->nonpositional() && o->check_name(name)) opt = o;
+      if (!opt) {
+        std::vector<std::string> names;
+        for (const CLI::Option* o : cur->get_options()) {
+          for (const auto& l : o->get_lnames()) names.push_back("--" + l);
+          for (const auto& s : o->get_snames()) names.push_back("-" + s);
+        }
+        const std::string guess = closest_name(name, names);
+        if (!guess.empty()) throw InputError("unknown option '" + name + "'; did you mean '" + guess + "'?");
+        throw InputError("unknown option '" + name + "' (see '" + command_path(*cur) + " --help')");
+      }
+      // Skip its values the way CLI11 takes them: the required ones whatever
+      // they look like, further ones while they are not options.
+      const bool inline_value = is_long ? a.find('=') != std::string::npos : a.size() > 2;
+      const int most = opt->get_items_expected_max();
+      if (inline_value || most <= 0) continue;
+      int taken = 0;
+      for (; taken < std::max(1, opt->get_items_expected_min()) && i < args.size(); ++taken) ++i;
+      for (; taken < most && i < args.size() && args[i] != "--" && !looks_like_option(args[i]); ++taken) ++i;
+      continue;
+    }
+    if (const CLI::App* sub = find_subcommand(*cur, a)) {
+      cur = sub;
+      continue;
+    }
+    // A word where only a command can stand: a command with subcommands and no positional arguments.
+    const bool takes_words = !cur->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
+    const auto subs = cur->get_subcommands(std::function<bool(const CLI::App*)>{});
+    if (takes_words || subs.empty()) continue;  // positional, or an extra CLI11 reports
+    std::vector<std::string> names;
+    for (const CLI::App* s : subs) names.push_back(s->get_name());
+    const std::string what = cur->get_parent() ? "unknown " + cur->get_name() + " command '" : "unknown command '";
+    const std::string guess = closest_name(a, names);
+    if (!guess.empty()) throw InputError(what + a + "'; did you mean '" + guess + "'?");
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw InputError(what + a + "' (commands: " + list + ")");
+  }
+}
+
+namespace {
+
+// The paths an input flag's value names.
+std::vector<std::string> input_paths(const std::string& value, InputKind kind) {
+  auto split = [](const std::string& text, char sep) {
+    std::vector<std::string> parts;
+    std::stringstream ss(text);
+    std::string part;
+    while (std::getline(ss, part, sep)) parts.push_back(part);
+    return parts;
+  };
+  switch (kind) {
+    case InputKind::File:
+      return {value};
+    case InputKind::NetSpec:
+      return {value.substr(0, value.find(','))};
+    case InputKind::List: {
+      std::vector<std::string> out;
+      for (const auto& p : split(value, ','))
+        if (!p.empty()) out.push_back(p);
+      return out;
+    }
+    case InputKind::DataSpec: {
+      const size_t colon = value.find(':');
+      const std::string kind_name = colon == std::string::npos ? "" : lower(value.substr(0, colon));
+      if (kind_name == "mnist" || kind_name == "cifar10" || kind_name == "folder" || kind_name == "npy") {
+        const auto parts = split(value.substr(colon + 1), ',');
+        std::vector<std::string> out;
+        if (!parts.empty() && !parts[0].empty()) out.push_back(parts[0]);
+        for (size_t k = 1; k < parts.size(); ++k)
+          for (const char* key : {"labels=", "attrs="})
+            if (parts[k].rfind(key, 0) == 0) out.push_back(parts[k].substr(std::string(key).size()));
+        return out;
+      }
+      if (value.size() > 4 && value.compare(value.size() - 4, 4, ".npy") == 0) return {value};
+      return {};  // a built-in data set
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+CLI::Option* input_path(CLI::Option* opt, InputKind kind) {
+  opt->check(
+      [kind](const std::string& value) -> std::string {
+        for (const auto& p : input_paths(value, kind)) {
+          if (p.empty()) continue;  // "--aux ''": none given
+          std::error_code ec;
+          if (!std::filesystem::exists(p, ec)) return "'" + p + "' does not exist";
+          const bool dir = std::filesystem::is_directory(p, ec);
+          if (::access(p.c_str(), dir ? (R_OK | X_OK) : R_OK) != 0) return "'" + p + "' is not readable";
+        }
+        return "";
+      },
+      "");
+  return opt;
+}
+
+void prepare_output(const std::string& flag, const std::string& path, OutputKind kind) {
+  namespace fs = std::filesystem;
+  if (path.empty()) return;
+  const fs::path p(path);
+  std::error_code ec;
+  std::string what;
+  fs::path dir;
+  if (kind == OutputKind::Folder) {
+    what = "cannot create " + flag + " folder '" + path + "'";
+    if (fs::exists(p, ec) && !fs::is_directory(p, ec)) throw IoError(what + ": it is a file");
+    dir = p.has_filename() ? p : p.parent_path();
+  } else {
+    what = "cannot write " + flag + " '" + path + "'";
+    if (fs::is_directory(p, ec)) throw IoError(what + ": it is a folder");
+    if (!p.has_filename()) throw IoError(what + ": it names a folder, not a file");
+    dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  }
+  // The nearest part of the path that exists must be a folder we may write in.
+  fs::path have = dir;
+  while (!have.empty() && !fs::exists(have, ec)) have = have.parent_path();
+  if (have.empty()) have = ".";
+  if (!fs::is_directory(have, ec)) throw IoError(what + ": '" + have.string() + "' is a file, not a folder");
+  if (::access(have.c_str(), W_OK | X_OK) != 0) throw IoError(what + ": folder '" + have.string() + "' is not writable");
+  if (have != dir) {
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir)) throw IoError(what + ": cannot create folder '" + dir.string() + "'" + (ec ? ": " + ec.message() : ""));
+  }
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }

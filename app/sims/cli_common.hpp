@@ -66,6 +66,44 @@ double parse_number(const std::string& text, const std::string& flag);
 // Prints the JSON object as the last line on stdout.
 void print_json(const nlohmann::json& j);
 
+// [SECTION] Command-line manners ----------------------------------------------
+
+// Edits (insert, delete, substitute, swap two neighbours) that turn a into b.
+size_t edit_distance(const std::string& a, const std::string& b);
+
+// The name among `names` a mistyped `word` most likely meant; "" when none is close.
+std::string closest_name(const std::string& word, const std::vector<std::string>& names);
+
+// Walks the command line through the commands and options CLI11 knows and
+// throws InputError for the first unknown command or option, with a
+// suggestion ("unknown command 'smaple'; did you mean 'sample'?"). Runs before
+// CLI11 parses, so a misspelt name is reported before "--x is required".
+void check_names(const CLI::App& app, const std::vector<std::string>& args);
+
+// What an input flag names, for input_path().
+enum class InputKind {
+  File,     // a file or folder path
+  NetSpec,  // PATH[,option=...]: a feature network / classifier spec
+  DataSpec, // a built-in data name (nothing to check), FILE.npy, or KIND:PATH[,labels=F,attrs=F,...]
+  List,     // PATH1,PATH2,...
+};
+
+// Declares `opt` an input: CLI11 checks while parsing, before any required-flag
+// or argument-combination error, that every path it names exists and can be
+// read ("--model: 'm.ckpt' does not exist"). Returns opt for chaining.
+CLI::Option* input_path(CLI::Option* opt, InputKind kind = InputKind::File);
+
+// What an output flag names, for prepare_output().
+enum class OutputKind { File, Folder };
+
+// Makes an output path named by `flag` ready to be written: creates a file's
+// parent folders (or the folder itself) and checks that it can be written;
+// throws IoError naming the flag and path when it cannot (a file in the way,
+// no permission). Empty paths (flag not given) are skipped. Call it once the
+// inputs are loaded and checked, right before the long work, so that a
+// refused command creates nothing.
+void prepare_output(const std::string& flag, const std::string& path, OutputKind kind = OutputKind::File);
+
 // Threads for LibTorch (0 = keep LibTorch's default).
 void apply_threads(int threads);
 

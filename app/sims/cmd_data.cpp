@@ -65,9 +65,9 @@ int run_preview(const DataArgs& a) {
   if (n < 1 || n > 4096) throw InputError("--n must be 1..4096 for a preview, got " + std::to_string(n));
   if (a.seed < 0) throw InputError("--seed must be >= 0");
   if (a.cols < 0 || a.zoom < 0 || a.zoom > 16) throw InputError("--cols must be >= 0 and --zoom 0..16");
-  io::check_writable(a.grid);
   const data::ImageBatch b = data::load_images(spec, n, static_cast<uint64_t>(a.seed));
   if (b.size() == 0) throw InputError("data set '" + a.dataset + "' has no images");
+  prepare_output("--grid", a.grid);
   const int cols = a.cols > 0 ? a.cols : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(b.size()))));
   const int zoom = a.zoom > 0 ? a.zoom : std::max<int>(1, static_cast<int>(64 / b.images.size(3)));
   render::image_mosaic(b.images, cols, zoom).write_png(a.grid);
@@ -106,8 +106,6 @@ int run_export(const DataArgs& a) {
   if (faces && a.n <= 0) throw InputError("--n COUNT (> 0) is needed to export the built-in faces");
   if (!faces && a.n != -1 && a.n <= 0) throw InputError("--n must be > 0 (or left out for the whole data set)");
   if (a.seed < 0) throw InputError("--seed must be >= 0");
-  for (const std::string* p : {&a.out, &a.attrs, &a.labels})
-    if (!p->empty()) io::check_writable(*p);
   const uint64_t seed = static_cast<uint64_t>(a.seed);
 
   data::ImageBatch b;
@@ -126,6 +124,9 @@ int run_export(const DataArgs& a) {
   if (!a.labels.empty() && !b.has_labels())
     throw InputError("data set '" + a.dataset + "' has no class labels (only mnist and cifar10 have them)");
 
+  prepare_output("--out", a.out);
+  prepare_output("--attrs", a.attrs);
+  prepare_output("--labels", a.labels);
   if (faces) export_faces(spec.faces, a.n, seed, a.out);
   else io::write_npy(a.out, b.images);
   try {
@@ -164,7 +165,7 @@ void add_data_command(CLI::App& app, Registry& reg) {
 
   auto p = std::make_shared<DataArgs>();
   CLI::App* prev = data->add_subcommand("preview", "Write a grid image of the first images of a data set");
-  prev->add_option("--dataset", p->dataset, kDatasetHelp)->required();
+  input_path(prev->add_option("--dataset", p->dataset, kDatasetHelp), InputKind::DataSpec)->required();
   prev->add_option("--n", p->n, "number of images (default 64)");
   prev->add_option("--seed", p->seed, "seed of the built-in faces (default 0; data on disk shows its first images)");
   prev->add_option("--grid", p->grid, "output PNG")->required();
@@ -175,7 +176,7 @@ void add_data_command(CLI::App& app, Registry& reg) {
 
   auto e = std::make_shared<DataArgs>();
   CLI::App* exp = data->add_subcommand("export", "Write images (and attributes/labels) of a data set as .npy arrays");
-  exp->add_option("--dataset", e->dataset, kDatasetHelp)->required();
+  input_path(exp->add_option("--dataset", e->dataset, kDatasetHelp), InputKind::DataSpec)->required();
   exp->add_option("--n", e->n, "number of images (required for faces; default: all of a data set on disk)");
   exp->add_option("--seed", e->seed, "seed of the built-in faces (default 0)");
   exp->add_option("--out", e->out, "output .npy of images [N,C,H,W] float32 in [-1,1]")->required();

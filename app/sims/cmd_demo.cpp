@@ -70,11 +70,7 @@ void write_loss_plot(const TrainState& base, const TrainState& aux, const std::s
 }
 
 int run_demo(const DemoArgs& a) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(a.out, ec);
-  if (ec) throw IoError("cannot create '" + a.out + "': " + ec.message());
-  io::check_writable(a.out + "/summary.md");
+  prepare_output("--out", a.out, OutputKind::Folder);
   const auto t_start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -232,11 +228,7 @@ TrainOptions progress_options(const std::string& what) {
 }
 
 int run_image_demo(const DemoArgs& a) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(a.out, ec);
-  if (ec) throw IoError("cannot create '" + a.out + "': " + ec.message());
-  io::check_writable(a.out + "/summary.md");
+  prepare_output("--out", a.out, OutputKind::Folder);
   apply_threads(a.threads);
   const auto t_start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {
@@ -355,9 +347,9 @@ void add_demo_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<DemoArgs>();
   CLI::App* c = app.add_subcommand("demo", "The whole SIMS pipeline on built-in data (2D, or faces with --images), with a report folder");
   c->add_option("--out", a->out, "report folder (default out/demo)");
-  c->add_option("--data", a->data, "built-in 2D data set (default gaussian); with --images an image spec (default faces)");
+  input_path(c->add_option("--data", a->data, "built-in 2D data set (default gaussian); with --images an image spec (default faces)"), InputKind::DataSpec);
   c->add_flag("--images", a->images, "image pipeline: U-Net on built-in faces (CPU: minutes; see --base)");
-  c->add_option("--base", a->base_ckpt, "images: start from this base checkpoint (e.g. assets/models/faces-base.ckpt)");
+  input_path(c->add_option("--base", a->base_ckpt, "images: start from this base checkpoint (e.g. assets/models/faces-base.ckpt)"));
   c->add_option("--base-budget", a->base_budget, "images: images seen by the base when trained here (default 30000)");
   c->add_option("--aux-budget", a->aux_budget, "images: images seen by the auxiliary (default 10000)");
   c->add_option("--threads", a->threads, "LibTorch intra-op threads");

@@ -32,7 +32,6 @@ int run_grid(GridArgs& a) {
   req.x = parse_xy_axis(a.x, "--x");
   req.y = parse_xy_axis(a.y, "--y");
   if (req.x.name == req.y.name) throw InputError("--x and --y must vary different settings");
-  io::check_writable(a.out);
   const bool uses_aux = req.x.name == "omega" || req.y.name == "omega" || a.sampling.omega != 0.0;
   if (uses_aux && a.models.aux.empty()) throw InputError("an omega axis (or --omega) needs an auxiliary model (--aux)");
 
@@ -49,6 +48,7 @@ int run_grid(GridArgs& a) {
   req.n = a.n;
   req.cell = a.cell;
   req.title = a.title;
+  prepare_output("--out", a.out);
   const bool tty = ::isatty(2) != 0;  // progress only for people at a terminal
   const XYGridResult res = render_xy_grid(req, [tty](int done, int total) {
     if (tty) std::cerr << "\r  cell " << done << "/" << total << std::flush;

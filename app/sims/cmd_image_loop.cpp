@@ -90,14 +90,7 @@ std::vector<double> parse_list(const std::string& text, const std::string& flag)
 // [SECTION] sims loop --family images ---------------------------------------------
 
 loops::ImageLoopConfig image_config(CLI::App* c, const ImageLoopFlags& f) {
-  // Flags of the other families that have no meaning here.
-  for (const char* name : {"--runs", "--dim", "--width", "--depth", "--sigma-data", "--batch-runs", "--workers", "--save-runs"})
-    if (given(c, name))
-      throw InputError(std::string(name) + " applies to the gaussian/diffusion2d families; the image loop trains one "
-                                           "U-Net per generation (for more runs, repeat with another --seed)");
-  double bias = 1.0;
-  if (given(c, "--bias", bias) && bias != 1.0)
-    throw InputError("--bias applies to the gaussian/diffusion2d families; the image loop samples without bias");
+  // Flags of the other families were refused by `sims loop` (cmd_loop.cpp).
   loops::ImageLoopConfig cfg;
   std::string text = "faces";
   given(c, "--data", text);
@@ -146,22 +139,25 @@ loops::ImageLoopConfig image_config(CLI::App* c, const ImageLoopFlags& f) {
 
 }  // namespace
 
-void bind_image_loop_flags(CLI::App* c, ImageLoopFlags& f) {
-  c->add_option("--net", f.net, "images: U-Net configuration JSON (default assets/networks/unet32.json fitted to the data; with --init its network)");
+std::vector<CLI::Option*> bind_image_loop_flags(CLI::App* c, ImageLoopFlags& f) {
+  const size_t before = c->get_options().size();
+  input_path(c->add_option("--net", f.net, "images: U-Net configuration JSON (default assets/networks/unet32.json fitted to the data; with --init its network)"));
   c->add_option("--base-images", f.base_images, "images: base training budget per generation in images seen (default 20000; --base-epochs overrides)");
   c->add_option("--first-images", f.first_images, "images: generation 1's base budget (-1: as the others; 0: the --init model as it is)");
   c->add_option("--aux-images", f.aux_images, "images SIMS: auxiliary fine-tuning budget in images seen (default 5000; --aux-epochs overrides)");
   c->add_option("--warm-start", f.warm_start, "images: scratch (each generation's base from random weights or --init: the papers) | previous (fine-tune the previous generation's base: cheaper)");
-  c->add_option("--init", f.init, "images: checkpoint the bases start from (e.g. assets/models/faces-base.ckpt)");
+  input_path(c->add_option("--init", f.init, "images: checkpoint the bases start from (e.g. assets/models/faces-base.ckpt)"));
   c->add_option("--data-seed", f.data_seed, "images: which built-in faces (default 0, as the shipped faces models)");
   c->add_option("--chunk", f.chunk, "images: samples per sampler call (default 250)");
   c->add_option("--n-ref", f.n_ref, "images: real reference images for FD/precision/recall (default --n-eval)");
-  c->add_option("--features", f.features, "images: feature network for FD_<net> (default assets/models/faces-cnn.ckpt; or TorchScript, see sims metrics)");
-  c->add_option("--classifier", f.classifier, "images: attribute classifier for ratios (default: the feature net if it classifies; none)");
+  input_path(c->add_option("--features", f.features, "images: feature network for FD_<net> (default assets/models/faces-cnn.ckpt; or TorchScript, see sims metrics)"), InputKind::NetSpec);
+  input_path(c->add_option("--classifier", f.classifier, "images: attribute classifier for ratios (default: the feature net if it classifies; none)"), InputKind::NetSpec);
   c->add_option("--pr-k", f.pr_k, "images: k of precision/recall (default 5)");
   c->add_option("--save-images", f.save_images, "images: samples saved per generation in samples/gen-NNNN.{npy,png} (default 64)");
   c->add_flag("--keep-models", f.keep_models, "images: keep each generation's models in models/");
   c->add_option("--device", f.device, "images: cpu | cuda[:i] for training and sampling (default cpu)");
+  std::vector<CLI::Option*> added = c->get_options();
+  return {added.begin() + static_cast<std::ptrdiff_t>(before), added.end()};
 }
 
 int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::function<void(const nlohmann::json&)>& plot) {
@@ -179,7 +175,9 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   loops::validate(cfg);
   const c10::Device device = parse_device(f.device);
   std::string plot_path;
-  if (given(c, "--plot", plot_path)) io::check_writable(plot_path);
+  given(c, "--plot", plot_path);
+  prepare_output("--out", out, OutputKind::Folder);
+  prepare_output("--plot", plot_path);
   int threads = 0;
   given(c, "--threads", threads);
   apply_threads(threads);
@@ -344,12 +342,12 @@ void add_scenarios_command(CLI::App& app, Registry& reg) {
       "scenarios",
       "The SIMS paper's four scenarios on images (ST-I, SIMS-I, ST-P, SIMS-P; FD vs polluting synthetic data |D_p|), "
       "resumable run folder");
-  c->add_option("--data", a->data, "real images D_r: an image data set spec (default faces; see sims data)");
+  input_path(c->add_option("--data", a->data, "real images D_r: an image data set spec (default faces; see sims data)"), InputKind::DataSpec);
   c->add_option("--data-seed", a->data_seed, "which built-in faces (default 0)");
   c->add_option("--n-real", a->n_real, "|D_r| (default 2000)");
   c->add_option("--pollution", a->pollution, "|D_p| values as multiples of --n-real (default 0,0.25,0.5,1)");
   c->add_option("--seed", a->seed, "random seed (training, sampling)");
-  c->add_option("--base", a->base, "ST-I: a trained checkpoint (e.g. assets/models/faces-base.ckpt); default: trained here on D_r");
+  input_path(c->add_option("--base", a->base, "ST-I: a trained checkpoint (e.g. assets/models/faces-base.ckpt); default: trained here on D_r"));
   c->add_option("--base-images", a->base_images, "ST-I budget in images seen when trained here (default 20000)");
   c->add_option("--polluted-images", a->polluted_images, "ST-P budget in images seen (default 20000)");
   c->add_flag("--from-st-i", a->from_st_i, "ST-P fine-tunes ST-I (the paper's FFHQ protocol; cheaper) instead of training from scratch (CIFAR-10)");
@@ -357,7 +355,7 @@ void add_scenarios_command(CLI::App& app, Registry& reg) {
   c->add_option("--aux-images", a->aux_images, "SIMS: auxiliary fine-tuning budget in images seen (default 5000)");
   c->add_option("--omegas", a->omegas, "SIMS guidance values; SIMS-I/SIMS-P report the best (default 0.5,1,1.5)");
   c->add_option("--interval", a->interval, "SIMS guidance interval LO:HI in sigma (default 0:inf)");
-  c->add_option("--net", a->net, "U-Net configuration JSON (default assets/networks/unet32.json fitted to the data; with --base its network)");
+  input_path(c->add_option("--net", a->net, "U-Net configuration JSON (default assets/networks/unet32.json fitted to the data; with --base its network)"));
   c->add_option("--batch", a->batch, "training batch (default 64)");
   c->add_option("--lr", a->lr, "Adam learning rate (default 1e-3)");
   c->add_option("--sampler", a->sampler, "heun | euler (default heun)");
@@ -365,8 +363,8 @@ void add_scenarios_command(CLI::App& app, Registry& reg) {
   c->add_option("--chunk", a->chunk, "samples per sampler call (default 250)");
   c->add_option("--n-eval", a->n_eval, "samples scored per model and omega (default 1000)");
   c->add_option("--n-ref", a->n_ref, "real reference images (default --n-eval)");
-  c->add_option("--features", a->features, "feature network for FD_<net> (default assets/models/faces-cnn.ckpt)");
-  c->add_option("--classifier", a->classifier, "attribute classifier (default: the feature net if it classifies; none)");
+  input_path(c->add_option("--features", a->features, "feature network for FD_<net> (default assets/models/faces-cnn.ckpt)"), InputKind::NetSpec);
+  input_path(c->add_option("--classifier", a->classifier, "attribute classifier (default: the feature net if it classifies; none)"), InputKind::NetSpec);
   c->add_option("--pr-k", a->pr_k, "k of precision/recall (default 5)");
   c->add_option("--keep", a->keep, "samples per row in samples.png (default 8)");
   c->add_option("--device", a->device, "cpu | cuda[:i] (default cpu)");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -22,7 +23,8 @@ struct ImageLoopFlags {
   bool keep_models = false;
 };
 
-void bind_image_loop_flags(CLI::App* loop, ImageLoopFlags& f);
+// Binds them and returns them (they apply to the images family only).
+std::vector<CLI::Option*> bind_image_loop_flags(CLI::App* loop, ImageLoopFlags& f);
 
 // Runs `sims loop --family images`; the shared flags are read from `loop`.
 // plot(j) draws --plot from the result (cmd_loop.cpp's plotting).

@@ -38,7 +38,7 @@ int run_info(const InfoArgs& a) {
 void add_info_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<InfoArgs>();
   CLI::App* cmd = app.add_subcommand("info", "Describe a model file");
-  cmd->add_option("model", a->model, "checkpoint, TorchScript file or analytic .json")->required();
+  input_path(cmd->add_option("model", a->model, "checkpoint, TorchScript file or analytic .json"))->required();
   cmd->add_option("--shape", a->shape, "per-sample shape to check the model against, e.g. 3x32x32");
   cmd->add_flag("--json", a->json, "print the result as one JSON object");
   reg.actions.push_back({cmd, [a] { return run_info(*a); }});

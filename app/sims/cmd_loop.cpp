@@ -3,6 +3,7 @@
 // family trains R independent 2D diffusion models per generation as a
 // batched ensemble (core/loops/diffusion_loop.hpp), standard or SIMS
 // training (the SIMS paper's Fig. 4), with a resumable run folder.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <csignal>
@@ -44,7 +45,23 @@ struct LoopArgs {
   // images (cmd_image_loop.cpp)
   ImageLoopFlags images;
   CLI::App* cmd = nullptr;
+  // Flags that only some families read, with those families; the rest are common.
+  CLI::Option* o_family = nullptr;
+  std::vector<std::pair<CLI::Option*, std::vector<std::string>>> family_only;
 };
+
+const std::vector<std::string> kFamilies = {"gaussian", "diffusion2d", "images"};
+
+// A flag the chosen family would silently ignore is refused, naming the families it is for.
+void refuse_other_families_flags(const LoopArgs& a) {
+  for (const auto& [opt, families] : a.family_only) {
+    if (!opt->count() || std::find(families.begin(), families.end(), a.family) != families.end()) continue;
+    std::string list;
+    for (const auto& f : families) list += (list.empty() ? "" : ", ") + f;
+    throw InputError(opt->get_name() + " does not apply to --family " + a.family +
+                     (a.o_family->count() ? "" : " (the default)") + "; it is for " + list);
+  }
+}
 
 // [SECTION] Plots ------------------------------------------------------------------
 
@@ -128,7 +145,8 @@ int run_gaussian(const LoopArgs& a) {
   cfg.bias = a.bias;
   cfg.seed = a.seed;
   loops::validate(cfg);
-  if (!a.plot.empty()) io::check_writable(a.plot);
+  prepare_output("--out", a.out, OutputKind::Folder);
+  prepare_output("--plot", a.plot);
   const bool tty = ::isatty(2) != 0;
   auto progress = [&](int g) {
     if (tty) std::cerr << "\r  generation " << g << "/" << cfg.generations << std::flush;
@@ -203,8 +221,9 @@ int run_diffusion(const LoopArgs& a) {
     cfg = diffusion_config(a);
   }
   loops::validate(cfg);
-  if (!a.plot.empty()) io::check_writable(a.plot);
   for (const auto& c : a.compare) (void)read_result(c);
+  prepare_output("--out", a.out, OutputKind::Folder);
+  prepare_output("--plot", a.plot);
   apply_threads(a.threads);
   install_stop_handler();
 
@@ -261,21 +280,20 @@ int run_diffusion(const LoopArgs& a) {
 }
 
 int run_loop(LoopArgs& a) {
+  if (std::find(kFamilies.begin(), kFamilies.end(), a.family) == kFamilies.end())
+    throw InputError("--family " + a.family + " is not available (gaussian, diffusion2d or images)");
+  refuse_other_families_flags(a);
   // Plot-only: no loop asked for, only finished runs to draw.
   if (a.kind.empty() && !a.resume && !a.plot.empty() && !a.compare.empty()) {
-    io::check_writable(a.plot);
+    prepare_output("--plot", a.plot);
     write_plot(a, nullptr);
     if (a.json) print_json({{"plot", a.plot}, {"series", a.compare.size()}});
     return 0;
   }
   if (!a.compare.empty() && a.plot.empty()) throw InputError("--compare needs --plot FILE.png");
-  if (a.family == "gaussian") {
-    if (a.resume) throw InputError("--resume applies to the diffusion2d and images families only");
-    return run_gaussian(a);
-  }
+  if (a.family == "gaussian") return run_gaussian(a);
   if (a.family == "diffusion2d") return run_diffusion(a);
-  if (a.family == "images") return run_image_loop_family(a.cmd, a.images, [&](const nlohmann::json& j) { write_plot(a, &j); });
-  throw InputError("--family " + a.family + " is not available (gaussian, diffusion2d or images)");
+  return run_image_loop_family(a.cmd, a.images, [&](const nlohmann::json& j) { write_plot(a, &j); });
 }
 
 }  // namespace
@@ -283,48 +301,54 @@ int run_loop(LoopArgs& a) {
 void add_loop_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<LoopArgs>();
   CLI::App* c = app.add_subcommand("loop", "Run a self-consuming (autophagous) loop");
-  c->add_option("--family", a->family, "gaussian | diffusion2d | images (U-Net per generation; see also: sims scenarios)");
+  const std::vector<std::string> gauss = {"gaussian"}, d2 = {"diffusion2d"}, trained = {"diffusion2d", "images"},
+                                 gauss_d2 = {"gaussian", "diffusion2d"};
+  auto only = [&a](CLI::Option* o, const std::vector<std::string>& families) {
+    a->family_only.push_back({o, families});
+    return o;
+  };
+  a->o_family = c->add_option("--family", a->family, "gaussian | diffusion2d | images (U-Net per generation; see also: sims scenarios)");
   a->o_kind = c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh (required; diffusion2d default augment)");
   a->o_nreal = c->add_option("--n-real", a->n_real, "real samples per generation (generation 1 and augment/fresh; diffusion2d default 1000)");
   a->o_nsynth = c->add_option("--n-synth", a->n_synth, "synthetic samples |D_s| entering each generation (diffusion2d default 250)");
   a->o_gens = c->add_option("--generations", a->generations, "number of generations G (diffusion2d default 100)");
-  a->o_runs = c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, diffusion2d 100)");
-  c->add_option("--dim", a->dim, "gaussian: data dimension D (p_r = N(0, I_D))");
-  c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)");
+  a->o_runs = only(c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, diffusion2d 100)"), gauss_d2);
+  only(c->add_option("--dim", a->dim, "gaussian: data dimension D (p_r = N(0, I_D))"), gauss);
+  only(c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)"), gauss_d2);
   c->add_option("--seed", a->seed, "random seed");
   c->add_option("--out", a->out, "run folder: metrics.json, metrics.csv (diffusion2d also config.json, state, samples/)");
   c->add_flag("--json", a->json, "print one JSON object");
-  // diffusion2d
-  c->add_option("--data", a->data, "diffusion2d: p_r, a built-in 2D set (default gaussian = N(0, [[2,1],[1,2]]))");
-  c->add_option("--pool", a->pool, "diffusion2d: synthetic pool: replace (D_s^{t-1}) | accumulate (all previous)");
-  c->add_option("--algorithm", a->algorithm, "diffusion2d: standard | sims (default standard)");
-  a->o_omega = c->add_option("--omega", a->omega, "diffusion2d SIMS guidance omega (default 3)");
-  c->add_option("--interval", a->interval, "diffusion2d SIMS guidance interval LO:HI in sigma (default 0:inf)");
-  c->add_option("--n-aux", a->n_aux, "diffusion2d SIMS: synthetic samples the auxiliary is fine-tuned on (default 2000)");
-  c->add_option("--base-epochs", a->base_epochs, "diffusion2d: base training budget in epochs of D^t (default 100)");
-  c->add_option("--aux-epochs", a->aux_epochs, "diffusion2d SIMS: auxiliary fine-tuning epochs of S (default 50)");
-  c->add_option("--n-eval", a->n_eval, "diffusion2d: generated points per run scored by the distance (default 1000)");
-  c->add_option("--width", a->width, "diffusion2d: MLP hidden units (default 64)");
-  c->add_option("--depth", a->depth, "diffusion2d: MLP hidden layers (default 3)");
-  c->add_option("--sigma-data", a->sigma_data, "diffusion2d: EDM sigma_data (default 0.5)");
-  c->add_option("--batch", a->batch, "diffusion2d: training batch per run (default 256)");
-  c->add_option("--lr", a->lr, "diffusion2d: Adam learning rate (default 1e-3)");
-  c->add_option("--sampler", a->sampler, "diffusion2d: heun | euler (default heun)");
-  c->add_option("--steps", a->steps, "diffusion2d: sampling steps (default 18)");
-  c->add_option("--batch-runs", a->batch_runs,
-                 "diffusion2d: runs trained together per ensemble (0 = all runs split evenly over the workers; 1 = one by one)");
-  c->add_option("--workers", a->workers,
-                "diffusion2d: threads training chunks of runs side by side, one LibTorch thread each (0 = --threads)");
-  c->add_option("--save-runs", a->save_runs, "diffusion2d: runs whose points are saved per generation (default 4)");
-  c->add_flag("--resume", a->resume, "take the settings from the run folder in --out (re-running the same command also continues it)");
-  c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)");
+  // diffusion2d (and, where they apply, images)
+  only(input_path(c->add_option("--data", a->data, "diffusion2d: p_r, a built-in 2D set (default gaussian = N(0, [[2,1],[1,2]])); images: an image data set spec (default faces)"), InputKind::DataSpec), trained);
+  only(c->add_option("--pool", a->pool, "diffusion2d: synthetic pool: replace (D_s^{t-1}) | accumulate (all previous)"), trained);
+  only(c->add_option("--algorithm", a->algorithm, "diffusion2d: standard | sims (default standard)"), trained);
+  a->o_omega = only(c->add_option("--omega", a->omega, "diffusion2d SIMS guidance omega (default 3)"), trained);
+  only(c->add_option("--interval", a->interval, "diffusion2d SIMS guidance interval LO:HI in sigma (default 0:inf)"), trained);
+  only(c->add_option("--n-aux", a->n_aux, "diffusion2d SIMS: synthetic samples the auxiliary is fine-tuned on (default 2000)"), trained);
+  only(c->add_option("--base-epochs", a->base_epochs, "diffusion2d: base training budget in epochs of D^t (default 100)"), trained);
+  only(c->add_option("--aux-epochs", a->aux_epochs, "diffusion2d SIMS: auxiliary fine-tuning epochs of S (default 50)"), trained);
+  only(c->add_option("--n-eval", a->n_eval, "diffusion2d: generated points per run scored by the distance (default 1000)"), trained);
+  only(c->add_option("--width", a->width, "diffusion2d: MLP hidden units (default 64)"), d2);
+  only(c->add_option("--depth", a->depth, "diffusion2d: MLP hidden layers (default 3)"), d2);
+  only(c->add_option("--sigma-data", a->sigma_data, "diffusion2d: EDM sigma_data (default 0.5)"), d2);
+  only(c->add_option("--batch", a->batch, "diffusion2d: training batch per run (default 256)"), trained);
+  only(c->add_option("--lr", a->lr, "diffusion2d: Adam learning rate (default 1e-3)"), trained);
+  only(c->add_option("--sampler", a->sampler, "diffusion2d: heun | euler (default heun)"), trained);
+  only(c->add_option("--steps", a->steps, "diffusion2d: sampling steps (default 18)"), trained);
+  only(c->add_option("--batch-runs", a->batch_runs,
+                     "diffusion2d: runs trained together per ensemble (0 = all runs split evenly over the workers; 1 = one by one)"), d2);
+  only(c->add_option("--workers", a->workers,
+                     "diffusion2d: threads training chunks of runs side by side, one LibTorch thread each (0 = --threads)"), d2);
+  only(c->add_option("--save-runs", a->save_runs, "diffusion2d: runs whose points are saved per generation (default 4)"), d2);
+  only(c->add_flag("--resume", a->resume, "take the settings from the run folder in --out (re-running the same command also continues it)"), trained);
+  only(c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)"), trained);
   // plots
   c->add_option("--plot", a->plot, "write a PNG line plot of --plot-key per generation");
   c->add_option("--plot-key", a->plot_key, "result array to plot (default ratio; e.g. w2_mean)");
   c->add_option("--label", a->label, "legend label of this run in --plot");
-  c->add_option("--compare", a->compare, "finished run folder or metrics JSON to add to --plot (repeatable); "
-                                         "without --kind only plots");
-  bind_image_loop_flags(c, a->images);
+  input_path(c->add_option("--compare", a->compare, "finished run folder or metrics JSON to add to --plot (repeatable); "
+                                                    "without --kind only plots"));
+  for (CLI::Option* o : bind_image_loop_flags(c, a->images)) only(o, {"images"});
   a->cmd = c;
   reg.actions.push_back({c, [a] { return run_loop(*a); }});
   add_scenarios_command(app, reg);  // the four scenarios of the image loops, beside `loop`

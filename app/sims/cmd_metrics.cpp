@@ -152,9 +152,9 @@ int run_stats(ImageMetricArgs& a) {
   if (a.features.empty()) throw InputError("--features NET is required");
   if (a.files.size() != 1) throw InputError("give one IMAGES.npy");
   if (a.out.empty()) throw InputError("--out REF.npz is required");
-  io::check_writable(a.out);
   auto net = metrics::load_feature_net(a.features);
   const at::Tensor x = images_npy(a.files[0]);
+  prepare_output("--out", a.out);
   const at::Tensor f = net->features(x, batch_opts(a.batch, "features"));
   const auto st = metrics::stats_of_features(f, "features of '" + a.files[0] + "'");
   metrics::save_stats_npz(a.out, st);
@@ -186,8 +186,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
 
   auto fd = std::make_shared<PairArgs>();
   CLI::App* c = m->add_subcommand("fd", "Fréchet distance of two feature sets (.npy [N,D], or .npz with mu/sigma)");
-  c->add_option("A", fd->a, "first set")->required();
-  c->add_option("B", fd->b, "second set")->required();
+  input_path(c->add_option("A", fd->a, "first set"))->required();
+  input_path(c->add_option("B", fd->b, "second set"))->required();
   c->add_flag("--json", fd->json, "print one JSON object");
   reg.actions.push_back({c, [fd] {
     const double v = metrics::frechet_distance(metrics::stats_from_file(fd->a), metrics::stats_from_file(fd->b));
@@ -200,8 +200,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     const std::string name = p == 2 ? "w2" : "w1";
     c = m->add_subcommand(name, "exact empirical " + std::string(p == 2 ? "2" : "1") +
                                     "-Wasserstein distance by optimal transport (uniform weights)");
-    c->add_option("A", w->a, "first point set .npy [N,D]")->required();
-    c->add_option("B", w->b, "second point set .npy [M,D]")->required();
+    input_path(c->add_option("A", w->a, "first point set .npy [N,D]"))->required();
+    input_path(c->add_option("B", w->b, "second point set .npy [M,D]"))->required();
     c->add_flag("--json", w->json, "print one JSON object");
     reg.actions.push_back({c, [w, p, name] {
       at::Tensor a = points(w->a), b = points(w->b);
@@ -216,8 +216,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
 
   auto pr = std::make_shared<PairArgs>();
   c = m->add_subcommand("pr", "improved precision and recall (Kynkäänniemi et al. 2019)");
-  c->add_option("REAL", pr->a, "real samples/features .npy [N,D]")->required();
-  c->add_option("FAKE", pr->b, "generated samples/features .npy [M,D]")->required();
+  input_path(c->add_option("REAL", pr->a, "real samples/features .npy [N,D]"))->required();
+  input_path(c->add_option("FAKE", pr->b, "generated samples/features .npy [M,D]"))->required();
   c->add_option("--k", pr->k, "k-th nearest neighbour radius (default 5)");
   c->add_flag("--json", pr->json, "print one JSON object");
   reg.actions.push_back({c, [pr] {
@@ -236,12 +236,12 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   auto fid = std::make_shared<ImageMetricArgs>();
   c = m->add_subcommand("fid", "FD_<net> of two image sets: images -> features -> Fréchet distance "
                                "(REAL.npy FAKE.npy, or --ref REF.npz FAKE.npy); --group-by ATTR: per-group FD");
-  c->add_option("FILES", fid->files, "REAL.npy FAKE.npy (images [N,C,H,W] in [-1,1]), or FAKE.npy with --ref")->required();
-  c->add_option("--features", fid->features, "feature network (sims features checkpoint or TorchScript spec)")->required();
-  c->add_option("--ref", fid->ref, "reference statistics .npz (mu, sigma) instead of REAL.npy");
-  c->add_option("--classifier", fid->classifier, "attribute classifier for --group-by");
+  input_path(c->add_option("FILES", fid->files, "REAL.npy FAKE.npy (images [N,C,H,W] in [-1,1]), or FAKE.npy with --ref"))->required();
+  input_path(c->add_option("--features", fid->features, "feature network (sims features checkpoint or TorchScript spec)"), InputKind::NetSpec)->required();
+  input_path(c->add_option("--ref", fid->ref, "reference statistics .npz (mu, sigma) instead of REAL.npy"));
+  input_path(c->add_option("--classifier", fid->classifier, "attribute classifier for --group-by"), InputKind::NetSpec);
   c->add_option("--group-by", fid->group_by, "attribute: FD of the fakes the classifier puts in each group vs the real images of that group");
-  c->add_option("--real-attrs", fid->real_attrs, "known attributes [N_real, K] of the real images (default: classify them)");
+  input_path(c->add_option("--real-attrs", fid->real_attrs, "known attributes [N_real, K] of the real images (default: classify them)"));
   c->add_flag("--pr", fid->pr, "also precision/recall in feature space");
   c->add_option("--k", fid->k, "k of precision/recall (default 5)");
   c->add_option("--batch", fid->batch, "images per network call (default 256)");
@@ -250,8 +250,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
 
   auto st = std::make_shared<ImageMetricArgs>();
   c = m->add_subcommand("stats", "feature statistics of images as a pytorch-fid/EDM compatible .npz (mu, sigma)");
-  c->add_option("IMAGES", st->files, "images .npy [N,C,H,W] in [-1,1]")->required();
-  c->add_option("--features", st->features, "feature network")->required();
+  input_path(c->add_option("IMAGES", st->files, "images .npy [N,C,H,W] in [-1,1]"))->required();
+  input_path(c->add_option("--features", st->features, "feature network"), InputKind::NetSpec)->required();
   c->add_option("--out", st->out, "output .npz")->required();
   c->add_option("--batch", st->batch, "images per network call (default 256)");
   c->add_flag("--json", st->json, "print one JSON object");
@@ -259,8 +259,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
 
   auto ra = std::make_shared<ImageMetricArgs>();
   c = m->add_subcommand("ratio", "share of images with each attribute (mean of the classifier's predicted labels)");
-  c->add_option("IMAGES", ra->files, "images .npy [N,C,H,W] in [-1,1]")->required();
-  c->add_option("--classifier", ra->classifier, "classifier: sims features checkpoint or TorchScript returning logits [N,K]")->required();
+  input_path(c->add_option("IMAGES", ra->files, "images .npy [N,C,H,W] in [-1,1]"))->required();
+  input_path(c->add_option("--classifier", ra->classifier, "classifier: sims features checkpoint or TorchScript returning logits [N,K]"), InputKind::NetSpec)->required();
   c->add_option("--batch", ra->batch, "images per network call (default 256)");
   c->add_flag("--json", ra->json, "print one JSON object");
   reg.actions.push_back({c, [ra] { return run_ratio(*ra); }});
@@ -303,7 +303,7 @@ void add_features_command(CLI::App& app, Registry& reg) {
 
   auto t = std::make_shared<FeatTrainArgs>();
   CLI::App* c = f->add_subcommand("train", "train the compact feature CNN / attribute classifier on a labelled data set");
-  c->add_option("--dataset", t->dataset, "data set spec (faces, faces:size=64, mnist:DIR, cifar10:DIR, folder:DIR,labels=CSV, ...; default faces)");
+  input_path(c->add_option("--dataset", t->dataset, "data set spec (faces, faces:size=64, mnist:DIR, cifar10:DIR, folder:DIR,labels=CSV, ...; default faces)"), InputKind::DataSpec);
   c->add_option("--n", t->n, "images (faces: rendered; others: at most; default 20000)");
   c->add_option("--seed", t->seed, "data and initialisation seed (default 0)");
   c->add_option("--epochs", t->epochs, "epochs (default 4)");
@@ -317,11 +317,11 @@ void add_features_command(CLI::App& app, Registry& reg) {
   c->add_flag("--json", t->json, "print one JSON object");
   reg.actions.push_back({c, [t] {
     apply_threads(t->threads);
-    io::check_writable(t->out);
-    io::check_writable(t->out + ".json");
     const auto spec = data::ImageDatasetSpec::parse(t->dataset);
     if (t->n < 20) throw InputError("--n must be at least 20");
     const data::ImageBatch d = data::load_images(spec, t->n, static_cast<uint64_t>(t->seed));
+    prepare_output("--out", t->out);
+    prepare_output("--out", t->out + ".json");  // the side-car
     metrics::FeatureTrainConfig cfg;
     cfg.epochs = t->epochs, cfg.batch = t->batch, cfg.lr = t->lr, cfg.holdout = t->holdout;
     cfg.seed = static_cast<uint64_t>(t->seed);
@@ -348,15 +348,15 @@ void add_features_command(CLI::App& app, Registry& reg) {
 
   auto e = std::make_shared<FeatExtractArgs>();
   c = f->add_subcommand("extract", "features [N,F] of images [N,C,H,W] (for 'sims metrics fd/pr')");
-  c->add_option("--features", e->features, "feature network")->required();
-  c->add_option("IMAGES", e->images, "images .npy [N,C,H,W] in [-1,1]")->required();
+  input_path(c->add_option("--features", e->features, "feature network"), InputKind::NetSpec)->required();
+  input_path(c->add_option("IMAGES", e->images, "images .npy [N,C,H,W] in [-1,1]"))->required();
   c->add_option("--out", e->out, "output features .npy")->required();
   c->add_option("--batch", e->batch, "images per network call (default 256)");
   c->add_flag("--json", e->json, "print one JSON object");
   reg.actions.push_back({c, [e] {
-    io::check_writable(e->out);
     auto net = metrics::load_feature_net(e->features);
     const at::Tensor x = images_npy(e->images);
+    prepare_output("--out", e->out);
     const at::Tensor feats = net->features(x, batch_opts(e->batch, "features"));
     io::write_npy(e->out, feats);
     report(e->json, {{"out", e->out}, {"n", feats.size(0)}, {"dim", feats.size(1)}, {"features", net->name()}},

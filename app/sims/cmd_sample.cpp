@@ -58,10 +58,6 @@ int run_sample(SampleArgs& a) {
   else if (a.pair_mode == "concurrent") mode = PairMode::Concurrent;
   else if (a.pair_mode != "auto") throw InputError("--pair-mode must be auto, sequential or concurrent");
 
-  // Fail on unwritable outputs before any long work.
-  for (const std::string* p : {&a.out, &a.trajectory, &a.denoised, &a.grid})
-    if (!p->empty()) io::check_writable(*p);
-
   LoadOptions lo = a.models.load_options();
   if (lo.device.is_cuda() && !torch::cuda::is_available())
     throw InputError("--device " + a.models.device + ": CUDA is not available in this build or on this machine");
@@ -79,6 +75,11 @@ int run_sample(SampleArgs& a) {
     aux = load_denoiser(a.models.aux, alo);
   }
   if (!have_noise) noise = seeded_noise(a.n, base->info().sample_shape, static_cast<uint64_t>(a.seed));
+  // The inputs are good: make the outputs' folders before the sampling.
+  prepare_output("--out", a.out);
+  prepare_output("--trajectory", a.trajectory);
+  prepare_output("--denoised", a.denoised);
+  prepare_output("--grid", a.grid);
 
   EdmSampler sampler(base, aux, cfg, g);
   SampleOptions so;
@@ -131,7 +132,7 @@ void add_sample_command(CLI::App& app, Registry& reg) {
   a->sampling.bind(cmd);
   cmd->add_option("--omega", a->sampling.omega, "guidance weight: D = (1+omega) D_base - omega D_aux (default 0)");
   cmd->add_option("--interval", a->sampling.interval, "guidance interval LO:HI, guided when LO < sigma <= HI (default 0:inf)");
-  cmd->add_option("--noise", a->noise, "unit-variance starting noise .npy [N, ...]");
+  input_path(cmd->add_option("--noise", a->noise, "unit-variance starting noise .npy [N, ...]"));
   cmd->add_option("--n", a->n, "number of samples (with --seed)");
   cmd->add_option("--seed", a->seed, "seed of the starting noise (and churn)");
   cmd->add_option("--out", a->out, "output .npy of final samples")->required();

@@ -142,13 +142,14 @@ void add_shift_command(CLI::App& app, Registry& reg) {
       "shift",
       "Distribution shifting with SIMS: label the base's samples with a classifier, fine-tune the auxiliary on the "
       "complement of the target share, sweep omega (share and per-group FD); resumable run folder");
-  c->add_option("--model", a->model, "base model: a sims checkpoint of an image model (it is fine-tuned)")->required();
-  c->add_option("--classifier", a->classifier, "attribute classifier (a faces-cnn checkpoint or TorchScript, see sims features)")
+  input_path(c->add_option("--model", a->model, "base model: a sims checkpoint of an image model (it is fine-tuned)"))->required();
+  input_path(c->add_option("--classifier", a->classifier, "attribute classifier (a faces-cnn checkpoint or TorchScript, see sims features)"),
+             InputKind::NetSpec)
       ->required();
   c->add_option("--attribute", a->attribute, "the classifier's attribute to shift (default group)");
   c->add_option("--target", a->target, "wanted share of attribute = 1 among the samples, in (0,1), e.g. 0.7")->required();
-  c->add_option("--features", a->features, "feature network for FD (default: the classifier)");
-  c->add_option("--real-data", a->real_data, "real images for FD: an image data set spec (default: the base's training set)");
+  input_path(c->add_option("--features", a->features, "feature network for FD (default: the classifier)"), InputKind::NetSpec);
+  input_path(c->add_option("--real-data", a->real_data, "real images for FD: an image data set spec (default: the base's training set)"), InputKind::DataSpec);
   c->add_option("--n-real", a->n_real, "real images for FD (default 2000)");
   c->add_option("--real-seed", a->real_seed, "seed of the real images (built-in faces; default 12345)");
   c->add_option("--n-aux", a->n_aux, "images in the auxiliary set (default 1000)");

@@ -146,6 +146,8 @@ int run_sweep_cmd(SweepArgs& a) {
     }
   }
 
+  // The output folder, created only once the inputs are good.
+  prepare_output("--out", a.out, OutputKind::Folder);
   // What the rows depend on besides the numbers: the models and the reference, by content.
   auto identity = [](const std::string& path) {
     return path.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"path", path}, {"content", experiment::file_fingerprint(path)}};
@@ -290,16 +292,16 @@ void add_sweep_command(CLI::App& app, Registry& reg) {
   a->sampling.bind(c);
   c->add_option("--omegas", a->omegas, "comma-separated omega values (default -1,0,0.5,1,2)");
   c->add_option("--interval", a->intervals, "guidance interval LO:HI (repeat for several; default 0:inf)");
-  c->add_option("--aux-snapshots", a->aux_snapshots, "further auxiliary models A1,A2,... (one row set per model)");
+  input_path(c->add_option("--aux-snapshots", a->aux_snapshots, "further auxiliary models A1,A2,... (one row set per model)"), InputKind::List);
   c->add_option("--n", a->n, "samples per setting (default 1000)");
   c->add_option("--seed", a->seed, "seed of the starting noise, the same for every setting (default 0)");
-  c->add_option("--real", a->real, "real samples .npy (points [M,D] or images [M,C,H,W])");
-  c->add_option("--ref", a->ref, "reference feature statistics .npz (mu, sigma; images only; no precision/recall)");
-  c->add_option("--real-data", a->real_data, "built-in data: a 2D name (gaussian, grid25, ...) or an image data set spec (faces, faces:ratio=0.3, mnist:DIR, ...)");
+  input_path(c->add_option("--real", a->real, "real samples .npy (points [M,D] or images [M,C,H,W])"));
+  input_path(c->add_option("--ref", a->ref, "reference feature statistics .npz (mu, sigma; images only; no precision/recall)"));
+  input_path(c->add_option("--real-data", a->real_data, "built-in data: a 2D name (gaussian, grid25, ...) or an image data set spec (faces, faces:ratio=0.3, mnist:DIR, ...)"), InputKind::DataSpec);
   c->add_option("--n-real", a->n_real, "real samples drawn with --real-data (default --n)");
   c->add_option("--real-seed", a->real_seed, "seed of the --real-data samples (default 12345)");
-  c->add_option("--features", a->features, "feature network for images (see 'sims features --help')");
-  c->add_option("--classifier", a->classifier, "attribute classifier for images (ratio per attribute)");
+  input_path(c->add_option("--features", a->features, "feature network for images (see 'sims features --help')"), InputKind::NetSpec);
+  input_path(c->add_option("--classifier", a->classifier, "attribute classifier for images (ratio per attribute)"), InputKind::NetSpec);
   c->add_option("--batch", a->batch, "images per sampler / network call (default 256)");
   c->add_option("--k", a->k, "k of precision/recall (default 5)");
   c->add_option("--keep", a->keep, "images per omega in samples.png (default 8)");

@@ -152,7 +152,6 @@ TrainState fresh_state(TrainArgs& a, const TrainConfig& tc, const at::Tensor& da
 
 int run_train(TrainArgs& a) {
   apply_threads(a.threads);
-  io::check_writable(a.out);
   if (a.finetune && a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
   nlohmann::json spec;
   at::Tensor data = load_training_data(a.data, spec);
@@ -191,6 +190,7 @@ int run_train(TrainArgs& a) {
     if (budget <= 0) throw InputError("give --budget IMAGES or --epochs E");
     st = fresh_state(a, tc, data, spec);
   }
+  prepare_output("--out", a.out);
   install_stop_handler();
   TrainOptions o;
   ProgressPrinter printer;
@@ -265,6 +265,7 @@ int run_synth(SynthArgs& a) {
     if (a.json) print_json({{"out", a.out}, {"n", a.n}, {"seconds", 0.0}, {"resumed_from", a.n}, {"finished", true}});
     return 0;
   }
+  prepare_output("--out", a.out);
   install_stop_handler();
   ProgressPrinter printer;
   SynthResult r = generate_synthetic_set(base, aux, sc, a.out, &stop_flag(), [&](int64_t done, int64_t total, double secs) {
@@ -302,18 +303,18 @@ void bind_train(CLI::App* c, TrainArgs& a) {
 void add_train_commands(CLI::App& app, Registry& reg) {
   auto t = std::make_shared<TrainArgs>();
   CLI::App* c = app.add_subcommand("train", "Train a base diffusion model (EDM) on built-in or real data");
-  c->add_option("--data", t->data.data, "built-in 2D set (gaussian, grid25, mixture8, rings, spirals, swissroll), FILE.npy, or an image set: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR[,labels=CSV], npy:FILE (see sims data)");
+  input_path(c->add_option("--data", t->data.data, "built-in 2D set (gaussian, grid25, mixture8, rings, spirals, swissroll), FILE.npy, or an image set: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR[,labels=CSV], npy:FILE (see sims data)"), InputKind::DataSpec);
   c->add_option("--n-data", t->data.n_data, "size of the built-in training set (2D points or rendered faces; default 1000)");
   c->add_option("--data-seed", t->data.data_seed, "seed of the built-in training set (default 0)");
-  c->add_option("--net", t->net, "network configuration JSON (default assets/networks/mlp2d.json for points, unet32.json for images)");
+  input_path(c->add_option("--net", t->net, "network configuration JSON (default assets/networks/mlp2d.json for points, unet32.json for images)"));
   bind_train(c, *t);
   reg.actions.push_back({c, [t] { return run_train(*t); }});
 
   auto f = std::make_shared<TrainArgs>();
   f->finetune = true;
   c = app.add_subcommand("finetune", "Fine-tune a copy of the base on its synthetic set: the auxiliary model");
-  c->add_option("--base", f->base, "base checkpoint")->required();
-  c->add_option("--data", f->data.data, "synthetic set .npy (from sims synth)")->required();
+  input_path(c->add_option("--base", f->base, "base checkpoint"))->required();
+  input_path(c->add_option("--data", f->data.data, "synthetic set .npy (from sims synth)"))->required();
   bind_train(c, *f);
   reg.actions.push_back({c, [f] { return run_train(*f); }});
 

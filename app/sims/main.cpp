@@ -5,6 +5,8 @@
 
 #include <csignal>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <c10/util/Exception.h>
 
@@ -36,7 +38,19 @@ int main(int argc, char** argv) {
   cli::add_shift_command(app, reg);
 
   try {
+    // Unknown commands and options first, each named with a suggestion; CLI11
+    // would report them only after its "--x is required" checks.
+    cli::check_names(app, std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const InputError& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 2;
+  }
+  try {
     app.parse(argc, argv);
+  } catch (const CLI::ValidationError& e) {
+    // An input file named by a flag is missing or unreadable (cli::input_path).
+    std::cerr << "error: " << e.what() << std::endl;
+    return 1;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -10,6 +10,17 @@ pass=0; fail=0
 ok()   { pass=$((pass+1)); }
 bad()  { fail=$((fail+1)); echo "FAIL: $*"; }
 
+# expect_line NAME RC LINE -- command...: exit status RC and exactly the one stderr line LINE.
+expect_line() {
+  local name="$1" want_rc="$2" want="$3"; shift 4
+  "$@" >"$T/stdout" 2>"$T/stderr"; local rc=$?
+  if [[ $rc -ne $want_rc ]]; then bad "$name: exit $rc (want $want_rc)"; cat "$T/stderr"; return; fi
+  if [[ $(wc -l <"$T/stderr") -ne 1 || "$(cat "$T/stderr")" != "$want" ]]; then
+    bad "$name: stderr was '$(cat "$T/stderr")', want '$want'"; return
+  fi
+  ok
+}
+
 # expect_error NAME OUTPUT_PATH -- command...: exit 1/2, one "error:" line, no output file.
 expect_error() {
   local name="$1" out="$2"; shift 3
@@ -96,7 +107,8 @@ expect_error "interval text" "$T/o13.npy" -- "$SIMS" sample --model "$FX/mlp_bas
 expect_error "sigma order" "$T/o14.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 5 --seed 1 --sigma-min 10 --sigma-max 1 --out "$T/o14.npy"
 expect_error "negative n" "$T/o15.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n -5 --seed 1 --out "$T/o15.npy"
 expect_error "no noise source" "$T/o16.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --out "$T/o16.npy"
-expect_error "unwritable output" "" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 5 --seed 1 --out "$T/no/such/dir/x.npy"
+printf 'a file' > "$T/afile"   # where a folder would have to be
+expect_error "unwritable output" "" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 5 --seed 1 --out "$T/afile/dir/x.npy"
 expect_error "aux shape mismatch" "$T/o17.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/conv_image.pt" --omega 1 --n 2 --seed 1 --out "$T/o17.npy"
 expect_error "NaN model" "$T/o18.npy" -- "$SIMS" sample --model "$FX/nan_model.pt" --n 2 --seed 1 --out "$T/o18.npy"
 expect_error "unknown sampler" "$T/o19.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --sampler rk4 --n 2 --seed 1 --out "$T/o19.npy"
@@ -289,7 +301,7 @@ expect_error "fid points not images" "" -- "$SIMS" metrics fid --features "$FX/f
 expect_error "fid ref dim mismatch" "" -- "$SIMS" metrics fid --features "$FX/feat_net.pt" --ref "$T/fref.npz" "$T/fimg_a.npy" "$T/fimg_b.npy"
 expect_error "fid group-by unknown" "" -- "$SIMS" metrics fid --features "$FX/feat_net.pt" --classifier "$FX/feat_net.pt" --group-by smile "$T/fimg_a.npy" "$T/fimg_b.npy"
 expect_error "stats wrong-shape net" "$T/fbad.npz" -- "$SIMS" metrics stats --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" --out "$T/fbad.npz"
-expect_error "stats unwritable" "" -- "$SIMS" metrics stats --features "$FX/feat_net.pt" "$T/fimg_a.npy" --out "$T/nodir/x.npz"
+expect_error "stats unwritable" "" -- "$SIMS" metrics stats --features "$FX/feat_net.pt" "$T/fimg_a.npy" --out "$T/afile/x.npz"
 expect_error "ratio missing classifier" "" -- "$SIMS" metrics ratio --classifier "$T/none.pt" "$T/fimg_a.npy"
 expect_error "features train bad data" "$T/fnet.ckpt" -- "$SIMS" features train --dataset celeba --n 100 --out "$T/fnet.ckpt"
 expect_error "features extract bad net" "$T/fx.npy" -- "$SIMS" features extract --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" --out "$T/fx.npy"
@@ -367,7 +379,8 @@ expect_error "shift missing classifier" "$T/shx7" -- "$SIMS" "${SH[@]}" --classi
 # --- image loop and the four scenarios (tiny U-Net on 16x16 faces, shipped faces CNN) ---
 IL=(loop --family images --data faces:size=16 --kind augment --n-real 16 --n-synth 8 --algorithm sims --omega 1
     --n-aux 8 --base-images 16 --aux-images 8 --batch 8 --steps 2 --n-eval 8 --pr-k 2 --save-images 4 --chunk 8)
-"$SIMS" "${IL[@]}" --generations 1 --out "$T/iloop" --json >"$T/il1.json" 2>/dev/null || bad "image loop failed"
+"$SIMS" "${IL[@]}" --generations 1 --out "$T/iloop" --plot "$T/iloop/ratio.png" --json >"$T/il1.json" 2>/dev/null || bad "image loop failed"
+[[ -s "$T/iloop/ratio.png" ]] && ok || bad "image loop --plot inside the new run folder"
 "$SIMS" loop --family images --resume --out "$T/iloop" --generations 2 --plot "$T/ilplot.png" --json >"$T/il2.json" 2>/dev/null || bad "image loop resume failed"
 $PY - "$T" <<'PY' && ok || bad "image loop outputs"
 import json, os, sys, numpy as np
@@ -407,6 +420,74 @@ assert os.path.getsize(t + "/scen/scenarios.png") > 1000
 PY
 expect_error "scenarios bad pollution" "$T/scx" -- "$SIMS" scenarios --pollution 0,x --out "$T/scx"
 expect_error "scenarios no out" "" -- "$SIMS" scenarios --n-real 8
+
+# --- manners: unknown names, output folders, missing inputs first, family flags ------
+# Unknown commands and options are named with a suggestion, before "required" errors.
+expect_line "unknown command" 2 "error: unknown command 'smaple'; did you mean 'sample'?" -- "$SIMS" smaple
+expect_line "unknown subcommand" 2 "error: unknown metrics command 'fdd'; did you mean 'fd'?" -- "$SIMS" metrics fdd "$T/pa.npy" "$T/pb.npy"
+expect_line "unknown option" 2 "error: unknown option '--modle'; did you mean '--model'?" -- "$SIMS" sample --modle "$FX/mlp_base.pt" --n 2 --seed 1 --out "$T/m1.npy"
+expect_line "unknown option =value" 2 "error: unknown option '--generatoins'; did you mean '--generations'?" -- "$SIMS" loop --kind augment --generatoins=3
+expect_line "unknown option, no guess" 2 "error: unknown option '--frobnicate' (see 'sims sample --help')" -- "$SIMS" sample --frobnicate
+expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift)" -- "$SIMS" zzz
+# ... while negative numbers and vector values are still values.
+"$SIMS" sample --model "$FX/gauss.json" --aux "$FX/gauss.json" --omega -0.5 --n 5 --seed 1 --steps 4 --out "$T/m2.npy" >/dev/null 2>"$T/m2.err" && ok || bad "negative omega: $(cat "$T/m2.err")"
+
+# Output folders are created (a file's folder, --out folders, a trailing slash), through one rule.
+"$SIMS" sample --model "$FX/gauss.json" --n 5 --seed 1 --steps 4 --out "$T/new/a/s.npy" --grid "$T/new/b/s.png" >/dev/null 2>"$T/o.err" \
+  && [[ -s "$T/new/a/s.npy" && -s "$T/new/b/s.png" ]] && ok || bad "sample output folders: $(cat "$T/o.err")"
+"$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1 --steps 4 --n 50 --real-data gaussian \
+  --out "$T/new/sweep/" --quiet >/dev/null 2>"$T/o.err" && [[ -s "$T/new/sweep/sweep.csv" ]] && ok || bad "sweep --out DIR/: $(cat "$T/o.err")"
+"$SIMS" loop --family gaussian --kind augment --n-real 10 --n-synth 10 --generations 2 --out "$T/new/gl/run" \
+  --plot "$T/new/gl/plots/ratio.png" >/dev/null 2>"$T/o.err" && [[ -s "$T/new/gl/run/metrics.json" && -s "$T/new/gl/plots/ratio.png" ]] \
+  && ok || bad "loop output folders: $(cat "$T/o.err")"
+# ... and when they cannot be, one error line names the path; nothing is left.
+expect_line "output under a file" 1 "error: cannot write --grid '$T/afile/g.png': '$T/afile' is a file, not a folder" -- \
+  "$SIMS" sample --model "$FX/gauss.json" --n 5 --seed 1 --out "$T/m3.npy" --grid "$T/afile/g.png"
+[[ ! -e "$T/m3.npy" ]] && ok || bad "output under a file: --out was written"
+expect_line "out folder under a file" 1 "error: cannot create --out folder '$T/afile/sw': '$T/afile' is a file, not a folder" -- \
+  "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --real-data gaussian --out "$T/afile/sw"
+expect_line "out folder is a file" 1 "error: cannot create --out folder '$T/afile': it is a file" -- \
+  "$SIMS" loop --kind augment --n-real 10 --n-synth 10 --generations 2 --out "$T/afile"
+expect_line "plot under a file" 1 "error: cannot write --plot '$T/afile/p.png': '$T/afile' is a file, not a folder" -- \
+  "$SIMS" loop --kind augment --n-real 10 --n-synth 10 --generations 2 --plot "$T/afile/p.png"
+if [[ $(id -u) -ne 0 ]]; then  # root may write anywhere
+  mkdir -p "$T/ro" && chmod 555 "$T/ro"
+  expect_line "read-only folder" 1 "error: cannot write --out '$T/ro/x/s.npy': folder '$T/ro' is not writable" -- \
+    "$SIMS" sample --model "$FX/gauss.json" --n 5 --seed 1 --out "$T/ro/x/s.npy"
+  chmod 755 "$T/ro"
+fi
+
+# A missing input file is reported before argument-combination and required-flag errors.
+expect_line "missing model before --omega/--aux" 1 "error: --model: '$T/missing.ckpt' does not exist" -- \
+  "$SIMS" sample --model "$T/missing.ckpt" --omega 1 --n 2 --seed 1 --out "$T/m4.npy"
+expect_line "missing model before --out required" 1 "error: --model: '$T/missing.ckpt' does not exist" -- \
+  "$SIMS" sample --model "$T/missing.ckpt" --omega 1
+expect_line "missing aux before no real data" 1 "error: --aux: '$T/none.pt' does not exist" -- \
+  "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$T/none.pt" --out "$T/sw7"
+expect_line "missing net spec" 1 "error: --features: '$T/none.pt' does not exist" -- \
+  "$SIMS" metrics fid --features "$T/none.pt,size=0" --ref "$T/fref.npz" "$T/fimg_a.npy" "$T/fimg_b.npy"
+expect_line "missing data spec file" 1 "error: --dataset: '$T/none.npy' does not exist" -- \
+  "$SIMS" data export --dataset "npy:$T/none.npy" --n 0 --out "$T/m5.npy"
+expect_line "missing positional" 1 "error: B: '$T/none.npy' does not exist" -- "$SIMS" metrics w2 "$T/pa.npy" "$T/none.npy"
+[[ ! -e "$T/sw7" && ! -e "$T/m4.npy" ]] && ok || bad "a refused command created its output"
+
+# Flags of another loop family are refused. (Each command also carries a bad value that a
+# binary without the refusal stops at quickly, so a regression fails fast instead of training.)
+expect_line "gaussian --omega" 1 "error: --omega does not apply to --family gaussian; it is for diffusion2d, images" -- \
+  "$SIMS" loop --family gaussian --kind augment --n-real 10 --n-synth 10 --generations 2 --omega 1
+expect_line "default family --steps" 1 "error: --steps does not apply to --family gaussian (the default); it is for diffusion2d, images" -- \
+  "$SIMS" loop --kind augment --n-real 10 --n-synth 10 --generations 2 --steps 4
+expect_line "gaussian --resume" 1 "error: --resume does not apply to --family gaussian; it is for diffusion2d, images" -- \
+  "$SIMS" loop --family gaussian --resume --out "$T/loop"
+expect_line "diffusion2d image flag" 1 "error: --save-images does not apply to --family diffusion2d; it is for images" -- \
+  "$SIMS" loop --family diffusion2d --generations 1 --save-images 4 --pool sometimes
+expect_line "diffusion2d --dim" 1 "error: --dim does not apply to --family diffusion2d; it is for gaussian" -- \
+  "$SIMS" loop --family diffusion2d --generations 1 --dim 3 --pool sometimes
+expect_line "images diffusion2d flag" 1 "error: --width does not apply to --family images; it is for diffusion2d" -- \
+  "$SIMS" loop --family images --generations 1 --width 8 --warm-start sometimes --out "$T/m6"
+expect_line "images --bias" 1 "error: --bias does not apply to --family images; it is for gaussian, diffusion2d" -- \
+  "$SIMS" loop --family images --generations 1 --bias 1 --warm-start sometimes --out "$T/m6"
+[[ ! -e "$T/m6" ]] && ok || bad "a refused image loop created its run folder"
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
