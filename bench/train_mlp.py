@@ -9,10 +9,11 @@ usage: train_mlp.py WIDTH DEPTH BATCH IMAGES THREADS
 import json
 import math
 import sys
-import time
 
 import torch
 from torch import nn
+
+import edm_train_loop
 
 
 class EdmMlp(nn.Module):
@@ -46,34 +47,7 @@ def main():
     net = EdmMlp(width=width, depth=depth)
     ema = EdmMlp(width=width, depth=depth)
     ema.load_state_dict(net.state_dict())
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
-    params, ema_params = list(net.parameters()), list(ema.parameters())
-    seen, curve = 0, []
-    start = time.perf_counter()
-    while seen < images:
-        idx = torch.randint(0, data.shape[0], (batch,))
-        y = data[idx]
-        sigma = (torch.randn(batch) * 1.2 - 1.2).exp()
-        n = torch.randn_like(y)
-        for g in opt.param_groups:
-            g["lr"] = 1e-3 * min(1.0, (seen + batch) / 10000)
-        opt.zero_grad()
-        s = sigma.reshape(-1, 1)
-        w = (s * s + 0.25) / (s * 0.5) ** 2
-        loss = (w * (net(y + n * s, sigma) - y) ** 2).sum(1).mean()
-        loss.backward()
-        for p in params:
-            if not torch.isfinite(p.grad).all():
-                torch.nan_to_num_(p.grad, nan=0, posinf=1e5, neginf=-1e5)
-        opt.step()
-        seen += batch
-        hl = min(500000, seen * 0.05)
-        beta = 0.5 ** (batch / max(hl, 1e-8))
-        with torch.no_grad():
-            for pe, p in zip(ema_params, params):
-                pe.copy_(p.detach().lerp(pe, beta))
-        curve.append(loss.item())
-    secs = time.perf_counter() - start
+    seen, secs, _ = edm_train_loop.train(net, ema, data, batch, images)
     print(json.dumps({"images_per_second": seen / secs, "seconds": secs}))
 
 

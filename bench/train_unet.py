@@ -10,11 +10,12 @@ usage: train_unet.py CONFIG.json BATCH IMAGES THREADS
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+import edm_train_loop
 
 
 def groups(ch):
@@ -131,33 +132,8 @@ def main():
     net, ema = EdmUnet(cfg), EdmUnet(cfg)
     ema.load_state_dict(net.state_dict())
     ema.eval()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
-    params, ema_params = list(net.parameters()), list(ema.parameters())
-    seen, sd = 0, cfg.get("sigma_data", 0.5)
-    start = time.perf_counter()
-    while seen < images:
-        y = data[torch.randint(0, data.shape[0], (batch,))]
-        sigma = (torch.randn(batch) * 1.2 - 1.2).exp()
-        n = torch.randn_like(y)
-        for g in opt.param_groups:
-            g["lr"] = 1e-3 * min(1.0, (seen + batch) / 10000)
-        opt.zero_grad()
-        s = sigma.reshape(-1, 1, 1, 1)
-        w = (s * s + sd * sd) / (s * sd) ** 2
-        loss = (w * (net(y + n * s, sigma) - y) ** 2).reshape(batch, -1).sum(1).mean()
-        loss.backward()
-        for p in params:
-            if not torch.isfinite(p.grad).all():
-                torch.nan_to_num_(p.grad, nan=0, posinf=1e5, neginf=-1e5)
-        opt.step()
-        seen += batch
-        hl = min(500000, seen * 0.05)
-        beta = 0.5 ** (batch / max(hl, 1e-8))
-        with torch.no_grad():
-            for pe, p in zip(ema_params, params):
-                pe.copy_(p.detach().lerp(pe, beta))
-        loss.item()
-    secs = time.perf_counter() - start
+    seen, secs, _ = edm_train_loop.train(net, ema, data, batch, images, cfg.get("sigma_data", 0.5))
+    params = list(net.parameters())
     print(json.dumps({"images_per_second": seen / secs, "seconds": secs,
                       "params": sum(p.numel() for p in params)}))
 

@@ -28,14 +28,7 @@
 #include "engine/job_runner.hpp"
 
 class QEvent;
-class QGridLayout;
-class QGroupBox;
-class QHBoxLayout;
-class QLabel;
-class QProgressBar;
-class QPushButton;
-class QTableWidget;
-class QVBoxLayout;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 

@@ -9,12 +9,7 @@
 
 #include "sampling/schedule.hpp"
 
-class QCheckBox;
-class QComboBox;
-class QLabel;
-class QPushButton;
-class QSlider;
-class QSpinBox;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 

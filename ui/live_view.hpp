@@ -14,8 +14,7 @@
 #include "engine/live_sampler.hpp"
 #include "sample_view.hpp"
 
-class QLabel;
-class QSplitter;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 

@@ -23,14 +23,7 @@
 #include "loops/gaussian_loop.hpp"
 #include "sample_view.hpp"
 
-class QCheckBox;
-class QComboBox;
-class QDoubleSpinBox;
-class QLabel;
-class QScrollArea;
-class QSpinBox;
-class QTableWidget;
-class QVBoxLayout;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 

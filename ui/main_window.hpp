@@ -16,8 +16,7 @@
 #include "sample_view.hpp"
 #include "studio_options.hpp"
 
-class QLabel;
-class QTabWidget;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 

@@ -7,7 +7,7 @@
 #include "diffusion/denoiser.hpp"
 #include "sample_view.hpp"
 
-class QLabel;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 

@@ -9,10 +9,8 @@
 
 #include "studio_options.hpp"
 
-class QLabel;
+#include "widgets_fwd.hpp"
 class QMainWindow;
-class QMenu;
-class QTabWidget;
 
 namespace sims::ui {
 

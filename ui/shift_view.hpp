@@ -24,13 +24,7 @@
 #include "engine/job_runner.hpp"
 #include "loops/shift.hpp"
 
-class QComboBox;
-class QDoubleSpinBox;
-class QLabel;
-class QLineEdit;
-class QPushButton;
-class QSpinBox;
-class QTableWidget;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 

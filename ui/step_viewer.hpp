@@ -6,12 +6,7 @@
 
 #include <QWidget>
 
-class QCheckBox;
-class QComboBox;
-class QLabel;
-class QPushButton;
-class QSlider;
-class QTimer;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 

@@ -8,13 +8,9 @@
 #include "engine/job_runner.hpp"
 
 class QChart;
-class QComboBox;
-class QLineEdit;
+#include "widgets_fwd.hpp"
 class QLineSeries;
-class QPushButton;
-class QSpinBox;
 class QValueAxis;
-class QCheckBox;
 
 namespace sims::ui {
 

@@ -41,6 +41,12 @@ void SamplingFlags::bind(CLI::App* cmd) {
   cmd->add_option("--s-noise", s_noise, "S_noise: churn noise scale (default 1)");
 }
 
+void SamplingFlags::bind_guidance(CLI::App* cmd, const std::string& note) {
+  const std::string when = note.empty() ? "" : note + "; ";
+  cmd->add_option("--omega", omega, "guidance weight: D = (1+omega) D_base - omega D_aux (" + when + "default 0)");
+  cmd->add_option("--interval", interval, "guidance interval LO:HI, guided when LO < sigma <= HI (" + when + "default 0:inf)");
+}
+
 SamplerConfig SamplingFlags::config() const {
   SamplerConfig c;
   c.kind = parse_sampler_kind(sampler);

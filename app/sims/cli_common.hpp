@@ -34,6 +34,7 @@ void add_data_command(CLI::App& app, Registry& reg);
 void add_sweep_command(CLI::App& app, Registry& reg);
 void add_features_command(CLI::App& app, Registry& reg);
 void add_shift_command(CLI::App& app, Registry& reg);
+void add_tune_command(CLI::App& app, Registry& reg);
 
 // Sampler + guidance flags (the contract's names).
 struct SamplingFlags {
@@ -46,6 +47,8 @@ struct SamplingFlags {
   std::string s_max_text;
 
   void bind(CLI::App* cmd);
+  // --omega and --interval; `note` says when they apply (e.g. "when omega is not an axis").
+  void bind_guidance(CLI::App* cmd, const std::string& note = "");
   SamplerConfig config() const;
   Guidance guidance() const;
 };

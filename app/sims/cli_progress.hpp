@@ -5,7 +5,10 @@
 // flag that the core checks; the command then says how to continue.
 #pragma once
 #include <atomic>
+#include <iostream>
 #include <string>
+
+#include "common/error.hpp"
 
 #include "experiment/progress.hpp"
 
@@ -35,5 +38,22 @@ class ProgressLine {
   std::string header_, last_stage_;
   nlohmann::json last_row_;
 };
+
+// Runs the long work f() and clears the live line after it. On Ctrl-C
+// (sims::Cancelled) it says what is kept where ("stopped: <kept> in OUT (run
+// the same command again to continue)") and rethrows; `kept` may look at the
+// line (e.g. the last finished generation).
+template <class F, class Kept>
+auto keep_on_stop(ProgressLine& line, const std::string& out, Kept kept, F&& f) -> decltype(f()) {
+  try {
+    auto r = f();
+    line.clear();
+    return r;
+  } catch (const Cancelled&) {
+    line.clear();
+    std::cerr << "stopped: " << kept() << " in " << out << " (run the same command again to continue)" << std::endl;
+    throw;
+  }
+}
 
 }  // namespace sims::cli

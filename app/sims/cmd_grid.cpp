@@ -72,8 +72,7 @@ void add_grid_command(CLI::App& app, Registry& reg) {
   CLI::App* cmd = app.add_subcommand("grid", "X/Y grid of samples with labelled axes (omega, seed, interval, steps)");
   a->models.bind(cmd);
   a->sampling.bind(cmd);
-  cmd->add_option("--omega", a->sampling.omega, "guidance weight when omega is not an axis (default 0)");
-  cmd->add_option("--interval", a->sampling.interval, "guidance interval LO:HI when not an axis (default 0:inf)");
+  a->sampling.bind_guidance(cmd, "when not an axis");
   cmd->add_option("--x", a->x, "columns: NAME=V1,V2,... with NAME omega|seed|interval|steps (default omega=0,0.5,1,2)");
   cmd->add_option("--y", a->y, "rows: NAME=V1,V2,... (default seed=0,1,2,3)");
   cmd->add_option("--n", a->n, "samples per cell (default 1 image, or 1000 points)");

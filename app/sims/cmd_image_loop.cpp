@@ -195,17 +195,11 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
          << " generations, warm start " << loops::to_string(cfg.warm_start) << ", " << device.str();
   ProgressLine line(header.str());
   ro.on_progress = [&](const experiment::Progress& p) { line(p); };
-  loops::ImageLoopResult res;
-  try {
-    res = loops::run_image_loop(cfg, ro);
-  } catch (const Cancelled&) {
-    line.clear();
+  const loops::ImageLoopResult res = keep_on_stop(line, out, [&] {
     const int64_t last_done = line.last("generation");
-    std::cerr << "stopped: " << (last_done > 0 ? "generations up to " + std::to_string(last_done) + " and " : "")
-              << "finished stages are saved in " << out << " (run the same command again to continue)" << std::endl;
-    throw;
-  }
-  line.clear();
+    return (last_done > 0 ? "generations up to " + std::to_string(last_done) + " and " : std::string()) +
+           "finished stages are saved";
+  }, [&] { return loops::run_image_loop(cfg, ro); });
   nlohmann::json j = cfg.to_json();
   j.update(res.to_json());
   j["resumed_from"] = res.resumed_from;
@@ -302,16 +296,8 @@ int run_scenarios_command(const ScenarioArgs& a) {
     std::cerr << "  " << s << std::endl;
   };
   ro.on_progress = [&](const experiment::Progress& p) { line(p); };
-  loops::ScenariosResult res;
-  try {
-    res = loops::run_scenarios(cfg, ro);
-  } catch (const Cancelled&) {
-    line.clear();
-    std::cerr << "stopped: finished stages are saved in " << a.out << " (run the same command again to continue)"
-              << std::endl;
-    throw;
-  }
-  line.clear();
+  const loops::ScenariosResult res =
+      keep_on_stop(line, a.out, [] { return "finished stages are saved"; }, [&] { return loops::run_scenarios(cfg, ro); });
   if (a.json) {
     nlohmann::json j = cfg.to_json();
     j.update(res.to_json());

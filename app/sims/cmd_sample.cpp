@@ -130,8 +130,7 @@ void add_sample_command(CLI::App& app, Registry& reg) {
   CLI::App* cmd = app.add_subcommand("sample", "Sample a model (optionally with SIMS guidance) with the EDM sampler");
   a->models.bind(cmd);
   a->sampling.bind(cmd);
-  cmd->add_option("--omega", a->sampling.omega, "guidance weight: D = (1+omega) D_base - omega D_aux (default 0)");
-  cmd->add_option("--interval", a->sampling.interval, "guidance interval LO:HI, guided when LO < sigma <= HI (default 0:inf)");
+  a->sampling.bind_guidance(cmd);
   input_path(cmd->add_option("--noise", a->noise, "unit-variance starting noise .npy [N, ...]"));
   cmd->add_option("--n", a->n, "number of samples (with --seed)");
   cmd->add_option("--seed", a->seed, "seed of the starting noise (and churn)");

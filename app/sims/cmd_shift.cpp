@@ -98,16 +98,8 @@ int run_shift_cmd(ShiftArgs& a) {
     if (!a.quiet) line(p);
   };
   install_stop_handler();
-  loops::ShiftResult r;
-  try {
-    r = loops::run_shift(c, o);
-  } catch (const Cancelled&) {
-    line.clear();
-    std::cerr << "stopped: finished stages are kept in " << a.out << " (run the same command again to continue)"
-              << std::endl;
-    throw;
-  }
-  line.clear();
+  const loops::ShiftResult r =
+      keep_on_stop(line, a.out, [] { return "finished stages are kept"; }, [&] { return loops::run_shift(c, o); });
   if (a.json) {
     print_json(r.to_json());
     return 0;

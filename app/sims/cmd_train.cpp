@@ -322,8 +322,7 @@ void add_train_commands(CLI::App& app, Registry& reg) {
   c = app.add_subcommand("synth", "Generate a model's synthetic set, in chunks straight to disk (resumable)");
   s->models.bind(c);
   s->sampling.bind(c);
-  c->add_option("--omega", s->sampling.omega, "guidance weight (with --aux)");
-  c->add_option("--interval", s->sampling.interval, "guidance interval LO:HI");
+  s->sampling.bind_guidance(c, "with --aux");
   c->add_option("--n", s->n, "number of samples")->required();
   c->add_option("--chunk", s->chunk, "samples per chunk (memory stays flat; default 4096)");
   c->add_option("--seed", s->seed, "seed (chunk k uses its own stream, so resuming reproduces it)");

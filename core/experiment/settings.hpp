@@ -7,8 +7,9 @@
 //   - validation with messages that name the flag ("--n-real must be between
 //     2 and 10000000 (got 1)");
 //   - equality and the list of changed settings (via JSON: run_folder.hpp);
-//   - the command-line flags (app/sims/settings_flags.hpp binds a Schema to
-//     CLI11) and the studio's forms (each field's text round trip);
+//   - each field's flag name, help and text round trip (find_flag / parse),
+//     which the run-folder messages and validation use; the CLI and the
+//     studio still bind their flags and forms by hand (not yet generated);
 //   - the free keys of the run-folder rule.
 //
 // Example:

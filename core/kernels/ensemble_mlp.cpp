@@ -99,14 +99,11 @@ struct Scratch {
   std::vector<float> da, dz;    // [kRows, W]
 };
 
-// One member: loss and gradients. W = 8 NB hidden units, H hidden layers
-// (H + 1 Linear layers), K0 inputs, D outputs.
+// Sizes the scratch, transposes the weights the backward pass reads by rows
+// and zeroes the gradients. W = 8 NB hidden units, H hidden layers.
 template <int NB>
-__attribute__((target("avx2,fma"))) double member_step(int64_t B, int64_t K0, int64_t D, int64_t H,
-                                                       const float* const* wl, const float* const* bl,
-                                                       const float* h0, const float* base, const float* cout,
-                                                       const float* wgt, float* const* gwl, float* const* gbl,
-                                                       Scratch& s) {
+void prepare_step(int64_t B, int64_t K0, int64_t D, int64_t H, const float* const* wl, float* const* gwl,
+                  float* const* gbl, Scratch& s) {
   constexpr int64_t W = 8 * NB;
   s.act.resize(static_cast<size_t>(H * B * W));
   s.sig.resize(static_cast<size_t>(H * B * W));
@@ -125,8 +122,13 @@ __attribute__((target("avx2,fma"))) double member_step(int64_t B, int64_t K0, in
     std::memset(gwl[l], 0, sizeof(float) * static_cast<size_t>(in * out));
     std::memset(gbl[l], 0, sizeof(float) * static_cast<size_t>(out));
   }
+}
 
-  // Forward through the hidden layers: act = silu(z), sig = sigmoid(z).
+// Forward through the hidden layers: act = silu(z), sig = sigmoid(z).
+template <int NB>
+__attribute__((target("avx2,fma"))) void forward_hidden(int64_t B, int64_t K0, int64_t H, const float* const* wl,
+                                                        const float* const* bl, const float* h0, Scratch& s) {
+  constexpr int64_t W = 8 * NB;
   for (int64_t l = 0; l < H; ++l) {
     const int64_t K = l == 0 ? K0 : W;
     const float* in = l == 0 ? h0 : s.act.data() + (l - 1) * B * W;
@@ -151,104 +153,138 @@ __attribute__((target("avx2,fma"))) double member_step(int64_t B, int64_t K0, in
       }
     }
   }
+}
 
-  // Output layer, loss, and the backward pass, kRows rows at a time.
+// The output layer for rows i0 .. i0 + rb: adds their weighted squared error
+// to `loss`, the output layer's gradients to gbl[H] and s.glt, and leaves
+// dL/d(top activations) in s.da.
+template <int NB>
+__attribute__((target("avx2,fma"))) void output_block(int64_t i0, int64_t rb, int64_t B, int64_t D, int64_t H,
+                                                      const float* const* bl, const float* base, const float* cout,
+                                                      const float* wgt, float* const* gbl, Scratch& s, double& loss) {
+  constexpr int64_t W = 8 * NB;
   const float* top = s.act.data() + (H - 1) * B * W;
   const float inv_b2 = 2.f / static_cast<float>(B);
-  double loss = 0;
+  for (int64_t r = 0; r < rb; ++r) {
+    const int64_t i = i0 + r;
+    const float* a = top + i * W;
+    __m256 da[NB];
+    for (int j = 0; j < NB; ++j) da[j] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < D; ++d) {
+      const float* wd = s.wlt.data() + d * W;
+      __m256 acc = _mm256_setzero_ps();
+      for (int j = 0; j < NB; ++j) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8 * j), _mm256_loadu_ps(wd + 8 * j), acc);
+      const float f = bl[H][d] + simd::hsum8(acc);
+      const float e = base[i * D + d] + cout[i] * f;
+      loss += static_cast<double>(wgt[i]) * static_cast<double>(e) * static_cast<double>(e);
+      const float g = inv_b2 * wgt[i] * cout[i] * e;
+      gbl[H][d] += g;
+      const __m256 gv = _mm256_set1_ps(g);
+      float* gd = s.glt.data() + d * W;
+      for (int j = 0; j < NB; ++j) {
+        _mm256_storeu_ps(gd + 8 * j, _mm256_fmadd_ps(gv, _mm256_loadu_ps(a + 8 * j), _mm256_loadu_ps(gd + 8 * j)));
+        da[j] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(wd + 8 * j), da[j]);
+      }
+    }
+    for (int j = 0; j < NB; ++j) _mm256_storeu_ps(s.da.data() + r * W + 8 * j, da[j]);
+  }
+}
+
+// gw[k, :] += in[i, k] dz[i, :] over the block's rb rows (four at a time when the block is full).
+template <int NB>
+__attribute__((target("avx2,fma"))) void weight_grad_block(int64_t rb, int64_t K, const float* in_rows,
+                                                           const float* dz_rows, float* gw) {
+  constexpr int64_t W = 8 * NB;
+  if (rb == kRows) {
+    const float *x0 = in_rows, *x1 = x0 + K, *x2 = x1 + K, *x3 = x2 + K;
+    for (int64_t k = 0; k < K; ++k) {
+      const __m256 a0 = _mm256_broadcast_ss(x0 + k), a1 = _mm256_broadcast_ss(x1 + k),
+                   a2 = _mm256_broadcast_ss(x2 + k), a3 = _mm256_broadcast_ss(x3 + k);
+      float* gk = gw + k * W;
+      for (int j = 0; j < NB; ++j) {
+        __m256 acc = _mm256_loadu_ps(gk + 8 * j);
+        acc = _mm256_fmadd_ps(a0, _mm256_loadu_ps(dz_rows + 8 * j), acc);
+        acc = _mm256_fmadd_ps(a1, _mm256_loadu_ps(dz_rows + W + 8 * j), acc);
+        acc = _mm256_fmadd_ps(a2, _mm256_loadu_ps(dz_rows + 2 * W + 8 * j), acc);
+        acc = _mm256_fmadd_ps(a3, _mm256_loadu_ps(dz_rows + 3 * W + 8 * j), acc);
+        _mm256_storeu_ps(gk + 8 * j, acc);
+      }
+    }
+    return;
+  }
+  for (int64_t r = 0; r < rb; ++r) {
+    const float* x = in_rows + r * K;
+    const float* dz = dz_rows + r * W;
+    for (int64_t k = 0; k < K; ++k) {
+      const __m256 a = _mm256_broadcast_ss(x + k);
+      float* gk = gw + k * W;
+      for (int j = 0; j < NB; ++j)
+        _mm256_storeu_ps(gk + 8 * j, _mm256_fmadd_ps(a, _mm256_loadu_ps(dz + 8 * j), _mm256_loadu_ps(gk + 8 * j)));
+    }
+  }
+}
+
+// Hidden layer l's backward pass for rows i0 .. i0 + rb, from s.da (dL/d its
+// activations): dz = da silu'(z) with silu'(z) = sig + a (1 - sig), its bias
+// and weight gradients, and s.da for the layer below.
+template <int NB>
+__attribute__((target("avx2,fma"))) void hidden_block_backward(int64_t l, int64_t i0, int64_t rb, int64_t B, int64_t K0,
+                                                               const float* h0, float* const* gwl,
+                                                               float* const* gbl, Scratch& s) {
+  constexpr int64_t W = 8 * NB;
   const __m256 one = _mm256_set1_ps(1.f);
+  const float* act = s.act.data() + l * B * W;
+  const float* sig = s.sig.data() + l * B * W;
+  for (int64_t r = 0; r < rb; ++r) {
+    const int64_t i = i0 + r;
+    for (int j = 0; j < NB; ++j) {
+      const __m256 sg = _mm256_loadu_ps(sig + i * W + 8 * j), av = _mm256_loadu_ps(act + i * W + 8 * j);
+      const __m256 deriv = _mm256_fmadd_ps(av, _mm256_sub_ps(one, sg), sg);
+      _mm256_storeu_ps(s.dz.data() + r * W + 8 * j, _mm256_mul_ps(_mm256_loadu_ps(s.da.data() + r * W + 8 * j), deriv));
+    }
+  }
+  const int64_t K = l == 0 ? K0 : W;
+  const float* in = l == 0 ? h0 : s.act.data() + (l - 1) * B * W;
+  float* gb = gbl[l];
+  for (int j = 0; j < NB; ++j) {
+    __m256 acc = _mm256_loadu_ps(gb + 8 * j);
+    for (int64_t r = 0; r < rb; ++r) acc = _mm256_add_ps(acc, _mm256_loadu_ps(s.dz.data() + r * W + 8 * j));
+    _mm256_storeu_ps(gb + 8 * j, acc);
+  }
+  weight_grad_block<NB>(rb, K, in + i0 * K, s.dz.data(), gwl[l]);
+  if (l == 0) return;
+  // da for the layer below: da[k] = sum_j dz[j] w[k, j] (rows of the transposed weights).
+  const float* wt = s.wt.data() + (l - 1) * W * W;
+  for (int64_t r = 0; r < rb; ++r) {
+    const float* dz = s.dz.data() + r * W;
+    __m256 acc[NB];
+    for (int j = 0; j < NB; ++j) acc[j] = _mm256_setzero_ps();
+    for (int64_t jj = 0; jj < W; ++jj) {
+      const __m256 g = _mm256_broadcast_ss(dz + jj);
+      const float* row = wt + jj * W;
+      for (int j = 0; j < NB; ++j) acc[j] = _mm256_fmadd_ps(g, _mm256_loadu_ps(row + 8 * j), acc[j]);
+    }
+    for (int j = 0; j < NB; ++j) _mm256_storeu_ps(s.da.data() + r * W + 8 * j, acc[j]);
+  }
+}
+
+// One member: loss and gradients. W = 8 NB hidden units, H hidden layers
+// (H + 1 Linear layers), K0 inputs, D outputs. The backward pass runs kRows
+// rows at a time through the output layer and down the hidden layers.
+template <int NB>
+__attribute__((target("avx2,fma"))) double member_step(int64_t B, int64_t K0, int64_t D, int64_t H,
+                                                       const float* const* wl, const float* const* bl,
+                                                       const float* h0, const float* base, const float* cout,
+                                                       const float* wgt, float* const* gwl, float* const* gbl,
+                                                       Scratch& s) {
+  constexpr int64_t W = 8 * NB;
+  prepare_step<NB>(B, K0, D, H, wl, gwl, gbl, s);
+  forward_hidden<NB>(B, K0, H, wl, bl, h0, s);
+  double loss = 0;
   for (int64_t i0 = 0; i0 < B; i0 += kRows) {
     const int64_t rb = std::min<int64_t>(kRows, B - i0);
-    // dL/df for each row, and dL/d(top activations).
-    for (int64_t r = 0; r < rb; ++r) {
-      const int64_t i = i0 + r;
-      const float* a = top + i * W;
-      __m256 da[NB];
-      for (int j = 0; j < NB; ++j) da[j] = _mm256_setzero_ps();
-      for (int64_t d = 0; d < D; ++d) {
-        const float* wd = s.wlt.data() + d * W;
-        __m256 acc = _mm256_setzero_ps();
-        for (int j = 0; j < NB; ++j) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8 * j), _mm256_loadu_ps(wd + 8 * j), acc);
-        const float f = bl[H][d] + simd::hsum8(acc);
-        const float e = base[i * D + d] + cout[i] * f;
-        loss += static_cast<double>(wgt[i]) * static_cast<double>(e) * static_cast<double>(e);
-        const float g = inv_b2 * wgt[i] * cout[i] * e;
-        gbl[H][d] += g;
-        const __m256 gv = _mm256_set1_ps(g);
-        float* gd = s.glt.data() + d * W;
-        for (int j = 0; j < NB; ++j) {
-          _mm256_storeu_ps(gd + 8 * j, _mm256_fmadd_ps(gv, _mm256_loadu_ps(a + 8 * j), _mm256_loadu_ps(gd + 8 * j)));
-          da[j] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(wd + 8 * j), da[j]);
-        }
-      }
-      for (int j = 0; j < NB; ++j) _mm256_storeu_ps(s.da.data() + r * W + 8 * j, da[j]);
-    }
-    // Hidden layers, top down: dz = da silu'(z) with silu'(z) = sig + a (1 - sig).
-    for (int64_t l = H - 1; l >= 0; --l) {
-      const float* act = s.act.data() + l * B * W;
-      const float* sig = s.sig.data() + l * B * W;
-      for (int64_t r = 0; r < rb; ++r) {
-        const int64_t i = i0 + r;
-        for (int j = 0; j < NB; ++j) {
-          const __m256 sg = _mm256_loadu_ps(sig + i * W + 8 * j), av = _mm256_loadu_ps(act + i * W + 8 * j);
-          const __m256 deriv = _mm256_fmadd_ps(av, _mm256_sub_ps(one, sg), sg);
-          _mm256_storeu_ps(s.dz.data() + r * W + 8 * j, _mm256_mul_ps(_mm256_loadu_ps(s.da.data() + r * W + 8 * j), deriv));
-        }
-      }
-      // Bias and weight gradients: gw[k, :] += in[i, k] dz[i, :] over the block's rows.
-      const int64_t K = l == 0 ? K0 : W;
-      const float* in = l == 0 ? h0 : s.act.data() + (l - 1) * B * W;
-      float* gb = gbl[l];
-      for (int j = 0; j < NB; ++j) {
-        __m256 acc = _mm256_loadu_ps(gb + 8 * j);
-        for (int64_t r = 0; r < rb; ++r) acc = _mm256_add_ps(acc, _mm256_loadu_ps(s.dz.data() + r * W + 8 * j));
-        _mm256_storeu_ps(gb + 8 * j, acc);
-      }
-      float* gw = gwl[l];
-      if (rb == kRows) {
-        const float *x0 = in + i0 * K, *x1 = x0 + K, *x2 = x1 + K, *x3 = x2 + K;
-        const float* dz = s.dz.data();
-        for (int64_t k = 0; k < K; ++k) {
-          const __m256 a0 = _mm256_broadcast_ss(x0 + k), a1 = _mm256_broadcast_ss(x1 + k),
-                       a2 = _mm256_broadcast_ss(x2 + k), a3 = _mm256_broadcast_ss(x3 + k);
-          float* gk = gw + k * W;
-          for (int j = 0; j < NB; ++j) {
-            __m256 acc = _mm256_loadu_ps(gk + 8 * j);
-            acc = _mm256_fmadd_ps(a0, _mm256_loadu_ps(dz + 8 * j), acc);
-            acc = _mm256_fmadd_ps(a1, _mm256_loadu_ps(dz + W + 8 * j), acc);
-            acc = _mm256_fmadd_ps(a2, _mm256_loadu_ps(dz + 2 * W + 8 * j), acc);
-            acc = _mm256_fmadd_ps(a3, _mm256_loadu_ps(dz + 3 * W + 8 * j), acc);
-            _mm256_storeu_ps(gk + 8 * j, acc);
-          }
-        }
-      } else {
-        for (int64_t r = 0; r < rb; ++r) {
-          const float* x = in + (i0 + r) * K;
-          const float* dz = s.dz.data() + r * W;
-          for (int64_t k = 0; k < K; ++k) {
-            const __m256 a = _mm256_broadcast_ss(x + k);
-            float* gk = gw + k * W;
-            for (int j = 0; j < NB; ++j)
-              _mm256_storeu_ps(gk + 8 * j, _mm256_fmadd_ps(a, _mm256_loadu_ps(dz + 8 * j), _mm256_loadu_ps(gk + 8 * j)));
-          }
-        }
-      }
-      // da for the layer below: da[k] = sum_j dz[j] w[k, j] (rows of the transposed weights).
-      if (l > 0) {
-        const float* wt = s.wt.data() + (l - 1) * W * W;
-        for (int64_t r = 0; r < rb; ++r) {
-          const float* dz = s.dz.data() + r * W;
-          __m256 acc[NB];
-          for (int j = 0; j < NB; ++j) acc[j] = _mm256_setzero_ps();
-          for (int64_t jj = 0; jj < W; ++jj) {
-            const __m256 g = _mm256_broadcast_ss(dz + jj);
-            const float* row = wt + jj * W;
-            for (int j = 0; j < NB; ++j) acc[j] = _mm256_fmadd_ps(g, _mm256_loadu_ps(row + 8 * j), acc[j]);
-          }
-          for (int j = 0; j < NB; ++j) _mm256_storeu_ps(s.da.data() + r * W + 8 * j, acc[j]);
-        }
-      }
-    }
+    output_block<NB>(i0, rb, B, D, H, bl, base, cout, wgt, gbl, s, loss);
+    for (int64_t l = H - 1; l >= 0; --l) hidden_block_backward<NB>(l, i0, rb, B, K0, h0, gwl, gbl, s);
   }
   // The output layer's weight gradient back to its [W, D] layout.
   for (int64_t k = 0; k < W; ++k)

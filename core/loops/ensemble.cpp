@@ -204,6 +204,47 @@ void grad_views(const EnsembleWeights& like, const at::Tensor& flat, std::vector
 
 }  // namespace
 
+namespace {
+
+// The loop both training paths share: a batch drawn per step (draw_batch),
+// cancellation, and the mean loss over each progress window. step(b, y,
+// sigma, noise) updates the weights, images_seen and the EMA, and returns the
+// members' losses [R].
+template <class Step>
+double run_training_steps(EnsembleState& st, const TrainConfig& tc, const at::Tensor& flat, const at::Tensor& offsets,
+                          int64_t N, const std::vector<uint64_t>& seeds, const EnsembleTrainOptions& opts,
+                          Step&& step) {
+  const int64_t start = st.images_seen;
+  const int64_t progress_every =
+      opts.progress_every > 0 ? opts.progress_every : std::max<int64_t>(tc.batch, (tc.budget - start) / 20);
+  int64_t next_progress = st.images_seen + progress_every;
+  at::Tensor loss_acc = at::zeros({}, at::kDouble);
+  int64_t loss_count = 0;
+  double last_mean = NAN;
+  at::Tensor y, sigma, noise;
+  while (st.images_seen < tc.budget) {
+    if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) throw Cancelled();
+    const int64_t b = std::min(tc.batch, tc.budget - st.images_seen);
+    draw_batch(flat, offsets, N, st.net.dim, b, st.images_seen / tc.batch, tc, seeds, y, sigma, noise);
+    const at::Tensor losses = step(b, y, sigma, noise);
+    {
+      torch::NoGradGuard ng;
+      loss_acc += losses.detach().to(at::kDouble).nan_to_num(0.0, 0.0, 0.0).mean();
+      ++loss_count;
+    }
+    if (st.images_seen >= next_progress || st.images_seen >= tc.budget) {
+      last_mean = loss_count ? loss_acc.item<double>() / static_cast<double>(loss_count) : NAN;
+      loss_acc.zero_();
+      loss_count = 0;
+      next_progress += progress_every;
+      if (opts.on_progress) opts.on_progress(st.images_seen, tc.budget, last_mean);
+    }
+  }
+  return last_mean;
+}
+
+}  // namespace
+
 // train_ensemble with the fast loss+gradient kernel (kernels/ensemble_mlp.hpp)
 // instead of autograd: the same draws,
 // loss, Adam arithmetic (torch::optim::Adam's, operation for operation),
@@ -212,7 +253,7 @@ static double train_ensemble_fused(EnsembleState& st, const TrainConfig& tc, con
                                   const at::Tensor& offsets, int64_t N, const std::vector<uint64_t>& seeds,
                                   const EnsembleTrainOptions& opts) {
   torch::NoGradGuard no_grad;  // nothing here requires grad; the weights stay ordinary tensors
-  const int64_t R = st.members(), D = st.net.dim;
+  const int64_t R = st.members();
   at::Tensor p = flatten_into_one(st.raw), e = flatten_into_one(st.ema);
   at::Tensor g = at::zeros_like(p), m = at::zeros_like(p), v = at::zeros_like(p);
   std::vector<at::Tensor> gw, gb;
@@ -222,19 +263,9 @@ static double train_ensemble_fused(EnsembleState& st, const TrainConfig& tc, con
   at::Tensor losses = at::zeros({R}, at::kFloat);
   int64_t adam_step = 0;
 
-  const int64_t start = st.images_seen;
-  const int64_t progress_every =
-      opts.progress_every > 0 ? opts.progress_every : std::max<int64_t>(tc.batch, (tc.budget - start) / 20);
-  int64_t next_progress = st.images_seen + progress_every;
-  double loss_acc = 0, last_mean = NAN;
-  int64_t loss_count = 0;
-  at::Tensor y, sigma, noise;
-  while (st.images_seen < tc.budget) {
-    if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) throw Cancelled();
-    const int64_t step = st.images_seen / tc.batch;
-    const int64_t b = std::min(tc.batch, tc.budget - st.images_seen);
-    draw_batch(flat_data, offsets, N, D, b, step, tc, seeds, y, sigma, noise);
-
+  return run_training_steps(st, tc, flat_data, offsets, N, seeds, opts, [&](int64_t b, const at::Tensor& y,
+                                                                           const at::Tensor& sigma,
+                                                                           const at::Tensor& noise) {
     // The network input and the loss's per-row factors, as ensemble_edm_loss computes them.
     const at::Tensor s = sigma.reshape({R, b, 1});
     const Precond pc = edm_precond(s, sd);
@@ -267,20 +298,8 @@ static double train_ensemble_fused(EnsembleState& st, const TrainConfig& tc, con
     p.addcdiv_(m, denom, -lr / bc1);
     st.images_seen += b;
     e.lerp_(p, 1.0 - ema_beta(tc, st.images_seen, b));
-
-    const at::Tensor lm = losses.to(at::kDouble).nan_to_num(0.0, 0.0, 0.0).mean();
-    loss_acc += lm.item<double>();
-    ++loss_count;
-    const bool done = st.images_seen >= tc.budget;
-    if (st.images_seen >= next_progress || done) {
-      last_mean = loss_count ? loss_acc / static_cast<double>(loss_count) : NAN;
-      loss_acc = 0;
-      loss_count = 0;
-      next_progress += progress_every;
-      if (opts.on_progress) opts.on_progress(st.images_seen, tc.budget, last_mean);
-    }
-  }
-  return last_mean;
+    return losses;
+  });
 }
 
 double train_ensemble(EnsembleState& st, const TrainConfig& tc, const at::Tensor& data_in,
@@ -306,21 +325,9 @@ double train_ensemble(EnsembleState& st, const TrainConfig& tc, const at::Tensor
   for (auto& p : params) p.set_requires_grad(true);
   torch::optim::Adam adam(params, torch::optim::AdamOptions(tc.lr).betas({0.9, 0.999}).eps(1e-8));
 
-  const int64_t start = st.images_seen;
-  const int64_t progress_every =
-      opts.progress_every > 0 ? opts.progress_every : std::max<int64_t>(tc.batch, (tc.budget - start) / 20);
-  int64_t next_progress = st.images_seen + progress_every;
-  at::Tensor loss_acc = at::zeros({}, at::kDouble);
-  int64_t loss_count = 0;
-  double last_mean = NAN;
-  at::Tensor y, sigma, noise;
-
-  while (st.images_seen < tc.budget) {
-    if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) throw Cancelled();
-    const int64_t step = st.images_seen / tc.batch;
-    const int64_t b = std::min(tc.batch, tc.budget - st.images_seen);
-    draw_batch(flat, offsets, N, D, b, step, tc, seeds, y, sigma, noise);
-
+  const double last_mean = run_training_steps(st, tc, flat, offsets, N, seeds, opts, [&](int64_t b, const at::Tensor& y,
+                                                                                          const at::Tensor& sigma,
+                                                                                          const at::Tensor& noise) {
     const double lr = ramped_lr(tc, st.images_seen + b);
     for (auto& g : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     adam.zero_grad();
@@ -330,21 +337,8 @@ double train_ensemble(EnsembleState& st, const TrainConfig& tc, const at::Tensor
     adam.step();
     st.images_seen += b;
     ema_update(ema, params, ema_beta(tc, st.images_seen, b));
-    {
-      torch::NoGradGuard ng;
-      at::Tensor m = losses.detach().to(at::kDouble).nan_to_num(0.0, 0.0, 0.0).mean();
-      loss_acc += m;
-      ++loss_count;
-    }
-    const bool done = st.images_seen >= tc.budget;
-    if (st.images_seen >= next_progress || done) {
-      last_mean = loss_count ? loss_acc.item<double>() / loss_count : NAN;
-      loss_acc.zero_();
-      loss_count = 0;
-      next_progress += progress_every;
-      if (opts.on_progress) opts.on_progress(st.images_seen, tc.budget, last_mean);
-    }
-  }
+    return losses;
+  });
   for (auto& p : params) {
     p.set_requires_grad(false);
     p.mutable_grad() = at::Tensor();

@@ -510,17 +510,10 @@ void ShiftRun::finetune(at::Tensor set) {
       note("continuing the fine-tuning at " + std::to_string(aux_state_.images_seen) + " of " +
            std::to_string(aux_state_.train.budget) + " images");
     if (!set.defined()) set = io::read_npy_finite(path("aux_set.npy")).to(at::kFloat);
-    TrainOptions to;
-    to.device = opts_.device;
-    to.cancel = opts_.cancel;
-    to.checkpoint_path = aux_path;
-    to.on_progress = [&](const TrainEvent& e) {
-      std::ostringstream m;
-      m << "fine-tuning " << e.images_seen << "/" << e.budget << " images";
-      if (std::isfinite(e.loss)) m << ", loss " << std::setprecision(4) << e.loss;
-      m << ", " << std::setprecision(3) << e.images_per_second << " img/s";
-      progress("finetune", e.images_seen, e.budget, m.str());
-    };
+    const TrainOptions to = stage_train_options(opts_.device, opts_.cancel, aux_path, "fine-tuning",
+                                                [&](int64_t seen, int64_t budget, const std::string& m) {
+                                                  progress("finetune", seen, budget, m);
+                                                });
     if (train(aux_state_, set, to) == TrainOutcome::Cancelled) throw Cancelled();
     if (opts_.device != c10::Device(c10::kCPU)) move_to(aux_state_, c10::Device(c10::kCPU));
     rf_->finish("aux", aux_key_);

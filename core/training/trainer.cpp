@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <iomanip>
+#include <sstream>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -132,6 +134,23 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
   }
   checkpoint();
   return TrainOutcome::Finished;
+}
+
+TrainOptions stage_train_options(c10::Device device, const std::atomic<bool>* cancel, const std::string& checkpoint_path,
+                                 const std::string& what,
+                                 std::function<void(int64_t seen, int64_t budget, const std::string& line)> report) {
+  TrainOptions to;
+  to.device = device;
+  to.cancel = cancel;
+  to.checkpoint_path = checkpoint_path;
+  to.on_progress = [what, report = std::move(report)](const TrainEvent& e) {
+    std::ostringstream m;
+    m << what << " " << e.images_seen << "/" << e.budget << " images";
+    if (std::isfinite(e.loss)) m << ", loss " << std::setprecision(4) << e.loss;
+    m << ", " << std::setprecision(3) << e.images_per_second << " img/s";
+    report(e.images_seen, e.budget, m.str());
+  };
+  return to;
 }
 
 }  // namespace sims

@@ -39,6 +39,12 @@ struct TrainOptions {
   std::string snapshot_pattern;                        // e.g. "aux-%08lld.ckpt" (images seen); empty: none
 };
 
+// Options for a training stage of a longer run: progress comes as one line,
+// "<what> SEEN/BUDGET images, loss L, R img/s", through report(seen, budget, line).
+TrainOptions stage_train_options(c10::Device device, const std::atomic<bool>* cancel, const std::string& checkpoint_path,
+                                 const std::string& what,
+                                 std::function<void(int64_t seen, int64_t budget, const std::string& line)> report);
+
 enum class TrainOutcome { Finished, Cancelled };
 
 // Trains st on `data` ([N, ...sample_shape], float32, the full training set)
