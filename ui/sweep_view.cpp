@@ -85,6 +85,12 @@ QString num(double v, int digits = 4) {
   return QString::number(v, 'g', digits);
 }
 
+// "0.261 ± 0.012" (the larger side of the interval), or the value alone.
+QString with_ci(double v, double lo, double hi) {
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(v)) return num(v);
+  return num(v) + " ± " + num(std::max(v - lo, hi - v), 2);
+}
+
 const QColor kSims(214, 82, 48), kPrecision(60, 100, 170), kRecall(60, 150, 90);
 const QColor kPalette[] = {QColor(60, 100, 170), QColor(214, 82, 48), QColor(60, 150, 90), QColor(150, 80, 170),
                            QColor(200, 150, 30), QColor(40, 160, 170)};
@@ -131,6 +137,7 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
   cfg.seed = p.seed;
   cfg.keep = p.keep;
   cfg.batch = 64;
+  cfg.ci = p.ci;
   const std::vector<metrics::SweepAux> auxes{{aux_label, aux}};
   metrics::SweepResult all;
   const size_t K = p.omegas.size();
@@ -243,6 +250,10 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   middle->setStretchFactor(1, 2);
   middle->setSizes({660, 440});
   body()->addWidget(middle, 1);
+  verdict_ = new QLabel(this);
+  verdict_->setObjectName("sweepVerdict");
+  verdict_->setWordWrap(true);
+  body()->addWidget(verdict_);
 
   auto* strip_title = new QLabel("<b>Samples per ω</b> <span style='color:#666'>(same starting noise for every ω; "
                                  "click a cell, a chart column or a table row to show it large)</span>", this);
@@ -406,6 +417,7 @@ void SweepView::reset_results() {
   selected_ = -1;
   user_selected_ = false;
   for (AnalysisChart* c : {dist_chart_, pr_chart_, ratio_chart_}) c->clear();
+  verdict_->clear();
   strip_->clear();
   table_->clear();
   table_->setRowCount(0);
@@ -483,10 +495,10 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     const bool fd = one.metric == "fd";
     const QString dname = fd ? QString("FD_%1").arg(QString::fromStdString(one.features)) : QString("W2");
     dist_chart_->set_title(QString("%1 to the real data vs ω").arg(dname));
-    dist_chart_->set_y_title(fd ? "FD (features²)" : "W2 (data units)");
-    dist_chart_->add_series(dname, kSims);
-    pr_chart_->add_series("precision", kPrecision);
-    pr_chart_->add_series("recall", kRecall);
+    dist_chart_->set_y_title(fd ? "FD (features²), lower is better" : "W2 (data units), lower is better");
+    dist_chart_->add_series(dname + " (band: 95 % bootstrap interval)", kSims, false, true);
+    pr_chart_->add_series("precision", kPrecision, false, true);
+    pr_chart_->add_series("recall", kRecall, false, true);
     for (size_t k = 0; k < one.attr_names.size(); ++k)
       ratio_chart_->add_series(QString::fromStdString(one.attr_names[k]), kPalette[k % 6]);
     show_shares(!one.attr_names.empty());
@@ -497,18 +509,27 @@ void SweepView::add_row(const metrics::SweepResult& one) {
   }
   result_.rows.push_back(r);
   const int i = static_cast<int>(result_.rows.size()) - 1;
-  dist_chart_->append(0, r.omega, r.value);
-  pr_chart_->append(0, r.omega, r.precision);
-  pr_chart_->append(1, r.omega, r.recall);
+  dist_chart_->append(0, r.omega, r.value, r.value_lo, r.value_hi);
+  pr_chart_->append(0, r.omega, r.precision, r.precision_lo, r.precision_hi);
+  pr_chart_->append(1, r.omega, r.recall, r.recall_lo, r.recall_hi);
   for (size_t k = 0; k < r.ratios.size() && static_cast<int>(k) < ratio_chart_->series_count(); ++k)
     ratio_chart_->append(static_cast<int>(k), r.omega, r.ratios[k]);
   strip_->add_cell(thumbnail(r), QString("ω = %1 · %2").arg(r.omega).arg(num(r.value, 3)));
-  QStringList cells{QString::number(r.omega), num(r.value), num(r.precision, 3), num(r.recall, 3)};
+  QStringList cells{QString::number(r.omega), with_ci(r.value, r.value_lo, r.value_hi), num(r.precision, 3), num(r.recall, 3)};
   for (size_t k = 0; k < result_.attr_names.size(); ++k) cells << (k < r.ratios.size() ? num(r.ratios[k], 3) : "–");
   cells << QString::number(r.nfe) << QString::number(r.seconds, 'f', 2);
   set_row(table_, i, cells);
   if (!user_selected_) select(i);  // follow the newest row until the user picks one
+  show_verdict();
   Q_EMIT row_added(i);
+}
+
+void SweepView::show_verdict() {
+  const auto v = result_.verdicts();
+  const bool gain = !v.empty() && v.front().rfind("SIMS lowers", 0) == 0;
+  verdict_->setText(v.empty() ? QString()
+                              : QString("<b style='color:%1'>%2</b>")
+                                    .arg(gain ? "#2a7a3a" : "#a05a00", QString::fromStdString(v.front()).toHtmlEscaped()));
 }
 
 void SweepView::select(int i) {

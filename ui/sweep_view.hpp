@@ -18,13 +18,7 @@
 #include "metrics/sweep.hpp"
 #include "sample_view.hpp"
 
-class QCheckBox;
-class QGridLayout;
-class QLabel;
-class QLineEdit;
-class QSpinBox;
-class QSplitter;
-class QTableWidget;
+#include "widgets_fwd.hpp"
 
 namespace sims::ui {
 
@@ -43,6 +37,7 @@ struct SweepPlan {
   std::string real;       // points: a built-in 2D data set; images: a data set spec (e.g. faces:ratio=0.5,size=32)
   std::string features;   // images: feature network (FD_<name>, precision/recall in its space)
   std::string classifier; // images: attribute classifier (empty: no shares)
+  int ci = 50;            // bootstrap resamples for the 95 % intervals (0: none)
 };
 
 // "-0.5, 0, 1" -> values; throws InputError naming a bad value.
@@ -94,6 +89,7 @@ class SweepView final : public AnalysisTab {
   void on_models_changed();
   void on_reference(const SampleSet& real);
   void add_row(const metrics::SweepResult& one);
+  void show_verdict();
   void ensure_large_view();
   void show_shares(bool on);
   void reset_results();
@@ -105,6 +101,7 @@ class SweepView final : public AnalysisTab {
   QSpinBox *n_, *steps_, *seed_;
   QCheckBox* shares_;
   QLabel* features_label_;
+  QLabel* verdict_ = nullptr;  // the sweep's verdict on the effect, under the charts
   AnalysisChart *dist_chart_, *pr_chart_, *ratio_chart_;
   QGridLayout* charts_grid_;
   SampleStrip* strip_;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli_common.hpp"
+#include "metrics/uncertainty.hpp"
 #include "cli_progress.hpp"
 #include "cmd_image_loop.hpp"
 #include "common/error.hpp"
@@ -108,9 +109,16 @@ void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::stri
   render::Series s;
   s.label = label.empty() ? auto_label(j) : label;
   const auto v = j[key].get<std::vector<double>>();
+  // Intervals stored beside the key (w2_mean: w2_lo / w2_hi) become error bars.
+  const std::string stem = key.size() > 5 && key.compare(key.size() - 5, 5, "_mean") == 0 ? key.substr(0, key.size() - 5) : key;
+  const auto bound = [&](const std::string& k, size_t i) {
+    return j.contains(k) && j[k].is_array() && i < j[k].size() && j[k][i].is_number() ? j[k][i].get<double>() : NAN;
+  };
   for (size_t i = 0; i < v.size(); ++i) {
     s.x.push_back(static_cast<double>(i + 1));
     s.y.push_back(v[i]);
+    s.lo.push_back(bound(stem + "_lo", i));
+    s.hi.push_back(bound(stem + "_hi", i));
   }
   s.markers = v.size() <= 30;
   s.colour = render::palette(plot.series.size());
@@ -122,6 +130,9 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
   plot.x_label = "generation t";
   plot.y_label = a.plot_key == "ratio" ? "E[dist(G^t)] / E[dist(G^1)]" : a.plot_key;
   plot.title = "Self-consuming loop: " + a.plot_key;
+  if (a.plot_key.rfind("w2", 0) == 0 || a.plot_key == "ratio")
+    plot.subtitle = std::string("lower is better") +
+                    (a.plot_key == "w2_mean" ? "; bars: 95 % Student-t intervals over the runs" : "");
   plot.width = 800;
   plot.height = 520;
   if (own) add_series(plot, *own, a.plot_key, a.label);
@@ -164,12 +175,18 @@ int run_gaussian(const LoopArgs& a) {
     print_json(j);
   } else {
     std::cout << "Gaussian loop (" << loops::to_string(cfg.kind) << ", D=" << cfg.dim << ", " << cfg.runs
-              << " runs, bias " << cfg.bias << ")\n  gen   E[W2]     tr mean   tr median\n";
+              << " runs, bias " << cfg.bias << ")\n  gen   E[W2] (lower is better, 95 % CI over runs)   tr mean   tr median\n";
+    const auto ci = [&](const char* k, size_t g) {
+      return j.contains(k) && g < j[k].size() && j[k][g].is_number() ? j[k][g].get<double>() : NAN;
+    };
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
-      if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0)
-        std::cout << "  " << std::setw(4) << g + 1 << std::fixed << std::setprecision(4) << "  " << std::setw(8)
-                  << res.w2_mean[g] << "  " << std::setw(8) << res.trace_mean[g] << "  " << std::setw(8)
+      if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0) {
+        metrics::Estimate e;
+        e.value = res.w2_mean[g], e.lo = ci("w2_lo", g), e.hi = ci("w2_hi", g);
+        std::cout << "  " << std::setw(4) << g + 1 << "  " << std::left << std::setw(42) << e.text(4) << std::right
+                  << std::fixed << std::setprecision(4) << std::setw(8) << res.trace_mean[g] << "  " << std::setw(8)
                   << res.trace_median[g] << "\n";
+      }
     if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.{json,csv}\n";
   }
   return 0;
@@ -263,11 +280,15 @@ int run_diffusion(const LoopArgs& a) {
     std::cout << "diffusion2d loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
     if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
     std::cout << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs; dist = " << res.metric << ")\n"
-              << "   gen   E[dist]    ratio   median" << (res.w2_base_mean.empty() ? "" : "   E[dist] base") << "\n";
+              << "   gen   E[dist] (lower is better, 95 % CI over runs)    ratio   median"
+              << (res.w2_base_mean.empty() ? "" : "   E[dist] base") << "\n";
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
       if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0) {
-        std::cout << "  " << std::setw(4) << g + 1 << std::fixed << std::setprecision(4) << "  " << std::setw(8)
-                  << res.w2_mean[g] << "  " << std::setw(7) << res.ratio[g] << "  " << std::setw(7) << res.w2_median[g];
+        metrics::Estimate e = res.w2_interval(g);
+        e.value = res.w2_mean[g];
+        std::cout << "  " << std::setw(4) << g + 1 << "  " << std::left << std::setw(48) << e.text(4) << std::right
+                  << std::fixed << std::setprecision(4) << std::setw(7) << res.ratio[g] << "  " << std::setw(7)
+                  << res.w2_median[g];
         if (!res.w2_base_mean.empty()) std::cout << "  " << std::setw(8) << res.w2_base_mean[g];
         std::cout << "\n";
       }

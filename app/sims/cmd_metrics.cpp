@@ -2,11 +2,17 @@
 #include <algorithm>
 #include <ATen/ATen.h>
 #include <cmath>
+#include <functional>
+#include <iomanip>
+#include <limits>
+#include <sstream>
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
+#include "metrics/kid.hpp"
+#include "metrics/uncertainty.hpp"
 #include "metrics/precision_recall.hpp"
 #include "metrics/wasserstein.hpp"
 #include "metrics/features.hpp"
@@ -20,8 +26,60 @@ namespace {
 struct PairArgs {
   std::string a, b;
   int64_t k = 5;
+  int ci = 0;  // bootstrap resamples over B's rows (0: no interval)
   bool json = false;
 };
+
+struct KidArgs {
+  std::string a, b;
+  int64_t subsets = 100, subset_size = 1000, seed = 0;
+  bool json = false;
+};
+
+void bind_ci(CLI::App* c, PairArgs& a) {
+  c->add_option("--ci", a.ci, "95 % confidence interval from this many bootstrap resamples of the second set's rows "
+                              "(default 0: none; 200 is usual)")
+      ->check(CLI::Range(0, 100000));
+}
+
+// The metrics f computes on (a, b), with bootstrap intervals over b's rows when --ci is given.
+std::vector<metrics::Estimate> with_ci(const PairArgs& w, const at::Tensor& b,
+                                       const std::function<std::vector<double>(const at::Tensor&)>& f) {
+  if (w.ci > 0 && w.ci < 10) throw InputError("--ci needs at least 10 resamples");
+  if (w.ci > 0)
+    return metrics::bootstrap_all(b.size(0), [&](const std::vector<int64_t>& idx) {
+      return f(b.index_select(0, at::tensor(idx, at::kLong)));
+    }, w.ci);
+  std::vector<metrics::Estimate> out;
+  for (double v : f(b)) {
+    out.emplace_back();
+    out.back().value = v;
+  }
+  return out;
+}
+
+// "w2 = 0.2610 (95 % CI 0.2500 .. 0.2710, bootstrap over the second set's rows; lower is better)"
+std::string human_line(const std::string& name, const metrics::Estimate& e, const std::string& better,
+                       const std::string& method = "bootstrap over the second set's rows") {
+  std::ostringstream s;
+  s << name << " = " << std::setprecision(6) << e.value;
+  if (e.has_interval())
+    s << " (95 % CI " << e.lo << " .. " << e.hi << ", " << method << "; " << better << ")";
+  else
+    s << " (" << better << ")";
+  return s.str();
+}
+
+nlohmann::json ci_json(const PairArgs& w, const metrics::Estimate& e, const std::string& name) {
+  nlohmann::json j;
+  if (e.has_interval()) {
+    e.put(j, name);
+    j["ci"] = {{"method", "percentile bootstrap over the second set's rows"}, {"level", e.level}, {"resamples", w.ci}};
+  } else {
+    j[name] = e.value;
+  }
+  return j;
+}
 
 at::Tensor points(const std::string& path) {
   at::Tensor t = io::read_npy_finite(path);
@@ -181,7 +239,7 @@ int run_ratio(ImageMetricArgs& a) {
 }  // namespace
 
 void add_metrics_command(CLI::App& app, Registry& reg) {
-  CLI::App* m = app.add_subcommand("metrics", "Distances between sample/feature sets: fd, w2, w1, pr");
+  CLI::App* m = app.add_subcommand("metrics", "Distances between sample/feature sets: fd, w2, w1, pr, kid, fid");
   m->require_subcommand(1);
 
   auto fd = std::make_shared<PairArgs>();
@@ -191,7 +249,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   c->add_flag("--json", fd->json, "print one JSON object");
   reg.actions.push_back({c, [fd] {
     const double v = metrics::frechet_distance(metrics::stats_from_file(fd->a), metrics::stats_from_file(fd->b));
-    report(fd->json, {{"fd", v}}, "fd = " + std::to_string(v));
+    report(fd->json, {{"fd", v}}, "fd = " + std::to_string(v) + " (lower is better)");
     return 0;
   }});
 
@@ -202,23 +260,27 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
                                     "-Wasserstein distance by optimal transport (uniform weights)");
     input_path(c->add_option("A", w->a, "first point set .npy [N,D]"))->required();
     input_path(c->add_option("B", w->b, "second point set .npy [M,D]"))->required();
+    bind_ci(c, *w);
     c->add_flag("--json", w->json, "print one JSON object");
     reg.actions.push_back({c, [w, p, name] {
       at::Tensor a = points(w->a), b = points(w->b);
       if (a.size(1) != b.size(1))
         throw InputError("'" + w->a + "' has dimension " + std::to_string(a.size(1)) + " but '" + w->b + "' has " +
                          std::to_string(b.size(1)));
-      const double v = metrics::wasserstein(a, b, p);
-      report(w->json, {{name, v}}, name + " = " + std::to_string(v));
+      const metrics::Estimate v =
+          with_ci(*w, b, [&](const at::Tensor& bb) { return std::vector<double>{metrics::wasserstein(a, bb, p)}; }).front();
+      report(w->json, ci_json(*w, v, name), human_line(name, v, "lower is better"));
       return 0;
     }});
   }
 
   auto pr = std::make_shared<PairArgs>();
-  c = m->add_subcommand("pr", "improved precision and recall (Kynkäänniemi et al. 2019)");
+  c = m->add_subcommand("pr", "improved precision and recall (Kynkäänniemi et al. 2019), density and coverage "
+                              "(Naeem et al. 2020)");
   input_path(c->add_option("REAL", pr->a, "real samples/features .npy [N,D]"))->required();
   input_path(c->add_option("FAKE", pr->b, "generated samples/features .npy [M,D]"))->required();
   c->add_option("--k", pr->k, "k-th nearest neighbour radius (default 5)");
+  bind_ci(c, *pr);
   c->add_flag("--json", pr->json, "print one JSON object");
   reg.actions.push_back({c, [pr] {
     if (pr->k < 1) throw InputError("--k must be >= 1");
@@ -226,9 +288,64 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
     if (real.size(0) <= pr->k || fake.size(0) <= pr->k)
       throw InputError("precision/recall with k = " + std::to_string(pr->k) + " needs more than k points in each set");
-    const auto r = metrics::precision_recall(real, fake, pr->k);
-    report(pr->json, {{"precision", r.precision}, {"recall", r.recall}, {"k", pr->k}},
-           "precision = " + std::to_string(r.precision) + ", recall = " + std::to_string(r.recall));
+    if (pr->ci > 0 && pr->ci < 10) throw InputError("--ci needs at least 10 resamples");
+    const std::vector<std::string> names = {"precision", "recall", "density", "coverage"};
+    const metrics::PointScores ps = metrics::point_scores(real, fake, pr->k);
+    metrics::ManifoldEstimates me;
+    if (pr->ci > 0) {
+      me = metrics::manifold_estimates(ps, pr->ci);
+    } else {
+      me.precision.value = ps.fake_in_real.mean().item<double>();
+      me.recall.value = ps.real_in_fake.mean().item<double>();
+      me.density.value = ps.fake_balls.mean().item<double>() / static_cast<double>(pr->k);
+      me.coverage.value = ps.real_covered.mean().item<double>();
+    }
+    const std::vector<metrics::Estimate> est = {me.precision, me.recall, me.density, me.coverage};
+    nlohmann::json j = {{"k", pr->k}};
+    std::string human;
+    for (size_t m = 0; m < names.size(); ++m) {
+      j.update(ci_json(*pr, est[m], names[m]));
+      human += (human.empty() ? "" : "\n") +
+               human_line(names[m], est[m], names[m] == "density" ? "about 1 when FAKE is spread like REAL" : "higher is better",
+                          "bootstrap over the averaged points");
+    }
+    j.erase("ci");
+    if (pr->ci > 0)
+      j["ci"] = {{"method", "percentile bootstrap over the points each metric averages (precision, density: FAKE's; "
+                            "recall, coverage: REAL's), balls of the full sets"},
+                 {"level", 0.95},
+                 {"resamples", pr->ci}};
+    report(pr->json, j, human);
+    return 0;
+  }});
+
+  auto kd = std::make_shared<KidArgs>();
+  c = m->add_subcommand("kid", "kernel inception distance: unbiased MMD² with the cubic kernel (x.y/d + 1)^3, "
+                               "mean and standard deviation over random subsets (Binkowski et al. 2018)");
+  input_path(c->add_option("REAL", kd->a, "real features .npy [N,D]"))->required();
+  input_path(c->add_option("FAKE", kd->b, "generated features .npy [M,D]"))->required();
+  c->add_option("--subsets", kd->subsets, "random subsets (default 100; 1: the first rows, deterministic)");
+  c->add_option("--subset-size", kd->subset_size, "points per subset, at most the smaller set (default 1000)");
+  c->add_option("--seed", kd->seed, "seed of the subsets (default 0)");
+  c->add_flag("--json", kd->json, "print one JSON object");
+  reg.actions.push_back({c, [kd] {
+    at::Tensor real = points(kd->a), fake = points(kd->b);
+    if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
+    const metrics::Kid k = metrics::kid(real, fake, kd->subsets, kd->subset_size, static_cast<uint64_t>(kd->seed));
+    nlohmann::json j = {{"kid", k.mean}, {"kid_std", k.std}, {"subsets", k.subsets}, {"subset_size", k.subset_size}};
+    std::ostringstream human;
+    human << "kid = " << std::setprecision(6) << k.mean;
+    if (k.subsets > 1) {
+      // The field reports mean ± std over subsets; the interval is that of the mean (normal approximation).
+      const double se = k.std / std::sqrt(static_cast<double>(k.subsets));
+      j["kid_lo"] = k.mean - 1.96 * se, j["kid_hi"] = k.mean + 1.96 * se;
+      j["ci"] = {{"method", "normal interval of the mean over subsets"}, {"level", 0.95}};
+      human << " ± " << k.std << " (std over " << k.subsets << " subsets of " << k.subset_size << "; 95 % CI of the mean "
+            << k.mean - 1.96 * se << " .. " << k.mean + 1.96 * se << "; lower is better, 0 = same distribution)";
+    } else {
+      human << " (one subset of the first " << k.subset_size << " rows; lower is better, 0 = same distribution)";
+    }
+    report(kd->json, j, human.str());
     return 0;
   }});
 

@@ -24,6 +24,7 @@
 #include "metrics/sweep_run.hpp"
 #include "experiment/json_io.hpp"
 #include "render/canvas.hpp"
+#include "reference_flags.hpp"
 #include "render/plot.hpp"
 
 namespace sims::cli {
@@ -35,9 +36,10 @@ struct SweepArgs {
   std::string omegas = "-1,0,0.5,1,2";
   std::vector<std::string> intervals;
   std::string aux_snapshots;
-  std::string real, ref, real_data, features, classifier, out;
-  int64_t n = 1000, n_real = 0, seed = 0, real_seed = 12345, batch = 256, k = 5, keep = 8;
-  int threads = 0;
+  std::string out;
+  ReferenceFlags reference;
+  int64_t n = 1000, seed = 0, batch = 256, k = 5, keep = 8;
+  int threads = 0, ci = 50;
   bool json = false, quiet = false;
 };
 
@@ -59,13 +61,6 @@ std::string interval_text(double lo, double hi) {
   return f(lo) + ":" + f(hi);
 }
 
-at::Tensor read_images(const std::string& path, const char* what) {
-  at::Tensor t = io::read_npy_finite(path);
-  if (t.dim() != 4 || (t.size(1) != 1 && t.size(1) != 3))
-    throw InputError(std::string(what) + " '" + path + "' must be images [N,C,H,W] with C = 1 or 3, got " +
-                     c10::str(t.sizes()));
-  return t.to(at::kFloat);
-}
 
 void write_text(const std::string& path, const std::string& text) {
   io::write_file_atomically(path, text.data(), text.size());
@@ -76,8 +71,6 @@ int run_sweep_cmd(SweepArgs& a) {
   if (a.out.empty()) throw InputError("--out DIR is required");
   if (a.n < 2) throw InputError("--n must be at least 2");
   if (a.batch < 1 || a.k < 1 || a.keep < 1) throw InputError("--batch, --k and --keep must be >= 1");
-  const int sources = !a.real.empty() + !a.ref.empty() + !a.real_data.empty();
-  if (sources != 1) throw InputError("give exactly one of --real REAL.npy, --ref REF.npz, --real-data SPEC");
 
   metrics::SweepConfig cfg;
   cfg.omegas.clear();
@@ -92,6 +85,8 @@ int run_sweep_cmd(SweepArgs& a) {
   }
   cfg.sampler = a.sampling.config();
   cfg.n = a.n, cfg.seed = static_cast<uint64_t>(a.seed), cfg.batch = a.batch, cfg.pr_k = a.k, cfg.keep = a.keep;
+  cfg.ci = a.ci;
+  if (a.ci < 0 || (a.ci > 0 && a.ci < 10)) throw InputError("--ci needs 0 (no intervals) or at least 10 resamples");
 
   const std::string dir = a.out + "/";
   LoadOptions lo = a.models.load_options();
@@ -110,53 +105,17 @@ int run_sweep_cmd(SweepArgs& a) {
 
   const auto& shape = base->info().sample_shape;
   const bool images = shape.size() == 3;
-  const int64_t n_real = a.n_real > 0 ? a.n_real : a.n;
-  metrics::SweepReference ref;
-  metrics::FeatureNetPtr features;
-  metrics::ClassifierPtr classifier;
-  if (images) {
-    if (a.features.empty()) throw InputError("image models need a feature network: --features NET");
-    features = metrics::load_feature_net(a.features);
-    if (!a.classifier.empty()) classifier = metrics::load_classifier(a.classifier);
-    if (!a.real.empty()) {
-      ref.real_images = read_images(a.real, "--real");
-    } else if (!a.ref.empty()) {
-      ref.real_stats = metrics::load_stats_npz(a.ref);
-    } else {
-      auto spec = data::ImageDatasetSpec::parse(a.real_data);
-      ref.real_images = data::load_images(spec, n_real, static_cast<uint64_t>(a.real_seed)).images;
-    }
-    if (ref.real_images.defined()) {
-      const auto s = ref.real_images.sizes();
-      if (s[1] != shape[0] || s[2] != shape[1] || s[3] != shape[2])
-        throw InputError("the real images are " + c10::str(s.slice(1)) + " but the model samples " + shape_to_string(shape));
-    }
-  } else {
-    if (!a.features.empty() || !a.classifier.empty())
-      throw InputError("--features / --classifier apply to image models; this model samples points " + shape_to_string(shape));
-    if (!a.ref.empty()) throw InputError("--ref statistics apply to image models; give --real or --real-data for points");
-    if (!a.real.empty()) {
-      ref.real_points = io::read_npy_finite(a.real);
-      if (ref.real_points.dim() != 2 || (shape.size() == 1 && ref.real_points.size(1) != shape[0]))
-        throw InputError("--real '" + a.real + "' must be points [M," + (shape.empty() ? "D" : std::to_string(shape[0])) +
-                         "], got " + c10::str(ref.real_points.sizes()));
-    } else {
-      if (shape.size() != 1 || shape[0] != 2) throw InputError("--real-data names built-in 2D data; this model samples " + shape_to_string(shape));
-      ref.real_points = data::sample_toy2d(data::Toy2dSpec::named(a.real_data), n_real, static_cast<uint64_t>(a.real_seed));
-    }
-  }
-
+  Reference rd = load_reference(a.reference, shape, a.n);
+  metrics::SweepReference& ref = rd.ref;
+  metrics::FeatureNetPtr& features = rd.features;
+  metrics::ClassifierPtr& classifier = rd.classifier;
   // The output folder, created only once the inputs are good.
   prepare_output("--out", a.out, OutputKind::Folder);
   // What the rows depend on besides the numbers: the models and the reference, by content.
-  auto identity = [](const std::string& path) {
-    return path.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"path", path}, {"content", experiment::file_fingerprint(path)}};
-  };
-  nlohmann::json inputs = {{"model", identity(a.models.model)}, {"aux", nlohmann::json::array()},
-                           {"real", identity(a.real)}, {"ref", identity(a.ref)}, {"real_data", a.real_data},
-                           {"n_real", n_real}, {"real_seed", a.real_seed},
-                           {"features", a.features}, {"classifier", a.classifier}};
-  for (const auto& p : aux_paths) inputs["aux"].push_back(identity(p));
+  nlohmann::json inputs = rd.inputs;
+  inputs["model"] = file_identity(a.models.model);
+  inputs["aux"] = nlohmann::json::array();
+  for (const auto& p : aux_paths) inputs["aux"].push_back(file_identity(p));
   install_stop_handler();
   metrics::SweepRunOptions so;
   so.out_dir = a.out;
@@ -166,24 +125,23 @@ int run_sweep_cmd(SweepArgs& a) {
   so.on_progress = [&](const experiment::Progress& p) {
     if (!a.quiet) line(p);
   };
-  metrics::SweepResult res;
-  try {
-    res = metrics::run_sweep_folder(base, auxes, cfg, ref, features.get(), classifier.get(), so);
-  } catch (const Cancelled&) {
-    line.clear();
-    std::cerr << "stopped: finished rows are kept in " << a.out << " (run the same command again to continue)" << std::endl;
-    throw;
-  }
-  line.clear();
+  const metrics::SweepResult res = keep_on_stop(line, a.out, [] { return "finished rows are kept"; }, [&] {
+    return metrics::run_sweep_folder(base, auxes, cfg, ref, features.get(), classifier.get(), so);
+  });
 
   // Files.
   nlohmann::json j = res.to_json();
+  const std::vector<std::string> verdicts = res.verdicts();
+  j["verdicts"] = verdicts;
+  if (a.ci > 0)
+    j["ci"] = {{"method", "percentile bootstrap over each row's samples"}, {"level", res.ci_level}, {"resamples", a.ci}};
+  j["better"] = "lower " + res.metric + ", higher precision and recall";
   j["model"] = a.models.model;
   j["n"] = a.n;
   j["seed"] = a.seed;
   j["steps"] = cfg.sampler.steps;
   j["sampler"] = to_string(cfg.sampler.kind);
-  j["real"] = !a.real.empty() ? a.real : !a.ref.empty() ? a.ref : a.real_data;
+  j["real"] = a.reference.source();
   if (classifier) j["classifier"] = classifier->name();
   write_text(dir + "sweep.csv", res.to_csv());
   write_text(dir + "sweep.json", j.dump(2) + "\n");
@@ -206,12 +164,16 @@ int run_sweep_cmd(SweepArgs& a) {
   render::LinePlot mp;
   mp.title = metric_name + " vs guidance \u03c9";
   mp.x_label = "\u03c9";
-  mp.y_label = metric_name;
+  mp.y_label = metric_name + " (lower is better)";
+  mp.subtitle = a.ci > 0 ? "bars: 95 % bootstrap intervals over " + std::to_string(a.n) + " samples; ring: best"
+                         : "no intervals (--ci 0); ring: best";
+  mp.mark_best = true;
   for (size_t c = 0; c < combos.size(); ++c) {
     render::Series s;
     s.label = combos[c].label.empty() ? metric_name : combos[c].label;
     s.colour = render::palette(c);
-    for (auto* r : combos[c].rows) s.x.push_back(r->omega), s.y.push_back(r->value);
+    for (auto* r : combos[c].rows)
+      s.x.push_back(r->omega), s.y.push_back(r->value), s.lo.push_back(r->value_lo), s.hi.push_back(r->value_hi);
     mp.series.push_back(s);
   }
   const std::string metric_png = dir + (images ? "fd_vs_omega.png" : "w2_vs_omega.png");
@@ -272,6 +234,7 @@ int run_sweep_cmd(SweepArgs& a) {
     print_json(j);
   } else {
     std::cout << res.to_csv();
+    for (const auto& v : verdicts) std::cout << v << "\n";
     std::cout << "wrote";
     for (const auto& w : written) std::cout << " " << w;
     std::cout << "\n";
@@ -295,16 +258,11 @@ void add_sweep_command(CLI::App& app, Registry& reg) {
   input_path(c->add_option("--aux-snapshots", a->aux_snapshots, "further auxiliary models A1,A2,... (one row set per model)"), InputKind::List);
   c->add_option("--n", a->n, "samples per setting (default 1000)");
   c->add_option("--seed", a->seed, "seed of the starting noise, the same for every setting (default 0)");
-  input_path(c->add_option("--real", a->real, "real samples .npy (points [M,D] or images [M,C,H,W])"));
-  input_path(c->add_option("--ref", a->ref, "reference feature statistics .npz (mu, sigma; images only; no precision/recall)"));
-  input_path(c->add_option("--real-data", a->real_data, "built-in data: a 2D name (gaussian, grid25, ...) or an image data set spec (faces, faces:ratio=0.3, mnist:DIR, ...)"), InputKind::DataSpec);
-  c->add_option("--n-real", a->n_real, "real samples drawn with --real-data (default --n)");
-  c->add_option("--real-seed", a->real_seed, "seed of the --real-data samples (default 12345)");
-  input_path(c->add_option("--features", a->features, "feature network for images (see 'sims features --help')"), InputKind::NetSpec);
-  input_path(c->add_option("--classifier", a->classifier, "attribute classifier for images (ratio per attribute)"), InputKind::NetSpec);
+  a->reference.bind(c);
   c->add_option("--batch", a->batch, "images per sampler / network call (default 256)");
   c->add_option("--k", a->k, "k of precision/recall (default 5)");
   c->add_option("--keep", a->keep, "images per omega in samples.png (default 8)");
+  c->add_option("--ci", a->ci, "bootstrap resamples for 95 % intervals of every metric (default 50; 0: none)");
   c->add_option("--out", a->out, "output directory")->required();
   c->add_option("--threads", a->threads, "LibTorch threads (0 = default)");
   c->add_flag("--quiet", a->quiet, "no progress on stderr");

@@ -108,11 +108,22 @@ std::string loop_metric_name(const DiffusionLoopConfig& cfg) {
   return cfg.data.name == "gaussian" ? "w2_gaussian_fit" : "w2_empirical";
 }
 
+metrics::Estimate DiffusionLoopResult::w2_interval(size_t g) const {
+  return g < w2_runs.size() ? metrics::mean_over_runs(w2_runs[g]) : metrics::Estimate{};
+}
+
 nlohmann::json DiffusionLoopResult::to_json() const {
   nlohmann::json j = {{"metric", metric},       {"w2_mean", w2_mean},       {"w2_median", w2_median},
                       {"w2_std", w2_std},       {"ratio", ratio},           {"trace_mean", trace_mean},
                       {"trace_median", trace_median}, {"seconds", seconds}, {"rss_mib", rss_mib}, {"limit_ratio", limit_ratio},
                       {"limit_from", limit_from}};
+  nlohmann::json lo = nlohmann::json::array(), hi = nlohmann::json::array();
+  for (size_t g = 0; g < w2_mean.size(); ++g) {
+    const metrics::Estimate e = w2_interval(g);
+    lo.push_back(experiment::result_number(e.lo)), hi.push_back(experiment::result_number(e.hi));
+  }
+  j["w2_lo"] = lo, j["w2_hi"] = hi;
+  j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
   if (!w2_base_mean.empty()) j["w2_base_mean"] = w2_base_mean;
   if (!phase_seconds.empty()) j["phase_seconds"] = phase_seconds;
   return j;
@@ -212,7 +223,7 @@ void write_metrics(const std::string& dir, const DiffusionLoopConfig& cfg, const
   experiment::write_json_file(dir + "/metrics.json", j);
   std::ostringstream csv;
   csv << "generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median" << (res.w2_base_mean.empty() ? "" : ",w2_base_mean")
-      << ",seconds,rss_mib\n"
+      << ",seconds,rss_mib,w2_lo,w2_hi\n"
       << std::setprecision(10);
   for (size_t g = 0; g < res.w2_mean.size(); ++g) {
     csv << g + 1 << "," << res.w2_mean[g] << "," << res.w2_median[g] << "," << res.w2_std[g] << "," << res.ratio[g] << ","
@@ -220,6 +231,10 @@ void write_metrics(const std::string& dir, const DiffusionLoopConfig& cfg, const
     if (!res.w2_base_mean.empty()) csv << "," << res.w2_base_mean[g];
     csv << "," << res.seconds[g] << ",";
     if (g < res.rss_mib.size()) csv << res.rss_mib[g];
+    const metrics::Estimate e = res.w2_interval(g);
+    csv << ",";
+    if (e.has_interval()) csv << e.lo << "," << e.hi;
+    else csv << ",";
     csv << "\n";
   }
   experiment::write_text_file(dir + "/metrics.csv", csv.str());
@@ -470,6 +485,8 @@ nlohmann::json DiffusionLoopResult::row(size_t g) const {
                       {"trace_mean", experiment::result_number(trace_mean.at(g))},
                       {"trace_median", experiment::result_number(trace_median.at(g))},
                       {"seconds", g < seconds.size() ? seconds[g] : 0.0}};
+  const metrics::Estimate e = w2_interval(g);
+  j["w2_lo"] = experiment::result_number(e.lo), j["w2_hi"] = experiment::result_number(e.hi);
   if (g < w2_base_mean.size()) j["w2_base_mean"] = experiment::result_number(w2_base_mean[g]);
   return j;
 }

@@ -41,6 +41,7 @@
 #include "diffusion/network.hpp"
 #include "kernels/dispatch.hpp"
 #include "loops/gaussian_loop.hpp"
+#include "metrics/uncertainty.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
 
@@ -107,7 +108,10 @@ struct DiffusionLoopResult {
   double limit_ratio = 0;
   int limit_from = 1;
   int resumed_from = 0;  // generations found in the run folder
-  nlohmann::json to_json() const;  // arrays + metric, limit_ratio, limit_from
+  nlohmann::json to_json() const;  // arrays + metric, limit_ratio, limit_from, w2_lo/w2_hi
+  // The 95 % Student-t interval of generation g + 1's mean W2 over the runs
+  // (none with one run).
+  metrics::Estimate w2_interval(size_t g) const;
   // One generation's row (index g = generation g + 1), as progress carries it.
   nlohmann::json row(size_t g) const;
 };

@@ -1,5 +1,7 @@
 #include "loops/gaussian_loop.hpp"
 
+#include "metrics/uncertainty.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
@@ -161,6 +163,9 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
     };
     res.w2_mean.push_back(mean_of(w2));
     res.w2_median.push_back(median_of(w2));
+    const metrics::Estimate ci = metrics::mean_over_runs(w2);
+    res.w2_lo.push_back(ci.lo);
+    res.w2_hi.push_back(ci.hi);
     res.trace_mean.push_back(mean_of(trace));
     res.trace_median.push_back(median_of(trace));
     res.mean_norm_mean.push_back(mean_of(norm));
@@ -193,6 +198,12 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
   nlohmann::json j = gaussian_loop_schema().to_json(cfg);
   j["w2_mean"] = res.w2_mean;
   j["w2_median"] = res.w2_median;
+  nlohmann::json lo = nlohmann::json::array(), hi = nlohmann::json::array();
+  for (size_t g = 0; g < res.w2_lo.size(); ++g)
+    lo.push_back(experiment::result_number(res.w2_lo[g])), hi.push_back(experiment::result_number(res.w2_hi[g]));
+  j["w2_lo"] = lo;
+  j["w2_hi"] = hi;
+  j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
   j["trace_mean"] = res.trace_mean;
   j["trace_median"] = res.trace_median;
   std::vector<double> ratio;
@@ -210,9 +221,10 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
     if (stored.value("generations", int64_t(0)) >= cfg.generations) {
       nlohmann::json j = stored;
       j["generations"] = cfg.generations;
-      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio"}) {
-        auto v = stored.at(k).get<std::vector<double>>();
-        v.resize(static_cast<size_t>(cfg.generations));
+      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "w2_lo", "w2_hi"}) {
+        if (!stored.contains(k)) continue;  // an older folder without intervals
+        auto v = stored.at(k);
+        v.erase(v.begin() + std::min<int64_t>(cfg.generations, static_cast<int64_t>(v.size())), v.end());
         j[k] = v;
       }
       return j;
@@ -223,10 +235,14 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
   const nlohmann::json j = gaussian_loop_json(cfg, res);
   experiment::write_json_file(dir + "/metrics.json", j);
   std::ostringstream csv;
-  csv << "generation,w2_mean,w2_median,trace_mean,trace_median\n" << std::setprecision(10);
-  for (size_t g = 0; g < res.w2_mean.size(); ++g)
+  csv << "generation,w2_mean,w2_median,trace_mean,trace_median,w2_lo,w2_hi\n" << std::setprecision(10);
+  for (size_t g = 0; g < res.w2_mean.size(); ++g) {
     csv << g + 1 << "," << res.w2_mean[g] << "," << res.w2_median[g] << "," << res.trace_mean[g] << ","
-        << res.trace_median[g] << "\n";
+        << res.trace_median[g] << ",";
+    if (std::isfinite(res.w2_lo[g])) csv << res.w2_lo[g] << "," << res.w2_hi[g];
+    else csv << ",";
+    csv << "\n";
+  }
   experiment::write_text_file(dir + "/metrics.csv", csv.str());
   rf.finish("loop", nlohmann::json::object());
   return j;

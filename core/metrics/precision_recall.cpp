@@ -58,7 +58,7 @@ at::Tensor knn_radii_squared(const at::Tensor& x, int64_t k, int64_t block) {
   return radii_impl(x.to(at::kCPU, compute_dtype(x, x)).contiguous(), k, block);
 }
 
-PrecisionRecall precision_recall(const at::Tensor& real_in, const at::Tensor& fake_in, int64_t k, int64_t block) {
+PointScores point_scores(const at::Tensor& real_in, const at::Tensor& fake_in, int64_t k, int64_t block) {
   if (k < 1) throw InputError("k must be at least 1, got " + std::to_string(k));
   if (block < 1) throw InputError("block must be at least 1");
   check_set(real_in, "real", k);
@@ -72,21 +72,43 @@ PrecisionRecall precision_recall(const at::Tensor& real_in, const at::Tensor& fa
   at::Tensor r_real = radii_impl(real, k, block);
   at::Tensor r_fake = radii_impl(fake, k, block);
   at::Tensor real_n = (real * real).sum(1), fake_n = (fake * fake).sum(1);
-  // One pass over the cross distances serves both precision (any over real)
-  // and recall (any over generated, accumulated per real point).
+  // One pass over the cross distances serves all four: per generated point
+  // (any / how many real balls), per real point (in some generated ball; a
+  // generated point in its own ball).
   const int64_t nf = fake.size(0), nr = real.size(0);
-  int64_t fake_inside = 0;
-  at::Tensor real_covered = at::zeros({nr}, at::kBool);
+  PointScores ps;
+  ps.k = k;
+  ps.fake_in_real = at::empty({nf}, at::kDouble);
+  ps.fake_balls = at::empty({nf}, at::kDouble);
+  at::Tensor real_in_fake = at::zeros({nr}, at::kBool), real_covered = at::zeros({nr}, at::kBool);
   for (int64_t s = 0; s < nf; s += block) {
     const int64_t e = std::min(nf, s + block);
     at::Tensor d = sqdist(fake.slice(0, s, e), fake_n.slice(0, s, e), real, real_n);  // [b, Nr]
-    fake_inside += d.le(r_real.unsqueeze(0)).any(1).sum().item<int64_t>();
-    real_covered.logical_or_(d.le(r_fake.slice(0, s, e).unsqueeze(1)).any(0));
+    const at::Tensor in_real_balls = d.le(r_real.unsqueeze(0));
+    ps.fake_in_real.slice(0, s, e).copy_(in_real_balls.any(1));
+    ps.fake_balls.slice(0, s, e).copy_(in_real_balls.sum(1));
+    real_covered.logical_or_(in_real_balls.any(0));
+    real_in_fake.logical_or_(d.le(r_fake.slice(0, s, e).unsqueeze(1)).any(0));
   }
+  ps.real_in_fake = real_in_fake.to(at::kDouble);
+  ps.real_covered = real_covered.to(at::kDouble);
+  return ps;
+}
+
+PrecisionRecall precision_recall(const at::Tensor& real, const at::Tensor& fake, int64_t k, int64_t block) {
+  const PointScores ps = point_scores(real, fake, k, block);
   PrecisionRecall pr;
-  pr.precision = static_cast<double>(fake_inside) / static_cast<double>(nf);
-  pr.recall = real_covered.sum().item<double>() / static_cast<double>(nr);
+  pr.precision = ps.fake_in_real.mean().item<double>();
+  pr.recall = ps.real_in_fake.mean().item<double>();
   return pr;
+}
+
+DensityCoverage density_coverage(const at::Tensor& real, const at::Tensor& fake, int64_t k, int64_t block) {
+  const PointScores ps = point_scores(real, fake, k, block);
+  DensityCoverage dc;
+  dc.density = ps.fake_balls.mean().item<double>() / static_cast<double>(k);
+  dc.coverage = ps.real_covered.mean().item<double>();
+  return dc;
 }
 
 }  // namespace sims::metrics

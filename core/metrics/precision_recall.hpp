@@ -27,6 +27,30 @@ struct PrecisionRecall {
 PrecisionRecall precision_recall(const at::Tensor& real, const at::Tensor& fake, int64_t k = 5,
                                  int64_t block = 1024);
 
+// Density and coverage (Naeem et al. 2020): with r_i the distance of real
+// point X_i to its k-th nearest real neighbour,
+//   density  = 1/(k M) sum_j #{i : |Y_j - X_i| <= r_i}   (about 1 when the
+//              generated points are spread like the real ones; above 1 when
+//              they crowd the dense real regions)
+//   coverage = 1/N #{i : some Y_j within r_i of X_i}    (higher is better)
+// for N real and M generated points.
+struct DensityCoverage {
+  double density = 0;
+  double coverage = 0;
+};
+DensityCoverage density_coverage(const at::Tensor& real, const at::Tensor& fake, int64_t k = 5, int64_t block = 1024);
+
+// The four metrics are means over points: precision and density over the
+// generated points, recall and coverage over the real ones. Per point (float64):
+struct PointScores {
+  at::Tensor fake_in_real;  // [M] 1 if inside some real point's ball (precision)
+  at::Tensor fake_balls;    // [M] how many real balls contain it (density = mean / k)
+  at::Tensor real_in_fake;  // [N] 1 if inside some generated point's ball (recall)
+  at::Tensor real_covered;  // [N] 1 if some generated point lies in its own ball (coverage)
+  int64_t k = 5;
+};
+PointScores point_scores(const at::Tensor& real, const at::Tensor& fake, int64_t k = 5, int64_t block = 1024);
+
 // Squared k-NN radii [N] of a set (distance to the k-th nearest other point,
 // squared), in the computation dtype described above.
 at::Tensor knn_radii_squared(const at::Tensor& x, int64_t k, int64_t block = 1024);

@@ -1,13 +1,17 @@
 #include "metrics/sweep.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <iomanip>
 #include <cmath>
 #include <sstream>
 
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "metrics/kid.hpp"
 #include "metrics/precision_recall.hpp"
+#include "metrics/uncertainty.hpp"
 #include "metrics/wasserstein.hpp"
 #include "sampling/edm_sampler.hpp"
 
@@ -33,12 +37,19 @@ std::string csv_quote(const std::string& s) {
   return q + "\"";
 }
 
+bool has_ci(const SweepRow& r) { return std::isfinite(r.value_lo) || std::isfinite(r.precision_lo); }
+
 }  // namespace
 
 nlohmann::json SweepRow::to_json(const std::vector<std::string>& names) const {
   nlohmann::json j = {{"omega", omega}, {"interval", {num(lo), num(hi)}}, {"interval_text", fmt(lo) + ":" + fmt(hi)},
                       {"aux", aux}, {metric, num(value)}, {"precision", num(precision)},
                       {"recall", num(recall)}, {"nfe", nfe}, {"seconds", seconds}};
+  if (has_ci(*this)) {
+    j[metric + "_lo"] = num(value_lo), j[metric + "_hi"] = num(value_hi);
+    j["precision_lo"] = num(precision_lo), j["precision_hi"] = num(precision_hi);
+    j["recall_lo"] = num(recall_lo), j["recall_hi"] = num(recall_hi);
+  }
   if (!ratios.empty()) {
     nlohmann::json r = nlohmann::json::object();
     for (size_t k = 0; k < ratios.size() && k < names.size(); ++k) r[names[k]] = num(ratios[k]);
@@ -57,18 +68,93 @@ nlohmann::json SweepResult::to_json() const {
 }
 
 std::string SweepResult::to_csv() const {
+  // The interval columns come last (and only when intervals were computed), so older readers keep their columns.
+  bool ci = false;
+  for (const auto& r : rows) ci = ci || has_ci(r);
   std::ostringstream s;
   s << "omega,interval_lo,interval_hi,aux," << metric << ",precision,recall";
   for (const auto& a : attr_names) s << ",ratio_" << csv_quote(a);
-  s << ",nfe,seconds\n";
+  s << ",nfe,seconds";
+  if (ci) s << "," << metric << "_lo," << metric << "_hi,precision_lo,precision_hi,recall_lo,recall_hi";
+  s << "\n";
   for (const auto& r : rows) {
     s << fmt(r.omega) << "," << fmt(r.lo) << "," << fmt(r.hi) << "," << csv_quote(r.aux) << "," << fmt(r.value) << ","
       << fmt(r.precision) << "," << fmt(r.recall);
     for (size_t k = 0; k < attr_names.size(); ++k) s << "," << (k < r.ratios.size() ? fmt(r.ratios[k]) : "");
-    s << "," << r.nfe << "," << fmt(r.seconds) << "\n";
+    s << "," << r.nfe << "," << fmt(r.seconds);
+    if (ci)
+      s << "," << fmt(r.value_lo) << "," << fmt(r.value_hi) << "," << fmt(r.precision_lo) << "," << fmt(r.precision_hi)
+        << "," << fmt(r.recall_lo) << "," << fmt(r.recall_hi);
+    s << "\n";
   }
   return s.str();
 }
+
+std::vector<std::string> SweepResult::verdicts() const {
+  std::vector<std::string> out;
+  std::vector<std::pair<std::string, std::pair<double, double>>> groups;
+  for (const auto& r : rows) {
+    const auto g = std::make_pair(r.aux, std::make_pair(r.lo, r.hi));
+    if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+  }
+  auto estimate = [](const SweepRow& r) {
+    Estimate e;
+    e.value = r.value, e.lo = r.value_lo, e.hi = r.value_hi;
+    return e;
+  };
+  for (const auto& [aux_label, iv] : groups) {
+    const SweepRow *zero = nullptr, *best = nullptr;
+    for (const auto& r : rows) {
+      if (r.aux != aux_label || r.lo != iv.first || r.hi != iv.second || !std::isfinite(r.value)) continue;
+      if (r.omega == 0.0) zero = &r;
+      else if (!best || r.value < best->value) best = &r;
+    }
+    std::ostringstream s;
+    s << std::setprecision(3);
+    const std::string where = rows.size() > 1 && groups.size() > 1 ? " (aux " + aux_label + ", interval " + fmt(iv.first) +
+                                                                         ":" + fmt(iv.second) + ")"
+                                                                   : "";
+    if (!zero || !best) {
+      s << "no verdict" << where << ": the sweep needs omega = 0 and another omega to compare";
+      out.push_back(s.str());
+      continue;
+    }
+    const Estimate d = difference(estimate(*zero), estimate(*best));  // > 0: best is lower (better)
+    if (!d.has_interval()) {
+      s << (d.value > 0 ? "SIMS lowers " : "SIMS does not lower ") << metric << (d.value > 0 ? " by " : "; best ")
+        << std::abs(d.value) << " at omega = " << best->omega << where << " (no interval: run with --ci to judge it)";
+    } else if (significant(d) && d.value > 0) {
+      s << "SIMS lowers " << metric << " by " << d.value << " ± " << d.half_width() << " at omega = " << best->omega
+        << where << " (" << std::lround(100 * ci_level) << " % interval; lower is better)";
+    } else {
+      s << "no significant gain at any omega" << where << ": best omega = " << best->omega << " changes " << metric
+        << " by " << -d.value << " ± " << d.half_width()
+        << " (the auxiliary may be too close to the base, or the sample too small)";
+    }
+    out.push_back(s.str());
+  }
+  return out;
+}
+
+namespace {
+
+// The row's value recomputed on bootstrap resamples of its samples (points)
+// or their features (images); precision and recall bootstrapped over the
+// points they average (manifold_estimates).
+void add_intervals(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg,
+                   const std::function<double(const at::Tensor&)>& value, const at::Tensor& real_for_pr) {
+  const Estimate v = bootstrap(x.size(0), [&](const std::vector<int64_t>& idx) {
+    return value(x.index_select(0, at::tensor(idx, at::kLong)));
+  }, cfg.ci, cfg.ci_level, cfg.seed);
+  row.value_lo = v.lo, row.value_hi = v.hi;
+  if (real_for_pr.defined() && real_for_pr.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
+    const ManifoldEstimates m = manifold_estimates(point_scores(real_for_pr, x, cfg.pr_k), cfg.ci, cfg.ci_level, cfg.seed);
+    row.precision_lo = m.precision.lo, row.precision_hi = m.precision.hi;
+    row.recall_lo = m.recall.lo, row.recall_hi = m.recall.hi;
+  }
+}
+
+}  // namespace
 
 SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,
                       SweepReference& ref, FeatureNet* features, AttributeClassifier* classifier,
@@ -109,6 +195,8 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
                        " points is too large (n·m must be <= " + std::to_string(kMaxOtEntries) + ")");
   }
   if (classifier) res.attr_names = classifier->attr_names();
+  if (cfg.ci < 0 || (cfg.ci > 0 && cfg.ci < 10)) throw InputError("sweep: --ci needs 0 (none) or at least 10 resamples");
+  res.ci_level = cfg.ci_level;
 
   const at::Tensor noise = seeded_noise(cfg.n, shape, cfg.seed);
   const size_t total = aux.size() * cfg.intervals.size() * cfg.omegas.size();
@@ -150,6 +238,17 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
             auto pr = precision_recall(ref.real_features, f, cfg.pr_k);
             row.precision = pr.precision, row.recall = pr.recall;
           }
+          if (ref.real_features.defined() && cfg.kid_subsets > 0) {
+            // KID beside FD: unbiased, so small sets do not inflate it.
+            const Kid k = kid(ref.real_features, f, cfg.kid_subsets, 1000, cfg.seed);
+            row.extra["kid"] = k.mean, row.extra["kid_std"] = k.std;
+          }
+          if (cfg.ci > 0) {
+            if (progress && !progress(idx, total, "intervals (" + label.str() + ")")) throw Cancelled();
+            add_intervals(row, f, cfg, [&](const at::Tensor& fs) {
+              return frechet_distance(stats_of_features(fs, "sample features"), ref.real_stats);
+            }, ref.real_features);
+          }
           at::Tensor labels;
           if (classifier) {
             labels = classifier->predict(xc, bo);
@@ -161,6 +260,11 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
           if (ref.real_points.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
             auto pr = precision_recall(ref.real_points, x, cfg.pr_k);
             row.precision = pr.precision, row.recall = pr.recall;
+          }
+          if (cfg.ci > 0) {
+            if (progress && !progress(idx, total, "intervals (" + label.str() + ")")) throw Cancelled();
+            add_intervals(row, x, cfg, [&](const at::Tensor& xs) { return wasserstein2(xs, ref.real_points); },
+                          ref.real_points);
           }
         }
         row.kept = x.narrow(0, 0, std::min<int64_t>(x.size(0), images ? cfg.keep : std::max<int64_t>(cfg.keep, 2000)))

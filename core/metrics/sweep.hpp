@@ -41,6 +41,13 @@ struct SweepConfig {
   int64_t batch = 256;     // samples per sampler call (images)
   int64_t pr_k = 5;        // k of precision/recall
   int64_t keep = 8;        // samples kept per row for figures (points: up to 2000)
+  // Confidence intervals: percentile bootstrap over each row's samples with
+  // this many resamples at `ci_level` (0: no intervals). Images also get KID
+  // (mean and standard deviation over `kid_subsets` subsets) when real
+  // features are known.
+  int ci = 0;
+  double ci_level = 0.95;
+  int64_t kid_subsets = 50;
   // Images, optional: called for every row with all its samples (clamped to
   // [-1,1]), their features and the classifier's labels (undefined without a
   // classifier) before the row is stored; may add metrics to row.extra (e.g.
@@ -67,6 +74,10 @@ struct SweepRow {
   double precision = std::numeric_limits<double>::quiet_NaN();
   double recall = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> ratios;  // per classifier attribute (empty without a classifier)
+  // Bootstrap intervals of value, precision and recall (NaN without --ci).
+  double value_lo = std::numeric_limits<double>::quiet_NaN(), value_hi = std::numeric_limits<double>::quiet_NaN();
+  double precision_lo = std::numeric_limits<double>::quiet_NaN(), precision_hi = std::numeric_limits<double>::quiet_NaN();
+  double recall_lo = std::numeric_limits<double>::quiet_NaN(), recall_hi = std::numeric_limits<double>::quiet_NaN();
   int nfe = 0;
   double seconds = 0;          // sampling + metric wall time
   at::Tensor kept;             // first `keep` samples (float32)
@@ -79,8 +90,14 @@ struct SweepResult {
   std::string features;                  // feature net name (images)
   std::vector<std::string> attr_names;   // classifier attributes
   std::vector<SweepRow> rows;
+  double ci_level = 0.95;                // of the rows' intervals
   nlohmann::json to_json() const;
   std::string to_csv() const;
+  // One line on the effect, per auxiliary and interval: the best ω against
+  // ω = 0 with the interval of the difference, and whether it is significant
+  // (e.g. "SIMS lowers w2 by 0.013 ± 0.004 at omega = 0.5 (aux a.ckpt)", or
+  // "no significant gain at any omega ..."). Lower is better for w2 and fd.
+  std::vector<std::string> verdicts() const;
 };
 
 // (row index, total rows, stage text); return false to cancel.

@@ -40,14 +40,17 @@ json sweep_settings(const SweepConfig& cfg, const std::vector<SweepAux>& aux, co
   for (const auto& [lo, hi] : cfg.intervals)
     intervals.push_back({experiment::setting_number(lo), experiment::setting_number(hi)});
   for (const auto& a : aux) labels.push_back(a.label);
-  return {{"sampler", sampler_settings(cfg.sampler)},
-          {"n", cfg.n},
-          {"seed", cfg.seed},
-          {"batch", cfg.batch},
-          {"pr_k", cfg.pr_k},
-          {"keep", cfg.keep},
-          {"grid", {{"omegas", omegas}, {"intervals", intervals}, {"aux", labels}}},
-          {"inputs", inputs}};
+  json j = {{"sampler", sampler_settings(cfg.sampler)},
+            {"n", cfg.n},
+            {"seed", cfg.seed},
+            {"batch", cfg.batch},
+            {"pr_k", cfg.pr_k},
+            {"keep", cfg.keep},
+            {"grid", {{"omegas", omegas}, {"intervals", intervals}, {"aux", labels}}},
+            {"inputs", inputs}};
+  // Only with intervals, so that folders of sweeps without them (and of older sims) keep their settings.
+  if (cfg.ci > 0) j["uncertainty"] = {{"ci", cfg.ci}, {"ci_level", cfg.ci_level}, {"kid_subsets", cfg.kid_subsets}};
+  return j;
 }
 
 SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr_names) {
@@ -61,13 +64,20 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
     r.value = experiment::read_number(j.at(r.metric), r.metric);
     r.precision = experiment::read_number(j.at("precision"), "precision");
     r.recall = experiment::read_number(j.at("recall"), "recall");
+    const auto bound = [&](const std::string& key) {
+      return j.contains(key) && !j[key].is_null() ? experiment::read_number(j[key], key) : NAN;
+    };
+    r.value_lo = bound(r.metric + "_lo"), r.value_hi = bound(r.metric + "_hi");
+    r.precision_lo = bound("precision_lo"), r.precision_hi = bound("precision_hi");
+    r.recall_lo = bound("recall_lo"), r.recall_hi = bound("recall_hi");
     r.nfe = j.at("nfe").get<int>();
     r.seconds = j.at("seconds").get<double>();
     for (const auto& n : attr_names)
       r.ratios.push_back(j.contains("ratio") && j["ratio"].contains(n) ? experiment::read_number(j["ratio"][n], n) : NAN);
     for (auto it = j.begin(); it != j.end(); ++it)
       if (!std::set<std::string>{"omega", "interval", "interval_text", "aux", "fd", "w2", "precision", "recall", "nfe",
-                                 "seconds", "ratio"}
+                                 "seconds", "ratio", "fd_lo", "fd_hi", "w2_lo", "w2_hi", "precision_lo", "precision_hi",
+                                 "recall_lo", "recall_hi"}
                .count(it.key()))
         r.extra[it.key()] = it.value();
   } catch (const json::exception& e) {
@@ -82,6 +92,7 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
   experiment::RunFolder rf(opts.out_dir, "sweep", sweep_settings(cfg, aux, opts.inputs), {"grid", "keep"});
   const experiment::Reporter report(opts.on_progress);
   SweepResult res;
+  res.ci_level = cfg.ci_level;
   const int64_t total = static_cast<int64_t>(aux.size() * cfg.intervals.size() * cfg.omegas.size());
   int64_t done = 0;
   for (const auto& a : aux)

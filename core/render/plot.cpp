@@ -195,13 +195,21 @@ Canvas render_plot(const LinePlot& p) {
       fr.x1 = std::max(fr.x1, s.x[i]);
       fr.y0 = std::min(fr.y0, fr.ty(s.y[i]));
       fr.y1 = std::max(fr.y1, fr.ty(s.y[i]));
+      for (const auto* b : {&s.lo, &s.hi})
+        if (i < b->size() && fr.usable(s.x[i], (*b)[i])) {
+          fr.y0 = std::min(fr.y0, fr.ty((*b)[i]));
+          fr.y1 = std::max(fr.y1, fr.ty((*b)[i]));
+        }
     }
   Canvas c(p.width, p.height, {255, 255, 255});
   const float fs = 14.0f;
-  fr.top = p.title.empty() ? 14 : 38;
+  fr.top = (p.title.empty() ? 14 : 38) + (p.subtitle.empty() ? 0 : 18);
   fr.pw = p.width - fr.left - fr.right;
   fr.ph = p.height - fr.top - fr.bottom;
   if (!p.title.empty()) c.draw_text(p.title, (p.width - Canvas::text_width(p.title, 16, true)) / 2, 8, 16, {10, 10, 10}, true);
+  if (!p.subtitle.empty())
+    c.draw_text(p.subtitle, (p.width - Canvas::text_width(p.subtitle, fs - 2)) / 2, p.title.empty() ? 8 : 30, fs - 2,
+                {90, 90, 90});
   if (!std::isfinite(fr.x0)) {
     c.stroke_rect(fr.left, fr.top, fr.pw, fr.ph, {120, 120, 120});
     c.draw_text("no data", fr.left + fr.pw / 2 - 25, fr.top + fr.ph / 2 - 8, fs, {120, 120, 120});
@@ -232,6 +240,14 @@ Canvas render_plot(const LinePlot& p) {
   if (!p.x_label.empty())
     c.draw_text(p.x_label, fr.left + (fr.pw - Canvas::text_width(p.x_label, fs)) / 2, p.height - 24, fs);
   if (!p.y_label.empty()) c.draw_text_vertical(p.y_label, 14, fr.top + fr.ph / 2, fs);
+  for (const auto& s : p.series)  // error bars under the lines
+    for (size_t i = 0; i < std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()}); ++i) {
+      if (!fr.usable(s.x[i], s.y[i]) || !fr.usable(s.x[i], s.lo[i]) || !fr.usable(s.x[i], s.hi[i])) continue;
+      const double X = fr.px(s.x[i]), Y0 = fr.py(s.lo[i]), Y1 = fr.py(s.hi[i]);
+      line(c, X, Y0, X, Y1, s.colour);
+      line(c, X - 4, Y0, X + 4, Y0, s.colour);
+      line(c, X - 4, Y1, X + 4, Y1, s.colour);
+    }
   for (const auto& s : p.series) {
     double lx = 0, ly = 0;
     for_each_point(fr, s, [&](double X, double Y, bool joined) {
@@ -240,6 +256,22 @@ Canvas render_plot(const LinePlot& p) {
       lx = X;
       ly = Y;
     });
+  }
+  if (p.mark_best) {
+    const Series* bs = nullptr;
+    size_t bi = 0;
+    for (const auto& s : p.series)
+      for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
+        if (fr.usable(s.x[i], s.y[i]) && (!bs || (p.mark_best_high ? s.y[i] > bs->y[bi] : s.y[i] < bs->y[bi])))
+          bs = &s, bi = i;
+    if (bs) {
+      const double X = fr.px(bs->x[bi]), Y = fr.py(bs->y[bi]);
+      for (int a = 0; a < 48; ++a) {  // a ring of radius 9
+        const double t0 = a * 2 * 3.14159265358979 / 48, t1 = (a + 1) * 2 * 3.14159265358979 / 48;
+        line(c, X + 9 * std::cos(t0), Y + 9 * std::sin(t0), X + 9 * std::cos(t1), Y + 9 * std::sin(t1), {20, 20, 20});
+      }
+      c.draw_text("best", static_cast<int>(X) + 12, static_cast<int>(Y) - 22, fs - 2, {20, 20, 20});
+    }
   }
   if (lg.named > 0) draw_legend(c, p, lg, fs);
   return c;

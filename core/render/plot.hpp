@@ -13,12 +13,18 @@ namespace sims::render {
 struct Series {
   std::string label;
   std::vector<double> x, y;
+  // Optional interval per point (error bars with caps); non-finite: none.
+  std::vector<double> lo, hi;
   Rgb colour{31, 119, 180};
   bool markers = true;
 };
 
 struct LinePlot {
   std::string title, x_label, y_label;
+  // A line under the title, e.g. "lower is better; bars: 95 % bootstrap intervals".
+  std::string subtitle;
+  // Rings the lowest (or, with mark_best_high, highest) point over all series.
+  bool mark_best = false, mark_best_high = false;
   std::vector<Series> series;
   bool log_y = false;
   int width = 640, height = 420;

@@ -1,0 +1,95 @@
+#include "reference_flags.hpp"
+
+#include <ATen/ATen.h>
+
+#include "cli_common.hpp"
+#include "common/error.hpp"
+#include "data/image_datasets.hpp"
+#include "data/toy2d.hpp"
+#include "experiment/json_io.hpp"
+#include "io/npy.hpp"
+#include "metrics/frechet.hpp"
+
+namespace sims::cli {
+
+namespace {
+
+at::Tensor read_images(const std::string& path, const char* what) {
+  at::Tensor t = io::read_npy_finite(path);
+  if (t.dim() != 4 || (t.size(1) != 1 && t.size(1) != 3))
+    throw InputError(std::string(what) + " '" + path + "' must be images [N,C,H,W] with C = 1 or 3, got " +
+                     c10::str(t.sizes()));
+  return t.to(at::kFloat);
+}
+
+void load_images_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n_real, Reference& r) {
+  if (f.features.empty()) throw InputError("image models need a feature network: --features NET");
+  r.features = metrics::load_feature_net(f.features);
+  if (!f.classifier.empty()) r.classifier = metrics::load_classifier(f.classifier);
+  if (!f.real.empty()) {
+    r.ref.real_images = read_images(f.real, "--real");
+  } else if (!f.ref.empty()) {
+    r.ref.real_stats = metrics::load_stats_npz(f.ref);
+  } else {
+    auto spec = data::ImageDatasetSpec::parse(f.real_data);
+    r.ref.real_images = data::load_images(spec, n_real, static_cast<uint64_t>(f.real_seed)).images;
+  }
+  if (r.ref.real_images.defined()) {
+    const auto s = r.ref.real_images.sizes();
+    if (s[1] != shape[0] || s[2] != shape[1] || s[3] != shape[2])
+      throw InputError("the real images are " + c10::str(s.slice(1)) + " but the model samples " + shape_to_string(shape));
+  }
+}
+
+void load_points_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n_real, Reference& r) {
+  if (!f.features.empty() || !f.classifier.empty())
+    throw InputError("--features / --classifier apply to image models; this model samples points " + shape_to_string(shape));
+  if (!f.ref.empty()) throw InputError("--ref statistics apply to image models; give --real or --real-data for points");
+  if (!f.real.empty()) {
+    r.ref.real_points = io::read_npy_finite(f.real);
+    if (r.ref.real_points.dim() != 2 || (shape.size() == 1 && r.ref.real_points.size(1) != shape[0]))
+      throw InputError("--real '" + f.real + "' must be points [M," + (shape.empty() ? "D" : std::to_string(shape[0])) +
+                       "], got " + c10::str(r.ref.real_points.sizes()));
+  } else {
+    if (shape.size() != 1 || shape[0] != 2)
+      throw InputError("--real-data names built-in 2D data; this model samples " + shape_to_string(shape));
+    r.ref.real_points = data::sample_toy2d(data::Toy2dSpec::named(f.real_data), n_real, static_cast<uint64_t>(f.real_seed));
+  }
+}
+
+}  // namespace
+
+void ReferenceFlags::bind(CLI::App* c, bool held_out) {
+  const std::string note = held_out ? " (held out: data the base never saw)" : "";
+  input_path(c->add_option("--real", real, "real samples .npy (points [M,D] or images [M,C,H,W])" + note));
+  input_path(c->add_option("--ref", ref, "reference feature statistics .npz (mu, sigma; images only; no precision/recall)"));
+  input_path(c->add_option("--real-data", real_data, "built-in data: a 2D name (gaussian, grid25, ...) or an image data set spec (faces, faces:ratio=0.3, mnist:DIR, ...)" + note), InputKind::DataSpec);
+  c->add_option("--n-real", n_real, "real samples drawn with --real-data (default --n)");
+  c->add_option("--real-seed", real_seed, "seed of the --real-data samples (default 12345)");
+  input_path(c->add_option("--features", features, "feature network for images (see 'sims features --help')"), InputKind::NetSpec);
+  input_path(c->add_option("--classifier", classifier, "attribute classifier for images (ratio per attribute)"), InputKind::NetSpec);
+}
+
+std::string ReferenceFlags::source() const { return !real.empty() ? real : !ref.empty() ? ref : real_data; }
+
+nlohmann::json file_identity(const std::string& path) {
+  return path.empty() ? nlohmann::json(nullptr)
+                      : nlohmann::json{{"path", path}, {"content", experiment::file_fingerprint(path)}};
+}
+
+Reference load_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n) {
+  const int sources = !f.real.empty() + !f.ref.empty() + !f.real_data.empty();
+  if (sources != 1) throw InputError("give exactly one of --real REAL.npy, --ref REF.npz, --real-data SPEC");
+  const int64_t n_real = f.n_real > 0 ? f.n_real : n;
+  Reference r;
+  if (shape.size() == 3)
+    load_images_reference(f, shape, n_real, r);
+  else
+    load_points_reference(f, shape, n_real, r);
+  r.inputs = {{"real", file_identity(f.real)}, {"ref", file_identity(f.ref)}, {"real_data", f.real_data},
+              {"n_real", n_real}, {"real_seed", f.real_seed}, {"features", f.features},
+              {"classifier", f.classifier}};
+  return r;
+}
+
+}  // namespace sims::cli

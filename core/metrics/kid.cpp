@@ -1,0 +1,75 @@
+#include "metrics/kid.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "common/error.hpp"
+#include "metrics/shape_text.hpp"
+
+namespace sims::metrics {
+namespace {
+
+at::Tensor checked_features(const at::Tensor& x, const char* name, int64_t min_rows) {
+  if (!x.defined() || x.dim() != 2)
+    throw InputError(std::string(name) + " features must be a 2-D array [N, D], got " +
+                     (x.defined() ? shape_str(x) : std::string("nothing")));
+  if (!at::isFloatingType(x.scalar_type())) throw InputError(std::string(name) + " features must be float32 or float64");
+  if (x.size(0) < min_rows)
+    throw InputError(std::string(name) + " set has " + std::to_string(x.size(0)) + " points; at least " +
+                     std::to_string(min_rows) + " are needed");
+  if (!x.isfinite().all().item<bool>()) throw InputError(std::string(name) + " features contain NaN or Inf");
+  return x.to(at::kCPU, at::kDouble).contiguous();
+}
+
+// m distinct indices of 0..n-1 (a partial Fisher-Yates shuffle).
+at::Tensor choose(int64_t n, int64_t m, std::mt19937_64& rng) {
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  for (int64_t i = 0; i < m; ++i) {
+    std::uniform_int_distribution<int64_t> pick(i, n - 1);
+    std::swap(idx[static_cast<size_t>(i)], idx[static_cast<size_t>(pick(rng))]);
+  }
+  return at::tensor(std::vector<int64_t>(idx.begin(), idx.begin() + m), at::kLong);
+}
+
+}  // namespace
+
+Kid kid(const at::Tensor& real_in, const at::Tensor& fake_in, int64_t subsets, int64_t subset_size, uint64_t seed) {
+  if (subsets < 1) throw InputError("KID needs at least one subset");
+  if (subset_size < 2) throw InputError("KID subsets need at least 2 points");
+  const at::Tensor real = checked_features(real_in, "real", 2), fake = checked_features(fake_in, "generated", 2);
+  if (real.size(1) != fake.size(1))
+    throw InputError("feature dimensions differ: real " + std::to_string(real.size(1)) + " vs generated " +
+                     std::to_string(fake.size(1)));
+  const int64_t m = std::min({subset_size, real.size(0), fake.size(0)});
+  const double d = static_cast<double>(real.size(1)), mm = static_cast<double>(m);
+  auto kernel = [d](const at::Tensor& a, const at::Tensor& b) { return (at::mm(a, b.t()) / d + 1.0).pow(3); };
+  std::mt19937_64 rng(seed ^ 0x6b1du);
+  std::vector<double> values;
+  for (int64_t s = 0; s < subsets; ++s) {
+    // One subset: the first m rows of each set (deterministic); several: random draws.
+    const at::Tensor x = subsets == 1 ? real.slice(0, 0, m) : real.index_select(0, choose(real.size(0), m, rng));
+    const at::Tensor y = subsets == 1 ? fake.slice(0, 0, m) : fake.index_select(0, choose(fake.size(0), m, rng));
+    const at::Tensor kxx = kernel(x, x), kyy = kernel(y, y), kxy = kernel(x, y);
+    const double sxx = (kxx.sum() - kxx.diagonal().sum()).item<double>();
+    const double syy = (kyy.sum() - kyy.diagonal().sum()).item<double>();
+    const double sxy = kxy.sum().item<double>();
+    values.push_back((sxx + syy) / (mm * (mm - 1)) - 2 * sxy / (mm * mm));
+  }
+  Kid k;
+  k.subset_size = m;
+  k.subsets = subsets;
+  k.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+  double ss = 0;
+  for (double v : values) ss += (v - k.mean) * (v - k.mean);
+  k.std = values.size() > 1 ? std::sqrt(ss / static_cast<double>(values.size())) : 0.0;
+  return k;
+}
+
+}  // namespace sims::metrics

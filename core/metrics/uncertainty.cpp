@@ -1,0 +1,187 @@
+#include "metrics/uncertainty.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <random>
+#include <sstream>
+
+#include <ATen/ATen.h>
+
+#include "common/error.hpp"
+
+namespace sims::metrics {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+void check_level(double level) {
+  if (!(level > 0.0 && level < 1.0)) throw InputError("confidence level must be in (0, 1)");
+}
+
+// The q-quantile of sorted values (linear interpolation between order statistics).
+double quantile_sorted(const std::vector<double>& v, double q) {
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t i = static_cast<size_t>(std::floor(pos));
+  const double f = pos - static_cast<double>(i);
+  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v.back();
+}
+
+nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+double number_or_nan(const nlohmann::json& j, const std::string& key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace
+
+bool Estimate::has_interval() const { return std::isfinite(lo) && std::isfinite(hi); }
+
+double Estimate::half_width() const { return has_interval() ? (hi - lo) / 2 : std::numeric_limits<double>::quiet_NaN(); }
+
+std::string Estimate::text(int digits) const {
+  std::ostringstream s;
+  if (!std::isfinite(value)) return "n/a";
+  s << std::fixed << std::setprecision(digits) << value;
+  if (has_interval()) s << " ± " << std::max(value - lo, hi - value);
+  return s.str();
+}
+
+void Estimate::put(nlohmann::json& j, const std::string& key) const {
+  j[key] = finite_or_null(value);
+  j[key + "_lo"] = finite_or_null(lo);
+  j[key + "_hi"] = finite_or_null(hi);
+}
+
+Estimate Estimate::get(const nlohmann::json& j, const std::string& key) {
+  Estimate e;
+  e.value = number_or_nan(j, key);
+  e.lo = number_or_nan(j, key + "_lo");
+  e.hi = number_or_nan(j, key + "_hi");
+  return e;
+}
+
+double normal_quantile(double p) {
+  if (!(p > 0.0 && p < 1.0)) throw InputError("normal_quantile: p must be in (0, 1)");
+  // Bisection on the CDF 0.5 erfc(-x / sqrt 2): slow but exact to double precision.
+  double lo = -40, hi = 40;
+  for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+double student_t_quantile(double p, int dof) {
+  if (!(p > 0.0 && p < 1.0)) throw InputError("student_t_quantile: p must be in (0, 1)");
+  if (dof < 1) throw InputError("student_t_quantile: at least 1 degree of freedom");
+  if (dof == 1) return std::tan(kPi * (p - 0.5));
+  if (dof == 2) return (2 * p - 1) / std::sqrt(2 * p * (1 - p));
+  const double z = normal_quantile(p), n = dof;
+  const double z2 = z * z, z3 = z2 * z, z5 = z3 * z2, z7 = z5 * z2, z9 = z7 * z2;
+  return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n) +
+         (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n * n * n) +
+         (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * n * n * n * n);
+}
+
+std::vector<Estimate> bootstrap_all(int64_t n,
+                                    const std::function<std::vector<double>(const std::vector<int64_t>&)>& stat,
+                                    int resamples, double level, uint64_t seed) {
+  if (n < 2) throw InputError("bootstrap: at least 2 items are needed");
+  if (resamples < 10) throw InputError("bootstrap: at least 10 resamples are needed");
+  check_level(level);
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+  const std::vector<double> full = stat(idx);
+  std::vector<Estimate> out(full.size());
+  std::vector<std::vector<double>> values(full.size());
+  for (size_t s = 0; s < full.size(); ++s) {
+    out[s].value = full[s];
+    out[s].level = level;
+    out[s].method = "bootstrap";
+  }
+  std::mt19937_64 rng(seed ^ 0x5eedb007u);
+  std::uniform_int_distribution<int64_t> pick(0, n - 1);
+  for (int r = 0; r < resamples; ++r) {
+    for (auto& i : idx) i = pick(rng);
+    const std::vector<double> v = stat(idx);
+    if (v.size() != full.size()) throw Error("bootstrap: the statistic changed its number of values");
+    for (size_t s = 0; s < v.size(); ++s)
+      if (std::isfinite(v[s])) values[s].push_back(v[s]);
+  }
+  for (size_t s = 0; s < full.size(); ++s) {
+    auto& vs = values[s];
+    if (2 * vs.size() < static_cast<size_t>(resamples)) continue;  // too many failed resamples: no interval
+    std::sort(vs.begin(), vs.end());
+    out[s].lo = quantile_sorted(vs, (1 - level) / 2);
+    out[s].hi = quantile_sorted(vs, (1 + level) / 2);
+  }
+  return out;
+}
+
+Estimate bootstrap(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples,
+                   double level, uint64_t seed) {
+  return bootstrap_all(n, [&](const std::vector<int64_t>& idx) { return std::vector<double>{stat(idx)}; }, resamples,
+                       level, seed)
+      .front();
+}
+
+Estimate bootstrap_mean(const at::Tensor& values, int resamples, double level, uint64_t seed) {
+  const at::Tensor v = values.to(at::kCPU, at::kDouble).contiguous();
+  const double* p = v.data_ptr<double>();
+  return bootstrap(v.numel(), [p](const std::vector<int64_t>& idx) {
+    double s = 0;
+    for (int64_t i : idx) s += p[i];
+    return s / static_cast<double>(idx.size());
+  }, resamples, level, seed);
+}
+
+ManifoldEstimates manifold_estimates(const PointScores& s, int resamples, double level, uint64_t seed) {
+  ManifoldEstimates m;
+  m.precision = bootstrap_mean(s.fake_in_real, resamples, level, seed);
+  m.recall = bootstrap_mean(s.real_in_fake, resamples, level, seed + 1);
+  m.density = bootstrap_mean(s.fake_balls / static_cast<double>(s.k), resamples, level, seed + 2);
+  m.coverage = bootstrap_mean(s.real_covered, resamples, level, seed + 3);
+  return m;
+}
+
+Estimate mean_over_runs(const std::vector<double>& values, double level) {
+  check_level(level);
+  std::vector<double> v;
+  for (double x : values)
+    if (std::isfinite(x)) v.push_back(x);
+  Estimate e;
+  e.level = level;
+  if (v.empty()) return e;
+  double sum = 0;
+  for (double x : v) sum += x;
+  e.value = sum / static_cast<double>(v.size());
+  if (v.size() < 2) return e;
+  double ss = 0;
+  for (double x : v) ss += (x - e.value) * (x - e.value);
+  const double se = std::sqrt(ss / static_cast<double>(v.size() - 1) / static_cast<double>(v.size()));
+  const double t = student_t_quantile((1 + level) / 2, static_cast<int>(v.size()) - 1);
+  e.lo = e.value - t * se;
+  e.hi = e.value + t * se;
+  e.method = "t";
+  return e;
+}
+
+Estimate difference(const Estimate& a, const Estimate& b) {
+  Estimate d;
+  d.level = a.level;
+  d.value = a.value - b.value;
+  if (a.has_interval() && b.has_interval()) {
+    const double h = std::hypot(a.half_width(), b.half_width());
+    d.lo = d.value - h;
+    d.hi = d.value + h;
+    d.method = "difference";
+  }
+  return d;
+}
+
+bool significant(const Estimate& d) { return d.has_interval() && (d.lo > 0 || d.hi < 0); }
+
+}  // namespace sims::metrics

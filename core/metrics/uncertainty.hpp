@@ -1,0 +1,90 @@
+// How sure a number is: confidence intervals for the metrics a user sees.
+//
+//   bootstrap(): the percentile bootstrap over the n items a statistic is
+//     computed from (samples of a set): the statistic is recomputed on
+//     `resamples` draws of n items with replacement, and the interval is the
+//     (1-level)/2 and (1+level)/2 quantiles of those values.
+//   mean_over_runs(): the mean of independent runs (loops) with the Student-t
+//     interval mean ± t_{(1+level)/2, n-1} s / sqrt(n).
+//   difference(): a - b with an interval from the two intervals' half-widths
+//     added in quadrature (independent estimates), and whether it excludes 0.
+//
+// Every Estimate carries its method and level so that files and screens can
+// say what the interval means.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <ATen/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include "metrics/precision_recall.hpp"
+
+namespace sims::metrics {
+
+struct Estimate {
+  double value = std::numeric_limits<double>::quiet_NaN();
+  double lo = std::numeric_limits<double>::quiet_NaN();
+  double hi = std::numeric_limits<double>::quiet_NaN();
+  double level = 0.95;
+  std::string method;  // "bootstrap" | "t" | "difference" | "" (no interval)
+
+  bool has_interval() const;
+  double half_width() const;  // (hi - lo) / 2; NaN without an interval
+  // "0.261 ± 0.012" with `digits` significant decimals (fixed).
+  std::string text(int digits = 3) const;
+  // Adds key, key_lo, key_hi (null when not finite) to j.
+  void put(nlohmann::json& j, const std::string& key) const;
+  // Reads key, key_lo, key_hi (absent or null: NaN).
+  static Estimate get(const nlohmann::json& j, const std::string& key);
+};
+
+// Quantile of the standard normal distribution, p in (0, 1).
+double normal_quantile(double p);
+
+// Quantile of Student's t with `dof` >= 1 degrees of freedom, p in (0, 1):
+// exact for 1 and 2, a Cornish-Fisher expansion around the normal quantile
+// otherwise (error below 1e-3 for dof >= 3 at the usual levels).
+double student_t_quantile(double p, int dof);
+
+// Percentile bootstrap of stat(indices) over n items; `value` is stat on all
+// n items (indices 0..n-1). Throws InputError for n < 2, resamples < 10 or a
+// level outside (0, 1). Resamples whose statistic is not finite are dropped;
+// the interval is NaN when fewer than half remain.
+Estimate bootstrap(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples = 200,
+                   double level = 0.95, uint64_t seed = 0);
+
+// The same for several statistics computed together on each resample
+// (stat returns one value per statistic, always as many).
+std::vector<Estimate> bootstrap_all(int64_t n, const std::function<std::vector<double>(const std::vector<int64_t>&)>& stat,
+                                    int resamples = 200, double level = 0.95, uint64_t seed = 0);
+
+// Percentile-bootstrap interval of the mean of `values` [n] (float64).
+Estimate bootstrap_mean(const at::Tensor& values, int resamples = 200, double level = 0.95, uint64_t seed = 0);
+
+// Precision, recall, density and coverage (metrics/precision_recall.hpp) with
+// intervals: each is a mean over points - precision and density over the
+// generated ones, recall and coverage over the real ones - and is bootstrapped
+// over those points, the balls of the full sets held fixed. (Resampling a set
+// with replacement would shrink its own k-NN balls and bias recall and
+// coverage downwards.)
+struct ManifoldEstimates {
+  Estimate precision, recall, density, coverage;
+};
+ManifoldEstimates manifold_estimates(const PointScores& scores, int resamples = 200, double level = 0.95,
+                                     uint64_t seed = 0);
+
+// Mean of `values` (non-finite ones dropped) with the Student-t interval; a
+// single value has no interval.
+Estimate mean_over_runs(const std::vector<double>& values, double level = 0.95);
+
+// a - b with the half-widths added in quadrature.
+Estimate difference(const Estimate& a, const Estimate& b);
+
+// True when the interval of `d` lies entirely on one side of 0.
+bool significant(const Estimate& d);
+
+}  // namespace sims::metrics
