@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   cli::add_sweep_command(app, reg);
   cli::add_features_command(app, reg);
   cli::add_shift_command(app, reg);
+  cli::add_tune_command(app, reg);
 
   try {
     // Unknown commands and options first, each named with a suggestion; CLI11

@@ -149,6 +149,36 @@ assert abs(fd - fd_ref) < 1e-6 * max(1, fd_ref), (fd, fd_ref)
 pr = json.loads(open(t + "/pr.json").read().splitlines()[-1])
 assert pr["precision"] == 1.0 and pr["recall"] == 1.0, pr
 PY
+# KID (one subset: the first rows), density/coverage and bootstrap intervals, against numpy.
+"$SIMS" metrics kid "$T/fa.npy" "$T/fb.npy" --subsets 1 --subset-size 200 --json >"$T/kid.json" \
+  && "$SIMS" metrics pr "$T/fa.npy" "$T/fb.npy" --json >"$T/pr2.json" \
+  && "$SIMS" metrics pr "$T/fa.npy" "$T/fb.npy" --ci 50 --json >"$T/pr3.json" \
+  && "$SIMS" metrics w2 "$T/fa.npy" "$T/fb.npy" --ci 20 >"$T/w2ci.txt" || bad "kid/pr/--ci failed"
+$PY - "$T" <<'PY' && ok || bad "kid / density / coverage / --ci values"
+import json, sys, numpy as np
+t = sys.argv[1]
+x, y = np.load(t + "/fa.npy").astype(np.float64), np.load(t + "/fb.npy").astype(np.float64)
+def mmd2(a, b):
+    d = a.shape[1]; m = a.shape[0]
+    kxx, kyy, kxy = (a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3
+    return (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.sum() / m ** 2
+kid = json.loads(open(t + "/kid.json").read().splitlines()[-1])
+ref = mmd2(x[:200], y[:200])
+assert abs(kid["kid"] - ref) < 1e-9 * max(1, abs(ref)) and kid["subset_size"] == 200, (kid, ref)
+d2 = ((x[:, None] - x[None]) ** 2).sum(-1); r = np.sort(d2, 1)[:, 5]   # k = 5, the point itself at 0
+c2 = ((y[:, None] - x[None]) ** 2).sum(-1) <= r[None]
+pr = json.loads(open(t + "/pr2.json").read().splitlines()[-1])
+# float32 distances may decide one pair at a ball's edge the other way: one count of slack.
+assert abs(pr["density"] - c2.sum() / (5 * len(y))) <= 1 / (5 * len(y)) + 1e-9, pr
+assert abs(pr["coverage"] - c2.any(0).mean()) <= 1 / len(x) + 1e-9, pr
+ci = json.loads(open(t + "/pr3.json").read().splitlines()[-1])
+for k in ("precision", "recall", "density", "coverage"):
+    assert ci[k + "_lo"] <= ci[k] <= ci[k + "_hi"] and ci[k + "_hi"] > ci[k + "_lo"], (k, ci)
+    assert abs(ci[k] - pr[k]) < 1e-12, k
+assert ci["ci"]["resamples"] == 50
+line = open(t + "/w2ci.txt").read()
+assert "95 % CI" in line and "lower is better" in line, line
+PY
 "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 12 --runs 200 \
   --seed 1 --out "$T/loop" --json >"$T/loop.json" || bad "loop failed"
 $PY - "$T" <<'PY' && ok || bad "loop output"
@@ -159,6 +189,8 @@ for k in ("w2_mean", "trace_mean", "trace_median"):
     assert len(j[k]) == 12, k
 assert j["w2_mean"][-1] > j["w2_mean"][0]          # MAD: the distance grows
 assert j["trace_median"][-1] < j["trace_median"][0] # and the typical covariance collapses
+assert all(lo < m < hi for lo, m, hi in zip(j["w2_lo"], j["w2_mean"], j["w2_hi"])), "w2 intervals"
+assert j["ci"]["method"] == "Student t over runs"
 assert open(t + "/loop/metrics.csv").read().count("\n") == 13
 PY
 # The run rule: the same command finds its result; other settings are refused, naming the setting.
@@ -293,6 +325,14 @@ assert [row["nfe"] for row in s["rows"]] == [11, 22, 22] and all(row["w2"] > 0 f
 for f in ("sweep.csv", "sweep.json", "w2_vs_omega.png", "samples.png"):
     assert os.path.getsize(t + "/sweep/" + f) > 100, f
 assert open(t + "/sweep/sweep.csv").readline().startswith("omega,interval_lo,interval_hi,aux,w2,precision,recall")
+# Intervals (the default --ci 50) around every metric, and a verdict on the effect.
+assert s["ci"]["resamples"] == 50 and s["ci"]["level"] == 0.95, s["ci"]
+for row in s["rows"]:
+    for k in ("w2", "precision", "recall"):
+        assert row[k + "_lo"] <= row[k] <= row[k + "_hi"], (k, row)
+    assert row["w2_hi"] > row["w2_lo"], row
+assert "w2_lo,w2_hi" in open(t + "/sweep/sweep.csv").readline()
+assert len(s["verdicts"]) == 1 and ("SIMS lowers w2" in s["verdicts"][0] or "no significant gain" in s["verdicts"][0]), s["verdicts"]
 PY
 expect_error "fid wrong-shape features" "" -- "$SIMS" metrics fid --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" "$T/fimg_b.npy"
 expect_error "fid missing features" "" -- "$SIMS" metrics fid --features "$T/none.pt" "$T/fimg_a.npy" "$T/fimg_b.npy"
@@ -428,7 +468,7 @@ expect_line "unknown subcommand" 2 "error: unknown metrics command 'fdd'; did yo
 expect_line "unknown option" 2 "error: unknown option '--modle'; did you mean '--model'?" -- "$SIMS" sample --modle "$FX/mlp_base.pt" --n 2 --seed 1 --out "$T/m1.npy"
 expect_line "unknown option =value" 2 "error: unknown option '--generatoins'; did you mean '--generations'?" -- "$SIMS" loop --kind augment --generatoins=3
 expect_line "unknown option, no guess" 2 "error: unknown option '--frobnicate' (see 'sims sample --help')" -- "$SIMS" sample --frobnicate
-expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift)" -- "$SIMS" zzz
+expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift, tune)" -- "$SIMS" zzz
 # ... while negative numbers and vector values are still values.
 "$SIMS" sample --model "$FX/gauss.json" --aux "$FX/gauss.json" --omega -0.5 --n 5 --seed 1 --steps 4 --out "$T/m2.npy" >/dev/null 2>"$T/m2.err" && ok || bad "negative omega: $(cat "$T/m2.err")"
 
@@ -488,6 +528,47 @@ expect_line "images diffusion2d flag" 1 "error: --width does not apply to --fami
 expect_line "images --bias" 1 "error: --bias does not apply to --family images; it is for gaussian, diffusion2d" -- \
   "$SIMS" loop --family images --generations 1 --bias 1 --warm-start sometimes --out "$T/m6"
 [[ ! -e "$T/m6" ]] && ok || bad "a refused image loop created its run folder"
+
+# --- sims tune ----------------------------------------------------------------
+# Exact Gaussian denoisers: base N(0, 0.5^2 I), auxiliary N(0, 0.25^2 I). The
+# guided probability-flow ODE is linear, and its samples have standard deviation
+# 0.5 (0.5 / 0.25)^omega (up to sigma_min / sigma_max terms), so against real
+# N(0, I) data the best omega is 1 (W2 0.71, 0.41, 0, 0.59, 1.41 at omega 0 .. 2,
+# plus the finite-sample W2 of 600 points, about 0.3).
+echo '{"kind": "gaussian", "mean": [0.0, 0.0], "cov": [[0.25, 0.0], [0.0, 0.25]]}' >"$T/tb.json"
+echo '{"kind": "gaussian", "mean": [0.0, 0.0], "cov": [[0.0625, 0.0], [0.0, 0.0625]]}' >"$T/ta.json"
+$PY -c "import numpy as np; np.save('$T/treal.npy', np.random.default_rng(7).standard_normal((600, 2)))"
+"$SIMS" tune --model "$T/tb.json" --aux-snapshots "$T/ta.json" --omegas 0,0.5,1,1.5,2 --n 600 --ci 30 \
+  --real "$T/treal.npy" --out "$T/tune" --quiet --json >"$T/tune.json" 2>"$T/tune.err" || bad "tune (analytic) failed: $(cat "$T/tune.err")"
+$PY - "$T" <<'PY' && ok || bad "tune finds the analytic best omega"
+import json, os, sys
+t = sys.argv[1]
+j = json.loads(open(t + "/tune.json").read().splitlines()[-1])
+assert j["omega"] == 1 and j["significant"] is True and j["gain_lo"] > 0 and j["gain"] > 0, j
+assert j["aux"].endswith("ta.json") and j["budget"] == 0, j
+for f in ("result.json", "tune.csv", "heatmap.png"):
+    assert os.path.getsize(t + "/tune/" + f) > 100, f
+PY
+# Fine-tuning the shipped 2D base: snapshots, the choice's checkpoint, and the run rule.
+GB="$(dirname "$0")/../../assets/models/gaussian-base.ckpt"
+"$SIMS" tune --model "$GB" --budgets 256,512 --n-synth 200 --omegas 0,1 --n 100 --ci 10 --real-data gaussian \
+  --out "$T/tune2" --quiet --json >"$T/tune2.json" 2>"$T/tune2.err" || bad "tune (fine-tune) failed: $(cat "$T/tune2.err")"
+"$SIMS" tune --model "$GB" --budgets 256,512 --n-synth 200 --omegas 0,1 --n 100 --ci 10 --real-data gaussian \
+  --out "$T/tune2" --quiet --json >"$T/tune3.json" 2>/dev/null || bad "tune again failed"
+$PY - "$T" <<'PY' && ok || bad "tune fine-tune outputs"
+import json, os, sys
+t = sys.argv[1]
+a = json.loads(open(t + "/tune2.json").read().splitlines()[-1]); b = json.loads(open(t + "/tune3.json").read().splitlines()[-1])
+assert a["budget"] in (256, 512) and a["aux"].endswith("/aux.ckpt") and os.path.getsize(a["aux"]) > 1000, a
+assert a["gain"] == b["gain"] and a["omega"] == b["omega"], (a, b)
+assert sorted(f for f in os.listdir(t + "/tune2") if f.startswith("aux-")) == ["aux-256.ckpt", "aux-512.ckpt", "aux-running.ckpt"]
+PY
+expect_error "tune other n-synth" "" -- "$SIMS" tune --model "$GB" --budgets 256,512 --n-synth 300 --omegas 0,1 --n 100 \
+  --ci 10 --real-data gaussian --out "$T/tune2"
+grep -q "n_synth = 200 (now 300)" "$T/stderr" && ok || bad "tune other n-synth: $(cat "$T/stderr")"
+expect_error "tune without omega 0" "" -- "$SIMS" tune --model "$T/tb.json" --aux-snapshots "$T/ta.json" --omegas 1,2 \
+  --real "$T/treal.npy" --out "$T/tune4"
+[[ ! -e "$T/tune4" ]] && ok || bad "a refused tune created its run folder"
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

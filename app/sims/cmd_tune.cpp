@@ -1,0 +1,155 @@
+// `sims tune`: SIMS Algorithm 1's own search (core/loops/tune.hpp): fine-tune
+// the auxiliary with snapshots at several budgets B, sweep every (B, ω) from
+// the same noise against held-out real data, and choose the best pair with
+// its gain over ω = 0 and whether that gain is beyond its interval. Writes
+// DIR/result.json, tune.csv, heatmap.png and aux.ckpt (the chosen auxiliary).
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "cli_progress.hpp"
+#include "common/error.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/settings.hpp"
+#include "loops/tune.hpp"
+#include "loops/tune_report.hpp"
+#include "reference_flags.hpp"
+#include "training/checkpoint.hpp"
+
+namespace sims::cli {
+namespace {
+
+struct TuneArgs {
+  ModelFlags models;
+  SamplingFlags sampling;
+  ReferenceFlags reference;
+  std::string aux_snapshots, budgets = "2000,5000,10000,20000", omegas = "0,0.25,0.5,1,1.5,2,3", out;
+  int64_t n_synth = 2000, synth_seed = 1, chunk = 4096, n = 1000, seed = 0, batch = 0, lr_rampup = 1000, train_seed = 3;
+  double lr = 1e-3;
+  int ci = 100, threads = 0;
+  bool json = false, quiet = false;
+};
+
+std::vector<int64_t> parse_budgets(const std::string& text) {
+  std::vector<int64_t> out;
+  for (double v : experiment::parse_real_list(text, "--budgets")) {
+    if (v < 1 || v != std::floor(v)) throw InputError("--budgets takes whole numbers of images (got " + text + ")");
+    out.push_back(static_cast<int64_t>(v));
+  }
+  return out;
+}
+
+loops::TuneConfig tune_config(const TuneArgs& a, bool images) {
+  loops::TuneConfig c;
+  c.base = is_checkpoint(a.models.model) ? a.models.model : "";
+  std::stringstream list(a.aux_snapshots);
+  for (std::string p; std::getline(list, p, ',');)
+    if (!p.empty()) c.aux_snapshots.push_back(p);
+  if (c.aux_snapshots.empty() && c.base.empty())
+    throw InputError("--model must be a sims checkpoint to fine-tune the auxiliary from (or give --aux-snapshots)");
+  c.n_synth = a.n_synth;
+  c.synth_seed = static_cast<uint64_t>(a.synth_seed);
+  c.chunk = a.chunk;
+  c.budgets = parse_budgets(a.budgets);
+  c.finetune.batch = a.batch > 0 ? a.batch : images ? 64 : 256;
+  c.finetune.lr = a.lr;
+  c.finetune.lr_rampup = a.lr_rampup;
+  c.finetune.seed = static_cast<uint64_t>(a.train_seed);
+  c.finetune.budget = *std::max_element(c.budgets.begin(), c.budgets.end());
+  c.sweep.omegas = experiment::parse_real_list(a.omegas, "--omegas");
+  c.sweep.sampler = a.sampling.config();
+  c.sweep.n = a.n;
+  c.sweep.seed = static_cast<uint64_t>(a.seed);
+  c.sweep.ci = a.ci;
+  return c;
+}
+
+void print_table(const loops::TuneResult& r) {
+  std::cout << "  aux        omega   " << r.grid.metric << " (95 % CI; lower is better)\n";
+  for (const auto& row : r.grid.rows) {
+    metrics::Estimate e;
+    e.value = row.value, e.lo = row.value_lo, e.hi = row.value_hi;
+    const bool chosen = row.aux == r.choice.aux && row.omega == r.choice.omega;
+    std::cout << "  " << std::left << std::setw(10) << row.aux << std::right << std::setw(6) << row.omega << "   "
+              << e.text(4) << (chosen ? "   <- chosen" : "") << "\n";
+  }
+}
+
+int run_tune_cmd(TuneArgs& a) {
+  apply_threads(a.threads);
+  if (a.n < 2) throw InputError("--n must be at least 2");
+  LoadOptions lo = a.models.load_options();
+  DenoiserPtr base = load_denoiser(a.models.model, lo);
+  const auto& shape = base->info().sample_shape;
+  const bool images = shape.size() == 3;
+  loops::TuneConfig cfg = tune_config(a, images);
+  loops::validate(cfg);
+  Reference rd = load_reference(a.reference, shape, a.n);
+  prepare_output("--out", a.out, OutputKind::Folder);
+  loops::TuneRunOptions o;
+  o.out_dir = a.out;
+  o.inputs = rd.inputs;
+  o.inputs["model"] = file_identity(a.models.model);
+  o.cancel = &stop_flag();
+  o.device = parse_device(a.models.device);
+  ProgressLine line;
+  o.on_progress = [&](const experiment::Progress& p) {
+    if (!a.quiet) line(p);
+  };
+  install_stop_handler();
+  const loops::TuneResult r = keep_on_stop(line, a.out, [] { return "finished stages are kept"; },
+                                           [&] { return loops::run_tune(base, cfg, rd.ref, rd.features.get(), o); });
+  experiment::write_text_file(a.out + "/tune.csv", r.grid.to_csv());
+  loops::tune_heatmap(r).write_png(a.out + "/heatmap.png");
+  if (a.json) {
+    nlohmann::json j = r.to_json();
+    j["aux"] = r.chosen_path;
+    j["aux_label"] = r.choice.aux;
+    j.erase("grid");
+    j["files"] = {a.out + "/result.json", a.out + "/tune.csv", a.out + "/heatmap.png"};
+    print_json(j);
+    return 0;
+  }
+  std::cout << "sims tune of '" << a.models.model << "' against " << a.reference.source() << " (" << a.n
+            << " samples per cell)\n";
+  print_table(r);
+  std::cout << r.choice.verdict << "\n  -> " << a.out << "/{result.json,tune.csv,heatmap.png}"
+            << (r.choice.budget > 0 ? ", chosen auxiliary " + r.chosen_path : "") << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_tune_command(CLI::App& app, Registry& reg) {
+  auto a = std::make_shared<TuneArgs>();
+  CLI::App* c = app.add_subcommand(
+      "tune",
+      "SIMS Algorithm 1's search: fine-tune the auxiliary on the base's samples with snapshots at several budgets B, "
+      "sweep every (B, omega) against held-out real data, choose the best with its gain over omega = 0 and a 95 % "
+      "interval; resumable run folder");
+  a->models.bind(c, false);
+  a->sampling.bind(c);
+  a->reference.bind(c, true);
+  input_path(c->add_option("--aux-snapshots", a->aux_snapshots, "given auxiliaries A1,A2,... instead of fine-tuning"), InputKind::List);
+  c->add_option("--budgets", a->budgets, "auxiliary snapshots in images seen (default 2000,5000,10000,20000)");
+  c->add_option("--n-synth", a->n_synth, "base samples the auxiliary is fine-tuned on (default 2000)");
+  c->add_option("--synth-seed", a->synth_seed, "seed of those samples (default 1)");
+  c->add_option("--chunk", a->chunk, "samples per sampler call for them (default 4096)");
+  c->add_option("--batch", a->batch, "fine-tuning batch (default 256 for points, 64 for images)");
+  c->add_option("--lr", a->lr, "fine-tuning learning rate (default 1e-3)");
+  c->add_option("--lr-rampup", a->lr_rampup, "images over which the learning rate ramps up (default 1000)");
+  c->add_option("--train-seed", a->train_seed, "fine-tuning seed (default 3)");
+  c->add_option("--omegas", a->omegas, "guidance values, 0 included (default 0,0.25,0.5,1,1.5,2,3)");
+  c->add_option("--n", a->n, "samples per (B, omega), the same noise for all (default 1000)");
+  c->add_option("--seed", a->seed, "seed of that noise (default 0)");
+  c->add_option("--ci", a->ci, "bootstrap resamples for the 95 % intervals (default 100)");
+  c->add_option("--out", a->out, "run folder (the same command continues an interrupted run)")->required();
+  c->add_option("--threads", a->threads, "LibTorch threads (0 = default)");
+  c->add_flag("--quiet", a->quiet, "no progress on stderr");
+  c->add_flag("--json", a->json, "print one JSON object as the last line");
+  reg.actions.push_back({c, [a] { return run_tune_cmd(*a); }});
+}
+
+}  // namespace sims::cli

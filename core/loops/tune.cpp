@@ -1,0 +1,288 @@
+#include "loops/tune.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "experiment/common_schemas.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
+#include "io/npy.hpp"
+#include "metrics/sweep_run.hpp"
+#include "training/synth.hpp"
+#include "training/trainer.hpp"
+
+namespace sims::loops {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string num_text(double v, int precision = 3) {
+  std::ostringstream s;
+  s << std::setprecision(precision) << v;
+  return s.str();
+}
+
+json identity(const std::string& path) {
+  return path.empty() ? json(nullptr) : json{{"path", path}, {"content", experiment::file_fingerprint(path)}};
+}
+
+std::vector<int64_t> sorted_budgets(const std::vector<int64_t>& b) {
+  std::set<int64_t> s(b.begin(), b.end());
+  return {s.begin(), s.end()};
+}
+
+std::string budget_label(int64_t b) { return "B=" + std::to_string(b); }
+
+json estimate_json(const metrics::Estimate& e, const std::string& key) {
+  json j;
+  e.put(j, key);
+  return j;
+}
+
+}  // namespace
+
+void validate(const TuneConfig& c) {
+  if (c.aux_snapshots.empty()) {
+    if (c.base.empty()) throw InputError("tune: the base must be a sims checkpoint to fine-tune (or give --aux-snapshots)");
+    if (c.budgets.empty()) throw InputError("tune: --budgets needs at least one value");
+    for (int64_t b : c.budgets)
+      if (b < 1) throw InputError("tune: --budgets values must be positive (got " + std::to_string(b) + ")");
+    if (c.n_synth < 2) throw InputError("tune: --n-synth must be at least 2");
+    if (c.chunk < 1) throw InputError("tune: --chunk must be at least 1");
+  }
+  if (std::find(c.sweep.omegas.begin(), c.sweep.omegas.end(), 0.0) == c.sweep.omegas.end())
+    throw InputError("tune: --omegas must include 0 (the base alone, what the gain is measured against)");
+  if (c.sweep.omegas.size() < 2) throw InputError("tune: --omegas needs 0 and at least one other value");
+  if (c.sweep.ci < 10) throw InputError("tune: --ci needs at least 10 resamples (the choice is judged by its interval)");
+}
+
+json TuneChoice::to_json() const {
+  json j = {{"aux", aux}, {"budget", budget}, {"omega", omega}, {"metric", metric}, {"significant", significant},
+            {"verdict", verdict}};
+  j.update(estimate_json(value, metric));
+  j.update(estimate_json(zero, metric + "_omega0"));
+  j.update(estimate_json(gain, "gain"));
+  return j;
+}
+
+TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::string, int64_t>& budgets) {
+  TuneChoice c;
+  c.metric = grid.metric;
+  const metrics::SweepRow *zero = nullptr, *best = nullptr;
+  for (const auto& r : grid.rows) {
+    if (!std::isfinite(r.value)) continue;
+    if (r.omega == 0.0) {
+      if (!zero) zero = &r;  // every ω = 0 row samples the base alone from the same noise: the same value
+    } else if (!best || r.value < best->value) {
+      best = &r;
+    }
+  }
+  if (!zero || !best) throw InputError("tune: the grid has no finite omega = 0 row or no other row to compare");
+  auto est = [](const metrics::SweepRow& r) {
+    metrics::Estimate e;
+    e.value = r.value, e.lo = r.value_lo, e.hi = r.value_hi, e.method = "bootstrap";
+    return e;
+  };
+  c.aux = best->aux;
+  const auto it = budgets.find(best->aux);
+  c.budget = it == budgets.end() ? 0 : it->second;
+  c.omega = best->omega;
+  c.value = est(*best);
+  c.zero = est(*zero);
+  // The rows share their starting noise, so their errors are positively
+  // correlated: adding the half-widths in quadrature is conservative.
+  c.gain = metrics::difference(c.zero, c.value);
+  c.significant = metrics::significant(c.gain) && c.gain.value > 0;
+  std::ostringstream v;
+  const std::string with = c.budget > 0 ? " with the auxiliary fine-tuned for " + std::to_string(c.budget) + " images"
+                                        : " with the auxiliary " + c.aux;
+  if (c.significant) {
+    v << "SIMS lowers " << c.metric << " by " << num_text(c.gain.value) << " ± " << num_text(c.gain.half_width())
+      << " at omega = " << num_text(c.omega) << with << " (" << num_text(c.zero.value) << " -> "
+      << num_text(c.value.value) << "; 95 % intervals, held-out real data)";
+  } else {
+    v << "no significant gain at any (B, omega): the best, omega = " << num_text(c.omega) << with << ", changes "
+      << c.metric << " by " << num_text(-c.gain.value) << " ± " << num_text(c.gain.half_width())
+      << "; the auxiliary may still be too close to the base (try larger --budgets) or the evaluation too small "
+         "(larger --n)";
+  }
+  c.verdict = v.str();
+  return c;
+}
+
+json TuneResult::to_json() const {
+  json j = choice.to_json();
+  j["aux_path"] = chosen_path;
+  j["gain_significant"] = choice.significant;
+  j["grid"] = grid.to_json();
+  j["budgets"] = aux_budgets;
+  j["labels"] = aux_labels;
+  j["ci"] = {{"method", "percentile bootstrap over each row's samples; gain: half-widths in quadrature"},
+             {"level", grid.ci_level}};
+  return j;
+}
+
+// [SECTION] The run --------------------------------------------------------------
+
+namespace {
+
+class TuneRun {
+ public:
+  TuneRun(const DenoiserPtr& base, const TuneConfig& cfg, const TuneRunOptions& opts)
+      : base_(base), cfg_(cfg), opts_(opts), report_(opts.on_progress),
+        rf_(opts.out_dir, "tune", settings(), {"budgets", "omegas"}) {}
+
+  TuneResult run(metrics::SweepReference& ref, metrics::FeatureNet* features) {
+    std::vector<metrics::SweepAux> auxes;
+    json aux_inputs = json::array();
+    std::map<std::string, int64_t> budgets;
+    if (cfg_.aux_snapshots.empty()) {
+      make_synthetic_set();
+      for (int64_t b : sorted_budgets(cfg_.budgets)) {
+        const std::string file = finetune_to(b);
+        auxes.push_back({budget_label(b), NetworkDenoiser::from_state(load_checkpoint(file), budget_label(b))});
+        aux_inputs.push_back(identity(file));
+        budgets[budget_label(b)] = b;
+        res_.aux_budgets.push_back(b);
+        paths_[budget_label(b)] = file;
+      }
+    } else {
+      LoadOptions lo;
+      lo.sample_shape = base_->info().sample_shape;
+      for (const auto& p : cfg_.aux_snapshots) {
+        const std::string label = fs::path(p).filename().string();
+        auxes.push_back({label, load_denoiser(p, lo)});
+        aux_inputs.push_back(identity(p));
+        res_.aux_budgets.push_back(0);
+        paths_[label] = p;
+      }
+    }
+    for (const auto& a : auxes) res_.aux_labels.push_back(a.label);
+    metrics::SweepRunOptions so;
+    so.out_dir = rf_.path("grid");
+    so.inputs = opts_.inputs;
+    so.inputs["base"] = identity(cfg_.base);  // a base that is no checkpoint: the face names it in opts.inputs
+    so.inputs["aux_files"] = aux_inputs;
+    so.cancel = opts_.cancel;
+    so.on_progress = opts_.on_progress;
+    res_.grid = metrics::run_sweep_folder(base_, auxes, cfg_.sweep, ref, features, nullptr, so);
+    res_.choice = choose_best(res_.grid, budgets);
+    keep_choice();
+    return res_;
+  }
+
+ private:
+  json settings() const {
+    json snaps = json::array();
+    for (const auto& p : cfg_.aux_snapshots) snaps.push_back(identity(p));
+    json j = {{"base", identity(cfg_.base)}, {"aux_snapshots", snaps}, {"omegas", json::array()}};
+    for (double w : cfg_.sweep.omegas) j["omegas"].push_back(experiment::setting_number(w));
+    if (cfg_.aux_snapshots.empty()) {
+      j["n_synth"] = cfg_.n_synth;
+      j["synth_seed"] = cfg_.synth_seed;
+      j["chunk"] = cfg_.chunk;
+      j["budgets"] = sorted_budgets(cfg_.budgets);
+      j["finetune"] = experiment::train_schema().to_json(cfg_.finetune);
+    }
+    return j;
+  }
+
+  void check_cancel() const {
+    if (opts_.cancel && opts_.cancel->load()) throw Cancelled();
+  }
+
+  // Stage 1: the base's samples the auxiliary learns from.
+  void make_synthetic_set() {
+    if (rf_.done("synth", json::object())) return;
+    SynthConfig sc;
+    sc.n = cfg_.n_synth;
+    sc.chunk = cfg_.chunk;
+    sc.seed = cfg_.synth_seed;
+    sc.sampler = cfg_.sweep.sampler;
+    const SynthResult r = generate_synthetic_set(base_, nullptr, sc, rf_.path("synth.npy"), opts_.cancel,
+                                                 [&](int64_t done, int64_t total, double) {
+                                                   report_("synth", done, total, "base samples for the auxiliary");
+                                                 });
+    if (r.cancelled) throw Cancelled();
+    rf_.finish("synth", json::object());
+  }
+
+  // Stage 2: the auxiliary at budget b, continuing the running fine-tune.
+  std::string finetune_to(int64_t b) {
+    const std::string stage = "aux-" + std::to_string(b), file = rf_.path(stage + ".ckpt");
+    const json key = {{"budget", b}};
+    if (rf_.done(stage, key)) return file;
+    check_cancel();
+    const std::string running = rf_.path("aux-running.ckpt");
+    std::error_code ec;
+    TrainState st;
+    if (fs::exists(running, ec)) st = load_checkpoint(running);
+    if (!st.ema || st.images_seen > b) {  // nothing to continue, or already past b (a smaller budget added later)
+      const TrainState base = load_checkpoint(cfg_.base);
+      TrainConfig tc = cfg_.finetune;
+      tc.budget = b;
+      st = TrainState::fork(base, tc);
+      st.provenance = {{"role", "auxiliary"},
+                       {"base", cfg_.base},
+                       {"base_images_seen", base.images_seen},
+                       {"n_synthetic", cfg_.n_synth},
+                       {"summary", "aux of " + cfg_.base + " on " + std::to_string(cfg_.n_synth) +
+                                       " synthetic samples (sims tune)"},
+                       {"base_history", base.provenance}};
+      st.data = {{"source", "npy"}, {"path", rf_.path("synth.npy")}, {"n", cfg_.n_synth}};
+    }
+    st.train.budget = b;
+    st.train.checkpoint_every = std::max<int64_t>(st.train.batch, b / 10);
+    const at::Tensor data = io::read_npy_finite(rf_.path("synth.npy")).to(at::kFloat);
+    const TrainOptions to = stage_train_options(opts_.device, opts_.cancel, running, "fine-tuning the auxiliary:",
+                                                [&](int64_t seen, int64_t budget, const std::string& m) {
+                                                  report_("finetune", seen, budget, m);
+                                                });
+    if (train(st, data, to) == TrainOutcome::Cancelled) throw Cancelled();
+    if (opts_.device != c10::Device(c10::kCPU)) move_to(st, c10::Device(c10::kCPU));
+    save_checkpoint(file, st);
+    rf_.finish(stage, key);
+    return file;
+  }
+
+  // Stage 3: aux.ckpt is the chosen auxiliary; result.json the choice.
+  void keep_choice() {
+    const std::string& from = paths_.at(res_.choice.aux);
+    res_.chosen_path = from;
+    if (res_.choice.budget > 0) {
+      const std::string to = rf_.path("aux.ckpt");
+      save_checkpoint(to, load_checkpoint(from));
+      res_.chosen_path = to;
+    }
+    experiment::write_json_file(rf_.path("result.json"), res_.to_json());
+    rf_.finish("choice", json::object(), res_.choice.to_json());
+  }
+
+  DenoiserPtr base_;
+  const TuneConfig& cfg_;
+  const TuneRunOptions& opts_;
+  experiment::Reporter report_;
+  experiment::RunFolder rf_;
+  TuneResult res_;
+  std::map<std::string, std::string> paths_;
+};
+
+}  // namespace
+
+TuneResult run_tune(const DenoiserPtr& base, const TuneConfig& cfg, metrics::SweepReference& ref,
+                    metrics::FeatureNet* features, const TuneRunOptions& opts) {
+  validate(cfg);
+  if (!base) throw InputError("tune: no base model");
+  if (opts.out_dir.empty()) throw InputError("tune: a run folder (--out) is required");
+  TuneRun run(base, cfg, opts);
+  return run.run(ref, features);
+}
+
+}  // namespace sims::loops

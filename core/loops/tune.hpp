@@ -1,0 +1,81 @@
+// `sims tune`: SIMS Algorithm 1's own search for the auxiliary's training
+// budget B and the guidance weight ω (the SIMS paper reports the best FID over
+// both). In a run folder (experiment/run_folder.hpp's rule):
+//   synth      the base's synthetic set (training/synth.hpp), n_synth samples
+//   aux-B      the auxiliary fine-tuned from the base on it, one checkpoint per
+//              budget B (aux-B.ckpt; each continues the previous one)
+//   grid/      a sweep (metrics/sweep_run.hpp) of every (B, ω) from the same
+//              starting noise, scored against held-out real data with
+//              bootstrap intervals
+//   choice     the best (B, ω), its gain over ω = 0 with an interval and
+//              whether it is significant; aux.ckpt is the chosen auxiliary.
+// Given auxiliary files (aux_snapshots) replace the first two stages.
+// Lower is better for the metric (W2 for points, FD for images).
+#pragma once
+#include <atomic>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+#include <nlohmann/json.hpp>
+
+#include "experiment/progress.hpp"
+#include "metrics/sweep.hpp"
+#include "metrics/uncertainty.hpp"
+#include "training/checkpoint.hpp"
+
+namespace sims::loops {
+
+struct TuneConfig {
+  std::string base;                         // the base checkpoint (fine-tuned into the auxiliary)
+  std::vector<std::string> aux_snapshots;   // given auxiliaries instead of fine-tuning
+  int64_t n_synth = 2000;                   // base samples the auxiliary is fine-tuned on
+  uint64_t synth_seed = 1;
+  int64_t chunk = 4096;
+  std::vector<int64_t> budgets{2000, 5000, 10000, 20000};  // auxiliary snapshots, images seen
+  TrainConfig finetune;                     // its budget is the largest of `budgets`
+  metrics::SweepConfig sweep;               // ω grid (with 0), n, seed, sampler, ci
+};
+
+// Throws InputError naming the flag when a setting is out of range.
+void validate(const TuneConfig& cfg);
+
+struct TuneChoice {
+  std::string aux;        // the chosen auxiliary's label ("B=5000" or a file name)
+  int64_t budget = 0;     // 0 for a given auxiliary
+  double omega = 0;
+  metrics::Estimate value, zero, gain;  // gain = zero - value: > 0 means SIMS is better
+  bool significant = false;             // the gain's interval lies above 0
+  std::string metric;
+  std::string verdict;                  // one line for people
+  nlohmann::json to_json() const;
+};
+
+// The best row (lowest metric) of a grid and its gain over the ω = 0 row;
+// `budgets` maps auxiliary labels to their budgets.
+TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::string, int64_t>& budgets);
+
+struct TuneResult {
+  metrics::SweepResult grid;
+  TuneChoice choice;
+  std::vector<std::string> aux_labels;   // grid order
+  std::vector<int64_t> aux_budgets;      // 0 for given files
+  std::string chosen_path;               // aux.ckpt in the folder, or the given file
+  nlohmann::json to_json() const;
+};
+
+struct TuneRunOptions {
+  std::string out_dir;                        // the run folder (required)
+  nlohmann::json inputs;                      // the base model, reference and feature net, by content (the face builds it)
+  const std::atomic<bool>* cancel = nullptr;
+  c10::Device device = c10::Device(c10::kCPU);  // fine-tuning
+  experiment::ProgressFn on_progress;         // stages "synth", "finetune", "sweep"
+};
+
+// base: the base model (its checkpoint is cfg.base unless auxiliaries are
+// given). ref/features as for metrics::run_sweep (held-out real data).
+TuneResult run_tune(const DenoiserPtr& base, const TuneConfig& cfg, metrics::SweepReference& ref,
+                    metrics::FeatureNet* features, const TuneRunOptions& opts);
+
+}  // namespace sims::loops

@@ -1,0 +1,236 @@
+// Confidence intervals (bootstrap, Student t), KID and density/coverage,
+// each against an independent statement of what it should be.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "common/error.hpp"
+#include "metrics/kid.hpp"
+#include "metrics/precision_recall.hpp"
+#include "metrics/uncertainty.hpp"
+
+using namespace sims;
+using namespace sims::metrics;
+
+namespace {
+
+double mean_of(const std::vector<double>& x, const std::vector<int64_t>& idx) {
+  double s = 0;
+  for (int64_t i : idx) s += x[static_cast<size_t>(i)];
+  return s / static_cast<double>(idx.size());
+}
+
+// The unbiased MMD² with the cubic kernel, written out pair by pair.
+double mmd2_by_pairs(const at::Tensor& x, const at::Tensor& y) {
+  const int64_t n = x.size(0), m = y.size(0), d = x.size(1);
+  auto k = [d](const at::Tensor& a, int64_t i, const at::Tensor& b, int64_t j) {
+    double dot = 0;
+    for (int64_t c = 0; c < d; ++c) dot += a[i][c].item<double>() * b[j][c].item<double>();
+    return std::pow(dot / static_cast<double>(d) + 1.0, 3);
+  };
+  double xx = 0, yy = 0, xy = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      if (i != j) xx += k(x, i, x, j);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < m; ++j)
+      if (i != j) yy += k(y, i, y, j);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) xy += k(x, i, y, j);
+  return xx / (n * (n - 1.0)) + yy / (m * (m - 1.0)) - 2 * xy / (static_cast<double>(n) * m);
+}
+
+double dist(const at::Tensor& a, int64_t i, const at::Tensor& b, int64_t j) {
+  return (a[i] - b[j]).pow(2).sum().sqrt().item<double>();
+}
+
+}  // namespace
+
+TEST_CASE("normal and Student-t quantiles match the tables", "[uncertainty]") {
+  CHECK(normal_quantile(0.975) == Approx(1.959964).margin(1e-6));
+  CHECK(normal_quantile(0.5) == Approx(0.0).margin(1e-12));
+  CHECK(normal_quantile(0.05) == Approx(-1.644854).margin(1e-6));
+  // Two-sided 95 % critical values of Student's t.
+  const std::vector<std::pair<int, double>> table = {{1, 12.7062}, {2, 4.3027}, {3, 3.1824}, {4, 2.7764},
+                                                     {5, 2.5706},  {10, 2.2281}, {30, 2.0423}};
+  for (const auto& [dof, t] : table) {
+    INFO("dof " << dof);
+    CHECK(student_t_quantile(0.975, dof) == Approx(t).epsilon(2e-3));
+  }
+  CHECK(student_t_quantile(0.025, 7) == Approx(-student_t_quantile(0.975, 7)));
+  CHECK_THROWS_AS(student_t_quantile(1.0, 3), InputError);
+  CHECK_THROWS_AS(student_t_quantile(0.5, 0), InputError);
+}
+
+TEST_CASE("a bootstrap interval of the mean covers the true mean in about 95 % of trials", "[uncertainty]") {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(1.5, 1.0);
+  int covered = 0;
+  const int trials = 200;
+  for (int t = 0; t < trials; ++t) {
+    std::vector<double> x(40);
+    for (auto& v : x) v = normal(rng);
+    const Estimate e = bootstrap(40, [&](const std::vector<int64_t>& idx) { return mean_of(x, idx); }, 200, 0.95,
+                                 static_cast<uint64_t>(t));
+    REQUIRE(e.has_interval());
+    CHECK(e.lo <= e.value);
+    CHECK(e.value <= e.hi);
+    if (e.lo <= 1.5 && 1.5 <= e.hi) ++covered;
+  }
+  // The percentile bootstrap of a mean of 40 normals covers about 93-95 %;
+  // 200 trials put the observed share within ±3.5 % of that.
+  CHECK(covered >= static_cast<int>(0.88 * trials));
+  CHECK(covered <= static_cast<int>(0.99 * trials));
+}
+
+TEST_CASE("the t interval over runs covers the true mean in about 95 % of trials", "[uncertainty]") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(-0.3, 2.0);
+  int covered = 0;
+  const int trials = 400;
+  for (int t = 0; t < trials; ++t) {
+    std::vector<double> runs(5);
+    for (auto& v : runs) v = normal(rng);
+    const Estimate e = mean_over_runs(runs);
+    REQUIRE(e.method == "t");
+    if (e.lo <= -0.3 && -0.3 <= e.hi) ++covered;
+  }
+  CHECK(covered >= static_cast<int>(0.91 * trials));
+  CHECK(covered <= static_cast<int>(0.985 * trials));
+  // One run: a value and no interval; non-finite runs are dropped.
+  const Estimate one = mean_over_runs({2.0, NAN});
+  CHECK(one.value == 2.0);
+  CHECK_FALSE(one.has_interval());
+}
+
+TEST_CASE("differences are significant only when their interval excludes zero", "[uncertainty]") {
+  Estimate a, b;
+  a.value = 1.0, a.lo = 0.9, a.hi = 1.1;
+  b.value = 1.5, b.lo = 1.4, b.hi = 1.6;
+  const Estimate d = difference(a, b);
+  CHECK(d.value == Approx(-0.5));
+  CHECK(d.half_width() == Approx(std::sqrt(0.02)));
+  CHECK(significant(d));
+  b.value = 1.05, b.lo = 0.95, b.hi = 1.15;
+  CHECK_FALSE(significant(difference(a, b)));
+  nlohmann::json j;
+  a.put(j, "w2");
+  CHECK(j["w2_lo"] == 0.9);
+  const Estimate back = Estimate::get(j, "w2");
+  CHECK(back.hi == 1.1);
+  CHECK(a.text(2) == "1.00 ± 0.10");
+}
+
+TEST_CASE("KID equals the unbiased MMD² written out pair by pair", "[uncertainty]") {
+  auto g = at::make_generator<at::CPUGeneratorImpl>(3);
+  const at::Tensor x = at::randn({23, 4}, g, at::kDouble);
+  const at::Tensor y = at::randn({19, 4}, g, at::kDouble) * 1.3 + 0.4;
+  // Subsets as large as the smaller set: with 19 of 19 generated points the
+  // estimate depends only on which 19 real points are drawn.
+  const at::Tensor x19 = x.slice(0, 0, 19);
+  const Kid full = kid(x19, y, 3, 1000, 7);
+  CHECK(full.subset_size == 19);
+  CHECK(full.mean == Approx(mmd2_by_pairs(x19, y)).epsilon(1e-10));
+  CHECK(full.std == Approx(0.0).margin(1e-12));
+  // Shifted sets score higher than sets of the same distribution, and the
+  // estimate for one distribution is centred on zero (unbiased).
+  const at::Tensor a = at::randn({400, 8}, g, at::kDouble), b = at::randn({400, 8}, g, at::kDouble);
+  const Kid same = kid(a, b, 50, 100, 1);
+  const Kid shifted = kid(a, b + 0.5, 50, 100, 1);
+  CHECK(std::abs(same.mean) < 3 * same.std / std::sqrt(50.0) + 1e-3);
+  CHECK(shifted.mean > same.mean + 5 * shifted.std / std::sqrt(50.0));
+  CHECK_THROWS_AS(kid(a, b.slice(1, 0, 4)), InputError);
+  CHECK_THROWS_AS(kid(a, b, 0), InputError);
+}
+
+TEST_CASE("density and coverage equal their definitions counted point by point", "[uncertainty]") {
+  auto g = at::make_generator<at::CPUGeneratorImpl>(9);
+  const at::Tensor real = at::randn({40, 3}, g, at::kDouble);
+  const at::Tensor fake = at::randn({30, 3}, g, at::kDouble) * 0.8 + 0.3;
+  const int64_t k = 3;
+  std::vector<double> radius(40);
+  for (int64_t i = 0; i < 40; ++i) {
+    std::vector<double> d;
+    for (int64_t j = 0; j < 40; ++j)
+      if (j != i) d.push_back(dist(real, i, real, j));
+    std::sort(d.begin(), d.end());
+    radius[static_cast<size_t>(i)] = d[static_cast<size_t>(k - 1)];
+  }
+  int64_t inside = 0, covered = 0;
+  for (int64_t i = 0; i < 40; ++i) {
+    bool any = false;
+    for (int64_t j = 0; j < 30; ++j)
+      if (dist(fake, j, real, i) <= radius[static_cast<size_t>(i)]) ++inside, any = true;
+    covered += any;
+  }
+  const DensityCoverage dc = density_coverage(real, fake, k, 7);
+  CHECK(dc.density == Approx(static_cast<double>(inside) / (k * 30.0)));
+  CHECK(dc.coverage == Approx(covered / 40.0));
+  CHECK_THROWS_AS(density_coverage(real, fake, 40), InputError);
+}
+
+#include "metrics/sweep.hpp"
+
+TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise one", "[uncertainty]") {
+  auto row = [](double omega, double v, double lo, double hi) {
+    SweepRow r;
+    r.omega = omega, r.hi = INFINITY, r.aux = "aux.ckpt", r.metric = "w2";
+    r.value = v, r.value_lo = lo, r.value_hi = hi;
+    return r;
+  };
+  SweepResult res;
+  res.metric = "w2";
+  res.rows = {row(0, 1.0, 0.9, 1.1), row(1, 0.5, 0.45, 0.55), row(2, 0.7, 0.6, 0.8)};
+  auto v = res.verdicts();
+  REQUIRE(v.size() == 1);
+  INFO(v[0]);
+  CHECK(v[0].rfind("SIMS lowers w2 by 0.5 ± ", 0) == 0);
+  CHECK(v[0].find("omega = 1") != std::string::npos);
+  res.rows = {row(0, 1.0, 0.9, 1.1), row(1, 0.95, 0.85, 1.05)};
+  v = res.verdicts();
+  INFO(v[0]);
+  CHECK(v[0].rfind("no significant gain at any omega", 0) == 0);
+  res.rows = {row(1, 0.95, 0.85, 1.05)};
+  CHECK(res.verdicts()[0].rfind("no verdict", 0) == 0);
+  // The intervals travel through the JSON row and the CSV.
+  const nlohmann::json j = row(1, 0.5, 0.45, 0.55).to_json({});
+  CHECK(j["w2_lo"] == 0.45);
+  CHECK(j["w2_hi"] == 0.55);
+  res.rows = {row(0, 1.0, 0.9, 1.1)};
+  CHECK(res.to_csv().find(",w2_lo,w2_hi,") != std::string::npos);
+}
+
+#include "loops/tune.hpp"
+
+TEST_CASE("tune chooses the lowest (B, omega) and judges its gain by the interval", "[uncertainty][tune]") {
+  auto row = [](const std::string& aux, double omega, double v, double half) {
+    SweepRow r;
+    r.omega = omega, r.hi = INFINITY, r.aux = aux, r.metric = "fd";
+    r.value = v, r.value_lo = v - half, r.value_hi = v + half;
+    return r;
+  };
+  SweepResult grid;
+  grid.metric = "fd";
+  grid.rows = {row("B=100", 0, 80, 2), row("B=100", 1, 75, 2), row("B=400", 0, 80, 2), row("B=400", 1, 70, 2),
+               row("B=400", 2, 72, 2)};
+  const auto c = loops::choose_best(grid, {{"B=100", 100}, {"B=400", 400}});
+  CHECK(c.budget == 400);
+  CHECK(c.omega == 1);
+  CHECK(c.gain.value == Approx(10));
+  CHECK(c.gain.half_width() == Approx(std::sqrt(8.0)));
+  CHECK(c.significant);
+  CHECK(c.verdict.rfind("SIMS lowers fd by 10", 0) == 0);
+  // A gain inside the noise is not called one.
+  grid.rows = {row("B=100", 0, 80, 6), row("B=100", 1, 78, 6)};
+  const auto n = loops::choose_best(grid, {{"B=100", 100}});
+  CHECK_FALSE(n.significant);
+  CHECK(n.verdict.rfind("no significant gain", 0) == 0);
+  grid.rows = {row("B=100", 1, 78, 6)};
+  CHECK_THROWS_AS(loops::choose_best(grid, {}), InputError);
+}
