@@ -494,9 +494,9 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     result_.attr_names = one.attr_names;
     const bool fd = one.metric == "fd";
     const QString dname = fd ? QString("FD_%1").arg(QString::fromStdString(one.features)) : QString("W2");
-    dist_chart_->set_title(QString("%1 to the real data vs ω").arg(dname));
-    dist_chart_->set_y_title(fd ? "FD (features²), lower is better" : "W2 (data units), lower is better");
-    dist_chart_->add_series(dname + " (band: 95 % bootstrap interval)", kSims, false, true);
+    dist_chart_->set_title(QString("%1 to the real data vs ω (lower is better; band: 95 % bootstrap CI)").arg(dname));
+    dist_chart_->set_y_title(fd ? "FD (features²)" : "W2 (data units)");
+    dist_chart_->add_series(dname, kSims, false, true);
     pr_chart_->add_series("precision", kPrecision, false, true);
     pr_chart_->add_series("recall", kRecall, false, true);
     for (size_t k = 0; k < one.attr_names.size(); ++k)

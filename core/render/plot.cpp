@@ -119,6 +119,15 @@ long place_legend(const LinePlot& p, const Frame& fr, Legend& lg) {
           lx = X;
           ly = Y;
         });
+        // Error bars count too (sampled along their length).
+        for (size_t i = 0; i < std::min({s.x.size(), s.lo.size(), s.hi.size()}); ++i) {
+          if (!fr.usable(s.x[i], s.lo[i]) || !fr.usable(s.x[i], s.hi[i])) continue;
+          const double X = fr.px(s.x[i]), Y0 = fr.py(s.lo[i]), Y1 = fr.py(s.hi[i]);
+          for (int k = 0; k <= 8; ++k) {
+            const double qy = Y0 + (Y1 - Y0) * k / 8.0;
+            hidden += X >= x0b && X <= x1b && qy >= y0b && qy <= y1b;
+          }
+        }
       }
       if (best < 0 || hidden < best) best = hidden, lg.bx = xs[cx], lg.by = ys[cy];
     }
@@ -216,6 +225,13 @@ Canvas render_plot(const LinePlot& p) {
     return c;
   }
   if (fr.x1 == fr.x0) fr.x0 -= 0.5, fr.x1 += 0.5;
+  bool bars = false;
+  for (const auto& s : p.series) bars = bars || !s.lo.empty();
+  if (bars) {  // room for the caps of the first and last error bars
+    const double xpad = (fr.x1 - fr.x0) * 0.03;
+    fr.x0 -= xpad;
+    fr.x1 += xpad;
+  }
   if (fr.y1 == fr.y0) {
     const double d = std::max(std::abs(fr.y0) * 0.1, 1e-6);
     fr.y0 -= d, fr.y1 += d;
