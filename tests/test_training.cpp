@@ -195,6 +195,8 @@ TEST_CASE("synthetic sets stream to disk in chunks and resume identically", "[tr
     CHECK(std::filesystem::file_size(dir.file("full.npy.partial")) == header + static_cast<size_t>(done) * 8);
   });
   CHECK(calls == 7);
+  CHECK(r.done == 2500);
+  CHECK_FALSE(r.cancelled);
   CHECK_FALSE(std::filesystem::exists(dir.file("full.npy.partial")));
   at::Tensor full = io::read_npy(dir.file("full.npy"));
   CHECK(full.sizes() == at::IntArrayRef({2500, 2}));

@@ -23,18 +23,12 @@ struct Registry {
   std::vector<std::pair<CLI::App*, Action>> actions;
 };
 
-void add_sample_command(CLI::App& app, Registry& reg);
-void add_grid_command(CLI::App& app, Registry& reg);
-void add_info_command(CLI::App& app, Registry& reg);
-void add_metrics_command(CLI::App& app, Registry& reg);
-void add_loop_command(CLI::App& app, Registry& reg);
-void add_train_commands(CLI::App& app, Registry& reg);
-void add_demo_command(CLI::App& app, Registry& reg);
-void add_data_command(CLI::App& app, Registry& reg);
-void add_sweep_command(CLI::App& app, Registry& reg);
-void add_features_command(CLI::App& app, Registry& reg);
-void add_shift_command(CLI::App& app, Registry& reg);
-void add_tune_command(CLI::App& app, Registry& reg);
+// Each command file defines one of these; main() calls them in the order
+// `sims --help` lists the commands.
+using AddCommand = void(CLI::App& app, Registry& reg);
+AddCommand add_sample_command, add_grid_command, add_info_command, add_metrics_command, add_loop_command,
+    add_train_commands, add_demo_command, add_data_command, add_sweep_command, add_features_command,
+    add_shift_command, add_tune_command;
 
 // Sampler + guidance flags (the contract's names).
 struct SamplingFlags {

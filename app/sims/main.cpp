@@ -25,18 +25,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sims ") + SIMS_VERSION);
   app.require_subcommand(1);
   cli::Registry reg;
-  cli::add_sample_command(app, reg);
-  cli::add_grid_command(app, reg);
-  cli::add_info_command(app, reg);
-  cli::add_metrics_command(app, reg);
-  cli::add_loop_command(app, reg);
-  cli::add_train_commands(app, reg);
-  cli::add_demo_command(app, reg);
-  cli::add_data_command(app, reg);
-  cli::add_sweep_command(app, reg);
-  cli::add_features_command(app, reg);
-  cli::add_shift_command(app, reg);
-  cli::add_tune_command(app, reg);
+  for (cli::AddCommand* add : {cli::add_sample_command, cli::add_grid_command, cli::add_info_command,
+                               cli::add_metrics_command, cli::add_loop_command, cli::add_train_commands,
+                               cli::add_demo_command, cli::add_data_command, cli::add_sweep_command,
+                               cli::add_features_command, cli::add_shift_command, cli::add_tune_command})
+    add(app, reg);
 
   try {
     // Unknown commands and options first, each named with a suggestion; CLI11

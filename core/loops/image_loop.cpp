@@ -160,16 +160,6 @@ double dec(const json& j) {
   }
   return j.is_null() ? NAN : j.get<double>();
 }
-json enc(const std::vector<double>& v) {
-  json a = json::array();
-  for (double x : v) a.push_back(enc(x));
-  return a;
-}
-std::vector<double> dec_vec(const json& j) {
-  std::vector<double> v;
-  for (const auto& x : j) v.push_back(dec(x));
-  return v;
-}
 // For people and plots: non-finite as null.
 json out(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 json out(const std::vector<double>& v) {

@@ -154,6 +154,51 @@ void add_intervals(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg,
   }
 }
 
+// Images: FD of the features, precision/recall in feature space, KID beside
+// FD (unbiased, so small sets do not inflate it), intervals, attribute shares.
+void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, const SweepReference& ref,
+                  FeatureNet& features, AttributeClassifier* classifier, const BatchOptions& bo,
+                  const std::function<void(const std::string&)>& step) {
+  step("features");
+  const at::Tensor xc = x.clamp(-1, 1);
+  const at::Tensor f = features.features(xc, bo);
+  const auto fd = [&](const at::Tensor& fs) { return frechet_distance(stats_of_features(fs, "sample features"), ref.real_stats); };
+  row.value = fd(f);
+  const bool have_real = ref.real_features.defined();
+  if (have_real && ref.real_features.size(0) > cfg.pr_k && f.size(0) > cfg.pr_k) {
+    const auto pr = precision_recall(ref.real_features, f, cfg.pr_k);
+    row.precision = pr.precision, row.recall = pr.recall;
+  }
+  if (have_real && cfg.kid_subsets > 0) {
+    const Kid k = kid(ref.real_features, f, cfg.kid_subsets, 1000, cfg.seed);
+    row.extra["kid"] = k.mean, row.extra["kid_std"] = k.std;
+  }
+  if (cfg.ci > 0) {
+    step("intervals");
+    add_intervals(row, f, cfg, fd, ref.real_features);
+  }
+  at::Tensor labels;
+  if (classifier) {
+    labels = classifier->predict(xc, bo);
+    row.ratios = attribute_ratios(labels);
+  }
+  if (cfg.on_images) cfg.on_images(row, xc, f, labels);
+}
+
+// Points: exact W2, precision/recall on the points, intervals.
+void score_points(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, const SweepReference& ref,
+                  const std::function<void(const std::string&)>& step) {
+  row.value = wasserstein2(x, ref.real_points);
+  if (ref.real_points.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
+    const auto pr = precision_recall(ref.real_points, x, cfg.pr_k);
+    row.precision = pr.precision, row.recall = pr.recall;
+  }
+  if (cfg.ci > 0) {
+    step("intervals");
+    add_intervals(row, x, cfg, [&](const at::Tensor& xs) { return wasserstein2(xs, ref.real_points); }, ref.real_points);
+  }
+}
+
 }  // namespace
 
 SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,
@@ -227,45 +272,15 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
             throw Cancelled();
         }
         at::Tensor x = at::cat(parts, 0);
+        const auto step = [&](const std::string& what) {
+          if (progress && !progress(idx, total, what + " (" + label.str() + ")")) throw Cancelled();
+        };
         if (!at::isfinite(x).all().item<bool>()) {
           row.value = std::numeric_limits<double>::infinity();  // diverged: reported, not fatal
         } else if (images) {
-          if (progress && !progress(idx, total, "features (" + label.str() + ")")) throw Cancelled();
-          const at::Tensor xc = x.clamp(-1, 1);
-          at::Tensor f = features->features(xc, bo);
-          row.value = frechet_distance(stats_of_features(f, "sample features"), ref.real_stats);
-          if (ref.real_features.defined() && ref.real_features.size(0) > cfg.pr_k && f.size(0) > cfg.pr_k) {
-            auto pr = precision_recall(ref.real_features, f, cfg.pr_k);
-            row.precision = pr.precision, row.recall = pr.recall;
-          }
-          if (ref.real_features.defined() && cfg.kid_subsets > 0) {
-            // KID beside FD: unbiased, so small sets do not inflate it.
-            const Kid k = kid(ref.real_features, f, cfg.kid_subsets, 1000, cfg.seed);
-            row.extra["kid"] = k.mean, row.extra["kid_std"] = k.std;
-          }
-          if (cfg.ci > 0) {
-            if (progress && !progress(idx, total, "intervals (" + label.str() + ")")) throw Cancelled();
-            add_intervals(row, f, cfg, [&](const at::Tensor& fs) {
-              return frechet_distance(stats_of_features(fs, "sample features"), ref.real_stats);
-            }, ref.real_features);
-          }
-          at::Tensor labels;
-          if (classifier) {
-            labels = classifier->predict(xc, bo);
-            row.ratios = attribute_ratios(labels);
-          }
-          if (cfg.on_images) cfg.on_images(row, xc, f, labels);
+          score_images(row, x, cfg, ref, *features, classifier, bo, step);
         } else {
-          row.value = wasserstein2(x, ref.real_points);
-          if (ref.real_points.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
-            auto pr = precision_recall(ref.real_points, x, cfg.pr_k);
-            row.precision = pr.precision, row.recall = pr.recall;
-          }
-          if (cfg.ci > 0) {
-            if (progress && !progress(idx, total, "intervals (" + label.str() + ")")) throw Cancelled();
-            add_intervals(row, x, cfg, [&](const at::Tensor& xs) { return wasserstein2(xs, ref.real_points); },
-                          ref.real_points);
-          }
+          score_points(row, x, cfg, ref, step);
         }
         row.kept = x.narrow(0, 0, std::min<int64_t>(x.size(0), images ? cfg.keep : std::max<int64_t>(cfg.keep, 2000)))
                        .clone();
