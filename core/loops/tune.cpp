@@ -99,6 +99,10 @@ TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::str
   // The rows share their starting noise, so their errors are positively
   // correlated: adding the half-widths in quadrature is conservative.
   c.gain = metrics::difference(c.zero, c.value);
+  if (std::isfinite(best->gain_lo)) {  // the paired bootstrap of the sweep, where it could be computed
+    c.gain.value = best->gain, c.gain.lo = best->gain_lo, c.gain.hi = best->gain_hi;
+    c.gain.method = "paired bootstrap";
+  }
   c.significant = metrics::significant(c.gain) && c.gain.value > 0;
   std::ostringstream v;
   const std::string with = c.budget > 0 ? " with the auxiliary fine-tuned for " + std::to_string(c.budget) + " images"

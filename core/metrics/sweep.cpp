@@ -50,6 +50,8 @@ nlohmann::json SweepRow::to_json(const std::vector<std::string>& names) const {
     j["precision_lo"] = num(precision_lo), j["precision_hi"] = num(precision_hi);
     j["recall_lo"] = num(recall_lo), j["recall_hi"] = num(recall_hi);
   }
+  if (std::isfinite(gain))
+    j["gain_vs_omega0"] = num(gain), j["gain_vs_omega0_lo"] = num(gain_lo), j["gain_vs_omega0_hi"] = num(gain_hi);
   if (!ratios.empty()) {
     nlohmann::json r = nlohmann::json::object();
     for (size_t k = 0; k < ratios.size() && k < names.size(); ++k) r[names[k]] = num(ratios[k]);
@@ -119,7 +121,11 @@ std::vector<std::string> SweepResult::verdicts() const {
       out.push_back(s.str());
       continue;
     }
-    const Estimate d = difference(estimate(*zero), estimate(*best));  // > 0: best is lower (better)
+    Estimate d = difference(estimate(*zero), estimate(*best));  // > 0: best is lower (better)
+    if (std::isfinite(best->gain_lo)) {  // the paired interval, where the samples allowed one
+      d.value = best->gain, d.lo = best->gain_lo, d.hi = best->gain_hi;
+      d.method = "paired bootstrap";
+    }
     if (!d.has_interval()) {
       s << (d.value > 0 ? "SIMS lowers " : "SIMS does not lower ") << metric << (d.value > 0 ? " by " : "; best ")
         << std::abs(d.value) << " at omega = " << best->omega << where << " (no interval: run with --ci to judge it)";
@@ -200,6 +206,26 @@ void score_points(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
 }
 
 }  // namespace
+
+void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref) {
+  if (cfg.ci <= 0 || res.metric != "w2" || !ref.real_points.defined()) return;
+  for (auto& r : res.rows) {
+    if (r.omega == 0.0 || !std::isfinite(r.value) || !r.kept.defined() || r.kept.size(0) != cfg.n) continue;
+    const SweepRow* zero = nullptr;
+    for (const auto& z : res.rows)
+      if (z.omega == 0.0 && z.aux == r.aux && z.lo == r.lo && z.hi == r.hi && z.kept.defined() &&
+          z.kept.size(0) == cfg.n && std::isfinite(z.value))
+        zero = &z;
+    if (!zero) continue;
+    // Sample i of both rows starts from the same noise: resample the indices once for both.
+    const at::Tensor x = r.kept, x0 = zero->kept;
+    const Estimate g = bootstrap(cfg.n, [&](const std::vector<int64_t>& idx) {
+      const at::Tensor id = at::tensor(idx, at::kLong);
+      return wasserstein2(x0.index_select(0, id), ref.real_points) - wasserstein2(x.index_select(0, id), ref.real_points);
+    }, cfg.ci, cfg.ci_level, cfg.seed + 7);
+    r.gain = zero->value - r.value, r.gain_lo = g.lo, r.gain_hi = g.hi;
+  }
+}
 
 SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,
                       SweepReference& ref, FeatureNet* features, AttributeClassifier* classifier,

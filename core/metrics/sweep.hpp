@@ -78,6 +78,11 @@ struct SweepRow {
   double value_lo = std::numeric_limits<double>::quiet_NaN(), value_hi = std::numeric_limits<double>::quiet_NaN();
   double precision_lo = std::numeric_limits<double>::quiet_NaN(), precision_hi = std::numeric_limits<double>::quiet_NaN();
   double recall_lo = std::numeric_limits<double>::quiet_NaN(), recall_hi = std::numeric_limits<double>::quiet_NaN();
+  // Points with intervals: the gain over the ω = 0 row of the same auxiliary
+  // and interval (value(ω = 0) - value; > 0: better), with a paired bootstrap
+  // interval (the same resampled noise indices for both rows). NaN otherwise.
+  double gain = std::numeric_limits<double>::quiet_NaN(), gain_lo = std::numeric_limits<double>::quiet_NaN(),
+         gain_hi = std::numeric_limits<double>::quiet_NaN();
   int nfe = 0;
   double seconds = 0;          // sampling + metric wall time
   at::Tensor kept;             // first `keep` samples (float32)
@@ -102,6 +107,10 @@ struct SweepResult {
 
 // (row index, total rows, stage text); return false to cancel.
 using SweepProgress = std::function<bool(size_t, size_t, const std::string&)>;
+
+// Fills each row's paired gain over the ω = 0 row of its group (points only,
+// rows holding all cfg.n samples in `kept`, cfg.ci > 0).
+void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref);
 
 // Runs every (aux, interval, omega) combination in that nesting order. aux
 // must not be empty (ω = 0 rows sample the base alone). Images need

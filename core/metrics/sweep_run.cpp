@@ -70,6 +70,7 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
     r.value_lo = bound(r.metric + "_lo"), r.value_hi = bound(r.metric + "_hi");
     r.precision_lo = bound("precision_lo"), r.precision_hi = bound("precision_hi");
     r.recall_lo = bound("recall_lo"), r.recall_hi = bound("recall_hi");
+    r.gain = bound("gain_vs_omega0"), r.gain_lo = bound("gain_vs_omega0_lo"), r.gain_hi = bound("gain_vs_omega0_hi");
     r.nfe = j.at("nfe").get<int>();
     r.seconds = j.at("seconds").get<double>();
     for (const auto& n : attr_names)
@@ -77,7 +78,7 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
     for (auto it = j.begin(); it != j.end(); ++it)
       if (!std::set<std::string>{"omega", "interval", "interval_text", "aux", "fd", "w2", "precision", "recall", "nfe",
                                  "seconds", "ratio", "fd_lo", "fd_hi", "w2_lo", "w2_hi", "precision_lo", "precision_hi",
-                                 "recall_lo", "recall_hi"}
+                                 "recall_lo", "recall_hi", "gain_vs_omega0", "gain_vs_omega0_lo", "gain_vs_omega0_hi"}
                .count(it.key()))
         r.extra[it.key()] = it.value();
   } catch (const json::exception& e) {
@@ -135,6 +136,7 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
         msg << "omega " << omega << ": " << res.metric << " " << res.rows.back().value;
         report("sweep", done, total, msg.str(), res.rows.back().to_json(res.attr_names), res.rows.back().kept);
       }
+  add_paired_gains(res, cfg, ref);
   return res;
 }
 

@@ -332,6 +332,10 @@ for row in s["rows"]:
         assert row[k + "_lo"] <= row[k] <= row[k + "_hi"], (k, row)
     assert row["w2_hi"] > row["w2_lo"], row
 assert "w2_lo,w2_hi" in open(t + "/sweep/sweep.csv").readline()
+# The gain over omega = 0 with a paired interval (the same resampled noise indices for both rows).
+for row in s["rows"][1:]:
+    assert abs(row["gain_vs_omega0"] - (s["rows"][0]["w2"] - row["w2"])) < 1e-12, row
+    assert row["gain_vs_omega0_lo"] < row["gain_vs_omega0_hi"], row
 assert len(s["verdicts"]) == 1 and ("SIMS lowers w2" in s["verdicts"][0] or "no significant gain" in s["verdicts"][0]), s["verdicts"]
 PY
 expect_error "fid wrong-shape features" "" -- "$SIMS" metrics fid --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" "$T/fimg_b.npy"
