@@ -220,7 +220,7 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   auto* cv = charts_grid_ = new QGridLayout(charts);
   cv->setContentsMargins(0, 0, 0, 0);
   cv->setSpacing(4);
-  dist_chart_ = new AnalysisChart("Distance to the real data", "guidance weight ω", "W2 (data units)", charts);
+  dist_chart_ = new AnalysisChart("Distance to the real data", "guidance weight ω", "W2", charts);
   dist_chart_->setObjectName("sweepDistanceChart");
   pr_chart_ = new AnalysisChart("Precision and recall (k = 5)", "guidance weight ω", "fraction", charts);
   pr_chart_->setObjectName("sweepPrChart");
@@ -495,7 +495,7 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     const bool fd = one.metric == "fd";
     const QString dname = fd ? QString("FD_%1").arg(QString::fromStdString(one.features)) : QString("W2");
     dist_chart_->set_title(QString("%1 to the real data vs ω (lower is better; band: 95 % bootstrap CI)").arg(dname));
-    dist_chart_->set_y_title(fd ? "FD (features²)" : "W2 (data units)");
+    dist_chart_->set_y_title(fd ? "FD" : "W2");  // a short chart: a longer title would be clipped
     dist_chart_->add_series(dname, kSims, false, true);
     pr_chart_->add_series("precision", kPrecision, false, true);
     pr_chart_->add_series("recall", kRecall, false, true);

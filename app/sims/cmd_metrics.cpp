@@ -42,20 +42,16 @@ void bind_ci(CLI::App* c, PairArgs& a) {
       ->check(CLI::Range(0, 100000));
 }
 
-// The metrics f computes on (a, b), with bootstrap intervals over b's rows when --ci is given.
-std::vector<metrics::Estimate> with_ci(const PairArgs& w, const at::Tensor& b,
-                                       const std::function<std::vector<double>(const at::Tensor&)>& f) {
+// f(a, b), with a bootstrap interval over b's rows when --ci is given.
+metrics::Estimate with_ci(const PairArgs& w, const at::Tensor& b, const std::function<double(const at::Tensor&)>& f) {
   if (w.ci > 0 && w.ci < 10) throw InputError("--ci needs at least 10 resamples");
   if (w.ci > 0)
-    return metrics::bootstrap_all(b.size(0), [&](const std::vector<int64_t>& idx) {
+    return metrics::bootstrap(b.size(0), [&](const std::vector<int64_t>& idx) {
       return f(b.index_select(0, at::tensor(idx, at::kLong)));
     }, w.ci);
-  std::vector<metrics::Estimate> out;
-  for (double v : f(b)) {
-    out.emplace_back();
-    out.back().value = v;
-  }
-  return out;
+  metrics::Estimate e;
+  e.value = f(b);
+  return e;
 }
 
 // "w2 = 0.2610 (95 % CI 0.2500 .. 0.2710, bootstrap over the second set's rows; lower is better)"
@@ -267,8 +263,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
       if (a.size(1) != b.size(1))
         throw InputError("'" + w->a + "' has dimension " + std::to_string(a.size(1)) + " but '" + w->b + "' has " +
                          std::to_string(b.size(1)));
-      const metrics::Estimate v =
-          with_ci(*w, b, [&](const at::Tensor& bb) { return std::vector<double>{metrics::wasserstein(a, bb, p)}; }).front();
+      const metrics::Estimate v = with_ci(*w, b, [&](const at::Tensor& bb) { return metrics::wasserstein(a, bb, p); });
       report(w->json, ci_json(*w, v, name), human_line(name, v, "lower is better"));
       return 0;
     }});
