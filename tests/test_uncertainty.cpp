@@ -14,6 +14,7 @@
 #include "metrics/kid.hpp"
 #include "metrics/precision_recall.hpp"
 #include "metrics/uncertainty.hpp"
+#include "metrics/wasserstein.hpp"
 
 using namespace sims;
 using namespace sims::metrics;
@@ -69,6 +70,7 @@ TEST_CASE("normal and Student-t quantiles match the tables", "[uncertainty]") {
 }
 
 TEST_CASE("a bootstrap interval of the mean covers the true mean in about 95 % of trials", "[uncertainty]") {
+  const auto kind = GENERATE(BootstrapInterval::Percentile, BootstrapInterval::Normal);
   std::mt19937_64 rng(11);
   std::normal_distribution<double> normal(1.5, 1.0);
   int covered = 0;
@@ -77,7 +79,7 @@ TEST_CASE("a bootstrap interval of the mean covers the true mean in about 95 % o
     std::vector<double> x(40);
     for (auto& v : x) v = normal(rng);
     const Estimate e = bootstrap(40, [&](const std::vector<int64_t>& idx) { return mean_of(x, idx); }, 200, 0.95,
-                                 static_cast<uint64_t>(t));
+                                 static_cast<uint64_t>(t), kind);
     REQUIRE(e.has_interval());
     CHECK(e.lo <= e.value);
     CHECK(e.value <= e.hi);
@@ -87,6 +89,61 @@ TEST_CASE("a bootstrap interval of the mean covers the true mean in about 95 % o
   // 200 trials put the observed share within ±3.5 % of that.
   CHECK(covered >= static_cast<int>(0.88 * trials));
   CHECK(covered <= static_cast<int>(0.99 * trials));
+}
+
+TEST_CASE("a distance's interval is centred on its value: resampling repeats points, which moves W2 up by itself",
+          "[uncertainty]") {
+  at::manual_seed(3);
+  const at::Tensor x = at::randn({80, 2}, at::kDouble);
+  auto w2_to_x = [&](const std::vector<int64_t>& idx) {
+    return wasserstein2(x.index_select(0, at::tensor(idx, at::kLong)), x);
+  };
+  // W2 of a set to itself is 0; every resample with repeats lies above it.
+  const Estimate pct = bootstrap(80, w2_to_x, 40, 0.95, 1);
+  CHECK(pct.value == Approx(0).margin(1e-9));
+  CHECK(pct.lo > 0.1);  // the percentile interval excludes the true value
+  const Estimate e = bootstrap_distance(80, w2_to_x, 40, 0.95, 1);
+  CHECK(e.method == "bootstrap-normal");
+  CHECK(e.value == Approx(0).margin(1e-9));
+  CHECK(e.lo == 0.0);  // cut at 0
+  CHECK(e.hi > 0.0);
+  // Its half-width is the resamples' spread (the same resamples: same seed),
+  // not their offset: well below the percentile interval's upper end.
+  CHECK(e.hi < pct.lo);
+  CHECK(e.hi > 0.2 * (pct.hi - pct.lo));
+}
+
+TEST_CASE("energy distance is the U-statistic written out pair by pair, and 0 in expectation for equal laws",
+          "[uncertainty]") {
+  at::manual_seed(9);
+  const at::Tensor x = at::randn({23, 3}, at::kDouble), y = at::randn({31, 3}, at::kDouble) * 1.5 + 0.3;
+  double xy = 0, xx = 0, yy = 0;
+  for (int64_t i = 0; i < 23; ++i)
+    for (int64_t j = 0; j < 31; ++j) xy += dist(x, i, y, j);
+  for (int64_t i = 0; i < 23; ++i)
+    for (int64_t j = 0; j < 23; ++j)
+      if (i != j) xx += dist(x, i, x, j);
+  for (int64_t i = 0; i < 31; ++i)
+    for (int64_t j = 0; j < 31; ++j)
+      if (i != j) yy += dist(y, i, y, j);
+  const double expected = 2 * xy / (23.0 * 31) - xx / (23.0 * 22) - yy / (31.0 * 30);
+  CHECK(energy_distance(x, y) == Approx(expected).epsilon(1e-7));
+  CHECK(energy_distance(x, y) > 0.1);
+  // A subset through the precomputed form equals the subset's own value.
+  const EnergyDistance e(x, y);
+  const std::vector<int64_t> idx = {0, 3, 5, 7, 11, 19};
+  CHECK(e(idx) == Approx(energy_distance(x.index_select(0, at::tensor(idx, at::kLong)), y)).epsilon(1e-7));
+  CHECK(e.full() == Approx(expected).epsilon(1e-7));
+  // Two samples of one law: the mean over 40 pairs is within noise of 0 (W2 of the same pairs is not).
+  double sum = 0, sum_w2 = 0;
+  for (int t = 0; t < 40; ++t) {
+    const at::Tensor a = at::randn({100, 2}, at::kDouble), b = at::randn({100, 2}, at::kDouble);
+    sum += energy_distance(a, b);
+    sum_w2 += wasserstein2(a, b);
+  }
+  CHECK(std::abs(sum / 40) < 0.01);
+  CHECK(sum_w2 / 40 > 0.2);
+  CHECK_THROWS_AS(energy_distance(x, at::randn({5, 2}, at::kDouble)), InputError);
 }
 
 TEST_CASE("the t interval over runs covers the true mean in about 95 % of trials", "[uncertainty]") {
@@ -195,7 +252,21 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
   res.rows = {row(0, 1.0, 0.9, 1.1), row(1, 0.95, 0.85, 1.05)};
   v = res.verdicts();
   INFO(v[0]);
-  CHECK(v[0].rfind("no significant gain at any omega", 0) == 0);
+  CHECK(v[0].rfind("no significant gain", 0) == 0);
+  CHECK(v[0].find("lowers w2 by 0.05") != std::string::npos);
+  // A best omega that is worse beyond the noise is called that, with the signed change.
+  res.rows = {row(0, 1.0, 0.98, 1.02), row(1, 1.5, 1.45, 1.55)};
+  v = res.verdicts();
+  INFO(v[0]);
+  CHECK(v[0].rfind("SIMS does not help", 0) == 0);
+  CHECK(v[0].find("raises w2 by 0.5") != std::string::npos);
+  // A base at the real-data floor is named as the reason.
+  res.rows = {row(0, 1.0, 0.9, 1.1), row(1, 0.95, 0.85, 1.05)};
+  res.floor.value = 0.98, res.floor.lo = 0.9, res.floor.hi = 1.06;
+  v = res.verdicts();
+  INFO(v[0]);
+  CHECK(v[0].find("already at the floor") != std::string::npos);
+  res.floor = Estimate{};
   res.rows = {row(1, 0.95, 0.85, 1.05)};
   CHECK(res.verdicts()[0].rfind("no verdict", 0) == 0);
   // The intervals travel through the JSON row and the CSV.

@@ -1,5 +1,6 @@
 #include "session_controller.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -16,7 +17,9 @@
 #include <QSettings>
 #include <QTabWidget>
 
+#include "common/error.hpp"
 #include "io/atomic_file.hpp"
+#include "loops/tune.hpp"
 
 #include "guidance_panel.hpp"
 #include "message_area.hpp"
@@ -46,7 +49,10 @@ SessionController::SessionController(QMainWindow* window, ModelsPanel* models, G
       status_(status),
       remember_(remember) {
   connect(models_, &ModelsPanel::model_opened, this,
-          [this](ModelRole role, const QString& path) { add_recent(role == ModelRole::Base ? "base" : "aux", path); });
+          [this](ModelRole role, const QString& path) {
+            add_recent(role == ModelRole::Base ? "base" : "aux", path);
+            if (role == ModelRole::Aux) start_at_tuned_omega();
+          });
 }
 
 void SessionController::set_recent_menu(QMenu* menu) {
@@ -84,12 +90,37 @@ void SessionController::load_settings(const StudioOptions& opts) {
     return shipped_model(role);
   };
   const QString base = pick(opts.base, "models/base", "base"), aux = pick(opts.aux, "models/aux", "aux");
-  const QSignalBlocker block(models_);  // one request once both are in
-  const bool ok_base = models_->load(ModelRole::Base, base);
-  const bool ok_aux = models_->load(ModelRole::Aux, aux);
-  if (!ok_base || !ok_aux)
-    messages_->warning("open model files with File ▸ Open, or make new ones with Tools ▸ Train models");
+  // A remembered ω belongs to the remembered pair; another pair starts at its tuned ω.
+  const bool remembered_pair = opts.remember && s.contains("guidance/omega") && aux == s.value("models/aux").toString();
+  {
+    const QSignalBlocker block(models_);  // one request once both are in
+    const bool ok_base = models_->load(ModelRole::Base, base);
+    const bool ok_aux = models_->load(ModelRole::Aux, aux);
+    if (!ok_base || !ok_aux)
+      messages_->warning("open model files with File ▸ Open, or make new ones with Tools ▸ Train models");
+  }
+  if (!remembered_pair) start_at_tuned_omega();
   Q_EMIT models_replaced();
+}
+
+bool SessionController::start_at_tuned_omega() {
+  if (!models_->aux()) return false;
+  std::optional<loops::TunedPair> t;
+  try {
+    t = loops::read_tuned_pair(models_->path(ModelRole::Aux).toStdString());
+  } catch (const sims::Error& e) {
+    messages_->warning(QString::fromStdString(e.what()));
+    return false;
+  }
+  if (!t) return false;
+  GuidanceSettings g = guidance_->settings();
+  g.omega = std::clamp(t->omega, -1.0, 3.0);
+  guidance_->set_settings(g);
+  const QString what = t->significant
+                           ? QString("tuned pair: ω = %1 (sims tune on %2, %3 samples): %4")
+                           : QString("tuned pair, ω = %1 (sims tune on %2, %3 samples), but: %4");
+  messages_->info(what.arg(t->omega).arg(QString::fromStdString(t->real)).arg(t->n).arg(QString::fromStdString(t->verdict)));
+  return true;
 }
 
 void SessionController::save_settings() {

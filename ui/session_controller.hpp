@@ -46,6 +46,10 @@ class SessionController final : public QObject {
   // On close (when remembering).
   void save_settings();
   void restore_geometry();
+  // The loaded auxiliary's tuned-pair file (`sims tune`, loops/tune.hpp), if
+  // any: sets the live ω to the tuned one and says what it gained. Returns
+  // whether there was one.
+  bool start_at_tuned_omega();
 
  public Q_SLOTS:
   void save_session_dialog();

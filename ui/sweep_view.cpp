@@ -1,12 +1,15 @@
 #include "common/paths.hpp"
+#include "loops/tune.hpp"
 #include "sweep_view.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <sstream>
 #include <tuple>
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QLabel>
@@ -95,6 +98,10 @@ const QColor kSims(214, 82, 48), kPrecision(60, 100, 170), kRecall(60, 150, 90);
 const QColor kPalette[] = {QColor(60, 100, 170), QColor(214, 82, 48), QColor(60, 150, 90), QColor(150, 80, 170),
                            QColor(200, 150, 30), QColor(40, 160, 170)};
 
+// The real data a sweep compares with, and the second real set that gives the
+// metric's floor (held out from the seeds the Train dialog uses).
+constexpr uint64_t kRealSeed = 12345, kFloorSeed = 12345 + 1000003;
+
 }  // namespace
 
 metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base, const DenoiserPtr& aux,
@@ -118,7 +125,9 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
     if (p.real.empty()) throw InputError("name the real data to compare with (e.g. faces)");
     features = metrics::load_feature_net(p.features);
     if (!p.classifier.empty()) classifier = metrics::load_classifier(p.classifier);
-    ref.real_images = data::load_images(data::ImageDatasetSpec::parse(p.real), p.n, 12345).images;
+    const auto spec = data::ImageDatasetSpec::parse(p.real);
+    ref.real_images = data::load_images(spec, p.n, kRealSeed).images;
+    if (spec.kind == "faces") ref.floor_samples = data::load_images(spec, p.n, kFloorSeed).images;  // generated: independent
     const auto s = ref.real_images.sizes();
     if (s.size() != 4 || s[1] != shape[0] || s[2] != shape[1] || s[3] != shape[2])
       throw InputError("the real data '" + p.real + "' gives images " + c10::str(s.slice(1)) +
@@ -126,7 +135,9 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
   } else {
     if (shape != std::vector<int64_t>{2}) throw InputError("the Sweep tab handles 2D point models and image models");
     if (p.real.empty()) throw InputError("name the built-in 2D data set to compare with (e.g. grid25)");
-    ref.real_points = data::sample_toy2d(data::Toy2dSpec::named(p.real), p.n, 12345);
+    const auto spec = data::Toy2dSpec::named(p.real);
+    ref.real_points = data::sample_toy2d(spec, p.n, kRealSeed);
+    ref.floor_samples = data::sample_toy2d(spec, p.n, kFloorSeed);
   }
   if (on_reference) on_reference(images ? ref.real_images : ref.real_points);
 
@@ -138,8 +149,12 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
   cfg.keep = p.keep;
   cfg.batch = 64;
   cfg.ci = p.ci;
+  cfg.point_metric = p.metric;
   const std::vector<metrics::SweepAux> auxes{{aux_label, aux}};
   metrics::SweepResult all;
+  all.ci_level = cfg.ci_level;
+  ctx.progress(0, "the real-data floor");
+  all.floor = metrics::score_floor(cfg, ref, features.get());  // first: the charts draw it under the rows
   const size_t K = p.omegas.size();
   for (size_t k = 0; k < K; ++k) {
     ctx.check_cancel();
@@ -154,7 +169,8 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
     metrics::SweepResult one = metrics::run_sweep(base, auxes, cfg, ref, features.get(), classifier.get(), progress, ctx.cancel_flag());
     if (all.rows.empty()) all.metric = one.metric, all.features = one.features, all.attr_names = one.attr_names;
     all.rows.push_back(one.rows.at(0));
-    if (on_row) on_row(one);
+    metrics::add_paired_gains(all, cfg, ref);  // rows that have their ω = 0 partner get their paired gain
+    if (on_row) on_row(all);
   }
   ctx.progress(1.0, "done");
   return all;
@@ -209,6 +225,15 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   g->addWidget(real_, 1, 3);
   features_label_ = form_label("feature net", 1, 4);
   g->addWidget(features_, 1, 5, 1, 3);
+  metric_ = new QComboBox(box);
+  metric_->setObjectName("sweepMetric");
+  metric_->addItem("W2 (exact)", "w2");
+  metric_->addItem("energy distance", "energy");
+  metric_->setToolTip("The metric the points are judged by. W2 of finite samples has a floor well above 0 and can "
+                      "reward samples narrower than the data; the energy distance is unbiased (0 for the data "
+                      "itself), so small gains show.");
+  metric_label_ = form_label("metric", 1, 8);
+  g->addWidget(metric_, 1, 9);
   g->addWidget(shares_, 1, 8, 1, 2);
   g->setColumnStretch(1, 1);
   g->setColumnStretch(3, 2);
@@ -306,6 +331,7 @@ SweepPlan SweepView::plan() const {
   const bool images = controls_shape_.size() == 3;
   p.keep = images ? 36 : 2000;
   p.real = real_->text().trimmed().toStdString();
+  p.metric = images ? "w2" : metric_->currentData().toString().toStdString();
   if (images) {
     p.features = features_->text().trimmed().toStdString();
     if (shares_->isChecked()) p.classifier = p.features;
@@ -323,6 +349,7 @@ void SweepView::set_plan(const SweepPlan& p) {
   seed_->setValue(static_cast<int>(p.seed));
   if (!p.real.empty()) real_->setText(QString::fromStdString(p.real));
   if (!p.features.empty()) features_->setText(QString::fromStdString(p.features));
+  metric_->setCurrentIndex(std::max(0, metric_->findData(QString::fromStdString(p.metric))));
   shares_->setChecked(!p.classifier.empty() || p.features.empty());
   describe();
 }
@@ -349,8 +376,34 @@ void SweepView::on_models_changed() {
     if (images && features_->text().isEmpty() && QFileInfo::exists(cnn) && real.rfind("faces", 0) == 0)
       features_->setText(cnn);
   }
+  // A tuned pair (`sims tune`): the sweep starts as it was measured, its ω in the list.
+  std::optional<loops::TunedPair> tuned;
+  try {
+    tuned = loops::read_tuned_pair(models_->path(ModelRole::Aux).toStdString());
+  } catch (const sims::Error&) {  // the session controller reports a bad file
+  }
+  if (tuned && models_->path(ModelRole::Aux) != tuned_for_) {
+    tuned_for_ = models_->path(ModelRole::Aux);
+    std::vector<double> w;
+    try {
+      w = parse_omega_list(omegas_->text().toStdString());
+    } catch (const sims::Error&) {
+      w = SweepPlan().omegas;
+    }
+    if (std::find(w.begin(), w.end(), tuned->omega) == w.end()) w.push_back(tuned->omega);
+    std::sort(w.begin(), w.end());
+    QStringList parts;
+    for (double v : w) parts << QString::number(v);
+    omegas_->setText(parts.join(", "));
+    if (tuned->n >= n_->minimum() && tuned->n <= n_->maximum()) n_->setValue(static_cast<int>(tuned->n));
+    if (tuned->steps >= steps_->minimum() && tuned->steps <= steps_->maximum()) steps_->setValue(tuned->steps);
+    if (metric_->findData(QString::fromStdString(tuned->metric)) >= 0)
+      metric_->setCurrentIndex(metric_->findData(QString::fromStdString(tuned->metric)));
+  }
   features_label_->setVisible(images);
   features_->setVisible(images);
+  metric_label_->setVisible(!images);
+  metric_->setVisible(!images);
   shares_->setVisible(images);
   if (result_.rows.empty()) show_shares(images);
   real_->setToolTip(images ? "Real images compared with: a data set spec (faces, faces:ratio=0.3, folder:DIR, npy:FILE, …)"
@@ -444,6 +497,7 @@ engine::JobFn SweepView::prepare_job() {
   ensure_large_view();
   reset_results();
   planned_ = p.omegas.size();
+  plan_omegas_ = p.omegas;
   const std::string aux_label = QFileInfo(models_->path(ModelRole::Aux)).fileName().toStdString();
   models_text_ = QFileInfo(models_->path(ModelRole::Base)).fileName() + " guided by " + QString::fromStdString(aux_label);
   messages()->info(QString("sweep: %1 ω values × %2 samples, %3").arg(p.omegas.size()).arg(p.n).arg(models_text_));
@@ -486,17 +540,25 @@ QImage SweepView::thumbnail(const metrics::SweepRow& r) const {
 
 void SweepView::add_row(const metrics::SweepResult& one) {
   if (one.rows.empty()) return;
-  const metrics::SweepRow& r = one.rows[0];
+  const metrics::SweepRow& r = one.rows.back();
   const bool first = result_.rows.empty();
   if (first) {
     result_.metric = one.metric;
     result_.features = one.features;
     result_.attr_names = one.attr_names;
-    const bool fd = one.metric == "fd";
-    const QString dname = fd ? QString("FD_%1").arg(QString::fromStdString(one.features)) : QString("W2");
+    const bool fd = one.metric == "fd", energy = one.metric == "energy";
+    const QString dname = fd ? QString("FD_%1").arg(QString::fromStdString(one.features))
+                             : energy ? QString("energy distance") : QString("W2");
     dist_chart_->set_title(QString("%1 to the real data vs ω (lower is better; band: 95 % bootstrap CI)").arg(dname));
-    dist_chart_->set_y_title(fd ? "FD" : "W2");  // a short chart: a longer title would be clipped
+    dist_chart_->set_y_title(fd ? "FD" : energy ? "energy" : "W2");  // a short chart: a longer title would be clipped
     dist_chart_->add_series(dname, kSims, false, true);
+    if (std::isfinite(one.floor.value)) {  // real vs real at the rows' size: what no model can beat here
+      dist_chart_->add_series(QString("real vs real (floor) %1").arg(QString::fromStdString(one.floor.text(3))),
+                              QColor(120, 120, 120), true);
+      const auto [w0, w1] = std::minmax_element(plan_omegas_.begin(), plan_omegas_.end());
+      if (w0 != plan_omegas_.end())
+        for (double w : {*w0, *w1}) dist_chart_->append(1, w, one.floor.value);
+    }
     pr_chart_->add_series("precision", kPrecision, false, true);
     pr_chart_->add_series("recall", kRecall, false, true);
     for (size_t k = 0; k < one.attr_names.size(); ++k)
@@ -508,6 +570,11 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     set_columns(table_, cols);
   }
   result_.rows.push_back(r);
+  result_.floor = one.floor, result_.ci_level = one.ci_level;
+  for (size_t k = 0; k < result_.rows.size() && k < one.rows.size(); ++k) {  // paired gains filled in since
+    auto& d = result_.rows[k];
+    d.gain = one.rows[k].gain, d.gain_lo = one.rows[k].gain_lo, d.gain_hi = one.rows[k].gain_hi;
+  }
   const int i = static_cast<int>(result_.rows.size()) - 1;
   dist_chart_->append(0, r.omega, r.value, r.value_lo, r.value_hi);
   pr_chart_->append(0, r.omega, r.precision, r.precision_lo, r.precision_hi);
@@ -526,7 +593,7 @@ void SweepView::add_row(const metrics::SweepResult& one) {
 
 void SweepView::show_verdict() {
   const auto v = result_.verdicts();
-  const bool gain = !v.empty() && v.front().rfind("SIMS lowers", 0) == 0;
+  const bool gain = !v.empty() && v.front().rfind("SIMS ", 0) == 0 && v.front().find("does not help") == std::string::npos;
   verdict_->setText(v.empty() ? QString()
                               : QString("<b style='color:%1'>%2</b>")
                                     .arg(gain ? "#2a7a3a" : "#a05a00", QString::fromStdString(v.front()).toHtmlEscaped()));

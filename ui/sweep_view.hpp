@@ -38,6 +38,7 @@ struct SweepPlan {
   std::string features;   // images: feature network (FD_<name>, precision/recall in its space)
   std::string classifier; // images: attribute classifier (empty: no shares)
   int ci = 50;            // bootstrap resamples for the 95 % intervals (0: none)
+  std::string metric = "w2";  // points: "w2" or "energy" (metrics::SweepConfig::point_metric)
 };
 
 // "-0.5, 0, 1" -> values; throws InputError naming a bad value.
@@ -46,7 +47,8 @@ std::vector<double> parse_omega_list(const std::string& text);
 // The job body (exposed for tests): loads the real data and networks, then
 // runs the sweep one ω at a time with the same noise, calling on_reference
 // once with the real data (points [M,2] or images) and on_row after each ω
-// with a one-row result. Returns all rows. Throws InputError / Cancelled.
+// with the rows so far (the newest last; paired gains over ω = 0 and the
+// real-data floor filled in). Returns all rows. Throws InputError / Cancelled.
 metrics::SweepResult run_sweep_plan(const SweepPlan& plan, const DenoiserPtr& base, const DenoiserPtr& aux,
                                     const std::string& aux_label, engine::JobContext& ctx,
                                     const std::function<void(const at::Tensor&)>& on_reference,
@@ -101,6 +103,8 @@ class SweepView final : public AnalysisTab {
   QSpinBox *n_, *steps_, *seed_;
   QCheckBox* shares_;
   QLabel* features_label_;
+  QComboBox* metric_;      // points: W2 or energy distance
+  QLabel* metric_label_;
   QLabel* verdict_ = nullptr;  // the sweep's verdict on the effect, under the charts
   AnalysisChart *dist_chart_, *pr_chart_, *ratio_chart_;
   QGridLayout* charts_grid_;
@@ -112,6 +116,8 @@ class SweepView final : public AnalysisTab {
   std::vector<int64_t> shape_;          // of the models the shown results came from
   std::vector<int64_t> controls_shape_; // the controls' defaults were set for this shape
   metrics::SweepResult result_;
+  std::vector<double> plan_omegas_;  // of the running sweep: the floor line spans them
+  QString tuned_for_;                 // the auxiliary whose tuned settings the controls took
   SampleSet real_points_;  // the reference the sweep compares with (points)
   QRectF bounds_;
   int selected_ = -1;

@@ -175,7 +175,7 @@ int run_demo(const DemoArgs& a) {
   render::Series fl;
   fl.label = "real vs real (floor)";
   fl.colour = render::palette(7);
-  fl.markers = false;
+  fl.reference = true;
   fl.x = {a.omegas.front(), a.omegas.back()};
   fl.y = {w2_floor, w2_floor};
   wp.series = {w2s, fl};

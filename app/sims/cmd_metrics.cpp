@@ -46,7 +46,7 @@ void bind_ci(CLI::App* c, PairArgs& a) {
 metrics::Estimate with_ci(const PairArgs& w, const at::Tensor& b, const std::function<double(const at::Tensor&)>& f) {
   if (w.ci > 0 && w.ci < 10) throw InputError("--ci needs at least 10 resamples");
   if (w.ci > 0)
-    return metrics::bootstrap(b.size(0), [&](const std::vector<int64_t>& idx) {
+    return metrics::bootstrap_distance(b.size(0), [&](const std::vector<int64_t>& idx) {
       return f(b.index_select(0, at::tensor(idx, at::kLong)));
     }, w.ci);
   metrics::Estimate e;
@@ -56,7 +56,7 @@ metrics::Estimate with_ci(const PairArgs& w, const at::Tensor& b, const std::fun
 
 // "w2 = 0.2610 (95 % CI 0.2500 .. 0.2710, bootstrap over the second set's rows; lower is better)"
 std::string human_line(const std::string& name, const metrics::Estimate& e, const std::string& better,
-                       const std::string& method = "bootstrap over the second set's rows") {
+                       const std::string& method = "normal bootstrap interval over the second set's rows") {
   std::ostringstream s;
   s << name << " = " << std::setprecision(6) << e.value;
   if (e.has_interval())
@@ -70,7 +70,8 @@ nlohmann::json ci_json(const PairArgs& w, const metrics::Estimate& e, const std:
   nlohmann::json j;
   if (e.has_interval()) {
     e.put(j, name);
-    j["ci"] = {{"method", "percentile bootstrap over the second set's rows"}, {"level", e.level}, {"resamples", w.ci}};
+    j["ci"] = {{"method", "normal bootstrap interval (value ± z·sd of the resampled values) over the second set's rows"},
+               {"level", e.level}, {"resamples", w.ci}};
   } else {
     j[name] = e.value;
   }

@@ -38,6 +38,7 @@ struct SweepArgs {
   std::string aux_snapshots;
   std::string out;
   ReferenceFlags reference;
+  std::string metric = "w2";
   int64_t n = 1000, seed = 0, batch = 256, k = 5, keep = 8;
   int threads = 0, ci = 50;
   bool json = false, quiet = false;
@@ -86,6 +87,7 @@ int run_sweep_cmd(SweepArgs& a) {
   cfg.sampler = a.sampling.config();
   cfg.n = a.n, cfg.seed = static_cast<uint64_t>(a.seed), cfg.batch = a.batch, cfg.pr_k = a.k, cfg.keep = a.keep;
   cfg.ci = a.ci;
+  cfg.point_metric = a.metric;
   if (a.ci < 0 || (a.ci > 0 && a.ci < 10)) throw InputError("--ci needs 0 (no intervals) or at least 10 resamples");
 
   const std::string dir = a.out + "/";
@@ -134,7 +136,10 @@ int run_sweep_cmd(SweepArgs& a) {
   const std::vector<std::string> verdicts = res.verdicts();
   j["verdicts"] = verdicts;
   if (a.ci > 0)
-    j["ci"] = {{"method", "percentile bootstrap over each row's samples"}, {"level", res.ci_level}, {"resamples", a.ci}};
+    j["ci"] = {{"method", "bootstrap over each row's samples: normal interval (value ± z·sd of the resampled values) "
+                          "for " + res.metric + ", percentile for precision/recall; gain: paired bootstrap (points) "
+                          "or half-widths in quadrature (images)"},
+               {"level", res.ci_level}, {"resamples", a.ci}};
   j["better"] = "lower " + res.metric + ", higher precision and recall";
   j["model"] = a.models.model;
   j["n"] = a.n;
@@ -160,13 +165,14 @@ int run_sweep_cmd(SweepArgs& a) {
       combos.push_back({label, {}});
     combos.back().rows.push_back(&r);
   }
-  const std::string metric_name = images ? "FD_" + res.features : "W2 (exact)";
+  const std::string metric_name = images ? "FD_" + res.features : res.metric == "energy" ? "energy distance" : "W2 (exact)";
   render::LinePlot mp;
   mp.title = metric_name + " vs guidance \u03c9";
   mp.x_label = "\u03c9";
   mp.y_label = metric_name + " (lower is better)";
   mp.subtitle = a.ci > 0 ? "bars: 95 % bootstrap intervals over " + std::to_string(a.n) + " samples; ring: best"
                          : "no intervals (--ci 0); ring: best";
+  if (std::isfinite(res.floor.value)) mp.subtitle += "; dashed: real vs real";
   mp.mark_best = true;
   for (size_t c = 0; c < combos.size(); ++c) {
     render::Series s;
@@ -176,7 +182,17 @@ int run_sweep_cmd(SweepArgs& a) {
       s.x.push_back(r->omega), s.y.push_back(r->value), s.lo.push_back(r->value_lo), s.hi.push_back(r->value_hi);
     mp.series.push_back(s);
   }
-  const std::string metric_png = dir + (images ? "fd_vs_omega.png" : "w2_vs_omega.png");
+  if (std::isfinite(res.floor.value)) {
+    render::Series fl;
+    fl.label = "real vs real: " + res.floor.text(3);
+    fl.colour = {110, 110, 110};
+    fl.reference = true;
+    fl.x = {cfg.omegas.front(), cfg.omegas.back()};
+    for (double w : cfg.omegas) fl.x[0] = std::min(fl.x[0], w), fl.x[1] = std::max(fl.x[1], w);
+    fl.y = {res.floor.value, res.floor.value};
+    mp.series.push_back(fl);
+  }
+  const std::string metric_png = dir + res.metric + "_vs_omega.png";  // w2_, energy_ or fd_vs_omega.png
   render::render_plot(mp).write_png(metric_png);
   std::vector<std::string> written = {dir + "sweep.csv", dir + "sweep.json", metric_png};
   if (!res.attr_names.empty()) {
@@ -234,6 +250,9 @@ int run_sweep_cmd(SweepArgs& a) {
     print_json(j);
   } else {
     std::cout << res.to_csv();
+    if (std::isfinite(res.floor.value))
+      std::cout << "floor: " << res.metric << " between two real sets of " << a.n << " samples: " << res.floor.text(4)
+                << "\n";
     for (const auto& v : verdicts) std::cout << v << "\n";
     std::cout << "wrote";
     for (const auto& w : written) std::cout << " " << w;
@@ -250,13 +269,16 @@ void add_sweep_command(CLI::App& app, Registry& reg) {
       "sweep",
       "Guidance sweep: sample with every omega (same seed), measure against real data (2D: exact W2 + precision/recall; "
       "images: FD_<net>, precision/recall in feature space, attribute ratios); writes DIR/sweep.csv, sweep.json, "
-      "w2_vs_omega.png or fd_vs_omega.png, ratio_vs_omega.png and samples.png");
+      "w2_vs_omega.png (energy_vs_omega.png) or fd_vs_omega.png, ratio_vs_omega.png and samples.png");
   a->models.bind(c);
   a->sampling.bind(c);
   c->add_option("--omegas", a->omegas, "comma-separated omega values (default -1,0,0.5,1,2)");
   c->add_option("--interval", a->intervals, "guidance interval LO:HI (repeat for several; default 0:inf)");
   input_path(c->add_option("--aux-snapshots", a->aux_snapshots, "further auxiliary models A1,A2,... (one row set per model)"), InputKind::List);
   c->add_option("--n", a->n, "samples per setting (default 1000)");
+  c->add_option("--metric", a->metric, "points: w2 (exact W2, default) or energy (energy distance: unbiased, 0 for "
+                                       "the data itself; W2 reported beside it)")
+      ->check(CLI::IsMember({"w2", "energy"}));
   c->add_option("--seed", a->seed, "seed of the starting noise, the same for every setting (default 0)");
   a->reference.bind(c);
   c->add_option("--batch", a->batch, "images per sampler / network call (default 256)");

@@ -25,7 +25,7 @@ struct TuneArgs {
   ModelFlags models;
   SamplingFlags sampling;
   ReferenceFlags reference;
-  std::string aux_snapshots, budgets = "2000,5000,10000,20000", omegas = "0,0.25,0.5,1,1.5,2,3", out;
+  std::string aux_snapshots, budgets = "2000,5000,10000,20000", omegas = "0,0.25,0.5,1,1.5,2,3", out, metric = "w2";
   int64_t n_synth = 2000, synth_seed = 1, chunk = 4096, n = 1000, seed = 0, batch = 0, lr_rampup = 1000, train_seed = 3;
   double lr = 1e-3;
   int ci = 100, threads = 0;
@@ -63,18 +63,25 @@ loops::TuneConfig tune_config(const TuneArgs& a, bool images) {
   c.sweep.n = a.n;
   c.sweep.seed = static_cast<uint64_t>(a.seed);
   c.sweep.ci = a.ci;
+  c.sweep.point_metric = a.metric;
   return c;
 }
 
 void print_table(const loops::TuneResult& r) {
-  std::cout << "  aux        omega   " << r.grid.metric << " (95 % CI; lower is better)\n";
+  std::cout << "  aux          omega   " << std::left << std::setw(20) << r.grid.metric + " (lower is better)"
+            << "gain over omega = 0 (95 % CI)\n";
+  const metrics::SweepRow* zero = nullptr;
+  for (const auto& row : r.grid.rows)
+    if (row.omega == 0.0 && !zero) zero = &row;
   for (const auto& row : r.grid.rows) {
-    metrics::Estimate e;
-    e.value = row.value, e.lo = row.value_lo, e.hi = row.value_hi;
     const bool chosen = row.aux == r.choice.aux && row.omega == r.choice.omega;
-    std::cout << "  " << std::left << std::setw(10) << row.aux << std::right << std::setw(6) << row.omega << "   "
-              << e.text(4) << (chosen ? "   <- chosen" : "") << "\n";
+    std::cout << "  " << std::left << std::setw(12) << row.aux << std::right << std::setw(6) << row.omega << "   "
+              << std::left << std::setw(20) << row.value_estimate(r.grid.ci_level).text(4)
+              << (row.omega != 0.0 && zero ? row.gain_estimate(*zero, r.grid.ci_level).text(4) : std::string("-"))
+              << std::right << (chosen ? "   <- chosen" : "") << "\n";
   }
+  if (std::isfinite(r.grid.floor.value))
+    std::cout << "  floor: " << r.grid.metric << " between two real sets of this size: " << r.grid.floor.text(4) << "\n";
 }
 
 int run_tune_cmd(TuneArgs& a) {
@@ -116,7 +123,10 @@ int run_tune_cmd(TuneArgs& a) {
             << " samples per cell)\n";
   print_table(r);
   std::cout << r.choice.verdict << "\n  -> " << a.out << "/{result.json,tune.csv,heatmap.png}"
-            << (r.choice.budget > 0 ? ", chosen auxiliary " + r.chosen_path : "") << "\n";
+            << (r.choice.budget > 0 ? ", chosen auxiliary " + r.chosen_path + " (how it was chosen: " +
+                                          loops::tuned_pair_path(r.chosen_path) + ")"
+                                    : "")
+            << "\n";
   return 0;
 }
 
@@ -143,6 +153,9 @@ void add_tune_command(CLI::App& app, Registry& reg) {
   c->add_option("--train-seed", a->train_seed, "fine-tuning seed (default 3)");
   c->add_option("--omegas", a->omegas, "guidance values, 0 included (default 0,0.25,0.5,1,1.5,2,3)");
   c->add_option("--n", a->n, "samples per (B, omega), the same noise for all (default 1000)");
+  c->add_option("--metric", a->metric, "points: w2 (exact W2, default) or energy (energy distance: unbiased, 0 for "
+                                       "the data itself; W2 reported beside it)")
+      ->check(CLI::IsMember({"w2", "energy"}));
   c->add_option("--seed", a->seed, "seed of that noise (default 0)");
   c->add_option("--ci", a->ci, "bootstrap resamples for the 95 % intervals (default 100)");
   c->add_option("--out", a->out, "run folder (the same command continues an interrupted run)")->required();

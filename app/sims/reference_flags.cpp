@@ -22,7 +22,12 @@ at::Tensor read_images(const std::string& path, const char* what) {
   return t.to(at::kFloat);
 }
 
-void load_images_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n_real, Reference& r) {
+// The seed of the real set that gives the metric's floor (another draw of the
+// same generated data, as large as a row).
+uint64_t floor_seed(int64_t real_seed) { return static_cast<uint64_t>(real_seed) + 1000003u; }
+
+void load_images_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n_real, int64_t n,
+                           Reference& r) {
   if (f.features.empty()) throw InputError("image models need a feature network: --features NET");
   r.features = metrics::load_feature_net(f.features);
   if (!f.classifier.empty()) r.classifier = metrics::load_classifier(f.classifier);
@@ -33,6 +38,8 @@ void load_images_reference(const ReferenceFlags& f, const std::vector<int64_t>& 
   } else {
     auto spec = data::ImageDatasetSpec::parse(f.real_data);
     r.ref.real_images = data::load_images(spec, n_real, static_cast<uint64_t>(f.real_seed)).images;
+    if (spec.kind == "faces")  // generated: another draw is independent of the reference
+      r.ref.floor_samples = data::load_images(spec, n, floor_seed(f.real_seed)).images;
   }
   if (r.ref.real_images.defined()) {
     const auto s = r.ref.real_images.sizes();
@@ -41,7 +48,8 @@ void load_images_reference(const ReferenceFlags& f, const std::vector<int64_t>& 
   }
 }
 
-void load_points_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n_real, Reference& r) {
+void load_points_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n_real, int64_t n,
+                           Reference& r) {
   if (!f.features.empty() || !f.classifier.empty())
     throw InputError("--features / --classifier apply to image models; this model samples points " + shape_to_string(shape));
   if (!f.ref.empty()) throw InputError("--ref statistics apply to image models; give --real or --real-data for points");
@@ -53,7 +61,9 @@ void load_points_reference(const ReferenceFlags& f, const std::vector<int64_t>& 
   } else {
     if (shape.size() != 1 || shape[0] != 2)
       throw InputError("--real-data names built-in 2D data; this model samples " + shape_to_string(shape));
-    r.ref.real_points = data::sample_toy2d(data::Toy2dSpec::named(f.real_data), n_real, static_cast<uint64_t>(f.real_seed));
+    const auto spec = data::Toy2dSpec::named(f.real_data);
+    r.ref.real_points = data::sample_toy2d(spec, n_real, static_cast<uint64_t>(f.real_seed));
+    r.ref.floor_samples = data::sample_toy2d(spec, n, floor_seed(f.real_seed));
   }
 }
 
@@ -83,9 +93,9 @@ Reference load_reference(const ReferenceFlags& f, const std::vector<int64_t>& sh
   const int64_t n_real = f.n_real > 0 ? f.n_real : n;
   Reference r;
   if (shape.size() == 3)
-    load_images_reference(f, shape, n_real, r);
+    load_images_reference(f, shape, n_real, n, r);
   else
-    load_points_reference(f, shape, n_real, r);
+    load_points_reference(f, shape, n_real, n, r);
   r.inputs = {{"real", file_identity(f.real)}, {"ref", file_identity(f.ref)}, {"real_data", f.real_data},
               {"n_real", n_real}, {"real_seed", f.real_seed}, {"features", f.features},
               {"classifier", f.classifier}};

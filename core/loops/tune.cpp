@@ -85,38 +85,20 @@ TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::str
     }
   }
   if (!zero || !best) throw InputError("tune: the grid has no finite omega = 0 row or no other row to compare");
-  auto est = [](const metrics::SweepRow& r) {
-    metrics::Estimate e;
-    e.value = r.value, e.lo = r.value_lo, e.hi = r.value_hi, e.method = "bootstrap";
-    return e;
-  };
   c.aux = best->aux;
   const auto it = budgets.find(best->aux);
   c.budget = it == budgets.end() ? 0 : it->second;
   c.omega = best->omega;
-  c.value = est(*best);
-  c.zero = est(*zero);
-  // The rows share their starting noise, so their errors are positively
-  // correlated: adding the half-widths in quadrature is conservative.
-  c.gain = metrics::difference(c.zero, c.value);
-  if (std::isfinite(best->gain_lo)) {  // the paired bootstrap of the sweep, where it could be computed
-    c.gain.value = best->gain, c.gain.lo = best->gain_lo, c.gain.hi = best->gain_hi;
-    c.gain.method = "paired bootstrap";
-  }
+  c.value = best->value_estimate(grid.ci_level);
+  c.zero = zero->value_estimate(grid.ci_level);
+  c.gain = best->gain_estimate(*zero, grid.ci_level);
   c.significant = metrics::significant(c.gain) && c.gain.value > 0;
   std::ostringstream v;
-  const std::string with = c.budget > 0 ? " with the auxiliary fine-tuned for " + std::to_string(c.budget) + " images"
+  const std::string unit = c.metric != "fd" ? " samples" : " images";
+  const std::string with = c.budget > 0 ? " with the auxiliary fine-tuned for " + std::to_string(c.budget) + unit
                                         : " with the auxiliary " + c.aux;
-  if (c.significant) {
-    v << "SIMS lowers " << c.metric << " by " << num_text(c.gain.value) << " ± " << num_text(c.gain.half_width())
-      << " at omega = " << num_text(c.omega) << with << " (" << num_text(c.zero.value) << " -> "
-      << num_text(c.value.value) << "; 95 % intervals, held-out real data)";
-  } else {
-    v << "no significant gain at any (B, omega): the best, omega = " << num_text(c.omega) << with << ", changes "
-      << c.metric << " by " << num_text(-c.gain.value) << " ± " << num_text(c.gain.half_width())
-      << "; the auxiliary may still be too close to the base (try larger --budgets) or the evaluation too small "
-         "(larger --n)";
-  }
+  v << metrics::gain_verdict(c.metric, "at omega = " + num_text(c.omega) + with, c.zero, c.value, c.gain, grid.floor);
+  if (c.significant) v << " (held-out real data)";
   c.verdict = v.str();
   return c;
 }
@@ -128,8 +110,10 @@ json TuneResult::to_json() const {
   j["grid"] = grid.to_json();
   j["budgets"] = aux_budgets;
   j["labels"] = aux_labels;
-  j["ci"] = {{"method", "percentile bootstrap over each row's samples; gain: half-widths in quadrature"},
+  j["ci"] = {{"method", "normal bootstrap interval over each row's samples; gain: paired bootstrap for points, "
+                        "half-widths in quadrature for images"},
              {"level", grid.ci_level}};
+  if (std::isfinite(grid.floor.value)) grid.floor.put(j, "floor");
   return j;
 }
 
@@ -266,7 +250,22 @@ class TuneRun {
       res_.chosen_path = to;
     }
     experiment::write_json_file(rf_.path("result.json"), res_.to_json());
+    if (res_.choice.budget > 0) experiment::write_json_file(tuned_pair_path(res_.chosen_path), tuned_pair().to_json());
     rf_.finish("choice", json::object(), res_.choice.to_json());
+  }
+
+  TunedPair tuned_pair() const {
+    TunedPair t;
+    const TuneChoice& c = res_.choice;
+    t.omega = c.omega, t.budget = c.budget, t.metric = c.metric, t.significant = c.significant, t.verdict = c.verdict;
+    t.zero = c.zero, t.value = c.value, t.gain = c.gain, t.floor = res_.grid.floor;
+    t.steps = cfg_.sweep.sampler.steps, t.n = cfg_.sweep.n;
+    const json& in = opts_.inputs;
+    if (in.contains("real_data") && in["real_data"].is_string() && !in["real_data"].get<std::string>().empty())
+      t.real = in["real_data"].get<std::string>() + " (seed " + in.value("real_seed", json(0)).dump() + ")";
+    else if (in.contains("real") && in["real"].is_object())
+      t.real = in["real"].value("path", std::string());
+    return t;
   }
 
   DenoiserPtr base_;
@@ -279,6 +278,51 @@ class TuneRun {
 };
 
 }  // namespace
+
+std::string tuned_pair_path(const std::string& aux_path) {
+  fs::path p(aux_path);
+  p.replace_extension(".tune.json");
+  return p.string();
+}
+
+json TunedPair::to_json() const {
+  json j = {{"omega", omega}, {"budget", budget}, {"metric", metric}, {"significant", significant},
+            {"verdict", verdict}, {"steps", steps}, {"n", n}, {"real", real},
+            {"better", "lower " + metric}};
+  zero.put(j, metric + "_omega0");
+  value.put(j, metric);
+  gain.put(j, "gain");
+  if (std::isfinite(floor.value)) floor.put(j, "floor");
+  return j;
+}
+
+std::optional<TunedPair> read_tuned_pair(const std::string& aux_path) {
+  const std::string path = tuned_pair_path(aux_path);
+  std::error_code ec;
+  if (aux_path.empty() || !fs::is_regular_file(path, ec)) return std::nullopt;
+  const json j = experiment::read_json_file(path);
+  try {
+    TunedPair t;
+    t.omega = j.at("omega").get<double>();
+    t.budget = j.value("budget", int64_t{0});
+    t.metric = j.at("metric").get<std::string>();
+    t.significant = j.value("significant", false);
+    t.verdict = j.value("verdict", std::string());
+    t.steps = j.value("steps", 0);
+    t.n = j.value("n", int64_t{0});
+    t.real = j.value("real", std::string());
+    t.zero = metrics::Estimate::get(j, t.metric + "_omega0");
+    t.value = metrics::Estimate::get(j, t.metric);
+    t.gain = metrics::Estimate::get(j, "gain");
+    t.floor = metrics::Estimate::get(j, "floor");
+    if (!std::isfinite(t.omega)) throw InputError("omega is not a number");
+    return t;
+  } catch (const json::exception& e) {
+    throw InputError("'" + path + "' is not a tuned-pair file: " + e.what());
+  } catch (const InputError& e) {
+    throw InputError("'" + path + "' is not a tuned-pair file: " + e.what());
+  }
+}
 
 TuneResult run_tune(const DenoiserPtr& base, const TuneConfig& cfg, metrics::SweepReference& ref,
                     metrics::FeatureNet* features, const TuneRunOptions& opts) {

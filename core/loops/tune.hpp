@@ -14,6 +14,7 @@
 #pragma once
 #include <atomic>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,30 @@ struct TuneRunOptions {
   c10::Device device = c10::Device(c10::kCPU);  // fine-tuning
   experiment::ProgressFn on_progress;         // stages "synth", "finetune", "sweep"
 };
+
+// The file beside a tuned auxiliary (AUX minus its extension + ".tune.json":
+// aux.ckpt -> aux.tune.json) that says how it was chosen: the ω, the budget,
+// the gain over ω = 0 with its interval, the floor and the verdict, and how
+// that was measured. `sims tune` writes it next to aux.ckpt; faces that load
+// the auxiliary start at the tuned ω and say what it gained.
+std::string tuned_pair_path(const std::string& aux_path);
+
+struct TunedPair {
+  double omega = 0;
+  int64_t budget = 0;
+  std::string metric;
+  metrics::Estimate zero, value, gain, floor;
+  bool significant = false;
+  std::string verdict;
+  int steps = 0;        // sampler steps of the measurement
+  int64_t n = 0;        // samples per (B, ω)
+  std::string real;     // what it was scored against
+  nlohmann::json to_json() const;
+};
+
+// The tuned-pair file of `aux_path`; nullopt when there is none. Throws
+// InputError naming the file when it exists but cannot be read.
+std::optional<TunedPair> read_tuned_pair(const std::string& aux_path);
 
 // base: the base model (its checkpoint is cfg.base unless auxiliaries are
 // given). ref/features as for metrics::run_sweep (held-out real data).

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iomanip>
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -66,18 +67,23 @@ nlohmann::json SweepResult::to_json() const {
   if (!features.empty()) j["features"] = features;
   if (!attr_names.empty()) j["attr_names"] = attr_names;
   for (const auto& r : rows) j["rows"].push_back(r.to_json(attr_names));
+  if (std::isfinite(floor.value)) {
+    floor.put(j, "floor");
+    j["floor_means"] = metric + " between the reference and another real set of the rows' size";
+  }
   return j;
 }
 
 std::string SweepResult::to_csv() const {
   // The interval columns come last (and only when intervals were computed), so older readers keep their columns.
-  bool ci = false;
-  for (const auto& r : rows) ci = ci || has_ci(r);
+  bool ci = false, gains = false;
+  for (const auto& r : rows) ci = ci || has_ci(r), gains = gains || std::isfinite(r.gain);
   std::ostringstream s;
   s << "omega,interval_lo,interval_hi,aux," << metric << ",precision,recall";
   for (const auto& a : attr_names) s << ",ratio_" << csv_quote(a);
   s << ",nfe,seconds";
   if (ci) s << "," << metric << "_lo," << metric << "_hi,precision_lo,precision_hi,recall_lo,recall_hi";
+  if (gains) s << ",gain_vs_omega0,gain_vs_omega0_lo,gain_vs_omega0_hi";
   s << "\n";
   for (const auto& r : rows) {
     s << fmt(r.omega) << "," << fmt(r.lo) << "," << fmt(r.hi) << "," << csv_quote(r.aux) << "," << fmt(r.value) << ","
@@ -87,9 +93,26 @@ std::string SweepResult::to_csv() const {
     if (ci)
       s << "," << fmt(r.value_lo) << "," << fmt(r.value_hi) << "," << fmt(r.precision_lo) << "," << fmt(r.precision_hi)
         << "," << fmt(r.recall_lo) << "," << fmt(r.recall_hi);
+    if (gains) s << "," << fmt(r.gain) << "," << fmt(r.gain_lo) << "," << fmt(r.gain_hi);
     s << "\n";
   }
   return s.str();
+}
+
+Estimate SweepRow::value_estimate(double level) const {
+  Estimate e;
+  e.value = value, e.lo = value_lo, e.hi = value_hi, e.level = level;
+  e.method = e.has_interval() ? "bootstrap-normal" : "";
+  return e;
+}
+
+Estimate SweepRow::gain_estimate(const SweepRow& zero, double level) const {
+  if (std::isfinite(gain_lo)) {  // the paired interval, where the samples allowed one
+    Estimate d;
+    d.value = gain, d.lo = gain_lo, d.hi = gain_hi, d.level = level, d.method = "paired bootstrap";
+    return d;
+  }
+  return difference(zero.value_estimate(level), value_estimate(level));  // > 0: this row is lower (better)
 }
 
 std::vector<std::string> SweepResult::verdicts() const {
@@ -99,11 +122,6 @@ std::vector<std::string> SweepResult::verdicts() const {
     const auto g = std::make_pair(r.aux, std::make_pair(r.lo, r.hi));
     if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
   }
-  auto estimate = [](const SweepRow& r) {
-    Estimate e;
-    e.value = r.value, e.lo = r.value_lo, e.hi = r.value_hi;
-    return e;
-  };
   for (const auto& [aux_label, iv] : groups) {
     const SweepRow *zero = nullptr, *best = nullptr;
     for (const auto& r : rows) {
@@ -111,33 +129,17 @@ std::vector<std::string> SweepResult::verdicts() const {
       if (r.omega == 0.0) zero = &r;
       else if (!best || r.value < best->value) best = &r;
     }
-    std::ostringstream s;
-    s << std::setprecision(3);
     const std::string where = rows.size() > 1 && groups.size() > 1 ? " (aux " + aux_label + ", interval " + fmt(iv.first) +
                                                                          ":" + fmt(iv.second) + ")"
                                                                    : "";
     if (!zero || !best) {
-      s << "no verdict" << where << ": the sweep needs omega = 0 and another omega to compare";
-      out.push_back(s.str());
+      out.push_back("no verdict" + where + ": the sweep needs omega = 0 and another omega to compare");
       continue;
     }
-    Estimate d = difference(estimate(*zero), estimate(*best));  // > 0: best is lower (better)
-    if (std::isfinite(best->gain_lo)) {  // the paired interval, where the samples allowed one
-      d.value = best->gain, d.lo = best->gain_lo, d.hi = best->gain_hi;
-      d.method = "paired bootstrap";
-    }
-    if (!d.has_interval()) {
-      s << (d.value > 0 ? "SIMS lowers " : "SIMS does not lower ") << metric << (d.value > 0 ? " by " : "; best ")
-        << std::abs(d.value) << " at omega = " << best->omega << where << " (no interval: run with --ci to judge it)";
-    } else if (significant(d) && d.value > 0) {
-      s << "SIMS lowers " << metric << " by " << d.value << " ± " << d.half_width() << " at omega = " << best->omega
-        << where << " (" << std::lround(100 * ci_level) << " % interval; lower is better)";
-    } else {
-      s << "no significant gain at any omega" << where << ": best omega = " << best->omega << " changes " << metric
-        << " by " << -d.value << " ± " << d.half_width()
-        << " (the auxiliary may be too close to the base, or the sample too small)";
-    }
-    out.push_back(s.str());
+    std::ostringstream at;
+    at << std::setprecision(3) << "at omega = " << best->omega << where;
+    out.push_back(gain_verdict(metric, at.str(), zero->value_estimate(ci_level), best->value_estimate(ci_level),
+                               best->gain_estimate(*zero, ci_level), floor));
   }
   return out;
 }
@@ -149,7 +151,7 @@ namespace {
 // points they average (manifold_estimates).
 void add_intervals(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg,
                    const std::function<double(const at::Tensor&)>& value, const at::Tensor& real_for_pr) {
-  const Estimate v = bootstrap(x.size(0), [&](const std::vector<int64_t>& idx) {
+  const Estimate v = bootstrap_distance(x.size(0), [&](const std::vector<int64_t>& idx) {
     return value(x.index_select(0, at::tensor(idx, at::kLong)));
   }, cfg.ci, cfg.ci_level, cfg.seed);
   row.value_lo = v.lo, row.value_hi = v.hi;
@@ -191,26 +193,86 @@ void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
   if (cfg.on_images) cfg.on_images(row, xc, f, labels);
 }
 
-// Points: exact W2, precision/recall on the points, intervals.
+// A point metric of samples (a subset of their rows) against the reference.
+std::function<double(const std::vector<int64_t>&)> point_metric_of(const at::Tensor& x, const SweepReference& ref,
+                                                                    const std::string& metric) {
+  if (metric == "energy") {
+    auto e = std::make_shared<EnergyDistance>(x, ref.real_points);
+    return [e](const std::vector<int64_t>& idx) { return (*e)(idx); };
+  }
+  return [x, real = ref.real_points](const std::vector<int64_t>& idx) {
+    return wasserstein2(x.index_select(0, at::tensor(idx, at::kLong)), real);
+  };
+}
+
+std::vector<int64_t> all_rows(int64_t n) {
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+  return idx;
+}
+
+// Points: the judged metric (exact W2 or energy distance; W2 beside energy),
+// precision/recall on the points, intervals.
 void score_points(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, const SweepReference& ref,
                   const std::function<void(const std::string&)>& step) {
-  row.value = wasserstein2(x, ref.real_points);
+  const auto metric = point_metric_of(x, ref, cfg.point_metric);
+  row.value = metric(all_rows(x.size(0)));
+  if (cfg.point_metric == "energy" && x.size(0) * ref.real_points.size(0) <= kMaxOtEntries)
+    row.extra["w2"] = wasserstein2(x, ref.real_points);
   if (ref.real_points.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
     const auto pr = precision_recall(ref.real_points, x, cfg.pr_k);
     row.precision = pr.precision, row.recall = pr.recall;
   }
   if (cfg.ci > 0) {
     step("intervals");
-    add_intervals(row, x, cfg, [&](const at::Tensor& xs) { return wasserstein2(xs, ref.real_points); }, ref.real_points);
+    const Estimate v = bootstrap(x.size(0), metric, cfg.ci, cfg.ci_level, cfg.seed, BootstrapInterval::Normal,
+                                 cfg.point_metric == "w2");  // energy distance can be below 0 for a sample
+    row.value_lo = v.lo, row.value_hi = v.hi;
+    if (ref.real_points.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
+      const ManifoldEstimates m = manifold_estimates(point_scores(ref.real_points, x, cfg.pr_k), cfg.ci, cfg.ci_level, cfg.seed);
+      row.precision_lo = m.precision.lo, row.precision_hi = m.precision.hi;
+      row.recall_lo = m.recall.lo, row.recall_hi = m.recall.hi;
+    }
   }
+}
+
+// Real features and statistics from the real images, once.
+void prepare_image_reference(SweepReference& ref, FeatureNet& features, const BatchOptions& bo) {
+  if (ref.real_images.defined()) {
+    if (!ref.real_features.defined()) ref.real_features = features.features(ref.real_images, bo);
+    if (!ref.real_stats.mu.defined()) ref.real_stats = stats_of_features(ref.real_features, "real features");
+  }
+  if (!ref.real_stats.mu.defined()) throw InputError("sweep: no real statistics or real images to compare with");
 }
 
 }  // namespace
 
+Estimate score_floor(const SweepConfig& cfg, SweepReference& ref, FeatureNet* features) {
+  Estimate e;
+  e.level = cfg.ci_level;
+  if (!ref.floor_samples.defined()) return e;
+  SweepConfig c = cfg;
+  c.on_images = nullptr;
+  SweepRow row;
+  const auto step = [](const std::string&) {};
+  const at::Tensor x = ref.floor_samples.to(at::kFloat);
+  if (x.dim() == 4) {
+    if (!features) throw InputError("sweep: image models need a feature network (--features)");
+    const BatchOptions bo{cfg.batch, {}, nullptr};
+    prepare_image_reference(ref, *features, bo);
+    score_images(row, x, c, ref, *features, nullptr, bo, step);
+  } else {
+    score_points(row, x, c, ref, step);
+  }
+  return row.value_estimate(cfg.ci_level);
+}
+
 void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref) {
-  if (cfg.ci <= 0 || res.metric != "w2" || !ref.real_points.defined()) return;
+  if (cfg.ci <= 0 || (res.metric != "w2" && res.metric != "energy") || !ref.real_points.defined()) return;
   for (auto& r : res.rows) {
-    if (r.omega == 0.0 || !std::isfinite(r.value) || !r.kept.defined() || r.kept.size(0) != cfg.n) continue;
+    if (r.omega == 0.0 || std::isfinite(r.gain) || !std::isfinite(r.value) || !r.kept.defined() ||
+        r.kept.size(0) != cfg.n)
+      continue;  // no partner to pair with, or paired already
     const SweepRow* zero = nullptr;
     for (const auto& z : res.rows)
       if (z.omega == 0.0 && z.aux == r.aux && z.lo == r.lo && z.hi == r.hi && z.kept.defined() &&
@@ -218,11 +280,9 @@ void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepRefer
         zero = &z;
     if (!zero) continue;
     // Sample i of both rows starts from the same noise: resample the indices once for both.
-    const at::Tensor x = r.kept, x0 = zero->kept;
-    const Estimate g = bootstrap(cfg.n, [&](const std::vector<int64_t>& idx) {
-      const at::Tensor id = at::tensor(idx, at::kLong);
-      return wasserstein2(x0.index_select(0, id), ref.real_points) - wasserstein2(x.index_select(0, id), ref.real_points);
-    }, cfg.ci, cfg.ci_level, cfg.seed + 7);
+    const auto m0 = point_metric_of(zero->kept, ref, res.metric), m = point_metric_of(r.kept, ref, res.metric);
+    const Estimate g = bootstrap(cfg.n, [&](const std::vector<int64_t>& idx) { return m0(idx) - m(idx); }, cfg.ci,
+                                 cfg.ci_level, cfg.seed + 7, BootstrapInterval::Normal);  // repeats raise both rows' W2 unequally
     r.gain = zero->value - r.value, r.gain_lo = g.lo, r.gain_hi = g.hi;
   }
 }
@@ -247,21 +307,19 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
     if (!features) throw InputError("sweep: image models need a feature network (--features)");
     res.metric = "fd";
     res.features = features->name();
-    if (ref.real_images.defined()) {
-      if (!ref.real_features.defined()) ref.real_features = features->features(ref.real_images, bo);
-      if (!ref.real_stats.mu.defined()) ref.real_stats = stats_of_features(ref.real_features, "real features");
-    }
-    if (!ref.real_stats.mu.defined()) throw InputError("sweep: no real statistics or real images to compare with");
+    prepare_image_reference(ref, *features, bo);
     if (ref.real_stats.mu.size(0) != features->dim())
       throw InputError("sweep: the reference statistics have dimension " + std::to_string(ref.real_stats.mu.size(0)) +
                        " but the feature network '" + features->name() + "' gives " + std::to_string(features->dim()));
   } else {
     if (shape.size() != 1) throw InputError("sweep: models must sample points [D] or images [C,H,W]");
-    res.metric = "w2";
+    if (cfg.point_metric != "w2" && cfg.point_metric != "energy")
+      throw InputError("sweep: the point metric must be w2 or energy, not '" + cfg.point_metric + "'");
+    res.metric = cfg.point_metric;
     if (!ref.real_points.defined() || ref.real_points.dim() != 2 || ref.real_points.size(1) != shape[0])
       throw InputError("sweep: real points [M," + std::to_string(shape[0]) + "] are needed for a " +
                        std::to_string(shape[0]) + "-D model");
-    if (cfg.n * ref.real_points.size(0) > kMaxOtEntries)
+    if (cfg.point_metric == "w2" && cfg.n * ref.real_points.size(0) > kMaxOtEntries)
       throw InputError("sweep: exact W2 of " + std::to_string(cfg.n) + " x " + std::to_string(ref.real_points.size(0)) +
                        " points is too large (n·m must be <= " + std::to_string(kMaxOtEntries) + ")");
   }

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "diffusion/denoiser.hpp"
+#include "metrics/uncertainty.hpp"
 #include "metrics/features.hpp"
 #include "metrics/frechet.hpp"
 #include "sampling/schedule.hpp"
@@ -41,7 +42,12 @@ struct SweepConfig {
   int64_t batch = 256;     // samples per sampler call (images)
   int64_t pr_k = 5;        // k of precision/recall
   int64_t keep = 8;        // samples kept per row for figures (points: up to 2000)
-  // Confidence intervals: percentile bootstrap over each row's samples with
+  // Points: the metric a row is judged by: "w2" (exact W2 of the samples) or
+  // "energy" (energy distance, metrics/kid.hpp: unbiased, 0 for the data
+  // itself; W2 is then reported beside it as "w2", without an interval).
+  std::string point_metric = "w2";
+  // Confidence intervals: bootstrap over each row's samples (normal interval
+  // for the distance, percentile for precision/recall) with
   // this many resamples at `ci_level` (0: no intervals). Images also get KID
   // (mean and standard deviation over `kid_subsets` subsets) when real
   // features are known.
@@ -64,12 +70,16 @@ struct SweepReference {
   at::Tensor real_images;
   GaussianStats real_stats;     // filled from real_images when empty
   at::Tensor real_features;     // [M, F]; filled from real_images when empty
+  // Optional: another real set, independent of the reference, of the size a
+  // row has (points [n, D] or images [n, C, H, W]). Scored like a row, it
+  // gives the metric's floor: what real data itself reaches at this size.
+  at::Tensor floor_samples;
 };
 
 struct SweepRow {
   double omega = 0, lo = 0, hi = 0;
   std::string aux;
-  std::string metric;  // "w2" or "fd"
+  std::string metric;  // "w2", "energy" or "fd"
   double value = std::numeric_limits<double>::quiet_NaN();
   double precision = std::numeric_limits<double>::quiet_NaN();
   double recall = std::numeric_limits<double>::quiet_NaN();
@@ -88,20 +98,28 @@ struct SweepRow {
   at::Tensor kept;             // first `keep` samples (float32)
   nlohmann::json extra = nlohmann::json::object();  // added by SweepConfig::on_images; merged into to_json
   nlohmann::json to_json(const std::vector<std::string>& attr_names) const;
+  Estimate value_estimate(double level) const;  // value with its interval
+  // The gain over `zero` (the ω = 0 row of the group): the paired interval
+  // when the sweep computed one, else the two intervals in quadrature.
+  Estimate gain_estimate(const SweepRow& zero, double level) const;
 };
 
 struct SweepResult {
-  std::string metric;                    // "w2" | "fd"
+  std::string metric;                    // "w2" | "energy" | "fd"
   std::string features;                  // feature net name (images)
   std::vector<std::string> attr_names;   // classifier attributes
   std::vector<SweepRow> rows;
   double ci_level = 0.95;                // of the rows' intervals
+  // The metric between the reference and SweepReference::floor_samples, with
+  // its interval (NaN without floor samples); "floor" in to_json.
+  Estimate floor;
   nlohmann::json to_json() const;
   std::string to_csv() const;
   // One line on the effect, per auxiliary and interval: the best ω against
   // ω = 0 with the interval of the difference, and whether it is significant
-  // (e.g. "SIMS lowers w2 by 0.013 ± 0.004 at omega = 0.5 (aux a.ckpt)", or
-  // "no significant gain at any omega ..."). Lower is better for w2 and fd.
+  // (metrics::gain_verdict: "SIMS lowers w2 by 0.013 ± 0.004 at omega = 0.5
+  // ...", or "no significant gain ..." with the likely reason). Lower is
+  // better for w2 and fd.
   std::vector<std::string> verdicts() const;
 };
 
@@ -109,8 +127,13 @@ struct SweepResult {
 using SweepProgress = std::function<bool(size_t, size_t, const std::string&)>;
 
 // Fills each row's paired gain over the ω = 0 row of its group (points only,
-// rows holding all cfg.n samples in `kept`, cfg.ci > 0).
+// rows holding all cfg.n samples in `kept`, cfg.ci > 0); rows that have one
+// keep it.
 void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref);
+
+// The metric (and its interval with cfg.ci) of ref.floor_samples against the
+// reference; NaN when there are none.
+Estimate score_floor(const SweepConfig& cfg, SweepReference& ref, FeatureNet* features);
 
 // Runs every (aux, interval, omega) combination in that nesting order. aux
 // must not be empty (ω = 0 rows sample the base alone). Images need

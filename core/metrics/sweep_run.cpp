@@ -50,6 +50,7 @@ json sweep_settings(const SweepConfig& cfg, const std::vector<SweepAux>& aux, co
             {"inputs", inputs}};
   // Only with intervals, so that folders of sweeps without them (and of older sims) keep their settings.
   if (cfg.ci > 0) j["uncertainty"] = {{"ci", cfg.ci}, {"ci_level", cfg.ci_level}, {"kid_subsets", cfg.kid_subsets}};
+  if (cfg.point_metric != "w2") j["point_metric"] = cfg.point_metric;  // absent: W2, as older folders
   return j;
 }
 
@@ -60,7 +61,7 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
     r.lo = experiment::read_number(j.at("interval").at(0), "interval");
     r.hi = j.at("interval").at(1).is_null() ? INFINITY : experiment::read_number(j.at("interval").at(1), "interval");
     r.aux = j.at("aux").get<std::string>();
-    r.metric = j.contains("fd") ? "fd" : "w2";
+    r.metric = j.contains("fd") ? "fd" : j.contains("energy") ? "energy" : "w2";
     r.value = experiment::read_number(j.at(r.metric), r.metric);
     r.precision = experiment::read_number(j.at("precision"), "precision");
     r.recall = experiment::read_number(j.at("recall"), "recall");
@@ -76,8 +77,8 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
     for (const auto& n : attr_names)
       r.ratios.push_back(j.contains("ratio") && j["ratio"].contains(n) ? experiment::read_number(j["ratio"][n], n) : NAN);
     for (auto it = j.begin(); it != j.end(); ++it)
-      if (!std::set<std::string>{"omega", "interval", "interval_text", "aux", "fd", "w2", "precision", "recall", "nfe",
-                                 "seconds", "ratio", "fd_lo", "fd_hi", "w2_lo", "w2_hi", "precision_lo", "precision_hi",
+      if (!std::set<std::string>{"omega", "interval", "interval_text", "aux", r.metric, "precision", "recall", "nfe",
+                                 "seconds", "ratio", r.metric + "_lo", r.metric + "_hi", "precision_lo", "precision_hi",
                                  "recall_lo", "recall_hi", "gain_vs_omega0", "gain_vs_omega0_lo", "gain_vs_omega0_hi"}
                .count(it.key()))
         r.extra[it.key()] = it.value();
@@ -104,6 +105,9 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
                           {"interval", {experiment::setting_number(lo), experiment::setting_number(hi)}}};
         const std::string samples = rf.path("rows/" + stage + ".npy");
         SweepResult one;
+        const SweepRow* base_row = nullptr;  // ω = 0 samples the base alone: the same row for every aux and interval
+        for (const auto& r : res.rows)
+          if (omega == 0.0 && r.omega == 0.0 && r.kept.defined()) base_row = &r;
         if (rf.done(stage, key)) {
           const json r = rf.result(stage);
           one.metric = r.at("metric").get<std::string>();
@@ -112,15 +116,21 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
           one.rows.push_back(sweep_row_from_json(r.at("row"), one.attr_names));
           one.rows.back().kept = io::read_npy(samples).to(at::kFloat);
         } else {
-          SweepConfig c = cfg;
-          c.omegas = {omega};
-          c.intervals = {{lo, hi}};
-          one = run_sweep(base, {a}, c, ref, features, classifier,
+          if (base_row) {
+            one.metric = res.metric, one.features = res.features, one.attr_names = res.attr_names;
+            one.rows.push_back(*base_row);
+            one.rows.back().aux = a.label, one.rows.back().lo = lo, one.rows.back().hi = hi;
+          } else {
+            SweepConfig c = cfg;
+            c.omegas = {omega};
+            c.intervals = {{lo, hi}};
+            one = run_sweep(base, {a}, c, ref, features, classifier,
                           [&](size_t, size_t, const std::string& what) {
                             report("sweep", done, total, what);
                             return !(opts.cancel && opts.cancel->load());
                           },
                           opts.cancel);
+          }
           io::write_npy(samples, one.rows.at(0).kept);
           json r = {{"metric", one.metric}, {"row", one.rows.at(0).to_json(one.attr_names)}};
           if (!one.features.empty()) r["features"] = one.features;
@@ -137,6 +147,18 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
         report("sweep", done, total, msg.str(), res.rows.back().to_json(res.attr_names), res.rows.back().kept);
       }
   add_paired_gains(res, cfg, ref);
+  if (ref.floor_samples.defined()) {  // the metric of real data itself at the rows' size, once per folder
+    const json key = {{"n", ref.floor_samples.size(0)}};
+    if (!rf.done("floor", key)) {
+      report("sweep", done, total, "the real-data floor");
+      json j;
+      score_floor(cfg, ref, features).put(j, "floor");
+      rf.finish("floor", key, j);
+    }
+    res.floor = Estimate::get(rf.result("floor"), "floor");
+    res.floor.level = cfg.ci_level;
+    res.floor.method = "bootstrap-normal";
+  }
   return res;
 }
 

@@ -86,46 +86,45 @@ double student_t_quantile(double p, int dof) {
          (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * n * n * n * n);
 }
 
-std::vector<Estimate> bootstrap_all(int64_t n,
-                                    const std::function<std::vector<double>(const std::vector<int64_t>&)>& stat,
-                                    int resamples, double level, uint64_t seed) {
+Estimate bootstrap(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples,
+                   double level, uint64_t seed, BootstrapInterval kind, bool nonnegative) {
   if (n < 2) throw InputError("bootstrap: at least 2 items are needed");
   if (resamples < 10) throw InputError("bootstrap: at least 10 resamples are needed");
   check_level(level);
   std::vector<int64_t> idx(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
-  const std::vector<double> full = stat(idx);
-  std::vector<Estimate> out(full.size());
-  std::vector<std::vector<double>> values(full.size());
-  for (size_t s = 0; s < full.size(); ++s) {
-    out[s].value = full[s];
-    out[s].level = level;
-    out[s].method = "bootstrap";
-  }
+  Estimate out;
+  out.value = stat(idx);
+  out.level = level;
+  out.method = kind == BootstrapInterval::Normal ? "bootstrap-normal" : "bootstrap";
+  std::vector<double> values;
   std::mt19937_64 rng(seed ^ 0x5eedb007u);
   std::uniform_int_distribution<int64_t> pick(0, n - 1);
   for (int r = 0; r < resamples; ++r) {
     for (auto& i : idx) i = pick(rng);
-    const std::vector<double> v = stat(idx);
-    if (v.size() != full.size()) throw Error("bootstrap: the statistic changed its number of values");
-    for (size_t s = 0; s < v.size(); ++s)
-      if (std::isfinite(v[s])) values[s].push_back(v[s]);
+    const double v = stat(idx);
+    if (std::isfinite(v)) values.push_back(v);
   }
-  for (size_t s = 0; s < full.size(); ++s) {
-    auto& vs = values[s];
-    if (2 * vs.size() < static_cast<size_t>(resamples)) continue;  // too many failed resamples: no interval
-    std::sort(vs.begin(), vs.end());
-    out[s].lo = quantile_sorted(vs, (1 - level) / 2);
-    out[s].hi = quantile_sorted(vs, (1 + level) / 2);
+  if (2 * values.size() < static_cast<size_t>(resamples)) return out;  // too many failed resamples: no interval
+  if (kind == BootstrapInterval::Normal) {
+    double mean = 0, ss = 0;
+    for (double v : values) mean += v;
+    mean /= static_cast<double>(values.size());
+    for (double v : values) ss += (v - mean) * (v - mean);
+    const double h = normal_quantile((1 + level) / 2) * std::sqrt(ss / static_cast<double>(values.size() - 1));
+    out.lo = out.value - h, out.hi = out.value + h;
+    if (nonnegative) out.lo = std::max(out.lo, 0.0);
+  } else {
+    std::sort(values.begin(), values.end());
+    out.lo = quantile_sorted(values, (1 - level) / 2);
+    out.hi = quantile_sorted(values, (1 + level) / 2);
   }
   return out;
 }
 
-Estimate bootstrap(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples,
-                   double level, uint64_t seed) {
-  return bootstrap_all(n, [&](const std::vector<int64_t>& idx) { return std::vector<double>{stat(idx)}; }, resamples,
-                       level, seed)
-      .front();
+Estimate bootstrap_distance(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples,
+                            double level, uint64_t seed) {
+  return bootstrap(n, stat, resamples, level, seed, BootstrapInterval::Normal, true);
 }
 
 Estimate bootstrap_mean(const at::Tensor& values, int resamples, double level, uint64_t seed) {
@@ -183,5 +182,47 @@ Estimate difference(const Estimate& a, const Estimate& b) {
 }
 
 bool significant(const Estimate& d) { return d.has_interval() && (d.lo > 0 || d.hi < 0); }
+
+namespace {
+
+std::string num(double v) {
+  std::ostringstream s;
+  s << std::setprecision(3) << v;
+  return s.str();
+}
+
+std::string pm(const Estimate& e) { return num(e.value) + (e.has_interval() ? " ± " + num(e.half_width()) : ""); }
+
+}  // namespace
+
+std::string gain_verdict(const std::string& metric, const std::string& where, const Estimate& zero, const Estimate& best,
+                         const Estimate& gain, const Estimate& floor) {
+  std::ostringstream s;
+  const std::string change = (gain.value >= 0 ? "lowers " : "raises ") + metric + " by " +
+                             num(std::abs(gain.value)) +
+                             (gain.has_interval() ? " ± " + num(gain.half_width()) : std::string());
+  const std::string values = " (" + num(zero.value) + " -> " + num(best.value) + ")";
+  if (!gain.has_interval()) {
+    s << (gain.value > 0 ? "SIMS " : "SIMS does not help: ") << change << " " << where << values
+      << "; no interval (run with --ci) to tell it from noise";
+    return s.str();
+  }
+  const std::string level = std::to_string(std::lround(100 * gain.level)) + " % interval";
+  if (significant(gain) && gain.value > 0) {
+    s << "SIMS " << change << " " << where << values << "; " << level << ", lower is better";
+    return s.str();
+  }
+  const bool at_floor = floor.has_interval() && zero.value <= floor.hi;
+  if (significant(gain)) s << "SIMS does not help: the best omega > 0 " << change << " " << where << values;
+  else s << "no significant gain: the best setting " << change << " " << where << values << ", within the noise";
+  if (at_floor)
+    s << "; the base is already at the floor (" << metric << " between two real sets of this size: " << pm(floor)
+      << "), where the metric cannot see an improvement";
+  else if (significant(gain))
+    s << "; try smaller omegas or a shorter auxiliary budget";
+  else
+    s << "; the auxiliary may be too close to the base (a larger budget) or the sample too small (larger --n)";
+  return s.str();
+}
 
 }  // namespace sims::metrics

@@ -1,9 +1,14 @@
 // How sure a number is: confidence intervals for the metrics a user sees.
 //
-//   bootstrap(): the percentile bootstrap over the n items a statistic is
-//     computed from (samples of a set): the statistic is recomputed on
-//     `resamples` draws of n items with replacement, and the interval is the
-//     (1-level)/2 and (1+level)/2 quantiles of those values.
+//   bootstrap(): the bootstrap over the n items a statistic is computed from
+//     (samples of a set): the statistic is recomputed on `resamples` draws of
+//     n items with replacement. The percentile interval is the (1-level)/2
+//     and (1+level)/2 quantiles of those values; the normal interval is
+//     value ± z s, s their standard deviation. Distances between sample sets
+//     (W2, FD) take the normal one: a resample repeats items, which moves a
+//     distance up by itself, so its percentiles lie above the value (W2 of a
+//     set to itself: 0, percentile interval 0.6..0.9), while their spread
+//     still measures the noise.
 //   mean_over_runs(): the mean of independent runs (loops) with the Student-t
 //     interval mean ± t_{(1+level)/2, n-1} s / sqrt(n).
 //   difference(): a - b with an interval from the two intervals' half-widths
@@ -25,12 +30,14 @@
 
 namespace sims::metrics {
 
+enum class BootstrapInterval { Percentile, Normal };
+
 struct Estimate {
   double value = std::numeric_limits<double>::quiet_NaN();
   double lo = std::numeric_limits<double>::quiet_NaN();
   double hi = std::numeric_limits<double>::quiet_NaN();
   double level = 0.95;
-  std::string method;  // "bootstrap" | "t" | "difference" | "" (no interval)
+  std::string method;  // "bootstrap" | "bootstrap-normal" | "t" | "difference" | "paired bootstrap" | 
 
   bool has_interval() const;
   double half_width() const;  // (hi - lo) / 2; NaN without an interval
@@ -50,17 +57,19 @@ double normal_quantile(double p);
 // otherwise (error below 1e-3 for dof >= 3 at the usual levels).
 double student_t_quantile(double p, int dof);
 
-// Percentile bootstrap of stat(indices) over n items; `value` is stat on all
-// n items (indices 0..n-1). Throws InputError for n < 2, resamples < 10 or a
-// level outside (0, 1). Resamples whose statistic is not finite are dropped;
-// the interval is NaN when fewer than half remain.
+// Bootstrap of stat(indices) over n items; `value` is stat on all n items
+// (indices 0..n-1). Throws InputError for n < 2, resamples < 10 or a level
+// outside (0, 1). Resamples whose statistic is not finite are dropped; the
+// interval is NaN when fewer than half remain. A Normal interval of a
+// statistic that cannot be negative (`nonnegative`) is cut at 0.
 Estimate bootstrap(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples = 200,
-                   double level = 0.95, uint64_t seed = 0);
+                   double level = 0.95, uint64_t seed = 0,
+                   BootstrapInterval kind = BootstrapInterval::Percentile, bool nonnegative = false);
 
-// The same for several statistics computed together on each resample
-// (stat returns one value per statistic, always as many).
-std::vector<Estimate> bootstrap_all(int64_t n, const std::function<std::vector<double>(const std::vector<int64_t>&)>& stat,
-                                    int resamples = 200, double level = 0.95, uint64_t seed = 0);
+// The interval of a distance between sample sets: bootstrap() with the
+// normal interval, cut at 0.
+Estimate bootstrap_distance(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat,
+                            int resamples = 200, double level = 0.95, uint64_t seed = 0);
 
 // Percentile-bootstrap interval of the mean of `values` [n] (float64).
 Estimate bootstrap_mean(const at::Tensor& values, int resamples = 200, double level = 0.95, uint64_t seed = 0);
@@ -86,5 +95,14 @@ Estimate difference(const Estimate& a, const Estimate& b);
 
 // True when the interval of `d` lies entirely on one side of 0.
 bool significant(const Estimate& d);
+
+// One line on a gain of SIMS over ω = 0 for a metric where lower is better:
+// `zero` the base alone, `best` the best ω's value, `gain` = zero - best
+// with its interval, `floor` (optional) the metric between two real sets of
+// the same size. `where` names the setting ("at omega = 0.5 (B = 2000)").
+// Says whether the gain is significant, and why not when it is not (the
+// base already at the floor, the auxiliary too close, the sample too small).
+std::string gain_verdict(const std::string& metric, const std::string& where, const Estimate& zero, const Estimate& best,
+                         const Estimate& gain, const Estimate& floor = {});
 
 }  // namespace sims::metrics

@@ -186,7 +186,12 @@ void draw_legend(Canvas& c, const LinePlot& p, const Legend& lg, float fs) {
   for (const auto& s : p.series) {
     if (s.label.empty()) continue;
     const int yy = lg.by + 6 + k * 20;
-    c.fill_rect(lg.bx + 6, yy + 6, 18, 4, s.colour);
+    if (s.reference) {
+      c.fill_rect(lg.bx + 6, yy + 7, 6, 2, s.colour);
+      c.fill_rect(lg.bx + 16, yy + 7, 6, 2, s.colour);
+    } else {
+      c.fill_rect(lg.bx + 6, yy + 6, 18, 4, s.colour);
+    }
     c.draw_text(s.label, lg.bx + 30, yy - 2, fs - 1);
     ++k;
   }
@@ -267,8 +272,15 @@ Canvas render_plot(const LinePlot& p) {
   for (const auto& s : p.series) {
     double lx = 0, ly = 0;
     for_each_point(fr, s, [&](double X, double Y, bool joined) {
-      if (joined) line(c, lx, ly, X, Y, s.colour);
-      if (s.markers) c.fill_rect(static_cast<int>(X) - 3, static_cast<int>(Y) - 3, 7, 7, s.colour);
+      if (joined && s.reference) {
+        const double len = std::hypot(X - lx, Y - ly);
+        for (double t = 0; t < len; t += 10)  // 6 px on, 4 px off
+          line(c, lx + (X - lx) * t / len, ly + (Y - ly) * t / len, lx + (X - lx) * std::min(t + 6, len) / len,
+               ly + (Y - ly) * std::min(t + 6, len) / len, s.colour);
+      } else if (joined) {
+        line(c, lx, ly, X, Y, s.colour);
+      }
+      if (s.markers && !s.reference) c.fill_rect(static_cast<int>(X) - 3, static_cast<int>(Y) - 3, 7, 7, s.colour);
       lx = X;
       ly = Y;
     });
@@ -277,7 +289,7 @@ Canvas render_plot(const LinePlot& p) {
     const Series* bs = nullptr;
     size_t bi = 0;
     for (const auto& s : p.series)
-      for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
+      for (size_t i = 0; i < std::min(s.x.size(), s.y.size()) && !s.reference; ++i)
         if (fr.usable(s.x[i], s.y[i]) && (!bs || (p.mark_best_high ? s.y[i] > bs->y[bi] : s.y[i] < bs->y[bi])))
           bs = &s, bi = i;
     if (bs) {

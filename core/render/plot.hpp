@@ -17,6 +17,9 @@ struct Series {
   std::vector<double> lo, hi;
   Rgb colour{31, 119, 180};
   bool markers = true;
+  // A reference level (e.g. the metric between two real sets): dashed, no
+  // markers, never ringed as the best point.
+  bool reference = false;
 };
 
 struct LinePlot {

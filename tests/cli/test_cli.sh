@@ -306,6 +306,7 @@ PY
 "$SIMS" metrics ratio --classifier "$FX/feat_net.pt" "$T/fimg_b.npy" --json >"$T/fratio.json" 2>/dev/null || bad "metrics ratio failed"
 "$SIMS" metrics fid --features "$FX/feat_net.pt" --classifier "$FX/feat_net.pt" --group-by attr0 "$T/fimg_a.npy" "$T/fimg_b.npy" --json >"$T/fidg.json" 2>/dev/null || bad "metrics fid --group-by failed"
 "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1,2 --steps 6 --n 200 --real-data gaussian --out "$T/sweep" --quiet --json >"$T/sweep.json" 2>/dev/null || bad "sweep failed"
+"$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1 --steps 6 --n 200 --metric energy --real-data gaussian --out "$T/sweepE" --quiet --json >"$T/sweepE.json" 2>/dev/null || bad "sweep --metric energy failed"
 # Sweep rows are stages: the same command reuses them all; one more omega adds one row; other settings are refused.
 "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1,2,3 --steps 6 --n 200 --real-data gaussian --out "$T/sweep" --quiet --json >"$T/sweep2.json" 2>/dev/null || bad "sweep continued failed"
 ls "$T/sweep/stages" | grep -c '^row_' | grep -qx 4 && ok || bad "sweep: one more omega did not add exactly one row"
@@ -336,7 +337,17 @@ assert "w2_lo,w2_hi" in open(t + "/sweep/sweep.csv").readline()
 for row in s["rows"][1:]:
     assert abs(row["gain_vs_omega0"] - (s["rows"][0]["w2"] - row["w2"])) < 1e-12, row
     assert row["gain_vs_omega0_lo"] < row["gain_vs_omega0_hi"], row
-assert len(s["verdicts"]) == 1 and ("SIMS lowers w2" in s["verdicts"][0] or "no significant gain" in s["verdicts"][0]), s["verdicts"]
+assert len(s["verdicts"]) == 1 and s["verdicts"][0].startswith(("SIMS lowers w2", "no significant gain", "SIMS does not help")), s["verdicts"]
+# The real-data floor: another real set of the rows' size against the reference, with its interval.
+assert s["floor_lo"] <= s["floor"] <= s["floor_hi"] and s["floor"] > 0, s
+# The energy distance: unbiased, judged the same way, W2 reported beside it.
+e = last("/sweepE.json"); assert e["metric"] == "energy", e
+for row in e["rows"]:
+    assert row["energy_lo"] <= row["energy"] <= row["energy_hi"] and row["w2"] > 0, row
+for row in e["rows"][1:]:
+    assert abs(row["gain_vs_omega0"] - (e["rows"][0]["energy"] - row["energy"])) < 1e-12, row
+assert abs(e["floor"]) < 0.05 and e["floor_lo"] <= 0 <= e["floor_hi"] + 1e-9, e  # real data: 0 within noise
+assert os.path.getsize(t + "/sweepE/energy_vs_omega.png") > 100
 PY
 expect_error "fid wrong-shape features" "" -- "$SIMS" metrics fid --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" "$T/fimg_b.npy"
 expect_error "fid missing features" "" -- "$SIMS" metrics fid --features "$T/none.pt" "$T/fimg_a.npy" "$T/fimg_b.npy"
@@ -566,6 +577,10 @@ a = json.loads(open(t + "/tune2.json").read().splitlines()[-1]); b = json.loads(
 assert a["budget"] in (256, 512) and a["aux"].endswith("/aux.ckpt") and os.path.getsize(a["aux"]) > 1000, a
 assert a["gain"] == b["gain"] and a["omega"] == b["omega"], (a, b)
 assert sorted(f for f in os.listdir(t + "/tune2") if f.startswith("aux-")) == ["aux-256.ckpt", "aux-512.ckpt", "aux-running.ckpt"]
+# The chosen auxiliary carries how it was chosen (the faces start at its omega).
+p = json.load(open(t + "/tune2/aux.tune.json"))
+assert p["omega"] == a["omega"] and p["budget"] == a["budget"] and p["metric"] == "w2" and p["n"] == 100, p
+assert p["gain_lo"] <= p["gain"] <= p["gain_hi"] and p["verdict"], p
 PY
 expect_error "tune other n-synth" "" -- "$SIMS" tune --model "$GB" --budgets 256,512 --n-synth 300 --omegas 0,1 --n 100 \
   --ci 10 --real-data gaussian --out "$T/tune2"

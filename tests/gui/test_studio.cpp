@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -599,7 +600,7 @@ class StudioTest : public QObject {
     omegas->setText(keep);
     // Tab goes from the form's last field to Run, as the form reads.
     s->ensurePolished();
-    QWidget* next = s->findChild<QCheckBox*>("sweepShares");
+    QWidget* next = s->findChild<QComboBox*>("sweepMetric");  // the last field for points
     QVERIFY(next);
     do next = next->nextInFocusChain();
     while (!(next->focusPolicy() & Qt::TabFocus) || next->focusProxy());
@@ -636,8 +637,15 @@ class StudioTest : public QObject {
     QCOMPARE(res.rows[0].nfe * 2, res.rows[1].nfe);  // ω = 0 samples the base alone
     // The same noise for every ω: different guidance gives different samples.
     QVERIFY((res.rows[0].kept - res.rows[1].kept).abs().max().item<double>() > 1e-4);
-    // Charts: one W2 point and two P/R points per ω; no attribute chart for points.
-    QCOMPARE(s->distance_chart()->series_count(), 1);
+    // The real-data floor and the paired gain over ω = 0, which the verdict uses.
+    QVERIFY(res.floor.has_interval() && res.floor.lo <= res.floor.value && res.floor.value <= res.floor.hi);
+    QVERIFY(std::isfinite(res.rows[1].gain_lo) && res.rows[1].gain_lo < res.rows[1].gain_hi);
+    QCOMPARE(res.rows[1].gain, res.rows[0].value - res.rows[1].value);
+    // Charts: one W2 point per ω and the floor (dashed, across the ω range), two P/R points per ω; no attribute
+    // chart for points.
+    QCOMPARE(s->distance_chart()->series_count(), 2);
+    QCOMPARE(s->distance_chart()->point_count(1), 2);
+    QCOMPARE(s->distance_chart()->series(1).points[0].y(), res.floor.value);
     QCOMPARE(s->distance_chart()->point_count(0), 2);
     QCOMPARE(s->distance_chart()->series(0).points[1], QPointF(1.5, res.rows[1].value));
     QCOMPARE(s->pr_chart()->point_count(0), 2);
