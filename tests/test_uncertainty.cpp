@@ -279,7 +279,7 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
 
 #include "loops/tune.hpp"
 
-TEST_CASE("tune chooses the lowest (B, omega) and judges its gain by the interval", "[uncertainty][tune]") {
+TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the interval", "[uncertainty][tune]") {
   auto row = [](const std::string& aux, double omega, double v, double half) {
     SweepRow r;
     r.omega = omega, r.hi = INFINITY, r.aux = aux, r.metric = "fd";
@@ -302,6 +302,13 @@ TEST_CASE("tune chooses the lowest (B, omega) and judges its gain by the interva
   const auto n = loops::choose_best(grid, {{"B=100", 100}});
   CHECK_FALSE(n.significant);
   CHECK(n.verdict.rfind("no significant gain", 0) == 0);
+  // The surest gain wins over the lowest value: omega = 1 is lower but its gain is within its noise.
+  grid.rows = {row("B=100", 0, 80, 2), row("B=100", 0.5, 75, 1), row("B=100", 1, 70, 10)};
+  const auto sure = loops::choose_best(grid, {{"B=100", 100}});
+  CHECK(sure.omega == 0.5);
+  CHECK(sure.significant);
+  CHECK(sure.lowest_omega == 1);
+  CHECK(sure.to_json()["lowest"]["omega"] == 1.0);
   grid.rows = {row("B=100", 1, 78, 6)};
   CHECK_THROWS_AS(loops::choose_best(grid, {}), InputError);
 }

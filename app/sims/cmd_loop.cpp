@@ -132,7 +132,7 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
   plot.title = "Self-consuming loop: " + a.plot_key;
   if (a.plot_key.rfind("w2", 0) == 0 || a.plot_key == "ratio")
     plot.subtitle = std::string("lower is better") +
-                    (a.plot_key == "w2_mean" ? "; bars: 95 % Student-t intervals over the runs" : "");
+                    (a.plot_key == "w2_mean" ? "; bars or band: 95 % Student-t intervals over the runs" : "");
   plot.width = 800;
   plot.height = 520;
   if (own) add_series(plot, *own, a.plot_key, a.label);

@@ -65,7 +65,8 @@ void validate(const TuneConfig& c) {
 
 json TuneChoice::to_json() const {
   json j = {{"aux", aux}, {"budget", budget}, {"omega", omega}, {"metric", metric}, {"significant", significant},
-            {"verdict", verdict}};
+            {"verdict", verdict}, {"chosen_by", "highest lower bound of the gain over omega = 0 (the surest gain)"},
+            {"lowest", {{"aux", lowest_aux}, {"omega", lowest_omega}}}};
   j.update(estimate_json(value, metric));
   j.update(estimate_json(zero, metric + "_omega0"));
   j.update(estimate_json(gain, "gain"));
@@ -75,16 +76,26 @@ json TuneChoice::to_json() const {
 TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::string, int64_t>& budgets) {
   TuneChoice c;
   c.metric = grid.metric;
-  const metrics::SweepRow *zero = nullptr, *best = nullptr;
+  const metrics::SweepRow *zero = nullptr, *lowest = nullptr;
   for (const auto& r : grid.rows) {
     if (!std::isfinite(r.value)) continue;
     if (r.omega == 0.0) {
       if (!zero) zero = &r;  // every ω = 0 row samples the base alone from the same noise: the same value
-    } else if (!best || r.value < best->value) {
-      best = &r;
+    } else if (!lowest || r.value < lowest->value) {
+      lowest = &r;
     }
   }
-  if (!zero || !best) throw InputError("tune: the grid has no finite omega = 0 row or no other row to compare");
+  if (!zero || !lowest) throw InputError("tune: the grid has no finite omega = 0 row or no other row to compare");
+  // The surest gain: the row whose gain has the highest lower bound. The lowest value alone favours the noisiest
+  // rows (large ω), whose gain then shrinks on fresh data; without intervals it is all there is.
+  const metrics::SweepRow* best = lowest;
+  double best_lo = -INFINITY;
+  for (const auto& r : grid.rows) {
+    if (r.omega == 0.0 || !std::isfinite(r.value)) continue;
+    const metrics::Estimate g = r.gain_estimate(*zero, grid.ci_level);
+    if (g.has_interval() && g.lo > best_lo) best = &r, best_lo = g.lo;
+  }
+  c.lowest_aux = lowest->aux, c.lowest_omega = lowest->omega;
   c.aux = best->aux;
   const auto it = budgets.find(best->aux);
   c.budget = it == budgets.end() ? 0 : it->second;

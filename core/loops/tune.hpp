@@ -50,11 +50,16 @@ struct TuneChoice {
   bool significant = false;             // the gain's interval lies above 0
   std::string metric;
   std::string verdict;                  // one line for people
+  std::string lowest_aux;               // the row with the lowest value (the paper's "best FID"), for reference
+  double lowest_omega = 0;
   nlohmann::json to_json() const;
 };
 
-// The best row (lowest metric) of a grid and its gain over the ω = 0 row;
-// `budgets` maps auxiliary labels to their budgets.
+// The chosen row of a grid and its gain over the ω = 0 row: the row whose
+// gain has the highest lower bound (the surest gain; the lowest value alone
+// favours the noisiest rows, whose gain shrinks on fresh data), or the lowest
+// value where there are no intervals. `budgets` maps auxiliary labels to
+// their budgets.
 TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::string, int64_t>& budgets);
 
 struct TuneResult {

@@ -31,14 +31,15 @@ render::Canvas tune_heatmap(const TuneResult& r) {
     if (std::find(omegas.begin(), omegas.end(), row.omega) == omegas.end()) omegas.push_back(row.omega);
   std::sort(omegas.begin(), omegas.end());
   const auto& labels = r.aux_labels;
-  const int cw = 96, ch = 40, left = 120, top = 64, bottom = 86;
+  const int cw = 96, ch = 40, left = 120, top = 64, bottom = 122;
   const int w = std::max(640, left + cw * static_cast<int>(omegas.size()) + 24);
   const int h = top + ch * static_cast<int>(labels.size()) + bottom;
   render::Canvas c(w, h, {255, 255, 255});
   double lo = INFINITY, hi = -INFINITY;
   for (const auto& row : r.grid.rows)
     if (std::isfinite(row.value)) lo = std::min(lo, row.value), hi = std::max(hi, row.value);
-  const std::string title = r.grid.metric + " of every (auxiliary, \u03c9): lower is better";
+  const std::string metric = r.grid.metric == "energy" ? "energy distance" : r.grid.metric;
+  const std::string title = metric + " of every (auxiliary, \u03c9): lower is better";
   c.draw_text(title, (w - render::Canvas::text_width(title, 16, true)) / 2, 10, 16, {10, 10, 10}, true);
   c.draw_text("guidance \u03c9", left + (cw * static_cast<int>(omegas.size()) - render::Canvas::text_width("guidance \u03c9", 13)) / 2,
               36, 13, {70, 70, 70});
@@ -64,8 +65,15 @@ render::Canvas tune_heatmap(const TuneResult& r) {
         for (int k = 0; k < 3; ++k) c.stroke_rect(x + k, y + k, cw - 2 * k, ch - 2 * k, {214, 39, 40});
     }
   }
-  // The verdict, wrapped to the width.
-  std::istringstream words(r.choice.verdict);
+  // The verdict and how the cell was chosen, wrapped to the width.
+  std::ostringstream why;
+  why << r.choice.verdict << ". Red frame: the chosen cell, the surest gain (highest lower 95 % bound of the gain over "
+      << "\u03c9 = 0)";
+  if (r.choice.lowest_aux != r.choice.aux || r.choice.lowest_omega != r.choice.omega)
+    why << "; the lowest value, at \u03c9 = " << cell_text(r.choice.lowest_omega) << " (" << r.choice.lowest_aux
+        << "), has a less certain gain";
+  if (std::isfinite(r.grid.floor.value)) why << ". Real vs real at this size: " << r.grid.floor.text(4);
+  std::istringstream words(why.str());
   std::string word, line;
   int y = top + ch * static_cast<int>(labels.size()) + 14;
   while (words >> word) {

@@ -217,10 +217,14 @@ void score_points(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
                   const std::function<void(const std::string&)>& step) {
   const auto metric = point_metric_of(x, ref, cfg.point_metric);
   row.value = metric(all_rows(x.size(0)));
-  if (cfg.point_metric == "energy" && x.size(0) * ref.real_points.size(0) <= kMaxOtEntries)
-    row.extra["w2"] = wasserstein2(x, ref.real_points);
-  if (ref.real_points.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
-    const auto pr = precision_recall(ref.real_points, x, cfg.pr_k);
+  // Energy takes a large reference cheaply; W2 beside it and precision/recall (k-NN balls of the real set,
+  // quadratic) use as many real points as samples.
+  const at::Tensor real = cfg.point_metric != "energy"
+                              ? ref.real_points
+                              : ref.real_points.narrow(0, 0, std::min(ref.real_points.size(0), std::max<int64_t>(x.size(0), 2)));
+  if (cfg.point_metric == "energy" && x.size(0) <= 2000) row.extra["w2"] = wasserstein2(x, real);
+  if (real.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
+    const auto pr = precision_recall(real, x, cfg.pr_k);
     row.precision = pr.precision, row.recall = pr.recall;
   }
   if (cfg.ci > 0) {
@@ -228,8 +232,8 @@ void score_points(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
     const Estimate v = bootstrap(x.size(0), metric, cfg.ci, cfg.ci_level, cfg.seed, BootstrapInterval::Normal,
                                  cfg.point_metric == "w2");  // energy distance can be below 0 for a sample
     row.value_lo = v.lo, row.value_hi = v.hi;
-    if (ref.real_points.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
-      const ManifoldEstimates m = manifold_estimates(point_scores(ref.real_points, x, cfg.pr_k), cfg.ci, cfg.ci_level, cfg.seed);
+    if (real.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
+      const ManifoldEstimates m = manifold_estimates(point_scores(real, x, cfg.pr_k), cfg.ci, cfg.ci_level, cfg.seed);
       row.precision_lo = m.precision.lo, row.precision_hi = m.precision.hi;
       row.recall_lo = m.recall.lo, row.recall_hi = m.recall.hi;
     }
@@ -366,7 +370,7 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
         } else {
           score_points(row, x, cfg, ref, step);
         }
-        row.kept = x.narrow(0, 0, std::min<int64_t>(x.size(0), images ? cfg.keep : std::max<int64_t>(cfg.keep, 2000)))
+        row.kept = x.narrow(0, 0, std::min<int64_t>(x.size(0), images ? cfg.keep : x.size(0)))  // points: all (the paired gain needs them)
                        .clone();
         row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         res.rows.push_back(std::move(row));

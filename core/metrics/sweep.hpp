@@ -41,7 +41,7 @@ struct SweepConfig {
   uint64_t seed = 0;       // starting noise, the same for every setting
   int64_t batch = 256;     // samples per sampler call (images)
   int64_t pr_k = 5;        // k of precision/recall
-  int64_t keep = 8;        // samples kept per row for figures (points: up to 2000)
+  int64_t keep = 8;        // images kept per row for figures (points: all, for the paired gain)
   // Points: the metric a row is judged by: "w2" (exact W2 of the samples) or
   // "energy" (energy distance, metrics/kid.hpp: unbiased, 0 for the data
   // itself; W2 is then reported beside it as "w2", without an interval).

@@ -67,6 +67,9 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
 namespace {
 
 // Where a plot's data goes: the data range and the frame in pixels.
+// Series with more intervals than this draw them as a band instead of bars.
+constexpr size_t kBandFrom = 30;
+
 struct Frame {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;  // y0/y1 in log10 units for log_y
   int left = 74, top = 14, right = 18, bottom = 52, pw = 0, ph = 0;
@@ -261,8 +264,26 @@ Canvas render_plot(const LinePlot& p) {
   if (!p.x_label.empty())
     c.draw_text(p.x_label, fr.left + (fr.pw - Canvas::text_width(p.x_label, fs)) / 2, p.height - 24, fs);
   if (!p.y_label.empty()) c.draw_text_vertical(p.y_label, 14, fr.top + fr.ph / 2, fs);
-  for (const auto& s : p.series)  // error bars under the lines
-    for (size_t i = 0; i < std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()}); ++i) {
+  for (const auto& s : p.series) {  // many points: a shaded band between the bounds, under the lines
+    const size_t n = std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()});
+    if (n <= kBandFrom) continue;
+    for (size_t i = 0; i + 1 < n; ++i) {
+      if (!fr.usable(s.x[i], s.lo[i]) || !fr.usable(s.x[i], s.hi[i]) || !fr.usable(s.x[i + 1], s.lo[i + 1]) ||
+          !fr.usable(s.x[i + 1], s.hi[i + 1]))
+        continue;
+      const double X0 = fr.px(s.x[i]), X1 = fr.px(s.x[i + 1]);
+      for (int X = static_cast<int>(std::ceil(X0)); X <= static_cast<int>(std::floor(X1)) && X1 > X0; ++X) {
+        const double f = (X - X0) / (X1 - X0);
+        const double a = fr.py(s.hi[i] + (s.hi[i + 1] - s.hi[i]) * f), b = fr.py(s.lo[i] + (s.lo[i + 1] - s.lo[i]) * f);
+        for (int Y = static_cast<int>(std::lround(std::min(a, b))); Y <= static_cast<int>(std::lround(std::max(a, b))); ++Y)
+          if (Y >= fr.top && Y < fr.top + fr.ph) c.blend(X, Y, s.colour, 0.22f);
+      }
+    }
+  }
+  for (const auto& s : p.series)  // few points: error bars with caps, under the lines
+    for (size_t i = 0; i < std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()}) &&
+                       std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()}) <= kBandFrom;
+         ++i) {
       if (!fr.usable(s.x[i], s.y[i]) || !fr.usable(s.x[i], s.lo[i]) || !fr.usable(s.x[i], s.hi[i])) continue;
       const double X = fr.px(s.x[i]), Y0 = fr.py(s.lo[i]), Y1 = fr.py(s.hi[i]);
       line(c, X, Y0, X, Y1, s.colour);

@@ -13,7 +13,8 @@ namespace sims::render {
 struct Series {
   std::string label;
   std::vector<double> x, y;
-  // Optional interval per point (error bars with caps); non-finite: none.
+  // Optional interval per point (error bars with caps; a shaded band for
+  // more than 30 points); non-finite: none.
   std::vector<double> lo, hi;
   Rgb colour{31, 119, 180};
   bool markers = true;

@@ -30,6 +30,7 @@
 #include <ATen/ATen.h>
 
 #include "common/paths.hpp"
+#include "loops/tune.hpp"
 #include "analysis_chart.hpp"
 #include "engine/job_runner.hpp"
 #include "guidance_panel.hpp"
@@ -156,6 +157,11 @@ class StudioTest : public QObject {
     QVERIFY(r->x.isfinite().all().item<bool>());
     QCOMPARE(w_->messages()->error_count(), 0);
     QVERIFY(!w_->sims_view()->content().samples.data.empty());
+    // A tuned auxiliary (`sims tune` wrote AUX.tune.json beside it) starts the live view at its ω.
+    if (const auto tuned = loops::read_tuned_pair(aux_.toStdString())) {
+      QCOMPARE(w_->guidance()->settings().omega, tuned->omega);
+      QCOMPARE(r->request.guidance.omega, tuned->omega);
+    }
   }
 
   void omegaSliderProducesNewSamples() {
@@ -612,6 +618,11 @@ class StudioTest : public QObject {
     SweepView* s = w_->sweep_view();
     SweepPlan p = s->plan();
     QCOMPARE(p.real, std::string("grid25"));  // from the base model's checkpoint
+    // The shipped pair is tuned (grid25-aux.tune.json): the form starts as it was measured, its ω in the list.
+    const auto tuned = loops::read_tuned_pair(sims::asset_path("models/grid25-aux.ckpt"));
+    QVERIFY(tuned.has_value());
+    QCOMPARE(p.metric, tuned->metric);
+    QVERIFY(std::find(p.omegas.begin(), p.omegas.end(), tuned->omega) != p.omegas.end());
     p.omegas = {0, 1.5};
     p.n = 200;
     p.steps = 8;
@@ -625,12 +636,12 @@ class StudioTest : public QObject {
     QCOMPARE(rows.count(), 2);  // streamed one ω at a time
     QVERIFY(s->run_button()->isEnabled());
     const auto& res = s->result();
-    QCOMPARE(res.metric, std::string("w2"));
+    QCOMPARE(res.metric, tuned->metric);
     QCOMPARE(res.rows.size(), size_t(2));
     QCOMPARE(res.rows[0].omega, 0.0);
     QCOMPARE(res.rows[1].omega, 1.5);
     for (const auto& r : res.rows) {
-      QVERIFY(std::isfinite(r.value) && r.value > 0);
+      QVERIFY(std::isfinite(r.value));  // the energy distance of a sample can be slightly below 0
       QVERIFY(r.precision >= 0 && r.precision <= 1 && r.recall >= 0 && r.recall <= 1);
       QCOMPARE(r.kept.size(0), int64_t{200});
     }
@@ -673,7 +684,8 @@ class StudioTest : public QObject {
     QVERIFY(s->export_csv(csv));
     const QStringList lines = csv_lines(csv);
     QCOMPARE(lines.size(), 3);
-    QVERIFY(lines[0].startsWith("omega,interval_lo,interval_hi,aux,w2,precision,recall"));
+    QVERIFY(lines[0].startsWith(QString::fromStdString("omega,interval_lo,interval_hi,aux," + res.metric + ",precision,recall")));
+    QVERIFY(lines[0].contains("gain_vs_omega0,gain_vs_omega0_lo,gain_vs_omega0_hi"));
     QVERIFY(lines[2].startsWith("1.5,0,inf,"));
     QVERIFY(s->export_svg(svg));
     QVERIFY(head_of(svg, 5) == "<?xml");
@@ -681,7 +693,7 @@ class StudioTest : public QObject {
     const auto el = svg_elements(svg, &err);
     QCOMPARE(err, QString());
     QCOMPARE(el.value("svg"), 1);
-    QVERIFY(el.value("polyline") >= 3);  // W2, precision, recall
+    QVERIFY(el.value("polyline") >= 4);  // the metric, its floor, precision, recall
     QVERIFY(el.value("circle") >= 6);    // a marker per value (and legend markers)
     QVERIFY(s->export_png(png));
     check_png(png, 900, 800);
