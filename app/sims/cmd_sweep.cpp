@@ -172,7 +172,7 @@ int run_sweep_cmd(SweepArgs& a) {
   mp.y_label = metric_name + " (lower is better)";
   mp.subtitle = a.ci > 0 ? "bars: 95 % bootstrap intervals over " + std::to_string(a.n) + " samples; ring: best"
                          : "no intervals (--ci 0); ring: best";
-  if (std::isfinite(res.floor.value)) mp.subtitle += "; dashed: real vs real";
+  if (std::isfinite(res.floor.value)) mp.subtitle += "; dashed: real vs real (" + res.floor.text(3) + ")";
   mp.mark_best = true;
   for (size_t c = 0; c < combos.size(); ++c) {
     render::Series s;
@@ -184,7 +184,7 @@ int run_sweep_cmd(SweepArgs& a) {
   }
   if (std::isfinite(res.floor.value)) {
     render::Series fl;
-    fl.label = "real vs real: " + res.floor.text(3);
+    fl.label = "real vs real";
     fl.colour = {110, 110, 110};
     fl.reference = true;
     fl.x = {cfg.omegas.front(), cfg.omegas.back()};
