@@ -146,6 +146,29 @@ TEST_CASE("energy distance is the U-statistic written out pair by pair, and 0 in
   CHECK_THROWS_AS(energy_distance(x, at::randn({5, 2}, at::kDouble)), InputError);
 }
 
+TEST_CASE("a share's Wilson interval matches the closed form and covers the true share", "[uncertainty]") {
+  const Estimate h = proportion(50, 100);
+  CHECK(h.value == 0.5);
+  CHECK(h.lo == Approx(0.4038).margin(1e-4));  // Wilson (1927): 0.5 ± 0.0962 for 50 of 100
+  CHECK(h.hi == Approx(0.5962).margin(1e-4));
+  const Estimate z = proportion(0, 20);
+  CHECK(z.lo == 0.0);
+  CHECK(z.hi == Approx(0.1611).margin(1e-4));
+  CHECK(std::isnan(proportion(0, 0).value));
+  CHECK_THROWS_AS(proportion(5, 4), InputError);
+  std::mt19937_64 rng(3);
+  std::bernoulli_distribution coin(0.3);
+  int covered = 0;
+  for (int t = 0; t < 400; ++t) {
+    int k = 0;
+    for (int i = 0; i < 60; ++i) k += coin(rng);
+    const Estimate e = proportion(k, 60);
+    covered += e.lo <= 0.3 && 0.3 <= e.hi;
+  }
+  CHECK(covered >= 360);  // about 95 % of 400
+  CHECK(covered <= 395);
+}
+
 TEST_CASE("the t interval over runs covers the true mean in about 95 % of trials", "[uncertainty]") {
   std::mt19937_64 rng(5);
   std::normal_distribution<double> normal(-0.3, 2.0);

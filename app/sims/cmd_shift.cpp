@@ -121,6 +121,7 @@ int run_shift_cmd(ShiftArgs& a) {
               << std::setw(5) << row.n1 << " " << std::setw(5) << row.n0 << "  " << std::setw(8) << cell(row.fd, 3)
               << "  " << std::setw(13) << cell(row.fd_target, 3) << "  " << std::setw(9) << cell(row.fd1, 3) << "  "
               << std::setw(9) << cell(row.fd0, 3) << (row.reused ? "  [reused]" : "") << "\n";
+  std::cout << loops::shift_verdict(r) << "\n";
   std::cout << "  -> " << a.out << "/{results.csv,results.json,shift.png,samples.png,aux.ckpt} in "
             << hms(r.seconds) << "\n";
   return 0;

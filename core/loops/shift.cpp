@@ -20,6 +20,7 @@
 #include "metrics/frechet.hpp"
 #include "loops/text_format.hpp"
 #include "metrics/sweep.hpp"
+#include "metrics/uncertainty.hpp"
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 #include "training/synth.hpp"
@@ -153,10 +154,39 @@ void validate(const ShiftConfig& c) {
 // [SECTION] Results ---------------------------------------------------------------
 
 json ShiftRow::to_json() const {
-  return {{"omega", omega},      {"share", num(share)},   {"n1", n1},
-          {"n0", n0},            {"fd", num(fd)},         {"fd_target", num(fd_target)},
-          {"fd1", num(fd1)},     {"fd0", num(fd0)},       {"precision", num(precision)},
-          {"recall", num(recall)}, {"nfe", nfe},          {"seconds", seconds}};
+  json j = {{"omega", omega},      {"share", num(share)},   {"n1", n1},
+            {"n0", n0},            {"fd", num(fd)},         {"fd_target", num(fd_target)},
+            {"fd1", num(fd1)},     {"fd0", num(fd0)},       {"precision", num(precision)},
+            {"recall", num(recall)}, {"nfe", nfe},          {"seconds", seconds}};
+  const metrics::Estimate e = metrics::proportion(n1, n1 + n0);
+  j["share_lo"] = num(e.lo), j["share_hi"] = num(e.hi);
+  return j;
+}
+
+std::string shift_verdict(const ShiftResult& r) {
+  const ShiftRow *zero = nullptr, *best = nullptr;
+  for (const auto& row : r.rows) {
+    if (row.n1 + row.n0 == 0) continue;
+    if (row.omega == 0.0) zero = &row;
+    else if (!best || std::abs(row.share - r.target) < std::abs(best->share - r.target)) best = &row;
+  }
+  if (!zero || !best) return "no verdict: the sweep needs omega = 0 and another omega to compare";
+  const metrics::Estimate z = metrics::proportion(zero->n1, zero->n1 + zero->n0),
+                          b = metrics::proportion(best->n1, best->n1 + best->n0);
+  auto pct = [](const metrics::Estimate& e) {
+    return percent(e.value) + " [" + percent(e.lo) + ", " + percent(e.hi) + "]";
+  };
+  std::ostringstream v;
+  const bool moved = b.lo > z.hi || b.hi < z.lo;  // the intervals do not overlap (conservative)
+  const bool toward = std::abs(b.value - r.target) < std::abs(z.value - r.target);
+  if (moved && toward)
+    v << "SIMS at omega = " << fmt(best->omega) << " moves the share of " << r.attribute << "=1 from " << pct(z) << " to "
+      << pct(b) << " toward the target " << percent(r.target);
+  else
+    v << "no shift beyond the noise: the closest omega, " << fmt(best->omega) << ", gives " << pct(b) << " against "
+      << pct(z) << " at omega = 0 (target " << percent(r.target) << ")";
+  v << "; 95 % Wilson intervals over the samples";
+  return v.str();
 }
 
 ShiftRow ShiftRow::from_json(const json& j) {
@@ -192,17 +222,20 @@ json ShiftResult::to_json() const {
             {"rows", json::array()},
             {"files", files}};
   for (const auto& r : rows) j["rows"].push_back(r.to_json());
+  j["verdict"] = shift_verdict(*this);
+  j["ci"] = {{"share", "95 % Wilson interval over the samples of each omega"}};
   return j;
 }
 
 std::string ShiftResult::to_csv() const {
   auto f = [](double v) { return std::isfinite(v) ? fmt(v, 10) : std::string(); };
   std::ostringstream s;
-  s << "omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0,precision,recall,nfe,seconds\n";
+  s << "omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0,precision,recall,nfe,seconds,share_lo,share_hi\n";
   for (const auto& r : rows)
     s << f(r.omega) << "," << f(r.share) << "," << r.n1 << "," << r.n0 << "," << f(r.fd) << "," << f(r.fd_target)
       << "," << f(r.fd1) << "," << f(r.fd0) << "," << f(r.precision) << "," << f(r.recall) << "," << r.nfe << ","
-      << f(r.seconds) << "\n";
+      << f(r.seconds) << "," << f(metrics::proportion(r.n1, r.n1 + r.n0).lo) << ","
+      << f(metrics::proportion(r.n1, r.n1 + r.n0).hi) << "\n";
   return s.str();
 }
 

@@ -116,9 +116,14 @@ struct ShiftRow {
   double seconds = 0;
   bool reused = false;   // read back from the run folder
   at::Tensor kept;       // first `keep` samples
-  nlohmann::json to_json() const;
+  nlohmann::json to_json() const;  // with share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0)
   static ShiftRow from_json(const nlohmann::json& j);
 };
+
+struct ShiftResult;
+// One line on the shift: the ω whose share is closest to the target, against
+// ω = 0, with 95 % Wilson intervals, and whether the move is beyond them.
+std::string shift_verdict(const ShiftResult& r);
 
 struct ShiftResult {
   std::string attribute, features;        // features: the FD network's name

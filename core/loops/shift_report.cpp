@@ -7,6 +7,7 @@
 
 #include "loops/shift.hpp"
 #include "loops/text_format.hpp"
+#include "metrics/uncertainty.hpp"
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 
@@ -15,22 +16,15 @@ namespace {
 
 using text::fmt;
 using text::percent;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// A dashed horizontal line as a series: NaN between dashes leaves gaps
-// (render_plot skips non-finite points).
+// A dashed horizontal line (a reference level: never the "best" point).
 render::Series dashed_line(const std::string& label, double y, double x0, double x1, render::Rgb colour) {
   render::Series s;
   s.label = label;
   s.colour = colour;
-  s.markers = false;
-  const int dashes = 18;
-  const double step = (x1 - x0) / (2 * dashes - 1);
-  for (int i = 0; i < dashes; ++i) {
-    s.x.push_back(x0 + 2 * i * step), s.y.push_back(y);
-    s.x.push_back(x0 + (2 * i + 1) * step), s.y.push_back(y);
-    s.x.push_back(kNaN), s.y.push_back(kNaN);
-  }
+  s.reference = true;
+  s.x = {x0, x1};
+  s.y = {y, y};
   return s;
 }
 
@@ -60,8 +54,12 @@ void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const S
   render::Series share;
   share.label = "generated";
   share.colour = render::palette(0);
-  for (const auto& r : res.rows) share.x.push_back(r.omega), share.y.push_back(r.share);
+  for (const auto& r : res.rows) {
+    const metrics::Estimate e = metrics::proportion(r.n1, r.n1 + r.n0);
+    share.x.push_back(r.omega), share.y.push_back(r.share), share.lo.push_back(e.lo), share.hi.push_back(e.hi);
+  }
   sp.series.push_back(share);
+  sp.subtitle = "bars: 95 % Wilson intervals over " + std::to_string(cfg.n_eval) + " samples per \u03c9";
   sp.series.push_back(dashed_line("target " + fmt(cfg.target, 3), cfg.target, x0, x1, render::palette(3)));
   sp.series.push_back(
       dashed_line("aux set " + fmt(double(res.aux1) / cfg.n_aux, 3), double(res.aux1) / cfg.n_aux, x0, x1,

@@ -146,6 +146,19 @@ ManifoldEstimates manifold_estimates(const PointScores& s, int resamples, double
   return m;
 }
 
+Estimate proportion(int64_t k, int64_t n, double level) {
+  check_level(level);
+  if (k < 0 || k > n) throw InputError("proportion: need 0 <= k <= n");
+  Estimate e;
+  e.level = level;
+  if (n == 0) return e;
+  const double nn = static_cast<double>(n), p = static_cast<double>(k) / nn, z = normal_quantile((1 + level) / 2);
+  const double d = 1 + z * z / nn, centre = (p + z * z / (2 * nn)) / d;
+  const double h = z * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / d;
+  e.value = p, e.lo = std::max(0.0, centre - h), e.hi = std::min(1.0, centre + h), e.method = "wilson";
+  return e;
+}
+
 Estimate mean_over_runs(const std::vector<double>& values, double level) {
   check_level(level);
   std::vector<double> v;

@@ -86,6 +86,10 @@ struct ManifoldEstimates {
 ManifoldEstimates manifold_estimates(const PointScores& scores, int resamples = 200, double level = 0.95,
                                      uint64_t seed = 0);
 
+// A share k / n with the Wilson score interval (method "wilson"), which
+// stays inside [0, 1] and behaves at 0 and n; n = 0 gives NaN.
+Estimate proportion(int64_t k, int64_t n, double level = 0.95);
+
 // Mean of `values` (non-finite ones dropped) with the Student-t interval; a
 // single value has no interval.
 Estimate mean_over_runs(const std::vector<double>& values, double level = 0.95);

@@ -420,6 +420,10 @@ assert [r["share"] for r in b["rows"]] == [r["share"] for r in a["rows"]]
 d = t + "/shift/"
 assert np.load(d + "aux_set.npy").shape == (30, 3, 16, 16)
 assert open(d + "results.csv").readline().startswith("omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0")
+rj = json.load(open(t + "/shift/results.json"))
+for row in rj["rows"]:
+    assert row["share_lo"] <= row["share"] <= row["share_hi"], row
+assert rj["verdict"].startswith(("SIMS at omega", "no shift beyond the noise")), rj["verdict"]
 for f in ("shift.png", "samples.png", "results.json", "run.json", "aux.ckpt"):
     assert os.path.getsize(d + f) > 100, f
 PY
