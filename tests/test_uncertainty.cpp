@@ -335,3 +335,53 @@ TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the inte
   grid.rows = {row("B=100", 1, 78, 6)};
   CHECK_THROWS_AS(loops::choose_best(grid, {}), InputError);
 }
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/paths.hpp"
+#include "helpers.hpp"
+
+TEST_CASE("a damaged tuned-pair file is refused with an InputError naming it, never anything worse",
+          "[uncertainty][tune][fuzz]") {
+  std::ifstream in(sims::asset_path("models/grid25-aux.tune.json"));
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(good.size() > 100);
+  sims::test::TempDir dir;
+  const std::string aux = dir.path + "/aux.ckpt", file = dir.path + "/aux.tune.json";
+  CHECK_FALSE(loops::read_tuned_pair(aux).has_value());  // none beside it
+  auto write = [&](const std::string& text) { std::ofstream(file, std::ios::binary) << text; };
+  write(good);
+  const auto t = loops::read_tuned_pair(aux);
+  REQUIRE(t.has_value());
+  CHECK(t->metric == "energy");
+  std::mt19937_64 rng(17);
+  int read = 0, refused = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string s = good;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % s.size();
+      switch (rng() % 4) {
+        case 0: s[at] = static_cast<char>(rng() % 256); break;  // a flipped byte
+        case 1: s.resize(at); break;                              // truncated
+        case 2: s.insert(at, std::string(1 + rng() % 8, static_cast<char>("\"[]{}0-e,"[rng() % 9]))); break;
+        default: s.erase(at, 1 + rng() % 16); break;
+      }
+      if (s.empty()) s = "{";
+    }
+    write(s);
+    try {
+      const auto r = loops::read_tuned_pair(aux);
+      REQUIRE(r.has_value());
+      CHECK(std::isfinite(r->omega));
+      ++read;
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()).find("aux.tune.json") != std::string::npos);
+      ++refused;
+    }
+  }
+  CHECK(refused > 100);  // most damage is noticed
+  CHECK(read + refused == 400);
+}
+

@@ -100,11 +100,11 @@ const QColor kPalette[] = {QColor(60, 100, 170), QColor(214, 82, 48), QColor(60,
 
 // The real data a sweep compares with, and the second real set that gives the
 // metric's floor (held out from the seeds the Train dialog uses).
-constexpr uint64_t kRealSeed = 12345, kFloorSeed = 12345 + 1000003;
+constexpr uint64_t kRealSeed = 12345, kFloorSeed = metrics::floor_seed(kRealSeed);
 
 // Real points compared with: the energy distance takes a large reference cheaply (less noise from it), W2 as
 // many as samples.
-int64_t real_count(int64_t n, bool energy) { return energy ? std::max<int64_t>(n, 20000) : n; }
+int64_t real_count(int64_t n, bool energy) { return energy ? std::max(n, metrics::kEnergyReference) : n; }
 
 }  // namespace
 

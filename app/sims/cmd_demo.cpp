@@ -145,8 +145,9 @@ int run_demo(const DemoArgs& a) {
   mc.ci = 50;
   mc.point_metric = "energy";
   metrics::SweepReference ref;
-  ref.real_points = data::sample_toy2d(spec, std::max<int64_t>(a.n_eval, 20000), static_cast<uint64_t>(a.seed) + 777);
-  ref.floor_samples = data::sample_toy2d(spec, a.n_eval, static_cast<uint64_t>(a.seed) + 778);
+  const uint64_t real_seed = static_cast<uint64_t>(a.seed) + 777;
+  ref.real_points = data::sample_toy2d(spec, std::max(a.n_eval, metrics::kEnergyReference), real_seed);
+  ref.floor_samples = data::sample_toy2d(spec, a.n_eval, metrics::floor_seed(real_seed));
   metrics::SweepResult sw = metrics::run_sweep(base_d, {{"aux.ckpt", aux_d}}, mc, ref, nullptr, nullptr);
   metrics::add_paired_gains(sw, mc, ref);
   sw.floor = metrics::score_floor(mc, ref, nullptr);

@@ -38,7 +38,6 @@ struct SweepArgs {
   std::string aux_snapshots;
   std::string out;
   ReferenceFlags reference;
-  std::string metric = "w2";
   int64_t n = 1000, seed = 0, batch = 256, k = 5, keep = 8;
   int threads = 0, ci = 50;
   bool json = false, quiet = false;
@@ -87,7 +86,7 @@ int run_sweep_cmd(SweepArgs& a) {
   cfg.sampler = a.sampling.config();
   cfg.n = a.n, cfg.seed = static_cast<uint64_t>(a.seed), cfg.batch = a.batch, cfg.pr_k = a.k, cfg.keep = a.keep;
   cfg.ci = a.ci;
-  cfg.point_metric = a.metric;
+  cfg.point_metric = a.reference.metric;
   if (a.ci < 0 || (a.ci > 0 && a.ci < 10)) throw InputError("--ci needs 0 (no intervals) or at least 10 resamples");
 
   const std::string dir = a.out + "/";
@@ -276,9 +275,6 @@ void add_sweep_command(CLI::App& app, Registry& reg) {
   c->add_option("--interval", a->intervals, "guidance interval LO:HI (repeat for several; default 0:inf)");
   input_path(c->add_option("--aux-snapshots", a->aux_snapshots, "further auxiliary models A1,A2,... (one row set per model)"), InputKind::List);
   c->add_option("--n", a->n, "samples per setting (default 1000)");
-  c->add_option("--metric", a->metric, "points: w2 (exact W2, default) or energy (energy distance: unbiased, 0 for "
-                                       "the data itself; W2 reported beside it)")
-      ->check(CLI::IsMember({"w2", "energy"}));
   c->add_option("--seed", a->seed, "seed of the starting noise, the same for every setting (default 0)");
   a->reference.bind(c);
   c->add_option("--batch", a->batch, "images per sampler / network call (default 256)");

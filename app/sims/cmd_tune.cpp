@@ -25,7 +25,7 @@ struct TuneArgs {
   ModelFlags models;
   SamplingFlags sampling;
   ReferenceFlags reference;
-  std::string aux_snapshots, budgets = "2000,5000,10000,20000", omegas = "0,0.25,0.5,1,1.5,2,3", out, metric = "w2";
+  std::string aux_snapshots, budgets = "2000,5000,10000,20000", omegas = "0,0.25,0.5,1,1.5,2,3", out;
   int64_t n_synth = 2000, synth_seed = 1, chunk = 4096, n = 1000, seed = 0, batch = 0, lr_rampup = 1000, train_seed = 3;
   double lr = 1e-3;
   int ci = 100, threads = 0;
@@ -63,7 +63,7 @@ loops::TuneConfig tune_config(const TuneArgs& a, bool images) {
   c.sweep.n = a.n;
   c.sweep.seed = static_cast<uint64_t>(a.seed);
   c.sweep.ci = a.ci;
-  c.sweep.point_metric = a.metric;
+  c.sweep.point_metric = a.reference.metric;
   return c;
 }
 
@@ -153,9 +153,6 @@ void add_tune_command(CLI::App& app, Registry& reg) {
   c->add_option("--train-seed", a->train_seed, "fine-tuning seed (default 3)");
   c->add_option("--omegas", a->omegas, "guidance values, 0 included (default 0,0.25,0.5,1,1.5,2,3)");
   c->add_option("--n", a->n, "samples per (B, omega), the same noise for all (default 1000)");
-  c->add_option("--metric", a->metric, "points: w2 (exact W2, default) or energy (energy distance: unbiased, 0 for "
-                                       "the data itself; W2 reported beside it)")
-      ->check(CLI::IsMember({"w2", "energy"}));
   c->add_option("--seed", a->seed, "seed of that noise (default 0)");
   c->add_option("--ci", a->ci, "bootstrap resamples for the 95 % intervals (default 100)");
   c->add_option("--out", a->out, "run folder (the same command continues an interrupted run)")->required();

@@ -22,10 +22,6 @@ at::Tensor read_images(const std::string& path, const char* what) {
   return t.to(at::kFloat);
 }
 
-// The seed of the real set that gives the metric's floor (another draw of the
-// same generated data, as large as a row).
-uint64_t floor_seed(int64_t real_seed) { return static_cast<uint64_t>(real_seed) + 1000003u; }
-
 void load_images_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n_real, int64_t n,
                            Reference& r) {
   if (f.features.empty()) throw InputError("image models need a feature network: --features NET");
@@ -39,7 +35,7 @@ void load_images_reference(const ReferenceFlags& f, const std::vector<int64_t>& 
     auto spec = data::ImageDatasetSpec::parse(f.real_data);
     r.ref.real_images = data::load_images(spec, n_real, static_cast<uint64_t>(f.real_seed)).images;
     if (spec.kind == "faces")  // generated: another draw is independent of the reference
-      r.ref.floor_samples = data::load_images(spec, n, floor_seed(f.real_seed)).images;
+      r.ref.floor_samples = data::load_images(spec, n, metrics::floor_seed(static_cast<uint64_t>(f.real_seed))).images;
   }
   if (r.ref.real_images.defined()) {
     const auto s = r.ref.real_images.sizes();
@@ -63,7 +59,7 @@ void load_points_reference(const ReferenceFlags& f, const std::vector<int64_t>& 
       throw InputError("--real-data names built-in 2D data; this model samples " + shape_to_string(shape));
     const auto spec = data::Toy2dSpec::named(f.real_data);
     r.ref.real_points = data::sample_toy2d(spec, n_real, static_cast<uint64_t>(f.real_seed));
-    r.ref.floor_samples = data::sample_toy2d(spec, n, floor_seed(f.real_seed));
+    r.ref.floor_samples = data::sample_toy2d(spec, n, metrics::floor_seed(static_cast<uint64_t>(f.real_seed)));
   }
 }
 
@@ -76,6 +72,9 @@ void ReferenceFlags::bind(CLI::App* c, bool held_out) {
   input_path(c->add_option("--real-data", real_data, "built-in data: a 2D name (gaussian, grid25, ...) or an image data set spec (faces, faces:ratio=0.3, mnist:DIR, ...)" + note), InputKind::DataSpec);
   c->add_option("--n-real", n_real, "real samples drawn with --real-data (default --n)");
   c->add_option("--real-seed", real_seed, "seed of the --real-data samples (default 12345)");
+  c->add_option("--metric", metric, "points: w2 (exact W2, default) or energy (energy distance: unbiased, 0 for the "
+                                    "data itself; W2 reported beside it)")
+      ->check(CLI::IsMember({"w2", "energy"}));
   input_path(c->add_option("--features", features, "feature network for images (see 'sims features --help')"), InputKind::NetSpec);
   input_path(c->add_option("--classifier", classifier, "attribute classifier for images (ratio per attribute)"), InputKind::NetSpec);
 }

@@ -15,6 +15,7 @@ namespace sims::cli {
 
 struct ReferenceFlags {
   std::string real, ref, real_data, features, classifier;
+  std::string metric = "w2";  // points: w2 | energy (metrics::SweepConfig::point_metric)
   int64_t n_real = 0, real_seed = 12345;
   // `held_out`: the help says the data must be data the base never saw.
   void bind(CLI::App* c, bool held_out = false);

@@ -92,7 +92,13 @@ double sum_distances(const at::Tensor& a, const at::Tensor& b) {
 
 }  // namespace
 
-EnergyDistance::EnergyDistance(const at::Tensor& x_in, const at::Tensor& y_in) {
+double EnergyDistance::self_term(const at::Tensor& y_in) {
+  const at::Tensor y = points64(y_in, "the reference");
+  const double m = static_cast<double>(y.size(0));
+  return sum_distances(y, y) / (m * (m - 1));  // the diagonal is 0
+}
+
+EnergyDistance::EnergyDistance(const at::Tensor& x_in, const at::Tensor& y_in, double y_self) {
   const at::Tensor x = points64(x_in, "the samples"), y = points64(y_in, "the reference");
   if (x.size(1) != y.size(1))
     throw InputError("energy distance: the sets have dimensions " + std::to_string(x.size(1)) + " and " +
@@ -104,8 +110,7 @@ EnergyDistance::EnergyDistance(const at::Tensor& x_in, const at::Tensor& y_in) {
     rows.narrow(0, i, k).copy_(at::cdist(x.narrow(0, i, k), y).mean(1));
   }
   xy_mean_.assign(rows.data_ptr<double>(), rows.data_ptr<double>() + rows.numel());
-  const double m = static_cast<double>(y.size(0));
-  yy_ = sum_distances(y, y) / (m * (m - 1));  // the diagonal is 0
+  yy_ = std::isfinite(y_self) ? y_self : self_term(y);
 }
 
 double EnergyDistance::operator()(const std::vector<int64_t>& idx) const {

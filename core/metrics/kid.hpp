@@ -17,6 +17,7 @@
 
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include <ATen/Tensor.h>
@@ -43,7 +44,11 @@ double energy_distance(const at::Tensor& x, const at::Tensor& y);
 // of the same position is excluded, as in the U-statistic).
 class EnergyDistance {
  public:
-  EnergyDistance(const at::Tensor& x, const at::Tensor& y);
+  // y_self: y's own term, self_term(y), when the caller already has it (it is
+  // quadratic in y's size and the same for every sample set); NaN: computed.
+  EnergyDistance(const at::Tensor& x, const at::Tensor& y, double y_self = std::numeric_limits<double>::quiet_NaN());
+  // Mean |y_i - y_j| over pairs i != j.
+  static double self_term(const at::Tensor& y);
   double operator()(const std::vector<int64_t>& idx) const;
   double full() const;  // all rows of x once
 

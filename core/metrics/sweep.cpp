@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iomanip>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -197,7 +198,10 @@ void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
 std::function<double(const std::vector<int64_t>&)> point_metric_of(const at::Tensor& x, const SweepReference& ref,
                                                                     const std::string& metric) {
   if (metric == "energy") {
-    auto e = std::make_shared<EnergyDistance>(x, ref.real_points);
+    auto& c = ref.energy_self;
+    if (c.data != ref.real_points.data_ptr() || c.rows != ref.real_points.size(0))
+      c = {ref.real_points.data_ptr(), ref.real_points.size(0), EnergyDistance::self_term(ref.real_points)};
+    auto e = std::make_shared<EnergyDistance>(x, ref.real_points, c.value);
     return [e](const std::vector<int64_t>& idx) { return (*e)(idx); };
   }
   return [x, real = ref.real_points](const std::vector<int64_t>& idx) {
@@ -273,6 +277,7 @@ Estimate score_floor(const SweepConfig& cfg, SweepReference& ref, FeatureNet* fe
 
 void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref) {
   if (cfg.ci <= 0 || (res.metric != "w2" && res.metric != "energy") || !ref.real_points.defined()) return;
+  std::map<const void*, std::function<double(const std::vector<int64_t>&)>> zero_metrics;
   for (auto& r : res.rows) {
     if (r.omega == 0.0 || std::isfinite(r.gain) || !std::isfinite(r.value) || !r.kept.defined() ||
         r.kept.size(0) != cfg.n)
@@ -283,8 +288,11 @@ void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepRefer
           z.kept.size(0) == cfg.n && std::isfinite(z.value))
         zero = &z;
     if (!zero) continue;
-    // Sample i of both rows starts from the same noise: resample the indices once for both.
-    const auto m0 = point_metric_of(zero->kept, ref, res.metric), m = point_metric_of(r.kept, ref, res.metric);
+    // Sample i of both rows starts from the same noise: resample the indices once for both. The ω = 0 rows of
+    // every group share their samples: their metric is built once.
+    auto& m0 = zero_metrics[zero->kept.data_ptr()];
+    if (!m0) m0 = point_metric_of(zero->kept, ref, res.metric);
+    const auto m = point_metric_of(r.kept, ref, res.metric);
     const Estimate g = bootstrap(cfg.n, [&](const std::vector<int64_t>& idx) { return m0(idx) - m(idx); }, cfg.ci,
                                  cfg.ci_level, cfg.seed + 7, BootstrapInterval::Normal);  // repeats raise both rows' W2 unequally
     r.gain = zero->value - r.value, r.gain_lo = g.lo, r.gain_hi = g.hi;

@@ -74,6 +74,15 @@ struct SweepReference {
   // row has (points [n, D] or images [n, C, H, W]). Scored like a row, it
   // gives the metric's floor: what real data itself reaches at this size.
   at::Tensor floor_samples;
+  // The energy distance's within-reference term (EnergyDistance::self_term of
+  // real_points): quadratic in M and the same for every row, so computed on
+  // first use and kept, with the points it was computed from.
+  struct EnergySelf {
+    const void* data = nullptr;
+    int64_t rows = 0;
+    double value = 0;
+  };
+  mutable EnergySelf energy_self;
 };
 
 struct SweepRow {
@@ -130,6 +139,14 @@ using SweepProgress = std::function<bool(size_t, size_t, const std::string&)>;
 // rows holding all cfg.n samples in `kept`, cfg.ci > 0); rows that have one
 // keep it.
 void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref);
+
+// The seed of the real set that gives the metric's floor: another draw of the
+// same generated data as the reference drawn with `real_seed`.
+constexpr uint64_t floor_seed(uint64_t real_seed) { return real_seed + 1000003u; }
+
+// Real points the energy distance is scored against: it takes a large
+// reference cheaply, and a large one adds little noise of its own.
+constexpr int64_t kEnergyReference = 20000;
 
 // The metric (and its interval with cfg.ci) of ref.floor_samples against the
 // reference; NaN when there are none.

@@ -280,16 +280,16 @@ Canvas render_plot(const LinePlot& p) {
       }
     }
   }
-  for (const auto& s : p.series)  // few points: error bars with caps, under the lines
-    for (size_t i = 0; i < std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()}) &&
-                       std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()}) <= kBandFrom;
-         ++i) {
+  for (const auto& s : p.series) {  // few points: error bars with caps, under the lines
+    const size_t n = std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()});
+    for (size_t i = 0; i < n && n <= kBandFrom; ++i) {
       if (!fr.usable(s.x[i], s.y[i]) || !fr.usable(s.x[i], s.lo[i]) || !fr.usable(s.x[i], s.hi[i])) continue;
       const double X = fr.px(s.x[i]), Y0 = fr.py(s.lo[i]), Y1 = fr.py(s.hi[i]);
       line(c, X, Y0, X, Y1, s.colour);
       line(c, X - 4, Y0, X + 4, Y0, s.colour);
       line(c, X - 4, Y1, X + 4, Y1, s.colour);
     }
+  }
   for (const auto& s : p.series) {
     double lx = 0, ly = 0;
     for_each_point(fr, s, [&](double X, double Y, bool joined) {
