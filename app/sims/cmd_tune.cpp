@@ -4,6 +4,7 @@
 // its gain over ω = 0 and whether that gain is beyond its interval. Writes
 // DIR/result.json, tune.csv, heatmap.png and aux.ckpt (the chosen auxiliary).
 #include <cmath>
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -68,15 +69,16 @@ loops::TuneConfig tune_config(const TuneArgs& a, bool images) {
 }
 
 void print_table(const loops::TuneResult& r) {
-  std::cout << "  aux          omega   " << std::left << std::setw(20) << r.grid.metric + " (lower is better)"
-            << "gain over omega = 0 (95 % CI)\n";
+  const std::string head = r.grid.metric + " (lower is better)";
+  const int w = static_cast<int>(std::max<size_t>(20, head.size() + 3));
+  std::cout << "  aux          omega   " << std::left << std::setw(w) << head << "gain over omega = 0 (95 % CI)\n";
   const metrics::SweepRow* zero = nullptr;
   for (const auto& row : r.grid.rows)
     if (row.omega == 0.0 && !zero) zero = &row;
   for (const auto& row : r.grid.rows) {
     const bool chosen = row.aux == r.choice.aux && row.omega == r.choice.omega;
     std::cout << "  " << std::left << std::setw(12) << row.aux << std::right << std::setw(6) << row.omega << "   "
-              << std::left << std::setw(20) << row.value_estimate(r.grid.ci_level).text(4)
+              << std::left << std::setw(w) << row.value_estimate(r.grid.ci_level).text(4)
               << (row.omega != 0.0 && zero ? row.gain_estimate(*zero, r.grid.ci_level).text(4) : std::string("-"))
               << std::right << (chosen ? "   <- chosen" : "") << "\n";
   }
