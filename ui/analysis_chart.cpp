@@ -5,13 +5,15 @@
 
 #include <QAreaSeries>
 #include <QFontMetricsF>
+#include <QGraphicsTextItem>
 #include <QLegend>
-#include <QLegendMarker>
 #include <QLineSeries>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QSaveFile>
 #include <QScatterSeries>
+#include <QTextDocument>
+#include <QTextOption>
 #include <QValueAxis>
 
 namespace sims::ui {
@@ -294,13 +296,19 @@ AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const
   QFont tf = font();
   tf.setBold(true);
   tf.setPointSizeF(10.5);
-  chart_->setTitleFont(tf);
-  chart_->setTitle(title);
-  chart_->legend()->setAlignment(Qt::AlignBottom);
   QFont lf = font();
   lf.setPointSizeF(9);
-  chart_->legend()->setFont(lf);
-  chart_->setMargins(QMargins(2, 2, 2, 2));
+  chart_->legend()->setVisible(false);
+  title_item_ = new QGraphicsTextItem(chart_);
+  title_item_->setFont(tf);
+  title_item_->setDefaultTextColor(QColor(30, 30, 40));
+  legend_item_ = new QGraphicsTextItem(chart_);
+  legend_item_->setFont(lf);
+  for (QGraphicsTextItem* t : {title_item_, legend_item_}) {
+    t->document()->setDocumentMargin(1);
+    t->document()->setDefaultTextOption(QTextOption(Qt::AlignHCenter));
+    t->setAcceptedMouseButtons(Qt::NoButton);
+  }
   chart_->setBackgroundRoundness(0);
   x_axis_ = new QValueAxis;
   y_axis_ = new QValueAxis;
@@ -326,11 +334,37 @@ AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const
   marks_->setPen(QPen(QColor(20, 20, 30), 1.8));
   chart_->addSeries(marks_);
   attach(marks_);
-  for (auto* m : chart_->legend()->markers(marks_)) m->setVisible(false);
   setChart(chart_);
   setRenderHint(QPainter::Antialiasing);
   setMinimumHeight(190);
   rescale();
+  layout_text();
+}
+
+void AnalysisChart::resizeEvent(QResizeEvent* e) {
+  layout_text();
+  QChartView::resizeEvent(e);
+}
+
+void AnalysisChart::layout_text() {
+  const qreal w = std::max(60, width() - 8);
+  title_item_->setHtml(title_.toHtmlEscaped());
+  title_item_->setTextWidth(w);
+  title_item_->setPos(4, 2);
+  // A line needs no legend when it is the only one: the chart's title names it.
+  QString legend;
+  if (series_.size() > 1)
+    for (const Entry& e : series_) {
+      // Entries never break inside; a dashed series shows a dashed key.
+      legend += QString("<span style='white-space:nowrap'><span style='color:%1'><b>%2</b></span>&nbsp;%3</span>&nbsp;&nbsp; ")
+                    .arg(e.d.colour.name(), e.d.dashed ? "- -" : "■", e.d.name.toHtmlEscaped());
+    }
+  legend_item_->setHtml(legend);
+  legend_item_->setTextWidth(w);
+  legend_item_->setVisible(!legend.isEmpty());
+  const qreal th = title_item_->boundingRect().height(), lh = legend.isEmpty() ? 0 : legend_item_->boundingRect().height();
+  legend_item_->setPos(4, height() - lh - 2);
+  chart_->setMargins(QMargins(2, static_cast<int>(th) + 2, 2, static_cast<int>(lh) + 2));
 }
 
 void AnalysisChart::attach(QAbstractSeries* s) {
@@ -340,7 +374,7 @@ void AnalysisChart::attach(QAbstractSeries* s) {
 
 void AnalysisChart::set_title(const QString& t) {
   title_ = t;
-  chart_->setTitle(t);
+  layout_text();
 }
 
 void AnalysisChart::set_y_title(const QString& t) {
@@ -365,7 +399,6 @@ int AnalysisChart::add_series(const QString& name, const QColor& colour, bool da
     e.area->setPen(Qt::NoPen);
     chart_->addSeries(e.area);
     attach(e.area);
-    for (auto* m : chart_->legend()->markers(e.area)) m->setVisible(false);  // the title says "± std"
   }
   e.line = new QLineSeries;
   e.line->setName(name);
@@ -379,10 +412,8 @@ int AnalysisChart::add_series(const QString& name, const QColor& colour, bool da
   chart_->removeSeries(marks_);
   chart_->addSeries(marks_);
   attach(marks_);
-  for (auto* m : chart_->legend()->markers(marks_)) m->setVisible(false);
   series_.push_back(e);
-  // One line needs no legend: the chart's title names it.
-  chart_->legend()->setVisible(series_.size() > 1);
+  layout_text();
   return static_cast<int>(series_.size()) - 1;
 }
 
@@ -406,6 +437,7 @@ void AnalysisChart::clear() {
     delete e.line;
   }
   series_.clear();
+  layout_text();
   marks_->clear();
   highlight_x_ = std::numeric_limits<double>::quiet_NaN();
   rescale();

@@ -15,6 +15,7 @@
 #include <QString>
 
 class QAbstractSeries;
+class QGraphicsTextItem;
 class QAreaSeries;
 class QLineSeries;
 class QScatterSeries;
@@ -77,6 +78,7 @@ class AnalysisChart final : public QChartView {
 
  protected:
   void mousePressEvent(QMouseEvent* e) override;
+  void resizeEvent(QResizeEvent* e) override;
 
  private:
   struct Entry {
@@ -87,8 +89,11 @@ class AnalysisChart final : public QChartView {
   };
   void rescale();
   void attach(QAbstractSeries* s);
+  // The title and the legend wrap to the chart's width (Qt Charts would elide them) and the plot gets the rest.
+  void layout_text();
 
   QChart* chart_;
+  QGraphicsTextItem *title_item_, *legend_item_;
   QValueAxis *x_axis_, *y_axis_;
   QScatterSeries* marks_;
   std::vector<Entry> series_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <QComboBox>
 #include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -13,8 +14,10 @@
 #include <QLabel>
 #include <QMenu>
 #include <QProgressBar>
+#include <QScrollArea>
 #include <QPushButton>
 #include <QSettings>
+#include <QStyle>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -117,41 +120,81 @@ void JobControls::on_done(uint64_t id, engine::JobState s, const QString& error)
 
 // [SECTION] AnalysisTab: the frame ---------------------------------------------------------
 
+int side_panel_width() { return 360; }
+
+QScrollArea* side_scroll(QWidget* panel, QWidget* parent) {
+  auto* scroll = new QScrollArea(parent);
+  scroll->setWidget(panel);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  fit_side_width(scroll);
+  return scroll;
+}
+
+void fit_side_width(QScrollArea* scroll) {
+  // Combo boxes give up their longest item's width (the popup still shows it whole).
+  for (QComboBox* c : scroll->widget()->findChildren<QComboBox*>()) {
+    c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    c->setMinimumContentsLength(std::min(c->minimumContentsLength() > 0 ? c->minimumContentsLength() : 14, 14));
+  }
+  // Room for the panel's widest row next to the scroll bar, and never narrower than the other tabs' panels.
+  const int bar = scroll->style()->pixelMetric(QStyle::PM_ScrollBarExtent, nullptr, scroll);
+  scroll->setFixedWidth(std::max(side_panel_width(), scroll->widget()->minimumSizeHint().width() + bar + 2));
+}
+
 AnalysisTab::AnalysisTab(const AnalysisTabSpec& spec, MessageArea* messages, QWidget* parent)
     : QWidget(parent), spec_(spec), messages_(messages), runner_(std::make_unique<engine::JobRunner>()) {
-  body_ = new QVBoxLayout(this);
-  body_->setContentsMargins(6, 6, 6, 6);
+  auto* panel = new QWidget(this);
+  panel->setObjectName(spec.noun + "Panel");
+  side_ = new QVBoxLayout(panel);
+  side_->setContentsMargins(6, 6, 6, 6);
+  auto* heading = new QLabel("<b>" + spec.form_title.toHtmlEscaped() + "</b>", panel);
+  heading->setWordWrap(true);
+  side_->addWidget(heading);
 
-  box_ = new QGroupBox(spec.form_title, this);
+  box_ = new QGroupBox("Settings", panel);
   form_ = new QGridLayout(box_);
-  form_->setHorizontalSpacing(8);
-  body_->addWidget(box_);
+  form_->setHorizontalSpacing(6);
+  form_->setColumnStretch(1, 1);
+  side_->addWidget(box_);
 
-  jobs_ = new JobControls(runner_.get(), messages, spec.noun, spec.noun, spec.run_text, this);
+  jobs_ = new JobControls(runner_.get(), messages, spec.noun, spec.noun, spec.run_text, panel);
   jobs_->lock_while_running({box_});
-  jobs_->status()->setMinimumWidth(spec.status_width);
+  jobs_->status()->setWordWrap(true);
   connect(jobs_->run_button(), &QPushButton::clicked, this, &AnalysisTab::start);
   connect(jobs_, &JobControls::ended, this, [this](int s, const QString&) {
     if (s != static_cast<int>(engine::JobState::Failed)) job_ended(static_cast<engine::JobState>(s));
     Q_EMIT finished(s);
   });
-  export_ = new QPushButton("Export ▾", this);
+  export_ = new QPushButton("Export ▾", panel);
   export_->setObjectName(spec.noun + "Export");
   connect(export_, &QPushButton::clicked, this, &AnalysisTab::export_menu);
 
   actions_ = new QHBoxLayout;
-  actions_->addWidget(jobs_->run_button());
+  actions_->addWidget(jobs_->run_button(), 1);
   actions_->addWidget(jobs_->cancel_button());
   actions_->addWidget(export_);
-  actions_->addWidget(jobs_->bar(), 1);
-  actions_->addWidget(jobs_->status(), 2);
-  body_->addLayout(actions_);
+  side_->addLayout(actions_);
+  side_->addWidget(jobs_->bar());
+  side_->addWidget(jobs_->status());
 
-  about_ = new QLabel(this);
+  about_ = new QLabel(panel);
   about_->setObjectName(spec.noun + "About");
   about_->setWordWrap(true);
   about_->setStyleSheet("color:#555");
-  body_->addWidget(about_);
+  side_->addWidget(about_);
+  side_->addStretch(1);
+
+  auto* results = new QWidget(this);
+  body_ = new QVBoxLayout(results);
+  body_->setContentsMargins(0, 6, 6, 6);
+  auto* h = new QHBoxLayout(this);
+  h->setContentsMargins(0, 0, 0, 0);
+  h->setSpacing(4);
+  side_scroll_ = side_scroll(panel, this);
+  h->addWidget(side_scroll_);
+  h->addWidget(results, 1);
 }
 
 AnalysisTab::~AnalysisTab() {
@@ -159,19 +202,25 @@ AnalysisTab::~AnalysisTab() {
   runner_.reset();
 }
 
-QLabel* AnalysisTab::form_label(const QString& text, int row, int column) {
-  auto* l = new QLabel(text, box_);
+QLabel* AnalysisTab::add_field(const QString& label, QWidget* field) {
+  const int row = form_rows_++;
+  auto* l = new QLabel(label, box_);
   l->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-  form_->addWidget(l, row, column);
+  l->setBuddy(field);
+  form_->addWidget(l, row, 0);
+  form_->addWidget(field, row, 1);
   return l;
 }
 
-void AnalysisTab::add_action(QWidget* w, bool before_export) {
-  actions_->insertWidget(actions_->indexOf(export_) + (before_export ? 0 : 1), w);
-}
+void AnalysisTab::add_form_row(QWidget* w) { form_->addWidget(w, form_rows_++, 0, 1, 2); }
+
+void AnalysisTab::add_action(QWidget* w) { side_->insertWidget(side_->indexOf(jobs_->bar()), w); }
 
 bool AnalysisTab::event(QEvent* e) {
-  if (e->type() == QEvent::Polish) order_focus_chain();  // once, before the tab is first shown
+  if (e->type() == QEvent::Polish) {  // once, before the tab is first shown: the form is complete
+    order_focus_chain();
+    fit_side_width(side_scroll_);
+  }
   return QWidget::event(e);
 }
 
@@ -206,18 +255,17 @@ void AnalysisTab::cancel() { jobs_->cancel(); }
 
 // [SECTION] Results table ------------------------------------------------------------------
 
-QTableWidget* AnalysisTab::make_table(bool stretch_columns, int min_height) {
+QTableWidget* AnalysisTab::make_table(int min_height) {
   auto* t = new QTableWidget(this);
   t->setObjectName(spec_.noun + "Table");
   t->setEditTriggers(QAbstractItemView::NoEditTriggers);
   t->setSelectionBehavior(QAbstractItemView::SelectRows);
   t->verticalHeader()->setVisible(false);
-  if (stretch_columns) {
-    t->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-  } else {
-    t->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    t->horizontalHeader()->setStretchLastSection(true);
-  }
+  // Columns as wide as their headers and values (a narrow window scrolls the table sideways rather than
+  // clipping them); the last one takes what is left.
+  t->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  t->horizontalHeader()->setStretchLastSection(true);
+  t->setWordWrap(false);
   t->setMinimumHeight(min_height);
   return t;
 }

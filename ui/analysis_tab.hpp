@@ -8,11 +8,13 @@
 // …" in the message area). Used by the analysis tabs and the Train dialog.
 //
 // AnalysisTab: the base of the Sweep, Loops and Shift tabs. It lays out what
-// they share (a settings box, the actions row: Run, Cancel, Export ▾, the
-// bar and the status line, and a line saying what Run will do), owns a job
-// runner, and exports the tab's charts (PNG, SVG) and table (CSV) from its
-// Export menu. A tab fills the settings box, builds its job (prepare_job),
-// draws the rows its job streams back and says how a run ended (job_ended).
+// they share: a side panel (scrolling, narrow) with the tab's heading, its
+// settings (one labelled field per row), the actions (Run, Cancel, Export ▾
+// and the tab's own), the bar, the status line and a line saying what Run
+// will do; the results fill the rest (body()). It owns a job runner and
+// exports the tab's charts (PNG, SVG) and table (CSV) from its Export menu.
+// A tab adds its fields, builds its job (prepare_job), draws the rows its job
+// streams back and says how a run ended (job_ended).
 #pragma once
 #include <functional>
 #include <initializer_list>
@@ -94,13 +96,20 @@ class JobControls final : public QObject {
 // What makes one analysis tab's frame its own.
 struct AnalysisTabSpec {
   QString noun;               // "sweep": messages, the job's name, export file names, object names (sweepRun, …)
-  QString form_title;         // the settings box's title
+  QString form_title;         // the side panel's heading (wrapped)
   QString run_text;           // "Run sweep"
   QString nothing_to_export;  // the message of an export before there are results
   QString csv_title;          // the CSV file dialog's title
   int export_chart_height = 400;  // per chart, in the PNG and SVG exports (900 wide)
-  int status_width = 200;
 };
+
+// The width of the studio's side panels (the Live tab's and the analysis tabs'), scroll bar included.
+int side_panel_width();
+// `panel` in a vertical scroll area of side_panel_width(), or wider where the panel needs it (it never
+// scrolls sideways).
+QScrollArea* side_scroll(QWidget* panel, QWidget* parent);
+// Sets a side scroll area's width again, once its panel is complete.
+void fit_side_width(QScrollArea* scroll);
 
 class AnalysisTab : public QWidget {
   Q_OBJECT
@@ -146,15 +155,16 @@ class AnalysisTab : public QWidget {
 
   MessageArea* messages() const { return messages_; }
   JobControls* jobs() const { return jobs_; }
-  // The settings box (locked while a job runs) and its grid; form_label adds a right-aligned label.
+  // The settings box (locked while a job runs). add_field appends a row: a
+  // right-aligned label and the field; add_form_row a widget across both.
   QGroupBox* form_box() const { return box_; }
-  QGridLayout* form() const { return form_; }
-  QLabel* form_label(const QString& text, int row, int column);
-  // The tab's layout, below the actions row and the "what runs" line.
+  QLabel* add_field(const QString& label, QWidget* field);
+  void add_form_row(QWidget* w);
+  // The results' layout, right of the side panel.
   QVBoxLayout* body() const { return body_; }
   QLabel* about() const { return about_; }
-  // Another widget in the actions row, just before Export or after it.
-  void add_action(QWidget* w, bool before_export);
+  // Another widget under the Run, Cancel and Export buttons.
+  void add_action(QWidget* w);
   void set_status(const QString& text) { jobs_->set_status(text); }
 
   // A callback for the job's thread that calls f on the UI thread with a
@@ -164,9 +174,8 @@ class AnalysisTab : public QWidget {
     return [this, f](const T& v) { QMetaObject::invokeMethod(this, [f, v] { f(v); }, Qt::QueuedConnection); };
   }
 
-  // A read-only results table named <noun>Table: columns stretched to the
-  // width or sized to their contents, whole rows selected.
-  QTableWidget* make_table(bool stretch_columns, int min_height);
+  // A read-only results table named <noun>Table, whole rows selected.
+  QTableWidget* make_table(int min_height);
   // Clears the table and sets its columns.
   static void set_columns(QTableWidget* t, const QStringList& columns);
   // Row `row` (appended when it is the row count) with right-aligned cells.
@@ -183,7 +192,10 @@ class AnalysisTab : public QWidget {
   JobControls* jobs_;
   QGroupBox* box_;
   QGridLayout* form_;
+  int form_rows_ = 0;
   QHBoxLayout* actions_;
+  QVBoxLayout* side_;
+  QScrollArea* side_scroll_;
   QPushButton* export_;
   QLabel* about_;
   QVBoxLayout* body_;

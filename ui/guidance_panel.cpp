@@ -109,7 +109,7 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
   points_->setSingleStep(500);
   points_->setToolTip("Points per sample set (while dragging, a preview uses the first few hundred)");
   form->addRow("Points", points_);
-  compare_ = new QCheckBox("Compare with the base model (ω = 0) on the same seeds", this);
+  compare_ = new QCheckBox("Show the base (ω = 0) beside, same seeds", this);
   compare_->setObjectName("compare");
   v->addSpacing(6);
   v->addLayout(form);

@@ -113,8 +113,29 @@ engine::LiveSettings LiveView::settings() const {
   return s;
 }
 
+void LiveView::set_paused(bool paused) {
+  if (paused == paused_ || !policy_) return;
+  paused_ = paused;
+  if (paused) {
+    if (!live_->idle()) {
+      apply(policy_->stop());
+      if (pending_ == Pending::None) pending_ = Pending::Request;
+    }
+    status_->setText("live sampling paused on this tab (it would compete for the cores); it resumes on the Live tab");
+    return;
+  }
+  const Pending p = pending_;
+  pending_ = Pending::None;
+  if (p == Pending::Models) models_changed();
+  else if (p == Pending::Request) request(false);
+}
+
 void LiveView::request(bool preview) {
   if (!policy_) return;
+  if (paused_) {
+    if (pending_ == Pending::None) pending_ = Pending::Request;
+    return;
+  }
   const engine::LiveSettings s = settings();
   if (base_view_) base_view_->setVisible(s.compare && s.aux);
   apply(preview ? policy_->drag(s) : policy_->commit(s));
@@ -122,6 +143,11 @@ void LiveView::request(bool preview) {
 
 void LiveView::models_changed() {
   if (!policy_) return;
+  if (paused_) {
+    pending_ = Pending::Models;
+    guidance_->set_aux_available(models_->aux() != nullptr);
+    return;
+  }
   bounds_ = QRectF();
   guidance_->set_aux_available(models_->aux() != nullptr);
   if (models_->base()) ensure_views(models_->base()->info().sample_shape);

@@ -42,6 +42,10 @@ class LiveView final : public QWidget {
   const engine::LivePolicy& policy() const { return *policy_; }
   // The panel's settings and the loaded models, as the policy takes them.
   engine::LiveSettings settings() const;
+  // Paused (an analysis tab is shown): a run in flight is stopped and nothing
+  // is sampled; what changed meanwhile is sampled once it is resumed.
+  void set_paused(bool paused);
+  bool paused() const { return paused_; }
 
  public Q_SLOTS:
   // preview: a control is being dragged; otherwise the full request.
@@ -69,6 +73,8 @@ class LiveView final : public QWidget {
   std::vector<int64_t> view_shape_;
   QRectF bounds_;
   bool renderer_logged_ = false;
+  bool paused_ = false;
+  enum class Pending { None, Request, Models } pending_ = Pending::None;
   std::unique_ptr<engine::LiveSampler> live_;
   std::unique_ptr<engine::LivePolicy> policy_;  // submits to live_
 };

@@ -210,14 +210,9 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
                    "nothing to export yet: run a loop first", "Export the per-generation table as CSV"},
                   messages, parent) {
   QWidget* box = form_box();
-  QGridLayout* g = form();
-  int col = 0, row = 0;
   auto add = [&](const QString& text, QWidget* w, std::vector<QWidget*>* group = nullptr) {
-    QLabel* l = form_label(text, row, col);
-    g->addWidget(w, row, col + 1);
+    QLabel* l = add_field(text, w);
     if (group) group->push_back(l), group->push_back(w);
-    col += 2;
-    if (col >= 10) col = 0, ++row;
   };
   auto spin = [&](int lo, int hi, int step, const char* name) {
     auto* s = new QSpinBox(box);
@@ -286,13 +281,12 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   add("depth", depth_, &diffusion_only_);
   add("dimension D", dim_, &gaussian_only_);
   add("bias λ", bias_, &gaussian_only_);
-  for (int c = 1; c < 10; c += 2) g->setColumnStretch(c, 1);
 
   overlay_ = new QCheckBox("overlay the previous run", this);
   overlay_->setObjectName("loopOverlay");
   overlay_->setChecked(true);
   overlay_->setToolTip("Keep the last finished run on the charts, dashed (e.g. standard, then SIMS)");
-  add_action(overlay_, false);
+  add_action(overlay_);
 
   // Charts side by side over the table | generation rows.
   auto* left = new QSplitter(Qt::Vertical, this);
@@ -308,7 +302,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   ratio_chart_->set_y_include(1, 1);
   charts->addWidget(dist_chart_);
   charts->addWidget(ratio_chart_);
-  table_ = make_table(true, 80);
+  table_ = make_table(80);
   left->addWidget(charts);
   left->addWidget(table_);
   left->setStretchFactor(0, 3);

@@ -1,14 +1,12 @@
 #include "main_window.hpp"
 
-#include <algorithm>
-
 #include <QCloseEvent>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QScrollArea>
-#include <QScrollBar>
+#include <QScreen>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -16,6 +14,7 @@
 
 #include "common/paths.hpp"
 
+#include "analysis_tab.hpp"
 #include "export_controller.hpp"
 #include "guidance_panel.hpp"
 #include "live_view.hpp"
@@ -30,8 +29,8 @@
 
 namespace sims::ui {
 
-QString shipped_model(const char* role) {
-  return QString::fromStdString(sims::asset_path("models/grid25-")) + role + ".ckpt";
+QString shipped_model(const char* role, const char* pair) {
+  return QString::fromStdString(sims::asset_path("models/")) + pair + "-" + role + ".ckpt";
 }
 
 // [SECTION] Construction: the parts and their wiring ----------------------------------------
@@ -47,21 +46,15 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   status_ = new QLabel(this);
   status_->setObjectName("statusText");
 
+  // The Live tab: its side panel (the models, live guidance) beside the sample views. Each analysis tab
+  // brings its own side panel; nothing of one tab's controls shows on another.
   auto* left = new QWidget(this);
+  left->setObjectName("livePanel");
   auto* lv = new QVBoxLayout(left);
   lv->setContentsMargins(6, 6, 6, 6);
   lv->addWidget(models_);
   lv->addWidget(guidance_);
   lv->addStretch(1);
-  auto* scroll = new QScrollArea(this);
-  scroll->setWidget(left);
-  scroll->setWidgetResizable(true);
-  scroll->setFrameShape(QFrame::NoFrame);
-  // Wide enough for the panel's own widgets (the ω readout, the interval
-  // mode box, the spin boxes): a wide analysis tab must not squeeze them.
-  left->adjustSize();
-  scroll->setMinimumWidth(std::max(380, left->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width() + 4));
-  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
 
   engine::LivePolicyOptions live_opts;
   live_opts.preview_points = opts.preview_points;
@@ -74,7 +67,13 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   tabs_ = new QTabWidget(this);
   tabs_->setObjectName("mainTabs");
   tabs_->setDocumentMode(true);
-  tabs_->addTab(live_view_, "Live");
+  auto* live_page = new QWidget(this);
+  auto* lh = new QHBoxLayout(live_page);
+  lh->setContentsMargins(0, 0, 0, 0);
+  lh->setSpacing(4);
+  lh->addWidget(side_scroll(left, live_page));
+  lh->addWidget(live_view_, 1);
+  tabs_->addTab(live_page, "Live");
   sweep_ = new SweepView(models_, messages_, this);
   sweep_->setObjectName("sweepView");
   tabs_->addTab(sweep_, "Sweep");
@@ -85,15 +84,14 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   shift_->setObjectName("shiftView");
   tabs_->addTab(shift_, "Shift");
 
-  auto* top = new QSplitter(Qt::Horizontal, this);
-  top->addWidget(scroll);
-  top->addWidget(tabs_);
-  top->setStretchFactor(1, 1);
+  // Analysis tabs pause live sampling (it would compete with their jobs for the cores).
+  connect(tabs_, &QTabWidget::currentChanged, live_view_, [this](int i) { live_view_->set_paused(i != 0); });
+
   auto* vertical = new QSplitter(Qt::Vertical, this);
-  vertical->addWidget(top);
+  vertical->addWidget(tabs_);
   vertical->addWidget(messages_);
   vertical->setStretchFactor(0, 1);
-  vertical->setSizes({800, 110});
+  vertical->setSizes({800, 90});
   setCentralWidget(vertical);
   statusBar()->addWidget(status_, 1);
 
@@ -103,6 +101,20 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   auto* file = menuBar()->addMenu("&File");
   file->addAction("Open &base model…", this, [this] { models_->open_dialog(ModelRole::Base); });
   file->addAction("Open &auxiliary model…", this, [this] { models_->open_dialog(ModelRole::Aux); });
+  // The shipped pairs, each with what `sims tune` found (the live ω starts at the tuned one).
+  QMenu* shipped = file->addMenu("Open &shipped pair");
+  shipped->setObjectName("shippedMenu");
+  const struct {
+    const char *pair, *label;
+  } pairs[] = {{"gaussian", "&gaussian: the paper's 2D Gaussian (SIMS gains beyond the noise)"},
+               {"grid25", "g&rid25: 25 modes (a base at the metric's floor: no significant gain)"},
+               {"faces", "&faces: 32 × 32 images (U-Net)"}};
+  for (const auto& p : pairs) {
+    const QString b = shipped_model("base", p.pair), a = shipped_model("aux", p.pair);
+    shipped->addAction(p.label, this, [this, b, a] {
+      if (models_->load_pair(b, a)) sessions_->start_at_tuned_omega();
+    });
+  }
   file->addSeparator();
   file->addAction("&Open session…", QKeySequence::Open, this, &MainWindow::open_session_dialog);
   file->addAction("&Save session…", QKeySequence::Save, this, &MainWindow::save_session_dialog);
@@ -134,7 +146,10 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   connect(live_view_, &LiveView::result_shown, this, &MainWindow::result_shown);
 
   sessions_->load_settings(opts);
-  resize(1500, 920);
+  // 1500 x 920, or what the screen has room for (the layout works down to 1280 x 720).
+  QSize size(1500, 920);
+  if (const QScreen* sc = screen()) size = size.boundedTo(sc->availableGeometry().size() * 0.96);
+  resize(size);
   sessions_->restore_geometry();
 }
 

@@ -78,7 +78,7 @@ ModelsPanel::ModelsPanel(MessageArea* messages, QWidget* parent) : QGroupBox("Mo
     auto* l = new QLabel(this);
     l->setWordWrap(true);
     l->setTextFormat(Qt::RichText);
-    l->setMinimumWidth(200);
+    l->setMinimumWidth(160);
     l->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* b = new QPushButton("Open…", this);
     b->setObjectName(role == ModelRole::Base ? "openBase" : "openAux");

@@ -103,7 +103,25 @@ int SampleStrip::side_for(int width) const {
   return std::clamp(fit, 24, cell_px_);
 }
 
-int SampleStrip::heightForWidth(int width) const { return side_for(width) + kCaption + 8; }
+int SampleStrip::heightForWidth(int width) const { return side_for(width) + caption_height(side_for(width)) + 8; }
+
+QFont SampleStrip::caption_font() const {
+  QFont f = font();
+  f.setPointSizeF(9);
+  return f;
+}
+
+// A caption wider than its cell breaks at " · " onto a second line.
+QString SampleStrip::caption_text(int i, int side) const {
+  const QString& c = cells_[i].caption;
+  return QFontMetrics(caption_font()).horizontalAdvance(c) > side + kGap ? QString(c).replace(" · ", "\n") : c;
+}
+
+int SampleStrip::caption_height(int side) const {
+  for (int i = 0; i < count(); ++i)
+    if (caption_text(i, side).contains('\n')) return 2 * kCaption - 4;
+  return kCaption;
+}
 
 QRect SampleStrip::cell_rect(int i) const {
   const int s = side();
@@ -119,9 +137,8 @@ QSize SampleStrip::minimumSizeHint() const { return QSize(120, 24 + kCaption + 8
 void SampleStrip::paintEvent(QPaintEvent*) {
   QPainter p(this);
   p.setRenderHint(QPainter::SmoothPixmapTransform, false);
-  QFont f = font();
-  f.setPointSizeF(9);
-  p.setFont(f);
+  p.setFont(caption_font());
+  const int caption_h = caption_height(side());
   for (int i = 0; i < count(); ++i) {
     const QRect r = cell_rect(i);
     const QImage& img = cells_[i].image;
@@ -139,14 +156,14 @@ void SampleStrip::paintEvent(QPaintEvent*) {
       p.drawRect(r.adjusted(-2, -2, 2, 2));
     }
     p.setPen(i == selected_ ? QColor(150, 50, 20) : QColor(60, 60, 70));
-    p.drawText(QRect(r.left() - kGap / 2, r.bottom() + 3, r.width() + kGap, kCaption), Qt::AlignHCenter | Qt::AlignTop,
-               cells_[i].caption);
+    p.drawText(QRect(r.left() - kGap / 2, r.bottom() + 3, r.width() + kGap, caption_h), Qt::AlignHCenter | Qt::AlignTop,
+               caption_text(i, r.width()));
   }
 }
 
 void SampleStrip::mousePressEvent(QMouseEvent* e) {
   for (int i = 0; i < count(); ++i)
-    if (cell_rect(i).adjusted(-kGap / 2, 0, kGap / 2, kCaption).contains(e->position().toPoint())) {
+    if (cell_rect(i).adjusted(-kGap / 2, 0, kGap / 2, caption_height(side())).contains(e->position().toPoint())) {
       set_selected(i);
       Q_EMIT cell_clicked(i);
       return;

@@ -5,6 +5,7 @@
 #pragma once
 #include <vector>
 
+#include <QFont>
 #include <QImage>
 #include <QWidget>
 
@@ -50,6 +51,9 @@ class SampleStrip final : public QWidget {
   };
   int side() const { return side_for(width()); }
   int side_for(int width) const;
+  QFont caption_font() const;
+  QString caption_text(int i, int side) const;
+  int caption_height(int side) const;
   std::vector<Cell> cells_;
   int selected_ = -1;
   int cell_px_ = 150;

@@ -197,10 +197,9 @@ bool read_shift_results(const QString& dir, ShiftShown* out, QString* error) {
 ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
     : AnalysisTab({"shift", "Distribution shift (SIMS Sec. 4.3): move an attribute's share towards a target", "Run shift",
                    "nothing to export yet: run the shift or load a run folder first",
-                   "Export the table as CSV (results.csv columns)", 420, 220},
+                   "Export the table as CSV (results.csv columns)", 420},
                   messages, parent) {
   QWidget* box = form_box();
-  QGridLayout* g = form();
   auto file_row = [&](QLineEdit* e, const QString& title, bool folder) {
     auto* w = new QWidget(box);
     auto* h = new QHBoxLayout(w);
@@ -265,31 +264,16 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   folder_->setToolTip("Run folder: every finished stage is kept here; running again with the same folder continues "
                       "(changed settings redo their stage and the later ones)");
 
-  form_label("base model", 0, 0);
-  g->addWidget(file_row(base_, "Base model (sims image checkpoint)", false), 0, 1, 1, 3);
-  form_label("classifier / features", 0, 4);
-  g->addWidget(file_row(classifier_, "Attribute classifier / feature net", false), 0, 5, 1, 3);
-  form_label("attribute", 0, 8);
-  g->addWidget(attribute_, 0, 9);
-  form_label("target share", 1, 0);
-  g->addWidget(target_, 1, 1);
-  form_label("aux set size", 1, 2);
-  g->addWidget(n_aux_, 1, 3);
-  form_label("fine-tune budget (images)", 1, 4);
-  g->addWidget(budget_, 1, 5);
-  form_label("Heun steps", 1, 6);
-  g->addWidget(steps_, 1, 7);
-  form_label("samples per ω", 1, 8);
-  g->addWidget(n_eval_, 1, 9);
-  form_label("ω values", 2, 0);
-  g->addWidget(omegas_, 2, 1, 1, 3);
-  form_label("run folder", 2, 4);
-  g->addWidget(file_row(folder_, "Shift run folder", true), 2, 5, 1, 5);
-  g->setColumnStretch(1, 1);
-  g->setColumnStretch(3, 1);
-  g->setColumnStretch(5, 2);
-  g->setColumnStretch(7, 1);
-  g->setColumnStretch(9, 1);
+  add_field("base model", file_row(base_, "Base model (sims image checkpoint)", false));
+  add_field("classifier", file_row(classifier_, "Attribute classifier / feature net", false));
+  add_field("attribute", attribute_);
+  add_field("target share", target_);
+  add_field("aux set size", n_aux_);
+  add_field("fine-tune budget", budget_);
+  add_field("Heun steps", steps_);
+  add_field("samples per ω", n_eval_);
+  add_field("ω values", omegas_);
+  add_field("run folder", file_row(folder_, "Shift run folder", true));
 
   jobs()->set_cancel_text("Cancelling… (finished stages are kept)");
   jobs()->set_progress_text([](const engine::JobProgress& p) { return progress_line(p, true); });
@@ -297,7 +281,7 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   load_ = new QPushButton("Load results…", this);
   load_->setObjectName("shiftLoad");
   load_->setToolTip("Show a finished run folder's results.json without running anything");
-  add_action(load_, true);
+  add_action(load_);
   jobs()->lock_while_running({load_});
 
   source_ = new QLabel(this);
@@ -347,7 +331,7 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   middle->setStretchFactor(1, 1);
   middle->setSizes({860, 300});
 
-  table_ = make_table(true, 90);
+  table_ = make_table(90);
   table_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
 
   auto* split = new QSplitter(Qt::Vertical, this);

@@ -16,7 +16,8 @@ struct StudioOptions {
   int image_preview_steps = 8;
 };
 
-// The shipped 2D models (assets/models/grid25-{base,aux}.ckpt).
-QString shipped_model(const char* role);
+// A shipped model, assets/models/PAIR-ROLE.ckpt (role "base" or "aux"). The studio opens on the gaussian
+// pair: of the shipped 2D pairs, the one where the tuned SIMS beats the base beyond its 95 % interval.
+QString shipped_model(const char* role, const char* pair = "gaussian");
 
 }  // namespace sims::ui

@@ -188,7 +188,6 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
                   messages, parent),
       models_(models) {
   QWidget* box = form_box();
-  QGridLayout* g = form();
   omegas_ = new QLineEdit(box);
   omegas_->setObjectName("sweepOmegas");
   omegas_->setToolTip("Comma-separated guidance weights ω; D = (1+ω)·D_base − ω·D_aux. ω = 0 is the base model.");
@@ -215,20 +214,6 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   shares_ = new QCheckBox("attribute shares (same network)", box);
   shares_->setObjectName("sweepShares");
   shares_->setChecked(true);
-  form_label("ω values", 0, 0);
-  g->addWidget(omegas_, 0, 1, 1, 3);
-  form_label("samples per ω", 0, 4);
-  g->addWidget(n_, 0, 5);
-  form_label("steps", 0, 6);
-  g->addWidget(steps_, 0, 7);
-  form_label("seed", 0, 8);
-  g->addWidget(seed_, 0, 9);
-  form_label("interval σ", 1, 0);
-  g->addWidget(interval_, 1, 1);
-  form_label("real data", 1, 2);
-  g->addWidget(real_, 1, 3);
-  features_label_ = form_label("feature net", 1, 4);
-  g->addWidget(features_, 1, 5, 1, 3);
   metric_ = new QComboBox(box);
   metric_->setObjectName("sweepMetric");
   metric_->addItem("W2 (exact)", "w2");
@@ -236,12 +221,15 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   metric_->setToolTip("The metric the points are judged by. W2 of finite samples has a floor well above 0 and can "
                       "reward samples narrower than the data; the energy distance is unbiased (0 for the data "
                       "itself), so small gains show.");
-  metric_label_ = form_label("metric", 1, 8);
-  g->addWidget(metric_, 1, 9);
-  g->addWidget(shares_, 1, 8, 1, 2);
-  g->setColumnStretch(1, 1);
-  g->setColumnStretch(3, 2);
-  g->setColumnStretch(5, 1);
+  add_field("ω values", omegas_);
+  add_field("samples per ω", n_);
+  add_field("steps", steps_);
+  add_field("seed", seed_);
+  add_field("interval σ", interval_);
+  add_field("real data", real_);
+  features_label_ = add_field("feature net", features_);
+  metric_label_ = add_field("metric", metric_);
+  add_form_row(shares_);
 
   // Charts | (large view / table), strip below.
   // Distance across the top; precision/recall and (images) attribute shares below it, side by side.
@@ -267,7 +255,7 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
 
   right_ = new QSplitter(Qt::Vertical, this);
   right_->setChildrenCollapsible(false);
-  table_ = make_table(false, 90);
+  table_ = make_table(90);
   table_->setSelectionMode(QAbstractItemView::SingleSelection);
   right_->addWidget(table_);
 
@@ -286,6 +274,7 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
 
   auto* strip_title = new QLabel("<b>Samples per ω</b> <span style='color:#666'>(same starting noise for every ω; "
                                  "click a cell, a chart column or a table row to show it large)</span>", this);
+  strip_title->setWordWrap(true);
   body()->addWidget(strip_title);
   strip_ = new SampleStrip(this);
   strip_->setObjectName("sweepStrip");
