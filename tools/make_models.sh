@@ -14,20 +14,22 @@ mkdir -p "$OUT"
 # on held-out real data (seed 777, 20,000 points; 4,000 samples per cell from the same noise; energy distance:
 # unbiased, so small gains show), chooses the surest gain (the highest lower 95 % bound) and keeps that auxiliary
 # with how it was chosen (NAME-aux.tune.json: omega, B, gain +- CI, floor); the studio starts at that omega.
-tuned_pair() {  # NAME DATA BUDGETS
+tuned_pair() {  # NAME DATA BUDGETS [N_SYNTH: base samples the auxiliary is fine-tuned on, default 2000]
   "$SIMS" tune --model "$OUT/$1-base.ckpt" --real-data "$2" --real-seed 777 --n-real 20000 --n 4000 --metric energy \
-    --budgets "$3" --omegas 0,0.25,0.5,0.75,1,1.5 --steps 32 --ci 50 --threads 1 --out "$TMP/tune-$1" --quiet
+    --budgets "$3" --n-synth "${4:-2000}" --omegas 0,0.25,0.5,0.75,1,1.5 --steps 32 --ci 50 --threads 1 \
+    --out "$TMP/tune-$1" --quiet
   cp "$TMP/tune-$1/aux.ckpt" "$OUT/$1-aux.ckpt"
   cp "$TMP/tune-$1/aux.tune.json" "$OUT/$1-aux.tune.json"
 }
 
 if [[ $WHAT == 2d || $WHAT == all ]]; then
-  # 25-mode grid, small network (64 x 4: the studio re-samples 2,000 points x 32 steps live). The base is trained
-  # briefly on purpose (100,000 samples): its modes are blurred and SIMS has something to fix (energy 0.0075 ->
-  # 0.0050). A base trained to convergence (3,000,000 samples) is at the metric's floor, where no omega helps.
-  "$SIMS" train --data grid25 --n-data 5000 --data-seed 0 --budget 100000 --batch 512 --lr 2e-3 --seed 1 \
-    --threads 1 --net "$ROOT/assets/networks/mlp2d-small.json" --out "$OUT/grid25-base.ckpt"
-  tuned_pair grid25 grid25 10000,40000,160000
+  # 25-mode grid, small network (64 x 4). The base is trained to convergence (3,000,000 samples): its modes are
+  # sharp and it sits close to the metric's floor, so the gain is small; the auxiliary needs a large synthetic set
+  # (20,000 samples; with 2,000 no omega > 0 gained). Bases trained for 100k-200k samples gain more but look like
+  # a blurred square (docs/REPRODUCTIONS.md, section 2b).
+  "$SIMS" train --data grid25 --n-data 5000 --data-seed 0 --budget 3000000 --batch 512 --lr 2e-3 --seed 1 \
+    --net "$ROOT/assets/networks/mlp2d-small.json" --out "$OUT/grid25-base.ckpt"
+  tuned_pair grid25 grid25 10000,40000,160000,640000 20000
   # The SIMS paper's 2D Gaussian N([0,0], [[2,1],[1,2]]).
   "$SIMS" train --data gaussian --n-data 1000 --data-seed 0 --epochs 200 --seed 1 \
     --net "$ROOT/assets/networks/mlp2d.json" --out "$OUT/gaussian-base.ckpt"

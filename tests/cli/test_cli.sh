@@ -596,26 +596,36 @@ expect_error "tune without omega 0" "" -- "$SIMS" tune --model "$T/tb.json" --au
 # --- the shipped pairs (issue 12) ----------------------------------------------------
 # Each shipped 2D pair was chosen by `sims tune` on held-out data (seed 777) and carries how (NAME-aux.tune.json).
 # The gaussian pair is judged again here on data and noise that took no part in the choice: its tuned omega must
-# beat omega = 0 beyond the 95 % paired interval. The grid25 base is trained to the metric's floor, where tune
-# found no significant gain: its file must say so rather than claim one.
+# beat omega = 0 beyond the 95 % paired interval. The grid25 base is trained close to the metric's floor, where
+# the gain is small (tune: 0.00022 +- 0.00018): on fresh data it must still point the same way, and its file's
+# verdict must agree with its interval.
 M="$(dirname "$0")/../../assets/models"
 W=$($PY -c "import json; print(json.load(open('$M/gaussian-aux.tune.json'))['omega'])")
 "$SIMS" sweep --model "$M/gaussian-base.ckpt" --aux "$M/gaussian-aux.ckpt" --omegas "0,$W" --n 4000 --steps 32 --seed 11 \
   --metric energy --real-data gaussian --real-seed 4242 --n-real 20000 --ci 50 --out "$T/shipped-gaussian" --quiet --json \
   >"$T/shipped-gaussian.json" 2>"$T/shipped.err" || bad "shipped gaussian sweep failed: $(cat "$T/shipped.err")"
-$PY - "$T/shipped-gaussian.json" "$M" <<'PY' && ok || bad "shipped pairs: gaussian gains on fresh data, grid25 says it does not"
+W=$($PY -c "import json; print(json.load(open('$M/grid25-aux.tune.json'))['omega'])")
+"$SIMS" sweep --model "$M/grid25-base.ckpt" --aux "$M/grid25-aux.ckpt" --omegas "0,$W" --n 4000 --steps 32 --seed 11 \
+  --metric energy --real-data grid25 --real-seed 4242 --n-real 20000 --ci 50 --out "$T/shipped-grid25" --quiet --json \
+  >"$T/shipped-grid25.json" 2>"$T/shipped.err" || bad "shipped grid25 sweep failed: $(cat "$T/shipped.err")"
+$PY - "$T/shipped-gaussian.json" "$T/shipped-grid25.json" "$M" <<'PY' && ok || bad "shipped pairs gain on fresh data"
 import json, sys
-j = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-r = j["rows"][1]
-print("  shipped gaussian: omega %g, energy %.5f -> %.5f, gain %.5f [%.5f, %.5f]" % (r["omega"],
-      j["rows"][0]["energy"], r["energy"], r["gain_vs_omega0"], r["gain_vs_omega0_lo"], r["gain_vs_omega0_hi"]))
+def fresh(path, name):
+    j = json.loads(open(path).read().splitlines()[-1])
+    r = j["rows"][1]
+    print("  shipped %s: omega %g, energy %.5f -> %.5f, gain %.5f [%.5f, %.5f]" % (name, r["omega"],
+          j["rows"][0]["energy"], r["energy"], r["gain_vs_omega0"], r["gain_vs_omega0_lo"], r["gain_vs_omega0_hi"]))
+    return j, r
+j, r = fresh(sys.argv[1], "gaussian")
 assert r["omega"] > 0 and r["gain_vs_omega0_lo"] > 0, r
 assert j["verdicts"][0].startswith("SIMS lowers energy"), j["verdicts"]
-g = json.load(open(sys.argv[2] + "/gaussian-aux.tune.json"))
-assert g["significant"] and g["gain_lo"] > 0 and g["metric"] == "energy", g
-t = json.load(open(sys.argv[2] + "/grid25-aux.tune.json"))
-assert t["significant"] == (t["gain_lo"] > 0), t
-assert t["significant"] or t["verdict"].startswith(("no significant gain", "SIMS does not help")), t
+j, r = fresh(sys.argv[2], "grid25")
+assert r["omega"] > 0 and r["gain_vs_omega0"] > 0, r
+for name in ("gaussian", "grid25"):
+    t = json.load(open(sys.argv[3] + "/%s-aux.tune.json" % name))
+    assert t["metric"] == "energy" and t["significant"] == (t["gain_lo"] > 0), t
+    assert t["verdict"].startswith("SIMS lowers energy" if t["significant"] else ("no significant gain", "SIMS does not help")), t
+assert json.load(open(sys.argv[3] + "/gaussian-aux.tune.json"))["significant"]
 PY
 
 echo "cli: $pass passed, $fail failed"
