@@ -336,7 +336,7 @@ AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const
   attach(marks_);
   setChart(chart_);
   setRenderHint(QPainter::Antialiasing);
-  setMinimumHeight(190);
+  setMinimumHeight(150);
   rescale();
   layout_text();
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <QFontMetricsF>
 #include <QPainter>
 
 namespace sims::ui {
@@ -52,7 +53,8 @@ void ImageGridView::paint(QPainter& p, const QSize& size) {
   sub.setPointSizeF(9);
   p.setFont(sub);
   p.setPen(QColor(90, 90, 98));
-  p.drawText(QRectF(12, 27, size.width() - 24, 18), Qt::AlignLeft | Qt::AlignVCenter, content_.subtitle);
+  p.drawText(QRectF(12, 27, size.width() - 24, 18), Qt::AlignLeft | Qt::AlignVCenter,
+             QFontMetricsF(p.font()).elidedText(content_.subtitle, Qt::ElideRight, size.width() - 24));
   const QRectF area(12, 50, size.width() - 24, size.height() - 72);
   if (!grid_.isNull() && area.width() > 10 && area.height() > 10) {
     // Integer upscaling keeps the pixels crisp.

@@ -107,7 +107,7 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   const struct {
     const char *pair, *label;
   } pairs[] = {{"gaussian", "&gaussian: the paper's 2D Gaussian (SIMS gains beyond the noise)"},
-               {"grid25", "g&rid25: 25 modes (a base at the metric's floor: no significant gain)"},
+               {"grid25", "g&rid25: 25 modes (a base near the metric's floor: a small gain)"},
                {"faces", "&faces: 32 × 32 images (U-Net)"}};
   for (const auto& p : pairs) {
     const QString b = shipped_model("base", p.pair), a = shipped_model("aux", p.pair);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <QFontMetricsF>
 #include <QPainterPath>
 
 namespace sims::ui {
@@ -218,7 +219,10 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c) {
   sub.setPointSizeF(9);
   p.setFont(sub);
   p.setPen(kAxis);
-  p.drawText(QRectF(f.plot.left(), 27, f.plot.width(), 18), Qt::AlignLeft | Qt::AlignVCenter, c.subtitle);
+  // The subtitle may use the margin right of the plot; beyond the view it is elided, never cut off.
+  const double sub_w = f.widget.right() - f.plot.left() - 4;
+  p.drawText(QRectF(f.plot.left(), 27, sub_w, 18), Qt::AlignLeft | Qt::AlignVCenter,
+             QFontMetricsF(sub).elidedText(c.subtitle, Qt::ElideRight, sub_w));
   if (!c.footer.isEmpty()) {
     p.setFont(small);
     p.setPen(QColor(120, 120, 130));

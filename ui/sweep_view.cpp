@@ -180,6 +180,18 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
   return all;
 }
 
+// The distance's name: FD_<features>, "energy distance" or "W2".
+static QString metric_name(const std::string& metric, const std::string& features) {
+  if (metric == "fd") return features.empty() ? QString("FD") : "FD_" + QString::fromStdString(features);
+  return metric == "energy" ? QString("energy distance") : QString("W2");
+}
+
+void SweepView::name_distance_chart(const std::string& metric, const std::string& features) {
+  dist_chart_->set_title(metric_name(metric, features) + " to the real data (lower is better; band: 95 % CI)");
+  // A short chart: a longer axis title would be clipped.
+  dist_chart_->set_y_title(metric == "fd" ? "FD" : metric == "energy" ? "energy" : "W2");
+}
+
 // [SECTION] The view ------------------------------------------------------------------
 
 SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent)
@@ -278,7 +290,7 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   body()->addWidget(strip_title);
   strip_ = new SampleStrip(this);
   strip_->setObjectName("sweepStrip");
-  strip_->set_cell_size(118);
+  strip_->set_cell_size(100);
   body()->addWidget(strip_);
 
   connect(strip_, &SampleStrip::cell_clicked, this, [this](int i) {
@@ -424,6 +436,8 @@ void SweepView::describe() {
   } catch (const InputError&) {
   }
   const bool energy = !images && metric_->currentData().toString() == "energy";
+  if (result_.rows.empty())
+    name_distance_chart(images ? "fd" : energy ? "energy" : "w2", "");
   about()->setText(QString("Runs %1 × %2 %3 (%4 Heun steps, seed %5) of <b>%6</b> guided by <b>%7</b>, and compares "
                           "each set with %10 real samples of '%8' (%9).")
                       .arg(count)
@@ -544,11 +558,8 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     result_.metric = one.metric;
     result_.features = one.features;
     result_.attr_names = one.attr_names;
-    const bool fd = one.metric == "fd", energy = one.metric == "energy";
-    const QString dname = fd ? QString("FD_%1").arg(QString::fromStdString(one.features))
-                             : energy ? QString("energy distance") : QString("W2");
-    dist_chart_->set_title(QString("%1 to the real data vs ω (lower is better; band: 95 % bootstrap CI)").arg(dname));
-    dist_chart_->set_y_title(fd ? "FD" : energy ? "energy" : "W2");  // a short chart: a longer title would be clipped
+    const QString dname = metric_name(one.metric, one.features);
+    name_distance_chart(one.metric, one.features);
     dist_chart_->add_series(dname, kSims, false, true);
     if (std::isfinite(one.floor.value)) {  // real vs real at the rows' size: what no model can beat here
       dist_chart_->add_series(QString("real vs real (floor) %1").arg(QString::fromStdString(one.floor.text(3))),
@@ -611,7 +622,7 @@ void SweepView::select(int i) {
   ViewContent c;
   c.color = kSims;
   c.title = QString("ω = %1").arg(r.omega);
-  const QString dname = result_.metric == "fd" ? "FD_" + QString::fromStdString(result_.features) : QString("W2");
+  const QString dname = metric_name(result_.metric, result_.features);
   c.subtitle = QString("%1 %2 · precision %3 · recall %4").arg(dname, num(r.value), num(r.precision, 3), num(r.recall, 3));
   if (!r.ratios.empty()) {
     QStringList s;

@@ -88,6 +88,8 @@ class SweepView final : public AnalysisTab {
   std::vector<const AnalysisChart*> export_charts() const override;
 
  private:
+  // The distance chart's title and y axis for a metric ("w2", "energy", "fd" with its feature net).
+  void name_distance_chart(const std::string& metric, const std::string& features);
   void on_models_changed();
   void on_reference(const SampleSet& real);
   void add_row(const metrics::SweepResult& one);
