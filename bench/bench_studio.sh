@@ -35,7 +35,8 @@ $PY -c "import statistics as s; v=[float(x) for x in open('$OUT/cli.txt')]; prin
 
 for r in $(seq "$REPS"); do
   echo "== studio run $r/$REPS (load average $(cut -d' ' -f1-3 /proc/loadavg)) =="
-  flags=(--bench-latency "$OUT/run$r.json")
+  # The grid25 pair, as `sims sample` above and the figures in docs/BENCHMARKS.md (the studio opens on gaussian).
+  flags=(-b "$M/grid25-base.ckpt" -a "$M/grid25-aux.ckpt" --bench-latency "$OUT/run$r.json")
   [ "$EXTRA" = "--no-final-grid" ] && flags+=(--bench-no-final-grid)
   "$STUDIO" "${flags[@]}" 2> >(grep -v -e propagateSizeHints -e XDG_RUNTIME_DIR >&2)
 done
