@@ -290,6 +290,10 @@ void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
 
 // [SECTION] The chart widget ---------------------------------------------------------------
 
+namespace {
+const int kMinHeight = 150;  // the plot stays readable; at 720 lines two charts and a sample strip fit a tab
+}  // namespace
+
 AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const QString& y_title, QWidget* parent)
     : QChartView(parent), title_(title), x_title_(x_title), y_title_(y_title) {
   chart_ = new QChart;
@@ -336,13 +340,16 @@ AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const
   attach(marks_);
   setChart(chart_);
   setRenderHint(QPainter::Antialiasing);
-  setMinimumHeight(150);
+  setMinimumHeight(kMinHeight);
   rescale();
   layout_text();
 }
 
 void AnalysisChart::resizeEvent(QResizeEvent* e) {
   layout_text();
+  // QChartView only ever raises the view's minimum to the chart's (which grows with wrapped title and legend
+  // lines): start from the chart's own minimum each time, so a chart made narrow once can shrink again.
+  setMinimumSize(0, kMinHeight);
   QChartView::resizeEvent(e);
 }
 

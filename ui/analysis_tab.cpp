@@ -185,6 +185,8 @@ AnalysisTab::AnalysisTab(const AnalysisTabSpec& spec, MessageArea* messages, QWi
   about_->setStyleSheet("color:#555");
   side_->addWidget(about_);
   side_->addStretch(1);
+  // Wrapped lines never widen the panel (a long path in a status line would be cut off at its right edge).
+  for (QLabel* l : {heading, jobs_->status(), about_}) l->setMinimumWidth(1);
 
   auto* results = new QWidget(this);
   body_ = new QVBoxLayout(results);

@@ -128,6 +128,7 @@ void LiveView::set_paused(bool paused) {
   pending_ = Pending::None;
   if (p == Pending::Models) models_changed();
   else if (p == Pending::Request) request(false);
+  else status_->setText(QString::fromStdString(policy_->status().line));  // nothing changed: the last result's line
 }
 
 void LiveView::request(bool preview) {

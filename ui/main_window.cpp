@@ -111,9 +111,8 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
                {"faces", "&faces: 32 × 32 images (U-Net)"}};
   for (const auto& p : pairs) {
     const QString b = shipped_model("base", p.pair), a = shipped_model("aux", p.pair);
-    shipped->addAction(p.label, this, [this, b, a] {
-      if (models_->load_pair(b, a)) sessions_->start_at_tuned_omega();
-    });
+    // Loading the auxiliary starts the live view at its tuned ω (SessionController, on model_opened).
+    shipped->addAction(p.label, this, [this, b, a] { models_->load_pair(b, a); });
   }
   file->addSeparator();
   file->addAction("&Open session…", QKeySequence::Open, this, &MainWindow::open_session_dialog);
