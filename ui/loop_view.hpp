@@ -32,15 +32,17 @@ class MessageArea;
 
 struct LoopPlan {
   std::string family = "diffusion2d";  // diffusion2d | gaussian
-  loops::LoopKind kind = loops::LoopKind::FullySynthetic;
+  // The defaults are the SIMS paper's Fig. 4 setting in miniature (synthetic augmentation, |D_r| = |D_s| =
+  // 1000, ω = 1), where its claim shows: standard training drifts away from p_r, SIMS keeps the distance flat.
+  loops::LoopKind kind = loops::LoopKind::Augment;
   bool accumulate = false;             // pool: all previous synthetic sets instead of the last
   int64_t generations = 10, runs = 6;
-  int64_t n_real = 500, n_synth = 500;
+  int64_t n_real = 1000, n_synth = 1000;
   uint64_t seed = 0;
   // diffusion2d
   std::string data = "gaussian";       // p_r: a built-in 2D data set
   bool sims = false;                   // SIMS training (Algorithm 1) instead of standard
-  double omega = 1.5;
+  double omega = 1.0;
   double base_epochs = 60, aux_epochs = 30;
   int64_t n_aux = 500, n_eval = 500;
   int64_t width = 64, depth = 3;
