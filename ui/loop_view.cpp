@@ -30,6 +30,7 @@
 #include "experiment/json_io.hpp"
 #include "loops/diffusion_loop.hpp"
 #include "message_area.hpp"
+#include "metrics/uncertainty.hpp"
 #include "sample_strip.hpp"
 
 namespace sims::ui {
@@ -336,6 +337,10 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   split->setStretchFactor(1, 1);
   split->setSizes({620, 480});
   body()->addWidget(split, 1);
+  verdict_ = new QLabel(this);
+  verdict_->setObjectName("loopVerdict");
+  verdict_->setWordWrap(true);
+  body()->addWidget(verdict_);
 
   for (QComboBox* c : {family_, kind_, pool_, data_, algorithm_})
     connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, &LoopView::update_controls);
@@ -532,6 +537,52 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   Q_EMIT generation_added(gen.generation);
 }
 
+// The last generation's mean distance with its 95 % Student-t interval over the runs (none for one run or the
+// closed-form family, which has no spread over runs).
+static metrics::Estimate final_distance(const LoopOutcome& o, int64_t runs) {
+  metrics::Estimate e;
+  const LoopGeneration& g = o.generations.back();
+  e.value = g.w2_mean;
+  if (runs > 1 && std::isfinite(g.w2_std)) {
+    const double h = metrics::student_t_quantile(0.975, static_cast<int>(runs - 1)) * g.w2_std / std::sqrt(double(runs));
+    e.lo = g.w2_mean - h, e.hi = g.w2_mean + h, e.method = "t";
+  }
+  return e;
+}
+
+QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const LoopOutcome* before,
+                     const LoopPlan& before_plan, bool* better) {
+  *better = false;
+  if (now.generations.empty()) return {};
+  const size_t g = now.generations.size();
+  const metrics::Estimate a = final_distance(now, now_plan.runs);
+  const QString where = QString("At generation %1").arg(g);
+  const QString how = QString("95 % t intervals over %1 runs; lower is better").arg(now_plan.runs);
+  const bool comparable = before && before->generations.size() == g && before->metric == now.metric &&
+                          before_plan.kind == now_plan.kind && before_plan.family == now_plan.family;
+  if (!comparable || !a.has_interval())
+    return QString("%1: distance %2, ratio to generation 1: %3 (%4).")
+        .arg(where, QString::fromStdString(a.text(3)))
+        .arg(now.ratio(g - 1), 0, 'f', 2)
+        .arg(a.has_interval() ? how : QString("no spread over runs"));
+  const metrics::Estimate b = final_distance(*before, before_plan.runs);
+  const metrics::Estimate gain = metrics::difference(b, a);  // > 0: this run ends closer to p_r
+  const QString name = QString::fromStdString(now_plan.training_label()), other = QString::fromStdString(before_plan.training_label());
+  const QString line = QString("%1: %2 ends at %3, %4 at %5 (ratios %6 and %7)")
+                           .arg(where, name, QString::fromStdString(a.text(3)), other, QString::fromStdString(b.text(3)))
+                           .arg(now.ratio(g - 1), 0, 'f', 2)
+                           .arg(before->ratio(g - 1), 0, 'f', 2);
+  if (!metrics::significant(gain))
+    return QString("%1: no significant difference (%2 ± %3; %4).")
+        .arg(line).arg(gain.value, 0, 'g', 3).arg(gain.half_width(), 0, 'g', 2).arg(how);
+  *better = gain.value > 0;
+  return QString("%1: %2 is %3 by %4 ± %5 (%6).")
+      .arg(line, name, gain.value > 0 ? "closer to p_r" : "further from p_r")
+      .arg(std::abs(gain.value), 0, 'g', 3)
+      .arg(gain.half_width(), 0, 'g', 2)
+      .arg(how);
+}
+
 void LoopView::job_ended(engine::JobState s) {
   const QString got = QString("%1 of %2 generations").arg(current_.generations.size()).arg(running_.generations);
   if (s == engine::JobState::Cancelled) {
@@ -544,6 +595,11 @@ void LoopView::job_ended(engine::JobState s) {
                  .arg(current_.generations.empty() ? QString("–")
                                                    : QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3)));
   messages()->info("loop finished: " + got);
+  bool better = false;
+  const QString v = loop_verdict(current_, running_, previous_ ? &*previous_ : nullptr, previous_plan_, &better);
+  verdict_->setText(v.isEmpty() ? QString()
+                                : QString("<b style='color:%1'>%2</b>").arg(better ? "#2a7a3a" : "#444", v.toHtmlEscaped()));
+  if (!v.isEmpty()) messages()->info("loop: " + v);
   if (!current_.generations.empty()) previous_ = current_, previous_plan_ = running_;
 }
 

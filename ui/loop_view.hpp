@@ -36,7 +36,7 @@ struct LoopPlan {
   // 1000, ω = 1), where its claim shows: standard training drifts away from p_r, SIMS keeps the distance flat.
   loops::LoopKind kind = loops::LoopKind::Augment;
   bool accumulate = false;             // pool: all previous synthetic sets instead of the last
-  int64_t generations = 10, runs = 6;
+  int64_t generations = 10, runs = 16;  // 16 runs: the generation-10 difference is beyond its interval (6 were not)
   int64_t n_real = 1000, n_synth = 1000;
   uint64_t seed = 0;
   // diffusion2d
@@ -77,6 +77,12 @@ struct LoopOutcome {
   std::string to_csv() const;
 };
 
+// One line on how a finished loop ended: its last generation's distance with a 95 % t interval over runs, and,
+// when `before` is a comparable run (same family, loop kind and length: standard, then SIMS), which of the two
+// ends closer to p_r and whether the difference is beyond the intervals. *better: this run is significantly closer.
+QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const LoopOutcome* before,
+                     const LoopPlan& before_plan, bool* better);
+
 // The job body (exposed for tests): runs the loop, calling on_generation
 // after each generation (diffusion2d: as it finishes; gaussian: all at the
 // end). diffusion2d writes its run folder into work_dir. Throws InputError /
@@ -94,6 +100,7 @@ class LoopView final : public AnalysisTab {
 
   QCheckBox* overlay_box() const { return overlay_; }
   AnalysisChart* distance_chart() const { return dist_chart_; }
+  QLabel* verdict_label() const { return verdict_; }
   AnalysisChart* ratio_chart() const { return ratio_chart_; }
   QTableWidget* table() const { return table_; }
   // Generation rows shown (one per finished generation).
@@ -124,6 +131,7 @@ class LoopView final : public AnalysisTab {
   std::vector<QWidget*> diffusion_only_, gaussian_only_, sims_only_;
   QCheckBox* overlay_;
   QLabel* rows_title_;
+  QLabel* verdict_;
   AnalysisChart *dist_chart_, *ratio_chart_;
   QTableWidget* table_;
   QScrollArea* rows_area_;

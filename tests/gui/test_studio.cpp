@@ -761,6 +761,44 @@ class StudioTest : public QObject {
     QCOMPARE(l->ratio_chart()->series(last).points.front().y(), 1.0);
   }
 
+  // The loop verdict: a t interval over runs, and a comparison with the previous run only when it is comparable.
+  void loopVerdictComparesRunsBeyondTheirIntervals() {
+    auto outcome = [](double mean, double sd) {
+      LoopOutcome o;
+      o.metric = "w2_gaussian_fit";
+      for (int g = 1; g <= 3; ++g) {
+        LoopGeneration r;
+        r.generation = g;
+        r.w2_mean = g == 3 ? mean : 0.16;
+        r.w2_std = sd;
+        o.generations.push_back(r);
+      }
+      return o;
+    };
+    LoopPlan standard, sims_plan;
+    standard.kind = sims_plan.kind = loops::LoopKind::Augment;
+    sims_plan.sims = true;
+    sims_plan.omega = 1;
+    bool better = true;
+    // Alone: the value with its interval (t_{0.975, 5} = 2.571: 0.05 / sqrt(6) * 2.571 = 0.0525).
+    QString v = loop_verdict(outcome(0.2, 0.05), standard, nullptr, standard, &better);
+    QVERIFY2(v.contains("0.200 ± 0.052") && v.contains("95 % t intervals over 6 runs"), qPrintable(v));
+    QVERIFY(!better);
+    // SIMS ends at 0.18, standard at 0.27: beyond the intervals.
+    const LoopOutcome before = outcome(0.27, 0.04), close = outcome(0.18, 0.05);
+    v = loop_verdict(close, sims_plan, &before, standard, &better);
+    QVERIFY2(better && v.contains("SIMS ω=1 is closer to p_r by 0.09"), qPrintable(v));
+    // A difference inside the noise says so.
+    const LoopOutcome near = outcome(0.26, 0.05);
+    v = loop_verdict(near, sims_plan, &before, standard, &better);
+    QVERIFY2(!better && v.contains("no significant difference"), qPrintable(v));
+    // Another loop kind is not compared.
+    LoopPlan fully = standard;
+    fully.kind = loops::LoopKind::FullySynthetic;
+    v = loop_verdict(close, sims_plan, &before, fully, &better);
+    QVERIFY2(!better && !v.contains("standard"), qPrintable(v));
+  }
+
   void loopDiffusionRowsOverlayAndExports() {
     LoopView* l = w_->loop_view();
     LoopPlan p;
@@ -781,6 +819,7 @@ class StudioTest : public QObject {
     QCOMPARE(l->job()->state(), engine::JobState::Finished);
     QCOMPARE(gens.count(), 2);
     QCOMPARE(l->row_count(), 2);
+    QVERIFY(l->verdict_label()->text().contains("At generation 2"));
     for (int i = 0; i < 2; ++i) {
       auto* strip = l->row(i)->findChild<SampleStrip*>();
       QVERIFY(strip);
