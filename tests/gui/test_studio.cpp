@@ -777,6 +777,7 @@ class StudioTest : public QObject {
     };
     LoopPlan standard, sims_plan;
     standard.kind = sims_plan.kind = loops::LoopKind::Augment;
+    standard.runs = sims_plan.runs = 6;
     sims_plan.sims = true;
     sims_plan.omega = 1;
     bool better = true;
