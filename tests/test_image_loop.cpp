@@ -117,7 +117,17 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   std::ifstream csv(d + "/metrics.csv");
   std::string header;
   std::getline(csv, header);
-  CHECK(header.rfind("generation,FD_cnn-faces,ratio,precision,recall,ratio_group", 0) == 0);
+  CHECK(header.rfind("generation,FD_cnn-faces,FD_cnn-faces_lo,FD_cnn-faces_hi,kid,kid_std,ratio,precision,recall,ratio_group", 0) == 0);
+  // Every generation's FD carries its bootstrap interval and KID; the verdict compares the last with the first.
+  REQUIRE(r.fd_lo.size() == 2);
+  for (size_t t = 0; t < 2; ++t) {
+    CHECK(r.fd_lo[t] <= r.fd[t]);
+    CHECK(r.fd_hi[t] > r.fd[t]);
+    CHECK(std::isfinite(r.kid[t]));
+    CHECK(r.kid_std[t] >= 0);
+  }
+  CHECK(r.verdict().rfind("FD_cnn-faces at generation 2: ", 0) == 0);
+  CHECK(r.to_json().at("fd_hi").size() == 2);
   const ImageLoopConfig back = load_image_loop_config(d);
   CHECK(back.to_json() == cfg.to_json());
 
@@ -177,6 +187,8 @@ TEST_CASE("image loop: a stopped and resumed run equals an uninterrupted one", "
   REQUIRE(resumed.fd.size() == 2);
   for (size_t t = 0; t < 2; ++t) {
     CHECK(resumed.fd[t] == full.fd[t]);
+    CHECK(resumed.fd_lo[t] == Approx(full.fd_lo[t]));  // generation 1's read back from its record
+    CHECK(resumed.kid[t] == Approx(full.kid[t]));
     CHECK(resumed.fd_base[t] == full.fd_base[t]);
     CHECK(resumed.precision[t] == full.precision[t]);
     CHECK(resumed.attr_ratio[t] == full.attr_ratio[t]);
@@ -256,7 +268,19 @@ TEST_CASE("four scenarios: four curves over |D_p|, stages reused on a re-run", "
     CHECK(r.curves[i].n_p == std::vector<double>{0, 8, 16});
     REQUIRE(r.curves[i].fd.size() == 3);
     for (double v : r.curves[i].fd) CHECK(std::isfinite(v));
+    REQUIRE(r.curves[i].fd_lo.size() == 3);
+    for (size_t k = 0; k < 3; ++k) {
+      CHECK(r.curves[i].fd_lo[k] <= r.curves[i].fd[k]);
+      CHECK(r.curves[i].fd_hi[k] > r.curves[i].fd[k]);
+      CHECK(std::isfinite(r.curves[i].kid[k]));
+    }
   }
+  // One verdict per comparison: SIMS-I vs ST-I, pollution (ST-P vs ST-I), SIMS-P vs ST-P.
+  const std::vector<std::string> v = r.verdicts();
+  REQUIRE(v.size() == 3);
+  CHECK(v[0].rfind("SIMS-I against ST-I: ", 0) == 0);
+  CHECK(v[1].find("|D_p| = 16") != std::string::npos);
+  CHECK(v[2].rfind("SIMS-P against ST-P: ", 0) == 0);
   // No pollution: ST-P is ST-I and SIMS-P is SIMS-I.
   CHECK(r.curves[2].fd[0] == r.curves[0].fd[0]);
   CHECK(r.curves[3].fd[0] == r.curves[1].fd[0]);
@@ -278,7 +302,10 @@ TEST_CASE("four scenarios: four curves over |D_p|, stages reused on a re-run", "
   // Re-run: nothing is trained or sampled again, the numbers are the same.
   const ScenariosResult again = run_scenarios(c, o);
   CHECK(again.stages_run == 0);
-  for (size_t i = 0; i < 4; ++i) CHECK(again.curves[i].fd == r.curves[i].fd);
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(again.curves[i].fd == r.curves[i].fd);
+    CHECK(again.curves[i].fd_hi == r.curves[i].fd_hi);  // the intervals are kept with the scores
+  }
   // One more pollution size: only its stages run (ST-P, aux, 1 + 2 evaluations).
   c.pollution = {0.0, 0.25, 0.5, 1.0};
   const ScenariosResult more = run_scenarios(c, o);

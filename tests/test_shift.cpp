@@ -150,6 +150,17 @@ TEST_CASE("shift: the auxiliary set has the complement share with exact counts",
     if (row.n1 >= 2) CHECK(std::isfinite(row.fd1));
     if (row.n0 >= 2) CHECK(std::isfinite(row.fd0));
     CHECK(row.kept.size(0) == 4);
+    // Every FD with its bootstrap interval (per group when the group has >= 3 samples), KID beside it; all kept
+    // through the row's JSON.
+    const metrics::Estimate e = row.estimate("fd"), t = row.estimate("fd_target");
+    CHECK(e.lo <= e.value);
+    CHECK(e.hi > e.value);
+    CHECK(t.hi > t.value);
+    if (row.n1 >= 3) CHECK(row.estimate("fd1").has_interval());
+    CHECK(std::isfinite(row.kid));
+    const loops::ShiftRow back = loops::ShiftRow::from_json(row.to_json());
+    CHECK(back.ci == row.ci);
+    CHECK(back.kid == Approx(row.kid));
   }
   CHECK(r.real_labels == "data");  // the built-in faces know their group
   CHECK(r.n_real1 + r.n_real0 == 64);
@@ -159,6 +170,7 @@ TEST_CASE("shift: the auxiliary set has the complement share with exact counts",
   std::string header;
   std::getline(csv, header);
   CHECK(header.rfind("omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0", 0) == 0);
+  CHECK(header.find(",fd_lo,fd_hi,fd_target_lo,fd_target_hi,") != std::string::npos);
 }
 
 TEST_CASE("shift: a run folder's stages are reused or continued after a cancel; other settings are refused", "[shift]") {

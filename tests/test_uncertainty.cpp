@@ -385,3 +385,38 @@ TEST_CASE("a damaged tuned-pair file is refused with an InputError naming it, ne
   CHECK(read + refused == 400);
 }
 
+
+#include "loops/loop_verdict.hpp"
+
+TEST_CASE("a loop's verdict tells drift from noise with the runs' paired changes", "[uncertainty][loops]") {
+  using sims::loops::drift_verdict;
+  using sims::loops::paired_change;
+  // Runs that differ a lot from each other but each grow by about 0.1: the paired interval is narrow.
+  const std::vector<double> first{0.10, 0.30, 0.50, 0.70, 0.90}, last{0.21, 0.39, 0.60, 0.80, 1.00};
+  const Estimate d = paired_change(first, last);
+  CHECK(d.value == Approx(0.1));
+  CHECK(d.method == "paired t");
+  // Written out: sd of the changes {.11, .09, .10, .10, .10} and t_{0.975,4} = 2.776.
+  const double sd = std::sqrt((0.0001 + 0.0001) / 4.0);
+  CHECK(d.half_width() == Approx(2.776 * sd / std::sqrt(5.0)).epsilon(2e-3));
+  Estimate f = mean_over_runs(first), l = mean_over_runs(last);
+  std::string v = drift_verdict("E[W2]", 10, f, l, d, "95 % paired t over 5 runs");
+  INFO(v);
+  CHECK(v.rfind("E[W2] at generation 10: ", 0) == 0);
+  CHECK(v.find("the loop drifts away from p_r (+0.1 ± ") != std::string::npos);
+  CHECK(v.find("ratio 1.20") != std::string::npos);
+  // The unpaired intervals overlap: the difference of the two means alone would not see it.
+  CHECK_FALSE(significant(difference(l, f)));
+  // Changes of both signs: within the noise.
+  const Estimate n = paired_change(first, {0.12, 0.28, 0.52, 0.68, 0.91});
+  v = drift_verdict("E[W2]", 10, f, l, n, "paired");
+  INFO(v);
+  CHECK(v.find("stays within the noise of generation 1") != std::string::npos);
+  // A loop that comes closer, non-finite runs dropped, a single run without interval.
+  const Estimate c = paired_change({0.5, 0.6, NAN, 0.7}, {0.3, 0.41, 0.2, 0.5});
+  CHECK(c.value == Approx(-0.1966667).epsilon(1e-4));
+  CHECK(drift_verdict("FD", 3, f, l, c, "x").find("the loop comes closer to p_r") != std::string::npos);
+  const Estimate one = paired_change({0.5}, {0.6});
+  CHECK_FALSE(one.has_interval());
+  CHECK(drift_verdict("FD", 3, f, l, one, "one run").find("no interval to tell it from noise") != std::string::npos);
+}

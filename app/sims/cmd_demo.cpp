@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -69,6 +70,48 @@ void write_loss_plot(const TrainState& base, const TrainState& aux, const std::s
                loss_series(aux, "auxiliary (synthetic, from base)", render::palette(1))};
   for (auto& p : lp.series[1].x) p += base.images_seen / 1000.0;
   render::render_plot(lp).write_png(path);
+}
+
+// The shipped pair of the same data (assets/models/<data>-{base,aux}.ckpt), tuned by `sims tune` on held-out data
+// (SIMS Algorithm 1: the auxiliary's budget and omega chosen by their score), checked again at omega = 0 and its tuned
+// omega against fresh real data that neither the training nor the tuning saw.
+struct ShippedCheck {
+  std::string base, aux;
+  loops::TunedPair tuned;
+  metrics::SweepResult sweep;
+  loops::TuneChoice choice;
+  int64_t n = 0;  // samples per omega
+};
+
+std::optional<ShippedCheck> check_shipped_pair(const DemoArgs& a, const data::Toy2dSpec& spec) {
+  ShippedCheck c;
+  try {
+    c.base = asset_path("models/" + a.data + "-base.ckpt"), c.aux = asset_path("models/" + a.data + "-aux.ckpt");
+  } catch (const InputError&) {
+    return std::nullopt;  // no assets folder
+  }
+  if (!std::filesystem::exists(c.base) || !std::filesystem::exists(c.aux)) return std::nullopt;
+  const std::optional<loops::TunedPair> tuned = loops::read_tuned_pair(c.aux);
+  if (!tuned || tuned->omega == 0.0) return std::nullopt;
+  c.tuned = *tuned;
+  const DenoiserPtr base = load_denoiser(c.base), aux = load_denoiser(c.aux);
+  metrics::SweepConfig mc;
+  mc.omegas = {0.0, tuned->omega};
+  mc.sampler.steps = tuned->steps > 0 ? tuned->steps : 32;
+  mc.n = std::max<int64_t>(tuned->n, 1000);
+  mc.seed = static_cast<uint64_t>(a.seed) + 20;
+  mc.ci = 50;
+  mc.point_metric = "energy";
+  c.n = mc.n;
+  metrics::SweepReference ref;
+  const uint64_t real_seed = static_cast<uint64_t>(a.seed) + 4242;  // the tuning scored on seed 777
+  ref.real_points = data::sample_toy2d(spec, std::max(mc.n, metrics::kEnergyReference), real_seed);
+  ref.floor_samples = data::sample_toy2d(spec, mc.n, metrics::floor_seed(real_seed));
+  c.sweep = metrics::run_sweep(base, {{a.data + "-aux.ckpt", aux}}, mc, ref, nullptr, nullptr);
+  metrics::add_paired_gains(c.sweep, mc, ref);
+  c.sweep.floor = metrics::score_floor(mc, ref, nullptr);
+  c.choice = loops::choose_best(c.sweep, {});
+  return c;
 }
 
 int run_demo(const DemoArgs& a) {
@@ -153,6 +196,9 @@ int run_demo(const DemoArgs& a) {
   sw.floor = metrics::score_floor(mc, ref, nullptr);
   const loops::TuneChoice choice = loops::choose_best(sw, {});
 
+  say("checking the shipped tuned '" + a.data + "' pair at its tuned omega on fresh real data");
+  const std::optional<ShippedCheck> shipped = check_shipped_pair(a, spec);
+
   // 5. Report.
   say("writing the report to " + a.out);
   std::vector<at::Tensor> all{real};
@@ -196,6 +242,12 @@ int run_demo(const DemoArgs& a) {
   result["out"] = a.out, result["data"] = a.data, result["chosen"] = choice.to_json();
   result["base_loss"] = base.loss_curve.back().loss, result["aux_loss"] = aux.loss_curve.back().loss;
   result["better"] = "lower energy (and w2), higher precision and recall";
+  if (shipped) {
+    nlohmann::json sj = shipped->sweep.to_json();
+    sj["base"] = shipped->base, sj["aux"] = shipped->aux, sj["tuned"] = shipped->tuned.to_json();
+    sj["chosen"] = shipped->choice.to_json();
+    result["shipped_pair"] = sj;
+  }
   write_text(a.out + "/metrics.json", result.dump(2) + "\n");
   std::ostringstream md;
   md << "# SIMS demo on built-in '" << a.data << "' data\n\n"
@@ -217,7 +269,26 @@ int run_demo(const DemoArgs& a) {
   }
   md << "\nReal vs real at the same size (the metric's floor): " << sw.floor.text(4) << ".\n\n**" << choice.verdict
      << ".**\n\nThese are small models trained for seconds on a CPU; a base that is already at the floor leaves SIMS "
-     << "nothing to fix (docs/REPRODUCTIONS.md, \"SIMS on the shipped 2D pairs\").\n\nFiles: `data.png`, "
+     << "nothing to fix (docs/REPRODUCTIONS.md, \"SIMS on the shipped 2D pairs\").\n\n";
+  if (shipped) {
+    const metrics::SweepRow* z = nullptr;
+    for (const auto& r : shipped->sweep.rows)
+      if (r.omega == 0.0) z = &r;
+    md << std::defaultfloat << "## The shipped tuned pair\n\n`assets/models/" << a.data << "-{base,aux}.ckpt` was made by `sims tune` "
+       << "(tools/make_models.sh): the auxiliary's budget B = " << shipped->tuned.budget << " and ω = "
+       << shipped->tuned.omega << " were chosen on held-out real data, " << shipped->tuned.real << ", where SIMS "
+       << (shipped->tuned.gain.value > 0 ? "lowered " : "changed ") << shipped->tuned.metric << " by "
+       << shipped->tuned.gain.text(5) << ". The same check on fresh real data (seed " << a.seed + 4242 << ", "
+       << shipped->n << " samples per ω from the same noise):\n\n"
+       << "| ω | energy distance | gain over ω = 0 |\n|---|---|---|\n";
+    for (const auto& r : shipped->sweep.rows)
+      md << "| " << std::fixed << std::setprecision(2) << r.omega << " | " << r.value_estimate(shipped->sweep.ci_level).text(5)
+         << " | " << (z && r.omega != 0.0 ? r.gain_estimate(*z, shipped->sweep.ci_level).text(5) : std::string("–"))
+         << " |\n";
+    md << "\nReal vs real at this size: " << shipped->sweep.floor.text(5) << ".\n\n**" << shipped->choice.verdict
+       << ".**\n\nThe studio opens on this pair at its tuned ω.\n\n";
+  }
+  md << "Files: `data.png`, "
      << "`omega_grid.png`, `loss.png`, `energy_vs_omega.png`, `metrics.csv`, `metrics.json`, `base.ckpt`, `aux.ckpt`, "
      << "`synth.npy`.\n";
   write_text(a.out + "/summary.md", md.str());

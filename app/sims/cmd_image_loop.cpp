@@ -33,6 +33,13 @@ std::string num(double v, int prec = 4) {
   return o.str();
 }
 
+// "86.3 ± 6.1": a value with the half-width of its interval (the wider side), "-" when not finite.
+std::string num_ci(double v, double lo, double hi, int prec = 1) {
+  metrics::Estimate e;
+  e.value = v, e.lo = lo, e.hi = hi;
+  return std::isfinite(v) ? e.text(prec) : "-";
+}
+
 // The value of a flag of `cmd` when it was given on the command line.
 template <class T>
 bool given(CLI::App* cmd, const std::string& name, T& value) {
@@ -215,14 +222,18 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::cout << "image loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
   if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
   std::cout << ", |D_s| = " << cfg.n_synth << "; " << res.metric << " of " << cfg.n_eval << " samples)\n"
-            << "   gen  " << std::setw(10) << "FD" << "  ratio   prec  recall";
+            << "   gen  " << std::setw(14) << "FD (95 % CI)" << "  " << std::setw(18) << "KID (sd) x 1000"
+            << "  ratio   prec  recall";
   if (!res.fd_base.empty()) std::cout << "   FD base";
   for (const auto& a : res.attr_names) std::cout << "  " << std::setw(7) << a;
   std::cout << "\n";
   for (size_t g = 0; g < res.fd.size(); ++g) {
-    std::cout << "  " << std::setw(4) << g + 1 << "  " << std::setw(10) << num(res.fd[g], 3) << "  " << std::setw(5)
-              << num(res.ratio[g], 3) << "  " << std::setw(5) << num(res.precision[g], 3) << "  " << std::setw(6)
-              << num(res.recall[g], 3);
+    const bool have_kid = g < res.kid.size() && std::isfinite(res.kid[g]);
+    std::cout << "  " << std::setw(4) << g + 1 << "  " << std::setw(14) << num_ci(res.fd[g], res.fd_lo[g], res.fd_hi[g])
+              << "  " << std::setw(18)
+              << (have_kid ? num(1000 * res.kid[g], 2) + " (" + num(1000 * res.kid_std[g], 2) + ")" : std::string("-"))
+              << "  " << std::setw(5) << num(res.ratio[g], 3) << "  " << std::setw(5) << num(res.precision[g], 3) << "  "
+              << std::setw(6) << num(res.recall[g], 3);
     if (!res.fd_base.empty()) std::cout << "  " << std::setw(8) << num(res.fd_base[g], 3);
     for (size_t k = 0; k < res.attr_names.size(); ++k)
       std::cout << "  " << std::setw(7) << (k < res.attr_ratio[g].size() ? num(res.attr_ratio[g][k], 3) : "-");
@@ -233,6 +244,10 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
     for (size_t k = 0; k < res.attr_names.size(); ++k) std::cout << " " << res.attr_names[k] << " " << num(res.real_ratio[k], 3);
     std::cout << "\n";
   }
+  std::cout << "  FD: lower is better, 95 % normal bootstrap over the " << cfg.n_eval
+            << " scored samples; KID: unbiased, so a small sample does not inflate it (FD of a few hundred is biased "
+               "upwards)\n";
+  if (!res.fd.empty()) std::cout << "  verdict: " << res.verdict() << "\n";
   std::cout << "  -> " << out << "/metrics.{json,csv}, samples/\n";
   if (!plot_path.empty()) std::cout << "  -> " << plot_path << "\n";
   return 0;
@@ -308,12 +323,15 @@ int run_scenarios_command(const ScenarioArgs& a) {
   }
   std::cout << "Four scenarios (SIMS paper Sec. 4.2.2) on '" << cfg.data.to_string() << "', |D_r| = " << cfg.n_real
             << "; " << res.metric << " of " << cfg.n_eval << " samples (SIMS: best over omega)\n"
-            << "     |D_p|        ST-I      SIMS-I        ST-P      SIMS-P\n";
+            << "     |D_p|          ST-I        SIMS-I          ST-P        SIMS-P\n";
   for (size_t i = 0; i < res.curves[0].n_p.size(); ++i) {
     std::cout << "  " << std::setw(8) << static_cast<int64_t>(res.curves[0].n_p[i]);
-    for (const auto& cv : res.curves) std::cout << "  " << std::setw(10) << num(cv.fd[i], 3);
+    for (const auto& cv : res.curves) std::cout << "  " << std::setw(12) << num_ci(cv.fd[i], cv.fd_lo[i], cv.fd_hi[i]);
     std::cout << "   (omega " << res.curves[1].omega[i] << " / " << res.curves[3].omega[i] << ")\n";
   }
+  std::cout << "  lower is better; 95 % normal bootstrap intervals over the scored samples (SIMS: the best omega's, "
+               "chosen on the same samples, so slightly optimistic)\n";
+  for (const auto& v : res.verdicts()) std::cout << "  verdict: " << v << "\n";
   std::cout << "  stages: " << res.stages_run << " run, " << res.stages_reused << " reused; " << num(res.seconds, 1)
             << " s\n";
   for (const auto& f : res.files) std::cout << "  -> " << f << "\n";

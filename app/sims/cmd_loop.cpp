@@ -187,6 +187,7 @@ int run_gaussian(const LoopArgs& a) {
                   << std::fixed << std::setprecision(4) << std::setw(8) << res.trace_mean[g] << "  " << std::setw(8)
                   << res.trace_median[g] << "\n";
       }
+    if (j.contains("verdict")) std::cout << "  verdict: " << j["verdict"].get<std::string>() << "\n";
     if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.{json,csv}\n";
   }
   return 0;
@@ -294,6 +295,7 @@ int run_diffusion(const LoopArgs& a) {
       }
     std::cout << "  limit ratio (mean over generations " << res.limit_from << ".." << res.w2_mean.size()
               << "): " << res.limit_ratio << "\n";
+    if (!res.w2_mean.empty()) std::cout << "  verdict: " << res.verdict() << "\n";
     if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.{json,csv}, samples/\n";
     if (!a.plot.empty()) std::cout << "  -> " << a.plot << "\n";
   }

@@ -114,13 +114,24 @@ int run_shift_cmd(ShiftArgs& a) {
             << (r.aux_reused ? "; auxiliary model reused" : "") << "\n"
             << "  real reference: " << r.n_real1 << " / " << r.n_real0 << " images per group (labels from "
             << r.real_labels << ")\n"
-            << "     omega  share %     n1    n0  FD_" << r.features << "  FD(target mix)  FD " << a.attribute
-            << "=1  FD " << a.attribute << "=0\n";
-  for (const auto& row : r.rows)
-    std::cout << "  " << std::setw(8) << cell(row.omega, 2) << "  " << std::setw(7) << cell(100 * row.share, 1) << "  "
-              << std::setw(5) << row.n1 << " " << std::setw(5) << row.n0 << "  " << std::setw(8) << cell(row.fd, 3)
-              << "  " << std::setw(13) << cell(row.fd_target, 3) << "  " << std::setw(9) << cell(row.fd1, 3) << "  "
-              << std::setw(9) << cell(row.fd0, 3) << (row.reused ? "  [reused]" : "") << "\n";
+            << "     omega  share % (95 % CI)       n1    n0  " << std::setw(12) << "FD_" + r.features << "  "
+            << std::setw(12) << "FD target mix" << "  " << std::setw(12) << "FD " + a.attribute + "=1" << "  "
+            << std::setw(12) << "FD " + a.attribute + "=0" << "  KID x 1000\n";
+  const auto fd = [](const loops::ShiftRow& row, const char* key) {
+    const metrics::Estimate e = row.estimate(key);
+    return std::isfinite(e.value) ? e.text(1) : std::string("n/a");
+  };
+  for (const auto& row : r.rows) {
+    const metrics::Estimate sh = metrics::proportion(row.n1, row.n1 + row.n0);
+    std::cout << "  " << std::setw(8) << cell(row.omega, 2) << "  " << std::setw(5) << cell(100 * row.share, 1) << " ["
+              << std::setw(4) << cell(100 * sh.lo, 1) << ", " << std::setw(4) << cell(100 * sh.hi, 1) << "]  "
+              << std::setw(5) << row.n1 << " " << std::setw(5) << row.n0 << "  " << std::setw(12) << fd(row, "fd")
+              << "  " << std::setw(12) << fd(row, "fd_target") << "  " << std::setw(12) << fd(row, "fd1") << "  "
+              << std::setw(12) << fd(row, "fd0") << "  " << std::setw(10) << cell(1000 * row.kid, 2)
+              << (row.reused ? "  [reused]" : "") << "\n";
+  }
+  std::cout << "  FD and KID: lower is better; FD intervals: 95 % normal bootstrap over the samples (per group: that "
+               "group's); KID is unbiased, FD of a few hundred samples is biased upwards\n";
   std::cout << loops::shift_verdict(r) << "\n";
   std::cout << "  -> " << a.out << "/{results.csv,results.json,shift.png,samples.png,aux.ckpt} in "
             << hms(r.seconds) << "\n";

@@ -23,6 +23,7 @@
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "loops/loop_schemas.hpp"
+#include "loops/loop_verdict.hpp"
 #include "loops/ensemble.hpp"
 #include "metrics/wasserstein.hpp"
 
@@ -112,6 +113,24 @@ metrics::Estimate DiffusionLoopResult::w2_interval(size_t g) const {
   return g < w2_runs.size() ? metrics::mean_over_runs(w2_runs[g]) : metrics::Estimate{};
 }
 
+std::string DiffusionLoopResult::verdict() const {
+  if (w2_mean.empty()) return {};
+  const size_t last = w2_mean.size() - 1;
+  const auto mean_of = [&](size_t g) {
+    metrics::Estimate e = w2_interval(g);
+    e.value = w2_mean[g];
+    return e;
+  };
+  metrics::Estimate change;
+  change.value = w2_mean[last] - w2_mean[0];
+  std::string how = "one run: no interval";
+  if (last < w2_runs.size() && w2_runs[0].size() > 1) {
+    change = paired_change(w2_runs[0], w2_runs[last]);
+    how = "95 % paired t interval over " + std::to_string(w2_runs[0].size()) + " runs";
+  }
+  return drift_verdict("E[" + metric + "]", last + 1, mean_of(0), mean_of(last), change, how);
+}
+
 nlohmann::json DiffusionLoopResult::to_json() const {
   nlohmann::json j = {{"metric", metric},       {"w2_mean", w2_mean},       {"w2_median", w2_median},
                       {"w2_std", w2_std},       {"ratio", ratio},           {"trace_mean", trace_mean},
@@ -124,6 +143,7 @@ nlohmann::json DiffusionLoopResult::to_json() const {
   }
   j["w2_lo"] = lo, j["w2_hi"] = hi;
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
+  if (!w2_mean.empty()) j["verdict"] = verdict();
   if (!w2_base_mean.empty()) j["w2_base_mean"] = w2_base_mean;
   if (!phase_seconds.empty()) j["phase_seconds"] = phase_seconds;
   return j;

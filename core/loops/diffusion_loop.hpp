@@ -112,6 +112,9 @@ struct DiffusionLoopResult {
   // The 95 % Student-t interval of generation g + 1's mean W2 over the runs
   // (none with one run).
   metrics::Estimate w2_interval(size_t g) const;
+  // The last generation's distance against the first's, paired over the runs (loops/loop_verdict.hpp); empty
+  // without generations.
+  std::string verdict() const;
   // One generation's row (index g = generation g + 1), as progress carries it.
   nlohmann::json row(size_t g) const;
 };

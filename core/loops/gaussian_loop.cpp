@@ -14,6 +14,7 @@
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
 #include "loops/loop_schemas.hpp"
+#include "loops/loop_verdict.hpp"
 
 namespace sims::loops {
 namespace {
@@ -194,6 +195,24 @@ const experiment::Schema<GaussianLoopConfig>& gaussian_loop_schema() {
   return s;
 }
 
+namespace {
+// "verdict": the last generation's E[W2] against the first's, from the arrays in j (w2_mean, w2_lo, w2_hi).
+void add_verdict(nlohmann::json& j) {
+  const auto at = [&](const char* k, size_t g) {
+    return j.contains(k) && g < j[k].size() && j[k][g].is_number() ? j[k][g].get<double>() : NAN;
+  };
+  const size_t n = j.value("w2_mean", nlohmann::json::array()).size();
+  if (n == 0) return;
+  const auto est = [&](size_t g) {
+    metrics::Estimate e;
+    e.value = at("w2_mean", g), e.lo = at("w2_lo", g), e.hi = at("w2_hi", g), e.method = "t";
+    return e;
+  };
+  j["verdict"] = drift_verdict("E[W2]", n, est(0), est(n - 1), metrics::difference(est(n - 1), est(0)),
+                               "95 % t intervals over runs, half-widths in quadrature");
+}
+}  // namespace
+
 nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianLoopResult& res) {
   nlohmann::json j = gaussian_loop_schema().to_json(cfg);
   j["w2_mean"] = res.w2_mean;
@@ -209,6 +228,7 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
   std::vector<double> ratio;
   for (double w : res.w2_mean) ratio.push_back(w / res.w2_mean[0]);
   j["ratio"] = ratio;
+  add_verdict(j);
   return j;
 }
 
@@ -227,6 +247,7 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
         v.erase(v.begin() + std::min<int64_t>(cfg.generations, static_cast<int64_t>(v.size())), v.end());
         j[k] = v;
       }
+      add_verdict(j);
       return j;
     }
     rf.forget("loop");

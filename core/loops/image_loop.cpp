@@ -20,8 +20,10 @@
 #include "data/faces.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/loop_schemas.hpp"
+#include "loops/loop_verdict.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
+#include "metrics/kid.hpp"
 #include "metrics/precision_recall.hpp"
 #include "render/canvas.hpp"
 #include "training/step_rules.hpp"
@@ -147,19 +149,6 @@ int64_t aux_budget(const ImageLoopConfig& c) {
   return c.aux_images;
 }
 
-// Non-finite numbers survive a JSON round trip as strings.
-json enc(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
-}
-double dec(const json& j) {
-  if (j.is_string()) {
-    const auto s = j.get<std::string>();
-    return s == "inf" ? INFINITY : s == "-inf" ? -INFINITY : NAN;
-  }
-  return j.is_null() ? NAN : j.get<double>();
-}
 // For people and plots: non-finite as null.
 json out(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 json out(const std::vector<double>& v) {
@@ -170,22 +159,33 @@ json out(const std::vector<double>& v) {
 
 }  // namespace
 
-json ImageScore::to_json(const std::vector<std::string>& names) const {
-  json j = {{"fd", enc(fd)}, {"precision", enc(precision)}, {"recall", enc(recall)}};
-  json r = json::object();
-  for (size_t k = 0; k < ratio.size() && k < names.size(); ++k) r[names[k]] = enc(ratio[k]);
-  j["ratio"] = r;
-  return j;
+metrics::Estimate ImageScore::fd_estimate() const {
+  metrics::Estimate e;
+  e.value = fd, e.lo = fd_lo, e.hi = fd_hi;
+  if (e.has_interval()) e.method = "bootstrap-normal";
+  return e;
 }
 
-ImageScore ImageScore::from_json(const json& j, const std::vector<std::string>& names) {
-  ImageScore s;
-  s.fd = dec(j.at("fd"));
-  s.precision = dec(j.at("precision"));
-  s.recall = dec(j.at("recall"));
-  const json r = j.value("ratio", json::object());
-  for (const auto& n : names) s.ratio.push_back(r.contains(n) ? dec(r[n]) : NAN);
-  return s;
+void ImageScore::put_uncertainty(json& j) const {
+  j["fd_lo"] = experiment::setting_number(fd_lo), j["fd_hi"] = experiment::setting_number(fd_hi);
+  j["kid"] = experiment::setting_number(kid), j["kid_std"] = experiment::setting_number(kid_std);
+}
+
+void ImageScore::get_uncertainty(const json& j) {
+  const auto get = [&](const char* k) { return j.contains(k) ? experiment::read_number(j.at(k), k) : NAN; };
+  fd_lo = get("fd_lo"), fd_hi = get("fd_hi"), kid = get("kid"), kid_std = get("kid_std");
+}
+
+std::string ImageLoopResult::verdict() const {
+  if (fd.empty()) return {};
+  const auto est = [&](size_t g) {
+    ImageScore sc;
+    sc.fd = fd[g], sc.fd_lo = g < fd_lo.size() ? fd_lo[g] : NAN, sc.fd_hi = g < fd_hi.size() ? fd_hi[g] : NAN;
+    return sc.fd_estimate();
+  };
+  const size_t last = fd.size() - 1;
+  return drift_verdict(metric, last + 1, est(0), est(last), metrics::difference(est(last), est(0)),
+                       "95 % bootstrap intervals over the scored samples, half-widths in quadrature");
 }
 
 json ImageLoopResult::to_json() const {
@@ -193,6 +193,9 @@ json ImageLoopResult::to_json() const {
             {"precision", out(precision)}, {"recall", out(recall)}, {"train_images", train_images},
             {"seconds", seconds}};
   if (!fd_base.empty()) j["fd_base"] = out(fd_base);
+  j["fd_lo"] = out(fd_lo), j["fd_hi"] = out(fd_hi), j["kid"] = out(kid), j["kid_std"] = out(kid_std);
+  j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples)"}, {"level", 0.95}};
+  if (!fd.empty()) j["verdict"] = verdict();
   if (!attr_names.empty()) {
     j["attr_names"] = attr_names;
     j["real_ratio"] = out(real_ratio);
@@ -288,7 +291,20 @@ ImageScore ImageScorer::score(const at::Tensor& images) const {
   x = x.clamp(-1, 1);
   const metrics::BatchOptions bo{256, {}, cancel_};
   const at::Tensor f = features_->features(x, bo);
-  s.fd = metrics::frechet_distance(metrics::stats_of_features(f, "sample features"), ref_stats_);
+  const auto fd_of = [&](const at::Tensor& fs) {
+    return metrics::frechet_distance(metrics::stats_of_features(fs, "sample features"), ref_stats_);
+  };
+  s.fd = fd_of(f);
+  if (f.size(0) >= 3) {
+    const metrics::Estimate e = metrics::bootstrap_distance(f.size(0), [&](const std::vector<int64_t>& idx) {
+      return fd_of(f.index_select(0, at::tensor(idx, at::kLong)));
+    }, 100, 0.95, 0);
+    s.fd_lo = e.lo, s.fd_hi = e.hi;
+  }
+  if (ref_features_.size(0) >= 2 && f.size(0) >= 2) {
+    const metrics::Kid k = metrics::kid(ref_features_, f, 100, std::min<int64_t>({1000, f.size(0), ref_features_.size(0)}), 0);
+    s.kid = k.mean, s.kid_std = k.std;
+  }
   if (ref_features_.size(0) > pr_k_ && f.size(0) > pr_k_) {
     const auto pr = metrics::precision_recall(ref_features_, f, pr_k_);
     s.precision = pr.precision;
@@ -392,12 +408,13 @@ void write_metrics(const std::string& dir, const ImageLoopConfig& cfg, const Ima
   j.update(r.to_json());
   experiment::write_json_file(dir + "/metrics.json", j);
   std::ostringstream csv;
-  csv << "generation," << r.metric << ",ratio,precision,recall";
+  csv << "generation," << r.metric << "," << r.metric << "_lo," << r.metric << "_hi,kid,kid_std,ratio,precision,recall";
   for (const auto& a : r.attr_names) csv << ",ratio_" << a;
   if (!r.fd_base.empty()) csv << "," << r.metric << "_base";
   csv << ",train_images,seconds\n";
   for (size_t g = 0; g < r.fd.size(); ++g) {
-    csv << g + 1 << "," << fmt(r.fd[g]) << "," << fmt(r.ratio[g]) << "," << fmt(r.precision[g]) << ","
+    csv << g + 1 << "," << fmt(r.fd[g]) << "," << fmt(r.fd_lo[g]) << "," << fmt(r.fd_hi[g]) << "," << fmt(r.kid[g])
+        << "," << fmt(r.kid_std[g]) << "," << fmt(r.ratio[g]) << "," << fmt(r.precision[g]) << ","
         << fmt(r.recall[g]);
     for (size_t k = 0; k < r.attr_names.size(); ++k)
       csv << "," << (k < r.attr_ratio[g].size() ? fmt(r.attr_ratio[g][k]) : "");
@@ -497,6 +514,9 @@ int64_t ImageLoopRun::restore() {
     try {
       auto num = [&](const char* k) { return experiment::read_number(r.at(k), k); };
       res_.fd.push_back(num("fd"));
+      ImageScore u;
+      u.get_uncertainty(r);
+      res_.fd_lo.push_back(u.fd_lo), res_.fd_hi.push_back(u.fd_hi), res_.kid.push_back(u.kid), res_.kid_std.push_back(u.kid_std);
       res_.precision.push_back(num("precision"));
       res_.recall.push_back(num("recall"));
       if (r.contains("fd_base")) res_.fd_base.push_back(num("fd_base"));
@@ -685,6 +705,7 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
     copy_atomically(gdir + "/base.ckpt", dir + "/" + new_prev);
   }
   res_.fd.push_back(sc.fd);
+  res_.fd_lo.push_back(sc.fd_lo), res_.fd_hi.push_back(sc.fd_hi), res_.kid.push_back(sc.kid), res_.kid_std.push_back(sc.kid_std);
   res_.precision.push_back(sc.precision);
   res_.recall.push_back(sc.recall);
   res_.attr_ratio.push_back(sc.ratio);
@@ -701,6 +722,7 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
   for (double v : sc.ratio) ar.push_back(experiment::setting_number(v));
   record["attr_ratio"] = ar;
   if (sims) record["fd_base"] = experiment::setting_number(fd_base);
+  sc.put_uncertainty(record);
   write_metrics(dir, cfg_, res_);
   rf_.finish(generation_stage(t), {{"generation", t}}, record);  // the commit point
   if (!pool_file_.empty() && pool_file_ != new_pool) remove_quietly(dir + "/" + pool_file_);
@@ -713,6 +735,7 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
   json row = record;
   row.erase("pool"), row.erase("previous_base");
   row["fd"] = experiment::result_number(sc.fd);
+  for (const char* k : {"fd_lo", "fd_hi", "kid", "kid_std"}) row[k] = experiment::result_number(experiment::read_number(record[k], k));
   row["ratio"] = experiment::result_number(res_.ratio.back());
   report_("generation " + std::to_string(t) + "/" + std::to_string(cfg_.generations) + ": done", t * 1000,
           cfg_.generations * 1000, msg.str(), row, keep);

@@ -49,6 +49,7 @@
 #include "loops/gaussian_loop.hpp"
 #include "metrics/features.hpp"
 #include "metrics/frechet.hpp"
+#include "metrics/uncertainty.hpp"
 #include "render/canvas.hpp"
 #include "sampling/edm_sampler.hpp"
 #include "sampling/schedule.hpp"
@@ -121,11 +122,18 @@ int64_t base_budget(const ImageLoopConfig& cfg, int64_t t, int64_t n_data);
 // Scores of one set of generated images.
 struct ImageScore {
   double fd = std::numeric_limits<double>::quiet_NaN();  // inf when samples diverged
+  // 95 % normal bootstrap interval of fd over the scored images (metrics/uncertainty.hpp); NaN when not computed
+  // (older run folders).
+  double fd_lo = std::numeric_limits<double>::quiet_NaN(), fd_hi = std::numeric_limits<double>::quiet_NaN();
+  // KID (unbiased MMD², cubic kernel) in the same features: mean and standard deviation over subsets.
+  double kid = std::numeric_limits<double>::quiet_NaN(), kid_std = std::numeric_limits<double>::quiet_NaN();
   double precision = std::numeric_limits<double>::quiet_NaN();
   double recall = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> ratio;  // per classifier attribute
-  nlohmann::json to_json(const std::vector<std::string>& attr_names) const;
-  static ImageScore from_json(const nlohmann::json& j, const std::vector<std::string>& attr_names);
+  metrics::Estimate fd_estimate() const;
+  // fd_lo, fd_hi, kid, kid_std into a stage record (finite numbers or the setting encoding), and back (absent: NaN).
+  void put_uncertainty(nlohmann::json& j) const;
+  void get_uncertainty(const nlohmann::json& j);
 };
 
 struct ImageLoopResult {
@@ -135,13 +143,17 @@ struct ImageLoopResult {
   std::vector<double> real_ratio;        // attribute shares of the real reference (classifier-labelled)
   // One value per finished generation (index 0 = generation 1).
   std::vector<double> fd, ratio;         // ratio = fd[t] / fd[0]
+  std::vector<double> fd_lo, fd_hi;      // 95 % bootstrap interval of fd over the scored samples
+  std::vector<double> kid, kid_std;      // KID in the same features (mean, sd over subsets)
   std::vector<double> precision, recall;
   std::vector<std::vector<double>> attr_ratio;  // [generation][attribute]
   std::vector<double> fd_base;           // SIMS: FD of the base's samples S (first min(n_aux, n_eval)); empty otherwise
   std::vector<double> train_images;      // base images seen per generation
   std::vector<double> seconds;
   int resumed_from = 0;
-  nlohmann::json to_json() const;
+  nlohmann::json to_json() const;  // with "verdict"
+  // The last generation's FD against the first's (loops/loop_verdict.hpp); empty without generations.
+  std::string verdict() const;
 };
 
 struct ImageLoopRunOptions {
@@ -193,7 +205,9 @@ class ImageScorer {
  public:
   ImageScorer(metrics::FeatureNetPtr features, metrics::ClassifierPtr classifier, const at::Tensor& reference,
               int64_t pr_k, const std::atomic<bool>* cancel = nullptr);
-  ImageScore score(const at::Tensor& images) const;  // images [N,C,H,W]; clamped to [-1,1]
+  // images [N,C,H,W]; clamped to [-1,1]. FD with its bootstrap interval (100 resamples), KID (100 subsets),
+  // precision/recall, attribute shares.
+  ImageScore score(const at::Tensor& images) const;
   std::string metric() const { return "FD_" + features_->name(); }
   std::string features_name() const { return features_->name(); }
   const std::vector<std::string>& attr_names() const { return attr_names_; }

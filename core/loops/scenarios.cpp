@@ -17,6 +17,7 @@
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
 #include "loops/loop_schemas.hpp"
+#include "loops/text_format.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
@@ -118,19 +119,24 @@ json ScenariosResult::to_json() const {
   }
   json cs = json::object();
   for (const auto& c : curves) {
-    json fd = json::array(), pr = json::array(), rc = json::array();
-    for (size_t i = 0; i < c.fd.size(); ++i) {
-      fd.push_back(out(c.fd[i]));
-      pr.push_back(out(c.precision[i]));
-      rc.push_back(out(c.recall[i]));
-    }
-    cs[c.name] = {{"n_p", c.n_p}, {"fd", fd}, {"omega", c.omega}, {"precision", pr}, {"recall", rc}};
+    const auto arr = [](const std::vector<double>& v) {
+      json a = json::array();
+      for (double x : v) a.push_back(out(x));
+      return a;
+    };
+    cs[c.name] = {{"n_p", c.n_p},           {"fd", arr(c.fd)},         {"fd_lo", arr(c.fd_lo)},
+                  {"fd_hi", arr(c.fd_hi)},  {"kid", arr(c.kid)},       {"kid_std", arr(c.kid_std)},
+                  {"omega", c.omega},       {"precision", arr(c.precision)}, {"recall", arr(c.recall)}};
   }
   j["curves"] = cs;
+  j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples); differences: half-widths in "
+                        "quadrature"}, {"level", 0.95}};
+  j["verdicts"] = verdicts();
   json ev = json::array();
   for (const auto& e : evals) {
     json row = {{"scenario", e.scenario}, {"n_p", e.n_p}, {"omega", e.omega}, {"fd", out(e.score.fd)},
-                {"precision", out(e.score.precision)}, {"recall", out(e.score.recall)}};
+                {"fd_lo", out(e.score.fd_lo)}, {"fd_hi", out(e.score.fd_hi)}, {"kid", out(e.score.kid)},
+                {"kid_std", out(e.score.kid_std)}, {"precision", out(e.score.precision)}, {"recall", out(e.score.recall)}};
     if (!attr_names.empty()) {
       json r = json::object();
       for (size_t k = 0; k < attr_names.size() && k < e.score.ratio.size(); ++k) r[attr_names[k]] = out(e.score.ratio[k]);
@@ -145,26 +151,69 @@ json ScenariosResult::to_json() const {
 std::string ScenariosResult::to_csv() const {
   std::ostringstream s;
   s << "n_p";
-  for (const auto& c : curves) s << "," << c.name;
+  for (const auto& c : curves) s << "," << c.name << "," << c.name << "_lo," << c.name << "_hi";
   for (const auto& c : curves) s << ",omega_" << c.name;
   s << "\n";
   const size_t n = curves.empty() ? 0 : curves[0].n_p.size();
   for (size_t i = 0; i < n; ++i) {
     s << fmt(curves[0].n_p[i]);
-    for (const auto& c : curves) s << "," << fmt(c.fd[i]);
+    for (const auto& c : curves) s << "," << fmt(c.fd[i]) << "," << fmt(c.fd_lo[i]) << "," << fmt(c.fd_hi[i]);
     for (const auto& c : curves) s << "," << fmt(c.omega[i]);
     s << "\n";
   }
   return s.str();
 }
 
+std::vector<std::string> ScenariosResult::verdicts() const {
+  std::vector<std::string> v;
+  const auto curve = [&](const std::string& name) -> const ScenarioCurve* {
+    for (const auto& c : curves)
+      if (c.name == name && !c.fd.empty()) return &c;
+    return nullptr;
+  };
+  const auto at = [](const ScenarioCurve& c, size_t i) {
+    metrics::Estimate e;
+    e.value = c.fd[i], e.lo = c.fd_lo[i], e.hi = c.fd_hi[i], e.method = "bootstrap-normal";
+    return e;
+  };
+  const ScenarioCurve *sti = curve("ST-I"), *simsi = curve("SIMS-I"), *stp = curve("ST-P"), *simsp = curve("SIMS-P");
+  if (sti && simsi) {
+    const metrics::Estimate a = at(*sti, 0), b = at(*simsi, 0);
+    v.push_back("SIMS-I against ST-I: " + metrics::gain_verdict(metric, "at omega = " + text::fmt(simsi->omega[0], 3),
+                                                                 a, b, metrics::difference(a, b)));
+  }
+  if (sti && stp && stp->n_p.size() > 1) {
+    const size_t last = stp->n_p.size() - 1;
+    const metrics::Estimate a = at(*sti, 0), b = at(*stp, last), d = metrics::difference(b, a);
+    std::ostringstream s;
+    s << "ST-P against ST-I at |D_p| = " << static_cast<int64_t>(stp->n_p[last]) << ": " << metric << " "
+      << a.text(1) << " -> " << b.text(1) << " (" << (d.value >= 0 ? "+" : "") << text::fmt(d.value, 3);
+    if (d.has_interval()) s << " ± " << text::fmt(d.half_width(), 2);
+    s << "): " << (!d.has_interval() ? "no interval"
+                   : !metrics::significant(d) ? "pollution makes no difference beyond the noise"
+                   : d.value > 0 ? "pollution makes standard training worse" : "pollution makes standard training better")
+      << " (lower is better)";
+    v.push_back(s.str());
+  }
+  if (stp && simsp) {
+    const size_t last = stp->n_p.size() - 1;
+    const metrics::Estimate a = at(*stp, last), b = at(*simsp, last);
+    v.push_back("SIMS-P against ST-P: " +
+                metrics::gain_verdict(metric, "at |D_p| = " + std::to_string(static_cast<int64_t>(stp->n_p[last])) +
+                                                  ", omega = " + text::fmt(simsp->omega[last], 3),
+                                      a, b, metrics::difference(a, b)));
+  }
+  return v;
+}
+
 std::string ScenariosResult::evals_csv() const {
   std::ostringstream s;
-  s << "scenario,n_p,omega," << metric << ",precision,recall";
+  s << "scenario,n_p,omega," << metric << "," << metric << "_lo," << metric << "_hi,kid,kid_std,precision,recall";
   for (const auto& a : attr_names) s << ",ratio_" << a;
   s << "\n";
   for (const auto& e : evals) {
-    s << e.scenario << "," << e.n_p << "," << fmt(e.omega) << "," << fmt(e.score.fd) << "," << fmt(e.score.precision)
+    s << e.scenario << "," << e.n_p << "," << fmt(e.omega) << "," << fmt(e.score.fd) << "," << fmt(e.score.fd_lo) << ","
+      << fmt(e.score.fd_hi) << "," << fmt(e.score.kid) << "," << fmt(e.score.kid_std) << "," << fmt(e.score.precision)
       << "," << fmt(e.score.recall);
     for (size_t k = 0; k < attr_names.size(); ++k) s << "," << (k < e.score.ratio.size() ? fmt(e.score.ratio[k]) : "");
     s << "\n";
@@ -193,6 +242,7 @@ json score_json(const ImageScore& sc) {
   json r = json::array();
   for (double v : sc.ratio) r.push_back(experiment::setting_number(v));
   j["ratio"] = r;
+  sc.put_uncertainty(j);
   return j;
 }
 
@@ -202,6 +252,7 @@ ImageScore score_of_json(const json& j) {
   sc.precision = experiment::read_number(j.at("precision"), "precision");
   sc.recall = experiment::read_number(j.at("recall"), "recall");
   for (const auto& v : j.at("ratio")) sc.ratio.push_back(experiment::read_number(v, "ratio"));
+  sc.get_uncertainty(j);
   return sc;
 }
 
@@ -507,6 +558,8 @@ ScenariosResult ScenariosRun::run() {
       const ScenarioEval& e = pts.size() == 1 ? pts[0] : pts[i];
       c.n_p.push_back(static_cast<double>(sizes_[i]));
       c.fd.push_back(e.score.fd);
+      c.fd_lo.push_back(e.score.fd_lo), c.fd_hi.push_back(e.score.fd_hi);
+      c.kid.push_back(e.score.kid), c.kid_std.push_back(e.score.kid_std);
       c.omega.push_back(e.omega);
       c.precision.push_back(e.score.precision);
       c.recall.push_back(e.score.recall);

@@ -96,6 +96,8 @@ struct ScenarioCurve {
   std::string name;                // "ST-I", "SIMS-I", "ST-P", "SIMS-P"
   std::vector<double> n_p;         // |D_p| (images), one point per pollution size
   std::vector<double> fd;          // FD_<net> (SIMS: the best over ω)
+  std::vector<double> fd_lo, fd_hi;  // its 95 % bootstrap interval over the scored samples
+  std::vector<double> kid, kid_std;  // KID of the same samples (mean, sd over subsets)
   std::vector<double> omega;       // the ω of each point (0 for standard training)
   std::vector<double> precision, recall;
 };
@@ -112,6 +114,9 @@ struct ScenariosResult {
   nlohmann::json to_json() const;
   std::string to_csv() const;         // one row per |D_p|
   std::string evals_csv() const;      // one row per evaluation
+  // One line per comparison the paper makes (SIMS-I against ST-I; at the largest |D_p|, ST-P against ST-I and
+  // SIMS-P against ST-P): which is lower, by how much, and whether beyond the 95 % intervals.
+  std::vector<std::string> verdicts() const;
 };
 
 struct ScenariosRunOptions {

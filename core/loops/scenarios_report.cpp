@@ -12,6 +12,7 @@ std::vector<std::string> write_scenarios_figures(const std::string& dir, const S
   plot.title = "Four scenarios (SIMS paper Sec. 4.2.2): " + res.metric + " vs |D_p|";
   plot.x_label = "|D_p| polluting synthetic images (n_real = " + std::to_string(cfg.n_real) + ")";
   plot.y_label = res.metric + " (SIMS: best over omega)";
+  plot.subtitle = "lower is better; bars: 95 % bootstrap intervals over the scored samples";
   plot.width = 820;
   plot.height = 520;
   for (size_t i = 0; i < res.curves.size(); ++i) {
@@ -19,6 +20,8 @@ std::vector<std::string> write_scenarios_figures(const std::string& dir, const S
     s.label = res.curves[i].name;
     s.x = res.curves[i].n_p;
     s.y = res.curves[i].fd;
+    s.lo = res.curves[i].fd_lo;
+    s.hi = res.curves[i].fd_hi;
     s.colour = render::palette(i);
     s.markers = i >= 2;  // ST-I / SIMS-I: one model each, a flat reference line
     plot.series.push_back(std::move(s));

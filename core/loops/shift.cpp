@@ -37,6 +37,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // [SECTION] Small helpers ----------------------------------------------------------
 
 json num(double v) { return experiment::result_number(v); }
+constexpr int kShiftResamples = 100;  // bootstrap resamples of each FD interval
 double num_of(const json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : kNaN;
 }
@@ -160,7 +161,26 @@ json ShiftRow::to_json() const {
             {"recall", num(recall)}, {"nfe", nfe},          {"seconds", seconds}};
   const metrics::Estimate e = metrics::proportion(n1, n1 + n0);
   j["share_lo"] = num(e.lo), j["share_hi"] = num(e.hi);
+  j["kid"] = num(kid), j["kid_std"] = num(kid_std);
+  for (const auto& k : fd_keys()) {
+    const auto it = ci.find(k);
+    j[k + "_lo"] = num(it == ci.end() ? kNaN : it->second.first);
+    j[k + "_hi"] = num(it == ci.end() ? kNaN : it->second.second);
+  }
   return j;
+}
+
+const std::vector<std::string>& ShiftRow::fd_keys() {
+  static const std::vector<std::string> keys{"fd", "fd_target", "fd1", "fd0"};
+  return keys;
+}
+
+metrics::Estimate ShiftRow::estimate(const std::string& key) const {
+  metrics::Estimate e;
+  e.value = key == "fd" ? fd : key == "fd_target" ? fd_target : key == "fd1" ? fd1 : key == "fd0" ? fd0 : kNaN;
+  const auto it = ci.find(key);
+  if (it != ci.end()) e.lo = it->second.first, e.hi = it->second.second, e.method = "bootstrap-normal";
+  return e;
 }
 
 std::string shift_verdict(const ShiftResult& r) {
@@ -203,6 +223,11 @@ ShiftRow ShiftRow::from_json(const json& j) {
   r.recall = num_of(j, "recall");
   r.nfe = j.value("nfe", 0);
   r.seconds = num_of(j, "seconds");
+  r.kid = num_of(j, "kid"), r.kid_std = num_of(j, "kid_std");
+  for (const auto& k : fd_keys()) {
+    const double lo = num_of(j, (k + "_lo").c_str()), hi = num_of(j, (k + "_hi").c_str());
+    if (std::isfinite(lo) && std::isfinite(hi)) r.ci[k] = {lo, hi};
+  }
   return r;
 }
 
@@ -223,19 +248,28 @@ json ShiftResult::to_json() const {
             {"files", files}};
   for (const auto& r : rows) j["rows"].push_back(r.to_json());
   j["verdict"] = shift_verdict(*this);
-  j["ci"] = {{"share", "95 % Wilson interval over the samples of each omega"}};
+  j["ci"] = {{"share", "95 % Wilson interval over the samples of each omega"},
+             {"fd", "95 % normal bootstrap interval over the samples of each omega (per group: that group's), 100 "
+                    "resamples"}};
   return j;
 }
 
 std::string ShiftResult::to_csv() const {
   auto f = [](double v) { return std::isfinite(v) ? fmt(v, 10) : std::string(); };
   std::ostringstream s;
-  s << "omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0,precision,recall,nfe,seconds,share_lo,share_hi\n";
-  for (const auto& r : rows)
+  s << "omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0,precision,recall,nfe,seconds,share_lo,share_hi,"
+       "fd_lo,fd_hi,fd_target_lo,fd_target_hi,fd_attr1_lo,fd_attr1_hi,fd_attr0_lo,fd_attr0_hi,kid,kid_std\n";
+  for (const auto& r : rows) {
     s << f(r.omega) << "," << f(r.share) << "," << r.n1 << "," << r.n0 << "," << f(r.fd) << "," << f(r.fd_target)
       << "," << f(r.fd1) << "," << f(r.fd0) << "," << f(r.precision) << "," << f(r.recall) << "," << r.nfe << ","
       << f(r.seconds) << "," << f(metrics::proportion(r.n1, r.n1 + r.n0).lo) << ","
-      << f(metrics::proportion(r.n1, r.n1 + r.n0).hi) << "\n";
+      << f(metrics::proportion(r.n1, r.n1 + r.n0).hi);
+    for (const auto& k : ShiftRow::fd_keys()) {
+      const metrics::Estimate e = r.estimate(k);
+      s << "," << f(e.lo) << "," << f(e.hi);
+    }
+    s << "," << f(r.kid) << "," << f(r.kid_std) << "\n";
+  }
   return s.str();
 }
 
@@ -606,16 +640,28 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
   sc.batch = cfg_.batch;
   sc.pr_k = cfg_.pr_k;
   sc.keep = cfg_.keep;
+  sc.ci = kShiftResamples;  // FD's interval (value_lo/hi) and KID
+  sc.kid_subsets = 100;
+  // An FD of the rows `rows` of f against `ref`, its value and its bootstrap interval over those rows in extra.
+  const auto fd_with_ci = [&](metrics::SweepRow& row, const at::Tensor& f, const at::Tensor& rows,
+                              const metrics::GaussianStats& ref, const std::string& key) {
+    const at::Tensor fr = rows.defined() ? f.index_select(0, rows) : f;
+    const auto fd_of = [&](const at::Tensor& x) { return metrics::frechet_distance(metrics::stats_of_features(x), ref); };
+    row.extra[key] = fd_of(fr);
+    if (fr.size(0) < 3) return;
+    const metrics::Estimate e = metrics::bootstrap_distance(fr.size(0), [&](const std::vector<int64_t>& idx) {
+      return fd_of(fr.index_select(0, at::tensor(idx, at::kLong)));
+    }, kShiftResamples, 0.95, cfg_.eval_seed);
+    row.extra[key + "_lo"] = e.lo, row.extra[key + "_hi"] = e.hi;
+  };
   sc.on_images = [&](metrics::SweepRow& row, const at::Tensor&, const at::Tensor& f, const at::Tensor& labels) {
     const at::Tensor g = labels.select(1, col_).gt(0.5);
     const at::Tensor i1 = g.nonzero().squeeze(1), i0 = g.logical_not().nonzero().squeeze(1);
     row.extra["n1"] = i1.size(0);
     row.extra["n0"] = i0.size(0);
-    row.extra["fd_target"] = metrics::frechet_distance(metrics::stats_of_features(f, "sample features"), gs.target);
-    if (i1.size(0) >= 2)
-      row.extra["fd1"] = metrics::frechet_distance(metrics::stats_of_features(f.index_select(0, i1)), gs.g1);
-    if (i0.size(0) >= 2)
-      row.extra["fd0"] = metrics::frechet_distance(metrics::stats_of_features(f.index_select(0, i0)), gs.g0);
+    fd_with_ci(row, f, at::Tensor(), gs.target, "fd_target");
+    if (i1.size(0) >= 2) fd_with_ci(row, f, i1, gs.g1, "fd1");
+    if (i0.size(0) >= 2) fd_with_ci(row, f, i0, gs.g0, "fd0");
   };
   metrics::SweepProgress sp = [&](size_t, size_t, const std::string& stage) {
     progress("sweep", static_cast<int64_t>(k), static_cast<int64_t>(cfg_.omegas.size()), stage);
@@ -636,6 +682,12 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
   row.fd_target = num_of(r.extra, "fd_target");
   row.fd1 = num_of(r.extra, "fd1");
   row.fd0 = num_of(r.extra, "fd0");
+  if (std::isfinite(r.value_lo) && std::isfinite(r.value_hi)) row.ci["fd"] = {r.value_lo, r.value_hi};
+  for (const char* k : {"fd_target", "fd1", "fd0"}) {
+    const double lo = num_of(r.extra, (std::string(k) + "_lo").c_str()), hi = num_of(r.extra, (std::string(k) + "_hi").c_str());
+    if (std::isfinite(lo) && std::isfinite(hi)) row.ci[k] = {lo, hi};
+  }
+  row.kid = num_of(r.extra, "kid"), row.kid_std = num_of(r.extra, "kid_std");
   row.seconds = r.seconds;
   row.kept = r.kept;
   return row;

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@
 #include "experiment/progress.hpp"
 #include "experiment/settings.hpp"
 #include "metrics/features.hpp"
+#include "metrics/uncertainty.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
 
@@ -112,12 +114,20 @@ struct ShiftRow {
   double fd0 = std::numeric_limits<double>::quiet_NaN();         // group 0 vs real group 0
   double precision = std::numeric_limits<double>::quiet_NaN();
   double recall = std::numeric_limits<double>::quiet_NaN();
+  // KID of all samples against the real images as given (mean, sd over subsets).
+  double kid = std::numeric_limits<double>::quiet_NaN(), kid_std = std::numeric_limits<double>::quiet_NaN();
+  // 95 % normal bootstrap intervals over the samples (per group: over that group's samples) of "fd",
+  // "fd_target", "fd1", "fd0": key -> (lo, hi); absent in older run folders.
+  std::map<std::string, std::pair<double, double>> ci;
   int nfe = 0;
   double seconds = 0;
   bool reused = false;   // read back from the run folder
   at::Tensor kept;       // first `keep` samples
   nlohmann::json to_json() const;  // with share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0)
   static ShiftRow from_json(const nlohmann::json& j);
+  // The value of "fd", "fd_target", "fd1" or "fd0" with its interval (none when not computed).
+  metrics::Estimate estimate(const std::string& key) const;
+  static const std::vector<std::string>& fd_keys();
 };
 
 struct ShiftResult;

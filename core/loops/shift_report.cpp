@@ -79,16 +79,18 @@ void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const S
   g0.colour = render::palette(2);
   all.label = "all vs real at target share";
   all.colour = render::palette(7);
-  for (const auto& r : res.rows) {
-    g1.x.push_back(r.omega), g1.y.push_back(r.fd1);
-    g0.x.push_back(r.omega), g0.y.push_back(r.fd0);
-    all.x.push_back(r.omega), all.y.push_back(r.fd_target);
-  }
+  const auto add = [](render::Series& s, const ShiftRow& r, const char* key) {
+    const metrics::Estimate e = r.estimate(key);
+    s.x.push_back(r.omega), s.y.push_back(e.value), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
+  };
+  for (const auto& r : res.rows) add(g1, r, "fd1"), add(g0, r, "fd0"), add(all, r, "fd_target");
   fp.series = {g1, g0, all};
+  fp.subtitle = "lower is better; bars: 95 % bootstrap intervals";
   double fd_max = 0;
-  for (const auto& r : res.rows)
-    for (double v : {r.fd1, r.fd0, r.fd_target})
-      if (std::isfinite(v)) fd_max = std::max(fd_max, v);
+  for (const auto& s : fp.series)
+    for (size_t i = 0; i < s.y.size(); ++i)
+      for (double v : {s.y[i], s.hi[i]})
+        if (std::isfinite(v)) fd_max = std::max(fd_max, v);
   fp.series.push_back(invisible_point(x0, 0.0));
   fp.series.push_back(invisible_point(x0, 1.35 * fd_max));  // room for the legend
   const render::Canvas left = render::render_plot(sp), right = render::render_plot(fp);

@@ -627,6 +627,18 @@ for name in ("gaussian", "grid25"):
     assert t["verdict"].startswith("SIMS lowers energy" if t["significant"] else ("no significant gain", "SIMS does not help")), t
 assert json.load(open(sys.argv[3] + "/gaussian-aux.tune.json"))["significant"]
 PY
+# The headless demo (the README's main job without a display) trains its own pair in seconds, which shows no gain,
+# and then checks the shipped tuned pair at its tuned omega on fresh data, which does.
+"$SIMS" demo --out "$T/demo" --json >"$T/demo.json" 2>"$T/demo.err" || bad "sims demo failed: $(tail -3 "$T/demo.err")"
+$PY - "$T/demo.json" "$T/demo/summary.md" "$M" <<'PY' && ok || bad "sims demo reports the shipped pair's gain"
+import json, sys
+j = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+s = j["shipped_pair"]
+t = json.load(open(sys.argv[3] + "/gaussian-aux.tune.json"))
+assert s["chosen"]["omega"] == t["omega"] and s["chosen"]["significant"], s["chosen"]
+md = open(sys.argv[2]).read()
+assert "## The shipped tuned pair" in md and "**SIMS lowers energy by" in md.split("## The shipped tuned pair")[1], md
+PY
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

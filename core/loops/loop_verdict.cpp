@@ -1,0 +1,44 @@
+#include "loops/loop_verdict.hpp"
+
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+namespace sims::loops {
+
+metrics::Estimate paired_change(const std::vector<double>& first, const std::vector<double>& last, double level) {
+  std::vector<double> d;
+  for (size_t r = 0; r < first.size() && r < last.size(); ++r)
+    if (std::isfinite(first[r]) && std::isfinite(last[r])) d.push_back(last[r] - first[r]);
+  metrics::Estimate e = metrics::mean_over_runs(d, level);
+  if (e.has_interval()) e.method = "paired t";
+  return e;
+}
+
+namespace {
+std::string signed_text(const metrics::Estimate& e) {
+  std::ostringstream s;
+  s << std::showpos << std::setprecision(3) << e.value << std::noshowpos;
+  if (e.has_interval()) s << " ± " << std::setprecision(2) << e.half_width();
+  return s.str();
+}
+}  // namespace
+
+std::string drift_verdict(const std::string& metric, size_t generation, const metrics::Estimate& first,
+                          const metrics::Estimate& last, const metrics::Estimate& change, const std::string& how) {
+  std::ostringstream s;
+  s << metric << " at generation " << generation << ": " << last.text(4) << " against " << first.text(4)
+    << " at generation 1";
+  if (std::isfinite(first.value) && first.value > 0 && std::isfinite(last.value))
+    s << " (ratio " << std::fixed << std::setprecision(2) << last.value / first.value << std::defaultfloat << ")";
+  s << ": ";
+  const std::string tail = " (" + signed_text(change) + "; " + how + "; lower is better)";
+  if (!std::isfinite(change.value)) return s.str() + "no change can be computed";
+  if (!change.has_interval())
+    return s.str() + (change.value > 0 ? "the distance grew" : "the distance did not grow") + tail +
+           ", with no interval to tell it from noise";
+  if (!metrics::significant(change)) return s.str() + "it stays within the noise of generation 1" + tail;
+  return s.str() + (change.value > 0 ? "the loop drifts away from p_r" : "the loop comes closer to p_r") + tail;
+}
+
+}  // namespace sims::loops
