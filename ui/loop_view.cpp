@@ -431,7 +431,7 @@ engine::JobFn LoopView::prepare_job() {
   current_.metric = p.family == "gaussian" ? "w2_closed_form" : loops::loop_metric_name(diffusion_config(p));
   for (QWidget* r : rows_) delete r;
   rows_.clear();
-  QStringList cols{"generation", "W2 mean", "± std", "median", "ratio", "tr Σ mean"};
+  QStringList cols{"generation", "W2 mean", "± 95 % CI", "median", "ratio", "tr Σ mean"};
   if (p.sims) cols << "W2 of base";
   cols << "seconds";
   set_columns(table_, cols);
@@ -441,7 +441,9 @@ engine::JobFn LoopView::prepare_job() {
   // gaussian p_r: W2 between a Gaussian fitted to the samples and p_r; other p_r: exact empirical W2.
   const QString metric = !diffusion ? "W2, closed form" : p.data == "gaussian" ? "W2 of a Gaussian fit" : "W2, exact";
   dist_chart_->set_y_title(metric + " (data units)");
-  dist_chart_->set_title(QString("Distance to p_r, mean%1 (%2 runs)").arg(diffusion ? " ± std" : "").arg(p.runs));
+  dist_chart_->set_title(QString("Distance to p_r, mean over %1 runs%2; lower is better")
+                             .arg(p.runs)
+                             .arg(diffusion && p.runs > 1 ? " (band: 95 % t interval)" : ""));
   if (overlay_->isChecked() && previous_) add_overlay(p);
   const QColor colour = !diffusion ? kGaussian : p.sims ? kSimsColour : kStandard;
   // Legends name the training; the loop kind is in the settings (and in an overlay's label when it differs).
@@ -481,20 +483,22 @@ void LoopView::add_overlay(const LoopPlan& now) {
   }
 }
 
+static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t runs);
+
 void LoopView::add_generation(const LoopGeneration& gen) {
   current_.generations.push_back(gen);
   const size_t i = current_.generations.size() - 1;
   const double ratio = current_.ratio(i);
-  const bool has_std = std::isfinite(gen.w2_std);
-  dist_chart_->append(dist_series_, gen.generation, gen.w2_mean, has_std ? gen.w2_mean - gen.w2_std : NAN,
-                      has_std ? gen.w2_mean + gen.w2_std : NAN);
+  const metrics::Estimate d = generation_distance(gen, running_.runs);
+  const bool has_ci = d.has_interval();
+  dist_chart_->append(dist_series_, gen.generation, gen.w2_mean, d.lo, d.hi);
   ratio_chart_->append(ratio_series_, gen.generation, ratio);
 
   // Table row.
   auto cell = [](double v, int digits = 4) {
     return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–");
   };
-  QStringList cells{QString::number(gen.generation), cell(gen.w2_mean), cell(gen.w2_std, 3), cell(gen.w2_median),
+  QStringList cells{QString::number(gen.generation), cell(gen.w2_mean), has_ci ? cell(d.half_width(), 3) : QString("–"), cell(gen.w2_median),
                     cell(ratio, 3), cell(gen.trace_mean)};
   if (running_.sims) cells << cell(gen.w2_base_mean);
   cells << (gen.seconds > 0 ? QString::number(gen.seconds, 'f', 2) : QString("–"));
@@ -513,7 +517,7 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   QString t = QString("<b>Generation %1</b> · W2 %2%3 · ratio %4 · tr Σ %5")
                   .arg(gen.generation)
                   .arg(cell(gen.w2_mean, 3))
-                  .arg(has_std ? " ± " + cell(gen.w2_std, 2) : QString())
+                  .arg(has_ci ? " ± " + cell(d.half_width(), 2) + " (95 % CI)" : QString())
                   .arg(cell(ratio, 3))
                   .arg(cell(gen.trace_mean, 3));
   if (gen.seconds > 0) t += QString(" <span style='color:#777'>· %1 s</span>").arg(gen.seconds, 0, 'f', 1);
@@ -537,17 +541,20 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   Q_EMIT generation_added(gen.generation);
 }
 
-// The last generation's mean distance with its 95 % Student-t interval over the runs (none for one run or the
+// A generation's mean distance with its 95 % Student-t interval over the runs (none for one run or the
 // closed-form family, which has no spread over runs).
-static metrics::Estimate final_distance(const LoopOutcome& o, int64_t runs) {
+static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t runs) {
   metrics::Estimate e;
-  const LoopGeneration& g = o.generations.back();
   e.value = g.w2_mean;
   if (runs > 1 && std::isfinite(g.w2_std)) {
     const double h = metrics::student_t_quantile(0.975, static_cast<int>(runs - 1)) * g.w2_std / std::sqrt(double(runs));
     e.lo = g.w2_mean - h, e.hi = g.w2_mean + h, e.method = "t";
   }
   return e;
+}
+
+static metrics::Estimate final_distance(const LoopOutcome& o, int64_t runs) {
+  return generation_distance(o.generations.back(), runs);
 }
 
 QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const LoopOutcome* before,

@@ -3,7 +3,7 @@
 // generation (loops/diffusion_loop.hpp, standard or SIMS training); each
 // finished generation appears at once as a row with the points of a few saved
 // runs (small multiples over p_r in grey), a table row and a point on the
-// charts (distance mean ± std over runs, ratio to generation 1). The gaussian
+// charts (distance mean with its 95 % t interval over runs, ratio to generation 1). The gaussian
 // family (the MAD paper's closed-form model, loops/gaussian_loop.hpp) is
 // instant and keeps no samples: its rows show numbers. The previous finished
 // run can stay on the charts, dashed, to compare standard with SIMS.

@@ -47,6 +47,11 @@ const QColor kShare(60, 100, 170), kTarget(214, 82, 48), kAuxSet(120, 120, 130),
 
 QString pct(double v, int digits = 1) { return std::isfinite(v) ? QString::number(100 * v, 'f', digits) + " %" : "–"; }
 QString num(double v, int digits = 4) { return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–"); }
+// "84.2 ± 3.1" (the 95 % bootstrap interval's half-width), or the value alone for older run folders.
+QString fd_cell(const sims::loops::ShiftRow& x, const char* key) {
+  const sims::metrics::Estimate e = x.estimate(key);
+  return std::isfinite(e.value) ? QString::fromStdString(e.text(1)) : QString("–");
+}
 QString count(int64_t n) { return QLocale(QLocale::English).toString(static_cast<qlonglong>(n)); }
 
 // Source-tree paths are shown relative to it ("docs/repro/shift").
@@ -574,11 +579,14 @@ void ShiftView::show_results(const ShiftShown& s) {
 
   // Share vs ω: generated, target and auxiliary-set share (dashed).
   share_chart_->clear();
-  share_chart_->set_title(QString("Share of %1 = 1 vs ω").arg(attr));
+  share_chart_->set_title(QString("Share of %1 = 1 vs ω (bars: 95 % Wilson intervals)").arg(attr));
   share_chart_->set_y_title(shown_.classifier.isEmpty() ? QString("share of %1 = 1").arg(attr)
                                                          : QString("share (%1)").arg(shown_.classifier));
   const int gen = share_chart_->add_series("generated", kShare);
-  for (const auto& x : r.rows) share_chart_->append(gen, x.omega, x.share);
+  for (const auto& x : r.rows) {
+    const metrics::Estimate e = metrics::proportion(x.n1, x.n1 + x.n0);
+    share_chart_->append(gen, x.omega, x.share, e.lo, e.hi);
+  }
   if (std::isfinite(r.target)) {
     const int t = share_chart_->add_series("target " + pct(r.target, 0), kTarget, true);
     share_chart_->append(t, w0, r.target);
@@ -594,23 +602,26 @@ void ShiftView::show_results(const ShiftShown& s) {
 
   // FD vs ω: overall, against the real set at the target mix, per group.
   fd_chart_->clear();
-  fd_chart_->set_title(fd_name + " vs ω: overall and per group");
-  fd_chart_->set_y_title(fd_name);
+  fd_chart_->set_title(fd_name + " vs ω: overall and per group (bars: 95 % bootstrap intervals)");
+  fd_chart_->set_y_title(fd_name + " (lower is better)");
   struct Line {
     QString name;
     QColor colour;
     bool dashed;
-    double loops::ShiftRow::*v;
+    const char* key;
   };
   const Line lines[] = {
-      {"overall", kShare, false, &loops::ShiftRow::fd},
-      {"vs target mix", kTargetMix, true, &loops::ShiftRow::fd_target},
-      {QString("%1 = 1").arg(attr), kGroup1, false, &loops::ShiftRow::fd1},
-      {QString("%1 = 0").arg(attr), kGroup0, false, &loops::ShiftRow::fd0},
+      {"overall", kShare, false, "fd"},
+      {"vs target mix", kTargetMix, true, "fd_target"},
+      {QString("%1 = 1").arg(attr), kGroup1, false, "fd1"},
+      {QString("%1 = 0").arg(attr), kGroup0, false, "fd0"},
   };
   for (const auto& l : lines) {
     const int k = fd_chart_->add_series(l.name, l.colour, l.dashed);
-    for (const auto& x : r.rows) fd_chart_->append(k, x.omega, x.*(l.v));
+    for (const auto& x : r.rows) {
+      const metrics::Estimate e = x.estimate(l.key);
+      fd_chart_->append(k, x.omega, e.value, e.lo, e.hi);
+    }
   }
   fd_chart_->set_highlight(has_base ? 0.0 : kNaN);
 
@@ -642,10 +653,10 @@ void ShiftView::show_results(const ShiftShown& s) {
     const QStringList cells{w,
                             pct(x.share),
                             QString("%1 / %2").arg(x.n1).arg(x.n0),
-                            num(x.fd),
-                            num(x.fd_target),
-                            num(x.fd1),
-                            num(x.fd0),
+                            fd_cell(x, "fd"),
+                            fd_cell(x, "fd_target"),
+                            fd_cell(x, "fd1"),
+                            fd_cell(x, "fd0"),
                             num(x.precision, 3),
                             num(x.recall, 3),
                             x.nfe > 0 ? QString::number(x.nfe) : QString("–"),
