@@ -198,7 +198,7 @@ void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
   std::vector<std::vector<size_t>> rows(1);
   double row_w = 0;
   const double max_w = box.width() - 40;
-  auto item_w = [&](const Item& it) { return 34 + text_width(it.name + (it.band ? "  (band: ± std)" : ""), 12) + 18; };
+  auto item_w = [&](const Item& it) { return 34 + text_width(it.name + (it.band ? "  (band: 95 % CI)" : ""), 12) + 18; };
   for (size_t i = 0; i < items.size(); ++i) {
     const double w = item_w(items[i]);
     if (row_w + w > max_w && !rows.back().empty()) rows.emplace_back(), row_w = 0;
@@ -243,6 +243,17 @@ void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
     f.setAlphaF(0.18);
     if (poly.size() >= 3) c.polygon(poly, f);
   }
+  for (int i = 0; i < ch.series_count(); ++i) {  // error bars with short caps
+    const ChartSeries& s = ch.series(i);
+    if (s.band) continue;
+    for (size_t k = 0; k < s.points.size() && k < s.lower.size(); ++k) {
+      if (!std::isfinite(s.lower[k]) || !std::isfinite(s.upper[k])) continue;
+      const QPointF a = map(s.points[k].x(), s.lower[k]), b = map(s.points[k].x(), s.upper[k]);
+      c.line(a, b, s.colour, 1.2, false);
+      c.line(a - QPointF(4, 0), a + QPointF(4, 0), s.colour, 1.2, false);
+      c.line(b - QPointF(4, 0), b + QPointF(4, 0), s.colour, 1.2, false);
+    }
+  }
   for (int i = 0; i < ch.series_count(); ++i) {
     const ChartSeries& s = ch.series(i);
     std::vector<QPointF> run;
@@ -279,7 +290,7 @@ void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
       }
       c.line(QPointF(x, y - 4), QPointF(x + 26, y - 4), it.colour, 2, it.dashed);
       c.circle(QPointF(x + 13, y - 4), 3, it.dashed ? Qt::white : it.colour, it.colour, 1.2);
-      c.text(QPointF(x + 32, y), it.name + (it.band ? "  (band: ± std)" : ""), 12, kText, -1, false);
+      c.text(QPointF(x + 32, y), it.name + (it.band ? "  (band: 95 % CI)" : ""), 12, kText, -1, false);
       x += item_w(it);
     }
     y += 20;
@@ -399,7 +410,7 @@ int AnalysisChart::add_series(const QString& name, const QColor& colour, bool da
     e.lo = new QLineSeries(chart_);
     e.hi = new QLineSeries(chart_);
     e.area = new QAreaSeries(e.hi, e.lo);
-    e.area->setName(name + " ± std");
+    e.area->setName(name + " (95 % CI)");
     QColor f = colour;
     f.setAlphaF(0.2);
     e.area->setBrush(f);
@@ -427,10 +438,23 @@ int AnalysisChart::add_series(const QString& name, const QColor& colour, bool da
 void AnalysisChart::append(int i, double x, double y, double lower, double upper) {
   Entry& e = series_.at(static_cast<size_t>(i));
   e.d.points.emplace_back(x, y);
-  if (e.d.band) {
-    e.d.lower.push_back(lower);
-    e.d.upper.push_back(upper);
-    if (std::isfinite(lower) && std::isfinite(upper)) e.lo->append(x, lower), e.hi->append(x, upper);
+  e.d.lower.push_back(lower);
+  e.d.upper.push_back(upper);
+  if (std::isfinite(lower) && std::isfinite(upper)) {
+    if (e.d.band) {
+      e.lo->append(x, lower), e.hi->append(x, upper);
+    } else {
+      auto* bar = new QLineSeries;
+      bar->setPen(QPen(e.d.colour, 1.4));
+      bar->append(x, lower);
+      bar->append(x, upper);
+      chart_->addSeries(bar);
+      attach(bar);
+      e.bars.push_back(bar);
+      chart_->removeSeries(marks_);  // the highlight rings stay on top
+      chart_->addSeries(marks_);
+      attach(marks_);
+    }
   }
   if (std::isfinite(y)) e.line->append(x, y);  // a diverged value (inf) stays in the data, off the chart
   if (std::isfinite(highlight_x_) && std::abs(x - highlight_x_) < 1e-9 && std::isfinite(y)) marks_->append(x, y);
@@ -440,6 +464,7 @@ void AnalysisChart::append(int i, double x, double y, double lower, double upper
 void AnalysisChart::clear() {
   for (auto& e : series_) {
     if (e.area) chart_->removeSeries(e.area), delete e.area, delete e.lo, delete e.hi;
+    for (QLineSeries* b : e.bars) chart_->removeSeries(b), delete b;
     chart_->removeSeries(e.line);
     delete e.line;
   }
@@ -471,7 +496,8 @@ ChartRange AnalysisChart::range() const {
       if (!std::isfinite(p.y())) continue;
       x0 = std::min(x0, p.x()), x1 = std::max(x1, p.x());
       take_y(p.y());
-      if (e.d.band && k < e.d.lower.size()) take_y(e.d.lower[k]), take_y(e.d.upper[k]);
+      if (k < e.d.lower.size() && std::isfinite(e.d.lower[k]) && std::isfinite(e.d.upper[k]))
+        take_y(e.d.lower[k]), take_y(e.d.upper[k]);
     }
   }
   take_y(y_inc_lo_);

@@ -33,9 +33,9 @@ struct ChartSeries {
   QString name;
   QColor colour;
   bool dashed = false;
-  bool band = false;           // draw lower..upper as a shaded band
+  bool band = false;           // draw lower..upper as a shaded band; otherwise as error bars where given
   std::vector<QPointF> points;
-  std::vector<double> lower, upper;  // band edges, one per point (when band)
+  std::vector<double> lower, upper;  // interval edges, one per point (NaN: none)
 };
 
 class AnalysisChart final : public QChartView {
@@ -86,6 +86,7 @@ class AnalysisChart final : public QChartView {
     QLineSeries* line = nullptr;
     QLineSeries *lo = nullptr, *hi = nullptr;
     QAreaSeries* area = nullptr;
+    std::vector<QLineSeries*> bars;  // one vertical segment per point with an interval (not a band)
   };
   void rescale();
   void attach(QAbstractSeries* s);

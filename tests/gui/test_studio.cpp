@@ -834,7 +834,7 @@ class StudioTest : public QObject {
       QCOMPARE(g.saved_runs, 2);
       QCOMPARE(g.samples.count(), int64_t{2 * 200});  // n_eval follows n_real
     }
-    // The previous (gaussian) run stays on the charts, dashed; the new one has a ± std band.
+    // The previous (gaussian) run stays on the charts, dashed; the new one has a band (its 95 % t interval).
     AnalysisChart* d = l->distance_chart();
     QCOMPARE(d->series_count(), 2);
     QVERIFY(d->series(0).dashed);
@@ -911,6 +911,7 @@ class StudioTest : public QObject {
       row.fd0 = 9 + w;
       row.precision = 0.9, row.recall = 0.8;
       row.nfe = w == 0 ? 35 : 70;
+      if (w != 2.0) row.ci["fd"] = {row.fd - 1.5, row.fd + 2.0};  // ω = 2: a row of an older folder, no interval
       r.rows.push_back(row);
     }
     nlohmann::json j = r.to_json();
@@ -947,6 +948,13 @@ class StudioTest : public QObject {
     QVERIFY(fd->title().contains("FD_stand-in"));
     QCOMPARE(fd->series(0).points[2], QPointF(1, 10));
     QVERIFY(std::isnan(fd->series(2).points[0].y()));
+    // Error bars: FD's bootstrap interval where the row has one, the share's Wilson interval on every row.
+    QCOMPARE(fd->series(0).lower[2], 8.5);
+    QCOMPARE(fd->series(0).upper[2], 12.0);
+    QVERIFY(std::isnan(fd->series(0).upper[3]));
+    QVERIFY(s->series(0).lower[1] < 0.3 && s->series(0).upper[1] > 0.3);
+    QVERIFY(v->table()->item(2, 3)->text().startsWith("10.0 ± 2.0"));
+    QCOMPARE(v->table()->item(3, 3)->text(), QString("11.0"));
     QCOMPARE(v->table()->rowCount(), 4);
     QVERIFY(v->table()->item(1, 0)->text().startsWith("0"));
     QCOMPARE(v->table()->item(1, 1)->text(), QString("30.0 %"));
