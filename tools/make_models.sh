@@ -41,7 +41,12 @@ if [[ $WHAT == images || $WHAT == all ]]; then
   # About an hour on one CPU core; resumable (re-run the script after an interruption).
   "$SIMS" train --data faces --n-data 20000 --data-seed 0 --budget 150000 --batch 64 --lr 1e-3 --seed 1 \
     --net "$ROOT/assets/networks/unet32.json" --checkpoint-every 10000 --resume --out "$OUT/faces-base.ckpt"
-  "$SIMS" synth --model "$OUT/faces-base.ckpt" --n 2000 --steps 18 --chunk 250 --seed 2 --out "$TMP/faces-synth.npy"
-  "$SIMS" finetune --base "$OUT/faces-base.ckpt" --data "$TMP/faces-synth.npy" --budget 20000 --batch 64 \
-    --lr 1e-3 --seed 3 --out "$OUT/faces-aux.ckpt"
+  # The auxiliary through `sims tune` (SIMS Algorithm 1): fine-tuned on 2,000 base samples with snapshots at
+  # B = 5k/10k/20k images, every (B, omega) scored by FD_cnn-faces on 500 samples against 4,000 held-out faces
+  # (seed 777). About 40 min on one core; the run folder continues after an interruption.
+  "$SIMS" tune --model "$OUT/faces-base.ckpt" --real-data faces --real-seed 777 --n-real 4000 \
+    --features "$OUT/faces-cnn.ckpt" --budgets 5000,10000,20000 --n-synth 2000 --synth-seed 2 --chunk 250 \
+    --omegas 0,0.5,1,1.5,2,3 --n 500 --steps 18 --ci 100 --threads 1 --out "$ROOT/out/tune-faces" --quiet
+  cp "$ROOT/out/tune-faces/aux.ckpt" "$OUT/faces-aux.ckpt"
+  cp "$ROOT/out/tune-faces/aux.tune.json" "$OUT/faces-aux.tune.json"
 fi

@@ -293,10 +293,17 @@ Canvas compose_grid(const GridFigure& fig) {
   int ylab_w = 0;
   for (const auto& s : fig.y_labels) ylab_w = std::max(ylab_w, Canvas::text_width(s, label_px));
   const int pad = 6;
-  const int left = (fig.y_title.empty() ? 0 : static_cast<int>(title_px * 1.6f)) + ylab_w + 2 * pad;
+  int left = (fig.y_title.empty() ? 0 : static_cast<int>(title_px * 1.6f)) + ylab_w + 2 * pad;
   const int top = (fig.title.empty() ? 0 : static_cast<int>(title_px * 1.8f)) +
                   (fig.x_title.empty() ? 0 : static_cast<int>(title_px * 1.5f)) + static_cast<int>(label_px * 1.5f);
-  const int W = left + cols * (cw + pad) + pad, H = top + rows * (ch + pad) + pad;
+  // The figure is at least as wide as its titles (a grid of one or two columns would cut them); the grid is
+  // centred in the extra width, its labels with it.
+  const int grid_W = left + cols * (cw + pad) + pad;
+  const int title_W = fig.title.empty() ? 0 : Canvas::text_width(fig.title, title_px, true) + 4 * pad;
+  const int xtitle_W = fig.x_title.empty() ? 0 : 2 * left + Canvas::text_width(fig.x_title, title_px, true) + 4 * pad;
+  const int W = std::max({grid_W, title_W, xtitle_W}), H = top + rows * (ch + pad) + pad;
+  const int shift = (W - grid_W) / 2;
+  left += shift;
   Canvas out(W, H, {255, 255, 255});
   int y = pad;
   if (!fig.title.empty()) {
@@ -314,7 +321,7 @@ Canvas compose_grid(const GridFigure& fig) {
     out.draw_text(fig.x_labels[c], left + c * (cw + pad) + (cw - tw) / 2, y, label_px);
   }
   if (!fig.y_title.empty())
-    out.draw_text_vertical(fig.y_title, pad + static_cast<int>(title_px * 0.7f), top + (rows * (ch + pad)) / 2, title_px,
+    out.draw_text_vertical(fig.y_title, shift + pad + static_cast<int>(title_px * 0.7f), top + (rows * (ch + pad)) / 2, title_px,
                            {10, 10, 10}, true);
   for (int r = 0; r < rows; ++r) {
     const int cy = top + r * (ch + pad);
