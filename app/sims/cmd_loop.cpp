@@ -128,11 +128,27 @@ void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::stri
 void write_plot(const LoopArgs& a, const nlohmann::json* own) {
   render::LinePlot plot;
   plot.x_label = "generation t";
-  plot.y_label = a.plot_key == "ratio" ? "E[dist(G^t)] / E[dist(G^1)]" : a.plot_key;
+  // What each result array is, which way is better and what its bars mean.
+  struct Key {
+    const char* key;
+    const char* label;
+    const char* subtitle;
+  };
+  static const Key keys[] = {
+      {"ratio", "E[dist(G^t)] / E[dist(G^1)]", "lower is better (1: no drift)"},
+      {"w2_mean", "E[W2] to p_r", "lower is better; bars or band: 95 % Student-t intervals over the runs"},
+      {"w2_median", "median W2 to p_r", "lower is better"},
+      {"trace_mean", "mean tr \u03a3 of the fitted Gaussians",
+       "p_r has tr \u03a3 = D: closer is better, 0 is collapse; bars or band: 95 % Student-t intervals over the runs"},
+      {"fd", "FD of the generation's samples", "lower is better; bars: 95 % bootstrap intervals over the scored samples"},
+      {"kid", "KID of the generation's samples", "lower is better (unbiased at any sample size)"},
+      {"precision", "precision", "higher is better"},
+      {"recall", "recall", "higher is better"},
+  };
+  plot.y_label = a.plot_key;
   plot.title = "Self-consuming loop: " + a.plot_key;
-  if (a.plot_key.rfind("w2", 0) == 0 || a.plot_key == "ratio")
-    plot.subtitle = std::string("lower is better") +
-                    (a.plot_key == "w2_mean" ? "; bars or band: 95 % Student-t intervals over the runs" : "");
+  for (const Key& k : keys)
+    if (a.plot_key == k.key) plot.y_label = k.label, plot.subtitle = k.subtitle, plot.title = std::string("Self-consuming loop: ") + k.label;
   plot.width = 800;
   plot.height = 520;
   if (own) add_series(plot, *own, a.plot_key, a.label);

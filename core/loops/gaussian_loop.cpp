@@ -168,6 +168,9 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
     res.w2_lo.push_back(ci.lo);
     res.w2_hi.push_back(ci.hi);
     res.trace_mean.push_back(mean_of(trace));
+    const metrics::Estimate tci = metrics::mean_over_runs(trace);
+    res.trace_lo.push_back(tci.lo);
+    res.trace_hi.push_back(tci.hi);
     res.trace_median.push_back(median_of(trace));
     res.mean_norm_mean.push_back(mean_of(norm));
     if (progress && !progress(static_cast<int>(t))) throw Cancelled();
@@ -222,6 +225,11 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
     lo.push_back(experiment::result_number(res.w2_lo[g])), hi.push_back(experiment::result_number(res.w2_hi[g]));
   j["w2_lo"] = lo;
   j["w2_hi"] = hi;
+  nlohmann::json tlo = nlohmann::json::array(), thi = nlohmann::json::array();
+  for (size_t g = 0; g < res.trace_lo.size(); ++g)
+    tlo.push_back(experiment::result_number(res.trace_lo[g])), thi.push_back(experiment::result_number(res.trace_hi[g]));
+  j["trace_lo"] = tlo;
+  j["trace_hi"] = thi;
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
   j["trace_mean"] = res.trace_mean;
   j["trace_median"] = res.trace_median;
@@ -241,7 +249,7 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
     if (stored.value("generations", int64_t(0)) >= cfg.generations) {
       nlohmann::json j = stored;
       j["generations"] = cfg.generations;
-      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "w2_lo", "w2_hi"}) {
+      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "w2_lo", "w2_hi", "trace_lo", "trace_hi"}) {
         if (!stored.contains(k)) continue;  // an older folder without intervals
         auto v = stored.at(k);
         v.erase(v.begin() + std::min<int64_t>(cfg.generations, static_cast<int64_t>(v.size())), v.end());
@@ -256,12 +264,17 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
   const nlohmann::json j = gaussian_loop_json(cfg, res);
   experiment::write_json_file(dir + "/metrics.json", j);
   std::ostringstream csv;
-  csv << "generation,w2_mean,w2_median,trace_mean,trace_median,w2_lo,w2_hi\n" << std::setprecision(10);
+  csv << "generation,w2_mean,w2_median,trace_mean,trace_median,w2_lo,w2_hi,trace_lo,trace_hi\n" << std::setprecision(10);
   for (size_t g = 0; g < res.w2_mean.size(); ++g) {
     csv << g + 1 << "," << res.w2_mean[g] << "," << res.w2_median[g] << "," << res.trace_mean[g] << ","
         << res.trace_median[g] << ",";
-    if (std::isfinite(res.w2_lo[g])) csv << res.w2_lo[g] << "," << res.w2_hi[g];
-    else csv << ",";
+    const auto bounds = [&](double lo, double hi) {
+      if (std::isfinite(lo)) csv << lo << "," << hi;
+      else csv << ",";
+    };
+    bounds(res.w2_lo[g], res.w2_hi[g]);
+    csv << ",";
+    bounds(res.trace_lo[g], res.trace_hi[g]);
     csv << "\n";
   }
   experiment::write_text_file(dir + "/metrics.csv", csv.str());

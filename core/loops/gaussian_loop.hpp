@@ -42,6 +42,7 @@ struct GaussianLoopResult {
   std::vector<double> w2_median;
   std::vector<double> w2_lo, w2_hi;  // 95 % Student-t interval of w2_mean over the runs
   std::vector<double> trace_mean;    // mean of tr Σ_t
+  std::vector<double> trace_lo, trace_hi;  // its 95 % Student-t interval over the runs
   std::vector<double> trace_median;  // median of tr Σ_t
   std::vector<double> mean_norm_mean;  // mean of ‖μ_t‖
 };
