@@ -41,6 +41,22 @@ namespace sims::ui {
 std::string TrainPlan::base_path() const { return out_dir + "/" + dataset + "-base.ckpt"; }
 std::string TrainPlan::aux_path() const { return out_dir + "/" + dataset + "-aux.ckpt"; }
 
+TrainPlan recommended_train_plan(const std::string& dataset) {
+  TrainPlan p;
+  p.dataset = dataset;
+  if (dataset == "gaussian") {
+    p.n_data = 1000, p.base_budget = 200000, p.batch = 256, p.lr = 1e-3;
+    p.n_synth = 2000, p.aux_budget = 20000;
+    p.net_config = sims::asset_path("networks/mlp2d.json");
+  } else {
+    p.n_data = 5000, p.batch = 512, p.lr = 2e-3, p.n_synth = 20000;
+    p.base_budget = dataset == "grid25" ? 3000000 : 1000000;
+    p.aux_budget = dataset == "grid25" ? 640000 : 200000;
+    p.net_config = sims::asset_path("networks/mlp2d-small.json");
+  }
+  return p;
+}
+
 std::pair<std::string, std::string> run_train_plan(const TrainPlan& plan, engine::JobContext& ctx) {
   std::filesystem::create_directories(plan.out_dir);
   // Stage weights for the overall fraction: images trained, and synthetic
@@ -62,6 +78,7 @@ std::pair<std::string, std::string> run_train_plan(const TrainPlan& plan, engine
   TrainConfig tc;
   tc.budget = plan.base_budget;
   tc.batch = plan.batch;
+  tc.lr = plan.lr;
   tc.seed = plan.seed;
   TrainState base = TrainState::create(NetConfig::from_json(net_json), tc);
   base.data = {{"source", "builtin"}, {"spec", spec.to_json()}, {"n", plan.n_data}, {"seed", plan.seed}};
@@ -159,7 +176,9 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
   form->addRow("Training points", n_data_);
   net_ = new QComboBox(this);
   net_->setObjectName("net");
-  for (const QFileInfo& fi : QDir(QString::fromStdString(sims::asset_path("networks"))).entryInfoList({"*.json"}, QDir::Files, QDir::Name))
+  // 2D networks only (the U-Net configurations model images).
+  for (const QFileInfo& fi :
+       QDir(QString::fromStdString(sims::asset_path("networks"))).entryInfoList({"mlp2d*.json"}, QDir::Files, QDir::Name))
     net_->addItem(fi.baseName(), fi.absoluteFilePath());
   form->addRow("Network", net_);
   base_budget_ = images_box(this, 100000000, 50000, "baseBudget");
@@ -182,6 +201,11 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
   load_when_done_->setChecked(true);
   form->addRow("", load_when_done_);
   v->addLayout(form);
+  recipe_ = new QLabel(this);
+  recipe_->setObjectName("trainRecipe");
+  recipe_->setWordWrap(true);
+  recipe_->setStyleSheet("color: #555");
+  v->addWidget(recipe_);
 
   jobs_ = new JobControls(runner, messages, "training", "train", "Start", this);
   jobs_->run_button()->setObjectName("trainStart");
@@ -227,17 +251,20 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
   view->setMinimumHeight(240);
   v->addWidget(view, 1);
 
-  TrainPlan p;
+  // The last settings used, else the recipe of the chosen data set (the shipped grid25 pair's by default).
   QSettings s;
-  p.dataset = s.value("train/dataset", "grid25").toString().toStdString();
-  p.n_data = s.value("train/nData", 2000).toLongLong();
+  TrainPlan p = recommended_train_plan(s.value("train/dataset", "grid25").toString().toStdString());
+  p.n_data = s.value("train/nData", qlonglong(p.n_data)).toLongLong();
   p.base_budget = s.value("train/baseBudget", qlonglong(p.base_budget)).toLongLong();
-  p.n_synth = s.value("train/nSynth", 2000).toLongLong();
+  p.n_synth = s.value("train/nSynth", qlonglong(p.n_synth)).toLongLong();
   p.aux_budget = s.value("train/auxBudget", qlonglong(p.aux_budget)).toLongLong();
-  p.net_config = s.value("train/net", QString::fromStdString(sims::asset_path("networks/mlp2d.json"))).toString().toStdString();
+  p.batch = s.value("train/batch", qlonglong(p.batch)).toLongLong();
+  p.lr = s.value("train/lr", p.lr).toDouble();
+  p.net_config = s.value("train/net", QString::fromStdString(p.net_config)).toString().toStdString();
   p.out_dir = s.value("train/outDir", QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/models")
                   .toString().toStdString();
   set_plan(p);
+  connect(dataset_, &QComboBox::textActivated, this, &TrainPanel::apply_recommended);
 
   connect(jobs_->run_button(), &QPushButton::clicked, this, &TrainPanel::start);
   connect(jobs_, &JobControls::progressed, this, &TrainPanel::on_progress);
@@ -260,7 +287,16 @@ TrainPlan TrainPanel::plan() const {
   p.aux_budget = aux_budget_->value();
   p.seed = static_cast<uint64_t>(seed_->value());
   p.out_dir = out_dir_->text().toStdString();
+  p.lr = lr_;
+  p.batch = batch_;
   return p;
+}
+
+void TrainPanel::apply_recommended(const QString& dataset) {
+  TrainPlan p = recommended_train_plan(dataset.toStdString());
+  p.seed = static_cast<uint64_t>(seed_->value());
+  p.out_dir = out_dir_->text().toStdString();
+  set_plan(p);
 }
 
 void TrainPanel::set_plan(const TrainPlan& p) {
@@ -273,6 +309,18 @@ void TrainPanel::set_plan(const TrainPlan& p) {
   aux_budget_->setValue(static_cast<int>(p.aux_budget));
   seed_->setValue(static_cast<int>(p.seed));
   out_dir_->setText(QString::fromStdString(p.out_dir));
+  lr_ = p.lr, batch_ = p.batch;
+  const TrainPlan r = recommended_train_plan(p.dataset);
+  const bool is_recipe = p.n_data == r.n_data && p.base_budget == r.base_budget && p.n_synth == r.n_synth &&
+                         p.aux_budget == r.aux_budget && p.net_config == r.net_config;
+  recipe_->setText(QString("Batch %1, learning rate %2. %3")
+                       .arg(p.batch)
+                       .arg(p.lr)
+                       .arg(is_recipe ? (p.dataset == "grid25" || p.dataset == "gaussian"
+                                             ? "These are the settings of the shipped pair (tools/make_models.sh)."
+                                             : "These are the grid25 recipe's settings at a third of its budget.")
+                                      : "Changed from the recipe; choosing the data set again restores it (a "
+                                        "budget far below it leaves a blurred base)."));
 }
 
 int TrainPanel::loss_points() const { return base_loss_->count() + aux_loss_->count(); }
@@ -295,6 +343,8 @@ void TrainPanel::start() {
   s.setValue("train/nSynth", qlonglong(p.n_synth));
   s.setValue("train/auxBudget", qlonglong(p.aux_budget));
   s.setValue("train/net", QString::fromStdString(p.net_config));
+  s.setValue("train/batch", qlonglong(p.batch));
+  s.setValue("train/lr", p.lr);
   s.setValue("train/outDir", QString::fromStdString(p.out_dir));
   base_loss_->clear();
   aux_loss_->clear();
