@@ -35,6 +35,13 @@
 using namespace sims::ui;
 
 int main(int argc, char* argv[]) {
+  // --help and --version print text and quit: they need no display (a server, a terminal over ssh).
+  for (int i = 1; i < argc; ++i) {
+    const QByteArray a(argv[i]);
+    if ((a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version") &&
+        qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+      qputenv("QT_QPA_PLATFORM", "offscreen");
+  }
   QApplication app(argc, argv);
   QApplication::setOrganizationName("sims");
   QApplication::setApplicationName("SIMS Studio");

@@ -656,5 +656,12 @@ md = open(sys.argv[2]).read()
 assert "## The shipped tuned pair" in md and "**SIMS lowers energy by" in md.split("## The shipped tuned pair")[1], md
 PY
 
+# The studio's --help needs no display (issue 13).
+STUDIO="$(dirname "$SIMS")/sims-studio"
+if [[ -x "$STUDIO" ]]; then
+  env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM "$STUDIO" --help >"$T/studio-help.txt" 2>&1 \
+    && grep -q "^Usage:" "$T/studio-help.txt" && ok || bad "sims-studio --help without a display: $(head -3 "$T/studio-help.txt")"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
