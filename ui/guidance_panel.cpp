@@ -4,6 +4,8 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QSignalBlocker>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -31,13 +33,20 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
   auto* head = new QHBoxLayout;
   head->addWidget(new QLabel("<b>ω</b> (guidance weight)", this));
   head->addStretch();
-  omega_label_ = new QLabel(this);
-  omega_label_->setObjectName("omegaLabel");
-  QFont big = omega_label_->font();
-  big.setPointSizeF(big.pointSizeF() * 1.35);
+  // The value, large, and typed where a drag is too coarse (Enter or leaving the box applies it).
+  omega_box_ = new QDoubleSpinBox(this);
+  omega_box_->setObjectName("omegaBox");
+  omega_box_->setPrefix("ω = ");
+  omega_box_->setRange(-1.0, 3.0);
+  omega_box_->setDecimals(2);
+  omega_box_->setSingleStep(0.05);
+  omega_box_->setKeyboardTracking(false);
+  omega_box_->setToolTip("Type ω (−1 … 3, steps of 0.01) or drag the slider");
+  QFont big = omega_box_->font();
+  big.setPointSizeF(big.pointSizeF() * 1.25);
   big.setBold(true);
-  omega_label_->setFont(big);
-  head->addWidget(omega_label_);
+  omega_box_->setFont(big);
+  head->addWidget(omega_box_);
   v->addLayout(head);
   omega_ = new QSlider(Qt::Horizontal, this);
   omega_->setObjectName("omegaSlider");
@@ -132,6 +141,10 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
   connect(stop_, &QPushButton::clicked, this, &GuidancePanel::cancel_requested);
 
   // Dragging previews, releasing (or any discrete change) asks for full quality.
+  connect(omega_box_, &QDoubleSpinBox::valueChanged, this, [this](double w) {
+    const int v = static_cast<int>(std::lround(w * 100));
+    if (v != omega_->value()) omega_->setValue(v);  // the slider's own signal samples
+  });
   connect(omega_, &QSlider::valueChanged, this, [this] {
     refresh_labels();
     if (!omega_->isSliderDown()) Q_EMIT changed(false);
@@ -214,11 +227,14 @@ bool GuidancePanel::dragging() const { return omega_->isSliderDown(); }
 void GuidancePanel::set_aux_available(bool yes) {
   omega_->setEnabled(yes);
   bar_->setEnabled(yes);
-  omega_label_->setEnabled(yes);
+  omega_box_->setEnabled(yes);
 }
 
 void GuidancePanel::refresh_labels() {
-  omega_label_->setText(QString("ω = %1").arg(omega_->sliderPosition() / 100.0, 0, 'f', 2));
+  {
+    const QSignalBlocker quiet(omega_box_);
+    omega_box_->setValue(omega_->sliderPosition() / 100.0);
+  }
   const auto [first, last] = bar_->guided_steps();
   const int N = steps_->value();
   QString which = first > last ? "no step is guided"

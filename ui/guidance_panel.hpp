@@ -33,6 +33,7 @@ class GuidancePanel final : public QGroupBox {
   void set_settings(const GuidanceSettings& s);  // no signal
   void set_aux_available(bool yes);
   QSlider* omega_slider() const { return omega_; }
+  QDoubleSpinBox* omega_box() const { return omega_box_; }
   // The omega slider is held down (being dragged, or held still before release).
   bool dragging() const;
   IntervalBar* interval_bar() const { return bar_; }
@@ -53,7 +54,8 @@ class GuidancePanel final : public QGroupBox {
   void refresh_labels();
 
   QSlider* omega_;
-  QLabel *omega_label_, *interval_label_;
+  QLabel* interval_label_;
+  QDoubleSpinBox* omega_box_;  // ω typed (the slider moves with it)
   IntervalBar* bar_;
   QSpinBox *steps_, *seed_, *points_;
   QComboBox* sampler_;

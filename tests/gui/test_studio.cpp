@@ -11,6 +11,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -226,6 +227,21 @@ class StudioTest : public QObject {
     const int first = w_->guidance()->interval_bar()->guided_steps().first;
     QVERIFY(first > 0);
     QCOMPARE(w_->last_result()->reused_steps, first);
+  }
+
+  // Issue 13: ω can be typed; the box and the slider follow each other, and a typed value is sampled.
+  void typedOmegaIsSampled() {
+    QVERIFY(wait_result(0));
+    GuidancePanel* g = w_->guidance();
+    const uint64_t s0 = stamp();
+    const double w = g->omega_slider()->value() == 137 ? 0.42 : 1.37;
+    g->omega_box()->setValue(w);
+    QCOMPARE(g->omega_slider()->value(), static_cast<int>(std::lround(w * 100)));
+    QVERIFY(wait_result(s0));
+    QCOMPARE(w_->last_result()->request.guidance.omega, w);
+    g->omega_slider()->setValue(-50);
+    QCOMPARE(g->omega_box()->value(), -0.5);
+    QVERIFY(g->omega_box()->prefix().startsWith("ω"));
   }
 
   void stepViewerScrubs() {
