@@ -419,4 +419,8 @@ TEST_CASE("a loop's verdict tells drift from noise with the runs' paired changes
   const Estimate one = paired_change({0.5}, {0.6});
   CHECK_FALSE(one.has_interval());
   CHECK(drift_verdict("FD", 3, f, l, one, "one run").find("no interval to tell it from noise") != std::string::npos);
+  // One generation: nothing to compare (a zero change with a zero-width interval is not "within the noise").
+  v = drift_verdict("E[W2]", 1, f, f, paired_change(first, first), "paired");
+  INFO(v);
+  CHECK(v.find("one generation: no change to judge") != std::string::npos);
 }

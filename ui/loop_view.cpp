@@ -541,8 +541,8 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   Q_EMIT generation_added(gen.generation);
 }
 
-// A generation's mean distance with its 95 % Student-t interval over the runs (none for one run or the
-// closed-form family, which has no spread over runs).
+// A generation's mean distance with its 95 % Student-t interval over the runs (none for one run, or for the
+// Gaussian family, whose per-run spread this tab does not keep; `sims loop` reports it).
 static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t runs) {
   metrics::Estimate e;
   e.value = g.w2_mean;

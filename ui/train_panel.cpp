@@ -265,6 +265,9 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
                   .toString().toStdString();
   set_plan(p);
   connect(dataset_, &QComboBox::textActivated, this, &TrainPanel::apply_recommended);
+  for (QSpinBox* b : {n_data_, base_budget_, n_synth_, aux_budget_})
+    connect(b, &QSpinBox::valueChanged, this, &TrainPanel::refresh_recipe);
+  connect(net_, &QComboBox::currentIndexChanged, this, &TrainPanel::refresh_recipe);
 
   connect(jobs_->run_button(), &QPushButton::clicked, this, &TrainPanel::start);
   connect(jobs_, &JobControls::progressed, this, &TrainPanel::on_progress);
@@ -302,17 +305,25 @@ void TrainPanel::apply_recommended(const QString& dataset) {
 void TrainPanel::set_plan(const TrainPlan& p) {
   dataset_->setCurrentText(QString::fromStdString(p.dataset));
   n_data_->setValue(static_cast<int>(p.n_data));
-  const int ni = net_->findData(QString::fromStdString(p.net_config));
-  if (ni >= 0) net_->setCurrentIndex(ni);
+  // The same file however its path is spelled (a relative or linked SIMS_DATA_DIR).
+  const QString want = QFileInfo(QString::fromStdString(p.net_config)).canonicalFilePath();
+  for (int i = 0; i < net_->count(); ++i)
+    if (QFileInfo(net_->itemData(i).toString()).canonicalFilePath() == want) net_->setCurrentIndex(i);
   base_budget_->setValue(static_cast<int>(p.base_budget));
   n_synth_->setValue(static_cast<int>(p.n_synth));
   aux_budget_->setValue(static_cast<int>(p.aux_budget));
   seed_->setValue(static_cast<int>(p.seed));
   out_dir_->setText(QString::fromStdString(p.out_dir));
   lr_ = p.lr, batch_ = p.batch;
-  const TrainPlan r = recommended_train_plan(p.dataset);
+  refresh_recipe();
+}
+
+void TrainPanel::refresh_recipe() {
+  const TrainPlan p = plan(), r = recommended_train_plan(p.dataset);
   const bool is_recipe = p.n_data == r.n_data && p.base_budget == r.base_budget && p.n_synth == r.n_synth &&
-                         p.aux_budget == r.aux_budget && p.net_config == r.net_config;
+                         p.aux_budget == r.aux_budget && p.lr == r.lr && p.batch == r.batch &&
+                         QFileInfo(QString::fromStdString(p.net_config)).canonicalFilePath() ==
+                             QFileInfo(QString::fromStdString(r.net_config)).canonicalFilePath();
   recipe_->setText(QString("Batch %1, learning rate %2. %3")
                        .arg(p.batch)
                        .arg(p.lr)

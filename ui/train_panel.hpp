@@ -67,6 +67,7 @@ class TrainPanel final : public QDialog {
  private:
   void on_progress(const engine::JobProgress& p);
   void apply_recommended(const QString& dataset);  // a new data set: its recipe, keeping folder and seed
+  void refresh_recipe();                            // says whether the settings are the data set's recipe
   void on_done(engine::JobState s, const QString& error);
 
   MessageArea* messages_;

@@ -108,7 +108,8 @@ void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::stri
     throw InputError("--plot-key '" + key + "' is not an array in a loop result");
   render::Series s;
   s.label = label.empty() ? auto_label(j) : label;
-  const auto v = j[key].get<std::vector<double>>();
+  std::vector<double> v;  // null (a value not finite, or not recorded by an older run) -> NaN
+  for (const auto& x : j[key]) v.push_back(x.is_number() ? x.get<double>() : NAN);
   // Intervals stored beside the key (w2_mean: w2_lo / w2_hi) become error bars.
   const std::string stem = key.size() > 5 && key.compare(key.size() - 5, 5, "_mean") == 0 ? key.substr(0, key.size() - 5) : key;
   const auto bound = [&](const std::string& k, size_t i) {

@@ -123,10 +123,13 @@ std::string DiffusionLoopResult::verdict() const {
   };
   metrics::Estimate change;
   change.value = w2_mean[last] - w2_mean[0];
-  std::string how = "one run: no interval";
+  std::string how = w2_runs.empty() ? "no per-run values: no interval" : "one run: no interval";
   if (last < w2_runs.size() && w2_runs[0].size() > 1) {
     change = paired_change(w2_runs[0], w2_runs[last]);
-    how = "95 % paired t interval over " + std::to_string(w2_runs[0].size()) + " runs";
+    size_t used = 0;
+    for (size_t r = 0; r < w2_runs[0].size() && r < w2_runs[last].size(); ++r)
+      used += std::isfinite(w2_runs[0][r]) && std::isfinite(w2_runs[last][r]);
+    how = "95 % paired t interval over " + std::to_string(used) + " runs";
   }
   return drift_verdict("E[" + metric + "]", last + 1, mean_of(0), mean_of(last), change, how);
 }

@@ -27,6 +27,10 @@ std::string signed_text(const metrics::Estimate& e) {
 std::string drift_verdict(const std::string& metric, size_t generation, const metrics::Estimate& first,
                           const metrics::Estimate& last, const metrics::Estimate& change, const std::string& how) {
   std::ostringstream s;
+  if (generation < 2) {
+    s << metric << " at generation 1: " << first.text(4) << " (one generation: no change to judge)";
+    return s.str();
+  }
   s << metric << " at generation " << generation << ": " << last.text(4) << " against " << first.text(4)
     << " at generation 1";
   if (std::isfinite(first.value) && first.value > 0 && std::isfinite(last.value))

@@ -312,6 +312,9 @@ class StudioTest : public QObject {
     t->set_plan(p);
     QCOMPARE(t->plan().lr, 2e-3);
     QVERIFY(t->findChild<QLabel*>("trainRecipe")->text().contains("shipped pair"));
+    t->findChild<QSpinBox*>("baseBudget")->setValue(100000);  // an edit: the line says so at once
+    QVERIFY(t->findChild<QLabel*>("trainRecipe")->text().contains("Changed from the recipe"));
+    t->set_plan(p);
     // Another data set brings its own recipe; the U-Net configurations are not offered for 2D data.
     auto* ds = t->findChild<QComboBox*>("dataset");
     ds->setCurrentText("gaussian");
@@ -324,7 +327,9 @@ class StudioTest : public QObject {
     t->set_plan(before);
 
     engine::JobRunner runner;
-    // Trained and sampled in a job (the studio's own threads stay as they are).
+    // Trained and sampled in a job (the studio's own threads stay as they are). Only the base is checked, so the
+    // auxiliary's part is kept small.
+    p.n_synth = 500, p.aux_budget = 5000;
     auto job = runner.submit("recipe", [p](engine::JobContext& ctx) -> std::any {
       run_train_plan(p, ctx);
       SamplerConfig sc;
