@@ -33,6 +33,15 @@ std::string num(double v, int prec = 4) {
   return o.str();
 }
 
+// Three significant digits: KID's scale depends on the feature network (about 1e-3 with Inception, hundreds with
+// the faces CNN's unnormalised features).
+std::string sig(double v) {
+  if (!std::isfinite(v)) return "-";
+  std::ostringstream o;
+  o << std::setprecision(3) << v;
+  return o.str();
+}
+
 // "86.3 ± 6.1": a value with the half-width of its interval (the wider side), "-" when not finite.
 std::string num_ci(double v, double lo, double hi, int prec = 1) {
   metrics::Estimate e;
@@ -222,7 +231,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::cout << "image loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
   if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
   std::cout << ", |D_s| = " << cfg.n_synth << "; " << res.metric << " of " << cfg.n_eval << " samples)\n"
-            << "   gen  " << std::setw(14) << "FD (95 % CI)" << "  " << std::setw(18) << "KID (sd) x 1000"
+            << "   gen  " << std::setw(14) << "FD (95 % CI)" << "  " << std::setw(18) << "KID (sd)"
             << "  ratio   prec  recall";
   if (!res.fd_base.empty()) std::cout << "   FD base";
   for (const auto& a : res.attr_names) std::cout << "  " << std::setw(7) << a;
@@ -231,7 +240,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
     const bool have_kid = g < res.kid.size() && std::isfinite(res.kid[g]);
     std::cout << "  " << std::setw(4) << g + 1 << "  " << std::setw(14) << num_ci(res.fd[g], res.fd_lo[g], res.fd_hi[g])
               << "  " << std::setw(18)
-              << (have_kid ? num(1000 * res.kid[g], 2) + " (" + num(1000 * res.kid_std[g], 2) + ")" : std::string("-"))
+              << (have_kid ? sig(res.kid[g]) + " (" + sig(res.kid_std[g]) + ")" : std::string("-"))
               << "  " << std::setw(5) << num(res.ratio[g], 3) << "  " << std::setw(5) << num(res.precision[g], 3) << "  "
               << std::setw(6) << num(res.recall[g], 3);
     if (!res.fd_base.empty()) std::cout << "  " << std::setw(8) << num(res.fd_base[g], 3);

@@ -116,7 +116,7 @@ int run_shift_cmd(ShiftArgs& a) {
             << r.real_labels << ")\n"
             << "     omega  share % (95 % CI)       n1    n0  " << std::setw(12) << "FD_" + r.features << "  "
             << std::setw(12) << "FD target mix" << "  " << std::setw(12) << "FD " + a.attribute + "=1" << "  "
-            << std::setw(12) << "FD " + a.attribute + "=0" << "  KID x 1000\n";
+            << std::setw(12) << "FD " + a.attribute + "=0" << "         KID\n";
   const auto fd = [](const loops::ShiftRow& row, const char* key) {
     const metrics::Estimate e = row.estimate(key);
     return std::isfinite(e.value) ? e.text(1) : std::string("n/a");
@@ -127,7 +127,11 @@ int run_shift_cmd(ShiftArgs& a) {
               << std::setw(4) << cell(100 * sh.lo, 1) << ", " << std::setw(4) << cell(100 * sh.hi, 1) << "]  "
               << std::setw(5) << row.n1 << " " << std::setw(5) << row.n0 << "  " << std::setw(12) << fd(row, "fd")
               << "  " << std::setw(12) << fd(row, "fd_target") << "  " << std::setw(12) << fd(row, "fd1") << "  "
-              << std::setw(12) << fd(row, "fd0") << "  " << std::setw(10) << cell(1000 * row.kid, 2)
+              << std::setw(12) << fd(row, "fd0") << "  " << std::setw(12) << [&] {
+                std::ostringstream k;
+                k << std::setprecision(3) << row.kid;  // its scale depends on the feature network
+                return std::isfinite(row.kid) ? k.str() : std::string("n/a");
+              }()
               << (row.reused ? "  [reused]" : "") << "\n";
   }
   std::cout << "  FD and KID: lower is better; FD intervals: 95 % normal bootstrap over the samples (per group: that "
