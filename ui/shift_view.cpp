@@ -305,11 +305,11 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   auto* ch = new QHBoxLayout(charts);
   ch->setContentsMargins(0, 0, 0, 0);
   ch->setSpacing(4);
-  share_chart_ = new AnalysisChart("Share of group = 1 vs ω", "guidance weight ω  (○ ω = 0: the base model)", "share",
+  share_chart_ = new AnalysisChart("Share of group = 1 vs ω", "guidance ω  (○: the base)", "share",
                                    charts);
   share_chart_->setObjectName("shiftShareChart");
   share_chart_->set_y_include(0, 1);
-  fd_chart_ = new AnalysisChart("FD vs ω: overall and per group", "guidance weight ω  (○ ω = 0: the base model)", "FD",
+  fd_chart_ = new AnalysisChart("FD vs ω: overall and per group", "guidance ω  (○: the base)", "FD",
                                 charts);
   fd_chart_->setObjectName("shiftFdChart");
   fd_chart_->set_y_include(0, 0);
@@ -602,8 +602,8 @@ void ShiftView::show_results(const ShiftShown& s) {
 
   // FD vs ω: overall, against the real set at the target mix, per group.
   fd_chart_->clear();
-  fd_chart_->set_title(fd_name + " vs ω: overall and per group (bars: 95 % bootstrap intervals)");
-  fd_chart_->set_y_title(fd_name + " (lower is better)");
+  fd_chart_->set_title(fd_name + " vs ω: overall and per group; lower is better (bars: 95 % bootstrap intervals)");
+  fd_chart_->set_y_title(fd_name);  // a longer axis title is elided at 720 lines
   struct Line {
     QString name;
     QColor colour;
