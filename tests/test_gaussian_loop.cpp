@@ -144,3 +144,25 @@ TEST_CASE("Gaussian loop rejects bad configurations", "[loop]") {
   bad.bias = std::nan("");
   CHECK_THROWS_AS(validate(bad), InputError);
 }
+
+TEST_CASE("Gaussian loop: the verdict pairs each run with itself; the trace has its interval", "[loop]") {
+  const GaussianLoopConfig c = config(LoopKind::Augment, 50, 10, 400, 3);
+  const auto res = run_gaussian_loop(c);
+  REQUIRE(res.w2_change.size() == 10);
+  CHECK(res.w2_change[0] == 0.0);
+  // The paired change equals the difference of the means (the same runs on both sides)...
+  CHECK(res.w2_change[9] == Approx(res.w2_mean[9] - res.w2_mean[0]).margin(1e-12));
+  // ... and its interval is narrower than the two means' intervals added in quadrature: with augmentation the
+  // fixed real set ties each run's later generations to its first.
+  const double paired = (res.w2_change_hi[9] - res.w2_change_lo[9]) / 2;
+  const double quad = std::hypot((res.w2_hi[9] - res.w2_lo[9]) / 2, (res.w2_hi[0] - res.w2_lo[0]) / 2);
+  INFO("paired " << paired << ", quadrature " << quad);
+  CHECK(paired < quad);
+  CHECK(res.trace_lo[9] < res.trace_mean[9]);
+  CHECK(res.trace_hi[9] > res.trace_mean[9]);
+  const nlohmann::json j = gaussian_loop_json(c, res);
+  const std::string v = j.at("verdict").get<std::string>();
+  INFO(v);
+  CHECK(v.find("95 % paired t interval over 400 runs") != std::string::npos);
+  CHECK(j.at("w2_change").size() == 10);
+}

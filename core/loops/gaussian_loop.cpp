@@ -113,6 +113,7 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
     real_m2 = at::zeros({R, D, D}, opts);
   }
   std::vector<double> trace(static_cast<size_t>(R)), w2(static_cast<size_t>(R)), norm(static_cast<size_t>(R));
+  std::vector<double> w2_first;  // each run's W2 at generation 1
   GaussianLoopResult res;
 
   for (int64_t t = 1; t <= G; ++t) {
@@ -167,6 +168,11 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
     const metrics::Estimate ci = metrics::mean_over_runs(w2);
     res.w2_lo.push_back(ci.lo);
     res.w2_hi.push_back(ci.hi);
+    if (t == 1) w2_first = w2;
+    const metrics::Estimate change = paired_change(w2_first, w2);
+    res.w2_change.push_back(change.value);
+    res.w2_change_lo.push_back(change.lo);
+    res.w2_change_hi.push_back(change.hi);
     res.trace_mean.push_back(mean_of(trace));
     const metrics::Estimate tci = metrics::mean_over_runs(trace);
     res.trace_lo.push_back(tci.lo);
@@ -211,8 +217,16 @@ void add_verdict(nlohmann::json& j) {
     e.value = at("w2_mean", g), e.lo = at("w2_lo", g), e.hi = at("w2_hi", g), e.method = "t";
     return e;
   };
-  j["verdict"] = drift_verdict("E[W2]", n, est(0), est(n - 1), metrics::difference(est(n - 1), est(0)),
-                               "95 % t intervals over runs, half-widths in quadrature");
+  // Paired over the runs when the folder has it; an older one: the two intervals in quadrature (wider).
+  metrics::Estimate paired;
+  paired.value = at("w2_change", n - 1), paired.lo = at("w2_change_lo", n - 1), paired.hi = at("w2_change_hi", n - 1);
+  paired.method = "paired t";
+  const bool have_paired = std::isfinite(paired.value) && paired.has_interval();
+  const int64_t runs = j.value("runs", int64_t(0));
+  j["verdict"] = have_paired ? drift_verdict("E[W2]", n, est(0), est(n - 1), paired,
+                                             "95 % paired t interval over " + std::to_string(runs) + " runs")
+                             : drift_verdict("E[W2]", n, est(0), est(n - 1), metrics::difference(est(n - 1), est(0)),
+                                             "95 % t intervals over runs, half-widths in quadrature");
 }
 }  // namespace
 
@@ -230,6 +244,12 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
     tlo.push_back(experiment::result_number(res.trace_lo[g])), thi.push_back(experiment::result_number(res.trace_hi[g]));
   j["trace_lo"] = tlo;
   j["trace_hi"] = thi;
+  for (const auto& [key, v] : {std::pair<const char*, const std::vector<double>*>{"w2_change", &res.w2_change},
+                               {"w2_change_lo", &res.w2_change_lo}, {"w2_change_hi", &res.w2_change_hi}}) {
+    nlohmann::json a = nlohmann::json::array();
+    for (double x : *v) a.push_back(experiment::result_number(x));
+    j[key] = a;
+  }
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
   j["trace_mean"] = res.trace_mean;
   j["trace_median"] = res.trace_median;
@@ -249,7 +269,8 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
     if (stored.value("generations", int64_t(0)) >= cfg.generations) {
       nlohmann::json j = stored;
       j["generations"] = cfg.generations;
-      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "w2_lo", "w2_hi", "trace_lo", "trace_hi"}) {
+      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "w2_lo", "w2_hi", "trace_lo", "trace_hi",
+                            "w2_change", "w2_change_lo", "w2_change_hi"}) {
         if (!stored.contains(k)) continue;  // an older folder without intervals
         auto v = stored.at(k);
         v.erase(v.begin() + std::min<int64_t>(cfg.generations, static_cast<int64_t>(v.size())), v.end());
