@@ -19,6 +19,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QValueAxis>
@@ -303,6 +304,8 @@ void TrainPanel::apply_recommended(const QString& dataset) {
 }
 
 void TrainPanel::set_plan(const TrainPlan& p) {
+  // The fields' own signals would refresh the recipe line once per field; it is refreshed once at the end.
+  const QSignalBlocker b1(n_data_), b2(base_budget_), b3(n_synth_), b4(aux_budget_), b5(net_);
   dataset_->setCurrentText(QString::fromStdString(p.dataset));
   n_data_->setValue(static_cast<int>(p.n_data));
   // The same file however its path is spelled (a relative or linked SIMS_DATA_DIR).

@@ -19,6 +19,7 @@
 #include "io/atomic_file.hpp"
 #include "loops/image_loop.hpp"
 #include "loops/scenarios.hpp"
+#include "loops/text_format.hpp"
 #include "training/checkpoint.hpp"
 
 namespace sims::cli {
@@ -35,12 +36,7 @@ std::string num(double v, int prec = 4) {
 
 // Three significant digits: KID's scale depends on the feature network (about 1e-3 with Inception, hundreds with
 // the faces CNN's unnormalised features).
-std::string sig(double v) {
-  if (!std::isfinite(v)) return "-";
-  std::ostringstream o;
-  o << std::setprecision(3) << v;
-  return o.str();
-}
+std::string sig(double v) { return std::isfinite(v) ? loops::text::fmt(v, 3) : "-"; }
 
 // "86.3 ± 6.1": a value with the half-width of its interval (the wider side), "-" when not finite.
 std::string num_ci(double v, double lo, double hi, int prec = 1) {

@@ -15,6 +15,7 @@
 #include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "loops/shift.hpp"
+#include "loops/text_format.hpp"
 
 namespace sims::cli {
 namespace {
@@ -127,11 +128,8 @@ int run_shift_cmd(ShiftArgs& a) {
               << std::setw(4) << cell(100 * sh.lo, 1) << ", " << std::setw(4) << cell(100 * sh.hi, 1) << "]  "
               << std::setw(5) << row.n1 << " " << std::setw(5) << row.n0 << "  " << std::setw(12) << fd(row, "fd")
               << "  " << std::setw(12) << fd(row, "fd_target") << "  " << std::setw(12) << fd(row, "fd1") << "  "
-              << std::setw(12) << fd(row, "fd0") << "  " << std::setw(12) << [&] {
-                std::ostringstream k;
-                k << std::setprecision(3) << row.kid;  // its scale depends on the feature network
-                return std::isfinite(row.kid) ? k.str() : std::string("n/a");
-              }()
+              << std::setw(12) << fd(row, "fd0") << "  " << std::setw(12)
+              << (std::isfinite(row.kid) ? loops::text::fmt(row.kid, 3) : std::string("n/a"))  // scale: the feature net's
               << (row.reused ? "  [reused]" : "") << "\n";
   }
   std::cout << "  FD and KID: lower is better; FD intervals: 95 % normal bootstrap over the samples (per group: that "
