@@ -283,3 +283,40 @@ TEST_CASE("diffusion2d loop: sampling bias lambda shrinks the generated spread",
   j.erase("bias");
   CHECK(DiffusionLoopConfig::from_json(j).bias == 1.0);
 }
+
+TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whole runs", "[loop2d]") {
+  // Three generations (limit over all of them, G < 20), runs whose distances are known.
+  sims::loops::DiffusionLoopResult res;
+  res.w2_runs = {{0.10, 0.20, 0.30, 0.20}, {0.20, 0.30, 0.40, 0.30}, {0.30, 0.40, 0.50, 0.40}};
+  for (const auto& g : res.w2_runs) res.w2_mean.push_back((g[0] + g[1] + g[2] + g[3]) / 4);
+  for (double w : res.w2_mean) res.ratio.push_back(w / res.w2_mean[0]);
+  res.limit_from = 1;
+  const sims::metrics::Estimate ratio = res.limit_ratio_estimate(), dist = res.limit_distance();
+  CHECK(ratio.value == Approx((1.0 + 1.5 + 2.0) / 3));
+  CHECK(dist.value == Approx(0.3));
+  REQUIRE(ratio.has_interval());
+  REQUIRE(dist.has_interval());
+  CHECK(ratio.lo <= ratio.value);
+  CHECK(ratio.hi >= ratio.value);
+  CHECK(dist.lo < dist.value);
+  CHECK(dist.hi > dist.value);
+  // Every resample's distance lies between the smallest and the largest run's own mean (0.2 and 0.4).
+  CHECK(dist.lo >= 0.2 - 1e-12);
+  CHECK(dist.hi <= 0.4 + 1e-12);
+  nlohmann::json j = res.to_json();
+  CHECK(j.at("limit_ratio_lo").get<double>() == Approx(ratio.lo));
+  CHECK(j.at("limit_dist_hi").get<double>() == Approx(dist.hi));
+
+  // Runs that agree leave nothing to resample: the interval collapses onto the value.
+  for (auto& g : res.w2_runs) std::fill(g.begin(), g.end(), g[0]);
+  res.w2_mean = {0.1, 0.2, 0.3};
+  res.ratio = {1.0, 2.0, 3.0};
+  const sims::metrics::Estimate same = res.limit_ratio_estimate();
+  CHECK(same.lo == Approx(2.0));
+  CHECK(same.hi == Approx(2.0));
+
+  // One run: a value, no interval.
+  for (auto& g : res.w2_runs) g.resize(1);
+  CHECK_FALSE(res.limit_ratio_estimate().has_interval());
+  CHECK(res.limit_ratio_estimate().value == Approx(2.0));
+}

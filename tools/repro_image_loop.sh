@@ -14,6 +14,7 @@
 # run it again after an interruption. Copies metrics, plots and sample
 # overviews to DOCS.
 # usage: tools/repro_image_loop.sh [OUT=out/repro-image-loop] [BUILD=build] [DOCS=docs/repro/image-loop]
+#   env: THREADS (2)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/out/repro-image-loop}; SIMS=${SIMS:-${2:-$ROOT/build}/bin/sims}; DOCS=${3:-$ROOT/docs/repro/image-loop}
@@ -21,12 +22,12 @@ mkdir -p "$OUT" "$DOCS"
 COMMON=(loop --family images --data faces --data-seed 0 --kind fully-synthetic --n-real 2000 --n-synth 200
         --init "$ROOT/assets/models/faces-base.ckpt" --first-images 0 --warm-start previous --base-images 2000
         --batch 64 --lr 1e-3 --steps 10 --chunk 100 --n-eval 200 --n-ref 2000 --save-images 16 --seed 0
-        --threads 2)
+        --threads "${THREADS:-2}")
 
 run() {  # run NAME GENERATIONS FLAGS...: a new run, or the rest of an interrupted one
   local name=$1 gens=$2; shift 2
   if [[ -s "$OUT/$name/config.json" ]]; then
-    nice -n 10 "$SIMS" loop --family images --resume --out "$OUT/$name" --generations "$gens" --threads 2
+    nice -n 10 "$SIMS" loop --family images --resume --out "$OUT/$name" --generations "$gens" --threads "${THREADS:-2}"
   else
     nice -n 10 "$SIMS" "${COMMON[@]}" --generations "$gens" "$@" --out "$OUT/$name"
   fi

@@ -310,8 +310,11 @@ int run_diffusion(const LoopArgs& a) {
         if (!res.w2_base_mean.empty()) std::cout << "  " << std::setw(8) << res.w2_base_mean[g];
         std::cout << "\n";
       }
-    std::cout << "  limit ratio (mean over generations " << res.limit_from << ".." << res.w2_mean.size()
-              << "): " << res.limit_ratio << "\n";
+    if (!res.w2_mean.empty())
+      std::cout << "  limit ratio E[dist(G^t)]/E[dist(G^1)], mean over generations " << res.limit_from << ".."
+                << res.w2_mean.size() << " (lower is better; 95 % bootstrap over runs): "
+                << res.limit_ratio_estimate().text(3) << "\n  E[dist] over the same generations: "
+                << res.limit_distance().text(4) << "\n";
     if (!res.w2_mean.empty()) std::cout << "  verdict: " << res.verdict() << "\n";
     if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.{json,csv}, samples/\n";
     if (!a.plot.empty()) std::cout << "  -> " << a.plot << "\n";

@@ -113,6 +113,49 @@ metrics::Estimate DiffusionLoopResult::w2_interval(size_t g) const {
   return g < w2_runs.size() ? metrics::mean_over_runs(w2_runs[g]) : metrics::Estimate{};
 }
 
+namespace {
+
+// Mean over generations limit_from..G of E[dist(G^t)] (or of E[dist(G^t)]/E[dist(G^1)]) with E over the runs
+// `runs` (NaN runs skipped); NaN when a generation has no finite value.
+double limit_mean(const std::vector<std::vector<double>>& w2_runs, int from, const std::vector<int64_t>& runs,
+                  bool ratio) {
+  auto mean_at = [&](size_t g) {
+    double s = 0;
+    int n = 0;
+    for (int64_t r : runs)
+      if (static_cast<size_t>(r) < w2_runs[g].size() && std::isfinite(w2_runs[g][r])) s += w2_runs[g][r], ++n;
+    return n ? s / n : NAN;
+  };
+  const double first = mean_at(0);
+  double s = 0;
+  for (size_t g = static_cast<size_t>(from) - 1; g < w2_runs.size(); ++g) s += ratio ? mean_at(g) / first : mean_at(g);
+  return s / static_cast<double>(w2_runs.size() - (from - 1));
+}
+
+metrics::Estimate limit_of(const DiffusionLoopResult& res, bool ratio) {
+  metrics::Estimate e;
+  const size_t G = res.w2_mean.size();
+  if (G == 0) return e;
+  double s = 0;
+  for (size_t g = static_cast<size_t>(res.limit_from) - 1; g < G; ++g) s += ratio ? res.ratio[g] : res.w2_mean[g];
+  e.value = s / static_cast<double>(G - (res.limit_from - 1));
+  const size_t runs = res.w2_runs.size() == G && !res.w2_runs.empty() ? res.w2_runs[0].size() : 0;
+  if (runs < 2) return e;
+  const double value = e.value;
+  e = metrics::bootstrap(
+      static_cast<int64_t>(runs),
+      [&](const std::vector<int64_t>& idx) { return limit_mean(res.w2_runs, res.limit_from, idx, ratio); }, 1000, 0.95,
+      /*seed=*/20);
+  e.value = value;
+  e.method = "bootstrap over runs";
+  return e;
+}
+
+}  // namespace
+
+metrics::Estimate DiffusionLoopResult::limit_ratio_estimate() const { return limit_of(*this, true); }
+metrics::Estimate DiffusionLoopResult::limit_distance() const { return limit_of(*this, false); }
+
 std::string DiffusionLoopResult::verdict() const {
   if (w2_mean.empty()) return {};
   const size_t last = w2_mean.size() - 1;
@@ -146,6 +189,11 @@ nlohmann::json DiffusionLoopResult::to_json() const {
   }
   j["w2_lo"] = lo, j["w2_hi"] = hi;
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
+  if (!w2_mean.empty()) {
+    limit_ratio_estimate().put(j, "limit_ratio");
+    limit_distance().put(j, "limit_dist");
+    j["limit_ci"] = {{"method", "percentile bootstrap over runs, 1000 resamples"}, {"level", 0.95}};
+  }
   if (!w2_mean.empty()) j["verdict"] = verdict();
   if (!w2_base_mean.empty()) j["w2_base_mean"] = w2_base_mean;
   if (!phase_seconds.empty()) j["phase_seconds"] = phase_seconds;

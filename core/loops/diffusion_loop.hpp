@@ -107,8 +107,13 @@ struct DiffusionLoopResult {
   // limit_from..G (limit_from = 20, or 1 when G < 20).
   double limit_ratio = 0;
   int limit_from = 1;
+  // The limit ratio and the mean E[dist] over the same generations, each with its 95 % percentile bootstrap
+  // interval over the runs (1,000 resamples of whole runs, so a run's generations stay together); the value
+  // alone with one run or without per-run values.
+  metrics::Estimate limit_ratio_estimate() const;
+  metrics::Estimate limit_distance() const;
   int resumed_from = 0;  // generations found in the run folder
-  nlohmann::json to_json() const;  // arrays + metric, limit_ratio, limit_from, w2_lo/w2_hi
+  nlohmann::json to_json() const;  // arrays + metric, limit_ratio(_lo/_hi), limit_from, limit_dist(_lo/_hi), w2_lo/w2_hi
   // The 95 % Student-t interval of generation g + 1's mean W2 over the runs
   // (none with one run).
   metrics::Estimate w2_interval(size_t g) const;
