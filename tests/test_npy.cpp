@@ -2,10 +2,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "common/error.hpp"
 #include "helpers.hpp"
+#include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 
 using namespace sims;
@@ -87,4 +90,47 @@ TEST_CASE("npy: writes are atomic and refuse bad paths", "[npy]") {
   int files = 0;
   for (auto& e : std::filesystem::directory_iterator(d.path)) files += e.is_regular_file();
   CHECK(files == 1);
+}
+
+TEST_CASE("atomic writes remove the temporary files of killed writers, and only those", "[npy][files]") {
+  namespace fs = std::filesystem;
+  TempDir d;
+  // The temporary name this machine's writers use, seen while a write is under way: ".w.npy.tmp<pid>-<host>_<n>".
+  // (Written into a subfolder: the cleanup runs once per folder and process, and must meet the files below.)
+  std::string live;
+  fs::create_directory(d.file("probe"));
+  io::write_atomically(d.file("probe/w.npy"), [&](std::ostream& out) {
+    for (auto& e : fs::directory_iterator(d.file("probe")))
+      if (e.path().filename().string().rfind(".w.npy.tmp", 0) == 0) live = e.path().filename().string();
+    out << "x";
+  });
+  REQUIRE(!live.empty());
+  const std::string pid = std::to_string(::getpid());
+  auto named = [&](const std::string& leaf, const std::string& writer_pid) {
+    std::string n = live;
+    n.replace(0, std::string(".w.npy").size(), "." + leaf);
+    n.replace(n.find(".tmp" + pid) + 4, pid.size(), writer_pid);
+    return n;
+  };
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  auto touch = [&](const std::string& name, bool aged = true) {
+    std::ofstream(d.file(name)) << "partial";
+    if (aged) fs::last_write_time(d.file(name), old);
+  };
+  const std::string orphan = named("x.npy", "2147483646");  // no process has this pid: a kill -9's leftover
+  const std::string parent = named("y.npy", std::to_string(::getppid()));  // a writer that is alive
+  const std::string fresh = named("v.npy", "2147483646");   // dead, but written less than a minute ago
+  std::string other_host = orphan;
+  other_host[other_host.find('-') + 1] = other_host[other_host.find('-') + 1] == '0' ? '1' : '0';
+  touch(orphan);
+  touch(parent);
+  touch(fresh, false);
+  touch(other_host);                 // another machine's writer (a shared folder): its pids mean nothing here
+  touch(".notes.tmp");               // not a name the writer makes
+  touch("data.tmp2147483646_3");     // not hidden: a user's file
+  // The first write into the folder cleans up.
+  io::write_npy(d.file("z.npy"), at::ones({2}));
+  CHECK_FALSE(fs::exists(d.file(orphan)));
+  for (const std::string& kept : {parent, fresh, other_host, std::string(".notes.tmp"), std::string("data.tmp2147483646_3")})
+    CHECK(fs::exists(d.file(kept)));
 }

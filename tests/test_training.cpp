@@ -1,5 +1,7 @@
 // Training, checkpoints, exact resume, synthetic-set generation, 2D data.
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +13,7 @@
 #include "data/toy2d.hpp"
 #include "helpers.hpp"
 #include "io/npy.hpp"
+#include "io/safetensors.hpp"
 #include "metrics/wasserstein.hpp"
 #include "training/continue_rule.hpp"
 #include "training/synth.hpp"
@@ -279,4 +282,113 @@ TEST_CASE("a checkpoint continues only under the settings it was trained with", 
   nlohmann::json richer = spec;
   richer["content"] = {{"bytes", 10}};
   CHECK(refused(richer, net.to_json(), tc).empty());
+}
+
+TEST_CASE("checkpoints are weights-only files: damaged and crafted ones give an error, never a crash", "[training][files]") {
+  TempDir dir;
+  NetConfig net;
+  net.width = 8;
+  net.depth = 2;
+  net.emb_freqs = 2;
+  TrainState st = TrainState::create(net, quick(512));
+  st.provenance = {{"role", "base"}};
+  train(st, data::sample_toy2d(data::Toy2dSpec::named("gaussian"), 128, 0));
+  const std::string good = dir.file("good.ckpt");
+  save_checkpoint(good, st);
+  REQUIRE(io::looks_like_safetensors(good));
+  REQUIRE(is_checkpoint(good));
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write = [&](const std::string& name, const std::string& content) {
+    std::ofstream(dir.file(name), std::ios::binary) << content;
+    return dir.file(name);
+  };
+  auto same_as_good = [&](const TrainState& back) {
+    return back.images_seen == st.images_seen && max_param_diff(*back.raw, *st.raw) == 0.0 &&
+           max_param_diff(*back.ema, *st.ema) == 0.0 && back.provenance == st.provenance;
+  };
+
+  SECTION("one flipped bit anywhere is refused with a sims error (or changes nothing)") {
+    int refused = 0, unchanged = 0;
+    for (size_t off = 0; off < bytes.size(); off += 7) {
+      std::string m = bytes;
+      m[off] = static_cast<char>(m[off] ^ (1 << (off % 8)));
+      const std::string p = write("flip.ckpt", m);
+      try {
+        unchanged += same_as_good(load_checkpoint(p));
+      } catch (const sims::Error&) {
+        ++refused;
+      }
+    }
+    const int tried = static_cast<int>((bytes.size() + 6) / 7);
+    CHECK(refused + unchanged == tried);  // every other outcome (a different model loaded) fails here
+    CHECK(refused > tried * 9 / 10);
+  }
+  SECTION("cut short at any length") {
+    for (size_t len : {size_t{0}, size_t{5}, size_t{8}, size_t{20}, bytes.size() / 2, bytes.size() - 1})
+      CHECK_THROWS_AS(load_checkpoint(write("short.ckpt", bytes.substr(0, len))), sims::Error);
+  }
+  SECTION("a crafted header: nesting, a huge network, offsets outside the file") {
+    auto craft = [&](const std::string& meta_text) {
+      io::write_safetensors(dir.file("crafted.ckpt"),
+                            {{"format", "sims-checkpoint"}, {"version", "2"}, {"sims_checkpoint", meta_text}}, {});
+      return dir.file("crafted.ckpt");
+    };
+    const std::string deep = "{\"net\":{},\"train\":{},\"provenance\":" + std::string(100000, '[') +
+                             std::string(100000, ']') + "}";
+    CHECK_THROWS_WITH(load_checkpoint(craft(deep)), Catch::Contains("deeper than 64"));
+    // Networks that would take hours to build or all memory: refused from their settings, before any allocation.
+    CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp","depth":100000},"train":{}})")),
+                      Catch::Contains("out of range"));
+    CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp","width":16000,"depth":64},"train":{}})")),
+                      Catch::Contains("too large"));
+    CHECK_THROWS_WITH(
+        load_checkpoint(craft(R"({"net":{"type":"unet","model_channels":1024,"channel_mult":[16,16],"num_blocks":16},"train":{}})")),
+        Catch::Contains("too large"));
+    CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp"},"train":{"batch":"x"}})")),
+                      Catch::Contains("wrong type"));
+    // A header length beyond the file, and a tensor whose offsets run past the data.
+    std::string m = bytes;
+    m[0] = m[1] = m[2] = '\xff';  // 16 MiB - 1
+    CHECK_THROWS_WITH(load_checkpoint(write("len.ckpt", m)), Catch::Contains("does not fit the file"));
+    const std::string h = "{\"raw/x\":{\"dtype\":\"F32\",\"shape\":[1000000000,1000000000],\"data_offsets\":[0,4]}}";
+    std::string f(8, '\0');
+    f[0] = static_cast<char>(h.size());
+    CHECK_THROWS_WITH(load_checkpoint(write("big.ckpt", f + h + "abcd")), Catch::Contains("larger than the file"));
+  }
+  SECTION("a network with an empty buffer (no frequency embedding) round-trips") {
+    NetConfig bare = net;
+    bare.emb_freqs = 0;  // its "freqs" buffer has no elements: offsets [x, x] beside the next tensor's [x, y]
+    TrainState b = TrainState::create(bare, quick(256));
+    save_checkpoint(dir.file("bare.ckpt"), b);
+    CHECK(max_param_diff(*load_checkpoint(dir.file("bare.ckpt")).ema, *b.ema) == 0.0);
+  }
+  SECTION("a loss that was not finite keeps the checkpoint usable") {
+    st.loss_curve.push_back({st.images_seen, NAN});
+    save_checkpoint(dir.file("nan.ckpt"), st);
+    TrainState back = load_checkpoint(dir.file("nan.ckpt"));
+    REQUIRE(!back.loss_curve.empty());
+    CHECK(std::isnan(back.loss_curve.back().loss));
+  }
+}
+
+TEST_CASE("a diverged training stops with an error and writes no broken checkpoint", "[training][files]") {
+  TempDir dir;
+  NetConfig net;
+  net.width = 8;
+  net.depth = 2;
+  TrainConfig tc = quick(8 * 200);
+  tc.batch = 8;
+  TrainState st = TrainState::create(net, tc);
+  TrainOptions o;
+  o.checkpoint_path = dir.file("d.ckpt");
+  // Finite data whose squared errors overflow float: every loss is infinite.
+  at::Tensor huge = data::sample_toy2d(data::Toy2dSpec::named("gaussian"), 64, 0) * 1e25;
+  CHECK_THROWS_WITH(train(st, huge, o), Catch::Contains("diverged") && Catch::Contains("nothing was written"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("d.ckpt")));
+  tc.lr = 9.2e18;
+  CHECK_THROWS_WITH(TrainState::create(net, tc), Catch::Contains("(0, 1]"));
 }

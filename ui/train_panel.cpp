@@ -30,6 +30,7 @@
 #include "analysis_tab.hpp"
 #include "common/error.hpp"
 #include "data/toy2d.hpp"
+#include "experiment/json_io.hpp"
 #include "io/npy.hpp"
 #include "message_area.hpp"
 #include "training/synth.hpp"
@@ -69,13 +70,7 @@ std::pair<std::string, std::string> run_train_plan(const TrainPlan& plan, engine
 
   data::Toy2dSpec spec = data::Toy2dSpec::named(plan.dataset);
   at::Tensor data = data::sample_toy2d(spec, plan.n_data, plan.seed);
-  nlohmann::json net_json;
-  {
-    std::ifstream f(plan.net_config);
-    if (!f) throw InputError("cannot open the network configuration '" + plan.net_config + "'");
-    net_json = nlohmann::json::parse(f, nullptr, false);
-    if (net_json.is_discarded()) throw InputError("'" + plan.net_config + "' is not valid JSON");
-  }
+  const nlohmann::json net_json = experiment::read_json_file(plan.net_config);
   TrainConfig tc;
   tc.budget = plan.base_budget;
   tc.batch = plan.batch;

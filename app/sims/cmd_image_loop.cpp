@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "data/image_datasets.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/image_loop.hpp"
@@ -58,11 +59,7 @@ bool given(CLI::App* cmd, const std::string& name) { return cmd->get_option(name
 NetConfig read_net(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError("--net: cannot read '" + path + "'");
-  try {
-    return NetConfig::from_json(nlohmann::json::parse(in));
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError("--net '" + path + "' is not valid JSON: " + e.what());
-  }
+  return NetConfig::from_json(parse_json_bounded(in, "--net '" + path + "'"));
 }
 
 // The network: --net FILE, else the checkpoint's (--init / --base), else the

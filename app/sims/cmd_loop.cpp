@@ -18,6 +18,7 @@
 #include "cli_progress.hpp"
 #include "cmd_image_loop.hpp"
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/diffusion_loop.hpp"
 #include "loops/gaussian_loop.hpp"
@@ -74,17 +75,17 @@ nlohmann::json read_result(const std::string& where) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // A --json capture: the last non-empty line is the object.
   try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception&) {
+    return parse_json_bounded(text, "--compare '" + path + "'");
+  } catch (const InputError&) {
   }
   std::istringstream lines(text);
   std::string line, last;
   while (std::getline(lines, line))
     if (!line.empty()) last = line;
   try {
-    return nlohmann::json::parse(last);
-  } catch (const nlohmann::json::exception&) {
-    throw InputError("--compare: '" + path + "' is not a loop result (JSON)");
+    return parse_json_bounded(last, "--compare '" + path + "'");
+  } catch (const InputError& e) {
+    throw InputError(std::string(e.what()) + ": not a loop result");
   }
 }
 
@@ -326,6 +327,8 @@ int run_loop(LoopArgs& a) {
   if (std::find(kFamilies.begin(), kFamilies.end(), a.family) == kFamilies.end())
     throw InputError("--family " + a.family + " is not available (gaussian, diffusion2d or images)");
   refuse_other_families_flags(a);
+  if (a.workers < 0 || a.threads < 0 || a.batch_runs < 0 || a.save_runs < 0)
+    throw InputError("--workers, --threads, --batch-runs and --save-runs must be >= 0");
   // Plot-only: no loop asked for, only finished runs to draw.
   if (a.kind.empty() && !a.resume && !a.plot.empty() && !a.compare.empty()) {
     prepare_output("--plot", a.plot);

@@ -151,6 +151,8 @@ TrainState fresh_state(TrainArgs& a, const TrainConfig& tc, const at::Tensor& da
 }
 
 int run_train(TrainArgs& a) {
+  if (a.budget < 0) throw InputError("--budget must be a positive number of images (got " + std::to_string(a.budget) + ")");
+  if (!(a.epochs >= 0) || !std::isfinite(a.epochs) || a.epochs > 1e9) throw InputError("--epochs must be a positive number");
   apply_threads(a.threads);
   if (a.finetune && a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
   nlohmann::json spec;

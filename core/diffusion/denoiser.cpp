@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
+#include "io/safetensors.hpp"
 #include "diffusion/analytic.hpp"
 #include "diffusion/torchscript_denoiser.hpp"
 #include "training/checkpoint.hpp"
@@ -50,6 +52,9 @@ DenoiserPtr load_denoiser(const std::string& path, const LoadOptions& opts) {
   in.read(head, 4);
   if (in.gcount() < 4) throw ModelError("'" + path + "' is too short to be a model file");
 
+  // Weights-only checkpoints (safetensors layout): straight to the checked reader, whose message names the damage.
+  if (io::looks_like_safetensors(path)) return NetworkDenoiser::from_checkpoint(path, opts);
+
   // JSON: an analytic model description.
   size_t first = 0;
   while (first < 4 && std::isspace(static_cast<unsigned char>(head[first]))) ++first;
@@ -59,9 +64,9 @@ DenoiserPtr load_denoiser(const std::string& path, const LoadOptions& opts) {
     ss << in.rdbuf();
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(ss.str());
-    } catch (const std::exception& e) {
-      throw ModelError("'" + path + "' is not valid JSON: " + std::string(e.what()));
+      j = parse_json_bounded(ss.str(), "'" + path + "'");
+    } catch (const InputError& e) {
+      throw ModelError(e.what());
     }
     auto m = AnalyticDenoiser::from_json(j, path);
     if (!opts.sample_shape.empty() && opts.sample_shape != m->info().sample_shape)

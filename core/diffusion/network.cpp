@@ -30,6 +30,38 @@ nlohmann::json NetConfig::to_json() const {
           {"sigma_data", sigma_data}};
 }
 
+namespace {
+
+// At most this many weights per network: a training state holds four copies (raw, EMA, two Adam moments), so
+// 2^27 floats is 2 GiB, far above the models here (the shipped faces U-Net has 0.28 M), and a damaged or crafted
+// file cannot make the program allocate more before it has checked the file's weights.
+constexpr double kMaxParameters = double(int64_t{1} << 27);
+
+// An upper bound on the parameter count, in double so that no setting overflows it: exact for the MLP; for the
+// U-Net every residual block counted at the widest level's channels ch, with a decoder block's doubled input
+// (3x3 convolutions 2ch -> ch and ch -> ch, a 1x1 skip, an attention block, the embedding projection).
+double parameter_bound(const NetConfig& c) {
+  if (c.type != "unet") {
+    const double in = double(c.dim) + 1 + 2 * double(c.emb_freqs), w = double(c.width);
+    return (in + 1) * w + double(c.depth - 1) * (w + 1) * w + (w + 1) * double(c.dim);
+  }
+  double widest = 1;
+  for (int64_t m : c.channel_mult) widest = std::max(widest, double(m));
+  const double ch = double(c.model_channels) * widest, emb = 4 * double(c.model_channels);
+  const double blocks = double(c.channel_mult.size()) * (2 * double(c.num_blocks) + 2) + 2;
+  const double block = 33 * ch * ch + emb * ch + 8 * ch;
+  return blocks * block + (2 * double(c.emb_freqs) + 2 + emb) * emb + 2 * 9 * double(c.channels) * ch;
+}
+
+void check_size(const NetConfig& c) {
+  const double n = parameter_bound(c);
+  if (n > kMaxParameters)
+    throw InputError("network configuration too large: up to " + std::to_string(static_cast<int64_t>(n / 1e6)) +
+                     " M parameters (at most " + std::to_string(static_cast<int64_t>(kMaxParameters / 1e6)) + " M)");
+}
+
+}  // namespace
+
 NetConfig NetConfig::from_json(const nlohmann::json& j) {
   NetConfig c;
   try {
@@ -57,15 +89,27 @@ NetConfig NetConfig::from_json(const nlohmann::json& j) {
       throw InputError(
           "U-Net configuration: channels >= 1, resolution a power of two >= 8, model_channels a multiple of 4, "
           "channel_mult non-empty, num_blocks >= 1, 0 <= dropout < 1, emb_freqs >= 1, sigma_data > 0");
+    if (c.channel_mult.size() > 8) throw InputError("U-Net configuration: at most 8 levels of channel_mult");
     if (c.resolution >> (c.channel_mult.size() - 1) < 4)
       throw InputError("U-Net configuration: " + std::to_string(c.channel_mult.size()) + " levels reduce resolution " +
                        std::to_string(c.resolution) + " below 4 pixels");
     for (int64_t m : c.channel_mult)
-      if (m < 1) throw InputError("U-Net configuration: channel_mult entries must be >= 1");
+      if (m < 1 || m > 16) throw InputError("U-Net configuration: channel_mult entries must be between 1 and 16");
+    // Bounds far beyond any model this program trains, checked before anything is allocated: a damaged or
+    // crafted file cannot ask for a network that exhausts memory or takes hours to build.
+    if (c.channels > 64 || c.resolution > 1024 || c.model_channels > 1024 || c.num_blocks > 16 ||
+        c.emb_freqs > 1024 || c.attn_resolutions.size() > 16 || !std::isfinite(c.sigma_data))
+      throw InputError("U-Net configuration out of range: channels <= 64, resolution <= 1024, model_channels <= 1024, "
+                       "num_blocks <= 16, emb_freqs <= 1024, sigma_data finite");
+    check_size(c);
     return c;
   }
   if (c.dim < 1 || c.width < 1 || c.depth < 1 || c.emb_freqs < 0 || !(c.sigma_data > 0))
     throw InputError("network configuration: dim, width, depth must be >= 1, emb_freqs >= 0, sigma_data > 0");
+  if (c.dim > 65536 || c.width > 16384 || c.depth > 64 || c.emb_freqs > 1024 || !std::isfinite(c.sigma_data))
+    throw InputError("network configuration out of range: dim <= 65536, width <= 16384, depth <= 64, emb_freqs <= "
+                     "1024, sigma_data finite");
+  check_size(c);
   return c;
 }
 

@@ -9,6 +9,7 @@
 #include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims {
 namespace {
@@ -73,9 +74,9 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
   nlohmann::json meta = nlohmann::json::object();
   if (!extra["sims.json"].empty()) {
     try {
-      meta = nlohmann::json::parse(extra["sims.json"]);
-    } catch (const std::exception&) {
-      throw ModelError("'" + path + "': its sims.json metadata is not valid JSON");
+      meta = parse_json_bounded(extra["sims.json"], "its sims.json metadata");
+    } catch (const InputError& e) {
+      throw ModelError("'" + path + "': " + e.what());
     }
     info_.provenance = meta;
     if (meta.contains("sigma_min")) info_.sigma_min = meta["sigma_min"].get<double>();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "io/atomic_file.hpp"
 #include "io/crc32.hpp"
 
@@ -13,19 +14,15 @@ namespace sims::experiment {
 json read_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError("cannot read '" + path + "'");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw InputError("'" + path + "' is not valid JSON: " + e.what());
-  }
+  return parse_json_bounded(in, "'" + path + "'");
 }
 
 json read_json_or_null(const std::string& path) {
   std::ifstream in(path);
   if (!in) return nullptr;
   try {
-    return json::parse(in);
-  } catch (const json::exception&) {
+    return parse_json_bounded(in, path);
+  } catch (const InputError&) {
     return nullptr;
   }
 }

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "data/faces.hpp"
 #include "data/image_datasets.hpp"
 #include "io/atomic_file.hpp"
@@ -144,9 +145,9 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     nlohmann::json meta = nlohmann::json::object();
     if (!extra["sims.json"].empty()) {
       try {
-        meta = nlohmann::json::parse(extra["sims.json"]);
-      } catch (const std::exception&) {
-        throw ModelError("'" + spec.path + "': its sims.json metadata is not valid JSON");
+        meta = parse_json_bounded(extra["sims.json"], "its sims.json metadata");
+      } catch (const InputError& e) {
+        throw ModelError("'" + spec.path + "': " + e.what());
       }
     }
     try {
@@ -454,9 +455,9 @@ std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
     throw ModelError("'" + path + "' is not a SIMS feature network (no sims_feature_net record)");
   nlohmann::json meta;
   try {
-    meta = nlohmann::json::parse(v.toStringRef());
-  } catch (const std::exception&) {
-    throw ModelError("'" + path + "': feature network metadata is corrupt");
+    meta = parse_json_bounded(v.toStringRef(), "its metadata");
+  } catch (const InputError& e) {
+    throw ModelError("'" + path + "': feature network metadata is corrupt (" + std::string(e.what()) + ")");
   }
   std::shared_ptr<FeatureCnn> net;
   try {

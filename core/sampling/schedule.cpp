@@ -11,16 +11,18 @@ void SamplerConfig::validate() const {
   auto fin = [](double v) { return std::isfinite(v); };
   if (steps < 1 || steps > 100000) throw InputError("--steps must be between 1 and 100000 (got " + std::to_string(steps) + ")");
   if (!fin(sigma_min) || sigma_min <= 0) throw InputError("--sigma-min must be a positive number");
-  if (!fin(sigma_max) || sigma_max <= 0) throw InputError("--sigma-max must be a positive number");
+  if (!fin(sigma_max) || sigma_max <= 0 || sigma_max > 1e5)
+    throw InputError("--sigma-max must be a positive number up to 1e5 (EDM uses 80)");
   if (sigma_min > sigma_max) throw InputError("--sigma-min must not exceed --sigma-max");
-  if (!fin(rho) || rho <= 0) throw InputError("--rho must be a positive number");
-  if (!fin(churn) || churn < 0) throw InputError("--churn must be >= 0");
+  if (!fin(rho) || rho <= 0 || rho > 1000) throw InputError("--rho must be a positive number up to 1000 (EDM uses 7)");
+  if (!fin(churn) || churn < 0 || churn > 1e6) throw InputError("--churn must be between 0 and 1e6");
   if (!(s_min >= 0) || std::isnan(s_max) || s_max < s_min) throw InputError("--s-min/--s-max must satisfy 0 <= s-min <= s-max");
-  if (!fin(s_noise) || s_noise < 0) throw InputError("--s-noise must be >= 0");
+  if (!fin(s_noise) || s_noise < 0 || s_noise > 100) throw InputError("--s-noise must be between 0 and 100");
 }
 
 void Guidance::validate() const {
-  if (!std::isfinite(omega)) throw InputError("--omega must be a finite number");
+  if (!std::isfinite(omega) || std::abs(omega) > 1000)
+    throw InputError("--omega must be a number between -1000 and 1000 (the papers' best is below 5)");
   if (std::isnan(lo) || std::isnan(hi) || lo < 0 || hi < lo)
     throw InputError("--interval LO:HI needs 0 <= LO <= HI");
 }

@@ -5,8 +5,11 @@
 #include <torch/serialize.h>
 #include <torch/serialize/archive.h>
 
+#include <set>
+
 #include "common/error.hpp"
-#include "io/atomic_file.hpp"
+#include "common/json_parse.hpp"
+#include "io/safetensors.hpp"
 
 namespace sims {
 
@@ -38,7 +41,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
 void TrainConfig::validate() const {
   if (budget < 1) throw InputError("the training budget (images) must be >= 1");
   if (batch < 1 || batch > (1 << 22)) throw InputError("--batch must be between 1 and 4194304");
-  if (!(lr > 0) || !std::isfinite(lr)) throw InputError("--lr must be a positive number");
+  if (!(lr > 0) || !(lr <= 1)) throw InputError("--lr must be a number in (0, 1]");
   if (lr_rampup < 0 || checkpoint_every < 0 || snapshot_every < 0) throw InputError("image counts must be >= 0");
   if (!(ema_halflife >= 0) || !(ema_rampup >= 0)) throw InputError("EMA settings must be >= 0");
   if (!(p_std > 0) || !std::isfinite(p_mean)) throw InputError("P_std must be > 0 and P_mean finite");
@@ -88,8 +91,41 @@ TrainState TrainState::fork(const TrainState& from, const TrainConfig& train) {
 
 // [SECTION] Files ---------------------------------------------------------------
 
-void save_checkpoint(const std::string& path, const TrainState& st) {
-  nlohmann::json meta = {{"format", "sims-checkpoint"},
+namespace {
+
+// The format's tensors: "raw/<name>" and "ema/<name>" for every parameter and buffer of the two networks,
+// "adam/<i>/{step,exp_avg,exp_avg_sq}" for the i-th optimised parameter that has Adam state.
+constexpr const char* kFormat = "sims-checkpoint";
+constexpr const char* kVersion = "2";
+
+void add_module(std::vector<std::pair<std::string, at::Tensor>>& out, const std::string& prefix, const EdmNetwork& net) {
+  for (const auto& p : net.named_parameters(true)) out.emplace_back(prefix + p.key(), p.value());
+  for (const auto& b : net.named_buffers(true)) out.emplace_back(prefix + b.key(), b.value());
+}
+
+// Copies the file's tensors prefix + name into every parameter and buffer of `net`, checking each shape first;
+// marks the names it used.
+void load_module(const io::TensorFile& f, std::set<std::string>& used, const std::string& prefix, EdmNetwork& net,
+                 const std::string& path) {
+  torch::NoGradGuard ng;
+  auto fill = [&](const std::string& name, at::Tensor& dst) {
+    auto it = f.tensors.find(prefix + name);
+    if (it == f.tensors.end()) throw ModelError("'" + path + "' lacks the weights '" + prefix + name + "' its network needs");
+    if (!at::isFloatingType(it->second.scalar_type()))
+      throw ModelError("'" + path + "': the weights '" + prefix + name + "' are not floating-point numbers");
+    if (it->second.sizes() != dst.sizes())
+      throw ModelError("'" + path + "': the weights '" + prefix + name + "' have shape " +
+                       shape_to_string(it->second.sizes().vec()) + ", its network needs " +
+                       shape_to_string(dst.sizes().vec()));
+    dst.copy_(it->second);
+    used.insert(prefix + name);
+  };
+  for (auto& p : net.named_parameters(true)) fill(p.key(), p.value());
+  for (auto& b : net.named_buffers(true)) fill(b.key(), b.value());
+}
+
+nlohmann::json checkpoint_meta(const TrainState& st) {
+  nlohmann::json meta = {{"format", kFormat},
                          {"version", 1},
                          {"net", st.net.to_json()},
                          {"train", st.train.to_json()},
@@ -100,29 +136,79 @@ void save_checkpoint(const std::string& path, const TrainState& st) {
   nlohmann::json curve = nlohmann::json::array();
   for (const auto& p : st.loss_curve) curve.push_back({p.images, p.loss});
   meta["loss_curve"] = curve;
-  torch::serialize::OutputArchive ar, raw, ema, adam;
-  ar.write("sims_checkpoint", c10::IValue(meta.dump()));
-  st.raw->save(raw);
-  st.ema->save(ema);
-  st.adam->save(adam);
-  ar.write("raw", raw);
-  ar.write("ema", ema);
-  ar.write("adam", adam);
-  io::write_atomically(path, [&](std::ostream& out) { ar.save_to(out); });
+  return meta;
 }
 
-bool is_checkpoint(const std::string& path) {
+// The training state a checkpoint's metadata describes, with fresh weights; ModelError for anything damaged.
+TrainState state_from_meta(const std::string& text, const std::string& path) {
   try {
-    torch::serialize::InputArchive ar;
-    ar.load_from(path, torch::Device(torch::kCPU));  // CUDA-trained checkpoints load anywhere
-    c10::IValue v;
-    return ar.try_read("sims_checkpoint", v);
-  } catch (const c10::Error&) {
-    return false;
+    const nlohmann::json meta = parse_json_bounded(text, "its metadata");
+    if (!meta.is_object() || !meta.contains("net") || !meta.contains("train") || !meta["net"].is_object() ||
+        !meta["train"].is_object())
+      throw InputError("its metadata lacks the network or training settings");
+    TrainState st = TrainState::create(NetConfig::from_json(meta["net"]), TrainConfig::from_json(meta["train"]));
+    st.images_seen = meta.value("images_seen", int64_t{0});
+    st.nonfinite_grad_steps = meta.value("nonfinite_grad_steps", int64_t{0});
+    if (st.images_seen < 0 || st.nonfinite_grad_steps < 0) throw InputError("its image counts are negative");
+    st.data = meta.value("data", nlohmann::json::object());
+    st.provenance = meta.value("provenance", nlohmann::json::object());
+    for (const auto& p : meta.value("loss_curve", nlohmann::json::array())) {
+      if (!p.is_array() || p.size() != 2 || !p[0].is_number_integer())
+        throw InputError("its loss curve has an entry that is not [images, loss]");
+      // A loss that was not finite is stored as null: keep it as NaN, the training is not lost for it.
+      st.loss_curve.push_back({p[0].get<int64_t>(), p[1].is_number() ? p[1].get<double>() : NAN});
+    }
+    return st;
+  } catch (const Error& e) {
+    throw ModelError("'" + path + "' is damaged: " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    std::string msg = e.what();
+    throw ModelError("'" + path + "' is damaged: its metadata has a wrong type (" + msg.substr(msg.find(']') + 2) + ")");
   }
 }
 
-TrainState load_checkpoint(const std::string& path) {
+TrainState load_weights_only(const std::string& path) {
+  const io::TensorFile f = io::read_safetensors(path);
+  auto fmt = f.metadata.find("format");
+  auto text = f.metadata.find("sims_checkpoint");
+  if (fmt == f.metadata.end() || fmt->second != kFormat || text == f.metadata.end())
+    throw ModelError("'" + path + "' is a safetensors file but not a SIMS checkpoint (no sims_checkpoint metadata)");
+  auto version = f.metadata.find("version");
+  if (version == f.metadata.end() || version->second != kVersion)
+    throw ModelError("'" + path + "' is a SIMS checkpoint of another version (" +
+                     (version == f.metadata.end() ? std::string("none") : version->second.substr(0, 16)) +
+                     "); this program reads version " + kVersion);
+  TrainState st = state_from_meta(text->second, path);
+  std::set<std::string> used;
+  load_module(f, used, "raw/", *st.raw, path);
+  load_module(f, used, "ema/", *st.ema, path);
+  const auto& params = st.adam->param_groups().at(0).params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string k = "adam/" + std::to_string(i) + "/";
+    auto step = f.tensors.find(k + "step");
+    if (step == f.tensors.end()) continue;
+    auto m = f.tensors.find(k + "exp_avg"), v = f.tensors.find(k + "exp_avg_sq");
+    if (m == f.tensors.end() || v == f.tensors.end() || step->second.numel() != 1 ||
+        step->second.scalar_type() != at::kLong || step->second.item<int64_t>() < 1 || m->second.sizes() != params[i].sizes() ||
+        v->second.sizes() != params[i].sizes() || !at::isFloatingType(m->second.scalar_type()) ||
+        !at::isFloatingType(v->second.scalar_type()))
+      throw ModelError("'" + path + "': the optimizer state of parameter " + std::to_string(i) +
+                       " does not match its network");
+    auto state = std::make_unique<torch::optim::AdamParamState>();
+    state->step(step->second.item<int64_t>());
+    state->exp_avg(m->second.to(params[i].scalar_type()).clone());
+    state->exp_avg_sq(v->second.to(params[i].scalar_type()).clone());
+    st.adam->state()[c10::guts::to_string(params[i].unsafeGetTensorImpl())] = std::move(state);
+    used.insert({k + "step", k + "exp_avg", k + "exp_avg_sq"});
+  }
+  for (const auto& [name, t] : f.tensors)
+    if (!used.count(name)) throw ModelError("'" + path + "' holds a tensor '" + name + "' its network does not have");
+  return st;
+}
+
+// Checkpoints written before the weights-only format: a LibTorch archive, read through LibTorch's own loader
+// (which parses the TorchScript code inside; only load such files from sources you trust).
+TrainState load_legacy(const std::string& path) {
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(path, torch::Device(torch::kCPU));  // CUDA-trained checkpoints load anywhere
@@ -132,13 +218,7 @@ TrainState load_checkpoint(const std::string& path) {
   c10::IValue v;
   if (!ar.try_read("sims_checkpoint", v) || !v.isString())
     throw ModelError("'" + path + "' is not a SIMS checkpoint (no sims_checkpoint record)");
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(v.toStringRef());
-  } catch (const std::exception&) {
-    throw ModelError("'" + path + "': checkpoint metadata is corrupt");
-  }
-  TrainState st = TrainState::create(NetConfig::from_json(meta.at("net")), TrainConfig::from_json(meta.at("train")));
+  TrainState st = state_from_meta(v.toStringRef(), path);
   try {
     torch::serialize::InputArchive raw, ema, adam;
     ar.read("raw", raw);
@@ -151,13 +231,53 @@ TrainState load_checkpoint(const std::string& path) {
     std::string msg = e.what_without_backtrace();
     throw ModelError("'" + path + "': checkpoint weights do not match its configuration: " + msg.substr(0, msg.find('\n')));
   }
+  return st;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainState& st) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  add_module(tensors, "raw/", *st.raw);
+  add_module(tensors, "ema/", *st.ema);
+  const auto& params = st.adam->param_groups().at(0).params();
+  const auto& state = st.adam->state();
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto it = state.find(c10::guts::to_string(params[i].unsafeGetTensorImpl()));
+    if (it == state.end()) continue;
+    const auto& s = static_cast<const torch::optim::AdamParamState&>(*it->second);
+    const std::string k = "adam/" + std::to_string(i) + "/";
+    tensors.emplace_back(k + "step", at::scalar_tensor(s.step(), at::kLong));
+    tensors.emplace_back(k + "exp_avg", s.exp_avg());
+    tensors.emplace_back(k + "exp_avg_sq", s.exp_avg_sq());
+  }
+  io::write_safetensors(path, {{"format", kFormat}, {"version", kVersion}, {"sims_checkpoint", checkpoint_meta(st).dump()}},
+                        tensors);
+}
+
+bool is_checkpoint(const std::string& path) {
+  if (io::looks_like_safetensors(path)) {
+    try {
+      const io::TensorFile f = io::read_safetensors(path);
+      auto fmt = f.metadata.find("format");
+      return fmt != f.metadata.end() && fmt->second == kFormat;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+  try {
+    torch::serialize::InputArchive ar;
+    ar.load_from(path, torch::Device(torch::kCPU));
+    c10::IValue v;
+    return ar.try_read("sims_checkpoint", v);
+  } catch (const c10::Error&) {
+    return false;
+  }
+}
+
+TrainState load_checkpoint(const std::string& path) {
+  TrainState st = io::looks_like_safetensors(path) ? load_weights_only(path) : load_legacy(path);
   for (auto& p : st.ema->parameters()) p.set_requires_grad(false);
-  st.images_seen = meta.value("images_seen", int64_t{0});
-  st.nonfinite_grad_steps = meta.value("nonfinite_grad_steps", int64_t{0});
-  st.data = meta.value("data", nlohmann::json::object());
-  st.provenance = meta.value("provenance", nlohmann::json::object());
-  for (const auto& p : meta.value("loss_curve", nlohmann::json::array()))
-    st.loss_curve.push_back({p[0].get<int64_t>(), p[1].get<double>()});
   return st;
 }
 

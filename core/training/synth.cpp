@@ -68,8 +68,7 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
   std::error_code ec;
   if (fs::exists(partial, ec) && fs::exists(state_path, ec)) {
     try {
-      std::ifstream sf(state_path);
-      nlohmann::json st = nlohmann::json::parse(sf);
+      const nlohmann::json st = experiment::read_json_or_null(state_path);  // damaged: null, start over below
       const int64_t done = st.at("done").get<int64_t>();
       const auto need = static_cast<uintmax_t>(header.size() + done * row_floats * 4);
       if (st.at("config") != fp) {

@@ -16,6 +16,15 @@
 namespace sims {
 namespace {
 
+// Consecutive steps with a loss that is not finite after which training counts as diverged.
+constexpr int64_t kDivergedSteps = 50;
+
+std::string lr_text(double lr) {
+  std::ostringstream s;
+  s << lr;
+  return s.str();
+}
+
 std::string snapshot_name(const std::string& pattern, int64_t images) {
   char buf[4096];
   std::snprintf(buf, sizeof buf, pattern.c_str(), static_cast<long long>(images));
@@ -69,6 +78,7 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
   int64_t next_snap = tc.snapshot_every > 0 ? (st.images_seen / tc.snapshot_every + 1) * tc.snapshot_every : -1;
   double loss_acc = 0;
   int64_t loss_count = 0;
+  int64_t nonfinite_losses = 0;  // consecutive steps whose loss was not finite
   auto params = st.raw->parameters();
   auto ema_params = st.ema->parameters();
 
@@ -109,6 +119,14 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     if (std::isfinite(lv)) {
       loss_acc += lv;
       ++loss_count;
+      nonfinite_losses = 0;
+    } else if (++nonfinite_losses >= kDivergedSteps) {
+      // Diverged: the weights no longer give a number. Stop before anything is written, so the last
+      // checkpoint (if any) stays the last good state instead of being replaced by a broken model.
+      throw ModelError("training diverged at " + std::to_string(st.images_seen) + " images: the loss was not finite for " +
+                       std::to_string(kDivergedSteps) + " steps in a row (learning rate " + lr_text(tc.lr) +
+                       " too high, or extreme data); nothing was written" +
+                       (opts.checkpoint_path.empty() ? std::string() : ", '" + opts.checkpoint_path + "' keeps its last good state"));
     }
     const bool done = st.images_seen >= tc.budget;
     if (st.images_seen >= next_progress || done) {
@@ -123,6 +141,8 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
         opts.on_progress({st.images_seen, tc.budget, mean_loss, secs, (tc.budget - st.images_seen) / std::max(ips, 1e-9), ips});
       }
     }
+    // No file is written while the loss is not finite: if it does not recover, the files keep the last good state.
+    if (nonfinite_losses > 0) continue;
     if (next_snap > 0 && st.images_seen >= next_snap && !opts.snapshot_pattern.empty()) {
       save_checkpoint(snapshot_name(opts.snapshot_pattern, st.images_seen), st);
       next_snap += tc.snapshot_every;

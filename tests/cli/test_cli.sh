@@ -487,7 +487,7 @@ expect_line "unknown subcommand" 2 "error: unknown metrics command 'fdd'; did yo
 expect_line "unknown option" 2 "error: unknown option '--modle'; did you mean '--model'?" -- "$SIMS" sample --modle "$FX/mlp_base.pt" --n 2 --seed 1 --out "$T/m1.npy"
 expect_line "unknown option =value" 2 "error: unknown option '--generatoins'; did you mean '--generations'?" -- "$SIMS" loop --kind augment --generatoins=3
 expect_line "unknown option, no guess" 2 "error: unknown option '--frobnicate' (see 'sims sample --help')" -- "$SIMS" sample --frobnicate
-expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift, tune)" -- "$SIMS" zzz
+expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, convert, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift, tune)" -- "$SIMS" zzz
 # ... while negative numbers and vector values are still values.
 "$SIMS" sample --model "$FX/gauss.json" --aux "$FX/gauss.json" --omega -0.5 --n 5 --seed 1 --steps 4 --out "$T/m2.npy" >/dev/null 2>"$T/m2.err" && ok || bad "negative omega: $(cat "$T/m2.err")"
 
@@ -655,6 +655,42 @@ assert s["chosen"]["omega"] == t["omega"] and s["chosen"]["significant"], s["cho
 md = open(sys.argv[2]).read()
 assert "## The shipped tuned pair" in md and "**SIMS lowers energy by" in md.split("## The shipped tuned pair")[1], md
 PY
+
+# --- files users bring (issue 14) ----------------------------------------------------------
+# A checkpoint of the older LibTorch-archive format (made by sims before the weights-only format) converts to the
+# weights-only one and samples the same.
+cp "$(dirname "$0")/../golden/legacy-mlp2d.ckpt" "$T/old.ckpt"
+"$SIMS" info "$T/old.ckpt" | grep -q "format:.*older version" && ok || bad "info names the old format"
+"$SIMS" convert "$T/old.ckpt" "$T/new.ckpt" >/dev/null && ok || bad "convert failed"
+"$SIMS" info "$T/new.ckpt" | grep -q "format:.*weights only" && ok || bad "info names the weights-only format"
+"$SIMS" sample --model "$T/old.ckpt" --n 64 --seed 3 --steps 8 --out "$T/s-old.npy" >/dev/null 2>&1
+"$SIMS" sample --model "$T/new.ckpt" --n 64 --seed 3 --steps 8 --out "$T/s-new.npy" >/dev/null 2>&1
+cmp -s "$T/s-old.npy" "$T/s-new.npy" && ok || bad "the converted checkpoint samples differently"
+expect_line "convert onto an existing file" 1 "error: '$T/new.ckpt' exists; pass --force to replace it" -- \
+  "$SIMS" convert "$T/old.ckpt" "$T/new.ckpt"
+# A damaged weights-only checkpoint: one clear line, whichever byte was hit.
+$PY - "$T/new.ckpt" "$T/flip.ckpt" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 0x10
+open(sys.argv[2], "wb").write(bytes(b))
+PY
+expect_error "sample a damaged checkpoint" "$T/flip.npy" -- "$SIMS" sample --model "$T/flip.ckpt" --n 4 --seed 0 --out "$T/flip.npy"
+grep -q "checksum" "$T/stderr" && ok || bad "damaged checkpoint message: $(cat "$T/stderr")"
+# Nonsense numbers are refused before any work.
+refused() {  # refused NAME OUTPUT WORD -- command...: one error line that names WORD, no output
+  local name="$1" out="$2" word="$3"; shift 3
+  expect_error "$name" "$out" "$@"
+  grep -q -- "$word" "$T/stderr" && ok || bad "$name: the message does not name $word: $(cat "$T/stderr")"
+}
+refused "omega 9e18" "$T/o.npy" --omega -- "$SIMS" sample --model "$T/new.ckpt" --aux "$T/new.ckpt" --omega 9e18 --n 4 \
+  --seed 0 --out "$T/o.npy"
+refused "sigma-max 9e18" "$T/o.npy" --sigma-max -- "$SIMS" sample --model "$T/new.ckpt" --sigma-max 9e18 --n 4 --seed 0 \
+  --out "$T/o.npy"
+refused "rho 1e308" "$T/o.npy" --rho -- "$SIMS" sample --model "$T/new.ckpt" --rho 1e308 --n 4 --seed 0 --out "$T/o.npy"
+refused "train budget -1" "$T/b.ckpt" --budget -- "$SIMS" train --data gaussian --budget -1 --out "$T/b.ckpt"
+refused "train lr 9.2e18" "$T/b.ckpt" --lr -- "$SIMS" train --data gaussian --budget 100 --lr 9.2e18 --out "$T/b.ckpt"
+refused "loop workers -1" "$T/lw" --workers -- "$SIMS" loop --family diffusion2d --kind augment --runs 2 --generations 1 \
+  --workers -1 --out "$T/lw"
 
 # The studio's --help needs no display (issue 13).
 STUDIO="$(dirname "$SIMS")/sims-studio"
