@@ -40,11 +40,16 @@ $PY - "${DIRS[@]}" <<'PY'
 import json, sys
 paper = {("standard", 125): 1.71, ("standard", 250): 2.46, ("standard", 500): 3.99, ("standard", 1000): 6.69,
          ("sims", 125): 0.996, ("sims", 250): 1.013, ("sims", 500): 1.078, ("sims", 1000): 1.204}
-print(f"{'algorithm':10s} {'|D_s|':>6s} {'E[dist(G^1)]':>13s} {'limit ratio':>12s} {'paper':>7s}")
+def ci(j, k):
+    lo, hi = j.get(k + "_lo"), j.get(k + "_hi")
+    return f"[{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else "(no interval)"
+print(f"{'algorithm':10s} {'|D_s|':>6s} {'E[dist(G^1)]':>13s} {'limit ratio (95 % CI)':>24s} {'paper':>7s}")
 for d in sys.argv[1:]:
     j = json.load(open(d + "/metrics.json"))
     key = (j["algorithm"], j["n_synth"])
-    print(f"{j['algorithm']:10s} {j['n_synth']:6d} {j['w2_mean'][0]:13.4f} {j['limit_ratio']:12.3f} {paper.get(key, float('nan')):7.3f}")
-print("(paper: SIMS at its best omega per size; limit = mean ratio over generations 20..100)")
+    print(f"{j['algorithm']:10s} {j['n_synth']:6d} {j['w2_mean'][0]:13.4f} {j['limit_ratio']:8.3f} {ci(j, 'limit_ratio'):>15s} "
+          f"{paper.get(key, float('nan')):7.3f}")
+print("(paper: SIMS at its best omega per size; limit = mean ratio over generations 20..100; lower is better;")
+print(" intervals: percentile bootstrap over whole runs)")
 PY
 echo "-> $OUT/fig4_ratio.png, $OUT/fig4_w2.png"

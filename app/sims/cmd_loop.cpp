@@ -94,7 +94,7 @@ std::string auto_label(const nlohmann::json& j) {
   const std::string fam = j.value("family", std::string("gaussian"));
   if (fam == "diffusion2d" || fam == "images") {
     if (j.value("algorithm", std::string("standard")) == "sims")
-      o << "SIMS w=" << j.value("omega", 0.0);
+      o << "SIMS \u03c9=" << j.value("omega", 0.0);
     else
       o << "standard";
   } else {
@@ -137,7 +137,7 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     const char* subtitle;
   };
   static const Key keys[] = {
-      {"ratio", "E[dist(G^t)] / E[dist(G^1)]", "lower is better (1: no drift)"},
+      {"ratio", "E[dist(G^t)] / E[dist(G^1)]", "lower is better (1: no drift); bars or band: 95 % bootstrap over the runs"},
       {"w2_mean", "E[W2] to p_r", "lower is better; bars or band: 95 % Student-t intervals over the runs"},
       {"w2_median", "median W2 to p_r", "lower is better"},
       {"trace_mean", "mean tr \u03a3 of the fitted Gaussians",

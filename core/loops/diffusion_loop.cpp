@@ -189,6 +189,20 @@ nlohmann::json DiffusionLoopResult::to_json() const {
   }
   j["w2_lo"] = lo, j["w2_hi"] = hi;
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
+  // Each generation's ratio E[dist(G^t)]/E[dist(G^1)] with its percentile bootstrap over whole runs.
+  nlohmann::json rlo = nlohmann::json::array(), rhi = nlohmann::json::array();
+  const size_t runs = w2_runs.size() == w2_mean.size() && !w2_runs.empty() ? w2_runs[0].size() : 0;
+  for (size_t g = 0; g < w2_mean.size(); ++g) {
+    metrics::Estimate e;
+    if (runs > 1 && g > 0)
+      e = metrics::bootstrap(
+          static_cast<int64_t>(runs),
+          [&](const std::vector<int64_t>& idx) { return limit_mean({w2_runs[0], w2_runs[g]}, 2, idx, true); }, 200,
+          0.95, /*seed=*/21 + g);
+    rlo.push_back(experiment::result_number(g == 0 ? 1.0 : e.lo));
+    rhi.push_back(experiment::result_number(g == 0 ? 1.0 : e.hi));
+  }
+  j["ratio_lo"] = rlo, j["ratio_hi"] = rhi;
   if (!w2_mean.empty()) {
     limit_ratio_estimate().put(j, "limit_ratio");
     limit_distance().put(j, "limit_dist");

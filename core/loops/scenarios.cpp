@@ -361,7 +361,7 @@ ScenarioEval ScenariosRun::evaluate(const std::string& model_dir, const std::str
   e.n_p = n_p;
   e.omega = omega;
   std::ostringstream label;
-  label << scenario << (n_p > 0 ? " |D_p|=" + std::to_string(n_p) : "") << (omega != 0 ? " w=" : "");
+  label << scenario << (n_p > 0 ? " |D_p|=" + std::to_string(n_p) : "") << (omega != 0 ? " \u03c9=" : "");
   if (omega != 0) label << omega;
   e.reused = rf_.done(stage, eval_key_);
   const at::Tensor x =
@@ -584,13 +584,13 @@ ScenariosResult ScenariosRun::run() {
   std::ostringstream w;
   w << sims_i.omega;
   add("ST-I", st_i_eval);
-  add("SIMS-I w=" + w.str(), sims_i);
+  add("SIMS-I \u03c9=" + w.str(), sims_i);
   for (size_t i = 0; i < sizes_.size(); ++i) {
     if (sizes_[i] == 0) continue;
     std::ostringstream lw;
     lw << sims_p_evals[i].omega;
     add("ST-P |D_p|=" + std::to_string(sizes_[i]), st_p_evals[i]);
-    add("SIMS-P |D_p|=" + std::to_string(sizes_[i]) + " w=" + lw.str(), sims_p_evals[i]);
+    add("SIMS-P |D_p|=" + std::to_string(sizes_[i]) + " \u03c9=" + lw.str(), sims_p_evals[i]);
   }
   for (auto& f : write_scenarios_figures(dir, cfg_, res_, rows)) res_.files.push_back(f);
   res_.seconds = report_.elapsed();
