@@ -116,11 +116,13 @@ void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::stri
   const auto bound = [&](const std::string& k, size_t i) {
     return j.contains(k) && j[k].is_array() && i < j[k].size() && j[k][i].is_number() ? j[k][i].get<double>() : NAN;
   };
+  // KID keeps its spread over subsets (kid_std): bars of one standard deviation, as the field reports it.
+  const bool by_std = !j.contains(stem + "_lo") && j.contains(key + "_std");
   for (size_t i = 0; i < v.size(); ++i) {
     s.x.push_back(static_cast<double>(i + 1));
     s.y.push_back(v[i]);
-    s.lo.push_back(bound(stem + "_lo", i));
-    s.hi.push_back(bound(stem + "_hi", i));
+    s.lo.push_back(by_std ? v[i] - bound(key + "_std", i) : bound(stem + "_lo", i));
+    s.hi.push_back(by_std ? v[i] + bound(key + "_std", i) : bound(stem + "_hi", i));
   }
   s.markers = v.size() <= 30;
   s.colour = render::palette(plot.series.size());
@@ -143,7 +145,8 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
       {"trace_mean", "mean tr \u03a3 of the fitted Gaussians",
        "p_r has tr \u03a3 = D: closer is better, 0 is collapse; bars or band: 95 % Student-t intervals over the runs"},
       {"fd", "FD of the generation's samples", "lower is better; bars: 95 % bootstrap intervals over the scored samples"},
-      {"kid", "KID of the generation's samples", "lower is better (unbiased at any sample size)"},
+      {"kid", "KID of the generation's samples",
+       "lower is better (unbiased at any sample size); bars: \u00b1 1 standard deviation over 100 subsets"},
       {"precision", "precision", "higher is better"},
       {"recall", "recall", "higher is better"},
   };

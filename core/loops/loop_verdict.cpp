@@ -16,6 +16,12 @@ metrics::Estimate paired_change(const std::vector<double>& first, const std::vec
 }
 
 namespace {
+// Four significant digits of the first generation's value, as fixed decimals (FD 295.8, W2 0.1409).
+int decimals_for(const metrics::Estimate& e) {
+  const double v = std::abs(e.value);
+  return !std::isfinite(v) || v < 1 ? 4 : v < 10 ? 3 : v < 100 ? 2 : 1;
+}
+
 std::string signed_text(const metrics::Estimate& e) {
   std::ostringstream s;
   s << std::showpos << std::setprecision(3) << e.value << std::noshowpos;
@@ -28,10 +34,11 @@ std::string drift_verdict(const std::string& metric, size_t generation, const me
                           const metrics::Estimate& last, const metrics::Estimate& change, const std::string& how) {
   std::ostringstream s;
   if (generation < 2) {
-    s << metric << " at generation 1: " << first.text(4) << " (one generation: no change to judge)";
+    s << metric << " at generation 1: " << first.text(decimals_for(first)) << " (one generation: no change to judge)";
     return s.str();
   }
-  s << metric << " at generation " << generation << ": " << last.text(4) << " against " << first.text(4)
+  const int digits = decimals_for(first);
+  s << metric << " at generation " << generation << ": " << last.text(digits) << " against " << first.text(digits)
     << " at generation 1";
   if (std::isfinite(first.value) && first.value > 0 && std::isfinite(last.value))
     s << " (ratio " << std::fixed << std::setprecision(2) << last.value / first.value << std::defaultfloat << ")";

@@ -692,6 +692,11 @@ refused "train lr 9.2e18" "$T/b.ckpt" --lr -- "$SIMS" train --data gaussian --bu
 refused "loop workers -1" "$T/lw" --workers -- "$SIMS" loop --family diffusion2d --kind augment --runs 2 --generations 1 \
   --workers -1 --out "$T/lw"
 
+# Kill -9 at random moments (two per command here; bench/kill_torture.sh SIMS 20 is the long run): every file left is
+# complete and loadable, and the rerun finishes with exactly the uninterrupted result.
+bash "$(dirname "$0")/../../bench/kill_torture.sh" "$SIMS" 2 "train finetune synth loop" >"$T/kill.txt" 2>&1 && ok \
+  || bad "kill -9 torture: $(grep -E 'FAIL|failures' "$T/kill.txt" | head -3)"
+
 # The studio's --help needs no display (issue 13).
 STUDIO="$(dirname "$SIMS")/sims-studio"
 if [[ -x "$STUDIO" ]]; then
