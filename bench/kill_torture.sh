@@ -10,6 +10,7 @@
 # Prints one line per command: kills, files checked, identical reruns.
 set -uo pipefail
 SIMS=$(realpath "$1"); KILLS=${2:-20}; COMMANDS=${3:-"train finetune synth loop"}
+command -v bc >/dev/null || { echo "kill torture needs bc"; exit 2; }
 PY=/usr/bin/python3
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fail=0
@@ -32,14 +33,21 @@ run_cmd() { args_of "$1" "$2"; "$SIMS" "${ARGS[@]}"; }
 result() {  # result NAME DIR: what must equal the uninterrupted run
   local name=$1 d=$2
   case $name in
-    train) "$SIMS" sample --model "$d/m.ckpt" --n 256 --seed 5 --steps 8 --out "$d/r.npy" >/dev/null 2>&1 && cat "$d/r.npy" ;;
-    finetune) "$SIMS" sample --model "$d/aux.ckpt" --n 256 --seed 5 --steps 8 --out "$d/r.npy" >/dev/null 2>&1 && cat "$d/r.npy" ;;
-    synth) cat "$d/s.npy" ;;
-    loop) $PY -c "import json,sys; j=json.load(open(sys.argv[1])); print(j['w2_mean'], j['w2_lo'])" "$d/loop/metrics.json" ;;
+    train) "$SIMS" sample --model "$d/m.ckpt" --n 256 --seed 5 --steps 8 --out "$d/r.npy" >/dev/null 2>&1 && md5sum <"$d/r.npy" ;;
+    finetune) "$SIMS" sample --model "$d/aux.ckpt" --n 256 --seed 5 --steps 8 --out "$d/r.npy" >/dev/null 2>&1 && md5sum <"$d/r.npy" ;;
+    synth) md5sum <"$d/s.npy" ;;
+    loop) $PY - "$d/loop" <<'PY' ;;  # every run's distance in every generation
+import glob, json, sys
+files = sorted(glob.glob(sys.argv[1] + "/stages/generation-*.json"))
+assert files, "no finished generation"
+for f in files:
+    print(json.load(open(f))["result"]["w2_runs"])
+PY
   esac
 }
 
-check_files() {  # every file present is complete: checkpoints load, .npy and .json parse
+CHECKED=0
+check_files() {  # every file present is complete: checkpoints load, .npy and .json parse; adds to CHECKED
   local d=$1 n=0
   while IFS= read -r -d '' f; do
     case $f in
@@ -51,7 +59,7 @@ check_files() {  # every file present is complete: checkpoints load, .npy and .j
     esac
     n=$((n + 1))
   done < <(find "$d" -type f -print0)
-  echo $n
+  CHECKED=$((CHECKED + n))
 }
 
 # Inputs of finetune and synth: a small base and its synthetic set.
@@ -63,25 +71,28 @@ for name in $COMMANDS; do
   start=$(date +%s.%N)
   run_cmd "$name" "$T/$name-ref" >/dev/null 2>&1 || say_bad "$name: the uninterrupted run failed"
   secs=$(echo "$(date +%s.%N) - $start" | bc)
-  want=$(result "$name" "$T/$name-ref" | md5sum)
-  files=0; same=0; killed=0
+  out=$(result "$name" "$T/$name-ref") && [[ -n $out ]] || { say_bad "$name: no result from the uninterrupted run"; continue; }
+  want=$(md5sum <<<"$out")
+  CHECKED=0; same=0; killed=0
   for k in $(seq 1 "$KILLS"); do
     d="$T/$name-$k"; mkdir -p "$d"
     args_of "$name" "$d"
     "$SIMS" "${ARGS[@]}" >/dev/null 2>&1 &  # the sims process itself, so that the kill reaches it
     pid=$!
     sleep "$(echo "scale=3; $secs * $RANDOM / 32768" | bc)"
-    if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
+    # Killed mid-way only if it was still running (a finished process that is not yet reaped still takes the kill).
+    [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [RSD]* ]] && kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))
     wait "$pid" 2>/dev/null
-    files=$((files + $(check_files "$d")))
+    check_files "$d"
     # A later run (the cleanup waits until a temporary is a minute old: here they are made older).
     find "$d" -name '.*.tmp*' -exec touch -d '2 minutes ago' {} +
     run_cmd "$name" "$d" >/dev/null 2>"$d.err" || say_bad "$name: the run after kill $k failed: $(grep error: "$d.err" | head -1)"
-    [[ "$(result "$name" "$d" | md5sum)" == "$want" ]] && same=$((same + 1)) || say_bad "$name: kill $k: the rerun differs"
+    got=$(result "$name" "$d") && [[ -n $got && "$(md5sum <<<"$got")" == "$want" ]] && same=$((same + 1)) \
+      || say_bad "$name: kill $k: the rerun differs or gave no result"
     left=$(find "$d" -name '.*.tmp*' | wc -l)
     [[ $left -eq 0 ]] || say_bad "$name: kill $k: $left temporary files left after the rerun"
   done
-  echo "$name: $killed of $KILLS runs killed mid-way (uninterrupted: ${secs%.*} s), $files files checked, $same of $KILLS reruns identical"
+  echo "$name: $killed of $KILLS runs killed mid-way (uninterrupted: ${secs%.*} s), $CHECKED files checked, $same of $KILLS reruns identical"
 done
 echo "kill torture: $fail failures"
 [[ $fail -eq 0 ]]

@@ -366,6 +366,18 @@ TEST_CASE("checkpoints are weights-only files: damaged and crafted ones give an 
     save_checkpoint(dir.file("bare.ckpt"), b);
     CHECK(max_param_diff(*load_checkpoint(dir.file("bare.ckpt")).ema, *b.ema) == 0.0);
   }
+  SECTION("a long chain of fine-tunes stays loadable: its oldest history is trimmed") {
+    nlohmann::json history = {{"role", "base"}};
+    for (int i = 0; i < 100; ++i) history = {{"role", "auxiliary"}, {"base_history", history}};
+    st.provenance = history;
+    save_checkpoint(dir.file("chain.ckpt"), st);
+    TrainState back = load_checkpoint(dir.file("chain.ckpt"));
+    int depth = 0;
+    for (const nlohmann::json* h = &back.provenance; h->is_object() && h->contains("base_history"); h = &(*h)["base_history"])
+      ++depth;
+    CHECK(depth > 20);
+    CHECK(depth < 40);
+  }
   SECTION("a loss that was not finite keeps the checkpoint usable") {
     st.loss_curve.push_back({st.images_seen, NAN});
     save_checkpoint(dir.file("nan.ckpt"), st);

@@ -124,6 +124,22 @@ void load_module(const io::TensorFile& f, std::set<std::string>& used, const std
   for (auto& b : net.named_buffers(true)) fill(b.key(), b.value());
 }
 
+// A fine-tune records its base's history inside its own, one level deeper per generation of fine-tunes; past
+// kMaxHistory levels the oldest history is replaced by a note, so that a long chain stays readable (the
+// reader refuses metadata nested deeper than kMaxJsonDepth).
+constexpr int kMaxHistory = 32;
+
+nlohmann::json trimmed(const nlohmann::json& j, int depth) {
+  if (!j.is_structured()) return j;
+  if (depth >= kMaxHistory) return "(older history trimmed)";
+  nlohmann::json out = j.is_object() ? nlohmann::json::object() : nlohmann::json::array();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (j.is_object()) out[it.key()] = trimmed(it.value(), depth + 1);
+    else out.push_back(trimmed(it.value(), depth + 1));
+  }
+  return out;
+}
+
 nlohmann::json checkpoint_meta(const TrainState& st) {
   nlohmann::json meta = {{"format", kFormat},
                          {"version", 1},
@@ -131,8 +147,8 @@ nlohmann::json checkpoint_meta(const TrainState& st) {
                          {"train", st.train.to_json()},
                          {"images_seen", st.images_seen},
                          {"nonfinite_grad_steps", st.nonfinite_grad_steps},
-                         {"data", st.data},
-                         {"provenance", st.provenance}};
+                         {"data", trimmed(st.data, 1)},
+                         {"provenance", trimmed(st.provenance, 1)}};
   nlohmann::json curve = nlohmann::json::array();
   for (const auto& p : st.loss_curve) curve.push_back({p.images, p.loss});
   meta["loss_curve"] = curve;

@@ -88,7 +88,7 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
 
   while (st.images_seen < tc.budget) {
     if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) {
-      checkpoint();
+      if (nonfinite_losses == 0) checkpoint();  // else the last checkpoint stays the last good state
       return TrainOutcome::Cancelled;
     }
     const int64_t step = st.images_seen / tc.batch;  // identical after a resume
@@ -152,6 +152,11 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
       next_ckpt += tc.checkpoint_every;
     }
   }
+  if (nonfinite_losses > 0)
+    throw ModelError("training ended with " + std::to_string(nonfinite_losses) +
+                     " steps whose loss was not finite (learning rate " + lr_text(tc.lr) +
+                     " too high, or extreme data); nothing was written" +
+                     (opts.checkpoint_path.empty() ? std::string() : ", '" + opts.checkpoint_path + "' keeps its last good state"));
   checkpoint();
   return TrainOutcome::Finished;
 }
