@@ -27,7 +27,7 @@ struct TensorFile {
 // bytes). Files without it (written elsewhere) are read unchecked.
 constexpr const char* kCrcKey = "sims.crc32";
 
-// Writes `tensors` (any device; stored as their dtype: float32/64, int64/32, uint8, float16, bfloat16)
+// Writes `tensors` (any device; stored as their dtype: float32/64, int64/32, uint8, float16, bfloat16, bool)
 // in this order, atomically, with kCrcKey added to the metadata. Throws InputError for a name used twice or
 // "__metadata__".
 void write_safetensors(const std::string& path, const std::map<std::string, std::string>& metadata,
