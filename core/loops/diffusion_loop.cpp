@@ -194,11 +194,12 @@ nlohmann::json DiffusionLoopResult::to_json() const {
   const size_t runs = w2_runs.size() == w2_mean.size() && !w2_runs.empty() ? w2_runs[0].size() : 0;
   for (size_t g = 0; g < w2_mean.size(); ++g) {
     metrics::Estimate e;
-    if (runs > 1 && g > 0)
+    if (runs > 1 && g > 0) {
+      const std::vector<std::vector<double>> pair = {w2_runs[0], w2_runs[g]};  // generation 1 and t: ratio at "2"
       e = metrics::bootstrap(
-          static_cast<int64_t>(runs),
-          [&](const std::vector<int64_t>& idx) { return limit_mean({w2_runs[0], w2_runs[g]}, 2, idx, true); }, 200,
-          0.95, /*seed=*/21 + g);
+          static_cast<int64_t>(runs), [&](const std::vector<int64_t>& idx) { return limit_mean(pair, 2, idx, true); },
+          200, 0.95, /*seed=*/21 + g);
+    }
     rlo.push_back(experiment::result_number(g == 0 ? 1.0 : e.lo));
     rhi.push_back(experiment::result_number(g == 0 ? 1.0 : e.hi));
   }

@@ -82,6 +82,11 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
   auto params = st.raw->parameters();
   auto ema_params = st.ema->parameters();
 
+  // Training that ended in non-finite losses writes nothing: the last checkpoint stays the last good state.
+  auto diverged = [&](const std::string& how) {
+    return ModelError("training " + how + " (learning rate " + lr_text(tc.lr) + " too high, or extreme data); nothing was written" +
+                      (opts.checkpoint_path.empty() ? std::string() : ", '" + opts.checkpoint_path + "' keeps its last good state"));
+  };
   auto checkpoint = [&] {
     if (!opts.checkpoint_path.empty()) save_checkpoint(opts.checkpoint_path, st);
   };
@@ -123,10 +128,8 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     } else if (++nonfinite_losses >= kDivergedSteps) {
       // Diverged: the weights no longer give a number. Stop before anything is written, so the last
       // checkpoint (if any) stays the last good state instead of being replaced by a broken model.
-      throw ModelError("training diverged at " + std::to_string(st.images_seen) + " images: the loss was not finite for " +
-                       std::to_string(kDivergedSteps) + " steps in a row (learning rate " + lr_text(tc.lr) +
-                       " too high, or extreme data); nothing was written" +
-                       (opts.checkpoint_path.empty() ? std::string() : ", '" + opts.checkpoint_path + "' keeps its last good state"));
+      throw diverged("diverged at " + std::to_string(st.images_seen) + " images: the loss was not finite for " +
+                     std::to_string(kDivergedSteps) + " steps in a row");
     }
     const bool done = st.images_seen >= tc.budget;
     if (st.images_seen >= next_progress || done) {
@@ -153,10 +156,7 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     }
   }
   if (nonfinite_losses > 0)
-    throw ModelError("training ended with " + std::to_string(nonfinite_losses) +
-                     " steps whose loss was not finite (learning rate " + lr_text(tc.lr) +
-                     " too high, or extreme data); nothing was written" +
-                     (opts.checkpoint_path.empty() ? std::string() : ", '" + opts.checkpoint_path + "' keeps its last good state"));
+    throw diverged("ended with " + std::to_string(nonfinite_losses) + " steps whose loss was not finite");
   checkpoint();
   return TrainOutcome::Finished;
 }
