@@ -125,7 +125,17 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
     CHECK(r.fd_hi[t] > r.fd[t]);
     CHECK(std::isfinite(r.kid[t]));
     CHECK(r.kid_std[t] >= 0);
+    // Precision and recall with their bootstrap intervals over the points, inside [0, 1].
+    CHECK(0 <= r.precision_lo[t]);
+    CHECK(r.precision_lo[t] <= r.precision[t]);
+    CHECK(r.precision[t] <= r.precision_hi[t]);
+    CHECK(r.precision_hi[t] <= 1);
+    CHECK(0 <= r.recall_lo[t]);
+    CHECK(r.recall_lo[t] <= r.recall[t]);
+    CHECK(r.recall[t] <= r.recall_hi[t]);
+    CHECK(r.recall_hi[t] <= 1);
   }
+  CHECK(header.find(",precision_lo,precision_hi,recall_lo,recall_hi") != std::string::npos);
   CHECK(r.verdict().rfind("FD_cnn-faces at generation 2: ", 0) == 0);
   CHECK(r.to_json().at("fd_hi").size() == 2);
   const ImageLoopConfig back = load_image_loop_config(d);
@@ -191,6 +201,8 @@ TEST_CASE("image loop: a stopped and resumed run equals an uninterrupted one", "
     CHECK(resumed.kid[t] == Approx(full.kid[t]));
     CHECK(resumed.fd_base[t] == full.fd_base[t]);
     CHECK(resumed.precision[t] == full.precision[t]);
+    CHECK(resumed.precision_lo[t] == Approx(full.precision_lo[t]));
+    CHECK(resumed.recall_hi[t] == Approx(full.recall_hi[t]));
     CHECK(resumed.attr_ratio[t] == full.attr_ratio[t]);
   }
   for (const char* f : {"/samples/gen-0001.npy", "/samples/gen-0002.npy", "/state/pool-0002.npy"})
@@ -273,6 +285,10 @@ TEST_CASE("four scenarios: four curves over |D_p|, stages reused on a re-run", "
       CHECK(r.curves[i].fd_lo[k] <= r.curves[i].fd[k]);
       CHECK(r.curves[i].fd_hi[k] > r.curves[i].fd[k]);
       CHECK(std::isfinite(r.curves[i].kid[k]));
+      CHECK(r.curves[i].precision_lo[k] <= r.curves[i].precision[k]);
+      CHECK(r.curves[i].precision[k] <= r.curves[i].precision_hi[k]);
+      CHECK(r.curves[i].recall_lo[k] <= r.curves[i].recall[k]);
+      CHECK(r.curves[i].recall[k] <= r.curves[i].recall_hi[k]);
     }
   }
   // One verdict per comparison: SIMS-I vs ST-I, pollution (ST-P vs ST-I), SIMS-P vs ST-P.

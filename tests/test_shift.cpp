@@ -158,6 +158,13 @@ TEST_CASE("shift: the auxiliary set has the complement share with exact counts",
     CHECK(t.hi > t.value);
     if (row.n1 >= 3) CHECK(row.estimate("fd1").has_interval());
     CHECK(std::isfinite(row.kid));
+    const metrics::Estimate p = row.estimate("precision"), rc = row.estimate("recall");
+    REQUIRE(p.has_interval());
+    REQUIRE(rc.has_interval());
+    CHECK(p.lo <= p.value);
+    CHECK(p.value <= p.hi);
+    CHECK(rc.lo <= rc.value);
+    CHECK(rc.value <= rc.hi);
     const loops::ShiftRow back = loops::ShiftRow::from_json(row.to_json());
     CHECK(back.ci == row.ci);
     CHECK(back.kid == Approx(row.kid));
@@ -171,6 +178,7 @@ TEST_CASE("shift: the auxiliary set has the complement share with exact counts",
   std::getline(csv, header);
   CHECK(header.rfind("omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0", 0) == 0);
   CHECK(header.find(",fd_lo,fd_hi,fd_target_lo,fd_target_hi,") != std::string::npos);
+  CHECK(header.find(",precision_lo,precision_hi,recall_lo,recall_hi") != std::string::npos);
 }
 
 TEST_CASE("shift: a run folder's stages are reused or continued after a cancel; other settings are refused", "[shift]") {

@@ -48,9 +48,9 @@ const QColor kShare(60, 100, 170), kTarget(214, 82, 48), kAuxSet(120, 120, 130),
 QString pct(double v, int digits = 1) { return std::isfinite(v) ? QString::number(100 * v, 'f', digits) + " %" : "–"; }
 QString num(double v, int digits = 4) { return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–"); }
 // "84.2 ± 3.1" (the 95 % bootstrap interval's half-width), or the value alone for older run folders.
-QString fd_cell(const sims::loops::ShiftRow& x, const char* key) {
+QString fd_cell(const sims::loops::ShiftRow& x, const char* key, int digits = 1) {
   const sims::metrics::Estimate e = x.estimate(key);
-  return std::isfinite(e.value) ? QString::fromStdString(e.text(1)) : QString("–");
+  return std::isfinite(e.value) ? QString::fromStdString(e.text(digits)) : QString("–");
 }
 QString count(int64_t n) { return QLocale(QLocale::English).toString(static_cast<qlonglong>(n)); }
 
@@ -644,6 +644,10 @@ void ShiftView::show_results(const ShiftShown& s) {
   table_->horizontalHeaderItem(4)->setToolTip(fd_name + " against the real images re-balanced to the target share");
   table_->horizontalHeaderItem(5)->setToolTip(fd_name + " of the samples in group 1 against the real images of group 1");
   table_->horizontalHeaderItem(6)->setToolTip(fd_name + " of the samples in group 0 against the real images of group 0");
+  table_->horizontalHeaderItem(7)->setToolTip("Share of samples inside the real manifold (k-NN balls in feature space); "
+                                              "higher is better; ± 95 % bootstrap over the samples");
+  table_->horizontalHeaderItem(8)->setToolTip("Share of real images inside the samples' manifold; higher is better; "
+                                              "± 95 % bootstrap over the real images");
   table_->setRowCount(static_cast<int>(r.rows.size()));
   for (size_t i = 0; i < r.rows.size(); ++i) {
     const loops::ShiftRow& x = r.rows[i];
@@ -657,8 +661,8 @@ void ShiftView::show_results(const ShiftShown& s) {
                             fd_cell(x, "fd_target"),
                             fd_cell(x, "fd1"),
                             fd_cell(x, "fd0"),
-                            num(x.precision, 3),
-                            num(x.recall, 3),
+                            fd_cell(x, "precision", 2),
+                            fd_cell(x, "recall", 2),
                             x.nfe > 0 ? QString::number(x.nfe) : QString("–"),
                             x.seconds > 0 ? QString::number(x.seconds, 'f', 1) : QString("–")};
     for (int c = 0; c < cells.size(); ++c) {

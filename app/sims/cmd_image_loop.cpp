@@ -225,7 +225,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
   std::cout << ", |D_s| = " << cfg.n_synth << "; " << res.metric << " of " << cfg.n_eval << " samples)\n"
             << "   gen  " << std::setw(14) << "FD (95 % CI)" << "  " << std::setw(18) << "KID (sd)"
-            << "  ratio   prec  recall";
+            << "  ratio  " << std::setw(11) << "precision" << "  " << std::setw(11) << "recall";
   if (!res.fd_base.empty()) std::cout << "   FD base";
   for (const auto& a : res.attr_names) std::cout << "  " << std::setw(7) << a;
   std::cout << "\n";
@@ -234,8 +234,9 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
     std::cout << "  " << std::setw(4) << g + 1 << "  " << std::setw(14) << num_ci(res.fd[g], res.fd_lo[g], res.fd_hi[g])
               << "  " << std::setw(18)
               << (have_kid ? sig(res.kid[g]) + " (" + sig(res.kid_std[g]) + ")" : std::string("-"))
-              << "  " << std::setw(5) << num(res.ratio[g], 3) << "  " << std::setw(5) << num(res.precision[g], 3) << "  "
-              << std::setw(6) << num(res.recall[g], 3);
+              << "  " << std::setw(5) << num(res.ratio[g], 3) << "  " << std::setw(11)
+              << num_ci(res.precision[g], res.precision_lo[g], res.precision_hi[g], 2) << "  " << std::setw(11)
+              << num_ci(res.recall[g], res.recall_lo[g], res.recall_hi[g], 2);
     if (!res.fd_base.empty()) std::cout << "  " << std::setw(8) << num(res.fd_base[g], 3);
     for (size_t k = 0; k < res.attr_names.size(); ++k)
       std::cout << "  " << std::setw(7) << (k < res.attr_ratio[g].size() ? num(res.attr_ratio[g][k], 3) : "-");
@@ -248,7 +249,8 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   }
   std::cout << "  FD: lower is better, 95 % normal bootstrap over the " << cfg.n_eval
             << " scored samples; KID: unbiased, so a small sample does not inflate it (FD of a few hundred is biased "
-               "upwards)\n";
+               "upwards);\n  precision, recall: higher is better, 95 % percentile bootstrap over the generated (precision) or "
+               "real (recall) points\n";
   if (!res.fd.empty()) std::cout << "  verdict: " << res.verdict() << "\n";
   std::cout << "  -> " << out << "/metrics.{json,csv}, samples/\n";
   if (!plot_path.empty()) std::cout << "  -> " << plot_path << "\n";
@@ -332,7 +334,15 @@ int run_scenarios_command(const ScenarioArgs& a) {
     std::cout << "   (omega " << res.curves[1].omega[i] << " / " << res.curves[3].omega[i] << ")\n";
   }
   std::cout << "  lower is better; 95 % normal bootstrap intervals over the scored samples (SIMS: the best omega's, "
-               "chosen on the same samples, so slightly optimistic)\n";
+               "chosen on the same samples, so slightly optimistic)\n"
+            << "     |D_p|  precision / recall: higher is better; 95 % bootstrap over the points\n";
+  for (size_t i = 0; i < res.curves[0].n_p.size(); ++i) {
+    std::cout << "  " << std::setw(8) << static_cast<int64_t>(res.curves[0].n_p[i]);
+    for (const auto& cv : res.curves)
+      std::cout << "  " << std::setw(12) << num_ci(cv.precision[i], cv.precision_lo[i], cv.precision_hi[i], 2) << " /"
+                << std::setw(12) << num_ci(cv.recall[i], cv.recall_lo[i], cv.recall_hi[i], 2);
+    std::cout << "\n";
+  }
   for (const auto& v : res.verdicts()) std::cout << "  verdict: " << v << "\n";
   std::cout << "  stages: " << res.stages_run << " run, " << res.stages_reused << " reused; " << num(res.seconds, 1)
             << " s\n";

@@ -147,8 +147,8 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
       {"fd", "FD of the generation's samples", "lower is better; bars: 95 % bootstrap intervals over the scored samples"},
       {"kid", "KID of the generation's samples",
        "lower is better (unbiased at any sample size); bars: \u00b1 1 standard deviation over 100 subsets"},
-      {"precision", "precision", "higher is better"},
-      {"recall", "recall", "higher is better"},
+      {"precision", "precision", "higher is better; bars: 95 % bootstrap over the generated points"},
+      {"recall", "recall", "higher is better; bars: 95 % bootstrap over the real points"},
   };
   plot.y_label = a.plot_key;
   plot.title = "Self-consuming loop: " + a.plot_key;

@@ -117,10 +117,10 @@ int run_shift_cmd(ShiftArgs& a) {
             << r.real_labels << ")\n"
             << "     omega  share % (95 % CI)       n1    n0  " << std::setw(12) << "FD_" + r.features << "  "
             << std::setw(12) << "FD target mix" << "  " << std::setw(12) << "FD " + a.attribute + "=1" << "  "
-            << std::setw(12) << "FD " + a.attribute + "=0" << "         KID\n";
-  const auto fd = [](const loops::ShiftRow& row, const char* key) {
+            << std::setw(12) << "FD " + a.attribute + "=0" << "         KID    precision       recall\n";
+  const auto fd = [](const loops::ShiftRow& row, const char* key, int digits = 1) {
     const metrics::Estimate e = row.estimate(key);
-    return std::isfinite(e.value) ? e.text(1) : std::string("n/a");
+    return std::isfinite(e.value) ? e.text(digits) : std::string("n/a");
   };
   for (const auto& row : r.rows) {
     const metrics::Estimate sh = metrics::proportion(row.n1, row.n1 + row.n0);
@@ -130,10 +130,12 @@ int run_shift_cmd(ShiftArgs& a) {
               << "  " << std::setw(12) << fd(row, "fd_target") << "  " << std::setw(12) << fd(row, "fd1") << "  "
               << std::setw(12) << fd(row, "fd0") << "  " << std::setw(12)
               << (std::isfinite(row.kid) ? loops::text::fmt(row.kid, 3) : std::string("n/a"))  // scale: the feature net's
+              << "  " << std::setw(11) << fd(row, "precision", 2) << "  " << std::setw(11) << fd(row, "recall", 2)
               << (row.reused ? "  [reused]" : "") << "\n";
   }
   std::cout << "  FD and KID: lower is better; FD intervals: 95 % normal bootstrap over the samples (per group: that "
-               "group's); KID is unbiased, FD of a few hundred samples is biased upwards\n";
+               "group's); KID is unbiased, FD of a few hundred samples is biased upwards; precision, recall: higher is better, "
+               "95 % bootstrap over the points\n";
   std::cout << loops::shift_verdict(r) << "\n";
   std::cout << "  -> " << a.out << "/{results.csv,results.json,shift.png,samples.png,aux.ckpt} in "
             << hms(r.seconds) << "\n";

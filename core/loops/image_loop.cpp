@@ -169,11 +169,27 @@ metrics::Estimate ImageScore::fd_estimate() const {
 void ImageScore::put_uncertainty(json& j) const {
   j["fd_lo"] = experiment::setting_number(fd_lo), j["fd_hi"] = experiment::setting_number(fd_hi);
   j["kid"] = experiment::setting_number(kid), j["kid_std"] = experiment::setting_number(kid_std);
+  j["precision_lo"] = experiment::setting_number(precision_lo), j["precision_hi"] = experiment::setting_number(precision_hi);
+  j["recall_lo"] = experiment::setting_number(recall_lo), j["recall_hi"] = experiment::setting_number(recall_hi);
 }
 
 void ImageScore::get_uncertainty(const json& j) {
   const auto get = [&](const char* k) { return j.contains(k) ? experiment::read_number(j.at(k), k) : NAN; };
   fd_lo = get("fd_lo"), fd_hi = get("fd_hi"), kid = get("kid"), kid_std = get("kid_std");
+  precision_lo = get("precision_lo"), precision_hi = get("precision_hi");
+  recall_lo = get("recall_lo"), recall_hi = get("recall_hi");
+}
+
+void ImageScoreSeries::push_score(const ImageScore& s) {
+  fd.push_back(s.fd), fd_lo.push_back(s.fd_lo), fd_hi.push_back(s.fd_hi), kid.push_back(s.kid), kid_std.push_back(s.kid_std);
+  precision.push_back(s.precision), precision_lo.push_back(s.precision_lo), precision_hi.push_back(s.precision_hi);
+  recall.push_back(s.recall), recall_lo.push_back(s.recall_lo), recall_hi.push_back(s.recall_hi);
+}
+
+void ImageScoreSeries::put_arrays(json& j) const {
+  j["fd"] = out(fd), j["fd_lo"] = out(fd_lo), j["fd_hi"] = out(fd_hi), j["kid"] = out(kid), j["kid_std"] = out(kid_std);
+  j["precision"] = out(precision), j["precision_lo"] = out(precision_lo), j["precision_hi"] = out(precision_hi);
+  j["recall"] = out(recall), j["recall_lo"] = out(recall_lo), j["recall_hi"] = out(recall_hi);
 }
 
 std::string ImageLoopResult::verdict() const {
@@ -189,12 +205,14 @@ std::string ImageLoopResult::verdict() const {
 }
 
 json ImageLoopResult::to_json() const {
-  json j = {{"metric", metric},       {"features", features},   {"fd", out(fd)},         {"ratio", out(ratio)},
-            {"precision", out(precision)}, {"recall", out(recall)}, {"train_images", train_images},
+  json j = {{"metric", metric}, {"features", features}, {"ratio", out(ratio)}, {"train_images", train_images},
             {"seconds", seconds}};
+  put_arrays(j);
   if (!fd_base.empty()) j["fd_base"] = out(fd_base);
-  j["fd_lo"] = out(fd_lo), j["fd_hi"] = out(fd_hi), j["kid"] = out(kid), j["kid_std"] = out(kid_std);
-  j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples)"}, {"level", 0.95}};
+  j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples)"},
+             {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
+                                  "k-NN balls held fixed (100 resamples)"},
+             {"level", 0.95}};
   if (!fd.empty()) j["verdict"] = verdict();
   if (!attr_names.empty()) {
     j["attr_names"] = attr_names;
@@ -306,9 +324,10 @@ ImageScore ImageScorer::score(const at::Tensor& images) const {
     s.kid = k.mean, s.kid_std = k.std;
   }
   if (ref_features_.size(0) > pr_k_ && f.size(0) > pr_k_) {
-    const auto pr = metrics::precision_recall(ref_features_, f, pr_k_);
-    s.precision = pr.precision;
-    s.recall = pr.recall;
+    const metrics::ManifoldEstimates m =
+        metrics::manifold_estimates(metrics::point_scores(ref_features_, f, pr_k_), 100, 0.95, 0);
+    s.precision = m.precision.value, s.precision_lo = m.precision.lo, s.precision_hi = m.precision.hi;
+    s.recall = m.recall.value, s.recall_lo = m.recall.lo, s.recall_hi = m.recall.hi;
   }
   if (classifier_) s.ratio = metrics::attribute_ratios(classifier_->predict(x, bo));
   return s;
@@ -411,7 +430,7 @@ void write_metrics(const std::string& dir, const ImageLoopConfig& cfg, const Ima
   csv << "generation," << r.metric << "," << r.metric << "_lo," << r.metric << "_hi,kid,kid_std,ratio,precision,recall";
   for (const auto& a : r.attr_names) csv << ",ratio_" << a;
   if (!r.fd_base.empty()) csv << "," << r.metric << "_base";
-  csv << ",train_images,seconds\n";
+  csv << ",train_images,seconds,precision_lo,precision_hi,recall_lo,recall_hi\n";
   for (size_t g = 0; g < r.fd.size(); ++g) {
     csv << g + 1 << "," << fmt(r.fd[g]) << "," << fmt(r.fd_lo[g]) << "," << fmt(r.fd_hi[g]) << "," << fmt(r.kid[g])
         << "," << fmt(r.kid_std[g]) << "," << fmt(r.ratio[g]) << "," << fmt(r.precision[g]) << ","
@@ -419,7 +438,8 @@ void write_metrics(const std::string& dir, const ImageLoopConfig& cfg, const Ima
     for (size_t k = 0; k < r.attr_names.size(); ++k)
       csv << "," << (k < r.attr_ratio[g].size() ? fmt(r.attr_ratio[g][k]) : "");
     if (!r.fd_base.empty()) csv << "," << fmt(r.fd_base[g]);
-    csv << "," << fmt(r.train_images[g]) << "," << fmt(r.seconds[g]) << "\n";
+    csv << "," << fmt(r.train_images[g]) << "," << fmt(r.seconds[g]) << "," << fmt(r.precision_lo[g]) << ","
+        << fmt(r.precision_hi[g]) << "," << fmt(r.recall_lo[g]) << "," << fmt(r.recall_hi[g]) << "\n";
   }
   experiment::write_text_file(dir + "/metrics.csv", csv.str());
 }
@@ -513,12 +533,10 @@ int64_t ImageLoopRun::restore() {
     const json r = rf_.result(generation_stage(done + 1));
     try {
       auto num = [&](const char* k) { return experiment::read_number(r.at(k), k); };
-      res_.fd.push_back(num("fd"));
       ImageScore u;
       u.get_uncertainty(r);
-      res_.fd_lo.push_back(u.fd_lo), res_.fd_hi.push_back(u.fd_hi), res_.kid.push_back(u.kid), res_.kid_std.push_back(u.kid_std);
-      res_.precision.push_back(num("precision"));
-      res_.recall.push_back(num("recall"));
+      u.fd = num("fd"), u.precision = num("precision"), u.recall = num("recall");
+      res_.push_score(u);
       if (r.contains("fd_base")) res_.fd_base.push_back(num("fd_base"));
       res_.train_images.push_back(num("train_images"));
       res_.seconds.push_back(num("seconds"));
@@ -704,10 +722,7 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
     new_prev = gen_name("state/base-%04lld.ckpt", t);
     copy_atomically(gdir + "/base.ckpt", dir + "/" + new_prev);
   }
-  res_.fd.push_back(sc.fd);
-  res_.fd_lo.push_back(sc.fd_lo), res_.fd_hi.push_back(sc.fd_hi), res_.kid.push_back(sc.kid), res_.kid_std.push_back(sc.kid_std);
-  res_.precision.push_back(sc.precision);
-  res_.recall.push_back(sc.recall);
+  res_.push_score(sc);
   res_.attr_ratio.push_back(sc.ratio);
   if (sims) res_.fd_base.push_back(fd_base);
   res_.train_images.push_back(static_cast<double>(budget));
@@ -735,7 +750,9 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
   json row = record;
   row.erase("pool"), row.erase("previous_base");
   row["fd"] = experiment::result_number(sc.fd);
-  for (const char* k : {"fd_lo", "fd_hi", "kid", "kid_std"}) row[k] = experiment::result_number(experiment::read_number(record[k], k));
+  for (const char* k : {"fd_lo", "fd_hi", "kid", "kid_std", "precision", "recall", "precision_lo", "precision_hi",
+                        "recall_lo", "recall_hi"})
+    row[k] = experiment::result_number(experiment::read_number(record[k], k));
   row["ratio"] = experiment::result_number(res_.ratio.back());
   report_("generation " + std::to_string(t) + "/" + std::to_string(cfg_.generations) + ": done", t * 1000,
           cfg_.generations * 1000, msg.str(), row, keep);

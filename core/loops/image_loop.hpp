@@ -129,23 +129,38 @@ struct ImageScore {
   double kid = std::numeric_limits<double>::quiet_NaN(), kid_std = std::numeric_limits<double>::quiet_NaN();
   double precision = std::numeric_limits<double>::quiet_NaN();
   double recall = std::numeric_limits<double>::quiet_NaN();
+  // 95 % percentile bootstrap intervals of precision (over the generated points) and recall (over the real ones),
+  // the k-NN balls held fixed (metrics::manifold_estimates); NaN in older run folders.
+  double precision_lo = std::numeric_limits<double>::quiet_NaN(), precision_hi = std::numeric_limits<double>::quiet_NaN();
+  double recall_lo = std::numeric_limits<double>::quiet_NaN(), recall_hi = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> ratio;  // per classifier attribute
   metrics::Estimate fd_estimate() const;
-  // fd_lo, fd_hi, kid, kid_std into a stage record (finite numbers or the setting encoding), and back (absent: NaN).
+  // fd_lo, fd_hi, kid, kid_std, precision_lo/hi, recall_lo/hi into a stage record (finite numbers or the setting
+  // encoding), and back (absent: NaN).
   void put_uncertainty(nlohmann::json& j) const;
   void get_uncertainty(const nlohmann::json& j);
 };
 
-struct ImageLoopResult {
+// A series of image scores, one per point (a generation, a pollution size), as parallel arrays.
+struct ImageScoreSeries {
+  std::vector<double> fd;
+  std::vector<double> fd_lo, fd_hi;      // 95 % bootstrap interval of fd over the scored samples
+  std::vector<double> kid, kid_std;      // KID in the same features (mean, sd over subsets)
+  std::vector<double> precision, recall;
+  std::vector<double> precision_lo, precision_hi, recall_lo, recall_hi;  // 95 % bootstrap over the points
+  // Appends one point's FD, KID, precision and recall with their intervals (not the attribute shares).
+  void push_score(const ImageScore& s);
+  // The arrays into `j` under their member names (non-finite values as null).
+  void put_arrays(nlohmann::json& j) const;
+};
+
+struct ImageLoopResult : ImageScoreSeries {
   std::string metric;                    // "FD_<net>"
   std::string features;                  // the feature network's name
   std::vector<std::string> attr_names;   // classifier attributes (empty without one)
   std::vector<double> real_ratio;        // attribute shares of the real reference (classifier-labelled)
-  // One value per finished generation (index 0 = generation 1).
-  std::vector<double> fd, ratio;         // ratio = fd[t] / fd[0]
-  std::vector<double> fd_lo, fd_hi;      // 95 % bootstrap interval of fd over the scored samples
-  std::vector<double> kid, kid_std;      // KID in the same features (mean, sd over subsets)
-  std::vector<double> precision, recall;
+  // One value per finished generation (index 0 = generation 1) here and in ImageScoreSeries.
+  std::vector<double> ratio;             // ratio = fd[t] / fd[0]
   std::vector<std::vector<double>> attr_ratio;  // [generation][attribute]
   std::vector<double> fd_base;           // SIMS: FD of the base's samples S (first min(n_aux, n_eval)); empty otherwise
   std::vector<double> train_images;      // base images seen per generation

@@ -119,24 +119,24 @@ json ScenariosResult::to_json() const {
   }
   json cs = json::object();
   for (const auto& c : curves) {
-    const auto arr = [](const std::vector<double>& v) {
-      json a = json::array();
-      for (double x : v) a.push_back(out(x));
-      return a;
-    };
-    cs[c.name] = {{"n_p", c.n_p},           {"fd", arr(c.fd)},         {"fd_lo", arr(c.fd_lo)},
-                  {"fd_hi", arr(c.fd_hi)},  {"kid", arr(c.kid)},       {"kid_std", arr(c.kid_std)},
-                  {"omega", c.omega},       {"precision", arr(c.precision)}, {"recall", arr(c.recall)}};
+    json cj = {{"n_p", c.n_p}, {"omega", c.omega}};
+    c.put_arrays(cj);
+    cs[c.name] = cj;
   }
   j["curves"] = cs;
   j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples); differences: half-widths in "
-                        "quadrature"}, {"level", 0.95}};
+                        "quadrature"},
+             {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
+                                  "k-NN balls held fixed (100 resamples)"},
+             {"level", 0.95}};
   j["verdicts"] = verdicts();
   json ev = json::array();
   for (const auto& e : evals) {
     json row = {{"scenario", e.scenario}, {"n_p", e.n_p}, {"omega", e.omega}, {"fd", out(e.score.fd)},
                 {"fd_lo", out(e.score.fd_lo)}, {"fd_hi", out(e.score.fd_hi)}, {"kid", out(e.score.kid)},
-                {"kid_std", out(e.score.kid_std)}, {"precision", out(e.score.precision)}, {"recall", out(e.score.recall)}};
+                {"kid_std", out(e.score.kid_std)}, {"precision", out(e.score.precision)}, {"recall", out(e.score.recall)},
+                {"precision_lo", out(e.score.precision_lo)}, {"precision_hi", out(e.score.precision_hi)},
+                {"recall_lo", out(e.score.recall_lo)}, {"recall_hi", out(e.score.recall_hi)}};
     if (!attr_names.empty()) {
       json r = json::object();
       for (size_t k = 0; k < attr_names.size() && k < e.score.ratio.size(); ++k) r[attr_names[k]] = out(e.score.ratio[k]);
@@ -210,13 +210,14 @@ std::string ScenariosResult::evals_csv() const {
   std::ostringstream s;
   s << "scenario,n_p,omega," << metric << "," << metric << "_lo," << metric << "_hi,kid,kid_std,precision,recall";
   for (const auto& a : attr_names) s << ",ratio_" << a;
-  s << "\n";
+  s << ",precision_lo,precision_hi,recall_lo,recall_hi\n";
   for (const auto& e : evals) {
     s << e.scenario << "," << e.n_p << "," << fmt(e.omega) << "," << fmt(e.score.fd) << "," << fmt(e.score.fd_lo) << ","
       << fmt(e.score.fd_hi) << "," << fmt(e.score.kid) << "," << fmt(e.score.kid_std) << "," << fmt(e.score.precision)
       << "," << fmt(e.score.recall);
     for (size_t k = 0; k < attr_names.size(); ++k) s << "," << (k < e.score.ratio.size() ? fmt(e.score.ratio[k]) : "");
-    s << "\n";
+    s << "," << fmt(e.score.precision_lo) << "," << fmt(e.score.precision_hi) << "," << fmt(e.score.recall_lo) << ","
+      << fmt(e.score.recall_hi) << "\n";
   }
   return s.str();
 }
@@ -557,12 +558,8 @@ ScenariosResult ScenariosRun::run() {
     for (size_t i = 0; i < sizes_.size(); ++i) {
       const ScenarioEval& e = pts.size() == 1 ? pts[0] : pts[i];
       c.n_p.push_back(static_cast<double>(sizes_[i]));
-      c.fd.push_back(e.score.fd);
-      c.fd_lo.push_back(e.score.fd_lo), c.fd_hi.push_back(e.score.fd_hi);
-      c.kid.push_back(e.score.kid), c.kid_std.push_back(e.score.kid_std);
+      c.push_score(e.score);
       c.omega.push_back(e.omega);
-      c.precision.push_back(e.score.precision);
-      c.recall.push_back(e.score.recall);
     }
     return c;
   };

@@ -92,14 +92,11 @@ struct ScenarioEval {
   bool reused = false;   // its samples came from an earlier run
 };
 
-struct ScenarioCurve {
+// One point per pollution size: the scores (ImageScoreSeries; SIMS: those of the ω with the lowest FD) and where.
+struct ScenarioCurve : ImageScoreSeries {
   std::string name;                // "ST-I", "SIMS-I", "ST-P", "SIMS-P"
-  std::vector<double> n_p;         // |D_p| (images), one point per pollution size
-  std::vector<double> fd;          // FD_<net> (SIMS: the best over ω)
-  std::vector<double> fd_lo, fd_hi;  // its 95 % bootstrap interval over the scored samples
-  std::vector<double> kid, kid_std;  // KID of the same samples (mean, sd over subsets)
+  std::vector<double> n_p;         // |D_p| (images)
   std::vector<double> omega;       // the ω of each point (0 for standard training)
-  std::vector<double> precision, recall;
 };
 
 struct ScenariosResult {

@@ -162,7 +162,7 @@ json ShiftRow::to_json() const {
   const metrics::Estimate e = metrics::proportion(n1, n1 + n0);
   j["share_lo"] = num(e.lo), j["share_hi"] = num(e.hi);
   j["kid"] = num(kid), j["kid_std"] = num(kid_std);
-  for (const auto& k : fd_keys()) {
+  for (const auto& k : interval_keys()) {
     const auto it = ci.find(k);
     j[k + "_lo"] = num(it == ci.end() ? kNaN : it->second.first);
     j[k + "_hi"] = num(it == ci.end() ? kNaN : it->second.second);
@@ -175,11 +175,24 @@ const std::vector<std::string>& ShiftRow::fd_keys() {
   return keys;
 }
 
+const std::vector<std::string>& ShiftRow::interval_keys() {
+  static const std::vector<std::string> keys{"fd", "fd_target", "fd1", "fd0", "precision", "recall"};
+  return keys;
+}
+
 metrics::Estimate ShiftRow::estimate(const std::string& key) const {
   metrics::Estimate e;
-  e.value = key == "fd" ? fd : key == "fd_target" ? fd_target : key == "fd1" ? fd1 : key == "fd0" ? fd0 : kNaN;
+  e.value = key == "fd"          ? fd
+            : key == "fd_target" ? fd_target
+            : key == "fd1"       ? fd1
+            : key == "fd0"       ? fd0
+            : key == "precision" ? precision
+            : key == "recall"    ? recall
+                                 : kNaN;
   const auto it = ci.find(key);
-  if (it != ci.end()) e.lo = it->second.first, e.hi = it->second.second, e.method = "bootstrap-normal";
+  if (it != ci.end())
+    e.lo = it->second.first, e.hi = it->second.second,
+    e.method = key == "precision" || key == "recall" ? "bootstrap-percentile" : "bootstrap-normal";
   return e;
 }
 
@@ -224,7 +237,7 @@ ShiftRow ShiftRow::from_json(const json& j) {
   r.nfe = j.value("nfe", 0);
   r.seconds = num_of(j, "seconds");
   r.kid = num_of(j, "kid"), r.kid_std = num_of(j, "kid_std");
-  for (const auto& k : fd_keys()) {
+  for (const auto& k : interval_keys()) {
     const double lo = num_of(j, (k + "_lo").c_str()), hi = num_of(j, (k + "_hi").c_str());
     if (std::isfinite(lo) && std::isfinite(hi)) r.ci[k] = {lo, hi};
   }
@@ -250,7 +263,9 @@ json ShiftResult::to_json() const {
   j["verdict"] = shift_verdict(*this);
   j["ci"] = {{"share", "95 % Wilson interval over the samples of each omega"},
              {"fd", "95 % normal bootstrap interval over the samples of each omega (per group: that group's), 100 "
-                    "resamples"}};
+                    "resamples"},
+             {"precision_recall", "95 % percentile bootstrap over the generated (precision) or real (recall) points, "
+                                  "k-NN balls held fixed, 100 resamples"}};
   return j;
 }
 
@@ -258,7 +273,8 @@ std::string ShiftResult::to_csv() const {
   auto f = [](double v) { return std::isfinite(v) ? fmt(v, 10) : std::string(); };
   std::ostringstream s;
   s << "omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0,precision,recall,nfe,seconds,share_lo,share_hi,"
-       "fd_lo,fd_hi,fd_target_lo,fd_target_hi,fd_attr1_lo,fd_attr1_hi,fd_attr0_lo,fd_attr0_hi,kid,kid_std\n";
+       "fd_lo,fd_hi,fd_target_lo,fd_target_hi,fd_attr1_lo,fd_attr1_hi,fd_attr0_lo,fd_attr0_hi,kid,kid_std,"
+       "precision_lo,precision_hi,recall_lo,recall_hi\n";
   for (const auto& r : rows) {
     s << f(r.omega) << "," << f(r.share) << "," << r.n1 << "," << r.n0 << "," << f(r.fd) << "," << f(r.fd_target)
       << "," << f(r.fd1) << "," << f(r.fd0) << "," << f(r.precision) << "," << f(r.recall) << "," << r.nfe << ","
@@ -268,7 +284,12 @@ std::string ShiftResult::to_csv() const {
       const metrics::Estimate e = r.estimate(k);
       s << "," << f(e.lo) << "," << f(e.hi);
     }
-    s << "," << f(r.kid) << "," << f(r.kid_std) << "\n";
+    s << "," << f(r.kid) << "," << f(r.kid_std);
+    for (const char* k : {"precision", "recall"}) {
+      const metrics::Estimate e = r.estimate(k);
+      s << "," << f(e.lo) << "," << f(e.hi);
+    }
+    s << "\n";
   }
   return s.str();
 }
@@ -683,6 +704,8 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
   row.fd1 = num_of(r.extra, "fd1");
   row.fd0 = num_of(r.extra, "fd0");
   if (std::isfinite(r.value_lo) && std::isfinite(r.value_hi)) row.ci["fd"] = {r.value_lo, r.value_hi};
+  if (std::isfinite(r.precision_lo) && std::isfinite(r.precision_hi)) row.ci["precision"] = {r.precision_lo, r.precision_hi};
+  if (std::isfinite(r.recall_lo) && std::isfinite(r.recall_hi)) row.ci["recall"] = {r.recall_lo, r.recall_hi};
   for (const char* k : {"fd_target", "fd1", "fd0"}) {
     const double lo = num_of(r.extra, (std::string(k) + "_lo").c_str()), hi = num_of(r.extra, (std::string(k) + "_hi").c_str());
     if (std::isfinite(lo) && std::isfinite(hi)) row.ci[k] = {lo, hi};

@@ -116,8 +116,9 @@ struct ShiftRow {
   double recall = std::numeric_limits<double>::quiet_NaN();
   // KID of all samples against the real images as given (mean, sd over subsets).
   double kid = std::numeric_limits<double>::quiet_NaN(), kid_std = std::numeric_limits<double>::quiet_NaN();
-  // 95 % normal bootstrap intervals over the samples (per group: over that group's samples) of "fd",
-  // "fd_target", "fd1", "fd0": key -> (lo, hi); absent in older run folders.
+  // 95 % intervals, key -> (lo, hi), absent in older run folders: normal bootstrap over the samples (per group:
+  // over that group's samples) of "fd", "fd_target", "fd1", "fd0"; percentile bootstrap over the points of
+  // "precision" and "recall" (metrics::manifold_estimates).
   std::map<std::string, std::pair<double, double>> ci;
   int nfe = 0;
   double seconds = 0;
@@ -125,9 +126,11 @@ struct ShiftRow {
   at::Tensor kept;       // first `keep` samples
   nlohmann::json to_json() const;  // with share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0)
   static ShiftRow from_json(const nlohmann::json& j);
-  // The value of "fd", "fd_target", "fd1" or "fd0" with its interval (none when not computed).
+  // The value of "fd", "fd_target", "fd1", "fd0", "precision" or "recall" with its interval (none when not
+  // computed).
   metrics::Estimate estimate(const std::string& key) const;
   static const std::vector<std::string>& fd_keys();
+  static const std::vector<std::string>& interval_keys();  // fd_keys() and precision, recall
 };
 
 struct ShiftResult;

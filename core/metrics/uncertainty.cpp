@@ -217,7 +217,7 @@ std::string gain_verdict(const std::string& metric, const std::string& where, co
   const std::string values = " (" + num(zero.value) + " -> " + num(best.value) + ")";
   if (!gain.has_interval()) {
     s << (gain.value > 0 ? "SIMS " : "SIMS does not help: ") << change << " " << where << values
-      << "; no interval (run with --ci) to tell it from noise";
+      << "; no interval to tell it from noise (a sweep needs --ci; older run folders did not record one)";
     return s.str();
   }
   const std::string level = std::to_string(std::lround(100 * gain.level)) + " % interval";
