@@ -12,6 +12,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
+#include "version.hpp"
 
 int main(int argc, char** argv) {
   using namespace sims;
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   CLI::App app{"sims: self-improving diffusion models (SIMS) and self-consuming loops, headless"};
-  app.set_version_flag("--version", std::string("sims ") + SIMS_VERSION);
+  app.set_version_flag("--version", "sims " + sims_version_text());
   app.require_subcommand(1);
   cli::Registry reg;
   for (cli::AddCommand* add : {cli::add_sample_command, cli::add_grid_command, cli::add_info_command,

@@ -31,6 +31,7 @@
 #include "studio_bench.hpp"
 #include "sweep_view.hpp"
 #include "train_panel.hpp"
+#include "version.hpp"
 
 using namespace sims::ui;
 
@@ -45,7 +46,7 @@ int main(int argc, char* argv[]) {
   QApplication app(argc, argv);
   QApplication::setOrganizationName("sims");
   QApplication::setApplicationName("SIMS Studio");
-  QApplication::setApplicationVersion(SIMS_VERSION);
+  QApplication::setApplicationVersion(QString::fromStdString(sims_version_text()));
 
   QCommandLineParser cli;
   cli.setApplicationDescription("Explore self-improving diffusion models (SIMS) interactively.");

@@ -34,6 +34,9 @@ expect_error() {
 }
 
 # --- happy paths --------------------------------------------------------------
+# --version: the version and the git revision the binary was built from ("unknown" outside a git checkout).
+"$SIMS" --version >"$T/version" 2>&1 || bad "--version failed"
+grep -Eq '^sims [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-z.-]+\)$' "$T/version" && ok || bad "--version: '$(cat "$T/version")'"
 "$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/mlp_aux.pt" --omega 1.5 --n 100 --seed 3 \
   --out "$T/s.npy" --trajectory "$T/traj.npy" --grid "$T/s.png" --json >"$T/out.json" 2>"$T/err" || bad "sample failed: $(cat $T/err)"
 $PY - "$T" <<'PY' && ok || bad "sample outputs"
