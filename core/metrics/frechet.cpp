@@ -5,9 +5,11 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <zlib.h>
 
 #include "common/error.hpp"
 #include "metrics/shape_text.hpp"
@@ -58,6 +60,50 @@ std::string slurp(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw InputError("cannot read '" + path + "'");
   return ss.str();
+}
+
+// A deflated zip member (numpy.savez_compressed), inflated by zlib. The size
+// the directory states is checked before anything is allocated: no more than
+// deflate can give for the compressed bytes (1032:1) and no more than 16 GiB;
+// the stream must end exactly at that size.
+std::string inflate_member(const char* src, uint64_t csize, uint64_t usize, const std::string& name,
+                           const std::function<InputError(const std::string&)>& bad) {
+  constexpr uint64_t kMaxMember = uint64_t{16} << 30;
+  if (usize > csize * 1032 + 64)
+    throw bad("member '" + name + "' claims " + std::to_string(usize) + " bytes from " + std::to_string(csize) +
+              " compressed ones, more than deflate can produce");
+  if (usize > kMaxMember) throw bad("member '" + name + "' is larger than 16 GiB uncompressed");
+  std::string out(usize + 1, '\0');  // one byte more: a stream that goes on is caught
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw bad("zlib could not start inflating '" + name + "'");
+  constexpr uint64_t kChunk = uint64_t{1} << 30;  // zlib counts in 32-bit units
+  uint64_t in_done = 0, out_done = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (z.avail_in == 0) {
+      const uint64_t n = std::min(csize - in_done, kChunk);
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(src + in_done));
+      z.avail_in = static_cast<uInt>(n);
+      in_done += n;
+    }
+    if (z.avail_out == 0) {
+      const uint64_t n = std::min(usize + 1 - out_done, kChunk);
+      z.next_out = reinterpret_cast<Bytef*>(&out[out_done]);
+      z.avail_out = static_cast<uInt>(n);
+      out_done += n;
+    }
+    rc = inflate(&z, Z_NO_FLUSH);
+  }
+  const uint64_t total = z.total_out;
+  inflateEnd(&z);
+  if (total > usize) throw bad("member '" + name + "' inflates to more than the " + std::to_string(usize) + " bytes stated");
+  if (rc != Z_STREAM_END)
+    throw bad("member '" + name + "': " + (rc == Z_BUF_ERROR ? "the compressed data end early" : "damaged compressed data"));
+  if (total != usize)
+    throw bad("member '" + name + "' inflates to " + std::to_string(total) + " bytes, the directory says " +
+              std::to_string(usize));
+  out.resize(usize);
+  return out;
 }
 
 }  // namespace
@@ -222,7 +268,7 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
 
 std::map<std::string, at::Tensor> read_npz(const std::string& path) {
   const std::string b = slurp(path);
-  auto bad = [&](const std::string& what) -> InputError {
+  const std::function<InputError(const std::string&)> bad = [&](const std::string& what) {
     return InputError("'" + path + "' is not a valid .npz file: " + what);
   };
   if (b.size() < 22) throw bad("too short for a zip archive");
@@ -286,14 +332,15 @@ std::map<std::string, at::Tensor> read_npz(const std::string& path) {
     }
     p += 46 + name_len + extra_len + comment_len;
     if (flags & 1u) throw bad("member '" + name + "' is encrypted");
-    if (method != 0)
-      throw InputError("'" + path + "': member '" + name + "' is compressed (zip method " + std::to_string(method) +
-                       "); compressed .npz (numpy.savez_compressed) is not supported, re-save it with numpy.savez");
-    if (csize != usize) throw bad("stored member '" + name + "' has differing sizes");
+    if (method != 0 && method != 8)
+      throw InputError("'" + path + "': member '" + name + "' uses zip method " + std::to_string(method) +
+                       "; .npz members are read stored (numpy.savez) or deflated (numpy.savez_compressed)");
+    if (method == 0 && csize != usize) throw bad("stored member '" + name + "' has differing sizes");
     if (local + 30 > b.size() || get_le(b, local, 4) != 0x04034b50) throw bad("corrupt local header of '" + name + "'");
     const uint64_t data = local + 30 + get_le(b, local + 26, 2) + get_le(b, local + 28, 2);
-    if (data > b.size() || usize > b.size() - data) throw bad("member '" + name + "' is truncated");
-    const std::string bytes = b.substr(data, usize);
+    if (data > b.size() || csize > b.size() - data) throw bad("member '" + name + "' is truncated");
+    const std::string bytes =
+        method == 0 ? b.substr(data, usize) : inflate_member(b.data() + data, csize, usize, name, bad);
     if (crc32(bytes.data(), bytes.size()) != crc) throw bad("CRC mismatch in member '" + name + "' (corrupt file)");
     std::string key = name;
     if (ends_with(key, ".npy")) key = key.substr(0, key.size() - 4);

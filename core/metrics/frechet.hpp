@@ -72,12 +72,13 @@ GaussianStats stats_from_file(const std::string& path);
 // written atomically as an uncompressed zip.
 void save_stats_npz(const std::string& path, const GaussianStats& s);
 // Reads `mu` and `sigma` (float32 or float64; returned as float64) from a
-// stored or zip64 .npz as written by numpy.savez; other members are ignored.
-// Compressed members (numpy.savez_compressed) are refused with InputError.
+// .npz as numpy writes it: stored (numpy.savez) or deflated
+// (numpy.savez_compressed, pytorch-fid's --save-stats), zip64 included; other
+// members are ignored.
 GaussianStats load_stats_npz(const std::string& path);
 
-// Generic uncompressed .npz I/O used by the two functions above. Names are
-// given without the ".npy" suffix. Arrays are written as float64 when
+// Generic .npz I/O used by the two functions above (writes stored members,
+// reads stored and deflated ones). Names are given without the ".npy" suffix. Arrays are written as float64 when
 // as_float64, else float32.
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& arrays,
                bool as_float64 = true);

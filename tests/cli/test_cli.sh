@@ -152,6 +152,29 @@ assert abs(fd - fd_ref) < 1e-6 * max(1, fd_ref), (fd, fd_ref)
 pr = json.loads(open(t + "/pr.json").read().splitlines()[-1])
 assert pr["precision"] == 1.0 and pr["recall"] == 1.0, pr
 PY
+# .npz statistics as numpy writes them: numpy.savez_compressed (deflated members, as pytorch-fid's --save-stats
+# writes them) and numpy.savez give the FD of the features themselves; a damaged compressed file is one error line.
+$PY - "$T" <<'PY' || bad "npz fixtures"
+import numpy as np, sys
+t = sys.argv[1]
+for name in ("fa", "fb"):
+    x = np.load(t + "/" + name + ".npy").astype(np.float64)
+    np.savez_compressed(t + "/" + name + "_c.npz", mu=x.mean(0), sigma=np.cov(x, rowvar=False))
+    np.savez(t + "/" + name + "_s.npz", mu=x.mean(0), sigma=np.cov(x, rowvar=False))
+b = bytearray(open(t + "/fa_c.npz", "rb").read()); b[60] ^= 0xFF
+open(t + "/bad_c.npz", "wb").write(bytes(b))
+PY
+"$SIMS" metrics fd "$T/fa_c.npz" "$T/fb_c.npz" --json >"$T/fdc.json" && "$SIMS" metrics fd "$T/fa_s.npz" "$T/fb.npy" --json >"$T/fds.json" \
+  || bad "metrics fd of numpy .npz statistics failed"
+$PY - "$T" <<'PY' && ok || bad "fd of compressed/stored .npz != fd of the features"
+import json, sys
+t = sys.argv[1]
+val = lambda f: json.loads(open(t + "/" + f).read().splitlines()[-1])["fd"]
+assert abs(val("fdc.json") - val("fd.json")) < 1e-6 * val("fd.json"), (val("fdc.json"), val("fd.json"))
+assert abs(val("fds.json") - val("fd.json")) < 1e-6 * val("fd.json"), (val("fds.json"), val("fd.json"))
+PY
+expect_error "damaged compressed npz" "" -- "$SIMS" metrics fd "$T/bad_c.npz" "$T/fb.npy"
+
 # KID (one subset: the first rows), density/coverage and bootstrap intervals, against numpy.
 "$SIMS" metrics kid "$T/fa.npy" "$T/fb.npy" --subsets 1 --subset-size 200 --json >"$T/kid.json" \
   && "$SIMS" metrics pr "$T/fa.npy" "$T/fb.npy" --json >"$T/pr2.json" \
