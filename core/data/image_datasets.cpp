@@ -5,10 +5,12 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <zlib.h>
 
 // stb_image, private to this file (static functions: no clash with any other copy).
 #if defined(__GNUC__)
@@ -111,6 +113,42 @@ std::string read_bytes(const std::string& path, const std::string& what) {
   return ss.str();
 }
 
+// The contents of a gzip file (MNIST's own downloads are gzipped IDX files),
+// inflated by zlib into a buffer that grows as output comes, up to 4 GiB.
+std::string gunzip(const std::string& gz, const std::string& path) {
+  constexpr size_t kLimit = size_t{4} << 30;
+  if (gz.size() > std::numeric_limits<uInt>::max()) throw InputError("'" + path + "': gzip files above 4 GiB are not read");
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw InputError("zlib could not start reading '" + path + "'");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  std::string out;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (out.size() >= kLimit) {
+      inflateEnd(&z);
+      throw InputError("'" + path + "' inflates to more than 4 GiB");
+    }
+    const size_t old = out.size(), grow = std::min(std::max<size_t>(old, size_t{1} << 20), kLimit - old);
+    out.resize(old + grow);
+    z.next_out = reinterpret_cast<Bytef*>(&out[old]);
+    z.avail_out = static_cast<uInt>(grow);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.resize(old + grow - z.avail_out);
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END)
+    throw InputError("'" + path + "' is a damaged gzip file (" +
+                     (rc == Z_BUF_ERROR ? std::string("it ends early") : std::string("bad compressed data")) + ")");
+  return out;
+}
+
+// read_bytes, inflated when the file is gzip-compressed.
+std::string read_maybe_gzip(const std::string& path, const std::string& what) {
+  std::string b = read_bytes(path, what);
+  return is_gzip(b) ? gunzip(b, path) : b;
+}
+
 uint32_t be32(const std::string& b, size_t at) {
   return (uint32_t(uint8_t(b[at])) << 24) | (uint32_t(uint8_t(b[at + 1])) << 16) | (uint32_t(uint8_t(b[at + 2])) << 8) |
          uint32_t(uint8_t(b[at + 3]));
@@ -124,13 +162,11 @@ at::Tensor bytes_to_images(const uint8_t* data, int64_t n, int64_t c, int64_t h,
 
 // [SECTION] MNIST (IDX) ---------------------------------------------------------
 
-std::string find_in_dir(const fs::path& dir, const std::vector<std::string>& names, const std::string& what) {
+std::string find_in_dir(const fs::path& dir, const std::vector<std::string>& names) {
   for (const auto& n : names)
     if (fs::is_regular_file(dir / n)) return (dir / n).string();
-  for (const auto& n : names)
-    if (fs::exists(dir / (n + ".gz")))
-      throw InputError("found '" + (dir / (n + ".gz")).string() + "' but " + what +
-                       " must be plain, not gzip-compressed (decompress it first: gunzip -k FILE)");
+  for (const auto& n : names)  // the downloads as they come (read_maybe_gzip inflates them)
+    if (fs::is_regular_file(dir / (n + ".gz"))) return (dir / (n + ".gz")).string();
   return {};
 }
 
@@ -140,16 +176,14 @@ ImageBatch load_mnist(const ImageDatasetSpec& s, int64_t max_n) {
   if (!fs::exists(s.path, ec)) throw InputError("mnist: '" + s.path + "' does not exist");
   if (fs::is_directory(s.path, ec)) {
     const std::string pre = s.split == "test" ? "t10k" : "train";
-    images_path = find_in_dir(s.path, {pre + "-images-idx3-ubyte", pre + "-images.idx3-ubyte"}, "MNIST files");
+    images_path = find_in_dir(s.path, {pre + "-images-idx3-ubyte", pre + "-images.idx3-ubyte"});
     if (images_path.empty())
       throw InputError("mnist: no '" + pre + "-images-idx3-ubyte' in directory '" + s.path + "'");
     if (labels_path.empty())
-      labels_path = find_in_dir(s.path, {pre + "-labels-idx1-ubyte", pre + "-labels.idx1-ubyte"}, "MNIST files");
+      labels_path = find_in_dir(s.path, {pre + "-labels-idx1-ubyte", pre + "-labels.idx1-ubyte"});
   }
 
-  const std::string img = read_bytes(images_path, "MNIST images file");
-  if (is_gzip(img))
-    throw InputError("mnist: '" + images_path + "' is gzip-compressed; IDX files must be plain (gunzip -k it first)");
+  const std::string img = read_maybe_gzip(images_path, "MNIST images file");
   if (img.size() < 16 || be32(img, 0) != 0x00000803) {
     if (img.size() >= 4 && be32(img, 0) == 0x00000801)
       throw InputError("mnist: '" + images_path + "' is an IDX labels file, not images (magic 0x00000801)");
@@ -168,9 +202,7 @@ ImageBatch load_mnist(const ImageDatasetSpec& s, int64_t max_n) {
   ImageBatch b;
   at::Tensor labels;
   if (!labels_path.empty()) {
-    const std::string lab = read_bytes(labels_path, "MNIST labels file");
-    if (is_gzip(lab))
-      throw InputError("mnist: '" + labels_path + "' is gzip-compressed; IDX files must be plain (gunzip -k it first)");
+    const std::string lab = read_maybe_gzip(labels_path, "MNIST labels file");
     if (lab.size() < 8 || be32(lab, 0) != 0x00000801)
       throw InputError("mnist: '" + labels_path + "' is not an IDX labels file (wrong magic; expected 0x00000801)");
     const int64_t nl = be32(lab, 4);

@@ -296,6 +296,10 @@ mk = lambda magic, dims: (magic).to_bytes(4, "big") + b"".join(int(d).to_bytes(4
 open(t + "/mn-img", "wb").write(mk(0x803, [7, 28, 28]) + bytes(range(256)) * 21 + bytes(7 * 784 - 256 * 21))
 open(t + "/mn-lab", "wb").write(mk(0x801, [7]) + bytes([3, 1, 4, 1, 5, 9, 2]))
 open(t + "/mn-gz", "wb").write(b"\x1f\x8b\x08\x00" + bytes(40))
+import gzip, os
+os.makedirs(t + "/mn-dir", exist_ok=True)  # MNIST's downloads as they come: gzipped IDX files
+open(t + "/mn-dir/train-images-idx3-ubyte.gz", "wb").write(gzip.compress(open(t + "/mn-img", "rb").read()))
+open(t + "/mn-dir/train-labels-idx1-ubyte.gz", "wb").write(gzip.compress(open(t + "/mn-lab", "rb").read()))
 PY
 "$SIMS" data export --dataset "mnist:$T/mn-img,labels=$T/mn-lab,size=32" --out "$T/mn.npy" --labels "$T/mnl.npy" --json >"$T/mn.json" 2>/dev/null || bad "data export mnist failed"
 $PY - "$T" <<'PY' && ok || bad "data export mnist outputs"
@@ -306,6 +310,8 @@ assert j["shape"] == [7, 1, 32, 32] and j["label_counts"][1] == 2, j
 assert np.load(t + "/mn.npy").shape == (7, 1, 32, 32)
 assert np.load(t + "/mnl.npy").tolist() == [3, 1, 4, 1, 5, 9, 2]
 PY
+"$SIMS" data export --dataset "mnist:$T/mn-dir,size=32" --out "$T/mngz.npy" --labels "$T/mngzl.npy" >/dev/null 2>&1 \
+  && cmp -s "$T/mngz.npy" "$T/mn.npy" && cmp -s "$T/mngzl.npy" "$T/mnl.npy" && ok || bad "gzipped MNIST != plain MNIST"
 mkdir -p "$T/imgs" "$T/noimgs"; printf 'not a png' >"$T/imgs/broken.png"
 expect_error "data unknown set" "$T/d.png" -- "$SIMS" data preview --dataset celeba --grid "$T/d.png"
 expect_error "data faces no n" "$T/dx1.npy" -- "$SIMS" data export --dataset faces --out "$T/dx1.npy"
