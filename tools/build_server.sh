@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${1:-$ROOT/build-server}; shift || true
 start=$(date +%s)
 cmake -S "$ROOT" -B "$DIR" -DCMAKE_BUILD_TYPE=Release -DSIMS_BUILD_GUI=OFF -DSIMS_BUILD_TESTS=OFF "$@" >/dev/null
-cmake --build "$DIR" -j"$(nproc 2>/dev/null || echo 2)" --target sims sims_man >/dev/null
+cmake --build "$DIR" -j"$(nproc 2>/dev/null || echo 2)" --target sims >/dev/null
 "$DIR/bin/sims" --version
 "$DIR/bin/sims" sample --model "$ROOT/assets/models/gaussian-base.ckpt" --aux "$ROOT/assets/models/gaussian-aux.ckpt" \
   --omega 0.5 --n 200 --seed 3 --out "$DIR/server-check.npy" >/dev/null

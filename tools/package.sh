@@ -19,16 +19,35 @@ mapfile -t debs < <(ls "$BUILD"/packages/sims*_amd64.deb "$BUILD"/packages/sims*
 ((${#debs[@]})) || { echo "error: cpack wrote no .deb into $BUILD/packages" >&2; exit 1; }
 say "built ${debs[*]##*/}"
 
+# The checkout's data go out of reach while the installed programs run; a
+# run that was killed before it could put them back is mended first.
+AWAY="$ROOT/.assets-out-of-reach"
+if [[ -d $AWAY ]]; then
+  [[ -e $ROOT/assets ]] && { echo "error: both assets/ and $AWAY exist; keep the right one and remove the other" >&2; exit 1; }
+  mv -T "$AWAY" "$ROOT/assets"
+  say "put assets/ back from an interrupted run"
+fi
+
 WORK=$(mktemp -d /tmp/sims-package.XXXXXX)
 SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
 installed=()
+cleanup() {
+  if [[ -d $AWAY && ! -e $ROOT/assets ]]; then mv -T "$AWAY" "$ROOT/assets"; fi
+  if ((${#installed[@]})) && [[ -z ${KEEP:-} ]]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get remove -y -qq "${installed[@]}" >/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 if [[ -z $SUDO ]] || sudo -n true 2>/dev/null; then
   for d in "${debs[@]}"; do
     name=$(dpkg-deb -f "$d" Package)
     dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed" || installed+=("$name")
   done
+  # --reinstall: a package of the same version installed earlier is replaced by this build.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades \
-    "${debs[@]}" >/dev/null
+    --reinstall "${debs[@]}" >/dev/null
   PREFIX=/usr
   say "installed with apt-get into $PREFIX"
 else
@@ -36,18 +55,9 @@ else
   PREFIX=$WORK/root/usr
   say "no root: unpacked into $PREFIX (apt needs root)"
 fi
-
-# The checkout's data out of reach while the installed programs run.
-AWAY="$ROOT/.assets-out-of-reach"
-cleanup() {
-  [[ -d $AWAY ]] && mv "$AWAY" "$ROOT/assets"
-  if ((${#installed[@]})) && [[ -z ${KEEP:-} ]]; then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get remove -y -qq "${installed[@]}" >/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-mv "$ROOT/assets" "$AWAY"
+[[ "$("$PREFIX/bin/sims" --version)" == "$("$BUILD/bin/sims" --version)" ]] ||
+  { echo "error: the installed sims is not this build's" >&2; exit 1; }
+mv -T "$ROOT/assets" "$AWAY"
 cd "$WORK"
 unset SIMS_DATA_DIR
 SIMS=$PREFIX/bin/sims
@@ -86,7 +96,7 @@ fi
 for page in sims sims-studio; do
   f=$PREFIX/share/man/man1/$page.1.gz
   [[ -e $f || $page == sims-studio ]] || fail "no man page $f"
-  [[ -e $f ]] && { zcat "$f" | grep -q '^\.SH DESCRIPTION' || fail "man page $f has no DESCRIPTION"; }
+  [[ -e $f ]] && { zcat "$f" | grep -c '^\.SH DESCRIPTION' >/dev/null || fail "man page $f has no DESCRIPTION"; }
 done
 say "man pages: ok"
 if [[ -n ${SAVE:-} ]]; then mkdir -p "$SAVE" && cp version.txt samples.png studio.png demo/summary.md "$SAVE/" 2>/dev/null || true; fi

@@ -64,15 +64,16 @@ std::string slurp(const std::string& path) {
 
 // A deflated zip member (numpy.savez_compressed), inflated by zlib. The size
 // the directory states is checked before anything is allocated: no more than
-// deflate can give for the compressed bytes (1032:1) and no more than 16 GiB;
-// the stream must end exactly at that size.
+// deflate can give for the compressed bytes (1032:1) and no more than 2 GiB
+// (a 2,048-d float64 covariance is 32 MiB); the stream must end exactly at
+// that size.
 std::string inflate_member(const char* src, uint64_t csize, uint64_t usize, const std::string& name,
                            const std::function<InputError(const std::string&)>& bad) {
-  constexpr uint64_t kMaxMember = uint64_t{16} << 30;
+  constexpr uint64_t kMaxMember = uint64_t{2} << 30;
   if (usize > csize * 1032 + 64)
     throw bad("member '" + name + "' claims " + std::to_string(usize) + " bytes from " + std::to_string(csize) +
               " compressed ones, more than deflate can produce");
-  if (usize > kMaxMember) throw bad("member '" + name + "' is larger than 16 GiB uncompressed");
+  if (usize > kMaxMember) throw bad("member '" + name + "' is larger than 2 GiB uncompressed");
   std::string out(usize + 1, '\0');  // one byte more: a stream that goes on is caught
   z_stream z{};
   if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw bad("zlib could not start inflating '" + name + "'");
@@ -289,7 +290,7 @@ std::map<std::string, at::Tensor> read_npz(const std::string& path) {
     // zip64: locator just before the EOCD points at the zip64 EOCD record.
     if (eocd < 20 || get_le(b, eocd - 20, 4) != 0x07064b50) throw bad("zip64 locator missing");
     const uint64_t z64 = get_le(b, eocd - 20 + 8, 8);
-    if (z64 + 56 > b.size() || get_le(b, z64, 4) != 0x06064b50) throw bad("zip64 end record missing");
+    if (z64 > b.size() || b.size() - z64 < 56 || get_le(b, z64, 4) != 0x06064b50) throw bad("zip64 end record missing");
     entries = get_le(b, z64 + 32, 8);
     cd_size = get_le(b, z64 + 40, 8);
     cd_offset = get_le(b, z64 + 48, 8);
@@ -336,7 +337,8 @@ std::map<std::string, at::Tensor> read_npz(const std::string& path) {
       throw InputError("'" + path + "': member '" + name + "' uses zip method " + std::to_string(method) +
                        "; .npz members are read stored (numpy.savez) or deflated (numpy.savez_compressed)");
     if (method == 0 && csize != usize) throw bad("stored member '" + name + "' has differing sizes");
-    if (local + 30 > b.size() || get_le(b, local, 4) != 0x04034b50) throw bad("corrupt local header of '" + name + "'");
+    if (local > b.size() || b.size() - local < 30 || get_le(b, local, 4) != 0x04034b50)
+      throw bad("corrupt local header of '" + name + "'");
     const uint64_t data = local + 30 + get_le(b, local + 26, 2) + get_le(b, local + 28, 2);
     if (data > b.size() || csize > b.size() - data) throw bad("member '" + name + "' is truncated");
     const std::string bytes =
