@@ -632,6 +632,27 @@ expect_error "tune without omega 0" "" -- "$SIMS" tune --model "$T/tb.json" --au
 # the gain is small (tune: 0.00022 +- 0.00018): on fresh data it must still point the same way, and its file's
 # verdict must agree with its interval.
 M="$(dirname "$0")/../../assets/models"
+# sims export --torchscript: the shipped gaussian base as TorchScript samples as the checkpoint does (within float
+# rounding: the checkpoint samples through the fused CPU kernels), and Python's torch.jit.load gives the same
+# D(x; sigma) as sims at the first step, with the sample shape in its sims.json extra file.
+"$SIMS" export --torchscript "$M/gaussian-base.ckpt" "$T/exp.pt" >/dev/null 2>"$T/exp.err" || bad "export failed: $(cat "$T/exp.err")"
+"$SIMS" sample --model "$M/gaussian-base.ckpt" --noise "$T/noise.npy" --steps 6 --out "$T/exa.npy" --denoised "$T/exda.npy" >/dev/null 2>&1 \
+  && "$SIMS" sample --model "$T/exp.pt" --noise "$T/noise.npy" --steps 6 --out "$T/exb.npy" >/dev/null 2>&1 || bad "sampling the export failed"
+$PY - "$T" <<'PY' && ok || bad "exported TorchScript differs from the checkpoint"
+import json, sys, numpy as np, torch
+t = sys.argv[1]
+a, b = np.load(t + "/exa.npy"), np.load(t + "/exb.npy")
+assert np.abs(a - b).max() < 1e-4, np.abs(a - b).max()
+extra = {"sims.json": ""}
+m = torch.jit.load(t + "/exp.pt", _extra_files=extra)
+assert json.loads(extra["sims.json"])["shape"] == [2], extra
+x0 = torch.from_numpy(np.load(t + "/noise.npy") * 80.0).float()
+d = m(x0, torch.full((x0.shape[0],), 80.0)).detach().numpy()
+assert np.abs(d - np.load(t + "/exda.npy")[0]).max() < 1e-4, np.abs(d - np.load(t + "/exda.npy")[0]).max()
+PY
+expect_error "export exists" "" -- "$SIMS" export --torchscript "$M/gaussian-base.ckpt" "$T/exp.pt"
+expect_error "export unet" "$T/exf.pt" -- "$SIMS" export --torchscript "$M/faces-base.ckpt" "$T/exf.pt"
+expect_error "export no format" "$T/exg.pt" -- "$SIMS" export "$M/gaussian-base.ckpt" "$T/exg.pt"
 W=$($PY -c "import json; print(json.load(open('$M/gaussian-aux.tune.json'))['omega'])")
 "$SIMS" sweep --model "$M/gaussian-base.ckpt" --aux "$M/gaussian-aux.ckpt" --omegas "0,$W" --n 4000 --steps 32 --seed 11 \
   --metric energy --real-data gaussian --real-seed 4242 --n-real 20000 --ci 50 --out "$T/shipped-gaussian" --quiet --json \
