@@ -71,6 +71,17 @@ TEST_CASE("npy: malformed files give clear errors", "[npy]") {
   write_raw(d.file("shape.npy"), header_v1("{'descr': '<f4', 'fortran_order': False, 'shape': (a, 2), }"));
   CHECK_THROWS_AS(io::read_npy(d.file("shape.npy")), InputError);
   CHECK_THROWS_AS(io::read_npy(d.file("missing.npy")), InputError);
+  // Found by tests/fuzz/fuzz_npy.cpp: a shape entry beyond int64 (std::stoll threw out_of_range: "error: stoll"), and an
+  // empty array whose other sizes overflow LibTorch's size product (c10::Error abort).
+  CHECK_THROWS_WITH(io::parse_npy_bytes(header_v1("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                                                  "(3444444444444444444444444444412,), }"), "huge"),
+                    Catch::Contains("implausibly large"));
+  CHECK_THROWS_WITH(io::parse_npy_bytes(header_v1("{'descr': '<f8', 'fortran_order': True, 'shape': (3, 0, 660, 0, 760, "
+                                                  "3160, 760, 60, 60, 760, 3160, 760, 312), }"), "empty"),
+                    Catch::Contains("2^50"));
+  const at::Tensor empty = io::parse_npy_bytes(header_v1("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }"), "e");
+  CHECK(empty.numel() == 0);
+  CHECK(empty.size(1) == 5);
 }
 
 TEST_CASE("npy: NaN/Inf are refused where numbers are needed", "[npy]") {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite from a clean clone: set-up, build, CTest; then the
 # Debian packages built, installed and tried outside the checkout
-# (tools/package.sh), and the server build with the GUIs off
-# (tools/build_server.sh).
+# (tools/package.sh), the server build with the GUIs off
+# (tools/build_server.sh), and the libFuzzer harnesses of the file readers
+# under ASan + UBSan, 30 s each (tools/fuzz.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 bash "$ROOT/tools/setup.sh" -DSIMS_BUILD_TESTS=ON -DSIMS_BUILD_GUI=ON
@@ -10,3 +11,4 @@ cd "$ROOT/build"
 ctest --output-on-failure -j1
 bash "$ROOT/tools/package.sh" "$ROOT/build"
 bash "$ROOT/tools/build_server.sh" "$ROOT/build-server"
+bash "$ROOT/tools/fuzz.sh" 30 "$ROOT/build-fuzz"

@@ -16,8 +16,8 @@ namespace sims {
 // No settings file, checkpoint header or session of this program nests deeper than a few levels.
 constexpr int kMaxJsonDepth = 64;
 
-// Parses `text` (a string or an input stream); throws InputError naming `what` when the text is not JSON or nests
-// deeper than kMaxJsonDepth levels.
+// Parses `text` (a string or an input stream); throws InputError naming `what` when the text is not JSON, holds a
+// number beyond a double, or nests deeper than kMaxJsonDepth levels.
 template <class Input>
 nlohmann::json parse_json_bounded(Input&& text, const std::string& what) {
   // nlohmann passes the depth of the value being built: 0 for the top level.
@@ -30,7 +30,8 @@ nlohmann::json parse_json_bounded(Input&& text, const std::string& what) {
     return nlohmann::json::parse(std::forward<Input>(text), cb);
   } catch (const TooDeep&) {
     throw InputError(what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // A syntax error, or a number too large for a double (out_of_range, found by tests/fuzz/fuzz_json.cpp).
     // nlohmann's message quotes the last token read, which in a damaged file can be megabytes long.
     std::string msg = e.what();
     msg = msg.substr(std::min(msg.size(), msg.find(']') + 2));

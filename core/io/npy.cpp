@@ -81,6 +81,7 @@ NpyHeader parse_header(const std::string& bytes, const std::string& where) {
     std::string num = item.substr(a, b - a + 1);
     if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos)
       bad(where, "shape entry '" + num + "' is not a non-negative integer");
+    if (num.size() > 15) bad(where, "shape entry '" + num.substr(0, 20) + "' is implausibly large");  // found by fuzz_npy
     h.shape.push_back(std::stoll(num));
   }
   h.data_offset = hstart + hlen;
@@ -118,8 +119,19 @@ at::Tensor parse_npy_bytes(const std::string& bytes, const std::string& where) {
   NpyHeader h = parse_header(bytes, where);
   const at::ScalarType dt = dtype_of(h.descr, where);
   const size_t esize = dt == at::kFloat ? 4 : 8;
-  size_t count = 1;
-  for (int64_t d : h.shape) count *= static_cast<size_t>(d);
+  // The product of the non-zero sizes is bounded too: LibTorch multiplies every size, zero or not (found by
+  // fuzz_npy: an empty array of sizes whose product overflows aborted in at::empty).
+  if (h.shape.size() > 32) bad(where, "it has " + std::to_string(h.shape.size()) + " dimensions (at most 32)");
+  size_t count = 1, nonzero = 1;
+  for (int64_t d : h.shape) {
+    if (d == 0) {
+      count = 0;
+      continue;
+    }
+    if (nonzero > (size_t{1} << 50) / static_cast<size_t>(d)) bad(where, "its shape describes more than 2^50 elements");
+    nonzero *= static_cast<size_t>(d);
+    count *= static_cast<size_t>(d);
+  }
   const size_t need = count * esize;
   if (bytes.size() - h.data_offset < need)
     bad(where, "data is truncated (" + std::to_string(bytes.size() - h.data_offset) + " bytes, header promises " +
@@ -127,7 +139,7 @@ at::Tensor parse_npy_bytes(const std::string& bytes, const std::string& where) {
   std::vector<int64_t> shape = h.shape;
   if (h.fortran_order) std::reverse(shape.begin(), shape.end());
   at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt));
-  std::memcpy(t.data_ptr(), bytes.data() + h.data_offset, need);
+  if (need > 0) std::memcpy(t.data_ptr(), bytes.data() + h.data_offset, need);  // an empty array has no data pointer
   if (h.fortran_order && shape.size() > 1) {
     std::vector<int64_t> perm(shape.size());
     for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(perm.size() - 1 - i);

@@ -92,6 +92,9 @@ j=$("$SIMS" info "$FX/conv_image.pt" --json | tail -1)
 [[ "$j" == *'"shape":[3,32,32]'* && "$j" == *'"kind":"torchscript"'* ]] && ok || bad "info: $j"
 
 # --- bad input: error line, exit 1/2, nothing written ---------------------------
+printf '{"kind": "gaussian", "mean": [52.6e26785], "cov": [[1]]}' >"$T/bignum.json"  # found by tests/fuzz/fuzz_json.cpp
+expect_error "json number overflow" "" -- "$SIMS" info "$T/bignum.json"
+grep -q "json.exception" "$T/stderr" && bad "json number overflow: library jargon: $(cat "$T/stderr")" || ok
 expect_error "missing model" "$T/o1.npy" -- "$SIMS" sample --model "$T/nope.pt" --n 5 --seed 1 --out "$T/o1.npy"
 expect_error "corrupt model" "$T/o2.npy" -- "$SIMS" sample --model "$FX/not_a_model.pt" --n 5 --seed 1 --out "$T/o2.npy"
 expect_error "bad signature" "$T/o3.npy" -- "$SIMS" sample --model "$FX/bad_signature.pt" --n 5 --seed 1 --out "$T/o3.npy"

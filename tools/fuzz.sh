@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# libFuzzer harnesses (tests/fuzz/) for the file readers, built with clang and
+# AddressSanitizer + UndefinedBehaviorSanitizer, then run for SECONDS each
+# from seed corpora made here (numpy's .npy/.npz, the shipped weights-only
+# checkpoints, the project's JSON files). A crash, a sanitizer report or a
+# leak fails the run; the input that did it is kept in OUT/crashes/.
+# usage: tools/fuzz.sh [SECONDS=30] [OUT=build-fuzz]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SECONDS_EACH=${1:-30}
+OUT=$(mkdir -p "${2:-$ROOT/build-fuzz}" && cd "${2:-$ROOT/build-fuzz}" && pwd)
+CXX=$(command -v clang++ || command -v clang++-14 || true)
+[[ -n $CXX ]] || { echo "error: clang++ is needed for the fuzz harnesses (apt-get install clang)" >&2; exit 1; }
+JOBS=$(nproc 2>/dev/null || echo 2)
+SAN=(-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined)
+FLAGS=(-std=c++17 -O1 -g -D_GLIBCXX_USE_CXX11_ABI=1 -I"$ROOT/core" -I"$ROOT/tests/fuzz"
+       -isystem /usr/include/torch/csrc/api/include -Wno-unused-command-line-argument)
+LIBS=(-ltorch_cpu -lc10 -lz -lpthread)
+
+# The readers under test, instrumented for coverage and the sanitizers (objects reused while unchanged).
+mkdir -p "$OUT/obj"
+SOURCES=(io/npy.cpp io/safetensors.cpp io/atomic_file.cpp io/crc32.cpp metrics/frechet.cpp)
+objs=()
+for s in "${SOURCES[@]}"; do
+  o=$OUT/obj/${s//\//_}.o
+  objs+=("$o")
+  # Rebuilt when the source or any header of the core is newer than the object.
+  if [[ ! -e $o || $ROOT/core/$s -nt $o || -n $(find "$ROOT/core" -name '*.hpp' -newer "$o" -print -quit) ]]; then
+    echo "$CXX ${FLAGS[*]} ${SAN[*]} -fsanitize=fuzzer-no-link -c core/$s"
+    "$CXX" "${FLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer-no-link -c "$ROOT/core/$s" -o "$o" &
+    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n; done
+  fi
+done
+wait
+for h in npy npz safetensors json; do
+  newer=$(find "$ROOT/tests/fuzz" "$OUT/obj" "$ROOT/core" \( -name '*.o' -o -name '*.hpp' -o -name "fuzz_$h.cpp" \) \
+           -newer "$OUT/fuzz_$h" -print -quit 2>/dev/null || true)
+  if [[ ! -e $OUT/fuzz_$h || -n $newer ]]; then
+    "$CXX" "${FLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer "$ROOT/tests/fuzz/fuzz_$h.cpp" "${objs[@]}" "${LIBS[@]}" -o "$OUT/fuzz_$h" &
+    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n; done
+  fi
+done
+wait
+
+# Seed corpora.
+S=$OUT/seeds; mkdir -p "$S"/{npy,npz,safetensors,json}
+/usr/bin/python3 - "$S" <<'PY'
+import numpy as np, sys
+s = sys.argv[1]
+r = np.random.default_rng(0)
+for i, a in enumerate([r.standard_normal((4, 3)).astype(np.float32), np.arange(6, dtype=np.int64),
+                       r.standard_normal((2, 2, 2)), np.zeros((0, 5), np.float32), np.asfortranarray(np.eye(3))]):
+    np.save("%s/npy/%d.npy" % (s, i), a)
+mu, sig = r.standard_normal(4), np.eye(4)
+np.savez("%s/npz/stored.npz" % s, mu=mu, sigma=sig)
+np.savez_compressed("%s/npz/compressed.npz" % s, mu=mu, sigma=sig)
+PY
+cp "$ROOT"/assets/models/gaussian-base.ckpt "$ROOT"/assets/models/grid25-aux.ckpt "$S/safetensors/"
+cp "$ROOT"/assets/networks/*.json "$ROOT"/assets/models/*.tune.json "$S/json/"
+
+mkdir -p "$OUT/crashes"
+status=0
+for h in npy npz safetensors json; do
+  mkdir -p "$OUT/corpus/$h"
+  if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+     "$OUT/fuzz_$h" -max_total_time="$SECONDS_EACH" -max_len=300000 -rss_limit_mb=4096 -timeout=20 \
+       -artifact_prefix="$OUT/crashes/$h-" -print_final_stats=1 "$OUT/corpus/$h" "$S/$h" >"$OUT/$h.log" 2>&1; then
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$OUT/$h.log" | grep -o '[0-9]*$' || echo "?")
+    cov=$(grep -o 'cov: [0-9]*' "$OUT/$h.log" | tail -1 || true)
+    echo "fuzz $h: ${SECONDS_EACH} s, $runs inputs, $cov, no crash"
+  else
+    echo "error: fuzz $h found a problem; input kept in $OUT/crashes/ (log: $OUT/$h.log):" >&2
+    grep -m3 -E "ERROR|runtime error|SUMMARY" "$OUT/$h.log" >&2 || tail -5 "$OUT/$h.log" >&2
+    status=1
+  fi
+done
+exit $status
