@@ -111,10 +111,11 @@ QFont SampleStrip::caption_font() const {
   return f;
 }
 
-// A caption wider than its cell breaks at " · " onto a second line.
+// A caption wider than its cell breaks at " · " onto a second line (one that used the gap ran into its
+// neighbour's caption).
 QString SampleStrip::caption_text(int i, int side) const {
   const QString& c = cells_[i].caption;
-  return QFontMetrics(caption_font()).horizontalAdvance(c) > side + kGap ? QString(c).replace(" · ", "\n") : c;
+  return QFontMetrics(caption_font()).horizontalAdvance(c) > side ? QString(c).replace(" · ", "\n") : c;
 }
 
 int SampleStrip::caption_height(int side) const {
