@@ -25,16 +25,13 @@ QString human_count(int64_t n) {
 // The training set a checkpoint was made from, when it is a built-in 2D set.
 SampleSet reference_from(const Denoiser& d, QString& name) {
   SampleSet s;
-  const auto& p = d.info().provenance;
-  if (!p.contains("data") || !p["data"].is_object()) return s;
-  const auto& data = p["data"];
-  if (data.value("source", "") != "builtin" || !data.contains("spec")) return s;
-  data::Toy2dSpec spec = data::Toy2dSpec::from_json(data["spec"]);
-  const int64_t n = std::min<int64_t>(data.value("n", int64_t{2000}), 4000);
-  at::Tensor x = data::sample_toy2d(spec, n, data.value("seed", uint64_t{0})).to(at::kFloat).contiguous();
+  std::string set;
+  at::Tensor x = data::training_points(d.info().provenance, 4000, &set);
+  if (!x.defined()) return s;
+  x = x.to(at::kFloat).contiguous();
   s.shape = {2};
   s.data.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
-  name = QString::fromStdString(spec.name);
+  name = QString::fromStdString(set);
   return s;
 }
 

@@ -9,8 +9,6 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QLabel>
 #include <QMainWindow>
 #include <QMenu>
@@ -18,6 +16,7 @@
 #include <QTabWidget>
 
 #include "common/error.hpp"
+#include "engine/live_policy.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/tune.hpp"
 
@@ -29,7 +28,6 @@
 namespace sims::ui {
 namespace {
 
-const char* kSessionFormat = "sims-studio-session";
 const int kRecentMax = 8;
 
 QString tab_key(const QTabWidget* t, int i) { return t->tabText(i).remove('&').trimmed().toLower(); }
@@ -142,24 +140,29 @@ void SessionController::save_settings() {
 
 // [SECTION] Sessions and recent files ------------------------------------------------------
 
+namespace {
+
+engine::LiveSession session_of(const GuidanceSettings& g) {
+  engine::LiveSession s;
+  s.omega = g.omega, s.lo = g.lo, s.hi = g.hi, s.steps = g.steps, s.sampler = g.sampler, s.seed = g.seed;
+  s.points = g.points, s.compare = g.compare;
+  return s;
+}
+
+}  // namespace
+
+// The file format and its checks live in the core (engine::read_live_session),
+// shared with sims-live.
 bool SessionController::save_session(const QString& path) {
-  const GuidanceSettings g = guidance_->settings();
-  QJsonObject models{{"base", models_->path(ModelRole::Base)}, {"aux", models_->path(ModelRole::Aux)}};
-  QJsonObject guidance{{"omega", g.omega},
-                       {"lo", g.lo},
-                       {"hi", std::isfinite(g.hi) ? QJsonValue(g.hi) : QJsonValue("inf")},
-                       {"steps", g.steps},
-                       {"sampler", QString(to_string(g.sampler))},
-                       {"seed", QString::number(g.seed)},
-                       {"points", qint64(g.points)},
-                       {"compare", g.compare}};
-  QJsonObject viewer{{"mode", steps_->show_denoised() ? "denoised" : "x_t"}, {"trails", steps_->show_trails()}};
-  QJsonObject root{{"format", kSessionFormat}, {"version", 1}, {"models", models}, {"guidance", guidance},
-                   {"step_viewer", viewer}};
-  if (QTabWidget* t = tabs_) root["tab"] = tab_key(t, t->currentIndex());
-  const QByteArray bytes = QJsonDocument(root).toJson(QJsonDocument::Indented);
+  engine::LiveSession s = session_of(guidance_->settings());
+  s.base = models_->path(ModelRole::Base).toStdString();
+  s.aux = models_->path(ModelRole::Aux).toStdString();
+  s.denoised = steps_->show_denoised();
+  s.trails = steps_->show_trails();
+  if (QTabWidget* t = tabs_) s.tab = tab_key(t, t->currentIndex()).toStdString();
+  const std::string text = engine::live_session_text(s);
   try {
-    io::write_file_atomically(path.toStdString(), bytes.constData(), static_cast<size_t>(bytes.size()));
+    io::write_file_atomically(path.toStdString(), text.data(), text.size());
   } catch (const std::exception& e) {
     messages_->error(QString("cannot save the session: %1").arg(QString::fromUtf8(e.what())));
     return false;
@@ -175,78 +178,22 @@ bool SessionController::open_session(const QString& path) {
     status_->setText("session not opened");
     return false;
   };
-  QFile f(path);
-  if (!f.exists()) return refuse("the file does not exist");
-  if (!f.open(QIODevice::ReadOnly)) return refuse("the file cannot be read");
-  if (f.size() > (4 << 20)) return refuse("the file is too large to be a session");
-  QJsonParseError perr;
-  const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &perr);
-  if (doc.isNull()) return refuse(QString("not valid JSON (%1 at byte %2)").arg(perr.errorString()).arg(perr.offset));
-  if (!doc.isObject() || doc.object().value("format").toString() != kSessionFormat)
-    return refuse(QString("not a SIMS Studio session (no \"format\": \"%1\")").arg(kSessionFormat));
-  const QJsonObject root = doc.object();
-  if (root.value("version").toInt(0) != 1) return refuse("unsupported session version (this studio reads version 1)");
-
   // Everything is read and checked before anything changes.
-  const QDir dir = QFileInfo(path).absoluteDir();
-  auto file_of = [&](const QJsonValue& v) {
-    const QString p = v.toString();
-    return p.isEmpty() || QFileInfo(p).isAbsolute() ? p : dir.absoluteFilePath(p);
-  };
-  const QJsonObject m = root.value("models").toObject();
-  const QString base = file_of(m.value("base")), aux = file_of(m.value("aux"));
-  if (base.isEmpty()) return refuse("it names no base model");
-  const QJsonObject jg = root.value("guidance").toObject();
   GuidanceSettings g = guidance_->settings();
-  auto number = [&](const char* key, double lo, double hi, double& out) -> bool {
-    if (!jg.contains(key)) return true;  // missing: keep the current value
-    const QJsonValue v = jg.value(key);
-    if (!v.isDouble() || !(v.toDouble() >= lo && v.toDouble() <= hi)) return false;
-    out = v.toDouble();
-    return true;
-  };
-  double omega = g.omega, lo = g.lo, steps = g.steps, points = static_cast<double>(g.points);
-  if (!number("omega", -1.0, 3.0, omega)) return refuse("\"omega\" must be a number in [-1, 3]");
-  if (!number("lo", 0.0, 1e6, lo)) return refuse("\"lo\" must be a number >= 0");
-  if (!number("steps", 2, 256, steps) || steps != std::floor(steps)) return refuse("\"steps\" must be a whole number in [2, 256]");
-  if (!number("points", 16, 200000, points) || points != std::floor(points))
-    return refuse("\"points\" must be a whole number in [16, 200000]");
-  double hi = g.hi;
-  if (jg.contains("hi")) {
-    const QJsonValue v = jg.value("hi");
-    if (v.isString() && v.toString() == "inf") hi = std::numeric_limits<double>::infinity();
-    else if (v.isDouble() && v.toDouble() > 0) hi = v.toDouble();
-    else return refuse("\"hi\" must be a positive number or \"inf\"");
+  engine::LiveSession defaults = session_of(g);
+  defaults.denoised = steps_->show_denoised();
+  defaults.trails = steps_->show_trails();
+  engine::LiveSession s;
+  try {
+    s = engine::read_live_session(path.toStdString(), defaults);
+  } catch (const std::exception& e) {
+    return refuse(QString::fromUtf8(e.what()));
   }
-  if (!(hi > lo)) return refuse("the guidance interval needs lo < hi");
-  SamplerKind sampler = g.sampler;
-  if (jg.contains("sampler")) {
-    const QString k = jg.value("sampler").toString();
-    if (k == "heun") sampler = SamplerKind::Heun;
-    else if (k == "euler") sampler = SamplerKind::Euler;
-    else return refuse("\"sampler\" must be \"heun\" or \"euler\"");
-  }
-  uint64_t seed = g.seed;
-  if (jg.contains("seed")) {
-    bool ok = false;
-    const QJsonValue v = jg.value("seed");
-    const qulonglong n = v.isString() ? v.toString().toULongLong(&ok) : 0;
-    if (v.isDouble() && v.toDouble() >= 0 && v.toDouble() == std::floor(v.toDouble())) ok = true;
-    seed = v.isDouble() ? static_cast<uint64_t>(v.toDouble()) : n;
-    if (!ok || seed > (1u << 30)) return refuse("\"seed\" must be a whole number in [0, 2^30]");
-  }
-  bool compare = g.compare;
-  if (jg.contains("compare")) {
-    if (!jg.value("compare").isBool()) return refuse("\"compare\" must be true or false");
-    compare = jg.value("compare").toBool();
-  }
-  const QJsonObject jv = root.value("step_viewer").toObject();
-  const QString mode = jv.value("mode").toString("x_t");
-  if (mode != "x_t" && mode != "denoised") return refuse("\"step_viewer.mode\" must be \"x_t\" or \"denoised\"");
+  const QString base = QString::fromStdString(s.base), aux = QString::fromStdString(s.aux);
   int tab = -1;
   QTabWidget* tabs = tabs_;
-  if (root.contains("tab") && tabs) {
-    const QString want = root.value("tab").toString();
+  if (!s.tab.empty() && tabs) {
+    const QString want = QString::fromStdString(s.tab);
     for (int i = 0; i < tabs->count(); ++i)
       if (tab_key(tabs, i) == want) tab = i;
     if (tab < 0) return refuse(QString("unknown tab '%1'").arg(want));
@@ -263,19 +210,19 @@ bool SessionController::open_session(const QString& path) {
       return false;
     }
   }
-  g.omega = omega;
-  g.lo = lo;
-  g.hi = hi;
-  g.steps = static_cast<int>(steps);
-  g.sampler = sampler;
-  g.seed = seed;
-  g.points = static_cast<int64_t>(points);
-  g.compare = compare;
+  g.omega = s.omega;
+  g.lo = s.lo;
+  g.hi = s.hi;
+  g.steps = s.steps;
+  g.sampler = s.sampler;
+  g.seed = s.seed;
+  g.points = s.points;
+  g.compare = s.compare;
   guidance_->set_settings(g);
   {
     const QSignalBlocker block(steps_);
-    steps_->set_show_denoised(mode == "denoised");
-    steps_->set_show_trails(jv.value("trails").toBool(false));
+    steps_->set_show_denoised(s.denoised);
+    steps_->set_show_trails(s.trails);
   }
   if (tab >= 0) tabs->setCurrentIndex(tab);
   messages_->info("opened session " + path);

@@ -1,5 +1,6 @@
 #include "data/toy2d.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -20,6 +21,24 @@ Toy2dSpec Toy2dSpec::from_json(const nlohmann::json& j) {
   if (j.contains("noise")) s.noise = j["noise"].get<double>();
   if (s.mean.size() != 2 || s.cov.size() != 4) throw InputError("2D data: mean needs 2 numbers and cov 4 (row-major)");
   return s;
+}
+
+at::Tensor training_points(const nlohmann::json& p, int64_t max_n, std::string* name, int64_t held_out) {
+  if (!p.is_object() || !p.contains("data") || !p["data"].is_object()) return {};
+  const auto& data = p["data"];
+  if (data.value("source", "") != "builtin" || !data.contains("spec") || !data["spec"].is_object()) return {};
+  try {
+    const Toy2dSpec spec = Toy2dSpec::from_json(data["spec"]);
+    const int64_t n = std::clamp<int64_t>(data.value("n", int64_t{2000}), 1, std::max<int64_t>(max_n, 1));
+    if (name) *name = spec.name;
+    const uint64_t seed = data.value("seed", uint64_t{0});
+    if (held_out > 0) return sample_toy2d(spec, held_out, seed + 1000003u);
+    return sample_toy2d(spec, n, seed);
+  } catch (const nlohmann::json::exception&) {
+    return {};  // a provenance that does not describe a set: nothing to draw
+  } catch (const InputError&) {
+    return {};
+  }
 }
 
 std::vector<std::string> toy2d_names() { return {"gaussian", "grid25", "mixture8", "rings", "spirals", "swissroll"}; }

@@ -25,6 +25,14 @@ struct Toy2dSpec {
 // n samples [n, 2] float32, deterministic for (spec, seed).
 at::Tensor sample_toy2d(const Toy2dSpec& spec, int64_t n, uint64_t seed);
 
+// The training set a model was made from, when its provenance names a
+// built-in 2D set (data.source "builtin"): at most max_n of its points [n, 2]
+// float32, and the set's name in *name. Undefined tensor otherwise. The faces
+// draw it under the samples. held_out > 0: instead, that many new points of
+// the same distribution (another seed), to score samples against.
+at::Tensor training_points(const nlohmann::json& provenance, int64_t max_n, std::string* name = nullptr,
+                           int64_t held_out = 0);
+
 // Names of the built-in 2D data sets.
 std::vector<std::string> toy2d_names();
 

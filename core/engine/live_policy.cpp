@@ -1,7 +1,18 @@
 #include "engine/live_policy.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "common/error.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::engine {
 namespace {
@@ -41,7 +52,8 @@ bool same_full_request(const LiveRequest& a, const LiveRequest& b) {
   return a.base == b.base && a.aux == b.aux && a.guidance.omega == b.guidance.omega && a.guidance.lo == b.guidance.lo &&
          a.guidance.hi == b.guidance.hi && x.kind == y.kind && x.steps == y.steps && x.sigma_min == y.sigma_min &&
          x.sigma_max == y.sigma_max && x.rho == y.rho && x.churn == y.churn && a.n == b.n && a.seed == b.seed &&
-         a.compare_base == b.compare_base && a.preview == b.preview && a.refine == b.refine;
+         a.compare_base == b.compare_base && a.compare_omega == b.compare_omega && a.preview == b.preview &&
+         a.refine == b.refine;
 }
 
 LivePolicy::LivePolicy(LiveTarget& target, LivePolicyOptions opts) : target_(target), opts_(opts) {}
@@ -84,6 +96,7 @@ LiveRequest LivePolicy::build(const LiveSettings& s, bool preview) const {
     r.block_rows = opts_.block_rows;
   }
   r.compare_base = s.compare && r.aux;
+  r.compare_omega = r.compare_base ? s.compare_omega : 0.0;
   return r;
 }
 
@@ -208,6 +221,156 @@ void LivePolicy::set_status(std::string line, std::string headline, std::string 
   status_.headline = std::move(headline);
   status_.detail = std::move(detail);
   status_.busy = busy;
+}
+
+at::Tensor guidance_field(Denoiser& base, Denoiser& aux, const Guidance& g, double sigma, double x0, double x1,
+                          double y0, double y1, int nx, int ny) {
+  const auto& bs = base.info().sample_shape;
+  if (bs.size() != 1 || bs[0] != 2 || aux.info().sample_shape != bs)
+    throw InputError("the guidance field needs a 2D base and auxiliary (sample shape 2)");
+  if (nx < 1 || ny < 1 || nx > 1024 || ny > 1024) throw InputError("guidance field: the grid must be 1..1024 cells a side");
+  if (!(sigma > 0) || !std::isfinite(sigma)) throw InputError("guidance field: sigma must be a positive number");
+  if (!(x1 > x0) || !(y1 > y0) || !std::isfinite(x1 - x0) || !std::isfinite(y1 - y0))
+    throw InputError("guidance field: the box needs x0 < x1 and y0 < y1");
+  c10::InferenceMode guard;
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  const at::Tensor xs = (at::arange(nx, f64) + 0.5) * ((x1 - x0) / nx) + x0;
+  const at::Tensor ys = (at::arange(ny, f64) + 0.5) * ((y1 - y0) / ny) + y0;
+  const at::Tensor pts = at::stack({xs.repeat({ny}), ys.repeat_interleave(nx)}, 1);  // [ny*nx, 2], row-major from y0
+  at::Tensor field = at::zeros_like(pts);
+  if (g.applies(sigma) && g.omega != 0) {
+    const int64_t n = pts.size(0);
+    const at::Tensor s = at::full({n}, sigma, f64);
+    const at::Tensor db = base.denoise(pts.to(base.input_dtype()), s.to(base.input_dtype())).to(at::kDouble);
+    const at::Tensor da = aux.denoise(pts.to(aux.input_dtype()), s.to(aux.input_dtype())).to(at::kDouble);
+    field = (db - da) * (g.omega / (sigma * sigma));
+  }
+  return at::cat({pts, field}, 1);
+}
+
+// [SECTION] Session files ---------------------------------------------------------------------
+
+namespace {
+constexpr const char* kSessionFormat = "sims-studio-session";
+}
+
+LiveSession read_live_session(const std::string& path, const LiveSession& defaults) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError("the file does not exist");
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw InputError("the file cannot be read");
+  if (size > (4u << 20)) throw InputError("the file is too large to be a session");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError("the file cannot be read");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const nlohmann::json root = parse_json_bounded(buf.str(), "the session");
+  if (!root.is_object() || !root.contains("format") || root["format"] != kSessionFormat)
+    throw InputError(std::string("not a SIMS Studio session (no \"format\": \"") + kSessionFormat + "\")");
+  if (!root.contains("version") || root["version"] != 1)
+    throw InputError("unsupported session version (this program reads version 1)");
+
+  LiveSession s = defaults;
+  const fs::path dir = fs::absolute(fs::path(path), ec).parent_path();
+  const nlohmann::json none = nlohmann::json::object();
+  auto object = [&](const char* key) -> const nlohmann::json& {
+    if (!root.contains(key)) return none;
+    if (!root[key].is_object()) throw InputError(std::string("\"") + key + "\" must be an object");
+    return root[key];
+  };
+  const nlohmann::json& m = object("models");
+  auto file_of = [&](const char* key) -> std::string {
+    if (!m.contains(key)) return {};
+    if (!m[key].is_string()) throw InputError(std::string("\"models.") + key + "\" must be a file name");
+    const std::string p = m[key].get<std::string>();
+    return p.empty() || fs::path(p).is_absolute() ? p : (dir / p).lexically_normal().string();
+  };
+  s.base = file_of("base");
+  s.aux = file_of("aux");
+  if (s.base.empty()) throw InputError("it names no base model");
+
+  const nlohmann::json& g = object("guidance");
+  auto number = [&](const char* key, double lo, double hi, const char* why) -> std::optional<double> {
+    if (!g.contains(key)) return std::nullopt;
+    const auto& v = g[key];
+    if (!v.is_number() || !(v.get<double>() >= lo && v.get<double>() <= hi)) throw InputError(why);
+    return v.get<double>();
+  };
+  auto whole = [](double v) { return v == std::floor(v); };
+  if (auto v = number("omega", -1.0, 3.0, "\"omega\" must be a number in [-1, 3]")) s.omega = *v;
+  if (auto v = number("lo", 0.0, 1e6, "\"lo\" must be a number >= 0")) s.lo = *v;
+  if (auto v = number("steps", 2, 256, "\"steps\" must be a whole number in [2, 256]")) {
+    if (!whole(*v)) throw InputError("\"steps\" must be a whole number in [2, 256]");
+    s.steps = static_cast<int>(*v);
+  }
+  if (auto v = number("points", 16, 200000, "\"points\" must be a whole number in [16, 200000]")) {
+    if (!whole(*v)) throw InputError("\"points\" must be a whole number in [16, 200000]");
+    s.points = static_cast<int64_t>(*v);
+  }
+  if (g.contains("hi")) {
+    const auto& v = g["hi"];
+    if (v.is_string() && v.get<std::string>() == "inf") s.hi = std::numeric_limits<double>::infinity();
+    else if (v.is_number() && v.get<double>() > 0) s.hi = v.get<double>();
+    else throw InputError("\"hi\" must be a positive number or \"inf\"");
+  }
+  if (!(s.hi > s.lo)) throw InputError("the guidance interval needs lo < hi");
+  if (g.contains("sampler")) {
+    const auto& v = g["sampler"];
+    if (v == "heun") s.sampler = SamplerKind::Heun;
+    else if (v == "euler") s.sampler = SamplerKind::Euler;
+    else throw InputError("\"sampler\" must be \"heun\" or \"euler\"");
+  }
+  if (g.contains("seed")) {
+    const auto& v = g["seed"];
+    const char* why = "\"seed\" must be a whole number in [0, 2^30]";
+    double d = -1;
+    if (v.is_number()) d = v.get<double>();
+    else if (v.is_string()) {
+      const std::string t = v.get<std::string>();
+      if (t.empty() || t.size() > 12 || t.find_first_not_of("0123456789") != std::string::npos) throw InputError(why);
+      d = std::stod(t);
+    }
+    if (!(d >= 0 && d <= double(1u << 30) && whole(d))) throw InputError(why);
+    s.seed = static_cast<uint64_t>(d);
+  }
+  if (g.contains("compare")) {
+    if (!g["compare"].is_boolean()) throw InputError("\"compare\" must be true or false");
+    s.compare = g["compare"].get<bool>();
+  }
+  const nlohmann::json& v = object("step_viewer");
+  if (v.contains("mode")) {
+    if (v["mode"] == "x_t") s.denoised = false;
+    else if (v["mode"] == "denoised") s.denoised = true;
+    else throw InputError("\"step_viewer.mode\" must be \"x_t\" or \"denoised\"");
+  }
+  if (v.contains("trails")) {
+    if (!v["trails"].is_boolean()) throw InputError("\"step_viewer.trails\" must be true or false");
+    s.trails = v["trails"].get<bool>();
+  }
+  if (root.contains("tab")) {
+    if (!root["tab"].is_string()) throw InputError("\"tab\" must be a tab's name");
+    s.tab = root["tab"].get<std::string>();
+  }
+  return s;
+}
+
+std::string live_session_text(const LiveSession& s) {
+  nlohmann::json g = {{"omega", s.omega},
+                      {"lo", s.lo},
+                      {"steps", s.steps},
+                      {"sampler", s.sampler == SamplerKind::Euler ? "euler" : "heun"},
+                      {"seed", std::to_string(s.seed)},
+                      {"points", s.points},
+                      {"compare", s.compare}};
+  g["hi"] = std::isfinite(s.hi) ? nlohmann::json(s.hi) : nlohmann::json("inf");
+  nlohmann::json root = {{"format", kSessionFormat},
+                         {"version", 1},
+                         {"models", {{"base", s.base}, {"aux", s.aux}}},
+                         {"guidance", g},
+                         {"step_viewer", {{"mode", s.denoised ? "denoised" : "x_t"}, {"trails", s.trails}}}};
+  if (!s.tab.empty()) root["tab"] = s.tab;
+  return root.dump(4) + "\n";
 }
 
 }  // namespace sims::engine

@@ -45,6 +45,7 @@ struct LiveSettings {
   uint64_t seed = 0;
   int64_t points = 2000;  // 2D points of a full result (image models: at most max_images of them)
   bool compare = true;    // also the base model alone on the same noise
+  double compare_omega = 0;  // ... guided at this omega instead when not 0 (sims-live: any two omegas)
 };
 
 struct LivePolicyOptions {
@@ -89,6 +90,36 @@ struct LiveReaction {
 // Same full-quality work: models, guidance, sampler, rows, seed, comparison
 // and refinement (a preview stage's own size is not part of it).
 bool same_full_request(const LiveRequest& a, const LiveRequest& b);
+
+// The guidance field of a 2D pair at noise level sigma: what SIMS adds to the
+// score there, omega * (D_base - D_aux) / sigma^2 (the guided denoiser is
+// D_base + omega (D_base - D_aux), and the score is (D - x) / sigma^2), on an
+// nx x ny grid of cell centres over [x0, x1] x [y0, y1], row by row from y0.
+// Returns [ny * nx, 4] float64 rows (x, y, fx, fy); zero where the guidance
+// interval does not cover sigma. Throws InputError for a pair that is not 2D
+// or a bad grid. Network calls: run it on a worker, not on a face's thread.
+at::Tensor guidance_field(Denoiser& base, Denoiser& aux, const Guidance& g, double sigma, double x0, double x1,
+                          double y0, double y1, int nx, int ny);
+
+// A session file (*.simsession, format "sims-studio-session", version 1): the
+// models and the live settings, shared by the studio and sims-live.
+struct LiveSession {
+  std::string base, aux;  // read: made absolute against the session's folder
+  double omega = 1.0, lo = 0.0, hi = std::numeric_limits<double>::infinity();
+  int steps = 32;
+  SamplerKind sampler = SamplerKind::Heun;
+  uint64_t seed = 0;
+  int64_t points = 2000;
+  bool compare = true;
+  bool denoised = false, trails = false;  // the step viewer
+  std::string tab;                        // the studio's tab ("live", "sweep", ...); "" none
+};
+// Reads and checks everything; a key that is missing keeps its value in
+// `defaults`. Throws InputError with the reason ("\"omega\" must be a number
+// in [-1, 3]") for a file that is not a valid session.
+LiveSession read_live_session(const std::string& path, const LiveSession& defaults);
+// The session as indented JSON text (the caller writes it atomically).
+std::string live_session_text(const LiveSession& s);
 
 class LivePolicy {
  public:

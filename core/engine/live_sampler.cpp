@@ -239,6 +239,17 @@ LiveResultPtr LiveSampler::run(const LiveRequest& r) {
     res->base_x = b.x;
     res->base_trajectory = b.trajectory;
   }
+  const bool compare_guided = r.compare_base && r.aux && r.compare_omega != 0.0;
+  SampleResult other;  // compare_guided: the comparison at compare_omega, from the base run's unguided prefix
+  if (compare_guided) {
+    Guidance gc = r.guidance;
+    gc.omega = r.compare_omega;
+    EdmSampler s(base, aux, cfg, gc);
+    Guidance unguided;
+    unguided.omega = 0.0;
+    const int k = s.reusable_prefix(unguided);
+    other = k > 0 ? s.resume(bcache->result.trajectory, k, opts) : s.sample(get_noise(), opts);
+  }
 
   if (!guided) {
     res->x = res->base_x;
@@ -275,6 +286,10 @@ LiveResultPtr LiveSampler::run(const LiveRequest& r) {
     res->trajectory = c->result.trajectory;
     res->reused_steps = from ? k : 0;
     res->nfe = nfe_per_sample(cfg, r.guidance, true);
+  }
+  if (compare_guided) {
+    res->base_x = other.x;
+    res->base_trajectory = other.trajectory;
   }
   if (!r.record_trajectory) res->trajectory = Trajectory(), res->base_trajectory = Trajectory();
   res->compute_seconds = seconds_since(t0);

@@ -43,6 +43,7 @@ struct LiveRequest {
   bool refine = false;            // a full request publishes its preview first, then the full result
   int64_t block_rows = 0;         // call the networks on at most this many rows at a time (0: all)
   bool compare_base = false;      // also the base model alone (omega = 0) on the same noise
+  double compare_omega = 0;       // ... or, when not 0, guided at this omega instead (any two omegas side by side)
   bool record_trajectory = true;  // states and denoised estimates of every step
   // Set by LiveSampler::submit.
   uint64_t stamp = 0;
@@ -69,7 +70,7 @@ struct LiveResult {
   LiveRequest request;
   at::Tensor x;                 // final samples [rows, ...] float64 (SIMS-guided)
   Trajectory trajectory;        // when recorded
-  at::Tensor base_x;            // compare_base: the base model's samples on the same noise
+  at::Tensor base_x;            // compare_base: the base model's samples on the same noise (at compare_omega)
   Trajectory base_trajectory;
   bool refining = false;        // a preview whose full-quality result is being computed
   int reused_steps = 0;         // steps of the guided run taken from an earlier run
