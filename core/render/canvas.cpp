@@ -12,6 +12,8 @@
 
 #include <ATen/ATen.h>
 
+// Static: the stb_truetype of libstb (which Dear ImGui links) keeps its own symbols.
+#define STBTT_STATIC
 #define STB_TRUETYPE_IMPLEMENTATION
 #include <stb_truetype.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
