@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PKGS=(build-essential cmake pkg-config ccache libtorch-dev libopenblas0-openmp catch2 libstb-dev
       nlohmann-json3-dev libcli11-dev zlib1g-dev python3-torch python3-numpy fonts-dejavu-core
       qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl1-mesa-dri xvfb xauth
-      desktop-file-utils appstream clang libclang-rt-14-dev)
+      desktop-file-utils appstream clang libclang-rt-14-dev libimgui-dev libglfw3-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,5 +19,5 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 JOBS=$(nproc 2>/dev/null || echo 2)
-cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release -DSIMS_BUILD_GUI=ON "$@" >/dev/null
+cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release -DSIMS_BUILD_GUI=ON -DSIMS_BUILD_LIVE=ON "$@" >/dev/null
 cmake --build "$ROOT/build" -j"$JOBS"

@@ -1,0 +1,362 @@
+// sims-live: the UI logic driven frame by frame without a display (an ImGui
+// context with simulated mouse and keys, a recorder in place of the sampler),
+// the guidance field against its closed form, session files, and - under
+// Xvfb with Mesa - the GL renderer read back: the density map lies where the
+// samples are.
+#include <catch2/catch.hpp>
+
+#define GL_GLEXT_PROTOTYPES 1
+#include <GL/gl.h>
+#include <GLFW/glfw3.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "common/error.hpp"
+#include "diffusion/analytic.hpp"
+#include "live_app.hpp"
+#include "live_gl.hpp"
+
+using namespace sims;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Records the requests instead of sampling.
+struct Recorder final : engine::LiveTarget {
+  std::vector<engine::LiveRequest> sent;
+  uint64_t stamp = 0;
+  int cancels = 0;
+  uint64_t submit(engine::LiveRequest r) override {
+    r.stamp = ++stamp;
+    sent.push_back(r);
+    return stamp;
+  }
+  void cancel() override { ++stamp, ++cancels; }
+  uint64_t latest_stamp() const override { return stamp; }
+};
+
+// Counts uploads; hands out a fake texture.
+struct NullRenderer final : live::Renderer {
+  int uploads = 0;
+  uint64_t last_stamp = 0;
+  void set_reference(const at::Tensor&) override {}
+  void upload(const engine::LiveResult& r) override { ++uploads, last_stamp = r.stamp; }
+  void set_field(const at::Tensor&, double) override {}
+  live::Texture points_panel(int, const live::PointsDraw& d) override { return {reinterpret_cast<ImTextureID>(1), d.width, d.height}; }
+  live::Texture images_panel(int, int, bool) override { return {reinterpret_cast<ImTextureID>(1), 10, 10}; }
+};
+
+DenoiserPtr gaussian(double mx, double my, double var) {
+  GaussianComponent c;
+  c.mean = at::tensor({mx, my}, at::kDouble);
+  c.cov = at::eye(2, at::kDouble) * var;
+  return std::make_shared<AnalyticDenoiser>(std::vector<GaussianComponent>{c});
+}
+
+// An ImGui context of its own, 1600 x 1000, no renderer backend.
+struct ImGuiContextGuard {
+  ImGuiContextGuard() {
+    ImGui::CreateContext();
+    ImGuiIO& io = ImGui::GetIO();
+    io.IniFilename = nullptr;
+    io.DisplaySize = ImVec2(1600, 1000);
+    io.DeltaTime = 1.f / 60;
+    unsigned char* px;
+    int w, h;
+    io.Fonts->GetTexDataAsRGBA32(&px, &w, &h);
+    io.Fonts->SetTexID(reinterpret_cast<ImTextureID>(1));
+    for (int k = 0; k < ImGuiKey_COUNT; ++k) io.KeyMap[k] = k + 256 < 512 ? k + 256 : 511;
+  }
+  ~ImGuiContextGuard() { ImGui::DestroyContext(); }
+};
+
+void run_frame(live::LiveApp& app) {
+  ImGui::NewFrame();
+  app.frame();
+  ImGui::Render();
+}
+
+// A finished result for `req`: x [n, 2] around (cx, cy), a 3-state trajectory.
+engine::LiveResultPtr fake_result(const engine::LiveRequest& req, double cx = 0, double cy = 0) {
+  auto r = std::make_shared<engine::LiveResult>();
+  r->stamp = req.stamp;
+  r->request = req;
+  const int64_t n = req.rows();
+  r->x = at::randn({n, 2}, at::kDouble) * 0.1 + at::tensor({cx, cy}, at::kDouble);
+  r->trajectory.t = {2.0, 1.0, 0.0};
+  r->trajectory.states = {r->x * 20, r->x * 5, r->x};
+  r->trajectory.denoised = {r->x, r->x};
+  if (req.compare_base) {
+    r->base_x = r->x + 0.05;
+    r->base_trajectory = r->trajectory;
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("sims-live: dragging the omega slider sends previews with the new omega, the release the full request") {
+  ImGuiContextGuard ctx;
+  Recorder rec;
+  NullRenderer ren;
+  live::Mailbox mb;
+  live::LiveApp app(rec, &ren, mb);
+  app.set_models(gaussian(0, 0, 1), gaussian(0.5, 0, 1));
+  app.set_omega(1.0, false);
+  run_frame(app);
+  REQUIRE(!rec.sent.empty());
+  const size_t before = rec.sent.size();
+  ImGuiIO& io = ImGui::GetIO();
+  const ImVec2 a = app.omega_slider_min(), b = app.omega_slider_max();
+  REQUIRE(b.x > a.x + 50);
+  const float y = (a.y + b.y) / 2;
+  // Press at the slider's middle (omega 1 of [-1, 3]), hold, move right.
+  io.MousePos = ImVec2((a.x + b.x) / 2, y);
+  run_frame(app);
+  io.MouseDown[0] = true;
+  run_frame(app);
+  io.MousePos = ImVec2(a.x + 0.9f * (b.x - a.x), y);
+  run_frame(app);
+  run_frame(app);
+  REQUIRE(rec.sent.size() > before);
+  CHECK(rec.sent.back().preview);
+  CHECK(app.settings().omega > 2.0);
+  // One preview in flight at a time (the policy's rule): when it is shown,
+  // the next preview goes out with where the slider is now.
+  mb.post_result(fake_result(rec.sent.back()));
+  run_frame(app);
+  const engine::LiveRequest drag = rec.sent.back();
+  CHECK(drag.preview);
+  CHECK(drag.guidance.omega > 2.0);
+  CHECK(drag.guidance.omega == Approx(app.settings().omega));
+  // Release: the full request at the new omega.
+  io.MouseDown[0] = false;
+  run_frame(app);
+  run_frame(app);
+  bool full = false;
+  for (size_t i = before; i < rec.sent.size(); ++i)
+    if (!rec.sent[i].preview && rec.sent[i].guidance.omega == Approx(app.settings().omega)) full = true;
+  CHECK(full);
+  CHECK(app.settings().omega > 2.0);
+}
+
+TEST_CASE("sims-live: a result is uploaded once, a stale one never") {
+  ImGuiContextGuard ctx;
+  Recorder rec;
+  NullRenderer ren;
+  live::Mailbox mb;
+  live::LiveApp app(rec, &ren, mb);
+  app.set_models(gaussian(0, 0, 1), gaussian(0.5, 0, 1));
+  app.set_omega(0.5, false);
+  const engine::LiveRequest first = rec.sent.back();
+  app.set_omega(1.5, false);
+  const engine::LiveRequest second = rec.sent.back();
+  REQUIRE(second.stamp > first.stamp);
+  mb.post_result(fake_result(second));
+  run_frame(app);
+  CHECK(ren.uploads == 1);
+  CHECK(ren.last_stamp == second.stamp);
+  run_frame(app);  // drawn again: not uploaded again
+  CHECK(ren.uploads == 1);
+  mb.post_result(fake_result(first));  // older than the one shown
+  run_frame(app);
+  CHECK(ren.uploads == 1);
+  CHECK(app.uploaded_stamp() == second.stamp);
+  CHECK(app.steps_shown() == 2);
+}
+
+TEST_CASE("sims-live: keys move omega, play and step") {
+  ImGuiContextGuard ctx;
+  Recorder rec;
+  NullRenderer ren;
+  live::Mailbox mb;
+  live::LiveApp app(rec, &ren, mb);
+  app.set_models(gaussian(0, 0, 1), gaussian(0.5, 0, 1));
+  app.set_omega(1.0, false);
+  mb.post_result(fake_result(rec.sent.back()));
+  run_frame(app);
+  ImGuiIO& io = ImGui::GetIO();
+  io.AddInputCharacter(']');
+  run_frame(app);
+  CHECK(app.settings().omega == Approx(1.1));
+  CHECK(rec.sent.back().guidance.omega == Approx(1.1));
+  CHECK_FALSE(rec.sent.back().preview);
+  io.AddInputCharacter('[');
+  io.AddInputCharacter('[');
+  run_frame(app);
+  CHECK(app.settings().omega == Approx(0.9));
+  // The result of the newest request, then the arrows step through it.
+  mb.post_result(fake_result(rec.sent.back()));
+  run_frame(app);
+  REQUIRE(app.steps_shown() == 2);
+  CHECK(app.step() == 2);  // the final samples
+  const int left = ImGui::GetKeyIndex(ImGuiKey_LeftArrow), space = ImGui::GetKeyIndex(ImGuiKey_Space);
+  io.KeysDown[left] = true;
+  run_frame(app);
+  io.KeysDown[left] = false;
+  run_frame(app);
+  CHECK(app.step() == 1);
+  io.KeysDown[space] = true;
+  run_frame(app);
+  io.KeysDown[space] = false;
+  CHECK(app.playing());
+}
+
+TEST_CASE("sims-live: the guidance field is omega (D_base - D_aux) / sigma^2, zero outside the interval") {
+  // Two isotropic Gaussians N(m, v I): D(x; s) = m + v / (v + s^2) (x - m).
+  const double v = 1.0, s = 0.7, w = 2.0;
+  auto base = gaussian(0, 0, v), aux = gaussian(1, -0.5, v);
+  const at::Tensor f = engine::guidance_field(*base, *aux, Guidance{w, 0.0, 10.0}, s, -2, 2, -1, 1, 8, 4);
+  REQUIRE(f.sizes() == at::IntArrayRef({32, 4}));
+  const double k = s * s / (v + s * s);  // D_b - D_a = (m_b - m_a) * (1 - v / (v + s^2))
+  for (int64_t i = 0; i < 32; ++i) {
+    CHECK(f[i][2].item<double>() == Approx(w * (0 - 1) * k / (s * s)).margin(1e-9));
+    CHECK(f[i][3].item<double>() == Approx(w * (0 + 0.5) * k / (s * s)).margin(1e-9));
+  }
+  CHECK(f[0][0].item<double>() == Approx(-1.75));  // cell centres, row by row from y0
+  CHECK(f[0][1].item<double>() == Approx(-0.75));
+  CHECK(f[8][1].item<double>() == Approx(-0.25));
+  const at::Tensor off = engine::guidance_field(*base, *aux, Guidance{w, 1.0, 10.0}, s, -2, 2, -1, 1, 8, 4);
+  CHECK(off.slice(1, 2, 4).abs().max().item<double>() == 0);
+  CHECK_THROWS_AS(engine::guidance_field(*base, *aux, Guidance{w, 0, 1}, s, 2, -2, -1, 1, 8, 4), InputError);
+}
+
+TEST_CASE("sims-live: session files round trip and bad ones are refused with the reason") {
+  const fs::path dir = fs::temp_directory_path() / "sims_live_session_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  engine::LiveSession s;
+  s.base = "b.ckpt";
+  s.aux = (dir / "a.ckpt").string();
+  s.omega = 0.75, s.lo = 0.1, s.hi = 5, s.steps = 24, s.sampler = SamplerKind::Euler, s.seed = 12345, s.points = 5000;
+  s.compare = false, s.denoised = true, s.trails = true, s.tab = "live";
+  {
+    std::ofstream(dir / "s.simsession") << engine::live_session_text(s);
+  }
+  const engine::LiveSession r = engine::read_live_session((dir / "s.simsession").string(), engine::LiveSession{});
+  CHECK(r.base == (dir / "b.ckpt").string());  // relative to the session's folder
+  CHECK(r.aux == s.aux);
+  CHECK(r.omega == 0.75);
+  CHECK(r.lo == 0.1);
+  CHECK(r.hi == 5);
+  CHECK(r.steps == 24);
+  CHECK(r.sampler == SamplerKind::Euler);
+  CHECK(r.seed == 12345);
+  CHECK(r.points == 5000);
+  CHECK_FALSE(r.compare);
+  CHECK(r.denoised);
+  CHECK(r.trails);
+  auto refused = [&](const std::string& text) {
+    std::ofstream(dir / "bad.simsession") << text;
+    try {
+      engine::read_live_session((dir / "bad.simsession").string(), engine::LiveSession{});
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(refused("{") .find("not valid JSON") != std::string::npos);
+  CHECK(refused(R"({"format":"x","version":1})").find("not a SIMS Studio session") != std::string::npos);
+  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{"base":"b"},"guidance":{"omega":9}})")
+            .find("\"omega\" must be a number in [-1, 3]") != std::string::npos);
+  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{"base":"b"},"guidance":{"lo":2,"hi":1}})")
+            .find("lo < hi") != std::string::npos);
+  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{}})").find("no base model") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sims-live: the GL density map lies where the samples are (Xvfb + Mesa)") {
+  if (!glfwInit()) FAIL("no display: run under xvfb-run");
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
+  glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
+  glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
+  glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
+  GLFWwindow* win = glfwCreateWindow(320, 240, "test", nullptr, nullptr);
+  REQUIRE(win != nullptr);
+  glfwMakeContextCurrent(win);
+  {
+    live::GlRenderer ren;
+    engine::LiveRequest req;
+    req.n = 3000;
+    req.stamp = 1;
+    // All samples in a tight cluster at (0.5, 0.5) of the box [-1, 1]^2.
+    auto r = fake_result(req, 0.5, 0.5);
+    ren.upload(*r);
+    live::PointsDraw d;
+    d.box = {-1, 1, -1, 1};
+    d.width = 200, d.height = 200;
+    d.step = 2;
+    d.points = false, d.data = false;
+    ren.points_panel(1, d);
+    int w = 0, h = 0;
+    const std::vector<float> dens = ren.read_density(1, &w, &h);
+    REQUIRE(w == 200);
+    // (0.5, 0.5) is pixel (150, 150) (rows bottom-up); (-0.5, -0.5) is (50, 50).
+    const float at_samples = dens[150 * 200 + 150], far = dens[50 * 200 + 50];
+    CHECK(at_samples > 10.f);
+    CHECK(far == 0.f);
+    // The coloured image: tinted at the cluster, white (the background) far away.
+    const std::vector<uint8_t> px = ren.read_panel(1, &w, &h);
+    const uint8_t* c = &px[(150 * 200 + 150) * 4];
+    const uint8_t* e = &px[(20 * 200 + 20) * 4];
+    CHECK(int(c[0]) + c[1] + c[2] < 600);
+    CHECK(int(e[0]) + e[1] + e[2] == 765);
+    // Same view again: served from the panel's texture, not redrawn.
+    const uint64_t n = ren.redraws();
+    ren.points_panel(1, d);
+    CHECK(ren.redraws() == n);
+    d.step = 0;  // x_t at sigma 2: spread 20x wider, the density moves out
+    ren.points_panel(1, d);
+    CHECK(ren.redraws() == n + 1);
+  }
+  glfwDestroyWindow(win);
+  glfwTerminate();
+}
+
+TEST_CASE("sims-live: any two omegas side by side: the left panel is the guided run at its omega, same noise") {
+  c10::InferenceMode guard;
+  auto base = gaussian(0, 0, 1), aux = gaussian(0.6, 0.2, 0.8);
+  std::mutex mu;
+  std::vector<engine::LiveResultPtr> got;
+  engine::LiveSampler sampler([&](engine::LiveResultPtr r) {
+    std::lock_guard<std::mutex> lock(mu);
+    got.push_back(r);
+  });
+  auto run = [&](engine::LiveRequest r) {
+    const uint64_t stamp = sampler.submit(r);
+    for (int i = 0; i < 2000; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!got.empty() && got.back()->stamp == stamp) return got.back();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return engine::LiveResultPtr();
+  };
+  engine::LiveRequest q;
+  q.base = base, q.aux = aux, q.n = 300, q.seed = 7;
+  q.sampler.steps = 12;
+  q.guidance.omega = 1.0;
+  q.compare_base = true;
+  q.compare_omega = 0.5;
+  const auto both = run(q);
+  REQUIRE(both);
+  engine::LiveRequest single = q;
+  single.compare_base = false, single.compare_omega = 0, single.guidance.omega = 0.5;
+  const auto half = run(single);
+  REQUIRE(half);
+  CHECK(at::allclose(both->base_x, half->x, 1e-9, 1e-9));
+  CHECK_FALSE(at::allclose(both->x, half->x, 1e-3, 1e-3));  // the right panel stays at omega 1
+  CHECK(both->base_trajectory.states.size() == 13);
+}
