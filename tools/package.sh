@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Debian packages, built and tried as a user gets them: builds sims_*.deb
-# and sims-studio_*.deb from the build folder (tools/setup.sh first), installs
+# The Debian packages, built and tried as a user gets them: builds sims_*.deb,
+# sims-studio_*.deb and sims-live_*.deb from the build folder (tools/setup.sh first), installs
 # them with apt (as root or with sudo; otherwise unpacks them into a scratch
 # prefix), and from a folder outside the checkout, with the checkout's assets/
 # moved out of reach, runs: --version, `sims info` and `sims sample` of a
@@ -93,11 +93,25 @@ if [[ -x $PREFIX/bin/sims-studio ]]; then
     say "desktop-file-validate not installed (desktop-file-utils): desktop entry not validated"
   fi
 fi
-for page in sims sims-studio; do
+if [[ -x $PREFIX/bin/sims-live ]]; then
+  timeout 300 xvfb-run -a -s "-screen 0 1280x720x24" "$PREFIX/bin/sims-live" --size 1280x720 \
+    --screenshot live.png >live.log 2>&1 || { tail -5 live.log >&2; fail "the installed sims-live did not start"; }
+  [[ -s live.png ]] || fail "the installed sims-live wrote no screenshot"
+  say "sims-live screenshot under Xvfb: ok ($(stat -c %s live.png) bytes)"
+  if command -v desktop-file-validate >/dev/null; then
+    desktop-file-validate "$PREFIX/share/applications/org.simsstudio.Live.desktop" || fail "desktop-file-validate (live)"
+  fi
+  if command -v appstreamcli >/dev/null; then
+    appstreamcli validate --no-net "$PREFIX/share/metainfo/org.simsstudio.Live.metainfo.xml" >/dev/null ||
+      fail "appstreamcli validate (live)"
+  fi
+  say "sims-live desktop entry and metainfo: ok"
+fi
+for page in sims sims-studio sims-live; do
   f=$PREFIX/share/man/man1/$page.1.gz
-  [[ -e $f || $page == sims-studio ]] || fail "no man page $f"
+  [[ -e $f || $page != sims ]] || fail "no man page $f"
   [[ -e $f ]] && { zcat "$f" | grep -c '^\.SH DESCRIPTION' >/dev/null || fail "man page $f has no DESCRIPTION"; }
 done
 say "man pages: ok"
-if [[ -n ${SAVE:-} ]]; then mkdir -p "$SAVE" && cp version.txt samples.png studio.png demo/summary.md "$SAVE/" 2>/dev/null || true; fi
+if [[ -n ${SAVE:-} ]]; then mkdir -p "$SAVE" && cp version.txt samples.png studio.png live.png demo/summary.md "$SAVE/" 2>/dev/null || true; fi
 say "all checks passed with the installed files ($PREFIX)"

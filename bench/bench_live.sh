@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmark (issue 15): sims-live driven as a user drives it, in its real
+# window under Xvfb (Mesa's llvmpipe: OpenGL on the CPU, no GPU), on the
+# shipped grid25 pair (as bench/bench_studio.sh). `sims-live --bench` times:
+#   - dragging omega, one move per frame, for 3 s over 2,000 points x 32 Heun
+#     steps (base and SIMS side by side): UI frames per second, frame time,
+#     and new sample sets (previews) shown per second;
+#   - omega release -> the full result drawn and swapped (8 releases);
+#   - drawing 100,000 points per panel (density map, points) while scrubbing
+#     between two steps: frames per second, both panels redrawn every frame.
+# Beside it, the same sampling work in Python/PyTorch eager
+# (bench/studio_sample.py: 2,000 points x 32 Heun steps, SIMS on every step)
+# as a ratio. REPEATS runs; medians.
+# usage: bench/bench_live.sh [BUILD_DIR] [REPEATS]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$ROOT/build}; REPS=${2:-3}
+LIVE=$BUILD/bin/sims-live; PY=/usr/bin/python3
+M=$ROOT/assets/models
+OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
+for r in $(seq "$REPS"); do
+  echo "== sims-live run $r/$REPS (load average $(cut -d' ' -f1-3 /proc/loadavg)) =="
+  xvfb-run -a -s "-screen 0 1600x1000x24" "$LIVE" --pair grid25 --size 1600x1000 --bench "$OUT/run$r.json" >/dev/null
+done
+echo "== PyTorch eager: the same sampling (2,000 points x 32 Heun steps, SIMS), $(nproc) threads =="
+$PY "$ROOT/bench/studio_sample.py" "$M/grid25-base.ckpt" "$M/grid25-aux.ckpt" "$(nproc)" 5 > "$OUT/py.json"
+$PY - "$OUT" "$REPS" <<'PYEOF'
+import json, statistics, sys
+out, reps = sys.argv[1], int(sys.argv[2])
+runs = [json.load(open(f"{out}/run{r}.json")) for r in range(1, reps + 1)]
+py = json.load(open(f"{out}/py.json"))
+def med(path):
+    vals = []
+    for r in runs:
+        v = r
+        for k in path.split("."):
+            v = v.get(k) if isinstance(v, dict) else None
+        if v is not None: vals.append(v)
+    return statistics.median(vals), vals
+print("GL renderer:", runs[0].get("gl_renderer"), "· cores:", runs[0].get("cpu_cores"))
+rows = [("drag: UI frames per second", "drag.frames_per_second", "/s"),
+        ("drag: frame time median", "drag.frame_ms_median", "ms"),
+        ("drag: frame time p95", "drag.frame_ms_p95", "ms"),
+        ("drag: new sample sets shown per second", "drag.new_sample_sets_per_second", "/s"),
+        ("release -> full result on screen (median of 8)", "release_to_screen_ms.median", "ms"),
+        ("  slowest release", "release_to_screen_ms.max", "ms"),
+        ("100,000 points per panel: frames per second", "points_100k.frames_per_second", "/s"),
+        ("100,000 points per panel: frame time median", "points_100k.frame_ms_median", "ms")]
+print("%-52s %9s   %s" % ("figure (median over %d runs)" % reps, "value", "runs"))
+for name, path, unit in rows:
+    m, vals = med(path)
+    print("%-52s %7.1f %-3s %s" % (name, m, unit, " ".join("%.1f" % v for v in vals)))
+rel, _ = med("release_to_screen_ms.median")
+print("PyTorch eager, sampling alone (SIMS, no comparison, nothing drawn): %.1f ms" % py["median_ms"])
+print("ratio release->screen (sims-live, base + SIMS, drawn) / PyTorch sampling alone: %.2f" % (rel / py["median_ms"]))
+PYEOF
