@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
   cli.add_option("--points", points, "2D points per result");
   cli.add_flag("--field", field, "Show the guidance field");
   cli.add_flag("--trails", trails, "Show trails");
+  bool no_density = false, no_data = false;
+  cli.add_flag("--no-density", no_density, "Hide the density map");
+  cli.add_flag("--no-data", no_data, "Hide the training data");
   cli.add_flag("--denoised", denoised, "Show D(x_t) instead of x_t");
   cli.add_option("--step", step, "Show step K of the denoising");
   bool sweep = false;
@@ -154,6 +157,8 @@ int main(int argc, char** argv) {
     live::LiveApp app(sampler, renderer.get(), mailbox);
     app.show_field() = field;
     app.show_trails() = trails;
+    app.show_density() = !no_density;
+    app.show_data() = !no_data;
     app.show_denoised() = denoised;
     if (points > 0) app.settings().points = std::clamp<int64_t>(points, 16, 200000);
     std::string err;
@@ -236,6 +241,24 @@ int main(int argc, char** argv) {
                      {"frame_ms_median", percentile(frame_ms, 0.5)},
                      {"frame_ms_p95", percentile(frame_ms, 0.95)},
                      {"new_sample_sets_per_second", sets / drag_s}};
+      // With the worker idle: frames that redraw nothing (the panels' textures
+      // reused) and frames that redraw both panels (scrubbing between two steps).
+      auto timed_frames = [&](bool scrub) {
+        std::vector<double> ms;
+        const int n = app.steps_shown();
+        const auto s0 = Clock::now();
+        for (int i = 0; ms_since(s0) < 2000; ++i) {
+          const auto f0 = Clock::now();
+          if (scrub) app.set_step(i % 2 ? n - 1 : n - 2);
+          frame();
+          glFinish();
+          ms.push_back(ms_since(f0));
+        }
+        return nlohmann::json{{"frames_per_second", ms.size() / (ms_since(s0) / 1000)}, {"frame_ms_median", percentile(ms, 0.5)}};
+      };
+      wait_final(app.settings().omega, 60000);
+      out["idle_frames_2000"] = {{"static", timed_frames(false)}, {"both_panels_redrawn", timed_frames(true)}};
+      app.set_step(-1);
       // Release -> the full result on screen (drawn and swapped).
       std::vector<double> release_ms;
       for (int r = 0; r < 8; ++r) {

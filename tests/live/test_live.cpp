@@ -301,9 +301,10 @@ TEST_CASE("sims-live: the GL density map lies where the samples are (Xvfb + Mesa
     ren.points_panel(1, d);
     int w = 0, h = 0;
     const std::vector<float> dens = ren.read_density(1, &w, &h);
-    REQUIRE(w == 200);
-    // (0.5, 0.5) is pixel (150, 150) (rows bottom-up); (-0.5, -0.5) is (50, 50).
-    const float at_samples = dens[150 * 200 + 150], far = dens[50 * 200 + 50];
+    REQUIRE(w == 50);  // a quarter of the panel's resolution
+    REQUIRE(h == 50);
+    // (0.5, 0.5) is pixel (37, 37) (rows bottom-up); (-0.5, -0.5) is (12, 12).
+    const float at_samples = dens[37 * 50 + 37], far = dens[12 * 50 + 12];
     CHECK(at_samples > 10.f);
     CHECK(far == 0.f);
     // The coloured image: tinted at the cluster, white (the background) far away.

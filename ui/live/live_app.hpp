@@ -223,6 +223,8 @@ class LiveApp {
   // View options.
   bool& show_field() { return view_.field; }
   bool& show_trails() { return view_.trails; }
+  bool& show_density() { return view_.density; }
+  bool& show_data() { return view_.data; }
   bool& show_denoised() { return denoised_; }
   Box view_box() const { return box_; }
   // A new frame's worth of results has been drawn for the newest request

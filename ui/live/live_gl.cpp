@@ -63,6 +63,8 @@ struct Colour {
   float r, g, b, a;
 };
 
+constexpr int kDensityDiv = 4;  // the density map's resolution: 1/4 of the panel's in x and y
+
 }  // namespace
 
 struct GlRenderer::Impl {
@@ -73,7 +75,7 @@ struct GlRenderer::Impl {
   bool field_set = false;
   struct Panel {
     GLuint fbo = 0, tex = 0, dfbo = 0, dtex = 0;
-    int w = 0, h = 0;
+    int w = 0, h = 0, dw = 0, dh = 0;  // the panel; its density map
     PointsDraw last;
     bool dirty = true;
     // Points: every step's x_t and D(x_t), and trails.
@@ -103,10 +105,18 @@ struct GlRenderer::Impl {
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
     glBindFramebuffer(GL_FRAMEBUFFER, p.fbo);
     glFramebufferTexture2D(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, p.tex, 0);
+    // The density at a quarter of the resolution in each direction: the
+    // kernel is many pixels wide, so the map loses nothing visible, and the
+    // splats cost 16x fewer fragments (a CPU rasteriser such as llvmpipe
+    // draws 100,000 of them at interactive rates); bilinear filtering
+    // smooths it back to the panel's size.
+    p.dw = std::max(1, (w + kDensityDiv - 1) / kDensityDiv), p.dh = std::max(1, (h + kDensityDiv - 1) / kDensityDiv);
     glBindTexture(GL_TEXTURE_2D, p.dtex);
-    glTexImage2D(GL_TEXTURE_2D, 0, GL_R32F, w, h, 0, GL_RED, GL_FLOAT, nullptr);
-    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
-    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_R32F, p.dw, p.dh, 0, GL_RED, GL_FLOAT, nullptr);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
     glBindFramebuffer(GL_FRAMEBUFFER, p.dfbo);
     glFramebufferTexture2D(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, p.dtex, 0);
     if (glCheckFramebufferStatus(GL_FRAMEBUFFER) != GL_FRAMEBUFFER_COMPLETE)
@@ -284,19 +294,27 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
     const double bw = 1.06 * (std::sqrt(vx) + std::sqrt(vy)) / 2 * std::pow(n, -0.2);
     splat = float(std::clamp(2 * 2.83 * bw * w / (b.x1 - b.x0), 6.0, 0.5 * std::min(w, h)));
   }
+  const float splat_low = std::max(2.f, splat / kDensityDiv);  // in density-map pixels
   if (d.density && p.n > 0) {
     glBindFramebuffer(GL_FRAMEBUFFER, p.dfbo);
+    glViewport(0, 0, p.dw, p.dh);
     glClearColor(0, 0, 0, 0);
     glClear(GL_COLOR_BUFFER_BIT);
     glEnable(GL_BLEND);
     glBlendFunc(GL_ONE, GL_ONE);
     glUseProgram(d_->splat_prog);
     d_->set_xform(d_->splat_prog, b);
-    glUniform1f(glGetUniformLocation(d_->splat_prog, "u_size"), splat);
-    d_->draw_array(buf, first, p.n, GL_POINTS);
+    glUniform1f(glGetUniformLocation(d_->splat_prog, "u_size"), splat_low);
+    // At most ~1M splat fragments: the first m samples (independent draws, so
+    // a random subsample), each weighted n / m. The kernel is wide enough
+    // that the estimate stays smooth; drawing cost stays flat in n.
+    const int m = std::clamp(static_cast<int>(1.0e6 / (splat_low * splat_low)), std::min(p.n, 500), p.n);
+    glUniform1f(glGetUniformLocation(d_->splat_prog, "u_weight"), float(double(p.n) / m));
+    d_->draw_array(buf, first, m, GL_POINTS);
   }
 
   glBindFramebuffer(GL_FRAMEBUFFER, p.fbo);
+  glViewport(0, 0, w, h);
   glClearColor(1, 1, 1, 1);
   glClear(GL_COLOR_BUFFER_BIT);
   glEnable(GL_BLEND);
@@ -317,7 +335,7 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
       if (fx < 0 || fx >= 1 || fy < 0 || fy >= 1) continue;
       most = std::max(most, ++bins[static_cast<int>(fy * 64) * 64 + static_cast<int>(fx * 64)]);
     }
-    const double bin_px = (double(w) / 64) * (double(h) / 64), r = splat / 2.0;
+    const double bin_px = (double(p.dw) / 64) * (double(p.dh) / 64), r = splat_low / 2.0;
     const double peak = std::max(1, most) / bin_px * 0.77 * r * r;
     glUseProgram(d_->cmap_prog);
     glActiveTexture(GL_TEXTURE0);
@@ -336,7 +354,9 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
     glLineWidth(1.f);
     d_->draw_array(p.trails, 0, static_cast<GLsizei>(step) * p.trail_n * 2, GL_LINES);
   }
-  if (d.points && p.n > 0) d_->points(buf, first, p.n, b, colour, d.point_size * 1.6f);
+  // Smaller sprites for many points (they would only pile up): full size up to 5,000, 0.4x at 30,000 and more.
+  const float shrink = float(std::clamp(std::sqrt(5000.0 / std::max(p.n, 1)), 0.4, 1.0));
+  if (d.points && p.n > 0) d_->points(buf, first, p.n, b, colour, std::max(1.5f, d.point_size * 1.6f * shrink));
   if (d.field && panel == 1 && d_->field_set) d_->lines(d_->field, b, {0.85f, 0.35f, 0.0f, 0.9f}, 1.5f);
 
   glBindFramebuffer(GL_FRAMEBUFFER, 0);
@@ -396,12 +416,12 @@ std::vector<uint8_t> GlRenderer::read_panel(int panel, int* w, int* h) const {
 
 std::vector<float> GlRenderer::read_density(int panel, int* w, int* h) const {
   const Impl::Panel& p = d_->panels[panel];
-  *w = p.w, *h = p.h;
-  std::vector<float> out(static_cast<size_t>(p.w) * p.h);
+  *w = p.dw, *h = p.dh;
+  std::vector<float> out(static_cast<size_t>(p.dw) * p.dh);
   if (!p.dfbo) return {};
   glBindFramebuffer(GL_FRAMEBUFFER, p.dfbo);
   glPixelStorei(GL_PACK_ALIGNMENT, 1);
-  glReadPixels(0, 0, p.w, p.h, GL_RED, GL_FLOAT, out.data());
+  glReadPixels(0, 0, p.dw, p.dh, GL_RED, GL_FLOAT, out.data());
   glBindFramebuffer(GL_FRAMEBUFFER, 0);
   return out;
 }

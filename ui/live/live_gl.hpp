@@ -30,7 +30,8 @@ class GlRenderer final : public Renderer {
   Texture images_panel(int panel, int step, bool denoised) override;
 
   // Read-backs for tests and probes (rows bottom-up): the panel's last image
-  // (RGBA8) and its density framebuffer (one float per pixel).
+  // (RGBA8) and its density framebuffer (one float per pixel, a quarter of
+  // the panel's resolution in each direction).
   std::vector<uint8_t> read_panel(int panel, int* w, int* h) const;
   std::vector<float> read_density(int panel, int* w, int* h) const;
   // Panels drawn (not served from the cached texture), for benchmarks and tests.
