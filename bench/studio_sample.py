@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Python/PyTorch twin of the studio's full re-sample on release (issue 6):
 2,000 points x 32 EDM Heun steps with SIMS guidance on every step, the shipped
-grid25 base and auxiliary checkpoints (EMA weights read from the checkpoint
-archives), float64 update arithmetic and float32 networks as `sims` does.
+grid25 base and auxiliary checkpoints (EMA weights read from the weights-only
+checkpoint files), float64 update arithmetic and float32 networks as `sims` does.
 
 usage: studio_sample.py BASE.ckpt AUX.ckpt THREADS [REPEATS=5] [N=2000] [STEPS=32] [OMEGA=1]
 Prints one JSON line: {"median_ms": ..., "runs_ms": [...], "nfe": ...}.
@@ -10,10 +10,29 @@ Prints one JSON line: {"median_ms": ..., "runs_ms": [...], "nfe": ...}.
 import json
 import math
 import statistics
+import struct
 import sys
 import time
 
 import torch
+
+
+def read_ema(path):
+    """The EMA tensors of a weights-only checkpoint (the safetensors layout:
+    8-byte little-endian header length, a JSON header, raw little-endian data)."""
+    dtypes = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if not name.startswith("ema/"):
+            continue
+        a, b = e["data_offsets"]
+        t = torch.frombuffer(bytearray(data[a:b]), dtype=dtypes[e["dtype"]]).reshape(e["shape"])
+        out[name[len("ema/"):]] = t.clone()
+    return out
 
 
 class EdmMlp(torch.nn.Module):
@@ -22,13 +41,12 @@ class EdmMlp(torch.nn.Module):
 
     def __init__(self, ckpt, sigma_data=0.5):
         super().__init__()
-        m = torch.jit.load(ckpt)
-        params = {n: p.detach().clone() for n, p in m.named_parameters() if n.startswith("ema.")}
-        self.freqs = dict(m.named_buffers())["ema.freqs"].clone()
-        idx = sorted({int(n.split(".")[2]) for n in params})
+        params = read_ema(ckpt)
+        self.freqs = params.pop("freqs")
+        idx = sorted({int(n.split(".")[1]) for n in params})
         self.layers = torch.nn.ModuleList()
         for i in idx:
-            w, b = params[f"ema.net.{i}.weight"], params[f"ema.net.{i}.bias"]
+            w, b = params[f"net.{i}.weight"], params[f"net.{i}.bias"]
             lin = torch.nn.Linear(w.shape[1], w.shape[0])
             lin.weight.data.copy_(w)
             lin.bias.data.copy_(b)
