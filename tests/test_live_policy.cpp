@@ -8,6 +8,16 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <c10/core/InferenceMode.h>
+
+#include "common/error.hpp"
+#include "diffusion/analytic.hpp"
 #include "engine/live_policy.hpp"
 
 using namespace sims;
@@ -367,4 +377,119 @@ TEST_CASE("result labels say preview or final with sizes", "[live_policy]") {
   CHECK(labels_of(*r).footer == "final · 2000 points · NFE 63 · 41 ms");
   CHECK(p.status().line == "2000 points × 32 steps · 41 ms (5 steps reused) · NFE 63");
   CHECK(p.status().label() == "final · 2000 points · 32 steps · 41 ms");
+}
+
+// [SECTION] Shared by the faces: the guidance field, session files, any two omegas --------------
+
+namespace fs = std::filesystem;
+
+namespace {
+
+DenoiserPtr gaussian2d(double mx, double my, double var) {
+  GaussianComponent c;
+  c.mean = at::tensor({mx, my}, at::kDouble);
+  c.cov = at::eye(2, at::kDouble) * var;
+  return std::make_shared<AnalyticDenoiser>(std::vector<GaussianComponent>{c});
+}
+
+}  // namespace
+
+TEST_CASE("the guidance field is omega (D_base - D_aux) / sigma^2, zero outside the interval", "[live_policy]") {
+  // Two isotropic Gaussians N(m, v I): D(x; s) = m + v / (v + s^2) (x - m).
+  const double v = 1.0, s = 0.7, w = 2.0;
+  auto base = gaussian2d(0, 0, v), aux = gaussian2d(1, -0.5, v);
+  const at::Tensor f = guidance_field(*base, *aux, Guidance{w, 0.0, 10.0}, s, -2, 2, -1, 1, 8, 4);
+  REQUIRE(f.sizes() == at::IntArrayRef({32, 4}));
+  const double k = s * s / (v + s * s);  // D_b - D_a = (m_b - m_a) * (1 - v / (v + s^2))
+  for (int64_t i = 0; i < 32; ++i) {
+    CHECK(f[i][2].item<double>() == Approx(w * (0 - 1) * k / (s * s)).margin(1e-9));
+    CHECK(f[i][3].item<double>() == Approx(w * (0 + 0.5) * k / (s * s)).margin(1e-9));
+  }
+  CHECK(f[0][0].item<double>() == Approx(-1.75));  // cell centres, row by row from y0
+  CHECK(f[0][1].item<double>() == Approx(-0.75));
+  CHECK(f[8][1].item<double>() == Approx(-0.25));
+  const at::Tensor off = guidance_field(*base, *aux, Guidance{w, 1.0, 10.0}, s, -2, 2, -1, 1, 8, 4);
+  CHECK(off.slice(1, 2, 4).abs().max().item<double>() == 0);
+  CHECK_THROWS_AS(guidance_field(*base, *aux, Guidance{w, 0, 1}, s, 2, -2, -1, 1, 8, 4), InputError);
+}
+
+TEST_CASE("session files round trip and bad ones are refused with the reason", "[live_policy]") {
+  const fs::path dir = fs::temp_directory_path() / "sims_live_session_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  LiveSession s;
+  s.base = "b.ckpt";
+  s.aux = (dir / "a.ckpt").string();
+  s.omega = 0.75, s.lo = 0.1, s.hi = 5, s.steps = 24, s.sampler = SamplerKind::Euler, s.seed = 12345, s.points = 5000;
+  s.compare = false, s.denoised = true, s.trails = true, s.tab = "live";
+  {
+    std::ofstream(dir / "s.simsession") << live_session_text(s);
+  }
+  const LiveSession r = read_live_session((dir / "s.simsession").string(), LiveSession{});
+  CHECK(r.base == (dir / "b.ckpt").string());  // relative to the session's folder
+  CHECK(r.aux == s.aux);
+  CHECK(r.omega == 0.75);
+  CHECK(r.lo == 0.1);
+  CHECK(r.hi == 5);
+  CHECK(r.steps == 24);
+  CHECK(r.sampler == SamplerKind::Euler);
+  CHECK(r.seed == 12345);
+  CHECK(r.points == 5000);
+  CHECK_FALSE(r.compare);
+  CHECK(r.denoised);
+  CHECK(r.trails);
+  auto refused = [&](const std::string& text) {
+    std::ofstream(dir / "bad.simsession") << text;
+    try {
+      read_live_session((dir / "bad.simsession").string(), LiveSession{});
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(refused("{") .find("not valid JSON") != std::string::npos);
+  CHECK(refused(R"({"format":"x","version":1})").find("not a SIMS Studio session") != std::string::npos);
+  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{"base":"b"},"guidance":{"omega":9}})")
+            .find("\"omega\" must be a number in [-1, 3]") != std::string::npos);
+  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{"base":"b"},"guidance":{"lo":2,"hi":1}})")
+            .find("lo < hi") != std::string::npos);
+  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{}})").find("no base model") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("any two omegas side by side: the left panel is the guided run at its omega, same noise", "[live_policy]") {
+  c10::InferenceMode guard;
+  auto base = gaussian2d(0, 0, 1), aux = gaussian2d(0.6, 0.2, 0.8);
+  std::mutex mu;
+  std::vector<LiveResultPtr> got;
+  LiveSampler sampler([&](LiveResultPtr r) {
+    std::lock_guard<std::mutex> lock(mu);
+    got.push_back(r);
+  });
+  auto run = [&](LiveRequest r) {
+    const uint64_t stamp = sampler.submit(r);
+    for (int i = 0; i < 2000; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!got.empty() && got.back()->stamp == stamp) return got.back();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return LiveResultPtr();
+  };
+  LiveRequest q;
+  q.base = base, q.aux = aux, q.n = 300, q.seed = 7;
+  q.sampler.steps = 12;
+  q.guidance.omega = 1.0;
+  q.compare_base = true;
+  q.compare_omega = 0.5;
+  const auto both = run(q);
+  REQUIRE(both);
+  LiveRequest single = q;
+  single.compare_base = false, single.compare_omega = 0, single.guidance.omega = 0.5;
+  const auto half = run(single);
+  REQUIRE(half);
+  CHECK(at::allclose(both->base_x, half->x, 1e-9, 1e-9));
+  CHECK_FALSE(at::allclose(both->x, half->x, 1e-3, 1e-3));  // the right panel stays at omega 1
+  CHECK(both->base_trajectory.states.size() == 13);
 }

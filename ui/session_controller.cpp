@@ -160,8 +160,8 @@ bool SessionController::save_session(const QString& path) {
   s.denoised = steps_->show_denoised();
   s.trails = steps_->show_trails();
   if (QTabWidget* t = tabs_) s.tab = tab_key(t, t->currentIndex()).toStdString();
-  const std::string text = engine::live_session_text(s);
   try {
+    const std::string text = engine::live_session_text(s);
     io::write_file_atomically(path.toStdString(), text.data(), text.size());
   } catch (const std::exception& e) {
     messages_->error(QString("cannot save the session: %1").arg(QString::fromUtf8(e.what())));

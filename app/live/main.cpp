@@ -204,9 +204,11 @@ int main(int argc, char** argv) {
         draw();
         glfwSwapBuffers(win);
       };
+      // As the frame loop waits: a worker's result wakes it (the status refreshes at 4 Hz meanwhile).
       auto wait_final = [&](double omega_want, double limit_ms) {
         const auto t0 = Clock::now();
         while (ms_since(t0) < limit_ms) {
+          if (app.working()) glfwWaitEventsTimeout(0.25);
           frame();
           if (app.shown_final() && app.shown_stamp() == sampler.latest_stamp() && sampler.idle() &&
               std::abs(app.settings().omega - omega_want) < 1e-9)
@@ -226,6 +228,7 @@ int main(int argc, char** argv) {
       std::vector<double> frame_ms;
       uint64_t sets = 0, last = app.shown_stamp();
       const auto t0 = Clock::now();
+      // A mouse moves the slider at most 60 times a second: frames are paced to 60 Hz.
       for (int i = 0; ms_since(t0) < 3000; ++i) {
         const auto f0 = Clock::now();
         app.set_omega(1.0 + 0.8 * std::sin(i * 0.05), true);
@@ -233,6 +236,8 @@ int main(int argc, char** argv) {
         glFinish();
         frame_ms.push_back(ms_since(f0));
         if (app.shown_stamp() != last) ++sets, last = app.shown_stamp();
+        const double left = 1000.0 / 60 - ms_since(f0);
+        if (left > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(left));
       }
       const double drag_s = ms_since(t0) / 1000;
       out["drag"] = {{"points", 2000},
@@ -308,8 +313,12 @@ int main(int argc, char** argv) {
       uint64_t idle_frames = 0;
       double idle_since_ms = -1;
       while (!glfwWindowShouldClose(win)) {
-        const bool moving = app.animating() || extra > 0;
-        if (moving) glfwWaitEventsTimeout(1.0 / 60);
+        // Playback and the frames after an event: 60 Hz. A worker busy: its
+        // result wakes the loop; until then the status refreshes 4 times a
+        // second (frames at 60 Hz would take the cores the worker needs).
+        // Nothing at all: sleep until an event.
+        if (app.animating() || extra > 0) glfwWaitEventsTimeout(1.0 / 60);
+        else if (app.working()) glfwWaitEventsTimeout(0.25), extra = 1;
         else if (idle_check > 0) glfwWaitEventsTimeout(std::max(0.01, idle_check - ms_since(start) / 1000)), extra = 3;
         else glfwWaitEvents(), extra = 3;
         extra = std::max(extra - 1, 0);
@@ -327,9 +336,10 @@ int main(int argc, char** argv) {
           if (idle_since_ms >= 0) ++idle_frames;
         }
         draw();
-        if (idle_check > 0 && idle_since_ms < 0 && app.shown_final() && !app.animating()) idle_since_ms = ms_since(start);
+        if (idle_check > 0 && idle_since_ms < 0 && app.shown_final() && !app.animating() && !app.working())
+          idle_since_ms = ms_since(start);
         if (!screenshot.empty()) {
-          if (app.shown_final() && !app.animating()) {  // the field and the sweep done too
+          if (app.shown_final() && !app.working()) {  // the field and the sweep done too
             if (step >= 0) app.set_step(step);
             if (++shown_frames >= 4) {
               if (!save_screenshot(win, screenshot)) {

@@ -1,8 +1,8 @@
 // sims-live: the UI logic driven frame by frame without a display (an ImGui
-// context with simulated mouse and keys, a recorder in place of the sampler),
-// the guidance field against its closed form, session files, and - under
-// Xvfb with Mesa - the GL renderer read back: the density map lies where the
-// samples are.
+// context with simulated mouse and keys, a recorder in place of the sampler)
+// and - under Xvfb with Mesa - the GL renderer read back: the density map
+// lies where the samples are. (The core pieces it uses - sessions, the
+// guidance field, any two omegas - are tested in tests/test_live_policy.cpp.)
 #include <catch2/catch.hpp>
 
 #define GL_GLEXT_PROTOTYPES 1
@@ -212,69 +212,6 @@ TEST_CASE("sims-live: keys move omega, play and step") {
   CHECK(app.playing());
 }
 
-TEST_CASE("sims-live: the guidance field is omega (D_base - D_aux) / sigma^2, zero outside the interval") {
-  // Two isotropic Gaussians N(m, v I): D(x; s) = m + v / (v + s^2) (x - m).
-  const double v = 1.0, s = 0.7, w = 2.0;
-  auto base = gaussian(0, 0, v), aux = gaussian(1, -0.5, v);
-  const at::Tensor f = engine::guidance_field(*base, *aux, Guidance{w, 0.0, 10.0}, s, -2, 2, -1, 1, 8, 4);
-  REQUIRE(f.sizes() == at::IntArrayRef({32, 4}));
-  const double k = s * s / (v + s * s);  // D_b - D_a = (m_b - m_a) * (1 - v / (v + s^2))
-  for (int64_t i = 0; i < 32; ++i) {
-    CHECK(f[i][2].item<double>() == Approx(w * (0 - 1) * k / (s * s)).margin(1e-9));
-    CHECK(f[i][3].item<double>() == Approx(w * (0 + 0.5) * k / (s * s)).margin(1e-9));
-  }
-  CHECK(f[0][0].item<double>() == Approx(-1.75));  // cell centres, row by row from y0
-  CHECK(f[0][1].item<double>() == Approx(-0.75));
-  CHECK(f[8][1].item<double>() == Approx(-0.25));
-  const at::Tensor off = engine::guidance_field(*base, *aux, Guidance{w, 1.0, 10.0}, s, -2, 2, -1, 1, 8, 4);
-  CHECK(off.slice(1, 2, 4).abs().max().item<double>() == 0);
-  CHECK_THROWS_AS(engine::guidance_field(*base, *aux, Guidance{w, 0, 1}, s, 2, -2, -1, 1, 8, 4), InputError);
-}
-
-TEST_CASE("sims-live: session files round trip and bad ones are refused with the reason") {
-  const fs::path dir = fs::temp_directory_path() / "sims_live_session_test";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  engine::LiveSession s;
-  s.base = "b.ckpt";
-  s.aux = (dir / "a.ckpt").string();
-  s.omega = 0.75, s.lo = 0.1, s.hi = 5, s.steps = 24, s.sampler = SamplerKind::Euler, s.seed = 12345, s.points = 5000;
-  s.compare = false, s.denoised = true, s.trails = true, s.tab = "live";
-  {
-    std::ofstream(dir / "s.simsession") << engine::live_session_text(s);
-  }
-  const engine::LiveSession r = engine::read_live_session((dir / "s.simsession").string(), engine::LiveSession{});
-  CHECK(r.base == (dir / "b.ckpt").string());  // relative to the session's folder
-  CHECK(r.aux == s.aux);
-  CHECK(r.omega == 0.75);
-  CHECK(r.lo == 0.1);
-  CHECK(r.hi == 5);
-  CHECK(r.steps == 24);
-  CHECK(r.sampler == SamplerKind::Euler);
-  CHECK(r.seed == 12345);
-  CHECK(r.points == 5000);
-  CHECK_FALSE(r.compare);
-  CHECK(r.denoised);
-  CHECK(r.trails);
-  auto refused = [&](const std::string& text) {
-    std::ofstream(dir / "bad.simsession") << text;
-    try {
-      engine::read_live_session((dir / "bad.simsession").string(), engine::LiveSession{});
-    } catch (const InputError& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
-  CHECK(refused("{") .find("not valid JSON") != std::string::npos);
-  CHECK(refused(R"({"format":"x","version":1})").find("not a SIMS Studio session") != std::string::npos);
-  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{"base":"b"},"guidance":{"omega":9}})")
-            .find("\"omega\" must be a number in [-1, 3]") != std::string::npos);
-  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{"base":"b"},"guidance":{"lo":2,"hi":1}})")
-            .find("lo < hi") != std::string::npos);
-  CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{}})").find("no base model") != std::string::npos);
-  fs::remove_all(dir);
-}
-
 TEST_CASE("sims-live: the GL density map lies where the samples are (Xvfb + Mesa)") {
   if (!glfwInit()) FAIL("no display: run under xvfb-run");
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
@@ -325,39 +262,3 @@ TEST_CASE("sims-live: the GL density map lies where the samples are (Xvfb + Mesa
   glfwTerminate();
 }
 
-TEST_CASE("sims-live: any two omegas side by side: the left panel is the guided run at its omega, same noise") {
-  c10::InferenceMode guard;
-  auto base = gaussian(0, 0, 1), aux = gaussian(0.6, 0.2, 0.8);
-  std::mutex mu;
-  std::vector<engine::LiveResultPtr> got;
-  engine::LiveSampler sampler([&](engine::LiveResultPtr r) {
-    std::lock_guard<std::mutex> lock(mu);
-    got.push_back(r);
-  });
-  auto run = [&](engine::LiveRequest r) {
-    const uint64_t stamp = sampler.submit(r);
-    for (int i = 0; i < 2000; ++i) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!got.empty() && got.back()->stamp == stamp) return got.back();
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return engine::LiveResultPtr();
-  };
-  engine::LiveRequest q;
-  q.base = base, q.aux = aux, q.n = 300, q.seed = 7;
-  q.sampler.steps = 12;
-  q.guidance.omega = 1.0;
-  q.compare_base = true;
-  q.compare_omega = 0.5;
-  const auto both = run(q);
-  REQUIRE(both);
-  engine::LiveRequest single = q;
-  single.compare_base = false, single.compare_omega = 0, single.guidance.omega = 0.5;
-  const auto half = run(single);
-  REQUIRE(half);
-  CHECK(at::allclose(both->base_x, half->x, 1e-9, 1e-9));
-  CHECK_FALSE(at::allclose(both->x, half->x, 1e-3, 1e-3));  // the right panel stays at omega 1
-  CHECK(both->base_trajectory.states.size() == 13);
-}

@@ -14,6 +14,7 @@
 #include "io/atomic_file.hpp"
 #include "loops/tune.hpp"
 #include "render/canvas.hpp"
+#include "render/plot.hpp"
 #include "sampling/schedule.hpp"
 
 namespace sims::live {
@@ -47,21 +48,6 @@ ImVec2 AtlasLayout::uv0(int i) const {
 ImVec2 AtlasLayout::uv1(int i) const {
   const int c = i % cols, r = i / cols;
   return {float(c * cell_w + cell_w) / width, float(r * cell_h + cell_h) / height};
-}
-
-std::vector<double> nice_ticks(double lo, double hi, int want) {
-  std::vector<double> out;
-  const double span = hi - lo;
-  if (!(span > 0) || !std::isfinite(span)) return out;
-  const double raw = span / std::max(want, 1), mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (raw <= m * mag) {
-      step = m * mag;
-      break;
-    }
-  for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9 * span; t += step) out.push_back(std::abs(t) < 1e-12 * span ? 0 : t);
-  return out;
 }
 
 void Mailbox::set_wake(std::function<void()> wake) {
@@ -157,24 +143,25 @@ SweepWorker::SweepWorker(std::function<void()> wake) : wake_(std::move(wake)) {}
 
 SweepWorker::~SweepWorker() { cancel(); }
 
-void SweepWorker::cancel() {
+void SweepWorker::cancel(bool clear) {
   cancel_ = true;
   if (thread_.joinable()) thread_.join();
   running_ = false;
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = !rows_.empty() && verdict_.empty();
+  if (clear) rows_.clear(), verdict_.clear(), error_.clear(), cancelled_ = false;
 }
 
 void SweepWorker::start(Job job) {
-  cancel();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    rows_.clear();
-    verdict_.clear();
-    error_.clear();
-  }
+  cancel(true);
   cancel_ = false;
   running_ = true;
-  const uint64_t gen = ++generation_;
-  thread_ = std::thread([this, job = std::move(job), gen] { run(job, gen); });
+  thread_ = std::thread([this, job = std::move(job)] { run(job); });
+}
+
+bool SweepWorker::cancelled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cancelled_;
 }
 
 bool SweepWorker::running() const { return running_; }
@@ -194,7 +181,7 @@ std::string SweepWorker::error() const {
   return error_;
 }
 
-void SweepWorker::run(Job job, uint64_t generation) {
+void SweepWorker::run(Job job) {
   c10::InferenceMode guard;
   metrics::SweepReference ref;
   ref.real_points = job.real;
@@ -215,11 +202,13 @@ void SweepWorker::run(Job job, uint64_t generation) {
       else all.rows.push_back(r.rows.at(0));
       // The gain over omega = 0 with a paired interval: both rows start from the same noise.
       metrics::add_paired_gains(all, cfg, ref);
-      std::lock_guard<std::mutex> lock(mu_);
-      rows_.clear();
-      for (const auto& row : all.rows) {
-        rows_.push_back(row);
-        rows_.back().kept = at::Tensor();  // the plot needs the numbers only
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        rows_.clear();
+        for (const auto& row : all.rows) {
+          rows_.push_back(row);
+          rows_.back().kept = at::Tensor();  // the plot needs the numbers only
+        }
       }
       if (wake_) wake_();
     }
@@ -233,7 +222,7 @@ void SweepWorker::run(Job job, uint64_t generation) {
     std::lock_guard<std::mutex> lock(mu_);
     error_ = e.what();
   }
-  if (generation == generation_) running_ = false;
+  running_ = false;
   if (wake_) wake_();
 }
 
@@ -314,6 +303,7 @@ bool LiveApp::open_pair(const std::string& base, const std::string& aux, std::st
   }
   base_path_ = base;
   aux_path_ = aux;
+  shipped_index_ = -1;  // the combo finds the shipped pair these files are, if any
   pair_note_.clear();
   double omega = settings_.omega;
   if (!aux.empty()) {
@@ -346,7 +336,7 @@ void LiveApp::set_models(DenoiserPtr base, DenoiserPtr aux) {
 }
 
 void LiveApp::on_models_changed() {
-  if (sweep_) sweep_->cancel();
+  if (sweep_) sweep_->cancel(true);
   uploaded_ = nullptr;
   step_ = -1;
   playing_ = false;
@@ -357,14 +347,29 @@ void LiveApp::on_models_changed() {
   apply(policy_->models_changed(settings_));
 }
 
+engine::LiveSession LiveApp::session() const {
+  engine::LiveSession s;
+  std::error_code ec;
+  // Absolute: a session is read relative to its own folder, not to where this program was started.
+  s.base = base_path_.empty() ? std::string() : fs::absolute(base_path_, ec).string();
+  s.aux = aux_path_.empty() ? std::string() : fs::absolute(aux_path_, ec).string();
+  s.omega = settings_.omega, s.lo = settings_.lo, s.hi = settings_.hi, s.steps = settings_.sampler.steps;
+  s.sampler = settings_.sampler.kind, s.seed = settings_.seed, s.points = settings_.points, s.compare = settings_.compare;
+  s.denoised = denoised_, s.trails = view_.trails;
+  return s;
+}
+
+void LiveApp::apply_session(const engine::LiveSession& s) {
+  settings_.omega = s.omega, settings_.lo = s.lo, settings_.hi = s.hi, settings_.sampler.steps = s.steps;
+  settings_.sampler.kind = s.sampler, settings_.seed = s.seed, settings_.points = s.points, settings_.compare = s.compare;
+  denoised_ = s.denoised;
+  view_.trails = s.trails;
+}
+
 bool LiveApp::open_session(const std::string& path, std::string* error) {
-  engine::LiveSession d;
-  d.omega = settings_.omega, d.lo = settings_.lo, d.hi = settings_.hi, d.steps = settings_.sampler.steps;
-  d.sampler = settings_.sampler.kind, d.seed = settings_.seed, d.points = settings_.points;
-  d.compare = settings_.compare, d.denoised = denoised_, d.trails = view_.trails;
   engine::LiveSession s;
   try {
-    s = engine::read_live_session(path, d);
+    s = engine::read_live_session(path, session());
   } catch (const std::exception& e) {
     last_error_ = "cannot open session '" + path + "': " + e.what() + " (nothing was changed)";
     if (error) *error = last_error_;
@@ -377,21 +382,15 @@ bool LiveApp::open_session(const std::string& path, std::string* error) {
     if (error) *error = last_error_;
     return false;
   }
-  settings_.omega = s.omega, settings_.lo = s.lo, settings_.hi = s.hi, settings_.sampler.steps = s.steps;
-  settings_.sampler.kind = s.sampler, settings_.seed = s.seed, settings_.points = s.points, settings_.compare = s.compare;
-  denoised_ = s.denoised;
-  view_.trails = s.trails;
+  apply_session(s);
   info_ = "opened session " + path;
   commit();
   return true;
 }
 
 bool LiveApp::save_session(const std::string& path, std::string* error) {
-  engine::LiveSession s;
-  s.base = base_path_, s.aux = aux_path_;
-  s.omega = settings_.omega, s.lo = settings_.lo, s.hi = settings_.hi, s.steps = settings_.sampler.steps;
-  s.sampler = settings_.sampler.kind, s.seed = settings_.seed, s.points = settings_.points, s.compare = settings_.compare;
-  s.denoised = denoised_, s.trails = view_.trails, s.tab = "live";
+  engine::LiveSession s = session();
+  s.tab = "live";
   try {
     if (base_path_.empty()) throw InputError("no models are loaded");
     if (fs::exists(path)) throw InputError("the file exists (choose another name; nothing is overwritten)");
@@ -419,11 +418,11 @@ void LiveApp::take_posted() {
   if (!field_) return;
   if (auto f = field_->take()) {
     if (f->stamp != field_stamp_) return;  // superseded
+    field_shown_ = f->stamp;
     if (!f->error.empty()) {
       last_error_ = "guidance field: " + f->error;
       return;
     }
-    field_shown_ = f->stamp;
     // Arrows scaled so that the 90th percentile of the lengths spans 0.9 of
     // a grid cell; longer ones (far from the data, where the networks
     // extrapolate) are capped at 1.5 cells.
@@ -507,9 +506,10 @@ void LiveApp::set_omega(double w, bool drag) {
   apply(drag ? policy_->drag(settings_) : policy_->commit(settings_));
 }
 
-bool LiveApp::animating() const {
-  return playing_ || policy_->status().busy || (field_stamp_ != 0 && field_stamp_ != field_shown_) ||
-         (sweep_ && sweep_->running());
+bool LiveApp::animating() const { return playing_; }
+
+bool LiveApp::working() const {
+  return policy_->status().busy || (field_stamp_ != 0 && field_stamp_ != field_shown_) || (sweep_ && sweep_->running());
 }
 
 void LiveApp::request_field() {
@@ -547,11 +547,7 @@ void LiveApp::handle_keys() {
   }
   if (ImGui::IsAnyItemActive()) return;
   const int n = steps_shown();
-  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false) && n > 0) {
-    playing_ = !playing_;
-    if (playing_ && step() >= n) step_ = 0;
-    play_clock_ = 0;
-  }
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false) && n > 0) toggle_play();
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) {
     playing_ = false;
     step_ = std::max(0, step() - 1);
@@ -560,6 +556,12 @@ void LiveApp::handle_keys() {
     playing_ = false;
     set_step(step() + 1);
   }
+}
+
+void LiveApp::toggle_play() {
+  playing_ = !playing_;
+  if (playing_ && step() >= steps_shown()) step_ = 0;  // from the start when at the end
+  play_clock_ = 0;
 }
 
 void LiveApp::frame() {
@@ -626,7 +628,7 @@ void LiveApp::draw_models() {
   if (ImGui::BeginCombo("shipped", preview)) {
     for (int i = 0; i < static_cast<int>(shipped_.size()); ++i)
       if (ImGui::Selectable(shipped_[i].label.c_str(), i == shipped_index_)) {
-        if (open_pair(shipped_[i].base, shipped_[i].aux)) shipped_index_ = i;
+        open_pair(shipped_[i].base, shipped_[i].aux);
       }
     ImGui::EndCombo();
   }
@@ -659,10 +661,14 @@ void LiveApp::draw_file_list() {
   if (ImGui::Selectable("../")) {
     dir_ = fs::path(dir_).parent_path().string();
     dir_files_.clear();
+    dir_scanned_ = false;
   }
-  if (dir_files_.empty()) {
+  if (!dir_scanned_) {
+    dir_scanned_ = true;
     std::vector<std::string> dirs, files;
-    for (const auto& e : fs::directory_iterator(dir_, fs::directory_options::skip_permission_denied, ec)) {
+    fs::directory_iterator it(dir_, fs::directory_options::skip_permission_denied, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const fs::directory_entry& e = *it;
       const std::string name = e.path().filename().string();
       if (name.empty() || name[0] == '.') continue;
       if (e.is_directory(ec)) dirs.push_back(name + "/");
@@ -686,6 +692,7 @@ void LiveApp::draw_file_list() {
       if (f.back() == '/') {
         dir_ = (fs::path(dir_) / f.substr(0, f.size() - 1)).string();
         dir_files_.clear();
+        dir_scanned_ = false;
         break;
       }
       // First click: the base; second: the auxiliary; a third starts over.
@@ -698,7 +705,7 @@ void LiveApp::draw_file_list() {
   if (ImGui::Button("Load pair")) {
     const std::string b = (fs::path(dir_) / dir_files_[pick_base_]).string();
     const std::string a = pick_aux_ >= 0 ? (fs::path(dir_) / dir_files_[pick_aux_]).string() : std::string();
-    if (open_pair(b, a)) shipped_index_ = -1, files_open_ = false;
+    if (open_pair(b, a)) files_open_ = false;
   }
   ImGui::EndDisabled();
   ImGui::SameLine();
@@ -846,7 +853,7 @@ void LiveApp::draw_stats() {
     return;
   }
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("RMS spread of x_t per step (log scale): base grey, SIMS blue");
+  ImGui::TextWrapped("RMS spread of x_t per step (log scale): left panel grey, right panel blue");
   ImGui::PopStyleColor();
   // Spread of x_t (RMS distance from the mean) against the step, log scale:
   // it falls from about σ_max to the data's own spread.
@@ -879,8 +886,10 @@ void LiveApp::draw_stats() {
               fmt("%.3g", lo).c_str());
   const int k = step();
   if (k < static_cast<int>(n)) {
-    const double b = k < static_cast<int>(spread_base_.size()) ? spread_base_[k][1] : NAN;
-    ImGui::TextDisabled("step %d: SIMS %.3f · base %.3f", k, spread_sims_[k][1], b);
+    if (k < static_cast<int>(spread_base_.size()))
+      ImGui::TextDisabled("step %d: right %.3f · left %.3f", k, spread_sims_[k][1], spread_base_[k][1]);
+    else
+      ImGui::TextDisabled("step %d: %.3f", k, spread_sims_[k][1]);
   }
 }
 
@@ -957,6 +966,7 @@ void LiveApp::draw_sweep() {
   ImGui::TextWrapped("gain in energy distance to held-out data over ω = 0 (ring), higher is better; bars: paired 95 %% "
                      "bootstrap interval (same noise)");
   ImGui::PopStyleColor();
+  if (sweep_->cancelled()) ImGui::TextDisabled("cancelled: the rows above are those finished");
   const std::string v = sweep_->verdict();
   if (!v.empty()) ImGui::TextWrapped("%s", v.c_str());
 }
@@ -1057,12 +1067,12 @@ void LiveApp::draw_points_panel(int panel, ImVec2 size) {
   // Axes: tick labels along the left and bottom edges.
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImU32 ink = IM_COL32(70, 70, 70, 255);
-  for (double v : nice_ticks(b.x0, b.x1, 6)) {
+  for (double v : render::nice_ticks(b.x0, b.x1, 6)) {
     const float x = p0.x + float((v - b.x0) / (b.x1 - b.x0)) * size.x;
     const std::string s = fmt("%g", v);
     dl->AddText(ImVec2(x + 2, p0.y + size.y - ImGui::GetTextLineHeight() - 1), ink, s.c_str());
   }
-  for (double v : nice_ticks(b.y0, b.y1, 6)) {
+  for (double v : render::nice_ticks(b.y0, b.y1, 6)) {
     const float y = p0.y + float((b.y1 - v) / (b.y1 - b.y0)) * size.y;
     if (y > p0.y + size.y - 2 * ImGui::GetTextLineHeight()) continue;
     dl->AddText(ImVec2(p0.x + 3, y - ImGui::GetTextLineHeight() - 1), ink, fmt("%g", v).c_str());
@@ -1108,9 +1118,9 @@ void LiveApp::draw_images_panel(int panel, ImVec2 size) {
       ImGui::OpenPopup("enlarged");
     }
   }
-  if (panel == 1 && enlarged_ >= 0) ImGui::OpenPopup("enlarged");
-  if (panel == 1 && ImGui::BeginPopup("enlarged")) {
-    ImGui::Text("sample %d, base | SIMS, step %d (click outside to close)", enlarged_, k);
+  if (panel == 1 && enlarged_ >= a.n) enlarged_ = -1;  // a smaller result replaced the one clicked
+  if (panel == 1 && enlarged_ >= 0 && ImGui::BeginPopup("enlarged")) {
+    ImGui::Text("sample %d, left | right panel, step %d (click outside to close)", enlarged_, k);
     for (int p = 0; p < 2; ++p) {
       const at::Tensor& xp = p == 0 ? r->base_x : r->x;
       if (!xp.defined()) continue;
@@ -1129,11 +1139,7 @@ void LiveApp::draw_scrubber() {
   const int n = steps_shown();
   if (n <= 0) return;
   const int k = step();
-  if (ImGui::Button(playing_ ? "Pause" : "Play", ImVec2(60, 0))) {
-    playing_ = !playing_;
-    if (playing_ && k >= n) step_ = 0;
-    play_clock_ = 0;
-  }
+  if (ImGui::Button(playing_ ? "Pause" : "Play", ImVec2(60, 0))) toggle_play();
   ImGui::SameLine();
   int v = k;
   ImGui::SetNextItemWidth(std::max(120.f, ImGui::GetContentRegionAvail().x - 420));

@@ -83,9 +83,6 @@ struct AtlasLayout {
 };
 AtlasLayout atlas_layout(int n, int img_h, int img_w);
 
-// Axis ticks: steps of 1, 2 or 5 x 10^k giving about `want` ticks over [lo, hi].
-std::vector<double> nice_ticks(double lo, double hi, int want);
-
 // The GPU side: GL in the app, a recorder in the tests. Panel 0 is the base
 // model alone (omega = 0), panel 1 the SIMS-guided samples, on the same noise.
 class Renderer {
@@ -153,22 +150,25 @@ class SweepWorker {
   explicit SweepWorker(std::function<void()> wake = {});
   ~SweepWorker();
   void start(Job job);  // cancels a sweep in flight
-  void cancel();
+  // Stops the sweep in flight (waits for the row being scored) and, with
+  // clear, forgets its rows (other models were loaded).
+  void cancel(bool clear = false);
   bool running() const;
   // Rows finished so far (ω order of the job) and the verdict once all are done.
   std::vector<metrics::SweepRow> rows() const;
   std::string verdict() const;
   std::string error() const;
+  bool cancelled() const;
 
  private:
-  void run(Job job, uint64_t generation);
+  void run(Job job);
   std::function<void()> wake_;
   mutable std::mutex mu_;
   std::vector<metrics::SweepRow> rows_;
   std::string verdict_, error_;
   std::atomic<bool> cancel_{false};
-  std::atomic<uint64_t> generation_{0};
   std::atomic<bool> running_{false};
+  bool cancelled_ = false;  // the rows shown are a cancelled sweep's
   std::thread thread_;
 };
 
@@ -201,8 +201,11 @@ class LiveApp {
   // Builds the UI of one frame (between ImGui::NewFrame and ImGui::Render):
   // takes posted results first, then the widgets.
   void frame();
-  // Something moves (playback, a run in flight, a field pending): keep drawing.
+  // Playback: draw every frame.
   bool animating() const;
+  // A worker has something coming (a sample set, the field, sweep rows): it
+  // wakes the loop when it arrives; frames meanwhile only refresh the status.
+  bool working() const;
 
   // The settings the controls hold.
   engine::LiveSettings& settings() { return settings_; }
@@ -251,6 +254,9 @@ class LiveApp {
   void draw_images_panel(int panel, ImVec2 size);
   void draw_scrubber();
   void handle_keys();
+  void toggle_play();
+  engine::LiveSession session() const;  // the current models and settings
+  void apply_session(const engine::LiveSession& s);
   void update_box();
   void request_field();
   const engine::LiveResult* shown() const;
@@ -301,6 +307,7 @@ class LiveApp {
   std::string dir_;
   int pick_base_ = -1, pick_aux_ = -1;
   std::vector<std::string> dir_files_;
+  bool dir_scanned_ = false;
   char session_path_[512] = "session.simsession";
 
   ImVec2 omega_min_{}, omega_max_{};

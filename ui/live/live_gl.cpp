@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 
 #include "live_shaders.hpp"
+#include "render/plot.hpp"
 
 namespace sims::live {
 namespace {
@@ -138,14 +139,13 @@ struct GlRenderer::Impl {
     glDrawArrays(mode, 0, count);
   }
 
-  void lines(const std::vector<float>& xy, const Box& b, Colour c, float width = 1.f) {
+  void lines(const std::vector<float>& xy, const Box& b, Colour c) {
     if (xy.empty()) return;
     glBindBuffer(GL_ARRAY_BUFFER, scratch);
     glBufferData(GL_ARRAY_BUFFER, static_cast<GLsizeiptr>(xy.size() * sizeof(float)), xy.data(), GL_STREAM_DRAW);
     glUseProgram(lines_prog);
     set_xform(lines_prog, b);
     glUniform4f(glGetUniformLocation(lines_prog, "u_color"), c.r, c.g, c.b, c.a);
-    glLineWidth(width);
     draw_array(scratch, 0, static_cast<GLsizei>(xy.size() / 2), GL_LINES);
   }
 
@@ -166,6 +166,12 @@ GlRenderer::GlRenderer() : d_(std::make_unique<Impl>()) {
   glGenVertexArrays(1, &d_->vao);
   glGenBuffers(1, &d_->scratch);
   glGenBuffers(1, &d_->reference);
+  // The density map needs a float framebuffer: checked here, not mid-frame.
+  Impl::Panel probe;
+  d_->ensure_target(probe, 8, 8);
+  GLuint fbos[] = {probe.fbo, probe.dfbo}, texs[] = {probe.tex, probe.dtex};
+  glDeleteFramebuffers(2, fbos);
+  glDeleteTextures(2, texs);
 }
 
 GlRenderer::~GlRenderer() {
@@ -282,16 +288,17 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
   const GLintptr first = static_cast<GLintptr>(step) * p.n;
 
   // Pass 1: the density, Gaussian splats summed in the float framebuffer. The
-  // kernel's width follows Scott's rule for these points (1.06 s n^-1/5, s the
-  // mean per-axis standard deviation), so the map is a smooth estimate at
-  // every step; the splat's radius holds 2.8 kernel widths (exp(-4 r^2)).
+  // kernel's width follows Scott's rule in two dimensions for these points
+  // (s n^-1/6, s the mean per-axis standard deviation), so the map is a
+  // smooth estimate at every step; the splat's radius holds 2.8 kernel
+  // widths (exp(-4 r^2)).
   float splat = 6.f;
   if (p.n > 1) {
     const float* xy = (den ? p.cpu_denoised.data() : p.cpu_states.data()) + first * 2;
     double sx = 0, sy = 0, sxx = 0, syy = 0;
     for (int i = 0; i < p.n; ++i) sx += xy[2 * i], sy += xy[2 * i + 1], sxx += double(xy[2 * i]) * xy[2 * i], syy += double(xy[2 * i + 1]) * xy[2 * i + 1];
     const double n = p.n, vx = std::max(0.0, sxx / n - (sx / n) * (sx / n)), vy = std::max(0.0, syy / n - (sy / n) * (sy / n));
-    const double bw = 1.06 * (std::sqrt(vx) + std::sqrt(vy)) / 2 * std::pow(n, -0.2);
+    const double bw = (std::sqrt(vx) + std::sqrt(vy)) / 2 * std::pow(n, -1.0 / 6);
     splat = float(std::clamp(2 * 2.83 * bw * w / (b.x1 - b.x0), 6.0, 0.5 * std::min(w, h)));
   }
   const float splat_low = std::max(2.f, splat / kDensityDiv);  // in density-map pixels
@@ -321,8 +328,8 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
   glBlendFunc(GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA);
   // Grid lines at the tick positions.
   std::vector<float> grid;
-  for (double v : nice_ticks(b.x0, b.x1, 6)) grid.insert(grid.end(), {float(v), float(b.y0), float(v), float(b.y1)});
-  for (double v : nice_ticks(b.y0, b.y1, 6)) grid.insert(grid.end(), {float(b.x0), float(v), float(b.x1), float(v)});
+  for (double v : render::nice_ticks(b.x0, b.x1, 6)) grid.insert(grid.end(), {float(v), float(b.y0), float(v), float(b.y1)});
+  for (double v : render::nice_ticks(b.y0, b.y1, 6)) grid.insert(grid.end(), {float(b.x0), float(v), float(b.x1), float(v)});
   d_->lines(grid, b, {0.88f, 0.88f, 0.88f, 1.f});
   if (d.density && p.n > 0) {
     // Scale: the densest 64x64 cell of these points, converted to the splat
@@ -351,13 +358,13 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
     glUseProgram(d_->lines_prog);
     d_->set_xform(d_->lines_prog, b);
     glUniform4f(glGetUniformLocation(d_->lines_prog, "u_color"), colour.r, colour.g, colour.b, 0.22f);
-    glLineWidth(1.f);
     d_->draw_array(p.trails, 0, static_cast<GLsizei>(step) * p.trail_n * 2, GL_LINES);
   }
   // Smaller sprites for many points (they would only pile up): full size up to 5,000, 0.4x at 30,000 and more.
   const float shrink = float(std::clamp(std::sqrt(5000.0 / std::max(p.n, 1)), 0.4, 1.0));
   if (d.points && p.n > 0) d_->points(buf, first, p.n, b, colour, std::max(1.5f, d.point_size * 1.6f * shrink));
-  if (d.field && panel == 1 && d_->field_set) d_->lines(d_->field, b, {0.85f, 0.35f, 0.0f, 0.9f}, 1.5f);
+  // (Lines are 1 pixel wide: wider ones are not part of the core profile.)
+  if (d.field && panel == 1 && d_->field_set) d_->lines(d_->field, b, {0.85f, 0.35f, 0.0f, 0.95f});
 
   glBindFramebuffer(GL_FRAMEBUFFER, 0);
   glBindVertexArray(0);
