@@ -103,15 +103,23 @@ engine::LiveResultPtr fake_result(const engine::LiveRequest& req, double cx = 0,
   return r;
 }
 
-}  // namespace
-
-TEST_CASE("sims-live: dragging the omega slider sends previews with the new omega, the release the full request") {
+// The app on a recorder and a null renderer, a 2D analytic pair loaded.
+struct AppUnderTest {
   ImGuiContextGuard ctx;
   Recorder rec;
   NullRenderer ren;
   live::Mailbox mb;
-  live::LiveApp app(rec, &ren, mb);
-  app.set_models(gaussian(0, 0, 1), gaussian(0.5, 0, 1));
+  live::LiveApp app{rec, &ren, mb};
+  AppUnderTest() { app.set_models(gaussian(0, 0, 1), gaussian(0.5, 0, 1)); }
+};
+
+}  // namespace
+
+TEST_CASE("sims-live: dragging the omega slider sends previews with the new omega, the release the full request") {
+  AppUnderTest t;
+  Recorder& rec = t.rec;
+  live::Mailbox& mb = t.mb;
+  live::LiveApp& app = t.app;
   app.set_omega(1.0, false);
   run_frame(app);
   REQUIRE(!rec.sent.empty());
@@ -151,12 +159,11 @@ TEST_CASE("sims-live: dragging the omega slider sends previews with the new omeg
 }
 
 TEST_CASE("sims-live: a result is uploaded once, a stale one never") {
-  ImGuiContextGuard ctx;
-  Recorder rec;
-  NullRenderer ren;
-  live::Mailbox mb;
-  live::LiveApp app(rec, &ren, mb);
-  app.set_models(gaussian(0, 0, 1), gaussian(0.5, 0, 1));
+  AppUnderTest t;
+  Recorder& rec = t.rec;
+  NullRenderer& ren = t.ren;
+  live::Mailbox& mb = t.mb;
+  live::LiveApp& app = t.app;
   app.set_omega(0.5, false);
   const engine::LiveRequest first = rec.sent.back();
   app.set_omega(1.5, false);
@@ -176,12 +183,10 @@ TEST_CASE("sims-live: a result is uploaded once, a stale one never") {
 }
 
 TEST_CASE("sims-live: keys move omega, play and step") {
-  ImGuiContextGuard ctx;
-  Recorder rec;
-  NullRenderer ren;
-  live::Mailbox mb;
-  live::LiveApp app(rec, &ren, mb);
-  app.set_models(gaussian(0, 0, 1), gaussian(0.5, 0, 1));
+  AppUnderTest t;
+  Recorder& rec = t.rec;
+  live::Mailbox& mb = t.mb;
+  live::LiveApp& app = t.app;
   app.set_omega(1.0, false);
   mb.post_result(fake_result(rec.sent.back()));
   run_frame(app);
