@@ -91,6 +91,7 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
 
   // sampler and sample set
   auto* form = new QFormLayout;
+  form->setObjectName("guidanceForm");
   form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
   steps_ = new QSpinBox(this);
   steps_->setObjectName("steps");
@@ -223,6 +224,10 @@ void GuidancePanel::set_status(const QString& quality, bool busy) {
 QString GuidancePanel::quality_text() const { return quality_->text(); }
 
 bool GuidancePanel::dragging() const { return omega_->isSliderDown(); }
+
+void GuidancePanel::set_points_visible(bool yes) {
+  if (auto* form = findChild<QFormLayout*>("guidanceForm")) form->setRowVisible(points_, yes);
+}
 
 void GuidancePanel::set_aux_available(bool yes) {
   omega_->setEnabled(yes);

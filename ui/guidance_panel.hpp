@@ -32,6 +32,7 @@ class GuidancePanel final : public QGroupBox {
   GuidanceSettings settings() const;
   void set_settings(const GuidanceSettings& s);  // no signal
   void set_aux_available(bool yes);
+  void set_points_visible(bool yes);  // 2D models only
   QSlider* omega_slider() const { return omega_; }
   QDoubleSpinBox* omega_box() const { return omega_box_; }
   // The omega slider is held down (being dragged, or held still before release).

@@ -138,23 +138,38 @@ void LiveView::request(bool preview) {
     return;
   }
   const engine::LiveSettings s = settings();
-  if (base_view_) base_view_->setVisible(s.compare && s.aux);
+  if (base_view_) base_view_->setVisible(s.compare && aux_fits());
   apply(preview ? policy_->drag(s) : policy_->commit(s));
+}
+
+// The auxiliary is usable with this base: loaded, and its samples have the base's shape.
+bool LiveView::aux_fits() const {
+  return models_->aux() && models_->base() &&
+         models_->aux()->info().sample_shape == models_->base()->info().sample_shape;
+}
+
+// Controls that mean nothing for the loaded models are hidden: points and
+// trails are for 2D models; omega and the interval need a fitting auxiliary.
+void LiveView::update_controls() {
+  guidance_->set_aux_available(aux_fits());
+  const bool points = !models_->base() || models_->base()->info().sample_shape.size() == 1;
+  guidance_->set_points_visible(points);
+  steps_->set_trails_available(points);
 }
 
 void LiveView::models_changed() {
   if (!policy_) return;
   if (paused_) {
     pending_ = Pending::Models;
-    guidance_->set_aux_available(models_->aux() != nullptr);
+    update_controls();
     return;
   }
   bounds_ = QRectF();
-  guidance_->set_aux_available(models_->aux() != nullptr);
+  update_controls();
   if (models_->base()) ensure_views(models_->base()->info().sample_shape);
   if (!models_->reference().data.empty()) bounds_ = bounds_of({&models_->reference()});
   const engine::LiveSettings s = settings();
-  if (base_view_) base_view_->setVisible(s.compare && s.aux);
+  if (base_view_) base_view_->setVisible(s.compare && aux_fits());
   apply(policy_->models_changed(s));
 }
 
@@ -230,17 +245,25 @@ void LiveView::refresh_views() {
   QString caption = steps_->caption();
   if (!labels.note.empty()) caption += " · " + qs(labels.note);
   const bool guided = q.aux && q.guidance.omega != 0.0;
-  s.title = !q.aux ? "Base model (no auxiliary loaded)"
+  s.title = !q.aux ? (models_->aux() ? "Base model alone: the auxiliary does not fit it" : "Base model (no auxiliary loaded)")
             : guided ? QString("SIMS  ω = %1").arg(q.guidance.omega, 0, 'f', 2)
                      : QString("SIMS  ω = 0 (the base model)");
   s.subtitle = caption + ref;
+  if (!q.aux && models_->aux()) {
+    auto what = [](const Denoiser& d) {
+      const auto& sh = d.info().sample_shape;
+      return sh.size() == 1 ? QString("%1-D points").arg(sh[0]) : qs(shape_to_string(sh)) + " images";
+    };
+    s.subtitle = QString("the auxiliary makes %1, the base %2: open an auxiliary fine-tuned from this base · %3")
+                     .arg(what(*models_->aux()), what(*models_->base()), caption);
+  }
   s.samples = to_set(at_step(last->x, last->trajectory, k, den));
+  s.grid_cells = b.grid_cells = static_cast<int>(std::min<int64_t>(q.n, policy_->options().max_images));
   s.footer = qs(labels.footer);
   if (steps_->show_trails()) {
     s.trails = trails_of(last->trajectory, kTrails);
     s.trail_step = k;
   }
-  sims_view_->set_content(s);
   if (base_view_ && last->base_x.defined()) {
     b.title = "Base model  ω = 0";
     b.subtitle = caption;
@@ -250,8 +273,14 @@ void LiveView::refresh_views() {
       b.trails = trails_of(last->base_trajectory, kTrails);
       b.trail_step = k;
     }
-    base_view_->set_content(b);
   }
+  // Axes that follow σ: at an intermediate step the box holds that step's
+  // points (x_t at σ = 10 spreads far beyond the final samples' box).
+  if (steps_->follow_sigma() && k < steps_->slider()->maximum() && s.samples.shape.size() == 1) {
+    s.bounds = b.bounds = b.samples.data.empty() ? bounds_of({&s.samples}) : bounds_of({&s.samples, &b.samples});
+  }
+  sims_view_->set_content(s);
+  if (base_view_ && last->base_x.defined()) base_view_->set_content(b);
   if (!renderer_logged_ && !s.samples.data.empty()) {
     renderer_logged_ = true;
     messages_->info("sample views drawn with " + sims_view_->renderer());

@@ -59,6 +59,8 @@ class LiveView final : public QWidget {
   void result_shown(quint64 stamp, bool preview);
 
  private:
+  bool aux_fits() const;
+  void update_controls();
   void on_result(const engine::LiveResultPtr& r);
   void apply(const engine::LiveReaction& what);
   void ensure_views(const std::vector<int64_t>& shape);
