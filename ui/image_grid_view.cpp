@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include <QDialog>
 #include <QFontMetricsF>
+#include <QLabel>
+#include <QMouseEvent>
 #include <QPainter>
+#include <QPixmap>
+#include <QVBoxLayout>
 
 namespace sims::ui {
 
@@ -17,8 +22,10 @@ void ImageGridView::set_content(const ViewContent& c) {
   if (sh.size() == 3 && (sh[0] == 1 || sh[0] == 3) && c.samples.count() > 0) {
     const int C = static_cast<int>(sh[0]), H = static_cast<int>(sh[1]), W = static_cast<int>(sh[2]);
     const int n = static_cast<int>(std::min<int64_t>(c.samples.count(), 36));
-    const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n)))), rows = (n + cols - 1) / cols;
+    const int cells = std::clamp(c.grid_cells > 0 ? c.grid_cells : n, n, 36);
+    const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(cells)))), rows = (cells + cols - 1) / cols;
     const int gap = 1;
+    cols_ = cols, cell_w_ = W + gap, cell_h_ = H + gap, shown_ = n;
     grid_ = QImage(cols * (W + gap) - gap, rows * (H + gap) - gap, QImage::Format_RGB32);
     grid_.fill(QColor(238, 239, 242));
     const float* d = c.samples.data.data();
@@ -61,11 +68,41 @@ void ImageGridView::paint(QPainter& p, const QSize& size) {
     const double s = std::max(1.0, std::floor(std::min(area.width() / grid_.width(), area.height() / grid_.height())));
     const QSizeF sz(grid_.width() * s, grid_.height() * s);
     p.setRenderHint(QPainter::SmoothPixmapTransform, false);
-    p.drawImage(QRectF(area.center() - QPointF(sz.width() / 2, sz.height() / 2), sz), grid_);
+    drawn_ = QRectF(area.center() - QPointF(sz.width() / 2, sz.height() / 2), sz);
+    p.drawImage(drawn_, grid_);
   }
   p.setFont(sub);
   p.setPen(QColor(120, 120, 130));
   p.drawText(QRectF(12, size.height() - 20, size.width() - 24, 16), Qt::AlignRight | Qt::AlignVCenter, content_.footer);
+}
+
+int ImageGridView::image_at(QPointF pos) const {
+  if (grid_.isNull() || !drawn_.contains(pos) || cols_ <= 0) return -1;
+  const double scale = drawn_.width() / grid_.width();
+  const int c = static_cast<int>((pos.x() - drawn_.left()) / scale) / cell_w_;
+  const int r = static_cast<int>((pos.y() - drawn_.top()) / scale) / cell_h_;
+  const int i = r * cols_ + c;
+  return c < cols_ && i < shown_ ? i : -1;
+}
+
+void ImageGridView::mousePressEvent(QMouseEvent* e) {
+  const int i = image_at(e->position());
+  if (i < 0) return;
+  const int c = i % cols_, r = i / cols_;
+  // The image at 8x in a window of its own (closes with the window's button or Esc).
+  const QImage tile = grid_.copy(c * cell_w_, r * cell_h_, cell_w_ - 1, cell_h_ - 1);
+  auto* dlg = new QDialog(this);
+  dlg->setAttribute(Qt::WA_DeleteOnClose);
+  dlg->setObjectName("enlargedImage");
+  dlg->setWindowTitle(QString("sample %1 · %2").arg(i).arg(content_.title));
+  auto* v = new QVBoxLayout(dlg);
+  auto* img = new QLabel(dlg);
+  img->setPixmap(QPixmap::fromImage(tile.scaled(tile.size() * 8, Qt::KeepAspectRatio, Qt::FastTransformation)));
+  v->addWidget(img);
+  auto* cap = new QLabel(QString("sample %1 of %2 · %3").arg(i).arg(shown_).arg(content_.subtitle), dlg);
+  cap->setWordWrap(true);
+  v->addWidget(cap);
+  dlg->show();
 }
 
 void ImageGridView::paintEvent(QPaintEvent*) {

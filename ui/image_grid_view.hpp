@@ -1,6 +1,7 @@
 // The sample view for image models: up to 36 samples ([C,H,W] in [-1, 1],
 // C = 1 or 3) as a square grid, upscaled without smoothing so pixels stay
-// visible, with the same titles as the point view.
+// visible, with the same titles as the point view. Clicking an image shows it
+// large in a window of its own.
 #pragma once
 #include "sample_view.hpp"
 
@@ -13,14 +14,20 @@ class ImageGridView final : public SampleView {
   const ViewContent& content() const override { return content_; }
   QImage render_image() override;
   QString renderer() const override { return "QPainter (image grid)"; }
+  // The sample under a point of the widget as last painted (-1: none).
+  int image_at(QPointF pos) const;
+  QRectF grid_rect() const { return drawn_; }
 
  protected:
   void paintEvent(QPaintEvent*) override;
+  void mousePressEvent(QMouseEvent* e) override;
 
  private:
   void paint(QPainter& p, const QSize& size);
   ViewContent content_;
   QImage grid_;  // the tiles at native resolution
+  int cols_ = 0, cell_w_ = 0, cell_h_ = 0, shown_ = 0;  // the grid's layout (cells of image + gap)
+  QRectF drawn_;                                      // where the grid was painted
 };
 
 }  // namespace sims::ui

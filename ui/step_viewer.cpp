@@ -1,5 +1,7 @@
 #include "step_viewer.hpp"
 
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -36,12 +38,30 @@ StepViewer::StepViewer(QWidget* parent) : QWidget(parent) {
   what_->addItem("D(x_t) (denoised)");
   what_->setToolTip("Show the noisy state x_t of each step, or the model's estimate D(x_t) of the clean sample");
   h->addWidget(what_);
+  follow_ = new QCheckBox("Follow σ", this);
+  follow_->setObjectName("followSigma");
+  follow_->setChecked(true);
+  follow_->setToolTip("Axes fit each step's points (off: the final samples' axes at every step)");
+  h->addWidget(follow_);
+  connect(follow_, &QCheckBox::toggled, this, [this] { Q_EMIT changed(); });
   trails_ = new QCheckBox("Trails", this);
   trails_->setObjectName("trails");
   trails_->setToolTip("Paths of a few samples through all steps (yellow: the step shown)");
   h->addWidget(trails_);
+  speed_ = new QComboBox(this);
+  speed_->setObjectName("playSpeed");
+  for (int v : {2, 4, 8, 16, 32}) speed_->addItem(QString("%1 steps/s").arg(v), v);
+  speed_->setCurrentIndex(2);
+  speed_->setToolTip("Playback speed");
+  h->insertWidget(1, speed_);
+  loop_ = new QCheckBox("Loop", this);
+  loop_->setObjectName("playLoop");
+  loop_->setToolTip("Play again from step 0 at the end");
+  h->insertWidget(2, loop_);
   timer_ = new QTimer(this);
-  timer_->setInterval(110);
+  timer_->setInterval(1000 / 8);
+  connect(speed_, &QComboBox::currentIndexChanged, this,
+          [this] { timer_->setInterval(1000 / std::max(1, speed_->currentData().toInt())); });
 
   connect(slider_, &QSlider::valueChanged, this, [this] {
     refresh();
@@ -62,8 +82,9 @@ StepViewer::StepViewer(QWidget* parent) : QWidget(parent) {
     }
   });
   connect(timer_, &QTimer::timeout, this, [this] {
-    if (slider_->value() >= slider_->maximum()) play_->setChecked(false);
-    else slider_->setValue(slider_->value() + 1);
+    if (slider_->value() < slider_->maximum()) slider_->setValue(slider_->value() + 1);
+    else if (loop_->isChecked()) slider_->setValue(0);
+    else play_->setChecked(false);
   });
   refresh();
 }
@@ -82,8 +103,14 @@ void StepViewer::set_sigmas(const std::vector<double>& t) {
 int StepViewer::step() const { return slider_->value(); }
 bool StepViewer::show_denoised() const { return what_->currentIndex() == 1; }
 bool StepViewer::show_trails() const { return trails_->isChecked(); }
+bool StepViewer::follow_sigma() const { return follow_->isChecked(); }
 void StepViewer::set_show_denoised(bool yes) { what_->setCurrentIndex(yes ? 1 : 0); }
 void StepViewer::set_show_trails(bool yes) { trails_->setChecked(yes); }
+
+void StepViewer::set_trails_available(bool yes) {
+  trails_->setVisible(yes);
+  follow_->setVisible(yes);  // images have no axes
+}
 
 QString StepViewer::caption() const {
   const int k = step(), N = slider_->maximum();

@@ -20,8 +20,10 @@ class StepViewer final : public QWidget {
   int step() const;              // 0..N (N = final samples)
   bool show_denoised() const;    // D(x_t) instead of x_t
   bool show_trails() const;
+  bool follow_sigma() const;     // 2D axes fit each step's points
   void set_show_denoised(bool yes);
   void set_show_trails(bool yes);
+  void set_trails_available(bool yes);  // 2D models only: hidden for images
   QSlider* slider() const { return slider_; }
   QString caption() const;       // e.g. "step 12 / 32 · σ = 0.52 · x_t"
 
@@ -35,6 +37,9 @@ class StepViewer final : public QWidget {
   QPushButton* play_;
   QComboBox* what_;
   QCheckBox* trails_;
+  QComboBox* speed_;  // playback: steps per second
+  QCheckBox* loop_;
+  QCheckBox* follow_;
   QLabel* label_;
   QTimer* timer_;
 };

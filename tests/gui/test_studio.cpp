@@ -11,6 +11,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDialog>
 #include <QDoubleSpinBox>
 #include <QDir>
 #include <QElapsedTimer>
@@ -36,6 +37,7 @@
 #include "analysis_chart.hpp"
 #include "engine/job_runner.hpp"
 #include "guidance_panel.hpp"
+#include "image_grid_view.hpp"
 #include "interval_bar.hpp"
 #include "live_view.hpp"
 #include "loop_view.hpp"
@@ -250,13 +252,28 @@ class StudioTest : public QObject {
     QCOMPARE(sv->slider()->maximum(), 32);
     QCOMPARE(sv->step(), 32);
     const auto final_pts = w_->sims_view()->content().samples.data;
+    const QRectF final_box = w_->sims_view()->content().bounds;
     sv->slider()->setValue(10);
     QVERIFY(w_->sims_view()->content().samples.data != final_pts);
     QVERIFY(w_->sims_view()->content().subtitle.contains("step 10 / 32"));
+    // The axes follow sigma: x_t at step 10 (sigma about 5) spreads wider than the final samples.
+    QVERIFY(w_->sims_view()->content().bounds.width() > 1.5 * final_box.width());
+    sv->findChild<QCheckBox*>("followSigma")->setChecked(false);
+    QCOMPARE(w_->sims_view()->content().bounds, final_box);
+    sv->findChild<QCheckBox*>("followSigma")->setChecked(true);
     sv->findChild<QCheckBox*>("trails")->setChecked(true);
     QCOMPARE(w_->sims_view()->content().trails.size(), size_t(14));
     QCOMPARE(w_->sims_view()->content().trails[0].size(), size_t(33));
     sv->findChild<QCheckBox*>("trails")->setChecked(false);
+    // Playback at 32 steps/s with loop: from the end it wraps to step 0 and keeps going.
+    sv->findChild<QComboBox*>("playSpeed")->setCurrentIndex(4);
+    sv->findChild<QCheckBox*>("playLoop")->setChecked(true);
+    sv->slider()->setValue(30);
+    sv->findChild<QPushButton*>("play")->setChecked(true);
+    QTRY_VERIFY_WITH_TIMEOUT(sv->step() < 30 && sv->step() > 0, 5000);  // played past the end and looped
+    QVERIFY(sv->findChild<QPushButton*>("play")->isChecked());
+    sv->findChild<QPushButton*>("play")->setChecked(false);
+    sv->findChild<QCheckBox*>("playLoop")->setChecked(false);
     sv->slider()->setValue(32);
   }
 
@@ -545,6 +562,9 @@ class StudioTest : public QObject {
       }
     } restore{this};
     QVERIFY(w_->models()->load_pair(fb, fa));
+    // 2D-only controls are hidden for image models.
+    QVERIFY(w_->guidance()->findChild<QSpinBox*>("points")->isHidden());
+    QVERIFY(w_->steps()->findChild<QCheckBox*>("trails")->isHidden());
     QVERIFY(wait_result(w_->live().latest_stamp() - 1, true));  // the request load_pair made
     auto pre = w_->last_result();
     QVERIFY(pre->request.preview);
@@ -570,10 +590,50 @@ class StudioTest : public QObject {
     QVERIFY(w_->guidance()->quality_text().contains("stopped"));
     QTest::qWait(100);
     QCOMPARE(stamp(), shown);
+    // A 2D auxiliary with the image base: the view says it does not fit, omega is off, the base alone is sampled.
+    QVERIFY(w_->models()->load(ModelRole::Aux, aux_));
+    QVERIFY(!w_->guidance()->omega_slider()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(w_->sims_view()->content().title.contains("does not fit"), 60000);
+    QVERIFY(w_->sims_view()->content().subtitle.contains("3x32x32"));
+    w_->guidance()->stop_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(w_->live().idle(), 10000);
     // Back to the 2D models for the tests that follow.
     QVERIFY(w_->models()->load_pair(base_, aux_));
+    QVERIFY(!w_->guidance()->findChild<QSpinBox*>("points")->isHidden());
+    QVERIFY(!w_->steps()->findChild<QCheckBox*>("trails")->isHidden());
+    QVERIFY(w_->guidance()->omega_slider()->isEnabled());
     QVERIFY(wait_result(w_->live().latest_stamp() - 1));
     QCOMPARE(w_->last_result()->x.size(0), int64_t{2000});
+  }
+
+  void imageGridKeepsCellsAndEnlargesOnClick() {
+    // A preview of 4 images laid out in the full grid's 36 cells keeps the cell size of the full grid.
+    ImageGridView v;
+    v.resize(420, 420);
+    ViewContent c;
+    c.title = "SIMS";
+    c.samples.shape = {3, 8, 8};
+    c.samples.data.assign(4 * 3 * 8 * 8, 0.25f);
+    c.grid_cells = 36;
+    v.set_content(c);
+    (void)v.render_image();  // lays the grid out as a paint does
+    const QRectF preview = v.grid_rect();
+    c.samples.data.assign(36 * 3 * 8 * 8, -0.5f);
+    v.set_content(c);
+    (void)v.render_image();
+    QCOMPARE(v.grid_rect(), preview);
+    const QRectF g = v.grid_rect();
+    const double cell = g.width() / 6;
+    QCOMPARE(v.image_at(g.topLeft() + QPointF(cell * 1.5, cell * 0.5)), 1);
+    QCOMPARE(v.image_at(g.topLeft() + QPointF(cell * 0.5, cell * 5.5)), 30);
+    QCOMPARE(v.image_at(QPointF(1, 1)), -1);
+    // A click opens the image large.
+    v.show();
+    QTest::mouseClick(&v, Qt::LeftButton, {}, (g.topLeft() + QPointF(cell * 1.5, cell * 0.5)).toPoint());
+    auto* dlg = v.findChild<QDialog*>("enlargedImage");
+    QVERIFY(dlg);
+    QVERIFY(dlg->windowTitle().contains("sample 1"));
+    dlg->close();
   }
 
   // Not a pass/fail test: numbers for the docs (2000 points x 32 Heun steps).
