@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -338,6 +339,17 @@ int main(int argc, char** argv) {
         draw();
         if (idle_check > 0 && idle_since_ms < 0 && app.shown_final() && !app.animating() && !app.working())
           idle_since_ms = ms_since(start);
+        if (app.take_screenshot_request()) {
+          // Save PNG: a new file in the working folder, never over an existing one.
+          char stamp[32];
+          const std::time_t now = std::time(nullptr);
+          std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+          std::string name = std::string("sims-live-") + stamp + ".png";
+          for (int i = 2; std::filesystem::exists(name); ++i) name = std::string("sims-live-") + stamp + "-" + std::to_string(i) + ".png";
+          if (save_screenshot(win, name)) app.set_info("saved " + std::filesystem::absolute(name).string());
+          else app.set_error("cannot write " + name);
+          extra = 2;
+        }
         if (!screenshot.empty()) {
           if (app.shown_final() && !app.working()) {  // the field and the sweep done too
             if (step >= 0) app.set_step(step);

@@ -1142,7 +1142,7 @@ void LiveApp::draw_scrubber() {
   if (ImGui::Button(playing_ ? "Pause" : "Play", ImVec2(60, 0))) toggle_play();
   ImGui::SameLine();
   int v = k;
-  ImGui::SetNextItemWidth(std::max(120.f, ImGui::GetContentRegionAvail().x - 420));
+  ImGui::SetNextItemWidth(std::max(120.f, ImGui::GetContentRegionAvail().x - 520));
   if (ImGui::SliderInt("##step", &v, 0, n, v >= n ? "final" : "step %d")) {
     playing_ = false;
     set_step(v);
@@ -1162,6 +1162,8 @@ void LiveApp::draw_scrubber() {
   ImGui::SameLine();
   ImGui::RadioButton("D(x_t)", &what, 1);
   denoised_ = what == 1;
+  ImGui::SameLine();
+  if (ImGui::Button("Save PNG")) screenshot_wanted_ = true;
   const engine::LiveResult* r = shown();
   const engine::LiveResultLabels l = labels_of(*r);
   std::string where = k >= n ? "final samples (step " + std::to_string(n) + " of " + std::to_string(n) + ", σ = 0)"

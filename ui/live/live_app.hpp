@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <ATen/Tensor.h>
@@ -234,6 +235,12 @@ class LiveApp {
   // (benchmarks): stamp of the result shown and whether it is final.
   uint64_t shown_stamp() const;
   bool shown_final() const;
+  // The user asked for a screenshot of the window (the frame loop saves it:
+  // it owns the framebuffer); true once per request.
+  bool take_screenshot_request() { return std::exchange(screenshot_wanted_, false); }
+  // Say where it went (or why not) in the side panel.
+  void set_info(std::string text) { info_ = std::move(text); }
+  void set_error(std::string text) { last_error_ = std::move(text); }
   // Stats for the benchmark: frames built.
   uint64_t frames() const { return frames_; }
 
@@ -311,6 +318,7 @@ class LiveApp {
   char session_path_[512] = "session.simsession";
 
   ImVec2 omega_min_{}, omega_max_{};
+  bool screenshot_wanted_ = false;
   uint64_t frames_ = 0;
 };
 
