@@ -18,6 +18,7 @@ ImageGridView::ImageGridView(QWidget* parent) : SampleView(parent) { setMinimumS
 void ImageGridView::set_content(const ViewContent& c) {
   content_ = c;
   grid_ = QImage();
+  drawn_ = QRectF();  // clicks map to cells once the new grid is painted
   const auto& sh = c.samples.shape;
   if (sh.size() == 3 && (sh[0] == 1 || sh[0] == 3) && c.samples.count() > 0) {
     const int C = static_cast<int>(sh[0]), H = static_cast<int>(sh[1]), W = static_cast<int>(sh[2]);
@@ -86,23 +87,31 @@ int ImageGridView::image_at(QPointF pos) const {
 }
 
 void ImageGridView::mousePressEvent(QMouseEvent* e) {
-  const int i = image_at(e->position());
+  const int i = e->button() == Qt::LeftButton ? image_at(e->position()) : -1;
   if (i < 0) return;
   const int c = i % cols_, r = i / cols_;
   // The image at 8x in a window of its own (closes with the window's button or Esc).
   const QImage tile = grid_.copy(c * cell_w_, r * cell_h_, cell_w_ - 1, cell_h_ - 1);
-  auto* dlg = new QDialog(this);
-  dlg->setAttribute(Qt::WA_DeleteOnClose);
-  dlg->setObjectName("enlargedImage");
-  dlg->setWindowTitle(QString("sample %1 · %2").arg(i).arg(content_.title));
-  auto* v = new QVBoxLayout(dlg);
-  auto* img = new QLabel(dlg);
-  img->setPixmap(QPixmap::fromImage(tile.scaled(tile.size() * 8, Qt::KeepAspectRatio, Qt::FastTransformation)));
-  v->addWidget(img);
-  auto* cap = new QLabel(QString("sample %1 of %2 · %3").arg(i).arg(shown_).arg(content_.subtitle), dlg);
-  cap->setWordWrap(true);
-  v->addWidget(cap);
-  dlg->show();
+  // One window, reused by the next click.
+  if (!enlarged_) {
+    enlarged_ = new QDialog(this);
+    enlarged_->setObjectName("enlargedImage");
+    auto* v = new QVBoxLayout(enlarged_);
+    auto* img = new QLabel(enlarged_);
+    img->setObjectName("image");
+    v->addWidget(img);
+    auto* cap = new QLabel(enlarged_);
+    cap->setObjectName("caption");
+    cap->setWordWrap(true);
+    v->addWidget(cap);
+  }
+  enlarged_->setWindowTitle(QString("sample %1 · %2").arg(i + 1).arg(content_.title));
+  enlarged_->findChild<QLabel*>("image")->setPixmap(
+      QPixmap::fromImage(tile.scaled(tile.size() * 8, Qt::KeepAspectRatio, Qt::FastTransformation)));
+  enlarged_->findChild<QLabel*>("caption")->setText(
+      QString("sample %1 of %2 · %3").arg(i + 1).arg(shown_).arg(content_.subtitle));
+  enlarged_->show();
+  enlarged_->raise();
 }
 
 void ImageGridView::paintEvent(QPaintEvent*) {

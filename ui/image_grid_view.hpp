@@ -5,6 +5,8 @@
 #pragma once
 #include "sample_view.hpp"
 
+class QDialog;
+
 namespace sims::ui {
 
 class ImageGridView final : public SampleView {
@@ -28,6 +30,7 @@ class ImageGridView final : public SampleView {
   QImage grid_;  // the tiles at native resolution
   int cols_ = 0, cell_w_ = 0, cell_h_ = 0, shown_ = 0;  // the grid's layout (cells of image + gap)
   QRectF drawn_;                                      // where the grid was painted
+  QDialog* enlarged_ = nullptr;                       // the clicked image, large (a child of this view)
 };
 
 }  // namespace sims::ui

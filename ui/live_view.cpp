@@ -109,6 +109,8 @@ engine::LiveSettings LiveView::settings() const {
   s.sampler = guidance_->sampler_config();
   s.seed = g.seed;
   s.points = g.points;
+  // Image models: a full grid (the points control is hidden for them).
+  if (s.base && s.base->info().sample_shape.size() != 1) s.points = policy_ ? policy_->options().max_images : 36;
   s.compare = g.compare;
   return s;
 }
@@ -245,17 +247,18 @@ void LiveView::refresh_views() {
   QString caption = steps_->caption();
   if (!labels.note.empty()) caption += " · " + qs(labels.note);
   const bool guided = q.aux && q.guidance.omega != 0.0;
-  s.title = !q.aux ? (models_->aux() ? "Base model alone: the auxiliary does not fit it" : "Base model (no auxiliary loaded)")
+  const bool misfit = models_->base() && models_->aux() && !aux_fits();
+  s.title = !q.aux ? (misfit ? "Base model alone: the auxiliary does not fit it" : "Base model (no auxiliary loaded)")
             : guided ? QString("SIMS  ω = %1").arg(q.guidance.omega, 0, 'f', 2)
                      : QString("SIMS  ω = 0 (the base model)");
   s.subtitle = caption + ref;
-  if (!q.aux && models_->aux()) {
+  if (!q.aux && misfit) {
     auto what = [](const Denoiser& d) {
       const auto& sh = d.info().sample_shape;
       return sh.size() == 1 ? QString("%1-D points").arg(sh[0]) : qs(shape_to_string(sh)) + " images";
     };
     s.subtitle = QString("the auxiliary makes %1, the base %2: open an auxiliary fine-tuned from this base · %3")
-                     .arg(what(*models_->aux()), what(*models_->base()), caption);
+                     .arg(what(*models_->aux()), what(*models_->base()), caption + ref);
   }
   s.samples = to_set(at_step(last->x, last->trajectory, k, den));
   s.grid_cells = b.grid_cells = static_cast<int>(std::min<int64_t>(q.n, policy_->options().max_images));
@@ -276,8 +279,9 @@ void LiveView::refresh_views() {
   }
   // Axes that follow σ: at an intermediate step the box holds that step's
   // points (x_t at σ = 10 spreads far beyond the final samples' box).
-  if (steps_->follow_sigma() && k < steps_->slider()->maximum() && s.samples.shape.size() == 1) {
-    s.bounds = b.bounds = b.samples.data.empty() ? bounds_of({&s.samples}) : bounds_of({&s.samples, &b.samples});
+  if (steps_->follow_sigma() && k < steps_->slider()->maximum() && s.samples.shape == std::vector<int64_t>{2}) {
+    const bool base_shown = base_view_ && base_view_->isVisibleTo(this) && !b.samples.data.empty();
+    s.bounds = b.bounds = base_shown ? bounds_of({&s.samples, &b.samples}) : bounds_of({&s.samples});
   }
   sims_view_->set_content(s);
   if (base_view_ && last->base_x.defined()) base_view_->set_content(b);

@@ -41,7 +41,7 @@ StepViewer::StepViewer(QWidget* parent) : QWidget(parent) {
   follow_ = new QCheckBox("Follow σ", this);
   follow_->setObjectName("followSigma");
   follow_->setChecked(true);
-  follow_->setToolTip("Axes fit each step's points (off: the final samples' axes at every step)");
+  follow_->setToolTip("Axes fit each step's points (off: the axes of the models' first full result at every step)");
   h->addWidget(follow_);
   connect(follow_, &QCheckBox::toggled, this, [this] { Q_EMIT changed(); });
   trails_ = new QCheckBox("Trails", this);
@@ -83,7 +83,7 @@ StepViewer::StepViewer(QWidget* parent) : QWidget(parent) {
   });
   connect(timer_, &QTimer::timeout, this, [this] {
     if (slider_->value() < slider_->maximum()) slider_->setValue(slider_->value() + 1);
-    else if (loop_->isChecked()) slider_->setValue(0);
+    else if (loop_->isChecked() && slider_->maximum() > 0) slider_->setValue(0);
     else play_->setChecked(false);
   });
   refresh();

@@ -52,9 +52,13 @@ bool save_screenshot(GLFWwindow* win, const std::string& path) {
   for (int y = 0; y < h; ++y)
     std::copy_n(&px[static_cast<size_t>(h - 1 - y) * w * 3], static_cast<size_t>(w) * 3, &flipped[static_cast<size_t>(y) * w * 3]);
   const std::string tmp = path + ".tmp";
-  if (!stbi_write_png(tmp.c_str(), w, h, 3, flipped.data(), w * 3)) return false;
   std::error_code ec;
+  if (!stbi_write_png(tmp.c_str(), w, h, 3, flipped.data(), w * 3)) {
+    std::filesystem::remove(tmp, ec);
+    return false;
+  }
   std::filesystem::rename(tmp, path, ec);
+  if (ec) std::filesystem::remove(tmp, ec);
   return !ec;
 }
 
@@ -341,13 +345,16 @@ int main(int argc, char** argv) {
           idle_since_ms = ms_since(start);
         if (app.take_screenshot_request()) {
           // Save PNG: a new file in the working folder, never over an existing one.
-          char stamp[32];
+          char stamp[32] = "now";
           const std::time_t now = std::time(nullptr);
-          std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+          if (const std::tm* tm = std::localtime(&now)) std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", tm);
           std::string name = std::string("sims-live-") + stamp + ".png";
-          for (int i = 2; std::filesystem::exists(name); ++i) name = std::string("sims-live-") + stamp + "-" + std::to_string(i) + ".png";
-          if (save_screenshot(win, name)) app.set_info("saved " + std::filesystem::absolute(name).string());
-          else app.set_error("cannot write " + name);
+          std::error_code ec;
+          for (int i = 2; std::filesystem::exists(name, ec) && i < 1000; ++i)
+            name = std::string("sims-live-") + stamp + "-" + std::to_string(i) + ".png";
+          const std::string where = std::filesystem::absolute(name, ec).string();
+          if (save_screenshot(win, name)) app.set_info("saved " + (where.empty() ? name : where));
+          else app.set_error("cannot write " + name + " in the working folder");
           extra = 2;
         }
         if (!screenshot.empty()) {

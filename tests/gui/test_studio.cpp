@@ -256,7 +256,7 @@ class StudioTest : public QObject {
     sv->slider()->setValue(10);
     QVERIFY(w_->sims_view()->content().samples.data != final_pts);
     QVERIFY(w_->sims_view()->content().subtitle.contains("step 10 / 32"));
-    // The axes follow sigma: x_t at step 10 (sigma about 5) spreads wider than the final samples.
+    // The axes follow sigma: x_t at step 10 (sigma about 10) spreads wider than the final samples.
     QVERIFY(w_->sims_view()->content().bounds.width() > 1.5 * final_box.width());
     sv->findChild<QCheckBox*>("followSigma")->setChecked(false);
     QCOMPARE(w_->sims_view()->content().bounds, final_box);
@@ -265,15 +265,20 @@ class StudioTest : public QObject {
     QCOMPARE(w_->sims_view()->content().trails.size(), size_t(14));
     QCOMPARE(w_->sims_view()->content().trails[0].size(), size_t(33));
     sv->findChild<QCheckBox*>("trails")->setChecked(false);
-    // Playback at 32 steps/s with loop: from the end it wraps to step 0 and keeps going.
+    // Playback at 32 steps/s with loop: 31, 32, then it wraps to 0 and keeps going.
     sv->findChild<QComboBox*>("playSpeed")->setCurrentIndex(4);
     sv->findChild<QCheckBox*>("playLoop")->setChecked(true);
     sv->slider()->setValue(30);
+    QList<int> seen;
+    auto conn = connect(sv->slider(), &QSlider::valueChanged, this, [&seen](int v) { seen << v; });
     sv->findChild<QPushButton*>("play")->setChecked(true);
-    QTRY_VERIFY_WITH_TIMEOUT(sv->step() < 30 && sv->step() > 0, 5000);  // played past the end and looped
+    QTRY_VERIFY_WITH_TIMEOUT(seen.size() >= 4, 5000);
+    disconnect(conn);
+    QCOMPARE(seen.mid(0, 4), (QList<int>{31, 32, 0, 1}));
     QVERIFY(sv->findChild<QPushButton*>("play")->isChecked());
     sv->findChild<QPushButton*>("play")->setChecked(false);
     sv->findChild<QCheckBox*>("playLoop")->setChecked(false);
+    sv->findChild<QComboBox*>("playSpeed")->setCurrentIndex(2);
     sv->slider()->setValue(32);
   }
 
@@ -632,7 +637,7 @@ class StudioTest : public QObject {
     QTest::mouseClick(&v, Qt::LeftButton, {}, (g.topLeft() + QPointF(cell * 1.5, cell * 0.5)).toPoint());
     auto* dlg = v.findChild<QDialog*>("enlargedImage");
     QVERIFY(dlg);
-    QVERIFY(dlg->windowTitle().contains("sample 1"));
+    QVERIFY(dlg->windowTitle().contains("sample 2"));  // numbered from 1 for people
     dlg->close();
   }
 
