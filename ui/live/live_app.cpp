@@ -340,7 +340,7 @@ void LiveApp::on_models_changed() {
   uploaded_ = nullptr;
   step_ = -1;
   playing_ = false;
-  follow_ = true;
+  follow_ = true, box_valid_ = false;
   spread_base_.clear();
   spread_sims_.clear();
   field_key_.clear();
@@ -843,7 +843,7 @@ void LiveApp::draw_view_options() {
   ImGui::EndDisabled();
   ImGui::SetNextItemWidth(-90);
   ImGui::SliderFloat("point size", &view_.point_size, 1.f, 8.f, "%.1f");
-  if (ImGui::Checkbox("axes follow σ", &follow_) && follow_) update_box();
+  if (ImGui::Checkbox("axes follow σ", &follow_) && follow_) box_valid_ = false, update_box();
 }
 
 void LiveApp::draw_stats() {
@@ -973,6 +973,12 @@ void LiveApp::draw_sweep() {
 
 void LiveApp::update_box() {
   const int k = step(), n = steps_shown();
+  // Called every frame while the axes follow: the quantiles are recomputed
+  // only when the points shown change (another result, step or x_t/D).
+  const std::array<uint64_t, 3> key{uploaded_stamp_, static_cast<uint64_t>(k), denoised_ ? 1u : 0u};
+  if (box_valid_ && key == box_key_) return;
+  box_key_ = key;
+  box_valid_ = true;
   std::vector<at::Tensor> sets;
   for (int p = 0; p < 2; ++p)
     if (const Trajectory* t = trajectory(p)) {
@@ -1063,7 +1069,7 @@ void LiveApp::draw_points_panel(int panel, ImVec2 size) {
     box_ = {box_.x0 - dx, box_.x1 - dx, box_.y0 + dy, box_.y1 + dy};
     follow_ = false;
   }
-  if (hovered && ImGui::IsMouseDoubleClicked(0)) follow_ = true;
+  if (hovered && ImGui::IsMouseDoubleClicked(0)) follow_ = true, box_valid_ = false;
   // Axes: tick labels along the left and bottom edges.
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImU32 ink = IM_COL32(70, 70, 70, 255);

@@ -295,6 +295,8 @@ class LiveApp {
   double play_clock_ = 0;
   bool follow_ = true;  // axes follow the samples at each step
   Box box_;
+  std::array<uint64_t, 3> box_key_{};  // what box_ was fitted to (result stamp, step, D(x_t)); box_valid_ false: refit
+  bool box_valid_ = false;
   Box panel_box_, field_box_;  // the box drawn (widened to the panel's shape); the field's
   int field_nx_ = 24;
   int enlarged_ = -1, enlarged_panel_ = 1;
