@@ -1,6 +1,7 @@
 // `sims sample`: the contracted sampling command (../shared/CLI.md).
 #include <cmath>
 #include <iomanip>
+#include <sstream>
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>
@@ -9,7 +10,9 @@
 #include "common/error.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
+#include "render/animation.hpp"
 #include "render/canvas.hpp"
+#include "render/plot.hpp"
 
 namespace sims::cli {
 namespace {
@@ -18,6 +21,9 @@ struct SampleArgs {
   ModelFlags models;
   SamplingFlags sampling;
   std::string noise, out, trajectory, denoised, grid, pair_mode = "auto";
+  std::string animation, animation_view = "state", animation_axes = "follow";
+  double fps = 6;
+  int panel_px = 360;
   int64_t n = 0;
   int64_t seed = -1;
   int threads = 0;
@@ -25,22 +31,71 @@ struct SampleArgs {
   CLI::Option* omega_opt = nullptr;
 };
 
-// A picture of the samples: a mosaic for images, a scatter plot for points.
-void write_preview(const std::string& path, const at::Tensor& x, const std::string& title) {
+// What produced the outputs, for the captions of the pictures.
+render::SamplingProvenance provenance_of(const SampleArgs& a, int64_t n) {
+  const SamplerConfig cfg = a.sampling.config();
+  const Guidance g = a.sampling.guidance();
+  render::SamplingProvenance prov;
+  prov.base = a.models.model;
+  prov.aux = a.models.aux;
+  prov.omega = g.omega;
+  prov.lo = g.lo;
+  prov.hi = g.hi;
+  prov.steps = cfg.steps;
+  prov.sampler = to_string(cfg.kind);
+  prov.seed = a.seed;
+  prov.n = n;
+  return prov;
+}
+
+std::string caption_of(const SampleArgs& a, int64_t n) {
+  return provenance_of(a, n).caption() + (a.noise.empty() ? "" : " \u00b7 noise " + a.noise);
+}
+
+// A picture of the samples with its caption: a mosaic for images, a scatter plot for points.
+void write_preview(const std::string& path, const at::Tensor& x, const std::string& title, const std::string& caption) {
   using namespace render;
   if (x.dim() == 4) {
     const int n = static_cast<int>(std::min<int64_t>(x.size(0), 256));
     const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))));
     const int zoom = x.size(3) <= 32 ? 2 : 1;
-    image_mosaic(x.narrow(0, 0, n), cols, zoom).write_png(path);
+    with_caption(image_mosaic(x.narrow(0, 0, n), cols, zoom), caption).write_png(path);
   } else if (x.dim() == 2 && x.size(1) >= 2) {
     GridFigure fig;
     fig.title = title;
-    fig.cells = {{scatter(x, 480, robust_range({x}))}};
-    compose_grid(fig).write_png(path);
+    fig.cells = {{scatter_axes({{x, {31, 90, 180}, 1.0f}}, 480, robust_range({x}))}};
+    with_caption(compose_grid(fig), caption).write_png(path);
   } else {
     throw InputError("--grid needs images [N,C,H,W] or points [N,D>=2]; these samples are " + c10::str(x.sizes()));
   }
+}
+
+// The denoising as an animation: with a guided auxiliary, the base alone (omega = 0) on the same noise on the
+// left and SIMS on the right; otherwise the one run. The training data (from the base's provenance) in grey.
+void write_animation(const SampleArgs& a, const DenoiserPtr& base, const DenoiserPtr& aux, const at::Tensor& noise,
+                     SampleOptions so, const SampleResult& r) {
+  const SamplerConfig cfg = a.sampling.config();
+  const Guidance g = a.sampling.guidance();
+  const bool denoised = a.animation_view == "denoised";
+  std::ostringstream sims_title;
+  sims_title << "SIMS (\u03c9 = " << g.omega << ")";
+  const render::SamplingProvenance prov = provenance_of(a, r.x.size(0));
+  SampleResult alone_result;
+  std::vector<render::AnimationRun> runs;
+  if (aux && g.omega != 0.0) {
+    EdmSampler alone(base, nullptr, cfg, Guidance{});
+    so.record_trajectory = true;
+    alone_result = alone.sample(noise, so);
+    runs.push_back({"base alone (\u03c9 = 0)", render::kBaseColour, &alone_result.trajectory, alone_result.x});
+    runs.push_back({sims_title.str(), render::kSimsColour, &r.trajectory, r.x});
+  } else {
+    runs.push_back({aux ? sims_title.str() : std::string("base"), render::kBaseColour, &r.trajectory, r.x});
+  }
+  render::AnimationSpec spec = render::denoising_animation(runs, denoised, prov, base->info().provenance);
+  spec.caption = caption_of(a, r.x.size(0));
+  spec.follow_axes = a.animation_axes == "follow";
+  spec.panel_px = a.panel_px;
+  render::write_animation(a.animation, render::render_animation(spec), a.fps);
 }
 
 int run_sample(SampleArgs& a) {
@@ -58,6 +113,15 @@ int run_sample(SampleArgs& a) {
   else if (a.pair_mode == "concurrent") mode = PairMode::Concurrent;
   else if (a.pair_mode != "auto") throw InputError("--pair-mode must be auto, sequential or concurrent");
 
+  if (!a.animation.empty()) {
+    render::animation_format(a.animation);
+    if (a.animation_view != "state" && a.animation_view != "denoised")
+      throw InputError("--animation-view must be state (x at each step) or denoised (D(x; sigma) at each step)");
+    if (a.animation_axes != "follow" && a.animation_axes != "fixed")
+      throw InputError("--animation-axes must be follow (fit each step) or fixed (the final samples' axes)");
+    if (!(a.fps > 0 && a.fps <= 50)) throw InputError("--fps must be in (0, 50]");
+    if (a.panel_px < 120 || a.panel_px > 2000) throw InputError("--panel-size must be 120 to 2000 pixels");
+  }
   LoadOptions lo = a.models.load_options();
   if (lo.device.is_cuda() && !torch::cuda::is_available())
     throw InputError("--device " + a.models.device + ": CUDA is not available in this build or on this machine");
@@ -80,11 +144,12 @@ int run_sample(SampleArgs& a) {
   prepare_output("--trajectory", a.trajectory);
   prepare_output("--denoised", a.denoised);
   prepare_output("--grid", a.grid);
+  prepare_output("--animation", a.animation);
 
   EdmSampler sampler(base, aux, cfg, g);
   SampleOptions so;
   so.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : 0;
-  so.record_trajectory = !a.trajectory.empty() || !a.denoised.empty();
+  so.record_trajectory = !a.trajectory.empty() || !a.denoised.empty() || !a.animation.empty();
   so.pair_mode = mode;
   SampleResult r = sampler.sample(noise, so);
 
@@ -94,8 +159,10 @@ int run_sample(SampleArgs& a) {
   if (!a.grid.empty()) {
     std::ostringstream title;
     title << (aux ? "SIMS" : "base") << "  \u03c9=" << g.omega << "  " << to_string(cfg.kind) << " " << cfg.steps << " steps";
-    write_preview(a.grid, r.x, title.str());
+    write_preview(a.grid, r.x, title.str(), caption_of(a, r.x.size(0)));
   }
+
+  if (!a.animation.empty()) write_animation(a, base, aux, noise, so, r);
 
   const int64_t n = r.x.size(0);
   if (a.json) {
@@ -119,6 +186,7 @@ int run_sample(SampleArgs& a) {
               << " network evaluations per sample\n  -> " << a.out << "\n";
     if (!a.trajectory.empty()) std::cout << "  trajectory -> " << a.trajectory << "\n";
     if (!a.grid.empty()) std::cout << "  preview -> " << a.grid << "\n";
+    if (!a.animation.empty()) std::cout << "  animation -> " << a.animation << "\n";
   }
   return 0;
 }
@@ -138,6 +206,13 @@ void add_sample_command(CLI::App& app, Registry& reg) {
   cmd->add_option("--trajectory", a->trajectory, "output .npy [steps+1, N, ...] of the state after each step");
   cmd->add_option("--denoised", a->denoised, "output .npy [steps, N, ...] of the denoised estimate at each step");
   cmd->add_option("--grid", a->grid, "output PNG: a mosaic of images or a scatter plot of points");
+  cmd->add_option("--animation", a->animation,
+                  "output .gif or .png (animated PNG): the denoising step by step; with --aux and --omega, the base "
+                  "alone | SIMS on the same noise");
+  cmd->add_option("--animation-view", a->animation_view, "state (x at each step) | denoised (D(x; sigma) at each step)");
+  cmd->add_option("--animation-axes", a->animation_axes, "follow (2D axes fit each step) | fixed (the final samples' axes)");
+  cmd->add_option("--panel-size", a->panel_px, "animation: side of each panel in pixels (default 360)");
+  cmd->add_option("--fps", a->fps, "animation frames (steps) per second; the final frame is held 1.5 s");
   cmd->add_option("--threads", a->threads, "LibTorch intra-op threads (default: LibTorch's; base and aux run side by side regardless)");
   cmd->add_option("--pair-mode", a->pair_mode, "base/aux evaluation: auto | sequential | concurrent");
   cmd->add_flag("--json", a->json, "print the result as one JSON object on the last line");

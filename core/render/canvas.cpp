@@ -255,29 +255,88 @@ PlotRange robust_range(const std::vector<at::Tensor>& sets) {
   return {cx - half, cx + half, cy - half, cy + half};
 }
 
+void draw_points(Canvas& c, int x0, int y0, int size, const at::Tensor& points, const PlotRange& r, Rgb colour,
+                 float alpha_scale) {
+  auto to_px = [&](double v, double a, double b) { return (v - a) / (b - a) * (size - 1); };
+  at::Tensor p = points.to(at::kCPU, at::kDouble).reshape({points.size(0), -1}).contiguous();
+  const int64_t n = p.size(0), d = p.size(1);
+  const double* v = p.data_ptr<double>();
+  // Dots with alpha that adapts to the count, so dense regions read as density.
+  const float alpha = alpha_scale * static_cast<float>(std::clamp(600.0 / std::max<int64_t>(n, 1), 0.08, 0.8));
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = v[i * d], y = v[i * d + 1];
+    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+    const double px = to_px(x, r.x0, r.x1), py = size - 1 - to_px(y, r.y0, r.y1);
+    if (px < -2 || py < -2 || px > size + 1 || py > size + 1) continue;
+    const int ix = static_cast<int>(std::lround(px)), iy = static_cast<int>(std::lround(py));
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx) {
+        if (ix + dx < 0 || iy + dy < 0 || ix + dx >= size || iy + dy >= size) continue;
+        const float w = (dx == 0 && dy == 0) ? 1.0f : 0.45f;
+        c.blend(x0 + ix + dx, y0 + iy + dy, colour, alpha * w);
+      }
+  }
+}
+
 Canvas scatter(const at::Tensor& points, int size, const PlotRange& r, Rgb colour) {
   Canvas c(size, size, {252, 252, 250});
   // Light grid at the axes' zero lines when they are in view.
   auto to_px = [&](double v, double a, double b) { return (v - a) / (b - a) * (size - 1); };
   if (r.x0 < 0 && r.x1 > 0) c.fill_rect(static_cast<int>(to_px(0, r.x0, r.x1)), 0, 1, size, {225, 225, 225});
   if (r.y0 < 0 && r.y1 > 0) c.fill_rect(0, size - 1 - static_cast<int>(to_px(0, r.y0, r.y1)), size, 1, {225, 225, 225});
-  at::Tensor p = points.to(at::kCPU, at::kDouble).reshape({points.size(0), -1}).contiguous();
-  const int64_t n = p.size(0), d = p.size(1);
-  const double* v = p.data_ptr<double>();
-  // Dots with alpha that adapts to the count, so dense regions read as density.
-  const float alpha = static_cast<float>(std::clamp(600.0 / std::max<int64_t>(n, 1), 0.08, 0.8));
-  for (int64_t i = 0; i < n; ++i) {
-    const double x = v[i * d], y = v[i * d + 1];
-    if (!std::isfinite(x) || !std::isfinite(y)) continue;
-    const double px = to_px(x, r.x0, r.x1), py = size - 1 - to_px(y, r.y0, r.y1);
-    for (int dy = -1; dy <= 1; ++dy)
-      for (int dx = -1; dx <= 1; ++dx) {
-        const float w = (dx == 0 && dy == 0) ? 1.0f : 0.45f;
-        c.blend(static_cast<int>(std::lround(px)) + dx, static_cast<int>(std::lround(py)) + dy, colour, alpha * w);
-      }
-  }
+  draw_points(c, 0, 0, size, points, r, colour);
   c.stroke_rect(0, 0, size, size, {150, 150, 150});
   return c;
+}
+
+std::vector<std::string> wrap_text(const std::string& text, int width, float px) {
+  std::vector<std::string> words;
+  std::string cur;
+  for (size_t i = 0; i < text.size(); ++i) {
+    cur += text[i];
+    if (text[i] == ' ') {
+      words.push_back(cur);
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) words.push_back(cur);
+  std::vector<std::string> lines;
+  std::string line;
+  for (const std::string& w : words) {
+    const std::string trial = line + w;
+    if (!line.empty() && Canvas::text_width(trial, px) > width) {
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      // Do not start a line with the separator dot.
+      lines.push_back(line);
+      line = (w.rfind("\u00b7", 0) == 0) ? std::string() : w;
+    } else {
+      line = trial;
+    }
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  if (!line.empty()) lines.push_back(line);
+  // A line ending in the separator loses it.
+  for (std::string& l : lines) {
+    const std::string dot = " \u00b7";
+    if (l.size() >= dot.size() && l.compare(l.size() - dot.size(), dot.size(), dot) == 0) l.resize(l.size() - dot.size());
+  }
+  return lines;
+}
+
+Canvas with_caption(const Canvas& fig, const std::string& caption, float px) {
+  if (caption.empty()) return fig;
+  const int pad = 10;
+  const int W = std::max(fig.width(), 360);
+  const std::vector<std::string> lines = wrap_text(caption, W - 2 * pad, px);
+  const int line_h = static_cast<int>(px * 1.4f);
+  Canvas out(W, fig.height() + pad / 2 + static_cast<int>(lines.size()) * line_h + pad, {255, 255, 255});
+  out.blit(fig, (W - fig.width()) / 2, 0);
+  int y = fig.height() + pad / 2;
+  for (const std::string& l : lines) {
+    out.draw_text(l, pad, y, px, {70, 70, 70});
+    y += line_h;
+  }
+  return out;
 }
 
 Canvas compose_grid(const GridFigure& fig) {
@@ -297,7 +356,8 @@ Canvas compose_grid(const GridFigure& fig) {
   const int pad = 6;
   int left = (fig.y_title.empty() ? 0 : static_cast<int>(title_px * 1.6f)) + ylab_w + 2 * pad;
   const int top = (fig.title.empty() ? 0 : static_cast<int>(title_px * 1.8f)) +
-                  (fig.x_title.empty() ? 0 : static_cast<int>(title_px * 1.5f)) + static_cast<int>(label_px * 1.5f);
+                  (fig.x_title.empty() ? 0 : static_cast<int>(title_px * 1.5f)) +
+                  (fig.x_labels.empty() ? pad : static_cast<int>(label_px * 1.5f));
   // The figure is at least as wide as its titles (a grid of one or two columns would cut them); the grid is
   // centred in the extra width, its labels with it.
   const int grid_W = left + cols * (cw + pad) + pad;

@@ -57,8 +57,19 @@ struct PlotRange {
 };
 PlotRange robust_range(const std::vector<at::Tensor>& point_sets);
 
+// Draws 2D points [N, >=2] (first two coordinates) into the size x size square at (x0, y0) of c, clipped to
+// it; the dots' opacity adapts to the count (times alpha_scale).
+void draw_points(Canvas& c, int x0, int y0, int size, const at::Tensor& points, const PlotRange& r, Rgb colour,
+                 float alpha_scale = 1.0f);
+
 // 2D points [N, >=2] (first two coordinates) as a scatter plot of size px.
 Canvas scatter(const at::Tensor& points, int size, const PlotRange& range, Rgb colour = {31, 90, 180});
+
+// Splits text into lines no wider than `width` pixels (at text height px), at spaces; a " · " separator never
+// starts or ends a line.
+std::vector<std::string> wrap_text(const std::string& text, int width, float px);
+// The figure with a caption band under it (grey text wrapped to the figure's width, at least 360 px).
+Canvas with_caption(const Canvas& fig, const std::string& caption, float px = 13);
 
 // Labelled X/Y grid of equally sized cells, the way an X/Y plot shows them.
 struct GridFigure {

@@ -10,17 +10,6 @@
 namespace sims::render {
 namespace {
 
-std::string fmt(double v, double step) {
-  std::ostringstream o;
-  if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3)) {
-    o << std::setprecision(2) << std::scientific << v;
-  } else {
-    const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
-    o << std::fixed << std::setprecision(std::min(decimals, 6)) << v;
-  }
-  return o.str();
-}
-
 // Anti-aliased-ish thick line (Wu would be nicer; 2px stamps are enough at this size).
 void line(Canvas& c, double x0, double y0, double x1, double y1, Rgb col) {
   const double len = std::hypot(x1 - x0, y1 - y0);
@@ -38,6 +27,17 @@ void line(Canvas& c, double x0, double y0, double x1, double y1, Rgb col) {
 }
 
 }  // namespace
+
+std::string tick_label(double v, double step) {
+  std::ostringstream o;
+  if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3)) {
+    o << std::setprecision(2) << std::scientific << v;
+  } else {
+    const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
+    o << std::fixed << std::setprecision(std::min(decimals, 6)) << v;
+  }
+  return o.str();
+}
 
 Rgb palette(size_t i) {
   static const Rgb p[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189},
@@ -161,13 +161,13 @@ void draw_grid(Canvas& c, const Frame& fr, float fs) {
   for (double v : xt) {
     const int X = static_cast<int>(std::round(fr.px(v)));
     c.fill_rect(X, fr.top + 1, 1, fr.ph - 2, {236, 236, 236});
-    const std::string s = fmt(v, xstep);
+    const std::string s = tick_label(v, xstep);
     c.draw_text(s, X - Canvas::text_width(s, fs) / 2, fr.top + fr.ph + 4, fs);
   }
   auto y_tick = [&](double v, double step) {
     const int Y = static_cast<int>(std::round(fr.py(v)));
     c.fill_rect(fr.left + 1, Y, fr.pw - 2, 1, {236, 236, 236});
-    const std::string s = fmt(v, step);
+    const std::string s = tick_label(v, step);
     c.draw_text(s, fr.left - 6 - Canvas::text_width(s, fs), Y - 9, fs);
   };
   if (fr.log_y) {
@@ -323,6 +323,42 @@ Canvas render_plot(const LinePlot& p) {
     }
   }
   if (lg.named > 0) draw_legend(c, p, lg, fs);
+  return c;
+}
+
+Canvas scatter_axes(const std::vector<ScatterLayer>& layers, int size, const PlotRange& r, float label_px) {
+  const std::vector<double> xt = nice_ticks(r.x0, r.x1, 5), yt = nice_ticks(r.y0, r.y1, 5);
+  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
+  int label_w = 0;
+  for (double v : yt) label_w = std::max(label_w, Canvas::text_width(tick_label(v, ystep), label_px));
+  const int tick = 4, left = label_w + tick + 4, bottom = static_cast<int>(label_px * 1.5f) + tick;
+  // Room on the right for the last x label's overhang.
+  const int right = static_cast<int>(label_px * 1.6f), top = static_cast<int>(label_px * 0.6f);
+  Canvas c(left + size + right, top + size + bottom, {255, 255, 255});
+  c.fill_rect(left, top, size, size, {252, 252, 250});
+  auto px_x = [&](double v) { return left + static_cast<int>(std::lround((v - r.x0) / (r.x1 - r.x0) * (size - 1))); };
+  auto px_y = [&](double v) { return top + size - 1 - static_cast<int>(std::lround((v - r.y0) / (r.y1 - r.y0) * (size - 1))); };
+  for (double v : xt) {
+    const int x = px_x(v);
+    if (x < left || x >= left + size) continue;
+    c.fill_rect(x, top, 1, size, v == 0 ? Rgb{215, 215, 215} : Rgb{236, 236, 236});
+    c.fill_rect(x, top + size, 1, tick, {120, 120, 120});
+    const std::string s = tick_label(v, xstep);
+    c.draw_text(s, x - Canvas::text_width(s, label_px) / 2, top + size + tick + 1, label_px, {60, 60, 60});
+  }
+  for (double v : yt) {
+    const int y = px_y(v);
+    if (y < top || y >= top + size) continue;
+    c.fill_rect(left, y, size, 1, v == 0 ? Rgb{215, 215, 215} : Rgb{236, 236, 236});
+    c.fill_rect(left - tick, y, tick, 1, {120, 120, 120});
+    const std::string s = tick_label(v, ystep);
+    c.draw_text(s, left - tick - 2 - Canvas::text_width(s, label_px), y - static_cast<int>(label_px * 0.6f), label_px,
+                {60, 60, 60});
+  }
+  for (const ScatterLayer& l : layers)
+    if (l.points.defined() && l.points.dim() == 2 && l.points.size(1) >= 2 && l.points.size(0) > 0)
+      draw_points(c, left, top, size, l.points, r, l.colour, l.alpha_scale);
+  c.stroke_rect(left, top, size, size, {150, 150, 150});
   return c;
 }
 

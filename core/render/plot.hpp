@@ -43,4 +43,16 @@ Rgb palette(size_t i);
 // Ticks at 1/2/5 x 10^k covering [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);
 
+// A tick's label at the precision the tick spacing needs ("0.25", "-3", "1.2e-05").
+std::string tick_label(double v, double step);
+
+// A 2D scatter plot with grid lines and tick labels on the left and bottom: the plot square's side is `size`;
+// layers are drawn in order (e.g. the training data in grey, then the samples).
+struct ScatterLayer {
+  at::Tensor points;  // [N, >=2]
+  Rgb colour{31, 90, 180};
+  float alpha_scale = 1.0f;
+};
+Canvas scatter_axes(const std::vector<ScatterLayer>& layers, int size, const PlotRange& r, float label_px = 13);
+
 }  // namespace sims::render

@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "experiment/settings.hpp"
+#include "render/animation.hpp"
 
 namespace sims {
 namespace {
@@ -147,7 +148,20 @@ XYGridResult render_xy_grid(const XYGridRequest& req, const std::function<void(i
       }
     }
   }
-  out.image = render::compose_grid(fig);
+  // The caption: what produced the figure (the axes' settings are named on the axes).
+  render::SamplingProvenance prov;
+  prov.base = req.base->info().path;
+  if (uses_aux) prov.aux = req.aux->info().path;
+  prov.omega = req.g.omega;
+  prov.lo = req.g.lo;
+  prov.hi = req.g.hi;
+  prov.steps = req.cfg.steps;
+  prov.sampler = to_string(req.cfg.kind);
+  prov.seed = static_cast<long long>(req.seed);
+  prov.n = n;
+  prov.per_cell = true;
+  prov.varied = {ax.name, ay.name};
+  out.image = render::with_caption(render::compose_grid(fig), prov.caption());
   return out;
 }
 

@@ -52,6 +52,38 @@ png = open(t + "/s.png", "rb").read()
 assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
 PY
 
+# --animation: the base alone | SIMS per step, as GIF and as animated PNG, read back by Pillow; image models too.
+"$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/mlp_aux.pt" --omega 1.5 --n 200 --seed 3 --steps 6 \
+  --out "$T/an.npy" --animation "$T/an.gif" >/dev/null 2>"$T/err" || bad "sample --animation .gif failed: $(cat $T/err)"
+"$SIMS" sample --model "$FX/mlp_base.pt" --aux "$FX/mlp_aux.pt" --omega 1.5 --n 200 --seed 3 --steps 6 \
+  --out "$T/an2.npy" --animation "$T/an.png" --animation-view denoised --animation-axes fixed --fps 10 \
+  >/dev/null 2>"$T/err" || bad "sample --animation .png failed: $(cat $T/err)"
+"$SIMS" sample --model "$FX/conv_image.pt" --n 4 --seed 0 --steps 3 --out "$T/ai.npy" --animation "$T/ai.gif" \
+  >/dev/null 2>"$T/err" || bad "sample --animation (images) failed: $(cat $T/err)"
+$PY - "$T" <<'PY' && ok || bad "animation files"
+import sys
+from PIL import Image
+t = sys.argv[1]
+for name, frames, ms in (("an.gif", 7, 170), ("an.png", 7, 100), ("ai.gif", 4, 170)):
+    im = Image.open(t + "/" + name)
+    assert im.format == ("GIF" if name.endswith("gif") else "PNG"), (name, im.format)
+    assert im.is_animated and im.n_frames == frames, (name, im.n_frames)
+    w, h = im.size
+    assert w >= 300 and h >= 250, (name, im.size)
+    seen = set()
+    for i in range(frames):
+        im.seek(i)
+        fr = im.convert("RGB")
+        assert fr.size == (w, h)
+        seen.add(fr.tobytes())
+        if i < frames - 1: assert abs(im.info["duration"] - ms) <= 10, (name, i, im.info["duration"])
+    assert im.info["duration"] >= 1500, (name, "last frame held", im.info["duration"])
+    assert len(seen) == frames, (name, "frames differ", len(seen))
+PY
+expect_error "animation .mp4" "$T/an.mp4" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an3.npy" --animation "$T/an.mp4"
+expect_error "animation bad view" "$T/an4.gif" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an4.npy" --animation "$T/an4.gif" --animation-view noise
+expect_error "animation bad fps" "$T/an5.gif" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an5.npy" --animation "$T/an5.gif" --fps 0
+
 # --noise: x_0 = noise * t_0, and the same noise gives the same samples.
 $PY -c "import numpy as np; np.save('$T/noise.npy', np.random.default_rng(0).standard_normal((50, 2)).astype(np.float64))"
 "$SIMS" sample --model "$FX/gauss.json" --noise "$T/noise.npy" --steps 8 --out "$T/a.npy" --trajectory "$T/ta.npy" >/dev/null 2>&1 || bad "sample --noise failed"
