@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <vector>
 
+#include <QApplication>
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QFileDialog>
+#include <QFontMetrics>
 #include <QFormLayout>
 #include <QImage>
 #include <QLabel>
@@ -18,14 +20,35 @@
 
 #include "common/error.hpp"
 #include "io/atomic_file.hpp"
+#include "render/animation.hpp"
 #include "sampling/xy_grid.hpp"
 
 #include "guidance_panel.hpp"
 #include "live_view.hpp"
 #include "message_area.hpp"
 #include "models_panel.hpp"
+#include "step_viewer.hpp"
 
 namespace sims::ui {
+namespace {
+
+// What produced a live result, for the captions of the exports.
+render::SamplingProvenance provenance_of(const engine::LiveResult& r, const ModelsPanel* models) {
+  const auto& q = r.request;
+  render::SamplingProvenance prov;
+  prov.base = models->path(ModelRole::Base).toStdString();
+  if (q.aux) prov.aux = models->path(ModelRole::Aux).toStdString();
+  prov.omega = q.guidance.omega;
+  prov.lo = q.guidance.lo;
+  prov.hi = q.guidance.hi;
+  prov.steps = q.sampler.steps;
+  prov.sampler = to_string(q.sampler.kind);
+  prov.seed = static_cast<long long>(q.seed);
+  prov.n = r.x.size(0);
+  return prov;
+}
+
+}  // namespace
 
 ExportController::ExportController(QWidget* window, LiveView* live, ModelsPanel* models, GuidancePanel* guidance,
                                    MessageArea* messages, engine::JobRunner* jobs)
@@ -51,7 +74,15 @@ bool ExportController::export_png(const QString& path) {
     messages_->error("nothing to export yet");
     return false;
   }
-  QImage out(w, h, QImage::Format_RGB32);
+  // A caption under the views: the models, ω, interval, steps, sampler and seed of the result shown.
+  QString caption = last ? QString::fromStdString(provenance_of(*last, models_).caption()) : QString();
+  if (live_->pinned() && base && base->isVisible()) caption = "left: pinned " + live_->pinned_label() + " · right: " + caption;
+  QFont font = window_->font();
+  font.setPixelSize(13);
+  const QFontMetrics fm(font);
+  const QRect text_box = fm.boundingRect(QRect(0, 0, w - 20, 10000), Qt::TextWordWrap, caption);
+  const int caption_h = caption.isEmpty() ? 0 : text_box.height() + 14;
+  QImage out(w, h + caption_h, QImage::Format_RGB32);
   out.fill(Qt::white);
   {
     QPainter p(&out);
@@ -60,6 +91,11 @@ bool ExportController::export_png(const QString& path) {
       part.setDevicePixelRatio(1.0);
       p.drawImage(x, 0, part);
       x += part.width();
+    }
+    if (caption_h > 0) {
+      p.setFont(font);
+      p.setPen(QColor(70, 70, 70));
+      p.drawText(QRect(10, h + 7, w - 20, text_box.height()), Qt::TextWordWrap, caption);
     }
   }
   if (!out.save(path, "PNG")) {
@@ -77,6 +113,65 @@ void ExportController::export_dialog() {
   if (f.isEmpty()) return;
   s.setValue("export/last", f);
   export_png(f);
+}
+
+// [SECTION] The denoising animation ---------------------------------------------------------
+
+bool ExportController::export_animation(const QString& path, double fps) {
+  const engine::LiveResultPtr last = live_->last_result();
+  if (!last || last->trajectory.states.empty()) {
+    messages_->error("nothing to animate yet: sample first");
+    return false;
+  }
+  if (last->request.preview || last->refining) {
+    messages_->error("the view shows a preview: export the animation once the full-quality result is shown");
+    return false;
+  }
+  const auto& q = last->request;
+  const bool guided = q.aux && q.guidance.omega != 0.0;
+  const render::SamplingProvenance prov = provenance_of(*last, models_);
+  const QString sims_title = !q.aux ? QString("base model") : QString("SIMS (ω = %1)").arg(q.guidance.omega);
+  std::vector<render::AnimationRun> runs;
+  SampleView* base_view = live_->base_view();
+  const bool base_shown = base_view && base_view->isVisibleTo(live_) && last->base_x.defined() &&
+                          !last->base_trajectory.states.empty();
+  // Left: the pinned result when its step count agrees, else the base alone on the same noise.
+  const engine::LiveResultPtr pinned = live_->pinned();
+  const bool pin_fits = pinned && pinned->trajectory.states.size() == last->trajectory.states.size() &&
+                        pinned->x.sizes() == last->x.sizes();
+  if (pinned && !pin_fits) messages_->info("the pinned result has other steps or shapes: it is left out of the animation");
+  if (pin_fits)
+    runs.push_back({"pinned: " + live_->pinned_label().section(" · ", 0, 0).toStdString(), {120, 80, 170},
+                    &pinned->trajectory, pinned->x});
+  else if (guided && base_shown)
+    runs.push_back({"base alone (ω = 0)", render::kBaseColour, &last->base_trajectory, last->base_x});
+  runs.push_back({sims_title.toStdString(), q.aux ? render::kSimsColour : render::kBaseColour, &last->trajectory, last->x});
+  try {
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    render::AnimationSpec spec =
+        render::denoising_animation(runs, live_->steps()->show_denoised(), prov, q.base->info().provenance);
+    spec.follow_axes = live_->steps()->follow_sigma();
+    if (pin_fits) spec.caption = "left: pinned " + live_->pinned_label().toStdString() + " \u00b7 right: " + spec.caption;
+    render::write_animation(path.toStdString(), render::render_animation(spec), fps);
+    QApplication::restoreOverrideCursor();
+  } catch (const std::exception& e) {
+    QApplication::restoreOverrideCursor();
+    messages_->error(QString::fromStdString(e.what()));
+    return false;
+  }
+  messages_->info(QString("exported the denoising (%1 steps) to %2").arg(q.sampler.steps).arg(path));
+  return true;
+}
+
+void ExportController::export_animation_dialog() {
+  QSettings s;
+  QString selected;
+  const QString f = QFileDialog::getSaveFileName(window_, "Export the denoising as an animation",
+                                                 s.value("export/animation", "sims-denoising.gif").toString(),
+                                                 "Animated GIF (*.gif);;Animated PNG (*.png *.apng)", &selected);
+  if (f.isEmpty()) return;
+  s.setValue("export/animation", f);
+  export_animation(f);
 }
 
 // [SECTION] The ω × seed grid -------------------------------------------------------------

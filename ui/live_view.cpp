@@ -1,9 +1,12 @@
 #include "live_view.hpp"
 
 #include <algorithm>
+#include <cmath>
 
+#include <QFileInfo>
 #include <QLabel>
 #include <QSplitter>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include <ATen/ATen.h>
@@ -18,6 +21,7 @@ namespace {
 
 const QColor kBaseColour(60, 100, 170);
 const QColor kSimsColour(214, 82, 48);
+const QColor kPinnedColour(120, 80, 170);
 const int kTrails = 14;
 
 SampleSet to_set(const at::Tensor& t) {
@@ -140,7 +144,7 @@ void LiveView::request(bool preview) {
     return;
   }
   const engine::LiveSettings s = settings();
-  if (base_view_) base_view_->setVisible(s.compare && aux_fits());
+  update_left_view();
   apply(preview ? policy_->drag(s) : policy_->commit(s));
 }
 
@@ -169,9 +173,13 @@ void LiveView::models_changed() {
   bounds_ = QRectF();
   update_controls();
   if (models_->base()) ensure_views(models_->base()->info().sample_shape);
+  if (pinned_ && models_->base() && pinned_->x.sizes().slice(1).vec() != models_->base()->info().sample_shape) {
+    unpin();
+    messages_->info("unpinned: the new models make samples of another shape");
+  }
   if (!models_->reference().data.empty()) bounds_ = bounds_of({&models_->reference()});
   const engine::LiveSettings s = settings();
-  if (base_view_) base_view_->setVisible(s.compare && aux_fits());
+  update_left_view();
   apply(policy_->models_changed(s));
 }
 
@@ -207,6 +215,66 @@ void LiveView::apply(const engine::LiveReaction& what) {
   }
   if (what.shown) refresh_views();
 }
+
+// [SECTION] Pinned result ----------------------------------------------------------------------
+
+void LiveView::update_left_view() {
+  if (base_view_) base_view_->setVisible((guidance_->settings().compare && aux_fits()) || pinned_);
+}
+
+bool LiveView::pin() {
+  const engine::LiveResultPtr r = last_result();
+  if (!r || r->request.preview || r->refining) {
+    messages_->error("nothing to pin yet: wait for the full-quality result");
+    return false;
+  }
+  const auto& q = r->request;
+  auto name = [](const QString& path) { return path.isEmpty() ? QString("?") : QFileInfo(path).completeBaseName(); };
+  QString label = q.aux ? QString("ω = %1 · σ in (%2, %3]")
+                              .arg(q.guidance.omega, 0, 'f', 2)
+                              .arg(q.guidance.lo, 0, 'g', 3)
+                              .arg(std::isinf(q.guidance.hi) ? QString("∞") : QString::number(q.guidance.hi, 'g', 3))
+                        : QString("no auxiliary");
+  label += QString(" · %1 %2 steps · seed %3 · %4").arg(to_string(q.sampler.kind)).arg(q.sampler.steps).arg(q.seed)
+               .arg(name(models_->path(ModelRole::Base)) + (q.aux ? " + " + name(models_->path(ModelRole::Aux)) : QString()));
+  pinned_ = r;
+  pinned_label_ = label;
+  update_left_view();
+  refresh_views();
+  messages_->info("pinned " + label + "; change the settings to compare (View ▸ Unpin to go back to the base alone)");
+  return true;
+}
+
+void LiveView::unpin() {
+  pinned_.reset();
+  pinned_label_.clear();
+  set_flicker(false);
+  update_left_view();
+  refresh_views();
+}
+
+void LiveView::set_flicker(bool on) {
+  if (on && !pinned_) {
+    messages_->error("flicker needs a pinned result (View ▸ Pin the result shown)");
+    on = false;
+  }
+  if (on && !flicker_timer_) {
+    flicker_timer_ = new QTimer(this);
+    flicker_timer_->setInterval(400);
+    connect(flicker_timer_, &QTimer::timeout, this, [this] {
+      flicker_phase_ = !flicker_phase_;
+      refresh_views();
+    });
+  }
+  if (flicker_timer_) {
+    if (on) flicker_timer_->start();
+    else flicker_timer_->stop();
+  }
+  flicker_phase_ = false;
+  refresh_views();
+}
+
+bool LiveView::flicker() const { return flicker_timer_ && flicker_timer_->isActive(); }
 
 // [SECTION] Views ------------------------------------------------------------------------------
 
@@ -267,7 +335,24 @@ void LiveView::refresh_views() {
     s.trails = trails_of(last->trajectory, kTrails);
     s.trail_step = k;
   }
-  if (base_view_ && last->base_x.defined()) {
+  // The pinned result: in the left view (at the same step while the step counts agree), and in the right one
+  // every other flicker tick.
+  ViewContent pin;
+  if (pinned_) {
+    const int pinned_steps = static_cast<int>(pinned_->trajectory.states.size()) - 1;
+    const int live_steps = steps_->slider()->maximum();
+    const bool same_steps = pinned_steps == live_steps;
+    pin = b;
+    pin.color = kPinnedColour;
+    pin.title = "Pinned  " + pinned_label_.section(" · ", 0, 0);
+    // Its settings without the model files (those are in the message and the exports' captions).
+    pin.subtitle = pinned_label_.section(" · ", 1, -2) + (same_steps ? QString() : " · final samples (other step count)");
+    pin.samples = to_set(at_step(pinned_->x, pinned_->trajectory, same_steps ? k : pinned_steps, den));
+    pin.footer = QString("pinned · %1 %2").arg(pinned_->x.size(0)).arg(noun);
+  }
+  if (pinned_ && base_view_) {
+    b = pin;
+  } else if (base_view_ && last->base_x.defined()) {
     b.title = "Base model  ω = 0";
     b.subtitle = caption;
     b.samples = to_set(at_step(last->base_x, last->base_trajectory, k, den));
@@ -282,9 +367,15 @@ void LiveView::refresh_views() {
   if (steps_->follow_sigma() && k < steps_->slider()->maximum() && s.samples.shape == std::vector<int64_t>{2}) {
     const bool base_shown = base_view_ && base_view_->isVisibleTo(this) && !b.samples.data.empty();
     s.bounds = b.bounds = base_shown ? bounds_of({&s.samples, &b.samples}) : bounds_of({&s.samples});
+    pin.bounds = s.bounds;
   }
-  sims_view_->set_content(s);
-  if (base_view_ && last->base_x.defined()) base_view_->set_content(b);
+  if (pinned_ && flicker() && flicker_phase_) {
+    pin.title = "Pinned (flicker)  " + pinned_label_.section(" · ", 0, 0);
+    sims_view_->set_content(pin);
+  } else {
+    sims_view_->set_content(s);
+  }
+  if (base_view_ && (pinned_ || last->base_x.defined())) base_view_->set_content(b);
   if (!renderer_logged_ && !s.samples.data.empty()) {
     renderer_logged_ = true;
     messages_->info("sample views drawn with " + sims_view_->renderer());

@@ -47,6 +47,17 @@ class LiveView final : public QWidget {
   void set_paused(bool paused);
   bool paused() const { return paused_; }
 
+  // Compare two settings: the full result shown is pinned (its ω, interval, steps, seed and model pair) and drawn
+  // in the left view instead of the base alone, at the same step while the step counts agree; flicker alternates
+  // the right view between the live result and the pinned one (2.5 times a second). pin() is false (and says why)
+  // when there is no full result; a pinned result goes when models of another sample shape are loaded.
+  bool pin();
+  void unpin();
+  engine::LiveResultPtr pinned() const { return pinned_; }
+  QString pinned_label() const { return pinned_label_; }
+  void set_flicker(bool on);
+  bool flicker() const;
+
  public Q_SLOTS:
   // preview: a control is being dragged; otherwise the full request.
   void request(bool preview);
@@ -76,6 +87,11 @@ class LiveView final : public QWidget {
   QRectF bounds_;
   bool renderer_logged_ = false;
   bool paused_ = false;
+  void update_left_view();  // shown when comparing with the base alone or when a result is pinned
+  engine::LiveResultPtr pinned_;
+  QString pinned_label_;
+  QTimer* flicker_timer_ = nullptr;
+  bool flicker_phase_ = false;
   enum class Pending { None, Request, Models } pending_ = Pending::None;
   std::unique_ptr<engine::LiveSampler> live_;
   std::unique_ptr<engine::LivePolicy> policy_;  // submits to live_

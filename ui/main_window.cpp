@@ -1,5 +1,6 @@
 #include "main_window.hpp"
 
+#include <QAction>
 #include <QCloseEvent>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -123,8 +124,27 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   file->addSeparator();
   file->addAction("&Export view as PNG…", QKeySequence("Ctrl+E"), this, &MainWindow::export_dialog);
   file->addAction("Export ω × seed &grid…", QKeySequence("Ctrl+G"), this, &MainWindow::export_grid_dialog);
+  file->addAction("Export denoising &animation (GIF/PNG)…", QKeySequence("Ctrl+Shift+E"), exports_,
+                  &ExportController::export_animation_dialog);
   file->addSeparator();
   file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
+  // View: the tabs by keyboard (Ctrl+1..4) and the step viewer's playback (Space, on the Live tab).
+  auto* view = menuBar()->addMenu("&View");
+  view->setObjectName("viewMenu");
+  for (int i = 0; i < tabs_->count(); ++i)
+    view->addAction("&" + tabs_->tabText(i) + " tab", QKeySequence(QString("Ctrl+%1").arg(i + 1)), this,
+                    [this, i] { tabs_->setCurrentIndex(i); });
+  view->addSeparator();
+  QAction* play = view->addAction("&Play / pause the steps", QKeySequence(Qt::Key_Space), this, [this] {
+    if (tabs_->currentIndex() == 0) live_view_->steps()->toggle_play();
+  });
+  play->setObjectName("playAction");
+  view->addSeparator();
+  view->addAction("P&in the result shown (compare it with what follows)", QKeySequence("Ctrl+P"), this,
+                  [this] { live_view_->pin(); });
+  view->addAction("&Unpin", QKeySequence("Ctrl+Shift+P"), this, [this] { live_view_->unpin(); });
+  view->addAction("&Flicker between live and pinned (on / off)", QKeySequence("Ctrl+K"), this,
+                  [this] { live_view_->set_flicker(!live_view_->flicker()); });
   auto* tools = menuBar()->addMenu("&Tools");
   tools->addAction("&Train models…", QKeySequence("Ctrl+T"), this, &MainWindow::open_train);
   auto* help = menuBar()->addMenu("&Help");

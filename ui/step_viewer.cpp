@@ -128,4 +128,8 @@ void StepViewer::refresh() {
                              : QString("%1 / %2 · σ = %3").arg(k).arg(N).arg(t_[k], 0, 'g', 3));
 }
 
+void StepViewer::toggle_play() {
+  if (play_->isEnabled()) play_->toggle();
+}
+
 }  // namespace sims::ui

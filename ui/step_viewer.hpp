@@ -26,6 +26,8 @@ class StepViewer final : public QWidget {
   void set_trails_available(bool yes);  // 2D models only: hidden for images
   QSlider* slider() const { return slider_; }
   QString caption() const;       // e.g. "step 12 / 32 · σ = 0.52 · x_t"
+  QPushButton* play_button() const { return play_; }
+  void toggle_play();            // View ▸ Play/pause steps (Space)
 
  Q_SIGNALS:
   void changed();

@@ -187,7 +187,7 @@ static QString metric_name(const std::string& metric, const std::string& feature
 }
 
 void SweepView::name_distance_chart(const std::string& metric, const std::string& features) {
-  dist_chart_->set_title(metric_name(metric, features) + " to the real data (lower is better; band: 95 % CI)");
+  dist_chart_->set_title(metric_name(metric, features) + " to real data (lower is better; band: 95 % CI)");
   // A short chart: a longer axis title would be clipped.
   dist_chart_->set_y_title(metric == "fd" ? "FD" : metric == "energy" ? "energy" : "W2");
 }
@@ -465,7 +465,7 @@ void SweepView::ensure_large_view() {
   large_shape_ = shape_;
   right_->insertWidget(0, large_);
   right_->setStretchFactor(0, 3);
-  right_->setStretchFactor(1, 1);
+  right_->setStretchFactor(1, 2);
 }
 
 void SweepView::show_shares(bool on) {
@@ -499,6 +499,12 @@ void SweepView::showEvent(QShowEvent* e) {
   // The window loads its first models with the panel's signals blocked.
   on_models_changed();
   QWidget::showEvent(e);
+}
+
+void SweepView::resizeEvent(QResizeEvent* e) {
+  // On a short window (a 1280 x 720 screen) the strip's cells shrink so the charts keep room for their axes.
+  strip_->set_cell_size(height() < 660 ? 76 : 100);
+  QWidget::resizeEvent(e);
 }
 
 engine::JobFn SweepView::prepare_job() {

@@ -82,6 +82,7 @@ class SweepView final : public AnalysisTab {
 
  protected:
   void showEvent(QShowEvent* e) override;
+  void resizeEvent(QResizeEvent* e) override;
   engine::JobFn prepare_job() override;
   void job_ended(engine::JobState s) override;
   std::string results_csv() const override { return result_.to_csv(); }

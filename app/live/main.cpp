@@ -345,13 +345,8 @@ int main(int argc, char** argv) {
           idle_since_ms = ms_since(start);
         if (app.take_screenshot_request()) {
           // Save PNG: a new file in the working folder, never over an existing one.
-          char stamp[32] = "now";
-          const std::time_t now = std::time(nullptr);
-          if (const std::tm* tm = std::localtime(&now)) std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", tm);
-          std::string name = std::string("sims-live-") + stamp + ".png";
+          const std::string name = sims::live::LiveApp::new_output_name("png");
           std::error_code ec;
-          for (int i = 2; std::filesystem::exists(name, ec) && i < 1000; ++i)
-            name = std::string("sims-live-") + stamp + "-" + std::to_string(i) + ".png";
           const std::string where = std::filesystem::absolute(name, ec).string();
           if (save_screenshot(win, name)) app.set_info("saved " + (where.empty() ? name : where));
           else app.set_error("cannot write " + name + " in the working folder");

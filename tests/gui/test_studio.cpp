@@ -16,10 +16,12 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QImageReader>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLineEdit>
 #include <QMenu>
+#include <QPushButton>
 #include <QScrollArea>
 #include <QSlider>
 #include <QSpinBox>
@@ -35,6 +37,7 @@
 #include "common/paths.hpp"
 #include "loops/tune.hpp"
 #include "analysis_chart.hpp"
+#include "export_controller.hpp"
 #include "engine/job_runner.hpp"
 #include "guidance_panel.hpp"
 #include "image_grid_view.hpp"
@@ -389,7 +392,102 @@ class StudioTest : public QObject {
     for (int y = 0; y < img.height(); y += 7)
       for (int x = 0; x < img.width(); x += 7) colours.insert(img.pixel(x, y));
     QVERIFY(colours.size() > 20);
+    // A caption band under the views (models, ω, interval, steps, sampler, seed): taller than the views.
+    QVERIFY(img.height() >= w_->sims_view()->render_image().height() + 20);
+    bool caption_ink = false;
+    for (int x = 0; x < img.width() && !caption_ink; ++x)
+      for (int y = img.height() - 18; y < img.height() - 4; ++y)
+        if (qGray(img.pixel(x, y)) < 140) caption_ink = true;
+    QVERIFY(caption_ink);
     QVERIFY(!w_->export_png(tmp_.filePath("no/such/dir/view.png")));
+  }
+
+  // View menu: Ctrl+1..4 switch tabs, Space plays and pauses the steps on the Live tab (the actions are
+  // triggered through their shortcuts as registered; key delivery itself is Qt's, and depends on focus).
+  void viewMenuShortcuts() {
+    QVERIFY(wait_result(0));
+    auto* menu = w_->findChild<QMenu*>("viewMenu");
+    QVERIFY(menu);
+    auto action_for = [&](const QKeySequence& k) -> QAction* {
+      for (QAction* a : menu->actions())
+        if (a->shortcut() == k) return a;
+      return nullptr;
+    };
+    QTabWidget* tabs = w_->tabs();
+    for (int i = 0; i < tabs->count(); ++i) {
+      QAction* a = action_for(QKeySequence(QString("Ctrl+%1").arg(i + 1)));
+      QVERIFY(a);
+      a->trigger();
+      QCOMPARE(tabs->currentIndex(), i);
+    }
+    action_for(QKeySequence("Ctrl+1"))->trigger();
+    QCOMPARE(tabs->currentIndex(), 0);
+    QVERIFY(wait_result(0));
+    QPushButton* play = w_->live_view()->steps()->play_button();
+    QVERIFY(play->isEnabled());
+    QAction* space = action_for(QKeySequence(Qt::Key_Space));
+    QVERIFY(space);
+    const bool was = play->isChecked();
+    space->trigger();
+    QCOMPARE(play->isChecked(), !was);
+    space->trigger();
+    QCOMPARE(play->isChecked(), was);
+  }
+
+  // View > Pin: the result shown stays in the left view while the settings change; flicker alternates the right
+  // view between live and pinned; the animation then shows pinned | live; Unpin restores the base alone.
+  void pinCompareAndFlicker() {
+    QVERIFY(wait_result(0));
+    LiveView* lv = w_->live_view();
+    QVERIFY(lv->pin());
+    const engine::LiveResultPtr pinned = lv->pinned();
+    QVERIFY(pinned);
+    QSlider* om = w_->guidance()->omega_slider();
+    om->setValue(om->value() == 40 ? 160 : 40);
+    QVERIFY(wait_result(pinned->stamp));
+    QVERIFY(w_->last_result()->request.guidance.omega != pinned->request.guidance.omega);
+    QVERIFY(w_->base_view()->isVisible());
+    const ViewContent& left = w_->base_view()->content();
+    QVERIFY2(left.title.startsWith("Pinned"), qPrintable(left.title));
+    QVERIFY(left.title.contains(QString::number(pinned->request.guidance.omega, 'f', 2)));
+    QCOMPARE(left.samples.count(), pinned->x.size(0));
+    lv->set_flicker(true);
+    QVERIFY(lv->flicker());
+    QTRY_VERIFY_WITH_TIMEOUT(w_->sims_view()->content().title.contains("flicker"), 3000);
+    QTRY_VERIFY_WITH_TIMEOUT(!w_->sims_view()->content().title.contains("flicker"), 3000);
+    const QString gif = tmp_.filePath("pinned.gif");
+    QVERIFY(w_->exports()->export_animation(gif, 8.0));
+    QImageReader r(gif);
+    QCOMPARE(r.imageCount(), w_->last_result()->request.sampler.steps + 1);
+    lv->unpin();
+    QVERIFY(!lv->flicker());
+    QVERIFY(!lv->pinned());
+    QVERIFY(!w_->base_view()->content().title.startsWith("Pinned"));
+  }
+
+  // File > Export denoising animation: one frame per step of the result shown, base alone | SIMS, read back by
+  // Qt's own GIF and PNG readers; a bad path writes nothing and says so.
+  void exportAnimation() {
+    QVERIFY(wait_result(0));
+    const auto last = w_->last_result();
+    const int steps = last->request.sampler.steps;
+    const QString gif = tmp_.filePath("denoise.gif");
+    QVERIFY(w_->exports()->export_animation(gif, 8.0));
+    QImageReader r(gif);
+    QCOMPARE(r.format(), QByteArray("gif"));
+    QVERIFY(r.supportsAnimation());
+    QCOMPARE(r.imageCount(), steps + 1);
+    const QImage first = r.read();
+    QVERIFY(!first.isNull());
+    QVERIFY(first.width() > 700 && first.height() > 400);  // two panels side by side
+    QVERIFY(r.nextImageDelay() > 0);
+    const QString png = tmp_.filePath("denoise.png");
+    QVERIFY(w_->exports()->export_animation(png, 8.0));
+    QImage still(png);  // a reader without APNG support shows the first frame
+    QCOMPARE(still.size(), first.size());
+    QVERIFY(!w_->exports()->export_animation(tmp_.filePath("no/such/dir/a.gif")));
+    QVERIFY(!w_->exports()->export_animation(tmp_.filePath("a.mp4")));
+    QVERIFY(!QFile::exists(tmp_.filePath("a.mp4")));
   }
 
   // File > Export ω × seed grid: a labelled PNG from a background job; bad input and cancel write nothing.

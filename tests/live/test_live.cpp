@@ -8,11 +8,13 @@
 #define GL_GLEXT_PROTOTYPES 1
 #include <GL/gl.h>
 #include <GLFW/glfw3.h>
+#include <gif_lib.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -180,6 +182,43 @@ TEST_CASE("sims-live: a result is uploaded once, a stale one never") {
   CHECK(ren.uploads == 1);
   CHECK(app.uploaded_stamp() == second.stamp);
   CHECK(app.steps_shown() == 2);
+}
+
+TEST_CASE("sims-live: Save GIF writes the shown result's steps, both panels; a preview is refused") {
+  AppUnderTest t;
+  t.app.set_omega(1.0, false);
+  engine::LiveRequest req = t.rec.sent.back();
+  req.compare_base = true;
+  const fs::path dir = fs::temp_directory_path() / ("sims-live-gif-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string err;
+  CHECK_FALSE(t.app.save_animation((dir / "none.gif").string(), &err));  // nothing shown yet
+  CHECK(err.find("nothing") != std::string::npos);
+  engine::LiveRequest preview = req;
+  preview.preview = true;
+  t.mb.post_result(fake_result(preview));
+  run_frame(t.app);
+  CHECK_FALSE(t.app.save_animation((dir / "preview.gif").string(), &err));
+  CHECK(err.find("full-quality") != std::string::npos);
+  t.mb.post_result(fake_result(req));
+  run_frame(t.app);
+  const fs::path gif = dir / "a.gif";
+  REQUIRE(t.app.save_animation(gif.string(), &err));
+  // Read back by giflib: two panels wide, three frames (x at sigma = 2, 1, and the final samples).
+  int gerr = 0;
+  GifFileType* g = DGifOpenFileName(gif.c_str(), &gerr);
+  REQUIRE(g != nullptr);
+  REQUIRE(DGifSlurp(g) == GIF_OK);
+  CHECK(g->SWidth > 700);
+  CHECK(g->ImageCount == 3);
+  DGifCloseFile(g, &gerr);
+  CHECK_FALSE(fs::exists(dir / "none.gif"));
+  CHECK_FALSE(fs::exists(dir / "preview.gif"));
+  const std::string name = live::LiveApp::new_output_name("gif");
+  CHECK(name.rfind("sims-live-", 0) == 0);
+  CHECK(name.size() > 8);
+  CHECK_FALSE(fs::exists(name));
+  fs::remove_all(dir);
 }
 
 TEST_CASE("sims-live: keys move omega, play and step") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 
 #include <ATen/ATen.h>
@@ -13,6 +14,7 @@
 #include "data/toy2d.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/tune.hpp"
+#include "render/animation.hpp"
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 #include "sampling/schedule.hpp"
@@ -991,6 +993,48 @@ void LiveApp::update_box() {
   box_ = {r.x0, r.x1, r.y0, r.y1};
 }
 
+std::string LiveApp::new_output_name(const std::string& ext) {
+  char stamp[32] = "now";
+  const std::time_t now = std::time(nullptr);
+  if (const std::tm* tm = std::localtime(&now)) std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", tm);
+  std::string name = std::string("sims-live-") + stamp + "." + ext;
+  std::error_code ec;
+  for (int i = 2; std::filesystem::exists(name, ec) && i < 1000; ++i)
+    name = std::string("sims-live-") + stamp + "-" + std::to_string(i) + "." + ext;
+  return name;
+}
+
+bool LiveApp::save_animation(const std::string& path, std::string* error) {
+  const engine::LiveResult* r = shown();
+  auto fail = [&](const std::string& why) {
+    if (error) *error = why;
+    return false;
+  };
+  if (!r || r->trajectory.states.empty()) return fail("nothing to animate yet");
+  if (r->request.preview || r->refining) return fail("wait for the full-quality result, then save the animation");
+  std::vector<render::AnimationRun> runs;
+  if (r->base_x.defined() && !r->base_trajectory.states.empty())
+    runs.push_back({panel_title(0), render::kBaseColour, &r->base_trajectory, r->base_x});
+  runs.push_back({panel_title(1), r->request.aux ? render::kSimsColour : render::kBaseColour, &r->trajectory, r->x});
+  render::SamplingProvenance prov;
+  prov.base = base_path_;
+  if (r->request.aux) prov.aux = aux_path_;
+  prov.omega = r->request.guidance.omega;
+  prov.lo = r->request.guidance.lo;
+  prov.hi = r->request.guidance.hi;
+  prov.steps = r->request.sampler.steps;
+  prov.sampler = to_string(r->request.sampler.kind);
+  prov.seed = static_cast<long long>(r->request.seed);
+  prov.n = r->x.size(0);
+  try {
+    const render::AnimationSpec spec = render::denoising_animation(runs, denoised_, prov, r->request.base->info().provenance);
+    render::write_animation(path, render::render_animation(spec), std::min<double>(speed_, 25.0));
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  return true;
+}
+
 std::string LiveApp::panel_title(int panel) const {
   if (panel == 0) {
     const engine::LiveResult* r = shown();
@@ -1148,7 +1192,7 @@ void LiveApp::draw_scrubber() {
   if (ImGui::Button(playing_ ? "Pause" : "Play", ImVec2(60, 0))) toggle_play();
   ImGui::SameLine();
   int v = k;
-  ImGui::SetNextItemWidth(std::max(120.f, ImGui::GetContentRegionAvail().x - 520));
+  ImGui::SetNextItemWidth(std::max(120.f, ImGui::GetContentRegionAvail().x - 600));
   if (ImGui::SliderInt("##step", &v, 0, n, v >= n ? "final" : "step %d")) {
     playing_ = false;
     set_step(v);
@@ -1170,6 +1214,20 @@ void LiveApp::draw_scrubber() {
   denoised_ = what == 1;
   ImGui::SameLine();
   if (ImGui::Button("Save PNG")) screenshot_wanted_ = true;
+  ImGui::SameLine();
+  if (ImGui::Button("Save GIF")) {
+    const std::string name = new_output_name("gif");
+    std::string err;
+    std::error_code ec;
+    if (save_animation(name, &err)) {
+      const std::string where = std::filesystem::absolute(name, ec).string();
+      set_info("saved the denoising to " + (where.empty() ? name : where));
+    } else {
+      set_error(err);
+    }
+  }
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("the denoising step by step, both panels, as an animated GIF in the working folder");
   const engine::LiveResult* r = shown();
   const engine::LiveResultLabels l = labels_of(*r);
   std::string where = k >= n ? "final samples (step " + std::to_string(n) + " of " + std::to_string(n) + ", σ = 0)"

@@ -198,6 +198,11 @@ class LiveApp {
   // A session file of the studio (*.simsession): models and settings.
   bool open_session(const std::string& path, std::string* error = nullptr);
   bool save_session(const std::string& path, std::string* error = nullptr);
+  // The denoising of the full result shown, one frame per step, both panels side by side (the core's
+  // renderer, as `sims sample --animation`), as .gif or animated .png at the playback speed.
+  bool save_animation(const std::string& path, std::string* error = nullptr);
+  // A new file name in the working folder that does not exist yet: sims-live-<date>-<time>[-k].<ext>.
+  static std::string new_output_name(const std::string& ext);
 
   // Builds the UI of one frame (between ImGui::NewFrame and ImGui::Render):
   // takes posted results first, then the widgets.
