@@ -234,6 +234,7 @@ TEST_CASE("animation: a sampled trajectory gives one labelled frame per step, pa
   EdmSampler sampler(model, nullptr, cfg, Guidance{});
   SampleOptions so;
   so.record_trajectory = true;
+  at::manual_seed(3);
   const at::Tensor noise = at::randn({300, 2}, at::TensorOptions().dtype(at::kDouble));
   const SampleResult r = sampler.sample(noise, so);
   const auto frames = trajectory_frames(r.trajectory, r.x, false);
@@ -248,6 +249,10 @@ TEST_CASE("animation: a sampled trajectory gives one labelled frame per step, pa
   CHECK(labels[0].find("step 0 of 5") != std::string::npos);
   CHECK(labels[0].find("80") != std::string::npos);
   CHECK(labels[5].find("final samples") != std::string::npos);
+  CHECK(labels[5].find("after 5 steps") != std::string::npos);
+  const auto den_labels = step_labels(r.trajectory.t, true);
+  CHECK(den_labels[4].find("step 5 of 5") != std::string::npos);
+  CHECK(den_labels[5].rfind("step", 0) == std::string::npos);  // the final frame is not "step N" again
 
   AnimationSpec spec;
   spec.panels = {{"base alone", {60, 100, 170}, frames}, {"SIMS", {214, 82, 48}, frames}};

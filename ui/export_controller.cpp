@@ -35,17 +35,9 @@ namespace {
 // What produced a live result, for the captions of the exports.
 render::SamplingProvenance provenance_of(const engine::LiveResult& r, const ModelsPanel* models) {
   const auto& q = r.request;
-  render::SamplingProvenance prov;
-  prov.base = models->path(ModelRole::Base).toStdString();
-  if (q.aux) prov.aux = models->path(ModelRole::Aux).toStdString();
-  prov.omega = q.guidance.omega;
-  prov.lo = q.guidance.lo;
-  prov.hi = q.guidance.hi;
-  prov.steps = q.sampler.steps;
-  prov.sampler = to_string(q.sampler.kind);
-  prov.seed = static_cast<long long>(q.seed);
-  prov.n = r.x.size(0);
-  return prov;
+  return render::SamplingProvenance::of(models->path(ModelRole::Base).toStdString(),
+                                        q.aux ? models->path(ModelRole::Aux).toStdString() : std::string(),
+                                        q.guidance, q.sampler, static_cast<long long>(q.seed), r.x.size(0));
 }
 
 }  // namespace
@@ -66,7 +58,11 @@ bool ExportController::export_png(const QString& path) {
   std::vector<QImage> parts;
   SampleView *base = live_->base_view(), *sims = live_->sims_view();
   const engine::LiveResultPtr last = live_->last_result();
-  if (base && base->isVisible() && last && last->base_x.defined()) parts.push_back(base->render_image());
+  // What the window shows: the live result on the right (flicker stopped, so it is not the pinned one), on the
+  // left the base alone or the pinned result.
+  if (live_->flicker()) live_->set_flicker(false);
+  const bool left = base && base->isVisible() && last && (live_->pinned() || last->base_x.defined());
+  if (left) parts.push_back(base->render_image());
   parts.push_back(sims->render_image());
   int w = 0, h = 0;
   for (const auto& p : parts) w += p.width(), h = std::max(h, p.height());
@@ -76,7 +72,7 @@ bool ExportController::export_png(const QString& path) {
   }
   // A caption under the views: the models, ω, interval, steps, sampler and seed of the result shown.
   QString caption = last ? QString::fromStdString(provenance_of(*last, models_).caption()) : QString();
-  if (live_->pinned() && base && base->isVisible()) caption = "left: pinned " + live_->pinned_label() + " · right: " + caption;
+  if (left && live_->pinned()) caption = "left: pinned " + live_->pinned_label() + " · right: " + caption;
   QFont font = window_->font();
   font.setPixelSize(13);
   const QFontMetrics fm(font);

@@ -439,11 +439,10 @@ engine::JobFn LoopView::prepare_job() {
   ratio_chart_->clear();
   const bool diffusion = p.family == "diffusion2d";
   // gaussian p_r: W2 between a Gaussian fitted to the samples and p_r; other p_r: exact empirical W2.
-  const QString metric = !diffusion ? "W2, closed form" : p.data == "gaussian" ? "W2, Gaussian fit" : "W2, exact";
-  dist_chart_->set_y_title(p.runs > 1 ? "mean " + metric : metric);
-  dist_chart_->set_title(QString("Distance to p_r over %1 runs (lower is better%2)")
-                             .arg(p.runs)
-                             .arg(diffusion && p.runs > 1 ? "; band: 95 % t CI" : ""));
+  const QString metric = !diffusion ? "W2 (closed form)" : p.data == "gaussian" ? "W2 (Gaussian fit)" : "W2 (exact)";
+  dist_chart_->set_y_title(metric);
+  dist_chart_->set_title(p.runs > 1 ? QString("W2 to p_r, mean of %1 runs (lower is better)").arg(p.runs)
+                                    : QString("W2 to p_r (lower is better)"));
   if (overlay_->isChecked() && previous_) add_overlay(p);
   const QColor colour = !diffusion ? kGaussian : p.sims ? kSimsColour : kStandard;
   // Legends name the training; the loop kind is in the settings (and in an overlay's label when it differs).

@@ -139,6 +139,10 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
     if (tabs_->currentIndex() == 0) live_view_->steps()->toggle_play();
   });
   play->setObjectName("playAction");
+  // Space only where the steps are: inside the Live tab's views and step viewer (elsewhere a focused button or
+  // box keeps its own Space).
+  play->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+  live_view_->addAction(play);
   view->addSeparator();
   view->addAction("P&in the result shown (compare it with what follows)", QKeySequence("Ctrl+P"), this,
                   [this] { live_view_->pin(); });

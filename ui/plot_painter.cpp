@@ -226,7 +226,9 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c) {
   if (!c.footer.isEmpty()) {
     p.setFont(small);
     p.setPen(QColor(120, 120, 130));
-    p.drawText(f.plot.adjusted(6, 4, -6, -4), Qt::AlignRight | Qt::AlignBottom, c.footer);
+    // Elided to the plot's width (a small view would otherwise push it past the plot's left edge).
+    const QRectF box = f.plot.adjusted(6, 4, -6, -4);
+    p.drawText(box, Qt::AlignRight | Qt::AlignBottom, QFontMetricsF(small).elidedText(c.footer, Qt::ElideMiddle, box.width()));
   }
   p.restore();
 }

@@ -18,6 +18,10 @@
 // explicitly (the linker may drop an unreferenced static initializer).
 static void init_studio_resources() { Q_INIT_RESOURCE(studio); }
 
+#include <QFontMetricsF>
+#include <QMouseEvent>
+#include <QWheelEvent>
+
 namespace sims::ui {
 
 // [SECTION] Canvases ----------------------------------------------------------------
@@ -175,10 +179,10 @@ const QImage& PointView::points_layer(const PlotFrame& f, double dpr) {
   layer_.fill(Qt::transparent);
   QColor ref(150, 150, 158);
   ref.setAlphaF(0.35);
-  splat(layer_, content_.reference, f, dpr, ref, 1.2);
-  QColor col = content_.color;
+  splat(layer_, shown_.reference, f, dpr, ref, 1.2);
+  QColor col = shown_.color;
   col.setAlphaF(0.85);
-  splat(layer_, content_.samples, f, dpr, col, point_size_for(content_.samples.count(), 1.0) / 2.0);
+  splat(layer_, shown_.samples, f, dpr, col, point_size_for(shown_.samples.count(), 1.0) / 2.0);
   layer_.setDevicePixelRatio(dpr);
   layer_plot_ = f.plot;
   layer_dpr_ = dpr;
@@ -217,6 +221,9 @@ PointView::PointView(QWidget* parent) : SampleView(parent) {
     canvas_ = new PainterCanvas(this);
   }
   lay->addWidget(canvas_);
+  canvas_->setMouseTracking(true);
+  canvas_->installEventFilter(this);
+  canvas_->setToolTip("wheel: zoom · drag: pan · double-click: fit the samples");
   setMinimumSize(260, 260);
 }
 
@@ -224,33 +231,132 @@ QString PointView::renderer() const { return gl_ ? "OpenGL" : "QPainter"; }
 
 void PointView::set_content(const ViewContent& content) {
   content_ = content;
-  heat_region_ = heat_region_for(content_.bounds);
-  heat_ = density_image(content_, heat_region_, 150);
+  apply_view();
+}
+
+// What is drawn: the content, inside the user's zoom box when there is one.
+void PointView::apply_view() {
+  shown_ = content_;
+  if (zoom_.isValid()) shown_.bounds = zoom_;
+  heat_region_ = heat_region_for(shown_.bounds);
+  heat_ = density_image(shown_, heat_region_, 150);
   layer_dirty_ = true;
   canvas_->update();
 }
 
+// The data point under a widget position of the canvas.
+QPointF PointView::data_at(const QPointF& px) const {
+  const PlotFrame f = plot_frame(canvas_->size(), shown_);
+  return {f.bounds.left() + (px.x() - f.plot.left()) / f.plot.width() * f.bounds.width(),
+          f.bounds.top() + (f.plot.bottom() - px.y()) / f.plot.height() * f.bounds.height()};
+}
+
+void PointView::zoom_by(double factor, const QPointF& px) {
+  const PlotFrame f = plot_frame(canvas_->size(), shown_);
+  if (!f.plot.contains(px)) return;
+  const QPointF c = data_at(px);
+  const QRectF& b = f.bounds;
+  const double w = b.width() * factor, h = b.height() * factor;
+  if (w < 1e-9 || w > 1e9) return;
+  zoom_ = QRectF(c.x() - (c.x() - b.left()) * factor, c.y() - (c.y() - b.top()) * factor, w, h);
+  apply_view();
+}
+
+void PointView::reset_zoom() {
+  zoom_ = QRectF();
+  apply_view();
+}
+
+// Wheel: zoom about the cursor; drag: pan; double-click: fit the samples again (the axes follow σ again);
+// hover: the data coordinates under the cursor.
+bool PointView::eventFilter(QObject* o, QEvent* e) {
+  if (o != canvas_) return SampleView::eventFilter(o, e);
+  switch (e->type()) {
+    case QEvent::Wheel: {
+      auto* w = static_cast<QWheelEvent*>(e);
+      const double steps = w->angleDelta().y() / 120.0;
+      if (steps != 0) zoom_by(std::pow(0.85, steps), w->position());
+      return true;
+    }
+    case QEvent::MouseButtonPress: {
+      auto* m = static_cast<QMouseEvent*>(e);
+      if (m->button() != Qt::LeftButton) break;
+      drag_from_ = m->position();
+      drag_bounds_ = plot_frame(canvas_->size(), shown_).bounds;
+      return true;
+    }
+    case QEvent::MouseMove: {
+      auto* m = static_cast<QMouseEvent*>(e);
+      hover_ = m->position();
+      if ((m->buttons() & Qt::LeftButton) && drag_bounds_.isValid()) {
+        const PlotFrame f = plot_frame(canvas_->size(), shown_);
+        const QPointF d = m->position() - drag_from_;
+        zoom_ = drag_bounds_.translated(-d.x() / f.plot.width() * drag_bounds_.width(),
+                                        d.y() / f.plot.height() * drag_bounds_.height());
+        apply_view();
+      } else {
+        canvas_->update();
+      }
+      return true;
+    }
+    case QEvent::MouseButtonRelease:
+      drag_bounds_ = QRectF();
+      return true;
+    case QEvent::MouseButtonDblClick:
+      reset_zoom();
+      return true;
+    case QEvent::Leave:
+      hover_ = QPointF(-1, -1);
+      canvas_->update();
+      break;
+    default:
+      break;
+  }
+  return SampleView::eventFilter(o, e);
+}
+
+// The cursor's data coordinates, and how to undo a zoom, in the plot's top-left corner.
+void PointView::paint_hover(QPainter& p, const PlotFrame& f) {
+  QString text;
+  if (f.plot.contains(hover_)) {
+    const QPointF d = data_at(hover_);
+    text = QString("x₁ = %1, x₂ = %2").arg(d.x(), 0, 'g', 3).arg(d.y(), 0, 'g', 3);
+  }
+  if (zoom_.isValid()) text += QString(text.isEmpty() ? "" : "  ·  ") + "zoomed: double-click to fit";
+  if (text.isEmpty()) return;
+  QFont small = p.font();
+  small.setPointSizeF(8.5);
+  p.setFont(small);
+  const QRectF box = QFontMetricsF(small).boundingRect(text).adjusted(-4, -2, 4, 2);
+  const QRectF at(f.plot.left() + 4, f.plot.top() + 4, box.width(), box.height());
+  p.fillRect(at, QColor(255, 255, 255, 220));
+  p.setPen(QColor(60, 60, 70));
+  p.drawText(at, Qt::AlignCenter, text);
+}
+
 void PointView::paint_all(QPainter& p, const QSize& size) {
-  const PlotFrame f = plot_frame(size, content_);
+  const PlotFrame f = plot_frame(size, shown_);
   paint_underlay(p, f, heat_, heat_region_);
   const double dpr = p.device() ? p.device()->devicePixelRatioF() : 1.0;
   p.drawImage(f.plot.topLeft(), points_layer(f, dpr));
-  paint_overlay(p, f, content_);
+  paint_overlay(p, f, shown_);
+  paint_hover(p, f);
 }
 
 void PointView::paint_gl(QPainter& p, const QSize& size, double dpr) {
   if (!gl_->shaders_ok()) return paint_all(p, size);
-  const PlotFrame f = plot_frame(size, content_);
+  const PlotFrame f = plot_frame(size, shown_);
   paint_underlay(p, f, heat_, heat_region_);
   p.beginNativePainting();
   QColor ref(150, 150, 158);
   ref.setAlphaF(0.35);
-  gl_->draw_points(content_.reference, ref, 2.6f * dpr, f.bounds, f.plot, size, dpr);
-  QColor col = content_.color;
+  gl_->draw_points(shown_.reference, ref, 2.6f * dpr, f.bounds, f.plot, size, dpr);
+  QColor col = shown_.color;
   col.setAlphaF(0.85);
-  gl_->draw_points(content_.samples, col, point_size_for(content_.samples.count(), dpr), f.bounds, f.plot, size, dpr);
+  gl_->draw_points(shown_.samples, col, point_size_for(shown_.samples.count(), dpr), f.bounds, f.plot, size, dpr);
   p.endNativePainting();
-  paint_overlay(p, f, content_);
+  paint_overlay(p, f, shown_);
+  paint_hover(p, f);
 }
 
 QImage PointView::render_image() {

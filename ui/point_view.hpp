@@ -20,6 +20,13 @@ class PointView final : public SampleView {
   QImage render_image() override;
   QString renderer() const override;
 
+  // Zoom (wheel about the cursor) and pan (drag) of the data range shown, until reset_zoom() (double-click):
+  // the content's own bounds (e.g. following σ) are then used again.
+  void zoom_by(double factor, const QPointF& canvas_px);
+  void reset_zoom();
+  bool zoomed() const { return zoom_.isValid(); }
+  QRectF shown_bounds() const { return shown_.bounds; }
+
   // Whether an OpenGL context can be created here (checked once).
   static bool opengl_available();
 
@@ -33,7 +40,16 @@ class PointView final : public SampleView {
   // The QPainter renderer's points (reference and samples) splatted into an
   // image once per content and size, not drawn as thousands of ellipses per paint.
   const QImage& points_layer(const PlotFrame& f, double dpr);
-  ViewContent content_;
+  bool eventFilter(QObject* o, QEvent* e) override;
+  void apply_view();
+  QPointF data_at(const QPointF& canvas_px) const;
+  void paint_hover(QPainter& p, const PlotFrame& f);
+  ViewContent content_;  // as set
+  ViewContent shown_;    // as drawn: the zoom box's bounds when zoomed
+  QRectF zoom_;          // data range chosen by the user (invalid: the content's)
+  QPointF hover_{-1, -1};
+  QPointF drag_from_;
+  QRectF drag_bounds_;
   QImage heat_;
   QRectF heat_region_;
   QImage layer_;

@@ -242,6 +242,12 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   features_label_ = add_field("feature net", features_);
   metric_label_ = add_field("metric", metric_);
   add_form_row(shares_);
+  overlay_ = new QCheckBox("overlay earlier sweeps", this);
+  overlay_->setObjectName("sweepOverlay");
+  overlay_->setChecked(true);
+  overlay_->setToolTip("Keep up to three earlier sweeps with the same metric on the distance chart, dashed "
+                       "(e.g. another interval, step count or auxiliary)");
+  add_action(overlay_);
 
   // Charts | (large view / table), strip below.
   // Distance across the top; precision/recall and (images) attribute shares below it, side by side.
@@ -466,6 +472,7 @@ void SweepView::ensure_large_view() {
   right_->insertWidget(0, large_);
   right_->setStretchFactor(0, 3);
   right_->setStretchFactor(1, 2);
+  right_->setSizes({300, 200});  // the table shows several rows on a short window too
 }
 
 void SweepView::show_shares(bool on) {
@@ -513,11 +520,21 @@ engine::JobFn SweepView::prepare_job() {
   const DenoiserPtr base = models_->base(), aux = models_->aux();
   shape_ = base ? base->info().sample_shape : std::vector<int64_t>{2};
   ensure_large_view();
+  if (!result_.rows.empty()) {  // the shown sweep becomes an earlier one
+    earlier_.push_back({result_, running_label_});
+    if (earlier_.size() > 3) earlier_.erase(earlier_.begin());
+  }
   reset_results();
   planned_ = p.omegas.size();
   plan_omegas_ = p.omegas;
   const std::string aux_label = QFileInfo(models_->path(ModelRole::Aux)).fileName().toStdString();
   models_text_ = QFileInfo(models_->path(ModelRole::Base)).fileName() + " guided by " + QString::fromStdString(aux_label);
+  running_label_ = QString("%1 · σ in (%2, %3] · %4 steps · seed %5")
+                       .arg(QString::fromStdString(aux_label))
+                       .arg(p.lo, 0, 'g', 3)
+                       .arg(std::isinf(p.hi) ? QString("∞") : QString::number(p.hi, 'g', 3))
+                       .arg(p.steps)
+                       .arg(p.seed);
   messages()->info(QString("sweep: %1 ω values × %2 samples, %3").arg(p.omegas.size()).arg(p.n).arg(models_text_));
 
   auto to_reference = on_ui<SampleSet>([this](const SampleSet& s) { on_reference(s); });
@@ -574,6 +591,15 @@ void SweepView::add_row(const metrics::SweepResult& one) {
       if (w0 != plan_omegas_.end())
         for (double w : {*w0, *w1}) dist_chart_->append(1, w, one.floor.value);
     }
+    // Earlier sweeps with the same metric, dashed (newest darkest), after the series the rows append to.
+    if (overlay_->isChecked())
+      for (size_t e = 0; e < earlier_.size(); ++e) {
+        const metrics::SweepResult& was = earlier_[e].result;
+        if (was.metric != one.metric || was.features != one.features) continue;
+        const int shade = 110 + 40 * static_cast<int>(earlier_.size() - 1 - e);
+        const int k = dist_chart_->add_series("earlier: " + earlier_[e].label, QColor(shade, shade, shade + 20), true);
+        for (const metrics::SweepRow& row : was.rows) dist_chart_->append(k, row.omega, row.value);
+      }
     pr_chart_->add_series("precision", kPrecision, false, true);
     pr_chart_->add_series("recall", kRecall, false, true);
     for (size_t k = 0; k < one.attr_names.size(); ++k)

@@ -127,6 +127,14 @@ class SweepView final : public AnalysisTab {
   bool user_selected_ = false;
   size_t planned_ = 0;
   QString models_text_;  // "base.ckpt with aux.ckpt" of the running/shown sweep
+  // Earlier sweeps overlaid (dashed) on the distance chart when they used the same metric: up to three.
+  struct Earlier {
+    metrics::SweepResult result;
+    QString label;
+  };
+  std::vector<Earlier> earlier_;
+  QString running_label_;  // the running sweep's settings, its label once it is an earlier one
+  QCheckBox* overlay_ = nullptr;
 };
 
 }  // namespace sims::ui

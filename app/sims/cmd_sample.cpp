@@ -33,19 +33,8 @@ struct SampleArgs {
 
 // What produced the outputs, for the captions of the pictures.
 render::SamplingProvenance provenance_of(const SampleArgs& a, int64_t n) {
-  const SamplerConfig cfg = a.sampling.config();
-  const Guidance g = a.sampling.guidance();
-  render::SamplingProvenance prov;
-  prov.base = a.models.model;
-  prov.aux = a.models.aux;
-  prov.omega = g.omega;
-  prov.lo = g.lo;
-  prov.hi = g.hi;
-  prov.steps = cfg.steps;
-  prov.sampler = to_string(cfg.kind);
-  prov.seed = a.seed;
-  prov.n = n;
-  return prov;
+  return render::SamplingProvenance::of(a.models.model, a.models.aux, a.sampling.guidance(), a.sampling.config(),
+                                        a.seed, n);
 }
 
 std::string caption_of(const SampleArgs& a, int64_t n) {
@@ -70,29 +59,40 @@ void write_preview(const std::string& path, const at::Tensor& x, const std::stri
   }
 }
 
+// The rows an animation draws (AnimationSpec's defaults): the first 5000 points or 16 images.
+int64_t animation_rows(const std::vector<int64_t>& shape) { return shape.size() == 1 ? 5000 : 16; }
+
 // The denoising as an animation: with a guided auxiliary, the base alone (omega = 0) on the same noise on the
 // left and SIMS on the right; otherwise the one run. The training data (from the base's provenance) in grey.
+// Only the rows drawn are recorded: when the main run has more, they are sampled again with a trajectory.
 void write_animation(const SampleArgs& a, const DenoiserPtr& base, const DenoiserPtr& aux, const at::Tensor& noise,
-                     SampleOptions so, const SampleResult& r) {
+                     SampleOptions so, const SampleResult& main_run) {
   const SamplerConfig cfg = a.sampling.config();
   const Guidance g = a.sampling.guidance();
+  const int64_t rows = std::min<int64_t>(noise.size(0), animation_rows(base->info().sample_shape));
+  const at::Tensor drawn = noise.narrow(0, 0, rows);
+  so.record_trajectory = true;
+  SampleResult again;
+  if (main_run.trajectory.states.empty() || main_run.x.size(0) > rows)
+    again = EdmSampler(base, aux, cfg, g).sample(drawn, so);
+  const SampleResult& r = main_run.trajectory.states.empty() || main_run.x.size(0) > rows ? again : main_run;
   const bool denoised = a.animation_view == "denoised";
   std::ostringstream sims_title;
   sims_title << "SIMS (\u03c9 = " << g.omega << ")";
-  const render::SamplingProvenance prov = provenance_of(a, r.x.size(0));
+  const render::SamplingProvenance prov = provenance_of(a, main_run.x.size(0));
   SampleResult alone_result;
   std::vector<render::AnimationRun> runs;
   if (aux && g.omega != 0.0) {
     EdmSampler alone(base, nullptr, cfg, Guidance{});
-    so.record_trajectory = true;
-    alone_result = alone.sample(noise, so);
+    alone_result = alone.sample(drawn, so);
     runs.push_back({"base alone (\u03c9 = 0)", render::kBaseColour, &alone_result.trajectory, alone_result.x});
     runs.push_back({sims_title.str(), render::kSimsColour, &r.trajectory, r.x});
   } else {
     runs.push_back({aux ? sims_title.str() : std::string("base"), render::kBaseColour, &r.trajectory, r.x});
   }
   render::AnimationSpec spec = render::denoising_animation(runs, denoised, prov, base->info().provenance);
-  spec.caption = caption_of(a, r.x.size(0));
+  spec.caption = caption_of(a, main_run.x.size(0)) +
+                 (rows < main_run.x.size(0) ? " (the first " + std::to_string(rows) + " shown)" : std::string());
   spec.follow_axes = a.animation_axes == "follow";
   spec.panel_px = a.panel_px;
   render::write_animation(a.animation, render::render_animation(spec), a.fps);
@@ -119,7 +119,7 @@ int run_sample(SampleArgs& a) {
       throw InputError("--animation-view must be state (x at each step) or denoised (D(x; sigma) at each step)");
     if (a.animation_axes != "follow" && a.animation_axes != "fixed")
       throw InputError("--animation-axes must be follow (fit each step) or fixed (the final samples' axes)");
-    if (!(a.fps > 0 && a.fps <= 50)) throw InputError("--fps must be in (0, 50]");
+    if (!(a.fps >= 0.1 && a.fps <= 50)) throw InputError("--fps must be 0.1 to 50 frames per second");
     if (a.panel_px < 120 || a.panel_px > 2000) throw InputError("--panel-size must be 120 to 2000 pixels");
   }
   LoadOptions lo = a.models.load_options();
@@ -138,6 +138,12 @@ int run_sample(SampleArgs& a) {
     alo.sample_shape = base->info().sample_shape;
     aux = load_denoiser(a.models.aux, alo);
   }
+  if (!a.animation.empty()) {
+    const auto& sh = base->info().sample_shape;
+    if (!((sh.size() == 1 && sh[0] >= 2) || (sh.size() == 3 && (sh[0] == 1 || sh[0] == 3))))
+      throw InputError("--animation shows points of 2 or more dimensions or 1- or 3-channel images; this model's "
+                       "samples are " + shape_to_string(sh));
+  }
   if (!have_noise) noise = seeded_noise(a.n, base->info().sample_shape, static_cast<uint64_t>(a.seed));
   // The inputs are good: make the outputs' folders before the sampling.
   prepare_output("--out", a.out);
@@ -149,7 +155,9 @@ int run_sample(SampleArgs& a) {
   EdmSampler sampler(base, aux, cfg, g);
   SampleOptions so;
   so.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : 0;
-  so.record_trajectory = !a.trajectory.empty() || !a.denoised.empty() || !a.animation.empty();
+  // The animation reuses this run's trajectory when it draws all of its rows (else it samples the rows it draws).
+  so.record_trajectory = !a.trajectory.empty() || !a.denoised.empty() ||
+                         (!a.animation.empty() && noise.size(0) <= animation_rows(base->info().sample_shape));
   so.pair_mode = mode;
   SampleResult r = sampler.sample(noise, so);
 

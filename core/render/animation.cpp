@@ -30,6 +30,11 @@ std::string num(double v, int precision = 3) {
   return o.str();
 }
 
+std::string gif_error(int code) {
+  const char* s = GifErrorString(code);
+  return s ? s : "error " + std::to_string(code);
+}
+
 bool is_images(const at::Tensor& t) { return t.defined() && t.dim() == 4; }
 bool is_points(const at::Tensor& t) { return t.defined() && t.dim() == 2 && t.size(1) >= 2; }
 
@@ -185,7 +190,7 @@ std::string encode_gif(const std::vector<Canvas>& frames, double fps, double hol
   };
   int err = 0;
   GifFileType* gif = EGifOpen(&out, sink, &err);
-  if (!gif) throw IoError(std::string("GIF encoder: ") + GifErrorString(err));
+  if (!gif) throw IoError("GIF encoder: " + gif_error(err));
   struct Closer {
     GifFileType* g;
     ColorMapObject* m = nullptr;
@@ -198,8 +203,9 @@ std::string encode_gif(const std::vector<Canvas>& frames, double fps, double hol
   std::vector<GifColorType> cols(256);
   for (int k = 0; k < 256; ++k) cols[k] = {pal.colours[k][0], pal.colours[k][1], pal.colours[k][2]};
   closer.m = GifMakeMapObject(256, cols.data());
+  if (!closer.m) throw IoError("GIF encoder: out of memory");
   auto check = [&](int rc, const char* what) {
-    if (rc != GIF_OK) throw IoError(std::string("GIF encoder: ") + what + ": " + GifErrorString(gif->Error));
+    if (rc != GIF_OK) throw IoError(std::string("GIF encoder: ") + what + ": " + gif_error(gif->Error));
   };
   EGifSetGifVersion(gif, true);
   check(EGifPutScreenDesc(gif, W, H, 8, 0, closer.m), "screen");
@@ -236,7 +242,7 @@ std::string encode_gif(const std::vector<Canvas>& frames, double fps, double hol
   int e = 0;
   const int rc = EGifCloseFile(gif, &e);
   closer.g = nullptr;
-  if (rc != GIF_OK) throw IoError(std::string("GIF encoder: ") + GifErrorString(e));
+  if (rc != GIF_OK) throw IoError("GIF encoder: " + gif_error(e));
   return out;
 }
 
@@ -380,6 +386,21 @@ std::string SamplingProvenance::caption() const {
   return o.str();
 }
 
+SamplingProvenance SamplingProvenance::of(const std::string& base, const std::string& aux, const Guidance& g,
+                                          const SamplerConfig& cfg, long long seed, long long n) {
+  SamplingProvenance p;
+  p.base = base;
+  p.aux = aux;
+  p.omega = g.omega;
+  p.lo = g.lo;
+  p.hi = g.hi;
+  p.steps = cfg.steps;
+  p.sampler = to_string(cfg.kind);
+  p.seed = seed;
+  p.n = n;
+  return p;
+}
+
 std::vector<at::Tensor> trajectory_frames(const Trajectory& tr, const at::Tensor& final_x, bool denoised) {
   const size_t N = tr.states.empty() ? 0 : tr.states.size() - 1;
   std::vector<at::Tensor> out;
@@ -400,7 +421,7 @@ std::vector<std::string> step_labels(const std::vector<double>& t, bool denoised
       o << "step " << k << " of " << N << " \u00b7 x at \u03c3 = " << num(t[k], 3) << (k == 0 ? " (the starting noise)" : "");
     out.push_back(o.str());
   }
-  out.push_back("step " + std::to_string(N) + " of " + std::to_string(N) + " \u00b7 final samples (\u03c3 = 0)");
+  out.push_back("final samples (\u03c3 = 0) after " + std::to_string(N) + " steps");
   return out;
 }
 
@@ -413,7 +434,8 @@ AnimationSpec denoising_animation(const std::vector<AnimationRun>& runs, bool de
     spec.panels.push_back({r.title, r.colour, trajectory_frames(*r.trajectory, r.final_x, denoised)});
   }
   if (runs.empty()) throw InputError("an animation needs at least one run");
-  spec.frame_labels = step_labels(runs[0].trajectory->t, denoised);
+  // The headers follow the last run (the live / SIMS one; a pinned run on the left may have another schedule).
+  spec.frame_labels = step_labels(runs.back().trajectory->t, denoised);
   if (runs[0].final_x.dim() == 2 && provenance.is_object()) {
     std::string name;
     spec.reference = data::training_points(provenance, 4000, &name);
@@ -471,16 +493,18 @@ std::vector<Canvas> render_animation(const AnimationSpec& spec) {
     return scatter_axes(layers, P, ranges[f], kLabelPx);
   };
 
-  // Layout from the first frame (all frames have the same size: mosaics and plots keep theirs).
-  std::vector<Canvas> first_panels;
-  for (const AnimationPanel& p : spec.panels) first_panels.push_back(panel_canvas(p, 0));
+  // Every panel of every frame first: the layout holds the widest (tick labels differ from frame to frame).
+  const int n_panels = static_cast<int>(spec.panels.size());
+  std::vector<std::vector<Canvas>> panels(F);
   const int pad = 14;
   int pw = 0, ph = 0;
-  for (const Canvas& c : first_panels) {
-    pw = std::max(pw, c.width());
-    ph = std::max(ph, c.height());
-  }
-  const int n_panels = static_cast<int>(spec.panels.size());
+  for (size_t f = 0; f < F; ++f)
+    for (const AnimationPanel& p : spec.panels) {
+      panels[f].push_back(panel_canvas(p, f));
+      pw = std::max(pw, panels[f].back().width());
+      ph = std::max(ph, panels[f].back().height());
+    }
+  for (const AnimationPanel& p : spec.panels) pw = std::max(pw, Canvas::text_width(p.title, kTitlePx, true));
   int W = pad + n_panels * (pw + pad);
   int header_w = 0;
   for (const std::string& s : spec.frame_labels) header_w = std::max(header_w, Canvas::text_width(s, kHeaderPx, true));
@@ -509,8 +533,10 @@ std::vector<Canvas> render_animation(const AnimationSpec& spec) {
       const int x = x_start + k * (pw + pad);
       const Rgb tc = images ? Rgb{20, 20, 20} : p.colour;
       c.draw_text(p.title, x + (pw - Canvas::text_width(p.title, kTitlePx, true)) / 2, y, kTitlePx, tc, true);
-      const Canvas pc = f == 0 ? first_panels[k] : panel_canvas(p, f);
-      c.blit(pc, x + (pw - pc.width()) / 2, y + title_h);
+      // Right-aligned: a plot's right margin is fixed, so its square stays in place when the tick labels on its
+      // left change width; image mosaics are centred.
+      const Canvas& pc = panels[f][k];
+      c.blit(pc, images ? x + (pw - pc.width()) / 2 : x + pw - pc.width(), y + title_h);
     }
     y += title_h + ph;
     if (legend) {
@@ -545,7 +571,8 @@ AnimationFormat animation_format(const std::string& path) {
 void write_animation(const std::string& path, const std::vector<Canvas>& frames, double fps, double hold_last_s) {
   const AnimationFormat fmt = animation_format(path);
   if (frames.empty()) throw InputError("an animation needs at least one frame");
-  if (!(fps > 0 && fps <= 50)) throw InputError("frames per second must be in (0, 50], got " + num(fps));
+  if (!(fps >= 0.1 && fps <= 50)) throw InputError("frames per second must be 0.1 to 50, got " + num(fps));
+  if (!(hold_last_s >= 0 && hold_last_s <= 600)) throw InputError("the last frame is held 0 to 600 s");
   for (const Canvas& f : frames)
     if (f.width() != frames[0].width() || f.height() != frames[0].height() || f.width() <= 0)
       throw InputError("the frames of an animation must all have the same, non-empty size");

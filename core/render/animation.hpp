@@ -28,6 +28,9 @@ struct SamplingProvenance {
   std::vector<std::string> varied;  // settings a grid's axes vary ("omega", "seed", "steps", ...): left out
   // e.g. "base grid25-base.ckpt · aux grid25-aux.ckpt · ω = 0.5 for σ in (0.3, 80] · heun, 32 steps · seed 1 · 2000 samples"
   std::string caption() const;
+  // The fields from a run's settings (aux empty: no auxiliary).
+  static SamplingProvenance of(const std::string& base, const std::string& aux, const Guidance& g,
+                               const SamplerConfig& cfg, long long seed, long long n);
 };
 
 struct AnimationPanel {

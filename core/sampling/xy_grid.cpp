@@ -149,16 +149,9 @@ XYGridResult render_xy_grid(const XYGridRequest& req, const std::function<void(i
     }
   }
   // The caption: what produced the figure (the axes' settings are named on the axes).
-  render::SamplingProvenance prov;
-  prov.base = req.base->info().path;
-  if (uses_aux) prov.aux = req.aux->info().path;
-  prov.omega = req.g.omega;
-  prov.lo = req.g.lo;
-  prov.hi = req.g.hi;
-  prov.steps = req.cfg.steps;
-  prov.sampler = to_string(req.cfg.kind);
-  prov.seed = static_cast<long long>(req.seed);
-  prov.n = n;
+  render::SamplingProvenance prov = render::SamplingProvenance::of(
+      req.base->info().path, uses_aux ? req.aux->info().path : std::string(), req.g, req.cfg,
+      static_cast<long long>(req.seed), n);
   prov.per_cell = true;
   prov.varied = {ax.name, ay.name};
   out.image = render::with_caption(render::compose_grid(fig), prov.caption());

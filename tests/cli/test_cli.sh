@@ -80,9 +80,17 @@ for name, frames, ms in (("an.gif", 7, 170), ("an.png", 7, 100), ("ai.gif", 4, 1
     assert im.info["duration"] >= 1500, (name, "last frame held", im.info["duration"])
     assert len(seen) == frames, (name, "frames differ", len(seen))
 PY
-expect_error "animation .mp4" "$T/an.mp4" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an3.npy" --animation "$T/an.mp4"
-expect_error "animation bad view" "$T/an4.gif" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an4.npy" --animation "$T/an4.gif" --animation-view noise
-expect_error "animation bad fps" "$T/an5.gif" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an5.npy" --animation "$T/an5.gif" --fps 0
+# Bad animation flags: one error line before anything is sampled or written (the .npy output is not written).
+expect_error "animation .mp4" "$T/an3.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an3.npy" --animation "$T/an.mp4"
+expect_error "animation bad view" "$T/an4.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an4.npy" --animation "$T/an4.gif" --animation-view noise
+expect_error "animation bad fps" "$T/an5.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an5.npy" --animation "$T/an5.gif" --fps 0
+expect_error "animation bad axes" "$T/an6.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an6.npy" --animation "$T/an6.gif" --animation-axes zoom
+expect_error "animation bad panel" "$T/an7.npy" -- "$SIMS" sample --model "$FX/mlp_base.pt" --n 10 --seed 0 --out "$T/an7.npy" --animation "$T/an7.gif" --panel-size 50
+echo '{"kind":"gaussian","mean":[0.5],"cov":[[1.0]]}' > "$T/g1.json"
+expect_error "animation 1-D model" "$T/an8.npy" -- "$SIMS" sample --model "$T/g1.json" --n 10 --seed 0 --out "$T/an8.npy" --animation "$T/an8.gif"
+# More samples than an animation draws: the first 5000 points are animated, all 6000 are written.
+"$SIMS" sample --model "$FX/gauss.json" --n 6000 --seed 1 --steps 4 --out "$T/big.npy" --animation "$T/big.gif" \
+  >/dev/null 2>"$T/err" && [[ -s "$T/big.gif" ]] && ok || bad "animation of 6000 points: $(cat $T/err)"
 
 # --noise: x_0 = noise * t_0, and the same noise gives the same samples.
 $PY -c "import numpy as np; np.save('$T/noise.npy', np.random.default_rng(0).standard_normal((50, 2)).astype(np.float64))"

@@ -47,6 +47,7 @@
 #include "main_window.hpp"
 #include "message_area.hpp"
 #include "models_panel.hpp"
+#include "point_view.hpp"
 #include "sample_strip.hpp"
 #include "shift_view.hpp"
 #include "step_viewer.hpp"
@@ -283,6 +284,40 @@ class StudioTest : public QObject {
     sv->findChild<QCheckBox*>("playLoop")->setChecked(false);
     sv->findChild<QComboBox*>("playSpeed")->setCurrentIndex(2);
     sv->slider()->setValue(32);
+  }
+
+  // The point views zoom with the wheel about the cursor, pan by dragging, keep the zoom while the steps change
+  // (the axes are then fixed), and fit again on double-click.
+  void pointViewZoomsAndPans() {
+    QVERIFY(wait_result(0));
+    auto* view = dynamic_cast<PointView*>(w_->sims_view());
+    QVERIFY(view);
+    QWidget* canvas = view->findChild<QWidget*>();
+    QVERIFY(canvas);
+    const QRectF fitted = view->shown_bounds();
+    const QPoint centre(canvas->width() / 2, canvas->height() / 2);
+    QWheelEvent wheel(centre, canvas->mapToGlobal(centre), QPoint(), QPoint(0, 240), Qt::NoButton, Qt::NoModifier,
+                      Qt::NoScrollPhase, false);
+    QCoreApplication::sendEvent(canvas, &wheel);
+    QVERIFY(view->zoomed());
+    const QRectF zoomed = view->shown_bounds();
+    QVERIFY(zoomed.width() < 0.8 * fitted.width());
+    // Drag right by 50 px: the range moves left (the data follow the cursor).
+    QTest::mousePress(canvas, Qt::LeftButton, {}, centre);
+    QMouseEvent move(QEvent::MouseMove, QPointF(centre + QPoint(50, 0)), canvas->mapToGlobal(QPointF(centre + QPoint(50, 0))),
+                     Qt::NoButton, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(canvas, &move);
+    QTest::mouseRelease(canvas, Qt::LeftButton, {}, centre + QPoint(50, 0));
+    QVERIFY(view->shown_bounds().left() < zoomed.left());
+    QCOMPARE(view->shown_bounds().width(), zoomed.width());
+    // Another step keeps the user's range.
+    const QRectF panned = view->shown_bounds();
+    w_->steps()->slider()->setValue(20);
+    QCOMPARE(view->shown_bounds(), panned);
+    QTest::mouseDClick(canvas, Qt::LeftButton, {}, centre);
+    QVERIFY(!view->zoomed());
+    QCOMPARE(view->shown_bounds(), view->content().bounds);
+    w_->steps()->slider()->setValue(32);
   }
 
   void missingModelIsAMessage() {
@@ -958,6 +993,15 @@ class StudioTest : public QObject {
     QSignalSpy rows(s, &SweepView::row_added);
     s->run_button()->click();
     QTRY_VERIFY_WITH_TIMEOUT(rows.count() >= 1, 120000);
+    // The finished sweep before this one is overlaid, dashed, with its settings in the legend.
+    AnalysisChart* dist = s->distance_chart();
+    int earlier = -1;
+    for (int i = 0; i < dist->series_count(); ++i)
+      if (dist->series(i).name.startsWith("earlier: ")) earlier = i;
+    QVERIFY(earlier >= 0);
+    QVERIFY(dist->series(earlier).dashed);
+    QVERIFY(dist->series(earlier).name.contains("8 steps"));
+    QCOMPARE(dist->point_count(earlier), 2);
     s->cancel_button()->click();
     QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 60000);
     QCOMPARE(s->job()->state(), engine::JobState::Cancelled);

@@ -1016,16 +1016,9 @@ bool LiveApp::save_animation(const std::string& path, std::string* error) {
   if (r->base_x.defined() && !r->base_trajectory.states.empty())
     runs.push_back({panel_title(0), render::kBaseColour, &r->base_trajectory, r->base_x});
   runs.push_back({panel_title(1), r->request.aux ? render::kSimsColour : render::kBaseColour, &r->trajectory, r->x});
-  render::SamplingProvenance prov;
-  prov.base = base_path_;
-  if (r->request.aux) prov.aux = aux_path_;
-  prov.omega = r->request.guidance.omega;
-  prov.lo = r->request.guidance.lo;
-  prov.hi = r->request.guidance.hi;
-  prov.steps = r->request.sampler.steps;
-  prov.sampler = to_string(r->request.sampler.kind);
-  prov.seed = static_cast<long long>(r->request.seed);
-  prov.n = r->x.size(0);
+  const render::SamplingProvenance prov =
+      render::SamplingProvenance::of(base_path_, r->request.aux ? aux_path_ : std::string(), r->request.guidance,
+                                     r->request.sampler, static_cast<long long>(r->request.seed), r->x.size(0));
   try {
     const render::AnimationSpec spec = render::denoising_animation(runs, denoised_, prov, r->request.base->info().provenance);
     render::write_animation(path, render::render_animation(spec), std::min<double>(speed_, 25.0));
