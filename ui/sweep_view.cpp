@@ -16,6 +16,7 @@
 #include <QLineEdit>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTimer>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -472,7 +473,9 @@ void SweepView::ensure_large_view() {
   right_->insertWidget(0, large_);
   right_->setStretchFactor(0, 3);
   right_->setStretchFactor(1, 2);
-  right_->setSizes({300, 200});  // the table shows several rows on a short window too
+  // The table shows several rows on a short window too: the large view may shrink below a view's usual minimum.
+  large_->setMinimumSize(160, 160);
+  right_->setSizes({300, 200});
 }
 
 void SweepView::show_shares(bool on) {
@@ -512,6 +515,11 @@ void SweepView::resizeEvent(QResizeEvent* e) {
   // On a short window (a 1280 x 720 screen) the strip's cells shrink so the charts keep room for their axes.
   strip_->set_cell_size(height() < 660 ? 76 : 100);
   QWidget::resizeEvent(e);
+  // The large view and the table share the right column 3 : 2 after a resize (once the layout has run).
+  QTimer::singleShot(0, this, [this] {
+    const int h = right_->height();
+    if (large_ && h > 0) right_->setSizes({h - 2 * h / 5, 2 * h / 5});
+  });
 }
 
 engine::JobFn SweepView::prepare_job() {
