@@ -14,6 +14,7 @@
 #include "guidance_panel.hpp"
 #include "message_area.hpp"
 #include "models_panel.hpp"
+#include "point_view.hpp"
 #include "step_viewer.hpp"
 
 namespace sims::ui {
@@ -284,6 +285,13 @@ void LiveView::ensure_views(const std::vector<int64_t>& shape) {
   delete sims_view_;
   base_view_ = make_sample_view(shape, views_);
   sims_view_ = make_sample_view(shape, views_);
+  // Side by side on the same axes: a zoom or pan in one view moves the other with it.
+  auto* pb = dynamic_cast<PointView*>(base_view_);
+  auto* ps = dynamic_cast<PointView*>(sims_view_);
+  if (pb && ps) {
+    pb->on_zoom = [ps](const QRectF& box) { ps->set_zoom(box); };
+    ps->on_zoom = [pb](const QRectF& box) { pb->set_zoom(box); };
+  }
   base_view_->setObjectName("baseView");
   sims_view_->setObjectName("simsView");
   views_->addWidget(base_view_);

@@ -260,11 +260,22 @@ void PointView::zoom_by(double factor, const QPointF& px) {
   if (w < 1e-9 || w > 1e9) return;
   zoom_ = QRectF(c.x() - (c.x() - b.left()) * factor, c.y() - (c.y() - b.top()) * factor, w, h);
   apply_view();
+  zoom_changed();
 }
 
 void PointView::reset_zoom() {
   zoom_ = QRectF();
   apply_view();
+}
+
+void PointView::set_zoom(const QRectF& box) {
+  if (box == zoom_) return;
+  zoom_ = box;
+  apply_view();
+}
+
+void PointView::zoom_changed() {
+  if (on_zoom) on_zoom(zoom_);
 }
 
 // Wheel: zoom about the cursor; drag: pan; double-click: fit the samples again (the axes follow σ again);
@@ -294,6 +305,7 @@ bool PointView::eventFilter(QObject* o, QEvent* e) {
         zoom_ = drag_bounds_.translated(-d.x() / f.plot.width() * drag_bounds_.width(),
                                         d.y() / f.plot.height() * drag_bounds_.height());
         apply_view();
+        zoom_changed();
       } else {
         canvas_->update();
       }
@@ -304,6 +316,7 @@ bool PointView::eventFilter(QObject* o, QEvent* e) {
       return true;
     case QEvent::MouseButtonDblClick:
       reset_zoom();
+      zoom_changed();
       return true;
     case QEvent::Leave:
       hover_ = QPointF(-1, -1);

@@ -4,6 +4,7 @@
 // headless test, a remote display) it falls back to QPainter for everything;
 // SIMS_STUDIO_RENDERER=painter|gl forces one.
 #pragma once
+#include <functional>
 #include <QImage>
 
 #include "sample_view.hpp"
@@ -25,6 +26,10 @@ class PointView final : public SampleView {
   void zoom_by(double factor, const QPointF& canvas_px);
   void reset_zoom();
   bool zoomed() const { return zoom_.isValid(); }
+  // Sets the zoom box without telling on_zoom (invalid: the content's own bounds).
+  void set_zoom(const QRectF& box);
+  // Called when the user zooms, pans or resets (e.g. to give the view beside it the same range).
+  std::function<void(const QRectF&)> on_zoom;
   QRectF shown_bounds() const { return shown_.bounds; }
 
   // Whether an OpenGL context can be created here (checked once).
@@ -42,6 +47,7 @@ class PointView final : public SampleView {
   const QImage& points_layer(const PlotFrame& f, double dpr);
   bool eventFilter(QObject* o, QEvent* e) override;
   void apply_view();
+  void zoom_changed();
   QPointF data_at(const QPointF& canvas_px) const;
   void paint_hover(QPainter& p, const PlotFrame& f);
   ViewContent content_;  // as set

@@ -327,7 +327,7 @@ Canvas render_plot(const LinePlot& p) {
 }
 
 Canvas scatter_axes(const std::vector<ScatterLayer>& layers, int size, const PlotRange& r, float label_px) {
-  const std::vector<double> xt = nice_ticks(r.x0, r.x1, 5), yt = nice_ticks(r.y0, r.y1, 5);
+  const std::vector<double> xt = nice_ticks(r.x0, r.x1, 6), yt = nice_ticks(r.y0, r.y1, 6);
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
   int label_w = 0;
   for (double v : yt) label_w = std::max(label_w, Canvas::text_width(tick_label(v, ystep), label_px));

@@ -301,6 +301,10 @@ class StudioTest : public QObject {
     QCoreApplication::sendEvent(canvas, &wheel);
     QVERIFY(view->zoomed());
     const QRectF zoomed = view->shown_bounds();
+    // The base view beside it follows (same axes for the comparison).
+    auto* base_view = dynamic_cast<PointView*>(w_->base_view());
+    QVERIFY(base_view);
+    QCOMPARE(base_view->shown_bounds(), zoomed);
     QVERIFY(zoomed.width() < 0.8 * fitted.width());
     // Drag right by 50 px: the range moves left (the data follow the cursor).
     QTest::mousePress(canvas, Qt::LeftButton, {}, centre);
@@ -314,8 +318,10 @@ class StudioTest : public QObject {
     const QRectF panned = view->shown_bounds();
     w_->steps()->slider()->setValue(20);
     QCOMPARE(view->shown_bounds(), panned);
+    QCOMPARE(base_view->shown_bounds(), panned);
     QTest::mouseDClick(canvas, Qt::LeftButton, {}, centre);
     QVERIFY(!view->zoomed());
+    QVERIFY(!base_view->zoomed());
     QCOMPARE(view->shown_bounds(), view->content().bounds);
     w_->steps()->slider()->setValue(32);
   }
