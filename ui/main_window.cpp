@@ -135,9 +135,8 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
     view->addAction("&" + tabs_->tabText(i) + " tab", QKeySequence(QString("Ctrl+%1").arg(i + 1)), this,
                     [this, i] { tabs_->setCurrentIndex(i); });
   view->addSeparator();
-  QAction* play = view->addAction("&Play / pause the steps", QKeySequence(Qt::Key_Space), this, [this] {
-    if (tabs_->currentIndex() == 0) live_view_->steps()->toggle_play();
-  });
+  QAction* play = view->addAction("&Play / pause the steps", QKeySequence(Qt::Key_Space), this,
+                                  [this] { live_view_->steps()->toggle_play(); });
   play->setObjectName("playAction");
   // Space only where the steps are: inside the Live tab's views and step viewer (elsewhere a focused button or
   // box keeps its own Space).

@@ -72,10 +72,10 @@ void write_animation(const SampleArgs& a, const DenoiserPtr& base, const Denoise
   const int64_t rows = std::min<int64_t>(noise.size(0), animation_rows(base->info().sample_shape));
   const at::Tensor drawn = noise.narrow(0, 0, rows);
   so.record_trajectory = true;
+  const bool resample = main_run.trajectory.states.empty() || main_run.x.size(0) > rows;
   SampleResult again;
-  if (main_run.trajectory.states.empty() || main_run.x.size(0) > rows)
-    again = EdmSampler(base, aux, cfg, g).sample(drawn, so);
-  const SampleResult& r = main_run.trajectory.states.empty() || main_run.x.size(0) > rows ? again : main_run;
+  if (resample) again = EdmSampler(base, aux, cfg, g).sample(drawn, so);
+  const SampleResult& r = resample ? again : main_run;
   const bool denoised = a.animation_view == "denoised";
   std::ostringstream sims_title;
   sims_title << "SIMS (\u03c9 = " << g.omega << ")";
@@ -91,8 +91,9 @@ void write_animation(const SampleArgs& a, const DenoiserPtr& base, const Denoise
     runs.push_back({aux ? sims_title.str() : std::string("base"), render::kBaseColour, &r.trajectory, r.x});
   }
   render::AnimationSpec spec = render::denoising_animation(runs, denoised, prov, base->info().provenance);
-  spec.caption = caption_of(a, main_run.x.size(0)) +
-                 (rows < main_run.x.size(0) ? " (the first " + std::to_string(rows) + " shown)" : std::string());
+  // denoising_animation captioned it with the provenance; add the noise file and how many rows are shown.
+  if (!a.noise.empty()) spec.caption += " \u00b7 noise " + a.noise;
+  if (rows < main_run.x.size(0)) spec.caption += " (the first " + std::to_string(rows) + " shown)";
   spec.follow_axes = a.animation_axes == "follow";
   spec.panel_px = a.panel_px;
   render::write_animation(a.animation, render::render_animation(spec), a.fps);

@@ -332,8 +332,10 @@ Canvas scatter_axes(const std::vector<ScatterLayer>& layers, int size, const Plo
   int label_w = 0;
   for (double v : yt) label_w = std::max(label_w, Canvas::text_width(tick_label(v, ystep), label_px));
   const int tick = 4, left = label_w + tick + 4, bottom = static_cast<int>(label_px * 1.5f) + tick;
-  // Room on the right for the last x label's overhang.
-  const int right = static_cast<int>(label_px * 1.6f), top = static_cast<int>(label_px * 0.6f);
+  // Room on the right for the last x label's overhang (half its width: labels are centred on their ticks).
+  int right = static_cast<int>(label_px * 1.6f);
+  if (!xt.empty()) right = std::max(right, Canvas::text_width(tick_label(xt.back(), xstep), label_px) / 2 + 2);
+  const int top = static_cast<int>(label_px * 0.6f);
   Canvas c(left + size + right, top + size + bottom, {255, 255, 255});
   c.fill_rect(left, top, size, size, {252, 252, 250});
   auto px_x = [&](double v) { return left + static_cast<int>(std::lround((v - r.x0) / (r.x1 - r.x0) * (size - 1))); };
