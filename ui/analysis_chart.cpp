@@ -4,12 +4,15 @@
 #include <cmath>
 
 #include <QAreaSeries>
+#include <QBuffer>
 #include <QFontMetricsF>
 #include <QGraphicsTextItem>
 #include <QLegend>
 #include <QLineSeries>
 #include <QMouseEvent>
+#include <QPageSize>
 #include <QPainter>
+#include <QPdfWriter>
 #include <QSaveFile>
 #include <QScatterSeries>
 #include <QTextDocument>
@@ -229,7 +232,7 @@ void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
   c.rect(plot, QColor(0, 0, 0, 0), kAxisColour);
   c.text(QPointF(plot.center().x(), plot.bottom() + 38), ch.x_title(), 13, kText, 0, false);
   c.text(QPointF(box.left() + 18, plot.center().y()), ch.y_title(), 13, kText, 0, false, -90);
-  // Data: bands, then lines and markers, then the highlight rings.
+  // Data: bands, then error bars, then lines and markers (the on-screen selection ring is not exported).
   c.clip(plot.adjusted(-6, -6, 6, 6));
   for (int i = 0; i < ch.series_count(); ++i) {
     const ChartSeries& s = ch.series(i);
@@ -269,11 +272,6 @@ void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
     for (const auto& p : s.points)
       if (std::isfinite(p.y())) c.circle(map(p.x(), p.y()), s.dashed ? 2.5 : 3.5, s.dashed ? Qt::white : s.colour, s.colour, 1.2);
   }
-  if (std::isfinite(ch.highlight()))
-    for (int i = 0; i < ch.series_count(); ++i)
-      for (const auto& p : ch.series(i).points)
-        if (std::abs(p.x() - ch.highlight()) < 1e-9 && std::isfinite(p.y()))
-          c.circle(map(p.x(), p.y()), 7, QColor(0, 0, 0, 0), QColor(20, 20, 30), 1.6);
   c.unclip();
   // Legend.
   double y = plot.bottom() + 50 + 14;
@@ -550,35 +548,102 @@ void AnalysisChart::mousePressEvent(QMouseEvent* e) {
   QChartView::mousePressEvent(e);
 }
 
-QImage AnalysisChart::render_image(const QSize& size) const { return charts_image({this}, size.width(), size.height()); }
-
-QString AnalysisChart::svg_elements(double x0, double y0, double w, double h) const {
-  SvgCanvas c;
-  paint_chart(c, *this, QRectF(x0, y0, w, h));
-  return c.out;
-}
-
 // [SECTION] Exports ----------------------------------------------------------------------------
 
-QString charts_svg(const std::vector<const AnalysisChart*>& charts, int width, int height_each) {
-  const int h = height_each * static_cast<int>(charts.size());
-  QString s = QString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                      "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%1\" height=\"%2\" "
-                      "viewBox=\"0 0 %1 %2\">\n")
-                  .arg(width)
-                  .arg(h);
-  for (size_t i = 0; i < charts.size(); ++i) s += charts[i]->svg_elements(0, static_cast<double>(i) * height_each, width, height_each);
-  return s + "</svg>\n";
+namespace {
+
+// The caption's lines, wrapped to the document's width.
+constexpr double kCaptionPx = 12, kCaptionLine = 16, kCaptionPad = 10;
+
+QStringList caption_lines(const QString& caption, double width) {
+  QStringList lines;
+  QString cur;
+  for (const QString& word : caption.split(' ', Qt::SkipEmptyParts)) {
+    const QString next = cur.isEmpty() ? word : cur + ' ' + word;
+    if (!cur.isEmpty() && text_width(next, kCaptionPx) > width) {
+      lines << cur;
+      cur = word;
+    } else {
+      cur = next;
+    }
+  }
+  if (!cur.isEmpty()) lines << cur;
+  return lines;
 }
 
-QImage charts_image(const std::vector<const AnalysisChart*>& charts, int width, int height_each) {
-  QImage img(width, height_each * static_cast<int>(std::max<size_t>(charts.size(), 1)), QImage::Format_RGB32);
-  img.fill(Qt::white);
-  QPainter p(&img);
-  PainterCanvas c(p);
+double caption_height(const ChartExportOptions& o) {
+  const int n = static_cast<int>(caption_lines(o.caption, o.width - 2 * kCaptionPad).size());
+  return n == 0 ? 0 : kCaptionPad + n * kCaptionLine + 6;
+}
+
+void paint_document(Canvas& c, const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o) {
   for (size_t i = 0; i < charts.size(); ++i)
-    paint_chart(c, *charts[i], QRectF(0, static_cast<double>(i) * height_each, width, height_each));
+    paint_chart(c, *charts[i], QRectF(0, static_cast<double>(i) * o.height_each, o.width, o.height_each));
+  double y = static_cast<double>(charts.size()) * o.height_each + kCaptionPad + kCaptionPx;
+  for (const QString& line : caption_lines(o.caption, o.width - 2 * kCaptionPad)) {
+    c.text(QPointF(kCaptionPad, y), line, kCaptionPx, QColor(85, 85, 92), -1, false);
+    y += kCaptionLine;
+  }
+}
+
+}  // namespace
+
+ChartExportOptions clamped(ChartExportOptions o) {
+  o.width = std::clamp(o.width, 300, 4000);
+  o.height_each = std::clamp(o.height_each, 200, 3000);
+  o.dpi = std::clamp(o.dpi, 72, 600);
+  return o;
+}
+
+QSizeF charts_size(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o) {
+  return QSizeF(o.width, static_cast<double>(std::max<size_t>(charts.size(), 1)) * o.height_each + caption_height(o));
+}
+
+QString charts_svg(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o) {
+  const QSizeF size = charts_size(charts, o);
+  SvgCanvas c;
+  c.rect(QRectF(QPointF(0, 0), size), Qt::white, QColor(0, 0, 0, 0));
+  paint_document(c, charts, o);
+  return QString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%1\" height=\"%2\" "
+                 "viewBox=\"0 0 %1 %2\">\n")
+             .arg(std::ceil(size.width()))
+             .arg(std::ceil(size.height())) +
+         c.out + "</svg>\n";
+}
+
+QImage charts_image(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o) {
+  const QSizeF size = charts_size(charts, o);
+  const double scale = o.dpi / 96.0;
+  QImage img(static_cast<int>(std::ceil(size.width() * scale)), static_cast<int>(std::ceil(size.height() * scale)),
+             QImage::Format_RGB32);
+  img.fill(Qt::white);
+  const int per_metre = static_cast<int>(std::lround(o.dpi / 0.0254));
+  img.setDotsPerMeterX(per_metre);
+  img.setDotsPerMeterY(per_metre);
+  QPainter p(&img);
+  p.scale(scale, scale);
+  PainterCanvas c(p);
+  paint_document(c, charts, o);
   return img;
+}
+
+QByteArray charts_pdf(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o) {
+  const QSizeF size = charts_size(charts, o);
+  QByteArray bytes;
+  QBuffer buf(&bytes);
+  buf.open(QIODevice::WriteOnly);
+  {
+    QPdfWriter pdf(&buf);
+    pdf.setCreator("SIMS Studio");
+    pdf.setResolution(96);  // one painter unit = one CSS pixel, as in the SVG
+    pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
+    pdf.setPageSize(QPageSize(size * 0.75, QPageSize::Point, QString(), QPageSize::ExactMatch));
+    QPainter p(&pdf);
+    PainterCanvas c(p);
+    paint_document(c, charts, o);
+  }
+  return bytes;
 }
 
 bool save_bytes(const QString& path, const QByteArray& bytes, QString* error) {

@@ -12,6 +12,7 @@
 #include <QColor>
 #include <QImage>
 #include <QPointF>
+#include <QSizeF>
 #include <QString>
 
 class QAbstractSeries;
@@ -67,10 +68,6 @@ class AnalysisChart final : public QChartView {
   double highlight() const { return highlight_x_; }
   ChartRange range() const;
 
-  // The chart drawn at the given size (PNG exports).
-  QImage render_image(const QSize& size) const;
-  // The chart as SVG elements inside the box (x0, y0, w, h) of a document.
-  QString svg_elements(double x0, double y0, double w, double h) const;
 
  Q_SIGNALS:
   // The x of the data column nearest to a click in the plot area.
@@ -104,10 +101,22 @@ class AnalysisChart final : public QChartView {
   double highlight_x_ = std::numeric_limits<double>::quiet_NaN();
 };
 
-// Several charts stacked vertically as one SVG document (width x height each).
-QString charts_svg(const std::vector<const AnalysisChart*>& charts, int width, int height_each);
-// ... and as one image.
-QImage charts_image(const std::vector<const AnalysisChart*>& charts, int width, int height_each);
+// How exported charts are laid out: several charts stacked vertically, the document's width and each chart's
+// height in CSS pixels (1/96 inch), a caption under them saying what produced the numbers, and a PNG's
+// resolution. Exports draw the data only (no on-screen selection ring).
+struct ChartExportOptions {
+  int width = 900, height_each = 400;  // 300..4000 and 200..3000
+  int dpi = 96;                        // PNG: pixels = size × dpi / 96, recorded in the file (72..600)
+  QString caption;                     // wrapped to the width under the charts; empty: none
+};
+// Clamps the sizes and the resolution into their ranges.
+ChartExportOptions clamped(ChartExportOptions o);
+// The document's size in CSS pixels (the caption included).
+QSizeF charts_size(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o);
+// As one SVG document, one image, or one vector PDF page of the document's size.
+QString charts_svg(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o);
+QImage charts_image(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o);
+QByteArray charts_pdf(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o);
 
 // Writes bytes atomically (QSaveFile); false and `error` on failure.
 bool save_bytes(const QString& path, const QByteArray& bytes, QString* error);

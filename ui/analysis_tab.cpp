@@ -4,9 +4,12 @@
 #include <cmath>
 
 #include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFormLayout>
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -17,6 +20,7 @@
 #include <QScrollArea>
 #include <QPushButton>
 #include <QSettings>
+#include <QSpinBox>
 #include <QStyle>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -304,16 +308,75 @@ bool AnalysisTab::export_csv(const QString& path) {
   return export_with(path, [&](QString* err) { return save_bytes(path, QByteArray::fromStdString(results_csv()), err); });
 }
 
+ChartExportOptions AnalysisTab::chart_export() const {
+  QSettings s;
+  ChartExportOptions o;
+  o.width = s.value("export/chartWidth", 900).toInt();
+  o.height_each = s.value("export/chartHeight", spec_.export_chart_height).toInt();
+  o.dpi = s.value("export/chartDpi", 96).toInt();
+  o = clamped(o);
+  o.caption = export_caption();
+  return o;
+}
+
+void AnalysisTab::set_chart_export(const ChartExportOptions& given) {
+  const ChartExportOptions o = clamped(given);
+  QSettings s;
+  s.setValue("export/chartWidth", o.width);
+  s.setValue("export/chartHeight", o.height_each);
+  s.setValue("export/chartDpi", o.dpi);
+}
+
 bool AnalysisTab::export_png(const QString& path) {
-  return export_with(path, [&](QString* err) {
-    return save_png(path, charts_image(export_charts(), 900, spec_.export_chart_height), err);
-  });
+  return export_with(path, [&](QString* err) { return save_png(path, charts_image(export_charts(), chart_export()), err); });
 }
 
 bool AnalysisTab::export_svg(const QString& path) {
   return export_with(path, [&](QString* err) {
-    return save_bytes(path, charts_svg(export_charts(), 900, spec_.export_chart_height).toUtf8(), err);
+    return save_bytes(path, charts_svg(export_charts(), chart_export()).toUtf8(), err);
   });
+}
+
+bool AnalysisTab::export_pdf(const QString& path) {
+  return export_with(path, [&](QString* err) { return save_bytes(path, charts_pdf(export_charts(), chart_export()), err); });
+}
+
+void AnalysisTab::chart_size_dialog() {
+  ChartExportOptions o = chart_export();
+  QDialog d(this);
+  d.setWindowTitle("Chart export size");
+  auto* form = new QFormLayout(&d);
+  auto spin = [&](int lo, int hi, int v, const QString& suffix) {
+    auto* b = new QSpinBox(&d);
+    b->setRange(lo, hi);
+    b->setValue(v);
+    b->setSuffix(suffix);
+    return b;
+  };
+  auto* width = spin(300, 4000, o.width, " px");
+  auto* height = spin(200, 3000, o.height_each, " px");
+  auto* dpi = spin(72, 600, o.dpi, " dpi");
+  width->setObjectName("chartWidth");
+  height->setObjectName("chartHeight");
+  dpi->setObjectName("chartDpi");
+  form->addRow("Width:", width);
+  form->addRow("Height of each chart:", height);
+  form->addRow("PNG resolution:", dpi);
+  auto* note = new QLabel("Sizes in CSS pixels (1/96 inch), as in the SVG and PDF; a PNG at 192 dpi has twice as "
+                          "many pixels each way and records its resolution. The caption with the run's settings "
+                          "goes under the charts.", &d);
+  note->setWordWrap(true);
+  note->setMaximumWidth(360);
+  form->addRow(note);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &d);
+  connect(buttons, &QDialogButtonBox::accepted, &d, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, &d, &QDialog::reject);
+  form->addRow(buttons);
+  if (d.exec() != QDialog::Accepted) return;
+  o.width = width->value();
+  o.height_each = height->value();
+  o.dpi = dpi->value();
+  set_chart_export(o);
 }
 
 void AnalysisTab::export_menu() {
@@ -335,10 +398,18 @@ void AnalysisTab::export_menu() {
     const QString f = ask("Export the " + noun + " charts as SVG", noun + ".svg", "SVG drawings (*.svg)");
     if (!f.isEmpty()) export_svg(f);
   });
+  m.addAction("Charts as PDF…", this, [=] {
+    const QString f = ask("Export the " + noun + " charts as PDF", noun + ".pdf", "PDF documents (*.pdf)");
+    if (!f.isEmpty()) export_pdf(f);
+  });
   m.addAction("Table as CSV…", this, [=] {
     const QString f = ask(spec_.csv_title, noun + ".csv", "CSV tables (*.csv)");
     if (!f.isEmpty()) export_csv(f);
   });
+  m.addSeparator();
+  const ChartExportOptions o = chart_export();
+  m.addAction(QString("Chart size: %1 × %2 px each, PNG at %3 dpi…").arg(o.width).arg(o.height_each).arg(o.dpi), this,
+              [this] { chart_size_dialog(); });
   m.exec(export_->mapToGlobal(QPoint(0, export_->height())));
 }
 

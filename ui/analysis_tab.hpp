@@ -34,6 +34,8 @@ class QEvent;
 
 namespace sims::ui {
 
+struct ChartExportOptions;
+
 class AnalysisChart;
 class MessageArea;
 
@@ -100,7 +102,7 @@ struct AnalysisTabSpec {
   QString run_text;           // "Run sweep"
   QString nothing_to_export;  // the message of an export before there are results
   QString csv_title;          // the CSV file dialog's title
-  int export_chart_height = 400;  // per chart, in the PNG and SVG exports (900 wide)
+  int export_chart_height = 400;  // per chart, in the exports (900 wide), unless the user sets other sizes
 };
 
 // The width of the studio's side panels (the Live tab's and the analysis tabs'), scroll bar included.
@@ -125,11 +127,17 @@ class AnalysisTab : public QWidget {
 
   // Something to export (and to show).
   virtual bool has_results() const = 0;
-  // The table as CSV, the charts as PNG or SVG; false (and a message) when
-  // there is nothing to export yet or the file cannot be written.
+  // The table as CSV, the charts as PNG, SVG or PDF (at chart_export()'s sizes and resolution, with the
+  // run's caption); false (and a message) when there is nothing to export yet or the file cannot be written.
   bool export_csv(const QString& path);
   bool export_png(const QString& path);
   bool export_svg(const QString& path);
+  bool export_pdf(const QString& path);
+  // The charts' export sizes and PNG resolution (kept in the settings); the caption is the run's.
+  ChartExportOptions chart_export() const;
+  void set_chart_export(const ChartExportOptions& o);
+  // What produced the results shown (models, ω, interval, sampler, steps, seed, sizes), under exported charts.
+  virtual QString export_caption() const = 0;
 
  public Q_SLOTS:
   // Builds the job from the form (prepare_job) and runs it; a form the job
@@ -152,6 +160,8 @@ class AnalysisTab : public QWidget {
   // The table as CSV and the charts that an export shows.
   virtual std::string results_csv() const = 0;
   virtual std::vector<const AnalysisChart*> export_charts() const = 0;
+  // The size and resolution dialog of the Export menu.
+  void chart_size_dialog();
 
   MessageArea* messages() const { return messages_; }
   JobControls* jobs() const { return jobs_; }

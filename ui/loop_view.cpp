@@ -123,6 +123,16 @@ std::string LoopPlan::summary() const {
   return s.str();
 }
 
+QString LoopView::export_caption() const {
+  // The run shown (an overlaid earlier run is named by its own legend entry).
+  QString c = QString::fromStdString(running_.summary());
+  if (running_.family == "diffusion2d")
+    c += QString(" Sampler: heun, %1 steps; seed %2.").arg(running_.steps).arg(running_.seed);
+  else
+    c += QString(" Seed %1.").arg(running_.seed);
+  return c;
+}
+
 std::string LoopOutcome::to_csv() const {
   std::ostringstream s;
   s << "generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median,w2_base_mean,seconds\n";

@@ -109,6 +109,8 @@ class LoopView final : public AnalysisTab {
   const LoopOutcome& outcome() const { return current_; }
   bool has_results() const override { return !current_.generations.empty(); }
 
+  QString export_caption() const override;
+
  Q_SIGNALS:
   void generation_added(int generation);
 

@@ -30,6 +30,7 @@
 #include "analysis_chart.hpp"
 #include "common/error.hpp"
 #include "message_area.hpp"
+#include "render/animation.hpp"
 #include "metrics/features.hpp"
 #include "sweep_view.hpp"  // parse_omega_list
 
@@ -195,6 +196,27 @@ bool read_shift_results(const QString& dir, ShiftShown* out, QString* error) {
   s.example = s.folder == shift_example_folder();
   *out = std::move(s);
   return true;
+}
+
+QString ShiftView::export_caption() const {
+  // From the run's own configuration (results.json), else from the settings it ran with.
+  loops::ShiftConfig c = hidden_;
+  if (shown_.config.is_object()) {
+    try {
+      c = loops::ShiftConfig::from_json(shown_.config);
+    } catch (const Error&) {
+      return "shift run in " + shown_.folder + " (its configuration cannot be read)";
+    }
+  }
+  render::SamplingProvenance p = render::SamplingProvenance::of(
+      c.base, "fine-tuned on the base's samples with " + c.attribute + " = 1",
+      Guidance{0, c.interval_lo, c.interval_hi}, c.eval_sampler, static_cast<long long>(c.eval_seed), c.n_eval);
+  p.per_cell = true;
+  p.varied = {"omega"};
+  return QString::fromStdString(p.caption()) + QString(" · target %1 of %2 = 1 · aux set %3 images · run folder %4")
+                    .arg(pct(c.target, 0), QString::fromStdString(c.attribute))
+                    .arg(c.n_aux)
+                    .arg(QFileInfo(shown_.folder).fileName());
 }
 
 // [SECTION] The view --------------------------------------------------------------------------

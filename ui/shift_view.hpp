@@ -72,6 +72,8 @@ class ShiftView final : public AnalysisTab {
   // Shows DIR's results; false (and a message, the view unchanged) when it has none.
   bool load_results(const QString& dir);
 
+  QString export_caption() const override;
+
  public Q_SLOTS:
   void load_dialog();
 

@@ -29,6 +29,7 @@
 #include "data/toy2d.hpp"
 #include "message_area.hpp"
 #include "models_panel.hpp"
+#include "render/animation.hpp"
 #include "sample_strip.hpp"
 
 namespace sims::ui {
@@ -543,6 +544,14 @@ engine::JobFn SweepView::prepare_job() {
                        .arg(std::isinf(p.hi) ? QString("∞") : QString::number(p.hi, 'g', 3))
                        .arg(p.steps)
                        .arg(p.seed);
+  render::SamplingProvenance prov = render::SamplingProvenance::of(
+      models_->path(ModelRole::Base).toStdString(), models_->path(ModelRole::Aux).toStdString(), Guidance{0, p.lo, p.hi},
+      SamplerConfig{}, static_cast<long long>(p.seed), p.n);
+  prov.steps = p.steps;
+  prov.per_cell = true;
+  prov.varied = {"omega"};
+  caption_ = QString::fromStdString(prov.caption()) +
+             QString(" · compared with %1 real samples (%2)").arg(p.n).arg(QString::fromStdString(p.real));
   messages()->info(QString("sweep: %1 ω values × %2 samples, %3").arg(p.omegas.size()).arg(p.n).arg(models_text_));
 
   auto to_reference = on_ui<SampleSet>([this](const SampleSet& s) { on_reference(s); });

@@ -73,6 +73,8 @@ class SweepView final : public AnalysisTab {
   int selected() const { return selected_; }
   bool has_results() const override { return !result_.rows.empty(); }
 
+  QString export_caption() const override { return caption_; }
+
  public Q_SLOTS:
   // Shows row i (one ω) large and marks it in the charts, strip and table.
   void select(int row);
@@ -133,6 +135,7 @@ class SweepView final : public AnalysisTab {
     QString label;
   };
   std::vector<Earlier> earlier_;
+  QString caption_;  // the running/shown sweep's provenance, under exported charts
   QString running_label_;  // the running sweep's settings, its label once it is an earlier one
   QCheckBox* overlay_ = nullptr;
 };

@@ -69,7 +69,7 @@ int main(int argc, char* argv[]) {
   QCommandLineOption train_shot("train-screenshot", "Start the Train job, save the dialog to FILE after --train-seconds, then quit.", "FILE");
   QCommandLineOption train_secs("train-seconds", "Seconds before --train-screenshot (default 8).", "S", "8");
   QCommandLineOption exports("export", "With --run-demo: write the tab's table and charts to PREFIX.csv, PREFIX.png and "
-                             "PREFIX.svg when it finishes, then quit.", "PREFIX");
+                             "PREFIX.svg and PREFIX.pdf when it finishes, then quit.", "PREFIX");
   QCommandLineOption tab("tab", "Open on tab NAME: live, sweep, loops or shift.", "NAME");
   QCommandLineOption shift_results("shift-results", "Show this shift run folder's results in the Shift tab.", "DIR");
   QCommandLineOption demo("run-demo",
@@ -155,12 +155,14 @@ int main(int argc, char* argv[]) {
           bool ok = false;
           if (tab_index == 1) {
             SweepView* v = w.sweep_view();
-            ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg");
+            ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg") &&
+                 v->export_pdf(prefix + ".pdf");
           } else {
             LoopView* v = w.loop_view();
-            ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg");
+            ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg") &&
+                 v->export_pdf(prefix + ".pdf");
           }
-          if (!ok) std::fprintf(stderr, "error: could not export to %s.{csv,png,svg}\n", qPrintable(prefix));
+          if (!ok) std::fprintf(stderr, "error: could not export to %s.{csv,png,svg,pdf}\n", qPrintable(prefix));
         }
         QTimer::singleShot(600, &w, [&w, file] {
           if (!file.isEmpty()) w.grab().save(file);

@@ -378,7 +378,10 @@ std::string SamplingProvenance::caption() const {
   o << " \u00b7 " << (varies("sampler") ? std::string("EDM sampler") : sampler.empty() ? std::string("heun") : sampler);
   if (!varies("steps")) o << ", " << steps << "\u00a0steps";
   if (seed >= 0 && !varies("seed")) o << " \u00b7 seed\u00a0" << seed;
-  if (n > 0) o << " \u00b7 " << n << (per_cell ? "\u00a0samples per cell" : "\u00a0samples");
+  const bool per_omega = varied.size() == 1 && varied[0] == "omega";
+  if (n > 0)
+    o << " \u00b7 " << n
+      << (!per_cell ? "\u00a0samples" : per_omega ? "\u00a0samples per\u00a0\u03c9" : "\u00a0samples per cell");
   if (!varied.empty()) {
     o << " \u00b7 on the axes:";
     for (size_t i = 0; i < varied.size(); ++i) o << (i ? ", " : " ") << (varied[i] == "omega" ? std::string("\u03c9") : varied[i]);

@@ -24,7 +24,7 @@ struct SamplingProvenance {
   std::string sampler;    // "heun" / "euler"
   long long seed = -1;    // < 0: not seeded (noise from a file)
   long long n = 0;        // samples
-  bool per_cell = false;  // n counts the samples of each cell of a grid
+  bool per_cell = false;  // n counts the samples of each cell of a grid (of each ω when only ω varies)
   std::vector<std::string> varied;  // settings a grid's axes vary ("omega", "seed", "steps", ...): left out
   // e.g. "base grid25-base.ckpt · aux grid25-aux.ckpt · ω = 0.5 for σ in (0.3, 80] · heun, 32 steps · seed 1 · 2000 samples"
   std::string caption() const;

@@ -8,6 +8,7 @@
 // while dragging (printed; SIMS_BENCH_OUT=FILE writes them as JSON).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -986,6 +987,38 @@ class StudioTest : public QObject {
     QVERIFY(s->export_png(png));
     check_png(png, 900, 800);
     QVERIFY(!s->export_png(tmp_.filePath("no/such/dir/sweep.png")));
+    // What produced the numbers is under the charts; the selection ring is not exported; size, resolution, PDF.
+    const QString caption = s->export_caption();
+    QVERIFY2(caption.contains("aux ") && caption.contains("steps") && caption.contains("seed") &&
+                 caption.contains("samples per") && caption.contains("for σ in"), qPrintable(caption));
+    QFile svg_file(svg);
+    QVERIFY(svg_file.open(QIODevice::ReadOnly));
+    QVERIFY(QString::fromUtf8(svg_file.readAll()).contains(caption.section(' ', 0, 1).toHtmlEscaped()));
+    const ChartExportOptions saved = s->chart_export();
+    ChartExportOptions o = saved;
+    o.width = 900, o.height_each = 400, o.dpi = 96;
+    s->set_chart_export(o);
+    QVERIFY(s->export_png(png));
+    const QImage ringed(png);
+    c->set_highlight(std::numeric_limits<double>::quiet_NaN());
+    QVERIFY(s->export_png(png));
+    QCOMPARE(QImage(png), ringed);
+    QVERIFY(ringed.height() > 800);  // the caption
+    o.dpi = 192;
+    s->set_chart_export(o);
+    QVERIFY(s->export_png(png));
+    const QImage hi(png);
+    QCOMPARE(hi.width(), 1800);
+    QCOMPARE(hi.height(), 2 * ringed.height());
+    QVERIFY(std::abs(hi.dotsPerMeterX() - 7559) <= 1);
+    const QString pdf = tmp_.filePath("sweep.pdf");
+    QVERIFY(s->export_pdf(pdf));
+    QCOMPARE(head_of(pdf, 5), QByteArray("%PDF-"));
+    QFile pdf_file(pdf);
+    QVERIFY(pdf_file.open(QIODevice::ReadOnly));
+    const QByteArray pdf_bytes = pdf_file.readAll();
+    QVERIFY(pdf_bytes.contains("/MediaBox [0 0 675"));  // 900 CSS px = 675 pt wide
+    s->set_chart_export(saved);
   }
 
   void sweepCancels() {
@@ -1141,6 +1174,9 @@ class StudioTest : public QObject {
     QVERIFY(QString::fromUtf8(head_of(svg, 1 << 20)).contains("stroke-dasharray"));  // the overlay
     QVERIFY(l->export_png(png));
     check_png(png, 900, 800);
+    const QString caption = l->export_caption();
+    QVERIFY2(caption.contains("MLPs") && caption.contains("generations") && caption.contains("seed"), qPrintable(caption));
+    QVERIFY(QString::fromUtf8(head_of(svg, 1 << 20)).contains(caption.section(' ', 0, 2).toHtmlEscaped()));
   }
 
   void loopCancels() {
@@ -1255,6 +1291,9 @@ class StudioTest : public QObject {
     QVERIFY(el.value("polyline") >= 6);
     QVERIFY(v->export_png(png));
     check_png(png, 900, 800);
+    const QString caption = v->export_caption();
+    QVERIFY2(caption.contains("base ") && caption.contains("seed") && caption.contains("samples per") &&
+                 caption.contains("target 60 % of smile = 1"), qPrintable(caption));
   }
 
   void shiftBadFolderIsAMessage() {
