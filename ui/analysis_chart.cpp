@@ -562,7 +562,7 @@ QStringList caption_lines(const QString& caption, double width) {
     const QString next = cur.isEmpty() ? word : cur + ' ' + word;
     if (!cur.isEmpty() && text_width(next, kCaptionPx) > width) {
       lines << cur;
-      cur = word;
+      cur = word == QStringLiteral("·") ? QString() : word;  // no line starts with the separator
     } else {
       cur = next;
     }

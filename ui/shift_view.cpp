@@ -30,7 +30,6 @@
 #include "analysis_chart.hpp"
 #include "common/error.hpp"
 #include "message_area.hpp"
-#include "render/animation.hpp"
 #include "metrics/features.hpp"
 #include "sweep_view.hpp"  // parse_omega_list
 
@@ -208,15 +207,7 @@ QString ShiftView::export_caption() const {
       return "shift run in " + shown_.folder + " (its configuration cannot be read)";
     }
   }
-  render::SamplingProvenance p = render::SamplingProvenance::of(
-      c.base, "fine-tuned on the base's samples with " + c.attribute + " = 1",
-      Guidance{0, c.interval_lo, c.interval_hi}, c.eval_sampler, static_cast<long long>(c.eval_seed), c.n_eval);
-  p.per_cell = true;
-  p.varied = {"omega"};
-  return QString::fromStdString(p.caption()) + QString(" · target %1 of %2 = 1 · aux set %3 images · run folder %4")
-                    .arg(pct(c.target, 0), QString::fromStdString(c.attribute))
-                    .arg(c.n_aux)
-                    .arg(QFileInfo(shown_.folder).fileName());
+  return QString::fromStdString(loops::shift_caption(c)) + " · run folder " + QFileInfo(shown_.folder).fileName();
 }
 
 // [SECTION] The view --------------------------------------------------------------------------

@@ -70,7 +70,10 @@ int run_preview(const DataArgs& a) {
   prepare_output("--grid", a.grid);
   const int cols = a.cols > 0 ? a.cols : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(b.size()))));
   const int zoom = a.zoom > 0 ? a.zoom : std::max<int>(1, static_cast<int>(64 / b.images.size(3)));
-  render::image_mosaic(b.images, cols, zoom).write_png(a.grid);
+  render::with_caption(render::image_mosaic(b.images, cols, zoom),
+                       std::to_string(b.size()) + " images of '" + spec.to_string() + "' (seed " +
+                           std::to_string(a.seed) + ")")
+      .write_png(a.grid);
   nlohmann::json j = summary(b, b.images.sizes().vec());
   j["dataset"] = spec.to_string();
   j["grid"] = a.grid;

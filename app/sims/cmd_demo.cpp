@@ -23,6 +23,7 @@
 #include "loops/tune.hpp"
 #include "metrics/sweep.hpp"
 #include "metrics/wasserstein.hpp"
+#include "render/animation.hpp"
 #include "render/plot.hpp"
 #include "training/synth.hpp"
 #include "training/trainer.hpp"
@@ -46,6 +47,12 @@ struct DemoArgs {
 
 void write_text(const std::string& path, const std::string& text) { io::write_file_atomically(path, text.data(), text.size()); }
 
+std::string num_text(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
 render::Series loss_series(const TrainState& st, const std::string& label, render::Rgb colour) {
   render::Series s;
   s.label = label;
@@ -60,7 +67,8 @@ render::Series loss_series(const TrainState& st, const std::string& label, rende
 
 // Base and auxiliary loss curves on one log-scale plot, the auxiliary's
 // continuing where the base's ends (it is fine-tuned from it).
-void write_loss_plot(const TrainState& base, const TrainState& aux, const std::string& unit, const std::string& path) {
+void write_loss_plot(const TrainState& base, const TrainState& aux, const std::string& unit, const std::string& path,
+                     const std::string& caption) {
   render::LinePlot lp;
   lp.title = "EDM training loss";
   lp.x_label = "thousands of " + unit + " seen";
@@ -69,7 +77,7 @@ void write_loss_plot(const TrainState& base, const TrainState& aux, const std::s
   lp.series = {loss_series(base, "base (real data)", render::palette(0)),
                loss_series(aux, "auxiliary (synthetic, from base)", render::palette(1))};
   for (auto& p : lp.series[1].x) p += base.images_seen / 1000.0;
-  render::render_plot(lp).write_png(path);
+  render::with_caption(render::render_plot(lp), caption).write_png(path);
 }
 
 // The shipped pair of the same data (assets/models/<data>-{base,aux}.ckpt), tuned by `sims tune` on held-out data
@@ -209,14 +217,24 @@ int run_demo(const DemoArgs& a) {
     fig.cells.emplace_back();
     for (auto& x : r) fig.cells.back().push_back(render::scatter(x, 200, range));
   }
-  render::compose_grid(fig).write_png(a.out + "/omega_grid.png");
+  // What produced the figures, under each of them.
+  render::SamplingProvenance prov = render::SamplingProvenance::of(a.out + "/base.ckpt", a.out + "/aux.ckpt",
+                                                                   Guidance{}, scfg, a.seed + 10, a.n_eval);
+  prov.varied = {"omega", "seed"};
+  prov.per_cell = true;
+  const std::string made = "base: MLP trained here on " + std::to_string(a.n_real) + " '" + a.data + "' samples (" +
+                           num_text(a.base_epochs) + " epochs, seed " + std::to_string(a.seed) + "); aux: fine-tuned " +
+                           num_text(a.aux_epochs) + " epochs on " + std::to_string(a.n_synth) +
+                           " of its samples (32 heun steps, seed " + std::to_string(a.seed + 1000) + ")";
+  const std::string caption = made + " \u00b7 " + prov.caption();
+  render::with_caption(render::compose_grid(fig), caption).write_png(a.out + "/omega_grid.png");
   render::GridFigure df;
   df.title = "real data ('" + a.data + "')   |   synthetic set of the base";
   df.cells = {{render::scatter(real, 300, range, {40, 40, 40}), render::scatter(synth, 300, range, {214, 39, 40})}};
   df.x_labels = {"real (" + std::to_string(a.n_real) + ")", "synthetic (" + std::to_string(a.n_synth) + ")"};
-  render::compose_grid(df).write_png(a.out + "/data.png");
+  render::with_caption(render::compose_grid(df), made).write_png(a.out + "/data.png");
 
-  write_loss_plot(base, aux, "samples", a.out + "/loss.png");
+  write_loss_plot(base, aux, "samples", a.out + "/loss.png", made);
 
   render::LinePlot wp;
   wp.title = "Energy distance to fresh real data vs guidance";
@@ -235,7 +253,12 @@ int run_demo(const DemoArgs& a) {
   fl.x = {a.omegas.front(), a.omegas.back()};
   fl.y = {sw.floor.value, sw.floor.value};
   wp.series = {es, fl};
-  render::render_plot(wp).write_png(a.out + "/energy_vs_omega.png");
+  prov.varied = {"omega"};
+  prov.seed = static_cast<long long>(mc.seed);
+  render::with_caption(render::render_plot(wp), made + " \u00b7 " + prov.caption() + " \u00b7 scored against " +
+                                                    std::to_string(a.n_eval) + " fresh real samples (seed " +
+                                                    std::to_string(real_seed) + ")")
+      .write_png(a.out + "/energy_vs_omega.png");
   write_text(a.out + "/metrics.csv", sw.to_csv());
 
   nlohmann::json result = sw.to_json();
@@ -397,7 +420,16 @@ int run_image_demo(const DemoArgs& a) {
     fig.x_labels.push_back(lab.str());
     rows.push_back({{"omega", w}, {"nfe", res.nfe}, {"seconds", res.seconds}});
   }
-  render::compose_grid(fig).write_png(a.out + "/omega_grid.png");
+  render::SamplingProvenance prov = render::SamplingProvenance::of(a.out + "/base.ckpt", a.out + "/aux.ckpt",
+                                                                   Guidance{}, scfg, a.seed + 10, rows_n);
+  prov.varied = {"omega", "seed"};
+  const std::string made =
+      (a.base_ckpt.empty() ? "base: U-Net trained here on " + std::to_string(a.n_real) + " '" + spec.to_string() +
+                                 "' images (" + std::to_string(a.base_budget) + " images seen)"
+                           : "base: " + a.base_ckpt) +
+      "; aux: fine-tuned on " + std::to_string(a.n_synth) + " of its samples (" + std::to_string(a.aux_budget) +
+      " images seen)";
+  render::with_caption(render::compose_grid(fig), made + " \u00b7 " + prov.caption()).write_png(a.out + "/omega_grid.png");
 
   // 5. Real vs synthetic, loss curves, summary.
   data::ImageBatch shown = data::load_images(spec, 32, static_cast<uint64_t>(a.seed) + 99);
@@ -405,8 +437,8 @@ int run_image_demo(const DemoArgs& a) {
   df.title = "real (built-in faces)   |   synthetic set of the base";
   df.cells = {{render::image_mosaic(shown.images, 8, 2), render::image_mosaic(synth.narrow(0, 0, std::min<int64_t>(32, synth.size(0))).clamp(-1, 1), 8, 2)}};
   df.x_labels = {"real", "synthetic"};
-  render::compose_grid(df).write_png(a.out + "/data.png");
-  write_loss_plot(base, aux, "images", a.out + "/loss.png");
+  render::with_caption(render::compose_grid(df), made).write_png(a.out + "/data.png");
+  write_loss_plot(base, aux, "images", a.out + "/loss.png", made);
 
   nlohmann::json result = {{"out", a.out}, {"data", spec.to_string()}, {"rows", rows},
                            {"base_images_seen", base.images_seen}, {"aux_images_seen", aux.images_seen}};

@@ -104,6 +104,39 @@ std::string auto_label(const nlohmann::json& j) {
   return o.str();
 }
 
+// A loop result's settings in one line, for the caption under a plot of it.
+std::string run_settings(const nlohmann::json& j, const std::string& label) {
+  auto num = [&](const nlohmann::json& o, const char* k) -> std::string {
+    if (!o.is_object() || !o.contains(k) || !o[k].is_number()) return "?";
+    std::ostringstream t;
+    t << o[k].get<double>();
+    return t.str();
+  };
+  auto str = [&](const nlohmann::json& o, const char* k, const std::string& d) {
+    return o.is_object() && o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : d;
+  };
+  const std::string fam = str(j, "family", "gaussian");
+  std::ostringstream o;
+  o << (label.empty() ? auto_label(j) : label) << ": ";
+  if (fam == "gaussian") {
+    o << "Gaussian fits, D\u00a0=\u00a0" << num(j, "dim") << ", \u03bb\u00a0=\u00a0" << num(j, "bias");
+  } else {
+    const nlohmann::json& d = j.contains("data") ? j["data"] : nlohmann::json();
+    o << (fam == "images" ? "U-Nets on '" : "2D diffusion MLPs on '")
+      << (d.is_string() ? d.get<std::string>() : str(d, "name", "?")) << "'";
+  }
+  o << ", " << str(j, "kind", "?") << " loop";
+  if (str(j, "pool", "replace") == "accumulate") o << " (all previous synthetic sets)";
+  o << ", |D_r|\u00a0=\u00a0" << num(j, "n_real") << ", |D_s|\u00a0=\u00a0" << num(j, "n_synth") << ", " << num(j, "runs")
+    << "\u00a0runs \u00d7 " << num(j, "generations") << "\u00a0generations";
+  if (fam != "gaussian") {
+    const nlohmann::json& sc = j.contains("sampler") ? j["sampler"] : nlohmann::json();
+    if (sc.is_object()) o << ", " << str(sc, "sampler", "heun") << ", " << num(sc, "steps") << "\u00a0steps";
+  }
+  o << ", seed\u00a0" << num(j, "seed");
+  return o.str();
+}
+
 void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::string& key, const std::string& label) {
   if (!j.contains(key) || !j[key].is_array())
     throw InputError("--plot-key '" + key + "' is not an array in a loop result");
@@ -132,6 +165,7 @@ void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::stri
 void write_plot(const LoopArgs& a, const nlohmann::json* own) {
   render::LinePlot plot;
   plot.x_label = "generation t";
+  plot.integer_x = true;
   // What each result array is, which way is better and what its bars mean.
   struct Key {
     const char* key;
@@ -156,9 +190,17 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     if (a.plot_key == k.key) plot.y_label = k.label, plot.subtitle = k.subtitle, plot.title = std::string("Self-consuming loop: ") + k.label;
   plot.width = 800;
   plot.height = 520;
-  if (own) add_series(plot, *own, a.plot_key, a.label);
-  for (const auto& c : a.compare) add_series(plot, read_result(c), a.plot_key, "");
-  render::render_plot(plot).write_png(a.plot);
+  std::string caption;
+  if (own) {
+    add_series(plot, *own, a.plot_key, a.label);
+    caption = run_settings(*own, a.label);
+  }
+  for (const auto& c : a.compare) {
+    const nlohmann::json j = read_result(c);
+    add_series(plot, j, a.plot_key, "");
+    caption += (caption.empty() ? "" : "; ") + run_settings(j, "");
+  }
+  render::with_caption(render::render_plot(plot), caption).write_png(a.plot);
 }
 
 // [SECTION] Gaussian family ------------------------------------------------------

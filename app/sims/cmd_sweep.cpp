@@ -23,6 +23,7 @@
 #include "metrics/sweep.hpp"
 #include "metrics/sweep_run.hpp"
 #include "experiment/json_io.hpp"
+#include "render/animation.hpp"
 #include "render/canvas.hpp"
 #include "reference_flags.hpp"
 #include "render/plot.hpp"
@@ -164,6 +165,17 @@ int run_sweep_cmd(SweepArgs& a) {
       combos.push_back({label, {}});
     combos.back().rows.push_back(&r);
   }
+  // What produced the figures, under each of them.
+  std::string aux_names;
+  for (const auto& x : auxes) aux_names += (aux_names.empty() ? "" : ", ") + x.label;
+  render::SamplingProvenance prov = render::SamplingProvenance::of(
+      a.models.model, aux_names, Guidance{0, cfg.intervals.front().first, cfg.intervals.front().second}, cfg.sampler,
+      a.seed, a.n);
+  prov.per_cell = true;
+  prov.varied = {"omega"};
+  if (cfg.intervals.size() > 1) prov.varied.push_back("interval");
+  const std::string caption = prov.caption() + " \u00b7 scored against " + std::to_string(a.n) + " real samples (" +
+                              a.reference.source() + ")";
   const std::string metric_name = images ? "FD_" + res.features : res.metric == "energy" ? "energy distance" : "W2 (exact)";
   render::LinePlot mp;
   mp.title = metric_name + " vs guidance \u03c9";
@@ -192,7 +204,7 @@ int run_sweep_cmd(SweepArgs& a) {
     mp.series.push_back(fl);
   }
   const std::string metric_png = dir + res.metric + "_vs_omega.png";  // w2_, energy_ or fd_vs_omega.png
-  render::render_plot(mp).write_png(metric_png);
+  render::with_caption(render::render_plot(mp), caption).write_png(metric_png);
   std::vector<std::string> written = {dir + "sweep.csv", dir + "sweep.json", metric_png};
   if (!res.attr_names.empty()) {
     render::LinePlot rp;
@@ -208,7 +220,7 @@ int run_sweep_cmd(SweepArgs& a) {
         for (auto* r : cb.rows) s.x.push_back(r->omega), s.y.push_back(k < r->ratios.size() ? r->ratios[k] : NAN);
         rp.series.push_back(s);
       }
-    render::render_plot(rp).write_png(dir + "ratio_vs_omega.png");
+    render::with_caption(render::render_plot(rp), caption).write_png(dir + "ratio_vs_omega.png");
     written.push_back(dir + "ratio_vs_omega.png");
   }
   // Samples: one row per combination, one column per omega.
@@ -241,7 +253,7 @@ int run_sweep_cmd(SweepArgs& a) {
       }
     }
   }
-  render::compose_grid(fig).write_png(dir + "samples.png");
+  render::with_caption(render::compose_grid(fig), caption).write_png(dir + "samples.png");
   written.push_back(dir + "samples.png");
 
   if (a.json) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli_common.hpp"
+#include "render/animation.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "experiment/json_io.hpp"
@@ -111,7 +112,16 @@ int run_tune_cmd(TuneArgs& a) {
   const loops::TuneResult r = keep_on_stop(line, a.out, [] { return "finished stages are kept"; },
                                            [&] { return loops::run_tune(base, cfg, rd.ref, rd.features.get(), o); });
   experiment::write_text_file(a.out + "/tune.csv", r.grid.to_csv());
-  loops::tune_heatmap(r).write_png(a.out + "/heatmap.png");
+  render::SamplingProvenance prov = render::SamplingProvenance::of(
+      a.models.model,
+      cfg.aux_snapshots.empty() ? "fine-tuned on " + std::to_string(cfg.n_synth) + " of its samples" : "snapshots given",
+      Guidance{0, cfg.sweep.intervals.front().first, cfg.sweep.intervals.front().second}, cfg.sweep.sampler,
+      static_cast<long long>(cfg.sweep.seed), cfg.sweep.n);
+  prov.per_cell = true;
+  prov.varied = {"omega", "aux budget"};
+  render::with_caption(loops::tune_heatmap(r), prov.caption() + " \u00b7 scored against " + std::to_string(cfg.sweep.n) +
+                                                   " real samples (" + a.reference.source() + ")")
+      .write_png(a.out + "/heatmap.png");
   if (a.json) {
     nlohmann::json j = r.to_json();
     j["aux"] = r.chosen_path;

@@ -377,7 +377,7 @@ at::Tensor sample_stage(const std::string& base_ckpt, const std::string& aux_ckp
   return clamp ? x.clamp(-1, 1) : x;
 }
 
-void write_grid_png(render::GridFigure fig, const std::string& path) {
+void write_grid_png(render::GridFigure fig, const std::string& path, const std::string& caption) {
   render::Canvas c = render::compose_grid(fig);
   int ch = 0;  // compose_grid's title size follows the cell height
   for (const auto& row : fig.cells)
@@ -387,7 +387,7 @@ void write_grid_png(render::GridFigure fig, const std::string& path) {
     fig.title.clear();
     c = render::compose_grid(fig);
   }
-  c.write_png(path);
+  render::with_caption(c, caption).write_png(path);
 }
 
 // [SECTION] The loop --------------------------------------------------------------

@@ -282,6 +282,6 @@ at::Tensor sample_stage(const std::string& base_ckpt, const std::string& aux_ckp
 
 // Writes a labelled grid (render::compose_grid) as PNG, without its title
 // when the grid is narrower than the title (small images).
-void write_grid_png(render::GridFigure fig, const std::string& path);
+void write_grid_png(render::GridFigure fig, const std::string& path, const std::string& caption = "");
 
 }  // namespace sims::loops

@@ -1,7 +1,10 @@
 // The four scenarios' figures, drawn from the results (not part of the run).
 #include <algorithm>
+#include <cmath>
+#include <sstream>
 
 #include "loops/scenarios.hpp"
+#include "loops/text_format.hpp"
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 
@@ -35,7 +38,17 @@ std::vector<std::string> write_scenarios_figures(const std::string& dir, const S
     s.markers = i >= 2;  // ST-I / SIMS-I: one model each, a flat reference line
     plot.series.push_back(std::move(s));
   }
-  render::render_plot(plot).write_png(dir + "/scenarios.png");
+  std::ostringstream cap;
+  cap << "U-Nets on " << cfg.n_real << " '" << cfg.data.to_string() << "' images (data seed " << cfg.data_seed
+      << "), polluted by |D_p| = " << text::join_numbers(cfg.pollution) << " \u00d7 " << cfg.n_real
+      << " synthetic images; ST-I " << (cfg.base.empty() ? std::to_string(cfg.base_images) + " images seen" : cfg.base)
+      << ", ST-P " << cfg.polluted_images << " images seen; SIMS aux fine-tuned " << cfg.aux_images << " images seen on "
+      << cfg.n_aux << " of the base's samples, \u03c9 in {" << text::join_numbers(cfg.omegas) << "}, \u03c3 in ("
+      << text::fmt(cfg.interval_lo) << ", " << (std::isinf(cfg.interval_hi) ? std::string("\u221e") : text::fmt(cfg.interval_hi))
+      << "] \u00b7 " << to_string(cfg.sampler.kind) << ", " << cfg.sampler.steps << " steps \u00b7 seed " << cfg.seed
+      << " \u00b7 " << cfg.n_eval << " samples per model and \u03c9";
+  const std::string caption = cap.str();
+  render::with_caption(render::render_plot(plot), caption).write_png(dir + "/scenarios.png");
   files.push_back(dir + "/scenarios.png");
   if (rows.empty()) return files;
   render::GridFigure fig;
@@ -45,7 +58,7 @@ std::vector<std::string> write_scenarios_figures(const std::string& dir, const S
     fig.y_labels.push_back(r.label);
     fig.cells.push_back({render::image_mosaic(r.images, static_cast<int>(r.images.size(0)), zoom)});
   }
-  write_grid_png(fig, dir + "/samples.png");
+  write_grid_png(fig, dir + "/samples.png", caption);
   files.push_back(dir + "/samples.png");
   return files;
 }

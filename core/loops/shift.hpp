@@ -180,6 +180,9 @@ ShiftFolder read_shift_folder(const std::string& dir);
 const experiment::Schema<ShiftConfig>& shift_schema();
 
 // shift.png and samples.png from the results (loops/shift_report.cpp).
+// What produced a run's figures, for the caption under each: the base, the auxiliary's data, the interval,
+// sampler, steps and seed of the ω sweep, its samples per ω, the target and the aux set's size.
+std::string shift_caption(const ShiftConfig& cfg);
 void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const ShiftResult& res,
                          const std::string& classifier, const std::vector<int64_t>& shape);
 

@@ -8,6 +8,7 @@
 #include "loops/shift.hpp"
 #include "loops/text_format.hpp"
 #include "metrics/uncertainty.hpp"
+#include "render/animation.hpp"
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 
@@ -39,6 +40,16 @@ render::Series invisible_point(double x, double y) {
 }
 
 }  // namespace
+
+std::string shift_caption(const ShiftConfig& c) {
+  render::SamplingProvenance p = render::SamplingProvenance::of(
+      c.base, "fine-tuned on the base's samples with " + c.attribute + " = 1", Guidance{0, c.interval_lo, c.interval_hi},
+      c.eval_sampler, static_cast<long long>(c.eval_seed), c.n_eval);
+  p.per_cell = true;
+  p.varied = {"omega"};
+  return p.caption() + " \u00b7 target " + percent(c.target) + " of " + c.attribute + " = 1 \u00b7 aux set " +
+         std::to_string(c.n_aux) + " images";
+}
 
 void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const ShiftResult& res,
                          const std::string& classifier, const std::vector<int64_t>& shape) {
@@ -97,7 +108,8 @@ void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const S
   render::Canvas both(left.width() + right.width(), std::max(left.height(), right.height()));
   both.blit(left, 0, 0);
   both.blit(right, left.width(), 0);
-  both.write_png(dir + "/shift.png");
+  const std::string caption = shift_caption(cfg);
+  render::with_caption(both, caption).write_png(dir + "/shift.png");
 
   render::GridFigure fig;
   fig.title = "SIMS shift: aux set " + percent(double(res.aux1) / cfg.n_aux) + " " + cfg.attribute + "=1, target " +
@@ -110,7 +122,7 @@ void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const S
     fig.y_labels.push_back("\u03c9 = " + fmt(r.omega) + " (" + percent(r.share) + " " + cfg.attribute + "=1)");
     fig.cells.push_back({render::image_mosaic(r.kept, static_cast<int>(r.kept.size(0)), zoom, 2)});
   }
-  render::compose_grid(fig).write_png(dir + "/samples.png");
+  render::with_caption(render::compose_grid(fig), caption).write_png(dir + "/samples.png");
 
 }
 

@@ -22,4 +22,12 @@ inline std::string percent(double v) {
   return s.str();
 }
 
+// Values as "0, 0.25, 0.5".
+template <class Seq>
+std::string join_numbers(const Seq& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + fmt(static_cast<double>(v));
+  return out;
+}
+
 }  // namespace sims::loops::text

@@ -74,6 +74,7 @@ struct Frame {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;  // y0/y1 in log10 units for log_y
   int left = 74, top = 14, right = 18, bottom = 52, pw = 0, ph = 0;
   bool log_y = false;
+  bool integer_x = false;  // ticks on whole numbers only (generations)
   double ty(double y) const { return log_y ? std::log10(y) : y; }
   double px(double x) const { return left + (x - x0) / (x1 - x0) * (pw - 1); }
   double py(double y) const { return top + ph - 1 - (ty(y) - y0) / (y1 - y0) * (ph - 1); }
@@ -157,6 +158,10 @@ std::vector<double> log_ticks(double y0, double y1) {
 
 void draw_grid(Canvas& c, const Frame& fr, float fs) {
   auto xt = nice_ticks(fr.x0, fr.x1);
+  if (fr.integer_x && (xt.size() < 2 || xt[1] - xt[0] < 1)) {  // a step below 1: every whole number instead
+    xt.clear();
+    for (double v = std::ceil(fr.x0); v <= fr.x1; v += 1) xt.push_back(v);
+  }
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
   for (double v : xt) {
     const int X = static_cast<int>(std::round(fr.px(v)));
@@ -205,6 +210,7 @@ void draw_legend(Canvas& c, const LinePlot& p, const Legend& lg, float fs) {
 Canvas render_plot(const LinePlot& p) {
   Frame fr;
   fr.log_y = p.log_y;
+  fr.integer_x = p.integer_x;
   for (const auto& s : p.series)
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
       if (!fr.usable(s.x[i], s.y[i])) continue;

@@ -1293,7 +1293,7 @@ class StudioTest : public QObject {
     check_png(png, 900, 800);
     const QString caption = v->export_caption();
     QVERIFY2(caption.contains("base ") && caption.contains("seed") && caption.contains("samples per") &&
-                 caption.contains("target 60 % of smile = 1"), qPrintable(caption));
+                 caption.contains("target 60.0 % of smile = 1"), qPrintable(caption));
   }
 
   void shiftBadFolderIsAMessage() {
