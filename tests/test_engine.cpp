@@ -1,5 +1,6 @@
 // The engine's background job API and the live "latest wins" sampler.
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -9,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/error.hpp"
+#include "engine/compare.hpp"
 #include "engine/job_runner.hpp"
 #include "engine/live_sampler.hpp"
 #include "helpers.hpp"
@@ -421,4 +423,27 @@ TEST_CASE("a newer request stops a long network call between row blocks", "[engi
   CHECK(slow->calls < 8);  // stopped inside the first evaluation
   std::lock_guard<std::mutex> lk(sink.mu);
   CHECK(sink.results.empty());
+}
+
+TEST_CASE("paired difference: displacements of points and mean |delta| of images, with a t interval", "[engine]") {
+  // Points moved by (3, 4): every displacement is 5 long, so the interval has no width.
+  const at::Tensor p = at::randn({50, 2}, at::TensorOptions().dtype(at::kFloat));
+  const at::Tensor q = p + at::tensor({3.0f, 4.0f});
+  const engine::PairedDifference d = engine::paired_difference(q, p);
+  CHECK(d.mean_abs.value == Approx(5.0).epsilon(1e-6));
+  CHECK(d.mean_abs.hi - d.mean_abs.lo == Approx(0.0).margin(1e-5));
+  CHECK(at::allclose(d.delta.select(1, 0), at::full({50}, 3.0f), 1e-5, 1e-5));
+  // Images: image i differs by i / 10 in every pixel, so the mean |delta| is the mean of i / 10 over the images,
+  // and the interval is mean ± t * sd / sqrt(n) of those values.
+  const int64_t n = 8;
+  const at::Tensor a = at::zeros({n, 3, 4, 4});
+  const at::Tensor b = a + at::arange(n, at::kFloat).div(10).view({n, 1, 1, 1});
+  const engine::PairedDifference e = engine::paired_difference(a, b);
+  CHECK(e.mean_abs.value == Approx(0.35).epsilon(1e-6));
+  const double sd = std::sqrt(0.06);  // sample sd of 0, 0.1, ..., 0.7
+  CHECK(e.mean_abs.hi - e.mean_abs.value == Approx(2.364624 * sd / std::sqrt(8.0)).epsilon(1e-4));
+  CHECK(e.delta.min().item<float>() == Approx(-0.7f));
+  // Not paired: another count or shape.
+  CHECK_THROWS_AS(engine::paired_difference(p, p.narrow(0, 0, 10)), InputError);
+  CHECK_THROWS_AS(engine::paired_difference(a, at::zeros({n, 1, 4, 4})), InputError);
 }

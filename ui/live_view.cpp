@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 
+#include "engine/compare.hpp"
 #include "guidance_panel.hpp"
 #include "message_area.hpp"
 #include "models_panel.hpp"
@@ -249,8 +250,19 @@ bool LiveView::pin() {
 void LiveView::unpin() {
   pinned_.reset();
   pinned_label_.clear();
+  difference_ = false;
   set_flicker(false);
   update_left_view();
+  refresh_views();
+}
+
+void LiveView::set_difference(bool on) {
+  if (on && !pinned_) {
+    messages_->error("the difference needs a pinned result (View ▸ Pin the result shown)");
+    on = false;
+  }
+  if (on && flicker()) set_flicker(false);
+  difference_ = on;
   refresh_views();
 }
 
@@ -259,6 +271,7 @@ void LiveView::set_flicker(bool on) {
     messages_->error("flicker needs a pinned result (View ▸ Pin the result shown)");
     on = false;
   }
+  if (on) difference_ = false;
   if (on && !flicker_timer_) {
     flicker_timer_ = new QTimer(this);
     flicker_timer_->setInterval(400);
@@ -276,6 +289,81 @@ void LiveView::set_flicker(bool on) {
 }
 
 bool LiveView::flicker() const { return flicker_timer_ && flicker_timer_->isActive(); }
+
+ViewContent LiveView::difference_content(const ViewContent& live, const ViewContent& pin, int k, bool den) const {
+  const engine::LiveResultPtr last = last_result();
+  ViewContent d = live;
+  d.title = "Difference  live − pinned";
+  d.trails.clear();
+  d.trail_step = -1;
+  const auto& q = last->request;
+  const auto& p = pinned_->request;
+  const int pinned_steps = static_cast<int>(pinned_->trajectory.states.size()) - 1;
+  const bool same_steps = pinned_steps == steps_->slider()->maximum();
+  const at::Tensor a = at_step(last->x, last->trajectory, k, den);
+  const at::Tensor b = at_step(pinned_->x, pinned_->trajectory, same_steps ? k : pinned_steps, den);
+  const bool images = a.dim() == 4;
+  if (q.preview) {  // a drag's preview has fewer samples: the difference follows with the full result
+    d.title = "Live preview (the difference follows on release)";
+    return d;
+  }
+  const bool paired = q.seed == p.seed && a.sizes() == b.sizes();
+  if (!paired) {
+    // Not the same noise: no sample-by-sample difference; points show the pinned set in grey under the live one.
+    d.subtitle = QString("no sample-by-sample difference: the pinned result has seed %1 and %2 samples, the live one "
+                         "seed %3 and %4 (pin again, or set the same seed)")
+                     .arg(p.seed).arg(b.defined() ? b.size(0) : 0).arg(q.seed).arg(a.defined() ? a.size(0) : 0);
+    if (images) d.samples = {};
+    else d.reference = pin.samples;
+    return d;
+  }
+  const engine::PairedDifference diff = engine::paired_difference(a, b);
+  const metrics::Estimate& e = diff.mean_abs;
+  // "0.0270 ± 0.0007 (95 % CI)": digits enough for the interval's half-width.
+  const int digits = e.has_interval() && e.half_width() > 0
+                         ? std::clamp(-static_cast<int>(std::floor(std::log10(e.half_width()))), 1, 6)
+                         : 4;
+  const QString estimate = QString::fromStdString(e.text(digits)) + (e.has_interval() ? " (95 % CI)" : "");
+  const QString where = same_steps ? steps_->caption().section(" · ", 0, 0) : QString("final samples");
+  if (images) {
+    // Signed, around mid-grey: grey where equal, brighter where the live image is brighter; |Δ| ≥ 1 saturates.
+    // Small differences are enlarged by a round factor (said) so that the largest ones (99th percentile) reach
+    // at least half of the range.
+    const double q99 = diff.delta.abs().flatten().to(at::kDouble).quantile(0.99).item<double>();
+    double gain = 1;
+    while (q99 > 0 && gain < 50 && q99 * gain * 2 < 0.5) gain *= (QString::number(gain)[0] == '2' ? 2.5 : 2);
+    d.samples = to_set((diff.delta * gain).clamp(-1, 1));
+    d.subtitle = where + (gain > 1 ? QString(" · differences ×%1").arg(gain) : QString()) +
+                 " · grey: equal · lighter: live brighter · darker: pinned brighter";
+    d.footer = "mean |Δ| per pixel " + estimate + " · " + QString::number(a.size(0)) + " pairs · lower: closer";
+  } else {
+    // A quiver: from where the pinned setting put each noise to where the live one puts it, over the pinned set in
+    // grey. Displacements are often a few pixels, so the arrows are drawn magnified by a round factor (said).
+    d.reference = pin.samples;
+    const int64_t n = a.size(0), shown = std::min<int64_t>(n, 150);
+    const int64_t stride = std::max<int64_t>(1, n / shown);
+    const at::Tensor len = diff.delta.to(at::kDouble).pow(2).sum(1).sqrt();
+    const double median = len.median().item<double>();
+    const double extent = std::max(live.bounds.width(), live.bounds.height());
+    double scale = 1;
+    if (median > 0 && extent > 0)
+      while (scale < 1000 && median * scale < 0.04 * extent) scale *= (QString::number(scale)[0] == '2' ? 2.5 : 2);
+    const at::Tensor la = a.to(at::kDouble).contiguous(), lb = b.to(at::kDouble).contiguous();
+    const double *pa = la.data_ptr<double>(), *pb = lb.data_ptr<double>();
+    for (int64_t i = 0; i < n && static_cast<int64_t>(d.trails.size()) < shown; i += stride) {
+      const QPointF from(pb[2 * i], pb[2 * i + 1]), to(pa[2 * i], pa[2 * i + 1]);
+      d.trails.push_back({from, from + (to - from) * scale});
+    }
+    d.arrows = true;
+    d.subtitle = QString("%1 · arrows pinned → live: %2 of %3 pairs%4")
+                     .arg(where)
+                     .arg(d.trails.size())
+                     .arg(n)
+                     .arg(scale > 1 ? QString(", drawn %1× longer").arg(scale) : QString());
+    d.footer = "mean shift " + estimate + " · lower: closer";
+  }
+  return d;
+}
 
 // [SECTION] Views ------------------------------------------------------------------------------
 
@@ -377,7 +465,9 @@ void LiveView::refresh_views() {
     s.bounds = b.bounds = base_shown ? bounds_of({&s.samples, &b.samples}) : bounds_of({&s.samples});
     pin.bounds = s.bounds;
   }
-  if (pinned_ && flicker() && flicker_phase_) {
+  if (pinned_ && difference_) {
+    sims_view_->set_content(difference_content(s, pin, k, den));
+  } else if (pinned_ && flicker() && flicker_phase_) {
     pin.title = "Pinned (flicker)  " + pinned_label_.section(" · ", 0, 0);
     sims_view_->set_content(pin);
   } else {

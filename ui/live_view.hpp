@@ -57,6 +57,11 @@ class LiveView final : public QWidget {
   QString pinned_label() const { return pinned_label_; }
   void set_flicker(bool on);
   bool flicker() const;
+  // The right view shows live − pinned sample by sample (same seed and count): images as signed differences around
+  // mid-grey, points with a segment from each pinned sample to its live one, and the mean |Δ| with its 95 %
+  // interval. Flicker and difference exclude each other.
+  void set_difference(bool on);
+  bool difference() const { return difference_; }
 
  public Q_SLOTS:
   // preview: a control is being dragged; otherwise the full request.
@@ -92,6 +97,9 @@ class LiveView final : public QWidget {
   QString pinned_label_;
   QTimer* flicker_timer_ = nullptr;
   bool flicker_phase_ = false;
+  bool difference_ = false;
+  // The difference view's content for step k (or why there is none in its subtitle).
+  ViewContent difference_content(const ViewContent& live, const ViewContent& pinned, int k, bool den) const;
   enum class Pending { None, Request, Models } pending_ = Pending::None;
   std::unique_ptr<engine::LiveSampler> live_;
   std::unique_ptr<engine::LivePolicy> policy_;  // submits to live_

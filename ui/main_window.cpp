@@ -148,6 +148,8 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   view->addAction("&Unpin", QKeySequence("Ctrl+Shift+P"), this, [this] { live_view_->unpin(); });
   view->addAction("&Flicker between live and pinned (on / off)", QKeySequence("Ctrl+K"), this,
                   [this] { live_view_->set_flicker(!live_view_->flicker()); });
+  view->addAction("Show the &difference live − pinned (on / off)", QKeySequence("Ctrl+D"), this,
+                  [this] { live_view_->set_difference(!live_view_->difference()); });
   auto* tools = menuBar()->addMenu("&Tools");
   tools->addAction("&Train models…", QKeySequence("Ctrl+T"), this, &MainWindow::open_train);
   auto* help = menuBar()->addMenu("&Help");

@@ -158,6 +158,20 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c) {
     p.setClipRect(f.plot);
     for (const auto& path : c.trails) {
       if (path.size() < 2) continue;
+      if (c.arrows) {  // a displacement: a line with a small head at its end
+        const QPointF a = f.map(path.front().x(), path.front().y()), b = f.map(path.back().x(), path.back().y());
+        const QPointF d = b - a;
+        const double len = std::hypot(d.x(), d.y());
+        p.setPen(QPen(QColor(30, 30, 40, 170), 1.1));
+        p.drawLine(a, b);
+        if (len > 3) {
+          const QPointF u = d / len, n(-u.y(), u.x());
+          const double h = std::min(5.0, 0.45 * len);
+          p.drawLine(b, b - u * h + n * h * 0.5);
+          p.drawLine(b, b - u * h - n * h * 0.5);
+        }
+        continue;
+      }
       QPainterPath pp(f.map(path[0].x(), path[0].y()));
       for (size_t i = 1; i < path.size(); ++i) pp.lineTo(f.map(path[i].x(), path[i].y()));
       p.setPen(QPen(QColor(30, 30, 40, 150), 1.2));

@@ -39,6 +39,7 @@ struct ViewContent {
   // the step shown (its points are marked).
   std::vector<std::vector<QPointF>> trails;
   int trail_step = -1;
+  bool arrows = false;   // the trails are displacements: drawn as arrows, without step markers
   // Images: cells of the grid (0: one per sample). A preview of 4 images is
   // laid out in the full grid's cells, so images keep their size when the
   // full set replaces it.

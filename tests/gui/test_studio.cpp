@@ -501,8 +501,38 @@ class StudioTest : public QObject {
     QVERIFY(w_->exports()->export_animation(gif, 8.0));
     QImageReader r(gif);
     QCOMPARE(r.imageCount(), w_->last_result()->request.sampler.steps + 1);
+    // Difference (Ctrl+D): flicker stops; live − pinned on the same noise, each sample with a segment from its pinned
+    // place, and the mean displacement with its interval; the numbers are the tensors' own.
+    QAction* diff_action = nullptr;
+    for (QAction* a : w_->findChild<QMenu*>("viewMenu")->actions())
+      if (a->shortcut() == QKeySequence("Ctrl+D")) diff_action = a;
+    QVERIFY(diff_action);
+    w_->steps()->slider()->setValue(w_->steps()->slider()->maximum());  // the final samples (step 0 is the shared noise)
+    diff_action->trigger();
+    QVERIFY(lv->difference());
+    QVERIFY(!lv->flicker());
+    const ViewContent& d = w_->sims_view()->content();
+    QVERIFY2(d.title.startsWith("Difference"), qPrintable(d.title));
+    QVERIFY(!d.trails.empty());
+    QCOMPARE(d.trails[0].size(), size_t{2});
+    QCOMPARE(d.reference.count(), pinned->x.size(0));
+    const at::Tensor shift = (w_->last_result()->x - pinned->x).to(at::kDouble);
+    const double mean_len = shift.pow(2).sum(1).sqrt().mean().item<double>();
+    QVERIFY2(d.footer.startsWith("mean shift ") && d.footer.contains("95 % CI"), qPrintable(d.footer));
+    const double shown = d.footer.section(' ', 2, 2).toDouble();
+    QVERIFY2(std::abs(shown - mean_len) <= 0.01 * mean_len + 1e-6, qPrintable(d.footer));
+    // Another seed: no pairing, and the subtitle says why.
+    w_->guidance()->findChild<QSpinBox*>("seed")->setValue(w_->last_result()->request.seed + 1);
+    const quint64 before = w_->last_result()->stamp;
+    w_->request(false);
+    QVERIFY(wait_result(before));
+    QVERIFY(w_->sims_view()->content().trails.empty());
+    QVERIFY2(w_->sims_view()->content().subtitle.contains("seed"), qPrintable(w_->sims_view()->content().subtitle));
+    lv->set_flicker(true);
+    QVERIFY(!lv->difference());
     lv->unpin();
     QVERIFY(!lv->flicker());
+    QVERIFY(!lv->difference());
     QVERIFY(!lv->pinned());
     QVERIFY(!w_->base_view()->content().title.startsWith("Pinned"));
   }
