@@ -124,12 +124,15 @@ std::string LoopPlan::summary() const {
 }
 
 QString LoopView::export_caption() const {
-  // The run shown (an overlaid earlier run is named by its own legend entry).
-  QString c = QString::fromStdString(running_.summary());
-  if (running_.family == "diffusion2d")
-    c += QString(" Sampler: heun, %1 steps; seed %2.").arg(running_.steps).arg(running_.seed);
-  else
-    c += QString(" Seed %1.").arg(running_.seed);
+  // The run shown, then the previous run drawn dashed.
+  auto settings = [](const LoopPlan& p) {
+    QString c = QString::fromStdString(p.summary());
+    if (p.family == "diffusion2d") return c + QString(" Sampler: heun, %1 steps; seed %2.").arg(p.steps).arg(p.seed);
+    return c + QString(" Seed %1.").arg(p.seed);
+  };
+  QString c = settings(running_);
+  for (size_t i = 0; i < overlaid_.size(); ++i)
+    c += QString(" Dashed (%1): ").arg(overlay_name(overlaid_.size() - 1 - i)) + settings(overlaid_[i]);
   return c;
 }
 
@@ -453,7 +456,8 @@ engine::JobFn LoopView::prepare_job() {
   dist_chart_->set_y_title(metric);
   dist_chart_->set_title(p.runs > 1 ? QString("W2 to p_r, mean of %1 runs (lower is better)").arg(p.runs)
                                     : QString("W2 to p_r (lower is better)"));
-  if (overlay_->isChecked() && previous_) add_overlay(p);
+  overlaid_.clear();
+  if (overlay_->isChecked()) add_overlays(p);
   const QColor colour = !diffusion ? kGaussian : p.sims ? kSimsColour : kStandard;
   // Legends name the training; the loop kind is in the settings (and in an overlay's label when it differs).
   const QString label = QString::fromStdString(p.training_label());
@@ -478,18 +482,30 @@ engine::JobFn LoopView::prepare_job() {
   return [p, dir, on_gen](engine::JobContext& ctx) -> std::any { return run_loop_plan(p, dir, ctx, on_gen); };
 }
 
-void LoopView::add_overlay(const LoopPlan& now) {
-  const LoopOutcome& o = *previous_;
-  if (o.generations.empty()) return;
-  const LoopPlan& was = previous_plan_;
-  const bool same_loop = was.family == now.family && was.kind == now.kind && was.data == now.data;
-  const QString label = QString::fromStdString((same_loop ? was.training_label() : was.label()) + " (previous)");
-  const int d = dist_chart_->add_series(label, kOverlay, true);
-  const int r = ratio_chart_->add_series(label, kOverlay, true);
-  for (size_t g = 0; g < o.generations.size(); ++g) {
-    dist_chart_->append(d, o.generations[g].generation, o.generations[g].w2_mean);
-    ratio_chart_->append(r, o.generations[g].generation, o.ratio(g));
+void LoopView::add_overlays(const LoopPlan& now) {
+  // Older runs in lighter greys; each named by its training (and its loop when that differs from this one's).
+  for (size_t i = 0; i < earlier_.size(); ++i) {
+    const LoopOutcome& o = earlier_[i].outcome;
+    const LoopPlan& was = earlier_[i].plan;
+    if (o.generations.empty()) continue;
+    overlaid_.push_back(was);
+    const bool same_loop = was.family == now.family && was.kind == now.kind && was.data == now.data;
+    const size_t age = earlier_.size() - 1 - i;  // 0: the previous run
+    const QString label =
+        QString::fromStdString(same_loop ? was.training_label() : was.label()) + " (" + overlay_name(age) + ")";
+    const int shade = 110 + 35 * static_cast<int>(age);
+    const QColor colour(shade, shade, shade + 10);
+    const int d = dist_chart_->add_series(label, colour, true);
+    const int r = ratio_chart_->add_series(label, colour, true);
+    for (size_t g = 0; g < o.generations.size(); ++g) {
+      dist_chart_->append(d, o.generations[g].generation, o.generations[g].w2_mean);
+      ratio_chart_->append(r, o.generations[g].generation, o.ratio(g));
+    }
   }
+}
+
+QString LoopView::overlay_name(size_t age) {
+  return age == 0 ? QString("previous") : age == 1 ? QString("2 runs ago") : QString("%1 runs ago").arg(age + 1);
 }
 
 static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t runs);
@@ -612,11 +628,15 @@ void LoopView::job_ended(engine::JobState s) {
                                                    : QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3)));
   messages()->info("loop finished: " + got);
   bool better = false;
-  const QString v = loop_verdict(current_, running_, previous_ ? &*previous_ : nullptr, previous_plan_, &better);
+  const Earlier* last = earlier_.empty() ? nullptr : &earlier_.back();
+  const QString v = loop_verdict(current_, running_, last ? &last->outcome : nullptr, last ? last->plan : LoopPlan{}, &better);
   verdict_->setText(v.isEmpty() ? QString()
                                 : QString("<b style='color:%1'>%2</b>").arg(better ? "#2a7a3a" : "#444", v.toHtmlEscaped()));
   if (!v.isEmpty()) messages()->info("loop: " + v);
-  if (!current_.generations.empty()) previous_ = current_, previous_plan_ = running_;
+  if (!current_.generations.empty()) {
+    earlier_.push_back({current_, running_});
+    if (earlier_.size() > 3) earlier_.erase(earlier_.begin());
+  }
 }
 
 }  // namespace sims::ui

@@ -124,7 +124,8 @@ class LoopView final : public AnalysisTab {
   void add_generation(const LoopGeneration& g);
   void update_controls();
   void describe();
-  void add_overlay(const LoopPlan& now);
+  void add_overlays(const LoopPlan& now);
+  static QString overlay_name(size_t age);  // "previous", "2 runs ago", …
 
   std::unique_ptr<QTemporaryDir> work_;
   QComboBox *family_, *kind_, *pool_, *data_, *algorithm_;
@@ -140,8 +141,13 @@ class LoopView final : public AnalysisTab {
   QVBoxLayout* rows_layout_;
   std::vector<QWidget*> rows_;
   LoopOutcome current_;
-  std::optional<LoopOutcome> previous_;  // the last finished run, for the overlay
-  LoopPlan previous_plan_;
+  // The last finished runs (up to three, oldest first) for the overlay; the newest for the verdict.
+  struct Earlier {
+    LoopOutcome outcome;
+    LoopPlan plan;
+  };
+  std::vector<Earlier> earlier_;
+  std::vector<LoopPlan> overlaid_;  // the runs drawn dashed on the charts
   LoopPlan running_;
   SampleSet reference_;
   QRectF bounds_;

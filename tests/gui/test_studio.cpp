@@ -1207,6 +1207,16 @@ class StudioTest : public QObject {
     const QString caption = l->export_caption();
     QVERIFY2(caption.contains("MLPs") && caption.contains("generations") && caption.contains("seed"), qPrintable(caption));
     QVERIFY(QString::fromUtf8(head_of(svg, 1 << 20)).contains(caption.section(' ', 0, 2).toHtmlEscaped()));
+    QVERIFY2(caption.contains("Dashed (previous): Gaussian loop"), qPrintable(caption));
+    // Run again: both earlier runs stay, dashed, the older one named so (up to three are kept).
+    l->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 2, 120000);
+    QCOMPARE(d->series_count(), 3);
+    QVERIFY(d->series(0).dashed && d->series(1).dashed && !d->series(2).dashed);
+    QVERIFY2(d->series(0).name.endsWith("(2 runs ago)"), qPrintable(d->series(0).name));
+    QVERIFY2(d->series(1).name.endsWith("(previous)"), qPrintable(d->series(1).name));
+    QVERIFY(l->export_caption().contains("Dashed (2 runs ago): Gaussian loop"));
+    QVERIFY(l->export_caption().contains("Dashed (previous): 2D diffusion loop"));
   }
 
   void loopCancels() {
