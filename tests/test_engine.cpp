@@ -1,6 +1,7 @@
 // The engine's background job API and the live "latest wins" sampler.
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -432,6 +433,7 @@ TEST_CASE("paired difference: displacements of points and mean |delta| of images
   const engine::PairedDifference d = engine::paired_difference(q, p);
   CHECK(d.mean_abs.value == Approx(5.0).epsilon(1e-6));
   CHECK(d.mean_abs.hi - d.mean_abs.lo == Approx(0.0).margin(1e-5));
+  CHECK(d.pairs == 50);
   CHECK(at::allclose(d.delta.select(1, 0), at::full({50}, 3.0f), 1e-5, 1e-5));
   // Images: image i differs by i / 10 in every pixel, so the mean |delta| is the mean of i / 10 over the images,
   // and the interval is mean ± t * sd / sqrt(n) of those values.
@@ -443,6 +445,12 @@ TEST_CASE("paired difference: displacements of points and mean |delta| of images
   const double sd = std::sqrt(0.06);  // sample sd of 0, 0.1, ..., 0.7
   CHECK(e.mean_abs.hi - e.mean_abs.value == Approx(2.364624 * sd / std::sqrt(8.0)).epsilon(1e-4));
   CHECK(e.delta.min().item<float>() == Approx(-0.7f));
+  // A diverged pair is left out and not counted.
+  at::Tensor q2 = q.clone();
+  q2[3][0] = std::numeric_limits<float>::infinity();
+  const engine::PairedDifference f = engine::paired_difference(q2, p);
+  CHECK(f.pairs == 49);
+  CHECK(f.mean_abs.value == Approx(5.0).epsilon(1e-6));
   // Not paired: another count or shape.
   CHECK_THROWS_AS(engine::paired_difference(p, p.narrow(0, 0, 10)), InputError);
   CHECK_THROWS_AS(engine::paired_difference(a, at::zeros({n, 1, 4, 4})), InputError);

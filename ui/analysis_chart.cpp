@@ -554,6 +554,7 @@ namespace {
 
 // The caption's lines, wrapped to the document's width.
 constexpr double kCaptionPx = 12, kCaptionLine = 16, kCaptionPad = 10;
+constexpr double kMaxExportPixels = 200e6;  // 800 MB of RGB32: beyond it a PNG export is refused with a message
 
 QStringList caption_lines(const QString& caption, double width) {
   QStringList lines;
@@ -615,6 +616,7 @@ QString charts_svg(const std::vector<const AnalysisChart*>& charts, const ChartE
 QImage charts_image(const std::vector<const AnalysisChart*>& charts, const ChartExportOptions& o) {
   const QSizeF size = charts_size(charts, o);
   const double scale = o.dpi / 96.0;
+  if (size.width() * size.height() * scale * scale > kMaxExportPixels) return QImage();
   QImage img(static_cast<int>(std::ceil(size.width() * scale)), static_cast<int>(std::ceil(size.height() * scale)),
              QImage::Format_RGB32);
   img.fill(Qt::white);
@@ -640,6 +642,7 @@ QByteArray charts_pdf(const std::vector<const AnalysisChart*>& charts, const Cha
     pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
     pdf.setPageSize(QPageSize(size * 0.75, QPageSize::Point, QString(), QPageSize::ExactMatch));
     QPainter p(&pdf);
+    if (!p.isActive()) return QByteArray();  // nothing rather than a broken file
     PainterCanvas c(p);
     paint_document(c, charts, o);
   }

@@ -328,7 +328,15 @@ void AnalysisTab::set_chart_export(const ChartExportOptions& given) {
 }
 
 bool AnalysisTab::export_png(const QString& path) {
-  return export_with(path, [&](QString* err) { return save_png(path, charts_image(export_charts(), chart_export()), err); });
+  return export_with(path, [&](QString* err) {
+    const QImage img = charts_image(export_charts(), chart_export());
+    if (img.isNull()) {
+      *err = "the charts at this size and resolution would be over 200 million pixels: lower the dpi or the size "
+             "(Export ▾ → Chart size), or export SVG or PDF";
+      return false;
+    }
+    return save_png(path, img, err);
+  });
 }
 
 bool AnalysisTab::export_svg(const QString& path) {
@@ -338,7 +346,14 @@ bool AnalysisTab::export_svg(const QString& path) {
 }
 
 bool AnalysisTab::export_pdf(const QString& path) {
-  return export_with(path, [&](QString* err) { return save_bytes(path, charts_pdf(export_charts(), chart_export()), err); });
+  return export_with(path, [&](QString* err) {
+    const QByteArray pdf = charts_pdf(export_charts(), chart_export());
+    if (pdf.isEmpty()) {
+      *err = "the PDF writer could not start";
+      return false;
+    }
+    return save_bytes(path, pdf, err);
+  });
 }
 
 void AnalysisTab::chart_size_dialog() {

@@ -72,7 +72,9 @@ bool ExportController::export_png(const QString& path) {
   }
   // A caption under the views: the models, ω, interval, steps, sampler and seed of the result shown.
   QString caption = last ? QString::fromStdString(provenance_of(*last, models_).caption()) : QString();
-  if (left && live_->pinned()) caption = "left: pinned " + live_->pinned_label() + " · right: " + caption;
+  if (left && live_->pinned())
+    caption = "left: pinned " + live_->pinned_label() + " · right: " +
+              (live_->difference() ? "the difference live − pinned, sample by sample, of " : QString()) + caption;
   QFont font = window_->font();
   font.setPixelSize(13);
   const QFontMetrics fm(font);

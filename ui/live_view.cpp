@@ -60,6 +60,12 @@ std::vector<std::vector<QPointF>> trails_of(const Trajectory& tr, int count) {
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 
+// The next of 1, 2, 5, 10, 20, 50, …
+double next_round_factor(double f) {
+  const double mag = std::pow(10.0, std::floor(std::log10(f) + 1e-9));
+  return f / mag < 1.5 ? 2 * mag : f / mag < 3.5 ? 5 * mag : 10 * mag;
+}
+
 }  // namespace
 
 // [SECTION] Construction ----------------------------------------------------------------
@@ -300,8 +306,9 @@ ViewContent LiveView::difference_content(const ViewContent& live, const ViewCont
   const auto& p = pinned_->request;
   const int pinned_steps = static_cast<int>(pinned_->trajectory.states.size()) - 1;
   const bool same_steps = pinned_steps == steps_->slider()->maximum();
-  const at::Tensor a = at_step(last->x, last->trajectory, k, den);
-  const at::Tensor b = at_step(pinned_->x, pinned_->trajectory, same_steps ? k : pinned_steps, den);
+  // The same step of both runs while their step counts agree, else both final samples.
+  const at::Tensor a = same_steps ? at_step(last->x, last->trajectory, k, den) : last->x;
+  const at::Tensor b = same_steps ? at_step(pinned_->x, pinned_->trajectory, k, den) : pinned_->x;
   const bool images = a.dim() == 4;
   if (q.preview) {  // a drag's preview has fewer samples: the difference follows with the full result
     d.title = "Live preview (the difference follows on release)";
@@ -324,19 +331,26 @@ ViewContent LiveView::difference_content(const ViewContent& live, const ViewCont
                          ? std::clamp(-static_cast<int>(std::floor(std::log10(e.half_width()))), 1, 6)
                          : 4;
   const QString estimate = QString::fromStdString(e.text(digits)) + (e.has_interval() ? " (95 % CI)" : "");
-  const QString where = same_steps ? steps_->caption().section(" · ", 0, 0) : QString("final samples");
+  const QString where = same_steps ? steps_->caption().section(" · ", 0, 0) : QString("final samples (other step counts)");
   if (images) {
     // Signed, around mid-grey: grey where equal, brighter where the live image is brighter; |Δ| ≥ 1 saturates.
     // Small differences are enlarged by a round factor (said) so that the largest ones (99th percentile) reach
     // at least half of the range.
-    const double q99 = diff.delta.abs().flatten().to(at::kDouble).quantile(0.99).item<double>();
+    at::Tensor mag = diff.delta.abs().flatten();
+    if (mag.numel() > (1 << 20)) mag = mag.slice(0, 0, mag.numel(), mag.numel() / (1 << 20) + 1);  // a subsample
+    const int64_t k99 = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(0.99 * static_cast<double>(mag.numel()))));
+    const double q99 = std::get<0>(mag.kthvalue(k99)).item<double>();
     double gain = 1;
-    while (q99 > 0 && gain < 50 && q99 * gain * 2 < 0.5) gain *= (QString::number(gain)[0] == '2' ? 2.5 : 2);
+    while (q99 > 0 && gain < 50 && q99 * gain < 0.5) gain = next_round_factor(gain);
     d.samples = to_set((diff.delta * gain).clamp(-1, 1));
     d.subtitle = where + (gain > 1 ? QString(" · differences ×%1").arg(gain) : QString()) +
                  " · grey: equal · lighter: live brighter · darker: pinned brighter";
-    d.footer = "mean |Δ| per pixel " + estimate + " · " + QString::number(a.size(0)) + " pairs · lower: closer";
+    d.footer = "mean |Δ| per pixel " + estimate + " · " + QString::number(diff.pairs) + " pairs · lower: closer";
   } else {
+    if (a.size(1) != 2) {  // points of another dimension: the number only
+      d.footer = "mean shift " + estimate + " · " + QString::number(diff.pairs) + " pairs · lower: closer";
+      return d;
+    }
     // A quiver: from where the pinned setting put each noise to where the live one puts it, over the pinned set in
     // grey. Displacements are often a few pixels, so the arrows are drawn magnified by a round factor (said).
     d.reference = pin.samples;
@@ -347,7 +361,7 @@ ViewContent LiveView::difference_content(const ViewContent& live, const ViewCont
     const double extent = std::max(live.bounds.width(), live.bounds.height());
     double scale = 1;
     if (median > 0 && extent > 0)
-      while (scale < 1000 && median * scale < 0.04 * extent) scale *= (QString::number(scale)[0] == '2' ? 2.5 : 2);
+      while (scale < 1000 && median * scale < 0.04 * extent) scale = next_round_factor(scale);
     const at::Tensor la = a.to(at::kDouble).contiguous(), lb = b.to(at::kDouble).contiguous();
     const double *pa = la.data_ptr<double>(), *pb = lb.data_ptr<double>();
     for (int64_t i = 0; i < n && static_cast<int64_t>(d.trails.size()) < shown; i += stride) {
@@ -358,7 +372,7 @@ ViewContent LiveView::difference_content(const ViewContent& live, const ViewCont
     d.subtitle = QString("%1 · arrows pinned → live: %2 of %3 pairs%4")
                      .arg(where)
                      .arg(d.trails.size())
-                     .arg(n)
+                     .arg(diff.pairs)
                      .arg(scale > 1 ? QString(", drawn %1× longer").arg(scale) : QString());
     d.footer = "mean shift " + estimate + " · lower: closer";
   }
@@ -466,7 +480,15 @@ void LiveView::refresh_views() {
     pin.bounds = s.bounds;
   }
   if (pinned_ && difference_) {
-    sims_view_->set_content(difference_content(s, pin, k, den));
+    ViewContent d;
+    try {
+      d = difference_content(s, pin, k, den);
+    } catch (const std::exception& e) {  // shown, never thrown out of a slot
+      d = s;
+      d.title = "Difference  live − pinned";
+      d.subtitle = QString("cannot compute the difference: ") + e.what();
+    }
+    sims_view_->set_content(d);
   } else if (pinned_ && flicker() && flicker_phase_) {
     pin.title = "Pinned (flicker)  " + pinned_label_.section(" · ", 0, 0);
     sims_view_->set_content(pin);

@@ -551,7 +551,9 @@ engine::JobFn SweepView::prepare_job() {
   prov.per_cell = true;
   prov.varied = {"omega"};
   caption_ = QString::fromStdString(prov.caption()) +
-             QString(" · compared with %1 real samples (%2)").arg(p.n).arg(QString::fromStdString(p.real));
+             QString(" · compared with %1 real samples (%2)")
+                 .arg(shape_.size() == 1 ? real_count(p.n, p.metric == "energy") : p.n)
+                 .arg(QString::fromStdString(p.real));
   messages()->info(QString("sweep: %1 ω values × %2 samples, %3").arg(p.omegas.size()).arg(p.n).arg(models_text_));
 
   auto to_reference = on_ui<SampleSet>([this](const SampleSet& s) { on_reference(s); });

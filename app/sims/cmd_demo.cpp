@@ -256,7 +256,7 @@ int run_demo(const DemoArgs& a) {
   prov.varied = {"omega"};
   prov.seed = static_cast<long long>(mc.seed);
   render::with_caption(render::render_plot(wp), made + " \u00b7 " + prov.caption() + " \u00b7 scored against " +
-                                                    std::to_string(a.n_eval) + " fresh real samples (seed " +
+                                                    std::to_string(ref.real_points.size(0)) + " fresh real samples (seed " +
                                                     std::to_string(real_seed) + ")")
       .write_png(a.out + "/energy_vs_omega.png");
   write_text(a.out + "/metrics.csv", sw.to_csv());

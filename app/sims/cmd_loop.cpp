@@ -108,6 +108,8 @@ std::string auto_label(const nlohmann::json& j) {
 std::string run_settings(const nlohmann::json& j, const std::string& label) {
   auto num = [&](const nlohmann::json& o, const char* k) -> std::string {
     if (!o.is_object() || !o.contains(k) || !o[k].is_number()) return "?";
+    if (o[k].is_number_unsigned()) return std::to_string(o[k].get<uint64_t>());
+    if (o[k].is_number_integer()) return std::to_string(o[k].get<int64_t>());
     std::ostringstream t;
     t << o[k].get<double>();
     return t.str();
@@ -123,12 +125,13 @@ std::string run_settings(const nlohmann::json& j, const std::string& label) {
   } else {
     const nlohmann::json& d = j.contains("data") ? j["data"] : nlohmann::json();
     o << (fam == "images" ? "U-Nets on '" : "2D diffusion MLPs on '")
-      << (d.is_string() ? d.get<std::string>() : str(d, "name", "?")) << "'";
+      << (d.is_string() ? d.get<std::string>() : str(d, "name", str(j, "data_string", "?"))) << "'";
   }
   o << ", " << str(j, "kind", "?") << " loop";
   if (str(j, "pool", "replace") == "accumulate") o << " (all previous synthetic sets)";
-  o << ", |D_r|\u00a0=\u00a0" << num(j, "n_real") << ", |D_s|\u00a0=\u00a0" << num(j, "n_synth") << ", " << num(j, "runs")
-    << "\u00a0runs \u00d7 " << num(j, "generations") << "\u00a0generations";
+  o << ", |D_r|\u00a0=\u00a0" << num(j, "n_real") << ", |D_s|\u00a0=\u00a0" << num(j, "n_synth") << ", ";
+  if (j.contains("runs")) o << num(j, "runs") << "\u00a0runs \u00d7 ";
+  o << num(j, "generations") << "\u00a0generations";
   if (fam != "gaussian") {
     const nlohmann::json& sc = j.contains("sampler") ? j["sampler"] : nlohmann::json();
     if (sc.is_object()) o << ", " << str(sc, "sampler", "heun") << ", " << num(sc, "steps") << "\u00a0steps";

@@ -174,8 +174,7 @@ int run_sweep_cmd(SweepArgs& a) {
   prov.per_cell = true;
   prov.varied = {"omega"};
   if (cfg.intervals.size() > 1) prov.varied.push_back("interval");
-  const std::string caption = prov.caption() + " \u00b7 scored against " + std::to_string(a.n) + " real samples (" +
-                              a.reference.source() + ")";
+  const std::string caption = prov.caption() + " \u00b7 " + reference_caption(rd, a.reference);
   const std::string metric_name = images ? "FD_" + res.features : res.metric == "energy" ? "energy distance" : "W2 (exact)";
   render::LinePlot mp;
   mp.title = metric_name + " vs guidance \u03c9";

@@ -119,8 +119,7 @@ int run_tune_cmd(TuneArgs& a) {
       static_cast<long long>(cfg.sweep.seed), cfg.sweep.n);
   prov.per_cell = true;
   prov.varied = {"omega", "aux budget"};
-  render::with_caption(loops::tune_heatmap(r), prov.caption() + " \u00b7 scored against " + std::to_string(cfg.sweep.n) +
-                                                   " real samples (" + a.reference.source() + ")")
+  render::with_caption(loops::tune_heatmap(r), prov.caption() + " \u00b7 " + reference_caption(rd, a.reference))
       .write_png(a.out + "/heatmap.png");
   if (a.json) {
     nlohmann::json j = r.to_json();

@@ -101,4 +101,11 @@ Reference load_reference(const ReferenceFlags& f, const std::vector<int64_t>& sh
   return r;
 }
 
+std::string reference_caption(const Reference& r, const ReferenceFlags& f) {
+  const at::Tensor& real = r.ref.real_points.defined() ? r.ref.real_points : r.ref.real_images;
+  if (real.defined() && real.dim() > 0)
+    return "scored against " + std::to_string(real.size(0)) + " real samples (" + f.source() + ")";
+  return "scored against the reference statistics " + f.source();
+}
+
 }  // namespace sims::cli

@@ -34,6 +34,9 @@ struct Reference {
 // Throws InputError naming the flag for a missing/unfit source.
 Reference load_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n);
 
+// For figure captions: "scored against 20000 real samples (grid25)", or the statistics file it was scored against.
+std::string reference_caption(const Reference& r, const ReferenceFlags& f);
+
 // {"path", "content"} of a file (null for ""), as run folders compare inputs.
 nlohmann::json file_identity(const std::string& path);
 

@@ -1,5 +1,6 @@
 #include "engine/compare.hpp"
 
+#include <cmath>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -19,6 +20,7 @@ PairedDifference paired_difference(const at::Tensor& live, const at::Tensor& pin
   const at::Tensor c = per.contiguous();
   const std::vector<double> v(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
   d.mean_abs = metrics::mean_over_runs(v);
+  for (double x : v) d.pairs += std::isfinite(x) ? 1 : 0;
   return d;
 }
 

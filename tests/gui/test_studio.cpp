@@ -15,6 +15,7 @@
 #include <QDialog>
 #include <QDoubleSpinBox>
 #include <QDir>
+#include <QScopeGuard>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImageReader>
@@ -520,7 +521,7 @@ class StudioTest : public QObject {
     const double mean_len = shift.pow(2).sum(1).sqrt().mean().item<double>();
     QVERIFY2(d.footer.startsWith("mean shift ") && d.footer.contains("95 % CI"), qPrintable(d.footer));
     const double shown = d.footer.section(' ', 2, 2).toDouble();
-    QVERIFY2(std::abs(shown - mean_len) <= 0.01 * mean_len + 1e-6, qPrintable(d.footer));
+    QVERIFY2(std::abs(shown - mean_len) <= 0.02 * mean_len + 1e-6, qPrintable(d.footer));  // printed rounded
     // Another seed: no pairing, and the subtitle says why.
     w_->guidance()->findChild<QSpinBox*>("seed")->setValue(w_->last_result()->request.seed + 1);
     const quint64 before = w_->last_result()->stamp;
@@ -1025,6 +1026,7 @@ class StudioTest : public QObject {
     QVERIFY(svg_file.open(QIODevice::ReadOnly));
     QVERIFY(QString::fromUtf8(svg_file.readAll()).contains(caption.section(' ', 0, 1).toHtmlEscaped()));
     const ChartExportOptions saved = s->chart_export();
+    const auto restore = qScopeGuard([s, saved] { s->set_chart_export(saved); });  // test-mode settings persist
     ChartExportOptions o = saved;
     o.width = 900, o.height_each = 400, o.dpi = 96;
     s->set_chart_export(o);
@@ -1048,7 +1050,12 @@ class StudioTest : public QObject {
     QVERIFY(pdf_file.open(QIODevice::ReadOnly));
     const QByteArray pdf_bytes = pdf_file.readAll();
     QVERIFY(pdf_bytes.contains("/MediaBox [0 0 675"));  // 900 CSS px = 675 pt wide
-    s->set_chart_export(saved);
+    // Too many pixels: refused with a message, nothing written.
+    o.width = 4000, o.height_each = 3000, o.dpi = 600;
+    s->set_chart_export(o);
+    const QString huge = tmp_.filePath("huge.png");
+    QVERIFY(!s->export_png(huge));
+    QVERIFY(!QFileInfo::exists(huge));
   }
 
   void sweepCancels() {
