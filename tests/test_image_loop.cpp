@@ -108,6 +108,16 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
                         "samples/overview.png", "samples/gen-0002.npy", "models/gen-0002-base.ckpt", "models/gen-0002-aux.ckpt",
                         "state/pool-0002.npy"})
     CHECK(fs::exists(d + "/" + f));
+  // The sample figures carry a caption with the run's settings: taller than the mosaic (one row of 4 images,
+  // 16 px at zoom 2), the overview than its title and two rows.
+  const auto png_height = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    unsigned char h[24] = {};
+    in.read(reinterpret_cast<char*>(h), 24);
+    return (h[20] << 24) | (h[21] << 16) | (h[22] << 8) | h[23];
+  };
+  CHECK(png_height(d + "/samples/gen-0001.png") > 32 + 20);
+  CHECK(png_height(d + "/samples/overview.png") > 2 * 32 + 60);
   CHECK_FALSE(fs::exists(d + "/state/pool-0001.npy"));
   CHECK_FALSE(fs::exists(d + "/state/gen-0002"));
   const at::Tensor s = io::read_npy(d + "/samples/gen-0002.npy");

@@ -320,3 +320,23 @@ TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whol
   CHECK_FALSE(res.limit_ratio_estimate().has_interval());
   CHECK(res.limit_ratio_estimate().value == Approx(2.0));
 }
+
+#include "loops/run_caption.hpp"
+
+TEST_CASE("run captions: settings of a loop result in words; any field may be missing or mistyped", "[loop2d]") {
+  const nlohmann::json ok = {{"family", "diffusion2d"}, {"algorithm", "sims"}, {"omega", 1.5}, {"kind", "fresh"},
+                             {"data", "grid25"}, {"n_real", 1000}, {"n_synth", 500}, {"runs", 16},
+                             {"generations", 10}, {"seed", 3}, {"sampler", {{"sampler", "heun"}, {"steps", 32}}}};
+  CHECK(loops::run_label(ok) == "SIMS \u03c9=1.5 |Ds|=500");
+  const std::string s = loops::run_settings(ok);
+  CHECK(s.rfind("SIMS \u03c9=1.5 |Ds|=500: 2D diffusion MLPs on 'grid25', fresh loop, ", 0) == 0);
+  CHECK(s.find("16\u00a0runs \u00d7 10\u00a0generations, heun, 32\u00a0steps, seed\u00a03") != std::string::npos);
+  CHECK(loops::run_settings(ok, "mine").rfind("mine: ", 0) == 0);
+  // A hostile or foreign file: wrong types read as "?", never an exception.
+  const nlohmann::json bad = {{"family", "diffusion2d"}, {"algorithm", "sims"}, {"omega", "x"}, {"n_synth", {1, 2}},
+                              {"data", 7}, {"sampler", "heun"}};
+  CHECK(loops::run_label(bad) == "SIMS \u03c9=? |Ds|=?");
+  CHECK_NOTHROW(loops::run_settings(bad));
+  CHECK_NOTHROW(loops::run_settings(nlohmann::json::array({1, 2})));
+  CHECK(loops::run_label(nlohmann::json("text")) == "gaussian  \u03bb=? |Ds|=?");
+}

@@ -22,6 +22,7 @@
 #include "io/atomic_file.hpp"
 #include "loops/diffusion_loop.hpp"
 #include "loops/gaussian_loop.hpp"
+#include "loops/run_caption.hpp"
 #include "render/plot.hpp"
 
 namespace sims::cli {
@@ -89,62 +90,11 @@ nlohmann::json read_result(const std::string& where) {
   }
 }
 
-std::string auto_label(const nlohmann::json& j) {
-  std::ostringstream o;
-  const std::string fam = j.value("family", std::string("gaussian"));
-  if (fam == "diffusion2d" || fam == "images") {
-    if (j.value("algorithm", std::string("standard")) == "sims")
-      o << "SIMS \u03c9=" << j.value("omega", 0.0);
-    else
-      o << "standard";
-  } else {
-    o << "gaussian " << j.value("kind", std::string("")) << " \u03bb=" << j.value("bias", 1.0);
-  }
-  o << " |Ds|=" << j.value("n_synth", 0);
-  return o.str();
-}
-
-// A loop result's settings in one line, for the caption under a plot of it.
-std::string run_settings(const nlohmann::json& j, const std::string& label) {
-  auto num = [&](const nlohmann::json& o, const char* k) -> std::string {
-    if (!o.is_object() || !o.contains(k) || !o[k].is_number()) return "?";
-    if (o[k].is_number_unsigned()) return std::to_string(o[k].get<uint64_t>());
-    if (o[k].is_number_integer()) return std::to_string(o[k].get<int64_t>());
-    std::ostringstream t;
-    t << o[k].get<double>();
-    return t.str();
-  };
-  auto str = [&](const nlohmann::json& o, const char* k, const std::string& d) {
-    return o.is_object() && o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : d;
-  };
-  const std::string fam = str(j, "family", "gaussian");
-  std::ostringstream o;
-  o << (label.empty() ? auto_label(j) : label) << ": ";
-  if (fam == "gaussian") {
-    o << "Gaussian fits, D\u00a0=\u00a0" << num(j, "dim") << ", \u03bb\u00a0=\u00a0" << num(j, "bias");
-  } else {
-    const nlohmann::json& d = j.contains("data") ? j["data"] : nlohmann::json();
-    o << (fam == "images" ? "U-Nets on '" : "2D diffusion MLPs on '")
-      << (d.is_string() ? d.get<std::string>() : str(d, "name", str(j, "data_string", "?"))) << "'";
-  }
-  o << ", " << str(j, "kind", "?") << " loop";
-  if (str(j, "pool", "replace") == "accumulate") o << " (all previous synthetic sets)";
-  o << ", |D_r|\u00a0=\u00a0" << num(j, "n_real") << ", |D_s|\u00a0=\u00a0" << num(j, "n_synth") << ", ";
-  if (j.contains("runs")) o << num(j, "runs") << "\u00a0runs \u00d7 ";
-  o << num(j, "generations") << "\u00a0generations";
-  if (fam != "gaussian") {
-    const nlohmann::json& sc = j.contains("sampler") ? j["sampler"] : nlohmann::json();
-    if (sc.is_object()) o << ", " << str(sc, "sampler", "heun") << ", " << num(sc, "steps") << "\u00a0steps";
-  }
-  o << ", seed\u00a0" << num(j, "seed");
-  return o.str();
-}
-
 void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::string& key, const std::string& label) {
   if (!j.contains(key) || !j[key].is_array())
     throw InputError("--plot-key '" + key + "' is not an array in a loop result");
   render::Series s;
-  s.label = label.empty() ? auto_label(j) : label;
+  s.label = label.empty() ? loops::run_label(j) : label;
   std::vector<double> v;  // null (a value not finite, or not recorded by an older run) -> NaN
   for (const auto& x : j[key]) v.push_back(x.is_number() ? x.get<double>() : NAN);
   // Intervals stored beside the key (w2_mean: w2_lo / w2_hi) become error bars.
@@ -196,12 +146,12 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
   std::string caption;
   if (own) {
     add_series(plot, *own, a.plot_key, a.label);
-    caption = run_settings(*own, a.label);
+    caption = loops::run_settings(*own, a.label);
   }
   for (const auto& c : a.compare) {
     const nlohmann::json j = read_result(c);
     add_series(plot, j, a.plot_key, "");
-    caption += (caption.empty() ? "" : "; ") + run_settings(j, "");
+    caption += (caption.empty() ? "" : "; ") + loops::run_settings(j, "");
   }
   render::with_caption(render::render_plot(plot), caption).write_png(a.plot);
 }

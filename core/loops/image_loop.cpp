@@ -21,6 +21,7 @@
 #include "io/atomic_file.hpp"
 #include "loops/loop_schemas.hpp"
 #include "loops/loop_verdict.hpp"
+#include "loops/run_caption.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
 #include "metrics/kid.hpp"
@@ -446,7 +447,7 @@ void write_metrics(const std::string& dir, const ImageLoopConfig& cfg, const Ima
 
 // samples/overview.png: the first 8 saved samples of every finished
 // generation, one row each (what the loop does to the images at a glance).
-void write_overview(const std::string& dir, int64_t generations, int zoom) {
+void write_overview(const std::string& dir, int64_t generations, int zoom, const std::string& caption) {
   render::GridFigure fig;
   fig.title = "First samples of each generation";
   fig.y_title = "generation";
@@ -462,7 +463,7 @@ void write_overview(const std::string& dir, int64_t generations, int zoom) {
     fig.cells.push_back(std::move(cells));
     fig.y_labels.push_back(std::to_string(t));
   }
-  if (!fig.cells.empty()) write_grid_png(fig, dir + "/samples/overview.png");
+  if (!fig.cells.empty()) write_grid_png(fig, dir + "/samples/overview.png", caption);
 }
 
 void remove_quietly(const std::string& path) {
@@ -708,8 +709,13 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
     keep = x.narrow(0, 0, std::min(cfg_.save_images, x.size(0))).contiguous();
     io::write_npy(rf_.path(gen_name("samples/gen-%04lld.npy", t)), keep);
     const int cols = static_cast<int>(std::min<int64_t>(8, keep.size(0)));
-    render::image_mosaic(keep, cols, shape_[1] <= 32 ? 2 : 1).write_png(dir + "/" + gen_name("samples/gen-%04lld.png", t));
-    write_overview(dir, t, shape_[1] <= 32 ? 2 : 1);
+    // Captions: which run and generation the images come from (the run's settings, as `sims loop --plot` gives them).
+    const std::string settings = run_settings(cfg_.to_json());
+    render::with_caption(render::image_mosaic(keep, cols, shape_[1] <= 32 ? 2 : 1),
+                         "generation " + std::to_string(t) + ", first " + std::to_string(keep.size(0)) +
+                             " samples · " + settings)
+        .write_png(dir + "/" + gen_name("samples/gen-%04lld.png", t));
+    write_overview(dir, t, shape_[1] <= 32 ? 2 : 1, settings);
   }
   if (cfg_.keep_models) {
     copy_atomically(gdir + "/base.ckpt", rf_.path(gen_name("models/gen-%04lld-base.ckpt", t)));

@@ -1,0 +1,70 @@
+#include "loops/run_caption.hpp"
+
+#include <sstream>
+
+namespace sims::loops {
+namespace {
+
+using nlohmann::json;
+
+// A number of `o` as written (integers without a decimal point), "?" when missing or not a number.
+std::string num(const json& o, const char* k) {
+  if (!o.is_object() || !o.contains(k) || !o[k].is_number()) return "?";
+  if (o[k].is_number_unsigned()) return std::to_string(o[k].get<uint64_t>());
+  if (o[k].is_number_integer()) return std::to_string(o[k].get<int64_t>());
+  std::ostringstream t;
+  t << o[k].get<double>();
+  return t.str();
+}
+
+std::string str(const json& o, const char* k, const std::string& fallback) {
+  return o.is_object() && o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : fallback;
+}
+
+const json& field(const json& o, const char* k) {
+  static const json none;
+  return o.is_object() && o.contains(k) ? o[k] : none;
+}
+
+}  // namespace
+
+std::string run_label(const json& j) {
+  std::ostringstream o;
+  const std::string fam = str(j, "family", "gaussian");
+  if (fam == "diffusion2d" || fam == "images") {
+    if (str(j, "algorithm", "standard") == "sims")
+      o << "SIMS \u03c9=" << num(j, "omega");
+    else
+      o << "standard";
+  } else {
+    o << "gaussian " << str(j, "kind", "") << " \u03bb=" << num(j, "bias");
+  }
+  o << " |Ds|=" << num(j, "n_synth");
+  return o.str();
+}
+
+std::string run_settings(const json& j, const std::string& label) {
+  const std::string fam = str(j, "family", "gaussian");
+  std::ostringstream o;
+  o << (label.empty() ? run_label(j) : label) << ": ";
+  if (fam == "gaussian") {
+    o << "Gaussian fits, D\u00a0=\u00a0" << num(j, "dim") << ", \u03bb\u00a0=\u00a0" << num(j, "bias");
+  } else {
+    const json& d = field(j, "data");
+    o << (fam == "images" ? "U-Nets on '" : "2D diffusion MLPs on '")
+      << (d.is_string() ? d.get<std::string>() : str(d, "name", str(j, "data_string", "?"))) << "'";
+  }
+  o << ", " << str(j, "kind", "?") << " loop";
+  if (str(j, "pool", "replace") == "accumulate") o << " (all previous synthetic sets)";
+  o << ", |D_r|\u00a0=\u00a0" << num(j, "n_real") << ", |D_s|\u00a0=\u00a0" << num(j, "n_synth") << ", ";
+  if (j.is_object() && j.contains("runs")) o << num(j, "runs") << "\u00a0runs \u00d7 ";
+  o << num(j, "generations") << "\u00a0generations";
+  if (fam != "gaussian") {
+    const json& sc = field(j, "sampler");
+    if (sc.is_object()) o << ", " << str(sc, "sampler", "heun") << ", " << num(sc, "steps") << "\u00a0steps";
+  }
+  o << ", seed\u00a0" << num(j, "seed");
+  return o.str();
+}
+
+}  // namespace sims::loops
