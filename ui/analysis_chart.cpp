@@ -19,6 +19,8 @@
 #include <QTextOption>
 #include <QValueAxis>
 
+#include "theme.hpp"
+
 namespace sims::ui {
 
 double nice_tick_step(double range, int target) {
@@ -181,7 +183,9 @@ class SvgCanvas final : public Canvas {
 };
 int SvgCanvas::clip_id_ = 0;
 
-const QColor kText(40, 40, 48), kAxisColour(90, 90, 98), kGridColour(226, 227, 232), kPlotBg(252, 252, 250);
+// Exports are drawn on paper whatever the screen's theme.
+const QColor kText = paper_colours().text, kAxisColour = paper_colours().axis, kGridColour = paper_colours().grid,
+             kPlotBg = paper_colours().plot;
 
 // Draws one chart in `box` (document pixels).
 void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
@@ -314,7 +318,6 @@ AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const
   chart_->legend()->setVisible(false);
   title_item_ = new QGraphicsTextItem(chart_);
   title_item_->setFont(tf);
-  title_item_->setDefaultTextColor(QColor(30, 30, 40));
   legend_item_ = new QGraphicsTextItem(chart_);
   legend_item_->setFont(lf);
   for (QGraphicsTextItem* t : {title_item_, legend_item_}) {
@@ -334,7 +337,6 @@ AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const
     a->setLabelsFont(kf);
     a->setTickType(QValueAxis::TicksDynamic);
     a->setTickAnchor(0);
-    a->setGridLineColor(kGridColour);
   }
   x_axis_->setTitleText(x_title);
   y_axis_->setTitleText(y_title);
@@ -343,14 +345,44 @@ AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const
   marks_ = new QScatterSeries;
   marks_->setMarkerSize(15);
   marks_->setColor(QColor(0, 0, 0, 0));
-  marks_->setBorderColor(QColor(20, 20, 30));
-  marks_->setPen(QPen(QColor(20, 20, 30), 1.8));
   chart_->addSeries(marks_);
   attach(marks_);
   setChart(chart_);
   setRenderHint(QPainter::Antialiasing);
   setMinimumHeight(kMinHeight);
+  apply_colours();
+  connect(ThemeSignals::instance(), &ThemeSignals::changed, this, &AnalysisChart::apply_colours);
   rescale();
+  layout_text();
+}
+
+void AnalysisChart::apply_colours() {
+  const ViewColours& k = screen_colours();
+  chart_->setBackgroundBrush(k.frame);
+  chart_->setPlotAreaBackgroundBrush(k.plot);
+  chart_->setPlotAreaBackgroundVisible(true);
+  title_item_->setDefaultTextColor(k.text);
+  legend_item_->setDefaultTextColor(k.text);
+  for (auto* a : {x_axis_, y_axis_}) {
+    a->setGridLineColor(k.grid);
+    a->setLinePenColor(k.axis);
+    a->setLabelsColor(k.axis);
+    a->setTitleBrush(k.text);
+  }
+  marks_->setBorderColor(k.ink);
+  marks_->setPen(QPen(k.ink, 1.8));
+  for (Entry& e : series_) {
+    const QColor c = k.data(e.d.colour);
+    QPen pen = e.line->pen();
+    pen.setColor(c);
+    e.line->setPen(pen);
+    if (e.area) {
+      QColor f = c;
+      f.setAlphaF(0.2);
+      e.area->setBrush(f);
+    }
+    for (QLineSeries* b : e.bars) b->setPen(QPen(c, 1.4));
+  }
   layout_text();
 }
 
@@ -373,7 +405,7 @@ void AnalysisChart::layout_text() {
     for (const Entry& e : series_) {
       // Entries never break inside; a dashed series shows a dashed key.
       legend += QString("<span style='white-space:nowrap'><span style='color:%1'><b>%2</b></span>&nbsp;%3</span>&nbsp;&nbsp; ")
-                    .arg(e.d.colour.name(), e.d.dashed ? "- -" : "■", e.d.name.toHtmlEscaped());
+                    .arg(screen_colours().data(e.d.colour).name(), e.d.dashed ? "- -" : "■", e.d.name.toHtmlEscaped());
     }
   legend_item_->setHtml(legend);
   legend_item_->setTextWidth(w);
@@ -409,7 +441,7 @@ int AnalysisChart::add_series(const QString& name, const QColor& colour, bool da
     e.hi = new QLineSeries(chart_);
     e.area = new QAreaSeries(e.hi, e.lo);
     e.area->setName(name + " (95 % CI)");
-    QColor f = colour;
+    QColor f = screen_colours().data(colour);
     f.setAlphaF(0.2);
     e.area->setBrush(f);
     e.area->setPen(Qt::NoPen);
@@ -418,7 +450,7 @@ int AnalysisChart::add_series(const QString& name, const QColor& colour, bool da
   }
   e.line = new QLineSeries;
   e.line->setName(name);
-  QPen pen(colour, dashed ? 1.8 : 2.2);
+  QPen pen(screen_colours().data(colour), dashed ? 1.8 : 2.2);
   if (dashed) pen.setStyle(Qt::DashLine);
   e.line->setPen(pen);
   e.line->setPointsVisible(true);
@@ -443,7 +475,7 @@ void AnalysisChart::append(int i, double x, double y, double lower, double upper
       e.lo->append(x, lower), e.hi->append(x, upper);
     } else {
       auto* bar = new QLineSeries;
-      bar->setPen(QPen(e.d.colour, 1.4));
+      bar->setPen(QPen(screen_colours().data(e.d.colour), 1.4));
       bar->append(x, lower);
       bar->append(x, upper);
       chart_->addSeries(bar);

@@ -89,6 +89,8 @@ class AnalysisChart final : public QChartView {
   void attach(QAbstractSeries* s);
   // The title and the legend wrap to the chart's width (Qt Charts would elide them) and the plot gets the rest.
   void layout_text();
+  // The theme's colours on the chart's background, axes, text and series (exports keep paper colours).
+  void apply_colours();
 
   QChart* chart_;
   QGraphicsTextItem *title_item_, *legend_item_;

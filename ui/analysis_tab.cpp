@@ -1,4 +1,5 @@
 #include "analysis_tab.hpp"
+#include "theme.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -186,7 +187,7 @@ AnalysisTab::AnalysisTab(const AnalysisTabSpec& spec, MessageArea* messages, QWi
   about_ = new QLabel(panel);
   about_->setObjectName(spec.noun + "About");
   about_->setWordWrap(true);
-  about_->setStyleSheet("color:#555");
+  set_tone(about_, Tone::Muted);
   side_->addWidget(about_);
   side_->addStretch(1);
   // Wrapped lines never widen the panel (a long path in a status line would be cut off at its right edge).

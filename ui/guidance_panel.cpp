@@ -1,4 +1,5 @@
 #include "guidance_panel.hpp"
+#include "theme.hpp"
 
 #include <cmath>
 
@@ -65,7 +66,7 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
     QFont f = l->font();
     f.setPointSizeF(f.pointSizeF() * 0.8);
     l->setFont(f);
-    l->setStyleSheet("color:#777");
+    set_tone(l, Tone::Faint);
     l->setAlignment(i == 0 ? Qt::AlignLeft : i == 4 ? Qt::AlignRight : Qt::AlignHCenter);
     ticks->addWidget(l, 1);
   }

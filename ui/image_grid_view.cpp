@@ -27,8 +27,8 @@ void ImageGridView::set_content(const ViewContent& c) {
     const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(cells)))), rows = (cells + cols - 1) / cols;
     const int gap = 1;
     cols_ = cols, cell_w_ = W + gap, cell_h_ = H + gap, shown_ = n;
-    grid_ = QImage(cols * (W + gap) - gap, rows * (H + gap) - gap, QImage::Format_RGB32);
-    grid_.fill(QColor(238, 239, 242));
+    grid_ = QImage(cols * (W + gap) - gap, rows * (H + gap) - gap, QImage::Format_ARGB32);
+    grid_.fill(Qt::transparent);  // the gaps show the view's background
     const float* d = c.samples.data.data();
     auto u8 = [](float v) { return static_cast<int>(std::clamp(v * 127.5f + 128.f, 0.f, 255.f)); };  // [-1,1] -> uint8
     for (int i = 0; i < n; ++i) {
@@ -48,19 +48,19 @@ void ImageGridView::set_content(const ViewContent& c) {
   update();
 }
 
-void ImageGridView::paint(QPainter& p, const QSize& size) {
-  p.fillRect(QRect(QPoint(0, 0), size), QColor(238, 239, 242));
+void ImageGridView::paint(QPainter& p, const QSize& size, const ViewColours& k) {
+  p.fillRect(QRect(QPoint(0, 0), size), k.frame);
   QFont title = p.font();
   title.setBold(true);
   title.setPointSizeF(11);
   p.setFont(title);
-  p.setPen(content_.color.darker(140));
+  p.setPen(k.title(content_.color));
   p.drawText(QRectF(12, 6, size.width() - 24, 22), Qt::AlignLeft | Qt::AlignVCenter, content_.title);
   QFont sub = title;
   sub.setBold(false);
   sub.setPointSizeF(9);
   p.setFont(sub);
-  p.setPen(QColor(90, 90, 98));
+  p.setPen(k.axis);
   p.drawText(QRectF(12, 27, size.width() - 24, 18), Qt::AlignLeft | Qt::AlignVCenter,
              QFontMetricsF(p.font()).elidedText(content_.subtitle, Qt::ElideRight, size.width() - 24));
   const QRectF area(12, 50, size.width() - 24, size.height() - 72);
@@ -73,7 +73,7 @@ void ImageGridView::paint(QPainter& p, const QSize& size) {
     p.drawImage(drawn_, grid_);
   }
   p.setFont(sub);
-  p.setPen(QColor(120, 120, 130));
+  p.setPen(k.footnote);
   p.drawText(QRectF(12, size.height() - 20, size.width() - 24, 16), Qt::AlignRight | Qt::AlignVCenter, content_.footer);
 }
 
@@ -116,7 +116,7 @@ void ImageGridView::mousePressEvent(QMouseEvent* e) {
 
 void ImageGridView::paintEvent(QPaintEvent*) {
   QPainter p(this);
-  paint(p, size());
+  paint(p, size(), screen_colours());
   note_frame_painted();
 }
 
@@ -124,7 +124,7 @@ QImage ImageGridView::render_image() {
   const QSize sz = size().isEmpty() ? QSize(600, 600) : size();
   QImage img(sz, QImage::Format_ARGB32_Premultiplied);
   QPainter p(&img);
-  paint(p, sz);
+  paint(p, sz, paper_colours());
   return img;
 }
 

@@ -4,6 +4,7 @@
 // large in a window of its own.
 #pragma once
 #include "sample_view.hpp"
+#include "theme.hpp"
 
 class QDialog;
 
@@ -25,7 +26,7 @@ class ImageGridView final : public SampleView {
   void mousePressEvent(QMouseEvent* e) override;
 
  private:
-  void paint(QPainter& p, const QSize& size);
+  void paint(QPainter& p, const QSize& size, const ViewColours& k);
   ViewContent content_;
   QImage grid_;  // the tiles at native resolution
   int cols_ = 0, cell_w_ = 0, cell_h_ = 0, shown_ = 0;  // the grid's layout (cells of image + gap)

@@ -1,5 +1,7 @@
 #include "interval_bar.hpp"
 
+#include "theme.hpp"
+
 #include <cmath>
 
 #include <QMouseEvent>
@@ -68,6 +70,7 @@ double IntervalBar::sigma_at(double x) const {
 void IntervalBar::paintEvent(QPaintEvent*) {
   QPainter p(this);
   p.setRenderHint(QPainter::Antialiasing, true);
+  const ViewColours& k = screen_colours();
   const QRectF a = axis();
   QFont small = font();
   small.setPointSizeF(7.5);
@@ -75,13 +78,13 @@ void IntervalBar::paintEvent(QPaintEvent*) {
   const QFontMetricsF fm(small);
   // Axis track and the guided band.
   p.setPen(Qt::NoPen);
-  p.setBrush(QColor(228, 229, 234));
+  p.setBrush(k.track);
   p.drawRoundedRect(a, 3, 3);
   const double x0 = x_of(lo_), x1 = x_of(hi_);
   p.setBrush(QColor(221, 85, 51, 70));
   p.drawRect(QRectF(QPointF(x0, a.top()), QPointF(x1, a.bottom())));
   // End zones.
-  p.setPen(QColor(120, 120, 130));
+  p.setPen(k.footnote);
   p.drawText(QRectF(a.left(), a.bottom() + 2, 20, 12), Qt::AlignLeft, "∞");
   p.drawText(QRectF(a.right() - 20, a.bottom() + 2, 20, 12), Qt::AlignRight, "0");
   // Decades of sigma below the axis.
@@ -105,7 +108,7 @@ void IntervalBar::paintEvent(QPaintEvent*) {
     bool guided = false;
     for (double s : step_eval_sigmas(cfg_, t_, i)) guided = guided || g.applies(s);
     const double x = x_of(t_[i]);
-    p.setPen(QPen(guided ? QColor(200, 70, 40) : QColor(90, 100, 120), guided ? 2 : 1));
+    p.setPen(QPen(guided ? QColor(200, 70, 40) : k.axis, guided ? 2 : 1));
     p.drawLine(QPointF(x, a.top() + 2), QPointF(x, a.bottom() - 2));
     if ((i % every == 0 || i == N - 1) && std::abs(x - last_label) > fm.horizontalAdvance("00") + 3) {
       const QString t = QString::number(i);
@@ -113,7 +116,7 @@ void IntervalBar::paintEvent(QPaintEvent*) {
       last_label = x;
     }
   }
-  p.setPen(QColor(120, 120, 130));
+  p.setPen(k.footnote);
   p.drawText(QRectF(a.left(), 0, a.width(), 12), Qt::AlignLeft, "step");
   // Handles: knobs across the track (kept clear of the step labels above).
   for (int h = 0; h < 2; ++h) {

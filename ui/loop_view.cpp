@@ -1,4 +1,5 @@
 #include "loop_view.hpp"
+#include "theme.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -363,7 +364,20 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
     connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &LoopView::describe);
 
   set_plan(LoopPlan{});
-  rows_title_->setText("<b>Generations</b> <span style='color:#666'>appear here as they finish</span>");
+  rows_note_ = "appear here as they finish";
+  show_texts();
+  connect(ThemeSignals::instance(), &ThemeSignals::changed, this, [this] {
+    show_texts();
+    describe();
+  });
+}
+
+void LoopView::show_texts() {
+  rows_title_->setText("<b>Generations</b> " + toned(rows_note_.toHtmlEscaped(), Tone::Muted));
+  verdict_->setText(verdict_text_.isEmpty() ? QString()
+                                            : QString("<b style='color:%1'>%2</b>")
+                                                  .arg(tone_hex(verdict_better_ ? Tone::Good : Tone::Plain),
+                                                       verdict_text_.toHtmlEscaped()));
 }
 
 // [SECTION] Controls ----------------------------------------------------------------------------
@@ -425,7 +439,7 @@ void LoopView::describe() {
   try {
     about()->setText("<b>What runs:</b> " + QString::fromStdString(plan().summary()).toHtmlEscaped());
   } catch (const Error& e) {
-    about()->setText(QString("<span style='color:#b00'>%1</span>").arg(QString(e.what()).toHtmlEscaped()));
+    about()->setText(toned(QString(e.what()).toHtmlEscaped(), Tone::Error));
   }
 }
 
@@ -470,13 +484,12 @@ engine::JobFn LoopView::prepare_job() {
     reference_.data.assign(ref.data_ptr<float>(), ref.data_ptr<float>() + ref.numel());
     const QRectF b = bounds_of({&reference_});
     bounds_ = QRectF(b.center().x() - b.width() * 0.7, b.center().y() - b.height() * 0.7, b.width() * 1.4, b.height() * 1.4);
-    rows_title_->setText(QString("<b>Generations</b> <span style='color:#666'>: the points of %1 of the %2 runs per "
-                                 "generation (grey: p_r = '%3'); newest at the bottom</span>")
-                             .arg(std::min(p.save_runs, p.runs)).arg(p.runs).arg(QString::fromStdString(p.data)));
+    rows_note_ = QString(": the points of %1 of the %2 runs per generation (grey: p_r = '%3'); newest at the bottom")
+                     .arg(std::min(p.save_runs, p.runs)).arg(p.runs).arg(QString::fromStdString(p.data));
   } else {
-    rows_title_->setText("<b>Generations</b> <span style='color:#666'>: the Gaussian family keeps no samples; each row "
-                         "gives the fit's distance and tr Σ (p_r = N(0, I): tr Σ = D)</span>");
+    rows_note_ = ": the Gaussian family keeps no samples; each row gives the fit's distance and tr Σ (p_r = N(0, I): tr Σ = D)";
   }
+  show_texts();
   messages()->info("loop: " + QString::fromStdString(p.summary()));
   auto on_gen = on_ui<LoopGeneration>([this](const LoopGeneration& gen) { add_generation(gen); });
   return [p, dir, on_gen](engine::JobContext& ctx) -> std::any { return run_loop_plan(p, dir, ctx, on_gen); };
@@ -545,7 +558,7 @@ void LoopView::add_generation(const LoopGeneration& gen) {
                   .arg(has_ci ? " ± " + cell(d.half_width(), 2) + " (95 % CI)" : QString())
                   .arg(cell(ratio, 3))
                   .arg(cell(gen.trace_mean, 3));
-  if (gen.seconds > 0) t += QString(" <span style='color:#777'>· %1 s</span>").arg(gen.seconds, 0, 'f', 1);
+  if (gen.seconds > 0) t += " " + toned(QString("· %1 s").arg(gen.seconds, 0, 'f', 1), Tone::Faint);
   text->setText(t);
   fv->addWidget(text);
   if (gen.saved_runs > 0) {
@@ -630,8 +643,9 @@ void LoopView::job_ended(engine::JobState s) {
   bool better = false;
   const Earlier* last = earlier_.empty() ? nullptr : &earlier_.back();
   const QString v = loop_verdict(current_, running_, last ? &last->outcome : nullptr, last ? last->plan : LoopPlan{}, &better);
-  verdict_->setText(v.isEmpty() ? QString()
-                                : QString("<b style='color:%1'>%2</b>").arg(better ? "#2a7a3a" : "#444", v.toHtmlEscaped()));
+  verdict_text_ = v;
+  verdict_better_ = better;
+  show_texts();
   if (!v.isEmpty()) messages()->info("loop: " + v);
   if (!current_.generations.empty()) {
     earlier_.push_back({current_, running_});

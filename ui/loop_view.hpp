@@ -135,6 +135,10 @@ class LoopView final : public AnalysisTab {
   QCheckBox* overlay_;
   QLabel* rows_title_;
   QLabel* verdict_;
+  // What the two labels say, kept to draw them again in another theme's colours.
+  QString rows_note_, verdict_text_;
+  bool verdict_better_ = false;
+  void show_texts();
   AnalysisChart *dist_chart_, *ratio_chart_;
   QTableWidget* table_;
   QScrollArea* rows_area_;

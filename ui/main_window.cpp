@@ -1,6 +1,7 @@
 #include "main_window.hpp"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QCloseEvent>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -8,6 +9,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QScreen>
+#include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -26,6 +28,7 @@
 #include "shift_view.hpp"
 #include "step_viewer.hpp"
 #include "sweep_view.hpp"
+#include "theme.hpp"
 #include "train_panel.hpp"
 
 namespace sims::ui {
@@ -38,6 +41,11 @@ QString shipped_model(const char* role, const char* pair) {
 
 MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow(parent), opts_(opts) {
   setWindowTitle("SIMS Studio");
+  // The theme first, so every widget is built in its colours: --theme, else the remembered one, else the system's.
+  Theme theme = Theme::System;
+  if (!parse_theme(opts.theme, &theme) && opts.remember)
+    parse_theme(QSettings().value("view/theme", "system").toString(), &theme);
+  apply_theme(theme);
   jobs_ = std::make_unique<engine::JobRunner>();
 
   messages_ = new MessageArea(this);
@@ -150,6 +158,27 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
                   [this] { live_view_->set_flicker(!live_view_->flicker()); });
   view->addAction("Show the &difference live − pinned (on / off)", QKeySequence("Ctrl+D"), this,
                   [this] { live_view_->set_difference(!live_view_->difference()); });
+  view->addSeparator();
+  // Theme: the window's colours; exports are always drawn on paper (light), whatever is chosen here.
+  QMenu* themes = view->addMenu("&Theme");
+  themes->setObjectName("themeMenu");
+  auto* group = new QActionGroup(themes);
+  const struct {
+    Theme theme;
+    const char* label;
+  } choices[] = {{Theme::System, "&System"}, {Theme::Light, "&Light"}, {Theme::Dark, "&Dark"}};
+  for (const auto& c : choices) {
+    QAction* a = themes->addAction(c.label);
+    a->setObjectName("theme-" + theme_name(c.theme));
+    a->setCheckable(true);
+    a->setChecked(c.theme == current_theme());
+    group->addAction(a);
+    const Theme t = c.theme;
+    connect(a, &QAction::triggered, this, [this, t] {
+      apply_theme(t);
+      if (opts_.remember) QSettings().setValue("view/theme", theme_name(t));
+    });
+  }
   auto* tools = menuBar()->addMenu("&Tools");
   tools->addAction("&Train models…", QKeySequence("Ctrl+T"), this, &MainWindow::open_train);
   auto* help = menuBar()->addMenu("&Help");

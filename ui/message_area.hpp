@@ -2,7 +2,11 @@
 // a panel or worker reports ends up here once (never a crash, never a modal
 // box for something the user can fix by picking another file).
 #pragma once
+#include <deque>
+
 #include <QPlainTextEdit>
+
+#include "theme.hpp"
 
 namespace sims::ui {
 
@@ -16,7 +20,14 @@ class MessageArea final : public QPlainTextEdit {
   QString last_error() const { return last_error_; }
 
  private:
-  void add(const QString& text, const char* colour);
+  struct Line {
+    QString time, text;
+    Tone tone;
+  };
+  void add(const QString& text, Tone tone);
+  QString html(const Line& l) const;
+  void rerender();  // after a change of theme: the kept lines in the new colours
+  std::deque<Line> lines_;
   int errors_ = 0;
   QString last_error_;
 };

@@ -1,4 +1,5 @@
 #include "models_panel.hpp"
+#include "theme.hpp"
 
 #include <QFileDialog>
 #include <QFileInfo>
@@ -63,7 +64,7 @@ QString describe_model(const Denoiser& d) {
     if (!history.isEmpty()) history += " · ";
     history += human_count(p["images_seen"].get<int64_t>()) + " images seen";
   }
-  if (!history.isEmpty()) text += "<br><span style='color:#666'>" + history.toHtmlEscaped() + "</span>";
+  if (!history.isEmpty()) text += "<br>" + toned(history.toHtmlEscaped(), Tone::Muted);
   return text;
 }
 
@@ -90,6 +91,10 @@ ModelsPanel::ModelsPanel(MessageArea* messages, QWidget* parent) : QGroupBox("Mo
   aux_label_ = row(1, "Aux", ModelRole::Aux);
   describe(ModelRole::Base);
   describe(ModelRole::Aux);
+  connect(ThemeSignals::instance(), &ThemeSignals::changed, this, [this] {
+    describe(ModelRole::Base);
+    describe(ModelRole::Aux);
+  });
 }
 
 void ModelsPanel::open_dialog(ModelRole role) {
@@ -208,8 +213,8 @@ void ModelsPanel::describe(ModelRole role) {
   const DenoiserPtr& d = role == ModelRole::Base ? base_ : aux_;
   QLabel* l = role == ModelRole::Base ? base_label_ : aux_label_;
   if (!d) {
-    l->setText(role == ModelRole::Base ? "<span style='color:#a00'>no base model: open one or train one</span>"
-                                       : "<span style='color:#666'>none: plain sampling of the base (ω has no effect)</span>");
+    l->setText(role == ModelRole::Base ? toned("no base model: open one or train one", Tone::Error)
+                                       : toned("none: plain sampling of the base (ω has no effect)", Tone::Muted));
     l->setToolTip({});
     return;
   }

@@ -9,12 +9,6 @@
 namespace sims::ui {
 namespace {
 
-const QColor kPlotBg(252, 252, 250);
-const QColor kWidgetBg(238, 239, 242);
-const QColor kAxis(90, 90, 98);
-const QColor kGrid(225, 226, 230);
-const QColor kRef(150, 150, 158);
-
 double nice_step(double range, int target) {
   const double raw = range / std::max(target, 1);
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
@@ -110,11 +104,11 @@ QImage density_image(const ViewContent& c, const QRectF& region, int bins) {
   return img;
 }
 
-void paint_underlay(QPainter& p, const PlotFrame& f, const QImage& heat, const QRectF& region) {
-  p.fillRect(f.widget, kWidgetBg);
-  p.fillRect(f.plot, kPlotBg);
+void paint_underlay(QPainter& p, const PlotFrame& f, const QImage& heat, const QRectF& region, const ViewColours& k) {
+  p.fillRect(f.widget, k.frame);
+  p.fillRect(f.plot, k.plot);
   // Grid lines at the ticks.
-  p.setPen(QPen(kGrid, 1));
+  p.setPen(QPen(k.grid, 1));
   const double sx = nice_step(f.bounds.width(), 6), sy = nice_step(f.bounds.height(), 6);
   for (double x = std::ceil(f.bounds.left() / sx) * sx; x <= f.bounds.right(); x += sx)
     p.drawLine(QPointF(f.map(x, 0).x(), f.plot.top()), QPointF(f.map(x, 0).x(), f.plot.bottom()));
@@ -130,7 +124,7 @@ void paint_underlay(QPainter& p, const PlotFrame& f, const QImage& heat, const Q
   }
 }
 
-void paint_points(QPainter& p, const PlotFrame& f, const ViewContent& c) {
+void paint_points(QPainter& p, const PlotFrame& f, const ViewContent& c, const ViewColours& k) {
   p.save();
   p.setClipRect(f.plot);
   p.setRenderHint(QPainter::Antialiasing, true);
@@ -140,16 +134,16 @@ void paint_points(QPainter& p, const PlotFrame& f, const ViewContent& c) {
     p.setBrush(col);
     for (int64_t i = 0; i < s.count(); ++i) p.drawEllipse(f.map(s.data[2 * i], s.data[2 * i + 1]), r, r);
   };
-  QColor ref = kRef;
+  QColor ref = k.reference;
   ref.setAlphaF(0.35);
   draw(c.reference, ref, 1.2);
-  QColor col = c.color;
+  QColor col = k.data(c.color);
   col.setAlphaF(0.85);
   draw(c.samples, col, point_size_for(c.samples.count(), 1.0) / 2.0);
   p.restore();
 }
 
-void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c) {
+void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c, const ViewColours& k) {
   p.save();
   p.setRenderHint(QPainter::Antialiasing, true);
   // Trails: the path of a few samples through the steps.
@@ -162,7 +156,9 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c) {
         const QPointF a = f.map(path.front().x(), path.front().y()), b = f.map(path.back().x(), path.back().y());
         const QPointF d = b - a;
         const double len = std::hypot(d.x(), d.y());
-        p.setPen(QPen(QColor(30, 30, 40, 170), 1.1));
+        QColor ink = k.ink;
+        ink.setAlpha(170);
+        p.setPen(QPen(ink, 1.1));
         p.drawLine(a, b);
         if (len > 3) {
           const QPointF u = d / len, n(-u.y(), u.x());
@@ -174,12 +170,14 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c) {
       }
       QPainterPath pp(f.map(path[0].x(), path[0].y()));
       for (size_t i = 1; i < path.size(); ++i) pp.lineTo(f.map(path[i].x(), path[i].y()));
-      p.setPen(QPen(QColor(30, 30, 40, 150), 1.2));
+      QColor ink = k.ink;
+      ink.setAlpha(150);
+      p.setPen(QPen(ink, 1.2));
       p.setBrush(Qt::NoBrush);
       p.drawPath(pp);
       const QPointF end = f.map(path.back().x(), path.back().y());
-      p.setPen(QPen(QColor(30, 30, 40), 1.2));
-      p.setBrush(Qt::white);
+      p.setPen(QPen(k.ink, 1.2));
+      p.setBrush(k.marker);
       p.drawEllipse(end, 3.0, 3.0);
       if (c.trail_step >= 0 && c.trail_step < static_cast<int>(path.size())) {
         const QPointF at = f.map(path[c.trail_step].x(), path[c.trail_step].y());
@@ -190,7 +188,7 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c) {
     p.restore();
   }
   // Frame, ticks and labels.
-  p.setPen(QPen(kAxis, 1));
+  p.setPen(QPen(k.axis, 1));
   p.setBrush(Qt::NoBrush);
   p.drawRect(f.plot);
   QFont small = p.font();
@@ -226,20 +224,20 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c) {
   title.setBold(true);
   title.setPointSizeF(11);
   p.setFont(title);
-  p.setPen(c.color.darker(140));
+  p.setPen(k.title(c.color));
   p.drawText(QRectF(f.plot.left(), 6, f.plot.width(), 22), Qt::AlignLeft | Qt::AlignVCenter, c.title);
   QFont sub = title;
   sub.setBold(false);
   sub.setPointSizeF(9);
   p.setFont(sub);
-  p.setPen(kAxis);
+  p.setPen(k.axis);
   // The subtitle may use the margin right of the plot; beyond the view it is elided, never cut off.
   const double sub_w = f.widget.right() - f.plot.left() - 4;
   p.drawText(QRectF(f.plot.left(), 27, sub_w, 18), Qt::AlignLeft | Qt::AlignVCenter,
              QFontMetricsF(sub).elidedText(c.subtitle, Qt::ElideRight, sub_w));
   if (!c.footer.isEmpty()) {
     p.setFont(small);
-    p.setPen(QColor(120, 120, 130));
+    p.setPen(k.footnote);
     // Elided to the plot's width (a small view would otherwise push it past the plot's left edge).
     const QRectF box = f.plot.adjusted(6, 4, -6, -4);
     p.drawText(box, Qt::AlignRight | Qt::AlignBottom, QFontMetricsF(small).elidedText(c.footer, Qt::ElideMiddle, box.width()));

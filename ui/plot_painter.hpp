@@ -7,6 +7,7 @@
 #include <QRectF>
 
 #include "sample_view.hpp"
+#include "theme.hpp"
 
 namespace sims::ui {
 
@@ -22,12 +23,13 @@ struct PlotFrame {
 
 PlotFrame plot_frame(const QSize& size, const ViewContent& c);
 
+// The colours `k`: screen_colours() on screen, paper_colours() for exports.
 // Background, frame and heat map (under the points); the heat map covers `heat_region` (data units).
-void paint_underlay(QPainter& p, const PlotFrame& f, const QImage& heat, const QRectF& heat_region);
+void paint_underlay(QPainter& p, const PlotFrame& f, const QImage& heat, const QRectF& heat_region, const ViewColours& k);
 // Points with QPainter (the fallback renderer): reference faintly, then samples.
-void paint_points(QPainter& p, const PlotFrame& f, const ViewContent& c);
+void paint_points(QPainter& p, const PlotFrame& f, const ViewContent& c, const ViewColours& k);
 // Trails, axes, ticks, titles (over the points).
-void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c);
+void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c, const ViewColours& k);
 
 // Density of the samples over a region: a smoothed histogram coloured with a
 // transparent-to-colour ramp (ARGB32, premultiplied).

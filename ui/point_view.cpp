@@ -171,21 +171,22 @@ void splat(QImage& img, const SampleSet& s, const PlotFrame& f, double dpr, cons
 
 }  // namespace
 
-const QImage& PointView::points_layer(const PlotFrame& f, double dpr) {
-  if (!layer_dirty_ && layer_plot_ == f.plot && layer_dpr_ == dpr) return layer_;
+const QImage& PointView::points_layer(const PlotFrame& f, double dpr, const ViewColours& k) {
+  if (!layer_dirty_ && layer_plot_ == f.plot && layer_dpr_ == dpr && layer_dark_ == k.dark) return layer_;
   const QSize px(std::max(1, static_cast<int>(std::ceil(f.plot.width() * dpr))),
                  std::max(1, static_cast<int>(std::ceil(f.plot.height() * dpr))));
   layer_ = QImage(px, QImage::Format_ARGB32_Premultiplied);
   layer_.fill(Qt::transparent);
-  QColor ref(150, 150, 158);
+  QColor ref = k.reference;
   ref.setAlphaF(0.35);
   splat(layer_, shown_.reference, f, dpr, ref, 1.2);
-  QColor col = shown_.color;
+  QColor col = k.data(shown_.color);
   col.setAlphaF(0.85);
   splat(layer_, shown_.samples, f, dpr, col, point_size_for(shown_.samples.count(), 1.0) / 2.0);
   layer_.setDevicePixelRatio(dpr);
   layer_plot_ = f.plot;
   layer_dpr_ = dpr;
+  layer_dark_ = k.dark;
   layer_dirty_ = false;
   return layer_;
 }
@@ -329,7 +330,7 @@ bool PointView::eventFilter(QObject* o, QEvent* e) {
 }
 
 // The cursor's data coordinates, and how to undo a zoom, in the plot's top-left corner.
-void PointView::paint_hover(QPainter& p, const PlotFrame& f) {
+void PointView::paint_hover(QPainter& p, const PlotFrame& f, const ViewColours& k) {
   QString text;
   if (f.plot.contains(hover_)) {
     const QPointF d = data_at(hover_);
@@ -342,44 +343,46 @@ void PointView::paint_hover(QPainter& p, const PlotFrame& f) {
   p.setFont(small);
   const QRectF box = QFontMetricsF(small).boundingRect(text).adjusted(-4, -2, 4, 2);
   const QRectF at(f.plot.left() + 4, f.plot.top() + 4, box.width(), box.height());
-  p.fillRect(at, QColor(255, 255, 255, 220));
-  p.setPen(QColor(60, 60, 70));
+  p.fillRect(at, k.hover);
+  p.setPen(k.text);
   p.drawText(at, Qt::AlignCenter, text);
 }
 
-void PointView::paint_all(QPainter& p, const QSize& size) {
+void PointView::paint_all(QPainter& p, const QSize& size, bool for_export) {
+  const ViewColours& k = for_export ? paper_colours() : screen_colours();
   const PlotFrame f = plot_frame(size, shown_);
-  paint_underlay(p, f, heat_, heat_region_);
+  paint_underlay(p, f, heat_, heat_region_, k);
   const double dpr = p.device() ? p.device()->devicePixelRatioF() : 1.0;
-  p.drawImage(f.plot.topLeft(), points_layer(f, dpr));
-  paint_overlay(p, f, shown_);
-  paint_hover(p, f);
+  p.drawImage(f.plot.topLeft(), points_layer(f, dpr, k));
+  paint_overlay(p, f, shown_, k);
+  if (!for_export) paint_hover(p, f, k);
 }
 
 void PointView::paint_gl(QPainter& p, const QSize& size, double dpr) {
   if (!gl_->shaders_ok()) return paint_all(p, size);
+  const ViewColours& k = screen_colours();
   const PlotFrame f = plot_frame(size, shown_);
-  paint_underlay(p, f, heat_, heat_region_);
+  paint_underlay(p, f, heat_, heat_region_, k);
   p.beginNativePainting();
-  QColor ref(150, 150, 158);
+  QColor ref = k.reference;
   ref.setAlphaF(0.35);
   gl_->draw_points(shown_.reference, ref, 2.6f * dpr, f.bounds, f.plot, size, dpr);
-  QColor col = shown_.color;
+  QColor col = k.data(shown_.color);
   col.setAlphaF(0.85);
   gl_->draw_points(shown_.samples, col, point_size_for(shown_.samples.count(), dpr), f.bounds, f.plot, size, dpr);
   p.endNativePainting();
-  paint_overlay(p, f, shown_);
-  paint_hover(p, f);
+  paint_overlay(p, f, shown_, k);
+  paint_hover(p, f, k);
 }
 
+// Exports are drawn by the QPainter renderer on paper colours, whatever the screen's theme and renderer.
 QImage PointView::render_image() {
-  if (gl_ && gl_->isValid() && gl_->isVisible()) return gl_->grabFramebuffer();
   const double dpr = devicePixelRatioF();
   const QSize sz = size().isEmpty() ? QSize(600, 600) : size();
   QImage img(sz * dpr, QImage::Format_ARGB32_Premultiplied);
   img.setDevicePixelRatio(dpr);
   QPainter p(&img);
-  paint_all(p, sz);
+  paint_all(p, sz, true);
   return img;
 }
 

@@ -8,6 +8,7 @@
 #include <QImage>
 
 #include "sample_view.hpp"
+#include "theme.hpp"
 
 namespace sims::ui {
 
@@ -36,7 +37,8 @@ class PointView final : public SampleView {
   static bool opengl_available();
 
   // Used by the canvases.
-  void paint_all(QPainter& p, const QSize& size);
+  // On screen: the theme's colours and the hover readout; for an export: paper colours, no readout.
+  void paint_all(QPainter& p, const QSize& size, bool for_export = false);
   void paint_gl(QPainter& p, const QSize& size, double dpr);
 
  private:
@@ -44,12 +46,12 @@ class PointView final : public SampleView {
   class PainterCanvas;
   // The QPainter renderer's points (reference and samples) splatted into an
   // image once per content and size, not drawn as thousands of ellipses per paint.
-  const QImage& points_layer(const PlotFrame& f, double dpr);
+  const QImage& points_layer(const PlotFrame& f, double dpr, const ViewColours& k);
   bool eventFilter(QObject* o, QEvent* e) override;
   void apply_view();
   void zoom_changed();
   QPointF data_at(const QPointF& canvas_px) const;
-  void paint_hover(QPainter& p, const PlotFrame& f);
+  void paint_hover(QPainter& p, const PlotFrame& f, const ViewColours& k);
   ViewContent content_;  // as set
   ViewContent shown_;    // as drawn: the zoom box's bounds when zoomed
   QRectF zoom_;          // data range chosen by the user (invalid: the content's)
@@ -62,6 +64,7 @@ class PointView final : public SampleView {
   QRectF layer_plot_;
   double layer_dpr_ = 0;
   bool layer_dirty_ = true;
+  bool layer_dark_ = false;  // drawn with the dark colours
   QWidget* canvas_ = nullptr;
   GlCanvas* gl_ = nullptr;
 };

@@ -6,6 +6,8 @@
 #include <QMouseEvent>
 #include <QPainter>
 
+#include "theme.hpp"
+
 namespace sims::ui {
 namespace {
 const int kGap = 8, kCaption = 18;
@@ -14,7 +16,7 @@ const int kGap = 8, kCaption = 18;
 QImage points_thumbnail(const SampleSet& pts, const SampleSet& ref, const QRectF& bounds, const QColor& colour,
                         int size) {
   QImage img(size, size, QImage::Format_ARGB32_Premultiplied);
-  img.fill(QColor(252, 252, 250));
+  img.fill(Qt::transparent);  // the strip paints the cell's background in the theme's colours
   QPainter p(&img);
   p.setRenderHint(QPainter::Antialiasing, true);
   const QRectF b = bounds.isValid() ? bounds : QRectF(-3, -3, 6, 6);
@@ -35,9 +37,6 @@ QImage points_thumbnail(const SampleSet& pts, const SampleSet& ref, const QRectF
   c.setAlphaF(0.55);
   const double r = std::clamp(size / 90.0 * 1.4 / std::pow(std::max<int64_t>(pts.count(), 1) / 500.0, 0.25), 0.7, 2.6);
   draw(pts, c, r);
-  p.setPen(QPen(QColor(200, 201, 206), 1));
-  p.setBrush(Qt::NoBrush);
-  p.drawRect(QRectF(0.5, 0.5, size - 1, size - 1));
   return img;
 }
 
@@ -143,6 +142,12 @@ void SampleStrip::paintEvent(QPaintEvent*) {
   for (int i = 0; i < count(); ++i) {
     const QRect r = cell_rect(i);
     const QImage& img = cells_[i].image;
+    if (!img.isNull() && img.hasAlphaChannel()) {  // a points thumbnail: on the plot colour, framed
+      p.fillRect(r, screen_colours().plot);
+      p.setPen(QPen(screen_colours().grid, 1));
+      p.setBrush(Qt::NoBrush);
+      p.drawRect(QRectF(r).adjusted(0.5, 0.5, -0.5, -0.5));
+    }
     if (!img.isNull()) {
       // Keep the aspect ratio; image mosaics scale by whole pixels when they can.
       const double k = std::min(r.width() / double(img.width()), r.height() / double(img.height()));
@@ -156,7 +161,7 @@ void SampleStrip::paintEvent(QPaintEvent*) {
       p.setBrush(Qt::NoBrush);
       p.drawRect(r.adjusted(-2, -2, 2, 2));
     }
-    p.setPen(i == selected_ ? QColor(150, 50, 20) : QColor(60, 60, 70));
+    p.setPen(i == selected_ ? screen_colours().title(QColor(214, 82, 48)) : palette().color(QPalette::WindowText));
     p.drawText(QRect(r.left() - kGap / 2, r.bottom() + 3, r.width() + kGap, caption_h), Qt::AlignHCenter | Qt::AlignTop,
                caption_text(i, r.width()));
   }

@@ -1,4 +1,6 @@
 #include "common/paths.hpp"
+#include "theme.hpp"
+#include "wrap_label.hpp"
 #include "shift_view.hpp"
 
 #include <algorithm>
@@ -74,9 +76,9 @@ class FitImage final : public QWidget {
  protected:
   void paintEvent(QPaintEvent*) override {
     QPainter p(this);
-    p.fillRect(rect(), QColor(250, 250, 248));
+    p.fillRect(rect(), screen_colours().frame);
     if (img_.isNull()) {
-      p.setPen(QColor(120, 120, 128));
+      p.setPen(screen_colours().footnote);
       p.drawText(rect().adjusted(8, 8, -8, -8), Qt::AlignCenter | Qt::TextWordWrap, note_);
       return;
     }
@@ -307,7 +309,7 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   source_->setWordWrap(true);
   source_->setTextFormat(Qt::RichText);
   body()->addWidget(source_);
-  summary_ = new QLabel(this);
+  summary_ = new WrapLabel(this);
   summary_->setObjectName("shiftSummary");
   summary_->setWordWrap(true);
   summary_->setTextFormat(Qt::RichText);
@@ -335,7 +337,7 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   sv->setSpacing(2);
   samples_caption_ = new QLabel(samples_box);
   samples_caption_->setWordWrap(true);
-  samples_caption_->setStyleSheet("color:#555");
+  set_tone(samples_caption_, Tone::Muted);
   samples_ = new FitImage(samples_box);
   samples_->setObjectName("shiftSamples");
   sv->addWidget(samples_, 1);
@@ -382,6 +384,10 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   set_run_folder(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/shift-run");
   set_samples(QImage(), "The run's samples (samples.png) appear here.");
   source_->setText("No results yet: Run the recipe, or Load results… of a run folder.");
+  connect(ThemeSignals::instance(), &ThemeSignals::changed, this, [this] {
+    describe();
+    if (!source_->styleSheet().isEmpty()) style_source();
+  });
 }
 
 void ShiftView::showEvent(QShowEvent* e) {
@@ -462,7 +468,7 @@ void ShiftView::describe() {
                     count(c.n_eval))
                .arg(c.omegas.size());
   } catch (const Error& e) {
-    text = QString("<span style='color:#b00'>%1</span>").arg(QString(e.what()).toHtmlEscaped());
+    text = toned(QString(e.what()).toHtmlEscaped(), Tone::Error);
   }
   about()->setText(text);
 }
@@ -711,13 +717,11 @@ void ShiftView::show_results(const ShiftShown& s) {
                .arg(count(r.n_pool), attr, pct(static_cast<double>(r.pool1) / static_cast<double>(r.n_pool)));
     parts << a;
   }
-  summary_->setText(parts.join(" · "));
+  summary_->set_text(parts.join(" · ").replace(" %", QString(QChar(0x00A0)) + "%"));  // a line never starts with "%"
 
   // Where it came from.
   const QString where = "<code>" + short_path(shown_.folder).toHtmlEscaped() + "</code>";
-  QString css = "background:#eef3fb; border:1px solid #b8c8e0; padding:3px 6px;";
   if (shown_.example) {
-    css = "background:#fff6d5; border:1px solid #e0c870; padding:3px 6px;";
     source_->setText("<b>Example</b>, loaded from " + where +
                      ": the committed SIMS Fig. 6 miniature (<code>tools/repro_shift.sh</code>, shipped faces U-Net, "
                      "2,000-image auxiliary set, 500 samples per ω). Nothing was run; <i>Run shift</i> starts your own "
@@ -727,7 +731,7 @@ void ShiftView::show_results(const ShiftShown& s) {
   } else {
     source_->setText(QString("<b>Run</b> in %1: ω rows appear as they finish (%2 so far).").arg(where).arg(r.rows.size()));
   }
-  source_->setStyleSheet(css);
+  style_source();
 
   // The run's samples.
   const QString png = QDir(shown_.folder).filePath("samples.png");
@@ -737,6 +741,14 @@ void ShiftView::show_results(const ShiftShown& s) {
     set_samples(QImage(), shown_.finished ? QString("This folder has no samples.png.")
                                           : QString("The samples (samples.png) appear when the run finishes."));
   Q_EMIT results_shown(static_cast<int>(r.rows.size()));
+}
+
+// The source note's box: yellow for the committed example, blue for a run of the user's.
+void ShiftView::style_source() {
+  const Tone bg = shown_.example ? Tone::ExampleBackground : Tone::NoteBackground;
+  const Tone border = shown_.example ? Tone::ExampleBorder : Tone::NoteBorder;
+  source_->setStyleSheet(
+      QString("background:%1; border:1px solid %2; padding:3px 6px;").arg(tone_hex(bg), tone_hex(border)));
 }
 
 void ShiftView::load_dialog() {

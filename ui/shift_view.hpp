@@ -25,6 +25,7 @@
 #include "loops/shift.hpp"
 
 #include "widgets_fwd.hpp"
+#include "wrap_label.hpp"
 
 namespace sims::ui {
 
@@ -92,6 +93,7 @@ class ShiftView final : public AnalysisTab {
   void fill_attributes();
   void on_rows(const ShiftShown& partial);
   void describe();
+  void style_source();
   void set_samples(const QImage& img, const QString& caption);
 
   loops::ShiftConfig hidden_;  // settings without a control (seeds, real data size, ...)
@@ -104,7 +106,9 @@ class ShiftView final : public AnalysisTab {
   QDoubleSpinBox* target_;
   QSpinBox *n_aux_, *budget_, *n_eval_, *steps_;
   QPushButton* load_;
-  QLabel *source_, *summary_, *samples_caption_;
+  QLabel* source_;
+  WrapLabel* summary_;  // wraps in the scroll area without losing its second line
+  QLabel* samples_caption_;
   QWidget* samples_;
   AnalysisChart *share_chart_, *fd_chart_;
   QTableWidget* table_;

@@ -1,4 +1,5 @@
 #include "common/paths.hpp"
+#include "theme.hpp"
 #include "loops/tune.hpp"
 #include "sweep_view.hpp"
 
@@ -292,8 +293,14 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   verdict_->setWordWrap(true);
   body()->addWidget(verdict_);
 
-  auto* strip_title = new QLabel("<b>Samples per ω</b> <span style='color:#666'>(same starting noise for every ω; "
-                                 "click a cell, a chart column or a table row to show it large)</span>", this);
+  auto* strip_title = new QLabel(this);
+  const auto title_strip = [strip_title] {
+    strip_title->setText("<b>Samples per ω</b> " + toned("(same starting noise for every ω; click a cell, a chart column "
+                                                         "or a table row to show it large)", Tone::Muted));
+  };
+  title_strip();
+  connect(ThemeSignals::instance(), &ThemeSignals::changed, strip_title, title_strip);
+  connect(ThemeSignals::instance(), &ThemeSignals::changed, this, &SweepView::show_verdict);
   strip_title->setWordWrap(true);
   body()->addWidget(strip_title);
   strip_ = new SampleStrip(this);
@@ -656,7 +663,7 @@ void SweepView::show_verdict() {
   const bool gain = !v.empty() && v.front().rfind("SIMS ", 0) == 0 && v.front().find("does not help") == std::string::npos;
   verdict_->setText(v.empty() ? QString()
                               : QString("<b style='color:%1'>%2</b>")
-                                    .arg(gain ? "#2a7a3a" : "#a05a00", QString::fromStdString(v.front()).toHtmlEscaped()));
+                                    .arg(tone_hex(gain ? Tone::Good : Tone::Warning), QString::fromStdString(v.front()).toHtmlEscaped()));
 }
 
 void SweepView::select(int i) {

@@ -1,4 +1,5 @@
 #include "common/paths.hpp"
+#include "theme.hpp"
 #include "train_panel.hpp"
 
 #include <algorithm>
@@ -200,7 +201,7 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
   recipe_ = new QLabel(this);
   recipe_->setObjectName("trainRecipe");
   recipe_->setWordWrap(true);
-  recipe_->setStyleSheet("color: #555");
+  set_tone(recipe_, Tone::Muted);
   v->addWidget(recipe_);
 
   jobs_ = new JobControls(runner, messages, "training", "train", "Start", this);

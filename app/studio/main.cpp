@@ -30,6 +30,7 @@
 #include "step_viewer.hpp"
 #include "studio_bench.hpp"
 #include "sweep_view.hpp"
+#include "theme.hpp"
 #include "train_panel.hpp"
 #include "version.hpp"
 
@@ -70,14 +71,16 @@ int main(int argc, char* argv[]) {
   QCommandLineOption train_secs("train-seconds", "Seconds before --train-screenshot (default 8).", "S", "8");
   QCommandLineOption exports("export", "With --run-demo: write the tab's table and charts to PREFIX.csv, PREFIX.png and "
                              "PREFIX.svg and PREFIX.pdf when it finishes, then quit.", "PREFIX");
+  QCommandLineOption theme("theme", "Colours of the window: system, light or dark (default: the remembered choice of "
+                           "View ▸ Theme, else system). Exports are always light.", "NAME");
   QCommandLineOption tab("tab", "Open on tab NAME: live, sweep, loops or shift.", "NAME");
   QCommandLineOption shift_results("shift-results", "Show this shift run folder's results in the Shift tab.", "DIR");
   QCommandLineOption demo("run-demo",
                           "With --tab sweep: run the tab's default sweep of the loaded models. With --tab loops: run "
                           "the default loop with standard training, then with SIMS (overlaid). With --screenshot FILE "
                           "as well: save the window when it finishes, then quit.");
-  for (auto* o : {&base, &aux, &fresh, &tab, &shift_results, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
-    if (o != &base && o != &aux && o != &fresh && o != &tab && o != &shift_results && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
+  for (auto* o : {&base, &aux, &fresh, &theme, &tab, &shift_results, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
+    if (o != &base && o != &aux && o != &fresh && o != &theme && o != &tab && o != &shift_results && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
     cli.addOption(*o);
   }
   cli.process(app);
@@ -86,6 +89,14 @@ int main(int argc, char* argv[]) {
   opts.base = cli.value(base);
   opts.aux = cli.value(aux);
   opts.remember = !cli.isSet(fresh) && !cli.isSet(shot) && !cli.isSet(train_shot) && !cli.isSet(bench) && !cli.isSet(exports);
+  if (cli.isSet(theme)) {
+    Theme t;
+    if (!parse_theme(cli.value(theme), &t)) {
+      std::fprintf(stderr, "error: --theme must be system, light or dark, got '%s'\n", qPrintable(cli.value(theme)));
+      return 2;
+    }
+    opts.theme = theme_name(t);
+  }
   MainWindow w(opts);
   if (cli.isSet(session) && !w.open_session(cli.value(session)))
     std::fprintf(stderr, "error: cannot open session '%s' (see the window's messages)\n", qPrintable(cli.value(session)));

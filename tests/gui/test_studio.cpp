@@ -48,6 +48,7 @@
 #include "loop_view.hpp"
 #include "main_window.hpp"
 #include "message_area.hpp"
+#include "theme.hpp"
 #include "models_panel.hpp"
 #include "point_view.hpp"
 #include "sample_strip.hpp"
@@ -443,6 +444,47 @@ class StudioTest : public QObject {
         if (qGray(img.pixel(x, y)) < 140) caption_ink = true;
     QVERIFY(caption_ink);
     QVERIFY(!w_->export_png(tmp_.filePath("no/such/dir/view.png")));
+  }
+
+  // View ▸ Theme: the window and the views on screen turn dark; exports stay on paper, pixel for pixel.
+  void themeDarkOnScreenLightInExports() {
+    QVERIFY(wait_result(0));
+    const auto restore = qScopeGuard([] { apply_theme(Theme::System); });
+    auto* dark = w_->findChild<QAction*>("theme-dark");
+    auto* light = w_->findChild<QAction*>("theme-light");
+    QVERIFY(dark && light && w_->findChild<QMenu*>("themeMenu"));
+    light->trigger();
+    QVERIFY(!theme_is_dark());
+    const QImage paper = w_->sims_view()->render_image();
+    auto mean_grey = [](const QImage& img) {
+      double sum = 0;
+      int n = 0;
+      for (int y = 0; y < img.height(); y += 5)
+        for (int x = 0; x < img.width(); x += 5, ++n) sum += qGray(img.pixel(x, y));
+      return n ? sum / n : -1.0;
+    };
+    const double light_screen = mean_grey(w_->sims_view()->grab().toImage());
+    dark->trigger();
+    QVERIFY(dark->isChecked() && !light->isChecked());
+    QCOMPARE(current_theme(), Theme::Dark);
+    QVERIFY(theme_is_dark());
+    QVERIFY(QApplication::palette().color(QPalette::Window).lightness() < 80);
+    QCoreApplication::processEvents();
+    const double dark_screen = mean_grey(w_->sims_view()->grab().toImage());
+    qInfo("mean grey of the SIMS view on screen: light %.0f, dark %.0f", light_screen, dark_screen);
+    QVERIFY(light_screen > 200 && dark_screen < 80);
+    QCOMPARE(w_->sims_view()->render_image(), paper);  // the export does not change with the theme
+    // Text tones follow: a muted label's colour and the message area's lines are redrawn readable on dark.
+    QVERIFY(tone(Tone::Muted).lightness() > 128 && tone(Tone::Error).lightness() > 110);
+    auto* about = w_->findChild<QLabel*>("sweepAbout");
+    QVERIFY(about);
+    QVERIFY(about->styleSheet().contains(tone_hex(Tone::Muted)));
+    w_->messages()->error("a test error in the dark");
+    QVERIFY(w_->messages()->document()->toHtml().contains(tone_hex(Tone::Error)));
+    light->trigger();
+    QVERIFY(!theme_is_dark());
+    QVERIFY(about->styleSheet().contains(tone_hex(Tone::Muted)));
+    QVERIFY(w_->messages()->document()->toHtml().contains(tone_hex(Tone::Error)));  // redrawn in the light red
   }
 
   // View menu: Ctrl+1..4 switch tabs, Space plays and pauses the steps on the Live tab (the actions are
