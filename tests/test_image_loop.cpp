@@ -13,6 +13,7 @@
 #include "helpers.hpp"
 #include "io/npy.hpp"
 #include "loops/image_loop.hpp"
+#include "loops/run_caption.hpp"
 #include "loops/scenarios.hpp"
 #include "metrics/features.hpp"
 
@@ -163,6 +164,14 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   CHECK(rs.fd_base.empty());
   CHECK(io::read_npy(tmp.file("standard") + "/state/pool-0003.npy").size(0) == 36);
   CHECK_FALSE(fs::exists(tmp.file("standard") + "/samples/gen-0001.png"));
+}
+
+TEST_CASE("image loop: the figures' caption names every setting it shows", "[imageloop]") {
+  const std::string s = run_settings(tiny_loop().to_json());
+  INFO(s);
+  CHECK(s.find('?') == std::string::npos);
+  CHECK(s.find("U-Nets on 'faces") != std::string::npos);
+  CHECK(s.find("2\u00a0generations") != std::string::npos);
 }
 
 TEST_CASE("image loop: a stopped and resumed run equals an uninterrupted one", "[imageloop]") {

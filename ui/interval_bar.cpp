@@ -108,7 +108,7 @@ void IntervalBar::paintEvent(QPaintEvent*) {
     bool guided = false;
     for (double s : step_eval_sigmas(cfg_, t_, i)) guided = guided || g.applies(s);
     const double x = x_of(t_[i]);
-    p.setPen(QPen(guided ? QColor(200, 70, 40) : k.axis, guided ? 2 : 1));
+    p.setPen(QPen(guided ? k.data(QColor(200, 70, 40)) : k.axis, guided ? 2 : 1));
     p.drawLine(QPointF(x, a.top() + 2), QPointF(x, a.bottom() - 2));
     if ((i % every == 0 || i == N - 1) && std::abs(x - last_label) > fm.horizontalAdvance("00") + 3) {
       const QString t = QString::number(i);

@@ -570,7 +570,7 @@ void LoopView::add_generation(const LoopGeneration& gen) {
       SampleSet one;
       one.shape = {2};
       one.data.assign(gen.samples.data.begin() + 2 * per * k, gen.samples.data.begin() + 2 * per * (k + 1));
-      strip->add_cell(points_thumbnail(one, reference_, bounds_, colour, 224), QString("run %1").arg(k + 1));
+      strip->add_points_cell(one, reference_, bounds_, colour, 224, QString("run %1").arg(k + 1));
     }
     fv->addWidget(strip);
   }

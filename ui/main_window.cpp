@@ -178,6 +178,8 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
       apply_theme(t);
       if (opts_.remember) QSettings().setValue("view/theme", theme_name(t));
     });
+    // The tick follows the theme however it was chosen.
+    connect(ThemeSignals::instance(), &ThemeSignals::changed, a, [a, t] { a->setChecked(current_theme() == t); });
   }
   auto* tools = menuBar()->addMenu("&Tools");
   tools->addAction("&Train models…", QKeySequence("Ctrl+T"), this, &MainWindow::open_train);

@@ -134,12 +134,8 @@ void paint_points(QPainter& p, const PlotFrame& f, const ViewContent& c, const V
     p.setBrush(col);
     for (int64_t i = 0; i < s.count(); ++i) p.drawEllipse(f.map(s.data[2 * i], s.data[2 * i + 1]), r, r);
   };
-  QColor ref = k.reference;
-  ref.setAlphaF(0.35);
-  draw(c.reference, ref, 1.2);
-  QColor col = k.data(c.color);
-  col.setAlphaF(0.85);
-  draw(c.samples, col, point_size_for(c.samples.count(), 1.0) / 2.0);
+  draw(c.reference, k.reference_points(), 1.2);
+  draw(c.samples, k.sample_points(c.color), point_size_for(c.samples.count(), 1.0) / 2.0);
   p.restore();
 }
 

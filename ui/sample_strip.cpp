@@ -14,7 +14,7 @@ const int kGap = 8, kCaption = 18;
 }
 
 QImage points_thumbnail(const SampleSet& pts, const SampleSet& ref, const QRectF& bounds, const QColor& colour,
-                        int size) {
+                        int size, const ViewColours& k) {
   QImage img(size, size, QImage::Format_ARGB32_Premultiplied);
   img.fill(Qt::transparent);  // the strip paints the cell's background in the theme's colours
   QPainter p(&img);
@@ -32,8 +32,10 @@ QImage points_thumbnail(const SampleSet& pts, const SampleSet& ref, const QRectF
       if (std::isfinite(x) && std::isfinite(y)) p.drawEllipse(map(x, y), r, r);
     }
   };
-  draw(ref, QColor(150, 150, 158, 70), 0.9);
-  QColor c = colour;
+  QColor rc = k.reference;
+  rc.setAlpha(70);
+  draw(ref, rc, 0.9);
+  QColor c = k.data(colour);
   c.setAlphaF(0.55);
   const double r = std::clamp(size / 90.0 * 1.4 / std::pow(std::max<int64_t>(pts.count(), 1) / 500.0, 0.25), 0.7, 2.6);
   draw(pts, c, r);
@@ -68,6 +70,24 @@ SampleStrip::SampleStrip(QWidget* parent) : QWidget(parent) {
   sp.setHeightForWidth(true);
   setSizePolicy(sp);
   setCursor(Qt::PointingHandCursor);
+  connect(ThemeSignals::instance(), &ThemeSignals::changed, this, &SampleStrip::redraw_points);
+}
+
+int SampleStrip::add_points_cell(const SampleSet& points, const SampleSet& reference, const QRectF& bounds,
+                                 const QColor& colour, int size, const QString& caption) {
+  auto redraw = [points, reference, bounds, colour, size] {
+    return points_thumbnail(points, reference, bounds, colour, size, screen_colours());
+  };
+  cells_.push_back({redraw(), caption, redraw});
+  updateGeometry();
+  update();
+  return count() - 1;
+}
+
+void SampleStrip::redraw_points() {
+  for (Cell& c : cells_)
+    if (c.redraw) c.image = c.redraw();
+  update();
 }
 
 void SampleStrip::clear() {
@@ -142,7 +162,7 @@ void SampleStrip::paintEvent(QPaintEvent*) {
   for (int i = 0; i < count(); ++i) {
     const QRect r = cell_rect(i);
     const QImage& img = cells_[i].image;
-    if (!img.isNull() && img.hasAlphaChannel()) {  // a points thumbnail: on the plot colour, framed
+    if (cells_[i].redraw) {  // a points thumbnail: on the plot colour, framed
       p.fillRect(r, screen_colours().plot);
       p.setPen(QPen(screen_colours().grid, 1));
       p.setBrush(Qt::NoBrush);

@@ -3,6 +3,7 @@
 // clicking one selects it and emits cell_clicked. The thumbnail renderers are
 // plain QImage functions so exports and tests can use them too.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include <QFont>
@@ -10,12 +11,14 @@
 #include <QWidget>
 
 #include "sample_view.hpp"
+#include "theme.hpp"
 
 namespace sims::ui {
 
-// 2D points over the reference set (drawn faintly) in `bounds`, square `size` px.
+// 2D points over the reference set (drawn faintly) in `bounds`, square `size` px, on a transparent background
+// (the strip paints the cell in the theme's plot colour); the points' colours for `k`.
 QImage points_thumbnail(const SampleSet& points, const SampleSet& reference, const QRectF& bounds,
-                        const QColor& colour, int size);
+                        const QColor& colour, int size, const ViewColours& k = paper_colours());
 // Up to max_count images ([C,H,W] in [-1, 1]) as a square mosaic, native pixels.
 QImage images_mosaic(const SampleSet& images, int max_count);
 
@@ -26,6 +29,9 @@ class SampleStrip final : public QWidget {
   void clear();
   // Returns the cell index.
   int add_cell(const QImage& thumbnail, const QString& caption);
+  // A points_thumbnail cell, drawn again in the new colours when the theme changes.
+  int add_points_cell(const SampleSet& points, const SampleSet& reference, const QRectF& bounds, const QColor& colour,
+                      int size, const QString& caption);
   int count() const { return static_cast<int>(cells_.size()); }
   void set_selected(int i);
   int selected() const { return selected_; }
@@ -48,7 +54,9 @@ class SampleStrip final : public QWidget {
   struct Cell {
     QImage image;
     QString caption;
+    std::function<QImage()> redraw;  // points cells: the thumbnail in the current theme's colours
   };
+  void redraw_points();
   int side() const { return side_for(width()); }
   int side_for(int width) const;
   QFont caption_font() const;

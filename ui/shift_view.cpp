@@ -311,7 +311,6 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   body()->addWidget(source_);
   summary_ = new WrapLabel(this);
   summary_->setObjectName("shiftSummary");
-  summary_->setWordWrap(true);
   summary_->setTextFormat(Qt::RichText);
   body()->addWidget(summary_);
 

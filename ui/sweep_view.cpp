@@ -594,11 +594,6 @@ void SweepView::on_reference(const SampleSet& real) {
   if (real.shape == std::vector<int64_t>{2}) bounds_ = bounds_of({&real_points_});
 }
 
-QImage SweepView::thumbnail(const metrics::SweepRow& r) const {
-  if (shape_.size() == 3) return images_mosaic(to_set(r.kept, 16), 16);
-  return points_thumbnail(to_set(r.kept, 2000), real_points_, bounds_, kSims, 260);
-}
-
 void SweepView::add_row(const metrics::SweepResult& one) {
   if (one.rows.empty()) return;
   const metrics::SweepRow& r = one.rows.back();
@@ -648,7 +643,11 @@ void SweepView::add_row(const metrics::SweepResult& one) {
   pr_chart_->append(1, r.omega, r.recall, r.recall_lo, r.recall_hi);
   for (size_t k = 0; k < r.ratios.size() && static_cast<int>(k) < ratio_chart_->series_count(); ++k)
     ratio_chart_->append(static_cast<int>(k), r.omega, r.ratios[k]);
-  strip_->add_cell(thumbnail(r), QString("ω = %1 · %2").arg(r.omega).arg(num(r.value, 3)));
+  const QString caption = QString("ω = %1 · %2").arg(r.omega).arg(num(r.value, 3));
+  if (shape_.size() == 3)
+    strip_->add_cell(images_mosaic(to_set(r.kept, 16), 16), caption);
+  else
+    strip_->add_points_cell(to_set(r.kept, 2000), real_points_, bounds_, kSims, 260, caption);
   QStringList cells{QString::number(r.omega), with_ci(r.value, r.value_lo, r.value_hi), num(r.precision, 3), num(r.recall, 3)};
   for (size_t k = 0; k < result_.attr_names.size(); ++k) cells << (k < r.ratios.size() ? num(r.ratios[k], 3) : "–");
   cells << QString::number(r.nfe) << QString::number(r.seconds, 'f', 2);

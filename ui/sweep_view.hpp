@@ -101,7 +101,6 @@ class SweepView final : public AnalysisTab {
   void show_shares(bool on);
   void reset_results();
   void describe();
-  QImage thumbnail(const metrics::SweepRow& r) const;
 
   ModelsPanel* models_;
   QLineEdit *omegas_, *interval_, *real_, *features_;

@@ -44,6 +44,35 @@ QPalette dark_palette() {
   return p;
 }
 
+// Explicit, so Light is light whatever the desktop's colour scheme (a style's standard palette may follow it).
+QPalette light_palette() {
+  QPalette p;
+  const QColor window(239, 239, 241), text(20, 20, 24), disabled(150, 150, 156);
+  p.setColor(QPalette::Window, window);
+  p.setColor(QPalette::WindowText, text);
+  p.setColor(QPalette::Base, Qt::white);
+  p.setColor(QPalette::AlternateBase, QColor(246, 246, 248));
+  p.setColor(QPalette::ToolTipBase, QColor(255, 255, 225));
+  p.setColor(QPalette::ToolTipText, text);
+  p.setColor(QPalette::PlaceholderText, QColor(120, 120, 126));
+  p.setColor(QPalette::Text, text);
+  p.setColor(QPalette::Button, window);
+  p.setColor(QPalette::ButtonText, text);
+  p.setColor(QPalette::BrightText, Qt::white);
+  p.setColor(QPalette::Light, Qt::white);
+  p.setColor(QPalette::Midlight, QColor(227, 227, 230));
+  p.setColor(QPalette::Mid, QColor(160, 160, 165));
+  p.setColor(QPalette::Dark, QColor(120, 120, 125));
+  p.setColor(QPalette::Shadow, QColor(60, 60, 64));
+  p.setColor(QPalette::Highlight, QColor(48, 140, 198));
+  p.setColor(QPalette::HighlightedText, Qt::white);
+  p.setColor(QPalette::Link, QColor(30, 90, 190));
+  p.setColor(QPalette::LinkVisited, QColor(110, 60, 170));
+  for (auto role : {QPalette::WindowText, QPalette::Text, QPalette::ButtonText})
+    p.setColor(QPalette::Disabled, role, disabled);
+  return p;
+}
+
 ViewColours make_paper() {
   ViewColours c;
   c.frame = QColor(238, 239, 242);
@@ -113,7 +142,7 @@ void apply_theme(Theme t) {
     // Fusion draws with the palette on every platform (native styles may ignore it).
     if (QApplication::style()->name().compare("fusion", Qt::CaseInsensitive) != 0)
       QApplication::setStyle(QStyleFactory::create("Fusion"));
-    QApplication::setPalette(t == Theme::Dark ? dark_palette() : QApplication::style()->standardPalette());
+    QApplication::setPalette(t == Theme::Dark ? dark_palette() : light_palette());
   }
   Q_EMIT ThemeSignals::instance()->changed();
 }
@@ -130,6 +159,18 @@ QColor ViewColours::data(const QColor& c) const {
 }
 
 QColor ViewColours::title(const QColor& c) const { return dark ? c.lighter(150) : c.darker(140); }
+
+QColor ViewColours::reference_points() const {
+  QColor c = reference;
+  c.setAlphaF(0.35);
+  return c;
+}
+
+QColor ViewColours::sample_points(const QColor& c) const {
+  QColor d = data(c);
+  d.setAlphaF(0.85);
+  return d;
+}
 
 const ViewColours& paper_colours() {
   static const ViewColours c = make_paper();

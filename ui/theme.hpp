@@ -43,6 +43,9 @@ struct ViewColours {
   QColor data(const QColor& c) const;
   // A title in a data colour, readable on `frame`.
   QColor title(const QColor& c) const;
+  // The colours of a 2D view's point clouds: the real data faintly, the samples in their data colour.
+  QColor reference_points() const;
+  QColor sample_points(const QColor& c) const;
 };
 const ViewColours& paper_colours();   // exports: always light
 const ViewColours& screen_colours();  // on screen: follows the theme

@@ -243,6 +243,12 @@ TrainPanel::TrainPanel(engine::JobRunner* runner, MessageArea* messages, QWidget
   chart_->addAxis(x_axis_, Qt::AlignBottom);
   chart_->addAxis(y_axis_, Qt::AlignLeft);
   for (auto* s : {base_loss_, aux_loss_}) s->attachAxis(x_axis_), s->attachAxis(y_axis_);
+  // Qt Charts' own light and dark themes (this chart is never exported).
+  const auto theme_chart = [this] {
+    chart_->setTheme(theme_is_dark() ? QChart::ChartThemeDark : QChart::ChartThemeLight);
+  };
+  theme_chart();
+  connect(ThemeSignals::instance(), &ThemeSignals::changed, this, theme_chart);
   auto* view = new QChartView(chart_, this);
   view->setRenderHint(QPainter::Antialiasing);
   view->setMinimumHeight(240);

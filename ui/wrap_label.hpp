@@ -1,6 +1,9 @@
 // A word-wrapped label that is always as tall as its wrapped text. QLabel's height-for-width is not
 // honoured inside a scroll area's resizable widget: a line that wraps there lost its second line.
 #pragma once
+#include <algorithm>
+
+#include <QEvent>
 #include <QLabel>
 #include <QResizeEvent>
 
@@ -19,11 +22,16 @@ class WrapLabel final : public QLabel {
     QLabel::resizeEvent(e);
     refit();
   }
+  void changeEvent(QEvent* e) override {  // another font or style (a change of theme) wraps differently
+    QLabel::changeEvent(e);
+    if (e->type() == QEvent::FontChange || e->type() == QEvent::StyleChange) refit();
+  }
 
  private:
+  // Use set_text(): QLabel::setText is not virtual, and a text set with it is refitted only at the next resize.
   void refit() {
-    const int h = heightForWidth(width());
-    if (h > 0 && h != minimumHeight()) setMinimumHeight(h);
+    const int h = std::max(0, heightForWidth(width()));
+    if (h != minimumHeight()) setMinimumHeight(h);
   }
 };
 
