@@ -166,3 +166,76 @@ TEST_CASE("Gaussian loop: the verdict pairs each run with itself; the trace has 
   CHECK(v.find("95 % paired t interval over 400 runs") != std::string::npos);
   CHECK(j.at("w2_change").size() == 10);
 }
+
+// [SECTION] MAD Fig. 9 (n_ini) and eq. (3) (effective sample size) ------------------------------
+
+#include "loops/admissibility.hpp"
+
+TEST_CASE("gaussian loop: a fresh loop forgets the size of its first real set (MAD Fig. 9)", "[gaussloop]") {
+  GaussianLoopConfig c;
+  c.kind = LoopKind::Fresh;
+  c.dim = 2, c.n_real = 100, c.n_synth = 900, c.generations = 40, c.runs = 400, c.bias = 1.0;
+  // n_init = 0 means n_real: the very same draws.
+  GaussianLoopConfig same = c;
+  same.n_init = c.n_real;
+  CHECK(run_gaussian_loop(c).w2_mean == run_gaussian_loop(same).w2_mean);
+  GaussianLoopConfig few = c, many = c;
+  few.n_init = 10, many.n_init = 10000;
+  const GaussianLoopResult a = run_gaussian_loop(few), b = run_gaussian_loop(many);
+  CHECK(a.w2_mean[0] > 5 * b.w2_mean[0]);  // 10 against 10,000 samples: far apart at generation 1
+  // ... and the same limit: the last generations agree within their intervals.
+  const size_t last = a.w2_mean.size() - 1;
+  const double gap = std::abs(a.w2_mean[last] - b.w2_mean[last]);
+  const double half = (a.w2_hi[last] - a.w2_lo[last]) / 2 + (b.w2_hi[last] - b.w2_lo[last]) / 2;
+  INFO("generation 40: " << a.w2_mean[last] << " against " << b.w2_mean[last] << " (half-widths " << half << ")");
+  CHECK(gap < half);
+  GaussianLoopConfig aug = c;
+  aug.kind = LoopKind::Augment, aug.n_init = 10;
+  CHECK_THROWS_AS(run_gaussian_loop(aug), InputError);
+  GaussianLoopConfig one = c;
+  one.n_init = 1;
+  CHECK_THROWS_AS(run_gaussian_loop(one), InputError);
+}
+
+TEST_CASE("effective sample size: the fit curve inverts, and a loop without synthetic data has n_e = n_r", "[gaussloop]") {
+  FitCurve k;
+  for (double n = 2; n <= 1000; n *= 1.5) k.n.push_back(n), k.dist.push_back(1 / std::sqrt(n));
+  CHECK(k.invert(1 / std::sqrt(50.0)) == Approx(50).epsilon(0.02));
+  CHECK(k.invert(10.0) == 2.0);                // above the curve: its first n
+  CHECK(std::isinf(k.invert(1e-6)));           // below its end: more than the curve knows
+  k.dist[3] = k.dist[4] * 0.99;                // Monte Carlo noise: the running minimum keeps it monotone
+  CHECK(k.invert(k.dist[5]) == Approx(k.n[5]).epsilon(1e-9));
+
+  AtlasConfig c;
+  c.dim = 2, c.n_real = {50}, c.n_synth = {0}, c.lambdas = {1.0};
+  c.generations = 12, c.tail = 6, c.runs = 1500, c.curve_runs = 3000;
+  const AtlasResult r = run_atlas(c);
+  REQUIRE(r.cells.size() == 1);
+  const AtlasCell& cell = r.cells[0];
+  INFO("n_e = " << cell.n_e << " [" << cell.n_e_lo << ", " << cell.n_e_hi << "]");
+  CHECK(cell.n_e == Approx(50).epsilon(0.12));
+  CHECK(cell.n_e_lo <= 50);
+  CHECK(cell.n_e_hi >= 50);
+  CHECK(r.to_csv().rfind("lambda,n_real,n_synth,wd,wd_lo,wd_hi,n_e,n_e_lo,n_e_hi,n_e_over_n_real,admissible\n", 0) == 0);
+}
+
+TEST_CASE("effective sample size: unbiased synthetic data help a small fresh loop, biased ones hurt (MAD Fig. 10, 32)",
+          "[gaussloop]") {
+  AtlasConfig c;
+  c.dim = 2, c.n_real = {20}, c.n_synth = {200}, c.lambdas = {0.5, 1.0};
+  c.generations = 40, c.tail = 15, c.runs = 600, c.curve_runs = 2000;
+  const AtlasResult r = run_atlas(c);
+  REQUIRE(r.cells.size() == 2);
+  const AtlasCell &biased = r.cells[0], &unbiased = r.cells[1];
+  INFO("lambda 0.5: n_e/n_r = " << biased.ratio() << "; lambda 1: " << unbiased.ratio());
+  CHECK(unbiased.admissible());
+  CHECK(unbiased.n_e_lo > 20);
+  CHECK_FALSE(biased.admissible());
+  CHECK(biased.n_e_hi < 20);
+  AtlasConfig bad = c;
+  bad.kind = LoopKind::FullySynthetic;
+  CHECK_THROWS_AS(run_atlas(bad), InputError);
+  bad = c;
+  bad.tail = 41;
+  CHECK_THROWS_AS(run_atlas(bad), InputError);
+}

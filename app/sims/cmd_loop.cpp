@@ -30,7 +30,7 @@ namespace {
 
 struct LoopArgs {
   std::string family = "gaussian", kind, out;
-  int64_t dim = 2, n_real = 0, n_synth = 0, generations = 0, runs = 1;
+  int64_t dim = 2, n_real = 0, n_synth = 0, n_init = 0, generations = 0, runs = 1;
   double bias = 1.0;
   uint64_t seed = 0;
   bool json = false;
@@ -167,6 +167,7 @@ int run_gaussian(const LoopArgs& a) {
   cfg.dim = a.dim;
   cfg.n_real = a.n_real;
   cfg.n_synth = a.n_synth;
+  cfg.n_init = a.n_init;
   cfg.generations = a.generations;
   cfg.runs = a.runs;
   cfg.bias = a.bias;
@@ -358,6 +359,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   a->o_gens = c->add_option("--generations", a->generations, "number of generations G (diffusion2d default 100)");
   a->o_runs = only(c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, diffusion2d 100)"), gauss_d2);
   only(c->add_option("--dim", a->dim, "gaussian: data dimension D (p_r = N(0, I_D))"), gauss);
+  only(c->add_option("--n-init", a->n_init, "gaussian: generation 1's real samples, apart from --n-real (MAD Fig. 9: a fresh loop forgets its start; default --n-real)"), gauss);
   only(c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)"), gauss_d2);
   c->add_option("--seed", a->seed, "random seed");
   c->add_option("--out", a->out, "run folder: metrics.json, metrics.csv (diffusion2d also config.json, state, samples/)");

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   for (cli::AddCommand* add : {cli::add_sample_command, cli::add_grid_command, cli::add_info_command,
                                cli::add_metrics_command, cli::add_loop_command, cli::add_train_commands,
                                cli::add_demo_command, cli::add_data_command, cli::add_sweep_command,
-                               cli::add_features_command, cli::add_shift_command, cli::add_tune_command})
+                               cli::add_features_command, cli::add_shift_command, cli::add_tune_command,
+                               cli::add_atlas_command})
     add(app, reg);
 
   try {

@@ -80,6 +80,11 @@ void validate(const GaussianLoopConfig& c) {
   if (c.kind == LoopKind::FullySynthetic && c.n_synth < 2)
     throw InputError("--n-synth must be at least 2 for the fully synthetic loop, got " + std::to_string(c.n_synth));
   if (c.n_synth < 0) throw InputError("--n-synth must not be negative, got " + std::to_string(c.n_synth));
+  if (c.n_init != 0 && c.n_init < 2)
+    throw InputError("--n-init must be at least 2 (unbiased covariance), or 0 for --n-real; got " + std::to_string(c.n_init));
+  if (c.n_init != 0 && c.n_init != c.n_real && c.kind == LoopKind::Augment)
+    throw InputError("--n-init is for fresh and fully-synthetic loops: an augmentation loop keeps generation 1's real "
+                     "set, so its size is --n-real");
   if (c.generations < 1 || c.generations > 1'000'000)
     throw InputError("--generations must be between 1 and 1000000, got " + std::to_string(c.generations));
   if (c.runs < 1 || c.runs > 10'000'000) throw InputError("--runs must be between 1 and 10000000, got " + std::to_string(c.runs));
@@ -89,19 +94,20 @@ void validate(const GaussianLoopConfig& c) {
   if (state > 3e7)
     throw InputError("--runs x --dim^2 = " + std::to_string(static_cast<int64_t>(state)) +
                      " is too large (limit 3e7); use fewer runs or a smaller dimension");
-  const double per_run = static_cast<double>(c.n_real + c.n_synth) * static_cast<double>(c.dim);
+  const double per_run = static_cast<double>(std::max(c.n_real + c.n_synth, c.n_init)) * static_cast<double>(c.dim);
   if (per_run > 5e7)
-    throw InputError("(--n-real + --n-synth) x --dim is too large (limit 5e7)");
+    throw InputError("(--n-real + --n-synth) x --dim, or --n-init x --dim, is too large (limit 5e7)");
 }
 
 GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::function<bool(int gen)>& progress) {
   validate(cfg);
   const int64_t R = cfg.runs, D = cfg.dim, G = cfg.generations, NR = cfg.n_real, NS = cfg.n_synth;
+  const int64_t N1 = cfg.n_init > 0 ? cfg.n_init : NR;  // generation 1's real samples
   const auto opts = at::TensorOptions().dtype(at::kDouble);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(cfg.seed);
   // Runs are processed in chunks whose size depends only on the configuration,
   // so the draws (and the results) are the same on every machine.
-  const int64_t per_run = std::max<int64_t>(1, std::max(NR, NS) * D);
+  const int64_t per_run = std::max<int64_t>(1, std::max({NR, NS, N1}) * D);
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(R, 4'000'000 / per_run));
   const double sqrt_bias = std::sqrt(cfg.bias);
 
@@ -121,7 +127,7 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
       const int64_t e = std::min(R, s + chunk), c = e - s;
       Moments fit;
       if (t == 1) {
-        fit = moments_of(at::randn({c, NR, D}, gen, opts));
+        fit = moments_of(at::randn({c, N1, D}, gen, opts));
         if (cfg.kind == LoopKind::Augment) {
           real_mean.slice(0, s, e).copy_(fit.mean);
           real_m2.slice(0, s, e).copy_(fit.m2);
@@ -196,6 +202,7 @@ const experiment::Schema<GaussianLoopConfig>& gaussian_loop_schema() {
           .integer("dim", &C::dim, "--dim", "dimension D", 1, 4096)
           .integer("n_real", &C::n_real, "--n-real", "real samples per generation", 2, 1'000'000'000)
           .integer("n_synth", &C::n_synth, "--n-synth", "synthetic samples per generation", 0, 1'000'000'000)
+          .integer("n_init", &C::n_init, "--n-init", "generation 1's real samples (0: --n-real)", 0, 1'000'000'000)
           .integer("generations", &C::generations, "--generations", "generations", 1, 1'000'000)
           .free()
           .integer("runs", &C::runs, "--runs", "independent runs", 1, 10'000'000)

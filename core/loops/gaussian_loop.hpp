@@ -1,6 +1,6 @@
 // The MAD paper's Gaussian self-consuming loop (mad-paper.txt; SCIENCE.md
 // "Self-consuming loops"). p_r = N(0, I_D). Generation 1 fits the mean and the
-// unbiased covariance to n_real real samples; generation t ≥ 2 fits on
+// unbiased covariance to n_real (or n_init) real samples; generation t ≥ 2 fits on
 //   fully-synthetic: n_synth samples of N(μ_{t−1}, λ Σ_{t−1})
 //   augment:         the fixed real set of generation 1 ∪ n_synth synthetic
 //   fresh:           n_real new real samples ∪ n_synth synthetic.
@@ -29,6 +29,7 @@ struct GaussianLoopConfig {
   LoopKind kind = LoopKind::FullySynthetic;
   int64_t dim = 2;           // D ≥ 1
   int64_t n_real = 100;      // NR ≥ 2
+  int64_t n_init = 0;        // generation 1's real samples (MAD Fig. 9's n_ini); 0: n_real. Not for augment.
   int64_t n_synth = 100;     // NS ≥ 2 for fully-synthetic, ≥ 0 otherwise
   int64_t generations = 100; // G ≥ 1
   int64_t runs = 1000;       // R ≥ 1

@@ -269,6 +269,34 @@ PY
 expect_error "gaussian loop other seed" "" -- "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 \
   --n-synth 20 --generations 12 --runs 200 --seed 2 --out "$T/loop"
 grep -q "seed = 1 (now 2)" "$T/stderr" && ok || bad "gaussian loop other seed: $(cat "$T/stderr")"
+# --n-init (MAD Fig. 9): generation 1 fits its own number of real samples; an augmentation loop refuses it.
+"$SIMS" loop --family gaussian --kind fresh --dim 2 --n-real 100 --n-synth 100 --n-init 5 --generations 3 --runs 300 --json \
+  >"$T/ninit.json" 2>/dev/null && $PY - "$T/ninit.json" <<'PYEOF' && ok || bad "gaussian loop --n-init"
+import json, sys
+j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+assert j["n_init"] == 5 and len(j["w2_mean"]) == 3
+assert j["w2_mean"][0] > 2 * j["w2_mean"][2], j["w2_mean"]  # 5 samples at first, 200 later
+PYEOF
+expect_error "gaussian loop --n-init augment" "" -- "$SIMS" loop --family gaussian --kind augment --n-real 20 --n-synth 20 \
+  --n-init 5 --generations 2
+# sims atlas: n_e / n_r per (lambda, n_r, n_s), with intervals; the files once, never overwritten.
+"$SIMS" atlas --n-real 10,40 --n-synth 0,40 --lambda 0.5,1 --generations 8 --tail 4 --runs 100 --curve-runs 300 \
+  --out "$T/atlas" --json >"$T/atlas.json" 2>/dev/null && $PY - "$T/atlas.json" "$T/atlas" <<'PYEOF' && ok || bad "sims atlas"
+import json, os, sys
+j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+cells = j["cells"]
+assert len(cells) == 8, len(cells)
+for c in cells:
+    assert c["n_e_lo"] <= c["n_e"] <= c["n_e_hi"], c
+    if c["n_synth"] == 0:
+        assert 0.6 < c["n_e_over_n_real"] < 1.6, c  # no synthetic data: n_e = n_r within the noise of 100 runs
+for f in ("atlas.csv", "atlas.json", "atlas.png"):
+    assert os.path.getsize(os.path.join(sys.argv[2], f)) > 0, f
+assert open(os.path.join(sys.argv[2], "atlas.csv")).readline().startswith("lambda,n_real,n_synth,wd,wd_lo,wd_hi,n_e,")
+PYEOF
+expect_error "atlas into an atlas" "" -- "$SIMS" atlas --n-real 10 --n-synth 0 --lambda 1 --out "$T/atlas"
+expect_error "atlas fully synthetic" "" -- "$SIMS" atlas --kind fully-synthetic
+expect_error "atlas bad list" "" -- "$SIMS" atlas --n-real 10,,20
 mkdir -p "$T/notarun" && echo mine >"$T/notarun/notes.txt"
 expect_error "loop into a folder of other files" "" -- "$SIMS" loop --family gaussian --kind augment --dim 2 --n-real 20 \
   --n-synth 20 --generations 2 --runs 10 --out "$T/notarun"
