@@ -46,6 +46,14 @@ void validate(const AtlasConfig& c) {
                      std::to_string(c.tail));
   if (c.curve_runs < 10) throw InputError("--curve-runs must be at least 10, got " + std::to_string(c.curve_runs));
   if (c.n_real.size() * c.n_synth.size() * c.lambdas.size() > 10000) throw InputError("more than 10000 cells");
+  for (double l : c.lambdas)
+    if (!(l > 0.0 && l <= 1.0)) throw InputError("--lambda values must be in (0, 1], got " + fmt(l));
+  // The fit curve reaches 30 x the largest n_r: each of its fits holds at least 10 runs x n x D numbers.
+  const int64_t nr_max = *std::max_element(c.n_real.begin(), c.n_real.end());
+  if (c.dim < 1 || c.dim > 4096) throw InputError("--dim must be between 1 and 4096, got " + std::to_string(c.dim));
+  if (static_cast<double>(nr_max) * 30.0 * static_cast<double>(c.dim) > 2e6)
+    throw InputError("--n-real up to " + std::to_string(nr_max) + " at D = " + std::to_string(c.dim) +
+                     " is too large for the fit curve (30 x n_r x D must be at most 2e6)");
   for (int64_t nr : c.n_real)
     for (int64_t ns : c.n_synth)
       for (double l : c.lambdas) {

@@ -297,6 +297,8 @@ PYEOF
 expect_error "atlas into an atlas" "" -- "$SIMS" atlas --n-real 10 --n-synth 0 --lambda 1 --out "$T/atlas"
 expect_error "atlas fully synthetic" "" -- "$SIMS" atlas --kind fully-synthetic
 expect_error "atlas bad list" "" -- "$SIMS" atlas --n-real 10,,20
+expect_error "atlas fit curve too large" "" -- "$SIMS" atlas --n-real 1000000
+expect_error "atlas lambda out of range" "" -- "$SIMS" atlas --lambda 0,1
 mkdir -p "$T/notarun" && echo mine >"$T/notarun/notes.txt"
 expect_error "loop into a folder of other files" "" -- "$SIMS" loop --family gaussian --kind augment --dim 2 --n-real 20 \
   --n-synth 20 --generations 2 --runs 10 --out "$T/notarun"
