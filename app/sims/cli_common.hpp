@@ -28,7 +28,7 @@ struct Registry {
 using AddCommand = void(CLI::App& app, Registry& reg);
 AddCommand add_sample_command, add_grid_command, add_info_command, add_metrics_command, add_loop_command,
     add_train_commands, add_demo_command, add_data_command, add_sweep_command, add_features_command,
-    add_shift_command, add_tune_command, add_atlas_command;
+    add_shift_command, add_tune_command, add_atlas_command, add_launch_command;
 
 // Sampler + guidance flags (the contract's names).
 struct SamplingFlags {

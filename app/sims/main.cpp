@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
+#include "dist/env.hpp"
 #include "version.hpp"
 
 int main(int argc, char** argv) {
@@ -30,7 +32,7 @@ int main(int argc, char** argv) {
                                cli::add_metrics_command, cli::add_loop_command, cli::add_train_commands,
                                cli::add_demo_command, cli::add_data_command, cli::add_sweep_command,
                                cli::add_features_command, cli::add_shift_command, cli::add_tune_command,
-                               cli::add_atlas_command})
+                               cli::add_atlas_command, cli::add_launch_command})
     add(app, reg);
 
   try {
@@ -61,26 +63,44 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // In a job of several processes (sims launch, torchrun, srun) each error names its rank.
+  std::string rank_prefix;
+  try {
+    const dist::DistEnv env = dist::read_dist_env();
+    if (env.several()) rank_prefix = "rank " + std::to_string(env.rank) + ": ";
+    static const std::set<std::string> shared = {"train", "finetune", "synth", "loop", "sweep", "launch"};
+    for (auto& [cmd, action] : reg.actions)
+      if (cmd->parsed() && env.several() && shared.count(cmd->get_name()) == 0)
+        throw InputError("'sims " + cmd->get_name() +
+                         "' runs in one process; 'sims train', 'finetune', 'synth', 'sweep' and 'loop --family diffusion2d' "
+                         "share their work over several processes so far");
+  } catch (const InputError& e) {
+    std::cerr << "error: " << rank_prefix << e.what() << std::endl;
+    return 2;
+  }
+  auto say = [&rank_prefix](const std::string& msg) {
+    std::cerr << "error: " << (msg.rfind("rank ", 0) == 0 ? "" : rank_prefix) << msg << std::endl;
+  };
   try {
     for (auto& [cmd, action] : reg.actions)
       if (cmd->parsed()) return action();
     std::cerr << "error: no command given (see 'sims --help')" << std::endl;
     return 2;
   } catch (const Cancelled&) {
-    std::cerr << "error: cancelled" << std::endl;
+    say("cancelled");
     return 130;
   } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << std::endl;
+    say(e.what());
     return 1;
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    std::cerr << "error: " << msg.substr(0, msg.find('\n')) << std::endl;
+    say(msg.substr(0, msg.find('\n')));
     return 1;
   } catch (const std::bad_alloc&) {
-    std::cerr << "error: out of memory" << std::endl;
+    say("out of memory");
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << std::endl;
+    say(e.what());
     return 1;
   }
 }

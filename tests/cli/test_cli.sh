@@ -592,7 +592,7 @@ expect_line "unknown subcommand" 2 "error: unknown metrics command 'fdd'; did yo
 expect_line "unknown option" 2 "error: unknown option '--modle'; did you mean '--model'?" -- "$SIMS" sample --modle "$FX/mlp_base.pt" --n 2 --seed 1 --out "$T/m1.npy"
 expect_line "unknown option =value" 2 "error: unknown option '--generatoins'; did you mean '--generations'?" -- "$SIMS" loop --kind augment --generatoins=3
 expect_line "unknown option, no guess" 2 "error: unknown option '--frobnicate' (see 'sims sample --help')" -- "$SIMS" sample --frobnicate
-expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, convert, export, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift, tune, atlas)" -- "$SIMS" zzz
+expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, convert, export, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift, tune, atlas, launch)" -- "$SIMS" zzz
 # ... while negative numbers and vector values are still values.
 "$SIMS" sample --model "$FX/gauss.json" --aux "$FX/gauss.json" --omega -0.5 --n 5 --seed 1 --steps 4 --out "$T/m2.npy" >/dev/null 2>"$T/m2.err" && ok || bad "negative omega: $(cat "$T/m2.err")"
 
