@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <ATen/ATen.h>
+#include <torch/cuda.h>
 
 #include "common/paths.hpp"
 #include "cli_common.hpp"
@@ -18,6 +19,7 @@
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
+#include "dist/group.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "experiment/json_io.hpp"
@@ -155,6 +157,9 @@ int run_train(TrainArgs& a) {
   if (!(a.epochs >= 0) || !std::isfinite(a.epochs) || a.epochs > 1e9) throw InputError("--epochs must be a positive number");
   apply_threads(a.threads);
   if (a.finetune && a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
+  // Under `sims launch`, torchrun or srun: data-parallel over the job's processes; rank 0 writes and reports.
+  const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
+  const bool lead = !group || group->rank() == 0;
   nlohmann::json spec;
   at::Tensor data = load_training_data(a.data, spec);
   // What the model is trained from, by content: a file replaced under the same name is other data.
@@ -179,6 +184,7 @@ int run_train(TrainArgs& a) {
     if (tc.budget <= 0) tc.budget = st.train.budget;
     const nlohmann::json net = a.finetune ? nlohmann::json(nullptr) : train_net_config(a, data).to_json();
     if (check_continues(a.out, st, spec, net, tc) == TrainStart::Finished) {
+      if (!lead) return 0;
       std::cerr << "nothing to do: " << a.out << " has already seen " << st.images_seen << " of " << tc.budget
                 << " images with these settings (give a larger --budget or --epochs to train on)\n";
       if (a.json) print_json({{"out", a.out}, {"images_seen", st.images_seen}, {"seconds", 0.0}, {"finished", true}});
@@ -187,19 +193,24 @@ int run_train(TrainArgs& a) {
     st.train.budget = tc.budget;
     st.train.checkpoint_every = tc.checkpoint_every;
     st.train.snapshot_every = tc.snapshot_every;
-    std::cerr << "continuing " << a.out << " at " << st.images_seen << " of " << st.train.budget << " images\n";
+    if (lead) std::cerr << "continuing " << a.out << " at " << st.images_seen << " of " << st.train.budget << " images\n";
   } else {
     if (budget <= 0) throw InputError("give --budget IMAGES or --epochs E");
     st = fresh_state(a, tc, data, spec);
   }
-  prepare_output("--out", a.out);
+  if (lead) prepare_output("--out", a.out);
   install_stop_handler();
   TrainOptions o;
+  o.group = group;
   ProgressPrinter printer;
-  if (!a.json || ::isatty(2)) o.on_progress = [&](const TrainEvent& e) { printer(e); };
+  if (lead && (!a.json || ::isatty(2))) o.on_progress = [&](const TrainEvent& e) { printer(e); };
   o.cancel = &stop_flag();
   o.checkpoint_path = a.out;
   o.device = parse_device(a.device);
+  if (group && o.device.is_cuda() && !o.device.has_index()) {  // one GPU per process of a machine, as torchrun does
+    const int gpus = std::max<int>(1, static_cast<int>(torch::cuda::device_count()));
+    o.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(dist::read_dist_env().local_rank % gpus));
+  }
   if (st.train.snapshot_every > 0) {
     std::string stem = a.out;
     const auto dot = stem.rfind('.');
@@ -210,6 +221,7 @@ int run_train(TrainArgs& a) {
   const int64_t seen0 = st.images_seen;
   TrainOutcome outcome = train(st, data, o);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!lead) return outcome == TrainOutcome::Cancelled ? 130 : 0;
   if (outcome == TrainOutcome::Cancelled) {
     std::cerr << "\nstopped at " << st.images_seen << " images; checkpoint saved to " << a.out
               << " (run the same command again to continue)\n";
@@ -217,15 +229,21 @@ int run_train(TrainArgs& a) {
   }
   const double final_loss = st.loss_curve.empty() ? NAN : st.loss_curve.back().loss;
   if (a.json) {
-    print_json({{"out", a.out},
+    nlohmann::json j = {{"out", a.out},
                 {"images_seen", st.images_seen},
                 {"seconds", secs},
                 {"images_per_second", (st.images_seen - seen0) / std::max(secs, 1e-9)},
                 {"final_loss", std::isfinite(final_loss) ? nlohmann::json(final_loss) : nlohmann::json(nullptr)},
-                {"nonfinite_grad_steps", st.nonfinite_grad_steps}});
+                {"nonfinite_grad_steps", st.nonfinite_grad_steps},
+                {"processes", group ? group->size() : 1}};
+    // Rank 0's seconds in all-reduces, waiting for the slower rank included.
+    if (group) j["communication_seconds"] = group->seconds_communicating();
+    print_json(j);
   } else {
     std::cout << (a.finetune ? "fine-tuned " : "trained ") << a.out << ": " << st.images_seen << " images in "
-              << std::fixed << std::setprecision(1) << secs << " s, final loss " << std::setprecision(4) << final_loss << "\n";
+              << std::fixed << std::setprecision(1) << secs << " s"
+              << (group ? " on " + std::to_string(group->size()) + " processes" : std::string()) << ", final loss "
+              << std::setprecision(4) << final_loss << "\n";
   }
   return 0;
 }
@@ -254,6 +272,9 @@ int run_synth(SynthArgs& a) {
   sc.sampler = a.sampling.config();
   sc.guidance = a.sampling.guidance();
   // The run rule for the set: the same command continues or finds nothing to do; others are refused.
+  // Under `sims launch`, torchrun or srun: the chunks are shared out; rank 0 writes and reports.
+  const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
+  const bool lead = !group || group->rank() == 0;
   std::error_code ec;
   if (std::filesystem::exists(a.out, ec)) {
     const nlohmann::json made = experiment::read_json_or_null(a.out + ".json");
@@ -263,17 +284,21 @@ int run_synth(SynthArgs& a) {
     if (!changes.empty())
       throw InputError("'" + a.out + "' was made with " + changes.front().describe() +
                        ": choose another --out for these settings (or delete '" + a.out + "')");
+    if (!lead) return 0;
     std::cerr << "nothing to do: " << a.out << " already holds these " << a.n << " samples\n";
     if (a.json) print_json({{"out", a.out}, {"n", a.n}, {"seconds", 0.0}, {"resumed_from", a.n}, {"finished", true}});
     return 0;
   }
-  prepare_output("--out", a.out);
+  if (lead) prepare_output("--out", a.out);
   install_stop_handler();
   ProgressPrinter printer;
-  SynthResult r = generate_synthetic_set(base, aux, sc, a.out, &stop_flag(), [&](int64_t done, int64_t total, double secs) {
+  std::function<void(int64_t, int64_t, double)> on_chunk;
+  if (lead) on_chunk = [&](int64_t done, int64_t total, double secs) {
     const double ips = done / std::max(secs, 1e-9);
     printer({done, total, NAN, secs, (total - done) / std::max(ips, 1e-9), ips});
-  });
+  };
+  SynthResult r = generate_synthetic_set(base, aux, sc, a.out, &stop_flag(), on_chunk, group.get());
+  if (!lead) return r.cancelled ? 130 : 0;
   if (r.cancelled) {
     std::cerr << "\nstopped after " << r.done << " of " << a.n << " samples; run the same command again to continue\n";
     return 130;

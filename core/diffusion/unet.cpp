@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include <ATen/ATen.h>
 
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/dropout.h>
@@ -39,6 +42,23 @@ void zero_init(torch::nn::Conv2d& c) {
 
 }  // namespace
 
+namespace {
+struct DropoutDraw {
+  at::Generator gen;
+  int64_t global = 0, offset = 0;
+};
+thread_local DropoutDraw* t_dropout = nullptr;
+}  // namespace
+
+DropoutScope::DropoutScope(at::Generator gen, int64_t global, int64_t offset)
+    : outer_(t_dropout) {
+  t_dropout = new DropoutDraw{std::move(gen), global, offset};
+}
+DropoutScope::~DropoutScope() {
+  delete static_cast<DropoutDraw*>(t_dropout);
+  t_dropout = static_cast<DropoutDraw*>(outer_);
+}
+
 namespace unet_detail {
 
 ResBlockImpl::ResBlockImpl(int64_t in, int64_t out, int64_t emb_ch, double dropout_p) : dropout(dropout_p) {
@@ -55,7 +75,18 @@ torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
   torch::Tensor h = conv0(F::silu(norm0(x)));
   h = h + affine(emb).unsqueeze(-1).unsqueeze(-1);
   h = F::silu(norm1(h));
-  if (dropout > 0 && is_training()) h = F::dropout(h, F::DropoutFuncOptions().p(dropout).training(true));
+  if (dropout > 0 && is_training()) {
+    if (t_dropout != nullptr) {  // the global batch's masks, this slice's rows
+      std::vector<int64_t> shape = h.sizes().vec();
+      shape[0] = t_dropout->global;
+      // Drawn on the CPU (the generator's device), so any device gets the same masks.
+      torch::Tensor keep = at::empty(shape, at::kFloat).bernoulli_(1.0 - dropout, t_dropout->gen);
+      keep = keep.slice(0, t_dropout->offset, t_dropout->offset + h.size(0)).to(h.device(), h.scalar_type());
+      h = h * keep * (1.0 / (1.0 - dropout));
+    } else {
+      h = F::dropout(h, F::DropoutFuncOptions().p(dropout).training(true));
+    }
+  }
   h = conv1(h);
   torch::Tensor s = skip ? skip(x) : x;
   return (h + s) * M_SQRT1_2;

@@ -17,6 +17,23 @@
 
 namespace sims {
 
+// While one is alive on this thread, the U-Net's dropout draws its masks
+// from `gen` for a batch of `global` samples and applies the rows [offset,
+// offset + batch): the masks then depend on the training step alone, so a
+// resumed run repeats them, and a data-parallel rank holding a slice of the
+// global batch applies the same masks as one process holding all of it.
+// Without one, dropout uses LibTorch's default generator.
+class DropoutScope {
+ public:
+  DropoutScope(at::Generator gen, int64_t global, int64_t offset);
+  ~DropoutScope();
+  DropoutScope(const DropoutScope&) = delete;
+  DropoutScope& operator=(const DropoutScope&) = delete;
+
+ private:
+  void* outer_;  // the scope this one hides, restored at its end
+};
+
 namespace unet_detail {
 
 // GroupNorm -> SiLU -> conv3x3 (+ embedding) -> GroupNorm -> SiLU -> dropout

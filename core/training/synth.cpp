@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "dist/group.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
 #include "io/atomic_file.hpp"
@@ -50,10 +51,13 @@ nlohmann::json synth_key(const DenoiserPtr& base, const DenoiserPtr& aux, const 
 
 SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& cfg,
                                    const std::string& out, const std::atomic<bool>* cancel,
-                                   const std::function<void(int64_t, int64_t, double)>& progress) {
+                                   const std::function<void(int64_t, int64_t, double)>& progress,
+                                   dist::Group* group) {
   if (cfg.n <= 0) throw InputError("the synthetic set needs n > 0 samples");
   if (cfg.chunk <= 0) throw InputError("--chunk must be positive");
-  io::check_writable(out);
+  const int rank = group ? group->rank() : 0, world = group ? group->size() : 1;
+  const bool writer = rank == 0;  // of several processes rank 0 alone writes
+  if (writer) io::check_writable(out);
   const std::string partial = out + ".partial", state_path = out + ".partial.json";
   const auto& shape = base->info().sample_shape;
   std::vector<int64_t> full{cfg.n};
@@ -66,7 +70,7 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
   SynthResult res;
   // Resume when an interrupted run with the same settings left its partial file.
   std::error_code ec;
-  if (fs::exists(partial, ec) && fs::exists(state_path, ec)) {
+  if (writer && fs::exists(partial, ec) && fs::exists(state_path, ec)) {
     try {
       const nlohmann::json st = experiment::read_json_or_null(state_path);  // damaged: null, start over below
       const int64_t done = st.at("done").get<int64_t>();
@@ -86,44 +90,70 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
     } catch (const fs::filesystem_error&) {
     }
   }
-  if (res.done == 0) {
-    std::ofstream f(partial, std::ios::binary | std::ios::trunc);
-    f << header;
-    if (!f) throw IoError("cannot write '" + partial + "'");
+  std::ofstream f;
+  if (writer) {
+    if (res.done == 0) {
+      std::ofstream h(partial, std::ios::binary | std::ios::trunc);
+      h << header;
+      if (!h) throw IoError("cannot write '" + partial + "'");
+    }
+    f.open(partial, std::ios::binary | std::ios::app);
+    if (!f) throw IoError("cannot append to '" + partial + "'");
   }
-  std::ofstream f(partial, std::ios::binary | std::ios::app);
-  if (!f) throw IoError("cannot append to '" + partial + "'");
+  if (group) {  // where rank 0's file stands
+    at::Tensor head = at::tensor({res.done, res.resumed_from}, at::kLong);
+    group->broadcast(head);
+    res.done = head[0].item<int64_t>(), res.resumed_from = head[1].item<int64_t>();
+  }
 
   EdmSampler sampler(base, aux, cfg.sampler, cfg.guidance);
   const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t k = res.done / cfg.chunk; res.done < cfg.n; ++k) {
-    if (cancel && cancel->load()) {
-      res.cancelled = true;
-      break;
+  // Rounds of `world` chunks (one chunk per round for one process).
+  for (int64_t k0 = res.done / cfg.chunk; res.done < cfg.n && !res.cancelled; k0 += world) {
+    const int64_t k = k0 + rank;  // this process's chunk
+    const int64_t rows = std::max<int64_t>(0, std::min(cfg.chunk, cfg.n - k * cfg.chunk));
+    at::Tensor x;
+    bool stopped = rows > 0 && cancel && cancel->load();  // a process without a chunk has nothing to stop
+    if (!stopped && rows > 0) {
+      SampleOptions so;
+      so.seed = chunk_seed(cfg.seed, k);
+      so.cancel = cancel;
+      try {
+        x = sampler.sample(seeded_noise(rows, shape, so.seed), so).x.to(at::kCPU, at::kFloat).contiguous();
+      } catch (const Cancelled&) {
+        stopped = true;
+      }
     }
-    const int64_t rows = std::min(cfg.chunk, cfg.n - res.done);
-    SampleOptions so;
-    so.seed = chunk_seed(cfg.seed, k);
-    so.cancel = cancel;
-    SampleResult r;
-    try {
-      r = sampler.sample(seeded_noise(rows, shape, so.seed), so);
-    } catch (const Cancelled&) {
-      res.cancelled = true;
-      break;
+    // The round's chunks in chunk order; a stopped process's chunk ends the round (and the run).
+    std::vector<std::string> chunks;
+    if (!group) {
+      if (stopped) res.cancelled = true;
+      else chunks.emplace_back(static_cast<const char*>(x.data_ptr()), x.nbytes());
+    } else {
+      std::string mine(1, stopped ? 'S' : 'D');
+      if (x.defined()) mine.append(static_cast<const char*>(x.data_ptr()), x.nbytes());
+      for (std::string& m : group->allgather_bytes(mine)) {
+        if (m[0] == 'S') res.cancelled = true;
+        if (!res.cancelled && m.size() > 1) chunks.push_back(m.substr(1));
+      }
     }
-    at::Tensor x = r.x.to(at::kCPU, at::kFloat).contiguous();
-    f.write(static_cast<const char*>(x.data_ptr()), static_cast<std::streamsize>(x.nbytes()));
-    f.flush();
-    if (!f) throw IoError("writing '" + partial + "' failed (disk full?)");
-    res.done += rows;
-    const std::string st = nlohmann::json{{"config", fp}, {"done", res.done}}.dump();
-    io::write_file_atomically(state_path, st.data(), st.size());
+    for (const std::string& c : chunks) {
+      if (writer) {
+        f.write(c.data(), static_cast<std::streamsize>(c.size()));
+        f.flush();
+        if (!f) throw IoError("writing '" + partial + "' failed (disk full?)");
+      }
+      res.done += static_cast<int64_t>(c.size() / (4 * static_cast<size_t>(row_floats)));
+      if (writer) {
+        const std::string st = nlohmann::json{{"config", fp}, {"done", res.done}}.dump();
+        io::write_file_atomically(state_path, st.data(), st.size());
+      }
+    }
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (progress) progress(res.done, cfg.n, res.seconds);
+    if (progress && !chunks.empty()) progress(res.done, cfg.n, res.seconds);
   }
-  f.close();
-  if (res.cancelled) return res;
+  if (writer) f.close();
+  if (res.cancelled || !writer) return res;
   fs::rename(partial, out, ec);
   if (ec) throw IoError("cannot move '" + partial + "' to '" + out + "': " + ec.message());
   // The finished set keeps what made it (OUT.json), so the same command later

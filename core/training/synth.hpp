@@ -12,6 +12,9 @@
 #include "sampling/edm_sampler.hpp"
 
 namespace sims {
+namespace dist {
+class Group;
+}
 
 struct SynthConfig {
   int64_t n = 0;
@@ -32,12 +35,16 @@ struct SynthResult {
 // to OUT when complete, the progress file to OUT.json (what made the set).
 // An OUT.partial made with other settings is refused (InputError naming the
 // setting). progress(done, total, seconds) after every chunk.
+// With a group of several processes (dist/group.hpp) the chunks are shared
+// out in rounds (chunk k of a round to rank k) and gathered; rank 0 alone
+// writes, in chunk order, so the set equals one process's.
 // What a synthetic set depends on: the models by content, n, chunk, seed,
 // sampler and guidance. Stored in OUT.json.
 nlohmann::json synth_key(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& cfg);
 
 SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& aux, const SynthConfig& cfg,
                                    const std::string& out, const std::atomic<bool>* cancel = nullptr,
-                                   const std::function<void(int64_t, int64_t, double)>& progress = {});
+                                   const std::function<void(int64_t, int64_t, double)>& progress = {},
+                                   dist::Group* group = nullptr);
 
 }  // namespace sims

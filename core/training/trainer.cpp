@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -11,6 +12,8 @@
 #include <torch/autograd.h>
 
 #include "common/error.hpp"
+#include "diffusion/unet.hpp"
+#include "dist/group.hpp"
 #include "training/step_rules.hpp"
 
 namespace sims {
@@ -29,6 +32,65 @@ std::string snapshot_name(const std::string& pattern, int64_t images) {
   char buf[4096];
   std::snprintf(buf, sizeof buf, pattern.c_str(), static_cast<long long>(images));
   return buf;
+}
+
+// Gradients summed over the processes of a data-parallel job, in buckets of
+// at most kBucketBytes (as torch DDP's default); the last bucket also carries
+// this rank's share of the loss and its stop request, so one step costs one
+// all-reduce for a small network.
+constexpr int64_t kBucketBytes = 25 << 20;
+
+struct SumOverRanks {
+  double loss;  // the global batch's loss
+  bool stop;    // some rank was asked to stop
+};
+
+SumOverRanks allreduce_gradients(dist::Group& g, std::vector<at::Tensor>& params, double loss_part, bool stop) {
+  std::vector<std::pair<size_t, size_t>> buckets;  // [first, last) parameters
+  int64_t bytes = 0;
+  for (size_t i = 0, first = 0; i < params.size(); ++i) {
+    bytes += params[i].numel() * 4;
+    if (bytes >= kBucketBytes || i + 1 == params.size()) buckets.emplace_back(first, i + 1), first = i + 1, bytes = 0;
+  }
+  if (buckets.empty()) buckets.emplace_back(0, 0);
+  SumOverRanks out{0, false};
+  for (size_t k = 0; k < buckets.size(); ++k) {
+    std::vector<at::Tensor> flat;
+    for (size_t i = buckets[k].first; i < buckets[k].second; ++i) {
+      const at::Tensor& gr = params[i].grad();
+      flat.push_back(gr.defined() ? gr.detach().to(at::kCPU, at::kFloat).reshape({-1})
+                                  : at::zeros({params[i].numel()}, at::kFloat));
+    }
+    const bool last = k + 1 == buckets.size();
+    if (last) flat.push_back(at::tensor({static_cast<float>(loss_part), stop ? 1.0f : 0.0f}, at::kFloat));
+    at::Tensor buf = at::cat(flat);
+    g.allreduce_sum(buf);
+    int64_t at_ = 0;
+    for (size_t i = buckets[k].first; i < buckets[k].second; ++i) {
+      at::Tensor& p = params[i];
+      at::Tensor sum = buf.slice(0, at_, at_ + p.numel()).view(p.sizes()).to(p.device(), p.scalar_type());
+      at_ += p.numel();
+      if (p.grad().defined()) p.mutable_grad().copy_(sum);
+      else p.mutable_grad() = sum.clone();
+    }
+    if (last) out.loss = buf[at_].item<double>(), out.stop = buf[at_ + 1].item<float>() > 0;
+  }
+  return out;
+}
+
+// Every rank starts from rank 0's weights (its EMA too); the optimizer's
+// moments come from the same checkpoint on every rank (or are fresh).
+void broadcast_state(dist::Group& g, TrainState& st) {
+  torch::NoGradGuard no_grad;
+  auto share = [&](const at::Tensor& t) {
+    at::Tensor c = t.detach().to(at::kCPU).contiguous();
+    g.broadcast(c);
+    t.detach().copy_(c);
+  };
+  for (const auto& p : st.raw->parameters()) share(p);
+  for (const auto& p : st.ema->parameters()) share(p);
+  for (const auto& b : st.raw->buffers()) share(b);
+  for (const auto& b : st.ema->buffers()) share(b);
 }
 
 }  // namespace
@@ -81,6 +143,19 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
   int64_t nonfinite_losses = 0;  // consecutive steps whose loss was not finite
   auto params = st.raw->parameters();
   auto ema_params = st.ema->parameters();
+  dist::Group* const group = opts.group.get();
+  const int rank = group ? group->rank() : 0, world = group ? group->size() : 1;
+  const bool writer = rank == 0;  // of a data-parallel job, rank 0 alone writes files
+  if (group) {
+    // Every rank must continue from the same point (the same checkpoint: --out on a file system they share).
+    const std::vector<at::Tensor> seen = group->allgather(at::tensor({st.images_seen}, at::kLong));
+    for (int r = 1; r < world; ++r)
+      if (seen[static_cast<size_t>(r)].item<int64_t>() != seen[0].item<int64_t>())
+        throw InputError("rank " + std::to_string(r) + " starts at " + std::to_string(seen[static_cast<size_t>(r)].item<int64_t>()) +
+                         " images seen but rank 0 at " + std::to_string(seen[0].item<int64_t>()) +
+                         ": every process must see the same --out (a file system all machines share)");
+    broadcast_state(*group, st);
+  }
 
   // Training that ended in non-finite losses writes nothing: the last checkpoint stays the last good state.
   auto diverged = [&](const std::string& how) {
@@ -88,14 +163,16 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
                       (opts.checkpoint_path.empty() ? std::string() : ", '" + opts.checkpoint_path + "' keeps its last good state"));
   };
   auto checkpoint = [&] {
-    if (!opts.checkpoint_path.empty()) save_checkpoint(opts.checkpoint_path, st);
+    if (writer && !opts.checkpoint_path.empty()) save_checkpoint(opts.checkpoint_path, st);
+  };
+  auto stop_here = [&] {
+    if (nonfinite_losses == 0) checkpoint();  // else the last checkpoint stays the last good state
+    return TrainOutcome::Cancelled;
   };
 
   while (st.images_seen < tc.budget) {
-    if (opts.cancel && opts.cancel->load(std::memory_order_relaxed)) {
-      if (nonfinite_losses == 0) checkpoint();  // else the last checkpoint stays the last good state
-      return TrainOutcome::Cancelled;
-    }
+    const bool asked_to_stop = opts.cancel && opts.cancel->load(std::memory_order_relaxed);
+    if (asked_to_stop && !group) return stop_here();  // a job of several processes stops together, below
     const int64_t step = st.images_seen / tc.batch;  // identical after a resume
     const int64_t b = std::min(tc.batch, tc.budget - st.images_seen);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(tc.seed, static_cast<uint64_t>(step)));
@@ -103,6 +180,19 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     at::Tensor y = data.index_select(0, idx);
     at::Tensor sigma = (at::normal(0.0, 1.0, {b}, gen, at::TensorOptions().dtype(at::kFloat)) * tc.p_std + tc.p_mean).exp();
     at::Tensor noise = at::normal(0.0, 1.0, y.sizes(), gen, at::TensorOptions().dtype(at::kFloat));
+
+    // This rank's slice of the global batch (all of it for one process).
+    const auto [s0, s1] = dist::shard(b, rank, world);
+    if (group) {
+      y = y.slice(0, s0, s1);
+      sigma = sigma.slice(0, s0, s1);
+      noise = noise.slice(0, s0, s1);
+    }
+    // U-Net dropout masks from the step's own stream (unet.hpp): resumes and slices repeat them. Drawn
+    // on the CPU; a single GPU keeps LibTorch's own dropout (no mask copied to the device each block).
+    std::optional<DropoutScope> dropout;
+    if (on_cpu || group)
+      dropout.emplace(at::make_generator<at::CPUGeneratorImpl>(mix_seed(~tc.seed, static_cast<uint64_t>(step))), b, s0);
 
     const double lr = ramped_lr(tc, st.images_seen + b);
     for (auto& g : st.adam->param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
@@ -112,15 +202,29 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
       sigma = sigma.to(opts.device, true);
       noise = noise.to(opts.device, true);
     }
-    at::Tensor loss = edm_loss(*st.raw, y, sigma, noise);
-    loss.backward();
+    double lv;
+    if (!group) {
+      at::Tensor loss = edm_loss(*st.raw, y, sigma, noise);
+      loss.backward();
+      lv = loss.item<double>();
+    } else {
+      // The slice's share of the global batch mean; the all-reduce sums the shares.
+      double part = 0;
+      if (s1 > s0) {
+        at::Tensor loss = edm_loss(*st.raw, y, sigma, noise) * (static_cast<double>(s1 - s0) / static_cast<double>(b));
+        loss.backward();
+        part = loss.item<double>();
+      }
+      const SumOverRanks sum = allreduce_gradients(*group, params, part, asked_to_stop);
+      if (sum.stop) return stop_here();  // before the step: every rank keeps the same weights
+      lv = sum.loss;
+    }
     st.nonfinite_grad_steps += sanitize_gradients(params);  // one check for all gradients (step_rules.hpp)
     st.adam->step();
     st.images_seen += b;
 
     ema_update(ema_params, params, ema_beta(tc, st.images_seen, b));  // EDM half-life (step_rules.hpp)
 
-    const double lv = loss.item<double>();
     if (std::isfinite(lv)) {
       loss_acc += lv;
       ++loss_count;
@@ -147,7 +251,7 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     // No file is written while the loss is not finite: if it does not recover, the files keep the last good state.
     if (nonfinite_losses > 0) continue;
     if (next_snap > 0 && st.images_seen >= next_snap && !opts.snapshot_pattern.empty()) {
-      save_checkpoint(snapshot_name(opts.snapshot_pattern, st.images_seen), st);
+      if (writer) save_checkpoint(snapshot_name(opts.snapshot_pattern, st.images_seen), st);
       next_snap += tc.snapshot_every;
     }
     if (next_ckpt > 0 && st.images_seen >= next_ckpt && !done) {

@@ -8,6 +8,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <ATen/Tensor.h>
@@ -16,6 +17,9 @@
 #include "training/checkpoint.hpp"
 
 namespace sims {
+namespace dist {
+class Group;
+}
 
 struct TrainEvent {
   int64_t images_seen;
@@ -37,6 +41,16 @@ struct TrainOptions {
   const std::atomic<bool>* cancel = nullptr;           // checked every batch
   std::string checkpoint_path;                         // written at checkpoint_every, on cancel and at the end
   std::string snapshot_pattern;                        // e.g. "aux-%08lld.ckpt" (images seen); empty: none
+  // Data-parallel training over a job of several processes (dist/group.hpp;
+  // null: this process alone). Every rank draws the same global batch from
+  // the step's seed and takes its slice (dist::shard); the gradients, summed
+  // in buckets of at most 25 MB by one all-reduce each, equal the global
+  // batch's, so every rank takes the same Adam step and the model equals one
+  // process's to float rounding (U-Net dropout included: its masks come from
+  // the step's seed). Rank 0 starts everyone from its weights and alone
+  // writes checkpoints and snapshots; a Ctrl-C on any rank stops all of them
+  // at the same step.
+  std::shared_ptr<dist::Group> group;
 };
 
 // Options for a training stage of a longer run: progress comes as one line,
