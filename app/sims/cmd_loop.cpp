@@ -19,6 +19,8 @@
 #include "cmd_image_loop.hpp"
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
+#include "dist/env.hpp"
+#include "dist/group.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/diffusion_loop.hpp"
 #include "loops/gaussian_loop.hpp"
@@ -257,8 +259,13 @@ int run_diffusion(const LoopArgs& a) {
   }
   loops::validate(cfg);
   for (const auto& c : a.compare) (void)read_result(c);
-  prepare_output("--out", a.out, OutputKind::Folder);
-  prepare_output("--plot", a.plot);
+  // Under `sims launch`, torchrun or srun: this process's share of the runs; rank 0 writes and reports.
+  const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
+  const bool lead = !group || group->rank() == 0;
+  if (lead) {
+    prepare_output("--out", a.out, OutputKind::Folder);
+    prepare_output("--plot", a.plot);
+  }
   apply_threads(a.threads);
   install_stop_handler();
 
@@ -266,12 +273,14 @@ int run_diffusion(const LoopArgs& a) {
   ro.out_dir = a.out;
   ro.cancel = &stop_flag();
   ro.workers = a.workers;
+  ro.group = group;
   std::ostringstream header;
   header << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
          << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
          << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations";
+  if (group) header << " on " << group->size() << " processes";
   ProgressLine line(header.str());
-  ro.on_progress = [&](const experiment::Progress& p) { line(p); };
+  if (lead) ro.on_progress = [&](const experiment::Progress& p) { line(p); };
   loops::DiffusionLoopResult res;
   try {
     res = loops::run_diffusion_loop(cfg, ro);
@@ -283,8 +292,10 @@ int run_diffusion(const LoopArgs& a) {
     throw;
   }
   line.clear();
+  if (!lead) return 0;  // rank 0 reports
   nlohmann::json j = cfg.to_json();
   j.update(res.to_json());
+  if (group) j["processes"] = group->size(), j["communication_seconds"] = group->seconds_communicating();
   j["resumed_from"] = res.resumed_from;
   j["seconds_total"] = [&] {
     double s = 0;
@@ -336,6 +347,9 @@ int run_loop(LoopArgs& a) {
     return 0;
   }
   if (!a.compare.empty() && a.plot.empty()) throw InputError("--compare needs --plot FILE.png");
+  if (dist::read_dist_env().several() && a.family != "diffusion2d")
+    throw InputError("--family " + a.family + " runs in one process; only --family diffusion2d shares its runs over "
+                     "several processes so far");
   if (a.family == "gaussian") return run_gaussian(a);
   if (a.family == "diffusion2d") return run_diffusion(a);
   return run_image_loop_family(a.cmd, a.images, [&](const nlohmann::json& j) { write_plot(a, &j); });

@@ -15,6 +15,7 @@
 #include "cli_common.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
+#include "dist/group.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
 #include "io/atomic_file.hpp"
@@ -111,8 +112,11 @@ int run_sweep_cmd(SweepArgs& a) {
   metrics::SweepReference& ref = rd.ref;
   metrics::FeatureNetPtr& features = rd.features;
   metrics::ClassifierPtr& classifier = rd.classifier;
+  // Under `sims launch`, torchrun or srun: the rows are shared out; rank 0 writes and reports.
+  const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
+  const bool lead = !group || group->rank() == 0;
   // The output folder, created only once the inputs are good.
-  prepare_output("--out", a.out, OutputKind::Folder);
+  if (lead) prepare_output("--out", a.out, OutputKind::Folder);
   // What the rows depend on besides the numbers: the models and the reference, by content.
   nlohmann::json inputs = rd.inputs;
   inputs["model"] = file_identity(a.models.model);
@@ -123,13 +127,14 @@ int run_sweep_cmd(SweepArgs& a) {
   so.out_dir = a.out;
   so.inputs = inputs;
   so.cancel = &stop_flag();
+  so.group = group;
   ProgressLine line;
   so.on_progress = [&](const experiment::Progress& p) {
-    if (!a.quiet) line(p);
+    if (!a.quiet && lead) line(p);
   };
-  const metrics::SweepResult res = keep_on_stop(line, a.out, [] { return "finished rows are kept"; }, [&] {
-    return metrics::run_sweep_folder(base, auxes, cfg, ref, features.get(), classifier.get(), so);
-  });
+  auto sweep = [&] { return metrics::run_sweep_folder(base, auxes, cfg, ref, features.get(), classifier.get(), so); };
+  const metrics::SweepResult res = lead ? keep_on_stop(line, a.out, [] { return "finished rows are kept"; }, sweep) : sweep();
+  if (!lead) return 0;
 
   // Files.
   nlohmann::json j = res.to_json();
@@ -147,6 +152,7 @@ int run_sweep_cmd(SweepArgs& a) {
   j["steps"] = cfg.sampler.steps;
   j["sampler"] = to_string(cfg.sampler.kind);
   j["real"] = a.reference.source();
+  if (group) j["processes"] = group->size();
   if (classifier) j["classifier"] = classifier->name();
   write_text(dir + "sweep.csv", res.to_csv());
   write_text(dir + "sweep.json", j.dump(2) + "\n");

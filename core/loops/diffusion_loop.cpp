@@ -17,6 +17,7 @@
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "dist/group.hpp"
 #include "experiment/common_schemas.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
@@ -548,6 +549,68 @@ void save_generation(experiment::RunFolder& rf, const DiffusionLoopConfig& cfg, 
   if (t > 1) fs::remove(rf.dir() + "/" + gen_name("state/pool-%04lld.npy", t - 1), ec);
 }
 
+// [SECTION] Several processes ------------------------------------------------------------
+
+// Rank 0's restored state for the others: the finished generations and the pool.
+int64_t share_restored(dist::Group& g, const DiffusionLoopConfig& cfg, int64_t done, at::Tensor& pool) {
+  at::Tensor head = at::zeros({2}, at::kLong);
+  if (g.rank() == 0) head[0] = done, head[1] = pool.defined() ? pool.size(1) : -1;
+  g.broadcast(head);
+  done = head[0].item<int64_t>();
+  const int64_t p = head[1].item<int64_t>();
+  if (p >= 0) {
+    if (g.rank() != 0) pool = at::empty({cfg.runs, p, 2}, at::kFloat);
+    g.broadcast(pool);
+  }
+  return done;
+}
+
+// Every rank's generation results on every rank, one ChunkOut per rank in
+// rank order (= run order). Each rank sends one float64 block: a header row
+// (its run count and phase seconds), then per run its W2, trace, base W2, its
+// synthetic points and, for the saved runs, its scored points; blocks are
+// padded to the largest share.
+std::vector<ChunkOut> gather_generation(dist::Group& g, const DiffusionLoopConfig& cfg, const std::vector<ChunkOut>& mine,
+                                        int64_t r0, int64_t r1) {
+  const int64_t n_loc = r1 - r0, max_loc = (cfg.runs + g.size() - 1) / g.size();
+  const int64_t synth_w = 2 * cfg.n_synth, saved_w = cfg.save_runs > 0 ? 2 * cfg.n_eval : 0;
+  const int64_t rec = std::max<int64_t>(5, 3 + synth_w + saved_w);
+  at::Tensor block = at::zeros({max_loc + 1, rec}, at::kDouble);
+  auto b = block.accessor<double, 2>();
+  b[0][0] = static_cast<double>(n_loc);
+  int64_t i = 0;
+  for (const ChunkOut& o : mine) {
+    b[0][1] += o.t_base, b[0][2] += o.t_s, b[0][3] += o.t_aux, b[0][4] += o.t_out;
+    const int64_t n = static_cast<int64_t>(o.w2.size());
+    for (int64_t k = 0; k < n; ++k) {
+      at::Tensor row = block[1 + i + k];
+      row[0] = o.w2[k], row[1] = o.trace[k], row[2] = o.w2_base.empty() ? NAN : o.w2_base[k];
+      if (synth_w > 0) row.slice(0, 3, 3 + synth_w).copy_(o.synth[k].reshape({-1}));
+      if (o.saved.defined() && k < o.saved.size(0)) row.slice(0, 3 + synth_w, 3 + synth_w + saved_w).copy_(o.saved[k].reshape({-1}));
+    }
+    i += n;
+  }
+  std::vector<ChunkOut> all(static_cast<size_t>(g.size()));
+  const std::vector<at::Tensor> blocks = g.allgather(block);
+  for (int r = 0; r < g.size(); ++r) {
+    const at::Tensor& blk = blocks[static_cast<size_t>(r)];
+    auto a = blk.accessor<double, 2>();
+    ChunkOut& o = all[static_cast<size_t>(r)];
+    const int64_t n = static_cast<int64_t>(a[0][0]), first = dist::shard(cfg.runs, r, g.size()).first;
+    o.t_base = a[0][1], o.t_s = a[0][2], o.t_aux = a[0][3], o.t_out = a[0][4];
+    for (int64_t k = 0; k < n; ++k) {
+      o.w2.push_back(a[1 + k][0]);
+      o.trace.push_back(a[1 + k][1]);
+      if (cfg.algorithm == LoopAlgorithm::Sims) o.w2_base.push_back(a[1 + k][2]);
+    }
+    const at::Tensor rows = blk.slice(0, 1, 1 + n);
+    if (synth_w > 0) o.synth = rows.slice(1, 3, 3 + synth_w).reshape({n, cfg.n_synth, 2}).to(at::kFloat);
+    const int64_t n_saved = std::clamp<int64_t>(cfg.save_runs - first, 0, n);
+    if (n_saved > 0) o.saved = rows.slice(0, 0, n_saved).slice(1, 3 + synth_w, 3 + synth_w + saved_w).reshape({n_saved, cfg.n_eval, 2}).clone();
+  }
+  return all;
+}
+
 // LibTorch to one thread per worker while several workers run; restored after.
 struct ThreadsPerWorker {
   int saved;
@@ -616,10 +679,17 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
   at::Tensor pool;  // [R, P, 2] float32: the synthetic data entering the next generation
   std::unique_ptr<experiment::RunFolder> rf;
   int64_t done = 0;
-  if (!run.out_dir.empty()) {
+  const int rank = run.group ? run.group->rank() : 0, world = run.group ? run.group->size() : 1;
+  if (R < world)
+    throw InputError("a loop of " + std::to_string(R) + " runs cannot be shared by " + std::to_string(world) +
+                     " processes (at least one run each)");
+  if (!run.out_dir.empty() && rank == 0) {
     rf = std::make_unique<experiment::RunFolder>(run.out_dir, "loop", cfg.to_json(), diffusion_loop_schema().free_keys());
     done = restore_generations(*rf, cfg, res, pool);
   }
+  if (run.group) done = share_restored(*run.group, cfg, done, pool);
+  const auto [my0, my1] = dist::shard(R, rank, world);  // this process's runs
+  const int64_t R_mine = my1 - my0;
   const experiment::Reporter report(run.on_progress, static_cast<double>(done) / G);
   std::mutex report_mu;
   auto progress = [&](int64_t t, const std::string& phase, double frac) {
@@ -630,10 +700,10 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
 
   // Chunks of runs, trained and sampled as one ensemble each, by `workers` threads at once.
   int workers = run.workers > 0 ? run.workers : at::get_num_threads();
-  workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(workers, R)));
-  const int64_t chunk = cfg.batch_runs > 0 ? std::min(cfg.batch_runs, R) : (R + workers - 1) / workers;
+  workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(workers, R_mine)));
+  const int64_t chunk = cfg.batch_runs > 0 ? std::min(cfg.batch_runs, R_mine) : (R_mine + workers - 1) / workers;
   std::vector<std::pair<int64_t, int64_t>> chunks;
-  for (int64_t r0 = 0; r0 < R; r0 += chunk) chunks.emplace_back(r0, std::min(R, r0 + chunk));
+  for (int64_t r0 = my0; r0 < my1; r0 += chunk) chunks.emplace_back(r0, std::min(my1, r0 + chunk));
   workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(workers), chunks.size()));
   const ThreadsPerWorker threads(workers > 1);
   std::vector<double> chunk_frac(chunks.size(), 0.0);  // progress of each chunk's current phase
@@ -650,11 +720,12 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
           std::lock_guard<std::mutex> lock(report_mu);
           chunk_frac[c] = f;
           for (size_t k = 0; k < chunks.size(); ++k)
-            total += chunk_frac[k] * static_cast<double>(chunks[k].second - chunks[k].first) / R;
+            total += chunk_frac[k] * static_cast<double>(chunks[k].second - chunks[k].first) / R_mine;
         }
         progress(t, phase, total);
       }, outs[c], run.kernels);
     });
+    if (run.group) outs = gather_generation(*run.group, cfg, outs, my0, my1);
     const double gsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
     at::Tensor saved;
     pool = merge_generation(cfg, outs, t, pool, gsec, res, saved);
@@ -662,9 +733,12 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     std::ostringstream msg;
     msg << "generation " << t << "/" << G << " done: E[dist] " << std::setprecision(4) << res.w2_mean.back() << " in "
         << std::setprecision(3) << gsec << " s";
-    report("generation " + std::to_string(t) + "/" + std::to_string(G) + ": done", t * 1000, G * 1000, msg.str(),
-           res.row(static_cast<size_t>(t - 1)), saved);
+    // Rank 0 holds the whole history (restored generations included); the others only this job's.
+    if (rank == 0)
+      report("generation " + std::to_string(t) + "/" + std::to_string(G) + ": done", t * 1000, G * 1000, msg.str(),
+             res.row(static_cast<size_t>(t - 1)), saved);
   }
+  if (rank != 0) return res;  // incomplete on purpose: rank 0 reports the loop
   finish(res);
   if (rf && done >= G) write_metrics(rf->dir(), cfg, res);
   return res;

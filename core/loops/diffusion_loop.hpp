@@ -30,6 +30,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@
 #include "metrics/uncertainty.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
+
+namespace sims::dist {
+class Group;
+}
 
 namespace sims::loops {
 
@@ -144,6 +149,14 @@ struct DiffusionLoopRunOptions {
   int workers = 0;
   // The ensemble's kernels (kernels/dispatch.hpp); results agree to float rounding.
   KernelPath kernels = KernelPath::Auto;
+  // A job of several processes (dist/group.hpp; null: this process alone).
+  // Each rank trains and samples its share of the runs (dist::shard), the
+  // generation's results are gathered on every rank, and rank 0 alone
+  // writes the run folder, reports progress (its own share's) and returns
+  // the loop's result; the other ranks return only the generations they
+  // ran. Results equal one process's: every run's draws come from its own
+  // seeds.
+  std::shared_ptr<dist::Group> group;
 };
 
 // Runs (or continues) the loop. With out_dir: run.json at the start; after

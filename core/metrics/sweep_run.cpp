@@ -1,9 +1,16 @@
 #include "metrics/sweep_run.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <memory>
 #include <set>
 #include <sstream>
+#include <utility>
+
+#include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "dist/group.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
 #include "experiment/settings.hpp"
@@ -30,6 +37,108 @@ json sampler_settings(const SamplerConfig& s) {
           {"s_min", s.s_min},
           {"s_max", experiment::setting_number(s.s_max)},
           {"s_noise", s.s_noise}};
+}
+
+// What a finished row's done-marker holds.
+json row_record(const SweepResult& one) {
+  json r = {{"metric", one.metric}, {"row", one.rows.at(0).to_json(one.attr_names)}};
+  if (!one.features.empty()) r["features"] = one.features;
+  if (!one.attr_names.empty()) r["attr_names"] = one.attr_names;
+  return r;
+}
+
+// [SECTION] Several processes ------------------------------------------------------------
+
+struct RowJob {
+  const SweepAux* aux;
+  double lo, hi, omega;
+  std::string stage;
+  json key;
+};
+
+// A computed row as bytes for rank 0: its record and kept samples' shape as
+// JSON, a NUL, the samples as float32. Empty record: nothing computed.
+std::string pack_row(const std::string& stage, const SweepResult* one, bool cancelled) {
+  json j = {{"stage", stage}, {"cancelled", cancelled}};
+  at::Tensor kept;
+  if (one != nullptr) {
+    j["record"] = row_record(*one);
+    kept = one->rows.at(0).kept.to(at::kFloat).contiguous();
+    j["shape"] = kept.sizes().vec();
+  }
+  std::string s = j.dump();
+  s.push_back('\0');
+  if (kept.defined()) s.append(reinterpret_cast<const char*>(kept.data_ptr<float>()), kept.numel() * sizeof(float));
+  return s;
+}
+
+// The rows of the grid not yet finished, computed by the job's processes in
+// rounds (row k of the round goes to rank k) and written by rank 0 as each
+// round ends, so a stopped job keeps every finished round. Afterwards rank 0
+// reads every row back like a continued sweep; the numbers equal one
+// process's because each row samples from its own starting noise.
+void compute_rows_shared(dist::Group& g, experiment::RunFolder* rf, const DenoiserPtr& base,
+                         const std::vector<SweepAux>& aux, const SweepConfig& cfg, SweepReference& ref,
+                         FeatureNet* features, AttributeClassifier* classifier, const SweepRunOptions& opts,
+                         const experiment::Reporter& report) {
+  std::vector<RowJob> jobs;
+  bool seen_base = false;  // ω = 0 rows after the first copy it (run_sweep_folder)
+  for (const auto& a : aux)
+    for (const auto& [lo, hi] : cfg.intervals)
+      for (double omega : cfg.omegas) {
+        if (omega == 0.0 && std::exchange(seen_base, true)) continue;
+        jobs.push_back({&a, lo, hi, omega, row_stage(a, lo, hi, omega),
+                        {{"aux", a.label}, {"omega", experiment::setting_number(omega)},
+                         {"interval", {experiment::setting_number(lo), experiment::setting_number(hi)}}}});
+      }
+  at::Tensor done = at::zeros({static_cast<int64_t>(jobs.size()) + 1}, at::kByte);
+  if (rf != nullptr)
+    for (size_t i = 0; i < jobs.size(); ++i) done[static_cast<int64_t>(i)] = rf->done(jobs[i].stage, jobs[i].key) ? 1 : 0;
+  g.broadcast(done);
+  std::vector<const RowJob*> todo;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (done[static_cast<int64_t>(i)].item<uint8_t>() == 0) todo.push_back(&jobs[i]);
+  const int64_t total = static_cast<int64_t>(todo.size()), world = g.size();
+  for (int64_t first = 0; first < total; first += world) {
+    const int64_t k = first + g.rank();
+    std::string msg = pack_row("", nullptr, false);
+    if (k < total) {
+      const RowJob& job = *todo[static_cast<size_t>(k)];
+      SweepConfig c = cfg;
+      c.omegas = {job.omega};
+      c.intervals = {{job.lo, job.hi}};
+      try {
+        const SweepResult one = run_sweep(base, {*job.aux}, c, ref, features, classifier,
+                                          [&](size_t, size_t, const std::string& what) {
+                                            report("sweep", first, total, what);
+                                            return !(opts.cancel && opts.cancel->load());
+                                          },
+                                          opts.cancel);
+        msg = pack_row(job.stage, &one, false);
+      } catch (const Cancelled&) {
+        msg = pack_row(job.stage, nullptr, true);
+      }
+    }
+    bool cancelled = false;
+    for (const std::string& m : g.allgather_bytes(msg)) {
+      const size_t nul = m.find('\0');
+      const json j = json::parse(m.substr(0, nul));
+      cancelled = cancelled || j.at("cancelled").get<bool>();
+      if (rf == nullptr || !j.contains("record")) continue;
+      const std::string stage = j.at("stage").get<std::string>();
+      const auto it = std::find_if(todo.begin(), todo.end(), [&](const RowJob* r) { return r->stage == stage; });
+      if (it == todo.end()) throw Error("a process sent a sweep row that is not in the grid: " + stage);
+      const std::vector<int64_t> shape = j.at("shape").get<std::vector<int64_t>>();
+      at::Tensor kept = at::empty(shape, at::kFloat);
+      if (m.size() - nul - 1 != static_cast<size_t>(kept.numel()) * sizeof(float))
+        throw Error("a process sent a damaged sweep row: " + stage);
+      std::memcpy(kept.data_ptr<float>(), m.data() + nul + 1, m.size() - nul - 1);
+      io::write_npy(rf->path("rows/" + stage + ".npy"), kept);
+      rf->finish(stage, (*it)->key, j.at("record"));
+    }
+    if (cancelled) throw Cancelled();
+    report("sweep", std::min(first + world, total), total, "rows finished");
+  }
 }
 
 }  // namespace
@@ -91,8 +200,18 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
 SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,
                              SweepReference& ref, FeatureNet* features, AttributeClassifier* classifier,
                              const SweepRunOptions& opts) {
-  experiment::RunFolder rf(opts.out_dir, "sweep", sweep_settings(cfg, aux, opts.inputs), {"grid", "keep"});
+  // Of a job of several processes rank 0 alone owns the folder.
+  const bool writer = !opts.group || opts.group->rank() == 0;
+  std::unique_ptr<experiment::RunFolder> folder;
+  if (writer)
+    folder = std::make_unique<experiment::RunFolder>(opts.out_dir, "sweep", sweep_settings(cfg, aux, opts.inputs),
+                                                     std::vector<std::string>{"grid", "keep"});
   const experiment::Reporter report(opts.on_progress);
+  if (opts.group) {
+    compute_rows_shared(*opts.group, folder.get(), base, aux, cfg, ref, features, classifier, opts, report);
+    if (!writer) return SweepResult{};
+  }
+  experiment::RunFolder& rf = *folder;
   SweepResult res;
   res.ci_level = cfg.ci_level;
   const int64_t total = static_cast<int64_t>(aux.size() * cfg.intervals.size() * cfg.omegas.size());
@@ -132,10 +251,7 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
                           opts.cancel);
           }
           io::write_npy(samples, one.rows.at(0).kept);
-          json r = {{"metric", one.metric}, {"row", one.rows.at(0).to_json(one.attr_names)}};
-          if (!one.features.empty()) r["features"] = one.features;
-          if (!one.attr_names.empty()) r["attr_names"] = one.attr_names;
-          rf.finish(stage, key, r);
+          rf.finish(stage, key, row_record(one));
         }
         res.metric = one.metric;
         res.features = one.features;

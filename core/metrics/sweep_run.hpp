@@ -7,12 +7,17 @@
 // same starting noise whichever rows ran before it.
 #pragma once
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "experiment/progress.hpp"
 #include "metrics/sweep.hpp"
+
+namespace sims::dist {
+class Group;
+}
 
 namespace sims::metrics {
 
@@ -26,6 +31,10 @@ struct SweepRunOptions {
   // Stage "sweep"; done/total count rows; a finished row comes with its
   // update (row: SweepRow::to_json, samples: its kept samples).
   experiment::ProgressFn on_progress;
+  // A job of several processes (dist/group.hpp; null: this process alone):
+  // the unfinished rows are shared out, rank 0 writes them and returns the
+  // result; the other ranks return an empty one.
+  std::shared_ptr<dist::Group> group;
 };
 
 // The settings as stored in run.json: cfg's numbers, its grid, the inputs.
