@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
 #include <torch/cuda.h>
 
 #include "data/toy2d.hpp"
@@ -20,7 +22,12 @@ using namespace sims;
 namespace {
 
 bool have_cuda() {
-  if (torch::cuda::is_available()) return true;
+  if (torch::cuda::is_available()) {
+    // cuDNN and cuBLAS may use TF32 on recent GPUs, which is not float32's precision.
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+    return true;
+  }
   WARN("no CUDA device (or a CPU-only LibTorch): the CPU/GPU comparison was not run");
   return false;
 }
@@ -95,6 +102,13 @@ TEST_CASE("cuda: a U-Net denoises on the GPU as on the CPU", "[cuda]") {
   c.dropout = 0;
   const std::shared_ptr<EdmNetwork> net = make_network(c);
   net->eval();
+  {
+    // A fresh U-Net's output convolutions are zero (it starts as the identity): random weights, so
+    // that the convolutions and the attention are what is compared.
+    torch::NoGradGuard no_grad;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    for (auto& p : net->parameters()) p.copy_(at::normal(0.0, 0.2, p.sizes(), gen, at::TensorOptions().dtype(at::kFloat)));
+  }
   at::Tensor x = at::randn({4, 3, 16, 16}), sigma = at::tensor({0.1f, 1.0f, 5.0f, 40.0f});
   at::Tensor d_cpu = net->forward(x, sigma).detach();
   net->to(c10::Device(c10::kCUDA, 0));

@@ -76,9 +76,6 @@ TEST_CASE("dist: the launchers' environment", "[dist]") {
   CHECK((s.source == "slurm" && s.rank == 5 && s.world == 8 && s.local_rank == 1 && s.master_port == 29500));
   // The batch script's shell (outside srun) is one process, whatever the job's task count.
   CHECK_FALSE(dist::read_dist_env(env_of({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "0"}})).several());
-  // srun's own launch address stands in for MASTER_ADDR.
-  CHECK(dist::read_dist_env(env_of({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_LAUNCH_NODE_IPADDR", "10.1.2.3"}}))
-            .master_addr == "10.1.2.3");
   // torchrun's variables win over Slurm's (torchrun inside an allocation).
   CHECK(dist::read_dist_env(env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"SLURM_PROCID", "1"}, {"SLURM_STEP_NUM_TASKS", "4"}}))
             .world == 2);
@@ -97,6 +94,8 @@ TEST_CASE("dist: the launchers' environment", "[dist]") {
   refused({{"RANK", "x"}, {"WORLD_SIZE", "2"}}, "RANK='x'");
   refused({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}, "MASTER_PORT");
   refused({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}}, "MASTER_ADDR");
+  // srun's launch node is not guessed to be rank 0's.
+  refused({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_LAUNCH_NODE_IPADDR", "10.1.2.3"}}, "MASTER_ADDR");
 }
 
 TEST_CASE("dist: shards cover the items once, in rank order, sizes within one", "[dist]") {

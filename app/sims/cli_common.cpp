@@ -14,6 +14,7 @@
 #include <ATen/Parallel.h>
 
 #include "common/error.hpp"
+#include "dist/env.hpp"
 #include "experiment/settings.hpp"
 
 namespace sims::cli {
@@ -89,6 +90,10 @@ c10::Device parse_device(const std::string& device) {
   }
   if (!torch::cuda::is_available())
     throw InputError("--device " + device + ": CUDA is not available (this build's LibTorch or this machine has no GPU)");
+  // In a job of several processes plain "cuda" is one GPU per process of a machine, as torchrun does.
+  const dist::DistEnv env = dist::read_dist_env();
+  if (env.several() && !d.has_index())
+    d = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % std::max<int>(1, torch::cuda::device_count())));
   return d;
 }
 

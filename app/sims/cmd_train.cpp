@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <ATen/ATen.h>
-#include <torch/cuda.h>
 
 #include "common/paths.hpp"
 #include "cli_common.hpp"
@@ -206,11 +205,7 @@ int run_train(TrainArgs& a) {
   if (lead && (!a.json || ::isatty(2))) o.on_progress = [&](const TrainEvent& e) { printer(e); };
   o.cancel = &stop_flag();
   o.checkpoint_path = a.out;
-  o.device = parse_device(a.device);
-  if (group && o.device.is_cuda() && !o.device.has_index()) {  // one GPU per process of a machine, as torchrun does
-    const int gpus = std::max<int>(1, static_cast<int>(torch::cuda::device_count()));
-    o.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(dist::read_dist_env().local_rank % gpus));
-  }
+  o.device = parse_device(a.device);  // under a launcher, plain cuda is cuda:LOCAL_RANK
   if (st.train.snapshot_every > 0) {
     std::string stem = a.out;
     const auto dot = stem.rfind('.');

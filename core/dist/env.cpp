@@ -55,11 +55,10 @@ DistEnv read_dist_env(const GetEnv& get_in) {
   e.local_rank = has(local_var) ? read_int(local_var, get(local_var), kMaxWorld) : 0;
   if (has("MASTER_ADDR")) {
     e.master_addr = get("MASTER_ADDR");
-  } else if (e.source == "slurm" && e.world > 1 && !has("SLURM_LAUNCH_NODE_IPADDR")) {
-    throw InputError("a Slurm job of several tasks needs MASTER_ADDR (the first node's address; see the README's "
-                     "'Several machines' section)");
   } else if (e.source == "slurm" && e.world > 1) {
-    e.master_addr = get("SLURM_LAUNCH_NODE_IPADDR");
+    // Not guessed (srun's launch node is rank 0's only when srun runs on the first node of the job).
+    throw InputError("a Slurm job of several tasks needs MASTER_ADDR (the first node's address, e.g. from scontrol "
+                     "show hostnames; see the README's 'Several processes and machines')");
   }
   if (has("MASTER_PORT")) {
     e.master_port = read_int("MASTER_PORT", get("MASTER_PORT"), 65536);

@@ -5,6 +5,7 @@
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO 1
 #endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
@@ -116,14 +117,24 @@ std::shared_ptr<Group> Group::join(const DistEnv& env) {
   const auto wait = timeout();
   auto impl = std::make_unique<Impl>();
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  // Under torchrun's static rendezvous its agent already serves the store on MASTER_PORT: every rank is
+  // a client there, under the prefix of this restart (as torch.distributed does in Python).
+  const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+  const bool agent_store = agent != nullptr && std::string(agent) == "True";
   try {
     c10d::TCPStoreOptions o;
     o.port = static_cast<std::uint16_t>(env.master_port);
-    o.isServer = env.rank == 0;
+    o.isServer = env.rank == 0 && !agent_store;
     o.numWorkers = static_cast<std::size_t>(env.world);
-    o.waitWorkers = true;
+    o.waitWorkers = !agent_store;
     o.timeout = std::min<std::chrono::milliseconds>(wait, std::chrono::minutes(5));
-    impl->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
+    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
+    if (agent_store) {
+      const char* restart = std::getenv("TORCHELASTIC_RESTART_COUNT");
+      store = c10::make_intrusive<c10d::PrefixStore>(
+          "/worker/attempt_" + std::string(restart != nullptr && *restart != '\0' ? restart : "0"), store);
+    }
+    impl->store = store;
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) + ": the rendezvous at " +
                 where + " failed (" + first_line(e.what()) +

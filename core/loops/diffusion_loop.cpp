@@ -560,7 +560,7 @@ int64_t share_restored(dist::Group& g, const DiffusionLoopConfig& cfg, int64_t d
   const int64_t p = head[1].item<int64_t>();
   if (p >= 0) {
     if (g.rank() != 0) pool = at::empty({cfg.runs, p, 2}, at::kFloat);
-    g.broadcast(pool);
+    if (pool.numel() > 0) g.broadcast(pool);
   }
   return done;
 }
@@ -569,17 +569,20 @@ int64_t share_restored(dist::Group& g, const DiffusionLoopConfig& cfg, int64_t d
 // rank order (= run order). Each rank sends one float64 block: a header row
 // (its run count and phase seconds), then per run its W2, trace, base W2, its
 // synthetic points and, for the saved runs, its scored points; blocks are
-// padded to the largest share.
+// padded to the largest share. A rank that was stopped sends an empty block
+// marked so (header cell 5), and every rank then throws Cancelled.
 std::vector<ChunkOut> gather_generation(dist::Group& g, const DiffusionLoopConfig& cfg, const std::vector<ChunkOut>& mine,
-                                        int64_t r0, int64_t r1) {
-  const int64_t n_loc = r1 - r0, max_loc = (cfg.runs + g.size() - 1) / g.size();
+                                        int64_t r0, int64_t r1, bool stopped) {
+  const int64_t n_loc = stopped ? 0 : r1 - r0, max_loc = (cfg.runs + g.size() - 1) / g.size();
   const int64_t synth_w = 2 * cfg.n_synth, saved_w = cfg.save_runs > 0 ? 2 * cfg.n_eval : 0;
-  const int64_t rec = std::max<int64_t>(5, 3 + synth_w + saved_w);
+  const int64_t rec = std::max<int64_t>(6, 3 + synth_w + saved_w);
   at::Tensor block = at::zeros({max_loc + 1, rec}, at::kDouble);
   auto b = block.accessor<double, 2>();
   b[0][0] = static_cast<double>(n_loc);
+  b[0][5] = stopped ? 1.0 : 0.0;
   int64_t i = 0;
-  for (const ChunkOut& o : mine) {
+  const std::vector<ChunkOut> none;
+  for (const ChunkOut& o : stopped ? none : mine) {
     b[0][1] += o.t_base, b[0][2] += o.t_s, b[0][3] += o.t_aux, b[0][4] += o.t_out;
     const int64_t n = static_cast<int64_t>(o.w2.size());
     for (int64_t k = 0; k < n; ++k) {
@@ -592,6 +595,8 @@ std::vector<ChunkOut> gather_generation(dist::Group& g, const DiffusionLoopConfi
   }
   std::vector<ChunkOut> all(static_cast<size_t>(g.size()));
   const std::vector<at::Tensor> blocks = g.allgather(block);
+  for (const at::Tensor& blk : blocks)
+    if (blk[0][5].item<double>() != 0) throw Cancelled();  // some rank was asked to stop: all stop here
   for (int r = 0; r < g.size(); ++r) {
     const at::Tensor& blk = blocks[static_cast<size_t>(r)];
     auto a = blk.accessor<double, 2>();
@@ -713,19 +718,33 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     std::vector<ChunkOut> outs(chunks.size());
     std::fill(chunk_frac.begin(), chunk_frac.end(), 0.0);
     std::atomic<bool> stop{false};  // a user cancel or another worker's error
-    for_each_chunk(chunks.size(), workers, run.cancel, stop, [&](size_t c) {
-      run_chunk(cfg, pool, t, chunks[c].first, chunks[c].second, stop, [&](const char* phase, double f) {
-        double total = 0;
-        {
-          std::lock_guard<std::mutex> lock(report_mu);
-          chunk_frac[c] = f;
-          for (size_t k = 0; k < chunks.size(); ++k)
-            total += chunk_frac[k] * static_cast<double>(chunks[k].second - chunks[k].first) / R_mine;
-        }
-        progress(t, phase, total);
-      }, outs[c], run.kernels);
-    });
-    if (run.group) outs = gather_generation(*run.group, cfg, outs, my0, my1);
+    auto run_chunks = [&] {
+      for_each_chunk(chunks.size(), workers, run.cancel, stop, [&](size_t c) {
+        run_chunk(cfg, pool, t, chunks[c].first, chunks[c].second, stop, [&](const char* phase, double f) {
+          double total = 0;
+          {
+            std::lock_guard<std::mutex> lock(report_mu);
+            chunk_frac[c] = f;
+            for (size_t k = 0; k < chunks.size(); ++k)
+              total += chunk_frac[k] * static_cast<double>(chunks[k].second - chunks[k].first) / R_mine;
+          }
+          progress(t, phase, total);
+        }, outs[c], run.kernels);
+      });
+    };
+    if (!run.group) {
+      run_chunks();
+    } else {
+      // A stop request (Ctrl-C reaches the ranks at slightly different moments) is agreed in the
+      // generation's gather, so that every rank stops here together rather than lose contact.
+      bool stopped = false;
+      try {
+        run_chunks();
+      } catch (const Cancelled&) {
+        stopped = true;
+      }
+      outs = gather_generation(*run.group, cfg, outs, my0, my1, stopped);
+    }
     const double gsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
     at::Tensor saved;
     pool = merge_generation(cfg, outs, t, pool, gsec, res, saved);

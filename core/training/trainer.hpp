@@ -46,8 +46,8 @@ struct TrainOptions {
   // the step's seed and takes its slice (dist::shard); the gradients, summed
   // in buckets of at most 25 MB by one all-reduce each, equal the global
   // batch's, so every rank takes the same Adam step and the model equals one
-  // process's to float rounding (U-Net dropout included: its masks come from
-  // the step's seed). Rank 0 starts everyone from its weights and alone
+  // process's to float rounding (U-Net dropout on the CPU included: its masks
+  // come from the step's seed). Rank 0 starts everyone from its weights and alone
   // writes checkpoints and snapshots; a Ctrl-C on any rank stops all of them
   // at the same step.
   std::shared_ptr<dist::Group> group;
