@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,8 +44,8 @@ struct LaunchArgs {
   std::vector<std::string> command;
 };
 
-volatile std::sig_atomic_t g_signal = 0;
-extern "C" void on_launch_signal(int sig) { g_signal = sig; }
+volatile std::sig_atomic_t g_signal = 0, g_signals = 0;
+extern "C" void on_launch_signal(int sig) { g_signal = sig, g_signals = g_signals + 1; }
 
 struct Child {
   int rank = 0;
@@ -129,9 +131,12 @@ void drain(Child& c) {
 pid_t start_rank(const LaunchArgs& a, const std::string& exe, int local, int world, const std::string& addr, int port,
                  int err_fd_write, int threads) {
   const int rank = a.node_rank * a.nproc + local;
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
-  // The child: its environment, its output, then the command.
+  // The child: it goes when the launcher goes (even killed with SIGKILL), then its environment, its output, the command.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(1);
   ::setenv("RANK", std::to_string(rank).c_str(), 1);
   ::setenv("WORLD_SIZE", std::to_string(world).c_str(), 1);
   ::setenv("LOCAL_RANK", std::to_string(local).c_str(), 1);
@@ -180,6 +185,7 @@ int run_launch(const LaunchArgs& a) {
     throw InputError("--nnodes " + std::to_string(a.nnodes) + " needs --master HOST:PORT (the address of node 0, the same on every node)");
   if (a.command[0] == "sims" && a.command.size() > 1 && a.command[1] == "launch")
     throw InputError("the launched command cannot itself be 'sims launch'");
+  if (static_cast<long long>(a.nproc) * a.nnodes > 65536) throw InputError("--nproc x --nnodes must be at most 65536");
   if (a.nproc * a.nnodes > 1 && !dist::has_multiprocess())
     throw InputError("this build of sims runs one process only (built without Debian's libgloo-dev)");
   std::string addr = "127.0.0.1";
@@ -187,7 +193,12 @@ int run_launch(const LaunchArgs& a) {
   if (!a.master.empty()) std::tie(addr, port) = parse_master(a.master);
   else port = free_port();
   const int world = a.nproc * a.nnodes;
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  // The cores this process may use (Slurm's or a container's CPU set, not the machine's).
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const unsigned cores = ::sched_getaffinity(0, sizeof allowed, &allowed) == 0
+                             ? std::max(1u, static_cast<unsigned>(CPU_COUNT(&allowed)))
+                             : std::max(1u, std::thread::hardware_concurrency());
   const int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, cores / static_cast<unsigned>(a.nproc)));
   const std::string exe = this_executable();
 
@@ -199,20 +210,29 @@ int run_launch(const LaunchArgs& a) {
   ::sigaction(SIGHUP, &sa, nullptr);
 
   std::vector<Child> kids(static_cast<size_t>(a.nproc));
+  auto give_up = [&](const std::string& what) {  // the ones already started go too
+    const std::string why = what + ": " + std::strerror(errno);
+    for (Child& c : kids)
+      if (c.pid > 0) ::kill(c.pid, SIGKILL), ::waitpid(c.pid, nullptr, 0);
+    return IoError(why);
+  };
   for (int i = 0; i < a.nproc; ++i) {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw IoError("cannot create a pipe: " + std::string(std::strerror(errno)));
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw give_up("cannot create a pipe");
     Child& c = kids[static_cast<size_t>(i)];
     c.rank = a.node_rank * a.nproc + i;
     c.pid = start_rank(a, exe, i, world, addr, port, fds[1], threads);
     ::close(fds[1]);
-    if (c.pid < 0) throw IoError("cannot start a process: " + std::string(std::strerror(errno)));
+    if (c.pid < 0) {
+      ::close(fds[0]);
+      throw give_up("cannot start a process");
+    }
     c.err_fd = fds[0];
     ::fcntl(c.err_fd, F_SETFL, ::fcntl(c.err_fd, F_GETFL) | O_NONBLOCK);
   }
 
   using clock = std::chrono::steady_clock;
-  bool stopping = false;
+  bool stopping = false, killed_on_request = false;
   clock::time_point kill_at{};
   int ended = 0;
   auto stop_others = [&](int sig) {
@@ -240,6 +260,10 @@ int run_launch(const LaunchArgs& a) {
           kill_at = clock::now() + std::chrono::seconds(10);
         }
       }
+    }
+    if (g_signal != 0 && stopping && g_signals > 1 && !killed_on_request) {
+      stop_others(SIGKILL);  // asked twice: now
+      killed_on_request = true;
     }
     if (g_signal != 0 && !stopping) {
       // Passed on (a Ctrl-C from a terminal reached them already; a second
@@ -297,8 +321,8 @@ int run_launch(const LaunchArgs& a) {
 void add_launch_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<LaunchArgs>();
   CLI::App* c = app.add_subcommand(
-      "launch", "Run a command as several processes, like torchrun (train, finetune, synth, sweep and loop --family "
-                "diffusion2d share their work): sims launch --nproc N -- sims COMMAND ...");
+      "launch", "Run a command as several processes, like torchrun (train, finetune, synth, sweep, tune and loop "
+                "--family diffusion2d share their work): sims launch --nproc N -- sims COMMAND ...");
   c->add_option("--nproc", a->nproc, "processes on this machine (default 1)");
   c->add_option("--nnodes", a->nnodes, "machines taking part (default 1)");
   c->add_option("--node-rank", a->node_rank, "this machine's index, 0 on the --master machine (default 0)");

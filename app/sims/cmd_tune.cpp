@@ -13,6 +13,7 @@
 #include "render/animation.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
+#include "dist/group.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/settings.hpp"
 #include "loops/tune.hpp"
@@ -97,8 +98,12 @@ int run_tune_cmd(TuneArgs& a) {
   loops::TuneConfig cfg = tune_config(a, images);
   loops::validate(cfg);
   Reference rd = load_reference(a.reference, shape, a.n);
-  prepare_output("--out", a.out, OutputKind::Folder);
+  // Under `sims launch`, torchrun or srun: synth chunks, fine-tuning and grid rows shared; rank 0 writes and reports.
+  const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
+  const bool lead = !group || group->rank() == 0;
+  if (lead) prepare_output("--out", a.out, OutputKind::Folder);
   loops::TuneRunOptions o;
+  o.group = group;
   o.out_dir = a.out;
   o.inputs = rd.inputs;
   o.inputs["model"] = file_identity(a.models.model);
@@ -106,11 +111,12 @@ int run_tune_cmd(TuneArgs& a) {
   o.device = parse_device(a.models.device);
   ProgressLine line;
   o.on_progress = [&](const experiment::Progress& p) {
-    if (!a.quiet) line(p);
+    if (!a.quiet && lead) line(p);
   };
   install_stop_handler();
-  const loops::TuneResult r = keep_on_stop(line, a.out, [] { return "finished stages are kept"; },
-                                           [&] { return loops::run_tune(base, cfg, rd.ref, rd.features.get(), o); });
+  auto tune = [&] { return loops::run_tune(base, cfg, rd.ref, rd.features.get(), o); };
+  const loops::TuneResult r = lead ? keep_on_stop(line, a.out, [] { return "finished stages are kept"; }, tune) : tune();
+  if (!lead) return 0;
   experiment::write_text_file(a.out + "/tune.csv", r.grid.to_csv());
   render::SamplingProvenance prov = render::SamplingProvenance::of(
       a.models.model,

@@ -65,14 +65,22 @@ int main(int argc, char** argv) {
 
   // In a job of several processes (sims launch, torchrun, srun) each error names its rank.
   std::string rank_prefix;
+  static const std::set<std::string> shared = {"train", "finetune", "synth", "loop", "sweep", "tune", "launch"};
+  bool sharing = false;  // the command given is one that reads the job's environment
+  for (auto& [cmd, action] : reg.actions)
+    if (cmd->parsed() && shared.count(cmd->get_name()) > 0) sharing = true;
   try {
-    const dist::DistEnv env = dist::read_dist_env();
+    dist::DistEnv env;
+    try {
+      env = dist::read_dist_env();
+    } catch (const InputError&) {
+      if (sharing) throw;  // a command that shares its work needs a sound environment; the others run alone
+    }
     if (env.several()) rank_prefix = "rank " + std::to_string(env.rank) + ": ";
-    static const std::set<std::string> shared = {"train", "finetune", "synth", "loop", "sweep", "launch"};
     for (auto& [cmd, action] : reg.actions)
       if (cmd->parsed() && env.several() && shared.count(cmd->get_name()) == 0)
         throw InputError("'sims " + cmd->get_name() +
-                         "' runs in one process; 'sims train', 'finetune', 'synth', 'sweep' and 'loop --family diffusion2d' "
+                         "' runs in one process; 'sims train', 'finetune', 'synth', 'sweep', 'tune' and 'loop --family diffusion2d' "
                          "share their work over several processes so far");
   } catch (const InputError& e) {
     std::cerr << "error: " << rank_prefix << e.what() << std::endl;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "dist/group.hpp"
 #include "experiment/common_schemas.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
@@ -135,8 +136,10 @@ namespace {
 class TuneRun {
  public:
   TuneRun(const DenoiserPtr& base, const TuneConfig& cfg, const TuneRunOptions& opts)
-      : base_(base), cfg_(cfg), opts_(opts), report_(opts.on_progress),
-        rf_(opts.out_dir, "tune", settings(), {"budgets", "omegas"}) {}
+      : base_(base), cfg_(cfg), opts_(opts), report_(opts.on_progress), group_(opts.group.get()) {
+    if (writer()) rf_ = std::make_unique<experiment::RunFolder>(opts.out_dir, "tune", settings(),
+                                                                 std::vector<std::string>{"budgets", "omegas"});
+  }
 
   TuneResult run(metrics::SweepReference& ref, metrics::FeatureNet* features) {
     std::vector<metrics::SweepAux> auxes;
@@ -165,19 +168,36 @@ class TuneRun {
     }
     for (const auto& a : auxes) res_.aux_labels.push_back(a.label);
     metrics::SweepRunOptions so;
-    so.out_dir = rf_.path("grid");
+    so.out_dir = path("grid");
     so.inputs = opts_.inputs;
     so.inputs["base"] = identity(cfg_.base);  // a base that is no checkpoint: the face names it in opts.inputs
     so.inputs["aux_files"] = aux_inputs;
     so.cancel = opts_.cancel;
     so.on_progress = opts_.on_progress;
+    so.group = opts_.group;
     res_.grid = metrics::run_sweep_folder(base_, auxes, cfg_.sweep, ref, features, nullptr, so);
+    if (!writer()) return res_;  // rank 0 chooses and writes
     res_.choice = choose_best(res_.grid, budgets);
     keep_choice();
     return res_;
   }
 
  private:
+  // Of a job of several processes rank 0 alone owns the folder; the others
+  // learn from it what is done, and wait until what it wrote is there.
+  bool writer() const { return group_ == nullptr || group_->rank() == 0; }
+  std::string path(const std::string& rel) const { return rf_ ? rf_->path(rel) : opts_.out_dir + "/" + rel; }
+  bool done(const std::string& stage, const json& key) const {
+    if (!group_) return rf_->done(stage, key);
+    at::Tensor d = at::tensor({writer() && rf_->done(stage, key) ? 1 : 0}, at::kInt);
+    group_->broadcast(d);
+    return d.item<int>() != 0;
+  }
+  void finish(const std::string& stage, const json& key) {
+    if (writer()) rf_->finish(stage, key);
+    if (group_) group_->barrier();
+  }
+
   json settings() const {
     json snaps = json::array();
     for (const auto& p : cfg_.aux_snapshots) snaps.push_back(identity(p));
@@ -199,27 +219,27 @@ class TuneRun {
 
   // Stage 1: the base's samples the auxiliary learns from.
   void make_synthetic_set() {
-    if (rf_.done("synth", json::object())) return;
+    if (done("synth", json::object())) return;
     SynthConfig sc;
     sc.n = cfg_.n_synth;
     sc.chunk = cfg_.chunk;
     sc.seed = cfg_.synth_seed;
     sc.sampler = cfg_.sweep.sampler;
-    const SynthResult r = generate_synthetic_set(base_, nullptr, sc, rf_.path("synth.npy"), opts_.cancel,
-                                                 [&](int64_t done, int64_t total, double) {
-                                                   report_("synth", done, total, "base samples for the auxiliary");
-                                                 });
+    const SynthResult r = generate_synthetic_set(base_, nullptr, sc, path("synth.npy"), opts_.cancel,
+                                                 [&](int64_t n, int64_t total, double) {
+                                                   report_("synth", n, total, "base samples for the auxiliary");
+                                                 }, group_);
     if (r.cancelled) throw Cancelled();
-    rf_.finish("synth", json::object());
+    finish("synth", json::object());
   }
 
   // Stage 2: the auxiliary at budget b, continuing the running fine-tune.
   std::string finetune_to(int64_t b) {
-    const std::string stage = "aux-" + std::to_string(b), file = rf_.path(stage + ".ckpt");
+    const std::string stage = "aux-" + std::to_string(b), file = path(stage + ".ckpt");
     const json key = {{"budget", b}};
-    if (rf_.done(stage, key)) return file;
-    check_cancel();
-    const std::string running = rf_.path("aux-running.ckpt");
+    if (done(stage, key)) return file;
+    if (!group_) check_cancel();  // several processes agree on a stop inside train()
+    const std::string running = path("aux-running.ckpt");
     std::error_code ec;
     TrainState st;
     if (fs::exists(running, ec)) st = load_checkpoint(running);
@@ -235,19 +255,20 @@ class TuneRun {
                        {"summary", "aux of " + cfg_.base + " on " + std::to_string(cfg_.n_synth) +
                                        " synthetic samples (sims tune)"},
                        {"base_history", base.provenance}};
-      st.data = {{"source", "npy"}, {"path", rf_.path("synth.npy")}, {"n", cfg_.n_synth}};
+      st.data = {{"source", "npy"}, {"path", path("synth.npy")}, {"n", cfg_.n_synth}};
     }
     st.train.budget = b;
     st.train.checkpoint_every = std::max<int64_t>(st.train.batch, b / 10);
-    const at::Tensor data = io::read_npy_finite(rf_.path("synth.npy")).to(at::kFloat);
-    const TrainOptions to = stage_train_options(opts_.device, opts_.cancel, running, "fine-tuning the auxiliary:",
-                                                [&](int64_t seen, int64_t budget, const std::string& m) {
-                                                  report_("finetune", seen, budget, m);
-                                                });
+    const at::Tensor data = io::read_npy_finite(path("synth.npy")).to(at::kFloat);
+    TrainOptions to = stage_train_options(opts_.device, opts_.cancel, running, "fine-tuning the auxiliary:",
+                                          [&](int64_t seen, int64_t budget, const std::string& m) {
+                                            report_("finetune", seen, budget, m);
+                                          });
+    to.group = opts_.group;  // data-parallel; rank 0 writes the running checkpoint
     if (train(st, data, to) == TrainOutcome::Cancelled) throw Cancelled();
     if (opts_.device != c10::Device(c10::kCPU)) move_to(st, c10::Device(c10::kCPU));
-    save_checkpoint(file, st);
-    rf_.finish(stage, key);
+    if (writer()) save_checkpoint(file, st);
+    finish(stage, key);
     return file;
   }
 
@@ -256,13 +277,13 @@ class TuneRun {
     const std::string& from = paths_.at(res_.choice.aux);
     res_.chosen_path = from;
     if (res_.choice.budget > 0) {
-      const std::string to = rf_.path("aux.ckpt");
+      const std::string to = path("aux.ckpt");
       save_checkpoint(to, load_checkpoint(from));
       res_.chosen_path = to;
     }
-    experiment::write_json_file(rf_.path("result.json"), res_.to_json());
+    experiment::write_json_file(path("result.json"), res_.to_json());
     if (res_.choice.budget > 0) experiment::write_json_file(tuned_pair_path(res_.chosen_path), tuned_pair().to_json());
-    rf_.finish("choice", json::object(), res_.choice.to_json());
+    rf_->finish("choice", json::object(), res_.choice.to_json());
   }
 
   TunedPair tuned_pair() const {
@@ -283,7 +304,8 @@ class TuneRun {
   const TuneConfig& cfg_;
   const TuneRunOptions& opts_;
   experiment::Reporter report_;
-  experiment::RunFolder rf_;
+  dist::Group* group_;
+  std::unique_ptr<experiment::RunFolder> rf_;  // rank 0's (or this process's)
   TuneResult res_;
   std::map<std::string, std::string> paths_;
 };

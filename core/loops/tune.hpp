@@ -15,6 +15,7 @@
 #include <atomic>
 #include <map>
 #include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@
 #include "metrics/sweep.hpp"
 #include "metrics/uncertainty.hpp"
 #include "training/checkpoint.hpp"
+
+namespace sims::dist {
+class Group;
+}
 
 namespace sims::loops {
 
@@ -77,6 +82,11 @@ struct TuneRunOptions {
   const std::atomic<bool>* cancel = nullptr;
   c10::Device device = c10::Device(c10::kCPU);  // fine-tuning
   experiment::ProgressFn on_progress;         // stages "synth", "finetune", "sweep"
+  // A job of several processes (dist/group.hpp; null: this process alone):
+  // the synthetic set's chunks, the fine-tuning (data-parallel) and the grid's
+  // rows are shared; rank 0 alone writes the run folder and returns the
+  // result (the other ranks return an empty one).
+  std::shared_ptr<dist::Group> group;
 };
 
 // The file beside a tuned auxiliary (AUX minus its extension + ".tune.json":

@@ -56,6 +56,31 @@ TR=(train --data gaussian --n-data 500 --batch 250 --seed 1 --lr-rampup 1000)
 run t1 "$SIMS" "${TR[@]}" --budget 6100 --out "$T/t1.ckpt"
 run t2 "${L2[@]}" "${TR[@]}" --budget 6100 --out "$T/t2.ckpt"
 # Resume with another process count: 2 processes to 3000 images, then 1 process to the end.
+# As under torchrun's static rendezvous: its agent serves the TCPStore on MASTER_PORT and every rank is a client
+# under /worker/attempt_<restart> (TORCHELASTIC_USE_AGENT_STORE=True). Debian's torchrun 1.13 itself fails under
+# Python 3.11 before starting any worker, so its agent's part is played here by PyTorch's own TCPStore.
+agent_store() {  # agent_store OUT_JSON sims-args...
+  local out="$1"; shift
+  "$PY" - "$SIMS" "$out" "$@" <<'PYEOF'
+import os, socket, subprocess, sys
+from datetime import timedelta
+import torch.distributed as dist
+sims, out, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+store = dist.TCPStore("127.0.0.1", port, 3, True, timedelta(seconds=60), wait_for_workers=False)
+procs = []
+for r in range(2):
+    env = dict(os.environ, RANK=str(r), WORLD_SIZE="2", LOCAL_RANK=str(r), MASTER_ADDR="127.0.0.1",
+               MASTER_PORT=str(port), TORCHELASTIC_USE_AGENT_STORE="True", TORCHELASTIC_RESTART_COUNT="0")
+    procs.append(subprocess.Popen([sims] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+res = [p.communicate(timeout=300) for p in procs]
+if any(p.returncode for p in procs):
+    sys.exit("ranks failed: " + " | ".join(e.strip()[-300:] for _, e in res))
+open(out, "w").write(res[0][0].strip().splitlines()[-1] + "\n")
+PYEOF
+}
+if agent_store "$T/tr.json" "${TR[@]}" --budget 6100 --out "$T/tr.ckpt" --json 2>"$T/tr.err"; then ok
+else bad "ranks on an agent's store: $(tail -3 "$T/tr.err")"; echo '{}' >"$T/tr.json"; fi
 run th "${L2[@]}" "${TR[@]}" --budget 3000 --out "$T/th.ckpt"
 run th2 "$SIMS" "${TR[@]}" --budget 6100 --out "$T/th.ckpt"
 # A synthetic set in chunks shared over 3 processes: the same bytes as one process's.
@@ -85,7 +110,7 @@ done
 import json, sys, numpy as np
 t = sys.argv[1]
 j = lambda n: json.load(open(f"{t}/{n}.json"))
-for a, b in [("t1", "t2"), ("f1", "f2"), ("u1", "u2")]:
+for a, b in [("t1", "t2"), ("t1", "tr"), ("f1", "f2"), ("u1", "u2")]:
     la, lb = j(a)["final_loss"], j(b)["final_loss"]
     assert abs(la - lb) <= 1e-4 * abs(la), (a, la, b, lb)
     assert j(b)["processes"] > 1 and j(a)["processes"] == 1
@@ -106,7 +131,12 @@ run l2 "${L2[@]}" "${D2[@]}" --out "$T/l2"
 SW=(sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,0.5,1,2 --steps 6 --n 200 --real-data gaussian --quiet)
 run w1 "$SIMS" "${SW[@]}" --out "$T/w1"
 run w2 "$SIMS" launch --nproc 3 -- sims "${SW[@]}" --out "$T/w2"
-"$PY" - "$T" <<'PY' && ok || bad "loop or sweep with several processes differs from 1 process"
+# sims tune: the synthetic set's chunks, the data-parallel fine-tunes and the grid's rows over 2 processes.
+GB="$(dirname "$0")/../../assets/models/gaussian-base.ckpt"
+TU=(tune --model "$GB" --budgets 256,512 --n-synth 200 --omegas 0,1 --n 100 --ci 10 --real-data gaussian --quiet)
+run n1 "$SIMS" "${TU[@]}" --out "$T/n1"
+run n2 "${L2[@]}" "${TU[@]}" --out "$T/n2"
+"$PY" - "$T" <<'PY' && ok || bad "loop, sweep or tune with several processes differs from 1 process"
 import json, sys, numpy as np
 t = sys.argv[1]
 j = lambda n: json.load(open(f"{t}/{n}.json"))
@@ -114,6 +144,12 @@ a, b = j("l1"), j("l2")
 assert b["processes"] == 2
 for k in ("w2_mean", "w2_median", "w2_base_mean"):
     assert np.allclose(a[k], b[k], rtol=1e-5, atol=1e-7), (k, a[k], b[k])
+ta, tb = j("n1"), j("n2")
+assert ta["omega"] == tb["omega"] and ta["budget"] == tb["budget"], (ta, tb)
+for k in ("gain", "gain_lo", "gain_hi"):
+    assert np.isclose(ta[k], tb[k], rtol=1e-3, atol=1e-4), (k, ta[k], tb[k])
+cmp = lambda f: open(f"{t}/n1/{f}", "rb").read() == open(f"{t}/n2/{f}", "rb").read()
+assert cmp("synth.npy"), "the tune's synthetic sets differ"
 ra, rb = j("w1")["rows"], j("w2")["rows"]
 assert len(ra) == len(rb) == 4
 for x, y in zip(ra, rb):
