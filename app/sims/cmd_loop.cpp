@@ -261,7 +261,7 @@ int run_diffusion(const LoopArgs& a) {
   for (const auto& c : a.compare) (void)read_result(c);
   // Under `sims launch`, torchrun or srun: this process's share of the runs; rank 0 writes and reports.
   const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
-  const bool lead = !group || group->rank() == 0;
+  const bool lead = dist::leads(group.get());
   if (lead) {
     prepare_output("--out", a.out, OutputKind::Folder);
     prepare_output("--plot", a.plot);

@@ -114,7 +114,7 @@ int run_sweep_cmd(SweepArgs& a) {
   metrics::ClassifierPtr& classifier = rd.classifier;
   // Under `sims launch`, torchrun or srun: the rows are shared out; rank 0 writes and reports.
   const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
-  const bool lead = !group || group->rank() == 0;
+  const bool lead = dist::leads(group.get());
   // The output folder, created only once the inputs are good.
   if (lead) prepare_output("--out", a.out, OutputKind::Folder);
   // What the rows depend on besides the numbers: the models and the reference, by content.

@@ -158,7 +158,7 @@ int run_train(TrainArgs& a) {
   if (a.finetune && a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
   // Under `sims launch`, torchrun or srun: data-parallel over the job's processes; rank 0 writes and reports.
   const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
-  const bool lead = !group || group->rank() == 0;
+  const bool lead = dist::leads(group.get());
   nlohmann::json spec;
   at::Tensor data = load_training_data(a.data, spec);
   // What the model is trained from, by content: a file replaced under the same name is other data.
@@ -269,7 +269,7 @@ int run_synth(SynthArgs& a) {
   // The run rule for the set: the same command continues or finds nothing to do; others are refused.
   // Under `sims launch`, torchrun or srun: the chunks are shared out; rank 0 writes and reports.
   const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
-  const bool lead = !group || group->rank() == 0;
+  const bool lead = dist::leads(group.get());
   std::error_code ec;
   if (std::filesystem::exists(a.out, ec)) {
     const nlohmann::json made = experiment::read_json_or_null(a.out + ".json");

@@ -100,7 +100,7 @@ int run_tune_cmd(TuneArgs& a) {
   Reference rd = load_reference(a.reference, shape, a.n);
   // Under `sims launch`, torchrun or srun: synth chunks, fine-tuning and grid rows shared; rank 0 writes and reports.
   const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
-  const bool lead = !group || group->rank() == 0;
+  const bool lead = dist::leads(group.get());
   if (lead) prepare_output("--out", a.out, OutputKind::Folder);
   loops::TuneRunOptions o;
   o.group = group;

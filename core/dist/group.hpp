@@ -61,6 +61,9 @@ class Group {
 // in rank order, sizes differing by at most one.
 std::pair<int64_t, int64_t> shard(int64_t n, int rank, int size);
 
+// Whether this process writes and reports: rank 0 of a job, or a process alone (g null).
+inline bool leads(const Group* g) { return g == nullptr || g->rank() == 0; }
+
 // Whether this build can join a job of several processes (Gloo was found).
 bool has_multiprocess();
 

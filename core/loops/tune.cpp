@@ -185,7 +185,7 @@ class TuneRun {
  private:
   // Of a job of several processes rank 0 alone owns the folder; the others
   // learn from it what is done, and wait until what it wrote is there.
-  bool writer() const { return group_ == nullptr || group_->rank() == 0; }
+  bool writer() const { return dist::leads(group_); }
   std::string path(const std::string& rel) const { return rf_ ? rf_->path(rel) : opts_.out_dir + "/" + rel; }
   bool done(const std::string& stage, const json& key) const {
     if (!group_) return rf_->done(stage, key);

@@ -39,6 +39,12 @@ json sampler_settings(const SamplerConfig& s) {
           {"s_noise", s.s_noise}};
 }
 
+// The key a row's done-marker is checked against.
+json row_key(const SweepAux& a, double lo, double hi, double omega) {
+  return {{"aux", a.label}, {"omega", experiment::setting_number(omega)},
+          {"interval", {experiment::setting_number(lo), experiment::setting_number(hi)}}};
+}
+
 // What a finished row's done-marker holds.
 json row_record(const SweepResult& one) {
   json r = {{"metric", one.metric}, {"row", one.rows.at(0).to_json(one.attr_names)}};
@@ -87,9 +93,7 @@ void compute_rows_shared(dist::Group& g, experiment::RunFolder* rf, const Denois
     for (const auto& [lo, hi] : cfg.intervals)
       for (double omega : cfg.omegas) {
         if (omega == 0.0 && std::exchange(seen_base, true)) continue;
-        jobs.push_back({&a, lo, hi, omega, row_stage(a, lo, hi, omega),
-                        {{"aux", a.label}, {"omega", experiment::setting_number(omega)},
-                         {"interval", {experiment::setting_number(lo), experiment::setting_number(hi)}}}});
+        jobs.push_back({&a, lo, hi, omega, row_stage(a, lo, hi, omega), row_key(a, lo, hi, omega)});
       }
   at::Tensor done = at::zeros({static_cast<int64_t>(jobs.size()) + 1}, at::kByte);
   if (rf != nullptr)
@@ -201,7 +205,7 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
                              SweepReference& ref, FeatureNet* features, AttributeClassifier* classifier,
                              const SweepRunOptions& opts) {
   // Of a job of several processes rank 0 alone owns the folder.
-  const bool writer = !opts.group || opts.group->rank() == 0;
+  const bool writer = dist::leads(opts.group.get());
   std::unique_ptr<experiment::RunFolder> folder;
   if (writer)
     folder = std::make_unique<experiment::RunFolder>(opts.out_dir, "sweep", sweep_settings(cfg, aux, opts.inputs),
@@ -220,8 +224,7 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
     for (const auto& [lo, hi] : cfg.intervals)
       for (double omega : cfg.omegas) {
         const std::string stage = row_stage(a, lo, hi, omega);
-        const json key = {{"aux", a.label}, {"omega", experiment::setting_number(omega)},
-                          {"interval", {experiment::setting_number(lo), experiment::setting_number(hi)}}};
+        const json key = row_key(a, lo, hi, omega);
         const std::string samples = rf.path("rows/" + stage + ".npy");
         SweepResult one;
         const SweepRow* base_row = nullptr;  // ω = 0 samples the base alone: the same row for every aux and interval

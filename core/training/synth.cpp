@@ -56,7 +56,7 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
   if (cfg.n <= 0) throw InputError("the synthetic set needs n > 0 samples");
   if (cfg.chunk <= 0) throw InputError("--chunk must be positive");
   const int rank = group ? group->rank() : 0, world = group ? group->size() : 1;
-  const bool writer = rank == 0;  // of several processes rank 0 alone writes
+  const bool writer = dist::leads(group);  // of several processes rank 0 alone writes
   if (writer) io::check_writable(out);
   const std::string partial = out + ".partial", state_path = out + ".partial.json";
   const auto& shape = base->info().sample_shape;

@@ -145,7 +145,9 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
   auto ema_params = st.ema->parameters();
   dist::Group* const group = opts.group.get();
   const int rank = group ? group->rank() : 0, world = group ? group->size() : 1;
-  const bool writer = rank == 0;  // of a data-parallel job, rank 0 alone writes files
+  const bool writer = dist::leads(group);  // of a data-parallel job, rank 0 alone writes files
+  // Seeded dropout masks only for a network that has dropout (a generator per step is work for nothing else).
+  const bool seeded_dropout = st.net.type == "unet" && st.net.dropout > 0 && (on_cpu || group);
   if (group) {
     // Every rank must continue from the same point (the same checkpoint: --out on a file system they share).
     const std::vector<at::Tensor> seen = group->allgather(at::tensor({st.images_seen}, at::kLong));
@@ -191,7 +193,7 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
     // U-Net dropout masks from the step's own stream (unet.hpp): resumes and slices repeat them. Drawn
     // on the CPU; a single GPU keeps LibTorch's own dropout (no mask copied to the device each block).
     std::optional<DropoutScope> dropout;
-    if (on_cpu || group)
+    if (seeded_dropout)
       dropout.emplace(at::make_generator<at::CPUGeneratorImpl>(mix_seed(~tc.seed, static_cast<uint64_t>(step))), b, s0);
 
     const double lr = ramped_lr(tc, st.images_seen + b);
