@@ -32,7 +32,7 @@ namespace {
 
 struct LoopArgs {
   std::string family = "gaussian", kind, out;
-  int64_t dim = 2, n_real = 0, n_synth = 0, n_init = 0, generations = 0, runs = 1;
+  int64_t dim = 2, n_real = 0, n_synth = 0, n_init = 0, generations = 0, runs = 1, memory = 1;
   double bias = 1.0;
   uint64_t seed = 0;
   bool json = false;
@@ -173,6 +173,10 @@ int run_gaussian(const LoopArgs& a) {
   cfg.generations = a.generations;
   cfg.runs = a.runs;
   cfg.bias = a.bias;
+  cfg.memory = a.memory;
+  if (a.pool != "replace" && a.pool != "accumulate")
+    throw InputError("--pool must be replace or accumulate, got '" + a.pool + "'");
+  cfg.accumulate = a.pool == "accumulate";
   cfg.seed = a.seed;
   loops::validate(cfg);
   prepare_output("--out", a.out, OutputKind::Folder);
@@ -194,7 +198,8 @@ int run_gaussian(const LoopArgs& a) {
     print_json(j);
   } else {
     std::cout << "Gaussian loop (" << loops::to_string(cfg.kind) << ", D=" << cfg.dim << ", " << cfg.runs
-              << " runs, bias " << cfg.bias << ")\n  gen   E[W2] (lower is better, 95 % CI over runs)   tr mean   tr median\n";
+              << " runs, bias " << cfg.bias << (cfg.memory > 1 ? ", memory " + std::to_string(cfg.memory) : "")
+              << (cfg.accumulate ? ", accumulated synthetic sets" : "") << ")\n  gen   E[W2] (lower is better, 95 % CI over runs)   tr mean   tr median\n";
     const auto ci = [&](const char* k, size_t g) {
       return j.contains(k) && g < j[k].size() && j[k][g].is_number() ? j[k][g].get<double>() : NAN;
     };
@@ -374,13 +379,14 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   a->o_runs = only(c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, diffusion2d 100)"), gauss_d2);
   only(c->add_option("--dim", a->dim, "gaussian: data dimension D (p_r = N(0, I_D))"), gauss);
   only(c->add_option("--n-init", a->n_init, "gaussian: generation 1's real samples, apart from --n-real (MAD Fig. 9: a fresh loop forgets its start; default --n-real)"), gauss);
+  only(c->add_option("--memory", a->memory, "gaussian: each synthetic sample from one of the last K models, chosen at random (MAD Fig. 33; default 1)"), gauss);
   only(c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)"), gauss_d2);
   c->add_option("--seed", a->seed, "random seed");
   c->add_option("--out", a->out, "run folder: metrics.json, metrics.csv (diffusion2d also config.json, state, samples/)");
   c->add_flag("--json", a->json, "print one JSON object");
   // diffusion2d (and, where they apply, images)
   only(input_path(c->add_option("--data", a->data, "diffusion2d: p_r, a built-in 2D set (default gaussian = N(0, [[2,1],[1,2]])); images: an image data set spec (default faces)"), InputKind::DataSpec), trained);
-  only(c->add_option("--pool", a->pool, "diffusion2d: synthetic pool: replace (D_s^{t-1}) | accumulate (all previous)"), trained);
+  only(c->add_option("--pool", a->pool, "synthetic pool: replace (D_s^{t-1}) | accumulate (all previous generations' sets; MAD Fig. 28-29)"), {"gaussian", "diffusion2d", "images"});
   only(c->add_option("--algorithm", a->algorithm, "diffusion2d: standard | sims (default standard)"), trained);
   a->o_omega = only(c->add_option("--omega", a->omega, "diffusion2d SIMS guidance omega (default 3)"), trained);
   only(c->add_option("--interval", a->interval, "diffusion2d SIMS guidance interval LO:HI in sigma (default 0:inf)"), trained);

@@ -89,11 +89,16 @@ void validate(const GaussianLoopConfig& c) {
     throw InputError("--generations must be between 1 and 1000000, got " + std::to_string(c.generations));
   if (c.runs < 1 || c.runs > 10'000'000) throw InputError("--runs must be between 1 and 10000000, got " + std::to_string(c.runs));
   if (!(c.bias > 0.0 && c.bias <= 1.0)) throw InputError("--bias must be in (0, 1], got " + std::to_string(c.bias));
-  // Memory guards: per-run state is a few D×D matrices; per-run samples are (NR+NS)×D.
-  const double state = static_cast<double>(c.runs) * static_cast<double>(c.dim) * static_cast<double>(c.dim);
-  if (state > 3e7)
-    throw InputError("--runs x --dim^2 = " + std::to_string(static_cast<int64_t>(state)) +
-                     " is too large (limit 3e7); use fewer runs or a smaller dimension");
+  if (c.memory < 1 || c.memory > 1000) throw InputError("--memory must be between 1 and 1000, got " + std::to_string(c.memory));
+  if (c.memory > 1 && c.accumulate)
+    throw InputError("--memory and --pool accumulate are two ways to reuse earlier generations: choose one");
+  if (c.accumulate && c.n_synth == 0) throw InputError("--pool accumulate needs synthetic samples (--n-synth > 0)");
+  // Memory guards: per-run state is a few D×D matrices per remembered model; per-run samples are (NR+NS)×D.
+  const double state = static_cast<double>(c.runs) * static_cast<double>(c.dim) * static_cast<double>(c.dim) *
+                       static_cast<double>(c.memory + 2);
+  if (state > 1e8)
+    throw InputError("--runs x --dim^2 x (--memory + 2) = " + std::to_string(static_cast<int64_t>(state)) +
+                     " is too large (limit 1e8); use fewer runs, a smaller dimension or a shorter memory");
   const double per_run = static_cast<double>(std::max(c.n_real + c.n_synth, c.n_init)) * static_cast<double>(c.dim);
   if (per_run > 5e7)
     throw InputError("(--n-real + --n-synth) x --dim, or --n-init x --dim, is too large (limit 5e7)");
@@ -111,14 +116,23 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(R, 4'000'000 / per_run));
   const double sqrt_bias = std::sqrt(cfg.bias);
 
-  at::Tensor mu = at::zeros({R, D}, opts);        // current model mean
-  at::Tensor root = at::zeros({R, D, D}, opts);   // symmetric square root of the current covariance
+  // The last K models: generation g's mean and the symmetric square root of its covariance in slot (g − 1) mod K.
+  const int64_t K = cfg.memory;
+  at::Tensor mus = at::zeros({K, R, D}, opts);
+  at::Tensor roots = at::zeros({K, R, D, D}, opts);
   at::Tensor real_mean, real_m2;                  // fixed real set (augment), as moments
   if (cfg.kind == LoopKind::Augment) {
     real_mean = at::zeros({R, D}, opts);
     real_m2 = at::zeros({R, D, D}, opts);
   }
-  std::vector<double> trace(static_cast<size_t>(R)), w2(static_cast<size_t>(R)), norm(static_cast<size_t>(R));
+  at::Tensor acc_mean, acc_m2;  // every synthetic set so far (accumulate), as moments
+  int64_t acc_n = 0;
+  if (cfg.accumulate) {
+    acc_mean = at::zeros({R, D}, opts);
+    acc_m2 = at::zeros({R, D, D}, opts);
+  }
+  std::vector<double> trace(static_cast<size_t>(R)), w2(static_cast<size_t>(R)), norm(static_cast<size_t>(R)),
+      norm_sq(static_cast<size_t>(R));
   std::vector<double> w2_first;  // each run's W2 at generation 1
   GaussianLoopResult res;
 
@@ -144,8 +158,25 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
         Moments synth;
         if (NS > 0) {
           at::Tensor z = at::randn({c, NS, D}, gen, opts);
-          at::Tensor x = mu.slice(0, s, e).unsqueeze(1) + at::bmm(z, root.slice(0, s, e)) * sqrt_bias;
+          // Generation t − 1 − j's model for j < A; with A > 1 each sample picks one uniformly.
+          const int64_t A = std::min(K, t - 1);
+          const auto draw = [&](int64_t j) {
+            const int64_t slot = (t - 2 - j) % K;
+            return mus[slot].slice(0, s, e).unsqueeze(1) + at::bmm(z, roots[slot].slice(0, s, e)) * sqrt_bias;
+          };
+          at::Tensor x = draw(0);
+          if (A > 1) {
+            const at::Tensor pick = at::randint(A, {c, NS, 1}, gen, at::TensorOptions().dtype(at::kLong));
+            for (int64_t j = 1; j < A; ++j) x = at::where(pick == j, draw(j), x);
+          }
           synth = moments_of(x);
+          if (cfg.accumulate) {
+            Moments before;
+            before.n = acc_n, before.mean = acc_mean.slice(0, s, e), before.m2 = acc_m2.slice(0, s, e);
+            synth = merge(before, synth);
+            acc_mean.slice(0, s, e).copy_(synth.mean);
+            acc_m2.slice(0, s, e).copy_(synth.m2);
+          }
         }
         fit = merge(real, synth);
       }
@@ -153,17 +184,21 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
       sigma = (sigma + sigma.transpose(1, 2)) * 0.5;
       auto [w, v] = at::linalg_eigh(sigma);
       at::Tensor sw = w.clamp_min(0).sqrt();  // [c, D]
-      root.slice(0, s, e).copy_(at::bmm(v * sw.unsqueeze(1), v.transpose(1, 2)));
-      mu.slice(0, s, e).copy_(fit.mean);
+      const int64_t slot = (t - 1) % K;
+      roots[slot].slice(0, s, e).copy_(at::bmm(v * sw.unsqueeze(1), v.transpose(1, 2)));
+      mus[slot].slice(0, s, e).copy_(fit.mean);
       // W2(N(μ, Σ), N(0, I))² = ‖μ‖² + Σ_i (√λ_i − 1)².
       at::Tensor msq = (fit.mean * fit.mean).sum(1);
       at::Tensor w2c = (msq + (sw - 1.0).pow(2).sum(1)).sqrt().contiguous();
       at::Tensor trc = sigma.diagonal(0, 1, 2).sum(1).contiguous();
+      msq = msq.contiguous();
       at::Tensor nrm = msq.sqrt().contiguous();
+      std::copy_n(msq.data_ptr<double>(), c, norm_sq.begin() + s);
       std::copy_n(w2c.data_ptr<double>(), c, w2.begin() + s);
       std::copy_n(trc.data_ptr<double>(), c, trace.begin() + s);
       std::copy_n(nrm.data_ptr<double>(), c, norm.begin() + s);
     }
+    if (cfg.accumulate && t >= 2) acc_n += NS;
     auto mean_of = [](const std::vector<double>& v) {
       long double a = 0;
       for (double x : v) a += x;
@@ -185,6 +220,7 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
     res.trace_hi.push_back(tci.hi);
     res.trace_median.push_back(median_of(trace));
     res.mean_norm_mean.push_back(mean_of(norm));
+    res.mean_sq_mean.push_back(mean_of(norm_sq));
     if (progress && !progress(static_cast<int>(t))) throw Cancelled();
   }
   return res;
@@ -207,6 +243,8 @@ const experiment::Schema<GaussianLoopConfig>& gaussian_loop_schema() {
           .free()
           .integer("runs", &C::runs, "--runs", "independent runs", 1, 10'000'000)
           .real("bias", &C::bias, "--bias", "sampling bias lambda (samples from N(mu, lambda Sigma))", 0, 1, true)
+          .integer("memory", &C::memory, "--memory", "synthetic samples from the last K models", 1, 1000)
+          .choice("pool", &C::accumulate, "--pool", "synthetic pool: the last generation's set or all of them", pool_names())
           .seed("seed", &C::seed, "--seed", "random seed");
   return s;
 }

@@ -4,6 +4,9 @@
 //   fully-synthetic: n_synth samples of N(μ_{t−1}, λ Σ_{t−1})
 //   augment:         the fixed real set of generation 1 ∪ n_synth synthetic
 //   fresh:           n_real new real samples ∪ n_synth synthetic.
+// The synthetic samples come from generation t−1's model, or (memory K > 1, MAD App. I exp. 2, Fig. 33) each
+// from one of the last K models chosen uniformly at random; with accumulate (App. A.2, Fig. 28–29) every earlier
+// generation's synthetic set is kept, so generation t fits on the real part ∪ (t−1)·n_synth synthetic samples.
 // All runs are batched as tensors ([runs, n, D], batched eigh) in float64.
 // Deterministic for a seed (one CPU generator, draws in a fixed order).
 #pragma once
@@ -34,6 +37,8 @@ struct GaussianLoopConfig {
   int64_t generations = 100; // G ≥ 1
   int64_t runs = 1000;       // R ≥ 1
   double bias = 1.0;         // λ ∈ (0, 1]
+  int64_t memory = 1;        // K: synthetic samples from the last K models (1: the previous one)
+  bool accumulate = false;   // keep the synthetic sets of all earlier generations
   uint64_t seed = 0;
 };
 
@@ -49,6 +54,7 @@ struct GaussianLoopResult {
   std::vector<double> trace_lo, trace_hi;  // its 95 % Student-t interval over the runs
   std::vector<double> trace_median;  // median of tr Σ_t
   std::vector<double> mean_norm_mean;  // mean of ‖μ_t‖
+  std::vector<double> mean_sq_mean;    // mean of ‖μ_t‖²
 };
 
 // Throws InputError with a clear message when a field is out of range.

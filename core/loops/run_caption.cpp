@@ -49,6 +49,7 @@ std::string run_settings(const json& j, const std::string& label) {
   o << (label.empty() ? run_label(j) : label) << ": ";
   if (fam == "gaussian") {
     o << "Gaussian fits, D\u00a0=\u00a0" << num(j, "dim") << ", \u03bb\u00a0=\u00a0" << num(j, "bias");
+    if (j.is_object() && j.value("memory", 1) > 1) o << ", synthetic from the last " << num(j, "memory") << " models";
   } else {
     const json& d = field(j, "data");
     o << (fam == "images" ? "U-Nets on '" : "2D diffusion MLPs on '")
