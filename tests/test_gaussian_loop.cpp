@@ -218,7 +218,9 @@ TEST_CASE("effective sample size: the fit curve inverts, and a loop without synt
   CHECK(cell.n_e == Approx(50).epsilon(0.12));
   CHECK(cell.n_e_lo <= 50);
   CHECK(cell.n_e_hi >= 50);
-  CHECK(r.to_csv().rfind("lambda,n_real,n_synth,wd,wd_lo,wd_hi,n_e,n_e_lo,n_e_hi,n_e_over_n_real,admissible\n", 0) == 0);
+  CHECK(r.to_csv().rfind("lambda,n_real,n_synth,wd,wd_lo,wd_hi,n_e,n_e_lo,n_e_hi,n_e_over_n_real,admissible,memory,pool,"
+                         "total,real_fraction,settled\n", 0) == 0);
+  CHECK(cell.settled);
 }
 
 TEST_CASE("effective sample size: unbiased synthetic data help a small fresh loop, biased ones hurt (MAD Fig. 10, 32)",
@@ -380,4 +382,60 @@ TEST_CASE("Gaussian loop: --memory 1 repeats the plain loop exactly; memory and 
   nlohmann::json j = gaussian_loop_schema().to_json(c);
   CHECK(j.at("memory") == 1);
   CHECK(j.at("pool") == "replace");
+}
+
+TEST_CASE("atlas over a corpus of n samples with a real fraction p (MAD Fig. 34) and over the memory K (Fig. 33)",
+          "[gaussloop]") {
+  AtlasConfig c;
+  c.dim = 2, c.lambdas = {0.7, 1.0}, c.total = {40, 400}, c.real_fraction = {0.5, 1.0};
+  c.generations = 30, c.tail = 10, c.runs = 800, c.curve_runs = 2000;
+  CHECK(atlas_axis(c) == AtlasAxis::Total);
+  const AtlasResult r = run_atlas(c);
+  REQUIRE(r.cells.size() == 8);  // lambda, then p, then n
+  const AtlasCell& first = r.cells[0];
+  CHECK(first.lambda == 0.7);
+  CHECK(first.total == 40);
+  CHECK(first.n_real == 20);
+  CHECK(first.n_synth == 20);
+  for (const AtlasCell& cell : r.cells) {
+    INFO("lambda " << cell.lambda << " p " << cell.real_fraction << " n " << cell.total << ": n_e/n_r " << cell.ratio()
+                   << " [" << cell.n_e_lo / cell.n_real << ", " << cell.n_e_hi / cell.n_real << "]");
+    if (cell.real_fraction == 1.0) {  // all real, fresh each generation: a fit to n real samples
+      CHECK(cell.n_synth == 0);
+      CHECK(cell.n_e_lo <= cell.total * 1.02);
+      CHECK(cell.n_e_hi >= cell.total * 0.98);
+    }
+  }
+  // Fig. 34: unbiased synthetic data still help (half of n real), biased ones (lambda = 0.7) stop the progress
+  // that a larger corpus brings: at n = 400 they are worth fewer than the real half.
+  CHECK(r.cells[5].n_e_lo > r.cells[5].n_real);  // lambda 1, p 0.5, n 400
+  CHECK(r.cells[1].n_e_hi < r.cells[1].n_real);  // lambda 0.7, p 0.5, n 400
+  CHECK(r.to_json().at("cells")[0].at("total") == 40);
+  const render::Canvas fig = atlas_figure(r);
+  CHECK(fig.width() > 1000);
+
+  AtlasConfig one_n = c;
+  one_n.total = {100};
+  one_n.real_fraction = {0.2, 0.6};
+  CHECK(atlas_axis(one_n) == AtlasAxis::Fraction);
+  AtlasConfig bad = c;
+  bad.real_fraction = {0.01};
+  CHECK_THROWS_WITH(validate(bad), Catch::Contains("real samples"));
+  bad = c;
+  bad.total.clear();
+  CHECK_THROWS_WITH(validate(bad), Catch::Contains("--real-fraction needs --total"));
+  bad = c;
+  bad.real_fraction.clear();
+  CHECK_THROWS_WITH(validate(bad), Catch::Contains("--total needs --real-fraction"));
+
+  // Memory: a long one needs many generations to forget generation 1; too few are flagged, not shown as a limit.
+  AtlasConfig k;
+  k.dim = 2, k.lambdas = {1.0}, k.n_real = {50}, k.n_synth = {500}, k.memory = {1, 16};
+  k.generations = 30, k.tail = 10, k.runs = 400, k.curve_runs = 1000;
+  CHECK(atlas_axis(k) == AtlasAxis::Memory);
+  const AtlasResult rk = run_atlas(k);
+  REQUIRE(rk.cells.size() == 2);
+  CHECK(rk.cells[0].settled);
+  CHECK_FALSE(rk.cells[1].settled);
+  CHECK(rk.cells[1].memory == 16);
 }

@@ -1,5 +1,6 @@
 // `sims atlas`: the MAD paper's effective sample size n_e (eq. 3) over a grid of (n_r, n_s) for several
-// sampling biases λ, in the Gaussian family (Fig. 10, 30-32): atlas.csv, atlas.json and atlas.png.
+// sampling biases λ, in the Gaussian family (Fig. 10, 30-32), or curves over the memory K (Fig. 33), the corpus
+// size n with a real fraction p (Fig. 34) or over p (retraining stability): atlas.csv, atlas.json and atlas.png.
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -17,7 +18,8 @@ namespace {
 
 struct AtlasArgs {
   std::string kind = "fresh", n_real = "10,30,100,300,1000", n_synth = "0,10,30,100,300,1000,3000",
-              lambdas = "0.5,0.9,1", out;
+              lambdas = "0.5,0.9,1", memory = "1", pool = "replace", total, fractions, out;
+  CLI::Option *o_nreal = nullptr, *o_nsynth = nullptr;
   loops::AtlasConfig cfg;
   bool json = false;
 };
@@ -40,6 +42,18 @@ int run_atlas_command(AtlasArgs& a) {
   for (const auto& v : items(a.n_real, "--n-real")) c.n_real.push_back(experiment::parse_integer(v, "--n-real"));
   for (const auto& v : items(a.n_synth, "--n-synth")) c.n_synth.push_back(experiment::parse_integer(v, "--n-synth"));
   for (const auto& v : items(a.lambdas, "--lambda")) c.lambdas.push_back(parse_number(v, "--lambda"));
+  c.memory.clear();
+  for (const auto& v : items(a.memory, "--memory")) c.memory.push_back(experiment::parse_integer(v, "--memory"));
+  if (a.pool != "replace" && a.pool != "accumulate")
+    throw InputError("--pool must be replace or accumulate, got '" + a.pool + "'");
+  c.accumulate = a.pool == "accumulate";
+  if (!a.total.empty()) {
+    if (a.o_nreal->count() || a.o_nsynth->count())
+      throw InputError("--total with --real-fraction replaces --n-real and --n-synth: give one or the other");
+    for (const auto& v : items(a.total, "--total")) c.total.push_back(experiment::parse_integer(v, "--total"));
+  }
+  if (!a.fractions.empty())
+    for (const auto& v : items(a.fractions, "--real-fraction")) c.real_fraction.push_back(parse_number(v, "--real-fraction"));
   loops::validate(c);
   if (!a.out.empty()) {
     if (std::filesystem::exists(a.out + "/atlas.json"))
@@ -69,11 +83,20 @@ int run_atlas_command(AtlasArgs& a) {
   for (const auto& cell : r.cells) {
     std::ostringstream line;
     line.precision(3);
-    line << "  lambda " << cell.lambda << "  n_r " << cell.n_real << "  n_s " << cell.n_synth << ":  n_e/n_r "
+    line << "  lambda " << cell.lambda;
+    if (c.memory.size() > 1 || c.memory[0] > 1) line << "  K " << cell.memory;
+    if (cell.total > 0) line << "  n " << cell.total << "  p " << cell.real_fraction;
+    line << "  n_r " << cell.n_real << "  n_s " << cell.n_synth << ":  W2 " << cell.wd << "  n_e/n_r "
          << cell.ratio() << "  [" << cell.n_e_lo / static_cast<double>(cell.n_real) << ", "
-         << cell.n_e_hi / static_cast<double>(cell.n_real) << "]" << (cell.admissible() ? "  admissible" : "");
+         << cell.n_e_hi / static_cast<double>(cell.n_real) << "]" << (cell.admissible() ? "  admissible" : "")
+         << (cell.settled ? "" : "  NOT SETTLED");
     std::cout << line.str() << "\n";
   }
+  size_t unsettled = 0;
+  for (const auto& cell : r.cells) unsettled += !cell.settled;
+  if (unsettled > 0)
+    std::cout << "  note: " << unsettled << " cell(s) NOT SETTLED: the last " << c.tail << " generations still drift "
+              << "(halves differ by more than a generation's 95 % half-width); raise --generations (and --tail)\n";
   if (!a.out.empty()) std::cout << "  -> " << a.out << "/atlas.{csv,json,png}\n";
   return 0;
 }
@@ -85,9 +108,15 @@ void add_atlas_command(CLI::App& app, Registry& reg) {
   CLI::App* c = app.add_subcommand(
       "atlas", "MAD effective sample size n_e / n_r over (n_r, n_s) for several lambda: where synthetic data help (Gaussian family)");
   c->add_option("--kind", a->kind, "fresh | augment (default fresh)");
-  c->add_option("--n-real", a->n_real, "real sample sizes n_r, comma-separated (default 10,30,100,300,1000)");
-  c->add_option("--n-synth", a->n_synth, "synthetic sample sizes n_s (default 0,10,30,100,300,1000,3000)");
+  a->o_nreal = c->add_option("--n-real", a->n_real, "real sample sizes n_r, comma-separated (default 10,30,100,300,1000)");
+  a->o_nsynth = c->add_option("--n-synth", a->n_synth, "synthetic sample sizes n_s (default 0,10,30,100,300,1000,3000)");
   c->add_option("--lambda", a->lambdas, "sampling biases lambda in (0, 1] (default 0.5,0.9,1)");
+  c->add_option("--memory", a->memory, "K values: each synthetic sample from one of the last K models (MAD Fig. 33; default 1); "
+                                      "several with one --n-real and --n-synth: curves over K");
+  c->add_option("--pool", a->pool, "synthetic pool: replace (the last generation's set) | accumulate (all of them)");
+  c->add_option("--total", a->total, "corpus sizes n per generation, with --real-fraction instead of --n-real/--n-synth "
+                                    "(MAD Fig. 34: curves over n; one n: curves over the fraction)");
+  c->add_option("--real-fraction", a->fractions, "real (clean) fractions p in (0, 1] of each generation's n samples");
   c->add_option("--dim", a->cfg.dim, "dimension D (default 2)");
   c->add_option("--generations", a->cfg.generations, "generations per loop (default 60)");
   c->add_option("--tail", a->cfg.tail, "the limit: mean over the last TAIL generations (default 20)");

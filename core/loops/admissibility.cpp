@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "render/canvas.hpp"
+#include "render/plot.hpp"
 
 namespace sims::loops {
 namespace {
@@ -36,32 +37,79 @@ void fit_once(int64_t dim, int64_t n, int64_t runs, uint64_t seed, double* m, do
 
 }  // namespace
 
+namespace {
+// The cells of an atlas in their order, without results.
+std::vector<AtlasCell> cells_of(const AtlasConfig& c) {
+  std::vector<AtlasCell> out;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (double l : c.lambdas)
+    for (int64_t k : c.memory) {
+      if (c.total.empty()) {
+        for (int64_t nr : c.n_real)
+          for (int64_t ns : c.n_synth) out.push_back(AtlasCell{l, k, nr, ns, 0, nan, 0, 0, 0, 0, 0, 0});
+      } else {
+        for (double p : c.real_fraction)
+          for (int64_t n : c.total) {
+            const int64_t nr = std::llround(p * static_cast<double>(n));
+            out.push_back(AtlasCell{l, k, nr, n - nr, n, p, 0, 0, 0, 0, 0, 0});
+          }
+      }
+    }
+  return out;
+}
+
+GaussianLoopConfig loop_of(const AtlasConfig& c, const AtlasCell& cell) {
+  GaussianLoopConfig g;
+  g.kind = c.kind, g.dim = c.dim, g.n_real = cell.n_real, g.n_synth = cell.n_synth, g.generations = c.generations;
+  g.runs = c.runs, g.bias = cell.lambda, g.memory = cell.memory, g.accumulate = c.accumulate, g.seed = c.seed;
+  return g;
+}
+}  // namespace
+
+AtlasAxis atlas_axis(const AtlasConfig& c) {
+  if (!c.total.empty()) return c.total.size() > 1 || c.real_fraction.size() == 1 ? AtlasAxis::Total : AtlasAxis::Fraction;
+  if (c.memory.size() > 1 && c.n_real.size() == 1 && c.n_synth.size() == 1) return AtlasAxis::Memory;
+  return AtlasAxis::Grid;
+}
+
 void validate(const AtlasConfig& c) {
   if (c.kind == LoopKind::FullySynthetic)
     throw InputError("--kind must be fresh or augment: a fully synthetic loop has no limit to compare (it drifts)");
-  if (c.n_real.empty() || c.n_synth.empty() || c.lambdas.empty())
-    throw InputError("--n-real, --n-synth and --lambda need at least one value each");
+  if (c.lambdas.empty() || c.memory.empty()) throw InputError("--lambda and --memory need at least one value each");
+  if (c.total.empty()) {
+    if (c.n_real.empty() || c.n_synth.empty()) throw InputError("--n-real and --n-synth need at least one value each");
+    if (!c.real_fraction.empty()) throw InputError("--real-fraction needs --total (the corpus size it is a fraction of)");
+  } else {
+    if (c.real_fraction.empty()) throw InputError("--total needs --real-fraction (the real part of each generation)");
+    for (double p : c.real_fraction)
+      if (!(p > 0.0 && p <= 1.0)) throw InputError("--real-fraction values must be in (0, 1], got " + fmt(p));
+    for (int64_t n : c.total)
+      if (n < 2 || n > 1'000'000'000) throw InputError("--total values must be between 2 and 1e9, got " + std::to_string(n));
+  }
   if (c.tail < 1 || c.tail > c.generations)
     throw InputError("--tail must be between 1 and --generations (" + std::to_string(c.generations) + "), got " +
                      std::to_string(c.tail));
   if (c.curve_runs < 10) throw InputError("--curve-runs must be at least 10, got " + std::to_string(c.curve_runs));
-  if (c.n_real.size() * c.n_synth.size() * c.lambdas.size() > 10000) throw InputError("more than 10000 cells");
+  const double count = static_cast<double>(c.lambdas.size() * c.memory.size()) *
+                       (c.total.empty() ? static_cast<double>(c.n_real.size() * c.n_synth.size())
+                                        : static_cast<double>(c.total.size() * c.real_fraction.size()));
+  if (count > 10000) throw InputError("more than 10000 cells");
   for (double l : c.lambdas)
     if (!(l > 0.0 && l <= 1.0)) throw InputError("--lambda values must be in (0, 1], got " + fmt(l));
-  // The fit curve reaches 30 x the largest n_r: each of its fits holds at least 10 runs x n x D numbers.
-  const int64_t nr_max = *std::max_element(c.n_real.begin(), c.n_real.end());
   if (c.dim < 1 || c.dim > 4096) throw InputError("--dim must be between 1 and 4096, got " + std::to_string(c.dim));
+  const std::vector<AtlasCell> cells = cells_of(c);
+  int64_t nr_max = 0;
+  for (const AtlasCell& cell : cells) {
+    if (cell.total > 0 && cell.n_real < 2)
+      throw InputError("--real-fraction " + fmt(cell.real_fraction) + " of --total " + std::to_string(cell.total) +
+                       " leaves " + std::to_string(cell.n_real) + " real samples; at least 2 are needed");
+    nr_max = std::max(nr_max, cell.n_real);
+  }
+  // The fit curve reaches 30 x the largest n_r: each of its fits holds at least 10 runs x n x D numbers.
   if (static_cast<double>(nr_max) * 30.0 * static_cast<double>(c.dim) > 2e6)
-    throw InputError("--n-real up to " + std::to_string(nr_max) + " at D = " + std::to_string(c.dim) +
+    throw InputError("n_r up to " + std::to_string(nr_max) + " at D = " + std::to_string(c.dim) +
                      " is too large for the fit curve (30 x n_r x D must be at most 2e6)");
-  for (int64_t nr : c.n_real)
-    for (int64_t ns : c.n_synth)
-      for (double l : c.lambdas) {
-        GaussianLoopConfig g;
-        g.kind = c.kind, g.dim = c.dim, g.n_real = nr, g.n_synth = ns, g.generations = c.generations;
-        g.runs = c.runs, g.bias = l, g.seed = c.seed;
-        validate(g);
-      }
+  for (const AtlasCell& cell : cells) validate(loop_of(c, cell));
 }
 
 double FitCurve::invert(double d) const {
@@ -103,54 +151,71 @@ AtlasResult run_atlas(const AtlasConfig& cfg, const std::function<bool(int, int)
   validate(cfg);
   AtlasResult res;
   res.cfg = cfg;
-  const int64_t nr_max = *std::max_element(cfg.n_real.begin(), cfg.n_real.end());
+  std::vector<AtlasCell> cells = cells_of(cfg);
+  int64_t nr_max = 0;
+  for (const AtlasCell& c : cells) nr_max = std::max(nr_max, c.n_real);
   // n_e is looked for between 2 (the smallest fit) and 30 times the largest n_real.
   res.curve = fit_distance_curve(cfg.dim, 2, 30 * nr_max, cfg.curve_runs, cfg.seed);
-  const int total = static_cast<int>(cfg.lambdas.size() * cfg.n_real.size() * cfg.n_synth.size());
+  const int total = static_cast<int>(cells.size());
   int done = 0;
-  for (double l : cfg.lambdas)
-    for (int64_t nr : cfg.n_real)
-      for (int64_t ns : cfg.n_synth) {
-        GaussianLoopConfig g;
-        g.kind = cfg.kind, g.dim = cfg.dim, g.n_real = nr, g.n_synth = ns, g.generations = cfg.generations;
-        g.runs = cfg.runs, g.bias = l, g.seed = cfg.seed + 1 + static_cast<uint64_t>(done);
-        const GaussianLoopResult r = run_gaussian_loop(g);
-        AtlasCell c{l, nr, ns, 0, 0, 0, 0, 0, 0};
-        // The limit: the mean over the last `tail` generations. Its interval averages the generations' own 95 %
-        // t intervals: the interval of one generation's mean, wider than the tail mean's (conservative).
-        for (int64_t t = cfg.generations - cfg.tail; t < cfg.generations; ++t)
-          c.wd += r.w2_mean[t], c.wd_lo += r.w2_lo[t], c.wd_hi += r.w2_hi[t];
-        c.wd /= static_cast<double>(cfg.tail), c.wd_lo /= static_cast<double>(cfg.tail), c.wd_hi /= static_cast<double>(cfg.tail);
-        c.n_e = res.curve.invert(c.wd);
-        c.n_e_lo = res.curve.invert(c.wd_hi);  // a larger distance: fewer effective samples
-        c.n_e_hi = res.curve.invert(c.wd_lo);
-        res.cells.push_back(c);
-        ++done;
-        if (progress && !progress(done, total)) throw Cancelled();
-      }
+  for (AtlasCell& c : cells) {
+    GaussianLoopConfig g = loop_of(cfg, c);
+    g.seed = cfg.seed + 1 + static_cast<uint64_t>(done);
+    const GaussianLoopResult r = run_gaussian_loop(g);
+    // The limit: the mean over the last `tail` generations. Its interval averages the generations' own 95 %
+    // t intervals: the interval of one generation's mean, wider than the tail mean's (conservative).
+    for (int64_t t = cfg.generations - cfg.tail; t < cfg.generations; ++t)
+      c.wd += r.w2_mean[t], c.wd_lo += r.w2_lo[t], c.wd_hi += r.w2_hi[t];
+    c.wd /= static_cast<double>(cfg.tail), c.wd_lo /= static_cast<double>(cfg.tail), c.wd_hi /= static_cast<double>(cfg.tail);
+    double first = 0, second = 0, half_width = 0;
+    const int64_t from = cfg.generations - cfg.tail, mid = from + cfg.tail / 2;
+    for (int64_t t = from; t < cfg.generations; ++t) {
+      (t < mid ? first : second) += r.w2_mean[t];
+      half_width += (r.w2_hi[t] - r.w2_lo[t]) / 2;
+    }
+    if (cfg.tail >= 2) {
+      first /= static_cast<double>(mid - from), second /= static_cast<double>(cfg.generations - mid);
+      c.settled = std::abs(first - second) <= half_width / static_cast<double>(cfg.tail);
+    }
+    c.n_e = res.curve.invert(c.wd);
+    c.n_e_lo = res.curve.invert(c.wd_hi);  // a larger distance: fewer effective samples
+    c.n_e_hi = res.curve.invert(c.wd_lo);
+    res.cells.push_back(c);
+    ++done;
+    if (progress && !progress(done, total)) throw Cancelled();
+  }
   return res;
 }
 
 std::string AtlasResult::to_csv() const {
   std::ostringstream s;
-  s << "lambda,n_real,n_synth,wd,wd_lo,wd_hi,n_e,n_e_lo,n_e_hi,n_e_over_n_real,admissible\n";
+  s << "lambda,n_real,n_synth,wd,wd_lo,wd_hi,n_e,n_e_lo,n_e_hi,n_e_over_n_real,admissible,memory,pool,total,real_fraction,settled\n";
   for (const auto& c : cells)
     s << fmt(c.lambda) << "," << c.n_real << "," << c.n_synth << "," << fmt(c.wd) << "," << fmt(c.wd_lo) << ","
       << fmt(c.wd_hi) << "," << fmt(c.n_e) << "," << fmt(c.n_e_lo) << "," << fmt(c.n_e_hi) << "," << fmt(c.ratio())
-      << "," << (c.admissible() ? 1 : 0) << "\n";
+      << "," << (c.admissible() ? 1 : 0) << "," << c.memory << "," << (cfg.accumulate ? "accumulate" : "replace") << ","
+      << (c.total > 0 ? std::to_string(c.total) : "") << "," << fmt(c.real_fraction) << "," << (c.settled ? 1 : 0) << "\n";
   return s.str();
 }
 
 nlohmann::json AtlasResult::to_json() const {
   auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(fmt(v)); };
   nlohmann::json cells_j = nlohmann::json::array();
-  for (const auto& c : cells)
-    cells_j.push_back({{"lambda", c.lambda}, {"n_real", c.n_real}, {"n_synth", c.n_synth}, {"wd", c.wd},
-                       {"wd_lo", c.wd_lo}, {"wd_hi", c.wd_hi}, {"n_e", num(c.n_e)}, {"n_e_lo", num(c.n_e_lo)},
-                       {"n_e_hi", num(c.n_e_hi)}, {"n_e_over_n_real", num(c.ratio())}, {"admissible", c.admissible()}});
-  return {{"kind", to_string(cfg.kind)}, {"dim", cfg.dim}, {"generations", cfg.generations}, {"tail", cfg.tail},
-          {"runs", cfg.runs}, {"curve_runs", cfg.curve_runs}, {"seed", cfg.seed},
-          {"curve", {{"n", curve.n}, {"dist", curve.dist}, {"lo", curve.lo}, {"hi", curve.hi}}}, {"cells", cells_j}};
+  for (const auto& c : cells) {
+    nlohmann::json j = {{"lambda", c.lambda}, {"memory", c.memory}, {"n_real", c.n_real}, {"n_synth", c.n_synth},
+                        {"wd", c.wd}, {"wd_lo", c.wd_lo}, {"wd_hi", c.wd_hi}, {"n_e", num(c.n_e)},
+                        {"n_e_lo", num(c.n_e_lo)}, {"n_e_hi", num(c.n_e_hi)}, {"n_e_over_n_real", num(c.ratio())},
+                        {"admissible", c.admissible()}, {"settled", c.settled}};
+    if (c.total > 0) j["total"] = c.total, j["real_fraction"] = c.real_fraction;
+    cells_j.push_back(j);
+  }
+  nlohmann::json j = {{"kind", to_string(cfg.kind)}, {"dim", cfg.dim}, {"generations", cfg.generations},
+                      {"tail", cfg.tail}, {"runs", cfg.runs}, {"curve_runs", cfg.curve_runs}, {"seed", cfg.seed},
+                      {"memory", cfg.memory}, {"pool", cfg.accumulate ? "accumulate" : "replace"},
+                      {"curve", {{"n", curve.n}, {"dist", curve.dist}, {"lo", curve.lo}, {"hi", curve.hi}}},
+                      {"cells", cells_j}};
+  if (!cfg.total.empty()) j["total"] = cfg.total, j["real_fraction"] = cfg.real_fraction;
+  return j;
 }
 
 namespace {
@@ -176,27 +241,150 @@ render::Rgb ratio_colour(double ratio) {
 
 }  // namespace
 
+namespace {
+
+std::string real_text(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+// The settings under every atlas figure.
+std::string atlas_caption(const AtlasConfig& c) {
+  std::string pool;
+  if (c.accumulate) pool = " Synthetic pool: every earlier generation's set.";
+  return "n_e: the real sample size whose single fit is as close to p_r as the " + to_string(c.kind) +
+         " loop's limit (mean W2 over generations " + std::to_string(c.generations - c.tail + 1) + "-" +
+         std::to_string(c.generations) + ", " + std::to_string(c.runs) + " runs per cell; fits to n real samples: up to " +
+         std::to_string(c.curve_runs) + " runs per n). Gaussian family, D = " + std::to_string(c.dim) +
+         ", p_r = N(0, I), seed " + std::to_string(c.seed) + "." + pool;
+}
+
+// "" or a sentence on the cells whose loops had not reached their limit.
+std::string unsettled_note(const AtlasResult& r) {
+  size_t n = 0;
+  for (const AtlasCell& c : r.cells) n += !c.settled;
+  if (n == 0) return "";
+  return " NOT SETTLED in " + std::to_string(n) + " of " + std::to_string(r.cells.size()) +
+         " cells (the tail's two halves differ by more than a generation's 95 % half-width): raise --generations.";
+}
+
+render::Canvas with_lines(render::Canvas body, const std::string& caption) {
+  const std::vector<std::string> lines = render::wrap_text(caption, body.width() - 24, 12.5f);
+  render::Canvas out(body.width(), body.height() + 12 + 18 * static_cast<int>(lines.size()), {255, 255, 255});
+  out.blit(body, 0, 0);
+  int y = body.height() + 4;
+  for (const auto& l : lines) {
+    out.draw_text(l, 12, y, 12.5f, {70, 70, 70});
+    y += 18;
+  }
+  return out;
+}
+
+// Two panels over K, n or p: the limit W2 and n_e / n_r, one series per combination of the other settings.
+render::Canvas atlas_curves(const AtlasResult& r) {
+  const AtlasConfig& c = r.cfg;
+  const AtlasAxis axis = atlas_axis(c);
+  const auto x_of = [&](const AtlasCell& cell) {
+    return axis == AtlasAxis::Memory ? static_cast<double>(cell.memory)
+           : axis == AtlasAxis::Total ? static_cast<double>(cell.total) : cell.real_fraction;
+  };
+  const auto label_of = [&](const AtlasCell& cell) {
+    std::string l;
+    const auto add = [&](const std::string& part) { l += (l.empty() ? "" : ", ") + part; };
+    if (axis == AtlasAxis::Total && c.real_fraction.size() > 1) add("p = " + real_text(cell.real_fraction));
+    if (c.lambdas.size() > 1) add("\u03bb = " + real_text(cell.lambda));
+    if (axis != AtlasAxis::Memory && c.memory.size() > 1) add("K = " + std::to_string(cell.memory));
+    return l;
+  };
+  render::LinePlot wd, ratio;
+  std::vector<std::string> keys;
+  for (const AtlasCell& cell : r.cells) {
+    const std::string key = label_of(cell);
+    size_t i = std::find(keys.begin(), keys.end(), key) - keys.begin();
+    if (i == keys.size()) {
+      keys.push_back(key);
+      for (render::LinePlot* p : {&wd, &ratio}) {
+        render::Series s;
+        s.label = key;
+        s.colour = render::palette(i);
+        p->series.push_back(s);
+      }
+    }
+    const double nr = static_cast<double>(cell.n_real), x = x_of(cell);
+    render::Series& a = wd.series[i];
+    a.x.push_back(x), a.y.push_back(cell.wd), a.lo.push_back(cell.wd_lo), a.hi.push_back(cell.wd_hi);
+    render::Series& b = ratio.series[i];
+    const auto finite = [](double v) { return std::isfinite(v) ? v : std::numeric_limits<double>::quiet_NaN(); };
+    b.x.push_back(x), b.y.push_back(finite(cell.ratio())), b.lo.push_back(finite(cell.n_e_lo / nr)),
+        b.hi.push_back(finite(cell.n_e_hi / nr));
+  }
+  render::Series one;
+  one.label = "n_e = n_r";
+  one.reference = true;
+  one.colour = {90, 90, 90};
+  for (const AtlasCell& cell : r.cells) one.x.push_back(x_of(cell)), one.y.push_back(1.0);
+  std::sort(one.x.begin(), one.x.end());
+  ratio.series.push_back(one);
+  const std::string x_label = axis == AtlasAxis::Memory ? "K: earlier models the synthetic samples come from"
+                              : axis == AtlasAxis::Total ? "n: samples per generation (log scale)"
+                                                         : "p: real (clean) fraction of each generation's data";
+  for (render::LinePlot* p : {&wd, &ratio}) {
+    p->x_label = x_label;
+    p->width = 600, p->height = 430;
+    p->log_x = axis == AtlasAxis::Total;
+    p->integer_x = axis == AtlasAxis::Memory;
+  }
+  wd.title = "Limit W2 to p_r";
+  wd.subtitle = "lower is better; bars: 95 % intervals";
+  wd.y_label = "W2";
+  wd.log_y = axis == AtlasAxis::Total;
+  ratio.title = "Effective sample size n_e / n_r";
+  ratio.subtitle = "higher is better; >= 1: the synthetic data are admissible";
+  ratio.y_label = "n_e / n_r";
+  const render::Canvas left = render::render_plot(wd), right = render::render_plot(ratio);
+  std::string title;
+  if (axis == AtlasAxis::Memory)
+    title = "Synthetic samples from the last K models (MAD Fig. 33): n_r = " + std::to_string(c.n_real[0]) +
+            ", n_s = " + std::to_string(c.n_synth[0]) + ", " + to_string(c.kind) + " loop";
+  else if (axis == AtlasAxis::Total)
+    title = "A corpus of n samples per generation, a fraction p real (MAD Fig. 34), " + to_string(c.kind) + " loop";
+  else
+    title = "Clean fraction p of n = " + std::to_string(c.total[0]) + " samples per generation, " + to_string(c.kind) +
+            " loop";
+  render::Canvas body(left.width() + right.width() + 20, left.height() + 40, {255, 255, 255});
+  body.draw_text(title, (body.width() - render::Canvas::text_width(title, 16, true)) / 2, 10, 16, {10, 10, 10}, true);
+  body.blit(left, 5, 40);
+  body.blit(right, left.width() + 15, 40);
+  std::string caption = atlas_caption(c);
+  if (c.lambdas.size() == 1) caption += " Sampling bias \u03bb = " + real_text(c.lambdas[0]) + ".";
+  if (axis != AtlasAxis::Memory && c.memory.size() == 1 && c.memory[0] > 1)
+    caption += " Synthetic samples from the last " + std::to_string(c.memory[0]) + " models.";
+  if (axis == AtlasAxis::Fraction && c.total.size() == 1) caption += " n_r = round(p n), n_s = n - n_r.";
+  if (axis == AtlasAxis::Total && c.real_fraction.size() == 1)
+    caption += " Real fraction p = " + real_text(c.real_fraction[0]) + ".";
+  caption += " Missing points: n_e beyond the largest n fitted." + unsettled_note(r);
+  return with_lines(body, caption);
+}
+
+}  // namespace
+
 render::Canvas atlas_figure(const AtlasResult& r) {
   const AtlasConfig& c = r.cfg;
+  if (atlas_axis(c) != AtlasAxis::Grid) return atlas_curves(r);
   const int cw = 58, ch = 30, left = 70, top = 92, gap = 36;
   const int panel = cw * static_cast<int>(c.n_synth.size());
-  const int w = left + static_cast<int>(c.lambdas.size()) * (panel + gap) + 10;
-  const std::string caption =
-      "n_e: the real sample size whose single fit is as close to p_r as the " + to_string(c.kind) +
-      " loop's limit (mean W2 over generations " + std::to_string(c.generations - c.tail + 1) + "-" +
-      std::to_string(c.generations) + ", " + std::to_string(c.runs) + " runs per cell; fits to n real samples: up to " +
-      std::to_string(c.curve_runs) + " runs per n). Gaussian family, D = " + std::to_string(c.dim) + ", p_r = N(0, I), seed " +
-      std::to_string(c.seed) + ". Green: n_e >= n_r, the synthetic data are admissible (higher is better); dark frame: " +
-      "the whole 95 % interval of n_e is >= n_r. '>max': beyond the largest n fitted.";
-  const std::vector<std::string> lines = render::wrap_text(caption, w - 24, 12.5f);
-  const int h = top + ch * static_cast<int>(c.n_real.size()) + 40 + 18 * static_cast<int>(lines.size());
-  render::Canvas out(std::max(w, 360), h, {255, 255, 255});
+  const size_t panels = c.lambdas.size() * c.memory.size();
+  const int w = std::max(left + static_cast<int>(panels) * (panel + gap) + 10, 360);
+  render::Canvas out(w, top + ch * static_cast<int>(c.n_real.size()) + 24, {255, 255, 255});
   const std::string title = "Effective sample size n_e / n_r (MAD eq. 3), " + to_string(c.kind) + " loop";
   out.draw_text(title, (out.width() - render::Canvas::text_width(title, 16, true)) / 2, 10, 16, {10, 10, 10}, true);
-  for (size_t li = 0; li < c.lambdas.size(); ++li) {
-    const int x0 = left + static_cast<int>(li) * (panel + gap);
+  for (size_t pi = 0; pi < panels; ++pi) {
+    const size_t li = pi / c.memory.size(), ki = pi % c.memory.size();
+    const int x0 = left + static_cast<int>(pi) * (panel + gap);
     std::ostringstream head;
     head << "λ = " << c.lambdas[li];
+    if (c.memory.size() > 1 || c.memory[0] > 1) head << ", K = " << c.memory[ki];
     out.draw_text(head.str(), x0 + (panel - render::Canvas::text_width(head.str(), 14, true)) / 2, 38, 14, {20, 20, 20}, true);
     out.draw_text("n_s →", x0, top - 36, 12, {90, 90, 90});
     for (size_t j = 0; j < c.n_synth.size(); ++j) {
@@ -205,12 +393,12 @@ render::Canvas atlas_figure(const AtlasResult& r) {
     }
     for (size_t i = 0; i < c.n_real.size(); ++i) {
       const int y = top + static_cast<int>(i) * ch;
-      if (li == 0) {
+      if (pi == 0) {
         const std::string t = std::to_string(c.n_real[i]);
         out.draw_text(t, left - 8 - render::Canvas::text_width(t, 12), y + ch / 2 - 8, 12);
       }
       for (size_t j = 0; j < c.n_synth.size(); ++j) {
-        const AtlasCell& cell = r.cells[(li * c.n_real.size() + i) * c.n_synth.size() + j];
+        const AtlasCell& cell = r.cells[(pi * c.n_real.size() + i) * c.n_synth.size() + j];
         const int x = x0 + static_cast<int>(j) * cw;
         const double ratio = cell.ratio();
         out.fill_rect(x + 1, y + 1, cw - 2, ch - 2, ratio_colour(ratio));
@@ -224,12 +412,9 @@ render::Canvas atlas_figure(const AtlasResult& r) {
     }
   }
   out.draw_text_vertical("n_r", 16, top + ch * static_cast<int>(c.n_real.size()) / 2, 12, {90, 90, 90});
-  int y = top + ch * static_cast<int>(c.n_real.size()) + 16;
-  for (const auto& l : lines) {
-    out.draw_text(l, 12, y, 12.5f, {70, 70, 70});
-    y += 18;
-  }
-  return out;
+  return with_lines(out, atlas_caption(c) + " Green: n_e >= n_r, the synthetic data are admissible (higher is better); "
+                                            "dark frame: the whole 95 % interval of n_e is >= n_r. '>max': beyond the "
+                                            "largest n fitted." + unsettled_note(r));
 }
 
 }  // namespace sims::loops

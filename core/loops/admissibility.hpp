@@ -17,12 +17,19 @@
 
 namespace sims::loops {
 
+// The loops of an atlas: λ × memory K × either the grid n_real × n_synth, or (MAD App. I exp. 3, Fig. 34; the
+// clean fraction of Bertrand et al.'s retraining) a corpus of `total` samples per generation of which the fraction
+// p is real: n_r = round(p n), n_s = n − n_r.
 struct AtlasConfig {
   LoopKind kind = LoopKind::Fresh;  // fresh or augment
   int64_t dim = 2;
   std::vector<int64_t> n_real{10, 30, 100, 300, 1000};
   std::vector<int64_t> n_synth{0, 10, 30, 100, 300, 1000, 3000};
   std::vector<double> lambdas{0.5, 0.9, 1.0};
+  std::vector<int64_t> memory{1};     // gaussian_loop.hpp's K (MAD Fig. 33)
+  bool accumulate = false;            // every earlier synthetic set (MAD App. A.2)
+  std::vector<int64_t> total;         // n per generation; non-empty: real_fraction replaces n_real × n_synth
+  std::vector<double> real_fraction;  // p in (0, 1]
   int64_t generations = 60;  // the limit: the mean of E[dist] over the last `tail` generations
   int64_t tail = 20;
   int64_t runs = 200;        // per cell
@@ -44,23 +51,35 @@ FitCurve fit_distance_curve(int64_t dim, int64_t n_min, int64_t n_max, int64_t r
 
 struct AtlasCell {
   double lambda;
+  int64_t memory;
   int64_t n_real, n_synth;
+  int64_t total;         // 0 on the n_real × n_synth grid
+  double real_fraction;  // NaN on the grid
   double wd, wd_lo, wd_hi;        // the limit distance (mean over the tail) and a 95 % interval
   double n_e, n_e_lo, n_e_hi;     // the effective sample size and the interval the WD interval maps to
+  // The tail's two halves agree within a generation's mean 95 % half-width: the loop had reached its limit
+  // (false: more generations are needed, e.g. for a long memory K).
+  bool settled = true;
   double ratio() const { return n_e / static_cast<double>(n_real); }
   bool admissible() const { return n_e >= static_cast<double>(n_real); }
 };
 
+// What the figure puts on its x axis: a heat map of n_real × n_synth per (λ, K), or curves over K, n or p.
+enum class AtlasAxis { Grid, Memory, Total, Fraction };
+AtlasAxis atlas_axis(const AtlasConfig& c);
+
 struct AtlasResult {
   AtlasConfig cfg;
   FitCurve curve;
-  std::vector<AtlasCell> cells;  // λ-major, then n_real, then n_synth
+  // λ-major, then K, then n_real (or p), then n_synth (or n)
+  std::vector<AtlasCell> cells;
   std::string to_csv() const;
   nlohmann::json to_json() const;
 };
 
-// One heat map per λ: rows n_r, columns n_s, each cell n_e / n_r (green: admissible, ≥ 1; red: < 1; a dark
-// frame where the whole 95 % interval is ≥ 1), with a caption of the settings.
+// Grid: one heat map per (λ, K): rows n_r, columns n_s, each cell n_e / n_r (green: admissible, ≥ 1; red: < 1; a
+// dark frame where the whole 95 % interval is ≥ 1). Otherwise two panels over K, n (log) or p: the limit W2
+// (lower is better) and n_e / n_r (higher is better), with 95 % intervals. A caption of the settings below.
 render::Canvas atlas_figure(const AtlasResult& r);
 
 // progress(done, total) after each cell; returning false cancels (throws sims::Cancelled).

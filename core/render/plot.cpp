@@ -71,14 +71,17 @@ namespace {
 constexpr size_t kBandFrom = 30;
 
 struct Frame {
-  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;  // y0/y1 in log10 units for log_y
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;  // in log10 units for log_x / log_y
   int left = 74, top = 14, right = 18, bottom = 52, pw = 0, ph = 0;
-  bool log_y = false;
+  bool log_x = false, log_y = false;
   bool integer_x = false;  // ticks on whole numbers only (generations)
+  double tx(double x) const { return log_x ? std::log10(x) : x; }
   double ty(double y) const { return log_y ? std::log10(y) : y; }
-  double px(double x) const { return left + (x - x0) / (x1 - x0) * (pw - 1); }
+  double px(double x) const { return left + (tx(x) - x0) / (x1 - x0) * (pw - 1); }
   double py(double y) const { return top + ph - 1 - (ty(y) - y0) / (y1 - y0) * (ph - 1); }
-  bool usable(double x, double y) const { return std::isfinite(x) && std::isfinite(y) && !(log_y && y <= 0); }
+  bool usable(double x, double y) const {
+    return std::isfinite(x) && std::isfinite(y) && !(log_y && y <= 0) && !(log_x && x <= 0);
+  }
 };
 
 // Calls f(X, Y, joined) for every drawable point of s in pixels; joined: the
@@ -157,16 +160,17 @@ std::vector<double> log_ticks(double y0, double y1) {
 }
 
 void draw_grid(Canvas& c, const Frame& fr, float fs) {
-  auto xt = nice_ticks(fr.x0, fr.x1);
-  if (fr.integer_x && (xt.size() < 2 || xt[1] - xt[0] < 1)) {  // a step below 1: every whole number instead
+  auto xt = fr.log_x ? log_ticks(fr.x0, fr.x1) : nice_ticks(fr.x0, fr.x1);
+  if (!fr.log_x && fr.integer_x && (xt.size() < 2 || xt[1] - xt[0] < 1)) {  // a step below 1: every whole number
     xt.clear();
     for (double v = std::ceil(fr.x0); v <= fr.x1; v += 1) xt.push_back(v);
   }
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
   for (double v : xt) {
+    if (fr.log_x && (v <= 0 || std::log10(v) < fr.x0 || std::log10(v) > fr.x1)) continue;
     const int X = static_cast<int>(std::round(fr.px(v)));
     c.fill_rect(X, fr.top + 1, 1, fr.ph - 2, {236, 236, 236});
-    const std::string s = tick_label(v, xstep);
+    const std::string s = tick_label(v, fr.log_x ? std::min(xstep, v) : xstep);
     c.draw_text(s, X - Canvas::text_width(s, fs) / 2, fr.top + fr.ph + 4, fs);
   }
   auto y_tick = [&](double v, double step) {
@@ -209,13 +213,14 @@ void draw_legend(Canvas& c, const LinePlot& p, const Legend& lg, float fs) {
 
 Canvas render_plot(const LinePlot& p) {
   Frame fr;
+  fr.log_x = p.log_x;
   fr.log_y = p.log_y;
   fr.integer_x = p.integer_x;
   for (const auto& s : p.series)
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
       if (!fr.usable(s.x[i], s.y[i])) continue;
-      fr.x0 = std::min(fr.x0, s.x[i]);
-      fr.x1 = std::max(fr.x1, s.x[i]);
+      fr.x0 = std::min(fr.x0, fr.tx(s.x[i]));
+      fr.x1 = std::max(fr.x1, fr.tx(s.x[i]));
       fr.y0 = std::min(fr.y0, fr.ty(s.y[i]));
       fr.y1 = std::max(fr.y1, fr.ty(s.y[i]));
       for (const auto* b : {&s.lo, &s.hi})

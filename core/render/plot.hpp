@@ -31,6 +31,7 @@ struct LinePlot {
   bool mark_best = false, mark_best_high = false;
   std::vector<Series> series;
   bool log_y = false;
+  bool log_x = false;      // log-scaled x (e.g. a sample size); points with x <= 0 are skipped
   bool integer_x = false;  // x ticks on whole numbers only (e.g. generations)
   int width = 640, height = 420;
 };

@@ -298,6 +298,20 @@ expect_error "atlas into an atlas" "" -- "$SIMS" atlas --n-real 10 --n-synth 0 -
 expect_error "atlas fully synthetic" "" -- "$SIMS" atlas --kind fully-synthetic
 expect_error "atlas bad list" "" -- "$SIMS" atlas --n-real 10,,20
 expect_error "atlas fit curve too large" "" -- "$SIMS" atlas --n-real 1000000
+# ... over a corpus of n samples, a fraction p real (MAD Fig. 34); --total replaces --n-real/--n-synth.
+"$SIMS" atlas --total 20,60 --real-fraction 0.5,1 --lambda 1 --memory 2 --generations 8 --tail 4 --runs 60 \
+  --curve-runs 200 --out "$T/atlas-n" >/dev/null 2>&1 && $PY - "$T/atlas-n" <<'PYEOF' && ok || bad "sims atlas --total"
+import csv, os, sys
+rows = list(csv.DictReader(open(os.path.join(sys.argv[1], "atlas.csv"))))
+assert [(r["total"], r["real_fraction"], r["n_real"], r["n_synth"], r["memory"]) for r in rows] == \
+    [("20", "0.5", "10", "10", "2"), ("60", "0.5", "30", "30", "2"), ("20", "1", "20", "0", "2"), ("60", "1", "60", "0", "2")], rows
+assert os.path.getsize(os.path.join(sys.argv[1], "atlas.png")) > 0
+PYEOF
+expect_error "atlas --total with --n-real" "" -- "$SIMS" atlas --total 100 --real-fraction 0.5 --n-real 10
+expect_error "atlas --real-fraction alone" "" -- "$SIMS" atlas --real-fraction 0.5
+expect_error "atlas too few real" "" -- "$SIMS" atlas --total 10 --real-fraction 0.1
+expect_error "gaussian loop memory with accumulate" "" -- "$SIMS" loop --family gaussian --kind fresh --n-real 10 \
+  --n-synth 10 --generations 3 --memory 2 --pool accumulate
 expect_error "atlas lambda out of range" "" -- "$SIMS" atlas --lambda 0,1
 mkdir -p "$T/notarun" && echo mine >"$T/notarun/notes.txt"
 expect_error "loop into a folder of other files" "" -- "$SIMS" loop --family gaussian --kind augment --dim 2 --n-real 20 \
