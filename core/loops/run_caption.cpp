@@ -38,8 +38,10 @@ std::string run_label(const json& j) {
       o << "standard";
   } else {
     o << "gaussian " << str(j, "kind", "") << " \u03bb=" << num(j, "bias");
+    if (j.is_object() && j.value("memory", 1) > 1) o << " K=" << num(j, "memory");
   }
   o << " |Ds|=" << num(j, "n_synth");
+  if (str(j, "pool", "replace") == "accumulate") o << " accumulated";
   return o.str();
 }
 
