@@ -236,6 +236,14 @@ TEST_CASE("effective sample size: unbiased synthetic data help a small fresh loo
   CHECK(unbiased.n_e_lo > 20);
   CHECK_FALSE(biased.admissible());
   CHECK(biased.n_e_hi < 20);
+  // The figure's cells are found under the pointer: one panel per lambda, cell (0, 0) at the layout's origin.
+  const render::Canvas fig = atlas_figure(r);
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 15) == 0);
+  CHECK(atlas_cell_at(r, 70 + 58 + 36 + 29, 92 + 15) == 1);
+  CHECK(atlas_cell_at(r, 70 + 58 + 10, 92 + 15) == -1);  // the gap between the panels
+  CHECK(atlas_cell_at(r, 5, 5) == -1);
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 31) == -1);       // below the only row
+  CHECK(fig.width() >= 70 + 2 * (58 + 36));
   AtlasConfig bad = c;
   bad.kind = LoopKind::FullySynthetic;
   CHECK_THROWS_AS(run_atlas(bad), InputError);

@@ -130,9 +130,9 @@ class AnalysisTab : public QWidget {
   // The table as CSV, the charts as PNG, SVG or PDF (at chart_export()'s sizes and resolution, with the
   // run's caption); false (and a message) when there is nothing to export yet or the file cannot be written.
   bool export_csv(const QString& path);
-  bool export_png(const QString& path);
-  bool export_svg(const QString& path);
-  bool export_pdf(const QString& path);
+  virtual bool export_png(const QString& path);
+  virtual bool export_svg(const QString& path);
+  virtual bool export_pdf(const QString& path);
   // The charts' export sizes and PNG resolution (kept in the settings); the caption is the run's.
   ChartExportOptions chart_export() const;
   void set_chart_export(const ChartExportOptions& o);

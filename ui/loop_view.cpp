@@ -109,6 +109,8 @@ std::string LoopPlan::summary() const {
     if (kind == loops::LoopKind::FullySynthetic) s << n_synth << " samples of the previous fit";
     else s << (kind == loops::LoopKind::Augment ? "the first real set" : "fresh real data") << " (" << n_real << ") + " << n_synth
            << " synthetic";
+    if (memory > 1) s << ", each synthetic sample from one of the last " << memory << " fits";
+    if (accumulate) s << " (pool: all previous synthetic sets)";
     s << " (D = " << dim << ", λ = " << fmt(bias) << "). Distance: closed-form W2 to N(0, I).";
     return s.str();
   }
@@ -163,6 +165,8 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
     c.generations = p.generations;
     c.runs = p.runs;
     c.bias = p.bias;
+    c.memory = p.memory;
+    c.accumulate = p.accumulate;
     c.seed = p.seed;
     loops::validate(c);
     out.metric = "w2_closed_form";
@@ -175,6 +179,11 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
       lg.generation = static_cast<int>(g + 1);
       lg.w2_mean = r.w2_mean[g];
       lg.w2_median = r.w2_median[g];
+      // The spread over runs, back from the core's 95 % t interval (the table and the verdict take it from there).
+      const double half = (r.w2_hi[g] - r.w2_lo[g]) / 2;
+      if (c.runs > 1 && std::isfinite(half))
+        lg.w2_std = half * std::sqrt(static_cast<double>(c.runs)) /
+                    metrics::student_t_quantile(0.975, static_cast<int>(c.runs - 1));
       lg.trace_mean = r.trace_mean[g];
       lg.trace_median = r.trace_median[g];
       out.generations.push_back(lg);
@@ -265,6 +274,9 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   width_ = spin(4, 1024, 16, "loopWidth");
   depth_ = spin(1, 16, 1, "loopDepth");
   dim_ = spin(1, 512, 1, "loopDim");
+  memory_ = spin(1, 1000, 1, "loopMemory");
+  memory_->setToolTip("Each synthetic sample from one of the last K fits, chosen at random (MAD Fig. 33); 1: the "
+                      "previous fit");
   seed_ = spin(0, 1 << 30, 1, "loopSeed");
   omega_ = new QDoubleSpinBox(box);
   omega_->setObjectName("loopOmega");
@@ -296,6 +308,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   add("depth", depth_, &diffusion_only_);
   add("dimension D", dim_, &gaussian_only_);
   add("bias λ", bias_, &gaussian_only_);
+  add("memory K", memory_, &gaussian_only_);
 
   overlay_ = new QCheckBox("overlay the previous run", this);
   overlay_->setObjectName("loopOverlay");
@@ -358,7 +371,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
 
   for (QComboBox* c : {family_, kind_, pool_, data_, algorithm_})
     connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, &LoopView::update_controls);
-  for (QSpinBox* s : {generations_, runs_, n_real_, n_synth_, width_, depth_, dim_, seed_})
+  for (QSpinBox* s : {generations_, runs_, n_real_, n_synth_, width_, depth_, dim_, memory_, seed_})
     connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &LoopView::describe);
   for (QDoubleSpinBox* s : {omega_, base_epochs_, bias_})
     connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &LoopView::describe);
@@ -400,6 +413,7 @@ LoopPlan LoopView::plan() const {
   p.depth = depth_->value();
   p.dim = dim_->value();
   p.bias = bias_->value();
+  p.memory = memory_->value();
   // Budgets that keep the defaults quick: the SIMS auxiliary and the scored
   // set follow the data size.
   p.n_aux = std::max<int64_t>(p.n_real, 200);
@@ -424,6 +438,7 @@ void LoopView::set_plan(const LoopPlan& p) {
   depth_->setValue(static_cast<int>(p.depth));
   dim_->setValue(static_cast<int>(p.dim));
   bias_->setValue(p.bias);
+  memory_->setValue(static_cast<int>(p.memory));
   update_controls();
 }
 

@@ -51,6 +51,7 @@ struct LoopPlan {
   // gaussian
   int64_t dim = 2;
   double bias = 1.0;
+  int64_t memory = 1;                  // synthetic samples from the last K fits (MAD Fig. 33)
 
   // One line for people: what the job does.
   std::string summary() const;
@@ -129,7 +130,7 @@ class LoopView final : public AnalysisTab {
 
   std::unique_ptr<QTemporaryDir> work_;
   QComboBox *family_, *kind_, *pool_, *data_, *algorithm_;
-  QSpinBox *generations_, *runs_, *n_real_, *n_synth_, *width_, *depth_, *dim_, *seed_;
+  QSpinBox *generations_, *runs_, *n_real_, *n_synth_, *width_, *depth_, *dim_, *memory_, *seed_;
   QDoubleSpinBox *omega_, *base_epochs_, *bias_;
   std::vector<QWidget*> diffusion_only_, gaussian_only_, sims_only_;
   QCheckBox* overlay_;

@@ -21,6 +21,7 @@
 #include "export_controller.hpp"
 #include "guidance_panel.hpp"
 #include "live_view.hpp"
+#include "atlas_view.hpp"
 #include "loop_view.hpp"
 #include "message_area.hpp"
 #include "models_panel.hpp"
@@ -89,6 +90,19 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   loops_ = new LoopView(messages_, this);
   loops_->setObjectName("loopView");
   tabs_->addTab(loops_, "Loops");
+  atlas_ = new AtlasView(messages_, this);
+  atlas_->setObjectName("atlasView");
+  tabs_->addTab(atlas_, "Atlas");
+  // Clicking an atlas cell runs that Gaussian loop in the Loops tab.
+  atlas_->set_on_cell([this](const LoopPlan& p) {
+    tabs_->setCurrentWidget(loops_);
+    if (loops_->running()) {
+      messages_->warning("atlas: a loop is running in the Loops tab; cancel it to run the clicked cell");
+      return;
+    }
+    loops_->set_plan(p);
+    loops_->start();
+  });
   shift_ = new ShiftView(messages_, this);
   shift_->setObjectName("shiftView");
   tabs_->addTab(shift_, "Shift");

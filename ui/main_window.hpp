@@ -23,6 +23,7 @@ namespace sims::ui {
 class ExportController;
 class GuidancePanel;
 class LiveView;
+class AtlasView;
 class LoopView;
 class MessageArea;
 class ModelsPanel;
@@ -47,6 +48,7 @@ class MainWindow final : public QMainWindow {
   QTabWidget* tabs() const { return tabs_; }
   SweepView* sweep_view() const { return sweep_; }
   LoopView* loop_view() const { return loops_; }
+  AtlasView* atlas_view() const { return atlas_; }
   ShiftView* shift_view() const { return shift_; }
   LiveView* live_view() const { return live_view_; }
   SessionController* sessions() const { return sessions_; }
@@ -92,6 +94,7 @@ class MainWindow final : public QMainWindow {
   QTabWidget* tabs_ = nullptr;
   SweepView* sweep_ = nullptr;
   LoopView* loops_ = nullptr;
+  AtlasView* atlas_ = nullptr;
   ShiftView* shift_ = nullptr;
   SessionController* sessions_ = nullptr;
   ExportController* exports_ = nullptr;

@@ -2,7 +2,7 @@
 // the engine's workers (core/engine); this file only parses the command line.
 // Hidden flags for documentation and CI: --screenshot FILE saves the window
 // once the first full-quality result is shown (with --tab sweep|loops
-// --run-demo: once that tab's sweep or loop has finished; with --tab shift:
+// --run-demo: once that tab's sweep, loop or atlas has finished; with --tab shift:
 // once the tab shows its results, the committed example unless --shift-results
 // names a run folder), then quits.
 #include <cmath>
@@ -21,6 +21,7 @@
 #include <QTabWidget>
 #include <QTimer>
 
+#include "atlas_view.hpp"
 #include "guidance_panel.hpp"
 #include "interval_bar.hpp"
 #include "loop_view.hpp"
@@ -73,11 +74,12 @@ int main(int argc, char* argv[]) {
                              "PREFIX.svg and PREFIX.pdf when it finishes, then quit.", "PREFIX");
   QCommandLineOption theme("theme", "Colours of the window: system, light or dark (default: the remembered choice of "
                            "View ▸ Theme, else system). Exports are always light.", "NAME");
-  QCommandLineOption tab("tab", "Open on tab NAME: live, sweep, loops or shift.", "NAME");
+  QCommandLineOption tab("tab", "Open on tab NAME: live, sweep, loops, atlas or shift.", "NAME");
   QCommandLineOption shift_results("shift-results", "Show this shift run folder's results in the Shift tab.", "DIR");
   QCommandLineOption demo("run-demo",
                           "With --tab sweep: run the tab's default sweep of the loaded models. With --tab loops: run "
-                          "the default loop with standard training, then with SIMS (overlaid). With --screenshot FILE "
+                          "the default loop with standard training, then with SIMS (overlaid). With --tab atlas: run "
+                          "the default atlas (seconds). With --screenshot FILE "
                           "as well: save the window when it finishes, then quit.");
   for (auto* o : {&base, &aux, &fresh, &theme, &tab, &shift_results, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
     if (o != &base && o != &aux && o != &fresh && o != &theme && o != &tab && o != &shift_results && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
@@ -134,10 +136,10 @@ int main(int argc, char* argv[]) {
   // --tab / --run-demo: the analysis tabs (for users, documentation and CI screenshots).
   int tab_index = 0;
   if (cli.isSet(tab)) {
-    const QStringList names{"live", "sweep", "loops", "shift"};
+    const QStringList names{"live", "sweep", "loops", "atlas", "shift"};
     tab_index = static_cast<int>(names.indexOf(cli.value(tab).toLower()));
     if (tab_index < 0) {
-      std::fprintf(stderr, "error: --tab must be live, sweep, loops or shift, got '%s'\n", qPrintable(cli.value(tab)));
+      std::fprintf(stderr, "error: --tab must be live, sweep, loops, atlas or shift, got '%s'\n", qPrintable(cli.value(tab)));
       return 2;
     }
     w.tabs()->setCurrentIndex(tab_index);
@@ -148,13 +150,14 @@ int main(int argc, char* argv[]) {
   // The Shift tab has no --run-demo: a run that shows the effect takes minutes on a CPU (the committed
   // miniature 29 min; 200 aux images / 1k fine-tuning images / 4 x 100 samples took 70 s and moved the
   // share by 4 points only), so it shows results (the committed example, or --shift-results DIR).
-  const bool shift_tab = tab_index == 3;
+  const bool shift_tab = tab_index == 4;
   if (cli.isSet(demo) && shift_tab)
     std::fprintf(stderr, "note: --run-demo has no default run for the shift tab; showing its results instead\n");
   const bool demo_run = cli.isSet(demo) && tab_index > 0 && !shift_tab;
   if (demo_run) {
     QTimer::singleShot(200, &w, [&w, tab_index] {
       if (tab_index == 1) w.sweep_view()->start();
+      else if (tab_index == 3) w.atlas_view()->start();
       else w.loop_view()->start();
     });
     auto sims_next = std::make_shared<bool>(tab_index == 2);
@@ -168,6 +171,9 @@ int main(int argc, char* argv[]) {
             SweepView* v = w.sweep_view();
             ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg") &&
                  v->export_pdf(prefix + ".pdf");
+          } else if (tab_index == 3) {
+            AtlasView* v = w.atlas_view();  // PNG and CSV only
+            ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png");
           } else {
             LoopView* v = w.loop_view();
             ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg") &&
@@ -181,6 +187,7 @@ int main(int argc, char* argv[]) {
         });
       };
       if (tab_index == 1) QObject::connect(w.sweep_view(), &SweepView::finished, &w, save);
+      else if (tab_index == 3) QObject::connect(w.atlas_view(), &AtlasView::finished, &w, save);
       else QObject::connect(w.loop_view(), &LoopView::finished, &w, save);
     }
     // Loops: standard first; once it is done, the same loop with SIMS over it (connected after

@@ -265,7 +265,7 @@ std::string unsettled_note(const AtlasResult& r) {
   size_t n = 0;
   for (const AtlasCell& c : r.cells) n += !c.settled;
   if (n == 0) return "";
-  return " NOT SETTLED in " + std::to_string(n) + " of " + std::to_string(r.cells.size()) +
+  return " NOT SETTLED (~) in " + std::to_string(n) + " of " + std::to_string(r.cells.size()) +
          " cells (the tail's two halves differ by more than a generation's 95 % half-width): raise --generations.";
 }
 
@@ -369,11 +369,35 @@ render::Canvas atlas_curves(const AtlasResult& r) {
 
 }  // namespace
 
+namespace {
+// Where the heat maps' cells are: panel pi (λ-major, then K) starts at left + pi (panel + gap); cell (i, j) of a
+// panel is cw × ch at row i (n_r), column j (n_s) below `top`.
+struct GridLayout {
+  static constexpr int cw = 58, ch = 30, left = 70, top = 92, gap = 36;
+  int panel;
+  explicit GridLayout(const AtlasConfig& c) : panel(cw * static_cast<int>(c.n_synth.size())) {}
+};
+}  // namespace
+
+int atlas_cell_at(const AtlasResult& r, int x, int y) {
+  const AtlasConfig& c = r.cfg;
+  if (atlas_axis(c) != AtlasAxis::Grid || c.n_synth.empty() || c.n_real.empty()) return -1;
+  const GridLayout L(c);
+  const int panels = static_cast<int>(c.lambdas.size() * c.memory.size());
+  if (x < L.left || y < L.top) return -1;
+  const int pi = (x - L.left) / (L.panel + L.gap), px = (x - L.left) % (L.panel + L.gap);
+  const int i = (y - L.top) / L.ch, j = px / L.cw;
+  if (pi >= panels || px >= L.panel || i >= static_cast<int>(c.n_real.size())) return -1;
+  const size_t k = (static_cast<size_t>(pi) * c.n_real.size() + static_cast<size_t>(i)) * c.n_synth.size() +
+                   static_cast<size_t>(j);
+  return k < r.cells.size() ? static_cast<int>(k) : -1;
+}
+
 render::Canvas atlas_figure(const AtlasResult& r) {
   const AtlasConfig& c = r.cfg;
   if (atlas_axis(c) != AtlasAxis::Grid) return atlas_curves(r);
-  const int cw = 58, ch = 30, left = 70, top = 92, gap = 36;
-  const int panel = cw * static_cast<int>(c.n_synth.size());
+  const GridLayout L(c);
+  const int cw = L.cw, ch = L.ch, left = L.left, top = L.top, gap = L.gap, panel = L.panel;
   const size_t panels = c.lambdas.size() * c.memory.size();
   const int w = std::max(left + static_cast<int>(panels) * (panel + gap) + 10, 360);
   render::Canvas out(w, top + ch * static_cast<int>(c.n_real.size()) + 24, {255, 255, 255});
@@ -404,7 +428,7 @@ render::Canvas atlas_figure(const AtlasResult& r) {
         out.fill_rect(x + 1, y + 1, cw - 2, ch - 2, ratio_colour(ratio));
         if (cell.n_e_lo >= static_cast<double>(cell.n_real))
           for (int k = 0; k < 2; ++k) out.stroke_rect(x + 1 + k, y + 1 + k, cw - 2 - 2 * k, ch - 2 - 2 * k, {20, 60, 30});
-        const std::string t = ratio_text(ratio, !r.curve.n.empty() && cell.n_e <= r.curve.n.front());
+        const std::string t = (cell.settled ? "" : "~") + ratio_text(ratio, !r.curve.n.empty() && cell.n_e <= r.curve.n.front());
         const bool strong = std::isfinite(ratio) && std::abs(std::log2(std::max(ratio, 1e-9))) > 1.8;
         out.draw_text(t, x + (cw - render::Canvas::text_width(t, 12)) / 2, y + ch / 2 - 8, 12,
                       strong ? render::Rgb{255, 255, 255} : render::Rgb{20, 20, 20});

@@ -82,6 +82,10 @@ struct AtlasResult {
 // (lower is better) and n_e / n_r (higher is better), with 95 % intervals. A caption of the settings below.
 render::Canvas atlas_figure(const AtlasResult& r);
 
+// The index in r.cells of the heat-map cell under pixel (x, y) of atlas_figure(r); -1 elsewhere (and for the
+// curve figures).
+int atlas_cell_at(const AtlasResult& r, int x, int y);
+
 // progress(done, total) after each cell; returning false cancels (throws sims::Cancelled).
 AtlasResult run_atlas(const AtlasConfig& cfg, const std::function<bool(int, int)>& progress = {});
 
