@@ -1131,64 +1131,6 @@ class StudioTest : public QObject {
     QVERIFY(s->run_button()->isEnabled());
   }
 
-  void atlasRunsAndACellRunsItsLoop() {
-    w_->tabs()->setCurrentWidget(w_->atlas_view());
-    AtlasView* a = w_->atlas_view();
-    loops::AtlasConfig c;
-    c.n_real = {10, 40};
-    c.n_synth = {0, 40};
-    c.lambdas = {0.5, 1.0};
-    c.memory = {1};
-    c.generations = 8, c.tail = 4, c.runs = 60, c.seed = 3;
-    a->set_config(c);
-    QCOMPARE(a->config().n_synth, (std::vector<int64_t>{0, 40}));
-    QSignalSpy done(a, &AtlasView::finished);
-    a->run_button()->click();
-    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 60000);
-    QCOMPARE(a->job()->state(), engine::JobState::Finished);
-    QVERIFY(a->result().has_value());
-    QCOMPARE(a->result()->cells.size(), size_t(8));
-    QVERIFY(!a->figure()->image().isNull());
-    // The figure's cell under the pointer is the one clicked: cell (lambda 1, n_r 40, n_s 40) is index 7.
-    const loops::AtlasResult& r = *a->result();
-    const int k = loops::atlas_cell_at(r, 70 + 2 * 58 + 36 + 58 + 29, 92 + 30 + 15);  // panel 2, row 2, column 2
-    QCOMPARE(k, 7);
-    // Clicking it runs that Gaussian loop in the Loops tab.
-    QSignalSpy loop_done(w_->loop_view(), &LoopView::finished);
-    QVERIFY(a->click_cell(static_cast<size_t>(k)));
-    QCOMPARE(w_->tabs()->currentWidget(), static_cast<QWidget*>(w_->loop_view()));
-    const LoopPlan p = w_->loop_view()->plan();
-    QCOMPARE(p.family, std::string("gaussian"));
-    QCOMPARE(p.n_real, int64_t(40));
-    QCOMPARE(p.n_synth, int64_t(40));
-    QCOMPARE(p.bias, 1.0);
-    QCOMPARE(p.generations, int64_t(8));
-    QTRY_VERIFY_WITH_TIMEOUT(loop_done.count() == 1, 60000);
-    QCOMPARE(w_->loop_view()->outcome().generations.size(), size_t(8));
-    QVERIFY(w_->loop_view()->outcome().generations[7].w2_std > 0);  // the spread over runs, for the 95 % CI column
-    // For a person to look at: SIMS_GUI_SHOTS=DIR saves the Loops tab after the click at both window sizes.
-    if (const QString dir = qEnvironmentVariable("SIMS_GUI_SHOTS"); !dir.isEmpty()) {
-      const QSize before = w_->size();
-      for (const QSize sz : {QSize(1280, 720), QSize(1600, 1000)}) {
-        w_->resize(sz);
-        QTest::qWait(300);
-        w_->grab().save(QString("%1/atlas-click-loops-%2x%3.png").arg(dir).arg(sz.width()).arg(sz.height()));
-      }
-      w_->resize(before);
-    }
-    // PNG and CSV export; SVG is refused with a message.
-    QVERIFY(a->export_png(tmp_.filePath("atlas.png")));
-    QVERIFY(a->export_csv(tmp_.filePath("atlas.csv")));
-    QVERIFY(!a->export_svg(tmp_.filePath("atlas.svg")));
-    QVERIFY(!QFileInfo::exists(tmp_.filePath("atlas.svg")));
-    // A bad list is one clear message, nothing starts.
-    a->findChild<QLineEdit*>("atlasNReal")->setText("10,,20");
-    const int errors = w_->messages()->error_count();
-    a->run_button()->click();
-    QCOMPARE(w_->messages()->error_count(), errors + 1);
-    a->set_config(c);
-  }
-
   void loopGaussianRuns() {
     w_->tabs()->setCurrentWidget(w_->loop_view());
     LoopView* l = w_->loop_view();
@@ -1346,6 +1288,66 @@ class StudioTest : public QObject {
     QVERIFY(l->row_count() < 50);
     QVERIFY(l->run_button()->isEnabled());
     w_->tabs()->setCurrentIndex(0);
+  }
+
+  // [SECTION] Atlas tab ------------------------------------------------------------------------
+
+  void atlasRunsAndACellRunsItsLoop() {
+    w_->tabs()->setCurrentWidget(w_->atlas_view());
+    AtlasView* a = w_->atlas_view();
+    loops::AtlasConfig c;
+    c.n_real = {10, 40};
+    c.n_synth = {0, 40};
+    c.lambdas = {0.5, 1.0};
+    c.memory = {1};
+    c.generations = 8, c.tail = 4, c.runs = 60, c.seed = 3;
+    a->set_config(c);
+    QCOMPARE(a->config().n_synth, (std::vector<int64_t>{0, 40}));
+    QSignalSpy done(a, &AtlasView::finished);
+    a->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 60000);
+    QCOMPARE(a->job()->state(), engine::JobState::Finished);
+    QVERIFY(a->result().has_value());
+    QCOMPARE(a->result()->cells.size(), size_t(8));
+    QVERIFY(!a->figure()->image().isNull());
+    // The figure's cell under the pointer is the one clicked: cell (lambda 1, n_r 40, n_s 40) is index 7.
+    const loops::AtlasResult& r = *a->result();
+    const int k = loops::atlas_cell_at(r, 70 + 2 * 58 + 36 + 58 + 29, 92 + 30 + 15);  // panel 2, row 2, column 2
+    QCOMPARE(k, 7);
+    // Clicking it runs that Gaussian loop in the Loops tab.
+    QSignalSpy loop_done(w_->loop_view(), &LoopView::finished);
+    QVERIFY(a->click_cell(static_cast<size_t>(k)));
+    QCOMPARE(w_->tabs()->currentWidget(), static_cast<QWidget*>(w_->loop_view()));
+    const LoopPlan p = w_->loop_view()->plan();
+    QCOMPARE(p.family, std::string("gaussian"));
+    QCOMPARE(p.n_real, int64_t(40));
+    QCOMPARE(p.n_synth, int64_t(40));
+    QCOMPARE(p.bias, 1.0);
+    QCOMPARE(p.generations, int64_t(8));
+    QTRY_VERIFY_WITH_TIMEOUT(loop_done.count() == 1, 60000);
+    QCOMPARE(w_->loop_view()->outcome().generations.size(), size_t(8));
+    QVERIFY(w_->loop_view()->outcome().generations[7].w2_std > 0);  // the spread over runs, for the 95 % CI column
+    // For a person to look at: SIMS_GUI_SHOTS=DIR saves the Loops tab after the click at both window sizes.
+    if (const QString dir = qEnvironmentVariable("SIMS_GUI_SHOTS"); !dir.isEmpty()) {
+      const QSize before = w_->size();
+      for (const QSize sz : {QSize(1280, 720), QSize(1600, 1000)}) {
+        w_->resize(sz);
+        QTest::qWait(300);
+        w_->grab().save(QString("%1/atlas-click-loops-%2x%3.png").arg(dir).arg(sz.width()).arg(sz.height()));
+      }
+      w_->resize(before);
+    }
+    // PNG and CSV export; SVG is refused with a message.
+    QVERIFY(a->export_png(tmp_.filePath("atlas.png")));
+    QVERIFY(a->export_csv(tmp_.filePath("atlas.csv")));
+    QVERIFY(!a->export_svg(tmp_.filePath("atlas.svg")));
+    QVERIFY(!QFileInfo::exists(tmp_.filePath("atlas.svg")));
+    // A bad list is one clear message, nothing starts.
+    a->findChild<QLineEdit*>("atlasNReal")->setText("10,,20");
+    const int errors = w_->messages()->error_count();
+    a->run_button()->click();
+    QCOMPARE(w_->messages()->error_count(), errors + 1);
+    a->set_config(c);
   }
 
   // [SECTION] Shift tab ------------------------------------------------------------------------
@@ -1532,7 +1534,7 @@ class StudioTest : public QObject {
   // shows only there, never needs sideways scrolling; analysis tabs pause live sampling.
   void layoutFitsSmallScreensAndPanelsBelongToTheirTab() {
     QVERIFY(wait_result(0));
-    const QStringList panels{"livePanel", "sweepPanel", "loopPanel", "shiftPanel"};
+    const QStringList panels{"livePanel", "sweepPanel", "loopPanel", "atlasPanel", "shiftPanel"};
     for (int t = 0; t < w_->tabs()->count(); ++t) {
       w_->tabs()->setCurrentIndex(t);
       QCoreApplication::processEvents();
