@@ -197,6 +197,26 @@ TEST_CASE("run folder: the one resume rule", "[experiment]") {
   SECTION("another command's folder is refused") {
     CHECK_THAT(message_of([&] { RunFolder rf(dir, "shift", settings); }), Catch::Contains("holds a run of 'sims loop'"));
   }
+  SECTION("a setting added by a newer sims continues an older folder at its default, and only there") {
+    nlohmann::json newer = settings;
+    newer["memory"] = 1;
+    nlohmann::json defaults = settings;
+    defaults["memory"] = 1;
+    {
+      RunFolder rf(dir, "loop", newer, {"generations"}, defaults);
+      CHECK(rf.resumed());
+      CHECK(rf.done("gen-0001", {{"gen", 1}}));
+    }
+    CHECK(read_json_file(dir + "/run.json")["settings"]["memory"] == 1);
+    newer["memory"] = 3;
+    CHECK_THAT(message_of([&] { RunFolder rf(dir, "loop", newer, {"generations"}, defaults); }),
+               Catch::Contains("memory = 1 (now 3)"));
+    // Without defaults (the rule for settings that existed all along) a missing key is a change.
+    nlohmann::json other = settings;
+    other["memory"] = 1;
+    other["extra"] = 2;
+    CHECK_THAT(message_of([&] { RunFolder rf(dir, "loop", other, {"generations"}); }), Catch::Contains("extra"));
+  }
 }
 
 TEST_CASE("run folder: existing outputs are never taken over silently", "[experiment]") {

@@ -151,6 +151,19 @@ DiffusionLoopConfig tiny_loop(LoopAlgorithm algo, int64_t gens) {
 
 }  // namespace
 
+TEST_CASE("diffusion2d loop: --base-images fixes the base budget whatever |D^t| and the epochs", "[loop2d]") {
+  DiffusionLoopConfig a = tiny_loop(LoopAlgorithm::Standard, 2);
+  a.base_images = 256;
+  DiffusionLoopConfig b = a;
+  b.base_epochs = 40;  // ignored: the budget is in images
+  DiffusionLoopConfig c = a;
+  c.base_images = 0;   // 4 epochs of 64 (generation 1) and of 96 (generation 2) points: another budget
+  const DiffusionLoopResult ra = run_diffusion_loop(a, {}), rb = run_diffusion_loop(b, {}), rc = run_diffusion_loop(c, {});
+  CHECK(ra.w2_mean == rb.w2_mean);
+  CHECK(ra.w2_mean != rc.w2_mean);
+  CHECK(a.to_json().at("base_images") == 256);
+}
+
 TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted one", "[loop2d]") {
   test::TempDir tmp;
   const std::string a = tmp.file("a"), b = tmp.file("b");

@@ -238,6 +238,11 @@ loops::DiffusionLoopConfig diffusion_config(const LoopArgs& a) {
   std::tie(c.interval_lo, c.interval_hi) = parse_interval(a.interval);
   c.n_aux = a.n_aux;
   c.base_epochs = a.base_epochs;
+  if (a.cmd->get_option("--base-images")->count()) {
+    if (a.cmd->get_option("--base-epochs")->count())
+      throw InputError("--base-images and --base-epochs are two ways to set the base budget: give one");
+    c.base_images = a.images.base_images;
+  }
   c.aux_epochs = a.aux_epochs;
   c.n_eval = a.n_eval;
   c.net.width = a.width;
@@ -414,7 +419,10 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   c->add_option("--label", a->label, "legend label of this run in --plot");
   input_path(c->add_option("--compare", a->compare, "finished run folder or metrics JSON to add to --plot (repeatable); "
                                                     "without --kind only plots"));
-  for (CLI::Option* o : bind_image_loop_flags(c, a->images)) only(o, {"images"});
+  // --base-images also sets diffusion2d's budget (a fixed number of images per generation instead of epochs of D^t).
+  for (CLI::Option* o : bind_image_loop_flags(c, a->images))
+    only(o, o->get_name() == "--base-images" ? std::vector<std::string>{"images", "diffusion2d"}
+                                              : std::vector<std::string>{"images"});
   a->cmd = c;
   reg.actions.push_back({c, [a] { return run_loop(*a); }});
   add_scenarios_command(app, reg);  // the four scenarios of the image loops, beside `loop`

@@ -69,7 +69,7 @@ std::string RunFolder::command_of(const std::string& dir) {
 }
 
 RunFolder::RunFolder(const std::string& dir, const std::string& command, const json& settings,
-                     const std::vector<std::string>& free_keys)
+                     const std::vector<std::string>& free_keys, const json& defaults)
     : dir_(dir), command_(command) {
   if (dir.empty()) throw InputError("'sims " + command + "' needs a run folder (--out DIR)");
   std::error_code ec;
@@ -110,6 +110,9 @@ RunFolder::RunFolder(const std::string& dir, const std::string& command, const j
         throw InputError("'" + dir + "' holds a run of 'sims " + cmd + "', not of 'sims " + command +
                          "'; choose another --out");
       previous_ = stored.at("settings");
+      if (previous_.is_object() && defaults.is_object())
+        for (auto it = defaults.begin(); it != defaults.end(); ++it)
+          if (!previous_.contains(it.key())) previous_[it.key()] = it.value();
       resumed_ = true;
       for (const SettingChange& c : diff_settings(previous_, settings))
         if (!is_free(c.key, free_keys))

@@ -48,8 +48,12 @@ class RunFolder {
   // Opens or starts the run of `command` in `dir` with `settings` under the
   // rule above. `free_keys`: dotted keys (a prefix covers its sub-keys) that
   // may change between calls. Throws InputError (refusals) or IoError.
+  // `defaults`: the settings at their default values; a top-level key that
+  // the stored settings lack (a setting added by a newer sims) counts as its
+  // default there, so an older folder continues when the new setting is at
+  // its default.
   RunFolder(const std::string& dir, const std::string& command, const json& settings,
-            const std::vector<std::string>& free_keys = {});
+            const std::vector<std::string>& free_keys = {}, const json& defaults = json());
   ~RunFolder();
   RunFolder(const RunFolder&) = delete;
   RunFolder& operator=(const RunFolder&) = delete;

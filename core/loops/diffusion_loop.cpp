@@ -70,6 +70,8 @@ const experiment::Schema<DiffusionLoopConfig>& diffusion_loop_schema() {
         .real("bias", &C::bias, "--bias", "sampling bias lambda (1: unbiased)", 0, 1, true)
         .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: samples the auxiliary is fine-tuned on", 1, 10'000'000)
         .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs of D^t", 0, 1e6, true)
+        .integer("base_images", &C::base_images, "--base-images", "base budget in images seen (0: base_epochs x |D^t|)", 0,
+                 1'000'000'000'000)
         .real("aux_epochs", &C::aux_epochs, "--aux-epochs", "auxiliary budget in epochs of its set", 0, 1e6, true)
         .integer("n_eval", &C::n_eval, "--n-eval", "generated points per run scored", 2, 1'000'000)
         .nested("net", &C::net, experiment::mlp_schema())
@@ -405,7 +407,7 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
 
   EnsembleState base = create_ensemble(cfg.net, seeds_for(cfg, r0, r1, t, kInit));
   TrainConfig tc = cfg.train;
-  tc.budget = std::max<int64_t>(1, std::llround(cfg.base_epochs * n_data));
+  tc.budget = cfg.base_images > 0 ? cfg.base_images : std::max<int64_t>(1, std::llround(cfg.base_epochs * n_data));
   EnsembleTrainOptions to;
   to.kernels = kernels;
   to.cancel = &stop;
@@ -689,7 +691,8 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     throw InputError("a loop of " + std::to_string(R) + " runs cannot be shared by " + std::to_string(world) +
                      " processes (at least one run each)");
   if (!run.out_dir.empty() && rank == 0) {
-    rf = std::make_unique<experiment::RunFolder>(run.out_dir, "loop", cfg.to_json(), diffusion_loop_schema().free_keys());
+    rf = std::make_unique<experiment::RunFolder>(run.out_dir, "loop", cfg.to_json(), diffusion_loop_schema().free_keys(),
+                                                 DiffusionLoopConfig().to_json());
     done = restore_generations(*rf, cfg, res, pool);
   }
   if (run.group) done = share_restored(*run.group, cfg, done, pool);

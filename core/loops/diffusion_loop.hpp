@@ -75,6 +75,7 @@ struct DiffusionLoopConfig {
   double bias = 1.0;
   int64_t n_aux = 2000;     // |S|, SIMS's internal synthetic set
   double base_epochs = 100; // base budget = base_epochs x |D^t| images
+  int64_t base_images = 0;  // > 0: a fixed base budget in images seen, whatever |D^t| (0: base_epochs)
   double aux_epochs = 50;   // aux budget = aux_epochs x n_aux images
   int64_t n_eval = 1000;    // generated points per run scored by the metric
   NetConfig net;            // MLP (dim 2)

@@ -308,7 +308,8 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
 nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopConfig& cfg,
                                     const std::function<bool(int gen)>& progress) {
   validate(cfg);
-  experiment::RunFolder rf(dir, "loop", gaussian_loop_schema().to_json(cfg), gaussian_loop_schema().free_keys());
+  experiment::RunFolder rf(dir, "loop", gaussian_loop_schema().to_json(cfg), gaussian_loop_schema().free_keys(),
+                           gaussian_loop_schema().to_json(GaussianLoopConfig()));
   if (rf.done("loop", nlohmann::json::object())) {
     const nlohmann::json stored = experiment::read_json_file(dir + "/metrics.json");
     if (stored.value("generations", int64_t(0)) >= cfg.generations) {

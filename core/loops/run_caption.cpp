@@ -62,6 +62,8 @@ std::string run_settings(const json& j, const std::string& label) {
   o << ", |D_r|\u00a0=\u00a0" << num(j, "n_real") << ", |D_s|\u00a0=\u00a0" << num(j, "n_synth") << ", ";
   if (j.is_object() && j.contains("runs")) o << num(j, "runs") << "\u00a0runs \u00d7 ";
   o << num(j, "generations") << "\u00a0generations";
+  if (fam == "diffusion2d" && j.is_object() && j.value("base_images", int64_t(0)) > 0)
+    o << ", " << num(j, "base_images") << "\u00a0images per generation";
   if (fam != "gaussian") {
     const json& sc = field(j, "sampler");
     if (sc.is_object()) o << ", " << str(sc, "sampler", "heun") << ", " << num(sc, "steps") << "\u00a0steps";

@@ -312,6 +312,8 @@ expect_error "atlas --real-fraction alone" "" -- "$SIMS" atlas --real-fraction 0
 expect_error "atlas too few real" "" -- "$SIMS" atlas --total 10 --real-fraction 0.1
 expect_error "gaussian loop memory with accumulate" "" -- "$SIMS" loop --family gaussian --kind fresh --n-real 10 \
   --n-synth 10 --generations 3 --memory 2 --pool accumulate
+expect_error "diffusion2d two base budgets" "" -- "$SIMS" loop --family diffusion2d --base-images 1000 --base-epochs 5 \
+  --runs 2 --generations 1
 expect_error "atlas lambda out of range" "" -- "$SIMS" atlas --lambda 0,1
 mkdir -p "$T/notarun" && echo mine >"$T/notarun/notes.txt"
 expect_error "loop into a folder of other files" "" -- "$SIMS" loop --family gaussian --kind augment --dim 2 --n-real 20 \
