@@ -150,7 +150,7 @@ AtlasView::AtlasView(MessageArea* messages, QWidget* parent)
   n_synth_ = line("atlasNSynth", "Synthetic sample sizes n_s (columns), comma-separated");
   lambdas_ = line("atlasLambdas", "Sampling biases λ in (0, 1]: synthetic samples from N(μ, λΣ); one panel each");
   memory_ = line("atlasMemory", "Memories K: each synthetic sample from one of the last K fits (MAD Fig. 33); one "
-                                "panel each");
+                                "panel each (with one n_r and one n_s: curves over K)");
   dim_ = spin(1, 64, "atlasDim");
   generations_ = spin(2, 5000, "atlasGenerations");
   tail_ = spin(1, 5000, "atlasTail");
@@ -275,16 +275,20 @@ LoopPlan AtlasView::plan_for_cell(size_t k) const {
   p.bias = c.lambda;
   p.memory = c.memory;
   p.dim = cfg.dim;
-  p.generations = cfg.generations;
-  p.runs = std::min<int64_t>(cfg.runs, 1000);  // the Loops tab's limit
-  p.seed = cfg.seed;
+  p.generations = std::min<int64_t>(cfg.generations, 1000);  // the Loops tab's limits
+  p.runs = std::min<int64_t>(cfg.runs, 1000);
+  p.seed = cfg.seed + 1 + k;  // the seed the atlas ran this cell with (loops/admissibility.cpp)
   return p;
 }
 
 bool AtlasView::click_cell(size_t k) {
   if (!result_ || k >= result_->cells.size()) return false;
-  messages()->info("atlas: running the loop of cell " + cell_text(k).section('\n', 0, 0) + " in the Loops tab");
-  if (on_cell_) on_cell_(plan_for_cell(k));
+  const LoopPlan p = plan_for_cell(k);
+  QString note;
+  if (p.generations < result_->cfg.generations || p.runs < result_->cfg.runs)
+    note = QString(" (capped at the Loops tab's %1 runs × %2 generations)").arg(p.runs).arg(p.generations);
+  messages()->info("atlas: running the loop of cell " + cell_text(k).section('\n', 0, 0) + " in the Loops tab" + note);
+  if (on_cell_) on_cell_(p);
   return true;
 }
 
@@ -309,10 +313,11 @@ void AtlasView::show_result(const loops::AtlasResult& r) {
   figure_->set_image(to_qimage(loops::atlas_figure(r)));
   size_t admissible = 0, unsettled = 0;
   for (const auto& c : r.cells) admissible += c.admissible(), unsettled += !c.settled;
-  QString text = QString("%1 of %2 cells admissible (n_e >= n_r). Hover a cell for its numbers and intervals; click it "
-                         "to run that loop in the Loops tab.")
-                     .arg(admissible)
-                     .arg(r.cells.size());
+  QString text = QString("%1 of %2 cells admissible (n_e >= n_r).").arg(admissible).arg(r.cells.size());
+  text += loops::atlas_axis(r.cfg) == loops::AtlasAxis::Grid
+              ? " Hover a cell for its numbers and intervals; click it to run that loop in the Loops tab."
+              : " Curves over K (one n_r and one n_s): the exported CSV has each point's numbers; heat maps (several "
+                "n_r or n_s) can be hovered and clicked.";
   if (unsettled > 0)
     text += QString(" <b>%1 %2 not settled</b> (marked ~): raise the generations.")
                 .arg(unsettled)

@@ -290,6 +290,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   bias_ = new QDoubleSpinBox(box);
   bias_->setObjectName("loopBias");
   bias_->setRange(0.01, 1);
+  bias_->setDecimals(3);  // an atlas cell's λ (e.g. 0.95) arrives unrounded
   bias_->setSingleStep(0.05);
   bias_->setToolTip("Sampling bias λ: sample N(μ, λΣ)");
   add("family", family_);

@@ -150,7 +150,7 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
                   &ExportController::export_animation_dialog);
   file->addSeparator();
   file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
-  // View: the tabs by keyboard (Ctrl+1..4) and the step viewer's playback (Space, on the Live tab).
+  // View: the tabs by keyboard (Ctrl+1..5) and the step viewer's playback (Space, on the Live tab).
   auto* view = menuBar()->addMenu("&View");
   view->setObjectName("viewMenu");
   for (int i = 0; i < tabs_->count(); ++i)

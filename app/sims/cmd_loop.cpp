@@ -384,7 +384,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   a->o_runs = only(c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, diffusion2d 100)"), gauss_d2);
   only(c->add_option("--dim", a->dim, "gaussian: data dimension D (p_r = N(0, I_D))"), gauss);
   only(c->add_option("--n-init", a->n_init, "gaussian: generation 1's real samples, apart from --n-real (MAD Fig. 9: a fresh loop forgets its start; default --n-real)"), gauss);
-  only(c->add_option("--memory", a->memory, "gaussian: each synthetic sample from one of the last K models, chosen at random (MAD Fig. 33; default 1)"), gauss);
+  only(c->add_option("--memory", a->memory, "gaussian: each synthetic sample from one of the last K models, chosen at random (MAD Fig. 33; default 1; a generation costs about K plain draws)"), gauss);
   only(c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)"), gauss_d2);
   c->add_option("--seed", a->seed, "random seed");
   c->add_option("--out", a->out, "run folder: metrics.json, metrics.csv (diffusion2d also config.json, state, samples/)");

@@ -179,7 +179,9 @@ int main(int argc, char* argv[]) {
             ok = v->export_csv(prefix + ".csv") && v->export_png(prefix + ".png") && v->export_svg(prefix + ".svg") &&
                  v->export_pdf(prefix + ".pdf");
           }
-          if (!ok) std::fprintf(stderr, "error: could not export to %s.{csv,png,svg,pdf}\n", qPrintable(prefix));
+          if (!ok)
+            std::fprintf(stderr, "error: could not export to %s.%s\n", qPrintable(prefix),
+                         tab_index == 3 ? "{csv,png}" : "{csv,png,svg,pdf}");
         }
         QTimer::singleShot(600, &w, [&w, file] {
           if (!file.isEmpty()) w.grab().save(file);

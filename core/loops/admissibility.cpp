@@ -173,7 +173,7 @@ AtlasResult run_atlas(const AtlasConfig& cfg, const std::function<bool(int, int)
       (t < mid ? first : second) += r.w2_mean[t];
       half_width += (r.w2_hi[t] - r.w2_lo[t]) / 2;
     }
-    if (cfg.tail >= 2) {
+    if (cfg.tail >= 2 && std::isfinite(half_width)) {  // one run has no interval: nothing to judge by
       first /= static_cast<double>(mid - from), second /= static_cast<double>(cfg.generations - mid);
       c.settled = std::abs(first - second) <= half_width / static_cast<double>(cfg.tail);
     }

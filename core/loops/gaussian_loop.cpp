@@ -92,7 +92,6 @@ void validate(const GaussianLoopConfig& c) {
   if (c.memory < 1 || c.memory > 1000) throw InputError("--memory must be between 1 and 1000, got " + std::to_string(c.memory));
   if (c.memory > 1 && c.accumulate)
     throw InputError("--memory and --pool accumulate are two ways to reuse earlier generations: choose one");
-  if (c.accumulate && c.n_synth == 0) throw InputError("--pool accumulate needs synthetic samples (--n-synth > 0)");
   // Memory guards: per-run state is a few D×D matrices per remembered model; per-run samples are (NR+NS)×D.
   const double state = static_cast<double>(c.runs) * static_cast<double>(c.dim) * static_cast<double>(c.dim) *
                        static_cast<double>(c.memory + 2);
