@@ -23,6 +23,7 @@
 #include "experiment/run_folder.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
+#include "loops/ddpm_ensemble.hpp"
 #include "loops/loop_schemas.hpp"
 #include "loops/loop_verdict.hpp"
 #include "loops/ensemble.hpp"
@@ -77,6 +78,17 @@ const experiment::Schema<DiffusionLoopConfig>& diffusion_loop_schema() {
         .nested("net", &C::net, experiment::mlp_schema())
         .nested("train", &C::train, experiment::train_schema())
         .nested("sampler", &C::sampler, experiment::sampler_schema(), "", {"sampler", "steps", "sigma_min", "sigma_max", "rho"})
+        .choice("model", &C::model, "--model", "2D model: edm (EDM MLP, Heun) | ddpm (the SIMS paper's epsilon-MLP)",
+                {{LoopModel::Edm, "edm"}, {LoopModel::Ddpm, "ddpm"}})
+        .integer("ddpm_steps", &C::ddpm_steps, "--ddpm-steps", "ddpm: diffusion steps T (cosine schedule)", 2, 10000)
+        .integer("ddpm_blocks", &C::ddpm_blocks, "--ddpm-blocks", "ddpm: residual blocks", 0, 64)
+        .integer("ddpm_batch", &C::ddpm_batch, "--ddpm-batch", "ddpm: training batch per run", 1, 1'000'000)
+        .rule([](const C& c) {
+          if (c.model != LoopModel::Ddpm) return std::string();
+          if (c.bias != 1.0) return std::string("--bias needs --model edm (its temperature stand-in starts an ODE)");
+          if (c.base_images > 0) return std::string("--base-images needs --model edm (ddpm trains in whole epochs)");
+          return std::string();
+        })
         .integer("batch_runs", &C::batch_runs, "--batch-runs", "runs per batched ensemble (0: all at once)", 0, 1'000'000)
         .free()
         .integer("save_runs", &C::save_runs, "--save-runs", "runs whose points are saved per generation", 0, 1'000'000)
@@ -220,7 +232,8 @@ nlohmann::json DiffusionLoopResult::to_json() const {
 
 namespace {
 
-enum Role : uint64_t { kReal = 1, kInit = 2, kTrain = 3, kAuxNoise = 4, kAuxTrain = 5, kOut = 6, kRef = 7 };
+enum Role : uint64_t { kReal = 1, kInit = 2, kTrain = 3, kAuxNoise = 4, kAuxTrain = 5, kOut = 6, kRef = 7,
+                      kAuxSteps = 8, kOutSteps = 9 };  // 8, 9: the DDPM sampler's per-step noise
 
 uint64_t role_seed(uint64_t seed, int64_t run, int64_t gen, Role role) {
   const uint64_t s = mix_seed(seed, static_cast<uint64_t>(run));
@@ -404,7 +417,48 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
   const int64_t n_data = data.size(1);
   // The phases' shares of a chunk's work (roughly: images trained, points sampled).
   const double w_base = sims ? 0.5 : 0.85, w_s = sims ? 0.1 : 0.0, w_aux = sims ? 0.3 : 0.0;
-
+  Guidance g;
+  g.omega = sims ? cfg.omega : 0.0;
+  g.lo = cfg.interval_lo;
+  g.hi = cfg.interval_hi;
+  const int64_t n_out = std::max(cfg.n_synth, cfg.n_eval);
+  at::Tensor x;  // the generation's samples [R, n_out, 2] float64
+  if (cfg.model == LoopModel::Ddpm) {
+    // The same phases with the paper's DDPM model (loops/ddpm_ensemble.hpp): budgets in whole epochs.
+    const DdpmSchedule sched = DdpmSchedule::cosine(cfg.ddpm_steps);
+    DdpmNet dn;
+    dn.width = cfg.net.width;
+    dn.blocks = cfg.ddpm_blocks;
+    DdpmTrainConfig dt;
+    dt.batch = cfg.ddpm_batch;
+    dt.lr = cfg.train.lr;
+    dt.epochs = std::max<int64_t>(1, std::llround(cfg.base_epochs));
+    EnsembleTrainOptions to;
+    to.cancel = &stop;
+    to.on_progress = [&](int64_t e, int64_t n, double) { phase("train base", w_base * e / static_cast<double>(n)); };
+    DdpmEnsemble base = create_ddpm_ensemble(dn, seeds_for(cfg, r0, r1, t, kInit));
+    train_ddpm_ensemble(base, dt, sched, data, seeds_for(cfg, r0, r1, t, kTrain), to);
+    lap(out.t_base);
+    DdpmEnsemble aux;
+    if (sims) {
+      phase("sample S", w_base);
+      const at::Tensor S = sample_ddpm_ensemble(base, nullptr, ensemble_noise(cfg.n_aux, 2, seeds_for(cfg, r0, r1, t, kAuxNoise)),
+                                                sched, Guidance{}, seeds_for(cfg, r0, r1, t, kAuxSteps), &stop);
+      std::vector<double> tr;
+      score(cfg, S.slice(1, 0, std::min(cfg.n_aux, cfg.n_eval)), r0, out.w2_base, tr);
+      lap(out.t_s);
+      aux = base.clone();  // fine-tuned from the base's weights (no EMA in this model), fresh Adam
+      dt.epochs = std::max<int64_t>(1, std::llround(cfg.aux_epochs));
+      to.on_progress = [&](int64_t e, int64_t n, double) {
+        phase("train aux", w_base + w_s + w_aux * e / static_cast<double>(n));
+      };
+      train_ddpm_ensemble(aux, dt, sched, S.to(at::kFloat), seeds_for(cfg, r0, r1, t, kAuxTrain), to);
+      lap(out.t_aux);
+    }
+    phase("sample", w_base + w_s + w_aux);
+    x = sample_ddpm_ensemble(base, sims ? &aux : nullptr, ensemble_noise(n_out, 2, seeds_for(cfg, r0, r1, t, kOut)), sched,
+                             g, seeds_for(cfg, r0, r1, t, kOutSteps), &stop);
+  } else {
   EnsembleState base = create_ensemble(cfg.net, seeds_for(cfg, r0, r1, t, kInit));
   TrainConfig tc = cfg.train;
   tc.budget = cfg.base_images > 0 ? cfg.base_images : std::max<int64_t>(1, std::llround(cfg.base_epochs * n_data));
@@ -436,14 +490,10 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
   }
 
   phase("sample", w_base + w_s + w_aux);
-  Guidance g;
-  g.omega = sims ? cfg.omega : 0.0;
-  g.lo = cfg.interval_lo;
-  g.hi = cfg.interval_hi;
-  const int64_t n_out = std::max(cfg.n_synth, cfg.n_eval);
   at::Tensor noise = ensemble_noise(n_out, 2, seeds_for(cfg, r0, r1, t, kOut));
   if (cfg.bias != 1.0) noise.mul_(std::sqrt(cfg.bias));  // sampling bias lambda (temperature stand-in)
-  const at::Tensor x = sample_ensemble(base, sims ? &aux : nullptr, noise, cfg.sampler, g, &stop, kernels);
+  x = sample_ensemble(base, sims ? &aux : nullptr, noise, cfg.sampler, g, &stop, kernels);
+  }
   score(cfg, x.slice(1, 0, cfg.n_eval), r0, out.w2, out.trace);
   if (cfg.n_synth > 0) out.synth = x.slice(1, 0, cfg.n_synth).to(at::kFloat);
   if (r0 < cfg.save_runs) out.saved = x.slice(0, 0, std::min(r1, cfg.save_runs) - r0).slice(1, 0, cfg.n_eval);

@@ -53,6 +53,9 @@ class Group;
 namespace sims::loops {
 
 enum class LoopAlgorithm { Standard, Sims };
+// The 2D model family: the EDM MLP (diffusion/network.hpp, trained and sampled as EDM does) or the SIMS paper's
+// own Fig. 4 model, a DDPM epsilon-MLP (loops/ddpm_ensemble.hpp).
+enum class LoopModel { Edm, Ddpm };
 LoopAlgorithm parse_loop_algorithm(const std::string& s);  // "standard" | "sims"; throws InputError
 std::string to_string(LoopAlgorithm a);
 
@@ -81,6 +84,13 @@ struct DiffusionLoopConfig {
   NetConfig net;            // MLP (dim 2)
   TrainConfig train;        // batch, lr, ramp-up, EMA, P_mean/P_std (budget and seed unused)
   SamplerConfig sampler;    // Heun/Euler, steps, sigma range (no churn)
+  LoopModel model = LoopModel::Edm;
+  // model ddpm: T steps of the cosine schedule, residual blocks of net.width units, the batch (the learning rate
+  // is train.lr, falling linearly to 1 % over each training's epochs; base_epochs and aux_epochs are rounded to
+  // whole epochs; net.depth, the other train settings and the sampler settings are not used).
+  int64_t ddpm_steps = 40;
+  int64_t ddpm_blocks = 4;
+  int64_t ddpm_batch = 2048;
   int64_t batch_runs = 0;   // runs per batched ensemble (0: all at once; 1: one by one)
   int64_t save_runs = 4;    // runs whose generated points are saved per generation
 
