@@ -37,7 +37,7 @@ std::string run_label(const json& j) {
     else
       o << "standard";
   } else {
-    o << "gaussian " << str(j, "kind", "") << " \u03bb=" << num(j, "bias");
+    o << (fam == "mixture" ? "mixture " : "gaussian ") << str(j, "kind", "") << " \u03bb=" << num(j, "bias");
     if (j.is_object() && j.value("memory", 1) > 1) o << " K=" << num(j, "memory");
   }
   o << " |Ds|=" << num(j, "n_synth");
@@ -52,9 +52,13 @@ std::string run_settings(const json& j, const std::string& label) {
   if (fam == "gaussian") {
     o << "Gaussian fits, D\u00a0=\u00a0" << num(j, "dim") << ", \u03bb\u00a0=\u00a0" << num(j, "bias");
     if (j.is_object() && j.value("memory", 1) > 1) o << ", synthetic from the last " << num(j, "memory") << " models";
+  } else if (fam == "mixture") {
+    o << "Gaussian-mixture fits (EM) to " << num(j, "grid") << "\u00d7" << num(j, "grid") << " modes of std "
+      << num(j, "mode_std") << ", \u03bb\u00a0=\u00a0" << num(j, "bias");
   } else {
     const json& d = field(j, "data");
-    o << (fam == "images" ? "U-Nets on '" : "2D diffusion MLPs on '")
+    const bool ddpm = str(j, "model", "edm") == "ddpm";
+    o << (fam == "images" ? "U-Nets on '" : ddpm ? "2D DDPM \u03b5-MLPs on '" : "2D diffusion MLPs on '")
       << (d.is_string() ? d.get<std::string>() : str(d, "name", str(j, "data_string", "?"))) << "'";
   }
   o << ", " << str(j, "kind", "?") << " loop";
@@ -64,7 +68,9 @@ std::string run_settings(const json& j, const std::string& label) {
   o << num(j, "generations") << "\u00a0generations";
   if (fam == "diffusion2d" && j.is_object() && j.value("base_images", int64_t(0)) > 0)
     o << ", " << num(j, "base_images") << "\u00a0images per generation";
-  if (fam != "gaussian") {
+  if (str(j, "model", "edm") == "ddpm") {
+    o << ", ancestral, " << num(j, "ddpm_steps") << "\u00a0steps";
+  } else if (fam != "gaussian" && fam != "mixture") {
     const json& sc = field(j, "sampler");
     if (sc.is_object()) o << ", " << str(sc, "sampler", "heun") << ", " << num(sc, "steps") << "\u00a0steps";
   }
