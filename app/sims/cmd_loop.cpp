@@ -24,6 +24,9 @@
 #include "io/atomic_file.hpp"
 #include "loops/diffusion_loop.hpp"
 #include "loops/gaussian_loop.hpp"
+#include "loops/mixture_loop.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
 #include "loops/run_caption.hpp"
 #include "render/plot.hpp"
 
@@ -38,6 +41,9 @@ struct LoopArgs {
   bool json = false;
   // diffusion2d
   std::string data = "gaussian", pool = "replace", algorithm = "standard", interval = "0:inf", sampler = "heun";
+  std::string model = "edm";
+  int64_t grid = 5;
+  double mode_std = 0.1;
   double omega = 3.0, base_epochs = 100, aux_epochs = 50, sigma_data = 0.5, lr = 1e-3;
   int64_t n_aux = 2000, n_eval = 1000, width = 64, depth = 3, batch = 256, batch_runs = 0, save_runs = 4;
   int steps = 18, threads = 0, workers = 0;
@@ -55,7 +61,7 @@ struct LoopArgs {
   std::vector<std::pair<CLI::Option*, std::vector<std::string>>> family_only;
 };
 
-const std::vector<std::string> kFamilies = {"gaussian", "diffusion2d", "images"};
+const std::vector<std::string> kFamilies = {"gaussian", "mixture", "diffusion2d", "images"};
 
 // A flag the chosen family would silently ignore is refused, naming the families it is for.
 void refuse_other_families_flags(const LoopArgs& a) {
@@ -246,12 +252,26 @@ loops::DiffusionLoopConfig diffusion_config(const LoopArgs& a) {
   c.aux_epochs = a.aux_epochs;
   c.n_eval = a.n_eval;
   c.net.width = a.width;
-  c.net.depth = a.depth;
-  c.net.sigma_data = a.sigma_data;
-  c.train.batch = a.batch;
   c.train.lr = a.lr;
-  c.sampler.kind = parse_sampler_kind(a.sampler);
-  c.sampler.steps = a.steps;
+  const auto given = [&](const char* flag) { return a.cmd->get_option(flag)->count() > 0; };
+  if (a.model == "ddpm") {
+    // The paper's DDPM model: --depth counts its residual blocks, --batch and --steps are its own (defaults 4,
+    // 2048, 40); EDM's sampler settings do not apply.
+    c.model = loops::LoopModel::Ddpm;
+    for (const char* f : {"--sampler", "--sigma-data"})
+      if (given(f)) throw InputError(std::string(f) + " applies to --model edm only");
+    if (given("--depth")) c.ddpm_blocks = a.depth;
+    if (given("--batch")) c.ddpm_batch = a.batch;
+    if (given("--steps")) c.ddpm_steps = a.steps;
+  } else if (a.model == "edm") {
+    c.net.depth = a.depth;
+    c.net.sigma_data = a.sigma_data;
+    c.train.batch = a.batch;
+    c.sampler.kind = parse_sampler_kind(a.sampler);
+    c.sampler.steps = a.steps;
+  } else {
+    throw InputError("--model must be edm or ddpm, got '" + a.model + "'");
+  }
   c.batch_runs = a.batch_runs;
   c.bias = a.bias;
   c.save_runs = a.save_runs;
@@ -285,7 +305,8 @@ int run_diffusion(const LoopArgs& a) {
   ro.workers = a.workers;
   ro.group = group;
   std::ostringstream header;
-  header << "diffusion2d loop: " << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
+  header << "diffusion2d loop" << (cfg.model == loops::LoopModel::Ddpm ? " (DDPM model)" : "") << ": "
+         << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
          << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
          << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations";
   if (group) header << " on " << group->size() << " processes";
@@ -343,9 +364,90 @@ int run_diffusion(const LoopArgs& a) {
   return 0;
 }
 
+// [SECTION] Gaussian-mixture family ------------------------------------------------
+
+int run_mixture(const LoopArgs& a) {
+  loops::MixtureLoopConfig cfg;
+  if (a.kind.empty()) throw InputError("--kind is required (fully-synthetic, augment or fresh)");
+  cfg.kind = loops::parse_loop_kind(a.kind);
+  if (a.o_nreal->count()) cfg.n_real = a.n_real;
+  if (a.o_nsynth->count()) cfg.n_synth = a.n_synth;
+  if (a.o_gens->count()) cfg.generations = a.generations;
+  if (a.o_runs->count()) cfg.runs = a.runs;
+  cfg.grid = a.grid;
+  cfg.mode_std = a.mode_std;
+  cfg.bias = a.bias;
+  if (a.cmd->get_option("--n-eval")->count()) cfg.n_eval = a.n_eval;
+  if (a.cmd->get_option("--pr-k")->count()) cfg.pr_k = a.images.pr_k;
+  cfg.seed = a.seed;
+  loops::validate(cfg);
+  prepare_output("--out", a.out, OutputKind::Folder);
+  prepare_output("--plot", a.plot);
+  const bool tty = ::isatty(2) != 0;
+  install_stop_handler();
+  auto progress = [&](int g) {
+    if (tty) std::cerr << "\r  generation " << g << "/" << cfg.generations << " (mean over runs so far)" << std::flush;
+    return !stop_flag().load();
+  };
+  nlohmann::json j;
+  if (!a.out.empty()) {
+    experiment::RunFolder rf(a.out, "loop", loops::mixture_loop_schema().to_json(cfg),
+                             loops::mixture_loop_schema().free_keys(),
+                             loops::mixture_loop_schema().to_json(loops::MixtureLoopConfig()));
+    const bool done = rf.done("loop", nlohmann::json::object());
+    const int64_t had = done ? experiment::read_json_file(a.out + "/metrics.json").value("generations", int64_t(0)) : 0;
+    if (done && had == cfg.generations) {
+      j = experiment::read_json_file(a.out + "/metrics.json");
+    } else {
+      // A mixture loop takes seconds: another generation count reruns it whole (same seed: the shared
+      // generations come out the same) and says so.
+      if (done)
+        std::cerr << "note: " << a.out << " held " << had << " generations; rerunning with " << cfg.generations
+                  << "\n";
+      rf.forget("loop");
+      const loops::MixtureLoopResult res = loops::run_mixture_loop(cfg, progress);
+      j = loops::mixture_loop_json(cfg, res);
+      loops::write_mixture_figure(a.out + "/mixtures.png", cfg, res);
+      experiment::write_json_file(a.out + "/metrics.json", j);
+      rf.finish("loop", nlohmann::json::object());
+    }
+  } else {
+    j = loops::mixture_loop_json(cfg, loops::run_mixture_loop(cfg, progress));
+  }
+  if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
+  if (!a.plot.empty()) write_plot(a, &j);
+  if (a.json) {
+    print_json(j);
+    return 0;
+  }
+  std::cout << "Gaussian-mixture loop (" << loops::to_string(cfg.kind) << ", " << cfg.grid * cfg.grid << " modes, "
+            << cfg.runs << " runs, bias " << cfg.bias << "); means over runs with 95 % t intervals\n"
+            << "   gen   variance        modal variance    modes covered   recall (higher is better)\n";
+  const size_t G = j["recall_mean"].size();
+  for (size_t g = 0; g < G; ++g) {
+    if (!(g < 3 || g + 1 == G || (g + 1) % std::max<size_t>(1, G / 8) == 0)) continue;
+    std::cout << "  " << std::setw(4) << g + 1;
+    for (const char* k : {"variance", "modal_variance", "modes", "recall"}) {
+      metrics::Estimate v;
+      v.value = j[std::string(k) + "_mean"][g].get<double>();
+      const auto& lo = j[std::string(k) + "_lo"][g];
+      const auto& hi = j[std::string(k) + "_hi"][g];
+      if (lo.is_number()) v.lo = lo.get<double>(), v.hi = hi.get<double>();
+      std::cout << "   " << std::left << std::setw(15) << v.text(std::string(k) == "modal_variance" ? 4 : 2) << std::right;
+    }
+    std::cout << "\n";
+  }
+  std::cout << "  real: variance " << j["real"]["variance"].get<double>() << ", modal variance "
+            << j["real"]["modal_variance"].get<double>() << ", " << cfg.grid * cfg.grid << " modes\n";
+  std::cout << "  " << j["verdict"].get<std::string>() << "\n";
+  if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.json, " << a.out << "/mixtures.png\n";
+  if (!a.plot.empty()) std::cout << "  -> " << a.plot << "\n";
+  return 0;
+}
+
 int run_loop(LoopArgs& a) {
   if (std::find(kFamilies.begin(), kFamilies.end(), a.family) == kFamilies.end())
-    throw InputError("--family " + a.family + " is not available (gaussian, diffusion2d or images)");
+    throw InputError("--family " + a.family + " is not available (gaussian, mixture, diffusion2d or images)");
   refuse_other_families_flags(a);
   if (a.workers < 0 || a.threads < 0 || a.batch_runs < 0 || a.save_runs < 0)
     throw InputError("--workers, --threads, --batch-runs and --save-runs must be >= 0");
@@ -361,6 +463,7 @@ int run_loop(LoopArgs& a) {
     throw InputError("--family " + a.family + " runs in one process; only --family diffusion2d shares its runs over "
                      "several processes so far");
   if (a.family == "gaussian") return run_gaussian(a);
+  if (a.family == "mixture") return run_mixture(a);
   if (a.family == "diffusion2d") return run_diffusion(a);
   return run_image_loop_family(a.cmd, a.images, [&](const nlohmann::json& j) { write_plot(a, &j); });
 }
@@ -371,21 +474,24 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<LoopArgs>();
   CLI::App* c = app.add_subcommand("loop", "Run a self-consuming (autophagous) loop");
   const std::vector<std::string> gauss = {"gaussian"}, d2 = {"diffusion2d"}, trained = {"diffusion2d", "images"},
-                                 gauss_d2 = {"gaussian", "diffusion2d"};
+                                 gauss_d2 = {"gaussian", "diffusion2d"}, mix = {"mixture"},
+                                 fitted = {"gaussian", "mixture", "diffusion2d"};
   auto only = [&a](CLI::Option* o, const std::vector<std::string>& families) {
     a->family_only.push_back({o, families});
     return o;
   };
-  a->o_family = c->add_option("--family", a->family, "gaussian | diffusion2d | images (U-Net per generation; see also: sims scenarios)");
+  a->o_family = c->add_option("--family", a->family, "gaussian | mixture (2D Gaussian mixture fitted by EM; MAD App. C.1) | diffusion2d | images (U-Net per generation; see also: sims scenarios)");
   a->o_kind = c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh (required; diffusion2d default augment)");
   a->o_nreal = c->add_option("--n-real", a->n_real, "real samples per generation (generation 1 and augment/fresh; diffusion2d default 1000)");
   a->o_nsynth = c->add_option("--n-synth", a->n_synth, "synthetic samples |D_s| entering each generation (diffusion2d default 250)");
   a->o_gens = c->add_option("--generations", a->generations, "number of generations G (diffusion2d default 100)");
-  a->o_runs = only(c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, diffusion2d 100)"), gauss_d2);
+  a->o_runs = only(c->add_option("--runs", a->runs, "independent runs averaged over (gaussian default 1, mixture 20, diffusion2d 100)"), fitted);
+  only(c->add_option("--grid", a->grid, "mixture: p_r has grid x grid modes on a square grid of spacing 2 (default 5: 25 modes)"), mix);
+  only(c->add_option("--mode-std", a->mode_std, "mixture: standard deviation of each real mode (default 0.1)"), mix);
   only(c->add_option("--dim", a->dim, "gaussian: data dimension D (p_r = N(0, I_D))"), gauss);
   only(c->add_option("--n-init", a->n_init, "gaussian: generation 1's real samples, apart from --n-real (MAD Fig. 9: a fresh loop forgets its start; default --n-real)"), gauss);
   only(c->add_option("--memory", a->memory, "gaussian: each synthetic sample from one of the last K models, chosen at random (MAD Fig. 33; default 1; a generation costs about K plain draws)"), gauss);
-  only(c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)"), gauss_d2);
+  only(c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); mixture scales every component's covariance by lambda; diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)"), fitted);
   c->add_option("--seed", a->seed, "random seed");
   c->add_option("--out", a->out, "run folder: metrics.json, metrics.csv (diffusion2d also config.json, state, samples/)");
   c->add_flag("--json", a->json, "print one JSON object");
@@ -398,14 +504,15 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   only(c->add_option("--n-aux", a->n_aux, "diffusion2d SIMS: synthetic samples the auxiliary is fine-tuned on (default 2000)"), trained);
   only(c->add_option("--base-epochs", a->base_epochs, "diffusion2d: base training budget in epochs of D^t (default 100)"), trained);
   only(c->add_option("--aux-epochs", a->aux_epochs, "diffusion2d SIMS: auxiliary fine-tuning epochs of S (default 50)"), trained);
-  only(c->add_option("--n-eval", a->n_eval, "diffusion2d: generated points per run scored by the distance (default 1000)"), trained);
+  only(c->add_option("--n-eval", a->n_eval, "diffusion2d: generated points per run scored by the distance (default 1000); mixture: samples scored per generation and run (default 500)"), {"diffusion2d", "images", "mixture"});
+  only(c->add_option("--model", a->model, "diffusion2d: edm (EDM MLP, Heun sampler; default) | ddpm (the SIMS paper's Fig. 4 model: epsilon-MLP with residual blocks, cosine schedule, ancestral sampler)"), d2);
   only(c->add_option("--width", a->width, "diffusion2d: MLP hidden units (default 64)"), d2);
-  only(c->add_option("--depth", a->depth, "diffusion2d: MLP hidden layers (default 3)"), d2);
+  only(c->add_option("--depth", a->depth, "diffusion2d: MLP hidden layers (default 3; ddpm: residual blocks, default 4)"), d2);
   only(c->add_option("--sigma-data", a->sigma_data, "diffusion2d: EDM sigma_data (default 0.5)"), d2);
-  only(c->add_option("--batch", a->batch, "diffusion2d: training batch per run (default 256)"), trained);
+  only(c->add_option("--batch", a->batch, "diffusion2d: training batch per run (default 256; ddpm 2048)"), trained);
   only(c->add_option("--lr", a->lr, "diffusion2d: Adam learning rate (default 1e-3)"), trained);
   only(c->add_option("--sampler", a->sampler, "diffusion2d: heun | euler (default heun)"), trained);
-  only(c->add_option("--steps", a->steps, "diffusion2d: sampling steps (default 18)"), trained);
+  only(c->add_option("--steps", a->steps, "diffusion2d: sampling steps (default 18; ddpm: diffusion steps T, default 40)"), trained);
   only(c->add_option("--batch-runs", a->batch_runs,
                      "diffusion2d: runs trained together per ensemble (0 = all runs split evenly over the workers; 1 = one by one)"), d2);
   only(c->add_option("--workers", a->workers,
@@ -422,6 +529,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   // --base-images also sets diffusion2d's budget (a fixed number of images per generation instead of epochs of D^t).
   for (CLI::Option* o : bind_image_loop_flags(c, a->images))
     only(o, o->get_name() == "--base-images" ? std::vector<std::string>{"images", "diffusion2d"}
+            : o->get_name() == "--pr-k"      ? std::vector<std::string>{"images", "mixture"}
                                               : std::vector<std::string>{"images"});
   a->cmd = c;
   reg.actions.push_back({c, [a] { return run_loop(*a); }});

@@ -315,6 +315,36 @@ expect_error "gaussian loop memory with accumulate" "" -- "$SIMS" loop --family 
 expect_error "diffusion2d two base budgets" "" -- "$SIMS" loop --family diffusion2d --base-images 1000 --base-epochs 5 \
   --runs 2 --generations 1
 expect_error "atlas lambda out of range" "" -- "$SIMS" atlas --lambda 0,1
+# The SIMS paper's own Fig. 4 model (--model ddpm): a tiny run, its settings in the run folder; EDM-only flags refused.
+"$SIMS" loop --family diffusion2d --model ddpm --kind augment --n-real 40 --n-synth 20 --runs 2 --generations 2 \
+  --algorithm sims --omega 1 --n-aux 30 --n-eval 30 --base-epochs 2 --aux-epochs 1 --width 8 --depth 1 --steps 6 \
+  --batch 16 --out "$T/ddpm" >/dev/null 2>&1 && $PY - "$T/ddpm" <<'PYEOF' && ok || bad "loop --model ddpm"
+import json, sys
+j = json.load(open(sys.argv[1] + "/metrics.json"))
+assert j["model"] == "ddpm" and j["ddpm_steps"] == 6 and j["ddpm_blocks"] == 1 and j["ddpm_batch"] == 16, j
+assert len(j["w2_mean"]) == 2 and len(j["w2_base_mean"]) == 2, j
+PYEOF
+expect_error "ddpm with bias" "" -- "$SIMS" loop --family diffusion2d --model ddpm --bias 0.5 --runs 2 --generations 1
+expect_error "ddpm with an EDM sampler" "" -- "$SIMS" loop --family diffusion2d --model ddpm --sampler euler --runs 2 \
+  --generations 1
+expect_error "unknown 2D model" "" -- "$SIMS" loop --family diffusion2d --model vae --runs 2 --generations 1
+# The Gaussian-mixture family (MAD App. C.1): a run folder with metrics, the mixtures figure and a recall plot;
+# the same command again reads the folder; bad settings refused.
+"$SIMS" loop --family mixture --kind fully-synthetic --grid 3 --n-real 90 --n-synth 90 --generations 12 --runs 3 \
+  --n-eval 60 --out "$T/mix" --plot "$T/mix-recall.png" --plot-key recall_mean >/dev/null 2>&1 \
+  && [[ -s "$T/mix/mixtures.png" && -s "$T/mix-recall.png" ]] && $PY - "$T/mix" <<'PYEOF' && ok || bad "loop --family mixture"
+import json, sys
+j = json.load(open(sys.argv[1] + "/metrics.json"))
+assert j["family"] == "mixture" and len(j["recall_mean"]) == 12 and j["real"]["modes"] == 9, j
+assert [s["generation"] for s in j["snapshots"]] == [1, 12], j["snapshots"]
+assert "higher is better" in j["verdict"], j["verdict"]
+PYEOF
+"$SIMS" loop --family mixture --kind fully-synthetic --grid 3 --n-real 90 --n-synth 90 --generations 12 --runs 3 \
+  --n-eval 60 --out "$T/mix" 2>&1 | grep -q "recall (higher is better)" && ok || bad "mixture folder read again"
+expect_error "mixture too few real points" "" -- "$SIMS" loop --family mixture --kind fresh --n-real 10 --generations 2
+expect_error "mixture with a diffusion flag" "" -- "$SIMS" loop --family mixture --kind fresh --omega 2 --generations 2
+expect_error "mixture other settings into a folder" "" -- "$SIMS" loop --family mixture --kind fresh --grid 3 \
+  --n-real 90 --n-synth 90 --generations 12 --runs 3 --n-eval 60 --out "$T/mix"
 mkdir -p "$T/notarun" && echo mine >"$T/notarun/notes.txt"
 expect_error "loop into a folder of other files" "" -- "$SIMS" loop --family gaussian --kind augment --dim 2 --n-real 20 \
   --n-synth 20 --generations 2 --runs 10 --out "$T/notarun"
