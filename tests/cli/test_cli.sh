@@ -695,7 +695,7 @@ expect_line "diffusion2d --dim" 1 "error: --dim does not apply to --family diffu
   "$SIMS" loop --family diffusion2d --generations 1 --dim 3 --pool sometimes
 expect_line "images diffusion2d flag" 1 "error: --width does not apply to --family images; it is for diffusion2d" -- \
   "$SIMS" loop --family images --generations 1 --width 8 --warm-start sometimes --out "$T/m6"
-expect_line "images --bias" 1 "error: --bias does not apply to --family images; it is for gaussian, diffusion2d" -- \
+expect_line "images --bias" 1 "error: --bias does not apply to --family images; it is for gaussian, mixture, diffusion2d" -- \
   "$SIMS" loop --family images --generations 1 --bias 1 --warm-start sometimes --out "$T/m6"
 [[ ! -e "$T/m6" ]] && ok || bad "a refused image loop created its run folder"
 
