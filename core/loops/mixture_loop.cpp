@@ -76,13 +76,19 @@ double log_normal(const Pt& x, const Pt& mu, const std::array<double, 3>& c) {
 std::vector<Pt> sample(const Mixture2d& m, int64_t n, double lambda, std::mt19937_64& rng) {
   std::discrete_distribution<size_t> pick(m.w.begin(), m.w.end());
   std::normal_distribution<double> z;
+  // Each component's Cholesky factor (l00, l10, l11) of lambda Sigma_k, once.
+  const double s = std::sqrt(lambda);
+  std::vector<std::array<double, 3>> chol(m.cov.size());
+  for (size_t k = 0; k < m.cov.size(); ++k) {
+    const auto& c = m.cov[k];
+    const double l00 = std::sqrt(c[0]), l10 = c[1] / l00;
+    chol[k] = {s * l00, s * l10, s * std::sqrt(std::max(0.0, c[2] - l10 * l10))};
+  }
   std::vector<Pt> out(static_cast<size_t>(n));
   for (auto& p : out) {
     const size_t k = pick(rng);
-    const auto& c = m.cov[k];
-    const double l00 = std::sqrt(c[0]), l10 = c[1] / l00, l11 = std::sqrt(std::max(0.0, c[2] - l10 * l10));
-    const double a = z(rng), b = z(rng), s = std::sqrt(lambda);
-    p = {m.mu[k][0] + s * l00 * a, m.mu[k][1] + s * (l10 * a + l11 * b)};
+    const double a = z(rng), b = z(rng);
+    p = {m.mu[k][0] + chol[k][0] * a, m.mu[k][1] + chol[k][1] * a + chol[k][2] * b};
   }
   return out;
 }
