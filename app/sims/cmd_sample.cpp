@@ -185,6 +185,8 @@ int run_sample(SampleArgs& a) {
                 {"omega", g.omega},
                 {"shape", base->info().sample_shape},
                 {"concurrent_pair", r.concurrent_pair},
+                {"shared_encoder", r.shared_encoder},
+                {"nfe_effective", r.nfe_effective},
                 {"threads", at::get_num_threads()},
                 {"out", a.out}});
   } else {
@@ -192,7 +194,11 @@ int run_sample(SampleArgs& a) {
               << to_string(cfg.kind) << " (" << cfg.steps << " steps" << (aux ? ", SIMS omega=" : "");
     if (aux) std::cout << g.omega << " on (" << g.lo << ", " << g.hi << "]";
     std::cout << ") in " << std::fixed << std::setprecision(3) << r.seconds << " s, " << r.nfe
-              << " network evaluations per sample\n  -> " << a.out << "\n";
+              << " network evaluations per sample";
+    if (r.shared_encoder)
+      std::cout << " (the auxiliary shares the base's encoder: " << std::setprecision(1) << r.nfe_effective
+                << " counting its decoder-only evaluations as half)";
+    std::cout << "\n  -> " << a.out << "\n";
     if (!a.trajectory.empty()) std::cout << "  trajectory -> " << a.trajectory << "\n";
     if (!a.grid.empty()) std::cout << "  preview -> " << a.grid << "\n";
     if (!a.animation.empty()) std::cout << "  animation -> " << a.animation << "\n";

@@ -12,6 +12,8 @@
 
 namespace sims {
 
+struct EdmNetwork;
+
 // What a model is, for `sims info` and the GUI's model panel.
 struct ModelInfo {
   std::string kind;                  // "torchscript", "analytic-gaussian", "checkpoint", ...
@@ -44,6 +46,10 @@ class Denoiser {
   // Identity of the underlying weights: two denoisers with the same non-empty
   // key compute the same function (used to skip redundant evaluations).
   virtual std::string identity() const { return {}; }
+
+  // The project network behind it, when there is one (checkpoints): lets a
+  // base and a decoder-only auxiliary share their encoder (pair_evaluator.hpp).
+  virtual EdmNetwork* network() { return nullptr; }
 };
 
 using DenoiserPtr = std::shared_ptr<Denoiser>;

@@ -1,5 +1,7 @@
 #include "diffusion/unet.hpp"
 
+#include "common/error.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -122,6 +124,7 @@ EdmUnet::EdmUnet(const NetConfig& cfg) : cfg_(cfg) {
   emb1 = register_module("emb1", torch::nn::Linear(emb_ch, emb_ch));
   conv_in = register_module("conv_in", conv(cfg.channels, mc, 3));
 
+  encoder_modules_ = {"emb0", "emb1", "conv_in"};
   int idx = 0;
   auto name = [&](const char* what) { return std::string(what) + std::to_string(idx++); };
   auto add_res = [&](std::vector<Stage>& v, int64_t in, int64_t out, int64_t res, bool takes_skip) {
@@ -152,7 +155,11 @@ EdmUnet::EdmUnet(const NetConfig& cfg) : cfg_(cfg) {
       skip_ch.push_back(ch);
     }
   }
-  // Middle: residual block with attention, then a plain one.
+  for (const auto& child : named_children()) {
+    if (std::find(encoder_modules_.begin(), encoder_modules_.end(), child.key()) == encoder_modules_.end())
+      encoder_modules_.push_back(child.key());  // every module registered so far is the encoder's
+  }
+  // Middle (the decoder's first blocks): residual block with attention, then a plain one.
   {
     Stage s;
     s.res = register_module(name("mid"), ResBlock(ch, ch, emb_ch, cfg.dropout));
@@ -199,7 +206,7 @@ torch::Tensor EdmUnet::run_stage(Stage& s, torch::Tensor h, const torch::Tensor&
   return h;
 }
 
-torch::Tensor EdmUnet::forward(const torch::Tensor& x, const torch::Tensor& sigma) {
+UnetEncoding EdmUnet::encode(const torch::Tensor& x, const torch::Tensor& sigma) {
   const auto dt = x.scalar_type();
   torch::Tensor s = sigma.reshape({-1, 1, 1, 1}).to(dt);
   Precond p = edm_precond(s, cfg_.sigma_data);
@@ -209,22 +216,70 @@ torch::Tensor EdmUnet::forward(const torch::Tensor& x, const torch::Tensor& sigm
   torch::Tensor emb = torch::cat({cn, a.sin(), a.cos()}, 1);
   emb = F::silu(emb1(F::silu(emb0(emb))));
 
+  UnetEncoding e;
+  e.x = x;
+  e.c_skip = p.c_skip;
+  e.c_out = p.c_out;
   torch::Tensor h = conv_in(x * p.c_in);
-  std::vector<torch::Tensor> skips{h};
+  e.skips.reserve(enc_.size() + 1);
+  e.skips.push_back(h);
   for (auto& st : enc_) {
     h = run_stage(st, h, emb);
-    skips.push_back(h);
+    e.skips.push_back(h);
   }
-  for (auto& st : mid_) h = run_stage(st, h, emb);
+  e.emb = std::move(emb);
+  return e;
+}
+
+torch::Tensor EdmUnet::decode(const UnetEncoding& e) {
+  size_t next = e.skips.size();  // skips are taken from the end
+  torch::Tensor h = e.skips.back();
+  for (auto& st : mid_) h = run_stage(st, h, e.emb);
   for (auto& st : dec_) {
-    if (st.takes_skip) {
-      h = torch::cat({h, skips.back()}, 1);
-      skips.pop_back();
-    }
-    h = run_stage(st, h, emb);
+    if (st.takes_skip) h = torch::cat({h, e.skips[--next]}, 1);
+    h = run_stage(st, h, e.emb);
   }
   torch::Tensor f = conv_out(F::silu(norm_out(h)));
-  return p.c_skip * x + p.c_out * f;
+  return e.c_skip * e.x + e.c_out * f;
+}
+
+torch::Tensor EdmUnet::forward(const torch::Tensor& x, const torch::Tensor& sigma) { return decode(encode(x, sigma)); }
+
+bool EdmUnet::is_encoder_parameter(const std::string& name) const {
+  const auto dot = name.find('.');
+  const std::string top = dot == std::string::npos ? name : name.substr(0, dot);
+  return std::find(encoder_modules_.begin(), encoder_modules_.end(), top) != encoder_modules_.end();
+}
+
+std::vector<bool> frozen_for_decoder_training(EdmNetwork& net) {
+  auto* unet = dynamic_cast<EdmUnet*>(&net);
+  if (unet == nullptr)
+    throw InputError("training only the decoder needs a U-Net (this network is a '" + net.config().type +
+                     "'): use --train all");
+  std::vector<bool> frozen;
+  for (const auto& p : net.named_parameters(true)) frozen.push_back(unet->is_encoder_parameter(p.key()));
+  return frozen;
+}
+
+bool encoders_equal(EdmNetwork& a, EdmNetwork& b) {
+  auto* ua = dynamic_cast<EdmUnet*>(&a);
+  auto* ub = dynamic_cast<EdmUnet*>(&b);
+  if (ua == nullptr || ub == nullptr || ua->config().to_json() != ub->config().to_json()) return false;
+  torch::NoGradGuard ng;
+  auto pa = ua->named_parameters(true), pb = ub->named_parameters(true);
+  for (const auto& p : pa) {
+    if (!ua->is_encoder_parameter(p.key())) continue;
+    const torch::Tensor* q = pb.find(p.key());
+    if (q == nullptr || q->sizes() != p.value().sizes() || !torch::equal(p.value(), q->to(p.value().device())))
+      return false;
+  }
+  auto ba = ua->named_buffers(true), bb = ub->named_buffers(true);
+  for (const auto& p : ba) {
+    const torch::Tensor* q = bb.find(p.key());
+    if (q == nullptr || q->sizes() != p.value().sizes() || !torch::equal(p.value(), q->to(p.value().device())))
+      return false;
+  }
+  return true;
 }
 
 }  // namespace sims

@@ -6,6 +6,7 @@
 // multipliers [2,2,2] and 4 blocks per level is EDM's CIFAR-10 size.
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -60,11 +61,33 @@ TORCH_MODULE(AttnBlock);
 
 }  // namespace unet_detail
 
+// What the encoder half of the U-Net hands to the decoder: the input and its
+// preconditioning, the noise embedding and every skip activation.
+struct UnetEncoding {
+  torch::Tensor x, c_skip, c_out;   // the input and its EDM output coefficients
+  torch::Tensor emb;                // noise embedding [N, 4 * model_channels]
+  std::vector<torch::Tensor> skips; // conv_in's and every encoder stage's output; the last is the bottleneck input
+};
+
 class EdmUnet final : public EdmNetwork {
  public:
   explicit EdmUnet(const NetConfig& cfg);
+  // decode(encode(x, sigma)).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& sigma) override;
   const NetConfig& config() const override { return cfg_; }
+
+  // The two halves EDM's U-Net is split into (SIMS App. A, "decoder-only
+  // auxiliary"): the encoder is the noise embedding, the input convolution and
+  // the down path; the decoder is everything after it (the bottleneck blocks
+  // with attention, the up path and the output layers), as in EDM's SongUNet,
+  // whose bottleneck blocks belong to its decoder. Two networks with equal
+  // encoder weights can share one encode() per step.
+  UnetEncoding encode(const torch::Tensor& x, const torch::Tensor& sigma);
+  torch::Tensor decode(const UnetEncoding& e);
+  // Top-level modules of the encoder ("emb0", "conv_in", "res0", ...): a
+  // parameter belongs to the encoder when its name starts with one and a dot.
+  const std::vector<std::string>& encoder_modules() const { return encoder_modules_; }
+  bool is_encoder_parameter(const std::string& name) const;
 
  private:
   // One stage of the network: a residual block, optionally followed by
@@ -84,6 +107,15 @@ class EdmUnet final : public EdmNetwork {
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   torch::nn::GroupNorm norm_out{nullptr};
   std::vector<Stage> enc_, mid_, dec_;
+  std::vector<std::string> encoder_modules_;
 };
+
+// The parameters of `net` a fine-tune with trainable = "decoder" leaves
+// frozen: the encoder's (U-Nets only; throws InputError for other networks).
+std::vector<bool> frozen_for_decoder_training(EdmNetwork& net);
+
+// True when a and b are U-Nets of the same configuration whose encoder
+// parameters and buffers are equal element for element.
+bool encoders_equal(EdmNetwork& a, EdmNetwork& b);
 
 }  // namespace sims

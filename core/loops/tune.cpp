@@ -209,6 +209,8 @@ class TuneRun {
       j["chunk"] = cfg_.chunk;
       j["budgets"] = sorted_budgets(cfg_.budgets);
       j["finetune"] = experiment::train_schema().to_json(cfg_.finetune);
+      // Recorded only when not the default, so folders of earlier runs keep their settings.
+      if (cfg_.finetune.trainable != "all") j["finetune"]["trainable"] = cfg_.finetune.trainable;
     }
     return j;
   }
@@ -252,7 +254,8 @@ class TuneRun {
                        {"base", cfg_.base},
                        {"base_images_seen", base.images_seen},
                        {"n_synthetic", cfg_.n_synth},
-                       {"summary", "aux of " + cfg_.base + " on " + std::to_string(cfg_.n_synth) +
+                       {"trainable", tc.trainable},
+                       {"summary", std::string(tc.trainable == "decoder" ? "decoder-only aux" : "aux") + " of " + cfg_.base + " on " + std::to_string(cfg_.n_synth) +
                                        " synthetic samples (sims tune)"},
                        {"base_history", base.provenance}};
       st.data = {{"source", "npy"}, {"path", path("synth.npy")}, {"n", cfg_.n_synth}};

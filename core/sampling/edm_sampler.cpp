@@ -137,6 +137,8 @@ SampleResult EdmSampler::run(at::Tensor x, int k0, const SampleOptions& opts, Tr
   res.x = x;
   res.trajectory = std::move(traj);
   res.nfe = res.base_evals + res.aux_evals;
+  res.shared_encoder = pair.shared_encoder();
+  res.nfe_effective = res.base_evals + (res.shared_encoder ? 0.5 : 1.0) * res.aux_evals;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return res;
 }

@@ -51,6 +51,12 @@ struct SampleResult {
   Trajectory trajectory;    // when recorded
   int nfe = 0;              // network evaluations per sample (base + aux)
   int base_evals = 0, aux_evals = 0;
+  // The auxiliary shared the base's encoder (a decoder-only fine-tune,
+  // pair_evaluator.hpp): each of its evaluations was a decoder only.
+  bool shared_encoder = false;
+  // Network evaluations per sample counting a shared-encoder auxiliary
+  // evaluation as half of one (the SIMS paper's count: NFE 1.5x, not 2x).
+  double nfe_effective = 0;
   double seconds = 0;       // wall time of the sampling loop
   bool concurrent_pair = false;
 };

@@ -17,7 +17,13 @@ at::Tensor sigma_vector(const at::Tensor& like, double sigma) {
 
 }  // namespace
 
-PairEvaluator::PairEvaluator(Denoiser& base, Denoiser* aux, PairMode mode) : base_(base), aux_(aux) {
+PairEvaluator::PairEvaluator(Denoiser& base, Denoiser* aux, PairMode mode, bool share_encoder)
+    : base_(base), aux_(aux) {
+  if (aux && share_encoder && base.device() == aux->device() && base.input_dtype() == aux->input_dtype() &&
+      base.network() && aux->network() && encoders_equal(*base.network(), *aux->network())) {
+    base_unet_ = dynamic_cast<EdmUnet*>(base.network());
+    aux_unet_ = dynamic_cast<EdmUnet*>(aux->network());
+  }
   const int threads = at::get_num_threads();
   caller_threads_ = threads;
   const bool cpu = base.device().is_cpu() && (!aux || aux->device().is_cpu());
@@ -69,6 +75,30 @@ void PairEvaluator::worker_loop() {
   }
 }
 
+void PairEvaluator::side_by_side(const std::function<void()>& mine, std::function<void()> theirs) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    job_ = std::move(theirs);
+    has_job_ = true;
+    job_done_ = false;
+    job_error_ = nullptr;
+  }
+  cv_.notify_all();
+  std::exception_ptr my_err;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(caller_threads_);
+  try {
+    mine();
+  } catch (...) {
+    my_err = std::current_exception();
+  }
+  omp_set_num_threads(saved);
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_.wait(lk, [this] { return job_done_; });
+  if (my_err) std::rethrow_exception(my_err);
+  if (job_error_) std::rethrow_exception(job_error_);
+}
+
 std::pair<at::Tensor, at::Tensor> PairEvaluator::evaluate(const at::Tensor& x, double sigma, bool with_aux) {
   // Cast once per dtype; base and aux share the cast input when they agree.
   at::Tensor xb = x.to(base_.input_dtype());
@@ -84,28 +114,17 @@ std::pair<at::Tensor, at::Tensor> PairEvaluator::evaluate(const at::Tensor& x, d
     }
   }
   at::Tensor db, da;
-  if (with_aux && concurrent_) {
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      job_ = [&] { da = aux_->denoise(xa, sa); };
-      has_job_ = true;
-      job_done_ = false;
-      job_error_ = nullptr;
+  if (with_aux && base_unet_ != nullptr) {
+    // One encoder evaluation for both; the decoders differ.
+    const UnetEncoding enc = base_unet_->encode(xb, sb);
+    if (concurrent_) {
+      side_by_side([&] { db = base_unet_->decode(enc); }, [&] { da = aux_unet_->decode(enc); });
+    } else {
+      db = base_unet_->decode(enc);
+      da = aux_unet_->decode(enc);
     }
-    cv_.notify_all();
-    std::exception_ptr base_err;
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(caller_threads_);
-    try {
-      db = base_.denoise(xb, sb);
-    } catch (...) {
-      base_err = std::current_exception();
-    }
-    omp_set_num_threads(saved);
-    std::unique_lock<std::mutex> lk(mu_);
-    cv_.wait(lk, [this] { return job_done_; });
-    if (base_err) std::rethrow_exception(base_err);
-    if (job_error_) std::rethrow_exception(job_error_);
+  } else if (with_aux && concurrent_) {
+    side_by_side([&] { db = base_.denoise(xb, sb); }, [&] { da = aux_->denoise(xa, sa); });
   } else {
     db = base_.denoise(xb, sb);
     if (with_aux) da = aux_->denoise(xa, sa);

@@ -19,7 +19,7 @@ nlohmann::json TrainConfig::to_json() const {
   return {{"budget", budget},         {"batch", batch},       {"lr", lr},
           {"lr_rampup", lr_rampup},   {"ema_halflife", ema_halflife}, {"ema_rampup", ema_rampup},
           {"p_mean", p_mean},         {"p_std", p_std},       {"seed", seed},
-          {"checkpoint_every", checkpoint_every}, {"snapshot_every", snapshot_every}};
+          {"checkpoint_every", checkpoint_every}, {"snapshot_every", snapshot_every}, {"trainable", trainable}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
@@ -35,6 +35,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   c.seed = j.value("seed", c.seed);
   c.checkpoint_every = j.value("checkpoint_every", c.checkpoint_every);
   c.snapshot_every = j.value("snapshot_every", c.snapshot_every);
+  c.trainable = j.value("trainable", c.trainable);
   return c;
 }
 
@@ -45,6 +46,8 @@ void TrainConfig::validate() const {
   if (lr_rampup < 0 || checkpoint_every < 0 || snapshot_every < 0) throw InputError("image counts must be >= 0");
   if (!(ema_halflife >= 0) || !(ema_rampup >= 0)) throw InputError("EMA settings must be >= 0");
   if (!(p_std > 0) || !std::isfinite(p_mean)) throw InputError("P_std must be > 0 and P_mean finite");
+  if (trainable != "all" && trainable != "decoder")
+    throw InputError("--train must be all or decoder (got '" + trainable + "')");
 }
 
 // [SECTION] States -------------------------------------------------------------

@@ -26,6 +26,10 @@ struct TrainConfig {
   uint64_t seed = 0;
   int64_t checkpoint_every = 0;  // images between checkpoints (0: at the end and on cancel)
   int64_t snapshot_every = 0;    // images between kept snapshots (0: none)
+  // Which weights training changes: "all", or "decoder" (U-Nets: the encoder
+  // stays frozen, raw and EMA, so an auxiliary fine-tuned this way shares its
+  // encoder with the base; SIMS App. A).
+  std::string trainable = "all";
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j);
   void validate() const;
@@ -68,6 +72,7 @@ class NetworkDenoiser final : public Denoiser {
   at::Tensor denoise(const at::Tensor& x, const at::Tensor& sigma) override;
   const ModelInfo& info() const override { return info_; }
   c10::Device device() const override { return device_; }
+  EdmNetwork* network() override { return net_.get(); }
 
  private:
   std::shared_ptr<EdmNetwork> net_;

@@ -143,6 +143,23 @@ TrainOutcome train(TrainState& st, const at::Tensor& data_in, const TrainOptions
   int64_t nonfinite_losses = 0;  // consecutive steps whose loss was not finite
   auto params = st.raw->parameters();
   auto ema_params = st.ema->parameters();
+  if (tc.trainable == "decoder") {
+    // Frozen encoder: no gradient (Adam skips parameters without one), no EMA update (its EMA stays the
+    // base's EMA bit for bit, which is what lets sampling share one encoder evaluation).
+    const std::vector<bool> frozen = frozen_for_decoder_training(*st.raw);
+    std::vector<at::Tensor> p_train, e_train;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (frozen[i]) {
+        params[i].set_requires_grad(false);
+        params[i].mutable_grad() = at::Tensor();
+      } else {
+        p_train.push_back(params[i]);
+        e_train.push_back(ema_params[i]);
+      }
+    }
+    params = std::move(p_train);
+    ema_params = std::move(e_train);
+  }
   dist::Group* const group = opts.group.get();
   const int rank = group ? group->rank() : 0, world = group ? group->size() : 1;
   const bool writer = dist::leads(group);  // of a data-parallel job, rank 0 alone writes files
