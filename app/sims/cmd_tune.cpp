@@ -4,6 +4,7 @@
 // its gain over ω = 0 and whether that gain is beyond its interval. Writes
 // DIR/result.json, tune.csv, heatmap.png and aux.ckpt (the chosen auxiliary).
 #include <cmath>
+#include <filesystem>
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
@@ -17,7 +18,9 @@
 #include "experiment/json_io.hpp"
 #include "experiment/settings.hpp"
 #include "loops/tune.hpp"
+#include "loops/tune_compare.hpp"
 #include "loops/tune_report.hpp"
+#include "render/plot.hpp"
 #include "reference_flags.hpp"
 #include "training/checkpoint.hpp"
 
@@ -29,6 +32,7 @@ struct TuneArgs {
   SamplingFlags sampling;
   ReferenceFlags reference;
   std::string aux_snapshots, budgets = "2000,5000,10000,20000", omegas = "0,0.25,0.5,1,1.5,2,3", out;
+  std::string trainable = "all";
   int64_t n_synth = 2000, synth_seed = 1, chunk = 4096, n = 1000, seed = 0, batch = 0, lr_rampup = 1000, train_seed = 3;
   double lr = 1e-3;
   int ci = 100, threads = 0;
@@ -60,6 +64,10 @@ loops::TuneConfig tune_config(const TuneArgs& a, bool images) {
   c.finetune.lr = a.lr;
   c.finetune.lr_rampup = a.lr_rampup;
   c.finetune.seed = static_cast<uint64_t>(a.train_seed);
+  c.finetune.trainable = a.trainable;
+  if (a.trainable == "decoder" && c.aux_snapshots.empty() && load_checkpoint(c.base).net.type != "unet")
+    throw InputError("--train decoder needs a U-Net base ('" + c.base + "' is a '" + load_checkpoint(c.base).net.type +
+                     "'): use --train all");
   c.finetune.budget = *std::max_element(c.budgets.begin(), c.budgets.end());
   c.sweep.omegas = experiment::parse_real_list(a.omegas, "--omegas");
   c.sweep.sampler = a.sampling.config();
@@ -147,9 +155,63 @@ int run_tune_cmd(TuneArgs& a) {
   return 0;
 }
 
+struct CompareArgs {
+  std::vector<std::string> runs;
+  std::string labels, title = "SIMS auxiliaries compared", out;
+  bool json = false;
+};
+
+int run_tune_compare(const CompareArgs& a) {
+  std::vector<std::string> labels;
+  std::stringstream list(a.labels);
+  for (std::string l; std::getline(list, l, ',');) labels.push_back(l);
+  if (!a.labels.empty() && labels.size() != a.runs.size())
+    throw InputError("--labels names " + std::to_string(labels.size()) + " runs but " + std::to_string(a.runs.size()) +
+                     " are given");
+  std::vector<loops::TuneCurve> curves;
+  for (size_t i = 0; i < a.runs.size(); ++i) {
+    std::string file = a.runs[i];
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) file += "/result.json";
+    if (!std::filesystem::exists(file, ec))
+      throw InputError("'" + a.runs[i] + "' has no result.json: is it a finished sims tune run folder?");
+    curves.push_back(loops::tune_curve(experiment::read_json_file(file), labels.empty() ? a.runs[i] : labels[i], file));
+  }
+  const render::LinePlot plot = loops::tune_curves_plot(curves, a.title);
+  prepare_output("--out", a.out);
+  std::string caption = "Runs:";
+  for (size_t i = 0; i < curves.size(); ++i)
+    caption += (i ? "; " : " ") + curves[i].label + " = " + a.runs[i];
+  caption += ". The minimum over \u03c9 is optimistic (the winner's curse): read the curves, not single points.";
+  render::with_caption(render::render_plot(plot), caption).write_png(a.out);
+  if (a.json) {
+    nlohmann::json j = {{"out", a.out}, {"runs", nlohmann::json::array()}};
+    for (const auto& c : curves) j["runs"].push_back(c.to_json());
+    print_json(j);
+    return 0;
+  }
+  size_t lw = 4;
+  for (const auto& c : curves) lw = std::max(lw, c.label.size() + 2);
+  const int w = static_cast<int>(lw);
+  std::cout << std::left << std::setw(w) << "run" << std::setw(9) << "B" << std::setw(26)
+            << curves[0].metric + " at the best omega>0" << std::setw(7) << "omega" << std::setw(20)
+            << curves[0].metric + " at omega=0" << std::setw(6) << "NFE" << "s/row\n";
+  for (const auto& c : curves)
+    for (size_t k = 0; k < c.budgets.size(); ++k) {
+      std::ostringstream secs;
+      secs << std::fixed << std::setprecision(1) << c.seconds;
+      std::cout << std::setw(w) << c.label << std::setw(9) << c.budgets[k] << std::setw(26) << c.best[k].text(1)
+                << std::setw(7) << c.best_omega[k] << std::setw(20) << c.zero.text(1) << std::setw(6)
+                << static_cast<long long>(std::llround(c.nfe)) << secs.str() << "\n";
+    }
+  std::cout << "(lower is better; \u00b1: 95 % bootstrap interval half-widths)\n  -> " << a.out << "\n";
+  return 0;
+}
+
 }  // namespace
 
 void add_tune_command(CLI::App& app, Registry& reg) {
+
   auto a = std::make_shared<TuneArgs>();
   CLI::App* c = app.add_subcommand(
       "tune",
@@ -168,6 +230,10 @@ void add_tune_command(CLI::App& app, Registry& reg) {
   c->add_option("--lr", a->lr, "fine-tuning learning rate (default 1e-3)");
   c->add_option("--lr-rampup", a->lr_rampup, "images over which the learning rate ramps up (default 1000)");
   c->add_option("--train-seed", a->train_seed, "fine-tuning seed (default 3)");
+  c->add_option("--train", a->trainable,
+                "which weights to fine-tune: all (default) or decoder (U-Nets: the auxiliary shares the base's "
+                "encoder, 1.5 network evaluations per step instead of 2)")
+      ->check(CLI::IsMember({"all", "decoder"}));
   c->add_option("--omegas", a->omegas, "guidance values, 0 included (default 0,0.25,0.5,1,1.5,2,3)");
   c->add_option("--n", a->n, "samples per (B, omega), the same noise for all (default 1000)");
   c->add_option("--seed", a->seed, "seed of that noise (default 0)");
@@ -177,6 +243,18 @@ void add_tune_command(CLI::App& app, Registry& reg) {
   c->add_flag("--quiet", a->quiet, "no progress on stderr");
   c->add_flag("--json", a->json, "print one JSON object as the last line");
   reg.actions.push_back({c, [a] { return run_tune_cmd(*a); }});
+
+  auto cmp = std::make_shared<CompareArgs>();
+  CLI::App* k = app.add_subcommand(
+      "tune-compare",
+      "Several sims tune runs side by side (SIMS App. A ablations: synthetic-set size, decoder-only auxiliary): "
+      "the lowest metric over omega > 0 per auxiliary budget, with 95 % intervals, as a plot and a table");
+  input_path(k->add_option("runs", cmp->runs, "finished sims tune run folders (or their result.json)"))->required();
+  k->add_option("--labels", cmp->labels, "a label per run, L1,L2,... (default: the folder names)");
+  k->add_option("--title", cmp->title, "the plot's title");
+  k->add_option("--out", cmp->out, "the plot (.png)")->required();
+  k->add_flag("--json", cmp->json, "print one JSON object as the last line");
+  reg.actions.push_back({k, [cmp] { return run_tune_compare(*cmp); }});
 }
 
 }  // namespace sims::cli

@@ -638,7 +638,7 @@ expect_line "unknown subcommand" 2 "error: unknown metrics command 'fdd'; did yo
 expect_line "unknown option" 2 "error: unknown option '--modle'; did you mean '--model'?" -- "$SIMS" sample --modle "$FX/mlp_base.pt" --n 2 --seed 1 --out "$T/m1.npy"
 expect_line "unknown option =value" 2 "error: unknown option '--generatoins'; did you mean '--generations'?" -- "$SIMS" loop --kind augment --generatoins=3
 expect_line "unknown option, no guess" 2 "error: unknown option '--frobnicate' (see 'sims sample --help')" -- "$SIMS" sample --frobnicate
-expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, convert, export, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift, tune, atlas, launch)" -- "$SIMS" zzz
+expect_line "unknown command, no guess" 2 "error: unknown command 'zzz' (commands: sample, grid, info, convert, export, metrics, loop, scenarios, train, finetune, synth, demo, data, sweep, features, shift, tune, tune-compare, atlas, launch)" -- "$SIMS" zzz
 # ... while negative numbers and vector values are still values.
 "$SIMS" sample --model "$FX/gauss.json" --aux "$FX/gauss.json" --omega -0.5 --n 5 --seed 1 --steps 4 --out "$T/m2.npy" >/dev/null 2>"$T/m2.err" && ok || bad "negative omega: $(cat "$T/m2.err")"
 
@@ -743,6 +743,59 @@ grep -q "n_synth = 200 (now 300)" "$T/stderr" && ok || bad "tune other n-synth: 
 expect_error "tune without omega 0" "" -- "$SIMS" tune --model "$T/tb.json" --aux-snapshots "$T/ta.json" --omegas 1,2 \
   --real "$T/treal.npy" --out "$T/tune4"
 [[ ! -e "$T/tune4" ]] && ok || bad "a refused tune created its run folder"
+# tune-compare: two runs side by side (the plot, the JSON rows: the lowest value over omega > 0 per budget).
+"$SIMS" tune-compare "$T/tune2" "$T/tune2/result.json" --labels "run a","run b" --out "$T/cmp/cmp.png" --json \
+  >"$T/cmp.json" 2>"$T/cmp.err" || bad "tune-compare failed: $(cat "$T/cmp.err")"
+$PY - "$T" <<'PY' && ok || bad "tune-compare outputs"
+import json, os, sys
+t = sys.argv[1]
+j = json.loads(open(t + "/cmp.json").read().splitlines()[-1])
+r = json.load(open(t + "/tune2/result.json"))
+rows = r["grid"]["rows"]
+assert [c["label"] for c in j["runs"]] == ["run a", "run b"] and os.path.getsize(t + "/cmp/cmp.png") > 5000, j
+for c in j["runs"]:
+    assert [b["budget"] for b in c["best_per_budget"]] == [256, 512], c
+    for b in c["best_per_budget"]:
+        lab = "B=%d" % b["budget"]
+        want = min(x["w2"] for x in rows if x["aux"] == lab and x["omega"] > 0)
+        assert abs(b["value"] - want) < 1e-12 and b["lo"] <= b["value"] <= b["hi"], (b, want)
+    assert c["omega0"]["value"] == [x["w2"] for x in rows if x["omega"] == 0][0], c
+PY
+expect_error "tune-compare label count" "$T/cmp2.png" -- "$SIMS" tune-compare "$T/tune2" --labels a,b --out "$T/cmp2.png"
+expect_error "tune-compare not a run" "$T/cmp3.png" -- "$SIMS" tune-compare "$T" --out "$T/cmp3.png"
+expect_error "tune-compare metrics differ" "$T/cmp4.png" -- "$SIMS" tune-compare "$T/tune" "$T/tune2" --out "$T/cmp4.png"
+
+# --- the decoder-only auxiliary (SIMS App. A) -------------------------------------
+# A decoder-only fine-tune of a U-Net: sampling shares the encoder (nfe_effective = base + half the aux
+# evaluations) and gives what two full evaluations give; a full fine-tune does not share; MLPs and other values
+# of --train are refused; a checkpoint is continued only with the same --train.
+UB="$T/ub.ckpt"
+echo '{"type":"unet","channels":3,"resolution":16,"model_channels":8,"channel_mult":[1,2],"num_blocks":1,"attn_resolutions":[8],"dropout":0}' >"$T/unet16.json"
+"$SIMS" train --data faces:size=16 --n-data 64 --budget 64 --batch 32 --net "$T/unet16.json" --out "$UB" >/dev/null 2>"$T/ub.err" \
+  || bad "tiny U-Net base: $(cat "$T/ub.err")"
+"$SIMS" synth --model "$UB" --n 32 --steps 6 --seed 1 --out "$T/us.npy" >/dev/null 2>&1 || bad "U-Net synth failed"
+"$SIMS" finetune --base "$UB" --data "$T/us.npy" --budget 64 --batch 16 --train decoder --out "$T/ud.ckpt" >/dev/null 2>"$T/ud.err" \
+  || bad "decoder finetune failed: $(cat "$T/ud.err")"
+"$SIMS" finetune --base "$UB" --data "$T/us.npy" --budget 64 --batch 16 --out "$T/uf.ckpt" >/dev/null 2>&1 || bad "full finetune failed"
+for a in ud uf; do
+  "$SIMS" sample --model "$UB" --aux "$T/$a.ckpt" --omega 1 --steps 6 --n 4 --seed 3 --out "$T/$a-s.npy" --json >"$T/$a-s.json" 2>/dev/null || bad "sample with $a failed"
+done
+"$SIMS" sample --model "$UB" --aux "$T/ud.ckpt" --omega 1 --steps 6 --n 4 --seed 3 --pair-mode sequential --out "$T/ud-q.npy" >/dev/null 2>&1 || bad "sequential sample failed"
+$PY - "$T" <<'PY' && ok || bad "decoder-only auxiliary sampling"
+import json, sys
+import numpy as np
+t = sys.argv[1]
+d = json.loads(open(t + "/ud-s.json").read().splitlines()[-1]); f = json.loads(open(t + "/uf-s.json").read().splitlines()[-1])
+assert d["shared_encoder"] is True and d["nfe"] == 22 and d["nfe_effective"] == 16.5, d
+assert f["shared_encoder"] is False and f["nfe_effective"] == 22, f
+a, b = np.load(t + "/ud-s.npy"), np.load(t + "/ud-q.npy")
+assert np.abs(a - b).max() < 1e-4 and np.abs(a - np.load(t + "/uf-s.npy")).max() > 1e-6
+PY
+expect_error "decoder on an MLP" "$T/um.ckpt" -- "$SIMS" finetune --base "$GB" --data "$T/d.npy" --budget 64 --train decoder --out "$T/um.ckpt"
+grep -q "needs a U-Net" "$T/stderr" && ok || bad "decoder on an MLP: $(cat "$T/stderr")"
+expect_error "train encoder" "$T/ue.ckpt" -- "$SIMS" finetune --base "$UB" --data "$T/us.npy" --budget 64 --train encoder --out "$T/ue.ckpt"
+expect_error "continue with other --train" "" -- "$SIMS" finetune --base "$UB" --data "$T/us.npy" --budget 128 --batch 16 --out "$T/ud.ckpt"
+grep -q "trainable" "$T/stderr" && ok || bad "continue with other --train: $(cat "$T/stderr")"
 
 # --- the shipped pairs (issue 12) ----------------------------------------------------
 # Each shipped 2D pair was chosen by `sims tune` on held-out data (seed 777) and carries how (NAME-aux.tune.json).

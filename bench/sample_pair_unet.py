@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""PyTorch side of the decoder-only auxiliary benchmark (bench/bench_decoder_aux.sh):
+SIMS sampling with EDM's Heun sampler (Karras et al. 2022, Alg. 1 without
+churn) and D = (1+w) D_base - w D_aux at every evaluation, on two U-Nets built
+like core/diffusion/unet.cpp (bench/train_unet.py's). MODE is
+  base    the base alone (1 network evaluation per sampler evaluation)
+  full    base and auxiliary each evaluated in full (2)
+  shared  the auxiliary is a decoder-only fine-tune: its encoder equals the
+          base's, which is evaluated once; then both decoders (1.5 in the
+          paper's count)
+Weights are random (the auxiliary's decoder differs from the base's): the
+timing does not depend on them. One warm-up evaluation first. Also times one
+encoder and one decoder pass over the batch (median of 5) to show their share.
+Prints {"seconds": ..., "nfe": ..., "encoder_share": ...}.
+
+usage: sample_pair_unet.py CONFIG.json N STEPS MODE THREADS
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from train_unet import EdmUnet
+
+
+def encode(net, x, sigma):
+    s, sd = sigma.reshape(-1, 1, 1, 1), net.sd
+    c_skip, c_out = sd * sd / (s * s + sd * sd), s * sd / (s * s + sd * sd).sqrt()
+    c_in, c_noise = 1 / (s * s + sd * sd).sqrt(), s.log() / 4
+    cn = c_noise.reshape(-1, 1)
+    a = cn * net.freqs[None]
+    emb = F.silu(net.emb1(F.silu(net.emb0(torch.cat([cn, a.sin(), a.cos()], 1)))))
+    h = net.conv_in(x * c_in)
+    skips = [h]
+    for st in net.enc:
+        h = net._stage(st, h, emb, False)
+        skips.append(h)
+    return x, c_skip, c_out, emb, skips
+
+
+def decode(net, enc):
+    x, c_skip, c_out, emb, skips = enc
+    skips = list(skips)
+    h = skips[-1]
+    for st in net.mid:
+        h = net._stage(st, h, emb, False)
+    for st in net.dec:
+        if not isinstance(st, torch.nn.Conv2d):
+            h = torch.cat([h, skips.pop()], 1)
+        h = net._stage(st, h, emb, True)
+    return c_skip * x + c_out * net.conv_out(F.silu(net.norm_out(h)))
+
+
+def main():
+    cfg = json.load(open(sys.argv[1]))
+    n, steps, mode, threads = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    base, aux = EdmUnet(cfg).eval(), EdmUnet(cfg).eval()
+    for p in list(base.parameters()) + list(aux.parameters()):
+        torch.nn.init.normal_(p, 0, 0.05)
+    shared_names = ("emb0", "emb1", "conv_in", "enc")
+    aux.load_state_dict({k: v for k, v in base.state_dict().items() if k.startswith(shared_names)}, strict=False)
+    omega = 1.0
+    smin, smax, rho = 0.002, 80.0, 7.0
+    t = [(smax ** (1 / rho) + i / (steps - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho for i in range(steps)]
+    t.append(0.0)
+    shape = (n, cfg["channels"], cfg["resolution"], cfg["resolution"])
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    nfe = [0.0]
+
+    def den(x, s):
+        sig = torch.full((n,), s)
+        if mode == "base":
+            nfe[0] += 1
+            return base(x, sig)
+        if mode == "full":
+            nfe[0] += 2
+            db, da = base(x, sig), aux(x, sig)
+        else:
+            nfe[0] += 1.5
+            e = encode(base, x, sig)
+            db, da = decode(base, e), decode(aux, e)
+        return (1 + omega) * db - omega * da
+
+    with torch.no_grad():
+        # The split is the network: decode(encode(x)) is its forward pass.
+        sig = torch.full((n,), 1.0)
+        assert torch.allclose(decode(base, encode(base, noise, sig)), base(noise, sig), atol=1e-5)
+        enc_t, dec_t = [], []
+        for _ in range(5):
+            a = time.perf_counter()
+            e = encode(base, noise, sig)
+            b = time.perf_counter()
+            decode(base, e)
+            enc_t.append(b - a)
+            dec_t.append(time.perf_counter() - b)
+        den(noise, t[0])  # warm-up
+        nfe[0] = 0
+        start = time.perf_counter()
+        x = noise * t[0]
+        for i in range(steps):
+            tc, tn = t[i], t[i + 1]
+            d = (x - den(x, tc)) / tc
+            xn = x + d * (tn - tc)
+            if i < steps - 1:
+                d2 = (xn - den(xn, tn)) / tn
+                xn = x + (0.5 * d + 0.5 * d2) * (tn - tc)
+            x = xn
+        secs = time.perf_counter() - start
+    e, d = statistics.median(enc_t), statistics.median(dec_t)
+    print(json.dumps({"seconds": secs, "nfe": nfe[0] / 1.0, "encoder_share": e / (e + d)}))
+
+
+if __name__ == "__main__":
+    main()
