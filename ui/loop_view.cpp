@@ -2,6 +2,7 @@
 #include "theme.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -30,6 +31,7 @@
 #include "io/npy.hpp"
 #include "experiment/json_io.hpp"
 #include "loops/diffusion_loop.hpp"
+#include "loops/mixture_loop.hpp"
 #include "message_area.hpp"
 #include "metrics/uncertainty.hpp"
 #include "sample_strip.hpp"
@@ -72,11 +74,40 @@ loops::DiffusionLoopConfig diffusion_config(const LoopPlan& p) {
   c.aux_epochs = p.aux_epochs;
   c.n_eval = p.n_eval;
   c.net.width = p.width;
-  c.net.depth = p.depth;
-  c.sampler.steps = p.steps;
   c.save_runs = std::min(p.save_runs, p.runs);
+  if (p.model == "ddpm") {
+    // The SIMS paper's Fig. 4 model: depth counts its residual blocks; its schedule (T = 40), batch and
+    // ancestral sampler are the model's own.
+    c.model = loops::LoopModel::Ddpm;
+    c.ddpm_blocks = p.depth;
+  } else if (p.model == "edm") {
+    c.net.depth = p.depth;
+    c.sampler.steps = p.steps;
+  } else {
+    throw InputError("unknown 2D model '" + p.model + "' (edm or ddpm)");
+  }
   return c;
 }
+
+loops::MixtureLoopConfig mixture_config(const LoopPlan& p) {
+  loops::MixtureLoopConfig c;
+  c.kind = p.kind;
+  c.grid = p.grid;
+  c.mode_std = p.mode_std;
+  c.n_real = p.n_real;
+  c.n_synth = p.n_synth;
+  c.generations = p.generations;
+  c.runs = p.runs;
+  c.bias = p.bias;
+  c.n_eval = p.n_eval;
+  c.seed = p.seed;
+  return c;
+}
+
+// The mixture family's metrics, in table order, with their names for people.
+const std::vector<std::pair<std::string, QString>> kMixtureMetrics = {
+    {"modes", "modes"}, {"recall", "recall"}, {"precision", "precision"}, {"variance", "variance"},
+    {"modal_variance", "modal var."}, {"components", "components"}};
 
 SampleSet points_of(const at::Tensor& t) {
   SampleSet s;
@@ -93,7 +124,9 @@ const QColor kStandard(60, 100, 170), kSimsColour(214, 82, 48), kGaussian(60, 15
 
 std::string LoopPlan::training_label() const {
   if (family == "gaussian") return "Gaussian λ=" + fmt(bias);
-  return sims ? "SIMS ω=" + fmt(omega) : std::string("standard");
+  if (family == "mixture") return "mixture λ=" + fmt(bias);
+  const std::string t = sims ? "SIMS ω=" + fmt(omega) : std::string("standard");
+  return model == "ddpm" ? "DDPM " + t : t;
 }
 
 std::string LoopPlan::label() const {
@@ -103,6 +136,17 @@ std::string LoopPlan::label() const {
 
 std::string LoopPlan::summary() const {
   std::ostringstream s;
+  if (family == "mixture") {
+    s << "Gaussian-mixture loop (MAD paper App. C, Fig. 11-12): p_r has " << grid * grid << " modes N(c_j, " << fmt(mode_std)
+      << "² I) on a " << grid << "×" << grid << " grid of spacing 2; " << runs << " runs × " << generations
+      << " generations; each generation fits a " << grid * grid << "-component mixture by EM to ";
+    if (kind == loops::LoopKind::FullySynthetic) s << n_synth << " samples of the previous fit";
+    else s << (kind == loops::LoopKind::Augment ? "the first real set" : "fresh real data") << " (" << n_real << ") + " << n_synth
+           << " synthetic";
+    s << " (λ = " << fmt(bias) << "; a component with under 2 points of the data is dropped: its mode is lost). Scored on "
+      << n_eval << " samples per run: real modes covered, recall and precision (higher is better), variances.";
+    return s.str();
+  }
   if (family == "gaussian") {
     s << "Gaussian loop (MAD paper, closed form): " << runs << " runs × " << generations << " generations; each generation "
       << "fits mean and covariance to ";
@@ -114,8 +158,13 @@ std::string LoopPlan::summary() const {
     s << " (D = " << dim << ", λ = " << fmt(bias) << "). Distance: closed-form W2 to N(0, I).";
     return s.str();
   }
-  s << "2D diffusion loop on '" << data << "': per generation, " << runs << " MLPs (" << width << "×" << depth
-    << ") are trained from scratch for " << fmt(base_epochs) << " epochs on ";
+  s << "2D diffusion loop on '" << data << "': per generation, " << runs;
+  if (model == "ddpm")
+    s << " DDPM ε-MLPs (the SIMS paper's Fig. 4 model: " << depth << " residual blocks × " << width
+      << ", cosine schedule, 40 steps, ancestral sampler)";
+  else
+    s << " MLPs (" << width << "×" << depth << ")";
+  s << " are trained from scratch for " << fmt(base_epochs) << " epochs on ";
   if (kind == loops::LoopKind::FullySynthetic) s << "the previous generation's " << n_synth << " synthetic points";
   else s << (kind == loops::LoopKind::Augment ? "the first " : "") << n_real << (kind == loops::LoopKind::Fresh ? " fresh" : "")
          << " real + " << n_synth << " synthetic points";
@@ -130,7 +179,8 @@ QString LoopView::export_caption() const {
   // The run shown, then the previous run drawn dashed.
   auto settings = [](const LoopPlan& p) {
     QString c = QString::fromStdString(p.summary());
-    if (p.family == "diffusion2d") return c + QString(" Sampler: heun, %1 steps; seed %2.").arg(p.steps).arg(p.seed);
+    if (p.family == "diffusion2d" && p.model == "edm")
+      return c + QString(" Sampler: heun, %1 steps; seed %2.").arg(p.steps).arg(p.seed);
     return c + QString(" Seed %1.").arg(p.seed);
   };
   QString c = settings(running_);
@@ -141,6 +191,21 @@ QString LoopView::export_caption() const {
 
 std::string LoopOutcome::to_csv() const {
   std::ostringstream s;
+  if (is_mixture()) {
+    s << "generation";
+    for (const auto& m : kMixtureMetrics) s << "," << m.first << "_mean," << m.first << "_lo," << m.first << "_hi";
+    s << "\n";
+    for (const LoopGeneration& r : generations) {
+      s << r.generation;
+      for (const auto& m : kMixtureMetrics) {
+        const auto it = r.mixture.find(m.first);
+        const metrics::Estimate e = it == r.mixture.end() ? metrics::Estimate{} : it->second;
+        s << "," << csv_num(e.value) << "," << csv_num(e.lo) << "," << csv_num(e.hi);
+      }
+      s << "\n";
+    }
+    return s.str();
+  }
   s << "generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median,w2_base_mean,seconds\n";
   for (size_t g = 0; g < generations.size(); ++g) {
     const LoopGeneration& r = generations[g];
@@ -191,7 +256,43 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
     }
     return out;
   }
-  if (p.family != "diffusion2d") throw InputError("unknown loop family '" + p.family + "' (diffusion2d or gaussian)");
+  if (p.family == "mixture") {
+    const loops::MixtureLoopConfig c = mixture_config(p);
+    loops::validate(c);
+    out.metric = "modes";
+    const auto start = std::chrono::steady_clock::now();
+    const loops::MixtureLoopResult r = loops::run_mixture_loop(c, [&](int gen) {
+      ctx.progress(gen / G, "generation " + std::to_string(gen) + "/" + std::to_string(p.generations));
+      return !ctx.cancelled();
+    });
+    const double per = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / G;
+    for (size_t g = 0; g < r.mean.at("modes").size(); ++g) {
+      LoopGeneration lg;
+      lg.generation = static_cast<int>(g + 1);
+      lg.w2_mean = lg.w2_median = lg.trace_mean = lg.trace_median = std::nan("");
+      lg.seconds = per;
+      for (const auto& m : kMixtureMetrics) {
+        metrics::Estimate e;
+        e.value = r.mean.at(m.first)[g];
+        e.lo = r.lo.at(m.first)[g];
+        e.hi = r.hi.at(m.first)[g];
+        e.method = "t";
+        lg.mixture[m.first] = e;
+      }
+      // Run 1's fit at the snapshot generations, as points (1,000 samples with the loop's bias).
+      const auto snap = std::find(r.snapshot_generations.begin(), r.snapshot_generations.end(), lg.generation);
+      if (snap != r.snapshot_generations.end()) {
+        const auto k = static_cast<size_t>(snap - r.snapshot_generations.begin());
+        lg.samples = points_of(loops::sample_mixture(r.snapshots.at(k), 1000, c.bias, 99));
+        lg.saved_runs = 1;
+      }
+      out.generations.push_back(lg);
+      if (on_generation) on_generation(lg);
+    }
+    return out;
+  }
+  if (p.family != "diffusion2d")
+    throw InputError("unknown loop family '" + p.family + "' (diffusion2d, gaussian or mixture)");
   const loops::DiffusionLoopConfig cfg = diffusion_config(p);
   loops::validate(cfg);
   out.metric = loops::loop_metric_name(cfg);
@@ -249,6 +350,14 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   family_->setObjectName("loopFamily");
   family_->addItem("diffusion2d (2D diffusion models)", "diffusion2d");
   family_->addItem("gaussian (closed-form fit)", "gaussian");
+  family_->addItem("mixture (EM fits)", "mixture");
+  model_ = new QComboBox(box);
+  model_->setObjectName("loopModel");
+  model_->addItem("EDM MLP (Heun sampler)", "edm");
+  model_->addItem("DDPM ε-MLP (SIMS paper Fig. 4)", "ddpm");
+  model_->setToolTip("edm: the project's EDM MLP, trained and sampled as EDM does; ddpm: the SIMS paper's own Fig. 4 "
+                     "model (ε-prediction, residual blocks, cosine schedule with 40 steps, ancestral sampler, batch "
+                     "2048, learning rate decayed linearly to 1 %)");
   kind_ = new QComboBox(box);
   kind_->setObjectName("loopKind");
   kind_->addItem("fully synthetic", "fully-synthetic");
@@ -278,6 +387,14 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   memory_->setToolTip("Each synthetic sample from one of the last K fits, chosen at random (MAD Fig. 33); 1: the "
                       "previous fit");
   seed_ = spin(0, 1 << 30, 1, "loopSeed");
+  grid_ = spin(1, 10, 1, "loopGrid");
+  grid_->setToolTip("Modes per side of the square grid (5: the 25-mode set of MAD Fig. 11)");
+  mode_std_ = new QDoubleSpinBox(box);
+  mode_std_->setObjectName("loopModeStd");
+  mode_std_->setRange(0.01, 1.0);
+  mode_std_->setDecimals(3);
+  mode_std_->setSingleStep(0.01);
+  mode_std_->setToolTip("Standard deviation s of each mode N(c_j, s² I); the modes are 2 apart");
   omega_ = new QDoubleSpinBox(box);
   omega_->setObjectName("loopOmega");
   omega_->setRange(-5, 20);
@@ -295,21 +412,25 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   bias_->setToolTip("Sampling bias λ: sample N(μ, λΣ)");
   add("family", family_);
   add("loop", kind_);
-  add("pool", pool_);
+  add("pool", pool_, &pooled_);
   add("generations", generations_);
   add("runs", runs_);
   add("real |D_r|", n_real_);
   add("synthetic |D_s|", n_synth_);
   add("seed", seed_);
   add("p_r", data_, &diffusion_only_);
+  add("model", model_, &diffusion_only_);
   add("training", algorithm_, &diffusion_only_);
   add("ω", omega_, &sims_only_);
   add("epochs", base_epochs_, &diffusion_only_);
   add("MLP width", width_, &diffusion_only_);
-  add("depth", depth_, &diffusion_only_);
+  depth_label_ = add_field("depth", depth_);
+  diffusion_only_.push_back(depth_label_), diffusion_only_.push_back(depth_);
   add("dimension D", dim_, &gaussian_only_);
-  add("bias λ", bias_, &gaussian_only_);
+  add("bias λ", bias_, &biased_);
   add("memory K", memory_, &gaussian_only_);
+  add("modes per side", grid_, &mixture_only_);
+  add("mode std s", mode_std_, &mixture_only_);
 
   overlay_ = new QCheckBox("overlay the previous run", this);
   overlay_->setObjectName("loopOverlay");
@@ -370,11 +491,11 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   verdict_->setWordWrap(true);
   body()->addWidget(verdict_);
 
-  for (QComboBox* c : {family_, kind_, pool_, data_, algorithm_})
+  for (QComboBox* c : {family_, kind_, pool_, data_, algorithm_, model_})
     connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, &LoopView::update_controls);
-  for (QSpinBox* s : {generations_, runs_, n_real_, n_synth_, width_, depth_, dim_, memory_, seed_})
+  for (QSpinBox* s : {generations_, runs_, n_real_, n_synth_, width_, depth_, dim_, memory_, seed_, grid_})
     connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &LoopView::describe);
-  for (QDoubleSpinBox* s : {omega_, base_epochs_, bias_})
+  for (QDoubleSpinBox* s : {omega_, base_epochs_, bias_, mode_std_})
     connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &LoopView::describe);
 
   set_plan(LoopPlan{});
@@ -407,6 +528,7 @@ LoopPlan LoopView::plan() const {
   p.n_synth = n_synth_->value();
   p.seed = static_cast<uint64_t>(seed_->value());
   p.data = data_->currentText().toStdString();
+  p.model = model_->currentData().toString().toStdString();
   p.sims = algorithm_->currentData().toBool();
   p.omega = omega_->value();
   p.base_epochs = base_epochs_->value();
@@ -415,6 +537,9 @@ LoopPlan LoopView::plan() const {
   p.dim = dim_->value();
   p.bias = bias_->value();
   p.memory = memory_->value();
+  if (p.family == "mixture") p.accumulate = false;
+  p.grid = grid_->value();
+  p.mode_std = mode_std_->value();
   // Budgets that keep the defaults quick: the SIMS auxiliary and the scored
   // set follow the data size.
   p.n_aux = std::max<int64_t>(p.n_real, 200);
@@ -432,6 +557,7 @@ void LoopView::set_plan(const LoopPlan& p) {
   n_synth_->setValue(static_cast<int>(p.n_synth));
   seed_->setValue(static_cast<int>(p.seed));
   data_->setCurrentText(QString::fromStdString(p.data));
+  model_->setCurrentIndex(std::max(0, model_->findData(QString::fromStdString(p.model))));
   algorithm_->setCurrentIndex(p.sims ? 1 : 0);
   omega_->setValue(p.omega);
   base_epochs_->setValue(p.base_epochs);
@@ -440,14 +566,22 @@ void LoopView::set_plan(const LoopPlan& p) {
   dim_->setValue(static_cast<int>(p.dim));
   bias_->setValue(p.bias);
   memory_->setValue(static_cast<int>(p.memory));
+  grid_->setValue(static_cast<int>(p.grid));
+  mode_std_->setValue(p.mode_std);
   update_controls();
 }
 
 void LoopView::update_controls() {
-  const bool diffusion = family_->currentData().toString() == "diffusion2d";
+  const QString family = family_->currentData().toString();
+  const bool diffusion = family == "diffusion2d";
   for (QWidget* w : diffusion_only_) w->setVisible(diffusion);
-  for (QWidget* w : gaussian_only_) w->setVisible(!diffusion);
+  for (QWidget* w : gaussian_only_) w->setVisible(family == "gaussian");
+  for (QWidget* w : mixture_only_) w->setVisible(family == "mixture");
+  for (QWidget* w : biased_) w->setVisible(!diffusion);
+  for (QWidget* w : pooled_) w->setVisible(family != "mixture");  // the mixture loop keeps the last set only
   for (QWidget* w : sims_only_) w->setVisible(diffusion && algorithm_->currentData().toBool());
+  // The DDPM model's depth is its number of residual blocks.
+  depth_label_->setText(model_->currentData().toString() == "ddpm" ? "residual blocks" : "depth");
   describe();
 }
 
@@ -464,6 +598,7 @@ void LoopView::describe() {
 engine::JobFn LoopView::prepare_job() {
   const LoopPlan p = plan();
   if (p.family == "diffusion2d") loops::validate(diffusion_config(p));
+  if (p.family == "mixture") loops::validate(mixture_config(p));
   auto work = std::make_unique<QTemporaryDir>();
   if (!work->isValid()) throw IoError("cannot create a temporary run folder");
   work_ = std::move(work);
@@ -471,37 +606,56 @@ engine::JobFn LoopView::prepare_job() {
   running_ = p;
   current_ = {};
   current_.label = p.label();
-  current_.metric = p.family == "gaussian" ? "w2_closed_form" : loops::loop_metric_name(diffusion_config(p));
+  const bool mixture = p.family == "mixture";
+  current_.metric = mixture ? "modes" : p.family == "gaussian" ? "w2_closed_form" : loops::loop_metric_name(diffusion_config(p));
   for (QWidget* r : rows_) delete r;
   rows_.clear();
-  QStringList cols{"generation", "W2 mean", "± 95 % CI", "median", "ratio", "tr Σ mean"};
-  if (p.sims) cols << "W2 of base";
-  cols << "seconds";
+  QStringList cols;
+  if (mixture) {
+    cols << "generation" << "modes" << "± 95 % CI" << "recall" << "± 95 % CI" << "precision" << "variance"
+         << "modal var." << "components" << "seconds";
+  } else {
+    cols << "generation" << "W2 mean" << "± 95 % CI" << "median" << "ratio" << "tr Σ mean";
+    if (p.sims) cols << "W2 of base";
+    cols << "seconds";
+  }
   set_columns(table_, cols);
   dist_chart_->clear();
   ratio_chart_->clear();
   const bool diffusion = p.family == "diffusion2d";
-  // gaussian p_r: W2 between a Gaussian fitted to the samples and p_r; other p_r: exact empirical W2.
-  const QString metric = !diffusion ? "W2 (closed form)" : p.data == "gaussian" ? "W2 (Gaussian fit)" : "W2 (exact)";
-  dist_chart_->set_y_title(metric);
-  dist_chart_->set_title(p.runs > 1 ? QString("W2 to p_r, mean of %1 runs (lower is better)").arg(p.runs)
-                                    : QString("W2 to p_r (lower is better)"));
+  const QString runs = p.runs > 1 ? QString(", mean of %1 runs").arg(p.runs) : QString();
+  if (mixture) {
+    dist_chart_->set_title(QString("Real modes covered%1 (higher is better)").arg(runs));
+    dist_chart_->set_y_title(QString("modes covered (of %1)").arg(p.grid * p.grid));
+    ratio_chart_->set_title(QString("Recall%1 (higher is better)").arg(runs));
+    ratio_chart_->set_y_title("recall (k-NN, k = 3)");
+  } else {
+    // gaussian p_r: W2 between a Gaussian fitted to the samples and p_r; other p_r: exact empirical W2.
+    dist_chart_->set_y_title(!diffusion ? "W2 (closed form)" : p.data == "gaussian" ? "W2 (Gaussian fit)" : "W2 (exact)");
+    dist_chart_->set_title(QString("W2 to p_r%1 (lower is better)").arg(runs));
+    ratio_chart_->set_title("Ratio to generation 1");
+    ratio_chart_->set_y_title("E[dist(G^t)] / E[dist(G^1)]");
+  }
   overlaid_.clear();
   if (overlay_->isChecked()) add_overlays(p);
   const QColor colour = !diffusion ? kGaussian : p.sims ? kSimsColour : kStandard;
   // Legends name the training; the loop kind is in the settings (and in an overlay's label when it differs).
   const QString label = QString::fromStdString(p.training_label());
-  dist_series_ = dist_chart_->add_series(label, colour, false, diffusion);
-  ratio_series_ = ratio_chart_->add_series(label, colour);
-  if (diffusion) {
+  dist_series_ = dist_chart_->add_series(label, colour, false, diffusion || mixture);
+  ratio_series_ = ratio_chart_->add_series(label, colour, false, mixture);
+  if (diffusion || mixture) {
     reference_ = {};
-    at::Tensor ref = data::sample_toy2d(data::Toy2dSpec::named(p.data), 1500, 777).to(at::kFloat).contiguous();
+    at::Tensor ref = mixture ? loops::sample_mixture(loops::mixture_truth(mixture_config(p)), 1500, 1.0, 777)
+                             : data::sample_toy2d(data::Toy2dSpec::named(p.data), 1500, 777);
+    ref = ref.to(at::kFloat).contiguous();
     reference_.shape = {2};
     reference_.data.assign(ref.data_ptr<float>(), ref.data_ptr<float>() + ref.numel());
     const QRectF b = bounds_of({&reference_});
     bounds_ = QRectF(b.center().x() - b.width() * 0.7, b.center().y() - b.height() * 0.7, b.width() * 1.4, b.height() * 1.4);
-    rows_note_ = QString(": the points of %1 of the %2 runs per generation (grey: p_r = '%3'); newest at the bottom")
-                     .arg(std::min(p.save_runs, p.runs)).arg(p.runs).arg(QString::fromStdString(p.data));
+    rows_note_ = mixture ? QString(": run 1's fitted mixture drawn at generations 1, G/10 and G (grey: p_r's %1 modes)")
+                               .arg(p.grid * p.grid)
+                         : QString(": the points of %1 of the %2 runs per generation (grey: p_r = '%3'); newest at the bottom")
+                               .arg(std::min(p.save_runs, p.runs)).arg(p.runs).arg(QString::fromStdString(p.data));
   } else {
     rows_note_ = ": the Gaussian family keeps no samples; each row gives the fit's distance and tr Σ (p_r = N(0, I): tr Σ = D)";
   }
@@ -516,7 +670,7 @@ void LoopView::add_overlays(const LoopPlan& now) {
   for (size_t i = 0; i < earlier_.size(); ++i) {
     const LoopOutcome& o = earlier_[i].outcome;
     const LoopPlan& was = earlier_[i].plan;
-    if (o.generations.empty()) continue;
+    if (o.generations.empty() || (was.family == "mixture") != (now.family == "mixture")) continue;  // other metrics
     overlaid_.push_back(was);
     const bool same_loop = was.family == now.family && was.kind == now.kind && was.data == now.data;
     const size_t age = earlier_.size() - 1 - i;  // 0: the previous run
@@ -527,8 +681,14 @@ void LoopView::add_overlays(const LoopPlan& now) {
     const int d = dist_chart_->add_series(label, colour, true);
     const int r = ratio_chart_->add_series(label, colour, true);
     for (size_t g = 0; g < o.generations.size(); ++g) {
-      dist_chart_->append(d, o.generations[g].generation, o.generations[g].w2_mean);
-      ratio_chart_->append(r, o.generations[g].generation, o.ratio(g));
+      const LoopGeneration& og = o.generations[g];
+      if (o.is_mixture()) {
+        dist_chart_->append(d, og.generation, og.mixture.at("modes").value);
+        ratio_chart_->append(r, og.generation, og.mixture.at("recall").value);
+      } else {
+        dist_chart_->append(d, og.generation, og.w2_mean);
+        ratio_chart_->append(r, og.generation, o.ratio(g));
+      }
     }
   }
 }
@@ -542,21 +702,45 @@ static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t ru
 void LoopView::add_generation(const LoopGeneration& gen) {
   current_.generations.push_back(gen);
   const size_t i = current_.generations.size() - 1;
-  const double ratio = current_.ratio(i);
-  const metrics::Estimate d = generation_distance(gen, running_.runs);
-  const bool has_ci = d.has_interval();
-  dist_chart_->append(dist_series_, gen.generation, gen.w2_mean, d.lo, d.hi);
-  ratio_chart_->append(ratio_series_, gen.generation, ratio);
-
-  // Table row.
   auto cell = [](double v, int digits = 4) {
     return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–");
   };
-  QStringList cells{QString::number(gen.generation), cell(gen.w2_mean), has_ci ? cell(d.half_width(), 3) : QString("–"), cell(gen.w2_median),
-                    cell(ratio, 3), cell(gen.trace_mean)};
-  if (running_.sims) cells << cell(gen.w2_base_mean);
-  cells << (gen.seconds > 0 ? QString::number(gen.seconds, 'f', 2) : QString("–"));
-  set_row(table_, table_->rowCount(), cells);
+  auto half = [&](const metrics::Estimate& e) { return e.has_interval() ? cell(e.half_width(), 2) : QString("–"); };
+  QString t;
+  if (current_.is_mixture()) {
+    const auto& m = gen.mixture;
+    const metrics::Estimate modes = m.at("modes"), recall = m.at("recall");
+    dist_chart_->append(dist_series_, gen.generation, modes.value, modes.lo, modes.hi);
+    ratio_chart_->append(ratio_series_, gen.generation, recall.value, recall.lo, recall.hi);
+    set_row(table_, table_->rowCount(),
+            {QString::number(gen.generation), cell(modes.value, 3), half(modes), cell(recall.value, 3), half(recall),
+             cell(m.at("precision").value, 3), cell(m.at("variance").value, 3), cell(m.at("modal_variance").value, 3),
+             cell(m.at("components").value, 3), QString::number(gen.seconds, 'f', 3)});
+    // Variances and precision are in the table; the row keeps to what fits beside the drawn fit.
+    t = QString("<b>Generation %1</b> · modes %2 ± %3 of %4 · recall %5 ± %6")
+            .arg(gen.generation)
+            .arg(cell(modes.value, 3), half(modes))
+            .arg(running_.grid * running_.grid)
+            .arg(cell(recall.value, 3), half(recall));
+  } else {
+    const double ratio = current_.ratio(i);
+    const metrics::Estimate d = generation_distance(gen, running_.runs);
+    const bool has_ci = d.has_interval();
+    dist_chart_->append(dist_series_, gen.generation, gen.w2_mean, d.lo, d.hi);
+    ratio_chart_->append(ratio_series_, gen.generation, ratio);
+    QStringList cells{QString::number(gen.generation), cell(gen.w2_mean), has_ci ? cell(d.half_width(), 3) : QString("–"),
+                      cell(gen.w2_median), cell(ratio, 3), cell(gen.trace_mean)};
+    if (running_.sims) cells << cell(gen.w2_base_mean);
+    cells << (gen.seconds > 0 ? QString::number(gen.seconds, 'f', 2) : QString("–"));
+    set_row(table_, table_->rowCount(), cells);
+    t = QString("<b>Generation %1</b> · W2 %2%3 · ratio %4 · tr Σ %5")
+            .arg(gen.generation)
+            .arg(cell(gen.w2_mean, 3))
+            .arg(has_ci ? " ± " + cell(d.half_width(), 2) + " (95 % CI)" : QString())
+            .arg(cell(ratio, 3))
+            .arg(cell(gen.trace_mean, 3));
+    if (gen.seconds > 0) t += " " + toned(QString("· %1 s").arg(gen.seconds, 0, 'f', 1), Tone::Faint);
+  }
   table_->scrollToBottom();
 
   // Generation row: its numbers, then the saved runs' points.
@@ -568,13 +752,7 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   fv->setSpacing(2);
   auto* text = new QLabel(frame);
   text->setTextFormat(Qt::RichText);
-  QString t = QString("<b>Generation %1</b> · W2 %2%3 · ratio %4 · tr Σ %5")
-                  .arg(gen.generation)
-                  .arg(cell(gen.w2_mean, 3))
-                  .arg(has_ci ? " ± " + cell(d.half_width(), 2) + " (95 % CI)" : QString())
-                  .arg(cell(ratio, 3))
-                  .arg(cell(gen.trace_mean, 3));
-  if (gen.seconds > 0) t += " " + toned(QString("· %1 s").arg(gen.seconds, 0, 'f', 1), Tone::Faint);
+  text->setWordWrap(true);
   text->setText(t);
   fv->addWidget(text);
   if (gen.saved_runs > 0) {
@@ -586,7 +764,8 @@ void LoopView::add_generation(const LoopGeneration& gen) {
       SampleSet one;
       one.shape = {2};
       one.data.assign(gen.samples.data.begin() + 2 * per * k, gen.samples.data.begin() + 2 * per * (k + 1));
-      strip->add_points_cell(one, reference_, bounds_, colour, 224, QString("run %1").arg(k + 1));
+      strip->add_points_cell(one, reference_, bounds_, colour, 224,
+                             current_.is_mixture() ? QString("run 1's fit") : QString("run %1").arg(k + 1));
     }
     fv->addWidget(strip);
   }
@@ -616,6 +795,20 @@ QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const Loo
   *better = false;
   if (now.generations.empty()) return {};
   const size_t g = now.generations.size();
+  if (now.is_mixture()) {
+    // Modes and recall at the end against generation 1 (each a 95 % t interval over runs; higher is better).
+    const LoopGeneration &first = now.generations.front(), &last = now.generations.back();
+    auto est = [](const LoopGeneration& x, const char* k) { return QString::fromStdString(x.mixture.at(k).text(2)); };
+    const metrics::Estimate lost = metrics::difference(first.mixture.at("modes"), last.mixture.at("modes"));
+    QString v = QString("At generation %1: %2 of %3 real modes covered (generation 1: %4), recall %5 (generation 1: %6)")
+                    .arg(g)
+                    .arg(est(last, "modes"))
+                    .arg(now_plan.grid * now_plan.grid)
+                    .arg(est(first, "modes"), est(last, "recall"), est(first, "recall"));
+    if (g > 1 && metrics::significant(lost) && lost.value > 0) v += QString(": the loop lost %1 modes").arg(lost.value, 0, 'f', 1);
+    else if (g > 1) v += ": no significant loss of modes";
+    return v + QString(" (95 % t intervals over %1 runs; higher is better).").arg(now_plan.runs);
+  }
   const metrics::Estimate a = final_distance(now, now_plan.runs);
   const QString where = QString("At generation %1").arg(g);
   const QString how = QString("95 % t intervals over %1 runs; lower is better").arg(now_plan.runs);
@@ -651,10 +844,17 @@ void LoopView::job_ended(engine::JobState s) {
     messages()->warning("loop cancelled after " + got);
     return;
   }
-  set_status(QString("Done: %1 · E[dist(G^t)]/E[dist(G^1)] at the end: %2")
-                 .arg(got)
-                 .arg(current_.generations.empty() ? QString("–")
-                                                   : QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3)));
+  if (current_.is_mixture())
+    set_status(QString("Done: %1 · modes covered at the end: %2")
+                   .arg(got)
+                   .arg(current_.generations.empty()
+                            ? QString("–")
+                            : QString::number(current_.generations.back().mixture.at("modes").value, 'f', 1)));
+  else
+    set_status(QString("Done: %1 · E[dist(G^t)]/E[dist(G^1)] at the end: %2")
+                   .arg(got)
+                   .arg(current_.generations.empty() ? QString("–")
+                                                     : QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3)));
   messages()->info("loop finished: " + got);
   bool better = false;
   const Earlier* last = earlier_.empty() ? nullptr : &earlier_.back();

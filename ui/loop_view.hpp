@@ -11,6 +11,7 @@
 #pragma once
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "analysis_tab.hpp"
 #include "engine/job_runner.hpp"
 #include "loops/gaussian_loop.hpp"
+#include "metrics/uncertainty.hpp"
 #include "sample_view.hpp"
 
 #include "widgets_fwd.hpp"
@@ -31,7 +33,7 @@ class AnalysisChart;
 class MessageArea;
 
 struct LoopPlan {
-  std::string family = "diffusion2d";  // diffusion2d | gaussian
+  std::string family = "diffusion2d";  // diffusion2d | gaussian | mixture
   // The defaults are the SIMS paper's Fig. 4 setting in miniature (synthetic augmentation, |D_r| = |D_s| =
   // 1000, ω = 1), where its claim shows: standard training drifts away from p_r, SIMS keeps the distance flat.
   loops::LoopKind kind = loops::LoopKind::Augment;
@@ -40,6 +42,7 @@ struct LoopPlan {
   int64_t n_real = 1000, n_synth = 1000;
   uint64_t seed = 0;
   // diffusion2d
+  std::string model = "edm";           // edm: EDM MLP, Heun | ddpm: the SIMS paper's Fig. 4 ε-MLP (depth = its blocks)
   std::string data = "gaussian";       // p_r: a built-in 2D data set
   bool sims = false;                   // SIMS training (Algorithm 1) instead of standard
   double omega = 1.0;
@@ -48,9 +51,12 @@ struct LoopPlan {
   int64_t width = 64, depth = 3;
   int steps = 18;
   int64_t save_runs = 4;
-  // gaussian
+  // gaussian (and bias: mixture too)
   int64_t dim = 2;
   double bias = 1.0;
+  // mixture: grid x grid modes N(c_j, s^2 I), spacing 2 (MAD App. C.1)
+  int64_t grid = 5;
+  double mode_std = 0.1;
   int64_t memory = 1;                  // synthetic samples from the last K fits (MAD Fig. 33)
 
   // One line for people: what the job does.
@@ -66,15 +72,20 @@ struct LoopGeneration {
   double w2_std = std::numeric_limits<double>::quiet_NaN();       // over runs (diffusion2d)
   double w2_base_mean = std::numeric_limits<double>::quiet_NaN(); // SIMS: the base model's samples S
   SampleSet samples;   // diffusion2d: saved runs' points, shape {2}, [save_runs * n_eval] rows
-  int saved_runs = 0;
+  int saved_runs = 0;   // mixture: 1 at the generations whose fit (run 1) is drawn, its samples in `samples`
+  // mixture: modes, recall, precision, variance, modal_variance, components, each a mean over runs with its
+  // 95 % t interval. The family has no W2: w2_* stay NaN.
+  std::map<std::string, metrics::Estimate> mixture;
 };
 
 struct LoopOutcome {
-  std::string metric;  // w2_gaussian_fit | w2_empirical | w2_closed_form
+  std::string metric;  // w2_gaussian_fit | w2_empirical | w2_closed_form | modes (mixture: higher is better)
   std::string label;
   std::vector<LoopGeneration> generations;
   double ratio(size_t g) const { return generations[g].w2_mean / generations[0].w2_mean; }
-  // generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median,w2_base_mean,seconds
+  bool is_mixture() const { return metric == "modes"; }
+  // generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median,w2_base_mean,seconds; the mixture family:
+  // generation, then NAME_mean,NAME_lo,NAME_hi for each of its metrics
   std::string to_csv() const;
 };
 
@@ -129,10 +140,11 @@ class LoopView final : public AnalysisTab {
   static QString overlay_name(size_t age);  // "previous", "2 runs ago", …
 
   std::unique_ptr<QTemporaryDir> work_;
-  QComboBox *family_, *kind_, *pool_, *data_, *algorithm_;
-  QSpinBox *generations_, *runs_, *n_real_, *n_synth_, *width_, *depth_, *dim_, *memory_, *seed_;
-  QDoubleSpinBox *omega_, *base_epochs_, *bias_;
-  std::vector<QWidget*> diffusion_only_, gaussian_only_, sims_only_;
+  QComboBox *family_, *kind_, *pool_, *data_, *algorithm_, *model_;
+  QSpinBox *generations_, *runs_, *n_real_, *n_synth_, *width_, *depth_, *dim_, *memory_, *seed_, *grid_;
+  QDoubleSpinBox *omega_, *base_epochs_, *bias_, *mode_std_;
+  std::vector<QWidget*> diffusion_only_, gaussian_only_, sims_only_, biased_, mixture_only_, pooled_;
+  QLabel* depth_label_ = nullptr;
   QCheckBox* overlay_;
   QLabel* rows_title_;
   QLabel* verdict_;

@@ -116,6 +116,12 @@ const std::vector<std::string> kMetrics = {"variance", "modal_variance", "modes"
 
 }  // namespace
 
+at::Tensor sample_mixture(const Mixture2d& m, int64_t n, double lambda, uint64_t seed) {
+  if (m.living() == 0 || n < 0) throw InputError("cannot sample a mixture without components");
+  std::mt19937_64 rng(seed);
+  return to_tensor(sample(m, n, lambda, rng));
+}
+
 Mixture2d farthest_point_start(const std::vector<Pt>& x, int64_t k, size_t first) {
   if (x.empty() || k < 1) throw InputError("a mixture start needs points and at least one component");
   double mx = 0, vx = 0;

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/Tensor.h>
 #include <nlohmann/json.hpp>
 
 #include "experiment/settings.hpp"
@@ -60,6 +61,9 @@ struct Mixture2d {
   double modal_variance() const;  // mean tr Sigma_k over living components
   nlohmann::json to_json() const;
 };
+
+// n points [n, 2] (float64) of m with every covariance scaled by lambda, from `seed` (for pictures of a fit).
+at::Tensor sample_mixture(const Mixture2d& m, int64_t n, double lambda, uint64_t seed);
 
 // The real distribution of a configuration, as a mixture.
 Mixture2d mixture_truth(const MixtureLoopConfig& cfg);

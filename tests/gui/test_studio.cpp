@@ -1290,6 +1290,94 @@ class StudioTest : public QObject {
     w_->tabs()->setCurrentIndex(0);
   }
 
+  // The mixture family (MAD App. C): modes and recall per generation with their intervals, the fits drawn, the
+  // verdict on lost modes; a W2 run is not overlaid on its charts (other metrics).
+  void loopMixtureFamily() {
+    w_->tabs()->setCurrentWidget(w_->loop_view());
+    LoopView* l = w_->loop_view();
+    LoopPlan p;
+    p.family = "mixture";
+    p.kind = loops::LoopKind::FullySynthetic;
+    p.grid = 3;
+    p.mode_std = 0.1;
+    p.generations = 20;
+    p.runs = 6;
+    p.n_real = 60;
+    p.n_synth = 30;
+    l->set_plan(p);
+    QCOMPARE(l->plan().family, std::string("mixture"));
+    QCOMPARE(l->plan().grid, int64_t(3));
+    QVERIFY(l->findChild<QSpinBox*>("loopGrid")->isVisible());
+    QVERIFY(!l->findChild<QComboBox*>("loopModel")->isVisible());
+    QVERIFY(!l->findChild<QComboBox*>("loopPool")->isVisible());
+    QVERIFY(l->findChild<QDoubleSpinBox*>("loopBias")->isVisible());
+    QSignalSpy done(l, &LoopView::finished);
+    l->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 60000);
+    QCOMPARE(l->job()->state(), engine::JobState::Finished);
+    const auto& o = l->outcome();
+    QVERIFY(o.is_mixture());
+    QCOMPARE(o.generations.size(), size_t(20));
+    QCOMPARE(l->table()->rowCount(), 20);
+    // Generation 1 is fitted to the real set: all 9 well-separated modes; 30 synthetic points per generation lose some.
+    const metrics::Estimate first = o.generations.front().mixture.at("modes"), last = o.generations.back().mixture.at("modes");
+    QCOMPARE(first.value, 9.0);
+    QVERIFY2(last.value < first.value, qPrintable(QString::number(last.value)));
+    QVERIFY(last.has_interval() && last.lo <= last.value && last.value <= last.hi);
+    QVERIFY(o.generations.front().mixture.at("recall").value > o.generations.back().mixture.at("recall").value);
+    // Charts: no overlay of the earlier W2 runs; modes with a band, recall on the second chart.
+    AnalysisChart* d = l->distance_chart();
+    QCOMPARE(d->series_count(), 1);
+    QVERIFY(d->series(0).band);
+    QCOMPARE(d->point_count(0), 20);
+    QVERIFY(d->title().contains("higher is better"));
+    QCOMPARE(l->ratio_chart()->series(0).points.back().y(), o.generations.back().mixture.at("recall").value);
+    // Run 1's fit drawn at generations 1, 2 (= G/10) and 20.
+    int drawn = 0;
+    for (int i = 0; i < l->row_count(); ++i) drawn += l->row(i)->findChild<SampleStrip*>() != nullptr;
+    QCOMPARE(drawn, 3);
+    const QString v = l->verdict_label()->text();
+    QVERIFY2(v.contains("of 9 real modes covered") && v.contains("higher is better"), qPrintable(v));
+    const QString csv = tmp_.filePath("mixture.csv");
+    QVERIFY(l->export_csv(csv));
+    const QStringList lines = csv_lines(csv);
+    QCOMPARE(lines.size(), 21);
+    QVERIFY2(lines[0].startsWith("generation,modes_mean,modes_lo,modes_hi,recall_mean"), qPrintable(lines[0]));
+    QCOMPARE(lines[1].split(',').at(1), QString("9"));
+    if (const QString dir = qEnvironmentVariable("SIMS_GUI_SHOTS"); !dir.isEmpty()) {
+      const QSize before = w_->size();
+      for (const QSize sz : {QSize(1280, 720), QSize(1600, 1000)}) {
+        w_->resize(sz);
+        QTest::qWait(300);
+        w_->grab().save(QString("%1/loops-mixture-%2x%3.png").arg(dir).arg(sz.width()).arg(sz.height()));
+      }
+      w_->resize(before);
+    }
+    // The DDPM model of the 2D loop: its own settings in the summary, depth read as its residual blocks.
+    LoopPlan q;
+    q.model = "ddpm";
+    q.depth = 4;
+    l->set_plan(q);
+    QVERIFY(l->findChild<QComboBox*>("loopModel")->isVisible());
+    QCOMPARE(l->plan().model, std::string("ddpm"));
+    const std::string sum = l->plan().summary();
+    QVERIFY2(sum.find("DDPM") != std::string::npos && sum.find("4 residual blocks") != std::string::npos, sum.c_str());
+    QCOMPARE(l->plan().training_label(), std::string("DDPM standard"));
+    q.generations = 2;
+    q.runs = 2;
+    q.n_real = q.n_synth = 200;
+    q.base_epochs = 20;
+    l->set_plan(q);
+    l->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 2, 120000);
+    QCOMPARE(l->job()->state(), engine::JobState::Finished);
+    QCOMPARE(l->outcome().generations.size(), size_t(2));
+    QVERIFY(!l->outcome().is_mixture());
+    for (const auto& g : l->outcome().generations) QVERIFY(std::isfinite(g.w2_mean) && g.w2_mean > 0 && g.saved_runs == 2);
+    QVERIFY(!l->export_caption().contains("Sampler: heun"));  // the DDPM model samples with its own sampler
+    w_->tabs()->setCurrentIndex(0);
+  }
+
   // [SECTION] Atlas tab ------------------------------------------------------------------------
 
   void atlasRunsAndACellRunsItsLoop() {
