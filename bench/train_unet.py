@@ -101,7 +101,8 @@ class EdmUnet(nn.Module):
         h = st[0](h, emb)
         return st[1](h) if len(st) > 1 else h
 
-    def forward(self, x, sigma):
+    def encode(self, x, sigma):
+        """The encoder half (embedding, input conv, down path) and what the decoder needs."""
         s, sd = sigma.reshape(-1, 1, 1, 1), self.sd
         c_skip, c_out = sd * sd / (s * s + sd * sd), s * sd / (s * s + sd * sd).sqrt()
         c_in, c_noise = 1 / (s * s + sd * sd).sqrt(), s.log() / 4
@@ -113,6 +114,13 @@ class EdmUnet(nn.Module):
         for st in self.enc:
             h = self._stage(st, h, emb, False)
             skips.append(h)
+        return x, c_skip, c_out, emb, skips
+
+    def decode(self, enc):
+        """The decoder half: bottleneck, up path, output layers."""
+        x, c_skip, c_out, emb, skips = enc
+        skips = list(skips)
+        h = skips[-1]
         for st in self.mid:
             h = self._stage(st, h, emb, False)
         for st in self.dec:
@@ -120,6 +128,9 @@ class EdmUnet(nn.Module):
                 h = torch.cat([h, skips.pop()], 1)
             h = self._stage(st, h, emb, True)
         return c_skip * x + c_out * self.conv_out(F.silu(self.norm_out(h)))
+
+    def forward(self, x, sigma):
+        return self.decode(self.encode(x, sigma))
 
 
 def main():
