@@ -17,10 +17,10 @@ BUILD=${1:-$ROOT/build}; REPS=${2:-3}; N=${3:-64}
 SIMS=$BUILD/bin/sims; PY=/usr/bin/python3; BUDGET=${BUDGET:-640}
 W=$BUILD/bench-decoder-aux; mkdir -p "$W"
 M=$ROOT/assets/models
-[[ -s $W/synth.npy ]] || "$SIMS" synth --model "$M/faces-base.ckpt" --n 256 --steps 18 --seed 2 --out "$W/synth.npy" --quiet >/dev/null
+[[ -s $W/synth.npy ]] || "$SIMS" synth --model "$M/faces-base.ckpt" --n 256 --steps 18 --seed 2 --out "$W/synth.npy" >/dev/null 2>&1
 for t in all decoder; do
   [[ -s $W/aux-$t.ckpt ]] || "$SIMS" finetune --base "$M/faces-base.ckpt" --data "$W/synth.npy" --budget "$BUDGET" \
-    --batch 64 --seed 3 --train $t --out "$W/aux-$t.ckpt" >/dev/null
+    --batch 64 --seed 3 --train $t --out "$W/aux-$t.ckpt" >/dev/null 2>&1
 done
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { $PY -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }

@@ -128,7 +128,9 @@ int run_tune_cmd(TuneArgs& a) {
   experiment::write_text_file(a.out + "/tune.csv", r.grid.to_csv());
   render::SamplingProvenance prov = render::SamplingProvenance::of(
       a.models.model,
-      cfg.aux_snapshots.empty() ? "fine-tuned on " + std::to_string(cfg.n_synth) + " of its samples" : "snapshots given",
+      cfg.aux_snapshots.empty() ? std::string(cfg.finetune.trainable == "decoder" ? "decoder-only " : "") + "fine-tuned on " +
+                                      std::to_string(cfg.n_synth) + " of its samples"
+                                : "snapshots given",
       Guidance{0, cfg.sweep.intervals.front().first, cfg.sweep.intervals.front().second}, cfg.sweep.sampler,
       static_cast<long long>(cfg.sweep.seed), cfg.sweep.n);
   prov.per_cell = true;
