@@ -391,7 +391,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   grid_->setToolTip("Modes per side of the square grid (5: the 25-mode set of MAD Fig. 11)");
   mode_std_ = new QDoubleSpinBox(box);
   mode_std_->setObjectName("loopModeStd");
-  mode_std_->setRange(0.01, 1.0);
+  mode_std_->setRange(0.01, 0.5);  // the loop's own limit
   mode_std_->setDecimals(3);
   mode_std_->setSingleStep(0.01);
   mode_std_->setToolTip("Standard deviation s of each mode N(c_j, s² I); the modes are 2 apart");
@@ -805,6 +805,7 @@ QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const Loo
                     .arg(est(last, "modes"))
                     .arg(now_plan.grid * now_plan.grid)
                     .arg(est(first, "modes"), est(last, "recall"), est(first, "recall"));
+    if (now_plan.runs < 2) return v + " (one run: no spread over runs; higher is better).";
     if (g > 1 && metrics::significant(lost) && lost.value > 0) v += QString(": the loop lost %1 modes").arg(lost.value, 0, 'f', 1);
     else if (g > 1) v += ": no significant loss of modes";
     return v + QString(" (95 % t intervals over %1 runs; higher is better).").arg(now_plan.runs);

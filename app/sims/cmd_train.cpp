@@ -345,7 +345,8 @@ void add_train_commands(CLI::App& app, Registry& reg) {
   input_path(c->add_option("--data", f->data.data, "synthetic set .npy (from sims synth)"))->required();
   c->add_option("--train", f->trainable,
                 "which weights to fine-tune: all (default) or decoder (U-Nets: the encoder stays the base's, so "
-                "sampling evaluates it once for both models: 1.5 network evaluations per step instead of 2)")
+                "sampling evaluates it once for both models: 1.5 network evaluations per step instead of 2 in the paper's "
+                "count; the time saved depends on the encoder's share of the network)")
       ->check(CLI::IsMember({"all", "decoder"}));
   bind_train(c, *f);
   reg.actions.push_back({c, [f] { return run_train(*f); }});

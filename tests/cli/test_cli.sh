@@ -793,6 +793,8 @@ assert np.abs(a - b).max() < 1e-4 and np.abs(a - np.load(t + "/uf-s.npy")).max()
 PY
 expect_error "decoder on an MLP" "$T/um.ckpt" -- "$SIMS" finetune --base "$GB" --data "$T/d.npy" --budget 64 --train decoder --out "$T/um.ckpt"
 grep -q "needs a U-Net" "$T/stderr" && ok || bad "decoder on an MLP: $(cat "$T/stderr")"
+expect_error "decoder with given auxiliaries" "$T/tune5" -- "$SIMS" tune --model "$UB" --aux-snapshots "$T/ud.ckpt" --train decoder \
+  --omegas 0,1 --n 8 --real-data faces:size=16 --out "$T/tune5"
 expect_error "train encoder" "$T/ue.ckpt" -- "$SIMS" finetune --base "$UB" --data "$T/us.npy" --budget 64 --train encoder --out "$T/ue.ckpt"
 expect_error "continue with other --train" "" -- "$SIMS" finetune --base "$UB" --data "$T/us.npy" --budget 128 --batch 16 --out "$T/ud.ckpt"
 grep -q "trainable" "$T/stderr" && ok || bad "continue with other --train: $(cat "$T/stderr")"
