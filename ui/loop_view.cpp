@@ -89,6 +89,21 @@ loops::DiffusionLoopConfig diffusion_config(const LoopPlan& p) {
   return c;
 }
 
+loops::GaussianLoopConfig gaussian_config(const LoopPlan& p) {
+  loops::GaussianLoopConfig c;
+  c.kind = p.kind;
+  c.dim = p.dim;
+  c.n_real = p.n_real;
+  c.n_synth = p.n_synth;
+  c.generations = p.generations;
+  c.runs = p.runs;
+  c.bias = p.bias;
+  c.memory = p.memory;
+  c.accumulate = p.accumulate;
+  c.seed = p.seed;
+  return c;
+}
+
 loops::MixtureLoopConfig mixture_config(const LoopPlan& p) {
   loops::MixtureLoopConfig c;
   c.kind = p.kind;
@@ -222,17 +237,7 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
   out.label = p.label();
   const double G = static_cast<double>(std::max<int64_t>(p.generations, 1));
   if (p.family == "gaussian") {
-    loops::GaussianLoopConfig c;
-    c.kind = p.kind;
-    c.dim = p.dim;
-    c.n_real = p.n_real;
-    c.n_synth = p.n_synth;
-    c.generations = p.generations;
-    c.runs = p.runs;
-    c.bias = p.bias;
-    c.memory = p.memory;
-    c.accumulate = p.accumulate;
-    c.seed = p.seed;
+    const loops::GaussianLoopConfig c = gaussian_config(p);
     loops::validate(c);
     out.metric = "w2_closed_form";
     const loops::GaussianLoopResult r = loops::run_gaussian_loop(c, [&](int gen) {
