@@ -14,6 +14,7 @@
 #include <QFileInfo>
 #include <QFrame>
 #include <QGridLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QScrollArea>
 #include <QScrollBar>
@@ -358,8 +359,8 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   family_->addItem("mixture (EM fits)", "mixture");
   model_ = new QComboBox(box);
   model_->setObjectName("loopModel");
-  model_->addItem("EDM MLP (Heun sampler)", "edm");
-  model_->addItem("DDPM ε-MLP (SIMS paper Fig. 4)", "ddpm");
+  model_->addItem("EDM MLP", "edm");
+  model_->addItem("DDPM (Fig. 4)", "ddpm");
   model_->setToolTip("edm: the project's EDM MLP, trained and sampled as EDM does; ddpm: the SIMS paper's own Fig. 4 "
                      "model (ε-prediction, residual blocks, cosine schedule with 40 steps, ancestral sampler, batch "
                      "2048, learning rate decayed linearly to 1 %)");
@@ -380,7 +381,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   algorithm_ = new QComboBox(box);
   algorithm_->setObjectName("loopAlgorithm");
   algorithm_->addItem("standard", false);
-  algorithm_->addItem("SIMS (self-guided)", true);
+  algorithm_->addItem("SIMS", true);
   generations_ = spin(1, 1000, 1, "loopGenerations");
   runs_ = spin(1, 1000, 1, "loopRuns");
   n_real_ = spin(2, 100000, 100, "loopNReal");
@@ -424,8 +425,13 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   add("synthetic |D_s|", n_synth_);
   add("seed", seed_);
   add("p_r", data_, &diffusion_only_);
-  add("model", model_, &diffusion_only_);
-  add("training", algorithm_, &diffusion_only_);
+  // Model and training share a row, so the form's buttons stay on a 720-pixel screen.
+  auto* model_training = new QWidget(box);
+  auto* mt = new QHBoxLayout(model_training);
+  mt->setContentsMargins(0, 0, 0, 0);
+  mt->addWidget(model_, 1);
+  mt->addWidget(algorithm_, 1);
+  add("model, training", model_training, &diffusion_only_);
   add("ω", omega_, &sims_only_);
   add("epochs", base_epochs_, &diffusion_only_);
   add("MLP width", width_, &diffusion_only_);
