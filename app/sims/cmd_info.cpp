@@ -12,6 +12,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
+#include "diffusion/export_torchscript.hpp"
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
 #include "sampling/schedule.hpp"
@@ -75,33 +76,6 @@ struct ExportArgs {
   bool torchscript = false, force = false;
 };
 
-// The TorchScript source of an MLP checkpoint's D(x; sigma): the EDM
-// preconditioning and the network's layers exactly as EdmMlp::forward_general
-// computes them, written out layer by layer over the module's own parameters.
-std::string mlp_torchscript_source(const NetConfig& c) {
-  std::ostringstream s;
-  s.precision(17);
-  const double sd = c.sigma_data;
-  s << "def forward(self, x: Tensor, sigma: Tensor) -> Tensor:\n"
-    << "    s = sigma.reshape(-1, 1).to(x.dtype)\n"
-    << "    s2 = s * s\n"
-    << "    denom = (s2 + " << sd * sd << ").sqrt()\n"
-    << "    c_skip = " << sd * sd << " / (s2 + " << sd * sd << ")\n"
-    << "    c_out = s * " << sd << " / denom\n"
-    << "    c_in = 1.0 / denom\n"
-    << "    c_noise = s.log() / 4.0\n";
-  if (c.emb_freqs > 0)
-    s << "    a = c_noise * self.freqs.to(x.dtype).unsqueeze(0)\n"
-      << "    h = torch.cat([x * c_in, c_noise, a.sin(), a.cos()], 1)\n";
-  else
-    s << "    h = torch.cat([x * c_in, c_noise], 1)\n";
-  for (int64_t i = 0; i < c.depth; ++i)
-    s << "    h = torch.silu(torch.linear(h, self.w" << i << ", self.b" << i << "))\n";
-  s << "    f = torch.linear(h, self.w" << c.depth << ", self.b" << c.depth << ")\n"
-    << "    return c_skip * x + c_out * f\n";
-  return s.str();
-}
-
 int run_export(const ExportArgs& a) {
   namespace fs = std::filesystem;
   if (!a.torchscript) throw InputError("export: name the format, --torchscript (the only one so far)");
@@ -111,23 +85,14 @@ int run_export(const ExportArgs& a) {
     throw InputError("export: '" + a.in + "' is not a sims checkpoint (TorchScript and analytic models need no export)");
   const TrainState st = load_checkpoint(a.in);
   const NetConfig& c = st.net;
-  if (c.type != "mlp")
-    throw InputError("export: only MLP checkpoints can be exported to TorchScript so far ('" + a.in + "' holds a " +
-                     c.type + "); sample it with sims itself");
-  // The EMA weights, as sampling uses them: Linear layers at the even places of the Sequential.
-  torch::jit::Module m("SimsMlpDenoiser");
-  int64_t layer = 0;
-  for (const auto& p : st.ema->named_parameters(/*recurse=*/true)) {
-    const std::string& name = p.key();  // "net.<k>.weight" / "net.<k>.bias", in layer order
-    const bool weight = name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
-    m.register_parameter((weight ? "w" : "b") + std::to_string(layer), p.value().detach().clone(), false);
-    if (!weight) ++layer;
-  }
-  if (layer != c.depth + 1) throw InputError("export: '" + a.in + "' does not hold the layers its settings describe");
-  const auto buffers = st.ema->named_buffers(true);
-  if (c.emb_freqs > 0) m.register_buffer("freqs", buffers["freqs"].detach().clone());
-  m.define(mlp_torchscript_source(c));
-  m.eval();
+  // The EMA weights, as sampling uses them.
+  torch::jit::Module m = [&] {
+    try {
+      return network_to_torchscript(*st.ema);
+    } catch (const InputError& e) {
+      throw InputError("export: '" + a.in + "': " + e.what());
+    }
+  }();
   nlohmann::json meta = {{"shape", c.sample_shape()}, {"sigma_data", c.sigma_data}, {"exported_from", a.in},
                          {"network", c.to_json()}, {"images_seen", st.images_seen}};
   if (!st.provenance.empty()) meta["provenance"] = st.provenance;
@@ -163,7 +128,7 @@ void add_info_command(CLI::App& app, Registry& reg) {
   CLI::App* exp = app.add_subcommand(
       "export", "Write a checkpoint as TorchScript: forward(x, sigma) -> D(x; sigma), loadable by torch.jit.load");
   exp->add_flag("--torchscript", e->torchscript, "TorchScript (.pt) with the sample shape in its sims.json extra file");
-  input_path(exp->add_option("model", e->in, "checkpoint to export (MLP networks so far)"))->required();
+  input_path(exp->add_option("model", e->in, "checkpoint to export (MLP or U-Net)"))->required();
   exp->add_option("out", e->out, "TorchScript file to write")->required();
   exp->add_flag("--force", e->force, "replace OUT when it exists");
   reg.actions.push_back({exp, [e] { return run_export(*e); }});

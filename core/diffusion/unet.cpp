@@ -129,8 +129,12 @@ EdmUnet::EdmUnet(const NetConfig& cfg) : cfg_(cfg) {
   auto name = [&](const char* what) { return std::string(what) + std::to_string(idx++); };
   auto add_res = [&](std::vector<Stage>& v, int64_t in, int64_t out, int64_t res, bool takes_skip) {
     Stage s;
-    s.res = register_module(name("res"), ResBlock(in, out, emb_ch, cfg.dropout));
-    if (has_attn(res)) s.attn = register_module(name("attn"), AttnBlock(out));
+    s.res_name = name("res");
+    s.res = register_module(s.res_name, ResBlock(in, out, emb_ch, cfg.dropout));
+    if (has_attn(res)) {
+      s.attn_name = name("attn");
+      s.attn = register_module(s.attn_name, AttnBlock(out));
+    }
     s.takes_skip = takes_skip;
     v.push_back(s);
   };
@@ -149,7 +153,8 @@ EdmUnet::EdmUnet(const NetConfig& cfg) : cfg_(cfg) {
     if (l + 1 < levels) {
       Stage s;
       s.kind = Stage::Down;
-      s.resample = register_module(name("down"), conv(ch, ch, 3, 2));
+      s.resample_name = name("down");
+      s.resample = register_module(s.resample_name, conv(ch, ch, 3, 2));
       enc_.push_back(s);
       res /= 2;
       skip_ch.push_back(ch);
@@ -162,11 +167,14 @@ EdmUnet::EdmUnet(const NetConfig& cfg) : cfg_(cfg) {
   // Middle (the decoder's first blocks): residual block with attention, then a plain one.
   {
     Stage s;
-    s.res = register_module(name("mid"), ResBlock(ch, ch, emb_ch, cfg.dropout));
-    s.attn = register_module(name("midattn"), AttnBlock(ch));
+    s.res_name = name("mid");
+    s.res = register_module(s.res_name, ResBlock(ch, ch, emb_ch, cfg.dropout));
+    s.attn_name = name("midattn");
+    s.attn = register_module(s.attn_name, AttnBlock(ch));
     mid_.push_back(s);
     Stage t;
-    t.res = register_module(name("mid"), ResBlock(ch, ch, emb_ch, cfg.dropout));
+    t.res_name = name("mid");
+    t.res = register_module(t.res_name, ResBlock(ch, ch, emb_ch, cfg.dropout));
     mid_.push_back(t);
   }
   // Decoder: num_blocks + 1 blocks per level, each taking one encoder activation.
@@ -181,7 +189,8 @@ EdmUnet::EdmUnet(const NetConfig& cfg) : cfg_(cfg) {
     if (li > 0) {
       Stage s;
       s.kind = Stage::Up;
-      s.resample = register_module(name("up"), conv(ch, ch, 3));
+      s.resample_name = name("up");
+      s.resample = register_module(s.resample_name, conv(ch, ch, 3));
       dec_.push_back(s);
       res *= 2;
     }

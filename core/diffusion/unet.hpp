@@ -89,6 +89,11 @@ class EdmUnet final : public EdmNetwork {
   const std::vector<std::string>& encoder_modules() const { return encoder_modules_; }
   bool is_encoder_parameter(const std::string& name) const;
 
+  // forward() written as TorchScript source over the network's own parameters
+  // and its "freqs" buffer, each named by its path with '.' replaced by '_'
+  // (self.res3_conv0_weight): what `sims export --torchscript` compiles.
+  std::string torchscript_source() const;
+
  private:
   // One stage of the network: a residual block, optionally followed by
   // attention, or a resampling step (down/up).
@@ -98,6 +103,7 @@ class EdmUnet final : public EdmNetwork {
     torch::nn::Conv2d resample{nullptr};  // down: stride-2 conv; up: conv after nearest upsampling
     enum Kind { Res, Down, Up } kind = Res;
     bool takes_skip = false;  // decoder blocks concatenate an encoder activation
+    std::string res_name, attn_name, resample_name;  // the registered module names
   };
   torch::Tensor run_stage(Stage& s, torch::Tensor h, const torch::Tensor& emb);
 

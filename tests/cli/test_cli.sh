@@ -825,7 +825,27 @@ d = m(x0, torch.full((x0.shape[0],), 80.0)).detach().numpy()
 assert np.abs(d - np.load(t + "/exda.npy")[0]).max() < 1e-4, np.abs(d - np.load(t + "/exda.npy")[0]).max()
 PY
 expect_error "export exists" "" -- "$SIMS" export --torchscript "$M/gaussian-base.ckpt" "$T/exp.pt"
-expect_error "export unet" "$T/exf.pt" -- "$SIMS" export --torchscript "$M/faces-base.ckpt" "$T/exf.pt"
+# The shipped faces U-Net exported the same way: sims samples the export as it samples the checkpoint, and Python's
+# torch.jit.load gives the checkpoint's D(x; sigma) at the first step (4 faces, 3 steps).
+"$SIMS" export --torchscript "$M/faces-base.ckpt" "$T/exf.pt" >/dev/null 2>"$T/exf.err" || bad "U-Net export failed: $(cat "$T/exf.err")"
+$PY -c "import numpy as np; np.save('$T/exfn.npy', np.random.default_rng(5).standard_normal((4, 3, 32, 32)).astype(np.float32))"
+"$SIMS" sample --model "$M/faces-base.ckpt" --noise "$T/exfn.npy" --steps 3 --out "$T/exfa.npy" --denoised "$T/exfda.npy" >/dev/null 2>&1 \
+  && "$SIMS" sample --model "$T/exf.pt" --noise "$T/exfn.npy" --steps 3 --out "$T/exfb.npy" >/dev/null 2>&1 || bad "sampling the U-Net export failed"
+$PY - "$T" <<'PY' && ok || bad "exported U-Net differs from the checkpoint"
+import json, sys, numpy as np, torch
+t = sys.argv[1]
+a, b = np.load(t + "/exfa.npy"), np.load(t + "/exfb.npy")
+assert a.shape == (4, 3, 32, 32) and np.abs(a - b).max() < 1e-3, (a.shape, np.abs(a - b).max())
+extra = {"sims.json": ""}
+m = torch.jit.load(t + "/exf.pt", _extra_files=extra)
+meta = json.loads(extra["sims.json"])
+assert meta["shape"] == [3, 32, 32] and meta["network"]["type"] == "unet", meta
+x0 = torch.from_numpy(np.load(t + "/exfn.npy") * 80.0).float()
+with torch.no_grad():
+    d = m(x0, torch.full((4,), 80.0)).numpy()
+want = np.load(t + "/exfda.npy")[0]
+assert np.abs(d - want).max() < 1e-3 and np.abs(want).max() > 0.1, (np.abs(d - want).max(), np.abs(want).max())
+PY
 expect_error "export no format" "$T/exg.pt" -- "$SIMS" export "$M/gaussian-base.ckpt" "$T/exg.pt"
 W=$($PY -c "import json; print(json.load(open('$M/gaussian-aux.tune.json'))['omega'])")
 "$SIMS" sweep --model "$M/gaussian-base.ckpt" --aux "$M/gaussian-aux.ckpt" --omegas "0,$W" --n 4000 --steps 32 --seed 11 \
