@@ -80,12 +80,18 @@ void remove_orphans(const fs::path& dir) {
   }
 }
 
-void fsync_path(const std::string& path) {
+// 0, or the errno of a failed fsync (a full disk can show only here, e.g. on NFS).
+int fsync_path(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  if (fd < 0) return 0;
+  const int rc = ::fsync(fd), err = errno;
+  ::close(fd);
+  return rc == 0 || err == EINVAL ? 0 : err;  // EINVAL: the file system does not sync (e.g. some FUSE)
+}
+
+std::string write_failure(const std::string& path, int err) {
+  return "cannot write '" + path + "': " + (err != 0 ? std::string(std::strerror(err)) : "write failed") +
+         (err == ENOSPC || err == EDQUOT ? "; nothing was written" : "");
 }
 
 }  // namespace
@@ -110,11 +116,14 @@ void write_atomically(const std::string& path, const std::function<void(std::ost
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       if (!out) throw IoError("cannot write '" + path + "': " + std::strerror(errno));
+      errno = 0;
       write(out);
       out.flush();
-      if (!out) throw IoError("cannot write '" + path + "': write failed (disk full?)");
+      if (!out) throw IoError(write_failure(path, errno));
+      out.close();
+      if (!out) throw IoError(write_failure(path, errno));
     }
-    fsync_path(tmp);
+    if (const int err = fsync_path(tmp)) throw IoError(write_failure(path, err));
     std::error_code ec;
     fs::rename(tmp, path, ec);
     if (ec) throw IoError("cannot write '" + path + "': " + ec.message());
