@@ -47,6 +47,7 @@ nlohmann::json SweepRow::to_json(const std::vector<std::string>& names) const {
   nlohmann::json j = {{"omega", omega}, {"interval", {num(lo), num(hi)}}, {"interval_text", fmt(lo) + ":" + fmt(hi)},
                       {"aux", aux}, {metric, num(value)}, {"precision", num(precision)},
                       {"recall", num(recall)}, {"nfe", nfe}, {"seconds", seconds}};
+  if (std::isfinite(nfe_effective)) j["nfe_effective"] = nfe_effective;
   if (has_ci(*this)) {
     j[metric + "_lo"] = num(value_lo), j[metric + "_hi"] = num(value_hi);
     j["precision_lo"] = num(precision_lo), j["precision_hi"] = num(precision_hi);
@@ -77,14 +78,16 @@ nlohmann::json SweepResult::to_json() const {
 
 std::string SweepResult::to_csv() const {
   // The interval columns come last (and only when intervals were computed), so older readers keep their columns.
-  bool ci = false, gains = false;
-  for (const auto& r : rows) ci = ci || has_ci(r), gains = gains || std::isfinite(r.gain);
+  bool ci = false, gains = false, effective = false;
+  for (const auto& r : rows)
+    ci = ci || has_ci(r), gains = gains || std::isfinite(r.gain), effective = effective || std::isfinite(r.nfe_effective);
   std::ostringstream s;
   s << "omega,interval_lo,interval_hi,aux," << metric << ",precision,recall";
   for (const auto& a : attr_names) s << ",ratio_" << csv_quote(a);
   s << ",nfe,seconds";
   if (ci) s << "," << metric << "_lo," << metric << "_hi,precision_lo,precision_hi,recall_lo,recall_hi";
   if (gains) s << ",gain_vs_omega0,gain_vs_omega0_lo,gain_vs_omega0_hi";
+  if (effective) s << ",nfe_effective";
   s << "\n";
   for (const auto& r : rows) {
     s << fmt(r.omega) << "," << fmt(r.lo) << "," << fmt(r.hi) << "," << csv_quote(r.aux) << "," << fmt(r.value) << ","
@@ -95,6 +98,7 @@ std::string SweepResult::to_csv() const {
       s << "," << fmt(r.value_lo) << "," << fmt(r.value_hi) << "," << fmt(r.precision_lo) << "," << fmt(r.precision_hi)
         << "," << fmt(r.recall_lo) << "," << fmt(r.recall_hi);
     if (gains) s << "," << fmt(r.gain) << "," << fmt(r.gain_lo) << "," << fmt(r.gain_hi);
+    if (effective) s << "," << fmt(r.nfe_effective);
     s << "\n";
   }
   return s.str();
@@ -362,6 +366,7 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
         for (int64_t i = 0; i < cfg.n; i += b) {
           SampleResult r = sampler.sample(noise.narrow(0, i, std::min(b, cfg.n - i)), so);
           row.nfe = r.nfe;
+          row.nfe_effective = r.nfe_effective;
           parts.push_back(r.x.to(at::kFloat));
           if (progress && images && !progress(idx, total, "sampled " + std::to_string(std::min(cfg.n, i + b)) + "/" +
                                                               std::to_string(cfg.n) + " (" + label.str() + ")"))

@@ -103,6 +103,9 @@ struct SweepRow {
   double gain = std::numeric_limits<double>::quiet_NaN(), gain_lo = std::numeric_limits<double>::quiet_NaN(),
          gain_hi = std::numeric_limits<double>::quiet_NaN();
   int nfe = 0;
+  // Network evaluations with a shared encoder counted as half (a decoder-only
+  // auxiliary, SIMS App. A); equals nfe otherwise. NaN in rows stored before it existed.
+  double nfe_effective = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;          // sampling + metric wall time
   at::Tensor kept;             // first `keep` samples (float32)
   nlohmann::json extra = nlohmann::json::object();  // added by SweepConfig::on_images; merged into to_json

@@ -187,12 +187,14 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
     r.gain = bound("gain_vs_omega0"), r.gain_lo = bound("gain_vs_omega0_lo"), r.gain_hi = bound("gain_vs_omega0_hi");
     r.nfe = j.at("nfe").get<int>();
     r.seconds = j.at("seconds").get<double>();
+    r.nfe_effective = bound("nfe_effective");
     for (const auto& n : attr_names)
       r.ratios.push_back(j.contains("ratio") && j["ratio"].contains(n) ? experiment::read_number(j["ratio"][n], n) : NAN);
     for (auto it = j.begin(); it != j.end(); ++it)
       if (!std::set<std::string>{"omega", "interval", "interval_text", "aux", r.metric, "precision", "recall", "nfe",
                                  "seconds", "ratio", r.metric + "_lo", r.metric + "_hi", "precision_lo", "precision_hi",
-                                 "recall_lo", "recall_hi", "gain_vs_omega0", "gain_vs_omega0_lo", "gain_vs_omega0_hi"}
+                                 "recall_lo", "recall_hi", "gain_vs_omega0", "gain_vs_omega0_lo", "gain_vs_omega0_hi",
+                                 "nfe_effective"}
                .count(it.key()))
         r.extra[it.key()] = it.value();
   } catch (const json::exception& e) {

@@ -791,6 +791,18 @@ assert f["shared_encoder"] is False and f["nfe_effective"] == 22, f
 a, b = np.load(t + "/ud-s.npy"), np.load(t + "/ud-q.npy")
 assert np.abs(a - b).max() < 1e-4 and np.abs(a - np.load(t + "/uf-s.npy")).max() > 1e-6
 PY
+# A sweep (and so a tune grid) records the effective NFE of each row beside the contracted nfe.
+"$SIMS" sweep --model "$UB" --aux "$T/ud.ckpt" --omegas 0,1 --steps 6 --n 8 --real-data faces:size=16 --features "$FX/feat_net.pt" \
+  --out "$T/udsweep" --quiet >/dev/null 2>"$T/uds.err" || bad "decoder-only sweep failed: $(cat "$T/uds.err")"
+$PY - "$T" <<'PY' && ok || bad "sweep rows without nfe_effective"
+import csv, json, sys
+t = sys.argv[1]
+rows = {r["omega"]: r for r in json.load(open(t + "/udsweep/sweep.json"))["rows"]}
+assert rows[0]["nfe"] == 11 and rows[0]["nfe_effective"] == 11, rows[0]
+assert rows[1]["nfe"] == 22 and rows[1]["nfe_effective"] == 16.5, rows[1]
+c = list(csv.DictReader(open(t + "/udsweep/sweep.csv")))
+assert [float(r["nfe_effective"]) for r in c] == [11, 16.5], c
+PY
 expect_error "decoder on an MLP" "$T/um.ckpt" -- "$SIMS" finetune --base "$GB" --data "$T/d.npy" --budget 64 --train decoder --out "$T/um.ckpt"
 grep -q "needs a U-Net" "$T/stderr" && ok || bad "decoder on an MLP: $(cat "$T/stderr")"
 expect_error "decoder with given auxiliaries" "$T/tune5" -- "$SIMS" tune --model "$UB" --aux-snapshots "$T/ud.ckpt" --train decoder \
