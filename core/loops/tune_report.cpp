@@ -16,6 +16,20 @@ std::string cell_text(double v) {
   return s.str();
 }
 
+// "6.92 ± 8.1": three significant digits for the value, two for the half-width, as the cells show values.
+std::string estimate_text(const metrics::Estimate& e) {
+  if (!std::isfinite(e.value)) return "n/a";
+  const auto num = [](double v, int digits) {
+    std::ostringstream s;
+    if (std::abs(v) >= 1000) s << std::fixed << std::setprecision(0) << v;  // 1234, not 1.23e+03
+    else s << std::setprecision(digits) << v;
+    return s.str();
+  };
+  std::string t = num(e.value, 3);
+  if (e.has_interval()) t += " \u00b1 " + num(std::max(e.value - e.lo, e.hi - e.value), 2);
+  return t;
+}
+
 // Light (worse) to dark blue (better), readable with black or white text.
 render::Rgb ramp(double t) {
   t = std::clamp(t, 0.0, 1.0);
@@ -31,9 +45,18 @@ render::Canvas tune_heatmap(const TuneResult& r) {
     if (std::find(omegas.begin(), omegas.end(), row.omega) == omegas.end()) omegas.push_back(row.omega);
   std::sort(omegas.begin(), omegas.end());
   const auto& labels = r.aux_labels;
-  const int cw = 96, ch = 40, left = 120, top = 64, bottom = 122;
+  const int cw = 96, ch = 40, left = 120, top = 64;
   const int w = std::max(640, left + cw * static_cast<int>(omegas.size()) + 24);
-  const int h = top + ch * static_cast<int>(labels.size()) + bottom;
+  // The verdict and how the cell was chosen, wrapped to the width; the canvas ends below its last line.
+  std::ostringstream why;
+  why << r.choice.verdict << ". Red frame: the chosen cell, the surest gain (highest lower 95 % bound of the gain over "
+      << "\u03c9 = 0)";
+  if (r.choice.lowest_aux != r.choice.aux || r.choice.lowest_omega != r.choice.omega)
+    why << "; the lowest value, at \u03c9 = " << cell_text(r.choice.lowest_omega) << " (" << r.choice.lowest_aux
+        << "), has a less certain gain";
+  if (std::isfinite(r.grid.floor.value)) why << ". Real vs real at this size: " << estimate_text(r.grid.floor);
+  const std::vector<std::string> notes = render::wrap_text(why.str(), w - 24, 13);
+  const int h = top + ch * static_cast<int>(labels.size()) + 14 + 18 * static_cast<int>(notes.size()) + 6;
   render::Canvas c(w, h, {255, 255, 255});
   double lo = INFINITY, hi = -INFINITY;
   for (const auto& row : r.grid.rows)
@@ -65,28 +88,11 @@ render::Canvas tune_heatmap(const TuneResult& r) {
         for (int k = 0; k < 3; ++k) c.stroke_rect(x + k, y + k, cw - 2 * k, ch - 2 * k, {214, 39, 40});
     }
   }
-  // The verdict and how the cell was chosen, wrapped to the width.
-  std::ostringstream why;
-  why << r.choice.verdict << ". Red frame: the chosen cell, the surest gain (highest lower 95 % bound of the gain over "
-      << "\u03c9 = 0)";
-  if (r.choice.lowest_aux != r.choice.aux || r.choice.lowest_omega != r.choice.omega)
-    why << "; the lowest value, at \u03c9 = " << cell_text(r.choice.lowest_omega) << " (" << r.choice.lowest_aux
-        << "), has a less certain gain";
-  if (std::isfinite(r.grid.floor.value)) why << ". Real vs real at this size: " << r.grid.floor.text(4);
-  std::istringstream words(why.str());
-  std::string word, line;
   int y = top + ch * static_cast<int>(labels.size()) + 14;
-  while (words >> word) {
-    const std::string next = line.empty() ? word : line + " " + word;
-    if (render::Canvas::text_width(next, 13) > w - 24 && !line.empty()) {
-      c.draw_text(line, 12, y, 13, {40, 40, 40});
-      y += 18;
-      line = word;
-    } else {
-      line = next;
-    }
+  for (const auto& l : notes) {
+    c.draw_text(l, 12, y, 13, {40, 40, 40});
+    y += 18;
   }
-  if (!line.empty()) c.draw_text(line, 12, y, 13, {40, 40, 40});
   return c;
 }
 
