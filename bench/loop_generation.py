@@ -21,6 +21,8 @@ import time
 
 import torch
 
+from edm_heun import heun, time_steps
+
 SD = 0.5
 DEPTH, FREQS, BATCH, LR, RAMP = 3, 8, 256, 1e-3, 10000
 
@@ -91,11 +93,6 @@ def train(ws, bs, data, images, seed):
     return ema[:L], ema[L:]
 
 
-def time_steps(n=18, smin=0.002, smax=80.0, rho=7.0):
-    t = [(smax ** (1 / rho) + i / (n - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho for i in range(n)]
-    return t + [0.0]
-
-
 @torch.inference_mode()
 def sample(base, aux, noise, omega):
     t = time_steps()
@@ -109,15 +106,7 @@ def sample(base, aux, noise, omega):
             return d
         return d * (1 + omega) - omega * denoise(*aux, xf, sig).double()
 
-    x = noise * t[0]
-    for i in range(len(t) - 1):
-        d = (x - ev(x, t[i])) / t[i]
-        xn = x + d * (t[i + 1] - t[i])
-        if i < len(t) - 2:
-            d2 = (xn - ev(xn, t[i + 1])) / t[i + 1]
-            xn = x + (0.5 * d + 0.5 * d2) * (t[i + 1] - t[i])
-        x = xn
-    return x
+    return heun(ev, noise, t)
 
 
 def w2_gaussian(x, mu_r, cov_r):

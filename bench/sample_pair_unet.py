@@ -22,6 +22,8 @@ import time
 
 import torch
 
+from edm_heun import heun, time_steps
+
 from train_unet import EdmUnet
 
 
@@ -36,9 +38,7 @@ def main():
     shared_names = ("emb0", "emb1", "conv_in", "enc")
     aux.load_state_dict({k: v for k, v in base.state_dict().items() if k.startswith(shared_names)}, strict=False)
     omega = 1.0
-    smin, smax, rho = 0.002, 80.0, 7.0
-    t = [(smax ** (1 / rho) + i / (steps - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho for i in range(steps)]
-    t.append(0.0)
+    t = time_steps(steps)
     shape = (n, cfg["channels"], cfg["resolution"], cfg["resolution"])
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     nfe = [0.0]
@@ -70,15 +70,7 @@ def main():
         den(noise, t[0])  # warm-up
         nfe[0] = 0
         start = time.perf_counter()
-        x = noise * t[0]
-        for i in range(steps):
-            tc, tn = t[i], t[i + 1]
-            d = (x - den(x, tc)) / tc
-            xn = x + d * (tn - tc)
-            if i < steps - 1:
-                d2 = (xn - den(xn, tn)) / tn
-                xn = x + (0.5 * d + 0.5 * d2) * (tn - tc)
-            x = xn
+        heun(den, noise, t)
         secs = time.perf_counter() - start
     e, d = statistics.median(enc_t), statistics.median(dec_t)
     print(json.dumps({"seconds": secs, "nfe": nfe[0] / 1.0, "encoder_share": e / (e + d)}))

@@ -14,6 +14,8 @@ import time
 
 import torch
 
+from edm_heun import heun, time_steps
+
 from train_unet import EdmUnet
 
 
@@ -21,14 +23,16 @@ def main():
     cfg = json.load(open(sys.argv[1]))
     n, steps, dev = int(sys.argv[2]), int(sys.argv[3]), torch.device(sys.argv[4])
     net = EdmUnet(cfg).to(dev).eval()
-    smin, smax, rho = 0.002, 80.0, 7.0
-    t = [(smax ** (1 / rho) + i / (steps - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho for i in range(steps)]
-    t.append(0.0)
+    t = time_steps(steps)
     shape = (n, cfg["channels"], cfg["resolution"], cfg["resolution"])
     gen = torch.Generator().manual_seed(0)
     noise = torch.randn(shape, generator=gen).to(dev)
 
+    nfe = 0
+
     def den(x, s):
+        nonlocal nfe
+        nfe += 1
         return net(x, torch.full((n,), s, device=dev))
 
     def sync():
@@ -38,18 +42,9 @@ def main():
     with torch.no_grad():
         den(noise, t[0])  # warm-up (kernels, allocator)
         sync()
+        nfe = 0
         start = time.perf_counter()
-        x, nfe = noise * t[0], 0
-        for i in range(steps):
-            tc, tn = t[i], t[i + 1]
-            d = (x - den(x, tc)) / tc
-            nfe += 1
-            xn = x + d * (tn - tc)
-            if i < steps - 1:
-                d2 = (xn - den(xn, tn)) / tn
-                nfe += 1
-                xn = x + (0.5 * d + 0.5 * d2) * (tn - tc)
-            x = xn
+        heun(den, noise, t)
         sync()
         secs = time.perf_counter() - start
     print(json.dumps({"images_per_second": n / secs, "seconds": secs, "nfe": nfe}))

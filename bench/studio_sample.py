@@ -16,6 +16,8 @@ import time
 
 import torch
 
+from edm_heun import heun, time_steps
+
 
 def read_ema(path):
     """The EMA tensors of a weights-only checkpoint (the safetensors layout:
@@ -68,11 +70,6 @@ class EdmMlp(torch.nn.Module):
         return c_skip * x + c_out * self.layers[-1](h)
 
 
-def time_steps(n, smin=0.002, smax=80.0, rho=7.0):
-    t = [(smax ** (1 / rho) + i / (n - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho for i in range(n)]
-    return t + [0.0]
-
-
 def sample(base, aux, noise, steps, omega):
     t = time_steps(steps)
     nfe = 0
@@ -85,15 +82,7 @@ def sample(base, aux, noise, steps, omega):
         nfe += 2
         return db * (1 + omega) - da * omega
 
-    x = noise * t[0]
-    for i in range(steps):
-        tc, tn = t[i], t[i + 1]
-        d = (x - den(x, tc)) / tc
-        xn = x + d * (tn - tc)
-        if i < steps - 1:
-            d2 = (xn - den(xn, tn)) / tn
-            xn = x + (0.5 * d + 0.5 * d2) * (tn - tc)
-        x = xn
+    x = heun(den, noise, t)
     return x, nfe
 
 
