@@ -2,8 +2,10 @@
 // visible in the pixels) and the loaders (MNIST IDX, CIFAR-10 binary, image
 // folders with attribute CSVs, NPY) including their corrupt-file errors.
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <catch2/catch.hpp>
 
@@ -380,6 +382,48 @@ TEST_CASE("cifar10: bad files give clear errors", "[data]") {
   CHECK_THROWS_WITH(load("cifar10:" + d.file("z.bin")), Catch::Contains("gzip"));
   std::filesystem::create_directory(d.file("empty"));
   CHECK_THROWS_WITH(load("cifar10:" + d.file("empty")), Catch::Contains("data_batch"));
+}
+
+TEST_CASE("cifar10: the archive as downloaded (cifar-10-binary.tar.gz) loads without extracting", "[data]") {
+  TempDir d;
+  namespace fs = std::filesystem;
+  fs::create_directories(d.file("c/cifar-10-batches-bin"));
+  write_raw(d.file("c/cifar-10-batches-bin/data_batch_1.bin"), cifar_records(4, 0));
+  write_raw(d.file("c/cifar-10-batches-bin/data_batch_2.bin"), cifar_records(3, 5));
+  write_raw(d.file("c/cifar-10-batches-bin/test_batch.bin"), cifar_records(2, 9));
+  write_raw(d.file("c/cifar-10-batches-bin/batches.meta.txt"), "airplane\n");
+  // Packed by GNU tar, as the download is (an independent writer), gzip-compressed and plain.
+  REQUIRE(std::system(("tar czf '" + d.file("c.tar.gz") + "' -C '" + d.file("c") + "' cifar-10-batches-bin").c_str()) == 0);
+  REQUIRE(std::system(("tar cf '" + d.file("c.tar") + "' -C '" + d.file("c") + "' cifar-10-batches-bin").c_str()) == 0);
+  const ImageBatch dir = load_images(ImageDatasetSpec::parse("cifar10:" + d.file("c")));
+  for (const char* name : {"c.tar.gz", "c.tar"}) {
+    INFO(name);
+    const ImageBatch b = load_images(ImageDatasetSpec::parse("cifar10:" + d.file(name)));
+    REQUIRE(b.size() == 7);
+    CHECK(at::equal(b.images, dir.images));
+    CHECK(at::equal(b.labels, dir.labels));
+  }
+  CHECK(load_images(ImageDatasetSpec::parse("cifar10:" + d.file("c.tar.gz")), 5).size() == 5);
+  const ImageBatch t = load_images(ImageDatasetSpec::parse("cifar10:" + d.file("c.tar.gz") + ",split=test"));
+  REQUIRE(t.size() == 2);
+  CHECK(t.labels[0].item<int64_t>() == 9);
+
+  auto load = [&](const std::string& f) { return load_images(ImageDatasetSpec::parse("cifar10:" + d.file(f))); };
+  // Cut short: one error naming the file, not a crash or a silently shorter set.
+  std::string bytes;
+  {
+    std::ifstream in(d.file("c.tar.gz"), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  write_raw(d.file("cut.tar.gz"), bytes.substr(0, bytes.size() / 2));
+  CHECK_THROWS_WITH(load("cut.tar.gz"), Catch::Contains(d.file("cut.tar.gz")) && Catch::Contains("cut short"));
+  // An archive without the batches, and a gzip file that is no tar.
+  fs::create_directories(d.file("o/other"));
+  write_raw(d.file("o/other/readme.txt"), "not CIFAR");
+  REQUIRE(std::system(("tar czf '" + d.file("o.tar.gz") + "' -C '" + d.file("o") + "' other").c_str()) == 0);
+  CHECK_THROWS_WITH(load("o.tar.gz"), Catch::Contains("holds no data_batch"));
+  REQUIRE(std::system(("gzip -c '" + d.file("c/cifar-10-batches-bin/test_batch.bin") + "' > '" + d.file("b.gz") + "'").c_str()) == 0);
+  CHECK_THROWS_WITH(load("b.gz"), Catch::Contains("gzip-compressed but not a tar archive"));
 }
 
 // [SECTION] Image folders ------------------------------------------------------------------

@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PKGS=(build-essential cmake pkg-config ccache libtorch-dev libopenblas0-openmp catch2 libstb-dev
-      nlohmann-json3-dev libcli11-dev zlib1g-dev libgif-dev python3-torch python3-numpy python3-pil fonts-dejavu-core
+      nlohmann-json3-dev libcli11-dev zlib1g-dev libarchive-dev libgif-dev python3-torch python3-numpy python3-pil fonts-dejavu-core
       qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl1-mesa-dri xvfb xauth
       desktop-file-utils appstream libgloo-dev clang libclang-rt-14-dev libimgui-dev libglfw3-dev)
 missing=()

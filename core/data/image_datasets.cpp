@@ -6,11 +6,17 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <zlib.h>
+
+#ifdef SIMS_HAVE_LIBARCHIVE
+#include <archive.h>
+#include <archive_entry.h>
+#endif
 
 // stb_image, private to this file (static functions: no clash with any other copy).
 #if defined(__GNUC__)
@@ -229,10 +235,88 @@ ImageBatch load_mnist(const ImageDatasetSpec& s, int64_t max_n) {
 
 // [SECTION] CIFAR-10 (binary version) --------------------------------------------
 
+// The first bytes of a file (fewer when it is shorter).
+std::string file_head(const std::string& path, size_t n) {
+  std::ifstream f(path, std::ios::binary);
+  std::string b(n, '\0');
+  f.read(b.data(), static_cast<std::streamsize>(n));
+  b.resize(static_cast<size_t>(std::max<std::streamsize>(0, f.gcount())));
+  return b;
+}
+
+bool is_tar_head(const std::string& head) { return head.size() >= 262 && head.compare(257, 5, "ustar") == 0; }
+
+// The batches of the split from the archive as it is downloaded (cifar-10-binary.tar.gz: gzip-compressed tar with
+// cifar-10-batches-bin/data_batch_1..5.bin and test_batch.bin), read with libarchive straight from the file: each
+// wanted member's declared size is checked before anything is allocated, and a damaged archive is one error.
+#ifdef SIMS_HAVE_LIBARCHIVE
+std::vector<std::pair<std::string, std::string>> cifar_batches_from_archive(const std::string& path, bool test) {
+  constexpr int64_t kMaxBatch = 64 << 20;  // a real batch holds 30,730,000 bytes
+  struct Reader {
+    archive* a = archive_read_new();
+    ~Reader() { archive_read_free(a); }
+  } r;
+  archive_read_support_filter_gzip(r.a);
+  archive_read_support_format_tar(r.a);
+  const auto fail = [&](const std::string& what) {
+    const char* e = archive_error_string(r.a);
+    return InputError("cifar10: '" + path + "' " + what + (e != nullptr ? std::string(": ") + e : std::string()));
+  };
+  // libarchive reads ahead when it opens: a short file can fail here already ("truncated gzip input").
+  const auto unreadable = [&] {
+    const char* e = archive_error_string(r.a);
+    return fail(e != nullptr && std::string(e).find("runcated") != std::string::npos
+                    ? "is damaged or cut short"
+                    : "is not a readable tar archive (expected cifar-10-binary.tar.gz)");
+  };
+  if (archive_read_open_filename(r.a, path.c_str(), 1 << 16) != ARCHIVE_OK) throw unreadable();
+  std::map<std::string, std::string> found;
+  archive_entry* entry = nullptr;
+  for (int64_t headers = 0;; ++headers) {
+    const int rc = archive_read_next_header(r.a, &entry);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN)
+      throw headers == 0 ? unreadable() : fail("is damaged or cut short");
+    const char* p = archive_entry_pathname(entry);
+    const std::string name = p != nullptr ? fs::path(p).filename().string() : std::string();
+    const bool wanted = test ? name == "test_batch.bin"
+                             : name.size() == 16 && name.compare(0, 11, "data_batch_") == 0 && name[11] >= '1' &&
+                                   name[11] <= '5' && name.compare(12, 4, ".bin") == 0;
+    if (!wanted || archive_entry_filetype(entry) != AE_IFREG) continue;
+    if (!archive_entry_size_is_set(entry) || archive_entry_size(entry) > kMaxBatch)
+      throw InputError("cifar10: '" + path + "' member '" + p + "' is larger than a CIFAR-10 batch");
+    std::string data(static_cast<size_t>(archive_entry_size(entry)), '\0');
+    size_t got = 0;
+    while (got < data.size()) {
+      const la_ssize_t n = archive_read_data(r.a, data.data() + got, data.size() - got);
+      if (n < 0) throw fail("is damaged or cut short (member '" + std::string(p) + "')");
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (got != data.size()) throw fail("is damaged or cut short (member '" + std::string(p) + "')");
+    found[name] = std::move(data);
+  }
+  if (found.empty())
+    throw InputError("cifar10: the archive '" + path + "' holds no " +
+                     std::string(test ? "test_batch.bin" : "data_batch_*.bin") +
+                     " (expected the binary version of CIFAR-10, cifar-10-binary.tar.gz)");
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& [name, data] : found) out.emplace_back(path + ":" + name, std::move(data));  // data_batch_1 .. 5 in order
+  return out;
+}
+#else
+std::vector<std::pair<std::string, std::string>> cifar_batches_from_archive(const std::string& path, bool) {
+  throw InputError("cifar10: '" + path + "' is an archive and this build has no libarchive: extract it first "
+                   "(tar xzf cifar-10-binary.tar.gz) and give the folder");
+}
+#endif
+
 ImageBatch load_cifar10(const ImageDatasetSpec& s, int64_t max_n) {
   constexpr int64_t rec = 3073;
   std::error_code ec;
   if (!fs::exists(s.path, ec)) throw InputError("cifar10: '" + s.path + "' does not exist");
+  // (name, bytes) of each batch, in order; read lazily from a directory, at once from an archive.
+  std::vector<std::pair<std::string, std::string>> batches;
   std::vector<std::string> files;
   if (fs::is_directory(s.path, ec)) {
     fs::path dir = s.path;
@@ -247,16 +331,30 @@ ImageBatch load_cifar10(const ImageDatasetSpec& s, int64_t max_n) {
     }
     if (files.empty())
       throw InputError("cifar10: no " + std::string(s.split == "test" ? "test_batch.bin" : "data_batch_*.bin") +
-                       " in directory '" + s.path + "' (the binary version of CIFAR-10, cifar-10-binary.tar.gz extracted)");
+                       " in directory '" + s.path + "' (the binary version of CIFAR-10, extracted or as cifar-10-binary.tar.gz)");
   } else {
-    files.push_back(s.path);
+    const std::string head = file_head(s.path, 512);
+    if (is_gzip(head) || is_tar_head(head)) {
+      try {
+        batches = cifar_batches_from_archive(s.path, s.split == "test");
+      } catch (const InputError& e) {
+        if (is_gzip(head) && std::string(e.what()).find("not a readable tar archive") != std::string::npos)
+          throw InputError("cifar10: '" + s.path + "' is gzip-compressed but not a tar archive: give the binary batch "
+                           "itself, or the archive cifar-10-binary.tar.gz as downloaded");
+        throw;
+      }
+    } else {
+      files.push_back(s.path);
+    }
   }
 
   std::vector<uint8_t> pixels;
   std::vector<int64_t> labels;
-  for (const auto& f : files) {
+  const size_t count = batches.empty() ? files.size() : batches.size();
+  for (size_t bi = 0; bi < count; ++bi) {
     if (max_n >= 0 && static_cast<int64_t>(labels.size()) >= max_n) break;
-    const std::string bytes = read_bytes(f, "CIFAR-10 batch");
+    const std::string f = batches.empty() ? files[bi] : batches[bi].first;
+    const std::string bytes = batches.empty() ? read_bytes(f, "CIFAR-10 batch") : std::move(batches[bi].second);
     if (is_gzip(bytes))
       throw InputError("cifar10: '" + f + "' is gzip-compressed; extract the archive first (tar xzf cifar-10-binary.tar.gz)");
     if (bytes.empty()) throw InputError("cifar10: '" + f + "' is empty");

@@ -431,6 +431,29 @@ assert np.load(t + "/mnl.npy").tolist() == [3, 1, 4, 1, 5, 9, 2]
 PY
 "$SIMS" data export --dataset "mnist:$T/mn-dir,size=32" --out "$T/mngz.npy" --labels "$T/mngzl.npy" >/dev/null 2>&1 \
   && cmp -s "$T/mngz.npy" "$T/mn.npy" && cmp -s "$T/mngzl.npy" "$T/mnl.npy" && ok || bad "gzipped MNIST != plain MNIST"
+# CIFAR-10 as downloaded: Python's tarfile packs the binary batches as cifar-10-binary.tar.gz does; sims reads the
+# archive without extracting and gives what the extracted folder gives; a cut archive is one error line.
+$PY - "$T" <<'PY' || bad "making the CIFAR archive failed"
+import io, os, sys, tarfile
+import numpy as np
+t = sys.argv[1]
+d = t + "/cf/cifar-10-batches-bin"
+os.makedirs(d, exist_ok=True)
+rng = np.random.default_rng(3)
+for name, n in (("data_batch_1.bin", 6), ("data_batch_2.bin", 4), ("test_batch.bin", 3)):
+    rec = np.concatenate([rng.integers(0, 10, (n, 1)), rng.integers(0, 256, (n, 3072))], 1).astype(np.uint8)
+    open(d + "/" + name, "wb").write(rec.tobytes())
+with tarfile.open(t + "/cifar-10-binary.tar.gz", "w:gz") as tf:
+    tf.add(d, arcname="cifar-10-batches-bin")
+data = open(t + "/cifar-10-binary.tar.gz", "rb").read()
+open(t + "/cifar-cut.tar.gz", "wb").write(data[: len(data) // 2])
+PY
+"$SIMS" data export --dataset "cifar10:$T/cifar-10-binary.tar.gz" --out "$T/cfa.npy" --labels "$T/cfal.npy" >/dev/null 2>&1 \
+  && "$SIMS" data export --dataset "cifar10:$T/cf" --out "$T/cfd.npy" --labels "$T/cfdl.npy" >/dev/null 2>&1 \
+  && cmp -s "$T/cfa.npy" "$T/cfd.npy" && cmp -s "$T/cfal.npy" "$T/cfdl.npy" \
+  && $PY -c "import numpy as np; assert np.load('$T/cfa.npy').shape == (10, 3, 32, 32)" && ok || bad "CIFAR-10 archive != extracted folder"
+expect_error "data cifar cut archive" "$T/cfc.npy" -- "$SIMS" data export --dataset "cifar10:$T/cifar-cut.tar.gz" --out "$T/cfc.npy"
+grep -q "cut short" "$T/stderr" && ok || bad "data cifar cut archive: $(cat "$T/stderr")"
 mkdir -p "$T/imgs" "$T/noimgs"; printf 'not a png' >"$T/imgs/broken.png"
 expect_error "data unknown set" "$T/d.png" -- "$SIMS" data preview --dataset celeba --grid "$T/d.png"
 expect_error "data faces no n" "$T/dx1.npy" -- "$SIMS" data export --dataset faces --out "$T/dx1.npy"
