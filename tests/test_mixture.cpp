@@ -87,6 +87,36 @@ TEST_CASE("EM from a farthest-point start recovers a known well-separated mixtur
   CHECK_THROWS_AS(fit_mixture({{0, 0}}, f2), InputError);
 }
 
+TEST_CASE("the EM start and fit move with the data: per-axis spread, no dependence on where the origin is", "[mixture]") {
+  MixtureLoopConfig c;
+  c.grid = 3;
+  c.mode_std = 0.2;
+  const auto x = draw(mixture_truth(c), 2000, 5);
+  // The same points far from the origin and stretched along y.
+  std::vector<std::array<double, 2>> y;
+  for (const auto& p : x) y.push_back({p[0] + 100.0, 3.0 * p[1] - 50.0});
+  double mx = 0, my = 0, vx = 0, vy = 0;
+  for (const auto& p : y) mx += p[0], my += p[1];
+  mx /= y.size(), my /= y.size();
+  for (const auto& p : y) vx += (p[0] - mx) * (p[0] - mx), vy += (p[1] - my) * (p[1] - my);
+  vx /= y.size(), vy /= y.size();
+  const Mixture2d s = farthest_point_start(y, 9, 5);
+  REQUIRE(s.cov.size() == 9);
+  CHECK(s.cov[0][0] == Approx(vx / 9).epsilon(1e-9));  // each axis its own variance, shared out over 9
+  CHECK(s.cov[0][2] == Approx(vy / 9).epsilon(1e-9));
+  CHECK(s.cov[0][1] == 0.0);
+  // Shifting the data shifts the fit and nothing else.
+  std::vector<std::array<double, 2>> z;
+  for (const auto& p : y) z.push_back({p[0] - 100.0, p[1] + 50.0});
+  const Mixture2d fy = fit_mixture(y, farthest_point_start(y, 9, 5)), fz = fit_mixture(z, farthest_point_start(z, 9, 5));
+  REQUIRE(fy.mu.size() == fz.mu.size());
+  for (size_t k = 0; k < fy.mu.size(); ++k) {
+    CHECK(fy.mu[k][0] - 100.0 == Approx(fz.mu[k][0]).margin(1e-4));
+    CHECK(fy.mu[k][1] + 50.0 == Approx(fz.mu[k][1]).margin(1e-4));
+    CHECK(fy.w[k] == Approx(fz.w[k]).margin(1e-4));
+  }
+}
+
 TEST_CASE("lambda = 1, well-separated modes: generation 1 keeps all 25 modes", "[mixture]") {
   MixtureLoopConfig c;  // the paper's 25-mode grid
   c.n_real = 500;
@@ -151,7 +181,31 @@ TEST_CASE("mixture loop: snapshots, JSON, refusals and cancellation", "[mixture]
   bad.bias = 0;
   CHECK_THROWS_AS(run_mixture_loop(bad), InputError);
 
-  int calls = 0;
-  CHECK_THROWS_AS(run_mixture_loop(c, [&](int) { return ++calls < 2; }), Cancelled);
+  // Runs advance together, each with its own stream: run 1 (whose fits are the snapshots) is the same alone.
+  MixtureLoopConfig one = c;
+  one.runs = 1;
+  const MixtureLoopResult r1 = run_mixture_loop(one);
+  REQUIRE(r1.snapshots.size() == r.snapshots.size());
+  for (size_t i = 0; i < r.snapshots.size(); ++i) {
+    REQUIRE(r1.snapshots[i].mu.size() == r.snapshots[i].mu.size());
+    for (size_t k = 0; k < r.snapshots[i].mu.size(); ++k) {
+      CHECK(r1.snapshots[i].mu[k] == r.snapshots[i].mu[k]);
+      CHECK(r1.snapshots[i].cov[k] == r.snapshots[i].cov[k]);
+      CHECK(r1.snapshots[i].w[k] == r.snapshots[i].w[k]);
+    }
+  }
+  // Progress after every generation with the generations done so far: the same numbers as the whole run's.
+  size_t calls = 0;
+  run_mixture_loop(c, [&](const MixtureLoopResult& so_far) {
+    ++calls;
+    REQUIRE(so_far.mean.at("recall").size() == calls);
+    for (const auto& [k, v] : so_far.mean)
+      for (size_t g = 0; g < v.size(); ++g) CHECK(v[g] == r.mean.at(k)[g]);
+    CHECK(so_far.hi.at("modes").back() == r.hi.at("modes")[calls - 1]);
+    return true;
+  });
+  CHECK(calls == 20);
+  calls = 0;
+  CHECK_THROWS_AS(run_mixture_loop(c, [&](const MixtureLoopResult&) { return ++calls < 2; }), Cancelled);
   CHECK(calls == 2);
 }

@@ -385,8 +385,14 @@ int run_mixture(const LoopArgs& a) {
   prepare_output("--plot", a.plot);
   const bool tty = ::isatty(2) != 0;
   install_stop_handler();
-  auto progress = [&](int g) {
-    if (tty) std::cerr << "\r  generation " << g << "/" << cfg.generations << " (mean over runs so far)" << std::flush;
+  auto progress = [&](const loops::MixtureLoopResult& so_far) {
+    if (tty) {
+      std::ostringstream o;
+      o.precision(3);
+      o << "\r  generation " << so_far.mean.at("modes").size() << "/" << cfg.generations << ": modes "
+        << so_far.mean.at("modes").back() << ", recall " << so_far.mean.at("recall").back();
+      std::cerr << o.str() << std::flush;
+    }
     return !stop_flag().load();
   };
   nlohmann::json j;

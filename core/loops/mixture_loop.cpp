@@ -124,11 +124,13 @@ at::Tensor sample_mixture(const Mixture2d& m, int64_t n, double lambda, uint64_t
 
 Mixture2d farthest_point_start(const std::vector<Pt>& x, int64_t k, size_t first) {
   if (x.empty() || k < 1) throw InputError("a mixture start needs points and at least one component");
-  double mx = 0, vx = 0;
-  for (const auto& p : x) mx += p[0] + p[1];
-  mx /= 2.0 * static_cast<double>(x.size());
-  for (const auto& p : x) vx += (p[0] - mx) * (p[0] - mx) + (p[1] - mx) * (p[1] - mx);
-  const double v0 = std::max(1e-4, vx / (2.0 * static_cast<double>(x.size())) / static_cast<double>(k));
+  // Each component starts round-ish with the data's variance per axis shared out over the k components.
+  const double n = static_cast<double>(x.size());
+  double mx = 0, my = 0, vx = 0, vy = 0;
+  for (const auto& p : x) mx += p[0], my += p[1];
+  mx /= n, my /= n;
+  for (const auto& p : x) vx += (p[0] - mx) * (p[0] - mx), vy += (p[1] - my) * (p[1] - my);
+  const double v0x = std::max(1e-4, vx / n / static_cast<double>(k)), v0y = std::max(1e-4, vy / n / static_cast<double>(k));
   std::vector<double> dmin(x.size(), std::numeric_limits<double>::infinity());
   Mixture2d m;
   size_t next = first % x.size();
@@ -136,7 +138,7 @@ Mixture2d farthest_point_start(const std::vector<Pt>& x, int64_t k, size_t first
     const Pt c = x[next];
     m.w.push_back(1.0 / static_cast<double>(k));
     m.mu.push_back(c);
-    m.cov.push_back({v0, 0.0, v0});
+    m.cov.push_back({v0x, 0.0, v0y});
     for (size_t i = 0; i < x.size(); ++i)
       dmin[i] = std::min(dmin[i], (x[i][0] - c[0]) * (x[i][0] - c[0]) + (x[i][1] - c[1]) * (x[i][1] - c[1]));
     next = static_cast<size_t>(std::max_element(dmin.begin(), dmin.end()) - dmin.begin());
@@ -231,53 +233,64 @@ const experiment::Schema<MixtureLoopConfig>& mixture_loop_schema() {
   return s;
 }
 
-MixtureLoopResult run_mixture_loop(const MixtureLoopConfig& cfg, const std::function<bool(int gen)>& progress) {
+MixtureLoopResult run_mixture_loop(const MixtureLoopConfig& cfg,
+                                   const std::function<bool(const MixtureLoopResult& so_far)>& progress) {
   validate(cfg);
   const Mixture2d truth = mixture_truth(cfg);
   const int64_t K = cfg.grid * cfg.grid, G = cfg.generations, R = cfg.runs;
   MixtureLoopResult res;
   for (int64_t g : {int64_t(1), std::max<int64_t>(1, G / 10), G})
     if (res.snapshot_generations.empty() || res.snapshot_generations.back() < g) res.snapshot_generations.push_back(g);
-  // values[metric][generation][run]
-  std::map<std::string, std::vector<std::vector<double>>> values;
-  for (const auto& k : kMetrics) values[k].assign(static_cast<size_t>(G), std::vector<double>(static_cast<size_t>(R)));
-  for (int64_t r = 0; r < R; ++r) {
-    std::mt19937_64 rng(mix_seed(cfg.seed, static_cast<uint64_t>(r)));
-    const std::vector<Pt> real_fixed = sample(truth, cfg.n_real, 1.0, rng);
-    const at::Tensor real_eval = to_tensor(sample(truth, cfg.n_eval, 1.0, rng));
+  for (const auto& k : kMetrics) res.mean[k], res.lo[k], res.hi[k];
+  // Generation by generation over all runs, so that each generation's means are known as soon as it ends. Each run
+  // keeps its own random stream and state: the numbers are those of running the runs one after the other.
+  struct Run {
+    std::mt19937_64 rng;
+    std::vector<Pt> real_fixed;
+    at::Tensor real_eval;
     Mixture2d fit;
     std::vector<Pt> synth;
-    for (int64_t t = 1; t <= G; ++t) {
+  };
+  std::vector<Run> runs(static_cast<size_t>(R));
+  for (int64_t r = 0; r < R; ++r) {
+    Run& u = runs[static_cast<size_t>(r)];
+    u.rng.seed(mix_seed(cfg.seed, static_cast<uint64_t>(r)));
+    u.real_fixed = sample(truth, cfg.n_real, 1.0, u.rng);
+    u.real_eval = to_tensor(sample(truth, cfg.n_eval, 1.0, u.rng));
+  }
+  std::map<std::string, std::vector<double>> values;  // values[metric][run] of this generation
+  for (int64_t t = 1; t <= G; ++t) {
+    for (const auto& k : kMetrics) values[k].assign(static_cast<size_t>(R), 0.0);
+    for (int64_t r = 0; r < R; ++r) {
+      Run& u = runs[static_cast<size_t>(r)];
       std::vector<Pt> data;
-      if (t == 1 || cfg.kind == LoopKind::Augment) data = real_fixed;
-      else if (cfg.kind == LoopKind::Fresh) data = sample(truth, cfg.n_real, 1.0, rng);
-      if (t > 1) data.insert(data.end(), synth.begin(), synth.end());
-      fit = t == 1 ? fit_mixture(data, farthest_point_start(data, K, static_cast<size_t>(rng() % data.size())))
-                   : fit_mixture(data, fit);
-      synth = cfg.n_synth > 0 ? sample(fit, cfg.n_synth, cfg.bias, rng) : std::vector<Pt>{};
-      const std::vector<Pt> gen = sample(fit, cfg.n_eval, cfg.bias, rng);
-      const metrics::PrecisionRecall pr = metrics::precision_recall(real_eval, to_tensor(gen), cfg.pr_k);
-      const size_t gi = static_cast<size_t>(t - 1), ri = static_cast<size_t>(r);
-      values["variance"][gi][ri] = fit.total_variance();
-      values["modal_variance"][gi][ri] = fit.modal_variance();
-      values["modes"][gi][ri] = static_cast<double>(modes_covered(truth, gen, cfg.mode_std));
-      values["recall"][gi][ri] = pr.recall;
-      values["precision"][gi][ri] = pr.precision;
-      values["components"][gi][ri] = static_cast<double>(fit.living());
+      if (t == 1 || cfg.kind == LoopKind::Augment) data = u.real_fixed;
+      else if (cfg.kind == LoopKind::Fresh) data = sample(truth, cfg.n_real, 1.0, u.rng);
+      if (t > 1) data.insert(data.end(), u.synth.begin(), u.synth.end());
+      u.fit = t == 1 ? fit_mixture(data, farthest_point_start(data, K, static_cast<size_t>(u.rng() % data.size())))
+                     : fit_mixture(data, u.fit);
+      u.synth = cfg.n_synth > 0 ? sample(u.fit, cfg.n_synth, cfg.bias, u.rng) : std::vector<Pt>{};
+      const std::vector<Pt> gen = sample(u.fit, cfg.n_eval, cfg.bias, u.rng);
+      const metrics::PrecisionRecall pr = metrics::precision_recall(u.real_eval, to_tensor(gen), cfg.pr_k);
+      const size_t ri = static_cast<size_t>(r);
+      values["variance"][ri] = u.fit.total_variance();
+      values["modal_variance"][ri] = u.fit.modal_variance();
+      values["modes"][ri] = static_cast<double>(modes_covered(truth, gen, cfg.mode_std));
+      values["recall"][ri] = pr.recall;
+      values["precision"][ri] = pr.precision;
+      values["components"][ri] = static_cast<double>(u.fit.living());
       if (r == 0 && std::find(res.snapshot_generations.begin(), res.snapshot_generations.end(), t) !=
                         res.snapshot_generations.end())
-        res.snapshots.push_back(fit);
-      // Progress counts (run, generation) pairs as generations of the whole loop.
-      if (progress && (t == G || t % 10 == 0) && !progress(static_cast<int>((r * G + t) / R))) throw Cancelled();
+        res.snapshots.push_back(u.fit);
     }
-  }
-  for (const auto& k : kMetrics)
-    for (int64_t t = 0; t < G; ++t) {
-      const metrics::Estimate e = metrics::mean_over_runs(values[k][static_cast<size_t>(t)]);
+    for (const auto& k : kMetrics) {
+      const metrics::Estimate e = metrics::mean_over_runs(values[k]);
       res.mean[k].push_back(e.value);
       res.lo[k].push_back(e.lo);
       res.hi[k].push_back(e.hi);
     }
+    if (progress && !progress(res)) throw Cancelled();
+  }
   return res;
 }
 

@@ -83,8 +83,12 @@ struct MixtureLoopResult {
 
 void validate(const MixtureLoopConfig& cfg);  // throws InputError
 
-// progress(gen) after each generation; returning false cancels (throws sims::Cancelled).
-MixtureLoopResult run_mixture_loop(const MixtureLoopConfig& cfg, const std::function<bool(int gen)>& progress = {});
+// progress(so_far) after each generation, with the means and intervals of the generations done (and the run-1
+// snapshots reached); returning false cancels (throws sims::Cancelled). All runs advance together, one
+// generation at a time, each with its own random stream, so the numbers do not depend on that order. Memory: each
+// run keeps its real sets (n_real + n_eval points) and its last fit for the whole loop.
+MixtureLoopResult run_mixture_loop(const MixtureLoopConfig& cfg,
+                                   const std::function<bool(const MixtureLoopResult& so_far)>& progress = {});
 
 const experiment::Schema<MixtureLoopConfig>& mixture_loop_schema();
 
