@@ -200,8 +200,7 @@ QString LoopView::export_caption() const {
     return c + QString(" Seed %1.").arg(p.seed);
   };
   QString c = settings(running_);
-  for (size_t i = 0; i < overlaid_.size(); ++i)
-    c += QString(" Dashed (%1): ").arg(overlay_name(overlaid_.size() - 1 - i)) + settings(overlaid_[i]);
+  for (const auto& [plan, age] : overlaid_) c += QString(" Dashed (%1): ").arg(overlay_name(age)) + settings(plan);
   return c;
 }
 
@@ -266,17 +265,16 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
     const loops::MixtureLoopConfig c = mixture_config(p);
     loops::validate(c);
     out.metric = "modes";
-    const auto start = std::chrono::steady_clock::now();
-    const loops::MixtureLoopResult r = loops::run_mixture_loop(c, [&](int gen) {
-      ctx.progress(gen / G, "generation " + std::to_string(gen) + "/" + std::to_string(p.generations));
-      return !ctx.cancelled();
-    });
-    const double per = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / G;
-    for (size_t g = 0; g < r.mean.at("modes").size(); ++g) {
+    // One row per generation as soon as it ends (all runs advance together), with its own time.
+    auto last = std::chrono::steady_clock::now();
+    loops::run_mixture_loop(c, [&](const loops::MixtureLoopResult& r) {
+      const size_t g = r.mean.at("modes").size() - 1;
+      const auto now = std::chrono::steady_clock::now();
       LoopGeneration lg;
       lg.generation = static_cast<int>(g + 1);
       lg.w2_mean = lg.w2_median = lg.trace_mean = lg.trace_median = std::nan("");
-      lg.seconds = per;
+      lg.seconds = std::chrono::duration<double>(now - last).count();
+      last = now;
       for (const auto& m : kMixtureMetrics) {
         metrics::Estimate e;
         e.value = r.mean.at(m.first)[g];
@@ -294,7 +292,9 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
       }
       out.generations.push_back(lg);
       if (on_generation) on_generation(lg);
-    }
+      ctx.progress(static_cast<double>(g + 1) / G, "generation " + std::to_string(g + 1) + "/" + std::to_string(p.generations));
+      return !ctx.cancelled();
+    });
     return out;
   }
   if (p.family != "diffusion2d")
@@ -682,9 +682,9 @@ void LoopView::add_overlays(const LoopPlan& now) {
     const LoopOutcome& o = earlier_[i].outcome;
     const LoopPlan& was = earlier_[i].plan;
     if (o.generations.empty() || (was.family == "mixture") != (now.family == "mixture")) continue;  // other metrics
-    overlaid_.push_back(was);
     const bool same_loop = was.family == now.family && was.kind == now.kind && was.data == now.data;
     const size_t age = earlier_.size() - 1 - i;  // 0: the previous run
+    overlaid_.emplace_back(was, age);
     const QString label =
         QString::fromStdString(same_loop ? was.training_label() : was.label()) + " (" + overlay_name(age) + ")";
     const int shade = 110 + 35 * static_cast<int>(age);

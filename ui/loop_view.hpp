@@ -164,7 +164,9 @@ class LoopView final : public AnalysisTab {
     LoopPlan plan;
   };
   std::vector<Earlier> earlier_;
-  std::vector<LoopPlan> overlaid_;  // the runs drawn dashed on the charts
+  // The runs drawn dashed on the charts, each with its age (0: the previous run) as the legend names it;
+  // runs of another family are skipped, so the ages need not be consecutive.
+  std::vector<std::pair<LoopPlan, size_t>> overlaid_;
   LoopPlan running_;
   SampleSet reference_;
   QRectF bounds_;

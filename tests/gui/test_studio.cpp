@@ -1353,6 +1353,22 @@ class StudioTest : public QObject {
       }
       w_->resize(before);
     }
+    // A long mixture run shows each generation as it ends (all runs advance together); a cancel keeps them.
+    std::vector<double> recall_before;  // the finished run's (o is the view's current outcome, replaced below)
+    for (const auto& g : o.generations) recall_before.push_back(g.mixture.at("recall").value);
+    LoopPlan longer = p;
+    longer.generations = 1000;  // the form's maximum
+    l->set_plan(longer);
+    l->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(l->outcome().generations.size() >= 3, 60000);
+    l->cancel_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 2, 60000);
+    QCOMPARE(l->job()->state(), engine::JobState::Cancelled);
+    const size_t shown = l->outcome().generations.size();
+    QVERIFY(shown >= 3 && shown < 1000);
+    // The current run's series is the last one (the finished run before it is overlaid, dashed, first).
+    QCOMPARE(l->distance_chart()->point_count(l->distance_chart()->series_count() - 1), static_cast<int>(shown));
+    for (size_t g = 0; g < 3; ++g) QCOMPARE(l->outcome().generations[g].mixture.at("recall").value, recall_before[g]);
     // The DDPM model of the 2D loop: its own settings in the summary, depth read as its residual blocks.
     LoopPlan q;
     q.model = "ddpm";
@@ -1369,13 +1385,27 @@ class StudioTest : public QObject {
     q.base_epochs = 20;
     l->set_plan(q);
     l->run_button()->click();
-    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 2, 120000);
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 3, 120000);
     QCOMPARE(l->job()->state(), engine::JobState::Finished);
     QCOMPARE(l->outcome().generations.size(), size_t(2));
     QVERIFY(!l->outcome().is_mixture());
     for (const auto& g : l->outcome().generations) QVERIFY(std::isfinite(g.w2_mean) && g.w2_mean > 0 && g.saved_runs == 2);
     // The DDPM model samples with its own sampler (an overlaid EDM run, after "Dashed", names Heun).
     QVERIFY(!l->export_caption().section(" Dashed", 0, 0).contains("Sampler: heun"));
+    // The run just before was the mixture run, which W2 charts do not overlay: the caption must name the dashed
+    // runs by the same age as the legend ("2 runs ago", not "previous").
+    const QString cap = l->export_caption();
+    QVERIFY2(!cap.contains("Dashed (previous)"), qPrintable(cap));
+    int dashed = 0;
+    for (int i = 0; i < l->distance_chart()->series_count(); ++i) {
+      const ChartSeries& s = l->distance_chart()->series(i);
+      if (!s.dashed) continue;
+      ++dashed;
+      const QString age = s.name.section('(', -1).chopped(1);
+      QVERIFY2(cap.contains("Dashed (" + age + ")"), qPrintable(s.name + " | " + cap));
+    }
+    QCOMPARE(cap.count("Dashed ("), dashed);
+    QVERIFY(dashed >= 1);
     w_->tabs()->setCurrentIndex(0);
   }
 
