@@ -352,4 +352,10 @@ TEST_CASE("run captions: settings of a loop result in words; any field may be mi
   CHECK_NOTHROW(loops::run_settings(bad));
   CHECK_NOTHROW(loops::run_settings(nlohmann::json::array({1, 2})));
   CHECK(loops::run_label(nlohmann::json("text")) == "gaussian  \u03bb=? |Ds|=?");
+  // DDPM runs name their batch (it sets the Adam steps per epoch) in the legend and their budgets in the caption.
+  nlohmann::json d = ok;
+  d["model"] = "ddpm", d["ddpm_batch"] = 64, d["base_epochs"] = 100.0, d["aux_epochs"] = 50.0, d["ddpm_steps"] = 40;
+  CHECK(loops::run_label(d) == "SIMS \u03c9=1.5 |Ds|=500 batch 64");
+  CHECK(loops::run_settings(d).find("batch\u00a064, 100\u00a0epochs (auxiliary 50), ancestral, 40\u00a0steps") !=
+        std::string::npos);
 }

@@ -42,6 +42,8 @@ std::string run_label(const json& j) {
   }
   o << " |Ds|=" << num(j, "n_synth");
   if (str(j, "pool", "replace") == "accumulate") o << " accumulated";
+  // The DDPM model's batch sets its number of Adam steps per epoch: runs that differ only in it need telling apart.
+  if (str(j, "model", "edm") == "ddpm") o << " batch " << num(j, "ddpm_batch");
   return o.str();
 }
 
@@ -69,6 +71,8 @@ std::string run_settings(const json& j, const std::string& label) {
   if (fam == "diffusion2d" && j.is_object() && j.value("base_images", int64_t(0)) > 0)
     o << ", " << num(j, "base_images") << "\u00a0images per generation";
   if (str(j, "model", "edm") == "ddpm") {
+    o << ", batch\u00a0" << num(j, "ddpm_batch") << ", " << num(j, "base_epochs") << "\u00a0epochs";
+    if (str(j, "algorithm", "standard") == "sims") o << " (auxiliary " << num(j, "aux_epochs") << ")";
     o << ", ancestral, " << num(j, "ddpm_steps") << "\u00a0steps";
   } else if (fam != "gaussian" && fam != "mixture") {
     const json& sc = field(j, "sampler");
