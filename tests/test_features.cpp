@@ -187,7 +187,9 @@ TEST_CASE("sweep over omega on the shipped 2D models", "[features][sweep]") {
   CHECK(test::max_abs_diff(res.rows[0].kept, res.rows[3].kept) == 0);
   CHECK(res.rows[0].value == res.rows[3].value);
   const std::string csv = res.to_csv();
-  CHECK(csv.rfind("omega,interval_lo,interval_hi,aux,w2,precision,recall,nfe,seconds\n", 0) == 0);
+  // The long-standing columns first; nfe_effective (equal to nfe here: no shared encoder) comes last.
+  CHECK(csv.rfind("omega,interval_lo,interval_hi,aux,w2,precision,recall,nfe,seconds,nfe_effective\n", 0) == 0);
+  CHECK(res.rows[1].nfe_effective == 38);
   CHECK(res.to_json()["rows"].size() == 6);
 
   std::atomic<bool> cancel{true};
