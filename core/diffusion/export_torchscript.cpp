@@ -51,17 +51,19 @@ void export_mlp(EdmNetwork& net, torch::jit::Module& m) {
 }
 
 void export_unet(EdmUnet& net, torch::jit::Module& m) {
-  auto flat = [](std::string n) {
-    for (char& ch : n)
-      if (ch == '.') ch = '_';
-    return n;
-  };
-  for (const auto& p : net.named_parameters(true)) m.register_parameter(flat(p.key()), p.value().detach().clone(), false);
-  for (const auto& b : net.named_buffers(true)) m.register_buffer(flat(b.key()), b.value().detach().clone());
+  for (const auto& p : net.named_parameters(true))
+    m.register_parameter(torchscript_name(p.key()), p.value().detach().clone(), false);
+  for (const auto& b : net.named_buffers(true)) m.register_buffer(torchscript_name(b.key()), b.value().detach().clone());
   m.define(net.torchscript_source());
 }
 
 }  // namespace
+
+std::string torchscript_name(std::string path) {
+  for (char& ch : path)
+    if (ch == '.') ch = '_';
+  return path;
+}
 
 torch::jit::Module network_to_torchscript(EdmNetwork& net) {
   torch::NoGradGuard ng;

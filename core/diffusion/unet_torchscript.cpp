@@ -6,6 +6,8 @@
 // Python's torch.jit.load.
 #include "diffusion/unet.hpp"
 
+#include "diffusion/export_torchscript.hpp"
+
 #include <cmath>
 #include <sstream>
 
@@ -20,10 +22,7 @@ class ScriptWriter {
   std::string str() const { return s_.str(); }
 
   static std::string param(const std::string& module, const char* what) {
-    std::string n = module + "_" + what;
-    for (char& c : n)
-      if (c == '.') c = '_';
-    return "self." + n;
+    return "self." + torchscript_name(module + "." + what);
   }
   std::string group_norm(const std::string& module, const torch::nn::GroupNorm& gn, const std::string& x) const {
     std::ostringstream o;
