@@ -12,15 +12,17 @@
 # MODEL=ddpm runs the paper's own model instead (--model ddpm: epsilon-MLP 4 blocks x 64, cosine schedule, 40
 # steps, ancestral sampler, batch BATCH (2048), lr 1e-3 falling to 1 %); OMEGA may then list several values
 # ("1 3"), each a SIMS folder sims-wOMEGA-NS.
+# WARM=previous trains every generation's base on from the previous generation's (--warm-start previous).
 # usage: tools/repro_fig4.sh [OUT=fig4] [RUNS=100] [GENERATIONS=100]
 #   env: OMEGA (1), WIDTH (32; ddpm 64), THREADS (2: workers), SIZES ("125 250 500 1000"), MODEL (edm), BATCH,
-#        BUILD (build)
+#        WARM (scratch), BUILD (build)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-fig4}; RUNS=${2:-100}; GENS=${3:-100}
 OMEGA=${OMEGA:-1}; THREADS=${THREADS:-2}; SIZES=${SIZES:-"125 250 500 1000"}; MODEL=${MODEL:-edm}
 if [[ $MODEL == ddpm ]]; then WIDTH=${WIDTH:-64}; MODEL_FLAGS=(--model ddpm --batch "${BATCH:-2048}")
 else WIDTH=${WIDTH:-32}; MODEL_FLAGS=(); [[ -n ${BATCH:-} ]] && MODEL_FLAGS=(--batch "$BATCH"); fi
+MODEL_FLAGS+=(--warm-start "${WARM:-scratch}")
 read -r -a OMEGAS <<< "$OMEGA"
 SIMS=${BUILD:-$ROOT/build}/bin/sims; PY=/usr/bin/python3
 mkdir -p "$OUT"

@@ -272,6 +272,7 @@ loops::DiffusionLoopConfig diffusion_config(const LoopArgs& a) {
   } else {
     throw InputError("--model must be edm or ddpm, got '" + a.model + "'");
   }
+  c.warm_start = loops::parse_warm_start(a.images.warm_start);
   c.batch_runs = a.batch_runs;
   c.bias = a.bias;
   c.save_runs = a.save_runs;
@@ -308,7 +309,8 @@ int run_diffusion(const LoopArgs& a) {
   header << "diffusion2d loop" << (cfg.model == loops::LoopModel::Ddpm ? " (DDPM model)" : "") << ": "
          << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
          << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
-         << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations";
+         << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations"
+         << (cfg.warm_start == loops::WarmStart::Previous ? ", each base from the previous one" : "");
   if (group) header << " on " << group->size() << " processes";
   ProgressLine line(header.str());
   if (lead) ro.on_progress = [&](const experiment::Progress& p) { line(p); };
@@ -532,9 +534,10 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   c->add_option("--label", a->label, "legend label of this run in --plot");
   input_path(c->add_option("--compare", a->compare, "finished run folder or metrics JSON to add to --plot (repeatable); "
                                                     "without --kind only plots"));
-  // --base-images also sets diffusion2d's budget (a fixed number of images per generation instead of epochs of D^t).
+  // --base-images also sets diffusion2d's budget (a fixed number of images per generation instead of epochs of D^t);
+  // --warm-start also where diffusion2d's bases start.
   for (CLI::Option* o : bind_image_loop_flags(c, a->images))
-    only(o, o->get_name() == "--base-images" ? std::vector<std::string>{"images", "diffusion2d"}
+    only(o, o->get_name() == "--base-images" || o->get_name() == "--warm-start" ? std::vector<std::string>{"images", "diffusion2d"}
             : o->get_name() == "--pr-k"      ? std::vector<std::string>{"images", "mixture"}
                                               : std::vector<std::string>{"images"});
   a->cmd = c;

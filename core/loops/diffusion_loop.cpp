@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <ATen/ATen.h>
+#include <torch/utils.h>
 
 #include "common/error.hpp"
 #include "dist/group.hpp"
@@ -89,6 +90,8 @@ const experiment::Schema<DiffusionLoopConfig>& diffusion_loop_schema() {
           if (c.base_images > 0) return std::string("--base-images needs --model edm (ddpm trains in whole epochs)");
           return std::string();
         })
+        .choice("warm_start", &C::warm_start, "--warm-start", "where generation t > 1's base starts",
+                {{WarmStart::Scratch, "scratch"}, {WarmStart::Previous, "previous"}})
         .integer("batch_runs", &C::batch_runs, "--batch-runs", "runs per batched ensemble (0: all at once)", 0, 1'000'000)
         .free()
         .integer("save_runs", &C::save_runs, "--save-runs", "runs whose points are saved per generation", 0, 1'000'000)
@@ -342,6 +345,39 @@ void write_metrics(const std::string& dir, const DiffusionLoopConfig& cfg, const
   experiment::write_text_file(dir + "/metrics.csv", csv.str());
 }
 
+// [SECTION] Warm start: every run's base weights as one row ----------------------------
+
+// A member-stacked parameter list ([R, ...] each) as [R, P] float32, and back into tensors of the same shapes.
+at::Tensor flatten_members(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> rows;
+  for (const at::Tensor& t : params) rows.push_back(t.detach().reshape({t.size(0), -1}));
+  return at::cat(rows, 1).to(at::kFloat).contiguous();
+}
+
+void unflatten_members(const at::Tensor& flat, const std::vector<at::Tensor>& params) {
+  torch::NoGradGuard ng;
+  int64_t at_col = 0;
+  for (const at::Tensor& t : params) {
+    const int64_t n = t.numel() / t.size(0);
+    if (at_col + n > flat.size(1)) break;
+    t.copy_(flat.slice(1, at_col, at_col + n).reshape(t.sizes()));
+    at_col += n;
+  }
+  if (at_col != flat.size(1) || flat.size(0) != params.at(0).size(0))
+    throw InputError("the stored base weights do not match the network settings");
+}
+
+// P: the number of weights of one run's base.
+int64_t base_weight_count(const DiffusionLoopConfig& cfg) {
+  if (cfg.model == LoopModel::Ddpm) {
+    DdpmNet dn;
+    dn.width = cfg.net.width;
+    dn.blocks = cfg.ddpm_blocks;
+    return flatten_members(create_ddpm_ensemble(dn, {0}).p).size(1);
+  }
+  return flatten_members(create_ensemble(cfg.net, {0}).ema.all()).size(1);
+}
+
 std::string generation_stage(int64_t t) { return gen_name("generation-%04lld", t); }
 
 // What a finished generation's done-marker keeps, enough to continue the loop.
@@ -357,9 +393,9 @@ nlohmann::json generation_record(const DiffusionLoopResult& res, size_t g, const
 // returns how many, and the synthetic pool to continue from (when more
 // generations are to run).
 int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoopConfig& cfg, DiffusionLoopResult& res,
-                            at::Tensor& pool) {
+                            at::Tensor& pool, at::Tensor& bases) {
   int64_t done = 0;
-  std::string pool_file;
+  std::string pool_file, base_file;
   while (done < cfg.generations && rf.done(generation_stage(done + 1), {{"generation", done + 1}})) {
     const nlohmann::json r = rf.result(generation_stage(done + 1));
     try {
@@ -373,6 +409,7 @@ int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoop
       res.rss_mib.push_back(r.value("rss_mib", 0.0));
       res.w2_runs.push_back(r.at("w2_runs").get<std::vector<double>>());
       pool_file = r.at("pool").get<std::string>();
+      base_file = cfg.warm_start == WarmStart::Previous ? r.at("base").get<std::string>() : std::string();
     } catch (const nlohmann::json::exception&) {
       throw InputError("'" + rf.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged");
     }
@@ -382,6 +419,11 @@ int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoop
     pool = io::read_npy(rf.dir() + "/" + pool_file).to(at::kFloat);
     if (pool.dim() != 3 || pool.size(0) != cfg.runs)
       throw InputError("'" + rf.dir() + "': the stored synthetic pool does not match the configuration");
+    if (!base_file.empty()) {
+      bases = io::read_npy(rf.dir() + "/" + base_file).to(at::kFloat);
+      if (bases.dim() != 2 || bases.size(0) != cfg.runs || bases.size(1) != base_weight_count(cfg))
+        throw InputError("'" + rf.dir() + "': the stored base weights do not match the configuration");
+    }
   }
   res.resumed_from = static_cast<int>(done);
   return done;
@@ -392,13 +434,15 @@ int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoop
 struct ChunkOut {
   std::vector<double> w2, trace, w2_base;
   at::Tensor synth, saved;
+  at::Tensor base;  // warm start: the runs' base weights [n, P] for the next generation
   double t_base = 0, t_s = 0, t_aux = 0, t_out = 0;  // seconds per phase
 };
 
-// Generation t for runs [r0, r1): (1) the base model from scratch on D^t,
-// (2) SIMS: the auxiliary fine-tuned on the base's own samples, (3) the
-// generation's samples, scored. phase(name, fraction of the chunk's work).
-void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t, int64_t r0, int64_t r1,
+// Generation t for runs [r0, r1): (1) the base model on D^t, from scratch or (warm start, t > 1) from the
+// previous generation's base in `bases` [R, P], (2) SIMS: the auxiliary fine-tuned on the base's own samples,
+// (3) the generation's samples, scored. phase(name, fraction of the chunk's work).
+void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, const at::Tensor& bases, int64_t t, int64_t r0,
+               int64_t r1,
                std::atomic<bool>& stop, const std::function<void(const char*, double)>& phase, ChunkOut& out,
                KernelPath kernels) {
   const bool sims = cfg.algorithm == LoopAlgorithm::Sims;
@@ -422,6 +466,7 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
   g.lo = cfg.interval_lo;
   g.hi = cfg.interval_hi;
   const int64_t n_out = std::max(cfg.n_synth, cfg.n_eval);
+  const bool warm = cfg.warm_start == WarmStart::Previous, warm_from_previous = warm && t > 1 && bases.defined();
   at::Tensor x;  // the generation's samples [R, n_out, 2] float64
   if (cfg.model == LoopModel::Ddpm) {
     // The same phases with the paper's DDPM model (loops/ddpm_ensemble.hpp): budgets in whole epochs.
@@ -437,7 +482,9 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
     to.cancel = &stop;
     to.on_progress = [&](int64_t e, int64_t n, double) { phase("train base", w_base * e / static_cast<double>(n)); };
     DdpmEnsemble base = create_ddpm_ensemble(dn, seeds_for(cfg, r0, r1, t, kInit));
+    if (warm_from_previous) unflatten_members(bases.slice(0, r0, r1), base.p);
     train_ddpm_ensemble(base, dt, sched, data, seeds_for(cfg, r0, r1, t, kTrain), to);
+    if (warm) out.base = flatten_members(base.p);
     lap(out.t_base);
     DdpmEnsemble aux;
     if (sims) {
@@ -460,6 +507,10 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
                              g, seeds_for(cfg, r0, r1, t, kOutSteps), &stop);
   } else {
   EnsembleState base = create_ensemble(cfg.net, seeds_for(cfg, r0, r1, t, kInit));
+  if (warm_from_previous) {  // as fork_ensemble: raw and EMA weights both the previous base's EMA weights
+    unflatten_members(bases.slice(0, r0, r1), base.ema.all());
+    base.raw = base.ema.clone();
+  }
   TrainConfig tc = cfg.train;
   tc.budget = cfg.base_images > 0 ? cfg.base_images : std::max<int64_t>(1, std::llround(cfg.base_epochs * n_data));
   EnsembleTrainOptions to;
@@ -467,6 +518,7 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, int64_t t
   to.cancel = &stop;
   to.on_progress = [&](int64_t seen, int64_t budget, double) { phase("train base", w_base * seen / static_cast<double>(budget)); };
   train_ensemble(base, tc, data, seeds_for(cfg, r0, r1, t, kTrain), to);
+  if (warm) out.base = flatten_members(base.ema.all());
   lap(out.t_base);
 
   EnsembleState aux;
@@ -546,10 +598,10 @@ void for_each_chunk(size_t n, int workers, const std::atomic<bool>* cancel, std:
 // Adds generation t's numbers to res; returns the pool for generation t + 1
 // and the saved samples.
 at::Tensor merge_generation(const DiffusionLoopConfig& cfg, std::vector<ChunkOut>& outs, int64_t t, const at::Tensor& pool,
-                            double gsec, DiffusionLoopResult& res, at::Tensor& saved_out) {
+                            double gsec, DiffusionLoopResult& res, at::Tensor& saved_out, at::Tensor& bases_out) {
   const bool sims = cfg.algorithm == LoopAlgorithm::Sims;
   std::vector<double> w2, trace, w2_base;
-  std::vector<at::Tensor> new_synth, saved;
+  std::vector<at::Tensor> new_synth, saved, bases;
   double t_base = 0, t_s = 0, t_aux = 0, t_out = 0;
   for (auto& o : outs) {
     t_base += o.t_base;
@@ -561,7 +613,9 @@ at::Tensor merge_generation(const DiffusionLoopConfig& cfg, std::vector<ChunkOut
     w2_base.insert(w2_base.end(), o.w2_base.begin(), o.w2_base.end());
     if (o.synth.defined()) new_synth.push_back(o.synth);
     if (o.saved.defined()) saved.push_back(o.saved);
+    if (o.base.defined()) bases.push_back(o.base);
   }
+  bases_out = bases.empty() ? at::Tensor() : at::cat(bases, 0);
   at::Tensor next;
   if (cfg.n_synth > 0) {
     at::Tensor ds = at::cat(new_synth, 0);
@@ -591,28 +645,38 @@ at::Tensor merge_generation(const DiffusionLoopConfig& cfg, std::vector<ChunkOut
 
 // Writes generation t's files, then its done-marker (the commit point).
 void save_generation(experiment::RunFolder& rf, const DiffusionLoopConfig& cfg, const DiffusionLoopResult& res, int64_t t,
-                     const at::Tensor& pool, const at::Tensor& saved) {
+                     const at::Tensor& pool, const at::Tensor& saved, const at::Tensor& bases) {
   if (saved.defined()) io::write_npy(rf.path(gen_name("samples/gen-%04lld.npy", t)), saved);
   const std::string pool_name = gen_name("state/pool-%04lld.npy", t);
   io::write_npy(rf.path(pool_name), pool);  // float32: exact
+  nlohmann::json record = generation_record(res, static_cast<size_t>(t - 1), pool_name);
+  if (bases.defined()) {
+    record["base"] = gen_name("state/base-%04lld.npy", t);
+    io::write_npy(rf.path(record["base"].get<std::string>()), bases);
+  }
   write_metrics(rf.dir(), cfg, res);
-  rf.finish(generation_stage(t), {{"generation", t}}, generation_record(res, static_cast<size_t>(t - 1), pool_name));
+  rf.finish(generation_stage(t), {{"generation", t}}, record);
   std::error_code ec;
   if (t > 1) fs::remove(rf.dir() + "/" + gen_name("state/pool-%04lld.npy", t - 1), ec);
+  if (t > 1 && bases.defined()) fs::remove(rf.dir() + "/" + gen_name("state/base-%04lld.npy", t - 1), ec);
 }
 
 // [SECTION] Several processes ------------------------------------------------------------
 
 // Rank 0's restored state for the others: the finished generations and the pool.
-int64_t share_restored(dist::Group& g, const DiffusionLoopConfig& cfg, int64_t done, at::Tensor& pool) {
-  at::Tensor head = at::zeros({2}, at::kLong);
-  if (g.rank() == 0) head[0] = done, head[1] = pool.defined() ? pool.size(1) : -1;
+int64_t share_restored(dist::Group& g, const DiffusionLoopConfig& cfg, int64_t done, at::Tensor& pool, at::Tensor& bases) {
+  at::Tensor head = at::zeros({3}, at::kLong);
+  if (g.rank() == 0) head[0] = done, head[1] = pool.defined() ? pool.size(1) : -1, head[2] = bases.defined() ? bases.size(1) : -1;
   g.broadcast(head);
   done = head[0].item<int64_t>();
-  const int64_t p = head[1].item<int64_t>();
+  const int64_t p = head[1].item<int64_t>(), w = head[2].item<int64_t>();
   if (p >= 0) {
     if (g.rank() != 0) pool = at::empty({cfg.runs, p, 2}, at::kFloat);
     if (pool.numel() > 0) g.broadcast(pool);
+  }
+  if (w >= 0) {
+    if (g.rank() != 0) bases = at::empty({cfg.runs, w}, at::kFloat);
+    g.broadcast(bases);
   }
   return done;
 }
@@ -620,14 +684,15 @@ int64_t share_restored(dist::Group& g, const DiffusionLoopConfig& cfg, int64_t d
 // Every rank's generation results on every rank, one ChunkOut per rank in
 // rank order (= run order). Each rank sends one float64 block: a header row
 // (its run count and phase seconds), then per run its W2, trace, base W2, its
-// synthetic points and, for the saved runs, its scored points; blocks are
+// synthetic points, for the saved runs its scored points and, with warm start, its base weights; blocks are
 // padded to the largest share. A rank that was stopped sends an empty block
 // marked so (header cell 5), and every rank then throws Cancelled.
 std::vector<ChunkOut> gather_generation(dist::Group& g, const DiffusionLoopConfig& cfg, const std::vector<ChunkOut>& mine,
                                         int64_t r0, int64_t r1, bool stopped) {
   const int64_t n_loc = stopped ? 0 : r1 - r0, max_loc = (cfg.runs + g.size() - 1) / g.size();
   const int64_t synth_w = 2 * cfg.n_synth, saved_w = cfg.save_runs > 0 ? 2 * cfg.n_eval : 0;
-  const int64_t rec = std::max<int64_t>(6, 3 + synth_w + saved_w);
+  const int64_t base_w = cfg.warm_start == WarmStart::Previous ? base_weight_count(cfg) : 0, base_at = 3 + synth_w + saved_w;
+  const int64_t rec = std::max<int64_t>(6, base_at + base_w);
   at::Tensor block = at::zeros({max_loc + 1, rec}, at::kDouble);
   auto b = block.accessor<double, 2>();
   b[0][0] = static_cast<double>(n_loc);
@@ -642,6 +707,7 @@ std::vector<ChunkOut> gather_generation(dist::Group& g, const DiffusionLoopConfi
       row[0] = o.w2[k], row[1] = o.trace[k], row[2] = o.w2_base.empty() ? NAN : o.w2_base[k];
       if (synth_w > 0) row.slice(0, 3, 3 + synth_w).copy_(o.synth[k].reshape({-1}));
       if (o.saved.defined() && k < o.saved.size(0)) row.slice(0, 3 + synth_w, 3 + synth_w + saved_w).copy_(o.saved[k].reshape({-1}));
+      if (base_w > 0) row.slice(0, base_at, base_at + base_w).copy_(o.base[k]);
     }
     i += n;
   }
@@ -664,6 +730,7 @@ std::vector<ChunkOut> gather_generation(dist::Group& g, const DiffusionLoopConfi
     if (synth_w > 0) o.synth = rows.slice(1, 3, 3 + synth_w).reshape({n, cfg.n_synth, 2}).to(at::kFloat);
     const int64_t n_saved = std::clamp<int64_t>(cfg.save_runs - first, 0, n);
     if (n_saved > 0) o.saved = rows.slice(0, 0, n_saved).slice(1, 3 + synth_w, 3 + synth_w + saved_w).reshape({n_saved, cfg.n_eval, 2}).clone();
+    if (base_w > 0) o.base = rows.slice(1, base_at, base_at + base_w).to(at::kFloat);  // float32 -> float64 -> float32: exact
   }
   return all;
 }
@@ -734,6 +801,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
   DiffusionLoopResult res;
   res.metric = loop_metric_name(cfg);
   at::Tensor pool;  // [R, P, 2] float32: the synthetic data entering the next generation
+  at::Tensor bases;  // warm start: [R, P] float32, every run's base weights of the last generation
   std::unique_ptr<experiment::RunFolder> rf;
   int64_t done = 0;
   const int rank = run.group ? run.group->rank() : 0, world = run.group ? run.group->size() : 1;
@@ -743,9 +811,9 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
   if (!run.out_dir.empty() && rank == 0) {
     rf = std::make_unique<experiment::RunFolder>(run.out_dir, "loop", cfg.to_json(), diffusion_loop_schema().free_keys(),
                                                  DiffusionLoopConfig().to_json());
-    done = restore_generations(*rf, cfg, res, pool);
+    done = restore_generations(*rf, cfg, res, pool, bases);
   }
-  if (run.group) done = share_restored(*run.group, cfg, done, pool);
+  if (run.group) done = share_restored(*run.group, cfg, done, pool, bases);
   const auto [my0, my1] = dist::shard(R, rank, world);  // this process's runs
   const int64_t R_mine = my1 - my0;
   const experiment::Reporter report(run.on_progress, static_cast<double>(done) / G);
@@ -773,7 +841,7 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     std::atomic<bool> stop{false};  // a user cancel or another worker's error
     auto run_chunks = [&] {
       for_each_chunk(chunks.size(), workers, run.cancel, stop, [&](size_t c) {
-        run_chunk(cfg, pool, t, chunks[c].first, chunks[c].second, stop, [&](const char* phase, double f) {
+        run_chunk(cfg, pool, bases, t, chunks[c].first, chunks[c].second, stop, [&](const char* phase, double f) {
           double total = 0;
           {
             std::lock_guard<std::mutex> lock(report_mu);
@@ -800,8 +868,8 @@ DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const Dif
     }
     const double gsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
     at::Tensor saved;
-    pool = merge_generation(cfg, outs, t, pool, gsec, res, saved);
-    if (rf) save_generation(*rf, cfg, res, t, pool, saved);
+    pool = merge_generation(cfg, outs, t, pool, gsec, res, saved, bases);
+    if (rf) save_generation(*rf, cfg, res, t, pool, saved, bases);
     std::ostringstream msg;
     msg << "generation " << t << "/" << G << " done: E[dist] " << std::setprecision(4) << res.w2_mean.back() << " in "
         << std::setprecision(3) << gsec << " s";

@@ -91,6 +91,10 @@ struct DiffusionLoopConfig {
   int64_t ddpm_steps = 40;
   int64_t ddpm_blocks = 4;
   int64_t ddpm_batch = 2048;
+  // Where generation t > 1's base starts: random weights (the papers' G^t = A(D^t) read as training from scratch)
+  // or each run's generation t - 1 base (EDM: its EMA weights; fresh Adam moments and learning-rate schedule),
+  // trained on D^t for the same budget.
+  WarmStart warm_start = WarmStart::Scratch;
   int64_t batch_runs = 0;   // runs per batched ensemble (0: all at once; 1: one by one)
   int64_t save_runs = 4;    // runs whose generated points are saved per generation
 
@@ -172,7 +176,8 @@ struct DiffusionLoopRunOptions {
 
 // Runs (or continues) the loop. With out_dir: run.json at the start; after
 // each generation samples/gen-NNNN.npy ([save_runs, n_eval, 2]),
-// state/pool-NNNN.npy (the synthetic data the next generation needs),
+// state/pool-NNNN.npy (the synthetic data the next generation needs; with
+// warm start also state/base-NNNN.npy, every run's base weights [runs, P]),
 // metrics.json and metrics.csv, then the generation's done-marker
 // (stages/generation-NNNN.json), all written atomically.
 DiffusionLoopResult run_diffusion_loop(const DiffusionLoopConfig& cfg, const DiffusionLoopRunOptions& run = {});

@@ -74,6 +74,15 @@ std::string to_string(LoopKind k) {
   return "?";
 }
 
+WarmStart parse_warm_start(const std::string& s) {
+  if (s == "scratch") return WarmStart::Scratch;
+  if (s == "previous" || s == "finetune" || s == "fine-tune") return WarmStart::Previous;
+  throw InputError("unknown --warm-start '" + s + "' (expected scratch or previous)");
+}
+
+std::string to_string(WarmStart w) { return w == WarmStart::Previous ? "previous" : "scratch"; }
+
+
 void validate(const GaussianLoopConfig& c) {
   if (c.dim < 1 || c.dim > 4096) throw InputError("--dim must be between 1 and 4096, got " + std::to_string(c.dim));
   if (c.n_real < 2) throw InputError("--n-real must be at least 2 (unbiased covariance), got " + std::to_string(c.n_real));

@@ -28,6 +28,14 @@ enum class LoopKind { FullySynthetic, Augment, Fresh };
 LoopKind parse_loop_kind(const std::string& s);
 std::string to_string(LoopKind k);
 
+// Where each generation's model starts (the image and diffusion2d loops).
+enum class WarmStart {
+  Scratch,   // random weights (or the image loop's `init`) every generation: the papers' protocol
+  Previous,  // the previous generation's base, trained on with fresh optimiser moments (generation 1: as Scratch)
+};
+WarmStart parse_warm_start(const std::string& s);  // "scratch" | "previous"; throws InputError
+std::string to_string(WarmStart w);
+
 struct GaussianLoopConfig {
   LoopKind kind = LoopKind::FullySynthetic;
   int64_t dim = 2;           // D ≥ 1

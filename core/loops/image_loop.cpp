@@ -37,14 +37,6 @@ using nlohmann::json;
 
 // [SECTION] Settings --------------------------------------------------------------
 
-WarmStart parse_warm_start(const std::string& s) {
-  if (s == "scratch") return WarmStart::Scratch;
-  if (s == "previous" || s == "finetune" || s == "fine-tune") return WarmStart::Previous;
-  throw InputError("unknown --warm-start '" + s + "' (expected scratch or previous)");
-}
-
-std::string to_string(WarmStart w) { return w == WarmStart::Previous ? "previous" : "scratch"; }
-
 std::string default_image_features() { return asset_path("models/faces-cnn.ckpt"); }
 
 NetConfig default_image_net() {

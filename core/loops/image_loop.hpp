@@ -57,14 +57,6 @@
 
 namespace sims::loops {
 
-// Where each generation's base model starts.
-enum class WarmStart {
-  Scratch,   // random weights (or `init`) every generation: the papers' protocol
-  Previous,  // the previous generation's base (generation 1: random or `init`)
-};
-WarmStart parse_warm_start(const std::string& s);  // "scratch" | "previous"; throws InputError
-std::string to_string(WarmStart w);
-
 // The project's shipped faces CNN (FD features and attribute classifier).
 std::string default_image_features();
 // assets/networks/unet32.json: the small CPU U-Net (0.28 M parameters).

@@ -44,6 +44,7 @@ std::string run_label(const json& j) {
   if (str(j, "pool", "replace") == "accumulate") o << " accumulated";
   // The DDPM model's batch sets its number of Adam steps per epoch: runs that differ only in it need telling apart.
   if (str(j, "model", "edm") == "ddpm") o << " batch " << num(j, "ddpm_batch");
+  if (str(j, "warm_start", "scratch") == "previous") o << " warm";
   return o.str();
 }
 
@@ -70,6 +71,7 @@ std::string run_settings(const json& j, const std::string& label) {
   o << num(j, "generations") << "\u00a0generations";
   if (fam == "diffusion2d" && j.is_object() && j.value("base_images", int64_t(0)) > 0)
     o << ", " << num(j, "base_images") << "\u00a0images per generation";
+  if (str(j, "warm_start", "scratch") == "previous") o << ", each base trained on from the previous generation's";
   if (str(j, "model", "edm") == "ddpm") {
     o << ", batch\u00a0" << num(j, "ddpm_batch") << ", " << num(j, "base_epochs") << "\u00a0epochs";
     if (str(j, "algorithm", "standard") == "sims") o << " (auxiliary " << num(j, "aux_epochs") << ")";

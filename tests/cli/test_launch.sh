@@ -128,6 +128,11 @@ D2=(loop --family diffusion2d --kind augment --n-real 50 --n-synth 20 --runs 5 -
     --algorithm sims --omega 1 --n-aux 40 --generations 2 --workers 1)
 run l1 "$SIMS" "${D2[@]}" --out "$T/l1"
 run l2 "${L2[@]}" "${D2[@]}" --out "$T/l2"
+# Warm-started generations: every run's base weights travel between the ranks with its samples.
+D2W=(loop --family diffusion2d --kind augment --n-real 50 --n-synth 20 --runs 5 --base-epochs 2 --aux-epochs 1
+     --algorithm sims --omega 1 --n-aux 40 --generations 3 --workers 1 --warm-start previous)
+run l3 "$SIMS" "${D2W[@]}" --out "$T/l3"
+run l4 "${L2[@]}" "${D2W[@]}" --out "$T/l4"
 SW=(sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,0.5,1,2 --steps 6 --n 200 --real-data gaussian --quiet)
 run w1 "$SIMS" "${SW[@]}" --out "$T/w1"
 run w2 "$SIMS" launch --nproc 3 -- sims "${SW[@]}" --out "$T/w2"
@@ -144,6 +149,13 @@ a, b = j("l1"), j("l2")
 assert b["processes"] == 2
 for k in ("w2_mean", "w2_median", "w2_base_mean"):
     assert np.allclose(a[k], b[k], rtol=1e-5, atol=1e-7), (k, a[k], b[k])
+c, d = j("l3"), j("l4")
+assert c["warm_start"] == "previous" and d["processes"] == 2
+for k in ("w2_mean", "w2_median", "w2_base_mean"):
+    assert np.allclose(c[k], d[k], rtol=1e-5, atol=1e-7), (k, c[k], d[k])
+assert not np.allclose(a["w2_mean"][1], c["w2_mean"][1]), "warm start changed nothing"
+wa, wb = np.load(f"{t}/l3/state/base-0003.npy"), np.load(f"{t}/l4/state/base-0003.npy")
+assert wa.shape == wb.shape and wa.shape[0] == 5 and np.abs(wa - wb).max() < 1e-4 * max(1.0, np.abs(wa).max()), "base weights"
 ta, tb = j("n1"), j("n2")
 assert ta["omega"] == tb["omega"] and ta["budget"] == tb["budget"], (ta, tb)
 for k in ("gain", "gain_lo", "gain_hi"):
