@@ -2,7 +2,8 @@
 # libFuzzer harnesses (tests/fuzz/) for the file readers, built with clang and
 # AddressSanitizer + UndefinedBehaviorSanitizer, then run for SECONDS each
 # from seed corpora made here (numpy's .npy/.npz, the shipped weights-only
-# checkpoints, the project's JSON files). A crash, a sanitizer report or a
+# checkpoints, the project's JSON files, small CIFAR-10 / MNIST / image / CSV
+# / npy data sets for the --dataset readers). A crash, a sanitizer report or a
 # leak fails the run; the input that did it is kept in OUT/crashes/.
 # usage: tools/fuzz.sh [SECONDS=30] [OUT=build-fuzz]
 set -euo pipefail
@@ -14,12 +15,15 @@ CXX=$(command -v clang++ || command -v clang++-14 || true)
 JOBS=$(nproc 2>/dev/null || echo 2)
 SAN=(-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined)
 FLAGS=(-std=c++17 -O1 -g -D_GLIBCXX_USE_CXX11_ABI=1 -I"$ROOT/core" -I"$ROOT/tests/fuzz"
-       -isystem /usr/include/torch/csrc/api/include -Wno-unused-command-line-argument)
+       -isystem /usr/include/torch/csrc/api/include -isystem /usr/include/stb -Wno-unused-command-line-argument)
 LIBS=(-ltorch_cpu -lc10 -lz -lpthread)
+# CIFAR-10's tar.gz is read through libarchive where it is installed (as the CMake build does).
+if [[ -e /usr/include/archive.h ]]; then FLAGS+=(-DSIMS_HAVE_LIBARCHIVE); LIBS+=(-larchive); fi
 
 # The readers under test, instrumented for coverage and the sanitizers (objects reused while unchanged).
 mkdir -p "$OUT/obj"
-SOURCES=(io/npy.cpp io/safetensors.cpp io/atomic_file.cpp io/crc32.cpp metrics/frechet.cpp)
+SOURCES=(io/npy.cpp io/safetensors.cpp io/atomic_file.cpp io/crc32.cpp metrics/frechet.cpp data/image_datasets.cpp
+         data/faces.cpp)
 objs=()
 for s in "${SOURCES[@]}"; do
   o=$OUT/obj/${s//\//_}.o
@@ -32,7 +36,8 @@ for s in "${SOURCES[@]}"; do
   fi
 done
 wait
-for h in npy npz safetensors json; do
+HARNESSES=(npy npz safetensors json images)
+for h in "${HARNESSES[@]}"; do
   newer=$(find "$ROOT/tests/fuzz" "$OUT/obj" "$ROOT/core" \( -name '*.o' -o -name '*.hpp' -o -name "fuzz_$h.cpp" \) \
            -newer "$OUT/fuzz_$h" -print -quit 2>/dev/null || true)
   if [[ ! -e $OUT/fuzz_$h || -n $newer ]]; then
@@ -43,7 +48,7 @@ done
 wait
 
 # Seed corpora.
-S=$OUT/seeds; mkdir -p "$S"/{npy,npz,safetensors,json}
+S=$OUT/seeds; mkdir -p "$S"/{npy,npz,safetensors,json,images}
 /usr/bin/python3 - "$S" <<'PY'
 import numpy as np, sys
 s = sys.argv[1]
@@ -54,13 +59,36 @@ for i, a in enumerate([r.standard_normal((4, 3)).astype(np.float32), np.arange(6
 mu, sig = r.standard_normal(4), np.eye(4)
 np.savez("%s/npz/stored.npz" % s, mu=mu, sigma=sig)
 np.savez_compressed("%s/npz/compressed.npz" % s, mu=mu, sigma=sig)
+# The image readers (fuzz_images.cpp): the first byte picks the reader.
+import gzip, io, struct, tarfile, zlib
+def seed(name, kind, body):
+    open("%s/images/%s" % (s, name), "wb").write(bytes([kind]) + body)
+batch = bytes(r.integers(0, 256, 3 * 3073, dtype=np.uint8))  # three CIFAR records: label + 3x32x32
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w:gz") as t:
+    for n in ("cifar-10-batches-bin/data_batch_1.bin", "cifar-10-batches-bin/test_batch.bin"):
+        ti = tarfile.TarInfo(n); ti.size = len(batch); t.addfile(ti, io.BytesIO(batch))
+seed("cifar.tar.gz", 0, buf.getvalue())
+seed("cifar.tar", 1, gzip.decompress(buf.getvalue()))
+seed("cifar.bin", 2, batch)
+idx = struct.pack(">IIII", 0x803, 3, 8, 8) + bytes(r.integers(0, 256, 3 * 64, dtype=np.uint8))
+seed("mnist.idx", 3, idx)
+seed("mnist.idx.gz", 4, gzip.compress(idx))
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+rows = b"".join(b"\0" + bytes(r.integers(0, 256, 3 * 4, dtype=np.uint8)) for _ in range(4))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)) + \
+      chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+seed("image.png", 5, png)
+seed("labels.csv", 6, b"file,smile,glasses\na.png,1,0\n")
+arr = io.BytesIO(); np.save(arr, r.uniform(-1, 1, (2, 3, 4, 4)).astype(np.float32))
+seed("images.npy", 7, arr.getvalue())
 PY
 cp "$ROOT"/assets/models/gaussian-base.ckpt "$ROOT"/assets/models/grid25-aux.ckpt "$S/safetensors/"
 cp "$ROOT"/assets/networks/*.json "$ROOT"/assets/models/*.tune.json "$S/json/"
 
 mkdir -p "$OUT/crashes"
 status=0
-for h in npy npz safetensors json; do
+for h in "${HARNESSES[@]}"; do
   mkdir -p "$OUT/corpus/$h"
   if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
      "$OUT/fuzz_$h" -max_total_time="$SECONDS_EACH" -max_len=300000 -rss_limit_mb=4096 -timeout=20 \
