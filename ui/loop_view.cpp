@@ -74,6 +74,7 @@ loops::DiffusionLoopConfig diffusion_config(const LoopPlan& p) {
   c.base_epochs = p.base_epochs;
   c.aux_epochs = p.aux_epochs;
   c.n_eval = p.n_eval;
+  c.warm_start = p.warm ? loops::WarmStart::Previous : loops::WarmStart::Scratch;
   c.net.width = p.width;
   c.save_runs = std::min(p.save_runs, p.runs);
   if (p.model == "ddpm") {
@@ -141,7 +142,7 @@ const QColor kStandard(60, 100, 170), kSimsColour(214, 82, 48), kGaussian(60, 15
 std::string LoopPlan::training_label() const {
   if (family == "gaussian") return "Gaussian λ=" + fmt(bias);
   if (family == "mixture") return "mixture λ=" + fmt(bias);
-  const std::string t = sims ? "SIMS ω=" + fmt(omega) : std::string("standard");
+  const std::string t = (sims ? "SIMS ω=" + fmt(omega) : std::string("standard")) + (warm ? " warm" : "");
   return model == "ddpm" ? "DDPM " + t : t;
 }
 
@@ -180,7 +181,11 @@ std::string LoopPlan::summary() const {
       << ", cosine schedule, 40 steps, ancestral sampler)";
   else
     s << " MLPs (" << width << "×" << depth << ")";
-  s << " are trained from scratch for " << fmt(base_epochs) << " epochs on ";
+  if (warm)
+    s << " are trained for " << fmt(base_epochs) << " epochs (generation 1 from scratch, each later one on from the "
+      << "previous generation's model) on ";
+  else
+    s << " are trained from scratch for " << fmt(base_epochs) << " epochs on ";
   if (kind == loops::LoopKind::FullySynthetic) s << "the previous generation's " << n_synth << " synthetic points";
   else s << (kind == loops::LoopKind::Augment ? "the first " : "") << n_real << (kind == loops::LoopKind::Fresh ? " fresh" : "")
          << " real + " << n_synth << " synthetic points";
@@ -433,7 +438,18 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   mt->addWidget(algorithm_, 1);
   add("model, training", model_training, &diffusion_only_);
   add("ω", omega_, &sims_only_);
-  add("epochs", base_epochs_, &diffusion_only_);
+  // The budget and where each base starts share a row (the form fits a 720-pixel screen).
+  warm_ = new QCheckBox("warm start", box);
+  warm_->setObjectName("loopWarm");
+  warm_->setToolTip("Warm start off: every generation's base is trained from random weights (the papers' protocol). On: "
+                    "generation 1 from random weights, each later one trained on from the previous generation's "
+                    "model for the same epochs (fresh optimiser)");
+  auto* epochs_start = new QWidget(box);
+  auto* es = new QHBoxLayout(epochs_start);
+  es->setContentsMargins(0, 0, 0, 0);
+  es->addWidget(base_epochs_, 1);
+  es->addWidget(warm_);
+  add("epochs", epochs_start, &diffusion_only_);
   add("MLP width", width_, &diffusion_only_);
   depth_label_ = add_field("depth", depth_);
   diffusion_only_.push_back(depth_label_), diffusion_only_.push_back(depth_);
@@ -508,6 +524,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
     connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &LoopView::describe);
   for (QDoubleSpinBox* s : {omega_, base_epochs_, bias_, mode_std_})
     connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &LoopView::describe);
+  connect(warm_, &QCheckBox::toggled, this, &LoopView::describe);
 
   set_plan(LoopPlan{});
   rows_note_ = "appear here as they finish";
@@ -543,6 +560,7 @@ LoopPlan LoopView::plan() const {
   p.sims = algorithm_->currentData().toBool();
   p.omega = omega_->value();
   p.base_epochs = base_epochs_->value();
+  p.warm = warm_->isChecked();
   p.width = width_->value();
   p.depth = depth_->value();
   p.dim = dim_->value();
@@ -572,6 +590,7 @@ void LoopView::set_plan(const LoopPlan& p) {
   algorithm_->setCurrentIndex(p.sims ? 1 : 0);
   omega_->setValue(p.omega);
   base_epochs_->setValue(p.base_epochs);
+  warm_->setChecked(p.warm);
   width_->setValue(static_cast<int>(p.width));
   depth_->setValue(static_cast<int>(p.depth));
   dim_->setValue(static_cast<int>(p.dim));

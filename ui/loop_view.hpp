@@ -47,6 +47,7 @@ struct LoopPlan {
   bool sims = false;                   // SIMS training (Algorithm 1) instead of standard
   double omega = 1.0;
   double base_epochs = 60, aux_epochs = 30;
+  bool warm = false;                   // each later generation's base trained on from the previous one's
   int64_t n_aux = 500, n_eval = 500;
   int64_t width = 64, depth = 3;
   int steps = 18;
@@ -146,6 +147,7 @@ class LoopView final : public AnalysisTab {
   std::vector<QWidget*> diffusion_only_, gaussian_only_, sims_only_, biased_, mixture_only_, pooled_;
   QLabel* depth_label_ = nullptr;
   QCheckBox* overlay_;
+  QCheckBox* warm_;
   QLabel* rows_title_;
   QLabel* verdict_;
   // What the two labels say, kept to draw them again in another theme's colours.

@@ -205,8 +205,10 @@ int main(int argc, char* argv[]) {
       });
   }
 
-  if (cli.isSet(shot) && shift_tab) {
-    // The tab shows its results when it is first shown (synchronously); give the charts a moment to lay out.
+  if (cli.isSet(shot) && (shift_tab || (tab_index > 0 && !demo_run))) {
+    // The shift tab shows its results when it is first shown (synchronously), the other analysis tabs without
+    // --run-demo their empty form (the live tab's first result, which the branch below waits for, never comes
+    // while another tab is in front); give the charts a moment to lay out.
     const QString file = cli.value(shot);
     QTimer::singleShot(1200, &w, [&w, file] {
       w.grab().save(file);

@@ -1406,6 +1406,21 @@ class StudioTest : public QObject {
     }
     QCOMPARE(cap.count("Dashed ("), dashed);
     QVERIFY(dashed >= 1);
+    // Warm-started generations: the check box reaches the plan, its words and the job (generation 1 is the
+    // same loop, generation 2 starts from generation 1's model instead of random weights).
+    const std::vector<LoopGeneration> scratch = l->outcome().generations;
+    auto* warm = l->findChild<QCheckBox*>("loopWarm");
+    QVERIFY(warm && warm->isVisible() && !warm->isChecked());
+    warm->click();
+    QVERIFY(l->plan().warm);
+    QCOMPARE(l->plan().training_label(), std::string("DDPM standard warm"));
+    QVERIFY(l->plan().summary().find("on from the previous generation's model") != std::string::npos);
+    l->run_button()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 4, 120000);
+    QCOMPARE(l->job()->state(), engine::JobState::Finished);
+    QCOMPARE(l->outcome().generations.size(), size_t(2));
+    QCOMPARE(l->outcome().generations[0].w2_mean, scratch[0].w2_mean);
+    QVERIFY(l->outcome().generations[1].w2_mean != scratch[1].w2_mean);
     w_->tabs()->setCurrentIndex(0);
   }
 
