@@ -1,6 +1,7 @@
 // Image data: the built-in faces (determinism, attribute ratios, attributes
 // visible in the pixels) and the loaders (MNIST IDX, CIFAR-10 binary, image
 // folders with attribute CSVs, NPY) including their corrupt-file errors.
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -495,6 +496,19 @@ TEST_CASE("folder: corrupt images, empty and missing folders give clear errors",
   CHECK_THROWS_WITH(load("folder:" + d.file("bad")), Catch::Contains("cannot decode") && Catch::Contains("b.png"));
   write_raw(d.file("bad/b.png"), "");
   CHECK_THROWS_AS(load("folder:" + d.file("bad")), InputError);
+  // Found by the fuzz harness: 40 bytes of TGA claiming 437 million pixels made the loader allocate 5 GB. The
+  // header's size is checked before decoding (an 18-byte header claiming 65,535 x 65,535 here), quickly.
+  std::filesystem::create_directory(d.file("huge"));
+  const unsigned char tga[18] = {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 24, 0};
+  write_raw(d.file("huge/a.tga"), std::string(reinterpret_cast<const char*>(tga), sizeof tga));
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(load("folder:" + d.file("huge")),
+                    Catch::Contains("a.tga") && Catch::Contains("65535 x 65535 pixels") && Catch::Contains("40 megapixels"));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  // Below the limit the same kind of file decodes (stb_image fills the missing pixels).
+  const unsigned char small[18] = {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 48, 0, 24, 0};
+  write_raw(d.file("huge/a.tga"), std::string(reinterpret_cast<const char*>(small), sizeof small));
+  CHECK(load("folder:" + d.file("huge")).images.size(0) == 1);
 }
 
 // [SECTION] NPY -------------------------------------------------------------------------------

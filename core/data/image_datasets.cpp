@@ -388,6 +388,10 @@ bool is_image_name(const fs::path& p) {
   return e == ".png" || e == ".jpg" || e == ".jpeg" || e == ".bmp" || e == ".tga" || e == ".gif";
 }
 
+// The most pixels one image of a folder may have: 40 megapixels (a 7,300 x 5,500 photo) decode to 480 MB of
+// floats before they are shrunk to the data set's size.
+constexpr int64_t kMaxImagePixels = 40'000'000;
+
 ImageBatch load_folder(const ImageDatasetSpec& s, int64_t max_n) {
   std::error_code ec;
   if (!fs::exists(s.path, ec)) throw InputError("folder: '" + s.path + "' does not exist");
@@ -452,6 +456,16 @@ ImageBatch load_folder(const ImageDatasetSpec& s, int64_t max_n) {
       try {
         const std::string bytes = read_bytes(files[i], "image");
         int w = 0, h = 0, comp = 0;
+        // The size a header claims is checked before decoding: a few bytes of TGA or GIF can claim billions of
+        // pixels (stb_image fills what the file lacks), and a small PNG can inflate to one.
+        if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,
+                                  &comp) != 0 &&
+            static_cast<int64_t>(w) * h > kMaxImagePixels) {
+          errors[i] = "image '" + files[i] + "' is " + std::to_string(w) + " x " + std::to_string(h) +
+                      " pixels, more than a data-set image may have (" + std::to_string(kMaxImagePixels / 1000000) +
+                      " megapixels)";
+          continue;
+        }
         uint8_t* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w,
                                             &h, &comp, C);
         if (!px) {
