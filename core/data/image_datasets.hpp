@@ -4,11 +4,12 @@
 // Spec strings (what --dataset takes):
 //   faces                            built-in faces, 32x32 RGB, group ratio 0.5
 //   faces:ratio=0.3,size=64          options: ratio=R, size=S
-//   mnist:DIR_OR_IDXFILE             MNIST IDX (plain, not .gz): a directory with
-//                                    train-images-idx3-ubyte (+ train-labels-idx1-ubyte),
+//   mnist:DIR_OR_IDXFILE             MNIST IDX, plain or as downloaded (.gz): a directory with
+//                                    train-images-idx3-ubyte[.gz] (+ train-labels-idx1-ubyte[.gz]),
 //                                    or an images file; options labels=FILE, split=train|test
 //   cifar10:PATH                     CIFAR-10 binary: a directory with data_batch_*.bin
-//                                    (split=test: test_batch.bin) or one .bin file
+//                                    (split=test: test_batch.bin), one .bin file, or the archive
+//                                    cifar-10-binary.tar.gz (or .tar) as downloaded
 //   folder:DIR[,labels=CSV]          PNG/JPEG/BMP/TGA/GIF files directly in DIR (sorted by
 //                                    name), centre-cropped to a square and resized; the CSV
 //                                    (header "file,attr1,attr2,...", values 0/1) names the
