@@ -151,6 +151,18 @@ DiffusionLoopConfig tiny_loop(LoopAlgorithm algo, int64_t gens) {
 
 }  // namespace
 
+// Runs cfg into `dir` and stops it (as Ctrl-C does) while generation 3's base model trains.
+void stop_while_training_generation_3(const DiffusionLoopConfig& cfg, const std::string& dir) {
+  std::atomic<bool> stop{false};
+  DiffusionLoopRunOptions ro;
+  ro.out_dir = dir;
+  ro.cancel = &stop;
+  ro.on_progress = [&](const experiment::Progress& p) {
+    if (p.stage == "generation 3/" + std::to_string(cfg.generations) + ": train base") stop = true;
+  };
+  CHECK_THROWS_AS(run_diffusion_loop(cfg, ro), Cancelled);
+}
+
 TEST_CASE("diffusion2d loop: --base-images fixes the base budget whatever |D^t| and the epochs", "[loop2d]") {
   DiffusionLoopConfig a = tiny_loop(LoopAlgorithm::Standard, 2);
   a.base_images = 256;
@@ -179,14 +191,7 @@ TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted o
   CHECK(full.ratio[0] == 1.0);
 
   // Stopped (Ctrl-C) while training generation 3's base model.
-  std::atomic<bool> stop{false};
-  DiffusionLoopRunOptions rb;
-  rb.out_dir = b;
-  rb.cancel = &stop;
-  rb.on_progress = [&](const experiment::Progress& p) {
-    if (p.stage == "generation 3/3: train base") stop = true;
-  };
-  CHECK_THROWS_AS(run_diffusion_loop(cfg, rb), Cancelled);
+  stop_while_training_generation_3(cfg, b);
   CHECK(std::filesystem::exists(b + "/samples/gen-0002.npy"));
   CHECK_FALSE(std::filesystem::exists(b + "/samples/gen-0003.npy"));
 
@@ -277,14 +282,7 @@ TEST_CASE("diffusion2d loop: --warm-start previous trains each base on from the 
     CHECK(last.isfinite().all().item<bool>());
 
     // Stopped while generation 3's base trains, then continued from the stored weights: the uninterrupted run.
-    std::atomic<bool> stop{false};
-    DiffusionLoopRunOptions rb;
-    rb.out_dir = b;
-    rb.cancel = &stop;
-    rb.on_progress = [&](const experiment::Progress& p) {
-      if (p.stage == "generation 3/3: train base") stop = true;
-    };
-    CHECK_THROWS_AS(run_diffusion_loop(warm, rb), Cancelled);
+    stop_while_training_generation_3(warm, b);
     CHECK(std::filesystem::exists(b + "/state/base-0002.npy"));
     DiffusionLoopRunOptions again;
     again.out_dir = b;
