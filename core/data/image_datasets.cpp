@@ -391,6 +391,10 @@ bool is_image_name(const fs::path& p) {
 // The most pixels one image of a folder may have: 40 megapixels (a 7,300 x 5,500 photo) decode to 480 MB of
 // floats before they are shrunk to the data set's size.
 constexpr int64_t kMaxImagePixels = 40'000'000;
+// No real image file packs more pixels per byte than this (deflate tops out near 1,032, GIF's LZW near 2,700, RLE
+// and JPEG far lower); a header claiming more belongs to a damaged file, whose missing pixels stb_image would
+// otherwise fill, slowly.
+constexpr int64_t kMaxPixelsPerByte = 4096;
 
 ImageBatch load_folder(const ImageDatasetSpec& s, int64_t max_n) {
   std::error_code ec;
@@ -459,12 +463,19 @@ ImageBatch load_folder(const ImageDatasetSpec& s, int64_t max_n) {
         // The size a header claims is checked before decoding: a few bytes of TGA or GIF can claim billions of
         // pixels (stb_image fills what the file lacks), and a small PNG can inflate to one.
         if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,
-                                  &comp) != 0 &&
-            static_cast<int64_t>(w) * h > kMaxImagePixels) {
-          errors[i] = "image '" + files[i] + "' is " + std::to_string(w) + " x " + std::to_string(h) +
-                      " pixels, more than a data-set image may have (" + std::to_string(kMaxImagePixels / 1000000) +
-                      " megapixels)";
-          continue;
+                                  &comp) != 0) {
+          const int64_t pixels = static_cast<int64_t>(w) * h;
+          const std::string size = std::to_string(w) + " x " + std::to_string(h) + " pixels";
+          if (pixels > kMaxImagePixels) {
+            errors[i] = "image '" + files[i] + "' is " + size + ", more than a data-set image may have (" +
+                        std::to_string(kMaxImagePixels / 1000000) + " megapixels)";
+            continue;
+          }
+          if (pixels > kMaxPixelsPerByte * static_cast<int64_t>(bytes.size())) {
+            errors[i] = "image '" + files[i] + "' claims " + size + ", more than its " + std::to_string(bytes.size()) +
+                        " bytes can hold: damaged or cut short";
+            continue;
+          }
         }
         uint8_t* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w,
                                             &h, &comp, C);
