@@ -50,6 +50,7 @@ struct LoopArgs {
   bool resume = false;
   // plots
   std::string plot, plot_key = "ratio", label;
+  bool plot_log = false;
   std::vector<std::string> compare;
   CLI::Option *o_kind = nullptr, *o_nreal = nullptr, *o_nsynth = nullptr, *o_gens = nullptr, *o_runs = nullptr,
               *o_omega = nullptr;
@@ -151,6 +152,7 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     if (a.plot_key == k.key) plot.y_label = k.label, plot.subtitle = k.subtitle, plot.title = std::string("Self-consuming loop: ") + k.label;
   plot.width = 800;
   plot.height = 520;
+  plot.log_y = a.plot_log;
   std::string caption;
   if (own) {
     add_series(plot, *own, a.plot_key, a.label);
@@ -531,6 +533,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   // plots
   c->add_option("--plot", a->plot, "write a PNG line plot of --plot-key per generation");
   c->add_option("--plot-key", a->plot_key, "result array to plot (default ratio; e.g. w2_mean)");
+  c->add_flag("--plot-log", a->plot_log, "--plot with a logarithmic y axis (values that span decades)");
   c->add_option("--label", a->label, "legend label of this run in --plot");
   input_path(c->add_option("--compare", a->compare, "finished run folder or metrics JSON to add to --plot (repeatable); "
                                                     "without --kind only plots"));

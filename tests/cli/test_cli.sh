@@ -341,6 +341,10 @@ assert "higher is better" in j["verdict"], j["verdict"]
 PYEOF
 "$SIMS" loop --family mixture --kind fully-synthetic --grid 3 --n-real 90 --n-synth 90 --generations 12 --runs 3 \
   --n-eval 60 --out "$T/mix" 2>&1 | grep -q "recall (higher is better)" && ok || bad "mixture folder read again"
+# --plot-log: the same series on a logarithmic axis (another picture; a run folder only plotted).
+"$SIMS" loop --plot "$T/mix-log.png" --plot-key modes_mean --plot-log --compare "$T/mix" >/dev/null 2>&1 \
+  && "$SIMS" loop --plot "$T/mix-lin.png" --plot-key modes_mean --compare "$T/mix" >/dev/null 2>&1 \
+  && [[ -s "$T/mix-log.png" ]] && ! cmp -s "$T/mix-log.png" "$T/mix-lin.png" && ok || bad "loop --plot-log"
 expect_error "mixture too few real points" "" -- "$SIMS" loop --family mixture --kind fresh --n-real 10 --generations 2
 expect_error "mixture with a diffusion flag" "" -- "$SIMS" loop --family mixture --kind fresh --omega 2 --generations 2
 expect_error "mixture other settings into a folder" "" -- "$SIMS" loop --family mixture --kind fresh --grid 3 \
