@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include <catch2/catch.hpp>
+#include <zlib.h>
 
 #include <ATen/ATen.h>
 
@@ -483,6 +484,33 @@ TEST_CASE("folder: an attribute CSV names the images and their attributes", "[da
   CHECK_THROWS_WITH(load("absent.csv"), Catch::Contains(d.file("absent.csv")));
 }
 
+// A w x h PNG of bit depth 1, every pixel black, compressed as hard as zlib can.
+std::string one_bit_png(uint32_t w, uint32_t h) {
+  auto be = [](std::string& s, uint32_t v) {
+    for (int k = 3; k >= 0; --k) s += static_cast<char>((v >> (8 * k)) & 0xff);
+  };
+  auto chunk = [&](std::string& png, const char* type, const std::string& body) {
+    be(png, static_cast<uint32_t>(body.size()));
+    const std::string tb = std::string(type, 4) + body;
+    png += tb;
+    be(png, static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(tb.data()), static_cast<uInt>(tb.size()))));
+  };
+  std::string ihdr;
+  be(ihdr, w), be(ihdr, h);
+  ihdr += std::string("\x01\x00\x00\x00\x00", 5);  // bit depth 1, greyscale, deflate, no filter, no interlace
+  const std::string raw(static_cast<size_t>(h) * (1 + (w + 7) / 8), '\0');  // filter byte 0 + zero bits per row
+  uLongf n = compressBound(static_cast<uLong>(raw.size()));
+  std::string z(n, '\0');
+  REQUIRE(compress2(reinterpret_cast<Bytef*>(z.data()), &n, reinterpret_cast<const Bytef*>(raw.data()),
+                    static_cast<uLong>(raw.size()), 9) == Z_OK);
+  z.resize(n);
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  chunk(png, "IHDR", ihdr);
+  chunk(png, "IDAT", z);
+  chunk(png, "IEND", "");
+  return png;
+}
+
 TEST_CASE("folder: corrupt images, empty and missing folders give clear errors", "[data]") {
   TempDir d;
   auto load = [&](const std::string& spec) { return load_images(ImageDatasetSpec::parse(spec)); };
@@ -505,16 +533,27 @@ TEST_CASE("folder: corrupt images, empty and missing folders give clear errors",
   CHECK_THROWS_WITH(load("folder:" + d.file("huge")),
                     Catch::Contains("a.tga") && Catch::Contains("65535 x 65535 pixels") && Catch::Contains("40 megapixels"));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
-  // Under the limit, a header that claims far more pixels than the file's bytes can hold (7,451 x 3,855 in 18
-  // bytes; the fuzzer's 82-byte case took 10-24 s) is a damaged file; a plausible claim decodes (stb_image fills
-  // the missing pixels).
+  // Under the limit, a header that claims more pixels than the file's bytes can hold (7,451 x 3,855 in 18 bytes;
+  // the fuzzer's 82-byte case took 10-24 s) is a damaged file; with its pixels the same kind of file decodes.
   const unsigned char mid[18] = {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1b, 0x1d, 0x0f, 0x0f, 24, 0};
   write_raw(d.file("huge/a.tga"), std::string(reinterpret_cast<const char*>(mid), sizeof mid));
   CHECK_THROWS_WITH(load("folder:" + d.file("huge")),
                     Catch::Contains("claims 7451 x 3855 pixels, more than its 18 bytes can hold: damaged or cut short"));
   const unsigned char small[18] = {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 48, 0, 24, 0};
   write_raw(d.file("huge/a.tga"), std::string(reinterpret_cast<const char*>(small), sizeof small));
+  CHECK_THROWS_WITH(load("folder:" + d.file("huge")), Catch::Contains("claims 64 x 48 pixels"));
+  write_raw(d.file("huge/a.tga"), std::string(reinterpret_cast<const char*>(small), sizeof small) +
+                                      std::string(64 * 48 * 3, '\x40'));  // with its pixels
   CHECK(load("folder:" + d.file("huge")).images.size(0) == 1);
+  // A blank 1-bit PNG packs far more pixels per byte than other formats (a mask or a scanned page, 2480 x 3508 at
+  // 300 dpi in about 1.1 kB): it loads.
+  std::filesystem::remove(d.file("huge/a.tga"));
+  const std::string page = one_bit_png(2480, 3508);
+  CHECK(page.size() < 2000);
+  write_raw(d.file("huge/page.png"), page);
+  const ImageBatch b = load("folder:" + d.file("huge") + ",size=8");
+  CHECK(b.images.size(0) == 1);
+  CHECK(b.images.min().item<float>() == -1.0f);  // black
 }
 
 // [SECTION] NPY -------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ DiffusionLoopConfig tiny_loop(LoopAlgorithm algo, int64_t gens) {
 }  // namespace
 
 // Runs cfg into `dir` and stops it (as Ctrl-C does) while generation 3's base model trains.
-void stop_while_training_generation_3(const DiffusionLoopConfig& cfg, const std::string& dir) {
+static void stop_while_training_generation_3(const DiffusionLoopConfig& cfg, const std::string& dir) {
   std::atomic<bool> stop{false};
   DiffusionLoopRunOptions ro;
   ro.out_dir = dir;

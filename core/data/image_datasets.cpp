@@ -391,10 +391,18 @@ bool is_image_name(const fs::path& p) {
 // The most pixels one image of a folder may have: 40 megapixels (a 7,300 x 5,500 photo) decode to 480 MB of
 // floats before they are shrunk to the data set's size.
 constexpr int64_t kMaxImagePixels = 40'000'000;
-// No real image file packs more pixels per byte than this (deflate tops out near 1,032, GIF's LZW near 2,700, RLE
-// and JPEG far lower); a header claiming more belongs to a damaged file, whose missing pixels stb_image would
-// otherwise fill, slowly.
-constexpr int64_t kMaxPixelsPerByte = 4096;
+// The most pixels per file byte a real file of the format can hold, or 0 where the header's size need not match
+// the data: a header claiming more belongs to a damaged file, whose missing pixels stb_image would fill, slowly
+// (TGA: 18 bytes can claim 28 megapixels). PNG: deflate's 1,032 bytes per byte of 1-bit pixels (8 each), twice
+// over; JPEG: a 64-pixel block costs at least a few bits; BMP (stb reads no RLE) and TGA (RLE: 128 pixels per
+// packet of at least 2 bytes) far fewer. GIF: none (its size is the canvas, not the frame).
+int64_t max_pixels_per_byte(const std::string& file) {
+  const auto starts = [&](const char* magic, size_t n) { return file.size() >= n && file.compare(0, n, magic, n) == 0; };
+  if (starts("\x89PNG", 4)) return 16384;
+  if (starts("\xff\xd8", 2)) return 2048;
+  if (starts("GIF8", 4)) return 0;
+  return 128;  // BMP, TGA
+}
 
 ImageBatch load_folder(const ImageDatasetSpec& s, int64_t max_n) {
   std::error_code ec;
@@ -471,7 +479,8 @@ ImageBatch load_folder(const ImageDatasetSpec& s, int64_t max_n) {
                         std::to_string(kMaxImagePixels / 1000000) + " megapixels)";
             continue;
           }
-          if (pixels > kMaxPixelsPerByte * static_cast<int64_t>(bytes.size())) {
+          const int64_t per_byte = max_pixels_per_byte(bytes);
+          if (per_byte > 0 && pixels > per_byte * static_cast<int64_t>(bytes.size())) {
             errors[i] = "image '" + files[i] + "' claims " + size + ", more than its " + std::to_string(bytes.size()) +
                         " bytes can hold: damaged or cut short";
             continue;

@@ -355,27 +355,33 @@ at::Tensor flatten_members(const std::vector<at::Tensor>& params) {
 }
 
 void unflatten_members(const at::Tensor& flat, const std::vector<at::Tensor>& params) {
+  int64_t cols = 0;
+  for (const at::Tensor& t : params) cols += t.numel() / t.size(0);
+  if (flat.dim() != 2 || flat.size(0) != params.at(0).size(0) || flat.size(1) != cols)
+    throw InputError("the stored base weights do not match the network settings");
   torch::NoGradGuard ng;
   int64_t at_col = 0;
   for (const at::Tensor& t : params) {
     const int64_t n = t.numel() / t.size(0);
-    if (at_col + n > flat.size(1)) break;
     t.copy_(flat.slice(1, at_col, at_col + n).reshape(t.sizes()));
     at_col += n;
   }
-  if (at_col != flat.size(1) || flat.size(0) != params.at(0).size(0))
-    throw InputError("the stored base weights do not match the network settings");
 }
 
-// P: the number of weights of one run's base.
+// P: the number of weights of one run's base, from the layer shapes (loops/ensemble.cpp's create_ensemble,
+// loops/ddpm_ensemble.hpp's DdpmEnsemble::p).
 int64_t base_weight_count(const DiffusionLoopConfig& cfg) {
+  const int64_t D = cfg.net.dim, W = cfg.net.width;
   if (cfg.model == LoopModel::Ddpm) {
-    DdpmNet dn;
-    dn.width = cfg.net.width;
-    dn.blocks = cfg.ddpm_blocks;
-    return flatten_members(create_ddpm_ensemble(dn, {0}).p).size(1);
+    const int64_t block = (W + 1) * (W + 1) + 3 * (W + 1) + (W + 1) * W + 3 * W;
+    return (D + 1) * W + W + cfg.ddpm_blocks * block + W * D + D;
   }
-  return flatten_members(create_ensemble(cfg.net, {0}).ema.all()).size(1);
+  int64_t n = 0;
+  for (int64_t l = 0; l <= cfg.net.depth; ++l) {
+    const int64_t i = l == 0 ? D + 1 + 2 * cfg.net.emb_freqs : W, o = l == cfg.net.depth ? D : W;
+    n += i * o + o;
+  }
+  return n;
 }
 
 std::string generation_stage(int64_t t) { return gen_name("generation-%04lld", t); }
@@ -390,8 +396,8 @@ nlohmann::json generation_record(const DiffusionLoopResult& res, size_t g, const
 }
 
 // Reads the finished generations 1..min(done, G) back from the run folder;
-// returns how many, and the synthetic pool to continue from (when more
-// generations are to run).
+// returns how many, and the synthetic pool (and with warm start every run's
+// base weights) to continue from (when more generations are to run).
 int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoopConfig& cfg, DiffusionLoopResult& res,
                             at::Tensor& pool, at::Tensor& bases) {
   int64_t done = 0;
@@ -466,7 +472,9 @@ void run_chunk(const DiffusionLoopConfig& cfg, const at::Tensor& pool, const at:
   g.lo = cfg.interval_lo;
   g.hi = cfg.interval_hi;
   const int64_t n_out = std::max(cfg.n_synth, cfg.n_eval);
-  const bool warm = cfg.warm_start == WarmStart::Previous, warm_from_previous = warm && t > 1 && bases.defined();
+  const bool warm = cfg.warm_start == WarmStart::Previous, warm_from_previous = warm && t > 1;
+  if (warm_from_previous && !bases.defined())  // restore_generations or the last generation always provides them
+    throw std::logic_error("warm start: generation " + std::to_string(t) + " has no previous base weights");
   at::Tensor x;  // the generation's samples [R, n_out, 2] float64
   if (cfg.model == LoopModel::Ddpm) {
     // The same phases with the paper's DDPM model (loops/ddpm_ensemble.hpp): budgets in whole epochs.
@@ -595,8 +603,8 @@ void for_each_chunk(size_t n, int workers, const std::atomic<bool>* cancel, std:
   if (cancel && cancel->load()) throw Cancelled();
 }
 
-// Adds generation t's numbers to res; returns the pool for generation t + 1
-// and the saved samples.
+// Adds generation t's numbers to res; returns the pool for generation t + 1,
+// the saved samples and (warm start) every run's base weights in run order.
 at::Tensor merge_generation(const DiffusionLoopConfig& cfg, std::vector<ChunkOut>& outs, int64_t t, const at::Tensor& pool,
                             double gsec, DiffusionLoopResult& res, at::Tensor& saved_out, at::Tensor& bases_out) {
   const bool sims = cfg.algorithm == LoopAlgorithm::Sims;
@@ -663,7 +671,7 @@ void save_generation(experiment::RunFolder& rf, const DiffusionLoopConfig& cfg, 
 
 // [SECTION] Several processes ------------------------------------------------------------
 
-// Rank 0's restored state for the others: the finished generations and the pool.
+// Rank 0's restored state for the others: the finished generations, the pool and (warm start) the base weights.
 int64_t share_restored(dist::Group& g, const DiffusionLoopConfig& cfg, int64_t done, at::Tensor& pool, at::Tensor& bases) {
   at::Tensor head = at::zeros({3}, at::kLong);
   if (g.rank() == 0) head[0] = done, head[1] = pool.defined() ? pool.size(1) : -1, head[2] = bases.defined() ? bases.size(1) : -1;

@@ -129,10 +129,12 @@ D2=(loop --family diffusion2d --kind augment --n-real 50 --n-synth 20 --runs 5 -
 run l1 "$SIMS" "${D2[@]}" --out "$T/l1"
 run l2 "${L2[@]}" "${D2[@]}" --out "$T/l2"
 # Warm-started generations: every run's base weights travel between the ranks with its samples.
+# The 2-process run stops after generation 2 and continues to 3: rank 0 reads the weights back and sends them.
 D2W=(loop --family diffusion2d --kind augment --n-real 50 --n-synth 20 --runs 5 --base-epochs 2 --aux-epochs 1
-     --algorithm sims --omega 1 --n-aux 40 --generations 3 --workers 1 --warm-start previous)
-run l3 "$SIMS" "${D2W[@]}" --out "$T/l3"
-run l4 "${L2[@]}" "${D2W[@]}" --out "$T/l4"
+     --algorithm sims --omega 1 --n-aux 40 --workers 1 --warm-start previous)
+run l3 "$SIMS" "${D2W[@]}" --generations 3 --out "$T/l3"
+run l4a "${L2[@]}" "${D2W[@]}" --generations 2 --out "$T/l4"
+run l4 "${L2[@]}" "${D2W[@]}" --generations 3 --out "$T/l4"
 SW=(sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,0.5,1,2 --steps 6 --n 200 --real-data gaussian --quiet)
 run w1 "$SIMS" "${SW[@]}" --out "$T/w1"
 run w2 "$SIMS" launch --nproc 3 -- sims "${SW[@]}" --out "$T/w2"
@@ -150,7 +152,7 @@ assert b["processes"] == 2
 for k in ("w2_mean", "w2_median", "w2_base_mean"):
     assert np.allclose(a[k], b[k], rtol=1e-5, atol=1e-7), (k, a[k], b[k])
 c, d = j("l3"), j("l4")
-assert c["warm_start"] == "previous" and d["processes"] == 2
+assert c["warm_start"] == "previous" and d["processes"] == 2 and d["resumed_from"] == 2, d.get("resumed_from")
 for k in ("w2_mean", "w2_median", "w2_base_mean"):
     assert np.allclose(c[k], d[k], rtol=1e-5, atol=1e-7), (k, c[k], d[k])
 assert not np.allclose(a["w2_mean"][1], c["w2_mean"][1]), "warm start changed nothing"

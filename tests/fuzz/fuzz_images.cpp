@@ -11,6 +11,7 @@
 // Every file lives in this process's own folder (libFuzzer runs one input at a time per process).
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -44,6 +45,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int kind = data[0] % 8;
   ++data, --size;
   static const std::string dir = "/tmp/sims-fuzz-images-" + std::to_string(getpid());
+  static const bool cleanup = [] {
+    return std::atexit([] {
+             std::error_code e;
+             fs::remove_all(dir, e);
+           }) == 0;
+  }();
+  (void)cleanup;
   std::error_code ec;
   fs::remove_all(dir, ec);
   fs::create_directories(dir + "/folder", ec);
