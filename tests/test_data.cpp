@@ -521,6 +521,8 @@ TEST_CASE("folder: corrupt images, empty and missing folders give clear errors",
   std::filesystem::create_directory(d.file("bad"));
   write_png(d.file("bad/a.png"), 8, 8, 1, 2, 3);
   write_raw(d.file("bad/b.png"), "\x89PNG\r\n\x1a\n but then garbage");
+  CHECK_THROWS_WITH(load("folder:" + d.file("bad")), Catch::Contains("damaged or cut short") && Catch::Contains("b.png"));
+  write_raw(d.file("bad/b.png"), "hello, not an image");
   CHECK_THROWS_WITH(load("folder:" + d.file("bad")), Catch::Contains("cannot decode") && Catch::Contains("b.png"));
   write_raw(d.file("bad/b.png"), "");
   CHECK_THROWS_AS(load("folder:" + d.file("bad")), InputError);
@@ -545,6 +547,12 @@ TEST_CASE("folder: corrupt images, empty and missing folders give clear errors",
   write_raw(d.file("huge/a.tga"), std::string(reinterpret_cast<const char*>(small), sizeof small) +
                                       std::string(64 * 48 * 3, '\x40'));  // with its pixels
   CHECK(load("folder:" + d.file("huge")).images.size(0) == 1);
+  // Found by the fuzz harness: a 121-byte PNG whose data chunk declares 2 GB made stb_image allocate them first.
+  std::string cut = one_bit_png(4, 4);
+  const size_t idat = cut.find("IDAT") - 4;
+  cut.replace(idat, 4, std::string("\x7a\x00\x00\x3f", 4));
+  write_raw(d.file("huge/a.tga"), cut);  // the name does not matter: stb_image goes by content
+  CHECK_THROWS_WITH(load("folder:" + d.file("huge")), Catch::Contains("a PNG chunk runs past the end of the file"));
   // A blank 1-bit PNG packs far more pixels per byte than other formats (a mask or a scanned page, 2480 x 3508 at
   // 300 dpi in about 1.1 kB): it loads.
   std::filesystem::remove(d.file("huge/a.tga"));

@@ -29,9 +29,12 @@ for s in "${SOURCES[@]}"; do
   o=$OUT/obj/${s//\//_}.o
   objs+=("$o")
   # Rebuilt when the source or any header of the core is newer than the object.
+  # stb_image (Debian's libstb, compiled into image_datasets.cpp) calls memcpy(NULL, p, 0) for an empty PNG data
+  # chunk: undefined by the letter of C, harmless, and not ours to fix; that one check is off for that file.
+  EXTRA=(); [[ $s == data/image_datasets.cpp ]] && EXTRA=(-fno-sanitize=nonnull-attribute)
   if [[ ! -e $o || $ROOT/core/$s -nt $o || -n $(find "$ROOT/core" -name '*.hpp' -newer "$o" -print -quit) ]]; then
-    echo "$CXX ${FLAGS[*]} ${SAN[*]} -fsanitize=fuzzer-no-link -c core/$s"
-    "$CXX" "${FLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer-no-link -c "$ROOT/core/$s" -o "$o" &
+    echo "$CXX ${FLAGS[*]} ${SAN[*]} ${EXTRA[*]} -fsanitize=fuzzer-no-link -c core/$s"
+    "$CXX" "${FLAGS[@]}" "${SAN[@]}" "${EXTRA[@]}" -fsanitize=fuzzer-no-link -c "$ROOT/core/$s" -o "$o" &
     while (($(jobs -rp | wc -l) >= JOBS)); do wait -n; done
   fi
 done

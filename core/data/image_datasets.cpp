@@ -404,6 +404,19 @@ int64_t max_pixels_per_byte(const std::string& file) {
   return 128;  // BMP, TGA
 }
 
+// A PNG's chunks must each fit in the file: stb_image allocates a data chunk's declared length (up to 2 GB from a
+// 121-byte file) before finding the bytes missing.
+bool png_chunks_fit(const std::string& f) {
+  if (f.size() < 8 || f.compare(0, 4, "\x89PNG", 4) != 0) return true;
+  for (size_t at = 8; at + 8 <= f.size();) {
+    const uint64_t len = be32(f, at);
+    if (len + 12 > f.size() - at) return false;
+    if (f.compare(at + 4, 4, "IEND") == 0) return true;
+    at += static_cast<size_t>(len) + 12;
+  }
+  return true;  // cut between chunks: stb_image reports it
+}
+
 ImageBatch load_folder(const ImageDatasetSpec& s, int64_t max_n) {
   std::error_code ec;
   if (!fs::exists(s.path, ec)) throw InputError("folder: '" + s.path + "' does not exist");
@@ -468,6 +481,10 @@ ImageBatch load_folder(const ImageDatasetSpec& s, int64_t max_n) {
       try {
         const std::string bytes = read_bytes(files[i], "image");
         int w = 0, h = 0, comp = 0;
+        if (!png_chunks_fit(bytes)) {
+          errors[i] = "image '" + files[i] + "' is damaged or cut short (a PNG chunk runs past the end of the file)";
+          continue;
+        }
         // The size a header claims is checked before decoding: a few bytes of TGA or GIF can claim billions of
         // pixels (stb_image fills what the file lacks), and a small PNG can inflate to one.
         if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,

@@ -82,6 +82,12 @@ struct Frame {
   bool usable(double x, double y) const {
     return std::isfinite(x) && std::isfinite(y) && !(log_y && y <= 0) && !(log_x && x <= 0);
   }
+  // An interval's lower end as drawn: on a log axis one at or below zero, or below the frame, ends at the frame's
+  // bottom (an interval reaching 0 is a bar to the axis, not a missing bar nor a plunge over decades).
+  double low(double y) const {
+    if (!log_y || !std::isfinite(y)) return y;
+    return y > 0 && std::log10(y) >= y0 ? y : std::pow(10.0, y0);
+  }
 };
 
 // Calls f(X, Y, joined) for every drawable point of s in pixels; joined: the
@@ -128,8 +134,8 @@ long place_legend(const LinePlot& p, const Frame& fr, Legend& lg) {
         });
         // Error bars count too (sampled along their length).
         for (size_t i = 0; i < std::min({s.x.size(), s.lo.size(), s.hi.size()}); ++i) {
-          if (!fr.usable(s.x[i], s.lo[i]) || !fr.usable(s.x[i], s.hi[i])) continue;
-          const double X = fr.px(s.x[i]), Y0 = fr.py(s.lo[i]), Y1 = fr.py(s.hi[i]);
+          if (!fr.usable(s.x[i], fr.low(s.lo[i])) || !fr.usable(s.x[i], s.hi[i])) continue;
+          const double X = fr.px(s.x[i]), Y0 = fr.py(fr.low(s.lo[i])), Y1 = fr.py(s.hi[i]);
           for (int k = 0; k <= 8; ++k) {
             const double qy = Y0 + (Y1 - Y0) * k / 8.0;
             hidden += X >= x0b && X <= x1b && qy >= y0b && qy <= y1b;
@@ -223,10 +229,19 @@ Canvas render_plot(const LinePlot& p) {
       fr.x1 = std::max(fr.x1, fr.tx(s.x[i]));
       fr.y0 = std::min(fr.y0, fr.ty(s.y[i]));
       fr.y1 = std::max(fr.y1, fr.ty(s.y[i]));
+    }
+  // Interval ends widen the range; on a log axis a lower end counts down to a decade below the lowest value only
+  // (a bound near zero would otherwise stretch the axis over decades; low() draws it to the frame's bottom).
+  const double lowest = fr.y0;
+  for (const auto& s : p.series)
+    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
+      if (!fr.usable(s.x[i], s.y[i])) continue;
       for (const auto* b : {&s.lo, &s.hi})
         if (i < b->size() && fr.usable(s.x[i], (*b)[i])) {
-          fr.y0 = std::min(fr.y0, fr.ty((*b)[i]));
+          fr.y0 = std::min(fr.y0, fr.log_y ? std::max(fr.ty((*b)[i]), lowest - 1) : fr.ty((*b)[i]));
           fr.y1 = std::max(fr.y1, fr.ty((*b)[i]));
+        } else if (fr.log_y && b == &s.lo && i < b->size() && std::isfinite((*b)[i])) {
+          fr.y0 = std::min(fr.y0, lowest - 1);  // a lower end at or below 0: as far down as a tiny one
         }
     }
   Canvas c(p.width, p.height, {255, 255, 255});
@@ -279,13 +294,16 @@ Canvas render_plot(const LinePlot& p) {
     const size_t n = std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()});
     if (n <= kBandFrom) continue;
     for (size_t i = 0; i + 1 < n; ++i) {
-      if (!fr.usable(s.x[i], s.lo[i]) || !fr.usable(s.x[i], s.hi[i]) || !fr.usable(s.x[i + 1], s.lo[i + 1]) ||
+      const double lo0 = fr.low(s.lo[i]), lo1 = fr.low(s.lo[i + 1]);
+      if (!fr.usable(s.x[i], lo0) || !fr.usable(s.x[i], s.hi[i]) || !fr.usable(s.x[i + 1], lo1) ||
           !fr.usable(s.x[i + 1], s.hi[i + 1]))
         continue;
       const double X0 = fr.px(s.x[i]), X1 = fr.px(s.x[i + 1]);
+      // The edges run straight in pixels between the points (on a log axis too).
+      const double A0 = fr.py(s.hi[i]), A1 = fr.py(s.hi[i + 1]), B0 = fr.py(lo0), B1 = fr.py(lo1);
       for (int X = static_cast<int>(std::ceil(X0)); X <= static_cast<int>(std::floor(X1)) && X1 > X0; ++X) {
         const double f = (X - X0) / (X1 - X0);
-        const double a = fr.py(s.hi[i] + (s.hi[i + 1] - s.hi[i]) * f), b = fr.py(s.lo[i] + (s.lo[i + 1] - s.lo[i]) * f);
+        const double a = A0 + (A1 - A0) * f, b = B0 + (B1 - B0) * f;
         for (int Y = static_cast<int>(std::lround(std::min(a, b))); Y <= static_cast<int>(std::lround(std::max(a, b))); ++Y)
           if (Y >= fr.top && Y < fr.top + fr.ph) c.blend(X, Y, s.colour, 0.22f);
       }
@@ -294,8 +312,8 @@ Canvas render_plot(const LinePlot& p) {
   for (const auto& s : p.series) {  // few points: error bars with caps, under the lines
     const size_t n = std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()});
     for (size_t i = 0; i < n && n <= kBandFrom; ++i) {
-      if (!fr.usable(s.x[i], s.y[i]) || !fr.usable(s.x[i], s.lo[i]) || !fr.usable(s.x[i], s.hi[i])) continue;
-      const double X = fr.px(s.x[i]), Y0 = fr.py(s.lo[i]), Y1 = fr.py(s.hi[i]);
+      if (!fr.usable(s.x[i], s.y[i]) || !fr.usable(s.x[i], fr.low(s.lo[i])) || !fr.usable(s.x[i], s.hi[i])) continue;
+      const double X = fr.px(s.x[i]), Y0 = fr.py(fr.low(s.lo[i])), Y1 = fr.py(s.hi[i]);
       line(c, X, Y0, X, Y1, s.colour);
       line(c, X - 4, Y0, X + 4, Y0, s.colour);
       line(c, X - 4, Y1, X + 4, Y1, s.colour);
