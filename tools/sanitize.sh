@@ -17,8 +17,10 @@ cmake -S "$ROOT" -B "$OUT" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIMS_BUILD_GUI=OF
   -DSIMS_BUILD_TESTS=ON -DCMAKE_CXX_FLAGS="$SAN" -DCMAKE_C_FLAGS="$SAN" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 cmake --build "$OUT" -j"$JOBS" --target sims_tests
-# The tests find the shipped assets through the build folder's layout, as the normal build's do.
+# The tests find the shipped assets through the build folder's layout, as the normal build's do; the TorchScript
+# fixtures come from CTest's setup step.
 cd "$OUT"
+ctest -R '^make_fixtures$' --output-on-failure >/dev/null
 start=$(date +%s)
 LOG=$OUT/sanitize.log
 set +e
