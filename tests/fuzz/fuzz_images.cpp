@@ -19,17 +19,11 @@
 
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
+#include "fuzz_file.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-void write_file(const std::string& path, const uint8_t* data, size_t size) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return;
-  if (size) std::fwrite(data, 1, size, f);
-  std::fclose(f);
-}
 
 // A 2x2 RGB PNG (red, green / blue, white), made for this harness with Python's zlib.
 const uint8_t kPng[] = {
@@ -57,18 +51,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs::create_directories(dir + "/folder", ec);
   std::string spec;
   switch (kind) {
-    case 0: write_file(dir + "/c.tar.gz", data, size), spec = "cifar10:" + dir + "/c.tar.gz"; break;
-    case 1: write_file(dir + "/c.tar", data, size), spec = "cifar10:" + dir + "/c.tar"; break;
-    case 2: write_file(dir + "/data_batch_1.bin", data, size), spec = "cifar10:" + dir + "/data_batch_1.bin"; break;
-    case 3: write_file(dir + "/train-images-idx3-ubyte", data, size), spec = "mnist:" + dir + "/train-images-idx3-ubyte"; break;
-    case 4: write_file(dir + "/train-images-idx3-ubyte.gz", data, size), spec = "mnist:" + dir; break;
-    case 5: write_file(dir + "/folder/a.png", data, size), spec = "folder:" + dir + "/folder"; break;
+    case 0: write_fuzz_input(dir + "/c.tar.gz", data, size), spec = "cifar10:" + dir + "/c.tar.gz"; break;
+    case 1: write_fuzz_input(dir + "/c.tar", data, size), spec = "cifar10:" + dir + "/c.tar"; break;
+    case 2: write_fuzz_input(dir + "/data_batch_1.bin", data, size), spec = "cifar10:" + dir + "/data_batch_1.bin"; break;
+    case 3: write_fuzz_input(dir + "/train-images-idx3-ubyte", data, size), spec = "mnist:" + dir + "/train-images-idx3-ubyte"; break;
+    case 4: write_fuzz_input(dir + "/train-images-idx3-ubyte.gz", data, size), spec = "mnist:" + dir; break;
+    case 5: write_fuzz_input(dir + "/folder/a.png", data, size), spec = "folder:" + dir + "/folder"; break;
     case 6:
-      write_file(dir + "/folder/a.png", kPng, sizeof kPng);
-      write_file(dir + "/labels.csv", data, size);
+      write_fuzz_input(dir + "/folder/a.png", kPng, sizeof kPng);
+      write_fuzz_input(dir + "/labels.csv", data, size);
       spec = "folder:" + dir + "/folder,labels=" + dir + "/labels.csv";
       break;
-    default: write_file(dir + "/x.npy", data, size), spec = "npy:" + dir + "/x.npy"; break;
+    default: write_fuzz_input(dir + "/x.npy", data, size), spec = "npy:" + dir + "/x.npy"; break;
   }
   try {
     (void)sims::data::load_images(sims::data::ImageDatasetSpec::parse(spec), 64);
