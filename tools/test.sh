@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite from a clean clone: set-up, build, CTest; then the
+# The whole test suite from a clean clone: set-up, build, CTest (with the file
+# readers under ASan + UBSan: sanitized_readers); then the
 # Debian packages built, installed and tried outside the checkout
 # (tools/package.sh), the server build with the GUIs off
 # (tools/build_server.sh), and the libFuzzer harnesses of the file readers
 # under ASan + UBSan, 30 s each (tools/fuzz.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-bash "$ROOT/tools/setup.sh" -DSIMS_BUILD_TESTS=ON -DSIMS_BUILD_GUI=ON
+bash "$ROOT/tools/setup.sh" -DSIMS_BUILD_TESTS=ON -DSIMS_BUILD_GUI=ON -DSIMS_SANITIZED_TESTS=ON
 cd "$ROOT/build"
 ctest --output-on-failure -j1
 bash "$ROOT/tools/package.sh" "$ROOT/build"
