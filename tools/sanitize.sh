@@ -9,7 +9,7 @@
 # usage: tools/sanitize.sh [OUT=build-asan] [Catch2 test spec...]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${1:-$ROOT/build-asan}; shift || true
+OUT=$(realpath -m "${1:-$ROOT/build-asan}"); shift || true
 JOBS=$(nproc 2>/dev/null || echo 2)
 # UBSan recovers (so that tools/ubsan.supp can silence two reports inside Debian's stb headers); any other
 # "runtime error" fails the run below.
