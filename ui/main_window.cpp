@@ -15,6 +15,7 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 
+#include "common/device.hpp"
 #include "common/paths.hpp"
 
 #include "analysis_tab.hpp"
@@ -33,6 +34,10 @@
 #include "train_panel.hpp"
 
 namespace sims::ui {
+
+namespace {
+bool torch_has_cuda() { return available_devices().size() > 1; }
+}  // namespace
 
 QString shipped_model(const char* role, const char* pair) {
   return QString::fromStdString(sims::asset_path("models/")) + pair + "-" + role + ".ckpt";
@@ -197,6 +202,42 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   }
   auto* tools = menuBar()->addMenu("&Tools");
   tools->addAction("&Train models…", QKeySequence("Ctrl+T"), this, &MainWindow::open_train);
+  // Compute device: where models are loaded and jobs run (sims-studio --device). Only the devices this process sees
+  // are offered; the choice is not remembered (it belongs to the machine, not to the session). Models are reloaded
+  // on the new device; a job already running stays where it started.
+  QMenu* devices = tools->addMenu("Compute &device");
+  devices->setObjectName("deviceMenu");
+  auto* device_group = new QActionGroup(devices);
+  const std::string current = device_name(face_device());
+  for (const std::string& name : available_devices()) {
+    QAction* a = devices->addAction(QString::fromStdString(name));
+    a->setObjectName(QString::fromStdString("device-" + name));
+    a->setCheckable(true);
+    a->setChecked(name == current);
+    device_group->addAction(a);
+    connect(a, &QAction::triggered, this, [this, name, devices] {
+      const c10::Device before = face_device();
+      if (device_name(before) == name) return;
+      set_face_device(c10::Device(name));
+      const QString base = models_->path(ModelRole::Base), aux = models_->path(ModelRole::Aux);
+      if (base.isEmpty()) {  // nothing loaded yet: the next model opened goes there
+        messages_->info(QString("compute device: %1").arg(QString::fromStdString(name)));
+        return;
+      }
+      messages_->info(QString("compute device: %1; reloading the models there").arg(QString::fromStdString(name)));
+      if (!models_->load_pair(base, aux)) {  // the models stay where they were, and so does the choice
+        set_face_device(before);
+        if (auto* back = devices->findChild<QAction*>(QString::fromStdString("device-" + device_name(before))))
+          back->setChecked(true);
+        messages_->error(QString("compute device: could not move the models to %1; staying on %2")
+                             .arg(QString::fromStdString(name), QString::fromStdString(device_name(before))));
+      }
+    });
+  }
+  if (!torch_has_cuda()) {
+    QAction* none = devices->addAction("no CUDA device (this build or machine has none)");
+    none->setEnabled(false);
+  }
   auto* help = menuBar()->addMenu("&Help");
   help->addAction("&About", this, [this] {
     QMessageBox::about(this, "SIMS Studio",

@@ -13,6 +13,7 @@
 
 #include "data/toy2d.hpp"
 #include "message_area.hpp"
+#include "common/device.hpp"
 
 namespace sims::ui {
 namespace {
@@ -118,7 +119,9 @@ DenoiserPtr ModelsPanel::open_model(ModelRole role, const QString& path, QString
     return nullptr;
   }
   try {
-    return load_denoiser(path.toStdString());
+    LoadOptions o;
+    o.device = face_device();  // sims-studio --device / the Compute menu
+    return load_denoiser(path.toStdString(), o);
   } catch (const c10::Error& e) {
     const std::string m = e.what_without_backtrace();
     *error = QString("%1 model '%2': %3").arg(which, path, QString::fromStdString(m.substr(0, m.find('\n'))));

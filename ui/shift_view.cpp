@@ -34,6 +34,7 @@
 #include "message_area.hpp"
 #include "metrics/features.hpp"
 #include "sweep_view.hpp"  // parse_omega_list
+#include "common/device.hpp"
 
 namespace sims::ui {
 
@@ -508,8 +509,10 @@ engine::JobFn ShiftView::prepare_job() {
   });
   const std::string out = dir.toStdString();
   const StageCosts costs = stage_costs(cfg);
-  return [cfg, out, costs, post_rows, post_note](engine::JobContext& ctx) -> std::any {
+  const c10::Device device = face_device();  // the device when the job starts, for all its stages
+  return [cfg, out, costs, post_rows, post_note, device](engine::JobContext& ctx) -> std::any {
     loops::ShiftRunOptions o;
+    o.device = device;
     o.out_dir = out;
     o.cancel = ctx.cancel_flag();
     o.on_note = post_note;

@@ -36,6 +36,7 @@
 #include "message_area.hpp"
 #include "training/synth.hpp"
 #include "training/trainer.hpp"
+#include "common/device.hpp"
 
 namespace sims::ui {
 
@@ -86,6 +87,7 @@ std::pair<std::string, std::string> run_train_plan(const TrainPlan& plan, engine
   auto trainer_options = [&](const std::string& path, double offset, double weight, const char* stage, int id) {
     TrainOptions o;
     o.cancel = ctx.cancel_flag();
+    o.device = c10::Device(plan.device);
     o.checkpoint_path = path;
     // Often enough for a live curve and ETA even with huge budgets.
     o.progress_every = std::clamp<int64_t>(plan.base_budget / 200, plan.batch, 20 * plan.batch);
@@ -347,7 +349,7 @@ QPushButton* TrainPanel::cancel_button() const { return jobs_->cancel_button(); 
 
 void TrainPanel::start() {
   if (jobs_->running()) return;
-  const TrainPlan p = plan();
+  TrainPlan p = plan();
   if (p.out_dir.empty()) {
     messages_->error("choose an output folder for the trained models");
     return;
@@ -367,6 +369,7 @@ void TrainPanel::start() {
   y_min_ = 1e9, y_max_ = 0;
   x_axis_->setRange(0, (p.base_budget + p.aux_budget) / 1000.0);
   base_budget_images_ = p.base_budget;
+  p.device = device_name(face_device());
   jobs_->start("train " + p.dataset, [p](engine::JobContext& ctx) -> std::any { return run_train_plan(p, ctx); });
   messages_->info(QString("training on '%1': base %2 images, %3 synthetic samples, aux %4 images → %5")
                       .arg(QString::fromStdString(p.dataset)).arg(p.base_budget).arg(p.n_synth).arg(p.aux_budget)

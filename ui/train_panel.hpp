@@ -24,6 +24,7 @@ struct TrainPlan {
   int64_t base_budget = 1000000;  // images
   int64_t n_synth = 2000;
   int synth_steps = 32;
+  std::string device = "cpu";     // training (the face's device when the job starts; the synthetic set: CPU)
   int64_t aux_budget = 200000;    // images
   int64_t batch = 256;
   double lr = 1e-3;

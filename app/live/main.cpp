@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <stb_image_write.h>
 
+#include "common/device.hpp"
 #include "common/paths.hpp"
 #include "engine/live_sampler.hpp"
 #include "io/atomic_file.hpp"
@@ -84,6 +85,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"gaussian", "grid25", "faces"}));
   cli.add_option("--session", session, "Open a session file of the studio (*.simsession)");
   cli.add_option("--omega", omega, "Start with this omega (default: the pair's tuned omega)");
+  std::string device = "cpu";
+  cli.add_option("--device", device, "Load the models and sample on DEVICE: cpu or cuda[:i] (default cpu)");
   cli.add_option("--size", size, "Window size WxH");
   cli.add_option("--points", points, "2D points per result");
   cli.add_flag("--field", field, "Show the guidance field");
@@ -102,6 +105,12 @@ int main(int argc, char** argv) {
                  "Run S seconds, then fail if frames were drawn while nothing moved (more than 2 per second)")->group("");
   cli.set_version_flag("-v,--version", sims_version_text());
   CLI11_PARSE(cli, argc, argv);
+  try {
+    sims::set_face_device(sims::parse_device(device));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
   int win_w = 1600, win_h = 1000;
   if (std::sscanf(size.c_str(), "%dx%d", &win_w, &win_h) != 2 || win_w < 640 || win_h < 400 || win_w > 8192 || win_h > 8192) {
     std::fprintf(stderr, "error: --size must be WxH with W >= 640 and H >= 400 (got '%s')\n", size.c_str());

@@ -13,6 +13,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "common/device.hpp"
 #include "common/error.hpp"
 #include "dist/env.hpp"
 #include "experiment/settings.hpp"
@@ -77,24 +78,6 @@ void ModelFlags::bind(CLI::App* cmd, bool aux_allowed) {
   cmd->add_option("--shape", shape, "per-sample shape when the model does not declare it, e.g. 2 or 3x32x32");
   cmd->add_option("--device", device, "cpu | cuda (default cpu)");
   cmd->add_flag("--no-optimize", no_optimize, "run TorchScript graphs as loaded (no freezing)");
-}
-
-c10::Device parse_device(const std::string& device) {
-  if (device == "cpu") return c10::Device(c10::kCPU);
-  if (device.rfind("cuda", 0) != 0) throw InputError("--device must be cpu or cuda[:i] (got '" + device + "')");
-  c10::Device d(c10::kCPU);
-  try {
-    d = c10::Device(device);
-  } catch (const c10::Error&) {
-    throw InputError("--device: cannot parse '" + device + "' (cpu, cuda, cuda:1, ...)");
-  }
-  if (!torch::cuda::is_available())
-    throw InputError("--device " + device + ": CUDA is not available (this build's LibTorch or this machine has no GPU)");
-  // In a job of several processes plain "cuda" is one GPU per process of a machine, as torchrun does.
-  const dist::DistEnv env = dist::read_dist_env();
-  if (env.several() && !d.has_index())
-    d = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % std::max<int>(1, torch::cuda::device_count())));
-  return d;
 }
 
 LoadOptions ModelFlags::load_options() const {

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/device.hpp"
 #include "diffusion/denoiser.hpp"
 #include "sampling/edm_sampler.hpp"
 
@@ -103,8 +104,5 @@ void prepare_output(const std::string& flag, const std::string& path, OutputKind
 
 // Threads for LibTorch (0 = keep LibTorch's default).
 void apply_threads(int threads);
-
-// "cpu", "cuda", "cuda:i"; refuses CUDA when this build or machine has none.
-c10::Device parse_device(const std::string& device);
 
 }  // namespace sims::cli

@@ -22,6 +22,7 @@
 #include <QTimer>
 
 #include "atlas_view.hpp"
+#include "common/device.hpp"
 #include "guidance_panel.hpp"
 #include "interval_bar.hpp"
 #include "loop_view.hpp"
@@ -44,6 +45,16 @@ int main(int argc, char* argv[]) {
     if ((a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version") &&
         qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
       qputenv("QT_QPA_PLATFORM", "offscreen");
+    // A bad --device is refused before Qt looks for a display (the same check runs again after parsing).
+    if (a == "--device" || a.startsWith("--device=")) {
+      const std::string value = a == "--device" ? (i + 1 < argc ? argv[i + 1] : "") : a.mid(9).toStdString();
+      try {
+        sims::parse_device(value);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 2;
+      }
+    }
   }
   QApplication app(argc, argv);
   QApplication::setOrganizationName("sims");
@@ -74,6 +85,8 @@ int main(int argc, char* argv[]) {
                              "PREFIX.svg and PREFIX.pdf when it finishes, then quit.", "PREFIX");
   QCommandLineOption theme("theme", "Colours of the window: system, light or dark (default: the remembered choice of "
                            "View ▸ Theme, else system). Exports are always light.", "NAME");
+  QCommandLineOption device("device", "Load models and run jobs on DEVICE: cpu or cuda[:i] (default cpu; also "
+                            "Tools ▸ Compute device).", "DEVICE");
   QCommandLineOption tab("tab", "Open on tab NAME: live, sweep, loops, atlas or shift.", "NAME");
   QCommandLineOption shift_results("shift-results", "Show this shift run folder's results in the Shift tab.", "DIR");
   QCommandLineOption demo("run-demo",
@@ -81,8 +94,8 @@ int main(int argc, char* argv[]) {
                           "the default loop with standard training, then with SIMS (overlaid). With --tab atlas: run "
                           "the default atlas (seconds). With --screenshot FILE "
                           "as well: save the window when it finishes, then quit.");
-  for (auto* o : {&base, &aux, &fresh, &theme, &tab, &shift_results, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
-    if (o != &base && o != &aux && o != &fresh && o != &theme && o != &tab && o != &shift_results && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
+  for (auto* o : {&base, &aux, &fresh, &theme, &device, &tab, &shift_results, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
+    if (o != &base && o != &aux && o != &fresh && o != &theme && o != &device && o != &tab && o != &shift_results && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
     cli.addOption(*o);
   }
   cli.process(app);
@@ -98,6 +111,14 @@ int main(int argc, char* argv[]) {
       return 2;
     }
     opts.theme = theme_name(t);
+  }
+  if (cli.isSet(device)) {
+    try {
+      sims::set_face_device(sims::parse_device(cli.value(device).toStdString()));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 2;
+    }
   }
   MainWindow w(opts);
   if (cli.isSet(session) && !w.open_session(cli.value(session)))

@@ -241,8 +241,11 @@ at::Tensor guidance_field(Denoiser& base, Denoiser& aux, const Guidance& g, doub
   if (g.applies(sigma) && g.omega != 0) {
     const int64_t n = pts.size(0);
     const at::Tensor s = at::full({n}, sigma, f64);
-    const at::Tensor db = base.denoise(pts.to(base.input_dtype()), s.to(base.input_dtype())).to(at::kDouble);
-    const at::Tensor da = aux.denoise(pts.to(aux.input_dtype()), s.to(aux.input_dtype())).to(at::kDouble);
+    // The points go to each model's device and the field comes back to the CPU.
+    const at::Tensor db = base.denoise(pts.to(base.device(), base.input_dtype()), s.to(base.device(), base.input_dtype()))
+                              .to(at::kCPU, at::kDouble);
+    const at::Tensor da = aux.denoise(pts.to(aux.device(), aux.input_dtype()), s.to(aux.device(), aux.input_dtype()))
+                              .to(at::kCPU, at::kDouble);
     field = (db - da) * (g.omega / (sigma * sigma));
   }
   return at::cat({pts, field}, 1);

@@ -292,6 +292,23 @@ LiveResultPtr LiveSampler::run(const LiveRequest& r) {
     res->base_trajectory = other.trajectory;
   }
   if (!r.record_trajectory) res->trajectory = Trajectory(), res->base_trajectory = Trajectory();
+  // Faces read the results' memory: they are published on the CPU whatever the models' device (the caches keep
+  // the device copies that later requests resume from).
+  // An unguided result shares its tensors with the base's: each is copied once.
+  const auto to_cpu = [](at::Tensor& t, at::Tensor& twin) {
+    if (!t.defined() || t.device().is_cpu()) return;
+    const bool shared = twin.defined() && twin.is_same(t);
+    t = t.cpu();
+    if (shared) twin = t;
+  };
+  at::Tensor none;
+  to_cpu(res->x, res->base_x), to_cpu(res->base_x, none);
+  const auto pair_to_cpu = [&](std::vector<at::Tensor>& a, std::vector<at::Tensor>& b) {
+    for (size_t i = 0; i < a.size(); ++i) to_cpu(a[i], i < b.size() ? b[i] : none);
+    for (auto& t : b) to_cpu(t, none);
+  };
+  pair_to_cpu(res->trajectory.states, res->base_trajectory.states);
+  pair_to_cpu(res->trajectory.denoised, res->base_trajectory.denoised);
   res->compute_seconds = seconds_since(t0);
   res->latency_seconds = seconds_since(r.submitted);
   return res;

@@ -68,6 +68,7 @@ struct LiveRequest {
 struct LiveResult {
   uint64_t stamp = 0;
   LiveRequest request;
+  // Every tensor here is on the CPU, whatever the models' device.
   at::Tensor x;                 // final samples [rows, ...] float64 (SIMS-guided)
   Trajectory trajectory;        // when recorded
   at::Tensor base_x;            // compare_base: the base model's samples on the same noise (at compare_omega)

@@ -367,7 +367,7 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
           SampleResult r = sampler.sample(noise.narrow(0, i, std::min(b, cfg.n - i)), so);
           row.nfe = r.nfe;
           row.nfe_effective = r.nfe_effective;
-          parts.push_back(r.x.to(at::kFloat));
+          parts.push_back(r.x.to(at::kCPU, at::kFloat));  // scored and kept on the CPU whatever the models' device
           if (progress && images && !progress(idx, total, "sampled " + std::to_string(std::min(cfg.n, i + b)) + "/" +
                                                               std::to_string(cfg.n) + " (" + label.str() + ")"))
             throw Cancelled();

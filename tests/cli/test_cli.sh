@@ -990,5 +990,17 @@ if [[ -x "$STUDIO" ]]; then
     && grep -q "^Usage:" "$T/studio-help.txt" && ok || bad "sims-studio --help without a display: $(head -3 "$T/studio-help.txt")"
 fi
 
+# Both GUIs take --device like the CLI: a bad value is one error line and exit 2, without a display.
+for FACE in sims-studio sims-live; do
+  BIN="$(dirname "$SIMS")/$FACE"
+  [[ -x "$BIN" ]] || continue
+  for BADDEV in gpu cuda:x; do
+    rc=0; env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM timeout 60 "$BIN" --device "$BADDEV" >"$T/dev.out" 2>"$T/dev.err" || rc=$?
+    # (Qt may add its own notes, e.g. about XDG_RUNTIME_DIR; the project's part is one error line.)
+    [[ $rc -eq 2 && $(grep -c "^error:" "$T/dev.err") -eq 1 ]] && grep -q "^error: --device" "$T/dev.err" && ok \
+      || bad "$FACE --device $BADDEV: exit $rc, $(head -2 "$T/dev.err")"
+  done
+done
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

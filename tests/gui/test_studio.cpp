@@ -36,6 +36,7 @@
 
 #include <ATen/ATen.h>
 
+#include "common/device.hpp"
 #include "common/paths.hpp"
 #include "loops/tune.hpp"
 #include "analysis_chart.hpp"
@@ -445,6 +446,29 @@ class StudioTest : public QObject {
         if (qGray(img.pixel(x, y)) < 140) caption_ink = true;
     QVERIFY(caption_ink);
     QVERIFY(!w_->export_png(tmp_.filePath("no/such/dir/view.png")));
+  }
+
+  // Tools ▸ Compute device offers exactly the devices this process sees, CPU ticked; the models live there.
+  void computeDeviceMenu() {
+    QVERIFY(wait_result(0));
+    auto* menu = w_->findChild<QMenu*>("deviceMenu");
+    QVERIFY(menu);
+    QStringList offered, disabled;
+    for (QAction* a : menu->actions()) {
+      if (a->isCheckable()) offered << a->text();
+      else if (!a->isEnabled()) disabled << a->text();
+    }
+    QStringList expected;
+    for (const auto& d : available_devices()) expected << QString::fromStdString(d);
+    QCOMPARE(offered, expected);
+    auto* cpu = w_->findChild<QAction*>("device-cpu");
+    QVERIFY(cpu && cpu->isChecked());
+    QCOMPARE(QString::fromStdString(device_name(face_device())), QString("cpu"));
+    QVERIFY(w_->models()->base() && w_->models()->base()->device().is_cpu());
+    if (expected.size() == 1) QVERIFY(disabled.size() == 1 && disabled[0].contains("no CUDA"));
+    const auto before = w_->models()->base();
+    cpu->trigger();  // the current device again: nothing reloads
+    QCOMPARE(w_->models()->base(), before);
   }
 
   // View ▸ Theme: the window and the views on screen turn dark; exports stay on paper, pixel for pixel.

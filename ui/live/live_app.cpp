@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include "common/device.hpp"
 #include "common/error.hpp"
 #include "common/paths.hpp"
 #include "data/toy2d.hpp"
@@ -290,8 +291,10 @@ LiveApp::~LiveApp() {
 bool LiveApp::open_pair(const std::string& base, const std::string& aux, std::string* error) {
   DenoiserPtr b, a;
   try {
-    b = load_denoiser(base);
-    if (!aux.empty()) a = load_denoiser(aux);
+    LoadOptions lo;
+    lo.device = face_device();  // sims-live --device
+    b = load_denoiser(base, lo);
+    if (!aux.empty()) a = load_denoiser(aux, lo);
   } catch (const std::exception& e) {
     last_error_ = std::string("cannot load the pair (nothing was changed): ") + e.what();
     if (error) *error = last_error_;

@@ -1,0 +1,61 @@
+#include "common/device.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include <c10/util/Exception.h>
+#include <torch/cuda.h>
+
+#include "common/error.hpp"
+#include "dist/env.hpp"
+
+namespace sims {
+
+c10::Device parse_device(const std::string& text) {
+  if (text == "cpu") return c10::Device(c10::kCPU);
+  if (text.rfind("cuda", 0) != 0) throw InputError("--device must be cpu or cuda[:i] (got '" + text + "')");
+  c10::Device d(c10::kCPU);
+  try {
+    d = c10::Device(text);
+  } catch (const c10::Error&) {
+    throw InputError("--device: cannot parse '" + text + "' (cpu, cuda, cuda:1, ...)");
+  }
+  if (!torch::cuda::is_available())
+    throw InputError("--device " + text + ": CUDA is not available (this build's LibTorch or this machine has no GPU)");
+  const int count = static_cast<int>(torch::cuda::device_count());
+  if (d.has_index() && d.index() >= count)
+    throw InputError("--device " + text + ": this machine has " + std::to_string(count) + " GPU(s) (cuda:0.." +
+                     "cuda:" + std::to_string(count - 1) + ")");
+  // In a job of several processes plain "cuda" is one GPU per process of a machine, as torchrun does.
+  const dist::DistEnv env = dist::read_dist_env();
+  if (env.several() && !d.has_index())
+    d = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % std::max(1, count)));
+  return d;
+}
+
+std::vector<std::string> available_devices() {
+  std::vector<std::string> out{"cpu"};
+  if (torch::cuda::is_available())
+    for (size_t i = 0; i < torch::cuda::device_count(); ++i) out.push_back("cuda:" + std::to_string(i));
+  return out;
+}
+
+std::string device_name(const c10::Device& d) { return d.str(); }
+
+namespace {
+std::mutex face_mutex;
+c10::Device face{c10::kCPU};
+}  // namespace
+
+c10::Device face_device() {
+  std::lock_guard<std::mutex> lock(face_mutex);
+  return face;
+}
+
+void set_face_device(const c10::Device& d) {
+  std::lock_guard<std::mutex> lock(face_mutex);
+  // A face names GPUs by index (its menu lists cuda:0 ..): plain "cuda" is the first.
+  face = d.is_cuda() && !d.has_index() ? c10::Device(c10::kCUDA, 0) : d;
+}
+
+}  // namespace sims
