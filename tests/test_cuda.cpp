@@ -58,6 +58,18 @@ TrainConfig short_run() {
   return t;
 }
 
+// A short-trained base and its auxiliary (fine-tuned on 100 of the points), saved as DIR/base.ckpt and aux.ckpt.
+void save_trained_pair(const test::TempDir& dir, const at::Tensor& data) {
+  TrainState base = TrainState::create(mlp(), short_run());
+  REQUIRE(train(base, data) == TrainOutcome::Finished);
+  TrainConfig ft = short_run();
+  ft.budget = 512;
+  TrainState aux = TrainState::fork(base, ft);
+  REQUIRE(train(aux, data.slice(0, 0, 100)) == TrainOutcome::Finished);
+  save_checkpoint(dir.file("base.ckpt"), base);
+  save_checkpoint(dir.file("aux.ckpt"), aux);
+}
+
 }  // namespace
 
 TEST_CASE("cuda: training on the GPU ends where the CPU does", "[cuda]") {
@@ -79,15 +91,8 @@ TEST_CASE("cuda: training on the GPU ends where the CPU does", "[cuda]") {
 TEST_CASE("cuda: SIMS sampling on the GPU gives the CPU's samples", "[cuda]") {
   if (!have_cuda()) return;
   const at::Tensor data = data::sample_toy2d(data::Toy2dSpec::named("mixture8"), 500, 1);
-  TrainState base = TrainState::create(mlp(), short_run());
-  REQUIRE(train(base, data) == TrainOutcome::Finished);
-  TrainConfig ft = short_run();
-  ft.budget = 512;
-  TrainState aux = TrainState::fork(base, ft);
-  REQUIRE(train(aux, data.slice(0, 0, 100)) == TrainOutcome::Finished);
   test::TempDir dir;
-  save_checkpoint(dir.file("base.ckpt"), base);
-  save_checkpoint(dir.file("aux.ckpt"), aux);
+  save_trained_pair(dir, data);
   auto sample_on = [&](c10::Device dev) {
     LoadOptions lo;
     lo.device = dev;
@@ -153,15 +158,8 @@ TEST_CASE("devices: --device spellings, the devices offered and the faces' devic
 TEST_CASE("cuda: what the GUI faces read comes back on the CPU, equal to the CPU's", "[cuda]") {
   if (!have_cuda()) return;
   const at::Tensor data = data::sample_toy2d(data::Toy2dSpec::named("mixture8"), 500, 1);
-  TrainState base = TrainState::create(mlp(), short_run());
-  REQUIRE(train(base, data) == TrainOutcome::Finished);
-  TrainConfig ft = short_run();
-  ft.budget = 512;
-  TrainState aux = TrainState::fork(base, ft);
-  REQUIRE(train(aux, data.slice(0, 0, 100)) == TrainOutcome::Finished);
   test::TempDir dir;
-  save_checkpoint(dir.file("base.ckpt"), base);
-  save_checkpoint(dir.file("aux.ckpt"), aux);
+  save_trained_pair(dir, data);
   const auto load_on = [&](const char* f, c10::Device dev) {
     LoadOptions lo;
     lo.device = dev;
