@@ -35,10 +35,6 @@
 
 namespace sims::ui {
 
-namespace {
-bool torch_has_cuda() { return available_devices().size() > 1; }
-}  // namespace
-
 QString shipped_model(const char* role, const char* pair) {
   return QString::fromStdString(sims::asset_path("models/")) + pair + "-" + role + ".ckpt";
 }
@@ -209,32 +205,16 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   devices->setObjectName("deviceMenu");
   auto* device_group = new QActionGroup(devices);
   const std::string current = device_name(face_device());
-  for (const std::string& name : available_devices()) {
+  const std::vector<std::string> names = available_devices();
+  for (const std::string& name : names) {
     QAction* a = devices->addAction(QString::fromStdString(name));
     a->setObjectName(QString::fromStdString("device-" + name));
     a->setCheckable(true);
     a->setChecked(name == current);
     device_group->addAction(a);
-    connect(a, &QAction::triggered, this, [this, name, devices] {
-      const c10::Device before = face_device();
-      if (device_name(before) == name) return;
-      set_face_device(c10::Device(name));
-      const QString base = models_->path(ModelRole::Base), aux = models_->path(ModelRole::Aux);
-      if (base.isEmpty()) {  // nothing loaded yet: the next model opened goes there
-        messages_->info(QString("compute device: %1").arg(QString::fromStdString(name)));
-        return;
-      }
-      messages_->info(QString("compute device: %1; reloading the models there").arg(QString::fromStdString(name)));
-      if (!models_->load_pair(base, aux)) {  // the models stay where they were, and so does the choice
-        set_face_device(before);
-        if (auto* back = devices->findChild<QAction*>(QString::fromStdString("device-" + device_name(before))))
-          back->setChecked(true);
-        messages_->error(QString("compute device: could not move the models to %1; staying on %2")
-                             .arg(QString::fromStdString(name), QString::fromStdString(device_name(before))));
-      }
-    });
+    connect(a, &QAction::triggered, this, [this, name] { use_device(name); });
   }
-  if (!torch_has_cuda()) {
+  if (names.size() == 1) {
     QAction* none = devices->addAction("no CUDA device (this build or machine has none)");
     none->setEnabled(false);
   }
@@ -300,6 +280,39 @@ SampleView* MainWindow::sims_view() const { return live_view_->sims_view(); }
 SampleView* MainWindow::base_view() const { return live_view_->base_view(); }
 engine::LiveResultPtr MainWindow::last_result() const { return live_view_->last_result(); }
 engine::LiveSampler& MainWindow::live() { return live_view_->live(); }
+bool MainWindow::use_device(const std::string& name) {
+  const c10::Device before = face_device();
+  const auto tick = [this](const c10::Device& d) {
+    if (auto* a = findChild<QAction*>(QString::fromStdString("device-" + device_name(d)))) a->setChecked(true);
+  };
+  if (device_name(before) == name) return true;
+  const QString base = models_->path(ModelRole::Base), aux = models_->path(ModelRole::Aux);
+  try {
+    // With models loaded, loading them there is the test; with none, the device must exist now.
+    set_face_device(base.isEmpty() ? parse_device(name) : c10::Device(name));
+  } catch (const std::exception& e) {
+    tick(before);
+    messages_->error(QString("compute device: '%1' cannot be used: %2")
+                         .arg(QString::fromStdString(name), QString::fromUtf8(e.what()).section('\n', 0, 0)));
+    return false;
+  }
+  if (base.isEmpty()) {  // nothing loaded yet: the next model opened goes there
+    tick(face_device());
+    messages_->info(QString("compute device: %1").arg(QString::fromStdString(name)));
+    return true;
+  }
+  messages_->info(QString("compute device: %1; reloading the models there").arg(QString::fromStdString(name)));
+  if (models_->load_pair(base, aux)) {
+    tick(face_device());
+    return true;
+  }
+  set_face_device(before);  // the models stay where they were, and so does the choice
+  tick(before);
+  messages_->error(QString("compute device: could not move the models to %1; staying on %2")
+                       .arg(QString::fromStdString(name), QString::fromStdString(device_name(before))));
+  return false;
+}
+
 void MainWindow::request(bool preview) { live_view_->request(preview); }
 void MainWindow::cancel_sampling() { live_view_->cancel_sampling(); }
 
