@@ -3,9 +3,12 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include <catch2/catch.hpp>
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include "common/paths.hpp"
 #include "common/error.hpp"
@@ -13,8 +16,13 @@
 #include "diffusion/denoiser.hpp"
 #include "helpers.hpp"
 #include "metrics/features.hpp"
+#include "metrics/frechet.hpp"
 #include "metrics/sweep.hpp"
+#include "metrics/sweep_run.hpp"
+#include "metrics/uncertainty.hpp"
 #include "sampling/schedule.hpp"
+#include "training/checkpoint.hpp"
+#include "training/trainer.hpp"
 
 using namespace sims;
 using namespace sims::metrics;
@@ -222,4 +230,120 @@ TEST_CASE("sweep on images uses FD of the feature network", "[features][sweep]")
   }
   CHECK(res.rows[0].nfe == 7);
   CHECK_THROWS_AS(run_sweep(base, {{"aux", base}}, cfg, ref, nullptr, nullptr), InputError);
+}
+
+TEST_CASE("image sweeps pair the gain over omega = 0: FD replicates of the same resamples, also after a resume",
+          "[features][sweep]") {
+  // A base and its auxiliary: a small U-Net trained a few steps, and a copy fine-tuned on other images.
+  NetConfig net;
+  net.type = "unet", net.channels = 3, net.resolution = 32, net.model_channels = 8, net.channel_mult = {1, 1, 1},
+  net.num_blocks = 1, net.attn_resolutions = {};  // the bottleneck's attention at 8x8, not over 32x32 positions: fast
+  TrainConfig tc;
+  tc.budget = 96, tc.batch = 16, tc.lr = 2e-3, tc.lr_rampup = 0, tc.seed = 5;
+  const auto images = [](int64_t n, uint64_t seed) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    return at::randn({n, 3, 32, 32}, gen).mul_(0.5f).clamp_(-1, 1);
+  };
+  TrainState b = TrainState::create(net, tc);
+  REQUIRE(train(b, images(48, 1)) == TrainOutcome::Finished);
+  TrainState a = TrainState::fork(b, tc), a2 = TrainState::fork(b, tc);
+  REQUIRE(train(a, images(48, 2)) == TrainOutcome::Finished);
+  REQUIRE(train(a2, images(48, 3)) == TrainOutcome::Finished);
+  const DenoiserPtr base = NetworkDenoiser::from_state(b, "base"), aux = NetworkDenoiser::from_state(a, "aux"),
+                    aux2 = NetworkDenoiser::from_state(a2, "aux2");
+
+  auto feats = load_feature_net(test::fixture("feat_net.pt"));
+  SweepConfig cfg;
+  cfg.omegas = {0.0, 2.0};
+  cfg.sampler.steps = 4;
+  cfg.n = 24, cfg.batch = 12, cfg.pr_k = 3, cfg.ci = 40, cfg.seed = 3, cfg.kid_subsets = 0;
+  std::map<std::pair<std::string, double>, at::Tensor> f;
+  cfg.on_images = [&](SweepRow& r, const at::Tensor&, const at::Tensor& features, const at::Tensor&) {
+    f[{r.aux, r.omega}] = features.clone();
+  };
+  SweepReference ref;
+  ref.real_images = images(40, 9);
+  SweepResult res = run_sweep(base, {{"aux", aux}, {"aux2", aux2}}, cfg, ref, feats.get(), nullptr);
+  add_paired_gains(res, cfg, ref);
+  REQUIRE(res.rows.size() == 4);
+  const SweepRow &z = res.rows[0], &r = res.rows[1];
+  REQUIRE(z.replicates.size() == 40);
+  REQUIRE(r.replicates.size() == 40);
+  REQUIRE(std::isfinite(r.gain_lo));
+  CHECK(r.gain == Approx(z.value - r.value));
+  CHECK(r.gain_estimate(z, cfg.ci_level).method == "paired bootstrap");
+
+  // The interval is that of the FD difference bootstrapped directly over the same resamples of the noise indices.
+  const auto fd = [&](const at::Tensor& x, const std::vector<int64_t>& idx) {
+    return frechet_distance(stats_of_features(x.index_select(0, at::tensor(idx, at::kLong)), "f"), ref.real_stats);
+  };
+  const auto feat = [&](const char* a, double w) { return f.at({a, w}); };
+  const Estimate direct = bootstrap(cfg.n, [&](const std::vector<int64_t>& idx) {
+    return fd(feat("aux", 0.0), idx) - fd(feat("aux", 2.0), idx);
+  }, cfg.ci, cfg.ci_level, cfg.seed, BootstrapInterval::Normal);
+  CHECK(r.gain_lo == Approx(direct.lo).epsilon(1e-9));
+  CHECK(r.gain_hi == Approx(direct.hi).epsilon(1e-9));
+  // The rows start from the same noise, so their FDs move together: the paired interval is the narrower one.
+  const Estimate quad = difference(z.value_estimate(cfg.ci_level), r.value_estimate(cfg.ci_level));
+  INFO("paired " << r.gain_lo << ".." << r.gain_hi << ", quadrature " << quad.lo << ".." << quad.hi);
+  CHECK(r.gain_hi - r.gain_lo < quad.hi - quad.lo);
+
+  // Two auxiliaries: the second one's row against the first's at ω = 2, paired the same way.
+  const nlohmann::json between = res.aux_differences();
+  REQUIRE(between.size() == 1);
+  const SweepRow& r2 = res.rows[3];
+  CHECK(between[0]["omega"].get<double>() == 2.0);
+  CHECK(between[0]["other"] == "aux2");
+  CHECK(between[0]["difference"].get<double>() == Approx(r2.value - r.value));
+  const Estimate direct2 = bootstrap(cfg.n, [&](const std::vector<int64_t>& idx) {
+    return fd(feat("aux2", 2.0), idx) - fd(feat("aux", 2.0), idx);
+  }, cfg.ci, cfg.ci_level, cfg.seed, BootstrapInterval::Normal);
+  CHECK(between[0]["difference_lo"].get<double>() == Approx(direct2.lo).epsilon(1e-9));
+  CHECK(between[0]["difference_hi"].get<double>() == Approx(direct2.hi).epsilon(1e-9));
+  INFO(between[0]["text"].get<std::string>());
+  CHECK(between[0]["text"].get<std::string>().find("aux aux2 against aux at omega = 2: fd ") == 0);
+  CHECK(between[0]["text"].get<std::string>().find("(paired bootstrap, 95 %)") != std::string::npos);
+
+  // A run folder keeps the replicates: a second run reads every row back and pairs them the same way.
+  test::TempDir dir;
+  SweepRunOptions so;
+  so.out_dir = dir.file("sw");
+  cfg.on_images = nullptr;
+  const SweepResult first = run_sweep_folder(base, {{"aux", aux}, {"aux2", aux2}}, cfg, ref, feats.get(), nullptr, so);
+  const SweepResult again = run_sweep_folder(base, {{"aux", aux}, {"aux2", aux2}}, cfg, ref, feats.get(), nullptr, so);
+  REQUIRE(again.rows.size() == 4);
+  CHECK(again.aux_differences() == first.aux_differences());
+  CHECK(first.aux_differences()[0]["difference_lo"].get<double>() == Approx(direct2.lo).epsilon(1e-9));
+  CHECK(again.rows[1].seconds == first.rows[1].seconds);  // read back, not sampled again
+  CHECK(first.rows[1].gain_lo == Approx(r.gain_lo).epsilon(1e-9));
+  CHECK(again.rows[1].gain_lo == first.rows[1].gain_lo);
+  CHECK(again.rows[1].gain_hi == first.rows[1].gain_hi);
+
+  // A row stored without replicates (a folder of an older version): no row is paired, all fall back to quadrature.
+  const std::string marker = so.out_dir + "/stages/row_aux2_0-inf_w2.json";
+  nlohmann::json m;
+  std::ifstream(marker) >> m;
+  REQUIRE(m["result"]["replicates"].size() == 40);
+  const auto store = [&](const nlohmann::json& j) { std::ofstream(marker) << j.dump(); };
+  nlohmann::json old = m;
+  old["result"].erase("replicates");
+  store(old);
+  const SweepResult older = run_sweep_folder(base, {{"aux", aux}, {"aux2", aux2}}, cfg, ref, feats.get(), nullptr, so);
+  REQUIRE(older.rows.size() == 4);
+  CHECK(std::isnan(older.rows[1].gain_lo));
+  CHECK(std::isnan(older.rows[3].gain_lo));
+  CHECK(older.rows[1].gain_estimate(older.rows[0], cfg.ci_level).method == "difference");
+  // Damaged replicates are refused with the row's name.
+  for (const nlohmann::json& bad :
+       {nlohmann::json("x"), nlohmann::json::array({1.0, 2.0}), nlohmann::json(std::vector<std::string>(40, "x"))}) {
+    nlohmann::json d = m;
+    d["result"]["replicates"] = bad;
+    store(d);
+    try {
+      run_sweep_folder(base, {{"aux", aux}, {"aux2", aux2}}, cfg, ref, feats.get(), nullptr, so);
+      FAIL("damaged replicates accepted: " << bad.dump().substr(0, 40));
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()).find("a stored sweep row is damaged: row_aux2_0-inf_w2") != std::string::npos);
+    }
+  }
 }

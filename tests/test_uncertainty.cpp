@@ -424,3 +424,45 @@ TEST_CASE("a loop's verdict tells drift from noise with the runs' paired changes
   INFO(v);
   CHECK(v.find("one generation: no change to judge") != std::string::npos);
 }
+
+TEST_CASE("paired_replicates: the interval of a difference from two replicate lists", "[uncertainty]") {
+  const std::vector<double> a{1.0, 2.0, 3.0, 4.0}, b{0.5, 1.0, 2.5, 3.0};  // differences 0.5, 1, 0.5, 1
+  const Estimate e = paired_replicates(0.75, a, b, 0.95);
+  const double h = normal_quantile(0.975) * std::sqrt(1.0 / 12.0);  // sd of {0.5, 1, 0.5, 1} = sqrt(1/12)
+  CHECK(e.lo == Approx(0.75 - h));
+  CHECK(e.hi == Approx(0.75 + h));
+  CHECK(e.method == "paired bootstrap");
+  // Non-finite sides are dropped; too few pairs, or lists of other lengths: no interval.
+  const Estimate d = paired_replicates(0.75, {1.0, NAN, 3.0, 4.0}, b, 0.95);
+  CHECK(d.has_interval());
+  CHECK_FALSE(paired_replicates(0.75, {NAN, NAN, NAN, 4.0}, b, 0.95).has_interval());
+  CHECK_FALSE(paired_replicates(0.75, {1.0, 2.0}, b, 0.95).has_interval());
+}
+
+TEST_CASE("aux_differences: each auxiliary against the first at the same omega, with its verdict", "[uncertainty]") {
+  const auto row = [](const std::string& aux, double omega, double value, std::vector<double> reps) {
+    SweepRow r;
+    r.aux = aux, r.omega = omega, r.hi = INFINITY, r.metric = "w2", r.value = value, r.replicates = std::move(reps);
+    return r;
+  };
+  SweepResult res;
+  res.metric = "w2";
+  res.rows = {row("a", 0, 1.0, {1.0, 1.1, 0.9, 1.0}), row("a", 1, 0.8, {0.8, 0.9, 0.7, 0.8}),
+              row("b", 0, 1.0, {1.0, 1.1, 0.9, 1.0}), row("b", 1, 0.5, {0.5, 0.62, 0.38, 0.5})};
+  const nlohmann::json d = res.aux_differences();
+  REQUIRE(d.size() == 1);  // ω = 0 is the base alone for both
+  // Replicate differences -0.3, -0.28, -0.32, -0.3: standard deviation sqrt(0.0008 / 3).
+  const double h = normal_quantile(0.975) * std::sqrt(0.0008 / 3);
+  CHECK(d[0]["difference"].get<double>() == Approx(-0.3));
+  CHECK(d[0]["difference_lo"].get<double>() == Approx(-0.3 - h));
+  CHECK(d[0]["difference_hi"].get<double>() == Approx(-0.3 + h));
+  CHECK(d[0]["significant"].get<bool>());
+  INFO(d[0]["text"].get<std::string>());
+  CHECK(d[0]["text"].get<std::string>().find("aux b against a at omega = 1: w2 0.5 vs 0.8") == 0);
+  CHECK(d[0]["text"].get<std::string>().find("b is lower (better)") != std::string::npos);
+  // Without replicates (a sweep without intervals) or with one auxiliary: nothing to compare.
+  res.rows[3].replicates.clear();
+  CHECK(res.aux_differences().empty());
+  res.rows.resize(2);
+  CHECK(res.aux_differences().empty());
+}

@@ -5,6 +5,7 @@
 // space and attribute ratios for images) and writes sweep.csv, sweep.json,
 // metric/ratio-vs-ω plots and a samples figure. The computation is
 // metrics::run_sweep (core/metrics/sweep.hpp), which the GUIs call too.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -63,6 +64,53 @@ std::string interval_text(double lo, double hi) {
   return f(lo) + ":" + f(hi);
 }
 
+// The auxiliaries' labels (rows, run-folder stages, plots): their file names, with as many of their real parent
+// folders as it takes to tell them apart (runA/aux.ckpt and runB/aux.ckpt; "..", "." and links resolved, so
+// relative and absolute spellings agree). Labels stay distinct with '/' read as '_' (a run folder's stage names);
+// the same file given twice is refused.
+std::vector<std::string> aux_labels(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::vector<std::string>> parts;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    std::error_code ec;
+    for (size_t j = 0; j < i; ++j)
+      if (fs::equivalent(paths[i], paths[j], ec))
+        throw InputError("the auxiliary model '" + paths[i] + "' is given twice (as '" + paths[j] + "')");
+    const fs::path p(paths[i]);
+    fs::path folder = fs::weakly_canonical(fs::absolute(p, ec).parent_path(), ec);
+    if (ec) folder = fs::absolute(p).parent_path().lexically_normal();
+    parts.emplace_back();
+    for (const auto& c : folder.relative_path()) parts.back().push_back(c.string());
+    parts.back().push_back(p.filename().string());
+  }
+  std::vector<size_t> depth(paths.size(), 1);
+  const auto label = [&](size_t i) {
+    const auto& p = parts[i];
+    std::string s;
+    for (size_t k = p.size() - std::min(depth[i], p.size()); k < p.size(); ++k) s += (s.empty() ? "" : "/") + p[k];
+    return s;
+  };
+  const auto flat = [&](size_t i) {
+    std::string s = label(i);
+    std::replace(s.begin(), s.end(), '/', '_');
+    return s;
+  };
+  for (bool grew = true; grew;) {  // every label that collides grows by one folder, until none does
+    grew = false;
+    std::vector<bool> clash(paths.size(), false);
+    for (size_t i = 0; i < paths.size(); ++i)
+      for (size_t j = 0; j < paths.size(); ++j) clash[i] = clash[i] || (i != j && flat(i) == flat(j));
+    for (size_t i = 0; i < paths.size(); ++i)
+      if (clash[i] && depth[i] < parts[i].size()) ++depth[i], grew = true;
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    out.push_back(label(i));
+    for (size_t j = 0; j < i; ++j)  // still equal (e.g. a_b/x.ckpt and a/b_x.ckpt): numbered
+      if (flat(j) == flat(i)) out.back() += "-" + std::to_string(i + 1);
+  }
+  return out;
+}
 
 void write_text(const std::string& path, const std::string& text) {
   io::write_file_atomically(path, text.data(), text.size());
@@ -103,8 +151,8 @@ int run_sweep_cmd(SweepArgs& a) {
     for (const auto& p : split(a.aux_snapshots, ','))
       if (!p.empty()) aux_paths.push_back(p);
   if (aux_paths.empty()) throw InputError("a sweep needs an auxiliary model (--aux or --aux-snapshots)");
-  for (const auto& p : aux_paths)
-    auxes.push_back({std::filesystem::path(p).filename().string(), load_denoiser(p, alo)});
+  const std::vector<std::string> labels = aux_labels(aux_paths);
+  for (size_t i = 0; i < aux_paths.size(); ++i) auxes.push_back({labels[i], load_denoiser(aux_paths[i], alo)});
 
   const auto& shape = base->info().sample_shape;
   const bool images = shape.size() == 3;
@@ -140,10 +188,11 @@ int run_sweep_cmd(SweepArgs& a) {
   nlohmann::json j = res.to_json();
   const std::vector<std::string> verdicts = res.verdicts();
   j["verdicts"] = verdicts;
+  const nlohmann::json between = res.aux_differences();  // several auxiliaries: each against the first, paired
+  if (!between.empty()) j["aux_differences"] = between;
   if (a.ci > 0)
     j["ci"] = {{"method", "bootstrap over each row's samples: normal interval (value ± z·sd of the resampled values) "
-                          "for " + res.metric + ", percentile for precision/recall; gain: paired bootstrap (points) "
-                          "or half-widths in quadrature (images)"},
+                          "for " + res.metric + ", percentile for precision/recall; " + metrics::kGainIntervalMethod},
                {"level", res.ci_level}, {"resamples", a.ci}};
   j["better"] = "lower " + res.metric + ", higher precision and recall";
   j["model"] = a.models.model;
@@ -172,8 +221,15 @@ int run_sweep_cmd(SweepArgs& a) {
     combos.back().rows.push_back(&r);
   }
   // What produced the figures, under each of them.
+  // The caption shows file names (what follows a path's last '/'): labels with folders (runA/aux.ckpt) are left
+  // to the plot's legend and the samples' row titles.
   std::string aux_names;
-  for (const auto& x : auxes) aux_names += (aux_names.empty() ? "" : ", ") + x.label;
+  bool folders = false;
+  for (const auto& x : auxes) {
+    aux_names += (aux_names.empty() ? "" : ", ") + x.label;
+    folders = folders || x.label.find('/') != std::string::npos;
+  }
+  if (folders) aux_names = std::to_string(auxes.size()) + " models (named in the figure)";
   render::SamplingProvenance prov = render::SamplingProvenance::of(
       a.models.model, aux_names, Guidance{0, cfg.intervals.front().first, cfg.intervals.front().second}, cfg.sampler,
       a.seed, a.n);
@@ -232,7 +288,10 @@ int run_sweep_cmd(SweepArgs& a) {
   render::GridFigure fig;
   fig.title = "SIMS sweep: (1+\u03c9)\u00b7D_base \u2212 \u03c9\u00b7D_aux, seed " + std::to_string(a.seed);
   fig.x_title = "guidance \u03c9";
-  fig.y_title = combos.size() > 1 ? "aux / interval" : "";
+  fig.y_title = combos.size() <= 1          ? ""
+                : auxes.size() == 1         ? "interval"
+                : cfg.intervals.size() == 1 ? "auxiliary"
+                                            : "aux / interval";
   for (double w : cfg.omegas) {
     std::ostringstream s;
     s << "\u03c9 = " << w;
@@ -270,6 +329,7 @@ int run_sweep_cmd(SweepArgs& a) {
       std::cout << "floor: " << res.metric << " between two real sets of " << a.n << " samples: " << res.floor.text(4)
                 << "\n";
     for (const auto& v : verdicts) std::cout << v << "\n";
+    for (const auto& d : between) std::cout << d.at("text").get<std::string>() << "\n";
     std::cout << "wrote";
     for (const auto& w : written) std::cout << " " << w;
     std::cout << "\n";

@@ -122,8 +122,8 @@ json TuneResult::to_json() const {
   j["grid"] = grid.to_json();
   j["budgets"] = aux_budgets;
   j["labels"] = aux_labels;
-  j["ci"] = {{"method", "normal bootstrap interval over each row's samples; gain: paired bootstrap for points, "
-                        "half-widths in quadrature for images"},
+  j["ci"] = {{"method",
+              std::string("normal bootstrap interval over each row's samples; ") + metrics::kGainIntervalMethod},
              {"level", grid.ci_level}};
   if (std::isfinite(grid.floor.value)) grid.floor.put(j, "floor");
   return j;

@@ -41,6 +41,19 @@ std::string csv_quote(const std::string& s) {
 
 bool has_ci(const SweepRow& r) { return std::isfinite(r.value_lo) || std::isfinite(r.precision_lo); }
 
+// The row of `aux` at r's ω and interval with a finite value and bootstrap replicates (null if none).
+const SweepRow* find_partner(const std::vector<SweepRow>& rows, const SweepRow& r, const std::string& aux,
+                             double omega = 0.0) {
+  for (const auto& c : rows)
+    if (c.aux == aux && c.omega == omega && c.lo == r.lo && c.hi == r.hi && !c.replicates.empty() &&
+        std::isfinite(c.value))
+      return &c;
+  return nullptr;
+}
+
+// The whole σ range: a row's interval that needs no mention.
+bool lo_hi_default(double lo, double hi) { return lo == 0.0 && std::isinf(hi); }
+
 }  // namespace
 
 nlohmann::json SweepRow::to_json(const std::vector<std::string>& names) const {
@@ -149,6 +162,32 @@ std::vector<std::string> SweepResult::verdicts() const {
   return out;
 }
 
+nlohmann::json SweepResult::aux_differences() const {
+  nlohmann::json out = nlohmann::json::array();
+  if (rows.empty()) return out;
+  const std::string first_aux = rows.front().aux;
+  for (const auto& r : rows) {
+    if (r.aux == first_aux || r.omega == 0.0 || r.replicates.empty() || !std::isfinite(r.value)) continue;
+    const SweepRow* f = find_partner(rows, r, first_aux, r.omega);
+    if (!f) continue;
+    const Estimate d = paired_replicates(r.value - f->value, r.replicates, f->replicates, ci_level);
+    std::ostringstream t;
+    t << std::setprecision(4) << "aux " << r.aux << " against " << first_aux << " at omega = " << r.omega
+      << (lo_hi_default(r.lo, r.hi) ? "" : ", interval " + fmt(r.lo) + ":" + fmt(r.hi)) << ": " << metric << " "
+      << r.value << " vs " << f->value << ", difference " << d.text(3);
+    if (d.has_interval())
+      t << " (paired bootstrap, " << std::lround(100 * ci_level) << " %): "
+        << (!significant(d) ? "no significant difference"
+                            : d.value < 0 ? r.aux + " is lower (better)" : r.aux + " is higher (worse)");
+    nlohmann::json j = {{"omega", r.omega}, {"interval", {num(r.lo), num(r.hi)}}, {"first", first_aux},
+                        {"other", r.aux}, {metric + "_first", num(f->value)}, {metric + "_other", num(r.value)},
+                        {"significant", d.has_interval() && significant(d)}, {"text", t.str()}};
+    d.put(j, "difference");
+    out.push_back(j);
+  }
+  return out;
+}
+
 namespace {
 
 // The row's value recomputed on bootstrap resamples of its samples (points)
@@ -156,9 +195,9 @@ namespace {
 // points they average (manifold_estimates).
 void add_intervals(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg,
                    const std::function<double(const at::Tensor&)>& value, const at::Tensor& real_for_pr) {
-  const Estimate v = bootstrap_distance(x.size(0), [&](const std::vector<int64_t>& idx) {
+  const Estimate v = bootstrap(x.size(0), [&](const std::vector<int64_t>& idx) {
     return value(x.index_select(0, at::tensor(idx, at::kLong)));
-  }, cfg.ci, cfg.ci_level, cfg.seed);
+  }, cfg.ci, cfg.ci_level, cfg.seed, BootstrapInterval::Normal, true, &row.replicates);  // a distance: cut at 0
   row.value_lo = v.lo, row.value_hi = v.hi;
   if (real_for_pr.defined() && real_for_pr.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
     const ManifoldEstimates m = manifold_estimates(point_scores(real_for_pr, x, cfg.pr_k), cfg.ci, cfg.ci_level, cfg.seed);
@@ -237,8 +276,9 @@ void score_points(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
   }
   if (cfg.ci > 0) {
     step("intervals");
+    // Energy distance can be below 0 for a sample: only W2 is cut at 0.
     const Estimate v = bootstrap(x.size(0), metric, cfg.ci, cfg.ci_level, cfg.seed, BootstrapInterval::Normal,
-                                 cfg.point_metric == "w2");  // energy distance can be below 0 for a sample
+                                 cfg.point_metric == "w2", &row.replicates);
     row.value_lo = v.lo, row.value_hi = v.hi;
     if (real.size(0) > cfg.pr_k && x.size(0) > cfg.pr_k) {
       const ManifoldEstimates m = manifold_estimates(point_scores(real, x, cfg.pr_k), cfg.ci, cfg.ci_level, cfg.seed);
@@ -279,28 +319,21 @@ Estimate score_floor(const SweepConfig& cfg, SweepReference& ref, FeatureNet* fe
   return row.value_estimate(cfg.ci_level);
 }
 
-void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref) {
-  if (cfg.ci <= 0 || (res.metric != "w2" && res.metric != "energy") || !ref.real_points.defined()) return;
-  std::map<const void*, std::function<double(const std::vector<int64_t>&)>> zero_metrics;
+void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& /*ref*/) {
+  if (cfg.ci <= 0) return;
+  // Replicate k of every row is the metric on the same resampled noise indices: the difference of two rows'
+  // replicates is the paired bootstrap of their difference. All rows or none: a grid that mixed paired and
+  // quadrature intervals (rows of an older folder) would favour the paired rows wherever it ranks gains.
+  std::vector<std::pair<SweepRow*, Estimate>> gains;
   for (auto& r : res.rows) {
-    if (r.omega == 0.0 || std::isfinite(r.gain) || !std::isfinite(r.value) || !r.kept.defined() ||
-        r.kept.size(0) != cfg.n)
-      continue;  // no partner to pair with, or paired already
-    const SweepRow* zero = nullptr;
-    for (const auto& z : res.rows)
-      if (z.omega == 0.0 && z.aux == r.aux && z.lo == r.lo && z.hi == r.hi && z.kept.defined() &&
-          z.kept.size(0) == cfg.n && std::isfinite(z.value))
-        zero = &z;
-    if (!zero) continue;
-    // Sample i of both rows starts from the same noise: resample the indices once for both. The ω = 0 rows of
-    // every group share their samples: their metric is built once.
-    auto& m0 = zero_metrics[zero->kept.data_ptr()];
-    if (!m0) m0 = point_metric_of(zero->kept, ref, res.metric);
-    const auto m = point_metric_of(r.kept, ref, res.metric);
-    const Estimate g = bootstrap(cfg.n, [&](const std::vector<int64_t>& idx) { return m0(idx) - m(idx); }, cfg.ci,
-                                 cfg.ci_level, cfg.seed + 7, BootstrapInterval::Normal);  // repeats raise both rows' W2 unequally
-    r.gain = zero->value - r.value, r.gain_lo = g.lo, r.gain_hi = g.hi;
+    if (r.omega == 0.0 || std::isfinite(r.gain) || !std::isfinite(r.value)) continue;  // no partner needed, or paired
+    const SweepRow* zero = find_partner(res.rows, r, r.aux);
+    const Estimate g = zero ? paired_replicates(zero->value - r.value, zero->replicates, r.replicates, cfg.ci_level)
+                            : Estimate{};
+    if (!g.has_interval()) return;
+    gains.emplace_back(&r, g);
   }
+  for (auto& [r, g] : gains) r->gain = g.value, r->gain_lo = g.lo, r->gain_hi = g.hi;
 }
 
 SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,
@@ -383,8 +416,8 @@ SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux,
         } else {
           score_points(row, x, cfg, ref, step);
         }
-        row.kept = x.narrow(0, 0, std::min<int64_t>(x.size(0), images ? cfg.keep : x.size(0)))  // points: all (the paired gain needs them)
-                       .clone();
+        // Images: the first `keep` for figures; points: all (figures, the run folder).
+        row.kept = x.narrow(0, 0, std::min<int64_t>(x.size(0), images ? cfg.keep : x.size(0))).clone();
         row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         res.rows.push_back(std::move(row));
         if (progress && !progress(idx + 1, total, "done " + label.str())) throw Cancelled();

@@ -41,7 +41,7 @@ struct SweepConfig {
   uint64_t seed = 0;       // starting noise, the same for every setting
   int64_t batch = 256;     // samples per sampler call (images)
   int64_t pr_k = 5;        // k of precision/recall
-  int64_t keep = 8;        // images kept per row for figures (points: all, for the paired gain)
+  int64_t keep = 8;        // images kept per row for figures (points: all)
   // Points: the metric a row is judged by: "w2" (exact W2 of the samples) or
   // "energy" (energy distance, metrics/kid.hpp: unbiased, 0 for the data
   // itself; W2 is then reported beside it as "w2", without an interval).
@@ -97,9 +97,10 @@ struct SweepRow {
   double value_lo = std::numeric_limits<double>::quiet_NaN(), value_hi = std::numeric_limits<double>::quiet_NaN();
   double precision_lo = std::numeric_limits<double>::quiet_NaN(), precision_hi = std::numeric_limits<double>::quiet_NaN();
   double recall_lo = std::numeric_limits<double>::quiet_NaN(), recall_hi = std::numeric_limits<double>::quiet_NaN();
-  // Points with intervals: the gain over the ω = 0 row of the same auxiliary
-  // and interval (value(ω = 0) - value; > 0: better), with a paired bootstrap
-  // interval (the same resampled noise indices for both rows). NaN otherwise.
+  // With intervals: the gain over the ω = 0 row of the same auxiliary and
+  // interval (value(ω = 0) - value; > 0: better), with a paired bootstrap
+  // interval (the two rows' `replicates`: the same resampled noise indices).
+  // NaN otherwise.
   double gain = std::numeric_limits<double>::quiet_NaN(), gain_lo = std::numeric_limits<double>::quiet_NaN(),
          gain_hi = std::numeric_limits<double>::quiet_NaN();
   int nfe = 0;
@@ -108,6 +109,11 @@ struct SweepRow {
   double nfe_effective = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;          // sampling + metric wall time
   at::Tensor kept;             // first `keep` samples (float32)
+  // With intervals: the metric on each bootstrap resample of the row's
+  // samples (metrics::bootstrap's replicates; every row of a sweep draws the
+  // same resamples), for the paired gains and aux_differences. Kept in a run
+  // folder's row record, not in to_json.
+  std::vector<double> replicates;
   nlohmann::json extra = nlohmann::json::object();  // added by SweepConfig::on_images; merged into to_json
   nlohmann::json to_json(const std::vector<std::string>& attr_names) const;
   Estimate value_estimate(double level) const;  // value with its interval
@@ -133,14 +139,20 @@ struct SweepResult {
   // ...", or "no significant gain ..." with the likely reason). Lower is
   // better for w2 and fd.
   std::vector<std::string> verdicts() const;
+  // Several auxiliaries: each one's row against the first auxiliary's at the same ω (≠ 0) and interval, paired
+  // over the same bootstrap resamples (rows with `replicates`, i.e. computed with intervals). One object per pair:
+  // omega, interval, first, other, <metric>_first, <metric>_other, difference (other - first; < 0: `other` is
+  // lower, i.e. better) with difference_lo/_hi, significant, and a line of text. Empty with one auxiliary.
+  nlohmann::json aux_differences() const;
 };
 
 // (row index, total rows, stage text); return false to cancel.
 using SweepProgress = std::function<bool(size_t, size_t, const std::string&)>;
 
-// Fills each row's paired gain over the ω = 0 row of its group (points only,
-// rows holding all cfg.n samples in `kept`, cfg.ci > 0); rows that have one
-// keep it.
+// Fills each row's paired gain over the ω = 0 row of its group from the two
+// rows' `replicates` (cfg.ci > 0). All rows or none: if one row cannot be
+// paired (no replicates, as rows of older run folders), the others are left
+// unpaired too; rows that have a gain keep it. `ref` is not used.
 void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref);
 
 // The seed of the real set that gives the metric's floor: another draw of the

@@ -1,6 +1,7 @@
 #include "metrics/sweep_run.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -23,7 +24,12 @@ using nlohmann::json;
 namespace {
 
 std::string row_stage(const SweepAux& a, double lo, double hi, double omega) {
-  return "row_" + a.label + "_" + experiment::format_real(lo) + "-" + experiment::format_real(hi) + "_w" +
+  // The stage names the row's samples file (rows/<stage>.npy): a label with folders (sims sweep's runA/aux.ckpt)
+  // stays one file name. Labels that are file names, as all were before, keep their stage.
+  std::string label = a.label;
+  std::replace(label.begin(), label.end(), '/', '_');
+  std::replace(label.begin(), label.end(), '\\', '_');
+  return "row_" + label + "_" + experiment::format_real(lo) + "-" + experiment::format_real(hi) + "_w" +
          experiment::format_real(omega);
 }
 
@@ -50,7 +56,34 @@ json row_record(const SweepResult& one) {
   json r = {{"metric", one.metric}, {"row", one.rows.at(0).to_json(one.attr_names)}};
   if (!one.features.empty()) r["features"] = one.features;
   if (!one.attr_names.empty()) r["attr_names"] = one.attr_names;
+  // The metric on each bootstrap resample, so that a resumed sweep still pairs its rows (NaN stored as null).
+  const auto& reps = one.rows.at(0).replicates;
+  if (!reps.empty()) {
+    json a = json::array();
+    for (double v : reps) a.push_back(std::isfinite(v) ? json(v) : json(nullptr));
+    r["replicates"] = a;
+  }
   return r;
+}
+
+// A stored row's replicates: as many as the sweep's resamples, each a number or null (NaN); absent in folders of
+// older sims (their rows then pair through the stored gains or not at all).
+std::vector<double> stored_replicates(const json& record, const std::string& stage, int resamples) {
+  std::vector<double> out;
+  if (!record.contains("replicates")) return out;
+  const json& a = record.at("replicates");
+  const auto damaged = [&](const std::string& why) {
+    return InputError("a stored sweep row is damaged: " + stage + ": " + why);
+  };
+  if (!a.is_array()) throw damaged("its replicates are not a list");
+  if (a.size() != static_cast<size_t>(resamples))
+    throw damaged("it has " + std::to_string(a.size()) + " bootstrap replicates, the sweep " +
+                  std::to_string(resamples));
+  for (const auto& v : a) {
+    if (!v.is_null() && !v.is_number()) throw damaged("a replicate is not a number");
+    out.push_back(v.is_null() ? NAN : v.get<double>());
+  }
+  return out;
 }
 
 // [SECTION] Several processes ------------------------------------------------------------
@@ -239,6 +272,7 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
           one.attr_names = r.value("attr_names", std::vector<std::string>{});
           one.rows.push_back(sweep_row_from_json(r.at("row"), one.attr_names));
           one.rows.back().kept = io::read_npy(samples).to(at::kFloat);
+          one.rows.back().replicates = stored_replicates(r, stage, cfg.ci);
         } else {
           if (base_row) {
             one.metric = res.metric, one.features = res.features, one.attr_names = res.attr_names;

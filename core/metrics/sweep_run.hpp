@@ -44,6 +44,11 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
                              SweepReference& ref, FeatureNet* features, AttributeClassifier* classifier,
                              const SweepRunOptions& opts);
 
+// How a sweep's gains over ω = 0 get their intervals (the "ci" notes of sweep.json and a tune's result.json).
+inline constexpr const char* kGainIntervalMethod =
+    "gain: paired bootstrap (both rows' metric on the same resampled noise indices); if some row cannot be "
+    "paired (a folder of an older version), none is and the two half-widths are added in quadrature";
+
 // A row written by SweepRow::to_json (kept samples not included).
 SweepRow sweep_row_from_json(const nlohmann::json& j, const std::vector<std::string>& attr_names);
 

@@ -86,8 +86,23 @@ double student_t_quantile(double p, int dof) {
          (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * n * n * n * n);
 }
 
+namespace {
+
+// value ± z · the standard deviation of `values` (at least 2).
+void normal_interval(Estimate& e, const std::vector<double>& values) {
+  double mean = 0, ss = 0;
+  for (double v : values) mean += v;
+  mean /= static_cast<double>(values.size());
+  for (double v : values) ss += (v - mean) * (v - mean);
+  const double h = normal_quantile((1 + e.level) / 2) * std::sqrt(ss / static_cast<double>(values.size() - 1));
+  e.lo = e.value - h, e.hi = e.value + h;
+}
+
+}  // namespace
+
 Estimate bootstrap(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples,
-                   double level, uint64_t seed, BootstrapInterval kind, bool nonnegative) {
+                   double level, uint64_t seed, BootstrapInterval kind, bool nonnegative,
+                   std::vector<double>* replicates) {
   if (n < 2) throw InputError("bootstrap: at least 2 items are needed");
   if (resamples < 10) throw InputError("bootstrap: at least 10 resamples are needed");
   check_level(level);
@@ -98,27 +113,38 @@ Estimate bootstrap(int64_t n, const std::function<double(const std::vector<int64
   out.level = level;
   out.method = kind == BootstrapInterval::Normal ? "bootstrap-normal" : "bootstrap";
   std::vector<double> values;
+  if (replicates) replicates->assign(static_cast<size_t>(resamples), std::numeric_limits<double>::quiet_NaN());
   std::mt19937_64 rng(seed ^ 0x5eedb007u);
   std::uniform_int_distribution<int64_t> pick(0, n - 1);
   for (int r = 0; r < resamples; ++r) {
     for (auto& i : idx) i = pick(rng);
     const double v = stat(idx);
-    if (std::isfinite(v)) values.push_back(v);
+    if (!std::isfinite(v)) continue;
+    values.push_back(v);
+    if (replicates) (*replicates)[static_cast<size_t>(r)] = v;
   }
   if (2 * values.size() < static_cast<size_t>(resamples)) return out;  // too many failed resamples: no interval
   if (kind == BootstrapInterval::Normal) {
-    double mean = 0, ss = 0;
-    for (double v : values) mean += v;
-    mean /= static_cast<double>(values.size());
-    for (double v : values) ss += (v - mean) * (v - mean);
-    const double h = normal_quantile((1 + level) / 2) * std::sqrt(ss / static_cast<double>(values.size() - 1));
-    out.lo = out.value - h, out.hi = out.value + h;
+    normal_interval(out, values);
     if (nonnegative) out.lo = std::max(out.lo, 0.0);
   } else {
     std::sort(values.begin(), values.end());
     out.lo = quantile_sorted(values, (1 - level) / 2);
     out.hi = quantile_sorted(values, (1 + level) / 2);
   }
+  return out;
+}
+
+Estimate paired_replicates(double value, const std::vector<double>& a, const std::vector<double>& b, double level) {
+  check_level(level);
+  Estimate out;
+  out.value = value, out.level = level, out.method = "paired bootstrap";
+  if (a.size() != b.size() || a.size() < 2) return out;
+  std::vector<double> d;
+  for (size_t r = 0; r < a.size(); ++r)
+    if (std::isfinite(a[r]) && std::isfinite(b[r])) d.push_back(a[r] - b[r]);
+  if (d.size() < 2 || 2 * d.size() < a.size()) return out;
+  normal_interval(out, d);
   return out;
 }
 

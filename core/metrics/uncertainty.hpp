@@ -61,10 +61,23 @@ double student_t_quantile(double p, int dof);
 // (indices 0..n-1). Throws InputError for n < 2, resamples < 10 or a level
 // outside (0, 1). Resamples whose statistic is not finite are dropped; the
 // interval is NaN when fewer than half remain. A Normal interval of a
-// statistic that cannot be negative (`nonnegative`) is cut at 0.
+// statistic that cannot be negative (`nonnegative`) is cut at 0. With
+// `replicates`, the statistic of every resample is stored there in order (NaN
+// where it was not finite): resample r draws the same indices for every call
+// with the same n and seed, so two statistics' replicates pair up
+// (paired_replicates).
 Estimate bootstrap(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples = 200,
                    double level = 0.95, uint64_t seed = 0,
-                   BootstrapInterval kind = BootstrapInterval::Percentile, bool nonnegative = false);
+                   BootstrapInterval kind = BootstrapInterval::Percentile, bool nonnegative = false,
+                   std::vector<double>* replicates = nullptr);
+
+// The normal interval of a - b, two statistics bootstrapped over the same
+// resamples (bootstrap()'s `replicates`, same n and seed): `value` ± z · the
+// standard deviation of the replicates' differences. Pairs with a non-finite
+// side are dropped; no interval (NaN) when the lists differ in length or fewer
+// than half the pairs remain.
+Estimate paired_replicates(double value, const std::vector<double>& a, const std::vector<double>& b,
+                           double level = 0.95);
 
 // The interval of a distance between sample sets: bootstrap() with the
 // normal interval, cut at 0.

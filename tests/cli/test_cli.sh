@@ -543,6 +543,27 @@ expect_error "sweep no real data" "" -- "$SIMS" sweep --model "$FX/gauss_exact.p
 expect_error "sweep bad omegas" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,x --real-data gaussian --out "$T/sw4"
 expect_error "sweep images without features" "" -- "$SIMS" sweep --model "$FX/conv_image.pt" --aux "$FX/conv_image.pt" --real "$T/fimg_a.npy" --out "$T/sw5"
 expect_error "sweep real dim mismatch" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --real "$T/fimg_a.npy" --out "$T/sw6"
+# Two auxiliaries with the same file name (two run folders' aux.ckpt): told apart by their folders, each scored (not
+# the first one's rows twice), and compared with a paired interval; the same file twice is refused.
+mkdir -p "$T/runA" "$T/runB" && cp "$FX/gauss_narrow.pt" "$T/runA/aux.pt" && cp "$FX/gauss_exact.pt" "$T/runB/aux.pt"
+"$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$T/runA/aux.pt" --aux-snapshots "$T/runB/aux.pt" --omegas 0,2 --steps 6 \
+  --n 200 --real-data gaussian --out "$T/swAB" --quiet >"$T/swAB.out" 2>"$T/swAB.err" || bad "sweep two aux.pt: $(cat "$T/swAB.err")"
+$PY - "$T" <<'PY' && ok || bad "sweep two aux.pt: labels, rows or aux_differences"
+import json, sys
+t = sys.argv[1]
+s = json.load(open(t + "/swAB/sweep.json"))
+rows = {(r["aux"], r["omega"]): r["w2"] for r in s["rows"]}
+assert set(rows) == {("runA/aux.pt", 0), ("runA/aux.pt", 2), ("runB/aux.pt", 0), ("runB/aux.pt", 2)}, rows
+# runB's auxiliary is the base itself: guidance changes nothing, so its omega = 2 row is the omega = 0 row.
+assert abs(rows[("runB/aux.pt", 2)] - rows[("runB/aux.pt", 0)]) < 1e-6 < abs(rows[("runA/aux.pt", 2)] - rows[("runA/aux.pt", 0)]), rows
+d = s["aux_differences"]
+assert len(d) == 1 and d[0]["first"] == "runA/aux.pt" and d[0]["other"] == "runB/aux.pt" and d[0]["omega"] == 2, d
+assert abs(d[0]["difference"] - (rows[("runB/aux.pt", 2)] - rows[("runA/aux.pt", 2)])) < 1e-9, d
+assert d[0]["difference_lo"] < d[0]["difference"] < d[0]["difference_hi"], d
+assert d[0]["text"] in open(t + "/swAB.out").read(), d
+PY
+expect_error "sweep same aux twice" "$T/swAA" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$T/runA/aux.pt" \
+  --aux-snapshots "$T/runA/../runA/aux.pt" --real-data gaussian --out "$T/swAA"
 
 # --- diffusion2d loop (batched ensemble, run folder, resume, plot) -----------------
 D2=(loop --family diffusion2d --kind augment --n-real 50 --n-synth 20 --runs 2 --base-epochs 2 --aux-epochs 1
