@@ -101,7 +101,7 @@ TEST_CASE("U-Net: decode(encode(x)) is the forward pass, and the encoder is the 
   CHECK(enc < all / 2);  // the decoder has one block more per level, the bottleneck and the skip inputs
 }
 
-TEST_CASE("Decoder-only fine-tune: the encoder stays the base's EMA, raw and EMA; the decoder learns",
+TEST_CASE("Decoder-only fine-tune: the encoder stays the base's EMA, raw and EMA, the decoder learns",
           "[decoder_aux]") {
   const TrainState base = trained_base();
   const auto base_ema = std::dynamic_pointer_cast<EdmUnet>(base.ema);
@@ -139,7 +139,7 @@ TEST_CASE("Decoder-only fine-tune: the encoder stays the base's EMA, raw and EMA
   CHECK(weight_change(*std::dynamic_pointer_cast<EdmUnet>(dec.ema), *resumed.ema).second < 1e-5);
 }
 
-TEST_CASE("Decoder-only training needs a U-Net; other values of trainable are refused", "[decoder_aux]") {
+TEST_CASE("Decoder-only training needs a U-Net, other values of trainable are refused", "[decoder_aux]") {
   NetConfig mlp;
   TrainState st = TrainState::create(mlp, short_run(32, "decoder"));
   CHECK_THROWS_WITH(train(st, at::randn({64, 2})), Catch::Contains("needs a U-Net"));

@@ -147,7 +147,7 @@ TEST_CASE("Gaussian loop rejects bad configurations", "[loop]") {
   CHECK_THROWS_AS(validate(bad), InputError);
 }
 
-TEST_CASE("Gaussian loop: the verdict pairs each run with itself; the trace has its interval", "[loop]") {
+TEST_CASE("Gaussian loop: the verdict pairs each run with itself, the trace has its interval", "[loop]") {
   const GaussianLoopConfig c = config(LoopKind::Augment, 50, 10, 400, 3);
   const auto res = run_gaussian_loop(c);
   REQUIRE(res.w2_change.size() == 10);
@@ -371,7 +371,7 @@ TEST_CASE("Gaussian loop, --memory K: the fresh loop's E[W2] equals a plain refe
   CHECK(batched[0] - batched[1] > 4.0 * std::hypot(batched_se[0], batched_se[1]));
 }
 
-TEST_CASE("Gaussian loop: a memory only matters from generation 3; memory and pool settings are checked", "[loop]") {
+TEST_CASE("Gaussian loop: a memory only matters from generation 3, memory and pool settings are checked", "[loop]") {
   // At generation 2 only generation 1's model exists, so any K draws exactly what K = 1 draws; from generation 3 on
   // K = 4 mixes two models (an off-by-one in the ring of models would show at generation 2 or not at 3).
   GaussianLoopConfig c = config(LoopKind::Augment, 20, 3, 50, 5);

@@ -122,7 +122,7 @@ TEST_CASE("dragging sends cheap previews of the same noise, one at a time", "[li
   CHECK(rec.last().guidance.omega == 1.1);
 }
 
-TEST_CASE("a preview shown while the control is held still starts the full run; the release does not restart it",
+TEST_CASE("a preview shown while the control is held still starts the full run, the release does not restart it",
           "[live_policy]") {
   Recorder rec;
   LivePolicy p(rec);
@@ -319,7 +319,7 @@ TEST_CASE("slow machines get fewer preview steps for image models, never under 4
   }
 }
 
-TEST_CASE("Stop cancels and keeps the last result; no base model cancels too", "[live_policy]") {
+TEST_CASE("Stop cancels and keeps the last result, no base model cancels too", "[live_policy]") {
   Recorder rec;
   LivePolicy p(rec);
   p.commit(points_settings(1.0));

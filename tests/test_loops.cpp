@@ -409,7 +409,7 @@ TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whol
 
 #include "loops/run_caption.hpp"
 
-TEST_CASE("run captions: settings of a loop result in words; any field may be missing or mistyped", "[loop2d]") {
+TEST_CASE("run captions: settings of a loop result in words, any field may be missing or mistyped", "[loop2d]") {
   const nlohmann::json ok = {{"family", "diffusion2d"}, {"algorithm", "sims"}, {"omega", 1.5}, {"kind", "fresh"},
                              {"data", "grid25"}, {"n_real", 1000}, {"n_synth", 500}, {"runs", 16},
                              {"generations", 10}, {"seed", 3}, {"sampler", {{"sampler", "heun"}, {"steps", 32}}}};

@@ -130,7 +130,7 @@ TEST_CASE("lambda = 1, well-separated modes: generation 1 keeps all 25 modes", "
   CHECK(r.mean.at("precision")[0] > 0.8);
 }
 
-TEST_CASE("the fully synthetic mixture loop loses modes and modal variance; fresh data keeps them", "[mixture]") {
+TEST_CASE("the fully synthetic mixture loop loses modes and modal variance, fresh data keeps them", "[mixture]") {
   const MixtureLoopResult fs = run_mixture_loop(small(LoopKind::FullySynthetic, 60, 6));
   const size_t last = fs.mean.at("recall").size() - 1;
   // Recall falls with intervals apart; fewer real modes covered; the modes' variance shrinks.

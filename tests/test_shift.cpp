@@ -181,7 +181,7 @@ TEST_CASE("shift: the auxiliary set has the complement share with exact counts",
   CHECK(header.find(",precision_lo,precision_hi,recall_lo,recall_hi") != std::string::npos);
 }
 
-TEST_CASE("shift: a run folder's stages are reused or continued after a cancel; other settings are refused", "[shift]") {
+TEST_CASE("shift: a run folder's stages are reused or continued after a cancel, other settings are refused", "[shift]") {
   test::TempDir tmp;
   auto net = std::make_shared<StandIn>();
   loops::ShiftConfig cfg = small_config(tiny_base(tmp));

@@ -132,7 +132,7 @@ TEST_CASE("U-Net trains on images, round-trips through a checkpoint and resumes 
   CHECK(d->denoise(data.narrow(0, 0, 2), at::ones({2})).sizes() == at::IntArrayRef({2, 1, 16, 16}));
 }
 
-TEST_CASE("a U-Net exported to TorchScript gives the same D(x; sigma) after saving and loading", "[unet][torchscript]") {
+TEST_CASE("a U-Net exported to TorchScript gives the same D(x, sigma) after saving and loading", "[unet][torchscript]") {
   // Three levels with attention at 8 and 4 px, two blocks per level (1x1 skips where the channel count changes), both
   // channel counts; every weight perturbed so the zero-initialised output layers do not hide a wrong branch.
   for (int64_t ch : {1, 3}) {
