@@ -15,7 +15,10 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 
+#include <regex>
+
 #include "common/device.hpp"
+#include "common/error.hpp"
 #include "common/paths.hpp"
 
 #include "analysis_tab.hpp"
@@ -280,20 +283,23 @@ SampleView* MainWindow::sims_view() const { return live_view_->sims_view(); }
 SampleView* MainWindow::base_view() const { return live_view_->base_view(); }
 engine::LiveResultPtr MainWindow::last_result() const { return live_view_->last_result(); }
 engine::LiveSampler& MainWindow::live() { return live_view_->live(); }
-bool MainWindow::use_device(const std::string& name) {
+bool MainWindow::use_device(const std::string& wanted) {
   const c10::Device before = face_device();
   const auto tick = [this](const c10::Device& d) {
     if (auto* a = findChild<QAction*>(QString::fromStdString("device-" + device_name(d)))) a->setChecked(true);
   };
+  const std::string name = wanted == "cuda" ? "cuda:0" : wanted;  // as set_face_device spells it
   if (device_name(before) == name) return true;
   const QString base = models_->path(ModelRole::Base), aux = models_->path(ModelRole::Aux);
   try {
-    // With models loaded, loading them there is the test; with none, the device must exist now.
+    // cpu or cuda:i only; with models loaded, loading them there is the test, with none the device must exist now.
+    if (!std::regex_match(name, std::regex("cpu|cuda:[0-9]{1,4}")))
+      throw InputError("a compute device is cpu or cuda:i");
     set_face_device(base.isEmpty() ? parse_device(name) : c10::Device(name));
   } catch (const std::exception& e) {
     tick(before);
     messages_->error(QString("compute device: '%1' cannot be used: %2")
-                         .arg(QString::fromStdString(name), QString::fromUtf8(e.what()).section('\n', 0, 0)));
+                         .arg(QString::fromStdString(wanted), QString::fromUtf8(e.what()).section('\n', 0, 0)));
     return false;
   }
   if (base.isEmpty()) {  // nothing loaded yet: the next model opened goes there

@@ -62,8 +62,9 @@ class MainWindow final : public QMainWindow {
   bool export_png(const QString& path);
   bool save_session(const QString& path);
   bool open_session(const QString& path);
-  // Tools ▸ Compute device: reloads the loaded models on `name` ("cpu", "cuda:0"), which later jobs use too. False
-  // when they cannot be moved there: the models and the choice stay where they were, with an error line.
+  // Tools ▸ Compute device: reloads the loaded models on `name` ("cpu", "cuda", "cuda:1"), which later jobs use
+  // too. False for any other name, or when they cannot be moved there: the models and the choice stay where they
+  // were, with an error line.
   bool use_device(const std::string& name);
   QStringList recent_files() const;
   engine::JobPtr start_grid_export(const QString& path, const QString& omegas, const QString& seeds, int64_t per_cell);
