@@ -5,7 +5,7 @@
 # TRAIN=decoder, omega 0 and 3), then scores both in one `sims sweep`: every row starts from the same noise and is
 # scored on the same bootstrap resamples, so sweep.json's `aux_differences` gives decoder-only minus full with a
 # paired 95 % interval, and each auxiliary's gain over omega = 0 is paired too. Each step keeps its run folder
-# (re-running continues); finished steps are skipped. About 15 min on one core.
+# (re-running continues); finished steps are skipped. About 25 min on one core.
 # usage: tools/repro_decoder_paired.sh [OUT=out/decoder-paired] [BUILD=build] [DOCS=docs/repro/decoder-aux/paired]
 #   env: N_EVAL (500), OMEGAS (0,1,2,3: the sweep's), THREADS (1)
 set -euo pipefail
