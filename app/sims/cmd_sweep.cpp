@@ -6,6 +6,7 @@
 // metric/ratio-vs-ω plots and a samples figure. The computation is
 // metrics::run_sweep (core/metrics/sweep.hpp), which the GUIs call too.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -66,7 +67,7 @@ std::string interval_text(double lo, double hi) {
 
 // The auxiliaries' labels (rows, run-folder stages, plots): their file names, with as many of their real parent
 // folders as it takes to tell them apart (runA/aux.ckpt and runB/aux.ckpt; "..", "." and links resolved, so
-// relative and absolute spellings agree). Labels stay distinct with '/' read as '_' (a run folder's stage names);
+// relative and absolute spellings agree). Labels stay distinct as a run folder's stage file names;
 // the same file given twice is refused.
 std::vector<std::string> aux_labels(const std::vector<std::string>& paths) {
   namespace fs = std::filesystem;
@@ -90,9 +91,10 @@ std::vector<std::string> aux_labels(const std::vector<std::string>& paths) {
     for (size_t k = p.size() - std::min(depth[i], p.size()); k < p.size(); ++k) s += (s.empty() ? "" : "/") + p[k];
     return s;
   };
-  const auto flat = [&](size_t i) {
+  const auto flat = [&](size_t i) {  // the stage's file name: run folders keep [A-Za-z0-9._-] and map the rest to '_'
     std::string s = label(i);
-    std::replace(s.begin(), s.end(), '/', '_');
+    for (char& c : s)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '_';
     return s;
   };
   for (bool grew = true; grew;) {  // every label that collides grows by one folder, until none does
@@ -106,8 +108,11 @@ std::vector<std::string> aux_labels(const std::vector<std::string>& paths) {
   std::vector<std::string> out;
   for (size_t i = 0; i < paths.size(); ++i) {
     out.push_back(label(i));
-    for (size_t j = 0; j < i; ++j)  // still equal (e.g. a_b/x.ckpt and a/b_x.ckpt): numbered
-      if (flat(j) == flat(i)) out.back() += "-" + std::to_string(i + 1);
+    for (size_t j = 0; j < i; ++j)  // still the same file name (e.g. "aux 1.ckpt" and "aux_1.ckpt"): numbered
+      if (flat(j) == flat(i)) {
+        out.back() += "-" + std::to_string(i + 1);
+        break;
+      }
   }
   return out;
 }

@@ -67,7 +67,7 @@ json row_record(const SweepResult& one) {
 }
 
 // A stored row's replicates: as many as the sweep's resamples, each a number or null (NaN); absent in folders of
-// older sims (their rows then pair through the stored gains or not at all).
+// older sims (a grid with such a row then pairs no row: quadrature).
 std::vector<double> stored_replicates(const json& record, const std::string& stage, int resamples) {
   std::vector<double> out;
   if (!record.contains("replicates")) return out;
