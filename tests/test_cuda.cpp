@@ -137,6 +137,18 @@ TEST_CASE("devices: --device spellings, the devices offered and the faces' devic
   CHECK_THROWS_WITH(parse_device("gpu"), Catch::Contains("--device must be cpu or cuda[:i]"));
   CHECK_THROWS_WITH(parse_device("CUDA"), Catch::Contains("--device must be cpu or cuda[:i]"));
   CHECK_THROWS_AS(parse_device("cuda:x"), InputError);
+  // The names alone, on every machine: an index LibTorch cannot hold is refused, not wrapped around (its own
+  // parser made cuda:200 into cuda:-56, which passed a check against the GPU count).
+  CHECK(device_from_name("cuda") == c10::Device(c10::kCUDA));
+  CHECK(device_from_name("cuda:3") == c10::Device(c10::kCUDA, 3));
+  CHECK(device_from_name("cuda:127") == c10::Device(c10::kCUDA, 127));
+  CHECK(device_from_name("cuda:007") == c10::Device(c10::kCUDA, 7));
+  CHECK(device_from_name("cuda:0") == c10::Device(c10::kCUDA, 0));
+  for (const char* wrapped : {"cuda:128", "cuda:200", "cuda:99999", "cuda:4294967296", "cuda:12345678901234567890"})
+    CHECK_THROWS_WITH(device_from_name(wrapped), Catch::Contains("a GPU index is at most 127"));
+  for (const char* bad : {"cuda:", "cuda:-1", "cuda:+1", "cuda:1x", "cuda:1:2", "cuda0", "cudax", "cuda: 1"})
+    CHECK_THROWS_WITH(device_from_name(bad), Catch::Contains("cannot parse"));
+  CHECK_THROWS_WITH(parse_device("cuda:200"), Catch::Contains("a GPU index is at most 127"));
   const auto offered = available_devices();
   REQUIRE(!offered.empty());
   CHECK(offered[0] == "cpu");

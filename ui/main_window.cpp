@@ -295,7 +295,7 @@ bool MainWindow::use_device(const std::string& wanted) {
     // cpu or cuda:i only; with models loaded, loading them there is the test, with none the device must exist now.
     if (!std::regex_match(name, std::regex("cpu|cuda:[0-9]{1,4}")))
       throw InputError("a compute device is cpu or cuda:i");
-    set_face_device(base.isEmpty() ? parse_device(name) : c10::Device(name));
+    set_face_device(base.isEmpty() ? parse_device(name) : device_from_name(name));
   } catch (const std::exception& e) {
     tick(before);
     messages_->error(QString("compute device: '%1' cannot be used: %2")

@@ -479,6 +479,13 @@ class StudioTest : public QObject {
     QCOMPARE(w_->models()->base(), before);
     QCOMPARE(QString::fromStdString(device_name(face_device())), QString("cpu"));
     QVERIFY(cpu->isChecked());
+    // An index no GPU can have: refused by name (LibTorch's parser made cuda:200 into cuda:-56).
+    QVERIFY(!w_->use_device("cuda:200"));
+    QVERIFY2(w_->messages()->last_error().contains("'cuda:200' cannot be used") &&
+                 w_->messages()->last_error().contains("a GPU index is at most 127"),
+             qPrintable(w_->messages()->last_error()));
+    QCOMPARE(w_->models()->base(), before);
+    QVERIFY(cpu->isChecked());
     for (const char* bad : {"gpu", "meta", "cuda:x"}) {  // not a compute device's name
       QVERIFY(!w_->use_device(bad));
       QVERIFY2(w_->messages()->last_error().contains(QString("'%1' cannot be used").arg(bad)),
