@@ -6,9 +6,7 @@
 // metric/ratio-vs-ω plots and a samples figure. The computation is
 // metrics::run_sweep (core/metrics/sweep.hpp), which the GUIs call too.
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <filesystem>
 #include <sstream>
 #include <unistd.h>
 
@@ -65,58 +63,6 @@ std::string interval_text(double lo, double hi) {
   return f(lo) + ":" + f(hi);
 }
 
-// The auxiliaries' labels (rows, run-folder stages, plots): their file names, with as many of their real parent
-// folders as it takes to tell them apart (runA/aux.ckpt and runB/aux.ckpt; "..", "." and links resolved, so
-// relative and absolute spellings agree). Labels stay distinct as a run folder's stage file names;
-// the same file given twice is refused.
-std::vector<std::string> aux_labels(const std::vector<std::string>& paths) {
-  namespace fs = std::filesystem;
-  std::vector<std::vector<std::string>> parts;
-  for (size_t i = 0; i < paths.size(); ++i) {
-    std::error_code ec;
-    for (size_t j = 0; j < i; ++j)
-      if (fs::equivalent(paths[i], paths[j], ec))
-        throw InputError("the auxiliary model '" + paths[i] + "' is given twice (as '" + paths[j] + "')");
-    const fs::path p(paths[i]);
-    fs::path folder = fs::weakly_canonical(fs::absolute(p, ec).parent_path(), ec);
-    if (ec) folder = fs::absolute(p).parent_path().lexically_normal();
-    parts.emplace_back();
-    for (const auto& c : folder.relative_path()) parts.back().push_back(c.string());
-    parts.back().push_back(p.filename().string());
-  }
-  std::vector<size_t> depth(paths.size(), 1);
-  const auto label = [&](size_t i) {
-    const auto& p = parts[i];
-    std::string s;
-    for (size_t k = p.size() - std::min(depth[i], p.size()); k < p.size(); ++k) s += (s.empty() ? "" : "/") + p[k];
-    return s;
-  };
-  const auto flat = [&](size_t i) {  // the stage's file name: run folders keep [A-Za-z0-9._-] and map the rest to '_'
-    std::string s = label(i);
-    for (char& c : s)
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '_';
-    return s;
-  };
-  for (bool grew = true; grew;) {  // every label that collides grows by one folder, until none does
-    grew = false;
-    std::vector<bool> clash(paths.size(), false);
-    for (size_t i = 0; i < paths.size(); ++i)
-      for (size_t j = 0; j < paths.size(); ++j) clash[i] = clash[i] || (i != j && flat(i) == flat(j));
-    for (size_t i = 0; i < paths.size(); ++i)
-      if (clash[i] && depth[i] < parts[i].size()) ++depth[i], grew = true;
-  }
-  std::vector<std::string> out;
-  for (size_t i = 0; i < paths.size(); ++i) {
-    out.push_back(label(i));
-    for (size_t j = 0; j < i; ++j)  // still the same file name (e.g. "aux 1.ckpt" and "aux_1.ckpt"): numbered
-      if (flat(j) == flat(i)) {
-        out.back() += "-" + std::to_string(i + 1);
-        break;
-      }
-  }
-  return out;
-}
-
 void write_text(const std::string& path, const std::string& text) {
   io::write_file_atomically(path, text.data(), text.size());
 }
@@ -156,7 +102,7 @@ int run_sweep_cmd(SweepArgs& a) {
     for (const auto& p : split(a.aux_snapshots, ','))
       if (!p.empty()) aux_paths.push_back(p);
   if (aux_paths.empty()) throw InputError("a sweep needs an auxiliary model (--aux or --aux-snapshots)");
-  const std::vector<std::string> labels = aux_labels(aux_paths);
+  const std::vector<std::string> labels = metrics::aux_labels(aux_paths);
   for (size_t i = 0; i < aux_paths.size(); ++i) auxes.push_back({labels[i], load_denoiser(aux_paths[i], alo)});
 
   const auto& shape = base->info().sample_shape;

@@ -41,15 +41,14 @@ std::string start_over(const std::string& dir) {
   return "continue with the same settings, or start over with another --out (or delete '" + dir + "')";
 }
 
-// A stage name as a file name: letters, digits, '-', '_', '.' kept, the rest '_'.
-std::string file_name(const std::string& stage) {
+}  // namespace
+
+std::string stage_file_name(const std::string& stage) {
   std::string s = stage;
   for (char& c : s)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '_';
   return s;
 }
-
-}  // namespace
 
 std::string SettingChange::describe() const {
   auto show = [](const json& j) { return j.is_null() ? std::string("unset") : j.dump(); };
@@ -138,7 +137,7 @@ std::string RunFolder::path(const std::string& rel) const {
   return p.string();
 }
 
-std::string RunFolder::marker(const std::string& stage) const { return dir_ + "/stages/" + file_name(stage) + ".json"; }
+std::string RunFolder::marker(const std::string& stage) const { return dir_ + "/stages/" + stage_file_name(stage) + ".json"; }
 
 bool RunFolder::done(const std::string& stage, const json& key) const {
   const json m = read_json_or_null(marker(stage));

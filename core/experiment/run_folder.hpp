@@ -32,6 +32,10 @@ namespace sims::experiment {
 
 using json = nlohmann::json;
 
+// A stage's name as its marker's file name (stages/<name>.json): letters, digits, '-', '_' and '.' kept, the rest
+// '_' (so two stage names can share a file: callers that make names from user input keep them apart).
+std::string stage_file_name(const std::string& stage);
+
 // One difference between two JSON settings objects, by dotted key.
 struct SettingChange {
   std::string key;  // e.g. "train.lr", "omegas"

@@ -136,7 +136,10 @@ namespace {
 class TuneRun {
  public:
   TuneRun(const DenoiserPtr& base, const TuneConfig& cfg, const TuneRunOptions& opts)
-      : base_(base), cfg_(cfg), opts_(opts), report_(opts.on_progress), group_(opts.group.get()) {
+      : base_(base), cfg_(cfg), opts_(opts), report_(opts.on_progress), group_(opts.group.get()),
+        // Named as sims sweep names them (two aux.ckpt of two folders are two rows; by file name alone the second
+        // one's rows were the first's, read back from the run folder), and checked before the folder exists.
+        snapshot_labels_(metrics::aux_labels(cfg.aux_snapshots)) {
     if (writer()) rf_ = std::make_unique<experiment::RunFolder>(opts.out_dir, "tune", settings(),
                                                                  std::vector<std::string>{"budgets", "omegas"});
   }
@@ -158,12 +161,13 @@ class TuneRun {
     } else {
       LoadOptions lo;
       lo.sample_shape = base_->info().sample_shape;
-      for (const auto& p : cfg_.aux_snapshots) {
-        const std::string label = fs::path(p).filename().string();
-        auxes.push_back({label, load_denoiser(p, lo)});
+      const std::vector<std::string>& labels = snapshot_labels_;
+      for (size_t i = 0; i < labels.size(); ++i) {
+        const std::string& p = cfg_.aux_snapshots[i];
+        auxes.push_back({labels[i], load_denoiser(p, lo)});
         aux_inputs.push_back(identity(p));
         res_.aux_budgets.push_back(0);
-        paths_[label] = p;
+        paths_[labels[i]] = p;
       }
     }
     for (const auto& a : auxes) res_.aux_labels.push_back(a.label);
@@ -311,6 +315,7 @@ class TuneRun {
   std::unique_ptr<experiment::RunFolder> rf_;  // rank 0's (or this process's)
   TuneResult res_;
   std::map<std::string, std::string> paths_;
+  std::vector<std::string> snapshot_labels_;  // of cfg_.aux_snapshots
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -179,6 +180,49 @@ void compute_rows_shared(dist::Group& g, experiment::RunFolder* rf, const Denois
 }
 
 }  // namespace
+
+std::vector<std::string> aux_labels(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::vector<std::string>> parts;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    std::error_code ec;
+    for (size_t j = 0; j < i; ++j)
+      if (fs::equivalent(paths[i], paths[j], ec))
+        throw InputError("the auxiliary model '" + paths[i] + "' is given twice (as '" + paths[j] + "')");
+    const fs::path p(paths[i]);
+    fs::path folder = fs::weakly_canonical(fs::absolute(p, ec).parent_path(), ec);
+    if (ec) folder = fs::absolute(p).parent_path().lexically_normal();
+    parts.emplace_back();
+    for (const auto& c : folder.relative_path()) parts.back().push_back(c.string());
+    parts.back().push_back(p.filename().string());
+  }
+  std::vector<size_t> depth(paths.size(), 1);
+  const auto label = [&](size_t i) {
+    const auto& p = parts[i];
+    std::string s;
+    for (size_t k = p.size() - std::min(depth[i], p.size()); k < p.size(); ++k) s += (s.empty() ? "" : "/") + p[k];
+    return s;
+  };
+  const auto flat = [&](size_t i) { return experiment::stage_file_name(label(i)); };
+  for (bool grew = true; grew;) {  // every label that collides grows by one folder, until none does
+    grew = false;
+    std::vector<bool> clash(paths.size(), false);
+    for (size_t i = 0; i < paths.size(); ++i)
+      for (size_t j = 0; j < paths.size(); ++j) clash[i] = clash[i] || (i != j && flat(i) == flat(j));
+    for (size_t i = 0; i < paths.size(); ++i)
+      if (clash[i] && depth[i] < parts[i].size()) ++depth[i], grew = true;
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    out.push_back(label(i));
+    for (size_t j = 0; j < i; ++j)  // still the same file name (e.g. "aux 1.ckpt" and "aux_1.ckpt"): numbered
+      if (flat(j) == flat(i)) {
+        out.back() += "-" + std::to_string(i + 1);
+        break;
+      }
+  }
+  return out;
+}
 
 json sweep_settings(const SweepConfig& cfg, const std::vector<SweepAux>& aux, const json& inputs) {
   json omegas = json::array(), intervals = json::array(), labels = json::array();

@@ -37,6 +37,13 @@ struct SweepRunOptions {
   std::shared_ptr<dist::Group> group;
 };
 
+// The auxiliaries' labels for the files at `paths` (rows, run-folder stages, plots), as sims sweep and sims tune
+// --aux-snapshots name them: their file names, with as many of their real parent folders as it takes to tell them
+// apart (runA/aux.ckpt and runB/aux.ckpt; "..", "." and links resolved, so relative and absolute spellings agree);
+// still the same as a stage's file name ("aux 1.pt", "aux_1.pt"): numbered (-2, -3 ...). The same file given twice
+// is an InputError.
+std::vector<std::string> aux_labels(const std::vector<std::string>& paths);
+
 // The settings as stored in run.json: cfg's numbers, its grid, the inputs.
 nlohmann::json sweep_settings(const SweepConfig& cfg, const std::vector<SweepAux>& aux, const nlohmann::json& inputs);
 

@@ -791,6 +791,26 @@ grep -q "n_synth = 200 (now 300)" "$T/stderr" && ok || bad "tune other n-synth: 
 expect_error "tune without omega 0" "" -- "$SIMS" tune --model "$T/tb.json" --aux-snapshots "$T/ta.json" --omegas 1,2 \
   --real "$T/treal.npy" --out "$T/tune4"
 [[ ! -e "$T/tune4" ]] && ok || bad "a refused tune created its run folder"
+# Two given auxiliaries with the same file name in two folders: two labelled row sets, the one that helps chosen (by
+# file name alone they were one label, and the second one's rows were the first's); the same file twice is refused
+# before the run folder exists.
+mkdir -p "$T/tA" "$T/tB" && cp "$T/ta.json" "$T/tA/aux.json" && cp "$T/tb.json" "$T/tB/aux.json"
+"$SIMS" tune --model "$T/tb.json" --aux-snapshots "$T/tB/aux.json,$T/tA/aux.json" --omegas 0,1 --n 600 --ci 30 \
+  --real "$T/treal.npy" --out "$T/tuneAB" --quiet --json >"$T/tuneAB.json" 2>"$T/tuneAB.err" || bad "tune two aux.json: $(cat "$T/tuneAB.err")"
+$PY - "$T" <<'PY' && ok || bad "tune two aux.json: labels, rows or choice"
+import json, sys
+t = sys.argv[1]
+r = json.load(open(t + "/tuneAB/result.json"))
+assert r["labels"] == ["tB/aux.json", "tA/aux.json"], r["labels"]
+rows = {(x["aux"], x["omega"]): x[r["grid"]["metric"]] for x in r["grid"]["rows"]}
+assert set(rows) == {(a, w) for a in r["labels"] for w in (0, 1)}, rows
+# tB's auxiliary is the base itself (guidance changes nothing); tA's is the narrow one (omega 1 is the best).
+assert abs(rows[("tB/aux.json", 1)] - rows[("tB/aux.json", 0)]) < 1e-6 < abs(rows[("tA/aux.json", 1)] - rows[("tA/aux.json", 0)]), rows
+assert r["aux"] == "tA/aux.json" and r["omega"] == 1 and r["aux_path"].endswith("tA/aux.json"), r
+PY
+expect_error "tune same aux twice" "$T/tuneAA" -- "$SIMS" tune --model "$T/tb.json" --aux-snapshots \
+  "$T/tA/aux.json,$T/tA/../tA/aux.json" --omegas 0,1 --real "$T/treal.npy" --out "$T/tuneAA"
+grep -q "is given twice" "$T/stderr" && ok || bad "tune same aux twice: $(cat "$T/stderr")"
 # tune-compare: two runs side by side (the plot, the JSON rows: the lowest value over omega > 0 per budget).
 "$SIMS" tune-compare "$T/tune2" "$T/tune2/result.json" --labels "run a","run b" --out "$T/cmp/cmp.png" --json \
   >"$T/cmp.json" 2>"$T/cmp.err" || bad "tune-compare failed: $(cat "$T/cmp.err")"
