@@ -466,3 +466,40 @@ TEST_CASE("aux_differences: each auxiliary against the first at the same omega, 
   res.rows.resize(2);
   CHECK(res.aux_differences().empty());
 }
+
+TEST_CASE("add_paired_gains: a grid grown row by row is paired as a whole or not at all, on every call",
+          "[uncertainty]") {
+  const auto row = [](double omega, double value, std::vector<double> reps) {
+    SweepRow r;
+    r.aux = "a", r.omega = omega, r.hi = INFINITY, r.metric = "w2", r.value = value, r.replicates = std::move(reps);
+    r.value_lo = value - 0.1, r.value_hi = value + 0.1;
+    return r;
+  };
+  SweepConfig cfg;
+  cfg.ci = 4;
+  const SweepReference ref;
+  SweepResult res;
+  res.metric = "w2";
+  // As the faces add rows: ω = 1 first (no ω = 0 yet: nothing paired), then ω = 0.
+  res.rows = {row(1, 0.8, {0.8, 0.9, 0.7, 0.8})};
+  add_paired_gains(res, cfg, ref);
+  CHECK(std::isnan(res.rows[0].gain));
+  res.rows.push_back(row(0, 1.0, {1.0, 1.1, 0.9, 1.0}));
+  add_paired_gains(res, cfg, ref);
+  CHECK(res.rows[0].gain == Approx(0.2));
+  CHECK(res.rows[0].gain_hi - res.rows[0].gain_lo < 1e-9);  // the replicates move together exactly
+  // A third row that cannot be paired (its resamples are lost): the earlier row's paired gain goes too, so that
+  // no row's gain is judged by a narrower interval than another's.
+  res.rows.push_back(row(2, 0.7, {0.7, NAN, NAN, NAN}));
+  add_paired_gains(res, cfg, ref);
+  for (const auto& r : res.rows) CHECK(std::isnan(r.gain));
+  CHECK(res.rows[0].gain_estimate(res.rows[1], 0.95).method != "paired bootstrap");
+  CHECK(res.rows[0].gain_estimate(res.rows[1], 0.95).has_interval());  // the two half-widths in quadrature
+  // Its resamples back: every row paired again.
+  res.rows[2].replicates = {0.7, 0.85, 0.55, 0.7};
+  add_paired_gains(res, cfg, ref);
+  CHECK(res.rows[0].gain == Approx(0.2));
+  CHECK(res.rows[2].gain == Approx(0.3));
+  CHECK(res.rows[2].gain_lo < 0.3);
+  CHECK(res.rows[2].gain_estimate(res.rows[1], 0.95).method == "paired bootstrap");
+}

@@ -176,7 +176,7 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
     metrics::SweepResult one = metrics::run_sweep(base, auxes, cfg, ref, features.get(), classifier.get(), progress, ctx.cancel_flag());
     if (all.rows.empty()) all.metric = one.metric, all.features = one.features, all.attr_names = one.attr_names;
     all.rows.push_back(one.rows.at(0));
-    metrics::add_paired_gains(all, cfg, ref);  // rows that have their ω = 0 partner get their paired gain
+    metrics::add_paired_gains(all, cfg, ref);  // the whole grid again: all rows paired, or none (quadrature)
     if (on_row) on_row(all);
   }
   ctx.progress(1.0, "done");

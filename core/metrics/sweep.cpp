@@ -322,18 +322,23 @@ Estimate score_floor(const SweepConfig& cfg, SweepReference& ref, FeatureNet* fe
 void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& /*ref*/) {
   if (cfg.ci <= 0) return;
   // Replicate k of every row is the metric on the same resampled noise indices: the difference of two rows'
-  // replicates is the paired bootstrap of their difference. All rows or none: a grid that mixed paired and
-  // quadrature intervals (rows of an older folder) would favour the paired rows wherever it ranks gains.
+  // replicates is the paired bootstrap of their difference. All rows or none, on every call: a grid that mixed
+  // paired and quadrature intervals (rows of an older folder; a face's grid that grows row by row, where a later
+  // row could not be paired after earlier ones were) would favour the paired rows wherever it ranks gains.
   std::vector<std::pair<SweepRow*, Estimate>> gains;
+  bool all_paired = true;
   for (auto& r : res.rows) {
-    if (r.omega == 0.0 || std::isfinite(r.gain) || !std::isfinite(r.value)) continue;  // no partner needed, or paired
+    if (r.omega == 0.0 || !std::isfinite(r.value)) continue;  // no partner needed, or nothing to compare
     const SweepRow* zero = find_partner(res.rows, r, r.aux);
     const Estimate g = zero ? paired_replicates(zero->value - r.value, zero->replicates, r.replicates, cfg.ci_level)
                             : Estimate{};
-    if (!g.has_interval()) return;
+    all_paired = all_paired && g.has_interval();
     gains.emplace_back(&r, g);
   }
-  for (auto& [r, g] : gains) r->gain = g.value, r->gain_lo = g.lo, r->gain_hi = g.hi;
+  for (auto& [r, g] : gains) {
+    if (!all_paired) g = Estimate{};  // NaN: gain_estimate adds the two half-widths in quadrature
+    r->gain = g.value, r->gain_lo = g.lo, r->gain_hi = g.hi;
+  }
 }
 
 SweepResult run_sweep(const DenoiserPtr& base, const std::vector<SweepAux>& aux, const SweepConfig& cfg,

@@ -149,10 +149,11 @@ struct SweepResult {
 // (row index, total rows, stage text); return false to cancel.
 using SweepProgress = std::function<bool(size_t, size_t, const std::string&)>;
 
-// Fills each row's paired gain over the ω = 0 row of its group from the two
-// rows' `replicates` (cfg.ci > 0). All rows or none: if one row cannot be
-// paired (no replicates, as rows of older run folders), the others are left
-// unpaired too; rows that have a gain keep it. `ref` is not used.
+// Sets each row's paired gain over the ω = 0 row of its group from the two
+// rows' `replicates` (cfg.ci > 0). All rows or none, recomputed on every call
+// (a face adds rows one by one): if one row cannot be paired (no replicates,
+// as rows of older run folders; no ω = 0 row yet), every row's gain is NaN
+// (quadrature). `ref` is not used.
 void add_paired_gains(SweepResult& res, const SweepConfig& cfg, const SweepReference& ref);
 
 // The seed of the real set that gives the metric's floor: another draw of the
