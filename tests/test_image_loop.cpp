@@ -16,6 +16,8 @@
 #include "loops/run_caption.hpp"
 #include "loops/scenarios.hpp"
 #include "metrics/features.hpp"
+#include "metrics/frechet.hpp"
+#include "metrics/uncertainty.hpp"
 
 using namespace sims;
 using namespace sims::loops;
@@ -148,6 +150,11 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   }
   CHECK(header.find(",precision_lo,precision_hi,recall_lo,recall_hi") != std::string::npos);
   CHECK(r.verdict().rfind("FD_cnn-faces at generation 2: ", 0) == 0);
+  // Every score keeps its resampled FDs; the drift verdict stays in quadrature (each generation samples from its
+  // own noise: nothing to pair).
+  REQUIRE(r.fd_replicates.size() == 2);
+  CHECK(r.fd_replicates[1].size() == 100);
+  CHECK(r.verdict().find("half-widths in quadrature") != std::string::npos);
   CHECK(r.to_json().at("fd_hi").size() == 2);
   const ImageLoopConfig back = load_image_loop_config(d);
   CHECK(back.to_json() == cfg.to_json());
@@ -223,7 +230,9 @@ TEST_CASE("image loop: a stopped and resumed run equals an uninterrupted one", "
     CHECK(resumed.precision_lo[t] == Approx(full.precision_lo[t]));
     CHECK(resumed.recall_hi[t] == Approx(full.recall_hi[t]));
     CHECK(resumed.attr_ratio[t] == full.attr_ratio[t]);
+    CHECK(resumed.fd_replicates[t] == full.fd_replicates[t]);  // generation 1's from its record
   }
+  CHECK(resumed.verdict() == full.verdict());
   for (const char* f : {"/samples/gen-0001.npy", "/samples/gen-0002.npy", "/state/pool-0002.npy"})
     CHECK(test::max_abs_diff(io::read_npy(tmp.file("a") + f), io::read_npy(b + f)) == 0.0);
   CHECK_FALSE(fs::exists(b + "/state/base-0001.ckpt"));
@@ -340,7 +349,12 @@ TEST_CASE("four scenarios: four curves over |D_p|, stages reused on a re-run", "
   for (size_t i = 0; i < 4; ++i) {
     CHECK(again.curves[i].fd == r.curves[i].fd);
     CHECK(again.curves[i].fd_hi == r.curves[i].fd_hi);  // the intervals are kept with the scores
+    CHECK(again.curves[i].fd_replicates == r.curves[i].fd_replicates);  // and their resamples
   }
+  // Every model samples from the same noise: the verdicts' differences are paired, also when read back.
+  CHECK(r.differences_paired());
+  CHECK(again.verdicts() == r.verdicts());
+  CHECK(again.to_json().at("ci").at("method").get<std::string>().find("paired bootstrap") != std::string::npos);
   // One more pollution size: only its stages run (ST-P, aux, 1 + 2 evaluations).
   c.pollution = {0.0, 0.25, 0.5, 1.0};
   const ScenariosResult more = run_scenarios(c, o);
@@ -357,4 +371,54 @@ TEST_CASE("four scenarios: four curves over |D_p|, stages reused on a re-run", "
   bad = c;
   bad.pollution = {-1};
   CHECK_THROWS_WITH(validate(bad), Catch::Contains("--pollution"));
+}
+
+TEST_CASE("image scores pair their FD differences over the same resamples, and keep them in a record", "[imageloop]") {
+  at::manual_seed(5);
+  const at::Tensor real = at::rand({40, 3, 16, 16}) * 2 - 1;
+  const at::Tensor a = at::rand({24, 3, 16, 16}) * 2 - 1;
+  const at::Tensor b = (0.8 * a + 0.3 * at::randn({24, 3, 16, 16})).clamp(-1, 1);  // moves with a, image by image
+  const ImageScorer scorer(faces_cnn(), nullptr, real, 3);
+  const ImageScore sa = scorer.score(a), sb = scorer.score(b);
+  REQUIRE(sa.fd_replicates.size() == 100);
+  REQUIRE(sb.fd_replicates.size() == 100);
+  const metrics::Estimate d = fd_change(sa, sb);
+  CHECK(d.method == "paired bootstrap");
+  CHECK(d.value == Approx(sb.fd - sa.fd));
+  // The interval is that of the FD difference bootstrapped directly over the same resampled indices.
+  const auto net = faces_cnn();
+  const auto ref = metrics::stats_of_features(net->features(real), "real");
+  const at::Tensor fa = net->features(a), fb = net->features(b);
+  const auto fd = [&](const at::Tensor& f, const std::vector<int64_t>& idx) {
+    return metrics::frechet_distance(metrics::stats_of_features(f.index_select(0, at::tensor(idx, at::kLong)), "f"), ref);
+  };
+  const metrics::Estimate direct = metrics::bootstrap(24, [&](const std::vector<int64_t>& idx) {
+    return fd(fb, idx) - fd(fa, idx);
+  }, 100, 0.95, 0, metrics::BootstrapInterval::Normal);
+  CHECK(d.lo == Approx(direct.lo).epsilon(1e-6));
+  CHECK(d.hi == Approx(direct.hi).epsilon(1e-6));
+  // Without the resamples (a score of an older folder): the two half-widths in quadrature.
+  ImageScore old = sb;
+  old.fd_replicates.clear();
+  const metrics::Estimate q = fd_change(sa, old);
+  CHECK(q.method != "paired bootstrap");
+  CHECK(q.value == Approx(d.value));
+  CHECK(q.has_interval());
+  INFO("paired " << d.lo << ".." << d.hi << ", quadrature " << q.lo << ".." << q.hi);
+  CHECK(d.hi - d.lo < q.hi - q.lo);  // the sets move together: pairing is the narrower
+
+  // A stage record keeps them; an older record has none; a damaged one is refused.
+  nlohmann::json j;
+  sa.put_uncertainty(j);
+  ImageScore back;
+  back.get_uncertainty(j);
+  CHECK(back.fd_replicates == sa.fd_replicates);
+  CHECK(back.fd_lo == sa.fd_lo);
+  j.erase("fd_replicates");
+  back.get_uncertainty(j);
+  CHECK(back.fd_replicates.empty());
+  j["fd_replicates"] = "many";
+  CHECK_THROWS_AS(back.get_uncertainty(j), InputError);
+  j["fd_replicates"] = nlohmann::json::array({1.0, "x"});
+  CHECK_THROWS_AS(back.get_uncertainty(j), InputError);
 }

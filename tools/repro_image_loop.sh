@@ -35,11 +35,11 @@ run() {  # run NAME GENERATIONS FLAGS...: a new run, or the rest of an interrupt
 run standard 4 --algorithm standard
 run sims 3 --algorithm sims --omega 1 --n-aux 200 --aux-images 1000
 
-for k in fd precision recall; do
+for k in fd kid precision recall; do
   "$SIMS" loop --plot "$DOCS/$k.png" --plot-key "$k" --compare "$OUT/standard" --compare "$OUT/sims" >/dev/null
 done
 for name in standard sims; do
   mkdir -p "$DOCS/$name"
   cp "$OUT/$name/metrics.csv" "$OUT/$name/metrics.json" "$OUT/$name/samples/overview.png" "$DOCS/$name/"
 done
-echo "wrote $DOCS/{fd,precision,recall}.png and $DOCS/{standard,sims}/{metrics.csv,metrics.json,overview.png}"
+echo "wrote $DOCS/{fd,kid,precision,recall}.png and $DOCS/{standard,sims}/{metrics.csv,metrics.json,overview.png}"

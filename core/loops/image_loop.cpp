@@ -164,6 +164,9 @@ void ImageScore::put_uncertainty(json& j) const {
   j["kid"] = experiment::setting_number(kid), j["kid_std"] = experiment::setting_number(kid_std);
   j["precision_lo"] = experiment::setting_number(precision_lo), j["precision_hi"] = experiment::setting_number(precision_hi);
   j["recall_lo"] = experiment::setting_number(recall_lo), j["recall_hi"] = experiment::setting_number(recall_hi);
+  json reps = json::array();
+  for (double v : fd_replicates) reps.push_back(experiment::setting_number(v));
+  j["fd_replicates"] = reps;
 }
 
 void ImageScore::get_uncertainty(const json& j) {
@@ -171,12 +174,37 @@ void ImageScore::get_uncertainty(const json& j) {
   fd_lo = get("fd_lo"), fd_hi = get("fd_hi"), kid = get("kid"), kid_std = get("kid_std");
   precision_lo = get("precision_lo"), precision_hi = get("precision_hi");
   recall_lo = get("recall_lo"), recall_hi = get("recall_hi");
+  fd_replicates.clear();
+  if (!j.contains("fd_replicates")) return;  // an older folder's score: its differences in quadrature
+  const json& reps = j.at("fd_replicates");
+  if (!reps.is_array()) throw InputError("a stored score is damaged: fd_replicates is not a list");
+  for (const auto& v : reps) fd_replicates.push_back(experiment::read_number(v, "fd_replicates"));
+}
+
+metrics::Estimate fd_change(const ImageScore& from, const ImageScore& to) {
+  const metrics::Estimate paired =
+      metrics::paired_replicates(to.fd - from.fd, to.fd_replicates, from.fd_replicates, 0.95);
+  return paired.has_interval() ? paired : metrics::difference(to.fd_estimate(), from.fd_estimate());
+}
+
+std::string fd_change_method(bool paired) {
+  return paired ? "differences: paired bootstrap (both scores on the same resampled sample indices)"
+                : "differences: half-widths in quadrature where a score could not be paired (scores of an older "
+                  "version, a diverged score or one of too few samples)";
 }
 
 void ImageScoreSeries::push_score(const ImageScore& s) {
   fd.push_back(s.fd), fd_lo.push_back(s.fd_lo), fd_hi.push_back(s.fd_hi), kid.push_back(s.kid), kid_std.push_back(s.kid_std);
   precision.push_back(s.precision), precision_lo.push_back(s.precision_lo), precision_hi.push_back(s.precision_hi);
   recall.push_back(s.recall), recall_lo.push_back(s.recall_lo), recall_hi.push_back(s.recall_hi);
+  fd_replicates.push_back(s.fd_replicates);
+}
+
+ImageScore ImageScoreSeries::fd_score(size_t i) const {
+  ImageScore sc;
+  sc.fd = fd.at(i), sc.fd_lo = i < fd_lo.size() ? fd_lo[i] : NAN, sc.fd_hi = i < fd_hi.size() ? fd_hi[i] : NAN;
+  if (i < fd_replicates.size()) sc.fd_replicates = fd_replicates[i];
+  return sc;
 }
 
 void ImageScoreSeries::put_arrays(json& j) const {
@@ -187,13 +215,12 @@ void ImageScoreSeries::put_arrays(json& j) const {
 
 std::string ImageLoopResult::verdict() const {
   if (fd.empty()) return {};
-  const auto est = [&](size_t g) {
-    ImageScore sc;
-    sc.fd = fd[g], sc.fd_lo = g < fd_lo.size() ? fd_lo[g] : NAN, sc.fd_hi = g < fd_hi.size() ? fd_hi[g] : NAN;
-    return sc.fd_estimate();
-  };
+  // In quadrature, not paired: each generation samples from its own noise, so sample i of two generations have
+  // nothing in common and the same resampled indices would only add noise to the interval.
   const size_t last = fd.size() - 1;
-  return drift_verdict(metric, last + 1, est(0), est(last), metrics::difference(est(last), est(0)),
+  const ImageScore first = fd_score(0), now = fd_score(last);
+  return drift_verdict(metric, last + 1, first.fd_estimate(), now.fd_estimate(),
+                       metrics::difference(now.fd_estimate(), first.fd_estimate()),
                        "95 % bootstrap intervals over the scored samples, half-widths in quadrature");
 }
 
@@ -307,9 +334,10 @@ ImageScore ImageScorer::score(const at::Tensor& images) const {
   };
   s.fd = fd_of(f);
   if (f.size(0) >= 3) {
-    const metrics::Estimate e = metrics::bootstrap_distance(f.size(0), [&](const std::vector<int64_t>& idx) {
+    // bootstrap_distance's interval, with the replicates kept (seed 0: every score of as many images pairs).
+    const metrics::Estimate e = metrics::bootstrap(f.size(0), [&](const std::vector<int64_t>& idx) {
       return fd_of(f.index_select(0, at::tensor(idx, at::kLong)));
-    }, 100, 0.95, 0);
+    }, 100, 0.95, 0, metrics::BootstrapInterval::Normal, true, &s.fd_replicates);
     s.fd_lo = e.lo, s.fd_hi = e.hi;
   }
   if (ref_features_.size(0) >= 2 && f.size(0) >= 2) {
@@ -540,6 +568,9 @@ int64_t ImageLoopRun::restore() {
       prev_base_file_ = r.value("previous_base", std::string());
     } catch (const json::exception&) {
       throw InputError("'" + rf_.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged");
+    } catch (const InputError& e) {
+      throw InputError("'" + rf_.dir() + "': the record of generation " + std::to_string(done + 1) +
+                       " is damaged: " + e.what());
     }
     // Stage files of a committed generation are stale (a crash between the commit and the clean-up).
     remove_quietly(rf_.dir() + "/" + gen_name("state/gen-%04lld", done + 1));
@@ -746,7 +777,7 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
   std::ostringstream msg;
   msg << "generation " << t << "/" << cfg_.generations << ": " << res_.metric << " " << std::setprecision(4) << sc.fd;
   json row = record;
-  row.erase("pool"), row.erase("previous_base");
+  row.erase("pool"), row.erase("previous_base"), row.erase("fd_replicates");
   row["fd"] = experiment::result_number(sc.fd);
   for (const char* k : {"fd_lo", "fd_hi", "kid", "kid_std", "precision", "recall", "precision_lo", "precision_hi",
                         "recall_lo", "recall_hi"})

@@ -126,12 +126,24 @@ struct ImageScore {
   double precision_lo = std::numeric_limits<double>::quiet_NaN(), precision_hi = std::numeric_limits<double>::quiet_NaN();
   double recall_lo = std::numeric_limits<double>::quiet_NaN(), recall_hi = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> ratio;  // per classifier attribute
+  // fd on each resample of fd's bootstrap: every score of as many images draws the same resampled indices, so two
+  // scores' replicates pair up (fd_change). Empty when not computed (older run folders).
+  std::vector<double> fd_replicates;
   metrics::Estimate fd_estimate() const;
-  // fd_lo, fd_hi, kid, kid_std, precision_lo/hi, recall_lo/hi into a stage record (finite numbers or the setting
-  // encoding), and back (absent: NaN).
+  // fd_lo, fd_hi, kid, kid_std, precision_lo/hi, recall_lo/hi, fd_replicates into a stage record (finite numbers
+  // or the setting encoding), and back (absent: NaN, or no replicates; damaged: InputError).
   void put_uncertainty(nlohmann::json& j) const;
   void get_uncertainty(const nlohmann::json& j);
 };
+
+// to.fd - from.fd with its 95 % interval: paired over the same bootstrap resamples where both scores have their
+// replicates (method "paired bootstrap"), else the two intervals' half-widths in quadrature. Pairing is what the
+// design calls for where sample i of both sets starts from the same noise (the scenarios' models).
+metrics::Estimate fd_change(const ImageScore& from, const ImageScore& to);
+
+// How fd_change's intervals were made, for a result's notes: `paired` when every difference shown was paired.
+// (An image loop's drift verdict stays in quadrature: each generation samples from its own noise.)
+std::string fd_change_method(bool paired);
 
 // A series of image scores, one per point (a generation, a pollution size), as parallel arrays.
 struct ImageScoreSeries {
@@ -140,8 +152,11 @@ struct ImageScoreSeries {
   std::vector<double> kid, kid_std;      // KID in the same features (mean, sd over subsets)
   std::vector<double> precision, recall;
   std::vector<double> precision_lo, precision_hi, recall_lo, recall_hi;  // 95 % bootstrap over the points
+  std::vector<std::vector<double>> fd_replicates;                     // ImageScore::fd_replicates (not in put_arrays)
   // Appends one point's FD, KID, precision and recall with their intervals (not the attribute shares).
   void push_score(const ImageScore& s);
+  // Point i's FD with its interval and replicates (what fd_change needs).
+  ImageScore fd_score(size_t i) const;
   // The arrays into `j` under their member names (non-finite values as null).
   void put_arrays(nlohmann::json& j) const;
 };
@@ -212,8 +227,8 @@ class ImageScorer {
  public:
   ImageScorer(metrics::FeatureNetPtr features, metrics::ClassifierPtr classifier, const at::Tensor& reference,
               int64_t pr_k, const std::atomic<bool>* cancel = nullptr);
-  // images [N,C,H,W]; clamped to [-1,1]. FD with its bootstrap interval (100 resamples), KID (100 subsets),
-  // precision/recall, attribute shares.
+  // images [N,C,H,W]; clamped to [-1,1]. FD with its bootstrap interval (100 resamples, kept as fd_replicates),
+  // KID (100 subsets), precision/recall, attribute shares.
   ImageScore score(const at::Tensor& images) const;
   std::string metric() const { return "FD_" + features_->name(); }
   std::string features_name() const { return features_->name(); }

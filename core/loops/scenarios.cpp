@@ -124,8 +124,8 @@ json ScenariosResult::to_json() const {
     cs[c.name] = cj;
   }
   j["curves"] = cs;
-  j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples); differences: half-widths in "
-                        "quadrature"},
+  j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples); " +
+                            fd_change_method(differences_paired())},
              {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
                                   "k-NN balls held fixed (100 resamples)"},
              {"level", 0.95}};
@@ -164,6 +164,26 @@ std::string ScenariosResult::to_csv() const {
   return s.str();
 }
 
+bool ScenariosResult::differences_paired() const {
+  const auto curve = [&](const std::string& name) -> const ScenarioCurve* {
+    for (const auto& c : curves)
+      if (c.name == name && !c.fd.empty()) return &c;
+    return nullptr;
+  };
+  const ScenarioCurve *sti = curve("ST-I"), *simsi = curve("SIMS-I"), *stp = curve("ST-P"), *simsp = curve("SIMS-P");
+  const auto paired = [](const ImageScore& a, const ImageScore& b) {
+    return fd_change(a, b).method == "paired bootstrap";
+  };
+  bool all = true;  // the verdicts' three differences, as verdicts() makes them
+  if (sti && simsi) all = all && paired(simsi->fd_score(0), sti->fd_score(0));
+  if (sti && stp && stp->n_p.size() > 1) all = all && paired(sti->fd_score(0), stp->fd_score(stp->n_p.size() - 1));
+  if (stp && simsp) {
+    const size_t last = stp->n_p.size() - 1;
+    all = all && paired(simsp->fd_score(last), stp->fd_score(last));
+  }
+  return all;
+}
+
 std::vector<std::string> ScenariosResult::verdicts() const {
   std::vector<std::string> v;
   const auto curve = [&](const std::string& name) -> const ScenarioCurve* {
@@ -171,20 +191,19 @@ std::vector<std::string> ScenariosResult::verdicts() const {
       if (c.name == name && !c.fd.empty()) return &c;
     return nullptr;
   };
-  const auto at = [](const ScenarioCurve& c, size_t i) {
-    metrics::Estimate e;
-    e.value = c.fd[i], e.lo = c.fd_lo[i], e.hi = c.fd_hi[i], e.method = "bootstrap-normal";
-    return e;
-  };
+  // Each comparison's difference is paired over the same bootstrap resamples (every evaluation scores as many
+  // samples) where both scores kept them; a gain is the reference's FD minus the other's.
+  const auto gain = [](const ImageScore& ref, const ImageScore& other) { return fd_change(other, ref); };
   const ScenarioCurve *sti = curve("ST-I"), *simsi = curve("SIMS-I"), *stp = curve("ST-P"), *simsp = curve("SIMS-P");
   if (sti && simsi) {
-    const metrics::Estimate a = at(*sti, 0), b = at(*simsi, 0);
+    const ImageScore a = sti->fd_score(0), b = simsi->fd_score(0);
     v.push_back("SIMS-I against ST-I: " + metrics::gain_verdict(metric, "at omega = " + text::fmt(simsi->omega[0], 3),
-                                                                 a, b, metrics::difference(a, b)));
+                                                                 a.fd_estimate(), b.fd_estimate(), gain(a, b)));
   }
   if (sti && stp && stp->n_p.size() > 1) {
     const size_t last = stp->n_p.size() - 1;
-    const metrics::Estimate a = at(*sti, 0), b = at(*stp, last), d = metrics::difference(b, a);
+    const ImageScore as = sti->fd_score(0), bs = stp->fd_score(last);
+    const metrics::Estimate a = as.fd_estimate(), b = bs.fd_estimate(), d = fd_change(as, bs);
     std::ostringstream s;
     s << "ST-P against ST-I at |D_p| = " << static_cast<int64_t>(stp->n_p[last]) << ": " << metric << " "
       << a.text(1) << " -> " << b.text(1) << " (" << (d.value >= 0 ? "+" : "") << text::fmt(d.value, 3);
@@ -197,11 +216,11 @@ std::vector<std::string> ScenariosResult::verdicts() const {
   }
   if (stp && simsp) {
     const size_t last = stp->n_p.size() - 1;
-    const metrics::Estimate a = at(*stp, last), b = at(*simsp, last);
+    const ImageScore a = stp->fd_score(last), b = simsp->fd_score(last);
     v.push_back("SIMS-P against ST-P: " +
                 metrics::gain_verdict(metric, "at |D_p| = " + std::to_string(static_cast<int64_t>(stp->n_p[last])) +
                                                   ", omega = " + text::fmt(simsp->omega[last], 3),
-                                      a, b, metrics::difference(a, b)));
+                                      a.fd_estimate(), b.fd_estimate(), gain(a, b)));
   }
   return v;
 }
@@ -372,7 +391,13 @@ ScenarioEval ScenariosRun::evaluate(const std::string& model_dir, const std::str
                      progress(scenario, d, n, label.str() + ": samples " + std::to_string(d) + "/" + std::to_string(n));
                    });
   if (e.reused) {
-    e.score = score_of_json(rf_.result(stage));
+    try {
+      e.score = score_of_json(rf_.result(stage));
+    } catch (const InputError& err) {
+      throw InputError("'" + rf_.dir() + "': the stored score of " + stage + " is damaged: " + err.what());
+    } catch (const json::exception& err) {
+      throw InputError("'" + rf_.dir() + "': the stored score of " + stage + " is damaged: " + err.what());
+    }
     ++res_.stages_reused;
   } else {
     progress(scenario, 0, 1, label.str() + ": scoring");

@@ -114,6 +114,8 @@ struct ScenariosResult {
   // One line per comparison the paper makes (SIMS-I against ST-I; at the largest |D_p|, ST-P against ST-I and
   // SIMS-P against ST-P): which is lower, by how much, and whether beyond the 95 % intervals.
   std::vector<std::string> verdicts() const;
+  // Whether the verdicts' differences are all paired (every score kept its resamples); results.json's "ci" says so.
+  bool differences_paired() const;
 };
 
 struct ScenariosRunOptions {
