@@ -463,7 +463,7 @@ void ShiftView::describe() {
     text = QString("Samples the base, labels the samples with the classifier, fine-tunes the auxiliary for %1 images on "
                    "%2 of them at the <i>complement</i> share (%3 %4 = 1 for a %5 target), then draws %6 samples per "
                    "ω for %7 ω values: share of %4 = 1, FD overall and per group. The example below (2,000 / 20k / "
-                   "7 × 500) took 29 min on 2 CPU cores.")
+                   "7 × 500) took 23 min on 2 CPU cores.")
                .arg(count(c.finetune.budget), count(c.n_aux), pct(1 - c.target, 0), attr, pct(c.target, 0),
                     count(c.n_eval))
                .arg(c.omegas.size());
@@ -706,7 +706,17 @@ void ShiftView::show_results(const ShiftShown& s) {
     const auto best = std::min_element(r.rows.begin(), r.rows.end(), [&](const loops::ShiftRow& a, const loops::ShiftRow& b) {
       return std::abs(a.share - r.target) < std::abs(b.share - r.target);
     });
-    parts << QString("target %1: closest at ω = %2 (%3)").arg(pct(r.target, 0)).arg(best->omega).arg(pct(best->share));
+    QString closest = QString("target %1: closest at ω = %2 (%3)").arg(pct(r.target, 0)).arg(best->omega).arg(pct(best->share));
+    // The change from ω = 0, paired sample by sample where the rows kept their groups (sims shift's verdict).
+    for (const auto& x : r.rows)
+      if (x.omega == 0 && best->omega != 0) {
+        const metrics::Estimate c = loops::shift_change(x, *best);
+        const auto points = [](double v) { return QString("%1%2").arg(v >= 0 ? "+" : "−").arg(std::abs(100 * v), 0, 'f', 1); };
+        if (c.has_interval())
+          closest += QString(", %1 points [%2, %3] from ω = 0 (95 %, paired)")
+                         .arg(points(c.value), points(c.lo), points(c.hi));
+      }
+    parts << closest;
   }
   const auto low = std::min_element(r.rows.begin(), r.rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) {
     return (std::isfinite(a.fd) ? a.fd : INFINITY) < (std::isfinite(b.fd) ? b.fd : INFINITY);

@@ -154,7 +154,7 @@ void validate(const ShiftConfig& c) {
 
 // [SECTION] Results ---------------------------------------------------------------
 
-json ShiftRow::to_json() const {
+json ShiftRow::to_json(bool with_groups) const {
   json j = {{"omega", omega},      {"share", num(share)},   {"n1", n1},
             {"n0", n0},            {"fd", num(fd)},         {"fd_target", num(fd_target)},
             {"fd1", num(fd1)},     {"fd0", num(fd0)},       {"precision", num(precision)},
@@ -167,6 +167,7 @@ json ShiftRow::to_json() const {
     j[k + "_lo"] = num(it == ci.end() ? kNaN : it->second.first);
     j[k + "_hi"] = num(it == ci.end() ? kNaN : it->second.second);
   }
+  if (with_groups && !groups.empty()) j["groups"] = groups;  // rows of older folders have none
   return j;
 }
 
@@ -196,6 +197,24 @@ metrics::Estimate ShiftRow::estimate(const std::string& key) const {
   return e;
 }
 
+metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to) {
+  metrics::Estimate e;
+  const size_t n = from.groups.size();
+  if (n == 0 || to.groups.size() != n) return e;
+  int64_t left = 0, joined = 0;  // samples whose group went 1 -> 0, 0 -> 1
+  for (size_t i = 0; i < n; ++i) left += from.groups[i] == '1' && to.groups[i] == '0',
+                                 joined += from.groups[i] == '0' && to.groups[i] == '1';
+  e.value = static_cast<double>(joined - left) / static_cast<double>(n);
+  // Bonett & Price (2012): add one to each discordant count and two to n, then a Wald interval; it keeps its level
+  // where few samples change group, where the plain Wald interval is too narrow.
+  const double m = static_cast<double>(n) + 2.0, p_in = (joined + 1.0) / m, p_out = (left + 1.0) / m;
+  const double d = p_in - p_out, se = std::sqrt(std::max(0.0, p_in + p_out - d * d) / m);
+  const double z = metrics::normal_quantile(0.975);
+  e.lo = std::max(-1.0, d - z * se), e.hi = std::min(1.0, d + z * se);
+  e.method = "paired (Bonett-Price)";
+  return e;
+}
+
 std::string shift_verdict(const ShiftResult& r) {
   const ShiftRow *zero = nullptr, *best = nullptr;
   for (const auto& row : r.rows) {
@@ -210,15 +229,33 @@ std::string shift_verdict(const ShiftResult& r) {
     return percent(e.value) + " [" + percent(e.lo) + ", " + percent(e.hi) + "]";
   };
   std::ostringstream v;
-  const bool moved = b.lo > z.hi || b.hi < z.lo;  // the intervals do not overlap (conservative)
+  // Paired where the rows kept their samples' groups (the same noise: only the samples that change group count);
+  // else whether the two intervals do not overlap (conservative).
+  const metrics::Estimate change = shift_change(*zero, *best);
+  const bool paired = change.has_interval();
+  const bool moved = paired ? metrics::significant(change) : b.lo > z.hi || b.hi < z.lo;
   const bool toward = std::abs(b.value - r.target) < std::abs(z.value - r.target);
   if (moved && toward)
     v << "SIMS at omega = " << fmt(best->omega) << " moves the share of " << r.attribute << "=1 from " << pct(z) << " to "
       << pct(b) << " toward the target " << percent(r.target);
+  else if (moved)
+    v << "SIMS at omega = " << fmt(best->omega) << " moves the share of " << r.attribute << "=1 from " << pct(z) << " to "
+      << pct(b) << ", away from the target " << percent(r.target);
   else
     v << "no shift beyond the noise: the closest omega, " << fmt(best->omega) << ", gives " << pct(b) << " against "
       << pct(z) << " at omega = 0 (target " << percent(r.target) << ")";
   v << "; 95 % Wilson intervals over the samples";
+  if (paired) {
+    const auto points = [](double x) {
+      std::ostringstream s;
+      s << (x >= 0 ? "+" : "") << std::fixed << std::setprecision(1) << 100 * x;
+      return s.str();
+    };
+    v << "; change " << points(change.value) << " points [" << points(change.lo) << ", " << points(change.hi)
+      << "], 95 % paired interval over the same noise per sample";
+  } else {
+    v << ", compared by overlap (the rows' per-sample groups were not kept)";
+  }
   return v.str();
 }
 
@@ -241,6 +278,16 @@ ShiftRow ShiftRow::from_json(const json& j) {
     const double lo = num_of(j, (k + "_lo").c_str()), hi = num_of(j, (k + "_hi").c_str());
     if (std::isfinite(lo) && std::isfinite(hi)) r.ci[k] = {lo, hi};
   }
+  if (j.contains("groups")) {
+    const json& g = j.at("groups");
+    if (!g.is_string()) throw InputError("a stored shift row is damaged: groups is not a string");
+    r.groups = g.get<std::string>();
+    if (!r.groups.empty() && (r.groups.find_first_not_of("01") != std::string::npos ||
+        static_cast<int64_t>(r.groups.size()) != r.n1 + r.n0 ||
+        std::count(r.groups.begin(), r.groups.end(), '1') != r.n1))
+      throw InputError("a stored shift row is damaged: its groups do not match n1 = " + std::to_string(r.n1) +
+                       ", n0 = " + std::to_string(r.n0));
+  }
   return r;
 }
 
@@ -259,13 +306,16 @@ json ShiftResult::to_json() const {
             {"seconds", seconds},
             {"rows", json::array()},
             {"files", files}};
-  for (const auto& r : rows) j["rows"].push_back(r.to_json());
+  for (const auto& r : rows) j["rows"].push_back(r.to_json(true));  // with groups: a folder read back pairs too
   j["verdict"] = shift_verdict(*this);
   j["ci"] = {{"share", "95 % Wilson interval over the samples of each omega"},
              {"fd", "95 % normal bootstrap interval over the samples of each omega (per group: that group's), 100 "
                     "resamples"},
              {"precision_recall", "95 % percentile bootstrap over the generated (precision) or real (recall) points, "
-                                  "k-NN balls held fixed, 100 resamples"}};
+                                  "k-NN balls held fixed, 100 resamples"},
+             {"share_change", "the verdict's change of share from omega = 0: 95 % Bonett-Price adjusted Wald interval "
+                              "for paired proportions over the rows' per-sample groups (\"groups\": the same noise "
+                              "per sample); rows without groups: whether the Wilson intervals overlap"}};
   return j;
 }
 
@@ -680,6 +730,11 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
     const at::Tensor i1 = g.nonzero().squeeze(1), i0 = g.logical_not().nonzero().squeeze(1);
     row.extra["n1"] = i1.size(0);
     row.extra["n0"] = i0.size(0);
+    const at::Tensor gc = g.to(at::kCPU).contiguous();
+    const bool* in = gc.data_ptr<bool>();
+    std::string groups(static_cast<size_t>(gc.size(0)), '0');
+    for (size_t i = 0; i < groups.size(); ++i) groups[i] = in[i] ? '1' : '0';
+    row.extra["groups"] = groups;
     fd_with_ci(row, f, at::Tensor(), gs.target, "fd_target");
     if (i1.size(0) >= 2) fd_with_ci(row, f, i1, gs.g1, "fd1");
     if (i0.size(0) >= 2) fd_with_ci(row, f, i0, gs.g0, "fd0");
@@ -700,6 +755,7 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
   row.nfe = r.nfe;
   row.n1 = r.extra.value("n1", int64_t{0});
   row.n0 = r.extra.value("n0", int64_t{0});
+  row.groups = r.extra.value("groups", std::string());
   row.fd_target = num_of(r.extra, "fd_target");
   row.fd1 = num_of(r.extra, "fd1");
   row.fd0 = num_of(r.extra, "fd0");
@@ -725,7 +781,12 @@ void ShiftRun::sweep() {
     const double w = cfg_.omegas[k];
     const std::string rj = path("eval/" + omega_stem(w) + ".json"), rn = path("eval/" + omega_stem(w) + ".npy");
     if (fs::exists(rj, ec) && fs::exists(rn, ec)) {
-      ShiftRow row = ShiftRow::from_json(experiment::read_json_file(rj));
+      ShiftRow row;
+      try {
+        row = ShiftRow::from_json(experiment::read_json_file(rj));
+      } catch (const InputError& e) {
+        throw InputError("'" + rj + "': " + e.what() + " (delete the file to score this omega again)");
+      }
       row.kept = io::read_npy(rn).to(at::kFloat);
       row.reused = true;
       report_("sweep", static_cast<int64_t>(k + 1), static_cast<int64_t>(cfg_.omegas.size()),
@@ -736,7 +797,7 @@ void ShiftRun::sweep() {
     if (cancelled()) throw Cancelled();
     ShiftRow row = sweep_row(w, k, ref, gs);
     io::write_npy(rn, row.kept);
-    experiment::write_json_file(rj, row.to_json());  // written last: marks the row finished
+    experiment::write_json_file(rj, row.to_json(true));  // written last: marks the row finished
     report_("sweep", static_cast<int64_t>(k + 1), static_cast<int64_t>(cfg_.omegas.size()),
             "omega " + fmt(w) + ": share " + percent(row.share) + ", FD " + fmt(row.fd, 4), row.to_json(), row.kept);
     res_.rows.push_back(std::move(row));

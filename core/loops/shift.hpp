@@ -124,8 +124,13 @@ struct ShiftRow {
   double seconds = 0;
   bool reused = false;   // read back from the run folder
   at::Tensor kept;       // first `keep` samples
-  nlohmann::json to_json() const;  // with share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0)
-  static ShiftRow from_json(const nlohmann::json& j);
+  // The classifier's group of every generated sample, '1' or '0', in sample order: sample i of every row starts
+  // from the same noise, so two rows' groups pair up (shift_change). Empty in older run folders.
+  std::string groups;
+  // With share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0); `groups` for the stage record and
+  // results.json (not for progress updates).
+  nlohmann::json to_json(bool with_groups = false) const;
+  static ShiftRow from_json(const nlohmann::json& j);  // throws InputError for damaged groups
   // The value of "fd", "fd_target", "fd1", "fd0", "precision" or "recall" with its interval (none when not
   // computed).
   metrics::Estimate estimate(const std::string& key) const;
@@ -133,9 +138,16 @@ struct ShiftRow {
   static const std::vector<std::string>& interval_keys();  // fd_keys() and precision, recall
 };
 
+// The share's change from `from` to `to` (to's share - from's), paired sample by sample over their `groups` (the
+// same noise): the 95 % Bonett-Price adjusted Wald interval for paired proportions. No interval (NaN bounds) when
+// the groups do not pair up (older folders, other sample counts).
+metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to);
+
 struct ShiftResult;
 // One line on the shift: the ω whose share is closest to the target, against
-// ω = 0, with 95 % Wilson intervals, and whether the move is beyond them.
+// ω = 0, with 95 % Wilson intervals, and whether the move is beyond noise:
+// the paired interval of the change excludes 0 (shift_change), or, for rows
+// without their groups, the two Wilson intervals do not overlap.
 std::string shift_verdict(const ShiftResult& r);
 
 struct ShiftResult {

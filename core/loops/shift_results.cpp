@@ -38,7 +38,12 @@ ShiftFolder read_finished(const std::string& dir, const json& j) {
     r.seconds = experiment::read_number(j.value("seconds", json(nullptr)), "seconds");
     for (const auto& row : j["rows"]) {
       if (!row.is_object()) throw InputError("'" + file + "': a row is not an object");
-      ShiftRow sr = ShiftRow::from_json(row);
+      ShiftRow sr;
+      try {
+        sr = ShiftRow::from_json(row);
+      } catch (const InputError& e) {
+        throw InputError("'" + file + "': " + e.what());
+      }
       if (!std::isfinite(sr.omega)) throw InputError("'" + file + "': a row has no omega value");
       r.rows.push_back(sr);
     }
@@ -73,8 +78,11 @@ ShiftFolder read_partial(const std::string& dir, const json& settings) {
     if (p.extension() != ".json" || p.filename().string().rfind("omega_", 0) != 0) continue;
     const json j = experiment::read_json_or_null(p.string());
     if (!j.is_object()) continue;
-    ShiftRow r = ShiftRow::from_json(j);
-    if (std::isfinite(r.omega)) s.result.rows.push_back(r);
+    try {  // a damaged row is left out, as an unreadable file is
+      ShiftRow r = ShiftRow::from_json(j);
+      if (std::isfinite(r.omega)) s.result.rows.push_back(r);
+    } catch (const InputError&) {
+    }
   }
   sort_rows(s.result.rows);
   return s;

@@ -1542,6 +1542,11 @@ class StudioTest : public QObject {
       QVERIFY(v->has_results());
       QVERIFY(v->shown().example);
       QVERIFY(v->source_label()->text().contains("docs/repro/shift"));
+      // Its rows kept their samples' groups: the summary gives the share's change from ω = 0, paired.
+      auto* sum = v->findChild<QLabel*>("shiftSummary");
+      QVERIFY(sum);
+      QVERIFY2(sum->text().contains("points [") && sum->text().contains("from ω = 0 (95") && sum->text().contains(", paired)"),
+               qPrintable(sum->text()));
     }
     // A results.json in the real format: what run_shift writes (ShiftResult::to_json plus the config).
     const QString dir = tmp_.filePath("shift-loaded");
