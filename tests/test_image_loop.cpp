@@ -6,6 +6,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
+#include <sstream>
 
 #include <ATen/ATen.h>
 
@@ -155,6 +157,14 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   REQUIRE(r.fd_replicates.size() == 2);
   CHECK(r.fd_replicates[1].size() == 100);
   CHECK(r.verdict().find("half-widths in quadrature") != std::string::npos);
+  CHECK(r.verdict().find("paired") == std::string::npos);
+  // The two scores could be paired by index (as many images), but their noise differs: the verdict's change is
+  // the quadrature one, not fd_change's.
+  const metrics::Estimate quad = metrics::difference(r.fd_score(1).fd_estimate(), r.fd_score(0).fd_estimate());
+  CHECK(fd_change(r.fd_score(0), r.fd_score(1)).method == "paired bootstrap");
+  std::ostringstream half;
+  half << " ± " << std::setprecision(2) << quad.half_width() << "; 95 % bootstrap intervals";
+  CHECK(r.verdict().find(half.str()) != std::string::npos);
   CHECK(r.to_json().at("fd_hi").size() == 2);
   const ImageLoopConfig back = load_image_loop_config(d);
   CHECK(back.to_json() == cfg.to_json());
@@ -406,6 +416,10 @@ TEST_CASE("image scores pair their FD differences over the same resamples, and k
   CHECK(q.has_interval());
   INFO("paired " << d.lo << ".." << d.hi << ", quadrature " << q.lo << ".." << q.hi);
   CHECK(d.hi - d.lo < q.hi - q.lo);  // the sets move together: pairing is the narrower
+  CHECK(sa.fd_n == 24);
+  ImageScore fewer = sb;  // resample k of another number of images draws other indices: not paired
+  fewer.fd_n = 23;
+  CHECK(fd_change(sa, fewer).method != "paired bootstrap");
 
   // A stage record keeps them; an older record has none; a damaged one is refused.
   nlohmann::json j;
@@ -413,12 +427,18 @@ TEST_CASE("image scores pair their FD differences over the same resamples, and k
   ImageScore back;
   back.get_uncertainty(j);
   CHECK(back.fd_replicates == sa.fd_replicates);
+  CHECK(back.fd_n == 24);
   CHECK(back.fd_lo == sa.fd_lo);
+  back.fd = sa.fd;  // the record's own "fd" is read by its caller
+  CHECK(fd_change(back, sb).method == "paired bootstrap");
   j.erase("fd_replicates");
   back.get_uncertainty(j);
   CHECK(back.fd_replicates.empty());
   j["fd_replicates"] = "many";
   CHECK_THROWS_AS(back.get_uncertainty(j), InputError);
   j["fd_replicates"] = nlohmann::json::array({1.0, "x"});
+  CHECK_THROWS_AS(back.get_uncertainty(j), InputError);
+  j["fd_replicates"] = nlohmann::json::array({1.0, 2.0});
+  j["fd_n"] = -3;
   CHECK_THROWS_AS(back.get_uncertainty(j), InputError);
 }

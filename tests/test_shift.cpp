@@ -396,6 +396,17 @@ TEST_CASE("shift: the share's change is paired sample by sample (Bonett-Price), 
   CHECK(v.rfind("SIMS at omega = 1 moves the share of group=1 from 40", 0) == 0);
   CHECK(v.find("change +20.0 points [+9.4, +29.8], 95 % paired interval over the same noise per sample") !=
         std::string::npos);
+  // The rows compared (the studio's summary uses the same): ω = 0 and the guided ω closest to the target, never
+  // ω = 0 itself (also when the base is closest) nor a row without a share.
+  loops::ShiftRow nan_row = one;
+  nan_row.omega = 2, nan_row.share = std::nan("");
+  r.rows = {nan_row, zero, one};
+  r.target = 0.4;  // the base's own share
+  REQUIRE(loops::shift_closest_row(r) != nullptr);
+  CHECK(loops::shift_closest_row(r)->omega == 1);
+  CHECK(loops::shift_base_row(r)->omega == 0);
+  r.target = 0.7;
+  r.rows = {zero, one};
   r.rows[1].groups.clear();
   const std::string w = loops::shift_verdict(r);
   INFO(w);

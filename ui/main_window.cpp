@@ -293,7 +293,7 @@ bool MainWindow::use_device(const std::string& wanted) {
   const QString base = models_->path(ModelRole::Base), aux = models_->path(ModelRole::Aux);
   try {
     // cpu or cuda:i only; with models loaded, loading them there is the test, with none the device must exist now.
-    if (!std::regex_match(name, std::regex("cpu|cuda:[0-9]{1,4}")))
+    if (!std::regex_match(name, std::regex("cpu|cuda:[0-9]+")))
       throw InputError("a compute device is cpu or cuda:i");
     set_face_device(base.isEmpty() ? parse_device(name) : device_from_name(name));
   } catch (const std::exception& e) {

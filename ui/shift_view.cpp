@@ -702,20 +702,16 @@ void ShiftView::show_results(const ShiftShown& s) {
   QStringList parts;
   for (const auto& x : r.rows)
     if (x.omega == 0) parts << QString("<b>base</b> (ω = 0): %1 %2 = 1").arg(pct(x.share), attr);
-  if (std::isfinite(r.target) && !r.rows.empty()) {
-    const auto best = std::min_element(r.rows.begin(), r.rows.end(), [&](const loops::ShiftRow& a, const loops::ShiftRow& b) {
-      return std::abs(a.share - r.target) < std::abs(b.share - r.target);
-    });
+  // The guided ω closest to the target, as sims shift's verdict picks it, with the change from ω = 0: paired
+  // sample by sample where the rows kept their groups.
+  if (const loops::ShiftRow* best = std::isfinite(r.target) ? loops::shift_closest_row(r) : nullptr) {
     QString closest = QString("target %1: closest at ω = %2 (%3)").arg(pct(r.target, 0)).arg(best->omega).arg(pct(best->share));
-    // The change from ω = 0, paired sample by sample where the rows kept their groups (sims shift's verdict).
-    for (const auto& x : r.rows)
-      if (x.omega == 0 && best->omega != 0) {
-        const metrics::Estimate c = loops::shift_change(x, *best);
-        const auto points = [](double v) { return QString("%1%2").arg(v >= 0 ? "+" : "−").arg(std::abs(100 * v), 0, 'f', 1); };
-        if (c.has_interval())
-          closest += QString(", %1 points [%2, %3] from ω = 0 (95 %, paired)")
-                         .arg(points(c.value), points(c.lo), points(c.hi));
-      }
+    if (const loops::ShiftRow* zero = loops::shift_base_row(r)) {
+      const metrics::Estimate c = loops::shift_change(*zero, *best);
+      const auto points = [](double v) { return QString("%1%2").arg(v >= 0 ? "+" : "−").arg(std::abs(100 * v), 0, 'f', 1); };
+      if (c.has_interval())
+        closest += QString(", %1 points [%2, %3] from ω = 0 (95 %, paired)").arg(points(c.value), points(c.lo), points(c.hi));
+    }
     parts << closest;
   }
   const auto low = std::min_element(r.rows.begin(), r.rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) {

@@ -15,19 +15,24 @@ namespace sims {
 c10::Device device_from_name(const std::string& text) {
   if (text == "cpu") return c10::Device(c10::kCPU);
   if (text == "cuda") return c10::Device(c10::kCUDA);
-  if (text.rfind("cuda", 0) != 0) throw InputError("--device must be cpu or cuda[:i] (got '" + text + "')");
+  if (text.rfind("cuda", 0) != 0) throw InputError("must be cpu or cuda[:i] (got '" + text + "')");
   const std::string index = text.rfind("cuda:", 0) == 0 ? text.substr(5) : std::string();
   if (index.empty() || !std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    throw InputError("--device: cannot parse '" + text + "' (cpu, cuda, cuda:1, ...)");
+    throw InputError("cannot parse '" + text + "' (cpu, cuda, cuda:1, ...)");
   const size_t first = std::min(index.find_first_not_of('0'), index.size() - 1);  // "cuda:007" is cuda:7
   const int most = std::numeric_limits<c10::DeviceIndex>::max();
   if (index.size() - first > std::to_string(most).size() || std::stoi(index.substr(first)) > most)
-    throw InputError("--device " + text + ": a GPU index is at most " + std::to_string(most));
+    throw InputError(text + ": a GPU index is at most " + std::to_string(most));
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(std::stoi(index.substr(first))));
 }
 
 c10::Device parse_device(const std::string& text) {
-  c10::Device d = device_from_name(text);
+  c10::Device d(c10::kCPU);
+  try {
+    d = device_from_name(text);
+  } catch (const InputError& e) {
+    throw InputError(std::string("--device ") + e.what());
+  }
   if (d.is_cpu()) return d;
   if (!torch::cuda::is_available())
     throw InputError("--device " + text + ": CUDA is not available (this build's LibTorch or this machine has no GPU)");

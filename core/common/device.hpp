@@ -14,8 +14,8 @@ namespace sims {
 c10::Device parse_device(const std::string& text);
 
 // The device `text` names (cpu | cuda | cuda:i with i a device index LibTorch can hold, 0..127), without asking
-// whether it exists here; throws InputError for anything else. LibTorch's own parser wraps larger indices
-// around (cuda:200 became cuda:-56).
+// whether it exists here; throws InputError for anything else (its message names no flag: parse_device adds
+// "--device"). LibTorch's own parser wraps larger indices around (cuda:200 became cuda:-56).
 c10::Device device_from_name(const std::string& text);
 
 // What a face can offer: "cpu", then "cuda:0" .. "cuda:N-1" for the GPUs this process sees.

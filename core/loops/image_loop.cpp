@@ -167,6 +167,7 @@ void ImageScore::put_uncertainty(json& j) const {
   json reps = json::array();
   for (double v : fd_replicates) reps.push_back(experiment::setting_number(v));
   j["fd_replicates"] = reps;
+  j["fd_n"] = fd_n;
 }
 
 void ImageScore::get_uncertainty(const json& j) {
@@ -175,15 +176,22 @@ void ImageScore::get_uncertainty(const json& j) {
   precision_lo = get("precision_lo"), precision_hi = get("precision_hi");
   recall_lo = get("recall_lo"), recall_hi = get("recall_hi");
   fd_replicates.clear();
+  fd_n = 0;
   if (!j.contains("fd_replicates")) return;  // an older folder's score: its differences in quadrature
+  const json n = j.contains("fd_n") ? j.at("fd_n") : json(0);
+  if (!n.is_number_integer() || n.get<int64_t>() < 0) throw InputError("a stored score is damaged: fd_n is not a count");
+  fd_n = n.get<int64_t>();
   const json& reps = j.at("fd_replicates");
   if (!reps.is_array()) throw InputError("a stored score is damaged: fd_replicates is not a list");
   for (const auto& v : reps) fd_replicates.push_back(experiment::read_number(v, "fd_replicates"));
 }
 
 metrics::Estimate fd_change(const ImageScore& from, const ImageScore& to) {
+  // Resample k draws the same indices only for as many images; without the count, no pairing.
+  const bool same_n = from.fd_n > 0 && from.fd_n == to.fd_n;
   const metrics::Estimate paired =
-      metrics::paired_replicates(to.fd - from.fd, to.fd_replicates, from.fd_replicates, 0.95);
+      same_n ? metrics::paired_replicates(to.fd - from.fd, to.fd_replicates, from.fd_replicates, 0.95)
+             : metrics::Estimate{};
   return paired.has_interval() ? paired : metrics::difference(to.fd_estimate(), from.fd_estimate());
 }
 
@@ -198,12 +206,14 @@ void ImageScoreSeries::push_score(const ImageScore& s) {
   precision.push_back(s.precision), precision_lo.push_back(s.precision_lo), precision_hi.push_back(s.precision_hi);
   recall.push_back(s.recall), recall_lo.push_back(s.recall_lo), recall_hi.push_back(s.recall_hi);
   fd_replicates.push_back(s.fd_replicates);
+  fd_n.push_back(s.fd_n);
 }
 
 ImageScore ImageScoreSeries::fd_score(size_t i) const {
   ImageScore sc;
   sc.fd = fd.at(i), sc.fd_lo = i < fd_lo.size() ? fd_lo[i] : NAN, sc.fd_hi = i < fd_hi.size() ? fd_hi[i] : NAN;
   if (i < fd_replicates.size()) sc.fd_replicates = fd_replicates[i];
+  if (i < fd_n.size()) sc.fd_n = fd_n[i];
   return sc;
 }
 
@@ -339,6 +349,7 @@ ImageScore ImageScorer::score(const at::Tensor& images) const {
       return fd_of(f.index_select(0, at::tensor(idx, at::kLong)));
     }, 100, 0.95, 0, metrics::BootstrapInterval::Normal, true, &s.fd_replicates);
     s.fd_lo = e.lo, s.fd_hi = e.hi;
+    s.fd_n = f.size(0);
   }
   if (ref_features_.size(0) >= 2 && f.size(0) >= 2) {
     const metrics::Kid k = metrics::kid(ref_features_, f, 100, std::min<int64_t>({1000, f.size(0), ref_features_.size(0)}), 0);
@@ -777,7 +788,7 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
   std::ostringstream msg;
   msg << "generation " << t << "/" << cfg_.generations << ": " << res_.metric << " " << std::setprecision(4) << sc.fd;
   json row = record;
-  row.erase("pool"), row.erase("previous_base"), row.erase("fd_replicates");
+  row.erase("pool"), row.erase("previous_base"), row.erase("fd_replicates"), row.erase("fd_n");
   row["fd"] = experiment::result_number(sc.fd);
   for (const char* k : {"fd_lo", "fd_hi", "kid", "kid_std", "precision", "recall", "precision_lo", "precision_hi",
                         "recall_lo", "recall_hi"})

@@ -129,6 +129,7 @@ struct ImageScore {
   // fd on each resample of fd's bootstrap: every score of as many images draws the same resampled indices, so two
   // scores' replicates pair up (fd_change). Empty when not computed (older run folders).
   std::vector<double> fd_replicates;
+  int64_t fd_n = 0;  // images scored (resample k pairs only between scores of as many); 0 when not recorded
   metrics::Estimate fd_estimate() const;
   // fd_lo, fd_hi, kid, kid_std, precision_lo/hi, recall_lo/hi, fd_replicates into a stage record (finite numbers
   // or the setting encoding), and back (absent: NaN, or no replicates; damaged: InputError).
@@ -137,7 +138,7 @@ struct ImageScore {
 };
 
 // to.fd - from.fd with its 95 % interval: paired over the same bootstrap resamples where both scores have their
-// replicates (method "paired bootstrap"), else the two intervals' half-widths in quadrature. Pairing is what the
+// replicates of as many images (method "paired bootstrap"), else the two intervals' half-widths in quadrature. Pairing is what the
 // design calls for where sample i of both sets starts from the same noise (the scenarios' models).
 metrics::Estimate fd_change(const ImageScore& from, const ImageScore& to);
 
@@ -153,6 +154,7 @@ struct ImageScoreSeries {
   std::vector<double> precision, recall;
   std::vector<double> precision_lo, precision_hi, recall_lo, recall_hi;  // 95 % bootstrap over the points
   std::vector<std::vector<double>> fd_replicates;                     // ImageScore::fd_replicates (not in put_arrays)
+  std::vector<int64_t> fd_n;                                          // ImageScore::fd_n
   // Appends one point's FD, KID, precision and recall with their intervals (not the attribute shares).
   void push_score(const ImageScore& s);
   // Point i's FD with its interval and replicates (what fd_change needs).

@@ -207,7 +207,7 @@ std::vector<std::string> ScenariosResult::verdicts() const {
     std::ostringstream s;
     s << "ST-P against ST-I at |D_p| = " << static_cast<int64_t>(stp->n_p[last]) << ": " << metric << " "
       << a.text(1) << " -> " << b.text(1) << " (" << (d.value >= 0 ? "+" : "") << text::fmt(d.value, 3);
-    if (d.has_interval()) s << " ± " << text::fmt(d.half_width(), 2);
+    if (d.has_interval()) s << " ± " << text::fmt(d.half_width(), 3);
     s << "): " << (!d.has_interval() ? "no interval"
                    : !metrics::significant(d) ? "pollution makes no difference beyond the noise"
                    : d.value > 0 ? "pollution makes standard training worse" : "pollution makes standard training better")

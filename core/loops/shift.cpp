@@ -215,13 +215,23 @@ metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to) {
   return e;
 }
 
-std::string shift_verdict(const ShiftResult& r) {
-  const ShiftRow *zero = nullptr, *best = nullptr;
+const ShiftRow* shift_base_row(const ShiftResult& r) {
+  for (const auto& row : r.rows)
+    if (row.omega == 0.0 && row.n1 + row.n0 > 0) return &row;
+  return nullptr;
+}
+
+const ShiftRow* shift_closest_row(const ShiftResult& r) {
+  const ShiftRow* best = nullptr;
   for (const auto& row : r.rows) {
-    if (row.n1 + row.n0 == 0) continue;
-    if (row.omega == 0.0) zero = &row;
-    else if (!best || std::abs(row.share - r.target) < std::abs(best->share - r.target)) best = &row;
+    if (row.omega == 0.0 || row.n1 + row.n0 == 0 || !std::isfinite(row.share)) continue;
+    if (!best || std::abs(row.share - r.target) < std::abs(best->share - r.target)) best = &row;
   }
+  return best;
+}
+
+std::string shift_verdict(const ShiftResult& r) {
+  const ShiftRow *zero = shift_base_row(r), *best = shift_closest_row(r);
   if (!zero || !best) return "no verdict: the sweep needs omega = 0 and another omega to compare";
   const metrics::Estimate z = metrics::proportion(zero->n1, zero->n1 + zero->n0),
                           b = metrics::proportion(best->n1, best->n1 + best->n0);

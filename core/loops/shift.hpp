@@ -144,6 +144,11 @@ struct ShiftRow {
 metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to);
 
 struct ShiftResult;
+// The rows the verdict compares: ω = 0, and the other ω whose share is closest to the target (rows without
+// labelled samples or without a share are left out); nullptr where there is none.
+const ShiftRow* shift_base_row(const ShiftResult& r);
+const ShiftRow* shift_closest_row(const ShiftResult& r);
+
 // One line on the shift: the ω whose share is closest to the target, against
 // ω = 0, with 95 % Wilson intervals, and whether the move is beyond noise:
 // the paired interval of the change excludes 0 (shift_change), or, for rows
