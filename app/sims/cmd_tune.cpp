@@ -108,7 +108,6 @@ int run_tune_cmd(TuneArgs& a) {
   const bool images = shape.size() == 3;
   loops::TuneConfig cfg = tune_config(a, images);
   loops::validate(cfg);
-  metrics::aux_labels(cfg.aux_snapshots);  // the same file twice: refused before the output folder exists
   Reference rd = load_reference(a.reference, shape, a.n);
   // Under `sims launch`, torchrun or srun: synth chunks, fine-tuning and grid rows shared; rank 0 writes and reports.
   const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();

@@ -179,10 +179,10 @@ void ImageScore::get_uncertainty(const json& j) {
   fd_n = 0;
   if (!j.contains("fd_replicates")) return;  // an older folder's score: its differences in quadrature
   const json n = j.contains("fd_n") ? j.at("fd_n") : json(0);
-  if (!n.is_number_integer() || n.get<int64_t>() < 0) throw InputError("a stored score is damaged: fd_n is not a count");
+  if (!n.is_number_integer() || n.get<int64_t>() < 0) throw InputError("fd_n is not a count");
   fd_n = n.get<int64_t>();
   const json& reps = j.at("fd_replicates");
-  if (!reps.is_array()) throw InputError("a stored score is damaged: fd_replicates is not a list");
+  if (!reps.is_array()) throw InputError("fd_replicates is not a list");
   for (const auto& v : reps) fd_replicates.push_back(experiment::read_number(v, "fd_replicates"));
 }
 

@@ -164,63 +164,65 @@ std::string ScenariosResult::to_csv() const {
   return s.str();
 }
 
-bool ScenariosResult::differences_paired() const {
+namespace {
+
+// The three comparisons of the paper's Fig. 5 that the verdicts make, each from the reference score to the other.
+struct Comparison {
+  enum Kind { kSimsI, kPollution, kSimsP } kind;
+  ImageScore from, to;  // ST-I -> SIMS-I, ST-I -> ST-P at the largest |D_p|, ST-P -> SIMS-P there
+  std::string where;    // the setting, for the text
+};
+
+std::vector<Comparison> comparisons(const std::vector<ScenarioCurve>& curves) {
   const auto curve = [&](const std::string& name) -> const ScenarioCurve* {
     for (const auto& c : curves)
       if (c.name == name && !c.fd.empty()) return &c;
     return nullptr;
   };
   const ScenarioCurve *sti = curve("ST-I"), *simsi = curve("SIMS-I"), *stp = curve("ST-P"), *simsp = curve("SIMS-P");
-  const auto paired = [](const ImageScore& a, const ImageScore& b) {
-    return fd_change(a, b).method == "paired bootstrap";
-  };
-  bool all = true;  // the verdicts' three differences, as verdicts() makes them
-  if (sti && simsi) all = all && paired(simsi->fd_score(0), sti->fd_score(0));
-  if (sti && stp && stp->n_p.size() > 1) all = all && paired(sti->fd_score(0), stp->fd_score(stp->n_p.size() - 1));
-  if (stp && simsp) {
-    const size_t last = stp->n_p.size() - 1;
-    all = all && paired(simsp->fd_score(last), stp->fd_score(last));
-  }
-  return all;
+  std::vector<Comparison> out;
+  if (sti && simsi)
+    out.push_back({Comparison::kSimsI, sti->fd_score(0), simsi->fd_score(0), "at omega = " + text::fmt(simsi->omega[0], 3)});
+  if (!stp || stp->n_p.empty()) return out;
+  const size_t last = stp->n_p.size() - 1;
+  const std::string at_np = "at |D_p| = " + std::to_string(static_cast<int64_t>(stp->n_p[last]));
+  if (sti && stp->n_p.size() > 1)
+    out.push_back({Comparison::kPollution, sti->fd_score(0), stp->fd_score(last), at_np});
+  if (simsp && last < simsp->omega.size())
+    out.push_back({Comparison::kSimsP, stp->fd_score(last), simsp->fd_score(last),
+                   at_np + ", omega = " + text::fmt(simsp->omega[last], 3)});
+  return out;
+}
+
+}  // namespace
+
+bool ScenariosResult::differences_paired() const {
+  for (const auto& c : comparisons(curves))
+    if (fd_change(c.from, c.to).method != "paired bootstrap") return false;
+  return true;
 }
 
 std::vector<std::string> ScenariosResult::verdicts() const {
-  std::vector<std::string> v;
-  const auto curve = [&](const std::string& name) -> const ScenarioCurve* {
-    for (const auto& c : curves)
-      if (c.name == name && !c.fd.empty()) return &c;
-    return nullptr;
-  };
   // Each comparison's difference is paired over the same bootstrap resamples (every evaluation scores as many
   // samples) where both scores kept them; a gain is the reference's FD minus the other's.
-  const auto gain = [](const ImageScore& ref, const ImageScore& other) { return fd_change(other, ref); };
-  const ScenarioCurve *sti = curve("ST-I"), *simsi = curve("SIMS-I"), *stp = curve("ST-P"), *simsp = curve("SIMS-P");
-  if (sti && simsi) {
-    const ImageScore a = sti->fd_score(0), b = simsi->fd_score(0);
-    v.push_back("SIMS-I against ST-I: " + metrics::gain_verdict(metric, "at omega = " + text::fmt(simsi->omega[0], 3),
-                                                                 a.fd_estimate(), b.fd_estimate(), gain(a, b)));
-  }
-  if (sti && stp && stp->n_p.size() > 1) {
-    const size_t last = stp->n_p.size() - 1;
-    const ImageScore as = sti->fd_score(0), bs = stp->fd_score(last);
-    const metrics::Estimate a = as.fd_estimate(), b = bs.fd_estimate(), d = fd_change(as, bs);
-    std::ostringstream s;
-    s << "ST-P against ST-I at |D_p| = " << static_cast<int64_t>(stp->n_p[last]) << ": " << metric << " "
-      << a.text(1) << " -> " << b.text(1) << " (" << (d.value >= 0 ? "+" : "") << text::fmt(d.value, 3);
-    if (d.has_interval()) s << " ± " << text::fmt(d.half_width(), 3);
-    s << "): " << (!d.has_interval() ? "no interval"
-                   : !metrics::significant(d) ? "pollution makes no difference beyond the noise"
-                   : d.value > 0 ? "pollution makes standard training worse" : "pollution makes standard training better")
-      << " (lower is better)";
-    v.push_back(s.str());
-  }
-  if (stp && simsp) {
-    const size_t last = stp->n_p.size() - 1;
-    const ImageScore a = stp->fd_score(last), b = simsp->fd_score(last);
-    v.push_back("SIMS-P against ST-P: " +
-                metrics::gain_verdict(metric, "at |D_p| = " + std::to_string(static_cast<int64_t>(stp->n_p[last])) +
-                                                  ", omega = " + text::fmt(simsp->omega[last], 3),
-                                      a.fd_estimate(), b.fd_estimate(), gain(a, b)));
+  std::vector<std::string> v;
+  for (const auto& c : comparisons(curves)) {
+    const metrics::Estimate a = c.from.fd_estimate(), b = c.to.fd_estimate();
+    if (c.kind == Comparison::kPollution) {
+      const metrics::Estimate d = fd_change(c.from, c.to);
+      std::ostringstream s;
+      s << "ST-P against ST-I " << c.where << ": " << metric << " " << a.text(1) << " -> " << b.text(1) << " ("
+        << (d.value >= 0 ? "+" : "") << text::fmt(d.value, 3);
+      if (d.has_interval()) s << " ± " << text::fmt(d.half_width(), 3);
+      s << "): " << (!d.has_interval() ? "no interval"
+                     : !metrics::significant(d) ? "pollution makes no difference beyond the noise"
+                     : d.value > 0 ? "pollution makes standard training worse" : "pollution makes standard training better")
+        << " (lower is better)";
+      v.push_back(s.str());
+    } else {
+      v.push_back(std::string(c.kind == Comparison::kSimsI ? "SIMS-I against ST-I: " : "SIMS-P against ST-P: ") +
+                  metrics::gain_verdict(metric, c.where, a, b, fd_change(c.to, c.from)));
+    }
   }
   return v;
 }
@@ -391,12 +393,15 @@ ScenarioEval ScenariosRun::evaluate(const std::string& model_dir, const std::str
                      progress(scenario, d, n, label.str() + ": samples " + std::to_string(d) + "/" + std::to_string(n));
                    });
   if (e.reused) {
+    const auto damaged = [&](const std::exception& err) {
+      return InputError("'" + rf_.dir() + "': the stored score of " + stage + " is damaged: " + err.what());
+    };
     try {
       e.score = score_of_json(rf_.result(stage));
-    } catch (const InputError& err) {
-      throw InputError("'" + rf_.dir() + "': the stored score of " + stage + " is damaged: " + err.what());
+    } catch (const Error& err) {  // an InputError of the reader
+      throw damaged(err);
     } catch (const json::exception& err) {
-      throw InputError("'" + rf_.dir() + "': the stored score of " + stage + " is damaged: " + err.what());
+      throw damaged(err);
     }
     ++res_.stages_reused;
   } else {

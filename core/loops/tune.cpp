@@ -62,6 +62,7 @@ void validate(const TuneConfig& c) {
     throw InputError("tune: --omegas must include 0 (the base alone, what the gain is measured against)");
   if (c.sweep.omegas.size() < 2) throw InputError("tune: --omegas needs 0 and at least one other value");
   if (c.sweep.ci < 10) throw InputError("tune: --ci needs at least 10 resamples (the choice is judged by its interval)");
+  (void)metrics::aux_labels(c.aux_snapshots);  // refuses the same file given twice, before any folder exists
 }
 
 json TuneChoice::to_json() const {
