@@ -422,10 +422,85 @@ TEST_CASE("shift: the share's change is paired sample by sample (Bonett-Price), 
   CHECK_THROWS_WITH(loops::ShiftRow::from_json(j), Catch::Contains("damaged"));
   j["groups"] = 7;
   CHECK_THROWS_AS(loops::ShiftRow::from_json(j), InputError);
+  // Counts that are not whole numbers >= 0 are damage too (an InputError naming the field, not a JSON exception).
+  j["groups"] = one.groups;
+  for (const char* k : {"n1", "n0", "nfe"}) {
+    nlohmann::json bad = j;
+    for (const nlohmann::json& v : {nlohmann::json("60"), nlohmann::json(-1), nlohmann::json(2.5), nlohmann::json::array()}) {
+      bad[k] = v;
+      CHECK_THROWS_WITH(loops::ShiftRow::from_json(bad), Catch::Contains(std::string(k) + " is not a count"));
+    }
+  }
   // A row without groups (an older folder's) writes none and reads back without them.
   loops::ShiftRow old = one;
   old.groups.clear();
   CHECK_FALSE(old.to_json(true).contains("groups"));
   j["groups"] = "";
   CHECK(loops::ShiftRow::from_json(j).groups.empty());
+}
+
+TEST_CASE("shift: FD's change between two omegas is paired over the same resamples, in quadrature without them",
+          "[shift]") {
+  // Two rows of 100 samples; FD 50 at omega = 0 and 45 at omega = 1, each ± 4 on its own. Their resamples move
+  // together (the same noise, the same sample indices): they differ by -5 ± 0.5 per resample.
+  loops::ShiftRow zero, one;
+  zero.omega = 0, one.omega = 1;
+  zero.n1 = one.n1 = 40, zero.n0 = one.n0 = 60;
+  zero.share = one.share = 0.4;
+  zero.fd = 50, one.fd = 45;
+  zero.ci["fd"] = {46, 54}, one.ci["fd"] = {41, 49};
+  std::vector<double> diffs;
+  for (int k = 0; k < 100; ++k) {
+    const double common = 3.0 * std::sin(0.7 * k), delta = (k % 2 ? 0.5 : -0.5);
+    zero.fd_replicates.push_back(50 + common);
+    one.fd_replicates.push_back(45 + common + delta);
+    diffs.push_back(-5 + delta);
+  }
+  double mean = 0, ss = 0;
+  for (double d : diffs) mean += d / diffs.size();
+  for (double d : diffs) ss += (d - mean) * (d - mean);
+  const double sd = std::sqrt(ss / (diffs.size() - 1));
+  const metrics::Estimate p = loops::shift_fd_change(zero, one);
+  CHECK(p.method == "paired bootstrap");
+  CHECK(p.value == Approx(-5));
+  CHECK(p.half_width() == Approx(1.959964 * sd).epsilon(1e-3));
+  CHECK(metrics::significant(p));
+  // Without replicates on one side, or rows of other sample counts: half-widths in quadrature (4 * sqrt 2).
+  loops::ShiftRow bare = one;
+  bare.fd_replicates.clear();
+  const metrics::Estimate q = loops::shift_fd_change(zero, bare);
+  CHECK(q.method == "difference");
+  CHECK(q.value == Approx(-5));
+  CHECK(q.half_width() == Approx(4 * std::sqrt(2.0)));
+  CHECK_FALSE(metrics::significant(q));
+  loops::ShiftRow more = one;
+  more.n0 += 1;
+  CHECK(loops::shift_fd_change(zero, more).method == "difference");
+
+  // The verdict says what the move does to FD, paired where it can.
+  loops::ShiftResult r;
+  r.attribute = "group", r.target = 0.7;
+  r.rows = {zero, one};
+  std::string v = loops::shift_verdict(r);
+  INFO(v);
+  CHECK(v.find("FD at omega = 1: 50.0 ± 4.0 -> 45.0 ± 4.0 (-5 ± ") != std::string::npos);
+  CHECK(v.find(", paired): better (lower is better)") != std::string::npos);
+  r.rows = {zero, bare};
+  v = loops::shift_verdict(r);
+  CHECK(v.find("(-5 ± 5.66, in quadrature): no change beyond the noise (lower is better)") != std::string::npos);
+
+  // The stage record keeps the replicates (null for a resample whose FD was not finite); damage is refused.
+  one.fd_replicates[3] = std::numeric_limits<double>::quiet_NaN();
+  nlohmann::json j = one.to_json(true);
+  CHECK_FALSE(one.to_json().contains("fd_replicates"));  // not in progress updates
+  const loops::ShiftRow back = loops::ShiftRow::from_json(j);
+  REQUIRE(back.fd_replicates.size() == 100);
+  CHECK(std::isnan(back.fd_replicates[3]));
+  CHECK(back.fd_replicates[4] == one.fd_replicates[4]);
+  j["fd_replicates"][5] = "x";
+  CHECK_THROWS_WITH(loops::ShiftRow::from_json(j), Catch::Contains("fd_replicates is not a list of numbers"));
+  j["fd_replicates"] = 7;
+  CHECK_THROWS_AS(loops::ShiftRow::from_json(j), InputError);
+  j.erase("fd_replicates");  // an older folder's row
+  CHECK(loops::ShiftRow::from_json(j).fd_replicates.empty());
 }

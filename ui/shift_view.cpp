@@ -708,9 +708,14 @@ void ShiftView::show_results(const ShiftShown& s) {
     QString closest = QString("target %1: closest at ω = %2 (%3)").arg(pct(r.target, 0)).arg(best->omega).arg(pct(best->share));
     if (const loops::ShiftRow* zero = loops::shift_base_row(r)) {
       const metrics::Estimate c = loops::shift_change(*zero, *best);
-      const auto points = [](double v) { return QString("%1%2").arg(v >= 0 ? "+" : "−").arg(std::abs(100 * v), 0, 'f', 1); };
+      const auto minus = [](const std::string& t) { return QString::fromStdString(t).replace('-', QChar(0x2212)); };
       if (c.has_interval())
-        closest += QString(", %1 points [%2, %3] from ω = 0 (95 %, paired)").arg(points(c.value), points(c.lo), points(c.hi));
+        closest += QString(", %1 from ω = 0 (95 %, paired)").arg(minus(loops::share_change_text(c)));
+      // And what the move does to quality: FD's change between the same two rows (lower is better).
+      const metrics::Estimate d = loops::shift_fd_change(*zero, *best);
+      if (std::isfinite(d.value))
+        closest += QString("; %1 change there: %2 (%3lower is better)")
+                       .arg(fd_name, minus(loops::fd_change_text(d)), d.has_interval() ? "95 %; " : "");
     }
     parts << closest;
   }
@@ -725,7 +730,9 @@ void ShiftView::show_results(const ShiftShown& s) {
                .arg(count(r.n_pool), attr, pct(static_cast<double>(r.pool1) / static_cast<double>(r.n_pool)));
     parts << a;
   }
-  summary_->set_text(parts.join(" · ").replace(" %", QString(QChar(0x00A0)) + "%"));  // a line never starts with "%"
+  // A line never starts with "%", and never breaks inside a name such as FD_cnn-faces (non-breaking hyphens; the
+  // summary's minus signs are U+2212).
+  summary_->set_text(parts.join(" · ").replace(" %", QString(QChar(0x00A0)) + "%").replace('-', QChar(0x2011)));
 
   // Where it came from.
   const QString where = "<code>" + short_path(shown_.folder).toHtmlEscaped() + "</code>";

@@ -41,6 +41,14 @@ constexpr int kShiftResamples = 100;  // bootstrap resamples of each FD interval
 double num_of(const json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : kNaN;
 }
+// A stored count: absent -> 0 (an older row); anything but a whole number >= 0 is damage.
+int64_t count_of(const json& j, const char* key) {
+  if (!j.contains(key)) return 0;
+  const json& v = j.at(key);
+  if (!v.is_number_integer() || v.get<int64_t>() < 0)
+    throw InputError(std::string("a stored shift row is damaged: ") + key + " is not a count");
+  return v.get<int64_t>();
+}
 
 // The seed of sampling round r (this recipe's own derivation since its first
 // version; kept so that run folders and published numbers stay reproducible).
@@ -168,6 +176,11 @@ json ShiftRow::to_json(bool with_groups) const {
     j[k + "_hi"] = num(it == ci.end() ? kNaN : it->second.second);
   }
   if (with_groups && !groups.empty()) j["groups"] = groups;  // rows of older folders have none
+  if (with_groups && !fd_replicates.empty()) {
+    json reps = json::array();
+    for (double v : fd_replicates) reps.push_back(num(v));  // a resample whose FD was not finite: null
+    j["fd_replicates"] = reps;
+  }
   return j;
 }
 
@@ -215,6 +228,30 @@ metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to) {
   return e;
 }
 
+metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to) {
+  const int64_t n = from.n1 + from.n0;  // resample k draws the same indices only for as many samples
+  const metrics::Estimate paired =
+      n > 0 && n == to.n1 + to.n0 ? metrics::paired_replicates(to.fd - from.fd, to.fd_replicates, from.fd_replicates, 0.95)
+                                  : metrics::Estimate{};
+  return paired.has_interval() ? paired : metrics::difference(to.estimate("fd"), from.estimate("fd"));
+}
+
+std::string fd_change_text(const metrics::Estimate& d) {
+  std::string s = (d.value >= 0 ? "+" : "") + fmt(d.value, 3);
+  if (d.has_interval())
+    s += " ± " + fmt(d.half_width(), 3) + ", " + (d.method == "paired bootstrap" ? "paired" : "in quadrature");
+  return s;
+}
+
+std::string share_change_text(const metrics::Estimate& change) {
+  const auto points = [](double x) {
+    std::ostringstream s;
+    s << (x >= 0 ? "+" : "") << std::fixed << std::setprecision(1) << 100 * x;
+    return s.str();
+  };
+  return points(change.value) + " points [" + points(change.lo) + ", " + points(change.hi) + "]";
+}
+
 const ShiftRow* shift_base_row(const ShiftResult& r) {
   for (const auto& row : r.rows)
     if (row.omega == 0.0 && row.n1 + row.n0 > 0) return &row;
@@ -256,15 +293,18 @@ std::string shift_verdict(const ShiftResult& r) {
       << pct(z) << " at omega = 0 (target " << percent(r.target) << ")";
   v << "; 95 % Wilson intervals over the samples";
   if (paired) {
-    const auto points = [](double x) {
-      std::ostringstream s;
-      s << (x >= 0 ? "+" : "") << std::fixed << std::setprecision(1) << 100 * x;
-      return s.str();
-    };
-    v << "; change " << points(change.value) << " points [" << points(change.lo) << ", " << points(change.hi)
-      << "], 95 % paired interval over the same noise per sample";
+    v << "; change " << share_change_text(change) << ", 95 % paired interval over the same noise per sample";
   } else {
     v << ", compared by overlap (the rows' per-sample groups were not kept)";
+  }
+  // What the move costs or gains in quality: FD against the real images as given, at the same two omegas.
+  const metrics::Estimate fd0 = zero->estimate("fd"), fdw = best->estimate("fd"), d = shift_fd_change(*zero, *best);
+  if (std::isfinite(d.value)) {
+    v << ". FD at omega = " << fmt(best->omega) << ": " << fd0.text(1) << " -> " << fdw.text(1) << " ("
+      << fd_change_text(d) << "): " << (!d.has_interval() ? "no interval"
+                   : !metrics::significant(d) ? "no change beyond the noise"
+                   : d.value > 0 ? "worse" : "better")
+      << " (lower is better)";
   }
   return v.str();
 }
@@ -273,15 +313,15 @@ ShiftRow ShiftRow::from_json(const json& j) {
   ShiftRow r;
   r.omega = num_of(j, "omega");
   r.share = num_of(j, "share");
-  r.n1 = j.value("n1", int64_t{0});
-  r.n0 = j.value("n0", int64_t{0});
+  r.n1 = count_of(j, "n1");
+  r.n0 = count_of(j, "n0");
   r.fd = num_of(j, "fd");
   r.fd_target = num_of(j, "fd_target");
   r.fd1 = num_of(j, "fd1");
   r.fd0 = num_of(j, "fd0");
   r.precision = num_of(j, "precision");
   r.recall = num_of(j, "recall");
-  r.nfe = j.value("nfe", 0);
+  r.nfe = static_cast<int>(std::min<int64_t>(count_of(j, "nfe"), std::numeric_limits<int>::max()));
   r.seconds = num_of(j, "seconds");
   r.kid = num_of(j, "kid"), r.kid_std = num_of(j, "kid_std");
   for (const auto& k : interval_keys()) {
@@ -297,6 +337,15 @@ ShiftRow ShiftRow::from_json(const json& j) {
         std::count(r.groups.begin(), r.groups.end(), '1') != r.n1))
       throw InputError("a stored shift row is damaged: its groups do not match n1 = " + std::to_string(r.n1) +
                        ", n0 = " + std::to_string(r.n0));
+  }
+  if (j.contains("fd_replicates")) {
+    const json& reps = j.at("fd_replicates");
+    if (!reps.is_array() || reps.size() > 100000)
+      throw InputError("a stored shift row is damaged: fd_replicates is not a list of numbers");
+    for (const auto& v : reps) {
+      if (!v.is_null() && !v.is_number()) throw InputError("a stored shift row is damaged: fd_replicates is not a list of numbers");
+      r.fd_replicates.push_back(v.is_null() ? kNaN : v.get<double>());
+    }
   }
   return r;
 }
@@ -325,7 +374,9 @@ json ShiftResult::to_json() const {
                                   "k-NN balls held fixed, 100 resamples"},
              {"share_change", "the verdict's change of share from omega = 0: 95 % Bonett-Price adjusted Wald interval "
                               "for paired proportions over the rows' per-sample groups (\"groups\": the same noise "
-                              "per sample); rows without groups: whether the Wilson intervals overlap"}};
+                              "per sample); rows without groups: whether the Wilson intervals overlap"},
+             {"fd_change", "the verdict's change of FD from omega = 0: paired normal bootstrap over the same resampled "
+                           "sample indices (\"fd_replicates\"); rows without them: half-widths in quadrature"}};
   return j;
 }
 
@@ -766,6 +817,7 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
   row.n1 = r.extra.value("n1", int64_t{0});
   row.n0 = r.extra.value("n0", int64_t{0});
   row.groups = r.extra.value("groups", std::string());
+  row.fd_replicates = r.replicates;
   row.fd_target = num_of(r.extra, "fd_target");
   row.fd1 = num_of(r.extra, "fd1");
   row.fd0 = num_of(r.extra, "fd0");
@@ -796,6 +848,9 @@ void ShiftRun::sweep() {
         row = ShiftRow::from_json(experiment::read_json_file(rj));
       } catch (const InputError& e) {
         throw InputError("'" + rj + "': " + e.what() + " (delete the file to score this omega again)");
+      } catch (const json::exception& e) {
+        throw InputError("'" + rj + "': a stored shift row is damaged: " + e.what() +
+                         " (delete the file to score this omega again)");
       }
       row.kept = io::read_npy(rn).to(at::kFloat);
       row.reused = true;

@@ -127,10 +127,13 @@ struct ShiftRow {
   // The classifier's group of every generated sample, '1' or '0', in sample order: sample i of every row starts
   // from the same noise, so two rows' groups pair up (shift_change). Empty in older run folders.
   std::string groups;
-  // With share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0); `groups` for the stage record and
-  // results.json (not for progress updates).
+  // FD ("fd") on each of the bootstrap resamples of the samples, in resample order: every row draws the same
+  // sample indices (same n_eval, same seed), so two rows' FDs pair up (shift_fd_change). Empty in older folders.
+  std::vector<double> fd_replicates;
+  // With share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0); `groups` and `fd_replicates` for the
+  // stage record and results.json (not for progress updates).
   nlohmann::json to_json(bool with_groups = false) const;
-  static ShiftRow from_json(const nlohmann::json& j);  // throws InputError for damaged groups
+  static ShiftRow from_json(const nlohmann::json& j);  // throws InputError for damaged groups, counts, replicates
   // The value of "fd", "fd_target", "fd1", "fd0", "precision" or "recall" with its interval (none when not
   // computed).
   metrics::Estimate estimate(const std::string& key) const;
@@ -142,6 +145,13 @@ struct ShiftRow {
 // same noise): the 95 % Bonett-Price adjusted Wald interval for paired proportions. No interval (NaN bounds) when
 // the groups do not pair up (older folders, other sample counts).
 metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to);
+// FD's change from `from` to `to` (to's - from's; lower is better): paired over the same bootstrap resamples of
+// the same noise where both rows kept their replicates of as many samples, else half-widths in quadrature.
+metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to);
+// Such a change as the verdict and the studio write it: "-3.1 ± 1.2, paired" (or "in quadrature").
+std::string fd_change_text(const metrics::Estimate& d);
+// A change of share as the verdict and the studio write it: "+7.2 points [+4.8, +9.5]".
+std::string share_change_text(const metrics::Estimate& change);
 
 struct ShiftResult;
 // The rows the verdict compares: ω = 0, and the other ω whose share is closest to the target (rows without
