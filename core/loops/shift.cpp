@@ -843,14 +843,20 @@ void ShiftRun::sweep() {
     const double w = cfg_.omegas[k];
     const std::string rj = path("eval/" + omega_stem(w) + ".json"), rn = path("eval/" + omega_stem(w) + ".npy");
     if (fs::exists(rj, ec) && fs::exists(rn, ec)) {
+      const std::string again = " (delete the file to score this omega again)";
+      json stored;
+      try {
+        stored = experiment::read_json_file(rj);
+      } catch (const InputError& e) {  // names the file already
+        throw InputError(e.what() + again);
+      }
       ShiftRow row;
       try {
-        row = ShiftRow::from_json(experiment::read_json_file(rj));
+        row = ShiftRow::from_json(stored);
       } catch (const InputError& e) {
-        throw InputError("'" + rj + "': " + e.what() + " (delete the file to score this omega again)");
+        throw InputError("'" + rj + "': " + e.what() + again);
       } catch (const json::exception& e) {
-        throw InputError("'" + rj + "': a stored shift row is damaged: " + e.what() +
-                         " (delete the file to score this omega again)");
+        throw InputError("'" + rj + "': a stored shift row is damaged: " + e.what() + again);
       }
       row.kept = io::read_npy(rn).to(at::kFloat);
       row.reused = true;
