@@ -483,11 +483,11 @@ TEST_CASE("shift: FD's change between two omegas is paired over the same resampl
   r.rows = {zero, one};
   std::string v = loops::shift_verdict(r);
   INFO(v);
-  CHECK(v.find("FD at omega = 1: 50.0 ± 4.0 -> 45.0 ± 4.0 (-5 ± ") != std::string::npos);
+  CHECK(v.find("FD at omega = 1: 50.0 ± 4.0 -> 45.0 ± 4.0 (-5.0 ± 1.0, paired)") != std::string::npos);
   CHECK(v.find(", paired): better (lower is better)") != std::string::npos);
   r.rows = {zero, bare};
   v = loops::shift_verdict(r);
-  CHECK(v.find("(-5 ± 5.66, in quadrature): no change beyond the noise (lower is better)") != std::string::npos);
+  CHECK(v.find("(-5.0 ± 5.7, in quadrature): no change beyond the noise (lower is better)") != std::string::npos);
 
   // The stage record keeps the replicates (null for a resample whose FD was not finite); damage is refused.
   one.fd_replicates[3] = std::numeric_limits<double>::quiet_NaN();
@@ -501,6 +501,11 @@ TEST_CASE("shift: FD's change between two omegas is paired over the same resampl
   CHECK_THROWS_WITH(loops::ShiftRow::from_json(j), Catch::Contains("fd_replicates is not a list of numbers"));
   j["fd_replicates"] = 7;
   CHECK_THROWS_AS(loops::ShiftRow::from_json(j), InputError);
+  // Counts so large that their sum would overflow, and rows that are not objects, are damage.
+  nlohmann::json huge = j;
+  huge["n1"] = std::numeric_limits<int64_t>::max();
+  CHECK_THROWS_WITH(loops::ShiftRow::from_json(huge), Catch::Contains("n1 is not a count"));
+  CHECK_THROWS_WITH(loops::ShiftRow::from_json(nlohmann::json::array()), Catch::Contains("not a JSON object"));
   j.erase("fd_replicates");  // an older folder's row
   CHECK(loops::ShiftRow::from_json(j).fd_replicates.empty());
 }

@@ -698,31 +698,34 @@ void ShiftView::show_results(const ShiftShown& s) {
     }
   }
 
-  // Summary: where the share starts, how close it gets, where FD is lowest.
+  // Summary: where the share starts, how close it gets, where FD is lowest. The metric's name never breaks at its
+  // hyphen (FD_cnn-faces: U+2011); negative numbers carry a minus sign (U+2212).
+  const QString fd_label = QString(fd_name).replace('-', QChar(0x2011));
+  const auto minus = [](QString t) { return t.replace('-', QChar(0x2212)); };
+  const auto omega_text = [&](double w) { return minus(QString::number(w)); };
   QStringList parts;
   for (const auto& x : r.rows)
     if (x.omega == 0) parts << QString("<b>base</b> (ω = 0): %1 %2 = 1").arg(pct(x.share), attr);
   // The guided ω closest to the target, as sims shift's verdict picks it, with the change from ω = 0: paired
   // sample by sample where the rows kept their groups.
   if (const loops::ShiftRow* best = std::isfinite(r.target) ? loops::shift_closest_row(r) : nullptr) {
-    QString closest = QString("target %1: closest at ω = %2 (%3)").arg(pct(r.target, 0)).arg(best->omega).arg(pct(best->share));
+    QString closest = QString("target %1: closest at ω = %2 (%3)").arg(pct(r.target, 0), omega_text(best->omega), pct(best->share));
     if (const loops::ShiftRow* zero = loops::shift_base_row(r)) {
       const metrics::Estimate c = loops::shift_change(*zero, *best);
-      const auto minus = [](const std::string& t) { return QString::fromStdString(t).replace('-', QChar(0x2212)); };
       if (c.has_interval())
-        closest += QString(", %1 from ω = 0 (95 %, paired)").arg(minus(loops::share_change_text(c)));
+        closest += QString(", %1 from ω = 0 (95 %, paired)").arg(minus(QString::fromStdString(loops::share_change_text(c))));
       // And what the move does to quality: FD's change between the same two rows (lower is better).
       const metrics::Estimate d = loops::shift_fd_change(*zero, *best);
       if (std::isfinite(d.value))
         closest += QString("; %1 change there: %2 (%3lower is better)")
-                       .arg(fd_name, minus(loops::fd_change_text(d)), d.has_interval() ? "95 %; " : "");
+                       .arg(fd_label, minus(QString::fromStdString(loops::fd_change_text(d))), d.has_interval() ? "95 %; " : "");
     }
     parts << closest;
   }
   const auto low = std::min_element(r.rows.begin(), r.rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) {
     return (std::isfinite(a.fd) ? a.fd : INFINITY) < (std::isfinite(b.fd) ? b.fd : INFINITY);
   });
-  if (low != r.rows.end() && std::isfinite(low->fd)) parts << QString("lowest %1: ω = %2 (%3)").arg(fd_name).arg(low->omega).arg(num(low->fd));
+  if (low != r.rows.end() && std::isfinite(low->fd)) parts << QString("lowest %1: ω = %2 (%3)").arg(fd_label, omega_text(low->omega), num(low->fd));
   if (r.aux1 + r.aux0 > 0) {
     QString a = QString("aux set %1 / %2 (%3 = 1 / 0)").arg(count(r.aux1), count(r.aux0), attr);
     if (r.n_pool > 0)
@@ -730,9 +733,7 @@ void ShiftView::show_results(const ShiftShown& s) {
                .arg(count(r.n_pool), attr, pct(static_cast<double>(r.pool1) / static_cast<double>(r.n_pool)));
     parts << a;
   }
-  // A line never starts with "%", and never breaks inside a name such as FD_cnn-faces (non-breaking hyphens; the
-  // summary's minus signs are U+2212).
-  summary_->set_text(parts.join(" · ").replace(" %", QString(QChar(0x00A0)) + "%").replace('-', QChar(0x2011)));
+  summary_->set_text(parts.join(" · ").replace(" %", QString(QChar(0x00A0)) + "%"));  // a line never starts with "%"
 
   // Where it came from.
   const QString where = "<code>" + short_path(shown_.folder).toHtmlEscaped() + "</code>";

@@ -45,7 +45,8 @@ double num_of(const json& j, const char* key) {
 int64_t count_of(const json& j, const char* key) {
   if (!j.contains(key)) return 0;
   const json& v = j.at(key);
-  if (!v.is_number_integer() || v.get<int64_t>() < 0)
+  // At most 2^40: sums of counts never overflow.
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (int64_t{1} << 40))
     throw InputError(std::string("a stored shift row is damaged: ") + key + " is not a count");
   return v.get<int64_t>();
 }
@@ -237,10 +238,11 @@ metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to) {
 }
 
 std::string fd_change_text(const metrics::Estimate& d) {
-  std::string s = (d.value >= 0 ? "+" : "") + fmt(d.value, 3);
+  std::ostringstream s;  // fixed, one decimal: as the FDs beside it
+  s << std::fixed << std::setprecision(1) << (d.value >= 0 ? "+" : "") << d.value;
   if (d.has_interval())
-    s += " ± " + fmt(d.half_width(), 3) + ", " + (d.method == "paired bootstrap" ? "paired" : "in quadrature");
-  return s;
+    s << " ± " << d.half_width() << ", " << (d.method == "paired bootstrap" ? "paired" : "in quadrature");
+  return s.str();
 }
 
 std::string share_change_text(const metrics::Estimate& change) {
@@ -310,6 +312,7 @@ std::string shift_verdict(const ShiftResult& r) {
 }
 
 ShiftRow ShiftRow::from_json(const json& j) {
+  if (!j.is_object()) throw InputError("a stored shift row is damaged: not a JSON object");
   ShiftRow r;
   r.omega = num_of(j, "omega");
   r.share = num_of(j, "share");
@@ -858,6 +861,7 @@ void ShiftRun::sweep() {
       } catch (const json::exception& e) {
         throw InputError("'" + rj + "': a stored shift row is damaged: " + e.what() + again);
       }
+      if (row.omega != w) throw InputError("'" + rj + "': the stored row is not omega = " + fmt(w) + again);
       row.kept = io::read_npy(rn).to(at::kFloat);
       row.reused = true;
       report_("sweep", static_cast<int64_t>(k + 1), static_cast<int64_t>(cfg_.omegas.size()),

@@ -148,7 +148,7 @@ metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to);
 // FD's change from `from` to `to` (to's - from's; lower is better): paired over the same bootstrap resamples of
 // the same noise where both rows kept their replicates of as many samples, else half-widths in quadrature.
 metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to);
-// Such a change as the verdict and the studio write it: "-3.1 ± 1.2, paired" (or "in quadrature").
+// Such a change as the verdict and the studio write it, one decimal: "-3.1 ± 1.2, paired" (or "in quadrature").
 std::string fd_change_text(const metrics::Estimate& d);
 // A change of share as the verdict and the studio write it: "+7.2 points [+4.8, +9.5]".
 std::string share_change_text(const metrics::Estimate& change);
