@@ -498,9 +498,10 @@ TEST_CASE("shift: FD's change between two omegas is paired over the same resampl
   CHECK(std::isnan(back.fd_replicates[3]));
   CHECK(back.fd_replicates[4] == one.fd_replicates[4]);
   j["fd_replicates"][5] = "x";
-  CHECK_THROWS_WITH(loops::ShiftRow::from_json(j), Catch::Contains("fd_replicates is not a list of numbers"));
+  CHECK_THROWS_WITH(loops::ShiftRow::from_json(j),
+                    Catch::Contains("a stored shift row is damaged: fd_replicates: expected a number, got \"x\""));
   j["fd_replicates"] = 7;
-  CHECK_THROWS_AS(loops::ShiftRow::from_json(j), InputError);
+  CHECK_THROWS_WITH(loops::ShiftRow::from_json(j), Catch::Contains("fd_replicates is not a list of numbers"));
   // Counts so large that their sum would overflow, and rows that are not objects, are damage.
   nlohmann::json huge = j;
   huge["n1"] = std::numeric_limits<int64_t>::max();

@@ -11,6 +11,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "common/error.hpp"
+#include "experiment/json_io.hpp"
 #include "metrics/kid.hpp"
 #include "metrics/precision_recall.hpp"
 #include "metrics/uncertainty.hpp"
@@ -437,6 +438,42 @@ TEST_CASE("paired_replicates: the interval of a difference from two replicate li
   CHECK(d.has_interval());
   CHECK_FALSE(paired_replicates(0.75, {NAN, NAN, NAN, 4.0}, b, 0.95).has_interval());
   CHECK_FALSE(paired_replicates(0.75, {1.0, 2.0}, b, 0.95).has_interval());
+}
+
+TEST_CASE("replicate_change pairs where both sides kept replicates over as many items; judge_change",
+          "[uncertainty]") {
+  Estimate from, to;
+  from.value = 10, from.lo = 8, from.hi = 12, to.value = 11, to.lo = 9, to.hi = 13;
+  const std::vector<double> a{10.0, 10.5, 9.5, 10.0}, b{11.0, 11.6, 10.4, 11.0};  // differences 1, 1.1, 0.9, 1
+  const Estimate paired = replicate_change(from, to, a, b, 50, 50);
+  CHECK(paired.method == "paired bootstrap");
+  CHECK(paired.value == Approx(1.0));
+  CHECK(paired.half_width() == Approx(normal_quantile(0.975) * std::sqrt(0.02 / 3)));
+  CHECK(judge_change(paired, "worse", "better", "same") == "worse");  // lower is better: a rise
+  // Other item counts, no count, or one side without replicates: the half-widths in quadrature.
+  for (const Estimate& q : {replicate_change(from, to, a, b, 50, 60), replicate_change(from, to, a, b, 0, 0),
+                            replicate_change(from, to, {}, b, 50, 50)}) {
+    CHECK(q.method == "difference");
+    CHECK(q.half_width() == Approx(std::sqrt(8.0)));
+    CHECK(judge_change(q, "worse", "better", "same") == "same");
+  }
+  CHECK(judge_change(replicate_change(to, from, b, a, 50, 50), "worse", "better", "same") == "better");  // a fall
+  CHECK(judge_change(Estimate{}, "worse", "better", "same") == "no interval");
+}
+
+TEST_CASE("read_numbers: a stored list of numbers, null as NaN; anything else is one error naming it",
+          "[uncertainty]") {
+  const std::vector<double> v = experiment::read_numbers(nlohmann::json::parse(R"([1.5, null, "inf", -2])"), "reps");
+  REQUIRE(v.size() == 4);
+  CHECK(v[0] == 1.5);
+  CHECK(std::isnan(v[1]));
+  CHECK(std::isinf(v[2]));
+  CHECK(v[3] == -2);
+  CHECK_THROWS_WITH(experiment::read_numbers(nlohmann::json(7), "reps"), "reps is not a list of numbers");
+  CHECK_THROWS_WITH(experiment::read_numbers(nlohmann::json::parse("[1, 2, 3]"), "reps", 2),
+                    "reps is not a list of numbers");
+  CHECK_THROWS_WITH(experiment::read_numbers(nlohmann::json::parse(R"([1, {"a": 1}])"), "reps"),
+                    Catch::Contains("reps: expected a number"));
 }
 
 TEST_CASE("aux_differences: each auxiliary against the first at the same omega, with its verdict", "[uncertainty]") {

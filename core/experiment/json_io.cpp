@@ -53,6 +53,14 @@ double read_number(const json& j, const std::string& what) {
   throw InputError(what + ": expected a number, got " + j.dump());
 }
 
+std::vector<double> read_numbers(const json& j, const std::string& what, size_t max_count) {
+  if (!j.is_array() || j.size() > max_count) throw InputError(what + " is not a list of numbers");
+  std::vector<double> v;
+  v.reserve(j.size());
+  for (const auto& x : j) v.push_back(read_number(x, what));
+  return v;
+}
+
 json file_fingerprint(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("cannot read '" + path + "'");

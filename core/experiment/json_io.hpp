@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,10 @@ json setting_number(double v);
 // Reads a number written by setting_number or result_number (null -> NaN);
 // throws InputError naming `what` for anything else.
 double read_number(const json& j, const std::string& what);
+// A list of such numbers (a stored statistic's bootstrap replicates); throws
+// InputError "WHAT is not a list of numbers" for anything else or a list of
+// more than `max_count` entries, and read_number's error for a bad entry.
+std::vector<double> read_numbers(const json& j, const std::string& what, size_t max_count = 100000);
 
 // Results: finite -> number, otherwise null.
 json result_number(double v);

@@ -181,18 +181,13 @@ void ImageScore::get_uncertainty(const json& j) {
   const json n = j.contains("fd_n") ? j.at("fd_n") : json(0);
   if (!n.is_number_integer() || n.get<int64_t>() < 0) throw InputError("fd_n is not a count");
   fd_n = n.get<int64_t>();
-  const json& reps = j.at("fd_replicates");
-  if (!reps.is_array()) throw InputError("fd_replicates is not a list");
-  for (const auto& v : reps) fd_replicates.push_back(experiment::read_number(v, "fd_replicates"));
+  fd_replicates = experiment::read_numbers(j.at("fd_replicates"), "fd_replicates");
 }
 
 metrics::Estimate fd_change(const ImageScore& from, const ImageScore& to) {
-  // Resample k draws the same indices only for as many images; without the count, no pairing.
-  const bool same_n = from.fd_n > 0 && from.fd_n == to.fd_n;
-  const metrics::Estimate paired =
-      same_n ? metrics::paired_replicates(to.fd - from.fd, to.fd_replicates, from.fd_replicates, 0.95)
-             : metrics::Estimate{};
-  return paired.has_interval() ? paired : metrics::difference(to.fd_estimate(), from.fd_estimate());
+  // Resample k draws the same indices only for as many images; without the count (fd_n = 0), no pairing.
+  return metrics::replicate_change(from.fd_estimate(), to.fd_estimate(), from.fd_replicates, to.fd_replicates,
+                                   from.fd_n, to.fd_n);
 }
 
 std::string fd_change_method(bool paired) {

@@ -214,9 +214,10 @@ std::vector<std::string> ScenariosResult::verdicts() const {
       s << "ST-P against ST-I " << c.where << ": " << metric << " " << a.text(1) << " -> " << b.text(1) << " ("
         << (d.value >= 0 ? "+" : "") << text::fmt(d.value, 3);
       if (d.has_interval()) s << " ± " << text::fmt(d.half_width(), 3);
-      s << "): " << (!d.has_interval() ? "no interval"
-                     : !metrics::significant(d) ? "pollution makes no difference beyond the noise"
-                     : d.value > 0 ? "pollution makes standard training worse" : "pollution makes standard training better")
+      s << "): "
+        << metrics::judge_change(d, "pollution makes standard training worse",
+                                 "pollution makes standard training better",
+                                 "pollution makes no difference beyond the noise")
         << " (lower is better)";
       v.push_back(s.str());
     } else {

@@ -230,11 +230,8 @@ metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to) {
 }
 
 metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to) {
-  const int64_t n = from.n1 + from.n0;  // resample k draws the same indices only for as many samples
-  const metrics::Estimate paired =
-      n > 0 && n == to.n1 + to.n0 ? metrics::paired_replicates(to.fd - from.fd, to.fd_replicates, from.fd_replicates, 0.95)
-                                  : metrics::Estimate{};
-  return paired.has_interval() ? paired : metrics::difference(to.estimate("fd"), from.estimate("fd"));
+  return metrics::replicate_change(from.estimate("fd"), to.estimate("fd"), from.fd_replicates, to.fd_replicates,
+                                   from.n1 + from.n0, to.n1 + to.n0);
 }
 
 std::string fd_change_text(const metrics::Estimate& d) {
@@ -303,9 +300,7 @@ std::string shift_verdict(const ShiftResult& r) {
   const metrics::Estimate fd0 = zero->estimate("fd"), fdw = best->estimate("fd"), d = shift_fd_change(*zero, *best);
   if (std::isfinite(d.value)) {
     v << ". FD at omega = " << fmt(best->omega) << ": " << fd0.text(1) << " -> " << fdw.text(1) << " ("
-      << fd_change_text(d) << "): " << (!d.has_interval() ? "no interval"
-                   : !metrics::significant(d) ? "no change beyond the noise"
-                   : d.value > 0 ? "worse" : "better")
+      << fd_change_text(d) << "): " << metrics::judge_change(d, "worse", "better", "no change beyond the noise")
       << " (lower is better)";
   }
   return v.str();
@@ -342,12 +337,10 @@ ShiftRow ShiftRow::from_json(const json& j) {
                        ", n0 = " + std::to_string(r.n0));
   }
   if (j.contains("fd_replicates")) {
-    const json& reps = j.at("fd_replicates");
-    if (!reps.is_array() || reps.size() > 100000)
-      throw InputError("a stored shift row is damaged: fd_replicates is not a list of numbers");
-    for (const auto& v : reps) {
-      if (!v.is_null() && !v.is_number()) throw InputError("a stored shift row is damaged: fd_replicates is not a list of numbers");
-      r.fd_replicates.push_back(v.is_null() ? kNaN : v.get<double>());
+    try {
+      r.fd_replicates = experiment::read_numbers(j.at("fd_replicates"), "fd_replicates");
+    } catch (const InputError& e) {
+      throw InputError(std::string("a stored shift row is damaged: ") + e.what());
     }
   }
   return r;

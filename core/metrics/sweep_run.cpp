@@ -70,21 +70,19 @@ json row_record(const SweepResult& one) {
 // A stored row's replicates: as many as the sweep's resamples, each a number or null (NaN); absent in folders of
 // older sims (a grid with such a row then pairs no row: quadrature).
 std::vector<double> stored_replicates(const json& record, const std::string& stage, int resamples) {
-  std::vector<double> out;
-  if (!record.contains("replicates")) return out;
+  if (!record.contains("replicates")) return {};
   const json& a = record.at("replicates");
   const auto damaged = [&](const std::string& why) {
     return InputError("a stored sweep row is damaged: " + stage + ": " + why);
   };
-  if (!a.is_array()) throw damaged("its replicates are not a list");
-  if (a.size() != static_cast<size_t>(resamples))
+  if (a.is_array() && a.size() != static_cast<size_t>(resamples))
     throw damaged("it has " + std::to_string(a.size()) + " bootstrap replicates, the sweep " +
                   std::to_string(resamples));
-  for (const auto& v : a) {
-    if (!v.is_null() && !v.is_number()) throw damaged("a replicate is not a number");
-    out.push_back(v.is_null() ? NAN : v.get<double>());
+  try {
+    return experiment::read_numbers(a, "its replicates");
+  } catch (const InputError& e) {
+    throw damaged(e.what());
   }
-  return out;
 }
 
 // [SECTION] Several processes ------------------------------------------------------------

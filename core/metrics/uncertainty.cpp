@@ -220,7 +220,20 @@ Estimate difference(const Estimate& a, const Estimate& b) {
   return d;
 }
 
+Estimate replicate_change(const Estimate& from, const Estimate& to, const std::vector<double>& from_replicates,
+                          const std::vector<double>& to_replicates, int64_t n_from, int64_t n_to) {
+  const Estimate paired = n_from > 0 && n_from == n_to
+                              ? paired_replicates(to.value - from.value, to_replicates, from_replicates, to.level)
+                              : Estimate{};
+  return paired.has_interval() ? paired : difference(to, from);
+}
+
 bool significant(const Estimate& d) { return d.has_interval() && (d.lo > 0 || d.hi < 0); }
+
+std::string judge_change(const Estimate& d, const std::string& worse, const std::string& better,
+                         const std::string& none) {
+  return !d.has_interval() ? "no interval" : !significant(d) ? none : d.value > 0 ? worse : better;
+}
 
 namespace {
 

@@ -110,8 +110,22 @@ Estimate mean_over_runs(const std::vector<double>& values, double level = 0.95);
 // a - b with the half-widths added in quadrature.
 Estimate difference(const Estimate& a, const Estimate& b);
 
+// to - from for one statistic bootstrapped on both sides (bootstrap() with
+// `replicates`, the same seed) over n_from and n_to items: paired
+// (paired_replicates) where both kept replicates over as many items (resample
+// k then draws the same indices on both sides), else the half-widths in
+// quadrature (difference()). The method says which.
+Estimate replicate_change(const Estimate& from, const Estimate& to, const std::vector<double>& from_replicates,
+                          const std::vector<double>& to_replicates, int64_t n_from, int64_t n_to);
+
 // True when the interval of `d` lies entirely on one side of 0.
 bool significant(const Estimate& d);
+
+// The judgement on a change `d` of a metric where lower is better: `worse` or
+// `better` when its interval lies on one side of 0, `none` when it holds 0,
+// "no interval" without one.
+std::string judge_change(const Estimate& d, const std::string& worse, const std::string& better,
+                         const std::string& none);
 
 // One line on a gain of SIMS over ω = 0 for a metric where lower is better:
 // `zero` the base alone, `best` the best ω's value, `gain` = zero - best
