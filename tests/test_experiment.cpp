@@ -6,11 +6,17 @@
 #include <limits>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
+#include "common/paths.hpp"
+#include "data/image_datasets.hpp"
+#include "data/toy2d.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/progress.hpp"
 #include "experiment/run_folder.hpp"
 #include "experiment/settings.hpp"
 #include "helpers.hpp"
+#include "loops/tune.hpp"
+#include "metrics/sweep_run.hpp"
 
 using namespace sims;
 using namespace sims::experiment;
@@ -271,4 +277,45 @@ TEST_CASE("file fingerprints follow content, not names", "[experiment]") {
   CHECK(a != b);
   CHECK(a["bytes"] == 9);
   CHECK_THROWS_AS(file_fingerprint(tmp.path + "/missing"), InputError);
+}
+
+TEST_CASE("a stored count is a whole number in range; anything else is refused, never converted", "[experiment][files]") {
+  using nlohmann::json;
+  CHECK(read_count(json::parse("0"), "n") == 0);
+  CHECK(read_count(json::parse("1099511627776"), "n") == (int64_t{1} << 40));
+  CHECK(read_count(json::parse("5"), "n", 5) == 5);
+  // A float (even a whole one), 1e300, a negative, a string, beyond the bound, beyond int64: refused.
+  for (const char* bad : {"2.5", "3.0", "1e300", "-1", "\"4\"", "null", "[1]", "1099511627777", "18446744073709551615"})
+    CHECK_THROWS_WITH(read_count(json::parse(bad), "n"), "n is not a count");
+  CHECK_THROWS_WITH(read_count(json::parse("6"), "n", 5), "n is not a count");
+  CHECK(count_or(json::object(), "n", 7) == 7);
+  CHECK(count_or(json::array(), "n", 7) == 7);
+  CHECK_THROWS_WITH(count_or(json{{"n", 1e300}}, "n", 7), "n is not a count");
+  CHECK(read_seed(json::parse("18446744073709551615"), "seed") == UINT64_MAX);
+  CHECK_THROWS_WITH(read_seed(json::parse("1.5"), "seed"), "seed is not a seed");
+
+  // The readers of stored files that take counts refuse the same way (each once converted a float with get<int>).
+  CHECK_THROWS_WITH(data::FacesSpec::from_json(json{{"size", 1e300}}), "faces spec: size is not a count");
+  CHECK(data::FacesSpec::from_json(json{{"size", 32}}).size == 32);
+  CHECK_THROWS_WITH(data::ImageDatasetSpec::from_json(json{{"kind", "npy"}, {"path", "x.npy"}, {"size", 2.5}}),
+                    "data set spec: size is not a count");
+  json row = {{"omega", 1.0}, {"interval", {0.0, nullptr}}, {"aux", "a"}, {"w2", 0.5}, {"precision", 0.9},
+              {"recall", 0.8}, {"nfe", 70}, {"seconds", 1.0}};
+  CHECK(metrics::sweep_row_from_json(row, {}).nfe == 70);
+  row["nfe"] = 1e300;
+  CHECK_THROWS_WITH(metrics::sweep_row_from_json(row, {}), "nfe is not a count");
+  // A model's provenance naming its built-in set with a damaged size or seed: nothing to draw, no error.
+  json prov = {{"data", {{"source", "builtin"}, {"spec", data::Toy2dSpec::named("gaussian").to_json()}, {"n", 50}}}};
+  CHECK(data::training_points(prov, 100).size(0) == 50);
+  prov["data"]["n"] = 1e300;
+  CHECK_FALSE(data::training_points(prov, 100).defined());
+  prov["data"]["n"] = 50, prov["data"]["seed"] = 0.5;
+  CHECK_FALSE(data::training_points(prov, 100).defined());
+  // A tuned-pair file beside an auxiliary.
+  sims::test::TempDir dir;
+  std::ifstream in(asset_path("models/grid25-aux.tune.json"));
+  json tuned = json::parse(in);
+  tuned["steps"] = 1e300;
+  experiment::write_json_file(dir.file("aux.tune.json"), tuned);
+  CHECK_THROWS_WITH(loops::read_tuned_pair(dir.file("aux.ckpt")), Catch::Contains("steps is not a count"));
 }

@@ -441,4 +441,26 @@ TEST_CASE("image scores pair their FD differences over the same resamples, and k
   j["fd_replicates"] = nlohmann::json::array({1.0, 2.0});
   j["fd_n"] = -3;
   CHECK_THROWS_AS(back.get_uncertainty(j), InputError);
+  for (const char* bad : {"1e300", "2.5", "\"24\""}) {  // never converted to an integer out of range
+    j["fd_n"] = nlohmann::json::parse(bad);
+    CHECK_THROWS_WITH(back.get_uncertainty(j), "fd_n is not a count");
+  }
+
+  // Structured damage to every field of the record (2,000 copies; under the sanitizers in CI): read, then compared
+  // with a good score, or refused with an InputError; nothing else.
+  nlohmann::json good;
+  sa.put_uncertainty(good);
+  const test::DamageCount n = test::damage_fields(good, 2000, 11, [&](const nlohmann::json& damaged) {
+    ImageScore s;
+    s.get_uncertainty(damaged);
+    s.fd = sa.fd;
+    CHECK(s.fd_n >= 0);
+    CHECK(s.fd_replicates.size() <= 100000);
+    const metrics::Estimate c = fd_change(s, sb);
+    CHECK((std::isnan(c.value) || c.value == Approx(sb.fd - sa.fd)));
+  });
+  INFO(n.read << " read, " << n.refused << " refused");
+  CHECK(n.read + n.refused == 2000);
+  CHECK(n.read > 200);
+  CHECK(n.refused > 200);
 }

@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "data/toy2d.hpp"
+#include "experiment/json_io.hpp"
 #include "helpers.hpp"
 #include "io/npy.hpp"
 #include "io/safetensors.hpp"
@@ -213,6 +214,18 @@ TEST_CASE("synthetic sets stream to disk in chunks and resume identically", "[tr
   SynthResult b = generate_synthetic_set(model, nullptr, c, dir.file("res.npy"));
   CHECK(b.resumed_from == 1200);
   CHECK(at::equal(io::read_npy(dir.file("res.npy")), full));
+  // A progress file whose count is damaged (a float far out of range): started over, the same set.
+  stop = false;
+  generate_synthetic_set(model, nullptr, c, dir.file("dmg.npy"), &stop, [&](int64_t done, int64_t, double) {
+    if (done >= 800) stop = true;
+  });
+  nlohmann::json st = experiment::read_json_file(dir.file("dmg.npy.partial.json"));
+  REQUIRE(st["done"] == 800);
+  st["done"] = 1e300;
+  experiment::write_json_file(dir.file("dmg.npy.partial.json"), st);
+  SynthResult d = generate_synthetic_set(model, nullptr, c, dir.file("dmg.npy"));
+  CHECK(d.resumed_from == 0);
+  CHECK(at::equal(io::read_npy(dir.file("dmg.npy")), full));
 }
 
 TEST_CASE("a synthetic set half made with other settings is refused, a finished one records what made it", "[training][resume]") {
@@ -350,6 +363,10 @@ TEST_CASE("checkpoints are weights-only files: damaged and crafted ones give an 
         Catch::Contains("too large"));
     CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp"},"train":{"batch":"x"}})")),
                       Catch::Contains("wrong type"));
+    // Counts that are not whole numbers from 0 up: refused, never converted (1e300 to an integer is undefined).
+    for (const std::string bad : {"1e300", "2.5", "-1", "\"7\"", "18446744073709551615"})
+      CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp"},"train":{},"images_seen":)" + bad + "}")),
+                        Catch::Contains("images_seen is not a count"));
     // A header length beyond the file, and a tensor whose offsets run past the data.
     std::string m = bytes;
     m[0] = m[1] = m[2] = '\xff';  // 16 MiB - 1

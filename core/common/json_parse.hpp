@@ -5,6 +5,7 @@
 // a file goes through parse_json_bounded.
 #pragma once
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +41,30 @@ nlohmann::json parse_json_bounded(Input&& text, const std::string& what) {
       if (c == '\n' || c == '\r') c = ' ';
     throw InputError(what + " is not valid JSON (" + msg + ")");
   }
+}
+
+// A stored count: a whole number from 0 to `max`; throws InputError "WHAT is not a count" for anything else (a
+// fraction, 1e300, a string, a negative), so no number out of range ever reaches a conversion to an integer
+// (nlohmann's get<int>() of a float out of range is undefined behaviour).
+inline int64_t read_count(const nlohmann::json& j, const std::string& what, int64_t max = int64_t{1} << 40) {
+  // Positive integers parse as unsigned, negative ones as signed, anything with a fraction or exponent as float.
+  if (j.is_number_unsigned() && j.get<uint64_t>() <= static_cast<uint64_t>(std::max<int64_t>(max, 0)))
+    return static_cast<int64_t>(j.get<uint64_t>());
+  if (j.is_number_integer() && !j.is_number_unsigned() && j.get<int64_t>() >= 0 && j.get<int64_t>() <= max)
+    return j.get<int64_t>();
+  throw InputError(what + " is not a count");
+}
+
+// j[key] read by read_count where present, `fallback` where absent (j not an object: absent).
+inline int64_t count_or(const nlohmann::json& j, const std::string& key, int64_t fallback,
+                        int64_t max = int64_t{1} << 40) {
+  return j.is_object() && j.contains(key) ? read_count(j.at(key), key, max) : fallback;
+}
+
+// A stored seed: a whole number (a negative one wraps, as it always has); InputError "WHAT is not a seed" else.
+inline uint64_t read_seed(const nlohmann::json& j, const std::string& what) {
+  if (!j.is_number_integer()) throw InputError(what + " is not a seed");
+  return j.get<uint64_t>();
 }
 
 }  // namespace sims

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::data {
 
@@ -27,7 +29,7 @@ nlohmann::json FacesSpec::to_json() const { return {{"size", size}, {"group_rati
 FacesSpec FacesSpec::from_json(const nlohmann::json& j) {
   FacesSpec s;
   try {
-    if (j.contains("size")) s.size = j.at("size").get<int>();
+    if (j.contains("size")) s.size = static_cast<int>(read_count(j.at("size"), "faces spec: size", std::numeric_limits<int>::max()));
     if (j.contains("group_ratio")) s.group_ratio = j.at("group_ratio").get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw InputError(std::string("faces spec: ") + e.what());

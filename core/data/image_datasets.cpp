@@ -39,6 +39,7 @@
 #endif
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "io/npy.hpp"
 
 namespace fs = std::filesystem;
@@ -694,8 +695,9 @@ ImageDatasetSpec ImageDatasetSpec::from_json(const nlohmann::json& j) {
       s.path = j.value("path", std::string());
       s.labels = j.value(s.kind == "npy" ? "attrs" : "labels", std::string());
       s.split = j.value("split", std::string("train"));
-      s.size = j.value("size", 0);
-      s.channels = j.value("channels", 0);
+      constexpr int kMax = std::numeric_limits<int>::max();
+      s.size = j.contains("size") ? static_cast<int>(read_count(j.at("size"), "data set spec: size", kMax)) : 0;
+      s.channels = j.contains("channels") ? static_cast<int>(read_count(j.at("channels"), "data set spec: channels", kMax)) : 0;
     }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(std::string("data set spec: ") + e.what());

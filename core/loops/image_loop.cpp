@@ -13,6 +13,7 @@
 #include <torch/utils.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "common/paths.hpp"
 #include "experiment/common_schemas.hpp"
 #include "experiment/json_io.hpp"
@@ -178,9 +179,7 @@ void ImageScore::get_uncertainty(const json& j) {
   fd_replicates.clear();
   fd_n = 0;
   if (!j.contains("fd_replicates")) return;  // an older folder's score: its differences in quadrature
-  const json n = j.contains("fd_n") ? j.at("fd_n") : json(0);
-  if (!n.is_number_integer() || n.get<int64_t>() < 0) throw InputError("fd_n is not a count");
-  fd_n = n.get<int64_t>();
+  fd_n = count_or(j, "fd_n", 0);
   fd_replicates = experiment::read_numbers(j.at("fd_replicates"), "fd_replicates");
 }
 

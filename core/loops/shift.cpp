@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "experiment/common_schemas.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
@@ -43,12 +45,11 @@ double num_of(const json& j, const char* key) {
 }
 // A stored count: absent -> 0 (an older row); anything but a whole number >= 0 is damage.
 int64_t count_of(const json& j, const char* key) {
-  if (!j.contains(key)) return 0;
-  const json& v = j.at(key);
-  // At most 2^40: sums of counts never overflow.
-  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (int64_t{1} << 40))
-    throw InputError(std::string("a stored shift row is damaged: ") + key + " is not a count");
-  return v.get<int64_t>();
+  try {
+    return count_or(j, key, 0);  // at most 2^40: sums of counts never overflow
+  } catch (const InputError& e) {
+    throw InputError(std::string("a stored shift row is damaged: ") + e.what());
+  }
 }
 
 // The seed of sampling round r (this recipe's own derivation since its first
@@ -564,8 +565,9 @@ void ShiftRun::sample_pool() {
     int64_t n_r = 0;
     uint64_t seed_r = 0;
     if (labelled < sstate["rounds"].size()) {  // planned earlier, not finished
-      n_r = sstate["rounds"][labelled]["n"].get<int64_t>();
-      seed_r = sstate["rounds"][labelled]["seed"].get<uint64_t>();
+      const json& round = sstate["rounds"][labelled];
+      n_r = read_count(round.at("n"), "'" + state_path + "': a round's size");
+      seed_r = read_seed(round.at("seed"), "'" + state_path + "': a round's seed");
     } else {
       if (labelled == 0) {
         n_r = n_first;
@@ -628,8 +630,8 @@ at::Tensor ShiftRun::aux_set() {
   at::Tensor set;
   if (rf_->done("synth", synth_key_)) {
     const json aj = experiment::read_json_file(path("aux_set.json"));
-    res_.aux1 = aj.at("n1").get<int64_t>();
-    res_.aux0 = aj.at("n0").get<int64_t>();
+    res_.aux1 = read_count(aj.at("n1"), "'" + path("aux_set.json") + "': n1");
+    res_.aux0 = read_count(aj.at("n0"), "'" + path("aux_set.json") + "': n0");
   } else {
     progress("select", 0, cfg_.n_aux, "building the auxiliary set");
     std::vector<at::Tensor> parts;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
 #include "loops/shift.hpp"
@@ -15,7 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-int64_t int_or(const json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<int64_t>() : 0; }
+int64_t int_or(const json& j, const char* k) { return count_or(j, k, 0); }
 
 void sort_rows(std::vector<ShiftRow>& rows) {
   std::stable_sort(rows.begin(), rows.end(), [](const ShiftRow& a, const ShiftRow& b) { return a.omega < b.omega; });

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
+#include <limits>
 #include <set>
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "dist/group.hpp"
 #include "experiment/common_schemas.hpp"
 #include "experiment/json_io.hpp"
@@ -346,12 +348,12 @@ std::optional<TunedPair> read_tuned_pair(const std::string& aux_path) {
   try {
     TunedPair t;
     t.omega = j.at("omega").get<double>();
-    t.budget = j.value("budget", int64_t{0});
+    t.budget = count_or(j, "budget", 0);
     t.metric = j.at("metric").get<std::string>();
     t.significant = j.value("significant", false);
     t.verdict = j.value("verdict", std::string());
-    t.steps = j.value("steps", 0);
-    t.n = j.value("n", int64_t{0});
+    t.steps = static_cast<int>(count_or(j, "steps", 0, std::numeric_limits<int>::max()));
+    t.n = count_or(j, "n", 0);
     t.real = j.value("real", std::string());
     t.zero = metrics::Estimate::get(j, t.metric + "_omega0");
     t.value = metrics::Estimate::get(j, t.metric);

@@ -152,13 +152,15 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     }
     try {
       name_ = spec.name.empty() ? meta.value("name", std::filesystem::path(spec.path).stem().string()) : spec.name;
-      size_ = spec.size >= 0 ? spec.size : meta.value("input_size", int64_t{299});
+      size_ = spec.size >= 0 ? spec.size : count_or(meta, "input_size", 299, 1 << 16);
       lo_ = -1, hi_ = 1;
       if (meta.contains("input_range")) lo_ = meta["input_range"].at(0).get<double>(), hi_ = meta["input_range"].at(1).get<double>();
       if (!std::isnan(spec.lo)) lo_ = spec.lo, hi_ = spec.hi;
       multi_ = !spec.softmax && meta.value("labels", std::string("multi")) != "classes";
       if (meta.contains("attr_names")) attrs_ = meta["attr_names"].get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
+      throw ModelError("'" + spec.path + "': bad sims.json metadata: " + e.what());
+    } catch (const InputError& e) {
       throw ModelError("'" + spec.path + "': bad sims.json metadata: " + e.what());
     }
     // Validate with a dummy batch of 2.

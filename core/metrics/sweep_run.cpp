@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "dist/group.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
@@ -260,7 +262,7 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
     r.precision_lo = bound("precision_lo"), r.precision_hi = bound("precision_hi");
     r.recall_lo = bound("recall_lo"), r.recall_hi = bound("recall_hi");
     r.gain = bound("gain_vs_omega0"), r.gain_lo = bound("gain_vs_omega0_lo"), r.gain_hi = bound("gain_vs_omega0_hi");
-    r.nfe = j.at("nfe").get<int>();
+    r.nfe = static_cast<int>(read_count(j.at("nfe"), "nfe", std::numeric_limits<int>::max()));
     r.seconds = j.at("seconds").get<double>();
     r.nfe_effective = bound("nfe_effective");
     for (const auto& n : attr_names)

@@ -5,6 +5,7 @@
 #include <torch/serialize.h>
 #include <torch/serialize/archive.h>
 
+#include <limits>
 #include <set>
 
 #include "common/error.hpp"
@@ -166,9 +167,8 @@ TrainState state_from_meta(const std::string& text, const std::string& path) {
         !meta["train"].is_object())
       throw InputError("its metadata lacks the network or training settings");
     TrainState st = TrainState::create(NetConfig::from_json(meta["net"]), TrainConfig::from_json(meta["train"]));
-    st.images_seen = meta.value("images_seen", int64_t{0});
-    st.nonfinite_grad_steps = meta.value("nonfinite_grad_steps", int64_t{0});
-    if (st.images_seen < 0 || st.nonfinite_grad_steps < 0) throw InputError("its image counts are negative");
+    st.images_seen = count_or(meta, "images_seen", 0, std::numeric_limits<int64_t>::max());
+    st.nonfinite_grad_steps = count_or(meta, "nonfinite_grad_steps", 0, std::numeric_limits<int64_t>::max());
     st.data = meta.value("data", nlohmann::json::object());
     st.provenance = meta.value("provenance", nlohmann::json::object());
     for (const auto& p : meta.value("loss_curve", nlohmann::json::array())) {

@@ -71,9 +71,14 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
   // Resume when an interrupted run with the same settings left its partial file.
   std::error_code ec;
   if (writer && fs::exists(partial, ec) && fs::exists(state_path, ec)) {
+    struct DamagedState {};
     try {
       const nlohmann::json st = experiment::read_json_or_null(state_path);  // damaged: null, start over below
-      const int64_t done = st.at("done").get<int64_t>();
+      // A count that is not a whole number up to 2^40 is damage too (never converted out of range).
+      const nlohmann::json& stored = st.at("done");
+      if (!stored.is_number_unsigned() || stored.get<uint64_t>() > (uint64_t{1} << 40))
+        throw DamagedState{};
+      const int64_t done = stored.get<int64_t>();
       const auto need = static_cast<uintmax_t>(header.size() + done * row_floats * 4);
       if (st.at("config") != fp) {
         const auto changes = experiment::diff_settings(st.at("config"), fp);
@@ -87,6 +92,7 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
       }
     } catch (const nlohmann::json::exception&) {
       // A damaged progress file of our own: start over.
+    } catch (const DamagedState&) {
     } catch (const fs::filesystem_error&) {
     }
   }
