@@ -291,8 +291,21 @@ TEST_CASE("a stored count is a whole number in range; anything else is refused, 
   CHECK(count_or(json::object(), "n", 7) == 7);
   CHECK(count_or(json::array(), "n", 7) == 7);
   CHECK_THROWS_WITH(count_or(json{{"n", 1e300}}, "n", 7), "n is not a count");
-  CHECK(read_seed(json::parse("18446744073709551615"), "seed") == UINT64_MAX);
-  CHECK_THROWS_WITH(read_seed(json::parse("1.5"), "seed"), "seed is not a seed");
+  // read_as / value_or: an integer type takes a whole number that fits it; other types as nlohmann reads them.
+  CHECK(read_as<uint64_t>(json::parse("18446744073709551615"), "seed") == UINT64_MAX);
+  CHECK_THROWS_WITH(read_as<uint64_t>(json::parse("1.5"), "seed"),
+                    "seed is not a whole number from 0 to 18446744073709551615");
+  CHECK_THROWS_WITH(read_as<uint64_t>(json::parse("-1"), "seed"), Catch::StartsWith("seed is not a whole number"));
+  CHECK(read_as<int>(json::parse("-5"), "w") == -5);
+  CHECK_THROWS_WITH(read_as<int>(json::parse("2147483648"), "w"), "w is not a whole number from -2147483648 to 2147483647");
+  CHECK_THROWS_WITH(read_as<int>(json::parse("1e300"), "w"), Catch::StartsWith("w is not a whole number"));
+  CHECK_THROWS_WITH(read_as<int64_t>(json::parse("\"3\""), "w"), Catch::StartsWith("w is not a whole number"));
+  CHECK(read_as<std::vector<int64_t>>(json::parse("[1, -2]"), "v") == std::vector<int64_t>{1, -2});
+  CHECK_THROWS_WITH(read_as<std::vector<int64_t>>(json::parse("[1, 2.5]"), "v"), Catch::StartsWith("v is not a whole"));
+  CHECK_THROWS_WITH(read_as<std::vector<int64_t>>(json::parse("3"), "v"), "v is not a list");
+  CHECK(value_or(json{{"lr", 0.5}}, "lr", 1.0) == 0.5);
+  CHECK(value_or(json::object(), "width", 7) == 7);
+  CHECK_THROWS_AS(value_or(json{{"lr", "x"}}, "lr", 1.0), nlohmann::json::exception);  // as j.value() did
 
   // The readers of stored files that take counts refuse the same way (each once converted a float with get<int>).
   CHECK_THROWS_WITH(data::FacesSpec::from_json(json{{"size", 1e300}}), "faces spec: size is not a count");
@@ -303,7 +316,7 @@ TEST_CASE("a stored count is a whole number in range; anything else is refused, 
               {"recall", 0.8}, {"nfe", 70}, {"seconds", 1.0}};
   CHECK(metrics::sweep_row_from_json(row, {}).nfe == 70);
   row["nfe"] = 1e300;
-  CHECK_THROWS_WITH(metrics::sweep_row_from_json(row, {}), "nfe is not a count");
+  CHECK_THROWS_WITH(metrics::sweep_row_from_json(row, {}), "a stored sweep row is damaged: nfe is not a count");
   // A model's provenance naming its built-in set with a damaged size or seed: nothing to draw, no error.
   json prov = {{"data", {{"source", "builtin"}, {"spec", data::Toy2dSpec::named("gaussian").to_json()}, {"n", 50}}}};
   CHECK(data::training_points(prov, 100).size(0) == 50);

@@ -233,7 +233,13 @@ TEST_CASE("shift: a run folder's stages are reused or continued after a cancel, 
     CHECK(b.rows[k].fd == a.rows[k].fd);
     CHECK(b.rows[k].groups == a.rows[k].groups);  // from the stage record
     CHECK_FALSE(a.rows[k].groups.empty());
+    // Both FDs over all samples keep their resamples, read back the same; so their changes pair.
+    CHECK(a.rows[k].fd_target_replicates.size() == 100);
+    CHECK(b.rows[k].fd_target_replicates == a.rows[k].fd_target_replicates);
+    CHECK(b.rows[k].fd_replicates == a.rows[k].fd_replicates);
   }
+  for (const std::string key : {"fd", "fd_target"})
+    CHECK(loops::shift_fd_change(b.rows[0], b.rows[1], key).method == "paired bootstrap");
   CHECK(loops::shift_verdict(b) == loops::shift_verdict(a));
   // The finished folder read back (the studio's Load results) pairs the same way.
   const loops::ShiftFolder folder = loops::read_shift_folder(dir);
@@ -488,6 +494,31 @@ TEST_CASE("shift: FD's change between two omegas is paired over the same resampl
   r.rows = {zero, bare};
   v = loops::shift_verdict(r);
   CHECK(v.find("(-5.0 ± 5.7, in quadrature): no change beyond the noise (lower is better)") != std::string::npos);
+  CHECK(v.find("target mix") == std::string::npos);  // no FD against the target mix in these rows
+
+  // FD against the real set at the target mix pairs the same way, with its own replicates; the verdict adds it.
+  zero.fd_target = 80, one.fd_target = 60;
+  zero.ci["fd_target"] = {70, 90}, one.ci["fd_target"] = {52, 68};
+  for (int k = 0; k < 100; ++k) {
+    const double common = 8.0 * std::cos(0.3 * k);
+    zero.fd_target_replicates.push_back(80 + common);
+    one.fd_target_replicates.push_back(60 + 0.5 * common + (k % 2 ? 1.0 : -1.0));
+  }
+  const metrics::Estimate t = loops::shift_fd_change(zero, one, "fd_target");
+  CHECK(t.method == "paired bootstrap");
+  CHECK(t.value == Approx(-20));
+  CHECK(t.half_width() < std::hypot(10.0, 8.0));
+  loops::ShiftRow no_reps = one;  // an older row: quadrature
+  no_reps.fd_target_replicates.clear();
+  CHECK(loops::shift_fd_change(zero, no_reps, "fd_target").method == "difference");
+  CHECK(loops::shift_fd_change(zero, no_reps, "fd_target").half_width() == Approx(std::hypot(10.0, 8.0)));
+  CHECK_THROWS_AS(loops::shift_fd_change(zero, one, "fd1"), InputError);  // per group: other samples per omega
+  r.rows = {zero, one};
+  v = loops::shift_verdict(r);
+  INFO(v);
+  CHECK(v.find("(-5.0 ± 1.0, paired): better (lower is better); FD against the target mix at omega = 1: "
+               "80.0 ± 10.0 -> 60.0 ± 8.0 (-20.0 ± ") != std::string::npos);
+  CHECK(v.find(", paired): better (lower is better)", v.find("target mix")) != std::string::npos);
 
   // The stage record keeps the replicates (null for a resample whose FD was not finite); damage is refused.
   one.fd_replicates[3] = std::numeric_limits<double>::quiet_NaN();
@@ -497,6 +528,11 @@ TEST_CASE("shift: FD's change between two omegas is paired over the same resampl
   REQUIRE(back.fd_replicates.size() == 100);
   CHECK(std::isnan(back.fd_replicates[3]));
   CHECK(back.fd_replicates[4] == one.fd_replicates[4]);
+  REQUIRE(back.fd_target_replicates == one.fd_target_replicates);
+  nlohmann::json bad_target = j;
+  bad_target["fd_target_replicates"] = "many";
+  CHECK_THROWS_WITH(loops::ShiftRow::from_json(bad_target),
+                    Catch::Contains("a stored shift row is damaged: fd_target_replicates is not a list of numbers"));
   j["fd_replicates"][5] = "x";
   CHECK_THROWS_WITH(loops::ShiftRow::from_json(j),
                     Catch::Contains("a stored shift row is damaged: fd_replicates: expected a number, got \"x\""));
@@ -506,7 +542,48 @@ TEST_CASE("shift: FD's change between two omegas is paired over the same resampl
   nlohmann::json huge = j;
   huge["n1"] = std::numeric_limits<int64_t>::max();
   CHECK_THROWS_WITH(loops::ShiftRow::from_json(huge), Catch::Contains("n1 is not a count"));
+  huge["n1"] = 1e300;  // a float: refused, never converted to an integer (undefined out of range)
+  CHECK_THROWS_WITH(loops::ShiftRow::from_json(huge), Catch::Contains("n1 is not a count"));
+  huge["n1"] = 40.0;
+  CHECK_THROWS_WITH(loops::ShiftRow::from_json(huge), Catch::Contains("n1 is not a count"));
   CHECK_THROWS_WITH(loops::ShiftRow::from_json(nlohmann::json::array()), Catch::Contains("not a JSON object"));
-  j.erase("fd_replicates");  // an older folder's row
+  j.erase("fd_replicates"), j.erase("fd_target_replicates");  // an older folder's row
   CHECK(loops::ShiftRow::from_json(j).fd_replicates.empty());
+  CHECK(loops::ShiftRow::from_json(j).fd_target_replicates.empty());
+}
+
+TEST_CASE("shift: stored rows with damaged fields are read or refused with an InputError, never anything worse",
+          "[shift][fuzz]") {
+  // A complete row as a run folder keeps it: counts, groups, intervals, both FDs' resamples.
+  loops::ShiftRow good;
+  good.omega = 1, good.share = 0.4, good.n1 = 4, good.n0 = 6, good.groups = "1010100100";
+  good.fd = 50, good.fd_target = 80, good.fd1 = 60, good.fd0 = 55, good.precision = 0.9, good.recall = 0.7;
+  good.kid = 0.1, good.kid_std = 0.01, good.nfe = 35, good.seconds = 2;
+  for (const auto& k : loops::ShiftRow::interval_keys()) good.ci[k] = {0.5, 90};
+  for (int k = 0; k < 100; ++k) good.fd_replicates.push_back(50 + k % 7), good.fd_target_replicates.push_back(80 - k % 5);
+  const nlohmann::json record = good.to_json(true);
+  REQUIRE(loops::ShiftRow::from_json(record).groups == good.groups);
+  loops::ShiftRow zero = good;
+  zero.omega = 0;
+  // Each copy read back is compared with a good row and judged by the verdict, as a resumed run and the studio do.
+  const test::DamageCount n = test::damage_fields(record, 3000, 5, [&](const nlohmann::json& damaged) {
+    const loops::ShiftRow r = loops::ShiftRow::from_json(damaged);
+    CHECK(r.n1 >= 0);
+    CHECK(r.n0 >= 0);
+    CHECK(r.n1 + r.n0 <= (int64_t{1} << 41));
+    CHECK((r.groups.empty() || static_cast<int64_t>(r.groups.size()) == r.n1 + r.n0));
+    CHECK(r.fd_replicates.size() <= 100000);
+    CHECK(r.fd_target_replicates.size() <= 100000);
+    for (const std::string key : {"fd", "fd_target"}) (void)loops::shift_fd_change(zero, r, key);
+    (void)loops::shift_change(zero, r);
+    loops::ShiftResult res;
+    res.attribute = "group", res.target = 0.7, res.rows = {zero, r};
+    CHECK_FALSE(loops::shift_verdict(res).empty());
+    (void)r.to_json(true).dump();
+    (void)res.to_csv();
+  });
+  INFO(n.read << " read, " << n.refused << " refused");
+  CHECK(n.read + n.refused == 3000);
+  CHECK(n.read > 300);
+  CHECK(n.refused > 300);
 }

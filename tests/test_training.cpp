@@ -362,11 +362,22 @@ TEST_CASE("checkpoints are weights-only files: damaged and crafted ones give an 
         load_checkpoint(craft(R"({"net":{"type":"unet","model_channels":1024,"channel_mult":[16,16],"num_blocks":16},"train":{}})")),
         Catch::Contains("too large"));
     CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp"},"train":{"batch":"x"}})")),
+                      Catch::Contains("batch is not a whole number"));
+    CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp"},"train":{"lr":"x"}})")),
                       Catch::Contains("wrong type"));
     // Counts that are not whole numbers from 0 up: refused, never converted (1e300 to an integer is undefined).
     for (const std::string bad : {"1e300", "2.5", "-1", "\"7\"", "18446744073709551615"})
       CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp"},"train":{},"images_seen":)" + bad + "}")),
                         Catch::Contains("images_seen is not a count"));
+    // The same in the network's and the training's settings.
+    CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp","width":1e300},"train":{}})")),
+                      Catch::Contains("network configuration: width is not a whole number"));
+    CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"unet","channel_mult":[1,2.5]},"train":{}})")),
+                      Catch::Contains("channel_mult is not a whole number"));
+    CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp"},"train":{"batch":1e300}})")),
+                      Catch::Contains("batch is not a whole number"));
+    CHECK_THROWS_WITH(load_checkpoint(craft(R"({"net":{"type":"mlp"},"train":{"seed":-3}})")),
+                      Catch::Contains("seed is not a whole number"));
     // A header length beyond the file, and a tensor whose offsets run past the data.
     std::string m = bytes;
     m[0] = m[1] = m[2] = '\xff';  // 16 MiB - 1

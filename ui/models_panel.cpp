@@ -14,9 +14,20 @@
 #include "data/toy2d.hpp"
 #include "message_area.hpp"
 #include "common/device.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::ui {
 namespace {
+
+// A whole number of a model's provenance for display; 0 when missing or damaged (a TorchScript model's sims.json is
+// shown as its author wrote it).
+int64_t whole(const nlohmann::json& o, const char* key) {
+  try {
+    return value_or<int64_t>(o, key, 0);
+  } catch (const InputError&) {
+    return 0;
+  }
+}
 
 QString human_count(int64_t n) {
   if (n >= 1000000) return QString::number(n / 1e6, 'f', n % 1000000 ? 1 : 0) + "M";
@@ -48,8 +59,8 @@ QString describe_model(const Denoiser& d) {
   const auto& p = m.provenance;
   if (p.contains("net") && p["net"].is_object()) {
     text += " · " + QString::fromStdString(p["net"].value("type", ""));
-    if (p["net"].value("width", 0) > 0)
-      text += QString(" %1×%2").arg(p["net"].value("width", 0)).arg(p["net"].value("depth", 0));
+    if (whole(p["net"], "width") > 0)
+      text += QString(" %1×%2").arg(whole(p["net"], "width")).arg(whole(p["net"], "depth"));
   }
   if (m.parameters > 0) text += " · " + human_count(m.parameters) + " params";
   text += m.sample_shape.size() == 1 ? QString(" · %1-D points").arg(m.sample_shape[0]) : " · " + shape.join("×");
@@ -63,7 +74,7 @@ QString describe_model(const Denoiser& d) {
   }
   if (p.contains("images_seen")) {
     if (!history.isEmpty()) history += " · ";
-    history += human_count(p["images_seen"].get<int64_t>()) + " images seen";
+    history += human_count(whole(p, "images_seen")) + " images seen";
   }
   if (!history.isEmpty()) text += "<br>" + toned(history.toHtmlEscaped(), Tone::Muted);
   return text;

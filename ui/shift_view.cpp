@@ -714,11 +714,15 @@ void ShiftView::show_results(const ShiftShown& s) {
       const metrics::Estimate c = loops::shift_change(*zero, *best);
       if (c.has_interval())
         closest += QString(", %1 from ω = 0 (95 %, paired)").arg(minus(QString::fromStdString(loops::share_change_text(c))));
-      // And what the move does to quality: FD's change between the same two rows (lower is better).
-      const metrics::Estimate d = loops::shift_fd_change(*zero, *best);
-      if (std::isfinite(d.value))
-        closest += QString("; %1 change there: %2 (%3lower is better)")
-                       .arg(fd_label, minus(QString::fromStdString(loops::fd_change_text(d))), d.has_interval() ? "95 %; " : "");
+      // And what the move does to quality: FD's change between the same two rows, against the real images as
+      // given and against the real set at the target mix (lower is better).
+      for (const auto& [key, label] : {std::pair<std::string, QString>{"fd", fd_label},
+                                       {"fd_target", fd_label + " vs target mix"}}) {
+        const metrics::Estimate d = loops::shift_fd_change(*zero, *best, key);
+        if (std::isfinite(d.value))
+          closest += QString("; %1 change there: %2 (%3lower is better)")
+                         .arg(label, minus(QString::fromStdString(loops::fd_change_text(d))), d.has_interval() ? "95 %; " : "");
+      }
     }
     parts << closest;
   }

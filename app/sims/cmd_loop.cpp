@@ -405,7 +405,9 @@ int run_mixture(const LoopArgs& a) {
                              loops::mixture_loop_schema().free_keys(),
                              loops::mixture_loop_schema().to_json(loops::MixtureLoopConfig()));
     const bool done = rf.done("loop", nlohmann::json::object());
-    const int64_t had = done ? experiment::read_json_file(a.out + "/metrics.json").value("generations", int64_t(0)) : 0;
+    const std::string file = a.out + "/metrics.json";
+    const nlohmann::json stored = done ? experiment::read_json_file(file) : nlohmann::json::object();
+    const int64_t had = stored.contains("generations") ? read_count(stored.at("generations"), "'" + file + "': generations") : 0;
     if (done && had == cfg.generations) {
       j = experiment::read_json_file(a.out + "/metrics.json");
     } else {

@@ -6,7 +6,10 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -61,10 +64,40 @@ inline int64_t count_or(const nlohmann::json& j, const std::string& key, int64_t
   return j.is_object() && j.contains(key) ? read_count(j.at(key), key, max) : fallback;
 }
 
-// A stored seed: a whole number (a negative one wraps, as it always has); InputError "WHAT is not a seed" else.
-inline uint64_t read_seed(const nlohmann::json& j, const std::string& what) {
-  if (!j.is_number_integer()) throw InputError(what + " is not a seed");
-  return j.get<uint64_t>();
+namespace detail {
+template <class T>
+struct IsVector : std::false_type {};
+template <class E>
+struct IsVector<std::vector<E>> : std::true_type {};
+}  // namespace detail
+
+// A stored value read as T: an integer type takes only a whole number that fits it (InputError "WHAT is not a
+// whole number from MIN to MAX" else: a float such as 1e300 converted to an integer is undefined behaviour), a list
+// of them a list; any other type as nlohmann reads it (a json::exception where the kind is wrong).
+template <class T>
+T read_as(const nlohmann::json& v, const std::string& what) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    using L = std::numeric_limits<T>;
+    if (v.is_number_unsigned()) {
+      if (v.get<uint64_t>() <= static_cast<uint64_t>(L::max())) return static_cast<T>(v.get<uint64_t>());
+    } else if (v.is_number_integer()) {  // negative
+      if (std::is_signed_v<T> && v.get<int64_t>() >= static_cast<int64_t>(L::min())) return static_cast<T>(v.get<int64_t>());
+    }
+    throw InputError(what + " is not a whole number from " + std::to_string(L::min()) + " to " + std::to_string(L::max()));
+  } else if constexpr (detail::IsVector<T>::value) {
+    if (!v.is_array()) throw InputError(what + " is not a list");
+    T out;
+    for (const auto& e : v) out.push_back(read_as<typename T::value_type>(e, what));
+    return out;
+  } else {
+    return v.get<T>();
+  }
+}
+
+// j.value(key, fallback) read by read_as: `fallback` where j has no such key.
+template <class T>
+T value_or(const nlohmann::json& j, const std::string& key, const T& fallback) {
+  return j.is_object() && j.contains(key) ? read_as<T>(j.at(key), key) : fallback;
 }
 
 }  // namespace sims

@@ -30,9 +30,9 @@ at::Tensor training_points(const nlohmann::json& p, int64_t max_n, std::string* 
   if (data.value("source", "") != "builtin" || !data.contains("spec") || !data["spec"].is_object()) return {};
   try {
     const Toy2dSpec spec = Toy2dSpec::from_json(data["spec"]);
-    const int64_t n = std::clamp<int64_t>(count_or(data, "n", 2000), 1, std::max<int64_t>(max_n, 1));
+    const int64_t n = std::clamp<int64_t>(value_or<int64_t>(data, "n", 2000), 1, std::max<int64_t>(max_n, 1));
     if (name) *name = spec.name;
-    const uint64_t seed = data.contains("seed") ? read_seed(data.at("seed"), "seed") : 0;
+    const uint64_t seed = value_or<uint64_t>(data, "seed", 0);
     if (held_out > 0) return sample_toy2d(spec, held_out, seed + 1000003u);
     return sample_toy2d(spec, n, seed);
   } catch (const nlohmann::json::exception&) {

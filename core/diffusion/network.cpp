@@ -8,6 +8,7 @@
 #include <torch/nn/modules/activation.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "diffusion/unet.hpp"
 #include "kernels/dense_silu.hpp"
 #include "kernels/silu.hpp"
@@ -65,20 +66,22 @@ void check_size(const NetConfig& c) {
 NetConfig NetConfig::from_json(const nlohmann::json& j) {
   NetConfig c;
   try {
-    c.type = j.value("type", c.type);
-    c.dim = j.value("dim", c.dim);
-    c.width = j.value("width", c.width);
-    c.depth = j.value("depth", c.depth);
-    c.emb_freqs = j.value("emb_freqs", c.emb_freqs);
-    c.sigma_data = j.value("sigma_data", c.sigma_data);
-    c.channels = j.value("channels", c.channels);
-    c.resolution = j.value("resolution", c.resolution);
-    c.model_channels = j.value("model_channels", c.model_channels);
-    c.channel_mult = j.value("channel_mult", c.channel_mult);
-    c.num_blocks = j.value("num_blocks", c.num_blocks);
-    c.attn_resolutions = j.value("attn_resolutions", c.attn_resolutions);
-    c.dropout = j.value("dropout", c.dropout);
+    c.type = value_or(j, "type", c.type);
+    c.dim = value_or(j, "dim", c.dim);
+    c.width = value_or(j, "width", c.width);
+    c.depth = value_or(j, "depth", c.depth);
+    c.emb_freqs = value_or(j, "emb_freqs", c.emb_freqs);
+    c.sigma_data = value_or(j, "sigma_data", c.sigma_data);
+    c.channels = value_or(j, "channels", c.channels);
+    c.resolution = value_or(j, "resolution", c.resolution);
+    c.model_channels = value_or(j, "model_channels", c.model_channels);
+    c.channel_mult = value_or(j, "channel_mult", c.channel_mult);
+    c.num_blocks = value_or(j, "num_blocks", c.num_blocks);
+    c.attn_resolutions = value_or(j, "attn_resolutions", c.attn_resolutions);
+    c.dropout = value_or(j, "dropout", c.dropout);
   } catch (const nlohmann::json::exception& e) {
+    throw InputError(std::string("network configuration: ") + e.what());
+  } catch (const InputError& e) {
     throw InputError(std::string("network configuration: ") + e.what());
   }
   if (c.type != "mlp" && c.type != "unet") throw InputError("network type '" + c.type + "' is not known (mlp, unet)");

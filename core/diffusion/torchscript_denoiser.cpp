@@ -86,7 +86,7 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
 
   std::vector<int64_t> shape = opts.sample_shape;
   if (meta.contains("shape")) {
-    const auto declared = meta["shape"].get<std::vector<int64_t>>();
+    const auto declared = read_as<std::vector<int64_t>>(meta["shape"], "its sims.json shape");
     if (!shape.empty() && shape != declared)
       throw ModelError("'" + path + "' declares samples of shape " + shape_to_string(declared) + ", not " +
                        shape_to_string(shape) + " (as the noise or --shape ask)");

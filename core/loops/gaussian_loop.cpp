@@ -1,5 +1,6 @@
 #include "loops/gaussian_loop.hpp"
 
+#include "common/json_parse.hpp"
 #include "metrics/uncertainty.hpp"
 
 #include <algorithm>
@@ -275,7 +276,7 @@ void add_verdict(nlohmann::json& j) {
   paired.value = at("w2_change", n - 1), paired.lo = at("w2_change_lo", n - 1), paired.hi = at("w2_change_hi", n - 1);
   paired.method = "paired t";
   const bool have_paired = std::isfinite(paired.value) && paired.has_interval();
-  const int64_t runs = j.value("runs", int64_t(0));
+  const int64_t runs = j.contains("runs") ? read_count(j.at("runs"), "metrics.json: runs") : 0;
   j["verdict"] = have_paired ? drift_verdict("E[W2]", n, est(0), est(n - 1), paired,
                                              "95 % paired t interval over " + std::to_string(runs) + " runs")
                              : drift_verdict("E[W2]", n, est(0), est(n - 1), metrics::difference(est(n - 1), est(0)),
@@ -320,7 +321,9 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
                            gaussian_loop_schema().to_json(GaussianLoopConfig()));
   if (rf.done("loop", nlohmann::json::object())) {
     const nlohmann::json stored = experiment::read_json_file(dir + "/metrics.json");
-    if (stored.value("generations", int64_t(0)) >= cfg.generations) {
+    const std::string file = dir + "/metrics.json";
+    if ((stored.contains("generations") ? read_count(stored.at("generations"), "'" + file + "': generations") : 0) >=
+        cfg.generations) {
       nlohmann::json j = stored;
       j["generations"] = cfg.generations;
       for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "w2_lo", "w2_hi", "trace_lo", "trace_hi",

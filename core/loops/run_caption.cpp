@@ -17,6 +17,11 @@ std::string num(const json& o, const char* k) {
   return t.str();
 }
 
+// A number of `o`, `fallback` when missing or not a number (captions never fail on a damaged file).
+double number(const json& o, const char* k, double fallback) {
+  return o.is_object() && o.contains(k) && o[k].is_number() ? o[k].get<double>() : fallback;
+}
+
 std::string str(const json& o, const char* k, const std::string& fallback) {
   return o.is_object() && o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : fallback;
 }
@@ -38,7 +43,7 @@ std::string run_label(const json& j) {
       o << "standard";
   } else {
     o << (fam == "mixture" ? "mixture " : "gaussian ") << str(j, "kind", "") << " \u03bb=" << num(j, "bias");
-    if (j.is_object() && j.value("memory", 1) > 1) o << " K=" << num(j, "memory");
+    if (number(j, "memory", 1) > 1) o << " K=" << num(j, "memory");
   }
   o << " |Ds|=" << num(j, "n_synth");
   if (str(j, "pool", "replace") == "accumulate") o << " accumulated";
@@ -54,7 +59,7 @@ std::string run_settings(const json& j, const std::string& label) {
   o << (label.empty() ? run_label(j) : label) << ": ";
   if (fam == "gaussian") {
     o << "Gaussian fits, D\u00a0=\u00a0" << num(j, "dim") << ", \u03bb\u00a0=\u00a0" << num(j, "bias");
-    if (j.is_object() && j.value("memory", 1) > 1) o << ", synthetic from the last " << num(j, "memory") << " models";
+    if (number(j, "memory", 1) > 1) o << ", synthetic from the last " << num(j, "memory") << " models";
   } else if (fam == "mixture") {
     o << "Gaussian-mixture fits (EM) to " << num(j, "grid") << "\u00d7" << num(j, "grid") << " modes of std "
       << num(j, "mode_std") << ", \u03bb\u00a0=\u00a0" << num(j, "bias");
@@ -69,7 +74,7 @@ std::string run_settings(const json& j, const std::string& label) {
   o << ", |D_r|\u00a0=\u00a0" << num(j, "n_real") << ", |D_s|\u00a0=\u00a0" << num(j, "n_synth") << ", ";
   if (j.is_object() && j.contains("runs")) o << num(j, "runs") << "\u00a0runs \u00d7 ";
   o << num(j, "generations") << "\u00a0generations";
-  if (fam == "diffusion2d" && j.is_object() && j.value("base_images", int64_t(0)) > 0)
+  if (fam == "diffusion2d" && number(j, "base_images", 0) > 0)
     o << ", " << num(j, "base_images") << "\u00a0images per generation";
   if (str(j, "warm_start", "scratch") == "previous") o << ", each base trained on from the previous generation's";
   if (str(j, "model", "edm") == "ddpm") {

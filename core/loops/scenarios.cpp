@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "experiment/common_schemas.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
@@ -498,7 +499,8 @@ void ScenariosRun::pollution_pool(const json& sti_key) {
   const std::string file = "pollution/pool.npy";
   int64_t n_pool = max_np;
   if (rf_.done("pollution", key)) {
-    const int64_t have = rf_.result("pollution").value("n", int64_t(0));
+    const json stored = rf_.result("pollution");
+    const int64_t have = stored.contains("n") ? read_count(stored.at("n"), "a stored pollution stage is damaged: n") : 0;
     if (have >= max_np) {
       n_pool = have;
       ++res_.stages_reused;

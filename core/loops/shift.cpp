@@ -178,11 +178,14 @@ json ShiftRow::to_json(bool with_groups) const {
     j[k + "_hi"] = num(it == ci.end() ? kNaN : it->second.second);
   }
   if (with_groups && !groups.empty()) j["groups"] = groups;  // rows of older folders have none
-  if (with_groups && !fd_replicates.empty()) {
+  const auto put_replicates = [&](const char* key, const std::vector<double>& values) {
+    if (!with_groups || values.empty()) return;
     json reps = json::array();
-    for (double v : fd_replicates) reps.push_back(num(v));  // a resample whose FD was not finite: null
-    j["fd_replicates"] = reps;
-  }
+    for (double v : values) reps.push_back(num(v));  // a resample whose FD was not finite: null
+    j[key] = reps;
+  };
+  put_replicates("fd_replicates", fd_replicates);
+  put_replicates("fd_target_replicates", fd_target_replicates);
   return j;
 }
 
@@ -230,9 +233,13 @@ metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to) {
   return e;
 }
 
-metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to) {
-  return metrics::replicate_change(from.estimate("fd"), to.estimate("fd"), from.fd_replicates, to.fd_replicates,
-                                   from.n1 + from.n0, to.n1 + to.n0);
+metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to, const std::string& key) {
+  if (key != "fd" && key != "fd_target") throw InputError("shift_fd_change: '" + key + "' keeps no replicates");
+  const auto reps = [&](const ShiftRow& r) -> const std::vector<double>& {
+    return key == "fd" ? r.fd_replicates : r.fd_target_replicates;
+  };
+  return metrics::replicate_change(from.estimate(key), to.estimate(key), reps(from), reps(to), from.n1 + from.n0,
+                                   to.n1 + to.n0);
 }
 
 std::string fd_change_text(const metrics::Estimate& d) {
@@ -297,12 +304,17 @@ std::string shift_verdict(const ShiftResult& r) {
   } else {
     v << ", compared by overlap (the rows' per-sample groups were not kept)";
   }
-  // What the move costs or gains in quality: FD against the real images as given, at the same two omegas.
-  const metrics::Estimate fd0 = zero->estimate("fd"), fdw = best->estimate("fd"), d = shift_fd_change(*zero, *best);
-  if (std::isfinite(d.value)) {
-    v << ". FD at omega = " << fmt(best->omega) << ": " << fd0.text(1) << " -> " << fdw.text(1) << " ("
+  // What the move costs or gains in quality at the same two omegas: FD against the real images as given, and
+  // against the real set at the target mix (what the shift aims for).
+  const char* sep = ". ";
+  for (const auto& [key, name] : {std::pair<std::string, std::string>{"fd", "FD"},
+                                  {"fd_target", "FD against the target mix"}}) {
+    const metrics::Estimate a = zero->estimate(key), b = best->estimate(key), d = shift_fd_change(*zero, *best, key);
+    if (!std::isfinite(d.value)) continue;
+    v << sep << name << " at omega = " << fmt(best->omega) << ": " << a.text(1) << " -> " << b.text(1) << " ("
       << fd_change_text(d) << "): " << metrics::judge_change(d, "worse", "better", "no change beyond the noise")
       << " (lower is better)";
+    sep = "; ";
   }
   return v.str();
 }
@@ -337,9 +349,11 @@ ShiftRow ShiftRow::from_json(const json& j) {
       throw InputError("a stored shift row is damaged: its groups do not match n1 = " + std::to_string(r.n1) +
                        ", n0 = " + std::to_string(r.n0));
   }
-  if (j.contains("fd_replicates")) {
+  for (auto [key, out] : {std::pair{"fd_replicates", &r.fd_replicates},
+                          std::pair{"fd_target_replicates", &r.fd_target_replicates}}) {
+    if (!j.contains(key)) continue;  // an older row: its changes in quadrature
     try {
-      r.fd_replicates = experiment::read_numbers(j.at("fd_replicates"), "fd_replicates");
+      *out = experiment::read_numbers(j.at(key), key);
     } catch (const InputError& e) {
       throw InputError(std::string("a stored shift row is damaged: ") + e.what());
     }
@@ -372,8 +386,9 @@ json ShiftResult::to_json() const {
              {"share_change", "the verdict's change of share from omega = 0: 95 % Bonett-Price adjusted Wald interval "
                               "for paired proportions over the rows' per-sample groups (\"groups\": the same noise "
                               "per sample); rows without groups: whether the Wilson intervals overlap"},
-             {"fd_change", "the verdict's change of FD from omega = 0: paired normal bootstrap over the same resampled "
-                           "sample indices (\"fd_replicates\"); rows without them: half-widths in quadrature"}};
+             {"fd_change", "the verdict's changes of FD and of FD against the target mix from omega = 0: paired "
+                           "normal bootstrap over the same resampled sample indices (\"fd_replicates\", "
+                           "\"fd_target_replicates\"); rows without them: half-widths in quadrature"}};
   return j;
 }
 
@@ -567,7 +582,7 @@ void ShiftRun::sample_pool() {
     if (labelled < sstate["rounds"].size()) {  // planned earlier, not finished
       const json& round = sstate["rounds"][labelled];
       n_r = read_count(round.at("n"), "'" + state_path + "': a round's size");
-      seed_r = read_seed(round.at("seed"), "'" + state_path + "': a round's seed");
+      seed_r = read_as<uint64_t>(round.at("seed"), "'" + state_path + "': a round's seed");
     } else {
       if (labelled == 0) {
         n_r = n_first;
@@ -772,17 +787,23 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
   sc.keep = cfg_.keep;
   sc.ci = kShiftResamples;  // FD's interval (value_lo/hi) and KID
   sc.kid_subsets = 100;
-  // An FD of the rows `rows` of f against `ref`, its value and its bootstrap interval over those rows in extra.
+  // An FD of the rows `rows` of f against `ref`, its value and its bootstrap interval over those rows in extra;
+  // for "fd_target" (all rows), its bootstrap replicates in target_replicates.
+  std::vector<double> target_replicates;
   const auto fd_with_ci = [&](metrics::SweepRow& row, const at::Tensor& f, const at::Tensor& rows,
                               const metrics::GaussianStats& ref, const std::string& key) {
     const at::Tensor fr = rows.defined() ? f.index_select(0, rows) : f;
     const auto fd_of = [&](const at::Tensor& x) { return metrics::frechet_distance(metrics::stats_of_features(x), ref); };
     row.extra[key] = fd_of(fr);
     if (fr.size(0) < 3) return;
-    const metrics::Estimate e = metrics::bootstrap_distance(fr.size(0), [&](const std::vector<int64_t>& idx) {
+    // The normal interval cut at 0 (bootstrap_distance); over all samples the FD of every resample is kept: same
+    // n and seed in every row, so two rows' values pair up (shift_fd_change).
+    std::vector<double> reps;
+    const metrics::Estimate e = metrics::bootstrap(fr.size(0), [&](const std::vector<int64_t>& idx) {
       return fd_of(fr.index_select(0, at::tensor(idx, at::kLong)));
-    }, kShiftResamples, 0.95, cfg_.eval_seed);
+    }, kShiftResamples, 0.95, cfg_.eval_seed, metrics::BootstrapInterval::Normal, true, key == "fd_target" ? &reps : nullptr);
     row.extra[key + "_lo"] = e.lo, row.extra[key + "_hi"] = e.hi;
+    if (key == "fd_target") target_replicates = std::move(reps);
   };
   sc.on_images = [&](metrics::SweepRow& row, const at::Tensor&, const at::Tensor& f, const at::Tensor& labels) {
     const at::Tensor g = labels.select(1, col_).gt(0.5);
@@ -816,6 +837,7 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
   row.n0 = r.extra.value("n0", int64_t{0});
   row.groups = r.extra.value("groups", std::string());
   row.fd_replicates = r.replicates;
+  row.fd_target_replicates = std::move(target_replicates);
   row.fd_target = num_of(r.extra, "fd_target");
   row.fd1 = num_of(r.extra, "fd1");
   row.fd0 = num_of(r.extra, "fd0");

@@ -130,7 +130,10 @@ struct ShiftRow {
   // FD ("fd") on each of the bootstrap resamples of the samples, in resample order: every row draws the same
   // sample indices (same n_eval, same seed), so two rows' FDs pair up (shift_fd_change). Empty in older folders.
   std::vector<double> fd_replicates;
-  // With share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0); `groups` and `fd_replicates` for the
+  // The same for "fd_target" (all samples against the real set at the target mix; same resamples). The per-group
+  // FDs keep none: a group holds other samples at each omega, so those never pair.
+  std::vector<double> fd_target_replicates;
+  // With share_lo/share_hi: the 95 % Wilson interval of n1 / (n1 + n0); `groups` and the replicates for the
   // stage record and results.json (not for progress updates).
   nlohmann::json to_json(bool with_groups = false) const;
   static ShiftRow from_json(const nlohmann::json& j);  // throws InputError for damaged groups, counts, replicates
@@ -146,8 +149,9 @@ struct ShiftRow {
 // the groups do not pair up (older folders, other sample counts).
 metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to);
 // FD's change from `from` to `to` (to's - from's; lower is better): paired over the same bootstrap resamples of
-// the same noise where both rows kept their replicates of as many samples, else half-widths in quadrature.
-metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to);
+// the same noise where both rows kept their replicates of as many samples, else half-widths in quadrature. `key`:
+// "fd" (against the real images as given) or "fd_target" (against the real set at the target mix).
+metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to, const std::string& key = "fd");
 // Such a change as the verdict and the studio write it, one decimal: "-3.1 ± 1.2, paired" (or "in quadrature").
 std::string fd_change_text(const metrics::Estimate& d);
 // A change of share as the verdict and the studio write it: "+7.2 points [+4.8, +9.5]".

@@ -16,7 +16,14 @@ using nlohmann::json;
 
 namespace {
 
-int64_t int_or(const json& j, const char* k) { return count_or(j, k, 0); }
+// A count shown beside the results: 0 where it is missing or damaged (never converted out of range).
+int64_t int_or(const json& j, const char* k) {
+  try {
+    return count_or(j, k, 0);
+  } catch (const InputError&) {
+    return 0;
+  }
+}
 
 void sort_rows(std::vector<ShiftRow>& rows) {
   std::stable_sort(rows.begin(), rows.end(), [](const ShiftRow& a, const ShiftRow& b) { return a.omega < b.omega; });

@@ -241,11 +241,11 @@ nlohmann::json FeatureCnnConfig::to_json() const {
 
 FeatureCnnConfig FeatureCnnConfig::from_json(const nlohmann::json& j) {
   FeatureCnnConfig c;
-  c.channels = j.value("channels", c.channels);
-  c.size = j.value("size", c.size);
-  c.width = j.value("width", c.width);
-  c.feature_dim = j.value("feature_dim", c.feature_dim);
-  c.outputs = j.value("outputs", c.outputs);
+  c.channels = value_or(j, "channels", c.channels);
+  c.size = value_or(j, "size", c.size);
+  c.width = value_or(j, "width", c.width);
+  c.feature_dim = value_or(j, "feature_dim", c.feature_dim);
+  c.outputs = value_or(j, "outputs", c.outputs);
   if ((c.channels != 1 && c.channels != 3) || c.size < 8 || c.size > 256 || c.width < 1 || c.width > 256 ||
       c.feature_dim < 1 || c.feature_dim > 4096 || c.outputs < 1 || c.outputs > 1000)
     throw ModelError("feature network configuration out of range: " + c.to_json().dump());

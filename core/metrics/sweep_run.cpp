@@ -81,7 +81,7 @@ std::vector<double> stored_replicates(const json& record, const std::string& sta
     throw damaged("it has " + std::to_string(a.size()) + " bootstrap replicates, the sweep " +
                   std::to_string(resamples));
   try {
-    return experiment::read_numbers(a, "its replicates");
+    return experiment::read_numbers(a, "replicates", static_cast<size_t>(std::max(resamples, 0)));
   } catch (const InputError& e) {
     throw damaged(e.what());
   }
@@ -275,6 +275,8 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
                .count(it.key()))
         r.extra[it.key()] = it.value();
   } catch (const json::exception& e) {
+    throw InputError(std::string("a stored sweep row is damaged: ") + e.what());
+  } catch (const InputError& e) {
     throw InputError(std::string("a stored sweep row is damaged: ") + e.what());
   }
   return r;

@@ -25,18 +25,18 @@ nlohmann::json TrainConfig::to_json() const {
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   TrainConfig c;
-  c.budget = j.value("budget", c.budget);
-  c.batch = j.value("batch", c.batch);
-  c.lr = j.value("lr", c.lr);
-  c.lr_rampup = j.value("lr_rampup", c.lr_rampup);
-  c.ema_halflife = j.value("ema_halflife", c.ema_halflife);
-  c.ema_rampup = j.value("ema_rampup", c.ema_rampup);
-  c.p_mean = j.value("p_mean", c.p_mean);
-  c.p_std = j.value("p_std", c.p_std);
-  c.seed = j.value("seed", c.seed);
-  c.checkpoint_every = j.value("checkpoint_every", c.checkpoint_every);
-  c.snapshot_every = j.value("snapshot_every", c.snapshot_every);
-  c.trainable = j.value("trainable", c.trainable);
+  c.budget = value_or(j, "budget", c.budget);
+  c.batch = value_or(j, "batch", c.batch);
+  c.lr = value_or(j, "lr", c.lr);
+  c.lr_rampup = value_or(j, "lr_rampup", c.lr_rampup);
+  c.ema_halflife = value_or(j, "ema_halflife", c.ema_halflife);
+  c.ema_rampup = value_or(j, "ema_rampup", c.ema_rampup);
+  c.p_mean = value_or(j, "p_mean", c.p_mean);
+  c.p_std = value_or(j, "p_std", c.p_std);
+  c.seed = value_or(j, "seed", c.seed);
+  c.checkpoint_every = value_or(j, "checkpoint_every", c.checkpoint_every);
+  c.snapshot_every = value_or(j, "snapshot_every", c.snapshot_every);
+  c.trainable = value_or(j, "trainable", c.trainable);
   return c;
 }
 

@@ -74,9 +74,9 @@ SynthResult generate_synthetic_set(const DenoiserPtr& base, const DenoiserPtr& a
     struct DamagedState {};
     try {
       const nlohmann::json st = experiment::read_json_or_null(state_path);  // damaged: null, start over below
-      // A count that is not a whole number up to 2^40 is damage too (never converted out of range).
+      // A count that is not a whole number up to the set's size is damage too (never converted out of range).
       const nlohmann::json& stored = st.at("done");
-      if (!stored.is_number_unsigned() || stored.get<uint64_t>() > (uint64_t{1} << 40))
+      if (!stored.is_number_unsigned() || stored.get<uint64_t>() > static_cast<uint64_t>(std::max<int64_t>(cfg.n, 0)))
         throw DamagedState{};
       const int64_t done = stored.get<int64_t>();
       const auto need = static_cast<uintmax_t>(header.size() + done * row_floats * 4);
