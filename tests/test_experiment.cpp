@@ -279,7 +279,7 @@ TEST_CASE("file fingerprints follow content, not names", "[experiment]") {
   CHECK_THROWS_AS(file_fingerprint(tmp.path + "/missing"), InputError);
 }
 
-TEST_CASE("a stored count is a whole number in range; anything else is refused, never converted", "[experiment][files]") {
+TEST_CASE("a stored count is a whole number in range, anything else is refused, never converted", "[experiment][files]") {
   using nlohmann::json;
   CHECK(read_count(json::parse("0"), "n") == 0);
   CHECK(read_count(json::parse("1099511627776"), "n") == (int64_t{1} << 40));

@@ -440,7 +440,7 @@ TEST_CASE("paired_replicates: the interval of a difference from two replicate li
   CHECK_FALSE(paired_replicates(0.75, {1.0, 2.0}, b, 0.95).has_interval());
 }
 
-TEST_CASE("replicate_change pairs where both sides kept replicates over as many items; judge_change",
+TEST_CASE("replicate_change pairs where both sides kept replicates over as many items, and judge_change",
           "[uncertainty]") {
   Estimate from, to;
   from.value = 10, from.lo = 8, from.hi = 12, to.value = 11, to.lo = 9, to.hi = 13;
@@ -461,7 +461,7 @@ TEST_CASE("replicate_change pairs where both sides kept replicates over as many 
   CHECK(judge_change(Estimate{}, "worse", "better", "same") == "no interval");
 }
 
-TEST_CASE("read_numbers: a stored list of numbers, null as NaN; anything else is one error naming it",
+TEST_CASE("read_numbers: a stored list of numbers, null as NaN, anything else one error naming it",
           "[uncertainty]") {
   const std::vector<double> v = experiment::read_numbers(nlohmann::json::parse(R"([1.5, null, "inf", -2])"), "reps");
   REQUIRE(v.size() == 4);

@@ -1547,9 +1547,10 @@ class StudioTest : public QObject {
       QVERIFY(sum);
       QVERIFY2(sum->text().contains("points [") && sum->text().contains("from ω = 0 (95") && sum->text().contains(", paired)"),
                qPrintable(sum->text()));
-      // And what the move does to FD, against the real faces and against the target mix, both paired.
+      // And what the move does to FD, against the real faces and against the target mix, both paired (the summary
+      // keeps "95" and "%" together with a no-break space).
       QVERIFY2(sum->text().contains("change there: ") && sum->text().contains(" vs target mix change there: ") &&
-                   sum->text().count(", paired (95 %; lower is better)") == 2,
+                   sum->text().count(", paired (95" + QString(QChar(0x00A0)) + "%; lower is better)") == 2,
                qPrintable(sum->text()));
     }
     // A results.json in the real format: what run_shift writes (ShiftResult::to_json plus the config).
