@@ -407,9 +407,9 @@ int run_mixture(const LoopArgs& a) {
     const bool done = rf.done("loop", nlohmann::json::object());
     const std::string file = a.out + "/metrics.json";
     const nlohmann::json stored = done ? experiment::read_json_file(file) : nlohmann::json::object();
-    const int64_t had = stored.contains("generations") ? read_count(stored.at("generations"), "'" + file + "': generations") : 0;
+    const int64_t had = count_or(stored, "generations", 0, int64_t{1} << 40, "'" + file + "': ");
     if (done && had == cfg.generations) {
-      j = experiment::read_json_file(a.out + "/metrics.json");
+      j = stored;
     } else {
       // A mixture loop takes seconds: another generation count reruns it whole (same seed: the shared
       // generations come out the same) and says so.

@@ -58,10 +58,11 @@ inline int64_t read_count(const nlohmann::json& j, const std::string& what, int6
   throw InputError(what + " is not a count");
 }
 
-// j[key] read by read_count where present, `fallback` where absent (j not an object: absent).
+// j[key] read by read_count where present, `fallback` where absent (j not an object: absent); its error names
+// `context` + key ("'run/metrics.json': generations is not a count").
 inline int64_t count_or(const nlohmann::json& j, const std::string& key, int64_t fallback,
-                        int64_t max = int64_t{1} << 40) {
-  return j.is_object() && j.contains(key) ? read_count(j.at(key), key, max) : fallback;
+                        int64_t max = int64_t{1} << 40, const std::string& context = "") {
+  return j.is_object() && j.contains(key) ? read_count(j.at(key), context + key, max) : fallback;
 }
 
 namespace detail {

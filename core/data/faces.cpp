@@ -29,7 +29,7 @@ nlohmann::json FacesSpec::to_json() const { return {{"size", size}, {"group_rati
 FacesSpec FacesSpec::from_json(const nlohmann::json& j) {
   FacesSpec s;
   try {
-    if (j.contains("size")) s.size = static_cast<int>(read_count(j.at("size"), "faces spec: size", std::numeric_limits<int>::max()));
+    s.size = static_cast<int>(count_or(j, "size", s.size, std::numeric_limits<int>::max(), "faces spec: "));
     if (j.contains("group_ratio")) s.group_ratio = j.at("group_ratio").get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw InputError(std::string("faces spec: ") + e.what());

@@ -696,8 +696,8 @@ ImageDatasetSpec ImageDatasetSpec::from_json(const nlohmann::json& j) {
       s.labels = j.value(s.kind == "npy" ? "attrs" : "labels", std::string());
       s.split = j.value("split", std::string("train"));
       constexpr int kMax = std::numeric_limits<int>::max();
-      s.size = j.contains("size") ? static_cast<int>(read_count(j.at("size"), "data set spec: size", kMax)) : 0;
-      s.channels = j.contains("channels") ? static_cast<int>(read_count(j.at("channels"), "data set spec: channels", kMax)) : 0;
+      s.size = static_cast<int>(count_or(j, "size", 0, kMax, "data set spec: "));
+      s.channels = static_cast<int>(count_or(j, "channels", 0, kMax, "data set spec: "));
     }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(std::string("data set spec: ") + e.what());

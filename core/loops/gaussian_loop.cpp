@@ -276,7 +276,7 @@ void add_verdict(nlohmann::json& j) {
   paired.value = at("w2_change", n - 1), paired.lo = at("w2_change_lo", n - 1), paired.hi = at("w2_change_hi", n - 1);
   paired.method = "paired t";
   const bool have_paired = std::isfinite(paired.value) && paired.has_interval();
-  const int64_t runs = j.contains("runs") ? read_count(j.at("runs"), "metrics.json: runs") : 0;
+  const int64_t runs = count_or(j, "runs", 0, int64_t{1} << 40, "metrics.json: ");
   j["verdict"] = have_paired ? drift_verdict("E[W2]", n, est(0), est(n - 1), paired,
                                              "95 % paired t interval over " + std::to_string(runs) + " runs")
                              : drift_verdict("E[W2]", n, est(0), est(n - 1), metrics::difference(est(n - 1), est(0)),
@@ -322,8 +322,7 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
   if (rf.done("loop", nlohmann::json::object())) {
     const nlohmann::json stored = experiment::read_json_file(dir + "/metrics.json");
     const std::string file = dir + "/metrics.json";
-    if ((stored.contains("generations") ? read_count(stored.at("generations"), "'" + file + "': generations") : 0) >=
-        cfg.generations) {
+    if (count_or(stored, "generations", 0, int64_t{1} << 40, "'" + file + "': ") >= cfg.generations) {
       nlohmann::json j = stored;
       j["generations"] = cfg.generations;
       for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "w2_lo", "w2_hi", "trace_lo", "trace_hi",

@@ -500,7 +500,7 @@ void ScenariosRun::pollution_pool(const json& sti_key) {
   int64_t n_pool = max_np;
   if (rf_.done("pollution", key)) {
     const json stored = rf_.result("pollution");
-    const int64_t have = stored.contains("n") ? read_count(stored.at("n"), "a stored pollution stage is damaged: n") : 0;
+    const int64_t have = count_or(stored, "n", 0, int64_t{1} << 40, "a stored pollution stage is damaged: ");
     if (have >= max_np) {
       n_pool = have;
       ++res_.stages_reused;

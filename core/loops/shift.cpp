@@ -788,22 +788,21 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
   sc.ci = kShiftResamples;  // FD's interval (value_lo/hi) and KID
   sc.kid_subsets = 100;
   // An FD of the rows `rows` of f against `ref`, its value and its bootstrap interval over those rows in extra;
-  // for "fd_target" (all rows), its bootstrap replicates in target_replicates.
+  // with `replicates`, the FD of every resample there (over all rows: the same n and seed in every row, so two
+  // rows' values pair up in shift_fd_change).
   std::vector<double> target_replicates;
   const auto fd_with_ci = [&](metrics::SweepRow& row, const at::Tensor& f, const at::Tensor& rows,
-                              const metrics::GaussianStats& ref, const std::string& key) {
+                              const metrics::GaussianStats& ref, const std::string& key,
+                              std::vector<double>* replicates) {
     const at::Tensor fr = rows.defined() ? f.index_select(0, rows) : f;
     const auto fd_of = [&](const at::Tensor& x) { return metrics::frechet_distance(metrics::stats_of_features(x), ref); };
     row.extra[key] = fd_of(fr);
     if (fr.size(0) < 3) return;
-    // The normal interval cut at 0 (bootstrap_distance); over all samples the FD of every resample is kept: same
-    // n and seed in every row, so two rows' values pair up (shift_fd_change).
-    std::vector<double> reps;
+    // The normal interval cut at 0, as bootstrap_distance gives it.
     const metrics::Estimate e = metrics::bootstrap(fr.size(0), [&](const std::vector<int64_t>& idx) {
       return fd_of(fr.index_select(0, at::tensor(idx, at::kLong)));
-    }, kShiftResamples, 0.95, cfg_.eval_seed, metrics::BootstrapInterval::Normal, true, key == "fd_target" ? &reps : nullptr);
+    }, kShiftResamples, 0.95, cfg_.eval_seed, metrics::BootstrapInterval::Normal, true, replicates);
     row.extra[key + "_lo"] = e.lo, row.extra[key + "_hi"] = e.hi;
-    if (key == "fd_target") target_replicates = std::move(reps);
   };
   sc.on_images = [&](metrics::SweepRow& row, const at::Tensor&, const at::Tensor& f, const at::Tensor& labels) {
     const at::Tensor g = labels.select(1, col_).gt(0.5);
@@ -815,9 +814,9 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
     std::string groups(static_cast<size_t>(gc.size(0)), '0');
     for (size_t i = 0; i < groups.size(); ++i) groups[i] = in[i] ? '1' : '0';
     row.extra["groups"] = groups;
-    fd_with_ci(row, f, at::Tensor(), gs.target, "fd_target");
-    if (i1.size(0) >= 2) fd_with_ci(row, f, i1, gs.g1, "fd1");
-    if (i0.size(0) >= 2) fd_with_ci(row, f, i0, gs.g0, "fd0");
+    fd_with_ci(row, f, at::Tensor(), gs.target, "fd_target", &target_replicates);
+    if (i1.size(0) >= 2) fd_with_ci(row, f, i1, gs.g1, "fd1", nullptr);
+    if (i0.size(0) >= 2) fd_with_ci(row, f, i0, gs.g0, "fd0", nullptr);
   };
   metrics::SweepProgress sp = [&](size_t, size_t, const std::string& stage) {
     progress("sweep", static_cast<int64_t>(k), static_cast<int64_t>(cfg_.omegas.size()), stage);
