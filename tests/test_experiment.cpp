@@ -8,8 +8,11 @@
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
 #include "common/paths.hpp"
+#include "data/faces.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
+#include "diffusion/analytic.hpp"
+#include "diffusion/network.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/progress.hpp"
 #include "experiment/run_folder.hpp"
@@ -305,7 +308,7 @@ TEST_CASE("a stored count is a whole number in range, anything else is refused, 
   CHECK_THROWS_WITH(read_as<std::vector<int64_t>>(json::parse("3"), "v"), "v is not a list");
   CHECK(value_or(json{{"lr", 0.5}}, "lr", 1.0) == 0.5);
   CHECK(value_or(json::object(), "width", 7) == 7);
-  CHECK_THROWS_AS(value_or(json{{"lr", "x"}}, "lr", 1.0), nlohmann::json::exception);  // as j.value() did
+  CHECK_THROWS_WITH(value_or(json{{"lr", "x"}}, "lr", 1.0), "lr is not a number");
 
   // The readers of stored files that take counts refuse the same way (each once converted a float with get<int>).
   CHECK_THROWS_WITH(data::FacesSpec::from_json(json{{"size", 1e300}}), "faces spec: size is not a count");
@@ -331,4 +334,82 @@ TEST_CASE("a stored count is a whole number in range, anything else is refused, 
   tuned["steps"] = 1e300;
   experiment::write_json_file(dir.file("aux.tune.json"), tuned);
   CHECK_THROWS_WITH(loops::read_tuned_pair(dir.file("aux.ckpt")), Catch::Contains("steps is not a count"));
+}
+
+namespace {
+struct Small {
+  int steps = 10;
+};
+}  // namespace
+
+TEST_CASE("a stored value of the wrong kind is refused in plain words, never with nlohmann's tag", "[experiment][files]") {
+  using nlohmann::json;
+  // What nlohmann itself throws, reworded: the kind expected and found, a missing key, other messages untagged.
+  auto words = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const nlohmann::json::exception& e) {
+      return json_error_words(e);
+    }
+    return std::string("(no error)");
+  };
+  CHECK(words([] { (void)json("x").get<double>(); }) == "a number was expected, found text");
+  CHECK(words([] { (void)json(1.5).get<std::string>(); }) == "text was expected, found a number");
+  CHECK(words([] { (void)json::array().get<bool>(); }) == "true or false was expected, found a list");
+  CHECK(words([] { (void)json(nullptr).get<std::vector<double>>(); }) == "a list was expected, found null");
+  CHECK(words([] { (void)json::object().at("lr"); }) == "'lr' is missing");
+  CHECK(words([] { (void)json::array().at(3); }) == "array index 3 is out of range");
+  CHECK_THAT(words([] { (void)json(2).at("lr"); }), Catch::StartsWith("a value of the wrong kind (cannot use at()"));
+  CHECK_THAT(words([] { (void)json::parse("{"); }), !Catch::Contains("json.exception"));
+  // A megabyte-long string in a message is cut; so is the value a message quotes.
+  const std::string big(1 << 20, 'k');
+  CHECK(words([&] { (void)json::object().at(big); }).size() <= 203);
+  CHECK(json_brief(json(big)).size() == 63);
+  CHECK(json_brief(json{{"a", 1}}) == "{\"a\":1}");
+
+  // read_as / value_or check the kind of a number, a switch and text before reading them.
+  CHECK_THROWS_WITH(read_as<double>(json("x"), "lr"), "lr is not a number");
+  CHECK_THROWS_WITH(read_as<float>(json(nullptr), "lr"), "lr is not a number");
+  CHECK(read_as<double>(json(3), "lr") == 3.0);
+  CHECK_THROWS_WITH(read_as<bool>(json(1), "softmax"), "softmax is not true or false");
+  CHECK_THROWS_WITH(read_as<std::string>(json(1), "name"), "name is not text");
+  CHECK_THROWS_WITH(read_as<std::vector<std::string>>(json::parse("[\"a\", 2]"), "names"), "names is not text");
+
+  // The readers users meet: a network configuration, a faces spec, a settings file of a run.
+  json net = json::parse(R"({"type": "mlp", "width": 64, "dropout": "high"})");
+  CHECK_THROWS_WITH(NetConfig::from_json(net), "network configuration: dropout is not a number");
+  net["dropout"] = 0.1, net["type"] = 3;
+  CHECK_THROWS_WITH(NetConfig::from_json(net), "network configuration: type is not text");
+  CHECK_THROWS_WITH(AnalyticDenoiser::from_json(json{{"kind", 3}}, "g.json"), "g.json: kind is not text");
+  json mix = json::parse(R"({"kind": "gaussian_mixture", "components": [{"mean": [0], "cov": [[1]], "weight": "1"}]})");
+  CHECK_THROWS_WITH(AnalyticDenoiser::from_json(mix, "m.json"), "m.json: weight is not a number");
+  mix["components"][0]["weight"] = 2;
+  CHECK(AnalyticDenoiser::from_json(mix, "m.json") != nullptr);
+  CHECK_THROWS_WITH(data::FacesSpec::from_json(json{{"group_ratio", "x"}}),
+                    "faces spec: a number was expected, found text");
+  const auto& s = outer_schema();
+  CHECK_THROWS_WITH(read_settings(s, json{{"path", 3}}), "setting 'path' must be a string, got 3");
+  CHECK_THROWS_WITH(read_settings(s, json{{"flag", big}}),
+                    "setting 'flag' must be true or false, got \"" + std::string(59, 'k') + "...");
+  // A run folder's run.json with fields of other kinds: "not a sims run file", naming it; a changed setting that
+  // holds a long value is quoted cut, in one line.
+  sims::test::TempDir tmp;
+  for (const json& bad : {json{{"format", "sims-run"}, {"command", 3}, {"settings", json::object()}},
+                          json{{"format", true}, {"command", "loop"}, {"settings", json::object()}}}) {
+    fs::create_directories(tmp.path + "/r");
+    write_json_file(tmp.path + "/r/run.json", bad);
+    CHECK(message_of([&] { RunFolder rf(tmp.path + "/r", "loop", {{"n", 1}}); }) ==
+          "'" + tmp.path + "/r/run.json' is not a sims run file; choose another --out");
+    CHECK(RunFolder::command_of(tmp.path + "/r").empty());
+  }
+  write_json_file(tmp.path + "/r/run.json", {{"format", "sims-run"}, {"command", "loop"}, {"settings", {{"n", big}}}});
+  const std::string changed = message_of([&] { RunFolder rf(tmp.path + "/r", "loop", {{"n", 1}}); });
+  CHECK_THAT(changed, Catch::Contains("was started with n = \"kkk") && Catch::Contains("... (now 1)"));
+  CHECK(changed.size() < 500);
+  // An int setting beyond int is refused, not wrapped (4294967297 once became 1, inside the range).
+  static const Schema<Small> small = Schema<Small>("small").integer("steps", &Small::steps, "--steps", "steps", 1, 100);
+  CHECK(read_settings(small, json{{"steps", 7}}).steps == 7);
+  CHECK(read_as<uint64_t>(json(int64_t{5}), "seed") == 5);  // a positive value held as signed (built in code)
+  CHECK_THROWS_WITH(read_settings(small, json{{"steps", 4294967297LL}}),
+                    "setting 'steps' is not a whole number from -2147483648 to 2147483647");
 }

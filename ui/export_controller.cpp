@@ -28,6 +28,7 @@
 #include "message_area.hpp"
 #include "models_panel.hpp"
 #include "step_viewer.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::ui {
 namespace {
@@ -154,7 +155,7 @@ bool ExportController::export_animation(const QString& path, double fps) {
     QApplication::restoreOverrideCursor();
   } catch (const std::exception& e) {
     QApplication::restoreOverrideCursor();
-    messages_->error(QString::fromStdString(e.what()));
+    messages_->error(QString::fromStdString(sims::error_words(e)));
     return false;
   }
   messages_->info(QString("exported the denoising (%1 steps) to %2").arg(q.sampler.steps).arg(path));
@@ -193,7 +194,7 @@ engine::JobPtr ExportController::start_grid_export(const QString& path, const QS
     if (!req.aux) throw InputError("an ω grid needs an auxiliary model");
     io::check_writable(path.toStdString());
   } catch (const std::exception& e) {
-    messages_->error(QString("grid export: %1").arg(QString::fromUtf8(e.what())));
+    messages_->error(QString("grid export: %1").arg(QString::fromStdString(sims::error_words(e))));
     return nullptr;
   }
   auto* dlg = new QProgressDialog("Sampling the ω × seed grid…", "Cancel", 0, 1000, window_);

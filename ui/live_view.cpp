@@ -17,6 +17,7 @@
 #include "models_panel.hpp"
 #include "point_view.hpp"
 #include "step_viewer.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::ui {
 namespace {
@@ -486,7 +487,7 @@ void LiveView::refresh_views() {
     } catch (const std::exception& e) {  // shown, never thrown out of a slot
       d = s;
       d.title = "Difference  live − pinned";
-      d.subtitle = QString("cannot compute the difference: ") + e.what();
+      d.subtitle = QString("cannot compute the difference: ") + QString::fromStdString(sims::error_words(e));
     }
     sims_view_->set_content(d);
   } else if (pinned_ && flicker() && flicker_phase_) {

@@ -35,6 +35,7 @@
 #include "sweep_view.hpp"
 #include "theme.hpp"
 #include "train_panel.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::ui {
 
@@ -299,7 +300,7 @@ bool MainWindow::use_device(const std::string& wanted) {
   } catch (const std::exception& e) {
     tick(before);
     messages_->error(QString("compute device: '%1' cannot be used: %2")
-                         .arg(QString::fromStdString(wanted), QString::fromUtf8(e.what()).section('\n', 0, 0)));
+                         .arg(QString::fromStdString(wanted), QString::fromStdString(sims::error_words(e)).section('\n', 0, 0)));
     return false;
   }
   if (base.isEmpty()) {  // nothing loaded yet: the next model opened goes there

@@ -137,7 +137,7 @@ DenoiserPtr ModelsPanel::open_model(ModelRole role, const QString& path, QString
     const std::string m = e.what_without_backtrace();
     *error = QString("%1 model '%2': %3").arg(which, path, QString::fromStdString(m.substr(0, m.find('\n'))));
   } catch (const std::exception& e) {
-    *error = QString("%1 model: %2").arg(which, QString::fromUtf8(e.what()));
+    *error = QString("%1 model: %2").arg(which, QString::fromStdString(sims::error_words(e)));
   }
   return nullptr;
 }
@@ -152,7 +152,7 @@ void ModelsPanel::install(ModelRole role, const DenoiserPtr& d, const QString& p
     try {
       reference_ = reference_from(*d, reference_name_);
     } catch (const std::exception& e) {
-      messages_->warning(QString("the base model's training data cannot be drawn: %1").arg(e.what()));
+      messages_->warning(QString("the base model's training data cannot be drawn: %1").arg(QString::fromStdString(sims::error_words(e))));
     }
   } else {
     aux_ = d;

@@ -24,6 +24,7 @@
 #include "message_area.hpp"
 #include "models_panel.hpp"
 #include "step_viewer.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::ui {
 namespace {
@@ -164,7 +165,7 @@ bool SessionController::save_session(const QString& path) {
     const std::string text = engine::live_session_text(s);
     io::write_file_atomically(path.toStdString(), text.data(), text.size());
   } catch (const std::exception& e) {
-    messages_->error(QString("cannot save the session: %1").arg(QString::fromUtf8(e.what())));
+    messages_->error(QString("cannot save the session: %1").arg(QString::fromStdString(sims::error_words(e))));
     return false;
   }
   messages_->info("saved session " + path);
@@ -187,7 +188,7 @@ bool SessionController::open_session(const QString& path) {
   try {
     s = engine::read_live_session(path.toStdString(), defaults);
   } catch (const std::exception& e) {
-    return refuse(QString::fromUtf8(e.what()));
+    return refuse(QString::fromStdString(sims::error_words(e)));
   }
   const QString base = QString::fromStdString(s.base), aux = QString::fromStdString(s.aux);
   int tab = -1;

@@ -35,6 +35,7 @@
 #include "live_app.hpp"
 #include "live_gl.hpp"
 #include "version.hpp"
+#include "common/json_parse.hpp"
 
 using namespace sims;
 using Clock = std::chrono::steady_clock;
@@ -108,7 +109,7 @@ int main(int argc, char** argv) {
   try {
     sims::set_face_device(sims::parse_device(device));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
     return 2;
   }
   int win_w = 1600, win_h = 1000;
@@ -165,7 +166,7 @@ int main(int argc, char** argv) {
     try {
       renderer = std::make_unique<live::GlRenderer>();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
+      std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
       return 1;
     }
     live::LiveApp app(sampler, renderer.get(), mailbox);
@@ -183,7 +184,7 @@ int main(int argc, char** argv) {
       try {
         ok = app.open_pair(asset_path("models/" + pair + "-base.ckpt"), asset_path("models/" + pair + "-aux.ckpt"), &err);
       } catch (const std::exception& e) {
-        ok = false, err = e.what();
+        ok = false, err = sims::error_words(e);
       }
     }
     if (!ok) {

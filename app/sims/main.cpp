@@ -13,6 +13,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "dist/env.hpp"
 #include "version.hpp"
 
@@ -106,6 +107,9 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::bad_alloc&) {
     say("out of memory");
+    return 1;
+  } catch (const nlohmann::json::exception& e) {  // a reader that let one through: plain words, not nlohmann's tag
+    say("a stored value is damaged: " + json_error_words(e));
     return 1;
   } catch (const std::exception& e) {
     say(e.what());

@@ -35,6 +35,7 @@
 #include "theme.hpp"
 #include "train_panel.hpp"
 #include "version.hpp"
+#include "common/json_parse.hpp"
 
 using namespace sims::ui;
 
@@ -51,7 +52,7 @@ int main(int argc, char* argv[]) {
       try {
         sims::parse_device(value);
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
+        std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
         return 2;
       }
     }
@@ -116,7 +117,7 @@ int main(int argc, char* argv[]) {
     try {
       sims::set_face_device(sims::parse_device(cli.value(device).toStdString()));
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
+      std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
       return 2;
     }
   }

@@ -46,6 +46,51 @@ nlohmann::json parse_json_bounded(Input&& text, const std::string& what) {
   }
 }
 
+// nlohmann's message for a value of the wrong kind or a missing key, in plain words and without its
+// "[json.exception.type_error.302] " tag: "type must be number, but is string" -> "a number was expected, found
+// text"; "key 'x' not found" -> "'x' is missing". Other messages lose only the tag. At most 200 characters, one line.
+inline std::string json_error_words(const nlohmann::json::exception& e) {
+  std::string msg = e.what();
+  const size_t tag = msg.rfind("[json.exception.", 0) == 0 ? msg.find("] ") : std::string::npos;
+  if (tag != std::string::npos) msg = msg.substr(tag + 2);
+  auto kind = [](const std::string& k) -> std::string {
+    if (k == "number") return "a number";
+    if (k == "string") return "text";
+    if (k == "boolean") return "true or false";
+    if (k == "array") return "a list";
+    if (k == "object") return "an object";
+    if (k == "null") return "null";
+    return k;
+  };
+  const std::string must = "type must be ", but = ", but is ";
+  const size_t b = msg.find(but);
+  if (msg.rfind(must, 0) == 0 && b != std::string::npos) {
+    msg = kind(msg.substr(must.size(), b - must.size())) + " was expected, found " + kind(msg.substr(b + but.size()));
+  } else if (msg.rfind("key '", 0) == 0 && msg.size() >= 16 && msg.compare(msg.size() - 11, 11, "' not found") == 0) {
+    msg = msg.substr(4, msg.size() - 14) + " is missing";
+  } else if (msg.rfind("invalid UTF-8 byte", 0) == 0) {  // a name typed or stored that is not UTF-8, on writing
+    msg = "a name or path is not valid UTF-8";
+  } else if (msg.rfind("cannot use ", 0) == 0) {
+    msg = "a value of the wrong kind (" + msg + ")";
+  }
+  if (msg.size() > 200) msg = msg.substr(0, 200) + "...";
+  for (char& c : msg)
+    if (c == '\n' || c == '\r') c = ' ';
+  return msg;
+}
+
+// What a face shows for an exception it caught: nlohmann's in plain words (json_error_words), others as they are.
+inline std::string error_words(const std::exception& e) {
+  if (const auto* j = dynamic_cast<const nlohmann::json::exception*>(&e)) return json_error_words(*j);
+  return e.what();
+}
+
+// A value as a message quotes it: its JSON text, cut to `max` characters (a damaged file's string can be megabytes).
+inline std::string json_brief(const nlohmann::json& j, size_t max = 60) {
+  std::string t = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return t.size() > max ? t.substr(0, max) + "..." : t;
+}
+
 // A stored count: a whole number from 0 to `max`; throws InputError "WHAT is not a count" for anything else (a
 // fraction, 1e300, a string, a negative), so no number out of range ever reaches a conversion to an integer
 // (nlohmann's get<int>() of a float out of range is undefined behaviour).
@@ -73,18 +118,31 @@ struct IsVector<std::vector<E>> : std::true_type {};
 }  // namespace detail
 
 // A stored value read as T: an integer type takes only a whole number that fits it (InputError "WHAT is not a
-// whole number from MIN to MAX" else: a float such as 1e300 converted to an integer is undefined behaviour), a list
-// of them a list; any other type as nlohmann reads it (a json::exception where the kind is wrong).
+// whole number from MIN to MAX" else: a float such as 1e300 converted to an integer is undefined behaviour), a
+// floating-point type a number, bool true or false, std::string text (InputError "WHAT is not a number" etc.), a
+// list of them a list; any other type as nlohmann reads it (a json::exception where the kind is wrong).
 template <class T>
 T read_as(const nlohmann::json& v, const std::string& what) {
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     using L = std::numeric_limits<T>;
     if (v.is_number_unsigned()) {
       if (v.get<uint64_t>() <= static_cast<uint64_t>(L::max())) return static_cast<T>(v.get<uint64_t>());
-    } else if (v.is_number_integer()) {  // negative
-      if (std::is_signed_v<T> && v.get<int64_t>() >= static_cast<int64_t>(L::min())) return static_cast<T>(v.get<int64_t>());
+    } else if (v.is_number_integer()) {  // signed: negative when parsed from text, any sign when built in code
+      const int64_t x = v.get<int64_t>();
+      if (x >= 0 ? static_cast<uint64_t>(x) <= static_cast<uint64_t>(L::max())
+                 : (std::is_signed_v<T> && x >= static_cast<int64_t>(L::min())))
+        return static_cast<T>(x);
     }
     throw InputError(what + " is not a whole number from " + std::to_string(L::min()) + " to " + std::to_string(L::max()));
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) throw InputError(what + " is not a number");
+    return v.get<T>();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) throw InputError(what + " is not true or false");
+    return v.get<bool>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) throw InputError(what + " is not text");
+    return v.get<std::string>();
   } else if constexpr (detail::IsVector<T>::value) {
     if (!v.is_array()) throw InputError(what + " is not a list");
     T out;

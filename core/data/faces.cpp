@@ -32,7 +32,7 @@ FacesSpec FacesSpec::from_json(const nlohmann::json& j) {
     s.size = static_cast<int>(count_or(j, "size", s.size, std::numeric_limits<int>::max(), "faces spec: "));
     if (j.contains("group_ratio")) s.group_ratio = j.at("group_ratio").get<double>();
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(std::string("faces spec: ") + e.what());
+    throw InputError("faces spec: " + json_error_words(e));
   }
   s.validate();
   return s;

@@ -700,7 +700,7 @@ ImageDatasetSpec ImageDatasetSpec::from_json(const nlohmann::json& j) {
       s.channels = static_cast<int>(count_or(j, "channels", 0, kMax, "data set spec: "));
     }
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(std::string("data set spec: ") + e.what());
+    throw InputError("data set spec: " + json_error_words(e));
   }
   s.validate();
   return s;

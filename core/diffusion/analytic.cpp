@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims {
 namespace {
@@ -67,7 +68,7 @@ AnalyticDenoiser::AnalyticDenoiser(std::vector<GaussianComponent> components, st
 
 std::shared_ptr<AnalyticDenoiser> AnalyticDenoiser::from_json(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object() || !j.contains("kind")) throw InputError(where + ": not an analytic model (no 'kind')");
-  const std::string kind = j["kind"].get<std::string>();
+  const std::string kind = read_as<std::string>(j["kind"], where + ": kind");
   std::vector<GaussianComponent> comps;
   auto one = [&](const nlohmann::json& c, double w) {
     if (!c.contains("mean") || !c.contains("cov")) throw InputError(where + ": a component needs 'mean' and 'cov'");
@@ -79,7 +80,8 @@ std::shared_ptr<AnalyticDenoiser> AnalyticDenoiser::from_json(const nlohmann::js
   } else if (kind == "gaussian_mixture") {
     if (!j.contains("components") || !j["components"].is_array())
       throw InputError(where + ": 'components' must be an array");
-    for (const auto& c : j["components"]) one(c, c.value("weight", 1.0));
+    for (const auto& c : j["components"])
+      one(c, c.is_object() && c.contains("weight") ? read_as<double>(c["weight"], where + ": weight") : 1.0);
   } else {
     throw InputError(where + ": unknown analytic model kind '" + kind + "' (gaussian, gaussian_mixture)");
   }

@@ -80,11 +80,11 @@ NetConfig NetConfig::from_json(const nlohmann::json& j) {
     c.attn_resolutions = value_or(j, "attn_resolutions", c.attn_resolutions);
     c.dropout = value_or(j, "dropout", c.dropout);
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(std::string("network configuration: ") + e.what());
+    throw InputError("network configuration: " + json_error_words(e));
   } catch (const InputError& e) {
     throw InputError(std::string("network configuration: ") + e.what());
   }
-  if (c.type != "mlp" && c.type != "unet") throw InputError("network type '" + c.type + "' is not known (mlp, unet)");
+  if (c.type != "mlp" && c.type != "unet") throw InputError("network type " + json_brief(c.type, 40) + " is not known (mlp, unet)");
   if (c.type == "unet") {
     bool pow2 = c.resolution >= 8 && (c.resolution & (c.resolution - 1)) == 0;
     if (c.channels < 1 || !pow2 || c.model_channels < 4 || c.model_channels % 4 || c.channel_mult.empty() ||

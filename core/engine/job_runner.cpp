@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::engine {
 
@@ -111,6 +112,8 @@ void Job::run() {
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     finish(JobState::Failed, msg.substr(0, msg.find('\n')));
+  } catch (const nlohmann::json::exception& e) {
+    finish(JobState::Failed, "a stored value is damaged: " + json_error_words(e));
   } catch (const std::exception& e) {
     finish(JobState::Failed, e.what());
   } catch (...) {

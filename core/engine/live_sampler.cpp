@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::engine {
 namespace {
@@ -149,7 +150,7 @@ void LiveSampler::loop() {
       std::string msg = e.what_without_backtrace();
       error = msg.substr(0, msg.find('\n'));
     } catch (const std::exception& e) {
-      error = e.what();
+      error = error_words(e);
     } catch (...) {
       error = "unknown error while sampling";
     }

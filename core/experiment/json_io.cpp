@@ -50,7 +50,7 @@ double read_number(const json& j, const std::string& what) {
     if (s == "-inf" || s == "-Infinity") return -INFINITY;
     if (s == "nan" || s == "NaN") return NAN;
   }
-  throw InputError(what + ": expected a number, got " + j.dump());
+  throw InputError(what + ": expected a number, got " + json_brief(j));
 }
 
 std::vector<double> read_numbers(const json& j, const std::string& what, size_t max_count) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "experiment/json_io.hpp"
 
 namespace sims::experiment {
@@ -37,6 +38,11 @@ bool is_free(const std::string& key, const std::vector<std::string>& free_keys) 
   return false;
 }
 
+// j[key] where j is an object holding text there, "" otherwise.
+std::string text_at(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>() : std::string();
+}
+
 std::string start_over(const std::string& dir) {
   return "continue with the same settings, or start over with another --out (or delete '" + dir + "')";
 }
@@ -51,7 +57,8 @@ std::string stage_file_name(const std::string& stage) {
 }
 
 std::string SettingChange::describe() const {
-  auto show = [](const json& j) { return j.is_null() ? std::string("unset") : j.dump(); };
+  // A long value (a path list, or a damaged file's megabyte string) is cut: the message stays one readable line.
+  auto show = [](const json& j) { return j.is_null() ? std::string("unset") : json_brief(j, 240); };
   return key + " = " + show(before) + " (now " + show(after) + ")";
 }
 
@@ -63,8 +70,8 @@ std::vector<SettingChange> diff_settings(const json& before, const json& after) 
 
 std::string RunFolder::command_of(const std::string& dir) {
   const json j = read_json_or_null(dir + "/" + kRunFile);
-  if (!j.is_object() || j.value("format", std::string()) != "sims-run") return {};
-  return j.value("command", std::string());
+  if (text_at(j, "format") != "sims-run") return {};
+  return text_at(j, "command");
 }
 
 RunFolder::RunFolder(const std::string& dir, const std::string& command, const json& settings,
@@ -102,9 +109,10 @@ RunFolder::RunFolder(const std::string& dir, const std::string& command, const j
         throw InputError("'" + dir + "' is not empty and holds no sims run; choose a new or empty folder for --out");
       }
     } else {
-      if (!stored.is_object() || stored.value("format", std::string()) != "sims-run" || !stored.contains("settings"))
+      // Any field of another kind (a damaged or hand-edited file) makes it no run file: one message naming it.
+      const std::string cmd = text_at(stored, "command");
+      if (text_at(stored, "format") != "sims-run" || cmd.empty() || !stored.contains("settings"))
         throw InputError("'" + run_file + "' is not a sims run file; choose another --out");
-      const std::string cmd = stored.value("command", std::string());
       if (cmd != command)
         throw InputError("'" + dir + "' holds a run of 'sims " + cmd + "', not of 'sims " + command +
                          "'; choose another --out");
@@ -169,7 +177,7 @@ std::vector<std::string> RunFolder::finished() const {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir_ + "/stages", ec)) {
     const json m = read_json_or_null(e.path().string());
-    if (m.is_object() && m.contains("stage")) out.push_back(m.at("stage").get<std::string>());
+    if (!text_at(m, "stage").empty()) out.push_back(text_at(m, "stage"));
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "experiment/json_io.hpp"
 
 namespace sims::experiment {
@@ -81,8 +82,8 @@ class Schema {
     Field<T> f = base(std::move(key), std::move(flag), std::move(help));
     f.get = [m](const T& t) { return nlohmann::json(t.*m); };
     f.set = [m, k = f.key](T& t, const nlohmann::json& j) {
-      if (!j.is_number_integer()) throw InputError("setting '" + k + "' must be an integer, got " + j.dump());
-      t.*m = j.get<I>();
+      if (!j.is_number_integer()) throw InputError("setting '" + k + "' must be an integer, got " + json_brief(j));
+      t.*m = read_as<I>(j, "setting '" + k + "'");  // 4294967297 for an int: refused, not wrapped to 1
     };
     const std::string nm = f.name();
     auto range = [lo, hi, nm](int64_t v, const std::string& shown) {
@@ -104,7 +105,7 @@ class Schema {
     f.get = [m](const T& t) { return nlohmann::json(t.*m); };
     f.set = [m, k = f.key](T& t, const nlohmann::json& j) {
       if (!j.is_number_integer() || (j.is_number_integer() && !j.is_number_unsigned() && j.get<int64_t>() < 0))
-        throw InputError("setting '" + k + "' must be a non-negative integer, got " + j.dump());
+        throw InputError("setting '" + k + "' must be a non-negative integer, got " + json_brief(j));
       t.*m = j.get<uint64_t>();
     };
     const std::string nm = f.name();
@@ -141,7 +142,7 @@ class Schema {
     Field<T> f = base(std::move(key), std::move(flag), std::move(help));
     f.get = [m](const T& t) { return nlohmann::json(t.*m); };
     f.set = [m, k = f.key](T& t, const nlohmann::json& j) {
-      if (!j.is_boolean()) throw InputError("setting '" + k + "' must be true or false, got " + j.dump());
+      if (!j.is_boolean()) throw InputError("setting '" + k + "' must be true or false, got " + json_brief(j));
       t.*m = j.get<bool>();
     };
     const std::string nm = f.name();
@@ -160,7 +161,7 @@ class Schema {
     Field<T> f = base(std::move(key), std::move(flag), std::move(help));
     f.get = [m](const T& t) { return nlohmann::json(t.*m); };
     f.set = [m, k = f.key](T& t, const nlohmann::json& j) {
-      if (!j.is_string()) throw InputError("setting '" + k + "' must be a string, got " + j.dump());
+      if (!j.is_string()) throw InputError("setting '" + k + "' must be a string, got " + json_brief(j));
       t.*m = j.get<std::string>();
     };
     f.parse = [m](T& t, const std::string& s) { t.*m = s; };
@@ -193,7 +194,7 @@ class Schema {
     };
     f.get = [m, name_of](const T& t) { return nlohmann::json(name_of(t.*m)); };
     f.set = [m, value_of, k = f.key](T& t, const nlohmann::json& j) {
-      if (!j.is_string()) throw InputError("setting '" + k + "' must be a string, got " + j.dump());
+      if (!j.is_string()) throw InputError("setting '" + k + "' must be a string, got " + json_brief(j));
       t.*m = value_of(j.get<std::string>());
     };
     f.parse = [m, value_of](T& t, const std::string& s) { t.*m = value_of(s); };
@@ -211,7 +212,7 @@ class Schema {
       return a;
     };
     f.set = [m, k = f.key](T& t, const nlohmann::json& j) {
-      if (!j.is_array()) throw InputError("setting '" + k + "' must be a list of numbers, got " + j.dump());
+      if (!j.is_array()) throw InputError("setting '" + k + "' must be a list of numbers, got " + json_brief(j));
       std::vector<double> v;
       for (const auto& x : j) v.push_back(read_number(x, "setting '" + k + "'"));
       t.*m = v;
@@ -239,7 +240,7 @@ class Schema {
     Field<T> f = base(std::move(key), std::move(flag), std::move(help));
     f.get = [lo_m, hi_m](const T& t) { return nlohmann::json::array({setting_number(t.*lo_m), setting_number(t.*hi_m)}); };
     f.set = [lo_m, hi_m, k = f.key](T& t, const nlohmann::json& j) {
-      if (!j.is_array() || j.size() != 2) throw InputError("setting '" + k + "' must be [lo, hi], got " + j.dump());
+      if (!j.is_array() || j.size() != 2) throw InputError("setting '" + k + "' must be [lo, hi], got " + json_brief(j));
       t.*lo_m = read_number(j[0], "setting '" + k + "'");
       // null for hi: the older spelling of an open interval
       t.*hi_m = j[1].is_null() ? INFINITY : read_number(j[1], "setting '" + k + "'");
@@ -337,7 +338,7 @@ class Schema {
     Field<T> f = base(std::move(key), "", what);
     f.get = [value](const T&) { return value; };
     f.set = [value, what](T&, const nlohmann::json& j) {
-      if (j != value) throw InputError("configuration is not " + what + " (" + j.dump() + ")");
+      if (j != value) throw InputError("configuration is not " + what + " (" + json_brief(j) + ")");
     };
     f.problem = [](const T&) { return std::string(); };
     return push(std::move(f));
@@ -416,7 +417,7 @@ class Schema {
 
   // Missing keys keep `base`'s values; unknown keys are refused unless `lenient`.
   T from_json(const nlohmann::json& j, T base = T(), bool lenient = false) const {
-    if (!j.is_object()) throw InputError(name_ + " settings must be a JSON object, got " + j.dump());
+    if (!j.is_object()) throw InputError(name_ + " settings must be a JSON object, got " + json_brief(j));
     for (auto it = j.begin(); it != j.end(); ++it) {
       const Field<T>* f = find_key(it.key());
       if (!f) {
@@ -491,7 +492,7 @@ T read_settings(const Schema<T>& schema, const nlohmann::json& j) {
   try {
     return schema.from_json(j, T(), true);
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(schema.name() + " configuration: " + e.what());
+    throw InputError(schema.name() + " configuration: " + json_error_words(e));
   }
 }
 

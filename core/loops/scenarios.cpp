@@ -403,7 +403,7 @@ ScenarioEval ScenariosRun::evaluate(const std::string& model_dir, const std::str
     } catch (const Error& err) {  // an InputError of the reader
       throw damaged(err);
     } catch (const json::exception& err) {
-      throw damaged(err);
+      throw damaged(InputError(json_error_words(err)));
     }
     ++res_.stages_reused;
   } else {

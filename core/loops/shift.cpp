@@ -875,7 +875,7 @@ void ShiftRun::sweep() {
       } catch (const InputError& e) {
         throw InputError("'" + rj + "': " + e.what() + again);
       } catch (const json::exception& e) {
-        throw InputError("'" + rj + "': a stored shift row is damaged: " + e.what() + again);
+        throw InputError("'" + rj + "': a stored shift row is damaged: " + json_error_words(e) + again);
       }
       if (row.omega != w) throw InputError("'" + rj + "': the stored row is not omega = " + fmt(w) + again);
       row.kept = io::read_npy(rn).to(at::kFloat);

@@ -58,7 +58,7 @@ ShiftFolder read_finished(const std::string& dir, const json& j) {
     s.classifier = j.value("classifier", std::string());
     if (j.contains("config") && j["config"].is_object()) s.config = j["config"];
   } catch (const json::exception& e) {
-    throw InputError("'" + file + "' is not a sims shift results file: " + e.what());
+    throw InputError("'" + file + "' is not a sims shift results file: " + json_error_words(e));
   }
   if (r.rows.empty()) throw InputError("'" + file + "' has no rows (no omega value finished)");
   sort_rows(r.rows);

@@ -362,7 +362,7 @@ std::optional<TunedPair> read_tuned_pair(const std::string& aux_path) {
     if (!std::isfinite(t.omega)) throw InputError("omega is not a number");
     return t;
   } catch (const json::exception& e) {
-    throw InputError("'" + path + "' is not a tuned-pair file: " + e.what());
+    throw InputError("'" + path + "' is not a tuned-pair file: " + json_error_words(e));
   } catch (const InputError& e) {
     throw InputError("'" + path + "' is not a tuned-pair file: " + e.what());
   }

@@ -159,7 +159,7 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
       multi_ = !spec.softmax && meta.value("labels", std::string("multi")) != "classes";
       if (meta.contains("attr_names")) attrs_ = meta["attr_names"].get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
-      throw ModelError("'" + spec.path + "': bad sims.json metadata: " + e.what());
+      throw ModelError("'" + spec.path + "': bad sims.json metadata: " + json_error_words(e));
     } catch (const InputError& e) {
       throw ModelError("'" + spec.path + "': bad sims.json metadata: " + e.what());
     }
@@ -468,7 +468,7 @@ std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
     if (!ar.try_read("weights", w)) throw ModelError("'" + path + "': no weights");
     net->load(w);
   } catch (const nlohmann::json::exception& e) {
-    throw ModelError("'" + path + "': feature network metadata is incomplete: " + e.what());
+    throw ModelError("'" + path + "': feature network metadata is incomplete: " + json_error_words(e));
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     throw ModelError("'" + path + "': weights do not fit the network: " + msg.substr(0, msg.find('\n')));

@@ -275,7 +275,7 @@ SweepRow sweep_row_from_json(const json& j, const std::vector<std::string>& attr
                .count(it.key()))
         r.extra[it.key()] = it.value();
   } catch (const json::exception& e) {
-    throw InputError(std::string("a stored sweep row is damaged: ") + e.what());
+    throw InputError("a stored sweep row is damaged: " + json_error_words(e));
   } catch (const InputError& e) {
     throw InputError(std::string("a stored sweep row is damaged: ") + e.what());
   }

@@ -181,8 +181,7 @@ TrainState state_from_meta(const std::string& text, const std::string& path) {
   } catch (const Error& e) {
     throw ModelError("'" + path + "' is damaged: " + e.what());
   } catch (const nlohmann::json::exception& e) {
-    std::string msg = e.what();
-    throw ModelError("'" + path + "' is damaged: its metadata has a wrong type (" + msg.substr(msg.find(']') + 2) + ")");
+    throw ModelError("'" + path + "' is damaged: its metadata is damaged (" + json_error_words(e) + ")");
   }
 }
 

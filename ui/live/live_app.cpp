@@ -19,6 +19,7 @@
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 #include "sampling/schedule.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::live {
 namespace fs = std::filesystem;
@@ -132,7 +133,7 @@ void FieldWorker::loop() {
     try {
       out.field = engine::guidance_field(*r.base, *r.aux, r.g, r.sigma, r.box.x0, r.box.x1, r.box.y0, r.box.y1, r.nx, r.ny);
     } catch (const std::exception& e) {
-      out.error = e.what();
+      out.error = sims::error_words(e);
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -223,7 +224,7 @@ void SweepWorker::run(Job job) {
   } catch (const Cancelled&) {
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> lock(mu_);
-    error_ = e.what();
+    error_ = sims::error_words(e);
   }
   running_ = false;
   if (wake_) wake_();
@@ -296,7 +297,7 @@ bool LiveApp::open_pair(const std::string& base, const std::string& aux, std::st
     b = load_denoiser(base, lo);
     if (!aux.empty()) a = load_denoiser(aux, lo);
   } catch (const std::exception& e) {
-    last_error_ = std::string("cannot load the pair (nothing was changed): ") + e.what();
+    last_error_ = std::string("cannot load the pair (nothing was changed): ") + sims::error_words(e);
     if (error) *error = last_error_;
     return false;
   }
@@ -318,7 +319,7 @@ bool LiveApp::open_pair(const std::string& base, const std::string& aux, std::st
         pair_note_ = "tuned: ω = " + fmt("%.2f", t->omega) + " (`sims tune`): " + t->verdict;
       }
     } catch (const std::exception& e) {
-      pair_note_ = std::string("tune file unreadable: ") + e.what();
+      pair_note_ = std::string("tune file unreadable: ") + sims::error_words(e);
     }
   }
   settings_.omega = omega;
@@ -376,7 +377,7 @@ bool LiveApp::open_session(const std::string& path, std::string* error) {
   try {
     s = engine::read_live_session(path, session());
   } catch (const std::exception& e) {
-    last_error_ = "cannot open session '" + path + "': " + e.what() + " (nothing was changed)";
+    last_error_ = "cannot open session '" + path + "': " + sims::error_words(e) + " (nothing was changed)";
     if (error) *error = last_error_;
     return false;
   }
@@ -402,7 +403,7 @@ bool LiveApp::save_session(const std::string& path, std::string* error) {
     const std::string text = engine::live_session_text(s);
     io::write_file_atomically(path, text.data(), text.size());
   } catch (const std::exception& e) {
-    last_error_ = "cannot save the session: " + std::string(e.what());
+    last_error_ = "cannot save the session: " + sims::error_words(e);
     if (error) *error = last_error_;
     return false;
   }
@@ -1026,7 +1027,7 @@ bool LiveApp::save_animation(const std::string& path, std::string* error) {
     const render::AnimationSpec spec = render::denoising_animation(runs, denoised_, prov, r->request.base->info().provenance);
     render::write_animation(path, render::render_animation(spec), std::min<double>(speed_, 25.0));
   } catch (const std::exception& e) {
-    return fail(e.what());
+    return fail(sims::error_words(e));
   }
   return true;
 }
