@@ -313,10 +313,16 @@ SweepResult run_sweep_folder(const DenoiserPtr& base, const std::vector<SweepAux
           if (omega == 0.0 && r.omega == 0.0 && r.kept.defined()) base_row = &r;
         if (rf.done(stage, key)) {
           const json r = rf.result(stage);
-          one.metric = r.at("metric").get<std::string>();
-          one.features = r.value("features", std::string());
-          one.attr_names = r.value("attr_names", std::vector<std::string>{});
-          one.rows.push_back(sweep_row_from_json(r.at("row"), one.attr_names));
+          try {  // a damaged marker: one error naming its file, in plain words
+            one.metric = read_as<std::string>(r.at("metric"), "metric");
+            one.features = value_or(r, "features", std::string());
+            one.attr_names = value_or(r, "attr_names", std::vector<std::string>{});
+            one.rows.push_back(sweep_row_from_json(r.at("row"), one.attr_names));
+          } catch (const json::exception& e) {
+            throw InputError("'" + rf.dir() + "': the stored sweep row " + stage + " is damaged: " + json_error_words(e));
+          } catch (const InputError& e) {
+            throw InputError("'" + rf.dir() + "': " + e.what());
+          }
           one.rows.back().kept = io::read_npy(samples).to(at::kFloat);
           one.rows.back().replicates = stored_replicates(r, stage, cfg.ci);
         } else {
