@@ -182,26 +182,23 @@ bool ModelsPanel::load(ModelRole role, const QString& path) {
   return true;
 }
 
-bool ModelsPanel::load_pair(const QString& base, const QString& aux) {
+bool ModelsPanel::load_pair(const QString& base, const QString& aux, QString* why) {
   QString error;
-  const DenoiserPtr b = open_model(ModelRole::Base, base, &error);
-  if (!b) {
-    messages_->error(error);
+  auto refuse = [&](const QString& text) {
+    if (why) *why = text;  // the caller words it (a session names its own file)
+    else messages_->error(text);
     return false;
-  }
+  };
+  const DenoiserPtr b = open_model(ModelRole::Base, base, &error);
+  if (!b) return refuse(error);
   DenoiserPtr a;
   if (!aux.isEmpty()) {
     a = open_model(ModelRole::Aux, aux, &error);
-    if (!a) {
-      messages_->error(error);
-      return false;
-    }
-    if (a->info().sample_shape != b->info().sample_shape) {
-      messages_->error(QString("the auxiliary model's samples are %1 but the base model's are %2")
-                           .arg(QString::fromStdString(shape_to_string(a->info().sample_shape)),
-                                QString::fromStdString(shape_to_string(b->info().sample_shape))));
-      return false;
-    }
+    if (!a) return refuse(error);
+    if (a->info().sample_shape != b->info().sample_shape)
+      return refuse(QString("the auxiliary model's samples are %1 but the base model's are %2")
+                        .arg(QString::fromStdString(shape_to_string(a->info().sample_shape)),
+                             QString::fromStdString(shape_to_string(b->info().sample_shape))));
   }
   install(ModelRole::Base, b, base);
   if (a) {

@@ -23,8 +23,9 @@ class ModelsPanel final : public QGroupBox {
   // model stays, and false is returned.
   bool load(ModelRole role, const QString& path);
   // Both at once (aux may be empty: no auxiliary): either both are loaded,
-  // or neither changes and the message area says why.
-  bool load_pair(const QString& base, const QString& aux);
+  // or neither changes and the message area says why (or *why, when given:
+  // the caller words the refusal, e.g. a session naming its own file).
+  bool load_pair(const QString& base, const QString& aux, QString* why = nullptr);
   void unload(ModelRole role);
   DenoiserPtr base() const { return base_; }
   DenoiserPtr aux() const { return aux_; }

@@ -205,11 +205,8 @@ bool SessionController::open_session(const QString& path) {
                            models_->base() && (aux.isEmpty() || models_->aux());
   if (!same_models) {
     const QSignalBlocker block(models_);  // one request, below
-    if (!models_->load_pair(base, aux)) {
-      status_->setText("session not opened");
-      messages_->error(QString("session '%1' was not opened: its models cannot be loaded (nothing was changed)").arg(path));
-      return false;
-    }
+    QString why;
+    if (!models_->load_pair(base, aux, &why)) return refuse(why);
   }
   g.omega = s.omega;
   g.lo = s.lo;

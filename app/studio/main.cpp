@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include <QApplication>
 #include <QCheckBox>
@@ -57,7 +58,32 @@ int main(int argc, char* argv[]) {
       }
     }
   }
-  QApplication app(argc, argv);
+  // --session is taken out before Qt sees it: QGuiApplication reads -session/--session ID itself (X11 session
+  // management) and drops it from the arguments, so the studio's own option never arrived.
+  QString session_file;
+  bool session_given = false;
+  std::vector<char*> args{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const QByteArray a(argv[i]);
+    if (a == "--session") {
+      if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+        std::fprintf(stderr, "error: --session needs a FILE (a *.simsession saved by File > Save session)\n");
+        return 2;
+      }
+      session_file = QString::fromLocal8Bit(argv[++i]), session_given = true;
+    } else if (a.startsWith("--session=")) {
+      session_file = QString::fromLocal8Bit(a.mid(10)), session_given = true;
+      if (session_file.isEmpty()) {
+        std::fprintf(stderr, "error: --session needs a FILE (a *.simsession saved by File > Save session)\n");
+        return 2;
+      }
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  static int qt_argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  QApplication app(qt_argc, args.data());
   QApplication::setOrganizationName("sims");
   QApplication::setApplicationName("SIMS Studio");
   QApplication::setApplicationVersion(QString::fromStdString(sims_version_text()));
@@ -122,8 +148,8 @@ int main(int argc, char* argv[]) {
     }
   }
   MainWindow w(opts);
-  if (cli.isSet(session) && !w.open_session(cli.value(session)))
-    std::fprintf(stderr, "error: cannot open session '%s' (see the window's messages)\n", qPrintable(cli.value(session)));
+  if (session_given && !w.open_session(session_file))
+    std::fprintf(stderr, "error: %s\n", qPrintable(w.messages()->last_error()));
   if (cli.isSet(omega) || cli.isSet(interval)) {
     GuidanceSettings g = w.guidance()->settings();
     if (cli.isSet(omega)) g.omega = cli.value(omega).toDouble();

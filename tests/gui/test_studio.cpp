@@ -785,13 +785,19 @@ class StudioTest : public QObject {
                                        "models": {"base": "/no/such/model.ckpt"}, "guidance": {"omega": 2.5}})"),
          "does not exist"},
         {tmp_.filePath("missing.simsession"), "does not exist"},
+        // A model file that reads but holds a value of the wrong kind: the model's own reason, in the session's line.
+        {write("kind.simsession", (R"({"format": "sims-studio-session", "version": 1, "models": {"base": ")" +
+                                   write("kind.json", R"({"kind": 5, "components": []})") + R"("}})").toUtf8()),
+         "kind is not text"},
     };
     for (const auto& c : cases) {
       const int errors = w_->messages()->error_count();
       QVERIFY2(!w_->open_session(c.file), qPrintable(c.file));
-      QVERIFY(w_->messages()->error_count() > errors);
-      QVERIFY2(w_->messages()->last_error().contains(c.why) || w_->messages()->last_error().contains("nothing was changed"),
-               qPrintable(w_->messages()->last_error()));
+      // One line that names the session, says why and that nothing changed.
+      QCOMPARE(w_->messages()->error_count(), errors + 1);
+      const QString said = w_->messages()->last_error();
+      QVERIFY2(said.contains(c.why) && said.contains("nothing was changed") && said.contains(QFileInfo(c.file).fileName()),
+               qPrintable(said));
       QVERIFY2(same(snapshot(), before), qPrintable(c.file));
       QVERIFY(!w_->recent_files().contains("session:" + QFileInfo(c.file).absoluteFilePath()));
     }
