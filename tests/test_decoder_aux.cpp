@@ -17,6 +17,8 @@
 #include "training/checkpoint.hpp"
 #include "training/trainer.hpp"
 
+#include "helpers.hpp"
+
 using namespace sims;
 
 namespace {
@@ -128,7 +130,8 @@ TEST_CASE("Decoder-only fine-tune: the encoder stays the base's EMA, raw and EMA
   // Frozen across a checkpoint and a resume.
   TrainState more = TrainState::fork(base, short_run(96, "decoder"));
   REQUIRE(train(more, images(64, 2)) == TrainOutcome::Finished);
-  const std::string path = (std::filesystem::temp_directory_path() / "sims-decoder-aux-test.ckpt").string();
+  const sims::test::TempDir tmp;
+  const std::string path = tmp.file("decoder-aux.ckpt");
   save_checkpoint(path, more);
   TrainState resumed = load_checkpoint(path);
   std::filesystem::remove(path);

@@ -20,6 +20,8 @@
 #include "diffusion/analytic.hpp"
 #include "engine/live_policy.hpp"
 
+#include "helpers.hpp"
+
 using namespace sims;
 using namespace sims::engine;
 
@@ -414,9 +416,8 @@ TEST_CASE("the guidance field is omega (D_base - D_aux) / sigma^2, zero outside 
 }
 
 TEST_CASE("session files round trip and bad ones are refused with the reason", "[live_policy]") {
-  const fs::path dir = fs::temp_directory_path() / "sims_live_session_test";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const sims::test::TempDir tmp;  // this process's own: CTest runs test binaries side by side
+  const fs::path dir = tmp.path;
   LiveSession s;
   s.base = "b.ckpt";
   s.aux = (dir / "a.ckpt").string();
@@ -454,7 +455,6 @@ TEST_CASE("session files round trip and bad ones are refused with the reason", "
   CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{"base":"b"},"guidance":{"lo":2,"hi":1}})")
             .find("lo < hi") != std::string::npos);
   CHECK(refused(R"({"format":"sims-studio-session","version":1,"models":{}})").find("no base model") != std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("any two omegas side by side: the left panel is the guided run at its omega, same noise", "[live_policy]") {

@@ -23,6 +23,8 @@
 #include "metrics/precision_recall.hpp"
 #include "metrics/wasserstein.hpp"
 
+#include "helpers.hpp"
+
 using namespace sims;
 using namespace sims::metrics;
 
@@ -39,9 +41,8 @@ at::Tensor random_spd(int64_t d, at::Generator& g, double lo = 0.2, double sprea
 }
 
 std::filesystem::path temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "sims_test_metrics";
-  std::filesystem::create_directories(dir);
-  return dir / name;
+  static const sims::test::TempDir dir;  // this process's own: CTest runs test binaries side by side
+  return std::filesystem::path(dir.path) / name;
 }
 
 std::string read_all(const std::filesystem::path& p) {
