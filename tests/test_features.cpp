@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
 
 #include "common/paths.hpp"
 #include "common/error.hpp"
@@ -101,6 +102,23 @@ TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
   CHECK(clf->attr_names() == data::face_attr_names());
   CHECK(back->name() == "cnn-test");
   CHECK(load_feature_net(path + ",name=other")->name() == "other");
+  // A network configuration that its own checks refuse names the file (it did not).
+  auto refused = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json meta = net->meta();
+    meta["net"][key] = value;
+    torch::serialize::OutputArchive ar;  // the metadata alone: it is read before the weights
+    ar.write("sims_feature_net", c10::IValue(meta.dump()));
+    ar.save_to(tmp.file("damaged.ckpt"));
+    try {
+      load_feature_net(tmp.file("damaged.ckpt"));
+    } catch (const ModelError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  const std::string named = "'" + tmp.file("damaged.ckpt") + "': feature network metadata is damaged: ";
+  CHECK_THAT(refused("size", 4), Catch::Contains(named + "feature network configuration out of range"));
+  CHECK_THAT(refused("width", "wide"), Catch::Contains(named) && Catch::Contains("width"));
   // Grey and other sizes are converted to the network's input.
   CHECK(net->features(d.images.narrow(1, 0, 1)).size(1) == 128);
   CHECK(net->features(at::zeros({2, 3, 64, 64})).size(0) == 2);

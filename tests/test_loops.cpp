@@ -121,6 +121,7 @@ TEST_CASE("Ensemble: batched training and sampling equal R models trained one by
 // [SECTION] The diffusion2d loop -------------------------------------------------
 
 #include "io/npy.hpp"
+#include "experiment/json_io.hpp"
 #include "loops/diffusion_loop.hpp"
 
 namespace {
@@ -368,6 +369,36 @@ TEST_CASE("diffusion2d loop: sampling bias lambda shrinks the generated spread",
   nlohmann::json j = tiny_loop(LoopAlgorithm::Standard, 1).to_json();
   j.erase("bias");
   CHECK(DiffusionLoopConfig::from_json(j).bias == 1.0);
+}
+
+TEST_CASE("diffusion2d loop: a damaged generation record is refused naming the folder, the generation and the field",
+          "[loop2d],[files]") {
+  const DiffusionLoopConfig c = tiny_loop(LoopAlgorithm::Standard, 1);
+  test::TempDir tmp;
+  DiffusionLoopRunOptions ro;
+  ro.out_dir = tmp.file("run");
+  const DiffusionLoopResult first = run_diffusion_loop(c, ro);
+  const std::string marker = ro.out_dir + "/stages/generation-0001.json";
+  REQUIRE(std::filesystem::exists(marker));
+  const nlohmann::json good = experiment::read_json_file(marker);
+  auto rerun_with = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json m = good;
+    m["result"][key] = value;
+    experiment::write_json_file(marker, m);
+    try {
+      run_diffusion_loop(c, ro);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  // read_number's own words used to escape without the folder or the generation.
+  const std::string text = rerun_with("w2_mean", "plenty");
+  CHECK_THAT(text, Catch::Contains("'" + ro.out_dir + "': the record of generation 1 is damaged: w2_mean"));
+  CHECK_THAT(rerun_with("seconds", "x"), Catch::Contains("the record of generation 1 is damaged"));
+  // The intact record is read back, not recomputed.
+  experiment::write_json_file(marker, good);
+  CHECK(run_diffusion_loop(c, ro).w2_runs == first.w2_runs);
 }
 
 TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whole runs", "[loop2d]") {

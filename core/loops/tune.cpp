@@ -304,7 +304,7 @@ class TuneRun {
     t.steps = cfg_.sweep.sampler.steps, t.n = cfg_.sweep.n;
     const json& in = opts_.inputs;
     if (in.contains("real_data") && in["real_data"].is_string() && !in["real_data"].get<std::string>().empty())
-      t.real = in["real_data"].get<std::string>() + " (seed " + in.value("real_seed", json(0)).dump() + ")";
+      t.real = in["real_data"].get<std::string>() + " (seed " + json_brief(in.value("real_seed", json(0)), 24) + ")";
     else if (in.contains("real") && in["real"].is_object())
       t.real = in["real"].value("path", std::string());
     return t;

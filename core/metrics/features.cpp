@@ -463,7 +463,13 @@ std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
   }
   std::shared_ptr<FeatureCnn> net;
   try {
-    net = std::make_shared<FeatureCnn>(FeatureCnnConfig::from_json(meta.at("net")));
+    net = std::make_shared<FeatureCnn>([&] {
+      try {
+        return FeatureCnnConfig::from_json(meta.at("net"));
+      } catch (const Error& e) {  // its own checks (a size out of range, a count that is text), with the file named
+        throw ModelError("'" + path + "': feature network metadata is damaged: " + std::string(e.what()));
+      }
+    }());
     torch::serialize::InputArchive w;
     if (!ar.try_read("weights", w)) throw ModelError("'" + path + "': no weights");
     net->load(w);

@@ -181,7 +181,7 @@ TrainState state_from_meta(const std::string& text, const std::string& path) {
   } catch (const Error& e) {
     throw ModelError("'" + path + "' is damaged: " + e.what());
   } catch (const nlohmann::json::exception& e) {
-    throw ModelError("'" + path + "' is damaged: its metadata is damaged (" + json_error_words(e) + ")");
+    throw ModelError("'" + path + "' is damaged: a value in its metadata cannot be read (" + json_error_words(e) + ")");
   }
 }
 
