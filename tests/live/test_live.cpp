@@ -184,6 +184,36 @@ TEST_CASE("sims-live: a result is uploaded once, a stale one never") {
   CHECK(app.steps_shown() == 2);
 }
 
+TEST_CASE("sims-live: the session box names the session opened or saved; a refused one changes nothing") {
+  AppUnderTest t;
+  const fs::path dir = fs::temp_directory_path() / ("sims-live-session-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "b.json") << R"({"kind": "gaussian", "mean": [0, 0], "cov": [[1, 0], [0, 1]]})";
+  std::ofstream(dir / "a.json") << R"({"kind": "gaussian", "mean": [0.5, 0], "cov": [[1, 0], [0, 1]]})";
+  std::string err;
+  REQUIRE(t.app.open_pair((dir / "b.json").string(), (dir / "a.json").string(), &err));
+  CHECK(t.app.session_path() == "session.simsession");  // the default name until one is used
+  const std::string saved = (dir / "saved.simsession").string();
+  t.app.set_omega(1.5, false);
+  REQUIRE(t.app.save_session(saved, &err));
+  CHECK(t.app.session_path() == saved);
+  CHECK_FALSE(t.app.save_session(saved, &err));  // the box now names an existing file: Save refuses it
+  CHECK(err.find("the file exists") != std::string::npos);
+  // Opened from elsewhere (as `sims-live --session FILE` does): the box shows that file, the settings are its.
+  const std::string other = (dir / "other.simsession").string();
+  fs::copy_file(saved, other);
+  t.app.set_omega(0.25, false);
+  REQUIRE(t.app.open_session(other, &err));
+  CHECK(t.app.session_path() == other);
+  CHECK(t.app.settings().omega == 1.5);
+  // A session that cannot be opened leaves the box (and everything else) as it was.
+  std::ofstream(dir / "bad.simsession") << R"({"format": "sims-studio-session", "version": 1, "models": {"base": "nowhere.json"}})";
+  CHECK_FALSE(t.app.open_session((dir / "bad.simsession").string(), &err));
+  CHECK(t.app.session_path() == other);
+  CHECK(t.app.settings().omega == 1.5);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("sims-live: Save GIF writes the shown result's steps, both panels; a preview is refused") {
   AppUnderTest t;
   t.app.set_omega(1.0, false);

@@ -372,6 +372,12 @@ void LiveApp::apply_session(const engine::LiveSession& s) {
   view_.trails = s.trails;
 }
 
+// The session box shows the file in use (it said session.simsession after `--session other.simsession`). A path
+// too long for the box leaves it as it was.
+void LiveApp::show_session_path(const std::string& path) {
+  if (path.size() < sizeof session_path_) std::snprintf(session_path_, sizeof session_path_, "%s", path.c_str());
+}
+
 bool LiveApp::open_session(const std::string& path, std::string* error) {
   engine::LiveSession s;
   try {
@@ -389,6 +395,7 @@ bool LiveApp::open_session(const std::string& path, std::string* error) {
     return false;
   }
   apply_session(s);
+  show_session_path(path);
   info_ = "opened session " + path;
   commit();
   return true;
@@ -407,6 +414,7 @@ bool LiveApp::save_session(const std::string& path, std::string* error) {
     if (error) *error = last_error_;
     return false;
   }
+  show_session_path(path);
   info_ = "saved session " + path;
   return true;
 }

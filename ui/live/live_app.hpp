@@ -198,6 +198,8 @@ class LiveApp {
   // A session file of the studio (*.simsession): models and settings.
   bool open_session(const std::string& path, std::string* error = nullptr);
   bool save_session(const std::string& path, std::string* error = nullptr);
+  // The file the session box names: the last session opened or saved (Save refuses an existing file).
+  std::string session_path() const { return session_path_; }
   // The denoising of the full result shown, one frame per step, both panels side by side (the core's
   // renderer, as `sims sample --animation`), as .gif or animated .png at the playback speed.
   bool save_animation(const std::string& path, std::string* error = nullptr);
@@ -322,6 +324,7 @@ class LiveApp {
   int pick_base_ = -1, pick_aux_ = -1;
   std::vector<std::string> dir_files_;
   bool dir_scanned_ = false;
+  void show_session_path(const std::string& path);
   char session_path_[512] = "session.simsession";
 
   ImVec2 omega_min_{}, omega_max_{};
