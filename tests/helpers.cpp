@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "common/error.hpp"
@@ -13,7 +14,9 @@ namespace sims::test {
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "sims_test_XXXXXX").string();
   char* p = ::mkdtemp(tmpl.data());
-  path = p ? p : "/tmp";
+  // Never a shared folder instead: the destructor removes what it names, and tests run side by side.
+  if (!p) throw std::runtime_error("cannot make a temporary folder from " + tmpl);
+  path = p;
 }
 
 TempDir::~TempDir() {

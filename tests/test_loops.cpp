@@ -372,7 +372,7 @@ TEST_CASE("diffusion2d loop: sampling bias lambda shrinks the generated spread",
 }
 
 TEST_CASE("diffusion2d loop: a damaged generation record is refused naming the folder, the generation and the field",
-          "[loop2d],[files]") {
+          "[loop2d][files]") {
   const DiffusionLoopConfig c = tiny_loop(LoopAlgorithm::Standard, 1);
   test::TempDir tmp;
   DiffusionLoopRunOptions ro;
@@ -396,9 +396,14 @@ TEST_CASE("diffusion2d loop: a damaged generation record is refused naming the f
   const std::string text = rerun_with("w2_mean", "plenty");
   CHECK_THAT(text, Catch::Contains("'" + ro.out_dir + "': the record of generation 1 is damaged: w2_mean"));
   CHECK_THAT(rerun_with("seconds", "x"), Catch::Contains("the record of generation 1 is damaged"));
-  // The intact record is read back, not recomputed.
-  experiment::write_json_file(marker, good);
-  CHECK(run_diffusion_loop(c, ro).w2_runs == first.w2_runs);
+  // The intact record is read back, not recomputed: a value only the record holds comes back.
+  nlohmann::json marked = good;
+  marked["result"]["rss_mib"] = 12345.0;
+  experiment::write_json_file(marker, marked);
+  const DiffusionLoopResult again = run_diffusion_loop(c, ro);
+  CHECK(again.w2_runs == first.w2_runs);
+  REQUIRE(again.rss_mib.size() == 1);
+  CHECK(again.rss_mib[0] == 12345.0);
 }
 
 TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whole runs", "[loop2d]") {

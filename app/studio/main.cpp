@@ -44,6 +44,10 @@ int main(int argc, char* argv[]) {
   // --help and --version print text and quit: they need no display (a server, a terminal over ssh).
   for (int i = 1; i < argc; ++i) {
     const QByteArray a(argv[i]);
+    if (a == "--session") {  // its FILE is not an option (taken out below, before Qt)
+      ++i;
+      continue;
+    }
     if ((a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version") &&
         qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
       qputenv("QT_QPA_PLATFORM", "offscreen");

@@ -418,7 +418,7 @@ int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoop
       base_file = cfg.warm_start == WarmStart::Previous ? r.at("base").get<std::string>() : std::string();
     } catch (const nlohmann::json::exception&) {
       throw InputError("'" + rf.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged");
-    } catch (const InputError& e) {  // read_number's words ("w2_mean is not a finite number"), with where
+    } catch (const InputError& e) {  // read_number's words ("w2_mean: expected a number, got …"), with where
       throw InputError("'" + rf.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged: " +
                        e.what());
     }
