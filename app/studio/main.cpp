@@ -41,48 +41,39 @@
 using namespace sims::ui;
 
 int main(int argc, char* argv[]) {
-  // --help and --version print text and quit: they need no display (a server, a terminal over ssh).
+  // --session is taken out before anything else looks at the arguments: QGuiApplication reads -session/--session ID
+  // itself (X11 session management) and drops it, so the studio's own option never arrived; and its FILE is no option.
+  QString session_file;
+  bool session_given = false;
+  std::vector<char*> args{argv[0]};
   for (int i = 1; i < argc; ++i) {
     const QByteArray a(argv[i]);
-    if (a == "--session") {  // its FILE is not an option (taken out below, before Qt)
-      ++i;
+    if (a != "--session" && !a.startsWith("--session=")) {
+      args.push_back(argv[i]);
       continue;
     }
+    session_given = true;
+    session_file = QString::fromLocal8Bit(a == "--session" ? (i + 1 < argc ? argv[++i] : "") : a.mid(10).constData());
+    if (session_file.isEmpty()) {
+      std::fprintf(stderr, "error: --session needs a FILE (a *.simsession saved by File > Save session)\n");
+      return 2;
+    }
+  }
+  // --help and --version print text and quit: they need no display (a server, a terminal over ssh).
+  for (size_t i = 1; i < args.size(); ++i) {
+    const QByteArray a(args[i]);
     if ((a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version") &&
         qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
       qputenv("QT_QPA_PLATFORM", "offscreen");
     // A bad --device is refused before Qt looks for a display (the same check runs again after parsing).
     if (a == "--device" || a.startsWith("--device=")) {
-      const std::string value = a == "--device" ? (i + 1 < argc ? argv[i + 1] : "") : a.mid(9).toStdString();
+      const std::string value = a == "--device" ? (i + 1 < args.size() ? args[i + 1] : "") : a.mid(9).toStdString();
       try {
         sims::parse_device(value);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
         return 2;
       }
-    }
-  }
-  // --session is taken out before Qt sees it: QGuiApplication reads -session/--session ID itself (X11 session
-  // management) and drops it from the arguments, so the studio's own option never arrived.
-  QString session_file;
-  bool session_given = false;
-  std::vector<char*> args{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const QByteArray a(argv[i]);
-    if (a == "--session") {
-      if (i + 1 >= argc || argv[i + 1][0] == '\0') {
-        std::fprintf(stderr, "error: --session needs a FILE (a *.simsession saved by File > Save session)\n");
-        return 2;
-      }
-      session_file = QString::fromLocal8Bit(argv[++i]), session_given = true;
-    } else if (a.startsWith("--session=")) {
-      session_file = QString::fromLocal8Bit(a.mid(10)), session_given = true;
-      if (session_file.isEmpty()) {
-        std::fprintf(stderr, "error: --session needs a FILE (a *.simsession saved by File > Save session)\n");
-        return 2;
-      }
-    } else {
-      args.push_back(argv[i]);
     }
   }
   static int qt_argc = static_cast<int>(args.size());

@@ -404,6 +404,7 @@ int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoop
   std::string pool_file, base_file;
   while (done < cfg.generations && rf.done(generation_stage(done + 1), {{"generation", done + 1}})) {
     const nlohmann::json r = rf.result(generation_stage(done + 1));
+    const std::string damaged = "'" + rf.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged";
     try {
       res.w2_mean.push_back(experiment::read_number(r.at("w2_mean"), "w2_mean"));
       res.w2_median.push_back(experiment::read_number(r.at("w2_median"), "w2_median"));
@@ -416,11 +417,10 @@ int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoop
       res.w2_runs.push_back(r.at("w2_runs").get<std::vector<double>>());
       pool_file = r.at("pool").get<std::string>();
       base_file = cfg.warm_start == WarmStart::Previous ? r.at("base").get<std::string>() : std::string();
-    } catch (const nlohmann::json::exception&) {
-      throw InputError("'" + rf.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged");
-    } catch (const InputError& e) {  // read_number's words ("w2_mean: expected a number, got …"), with where
-      throw InputError("'" + rf.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged: " +
-                       e.what());
+    } catch (const nlohmann::json::exception&) {  // a field missing or of another kind
+      throw InputError(damaged);
+    } catch (const InputError& e) {  // read_number's words ("w2_mean: expected a number, got …")
+      throw InputError(damaged + ": " + e.what());
     }
     ++done;
   }

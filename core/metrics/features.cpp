@@ -461,20 +461,20 @@ std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
   } catch (const InputError& e) {
     throw ModelError("'" + path + "': feature network metadata is corrupt (" + std::string(e.what()) + ")");
   }
+  FeatureCnnConfig cfg;
+  try {
+    cfg = FeatureCnnConfig::from_json(meta.at("net"));
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError("'" + path + "': feature network metadata is incomplete: " + json_error_words(e));
+  } catch (const Error& e) {  // its own checks (a size out of range, a count that is text), with the file named
+    throw ModelError("'" + path + "': feature network metadata is damaged: " + std::string(e.what()));
+  }
   std::shared_ptr<FeatureCnn> net;
   try {
-    net = std::make_shared<FeatureCnn>([&] {
-      try {
-        return FeatureCnnConfig::from_json(meta.at("net"));
-      } catch (const Error& e) {  // its own checks (a size out of range, a count that is text), with the file named
-        throw ModelError("'" + path + "': feature network metadata is damaged: " + std::string(e.what()));
-      }
-    }());
+    net = std::make_shared<FeatureCnn>(cfg);
     torch::serialize::InputArchive w;
     if (!ar.try_read("weights", w)) throw ModelError("'" + path + "': no weights");
     net->load(w);
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError("'" + path + "': feature network metadata is incomplete: " + json_error_words(e));
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     throw ModelError("'" + path + "': weights do not fit the network: " + msg.substr(0, msg.find('\n')));
