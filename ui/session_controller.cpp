@@ -65,6 +65,17 @@ void SessionController::restore_geometry() {
 
 // [SECTION] Settings ----------------------------------------------------------------------
 
+namespace {
+
+engine::LiveSession session_of(const GuidanceSettings& g) {
+  engine::LiveSession s;
+  s.omega = g.omega, s.lo = g.lo, s.hi = g.hi, s.steps = g.steps, s.sampler = g.sampler, s.seed = g.seed;
+  s.points = g.points, s.compare = g.compare;
+  return s;
+}
+
+}  // namespace
+
 void SessionController::load_settings(const StudioOptions& opts) {
   QSettings s;
   GuidanceSettings g;
@@ -82,6 +93,24 @@ void SessionController::load_settings(const StudioOptions& opts) {
   }
   rebuild_recent_menu();
   guidance_->set_settings(g);
+  // A session to open at start-up names the pair: it is loaded here, once (the remembered or shipped pair is not
+  // loaded first, nor its tuned ω announced), and open_session finds it in place. A session that cannot be read or
+  // whose models do not load leaves the usual pair below; open_session, called next, says why.
+  if (!opts.session.isEmpty()) {
+    bool loaded = false;
+    try {
+      const engine::LiveSession from = engine::read_live_session(opts.session.toStdString(), session_of(g));
+      const QSignalBlocker block(models_);
+      QString why;  // open_session reports it
+      loaded = models_->load_pair(QString::fromStdString(from.base), QString::fromStdString(from.aux), &why);
+    } catch (const std::exception&) {
+      // the same read fails again in open_session, which words it
+    }
+    if (loaded) {
+      Q_EMIT models_replaced();
+      return;
+    }
+  }
   auto pick = [&](const QString& given, const char* key, const char* role) {
     if (!given.isEmpty()) return given;
     const QString remembered = opts.remember ? s.value(key).toString() : QString();
@@ -140,17 +169,6 @@ void SessionController::save_settings() {
 }
 
 // [SECTION] Sessions and recent files ------------------------------------------------------
-
-namespace {
-
-engine::LiveSession session_of(const GuidanceSettings& g) {
-  engine::LiveSession s;
-  s.omega = g.omega, s.lo = g.lo, s.hi = g.hi, s.steps = g.steps, s.sampler = g.sampler, s.seed = g.seed;
-  s.points = g.points, s.compare = g.compare;
-  return s;
-}
-
-}  // namespace
 
 // The file format and its checks live in the core (engine::read_live_session),
 // shared with sims-live.

@@ -11,6 +11,8 @@ struct StudioOptions {
   QString base, aux;          // model files; empty: remembered ones, else the shipped models
   bool remember = true;       // read and write QSettings
   QString theme;              // "system", "light" or "dark"; empty: the remembered one (else system)
+  // A session the caller opens right after (sims-studio --session): its models are the ones loaded at start-up.
+  QString session;
   int64_t preview_points = 400;
   // Image models: the quick first look (images, Heun steps) shown before the full grid.
   int64_t image_preview_images = 4;

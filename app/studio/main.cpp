@@ -125,6 +125,7 @@ int main(int argc, char* argv[]) {
   StudioOptions opts;
   opts.base = cli.value(base);
   opts.aux = cli.value(aux);
+  opts.session = session_file;
   opts.remember = !cli.isSet(fresh) && !cli.isSet(shot) && !cli.isSet(train_shot) && !cli.isSet(bench) && !cli.isSet(exports);
   if (cli.isSet(theme)) {
     Theme t;

@@ -761,6 +761,55 @@ class StudioTest : public QObject {
     restore_defaults();
   }
 
+  // A session given at start-up (sims-studio --session) is the pair loaded: once, with no word of the shipped or
+  // remembered pair; opening it right after (as the studio's main does) finds it in place. A session whose models
+  // do not load leaves the shipped pair and one error naming the session.
+  void sessionAtStartUpLoadsItsPairOnce() {
+    // The session names the grid25 pair; the studio's usual pair is the gaussian one.
+    const QString base = shipped_model("base", "grid25"), aux = shipped_model("aux", "grid25");
+    QVERIFY(QFileInfo::exists(base) && QFileInfo::exists(aux) && base != shipped_model("base"));
+    const QString file = tmp_.filePath("startup.simsession");
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QString(R"({"format": "sims-studio-session", "version": 1, "models": {"base": "%1", "aux": "%2"},
+                        "guidance": {"omega": 1.25, "steps": 12}})")
+                .arg(base, aux)
+                .toUtf8());
+    f.close();
+    {
+      StudioOptions o;
+      o.remember = false;
+      o.session = file;
+      MainWindow w(o);
+      QCOMPARE(QFileInfo(w.models()->path(ModelRole::Base)).fileName(), QString("grid25-base.ckpt"));
+      QCOMPARE(QFileInfo(w.models()->path(ModelRole::Aux)).fileName(), QString("grid25-aux.ckpt"));
+      const QString said = w.messages()->toPlainText();
+      QVERIFY2(!said.contains("gaussian-") && !said.contains("tuned pair"), qPrintable(said));
+      QCOMPARE(said.count("loaded base model grid25-base.ckpt"), 1);
+      QVERIFY(w.open_session(file));  // as the studio's main does next: the pair is in place
+      const QString after = w.messages()->toPlainText();
+      QCOMPARE(after.count("loaded base model"), 1);
+      QCOMPARE(after.count("loaded auxiliary model"), 1);
+      QCOMPARE(w.guidance()->settings().omega, 1.25);
+      QCOMPARE(w.guidance()->settings().steps, 12);
+      QCOMPARE(w.messages()->error_count(), 0);
+    }
+    QFile bad(tmp_.filePath("startup-bad.simsession"));
+    QVERIFY(bad.open(QIODevice::WriteOnly));
+    bad.write(R"({"format": "sims-studio-session", "version": 1, "models": {"base": "/no/such/model.ckpt"}})");
+    bad.close();
+    StudioOptions o;
+    o.remember = false;
+    o.session = bad.fileName();
+    MainWindow w(o);
+    QCOMPARE(w.models()->path(ModelRole::Aux), shipped_model("aux"));
+    QVERIFY(w.models()->base() && w.models()->aux());
+    QCOMPARE(w.messages()->error_count(), 0);
+    QVERIFY(!w.open_session(bad.fileName()));
+    QCOMPARE(w.messages()->error_count(), 1);
+    QVERIFY2(w.messages()->last_error().contains("does not exist"), qPrintable(w.messages()->last_error()));
+  }
+
   void badSessionChangesNothing() {
     QVERIFY(wait_result(0));
     const Snapshot before = snapshot();
