@@ -102,13 +102,14 @@ TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
   CHECK(clf->attr_names() == data::face_attr_names());
   CHECK(back->name() == "cnn-test");
   CHECK(load_feature_net(path + ",name=other")->name() == "other");
-  // A network configuration that its own checks refuse names the file (it did not).
-  auto refused = [&](const char* key, const nlohmann::json& value) {
-    nlohmann::json meta = net->meta();
-    meta["net"][key] = value;
-    torch::serialize::OutputArchive ar;  // the metadata alone: it is read before the weights
-    ar.write("sims_feature_net", c10::IValue(meta.dump()));
-    ar.save_to(tmp.file("damaged.ckpt"));
+  // Metadata that its own checks refuse names the file and the value (the network's configuration named neither;
+  // names, labels or a name of the wrong kind were nlohmann's bare words from inside the job).
+  auto refused = [&](const char* where, const nlohmann::json& value) {
+    // A copy of the network whose metadata is damaged after its checks passed (the copy is not const, so writing
+    // through meta()'s reference is defined), saved with its weights as save_feature_cnn writes any network.
+    TrainedCnn copy(net->module(), net->meta());
+    const_cast<nlohmann::json&>(copy.meta())[nlohmann::json::json_pointer(where)] = value;
+    save_feature_cnn(tmp.file("damaged.ckpt"), copy);
     try {
       load_feature_net(tmp.file("damaged.ckpt"));
     } catch (const ModelError& e) {
@@ -117,8 +118,15 @@ TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
     return std::string("(accepted)");
   };
   const std::string named = "'" + tmp.file("damaged.ckpt") + "': feature network metadata is damaged: ";
-  CHECK_THAT(refused("size", 4), Catch::Contains(named + "feature network configuration out of range"));
-  CHECK_THAT(refused("width", "wide"), Catch::Contains(named) && Catch::Contains("width"));
+  CHECK_THAT(refused("/net/size", 4), Catch::Contains(named + "feature network configuration out of range"));
+  CHECK_THAT(refused("/net/width", "wide"), Catch::Contains(named) && Catch::Contains("width"));
+  CHECK(refused("/attr_names", 5) == named + "attr_names is not a list");
+  CHECK(refused("/attr_names", {"bald", 7}) == named + "attr_names is not text");
+  CHECK(refused("/attr_names", {"bald"}) == named + "attr_names lists 1 names for " +
+                                               std::to_string(data::face_attr_names().size()) + " outputs");
+  CHECK(refused("/labels", 3) == named + "labels is not text");
+  CHECK(refused("/name", nlohmann::json::object()) == named + "name is not text");
+  CHECK(refused("/name", "renamed") == "(accepted)");  // the helper itself loads what is fine
   // Grey and other sizes are converted to the network's input.
   CHECK(net->features(d.images.narrow(1, 0, 1)).size(1) == 128);
   CHECK(net->features(at::zeros({2, 3, 64, 64})).size(0) == 2);
@@ -153,6 +161,12 @@ TEST_CASE("TorchScript feature networks are validated at load", "[features]") {
   CHECK_THROWS_WITH(load_feature_net(test::fixture("bad_feat_net.pt")), Catch::Contains("[N,F]"));
   CHECK_THROWS_AS(load_feature_net(test::fixture("no_such_net.pt")), InputError);
   CHECK_THROWS_AS(load_feature_net(test::fixture("not_a_model.pt")), ModelError);
+  // sims.json values of the wrong kind or out of range name the file and the value (nlohmann's bare words before).
+  CHECK_THROWS_WITH(load_feature_net(test::fixture("feat_net_bad_labels.pt")),
+                    "'" + test::fixture("feat_net_bad_labels.pt") + "': bad sims.json metadata: labels is not text");
+  CHECK_THROWS_WITH(load_feature_net(test::fixture("feat_net_bad_range.pt")),
+                    Catch::EndsWith("feat_net_bad_range.pt': bad sims.json metadata: input_range is not two numbers "
+                                    "[lo, hi] with lo < hi"));
   CHECK_THROWS_AS(load_feature_net(test::fixture("feat_net.pt") + ",bogus=1"), InputError);
   // Wrong inputs are refused clearly.
   CHECK_THROWS_AS(net->features(at::zeros({2, 2, 32, 32})), InputError);

@@ -151,13 +151,19 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
       }
     }
     try {
-      name_ = spec.name.empty() ? meta.value("name", std::filesystem::path(spec.path).stem().string()) : spec.name;
+      // Each value read as its kind, so a wrong one is named ("labels is not text"), not nlohmann's bare words.
+      const std::string stem = std::filesystem::path(spec.path).stem().string();
+      name_ = spec.name.empty() ? value_or<std::string>(meta, "name", stem) : spec.name;
       size_ = spec.size >= 0 ? spec.size : count_or(meta, "input_size", 299, 1 << 16);
       lo_ = -1, hi_ = 1;
-      if (meta.contains("input_range")) lo_ = meta["input_range"].at(0).get<double>(), hi_ = meta["input_range"].at(1).get<double>();
+      if (meta.is_object() && meta.contains("input_range")) {
+        const auto r = read_as<std::vector<double>>(meta.at("input_range"), "input_range");
+        if (r.size() != 2 || !(r[0] < r[1])) throw InputError("input_range is not two numbers [lo, hi] with lo < hi");
+        lo_ = r[0], hi_ = r[1];
+      }
       if (!std::isnan(spec.lo)) lo_ = spec.lo, hi_ = spec.hi;
-      multi_ = !spec.softmax && meta.value("labels", std::string("multi")) != "classes";
-      if (meta.contains("attr_names")) attrs_ = meta["attr_names"].get<std::vector<std::string>>();
+      multi_ = !spec.softmax && value_or<std::string>(meta, "labels", "multi") != "classes";
+      attrs_ = value_or<std::vector<std::string>>(meta, "attr_names", {});
     } catch (const nlohmann::json::exception& e) {
       throw ModelError("'" + spec.path + "': bad sims.json metadata: " + json_error_words(e));
     } catch (const InputError& e) {
@@ -287,10 +293,12 @@ class FeatureCnn : public torch::nn::Module {
 TrainedCnn::TrainedCnn(std::shared_ptr<FeatureCnn> net, nlohmann::json meta) : net_(std::move(net)), meta_(std::move(meta)) {
   net_->eval();
   for (auto& p : net_->parameters()) p.set_requires_grad(false);
-  attrs_ = meta_.value("attr_names", std::vector<std::string>{});
-  multi_ = meta_.value("labels", std::string("multi")) == "multi";
+  // Each value read as its kind (InputError naming it); name() reads "name" later, so it is checked here.
+  attrs_ = value_or<std::vector<std::string>>(meta_, "attr_names", {});
+  multi_ = value_or<std::string>(meta_, "labels", "multi") == "multi";
+  value_or<std::string>(meta_, "name", "cnn");
   if (static_cast<int64_t>(attrs_.size()) != net_->cfg.outputs)
-    throw ModelError("feature network: " + std::to_string(attrs_.size()) + " attribute names for " +
+    throw ModelError("attr_names lists " + std::to_string(attrs_.size()) + " names for " +
                      std::to_string(net_->cfg.outputs) + " outputs");
 }
 
@@ -479,7 +487,11 @@ std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
     std::string msg = e.what_without_backtrace();
     throw ModelError("'" + path + "': weights do not fit the network: " + msg.substr(0, msg.find('\n')));
   }
-  return std::make_shared<TrainedCnn>(net, meta);
+  try {
+    return std::make_shared<TrainedCnn>(net, meta);
+  } catch (const Error& e) {  // the names, labels or name the metadata holds, with the file named
+    throw ModelError("'" + path + "': feature network metadata is damaged: " + std::string(e.what()));
+  }
 }
 
 // [SECTION] Loading by spec ----------------------------------------------------------
