@@ -118,8 +118,10 @@ TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
     return std::string("(accepted)");
   };
   const std::string named = "'" + tmp.file("damaged.ckpt") + "': feature network metadata is damaged: ";
-  CHECK_THAT(refused("/net/size", 4), Catch::Contains(named + "feature network configuration out of range"));
-  CHECK_THAT(refused("/net/width", "wide"), Catch::Contains(named) && Catch::Contains("width"));
+  CHECK(refused("/net/size", 4) == named + "size is 4, not from 8 to 256");
+  CHECK(refused("/net/width", "wide") == named + "width is not a count");
+  CHECK(refused("/net/outputs", 2.5) == named + "outputs is not a count");
+  CHECK(refused("/net/channels", 2) == named + "channels is 2, not 1 (grey) or 3 (RGB)");
   CHECK(refused("/attr_names", 5) == named + "attr_names is not a list");
   CHECK(refused("/attr_names", {"bald", 7}) == named + "attr_names is not text");
   CHECK(refused("/attr_names", {"bald"}) == named + "attr_names lists 1 names for " +

@@ -247,14 +247,21 @@ nlohmann::json FeatureCnnConfig::to_json() const {
 
 FeatureCnnConfig FeatureCnnConfig::from_json(const nlohmann::json& j) {
   FeatureCnnConfig c;
-  c.channels = value_or(j, "channels", c.channels);
-  c.size = value_or(j, "size", c.size);
-  c.width = value_or(j, "width", c.width);
-  c.feature_dim = value_or(j, "feature_dim", c.feature_dim);
-  c.outputs = value_or(j, "outputs", c.outputs);
-  if ((c.channels != 1 && c.channels != 3) || c.size < 8 || c.size > 256 || c.width < 1 || c.width > 256 ||
-      c.feature_dim < 1 || c.feature_dim > 4096 || c.outputs < 1 || c.outputs > 1000)
-    throw ModelError("feature network configuration out of range: " + c.to_json().dump());
+  // Each a count in its range, the value named: "size is 4, not from 8 to 256", "width is not a count" (text, a
+  // fraction, a negative number).
+  auto read = [&](const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+    const int64_t v = count_or(j, key, fallback);
+    if (v < lo || v > hi)
+      throw ModelError(std::string(key) + " is " + std::to_string(v) + ", not from " + std::to_string(lo) + " to " +
+                       std::to_string(hi));
+    return v;
+  };
+  c.channels = read("channels", c.channels, 1, 3);
+  if (c.channels == 2) throw ModelError("channels is 2, not 1 (grey) or 3 (RGB)");
+  c.size = read("size", c.size, 8, 256);
+  c.width = read("width", c.width, 1, 256);
+  c.feature_dim = read("feature_dim", c.feature_dim, 1, 4096);
+  c.outputs = read("outputs", c.outputs, 1, 1000);
   return c;
 }
 
