@@ -33,6 +33,14 @@ const int kRecentMax = 8;
 
 QString tab_key(const QTabWidget* t, int i) { return t->tabText(i).remove('&').trimmed().toLower(); }
 
+// The index of the tab a session names: -1 where it names none (or there are no tabs), -2 where no tab has the name.
+int session_tab(const QTabWidget* tabs, const std::string& key) {
+  if (key.empty() || !tabs) return -1;
+  for (int i = 0; i < tabs->count(); ++i)
+    if (tab_key(tabs, i) == QString::fromStdString(key)) return i;
+  return -2;
+}
+
 }  // namespace
 
 SessionController::SessionController(QMainWindow* window, ModelsPanel* models, GuidancePanel* guidance,
@@ -94,15 +102,17 @@ void SessionController::load_settings(const StudioOptions& opts) {
   rebuild_recent_menu();
   guidance_->set_settings(g);
   // A session to open at start-up names the pair: it is loaded here, once (the remembered or shipped pair is not
-  // loaded first, nor its tuned ω announced), and open_session finds it in place. A session that cannot be read or
-  // whose models do not load leaves the usual pair below; open_session, called next, says why.
+  // loaded first, nor its tuned ω announced), and open_session finds it in place. A session open_session would
+  // refuse (it cannot be read, names no such tab, or its models do not load) leaves the usual pair below, so that
+  // its "nothing was changed" holds; open_session, called next, says why.
   if (!opts.session.isEmpty()) {
     bool loaded = false;
     try {
       const engine::LiveSession from = engine::read_live_session(opts.session.toStdString(), session_of(g));
       const QSignalBlocker block(models_);
       QString why;  // open_session reports it
-      loaded = models_->load_pair(QString::fromStdString(from.base), QString::fromStdString(from.aux), &why);
+      loaded = session_tab(tabs_, from.tab) != -2 &&
+               models_->load_pair(QString::fromStdString(from.base), QString::fromStdString(from.aux), &why);
     } catch (const std::exception&) {
       // the same read fails again in open_session, which words it
     }
@@ -209,14 +219,8 @@ bool SessionController::open_session(const QString& path) {
     return refuse(QString::fromStdString(sims::error_words(e)));
   }
   const QString base = QString::fromStdString(s.base), aux = QString::fromStdString(s.aux);
-  int tab = -1;
-  QTabWidget* tabs = tabs_;
-  if (!s.tab.empty() && tabs) {
-    const QString want = QString::fromStdString(s.tab);
-    for (int i = 0; i < tabs->count(); ++i)
-      if (tab_key(tabs, i) == want) tab = i;
-    if (tab < 0) return refuse(QString("unknown tab '%1'").arg(want));
-  }
+  const int tab = session_tab(tabs_, s.tab);
+  if (tab == -2) return refuse(QString("unknown tab '%1'").arg(QString::fromStdString(s.tab)));
 
   // The models: both load, or neither changes (unchanged files are kept as they are).
   const bool same_models = base == models_->path(ModelRole::Base) && aux == models_->path(ModelRole::Aux) &&
@@ -240,7 +244,7 @@ bool SessionController::open_session(const QString& path) {
     steps_->set_show_denoised(s.denoised);
     steps_->set_show_trails(s.trails);
   }
-  if (tab >= 0) tabs->setCurrentIndex(tab);
+  if (tab >= 0) tabs_->setCurrentIndex(tab);
   messages_->info("opened session " + path);
   add_recent("session", QFileInfo(path).absoluteFilePath());
   if (!same_models) Q_EMIT models_replaced();
