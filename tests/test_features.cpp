@@ -88,6 +88,20 @@ TEST_CASE("an untrained network fails the accuracy bar", "[features]") {
   CHECK(rep.accuracy < 0.8);
 }
 
+TEST_CASE("feature training refuses data beyond the network's limits in the data's words", "[features]") {
+  data::ImageBatch d;
+  d.attrs = at::zeros({40, 2});
+  d.attr_names = {"a", "b"};
+  d.images = at::zeros({40, 3, 4, 4});
+  CHECK_THROWS_WITH(train_feature_cnn(d, FeatureTrainConfig{}),
+                    "the images are 4 pixels wide; a feature network takes 8 to 256 (resize the data set)");
+  d.images = at::zeros({40, 3, 16, 16});
+  d.attrs = at::zeros({40, 1001});
+  d.attr_names.clear();
+  CHECK_THROWS_WITH(train_feature_cnn(d, FeatureTrainConfig{}),
+                    "the data have 1001 attributes; a feature network learns at most 1000");
+}
+
 TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
   auto net = trained_faces();
   test::TempDir tmp;
@@ -122,10 +136,13 @@ TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
   CHECK(refused("/net/width", "wide") == named + "width is not a count");
   CHECK(refused("/net/outputs", 2.5) == named + "outputs is not a count");
   CHECK(refused("/net/channels", 2) == named + "channels is 2, not 1 (grey) or 3 (RGB)");
+  CHECK(refused("/net/channels", 4) == named + "channels is 4, not 1 (grey) or 3 (RGB)");
   CHECK(refused("/attr_names", 5) == named + "attr_names is not a list");
   CHECK(refused("/attr_names", {"bald", 7}) == named + "attr_names is not text");
-  CHECK(refused("/attr_names", {"bald"}) == named + "attr_names lists 1 names for " +
-                                               std::to_string(data::face_attr_names().size()) + " outputs");
+  const std::string outputs = std::to_string(data::face_attr_names().size());
+  CHECK(refused("/attr_names", {"bald"}) == named + "attr_names has 1 entry for the network's " + outputs + " outputs");
+  CHECK(refused("/attr_names", nlohmann::json::array()) ==
+        named + "attr_names is missing (the network has " + outputs + " outputs)");
   CHECK(refused("/labels", 3) == named + "labels is not text");
   CHECK(refused("/name", nlohmann::json::object()) == named + "name is not text");
   CHECK(refused("/name", "renamed") == "(accepted)");  // the helper itself loads what is fine
@@ -169,6 +186,9 @@ TEST_CASE("TorchScript feature networks are validated at load", "[features]") {
   CHECK_THROWS_WITH(load_feature_net(test::fixture("feat_net_bad_range.pt")),
                     Catch::EndsWith("feat_net_bad_range.pt': bad sims.json metadata: input_range is not two numbers "
                                     "[lo, hi] with lo < hi"));
+  CHECK(load_feature_net(test::fixture("feat_net_bad_range.pt") + ",range=0:1")->dim() == 8);  // replaced, not read
+  CHECK_THROWS_WITH(load_feature_net(test::fixture("feat_net_list_meta.pt")),
+                    Catch::EndsWith("feat_net_list_meta.pt': bad sims.json metadata: it is not a JSON object"));
   CHECK_THROWS_AS(load_feature_net(test::fixture("feat_net.pt") + ",bogus=1"), InputError);
   // Wrong inputs are refused clearly.
   CHECK_THROWS_AS(net->features(at::zeros({2, 2, 32, 32})), InputError);

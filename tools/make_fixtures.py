@@ -154,6 +154,7 @@ def main():
     # Metadata of the wrong kind or out of range: refused at load, naming the file and the value.
     save(FeatNet(), os.path.join(out, "feat_net_bad_labels.pt"), {"input_size": 32, "labels": 3})
     save(FeatNet(), os.path.join(out, "feat_net_bad_range.pt"), {"input_size": 32, "input_range": [1, 1]})
+    save(FeatNet(), os.path.join(out, "feat_net_list_meta.pt"), [{"input_size": 32}])
     with open(os.path.join(out, "not_a_model.pt"), "wb") as f:
         f.write(b"PK\x03\x04 this is not a real archive")
 

@@ -149,6 +149,8 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
       } catch (const InputError& e) {
         throw ModelError("'" + spec.path + "': " + e.what());
       }
+      // Not an object (a list, or the metadata encoded twice as a string) would read as "no keys" below.
+      if (!meta.is_object()) throw ModelError("'" + spec.path + "': bad sims.json metadata: it is not a JSON object");
     }
     try {
       // Each value read as its kind, so a wrong one is named ("labels is not text"), not nlohmann's bare words.
@@ -156,7 +158,7 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
       name_ = spec.name.empty() ? value_or<std::string>(meta, "name", stem) : spec.name;
       size_ = spec.size >= 0 ? spec.size : count_or(meta, "input_size", 299, 1 << 16);
       lo_ = -1, hi_ = 1;
-      if (meta.is_object() && meta.contains("input_range")) {
+      if (std::isnan(spec.lo) && meta.contains("input_range")) {  // ,range=LO:HI replaces it unread
         const auto r = read_as<std::vector<double>>(meta.at("input_range"), "input_range");
         if (r.size() != 2 || !(r[0] < r[1])) throw InputError("input_range is not two numbers [lo, hi] with lo < hi");
         lo_ = r[0], hi_ = r[1];
@@ -256,8 +258,9 @@ FeatureCnnConfig FeatureCnnConfig::from_json(const nlohmann::json& j) {
                        std::to_string(hi));
     return v;
   };
-  c.channels = read("channels", c.channels, 1, 3);
-  if (c.channels == 2) throw ModelError("channels is 2, not 1 (grey) or 3 (RGB)");
+  c.channels = count_or(j, "channels", c.channels);
+  if (c.channels != 1 && c.channels != 3)
+    throw ModelError("channels is " + std::to_string(c.channels) + ", not 1 (grey) or 3 (RGB)");
   c.size = read("size", c.size, 8, 256);
   c.width = read("width", c.width, 1, 256);
   c.feature_dim = read("feature_dim", c.feature_dim, 1, 4096);
@@ -304,9 +307,11 @@ TrainedCnn::TrainedCnn(std::shared_ptr<FeatureCnn> net, nlohmann::json meta) : n
   attrs_ = value_or<std::vector<std::string>>(meta_, "attr_names", {});
   multi_ = value_or<std::string>(meta_, "labels", "multi") == "multi";
   value_or<std::string>(meta_, "name", "cnn");
-  if (static_cast<int64_t>(attrs_.size()) != net_->cfg.outputs)
-    throw ModelError("attr_names lists " + std::to_string(attrs_.size()) + " names for " +
-                     std::to_string(net_->cfg.outputs) + " outputs");
+  const int64_t outputs = net_->cfg.outputs, named = static_cast<int64_t>(attrs_.size());
+  if (named != outputs)
+    throw ModelError(named == 0 ? "attr_names is missing (the network has " + std::to_string(outputs) + " outputs)"
+                                : "attr_names has " + std::to_string(named) + (named == 1 ? " entry" : " entries") +
+                                      " for the network's " + std::to_string(outputs) + " outputs");
 }
 
 std::string TrainedCnn::name() const { return meta_.value("name", std::string("cnn")); }
@@ -371,6 +376,13 @@ std::shared_ptr<TrainedCnn> train_feature_cnn(const data::ImageBatch& d, const F
       names.push_back(k < static_cast<int64_t>(d.class_names.size()) ? d.class_names[k] : std::to_string(k));
     target = lab;
   }
+  // The data decide size, channels and outputs: their limits said in the data's words.
+  if (cfg.size < 8 || cfg.size > 256)
+    throw InputError("the images are " + std::to_string(cfg.size) + " pixels wide; a feature network takes 8 to 256 "
+                     "(resize the data set)");
+  if (cfg.outputs > 1000)
+    throw InputError("the data have " + std::to_string(cfg.outputs) + (multi ? " attributes" : " classes") +
+                     "; a feature network learns at most 1000");
   cfg = FeatureCnnConfig::from_json(cfg.to_json());
 
   torch::manual_seed(tc.seed);
