@@ -187,6 +187,17 @@ TEST_CASE("TorchScript feature networks are validated at load", "[features]") {
                     Catch::EndsWith("feat_net_bad_range.pt': bad sims.json metadata: input_range is not two numbers "
                                     "[lo, hi] with lo < hi"));
   CHECK(load_feature_net(test::fixture("feat_net_bad_range.pt") + ",range=0:1")->dim() == 8);  // replaced, not read
+  // A network that fails inside the TorchScript interpreter (its linear layer wants 32-pixel images): one line that
+  // names the file and the error raised, not the interpreter's 24-line traceback (its own error type, which the
+  // load let through whole).
+  try {
+    load_feature_net(test::fixture("feat_net.pt") + ",size=16");
+    FAIL("a 16-pixel dummy batch was accepted");
+  } catch (const ModelError& e) {
+    const std::string m = e.what();
+    CHECK(m.find('\n') == std::string::npos);
+    CHECK_THAT(m, Catch::Contains("feat_net.pt' fails on a dummy batch [2,3,16,16]: RuntimeError: mat1 and mat2"));
+  }
   CHECK_THROWS_WITH(load_feature_net(test::fixture("feat_net_list_meta.pt")),
                     Catch::EndsWith("feat_net_list_meta.pt': bad sims.json metadata: it is not a JSON object"));
   CHECK_THROWS_AS(load_feature_net(test::fixture("feat_net.pt") + ",bogus=1"), InputError);

@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
+#include "common/script_error.hpp"
 
 namespace sims {
 namespace {
@@ -21,18 +22,6 @@ std::string file_digest(const std::string& path) {
   ss << in.rdbuf();
   const std::string s = ss.str();
   return "ts:" + std::to_string(s.size()) + ":" + std::to_string(std::hash<std::string>{}(s));
-}
-
-// TorchScript errors span many lines (a traceback); keep the line a person
-// needs: the raised exception, or else the first line.
-std::string summarize(const std::string& msg) {
-  std::vector<std::string> lines;
-  std::stringstream ss(msg);
-  for (std::string l; std::getline(ss, l);)
-    if (l.find_first_not_of(" \t") != std::string::npos) lines.push_back(l.substr(l.find_first_not_of(" \t")));
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it)
-    if (it->find("Error:") != std::string::npos || it->find("Exception:") != std::string::npos) return it->substr(0, 300);
-  return lines.empty() ? std::string("unknown error") : lines.front().substr(0, 300);
 }
 
 }  // namespace
@@ -139,12 +128,9 @@ at::Tensor TorchScriptDenoiser::call(const at::Tensor& x, const at::Tensor& sigm
   c10::IValue out;
   try {
     out = module_.forward({x, sigma});
-  } catch (const c10::Error& e) {
-    throw ModelError("'" + info_.path + "': forward(x of shape " + c10::str(x.sizes()) +
-                     ", sigma) failed: " + summarize(e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    throw ModelError("'" + info_.path + "': forward(x of shape " + c10::str(x.sizes()) +
-                     ", sigma) failed: " + summarize(e.what()));
+  } catch (const std::exception& e) {  // c10::Error, or the interpreter's own error with its traceback
+    throw ModelError("'" + info_.path + "': forward(x of shape " + c10::str(x.sizes()) + ", sigma) failed: " +
+                     script_error(e));
   }
   if (!out.isTensor()) throw ModelError("'" + info_.path + "': forward did not return a Tensor");
   at::Tensor d = out.toTensor();

@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
+#include "common/script_error.hpp"
 #include "data/faces.hpp"
 #include "data/image_datasets.hpp"
 #include "io/atomic_file.hpp"
@@ -177,12 +178,11 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     try {
       c10::InferenceMode guard;
       y = run(at::zeros({2, 3, s, s}));
-    } catch (const ModelError&) {
+    } catch (const Error&) {
       throw;
-    } catch (const c10::Error& e) {
-      std::string msg = e.what_without_backtrace();
+    } catch (const std::exception& e) {  // c10::Error, or the interpreter's own error with its traceback
       throw ModelError("'" + spec.path + "' fails on a dummy batch [2,3," + std::to_string(s) + "," +
-                       std::to_string(s) + "]: " + msg.substr(0, msg.find('\n')));
+                       std::to_string(s) + "]: " + script_error(e));
     }
     if (y.dim() != 2 || y.size(0) != 2 || y.size(1) < 1 || !y.is_floating_point())
       throw ModelError("'" + spec.path + "' must return features [N,F] (float), but for a batch of 2 it returned " +
@@ -221,9 +221,10 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     at::Tensor y;
     try {
       y = run(images);
-    } catch (const c10::Error& e) {
-      std::string msg = e.what_without_backtrace();
-      throw ModelError("'" + path_ + "' failed: " + msg.substr(0, msg.find('\n')));
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ModelError("'" + path_ + "' failed: " + script_error(e));
     }
     if (y.dim() != 2 || y.size(0) != images.size(0) || y.size(1) != dim_)
       throw ModelError("'" + path_ + "' returned " + c10::str(y.sizes()) + " for " +
