@@ -5,6 +5,7 @@
 // a file goes through parse_json_bounded.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -16,6 +17,39 @@
 #include "common/error.hpp"
 
 namespace sims {
+
+// Text for a message, from bytes a damaged file or a name can hold: each byte that does not start a valid UTF-8
+// sequence becomes '?', control bytes (line breaks, tabs, NUL) spaces, and past `max` bytes the text is cut before a whole character
+// with "..." (a byte cut could split one, and a message is also stored in JSON records, which must be UTF-8).
+inline std::string message_text(const std::string& s, size_t max = std::string::npos) {
+  // The length of the valid UTF-8 sequence at s[i] (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF),
+  // or 0 where none starts.
+  auto sequence = [&s](size_t i) -> size_t {
+    const auto at = [&s](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+    const unsigned b = at(i);
+    if (b < 0x80) return 1;
+    const size_t n = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+    if (n == 0) return 0;
+    const unsigned lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80, hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+    if (at(i + 1) < lo || at(i + 1) > hi) return 0;
+    for (size_t k = 2; k < n; ++k)
+      if ((at(i + k) & 0xC0) != 0x80) return 0;
+    return n;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = sequence(i);
+    if (out.size() + std::max<size_t>(n, 1) > max) return out + "...";
+    if (n == 0 || static_cast<unsigned char>(s[i]) < 0x20 || s[i] == 0x7F) {  // control bytes: one line, no NUL
+      out += n == 0 ? '?' : ' ';
+      ++i;
+    } else {
+      out.append(s, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
 
 // No settings file, checkpoint header or session of this program nests deeper than a few levels.
 constexpr int kMaxJsonDepth = 64;
@@ -37,12 +71,9 @@ nlohmann::json parse_json_bounded(Input&& text, const std::string& what) {
   } catch (const nlohmann::json::exception& e) {
     // A syntax error, or a number too large for a double (out_of_range, found by tests/fuzz/fuzz_json.cpp).
     // nlohmann's message quotes the last token read, which in a damaged file can be megabytes long.
-    std::string msg = e.what();
-    msg = msg.substr(std::min(msg.size(), msg.find(']') + 2));
-    if (msg.size() > 160) msg = msg.substr(0, 160) + "...";
-    for (char& c : msg)
-      if (c == '\n' || c == '\r') c = ' ';
-    throw InputError(what + " is not valid JSON (" + msg + ")");
+    const std::string msg = e.what();
+    const std::string words = msg.substr(std::min(msg.size(), msg.find(']') + 2));  // without nlohmann's tag
+    throw InputError(what + " is not valid JSON (" + message_text(words, 160) + ")");
   }
 }
 
@@ -73,10 +104,7 @@ inline std::string json_error_words(const nlohmann::json::exception& e) {
   } else if (msg.rfind("cannot use ", 0) == 0) {
     msg = "a value of the wrong kind (" + msg + ")";
   }
-  if (msg.size() > 200) msg = msg.substr(0, 200) + "...";
-  for (char& c : msg)
-    if (c == '\n' || c == '\r') c = ' ';
-  return msg;
+  return message_text(msg, 200);
 }
 
 // What a face shows for an exception it caught: nlohmann's in plain words (json_error_words), others as they are.
@@ -87,8 +115,7 @@ inline std::string error_words(const std::exception& e) {
 
 // A value as a message quotes it: its JSON text, cut to `max` characters (a damaged file's string can be megabytes).
 inline std::string json_brief(const nlohmann::json& j, size_t max = 60) {
-  std::string t = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return t.size() > max ? t.substr(0, max) + "..." : t;
+  return message_text(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), max);
 }
 
 // A stored count: a whole number from 0 to `max`; throws InputError "WHAT is not a count" for anything else (a
@@ -118,7 +145,8 @@ struct IsVector<std::vector<E>> : std::true_type {};
 }  // namespace detail
 
 // A stored value read as T: an integer type takes only a whole number that fits it (InputError "WHAT is not a
-// whole number from MIN to MAX" else: a float such as 1e300 converted to an integer is undefined behaviour), a
+// whole number", with "from MIN to MAX" for a whole number outside the range: a float such as 1e300 converted to
+// an integer is undefined behaviour), a
 // floating-point type a number, bool true or false, std::string text (InputError "WHAT is not a number" etc.), a
 // list of them a list; any other type as nlohmann reads it (a json::exception where the kind is wrong).
 template <class T>
@@ -133,7 +161,11 @@ T read_as(const nlohmann::json& v, const std::string& what) {
                  : (std::is_signed_v<T> && x >= static_cast<int64_t>(L::min())))
         return static_cast<T>(x);
     }
-    throw InputError(what + " is not a whole number from " + std::to_string(L::min()) + " to " + std::to_string(L::max()));
+    // The range only where it is the reason (a whole number outside it, also one written as 1e300 or 100.0), not
+    // for text or a fraction.
+    const bool whole = v.is_number_integer() || (v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>());
+    throw InputError(what + " is not a whole number" +
+                     (whole ? " from " + std::to_string(L::min()) + " to " + std::to_string(L::max()) : std::string()));
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!v.is_number()) throw InputError(what + " is not a number");
     return v.get<T>();

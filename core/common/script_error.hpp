@@ -7,6 +7,8 @@
 
 #include <c10/util/Exception.h>
 
+#include "common/json_parse.hpp"
+
 namespace sims {
 
 // The exception raised ("RuntimeError: Kernel size can't be greater than actual input size"), else the first
@@ -14,11 +16,27 @@ namespace sims {
 inline std::string script_error_line(const std::string& msg) {
   std::vector<std::string> lines;
   std::stringstream ss(msg);
-  for (std::string l; std::getline(ss, l);)
-    if (l.find_first_not_of(" \t") != std::string::npos) lines.push_back(l.substr(l.find_first_not_of(" \t")));
+  for (std::string l; std::getline(ss, l);) {
+    const size_t start = l.find_first_not_of(" \t");
+    if (start == std::string::npos) continue;
+    l = l.substr(start);
+    // A C++ backtrace follows (TORCH_SHOW_CPP_STACKTRACES=1): its frames name c10::Error::Error(...) too.
+    if (l.rfind("Exception raised from", 0) == 0 || l.rfind("frame #", 0) == 0) break;
+    lines.push_back(l);
+  }
+  // "RuntimeError: …": a first word that ends in Error: or Exception: (no "::" of a C++ name before it).
+  auto raised = [](const std::string& l) {
+    const size_t colon = l.find(": ");
+    if (colon == std::string::npos || l.find(' ') < colon || l.find("::") < colon) return false;
+    const std::string word = l.substr(0, colon);
+    auto ends = [&word](const std::string& e) {
+      return word.size() >= e.size() && word.compare(word.size() - e.size(), e.size(), e) == 0;
+    };
+    return ends("Error") || ends("Exception");
+  };
   for (auto it = lines.rbegin(); it != lines.rend(); ++it)
-    if (it->find("Error:") != std::string::npos || it->find("Exception:") != std::string::npos) return it->substr(0, 300);
-  return lines.empty() ? std::string("unknown error") : lines.front().substr(0, 300);
+    if (raised(*it)) return message_text(*it, 300);
+  return lines.empty() ? std::string("unknown error") : message_text(lines.front(), 300);
 }
 
 // The same for any exception from running a TorchScript module: c10::Error without its C++ backtrace, or the

@@ -30,9 +30,10 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
   torch::jit::ExtraFilesMap extra{{"sims.json", ""}};
   try {
     module_ = torch::jit::load(path, opts.device, extra);
-  } catch (const c10::Error& e) {
-    std::string msg = e.what_without_backtrace();
-    throw ModelError("cannot load '" + path + "' as TorchScript: " + msg.substr(0, msg.find('\n')));
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {  // c10::Error, or the compiler's report on code it cannot load
+    throw ModelError("cannot load '" + path + "' as TorchScript: " + script_error(e));
   }
   module_.eval();
   // Sampling never needs gradients; parameters that require them would make
@@ -128,6 +129,8 @@ at::Tensor TorchScriptDenoiser::call(const at::Tensor& x, const at::Tensor& sigm
   c10::IValue out;
   try {
     out = module_.forward({x, sigma});
+  } catch (const std::bad_alloc&) {
+    throw;
   } catch (const std::exception& e) {  // c10::Error, or the interpreter's own error with its traceback
     throw ModelError("'" + info_.path + "': forward(x of shape " + c10::str(x.sizes()) + ", sigma) failed: " +
                      script_error(e));

@@ -137,9 +137,10 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     torch::jit::ExtraFilesMap extra{{"sims.json", ""}};
     try {
       module_ = torch::jit::load(spec.path, c10::Device(c10::kCPU), extra);
-    } catch (const c10::Error& e) {
-      std::string msg = e.what_without_backtrace();
-      throw ModelError("cannot load '" + spec.path + "' as TorchScript: " + msg.substr(0, msg.find('\n')));
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {  // c10::Error, or the compiler's report on code it cannot load
+      throw ModelError("cannot load '" + spec.path + "' as TorchScript: " + script_error(e));
     }
     module_.eval();
     for (auto p : module_.parameters()) p.set_requires_grad(false);
@@ -179,6 +180,8 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
       c10::InferenceMode guard;
       y = run(at::zeros({2, 3, s, s}));
     } catch (const Error&) {
+      throw;
+    } catch (const std::bad_alloc&) {
       throw;
     } catch (const std::exception& e) {  // c10::Error, or the interpreter's own error with its traceback
       throw ModelError("'" + spec.path + "' fails on a dummy batch [2,3," + std::to_string(s) + "," +
@@ -222,6 +225,8 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     try {
       y = run(images);
     } catch (const Error&) {
+      throw;
+    } catch (const std::bad_alloc&) {
       throw;
     } catch (const std::exception& e) {
       throw ModelError("'" + path_ + "' failed: " + script_error(e));
