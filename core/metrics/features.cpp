@@ -253,6 +253,11 @@ nlohmann::json FeatureCnnConfig::to_json() const {
   return {{"channels", channels}, {"size", size}, {"width", width}, {"feature_dim", feature_dim}, {"outputs", outputs}};
 }
 
+namespace {
+// The image sizes and outputs a feature network takes: its configuration's checks and training's use the same.
+constexpr int64_t kMinSize = 8, kMaxSize = 256, kMaxOutputs = 1000;
+}  // namespace
+
 FeatureCnnConfig FeatureCnnConfig::from_json(const nlohmann::json& j) {
   FeatureCnnConfig c;
   // Each a count in its range, the value named: "size is 4, not from 8 to 256", "width is not a count" (text, a
@@ -267,10 +272,10 @@ FeatureCnnConfig FeatureCnnConfig::from_json(const nlohmann::json& j) {
   c.channels = count_or(j, "channels", c.channels);
   if (c.channels != 1 && c.channels != 3)
     throw ModelError("channels is " + std::to_string(c.channels) + ", not 1 (grey) or 3 (RGB)");
-  c.size = read("size", c.size, 8, 256);
+  c.size = read("size", c.size, kMinSize, kMaxSize);
   c.width = read("width", c.width, 1, 256);
   c.feature_dim = read("feature_dim", c.feature_dim, 1, 4096);
-  c.outputs = read("outputs", c.outputs, 1, 1000);
+  c.outputs = read("outputs", c.outputs, 1, kMaxOutputs);
   return c;
 }
 
@@ -383,12 +388,12 @@ std::shared_ptr<TrainedCnn> train_feature_cnn(const data::ImageBatch& d, const F
     target = lab;
   }
   // The data decide size, channels and outputs: their limits said in the data's words.
-  if (cfg.size < 8 || cfg.size > 256)
-    throw InputError("the images are " + std::to_string(cfg.size) + " pixels wide; a feature network takes 8 to 256 "
-                     "(resize the data set)");
-  if (cfg.outputs > 1000)
+  if (cfg.size < kMinSize || cfg.size > kMaxSize)
+    throw InputError("the images are " + std::to_string(cfg.size) + " pixels wide; a feature network takes " +
+                     std::to_string(kMinSize) + " to " + std::to_string(kMaxSize) + " (resize the data set)");
+  if (cfg.outputs > kMaxOutputs)
     throw InputError("the data have " + std::to_string(cfg.outputs) + (multi ? " attributes" : " classes") +
-                     "; a feature network learns at most 1000");
+                     "; a feature network learns at most " + std::to_string(kMaxOutputs));
   cfg = FeatureCnnConfig::from_json(cfg.to_json());
 
   torch::manual_seed(tc.seed);
