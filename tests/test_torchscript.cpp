@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "helpers.hpp"
+#include "io/script_meta.hpp"
 #include "sampling/edm_sampler.hpp"
 
 using namespace sims;
@@ -35,6 +36,67 @@ TEST_CASE("models that do not fit are refused at load time", "[torchscript]") {
   o.sample_shape = {3, 32, 32};
   CHECK_THROWS_AS(load_denoiser(fixture("mlp_base.pt"), o), ModelError);
   CHECK_THROWS_AS(load_denoiser(SIMS_FIXTURE_DIR), InputError);  // a directory
+}
+
+TEST_CASE("sims.json metadata is checked before anything is built from it", "[torchscript]") {
+  using io::read_denoiser_script_meta;
+  const auto m = read_denoiser_script_meta(R"({"shape": [3, 32, 32], "sigma_min": 0.002, "sigma_max": 80,
+                                               "sigma_data": 0.5, "source": "x"})",
+                                           "m.pt");
+  CHECK(m.shape == std::vector<int64_t>{3, 32, 32});
+  CHECK(*m.sigma_min == 0.002);
+  CHECK(*m.sigma_max == 80);
+  CHECK(*m.sigma_data == 0.5);
+  CHECK(m.provenance.at("source") == "x");
+  CHECK(read_denoiser_script_meta("{}", "m.pt").shape.empty());
+  CHECK_FALSE(read_denoiser_script_meta("{}", "m.pt").sigma_min.has_value());
+  const std::string bad = "'m.pt': bad sims.json metadata: ";
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": "0.002"})", "m.pt"), bad + "sigma_min is not a number");
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_max": -3})", "m.pt"),
+                    bad + "sigma_max is -3, not a noise level from 0 to 1e6");
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_data": 1e308})", "m.pt"),
+                    Catch::StartsWith(bad + "sigma_data is 1"));
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 5, "sigma_max": 1})", "m.pt"),
+                    bad + "sigma_min must be below sigma_max");
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [2, -2]})", "m.pt"),
+                    bad + "shape is [2,-2]: each size must be from 1 to 65536");
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [100000000000]})", "m.pt"),
+                    bad + "shape is [100000000000]: each size must be from 1 to 65536");
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [4096, 4096, 3]})", "m.pt"),
+                    bad + "shape is [4096,4096,3]: more than 16777216 values per sample");
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": []})", "m.pt"), bad + "shape is [], not 1 to 4 sizes");
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [2, "a"]})", "m.pt"),
+                    bad + "shape is not a whole number");
+  CHECK_THROWS_WITH(read_denoiser_script_meta("[1]", "m.pt"), bad + "it is not a JSON object");
+  CHECK_THROWS_WITH(read_denoiser_script_meta("{", "m.pt"), Catch::StartsWith("'m.pt': its sims.json metadata"));
+
+  using io::read_feature_script_meta;
+  const auto f = read_feature_script_meta(
+      R"({"name": "n", "input_size": 32, "input_range": [0, 1], "labels": "classes", "attr_names": ["a", "b"]})",
+      "f.pt", false);
+  CHECK(*f.name == "n");
+  CHECK(*f.input_size == 32);
+  CHECK(f.input_range->first == 0);
+  CHECK(f.input_range->second == 1);
+  CHECK_FALSE(f.multi_label);
+  CHECK(f.attr_names == std::vector<std::string>{"a", "b"});
+  CHECK_FALSE(read_feature_script_meta(R"({"input_range": 7})", "f.pt", true).input_range.has_value());  // unread
+  const std::string fbad = "'f.pt': bad sims.json metadata: ";
+  CHECK_THROWS_WITH(read_feature_script_meta(R"({"labels": "multiple"})", "f.pt", false),
+                    fbad + "labels is \"multiple\", not \"multi\" or \"classes\"");
+  CHECK_THROWS_WITH(read_feature_script_meta(R"({"input_size": 1e300})", "f.pt", false),
+                    fbad + "input_size is not a count");
+  CHECK_THROWS_WITH(read_feature_script_meta(R"({"input_range": [0, 1e999]})", "f.pt", false),
+                    Catch::StartsWith("'f.pt': its sims.json metadata"));  // beyond a double: not JSON we read
+  CHECK_THROWS_WITH(read_feature_script_meta(R"({"attr_names": [1]})", "f.pt", false),
+                    fbad + "attr_names is not text");
+
+  // Through the loader: refused before torch sees the shape, naming the file.
+  CHECK_THROWS_WITH(load_denoiser(fixture("mlp_meta_negative_shape.pt")),
+                    "'" + fixture("mlp_meta_negative_shape.pt") +
+                        "': bad sims.json metadata: shape is [2,-2]: each size must be from 1 to 65536");
+  CHECK_THROWS_WITH(load_denoiser(fixture("mlp_meta_text_sigma.pt")),
+                    "'" + fixture("mlp_meta_text_sigma.pt") + "': bad sims.json metadata: sigma_min is not a number");
 }
 
 TEST_CASE("a TorchScript exact Gaussian samples like the analytic one", "[torchscript]") {

@@ -131,6 +131,10 @@ def main():
     # Same weights as mlp_base but a separate file (base == aux invariance).
     torch.manual_seed(1)
     save(EdmMlp(2, 64, 3), os.path.join(out, "mlp_base_copy.pt"), meta2d)
+    # Metadata a denoiser cannot use: refused at load, naming the file (a shape with a negative size reached
+    # torch before, and a noise level of the wrong kind gave words that named no file).
+    save(EdmMlp(2, 64, 3), os.path.join(out, "mlp_meta_negative_shape.pt"), {"shape": [2, -2]})
+    save(EdmMlp(2, 64, 3), os.path.join(out, "mlp_meta_text_sigma.pt"), {"shape": [2], "sigma_min": "0.002"})
     # No metadata: the loader must probe the shape.
     torch.manual_seed(1)
     save(EdmMlp(2, 64, 3), os.path.join(out, "mlp_nometa.pt"))

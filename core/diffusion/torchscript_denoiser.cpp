@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
 #include "common/script_error.hpp"
+#include "io/script_meta.hpp"
 
 namespace sims {
 namespace {
@@ -61,26 +62,20 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
   for (const auto& p : module_.parameters()) params += p.numel();
   info_.parameters = params;
 
-  nlohmann::json meta = nlohmann::json::object();
-  if (!extra["sims.json"].empty()) {
-    try {
-      meta = parse_json_bounded(extra["sims.json"], "its sims.json metadata");
-    } catch (const InputError& e) {
-      throw ModelError("'" + path + "': " + e.what());
-    }
-    info_.provenance = meta;
-    if (meta.contains("sigma_min")) info_.sigma_min = meta["sigma_min"].get<double>();
-    if (meta.contains("sigma_max")) info_.sigma_max = meta["sigma_max"].get<double>();
-    if (meta.contains("sigma_data")) info_.sigma_data = meta["sigma_data"].get<double>();
-  }
-
+  // The metadata checked as a whole first (io/script_meta.hpp): noise levels, and a shape within limits.
   std::vector<int64_t> shape = opts.sample_shape;
-  if (meta.contains("shape")) {
-    const auto declared = read_as<std::vector<int64_t>>(meta["shape"], "its sims.json shape");
-    if (!shape.empty() && shape != declared)
-      throw ModelError("'" + path + "' declares samples of shape " + shape_to_string(declared) + ", not " +
-                       shape_to_string(shape) + " (as the noise or --shape ask)");
-    shape = declared;
+  if (!extra["sims.json"].empty()) {
+    const io::DenoiserScriptMeta meta = io::read_denoiser_script_meta(extra["sims.json"], path);
+    info_.provenance = meta.provenance;
+    if (meta.sigma_min) info_.sigma_min = *meta.sigma_min;
+    if (meta.sigma_max) info_.sigma_max = *meta.sigma_max;
+    if (meta.sigma_data) info_.sigma_data = *meta.sigma_data;
+    if (!meta.shape.empty()) {
+      if (!shape.empty() && shape != meta.shape)
+        throw ModelError("'" + path + "' declares samples of shape " + shape_to_string(meta.shape) + ", not " +
+                         shape_to_string(shape) + " (as the noise or --shape ask)");
+      shape = meta.shape;
+    }
   }
 
   if (opts.optimize) {

@@ -14,6 +14,7 @@
 #include "data/faces.hpp"
 #include "data/image_datasets.hpp"
 #include "io/atomic_file.hpp"
+#include "io/script_meta.hpp"
 
 namespace sims::metrics {
 
@@ -144,35 +145,16 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     }
     module_.eval();
     for (auto p : module_.parameters()) p.set_requires_grad(false);
-    nlohmann::json meta = nlohmann::json::object();
-    if (!extra["sims.json"].empty()) {
-      try {
-        meta = parse_json_bounded(extra["sims.json"], "its sims.json metadata");
-      } catch (const InputError& e) {
-        throw ModelError("'" + spec.path + "': " + e.what());
-      }
-      // Not an object (a list, or the metadata encoded twice as a string) would read as "no keys" below.
-      if (!meta.is_object()) throw ModelError("'" + spec.path + "': bad sims.json metadata: it is not a JSON object");
-    }
-    try {
-      // Each value read as its kind, so a wrong one is named ("labels is not text"), not nlohmann's bare words.
-      const std::string stem = std::filesystem::path(spec.path).stem().string();
-      name_ = spec.name.empty() ? value_or<std::string>(meta, "name", stem) : spec.name;
-      size_ = spec.size >= 0 ? spec.size : count_or(meta, "input_size", 299, 1 << 16);
-      lo_ = -1, hi_ = 1;
-      if (std::isnan(spec.lo) && meta.contains("input_range")) {  // ,range=LO:HI replaces it unread
-        const auto r = read_as<std::vector<double>>(meta.at("input_range"), "input_range");
-        if (r.size() != 2 || !(r[0] < r[1])) throw InputError("input_range is not two numbers [lo, hi] with lo < hi");
-        lo_ = r[0], hi_ = r[1];
-      }
-      if (!std::isnan(spec.lo)) lo_ = spec.lo, hi_ = spec.hi;
-      multi_ = !spec.softmax && value_or<std::string>(meta, "labels", "multi") != "classes";
-      attrs_ = value_or<std::vector<std::string>>(meta, "attr_names", {});
-    } catch (const nlohmann::json::exception& e) {
-      throw ModelError("'" + spec.path + "': bad sims.json metadata: " + json_error_words(e));
-    } catch (const InputError& e) {
-      throw ModelError("'" + spec.path + "': bad sims.json metadata: " + e.what());
-    }
+    // The metadata checked as a whole first (io/script_meta.hpp); the user's options take precedence.
+    const std::string text = extra["sims.json"].empty() ? std::string("{}") : extra["sims.json"];
+    const io::FeatureScriptMeta meta = io::read_feature_script_meta(text, spec.path, !std::isnan(spec.lo));
+    name_ = !spec.name.empty() ? spec.name : meta.name.value_or(std::filesystem::path(spec.path).stem().string());
+    size_ = spec.size >= 0 ? spec.size : meta.input_size.value_or(299);
+    lo_ = -1, hi_ = 1;
+    if (meta.input_range) lo_ = meta.input_range->first, hi_ = meta.input_range->second;
+    if (!std::isnan(spec.lo)) lo_ = spec.lo, hi_ = spec.hi;
+    multi_ = !spec.softmax && meta.multi_label;
+    attrs_ = meta.attr_names;
     // Validate with a dummy batch of 2.
     const int64_t s = size_ > 0 ? size_ : 32;
     at::Tensor y;

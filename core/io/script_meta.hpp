@@ -1,0 +1,135 @@
+// The "sims.json" extra file of a TorchScript model, read and checked without torch, so that what a file brings is
+// refused with its name and the key before anything is built from it, and so that a fuzz harness can reach it:
+//   a denoiser's:       {"shape": [..], "sigma_min": s, "sigma_max": s, "sigma_data": s, anything else kept}
+//   a feature network's: {"name": text, "input_size": S, "input_range": [lo, hi], "labels": "multi"|"classes",
+//                         "attr_names": [text, ..]}
+// Errors are ModelError "'FILE': bad sims.json metadata: REASON" (one line; the reason names the key).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/json_parse.hpp"
+
+namespace sims::io {
+
+// A declared sample shape: 1 to 4 sizes, each from 1 to 65536, at most 2^24 values per sample (the probe and
+// every batch allocate from it).
+constexpr size_t kMaxScriptShapeDims = 4;
+constexpr int64_t kMaxScriptShapeSize = 65536;
+constexpr int64_t kMaxScriptShapeValues = int64_t{1} << 24;
+
+struct DenoiserScriptMeta {
+  nlohmann::json provenance;                          // the object as read (null: no sims.json)
+  std::optional<double> sigma_min, sigma_max, sigma_data;
+  std::vector<int64_t> shape;                         // empty: none declared
+};
+
+struct FeatureScriptMeta {
+  std::optional<std::string> name;
+  std::optional<int64_t> input_size;                  // 0: any size
+  std::optional<std::pair<double, double>> input_range;
+  bool multi_label = true;                            // "labels": "classes" -> false
+  std::vector<std::string> attr_names;
+};
+
+namespace detail {
+
+// Parses the text as a JSON object; ModelError naming the file otherwise.
+inline nlohmann::json script_meta_object(const std::string& text, const std::string& path) {
+  nlohmann::json meta;
+  try {
+    meta = parse_json_bounded(text, "its sims.json metadata");
+  } catch (const InputError& e) {
+    throw ModelError("'" + message_text(path, 300) + "': " + e.what());
+  }
+  // Not an object (a list, or the metadata encoded twice as a string) would read as "no keys".
+  if (!meta.is_object())
+    throw ModelError("'" + message_text(path, 300) + "': bad sims.json metadata: it is not a JSON object");
+  return meta;
+}
+
+// Runs `read`, turning a wrong kind or value into one ModelError naming the file.
+template <class F>
+void read_script_meta(const std::string& path, F&& read) {
+  try {
+    read();
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError("'" + message_text(path, 300) + "': bad sims.json metadata: " + json_error_words(e));
+  } catch (const InputError& e) {
+    throw ModelError("'" + message_text(path, 300) + "': bad sims.json metadata: " + e.what());
+  }
+}
+
+}  // namespace detail
+
+// A TorchScript denoiser's metadata. Noise levels are positive finite numbers (sigma_min below sigma_max when
+// both are given); the shape is within the limits above.
+inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, const std::string& path) {
+  DenoiserScriptMeta m;
+  m.provenance = detail::script_meta_object(text, path);
+  const nlohmann::json& j = m.provenance;
+  detail::read_script_meta(path, [&] {
+    auto sigma = [&](const char* key) -> std::optional<double> {
+      if (!j.contains(key)) return std::nullopt;
+      const double v = read_as<double>(j.at(key), key);
+      if (!(std::isfinite(v) && v > 0 && v <= 1e6))
+        throw InputError(std::string(key) + " is " + json_brief(j.at(key)) + ", not a noise level from 0 to 1e6");
+      return v;
+    };
+    m.sigma_min = sigma("sigma_min");
+    m.sigma_max = sigma("sigma_max");
+    m.sigma_data = sigma("sigma_data");
+    if (m.sigma_min && m.sigma_max && !(*m.sigma_min < *m.sigma_max))
+      throw InputError("sigma_min must be below sigma_max");
+    if (j.contains("shape")) {
+      m.shape = read_as<std::vector<int64_t>>(j.at("shape"), "shape");
+      if (m.shape.empty() || m.shape.size() > kMaxScriptShapeDims)
+        throw InputError("shape is " + json_brief(j.at("shape")) + ", not 1 to " +
+                         std::to_string(kMaxScriptShapeDims) + " sizes");
+      int64_t values = 1;
+      for (int64_t s : m.shape) {
+        if (s < 1 || s > kMaxScriptShapeSize)
+          throw InputError("shape is " + json_brief(j.at("shape")) + ": each size must be from 1 to " +
+                           std::to_string(kMaxScriptShapeSize));
+        values *= s;  // at most 2^24 * 2^16 before the check: no overflow
+        if (values > kMaxScriptShapeValues)
+          throw InputError("shape is " + json_brief(j.at("shape")) + ": more than " +
+                           std::to_string(kMaxScriptShapeValues) + " values per sample");
+      }
+    }
+  });
+  return m;
+}
+
+// A TorchScript feature network's metadata; input_range is left unread when `range_given` (the user's
+// ,range=LO:HI replaces it). input_size is a whole number from 0 (any size) to 65536.
+inline FeatureScriptMeta read_feature_script_meta(const std::string& text, const std::string& path,
+                                                  bool range_given) {
+  FeatureScriptMeta m;
+  const nlohmann::json j = detail::script_meta_object(text, path);
+  detail::read_script_meta(path, [&] {
+    // Each value read as its kind, so a wrong one is named ("labels is not text"), not nlohmann's bare words.
+    if (j.contains("name")) m.name = read_as<std::string>(j.at("name"), "name");
+    if (j.contains("input_size")) m.input_size = read_count(j.at("input_size"), "input_size", kMaxScriptShapeSize);
+    if (!range_given && j.contains("input_range")) {
+      const auto r = read_as<std::vector<double>>(j.at("input_range"), "input_range");
+      if (r.size() != 2 || !(r[0] < r[1]) || !std::isfinite(r[0]) || !std::isfinite(r[1]))
+        throw InputError("input_range is not two numbers [lo, hi] with lo < hi");
+      m.input_range = std::make_pair(r[0], r[1]);
+    }
+    const std::string labels = value_or<std::string>(j, "labels", "multi");
+    if (labels != "multi" && labels != "classes")
+      throw InputError("labels is " + json_brief(j.at("labels")) + ", not \"multi\" or \"classes\"");
+    m.multi_label = labels == "multi";
+    m.attr_names = value_or<std::vector<std::string>>(j, "attr_names", {});
+  });
+  return m;
+}
+
+}  // namespace sims::io
