@@ -187,6 +187,7 @@ TEST_CASE("TorchScript feature networks are validated at load", "[features]") {
                     Catch::EndsWith("feat_net_bad_range.pt': bad sims.json metadata: input_range is not two numbers "
                                     "[lo, hi] with lo < hi"));
   CHECK(load_feature_net(test::fixture("feat_net_bad_range.pt") + ",range=0:1")->dim() == 8);  // replaced, not read
+  CHECK(load_feature_net(test::fixture("feat_net_bad_labels.pt") + ",softmax")->dim() == 8);  // the same for labels
   // A network that fails inside the TorchScript interpreter (its linear layer wants 32-pixel images): one line that
   // names the file and the error raised, not the interpreter's 24-line traceback (its own error type, which the
   // load let through whole).

@@ -53,17 +53,21 @@ TEST_CASE("sims.json metadata is checked before anything is built from it", "[to
   const std::string bad = "'m.pt': bad sims.json metadata: ";
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": "0.002"})", "m.pt"), bad + "sigma_min is not a number");
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_max": -3})", "m.pt"),
-                    bad + "sigma_max is -3, not a noise level from 0 to 1e6");
+                    bad + "sigma_max is -3, not a positive noise level up to 1e6");
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_data": 1e308})", "m.pt"),
                     Catch::StartsWith(bad + "sigma_data is 1"));
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 5, "sigma_max": 1})", "m.pt"),
                     bad + "sigma_min must be below sigma_max");
+  CHECK(*read_denoiser_script_meta(R"({"sigma_min": 100})", "m.pt").sigma_min == 100);  // the loader compares to 80
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 0})", "m.pt"),
+                    bad + "sigma_min is 0, not a positive noise level up to 1e6");
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [2, -2]})", "m.pt"),
                     bad + "shape is [2,-2]: each size must be from 1 to 65536");
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [100000000000]})", "m.pt"),
                     bad + "shape is [100000000000]: each size must be from 1 to 65536");
-  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [4096, 4096, 3]})", "m.pt"),
-                    bad + "shape is [4096,4096,3]: more than 16777216 values per sample");
+  CHECK(read_denoiser_script_meta(R"({"shape": [64, 1024, 1024]})", "m.pt").shape[0] == 64);  // the largest U-Net
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [8192, 8192, 3]})", "m.pt"),
+                    bad + "shape is [8192,8192,3]: more than 67108864 values per sample");
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": []})", "m.pt"), bad + "shape is [], not 1 to 4 sizes");
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [2, "a"]})", "m.pt"),
                     bad + "shape is not a whole number");
@@ -73,22 +77,28 @@ TEST_CASE("sims.json metadata is checked before anything is built from it", "[to
   using io::read_feature_script_meta;
   const auto f = read_feature_script_meta(
       R"({"name": "n", "input_size": 32, "input_range": [0, 1], "labels": "classes", "attr_names": ["a", "b"]})",
-      "f.pt", false);
+      "f.pt");
   CHECK(*f.name == "n");
   CHECK(*f.input_size == 32);
   CHECK(f.input_range->first == 0);
   CHECK(f.input_range->second == 1);
   CHECK_FALSE(f.multi_label);
   CHECK(f.attr_names == std::vector<std::string>{"a", "b"});
-  CHECK_FALSE(read_feature_script_meta(R"({"input_range": 7})", "f.pt", true).input_range.has_value());  // unread
+  io::FeatureMetaGiven given;  // what the user's spec gives is left unread
+  given.name = given.size = given.range = given.softmax = true;
+  const auto unread = read_feature_script_meta(R"({"name": 5, "input_size": -1, "input_range": 7, "labels": 3})",
+                                               "f.pt", given);
+  CHECK_FALSE(unread.name.has_value());
+  CHECK_FALSE(unread.input_size.has_value());
+  CHECK_FALSE(unread.input_range.has_value());
   const std::string fbad = "'f.pt': bad sims.json metadata: ";
-  CHECK_THROWS_WITH(read_feature_script_meta(R"({"labels": "multiple"})", "f.pt", false),
+  CHECK_THROWS_WITH(read_feature_script_meta(R"({"labels": "multiple"})", "f.pt"),
                     fbad + "labels is \"multiple\", not \"multi\" or \"classes\"");
-  CHECK_THROWS_WITH(read_feature_script_meta(R"({"input_size": 1e300})", "f.pt", false),
+  CHECK_THROWS_WITH(read_feature_script_meta(R"({"input_size": 1e300})", "f.pt"),
                     fbad + "input_size is not a count");
-  CHECK_THROWS_WITH(read_feature_script_meta(R"({"input_range": [0, 1e999]})", "f.pt", false),
+  CHECK_THROWS_WITH(read_feature_script_meta(R"({"input_range": [0, 1e999]})", "f.pt"),
                     Catch::StartsWith("'f.pt': its sims.json metadata"));  // beyond a double: not JSON we read
-  CHECK_THROWS_WITH(read_feature_script_meta(R"({"attr_names": [1]})", "f.pt", false),
+  CHECK_THROWS_WITH(read_feature_script_meta(R"({"attr_names": [1]})", "f.pt"),
                     fbad + "attr_names is not text");
 
   // Through the loader: refused before torch sees the shape, naming the file.
@@ -97,6 +107,9 @@ TEST_CASE("sims.json metadata is checked before anything is built from it", "[to
                         "': bad sims.json metadata: shape is [2,-2]: each size must be from 1 to 65536");
   CHECK_THROWS_WITH(load_denoiser(fixture("mlp_meta_text_sigma.pt")),
                     "'" + fixture("mlp_meta_text_sigma.pt") + "': bad sims.json metadata: sigma_min is not a number");
+  CHECK_THROWS_WITH(load_denoiser(fixture("mlp_meta_sigma_min_only.pt")),
+                    "'" + fixture("mlp_meta_sigma_min_only.pt") + "': bad sims.json metadata: sigma_min 100 is not below " +
+                        "sigma_max 80 (where not given, sigma_min is 0.002 and sigma_max 80)");
 }
 
 TEST_CASE("a TorchScript exact Gaussian samples like the analytic one", "[torchscript]") {

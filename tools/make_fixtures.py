@@ -135,6 +135,7 @@ def main():
     # torch before, and a noise level of the wrong kind gave words that named no file).
     save(EdmMlp(2, 64, 3), os.path.join(out, "mlp_meta_negative_shape.pt"), {"shape": [2, -2]})
     save(EdmMlp(2, 64, 3), os.path.join(out, "mlp_meta_text_sigma.pt"), {"shape": [2], "sigma_min": "0.002"})
+    save(EdmMlp(2, 64, 3), os.path.join(out, "mlp_meta_sigma_min_only.pt"), {"shape": [2], "sigma_min": 100})
     # No metadata: the loader must probe the shape.
     torch.manual_seed(1)
     save(EdmMlp(2, 64, 3), os.path.join(out, "mlp_nometa.pt"))

@@ -70,6 +70,12 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
     if (meta.sigma_min) info_.sigma_min = *meta.sigma_min;
     if (meta.sigma_max) info_.sigma_max = *meta.sigma_max;
     if (meta.sigma_data) info_.sigma_data = *meta.sigma_data;
+    if (!(info_.sigma_min < info_.sigma_max)) {  // one of them given, beyond the other's EDM default
+      std::ostringstream o;
+      o << "'" << path << "': bad sims.json metadata: sigma_min " << info_.sigma_min << " is not below sigma_max "
+        << info_.sigma_max << " (where not given, sigma_min is 0.002 and sigma_max 80)";
+      throw ModelError(o.str());
+    }
     if (!meta.shape.empty()) {
       if (!shape.empty() && shape != meta.shape)
         throw ModelError("'" + path + "' declares samples of shape " + shape_to_string(meta.shape) + ", not " +

@@ -18,16 +18,22 @@
 
 namespace sims::io {
 
-// A declared sample shape: 1 to 4 sizes, each from 1 to 65536, at most 2^24 values per sample (the probe and
-// every batch allocate from it).
+// A declared sample shape: 1 to 4 sizes, each from 1 to 65536, at most 2^26 values per sample (the probe and
+// every batch allocate from it; the largest U-Net a configuration allows, 64 channels at 1024 pixels, fits).
 constexpr size_t kMaxScriptShapeDims = 4;
 constexpr int64_t kMaxScriptShapeSize = 65536;
-constexpr int64_t kMaxScriptShapeValues = int64_t{1} << 24;
+constexpr int64_t kMaxScriptShapeValues = int64_t{1} << 26;
 
 struct DenoiserScriptMeta {
   nlohmann::json provenance;                          // the object as read (null: no sims.json)
   std::optional<double> sigma_min, sigma_max, sigma_data;
   std::vector<int64_t> shape;                         // empty: none declared
+};
+
+// What the user's network spec gives (",name=", ",size=", ",range=", ",softmax"): those keys are left unread, as
+// the user's value replaces them.
+struct FeatureMetaGiven {
+  bool name = false, size = false, range = false, softmax = false;
 };
 
 struct FeatureScriptMeta {
@@ -79,7 +85,7 @@ inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, con
       if (!j.contains(key)) return std::nullopt;
       const double v = read_as<double>(j.at(key), key);
       if (!(std::isfinite(v) && v > 0 && v <= 1e6))
-        throw InputError(std::string(key) + " is " + json_brief(j.at(key)) + ", not a noise level from 0 to 1e6");
+        throw InputError(std::string(key) + " is " + json_brief(j.at(key)) + ", not a positive noise level up to 1e6");
       return v;
     };
     m.sigma_min = sigma("sigma_min");
@@ -97,7 +103,7 @@ inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, con
         if (s < 1 || s > kMaxScriptShapeSize)
           throw InputError("shape is " + json_brief(j.at("shape")) + ": each size must be from 1 to " +
                            std::to_string(kMaxScriptShapeSize));
-        values *= s;  // at most 2^24 * 2^16 before the check: no overflow
+        values *= s;  // at most 2^26 * 2^16 before the check: no overflow
         if (values > kMaxScriptShapeValues)
           throw InputError("shape is " + json_brief(j.at("shape")) + ": more than " +
                            std::to_string(kMaxScriptShapeValues) + " values per sample");
@@ -107,26 +113,29 @@ inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, con
   return m;
 }
 
-// A TorchScript feature network's metadata; input_range is left unread when `range_given` (the user's
-// ,range=LO:HI replaces it). input_size is a whole number from 0 (any size) to 65536.
+// A TorchScript feature network's metadata, less the keys `given` replaces. input_size is a whole number from 0
+// (any size) to 65536.
 inline FeatureScriptMeta read_feature_script_meta(const std::string& text, const std::string& path,
-                                                  bool range_given) {
+                                                  const FeatureMetaGiven& given = {}) {
   FeatureScriptMeta m;
   const nlohmann::json j = detail::script_meta_object(text, path);
   detail::read_script_meta(path, [&] {
     // Each value read as its kind, so a wrong one is named ("labels is not text"), not nlohmann's bare words.
-    if (j.contains("name")) m.name = read_as<std::string>(j.at("name"), "name");
-    if (j.contains("input_size")) m.input_size = read_count(j.at("input_size"), "input_size", kMaxScriptShapeSize);
-    if (!range_given && j.contains("input_range")) {
+    if (!given.name && j.contains("name")) m.name = read_as<std::string>(j.at("name"), "name");
+    if (!given.size && j.contains("input_size"))
+      m.input_size = read_count(j.at("input_size"), "input_size", kMaxScriptShapeSize);
+    if (!given.range && j.contains("input_range")) {
       const auto r = read_as<std::vector<double>>(j.at("input_range"), "input_range");
       if (r.size() != 2 || !(r[0] < r[1]) || !std::isfinite(r[0]) || !std::isfinite(r[1]))
         throw InputError("input_range is not two numbers [lo, hi] with lo < hi");
       m.input_range = std::make_pair(r[0], r[1]);
     }
-    const std::string labels = value_or<std::string>(j, "labels", "multi");
-    if (labels != "multi" && labels != "classes")
-      throw InputError("labels is " + json_brief(j.at("labels")) + ", not \"multi\" or \"classes\"");
-    m.multi_label = labels == "multi";
+    if (!given.softmax) {
+      const std::string labels = value_or<std::string>(j, "labels", "multi");
+      if (labels != "multi" && labels != "classes")
+        throw InputError("labels is " + json_brief(j.at("labels")) + ", not \"multi\" or \"classes\"");
+      m.multi_label = labels == "multi";
+    }
     m.attr_names = value_or<std::vector<std::string>>(j, "attr_names", {});
   });
   return m;

@@ -147,7 +147,10 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     for (auto p : module_.parameters()) p.set_requires_grad(false);
     // The metadata checked as a whole first (io/script_meta.hpp); the user's options take precedence.
     const std::string text = extra["sims.json"].empty() ? std::string("{}") : extra["sims.json"];
-    const io::FeatureScriptMeta meta = io::read_feature_script_meta(text, spec.path, !std::isnan(spec.lo));
+    io::FeatureMetaGiven given;
+    given.name = !spec.name.empty(), given.size = spec.size >= 0, given.range = !std::isnan(spec.lo);
+    given.softmax = spec.softmax;
+    const io::FeatureScriptMeta meta = io::read_feature_script_meta(text, spec.path, given);
     name_ = !spec.name.empty() ? spec.name : meta.name.value_or(std::filesystem::path(spec.path).stem().string());
     size_ = spec.size >= 0 ? spec.size : meta.input_size.value_or(299);
     lo_ = -1, hi_ = 1;
