@@ -110,6 +110,13 @@ TEST_CASE("settings: one declaration gives JSON round trips with one rule for in
   CHECK_THAT(message_of([&] { s.from_json({{"nn", 3}}); }), Catch::Contains("unknown outer setting 'nn'"));
   CHECK_THAT(message_of([&] { s.from_json({{"n", "three"}}); }), Catch::Contains("'n' must be an integer"));
   CHECK_THAT(message_of([&] { s.from_json({{"kind", "c"}}); }), Catch::Contains("a|b"));
+  // A value or key the message quotes is one line of valid UTF-8 (a tab, DEL or a stray byte in a file's text
+  // went into the message as it was: found by tests/fuzz/fuzz_records.cpp).
+  CHECK(message_of([&] { s.from_json({{"kind", "b\t\x7f"}}); }) == "--kind must be one of a|b (got 'b  ')");
+  CHECK(message_of([&] { s.from_json({{"n\nx", 1}}); }) == "unknown outer setting 'n x'");
+  Outer flagged;
+  CHECK(message_of([&] { s.find_flag("--kind")->parse(flagged, std::string(100, 'c')); }) ==
+        "--kind must be one of a|b (got '" + std::string(60, 'c') + "...')");
 }
 
 TEST_CASE("settings: validation names the flag, the range and the value", "[experiment]") {
@@ -362,6 +369,29 @@ TEST_CASE("a stored count is a whole number in range, anything else is refused, 
   CHECK_FALSE(data::training_points(prov, 100).defined());
   prov["data"]["n"] = 50, prov["data"]["seed"] = 0.5;
   CHECK_FALSE(data::training_points(prov, 100).defined());
+  // A covariance that is not positive definite reached torch's Cholesky factor ("linalg.cholesky: The factorization
+  // could not be completed"); values of the wrong kind gave nlohmann's words (found by tests/fuzz/fuzz_records.cpp).
+  prov["data"]["seed"] = 0;
+  prov["data"]["spec"]["cov"] = {1.0, 2.0, 2.0, 1.0};
+  CHECK_FALSE(data::training_points(prov, 100).defined());
+  prov["data"]["spec"]["cov"] = {1.0, 0.0, 0.0, 1.0};
+  CHECK(data::training_points(prov, 100).defined());
+  prov["data"]["source"] = 5;
+  CHECK_FALSE(data::training_points(prov, 100).defined());
+  const std::string spd = "2D data: cov must be a symmetric positive definite 2x2 matrix (row-major, entries up to 1e6)";
+  CHECK_THROWS_WITH(data::Toy2dSpec::from_json(json{{"cov", {1.0, 2.0, 2.0, 1.0}}}), spd);
+  CHECK_THROWS_WITH(data::Toy2dSpec::from_json(json{{"cov", {1.0, 0.5, 0.0, 1.0}}}), spd);
+  CHECK_THROWS_WITH(data::Toy2dSpec::from_json(json{{"cov", {-1.0, 0.0, 0.0, -1.0}}}), spd);
+  CHECK_THROWS_WITH(data::Toy2dSpec::from_json(json{{"mean", 11}}), "2D data: mean is not a list");
+  CHECK_THROWS_WITH(data::Toy2dSpec::from_json(json{{"mean", {0.0, 1e300}}}), "2D data: each mean must be from -1e6 to 1e6");
+  CHECK_THROWS_WITH(data::Toy2dSpec::from_json(json{{"noise", -0.1}}), "2D data: noise must be from 0 to 100");
+  CHECK_THROWS_WITH(data::Toy2dSpec::from_json(json{{"name", 3}}), "2D data: name is not text");
+  CHECK_THROWS_WITH(data::Toy2dSpec::from_json(json::array()), "2D data: the specification is not a JSON object");
+  const auto g = data::Toy2dSpec::from_json(json{{"cov", {2.0, 1.0, 1.0, 2.0}}, {"mean", {1.0, -1.0}}});
+  CHECK(g.cov[1] == 1.0);
+  CHECK(g.mean[1] == -1.0);
+  for (const auto& name : data::toy2d_names())  // each built-in set reads back as written
+    CHECK(data::Toy2dSpec::from_json(data::Toy2dSpec::named(name).to_json()).name == name);
   // A tuned-pair file beside an auxiliary.
   sims::test::TempDir dir;
   std::ifstream in(asset_path("models/grid25-aux.tune.json"));

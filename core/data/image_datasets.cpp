@@ -644,7 +644,7 @@ ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in) {
 
 void ImageDatasetSpec::validate() const {
   if (std::find(kinds().begin(), kinds().end(), kind) == kinds().end())
-    throw InputError("unknown data set kind '" + kind + "' (faces, mnist, cifar10, folder, npy)");
+    throw InputError("unknown data set kind '" + message_text(kind, 60) + "' (faces, mnist, cifar10, folder, npy)");
   if (kind == "faces") {
     faces.validate();
     return;
@@ -652,7 +652,8 @@ void ImageDatasetSpec::validate() const {
   if (path.empty()) throw InputError(kind + " data set needs a path");
   if (size != 0 && (size < 4 || size > 1024)) throw InputError("data set size must be 4..1024 pixels, got " + std::to_string(size));
   if (channels != 0 && channels != 1 && channels != 3) throw InputError("data set channels must be 1 or 3");
-  if (split != "train" && split != "test") throw InputError("data set split must be train or test, got '" + split + "'");
+  if (split != "train" && split != "test")
+    throw InputError("data set split must be train or test, got '" + message_text(split, 60) + "'");
 }
 
 std::string ImageDatasetSpec::to_string() const {

@@ -16,19 +16,33 @@ nlohmann::json Toy2dSpec::to_json() const {
 }
 
 Toy2dSpec Toy2dSpec::from_json(const nlohmann::json& j) {
-  Toy2dSpec s = named(j.value("name", std::string("gaussian")));
-  if (j.contains("mean")) s.mean = j["mean"].get<std::vector<double>>();
-  if (j.contains("cov")) s.cov = j["cov"].get<std::vector<double>>();
-  if (j.contains("noise")) s.noise = j["noise"].get<double>();
+  if (!j.is_object()) throw InputError("2D data: the specification is not a JSON object");
+  // Each value read as its kind and checked here, where it is named: the sampler's Cholesky factor would
+  // otherwise fail later in torch's words on a covariance that is not positive definite.
+  auto get = [&j](const char* key, auto fallback) {
+    return j.contains(key) ? read_as<decltype(fallback)>(j.at(key), std::string("2D data: ") + key) : fallback;
+  };
+  Toy2dSpec s = named(get("name", std::string("gaussian")));
+  s.mean = get("mean", s.mean);
+  s.cov = get("cov", s.cov);
+  s.noise = get("noise", s.noise);
   if (s.mean.size() != 2 || s.cov.size() != 4) throw InputError("2D data: mean needs 2 numbers and cov 4 (row-major)");
+  for (double v : s.mean)
+    if (!(std::abs(v) <= 1e6)) throw InputError("2D data: each mean must be from -1e6 to 1e6");
+  const double a = s.cov[0], b = s.cov[1], c = s.cov[2], d = s.cov[3];
+  if (!(std::abs(a) <= 1e6 && std::abs(b) <= 1e6 && std::abs(c) <= 1e6 && std::abs(d) <= 1e6) || b != c ||
+      !(a > 0 && d > 0 && a * d - b * c > 1e-12 * a * d))
+    throw InputError("2D data: cov must be a symmetric positive definite 2x2 matrix (row-major, entries up to 1e6)");
+  if (!(s.noise >= 0 && s.noise <= 100)) throw InputError("2D data: noise must be from 0 to 100");
   return s;
 }
 
 at::Tensor training_points(const nlohmann::json& p, int64_t max_n, std::string* name, int64_t held_out) {
   if (!p.is_object() || !p.contains("data") || !p["data"].is_object()) return {};
   const auto& data = p["data"];
-  if (data.value("source", "") != "builtin" || !data.contains("spec") || !data["spec"].is_object()) return {};
   try {
+    if (value_or<std::string>(data, "source", "") != "builtin" || !data.contains("spec") || !data["spec"].is_object())
+      return {};
     const Toy2dSpec spec = Toy2dSpec::from_json(data["spec"]);
     const int64_t n = std::clamp<int64_t>(value_or<int64_t>(data, "n", 2000), 1, std::max<int64_t>(max_n, 1));
     if (name) *name = spec.name;
@@ -52,7 +66,7 @@ Toy2dSpec Toy2dSpec::named(const std::string& name) {
   if (!known) {
     std::string list;
     for (const auto& n : toy2d_names()) list += (list.empty() ? "" : ", ") + n;
-    throw InputError("unknown 2D data set '" + name + "' (built-in: " + list + ")");
+    throw InputError("unknown 2D data set '" + message_text(name, 60) + "' (built-in: " + list + ")");
   }
   if (name == "grid25") s.noise = 0.05;
   if (name == "mixture8") s.noise = 0.1;

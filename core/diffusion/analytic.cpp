@@ -83,7 +83,7 @@ std::shared_ptr<AnalyticDenoiser> AnalyticDenoiser::from_json(const nlohmann::js
     for (const auto& c : j["components"])
       one(c, c.is_object() && c.contains("weight") ? read_as<double>(c["weight"], where + ": weight") : 1.0);
   } else {
-    throw InputError(where + ": unknown analytic model kind '" + kind + "' (gaussian, gaussian_mixture)");
+    throw InputError(where + ": unknown analytic model kind '" + message_text(kind, 60) + "' (gaussian, gaussian_mixture)");
   }
   return std::make_shared<AnalyticDenoiser>(std::move(comps), where);
 }

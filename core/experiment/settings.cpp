@@ -14,7 +14,7 @@ double parse_real(const std::string& text, const std::string& what) {
   errno = 0;
   const double v = std::strtod(s, &end);
   if (text.empty() || end != s + text.size() || errno == ERANGE || std::isnan(v))
-    throw InputError(what + " takes a number (got '" + text + "')");
+    throw InputError(what + " takes a number (got '" + message_text(text, 60) + "')");
   return v;
 }
 
@@ -24,7 +24,7 @@ int64_t parse_integer(const std::string& text, const std::string& what) {
   errno = 0;
   const long long v = std::strtoll(s, &end, 10);
   if (text.empty() || end != s + text.size() || errno == ERANGE)
-    throw InputError(what + " takes a whole number (got '" + text + "')");
+    throw InputError(what + " takes a whole number (got '" + message_text(text, 60) + "')");
   return static_cast<int64_t>(v);
 }
 
@@ -36,7 +36,7 @@ std::vector<double> parse_real_list(const std::string& text, const std::string& 
     std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     while (!item.empty() && item.front() == ' ') item.erase(item.begin());
     while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (item.empty()) throw InputError(what + " takes numbers separated by commas, e.g. 0,0.5,1 (got '" + text + "')");
+    if (item.empty()) throw InputError(what + " takes numbers separated by commas, e.g. 0,0.5,1 (got '" + message_text(text, 60) + "')");
     out.push_back(parse_real(item, what));
     if (comma == std::string::npos) break;
     start = comma + 1;

@@ -88,7 +88,8 @@ class Schema {
     const std::string nm = f.name();
     auto range = [lo, hi, nm](int64_t v, const std::string& shown) {
       if (v >= lo && v <= hi) return std::string();
-      return nm + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " + shown + ")";
+      return nm + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " +
+             message_text(shown, 60) + ")";
     };
     f.parse = [m, nm, range](T& t, const std::string& s) {
       const int64_t v = parse_integer(s, nm);
@@ -111,7 +112,7 @@ class Schema {
     const std::string nm = f.name();
     f.parse = [m, nm](T& t, const std::string& s) {
       const int64_t v = parse_integer(s, nm);
-      if (v < 0) throw InputError(nm + " must be a non-negative integer (got " + s + ")");
+      if (v < 0) throw InputError(nm + " must be a non-negative integer (got " + message_text(s, 60) + ")");
       t.*m = static_cast<uint64_t>(v);
     };
     f.text = [m](const T& t) { return std::to_string(t.*m); };
@@ -149,7 +150,7 @@ class Schema {
     f.parse = [m, nm](T& t, const std::string& s) {
       if (s == "true" || s == "1" || s == "on" || s == "yes") t.*m = true;
       else if (s == "false" || s == "0" || s == "off" || s == "no") t.*m = false;
-      else throw InputError(nm + " takes true or false (got '" + s + "')");
+      else throw InputError(nm + " takes true or false (got '" + message_text(s, 60) + "')");
     };
     f.text = [m](const T& t) { return std::string(t.*m ? "true" : "false"); };
     f.problem = [](const T&) { return std::string(); };
@@ -190,7 +191,7 @@ class Schema {
     auto value_of = [tbl, nm, list](const std::string& s) {
       for (const auto& [e, n] : *tbl)
         if (n == s) return e;
-      throw InputError(nm + " must be one of " + list + " (got '" + s + "')");
+      throw InputError(nm + " must be one of " + list + " (got '" + message_text(s, 60) + "')");
     };
     f.get = [m, name_of](const T& t) { return nlohmann::json(name_of(t.*m)); };
     f.set = [m, value_of, k = f.key](T& t, const nlohmann::json& j) {
@@ -248,7 +249,8 @@ class Schema {
     const std::string nm = f.name();
     f.parse = [lo_m, hi_m, nm](T& t, const std::string& s) {
       const auto colon = s.find(':');
-      if (colon == std::string::npos) throw InputError(nm + " takes LO:HI, e.g. 0.3:5 or 0:inf (got '" + s + "')");
+      if (colon == std::string::npos)
+        throw InputError(nm + " takes LO:HI, e.g. 0.3:5 or 0:inf (got '" + message_text(s, 60) + "')");
       t.*lo_m = parse_real(s.substr(0, colon), nm);
       t.*hi_m = parse_real(s.substr(colon + 1), nm);
     };
@@ -422,7 +424,7 @@ class Schema {
       const Field<T>* f = find_key(it.key());
       if (!f) {
         if (lenient) continue;
-        throw InputError("unknown " + name_ + " setting '" + it.key() + "'");
+        throw InputError("unknown " + name_ + " setting '" + message_text(it.key(), 60) + "'");
       }
       f->set(base, it.value());
     }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 
 namespace sims::loops {
 
@@ -70,7 +71,7 @@ TuneCurve tune_curve(const nlohmann::json& result, const std::string& label, con
     if (!row.is_object() || !row.contains("aux") || !row["aux"].is_string()) throw bad("a row without an auxiliary");
     const double omega = num(row, "omega");
     const metrics::Estimate e = estimate(row, c.metric);
-    if (!std::isfinite(omega) || !std::isfinite(e.value)) throw bad("a row without omega or " + c.metric);
+    if (!std::isfinite(omega) || !std::isfinite(e.value)) throw bad("a row without omega or " + message_text(c.metric, 60));
     if (omega == 0) {
       if (!have_zero) {
         c.zero = e;
@@ -81,7 +82,8 @@ TuneCurve tune_curve(const nlohmann::json& result, const std::string& label, con
       continue;
     }
     const auto b = budget_of.find(row["aux"].get<std::string>());
-    if (b == budget_of.end()) throw bad("row of an unknown auxiliary '" + row["aux"].get<std::string>() + "'");
+    if (b == budget_of.end())
+      throw bad("row of an unknown auxiliary '" + message_text(row["aux"].get<std::string>(), 60) + "'");
     auto it = best.find(b->second);
     if (it == best.end() || e.value < it->second.first.value) best[b->second] = {e, omega};
     c.nfe = num(row, "nfe");
