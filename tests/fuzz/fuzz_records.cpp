@@ -56,6 +56,11 @@ void read(int kind, const std::string& text) {
                                     engine::LiveSession());
     return;
   }
+  if (kind == 15 || kind == 18) {  // TorchScript metadata: the readers parse the text themselves
+    if (kind == 15) (void)io::read_denoiser_script_meta(text, "fuzz.pt");
+    else (void)io::read_feature_script_meta(text, "fuzz.pt");
+    return;
+  }
   const nlohmann::json j = parse_json_bounded(text, "fuzz input");
   switch (kind) {
     case 1: (void)AnalyticDenoiser::from_json(j, "fuzz.json"); break;
@@ -76,7 +81,6 @@ void read(int kind, const std::string& text) {
       (void)loops::run_settings(j, "run");
       (void)loops::tune_curve(j, "run", "fuzz/result.json");
       break;
-    case 15: (void)io::read_denoiser_script_meta(text, "fuzz.pt"); break;
     case 16: {  // a checkpoint's provenance: the built-in training points drawn under samples
       std::string name;
       (void)data::training_points(j, 64, &name);
@@ -84,7 +88,6 @@ void read(int kind, const std::string& text) {
       break;
     }
     case 17: (void)metrics::Estimate::get(j, "fd"); break;
-    case 18: (void)io::read_feature_script_meta(text, "fuzz.pt"); break;
   }
 }
 
