@@ -98,7 +98,7 @@ void SampleStrip::clear() {
 }
 
 int SampleStrip::add_cell(const QImage& thumb, const QString& caption) {
-  cells_.push_back({thumb, caption});
+  cells_.push_back({thumb, caption, {}});  // image cells: no redraw
   updateGeometry();
   update();
   return count() - 1;
