@@ -44,12 +44,14 @@ TEST_CASE("sims.json metadata is checked before anything is built from it", "[to
                                                "sigma_data": 0.5, "source": "x"})",
                                            "m.pt");
   CHECK(m.shape == std::vector<int64_t>{3, 32, 32});
-  CHECK(*m.sigma_min == 0.002);
-  CHECK(*m.sigma_max == 80);
+  CHECK(m.sigma_min == 0.002);
+  CHECK(m.sigma_max == 80);
   CHECK(*m.sigma_data == 0.5);
   CHECK(m.provenance.at("source") == "x");
   CHECK(read_denoiser_script_meta("{}", "m.pt").shape.empty());
-  CHECK_FALSE(read_denoiser_script_meta("{}", "m.pt").sigma_min.has_value());
+  CHECK(read_denoiser_script_meta("{}", "m.pt").sigma_min == 0.002);  // EDM's range where not given
+  CHECK(read_denoiser_script_meta("{}", "m.pt", 0.01, 20).sigma_max == 20);
+  CHECK_FALSE(read_denoiser_script_meta("{}", "m.pt").sigma_data.has_value());
   const std::string bad = "'m.pt': bad sims.json metadata: ";
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": "0.002"})", "m.pt"), bad + "sigma_min is not a number");
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_max": -3})", "m.pt"),
@@ -57,8 +59,13 @@ TEST_CASE("sims.json metadata is checked before anything is built from it", "[to
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_data": 1e308})", "m.pt"),
                     Catch::StartsWith(bad + "sigma_data is 1"));
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 5, "sigma_max": 1})", "m.pt"),
-                    bad + "sigma_min must be below sigma_max");
-  CHECK(*read_denoiser_script_meta(R"({"sigma_min": 100})", "m.pt").sigma_min == 100);  // the loader compares to 80
+                    bad + "sigma_min 5 is not below sigma_max 1");
+  // One given: compared with the other's default, and the message says what was assumed.
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 100})", "m.pt"),
+                    bad + "sigma_min 100 is not below sigma_max 80 (where not given, sigma_min is 0.002 and sigma_max 80)");
+  CHECK(read_denoiser_script_meta(R"({"sigma_min": 100})", "m.pt", 0.002, 200).sigma_min == 100);
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_max": 0.001})", "m.pt"),
+                    Catch::StartsWith(bad + "sigma_min 0.002 is not below sigma_max 0.001 (where not given"));
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 0})", "m.pt"),
                     bad + "sigma_min is 0, not a positive noise level up to 1e6");
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"shape": [2, -2]})", "m.pt"),

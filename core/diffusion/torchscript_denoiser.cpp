@@ -29,13 +29,8 @@ std::string file_digest(const std::string& path) {
 
 TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOptions& opts) : device_(opts.device) {
   torch::jit::ExtraFilesMap extra{{"sims.json", ""}};
-  try {
-    module_ = torch::jit::load(path, opts.device, extra);
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {  // c10::Error, or the compiler's report on code it cannot load
-    throw ModelError("cannot load '" + path + "' as TorchScript: " + script_error(e));
-  }
+  module_ = script_guard([&] { return "cannot load '" + path + "' as TorchScript"; },
+                         [&] { return torch::jit::load(path, opts.device, extra); });
   module_.eval();
   // Sampling never needs gradients; parameters that require them would make
   // the graph executor build differentiable graphs (and fail on inference tensors).
@@ -65,17 +60,12 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
   // The metadata checked as a whole first (io/script_meta.hpp): noise levels, and a shape within limits.
   std::vector<int64_t> shape = opts.sample_shape;
   if (!extra["sims.json"].empty()) {
-    const io::DenoiserScriptMeta meta = io::read_denoiser_script_meta(extra["sims.json"], path);
+    const io::DenoiserScriptMeta meta =
+        io::read_denoiser_script_meta(extra["sims.json"], path, info_.sigma_min, info_.sigma_max);
     info_.provenance = meta.provenance;
-    if (meta.sigma_min) info_.sigma_min = *meta.sigma_min;
-    if (meta.sigma_max) info_.sigma_max = *meta.sigma_max;
+    info_.sigma_min = meta.sigma_min;
+    info_.sigma_max = meta.sigma_max;
     if (meta.sigma_data) info_.sigma_data = *meta.sigma_data;
-    if (!(info_.sigma_min < info_.sigma_max)) {  // one of them given, beyond the other's EDM default
-      std::ostringstream o;
-      o << "'" << path << "': bad sims.json metadata: sigma_min " << info_.sigma_min << " is not below sigma_max "
-        << info_.sigma_max << " (where not given, sigma_min is 0.002 and sigma_max 80)";
-      throw ModelError(o.str());
-    }
     if (!meta.shape.empty()) {
       if (!shape.empty() && shape != meta.shape)
         throw ModelError("'" + path + "' declares samples of shape " + shape_to_string(meta.shape) + ", not " +
@@ -127,15 +117,9 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
 }
 
 at::Tensor TorchScriptDenoiser::call(const at::Tensor& x, const at::Tensor& sigma) {
-  c10::IValue out;
-  try {
-    out = module_.forward({x, sigma});
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {  // c10::Error, or the interpreter's own error with its traceback
-    throw ModelError("'" + info_.path + "': forward(x of shape " + c10::str(x.sizes()) + ", sigma) failed: " +
-                     script_error(e));
-  }
+  const c10::IValue out =
+      script_guard([&] { return "'" + info_.path + "': forward(x of shape " + c10::str(x.sizes()) + ", sigma) failed"; },
+                   [&] { return module_.forward({x, sigma}); });
   if (!out.isTensor()) throw ModelError("'" + info_.path + "': forward did not return a Tensor");
   at::Tensor d = out.toTensor();
   if (d.sizes() != x.sizes())

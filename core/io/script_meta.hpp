@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,7 +27,8 @@ constexpr int64_t kMaxScriptShapeValues = int64_t{1} << 26;
 
 struct DenoiserScriptMeta {
   nlohmann::json provenance;                          // the object as read (null: no sims.json)
-  std::optional<double> sigma_min, sigma_max, sigma_data;
+  double sigma_min = 0.0, sigma_max = 0.0;            // as given, else the defaults passed to the reader
+  std::optional<double> sigma_data;
   std::vector<int64_t> shape;                         // empty: none declared
 };
 
@@ -74,9 +76,12 @@ void read_script_meta(const std::string& path, F&& read) {
 
 }  // namespace detail
 
-// A TorchScript denoiser's metadata. Noise levels are positive finite numbers (sigma_min below sigma_max when
-// both are given); the shape is within the limits above.
-inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, const std::string& path) {
+// A TorchScript denoiser's metadata. Noise levels are positive numbers up to 1e6; sigma_min and sigma_max, each
+// the default given here where the file does not say, must be in order (a file giving only sigma_min = 100 is
+// refused against the default sigma_max of 80); the shape is within the limits above.
+inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, const std::string& path,
+                                                    double default_sigma_min = 0.002,
+                                                    double default_sigma_max = 80.0) {
   DenoiserScriptMeta m;
   m.provenance = detail::script_meta_object(text, path);
   const nlohmann::json& j = m.provenance;
@@ -88,11 +93,17 @@ inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, con
         throw InputError(std::string(key) + " is " + json_brief(j.at(key)) + ", not a positive noise level up to 1e6");
       return v;
     };
-    m.sigma_min = sigma("sigma_min");
-    m.sigma_max = sigma("sigma_max");
+    const std::optional<double> lo = sigma("sigma_min"), hi = sigma("sigma_max");
+    m.sigma_min = lo.value_or(default_sigma_min);
+    m.sigma_max = hi.value_or(default_sigma_max);
     m.sigma_data = sigma("sigma_data");
-    if (m.sigma_min && m.sigma_max && !(*m.sigma_min < *m.sigma_max))
-      throw InputError("sigma_min must be below sigma_max");
+    if (!(m.sigma_min < m.sigma_max)) {
+      std::ostringstream why;
+      why << "sigma_min " << m.sigma_min << " is not below sigma_max " << m.sigma_max;
+      if (!lo || !hi)
+        why << " (where not given, sigma_min is " << default_sigma_min << " and sigma_max " << default_sigma_max << ")";
+      throw InputError(why.str());
+    }
     if (j.contains("shape")) {
       m.shape = read_as<std::vector<int64_t>>(j.at("shape"), "shape");
       if (m.shape.empty() || m.shape.size() > kMaxScriptShapeDims)
