@@ -5,8 +5,12 @@
 #include <string>
 #include <vector>
 
+#include <new>
+#include <utility>
+
 #include <c10/util/Exception.h>
 
+#include "common/error.hpp"
 #include "common/json_parse.hpp"
 
 namespace sims {
@@ -44,6 +48,22 @@ inline std::string script_error_line(const std::string& msg) {
 inline std::string script_error(const std::exception& e) {
   const auto* c = dynamic_cast<const c10::Error*>(&e);
   return script_error_line(c ? c->what_without_backtrace() : e.what());
+}
+
+// Runs f (loading or calling a TorchScript module) and returns what it returns. Our own errors and running out of
+// memory pass unchanged; any other exception (c10::Error, the interpreter's error with its traceback) becomes one
+// ModelError "<where()>: <the line that says what went wrong>". `where` is called only on failure.
+template <class Where, class F>
+decltype(auto) script_guard(Where&& where, F&& f) {
+  try {
+    return std::forward<F>(f)();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ModelError(std::string(where()) + ": " + script_error(e));
+  }
 }
 
 }  // namespace sims

@@ -136,21 +136,17 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
  public:
   explicit TorchScriptNet(const NetSpec& spec) : path_(spec.path) {
     torch::jit::ExtraFilesMap extra{{"sims.json", ""}};
-    try {
-      module_ = torch::jit::load(spec.path, c10::Device(c10::kCPU), extra);
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& e) {  // c10::Error, or the compiler's report on code it cannot load
-      throw ModelError("cannot load '" + spec.path + "' as TorchScript: " + script_error(e));
-    }
+    module_ = script_guard([&] { return "cannot load '" + spec.path + "' as TorchScript"; },
+                           [&] { return torch::jit::load(spec.path, c10::Device(c10::kCPU), extra); });
     module_.eval();
     for (auto p : module_.parameters()) p.set_requires_grad(false);
     // The metadata checked as a whole first (io/script_meta.hpp); the user's options take precedence.
-    const std::string text = extra["sims.json"].empty() ? std::string("{}") : extra["sims.json"];
     io::FeatureMetaGiven given;
     given.name = !spec.name.empty(), given.size = spec.size >= 0, given.range = !std::isnan(spec.lo);
     given.softmax = spec.softmax;
-    const io::FeatureScriptMeta meta = io::read_feature_script_meta(text, spec.path, given);
+    const io::FeatureScriptMeta meta = extra["sims.json"].empty()
+                                           ? io::FeatureScriptMeta{}
+                                           : io::read_feature_script_meta(extra["sims.json"], spec.path, given);
     name_ = !spec.name.empty() ? spec.name : meta.name.value_or(std::filesystem::path(spec.path).stem().string());
     size_ = spec.size >= 0 ? spec.size : meta.input_size.value_or(299);
     lo_ = -1, hi_ = 1;
@@ -160,18 +156,14 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     attrs_ = meta.attr_names;
     // Validate with a dummy batch of 2.
     const int64_t s = size_ > 0 ? size_ : 32;
-    at::Tensor y;
-    try {
-      c10::InferenceMode guard;
-      y = run(at::zeros({2, 3, s, s}));
-    } catch (const Error&) {
-      throw;
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& e) {  // c10::Error, or the interpreter's own error with its traceback
-      throw ModelError("'" + spec.path + "' fails on a dummy batch [2,3," + std::to_string(s) + "," +
-                       std::to_string(s) + "]: " + script_error(e));
-    }
+    const at::Tensor y = script_guard(
+        [&] {
+          return "'" + spec.path + "' fails on a dummy batch [2,3," + std::to_string(s) + "," + std::to_string(s) + "]";
+        },
+        [&] {
+          c10::InferenceMode guard;
+          return run(at::zeros({2, 3, s, s}));
+        });
     if (y.dim() != 2 || y.size(0) != 2 || y.size(1) < 1 || !y.is_floating_point())
       throw ModelError("'" + spec.path + "' must return features [N,F] (float), but for a batch of 2 it returned " +
                        c10::str(y.sizes()) + " " + std::string(c10::toString(y.scalar_type())));
@@ -206,16 +198,7 @@ class TorchScriptNet final : public FeatureNet, public AttributeClassifier {
     return flatten_output(out.toTensor(), n);
   }
   at::Tensor checked(const at::Tensor& images) {
-    at::Tensor y;
-    try {
-      y = run(images);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw ModelError("'" + path_ + "' failed: " + script_error(e));
-    }
+    const at::Tensor y = script_guard([&] { return "'" + path_ + "' failed"; }, [&] { return run(images); });
     if (y.dim() != 2 || y.size(0) != images.size(0) || y.size(1) != dim_)
       throw ModelError("'" + path_ + "' returned " + c10::str(y.sizes()) + " for " +
                        std::to_string(images.size(0)) + " images (expected [N," + std::to_string(dim_) + "])");
