@@ -36,19 +36,26 @@ int main(int argc, char** argv) {
                                cli::add_atlas_command, cli::add_launch_command})
     add(app, reg);
 
+  // Every error is one line: a file name, a value or a library's words quoted in a message may hold a line break,
+  // a tab or bytes that are not UTF-8 (a name the shell passed as it was); message_text makes them spaces and '?'.
+  // In a job of several processes (sims launch, torchrun, srun) each error names its rank.
+  std::string rank_prefix;
+  auto say = [&rank_prefix](const std::string& msg) {
+    std::cerr << "error: " << (msg.rfind("rank ", 0) == 0 ? "" : rank_prefix) << message_text(msg) << std::endl;
+  };
   try {
     // Unknown commands and options first, each named with a suggestion; CLI11
     // would report them only after its "--x is required" checks.
     cli::check_names(app, std::vector<std::string>(argv + 1, argv + argc));
   } catch (const InputError& e) {
-    std::cerr << "error: " << e.what() << std::endl;
+    say(e.what());
     return 2;
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ValidationError& e) {
     // An input file named by a flag is missing or unreadable (cli::input_path).
-    std::cerr << "error: " << e.what() << std::endl;
+    say(e.what());
     return 1;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
@@ -57,15 +64,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string msg = e.what();
-    for (char& c : msg)
-      if (c == '\n') c = ' ';
-    std::cerr << "error: " << msg << " (see 'sims --help')" << std::endl;
+    say(std::string(e.what()) + " (see 'sims --help')");
     return 2;
   }
 
-  // In a job of several processes (sims launch, torchrun, srun) each error names its rank.
-  std::string rank_prefix;
   static const std::set<std::string> shared = {"train", "finetune", "synth", "loop", "sweep", "tune", "launch"};
   bool sharing = false;  // the command given is one that reads the job's environment
   for (auto& [cmd, action] : reg.actions)
@@ -84,16 +86,13 @@ int main(int argc, char** argv) {
                          "' runs in one process; 'sims train', 'finetune', 'synth', 'sweep', 'tune' and 'loop --family diffusion2d' "
                          "share their work over several processes so far");
   } catch (const InputError& e) {
-    std::cerr << "error: " << rank_prefix << e.what() << std::endl;
+    say(e.what());
     return 2;
   }
-  auto say = [&rank_prefix](const std::string& msg) {
-    std::cerr << "error: " << (msg.rfind("rank ", 0) == 0 ? "" : rank_prefix) << msg << std::endl;
-  };
   try {
     for (auto& [cmd, action] : reg.actions)
       if (cmd->parsed()) return action();
-    std::cerr << "error: no command given (see 'sims --help')" << std::endl;
+    say("no command given (see 'sims --help')");
     return 2;
   } catch (const Cancelled&) {
     say("cancelled");
@@ -102,7 +101,7 @@ int main(int argc, char** argv) {
     say(e.what());
     return 1;
   } catch (const c10::Error& e) {
-    std::string msg = e.what_without_backtrace();
+    const std::string msg = e.what_without_backtrace();
     say(msg.substr(0, msg.find('\n')));
     return 1;
   } catch (const std::bad_alloc&) {

@@ -995,6 +995,15 @@ cp "$(dirname "$0")/../golden/legacy-mlp2d.ckpt" "$T/old.ckpt"
 cmp -s "$T/s-old.npy" "$T/s-new.npy" && ok || bad "the converted checkpoint samples differently"
 expect_line "convert onto an existing file" 1 "error: '$T/new.ckpt' exists; pass --force to replace it" -- \
   "$SIMS" convert "$T/old.ckpt" "$T/new.ckpt"
+# A file name holding a line break and a byte that is not UTF-8 (the shell passes both as they are): the error is
+# still one line, the break shown as a space and the byte as '?'.
+odd=$'odd\nname\xff.pt'
+printf 'garbage' >"$T/$odd"
+expect_line "a file name with a line break" 1 \
+  "error: '$T/odd name?.pt' is neither a TorchScript file, a SIMS checkpoint nor an analytic model (.json)" -- \
+  "$SIMS" info "$T/$odd"
+expect_line "a missing file name with a line break" 1 "error: --model: '$T/no name?.pt' does not exist" -- \
+  "$SIMS" sample --model "$T/${odd/odd/no}" --n 2 --seed 1 --out "$T/odd.npy"
 # A damaged weights-only checkpoint: one clear line, whichever byte was hit.
 $PY - "$T/new.ckpt" "$T/flip.ckpt" <<'PY'
 import sys
