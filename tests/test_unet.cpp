@@ -91,6 +91,13 @@ TEST_CASE("U-Net configuration is data: JSON round trip and clear errors", "[une
   CHECK_THROWS_AS(NetConfig::from_json(bad("channel_mult", {1, 1, 1, 1, 1})), InputError);  // 16 px -> 1 px
   CHECK_THROWS_AS(NetConfig::from_json(bad("dropout", 1.5)), InputError);
   CHECK_THROWS_AS(NetConfig::from_json(bad("type", "transformer")), InputError);
+  // sigma_data up to 1e6, the bound TorchScript metadata has, so that an exported model loads back (MLP and U-Net).
+  CHECK(NetConfig::from_json(bad("sigma_data", 1e6)).sigma_data == 1e6);
+  CHECK_THROWS_WITH(NetConfig::from_json(bad("sigma_data", 2e6)), Catch::Contains("sigma_data <= 1e6"));
+  nlohmann::json mlp = {{"type", "mlp"}, {"sigma_data", 2e6}};
+  CHECK_THROWS_WITH(NetConfig::from_json(mlp), Catch::Contains("sigma_data <= 1e6"));
+  mlp["sigma_data"] = 0.5;
+  CHECK(NetConfig::from_json(mlp).sigma_data == 0.5);
 }
 
 TEST_CASE("U-Net trains on images, round-trips through a checkpoint and resumes exactly", "[unet][training]") {

@@ -101,17 +101,18 @@ NetConfig NetConfig::from_json(const nlohmann::json& j) {
     // Bounds far beyond any model this program trains, checked before anything is allocated: a damaged or
     // crafted file cannot ask for a network that exhausts memory or takes hours to build.
     if (c.channels > 64 || c.resolution > 1024 || c.model_channels > 1024 || c.num_blocks > 16 ||
-        c.emb_freqs > 1024 || c.attn_resolutions.size() > 16 || !std::isfinite(c.sigma_data))
+        c.emb_freqs > 1024 || c.attn_resolutions.size() > 16 || !(c.sigma_data <= 1e6))
       throw InputError("U-Net configuration out of range: channels <= 64, resolution <= 1024, model_channels <= 1024, "
-                       "num_blocks <= 16, emb_freqs <= 1024, sigma_data finite");
+                       "num_blocks <= 16, emb_freqs <= 1024, sigma_data <= 1e6");
     check_size(c);
     return c;
   }
   if (c.dim < 1 || c.width < 1 || c.depth < 1 || c.emb_freqs < 0 || !(c.sigma_data > 0))
     throw InputError("network configuration: dim, width, depth must be >= 1, emb_freqs >= 0, sigma_data > 0");
-  if (c.dim > 65536 || c.width > 16384 || c.depth > 64 || c.emb_freqs > 1024 || !std::isfinite(c.sigma_data))
+  // sigma_data up to 1e6, as TorchScript metadata allows (io/script_meta.hpp), so that an exported model loads back.
+  if (c.dim > 65536 || c.width > 16384 || c.depth > 64 || c.emb_freqs > 1024 || !(c.sigma_data <= 1e6))
     throw InputError("network configuration out of range: dim <= 65536, width <= 16384, depth <= 64, emb_freqs <= "
-                     "1024, sigma_data finite");
+                     "1024, sigma_data <= 1e6");
   check_size(c);
   return c;
 }
