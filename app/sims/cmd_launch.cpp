@@ -32,6 +32,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "dist/env.hpp"
 #include "dist/group.hpp"
 
@@ -157,7 +158,7 @@ pid_t start_rank(const LaunchArgs& a, const std::string& exe, int local, int wor
   for (size_t i = 1; i < a.command.size(); ++i) argv.push_back(const_cast<char*>(a.command[i].c_str()));
   argv.push_back(nullptr);
   ::execvp(argv[0], argv.data());
-  const std::string msg = "error: rank " + std::to_string(rank) + ": cannot run '" + a.command[0] + "': " + std::strerror(errno) + "\n";
+  const std::string msg = "error: rank " + std::to_string(rank) + ": cannot run '" + message_text(a.command[0], 200) + "': " + std::strerror(errno) + "\n";
   (void)!::write(STDERR_FILENO, msg.data(), msg.size());
   ::_exit(127);
 }
