@@ -108,11 +108,13 @@ void SessionController::load_settings(const StudioOptions& opts) {
   if (!opts.session.isEmpty()) {
     bool loaded = false;
     try {
-      const engine::LiveSession from = engine::read_live_session(opts.session.toStdString(), session_of(g));
+      auto from = std::make_shared<const engine::LiveSession>(
+          engine::read_live_session(opts.session.toStdString(), session_defaults()));
+      startup_session_ = from, startup_path_ = opts.session;
       const QSignalBlocker block(models_);
       QString why;  // open_session reports it
-      loaded = session_tab(tabs_, from.tab) != -2 &&
-               models_->load_pair(QString::fromStdString(from.base), QString::fromStdString(from.aux), &why);
+      loaded = session_tab(tabs_, from->tab) != -2 &&
+               models_->load_pair(QString::fromStdString(from->base), QString::fromStdString(from->aux), &why);
     } catch (const std::exception&) {
       // the same read fails again in open_session, which words it
     }
@@ -201,23 +203,37 @@ bool SessionController::save_session(const QString& path) {
   return true;
 }
 
+engine::LiveSession SessionController::session_defaults() const {
+  engine::LiveSession d = session_of(guidance_->settings());
+  d.denoised = steps_->show_denoised();
+  d.trails = steps_->show_trails();
+  return d;
+}
+
 bool SessionController::open_session(const QString& path) {
-  auto refuse = [&](const QString& why) {
-    messages_->error(QString("cannot open session '%1': %2 (nothing was changed)").arg(path, why));
-    status_->setText("session not opened");
-    return false;
-  };
-  // Everything is read and checked before anything changes.
-  GuidanceSettings g = guidance_->settings();
-  engine::LiveSession defaults = session_of(g);
-  defaults.denoised = steps_->show_denoised();
-  defaults.trails = steps_->show_trails();
+  // The start-up session was read once already (load_settings); any later open reads the file.
+  const std::shared_ptr<const engine::LiveSession> read = std::move(startup_session_);
+  startup_session_.reset();
+  if (read && path == startup_path_) return apply_session(path, *read);
   engine::LiveSession s;
   try {
-    s = engine::read_live_session(path.toStdString(), defaults);
+    s = engine::read_live_session(path.toStdString(), session_defaults());
   } catch (const std::exception& e) {
-    return refuse(QString::fromStdString(sims::error_words(e)));
+    return refuse_session(path, QString::fromStdString(sims::error_words(e)));
   }
+  return apply_session(path, s);
+}
+
+bool SessionController::refuse_session(const QString& path, const QString& why) {
+  messages_->error(QString("cannot open session '%1': %2 (nothing was changed)").arg(path, why));
+  status_->setText("session not opened");
+  return false;
+}
+
+bool SessionController::apply_session(const QString& path, const engine::LiveSession& s) {
+  auto refuse = [&](const QString& why) { return refuse_session(path, why); };
+  // Everything is checked before anything changes.
+  GuidanceSettings g = guidance_->settings();
   const QString base = QString::fromStdString(s.base), aux = QString::fromStdString(s.aux);
   const int tab = session_tab(tabs_, s.tab);
   if (tab == -2) return refuse(QString("unknown tab '%1'").arg(QString::fromStdString(s.tab)));

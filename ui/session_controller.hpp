@@ -4,6 +4,8 @@
 // panels it is given; the live view hears about the result through
 // models_replaced() / settings_restored() and samples once.
 #pragma once
+#include <memory>
+
 #include <QObject>
 #include <QStringList>
 
@@ -11,6 +13,10 @@
 
 #include "widgets_fwd.hpp"
 class QMainWindow;
+
+namespace sims::engine {
+struct LiveSession;
+}
 
 namespace sims::ui {
 
@@ -63,6 +69,9 @@ class SessionController final : public QObject {
 
  private:
   void rebuild_recent_menu();
+  engine::LiveSession session_defaults() const;  // what a session file does not say: the current settings
+  bool apply_session(const QString& path, const engine::LiveSession& s);
+  bool refuse_session(const QString& path, const QString& why);  // says why in the messages; false
 
   QMainWindow* window_;
   ModelsPanel* models_;
@@ -74,6 +83,10 @@ class SessionController final : public QObject {
   bool remember_;
   QStringList recent_;
   QMenu* recent_menu_ = nullptr;
+  // The --session file as read at start-up (to load its pair first), handed to open_session, which then does not
+  // read it again.
+  std::shared_ptr<const engine::LiveSession> startup_session_;
+  QString startup_path_;
 };
 
 }  // namespace sims::ui

@@ -786,6 +786,13 @@ class StudioTest : public QObject {
       const QString said = w.messages()->toPlainText();
       QVERIFY2(!said.contains("gaussian-") && !said.contains("tuned pair"), qPrintable(said));
       QCOMPARE(said.count("loaded base model grid25-base.ckpt"), 1);
+      // The file is read once: changed after start-up, the session opened next is still the one read then.
+      QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+      f.write(QString(R"({"format": "sims-studio-session", "version": 1, "models": {"base": "%1", "aux": "%2"},
+                          "guidance": {"omega": 2.5, "steps": 12}})")
+                  .arg(base, aux)
+                  .toUtf8());
+      f.close();
       QVERIFY(w.open_session(file));  // as the studio's main does next: the pair is in place
       const QString after = w.messages()->toPlainText();
       QCOMPARE(after.count("loaded base model"), 1);
@@ -793,6 +800,8 @@ class StudioTest : public QObject {
       QCOMPARE(w.guidance()->settings().omega, 1.25);
       QCOMPARE(w.guidance()->settings().steps, 12);
       QCOMPARE(w.messages()->error_count(), 0);
+      QVERIFY(w.open_session(file));  // any later open reads the file
+      QCOMPARE(w.guidance()->settings().omega, 2.5);
     }
     // Sessions open_session refuses (a model missing; good models but a tab no studio has): the usual pair stays,
     // so that "nothing was changed" is true, and the one error says why.
