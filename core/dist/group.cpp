@@ -23,7 +23,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "common/error.hpp"
 
@@ -48,13 +50,14 @@ std::chrono::milliseconds Group::timeout() {
 
 namespace {
 
-// The first line of a library message, without gloo's "[file.cc:123] " prefix.
+// The first line of a library message, without gloo's "[file.cc:123] " prefix or a closing full stop.
 std::string first_line(const std::string& what) {
   std::string s = what.substr(0, what.find('\n'));
   if (!s.empty() && s[0] == '[') {
     const size_t close = s.find("] ");
     if (close != std::string::npos) s = s.substr(close + 2);
   }
+  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();  // it goes inside our parentheses
   return s;
 }
 
@@ -115,6 +118,7 @@ bool has_multiprocess() { return true; }
 std::shared_ptr<Group> Group::join(const DistEnv& env) {
   if (!env.several()) return nullptr;
   const auto wait = timeout();
+  const auto rendezvous = std::min<std::chrono::milliseconds>(wait, std::chrono::minutes(5));
   auto impl = std::make_unique<Impl>();
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
   // Under torchrun's static rendezvous its agent already serves the store on MASTER_PORT: every rank is
@@ -126,8 +130,8 @@ std::shared_ptr<Group> Group::join(const DistEnv& env) {
     o.port = static_cast<std::uint16_t>(env.master_port);
     o.isServer = env.rank == 0 && !agent_store;
     o.numWorkers = static_cast<std::size_t>(env.world);
-    o.waitWorkers = !agent_store;
-    o.timeout = std::min<std::chrono::milliseconds>(wait, std::chrono::minutes(5));
+    o.waitWorkers = false;  // counted below, with a deadline (LibTorch 1.13's own wait gives up silently)
+    o.timeout = rendezvous;
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
     if (agent_store) {
       const char* restart = std::getenv("TORCHELASTIC_RESTART_COUNT");
@@ -140,13 +144,35 @@ std::shared_ptr<Group> Group::join(const DistEnv& env) {
                 where + " failed (" + first_line(e.what()) +
                 (env.rank == 0 ? "; is the port already taken?)" : "; did rank 0 start, and is the address right?)"));
   }
+  // Every process counts itself in and waits for the rest, at most `rendezvous`: a node that was never started (or
+  // was given another --nnodes) is named here, not after the process group's own, longer timeout.
+  int64_t joined = 0;
+  try {
+    joined = impl->store->add("sims/joined", 1);
+    const auto deadline = std::chrono::steady_clock::now() + rendezvous;
+    while (joined < env.world && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      joined = impl->store->add("sims/joined", 0);
+    }
+  } catch (const std::exception& e) {
+    throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) + ": the rendezvous at " +
+                where + " failed (" + first_line(e.what()) + ")");
+  }
+  if (joined < env.world) {
+    std::ostringstream waited;
+    waited << std::chrono::duration<double>(rendezvous).count();
+    throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) + ": only " +
+                std::to_string(joined) + " of the " + std::to_string(env.world) + " processes joined at " + where +
+                " within " + waited.str() + " s; start every node with the same --nnodes and --master "
+                "(SIMS_DIST_TIMEOUT sets the wait, at most 300 s for this step)");
+  }
   try {
     auto opts = c10d::ProcessGroupGloo::Options::create(wait);
     opts->devices.push_back(gloo_device(env));
     impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, env.rank, env.world, opts);
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) +
-                ": could not connect to the other processes (" + first_line(e.what()) + ")");
+                ": could not connect to the other processes at " + where + " (" + first_line(e.what()) + ")");
   }
   return std::shared_ptr<Group>(new Group(env.rank, env.world, std::move(impl)));
 }

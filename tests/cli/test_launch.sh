@@ -81,6 +81,30 @@ PYEOF
 }
 if agent_store "$T/tr.json" "${TR[@]}" --budget 6100 --out "$T/tr.ckpt" --json 2>"$T/tr.err"; then ok
 else bad "ranks on an agent's store: $(tail -3 "$T/tr.err")"; echo '{}' >"$T/tr.json"; fi
+# Two machines as `sims launch` sees them: one launcher per node (--nnodes 2 --node-rank K, node 0 serving the
+# store at --master), here both on 127.0.0.1, node 1 started first: the same model as one process.
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+two_nodes() {  # two_nodes NAME sims-args...
+  local name="$1"; shift
+  local M=("$SIMS" launch --nproc 1 --nnodes 2 --master "127.0.0.1:$(free_port)")
+  "${M[@]}" --node-rank 1 -- sims "$@" --json >"$T/$name-1.out" 2>"$T/$name-1.err" & local p1=$!
+  sleep 1
+  "${M[@]}" --node-rank 0 -- sims "$@" --json >"$T/$name.out" 2>"$T/$name.err"; local rc0=$?
+  wait $p1; local rc1=$?
+  if [[ $rc0 -eq 0 && $rc1 -eq 0 && ! -s "$T/$name-1.out" ]]; then last "$T/$name.out" >"$T/$name.json"; ok
+  else bad "two nodes ($name): exit $rc0 / $rc1: $(tail -n 2 "$T/$name.err" "$T/$name-1.err")"; echo '{}' >"$T/$name.json"; fi
+}
+two_nodes tn "${TR[@]}" --budget 6100 --out "$T/tn.ckpt"
+# A node alone: node 0 waits for the other, node 1 for node 0's store (SIMS_DIST_TIMEOUT, at most 5 minutes); each
+# stops with one line that says what to check (LibTorch's own glog lines about the socket are not shown). Node 0
+# alone waited 5 + 30 minutes before (the store's wait gave up silently, then the process group's).
+one_error "node 0 alone" 1 '^error: rank 0 of 2: only 1 of the 2 processes joined at 127\.0\.0\.1:[0-9]+ within 2 s; start every node with the same --nnodes and --master' -- \
+  env SIMS_DIST_TIMEOUT=2 "$SIMS" launch --nproc 1 --nnodes 2 --node-rank 0 --master "127.0.0.1:$(free_port)" -- \
+  sims "${TR[@]}" --budget 1000 --out "$T/alone0.ckpt"
+one_error "node 1 alone" 1 '^error: rank 1 of 2: the rendezvous at 127\.0\.0\.1:[0-9]+ failed \(.*[^.]\); did rank 0 start' -- \
+  env SIMS_DIST_TIMEOUT=2 "$SIMS" launch --nproc 1 --nnodes 2 --node-rank 1 --master "127.0.0.1:$(free_port)" -- \
+  sims "${TR[@]}" --budget 1000 --out "$T/alone1.ckpt"
+[[ -e "$T/alone0.ckpt" || -e "$T/alone1.ckpt" ]] && bad "a node alone wrote a checkpoint" || ok
 run th "${L2[@]}" "${TR[@]}" --budget 3000 --out "$T/th.ckpt"
 run th2 "$SIMS" "${TR[@]}" --budget 6100 --out "$T/th.ckpt"
 # A synthetic set in chunks shared over 3 processes: the same bytes as one process's.
@@ -100,7 +124,7 @@ JSON
 UT=(train --data faces:size=16 --n-data 40 --budget 96 --batch 12 --lr-rampup 0 --net "$T/unet.json" --seed 5)
 run u1 "$SIMS" "${UT[@]}" --out "$T/u1.ckpt"
 run u2 "${L2[@]}" "${UT[@]}" --out "$T/u2.ckpt"
-for m in t1 t2 th f1 f2; do
+for m in t1 t2 tn th f1 f2; do
   "$SIMS" sample --model "$T/$m.ckpt" --n 200 --steps 8 --seed 9 --out "$T/s_$m.npy" >/dev/null 2>&1 || bad "sample $m failed"
 done
 for m in u1 u2; do
@@ -110,12 +134,12 @@ done
 import json, sys, numpy as np
 t = sys.argv[1]
 j = lambda n: json.load(open(f"{t}/{n}.json"))
-for a, b in [("t1", "t2"), ("t1", "tr"), ("f1", "f2"), ("u1", "u2")]:
+for a, b in [("t1", "t2"), ("t1", "tr"), ("t1", "tn"), ("f1", "f2"), ("u1", "u2")]:
     la, lb = j(a)["final_loss"], j(b)["final_loss"]
     assert abs(la - lb) <= 1e-4 * abs(la), (a, la, b, lb)
     assert j(b)["processes"] > 1 and j(a)["processes"] == 1
 assert j("th2")["images_seen"] == 6100
-for a, b, tol in [("t1", "t2", 1e-3), ("t1", "th", 1e-3), ("f1", "f2", 1e-3), ("u1", "u2", 1e-3)]:
+for a, b, tol in [("t1", "t2", 1e-3), ("t1", "tn", 1e-3), ("t1", "th", 1e-3), ("f1", "f2", 1e-3), ("u1", "u2", 1e-3)]:
     x, y = np.load(f"{t}/s_{a}.npy"), np.load(f"{t}/s_{b}.npy")
     d = np.abs(x - y).max()
     assert d <= tol * max(1.0, np.abs(x).max()), (a, b, d)
