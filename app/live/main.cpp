@@ -42,6 +42,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// One line on stderr, whatever a message quotes (a file name may hold a line break or bytes that are not UTF-8).
+void print_error(const std::string& msg) { std::fprintf(stderr, "error: %s\n", sims::message_text(msg).c_str()); }
+
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 bool save_screenshot(GLFWwindow* win, const std::string& path) {
@@ -109,12 +112,12 @@ int main(int argc, char** argv) {
   try {
     sims::set_face_device(sims::parse_device(device));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
+    print_error(sims::error_words(e));
     return 2;
   }
   int win_w = 1600, win_h = 1000;
   if (std::sscanf(size.c_str(), "%dx%d", &win_w, &win_h) != 2 || win_w < 640 || win_h < 400 || win_w > 8192 || win_h > 8192) {
-    std::fprintf(stderr, "error: --size must be WxH with W >= 640 and H >= 400 (got '%s')\n", size.c_str());
+    print_error("--size must be WxH with W >= 640 and H >= 400 (got '" + size + "')");
     return 2;
   }
   if (base.empty() && !aux.empty()) {
@@ -166,7 +169,7 @@ int main(int argc, char** argv) {
     try {
       renderer = std::make_unique<live::GlRenderer>();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
+      print_error(sims::error_words(e));
       return 1;
     }
     live::LiveApp app(sampler, renderer.get(), mailbox);
@@ -188,7 +191,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!ok) {
-      std::fprintf(stderr, "error: %s\n", err.c_str());
+      print_error(err);
       if (!screenshot.empty() || !bench.empty()) return 1;
     }
     if (std::isfinite(omega)) app.set_omega(omega, false);
@@ -367,7 +370,7 @@ int main(int argc, char** argv) {
             if (step >= 0) app.set_step(step);
             if (++shown_frames >= 4) {
               if (!save_screenshot(win, screenshot)) {
-                std::fprintf(stderr, "error: cannot write '%s'\n", screenshot.c_str());
+                print_error("cannot write '" + screenshot + "'");
                 rc = 1;
               }
               break;

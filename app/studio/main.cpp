@@ -40,6 +40,13 @@
 
 using namespace sims::ui;
 
+namespace {
+// One line on stderr, whatever a message quotes (a file name may hold a line break or bytes that are not UTF-8).
+void print_error(const QString& msg) {
+  std::fprintf(stderr, "error: %s\n", sims::message_text(msg.toStdString()).c_str());
+}
+}  // namespace
+
 int main(int argc, char* argv[]) {
   // --session is taken out before anything else looks at the arguments: QGuiApplication reads -session/--session ID
   // itself (X11 session management) and drops it, so the studio's own option never arrived; and its FILE is no option.
@@ -71,7 +78,7 @@ int main(int argc, char* argv[]) {
       try {
         sims::parse_device(value);
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
+        print_error(QString::fromStdString(sims::error_words(e)));
         return 2;
       }
     }
@@ -130,7 +137,7 @@ int main(int argc, char* argv[]) {
   if (cli.isSet(theme)) {
     Theme t;
     if (!parse_theme(cli.value(theme), &t)) {
-      std::fprintf(stderr, "error: --theme must be system, light or dark, got '%s'\n", qPrintable(cli.value(theme)));
+      print_error("--theme must be system, light or dark, got '" + cli.value(theme) + "'");
       return 2;
     }
     opts.theme = theme_name(t);
@@ -139,13 +146,13 @@ int main(int argc, char* argv[]) {
     try {
       sims::set_face_device(sims::parse_device(cli.value(device).toStdString()));
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", sims::error_words(e).c_str());
+      print_error(QString::fromStdString(sims::error_words(e)));
       return 2;
     }
   }
   MainWindow w(opts);
   if (session_given && !w.open_session(session_file))
-    std::fprintf(stderr, "error: %s\n", qPrintable(w.messages()->last_error()));
+    print_error(w.messages()->last_error());
   if (cli.isSet(omega) || cli.isSet(interval)) {
     GuidanceSettings g = w.guidance()->settings();
     if (cli.isSet(omega)) g.omega = cli.value(omega).toDouble();
@@ -172,7 +179,7 @@ int main(int argc, char* argv[]) {
       const QJsonObject r = run_studio_bench(w, bo, [](const QString& line) { std::fprintf(stderr, "%s\n", qPrintable(line)); });
       QFile f(file);
       const bool ok = f.open(QIODevice::WriteOnly) && f.write(QJsonDocument(r).toJson()) > 0;
-      if (!ok) std::fprintf(stderr, "error: cannot write '%s'\n", qPrintable(file));
+      if (!ok) print_error("cannot write '" + file + "'");
       QCoreApplication::exit(ok && !r.contains("error") ? 0 : 1);
     });
   }
@@ -183,14 +190,13 @@ int main(int argc, char* argv[]) {
     const QStringList names{"live", "sweep", "loops", "atlas", "shift"};
     tab_index = static_cast<int>(names.indexOf(cli.value(tab).toLower()));
     if (tab_index < 0) {
-      std::fprintf(stderr, "error: --tab must be live, sweep, loops, atlas or shift, got '%s'\n", qPrintable(cli.value(tab)));
+      print_error("--tab must be live, sweep, loops, atlas or shift, got '" + cli.value(tab) + "'");
       return 2;
     }
     w.tabs()->setCurrentIndex(tab_index);
   }
   if (cli.isSet(shift_results) && !w.shift_view()->load_results(cli.value(shift_results)))
-    std::fprintf(stderr, "error: cannot show shift results from '%s': %s\n", qPrintable(cli.value(shift_results)),
-                 qPrintable(w.messages()->last_error()));
+    print_error("cannot show shift results from '" + cli.value(shift_results) + "': " + w.messages()->last_error());
   // The Shift tab has no --run-demo: a run that shows the effect takes minutes on a CPU (the committed
   // miniature 29 min; 200 aux images / 1k fine-tuning images / 4 x 100 samples took 70 s and moved the
   // share by 4 points only), so it shows results (the committed example, or --shift-results DIR).
@@ -224,8 +230,7 @@ int main(int argc, char* argv[]) {
                  v->export_pdf(prefix + ".pdf");
           }
           if (!ok)
-            std::fprintf(stderr, "error: could not export to %s.%s\n", qPrintable(prefix),
-                         tab_index == 3 ? "{csv,png}" : "{csv,png,svg,pdf}");
+            print_error("could not export to " + prefix + (tab_index == 3 ? ".{csv,png}" : ".{csv,png,svg,pdf}"));
         }
         QTimer::singleShot(600, &w, [&w, file] {
           if (!file.isEmpty()) w.grab().save(file);
