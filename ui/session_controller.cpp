@@ -14,6 +14,7 @@
 #include <QMenu>
 #include <QSettings>
 #include <QTabWidget>
+#include <QTimer>
 
 #include "common/error.hpp"
 #include "engine/live_policy.hpp"
@@ -111,6 +112,9 @@ void SessionController::load_settings(const StudioOptions& opts) {
       auto from = std::make_shared<const engine::LiveSession>(
           engine::read_live_session(opts.session.toStdString(), session_defaults()));
       startup_session_ = from, startup_path_ = opts.session;
+      // Only for the open that follows start-up (the studio's main, before the event loop runs): a later open of
+      // the same file (File ▸ Open, Recent) reads it again.
+      QTimer::singleShot(0, this, [this] { startup_session_.reset(); });
       const QSignalBlocker block(models_);
       QString why;  // open_session reports it
       loaded = session_tab(tabs_, from->tab) != -2 &&
