@@ -11,7 +11,6 @@
 #include <vector>
 
 #include <c10/util/Exception.h>
-#include <glog/logging.h>
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
@@ -27,10 +26,6 @@ int main(int argc, char** argv) {
   // network's step (perf). Keep them in the heap instead.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  // LibTorch logs through glog to stderr, e.g. c10d's "[c10d] The client socket has timed out ..." after a
-  // "WARNING: Logging before InitGoogleLogging()" line, when a process of a job does not answer. Each such event
-  // also ends in our own one-line error naming the rank, so glog keeps quiet unless GLOG_minloglevel asks.
-  if (std::getenv("GLOG_minloglevel") == nullptr) FLAGS_minloglevel = google::GLOG_FATAL;
   CLI::App app{"sims: self-improving diffusion models (SIMS) and self-consuming loops, headless"};
   app.set_version_flag("--version", "sims " + sims_version_text());
   app.require_subcommand(1);

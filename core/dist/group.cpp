@@ -8,6 +8,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <c10/util/Logging.h>
 #endif
 
 #include "dist/group.hpp"
@@ -25,7 +26,6 @@
 #include <cstring>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "common/error.hpp"
 
@@ -117,6 +117,12 @@ bool has_multiprocess() { return true; }
 
 std::shared_ptr<Group> Group::join(const DistEnv& env) {
   if (!env.several()) return nullptr;
+  // c10d logs through glog to stderr ("[c10d] The client socket has timed out ...", after "WARNING: Logging before
+  // InitGoogleLogging()") when a process of the job does not answer; each such event also ends in our own one-line
+  // error naming the rank, so in a job glog keeps quiet unless GLOG_minloglevel asks.
+#ifdef C10_USE_GLOG  // a LibTorch built without glog logs through c10's own, quieter logger
+  if (std::getenv("GLOG_minloglevel") == nullptr) FLAGS_minloglevel = google::GLOG_FATAL;
+#endif
   const auto wait = timeout();
   const auto rendezvous = std::min<std::chrono::milliseconds>(wait, std::chrono::minutes(5));
   auto impl = std::make_unique<Impl>();
@@ -146,12 +152,16 @@ std::shared_ptr<Group> Group::join(const DistEnv& env) {
   }
   // Every process counts itself in and waits for the rest, at most `rendezvous`: a node that was never started (or
   // was given another --nnodes) is named here, not after the process group's own, longer timeout.
+  // The last to count itself in sets "sims/all", which the others wait for (no polling).
   int64_t joined = 0;
   try {
     joined = impl->store->add("sims/joined", 1);
-    const auto deadline = std::chrono::steady_clock::now() + rendezvous;
-    while (joined < env.world && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (joined == env.world) impl->store->set("sims/all", std::vector<uint8_t>{1});
+    else {
+      try {
+        impl->store->wait({"sims/all"}, rendezvous);
+      } catch (const std::exception&) {  // the deadline passed: how many came is said below
+      }
       joined = impl->store->add("sims/joined", 0);
     }
   } catch (const std::exception& e) {
