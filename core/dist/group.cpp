@@ -127,6 +127,7 @@ std::shared_ptr<Group> Group::join(const DistEnv& env) {
   const auto rendezvous = std::min<std::chrono::milliseconds>(wait, std::chrono::minutes(5));
   auto impl = std::make_unique<Impl>();
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  const std::string who = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world);
   // Under torchrun's static rendezvous its agent already serves the store on MASTER_PORT: every rank is
   // a client there, under the prefix of this restart (as torch.distributed does in Python).
   const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
@@ -146,13 +147,12 @@ std::shared_ptr<Group> Group::join(const DistEnv& env) {
     }
     impl->store = store;
   } catch (const std::exception& e) {
-    throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) + ": the rendezvous at " +
-                where + " failed (" + first_line(e.what()) +
+    throw Error(who + ": the rendezvous at " + where + " failed (" + first_line(e.what()) +
                 (env.rank == 0 ? "; is the port already taken?)" : "; did rank 0 start, and is the address right?)"));
   }
   // Every process counts itself in and waits for the rest, at most `rendezvous`: a node that was never started (or
-  // was given another --nnodes) is named here, not after the process group's own, longer timeout.
-  // The last to count itself in sets "sims/all", which the others wait for (no polling).
+  // was given another --nnodes) is named here, not after the process group's own, longer timeout. The last to
+  // count itself in sets "sims/all", which the others wait for.
   int64_t joined = 0;
   try {
     joined = impl->store->add("sims/joined", 1);
@@ -165,14 +165,12 @@ std::shared_ptr<Group> Group::join(const DistEnv& env) {
       joined = impl->store->add("sims/joined", 0);
     }
   } catch (const std::exception& e) {
-    throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) + ": the rendezvous at " +
-                where + " failed (" + first_line(e.what()) + ")");
+    throw Error(who + ": the rendezvous at " + where + " failed (" + first_line(e.what()) + ")");
   }
   if (joined < env.world) {
     std::ostringstream waited;
     waited << std::chrono::duration<double>(rendezvous).count();
-    throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) + ": only " +
-                std::to_string(joined) + " of the " + std::to_string(env.world) + " processes joined at " + where +
+    throw Error(who + ": only " + std::to_string(joined) + " of the " + std::to_string(env.world) + " processes joined at " + where +
                 " within " + waited.str() + " s; start every node with the same --nnodes and --master "
                 "(SIMS_DIST_TIMEOUT sets the wait, at most 300 s for this step)");
   }
@@ -181,8 +179,7 @@ std::shared_ptr<Group> Group::join(const DistEnv& env) {
     opts->devices.push_back(gloo_device(env));
     impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, env.rank, env.world, opts);
   } catch (const std::exception& e) {
-    throw Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) +
-                ": could not connect to the other processes at " + where + " (" + first_line(e.what()) + ")");
+    throw Error(who + ": could not connect to the other processes at " + where + " (" + first_line(e.what()) + ")");
   }
   return std::shared_ptr<Group>(new Group(env.rank, env.world, std::move(impl)));
 }
