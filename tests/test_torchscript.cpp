@@ -60,6 +60,14 @@ TEST_CASE("sims.json metadata is checked before anything is built from it", "[to
                     Catch::StartsWith(bad + "sigma_data is 1"));
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 5, "sigma_max": 1})", "m.pt"),
                     bad + "sigma_min 5 is not below sigma_max 1");
+  // Values equal to six digits are written with as many digits as tell them apart.
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 80.0000001, "sigma_max": 80})", "m.pt"),
+                    bad + "sigma_min 80.0000001 is not below sigma_max 80");
+  CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 80, "sigma_max": 80})", "m.pt"),
+                    bad + "sigma_min 80 is not below sigma_max 80");
+  CHECK(io::distinct_number(1e6, 0) == "1e6");
+  CHECK(io::distinct_number(1.5e-5, 0) == "1.5e-5");
+  CHECK(io::distinct_number(0.1 + 0.2, 0.3) == "0.30000000000000004");
   // One given: compared with the other's default, and the message says what was assumed.
   CHECK_THROWS_WITH(read_denoiser_script_meta(R"({"sigma_min": 100})", "m.pt"),
                     bad + "sigma_min 100 is not below sigma_max 80 (where not given, sigma_min is 0.002 and sigma_max 80)");

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
 #include "diffusion/unet.hpp"
+#include "io/script_meta.hpp"
 #include "kernels/dense_silu.hpp"
 #include "kernels/silu.hpp"
 
@@ -53,6 +54,8 @@ double parameter_bound(const NetConfig& c) {
   const double block = 33 * ch * ch + emb * ch + 8 * ch;
   return blocks * block + (2 * double(c.emb_freqs) + 2 + emb) * emb + 2 * 9 * double(c.channels) * ch;
 }
+
+std::string noise_bound_text() { return io::distinct_number(io::kMaxNoiseLevel, 0); }
 
 void check_size(const NetConfig& c) {
   const double n = parameter_bound(c);
@@ -101,18 +104,18 @@ NetConfig NetConfig::from_json(const nlohmann::json& j) {
     // Bounds far beyond any model this program trains, checked before anything is allocated: a damaged or
     // crafted file cannot ask for a network that exhausts memory or takes hours to build.
     if (c.channels > 64 || c.resolution > 1024 || c.model_channels > 1024 || c.num_blocks > 16 ||
-        c.emb_freqs > 1024 || c.attn_resolutions.size() > 16 || !(c.sigma_data <= 1e6))
+        c.emb_freqs > 1024 || c.attn_resolutions.size() > 16 || !(c.sigma_data <= io::kMaxNoiseLevel))
       throw InputError("U-Net configuration out of range: channels <= 64, resolution <= 1024, model_channels <= 1024, "
-                       "num_blocks <= 16, emb_freqs <= 1024, sigma_data <= 1e6");
+                       "num_blocks <= 16, emb_freqs <= 1024, sigma_data <= " + noise_bound_text());
     check_size(c);
     return c;
   }
   if (c.dim < 1 || c.width < 1 || c.depth < 1 || c.emb_freqs < 0 || !(c.sigma_data > 0))
     throw InputError("network configuration: dim, width, depth must be >= 1, emb_freqs >= 0, sigma_data > 0");
-  // sigma_data up to 1e6, as TorchScript metadata allows (io/script_meta.hpp), so that an exported model loads back.
-  if (c.dim > 65536 || c.width > 16384 || c.depth > 64 || c.emb_freqs > 1024 || !(c.sigma_data <= 1e6))
+  // sigma_data bounded as TorchScript metadata bounds it (io/script_meta.hpp), so that an exported model loads back.
+  if (c.dim > 65536 || c.width > 16384 || c.depth > 64 || c.emb_freqs > 1024 || !(c.sigma_data <= io::kMaxNoiseLevel))
     throw InputError("network configuration out of range: dim <= 65536, width <= 16384, depth <= 64, emb_freqs <= "
-                     "1024, sigma_data <= 1e6");
+                     "1024, sigma_data <= " + noise_bound_text());
   check_size(c);
   return c;
 }

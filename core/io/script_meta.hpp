@@ -25,6 +25,33 @@ constexpr size_t kMaxScriptShapeDims = 4;
 constexpr int64_t kMaxScriptShapeSize = 65536;
 constexpr int64_t kMaxScriptShapeValues = int64_t{1} << 26;
 
+// The largest noise level (sigma_min, sigma_max, sigma_data) a model may state: in TorchScript metadata here, and
+// sigma_data in a network configuration (diffusion/network.cpp), so that every model exported loads back.
+constexpr double kMaxNoiseLevel = 1e6;
+
+// A number with as few digits as tell it apart from `other` (6 to 17), exponent written short: "80.0000001 is not
+// below 80", where six digits would print "80 is not below 80"; 1e6, not 1e+06.
+inline std::string distinct_number(double v, double other) {
+  auto text = [](double x, int digits) {
+    std::ostringstream o;
+    o.precision(digits);
+    o << x;
+    std::string s = o.str();
+    const size_t e = s.find('e');
+    if (e == std::string::npos) return s;
+    std::string exponent = s.substr(e + 1);
+    const bool negative = exponent[0] == '-';
+    exponent.erase(0, exponent.find_first_not_of("+-0"));
+    return s.substr(0, e + 1) + (negative ? "-" : "") + (exponent.empty() ? "0" : exponent);
+  };
+  std::string s;
+  for (int digits = 6; digits <= 17; ++digits) {
+    s = text(v, digits);
+    if (v == other || s != text(other, digits)) break;
+  }
+  return s;
+}
+
 struct DenoiserScriptMeta {
   nlohmann::json provenance;                          // the object as read (null: no sims.json)
   double sigma_min = 0.0, sigma_max = 0.0;            // as given, else the defaults passed to the reader
@@ -89,8 +116,9 @@ inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, con
     auto sigma = [&](const char* key) -> std::optional<double> {
       if (!j.contains(key)) return std::nullopt;
       const double v = read_as<double>(j.at(key), key);
-      if (!(std::isfinite(v) && v > 0 && v <= 1e6))
-        throw InputError(std::string(key) + " is " + json_brief(j.at(key)) + ", not a positive noise level up to 1e6");
+      if (!(std::isfinite(v) && v > 0 && v <= kMaxNoiseLevel))
+        throw InputError(std::string(key) + " is " + json_brief(j.at(key)) + ", not a positive noise level up to " +
+                         distinct_number(kMaxNoiseLevel, 0));
       return v;
     };
     const std::optional<double> lo = sigma("sigma_min"), hi = sigma("sigma_max");
@@ -99,7 +127,8 @@ inline DenoiserScriptMeta read_denoiser_script_meta(const std::string& text, con
     m.sigma_data = sigma("sigma_data");
     if (!(m.sigma_min < m.sigma_max)) {
       std::ostringstream why;
-      why << "sigma_min " << m.sigma_min << " is not below sigma_max " << m.sigma_max;
+      why << "sigma_min " << distinct_number(m.sigma_min, m.sigma_max) << " is not below sigma_max "
+          << distinct_number(m.sigma_max, m.sigma_min);
       if (!lo || !hi)
         why << " (where not given, sigma_min is " << default_sigma_min << " and sigma_max " << default_sigma_max << ")";
       throw InputError(why.str());
