@@ -244,6 +244,19 @@ TEST_CASE("effective sample size: unbiased synthetic data help a small fresh loo
   CHECK(atlas_cell_at(r, 5, 5) == -1);
   CHECK(atlas_cell_at(r, 70 + 29, 92 + 31) == -1);       // below the only row
   CHECK(fig.width() >= 70 + 2 * (58 + 36));
+  // In one column (the studio's narrow pane) the second heat map sits below the first: its cell one row step
+  // (one cell row + 70 px of heads and labels) lower, nothing to the right.
+  const render::Canvas tall = atlas_figure(r, 1);
+  CHECK(tall.width() <= fig.width());  // (both at least the 360 px a caption needs)
+  CHECK(tall.height() > fig.height());
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 15, 1) == 0);
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 100 + 15, 1) == 1);
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 40, 1) == -1);            // between the two heat maps
+  CHECK(atlas_cell_at(r, 70 + 58 + 36 + 29, 92 + 15, 1) == -1);  // no second column
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 200 + 15, 1) == -1);      // no third heat map
+  CHECK(atlas_figure(r, 2).width() == fig.width());                // as many columns as heat maps: one row
+  CHECK(atlas_figure(r, 7).width() == fig.width());
+  CHECK(atlas_panels(c) == 2);
   AtlasConfig bad = c;
   bad.kind = LoopKind::FullySynthetic;
   CHECK_THROWS_AS(run_atlas(bad), InputError);

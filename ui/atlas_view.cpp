@@ -30,16 +30,36 @@ FittedImage::FittedImage(QWidget* parent) : QWidget(parent) {
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
 }
 
-void FittedImage::set_image(const QImage& img) {
-  img_ = img;
+void FittedImage::set_images(std::vector<QImage> layouts) {
+  layouts_ = std::move(layouts);
+  chosen_ = 0;
+  img_ = layouts_.empty() ? QImage() : layouts_.front();
+  choose();
   updateGeometry();
   update();
 }
 
-double FittedImage::scale() const {
-  if (img_.isNull()) return 1.0;
-  return std::min({1.0, static_cast<double>(width()) / img_.width(), static_cast<double>(height()) / img_.height()});
+double FittedImage::scale_of(const QImage& img) const {
+  if (img.isNull()) return 1.0;
+  return std::min({1.0, static_cast<double>(width()) / img.width(), static_cast<double>(height()) / img.height()});
 }
+
+void FittedImage::choose() {
+  size_t best = 0;
+  for (size_t i = 1; i < layouts_.size(); ++i)
+    if (scale_of(layouts_[i]) > scale_of(layouts_[best]) + 1e-9) best = i;
+  if (layouts_.empty() || best == chosen_) return;
+  chosen_ = best;
+  img_ = layouts_[best];
+  update();
+}
+
+void FittedImage::resizeEvent(QResizeEvent* e) {
+  QWidget::resizeEvent(e);
+  choose();
+}
+
+double FittedImage::scale() const { return scale_of(img_); }
 
 std::optional<QPoint> FittedImage::to_image(const QPoint& p) const {
   if (img_.isNull()) return std::nullopt;
@@ -173,12 +193,12 @@ AtlasView::AtlasView(MessageArea* messages, QWidget* parent)
   figure_->setObjectName("atlasFigure");
   figure_->on_click = [this](QPoint p) {
     if (!result_) return;
-    const int k = loops::atlas_cell_at(*result_, p.x(), p.y());
+    const int k = loops::atlas_cell_at(*result_, p.x(), p.y(), figure_columns());
     if (k >= 0) click_cell(static_cast<size_t>(k));
   };
   figure_->tooltip_at = [this](QPoint p) {
     if (!result_) return QString();
-    const int k = loops::atlas_cell_at(*result_, p.x(), p.y());
+    const int k = loops::atlas_cell_at(*result_, p.x(), p.y(), figure_columns());
     return k < 0 ? QString() : cell_text(static_cast<size_t>(k)) + "\nClick: run this loop in the Loops tab.";
   };
   hint_ = new QLabel(this);
@@ -292,6 +312,10 @@ bool AtlasView::click_cell(size_t k) {
   return true;
 }
 
+int AtlasView::figure_columns() const {
+  return figure_->chosen() < layout_columns_.size() ? layout_columns_[figure_->chosen()] : 0;
+}
+
 engine::JobFn AtlasView::prepare_job() {
   const loops::AtlasConfig cfg = config();
   loops::validate(cfg);
@@ -310,7 +334,18 @@ engine::JobFn AtlasView::prepare_job() {
 
 void AtlasView::show_result(const loops::AtlasResult& r) {
   result_ = r;
-  figure_->set_image(to_qimage(loops::atlas_figure(r)));
+  // The heat maps in one row (as the CLI draws them), then in 2, 3, ... rows, each with as few per row as that
+  // many rows need: a narrow pane shows them stacked at full size rather than one row shrunk unreadable.
+  const int panels = loops::atlas_panels(r.cfg);
+  layout_columns_.clear();
+  for (int rows = 1; rows <= std::min(panels, 12); ++rows) {
+    const int cols = (panels + rows - 1) / rows;
+    if (layout_columns_.empty() || cols < layout_columns_.back()) layout_columns_.push_back(cols);
+  }
+  if (layout_columns_.back() != 1) layout_columns_.push_back(1);
+  std::vector<QImage> layouts;
+  for (int cols : layout_columns_) layouts.push_back(to_qimage(loops::atlas_figure(r, cols)));
+  figure_->set_images(std::move(layouts));
   size_t admissible = 0, unsettled = 0;
   for (const auto& c : r.cells) admissible += c.admissible(), unsettled += !c.settled;
   QString text = QString("%1 of %2 cells admissible (n_e >= n_r).").arg(admissible).arg(r.cells.size());

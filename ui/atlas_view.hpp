@@ -18,13 +18,17 @@
 
 namespace sims::ui {
 
-// An image drawn as large as fits (never enlarged), top-left; reports clicks and hovers in image pixels.
+// An image drawn as large as fits (never enlarged), top-left; reports clicks and hovers in image pixels. Given
+// several layouts of the same figure (set_images), it shows the one that fits largest at its current size (the
+// first of equals), choosing again when resized.
 class FittedImage final : public QWidget {
   Q_OBJECT
  public:
   explicit FittedImage(QWidget* parent = nullptr);
-  void set_image(const QImage& img);
+  void set_image(const QImage& img) { set_images({img}); }
+  void set_images(std::vector<QImage> layouts);
   const QImage& image() const { return img_; }
+  size_t chosen() const { return chosen_; }  // index into the layouts of the one shown
   double scale() const;
   // Widget position → image pixel (or nullopt outside the image).
   std::optional<QPoint> to_image(const QPoint& p) const;
@@ -34,10 +38,15 @@ class FittedImage final : public QWidget {
 
  protected:
   void paintEvent(QPaintEvent* e) override;
+  void resizeEvent(QResizeEvent* e) override;
   void mousePressEvent(QMouseEvent* e) override;
   void mouseMoveEvent(QMouseEvent* e) override;
 
  private:
+  double scale_of(const QImage& img) const;
+  void choose();
+  std::vector<QImage> layouts_;
+  size_t chosen_ = 0;
   QImage img_;
 };
 
@@ -57,6 +66,8 @@ class AtlasView final : public AnalysisTab {
   bool click_cell(size_t k);
 
   FittedImage* figure() const { return figure_; }
+  // Heat maps per row in the figure as shown (chosen to fit the pane; the CLI's atlas.png has them in one row).
+  int figure_columns() const;
   const std::optional<loops::AtlasResult>& result() const { return result_; }
   bool has_results() const override { return result_.has_value(); }
   QString export_caption() const override;
@@ -82,6 +93,7 @@ class AtlasView final : public AnalysisTab {
   FittedImage* figure_;
   QLabel* hint_;
   std::optional<loops::AtlasResult> result_;
+  std::vector<int> layout_columns_;  // heat maps per row of each layout given to figure_
   std::function<void(const LoopPlan&)> on_cell_;
 };
 

@@ -86,10 +86,14 @@ void validate(const AtlasConfig& c) {
     for (int64_t n : c.total)
       if (n < 2 || n > 1'000'000'000) throw InputError("--total values must be between 2 and 1e9, got " + std::to_string(n));
   }
+  if (c.generations < 2)
+    throw InputError("--generations must be at least 2 (the limit is the mean over the last --tail), got " +
+                     std::to_string(c.generations));
   if (c.tail < 1 || c.tail > c.generations)
     throw InputError("--tail must be between 1 and --generations (" + std::to_string(c.generations) + "), got " +
                      std::to_string(c.tail));
-  if (c.curve_runs < 10) throw InputError("--curve-runs must be at least 10, got " + std::to_string(c.curve_runs));
+  if (c.curve_runs < 10 || c.curve_runs > 100000)
+    throw InputError("--curve-runs must be from 10 to 100000, got " + std::to_string(c.curve_runs));
   const double count = static_cast<double>(c.lambdas.size() * c.memory.size()) *
                        (c.total.empty() ? static_cast<double>(c.n_real.size() * c.n_synth.size())
                                         : static_cast<double>(c.total.size() * c.real_fraction.size()));
@@ -370,59 +374,73 @@ render::Canvas atlas_curves(const AtlasResult& r) {
 }  // namespace
 
 namespace {
-// Where the heat maps' cells are: panel pi (λ-major, then K) starts at left + pi (panel + gap); cell (i, j) of a
-// panel is cw × ch at row i (n_r), column j (n_s) below `top`.
+// Where the heat maps' cells are: panel pi (λ-major, then K) sits in column pi % columns, row pi / columns; a column
+// starts at left + column (panel + gap), a row's cells at top + row step; cell (i, j) of a panel is cw × ch at row
+// i (n_r), column j (n_s) of its panel.
 struct GridLayout {
   static constexpr int cw = 58, ch = 30, left = 70, top = 92, gap = 36;
-  int panel;
-  explicit GridLayout(const AtlasConfig& c) : panel(cw * static_cast<int>(c.n_synth.size())) {}
+  int panel, panels, columns, rows, step;
+  GridLayout(const AtlasConfig& c, int want)
+      : panel(cw * static_cast<int>(c.n_synth.size())),
+        panels(static_cast<int>(c.lambdas.size() * c.memory.size())),
+        columns(want <= 0 ? std::max(panels, 1) : std::min(want, std::max(panels, 1))),
+        rows((std::max(panels, 1) + columns - 1) / columns),
+        // a row's cells, then its heat maps' heads and n_s labels: the next title 16 px below the last cells
+        step(ch * static_cast<int>(c.n_real.size()) + top - 38 + 16) {}
+  int x0(int pi) const { return left + (pi % columns) * (panel + gap); }
+  int y0(int pi) const { return (pi / columns) * step; }  // add to the first row's positions
 };
 }  // namespace
 
-int atlas_cell_at(const AtlasResult& r, int x, int y) {
+int atlas_panels(const AtlasConfig& c) {
+  return atlas_axis(c) == AtlasAxis::Grid ? static_cast<int>(c.lambdas.size() * c.memory.size()) : 1;
+}
+
+int atlas_cell_at(const AtlasResult& r, int x, int y, int columns) {
   const AtlasConfig& c = r.cfg;
   if (atlas_axis(c) != AtlasAxis::Grid || c.n_synth.empty() || c.n_real.empty()) return -1;
-  const GridLayout L(c);
-  const int panels = static_cast<int>(c.lambdas.size() * c.memory.size());
+  const GridLayout L(c, columns);
   if (x < L.left || y < L.top) return -1;
-  const int pi = (x - L.left) / (L.panel + L.gap), px = (x - L.left) % (L.panel + L.gap);
-  const int i = (y - L.top) / L.ch, j = px / L.cw;
-  if (pi >= panels || px >= L.panel || i >= static_cast<int>(c.n_real.size())) return -1;
+  const int col = (x - L.left) / (L.panel + L.gap), px = (x - L.left) % (L.panel + L.gap);
+  const int row = (y - L.top) / L.step, py = (y - L.top) % L.step;
+  const int i = py / L.ch, j = px / L.cw, pi = row * L.columns + col;
+  if (col >= L.columns || pi >= L.panels || px >= L.panel || i >= static_cast<int>(c.n_real.size())) return -1;
   const size_t k = (static_cast<size_t>(pi) * c.n_real.size() + static_cast<size_t>(i)) * c.n_synth.size() +
                    static_cast<size_t>(j);
   return k < r.cells.size() ? static_cast<int>(k) : -1;
 }
 
-render::Canvas atlas_figure(const AtlasResult& r) {
+render::Canvas atlas_figure(const AtlasResult& r, int columns) {
   const AtlasConfig& c = r.cfg;
   if (atlas_axis(c) != AtlasAxis::Grid) return atlas_curves(r);
-  const GridLayout L(c);
+  const GridLayout L(c, columns);
   const int cw = L.cw, ch = L.ch, left = L.left, top = L.top, gap = L.gap, panel = L.panel;
-  const size_t panels = c.lambdas.size() * c.memory.size();
-  const int w = std::max(left + static_cast<int>(panels) * (panel + gap) + 10, 360);
-  render::Canvas out(w, top + ch * static_cast<int>(c.n_real.size()) + 24, {255, 255, 255});
+  const int rows_n = static_cast<int>(c.n_real.size());
+  const int w = std::max(left + L.columns * (panel + gap) + 10, 360);
+  render::Canvas out(w, (L.rows - 1) * L.step + top + ch * rows_n + 24, {255, 255, 255});
   const std::string title = "Effective sample size n_e / n_r (MAD eq. 3), " + to_string(c.kind) + " loop";
   out.draw_text(title, (out.width() - render::Canvas::text_width(title, 16, true)) / 2, 10, 16, {10, 10, 10}, true);
-  for (size_t pi = 0; pi < panels; ++pi) {
-    const size_t li = pi / c.memory.size(), ki = pi % c.memory.size();
-    const int x0 = left + static_cast<int>(pi) * (panel + gap);
+  for (int pi = 0; pi < L.panels; ++pi) {
+    const size_t li = static_cast<size_t>(pi) / c.memory.size(), ki = static_cast<size_t>(pi) % c.memory.size();
+    const int x0 = L.x0(pi), dy = L.y0(pi);
     std::ostringstream head;
     head << "λ = " << c.lambdas[li];
     if (c.memory.size() > 1 || c.memory[0] > 1) head << ", K = " << c.memory[ki];
-    out.draw_text(head.str(), x0 + (panel - render::Canvas::text_width(head.str(), 14, true)) / 2, 38, 14, {20, 20, 20}, true);
-    out.draw_text("n_s →", x0, top - 36, 12, {90, 90, 90});
+    out.draw_text(head.str(), x0 + (panel - render::Canvas::text_width(head.str(), 14, true)) / 2, dy + 38, 14,
+                  {20, 20, 20}, true);
+    out.draw_text("n_s →", x0, dy + top - 36, 12, {90, 90, 90});
     for (size_t j = 0; j < c.n_synth.size(); ++j) {
       const std::string t = std::to_string(c.n_synth[j]);
-      out.draw_text(t, x0 + static_cast<int>(j) * cw + (cw - render::Canvas::text_width(t, 12)) / 2, top - 18, 12);
+      out.draw_text(t, x0 + static_cast<int>(j) * cw + (cw - render::Canvas::text_width(t, 12)) / 2, dy + top - 18, 12);
     }
     for (size_t i = 0; i < c.n_real.size(); ++i) {
-      const int y = top + static_cast<int>(i) * ch;
-      if (pi == 0) {
+      const int y = dy + top + static_cast<int>(i) * ch;
+      if (pi % L.columns == 0) {
         const std::string t = std::to_string(c.n_real[i]);
         out.draw_text(t, left - 8 - render::Canvas::text_width(t, 12), y + ch / 2 - 8, 12);
       }
       for (size_t j = 0; j < c.n_synth.size(); ++j) {
-        const AtlasCell& cell = r.cells[(pi * c.n_real.size() + i) * c.n_synth.size() + j];
+        const AtlasCell& cell = r.cells[(static_cast<size_t>(pi) * c.n_real.size() + i) * c.n_synth.size() + j];
         const int x = x0 + static_cast<int>(j) * cw;
         const double ratio = cell.ratio();
         out.fill_rect(x + 1, y + 1, cw - 2, ch - 2, ratio_colour(ratio));
@@ -434,8 +452,8 @@ render::Canvas atlas_figure(const AtlasResult& r) {
                       strong ? render::Rgb{255, 255, 255} : render::Rgb{20, 20, 20});
       }
     }
+    if (pi % L.columns == 0) out.draw_text_vertical("n_r", 16, dy + top + ch * rows_n / 2, 12, {90, 90, 90});
   }
-  out.draw_text_vertical("n_r", 16, top + ch * static_cast<int>(c.n_real.size()) / 2, 12, {90, 90, 90});
   return with_lines(out, atlas_caption(c) + " Green: n_e >= n_r, the synthetic data are admissible (higher is better); "
                                             "dark frame: the whole 95 % interval of n_e is >= n_r. '>max': beyond the "
                                             "largest n fitted." + unsettled_note(r));

@@ -78,13 +78,17 @@ struct AtlasResult {
 };
 
 // Grid: one heat map per (λ, K): rows n_r, columns n_s, each cell n_e / n_r (green: admissible, ≥ 1; red: < 1; a
-// dark frame where the whole 95 % interval is ≥ 1). Otherwise two panels over K, n (log) or p: the limit W2
+// dark frame where the whole 95 % interval is ≥ 1), the heat maps side by side in rows of `columns` (0: all in one
+// row; the studio picks the count that fits its pane). Otherwise two panels over K, n (log) or p: the limit W2
 // (lower is better) and n_e / n_r (higher is better), with 95 % intervals. A caption of the settings below.
-render::Canvas atlas_figure(const AtlasResult& r);
+render::Canvas atlas_figure(const AtlasResult& r, int columns = 0);
 
-// The index in r.cells of the heat-map cell under pixel (x, y) of atlas_figure(r); -1 elsewhere (and for the
-// curve figures).
-int atlas_cell_at(const AtlasResult& r, int x, int y);
+// How many heat maps atlas_figure draws (1 for the curve figures).
+int atlas_panels(const AtlasConfig& c);
+
+// The index in r.cells of the heat-map cell under pixel (x, y) of atlas_figure(r, columns); -1 elsewhere (and for
+// the curve figures).
+int atlas_cell_at(const AtlasResult& r, int x, int y, int columns = 0);
 
 // progress(done, total) after each cell; returning false cancels (throws sims::Cancelled).
 AtlasResult run_atlas(const AtlasConfig& cfg, const std::function<bool(int, int)>& progress = {});
