@@ -35,15 +35,13 @@
 #include "live_app.hpp"
 #include "live_gl.hpp"
 #include "version.hpp"
-#include "common/json_parse.hpp"
+#include "common/error_line.hpp"
 
 using namespace sims;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One line on stderr, whatever a message quotes (a file name may hold a line break or bytes that are not UTF-8).
-void print_error(const std::string& msg) { std::fprintf(stderr, "error: %s\n", sims::message_text(msg).c_str()); }
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
@@ -112,12 +110,12 @@ int main(int argc, char** argv) {
   try {
     sims::set_face_device(sims::parse_device(device));
   } catch (const std::exception& e) {
-    print_error(sims::error_words(e));
+    sims::print_error_line(sims::error_words(e));
     return 2;
   }
   int win_w = 1600, win_h = 1000;
   if (std::sscanf(size.c_str(), "%dx%d", &win_w, &win_h) != 2 || win_w < 640 || win_h < 400 || win_w > 8192 || win_h > 8192) {
-    print_error("--size must be WxH with W >= 640 and H >= 400 (got '" + size + "')");
+    sims::print_error_line("--size must be WxH with W >= 640 and H >= 400 (got '" + size + "')");
     return 2;
   }
   if (base.empty() && !aux.empty()) {
@@ -169,7 +167,7 @@ int main(int argc, char** argv) {
     try {
       renderer = std::make_unique<live::GlRenderer>();
     } catch (const std::exception& e) {
-      print_error(sims::error_words(e));
+      sims::print_error_line(sims::error_words(e));
       return 1;
     }
     live::LiveApp app(sampler, renderer.get(), mailbox);
@@ -191,7 +189,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!ok) {
-      print_error(err);
+      sims::print_error_line(err);
       if (!screenshot.empty() || !bench.empty()) return 1;
     }
     if (std::isfinite(omega)) app.set_omega(omega, false);
@@ -370,7 +368,7 @@ int main(int argc, char** argv) {
             if (step >= 0) app.set_step(step);
             if (++shown_frames >= 4) {
               if (!save_screenshot(win, screenshot)) {
-                print_error("cannot write '" + screenshot + "'");
+                sims::print_error_line("cannot write '" + screenshot + "'");
                 rc = 1;
               }
               break;

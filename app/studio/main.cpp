@@ -36,15 +36,12 @@
 #include "theme.hpp"
 #include "train_panel.hpp"
 #include "version.hpp"
-#include "common/json_parse.hpp"
+#include "common/error_line.hpp"
 
 using namespace sims::ui;
 
 namespace {
-// One line on stderr, whatever a message quotes (a file name may hold a line break or bytes that are not UTF-8).
-void print_error(const QString& msg) {
-  std::fprintf(stderr, "error: %s\n", sims::message_text(msg.toStdString()).c_str());
-}
+void print_error(const QString& msg) { sims::print_error_line(msg.toStdString()); }
 }  // namespace
 
 int main(int argc, char* argv[]) {
