@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
+#include <iomanip>
 #include <sstream>
 #include <thread>
 
@@ -15,12 +18,26 @@
 
 #include "common/device.hpp"
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "dist/env.hpp"
 #include "experiment/settings.hpp"
 
 namespace sims::cli {
 
 double parse_number(const std::string& text, const std::string& flag) { return experiment::parse_real(text, flag); }
+
+void check_omegas(const std::vector<double>& omegas, const std::string& flag) {
+  if (omegas.empty()) throw InputError(flag + " needs at least one value");
+  for (double w : omegas)
+    if (!std::isfinite(w) || std::abs(w) > 1000)  // the range Guidance::validate gives --omega
+      throw InputError(flag + " values must be numbers between -1000 and 1000 (got " + experiment::format_real(w) + ")");
+}
+
+std::vector<double> parse_omegas(const std::string& text, const std::string& flag) {
+  std::vector<double> out = experiment::parse_real_list(text, flag);
+  check_omegas(out, flag);
+  return out;
+}
 
 std::pair<double, double> parse_interval(const std::string& text) {
   const auto colon = text.find(':');
@@ -120,6 +137,40 @@ std::string lower(std::string s) {
 
 }  // namespace
 
+std::string parse_error_words(const std::string& m) {
+  const std::string convert = "Could not convert: ";
+  if (m.rfind(convert, 0) == 0) {
+    const size_t eq = m.find(" = ", convert.size());
+    if (eq != std::string::npos) {
+      // A number's text was checked before (check_names): a whole number CLI11 cannot read is too large for its type.
+      const std::string v = m.substr(eq + 3);
+      const bool number = !v.empty() && v.find_first_not_of("+-0123456789") == std::string::npos;
+      const std::string flag = m.substr(convert.size(), eq - convert.size()), quoted = "'" + message_text(v, 60) + "'";
+      return number ? flag + " is out of range (got " + quoted + ")" : flag + " cannot take " + quoted;
+    }
+  }
+  const size_t most = m.find(": At Most 1 required but received ");
+  if (most != std::string::npos) return m.substr(0, most) + " is given more than once";
+  return m;
+}
+
+std::string library_error_words(const std::string& message) {
+  const std::string first = message.substr(0, message.find('\n'));
+  const std::string lower_counts = " (lower the sample counts or sizes, e.g. --n)";
+  const std::string asked = "you tried to allocate ";
+  const size_t at = first.find(asked);
+  if (first.find("can't allocate memory") != std::string::npos && at != std::string::npos) {
+    const double bytes = std::strtod(first.c_str() + at + asked.size(), nullptr);
+    std::ostringstream gib;
+    const double g = bytes / double(1 << 30);
+    gib << std::fixed << std::setprecision(g < 10 ? 2 : 0) << g;
+    return "not enough memory: this needs " + gib.str() + " GiB at once" + lower_counts;
+  }
+  if (first.find("Storage size calculation overflowed") != std::string::npos)
+    return "a requested size is too large to allocate" + lower_counts;
+  return first;
+}
+
 std::string closest_name(const std::string& word, const std::vector<std::string>& names) {
   // Compared without leading dashes, so the allowance grows with the name itself:
   // one edit for up to five characters, two up to eight, at most three.
@@ -167,6 +218,55 @@ const CLI::App* find_subcommand(const CLI::App& app, const std::string& word) {
   return found.empty() ? nullptr : found.front();
 }
 
+// Flags that mean the same in every command, and so have the same range everywhere: a seed is any whole number
+// from 0 (one that wrapped or saturated, -1 or 1e20, is refused, not read as 2^64 - 1); threads and bootstrap
+// resamples are bounded so that a slip of the finger cannot start a job that never ends.
+struct FlagRange {
+  const char* name;
+  long double lo, hi;
+  const char* what;
+};
+constexpr FlagRange kFlagRanges[] = {
+    {"--seed", 0, 9223372036854775807.0L, "a whole number from 0 to 9223372036854775807"},
+    {"--data-seed", 0, 9223372036854775807.0L, "a whole number from 0 to 9223372036854775807"},
+    {"--threads", 0, 1024, "from 0 (LibTorch's default) to 1024"},
+    {"--ci", 0, 100000, "from 0 (no interval) to 100000 resamples"},
+};
+
+// The text of a number flag's value, checked before CLI11 reads it: CLI11 2.1 reads '' as 0, wraps '-1' into an
+// unsigned 2^64 - 1, saturates 1e20 at 2^63 - 1 without a word, and reads '010' as octal 8.
+void check_number_text(const CLI::Option& opt, const std::string& name, const std::string& text) {
+  const std::string type = opt.get_type_name();
+  const bool whole = type == "INT" || type == "UINT";
+  if (!whole && type != "FLOAT") return;
+  const std::string got = " (got '" + message_text(text, 60) + "')";
+  const std::string kind = opt.get_items_expected_max() > 1 ? (whole ? "whole numbers" : "numbers") + std::string(
+                                                                   " separated by spaces")
+                                                             : (whole ? "a whole number" : "a number");
+  // Leading blanks are skipped (as CLI11 does: a count pasted from `wc -l`), trailing ones are not (CLI11 refuses).
+  const size_t first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) throw InputError(name + " takes " + kind + got);
+  const std::string v = text.substr(first);
+  long double value = 0;
+  if (whole) {
+    const size_t k = v[0] == '+' || v[0] == '-' ? 1 : 0;
+    if (k == v.size() || v.find_first_not_of("0123456789", k) != std::string::npos)
+      throw InputError(name + " takes " + kind + got);
+    if (v.size() > k + 1 && v[k] == '0') throw InputError(name + " takes a whole number without leading zeros" + got);
+    if (type == "UINT" && v[0] == '-') throw InputError(name + " must not be negative" + got);
+    errno = 0;
+    value = type == "UINT" ? static_cast<long double>(std::strtoull(v.c_str(), nullptr, 10))
+                           : static_cast<long double>(std::strtoll(v.c_str(), nullptr, 10));
+    if (errno == ERANGE) throw InputError(name + " is out of range" + got);
+  } else {
+    char* end = nullptr;
+    value = std::strtold(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0') throw InputError(name + " takes " + kind + got);
+  }
+  for (const FlagRange& r : kFlagRanges)
+    if (name == r.name && !(value >= r.lo && value <= r.hi)) throw InputError(name + " must be " + r.what + got);
+}
+
 }  // namespace
 
 void check_names(const CLI::App& root, const std::vector<std::string>& args) {
@@ -191,13 +291,19 @@ void check_names(const CLI::App& root, const std::vector<std::string>& args) {
         throw InputError("unknown option '" + name + "' (see '" + command_path(*cur) + " --help')");
       }
       // Skip its values the way CLI11 takes them: the required ones whatever
-      // they look like, further ones while they are not options.
+      // they look like, further ones while they are not options. A number's text is checked on the way.
       const bool inline_value = is_long ? a.find('=') != std::string::npos : a.size() > 2;
       const int most = opt->get_items_expected_max();
-      if (inline_value || most <= 0) continue;
+      if (inline_value) {
+        if (most > 0) check_number_text(*opt, name, is_long ? a.substr(a.find('=') + 1) : a.substr(2));
+        continue;
+      }
+      if (most <= 0) continue;
       int taken = 0;
-      for (; taken < std::max(1, opt->get_items_expected_min()) && i < args.size(); ++taken) ++i;
-      for (; taken < most && i < args.size() && args[i] != "--" && !looks_like_option(args[i]); ++taken) ++i;
+      for (; taken < std::max(1, opt->get_items_expected_min()) && i < args.size(); ++taken)
+        check_number_text(*opt, name, args[i++]);
+      for (; taken < most && i < args.size() && args[i] != "--" && !looks_like_option(args[i]); ++taken)
+        check_number_text(*opt, name, args[i++]);
       continue;
     }
     if (const CLI::App* sub = find_subcommand(*cur, a)) {

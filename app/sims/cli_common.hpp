@@ -61,6 +61,11 @@ std::pair<double, double> parse_interval(const std::string& text);
 // Parses a number that may be "inf"; throws InputError naming `flag`.
 double parse_number(const std::string& text, const std::string& flag);
 
+// Guidance weights given as a list (--omegas): numbers separated by commas, each finite and within the range
+// --omega takes (-1000 to 1000), checked before any work and named by `flag`. check_omegas for a list CLI11 read.
+std::vector<double> parse_omegas(const std::string& text, const std::string& flag = "--omegas");
+void check_omegas(const std::vector<double>& omegas, const std::string& flag = "--omegas");
+
 // Prints the JSON object as the last line on stdout.
 void print_json(const nlohmann::json& j);
 
@@ -75,8 +80,21 @@ std::string closest_name(const std::string& word, const std::vector<std::string>
 // Walks the command line through the commands and options CLI11 knows and
 // throws InputError for the first unknown command or option, with a
 // suggestion ("unknown command 'smaple'; did you mean 'sample'?"). Runs before
-// CLI11 parses, so a misspelt name is reported before "--x is required".
+// CLI11 parses, so a misspelt name is reported before "--x is required". On the
+// way it checks the text of every number flag's value (empty, not a whole
+// number, a negative count, beyond 64 bits; --seed, --threads, --ci within
+// their ranges), which CLI11 2.1 would read silently as 0 or a wrapped value.
 void check_names(const CLI::App& app, const std::vector<std::string>& args);
+
+// CLI11's words for a value it could not read, in ours: "Could not convert: --steps = 99999999999" becomes
+// "--steps is out of range (got '99999999999')", "--runs: At Most 1 required but received 2" becomes
+// "--runs is given more than once"; other messages as they are.
+std::string parse_error_words(const std::string& cli11_message);
+
+// A LibTorch error's first line, in plain words where we know them: an allocation that failed ("DefaultCPUAllocator:
+// can't allocate memory: you tried to allocate N bytes") says how much was asked and what to lower; a size that
+// overflowed the same.
+std::string library_error_words(const std::string& message);
 
 // What an input flag names, for input_path().
 enum class InputKind {

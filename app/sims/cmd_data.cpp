@@ -61,7 +61,7 @@ void print_human(const nlohmann::json& j, const std::string& what) {
 
 int run_preview(const DataArgs& a) {
   const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.dataset);
-  const int64_t n = a.n < 0 ? 64 : a.n;
+  const int64_t n = a.n;
   if (n < 1 || n > 4096) throw InputError("--n must be 1..4096 for a preview, got " + std::to_string(n));
   if (a.seed < 0) throw InputError("--seed must be >= 0");
   if (a.cols < 0 || a.zoom < 0 || a.zoom > 16) throw InputError("--cols must be >= 0 and --zoom 0..16");
@@ -167,6 +167,7 @@ void add_data_command(CLI::App& app, Registry& reg) {
   data->require_subcommand(1);
 
   auto p = std::make_shared<DataArgs>();
+  p->n = 64;  // (export's -1 means the whole data set; a preview shows 64 unless told)
   CLI::App* prev = data->add_subcommand("preview", "Write a grid image of the first images of a data set");
   input_path(prev->add_option("--dataset", p->dataset, kDatasetHelp), InputKind::DataSpec)->required();
   prev->add_option("--n", p->n, "number of images (default 64)");

@@ -477,7 +477,11 @@ void add_demo_command(CLI::App& app, Registry& reg) {
   c->add_option("--omegas", a->omegas, "omega values to sample (default -1 0 0.5 1 1.5 2 3)");
   c->add_option("--seed", a->seed, "seed");
   c->add_flag("--json", a->json, "print one JSON object on the last line");
-  reg.actions.push_back({c, [a] {
+  reg.actions.push_back({c, [a, c] {
+    if (!a->images)
+      for (const char* flag : {"--base", "--base-budget", "--aux-budget"})
+        if (c->count(flag) > 0) throw InputError(std::string(flag) + " applies to the image pipeline only (add --images)");
+    check_omegas(a->omegas);
     if (a->n_real < 10 || a->n_synth < 10 || a->n_eval < 10) throw InputError("--n-real/--n-synth must be >= 10");
     if (!(a->base_epochs > 0) || !(a->aux_epochs > 0)) throw InputError("epochs must be positive");
     if (a->images) {

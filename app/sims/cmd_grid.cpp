@@ -24,6 +24,7 @@ struct GridArgs {
   int64_t n = 0, seed = 0;
   int cell = 0, threads = 0;
   bool json = false;
+  CLI::Option *o_n = nullptr, *o_cell = nullptr;
 };
 
 int run_grid(GridArgs& a) {
@@ -42,6 +43,14 @@ int run_grid(GridArgs& a) {
     alo.sample_shape = req.base->info().sample_shape;
     req.aux = load_denoiser(a.models.aux, alo);
   }
+  // Samples per cell and the cell's size: 0 (not given) keeps the defaults; bounded so that a grid fits in memory.
+  const bool images = req.base->info().sample_shape.size() == 3;
+  const int64_t most = images ? 1024 : 100000;
+  if (a.n < 0 || a.n > most || (a.n == 0 && a.o_n->count() > 0))
+    throw InputError("--n must be from 1 to " + std::to_string(most) + (images ? " images" : " points") +
+                     " per cell (got " + std::to_string(a.n) + ")");
+  if (a.o_cell->count() > 0 && (a.cell < 32 || a.cell > 2048))
+    throw InputError("--cell must be from 32 to 2048 pixels (got " + std::to_string(a.cell) + ")");
   req.cfg = a.sampling.config();
   req.g = a.sampling.guidance();
   req.seed = static_cast<uint64_t>(a.seed);
@@ -75,9 +84,9 @@ void add_grid_command(CLI::App& app, Registry& reg) {
   a->sampling.bind_guidance(cmd, "when not an axis");
   cmd->add_option("--x", a->x, "columns: NAME=V1,V2,... with NAME omega|seed|interval|steps (default omega=0,0.5,1,2)");
   cmd->add_option("--y", a->y, "rows: NAME=V1,V2,... (default seed=0,1,2,3)");
-  cmd->add_option("--n", a->n, "samples per cell (default 1 image, or 1000 points)");
+  a->o_n = cmd->add_option("--n", a->n, "samples per cell (default 1 image, or 1000 points)");
   cmd->add_option("--seed", a->seed, "seed when seed is not an axis (default 0)");
-  cmd->add_option("--cell", a->cell, "cell size in pixels (default: 220 for points, 3x zoom for images)");
+  a->o_cell = cmd->add_option("--cell", a->cell, "cell size in pixels (default: 220 for points, 3x zoom for images)");
   cmd->add_option("--title", a->title, "figure title");
   cmd->add_option("--threads", a->threads, "LibTorch intra-op threads");
   cmd->add_option("--out", a->out, "output PNG")->required();

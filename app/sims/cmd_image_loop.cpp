@@ -17,6 +17,7 @@
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
 #include "data/image_datasets.hpp"
+#include "experiment/settings.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/image_loop.hpp"
 #include "loops/scenarios.hpp"
@@ -84,16 +85,6 @@ NetConfig choose_net(const std::string& net_file, const std::string& ckpt, const
   n.resolution = size;
   while (n.channel_mult.size() > 1 && (size >> (n.channel_mult.size() - 1)) < 4) n.channel_mult.pop_back();
   return n;
-}
-
-std::vector<double> parse_list(const std::string& text, const std::string& flag) {
-  std::vector<double> v;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) v.push_back(parse_number(item, flag));
-  if (v.empty()) throw InputError(flag + " needs a comma-separated list of numbers, e.g. 0,0.25,0.5,1");
-  return v;
 }
 
 // [SECTION] sims loop --family images ---------------------------------------------
@@ -278,7 +269,7 @@ int run_scenarios_command(const ScenarioArgs& a) {
   cfg.data = data::ImageDatasetSpec::parse(a.data);
   cfg.data_seed = a.data_seed;
   cfg.n_real = a.n_real;
-  cfg.pollution = parse_list(a.pollution, "--pollution");
+  cfg.pollution = experiment::parse_real_list(a.pollution, "--pollution");
   cfg.seed = a.seed;
   cfg.base = a.base;
   cfg.base_images = a.base_images;
@@ -286,7 +277,7 @@ int run_scenarios_command(const ScenarioArgs& a) {
   cfg.polluted_from_st_i = a.from_st_i;
   cfg.n_aux = a.n_aux;
   cfg.aux_images = a.aux_images;
-  cfg.omegas = parse_list(a.omegas, "--omegas");
+  cfg.omegas = parse_omegas(a.omegas);
   std::tie(cfg.interval_lo, cfg.interval_hi) = parse_interval(a.interval);
   cfg.net = choose_net(a.net, a.base, cfg.data);
   cfg.train.batch = a.batch;

@@ -38,8 +38,7 @@ struct KidArgs {
 
 void bind_ci(CLI::App* c, PairArgs& a) {
   c->add_option("--ci", a.ci, "95 % confidence interval from this many bootstrap resamples of the second set's rows "
-                              "(default 0: none; 200 is usual)")
-      ->check(CLI::Range(0, 100000));
+                              "(default 0: none; 200 is usual; at most 100000)");
 }
 
 // f(a, b), with a bootstrap interval over b's rows when --ci is given.
@@ -236,7 +235,7 @@ int run_ratio(ImageMetricArgs& a) {
 }  // namespace
 
 void add_metrics_command(CLI::App& app, Registry& reg) {
-  CLI::App* m = app.add_subcommand("metrics", "Distances between sample/feature sets: fd, w2, w1, pr, kid, fid");
+  CLI::App* m = app.add_subcommand("metrics", "Distances between sample/feature sets (fd, w2, w1, pr, kid, fid), feature statistics (stats) and attribute shares (ratio)");
   m->require_subcommand(1);
 
   auto fd = std::make_shared<PairArgs>();
@@ -325,6 +324,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   c->add_option("--seed", kd->seed, "seed of the subsets (default 0)");
   c->add_flag("--json", kd->json, "print one JSON object");
   reg.actions.push_back({c, [kd] {
+    if (kd->subsets < 1 || kd->subsets > 100000)
+      throw InputError("--subsets must be from 1 to 100000 (got " + std::to_string(kd->subsets) + ")");
     at::Tensor real = points(kd->a), fake = points(kd->b);
     if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
     const metrics::Kid k = metrics::kid(real, fake, kd->subsets, kd->subset_size, static_cast<uint64_t>(kd->seed));

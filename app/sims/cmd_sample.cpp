@@ -231,7 +231,12 @@ void add_sample_command(CLI::App& app, Registry& reg) {
   cmd->add_option("--threads", a->threads, "LibTorch intra-op threads (default: LibTorch's; base and aux run side by side regardless)");
   cmd->add_option("--pair-mode", a->pair_mode, "base/aux evaluation: auto | sequential | concurrent");
   cmd->add_flag("--json", a->json, "print the result as one JSON object on the last line");
-  reg.actions.push_back({cmd, [a] { return run_sample(*a); }});
+  reg.actions.push_back({cmd, [a, cmd] {
+    if (a->animation.empty())
+      for (const char* flag : {"--animation-view", "--animation-axes", "--panel-size", "--fps"})
+        if (cmd->count(flag) > 0) throw InputError(std::string(flag) + " sets the animation: give --animation FILE too");
+    return run_sample(*a);
+  }});
 }
 
 }  // namespace sims::cli

@@ -33,18 +33,6 @@ struct ShiftArgs {
   bool json = false, quiet = false;
 };
 
-std::vector<double> parse_omegas(const std::string& text) {
-  std::vector<double> out;
-  std::stringstream ss(text);
-  std::string v;
-  while (std::getline(ss, v, ',')) {
-    if (v.empty()) throw InputError("--omegas '" + text + "' has an empty value");
-    out.push_back(parse_number(v, "--omegas"));
-  }
-  if (out.empty()) throw InputError("--omegas needs at least one value");
-  return out;
-}
-
 std::string cell(double v, int precision) {
   if (!std::isfinite(v)) return "n/a";
   std::ostringstream s;

@@ -72,14 +72,14 @@ int run_sweep_cmd(SweepArgs& a) {
   if (a.out.empty()) throw InputError("--out DIR is required");
   if (a.n < 2) throw InputError("--n must be at least 2");
   if (a.batch < 1 || a.k < 1 || a.keep < 1) throw InputError("--batch, --k and --keep must be >= 1");
+  // k-th nearest neighbours among the samples and among the real points (--n-real, or --n where not given).
+  const int64_t fewest = a.reference.n_real > 0 ? std::min(a.n, a.reference.n_real) : a.n;
+  if (a.k >= fewest)
+    throw InputError("--k must be below --n and --n-real (the k-th nearest neighbour within each set); got --k " +
+                     std::to_string(a.k) + " with " + std::to_string(fewest) + " points");
 
   metrics::SweepConfig cfg;
-  cfg.omegas.clear();
-  for (const auto& v : split(a.omegas, ',')) {
-    if (v.empty()) throw InputError("--omegas '" + a.omegas + "' has an empty value");
-    cfg.omegas.push_back(parse_number(v, "--omegas"));
-  }
-  if (cfg.omegas.empty()) throw InputError("--omegas needs at least one value");
+  cfg.omegas = parse_omegas(a.omegas);
   if (!a.intervals.empty()) {
     cfg.intervals.clear();
     for (const auto& iv : a.intervals) cfg.intervals.push_back(parse_interval(iv));

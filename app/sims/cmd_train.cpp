@@ -16,6 +16,7 @@
 #include "cli_common.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
+#include "experiment/settings.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
 #include "diffusion/unet.hpp"
@@ -156,9 +157,14 @@ TrainState fresh_state(TrainArgs& a, const TrainConfig& tc, const at::Tensor& da
   return st;
 }
 
+constexpr int64_t kMaxBudget = 1'000'000'000'000;
+
 int run_train(TrainArgs& a) {
-  if (a.budget < 0) throw InputError("--budget must be a positive number of images (got " + std::to_string(a.budget) + ")");
+  // At most 1e12 images seen (EDM's CIFAR-10 run sees 2e8): a slip of the finger cannot start a training that never ends.
+  if (a.budget < 0 || a.budget > kMaxBudget)
+    throw InputError("--budget must be a positive number of images up to 1e12 (got " + std::to_string(a.budget) + ")");
   if (!(a.epochs >= 0) || !std::isfinite(a.epochs) || a.epochs > 1e9) throw InputError("--epochs must be a positive number");
+  if (a.budget > 0 && a.epochs > 0) throw InputError("give --budget or --epochs, not both");
   apply_threads(a.threads);
   if (a.finetune && a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
   // Under `sims launch`, torchrun or srun: data-parallel over the job's processes; rank 0 writes and reports.
@@ -170,7 +176,13 @@ int run_train(TrainArgs& a) {
   if (spec["source"] == "npy") spec["content"] = experiment::file_fingerprint(a.data.data);
   if (a.finetune) spec["base"] = {{"path", a.base}, {"content", experiment::file_fingerprint(a.base)}};
   int64_t budget = a.budget;
-  if (budget <= 0 && a.epochs > 0) budget = static_cast<int64_t>(std::llround(a.epochs * data.size(0)));
+  if (budget <= 0 && a.epochs > 0) {
+    const double images = std::round(a.epochs * static_cast<double>(data.size(0)));
+    if (images > static_cast<double>(kMaxBudget))
+      throw InputError("--epochs " + experiment::format_real(a.epochs) + " of " + std::to_string(data.size(0)) +
+                       " samples is more than 1e12 images");
+    budget = static_cast<int64_t>(images);
+  }
   TrainConfig tc;
   tc.budget = budget;
   tc.batch = a.batch;

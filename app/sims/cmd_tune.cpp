@@ -72,7 +72,7 @@ loops::TuneConfig tune_config(const TuneArgs& a, bool images) {
     throw InputError("--train decoder needs a U-Net base ('" + c.base + "' is a '" + load_checkpoint(c.base).net.type +
                      "'): use --train all");
   c.finetune.budget = *std::max_element(c.budgets.begin(), c.budgets.end());
-  c.sweep.omegas = experiment::parse_real_list(a.omegas, "--omegas");
+  c.sweep.omegas = parse_omegas(a.omegas);
   c.sweep.sampler = a.sampling.config();
   c.sweep.n = a.n;
   c.sweep.seed = static_cast<uint64_t>(a.seed);
@@ -146,6 +146,10 @@ int run_tune_cmd(TuneArgs& a) {
     j["aux_label"] = r.choice.aux;
     j.erase("grid");
     j["files"] = {a.out + "/result.json", a.out + "/tune.csv", a.out + "/heatmap.png"};
+    if (r.choice.budget > 0) {  // the chosen auxiliary and its pair file, which the studio and `sample` read
+      j["files"].push_back(r.chosen_path);
+      j["files"].push_back(loops::tuned_pair_path(r.chosen_path));
+    }
     print_json(j);
     return 0;
   }

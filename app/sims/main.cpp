@@ -14,7 +14,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
-#include "common/json_parse.hpp"
+#include "common/error_line.hpp"
 #include "dist/env.hpp"
 #include "version.hpp"
 
@@ -36,13 +36,22 @@ int main(int argc, char** argv) {
                                cli::add_features_command, cli::add_shift_command, cli::add_tune_command,
                                cli::add_atlas_command, cli::add_launch_command})
     add(app, reg);
+  // An output folder written with a trailing slash, as in the README's examples ("--out sweep/"), is the folder
+  // itself: without this, every path built from it printed as "sweep//sweep.csv". (Only where --out is a folder: a
+  // file's --out ending in '/' stays refused as naming a folder.)
+  static const std::set<std::string> folder_out = {"sweep", "tune", "loop", "demo", "scenarios", "shift", "atlas"};
+  for (auto& [cmd, action] : reg.actions)
+    if (CLI::Option* out = folder_out.count(cmd->get_name()) ? cmd->get_option_no_throw("--out") : nullptr)
+      out->transform([](std::string p) {
+        while (p.size() > 1 && p.back() == '/') p.pop_back();
+        return p;
+      });
 
-  // Every error is one line: a file name, a value or a library's words quoted in a message may hold a line break,
-  // a tab or bytes that are not UTF-8 (a name the shell passed as it was); message_text makes them spaces and '?'.
-  // In a job of several processes (sims launch, torchrun, srun) each error names its rank.
+  // Every error is one line (common/error_line.hpp). In a job of several processes (sims launch, torchrun, srun)
+  // each error names its rank.
   std::string rank_prefix;
   auto say = [&rank_prefix](const std::string& msg) {
-    std::cerr << "error: " << (msg.rfind("rank ", 0) == 0 ? "" : rank_prefix) << message_text(msg) << std::endl;
+    print_error_line(msg, msg.rfind("rank ", 0) == 0 ? std::string() : rank_prefix);
   };
   try {
     // Unknown commands and options first, each named with a suggestion; CLI11
@@ -65,7 +74,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    say(std::string(e.what()) + " (see 'sims --help')");
+    say(cli::parse_error_words(e.what()) + " (see 'sims --help')");
     return 2;
   }
 
@@ -102,8 +111,7 @@ int main(int argc, char** argv) {
     say(e.what());
     return 1;
   } catch (const c10::Error& e) {
-    const std::string msg = e.what_without_backtrace();
-    say(msg.substr(0, msg.find('\n')));
+    say(cli::library_error_words(e.what_without_backtrace()));
     return 1;
   } catch (const std::bad_alloc&) {
     say("out of memory");

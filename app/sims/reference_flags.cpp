@@ -89,6 +89,8 @@ nlohmann::json file_identity(const std::string& path) {
 Reference load_reference(const ReferenceFlags& f, const std::vector<int64_t>& shape, int64_t n) {
   const int sources = !f.real.empty() + !f.ref.empty() + !f.real_data.empty();
   if (sources != 1) throw InputError("give exactly one of --real REAL.npy, --ref REF.npz, --real-data SPEC");
+  if (f.n_real < 0 || f.n_real == 1 || f.n_real > 10'000'000)
+    throw InputError("--n-real must be from 2 to 10000000 real samples (0 or not given: --n); got " + std::to_string(f.n_real));
   const int64_t n_real = f.n_real > 0 ? f.n_real : n;
   Reference r;
   if (shape.size() == 3)

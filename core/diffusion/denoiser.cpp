@@ -25,9 +25,12 @@ std::vector<int64_t> parse_shape(const std::string& text) {
   std::vector<int64_t> out;
   std::stringstream ss(text);
   std::string item;
+  // ("2x" would read as 2: getline gives no empty last item)
+  if (text.empty() || text.back() == 'x') throw InputError("shape '" + text + "' is not of the form 2 or 3x32x32");
   while (std::getline(ss, item, 'x')) {
     if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
       throw InputError("shape '" + text + "' is not of the form 2 or 3x32x32");
+    if (item.size() > 9) throw InputError("shape '" + text + "' has an entry out of range");  // (before stoll)
     const long long v = std::stoll(item);
     if (v <= 0 || v > 1 << 20) throw InputError("shape '" + text + "' has an entry out of range");
     out.push_back(v);

@@ -70,7 +70,7 @@ const experiment::Schema<DiffusionLoopConfig>& diffusion_loop_schema() {
     add_loop_fields(s, "points");
     s.integer("runs", &C::runs, "--runs", "independent runs", 1, 1'000'000)
         .real("bias", &C::bias, "--bias", "sampling bias lambda (1: unbiased)", 0, 1, true)
-        .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: samples the auxiliary is fine-tuned on", 1, 10'000'000)
+        .integer("n_aux", &C::n_aux, "--n-aux", "SIMS: samples the auxiliary is fine-tuned on", 2, 10'000'000)
         .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs of D^t", 0, 1e6, true)
         .integer("base_images", &C::base_images, "--base-images", "base budget in images seen (0: base_epochs x |D^t|)", 0,
                  1'000'000'000'000)

@@ -12,6 +12,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "common/error.hpp"
+#include "experiment/settings.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
 #include "loops/loop_schemas.hpp"
@@ -98,7 +99,7 @@ void validate(const GaussianLoopConfig& c) {
   if (c.generations < 1 || c.generations > 1'000'000)
     throw InputError("--generations must be between 1 and 1000000, got " + std::to_string(c.generations));
   if (c.runs < 1 || c.runs > 10'000'000) throw InputError("--runs must be between 1 and 10000000, got " + std::to_string(c.runs));
-  if (!(c.bias > 0.0 && c.bias <= 1.0)) throw InputError("--bias must be in (0, 1], got " + std::to_string(c.bias));
+  if (!(c.bias > 0.0 && c.bias <= 1.0)) throw InputError("--bias must be in (0, 1], got " + experiment::format_real(c.bias));
   if (c.memory < 1 || c.memory > 1000) throw InputError("--memory must be between 1 and 1000, got " + std::to_string(c.memory));
   if (c.memory > 1 && c.accumulate)
     throw InputError("--memory and --pool accumulate are two ways to reuse earlier generations: choose one");

@@ -1027,6 +1027,51 @@ refused "train budget -1" "$T/b.ckpt" --budget -- "$SIMS" train --data gaussian 
 refused "train lr 9.2e18" "$T/b.ckpt" --lr -- "$SIMS" train --data gaussian --budget 100 --lr 9.2e18 --out "$T/b.ckpt"
 refused "loop workers -1" "$T/lw" --workers -- "$SIMS" loop --family diffusion2d --kind augment --runs 2 --generations 1 \
   --workers -1 --out "$T/lw"
+# A number flag's text as written: CLI11 alone reads '' as 0, wraps -1 into 2^64 - 1, saturates 1e20 at 2^63 - 1
+# and reads 010 as octal 8. Each is one line naming the flag, before any work (exit 2: nothing was read).
+M=(sample --model "$T/new.ckpt" --seed 0 --out "$T/o.npy")
+expect_line "steps empty" 2 "error: --steps takes a whole number (got '')" -- "$SIMS" "${M[@]}" --n 4 --steps=
+expect_line "omega empty" 2 "error: --omega takes a number (got '')" -- "$SIMS" "${M[@]}" --n 4 --omega ""
+expect_line "omega 1,5" 2 "error: --omega takes a number (got '1,5')" -- "$SIMS" "${M[@]}" --n 4 --omega 1,5
+expect_line "steps 010" 2 "error: --steps takes a whole number without leading zeros (got '010')" -- "$SIMS" "${M[@]}" --n 4 --steps 010
+expect_line "n 1e20" 2 "error: --n is out of range (got '99999999999999999999')" -- "$SIMS" "${M[@]}" --n 99999999999999999999
+expect_line "steps beyond 32 bits" 2 "error: --steps is out of range (got '99999999999') (see 'sims --help')" -- \
+  "$SIMS" "${M[@]}" --n 4 --steps 99999999999
+expect_line "seed -1" 2 "error: --seed must be a whole number from 0 to 9223372036854775807 (got '-1')" -- \
+  "$SIMS" sample --model "$T/new.ckpt" --n 4 --seed -1 --out "$T/o.npy"
+expect_line "unsigned seed -1" 2 "error: --seed must not be negative (got '-1')" -- "$SIMS" loop --family gaussian \
+  --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 1 --runs 1 --seed -1
+expect_line "threads 99999" 2 "error: --threads must be from 0 (LibTorch's default) to 1024 (got '99999')" -- \
+  "$SIMS" "${M[@]}" --n 4 --threads 99999
+expect_line "ci 1.5" 2 "error: --ci takes a whole number (got '1.5')" -- "$SIMS" metrics w2 "$T/s-old.npy" "$T/s-new.npy" --ci 1.5
+expect_line "a flag twice" 2 "error: --runs is given more than once (see 'sims --help')" -- "$SIMS" atlas --runs 2 --runs 3 --out "$T/at"
+# Values that would run without end or allocate without bound, and flags that would be silently ignored.
+refused "grid cell 20000" "$T/gc.png" --cell -- "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --cell 20000 --out "$T/gc.png"
+refused "grid n 0" "$T/gc.png" --n -- "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --n 0 --out "$T/gc.png"
+refused "kid subsets 1e8" "" --subsets -- "$SIMS" metrics kid "$T/s-old.npy" "$T/s-new.npy" --subsets 100000000
+refused "atlas curve runs" "$T/at" --curve-runs -- "$SIMS" atlas --n-real 10 --n-synth 0,10 --curve-runs 99999999999 --out "$T/at"
+refused "atlas generations 0" "$T/at" "--generations must" -- "$SIMS" atlas --n-real 10 --n-synth 0,10 --generations 0 --tail 1 --out "$T/at"
+refused "train budget 9e18" "$T/b.ckpt" --budget -- "$SIMS" train --data gaussian --budget 9000000000000000000 --out "$T/b.ckpt"
+refused "train budget and epochs" "$T/b.ckpt" "not both" -- "$SIMS" train --data gaussian --budget 256 --epochs 2 --out "$T/b.ckpt"
+refused "fps without animation" "$T/o.npy" --fps -- "$SIMS" "${M[@]}" --n 4 --fps 3
+refused "shape 2x" "$T/o.npy" "shape '2x'" -- "$SIMS" "${M[@]}" --n 4 --shape 2x
+refused "sweep omegas 1e308" "$T/sw" --omegas -- "$SIMS" sweep --model "$T/new.ckpt" --aux "$T/new.ckpt" --real-data gaussian \
+  --n 30 --omegas 0,1e308 --out "$T/sw"
+refused "sweep k beyond n" "$T/sw" --k -- "$SIMS" sweep --model "$T/new.ckpt" --aux "$T/new.ckpt" --real-data gaussian \
+  --n 30 --k 99 --out "$T/sw"
+refused "scenarios pollution 1,,2" "$T/sc" --pollution -- "$SIMS" scenarios --pollution 1,,2 --out "$T/sc"
+refused "demo base-budget without images" "$T/dm" --base-budget -- "$SIMS" demo --base-budget 100 --out "$T/dm"
+refused "huge sample count" "$T/o.npy" "not enough memory" -- "$SIMS" "${M[@]}" --n 1000000000000
+expect_line "omega with a trailing blank" 2 "error: --omega takes a number (got '1 ')" -- "$SIMS" "${M[@]}" --n 4 --omega "1 "
+expect_line "demo omegas as a comma list" 2 "error: --omegas takes numbers separated by spaces (got '-1,0')" -- \
+  "$SIMS" demo --omegas -1,0 --out "$T/dm"
+refused "sweep k beyond n-real" "$T/sw" --k -- "$SIMS" sweep --model "$T/new.ckpt" --aux "$T/new.ckpt" --real-data gaussian \
+  --n 30 --n-real 3 --out "$T/sw"
+# --out: a folder's trailing slash is the folder (no "dir//file" in what is printed); a file's stays refused.
+"$SIMS" atlas --n-real 10 --n-synth 0,10 --lambda 1 --generations 2 --tail 1 --runs 10 --curve-runs 10 --out "$T/atl/" \
+  >"$T/atl.txt" 2>&1 && [[ -s "$T/atl/atlas.csv" ]] && ! grep -q '//' "$T/atl.txt" && ok || bad "atlas --out DIR/: $(tail -2 "$T/atl.txt")"
+refused "a file's --out ending in /" "$T/odir" "names a folder" -- "$SIMS" sample --model "$T/new.ckpt" --seed 0 --n 4 \
+  --out "$T/odir/"
 
 # Kill -9 at random moments (two per command here; bench/kill_torture.sh SIMS 20 is the long run): every file left is
 # complete and loadable, and the rerun finishes with exactly the uninterrupted result.
