@@ -37,7 +37,11 @@ std::vector<std::string> items(const std::string& text, const std::string& flag)
 
 int run_atlas_command(AtlasArgs& a) {
   loops::AtlasConfig c = a.cfg;
-  c.kind = loops::parse_loop_kind(a.kind);
+  try {
+    c.kind = loops::parse_loop_kind(a.kind);
+  } catch (const InputError&) {  // (its message also lists fully-synthetic, which an atlas refuses: no limit)
+    throw InputError("--kind must be fresh or augment (got '" + message_text(a.kind, 40) + "')");
+  }
   c.n_real.clear(), c.n_synth.clear(), c.lambdas.clear();
   for (const auto& v : items(a.n_real, "--n-real")) c.n_real.push_back(experiment::parse_integer(v, "--n-real"));
   for (const auto& v : items(a.n_synth, "--n-synth")) c.n_synth.push_back(experiment::parse_integer(v, "--n-synth"));

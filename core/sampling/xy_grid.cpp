@@ -156,7 +156,13 @@ XYGridResult render_xy_grid(const XYGridRequest& req, const std::function<void(i
       static_cast<long long>(req.seed), n);
   prov.per_cell = true;
   prov.varied = {ax.name, ay.name};
-  out.image = render::with_caption(render::compose_grid(fig), prov.caption());
+  std::string caption = prov.caption();
+  if (!images) {  // every cell is drawn on the same axes: say which, since the cells carry no ticks
+    auto r = [](double v) { return experiment::format_real(std::round(v * 100) / 100); };
+    caption += " \u00b7 every cell: x " + r(range.x0) + " to " + r(range.x1) + ", y " + r(range.y0) + " to " + r(range.y1) +
+               " (grey lines: 0)";
+  }
+  out.image = render::with_caption(render::compose_grid(fig), caption);
   return out;
 }
 

@@ -1070,6 +1070,7 @@ refused "sweep k beyond n-real" "$T/sw" --k -- "$SIMS" sweep --model "$T/new.ckp
 # --out: a folder's trailing slash is the folder (no "dir//file" in what is printed); a file's stays refused.
 "$SIMS" atlas --n-real 10 --n-synth 0,10 --lambda 1 --generations 2 --tail 1 --runs 10 --curve-runs 10 --out "$T/atl/" \
   >"$T/atl.txt" 2>&1 && [[ -s "$T/atl/atlas.csv" ]] && ! grep -q '//' "$T/atl.txt" && ok || bad "atlas --out DIR/: $(tail -2 "$T/atl.txt")"
+expect_line "atlas kind" 1 "error: --kind must be fresh or augment (got 'abc')" -- "$SIMS" atlas --kind abc --out "$T/at"
 refused "a file's --out ending in /" "$T/odir" "names a folder" -- "$SIMS" sample --model "$T/new.ckpt" --seed 0 --n 4 \
   --out "$T/odir/"
 
