@@ -106,7 +106,18 @@ int main(int argc, char** argv) {
   cli.add_option("--idle-check", idle_check,
                  "Run S seconds, then fail if frames were drawn while nothing moved (more than 2 per second)")->group("");
   cli.set_version_flag("-v,--version", sims_version_text());
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return cli.exit(e);
+  } catch (const CLI::ParseError& e) {  // one error line (CLI11's exit() printed two and returned its own codes)
+    sims::print_error_line(std::string(e.what()) + " (see 'sims-live --help')");
+    return 2;
+  }
   try {
     sims::set_face_device(sims::parse_device(device));
   } catch (const std::exception& e) {

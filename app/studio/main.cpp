@@ -6,6 +6,8 @@
 // once the tab shows its results, the committed example unless --shift-results
 // names a run folder), then quits.
 #include <cmath>
+#include <optional>
+#include <utility>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -42,6 +44,23 @@ using namespace sims::ui;
 
 namespace {
 void print_error(const QString& msg) { sims::print_error_line(msg.toStdString()); }
+
+// Saves a screenshot and quits: exit status 1 and one error line when the file cannot be written (a missing
+// folder, no permission), where the studio used to quit with 0 and no file.
+void save_and_quit(QWidget* w, const QString& file) {
+  const bool ok = file.isEmpty() || w->grab().save(file);
+  if (!ok) print_error("cannot write the screenshot '" + file + "' (does its folder exist, and may it be written?)");
+  QCoreApplication::exit(ok ? 0 : 1);
+}
+
+// A number given to a start-up flag, or nullopt with one error line.
+std::optional<double> number_flag(const QCommandLineParser& cli, const QCommandLineOption& o, const char* name) {
+  bool ok = false;
+  const double v = cli.value(o).toDouble(&ok);
+  if (ok && std::isfinite(v)) return v;
+  print_error(QString("--") + name + " takes a number, got '" + cli.value(o) + "'");
+  return std::nullopt;
+}
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -89,8 +108,8 @@ int main(int argc, char* argv[]) {
 
   QCommandLineParser cli;
   cli.setApplicationDescription("Explore self-improving diffusion models (SIMS) interactively.");
-  cli.addHelpOption();
-  cli.addVersionOption();
+  const QCommandLineOption help_flag = cli.addHelpOption();
+  const QCommandLineOption version_flag = cli.addVersionOption();
   QCommandLineOption base({"b", "base"}, "Base model file (checkpoint, TorchScript or analytic .json).", "FILE");
   QCommandLineOption aux({"a", "aux"}, "Auxiliary model file.", "FILE");
   QCommandLineOption fresh("no-settings", "Neither read nor write remembered settings.");
@@ -124,7 +143,20 @@ int main(int argc, char* argv[]) {
     if (o != &base && o != &aux && o != &fresh && o != &theme && o != &device && o != &tab && o != &shift_results && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
     cli.addOption(*o);
   }
-  cli.process(app);
+  // Parsed here rather than by process(), which printed "SIMS Studio: Unknown option 'x'." (no "error:") and
+  // exited with 1.
+  if (!cli.parse(app.arguments())) {
+    QString why = cli.errorText();
+    if (why.endsWith('.')) why.chop(1);
+    if (!why.isEmpty()) why[0] = why[0].toLower();
+    print_error(why + " (see 'sims-studio --help')");
+    return 2;
+  }
+  if (cli.isSet(help_flag) || cli.isSet("help-all")) cli.showHelp(0);
+  if (cli.isSet(version_flag)) cli.showVersion();
+  for (const auto& [o, name] : {std::pair<const QCommandLineOption*, const char*>{&omega, "omega"}, {&step, "step"},
+                                {&train_secs, "train-seconds"}})
+    if (cli.isSet(*o) && !number_flag(cli, *o, name)) return 2;
 
   StudioOptions opts;
   opts.base = cli.value(base);
@@ -229,10 +261,7 @@ int main(int argc, char* argv[]) {
           if (!ok)
             print_error("could not export to " + prefix + (tab_index == 3 ? ".{csv,png}" : ".{csv,png,svg,pdf}"));
         }
-        QTimer::singleShot(600, &w, [&w, file] {
-          if (!file.isEmpty()) w.grab().save(file);
-          QApplication::quit();
-        });
+        QTimer::singleShot(600, &w, [&w, file] { save_and_quit(&w, file); });
       };
       if (tab_index == 1) QObject::connect(w.sweep_view(), &SweepView::finished, &w, save);
       else if (tab_index == 3) QObject::connect(w.atlas_view(), &AtlasView::finished, &w, save);
@@ -256,20 +285,14 @@ int main(int argc, char* argv[]) {
     // --run-demo their empty form (the live tab's first result, which the branch below waits for, never comes
     // while another tab is in front); give the charts a moment to lay out.
     const QString file = cli.value(shot);
-    QTimer::singleShot(1200, &w, [&w, file] {
-      w.grab().save(file);
-      QApplication::quit();
-    });
+    QTimer::singleShot(1200, &w, [&w, file] { save_and_quit(&w, file); });
   } else if (cli.isSet(shot) && !demo_run) {
     const QString file = cli.value(shot);
     const int k = cli.isSet(step) ? cli.value(step).toInt() : -1;
     QObject::connect(&w, &MainWindow::result_shown, &w, [&w, file, k](quint64, bool preview) {
       if (preview) return;
       if (k >= 0) w.steps()->slider()->setValue(k);
-      QTimer::singleShot(400, &w, [&w, file] {
-        w.grab().save(file);
-        QApplication::quit();
-      });
+      QTimer::singleShot(400, &w, [&w, file] { save_and_quit(&w, file); });
     });
   }
   if (cli.isSet(train_shot)) {
@@ -281,9 +304,10 @@ int main(int argc, char* argv[]) {
     t->show();
     t->start();
     QTimer::singleShot(static_cast<int>(cli.value(train_secs).toDouble() * 1000), t, [t, file] {
-      t->grab().save(file);
+      const bool ok = t->grab().save(file);
+      if (!ok) print_error("cannot write the screenshot '" + file + "' (does its folder exist, and may it be written?)");
       t->cancel();
-      QTimer::singleShot(200, qApp, &QApplication::quit);
+      QTimer::singleShot(200, qApp, [ok] { QCoreApplication::exit(ok ? 0 : 1); });
     });
   }
   return app.exec();

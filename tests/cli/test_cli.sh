@@ -1086,6 +1086,24 @@ if [[ -x "$STUDIO" ]]; then
     && grep -q "^Usage:" "$T/studio-help.txt" && ok || bad "sims-studio --help without a display: $(head -3 "$T/studio-help.txt")"
 fi
 
+# The faces' own flags: an unknown option or a bad number is one error line (Qt's parser printed "SIMS Studio:
+# Unknown option", CLI11's two lines), and a screenshot that cannot be written fails with one line, not exit 0.
+if [[ -x "$STUDIO" ]]; then
+  expect_line "studio unknown option" 2 "error: unknown option 'size' (see 'sims-studio --help')" -- \
+    env QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$T" "$STUDIO" --no-settings --size 10x10
+  expect_line "studio omega abc" 2 "error: --omega takes a number, got 'abc'" -- \
+    env QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$T" "$STUDIO" --no-settings --omega abc
+  rc=0; QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$T" timeout 120 "$STUDIO" --no-settings --tab atlas \
+    --screenshot "$T/no-such-folder/x.png" >"$T/shot.out" 2>"$T/shot.err" || rc=$?
+  [[ $rc -eq 1 ]] && grep -q "^error: cannot write the screenshot '$T/no-such-folder/x.png'" "$T/shot.err" && ok \
+    || bad "studio screenshot into a missing folder: exit $rc, $(grep -m2 . "$T/shot.err")"
+fi
+LIVE="$(dirname "$SIMS")/sims-live"
+if [[ -x "$LIVE" ]]; then
+  expect_line "sims-live unknown option" 2 "error: The following argument was not expected: --bogus (see 'sims-live --help')" -- \
+    "$LIVE" --bogus
+fi
+
 # The studio's --session reaches the window: Qt takes -session/--session for X11 session management and dropped
 # it, so a session given on the command line was silently ignored (issue 14). A session whose model holds a value
 # of the wrong kind: one error line naming the session and the reason; the window still opens (and quits after
