@@ -28,9 +28,17 @@ double parse_number(const std::string& text, const std::string& flag) { return e
 
 void check_omegas(const std::vector<double>& omegas, const std::string& flag) {
   if (omegas.empty()) throw InputError(flag + " needs at least one value");
-  for (double w : omegas)
-    if (!std::isfinite(w) || std::abs(w) > 1000)  // the range Guidance::validate gives --omega
-      throw InputError(flag + " values must be numbers between -1000 and 1000 (got " + experiment::format_real(w) + ")");
+  for (double w : omegas) {
+    Guidance g;  // the range --omega has (Guidance::validate), named by this flag
+    g.omega = w;
+    try {
+      g.validate();
+    } catch (const InputError&) {
+      std::ostringstream got;  // (format_real's shortest form writes 2000 as 2e+03)
+      got << std::setprecision(10) << w;
+      throw InputError(flag + " values must be numbers between -1000 and 1000 (got " + got.str() + ")");
+    }
+  }
 }
 
 std::vector<double> parse_omegas(const std::string& text, const std::string& flag) {
@@ -382,6 +390,13 @@ CLI::Option* input_path(CLI::Option* opt, InputKind kind) {
       },
       "");
   return opt;
+}
+
+CLI::Option* output_folder(CLI::Option* opt) {
+  return opt->transform([](std::string p) {
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  });
 }
 
 void prepare_output(const std::string& flag, const std::string& path, OutputKind kind) {

@@ -109,6 +109,11 @@ enum class InputKind {
 // read ("--model: 'm.ckpt' does not exist"). Returns opt for chaining.
 CLI::Option* input_path(CLI::Option* opt, InputKind kind = InputKind::File);
 
+// Declares `opt` (a command's --out) a folder: a trailing slash, as in the README's examples ("--out sweep/"), is
+// dropped, so paths built from it read "sweep/sweep.csv", not "sweep//sweep.csv". (A file's --out keeps its slash
+// and is refused by prepare_output as naming a folder.) Returns opt for chaining.
+CLI::Option* output_folder(CLI::Option* opt);
+
 // What an output flag names, for prepare_output().
 enum class OutputKind { File, Folder };
 

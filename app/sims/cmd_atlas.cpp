@@ -127,7 +127,7 @@ void add_atlas_command(CLI::App& app, Registry& reg) {
   c->add_option("--runs", a->cfg.runs, "runs per cell (default 200)");
   c->add_option("--curve-runs", a->cfg.curve_runs, "runs per n of the single-fit curve (default 2000)");
   c->add_option("--seed", a->cfg.seed, "random seed (default 0)");
-  c->add_option("--out", a->out, "folder for atlas.csv, atlas.json and atlas.png");
+  output_folder(c->add_option("--out", a->out, "folder for atlas.csv, atlas.json and atlas.png"));
   c->add_flag("--json", a->json, "print one JSON object");
   reg.actions.push_back({c, [a] { return run_atlas_command(*a); }});
 }

@@ -463,7 +463,7 @@ int run_image_demo(const DemoArgs& a) {
 void add_demo_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<DemoArgs>();
   CLI::App* c = app.add_subcommand("demo", "The whole SIMS pipeline on built-in data (2D, or faces with --images), with a report folder");
-  c->add_option("--out", a->out, "report folder (default out/demo)");
+  output_folder(c->add_option("--out", a->out, "report folder (default out/demo)"));
   input_path(c->add_option("--data", a->data, "built-in 2D data set (default gaussian); with --images an image spec (default faces)"), InputKind::DataSpec);
   c->add_flag("--images", a->images, "image pipeline: U-Net on built-in faces (CPU: minutes; see --base)");
   input_path(c->add_option("--base", a->base_ckpt, "images: start from this base checkpoint (e.g. assets/models/faces-base.ckpt)"));

@@ -36,6 +36,8 @@ int run_grid(GridArgs& a) {
   const bool uses_aux = req.x.name == "omega" || req.y.name == "omega" || a.sampling.omega != 0.0;
   if (uses_aux && a.models.aux.empty()) throw InputError("an omega axis (or --omega) needs an auxiliary model (--aux)");
 
+  if (a.o_cell->count() > 0 && (a.cell < 32 || a.cell > 2048))
+    throw InputError("--cell must be from 32 to 2048 pixels (got " + std::to_string(a.cell) + ")");
   LoadOptions lo = a.models.load_options();
   req.base = load_denoiser(a.models.model, lo);
   if (!a.models.aux.empty()) {
@@ -43,14 +45,12 @@ int run_grid(GridArgs& a) {
     alo.sample_shape = req.base->info().sample_shape;
     req.aux = load_denoiser(a.models.aux, alo);
   }
-  // Samples per cell and the cell's size: 0 (not given) keeps the defaults; bounded so that a grid fits in memory.
+  // Samples per cell (0, not given: the default), bounded so that a grid fits in memory.
   const bool images = req.base->info().sample_shape.size() == 3;
   const int64_t most = images ? 1024 : 100000;
   if (a.n < 0 || a.n > most || (a.n == 0 && a.o_n->count() > 0))
     throw InputError("--n must be from 1 to " + std::to_string(most) + (images ? " images" : " points") +
                      " per cell (got " + std::to_string(a.n) + ")");
-  if (a.o_cell->count() > 0 && (a.cell < 32 || a.cell > 2048))
-    throw InputError("--cell must be from 32 to 2048 pixels (got " + std::to_string(a.cell) + ")");
   req.cfg = a.sampling.config();
   req.g = a.sampling.guidance();
   req.seed = static_cast<uint64_t>(a.seed);

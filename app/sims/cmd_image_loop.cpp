@@ -376,7 +376,7 @@ void add_scenarios_command(CLI::App& app, Registry& reg) {
   c->add_option("--keep", a->keep, "samples per row in samples.png (default 8)");
   c->add_option("--device", a->device, "cpu | cuda[:i] (default cpu)");
   c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)");
-  c->add_option("--out", a->out, "run folder (required): stages, results.{json,csv}, evaluations.csv, scenarios.png, samples.png");
+  output_folder(c->add_option("--out", a->out, "run folder (required): stages, results.{json,csv}, evaluations.csv, scenarios.png, samples.png"));
   c->add_flag("--json", a->json, "print one JSON object");
   reg.actions.push_back({c, [a] { return run_scenarios_command(*a); }});
 }

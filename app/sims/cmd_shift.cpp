@@ -167,7 +167,7 @@ void add_shift_command(CLI::App& app, Registry& reg) {
   c->add_option("--eval-batch", a->eval_batch, "images per sampler / network call in the sweep (default 250)");
   c->add_option("--k", a->k, "k of precision/recall in feature space (default 5)");
   c->add_option("--keep", a->keep, "samples per omega in samples.png (default 8)");
-  c->add_option("--out", a->out, "run folder (created; the same command continues an interrupted run)")->required();
+  output_folder(c->add_option("--out", a->out, "run folder (created; the same command continues an interrupted run)"))->required();
   c->add_option("--threads", a->threads, "LibTorch threads (0 = default)");
   c->add_option("--device", a->device, "fine-tuning device: cpu | cuda[:i] (default cpu)");
   c->add_flag("--quiet", a->quiet, "no progress on stderr");

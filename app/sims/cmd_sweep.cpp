@@ -309,7 +309,7 @@ void add_sweep_command(CLI::App& app, Registry& reg) {
   c->add_option("--k", a->k, "k of precision/recall (default 5)");
   c->add_option("--keep", a->keep, "images per omega in samples.png (default 8)");
   c->add_option("--ci", a->ci, "bootstrap resamples for 95 % intervals of every metric (default 50; 0: none)");
-  c->add_option("--out", a->out, "output directory")->required();
+  output_folder(c->add_option("--out", a->out, "output directory"))->required();
   c->add_option("--threads", a->threads, "LibTorch threads (0 = default)");
   c->add_flag("--quiet", a->quiet, "no progress on stderr");
   c->add_flag("--json", a->json, "print one JSON object (the rows) as the last line");

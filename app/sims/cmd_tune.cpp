@@ -250,7 +250,7 @@ void add_tune_command(CLI::App& app, Registry& reg) {
   c->add_option("--n", a->n, "samples per (B, omega), the same noise for all (default 1000)");
   c->add_option("--seed", a->seed, "seed of that noise (default 0)");
   c->add_option("--ci", a->ci, "bootstrap resamples for the 95 % intervals (default 100)");
-  c->add_option("--out", a->out, "run folder (the same command continues an interrupted run)")->required();
+  output_folder(c->add_option("--out", a->out, "run folder (the same command continues an interrupted run)"))->required();
   c->add_option("--threads", a->threads, "LibTorch threads (0 = default)");
   c->add_flag("--quiet", a->quiet, "no progress on stderr");
   c->add_flag("--json", a->json, "print one JSON object as the last line");

@@ -36,16 +36,6 @@ int main(int argc, char** argv) {
                                cli::add_features_command, cli::add_shift_command, cli::add_tune_command,
                                cli::add_atlas_command, cli::add_launch_command})
     add(app, reg);
-  // An output folder written with a trailing slash, as in the README's examples ("--out sweep/"), is the folder
-  // itself: without this, every path built from it printed as "sweep//sweep.csv". (Only where --out is a folder: a
-  // file's --out ending in '/' stays refused as naming a folder.)
-  static const std::set<std::string> folder_out = {"sweep", "tune", "loop", "demo", "scenarios", "shift", "atlas"};
-  for (auto& [cmd, action] : reg.actions)
-    if (CLI::Option* out = folder_out.count(cmd->get_name()) ? cmd->get_option_no_throw("--out") : nullptr)
-      out->transform([](std::string p) {
-        while (p.size() > 1 && p.back() == '/') p.pop_back();
-        return p;
-      });
 
   // Every error is one line (common/error_line.hpp). In a job of several processes (sims launch, torchrun, srun)
   // each error names its rank.

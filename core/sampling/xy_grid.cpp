@@ -25,8 +25,11 @@ void apply(const XYAxis& axis, size_t i, CellSettings& s) {
   const std::string& v = axis.values[i];
   if (axis.name == "omega") {
     s.g.omega = number(v, "omega value");
-    if (!std::isfinite(s.g.omega) || std::abs(s.g.omega) > 1000)  // Guidance::validate's range, named as the axis
+    try {
+      s.g.validate();  // the range --omega has, named as the axis value
+    } catch (const InputError&) {
       throw InputError("omega value '" + v + "' must be a number between -1000 and 1000");
+    }
   } else if (axis.name == "seed") {
     const double d = number(v, "seed value");
     if (d < 0 || d != std::floor(d) || d > 9.007e15) throw InputError("seed value '" + v + "' must be a non-negative integer");
