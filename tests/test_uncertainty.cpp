@@ -337,6 +337,51 @@ TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the inte
   CHECK_THROWS_AS(loops::choose_best(grid, {}), InputError);
 }
 
+#include <set>
+
+#include "loops/tune_report.hpp"
+
+TEST_CASE("tune's heat map carries a colour key from its highest to its lowest value and frames the chosen cell",
+          "[uncertainty][tune]") {
+  auto row = [](const std::string& aux, double omega, double v, double half) {
+    SweepRow r;
+    r.omega = omega, r.hi = INFINITY, r.aux = aux, r.metric = "w2";
+    r.value = v;
+    if (half > 0) r.value_lo = v - half, r.value_hi = v + half;
+    return r;
+  };
+  const auto figure = [&](double half) {
+    loops::TuneResult t;
+    t.grid.metric = "w2";
+    t.grid.rows = {row("B=100", 0, 0.8, half), row("B=100", 1, 0.5, half), row("B=400", 0, 0.8, half),
+                   row("B=400", 1, 0.3, half)};
+    t.aux_labels = {"B=100", "B=400"};
+    t.choice = loops::choose_best(t.grid, {{"B=100", 100}, {"B=400", 400}});
+    return loops::tune_heatmap(t);
+  };
+  const render::Canvas c = figure(0.02);
+  // Colours on the ramp from light (239, 243, 255: the highest, worse) to dark (8, 48, 107: the lowest, better).
+  std::set<int> ramp_steps;
+  size_t darkest = 0, lightest = 0, red = 0;
+  const auto& px = c.pixels();
+  for (size_t i = 0; i + 2 < px.size(); i += 3) {
+    const int r = px[i], g = px[i + 1], b = px[i + 2];
+    if (r == 8 && g == 48 && b == 107) ++darkest;
+    if (r == 239 && g == 243 && b == 255) ++lightest;
+    if (r == 214 && g == 39 && b == 40) ++red;
+    const double t = (239.0 - r) / (239.0 - 8.0);
+    if (r <= 239 && r >= 8 && std::abs(g - (243 + (48 - 243) * t)) <= 1 && std::abs(b - (255 + (107 - 255) * t)) <= 1)
+      ramp_steps.insert(r);
+  }
+  CHECK(darkest > 1000);  // the lowest cell (0.3) and the key's dark end
+  CHECK(lightest > 1000);  // the two omega = 0 cells (0.8)
+  CHECK(red > 100);        // the chosen cell's frame
+  // The key: a continuous ramp, far more shades than the grid's three values.
+  CHECK(ramp_steps.size() > 100);
+  // Two-line cells with intervals make the figure taller than without.
+  CHECK(c.height() > figure(0).height());
+}
+
 #include <filesystem>
 #include <fstream>
 
