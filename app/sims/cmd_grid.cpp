@@ -38,6 +38,14 @@ int run_grid(GridArgs& a) {
 
   if (a.o_cell->count() > 0 && (a.cell < 32 || a.cell > 2048))
     throw InputError("--cell must be from 32 to 2048 pixels (got " + std::to_string(a.cell) + ")");
+  // Samples per cell (0, not given: the default), bounded so that a grid fits in memory: the points' bound before
+  // the models load, the images' (lower) once the shape is known.
+  const auto check_n = [&](int64_t most, const std::string& unit) {
+    if (a.n < 0 || a.n > most || (a.n == 0 && a.o_n->count() > 0))
+      throw InputError("--n must be from 1 to " + std::to_string(most) + unit + " per cell (got " +
+                       std::to_string(a.n) + ")");
+  };
+  check_n(100000, " points (1024 images)");
   LoadOptions lo = a.models.load_options();
   req.base = load_denoiser(a.models.model, lo);
   if (!a.models.aux.empty()) {
@@ -45,12 +53,7 @@ int run_grid(GridArgs& a) {
     alo.sample_shape = req.base->info().sample_shape;
     req.aux = load_denoiser(a.models.aux, alo);
   }
-  // Samples per cell (0, not given: the default), bounded so that a grid fits in memory.
-  const bool images = req.base->info().sample_shape.size() == 3;
-  const int64_t most = images ? 1024 : 100000;
-  if (a.n < 0 || a.n > most || (a.n == 0 && a.o_n->count() > 0))
-    throw InputError("--n must be from 1 to " + std::to_string(most) + (images ? " images" : " points") +
-                     " per cell (got " + std::to_string(a.n) + ")");
+  if (req.base->info().sample_shape.size() == 3) check_n(1024, " images");
   req.cfg = a.sampling.config();
   req.g = a.sampling.guidance();
   req.seed = static_cast<uint64_t>(a.seed);

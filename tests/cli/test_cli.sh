@@ -1048,6 +1048,8 @@ expect_line "a flag twice" 2 "error: --runs is given more than once (see 'sims -
 # Values that would run without end or allocate without bound, and flags that would be silently ignored.
 refused "grid cell 20000" "$T/gc.png" --cell -- "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --cell 20000 --out "$T/gc.png"
 refused "grid n 0" "$T/gc.png" --n -- "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --n 0 --out "$T/gc.png"
+expect_line "grid n before the model" 1 "error: --n must be from 1 to 100000 points (1024 images) per cell (got 200000)" -- \
+  "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --n 200000 --out "$T/gc.png"
 refused "kid subsets 1e8" "" --subsets -- "$SIMS" metrics kid "$T/s-old.npy" "$T/s-new.npy" --subsets 100000000
 refused "atlas curve runs" "$T/at" --curve-runs -- "$SIMS" atlas --n-real 10 --n-synth 0,10 --curve-runs 99999999999 --out "$T/at"
 refused "atlas generations 0" "$T/at" "--generations must" -- "$SIMS" atlas --n-real 10 --n-synth 0,10 --generations 0 --tail 1 --out "$T/at"
