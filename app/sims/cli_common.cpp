@@ -47,14 +47,7 @@ std::vector<double> parse_omegas(const std::string& text, const std::string& fla
   return out;
 }
 
-std::pair<double, double> parse_interval(const std::string& text) {
-  const auto colon = text.find(':');
-  if (colon == std::string::npos) throw InputError("--interval '" + text + "' must be LO:HI, e.g. 0.3:5 or 0:inf");
-  const double lo = parse_number(text.substr(0, colon), "--interval low end");
-  const double hi = parse_number(text.substr(colon + 1), "--interval high end");
-  if (lo < 0 || hi < lo) throw InputError("--interval '" + text + "' needs 0 <= LO <= HI");
-  return {lo, hi};
-}
+std::pair<double, double> parse_interval(const std::string& text) { return experiment::parse_interval(text, "--interval"); }
 
 void SamplingFlags::bind(CLI::App* cmd) {
   cmd->add_option("--sampler", sampler, "heun | euler (default heun)");

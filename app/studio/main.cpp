@@ -7,6 +7,7 @@
 // names a run folder), then quits.
 #include <cmath>
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <cstdio>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <QCommandLineParser>
 #include <QComboBox>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPushButton>
@@ -26,6 +28,7 @@
 
 #include "atlas_view.hpp"
 #include "common/device.hpp"
+#include "experiment/settings.hpp"
 #include "guidance_panel.hpp"
 #include "interval_bar.hpp"
 #include "loop_view.hpp"
@@ -47,10 +50,22 @@ void print_error(const QString& msg) { sims::print_error_line(msg.toStdString())
 
 // Saves a screenshot and quits: exit status 1 and one error line when the file cannot be written (a missing
 // folder, no permission), where the studio used to quit with 0 and no file.
-void save_and_quit(QWidget* w, const QString& file) {
+// Writes the screenshot (if asked) and quits: 1 when it, or what came before it (`failed`), could not be written.
+void save_and_quit(QWidget* w, const QString& file, bool failed = false) {
   const bool ok = file.isEmpty() || w->grab().save(file);
   if (!ok) print_error("cannot write the screenshot '" + file + "' (does its folder exist, and may it be written?)");
-  QCoreApplication::exit(ok ? 0 : 1);
+  QCoreApplication::exit(ok && !failed ? 0 : 1);
+}
+
+// --export PREFIX's files: refused before the run when one exists (never overwritten) or the folder is missing.
+QString export_problem(const QString& prefix, const QStringList& suffixes) {
+  if (prefix.isEmpty()) return "--export needs a PREFIX, e.g. results/sweep";
+  const QFileInfo folder(QFileInfo(prefix).absolutePath());
+  if (!folder.isDir()) return "--export: the folder '" + folder.filePath() + "' does not exist";
+  for (const QString& x : suffixes)
+    if (QFileInfo::exists(prefix + x))
+      return "--export: '" + prefix + x + "' exists and is never overwritten (remove it or choose another PREFIX)";
+  return QString();
 }
 
 // A number given to a start-up flag, or nullopt with one error line.
@@ -127,7 +142,7 @@ int main(int argc, char* argv[]) {
   QCommandLineOption train_shot("train-screenshot", "Start the Train job, save the dialog to FILE after --train-seconds, then quit.", "FILE");
   QCommandLineOption train_secs("train-seconds", "Seconds before --train-screenshot (default 8).", "S", "8");
   QCommandLineOption exports("export", "With --run-demo: write the tab's table and charts to PREFIX.csv, PREFIX.png and "
-                             "PREFIX.svg and PREFIX.pdf when it finishes, then quit.", "PREFIX");
+                             "PREFIX.svg and PREFIX.pdf when it finishes, then quit (refused if one of them exists).", "PREFIX");
   QCommandLineOption theme("theme", "Colours of the window: system, light or dark (default: the remembered choice of "
                            "View ▸ Theme, else system). Exports are always light.", "NAME");
   QCommandLineOption device("device", "Load models and run jobs on DEVICE: cpu or cuda[:i] (default cpu; also "
@@ -158,6 +173,17 @@ int main(int argc, char* argv[]) {
                                 {&train_secs, "train-seconds"}})
     if (cli.isSet(*o) && !number_flag(cli, *o, name)) return 2;
 
+  // --interval LO:HI read as the CLI reads it (it was split by hand: 'abc:1' set 0:1, '5' was ignored).
+  std::optional<std::pair<double, double>> guidance_interval;
+  if (cli.isSet(interval)) {
+    try {
+      guidance_interval = sims::experiment::parse_interval(cli.value(interval).toStdString(), "--interval");
+    } catch (const std::exception& e) {
+      print_error(QString::fromStdString(sims::error_words(e)));
+      return 2;
+    }
+  }
+
   StudioOptions opts;
   opts.base = cli.value(base);
   opts.aux = cli.value(aux);
@@ -185,13 +211,7 @@ int main(int argc, char* argv[]) {
   if (cli.isSet(omega) || cli.isSet(interval)) {
     GuidanceSettings g = w.guidance()->settings();
     if (cli.isSet(omega)) g.omega = cli.value(omega).toDouble();
-    if (cli.isSet(interval)) {
-      const QStringList p = cli.value(interval).split(':');
-      if (p.size() == 2) {
-        g.lo = p[0].toDouble();
-        g.hi = p[1] == "inf" ? std::numeric_limits<double>::infinity() : p[1].toDouble();
-      }
-    }
+    if (cli.isSet(interval)) std::tie(g.lo, g.hi) = *guidance_interval;
     w.guidance()->set_settings(g);
     w.request(false);
   }
@@ -233,6 +253,15 @@ int main(int argc, char* argv[]) {
   if (cli.isSet(demo) && shift_tab)
     std::fprintf(stderr, "note: --run-demo has no default run for the shift tab; showing its results instead\n");
   const bool demo_run = cli.isSet(demo) && tab_index > 0 && !shift_tab;
+  const QStringList export_suffixes = tab_index == 3 ? QStringList{".csv", ".png"} : QStringList{".csv", ".png", ".svg", ".pdf"};
+  if (cli.isSet(exports)) {
+    const QString why = !demo_run ? QString("--export needs --run-demo with --tab sweep, loops or atlas")
+                                  : export_problem(cli.value(exports), export_suffixes);
+    if (!why.isEmpty()) {
+      print_error(why);
+      return 2;
+    }
+  }
   if (demo_run) {
     QTimer::singleShot(200, &w, [&w, tab_index] {
       if (tab_index == 1) w.sweep_view()->start();
@@ -242,7 +271,8 @@ int main(int argc, char* argv[]) {
     auto sims_next = std::make_shared<bool>(tab_index == 2);
     if (cli.isSet(shot) || cli.isSet(exports)) {
       const QString file = cli.value(shot), prefix = cli.value(exports);
-      auto save = [&w, file, prefix, sims_next, tab_index](int state) {
+      auto export_failed = std::make_shared<bool>(false);
+      auto save = [&w, file, prefix, sims_next, tab_index, export_failed](int state) {
         if (*sims_next && state == static_cast<int>(sims::engine::JobState::Finished)) return;  // SIMS comes next
         if (!prefix.isEmpty()) {
           bool ok = false;
@@ -260,8 +290,9 @@ int main(int argc, char* argv[]) {
           }
           if (!ok)
             print_error("could not export to " + prefix + (tab_index == 3 ? ".{csv,png}" : ".{csv,png,svg,pdf}"));
+          *export_failed = !ok;
         }
-        QTimer::singleShot(600, &w, [&w, file] { save_and_quit(&w, file); });
+        QTimer::singleShot(600, &w, [&w, file, export_failed] { save_and_quit(&w, file, *export_failed); });
       };
       if (tab_index == 1) QObject::connect(w.sweep_view(), &SweepView::finished, &w, save);
       else if (tab_index == 3) QObject::connect(w.atlas_view(), &AtlasView::finished, &w, save);

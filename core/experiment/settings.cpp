@@ -18,6 +18,22 @@ double parse_real(const std::string& text, const std::string& what) {
   return v;
 }
 
+std::string interval_problem(double lo, double hi, const std::string& flag) {
+  if (lo >= 0 && hi > lo && std::isfinite(lo)) return std::string();
+  return flag + " LO:HI needs 0 <= LO < HI (got " + format_real(lo) + ":" + format_real(hi) + ")";
+}
+
+std::pair<double, double> parse_interval(const std::string& text, const std::string& flag) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos)
+    throw InputError(flag + " takes LO:HI, e.g. 0.3:5 or 0:inf (got '" + message_text(text, 60) + "')");
+  const double lo = parse_real(text.substr(0, colon), flag + " (LO)");
+  const double hi = parse_real(text.substr(colon + 1), flag + " (HI)");
+  const std::string why = interval_problem(lo, hi, flag);
+  if (!why.empty()) throw InputError(why);
+  return {lo, hi};
+}
+
 int64_t parse_integer(const std::string& text, const std::string& what) {
   const char* s = text.c_str();
   char* end = nullptr;

@@ -28,6 +28,7 @@
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,11 @@ int64_t parse_integer(const std::string& text, const std::string& what);
 std::vector<double> parse_real_list(const std::string& text, const std::string& what);
 // Shortest text that reads back to the same double ("0.1", "inf", "1e-05").
 std::string format_real(double v);
+// The guidance interval "LO:HI" (HI may be inf) -> {lo, hi} with 0 <= lo < hi and lo finite; throws InputError
+// naming `flag`. The one reading of it for every face (flags, settings files, the studio's --interval).
+std::pair<double, double> parse_interval(const std::string& text, const std::string& flag);
+// Empty when {lo, hi} is such an interval, else why not (naming `flag`).
+std::string interval_problem(double lo, double hi, const std::string& flag);
 
 template <class T>
 struct Field {
@@ -247,19 +253,9 @@ class Schema {
       t.*hi_m = j[1].is_null() ? INFINITY : read_number(j[1], "setting '" + k + "'");
     };
     const std::string nm = f.name();
-    f.parse = [lo_m, hi_m, nm](T& t, const std::string& s) {
-      const auto colon = s.find(':');
-      if (colon == std::string::npos)
-        throw InputError(nm + " takes LO:HI, e.g. 0.3:5 or 0:inf (got '" + message_text(s, 60) + "')");
-      t.*lo_m = parse_real(s.substr(0, colon), nm);
-      t.*hi_m = parse_real(s.substr(colon + 1), nm);
-    };
+    f.parse = [lo_m, hi_m, nm](T& t, const std::string& s) { std::tie(t.*lo_m, t.*hi_m) = parse_interval(s, nm); };
     f.text = [lo_m, hi_m](const T& t) { return format_real(t.*lo_m) + ":" + format_real(t.*hi_m); };
-    f.problem = [lo_m, hi_m, nm](const T& t) {
-      const double lo = t.*lo_m, hi = t.*hi_m;
-      if (lo >= 0 && hi > lo && std::isfinite(lo)) return std::string();
-      return nm + " LO:HI needs 0 <= LO < HI (got " + format_real(lo) + ":" + format_real(hi) + ")";
-    };
+    f.problem = [lo_m, hi_m, nm](const T& t) { return interval_problem(t.*lo_m, t.*hi_m, nm); };
     return push(std::move(f));
   }
 

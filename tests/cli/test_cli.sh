@@ -1099,6 +1099,18 @@ if [[ -x "$STUDIO" ]]; then
     --screenshot "$T/no-such-folder/x.png" >"$T/shot.out" 2>"$T/shot.err" || rc=$?
   [[ $rc -eq 1 ]] && grep -q "^error: cannot write the screenshot '$T/no-such-folder/x.png'" "$T/shot.err" && ok \
     || bad "studio screenshot into a missing folder: exit $rc, $(grep -m2 . "$T/shot.err")"
+  # --interval read as the CLI reads it ('abc:1' was taken as 0:1, '5' ignored); --export refused before the run
+  # when it would do nothing, has no folder, or would overwrite.
+  expect_line "studio interval abc" 2 "error: --interval (LO) takes a number (got 'abc')" -- \
+    env QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$T" "$STUDIO" --no-settings --interval abc:1
+  expect_line "studio interval 5" 2 "error: --interval takes LO:HI, e.g. 0.3:5 or 0:inf (got '5')" -- \
+    env QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$T" "$STUDIO" --no-settings --interval 5
+  touch "$T/ex.csv"
+  for FORM in "--export $T/ex" "--tab sweep --run-demo --export $T/no-such-folder/ex" "--tab sweep --run-demo --export $T/ex"; do
+    rc=0; QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$T" timeout 60 "$STUDIO" --no-settings $FORM >"$T/ex.out" 2>"$T/ex.err" || rc=$?
+    [[ $rc -eq 2 && $(grep -c "^error: --export" "$T/ex.err") -eq 1 && ! -e "$T/ex.png" ]] && ok \
+      || bad "studio $FORM: exit $rc, $(grep -m2 . "$T/ex.err")"
+  done
 fi
 LIVE="$(dirname "$SIMS")/sims-live"
 if [[ -x "$LIVE" ]]; then
