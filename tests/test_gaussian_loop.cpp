@@ -167,6 +167,15 @@ TEST_CASE("Gaussian loop: the verdict pairs each run with itself, the trace has 
   INFO(v);
   CHECK(v.find("95 % paired t interval over 400 runs") != std::string::npos);
   CHECK(j.at("w2_change").size() == 10);
+  // The ratio E[W2_t]/E[W2_1] has its interval (the linearised ratio over the paired runs): 1 at generation 1,
+  // around the ratio later, recorded with its method.
+  REQUIRE(j.at("ratio_lo").size() == 10);
+  CHECK(j.at("ratio_lo")[0].get<double>() == 1.0);
+  CHECK(res.ratio[9] == Approx(res.w2_mean[9] / res.w2_mean[0]));
+  CHECK(res.ratio_lo[9] < res.ratio[9]);
+  CHECK(res.ratio_hi[9] > res.ratio[9]);
+  CHECK(j.at("ratio_hi")[9].get<double>() == Approx(res.ratio_hi[9]));
+  CHECK(j.at("ratio_ci").at("method").get<std::string>().find("over 400 runs") != std::string::npos);
 }
 
 // [SECTION] MAD Fig. 9 (n_ini) and eq. (3) (effective sample size) ------------------------------
@@ -242,7 +251,7 @@ TEST_CASE("effective sample size: unbiased synthetic data help a small fresh loo
   CHECK(atlas_cell_at(r, 70 + 58 + 36 + 29, 92 + 15) == 1);
   CHECK(atlas_cell_at(r, 70 + 58 + 10, 92 + 15) == -1);  // the gap between the panels
   CHECK(atlas_cell_at(r, 5, 5) == -1);
-  CHECK(atlas_cell_at(r, 70 + 29, 92 + 31) == -1);       // below the only row
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 41) == -1);       // below the only row
   CHECK(fig.width() >= 70 + 2 * (58 + 36));
   // In one column (the studio's narrow pane) the second heat map sits below the first: its cell one row step
   // (one cell row + 70 px of heads and labels) lower, nothing to the right.
@@ -250,10 +259,10 @@ TEST_CASE("effective sample size: unbiased synthetic data help a small fresh loo
   CHECK(tall.width() <= fig.width());  // (both at least the 360 px a caption needs)
   CHECK(tall.height() > fig.height());
   CHECK(atlas_cell_at(r, 70 + 29, 92 + 15, 1) == 0);
-  CHECK(atlas_cell_at(r, 70 + 29, 92 + 100 + 15, 1) == 1);
-  CHECK(atlas_cell_at(r, 70 + 29, 92 + 40, 1) == -1);            // between the two heat maps
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 110 + 15, 1) == 1);
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 50, 1) == -1);            // between the two heat maps
   CHECK(atlas_cell_at(r, 70 + 58 + 36 + 29, 92 + 15, 1) == -1);  // no second column
-  CHECK(atlas_cell_at(r, 70 + 29, 92 + 200 + 15, 1) == -1);      // no third heat map
+  CHECK(atlas_cell_at(r, 70 + 29, 92 + 220 + 15, 1) == -1);      // no third heat map
   CHECK(atlas_figure(r, 2).width() == fig.width());                // as many columns as heat maps: one row
   CHECK(atlas_figure(r, 7).width() == fig.width());
   CHECK(atlas_panels(c) == 2);

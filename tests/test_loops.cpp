@@ -407,9 +407,15 @@ TEST_CASE("diffusion2d loop: a damaged generation record is refused naming the f
 }
 
 TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whole runs", "[loop2d]") {
-  // Three generations (limit over all of them, G < 20), runs whose distances are known.
+  // Three generations (limit over all of them, G < 20), runs whose distances are known: four runs three times
+  // over (12, enough for the bootstrap; fewer take the t interval, the next test).
   sims::loops::DiffusionLoopResult res;
   res.w2_runs = {{0.10, 0.20, 0.30, 0.20}, {0.20, 0.30, 0.40, 0.30}, {0.30, 0.40, 0.50, 0.40}};
+  for (auto& g : res.w2_runs) {
+    const std::vector<double> four = g;
+    for (int k = 0; k < 2; ++k) g.insert(g.end(), four.begin(), four.end());
+  }
+  REQUIRE(res.w2_runs[0].size() >= sims::loops::DiffusionLoopResult::kBootstrapRuns);
   for (const auto& g : res.w2_runs) res.w2_mean.push_back((g[0] + g[1] + g[2] + g[3]) / 4);
   for (double w : res.w2_mean) res.ratio.push_back(w / res.w2_mean[0]);
   res.limit_from = 1;
@@ -443,6 +449,32 @@ TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whol
   CHECK(res.limit_ratio_estimate().value == Approx(2.0));
 }
 
+TEST_CASE("diffusion2d loop: with few runs the ratio's interval is a t interval as wide as two runs deserve",
+          "[loop2d]") {
+  // Two runs: generation 1 at 1 and 2, generation 2 at 2 and 2. Ratio 2 / 1.5; the linearised ratio's terms are
+  // z = (2 - R)/1.5 and (2 - 2R)/1.5 = ±4/9, so se = 4/9 and the half-width t(0.975, 1) · 4/9 = 12.706 · 0.444.
+  sims::loops::DiffusionLoopResult res;
+  res.w2_runs = {{1.0, 2.0}, {2.0, 2.0}};
+  res.w2_mean = {1.5, 2.0};
+  res.ratio = {1.0, 2.0 / 1.5};
+  res.limit_from = 1;
+  const sims::metrics::Estimate r = res.ratio_interval(1);
+  CHECK(r.value == Approx(4.0 / 3));
+  CHECK(r.hi - r.value == Approx(12.7062 * 4.0 / 9).epsilon(1e-4));
+  // A percentile bootstrap over the same two runs would stay between the runs' own ratios (2/1 and 2/2).
+  CHECK(r.lo < 1.0);
+  CHECK(r.hi > 2.0);
+  const nlohmann::json j = res.to_json();
+  CHECK(j.at("ratio_ci").at("method").get<std::string>().find("Student t") != std::string::npos);
+  CHECK(j.at("limit_ci").at("method").get<std::string>().find("Student t") != std::string::npos);
+  CHECK(j.at("ratio_hi")[1].get<double>() == Approx(r.hi));
+  // The limit over both generations: runs' window means 1.5 and 2 against 1 and 2.
+  const sims::metrics::Estimate lim = res.limit_ratio_estimate();
+  CHECK(lim.value == Approx((1.0 + 4.0 / 3) / 2));
+  CHECK(lim.has_interval());
+  CHECK(res.limit_distance().hi - res.limit_distance().value == Approx(12.7062 * 0.25).epsilon(1e-4));
+}
+
 #include "loops/run_caption.hpp"
 
 TEST_CASE("run captions: settings of a loop result in words, any field may be missing or mistyped", "[loop2d]") {
@@ -473,4 +505,10 @@ TEST_CASE("run captions: settings of a loop result in words, any field may be mi
   CHECK(loops::run_settings(d).find("generations, each base trained on from the previous generation's, batch") !=
         std::string::npos);
   CHECK(loops::run_label(ok).find("warm") == std::string::npos);
+  // A first generation of its own size (--n-init) is in the caption; without it, nothing is said.
+  nlohmann::json g = {{"family", "gaussian"}, {"kind", "fresh"}, {"dim", 2}, {"bias", 1.0}, {"n_real", 100},
+                      {"n_synth", 900}, {"n_init", 10}, {"runs", 50}, {"generations", 20}, {"seed", 0}};
+  CHECK(loops::run_settings(g).find("generation\u00a01 fitted on 10 real samples") != std::string::npos);
+  g["n_init"] = 0;
+  CHECK(loops::run_settings(g).find("fitted on") == std::string::npos);
 }

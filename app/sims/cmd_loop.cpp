@@ -135,7 +135,7 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     const char* subtitle;
   };
   static const Key keys[] = {
-      {"ratio", "E[dist(G^t)] / E[dist(G^1)]", "lower is better (1: no drift); bars or band: 95 % bootstrap over the runs"},
+      {"ratio", "E[dist(G^t)] / E[dist(G^1)]", "lower is better (1: no drift); bars or band: 95 % intervals over the runs"},
       {"w2_mean", "E[W2] to p_r", "lower is better; bars or band: 95 % Student-t intervals over the runs"},
       {"w2_median", "median W2 to p_r", "lower is better"},
       {"trace_mean", "mean tr \u03a3 of the fitted Gaussians",
@@ -145,6 +145,18 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
        "lower is better (unbiased at any sample size); bars: \u00b1 1 standard deviation over 100 subsets"},
       {"precision", "precision", "higher is better; bars: 95 % bootstrap over the generated points"},
       {"recall", "recall", "higher is better; bars: 95 % bootstrap over the real points"},
+      // The mixture family's arrays (mean over the runs, with _lo/_hi).
+      {"recall_mean", "recall (mean over runs)", "higher is better; bars or band: 95 % Student-t intervals over the runs"},
+      {"precision_mean", "precision (mean over runs)",
+       "higher is better; bars or band: 95 % Student-t intervals over the runs"},
+      {"modes_mean", "real modes covered (mean over runs)",
+       "higher is better (p_r's modes all covered is best); bars or band: 95 % Student-t intervals over the runs"},
+      {"variance_mean", "total variance of the fit (mean over runs)",
+       "closer to p_r's is better, falling is collapse; bars or band: 95 % Student-t intervals over the runs"},
+      {"modal_variance_mean", "average modal variance (mean over runs)",
+       "closer to p_r's is better; bars or band: 95 % Student-t intervals over the runs"},
+      {"components_mean", "components of the fit still alive (mean over runs)",
+       "fewer is mode loss; bars or band: 95 % Student-t intervals over the runs"},
   };
   plot.y_label = a.plot_key;
   plot.title = "Self-consuming loop: " + a.plot_key;
@@ -158,10 +170,52 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     add_series(plot, *own, a.plot_key, a.label);
     caption = loops::run_settings(*own, a.label);
   }
+  // What the bars are and what dist is, as the results say (several results: each different one once).
+  std::vector<std::string> methods, dists;
+  const auto note = [&](const nlohmann::json& j) {
+    const auto add = [](std::vector<std::string>& v, const std::string& x) {
+      if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+    };
+    if (j.contains("ratio_ci") && j["ratio_ci"].is_object() && j["ratio_ci"].contains("method") &&
+        j["ratio_ci"]["method"].is_string())
+      add(methods, j["ratio_ci"]["method"].get<std::string>());
+    if (j.contains("metric") && j["metric"].is_string()) add(dists, j["metric"].get<std::string>());
+  };
+  if (own) note(*own);
   for (const auto& c : a.compare) {
     const nlohmann::json j = read_result(c);
     add_series(plot, j, a.plot_key, "");
     caption += (caption.empty() ? "" : "; ") + loops::run_settings(j, "");
+    note(j);
+  }
+  const auto joined = [](const std::vector<std::string>& v) {
+    std::string t;
+    for (const auto& x : v) t += (t.empty() ? "" : " / ") + x;
+    return t;
+  };
+  // The Gaussian family's trace is judged against p_r's (tr Σ = D): drawn as a dashed line.
+  const nlohmann::json* first = own ? own : nullptr;
+  nlohmann::json first_compare;
+  if (!first && !a.compare.empty()) first_compare = read_result(a.compare.front()), first = &first_compare;
+  if (a.plot_key == "trace_mean" && first && first->contains("dim") && (*first)["dim"].is_number() &&
+      !plot.series.empty() && !plot.series.front().x.empty()) {
+    render::Series ref;
+    ref.label = "p_r: tr \u03a3 = D = " + std::to_string((*first)["dim"].get<int64_t>());
+    ref.colour = {110, 110, 110};
+    ref.reference = true;
+    ref.x = {plot.series.front().x.front(), plot.series.front().x.back()};
+    ref.y = {(*first)["dim"].get<double>(), (*first)["dim"].get<double>()};
+    plot.series.push_back(ref);
+  }
+  // FD names its feature network (the image loop records it), as every other FD label does.
+  if (a.plot_key == "fd" && first && first->contains("features") && (*first)["features"].is_string())
+    plot.y_label = "FD_" + (*first)["features"].get<std::string>() + " of the generation's samples",
+    plot.title = "Self-consuming loop: " + plot.y_label;
+  if (a.plot_key == "ratio") {
+    plot.subtitle = "lower is better (1: no drift)";
+    if (!dists.empty()) plot.subtitle += "; dist = " + joined(dists);
+    plot.subtitle += methods.empty() ? "; bars or band: 95 % intervals over the runs"
+                                     : "; bars or band: 95 %, " + joined(methods);
   }
   render::with_caption(render::render_plot(plot), caption).write_png(a.plot);
 }
@@ -358,7 +412,7 @@ int run_diffusion(const LoopArgs& a) {
       }
     if (!res.w2_mean.empty())
       std::cout << "  limit ratio E[dist(G^t)]/E[dist(G^1)], mean over generations " << res.limit_from << ".."
-                << res.w2_mean.size() << " (lower is better; 95 % bootstrap over runs): "
+                << res.w2_mean.size() << " (lower is better; 95 % interval: " << res.ratio_method() << "): "
                 << res.limit_ratio_estimate().text(3) << "\n  E[dist] over the same generations: "
                 << res.limit_distance().text(4) << "\n";
     if (!res.w2_mean.empty()) std::cout << "  verdict: " << res.verdict() << "\n";

@@ -60,7 +60,7 @@ std::string interval_text(double lo, double hi) {
     s << v;
     return s.str();
   };
-  return f(lo) + ":" + f(hi);
+  return f(lo) + ", " + f(hi);  // read as (lo, hi]
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -166,7 +166,8 @@ int run_sweep_cmd(SweepArgs& a) {
   for (const auto& r : res.rows) {
     std::string label;
     if (auxes.size() > 1) label += r.aux;
-    if (cfg.intervals.size() > 1) label += (label.empty() ? "" : ", ") + std::string("(") + interval_text(r.lo, r.hi) + "]";
+    if (cfg.intervals.size() > 1)
+      label += (label.empty() ? "" : ", ") + std::string("guided for \u03c3 in (") + interval_text(r.lo, r.hi) + "]";
     if (combos.empty() || combos.back().label != label || combos.back().rows.size() == cfg.omegas.size())
       combos.push_back({label, {}});
     combos.back().rows.push_back(&r);
@@ -193,16 +194,23 @@ int run_sweep_cmd(SweepArgs& a) {
   mp.title = metric_name + " vs guidance \u03c9";
   mp.x_label = "\u03c9";
   mp.y_label = metric_name + " (lower is better)";
-  mp.subtitle = a.ci > 0 ? "bars: 95 % bootstrap intervals over " + std::to_string(a.n) + " samples; ring: best"
-                         : "no intervals (--ci 0); ring: best";
+  mp.subtitle = a.ci > 0 ? "bars: 95 % bootstrap intervals over " + std::to_string(a.n) + " samples; ring: lowest"
+                         : "no intervals (--ci 0); ring: lowest";
   if (std::isfinite(res.floor.value)) mp.subtitle += "; dashed: real vs real (" + res.floor.text(3) + ")";
   mp.mark_best = true;
+  // Several series share every ω: each is drawn a little beside it, so that no series' bars hide another's.
+  double w_lo = INFINITY, w_hi = -INFINITY;
+  for (double w : cfg.omegas) w_lo = std::min(w_lo, w), w_hi = std::max(w_hi, w);
+  const double dodge = combos.size() > 1 ? 0.025 * std::max(w_hi - w_lo, 1.0) : 0.0;
+  const auto beside = [&](size_t c) { return dodge * (static_cast<double>(c) - 0.5 * static_cast<double>(combos.size() - 1)); };
+  if (dodge > 0) mp.subtitle += "; series drawn side by side at each \u03c9";
   for (size_t c = 0; c < combos.size(); ++c) {
     render::Series s;
     s.label = combos[c].label.empty() ? metric_name : combos[c].label;
     s.colour = render::palette(c);
     for (auto* r : combos[c].rows)
-      s.x.push_back(r->omega), s.y.push_back(r->value), s.lo.push_back(r->value_lo), s.hi.push_back(r->value_hi);
+      s.x.push_back(r->omega + beside(c)), s.y.push_back(r->value), s.lo.push_back(r->value_lo),
+          s.hi.push_back(r->value_hi);
     mp.series.push_back(s);
   }
   if (std::isfinite(res.floor.value)) {
@@ -223,13 +231,26 @@ int run_sweep_cmd(SweepArgs& a) {
     rp.title = "attribute share vs guidance \u03c9 (" + classifier->name() + ")";
     rp.x_label = "\u03c9";
     rp.y_label = "share of samples";
+    // Each share is k of the row's n samples: its Wilson interval (with 64 samples about ± 12 points).
+    rp.subtitle = "bars: 95 % Wilson intervals over " + std::to_string(a.n) + " samples per \u03c9" +
+                  (combos.size() * res.attr_names.size() > 1 ? "; series drawn side by side at each \u03c9" : "");
+    const size_t n_series = combos.size() * res.attr_names.size();
+    const double share_dodge = n_series > 1 ? 0.025 * std::max(w_hi - w_lo, 1.0) : 0.0;
     size_t colour = 0;
     for (const auto& cb : combos)
       for (size_t k = 0; k < res.attr_names.size(); ++k) {
         render::Series s;
         s.label = res.attr_names[k] + (cb.label.empty() ? "" : " (" + cb.label + ")");
-        s.colour = render::palette(colour++);
-        for (auto* r : cb.rows) s.x.push_back(r->omega), s.y.push_back(k < r->ratios.size() ? r->ratios[k] : NAN);
+        s.colour = render::palette(colour);
+        const double dx = share_dodge * (static_cast<double>(colour) - 0.5 * static_cast<double>(n_series - 1));
+        ++colour;
+        for (auto* r : cb.rows) {
+          const double share = k < r->ratios.size() ? r->ratios[k] : NAN;
+          const metrics::Estimate e = std::isfinite(share)
+                                          ? metrics::proportion(std::llround(share * static_cast<double>(a.n)), a.n)
+                                          : metrics::Estimate{};
+          s.x.push_back(r->omega + dx), s.y.push_back(share), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
+        }
         rp.series.push_back(s);
       }
     render::with_caption(render::render_plot(rp), caption).write_png(dir + "ratio_vs_omega.png");

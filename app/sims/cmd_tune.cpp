@@ -202,8 +202,11 @@ int run_tune_compare(const CompareArgs& a) {
   size_t lw = 4;
   for (const auto& c : curves) lw = std::max(lw, c.label.size() + 2);
   const int w = static_cast<int>(lw);
-  std::cout << std::left << std::setw(w) << "run" << std::setw(9) << "B" << std::setw(26)
-            << curves[0].metric + " at the best omega>0" << std::setw(7) << "omega" << std::setw(20)
+  // Columns at least as wide as their headings plus two blanks ("energy at the lowest omega>0" is 28 wide).
+  const std::string best_head = curves[0].metric + " at the lowest omega>0";
+  const int bw = std::max(26, static_cast<int>(best_head.size()) + 2);
+  std::cout << std::left << std::setw(w) << "run" << std::setw(9) << "B" << std::setw(bw) << best_head << std::setw(7)
+            << "omega" << std::setw(20)
             << curves[0].metric + " at omega=0" << std::setw(6) << "NFE" << "s/row   (NFE: base + aux evaluations per sample)\n";
   for (const auto& c : curves)
     for (size_t k = 0; k < c.budgets.size(); ++k) {
@@ -211,7 +214,7 @@ int run_tune_compare(const CompareArgs& a) {
       secs << std::fixed << std::setprecision(1) << c.seconds;
       // One decimal for FD-sized values, three for W2-sized ones.
       const int digits = std::abs(c.zero.value) >= 10 ? 1 : 3;
-      std::cout << std::setw(w) << c.label << std::setw(9) << c.budgets[k] << std::setw(26) << c.best[k].text(digits)
+      std::cout << std::setw(w) << c.label << std::setw(9) << c.budgets[k] << std::setw(bw) << c.best[k].text(digits)
                 << std::setw(7) << c.best_omega[k] << std::setw(20) << c.zero.text(digits) << std::setw(6)
                 << static_cast<long long>(std::llround(c.nfe)) << secs.str() << "\n";
     }

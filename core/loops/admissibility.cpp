@@ -378,7 +378,7 @@ namespace {
 // starts at left + column (panel + gap), a row's cells at top + row step; cell (i, j) of a panel is cw × ch at row
 // i (n_r), column j (n_s) of its panel.
 struct GridLayout {
-  static constexpr int cw = 58, ch = 30, left = 70, top = 92, gap = 36;
+  static constexpr int cw = 58, ch = 40, left = 70, top = 92, gap = 36;
   int panel, panels, columns, rows, step;
   GridLayout(const AtlasConfig& c, int want)
       : panel(cw * static_cast<int>(c.n_synth.size())),
@@ -417,7 +417,8 @@ render::Canvas atlas_figure(const AtlasResult& r, int columns) {
   const int cw = L.cw, ch = L.ch, left = L.left, top = L.top, gap = L.gap, panel = L.panel;
   const int rows_n = static_cast<int>(c.n_real.size());
   const int w = std::max(left + L.columns * (panel + gap) + 10, 360);
-  render::Canvas out(w, (L.rows - 1) * L.step + top + ch * rows_n + 24, {255, 255, 255});
+  const int grid_bottom = (L.rows - 1) * L.step + top + ch * rows_n;
+  render::Canvas out(w, grid_bottom + 58, {255, 255, 255});
   const std::string title = "Effective sample size n_e / n_r (MAD eq. 3), " + to_string(c.kind) + " loop";
   out.draw_text(title, (out.width() - render::Canvas::text_width(title, 16, true)) / 2, 10, 16, {10, 10, 10}, true);
   for (int pi = 0; pi < L.panels; ++pi) {
@@ -448,15 +449,33 @@ render::Canvas atlas_figure(const AtlasResult& r, int columns) {
           for (int k = 0; k < 2; ++k) out.stroke_rect(x + 1 + k, y + 1 + k, cw - 2 - 2 * k, ch - 2 - 2 * k, {20, 60, 30});
         const std::string t = (cell.settled ? "" : "~") + ratio_text(ratio, !r.curve.n.empty() && cell.n_e <= r.curve.n.front());
         const bool strong = std::isfinite(ratio) && std::abs(std::log2(std::max(ratio, 1e-9))) > 1.8;
-        out.draw_text(t, x + (cw - render::Canvas::text_width(t, 12)) / 2, y + ch / 2 - 8, 12,
-                      strong ? render::Rgb{255, 255, 255} : render::Rgb{20, 20, 20});
+        const render::Rgb ink = strong ? render::Rgb{255, 255, 255} : render::Rgb{20, 20, 20};
+        // The value and, below it, its 95 % interval (the interval of n_e over n_r).
+        const double n_r = static_cast<double>(cell.n_real);
+        const bool ci = n_r > 0 && !std::isnan(cell.n_e_lo) && !std::isnan(cell.n_e_hi);
+        out.draw_text(t, x + (cw - render::Canvas::text_width(t, 12)) / 2, ci ? y + 4 : y + ch / 2 - 8, 12, ink);
+        if (ci) {
+          const std::string iv = ratio_text(cell.n_e_lo / n_r, false) + "\u2013" + ratio_text(cell.n_e_hi / n_r, false);
+          out.draw_text(iv, x + (cw - render::Canvas::text_width(iv, 10)) / 2, y + 21, 10, ink);
+        }
       }
     }
     if (pi % L.columns == 0) out.draw_text_vertical("n_r", 16, dy + top + ch * rows_n / 2, 12, {90, 90, 90});
   }
-  return with_lines(out, atlas_caption(c) + " Green: n_e >= n_r, the synthetic data are admissible (higher is better); "
-                                            "dark frame: the whole 95 % interval of n_e is >= n_r. '>max': beyond the "
-                                            "largest n fitted." + unsettled_note(r));
+  // The colour key: log2(n_e / n_r) from -3 (red) through 0 (white) to 3 (green), as ratio_colour draws it.
+  const int kw = 192, kx = left, ky = grid_bottom + 22;
+  for (int k = 0; k < kw; ++k)
+    out.fill_rect(kx + k, ky, 1, 12, ratio_colour(std::exp2(-3.0 + 6.0 * k / static_cast<double>(kw - 1))));
+  out.stroke_rect(kx - 1, ky - 1, kw + 2, 14, {150, 150, 150});
+  out.draw_text("n_e / n_r:", kx, ky - 16, 11, {60, 60, 60});
+  for (const auto& [v, label] : {std::pair<double, const char*>{0.0, "\u2264 1/8"}, {0.5, "1"}, {1.0, "\u2265 8"}}) {
+    const int tx = kx + static_cast<int>(v * (kw - 1)) - render::Canvas::text_width(label, 11) / 2;
+    out.draw_text(label, std::max(0, tx), ky + 15, 11, {60, 60, 60});
+  }
+  return with_lines(out, atlas_caption(c) + " Each cell: n_e / n_r and, below it, its 95 % interval. Green: n_e >= n_r, "
+                                            "the synthetic data are admissible (higher is better); dark frame: the whole "
+                                            "95 % interval of n_e is >= n_r. '>max': beyond the largest n fitted." +
+                                            unsettled_note(r));
 }
 
 }  // namespace sims::loops

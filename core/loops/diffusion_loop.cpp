@@ -150,6 +150,10 @@ double limit_mean(const std::vector<std::vector<double>>& w2_runs, int from, con
   return s / static_cast<double>(w2_runs.size() - (from - 1));
 }
 
+size_t run_count(const DiffusionLoopResult& res) {
+  return res.w2_runs.size() == res.w2_mean.size() && !res.w2_runs.empty() ? res.w2_runs[0].size() : 0;
+}
+
 metrics::Estimate limit_of(const DiffusionLoopResult& res, bool ratio) {
   metrics::Estimate e;
   const size_t G = res.w2_mean.size();
@@ -157,9 +161,18 @@ metrics::Estimate limit_of(const DiffusionLoopResult& res, bool ratio) {
   double s = 0;
   for (size_t g = static_cast<size_t>(res.limit_from) - 1; g < G; ++g) s += ratio ? res.ratio[g] : res.w2_mean[g];
   e.value = s / static_cast<double>(G - (res.limit_from - 1));
-  const size_t runs = res.w2_runs.size() == G && !res.w2_runs.empty() ? res.w2_runs[0].size() : 0;
+  const size_t runs = run_count(res);
   if (runs < 2) return e;
   const double value = e.value;
+  if (runs < DiffusionLoopResult::kBootstrapRuns) {
+    // Each run's mean over the window (NaN when one of its generations is), then a t interval over the runs.
+    std::vector<double> window(runs, 0.0);
+    for (size_t g = static_cast<size_t>(res.limit_from) - 1; g < G; ++g)
+      for (size_t r = 0; r < runs; ++r) window[r] += res.w2_runs[g][r] / static_cast<double>(G - (res.limit_from - 1));
+    e = ratio ? metrics::ratio_over_runs(window, res.w2_runs[0]) : metrics::mean_over_runs(window);
+    e.value = value;
+    return e;
+  }
   e = metrics::bootstrap(
       static_cast<int64_t>(runs),
       [&](const std::vector<int64_t>& idx) { return limit_mean(res.w2_runs, res.limit_from, idx, ratio); }, 1000, 0.95,
@@ -172,6 +185,36 @@ metrics::Estimate limit_of(const DiffusionLoopResult& res, bool ratio) {
 }  // namespace
 
 metrics::Estimate DiffusionLoopResult::limit_ratio_estimate() const { return limit_of(*this, true); }
+
+metrics::Estimate DiffusionLoopResult::ratio_interval(size_t g) const {
+  metrics::Estimate e;
+  if (g >= ratio.size()) return e;
+  e.value = ratio[g];
+  if (g == 0) {
+    e.lo = e.hi = 1.0;
+    return e;
+  }
+  const size_t runs = run_count(*this);
+  if (runs < 2) return e;
+  if (runs < kBootstrapRuns) {
+    e = metrics::ratio_over_runs(w2_runs[g], w2_runs[0]);
+    e.value = ratio[g];
+    return e;
+  }
+  const std::vector<std::vector<double>> pair = {w2_runs[0], w2_runs[g]};  // generation 1 and t: ratio at "2"
+  e = metrics::bootstrap(
+      static_cast<int64_t>(runs), [&](const std::vector<int64_t>& idx) { return limit_mean(pair, 2, idx, true); }, 200,
+      0.95, /*seed=*/21 + g);
+  e.value = ratio[g];
+  return e;
+}
+
+std::string DiffusionLoopResult::ratio_method() const {
+  const size_t runs = run_count(*this);
+  if (runs < 2) return "one run: no interval";
+  return runs < kBootstrapRuns ? "Student t of the linearised ratio over " + std::to_string(runs) + " runs"
+                               : "percentile bootstrap over " + std::to_string(runs) + " runs";
+}
 metrics::Estimate DiffusionLoopResult::limit_distance() const { return limit_of(*this, false); }
 
 std::string DiffusionLoopResult::verdict() const {
@@ -207,25 +250,21 @@ nlohmann::json DiffusionLoopResult::to_json() const {
   }
   j["w2_lo"] = lo, j["w2_hi"] = hi;
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
-  // Each generation's ratio E[dist(G^t)]/E[dist(G^1)] with its percentile bootstrap over whole runs.
+  // Each generation's ratio E[dist(G^t)]/E[dist(G^1)] with its interval over whole runs (ratio_interval).
   nlohmann::json rlo = nlohmann::json::array(), rhi = nlohmann::json::array();
-  const size_t runs = w2_runs.size() == w2_mean.size() && !w2_runs.empty() ? w2_runs[0].size() : 0;
   for (size_t g = 0; g < w2_mean.size(); ++g) {
-    metrics::Estimate e;
-    if (runs > 1 && g > 0) {
-      const std::vector<std::vector<double>> pair = {w2_runs[0], w2_runs[g]};  // generation 1 and t: ratio at "2"
-      e = metrics::bootstrap(
-          static_cast<int64_t>(runs), [&](const std::vector<int64_t>& idx) { return limit_mean(pair, 2, idx, true); },
-          200, 0.95, /*seed=*/21 + g);
-    }
-    rlo.push_back(experiment::result_number(g == 0 ? 1.0 : e.lo));
-    rhi.push_back(experiment::result_number(g == 0 ? 1.0 : e.hi));
+    const metrics::Estimate e = ratio_interval(g);
+    rlo.push_back(experiment::result_number(e.lo));
+    rhi.push_back(experiment::result_number(e.hi));
   }
   j["ratio_lo"] = rlo, j["ratio_hi"] = rhi;
+  j["ratio_ci"] = {{"method", ratio_method()}, {"level", 0.95}};
   if (!w2_mean.empty()) {
     limit_ratio_estimate().put(j, "limit_ratio");
     limit_distance().put(j, "limit_dist");
-    j["limit_ci"] = {{"method", "percentile bootstrap over runs, 1000 resamples"}, {"level", 0.95}};
+    j["limit_ci"] = {{"method", run_count(*this) < kBootstrapRuns ? ratio_method()
+                                                                  : "percentile bootstrap over runs, 1000 resamples"},
+                     {"level", 0.95}};
   }
   if (!w2_mean.empty()) j["verdict"] = verdict();
   if (!w2_base_mean.empty()) j["w2_base_mean"] = w2_base_mean;

@@ -127,11 +127,17 @@ struct DiffusionLoopResult {
   // limit_from..G (limit_from = 20, or 1 when G < 20).
   double limit_ratio = 0;
   int limit_from = 1;
-  // The limit ratio and the mean E[dist] over the same generations, each with its 95 % percentile bootstrap
-  // interval over the runs (1,000 resamples of whole runs, so a run's generations stay together); the value
-  // alone with one run or without per-run values.
+  // The limit ratio and the mean E[dist] over the same generations, each with its 95 % interval over the runs:
+  // from kBootstrapRuns runs on a percentile bootstrap (1,000 resamples of whole runs, so a run's generations stay
+  // together), with fewer runs a Student-t interval (the ratio's linearised: metrics::ratio_over_runs), since a
+  // bootstrap over a handful of runs is far too narrow; the value alone with one run or without per-run values.
+  static constexpr size_t kBootstrapRuns = 10;
   metrics::Estimate limit_ratio_estimate() const;
   metrics::Estimate limit_distance() const;
+  // Generation g + 1's ratio E[dist(G^t)]/E[dist(G^1)] with its interval over the runs, chosen as above.
+  metrics::Estimate ratio_interval(size_t g) const;
+  // How the ratio intervals were made, in words (for figures and metrics.json).
+  std::string ratio_method() const;
   int resumed_from = 0;  // generations found in the run folder
   nlohmann::json to_json() const;  // arrays + metric, limit_ratio(_lo/_hi), limit_from, limit_dist(_lo/_hi), w2_lo/w2_hi
   // The 95 % Student-t interval of generation g + 1's mean W2 over the runs

@@ -224,6 +224,10 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
     res.w2_change.push_back(change.value);
     res.w2_change_lo.push_back(change.lo);
     res.w2_change_hi.push_back(change.hi);
+    const metrics::Estimate ratio = metrics::ratio_over_runs(w2, w2_first);
+    res.ratio.push_back(ratio.value);
+    res.ratio_lo.push_back(t == 1 ? 1.0 : ratio.lo);
+    res.ratio_hi.push_back(t == 1 ? 1.0 : ratio.hi);
     res.trace_mean.push_back(mean_of(trace));
     const metrics::Estimate tci = metrics::mean_over_runs(trace);
     res.trace_lo.push_back(tci.lo);
@@ -311,6 +315,16 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
   std::vector<double> ratio;
   for (double w : res.w2_mean) ratio.push_back(w / res.w2_mean[0]);
   j["ratio"] = ratio;
+  if (res.ratio_lo.size() == ratio.size()) {
+    nlohmann::json rlo = nlohmann::json::array(), rhi = nlohmann::json::array();
+    for (size_t g = 0; g < ratio.size(); ++g)
+      rlo.push_back(experiment::result_number(res.ratio_lo[g])), rhi.push_back(experiment::result_number(res.ratio_hi[g]));
+    j["ratio_lo"] = rlo;
+    j["ratio_hi"] = rhi;
+    j["ratio_ci"] = {{"method", cfg.runs > 1 ? "Student t of the linearised ratio over " + std::to_string(cfg.runs) + " runs"
+                                             : std::string("one run: no interval")},
+                     {"level", 0.95}};
+  }
   add_verdict(j);
   return j;
 }
@@ -326,7 +340,7 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
     if (count_or(stored, "generations", 0, int64_t{1} << 40, "'" + file + "': ") >= cfg.generations) {
       nlohmann::json j = stored;
       j["generations"] = cfg.generations;
-      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "w2_lo", "w2_hi", "trace_lo", "trace_hi",
+      for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "ratio_lo", "ratio_hi", "w2_lo", "w2_hi", "trace_lo", "trace_hi",
                             "w2_change", "w2_change_lo", "w2_change_hi"}) {
         if (!stored.contains(k)) continue;  // an older folder without intervals
         auto v = stored.at(k);

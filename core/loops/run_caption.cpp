@@ -72,6 +72,8 @@ std::string run_settings(const json& j, const std::string& label) {
   o << ", " << str(j, "kind", "?") << " loop";
   if (str(j, "pool", "replace") == "accumulate") o << " (all previous synthetic sets)";
   o << ", |D_r|\u00a0=\u00a0" << num(j, "n_real") << ", |D_s|\u00a0=\u00a0" << num(j, "n_synth") << ", ";
+  // A first generation of another size (MAD Fig. 9: the loop forgets its initial model).
+  if (number(j, "n_init", 0) > 0) o << "generation\u00a01 fitted on " << num(j, "n_init") << " real samples, ";
   if (j.is_object() && j.contains("runs")) o << num(j, "runs") << "\u00a0runs \u00d7 ";
   o << num(j, "generations") << "\u00a0generations";
   if (fam == "diffusion2d" && number(j, "base_images", 0) > 0)

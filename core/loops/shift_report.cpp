@@ -43,7 +43,9 @@ render::Series invisible_point(double x, double y) {
 
 std::string shift_caption(const ShiftConfig& c) {
   render::SamplingProvenance p = render::SamplingProvenance::of(
-      c.base, "fine-tuned on the base's samples with " + c.attribute + " = 1", Guidance{0, c.interval_lo, c.interval_hi},
+      c.base, "fine-tuned on the base's samples picked to hold " + percent(1 - c.target) + " of " + c.attribute +
+                  " = 1 (the target's complement)",
+      Guidance{0, c.interval_lo, c.interval_hi},
       c.eval_sampler, static_cast<long long>(c.eval_seed), c.n_eval);
   p.per_cell = true;
   p.varied = {"omega"};
@@ -90,13 +92,15 @@ void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const S
   g0.colour = render::palette(2);
   all.label = "all vs real at target share";
   all.colour = render::palette(7);
-  const auto add = [](render::Series& s, const ShiftRow& r, const char* key) {
+  // The three series share every ω: each is drawn a little beside it, so that no one's bars hide another's.
+  const double dodge = 0.015 * (x1 - x0);
+  const auto add = [dodge](render::Series& s, const ShiftRow& r, const char* key, int slot) {
     const metrics::Estimate e = r.estimate(key);
-    s.x.push_back(r.omega), s.y.push_back(e.value), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
+    s.x.push_back(r.omega + dodge * slot), s.y.push_back(e.value), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
   };
-  for (const auto& r : res.rows) add(g1, r, "fd1"), add(g0, r, "fd0"), add(all, r, "fd_target");
+  for (const auto& r : res.rows) add(g1, r, "fd1", -1), add(g0, r, "fd0", 0), add(all, r, "fd_target", 1);
   fp.series = {g1, g0, all};
-  fp.subtitle = "lower is better; bars: 95 % bootstrap intervals";
+  fp.subtitle = "lower is better; bars: 95 % bootstrap intervals; series side by side at each \u03c9";
   double fd_max = 0;
   for (const auto& s : fp.series)
     for (size_t i = 0; i < s.y.size(); ++i)

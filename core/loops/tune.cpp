@@ -109,7 +109,8 @@ TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::str
   c.gain = best->gain_estimate(*zero, grid.ci_level);
   c.significant = metrics::significant(c.gain) && c.gain.value > 0;
   std::ostringstream v;
-  const std::string unit = c.metric != "fd" ? " samples" : " images";
+  // The budget counts the samples (images) the fine-tuning saw, repeats included, not the set's size.
+  const std::string unit = c.metric != "fd" ? " samples seen" : " images seen";
   const std::string with = c.budget > 0 ? " with the auxiliary fine-tuned for " + std::to_string(c.budget) + unit
                                         : " with the auxiliary " + c.aux;
   v << metrics::gain_verdict(c.metric, "at omega = " + num_text(c.omega) + with, c.zero, c.value, c.gain, grid.floor);

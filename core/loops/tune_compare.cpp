@@ -106,13 +106,14 @@ render::LinePlot tune_curves_plot(const std::vector<TuneCurve>& curves, const st
   for (const auto& c : curves)
     if (c.metric != curves[0].metric)
       throw InputError("the runs measure different things (" + curves[0].metric + " and " + c.metric + ")");
-  std::string metric = curves[0].metric;
-  std::transform(metric.begin(), metric.end(), metric.begin(), ::toupper);
+  const std::string& m = curves[0].metric;
+  const std::string metric = m == "energy" ? "energy distance" : m == "w2" ? "W2" : m == "fd" ? "FD" : m;
   render::LinePlot p;
   p.title = title;
-  p.x_label = "auxiliary training budget B (images seen)";
+  p.x_label = std::string("auxiliary training budget B (") + (m == "fd" ? "images" : "samples") + " seen)";
   p.y_label = metric + " (lower is better)";
-  p.subtitle = "each point: the lowest " + metric + " over \u03c9 > 0 at that B (runs nudged sideways); bars: 95 % bootstrap intervals";
+  p.subtitle = "each point: the lowest " + metric + " over \u03c9 > 0 at that B (runs nudged sideways); bars: 95 % "
+               "bootstrap intervals; ring: the lowest point (tune chooses the surest gain, which may differ)";
   p.log_x = true;
   p.mark_best = true;
   int64_t lo = curves[0].budgets.front(), hi = curves[0].budgets.back();
@@ -134,7 +135,8 @@ render::LinePlot tune_curves_plot(const std::vector<TuneCurve>& curves, const st
     p.series.push_back(std::move(s));
   }
   render::Series base;
-  base.label = "base (\u03c9 = 0)";
+  // The base's own value carries its interval in the legend (a dashed line has no bars).
+  base.label = "base (\u03c9 = 0): " + curves[0].zero.text(std::abs(curves[0].zero.value) >= 10 ? 1 : 4);
   base.reference = true;
   base.colour = {110, 110, 110};
   base.x = {static_cast<double>(lo), static_cast<double>(hi)};

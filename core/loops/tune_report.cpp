@@ -1,6 +1,7 @@
 #include "loops/tune_report.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -41,6 +42,10 @@ render::Rgb ramp(double t) {
   return {mix(239, 8), mix(243, 48), mix(255, 107)};
 }
 
+bool rows_are_budgets(const std::vector<std::string>& labels) {
+  return !labels.empty() && labels.front().rfind("B=", 0) == 0;
+}
+
 }  // namespace
 
 render::Canvas tune_heatmap(const TuneResult& r) {
@@ -61,7 +66,12 @@ render::Canvas tune_heatmap(const TuneResult& r) {
   const std::string metric = r.grid.metric == "energy" ? "energy distance" : r.grid.metric;
   // The verdict and how the cell was chosen, wrapped to the width; the canvas ends below its last line.
   std::ostringstream why;
-  why << r.choice.verdict << ". Red frame: the chosen cell, the surest gain (highest lower 95 % bound of the gain over "
+  std::string verdict = r.choice.verdict;
+  if (rows_are_budgets(labels)) {
+    why << "Rows: the auxiliary after fine-tuning on B samples seen (repeats counted). ";
+    if (!verdict.empty()) verdict[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(verdict[0])));
+  }
+  why << verdict << ". Red frame: the chosen cell, the surest gain (highest lower 95 % bound of the gain over "
       << "\u03c9 = 0)";
   if (r.choice.lowest_aux != r.choice.aux || r.choice.lowest_omega != r.choice.omega)
     why << "; the lowest value, at \u03c9 = " << cell_text(r.choice.lowest_omega) << " (" << r.choice.lowest_aux
@@ -82,7 +92,7 @@ render::Canvas tune_heatmap(const TuneResult& r) {
   const int grid_w = cw * static_cast<int>(omegas.size());
   c.draw_text("guidance \u03c9", left + (grid_w - render::Canvas::text_width("guidance \u03c9", 13)) / 2, 38, 13,
               {70, 70, 70});
-  const std::string rows_name = labels.empty() || labels.front().rfind("B=", 0) != 0 ? "auxiliary" : "aux budget";
+  const std::string rows_name = rows_are_budgets(labels) ? "aux budget" : "auxiliary";
   c.draw_text(rows_name, left - 8 - render::Canvas::text_width(rows_name, 13), top - 20, 13, {70, 70, 70});
   for (size_t j = 0; j < omegas.size(); ++j) {
     const std::string t = cell_text(omegas[j]);

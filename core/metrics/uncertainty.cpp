@@ -207,6 +207,34 @@ Estimate mean_over_runs(const std::vector<double>& values, double level) {
   return e;
 }
 
+Estimate ratio_over_runs(const std::vector<double>& num, const std::vector<double>& den, double level) {
+  check_level(level);
+  std::vector<double> a, b;
+  for (size_t r = 0; r < num.size() && r < den.size(); ++r)
+    if (std::isfinite(num[r]) && std::isfinite(den[r])) a.push_back(num[r]), b.push_back(den[r]);
+  Estimate e;
+  e.level = level;
+  if (a.empty()) return e;
+  const double n = static_cast<double>(a.size());
+  double sa = 0, sb = 0;
+  for (size_t r = 0; r < a.size(); ++r) sa += a[r], sb += b[r];
+  const double ma = sa / n, mb = sb / n;
+  if (mb == 0) return e;
+  e.value = ma / mb;
+  if (a.size() < 2) return e;
+  double ss = 0;
+  for (size_t r = 0; r < a.size(); ++r) {
+    const double z = (a[r] - e.value * b[r]) / mb;
+    ss += z * z;  // the z_r have mean 0 by construction
+  }
+  const double se = std::sqrt(ss / (n - 1) / n);
+  const double t = student_t_quantile((1 + level) / 2, static_cast<int>(a.size()) - 1);
+  e.lo = e.value - t * se;
+  e.hi = e.value + t * se;
+  e.method = "delta t";
+  return e;
+}
+
 Estimate difference(const Estimate& a, const Estimate& b) {
   Estimate d;
   d.level = a.level;
@@ -266,7 +294,7 @@ std::string gain_verdict(const std::string& metric, const std::string& where, co
   }
   const bool at_floor = floor.has_interval() && zero.value <= floor.hi;
   if (significant(gain)) s << "SIMS does not help: the best omega > 0 " << change << " " << where << values;
-  else s << "no significant gain: the best setting " << change << " " << where << values << ", within the noise";
+  else s << "no significant gain: the best omega > 0 " << change << " " << where << values << ", within the noise";
   if (at_floor)
     s << "; the base is already at the floor (" << metric << " between two real sets of this size: " << pm(floor)
       << "), where the metric cannot see an improvement";

@@ -107,6 +107,14 @@ Estimate proportion(int64_t k, int64_t n, double level = 0.95);
 // single value has no interval.
 Estimate mean_over_runs(const std::vector<double>& values, double level = 0.95);
 
+// mean(num) / mean(den) over paired runs (run r gives num[r] and den[r]; runs
+// with a non-finite side dropped) with a Student-t interval of the linearised
+// ratio: z_r = (num_r - R den_r) / mean(den), R ± t_{n-1} sd(z) / sqrt(n)
+// (the delta method; method "delta t"). Unlike a percentile bootstrap over a
+// handful of runs (two runs give three distinct resamples) it widens as the
+// runs get few. Fewer than two runs, or a mean(den) of 0: no interval.
+Estimate ratio_over_runs(const std::vector<double>& num, const std::vector<double>& den, double level = 0.95);
+
 // a - b with the half-widths added in quadrature.
 Estimate difference(const Estimate& a, const Estimate& b);
 

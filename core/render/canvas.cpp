@@ -327,7 +327,7 @@ Canvas with_caption(const Canvas& fig, const std::string& caption, float px) {
   if (caption.empty()) return fig;
   const int pad = 10;
   const int W = std::max(fig.width(), 360);
-  const std::vector<std::string> lines = wrap_text(caption, W - 2 * pad, px);
+  const std::vector<std::string> lines = wrap_text(caption, W - 2 * pad - 8, px);  // a margin for rounding
   const int line_h = static_cast<int>(px * 1.4f);
   Canvas out(W, fig.height() + pad / 2 + static_cast<int>(lines.size()) * line_h + pad, {255, 255, 255});
   out.blit(fig, (W - fig.width()) / 2, 0);

@@ -246,13 +246,16 @@ Canvas render_plot(const LinePlot& p) {
     }
   Canvas c(p.width, p.height, {255, 255, 255});
   const float fs = 14.0f;
-  fr.top = (p.title.empty() ? 14 : 38) + (p.subtitle.empty() ? 0 : 18);
+  // A subtitle wider than the figure is wrapped (it ran off both edges); the plot starts below its last line.
+  const std::vector<std::string> sub = p.subtitle.empty() ? std::vector<std::string>{}
+                                                          : wrap_text(p.subtitle, p.width - 24, fs - 2);
+  fr.top = (p.title.empty() ? 14 : 38) + 18 * static_cast<int>(sub.size());
   fr.pw = p.width - fr.left - fr.right;
   fr.ph = p.height - fr.top - fr.bottom;
   if (!p.title.empty()) c.draw_text(p.title, (p.width - Canvas::text_width(p.title, 16, true)) / 2, 8, 16, {10, 10, 10}, true);
-  if (!p.subtitle.empty())
-    c.draw_text(p.subtitle, (p.width - Canvas::text_width(p.subtitle, fs - 2)) / 2, p.title.empty() ? 8 : 30, fs - 2,
-                {90, 90, 90});
+  for (size_t i = 0; i < sub.size(); ++i)
+    c.draw_text(sub[i], (p.width - Canvas::text_width(sub[i], fs - 2)) / 2,
+                (p.title.empty() ? 8 : 30) + 17 * static_cast<int>(i), fs - 2, {90, 90, 90});
   if (!std::isfinite(fr.x0)) {
     c.stroke_rect(fr.left, fr.top, fr.pw, fr.ph, {120, 120, 120});
     c.draw_text("no data", fr.left + fr.pw / 2 - 25, fr.top + fr.ph / 2 - 8, fs, {120, 120, 120});
@@ -348,7 +351,12 @@ Canvas render_plot(const LinePlot& p) {
         const double t0 = a * 2 * 3.14159265358979 / 48, t1 = (a + 1) * 2 * 3.14159265358979 / 48;
         line(c, X + 9 * std::cos(t0), Y + 9 * std::sin(t0), X + 9 * std::cos(t1), Y + 9 * std::sin(t1), {20, 20, 20});
       }
-      c.draw_text("best", static_cast<int>(X) + 12, static_cast<int>(Y) - 22, fs - 2, {20, 20, 20});
+      // Named for what it is (the lowest value is not a gain beyond the noise), kept inside the picture.
+      const std::string what = p.mark_best_high ? "highest" : "lowest";
+      const int tw = Canvas::text_width(what, fs - 2);
+      int tx = static_cast<int>(X) + 12;
+      if (tx + tw > c.width() - 6) tx = static_cast<int>(X) - 12 - tw;
+      c.draw_text(what, tx, static_cast<int>(Y) - 22, fs - 2, {20, 20, 20});
     }
   }
   if (lg.named > 0) draw_legend(c, p, lg, fs);

@@ -1577,7 +1577,7 @@ class StudioTest : public QObject {
     QVERIFY(!a->figure()->image().isNull());
     // The figure's cell under the pointer is the one clicked: cell (lambda 1, n_r 40, n_s 40) is index 7.
     const loops::AtlasResult& r = *a->result();
-    const int k = loops::atlas_cell_at(r, 70 + 2 * 58 + 36 + 58 + 29, 92 + 30 + 15);  // panel 2, row 2, column 2
+    const int k = loops::atlas_cell_at(r, 70 + 2 * 58 + 36 + 58 + 29, 92 + 40 + 15);  // panel 2, row 2, column 2
     QCOMPARE(k, 7);
     // The pane shows the layout that fits largest: the two heat maps side by side in a wide pane, stacked in a
     // narrow one (where one row would be shrunk), and the pointer finds the cell in the layout shown.
@@ -1590,8 +1590,8 @@ class StudioTest : public QObject {
     QCOMPARE(a->figure_columns(), 1);
     QVERIFY(fig->image().height() > wide.height());
     QVERIFY(fig->scale() > double(300) / wide.width());
-    QCOMPARE(loops::atlas_cell_at(r, 70 + 58 + 29, 92 + 30 + 15, 1), 3);          // first heat map, row 2, column 2
-    QCOMPARE(loops::atlas_cell_at(r, 70 + 58 + 29, 92 + 130 + 30 + 15, 1), 7);  // the second, one row step (2 cells + 70 px) below
+    QCOMPARE(loops::atlas_cell_at(r, 70 + 58 + 29, 92 + 40 + 15, 1), 3);          // first heat map, row 2, column 2
+    QCOMPARE(loops::atlas_cell_at(r, 70 + 58 + 29, 92 + 150 + 40 + 15, 1), 7);  // the second, one row step (2 cells + 70 px) below
     // Clicking it runs that Gaussian loop in the Loops tab.
     QSignalSpy loop_done(w_->loop_view(), &LoopView::finished);
     QVERIFY(a->click_cell(static_cast<size_t>(k)));
