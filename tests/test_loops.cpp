@@ -465,8 +465,15 @@ TEST_CASE("diffusion2d loop: with few runs the ratio's interval is a t interval 
   CHECK(r.lo < 1.0);
   CHECK(r.hi > 2.0);
   const nlohmann::json j = res.to_json();
-  CHECK(j.at("ratio_ci").at("method").get<std::string>().find("Student t") != std::string::npos);
-  CHECK(j.at("limit_ci").at("method").get<std::string>().find("Student t") != std::string::npos);
+  CHECK(j.at("ratio_ci").at("method").get<std::string>().find("Student t over 2 runs") != std::string::npos);
+  CHECK(j.at("limit_ci").at("method").get<std::string>().find("Student t over 2 runs") != std::string::npos);
+  // A NaN run leaves the generation without a value, and so without an interval (not one of the other runs).
+  sims::loops::DiffusionLoopResult gap = res;
+  gap.w2_runs[1][0] = NAN;
+  gap.w2_mean[1] = NAN;
+  gap.ratio[1] = NAN;
+  CHECK_FALSE(gap.ratio_interval(1).has_interval());
+  CHECK_FALSE(gap.limit_ratio_estimate().has_interval());
   CHECK(j.at("ratio_hi")[1].get<double>() == Approx(r.hi));
   // The limit over both generations: runs' window means 1.5 and 2 against 1 and 2.
   const sims::metrics::Estimate lim = res.limit_ratio_estimate();

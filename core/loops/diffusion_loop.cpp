@@ -169,6 +169,9 @@ metrics::Estimate limit_of(const DiffusionLoopResult& res, bool ratio) {
     std::vector<double> window(runs, 0.0);
     for (size_t g = static_cast<size_t>(res.limit_from) - 1; g < G; ++g)
       for (size_t r = 0; r < runs; ++r) window[r] += res.w2_runs[g][r] / static_cast<double>(G - (res.limit_from - 1));
+    // The value reported is the means' (NaN when a generation has a NaN run); the interval is over the runs with
+    // no NaN. Without a value, no interval.
+    if (!std::isfinite(value)) return e;
     e = ratio ? metrics::ratio_over_runs(window, res.w2_runs[0]) : metrics::mean_over_runs(window);
     e.value = value;
     return e;
@@ -197,6 +200,7 @@ metrics::Estimate DiffusionLoopResult::ratio_interval(size_t g) const {
   const size_t runs = run_count(*this);
   if (runs < 2) return e;
   if (runs < kBootstrapRuns) {
+    if (!std::isfinite(ratio[g])) return e;  // as limit_of: no value, no interval
     e = metrics::ratio_over_runs(w2_runs[g], w2_runs[0]);
     e.value = ratio[g];
     return e;
@@ -212,7 +216,8 @@ metrics::Estimate DiffusionLoopResult::ratio_interval(size_t g) const {
 std::string DiffusionLoopResult::ratio_method() const {
   const size_t runs = run_count(*this);
   if (runs < 2) return "one run: no interval";
-  return runs < kBootstrapRuns ? "Student t of the linearised ratio over " + std::to_string(runs) + " runs"
+  // One wording for the ratio and the distance (the ratio's t interval is that of its linearisation).
+  return runs < kBootstrapRuns ? "Student t over " + std::to_string(runs) + " runs (a ratio linearised)"
                                : "percentile bootstrap over " + std::to_string(runs) + " runs";
 }
 metrics::Estimate DiffusionLoopResult::limit_distance() const { return limit_of(*this, false); }

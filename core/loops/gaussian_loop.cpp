@@ -312,8 +312,12 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
   j["trace_mean"] = res.trace_mean;
   j["trace_median"] = res.trace_median;
-  std::vector<double> ratio;
-  for (double w : res.w2_mean) ratio.push_back(w / res.w2_mean[0]);
+  // The ratio as computed with its interval (older callers without one: from the means).
+  std::vector<double> ratio = res.ratio;
+  if (ratio.size() != res.w2_mean.size()) {
+    ratio.clear();
+    for (double w : res.w2_mean) ratio.push_back(w / res.w2_mean[0]);
+  }
   j["ratio"] = ratio;
   if (res.ratio_lo.size() == ratio.size()) {
     nlohmann::json rlo = nlohmann::json::array(), rhi = nlohmann::json::array();
@@ -321,7 +325,7 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
       rlo.push_back(experiment::result_number(res.ratio_lo[g])), rhi.push_back(experiment::result_number(res.ratio_hi[g]));
     j["ratio_lo"] = rlo;
     j["ratio_hi"] = rhi;
-    j["ratio_ci"] = {{"method", cfg.runs > 1 ? "Student t of the linearised ratio over " + std::to_string(cfg.runs) + " runs"
+    j["ratio_ci"] = {{"method", cfg.runs > 1 ? "Student t over " + std::to_string(cfg.runs) + " runs (a ratio linearised)"
                                              : std::string("one run: no interval")},
                      {"level", 0.95}};
   }
