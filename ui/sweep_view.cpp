@@ -28,6 +28,7 @@
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
+#include "experiment/settings.hpp"
 #include "message_area.hpp"
 #include "models_panel.hpp"
 #include "render/animation.hpp"
@@ -61,19 +62,11 @@ std::vector<double> parse_omega_list(const std::string& text) {
 
 namespace {
 
+// The field's LO:HI, read as every face reads it (experiment::parse_interval); blanks around the parts allowed.
 std::pair<double, double> parse_interval_text(const QString& text) {
-  const QStringList p = text.trimmed().split(':');
-  bool ok_lo = false, ok_hi = false;
-  double lo = 0, hi = 0;
-  if (p.size() == 2) {
-    lo = p[0].trimmed().toDouble(&ok_lo);
-    const QString h = p[1].trimmed();
-    if (h == "inf") hi = std::numeric_limits<double>::infinity(), ok_hi = true;
-    else hi = h.toDouble(&ok_hi);
-  }
-  if (!ok_lo || !ok_hi || !(lo >= 0) || !(hi > lo))
-    throw InputError("the guidance interval '" + text.toStdString() + "' must be LO:HI with 0 <= LO < HI (HI may be inf)");
-  return {lo, hi};
+  QString t = text;
+  t.remove(' ');
+  return experiment::parse_interval(t.toStdString(), "the guidance interval");
 }
 
 SampleSet to_set(const at::Tensor& t, int64_t max_rows) {

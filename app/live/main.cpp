@@ -31,6 +31,8 @@
 #include "common/device.hpp"
 #include "common/paths.hpp"
 #include "engine/live_sampler.hpp"
+#include "experiment/settings.hpp"
+#include "sampling/schedule.hpp"
 #include "io/atomic_file.hpp"
 #include "live_app.hpp"
 #include "live_gl.hpp"
@@ -77,6 +79,9 @@ int main(int argc, char** argv) {
   CLI::App cli{"sims-live: explore self-improving diffusion models (SIMS) live: omega and the guidance interval, "
                "base | SIMS side by side, the denoising steps, the density of the samples and the guidance field."};
   std::string base, aux, pair = "gaussian", session, screenshot, bench, size = "1600x1000";
+  // Numbers are read as text and checked here (CLI11 said "Could not convert", and took --omega nan or
+  // --points -1 without a word).
+  std::string omega_text, points_text, step_text;
   double omega = NAN;
   bool field = false, trails = false, denoised = false;
   int step = -1;
@@ -86,18 +91,18 @@ int main(int argc, char** argv) {
   cli.add_option("--pair", pair, "Start on this shipped pair: gaussian, grid25 or faces (without --base)")
       ->check(CLI::IsMember({"gaussian", "grid25", "faces"}));
   cli.add_option("--session", session, "Open a session file of the studio (*.simsession)");
-  cli.add_option("--omega", omega, "Start with this omega (default: the pair's tuned omega)");
+  cli.add_option("--omega", omega_text, "Start with this omega (default: the pair's tuned omega)");
   std::string device = "cpu";
   cli.add_option("--device", device, "Load the models and sample on DEVICE: cpu or cuda[:i] (default cpu)");
   cli.add_option("--size", size, "Window size WxH");
-  cli.add_option("--points", points, "2D points per result");
+  cli.add_option("--points", points_text, "2D points per result (16 to 200000)");
   cli.add_flag("--field", field, "Show the guidance field");
   cli.add_flag("--trails", trails, "Show trails");
   bool no_density = false, no_data = false;
   cli.add_flag("--no-density", no_density, "Hide the density map");
   cli.add_flag("--no-data", no_data, "Hide the training data");
   cli.add_flag("--denoised", denoised, "Show D(x_t) instead of x_t");
-  cli.add_option("--step", step, "Show step K of the denoising");
+  cli.add_option("--step", step_text, "Show step K of the denoising (0: the first)");
   bool sweep = false;
   cli.add_flag("--sweep", sweep, "Start the omega mini-sweep (2D pairs)");
   cli.add_option("--screenshot", screenshot, "Save the window to FILE after the first full result, then quit")->group("");
@@ -120,6 +125,22 @@ int main(int argc, char** argv) {
   }
   try {
     sims::set_face_device(sims::parse_device(device));
+    if (!omega_text.empty()) {
+      omega = sims::experiment::parse_real(omega_text, "--omega");
+      sims::Guidance g;
+      g.omega = omega;
+      g.validate();
+    }
+    if (!points_text.empty()) {
+      points = sims::experiment::parse_integer(points_text, "--points");
+      if (points < 16 || points > 200000)
+        throw sims::InputError("--points must be from 16 to 200000 (got " + points_text + ")");
+    }
+    if (!step_text.empty()) {
+      const int64_t k = sims::experiment::parse_integer(step_text, "--step");
+      if (k < 0 || k > 10000) throw sims::InputError("--step must be from 0 to 10000 (got " + step_text + ")");
+      step = static_cast<int>(k);
+    }
   } catch (const std::exception& e) {
     sims::print_error_line(sims::error_words(e));
     return 2;
@@ -187,7 +208,7 @@ int main(int argc, char** argv) {
     app.show_density() = !no_density;
     app.show_data() = !no_data;
     app.show_denoised() = denoised;
-    if (points > 0) app.settings().points = std::clamp<int64_t>(points, 16, 200000);
+    if (points > 0) app.settings().points = points;
     std::string err;
     bool ok = true;
     if (!session.empty()) ok = app.open_session(session, &err);

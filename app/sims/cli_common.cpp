@@ -90,6 +90,14 @@ Guidance SamplingFlags::guidance() const {
   return g;
 }
 
+void SamplingFlags::check_needs_aux(const std::string& aux) const {
+  if (!aux.empty()) return;
+  if (omega != 0.0) throw InputError("--omega needs an auxiliary model (--aux)");
+  const Guidance g = guidance();
+  if (g.lo != 0.0 || !std::isinf(g.hi))
+    throw InputError("--interval needs an auxiliary model (--aux): without one nothing is guided");
+}
+
 void ModelFlags::bind(CLI::App* cmd, bool aux_allowed) {
   input_path(cmd->add_option("--model", model, "base model: a sims checkpoint, a TorchScript file or an analytic .json"))->required();
   if (aux_allowed) input_path(cmd->add_option("--aux", aux, "auxiliary model for SIMS guidance"));
@@ -419,6 +427,39 @@ void prepare_output(const std::string& flag, const std::string& path, OutputKind
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir)) throw IoError(what + ": cannot create folder '" + dir.string() + "'" + (ec ? ": " + ec.message() : ""));
   }
+}
+
+void distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+  namespace fs = std::filesystem;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    for (size_t k = i + 1; k < outputs.size(); ++k) {
+      if (outputs[i].second.empty() || outputs[k].second.empty()) continue;
+      std::error_code e1, e2;
+      // Absolute first: weakly_canonical leaves a relative path whose folder does not exist as written, so
+      // 'same.npy' and './same.npy' would not compare equal.
+      const fs::path a = fs::weakly_canonical(fs::absolute(outputs[i].second, e1), e1),
+                     b = fs::weakly_canonical(fs::absolute(outputs[k].second, e2), e2);
+      if ((!e1 && !e2 && a == b) || outputs[i].second == outputs[k].second)
+        throw InputError(outputs[i].first + " and " + outputs[k].first + " name the same file '" + outputs[k].second +
+                         "' (the second would replace the first)");
+    }
+}
+
+void check_disk_room(const std::string& flag, const std::string& path, double bytes) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  while (!dir.empty() && !fs::exists(dir, ec)) dir = dir.parent_path();
+  const fs::space_info room = fs::space(dir.empty() ? fs::path(".") : dir, ec);
+  if (ec || bytes <= static_cast<double>(room.available)) return;
+  const auto gib = [](double b) {
+    std::ostringstream s;
+    s << std::setprecision(3) << b / (1024.0 * 1024.0 * 1024.0);
+    return s.str();
+  };
+  throw InputError(flag + " '" + path + "' would need " + gib(bytes) + " GiB; its disk has " +
+                   gib(static_cast<double>(room.available)) + " GiB free");
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }

@@ -46,6 +46,8 @@ struct SamplingFlags {
   void bind_guidance(CLI::App* cmd, const std::string& note = "");
   SamplerConfig config() const;
   Guidance guidance() const;
+  // Without an auxiliary model nothing is guided: --omega (not 0) and --interval (not 0:inf) are refused.
+  void check_needs_aux(const std::string& aux) const;
 };
 
 // Model flags shared by commands that sample.
@@ -124,6 +126,14 @@ enum class OutputKind { File, Folder };
 // inputs are loaded and checked, right before the long work, so that a
 // refused command creates nothing.
 void prepare_output(const std::string& flag, const std::string& path, OutputKind kind = OutputKind::File);
+
+// Refuses (InputError) two output flags that name the same file ({flag, path}
+// pairs; empty paths skipped): the second write would replace the first.
+void distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
+
+// Refuses (InputError) an output of `bytes` that the disk holding `path` has
+// no room for, before any of it is made.
+void check_disk_room(const std::string& flag, const std::string& path, double bytes);
 
 // Threads for LibTorch (0 = keep LibTorch's default).
 void apply_threads(int threads);

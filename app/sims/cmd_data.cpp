@@ -110,6 +110,10 @@ int run_export(const DataArgs& a) {
   if (!faces && a.n != -1 && a.n <= 0) throw InputError("--n must be > 0 (or left out for the whole data set)");
   if (a.seed < 0) throw InputError("--seed must be >= 0");
   const uint64_t seed = static_cast<uint64_t>(a.seed);
+  distinct_outputs({{"--out", a.out}, {"--attrs", a.attrs}, {"--labels", a.labels}});
+  // Faces are streamed to disk: the file's size is known before anything is rendered (1e8 faces are 1.1 TiB).
+  if (faces) check_disk_room("--out", a.out, static_cast<double>(a.n) * 3.0 * static_cast<double>(spec.faces.size) *
+                                                 static_cast<double>(spec.faces.size) * sizeof(float));
 
   data::ImageBatch b;
   std::vector<int64_t> shape;

@@ -23,8 +23,11 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -189,6 +192,21 @@ int run_launch(const LaunchArgs& a) {
   if (static_cast<long long>(a.nproc) * a.nnodes > 65536) throw InputError("--nproc x --nnodes must be at most 65536");
   if (a.nproc * a.nnodes > 1 && !dist::has_multiprocess())
     throw InputError("this build of sims runs one process only (built without Debian's libgloo-dev)");
+  // The program is found before any process starts (each rank's exec failing gave exit 127 and N lines).
+  if (a.command[0] != "sims") {
+    const std::string& prog = a.command[0];
+    bool found = false;
+    if (prog.find('/') != std::string::npos) {
+      found = ::access(prog.c_str(), X_OK) == 0 && !std::filesystem::is_directory(prog);
+    } else if (const char* path = std::getenv("PATH")) {
+      std::stringstream dirs(path);
+      for (std::string d; !found && std::getline(dirs, d, ':');) {
+        const std::string f = (d.empty() ? "." : d) + "/" + prog;
+        found = ::access(f.c_str(), X_OK) == 0 && !std::filesystem::is_directory(f);
+      }
+    }
+    if (!found) throw InputError("cannot run '" + prog + "': no such program, or it may not be run");
+  }
   std::string addr = "127.0.0.1";
   int port = 0;
   if (!a.master.empty()) std::tie(addr, port) = parse_master(a.master);

@@ -96,6 +96,7 @@ struct ImageMetricArgs {
   std::string features, classifier, ref, out, group_by, real_attrs;
   int64_t batch = 256, k = 5;
   bool json = false, pr = false;
+  CLI::Option* o_k = nullptr;  // given: --k without --pr would do nothing
 };
 
 at::Tensor images_npy(const std::string& path) {
@@ -130,6 +131,12 @@ int run_fid(ImageMetricArgs& a) {
     throw InputError(a.ref.empty() ? "give REAL.npy and FAKE.npy (or --ref REF.npz and FAKE.npy)"
                                    : "with --ref give only FAKE.npy");
   if (!a.group_by.empty() && a.classifier.empty()) throw InputError("--group-by needs --classifier NET");
+  // Flags that would be silently ignored.
+  if (a.group_by.empty() && !a.classifier.empty())
+    throw InputError("--classifier is used with --group-by ATTRIBUTE only (for attribute shares: 'sims metrics ratio')");
+  if (a.group_by.empty() && !a.real_attrs.empty()) throw InputError("--real-attrs is used with --group-by ATTRIBUTE only");
+  if (a.o_k && a.o_k->count() > 0 && !a.pr) throw InputError("--k sets precision/recall: give --pr too");
+  if (a.pr && !a.ref.empty()) throw InputError("--pr needs real images (REAL.npy), not --ref statistics");
   if (!a.group_by.empty() && !a.ref.empty()) throw InputError("--group-by needs real images, not --ref statistics");
   auto net = metrics::load_feature_net(a.features);
   const at::Tensor fake = images_npy(a.files.back());
@@ -172,6 +179,9 @@ int run_fid(ImageMetricArgs& a) {
       real_lab = io::read_npy_finite(a.real_attrs);
       if (real_lab.dim() != 2 || real_lab.size(0) != real.size(0) || real_lab.size(1) <= col)
         throw InputError("--real-attrs '" + a.real_attrs + "' must be [N_real, K] with the classifier's columns");
+      // Attributes are 0 or 1 (as `sims data export --attrs` writes them); other values are not attributes.
+      if (!real_lab.eq(0).logical_or(real_lab.eq(1)).all().item<bool>())
+        throw InputError("--real-attrs '" + a.real_attrs + "' holds values other than 0 and 1: not an attribute table");
       real_lab = real_lab.select(1, col).gt(0.5);
     } else {
       real_lab = clf->predict(real, batch_opts(a.batch, "classifier (real)")).select(1, col).gt(0.5);
@@ -357,7 +367,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   c->add_option("--group-by", fid->group_by, "attribute: FD of the fakes the classifier puts in each group vs the real images of that group");
   input_path(c->add_option("--real-attrs", fid->real_attrs, "known attributes [N_real, K] of the real images (default: classify them)"));
   c->add_flag("--pr", fid->pr, "also precision/recall in feature space");
-  c->add_option("--k", fid->k, "k of precision/recall (default 5)");
+  fid->o_k = c->add_option("--k", fid->k, "k of precision/recall (with --pr; default 5)");
   c->add_option("--batch", fid->batch, "images per network call (default 256)");
   c->add_flag("--json", fid->json, "print one JSON object");
   reg.actions.push_back({c, [fid] { return run_fid(*fid); }});

@@ -103,7 +103,7 @@ int run_sample(SampleArgs& a) {
   apply_threads(a.threads);
   const SamplerConfig cfg = a.sampling.config();
   const Guidance g = a.sampling.guidance();
-  if (a.models.aux.empty() && g.omega != 0.0) throw InputError("--omega needs an auxiliary model (--aux)");
+  a.sampling.check_needs_aux(a.models.aux);
   const bool have_noise = !a.noise.empty();
   const bool have_seeded = a.n > 0 || a.seed >= 0;
   if (have_noise && have_seeded) throw InputError("give either --noise or --n/--seed, not both");

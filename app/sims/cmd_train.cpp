@@ -275,7 +275,7 @@ struct SynthArgs {
 int run_synth(SynthArgs& a) {
   apply_threads(a.threads);
   if (a.n <= 0) throw InputError("--n must be positive");
-  if (a.models.aux.empty() && a.sampling.omega != 0.0) throw InputError("--omega needs --aux");
+  a.sampling.check_needs_aux(a.models.aux);
   DenoiserPtr base = load_denoiser(a.models.model, a.models.load_options());
   DenoiserPtr aux = a.models.aux.empty() ? nullptr : load_denoiser(a.models.aux, a.models.load_options());
   SynthConfig sc;

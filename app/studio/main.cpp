@@ -205,7 +205,51 @@ int main(int argc, char* argv[]) {
       return 2;
     }
   }
-  MainWindow w(opts);
+  // Checked before the window opens: the tab's name, and that the files named exist (a missing --base opened the
+  // window with the shipped models and said nothing on the command line).
+  int tab_index = 0;
+  if (cli.isSet(tab)) {
+    const QStringList names{"live", "sweep", "loops", "atlas", "shift"};
+    tab_index = static_cast<int>(names.indexOf(cli.value(tab).toLower()));
+    if (tab_index < 0) {
+      print_error("--tab must be live, sweep, loops, atlas or shift, got '" + cli.value(tab) + "'");
+      return 2;
+    }
+  }
+  const bool shift_tab = tab_index == 4;
+  const bool demo_run = cli.isSet(demo) && tab_index > 0 && !shift_tab;
+  if (cli.isSet(exports)) {
+    const QStringList suffixes = tab_index == 3 ? QStringList{".csv", ".png"} : QStringList{".csv", ".png", ".svg", ".pdf"};
+    const QString why = !demo_run ? QString("--export needs --run-demo with --tab sweep, loops or atlas")
+                                  : export_problem(cli.value(exports), suffixes);
+    if (!why.isEmpty()) {
+      print_error(why);
+      return 2;
+    }
+  }
+  for (const auto& [o, name, folder] : {std::tuple<const QCommandLineOption*, const char*, bool>{&base, "base", false},
+                                        {&aux, "aux", false}, {&shift_results, "shift-results", true}}) {
+    if (!cli.isSet(*o)) continue;
+    const QFileInfo f(cli.value(*o));
+    const QString why = !f.exists() ? "does not exist" : folder && !f.isDir() ? "is not a folder"
+                                                        : !folder && f.isDir() ? "is a folder, not a model file" : "";
+    if (!why.isEmpty()) {
+      print_error(QString("--") + name + ": '" + cli.value(*o) + "' " + why);
+      return 2;
+    }
+  }
+  // The window needs the shipped data (assets/): without them, one error line (it was an uncaught exception).
+  std::unique_ptr<MainWindow> window;
+  try {
+    window = std::make_unique<MainWindow>(opts);
+  } catch (const std::exception& e) {
+    print_error(QString::fromStdString(sims::error_words(e)));
+    return 1;
+  }
+  MainWindow& w = *window;
+  // A model file given that did not load: its reason on the command line too (the window shows it as well).
+  if ((cli.isSet(base) || cli.isSet(aux)) && !w.messages()->last_error().isEmpty())
+    print_error(w.messages()->last_error());
   if (session_given && !w.open_session(session_file))
     print_error(w.messages()->last_error());
   if (cli.isSet(omega) || cli.isSet(interval)) {
@@ -234,34 +278,14 @@ int main(int argc, char* argv[]) {
   }
 
   // --tab / --run-demo: the analysis tabs (for users, documentation and CI screenshots).
-  int tab_index = 0;
-  if (cli.isSet(tab)) {
-    const QStringList names{"live", "sweep", "loops", "atlas", "shift"};
-    tab_index = static_cast<int>(names.indexOf(cli.value(tab).toLower()));
-    if (tab_index < 0) {
-      print_error("--tab must be live, sweep, loops, atlas or shift, got '" + cli.value(tab) + "'");
-      return 2;
-    }
-    w.tabs()->setCurrentIndex(tab_index);
-  }
+  if (cli.isSet(tab)) w.tabs()->setCurrentIndex(tab_index);
   if (cli.isSet(shift_results) && !w.shift_view()->load_results(cli.value(shift_results)))
     print_error("cannot show shift results from '" + cli.value(shift_results) + "': " + w.messages()->last_error());
   // The Shift tab has no --run-demo: a run that shows the effect takes minutes on a CPU (the committed
   // miniature 29 min; 200 aux images / 1k fine-tuning images / 4 x 100 samples took 70 s and moved the
   // share by 4 points only), so it shows results (the committed example, or --shift-results DIR).
-  const bool shift_tab = tab_index == 4;
   if (cli.isSet(demo) && shift_tab)
     std::fprintf(stderr, "note: --run-demo has no default run for the shift tab; showing its results instead\n");
-  const bool demo_run = cli.isSet(demo) && tab_index > 0 && !shift_tab;
-  const QStringList export_suffixes = tab_index == 3 ? QStringList{".csv", ".png"} : QStringList{".csv", ".png", ".svg", ".pdf"};
-  if (cli.isSet(exports)) {
-    const QString why = !demo_run ? QString("--export needs --run-demo with --tab sweep, loops or atlas")
-                                  : export_problem(cli.value(exports), export_suffixes);
-    if (!why.isEmpty()) {
-      print_error(why);
-      return 2;
-    }
-  }
   if (demo_run) {
     QTimer::singleShot(200, &w, [&w, tab_index] {
       if (tab_index == 1) w.sweep_view()->start();

@@ -71,8 +71,21 @@ nlohmann::json parse_json_bounded(Input&& text, const std::string& what) {
   } catch (const nlohmann::json::exception& e) {
     // A syntax error, or a number too large for a double (out_of_range, found by tests/fuzz/fuzz_json.cpp).
     // nlohmann's message quotes the last token read, which in a damaged file can be megabytes long.
+    // Said in plain words: "parse error at line 1, column 1: syntax error while parsing value - unexpected end of
+    // input; expected '[', '{', or a literal" becomes "line 1, column 1: unexpected end of input".
     const std::string msg = e.what();
-    const std::string words = msg.substr(std::min(msg.size(), msg.find(']') + 2));  // without nlohmann's tag
+    std::string words = msg.substr(std::min(msg.size(), msg.find(']') + 2));  // without nlohmann's tag
+    const auto drop = [&words](const std::string& start, const std::string& until) {
+      const size_t a = words.find(start);
+      if (a == std::string::npos) return;
+      const size_t b = until.empty() ? std::string::npos : words.find(until, a + start.size());
+      words.erase(a, b == std::string::npos ? std::string::npos : b + until.size() - a);
+    };
+    const std::string at = "parse error at ";
+    if (words.rfind(at, 0) == 0) words.erase(0, at.size());
+    drop("syntax error while parsing ", " - ");
+    drop("; expected ", "");
+    drop("; last read: ", "");
     throw InputError(what + " is not valid JSON (" + message_text(words, 160) + ")");
   }
 }

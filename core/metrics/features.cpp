@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <torch/script.h>
@@ -14,6 +15,7 @@
 #include "data/faces.hpp"
 #include "data/image_datasets.hpp"
 #include "io/atomic_file.hpp"
+#include "io/safetensors.hpp"
 #include "io/script_meta.hpp"
 
 namespace sims::metrics {
@@ -329,8 +331,20 @@ std::shared_ptr<TrainedCnn> train_feature_cnn(const data::ImageBatch& d, const F
   const bool multi = d.attrs.defined() && d.attrs.dim() == 2 && d.attrs.size(1) > 0;
   if (!multi && !d.has_labels())
     throw InputError("the training data has neither attributes nor class labels to learn");
-  if (tc.epochs < 1 || tc.batch < 1 || !(tc.lr > 0) || !(tc.holdout > 0 && tc.holdout < 0.9))
-    throw InputError("feature training: epochs and batch must be >= 1, lr > 0, 0 < holdout < 0.9");
+  // Each setting named by its flag (one message for all of them named none); the learning rate bounded as the
+  // diffusion trainer's (inf ran to a NaN network that was written and exited 0).
+  if (tc.epochs < 1 || tc.epochs > 100000)
+    throw InputError("--epochs must be from 1 to 100000 (got " + std::to_string(tc.epochs) + ")");
+  if (tc.batch < 1 || tc.batch > (1 << 20))
+    throw InputError("--batch must be from 1 to 1048576 (got " + std::to_string(tc.batch) + ")");
+  const auto num = [](double v) {
+    std::ostringstream o;
+    o << v;
+    return o.str();
+  };
+  if (!(tc.lr > 0 && tc.lr <= 10)) throw InputError("--lr must be above 0 and at most 10 (got " + num(tc.lr) + ")");
+  if (!(tc.holdout > 0 && tc.holdout < 0.9))
+    throw InputError("--holdout must be above 0 and below 0.9 (got " + num(tc.holdout) + ")");
   const int64_t n = d.size(), n_hold = std::max<int64_t>(1, static_cast<int64_t>(std::llround(n * tc.holdout)));
   const int64_t n_train = n - n_hold;
   if (n_train < 2 * tc.batch && n_train < 16) throw InputError("too few images to train a feature network (" + std::to_string(n) + ")");
@@ -391,7 +405,13 @@ std::shared_ptr<TrainedCnn> train_feature_cnn(const data::ImageBatch& d, const F
       opt.zero_grad();
       loss.backward();
       opt.step();
-      running += loss.item<double>();
+      const double l = loss.item<double>();
+      // A loss that is not a number: the weights are lost; nothing is written.
+      if (!std::isfinite(l))
+        throw ModelError("feature training diverged in epoch " + std::to_string(ep + 1) +
+                         " (the loss was not finite; learning rate " + num(tc.lr) +
+                         " too high, or extreme data); nothing was written");
+      running += l;
       ++count;
     }
     if (progress && !progress(ep + 1, tc.epochs, running / std::max<int64_t>(1, count))) throw Cancelled();
@@ -451,6 +471,39 @@ bool is_feature_cnn(const std::string& path) {
   }
 }
 
+namespace {
+
+// One look at a file given as a feature network or classifier (`role`): a SIMS feature checkpoint (true), something
+// for TorchScript's loader (false), or none of them, said in words before that loader reports a folder, an empty
+// file or random bytes as "PytorchStreamReader failed reading zip archive". Reads the archive once.
+bool probe_network_file(const std::string& path, const std::string& role) {
+  const std::string kinds = " (a " + role + " is a .ckpt from 'sims features train' or a TorchScript file)";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError("network file '" + path + "' is a folder" + kinds);
+  // A diffusion model's weights-only checkpoint (safetensors layout) is named as such.
+  if (io::looks_like_safetensors(path))
+    throw ModelError("'" + path + "' is a diffusion model checkpoint, not a " + role + kinds);
+  std::ifstream in(path, std::ios::binary);
+  char head[4] = {0, 0, 0, 0};
+  in.read(head, 4);
+  if (!in || in.gcount() < 4 || head[0] != 'P' || head[1] != 'K')
+    throw ModelError("'" + path + "' is not a " + role + ": neither a SIMS feature checkpoint nor TorchScript" + kinds);
+  try {
+    torch::serialize::InputArchive ar;
+    ar.load_from(path);
+    c10::IValue v;
+    if (ar.try_read("sims_feature_net", v)) return true;
+    // A project archive of another kind (a diffusion model's checkpoint) is named as such.
+    if (ar.try_read("sims_checkpoint", v))
+      throw ModelError("'" + path + "' is a diffusion model checkpoint, not a " + role + kinds);
+  } catch (const c10::Error&) {
+    // not a torch::save archive: TorchScript's loader decides
+  }
+  return false;
+}
+
+}  // namespace
+
 std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
   torch::serialize::InputArchive ar;
   try {
@@ -496,7 +549,7 @@ std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
 
 FeatureNetPtr load_feature_net(const std::string& text) {
   NetSpec s = parse_spec(text);
-  if (is_feature_cnn(s.path)) {
+  if (probe_network_file(s.path, "feature network")) {
     auto net = load_feature_cnn(s.path);
     if (!s.name.empty()) {
       nlohmann::json m = net->meta();
@@ -510,7 +563,7 @@ FeatureNetPtr load_feature_net(const std::string& text) {
 
 ClassifierPtr load_classifier(const std::string& text) {
   NetSpec s = parse_spec(text);
-  if (is_feature_cnn(s.path)) return load_feature_cnn(s.path);
+  if (probe_network_file(s.path, "classifier")) return load_feature_cnn(s.path);
   return std::make_shared<TorchScriptNet>(s);
 }
 

@@ -1048,6 +1048,30 @@ expect_line "a flag twice" 2 "error: --runs is given more than once (see 'sims -
 # Values that would run without end or allocate without bound, and flags that would be silently ignored.
 refused "grid cell 20000" "$T/gc.png" --cell -- "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --cell 20000 --out "$T/gc.png"
 refused "grid n 0" "$T/gc.png" --n -- "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --n 0 --out "$T/gc.png"
+# A fuzzing pass over the remaining commands (stop 48): each case once accepted nonsense, crashed or spoke jargon.
+refused "data export onto its own attrs" "" "same file" -- "$SIMS" data export --dataset faces --n 4 --out "$T/same.npy" \
+  --attrs "$T/same.npy"
+[[ ! -e "$T/same.npy" ]] && ok || bad "data export with --attrs = --out wrote '$T/same.npy'"
+(cd "$T" && refused "data export onto ./ of its own attrs" "" "same file" -- "$SIMS" data export --dataset faces --n 4 \
+  --out same2.npy --attrs ./same2.npy)
+[[ ! -e "$T/same2.npy" ]] && ok || bad "data export with --attrs ./X = --out X wrote '$T/same2.npy'"
+refused "data export beyond the disk" "$T/huge.npy" "GiB" -- "$SIMS" data export --dataset faces --n 100000000000 --out "$T/huge.npy"
+refused "launch no such program" "" "no such program" -- "$SIMS" launch --nproc 2 -- "$T/no-such-program"
+refused "synth interval without aux" "$T/syn-noaux.npy" --interval -- "$SIMS" synth --model "$T/new.ckpt" --n 8 \
+  --interval 0:1 --out "$T/syn-noaux.npy"
+refused "fid k without pr" "" --pr -- "$SIMS" metrics fid --features "$FX/feat_net.pt" "$T/fimg_a.npy" "$T/fimg_b.npy" --k 3
+refused "features train lr inf" "$T/flr.ckpt" --lr -- "$SIMS" features train --n 32 --epochs 1 --batch 16 --lr inf --out "$T/flr.ckpt"
+refused "features train batch 0" "$T/flr.ckpt" --batch -- "$SIMS" features train --n 32 --batch 0 --out "$T/flr.ckpt"
+mkdir -p "$T/a-folder"
+expect_line "classifier is a folder" 1 "error: network file '$T/a-folder' is a folder (a classifier is a .ckpt from 'sims features train' or a TorchScript file)" -- \
+  "$SIMS" metrics ratio "$T/faces10.npy" --classifier "$T/a-folder"
+head -c 300 /dev/urandom >"$T/random.bin"
+refused "features random bytes" "" "neither a SIMS feature checkpoint" -- "$SIMS" metrics ratio "$T/faces10.npy" --classifier "$T/random.bin"
+: >"$T/empty.json"
+refused "classifier is a diffusion model" "" "diffusion model checkpoint" -- "$SIMS" metrics ratio "$T/faces10.npy" \
+  --classifier "$T/new.ckpt"
+expect_line "json empty file" 1 "error: '$T/empty.json' is not valid JSON (line 1, column 1: unexpected end of input)" -- \
+  "$SIMS" tune-compare "$T/empty.json" --out "$T/tc-empty.png"
 expect_line "grid n before the model" 1 "error: --n must be from 1 to 100000 points (1024 images) per cell (got 200000)" -- \
   "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --n 200000 --out "$T/gc.png"
 refused "kid subsets 1e8" "" --subsets -- "$SIMS" metrics kid "$T/s-old.npy" "$T/s-new.npy" --subsets 100000000
