@@ -584,7 +584,17 @@ TEST_CASE("npy: image arrays with optional attributes", "[data]") {
   CHECK_THROWS_WITH(load("npy:" + d.file("x.npy") + ",attrs=" + d.file("a3.npy")),
                     Catch::Contains("4 images") && Catch::Contains("3 attribute rows"));
   io::write_npy(d.file("big.npy"), x * 200);
-  CHECK_THROWS_WITH(load("npy:" + d.file("big.npy")), Catch::Contains("[-1,1]"));
+  CHECK_THROWS_WITH(load("npy:" + d.file("big.npy")), Catch::Contains("[-1,1]") && Catch::Contains(",clip"));
+  // A model's own samples overshoot [-1,1]: ',clip' takes them, clipped, and the option survives text and JSON.
+  const ImageDatasetSpec clip = ImageDatasetSpec::parse("npy:" + d.file("big.npy") + ",clip");
+  const ImageBatch clipped = load_images(clip);
+  CHECK(clipped.images.max().item<float>() <= 1.0f);
+  CHECK(clipped.images.min().item<float>() >= -1.0f);
+  CHECK(at::equal(clipped.images, (x * 200).clamp(-1, 1)));
+  CHECK(ImageDatasetSpec::parse(clip.to_string()).clip);
+  CHECK(ImageDatasetSpec::from_json(clip.to_json()).clip);
+  CHECK_FALSE(ImageDatasetSpec::from_json(ImageDatasetSpec::parse("npy:" + d.file("x.npy")).to_json()).clip);
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("faces:clip"), Catch::Contains("unknown option"));
   io::write_npy(d.file("flat.npy"), at::zeros({4, 10}));
   CHECK_THROWS_WITH(load("npy:" + d.file("flat.npy")), Catch::Contains("[N,C,H,W]"));
   CHECK_THROWS_WITH(load("npy:" + d.file("gone.npy")), Catch::Contains(d.file("gone.npy")));

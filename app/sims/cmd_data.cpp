@@ -162,7 +162,7 @@ int run_export(const DataArgs& a) {
 
 const char* kDatasetHelp =
     "faces[:ratio=R,size=S] | mnist:DIR_OR_IDX[,labels=F,split=test] | cifar10:PATH[,split=test] | "
-    "folder:DIR[,labels=CSV,size=S,grey] | npy:FILE[,attrs=FILE]";
+    "folder:DIR[,labels=CSV,size=S,grey] | npy:FILE[,attrs=FILE][,clip]";
 
 }  // namespace
 

@@ -336,6 +336,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   reg.actions.push_back({c, [kd] {
     if (kd->subsets < 1 || kd->subsets > 100000)
       throw InputError("--subsets must be from 1 to 100000 (got " + std::to_string(kd->subsets) + ")");
+    if (kd->subset_size < 2)
+      throw InputError("--subset-size must be at least 2 (got " + std::to_string(kd->subset_size) + ")");
     at::Tensor real = points(kd->a), fake = points(kd->b);
     if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
     const metrics::Kid k = metrics::kid(real, fake, kd->subsets, kd->subset_size, static_cast<uint64_t>(kd->seed));

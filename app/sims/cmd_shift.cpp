@@ -42,7 +42,12 @@ std::string cell(double v, int precision) {
 
 int run_shift_cmd(ShiftArgs& a) {
   apply_threads(a.threads);
-  if (!std::isfinite(a.target)) throw InputError("--target SHARE is required (the wanted share of the attribute, in (0,1))");
+  // --target is required (CLI11 says so when it is missing): what is left to refuse here is nan or inf.
+  if (!std::isfinite(a.target)) {
+    std::ostringstream got;
+    got << a.target;
+    throw InputError("--target must be a share in (0, 1), the wanted share of the attribute (got " + got.str() + ")");
+  }
   loops::ShiftConfig c;
   c.base = a.model;
   c.classifier = a.classifier;

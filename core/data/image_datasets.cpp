@@ -548,9 +548,10 @@ ImageBatch load_npy(const ImageDatasetSpec& s, int64_t max_n) {
     throw InputError("npy: '" + s.path + "' must hold images [N,C,H,W] with C = 1 or 3, got " + c10::str(x.sizes()));
   if (x.numel() > 0) {
     const double lo = x.min().item<double>(), hi = x.max().item<double>();
-    if (lo < -1.001 || hi > 1.001)
+    if ((lo < -1.001 || hi > 1.001) && !s.clip)
       throw InputError("npy: '" + s.path + "' has values in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                       "]; images must be in [-1,1] (8-bit pixels: x/127.5 - 1)");
+                       "]; images must be in [-1,1] (8-bit pixels: x/127.5 - 1; a model's own samples overshoot a "
+                       "little: 'npy:" + s.path + ",clip' clips them)");
   }
   x = x.to(at::kFloat).clamp(-1.0, 1.0);
   const int64_t n = x.size(0);
@@ -585,7 +586,7 @@ ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in) {
   s.kind = lower(trim(text.substr(0, colon)));
   const std::string usage =
       "expected faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR[,labels=CSV][,size=S][,grey] or "
-      "npy:FILE[,attrs=FILE]";
+      "npy:FILE[,attrs=FILE][,clip]";
   if (std::find(kinds().begin(), kinds().end(), s.kind) == kinds().end())
     throw InputError("unknown data set '" + text + "': " + usage);
   std::vector<std::string> parts;
@@ -626,6 +627,8 @@ ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in) {
     } else if (key == "attrs" && s.kind == "npy") {
       need_value();
       s.labels = val;
+    } else if (key == "clip" && flag && s.kind == "npy") {
+      s.clip = true;
     } else if (key == "split" && (s.kind == "mnist" || s.kind == "cifar10")) {
       need_value();
       s.split = lower(val);
@@ -634,7 +637,7 @@ ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in) {
                             : s.kind == "mnist"  ? "labels=FILE, split=train|test, size=S, grey, rgb"
                             : s.kind == "cifar10" ? "split=train|test, size=S, grey, rgb"
                             : s.kind == "folder" ? "labels=CSV, size=S, grey, rgb"
-                                                 : "attrs=FILE";
+                                                 : "attrs=FILE, clip";
       throw InputError(where + "unknown option '" + part + "' (" + s.kind + " takes " + allowed + ")");
     }
   }
@@ -668,6 +671,7 @@ std::string ImageDatasetSpec::to_string() const {
   if (size > 0) o << ",size=" << size;
   if (channels == 1) o << ",grey";
   if (channels == 3) o << ",rgb";
+  if (clip) o << ",clip";
   return o.str();
 }
 
@@ -683,6 +687,7 @@ nlohmann::json ImageDatasetSpec::to_json() const {
   j["split"] = split;
   j["size"] = size;
   j["channels"] = channels;
+  if (clip) j["clip"] = true;
   return j;
 }
 
@@ -699,6 +704,7 @@ ImageDatasetSpec ImageDatasetSpec::from_json(const nlohmann::json& j) {
       constexpr int kMax = std::numeric_limits<int>::max();
       s.size = static_cast<int>(count_or(j, "size", 0, kMax, "data set spec: "));
       s.channels = static_cast<int>(count_or(j, "channels", 0, kMax, "data set spec: "));
+      s.clip = s.kind == "npy" && j.contains("clip") && j["clip"].is_boolean() && j["clip"].get<bool>();
     }
   } catch (const nlohmann::json::exception& e) {
     throw InputError("data set spec: " + json_error_words(e));

@@ -14,7 +14,8 @@
 //                                    name), centre-cropped to a square and resized; the CSV
 //                                    (header "file,attr1,attr2,...", values 0/1) names the
 //                                    images and their attributes
-//   npy:FILE[,attrs=FILE]            [N,C,H,W] float array in [-1,1] (C = 1 or 3), attrs [N,K]
+//   npy:FILE[,attrs=FILE][,clip]     [N,C,H,W] float array in [-1,1] (C = 1 or 3), attrs [N,K]; clip: values
+//                                    beyond [-1,1] (a model's own samples overshoot) clipped instead of refused
 // Options size=S (resize to SxS), grey and rgb (channel count) apply to mnist,
 // cifar10 and folder; a folder defaults to size=32 RGB, MNIST/CIFAR keep
 // their native size. Paths may not contain commas.
@@ -36,6 +37,7 @@ struct ImageDatasetSpec {
   std::string split = "train"; // mnist / cifar10 directories: train | test
   int size = 0;                // resize to size x size (0 = native; a folder's default is 32)
   int channels = 0;            // 0 = native (folder: 3), 1 = grey, 3 = RGB
+  bool clip = false;           // npy: clip values beyond [-1,1] instead of refusing the file
 
   // Parses a spec string (see above); throws InputError with what was expected.
   static ImageDatasetSpec parse(const std::string& text);

@@ -1059,6 +1059,12 @@ refused "data export beyond the disk" "$T/huge.npy" "GiB" -- "$SIMS" data export
 refused "launch no such program" "" "no such program" -- "$SIMS" launch --nproc 2 -- "$T/no-such-program"
 refused "synth interval without aux" "$T/syn-noaux.npy" --interval -- "$SIMS" synth --model "$T/new.ckpt" --n 8 \
   --interval 0:1 --out "$T/syn-noaux.npy"
+refused "kid subset size 0" "" --subset-size -- "$SIMS" metrics kid "$T/s-old.npy" "$T/s-new.npy" --subset-size 0
+# A model's own samples overshoot [-1, 1]: refused as a data set with a hint, taken with ',clip'.
+"$PY" -c "import numpy as np, sys; np.save(sys.argv[1], np.linspace(-1.3, 1.2, 4*3*8*8, dtype=np.float32).reshape(4,3,8,8))" "$T/over.npy"
+refused "npy beyond [-1,1]" "$T/over.png" ",clip" -- "$SIMS" data preview --dataset "npy:$T/over.npy" --grid "$T/over.png"
+"$SIMS" data preview --dataset "npy:$T/over.npy,clip" --grid "$T/over.png" >/dev/null 2>&1 && [[ -s "$T/over.png" ]] && ok \
+  || bad "data preview npy:FILE,clip"
 refused "fid k without pr" "" --pr -- "$SIMS" metrics fid --features "$FX/feat_net.pt" "$T/fimg_a.npy" "$T/fimg_b.npy" --k 3
 refused "features train lr inf" "$T/flr.ckpt" --lr -- "$SIMS" features train --n 32 --epochs 1 --batch 16 --lr inf --out "$T/flr.ckpt"
 refused "features train batch 0" "$T/flr.ckpt" --batch -- "$SIMS" features train --n 32 --batch 0 --out "$T/flr.ckpt"
