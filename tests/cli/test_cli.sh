@@ -1056,7 +1056,6 @@ refused "data export onto its own attrs" "" "same file" -- "$SIMS" data export -
   --out same2.npy --attrs ./same2.npy)
 [[ ! -e "$T/same2.npy" ]] && ok || bad "data export with --attrs ./X = --out X wrote '$T/same2.npy'"
 refused "data export beyond the disk" "$T/huge.npy" "GiB" -- "$SIMS" data export --dataset faces --n 100000000000 --out "$T/huge.npy"
-refused "launch no such program" "" "no such program" -- "$SIMS" launch --nproc 2 -- "$T/no-such-program"
 refused "synth interval without aux" "$T/syn-noaux.npy" --interval -- "$SIMS" synth --model "$T/new.ckpt" --n 8 \
   --interval 0:1 --out "$T/syn-noaux.npy"
 refused "kid subset size 0" "" --subset-size -- "$SIMS" metrics kid "$T/s-old.npy" "$T/s-new.npy" --subset-size 0

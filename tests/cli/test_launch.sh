@@ -45,7 +45,8 @@ one_error "unshared command" 2 "^error: rank 0: 'sims sample' runs in one proces
 one_error "unshared family" 1 "^error: rank [01]: --family gaussian runs in one process" -- \
   "${L2[@]}" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 2 --runs 4 --out "$T/gl"
 one_error "bad env" 2 "^error: .*RANK" -- env RANK=3 WORLD_SIZE=2 "$SIMS" loop --family diffusion2d --out "$T/bad"
-one_error "missing program" 127 "^error: rank [01]: cannot run 'no-such-program-xyz'" -- "$SIMS" launch --nproc 2 -- no-such-program-xyz
+# A program that does not exist is found before any rank starts: one line, exit 1 (each rank's exec failed: 127).
+one_error "missing program" 1 "^error: cannot run 'no-such-program-xyz': no such program" -- "$SIMS" launch --nproc 2 -- no-such-program-xyz
 [[ -e "$T/x.npy" || -e "$T/gl" || -e "$T/bad" ]] && bad "a refused command wrote its output" || ok
 # A failing command: the first rank's own error, once, not the others' "lost contact".
 one_error "first error" 1 "^error: rank [01]: --n-data must be >= 2$" -- \
