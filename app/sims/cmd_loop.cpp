@@ -182,11 +182,13 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     if (j.contains("metric") && j["metric"].is_string()) add(dists, j["metric"].get<std::string>());
   };
   if (own) note(*own);
+  nlohmann::json first_compare;  // the first compared result, kept for the reference lines below
   for (const auto& c : a.compare) {
     const nlohmann::json j = read_result(c);
     add_series(plot, j, a.plot_key, "");
     caption += (caption.empty() ? "" : "; ") + loops::run_settings(j, "");
     note(j);
+    if (first_compare.is_null()) first_compare = j;
   }
   const auto joined = [](const std::vector<std::string>& v) {
     std::string t;
@@ -194,9 +196,7 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     return t;
   };
   // The Gaussian family's trace is judged against p_r's (tr Σ = D): drawn as a dashed line.
-  const nlohmann::json* first = own ? own : nullptr;
-  nlohmann::json first_compare;
-  if (!first && !a.compare.empty()) first_compare = read_result(a.compare.front()), first = &first_compare;
+  const nlohmann::json* first = own ? own : first_compare.is_null() ? nullptr : &first_compare;
   if (a.plot_key == "trace_mean" && first && first->contains("dim") && (*first)["dim"].is_number() &&
       !plot.series.empty() && !plot.series.front().x.empty()) {
     render::Series ref;

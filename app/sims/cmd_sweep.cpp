@@ -201,15 +201,17 @@ int run_sweep_cmd(SweepArgs& a) {
   // Several series share every ω: each is drawn a little beside it, so that no series' bars hide another's.
   double w_lo = INFINITY, w_hi = -INFINITY;
   for (double w : cfg.omegas) w_lo = std::min(w_lo, w), w_hi = std::max(w_hi, w);
-  const double dodge = combos.size() > 1 ? 0.025 * std::max(w_hi - w_lo, 1.0) : 0.0;
-  const auto beside = [&](size_t c) { return dodge * (static_cast<double>(c) - 0.5 * static_cast<double>(combos.size() - 1)); };
-  if (dodge > 0) mp.subtitle += "; series drawn side by side at each \u03c9";
+  // Series k of n drawn this far beside its ω (0 for a lone series); the metric and the share plots both.
+  const auto beside = [&](size_t k, size_t n) {
+    return n > 1 ? 0.025 * std::max(w_hi - w_lo, 1.0) * (static_cast<double>(k) - 0.5 * static_cast<double>(n - 1)) : 0.0;
+  };
+  if (combos.size() > 1) mp.subtitle += "; series drawn side by side at each \u03c9";
   for (size_t c = 0; c < combos.size(); ++c) {
     render::Series s;
     s.label = combos[c].label.empty() ? metric_name : combos[c].label;
     s.colour = render::palette(c);
     for (auto* r : combos[c].rows)
-      s.x.push_back(r->omega + beside(c)), s.y.push_back(r->value), s.lo.push_back(r->value_lo),
+      s.x.push_back(r->omega + beside(c, combos.size())), s.y.push_back(r->value), s.lo.push_back(r->value_lo),
           s.hi.push_back(r->value_hi);
     mp.series.push_back(s);
   }
@@ -235,14 +237,13 @@ int run_sweep_cmd(SweepArgs& a) {
     rp.subtitle = "bars: 95 % Wilson intervals over " + std::to_string(a.n) + " samples per \u03c9" +
                   (combos.size() * res.attr_names.size() > 1 ? "; series drawn side by side at each \u03c9" : "");
     const size_t n_series = combos.size() * res.attr_names.size();
-    const double share_dodge = n_series > 1 ? 0.025 * std::max(w_hi - w_lo, 1.0) : 0.0;
     size_t colour = 0;
     for (const auto& cb : combos)
       for (size_t k = 0; k < res.attr_names.size(); ++k) {
         render::Series s;
         s.label = res.attr_names[k] + (cb.label.empty() ? "" : " (" + cb.label + ")");
         s.colour = render::palette(colour);
-        const double dx = share_dodge * (static_cast<double>(colour) - 0.5 * static_cast<double>(n_series - 1));
+        const double dx = beside(colour, n_series);
         ++colour;
         for (auto* r : cb.rows) {
           const double share = k < r->ratios.size() ? r->ratios[k] : NAN;
