@@ -217,6 +217,8 @@ int run_demo(const DemoArgs& a) {
     fig.cells.emplace_back();
     for (auto& x : r) fig.cells.back().push_back(render::scatter(x, 200, range));
   }
+  fig.scatter_ticks = true;
+  fig.range = range;
   // What produced the figures, under each of them.
   render::SamplingProvenance prov = render::SamplingProvenance::of(a.out + "/base.ckpt", a.out + "/aux.ckpt",
                                                                    Guidance{}, scfg, a.seed + 10, a.n_eval);
@@ -232,6 +234,8 @@ int run_demo(const DemoArgs& a) {
   df.title = "real data ('" + a.data + "')   |   synthetic set of the base";
   df.cells = {{render::scatter(real, 300, range, {40, 40, 40}), render::scatter(synth, 300, range, {214, 39, 40})}};
   df.x_labels = {"real (" + std::to_string(a.n_real) + ")", "synthetic (" + std::to_string(a.n_synth) + ")"};
+  df.scatter_ticks = true;
+  df.range = range;
   render::with_caption(render::compose_grid(df), made).write_png(a.out + "/data.png");
 
   write_loss_plot(base, aux, "samples", a.out + "/loss.png", made);
@@ -343,7 +347,7 @@ int run_image_demo(const DemoArgs& a) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     std::cerr << "[" << std::fixed << std::setprecision(1) << std::setw(6) << t << " s] " << s << std::endl;
   };
-  const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.data == "gaussian" ? "faces" : a.data);
+  const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.data == "gaussian" ? "faces" : a.data, "--data");
 
   // 1. The base: trained here on rendered faces, or given.
   TrainState base;

@@ -217,6 +217,11 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     plot.subtitle += methods.empty() ? "; bars or band: 95 % intervals over the runs"
                                      : "; bars or band: 95 %, " + joined(methods);
   }
+  // Several results share the generations: their bars are set side by side (bands, from 31 points, stay put).
+  if ((own ? 1 : 0) + a.compare.size() > 1) {
+    plot.dodge_px = 8;
+    plot.subtitle += "; bars of the series set side by side";
+  }
   render::with_caption(render::render_plot(plot), caption).write_png(a.plot);
 }
 
@@ -242,7 +247,7 @@ int run_gaussian(const LoopArgs& a) {
   cfg.seed = a.seed;
   loops::validate(cfg);
   prepare_output("--out", a.out, OutputKind::Folder);
-  prepare_output("--plot", a.plot);
+  prepare_output("--plot", a.plot, OutputKind::Png);
   const bool tty = ::isatty(2) != 0;
   auto progress = [&](int g) {
     if (tty) std::cerr << "\r  generation " << g << "/" << cfg.generations << std::flush;
@@ -351,7 +356,7 @@ int run_diffusion(const LoopArgs& a) {
   const bool lead = dist::leads(group.get());
   if (lead) {
     prepare_output("--out", a.out, OutputKind::Folder);
-    prepare_output("--plot", a.plot);
+    prepare_output("--plot", a.plot, OutputKind::Png);
   }
   apply_threads(a.threads);
   install_stop_handler();
@@ -440,7 +445,7 @@ int run_mixture(const LoopArgs& a) {
   cfg.seed = a.seed;
   loops::validate(cfg);
   prepare_output("--out", a.out, OutputKind::Folder);
-  prepare_output("--plot", a.plot);
+  prepare_output("--plot", a.plot, OutputKind::Png);
   const bool tty = ::isatty(2) != 0;
   install_stop_handler();
   auto progress = [&](const loops::MixtureLoopResult& so_far) {
@@ -519,7 +524,7 @@ int run_loop(LoopArgs& a) {
     throw InputError("--workers, --threads, --batch-runs and --save-runs must be >= 0");
   // Plot-only: no loop asked for, only finished runs to draw.
   if (a.kind.empty() && !a.resume && !a.plot.empty() && !a.compare.empty()) {
-    prepare_output("--plot", a.plot);
+    prepare_output("--plot", a.plot, OutputKind::Png);
     write_plot(a, nullptr);
     if (a.json) print_json({{"plot", a.plot}, {"series", a.compare.size()}});
     return 0;

@@ -154,6 +154,17 @@ int run_sweep_cmd(SweepArgs& a) {
   j["real"] = a.reference.source();
   if (group) j["processes"] = group->size();
   if (classifier) j["classifier"] = classifier->name();
+  // The real data's own attribute shares, by the same classifier: the level the samples' shares are read against.
+  std::vector<double> real_shares;
+  int64_t n_real_images = 0;
+  if (classifier && ref.real_images.defined() && !res.attr_names.empty()) {
+    n_real_images = ref.real_images.size(0);
+    real_shares = metrics::attribute_ratios(classifier->predict(ref.real_images.clamp(-1, 1)));
+    nlohmann::json rr = nlohmann::json::object();
+    for (size_t k = 0; k < real_shares.size() && k < res.attr_names.size(); ++k) rr[res.attr_names[k]] = real_shares[k];
+    j["real_ratio"] = rr;
+    j["n_real_images"] = n_real_images;
+  }
   write_text(dir + "sweep.csv", res.to_csv());
   write_text(dir + "sweep.json", j.dump(2) + "\n");
 
@@ -199,19 +210,14 @@ int run_sweep_cmd(SweepArgs& a) {
   if (std::isfinite(res.floor.value)) mp.subtitle += "; dashed: real vs real (" + res.floor.text(3) + ")";
   mp.mark_best = true;
   // Several series share every ω: each is drawn a little beside it, so that no series' bars hide another's.
-  double w_lo = INFINITY, w_hi = -INFINITY;
-  for (double w : cfg.omegas) w_lo = std::min(w_lo, w), w_hi = std::max(w_hi, w);
-  // Series k of n drawn this far beside its ω (0 for a lone series); the metric and the share plots both.
-  const auto beside = [&](size_t k, size_t n) {
-    return n > 1 ? 0.025 * std::max(w_hi - w_lo, 1.0) * (static_cast<double>(k) - 0.5 * static_cast<double>(n - 1)) : 0.0;
-  };
+  mp.dodge_px = 12;
   if (combos.size() > 1) mp.subtitle += "; series drawn side by side at each \u03c9";
   for (size_t c = 0; c < combos.size(); ++c) {
     render::Series s;
     s.label = combos[c].label.empty() ? metric_name : combos[c].label;
     s.colour = render::palette(c);
     for (auto* r : combos[c].rows)
-      s.x.push_back(r->omega + beside(c, combos.size())), s.y.push_back(r->value), s.lo.push_back(r->value_lo),
+      s.x.push_back(r->omega), s.y.push_back(r->value), s.lo.push_back(r->value_lo),
           s.hi.push_back(r->value_hi);
     mp.series.push_back(s);
   }
@@ -236,24 +242,37 @@ int run_sweep_cmd(SweepArgs& a) {
     // Each share is k of the row's n samples: its Wilson interval (with 64 samples about ± 12 points).
     rp.subtitle = "bars: 95 % Wilson intervals over " + std::to_string(a.n) + " samples per \u03c9" +
                   (combos.size() * res.attr_names.size() > 1 ? "; series drawn side by side at each \u03c9" : "");
-    const size_t n_series = combos.size() * res.attr_names.size();
+    rp.dodge_px = 10;
     size_t colour = 0;
     for (const auto& cb : combos)
       for (size_t k = 0; k < res.attr_names.size(); ++k) {
         render::Series s;
         s.label = res.attr_names[k] + (cb.label.empty() ? "" : " (" + cb.label + ")");
-        s.colour = render::palette(colour);
-        const double dx = beside(colour, n_series);
-        ++colour;
+        s.colour = render::palette(colour++);
         for (auto* r : cb.rows) {
           const double share = k < r->ratios.size() ? r->ratios[k] : NAN;
           const metrics::Estimate e = std::isfinite(share)
                                           ? metrics::proportion(std::llround(share * static_cast<double>(a.n)), a.n)
                                           : metrics::Estimate{};
-          s.x.push_back(r->omega + dx), s.y.push_back(share), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
+          s.x.push_back(r->omega), s.y.push_back(share), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
         }
         rp.series.push_back(s);
       }
+    // Dashed: the real images' share of each attribute (same classifier), with its Wilson interval in the legend.
+    for (size_t k = 0; k < real_shares.size() && k < res.attr_names.size(); ++k) {
+      const metrics::Estimate e =
+          metrics::proportion(std::llround(real_shares[k] * static_cast<double>(n_real_images)), n_real_images);
+      render::Series rs;
+      rs.label = "real " + res.attr_names[k] + ": " + e.text(2);
+      rs.reference = true;
+      rs.colour = res.attr_names.size() == 1 ? render::Rgb{110, 110, 110} : render::palette(k);
+      const auto [w_lo, w_hi] = std::minmax_element(cfg.omegas.begin(), cfg.omegas.end());
+      // (one ω: a line across the ±0.5 the plot shows around it)
+      rs.x = {*w_lo - (*w_lo == *w_hi ? 0.5 : 0.0), *w_hi + (*w_lo == *w_hi ? 0.5 : 0.0)}, rs.y = {e.value, e.value};
+      rp.series.push_back(rs);
+    }
+    if (!real_shares.empty())
+      rp.subtitle += "; dashed: the " + std::to_string(n_real_images) + " real images' share by the same classifier";
     render::with_caption(render::render_plot(rp), caption).write_png(dir + "ratio_vs_omega.png");
     written.push_back(dir + "ratio_vs_omega.png");
   }
@@ -290,6 +309,8 @@ int run_sweep_cmd(SweepArgs& a) {
       }
     }
   }
+  fig.scatter_ticks = !images;
+  fig.range = range;
   render::with_caption(render::compose_grid(fig), caption).write_png(dir + "samples.png");
   written.push_back(dir + "samples.png");
 

@@ -338,13 +338,15 @@ render::Canvas atlas_curves(const AtlasResult& r) {
     p->width = 600, p->height = 430;
     p->log_x = axis == AtlasAxis::Total;
     p->integer_x = axis == AtlasAxis::Memory;
+    if (keys.size() > 1) p->dodge_px = 8;  // the settings' bars at the same x side by side
   }
   wd.title = "Limit W2 to p_r";
-  wd.subtitle = "lower is better; bars: 95 % intervals";
+  wd.subtitle = std::string("lower is better; bars: 95 % intervals") + (keys.size() > 1 ? ", set side by side" : "");
   wd.y_label = "W2";
   wd.log_y = axis == AtlasAxis::Total;
   ratio.title = "Effective sample size n_e / n_r";
-  ratio.subtitle = "higher is better; >= 1: the synthetic data are admissible";
+  ratio.subtitle = std::string("higher is better; >= 1: the synthetic data are admissible; bars: 95 % intervals") +
+                   (keys.size() > 1 ? ", set side by side" : "");
   ratio.y_label = "n_e / n_r";
   const render::Canvas left = render::render_plot(wd), right = render::render_plot(ratio);
   std::string title;

@@ -20,17 +20,12 @@ std::vector<std::string> write_scenarios_figures(const std::string& dir, const S
   plot.subtitle = "lower is better; bars: 95 % bootstrap intervals over the scored samples, set slightly apart";
   plot.width = 820;
   plot.height = 520;
-  // The curves share their x values: each is moved by a small fraction of the x range so that its bars do not hide
-  // the others' (a dodge; the subtitle says so).
-  double x_lo = 0, x_hi = 0;
-  for (const auto& c : res.curves)
-    for (double x : c.n_p) x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
-  const double dodge = 0.015 * std::max(x_hi - x_lo, 1.0);
+  // The curves share their x values: each is drawn a little beside them, so that its bars do not hide the others'.
+  plot.dodge_px = 10;
   for (size_t i = 0; i < res.curves.size(); ++i) {
     render::Series s;
     s.label = res.curves[i].name;
-    for (double x : res.curves[i].n_p)
-      s.x.push_back(x + (static_cast<double>(i) - 0.5 * static_cast<double>(res.curves.size() - 1)) * dodge);
+    s.x = res.curves[i].n_p;
     s.y = res.curves[i].fd;
     s.lo = res.curves[i].fd_lo;
     s.hi = res.curves[i].fd_hi;

@@ -93,12 +93,12 @@ void write_shift_figures(const std::string& dir, const ShiftConfig& cfg, const S
   all.label = "all vs real at target share";
   all.colour = render::palette(7);
   // The three series share every ω: each is drawn a little beside it, so that no one's bars hide another's.
-  const double dodge = 0.015 * (x1 - x0);
-  const auto add = [dodge](render::Series& s, const ShiftRow& r, const char* key, int slot) {
+  fp.dodge_px = 10;
+  const auto add = [](render::Series& s, const ShiftRow& r, const char* key) {
     const metrics::Estimate e = r.estimate(key);
-    s.x.push_back(r.omega + dodge * slot), s.y.push_back(e.value), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
+    s.x.push_back(r.omega), s.y.push_back(e.value), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
   };
-  for (const auto& r : res.rows) add(g1, r, "fd1", -1), add(g0, r, "fd0", 0), add(all, r, "fd_target", 1);
+  for (const auto& r : res.rows) add(g1, r, "fd1"), add(g0, r, "fd0"), add(all, r, "fd_target");
   fp.series = {g1, g0, all};
   fp.subtitle = "lower is better; bars: 95 % bootstrap intervals; series side by side at each \u03c9";
   double fd_max = 0;

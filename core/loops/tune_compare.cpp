@@ -112,10 +112,11 @@ render::LinePlot tune_curves_plot(const std::vector<TuneCurve>& curves, const st
   p.title = title;
   p.x_label = std::string("auxiliary training budget B (") + (m == "fd" ? "images" : "samples") + " seen)";
   p.y_label = metric + " (lower is better)";
-  p.subtitle = "each point: the lowest " + metric + " over \u03c9 > 0 at that B (runs nudged sideways); bars: 95 % "
+  p.subtitle = "each point: the lowest " + metric + " over \u03c9 > 0 at that B (runs set side by side); bars: 95 % "
                "bootstrap intervals; ring: the lowest point (tune chooses the surest gain, which may differ)";
   p.log_x = true;
   p.mark_best = true;
+  p.dodge_px = 10;  // the runs' bars at the same B do not hide each other
   int64_t lo = curves[0].budgets.front(), hi = curves[0].budgets.back();
   for (size_t i = 0; i < curves.size(); ++i) {
     const TuneCurve& c = curves[i];
@@ -124,10 +125,8 @@ render::LinePlot tune_curves_plot(const std::vector<TuneCurve>& curves, const st
     render::Series s;
     s.label = c.label;
     s.colour = render::palette(i);
-    // Nudged sideways (a few % on the log axis) so the runs' bars at the same B do not hide each other.
-    const double nudge = 1.0 + 0.025 * (static_cast<double>(i) - 0.5 * static_cast<double>(curves.size() - 1));
     for (size_t k = 0; k < c.budgets.size(); ++k) {
-      s.x.push_back(static_cast<double>(c.budgets[k]) * nudge);
+      s.x.push_back(static_cast<double>(c.budgets[k]));
       s.y.push_back(c.best[k].value);
       s.lo.push_back(c.best[k].lo);
       s.hi.push_back(c.best[k].hi);

@@ -1,6 +1,7 @@
 #include "render/canvas.hpp"
 #include "common/error.hpp"
 #include "common/paths.hpp"
+#include "render/plot.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -267,11 +268,13 @@ void draw_points(Canvas& c, int x0, int y0, int size, const at::Tensor& points, 
     const double x = v[i * d], y = v[i * d + 1];
     if (!std::isfinite(x) || !std::isfinite(y)) continue;
     const double px = to_px(x, r.x0, r.x1), py = size - 1 - to_px(y, r.y0, r.y1);
-    if (px < -2 || py < -2 || px > size + 1 || py > size + 1) continue;
-    const int ix = static_cast<int>(std::lround(px)), iy = static_cast<int>(std::lround(py));
+    // A point beyond the range is not drawn; a dot at the edge stays inside the frame (pixels 0 and size - 1).
+    if (px < 0 || py < 0 || px > size - 1 || py > size - 1) continue;
+    const int ix = std::clamp(static_cast<int>(std::lround(px)), 1, size - 2),
+              iy = std::clamp(static_cast<int>(std::lround(py)), 1, size - 2);
     for (int dy = -1; dy <= 1; ++dy)
       for (int dx = -1; dx <= 1; ++dx) {
-        if (ix + dx < 0 || iy + dy < 0 || ix + dx >= size || iy + dy >= size) continue;
+        if (ix + dx < 1 || iy + dy < 1 || ix + dx >= size - 1 || iy + dy >= size - 1) continue;
         const float w = (dx == 0 && dy == 0) ? 1.0f : 0.45f;
         c.blend(x0 + ix + dx, y0 + iy + dy, colour, alpha * w);
       }
@@ -282,8 +285,10 @@ Canvas scatter(const at::Tensor& points, int size, const PlotRange& r, Rgb colou
   Canvas c(size, size, {252, 252, 250});
   // Light grid at the axes' zero lines when they are in view.
   auto to_px = [&](double v, double a, double b) { return (v - a) / (b - a) * (size - 1); };
-  if (r.x0 < 0 && r.x1 > 0) c.fill_rect(static_cast<int>(to_px(0, r.x0, r.x1)), 0, 1, size, {225, 225, 225});
-  if (r.y0 < 0 && r.y1 > 0) c.fill_rect(0, size - 1 - static_cast<int>(to_px(0, r.y0, r.y1)), size, 1, {225, 225, 225});
+  // (rounded as the dots and the grid's ticks are)
+  if (r.x0 < 0 && r.x1 > 0) c.fill_rect(static_cast<int>(std::lround(to_px(0, r.x0, r.x1))), 0, 1, size, {225, 225, 225});
+  if (r.y0 < 0 && r.y1 > 0)
+    c.fill_rect(0, size - 1 - static_cast<int>(std::lround(to_px(0, r.y0, r.y1))), size, 1, {225, 225, 225});
   draw_points(c, 0, 0, size, points, r, colour);
   c.stroke_rect(0, 0, size, size, {150, 150, 150});
   return c;
@@ -354,7 +359,22 @@ Canvas compose_grid(const GridFigure& fig) {
   int ylab_w = 0;
   for (const auto& s : fig.y_labels) ylab_w = std::max(ylab_w, Canvas::text_width(s, label_px));
   const int pad = 6;
-  int left = (fig.y_title.empty() ? 0 : static_cast<int>(title_px * 1.6f)) + ylab_w + 2 * pad;
+  // Shared scatter axes: tick values left of the first column (y) and under the last row (x).
+  const float tick_px = 12.0f;
+  const int tick_len = 4;
+  std::vector<double> xt, yt;
+  double xstep = 1, ystep = 1;
+  int tick_w = 0, tick_h = 0;
+  if (fig.scatter_ticks) {
+    const PlotRange& r = fig.range;
+    // About one tick per 50 px of cell (a 32-px cell gets two), so that the values do not run into each other.
+    xt = nice_ticks(r.x0, r.x1, std::max(2, cw / 50)), yt = nice_ticks(r.y0, r.y1, std::max(2, ch / 50));
+    xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
+    for (double v : yt) tick_w = std::max(tick_w, Canvas::text_width(tick_label(v, ystep), tick_px));
+    tick_w += tick_len + 3;
+    tick_h = tick_len + static_cast<int>(tick_px * 1.4f);
+  }
+  int left = (fig.y_title.empty() ? 0 : static_cast<int>(title_px * 1.6f)) + ylab_w + 2 * pad + tick_w;
   const int top = (fig.title.empty() ? 0 : static_cast<int>(title_px * 1.8f)) +
                   (fig.x_title.empty() ? 0 : static_cast<int>(title_px * 1.5f)) +
                   (fig.x_labels.empty() ? pad : static_cast<int>(label_px * 1.5f));
@@ -363,7 +383,19 @@ Canvas compose_grid(const GridFigure& fig) {
   const int grid_W = left + cols * (cw + pad) + pad;
   const int title_W = fig.title.empty() ? 0 : Canvas::text_width(fig.title, title_px, true) + 4 * pad;
   const int xtitle_W = fig.x_title.empty() ? 0 : 2 * left + Canvas::text_width(fig.x_title, title_px, true) + 4 * pad;
-  const int W = std::max({grid_W, title_W, xtitle_W}), H = top + rows * (ch + pad) + pad;
+  // The rows' title reads along the grid's height: in a short grid (small cells, few rows) it gets a smaller font,
+  // down to 10 px, and beyond that more height (it ran off the figure's top and bottom).
+  float ytitle_px = title_px;
+  int ytitle_len = 0;
+  if (!fig.y_title.empty()) {
+    ytitle_len = Canvas::text_width(fig.y_title, ytitle_px, true);
+    if (ytitle_len > rows * (ch + pad)) {
+      ytitle_px = std::max(10.0f, title_px * static_cast<float>(rows * (ch + pad)) / static_cast<float>(ytitle_len));
+      ytitle_len = Canvas::text_width(fig.y_title, ytitle_px, true);
+    }
+  }
+  const int body_h = std::max(rows * (ch + pad) + tick_h, ytitle_len);
+  const int W = std::max({grid_W, title_W, xtitle_W}), H = top + body_h + pad;
   const int shift = (W - grid_W) / 2;
   left += shift;
   Canvas out(W, H, {255, 255, 255});
@@ -383,16 +415,47 @@ Canvas compose_grid(const GridFigure& fig) {
     out.draw_text(fig.x_labels[c], left + c * (cw + pad) + (cw - tw) / 2, y, label_px);
   }
   if (!fig.y_title.empty())
-    out.draw_text_vertical(fig.y_title, shift + pad + static_cast<int>(title_px * 0.7f), top + (rows * (ch + pad)) / 2, title_px,
-                           {10, 10, 10}, true);
+    out.draw_text_vertical(fig.y_title, shift + pad + static_cast<int>(title_px * 0.7f),
+                           top + std::max(rows * (ch + pad), ytitle_len) / 2, ytitle_px, {10, 10, 10}, true);
   for (int r = 0; r < rows; ++r) {
     const int cy = top + r * (ch + pad);
     if (r < static_cast<int>(fig.y_labels.size())) {
       const int tw = Canvas::text_width(fig.y_labels[r], label_px);
-      out.draw_text(fig.y_labels[r], left - pad - tw, cy + ch / 2 - static_cast<int>(label_px * 0.6f), label_px);
+      out.draw_text(fig.y_labels[r], left - pad - tick_w - tw, cy + ch / 2 - static_cast<int>(label_px * 0.6f),
+                    label_px);
     }
     for (int c = 0; c < cols && c < static_cast<int>(fig.cells[r].size()); ++c)
       out.blit(fig.cells[r][c], left + c * (cw + pad), cy);
+  }
+  if (fig.scatter_ticks) {  // the cells are squares of side ch mapping the range onto pixels 0 … ch - 1
+    const PlotRange& r = fig.range;
+    const Rgb tick_c{120, 120, 120}, text_c{60, 60, 60};
+    for (int row = 0; row < rows; ++row) {
+      const int cy = top + row * (ch + pad);
+      for (double v : yt) {
+        const int y = cy + ch - 1 - static_cast<int>(std::lround((v - r.y0) / (r.y1 - r.y0) * (ch - 1)));
+        // Only ticks whose value stays beside its own row (rows are pad apart).
+        const int half_h = static_cast<int>(tick_px * 0.6f);
+        if (y < cy || y >= cy + ch || y - half_h < cy - pad / 2 || y + half_h > cy + ch + pad / 2) continue;
+        out.fill_rect(left - tick_len, y, tick_len, 1, tick_c);
+        const std::string t = tick_label(v, ystep);
+        out.draw_text(t, left - tick_len - 2 - Canvas::text_width(t, tick_px), y - static_cast<int>(tick_px * 0.6f),
+                      tick_px, text_c);
+      }
+    }
+    const int by = top + rows * (ch + pad) - pad;
+    for (int c = 0; c < cols; ++c) {
+      const int cx = left + c * (cw + pad);
+      for (double v : xt) {
+        const int x = cx + static_cast<int>(std::lround((v - r.x0) / (r.x1 - r.x0) * (cw - 1)));
+        const std::string t = tick_label(v, xstep);
+        // Only ticks whose value stays under its own cell (cells are pad apart).
+        const int half_w = Canvas::text_width(t, tick_px) / 2;
+        if (x < cx || x >= cx + cw || x - half_w < cx - pad / 2 || x + half_w > cx + cw + pad / 2) continue;
+        out.fill_rect(x, by, 1, tick_len, tick_c);
+        out.draw_text(t, x - Canvas::text_width(t, tick_px) / 2, by + tick_len + 1, tick_px, text_c);
+      }
+    }
   }
   return out;
 }

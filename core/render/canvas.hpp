@@ -77,6 +77,10 @@ struct GridFigure {
   std::string x_title, y_title;
   std::vector<std::string> x_labels, y_labels;
   std::vector<std::vector<Canvas>> cells;  // [row][col]
+  // Cells that are scatter squares (render::scatter) over one shared range: tick marks and their values are drawn
+  // under the bottom row and left of the first column (x and y of the points).
+  bool scatter_ticks = false;
+  PlotRange range;
 };
 Canvas compose_grid(const GridFigure& fig);
 

@@ -92,17 +92,38 @@ struct Frame {
 
 // Calls f(X, Y, joined) for every drawable point of s in pixels; joined: the
 // previous point was drawable too (a line connects them).
+// shift: the series' sideways offset in pixels (LinePlot::dodge_px).
 template <class F>
-void for_each_point(const Frame& fr, const Series& s, F f) {
+void for_each_point(const Frame& fr, const Series& s, double shift, F f) {
   bool have_prev = false;
   for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
     if (!fr.usable(s.x[i], s.y[i])) {
       have_prev = false;
       continue;
     }
-    f(fr.px(s.x[i]), fr.py(s.y[i]), have_prev);
+    f(fr.px(s.x[i]) + shift, fr.py(s.y[i]), have_prev);
     have_prev = true;
   }
+}
+
+// How far series s is drawn beside its true x, in pixels: the series drawn with error bars (not reference lines,
+// not bands, at least one finite interval) are spread dodge_px apart, in order, centred on 0.
+double series_shift(const LinePlot& p, const Series& s) {
+  const auto set_apart = [](const Series& o) {
+    const size_t n = std::min({o.x.size(), o.y.size(), o.lo.size(), o.hi.size()});
+    if (o.reference || n == 0 || n > kBandFrom) return false;
+    for (size_t i = 0; i < n; ++i)
+      if (std::isfinite(o.lo[i]) && std::isfinite(o.hi[i])) return true;
+    return false;
+  };
+  if (p.dodge_px == 0 || !set_apart(s)) return 0;
+  int k = -1, n = 0;
+  for (const auto& o : p.series) {
+    if (!set_apart(o)) continue;
+    if (&o == &s) k = n;
+    ++n;
+  }
+  return k < 0 ? 0 : (k - 0.5 * (n - 1)) * p.dodge_px;
 }
 
 struct Legend {
@@ -122,7 +143,8 @@ long place_legend(const LinePlot& p, const Frame& fr, Legend& lg) {
       long hidden = 0;
       for (const auto& s : p.series) {
         double lx = 0, ly = 0;
-        for_each_point(fr, s, [&](double X, double Y, bool joined) {
+        const double shift = series_shift(p, s);
+        for_each_point(fr, s, shift, [&](double X, double Y, bool joined) {
           const int steps = joined ? 8 : 1;
           for (int k = 1; k <= steps; ++k) {
             const double f = static_cast<double>(k) / steps;
@@ -135,7 +157,7 @@ long place_legend(const LinePlot& p, const Frame& fr, Legend& lg) {
         // Error bars count too (sampled along their length).
         for (size_t i = 0; i < std::min({s.x.size(), s.lo.size(), s.hi.size()}); ++i) {
           if (!fr.usable(s.x[i], fr.low(s.lo[i])) || !fr.usable(s.x[i], s.hi[i])) continue;
-          const double X = fr.px(s.x[i]), Y0 = fr.py(fr.low(s.lo[i])), Y1 = fr.py(s.hi[i]);
+          const double X = fr.px(s.x[i]) + shift, Y0 = fr.py(fr.low(s.lo[i])), Y1 = fr.py(s.hi[i]);
           for (int k = 0; k <= 8; ++k) {
             const double qy = Y0 + (Y1 - Y0) * k / 8.0;
             hidden += X >= x0b && X <= x1b && qy >= y0b && qy <= y1b;
@@ -264,6 +286,7 @@ Canvas render_plot(const LinePlot& p) {
   if (fr.x1 == fr.x0) fr.x0 -= 0.5, fr.x1 += 0.5;
   bool bars = false;
   for (const auto& s : p.series) bars = bars || !s.lo.empty();
+  const double data_x0 = fr.x0, data_x1 = fr.x1;
   if (bars) {  // room for the caps of the first and last error bars
     const double xpad = (fr.x1 - fr.x0) * 0.03;
     fr.x0 -= xpad;
@@ -287,6 +310,17 @@ Canvas render_plot(const LinePlot& p) {
     fr.pw = p.width - fr.left - fr.right;
     lg.bx = fr.left + fr.pw + 14;
     lg.by = fr.top;
+  }
+  // Series set side by side: the outermost bar and its cap (4 px) keep 6 px inside the frame, whatever width the
+  // legend left it (a margin of m pixels on a frame of pw: the data range D padded by D·m / (pw − 1 − 2m)).
+  double widest_shift = 0;
+  for (const auto& s : p.series) widest_shift = std::max(widest_shift, std::abs(series_shift(p, s)));
+  if (widest_shift > 0) {
+    const double m = widest_shift + 10, room = fr.pw - 1 - 2 * m, D = data_x1 - data_x0;
+    if (room > 0) {
+      const double xpad = std::max(D * m / room, (fr.x1 - fr.x0 - D) / 2);
+      fr.x0 = data_x0 - xpad, fr.x1 = data_x1 + xpad;
+    }
   }
   draw_grid(c, fr, fs);
   c.stroke_rect(fr.left, fr.top, fr.pw, fr.ph, {120, 120, 120});
@@ -316,7 +350,7 @@ Canvas render_plot(const LinePlot& p) {
     const size_t n = std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()});
     for (size_t i = 0; i < n && n <= kBandFrom; ++i) {
       if (!fr.usable(s.x[i], s.y[i]) || !fr.usable(s.x[i], fr.low(s.lo[i])) || !fr.usable(s.x[i], s.hi[i])) continue;
-      const double X = fr.px(s.x[i]), Y0 = fr.py(fr.low(s.lo[i])), Y1 = fr.py(s.hi[i]);
+      const double X = fr.px(s.x[i]) + series_shift(p, s), Y0 = fr.py(fr.low(s.lo[i])), Y1 = fr.py(s.hi[i]);
       line(c, X, Y0, X, Y1, s.colour);
       line(c, X - 4, Y0, X + 4, Y0, s.colour);
       line(c, X - 4, Y1, X + 4, Y1, s.colour);
@@ -324,7 +358,7 @@ Canvas render_plot(const LinePlot& p) {
   }
   for (const auto& s : p.series) {
     double lx = 0, ly = 0;
-    for_each_point(fr, s, [&](double X, double Y, bool joined) {
+    for_each_point(fr, s, series_shift(p, s), [&](double X, double Y, bool joined) {
       if (joined && s.reference) {
         const double len = std::hypot(X - lx, Y - ly);
         for (double t = 0; t < len; t += 10)  // 6 px on, 4 px off
@@ -346,7 +380,7 @@ Canvas render_plot(const LinePlot& p) {
         if (fr.usable(s.x[i], s.y[i]) && (!bs || (p.mark_best_high ? s.y[i] > bs->y[bi] : s.y[i] < bs->y[bi])))
           bs = &s, bi = i;
     if (bs) {
-      const double X = fr.px(bs->x[bi]), Y = fr.py(bs->y[bi]);
+      const double X = fr.px(bs->x[bi]) + series_shift(p, *bs), Y = fr.py(bs->y[bi]);
       for (int a = 0; a < 48; ++a) {  // a ring of radius 9
         const double t0 = a * 2 * 3.14159265358979 / 48, t1 = (a + 1) * 2 * 3.14159265358979 / 48;
         line(c, X + 9 * std::cos(t0), Y + 9 * std::sin(t0), X + 9 * std::cos(t1), Y + 9 * std::sin(t1), {20, 20, 20});

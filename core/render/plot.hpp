@@ -33,6 +33,10 @@ struct LinePlot {
   bool log_y = false;
   bool log_x = false;      // log-scaled x (e.g. a sample size); points with x <= 0 are skipped
   bool integer_x = false;  // x ticks on whole numbers only (e.g. generations)
+  // Series with error bars that share their x values (several settings at each omega) are drawn this many pixels
+  // apart, in order, centred on the true x, so that one series' bars do not hide another's; reference lines and
+  // series without intervals stay put. The data keep their x values; the subtitle should say so.
+  double dodge_px = 0;
   int width = 640, height = 420;
 };
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <tuple>
 
 #include <ATen/ATen.h>
 
@@ -35,11 +36,7 @@ void apply(const XYAxis& axis, size_t i, CellSettings& s) {
     if (d < 0 || d != std::floor(d) || d > 9.007e15) throw InputError("seed value '" + v + "' must be a non-negative integer");
     s.seed = static_cast<uint64_t>(d);
   } else if (axis.name == "interval") {
-    const auto colon = v.find(':');
-    if (colon == std::string::npos) throw InputError("interval value '" + v + "' must be LO:HI, e.g. 0.3:5 or 0:inf");
-    s.g.lo = number(v.substr(0, colon), "interval low end");
-    s.g.hi = number(v.substr(colon + 1), "interval high end");
-    if (s.g.lo < 0 || s.g.hi < s.g.lo) throw InputError("interval value '" + v + "' needs 0 <= LO <= HI");
+    std::tie(s.g.lo, s.g.hi) = experiment::parse_interval(v, "the grid's interval value");  // the one reader of LO:HI
   } else {
     const double d = number(v, "steps value");
     if (d < 1 || d > 10000 || d != std::floor(d)) throw InputError("steps value '" + v + "' must be a positive integer");
@@ -160,10 +157,10 @@ XYGridResult render_xy_grid(const XYGridRequest& req, const std::function<void(i
   prov.per_cell = true;
   prov.varied = {ax.name, ay.name};
   std::string caption = prov.caption();
-  if (!images) {  // every cell is drawn on the same axes: say which, since the cells carry no ticks
-    auto r = [](double v) { return experiment::format_real(std::round(v * 100) / 100); };
-    caption += " \u00b7 every cell: x " + r(range.x0) + " to " + r(range.x1) + ", y " + r(range.y0) + " to " + r(range.y1) +
-               " (grey lines: 0)";
+  if (!images) {  // every cell is drawn on the same axes, ticked on the left and at the bottom
+    fig.scatter_ticks = true;
+    fig.range = range;
+    caption += " \u00b7 every cell on the same axes (grey lines: 0)";
   }
   out.image = render::with_caption(render::compose_grid(fig), caption);
   return out;
