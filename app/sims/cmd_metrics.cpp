@@ -344,13 +344,21 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     nlohmann::json j = {{"kid", k.mean}, {"kid_std", k.std}, {"subsets", k.subsets}, {"subset_size", k.subset_size}};
     std::ostringstream human;
     human << "kid = " << std::setprecision(6) << k.mean;
-    if (k.subsets > 1) {
+    // Subsets as large as both sets are each the whole of both: all alike, their spread says nothing.
+    const bool all_alike = k.subset_size == real.size(0) && k.subset_size == fake.size(0);
+    if (k.subsets > 1 && all_alike) {
+      j["kid_std"] = nullptr;
+      human << " (every subset is all " << k.subset_size << " rows of both sets: no spread to report; lower is better, "
+            << "0 = same distribution)";
+    } else if (k.subsets > 1) {
       // The field reports mean ± std over subsets; the interval is that of the mean (normal approximation).
       const double se = k.std / std::sqrt(static_cast<double>(k.subsets));
       j["kid_lo"] = k.mean - 1.96 * se, j["kid_hi"] = k.mean + 1.96 * se;
       j["ci"] = {{"method", "normal interval of the mean over subsets"}, {"level", 0.95}};
       human << " ± " << k.std << " (std over " << k.subsets << " subsets of " << k.subset_size << "; 95 % CI of the mean "
             << k.mean - 1.96 * se << " .. " << k.mean + 1.96 * se << "; lower is better, 0 = same distribution)";
+      if (k.subset_size == std::min(real.size(0), fake.size(0)))  // one set whole in every subset
+        human << "; the " << k.subset_size << "-row set is whole in every subset: its sampling noise is not in the spread";
     } else {
       human << " (one subset of the first " << k.subset_size << " rows; lower is better, 0 = same distribution)";
     }
@@ -443,7 +451,7 @@ void add_features_command(CLI::App& app, Registry& reg) {
   c->add_flag("--json", t->json, "print one JSON object");
   reg.actions.push_back({c, [t] {
     apply_threads(t->threads);
-    const auto spec = data::ImageDatasetSpec::parse(t->dataset);
+    const auto spec = data::ImageDatasetSpec::parse(t->dataset, "--dataset");
     if (t->n < 20) throw InputError("--n must be at least 20");
     const data::ImageBatch d = data::load_images(spec, t->n, static_cast<uint64_t>(t->seed));
     prepare_output("--out", t->out);

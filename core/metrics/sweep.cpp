@@ -91,9 +91,10 @@ nlohmann::json SweepResult::to_json() const {
 
 std::string SweepResult::to_csv() const {
   // The interval columns come last (and only when intervals were computed), so older readers keep their columns.
-  bool ci = false, gains = false, effective = false;
+  bool ci = false, gains = false, effective = false, kid = false;
   for (const auto& r : rows)
-    ci = ci || has_ci(r), gains = gains || std::isfinite(r.gain), effective = effective || std::isfinite(r.nfe_effective);
+    ci = ci || has_ci(r), gains = gains || std::isfinite(r.gain), effective = effective || std::isfinite(r.nfe_effective),
+    kid = kid || r.extra.contains("kid");
   std::ostringstream s;
   s << "omega,interval_lo,interval_hi,aux," << metric << ",precision,recall";
   for (const auto& a : attr_names) s << ",ratio_" << csv_quote(a);
@@ -101,6 +102,7 @@ std::string SweepResult::to_csv() const {
   if (ci) s << "," << metric << "_lo," << metric << "_hi,precision_lo,precision_hi,recall_lo,recall_hi";
   if (gains) s << ",gain_vs_omega0,gain_vs_omega0_lo,gain_vs_omega0_hi";
   if (effective) s << ",nfe_effective";
+  if (kid) s << ",kid,kid_std";  // images with real features: KID's mean and standard deviation over subsets
   s << "\n";
   for (const auto& r : rows) {
     s << fmt(r.omega) << "," << fmt(r.lo) << "," << fmt(r.hi) << "," << csv_quote(r.aux) << "," << fmt(r.value) << ","
@@ -112,6 +114,12 @@ std::string SweepResult::to_csv() const {
         << "," << fmt(r.recall_lo) << "," << fmt(r.recall_hi);
     if (gains) s << "," << fmt(r.gain) << "," << fmt(r.gain_lo) << "," << fmt(r.gain_hi);
     if (effective) s << "," << fmt(r.nfe_effective);
+    if (kid) {
+      const auto number = [&](const char* key) {
+        return r.extra.contains(key) && r.extra[key].is_number() ? fmt(r.extra[key].get<double>()) : std::string();
+      };
+      s << "," << number("kid") << "," << number("kid_std");
+    }
     s << "\n";
   }
   return s.str();
@@ -223,7 +231,10 @@ void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
   }
   if (have_real && cfg.kid_subsets > 0) {
     const Kid k = kid(ref.real_features, f, cfg.kid_subsets, 1000, cfg.seed);
-    row.extra["kid"] = k.mean, row.extra["kid_std"] = k.std;
+    row.extra["kid"] = k.mean;
+    // Subsets as large as one of the sets hold all of it every time: their spread says nothing (none is written).
+    const bool spread = k.subset_size < std::min(ref.real_features.size(0), f.size(0));
+    row.extra["kid_std"] = spread ? nlohmann::json(k.std) : nlohmann::json(nullptr);
   }
   if (cfg.ci > 0) {
     step("intervals");
