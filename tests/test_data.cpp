@@ -270,6 +270,17 @@ TEST_CASE("data set spec strings parse, print and round-trip", "[data]") {
   CHECK_THROWS_WITH(ImageDatasetSpec::parse("faces:grey"), Catch::Contains("unknown option"));
   CHECK_THROWS_WITH(ImageDatasetSpec::parse("npy:x.npy,labels=y.npy"), Catch::Contains("attrs=FILE"));
   CHECK_THROWS_WITH(ImageDatasetSpec::parse("mnist:/m,split=val"), Catch::Contains("split"));
+  // Read as written: an option once, numbers in decimal, whole numbers within range, the flag named.
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("faces:ratio=0.5,ratio=0.6"), Catch::Contains("ratio is given twice"));
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("faces:ratio=0.5,group_ratio=0.6"), Catch::Contains("given twice"));
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("folder:/f,grey,rgb"), Catch::Contains("grey/rgb is given twice"));
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("faces:ratio=0x0.8"), Catch::Contains("not a number"));
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("faces:size=0x20"), Catch::Contains("not a whole number"));
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("faces:size=4294967328"), Catch::Contains("not a whole number"));  // 2^32 + 32
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("faces:size=abc", "--data"),
+                    Catch::Contains("--data 'faces:size=abc': size 'abc' is not a whole number"));
+  CHECK_THROWS_WITH(ImageDatasetSpec::parse("celeba", "--real-data"), Catch::StartsWith("--real-data 'celeba'"));
+  CHECK(ImageDatasetSpec::parse("faces:ratio=5e-1").faces.group_ratio == 0.5);
   CHECK_THROWS_AS(load_images(ImageDatasetSpec::parse("faces"), -1), InputError);  // faces need a count
   CHECK(load_images(ImageDatasetSpec::parse("faces:size=64"), 3, 1).images.sizes() == at::IntArrayRef({3, 3, 64, 64}));
 }

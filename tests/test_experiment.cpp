@@ -167,6 +167,9 @@ TEST_CASE("format_real and parse_real round trip", "[experiment]") {
   CHECK_THROWS_AS(parse_real("1e999", "x"), InputError);
   CHECK_THROWS_AS(parse_real("nan", "x"), InputError);
   CHECK_THROWS_AS(parse_real("1.5x", "x"), InputError);
+  CHECK_THROWS_AS(parse_real("0x10", "x"), InputError);  // hexadecimal: strtod reads 16
+  CHECK_THROWS_AS(parse_real(" 1", "x"), InputError);
+  CHECK(parse_real("-2.5e+1", "x") == -25.0);
 }
 
 TEST_CASE("run folder: the one resume rule", "[experiment]") {

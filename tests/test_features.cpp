@@ -116,6 +116,13 @@ TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
   CHECK(clf->attr_names() == data::face_attr_names());
   CHECK(back->name() == "cnn-test");
   CHECK(load_feature_net(path + ",name=other")->name() == "other");
+  // Options that describe a TorchScript network would be ignored here: refused, naming the file.
+  for (const char* opt : {",size=64", ",range=0:1", ",softmax"}) {
+    INFO(opt);
+    CHECK_THROWS_WITH(load_feature_net(path + opt), Catch::Contains("is a SIMS feature network"));
+    CHECK_THROWS_WITH(load_classifier(path + opt), Catch::Contains("TorchScript networks only"));
+  }
+  CHECK_THROWS_WITH(load_feature_net(test::fixture("feat_net.pt") + ",size=0x20"), Catch::Contains("bad option"));
   // Metadata that its own checks refuse names the file and the value (the network's configuration named neither;
   // names, labels or a name of the wrong kind were nlohmann's bare words from inside the job).
   auto refused = [&](const char* where, const nlohmann::json& value) {
@@ -412,4 +419,21 @@ TEST_CASE("image sweeps pair the gain over omega = 0: FD replicates of the same 
       CHECK(std::string(e.what()).find("a stored sweep row is damaged: row_aux2_0-inf_w2") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("sweep.csv carries KID beside FD when the rows have it", "[features]") {
+  sims::metrics::SweepResult res;
+  res.metric = "fd";
+  res.rows.resize(2);
+  res.rows[0].omega = 0, res.rows[0].value = 12.5;
+  res.rows[1].omega = 1, res.rows[1].value = 10.25;
+  CHECK(res.to_csv().find("kid") == std::string::npos);  // no KID computed: no columns
+  res.rows[0].extra["kid"] = 0.0125, res.rows[0].extra["kid_std"] = 0.002;
+  res.rows[1].extra["kid"] = 0.0075, res.rows[1].extra["kid_std"] = 0.001;
+  const std::string csv = res.to_csv();
+  const std::string header = csv.substr(0, csv.find('\n'));
+  CHECK(header.size() > 12);
+  CHECK(header.rfind(",kid,kid_std") == header.size() - 12);  // last, so older readers keep their columns
+  CHECK(csv.find(",0.0125,0.002\n") != std::string::npos);
+  CHECK(csv.find(",0.0075,0.001\n") != std::string::npos);
 }

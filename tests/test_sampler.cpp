@@ -125,8 +125,8 @@ TEST_CASE("guidance invariances", "[sampler]") {
       CHECK(max_abs_diff(r.x, plain) < 1e-10);
     }
   }
-  SECTION("an empty interval equals the base and never calls the auxiliary") {
-    for (auto [lo, hi] : {std::pair<double, double>{100.0, 200.0}, {0.0, 0.0}, {3.0, 3.0}}) {
+  SECTION("an interval holding no step equals the base and never calls the auxiliary") {
+    for (auto [lo, hi] : {std::pair<double, double>{100.0, 200.0}, {81.0, 1e9}, {0.0, 1e-3}}) {
       SampleResult r = EdmSampler(base, aux, c, Guidance{1.5, lo, hi}).sample(noise);
       CHECK(max_abs_diff(r.x, plain) == 0.0);
       CHECK(r.aux_evals == 0);
@@ -262,6 +262,8 @@ TEST_CASE("bad sampler settings are refused with a clear error", "[sampler]") {
   c.sigma_min = 100;
   CHECK_THROWS_AS(EdmSampler(base, nullptr, c, {}), InputError);
   CHECK_THROWS_AS(EdmSampler(base, nullptr, {}, Guidance{1.0, 5.0, 1.0}), InputError);
+  CHECK_THROWS_AS(EdmSampler(base, nullptr, {}, Guidance{1.0, 3.0, 3.0}), InputError);  // empty: LO = HI
+  CHECK_THROWS_AS(EdmSampler(base, nullptr, {}, Guidance{1.0, INFINITY, INFINITY}), InputError);
   CHECK_THROWS_AS(EdmSampler(base, nullptr, {}, Guidance{NAN, 0.0, 1.0}), InputError);
   EdmSampler s(base, nullptr, {}, {});
   CHECK_THROWS_AS(s.sample(seeded_noise(4, {3}, 1)), InputError);  // wrong shape

@@ -139,7 +139,10 @@ void IntervalBar::mouseMoveEvent(QMouseEvent* e) {
   const double s = sigma_at(e->position().x());
   if (drag_ == 0) lo_ = std::min(s, hi_);
   else hi_ = std::max(s, lo_);
-  if (lo_ >= hi_ && std::isfinite(lo_)) hi_ = lo_ * 1.0001;
+  // Never empty (the samplers refuse LO = HI): LO at the far left (infinity) becomes a value above every step's
+  // sigma, and at LO = 0 the smallest HI lies below every step's sigma; both guide no step, as the ends they stand for.
+  if (!std::isfinite(lo_)) lo_ = cfg_.sigma_max * 1.5;
+  if (lo_ >= hi_) hi_ = lo_ > 0 ? lo_ * 1.0001 : cfg_.sigma_min * 0.5;
   update();
   Q_EMIT dragging(lo_, hi_);
 }

@@ -93,6 +93,7 @@ void SessionController::load_settings(const StudioOptions& opts) {
     g.lo = s.value("guidance/lo", g.lo).toDouble();
     g.hi = s.value("guidance/hi", -1.0).toDouble();
     if (g.hi < 0) g.hi = std::numeric_limits<double>::infinity();
+    if (!(g.lo >= 0) || !(g.hi > g.lo)) g.lo = 0, g.hi = std::numeric_limits<double>::infinity();  // stored empty
     g.steps = s.value("guidance/steps", g.steps).toInt();
     g.seed = s.value("guidance/seed", 0).toULongLong();
     g.points = s.value("guidance/points", qlonglong(g.points)).toLongLong();

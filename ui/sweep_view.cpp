@@ -125,7 +125,7 @@ metrics::SweepResult run_sweep_plan(const SweepPlan& p, const DenoiserPtr& base,
     if (p.real.empty()) throw InputError("name the real data to compare with (e.g. faces)");
     features = metrics::load_feature_net(p.features);
     if (!p.classifier.empty()) classifier = metrics::load_classifier(p.classifier);
-    const auto spec = data::ImageDatasetSpec::parse(p.real);
+    const auto spec = data::ImageDatasetSpec::parse(p.real, "real data");
     ref.real_images = data::load_images(spec, p.n, kRealSeed).images;
     if (spec.kind == "faces") ref.floor_samples = data::load_images(spec, p.n, kFloorSeed).images;  // generated: independent
     const auto s = ref.real_images.sizes();

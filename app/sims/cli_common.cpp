@@ -108,7 +108,7 @@ void ModelFlags::bind(CLI::App* cmd, bool aux_allowed) {
 
 LoadOptions ModelFlags::load_options() const {
   LoadOptions o;
-  if (!shape.empty()) o.sample_shape = parse_shape(shape);
+  if (!shape.empty()) o.sample_shape = parse_shape(shape, "--shape");
   o.device = parse_device(device);
   o.optimize = !no_optimize;
   return o;
@@ -271,6 +271,8 @@ void check_number_text(const CLI::Option& opt, const std::string& name, const st
     char* end = nullptr;
     value = std::strtold(v.c_str(), &end);
     if (end == v.c_str() || *end != '\0') throw InputError(name + " takes " + kind + got);
+    // strtold (and CLI11 after it) would read hexadecimal: "0x10" as 16.
+    if (v.find_first_of("xX") != std::string::npos) throw InputError(name + " takes " + kind + " in decimal" + got);
   }
   for (const FlagRange& r : kFlagRanges)
     if (name == r.name && !(value >= r.lo && value <= r.hi)) throw InputError(name + " must be " + r.what + got);
@@ -415,6 +417,12 @@ void prepare_output(const std::string& flag, const std::string& path, OutputKind
     what = "cannot write " + flag + " '" + path + "'";
     if (fs::is_directory(p, ec)) throw IoError(what + ": it is a folder");
     if (!p.has_filename()) throw IoError(what + ": it names a folder, not a file");
+    if (kind == OutputKind::Png) {  // a 'grid.jpg' holding PNG bytes would mislead every viewer that trusts the name
+      std::string ext = p.extension().string();
+      for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (ext != ".png")
+        throw InputError(flag + " '" + path + "' is written as a PNG image: give it a name ending in .png");
+    }
     dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   }
   // The nearest part of the path that exists must be a folder we may write in.

@@ -116,8 +116,8 @@ CLI::Option* input_path(CLI::Option* opt, InputKind kind = InputKind::File);
 // and is refused by prepare_output as naming a folder.) Returns opt for chaining.
 CLI::Option* output_folder(CLI::Option* opt);
 
-// What an output flag names, for prepare_output().
-enum class OutputKind { File, Folder };
+// What an output flag names, for prepare_output(): Png is a file written as PNG, whose name must say so (.png).
+enum class OutputKind { File, Folder, Png };
 
 // Makes an output path named by `flag` ready to be written: creates a file's
 // parent folders (or the folder itself) and checks that it can be written;

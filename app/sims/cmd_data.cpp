@@ -60,14 +60,14 @@ void print_human(const nlohmann::json& j, const std::string& what) {
 }
 
 int run_preview(const DataArgs& a) {
-  const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.dataset);
+  const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.dataset, "--dataset");
   const int64_t n = a.n;
   if (n < 1 || n > 4096) throw InputError("--n must be 1..4096 for a preview, got " + std::to_string(n));
   if (a.seed < 0) throw InputError("--seed must be >= 0");
   if (a.cols < 0 || a.zoom < 0 || a.zoom > 16) throw InputError("--cols must be >= 0 and --zoom 0..16");
   const data::ImageBatch b = data::load_images(spec, n, static_cast<uint64_t>(a.seed));
   if (b.size() == 0) throw InputError("data set '" + a.dataset + "' has no images");
-  prepare_output("--grid", a.grid);
+  prepare_output("--grid", a.grid, OutputKind::Png);
   const int cols = a.cols > 0 ? a.cols : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(b.size()))));
   const int zoom = a.zoom > 0 ? a.zoom : std::max<int>(1, static_cast<int>(64 / b.images.size(3)));
   render::with_caption(render::image_mosaic(b.images, cols, zoom),
@@ -104,7 +104,7 @@ void export_faces(const data::FacesSpec& fs, int64_t n, uint64_t seed, const std
 
 int run_export(const DataArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
-  const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.dataset);
+  const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.dataset, "--dataset");
   const bool faces = spec.kind == "faces";
   if (faces && a.n <= 0) throw InputError("--n COUNT (> 0) is needed to export the built-in faces");
   if (!faces && a.n != -1 && a.n <= 0) throw InputError("--n must be > 0 (or left out for the whole data set)");

@@ -94,7 +94,7 @@ loops::ImageLoopConfig image_config(CLI::App* c, const ImageLoopFlags& f) {
   loops::ImageLoopConfig cfg;
   std::string text = "faces";
   given(c, "--data", text);
-  cfg.data = data::ImageDatasetSpec::parse(text);
+  cfg.data = data::ImageDatasetSpec::parse(text, "--data");
   cfg.data_seed = f.data_seed;
   if (given(c, "--kind", text)) cfg.kind = loops::parse_loop_kind(text);
   if (given(c, "--pool", text)) {
@@ -177,7 +177,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::string plot_path;
   given(c, "--plot", plot_path);
   prepare_output("--out", out, OutputKind::Folder);
-  prepare_output("--plot", plot_path);
+  prepare_output("--plot", plot_path, OutputKind::Png);
   int threads = 0;
   given(c, "--threads", threads);
   apply_threads(threads);
@@ -269,7 +269,7 @@ struct ScenarioArgs {
 int run_scenarios_command(const ScenarioArgs& a) {
   if (a.out.empty()) throw InputError("--out DIR is required (the run folder; re-running it reuses finished stages)");
   loops::ScenariosConfig cfg;
-  cfg.data = data::ImageDatasetSpec::parse(a.data);
+  cfg.data = data::ImageDatasetSpec::parse(a.data, "--data");
   cfg.data_seed = a.data_seed;
   cfg.n_real = a.n_real;
   cfg.pollution = experiment::parse_real_list(a.pollution, "--pollution");

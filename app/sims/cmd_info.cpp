@@ -28,7 +28,7 @@ struct InfoArgs {
 
 int run_info(const InfoArgs& a) {
   LoadOptions lo;
-  if (!a.shape.empty()) lo.sample_shape = parse_shape(a.shape);
+  if (!a.shape.empty()) lo.sample_shape = parse_shape(a.shape, "--shape");
   lo.optimize = false;
   DenoiserPtr m = load_denoiser(a.model, lo);
   const ModelInfo& info = m->info();
@@ -96,6 +96,7 @@ int run_export(const ExportArgs& a) {
   nlohmann::json meta = {{"shape", c.sample_shape()}, {"sigma_data", c.sigma_data}, {"exported_from", a.in},
                          {"network", c.to_json()}, {"images_seen", st.images_seen}};
   if (!st.provenance.empty()) meta["provenance"] = st.provenance;
+  prepare_output("OUT", a.out);  // as every command: a missing folder is created, a file in the way named
   std::ostringstream bytes;
   m.save(bytes, {{"sims.json", meta.dump()}});
   const std::string data = bytes.str();

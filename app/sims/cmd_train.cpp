@@ -83,7 +83,7 @@ at::Tensor load_training_data(const DataArgs& d, nlohmann::json& spec) {
   }
   if (is_image_spec(d.data)) {
     // Images: the built-in faces (n_data rendered from data_seed) or a real set (all of it).
-    data::ImageDatasetSpec is = data::ImageDatasetSpec::parse(d.data);
+    data::ImageDatasetSpec is = data::ImageDatasetSpec::parse(d.data, "--data");
     if (is.kind == "faces" && d.n_data < 2) throw InputError("--n-data must be >= 2");
     data::ImageBatch b = data::load_images(is, is.kind == "faces" ? d.n_data : -1, static_cast<uint64_t>(d.data_seed));
     if (b.size() < 2) throw InputError("'" + d.data + "' holds fewer than 2 images");

@@ -32,7 +32,7 @@ void load_images_reference(const ReferenceFlags& f, const std::vector<int64_t>& 
   } else if (!f.ref.empty()) {
     r.ref.real_stats = metrics::load_stats_npz(f.ref);
   } else {
-    auto spec = data::ImageDatasetSpec::parse(f.real_data);
+    auto spec = data::ImageDatasetSpec::parse(f.real_data, "--real-data");
     r.ref.real_images = data::load_images(spec, n_real, static_cast<uint64_t>(f.real_seed)).images;
     if (spec.kind == "faces")  // generated: another draw is independent of the reference
       r.ref.floor_samples = data::load_images(spec, n, metrics::floor_seed(static_cast<uint64_t>(f.real_seed))).images;

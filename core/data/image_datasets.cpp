@@ -81,25 +81,30 @@ std::string lower(std::string s) {
   return s;
 }
 
+// Numbers as written in decimal: no sign-less hex ("0x10"), no spaces, no "nan"; integers within int's range.
 int parse_int(const std::string& v, const std::string& what) {
+  const bool digits = !v.empty() && v.find_first_not_of("0123456789", v[0] == '-' ? 1 : 0) == std::string::npos &&
+                      v != "-";
   try {
     size_t used = 0;
-    const long x = std::stol(v, &used);
-    if (used != v.size()) throw std::invalid_argument(v);
+    const long long x = digits ? std::stoll(v, &used) : 0;
+    if (!digits || used != v.size() || x < std::numeric_limits<int>::min() || x > std::numeric_limits<int>::max())
+      throw std::invalid_argument(v);
     return static_cast<int>(x);
   } catch (const std::exception&) {
-    throw InputError(what + " '" + v + "' is not an integer");
+    throw InputError(what + " '" + message_text(v, 40) + "' is not a whole number");
   }
 }
 
 double parse_double(const std::string& v, const std::string& what) {
   try {
     size_t used = 0;
+    if (v.empty() || v.find_first_not_of("0123456789+-.eE") != std::string::npos) throw std::invalid_argument(v);
     const double x = std::stod(v, &used);
     if (used != v.size()) throw std::invalid_argument(v);
     return x;
   } catch (const std::exception&) {
-    throw InputError(what + " '" + v + "' is not a number");
+    throw InputError(what + " '" + message_text(v, 40) + "' is not a number");
   }
 }
 
@@ -579,8 +584,10 @@ ImageBatch load_npy(const ImageDatasetSpec& s, int64_t max_n) {
 
 // [SECTION] Spec ---------------------------------------------------------------------
 
-ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in) {
+ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in, const std::string& flag_name) {
   const std::string text = trim(text_in);
+  // Every message names the flag (when known) and the text as given.
+  const std::string where = (flag_name.empty() ? "data set" : flag_name) + " '" + message_text(text, 80) + "': ";
   const size_t colon = text.find(':');
   ImageDatasetSpec s;
   s.kind = lower(trim(text.substr(0, colon)));
@@ -588,16 +595,17 @@ ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in) {
       "expected faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR[,labels=CSV][,size=S][,grey] or "
       "npy:FILE[,attrs=FILE][,clip]";
   if (std::find(kinds().begin(), kinds().end(), s.kind) == kinds().end())
-    throw InputError("unknown data set '" + text + "': " + usage);
+    throw InputError(where + "unknown data set; " + usage);
   std::vector<std::string> parts;
   if (colon != std::string::npos) parts = split_on(text.substr(colon + 1), ',');
   size_t first_opt = 0;
   if (s.kind != "faces") {
     if (parts.empty() || trim(parts[0]).empty())
-      throw InputError("data set '" + text + "' needs a path: " + s.kind + ":PATH");
+      throw InputError(where + "needs a path: " + s.kind + ":PATH");
     s.path = trim(parts[0]);
     first_opt = 1;
   }
+  std::vector<std::string> seen;  // options given, by meaning (ratio = group_ratio; grey, gray and rgb one setting)
   for (size_t i = first_opt; i < parts.size(); ++i) {
     const std::string part = trim(parts[i]);
     if (part.empty()) continue;
@@ -605,16 +613,15 @@ ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in) {
     const std::string key = lower(trim(part.substr(0, eq)));
     const std::string val = eq == std::string::npos ? "" : trim(part.substr(eq + 1));
     const bool flag = eq == std::string::npos;
-    const std::string where = "data set '" + text + "': ";
     auto need_value = [&] {
       if (flag || val.empty()) throw InputError(where + "option '" + key + "' needs a value (" + key + "=...)");
     };
     if (s.kind == "faces" && (key == "ratio" || key == "group_ratio")) {
       need_value();
-      s.faces.group_ratio = parse_double(val, "faces ratio");
+      s.faces.group_ratio = parse_double(val, where + "ratio");
     } else if (key == "size" && s.kind != "npy") {
       need_value();
-      const int v = parse_int(val, "size");
+      const int v = parse_int(val, where + "size");
       if (s.kind == "faces") s.faces.size = v;
       else s.size = v;
     } else if ((key == "grey" || key == "gray") && flag && s.kind != "faces" && s.kind != "npy") {
@@ -640,6 +647,11 @@ ImageDatasetSpec ImageDatasetSpec::parse(const std::string& text_in) {
                                                  : "attrs=FILE, clip";
       throw InputError(where + "unknown option '" + part + "' (" + s.kind + " takes " + allowed + ")");
     }
+    // A known option, once (the second would silently win).
+    const std::string meaning = key == "group_ratio" ? "ratio" : (key == "gray" || key == "grey" || key == "rgb") ? "channels" : key;
+    if (std::find(seen.begin(), seen.end(), meaning) != seen.end())
+      throw InputError(where + (meaning == "channels" ? "grey/rgb" : meaning) + " is given twice (say it once)");
+    seen.push_back(meaning);
   }
   s.validate();
   return s;

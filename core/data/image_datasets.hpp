@@ -40,7 +40,8 @@ struct ImageDatasetSpec {
   bool clip = false;           // npy: clip values beyond [-1,1] instead of refusing the file
 
   // Parses a spec string (see above); throws InputError with what was expected.
-  static ImageDatasetSpec parse(const std::string& text);
+  // flag: what the text came from (e.g. "--data"), named by every error; an option given twice is refused.
+  static ImageDatasetSpec parse(const std::string& text, const std::string& flag = "");
   // The canonical spec string (parse(to_string()) gives the same spec).
   std::string to_string() const;
   nlohmann::json to_json() const;

@@ -21,21 +21,23 @@ nlohmann::json ModelInfo::to_json() const {
           {"parameters", parameters}, {"provenance", provenance}};
 }
 
-std::vector<int64_t> parse_shape(const std::string& text) {
+std::vector<int64_t> parse_shape(const std::string& text, const std::string& flag) {
   std::vector<int64_t> out;
   std::stringstream ss(text);
   std::string item;
+  const std::string what = flag + " '" + message_text(text, 40) + "'";
+  const std::string form = what + " is not of the form 2 or 3x32x32";
   // ("2x" would read as 2: getline gives no empty last item)
-  if (text.empty() || text.back() == 'x') throw InputError("shape '" + text + "' is not of the form 2 or 3x32x32");
+  if (text.empty() || text.back() == 'x') throw InputError(form);
   while (std::getline(ss, item, 'x')) {
-    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
-      throw InputError("shape '" + text + "' is not of the form 2 or 3x32x32");
-    if (item.size() > 9) throw InputError("shape '" + text + "' has an entry out of range");  // (before stoll)
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos) throw InputError(form);
+    if (item.size() > 1 && item[0] == '0') throw InputError(what + " has an entry with a leading zero");
+    if (item.size() > 9) throw InputError(what + " has an entry out of range");  // (before stoll)
     const long long v = std::stoll(item);
-    if (v <= 0 || v > 1 << 20) throw InputError("shape '" + text + "' has an entry out of range");
+    if (v <= 0 || v > 1 << 20) throw InputError(what + " has an entry out of range");
     out.push_back(v);
   }
-  if (out.empty()) throw InputError("empty shape");
+  if (out.empty()) throw InputError(form);
   return out;
 }
 

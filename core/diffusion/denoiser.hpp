@@ -69,8 +69,8 @@ struct LoadOptions {
 // that does not fit is refused here with a ModelError, never mid-sampling.
 DenoiserPtr load_denoiser(const std::string& path, const LoadOptions& opts = {});
 
-// "3x32x32" / "2" -> {3,32,32} / {2}; throws InputError.
-std::vector<int64_t> parse_shape(const std::string& text);
+// "3x32x32" / "2" -> {3,32,32} / {2}; throws InputError naming `flag` (e.g. "--shape") and the text.
+std::vector<int64_t> parse_shape(const std::string& text, const std::string& flag = "shape");
 std::string shape_to_string(const std::vector<int64_t>& shape);
 
 }  // namespace sims

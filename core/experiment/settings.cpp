@@ -13,7 +13,9 @@ double parse_real(const std::string& text, const std::string& what) {
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(s, &end);
-  if (text.empty() || end != s + text.size() || errno == ERANGE || std::isnan(v))
+  // Decimal as written: strtod would also take hexadecimal ("0x10" = 16) and leading spaces.
+  const bool decimal = text.find_first_not_of("0123456789+-.eE") == std::string::npos;
+  if (text.empty() || !decimal || end != s + text.size() || errno == ERANGE || std::isnan(v))
     throw InputError(what + " takes a number (got '" + message_text(text, 60) + "')");
   return v;
 }

@@ -504,13 +504,14 @@ void ShiftRun::load_inputs() {
     feats_ = metrics::load_feature_net(feat_spec);
   }
   real_spec_ = cfg_.real_data;
+  std::string real_from = "--real-data";
   if (real_spec_.empty()) {
     if (base_state_.data.value("source", std::string()) == "images" && base_state_.data.contains("spec_string"))
-      real_spec_ = base_state_.data["spec_string"].get<std::string>();
+      real_spec_ = base_state_.data["spec_string"].get<std::string>(), real_from = "the base checkpoint's data set";
     else
       throw InputError("give the real images for FD (--real-data SPEC): the base's checkpoint names no image data set");
   }
-  real_ = data::load_images(data::ImageDatasetSpec::parse(real_spec_), cfg_.n_real, cfg_.real_seed);
+  real_ = data::load_images(data::ImageDatasetSpec::parse(real_spec_, real_from), cfg_.n_real, cfg_.real_seed);
   const auto s = real_.images.sizes();
   if (real_.images.dim() != 4 || s[1] != shape_[0] || s[2] != shape_[1] || s[3] != shape_[2])
     throw InputError("the real images '" + real_spec_ + "' are " + c10::str(s.slice(1)) + " but the base samples " +

@@ -109,13 +109,22 @@ NetSpec parse_spec(const std::string& text) {
     }
     const auto eq = part.find('=');
     const std::string key = part.substr(0, eq), val = eq == std::string::npos ? "" : part.substr(eq + 1);
+    // Numbers in decimal as written (stoll/stod alone take "0x10", " 5" and "5abc"'s 5 is checked by `used`).
+    const auto number = [](const std::string& t, bool whole) {
+      if (t.empty() || t.find_first_not_of(whole ? "0123456789" : "0123456789+-.eE") != std::string::npos)
+        throw InputError("");
+      size_t used = 0;
+      const double v = whole ? static_cast<double>(std::stoll(t, &used)) : std::stod(t, &used);
+      if (used != t.size()) throw InputError("");
+      return v;
+    };
     try {
       if (key == "size" && !val.empty()) {
-        s.size = std::stoll(val);
+        s.size = static_cast<int64_t>(number(val, true));
         if (s.size < 0 || s.size > 1024) throw InputError("");
       } else if (key == "range" && val.find(':') != std::string::npos) {
-        s.lo = std::stod(val.substr(0, val.find(':')));
-        s.hi = std::stod(val.substr(val.find(':') + 1));
+        s.lo = number(val.substr(0, val.find(':')), false);
+        s.hi = number(val.substr(val.find(':') + 1), false);
         if (!(s.hi > s.lo)) throw InputError("");
       } else if (key == "name" && !val.empty()) {
         s.name = val;
@@ -547,9 +556,22 @@ std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
 
 // [SECTION] Loading by spec ----------------------------------------------------------
 
+namespace {
+
+// A SIMS feature checkpoint knows its input size and range and gives features and logits itself: the spec options
+// that describe a TorchScript network would be ignored, so they are refused.
+void refuse_torchscript_options(const NetSpec& s, const std::string& role) {
+  if (s.size >= 0 || std::isfinite(s.lo) || s.softmax)
+    throw InputError(role + " '" + s.path + "' is a SIMS feature network, which knows its input size and range: "
+                     "size=, range= and softmax describe TorchScript networks only (leave them out)");
+}
+
+}  // namespace
+
 FeatureNetPtr load_feature_net(const std::string& text) {
   NetSpec s = parse_spec(text);
   if (probe_network_file(s.path, "feature network")) {
+    refuse_torchscript_options(s, "feature network");
     auto net = load_feature_cnn(s.path);
     if (!s.name.empty()) {
       nlohmann::json m = net->meta();
@@ -563,7 +585,10 @@ FeatureNetPtr load_feature_net(const std::string& text) {
 
 ClassifierPtr load_classifier(const std::string& text) {
   NetSpec s = parse_spec(text);
-  if (probe_network_file(s.path, "classifier")) return load_feature_cnn(s.path);
+  if (probe_network_file(s.path, "classifier")) {
+    refuse_torchscript_options(s, "classifier");
+    return load_feature_cnn(s.path);
+  }
   return std::make_shared<TorchScriptNet>(s);
 }
 

@@ -23,8 +23,9 @@ void SamplerConfig::validate() const {
 void Guidance::validate() const {
   if (!std::isfinite(omega) || std::abs(omega) > 1000)
     throw InputError("--omega must be a number between -1000 and 1000 (the papers' best is below 5)");
-  if (std::isnan(lo) || std::isnan(hi) || lo < 0 || hi < lo)
-    throw InputError("--interval LO:HI needs 0 <= LO <= HI");
+  // As every face reads the flag (experiment::parse_interval): an empty interval (LO = HI) would guide nowhere.
+  if (!std::isfinite(lo) || std::isnan(hi) || lo < 0 || !(hi > lo))
+    throw InputError("--interval LO:HI needs 0 <= LO < HI");
 }
 
 std::vector<double> edm_time_steps(const SamplerConfig& c) {

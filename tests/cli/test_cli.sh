@@ -460,6 +460,9 @@ expect_error "data cifar cut archive" "$T/cfc.npy" -- "$SIMS" data export --data
 grep -q "cut short" "$T/stderr" && ok || bad "data cifar cut archive: $(cat "$T/stderr")"
 mkdir -p "$T/imgs" "$T/noimgs"; printf 'not a png' >"$T/imgs/broken.png"
 expect_error "data unknown set" "$T/d.png" -- "$SIMS" data preview --dataset celeba --grid "$T/d.png"
+# A PNG under another name would mislead every viewer that trusts it: refused before any work.
+expect_line "data preview grid jpg" 1 "error: --grid '$T/d.jpg' is written as a PNG image: give it a name ending in .png" -- \
+  "$SIMS" data preview --dataset faces --n 4 --grid "$T/d.jpg"
 expect_error "data faces no n" "$T/dx1.npy" -- "$SIMS" data export --dataset faces --out "$T/dx1.npy"
 expect_error "data bad ratio" "$T/dx2.npy" -- "$SIMS" data export --dataset faces:ratio=1.5 --n 10 --out "$T/dx2.npy"
 expect_error "data gzip mnist" "$T/d.png" -- "$SIMS" data preview --dataset "mnist:$T/mn-gz" --grid "$T/d.png"
@@ -1034,6 +1037,9 @@ expect_line "steps empty" 2 "error: --steps takes a whole number (got '')" -- "$
 expect_line "omega empty" 2 "error: --omega takes a number (got '')" -- "$SIMS" "${M[@]}" --n 4 --omega ""
 expect_line "omega 1,5" 2 "error: --omega takes a number (got '1,5')" -- "$SIMS" "${M[@]}" --n 4 --omega 1,5
 expect_line "steps 010" 2 "error: --steps takes a whole number without leading zeros (got '010')" -- "$SIMS" "${M[@]}" --n 4 --steps 010
+expect_line "omega 0x1" 2 "error: --omega takes a number in decimal (got '0x1')" -- "$SIMS" "${M[@]}" --n 4 --omega 0x1
+expect_line "data set option twice" 1 "error: --data 'faces:ratio=0.5,ratio=0.6': ratio is given twice (say it once)" -- \
+  "$SIMS" train --data faces:ratio=0.5,ratio=0.6 --budget 10 --out "$T/twice.ckpt"
 expect_line "n 1e20" 2 "error: --n is out of range (got '99999999999999999999')" -- "$SIMS" "${M[@]}" --n 99999999999999999999
 expect_line "steps beyond 32 bits" 2 "error: --steps is out of range (got '99999999999') (see 'sims --help')" -- \
   "$SIMS" "${M[@]}" --n 4 --steps 99999999999
@@ -1085,7 +1091,9 @@ refused "atlas generations 0" "$T/at" "--generations must" -- "$SIMS" atlas --n-
 refused "train budget 9e18" "$T/b.ckpt" --budget -- "$SIMS" train --data gaussian --budget 9000000000000000000 --out "$T/b.ckpt"
 refused "train budget and epochs" "$T/b.ckpt" "not both" -- "$SIMS" train --data gaussian --budget 256 --epochs 2 --out "$T/b.ckpt"
 refused "fps without animation" "$T/o.npy" --fps -- "$SIMS" "${M[@]}" --n 4 --fps 3
-refused "shape 2x" "$T/o.npy" "shape '2x'" -- "$SIMS" "${M[@]}" --n 4 --shape 2x
+refused "shape 2x" "$T/o.npy" "--shape '2x'" -- "$SIMS" "${M[@]}" --n 4 --shape 2x
+refused "shape 03x32x32" "$T/o.npy" "--shape '03x32x32' has an entry with a leading zero" -- "$SIMS" "${M[@]}" --n 4 \
+  --shape 03x32x32
 refused "sweep omegas 1e308" "$T/sw" --omegas -- "$SIMS" sweep --model "$T/new.ckpt" --aux "$T/new.ckpt" --real-data gaussian \
   --n 30 --omegas 0,1e308 --out "$T/sw"
 refused "sweep k beyond n" "$T/sw" --k -- "$SIMS" sweep --model "$T/new.ckpt" --aux "$T/new.ckpt" --real-data gaussian \

@@ -240,6 +240,48 @@ class StudioTest : public QObject {
     QCOMPARE(w_->last_result()->reused_steps, first);
   }
 
+  // The samplers refuse an empty interval (LO = HI): dragging a handle onto the other at either end of the bar
+  // leaves an interval that guides no step but is still a valid one (it gave 0:0 and inf:inf).
+  void intervalDraggedToAnEndStaysValid() {
+    QVERIFY(wait_result(0));
+    IntervalBar* bar = w_->guidance()->interval_bar();
+    const double inf = std::numeric_limits<double>::infinity();
+    const auto drag = [&](double x0, double x1) {
+      const double y = 37;  // the axis' middle (IntervalBar::axis: 30 + 15 / 2)
+      for (const auto& [type, x] : {std::pair<QEvent::Type, double>{QEvent::MouseButtonPress, x0},
+                                    {QEvent::MouseMove, x1}, {QEvent::MouseButtonRelease, x1}}) {
+        const QPointF at(x, y);
+        QMouseEvent ev(type, at, bar->mapToGlobal(at), Qt::LeftButton,
+                       type == QEvent::MouseButtonRelease ? Qt::NoButton : Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(bar, &ev);
+      }
+    };
+    const double left = 10, right = bar->width() - 10;  // σ = ∞ and σ = 0
+    const auto valid = [&] {
+      try {
+        Guidance{1.0, bar->lo(), bar->hi()}.validate();
+        return true;
+      } catch (const std::exception&) {
+        return false;
+      }
+    };
+    bar->set_interval(0, inf);
+    drag(right, left);  // LO from 0 to the far left
+    QVERIFY(std::isfinite(bar->lo()));
+    QVERIFY(bar->hi() > bar->lo());
+    QVERIFY(valid());
+    QCOMPARE(bar->guided_steps().first, w_->guidance()->settings().steps);  // no step guided
+    bar->set_interval(0, inf);
+    drag(left, right);  // HI from ∞ to the far right
+    QCOMPARE(bar->lo(), 0.0);
+    QVERIFY(bar->hi() > 0);
+    QVERIFY(valid());
+    QCOMPARE(bar->guided_steps().first, w_->guidance()->settings().steps);
+    GuidanceSettings gs = w_->guidance()->settings();
+    gs.lo = 0, gs.hi = inf;
+    w_->guidance()->set_settings(gs);
+  }
+
   // Issue 13: ω can be typed; the box and the slider follow each other, and a typed value is sampled.
   void typedOmegaIsSampled() {
     QVERIFY(wait_result(0));
