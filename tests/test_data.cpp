@@ -281,6 +281,7 @@ TEST_CASE("data set spec strings parse, print and round-trip", "[data]") {
                     Catch::Contains("--data 'faces:size=abc': size 'abc' is not a whole number"));
   CHECK_THROWS_WITH(ImageDatasetSpec::parse("celeba", "--real-data"), Catch::StartsWith("--real-data 'celeba'"));
   CHECK(ImageDatasetSpec::parse("faces:ratio=5e-1").faces.group_ratio == 0.5);
+  CHECK(ImageDatasetSpec::parse("faces:size=+32").faces.size == 32);
   CHECK_THROWS_AS(load_images(ImageDatasetSpec::parse("faces"), -1), InputError);  // faces need a count
   CHECK(load_images(ImageDatasetSpec::parse("faces:size=64"), 3, 1).images.sizes() == at::IntArrayRef({3, 3, 64, 64}));
 }

@@ -168,6 +168,10 @@ TEST_CASE("format_real and parse_real round trip", "[experiment]") {
   CHECK_THROWS_AS(parse_real("nan", "x"), InputError);
   CHECK_THROWS_AS(parse_real("1.5x", "x"), InputError);
   CHECK_THROWS_AS(parse_real("0x10", "x"), InputError);  // hexadecimal: strtod reads 16
+  for (const char* t : {"inf", "INF", "Infinity", "+Inf"}) CHECK(parse_real(t, "x") == INFINITY);
+  CHECK(parse_real("-INF", "x") == -INFINITY);
+  CHECK(parse_real(".5", "x") == 0.5);
+  CHECK(parse_real("1E3", "x") == 1000.0);
   CHECK_THROWS_AS(parse_real(" 1", "x"), InputError);
   CHECK(parse_real("-2.5e+1", "x") == -25.0);
 }

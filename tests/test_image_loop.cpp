@@ -139,7 +139,8 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
     CHECK(r.fd_lo[t] <= r.fd[t]);
     CHECK(r.fd_hi[t] > r.fd[t]);
     CHECK(std::isfinite(r.kid[t]));
-    // Subsets as large as the few scored samples are all alike: no spread is reported (it read 1e-13).
+    // This loop scores as many samples as its reference holds: every KID subset is both sets whole, all alike, and
+    // no spread is reported (it read 1e-13; with a larger reference the reference's subsets vary and one is).
     CHECK(std::isnan(r.kid_std[t]));
     // Precision and recall with their bootstrap intervals over the points, inside [0, 1].
     CHECK(0 <= r.precision_lo[t]);

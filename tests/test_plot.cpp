@@ -143,6 +143,27 @@ TEST_CASE("series set side by side: bars at the same x drawn dodge_px apart and 
   CHECK(left_dodged == leftmost(render_plot(still), {250, 0, 0}));
 }
 
+TEST_CASE("series side by side never reach the next x value's group", "[render]") {
+  LinePlot p;
+  p.height = 500;
+  p.dodge_px = 100;  // far more than the 21 x values leave room for
+  for (Rgb col : {Rgb{250, 0, 0}, Rgb{0, 0, 250}}) {
+    Series s;
+    for (int i = 0; i <= 20; ++i) s.x.push_back(i), s.y.push_back(1), s.lo.push_back(0), s.hi.push_back(2);
+    s.colour = col;
+    s.markers = false;
+    p.series.push_back(s);
+  }
+  const Canvas c = render_plot(p);
+  const std::vector<double> red = bar_centres(c, {250, 0, 0}), blue = bar_centres(c, {0, 0, 250});
+  REQUIRE(red.size() == 21);
+  REQUIRE(blue.size() == 21);
+  for (size_t i = 0; i + 1 < 21; ++i) {
+    CHECK(blue[i] - red[i] > 4);                                // still apart
+    CHECK(blue[i] - red[i] <= 0.8 * (red[i + 1] - red[i]) + 2);  // capped: the groups keep their order
+  }
+}
+
 namespace {
 
 size_t count_colour(const Canvas& c, Rgb col) {
@@ -189,4 +210,11 @@ TEST_CASE("scatter grids: shared ticks on the left and at the bottom and no dot 
   const size_t marks = count_colour(ticked, {120, 120, 120});
   CHECK(marks >= 4 * (2 * 3 + 2 * 3));
   CHECK(count_colour(plain, {120, 120, 120}) == 0);
+  // Small cells still get a scale: at least two ticks inside the range per row and column (a 64-px cell over ±7
+  // had only its 0).
+  GridFigure small;
+  small.cells = {{scatter(pts, 64, {-7, 7, -7, 7}, {250, 0, 0})}};
+  small.scatter_ticks = true;
+  small.range = {-7, 7, -7, 7};
+  CHECK(count_colour(compose_grid(small), {120, 120, 120}) >= 4 * (2 + 2));
 }

@@ -402,6 +402,26 @@ CLI::Option* output_folder(CLI::Option* opt) {
   });
 }
 
+namespace {
+
+bool png_name(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return ext == ".png";
+}
+
+}  // namespace
+
+CLI::Option* png_output(CLI::Option* opt) {
+  opt->check(
+      [](const std::string& value) -> std::string {
+        // A 'grid.jpg' holding PNG bytes would mislead every viewer that trusts the name.
+        return png_name(value) ? "" : "'" + value + "' is written as a PNG image: give it a name ending in .png";
+      },
+      "");
+  return opt;
+}
+
 void prepare_output(const std::string& flag, const std::string& path, OutputKind kind) {
   namespace fs = std::filesystem;
   if (path.empty()) return;
@@ -417,12 +437,8 @@ void prepare_output(const std::string& flag, const std::string& path, OutputKind
     what = "cannot write " + flag + " '" + path + "'";
     if (fs::is_directory(p, ec)) throw IoError(what + ": it is a folder");
     if (!p.has_filename()) throw IoError(what + ": it names a folder, not a file");
-    if (kind == OutputKind::Png) {  // a 'grid.jpg' holding PNG bytes would mislead every viewer that trusts the name
-      std::string ext = p.extension().string();
-      for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (ext != ".png")
-        throw InputError(flag + " '" + path + "' is written as a PNG image: give it a name ending in .png");
-    }
+    if (kind == OutputKind::Png && !png_name(path))  // (png_output refuses it earlier where the flag is declared so)
+      throw InputError(flag + " '" + path + "' is written as a PNG image: give it a name ending in .png");
     dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   }
   // The nearest part of the path that exists must be a folder we may write in.

@@ -116,6 +116,10 @@ CLI::Option* input_path(CLI::Option* opt, InputKind kind = InputKind::File);
 // and is refused by prepare_output as naming a folder.) Returns opt for chaining.
 CLI::Option* output_folder(CLI::Option* opt);
 
+// Declares `opt` a PNG file the command writes: a name that does not end in .png is refused when the command line
+// is read, before anything is loaded or created. Returns opt for chaining.
+CLI::Option* png_output(CLI::Option* opt);
+
 // What an output flag names, for prepare_output(): Png is a file written as PNG, whose name must say so (.png).
 enum class OutputKind { File, Folder, Png };
 

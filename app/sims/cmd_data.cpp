@@ -176,7 +176,7 @@ void add_data_command(CLI::App& app, Registry& reg) {
   input_path(prev->add_option("--dataset", p->dataset, kDatasetHelp), InputKind::DataSpec)->required();
   prev->add_option("--n", p->n, "number of images (default 64)");
   prev->add_option("--seed", p->seed, "seed of the built-in faces (default 0; data on disk shows its first images)");
-  prev->add_option("--grid", p->grid, "output PNG")->required();
+  png_output(prev->add_option("--grid", p->grid, "output PNG"))->required();
   prev->add_option("--cols", p->cols, "images per row (default: a square)");
   prev->add_option("--zoom", p->zoom, "pixel magnification (default: about 64 px per image)");
   prev->add_flag("--json", p->json, "print the result as one JSON object on the last line");

@@ -92,7 +92,7 @@ void add_grid_command(CLI::App& app, Registry& reg) {
   a->o_cell = cmd->add_option("--cell", a->cell, "cell size in pixels (default: 220 for points, 3x zoom for images)");
   cmd->add_option("--title", a->title, "figure title");
   cmd->add_option("--threads", a->threads, "LibTorch intra-op threads");
-  cmd->add_option("--out", a->out, "output PNG")->required();
+  png_output(cmd->add_option("--out", a->out, "output PNG"))->required();
   cmd->add_flag("--json", a->json, "print the result as one JSON object on the last line");
   reg.actions.push_back({cmd, [a] { return run_grid(*a); }});
 }

@@ -225,9 +225,9 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
     std::cout << "  " << std::setw(4) << g + 1 << "  " << std::setw(14) << num_ci(res.fd[g], res.fd_lo[g], res.fd_hi[g])
               << "  " << std::setw(18)
               << (!have_kid ? std::string("-")
-                  // Subsets as large as the scored set are all the same set: their spread says nothing.
+                  // Subsets as large as both sets are all the same: their spread says nothing.
                   : res.kid_std[g] > 1e-9 * std::abs(res.kid[g]) ? sig(res.kid[g]) + " (" + sig(res.kid_std[g]) + ")"
-                                                                  : sig(res.kid[g]) + " (1 subset)")
+                                                                  : sig(res.kid[g]) + " (subsets alike)")
               << "  " << std::setw(5) << num(res.ratio[g], 3) << "  " << std::setw(11)
               << num_ci(res.precision[g], res.precision_lo[g], res.precision_hi[g], 2) << "  " << std::setw(11)
               << num_ci(res.recall[g], res.recall_lo[g], res.recall_hi[g], 2);

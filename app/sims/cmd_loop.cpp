@@ -217,6 +217,13 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     plot.subtitle += methods.empty() ? "; bars or band: 95 % intervals over the runs"
                                      : "; bars or band: 95 %, " + joined(methods);
   }
+  // KID without a spread (every subset held both sets whole): say that there are no bars rather than promise them.
+  if (a.plot_key == "kid") {
+    bool any = false;
+    for (const auto& s : plot.series)
+      for (double v : s.lo) any = any || std::isfinite(v);
+    if (!any) plot.subtitle = "lower is better (unbiased at any sample size); no bars: every subset held both sets whole";
+  }
   // Several results share the generations: their bars are set side by side (bands, from 31 points, stay put).
   if ((own ? 1 : 0) + a.compare.size() > 1) {
     plot.dodge_px = 8;
@@ -592,7 +599,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   only(c->add_flag("--resume", a->resume, "take the settings from the run folder in --out (re-running the same command also continues it)"), trained);
   only(c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)"), trained);
   // plots
-  c->add_option("--plot", a->plot, "write a PNG line plot of --plot-key per generation");
+  png_output(c->add_option("--plot", a->plot, "write a PNG line plot of --plot-key per generation"));
   c->add_option("--plot-key", a->plot_key, "result array to plot (default ratio; e.g. w2_mean)");
   c->add_flag("--plot-log", a->plot_log, "--plot with a logarithmic y axis (values that span decades)");
   c->add_option("--label", a->label, "legend label of this run in --plot");

@@ -220,7 +220,7 @@ void add_sample_command(CLI::App& app, Registry& reg) {
   cmd->add_option("--out", a->out, "output .npy of final samples")->required();
   cmd->add_option("--trajectory", a->trajectory, "output .npy [steps+1, N, ...] of the state after each step");
   cmd->add_option("--denoised", a->denoised, "output .npy [steps, N, ...] of the denoised estimate at each step");
-  cmd->add_option("--grid", a->grid, "output PNG: a mosaic of images or a scatter plot of points");
+  png_output(cmd->add_option("--grid", a->grid, "output PNG: a mosaic of images or a scatter plot of points"));
   cmd->add_option("--animation", a->animation,
                   "output .gif or .png (animated PNG): the denoising step by step; with --aux and --omega, the base "
                   "alone | SIMS on the same noise");

@@ -267,7 +267,7 @@ void add_tune_command(CLI::App& app, Registry& reg) {
   input_path(k->add_option("runs", cmp->runs, "finished sims tune run folders (or their result.json)"))->required();
   k->add_option("--labels", cmp->labels, "a label per run, L1,L2,... (default: the folder names)");
   k->add_option("--title", cmp->title, "the plot's title");
-  k->add_option("--out", cmp->out, "the plot (.png)")->required();
+  png_output(k->add_option("--out", cmp->out, "the plot (.png)"))->required();
   k->add_flag("--json", cmp->json, "print one JSON object as the last line");
   reg.actions.push_back({k, [cmp] { return run_tune_compare(*cmp); }});
 }

@@ -83,8 +83,8 @@ std::string lower(std::string s) {
 
 // Numbers as written in decimal: no sign-less hex ("0x10"), no spaces, no "nan"; integers within int's range.
 int parse_int(const std::string& v, const std::string& what) {
-  const bool digits = !v.empty() && v.find_first_not_of("0123456789", v[0] == '-' ? 1 : 0) == std::string::npos &&
-                      v != "-";
+  const size_t sign = !v.empty() && (v[0] == '-' || v[0] == '+') ? 1 : 0;
+  const bool digits = v.size() > sign && v.find_first_not_of("0123456789", sign) == std::string::npos;
   try {
     size_t used = 0;
     const long long x = digits ? std::stoll(v, &used) : 0;

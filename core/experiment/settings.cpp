@@ -1,5 +1,6 @@
 #include "experiment/settings.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -7,8 +8,13 @@
 namespace sims::experiment {
 
 double parse_real(const std::string& text, const std::string& what) {
-  if (text == "inf" || text == "+inf" || text == "Inf" || text == "infinity") return INFINITY;
-  if (text == "-inf") return -INFINITY;
+  {  // inf, Infinity, +INF, -inf … in any case
+    std::string t = text;
+    for (char& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const bool minus = !t.empty() && t[0] == '-';
+    if (!t.empty() && (t[0] == '+' || t[0] == '-')) t.erase(0, 1);
+    if (t == "inf" || t == "infinity") return minus ? -INFINITY : INFINITY;
+  }
   const char* s = text.c_str();
   char* end = nullptr;
   errno = 0;

@@ -232,8 +232,9 @@ void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
   if (have_real && cfg.kid_subsets > 0) {
     const Kid k = kid(ref.real_features, f, cfg.kid_subsets, 1000, cfg.seed);
     row.extra["kid"] = k.mean;
-    // Subsets as large as one of the sets hold all of it every time: their spread says nothing (none is written).
-    const bool spread = k.subset_size < std::min(ref.real_features.size(0), f.size(0));
+    // Subsets as large as both sets are all the same (both whole every time): their spread says nothing (none is
+    // written). With one set whole the other still varies (that set's noise alone).
+    const bool spread = !(k.subset_size == ref.real_features.size(0) && k.subset_size == f.size(0));
     row.extra["kid_std"] = spread ? nlohmann::json(k.std) : nlohmann::json(nullptr);
   }
   if (cfg.ci > 0) {

@@ -367,8 +367,17 @@ Canvas compose_grid(const GridFigure& fig) {
   int tick_w = 0, tick_h = 0;
   if (fig.scatter_ticks) {
     const PlotRange& r = fig.range;
-    // About one tick per 50 px of cell (a 32-px cell gets two), so that the values do not run into each other.
-    xt = nice_ticks(r.x0, r.x1, std::max(2, cw / 50)), yt = nice_ticks(r.y0, r.y1, std::max(2, ch / 50));
+    // About one tick per 50 px of cell, and at least two inside the range (a scale needs two values); values that
+    // would run into each other are left out below.
+    const auto ticks = [](double lo, double hi, int px) {
+      std::vector<double> t;
+      for (int target = std::max(2, px / 50); target <= 12; ++target) {
+        t = nice_ticks(lo, hi, target);
+        if (std::count_if(t.begin(), t.end(), [&](double v) { return v > lo && v < hi; }) >= 2) break;
+      }
+      return t;
+    };
+    xt = ticks(r.x0, r.x1, cw), yt = ticks(r.y0, r.y1, ch);
     xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
     for (double v : yt) tick_w = std::max(tick_w, Canvas::text_width(tick_label(v, ystep), tick_px));
     tick_w += tick_len + 3;
@@ -432,12 +441,15 @@ Canvas compose_grid(const GridFigure& fig) {
     const Rgb tick_c{120, 120, 120}, text_c{60, 60, 60};
     for (int row = 0; row < rows; ++row) {
       const int cy = top + row * (ch + pad);
+      int last_top = 1000000;  // the previous value's top edge (ticks run upwards)
       for (double v : yt) {
         const int y = cy + ch - 1 - static_cast<int>(std::lround((v - r.y0) / (r.y1 - r.y0) * (ch - 1)));
         // Only ticks whose value stays beside its own row (rows are pad apart).
         const int half_h = static_cast<int>(tick_px * 0.6f);
         if (y < cy || y >= cy + ch || y - half_h < cy - pad / 2 || y + half_h > cy + ch + pad / 2) continue;
         out.fill_rect(left - tick_len, y, tick_len, 1, tick_c);
+        if (y + half_h > last_top - 2) continue;  // the mark without its value (values listed bottom to top)
+        last_top = y - half_h;
         const std::string t = tick_label(v, ystep);
         out.draw_text(t, left - tick_len - 2 - Canvas::text_width(t, tick_px), y - static_cast<int>(tick_px * 0.6f),
                       tick_px, text_c);
@@ -446,6 +458,7 @@ Canvas compose_grid(const GridFigure& fig) {
     const int by = top + rows * (ch + pad) - pad;
     for (int c = 0; c < cols; ++c) {
       const int cx = left + c * (cw + pad);
+      int last_right = -1000000;  // the previous value's right edge: values 3 px apart at least
       for (double v : xt) {
         const int x = cx + static_cast<int>(std::lround((v - r.x0) / (r.x1 - r.x0) * (cw - 1)));
         const std::string t = tick_label(v, xstep);
@@ -453,6 +466,8 @@ Canvas compose_grid(const GridFigure& fig) {
         const int half_w = Canvas::text_width(t, tick_px) / 2;
         if (x < cx || x >= cx + cw || x - half_w < cx - pad / 2 || x + half_w > cx + cw + pad / 2) continue;
         out.fill_rect(x, by, 1, tick_len, tick_c);
+        if (x - half_w < last_right + 3) continue;  // the mark without its value
+        last_right = x + half_w;
         out.draw_text(t, x - Canvas::text_width(t, tick_px) / 2, by + tick_len + 1, tick_px, text_c);
       }
     }

@@ -75,6 +75,7 @@ struct Frame {
   int left = 74, top = 14, right = 18, bottom = 52, pw = 0, ph = 0;
   bool log_x = false, log_y = false;
   bool integer_x = false;  // ticks on whole numbers only (generations)
+  double dodge = 0;        // pixels between series set side by side (LinePlot::dodge_px, capped to fit)
   double tx(double x) const { return log_x ? std::log10(x) : x; }
   double ty(double y) const { return log_y ? std::log10(y) : y; }
   double px(double x) const { return left + (tx(x) - x0) / (x1 - x0) * (pw - 1); }
@@ -108,14 +109,16 @@ void for_each_point(const Frame& fr, const Series& s, double shift, F f) {
 
 // How far series s is drawn beside its true x, in pixels: the series drawn with error bars (not reference lines,
 // not bands, at least one finite interval) are spread dodge_px apart, in order, centred on 0.
-double series_shift(const LinePlot& p, const Series& s) {
-  const auto set_apart = [](const Series& o) {
-    const size_t n = std::min({o.x.size(), o.y.size(), o.lo.size(), o.hi.size()});
-    if (o.reference || n == 0 || n > kBandFrom) return false;
-    for (size_t i = 0; i < n; ++i)
-      if (std::isfinite(o.lo[i]) && std::isfinite(o.hi[i])) return true;
-    return false;
-  };
+bool set_apart(const Series& o) {
+  const size_t n = std::min({o.x.size(), o.y.size(), o.lo.size(), o.hi.size()});
+  if (o.reference || n == 0 || n > kBandFrom) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (std::isfinite(o.lo[i]) && std::isfinite(o.hi[i])) return true;
+  return false;
+}
+
+// The offset of series s in units of the dodge: its place among the series set apart, centred on 0.
+double series_slot(const LinePlot& p, const Series& s) {
   if (p.dodge_px == 0 || !set_apart(s)) return 0;
   int k = -1, n = 0;
   for (const auto& o : p.series) {
@@ -123,7 +126,42 @@ double series_shift(const LinePlot& p, const Series& s) {
     if (&o == &s) k = n;
     ++n;
   }
-  return k < 0 ? 0 : (k - 0.5 * (n - 1)) * p.dodge_px;
+  return k < 0 ? 0 : k - 0.5 * (n - 1);
+}
+
+double series_shift(const LinePlot& p, const Frame& fr, const Series& s) { return series_slot(p, s) * fr.dodge; }
+
+// Fits the x axis to the series set side by side, for the frame's present width: the dodge is capped so that
+// neighbouring x values' groups do not cross (at most 0.8 of the smallest gap between them), and the outermost bar
+// and its cap (4 px) keep 6 px inside the frame (a margin of m pixels on a frame of pw: the data range D padded by
+// D·m / (pw − 1 − 2m)). Without series set apart the axis is as it was.
+void fit_dodge(const LinePlot& p, Frame& fr, double data_x0, double data_x1, double padded_x0, double padded_x1) {
+  fr.dodge = 0;
+  fr.x0 = padded_x0, fr.x1 = padded_x1;
+  double widest = 0, span = 0;  // slots from the centre, slots end to end
+  std::vector<double> xs;
+  for (const auto& s : p.series) {
+    if (!set_apart(s)) continue;
+    const double k = series_slot(p, s);
+    widest = std::max(widest, std::abs(k)), span = std::max(span, 2 * std::abs(k));
+    for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
+      if (fr.usable(s.x[i], s.y[i])) xs.push_back(fr.tx(s.x[i]));
+  }
+  if (p.dodge_px == 0 || widest == 0 || xs.empty()) return;
+  std::sort(xs.begin(), xs.end());
+  double gap = INFINITY;  // the smallest gap between distinct x values, in axis units
+  for (size_t i = 1; i < xs.size(); ++i)
+    if (xs[i] > xs[i - 1]) gap = std::min(gap, xs[i] - xs[i - 1]);
+  const double D = data_x1 - data_x0;
+  double dodge = p.dodge_px;
+  for (int pass = 0; pass < 2; ++pass) {  // the cap depends on the padding, the padding on the dodge
+    const double m = widest * dodge + 10, room = fr.pw - 1 - 2 * m;
+    if (room <= 0) return;  // far too many series for the width: drawn at their x values
+    const double xpad = std::max(D * m / room, (padded_x1 - padded_x0 - D) / 2);
+    fr.x0 = data_x0 - xpad, fr.x1 = data_x1 + xpad;
+    if (std::isfinite(gap)) dodge = std::min(dodge, 0.8 * gap / (fr.x1 - fr.x0) * (fr.pw - 1) / std::max(span, 1.0));
+  }
+  fr.dodge = dodge;
 }
 
 struct Legend {
@@ -143,7 +181,7 @@ long place_legend(const LinePlot& p, const Frame& fr, Legend& lg) {
       long hidden = 0;
       for (const auto& s : p.series) {
         double lx = 0, ly = 0;
-        const double shift = series_shift(p, s);
+        const double shift = series_shift(p, fr, s);
         for_each_point(fr, s, shift, [&](double X, double Y, bool joined) {
           const int steps = joined ? 8 : 1;
           for (int k = 1; k <= steps; ++k) {
@@ -292,6 +330,7 @@ Canvas render_plot(const LinePlot& p) {
     fr.x0 -= xpad;
     fr.x1 += xpad;
   }
+  const double padded_x0 = fr.x0, padded_x1 = fr.x1;
   if (fr.y1 == fr.y0) {
     const double d = std::max(std::abs(fr.y0) * 0.1, 1e-6);
     fr.y0 -= d, fr.y1 += d;
@@ -304,23 +343,16 @@ Canvas render_plot(const LinePlot& p) {
   for (const auto& s : p.series)
     if (!s.label.empty()) ++lg.named, lw = std::max(lw, Canvas::text_width(s.label, fs - 1));
   lg.bw = lw + 36, lg.bh = lg.named * 20 + 8;
+  // Series side by side are fitted before the legend looks for a corner (it must see them where they are drawn),
+  // and again if the legend goes outside and narrows the frame.
+  fit_dodge(p, fr, data_x0, data_x1, padded_x0, padded_x1);
   // When every corner would hide data, the legend goes outside, right of the frame.
   if (lg.named > 0 && place_legend(p, fr, lg) > 0 && p.width - fr.left - (lg.bw + 30) > 200) {
     fr.right = lg.bw + 30;
     fr.pw = p.width - fr.left - fr.right;
     lg.bx = fr.left + fr.pw + 14;
     lg.by = fr.top;
-  }
-  // Series set side by side: the outermost bar and its cap (4 px) keep 6 px inside the frame, whatever width the
-  // legend left it (a margin of m pixels on a frame of pw: the data range D padded by D·m / (pw − 1 − 2m)).
-  double widest_shift = 0;
-  for (const auto& s : p.series) widest_shift = std::max(widest_shift, std::abs(series_shift(p, s)));
-  if (widest_shift > 0) {
-    const double m = widest_shift + 10, room = fr.pw - 1 - 2 * m, D = data_x1 - data_x0;
-    if (room > 0) {
-      const double xpad = std::max(D * m / room, (fr.x1 - fr.x0 - D) / 2);
-      fr.x0 = data_x0 - xpad, fr.x1 = data_x1 + xpad;
-    }
+    fit_dodge(p, fr, data_x0, data_x1, padded_x0, padded_x1);
   }
   draw_grid(c, fr, fs);
   c.stroke_rect(fr.left, fr.top, fr.pw, fr.ph, {120, 120, 120});
@@ -350,7 +382,7 @@ Canvas render_plot(const LinePlot& p) {
     const size_t n = std::min({s.x.size(), s.y.size(), s.lo.size(), s.hi.size()});
     for (size_t i = 0; i < n && n <= kBandFrom; ++i) {
       if (!fr.usable(s.x[i], s.y[i]) || !fr.usable(s.x[i], fr.low(s.lo[i])) || !fr.usable(s.x[i], s.hi[i])) continue;
-      const double X = fr.px(s.x[i]) + series_shift(p, s), Y0 = fr.py(fr.low(s.lo[i])), Y1 = fr.py(s.hi[i]);
+      const double X = fr.px(s.x[i]) + series_shift(p, fr, s), Y0 = fr.py(fr.low(s.lo[i])), Y1 = fr.py(s.hi[i]);
       line(c, X, Y0, X, Y1, s.colour);
       line(c, X - 4, Y0, X + 4, Y0, s.colour);
       line(c, X - 4, Y1, X + 4, Y1, s.colour);
@@ -358,7 +390,7 @@ Canvas render_plot(const LinePlot& p) {
   }
   for (const auto& s : p.series) {
     double lx = 0, ly = 0;
-    for_each_point(fr, s, series_shift(p, s), [&](double X, double Y, bool joined) {
+    for_each_point(fr, s, series_shift(p, fr, s), [&](double X, double Y, bool joined) {
       if (joined && s.reference) {
         const double len = std::hypot(X - lx, Y - ly);
         for (double t = 0; t < len; t += 10)  // 6 px on, 4 px off
@@ -380,7 +412,7 @@ Canvas render_plot(const LinePlot& p) {
         if (fr.usable(s.x[i], s.y[i]) && (!bs || (p.mark_best_high ? s.y[i] > bs->y[bi] : s.y[i] < bs->y[bi])))
           bs = &s, bi = i;
     if (bs) {
-      const double X = fr.px(bs->x[bi]) + series_shift(p, *bs), Y = fr.py(bs->y[bi]);
+      const double X = fr.px(bs->x[bi]) + series_shift(p, fr, *bs), Y = fr.py(bs->y[bi]);
       for (int a = 0; a < 48; ++a) {  // a ring of radius 9
         const double t0 = a * 2 * 3.14159265358979 / 48, t1 = (a + 1) * 2 * 3.14159265358979 / 48;
         line(c, X + 9 * std::cos(t0), Y + 9 * std::sin(t0), X + 9 * std::cos(t1), Y + 9 * std::sin(t1), {20, 20, 20});

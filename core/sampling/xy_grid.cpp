@@ -160,7 +160,9 @@ XYGridResult render_xy_grid(const XYGridRequest& req, const std::function<void(i
   if (!images) {  // every cell is drawn on the same axes, ticked on the left and at the bottom
     fig.scatter_ticks = true;
     fig.range = range;
-    caption += " \u00b7 every cell on the same axes (grey lines: 0)";
+    auto r = [](double v) { return experiment::format_real(std::round(v * 100) / 100); };
+    caption += " \u00b7 every cell on the same axes: x " + r(range.x0) + " to " + r(range.x1) + ", y " + r(range.y0) +
+               " to " + r(range.y1) + " (grey lines: 0)";
   }
   out.image = render::with_caption(render::compose_grid(fig), caption);
   return out;

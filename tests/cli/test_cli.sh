@@ -461,8 +461,12 @@ grep -q "cut short" "$T/stderr" && ok || bad "data cifar cut archive: $(cat "$T/
 mkdir -p "$T/imgs" "$T/noimgs"; printf 'not a png' >"$T/imgs/broken.png"
 expect_error "data unknown set" "$T/d.png" -- "$SIMS" data preview --dataset celeba --grid "$T/d.png"
 # A PNG under another name would mislead every viewer that trusts it: refused before any work.
-expect_line "data preview grid jpg" 1 "error: --grid '$T/d.jpg' is written as a PNG image: give it a name ending in .png" -- \
+expect_line "data preview grid jpg" 1 "error: --grid: '$T/d.jpg' is written as a PNG image: give it a name ending in .png" -- \
   "$SIMS" data preview --dataset faces --n 4 --grid "$T/d.jpg"
+# ... refused as the command line is read: the other output's new folder is not made.
+expect_error "sample grid jpg" "$T/jpgdir/sub/a.npy" -- "$SIMS" sample --model "$T/base.ckpt" --n 4 --seed 0 \
+  --out "$T/jpgdir/sub/a.npy" --grid "$T/g.jpg"
+[[ ! -e "$T/jpgdir" ]] && ok || bad "sample grid jpg: the refused command made the --out folder"
 expect_error "data faces no n" "$T/dx1.npy" -- "$SIMS" data export --dataset faces --out "$T/dx1.npy"
 expect_error "data bad ratio" "$T/dx2.npy" -- "$SIMS" data export --dataset faces:ratio=1.5 --n 10 --out "$T/dx2.npy"
 expect_error "data gzip mnist" "$T/d.png" -- "$SIMS" data preview --dataset "mnist:$T/mn-gz" --grid "$T/d.png"
