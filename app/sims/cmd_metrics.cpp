@@ -330,10 +330,11 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   input_path(c->add_option("REAL", kd->a, "real features .npy [N,D]"))->required();
   input_path(c->add_option("FAKE", kd->b, "generated features .npy [M,D]"))->required();
   c->add_option("--subsets", kd->subsets, "random subsets (default 100; 1: the first rows, deterministic)");
-  c->add_option("--subset-size", kd->subset_size, "points per subset, at most the smaller set (default 1000)");
+  CLI::Option* subset_size_opt =
+      c->add_option("--subset-size", kd->subset_size, "points per subset, at most the smaller set (default 1000)");
   c->add_option("--seed", kd->seed, "seed of the subsets (default 0)");
   c->add_flag("--json", kd->json, "print one JSON object");
-  reg.actions.push_back({c, [kd] {
+  reg.actions.push_back({c, [kd, subset_size_opt] {
     if (kd->subsets < 1 || kd->subsets > 100000)
       throw InputError("--subsets must be from 1 to 100000 (got " + std::to_string(kd->subsets) + ")");
     if (kd->subset_size < 2)
@@ -341,6 +342,9 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     at::Tensor real = points(kd->a), fake = points(kd->b);
     if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
     const metrics::Kid k = metrics::kid(real, fake, kd->subsets, kd->subset_size, static_cast<uint64_t>(kd->seed));
+    if (subset_size_opt->count() > 0 && k.subset_size < kd->subset_size)  // asked for, and more than a set holds
+      std::cerr << "note: --subset-size " << kd->subset_size << " is more than the smaller set holds: subsets of "
+                << k.subset_size << " rows" << std::endl;
     nlohmann::json j = {{"kid", k.mean}, {"kid_std", k.std}, {"subsets", k.subsets}, {"subset_size", k.subset_size}};
     std::ostringstream human;
     human << "kid = " << std::setprecision(6) << k.mean;

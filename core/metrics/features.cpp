@@ -485,7 +485,8 @@ namespace {
 // One look at a file given as a feature network or classifier (`role`): a SIMS feature checkpoint (true), something
 // for TorchScript's loader (false), or none of them, said in words before that loader reports a folder, an empty
 // file or random bytes as "PytorchStreamReader failed reading zip archive". Reads the archive once.
-bool probe_network_file(const std::string& path, const std::string& role) {
+// A feature checkpoint's archive is left in `ar` for `cnn_from_archive`, so that the file is read once.
+bool probe_network_file(const std::string& path, const std::string& role, torch::serialize::InputArchive& ar) {
   const std::string kinds = " (a " + role + " is a .ckpt from 'sims features train' or a TorchScript file)";
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw InputError("network file '" + path + "' is a folder" + kinds);
@@ -498,7 +499,6 @@ bool probe_network_file(const std::string& path, const std::string& role) {
   if (!in || in.gcount() < 4 || head[0] != 'P' || head[1] != 'K')
     throw ModelError("'" + path + "' is not a " + role + ": neither a SIMS feature checkpoint nor TorchScript" + kinds);
   try {
-    torch::serialize::InputArchive ar;
     ar.load_from(path);
     c10::IValue v;
     if (ar.try_read("sims_feature_net", v)) return true;
@@ -511,15 +511,8 @@ bool probe_network_file(const std::string& path, const std::string& role) {
   return false;
 }
 
-}  // namespace
-
-std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
-  torch::serialize::InputArchive ar;
-  try {
-    ar.load_from(path);
-  } catch (const c10::Error&) {
-    throw ModelError("cannot read feature network '" + path + "': not a readable archive");
-  }
+// The network and metadata of a feature checkpoint whose archive `ar` was read from `path`.
+std::shared_ptr<TrainedCnn> cnn_from_archive(torch::serialize::InputArchive& ar, const std::string& path) {
   c10::IValue v;
   if (!ar.try_read("sims_feature_net", v) || !v.isString())
     throw ModelError("'" + path + "' is not a SIMS feature network (no sims_feature_net record)");
@@ -554,6 +547,18 @@ std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
   }
 }
 
+}  // namespace
+
+std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(path);
+  } catch (const c10::Error&) {
+    throw ModelError("cannot read feature network '" + path + "': not a readable archive");
+  }
+  return cnn_from_archive(ar, path);
+}
+
 // [SECTION] Loading by spec ----------------------------------------------------------
 
 namespace {
@@ -570,9 +575,10 @@ void refuse_torchscript_options(const NetSpec& s, const std::string& role) {
 
 FeatureNetPtr load_feature_net(const std::string& text) {
   NetSpec s = parse_spec(text);
-  if (probe_network_file(s.path, "feature network")) {
+  torch::serialize::InputArchive ar;
+  if (probe_network_file(s.path, "feature network", ar)) {
     refuse_torchscript_options(s, "feature network");
-    auto net = load_feature_cnn(s.path);
+    auto net = cnn_from_archive(ar, s.path);
     if (!s.name.empty()) {
       nlohmann::json m = net->meta();
       m["name"] = s.name;
@@ -585,9 +591,10 @@ FeatureNetPtr load_feature_net(const std::string& text) {
 
 ClassifierPtr load_classifier(const std::string& text) {
   NetSpec s = parse_spec(text);
-  if (probe_network_file(s.path, "classifier")) {
+  torch::serialize::InputArchive ar;
+  if (probe_network_file(s.path, "classifier", ar)) {
     refuse_torchscript_options(s, "classifier");
-    return load_feature_cnn(s.path);
+    return cnn_from_archive(ar, s.path);
   }
   return std::make_shared<TorchScriptNet>(s);
 }

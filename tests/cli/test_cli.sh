@@ -248,6 +248,10 @@ assert ci["ci"]["resamples"] == 50
 line = open(t + "/w2ci.txt").read()
 assert "95 % CI" in line and "lower is better" in line, line
 PY
+# A subset size above what the smaller set holds is lowered to it, and said so (it was lowered silently).
+"$SIMS" metrics kid "$T/fa.npy" "$T/fb.npy" --subsets 2 --subset-size 1000000 >/dev/null 2>"$T/kid_note.txt" \
+  && grep -q "^note: --subset-size 1000000 is more than the smaller set holds: subsets of [0-9]* rows" "$T/kid_note.txt" \
+  && ok || bad "kid: a lowered --subset-size is not noted"
 "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 12 --runs 200 \
   --seed 1 --out "$T/loop" --json >"$T/loop.json" || bad "loop failed"
 $PY - "$T" <<'PY' && ok || bad "loop output"
