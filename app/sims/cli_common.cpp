@@ -79,6 +79,9 @@ SamplerConfig SamplingFlags::config() const {
   c.s_max = s_max_text.empty() ? s_max : parse_number(s_max_text, "--s-max");
   c.s_noise = s_noise;
   c.validate();
+  // S_min, S_max and S_noise shape the churn only: without it they change nothing, which is said.
+  if (c.churn == 0 && (c.s_min != 0 || !std::isinf(c.s_max) || c.s_noise != 1))
+    note_at_end("--s-min, --s-max and --s-noise apply only with --churn above 0: this run is deterministic");
   return c;
 }
 
@@ -422,11 +425,52 @@ CLI::Option* png_output(CLI::Option* opt) {
   return opt;
 }
 
-void prepare_output(const std::string& flag, const std::string& path, OutputKind kind) {
+namespace {
+// {flag, path} of the file outputs that existed before the command wrote them.
+std::vector<std::pair<std::string, std::string>>& replaced_outputs() {
+  static std::vector<std::pair<std::string, std::string>> r;
+  return r;
+}
+std::vector<std::string>& end_notes() {
+  static std::vector<std::string> n;
+  return n;
+}
+}  // namespace
+
+void note_at_end(const std::string& text) {
+  if (std::find(end_notes().begin(), end_notes().end(), text) == end_notes().end()) end_notes().push_back(text);
+}
+
+void print_end_notes() {
+  for (const std::string& n : end_notes()) std::cerr << "note: " << n << std::endl;
+  for (const auto& [flag, path] : replaced_outputs())
+    std::cerr << "note: " << flag << " '" << path << "' existed and was replaced" << std::endl;
+  end_notes().clear();
+  replaced_outputs().clear();
+}
+
+void refuse_given(const CLI::App* cmd, std::initializer_list<const char*> flags, const std::string& when) {
+  for (const char* f : flags)
+    if (cmd->get_option(f)->count() > 0) throw InputError(std::string(f) + " does nothing " + when + ": leave it out");
+}
+
+void note_given(const CLI::App* cmd, std::initializer_list<const char*> flags, const std::string& when) {
+  std::string given;
+  int count = 0;
+  for (const char* f : flags)
+    if (cmd->get_option(f)->count() > 0) given += std::string(count++ ? ", " : "") + f;
+  if (count > 0) note_at_end(given + (count > 1 ? " do" : " does") + " nothing " + when);
+}
+
+void prepare_output(const std::string& flag, const std::string& path, OutputKind kind, bool note_existing) {
   namespace fs = std::filesystem;
   if (path.empty()) return;
   const fs::path p(path);
   std::error_code ec;
+  if (note_existing && kind != OutputKind::Folder && fs::is_regular_file(p, ec)) {
+    auto& r = replaced_outputs();
+    if (std::find(r.begin(), r.end(), std::make_pair(flag, path)) == r.end()) r.emplace_back(flag, path);
+  }
   std::string what;
   fs::path dir;
   if (kind == OutputKind::Folder) {

@@ -128,8 +128,26 @@ enum class OutputKind { File, Folder, Png };
 // throws IoError naming the flag and path when it cannot (a file in the way,
 // no permission). Empty paths (flag not given) are skipped. Call it once the
 // inputs are loaded and checked, right before the long work, so that a
-// refused command creates nothing.
-void prepare_output(const std::string& flag, const std::string& path, OutputKind kind = OutputKind::File);
+// refused command creates nothing. A file already at a file output's path is
+// replaced when the command succeeds, and then named by note_replaced_outputs();
+// `note_existing` false: the command decides about an existing file itself
+// (continues it, or replaces it only with --force).
+void prepare_output(const std::string& flag, const std::string& path, OutputKind kind = OutputKind::File,
+                    bool note_existing = true);
+// A "note: ..." line kept for the end of the command (e.g. flags that did nothing
+// in this run): said once the command has succeeded, so that an error stays one line.
+void note_at_end(const std::string& text);
+// The notes kept by note_at_end, then one "note: replaced ..." line per existing
+// file that prepare_output saw; called once the command has finished without an error.
+void print_end_notes();
+
+// Refuses (InputError) the first of `flags` given on `cmd`'s command line:
+// "FLAG does nothing WHEN: leave it out" (e.g. when = "with --aux-snapshots
+// (nothing is fine-tuned)"). For flags that another choice makes idle.
+void refuse_given(const CLI::App* cmd, std::initializer_list<const char*> flags, const std::string& when);
+// The same flags, said instead of refused (note_at_end: "FLAGS do(es) nothing WHEN"): for flags that scripts
+// pass alike to runs that differ in one choice (a loop's standard and SIMS runs).
+void note_given(const CLI::App* cmd, std::initializer_list<const char*> flags, const std::string& when);
 
 // Refuses (InputError) two output flags that name the same file ({flag, path}
 // pairs; empty paths skipped): the second write would replace the first.

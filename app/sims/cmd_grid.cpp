@@ -25,6 +25,7 @@ struct GridArgs {
   int cell = 0, threads = 0;
   bool json = false;
   CLI::Option *o_n = nullptr, *o_cell = nullptr;
+  CLI::App* cmd = nullptr;
 };
 
 int run_grid(GridArgs& a) {
@@ -32,7 +33,23 @@ int run_grid(GridArgs& a) {
   XYGridRequest req;
   req.x = parse_xy_axis(a.x, "--x");
   req.y = parse_xy_axis(a.y, "--y");
-  if (req.x.name == req.y.name) throw InputError("--x and --y must vary different settings");
+  if (req.x.name == req.y.name) {
+    const auto given = [&](const char* f) { return a.cmd->get_option(f)->count() > 0; };
+    if (given("--x") != given("--y")) {  // one of them is the default
+      std::string others;
+      for (const char* s : {"omega", "seed", "interval", "steps"})
+        if (req.x.name != s) others += std::string(others.empty() ? "" : ", ") + s;
+      throw InputError(std::string(given("--x") ? "--x" : "--y") + " varies " + req.x.name + ", as the default " +
+                       (given("--x") ? "--y " + a.y : "--x " + a.x) + " does: give " + (given("--x") ? "--y" : "--x") +
+                       " one of " + others);
+    }
+    throw InputError("--x and --y must vary different settings (both vary " + req.x.name + ")");
+  }
+  // A setting that is an axis takes the axis' values: the single flag for it would be dropped.
+  for (const XYAxis* ax : {&req.x, &req.y})
+    if (a.cmd->get_option("--" + ax->name)->count() > 0)
+      throw InputError("--" + ax->name + " does nothing when " + (ax == &req.x ? "--x" : "--y") + " varies " + ax->name +
+                       ": leave it out (or vary another setting)");
   const bool uses_aux = req.x.name == "omega" || req.y.name == "omega" || a.sampling.omega != 0.0;
   if (uses_aux && a.models.aux.empty()) throw InputError("an omega axis (or --omega) needs an auxiliary model (--aux)");
 
@@ -82,6 +99,7 @@ int run_grid(GridArgs& a) {
 void add_grid_command(CLI::App& app, Registry& reg) {
   auto a = std::make_shared<GridArgs>();
   CLI::App* cmd = app.add_subcommand("grid", "X/Y grid of samples with labelled axes (omega, seed, interval, steps)");
+  a->cmd = cmd;
   a->models.bind(cmd);
   a->sampling.bind(cmd);
   a->sampling.bind_guidance(cmd, "when not an axis");

@@ -112,6 +112,12 @@ loops::ImageLoopConfig image_config(CLI::App* c, const ImageLoopFlags& f) {
       throw InputError("--omega needs --algorithm sims (standard training samples the base model alone)");
     cfg.omega = omega;
   }
+  if (cfg.algorithm == loops::LoopAlgorithm::Standard)
+    note_given(c, {"--interval", "--n-aux", "--aux-epochs", "--aux-images"},
+               "with --algorithm standard (no auxiliary is trained; --algorithm sims uses them)");
+  for (const auto& [images, epochs] : {std::pair{"--base-images", "--base-epochs"}, {"--aux-images", "--aux-epochs"}})
+    if (c->get_option(images)->count() > 0 && c->get_option(epochs)->count() > 0)
+      throw InputError(std::string(images) + " and " + epochs + " are two ways to set one budget: give one");
   if (given(c, "--interval", text)) std::tie(cfg.interval_lo, cfg.interval_hi) = parse_interval(text);
   given(c, "--n-aux", cfg.n_aux);
   given(c, "--n-eval", cfg.n_eval);

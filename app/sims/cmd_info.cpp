@@ -63,7 +63,7 @@ int run_convert(const ConvertArgs& a) {
   std::error_code ec;
   if (fs::exists(a.out, ec) && !a.force)
     throw InputError("'" + a.out + "' exists; pass --force to replace it");
-  prepare_output("OUT", a.out);
+  prepare_output("OUT", a.out, OutputKind::File, false);
   TrainState st = load_checkpoint(a.in);
   save_checkpoint(a.out, st);  // atomically: a failed write leaves OUT as it was
   load_checkpoint(a.out);      // read back through the checked reader before saying so
@@ -96,7 +96,7 @@ int run_export(const ExportArgs& a) {
   nlohmann::json meta = {{"shape", c.sample_shape()}, {"sigma_data", c.sigma_data}, {"exported_from", a.in},
                          {"network", c.to_json()}, {"images_seen", st.images_seen}};
   if (!st.provenance.empty()) meta["provenance"] = st.provenance;
-  prepare_output("OUT", a.out);  // as every command: a missing folder is created, a file in the way named
+  prepare_output("OUT", a.out, OutputKind::File, false);  // as every command: a missing folder is created, a file in the way named
   std::ostringstream bytes;
   m.save(bytes, {{"sims.json", meta.dump()}});
   const std::string data = bytes.str();

@@ -308,6 +308,9 @@ loops::DiffusionLoopConfig diffusion_config(const LoopArgs& a) {
   c.algorithm = loops::parse_loop_algorithm(a.algorithm);
   if (a.o_omega->count() && c.algorithm == loops::LoopAlgorithm::Standard && a.omega != 0.0)
     throw InputError("--omega needs --algorithm sims (standard training samples the base model alone)");
+  if (c.algorithm == loops::LoopAlgorithm::Standard)
+    note_given(a.cmd, {"--interval", "--n-aux", "--aux-epochs", "--aux-images"},
+               "with --algorithm standard (no auxiliary is trained; --algorithm sims uses them)");
   c.omega = a.omega;
   std::tie(c.interval_lo, c.interval_hi) = parse_interval(a.interval);
   c.n_aux = a.n_aux;

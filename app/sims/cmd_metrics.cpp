@@ -343,8 +343,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
     const metrics::Kid k = metrics::kid(real, fake, kd->subsets, kd->subset_size, static_cast<uint64_t>(kd->seed));
     if (subset_size_opt->count() > 0 && k.subset_size < kd->subset_size)  // asked for, and more than a set holds
-      std::cerr << "note: --subset-size " << kd->subset_size << " is more than the smaller set holds: subsets of "
-                << k.subset_size << " rows" << std::endl;
+      note_at_end("--subset-size " + std::to_string(kd->subset_size) + " is more than the smaller set holds: subsets of " +
+                  std::to_string(k.subset_size) + " rows");
     nlohmann::json j = {{"kid", k.mean}, {"kid_std", k.std}, {"subsets", k.subsets}, {"subset_size", k.subset_size}};
     std::ostringstream human;
     human << "kid = " << std::setprecision(6) << k.mean;

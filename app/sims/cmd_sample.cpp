@@ -8,6 +8,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
+#include "experiment/settings.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "render/animation.hpp"
@@ -173,6 +174,11 @@ int run_sample(SampleArgs& a) {
 
   if (!a.animation.empty()) write_animation(a, base, aux, noise, so, r);
 
+  // An interval that holds none of the noise levels the sampler passes to the networks guides nothing.
+  if (aux && g.omega != 0.0 && r.aux_evals == 0)
+    note_at_end("--interval " + a.sampling.interval + " holds none of the sampler's noise levels (sigma " +
+                experiment::format_real(cfg.sigma_max) + " down to " + experiment::format_real(cfg.sigma_min) +
+                "): no step was guided, the samples are the base's");
   const int64_t n = r.x.size(0);
   if (a.json) {
     print_json({{"n", n},

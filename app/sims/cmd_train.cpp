@@ -64,6 +64,7 @@ struct ProgressPrinter {
 struct DataArgs {
   std::string data = "gaussian";
   int64_t n_data = 1000, data_seed = 0;
+  const CLI::App* cmd = nullptr;  // train's (it has --n-data, --data-seed); null for finetune
 };
 
 // Loads or generates the training set and describes it for the checkpoint.
@@ -75,6 +76,9 @@ bool is_image_spec(const std::string& d) {
 
 at::Tensor load_training_data(const DataArgs& d, nlohmann::json& spec) {
   const bool is_file = d.data.size() > 4 && d.data.substr(d.data.size() - 4) == ".npy" && !is_image_spec(d.data);
+  // --n-data and --data-seed make the built-in sets (2D points, rendered faces); a file or a real set is used whole.
+  if (d.cmd && (is_file || (is_image_spec(d.data) && d.data.rfind("faces", 0) != 0)))
+    refuse_given(d.cmd, {"--n-data", "--data-seed"}, "with a data file or a real image set (it is used whole)");
   if (is_file) {
     at::Tensor x = io::read_npy_finite(d.data).to(at::kFloat);
     if (x.dim() < 2 || x.size(0) < 2) throw InputError("'" + d.data + "' must be [N, ...] with N >= 2");
@@ -212,10 +216,13 @@ int run_train(TrainArgs& a) {
     st.train.snapshot_every = tc.snapshot_every;
     if (lead) std::cerr << "continuing " << a.out << " at " << st.images_seen << " of " << st.train.budget << " images\n";
   } else {
+    if (budget <= 0 && a.epochs > 0)
+      throw InputError("--epochs " + experiment::format_real(a.epochs) + " of " + std::to_string(data.size(0)) +
+                       " samples is less than one image: give more epochs");
     if (budget <= 0) throw InputError("give --budget IMAGES or --epochs E");
     st = fresh_state(a, tc, data, spec);
   }
-  if (lead) prepare_output("--out", a.out);
+  if (lead) prepare_output("--out", a.out, OutputKind::File, false);
   install_stop_handler();
   TrainOptions o;
   o.group = group;
@@ -302,7 +309,7 @@ int run_synth(SynthArgs& a) {
     if (a.json) print_json({{"out", a.out}, {"n", a.n}, {"seconds", 0.0}, {"resumed_from", a.n}, {"finished", true}});
     return 0;
   }
-  if (lead) prepare_output("--out", a.out);
+  if (lead) prepare_output("--out", a.out, OutputKind::File, false);
   install_stop_handler();
   ProgressPrinter printer;
   std::function<void(int64_t, int64_t, double)> on_chunk;
@@ -346,6 +353,7 @@ void add_train_commands(CLI::App& app, Registry& reg) {
   input_path(c->add_option("--data", t->data.data, "built-in 2D set (gaussian, grid25, mixture8, rings, spirals, swissroll), FILE.npy, or an image set: faces[:ratio=R,size=S], mnist:PATH, cifar10:PATH, folder:DIR[,labels=CSV], npy:FILE (see sims data)"), InputKind::DataSpec);
   c->add_option("--n-data", t->data.n_data, "size of the built-in training set (2D points or rendered faces; default 1000)");
   c->add_option("--data-seed", t->data.data_seed, "seed of the built-in training set (default 0)");
+  t->data.cmd = c;
   input_path(c->add_option("--net", t->net, "network configuration JSON (default assets/networks/mlp2d.json for points, unet32.json for images)"));
   bind_train(c, *t);
   reg.actions.push_back({c, [t] { return run_train(*t); }});

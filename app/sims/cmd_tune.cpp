@@ -38,6 +38,7 @@ struct TuneArgs {
   double lr = 1e-3;
   int ci = 100, threads = 0;
   bool json = false, quiet = false;
+  CLI::App* cmd = nullptr;  // to tell the flags given from the defaults
 };
 
 std::vector<int64_t> parse_budgets(const std::string& text) {
@@ -68,6 +69,9 @@ loops::TuneConfig tune_config(const TuneArgs& a, bool images) {
   c.finetune.trainable = a.trainable;
   if (a.trainable == "decoder" && !c.aux_snapshots.empty())
     throw InputError("--train decoder fine-tunes the auxiliary; with --aux-snapshots nothing is fine-tuned");
+  if (!c.aux_snapshots.empty())
+    refuse_given(a.cmd, {"--budgets", "--n-synth", "--synth-seed", "--chunk", "--batch", "--lr", "--lr-rampup", "--train-seed"},
+                 "with --aux-snapshots (the auxiliaries are given: nothing is sampled or fine-tuned)");
   if (a.trainable == "decoder" && c.aux_snapshots.empty() && load_checkpoint(c.base).net.type != "unet")
     throw InputError("--train decoder needs a U-Net base ('" + c.base + "' is a '" + load_checkpoint(c.base).net.type +
                      "'): use --train all");
@@ -232,6 +236,7 @@ void add_tune_command(CLI::App& app, Registry& reg) {
       "SIMS Algorithm 1's search: fine-tune the auxiliary on the base's samples with snapshots at several budgets B, "
       "sweep every (B, omega) against held-out real data, choose the best with its gain over omega = 0 and a 95 % "
       "interval; resumable run folder");
+  a->cmd = c;
   a->models.bind(c, false);
   a->sampling.bind(c);
   a->reference.bind(c, true);

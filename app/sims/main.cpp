@@ -91,7 +91,11 @@ int main(int argc, char** argv) {
   }
   try {
     for (auto& [cmd, action] : reg.actions)
-      if (cmd->parsed()) return action();
+      if (cmd->parsed()) {
+        const int rc = action();
+        if (rc == 0) cli::print_end_notes();  // said once the files are written, not before an error
+        return rc;
+      }
     say("no command given (see 'sims --help')");
     return 2;
   } catch (const Cancelled&) {

@@ -21,6 +21,10 @@ std::string find_data_dir() {
   std::string looked;
   if (const char* env = std::getenv("SIMS_DATA_DIR"); env && *env) {
     if (holds_assets(env)) return fs::path(env).lexically_normal().string();
+    const fs::path given = fs::path(env).lexically_normal();
+    if (given.filename() == "assets" || (given.filename().empty() && given.parent_path().filename() == "assets"))
+      throw InputError(std::string("$SIMS_DATA_DIR=") + env + " names the assets folder itself: set it to the folder "
+                       "that holds assets/ (" + (given.filename().empty() ? given.parent_path() : given).parent_path().string() + ")");
     looked += std::string(" $SIMS_DATA_DIR=") + env;
   }
   std::error_code ec;

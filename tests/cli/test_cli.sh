@@ -1197,5 +1197,50 @@ for FACE in sims-studio sims-live; do
   done
 done
 
+# Flags that another choice makes idle are refused, naming the flag (each was accepted and did nothing).
+MD="$(dirname "$0")/../../assets/models"; GB2="$MD/gaussian-base.ckpt"; GA2="$MD/gaussian-aux.ckpt"
+refused "tune budgets with aux snapshots" "$T/tu" --budgets -- "$SIMS" tune --model "$GB2" --real-data gaussian --n 64 \
+  --ci 10 --omegas 0,1 --aux-snapshots "$GA2" --budgets 100,200 --out "$T/tu"
+refused "tune lr with aux snapshots" "$T/tu" --lr -- "$SIMS" tune --model "$GB2" --real-data gaussian --n 64 \
+  --ci 10 --omegas 0,1 --aux-snapshots "$GA2" --lr 0.01 --out "$T/tu"
+refused "image loop with two base budgets" "$T/lb" --base-epochs -- "$SIMS" loop --family images \
+  --data faces:size=16 --n-real 16 --n-synth 8 --generations 1 --base-images 16 --base-epochs 0.5 --out "$T/lb"
+refused "grid omega flag and omega axis" "$T/gx.png" --omega -- "$SIMS" grid --model "$GB2" --aux "$GA2" --n 64 \
+  --x omega=0,1 --omega 3 --out "$T/gx.png"
+refused "grid seed flag and seed axis" "$T/gx.png" --seed -- "$SIMS" grid --model "$GB2" --aux "$GA2" --n 64 \
+  --x steps=4,8 --y seed=0,1 --seed 5 --out "$T/gx.png"
+refused "grid x against the default y" "$T/gx.png" "default --y seed=0,1,2,3" -- "$SIMS" grid --model "$GB2" \
+  --aux "$GA2" --n 64 --x seed=1,2 --out "$T/gx.png"
+"$SIMS" sample --model "$GB2" --n 64 --seed 1 --out "$T/pts.npy" >/dev/null 2>&1
+refused "train n-data with a file" "$T/tf.ckpt" --n-data -- "$SIMS" train --data "$T/pts.npy" --n-data 500 --budget 512 \
+  --out "$T/tf.ckpt"
+refused "train epochs under one image" "$T/tf.ckpt" "less than one image" -- "$SIMS" train --data gaussian --n-data 100 \
+  --epochs 0.0001 --out "$T/tf.ckpt"
+refused "atlas default tail" "$T/atl5" "its default" -- "$SIMS" atlas --generations 5 --out "$T/atl5"
+refused "data dir is the assets folder" "$T/tg.ckpt" "the folder that holds assets/" -- env SIMS_DATA_DIR="$MD/.." \
+  "$SIMS" train --data gaussian --budget 100 --out "$T/tg.ckpt"
+# Said, not refused: settings that change nothing in this run, and a file output replaced. A loop's SIMS-only flags
+# are said (scripts pass one flag list to the standard and the SIMS run of a comparison).
+"$SIMS" loop --family diffusion2d --kind augment --n-real 32 --n-synth 16 --generations 1 --runs 1 --base-epochs 1 \
+  --n-eval 32 --algorithm standard --aux-epochs 3 --n-aux 100 --out "$T/la" >/dev/null 2>"$T/la.err" \
+  && grep -q "^note: --n-aux, --aux-epochs do nothing with --algorithm standard" "$T/la.err" \
+  && ok || bad "a standard loop's SIMS-only flags are not noted: $(tail -2 "$T/la.err")"
+"$SIMS" sample --model "$GB2" --aux "$GA2" --omega 2 --interval 100:200 --n 16 --seed 1 --out "$T/iv.npy" \
+  >/dev/null 2>"$T/iv.err" && grep -q "^note: --interval 100:200 holds none of the sampler's noise levels" "$T/iv.err" \
+  && ok || bad "an interval that guides nothing is not noted: $(cat "$T/iv.err")"
+"$SIMS" sample --model "$GB2" --s-noise 1.007 --n 16 --seed 1 --out "$T/sn.npy" >/dev/null 2>"$T/sn.err" \
+  && grep -q "^note: --s-min, --s-max and --s-noise apply only with --churn" "$T/sn.err" \
+  && ok || bad "--s-noise without --churn is not noted: $(cat "$T/sn.err")"
+"$SIMS" sample --model "$GB2" --s-noise 1.007 --churn 5 --n 16 --seed 1 --out "$T/sn2.npy" >/dev/null 2>"$T/sn2.err" \
+  && [[ ! -s "$T/sn2.err" ]] && ok || bad "--s-noise with --churn is noted: $(cat "$T/sn2.err")"
+"$SIMS" sample --model "$GB2" --n 16 --seed 1 --out "$T/rp.npy" >/dev/null 2>"$T/rp1.err" \
+  && "$SIMS" sample --model "$GB2" --n 16 --seed 2 --out "$T/rp.npy" >/dev/null 2>"$T/rp2.err" \
+  && [[ ! -s "$T/rp1.err" ]] && grep -q "^note: --out '$T/rp.npy' existed and was replaced" "$T/rp2.err" \
+  && ok || bad "a replaced --out is not noted: $(cat "$T/rp1.err" "$T/rp2.err")"
+cp "$T/rp.npy" "$T/rp.keep"
+expect_error "a failed sample keeps the existing --out" "" -- "$SIMS" sample --model "$GB2" --n 16 --seed 1 --steps 0 \
+  --out "$T/rp.npy"
+cmp -s "$T/rp.npy" "$T/rp.keep" && ok || bad "a failed sample changed the existing --out"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
