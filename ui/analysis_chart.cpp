@@ -544,6 +544,7 @@ ChartRange AnalysisChart::range() const {
   r.y0 = y0 - py, r.y1 = y1 + py;
   // Shares and distances are never negative: keep the axis from dipping below 0 for padding alone.
   if (y0 >= 0 && r.y0 < 0) r.y0 = 0;
+  if (y1 <= y_ceiling_ && r.y1 > y_ceiling_) r.y1 = y_ceiling_;
   r.x_step = nice_tick_step(r.x1 - r.x0, 7);
   if (integer_x_) r.x_step = std::max(1.0, std::round(r.x_step));
   r.y_step = nice_tick_step(r.y1 - r.y0, 5);

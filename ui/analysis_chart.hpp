@@ -53,6 +53,8 @@ class AnalysisChart final : public QChartView {
   void set_integer_x(bool on) { integer_x_ = on; }
   // Keep these values inside the y range (e.g. 0 and 1 for shares).
   void set_y_include(double lo, double hi) { y_inc_lo_ = lo, y_inc_hi_ = hi; }
+  // Values never above `hi` (fractions: 1): the axis' padding stops there.
+  void set_y_ceiling(double hi) { y_ceiling_ = hi; }
 
   // Returns the series index.
   int add_series(const QString& name, const QColor& colour, bool dashed = false, bool band = false);
@@ -101,6 +103,7 @@ class AnalysisChart final : public QChartView {
   bool integer_x_ = false;
   double y_inc_lo_ = std::numeric_limits<double>::quiet_NaN(), y_inc_hi_ = std::numeric_limits<double>::quiet_NaN();
   double highlight_x_ = std::numeric_limits<double>::quiet_NaN();
+  double y_ceiling_ = std::numeric_limits<double>::quiet_NaN();
 };
 
 // How exported charts are laid out: several charts stacked vertically, the document's width and each chart's

@@ -348,13 +348,13 @@ void AtlasView::show_result(const loops::AtlasResult& r) {
   figure_->set_images(std::move(layouts));
   size_t admissible = 0, unsettled = 0;
   for (const auto& c : r.cells) admissible += c.admissible(), unsettled += !c.settled;
-  QString text = QString("%1 of %2 cells admissible (n_e >= n_r).").arg(admissible).arg(r.cells.size());
+  QString text = QString("%1 of %2 cells admissible (n_e ≥ n_r).").arg(admissible).arg(r.cells.size());
   text += loops::atlas_axis(r.cfg) == loops::AtlasAxis::Grid
               ? " Hover a cell for its numbers and intervals; click it to run that loop in the Loops tab."
               : " Curves over K (one n_r and one n_s): the exported CSV has each point's numbers; heat maps (several "
                 "n_r or n_s) can be hovered and clicked.";
   if (unsettled > 0)
-    text += QString(" <b>%1 %2 not settled</b> (marked ~): raise the generations.")
+    text += QString(" <b>%1 %2 not settled</b> (marked *): raise the generations.")
                 .arg(unsettled)
                 .arg(unsettled == 1 ? "cell had" : "cells had");
   hint_->setText(text);

@@ -253,9 +253,10 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   cv->setSpacing(4);
   dist_chart_ = new AnalysisChart("Distance to the real data", "guidance weight ω", "W2", charts);
   dist_chart_->setObjectName("sweepDistanceChart");
-  pr_chart_ = new AnalysisChart("Precision and recall (k = 5)", "guidance weight ω", "fraction", charts);
+  // The axis follows the values and their intervals (near 1 both lines were flat and drawn on top of each other).
+  pr_chart_ = new AnalysisChart("Precision and recall (k = 5), higher is better", "guidance weight ω", "fraction", charts);
   pr_chart_->setObjectName("sweepPrChart");
-  pr_chart_->set_y_include(0, 1);
+  pr_chart_->set_y_ceiling(1);
   ratio_chart_ = new AnalysisChart("Attribute shares (classifier)", "guidance weight ω", "share", charts);
   ratio_chart_->setObjectName("sweepRatioChart");
   ratio_chart_->set_y_include(0, 1);

@@ -91,7 +91,7 @@ void validate(const AtlasConfig& c) {
                      std::to_string(c.generations));
   if (c.tail < 1 || c.tail > c.generations)
     throw InputError("--tail must be between 1 and --generations (" + std::to_string(c.generations) + "), got " +
-                     std::to_string(c.tail));
+                     std::to_string(c.tail) + (c.tail == AtlasConfig{}.tail ? " (its default): give a smaller --tail" : ""));
   if (c.curve_runs < 10 || c.curve_runs > 100000)
     throw InputError("--curve-runs must be from 10 to 100000, got " + std::to_string(c.curve_runs));
   const double count = static_cast<double>(c.lambdas.size() * c.memory.size()) *
@@ -269,7 +269,7 @@ std::string unsettled_note(const AtlasResult& r) {
   size_t n = 0;
   for (const AtlasCell& c : r.cells) n += !c.settled;
   if (n == 0) return "";
-  return " NOT SETTLED (~) in " + std::to_string(n) + " of " + std::to_string(r.cells.size()) +
+  return " NOT SETTLED (*) in " + std::to_string(n) + " of " + std::to_string(r.cells.size()) +
          " cells (the tail's two halves differ by more than a generation's 95 % half-width): raise --generations.";
 }
 
@@ -449,7 +449,8 @@ render::Canvas atlas_figure(const AtlasResult& r, int columns) {
         out.fill_rect(x + 1, y + 1, cw - 2, ch - 2, ratio_colour(ratio));
         if (cell.n_e_lo >= static_cast<double>(cell.n_real))
           for (int k = 0; k < 2; ++k) out.stroke_rect(x + 1 + k, y + 1 + k, cw - 2 - 2 * k, ch - 2 - 2 * k, {20, 60, 30});
-        const std::string t = (cell.settled ? "" : "~") + ratio_text(ratio, !r.curve.n.empty() && cell.n_e <= r.curve.n.front());
+        // A trailing star: a leading "~" read as a minus sign ("~0.27", a negative sample size).
+        const std::string t = ratio_text(ratio, !r.curve.n.empty() && cell.n_e <= r.curve.n.front()) + (cell.settled ? "" : "*");
         const bool strong = std::isfinite(ratio) && std::abs(std::log2(std::max(ratio, 1e-9))) > 1.8;
         const render::Rgb ink = strong ? render::Rgb{255, 255, 255} : render::Rgb{20, 20, 20};
         // The value and, below it, its 95 % interval (the interval of n_e over n_r).

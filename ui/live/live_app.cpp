@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <sstream>
+#include <string>
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -259,6 +261,27 @@ void overlay_text(ImDrawList* dl, ImVec2 pos, ImU32 colour, const std::string& t
 }
 
 const ImU32 kBaseColour = IM_COL32(120, 120, 120, 255), kSimsColour = IM_COL32(31, 90, 180, 255);
+
+// Text wrapped to the panel at spaces only. ImGui's own wrapping also breaks after '.' and ',', which cut numbers
+// in two ("lowers energy by 0." / "00152"). A word wider than the panel keeps its own line.
+void text_wrapped_words(const std::string& text) {
+  const float width = ImGui::GetContentRegionAvail().x;
+  std::istringstream paragraphs(text);
+  for (std::string para; std::getline(paragraphs, para);) {
+    std::istringstream words(para);
+    std::string line;
+    for (std::string w; words >> w;) {
+      const std::string longer = line.empty() ? w : line + " " + w;
+      if (!line.empty() && ImGui::CalcTextSize(longer.c_str()).x > width) {
+        ImGui::TextUnformatted(line.c_str());
+        line = w;
+      } else {
+        line = longer;
+      }
+    }
+    ImGui::TextUnformatted(line.c_str());
+  }
+}
 
 }  // namespace
 
@@ -624,7 +647,7 @@ void LiveApp::draw_side_panel(float width) {
   draw_sweep();
   ImGui::Separator();
   const engine::LiveStatus& st = policy_->status();
-  ImGui::TextWrapped("%s", st.line.empty() ? "open a pair to start" : st.line.c_str());
+  text_wrapped_words(st.line.empty() ? "open a pair to start" : st.line);
   if (!last_error_.empty()) ImGui::TextColored(ImVec4(0.75f, 0.1f, 0.1f, 1), "error: %s", last_error_.c_str());
   if (!info_.empty()) ImGui::TextDisabled("%s", info_.c_str());
   ImGui::TextDisabled("keys: [ ] omega · Space play · ← → step");
@@ -658,7 +681,7 @@ void LiveApp::draw_models() {
     ImGui::TextWrapped("%s · %s%s", what.c_str(), b.kind.c_str(),
                         reference_name_.empty() ? "" : (" · grey: training data (" + reference_name_ + ")").c_str());
     ImGui::PopStyleColor();
-    if (!pair_note_.empty()) ImGui::TextWrapped("%s", pair_note_.c_str());
+    if (!pair_note_.empty()) text_wrapped_words(pair_note_);
   }
   ImGui::SetNextItemWidth(-130);
   ImGui::InputText("##session", session_path_, sizeof session_path_);
@@ -976,13 +999,15 @@ void LiveApp::draw_sweep() {
   dl->AddText(ImVec2(p0.x + 4, p0.y + h - 15), ink, "ω 0");
   dl->AddText(ImVec2(p0.x + w - 4 - ImGui::CalcTextSize("2").x, p0.y + h - 15), ink, "2");
   dl->AddText(ImVec2(p0.x + 4, p0.y + 2), ink, ("+" + fmt("%.2g", hi)).c_str());
+  // The zero line's value, in the right margin beside it (the top label alone gave no scale).
+  dl->AddText(ImVec2(p0.x + w - 11, pt(2, 0).y - ImGui::GetTextLineHeight() / 2), ink, "0");
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
   ImGui::TextWrapped("gain in energy distance to held-out data over ω = 0 (ring), higher is better; bars: paired 95 %% "
                      "bootstrap interval (same noise)");
   ImGui::PopStyleColor();
   if (sweep_->cancelled()) ImGui::TextDisabled("cancelled: the rows above are those finished");
   const std::string v = sweep_->verdict();
-  if (!v.empty()) ImGui::TextWrapped("%s", v.c_str());
+  if (!v.empty()) text_wrapped_words(v);
 }
 
 void LiveApp::update_box() {
