@@ -534,6 +534,7 @@ ChartRange AnalysisChart::range() const {
   take_y(y_inc_hi_);
   if (!(x1 >= x0)) x0 = integer_x_ ? 1 : 0, x1 = integer_x_ ? 2 : 1;
   if (!(y1 >= y0)) y0 = 0, y1 = 1;
+  const double data_hi = y1;  // before a flat range is widened (all values 1 must still stop at a ceiling of 1)
   if (x1 - x0 < 1e-12) x0 -= integer_x_ ? 1 : 0.5, x1 += integer_x_ ? 1 : 0.5;
   if (y1 - y0 < 1e-12) {
     const double d = std::max(std::abs(y0) * 0.1, 0.05);
@@ -544,7 +545,7 @@ ChartRange AnalysisChart::range() const {
   r.y0 = y0 - py, r.y1 = y1 + py;
   // Shares and distances are never negative: keep the axis from dipping below 0 for padding alone.
   if (y0 >= 0 && r.y0 < 0) r.y0 = 0;
-  if (y1 <= y_ceiling_ && r.y1 > y_ceiling_) r.y1 = y_ceiling_;
+  if (data_hi <= y_ceiling_ && r.y1 > y_ceiling_) r.y1 = y_ceiling_;
   r.x_step = nice_tick_step(r.x1 - r.x0, 7);
   if (integer_x_) r.x_step = std::max(1.0, std::round(r.x_step));
   r.y_step = nice_tick_step(r.y1 - r.y0, 5);

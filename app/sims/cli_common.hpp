@@ -129,7 +129,7 @@ enum class OutputKind { File, Folder, Png };
 // no permission). Empty paths (flag not given) are skipped. Call it once the
 // inputs are loaded and checked, right before the long work, so that a
 // refused command creates nothing. A file already at a file output's path is
-// replaced when the command succeeds, and then named by note_replaced_outputs();
+// replaced when the command succeeds, and then named by print_end_notes();
 // `note_existing` false: the command decides about an existing file itself
 // (continues it, or replaces it only with --force).
 void prepare_output(const std::string& flag, const std::string& path, OutputKind kind = OutputKind::File,

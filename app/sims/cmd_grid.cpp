@@ -47,9 +47,13 @@ int run_grid(GridArgs& a) {
   }
   // A setting that is an axis takes the axis' values: the single flag for it would be dropped.
   for (const XYAxis* ax : {&req.x, &req.y})
-    if (a.cmd->get_option("--" + ax->name)->count() > 0)
-      throw InputError("--" + ax->name + " does nothing when " + (ax == &req.x ? "--x" : "--y") + " varies " + ax->name +
+    if (a.cmd->get_option("--" + ax->name)->count() > 0) {
+      const std::string axis = ax == &req.x ? "--x" : "--y";
+      const bool by_default = a.cmd->get_option(axis)->count() == 0;
+      throw InputError("--" + ax->name + " does nothing when " + axis + " varies " + ax->name +
+                       (by_default ? " (the default " + axis + " " + (ax == &req.x ? a.x : a.y) + ")" : std::string()) +
                        ": leave it out (or vary another setting)");
+    }
   const bool uses_aux = req.x.name == "omega" || req.y.name == "omega" || a.sampling.omega != 0.0;
   if (uses_aux && a.models.aux.empty()) throw InputError("an omega axis (or --omega) needs an auxiliary model (--aux)");
 

@@ -148,9 +148,9 @@ loops::ImageLoopConfig image_config(CLI::App* c, const ImageLoopFlags& f) {
 std::vector<CLI::Option*> bind_image_loop_flags(CLI::App* c, ImageLoopFlags& f) {
   const size_t before = c->get_options().size();
   input_path(c->add_option("--net", f.net, "images: U-Net configuration JSON (default assets/networks/unet32.json fitted to the data; with --init its network)"));
-  c->add_option("--base-images", f.base_images, "base training budget per generation in images seen (images: default 20000, --base-epochs overrides; diffusion2d: instead of --base-epochs, the same for every |D^t|)");
+  c->add_option("--base-images", f.base_images, "base training budget per generation in images seen (images: default 20000, or --base-epochs instead; diffusion2d: instead of --base-epochs, the same for every |D^t|)");
   c->add_option("--first-images", f.first_images, "images: generation 1's base budget (-1: as the others; 0: the --init model as it is)");
-  c->add_option("--aux-images", f.aux_images, "images SIMS: auxiliary fine-tuning budget in images seen (default 5000; --aux-epochs overrides)");
+  c->add_option("--aux-images", f.aux_images, "images SIMS: auxiliary fine-tuning budget in images seen (default 5000, or --aux-epochs instead)");
   c->add_option("--warm-start", f.warm_start, "scratch (each generation's base from random weights, or --init for images: the papers) | previous (each base trained on from the previous generation's base)");
   input_path(c->add_option("--init", f.init, "images: checkpoint the bases start from (e.g. assets/models/faces-base.ckpt)"));
   c->add_option("--data-seed", f.data_seed, "images: which built-in faces (default 0, as the shipped faces models)");

@@ -540,6 +540,9 @@ int run_loop(LoopArgs& a) {
     return 0;
   }
   if (!a.compare.empty() && a.plot.empty()) throw InputError("--compare needs --plot FILE.png");
+  if (a.plot.empty())  // they shape the plot only
+    for (const char* f : {"--plot-key", "--plot-log", "--label"})
+      if (a.cmd->get_option(f)->count() > 0) throw InputError(std::string(f) + " needs --plot FILE.png");
   if (dist::read_dist_env().several() && a.family != "diffusion2d")
     throw InputError("--family " + a.family + " runs in one process; only --family diffusion2d shares its runs over "
                      "several processes so far");

@@ -114,6 +114,8 @@ int run_sample(SampleArgs& a) {
   if (a.pair_mode == "sequential") mode = PairMode::Sequential;
   else if (a.pair_mode == "concurrent") mode = PairMode::Concurrent;
   else if (a.pair_mode != "auto") throw InputError("--pair-mode must be auto, sequential or concurrent");
+  if (mode != PairMode::Auto && a.models.aux.empty())
+    throw InputError("--pair-mode " + a.pair_mode + " needs an auxiliary model (--aux): it says how base and auxiliary run");
 
   if (!a.animation.empty()) {
     render::animation_format(a.animation);

@@ -77,8 +77,10 @@ bool is_image_spec(const std::string& d) {
 at::Tensor load_training_data(const DataArgs& d, nlohmann::json& spec) {
   const bool is_file = d.data.size() > 4 && d.data.substr(d.data.size() - 4) == ".npy" && !is_image_spec(d.data);
   // --n-data and --data-seed make the built-in sets (2D points, rendered faces); a file or a real set is used whole.
-  if (d.cmd && (is_file || (is_image_spec(d.data) && d.data.rfind("faces", 0) != 0)))
-    refuse_given(d.cmd, {"--n-data", "--data-seed"}, "with a data file or a real image set (it is used whole)");
+  // (--data-seed with a real image set is left alone: checkpoints record it, and refusing it would stop them continuing.)
+  if (d.cmd && is_file) refuse_given(d.cmd, {"--n-data", "--data-seed"}, "with a data file (it is used whole)");
+  if (d.cmd && is_image_spec(d.data) && d.data.rfind("faces", 0) != 0)
+    refuse_given(d.cmd, {"--n-data"}, "with a real image set (it is used whole)");
   if (is_file) {
     at::Tensor x = io::read_npy_finite(d.data).to(at::kFloat);
     if (x.dim() < 2 || x.size(0) < 2) throw InputError("'" + d.data + "' must be [N, ...] with N >= 2");

@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
   bool sharing = false;  // the command given is one that reads the job's environment
   for (auto& [cmd, action] : reg.actions)
     if (cmd->parsed() && shared.count(cmd->get_name()) > 0) sharing = true;
+  dist::DistEnv env;
   try {
-    dist::DistEnv env;
     try {
       env = dist::read_dist_env();
     } catch (const InputError&) {
@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
     for (auto& [cmd, action] : reg.actions)
       if (cmd->parsed()) {
         const int rc = action();
-        if (rc == 0) cli::print_end_notes();  // said once the files are written, not before an error
+        // Said once the files are written, not before an error; by one process of a job (they all saw the same flags).
+        if (rc == 0 && (!env.several() || env.rank == 0)) cli::print_end_notes();
         return rc;
       }
     say("no command given (see 'sims --help')");

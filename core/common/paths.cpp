@@ -18,14 +18,17 @@ bool holds_assets(const fs::path& dir) {
 }
 
 std::string find_data_dir() {
-  std::string looked;
+  std::string looked, hint;
   if (const char* env = std::getenv("SIMS_DATA_DIR"); env && *env) {
     if (holds_assets(env)) return fs::path(env).lexically_normal().string();
-    const fs::path given = fs::path(env).lexically_normal();
-    if (given.filename() == "assets" || (given.filename().empty() && given.parent_path().filename() == "assets"))
-      throw InputError(std::string("$SIMS_DATA_DIR=") + env + " names the assets folder itself: set it to the folder "
-                       "that holds assets/ (" + (given.filename().empty() ? given.parent_path() : given).parent_path().string() + ")");
     looked += std::string(" $SIMS_DATA_DIR=") + env;
+    // A common slip, said in the final message (the installed data below may still be found).
+    const fs::path given = fs::path(env).lexically_normal();
+    const fs::path named = given.filename().empty() ? given.parent_path() : given;
+    if (named.filename() == "assets") {
+      const std::string above = named.parent_path().empty() ? "." : named.parent_path().string();
+      hint = " ($SIMS_DATA_DIR names the assets folder itself: set it to the folder above, " + above + ")";
+    }
   }
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -35,7 +38,7 @@ std::string find_data_dir() {
     looked += " " + share.string();
   }
   throw InputError("the shipped data (assets/) was not found; looked in" + looked +
-                   " (set SIMS_DATA_DIR to the folder that holds assets/)");
+                   (hint.empty() ? " (set SIMS_DATA_DIR to the folder that holds assets/)" : hint));
 }
 
 }  // namespace

@@ -91,7 +91,7 @@ void validate(const AtlasConfig& c) {
                      std::to_string(c.generations));
   if (c.tail < 1 || c.tail > c.generations)
     throw InputError("--tail must be between 1 and --generations (" + std::to_string(c.generations) + "), got " +
-                     std::to_string(c.tail) + (c.tail == AtlasConfig{}.tail ? " (its default): give a smaller --tail" : ""));
+                     std::to_string(c.tail) + (c.tail == AtlasConfig{}.tail ? " (" + std::to_string(c.tail) + " is its default): give a smaller --tail" : std::string()));
   if (c.curve_runs < 10 || c.curve_runs > 100000)
     throw InputError("--curve-runs must be from 10 to 100000, got " + std::to_string(c.curve_runs));
   const double count = static_cast<double>(c.lambdas.size() * c.memory.size()) *

@@ -87,11 +87,11 @@ const experiment::Schema<ImageLoopConfig>& image_loop_schema() {
     s.integer("n_aux", &C::n_aux, "--n-aux", "SIMS: images the auxiliary is fine-tuned on", 2, 10'000'000)
         .integer("base_images", &C::base_images, "--base-images", "base budget per generation in images seen", 0,
                  10'000'000'000LL)
-        .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs (overrides --base-images)", 0, 1e6)
+        .real("base_epochs", &C::base_epochs, "--base-epochs", "base budget in epochs (instead of --base-images)", 0, 1e6)
         .integer("first_images", &C::first_images, "--first-images",
                  "generation 1's base budget (-1: as the others; 0: the --init model as it is)", -1, 10'000'000'000LL)
         .integer("aux_images", &C::aux_images, "--aux-images", "auxiliary budget in images seen", 0, 10'000'000'000LL)
-        .real("aux_epochs", &C::aux_epochs, "--aux-epochs", "auxiliary budget in epochs (overrides --aux-images)", 0, 1e6)
+        .real("aux_epochs", &C::aux_epochs, "--aux-epochs", "auxiliary budget in epochs (instead of --aux-images)", 0, 1e6)
         .choice("warm_start", &C::warm_start, "--warm-start", "where each generation's base starts",
                 std::vector<std::pair<WarmStart, std::string>>{
                     {WarmStart::Scratch, "scratch"}, {WarmStart::Previous, "previous"}, {WarmStart::Previous, "finetune"}})

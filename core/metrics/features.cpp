@@ -575,26 +575,31 @@ void refuse_torchscript_options(const NetSpec& s, const std::string& role) {
 
 FeatureNetPtr load_feature_net(const std::string& text) {
   NetSpec s = parse_spec(text);
-  torch::serialize::InputArchive ar;
-  if (probe_network_file(s.path, "feature network", ar)) {
-    refuse_torchscript_options(s, "feature network");
-    auto net = cnn_from_archive(ar, s.path);
-    if (!s.name.empty()) {
-      nlohmann::json m = net->meta();
-      m["name"] = s.name;
-      net = std::make_shared<TrainedCnn>(net->module(), m);
+  {
+    // (Scoped: a TorchScript file is loaded again below, and a large one should not be held twice.)
+    torch::serialize::InputArchive ar;
+    if (probe_network_file(s.path, "feature network", ar)) {
+      refuse_torchscript_options(s, "feature network");
+      auto net = cnn_from_archive(ar, s.path);
+      if (!s.name.empty()) {
+        nlohmann::json m = net->meta();
+        m["name"] = s.name;
+        net = std::make_shared<TrainedCnn>(net->module(), m);
+      }
+      return net;
     }
-    return net;
   }
   return std::make_shared<TorchScriptNet>(s);
 }
 
 ClassifierPtr load_classifier(const std::string& text) {
   NetSpec s = parse_spec(text);
-  torch::serialize::InputArchive ar;
-  if (probe_network_file(s.path, "classifier", ar)) {
-    refuse_torchscript_options(s, "classifier");
-    return cnn_from_archive(ar, s.path);
+  {
+    torch::serialize::InputArchive ar;  // scoped, as above
+    if (probe_network_file(s.path, "classifier", ar)) {
+      refuse_torchscript_options(s, "classifier");
+      return cnn_from_archive(ar, s.path);
+    }
   }
   return std::make_shared<TorchScriptNet>(s);
 }

@@ -1216,9 +1216,15 @@ refused "train n-data with a file" "$T/tf.ckpt" --n-data -- "$SIMS" train --data
   --out "$T/tf.ckpt"
 refused "train epochs under one image" "$T/tf.ckpt" "less than one image" -- "$SIMS" train --data gaussian --n-data 100 \
   --epochs 0.0001 --out "$T/tf.ckpt"
-refused "atlas default tail" "$T/atl5" "its default" -- "$SIMS" atlas --generations 5 --out "$T/atl5"
-refused "data dir is the assets folder" "$T/tg.ckpt" "the folder that holds assets/" -- env SIMS_DATA_DIR="$MD/.." \
-  "$SIMS" train --data gaussian --budget 100 --out "$T/tg.ckpt"
+refused "sample pair mode without aux" "$T/pm.npy" --pair-mode -- "$SIMS" sample --model "$GB2" --pair-mode concurrent \
+  --n 16 --seed 1 --out "$T/pm.npy"
+refused "loop plot key without plot" "$T/lp" --plot-key -- "$SIMS" loop --family gaussian --kind fresh --generations 2 \
+  --runs 10 --plot-key w2_mean --out "$T/lp"
+refused "atlas default tail" "$T/atl5" "is its default" -- "$SIMS" atlas --generations 5 --out "$T/atl5"
+# (A copy of sims away from the build's share/sims, where the shipped data would be found after all.)
+mkdir -p "$T/lonely/bin" && cp "$SIMS" "$T/lonely/bin/sims"
+refused "data dir is the assets folder" "$T/tg.ckpt" "names the assets folder itself" -- env SIMS_DATA_DIR="$MD/.." \
+  "$T/lonely/bin/sims" train --data gaussian --budget 100 --out "$T/tg.ckpt"
 # Said, not refused: settings that change nothing in this run, and a file output replaced. A loop's SIMS-only flags
 # are said (scripts pass one flag list to the standard and the SIMS run of a comparison).
 "$SIMS" loop --family diffusion2d --kind augment --n-real 32 --n-synth 16 --generations 1 --runs 1 --base-epochs 1 \
@@ -1238,9 +1244,9 @@ refused "data dir is the assets folder" "$T/tg.ckpt" "the folder that holds asse
   && [[ ! -s "$T/rp1.err" ]] && grep -q "^note: --out '$T/rp.npy' existed and was replaced" "$T/rp2.err" \
   && ok || bad "a replaced --out is not noted: $(cat "$T/rp1.err" "$T/rp2.err")"
 cp "$T/rp.npy" "$T/rp.keep"
-expect_error "a failed sample keeps the existing --out" "" -- "$SIMS" sample --model "$GB2" --n 16 --seed 1 --steps 0 \
+expect_error "a refused sample keeps the existing --out and notes nothing" "" -- "$SIMS" sample --model "$GB2" --n 16 --seed 1 --steps 0 \
   --out "$T/rp.npy"
-cmp -s "$T/rp.npy" "$T/rp.keep" && ok || bad "a failed sample changed the existing --out"
+cmp -s "$T/rp.npy" "$T/rp.keep" && ok || bad "a refused sample changed the existing --out"
 
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -266,6 +266,7 @@ const ImU32 kBaseColour = IM_COL32(120, 120, 120, 255), kSimsColour = IM_COL32(3
 // in two ("lowers energy by 0." / "00152"). A word wider than the panel keeps its own line.
 void text_wrapped_words(const std::string& text) {
   const float width = ImGui::GetContentRegionAvail().x;
+  std::string out;  // the lines joined by '\n': one text item, spaced as ImGui's own wrapped text
   std::istringstream paragraphs(text);
   for (std::string para; std::getline(paragraphs, para);) {
     std::istringstream words(para);
@@ -273,14 +274,16 @@ void text_wrapped_words(const std::string& text) {
     for (std::string w; words >> w;) {
       const std::string longer = line.empty() ? w : line + " " + w;
       if (!line.empty() && ImGui::CalcTextSize(longer.c_str()).x > width) {
-        ImGui::TextUnformatted(line.c_str());
+        out += line + "\n";
         line = w;
       } else {
         line = longer;
       }
     }
-    ImGui::TextUnformatted(line.c_str());
+    out += line + "\n";
   }
+  if (!out.empty()) out.pop_back();
+  ImGui::TextUnformatted(out.c_str());
 }
 
 }  // namespace
@@ -999,8 +1002,11 @@ void LiveApp::draw_sweep() {
   dl->AddText(ImVec2(p0.x + 4, p0.y + h - 15), ink, "ω 0");
   dl->AddText(ImVec2(p0.x + w - 4 - ImGui::CalcTextSize("2").x, p0.y + h - 15), ink, "2");
   dl->AddText(ImVec2(p0.x + 4, p0.y + 2), ink, ("+" + fmt("%.2g", hi)).c_str());
-  // The zero line's value, in the right margin beside it (the top label alone gave no scale).
-  dl->AddText(ImVec2(p0.x + w - 11, pt(2, 0).y - ImGui::GetTextLineHeight() / 2), ink, "0");
+  // The zero line's value, in the right margin beside it (the top label alone gave no scale), unless it would sit
+  // on the "2" of the ω axis or the top value.
+  const float zero_y = pt(2, 0).y - ImGui::GetTextLineHeight() / 2;
+  if (zero_y + ImGui::GetTextLineHeight() < p0.y + h - 15 && zero_y > p0.y + 2 + ImGui::GetTextLineHeight())
+    dl->AddText(ImVec2(p0.x + w - 11, zero_y), ink, "0");
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
   ImGui::TextWrapped("gain in energy distance to held-out data over ω = 0 (ring), higher is better; bars: paired 95 %% "
                      "bootstrap interval (same noise)");
