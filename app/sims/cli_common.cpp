@@ -426,11 +426,6 @@ CLI::Option* png_output(CLI::Option* opt) {
 }
 
 namespace {
-// {flag, path} of the file outputs that existed before the command wrote them.
-std::vector<std::pair<std::string, std::string>>& replaced_outputs() {
-  static std::vector<std::pair<std::string, std::string>> r;
-  return r;
-}
 std::vector<std::string>& end_notes() {
   static std::vector<std::string> n;
   return n;
@@ -443,10 +438,7 @@ void note_at_end(const std::string& text) {
 
 void print_end_notes() {
   for (const std::string& n : end_notes()) std::cerr << "note: " << n << std::endl;
-  for (const auto& [flag, path] : replaced_outputs())
-    std::cerr << "note: " << flag << " '" << path << "' existed and was replaced" << std::endl;
   end_notes().clear();
-  replaced_outputs().clear();
 }
 
 void refuse_given(const CLI::App* cmd, std::initializer_list<const char*> flags, const std::string& when) {
@@ -467,10 +459,8 @@ void prepare_output(const std::string& flag, const std::string& path, OutputKind
   if (path.empty()) return;
   const fs::path p(path);
   std::error_code ec;
-  if (note_existing && kind != OutputKind::Folder && fs::is_regular_file(p, ec)) {
-    auto& r = replaced_outputs();
-    if (std::find(r.begin(), r.end(), std::make_pair(flag, path)) == r.end()) r.emplace_back(flag, path);
-  }
+  if (note_existing && kind != OutputKind::Folder && fs::is_regular_file(p, ec))
+    note_at_end(flag + " '" + path + "' existed and was replaced");
   std::string what;
   fs::path dir;
   if (kind == OutputKind::Folder) {
@@ -481,8 +471,6 @@ void prepare_output(const std::string& flag, const std::string& path, OutputKind
     what = "cannot write " + flag + " '" + path + "'";
     if (fs::is_directory(p, ec)) throw IoError(what + ": it is a folder");
     if (!p.has_filename()) throw IoError(what + ": it names a folder, not a file");
-    if (kind == OutputKind::Png && !png_name(path))  // (png_output refuses it earlier where the flag is declared so)
-      throw InputError(flag + " '" + path + "' is written as a PNG image: give it a name ending in .png");
     dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   }
   // The nearest part of the path that exists must be a folder we may write in.

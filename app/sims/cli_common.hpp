@@ -120,8 +120,8 @@ CLI::Option* output_folder(CLI::Option* opt);
 // is read, before anything is loaded or created. Returns opt for chaining.
 CLI::Option* png_output(CLI::Option* opt);
 
-// What an output flag names, for prepare_output(): Png is a file written as PNG, whose name must say so (.png).
-enum class OutputKind { File, Folder, Png };
+// What an output flag names, for prepare_output(). (A PNG's name is checked by png_output as the command line is read.)
+enum class OutputKind { File, Folder };
 
 // Makes an output path named by `flag` ready to be written: creates a file's
 // parent folders (or the folder itself) and checks that it can be written;

@@ -67,7 +67,7 @@ int run_preview(const DataArgs& a) {
   if (a.cols < 0 || a.zoom < 0 || a.zoom > 16) throw InputError("--cols must be >= 0 and --zoom 0..16");
   const data::ImageBatch b = data::load_images(spec, n, static_cast<uint64_t>(a.seed));
   if (b.size() == 0) throw InputError("data set '" + a.dataset + "' has no images");
-  prepare_output("--grid", a.grid, OutputKind::Png);
+  prepare_output("--grid", a.grid);
   const int cols = a.cols > 0 ? a.cols : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(b.size()))));
   const int zoom = a.zoom > 0 ? a.zoom : std::max<int>(1, static_cast<int>(64 / b.images.size(3)));
   render::with_caption(render::image_mosaic(b.images, cols, zoom),

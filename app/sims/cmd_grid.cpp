@@ -81,7 +81,7 @@ int run_grid(GridArgs& a) {
   req.n = a.n;
   req.cell = a.cell;
   req.title = a.title;
-  prepare_output("--out", a.out, OutputKind::Png);
+  prepare_output("--out", a.out);
   const bool tty = ::isatty(2) != 0;  // progress only for people at a terminal
   const XYGridResult res = render_xy_grid(req, [tty](int done, int total) {
     if (tty) std::cerr << "\r  cell " << done << "/" << total << std::flush;

@@ -183,7 +183,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::string plot_path;
   given(c, "--plot", plot_path);
   prepare_output("--out", out, OutputKind::Folder);
-  prepare_output("--plot", plot_path, OutputKind::Png);
+  prepare_output("--plot", plot_path);
   int threads = 0;
   given(c, "--threads", threads);
   apply_threads(threads);

@@ -254,7 +254,7 @@ int run_gaussian(const LoopArgs& a) {
   cfg.seed = a.seed;
   loops::validate(cfg);
   prepare_output("--out", a.out, OutputKind::Folder);
-  prepare_output("--plot", a.plot, OutputKind::Png);
+  prepare_output("--plot", a.plot);
   const bool tty = ::isatty(2) != 0;
   auto progress = [&](int g) {
     if (tty) std::cerr << "\r  generation " << g << "/" << cfg.generations << std::flush;
@@ -366,7 +366,7 @@ int run_diffusion(const LoopArgs& a) {
   const bool lead = dist::leads(group.get());
   if (lead) {
     prepare_output("--out", a.out, OutputKind::Folder);
-    prepare_output("--plot", a.plot, OutputKind::Png);
+    prepare_output("--plot", a.plot);
   }
   apply_threads(a.threads);
   install_stop_handler();
@@ -455,7 +455,7 @@ int run_mixture(const LoopArgs& a) {
   cfg.seed = a.seed;
   loops::validate(cfg);
   prepare_output("--out", a.out, OutputKind::Folder);
-  prepare_output("--plot", a.plot, OutputKind::Png);
+  prepare_output("--plot", a.plot);
   const bool tty = ::isatty(2) != 0;
   install_stop_handler();
   auto progress = [&](const loops::MixtureLoopResult& so_far) {
@@ -534,7 +534,7 @@ int run_loop(LoopArgs& a) {
     throw InputError("--workers, --threads, --batch-runs and --save-runs must be >= 0");
   // Plot-only: no loop asked for, only finished runs to draw.
   if (a.kind.empty() && !a.resume && !a.plot.empty() && !a.compare.empty()) {
-    prepare_output("--plot", a.plot, OutputKind::Png);
+    prepare_output("--plot", a.plot);
     write_plot(a, nullptr);
     if (a.json) print_json({{"plot", a.plot}, {"series", a.compare.size()}});
     return 0;

@@ -348,9 +348,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     nlohmann::json j = {{"kid", k.mean}, {"kid_std", k.std}, {"subsets", k.subsets}, {"subset_size", k.subset_size}};
     std::ostringstream human;
     human << "kid = " << std::setprecision(6) << k.mean;
-    // Subsets as large as both sets are each the whole of both: all alike, their spread says nothing.
-    const bool all_alike = k.subset_size == real.size(0) && k.subset_size == fake.size(0);
-    if (k.subsets > 1 && all_alike) {
+    if (k.subsets > 1 && k.subsets_alike) {  // each subset the whole of both sets: their spread says nothing
       j["kid_std"] = nullptr;
       human << " (every subset is all " << k.subset_size << " rows of both sets: no spread to report; lower is better, "
             << "0 = same distribution)";

@@ -153,7 +153,7 @@ int run_sample(SampleArgs& a) {
   prepare_output("--out", a.out);
   prepare_output("--trajectory", a.trajectory);
   prepare_output("--denoised", a.denoised);
-  prepare_output("--grid", a.grid, OutputKind::Png);
+  prepare_output("--grid", a.grid);
   prepare_output("--animation", a.animation);
 
   EdmSampler sampler(base, aux, cfg, g);

@@ -191,7 +191,7 @@ int run_tune_compare(const CompareArgs& a) {
     curves.push_back(loops::tune_curve(experiment::read_json_file(file), labels.empty() ? a.runs[i] : labels[i], file));
   }
   const render::LinePlot plot = loops::tune_curves_plot(curves, a.title);
-  prepare_output("--out", a.out, OutputKind::Png);
+  prepare_output("--out", a.out);
   std::string caption = "Runs:";
   for (size_t i = 0; i < curves.size(); ++i)
     caption += (i ? "; " : " ") + curves[i].label + " = " + a.runs[i];

@@ -348,9 +348,7 @@ ImageScore ImageScorer::score(const at::Tensor& images) const {
   if (ref_features_.size(0) >= 2 && f.size(0) >= 2) {
     const metrics::Kid k = metrics::kid(ref_features_, f, 100, std::min<int64_t>({1000, f.size(0), ref_features_.size(0)}), 0);
     s.kid = k.mean;
-    // Subsets as large as both sets are all the same (both whole every time): their spread says nothing (NaN: none).
-    const bool alike = k.subset_size == f.size(0) && k.subset_size == ref_features_.size(0);
-    s.kid_std = alike ? std::numeric_limits<double>::quiet_NaN() : k.std;
+    s.kid_std = k.subsets_alike ? std::numeric_limits<double>::quiet_NaN() : k.std;  // alike: no spread (NaN: none)
   }
   if (ref_features_.size(0) > pr_k_ && f.size(0) > pr_k_) {
     const metrics::ManifoldEstimates m =

@@ -65,6 +65,7 @@ Kid kid(const at::Tensor& real_in, const at::Tensor& fake_in, int64_t subsets, i
   Kid k;
   k.subset_size = m;
   k.subsets = subsets;
+  k.subsets_alike = m == real.size(0) && m == fake.size(0);
   k.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
   double ss = 0;
   for (double v : values) ss += (v - k.mean) * (v - k.mean);

@@ -29,6 +29,8 @@ struct Kid {
   double std = 0;    // their standard deviation (0 with one subset)
   int64_t subset_size = 0;
   int64_t subsets = 0;
+  // Every subset holds both sets whole (subset_size = both sizes): the subsets are all alike and `std` says nothing.
+  bool subsets_alike = false;
 };
 
 // real [Nr, D], fake [Nf, D], float32/float64, finite, Nr, Nf >= 2. Computed

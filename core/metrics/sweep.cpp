@@ -232,10 +232,8 @@ void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
   if (have_real && cfg.kid_subsets > 0) {
     const Kid k = kid(ref.real_features, f, cfg.kid_subsets, 1000, cfg.seed);
     row.extra["kid"] = k.mean;
-    // Subsets as large as both sets are all the same (both whole every time): their spread says nothing (none is
-    // written). With one set whole the other still varies (that set's noise alone).
-    const bool spread = !(k.subset_size == ref.real_features.size(0) && k.subset_size == f.size(0));
-    row.extra["kid_std"] = spread ? nlohmann::json(k.std) : nlohmann::json(nullptr);
+    // Subsets all alike say nothing by their spread (none is written); with one set whole the other still varies.
+    row.extra["kid_std"] = k.subsets_alike ? nlohmann::json(nullptr) : nlohmann::json(k.std);
   }
   if (cfg.ci > 0) {
     step("intervals");
