@@ -16,6 +16,7 @@
 #include "data/faces.hpp"
 #include "diffusion/denoiser.hpp"
 #include "helpers.hpp"
+#include "io/zip.hpp"
 #include "metrics/features.hpp"
 #include "metrics/frechet.hpp"
 #include "metrics/sweep.hpp"
@@ -156,6 +157,56 @@ TEST_CASE("feature CNN round-trips through its checkpoint", "[features]") {
   // Grey and other sizes are converted to the network's input.
   CHECK(net->features(d.images.narrow(1, 0, 1)).size(1) == 128);
   CHECK(net->features(at::zeros({2, 3, 64, 64})).size(0) == 2);
+}
+
+namespace {
+
+// Flips one byte in the middle of the archive's largest stored member; returns the member's name.
+std::string flip_weight_byte(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const io::ZipRead read = [&](uint64_t o, size_t n) { return o < b.size() ? b.substr(o, n) : std::string(); };
+  const auto members = io::zip_members(b.size(), read, [](const std::string& w) { return InputError(w); });
+  const io::ZipMember* big = nullptr;
+  for (const auto& m : members)
+    if (m.method == 0 && (!big || m.usize > big->usize)) big = &m;
+  REQUIRE(big);
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekg(static_cast<std::streamoff>(big->data + big->usize / 2));
+  char c = 0;
+  f.get(c);
+  f.seekp(static_cast<std::streamoff>(big->data + big->usize / 2));
+  f.put(static_cast<char>(c ^ 0x10));
+  return big->name;
+}
+
+}  // namespace
+
+TEST_CASE("a flipped byte in a feature network's weights is refused, not used", "[features]") {
+  // torch's and TorchScript's readers do not compare a member's bytes with the CRC-32 of its zip directory: a
+  // flipped weight loaded silently. The loaders check them first.
+  test::TempDir tmp;
+  const std::string ckpt = tmp.file("feat.ckpt");
+  save_feature_cnn(ckpt, *trained_faces());
+  CHECK(io::zip_crc_mismatch(ckpt).empty());
+  REQUIRE_NOTHROW(load_classifier(ckpt));
+  const std::string member = flip_weight_byte(ckpt);
+  CHECK(io::zip_crc_mismatch(ckpt) == member);
+  const std::string words = "'" + ckpt + "' is damaged: its contents do not match their checksum (member '" + member;
+  CHECK_THROWS_WITH(load_feature_net(ckpt), Catch::StartsWith(words));
+  CHECK_THROWS_WITH(load_classifier(ckpt), Catch::StartsWith(words));
+  CHECK_THROWS_AS(load_feature_cnn(ckpt), ModelError);
+  // A TorchScript network (written by torch.jit.save in Python) likewise.
+  const std::string pt = tmp.file("feat_net.pt");
+  std::filesystem::copy_file(test::fixture("feat_net.pt"), pt);
+  CHECK(io::zip_crc_mismatch(pt).empty());
+  REQUIRE_NOTHROW(load_feature_net(pt));
+  const std::string pt_member = flip_weight_byte(pt);
+  CHECK_THROWS_WITH(load_feature_net(pt), Catch::Contains("member '" + pt_member + "': flipped or overwritten bytes"));
+  // Files that are no zip archive are left to their loaders' own words.
+  std::ofstream(tmp.file("short.ckpt")) << "PK";
+  CHECK(io::zip_crc_mismatch(tmp.file("short.ckpt")).empty());
+  CHECK(io::zip_crc_mismatch(tmp.file("missing.ckpt")).empty());
 }
 
 TEST_CASE("attribute ratio of real faces is measured by the classifier", "[features]") {

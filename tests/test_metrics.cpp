@@ -232,6 +232,7 @@ TEST_CASE("CRC-32 matches the standard check value", "[metrics]") {
   CHECK(crc32(s.data(), s.size()) == 0xCBF43926u);
   CHECK(crc32(s.data() + 4, 5, crc32(s.data(), 4)) == 0xCBF43926u);
   CHECK(crc32(nullptr, 0) == 0u);
+  CHECK(crc32(nullptr, 0, 0xCBF43926u) == 0xCBF43926u);  // an empty piece (a tensor of no elements) changes nothing
 }
 
 TEST_CASE("stats .npz round trip, zip layout and corruption", "[metrics]") {
@@ -290,6 +291,49 @@ TEST_CASE("stats .npz round trip, zip layout and corruption", "[metrics]") {
     CHECK_THROWS_AS(load_stats_npz(t.string()), InputError);
     CHECK_THROWS_AS(load_stats_npz(temp_path("does_not_exist.npz").string()), InputError);
   }
+}
+
+TEST_CASE("zip directories that would cost more than their file holds are refused", "[metrics]") {
+  // One stored member of 320 kB.
+  const auto path = temp_path("big.npz");
+  write_npz(path.string(), {{"mu", at::arange(40000, at::kDouble)}});
+  const std::string bytes = read_all(path);
+  auto le32 = [&](const std::string& b, size_t at) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(b[at + i])) << (8 * i);
+    return v;
+  };
+  auto put = [](std::string& b, size_t at, uint32_t v, int n) {
+    for (int i = 0; i < n; ++i) b[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  const size_t eocd = bytes.size() - 22;
+  REQUIRE(le32(bytes, eocd) == 0x06054b50u);
+  const uint32_t cd_size = le32(bytes, eocd + 12), cd_offset = le32(bytes, eocd + 16);
+  // The directory's one entry three times over: three members on the same bytes (a small file whose readers
+  // would copy, parse and checksum its data once per entry).
+  {
+    std::string alias = bytes.substr(0, cd_offset);
+    const std::string entry = bytes.substr(cd_offset, cd_size);
+    alias += entry + entry + entry;
+    alias += bytes.substr(eocd);
+    const size_t e = alias.size() - 22;
+    put(alias, e + 8, 3, 2);
+    put(alias, e + 10, 3, 2);
+    put(alias, e + 12, 3 * cd_size, 4);
+    const auto p = temp_path("alias.npz");
+    write_all(p, alias);
+    CHECK_THROWS_WITH(read_npz(p.string()), Catch::Contains("members overlap"));
+  }
+  // One entry whose directory claims most of the file: refused before it is read.
+  {
+    std::string wide = bytes;
+    put(wide, eocd + 12, static_cast<uint32_t>(eocd), 4);
+    put(wide, eocd + 16, 0, 4);
+    const auto p = temp_path("wide.npz");
+    write_all(p, wide);
+    CHECK_THROWS_WITH(read_npz(p.string()), Catch::Contains("central directory implausibly large"));
+  }
+  CHECK(read_npz(path.string()).at("mu").size(0) == 40000);
 }
 
 TEST_CASE("FD rejects bad input", "[metrics]") {

@@ -29,8 +29,8 @@ if [[ -e /usr/include/archive.h ]]; then FLAGS+=(-DSIMS_HAVE_LIBARCHIVE); LIBS+=
 
 # The readers under test, instrumented for coverage and the sanitizers (objects reused while unchanged).
 mkdir -p "$OUT/obj"
-SOURCES=(io/npy.cpp io/safetensors.cpp io/atomic_file.cpp io/crc32.cpp metrics/frechet.cpp data/image_datasets.cpp
-         data/faces.cpp data/toy2d.cpp engine/live_policy.cpp diffusion/analytic.cpp diffusion/network.cpp
+SOURCES=(io/npy.cpp io/safetensors.cpp io/atomic_file.cpp io/crc32.cpp io/zip.cpp metrics/frechet.cpp
+         data/image_datasets.cpp data/faces.cpp data/toy2d.cpp engine/live_policy.cpp diffusion/analytic.cpp diffusion/network.cpp
          training/checkpoint.cpp loops/shift.cpp loops/diffusion_loop.cpp loops/tune_compare.cpp loops/run_caption.cpp
          metrics/uncertainty.cpp experiment/json_io.cpp experiment/common_schemas.cpp metrics/features.cpp
          metrics/sweep_run.cpp loops/scenarios.cpp loops/image_loop.cpp)

@@ -12,6 +12,7 @@
 #include "common/json_parse.hpp"
 #include "common/script_error.hpp"
 #include "io/script_meta.hpp"
+#include "io/zip.hpp"
 
 namespace sims {
 namespace {
@@ -28,6 +29,7 @@ std::string file_digest(const std::string& path) {
 }  // namespace
 
 TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOptions& opts) : device_(opts.device) {
+  io::require_zip_crcs(path);  // TorchScript's reader does not compare them: flipped weights would be used
   torch::jit::ExtraFilesMap extra{{"sims.json", ""}};
   module_ = script_guard([&] { return "cannot load '" + path + "' as TorchScript"; },
                          [&] { return torch::jit::load(path, opts.device, extra); });

@@ -1,23 +1,15 @@
 #include "io/crc32.hpp"
 
-#include <array>
+#include <zlib.h>
 
 namespace sims::io {
 
+// zlib's (the reference implementation, word at a time): several times faster than a byte-wise table, which
+// matters since every LibTorch archive is checked whole before it is loaded (io/zip.hpp).
 uint32_t crc32(const void* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
-  return ~crc;
+  // zlib answers a null buffer with its initial value (0), which would restart a running CRC at an empty tensor.
+  if (size == 0) return crc;
+  return static_cast<uint32_t>(::crc32_z(crc, static_cast<const Bytef*>(data), static_cast<z_size_t>(size)));
 }
 
 }  // namespace sims::io

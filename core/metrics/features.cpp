@@ -16,6 +16,7 @@
 #include "data/image_datasets.hpp"
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
+#include "io/zip.hpp"
 #include "io/script_meta.hpp"
 
 namespace sims::metrics {
@@ -498,6 +499,7 @@ bool probe_network_file(const std::string& path, const std::string& role, torch:
   in.read(head, 4);
   if (!in || in.gcount() < 4 || head[0] != 'P' || head[1] != 'K')
     throw ModelError("'" + path + "' is not a " + role + ": neither a SIMS feature checkpoint nor TorchScript" + kinds);
+  io::require_zip_crcs(path);  // either kind is a zip whose readers do not compare the checksums
   try {
     ar.load_from(path);
     c10::IValue v;
@@ -550,6 +552,7 @@ std::shared_ptr<TrainedCnn> cnn_from_archive(torch::serialize::InputArchive& ar,
 }  // namespace
 
 std::shared_ptr<TrainedCnn> load_feature_cnn(const std::string& path) {
+  io::require_zip_crcs(path);
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(path);

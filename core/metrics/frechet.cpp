@@ -15,6 +15,7 @@
 #include "metrics/shape_text.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
+#include "io/zip.hpp"
 
 namespace sims::metrics {
 namespace {
@@ -46,11 +47,6 @@ void put16(std::string& b, uint32_t v) {
 void put32(std::string& b, uint32_t v) {
   put16(b, v & 0xffff);
   put16(b, v >> 16);
-}
-uint64_t get_le(const std::string& b, size_t off, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(b[off + i])) << (8 * i);
-  return v;
 }
 
 std::string slurp(const std::string& path) {
@@ -269,81 +265,21 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
 
 std::map<std::string, at::Tensor> read_npz(const std::string& path) {
   const std::string b = slurp(path);
-  const std::function<InputError(const std::string&)> bad = [&](const std::string& what) {
+  const io::ZipBad bad = [&](const std::string& what) {
     return InputError("'" + path + "' is not a valid .npz file: " + what);
   };
-  if (b.size() < 22) throw bad("too short for a zip archive");
-  // End of central directory: scan back over a possible archive comment.
-  size_t eocd = std::string::npos;
-  const size_t lowest = b.size() >= 22 + 65535 ? b.size() - 22 - 65535 : 0;
-  for (size_t p = b.size() - 22 + 1; p-- > lowest;) {
-    if (get_le(b, p, 4) == 0x06054b50) {
-      eocd = p;
-      break;
-    }
-  }
-  if (eocd == std::string::npos) throw bad("no zip end-of-central-directory record");
-  uint64_t entries = get_le(b, eocd + 10, 2);
-  uint64_t cd_size = get_le(b, eocd + 12, 4);
-  uint64_t cd_offset = get_le(b, eocd + 16, 4);
-  if (entries == 0xffff || cd_size == 0xffffffffu || cd_offset == 0xffffffffu) {
-    // zip64: locator just before the EOCD points at the zip64 EOCD record.
-    if (eocd < 20 || get_le(b, eocd - 20, 4) != 0x07064b50) throw bad("zip64 locator missing");
-    const uint64_t z64 = get_le(b, eocd - 20 + 8, 8);
-    if (z64 > b.size() || b.size() - z64 < 56 || get_le(b, z64, 4) != 0x06064b50) throw bad("zip64 end record missing");
-    entries = get_le(b, z64 + 32, 8);
-    cd_size = get_le(b, z64 + 40, 8);
-    cd_offset = get_le(b, z64 + 48, 8);
-  }
-  if (cd_offset > b.size() || cd_size > b.size() - cd_offset) throw bad("central directory out of bounds");
+  const io::ZipRead read = [&](uint64_t offset, size_t n) { return offset < b.size() ? b.substr(offset, n) : std::string(); };
   std::map<std::string, at::Tensor> result;
-  size_t p = cd_offset;
-  for (uint64_t e = 0; e < entries; ++e) {
-    if (p + 46 > b.size() || get_le(b, p, 4) != 0x02014b50) throw bad("corrupt central directory");
-    const uint32_t flags = static_cast<uint32_t>(get_le(b, p + 8, 2));
-    const uint32_t method = static_cast<uint32_t>(get_le(b, p + 10, 2));
-    const uint32_t crc = static_cast<uint32_t>(get_le(b, p + 16, 4));
-    uint64_t csize = get_le(b, p + 20, 4);
-    uint64_t usize = get_le(b, p + 24, 4);
-    const size_t name_len = get_le(b, p + 28, 2), extra_len = get_le(b, p + 30, 2), comment_len = get_le(b, p + 32, 2);
-    uint64_t local = get_le(b, p + 42, 4);
-    if (p + 46 + name_len + extra_len + comment_len > b.size()) throw bad("corrupt central directory");
-    const std::string name = b.substr(p + 46, name_len);
-    // zip64 extended information: present fields in order usize, csize, offset.
-    size_t x = p + 46 + name_len;
-    const size_t xend = x + extra_len;
-    while (x + 4 <= xend) {
-      const uint32_t id = static_cast<uint32_t>(get_le(b, x, 2));
-      const size_t len = get_le(b, x + 2, 2);
-      if (x + 4 + len > xend) break;
-      if (id == 0x0001) {
-        size_t q = x + 4;
-        auto take = [&](uint64_t& field) {
-          if (field == 0xffffffffu) {
-            if (q + 8 > x + 4 + len) throw bad("truncated zip64 field for '" + name + "'");
-            field = get_le(b, q, 8);
-            q += 8;
-          }
-        };
-        take(usize);
-        take(csize);
-        take(local);
-      }
-      x += 4 + len;
-    }
-    p += 46 + name_len + extra_len + comment_len;
-    if (flags & 1u) throw bad("member '" + name + "' is encrypted");
-    if (method != 0 && method != 8)
-      throw InputError("'" + path + "': member '" + name + "' uses zip method " + std::to_string(method) +
+  for (const io::ZipMember& m : io::zip_members(b.size(), read, bad)) {
+    const std::string& name = m.name;
+    if (m.flags & 1u) throw bad("member '" + name + "' is encrypted");
+    if (m.method != 0 && m.method != 8)
+      throw InputError("'" + path + "': member '" + name + "' uses zip method " + std::to_string(m.method) +
                        "; .npz members are read stored (numpy.savez) or deflated (numpy.savez_compressed)");
-    if (method == 0 && csize != usize) throw bad("stored member '" + name + "' has differing sizes");
-    if (local > b.size() || b.size() - local < 30 || get_le(b, local, 4) != 0x04034b50)
-      throw bad("corrupt local header of '" + name + "'");
-    const uint64_t data = local + 30 + get_le(b, local + 26, 2) + get_le(b, local + 28, 2);
-    if (data > b.size() || csize > b.size() - data) throw bad("member '" + name + "' is truncated");
+    if (m.method == 0 && m.csize != m.usize) throw bad("stored member '" + name + "' has differing sizes");
     const std::string bytes =
-        method == 0 ? b.substr(data, usize) : inflate_member(b.data() + data, csize, usize, name, bad);
-    if (crc32(bytes.data(), bytes.size()) != crc) throw bad("CRC mismatch in member '" + name + "' (corrupt file)");
+        m.method == 0 ? b.substr(m.data, m.usize) : inflate_member(b.data() + m.data, m.csize, m.usize, name, bad);
+    if (crc32(bytes.data(), bytes.size()) != m.crc) throw bad("CRC mismatch in member '" + name + "' (corrupt file)");
     std::string key = name;
     if (ends_with(key, ".npy")) key = key.substr(0, key.size() - 4);
     result[key] = io::parse_npy_bytes(bytes, path + ":" + name);

@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
 #include "io/safetensors.hpp"
+#include "io/zip.hpp"
 
 namespace sims {
 
@@ -227,6 +228,7 @@ TrainState load_weights_only(const std::string& path) {
 // Checkpoints written before the weights-only format: a LibTorch archive, read through LibTorch's own loader
 // (which parses the TorchScript code inside; only load such files from sources you trust).
 TrainState load_legacy(const std::string& path) {
+  io::require_zip_crcs(path);  // torch's reader does not compare them: flipped weights would be used
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(path, torch::Device(torch::kCPU));  // CUDA-trained checkpoints load anywhere
