@@ -482,6 +482,25 @@ TEST_CASE("diffusion2d loop: with few runs the ratio's interval is a t interval 
   CHECK(res.limit_distance().hi - res.limit_distance().value == Approx(12.7062 * 0.25).epsilon(1e-4));
 }
 
+TEST_CASE("diffusion2d loop: a generation's row carries its ratio and interval while the loop still runs", "[loop2d]") {
+  // As reported after each generation: the means and per-run distances so far, `ratio` not yet filled.
+  sims::loops::DiffusionLoopResult res;
+  res.w2_runs = {{1.0, 2.0}, {2.0, 2.0}};
+  res.w2_mean = {1.5, 2.0};
+  res.w2_median = {1.5, 2.0};
+  res.w2_std = {0.7, 0.0};
+  res.trace_mean = res.trace_median = {2.0, 2.0};
+  REQUIRE(res.ratio.empty());
+  const nlohmann::json row = res.row(1);
+  CHECK(row.at("ratio").get<double>() == Approx(4.0 / 3));
+  CHECK(row.at("ratio_hi").get<double>() - 4.0 / 3 == Approx(12.7062 * 4.0 / 9).epsilon(1e-4));
+  CHECK(row.at("ratio_lo").get<double>() < 1.0);
+  CHECK(res.row(0).at("ratio_lo").get<double>() == 1.0);
+  // The finished loop's rows say the same.
+  res.ratio = {1.0, 4.0 / 3};
+  CHECK(res.row(1).at("ratio_lo").get<double>() == Approx(row.at("ratio_lo").get<double>()));
+}
+
 #include "loops/run_caption.hpp"
 
 TEST_CASE("run captions: settings of a loop result in words, any field may be missing or mistyped", "[loop2d]") {

@@ -226,11 +226,11 @@ std::string LoopOutcome::to_csv() const {
     }
     return s.str();
   }
-  s << "generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median,w2_base_mean,seconds\n";
+  s << "generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,trace_mean,trace_median,w2_base_mean,seconds\n";
   for (size_t g = 0; g < generations.size(); ++g) {
     const LoopGeneration& r = generations[g];
     s << r.generation << "," << csv_num(r.w2_mean) << "," << csv_num(r.w2_median) << "," << csv_num(r.w2_std) << ","
-      << csv_num(ratio(g)) << "," << csv_num(r.trace_mean) << "," << csv_num(r.trace_median) << ","
+      << csv_num(ratio(g)) << "," << csv_num(r.ratio_lo) << "," << csv_num(r.ratio_hi) << "," << csv_num(r.trace_mean) << "," << csv_num(r.trace_median) << ","
       << csv_num(r.w2_base_mean) << "," << csv_num(r.seconds) << "\n";
   }
   return s.str();
@@ -261,6 +261,7 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
                     metrics::student_t_quantile(0.975, static_cast<int>(c.runs - 1));
       lg.trace_mean = r.trace_mean[g];
       lg.trace_median = r.trace_median[g];
+      if (c.runs > 1 && g < r.ratio_lo.size()) lg.ratio_lo = r.ratio_lo[g], lg.ratio_hi = r.ratio_hi[g];
       out.generations.push_back(lg);
       if (on_generation) on_generation(lg);
     }
@@ -327,6 +328,8 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
     g.trace_mean = num("trace_mean");
     g.trace_median = num("trace_median");
     g.w2_base_mean = num("w2_base_mean");
+    g.ratio_lo = num("ratio_lo");
+    g.ratio_hi = num("ratio_hi");
     if (lp.samples.defined() && lp.samples.dim() == 3 && lp.samples.size(2) == 2) {  // [save_runs, n_eval, 2]
       g.saved_runs = static_cast<int>(lp.samples.size(0));
       g.samples = points_of(lp.samples);
@@ -645,7 +648,7 @@ engine::JobFn LoopView::prepare_job() {
     cols << "generation" << "modes" << "± 95 % CI" << "recall" << "± 95 % CI" << "precision" << "variance"
          << "modal var." << "components" << "seconds";
   } else {
-    cols << "generation" << "W2 mean" << "± 95 % CI" << "median" << "ratio" << "tr Σ mean";
+    cols << "generation" << "W2 mean" << "± 95 % CI" << "median" << "ratio [95 % CI]" << "tr Σ mean";
     if (p.sims) cols << "W2 of base";
     cols << "seconds";
   }
@@ -663,8 +666,8 @@ engine::JobFn LoopView::prepare_job() {
     // gaussian p_r: W2 between a Gaussian fitted to the samples and p_r; other p_r: exact empirical W2.
     dist_chart_->set_y_title(!diffusion ? "W2 (closed form)" : p.data == "gaussian" ? "W2 (Gaussian fit)" : "W2 (exact)");
     dist_chart_->set_title(QString("W2 to p_r%1 (lower is better)").arg(runs));
-    ratio_chart_->set_title("Ratio to generation 1");
-    ratio_chart_->set_y_title("E[dist(G^t)] / E[dist(G^1)]");
+    ratio_chart_->set_title(QString("Ratio to generation 1 (lower is better)"));
+    ratio_chart_->set_y_title("E[W2 at t] / E[W2 at 1]");
   }
   overlaid_.clear();
   if (overlay_->isChecked()) add_overlays(p);
@@ -672,7 +675,7 @@ engine::JobFn LoopView::prepare_job() {
   // Legends name the training; the loop kind is in the settings (and in an overlay's label when it differs).
   const QString label = QString::fromStdString(p.training_label());
   dist_series_ = dist_chart_->add_series(label, colour, false, diffusion || mixture);
-  ratio_series_ = ratio_chart_->add_series(label, colour, false, mixture);
+  ratio_series_ = ratio_chart_->add_series(label, colour, false, p.runs > 1);  // one run: no interval to draw
   if (diffusion || mixture) {
     reference_ = {};
     at::Tensor ref = mixture ? loops::sample_mixture(loops::mixture_truth(mixture_config(p)), 1500, 1.0, 777)
@@ -757,9 +760,13 @@ void LoopView::add_generation(const LoopGeneration& gen) {
     const metrics::Estimate d = generation_distance(gen, running_.runs);
     const bool has_ci = d.has_interval();
     dist_chart_->append(dist_series_, gen.generation, gen.w2_mean, d.lo, d.hi);
-    ratio_chart_->append(ratio_series_, gen.generation, ratio);
+    ratio_chart_->append(ratio_series_, gen.generation, ratio, gen.ratio_lo, gen.ratio_hi);
+    // The ratio with its 95 % interval over the runs (generation 1 is 1 by definition).
+    const bool ratio_ci = std::isfinite(gen.ratio_lo) && std::isfinite(gen.ratio_hi) && gen.ratio_hi > gen.ratio_lo;
+    const QString ratio_text =
+        cell(ratio, 3) + (ratio_ci ? QString(" [%1, %2]").arg(cell(gen.ratio_lo, 3), cell(gen.ratio_hi, 3)) : QString());
     QStringList cells{QString::number(gen.generation), cell(gen.w2_mean), has_ci ? cell(d.half_width(), 3) : QString("–"),
-                      cell(gen.w2_median), cell(ratio, 3), cell(gen.trace_mean)};
+                      cell(gen.w2_median), ratio_text, cell(gen.trace_mean)};
     if (running_.sims) cells << cell(gen.w2_base_mean);
     cells << (gen.seconds > 0 ? QString::number(gen.seconds, 'f', 2) : QString("–"));
     set_row(table_, table_->rowCount(), cells);
@@ -767,7 +774,7 @@ void LoopView::add_generation(const LoopGeneration& gen) {
             .arg(gen.generation)
             .arg(cell(gen.w2_mean, 3))
             .arg(has_ci ? " ± " + cell(d.half_width(), 2) + " (95 % CI)" : QString())
-            .arg(cell(ratio, 3))
+            .arg(ratio_text)
             .arg(cell(gen.trace_mean, 3));
     if (gen.seconds > 0) t += " " + toned(QString("· %1 s").arg(gen.seconds, 0, 'f', 1), Tone::Faint);
   }
@@ -875,17 +882,23 @@ void LoopView::job_ended(engine::JobState s) {
     messages()->warning("loop cancelled after " + got);
     return;
   }
-  if (current_.is_mixture())
-    set_status(QString("Done: %1 · modes covered at the end: %2")
-                   .arg(got)
-                   .arg(current_.generations.empty()
-                            ? QString("–")
-                            : QString::number(current_.generations.back().mixture.at("modes").value, 'f', 1)));
-  else
-    set_status(QString("Done: %1 · E[dist(G^t)]/E[dist(G^1)] at the end: %2")
-                   .arg(got)
-                   .arg(current_.generations.empty() ? QString("–")
-                                                     : QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3)));
+  // The last generation's headline number with its 95 % interval over the runs and its direction.
+  QString end = "–";
+  if (!current_.generations.empty()) {
+    const LoopGeneration& g = current_.generations.back();
+    if (current_.is_mixture()) {
+      const metrics::Estimate& m = g.mixture.at("modes");
+      end = QString::number(m.value, 'f', 1) +
+            (m.has_interval() ? " ± " + QString::number(m.half_width(), 'f', 1) : QString()) + " (higher is better)";
+    } else {
+      const bool ci = std::isfinite(g.ratio_lo) && std::isfinite(g.ratio_hi) && g.ratio_hi > g.ratio_lo;
+      end = QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3) +
+            (ci ? QString(" [%1, %2]").arg(g.ratio_lo, 0, 'f', 3).arg(g.ratio_hi, 0, 'f', 3) : QString()) +
+            " (lower is better)";
+    }
+  }
+  set_status(QString("Done: %1 · %2 at the end: %3")
+                 .arg(got, current_.is_mixture() ? QString("modes covered") : QString("ratio to generation 1"), end));
   messages()->info("loop finished: " + got);
   bool better = false;
   const Earlier* last = earlier_.empty() ? nullptr : &earlier_.back();

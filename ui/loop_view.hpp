@@ -72,6 +72,9 @@ struct LoopGeneration {
   double w2_mean = 0, w2_median = 0, trace_mean = 0, trace_median = 0, seconds = 0;
   double w2_std = std::numeric_limits<double>::quiet_NaN();       // over runs (diffusion2d)
   double w2_base_mean = std::numeric_limits<double>::quiet_NaN(); // SIMS: the base model's samples S
+  // 95 % interval of the ratio E[W2_t] / E[W2_1] over the runs (paired: each run's generation 1 and t); NaN
+  // with one run and for the mixture family.
+  double ratio_lo = std::numeric_limits<double>::quiet_NaN(), ratio_hi = std::numeric_limits<double>::quiet_NaN();
   SampleSet samples;   // diffusion2d: saved runs' points, shape {2}, [save_runs * n_eval] rows
   int saved_runs = 0;   // mixture: 1 at the generations whose fit (run 1) is drawn, its samples in `samples`
   // mixture: modes, recall, precision, variance, modal_variance, components, each a mean over runs with its
@@ -85,7 +88,8 @@ struct LoopOutcome {
   std::vector<LoopGeneration> generations;
   double ratio(size_t g) const { return generations[g].w2_mean / generations[0].w2_mean; }
   bool is_mixture() const { return metric == "modes"; }
-  // generation,w2_mean,w2_median,w2_std,ratio,trace_mean,trace_median,w2_base_mean,seconds; the mixture family:
+  // generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,trace_mean,trace_median,w2_base_mean,seconds; the
+  // mixture family:
   // generation, then NAME_mean,NAME_lo,NAME_hi for each of its metrics
   std::string to_csv() const;
 };

@@ -189,10 +189,17 @@ metrics::Estimate limit_of(const DiffusionLoopResult& res, bool ratio) {
 
 metrics::Estimate DiffusionLoopResult::limit_ratio_estimate() const { return limit_of(*this, true); }
 
+double DiffusionLoopResult::ratio_at(size_t g) const {
+  if (g < ratio.size()) return ratio[g];
+  // While the loop runs (`ratio` is filled when it ends): from the means so far.
+  return g < w2_mean.size() ? w2_mean[g] / w2_mean[0] : std::nan("");
+}
+
 metrics::Estimate DiffusionLoopResult::ratio_interval(size_t g) const {
   metrics::Estimate e;
-  if (g >= ratio.size()) return e;
-  e.value = ratio[g];
+  if (g >= w2_mean.size()) return e;
+  const double value = ratio_at(g);
+  e.value = value;
   if (g == 0) {
     e.lo = e.hi = 1.0;
     return e;
@@ -200,16 +207,16 @@ metrics::Estimate DiffusionLoopResult::ratio_interval(size_t g) const {
   const size_t runs = run_count(*this);
   if (runs < 2) return e;
   if (runs < kBootstrapRuns) {
-    if (!std::isfinite(ratio[g])) return e;  // as limit_of: no value, no interval
+    if (!std::isfinite(value)) return e;  // as limit_of: no value, no interval
     e = metrics::ratio_over_runs(w2_runs[g], w2_runs[0]);
-    e.value = ratio[g];
+    e.value = value;
     return e;
   }
   const std::vector<std::vector<double>> pair = {w2_runs[0], w2_runs[g]};  // generation 1 and t: ratio at "2"
   e = metrics::bootstrap(
       static_cast<int64_t>(runs), [&](const std::vector<int64_t>& idx) { return limit_mean(pair, 2, idx, true); }, 200,
       0.95, /*seed=*/21 + g);
-  e.value = ratio[g];
+  e.value = value;
   return e;
 }
 
@@ -809,12 +816,14 @@ nlohmann::json DiffusionLoopResult::row(size_t g) const {
                       {"w2_mean", experiment::result_number(w2_mean.at(g))},
                       {"w2_median", experiment::result_number(w2_median.at(g))},
                       {"w2_std", experiment::result_number(w2_std.at(g))},
-                      {"ratio", experiment::result_number(g < ratio.size() ? ratio[g] : NAN)},
+                      {"ratio", experiment::result_number(ratio_at(g))},
                       {"trace_mean", experiment::result_number(trace_mean.at(g))},
                       {"trace_median", experiment::result_number(trace_median.at(g))},
                       {"seconds", g < seconds.size() ? seconds[g] : 0.0}};
   const metrics::Estimate e = w2_interval(g);
   j["w2_lo"] = experiment::result_number(e.lo), j["w2_hi"] = experiment::result_number(e.hi);
+  const metrics::Estimate r = ratio_interval(g);
+  j["ratio_lo"] = experiment::result_number(r.lo), j["ratio_hi"] = experiment::result_number(r.hi);
   if (g < w2_base_mean.size()) j["w2_base_mean"] = experiment::result_number(w2_base_mean[g]);
   return j;
 }

@@ -134,7 +134,9 @@ struct DiffusionLoopResult {
   static constexpr size_t kBootstrapRuns = 10;
   metrics::Estimate limit_ratio_estimate() const;
   metrics::Estimate limit_distance() const;
-  // Generation g + 1's ratio E[dist(G^t)]/E[dist(G^1)] with its interval over the runs, chosen as above.
+  // Generation g + 1's ratio E[dist(G^t)]/E[dist(G^1)] (from the means while the loop runs, `ratio` when it has
+  // ended) and the same with its interval over the runs, chosen as above.
+  double ratio_at(size_t g) const;
   metrics::Estimate ratio_interval(size_t g) const;
   // How the ratio intervals were made, in words (for figures and metrics.json).
   std::string ratio_method() const;
