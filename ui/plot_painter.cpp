@@ -234,9 +234,31 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c, const 
   if (!c.footer.isEmpty()) {
     p.setFont(small);
     p.setPen(k.footnote);
-    // Elided to the plot's width (a small view would otherwise push it past the plot's left edge).
+    // Inside the plot's lower right corner, on a plate of the plot's colour so that points do not run through
+    // it. Too wide for one line, it breaks between its " · " parts (a part is elided only when it alone does
+    // not fit), so a narrow view keeps every part readable instead of cutting words out of the middle.
     const QRectF box = f.plot.adjusted(6, 4, -6, -4);
-    p.drawText(box, Qt::AlignRight | Qt::AlignBottom, QFontMetricsF(small).elidedText(c.footer, Qt::ElideMiddle, box.width()));
+    const QFontMetricsF sm(small);
+    QStringList lines;
+    for (const QString& part : c.footer.split(QStringLiteral(" · "))) {
+      const QString joined = lines.isEmpty() ? QString() : lines.back() + QStringLiteral(" · ") + part;
+      if (!lines.isEmpty() && sm.horizontalAdvance(joined) <= box.width())
+        lines.back() = joined;
+      else
+        lines << sm.elidedText(part, Qt::ElideRight, box.width());
+    }
+    double w = 0;
+    for (const QString& l : lines) w = std::max(w, sm.horizontalAdvance(l));
+    const double lh = sm.height();
+    const QRectF text(box.right() - w, box.bottom() - lh * lines.size(), w, lh * lines.size());
+    QColor plate = k.plot;
+    plate.setAlpha(215);
+    p.setPen(Qt::NoPen);
+    p.setBrush(plate);
+    p.drawRect(text.adjusted(-3, -1, 3, 1));
+    p.setPen(k.footnote);
+    for (int i = 0; i < lines.size(); ++i)
+      p.drawText(QRectF(text.left(), text.top() + i * lh, w, lh), Qt::AlignRight | Qt::AlignVCenter, lines[i]);
   }
   p.restore();
 }

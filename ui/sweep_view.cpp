@@ -30,6 +30,7 @@
 #include "data/toy2d.hpp"
 #include "experiment/settings.hpp"
 #include "message_area.hpp"
+#include "metrics/uncertainty.hpp"
 #include "models_panel.hpp"
 #include "render/animation.hpp"
 #include "sample_strip.hpp"
@@ -88,6 +89,12 @@ QString num(double v, int digits = 4) {
 QString with_ci(double v, double lo, double hi) {
   if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(v)) return num(v);
   return num(v) + " ± " + num(std::max(v - lo, hi - v), 2);
+}
+
+// "0.52 [0.47, 0.56]": an interval that need not be symmetric (a share's Wilson interval near 0 or 1).
+QString with_bounds(double v, double lo, double hi) {
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(v)) return num(v, 3);
+  return num(v, 3) + " [" + num(lo, 3) + ", " + num(hi, 3) + "]";
 }
 
 const QColor kSims(214, 82, 48), kPrecision(60, 100, 170), kRecall(60, 150, 90);
@@ -537,6 +544,7 @@ engine::JobFn SweepView::prepare_job() {
   reset_results();
   planned_ = p.omegas.size();
   plan_omegas_ = p.omegas;
+  plan_n_ = p.n;
   const std::string aux_label = QFileInfo(models_->path(ModelRole::Aux)).fileName().toStdString();
   models_text_ = QFileInfo(models_->path(ModelRole::Base)).fileName() + " guided by " + QString::fromStdString(aux_label);
   running_label_ = QString("%1 · σ in (%2, %3] · %4 steps · seed %5")
@@ -635,15 +643,23 @@ void SweepView::add_row(const metrics::SweepResult& one) {
   dist_chart_->append(0, r.omega, r.value, r.value_lo, r.value_hi);
   pr_chart_->append(0, r.omega, r.precision, r.precision_lo, r.precision_hi);
   pr_chart_->append(1, r.omega, r.recall, r.recall_lo, r.recall_hi);
+  // Each share is k of the row's n samples: its 95 % Wilson interval, as the CLI's plot draws it.
+  const int64_t n = plan_n_ > 0 ? plan_n_ : n_->value();
+  std::vector<metrics::Estimate> shares;
+  for (double v : r.ratios)
+    shares.push_back(std::isfinite(v) ? metrics::proportion(std::llround(v * static_cast<double>(n)), n)
+                                      : metrics::Estimate{});
   for (size_t k = 0; k < r.ratios.size() && static_cast<int>(k) < ratio_chart_->series_count(); ++k)
-    ratio_chart_->append(static_cast<int>(k), r.omega, r.ratios[k]);
+    ratio_chart_->append(static_cast<int>(k), r.omega, r.ratios[k], shares[k].lo, shares[k].hi);
   const QString caption = QString("ω = %1 · %2").arg(r.omega).arg(num(r.value, 3));
   if (shape_.size() == 3)
     strip_->add_cell(images_mosaic(to_set(r.kept, 16), 16), caption);
   else
     strip_->add_points_cell(to_set(r.kept, 2000), real_points_, bounds_, kSims, 260, caption);
-  QStringList cells{QString::number(r.omega), with_ci(r.value, r.value_lo, r.value_hi), num(r.precision, 3), num(r.recall, 3)};
-  for (size_t k = 0; k < result_.attr_names.size(); ++k) cells << (k < r.ratios.size() ? num(r.ratios[k], 3) : "–");
+  QStringList cells{QString::number(r.omega), with_ci(r.value, r.value_lo, r.value_hi),
+                    with_ci(r.precision, r.precision_lo, r.precision_hi), with_ci(r.recall, r.recall_lo, r.recall_hi)};
+  for (size_t k = 0; k < result_.attr_names.size(); ++k)
+    cells << (k < r.ratios.size() ? with_bounds(r.ratios[k], shares[k].lo, shares[k].hi) : "–");
   cells << QString::number(r.nfe) << QString::number(r.seconds, 'f', 2);
   set_row(table_, i, cells);
   if (!user_selected_) select(i);  // follow the newest row until the user picks one

@@ -121,6 +121,7 @@ class SweepView final : public AnalysisTab {
   std::vector<int64_t> controls_shape_; // the controls' defaults were set for this shape
   metrics::SweepResult result_;
   std::vector<double> plan_omegas_;  // of the running sweep: the floor line spans them
+  int64_t plan_n_ = 0;               // of the running sweep: samples per ω (the shares' Wilson intervals)
   QString tuned_for_;                 // the auxiliary whose tuned settings the controls took
   SampleSet real_points_;  // the reference the sweep compares with (points)
   QRectF bounds_;
