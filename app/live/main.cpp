@@ -179,6 +179,8 @@ int main(int argc, char** argv) {
   io.IniFilename = nullptr;
   ImGui::StyleColorsLight();
   ImGui::GetStyle().FrameRounding = 3;
+  // Disabled buttons (Stop while nothing runs) clearly fainter than live ones: the default 0.6 reads as active.
+  ImGui::GetStyle().DisabledAlpha = 0.35f;
   // DejaVu Sans (fonts-dejavu-core) with Greek and the math signs the labels use; ImGui's own font otherwise.
   float xs = 1, ys = 1;
   glfwGetWindowContentScale(win, &xs, &ys);

@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 bool PointsDraw::operator==(const PointsDraw& o) const {
   return box == o.box && width == o.width && height == o.height && step == o.step && denoised == o.denoised &&
          data == o.data && density == o.density && points == o.points && trails == o.trails && field == o.field &&
-         point_size == o.point_size;
+         point_size == o.point_size && guided == o.guided;
 }
 
 AtlasLayout atlas_layout(int n, int img_h, int img_w) {
@@ -260,7 +260,11 @@ void overlay_text(ImDrawList* dl, ImVec2 pos, ImU32 colour, const std::string& t
   dl->AddText(pos, colour, text.c_str());
 }
 
-const ImU32 kBaseColour = IM_COL32(120, 120, 120, 255), kSimsColour = IM_COL32(31, 90, 180, 255);
+// The Studio's and the CLI's colours (render::kBaseColour, kSimsColour): the base in blue, SIMS in red; the
+// step and ω cursors in a neutral grey that neither is.
+constexpr ImU32 rgb(render::Rgb c, int alpha = 255) { return IM_COL32(c.r, c.g, c.b, alpha); }
+const ImU32 kBaseColour = rgb(render::kBaseColour), kSimsColour = rgb(render::kSimsColour);
+const ImU32 kCursorColour = IM_COL32(90, 90, 90, 200);
 
 // Text wrapped to the panel at spaces only. ImGui's own wrapping also breaks after '.' and ',', which cut numbers
 // in two ("lowers energy by 0." / "00152"). A word wider than the panel keeps its own line.
@@ -843,7 +847,7 @@ void LiveApp::draw_interval() {
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const float ya = p0.y + 8, yb = p0.y + 20;
   dl->AddRectFilled(ImVec2(p0.x, ya), ImVec2(p0.x + width, yb), IM_COL32(225, 225, 225, 255));
-  dl->AddRectFilled(ImVec2(x_of(settings_.hi), ya), ImVec2(x_of(settings_.lo), yb), IM_COL32(31, 90, 180, 170));
+  dl->AddRectFilled(ImVec2(x_of(settings_.hi), ya), ImVec2(x_of(settings_.lo), yb), rgb(render::kSimsColour, 150));
   SamplerConfig c = settings_.sampler;
   int guided = 0;
   const std::vector<double> t = edm_time_steps(c);
@@ -855,7 +859,7 @@ void LiveApp::draw_interval() {
   }
   for (const double s : {settings_.hi, settings_.lo}) {
     const float x = x_of(s);
-    dl->AddRectFilled(ImVec2(x - 3, ya - 2), ImVec2(x + 3, yb + 2), IM_COL32(20, 50, 120, 255));
+    dl->AddRectFilled(ImVec2(x - 3, ya - 2), ImVec2(x + 3, yb + 2), IM_COL32(140, 50, 25, 255));
   }
   dl->AddText(ImVec2(p0.x, yb), IM_COL32(90, 90, 90, 255), ("σ " + sigma_text(smax)).c_str());
   const std::string right = sigma_text(smin);
@@ -893,7 +897,7 @@ void LiveApp::draw_stats() {
     return;
   }
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("RMS spread of x_t per step (log scale): left panel grey, right panel blue");
+  ImGui::TextWrapped("RMS spread of x_t per step (log scale): left panel blue, right panel red");
   ImGui::PopStyleColor();
   // Spread of x_t (RMS distance from the mean) against the step, log scale:
   // it falls from about σ_max to the data's own spread.
@@ -914,7 +918,7 @@ void LiveApp::draw_stats() {
     return ImVec2(p0.x + 4 + fx * (w - 8), p0.y + h - 14 - fy * (h - 24));
   };
   const float xs = pt(static_cast<size_t>(step()), lo).x;
-  dl->AddLine(ImVec2(xs, p0.y + 4), ImVec2(xs, p0.y + h - 12), IM_COL32(200, 120, 0, 200));
+  dl->AddLine(ImVec2(xs, p0.y + 4), ImVec2(xs, p0.y + h - 12), kCursorColour);
   const std::pair<const std::vector<std::array<double, 2>>*, ImU32> series[] = {{&spread_base_, kBaseColour},
                                                                                  {&spread_sims_, kSimsColour}};
   for (const auto& [s, colour] : series)
@@ -988,7 +992,7 @@ void LiveApp::draw_sweep() {
   };
   dl->AddLine(pt(0, 0), pt(2, 0), IM_COL32(150, 150, 150, 255));
   const float xw = pt(std::clamp(settings_.omega, 0.0, 2.0), lo).x;
-  dl->AddLine(ImVec2(xw, p0.y + 2), ImVec2(xw, p0.y + h - 14), IM_COL32(200, 120, 0, 200));
+  dl->AddLine(ImVec2(xw, p0.y + 2), ImVec2(xw, p0.y + h - 14), kCursorColour);
   const metrics::SweepRow* prev = nullptr;
   for (const auto& r : rows) {
     if (!std::isfinite(gain(r, 0))) continue;
@@ -1101,7 +1105,8 @@ void LiveApp::draw_panels() {
   if (is_2d_ && follow_) update_box();
   for (int p = two ? 0 : 1; p < 2; ++p) {
     ImGui::BeginGroup();
-    ImGui::TextColored(p == 0 ? ImVec4(0.35f, 0.35f, 0.35f, 1) : ImVec4(0.12f, 0.35f, 0.7f, 1), "%s",
+    const render::Rgb c = p == 1 && settings_.aux ? render::kSimsColour : render::kBaseColour;
+    ImGui::TextColored(ImVec4(c.r / 255.f, c.g / 255.f, c.b / 255.f, 1), "%s",
                        panel_title(p).c_str());
     if (is_2d_) draw_points_panel(p, size);
     else draw_images_panel(p, size);
@@ -1129,6 +1134,7 @@ void LiveApp::draw_points_panel(int panel, ImVec2 size) {
   d.step = step();
   d.denoised = denoised_ && d.step < steps_shown();
   d.field = view_.field && panel == 1 && settings_.aux != nullptr;
+  d.guided = panel == 1 && settings_.aux != nullptr;
   Texture t;
   if (renderer_) t = renderer_->points_panel(panel, d);
   // The FBO's rows go bottom-up: flip.
@@ -1170,10 +1176,17 @@ void LiveApp::draw_points_panel(int panel, ImVec2 size) {
   }
   overlay_text(dl, ImVec2(p0.x + size.x - ImGui::CalcTextSize(corner.c_str()).x - 4, p0.y + 2), ink, corner);
   if (d.field && field_max_ > 0 && field_shown_ == field_stamp_) {
-    const std::string s = "arrows: ω·(D_base − D_aux)/σ² at σ = " + sigma_text(sigma_at(std::min(step(), steps_shown() - 1))) +
-                          " · 0.9 cell = " + fmt("%.3g", field_max_);
-    overlay_text(dl, ImVec2(p0.x + size.x - ImGui::CalcTextSize(s.c_str()).x - 4, p0.y + 2 + ImGui::GetTextLineHeight()),
-                 IM_COL32(170, 60, 0, 255), s);
+    // In the arrows' ink; two lines when one would run past the panel's left edge.
+    const std::string what = "arrows: ω·(D_base − D_aux)/σ² at σ = " +
+                             sigma_text(sigma_at(std::min(step(), steps_shown() - 1)));
+    const std::string scale = "0.9 cell = " + fmt("%.3g", field_max_);
+    std::vector<std::string> lines{what + " · " + scale};
+    if (ImGui::CalcTextSize(lines[0].c_str()).x > size.x - 8) lines = {what, scale};
+    float y = p0.y + 2 + ImGui::GetTextLineHeight();
+    for (const std::string& l : lines) {
+      overlay_text(dl, ImVec2(p0.x + std::max(4.f, size.x - ImGui::CalcTextSize(l.c_str()).x - 4), y), ink, l);
+      y += ImGui::GetTextLineHeight();
+    }
   }
 }
 

@@ -66,6 +66,7 @@ struct PointsDraw {
   int step = 0;               // 0..steps (steps: the final samples)
   bool denoised = false;      // D(x_t) instead of x_t (steps < N)
   bool data = true, density = true, points = true, trails = false, field = false;
+  bool guided = false;         // the panel shows guided samples (SIMS): drawn in SIMS's colour, else the base's
   float point_size = 3.f;
   bool operator==(const PointsDraw& o) const;
 };

@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 
 #include "live_shaders.hpp"
+#include "render/animation.hpp"
 #include "render/plot.hpp"
 
 namespace sims::live {
@@ -353,7 +354,8 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
   }
   // The real data over the density (which would hide it), under the samples.
   if (d.data && d_->reference_n > 0) d_->points(d_->reference, 0, d_->reference_n, b, {0.45f, 0.45f, 0.45f, 0.45f}, 3.f);
-  const Colour colour = panel == 0 ? Colour{0.42f, 0.42f, 0.42f, 0.85f} : Colour{0.12f, 0.35f, 0.71f, 0.85f};
+  const render::Rgb rgb = d.guided ? render::kSimsColour : render::kBaseColour;  // as the Studio draws them
+  const Colour colour{rgb.r / 255.f, rgb.g / 255.f, rgb.b / 255.f, 0.85f};
   if (d.trails && p.trail_n > 0 && step > 0) {
     glUseProgram(d_->lines_prog);
     d_->set_xform(d_->lines_prog, b);
@@ -364,7 +366,7 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
   const float shrink = float(std::clamp(std::sqrt(5000.0 / std::max(p.n, 1)), 0.4, 1.0));
   if (d.points && p.n > 0) d_->points(buf, first, p.n, b, colour, std::max(1.5f, d.point_size * 1.6f * shrink));
   // (Lines are 1 pixel wide: wider ones are not part of the core profile.)
-  if (d.field && panel == 1 && d_->field_set) d_->lines(d_->field, b, {0.85f, 0.35f, 0.0f, 0.95f});
+  if (d.field && panel == 1 && d_->field_set) d_->lines(d_->field, b, {0.12f, 0.12f, 0.12f, 0.9f});  // ink, as the Studio's
 
   glBindFramebuffer(GL_FRAMEBUFFER, 0);
   glBindVertexArray(0);
