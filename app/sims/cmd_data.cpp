@@ -59,7 +59,17 @@ void print_human(const nlohmann::json& j, const std::string& what) {
   if (j.contains("label_counts")) std::cout << "  labels: " << j["label_counts"].dump() << "\n";
 }
 
-int run_preview(const DataArgs& a) {
+// Data on disk: its first images, whatever --seed says (said, as scripts pass one flag list to every data set), and
+// all of them when --n asks for more (said with the count).
+void note_disk_set(const CLI::App* cmd, const data::ImageDatasetSpec& spec, const DataArgs& a, int64_t got) {
+  if (spec.kind == "faces") return;
+  note_given(cmd, {"--seed"}, "with data on disk (its first images are taken, in their order)");
+  if (cmd->get_option("--n")->count() > 0 && a.n > got)
+    note_at_end("--n " + std::to_string(a.n) + " is more than the " + std::to_string(got) + " images of '" +
+                spec.to_string() + "': all of them were taken");
+}
+
+int run_preview(const DataArgs& a, const CLI::App* cmd) {
   const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.dataset, "--dataset");
   const int64_t n = a.n;
   if (n < 1 || n > 4096) throw InputError("--n must be 1..4096 for a preview, got " + std::to_string(n));
@@ -67,6 +77,7 @@ int run_preview(const DataArgs& a) {
   if (a.cols < 0 || a.zoom < 0 || a.zoom > 16) throw InputError("--cols must be >= 0 and --zoom 0..16");
   const data::ImageBatch b = data::load_images(spec, n, static_cast<uint64_t>(a.seed));
   if (b.size() == 0) throw InputError("data set '" + a.dataset + "' has no images");
+  note_disk_set(cmd, spec, a, b.size());
   prepare_output("--grid", a.grid);
   const int cols = a.cols > 0 ? a.cols : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(b.size()))));
   const int zoom = a.zoom > 0 ? a.zoom : std::max<int>(1, static_cast<int>(64 / b.images.size(3)));
@@ -102,7 +113,7 @@ void export_faces(const data::FacesSpec& fs, int64_t n, uint64_t seed, const std
   });
 }
 
-int run_export(const DataArgs& a) {
+int run_export(const DataArgs& a, const CLI::App* cmd) {
   const auto t0 = std::chrono::steady_clock::now();
   const data::ImageDatasetSpec spec = data::ImageDatasetSpec::parse(a.dataset, "--dataset");
   const bool faces = spec.kind == "faces";
@@ -125,6 +136,7 @@ int run_export(const DataArgs& a) {
   } else {
     b = data::load_images(spec, a.n, seed);
     shape = b.images.sizes().vec();
+    note_disk_set(cmd, spec, a, shape[0]);
   }
   if (!a.attrs.empty() && b.attr_names.empty())
     throw InputError("data set '" + a.dataset + "' has no attributes (leave out --attrs; a folder takes labels=CSV)");
@@ -180,18 +192,18 @@ void add_data_command(CLI::App& app, Registry& reg) {
   prev->add_option("--cols", p->cols, "images per row (default: a square)");
   prev->add_option("--zoom", p->zoom, "pixel magnification (default: about 64 px per image)");
   prev->add_flag("--json", p->json, "print the result as one JSON object on the last line");
-  reg.actions.push_back({prev, [p] { return run_preview(*p); }});
+  reg.actions.push_back({prev, [p, prev] { return run_preview(*p, prev); }});
 
   auto e = std::make_shared<DataArgs>();
   CLI::App* exp = data->add_subcommand("export", "Write images (and attributes/labels) of a data set as .npy arrays");
   input_path(exp->add_option("--dataset", e->dataset, kDatasetHelp), InputKind::DataSpec)->required();
   exp->add_option("--n", e->n, "number of images (required for faces; default: all of a data set on disk)");
-  exp->add_option("--seed", e->seed, "seed of the built-in faces (default 0)");
+  exp->add_option("--seed", e->seed, "seed of the built-in faces (default 0; data on disk: its first images)");
   exp->add_option("--out", e->out, "output .npy of images [N,C,H,W] float32 in [-1,1]")->required();
   exp->add_option("--attrs", e->attrs, "output .npy of attributes [N,K] (0/1)");
   exp->add_option("--labels", e->labels, "output .npy of class labels [N] (mnist, cifar10)");
   exp->add_flag("--json", e->json, "print n, shape, attr_names, attr_means as one JSON object on the last line");
-  reg.actions.push_back({exp, [e] { return run_export(*e); }});
+  reg.actions.push_back({exp, [e, exp] { return run_export(*e, exp); }});
 }
 
 }  // namespace sims::cli

@@ -1248,5 +1248,27 @@ expect_error "a refused sample keeps the existing --out and notes nothing" "" --
   --out "$T/rp.npy"
 cmp -s "$T/rp.npy" "$T/rp.keep" && ok || bad "a refused sample changed the existing --out"
 
+# One flipped byte in the shipped classifier's weights (inside its largest tensor): refused before use (torch's
+# reader does not compare the zip's CRC-32s), naming the file and the member.
+cp "$MD/faces-cnn.ckpt" "$T/flip-cnn.ckpt"
+flip_at=400000
+flip_b=$(od -An -tu1 -j $flip_at -N1 "$T/flip-cnn.ckpt" | tr -d ' ')
+printf "$(printf '\\%03o' $(( flip_b ^ 16 )))" | dd of="$T/flip-cnn.ckpt" bs=1 seek=$flip_at conv=notrunc status=none
+cmp -s "$MD/faces-cnn.ckpt" "$T/flip-cnn.ckpt" && bad "the byte was not flipped" || ok
+"$SIMS" data export --dataset faces --n 8 --seed 3 --out "$T/flip-faces.npy" >/dev/null 2>&1 || bad "data export (flip) failed"
+refused "flipped classifier weight" "" "do not match their checksum (member 'archive/data/" -- "$SIMS" metrics ratio \
+  --classifier "$T/flip-cnn.ckpt" "$T/flip-faces.npy"
+"$SIMS" metrics ratio --classifier "$MD/faces-cnn.ckpt" "$T/flip-faces.npy" >/dev/null 2>&1 \
+  && ok || bad "the intact classifier is refused"
+# Data on disk: its first images whatever --seed says, all of them when --n asks for more: both said.
+"$SIMS" data export --dataset "npy:$T/flip-faces.npy" --n 100 --seed 5 --out "$T/disk8.npy" --json >"$T/disk8.json" \
+  2>"$T/disk8.err" && grep -q '"n":8' "$T/disk8.json" && grep -q "^note: --seed does nothing with data on disk" "$T/disk8.err" \
+  && grep -q "^note: --n 100 is more than the 8 images of 'npy:$T/flip-faces.npy': all of them were taken" "$T/disk8.err" \
+  && ok || bad "data on disk: idle --seed or lowered --n not said: $(cat "$T/disk8.err")"
+"$SIMS" data export --dataset "npy:$T/flip-faces.npy" --n 4 --out "$T/disk4.npy" >/dev/null 2>"$T/disk4.err" \
+  && [[ ! -s "$T/disk4.err" ]] && ok || bad "data on disk: a note without cause: $(cat "$T/disk4.err")"
+"$SIMS" data preview --dataset "npy:$T/flip-faces.npy" --grid "$T/prev8.png" >/dev/null 2>"$T/prev8.err" \
+  && [[ ! -s "$T/prev8.err" ]] && ok || bad "a preview's default --n is noted: $(cat "$T/prev8.err")"
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

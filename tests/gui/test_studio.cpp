@@ -1195,6 +1195,10 @@ class StudioTest : public QObject {
     QCOMPARE(s->ratio_chart()->series_count(), 0);
     QCOMPARE(s->strip()->count(), 2);
     QCOMPARE(s->table()->rowCount(), 2);
+    // Precision and recall carry their intervals in the table, as on the chart (the GUI's sweeps compute them).
+    QVERIFY(std::isfinite(res.rows[1].precision_lo));
+    QVERIFY2(s->table()->item(1, 2)->text().contains(" ± "), qPrintable(s->table()->item(1, 2)->text()));
+    QVERIFY2(s->table()->item(1, 3)->text().contains(" ± "), qPrintable(s->table()->item(1, 3)->text()));
     // Finished: the ω closest to the data is shown.
     const int best = res.rows[0].value <= res.rows[1].value ? 0 : 1;
     QCOMPARE(s->selected(), best);
@@ -1322,6 +1326,12 @@ class StudioTest : public QObject {
     const int last = l->distance_chart()->series_count() - 1;
     QCOMPARE(l->distance_chart()->point_count(last), 12);
     QCOMPARE(l->ratio_chart()->series(last).points.front().y(), 1.0);
+    // The ratio carries its 95 % interval over the 50 runs: a band that holds the value, in the chart and the table.
+    const ChartSeries& rs = l->ratio_chart()->series(last);
+    QVERIFY(rs.band);
+    QVERIFY(rs.lower.back() < rs.points.back().y() && rs.points.back().y() < rs.upper.back());
+    QVERIFY(l->ratio_chart()->title().contains("lower is better"));
+    QVERIFY2(l->table()->item(11, 4)->text().contains(" ["), qPrintable(l->table()->item(11, 4)->text()));
   }
 
   // The loop verdict: a t interval over runs, and a comparison with the previous run only when it is comparable.
@@ -1405,6 +1415,11 @@ class StudioTest : public QObject {
     QVERIFY(d->series(1).band);
     QCOMPARE(d->point_count(1), 2);
     QVERIFY(d->series(1).upper[1] > d->series(1).lower[1]);
+    // The ratio too, from the generation's per-run distances (paired with generation 1's).
+    const ChartSeries& rs = l->ratio_chart()->series(1);
+    QVERIFY(rs.band);
+    QVERIFY(o.generations[1].ratio_hi > o.generations[1].ratio_lo);
+    QCOMPARE(rs.upper[1], o.generations[1].ratio_hi);
 
     const QString csv = tmp_.filePath("loop.csv"), svg = tmp_.filePath("loop.svg"), png = tmp_.filePath("loop.png");
     QVERIFY(l->export_csv(csv));
@@ -1413,6 +1428,9 @@ class StudioTest : public QObject {
     QVERIFY(lines[0].startsWith("generation,w2_mean,w2_median,w2_std,ratio"));
     QVERIFY(lines[1].startsWith("1,"));
     QCOMPARE(lines[1].split(',').at(4), QString("1"));  // ratio of generation 1
+    QVERIFY(lines[0].startsWith("generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,"));
+    const QStringList second = lines[2].split(',');
+    QVERIFY(second.at(5).toDouble() < second.at(4).toDouble() && second.at(4).toDouble() < second.at(6).toDouble());
     QVERIFY(l->export_svg(svg));
     QString err;
     const auto el = svg_elements(svg, &err);
