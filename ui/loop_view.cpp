@@ -732,6 +732,14 @@ QString LoopView::overlay_name(size_t age) {
 
 static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t runs);
 
+// "1.02 [0.809, 1.25]": a generation's ratio to generation 1 with its 95 % interval over the runs (none with one
+// run; generation 1 is 1 by definition).
+static QString ratio_with_interval(const LoopGeneration& g, double ratio) {
+  auto n3 = [](double v) { return std::isfinite(v) ? QString::number(v, 'g', 3) : QString("–"); };
+  const bool ci = std::isfinite(g.ratio_lo) && std::isfinite(g.ratio_hi) && g.ratio_hi > g.ratio_lo;
+  return n3(ratio) + (ci ? QString(" [%1, %2]").arg(n3(g.ratio_lo), n3(g.ratio_hi)) : QString());
+}
+
 void LoopView::add_generation(const LoopGeneration& gen) {
   current_.generations.push_back(gen);
   const size_t i = current_.generations.size() - 1;
@@ -761,10 +769,7 @@ void LoopView::add_generation(const LoopGeneration& gen) {
     const bool has_ci = d.has_interval();
     dist_chart_->append(dist_series_, gen.generation, gen.w2_mean, d.lo, d.hi);
     ratio_chart_->append(ratio_series_, gen.generation, ratio, gen.ratio_lo, gen.ratio_hi);
-    // The ratio with its 95 % interval over the runs (generation 1 is 1 by definition).
-    const bool ratio_ci = std::isfinite(gen.ratio_lo) && std::isfinite(gen.ratio_hi) && gen.ratio_hi > gen.ratio_lo;
-    const QString ratio_text =
-        cell(ratio, 3) + (ratio_ci ? QString(" [%1, %2]").arg(cell(gen.ratio_lo, 3), cell(gen.ratio_hi, 3)) : QString());
+    const QString ratio_text = ratio_with_interval(gen, ratio);
     QStringList cells{QString::number(gen.generation), cell(gen.w2_mean), has_ci ? cell(d.half_width(), 3) : QString("–"),
                       cell(gen.w2_median), ratio_text, cell(gen.trace_mean)};
     if (running_.sims) cells << cell(gen.w2_base_mean);
@@ -891,10 +896,7 @@ void LoopView::job_ended(engine::JobState s) {
       end = QString::number(m.value, 'f', 1) +
             (m.has_interval() ? " ± " + QString::number(m.half_width(), 'f', 1) : QString()) + " (higher is better)";
     } else {
-      const bool ci = std::isfinite(g.ratio_lo) && std::isfinite(g.ratio_hi) && g.ratio_hi > g.ratio_lo;
-      end = QString::number(current_.ratio(current_.generations.size() - 1), 'f', 3) +
-            (ci ? QString(" [%1, %2]").arg(g.ratio_lo, 0, 'f', 3).arg(g.ratio_hi, 0, 'f', 3) : QString()) +
-            " (lower is better)";
+      end = ratio_with_interval(g, current_.ratio(current_.generations.size() - 1)) + " (lower is better)";
     }
   }
   set_status(QString("Done: %1 · %2 at the end: %3")
