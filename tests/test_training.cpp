@@ -17,6 +17,7 @@
 #include "io/safetensors.hpp"
 #include "metrics/wasserstein.hpp"
 #include "training/continue_rule.hpp"
+#include "training/pairing.hpp"
 #include "training/synth.hpp"
 #include "training/trainer.hpp"
 
@@ -181,6 +182,46 @@ TEST_CASE("a checkpoint is a model: load_denoiser, info, fork for the auxiliary"
     f << "PK\x03\x04garbage";
   }
   CHECK_THROWS_AS(load_checkpoint(dir.file("bad.ckpt")), ModelError);
+}
+
+TEST_CASE("an auxiliary paired with another base is said and its own base is not", "[training][pairing]") {
+  TempDir dir;
+  const at::Tensor data = data::sample_toy2d(data::Toy2dSpec::named("gaussian"), 300, 0);
+  TrainState a = TrainState::create(small_mlp(), quick(512, 1)), b = TrainState::create(small_mlp(), quick(512, 2));
+  a.provenance = b.provenance = {{"role", "base"}};
+  train(a, data);
+  train(b, data);  // the same network and images seen as a: only the weights tell them apart
+  save_checkpoint(dir.file("a.ckpt"), a);
+  save_checkpoint(dir.file("b.ckpt"), b);
+  TrainState aux = TrainState::fork(a, quick(256));
+  aux.provenance.update(nlohmann::json{{"role", "auxiliary"}});
+  train(aux, data);
+  save_checkpoint(dir.file("aux.ckpt"), aux);
+  auto info = [&](const std::string& name) { return load_denoiser(dir.file(name))->info(); };
+  CHECK(pairing_doubt(info("a.ckpt"), info("aux.ckpt")).empty());
+  CHECK_THAT(pairing_doubt(info("b.ckpt"), info("aux.ckpt")), Catch::Contains("fine-tuned from other weights"));
+  CHECK_THAT(pairing_doubt(info("a.ckpt"), info("b.ckpt")), Catch::Contains("trained from scratch"));
+  CHECK_THAT(pairing_doubt(info("a.ckpt"), info("a.ckpt")), Catch::Contains("same weights"));
+  // The base trained further after the auxiliary was made from it.
+  a.train.budget = 768;
+  train(a, data);
+  save_checkpoint(dir.file("a2.ckpt"), a);
+  CHECK_THAT(pairing_doubt(info("a2.ckpt"), info("aux.ckpt")), Catch::Contains("other weights"));
+  // An older auxiliary that recorded only its base's images seen is compared by those.
+  ModelInfo old = info("aux.ckpt");
+  old.provenance["history"].erase("base_weights_crc32");
+  CHECK(pairing_doubt(info("b.ckpt"), old).empty());  // what it records cannot tell b from a
+  CHECK_THAT(pairing_doubt(info("a2.ckpt"), old), Catch::Contains("had seen 512 training images"));
+  // Another network altogether.
+  NetConfig narrow = small_mlp();
+  narrow.width = 32;
+  save_checkpoint(dir.file("n.ckpt"), TrainState::create(narrow, quick(512)));
+  CHECK_THAT(pairing_doubt(info("n.ckpt"), info("aux.ckpt")), Catch::Contains("another network"));
+  // Models that record nothing about their making (analytic, foreign TorchScript) are not doubted.
+  ModelInfo bare;
+  bare.path = "x.pt";
+  CHECK(pairing_doubt(info("a.ckpt"), bare).empty());
+  CHECK(pairing_doubt(bare, info("aux.ckpt")).empty());
 }
 
 TEST_CASE("synthetic sets stream to disk in chunks and resume identically", "[training]") {

@@ -15,6 +15,7 @@
 #include "message_area.hpp"
 #include "common/device.hpp"
 #include "common/json_parse.hpp"
+#include "training/pairing.hpp"
 
 namespace sims::ui {
 namespace {
@@ -46,6 +47,16 @@ SampleSet reference_from(const Denoiser& d, QString& name) {
   s.data.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
   name = QString::fromStdString(set);
   return s;
+}
+
+// SIMS expects the auxiliary to be the base's own fine-tune; another pairing is allowed, and said.
+void warn_if_unpaired(MessageArea* messages, const DenoiserPtr& base, const DenoiserPtr& aux) {
+  if (!base || !aux) return;
+  ModelInfo b = base->info(), a = aux->info();  // the panel names files, not paths
+  b.path = QFileInfo(QString::fromStdString(b.path)).fileName().toStdString();
+  a.path = QFileInfo(QString::fromStdString(a.path)).fileName().toStdString();
+  const std::string doubt = pairing_doubt(b, a);
+  if (!doubt.empty()) messages->warning(QString::fromStdString(doubt));
 }
 
 }  // namespace
@@ -178,6 +189,7 @@ bool ModelsPanel::load(ModelRole role, const QString& path) {
                            .arg(which, QString::fromStdString(shape_to_string(d->info().sample_shape)),
                                 QString::fromStdString(shape_to_string(other->info().sample_shape))));
   install(role, d, path);
+  warn_if_unpaired(messages_, base_, aux_);
   Q_EMIT models_changed();
   return true;
 }
@@ -203,6 +215,7 @@ bool ModelsPanel::load_pair(const QString& base, const QString& aux, QString* wh
   install(ModelRole::Base, b, base);
   if (a) {
     install(ModelRole::Aux, a, aux);
+    warn_if_unpaired(messages_, b, a);
   } else {
     aux_.reset();
     aux_path_.clear();

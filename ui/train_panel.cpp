@@ -124,13 +124,13 @@ std::pair<std::string, std::string> run_train_plan(const TrainPlan& plan, engine
   ta.budget = plan.aux_budget;
   ta.seed = plan.seed + 2;
   TrainState aux = TrainState::fork(base, ta);
-  aux.provenance = {{"role", "auxiliary"},
+  aux.provenance.update(nlohmann::json{{"role", "auxiliary"},
                     {"base", plan.base_path()},
                     {"base_images_seen", base.images_seen},
                     {"n_synthetic", plan.n_synth},
                     {"summary", "aux of " + std::filesystem::path(plan.base_path()).filename().string() + " on " +
                                     std::to_string(plan.n_synth) + " synthetic samples"},
-                    {"base_history", base.provenance}};
+                    {"base_history", base.provenance}});
   const TrainOutcome o = train(aux, syn, trainer_options(plan.aux_path(), w_base + w_synth, w_aux, "fine-tuning the auxiliary", 2));
   std::error_code ec;
   std::filesystem::remove(synth, ec);  // SIMS discards S once the auxiliary is trained

@@ -161,7 +161,7 @@ int run_demo(const DemoArgs& a) {
   ac.seed = tc.seed + 1;
   say("fine-tuning the auxiliary on the synthetic set for " + std::to_string(static_cast<int>(a.aux_epochs)) + " epochs");
   TrainState aux = TrainState::fork(base, ac);
-  aux.provenance = {{"role", "auxiliary"}, {"summary", "aux of base.ckpt on " + std::to_string(a.n_synth) + " synthetic samples"}};
+  aux.provenance.update(nlohmann::json{{"role", "auxiliary"}, {"summary", "aux of base.ckpt on " + std::to_string(a.n_synth) + " synthetic samples"}});
   train(aux, synth);
   save_checkpoint(a.out + "/aux.ckpt", aux);
   auto aux_d = NetworkDenoiser::from_state(aux, a.out + "/aux.ckpt");
@@ -394,7 +394,7 @@ int run_image_demo(const DemoArgs& a) {
   ac.checkpoint_every = ac.snapshot_every = 0;
   say("fine-tuning the auxiliary on the synthetic set for " + std::to_string(a.aux_budget) + " images seen");
   TrainState aux = TrainState::fork(base, ac);
-  aux.provenance = {{"role", "auxiliary"}, {"summary", "aux of base.ckpt on " + std::to_string(a.n_synth) + " synthetic images"}};
+  aux.provenance.update(nlohmann::json{{"role", "auxiliary"}, {"summary", "aux of base.ckpt on " + std::to_string(a.n_synth) + " synthetic images"}});
   TrainOptions o = progress_options("aux");
   train(aux, synth, o);
   save_checkpoint(a.out + "/aux.ckpt", aux);

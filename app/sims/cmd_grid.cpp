@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include "cli_common.hpp"
+#include "training/pairing.hpp"
 #include "common/error.hpp"
 #include "io/atomic_file.hpp"
 #include "render/canvas.hpp"
@@ -73,6 +74,7 @@ int run_grid(GridArgs& a) {
     LoadOptions alo = lo;
     alo.sample_shape = req.base->info().sample_shape;
     req.aux = load_denoiser(a.models.aux, alo);
+    if (const std::string d = pairing_doubt(req.base->info(), req.aux->info()); !d.empty()) note_at_end(d);
   }
   if (req.base->info().sample_shape.size() == 3) check_n(1024, " images");
   req.cfg = a.sampling.config();

@@ -17,6 +17,7 @@
 #include "io/safetensors.hpp"
 #include "sampling/schedule.hpp"
 #include "training/checkpoint.hpp"
+#include "training/pairing.hpp"
 
 namespace sims::cli {
 namespace {
@@ -94,7 +95,8 @@ int run_export(const ExportArgs& a) {
     }
   }();
   nlohmann::json meta = {{"shape", c.sample_shape()}, {"sigma_data", c.sigma_data}, {"exported_from", a.in},
-                         {"network", c.to_json()}, {"images_seen", st.images_seen}};
+                         {"network", c.to_json()}, {"images_seen", st.images_seen},
+                         {"weights_crc32", weights_crc32(*st.ema)}};
   if (!st.provenance.empty()) meta["provenance"] = st.provenance;
   prepare_output("OUT", a.out, OutputKind::File, false);  // as every command: a missing folder is created, a file in the way named
   std::ostringstream bytes;

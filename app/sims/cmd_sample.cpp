@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 
 #include "cli_common.hpp"
+#include "training/pairing.hpp"
 #include "common/error.hpp"
 #include "experiment/settings.hpp"
 #include "io/atomic_file.hpp"
@@ -141,6 +142,7 @@ int run_sample(SampleArgs& a) {
     LoadOptions alo = lo;
     alo.sample_shape = base->info().sample_shape;
     aux = load_denoiser(a.models.aux, alo);
+    if (const std::string d = pairing_doubt(base->info(), aux->info()); !d.empty()) note_at_end(d);
   }
   if (!a.animation.empty()) {
     const auto& sh = base->info().sample_shape;

@@ -14,6 +14,7 @@
 
 #include "common/paths.hpp"
 #include "cli_common.hpp"
+#include "training/pairing.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "experiment/settings.hpp"
@@ -147,14 +148,14 @@ TrainState fresh_state(TrainArgs& a, const TrainConfig& tc, const at::Tensor& da
     TrainState base = load_checkpoint(a.base);
     st = TrainState::fork(base, tc);
     if (tc.trainable == "decoder") frozen_for_decoder_training(*st.raw);  // refuses a network without a decoder
-    st.provenance = {{"role", "auxiliary"},
+    st.provenance.update(nlohmann::json{{"role", "auxiliary"},
                      {"base", a.base},
                      {"base_images_seen", base.images_seen},
                      {"n_synthetic", data.size(0)},
                      {"trainable", tc.trainable},
                      {"summary", std::string(tc.trainable == "decoder" ? "decoder-only aux" : "aux") + " of " + a.base +
                                      " on " + std::to_string(data.size(0)) + " synthetic samples"},
-                     {"base_history", base.provenance}};
+                     {"base_history", base.provenance}});
   } else {
     st = TrainState::create(train_net_config(a, data), tc);
     st.provenance = {{"role", "base"}, {"summary", "base trained on " + data_summary(a, spec, data)}};
@@ -287,6 +288,8 @@ int run_synth(SynthArgs& a) {
   a.sampling.check_needs_aux(a.models.aux);
   DenoiserPtr base = load_denoiser(a.models.model, a.models.load_options());
   DenoiserPtr aux = a.models.aux.empty() ? nullptr : load_denoiser(a.models.aux, a.models.load_options());
+  if (aux)
+    if (const std::string d = pairing_doubt(base->info(), aux->info()); !d.empty()) note_at_end(d);
   SynthConfig sc;
   sc.n = a.n;
   sc.chunk = a.chunk;

@@ -688,9 +688,9 @@ std::string ImageLoopRun::train_aux(int64_t t, const std::string& gdir, double& 
   ta.budget = aux_budget(cfg_);
   ta.seed = role_seed(cfg_.seed, t, kAuxTrain);
   TrainState aux = TrainState::fork(load_checkpoint(base_path), ta);
-  aux.provenance = {{"role", "auxiliary"},
+  aux.provenance.update(nlohmann::json{{"role", "auxiliary"},
                     {"summary", "aux of generation " + std::to_string(t) + "'s base on " + std::to_string(cfg_.n_aux) +
-                                    " of its samples"}};
+                                    " of its samples"}});
   train_stage(aux, S, role_seed(cfg_.seed, t, kAuxDropout), aux_path, run_.device, run_.cancel, [&](int64_t seen, int64_t b) {
     progress(t, "train aux", w.base + w.s + w.aux * seen / static_cast<double>(b),
              "auxiliary " + std::to_string(seen) + "/" + std::to_string(b) + " images");

@@ -443,8 +443,8 @@ std::vector<ScenarioEval> ScenariosRun::sims_on(const std::string& sdir, const j
     ta.budget = cfg_.aux_images;
     ta.seed = seed_of(kAuxTrain);
     TrainState aux = TrainState::fork(load_checkpoint(rf_.dir() + "/" + base_ckpt), ta);
-    aux.provenance = {{"role", "auxiliary"},
-                      {"summary", scenario + " auxiliary: fine-tuned on " + std::to_string(cfg_.n_aux) + " base samples"}};
+    aux.provenance.update(nlohmann::json{{"role", "auxiliary"},
+                      {"summary", scenario + " auxiliary: fine-tuned on " + std::to_string(cfg_.n_aux) + " base samples"}});
     train_model(scenario, aux_ckpt, key, aux, S, seed_of(kAuxDropout), scenario + ": auxiliary");
     rf_.finish(sdir, key);
     std::error_code ec;

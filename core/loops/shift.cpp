@@ -702,7 +702,7 @@ void ShiftRun::finetune(at::Tensor set) {
     TrainConfig tc = cfg_.finetune;
     if (tc.checkpoint_every == 0) tc.checkpoint_every = std::max(tc.batch, tc.budget / 10);
     aux_state_ = TrainState::fork(base_state_, tc);
-    aux_state_.provenance = {{"role", "auxiliary"},
+    aux_state_.provenance.update(nlohmann::json{{"role", "auxiliary"},
                              {"base", cfg_.base},
                              {"base_images_seen", base_state_.images_seen},
                              {"n_synthetic", cfg_.n_aux},
@@ -714,7 +714,7 @@ void ShiftRun::finetune(at::Tensor set) {
                                              " synthetic samples, " + cfg_.attribute + "=1 share " +
                                              fmt(double(res_.aux1) / cfg_.n_aux, 4) + " (complement of the target " +
                                              fmt(cfg_.target, 4) + ")"},
-                             {"base_history", base_state_.provenance}};
+                             {"base_history", base_state_.provenance}});
     aux_state_.data = {{"source", "npy"}, {"path", path("aux_set.npy")}, {"n", cfg_.n_aux}};
   }
   res_.aux_reused = rf_->done("aux", aux_key_) && aux_state_.images_seen >= aux_state_.train.budget;

@@ -258,14 +258,14 @@ class TuneRun {
       TrainConfig tc = cfg_.finetune;
       tc.budget = b;
       st = TrainState::fork(base, tc);
-      st.provenance = {{"role", "auxiliary"},
+      st.provenance.update(nlohmann::json{{"role", "auxiliary"},
                        {"base", cfg_.base},
                        {"base_images_seen", base.images_seen},
                        {"n_synthetic", cfg_.n_synth},
                        {"trainable", tc.trainable},
                        {"summary", std::string(tc.trainable == "decoder" ? "decoder-only aux" : "aux") + " of " + cfg_.base + " on " + std::to_string(cfg_.n_synth) +
                                        " synthetic samples (sims tune)"},
-                       {"base_history", base.provenance}};
+                       {"base_history", base.provenance}});
       st.data = {{"source", "npy"}, {"path", path("synth.npy")}, {"n", cfg_.n_synth}};
     }
     st.train.budget = b;

@@ -1,4 +1,5 @@
 #include "training/checkpoint.hpp"
+#include "training/pairing.hpp"
 
 #include <cmath>
 
@@ -10,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
+#include "io/crc32.hpp"
 #include "io/safetensors.hpp"
 #include "io/zip.hpp"
 
@@ -91,7 +93,64 @@ TrainState TrainState::fork(const TrainState& from, const TrainConfig& train) {
   copy_weights(*from.ema, *st.raw);
   copy_weights(*from.ema, *st.ema);
   st.data = from.data;
+  // Which base it came from, so a face can tell when it is paired with another (pairing.hpp). Callers add to
+  // the provenance (update), they do not replace it.
+  st.provenance = {{"base_weights_crc32", weights_crc32(*from.ema)}, {"base_images_seen", from.images_seen}};
   return st;
+}
+
+uint32_t weights_crc32(const EdmNetwork& net) {
+  uint32_t crc = 0;
+  for (const auto& p : net.named_parameters(true)) {
+    crc = io::crc32(p.key().data(), p.key().size(), crc);
+    const at::Tensor t = p.value().detach().to(at::kCPU).contiguous();
+    crc = io::crc32(t.data_ptr(), static_cast<size_t>(t.nbytes()), crc);
+  }
+  return crc;
+}
+
+namespace {
+
+// A model's record, whichever file it came from: a checkpoint's ModelInfo holds {net, images_seen, history},
+// an exported TorchScript file's sims.json {network, images_seen, weights_crc32, provenance}.
+const nlohmann::json& field(const nlohmann::json& j, const char* a, const char* b = nullptr) {
+  static const nlohmann::json none;
+  if (!j.is_object()) return none;
+  if (j.contains(a)) return j[a];
+  if (b && j.contains(b)) return j[b];
+  return none;
+}
+
+std::string quoted(const std::string& path) { return "'" + path + "'"; }
+
+}  // namespace
+
+std::string pairing_doubt(const ModelInfo& base, const ModelInfo& aux) {
+  const std::string b = quoted(base.path), a = quoted(aux.path);
+  const nlohmann::json &crc = field(base.provenance, "weights_crc32"), &aux_crc = field(aux.provenance, "weights_crc32");
+  if (crc.is_number_integer() && aux_crc.is_number_integer() && crc.get<int64_t>() == aux_crc.get<int64_t>())
+    return "the auxiliary " + a + " holds the same weights as the base " + b + ": the guidance changes nothing";
+  const nlohmann::json& history = field(aux.provenance, "history", "provenance");
+  if (!history.is_object()) return "";
+  if (history.value("role", std::string()) == "base")
+    return "the auxiliary " + a + " was trained from scratch, not fine-tuned from the base " + b +
+           ": SIMS steers away from the base's own samples only with the base's fine-tune";
+  const std::string tail = ": SIMS steers away from the base's own samples only with its own fine-tune";
+  const nlohmann::json &net = field(base.provenance, "net", "network"), &aux_net = field(aux.provenance, "net", "network");
+  if (net.is_object() && aux_net.is_object() && net != aux_net)
+    return "the auxiliary " + a + " is another network than the base " + b + " (not its fine-tune)" + tail;
+  const nlohmann::json& from = field(history, "base_weights_crc32");
+  if (crc.is_number_integer() && from.is_number_integer()) {
+    if (crc.get<int64_t>() == from.get<int64_t>()) return "";
+    return "the auxiliary " + a + " was fine-tuned from other weights than the base " + b + " holds" +
+           " (another base, or this one before it was trained further)" + tail;
+  }
+  const nlohmann::json &seen = field(base.provenance, "images_seen"), &seen_then = field(history, "base_images_seen");
+  if (seen.is_number_integer() && seen_then.is_number_integer() &&
+      seen.get<int64_t>() != seen_then.get<int64_t>())
+    return "the auxiliary " + a + " was fine-tuned from a base that had seen " + seen_then.dump() +
+           " training images; the base " + b + " has seen " + seen.dump() + tail;
+  return "";
 }
 
 // [SECTION] Files ---------------------------------------------------------------
@@ -311,7 +370,7 @@ std::shared_ptr<NetworkDenoiser> NetworkDenoiser::from_state(const TrainState& s
   info.sigma_data = st.net.sigma_data;
   for (const auto& p : st.ema->parameters()) info.parameters += p.numel();
   info.provenance = {{"net", st.net.to_json()}, {"images_seen", st.images_seen}, {"data", st.data},
-                     {"history", st.provenance}};
+                     {"weights_crc32", weights_crc32(*st.ema)}, {"history", st.provenance}};
   // Sample from a private copy of the EMA weights, so training can go on.
   auto net = make_network(st.net);
   {

@@ -370,7 +370,17 @@ expect_error "loop family" "" -- "$SIMS" loop --family lattice --kind augment --
 "$SIMS" train --data gaussian --n-data 500 --budget 40000 --batch 256 --seed 1 --out "$T/base.ckpt" --resume --json >"$T/tr2.json" 2>/dev/null || bad "train --resume failed"
 "$SIMS" synth --model "$T/base.ckpt" --n 700 --chunk 300 --steps 12 --seed 2 --out "$T/synth.npy" --json >/dev/null 2>&1 || bad "synth failed"
 "$SIMS" finetune --base "$T/base.ckpt" --data "$T/synth.npy" --budget 5000 --out "$T/aux.ckpt" --json >/dev/null 2>&1 || bad "finetune failed"
-"$SIMS" sample --model "$T/base.ckpt" --aux "$T/aux.ckpt" --omega 1 --n 50 --seed 1 --out "$T/ss.npy" --json >"$T/ss.json" 2>/dev/null || bad "sample from checkpoints failed"
+"$SIMS" sample --model "$T/base.ckpt" --aux "$T/aux.ckpt" --omega 1 --n 50 --seed 1 --out "$T/ss.npy" --json >"$T/ss.json" 2>"$T/ss.err" || bad "sample from checkpoints failed"
+[[ ! -s "$T/ss.err" ]] && ok || bad "a base and its own auxiliary are noted: $(cat "$T/ss.err")"
+# An auxiliary fine-tuned from another base (here: another seed, the same network) is said, not refused; the base
+# exported to TorchScript is still its own base.
+"$SIMS" train --data gaussian --n-data 500 --budget 2000 --batch 256 --seed 2 --out "$T/base2.ckpt" >/dev/null 2>&1 || bad "train base2 failed"
+"$SIMS" sample --model "$T/base2.ckpt" --aux "$T/aux.ckpt" --omega 1 --n 50 --seed 1 --out "$T/ss2.npy" >/dev/null 2>"$T/ss2.err" \
+  && grep -q "^note: the auxiliary '$T/aux.ckpt' was fine-tuned from other weights than the base '$T/base2.ckpt' holds" "$T/ss2.err" \
+  && ok || bad "an auxiliary of another base is not said: $(cat "$T/ss2.err")"
+"$SIMS" export --torchscript "$T/base.ckpt" "$T/base-ts.pt" >/dev/null 2>&1 || bad "export base failed"
+"$SIMS" sample --model "$T/base-ts.pt" --aux "$T/aux.ckpt" --omega 1 --n 50 --seed 1 --out "$T/ss3.npy" >/dev/null 2>"$T/ss3.err" \
+  && [[ ! -s "$T/ss3.err" ]] && ok || bad "an exported base and its own auxiliary are noted: $(cat "$T/ss3.err")"
 "$SIMS" info "$T/aux.ckpt" --json >"$T/info.json" 2>/dev/null || bad "info checkpoint"
 $PY - "$T" <<'PY' && ok || bad "training outputs"
 import json, sys, numpy as np

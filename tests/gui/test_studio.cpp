@@ -991,6 +991,21 @@ class StudioTest : public QObject {
     QCOMPARE(w_->last_result()->x.size(0), int64_t{2000});
   }
 
+  void modelsPanelSaysWhenTheAuxiliaryIsAnotherModel() {
+    // SIMS wants the base's own fine-tune: another model as the auxiliary is loaded (a legitimate experiment) and said.
+    const QString other = shipped_model("aux", "grid25");
+    if (!QFileInfo::exists(other)) QSKIP("the shipped grid25 pair is missing");
+    MessageArea* log = w_->messages();
+    const QString doubt = "SIMS steers away from the base's own samples only with";
+    const int said = log->toPlainText().count(doubt);
+    QVERIFY(w_->models()->load_pair(base_, other));
+    QVERIFY2(log->toPlainText().count(doubt) == said + 1 && log->toPlainText().contains("(not its fine-tune)"),
+             qPrintable(log->toPlainText().right(400)));
+    QVERIFY(w_->models()->load_pair(base_, aux_));  // its own auxiliary: nothing more said
+    QCOMPARE(log->toPlainText().count(doubt), said + 1);
+    QVERIFY(wait_result(w_->live().latest_stamp() - 1));
+  }
+
   void imageGridKeepsCellsAndEnlargesOnClick() {
     // A preview of 4 images laid out in the full grid's 36 cells keeps the cell size of the full grid.
     ImageGridView v;

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/paths.hpp"
 #include "diffusion/analytic.hpp"
 #include "live_app.hpp"
 #include "live_gl.hpp"
@@ -182,6 +183,17 @@ TEST_CASE("sims-live: a result is uploaded once, a stale one never") {
   CHECK(ren.uploads == 1);
   CHECK(app.uploaded_stamp() == second.stamp);
   CHECK(app.steps_shown() == 2);
+}
+
+TEST_CASE("sims-live: an auxiliary that is not the base's fine-tune is loaded and said") {
+  AppUnderTest t;
+  const std::string base = sims::asset_path("models/gaussian-base.ckpt"), own = sims::asset_path("models/gaussian-aux.ckpt"),
+                    other = sims::asset_path("models/grid25-aux.ckpt");
+  std::string err;
+  REQUIRE(t.app.open_pair(base, other, &err));
+  CHECK(t.app.pair_warning().rfind("the auxiliary 'grid25-aux.ckpt' is another network than the base 'gaussian-base.ckpt'", 0) == 0);
+  REQUIRE(t.app.open_pair(base, own, &err));
+  CHECK(t.app.pair_warning().empty());
 }
 
 TEST_CASE("sims-live: the session box names the session opened or saved; a refused one changes nothing") {

@@ -21,6 +21,7 @@
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 #include "sampling/schedule.hpp"
+#include "training/pairing.hpp"
 #include "common/json_parse.hpp"
 
 namespace sims::live {
@@ -351,6 +352,12 @@ bool LiveApp::open_pair(const std::string& base, const std::string& aux, std::st
     } catch (const std::exception& e) {
       pair_note_ = std::string("tune file unreadable: ") + sims::error_words(e);
     }
+  }
+  pair_warning_.clear();
+  if (a) {
+    ModelInfo bi = b->info(), ai = a->info();  // the panel names files, not paths
+    bi.path = fs::path(base).filename().string(), ai.path = fs::path(aux).filename().string();
+    pair_warning_ = pairing_doubt(bi, ai);
   }
   settings_.omega = omega;
   set_models(std::move(b), std::move(a));
@@ -688,6 +695,11 @@ void LiveApp::draw_models() {
     ImGui::TextWrapped("%s · %s%s", what.c_str(), b.kind.c_str(),
                         reference_name_.empty() ? "" : (" · grey: training data (" + reference_name_ + ")").c_str());
     ImGui::PopStyleColor();
+    if (!pair_warning_.empty()) {
+      ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.62f, 0.36f, 0.0f, 1));
+      text_wrapped_words("warning: " + pair_warning_);
+      ImGui::PopStyleColor();
+    }
     if (!pair_note_.empty()) text_wrapped_words(pair_note_);
   }
   ImGui::SetNextItemWidth(-130);

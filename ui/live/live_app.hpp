@@ -194,6 +194,10 @@ class LiveApp {
   // Loads a pair (aux may be empty); on failure nothing changes and the
   // error is shown (and returned).
   bool open_pair(const std::string& base, const std::string& aux, std::string* error = nullptr);
+  // What the models panel says about the pair under its names: a warning when the auxiliary is not the base's
+  // fine-tune (pairing.hpp), and the tuned ω of its tune file.
+  const std::string& pair_warning() const { return pair_warning_; }
+  const std::string& pair_note() const { return pair_note_; }
   // Models already loaded (tests).
   void set_models(DenoiserPtr base, DenoiserPtr aux);
   // A session file of the studio (*.simsession): models and settings.
@@ -287,7 +291,7 @@ class LiveApp {
   std::unique_ptr<FieldWorker> field_;
   std::unique_ptr<SweepWorker> sweep_;
   engine::LiveSettings settings_;
-  std::string base_path_, aux_path_, pair_note_;
+  std::string base_path_, aux_path_, pair_note_, pair_warning_;
   bool is_2d_ = true;
   at::Tensor reference_;
   std::string reference_name_;
