@@ -26,7 +26,7 @@ namespace {
 struct PairArgs {
   std::string a, b;
   int64_t k = 5;
-  int ci = 0;  // bootstrap resamples over B's rows (0: no interval)
+  int ci = 100;  // bootstrap resamples over B's rows (0: no interval); pr takes 200
   bool json = false;
 };
 
@@ -36,14 +36,38 @@ struct KidArgs {
   bool json = false;
 };
 
-void bind_ci(CLI::App* c, PairArgs& a) {
-  c->add_option("--ci", a.ci, "95 % confidence interval from this many bootstrap resamples of the second set's rows "
-                              "(default 0: none; 200 is usual; at most 100000)");
+void bind_ci(CLI::App* c, int& ci, const std::string& over = "the second set's rows") {
+  c->add_option("--ci", ci, "95 % confidence interval from this many bootstrap resamples of " + over + " (default " +
+                                std::to_string(ci) + "; 0: none; at most 100000)");
+}
+
+void check_ci(int ci) {
+  if (ci > 0 && ci < 10) throw InputError("--ci needs at least 10 resamples (or 0 for none)");
+}
+
+// FD from no more rows than feature dimensions: the covariance is singular and FD is biased upwards.
+void note_few_rows(const at::Tensor& rows, const std::string& what) {
+  if (rows.defined() && rows.size(0) <= rows.size(1))
+    note_at_end("FD from " + std::to_string(rows.size(0)) + " rows of " + what + " in " + std::to_string(rows.size(1)) +
+                " dimensions: a covariance from no more rows than dimensions is singular and FD is biased upwards; "
+                "compare FDs only at equal sizes (or use kid, which is unbiased)");
+}
+
+// FD of `rows` (resampled) against fixed statistics, with a normal bootstrap interval over the rows (ci > 0).
+metrics::Estimate fd_with_ci(const metrics::GaussianStats& fixed, const at::Tensor& rows, int ci, const std::string& what) {
+  auto fd = [&](const at::Tensor& r) { return metrics::frechet_distance(fixed, metrics::stats_of_features(r, what)); };
+  if (ci > 0)
+    return metrics::bootstrap_distance(rows.size(0), [&](const std::vector<int64_t>& idx) {
+      return fd(rows.index_select(0, at::tensor(idx, at::kLong)));
+    }, ci);
+  metrics::Estimate e;
+  e.value = fd(rows);
+  return e;
 }
 
 // f(a, b), with a bootstrap interval over b's rows when --ci is given.
 metrics::Estimate with_ci(const PairArgs& w, const at::Tensor& b, const std::function<double(const at::Tensor&)>& f) {
-  if (w.ci > 0 && w.ci < 10) throw InputError("--ci needs at least 10 resamples");
+  check_ci(w.ci);
   if (w.ci > 0)
     return metrics::bootstrap_distance(b.size(0), [&](const std::vector<int64_t>& idx) {
       return f(b.index_select(0, at::tensor(idx, at::kLong)));
@@ -53,24 +77,27 @@ metrics::Estimate with_ci(const PairArgs& w, const at::Tensor& b, const std::fun
   return e;
 }
 
-// "w2 = 0.2610 (95 % CI 0.2500 .. 0.2710, bootstrap over the second set's rows; lower is better)"
+// "w2 = 0.2610 (95 % CI 0.2500 .. 0.2710, bootstrap over the second set's rows; lower is better)"; without an
+// interval "w2 = 0.2610 (lower is better; no interval: NONE)".
 std::string human_line(const std::string& name, const metrics::Estimate& e, const std::string& better,
-                       const std::string& method = "normal bootstrap interval over the second set's rows") {
+                       const std::string& method = "normal bootstrap interval over the second set's rows",
+                       const std::string& none = "--ci 0") {
   std::ostringstream s;
   s << name << " = " << std::setprecision(6) << e.value;
   if (e.has_interval())
     s << " (95 % CI " << e.lo << " .. " << e.hi << ", " << method << "; " << better << ")";
   else
-    s << " (" << better << ")";
+    s << " (" << better << "; no interval: " << none << ")";
   return s.str();
 }
 
-nlohmann::json ci_json(const PairArgs& w, const metrics::Estimate& e, const std::string& name) {
+nlohmann::json ci_json(int ci, const metrics::Estimate& e, const std::string& name,
+                       const std::string& over = "the second set's rows") {
   nlohmann::json j;
   if (e.has_interval()) {
     e.put(j, name);
-    j["ci"] = {{"method", "normal bootstrap interval (value ± z·sd of the resampled values) over the second set's rows"},
-               {"level", e.level}, {"resamples", w.ci}};
+    j["ci"] = {{"method", "normal bootstrap interval (value ± z·sd of the resampled values) over " + over},
+               {"level", e.level}, {"resamples", ci}};
   } else {
     j[name] = e.value;
   }
@@ -95,6 +122,7 @@ struct ImageMetricArgs {
   std::vector<std::string> files;
   std::string features, classifier, ref, out, group_by, real_attrs;
   int64_t batch = 256, k = 5;
+  int ci = 100;  // bootstrap resamples over the fake images' features (0: no interval)
   bool json = false, pr = false;
   CLI::Option* o_k = nullptr;  // given: --k without --pr would do nothing
 };
@@ -126,6 +154,7 @@ nlohmann::json ratio_json(const metrics::AttributeClassifier& clf, const std::ve
 
 int run_fid(ImageMetricArgs& a) {
   if (a.features.empty()) throw InputError("--features NET is required");
+  check_ci(a.ci);
   const size_t want = a.ref.empty() ? 2 : 1;
   if (a.files.size() != want)
     throw InputError(a.ref.empty() ? "give REAL.npy and FAKE.npy (or --ref REF.npz and FAKE.npy)"
@@ -155,14 +184,28 @@ int run_fid(ImageMetricArgs& a) {
   if (real_stats.mu.size(0) != ff.size(1))
     throw InputError("the reference statistics have dimension " + std::to_string(real_stats.mu.size(0)) +
                      " but '" + net->name() + "' gives " + std::to_string(ff.size(1)) + " features");
-  const double fd = metrics::frechet_distance(metrics::stats_of_features(ff, "fake features"), real_stats);
-  j["fd"] = fd;
-  std::string human = "FD_" + net->name() + " = " + std::to_string(fd);
+  note_few_rows(ff, "fake features");
+  note_few_rows(rf, "real features");
+  const std::string over = "the fake images' features", method = "normal bootstrap interval over " + over;
+  const metrics::Estimate fd = fd_with_ci(real_stats, ff, a.ci, "fake features");
+  j.update(ci_json(a.ci, fd, "fd", over));
+  std::string human = human_line("FD_" + net->name(), fd, "lower is better", method);
   if (a.pr && rf.defined()) {
     if (rf.size(0) <= a.k || ff.size(0) <= a.k) throw InputError("precision/recall needs more than k images per set");
-    auto pr = metrics::precision_recall(rf, ff, a.k);
-    j["precision"] = pr.precision, j["recall"] = pr.recall, j["k"] = a.k;
-    human += ", precision = " + std::to_string(pr.precision) + ", recall = " + std::to_string(pr.recall);
+    const metrics::PointScores ps = metrics::point_scores(rf, ff, a.k);
+    metrics::ManifoldEstimates me;
+    if (a.ci > 0) {
+      me = metrics::manifold_estimates(ps, a.ci);
+    } else {
+      me.precision.value = ps.fake_in_real.mean().item<double>();
+      me.recall.value = ps.real_in_fake.mean().item<double>();
+    }
+    me.precision.put(j, "precision");
+    me.recall.put(j, "recall");
+    j["k"] = a.k;
+    const std::string pr_method = "bootstrap over the averaged images";
+    human += "\n" + human_line("precision", me.precision, "higher is better", pr_method) + "\n" +
+             human_line("recall", me.recall, "higher is better", pr_method);
   }
   if (!a.group_by.empty()) {
     auto clf = metrics::load_classifier(a.classifier);
@@ -188,22 +231,25 @@ int run_fid(ImageMetricArgs& a) {
     }
     at::Tensor fake_lab = clf->predict(fake, batch_opts(a.batch, "classifier (fake)")).select(1, col).gt(0.5);
     nlohmann::json by = nlohmann::json::object(), counts = nlohmann::json::object();
+    nlohmann::json by_lo = nlohmann::json::object(), by_hi = nlohmann::json::object();
     for (int v : {1, 0}) {
       const std::string key = a.group_by + "=" + std::to_string(v);
       at::Tensor rm = v ? real_lab : real_lab.logical_not(), fm = v ? fake_lab : fake_lab.logical_not();
       at::Tensor rsub = rf.index_select(0, rm.nonzero().squeeze(1)), fsub = ff.index_select(0, fm.nonzero().squeeze(1));
       counts[key] = {{"real", rsub.size(0)}, {"fake", fsub.size(0)}};
       if (rsub.size(0) >= 2 && fsub.size(0) >= 2) {
-        const double g = metrics::frechet_distance(metrics::stats_of_features(fsub, "fake features of " + key),
-                                                   metrics::stats_of_features(rsub, "real features of " + key));
-        by[key] = g;
-        human += "\nFD_" + net->name() + " [" + key + "] = " + std::to_string(g);
+        const metrics::Estimate g = fd_with_ci(metrics::stats_of_features(rsub, "real features of " + key), fsub,
+                                               a.ci, "fake features of " + key);
+        by[key] = g.value;
+        if (g.has_interval()) by_lo[key] = g.lo, by_hi[key] = g.hi;
+        human += "\n" + human_line("FD_" + net->name() + " [" + key + "]", g, "lower is better", method);
       } else {
         by[key] = nullptr;
         human += "\nFD_" + net->name() + " [" + key + "]: fewer than 2 images in a set";
       }
     }
     j["fd_by_group"] = by;
+    if (!by_lo.empty()) j["fd_by_group_lo"] = by_lo, j["fd_by_group_hi"] = by_hi;
     j["n_by_group"] = counts;
     j["classifier"] = clf->name();
     j["ratio_fake"] = ratio_json(*clf, metrics::attribute_ratios(clf->predict(fake, batch_opts(a.batch, "classifier"))));
@@ -234,10 +280,23 @@ int run_ratio(ImageMetricArgs& a) {
   auto clf = metrics::load_classifier(a.classifier);
   const at::Tensor x = images_npy(a.files[0]);
   const auto r = metrics::attribute_ratios(clf->predict(x, batch_opts(a.batch, "classifier")));
+  // Each share is a count of the n images: the 95 % Wilson interval (inside [0, 1], fine near 0 and 1).
+  const int64_t n = x.size(0);
   std::string human;
-  for (size_t k = 0; k < r.size(); ++k) human += (k ? "\n" : "") + clf->attr_names()[k] + " = " + std::to_string(r[k]);
+  nlohmann::json lo = nlohmann::json::object(), hi = nlohmann::json::object();
+  for (size_t k = 0; k < r.size(); ++k) {
+    const std::string& name = clf->attr_names()[k];
+    const metrics::Estimate e = metrics::proportion(std::llround(r[k] * static_cast<double>(n)), n);
+    lo[name] = e.lo, hi[name] = e.hi;
+    std::ostringstream line;
+    line << name << " = " << std::setprecision(4) << r[k] << " (95 % CI " << e.lo << " .. " << e.hi
+         << ", Wilson interval over " << n << " images; share of images with the attribute)";
+    human += (k ? "\n" : "") + line.str();
+  }
   const nlohmann::json rj = ratio_json(*clf, r);
-  if (a.json) print_json({{"ratio", rj}, {"n", x.size(0)}, {"classifier", clf->name()}});
+  if (a.json)
+    print_json({{"ratio", rj}, {"ratio_lo", lo}, {"ratio_hi", hi}, {"n", n}, {"classifier", clf->name()},
+                {"ci", {{"method", "Wilson score interval of each share"}, {"level", 0.95}}}});
   else std::cout << human << "\n";
   return 0;
 }
@@ -252,10 +311,32 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   CLI::App* c = m->add_subcommand("fd", "Fréchet distance of two feature sets (.npy [N,D], or .npz with mu/sigma)");
   input_path(c->add_option("A", fd->a, "first set"))->required();
   input_path(c->add_option("B", fd->b, "second set"))->required();
+  bind_ci(c, fd->ci, "the second set's rows (the first's when the second is .npz statistics)");
   c->add_flag("--json", fd->json, "print one JSON object");
   reg.actions.push_back({c, [fd] {
-    const double v = metrics::frechet_distance(metrics::stats_from_file(fd->a), metrics::stats_from_file(fd->b));
-    report(fd->json, {{"fd", v}}, "fd = " + std::to_string(v) + " (lower is better)");
+    check_ci(fd->ci);
+    // Rows where a set is features (.npy), statistics alone where it is .npz: the interval resamples rows.
+    auto read = [](const std::string& path, at::Tensor& rows) {
+      if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npz") == 0) return metrics::stats_from_file(path);
+      rows = io::read_npy_finite(path);
+      if (rows.dim() != 2) throw InputError("'" + path + "': features must be a 2-D array [N, D], got " + c10::str(rows.sizes()));
+      return metrics::stats_of_features(rows, path);
+    };
+    at::Tensor ra, rb;
+    const metrics::GaussianStats sa = read(fd->a, ra), sb = read(fd->b, rb);
+    note_few_rows(ra, "'" + fd->a + "'");
+    note_few_rows(rb, "'" + fd->b + "'");
+    const bool over_b = rb.defined(), over_a = !over_b && ra.defined();
+    metrics::Estimate v;
+    if (over_b || over_a) {
+      v = fd_with_ci(over_b ? sa : sb, over_b ? rb : ra, fd->ci, over_b ? fd->b : fd->a);
+    } else {
+      v.value = metrics::frechet_distance(sa, sb);
+    }
+    const std::string over = over_a ? "the first set's rows" : "the second set's rows";
+    report(fd->json, ci_json(fd->ci, v, "fd", over),
+           human_line("fd", v, "lower is better", "normal bootstrap interval over " + over,
+                      over_b || over_a ? "--ci 0" : "both sets are statistics (.npz), there are no rows to resample"));
     return 0;
   }});
 
@@ -266,7 +347,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
                                     "-Wasserstein distance by optimal transport (uniform weights)");
     input_path(c->add_option("A", w->a, "first point set .npy [N,D]"))->required();
     input_path(c->add_option("B", w->b, "second point set .npy [M,D]"))->required();
-    bind_ci(c, *w);
+    bind_ci(c, w->ci);
     c->add_flag("--json", w->json, "print one JSON object");
     reg.actions.push_back({c, [w, p, name] {
       at::Tensor a = points(w->a), b = points(w->b);
@@ -274,18 +355,19 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
         throw InputError("'" + w->a + "' has dimension " + std::to_string(a.size(1)) + " but '" + w->b + "' has " +
                          std::to_string(b.size(1)));
       const metrics::Estimate v = with_ci(*w, b, [&](const at::Tensor& bb) { return metrics::wasserstein(a, bb, p); });
-      report(w->json, ci_json(*w, v, name), human_line(name, v, "lower is better"));
+      report(w->json, ci_json(w->ci, v, name), human_line(name, v, "lower is better"));
       return 0;
     }});
   }
 
   auto pr = std::make_shared<PairArgs>();
+  pr->ci = 200;  // percentile intervals want more resamples; each costs one mean
   c = m->add_subcommand("pr", "improved precision and recall (Kynkäänniemi et al. 2019), density and coverage "
                               "(Naeem et al. 2020)");
   input_path(c->add_option("REAL", pr->a, "real samples/features .npy [N,D]"))->required();
   input_path(c->add_option("FAKE", pr->b, "generated samples/features .npy [M,D]"))->required();
   c->add_option("--k", pr->k, "k-th nearest neighbour radius (default 5)");
-  bind_ci(c, *pr);
+  bind_ci(c, pr->ci, "the points each metric averages");
   c->add_flag("--json", pr->json, "print one JSON object");
   reg.actions.push_back({c, [pr] {
     if (pr->k < 1) throw InputError("--k must be >= 1");
@@ -293,7 +375,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
     if (real.size(0) <= pr->k || fake.size(0) <= pr->k)
       throw InputError("precision/recall with k = " + std::to_string(pr->k) + " needs more than k points in each set");
-    if (pr->ci > 0 && pr->ci < 10) throw InputError("--ci needs at least 10 resamples");
+    check_ci(pr->ci);
     const std::vector<std::string> names = {"precision", "recall", "density", "coverage"};
     const metrics::PointScores ps = metrics::point_scores(real, fake, pr->k);
     metrics::ManifoldEstimates me;
@@ -309,7 +391,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     nlohmann::json j = {{"k", pr->k}};
     std::string human;
     for (size_t m = 0; m < names.size(); ++m) {
-      j.update(ci_json(*pr, est[m], names[m]));
+      j.update(ci_json(pr->ci, est[m], names[m]));
       human += (human.empty() ? "" : "\n") +
                human_line(names[m], est[m], names[m] == "density" ? "about 1 when FAKE is spread like REAL" : "higher is better",
                           "bootstrap over the averaged points");
@@ -381,6 +463,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   c->add_flag("--pr", fid->pr, "also precision/recall in feature space");
   fid->o_k = c->add_option("--k", fid->k, "k of precision/recall (with --pr; default 5)");
   c->add_option("--batch", fid->batch, "images per network call (default 256)");
+  bind_ci(c, fid->ci, "the fake images' features (FD) and of the images each of precision and recall averages");
   c->add_flag("--json", fid->json, "print one JSON object");
   reg.actions.push_back({c, [fid] { return run_fid(*fid); }});
 

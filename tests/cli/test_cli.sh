@@ -175,6 +175,7 @@ np.save(t + "/pa.npy", rng.standard_normal((6, 2))); np.save(t + "/pb.npy", rng.
 np.save(t + "/fa.npy", rng.standard_normal((400, 5)).astype(np.float32))
 np.save(t + "/fb.npy", (rng.standard_normal((300, 5)) * 1.5 + 0.3).astype(np.float32))
 np.save(t + "/p3.npy", rng.standard_normal((6, 3)))
+np.save(t + "/f4.npy", rng.standard_normal((4, 5)).astype(np.float32))
 PY
 "$SIMS" metrics w2 "$T/pa.npy" "$T/pb.npy" --json >"$T/w2.json" && "$SIMS" metrics fd "$T/fa.npy" "$T/fb.npy" --json >"$T/fd.json" \
   && "$SIMS" metrics pr "$T/fa.npy" "$T/fa.npy" --json >"$T/pr.json" || bad "metrics failed"
@@ -247,6 +248,24 @@ for k in ("precision", "recall", "density", "coverage"):
 assert ci["ci"]["resamples"] == 50
 line = open(t + "/w2ci.txt").read()
 assert "95 % CI" in line and "lower is better" in line, line
+PY
+# Every metric with its interval by default (fd over the generated set's rows; none between two .npz statistics,
+# which have no rows, said so); an FD from no more rows than dimensions is noted.
+"$SIMS" metrics fd "$T/fa.npy" "$T/fb.npy" --json >"$T/fdci.json" 2>"$T/fdci.err" \
+  && "$SIMS" metrics fd "$T/fa_c.npz" "$T/fb_c.npz" >"$T/fdnpz.txt" 2>&1 \
+  && "$SIMS" metrics fd "$T/fa.npy" "$T/fb.npy" --ci 0 --json >"$T/fd0.json" 2>&1 \
+  && "$SIMS" metrics fd "$T/f4.npy" "$T/fb.npy" >/dev/null 2>"$T/fd4.err" || bad "fd intervals failed"
+$PY - "$T" <<'PY' && ok || bad "fd: default interval, none for statistics, none with --ci 0"
+import json, sys
+t = sys.argv[1]
+last = lambda f: json.loads(open(t + f).read().strip().splitlines()[-1])
+j, ref, z = last("/fdci.json"), last("/fd.json"), last("/fd0.json")
+assert j["fd_lo"] < j["fd"] < j["fd_hi"] and j["ci"]["resamples"] == 100 and abs(j["fd"] - ref["fd"]) < 1e-12, j
+assert "fd_lo" not in z and "ci" not in z and abs(z["fd"] - ref["fd"]) < 1e-12, z
+assert "no interval: both sets are statistics (.npz)" in open(t + "/fdnpz.txt").read()
+assert open(t + "/fdci.err").read() == ""
+err = open(t + "/fd4.err").read()
+assert err.startswith("note: FD from 4 rows of '" + t + "/f4.npy' in 5 dimensions: a covariance from no more rows"), err
 PY
 # A subset size above what the smaller set holds is lowered to it, and said so (it was lowered silently).
 "$SIMS" metrics kid "$T/fa.npy" "$T/fb.npy" --subsets 2 --subset-size 1000000 >/dev/null 2>"$T/kid_note.txt" \
@@ -519,7 +538,10 @@ j = last("/fid.json"); assert j["features"] == "tinyfeat" and j["fd"] > 0 and 0 
 z = np.load(t + "/fref.npz"); assert z["mu"].shape == (8,) and z["sigma"].shape == (8, 8) and z["mu"].dtype == np.float64
 assert abs(last("/fid2.json")["fd"] - j["fd"]) < 1e-6 * max(1, j["fd"]), (last("/fid2.json"), j)
 r = last("/fratio.json"); assert r["n"] == 30 and len(r["ratio"]) == 8 and all(0 <= v <= 1 for v in r["ratio"].values()), r
+assert all(r["ratio_lo"][a] <= v <= r["ratio_hi"][a] and r["ratio_hi"][a] > r["ratio_lo"][a] for a, v in r["ratio"].items()), r
+assert j["fd_lo"] < j["fd"] < j["fd_hi"] and j["precision_lo"] <= j["precision"] <= j["precision_hi"], j
 g = last("/fidg.json"); assert set(g["fd_by_group"]) == {"attr0=1", "attr0=0"}, g
+assert all(g["fd_by_group_lo"][k] < v < g["fd_by_group_hi"][k] for k, v in g["fd_by_group"].items()), g
 s = last("/sweep.json"); assert [row["omega"] for row in s["rows"]] == [0, 1, 2] and s["metric"] == "w2", s
 assert [row["nfe"] for row in s["rows"]] == [11, 22, 22] and all(row["w2"] > 0 for row in s["rows"]), s
 for f in ("sweep.csv", "sweep.json", "w2_vs_omega.png", "samples.png"):
