@@ -1,5 +1,6 @@
 #include "experiment/settings.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -61,7 +62,12 @@ std::vector<double> parse_real_list(const std::string& text, const std::string& 
     while (!item.empty() && item.front() == ' ') item.erase(item.begin());
     while (!item.empty() && item.back() == ' ') item.pop_back();
     if (item.empty()) throw InputError(what + " takes numbers separated by commas, e.g. 0,0.5,1 (got '" + message_text(text, 60) + "')");
-    out.push_back(parse_real(item, what));
+    const double v = parse_real(item, what);
+    // Every list here is a set of values to run (weights, budgets, fractions): one given twice is a slip that
+    // would cost a second run of the same thing.
+    if (std::find(out.begin(), out.end(), v) != out.end())
+      throw InputError(what + " lists " + format_real(v) + " twice (got '" + message_text(text, 60) + "')");
+    out.push_back(v);
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

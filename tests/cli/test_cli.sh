@@ -1292,6 +1292,9 @@ refused "flipped classifier weight" "" "do not match their checksum (member 'arc
   --classifier "$T/flip-cnn.ckpt" "$T/flip-faces.npy"
 "$SIMS" metrics ratio --classifier "$MD/faces-cnn.ckpt" "$T/flip-faces.npy" >/dev/null 2>&1 \
   && ok || bad "the intact classifier is refused"
+# A list value given twice is refused, naming the flag and the value (it was run twice).
+refused "omega twice" "$T/dup" "--omegas lists 1 twice" -- "$SIMS" sweep --model "$GB2" --aux "$GA2" --omegas 0,1,1 \
+  --real-data gaussian --n 64 --out "$T/dup"
 # Data on disk: its first images whatever --seed says, all of them when --n asks for more: both said.
 "$SIMS" data export --dataset "npy:$T/flip-faces.npy" --n 100 --seed 5 --out "$T/disk8.npy" --json >"$T/disk8.json" \
   2>"$T/disk8.err" && grep -q '"n":8' "$T/disk8.json" && grep -q "^note: --seed does nothing with data on disk" "$T/disk8.err" \
