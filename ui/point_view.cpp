@@ -6,6 +6,7 @@
 #include <QOffscreenSurface>
 #include <QOpenGLContext>
 #include <QOpenGLFunctions>
+#include <QOpenGLPaintDevice>
 #include <QOpenGLShaderProgram>
 #include <QOpenGLWidget>
 #include <QPainter>
@@ -95,7 +96,13 @@ class PointView::GlCanvas final : public QOpenGLWidget, protected QOpenGLFunctio
                        qPrintable(program_->log()));
   }
   void paintGL() override {
-    QPainter p(this);
+    // Paint on the bound framebuffer, not on the widget: QWidget::grab() and render() redirect a widget's
+    // painter to their raster target while the native GL points still go to the framebuffer, which Qt then
+    // draws above that target: screenshots showed the points over the footer plate and the hover box.
+    QOpenGLPaintDevice device(size() * devicePixelRatioF());
+    device.setDevicePixelRatio(devicePixelRatioF());
+    QPainter p(&device);
+    p.setFont(font());
     view_->paint_gl(p, size(), devicePixelRatioF());
     view_->note_frame_painted();
   }
