@@ -566,14 +566,23 @@ bool ShiftView::load_results(const QString& dir) {
     messages()->error("shift results: " + err);
     return false;
   }
-  // A run folder (run.json beside the results) fills the form, so Run continues it;
-  // a copy of the results (the committed example) leaves the form alone.
+  // A run folder (run.json beside the results) fills the form, so Run continues it. A copy of the results (the
+  // committed example) fills the experiment's settings but keeps the form's models and run folder (the paths it
+  // records are those of the machine that ran it): the form never shows other settings beside the results.
   QString form_note;
-  if (QFileInfo::exists(QDir(r.folder).filePath("run.json")) && r.config.is_object()) {
+  if (r.config.is_object()) {
     try {
-      set_config(loops::ShiftConfig::from_json(r.config));
-      set_run_folder(r.folder);
-      form_note = "; the form now holds its settings";
+      loops::ShiftConfig c = loops::ShiftConfig::from_json(r.config);
+      if (QFileInfo::exists(QDir(r.folder).filePath("run.json"))) {
+        set_config(c);
+        set_run_folder(r.folder);
+        form_note = "; the form now holds its settings";
+      } else {
+        c.base = base_->text().trimmed().toStdString();
+        c.classifier = classifier_->text().trimmed().toStdString();
+        set_config(c);
+        form_note = "; the form now holds its settings, with your models and run folder";
+      }
     } catch (const Error&) {
     }
   }
@@ -646,28 +655,29 @@ void ShiftView::show_results(const ShiftShown& s) {
   }
   fd_chart_->set_highlight(has_base ? 0.0 : kNaN);
 
-  // Table.
+  // Table: two-line headers, so the numbers set the columns' widths (at 1280×720 every column fits); the share with
+  // its 95 % Wilson interval, the counts and the time in tooltips.
   const QStringList cols{"ω",
-                         QString("share %1 = 1").arg(attr),
-                         QString("n %1 = 1 / 0").arg(attr),
-                         "FD overall",
-                         "at target mix",
-                         QString("%1 = 1").arg(attr),
-                         QString("%1 = 0").arg(attr),
+                         QString("share\n%1 = 1").arg(attr),
+                         "FD\noverall",
+                         "FD at\ntarget mix",
+                         QString("FD\n%1 = 1").arg(attr),
+                         QString("FD\n%1 = 0").arg(attr),
                          "precision",
                          "recall",
-                         "NFE",
-                         "seconds"};
+                         "NFE"};
   table_->clear();
   table_->setColumnCount(static_cast<int>(cols.size()));
   table_->setHorizontalHeaderLabels(cols);
-  table_->horizontalHeaderItem(3)->setToolTip(fd_name + " of all samples against the real images as given");
-  table_->horizontalHeaderItem(4)->setToolTip(fd_name + " against the real images re-balanced to the target share");
-  table_->horizontalHeaderItem(5)->setToolTip(fd_name + " of the samples in group 1 against the real images of group 1");
-  table_->horizontalHeaderItem(6)->setToolTip(fd_name + " of the samples in group 0 against the real images of group 0");
-  table_->horizontalHeaderItem(7)->setToolTip("Share of samples inside the real manifold (k-NN balls in feature space); "
+  table_->horizontalHeaderItem(1)->setToolTip(QString("Share of samples the classifier puts in %1 = 1, with its 95 % "
+                                                      "Wilson interval over the samples").arg(attr));
+  table_->horizontalHeaderItem(2)->setToolTip(fd_name + " of all samples against the real images as given; lower is better");
+  table_->horizontalHeaderItem(3)->setToolTip(fd_name + " against the real images re-balanced to the target share");
+  table_->horizontalHeaderItem(4)->setToolTip(fd_name + " of the samples in group 1 against the real images of group 1");
+  table_->horizontalHeaderItem(5)->setToolTip(fd_name + " of the samples in group 0 against the real images of group 0");
+  table_->horizontalHeaderItem(6)->setToolTip("Share of samples inside the real manifold (k-NN balls in feature space); "
                                               "higher is better; ± 95 % bootstrap over the samples");
-  table_->horizontalHeaderItem(8)->setToolTip("Share of real images inside the samples' manifold; higher is better; "
+  table_->horizontalHeaderItem(7)->setToolTip("Share of real images inside the samples' manifold; higher is better; "
                                               "± 95 % bootstrap over the real images");
   table_->setRowCount(static_cast<int>(r.rows.size()));
   for (size_t i = 0; i < r.rows.size(); ++i) {
@@ -675,19 +685,25 @@ void ShiftView::show_results(const ShiftShown& s) {
     QString w = QString::number(x.omega);
     if (x.omega == 0) w += "  (base)";
     else if (x.omega == -1) w += "  (aux)";
+    const metrics::Estimate share = metrics::proportion(x.n1, x.n1 + x.n0);
+    const QString share_text = share.has_interval() ? QString("%1 [%2, %3]").arg(pct(x.share), QString::number(100 * share.lo, 'f', 1),
+                                                                              QString::number(100 * share.hi, 'f', 1))
+                                                    : pct(x.share);
     const QStringList cells{w,
-                            pct(x.share),
-                            QString("%1 / %2").arg(x.n1).arg(x.n0),
+                            share_text,
                             fd_cell(x, "fd"),
                             fd_cell(x, "fd_target"),
                             fd_cell(x, "fd1"),
                             fd_cell(x, "fd0"),
                             fd_cell(x, "precision", 2),
                             fd_cell(x, "recall", 2),
-                            x.nfe > 0 ? QString::number(x.nfe) : QString("–"),
-                            x.seconds > 0 ? QString::number(x.seconds, 'f', 1) : QString("–")};
+                            x.nfe > 0 ? QString::number(x.nfe) : QString("–")};
+    const QStringList tips{x.seconds > 0 ? QString("sampled and scored in %1 s").arg(x.seconds, 0, 'f', 1) : QString(),
+                           QString("%1 of %2 samples in %3 = 1, %4 in %3 = 0")
+                               .arg(x.n1).arg(x.n1 + x.n0).arg(attr).arg(x.n0)};
     for (int c = 0; c < cells.size(); ++c) {
       auto* item = new QTableWidgetItem(cells[c]);
+      if (c < tips.size() && !tips[c].isEmpty()) item->setToolTip(tips[c]);
       item->setTextAlignment((c == 0 ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignVCenter);
       if (x.omega == 0) {
         QFont f = item->font();

@@ -1763,6 +1763,10 @@ class StudioTest : public QObject {
     QCOMPARE(shown.at(0).at(0).toInt(), 4);
     QVERIFY(!v->shown().example);
     QVERIFY(v->source_label()->text().contains("Loaded"));
+    // A copy of results (no run.json): the form shows the settings they ran with, the models stay the form's.
+    QCOMPARE(v->findChild<QComboBox*>("shiftAttribute")->currentText(), QString("smile"));
+    QCOMPARE(v->findChild<QDoubleSpinBox*>("shiftTarget")->value(), 0.6);
+    QVERIFY(!v->findChild<QLineEdit*>("shiftBase")->text().isEmpty());
     // Share chart: the generated shares in ω order, the target dashed, the base (ω = 0) ringed.
     AnalysisChart* s = v->share_chart();
     QCOMPARE(s->point_count(0), 4);
@@ -1786,11 +1790,13 @@ class StudioTest : public QObject {
     QCOMPARE(fd->series(0).upper[2], 12.0);
     QVERIFY(std::isnan(fd->series(0).upper[3]));
     QVERIFY(s->series(0).lower[1] < 0.3 && s->series(0).upper[1] > 0.3);
-    QVERIFY(v->table()->item(2, 3)->text().startsWith("10.0 ± 2.0"));
-    QCOMPARE(v->table()->item(3, 3)->text(), QString("11.0"));
+    QVERIFY(v->table()->item(2, 2)->text().startsWith("10.0 ± 2.0"));
+    QCOMPARE(v->table()->item(3, 2)->text(), QString("11.0"));
     QCOMPARE(v->table()->rowCount(), 4);
     QVERIFY(v->table()->item(1, 0)->text().startsWith("0"));
-    QCOMPARE(v->table()->item(1, 1)->text(), QString("30.0 %"));
+    // The share with its Wilson interval (30 of 100), the counts in its tooltip.
+    QCOMPARE(v->table()->item(1, 1)->text(), QString("30.0 % [21.9, 39.6]"));
+    QVERIFY(v->table()->item(1, 1)->toolTip().startsWith("30 of 100 samples in smile = 1"));
 
     // Exports: results.csv's columns, charts as PNG and SVG.
     const QString csv = tmp_.filePath("shift.csv"), svg = tmp_.filePath("shift.svg"), png = tmp_.filePath("shift.png");
