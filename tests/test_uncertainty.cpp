@@ -157,6 +157,13 @@ TEST_CASE("a share's Wilson interval matches the closed form and covers the true
   CHECK(z.hi == Approx(0.1611).margin(1e-4));
   CHECK(std::isnan(proportion(0, 0).value));
   CHECK_THROWS_AS(proportion(5, 4), InputError);
+  // A share given as a fraction of n: the same interval as its count; rounding past 1 is held at n; none for NaN.
+  const Estimate s = share_interval(0.3, 100), c = proportion(30, 100);
+  CHECK(s.value == c.value);
+  CHECK(s.lo == Approx(0.2189).margin(1e-4));
+  CHECK(s.hi == Approx(0.3958).margin(1e-4));
+  CHECK(share_interval(1 + 1e-12, 7).value == 1.0);
+  CHECK(std::isnan(share_interval(std::nan(""), 10).value));
   std::mt19937_64 rng(3);
   std::bernoulli_distribution coin(0.3);
   int covered = 0;

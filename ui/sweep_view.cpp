@@ -646,9 +646,7 @@ void SweepView::add_row(const metrics::SweepResult& one) {
   // Each share is k of the row's n samples: its 95 % Wilson interval, as the CLI's plot draws it.
   const int64_t n = plan_n_ > 0 ? plan_n_ : n_->value();
   std::vector<metrics::Estimate> shares;
-  for (double v : r.ratios)
-    shares.push_back(std::isfinite(v) ? metrics::proportion(std::llround(v * static_cast<double>(n)), n)
-                                      : metrics::Estimate{});
+  for (double v : r.ratios) shares.push_back(metrics::share_interval(v, n));
   for (size_t k = 0; k < r.ratios.size() && static_cast<int>(k) < ratio_chart_->series_count(); ++k)
     ratio_chart_->append(static_cast<int>(k), r.omega, r.ratios[k], shares[k].lo, shares[k].hi);
   const QString caption = QString("ω = %1 · %2").arg(r.omega).arg(num(r.value, 3));

@@ -255,17 +255,14 @@ int run_sweep_cmd(SweepArgs& a) {
         s.colour = render::palette(colour++);
         for (auto* r : cb.rows) {
           const double share = k < r->ratios.size() ? r->ratios[k] : NAN;
-          const metrics::Estimate e = std::isfinite(share)
-                                          ? metrics::proportion(std::llround(share * static_cast<double>(a.n)), a.n)
-                                          : metrics::Estimate{};
+          const metrics::Estimate e = metrics::share_interval(share, a.n);
           s.x.push_back(r->omega), s.y.push_back(share), s.lo.push_back(e.lo), s.hi.push_back(e.hi);
         }
         rp.series.push_back(s);
       }
     // Dashed: the real images' share of each attribute (same classifier), with its Wilson interval in the legend.
     for (size_t k = 0; k < real_shares.size() && k < res.attr_names.size(); ++k) {
-      const metrics::Estimate e =
-          metrics::proportion(std::llround(real_shares[k] * static_cast<double>(n_real_images)), n_real_images);
+      const metrics::Estimate e = metrics::share_interval(real_shares[k], n_real_images);
       render::Series rs;
       rs.label = "real " + res.attr_names[k] + ": " + e.text(2);
       rs.reference = true;

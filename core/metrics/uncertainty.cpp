@@ -185,6 +185,12 @@ Estimate proportion(int64_t k, int64_t n, double level) {
   return e;
 }
 
+Estimate share_interval(double share, int64_t n, double level) {
+  if (!std::isfinite(share) || n < 0) return Estimate{};
+  const int64_t k = std::clamp<int64_t>(std::llround(share * static_cast<double>(n)), 0, n);
+  return proportion(k, n, level);
+}
+
 Estimate mean_over_runs(const std::vector<double>& values, double level) {
   check_level(level);
   std::vector<double> v;

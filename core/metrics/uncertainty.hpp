@@ -102,6 +102,9 @@ ManifoldEstimates manifold_estimates(const PointScores& scores, int resamples = 
 // A share k / n with the Wilson score interval (method "wilson"), which
 // stays inside [0, 1] and behaves at 0 and n; n = 0 gives NaN.
 Estimate proportion(int64_t k, int64_t n, double level = 0.95);
+// A share given as a fraction of n items (e.g. the mean of 0/1 labels over n samples) with its Wilson interval:
+// proportion(round(share·n), n). A share that is not finite (no samples) gives no value and no interval.
+Estimate share_interval(double share, int64_t n, double level = 0.95);
 
 // Mean of `values` (non-finite ones dropped) with the Student-t interval; a
 // single value has no interval.
