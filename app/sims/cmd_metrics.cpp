@@ -36,13 +36,31 @@ struct KidArgs {
   bool json = false;
 };
 
-void bind_ci(CLI::App* c, int& ci, const std::string& over = "the second set's rows") {
+void bind_ci(CLI::App* c, int& ci, const std::string& over = "the second set's rows", const std::string& dflt = "") {
   c->add_option("--ci", ci, "95 % confidence interval from this many bootstrap resamples of " + over + " (default " +
-                                std::to_string(ci) + "; 0: none; at most 100000)");
+                                (dflt.empty() ? std::to_string(ci) : dflt) + "; 0: none; at most 100000)");
 }
 
 void check_ci(int ci) {
   if (ci > 0 && ci < 10) throw InputError("--ci needs at least 10 resamples (or 0 for none)");
+}
+
+// FD's resamples by default: each recomputes a covariance and a D×D eigen-decomposition (about 1.8 s for 3000 rows of
+// 2048-d features on 2 cores), so high-dimensional features get fewer: still a normal interval from their spread.
+constexpr int kFdAuto = -1;
+const char* const kFdCiDefault = "100, or 20 above 512 feature dimensions";
+int fd_resamples(int ci, int64_t dims) { return ci != kFdAuto ? ci : dims > 512 ? 20 : 100; }
+
+// The words of a distance's interval: its spread over resampled rows, not the estimator's own bias.
+std::string distance_method(const std::string& over) {
+  return "normal bootstrap interval over " + over + " (their spread; the distance's upward finite-sample bias is not in it)";
+}
+
+// Why a number came without an interval.
+std::string why_none(int ci, int64_t rows) {
+  if (ci == 0) return "--ci 0";
+  if (rows < 2) return "fewer than 2 rows to resample";
+  return "fewer than half the resamples gave a finite value";
 }
 
 // FD from no more rows than feature dimensions: the covariance is singular and FD is biased upwards.
@@ -53,34 +71,27 @@ void note_few_rows(const at::Tensor& rows, const std::string& what) {
                 "compare FDs only at equal sizes (or use kid, which is unbiased)");
 }
 
-// FD of `rows` (resampled) against fixed statistics, with a normal bootstrap interval over the rows (ci > 0).
-metrics::Estimate fd_with_ci(const metrics::GaussianStats& fixed, const at::Tensor& rows, int ci, const std::string& what) {
-  auto fd = [&](const at::Tensor& r) { return metrics::frechet_distance(fixed, metrics::stats_of_features(r, what)); };
-  if (ci > 0)
+// f(rows), with a normal bootstrap interval over the rows when ci > 0 and there are at least 2 of them.
+metrics::Estimate over_rows(const at::Tensor& rows, int ci, const std::function<double(const at::Tensor&)>& f) {
+  if (ci > 0 && rows.size(0) >= 2)
     return metrics::bootstrap_distance(rows.size(0), [&](const std::vector<int64_t>& idx) {
-      return fd(rows.index_select(0, at::tensor(idx, at::kLong)));
+      return f(rows.index_select(0, at::tensor(idx, at::kLong)));
     }, ci);
   metrics::Estimate e;
-  e.value = fd(rows);
+  e.value = f(rows);
   return e;
 }
 
-// f(a, b), with a bootstrap interval over b's rows when --ci is given.
-metrics::Estimate with_ci(const PairArgs& w, const at::Tensor& b, const std::function<double(const at::Tensor&)>& f) {
-  check_ci(w.ci);
-  if (w.ci > 0)
-    return metrics::bootstrap_distance(b.size(0), [&](const std::vector<int64_t>& idx) {
-      return f(b.index_select(0, at::tensor(idx, at::kLong)));
-    }, w.ci);
-  metrics::Estimate e;
-  e.value = f(b);
-  return e;
+// FD of `rows` (resampled) against fixed statistics.
+metrics::Estimate fd_with_ci(const metrics::GaussianStats& fixed, const at::Tensor& rows, int ci, const std::string& what) {
+  const metrics::FrechetTo fd_to(fixed);  // the fixed side's square root once, not per resample
+  return over_rows(rows, ci, [&](const at::Tensor& r) { return fd_to(metrics::stats_of_features(r, what)); });
 }
 
 // "w2 = 0.2610 (95 % CI 0.2500 .. 0.2710, bootstrap over the second set's rows; lower is better)"; without an
 // interval "w2 = 0.2610 (lower is better; no interval: NONE)".
 std::string human_line(const std::string& name, const metrics::Estimate& e, const std::string& better,
-                       const std::string& method = "normal bootstrap interval over the second set's rows",
+                       const std::string& method = distance_method("the second set's rows"),
                        const std::string& none = "--ci 0") {
   std::ostringstream s;
   s << name << " = " << std::setprecision(6) << e.value;
@@ -96,7 +107,8 @@ nlohmann::json ci_json(int ci, const metrics::Estimate& e, const std::string& na
   nlohmann::json j;
   if (e.has_interval()) {
     e.put(j, name);
-    j["ci"] = {{"method", "normal bootstrap interval (value ± z·sd of the resampled values) over " + over},
+    j["ci"] = {{"method", "normal bootstrap interval (value ± z·sd of the resampled values) over " + over +
+                              ", the other set held fixed; the distance's upward finite-sample bias is not in it"},
                {"level", e.level}, {"resamples", ci}};
   } else {
     j[name] = e.value;
@@ -122,7 +134,7 @@ struct ImageMetricArgs {
   std::vector<std::string> files;
   std::string features, classifier, ref, out, group_by, real_attrs;
   int64_t batch = 256, k = 5;
-  int ci = 100;  // bootstrap resamples over the fake images' features (0: no interval)
+  int ci = kFdAuto;  // bootstrap resamples over the fake images' features (0: no interval)
   bool json = false, pr = false;
   CLI::Option* o_k = nullptr;  // given: --k without --pr would do nothing
 };
@@ -146,10 +158,22 @@ metrics::BatchOptions batch_opts(int64_t batch, const std::string& what) {
   return o;
 }
 
-nlohmann::json ratio_json(const metrics::AttributeClassifier& clf, const std::vector<double>& r) {
-  nlohmann::json j = nlohmann::json::object();
-  for (size_t k = 0; k < r.size(); ++k) j[clf.attr_names()[k]] = r[k];
-  return j;
+// Attribute shares of n images with their 95 % Wilson intervals: KEY, KEY_lo, KEY_hi in j and one line each.
+std::string put_shares(nlohmann::json& j, const std::string& key, const metrics::AttributeClassifier& clf,
+                       const std::vector<double>& r, int64_t n, const std::string& prefix = "") {
+  nlohmann::json v = nlohmann::json::object(), lo = nlohmann::json::object(), hi = nlohmann::json::object();
+  std::string human;
+  for (size_t k = 0; k < r.size(); ++k) {
+    const std::string& name = clf.attr_names()[k];
+    const metrics::Estimate e = metrics::share_interval(r[k], n);
+    v[name] = r[k], lo[name] = e.lo, hi[name] = e.hi;
+    std::ostringstream line;
+    line << prefix << name << " = " << std::setprecision(4) << r[k] << " (95 % CI " << e.lo << " .. " << e.hi
+         << ", Wilson interval over " << n << " images; share of images with the attribute)";
+    human += (k ? "\n" : "") + line.str();
+  }
+  j[key] = v, j[key + "_lo"] = lo, j[key + "_hi"] = hi;
+  return human;
 }
 
 int run_fid(ImageMetricArgs& a) {
@@ -186,26 +210,29 @@ int run_fid(ImageMetricArgs& a) {
                      " but '" + net->name() + "' gives " + std::to_string(ff.size(1)) + " features");
   note_few_rows(ff, "fake features");
   note_few_rows(rf, "real features");
-  const std::string over = "the fake images' features", method = "normal bootstrap interval over " + over;
-  const metrics::Estimate fd = fd_with_ci(real_stats, ff, a.ci, "fake features");
-  j.update(ci_json(a.ci, fd, "fd", over));
-  std::string human = human_line("FD_" + net->name(), fd, "lower is better", method);
+  const int ci = fd_resamples(a.ci, ff.size(1));
+  const std::string over = "the fake images' features", method = distance_method(over);
+  const metrics::Estimate fd = fd_with_ci(real_stats, ff, ci, "fake features");
+  j.update(ci_json(ci, fd, "fd", over));
+  std::string human = human_line("FD_" + net->name(), fd, "lower is better", method, why_none(ci, ff.size(0)));
   if (a.pr && rf.defined()) {
     if (rf.size(0) <= a.k || ff.size(0) <= a.k) throw InputError("precision/recall needs more than k images per set");
     const metrics::PointScores ps = metrics::point_scores(rf, ff, a.k);
     metrics::ManifoldEstimates me;
-    if (a.ci > 0) {
-      me = metrics::manifold_estimates(ps, a.ci);
+    if (ci > 0) {
+      me = metrics::manifold_estimates(ps, ci);
     } else {
       me.precision.value = ps.fake_in_real.mean().item<double>();
       me.recall.value = ps.real_in_fake.mean().item<double>();
     }
-    me.precision.put(j, "precision");
-    me.recall.put(j, "recall");
+    for (const auto& [name, e] : {std::pair<std::string, const metrics::Estimate&>{"precision", me.precision},
+                                  std::pair<std::string, const metrics::Estimate&>{"recall", me.recall}}) {
+      if (e.has_interval()) e.put(j, name);
+      else j[name] = e.value;
+      human += "\n" + human_line(name, e, "higher is better", "percentile bootstrap over the averaged images",
+                                 why_none(ci, std::min(rf.size(0), ff.size(0))));
+    }
     j["k"] = a.k;
-    const std::string pr_method = "bootstrap over the averaged images";
-    human += "\n" + human_line("precision", me.precision, "higher is better", pr_method) + "\n" +
-             human_line("recall", me.recall, "higher is better", pr_method);
   }
   if (!a.group_by.empty()) {
     auto clf = metrics::load_classifier(a.classifier);
@@ -239,10 +266,11 @@ int run_fid(ImageMetricArgs& a) {
       counts[key] = {{"real", rsub.size(0)}, {"fake", fsub.size(0)}};
       if (rsub.size(0) >= 2 && fsub.size(0) >= 2) {
         const metrics::Estimate g = fd_with_ci(metrics::stats_of_features(rsub, "real features of " + key), fsub,
-                                               a.ci, "fake features of " + key);
+                                               ci, "fake features of " + key);
         by[key] = g.value;
         if (g.has_interval()) by_lo[key] = g.lo, by_hi[key] = g.hi;
-        human += "\n" + human_line("FD_" + net->name() + " [" + key + "]", g, "lower is better", method);
+        human += "\n" + human_line("FD_" + net->name() + " [" + key + "]", g, "lower is better", method,
+                                   why_none(ci, fsub.size(0)));
       } else {
         by[key] = nullptr;
         human += "\nFD_" + net->name() + " [" + key + "]: fewer than 2 images in a set";
@@ -252,7 +280,9 @@ int run_fid(ImageMetricArgs& a) {
     if (!by_lo.empty()) j["fd_by_group_lo"] = by_lo, j["fd_by_group_hi"] = by_hi;
     j["n_by_group"] = counts;
     j["classifier"] = clf->name();
-    j["ratio_fake"] = ratio_json(*clf, metrics::attribute_ratios(clf->predict(fake, batch_opts(a.batch, "classifier"))));
+    human += "\n" + put_shares(j, "ratio_fake", *clf,
+                               metrics::attribute_ratios(clf->predict(fake, batch_opts(a.batch, "classifier"))),
+                               fake.size(0), "fake share: ");
   }
   report(a.json, j, human);
   return 0;
@@ -281,22 +311,10 @@ int run_ratio(ImageMetricArgs& a) {
   const at::Tensor x = images_npy(a.files[0]);
   const auto r = metrics::attribute_ratios(clf->predict(x, batch_opts(a.batch, "classifier")));
   // Each share is a count of the n images: the 95 % Wilson interval (inside [0, 1], fine near 0 and 1).
-  const int64_t n = x.size(0);
-  std::string human;
-  nlohmann::json lo = nlohmann::json::object(), hi = nlohmann::json::object();
-  for (size_t k = 0; k < r.size(); ++k) {
-    const std::string& name = clf->attr_names()[k];
-    const metrics::Estimate e = metrics::proportion(std::llround(r[k] * static_cast<double>(n)), n);
-    lo[name] = e.lo, hi[name] = e.hi;
-    std::ostringstream line;
-    line << name << " = " << std::setprecision(4) << r[k] << " (95 % CI " << e.lo << " .. " << e.hi
-         << ", Wilson interval over " << n << " images; share of images with the attribute)";
-    human += (k ? "\n" : "") + line.str();
-  }
-  const nlohmann::json rj = ratio_json(*clf, r);
-  if (a.json)
-    print_json({{"ratio", rj}, {"ratio_lo", lo}, {"ratio_hi", hi}, {"n", n}, {"classifier", clf->name()},
-                {"ci", {{"method", "Wilson score interval of each share"}, {"level", 0.95}}}});
+  nlohmann::json j = {{"n", x.size(0)}, {"classifier", clf->name()},
+                      {"ci", {{"method", "Wilson score interval of each share"}, {"level", 0.95}}}};
+  const std::string human = put_shares(j, "ratio", *clf, r, x.size(0));
+  if (a.json) print_json(j);
   else std::cout << human << "\n";
   return 0;
 }
@@ -311,7 +329,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   CLI::App* c = m->add_subcommand("fd", "Fréchet distance of two feature sets (.npy [N,D], or .npz with mu/sigma)");
   input_path(c->add_option("A", fd->a, "first set"))->required();
   input_path(c->add_option("B", fd->b, "second set"))->required();
-  bind_ci(c, fd->ci, "the second set's rows (the first's when the second is .npz statistics)");
+  fd->ci = kFdAuto;
+  bind_ci(c, fd->ci, "the second set's rows (the first's when the second is .npz statistics)", kFdCiDefault);
   c->add_flag("--json", fd->json, "print one JSON object");
   reg.actions.push_back({c, [fd] {
     check_ci(fd->ci);
@@ -327,16 +346,18 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     note_few_rows(ra, "'" + fd->a + "'");
     note_few_rows(rb, "'" + fd->b + "'");
     const bool over_b = rb.defined(), over_a = !over_b && ra.defined();
+    const int ci = fd_resamples(fd->ci, sa.mu.size(0));
     metrics::Estimate v;
     if (over_b || over_a) {
-      v = fd_with_ci(over_b ? sa : sb, over_b ? rb : ra, fd->ci, over_b ? fd->b : fd->a);
+      v = fd_with_ci(over_b ? sa : sb, over_b ? rb : ra, ci, over_b ? fd->b : fd->a);
     } else {
       v.value = metrics::frechet_distance(sa, sb);
     }
     const std::string over = over_a ? "the first set's rows" : "the second set's rows";
-    report(fd->json, ci_json(fd->ci, v, "fd", over),
-           human_line("fd", v, "lower is better", "normal bootstrap interval over " + over,
-                      over_b || over_a ? "--ci 0" : "both sets are statistics (.npz), there are no rows to resample"));
+    report(fd->json, ci_json(ci, v, "fd", over),
+           human_line("fd", v, "lower is better", distance_method(over),
+                      over_b || over_a ? why_none(ci, (over_b ? rb : ra).size(0))
+                                       : "both sets are statistics (.npz), there are no rows to resample"));
     return 0;
   }});
 
@@ -354,8 +375,10 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
       if (a.size(1) != b.size(1))
         throw InputError("'" + w->a + "' has dimension " + std::to_string(a.size(1)) + " but '" + w->b + "' has " +
                          std::to_string(b.size(1)));
-      const metrics::Estimate v = with_ci(*w, b, [&](const at::Tensor& bb) { return metrics::wasserstein(a, bb, p); });
-      report(w->json, ci_json(w->ci, v, name), human_line(name, v, "lower is better"));
+      check_ci(w->ci);
+      const metrics::Estimate v = over_rows(b, w->ci, [&](const at::Tensor& bb) { return metrics::wasserstein(a, bb, p); });
+      report(w->json, ci_json(w->ci, v, name),
+             human_line(name, v, "lower is better", distance_method("the second set's rows"), why_none(w->ci, b.size(0))));
       return 0;
     }});
   }
@@ -463,7 +486,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   c->add_flag("--pr", fid->pr, "also precision/recall in feature space");
   fid->o_k = c->add_option("--k", fid->k, "k of precision/recall (with --pr; default 5)");
   c->add_option("--batch", fid->batch, "images per network call (default 256)");
-  bind_ci(c, fid->ci, "the fake images' features (FD) and of the images each of precision and recall averages");
+  bind_ci(c, fid->ci, "the fake images' features (FD) and of the images each of precision and recall averages",
+          kFdCiDefault);
   c->add_flag("--json", fid->json, "print one JSON object");
   reg.actions.push_back({c, [fid] { return run_fid(*fid); }});
 

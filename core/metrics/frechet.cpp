@@ -172,23 +172,30 @@ at::Tensor sqrtm_psd(const at::Tensor& s) {
   return (v * w.clamp_min(0).sqrt().unsqueeze(0)).mm(v.t());
 }
 
-double frechet_distance(const GaussianStats& a_in, const GaussianStats& b_in) {
+FrechetTo::FrechetTo(const GaussianStats& a_in) {
   check_stats(a_in, "A");
+  mu_ = a_in.mu.to(at::kCPU, at::kDouble);
+  const at::Tensor s1 = a_in.sigma.to(at::kCPU, at::kDouble);
+  root_ = sqrtm_psd(s1);
+  trace_ = s1.trace().item<double>();
+}
+
+double FrechetTo::operator()(const GaussianStats& b_in) const {
   check_stats(b_in, "B");
-  if (a_in.mu.size(0) != b_in.mu.size(0))
-    throw InputError("feature dimensions differ: " + std::to_string(a_in.mu.size(0)) + " vs " +
+  if (mu_.size(0) != b_in.mu.size(0))
+    throw InputError("feature dimensions differ: " + std::to_string(mu_.size(0)) + " vs " +
                      std::to_string(b_in.mu.size(0)));
-  const at::Tensor mu1 = a_in.mu.to(at::kCPU, at::kDouble), mu2 = b_in.mu.to(at::kCPU, at::kDouble);
-  const at::Tensor s1 = a_in.sigma.to(at::kCPU, at::kDouble), s2 = b_in.sigma.to(at::kCPU, at::kDouble);
-  at::Tensor a = sqrtm_psd(s1);
-  at::Tensor m = a.mm(s2).mm(a);
+  const at::Tensor mu2 = b_in.mu.to(at::kCPU, at::kDouble), s2 = b_in.sigma.to(at::kCPU, at::kDouble);
+  // tr sqrt(Σ1 Σ2) = tr sqrt(A Σ2 A) with A = sqrt(Σ1): a symmetric PSD matrix, so its eigenvalues.
+  at::Tensor m = root_.mm(s2).mm(root_);
   m = (m + m.t()) * 0.5;
   const double tr_sqrt = at::linalg_eigvalsh(m).clamp_min(0).sqrt().sum().item<double>();
-  at::Tensor diff = mu1 - mu2;
-  const double fd = diff.dot(diff).item<double>() + s1.trace().item<double>() + s2.trace().item<double>() -
-                    2.0 * tr_sqrt;
+  at::Tensor diff = mu_ - mu2;
+  const double fd = diff.dot(diff).item<double>() + trace_ + s2.trace().item<double>() - 2.0 * tr_sqrt;
   return std::max(fd, 0.0);
 }
+
+double frechet_distance(const GaussianStats& a, const GaussianStats& b) { return FrechetTo(a)(b); }
 
 double fd_of_features(const at::Tensor& a, const at::Tensor& b) {
   if (a.dim() == 2 && b.dim() == 2 && a.size(1) != b.size(1))

@@ -61,6 +61,18 @@ GaussianStats stats_of_features(const at::Tensor& features, const std::string& w
 // clamped to 0.
 double frechet_distance(const GaussianStats& a, const GaussianStats& b);
 
+// FD against one fixed side, evaluated many times (a bootstrap over the other set's rows): the fixed side's matrix
+// square root is computed once. frechet_distance(a, b) is FrechetTo(a)(b).
+class FrechetTo {
+ public:
+  explicit FrechetTo(const GaussianStats& fixed);
+  double operator()(const GaussianStats& other) const;
+
+ private:
+  at::Tensor mu_, root_;  // the fixed side's mean and sqrt(Σ), float64
+  double trace_ = 0;      // tr Σ of the fixed side
+};
+
 // FD of two feature sets [Na, D] and [Nb, D].
 double fd_of_features(const at::Tensor& a, const at::Tensor& b);
 

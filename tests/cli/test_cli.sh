@@ -176,6 +176,7 @@ np.save(t + "/fa.npy", rng.standard_normal((400, 5)).astype(np.float32))
 np.save(t + "/fb.npy", (rng.standard_normal((300, 5)) * 1.5 + 0.3).astype(np.float32))
 np.save(t + "/p3.npy", rng.standard_normal((6, 3)))
 np.save(t + "/f4.npy", rng.standard_normal((4, 5)).astype(np.float32))
+np.save(t + "/p1.npy", rng.standard_normal((1, 2)))
 PY
 "$SIMS" metrics w2 "$T/pa.npy" "$T/pb.npy" --json >"$T/w2.json" && "$SIMS" metrics fd "$T/fa.npy" "$T/fb.npy" --json >"$T/fd.json" \
   && "$SIMS" metrics pr "$T/fa.npy" "$T/fa.npy" --json >"$T/pr.json" || bad "metrics failed"
@@ -254,7 +255,8 @@ PY
 "$SIMS" metrics fd "$T/fa.npy" "$T/fb.npy" --json >"$T/fdci.json" 2>"$T/fdci.err" \
   && "$SIMS" metrics fd "$T/fa_c.npz" "$T/fb_c.npz" >"$T/fdnpz.txt" 2>&1 \
   && "$SIMS" metrics fd "$T/fa.npy" "$T/fb.npy" --ci 0 --json >"$T/fd0.json" 2>&1 \
-  && "$SIMS" metrics fd "$T/f4.npy" "$T/fb.npy" >/dev/null 2>"$T/fd4.err" || bad "fd intervals failed"
+  && "$SIMS" metrics fd "$T/f4.npy" "$T/fb.npy" >/dev/null 2>"$T/fd4.err" \
+  && "$SIMS" metrics w2 "$T/pa.npy" "$T/p1.npy" >"$T/w2one.txt" 2>&1 || bad "fd intervals failed"
 $PY - "$T" <<'PY' && ok || bad "fd: default interval, none for statistics, none with --ci 0"
 import json, sys
 t = sys.argv[1]
@@ -264,6 +266,7 @@ assert j["fd_lo"] < j["fd"] < j["fd_hi"] and j["ci"]["resamples"] == 100 and abs
 assert "fd_lo" not in z and "ci" not in z and abs(z["fd"] - ref["fd"]) < 1e-12, z
 assert "no interval: both sets are statistics (.npz)" in open(t + "/fdnpz.txt").read()
 assert open(t + "/fdci.err").read() == ""
+assert "(lower is better; no interval: fewer than 2 rows to resample)" in open(t + "/w2one.txt").read()
 err = open(t + "/fd4.err").read()
 assert err.startswith("note: FD from 4 rows of '" + t + "/f4.npy' in 5 dimensions: a covariance from no more rows"), err
 PY
