@@ -82,6 +82,14 @@ SamplerConfig SamplingFlags::config() const {
   // S_min, S_max and S_noise shape the churn only: without it they change nothing, which is said.
   if (c.churn == 0 && (c.s_min != 0 || !std::isinf(c.s_max) || c.s_noise != 1))
     note_at_end("--s-min, --s-max and --s-noise apply only with --churn above 0: this run is deterministic");
+  // EDM's γ_i = min(S_churn / N, √2 − 1): beyond N·(√2 − 1) more churn adds no noise, which is said.
+  const double cap = c.steps * (std::sqrt(2.0) - 1.0);
+  if (c.churn > cap) {
+    std::ostringstream t;
+    t << std::setprecision(4) << "--churn " << c.churn << " is more than " << c.steps << " steps can use: EDM caps each "
+      << "step's churn at gamma = sqrt(2) - 1 (the noise added at most doubles the variance), reached at --churn " << cap;
+    note_at_end(t.str());
+  }
   return c;
 }
 

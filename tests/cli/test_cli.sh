@@ -1274,6 +1274,9 @@ refused "data dir is the assets folder" "$T/tg.ckpt" "names the assets folder it
   && ok || bad "--s-noise without --churn is not noted: $(cat "$T/sn.err")"
 "$SIMS" sample --model "$GB2" --s-noise 1.007 --churn 5 --n 16 --seed 1 --out "$T/sn2.npy" >/dev/null 2>"$T/sn2.err" \
   && [[ ! -s "$T/sn2.err" ]] && ok || bad "--s-noise with --churn is noted: $(cat "$T/sn2.err")"
+"$SIMS" sample --model "$GB2" --churn 40 --n 16 --seed 1 --out "$T/ch.npy" >/dev/null 2>"$T/ch.err" \
+  && grep -q "^note: --churn 40 is more than 18 steps can use: EDM caps each step's churn at gamma = sqrt(2) - 1" "$T/ch.err" \
+  && ok || bad "--churn beyond EDM's cap is not noted: $(cat "$T/ch.err")"
 "$SIMS" sample --model "$GB2" --n 16 --seed 1 --out "$T/rp.npy" >/dev/null 2>"$T/rp1.err" \
   && "$SIMS" sample --model "$GB2" --n 16 --seed 2 --out "$T/rp.npy" >/dev/null 2>"$T/rp2.err" \
   && [[ ! -s "$T/rp1.err" ]] && grep -q "^note: --out '$T/rp.npy' existed and was replaced" "$T/rp2.err" \
