@@ -101,6 +101,8 @@ class PointView::GlCanvas final : public QOpenGLWidget, protected QOpenGLFunctio
     // draws above that target: screenshots showed the points over the footer plate and the hover box.
     QOpenGLPaintDevice device(size() * devicePixelRatioF());
     device.setDevicePixelRatio(devicePixelRatioF());
+    device.setDotsPerMeterX(logicalDpiX() / 0.0254);  // the widget's text size, not the device's default 96 dpi
+    device.setDotsPerMeterY(logicalDpiY() / 0.0254);
     QPainter p(&device);
     p.setFont(font());
     view_->paint_gl(p, size(), devicePixelRatioF());

@@ -580,6 +580,7 @@ bool ShiftView::load_results(const QString& dir) {
       } else {
         c.base = base_->text().trimmed().toStdString();
         c.classifier = classifier_->text().trimmed().toStdString();
+        c.features = hidden_.features, c.real_data = hidden_.real_data;  // paths too, not in the form
         set_config(c);
         form_note = "; the form now holds its settings, with your models and run folder";
       }

@@ -136,15 +136,17 @@ std::string pairing_doubt(const ModelInfo& base, const ModelInfo& aux) {
     return "the auxiliary " + a + " was trained from scratch, not fine-tuned from the base " + b +
            ": SIMS steers away from the base's own samples only with the base's fine-tune";
   const std::string tail = ": SIMS steers away from the base's own samples only with its own fine-tune";
+  // The weights decide where both record them; the network's description (which older exports word differently)
+  // only says which of two kinds of "not its fine-tune" it is, or decides where no weights were recorded.
   const nlohmann::json &net = field(base.provenance, "net", "network"), &aux_net = field(aux.provenance, "net", "network");
-  if (net.is_object() && aux_net.is_object() && net != aux_net)
-    return "the auxiliary " + a + " is another network than the base " + b + " (not its fine-tune)" + tail;
+  const bool other_net = net.is_object() && aux_net.is_object() && net != aux_net;
   const nlohmann::json& from = field(history, "base_weights_crc32");
-  if (crc.is_number_integer() && from.is_number_integer()) {
-    if (crc.get<int64_t>() == from.get<int64_t>()) return "";
+  const bool weights_known = crc.is_number_integer() && from.is_number_integer();
+  if (weights_known && crc.get<int64_t>() == from.get<int64_t>()) return "";
+  if (other_net) return "the auxiliary " + a + " is another network than the base " + b + " (not its fine-tune)" + tail;
+  if (weights_known)
     return "the auxiliary " + a + " was fine-tuned from other weights than the base " + b + " holds" +
            " (another base, or this one before it was trained further)" + tail;
-  }
   const nlohmann::json &seen = field(base.provenance, "images_seen"), &seen_then = field(history, "base_images_seen");
   if (seen.is_number_integer() && seen_then.is_number_integer() &&
       seen.get<int64_t>() != seen_then.get<int64_t>())

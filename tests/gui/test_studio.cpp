@@ -995,6 +995,7 @@ class StudioTest : public QObject {
     // SIMS wants the base's own fine-tune: another model as the auxiliary is loaded (a legitimate experiment) and said.
     const QString other = shipped_model("aux", "grid25");
     if (!QFileInfo::exists(other)) QSKIP("the shipped grid25 pair is missing");
+    w_->tabs()->setCurrentIndex(0);  // the Live tab: its sampler runs (other tabs pause it)
     MessageArea* log = w_->messages();
     const QString doubt = "SIMS steers away from the base's own samples only with";
     const int said = log->toPlainText().count(doubt);
