@@ -222,6 +222,12 @@ TEST_CASE("an auxiliary paired with another base is said and its own base is not
   bare.path = "x.pt";
   CHECK(pairing_doubt(info("a.ckpt"), bare).empty());
   CHECK(pairing_doubt(bare, info("aux.ckpt")).empty());
+  // A crafted record (fields of other types) says nothing rather than throwing: the pair still loads.
+  ModelInfo odd = info("aux.ckpt");
+  odd.provenance["history"] = {{"role", 5}, {"base_weights_crc32", "x"}, {"base_images_seen", nlohmann::json::array()}};
+  odd.provenance["net"] = "mlp";
+  CHECK_NOTHROW(pairing_doubt(info("a.ckpt"), odd));
+  CHECK(pairing_doubt(info("a.ckpt"), odd).empty());
 }
 
 TEST_CASE("synthetic sets stream to disk in chunks and resume identically", "[training]") {

@@ -132,7 +132,7 @@ std::string pairing_doubt(const ModelInfo& base, const ModelInfo& aux) {
     return "the auxiliary " + a + " holds the same weights as the base " + b + ": the guidance changes nothing";
   const nlohmann::json& history = field(aux.provenance, "history", "provenance");
   if (!history.is_object()) return "";
-  if (history.value("role", std::string()) == "base")
+  if (field(history, "role") == "base")  // (a crafted record's role may be anything: compared, never converted)
     return "the auxiliary " + a + " was trained from scratch, not fine-tuned from the base " + b +
            ": SIMS steers away from the base's own samples only with the base's fine-tune";
   const std::string tail = ": SIMS steers away from the base's own samples only with its own fine-tune";
