@@ -53,6 +53,14 @@ std::string num_text(double v) {
   return o.str();
 }
 
+// "0.993 [0.988, 0.997]": a share with its (possibly lopsided) 95 % interval; the value alone when it has none.
+std::string share_text(double v, double lo, double hi) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(3) << v;
+  if (std::isfinite(lo) && std::isfinite(hi)) o << " [" << lo << ", " << hi << "]";
+  return o.str();
+}
+
 render::Series loss_series(const TrainState& st, const std::string& label, render::Rgb colour) {
   render::Series s;
   s.label = label;
@@ -284,15 +292,18 @@ int run_demo(const DemoArgs& a) {
      << "Scored against fresh real data (20,000 points) by the energy distance (unbiased: 0 for the data itself; lower "
      << "is better), ± the half-width of a 95 % bootstrap interval over the " << a.n_eval << " samples; the gain over "
      << "ω = 0 has a paired interval (the same starting noise for every ω).\n\n"
-     << "| ω | energy distance | gain over ω = 0 | exact W2 | precision / recall | NFE |\n|---|---|---|---|---|---|\n";
+     << "Precision and recall (higher is better) carry a 95 % percentile bootstrap interval over the points they "
+     << "average. The exact W2 of each row (no interval: resampling an optimal transport costs seconds per "
+     << "resample) is in `metrics.json`.\n\n"
+     << "| ω | energy distance | gain over ω = 0 | precision | recall | NFE |\n|---|---|---|---|---|---|\n";
   const metrics::SweepRow* zero = nullptr;
   for (const auto& r : sw.rows)
     if (r.omega == 0.0) zero = &r;
   for (const auto& r : sw.rows) {
     md << "| " << std::fixed << std::setprecision(2) << r.omega << " | " << r.value_estimate(sw.ci_level).text(4) << " | "
        << (zero && r.omega != 0.0 ? r.gain_estimate(*zero, sw.ci_level).text(4) : std::string("–")) << " | "
-       << std::setprecision(3) << r.extra.value("w2", NAN) << " | " << r.precision << " / " << r.recall << " | " << r.nfe
-       << " |\n";
+       << share_text(r.precision, r.precision_lo, r.precision_hi) << " | " << share_text(r.recall, r.recall_lo, r.recall_hi)
+       << " | " << r.nfe << " |\n";
   }
   md << "\nReal vs real at the same size (the metric's floor): " << sw.floor.text(4) << ".\n\n**" << choice.verdict
      << ".**\n\nThese are small models trained for seconds on a CPU; a base that is already at the floor leaves SIMS "

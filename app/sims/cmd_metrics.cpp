@@ -219,8 +219,10 @@ int run_fid(ImageMetricArgs& a) {
     if (rf.size(0) <= a.k || ff.size(0) <= a.k) throw InputError("precision/recall needs more than k images per set");
     const metrics::PointScores ps = metrics::point_scores(rf, ff, a.k);
     metrics::ManifoldEstimates me;
-    if (ci > 0) {
-      me = metrics::manifold_estimates(ps, ci);
+    // Percentiles want more resamples than FD's normal interval; each costs one mean.
+    const int pr_ci = a.ci == kFdAuto ? 200 : a.ci;
+    if (pr_ci > 0) {
+      me = metrics::manifold_estimates(ps, pr_ci);
     } else {
       me.precision.value = ps.fake_in_real.mean().item<double>();
       me.recall.value = ps.real_in_fake.mean().item<double>();
@@ -230,7 +232,7 @@ int run_fid(ImageMetricArgs& a) {
       if (e.has_interval()) e.put(j, name);
       else j[name] = e.value;
       human += "\n" + human_line(name, e, "higher is better", "percentile bootstrap over the averaged images",
-                                 why_none(ci, std::min(rf.size(0), ff.size(0))));
+                                 why_none(pr_ci, std::min(rf.size(0), ff.size(0))));
     }
     j["k"] = a.k;
   }
@@ -417,7 +419,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
       j.update(ci_json(pr->ci, est[m], names[m]));
       human += (human.empty() ? "" : "\n") +
                human_line(names[m], est[m], names[m] == "density" ? "about 1 when FAKE is spread like REAL" : "higher is better",
-                          "bootstrap over the averaged points");
+                          "percentile bootstrap over the averaged points",
+                          why_none(pr->ci, std::min(real.size(0), fake.size(0))));
     }
     j.erase("ci");
     if (pr->ci > 0)
@@ -487,7 +490,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   fid->o_k = c->add_option("--k", fid->k, "k of precision/recall (with --pr; default 5)");
   c->add_option("--batch", fid->batch, "images per network call (default 256)");
   bind_ci(c, fid->ci, "the fake images' features (FD) and of the images each of precision and recall averages",
-          kFdCiDefault);
+          std::string(kFdCiDefault) + "; precision and recall 200");
   c->add_flag("--json", fid->json, "print one JSON object");
   reg.actions.push_back({c, [fid] { return run_fid(*fid); }});
 

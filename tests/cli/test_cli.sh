@@ -1027,6 +1027,10 @@ t = json.load(open(sys.argv[3] + "/gaussian-aux.tune.json"))
 assert s["chosen"]["omega"] == t["omega"] and s["chosen"]["significant"], s["chosen"]
 md = open(sys.argv[2]).read()
 assert "## The shipped tuned pair" in md and "**SIMS lowers energy by" in md.split("## The shipped tuned pair")[1], md
+# Every number in the demo's table carries its interval (precision and recall bare numbers before).
+head = "| ω | energy distance | gain over ω = 0 | precision | recall | NFE |"
+rows = md.split(head)[1].split("\n\n")[0].strip().splitlines()[1:]
+assert len(rows) == 7 and all(c.count("[") == 1 for r in rows for c in r.split("|")[4:6]), rows
 PY
 
 # --- files users bring (issue 14) ----------------------------------------------------------
