@@ -4,6 +4,7 @@
 usage: metrics_ref.py gen DIR                  writes the benchmark inputs
        metrics_ref.py fd A.npy B.npy           Fréchet distance (float64, sqrtm via eigh)
        metrics_ref.py fd_torch A.npy B.npy     same in torch (float64)
+       metrics_ref.py fd_boot A.npy B.npy R    FD in torch plus R bootstrap resamples of B's rows (A's sqrt once)
        metrics_ref.py pr REAL.npy FAKE.npy K   improved precision/recall (torch cdist in blocks)
        metrics_ref.py w2 A.npy B.npy           exact W2 with POT if installed, else reports that none exists
 Prints one JSON line {"value"...} with the result.
@@ -27,6 +28,22 @@ def fd_numpy(a, b):
     m = r @ s2 @ r
     ev = np.linalg.eigvalsh((m + m.T) / 2)
     return float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
+
+
+def fd_boot(a, b, resamples):
+    import torch
+    x, y = torch.from_numpy(a).double(), torch.from_numpy(b).double()
+    m1, s1 = x.mean(0), torch.cov(x.T)
+    w, v = torch.linalg.eigh(s1)
+    r = (v * w.clamp(min=0).sqrt()) @ v.T
+    def fd_to(yy):
+        m2, s2 = yy.mean(0), torch.cov(yy.T)
+        m = r @ s2 @ r
+        ev = torch.linalg.eigvalsh((m + m.T) / 2)
+        return float(((m1 - m2) ** 2).sum() + s1.trace() + s2.trace() - 2 * ev.clamp(min=0).sqrt().sum())
+    g = torch.Generator().manual_seed(0)
+    reps = [fd_to(y[torch.randint(len(y), (len(y),), generator=g)]) for _ in range(resamples)]
+    return fd_to(y), float(np.std(reps, ddof=1))
 
 
 def fd_torch(a, b):
@@ -82,6 +99,9 @@ def main():
         a, b = np.load(sys.argv[2]), np.load(sys.argv[3])
         v = fd_numpy(a, b) if cmd == "fd" else fd_torch(a, b)
         out = {"fd": v}
+    elif cmd == "fd_boot":
+        v, sd = fd_boot(np.load(sys.argv[2]), np.load(sys.argv[3]), int(sys.argv[4]))
+        out = {"fd": v, "fd_lo": v - 1.96 * sd, "fd_hi": v + 1.96 * sd}
     elif cmd == "pr":
         p, r = pr_torch(np.load(sys.argv[2]), np.load(sys.argv[3]), int(sys.argv[4]))
         out = {"precision": p, "recall": r}
