@@ -110,6 +110,9 @@ TEST_CASE("settings: one declaration gives JSON round trips with one rule for in
   CHECK_THAT(message_of([&] { s.from_json({{"nn", 3}}); }), Catch::Contains("unknown outer setting 'nn'"));
   CHECK_THAT(message_of([&] { s.from_json({{"n", "three"}}); }), Catch::Contains("'n' must be an integer"));
   CHECK_THAT(message_of([&] { s.from_json({{"kind", "c"}}); }), Catch::Contains("a|b"));
+  // A list value given twice is refused in a file as on the command line (each value is a run).
+  CHECK(message_of([&] { s.from_json({{"omegas", {0, 1, 1.0}}}); }) == "setting 'omegas' lists 1 twice (got [0,1,1.0])");
+  CHECK(s.from_json({{"omegas", {0, 1, -1}}}).omegas == std::vector<double>{0, 1, -1});
   // A value or key the message quotes is one line of valid UTF-8 (a tab, DEL or a stray byte in a file's text
   // went into the message as it was: found by tests/fuzz/fuzz_records.cpp).
   CHECK(message_of([&] { s.from_json({{"kind", "b\t\x7f"}}); }) == "--kind must be one of a|b (got 'b  ')");

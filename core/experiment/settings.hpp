@@ -20,6 +20,7 @@
 //     return s;
 //   }
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -221,7 +222,13 @@ class Schema {
     f.set = [m, k = f.key](T& t, const nlohmann::json& j) {
       if (!j.is_array()) throw InputError("setting '" + k + "' must be a list of numbers, got " + json_brief(j));
       std::vector<double> v;
-      for (const auto& x : j) v.push_back(read_number(x, "setting '" + k + "'"));
+      for (const auto& x : j) {
+        const double d = read_number(x, "setting '" + k + "'");
+        // As on the command line (parse_real_list): each value is a run, and one listed twice is a slip.
+        if (std::find(v.begin(), v.end(), d) != v.end())
+          throw InputError("setting '" + k + "' lists " + format_real(d) + " twice (got " + json_brief(j) + ")");
+        v.push_back(d);
+      }
       t.*m = v;
     };
     const std::string nm = f.name();
