@@ -376,6 +376,9 @@ TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the inte
   CHECK(sure.omega == 0.5);
   CHECK(sure.significant);
   CHECK(sure.lowest_omega == 1);
+  CHECK_THAT(sure.verdict, Catch::EndsWith("; omega = 0.5 is chosen for the surest gain (the highest lower end of its "
+                                           "interval): the lowest fd is at omega = 1, whose gain is less certain"));
+  CHECK(c.verdict.find("surest") == std::string::npos);  // chosen row and lowest row the same: nothing to explain
   CHECK(sure.to_json()["lowest"]["omega"] == 1.0);
   grid.rows = {row("B=100", 1, 78, 6)};
   CHECK_THROWS_AS(loops::choose_best(grid, {}), InputError);
