@@ -2,6 +2,7 @@
 #include "theme.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -674,7 +675,8 @@ engine::JobFn LoopView::prepare_job() {
   const QColor colour = !diffusion ? kGaussian : p.sims ? kSimsColour : kStandard;
   // Legends name the training; the loop kind is in the settings (and in an overlay's label when it differs).
   const QString label = QString::fromStdString(p.training_label());
-  dist_series_ = dist_chart_->add_series(label, colour, false, diffusion || mixture);
+  // A band only where there is one: the spread over runs (the Gaussian family keeps none per run here).
+  dist_series_ = dist_chart_->add_series(label, colour, false, (diffusion || mixture) && p.runs > 1);
   ratio_series_ = ratio_chart_->add_series(label, colour, false, p.runs > 1);  // one run: no interval to draw
   if (diffusion || mixture) {
     reference_ = {};
@@ -698,7 +700,10 @@ engine::JobFn LoopView::prepare_job() {
   return [p, dir, on_gen](engine::JobContext& ctx) -> std::any { return run_loop_plan(p, dir, ctx, on_gen); };
 }
 
+static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t runs);
+
 void LoopView::add_overlays(const LoopPlan& now) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   // Older runs in lighter greys; each named by its training (and its loop when that differs from this one's).
   for (size_t i = 0; i < earlier_.size(); ++i) {
     const LoopOutcome& o = earlier_[i].outcome;
@@ -711,16 +716,21 @@ void LoopView::add_overlays(const LoopPlan& now) {
         QString::fromStdString(same_loop ? was.training_label() : was.label()) + " (" + overlay_name(age) + ")";
     const int shade = 110 + 35 * static_cast<int>(age);
     const QColor colour(shade, shade, shade + 10);
-    const int d = dist_chart_->add_series(label, colour, true);
-    const int r = ratio_chart_->add_series(label, colour, true);
+    // The previous run (the one a comparison is usually with: standard, then SIMS) keeps its 95 % band, so a gap
+    // between the two can be read against both intervals; older runs are lines only (bands would pile up).
+    const bool band = age == 0;
+    const int d = dist_chart_->add_series(label, colour, true, band && was.family != "gaussian" && was.runs > 1);
+    const int r = ratio_chart_->add_series(label, colour, true, band && was.runs > 1);
     for (size_t g = 0; g < o.generations.size(); ++g) {
       const LoopGeneration& og = o.generations[g];
       if (o.is_mixture()) {
-        dist_chart_->append(d, og.generation, og.mixture.at("modes").value);
-        ratio_chart_->append(r, og.generation, og.mixture.at("recall").value);
+        const metrics::Estimate modes = og.mixture.at("modes"), recall = og.mixture.at("recall");
+        dist_chart_->append(d, og.generation, modes.value, band ? modes.lo : kNaN, band ? modes.hi : kNaN);
+        ratio_chart_->append(r, og.generation, recall.value, band ? recall.lo : kNaN, band ? recall.hi : kNaN);
       } else {
-        dist_chart_->append(d, og.generation, og.w2_mean);
-        ratio_chart_->append(r, og.generation, o.ratio(g));
+        const metrics::Estimate dist = generation_distance(og, was.runs);
+        dist_chart_->append(d, og.generation, og.w2_mean, band ? dist.lo : kNaN, band ? dist.hi : kNaN);
+        ratio_chart_->append(r, og.generation, o.ratio(g), band ? og.ratio_lo : kNaN, band ? og.ratio_hi : kNaN);
       }
     }
   }
@@ -729,8 +739,6 @@ void LoopView::add_overlays(const LoopPlan& now) {
 QString LoopView::overlay_name(size_t age) {
   return age == 0 ? QString("previous") : age == 1 ? QString("2 runs ago") : QString("%1 runs ago").arg(age + 1);
 }
-
-static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t runs);
 
 // "1.02 [0.809, 1.25]": a generation's ratio to generation 1 with its 95 % interval over the runs (none with one
 // run; generation 1 is 1 by definition).

@@ -85,10 +85,19 @@ QString num(double v, int digits = 4) {
   return QString::number(v, 'g', digits);
 }
 
-// "0.261 ± 0.012" (the larger side of the interval), or the value alone.
-QString with_ci(double v, double lo, double hi) {
+// "0.261 ± 0.012" (the larger side of the interval), or the value alone. The value is given to the interval's
+// precision: two significant digits of the half-width and as many decimals for the value ("0.0009 ± 0.0014",
+// not "0.0009129 ± 0.0014"), so that digits the noise decides are not shown and the columns stay narrow.
+// `most`: at most this many decimals (3 for precision and recall: shares, as the demo's table gives them).
+QString with_ci(double v, double lo, double hi, int most = 10) {
+  const double h = std::max(v - lo, hi - v);
+  const QString pm = QString::fromUtf8("\u2009±\u2009");  // thin spaces: four such columns fit at 1280×720
   if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(v)) return num(v);
-  return num(v) + " ± " + num(std::max(v - lo, hi - v), 2);
+  if (!(h > 0)) return num(v) + pm + "0";  // every resample gave the same value (a precision of 1, say)
+  const int decimals = std::clamp(1 - static_cast<int>(std::floor(std::log10(h))), 0, 10);
+  // Below the cap the half-width keeps one significant digit ("0.999 ± 0.0004", never "± 0.000").
+  const QString half = decimals > most ? QString::number(h, 'g', 1) : QString::number(h, 'f', decimals);
+  return QString::number(v, 'f', std::min(decimals, most)) + pm + half;
 }
 
 // "0.52 [0.47, 0.56]": an interval that need not be symmetric (a share's Wilson interval near 0 or 1).
@@ -278,6 +287,8 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   right_ = new QSplitter(Qt::Vertical, this);
   right_->setChildrenCollapsible(false);
   table_ = make_table(90);
+  // Every column as wide as its values: a window too narrow scrolls the table sideways, never cuts a number.
+  table_->horizontalHeader()->setStretchLastSection(false);
   table_->setSelectionMode(QAbstractItemView::SingleSelection);
   right_->addWidget(table_);
 
@@ -628,10 +639,20 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     for (size_t k = 0; k < one.attr_names.size(); ++k)
       ratio_chart_->add_series(QString::fromStdString(one.attr_names[k]), kPalette[k % 6]);
     show_shares(!one.attr_names.empty());
-    QStringList cols{"ω", dname, "precision", "recall"};
-    for (const auto& a : one.attr_names) cols << QString::fromStdString("share " + a);
-    cols << "NFE" << "seconds";
+    // Two-line headers, so the numbers set the columns' widths; NFE and time in the ω cell's tooltip. At 1600×1000
+    // (and 1280×720 without attributes) every column then fits beside the charts.
+    QStringList cols{"ω", QString(dname).replace('_', '\n').replace(' ', '\n'), "precision", "recall"};
+    for (const auto& a : one.attr_names) cols << QString::fromStdString("share\n" + a);
     set_columns(table_, cols);
+    const QStringList tips{"Guidance weight: D = (1+ω)·D_base − ω·D_aux; ω = 0 is the base model",
+                           dname + " to the real data; lower is better; ± the larger side of its 95 % interval",
+                           "Share of samples inside the real data's manifold (k-NN balls); higher is better; ± 95 % "
+                           "bootstrap",
+                           "Share of real data inside the samples' manifold; higher is better; ± 95 % bootstrap"};
+    for (int c = 0; c < table_->columnCount(); ++c)
+      table_->horizontalHeaderItem(c)->setToolTip(
+          c < tips.size() ? tips[c]
+                          : "Share of samples the classifier gives this attribute, with its 95 % Wilson interval");
   }
   result_.rows.push_back(r);
   result_.floor = one.floor, result_.ci_level = one.ci_level;
@@ -655,11 +676,11 @@ void SweepView::add_row(const metrics::SweepResult& one) {
   else
     strip_->add_points_cell(to_set(r.kept, 2000), real_points_, bounds_, kSims, 260, caption);
   QStringList cells{QString::number(r.omega), with_ci(r.value, r.value_lo, r.value_hi),
-                    with_ci(r.precision, r.precision_lo, r.precision_hi), with_ci(r.recall, r.recall_lo, r.recall_hi)};
+                    with_ci(r.precision, r.precision_lo, r.precision_hi, 3), with_ci(r.recall, r.recall_lo, r.recall_hi, 3)};
   for (size_t k = 0; k < result_.attr_names.size(); ++k)
     cells << (k < r.ratios.size() ? with_bounds(r.ratios[k], shares[k].lo, shares[k].hi) : "–");
-  cells << QString::number(r.nfe) << QString::number(r.seconds, 'f', 2);
   set_row(table_, i, cells);
+  table_->item(i, 0)->setToolTip(QString("NFE %1 · sampled and scored in %2 s").arg(r.nfe).arg(r.seconds, 0, 'f', 2));
   if (!user_selected_) select(i);  // follow the newest row until the user picks one
   show_verdict();
   Q_EMIT row_added(i);
@@ -688,12 +709,16 @@ void SweepView::select(int i) {
   c.color = kSims;
   c.title = QString("ω = %1").arg(r.omega);
   const QString dname = metric_name(result_.metric, result_.features);
-  c.subtitle = QString("%1 %2 · precision %3 · recall %4").arg(dname, num(r.value), num(r.precision, 3), num(r.recall, 3));
-  if (!r.ratios.empty()) {
-    QStringList s;
-    for (size_t k = 0; k < r.ratios.size() && k < result_.attr_names.size(); ++k)
-      s << QString::fromStdString(result_.attr_names[k]) + " " + num(r.ratios[k], 2);
-    c.subtitle += " · " + s.join(", ");
+  // Every number with its 95 % interval, as in the table: the distance and precision/recall above the samples,
+  // the attribute shares (Wilson) in the footer, where the line has room.
+  c.subtitle = QString("%1 %2 · precision %3 · recall %4")
+                   .arg(dname, with_ci(r.value, r.value_lo, r.value_hi), with_ci(r.precision, r.precision_lo, r.precision_hi, 3),
+                        with_ci(r.recall, r.recall_lo, r.recall_hi, 3));
+  QString shares;
+  const int64_t n_row = plan_n_ > 0 ? plan_n_ : n_->value();
+  for (size_t k = 0; k < r.ratios.size() && k < result_.attr_names.size(); ++k) {
+    const metrics::Estimate e = metrics::share_interval(r.ratios[k], n_row);
+    shares += QString::fromStdString(result_.attr_names[k]) + " " + with_bounds(r.ratios[k], e.lo, e.hi) + " · ";
   }
   const bool images = shape_.size() == 3;
   c.samples = to_set(r.kept, images ? 36 : 2000);
@@ -701,9 +726,9 @@ void SweepView::select(int i) {
     c.reference = real_points_;
     c.bounds = bounds_.isValid() ? bounds_ : bounds_of({&c.samples});
   }
-  c.footer = QString("%1 of %2 %3 shown · NFE %4 · grey: real data").arg(c.samples.count()).arg(n_->value())
+  c.footer = QString("%1 of %2 %3 shown · NFE %4 · grey: real data").arg(c.samples.count()).arg(n_row)
                  .arg(images ? "images" : "points").arg(r.nfe);
-  if (images) c.footer = QString("%1 of the %2 images · NFE %3").arg(c.samples.count()).arg(n_->value()).arg(r.nfe);
+  if (images) c.footer = shares + QString("%1 of the %2 images · NFE %3").arg(c.samples.count()).arg(n_row).arg(r.nfe);
   large_->set_content(c);
 }
 

@@ -1211,10 +1211,19 @@ class StudioTest : public QObject {
     QCOMPARE(s->ratio_chart()->series_count(), 0);
     QCOMPARE(s->strip()->count(), 2);
     QCOMPARE(s->table()->rowCount(), 2);
+    // ω, the distance, precision, recall: NFE and time in the ω cell's tooltip, the direction in the headers'.
+    QCOMPARE(s->table()->columnCount(), 4);
+    QCOMPARE(s->table()->item(1, 0)->toolTip(), QString("NFE %1 · sampled and scored in %2 s").arg(res.rows[1].nfe)
+                                                    .arg(res.rows[1].seconds, 0, 'f', 2));
+    QVERIFY(s->table()->horizontalHeaderItem(1)->toolTip().contains("lower is better"));
     // Precision and recall carry their intervals in the table, as on the chart (the GUI's sweeps compute them).
     QVERIFY(std::isfinite(res.rows[1].precision_lo));
-    QVERIFY2(s->table()->item(1, 2)->text().contains(" ± "), qPrintable(s->table()->item(1, 2)->text()));
-    QVERIFY2(s->table()->item(1, 3)->text().contains(" ± "), qPrintable(s->table()->item(1, 3)->text()));
+    // Given to the interval's precision (two significant digits of the half-width; at most 3 decimals for shares).
+    const QString pm = QString::fromUtf8("\u2009±\u2009");
+    QVERIFY2(s->table()->item(1, 2)->text().contains(pm), qPrintable(s->table()->item(1, 2)->text()));
+    QVERIFY2(s->table()->item(1, 3)->text().contains(pm), qPrintable(s->table()->item(1, 3)->text()));
+    const int decimals = s->table()->item(1, 2)->text().section(pm, 0, 0).section('.', 1).size();
+    QVERIFY(decimals >= 1 && decimals <= 3);
     // Finished: the ω closest to the data is shown.
     const int best = res.rows[0].value <= res.rows[1].value ? 0 : 1;
     QCOMPARE(s->selected(), best);
@@ -1427,6 +1436,7 @@ class StudioTest : public QObject {
     AnalysisChart* d = l->distance_chart();
     QCOMPARE(d->series_count(), 2);
     QVERIFY(d->series(0).dashed);
+    QVERIFY(!d->series(0).band);  // the Gaussian family keeps no per-run spread of its distance: no band to draw
     QCOMPARE(d->point_count(0), 12);
     QVERIFY(d->series(1).band);
     QCOMPARE(d->point_count(1), 2);
@@ -1469,6 +1479,11 @@ class StudioTest : public QObject {
     QVERIFY2(d->series(1).name.endsWith("(previous)"), qPrintable(d->series(1).name));
     QVERIFY(l->export_caption().contains("Dashed (2 runs ago): Gaussian loop"));
     QVERIFY(l->export_caption().contains("Dashed (previous): 2D diffusion loop"));
+    // The previous run keeps its 95 % band on both charts, to read a gap against both intervals; older runs and the
+    // Gaussian family's distances (no per-run spread kept) are lines only.
+    QVERIFY(d->series(1).band && d->series(1).upper[1] > d->series(1).lower[1]);
+    const ChartSeries& prev = l->ratio_chart()->series(1);
+    QVERIFY(prev.band && prev.dashed && prev.upper[1] > prev.lower[1]);
   }
 
   void loopCancels() {
