@@ -1213,7 +1213,10 @@ void LiveApp::draw_images_panel(int panel, ImVec2 size) {
   // Integer zoom when the atlas fits at 1x or more, else scaled down.
   float zoom = std::min(size.x / a.width, size.y / a.height);
   if (zoom >= 1) zoom = std::floor(zoom);
+  // Centred in the panel: an integer zoom leaves a margin, shared out on both sides rather than all on the right.
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
+  const ImVec2 at(p0.x + std::max(0.f, std::floor((size.x - a.width * zoom) / 2)), p0.y);
+  ImGui::SetCursorScreenPos(at);
   ImGui::Image(t.id, ImVec2(a.width * zoom, a.height * zoom));
   const bool clicked = ImGui::IsItemClicked(0);
   // The panel keeps its size (the step scrubber stays where it is in 2D).
@@ -1221,7 +1224,7 @@ void LiveApp::draw_images_panel(int panel, ImVec2 size) {
   ImGui::Dummy(size);
   if (clicked) {
     const ImVec2 m = ImGui::GetIO().MousePos;
-    const int c = static_cast<int>((m.x - p0.x) / zoom) / a.cell_w, rr = static_cast<int>((m.y - p0.y) / zoom) / a.cell_h;
+    const int c = static_cast<int>((m.x - at.x) / zoom) / a.cell_w, rr = static_cast<int>((m.y - at.y) / zoom) / a.cell_h;
     const int i = rr * a.cols + c;
     if (c < a.cols && i < a.n) {
       enlarged_ = i;
