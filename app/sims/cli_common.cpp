@@ -21,6 +21,7 @@
 #include "common/json_parse.hpp"
 #include "dist/env.hpp"
 #include "experiment/settings.hpp"
+#include "training/pairing.hpp"
 
 namespace sims::cli {
 
@@ -123,6 +124,17 @@ LoadOptions ModelFlags::load_options() const {
   o.device = parse_device(device);
   o.optimize = !no_optimize;
   return o;
+}
+
+void ModelFlags::note_loaded(const Denoiser& base, const std::vector<const Denoiser*>& auxes) const {
+  bool script = base.info().kind == "torchscript";
+  for (const Denoiser* aux : auxes) {
+    if (const std::string d = pairing_doubt(base.info(), aux->info()); !d.empty()) note_at_end(d);
+    script = script || aux->info().kind == "torchscript";
+  }
+  if (no_optimize && !script)
+    note_at_end(std::string("--no-optimize does nothing here: it changes how a TorchScript graph is run, and ") +
+                (auxes.empty() ? "the model is not one" : "none of the models is one"));
 }
 
 // [SECTION] Command-line manners ----------------------------------------------

@@ -56,6 +56,9 @@ struct ModelFlags {
   bool no_optimize = false;
   void bind(CLI::App* cmd, bool aux_allowed = true);
   LoadOptions load_options() const;
+  // Once the models are loaded, notes for the end of the command: each auxiliary that is not the base's own
+  // fine-tune (pairing_doubt), and --no-optimize when no model is TorchScript (it changes nothing then).
+  void note_loaded(const Denoiser& base, const std::vector<const Denoiser*>& auxes) const;
 };
 
 // "LO:HI" with inf allowed -> {lo, hi}; throws InputError.

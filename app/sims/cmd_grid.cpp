@@ -9,7 +9,6 @@
 #include <ATen/ATen.h>
 
 #include "cli_common.hpp"
-#include "training/pairing.hpp"
 #include "common/error.hpp"
 #include "io/atomic_file.hpp"
 #include "render/canvas.hpp"
@@ -74,8 +73,8 @@ int run_grid(GridArgs& a) {
     LoadOptions alo = lo;
     alo.sample_shape = req.base->info().sample_shape;
     req.aux = load_denoiser(a.models.aux, alo);
-    if (const std::string d = pairing_doubt(req.base->info(), req.aux->info()); !d.empty()) note_at_end(d);
   }
+  a.models.note_loaded(*req.base, req.aux ? std::vector<const Denoiser*>{req.aux.get()} : std::vector<const Denoiser*>{});
   if (req.base->info().sample_shape.size() == 3) check_n(1024, " images");
   req.cfg = a.sampling.config();
   req.g = a.sampling.guidance();

@@ -458,8 +458,9 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     human << "kid = " << std::setprecision(6) << k.mean;
     if (k.subsets > 1 && k.subsets_alike) {  // each subset the whole of both sets: their spread says nothing
       j["kid_std"] = nullptr;
-      human << " (every subset is all " << k.subset_size << " rows of both sets: no spread to report; lower is better, "
-            << "0 = same distribution)";
+      human << " (every subset is all " << k.subset_size << " rows of both sets: no spread to report, give a smaller "
+            << "--subset-size for one; lower is better, 0 = same distribution, and the unbiased estimate falls below 0 "
+            << "when the sets are alike)";
     } else if (k.subsets > 1) {
       // The field reports mean ± std over subsets; the interval is that of the mean (normal approximation).
       const double se = k.std / std::sqrt(static_cast<double>(k.subsets));

@@ -7,7 +7,6 @@
 #include <torch/cuda.h>
 
 #include "cli_common.hpp"
-#include "training/pairing.hpp"
 #include "common/error.hpp"
 #include "experiment/settings.hpp"
 #include "io/atomic_file.hpp"
@@ -142,8 +141,8 @@ int run_sample(SampleArgs& a) {
     LoadOptions alo = lo;
     alo.sample_shape = base->info().sample_shape;
     aux = load_denoiser(a.models.aux, alo);
-    if (const std::string d = pairing_doubt(base->info(), aux->info()); !d.empty()) note_at_end(d);
   }
+  a.models.note_loaded(*base, aux ? std::vector<const Denoiser*>{aux.get()} : std::vector<const Denoiser*>{});
   if (!a.animation.empty()) {
     const auto& sh = base->info().sample_shape;
     if (!((sh.size() == 1 && sh[0] >= 2) || (sh.size() == 3 && (sh[0] == 1 || sh[0] == 3))))

@@ -13,7 +13,6 @@
 #include <ATen/ATen.h>
 
 #include "cli_common.hpp"
-#include "training/pairing.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "dist/group.hpp"
@@ -104,10 +103,12 @@ int run_sweep_cmd(SweepArgs& a) {
       if (!p.empty()) aux_paths.push_back(p);
   if (aux_paths.empty()) throw InputError("a sweep needs an auxiliary model (--aux or --aux-snapshots)");
   const std::vector<std::string> labels = metrics::aux_labels(aux_paths);
+  std::vector<const Denoiser*> loaded;
   for (size_t i = 0; i < aux_paths.size(); ++i) {
     auxes.push_back({labels[i], load_denoiser(aux_paths[i], alo)});
-    if (const std::string d = pairing_doubt(base->info(), auxes.back().model->info()); !d.empty()) note_at_end(d);
+    loaded.push_back(auxes.back().model.get());
   }
+  a.models.note_loaded(*base, loaded);
 
   const auto& shape = base->info().sample_shape;
   const bool images = shape.size() == 3;

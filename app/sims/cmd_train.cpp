@@ -1,6 +1,7 @@
 // `sims train`, `sims finetune` and `sims synth`: SIMS Algorithm 1 steps 1-3
 // (train the base on real data, sample its synthetic set, fine-tune a copy
 // of the base on it). All resumable; Ctrl-C stops cleanly with a checkpoint.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cmath>
@@ -14,7 +15,6 @@
 
 #include "common/paths.hpp"
 #include "cli_common.hpp"
-#include "training/pairing.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "experiment/settings.hpp"
@@ -239,6 +239,22 @@ int run_train(TrainArgs& a) {
     const auto dot = stem.rfind('.');
     if (dot != std::string::npos && dot > stem.rfind('/') + 1) stem = stem.substr(0, dot);
     o.snapshot_pattern = stem + "-%09lld.ckpt";
+    // Steps are whole batches (the last one cut to end on the budget): a snapshot is kept at the first step that
+    // reaches each multiple and named by the images seen then. Said when a name is not its multiple, as the trainer
+    // will step (a --snapshot-every off the batch, or a run continued from a count off the batch).
+    const int64_t every = st.train.snapshot_every, b = st.train.batch, seen = st.images_seen, end = st.train.budget;
+    for (int64_t target = (seen / every + 1) * every, k = 0; lead && target <= end && k < 3; target += every, ++k) {
+      const int64_t at = std::min(seen + (target - seen + b - 1) / b * b, end);
+      if (at == target) continue;
+      char name[32];
+      std::snprintf(name, sizeof name, "-%09lld.ckpt", static_cast<long long>(at));
+      note_at_end("--snapshot-every " + std::to_string(every) + " does not fall on whole batches of " +
+                  std::to_string(b) +
+                  (seen > 0 ? " counted from " + std::to_string(seen) + " images, where this run continued" : "") +
+                  ": each snapshot is kept at the first batch that reaches it and named by the images seen then (" +
+                  std::filesystem::path(stem).filename().string() + name + " for " + std::to_string(target) + ")");
+      break;
+    }
   }
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t seen0 = st.images_seen;
@@ -288,8 +304,7 @@ int run_synth(SynthArgs& a) {
   a.sampling.check_needs_aux(a.models.aux);
   DenoiserPtr base = load_denoiser(a.models.model, a.models.load_options());
   DenoiserPtr aux = a.models.aux.empty() ? nullptr : load_denoiser(a.models.aux, a.models.load_options());
-  if (aux)
-    if (const std::string d = pairing_doubt(base->info(), aux->info()); !d.empty()) note_at_end(d);
+  a.models.note_loaded(*base, aux ? std::vector<const Denoiser*>{aux.get()} : std::vector<const Denoiser*>{});
   SynthConfig sc;
   sc.n = a.n;
   sc.chunk = a.chunk;

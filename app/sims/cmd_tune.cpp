@@ -112,6 +112,8 @@ int run_tune_cmd(TuneArgs& a) {
   const bool images = shape.size() == 3;
   loops::TuneConfig cfg = tune_config(a, images);
   loops::validate(cfg);
+  // Fine-tuned here, the auxiliary is a checkpoint; given snapshots (possibly TorchScript) are loaded later: no note.
+  if (cfg.aux_snapshots.empty()) a.models.note_loaded(*base, {});
   Reference rd = load_reference(a.reference, shape, a.n);
   // Under `sims launch`, torchrun or srun: synth chunks, fine-tuning and grid rows shared; rank 0 writes and reports.
   const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();

@@ -274,6 +274,9 @@ PY
 "$SIMS" metrics kid "$T/fa.npy" "$T/fb.npy" --subsets 2 --subset-size 1000000 >/dev/null 2>"$T/kid_note.txt" \
   && grep -q "^note: --subset-size 1000000 is more than the smaller set holds: subsets of [0-9]* rows" "$T/kid_note.txt" \
   && ok || bad "kid: a lowered --subset-size is not noted"
+# Sets no larger than the subset size give one value: said, with the way to a spread.
+"$SIMS" metrics kid "$T/pa.npy" "$T/pb.npy" >"$T/kid_all.txt" 2>&1 \
+  && grep -q "no spread to report, give a smaller --subset-size for one" "$T/kid_all.txt" && ok || bad "kid on whole sets: $(cat "$T/kid_all.txt")"
 "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 12 --runs 200 \
   --seed 1 --out "$T/loop" --json >"$T/loop.json" || bad "loop failed"
 $PY - "$T" <<'PY' && ok || bad "loop output"
@@ -320,6 +323,10 @@ for f in ("atlas.csv", "atlas.json", "atlas.png"):
     assert os.path.getsize(os.path.join(sys.argv[2], f)) > 0, f
 assert open(os.path.join(sys.argv[2], "atlas.csv")).readline().startswith("lambda,n_real,n_synth,wd,wd_lo,wd_hi,n_e,")
 PYEOF
+# Cells judged by their interval: without synthetic data n_e = n_r, which the estimate only approaches.
+"$SIMS" atlas --n-real 10,100 --n-synth 0,10 --lambda 0.5 --generations 8 --tail 4 --runs 100 >"$T/atlas.txt" 2>&1 \
+  && grep -q "n_r 10  n_s 0: .*within noise of 1 (no synthetic data: 1 by definition)" "$T/atlas.txt" \
+  && grep -q "n_r 10  n_s 10: .*\]  admissible" "$T/atlas.txt" && ok || bad "atlas labels: $(cat "$T/atlas.txt")"
 expect_error "atlas into an atlas" "" -- "$SIMS" atlas --n-real 10 --n-synth 0 --lambda 1 --out "$T/atlas"
 expect_error "atlas fully synthetic" "" -- "$SIMS" atlas --kind fully-synthetic
 expect_error "atlas bad list" "" -- "$SIMS" atlas --n-real 10,,20
@@ -400,9 +407,26 @@ expect_error "loop family" "" -- "$SIMS" loop --family lattice --kind augment --
 "$SIMS" sample --model "$T/base2.ckpt" --aux "$T/aux.ckpt" --omega 1 --n 50 --seed 1 --out "$T/ss2.npy" >/dev/null 2>"$T/ss2.err" \
   && grep -q "^note: the auxiliary '$T/aux.ckpt' was fine-tuned from other weights than the base '$T/base2.ckpt' holds" "$T/ss2.err" \
   && ok || bad "an auxiliary of another base is not said: $(cat "$T/ss2.err")"
+# Snapshots fall on whole batches: a --snapshot-every that is not a multiple of --batch says where they went.
+"$SIMS" train --data gaussian --n-data 500 --budget 1024 --batch 256 --snapshot-every 500 --out "$T/snap.ckpt" >/dev/null \
+  2>"$T/snap.err" && grep -q "^note: --snapshot-every 500 does not fall on whole batches of 256: .*(snap-000000512.ckpt for 500)" \
+  "$T/snap.err" && [[ -f "$T/snap-000000512.ckpt" && -f "$T/snap-000001024.ckpt" ]] && ok || bad "snapshots off the batch: $(cat "$T/snap.err")"
+"$SIMS" train --data gaussian --n-data 500 --budget 1024 --batch 256 --snapshot-every 512 --out "$T/snap2.ckpt" >/dev/null \
+  2>"$T/snap2.err" && ! grep -q "snapshot-every" "$T/snap2.err" && [[ -f "$T/snap2-000000512.ckpt" ]] && ok \
+  || bad "snapshots on the batch noted: $(cat "$T/snap2.err")"
+"$SIMS" train --data gaussian --n-data 500 --budget 700 --batch 256 --out "$T/snap3.ckpt" >/dev/null 2>&1 || bad "train snap3 failed"
+"$SIMS" train --data gaussian --n-data 500 --budget 1300 --batch 256 --snapshot-every 512 --out "$T/snap3.ckpt" >/dev/null \
+  2>"$T/snap3.err" && grep -q "counted from 700 images, where this run continued: .*(snap3-000001212.ckpt for 1024)" "$T/snap3.err" \
+  && [[ -f "$T/snap3-000001212.ckpt" ]] && ok || bad "snapshots of a run continued off the batch: $(cat "$T/snap3.err")"
 "$SIMS" export --torchscript "$T/base.ckpt" "$T/base-ts.pt" >/dev/null 2>&1 || bad "export base failed"
 "$SIMS" sample --model "$T/base-ts.pt" --aux "$T/aux.ckpt" --omega 1 --n 50 --seed 1 --out "$T/ss3.npy" >/dev/null 2>"$T/ss3.err" \
   && [[ ! -s "$T/ss3.err" ]] && ok || bad "an exported base and its own auxiliary are noted: $(cat "$T/ss3.err")"
+# --no-optimize changes only how a TorchScript graph runs: said when no model is one, silent when one is.
+"$SIMS" sample --model "$T/base.ckpt" --n 20 --seed 1 --no-optimize --out "$T/no1.npy" >/dev/null 2>"$T/no1.err" \
+  && grep -q "^note: --no-optimize does nothing here: it changes how a TorchScript graph is run, and the model is not one" \
+  "$T/no1.err" && ok || bad "an idle --no-optimize is not said: $(cat "$T/no1.err")"
+"$SIMS" sample --model "$T/base-ts.pt" --aux "$T/aux.ckpt" --omega 1 --n 20 --seed 1 --no-optimize --out "$T/no2.npy" \
+  >/dev/null 2>"$T/no2.err" && [[ ! -s "$T/no2.err" ]] && ok || bad "--no-optimize with a TorchScript base noted: $(cat "$T/no2.err")"
 "$SIMS" info "$T/aux.ckpt" --json >"$T/info.json" 2>/dev/null || bad "info checkpoint"
 $PY - "$T" <<'PY' && ok || bad "training outputs"
 import json, sys, numpy as np
