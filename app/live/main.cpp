@@ -4,9 +4,9 @@
 // takes the sampler's results and submits requests) -> draw -> swap. It
 // sleeps in glfwWaitEvents while nothing moves; the sampler's worker wakes it
 // with glfwPostEmptyEvent when a result is ready.
-// Hidden flags for documentation, CI and benchmarks: --screenshot FILE saves
+// For documentation and CI (listed, as the README uses it): --screenshot FILE saves
 // the window once the first full result (and the guidance field, with
-// --field) is drawn, then quits; --bench FILE times dragging and releasing
+// --field) is drawn, then quits. Hidden, for benchmarks: --bench FILE times dragging and releasing
 // omega and drawing 100,000 points, writes JSON, then quits.
 #include <algorithm>
 #include <chrono>
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   cli.add_option("--step", step_text, "Show step K of the denoising (0: the first)");
   bool sweep = false;
   cli.add_flag("--sweep", sweep, "Start the omega mini-sweep (2D pairs)");
-  cli.add_option("--screenshot", screenshot, "Save the window to FILE after the first full result, then quit")->group("");
+  cli.add_option("--screenshot", screenshot, "Save the window to FILE after the first full result, then quit");
   cli.add_option("--bench", bench, "Benchmark; write JSON to FILE, then quit")->group("");
   double idle_check = 0;
   cli.add_option("--idle-check", idle_check,

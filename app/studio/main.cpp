@@ -1,6 +1,6 @@
 // sims-studio: the Qt 6 desktop face of SIMS Studio. Everything heavy runs in
 // the engine's workers (core/engine); this file only parses the command line.
-// Hidden flags for documentation and CI: --screenshot FILE saves the window
+// For documentation and CI (listed, as the README uses it): --screenshot FILE saves the window
 // once the first full-quality result is shown (with --tab sweep|loops
 // --run-demo: once that tab's sweep, loop or atlas has finished; with --tab shift:
 // once the tab shows its results, the committed example unless --shift-results
@@ -155,7 +155,7 @@ int main(int argc, char* argv[]) {
                           "the default atlas (seconds). With --screenshot FILE "
                           "as well: save the window when it finishes, then quit.");
   for (auto* o : {&base, &aux, &fresh, &theme, &device, &tab, &shift_results, &demo, &exports, &shot, &omega, &interval, &step, &trails, &denoised, &train_shot, &train_secs, &session, &bench, &bench_no_final}) {
-    if (o != &base && o != &aux && o != &fresh && o != &theme && o != &device && o != &tab && o != &shift_results && o != &demo && o != &session) o->setFlags(QCommandLineOption::HiddenFromHelp);
+    if (o != &base && o != &aux && o != &fresh && o != &theme && o != &device && o != &tab && o != &shift_results && o != &demo && o != &session && o != &shot) o->setFlags(QCommandLineOption::HiddenFromHelp);
     cli.addOption(*o);
   }
   // Parsed here rather than by process(), which printed "SIMS Studio: Unknown option 'x'." (no "error:") and
