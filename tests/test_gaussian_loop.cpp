@@ -245,6 +245,16 @@ TEST_CASE("effective sample size: unbiased synthetic data help a small fresh loo
   CHECK(unbiased.n_e_lo > 20);
   CHECK_FALSE(biased.admissible());
   CHECK(biased.n_e_hi < 20);
+  // Judged by the interval: all of it above n_r, all below, and one that holds n_r.
+  CHECK(unbiased.surely_admissible());
+  CHECK_FALSE(unbiased.within_noise_of_one());
+  CHECK_FALSE(biased.surely_admissible());
+  CHECK_FALSE(biased.within_noise_of_one());
+  AtlasCell near = unbiased;
+  near.n_e = 20.2, near.n_e_lo = 18.6, near.n_e_hi = 21.8;
+  CHECK(near.admissible());
+  CHECK_FALSE(near.surely_admissible());
+  CHECK(near.within_noise_of_one());
   // The figure's cells are found under the pointer: one panel per lambda, cell (0, 0) at the layout's origin.
   const render::Canvas fig = atlas_figure(r);
   CHECK(atlas_cell_at(r, 70 + 29, 92 + 15) == 0);

@@ -278,7 +278,9 @@ QString AtlasView::cell_text(size_t k) const {
   s << "λ = " << num(c.lambda) << (result_->cfg.memory.size() > 1 || c.memory > 1 ? ", K = " + std::to_string(c.memory) : "")
     << ", n_r = " << c.n_real << ", n_s = " << c.n_synth << "\nlimit W2 " << num(c.wd, 4) << " [" << num(c.wd_lo, 4)
     << ", " << num(c.wd_hi, 4) << "] (lower is better)\nn_e / n_r " << num(c.ratio()) << " [" << num(c.n_e_lo / nr)
-    << ", " << num(c.n_e_hi / nr) << "] (higher is better; >= 1: admissible)";
+    << ", " << num(c.n_e_hi / nr) << "] (higher is better; >= 1: admissible)"
+    << (c.surely_admissible() ? "\nadmissible: the whole interval is >= 1"
+                              : c.within_noise_of_one() ? "\nwithin noise of 1: the interval holds 1" : "");
   if (!c.settled) s << "\nNOT SETTLED: raise the generations";
   return QString::fromStdString(s.str());
 }

@@ -665,7 +665,7 @@ void SweepView::add_row(const metrics::SweepResult& one) {
   pr_chart_->append(0, r.omega, r.precision, r.precision_lo, r.precision_hi);
   pr_chart_->append(1, r.omega, r.recall, r.recall_lo, r.recall_hi);
   // Each share is k of the row's n samples: its 95 % Wilson interval, as the CLI's plot draws it.
-  const int64_t n = plan_n_ > 0 ? plan_n_ : n_->value();
+  const int64_t n = samples_per_row();
   std::vector<metrics::Estimate> shares;
   for (double v : r.ratios) shares.push_back(metrics::share_interval(v, n));
   for (size_t k = 0; k < r.ratios.size() && static_cast<int>(k) < ratio_chart_->series_count(); ++k)
@@ -715,7 +715,7 @@ void SweepView::select(int i) {
                    .arg(dname, with_ci(r.value, r.value_lo, r.value_hi), with_ci(r.precision, r.precision_lo, r.precision_hi, 3),
                         with_ci(r.recall, r.recall_lo, r.recall_hi, 3));
   QString shares;
-  const int64_t n_row = plan_n_ > 0 ? plan_n_ : n_->value();
+  const int64_t n_row = samples_per_row();
   for (size_t k = 0; k < r.ratios.size() && k < result_.attr_names.size(); ++k) {
     const metrics::Estimate e = metrics::share_interval(r.ratios[k], n_row);
     shares += QString::fromStdString(result_.attr_names[k]) + " " + with_bounds(r.ratios[k], e.lo, e.hi) + " · ";
@@ -731,6 +731,8 @@ void SweepView::select(int i) {
   if (images) c.footer = shares + QString("%1 of the %2 images · NFE %3").arg(c.samples.count()).arg(n_row).arg(r.nfe);
   large_->set_content(c);
 }
+
+int64_t SweepView::samples_per_row() const { return plan_n_ > 0 ? plan_n_ : n_->value(); }
 
 // [SECTION] Exports ------------------------------------------------------------------------
 

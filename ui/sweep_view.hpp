@@ -122,6 +122,7 @@ class SweepView final : public AnalysisTab {
   metrics::SweepResult result_;
   std::vector<double> plan_omegas_;  // of the running sweep: the floor line spans them
   int64_t plan_n_ = 0;               // of the running sweep: samples per ω (the shares' Wilson intervals)
+  int64_t samples_per_row() const;   // plan_n_, or the form's value before any sweep ran
   QString tuned_for_;                 // the auxiliary whose tuned settings the controls took
   SampleSet real_points_;  // the reference the sweep compares with (points)
   QRectF bounds_;

@@ -94,12 +94,10 @@ int run_atlas_command(AtlasArgs& a) {
     line << "  n_r " << cell.n_real << "  n_s " << cell.n_synth << ":  W2 " << cell.wd << "  n_e/n_r "
          << cell.ratio() << "  [" << cell.n_e_lo / static_cast<double>(cell.n_real) << ", "
          << cell.n_e_hi / static_cast<double>(cell.n_real) << "]";
-    // Judged by the interval, as the heat map's dark frame: an estimate of 1.01 [0.93, 1.09] is not told from 1
-    // (a cell without synthetic data has n_e = n_r by definition).
-    const double n_r = static_cast<double>(cell.n_real);
-    if (cell.n_e_lo >= n_r) line << "  admissible";
-    else if (cell.n_e_hi >= n_r) line << (cell.n_synth == 0 ? "  within noise of 1 (no synthetic data: 1 by definition)"
-                                                            : "  within noise of 1");
+    // Judged by the interval, as the heat map's dark frame: an estimate of 1.01 [0.93, 1.09] is not told from 1.
+    if (cell.surely_admissible()) line << "  admissible";
+    else if (cell.within_noise_of_one())
+      line << (cell.n_synth == 0 ? "  within noise of 1 (no synthetic data: 1 by definition)" : "  within noise of 1");
     line << (cell.settled ? "" : "  NOT SETTLED");
     std::cout << line.str() << "\n";
   }

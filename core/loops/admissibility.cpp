@@ -447,7 +447,7 @@ render::Canvas atlas_figure(const AtlasResult& r, int columns) {
         const int x = x0 + static_cast<int>(j) * cw;
         const double ratio = cell.ratio();
         out.fill_rect(x + 1, y + 1, cw - 2, ch - 2, ratio_colour(ratio));
-        if (cell.n_e_lo >= static_cast<double>(cell.n_real))
+        if (cell.surely_admissible())
           for (int k = 0; k < 2; ++k) out.stroke_rect(x + 1 + k, y + 1 + k, cw - 2 - 2 * k, ch - 2 - 2 * k, {20, 60, 30});
         // A trailing star: a leading "~" read as a minus sign ("~0.27", a negative sample size).
         const std::string t = ratio_text(ratio, !r.curve.n.empty() && cell.n_e <= r.curve.n.front()) + (cell.settled ? "" : "*");

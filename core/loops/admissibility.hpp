@@ -62,6 +62,10 @@ struct AtlasCell {
   bool settled = true;
   double ratio() const { return n_e / static_cast<double>(n_real); }
   bool admissible() const { return n_e >= static_cast<double>(n_real); }
+  // Judged by the 95 % interval (the heat map's dark frame, the CLI's and the tooltip's words): all of it at or
+  // above n_r; or n_r inside it, not told from 1 (a cell without synthetic data has n_e = n_r by definition).
+  bool surely_admissible() const { return n_e_lo >= static_cast<double>(n_real); }
+  bool within_noise_of_one() const { return !surely_admissible() && n_e_hi >= static_cast<double>(n_real); }
 };
 
 // What the figure puts on its x axis: a heat map of n_real × n_synth per (λ, K), or curves over K, n or p.
