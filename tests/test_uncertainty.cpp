@@ -345,6 +345,24 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
   CHECK(res.to_csv().find(",w2_lo,w2_hi,") != std::string::npos);
 }
 
+TEST_CASE("an estimate is written to its interval's precision", "[uncertainty]") {
+  auto est = [](double v, double lo, double hi) {
+    Estimate e;
+    e.value = v, e.lo = lo, e.hi = hi;
+    return e;
+  };
+  CHECK(est(0.0009129, -0.0005, 0.0023).precise_text() == "0.0009 ± 0.0014");  // noise-decided digits dropped
+  CHECK(est(0.17531, 0.1519, 0.1987).precise_text() == "0.175 ± 0.023");
+  CHECK(est(48.02, 45.1, 50.3).precise_text() == "48.0 ± 2.9");
+  CHECK(est(1234.4, 1100, 1300).precise_text() == "1234 ± 134");    // the larger side of the interval
+  CHECK(est(0.9991, 0.9987, 0.9995).precise_text(3) == "0.999 ± 0.0004");  // capped decimals, the half kept
+  CHECK(est(1.0, 1.0, 1.0).precise_text() == "1 ± 0");
+  CHECK(est(0.5, NAN, NAN).precise_text() == "0.5");
+  CHECK(est(NAN, 0, 1).precise_text() == "n/a");
+  CHECK(est(2.5, 2.0, 3.0).precise_text(10, "|") == "2.50|0.50");
+  CHECK(est(0.5, 0.5 - 1e-12, 0.5 + 1e-12).precise_text() == "0.5000000000 ± 1e-12");  // never "± 0.0000000000"
+}
+
 #include "loops/tune.hpp"
 
 TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the interval", "[uncertainty][tune]") {
@@ -369,7 +387,9 @@ TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the inte
   grid.rows = {row("B=100", 0, 80, 6), row("B=100", 1, 78, 6)};
   const auto n = loops::choose_best(grid, {{"B=100", 100}});
   CHECK_FALSE(n.significant);
-  CHECK(n.verdict.rfind("no significant gain", 0) == 0);
+  CHECK(n.verdict.rfind("no significant gain: SIMS lowers fd by 2", 0) == 0);
+  // The row is the one chosen (not always the lowest): the verdict names its omega, not "the best".
+  CHECK(n.verdict.find("best") == std::string::npos);
   // The surest gain wins over the lowest value: omega = 1 is lower but its gain is within its noise.
   grid.rows = {row("B=100", 0, 80, 2), row("B=100", 0.5, 75, 1), row("B=100", 1, 70, 10)};
   const auto sure = loops::choose_best(grid, {{"B=100", 100}});

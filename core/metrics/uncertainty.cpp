@@ -49,6 +49,23 @@ std::string Estimate::text(int digits) const {
   return s.str();
 }
 
+std::string Estimate::precise_text(int most, const std::string& pm) const {
+  auto digits = [](double v, int d, bool fixed) {
+    std::ostringstream s;
+    if (fixed) s << std::fixed;
+    s << std::setprecision(d) << v;
+    return s.str();
+  };
+  if (!std::isfinite(value)) return "n/a";
+  if (!has_interval()) return digits(value, 4, false);
+  const double h = std::max(value - lo, hi - value);
+  if (!(h > 0)) return digits(value, 4, false) + pm + "0";  // every resample gave the same value
+  const int wanted = 1 - static_cast<int>(std::floor(std::log10(h))), decimals = std::clamp(wanted, 0, 10);
+  // Beyond the cap the half-width keeps one significant digit ("0.999 ± 0.0004", never "± 0.000").
+  const std::string half = decimals > most || wanted > 10 ? digits(h, 1, false) : digits(h, decimals, true);
+  return digits(value, std::min(decimals, most), true) + pm + half;
+}
+
 void Estimate::put(nlohmann::json& j, const std::string& key) const {
   j[key] = finite_or_null(value);
   j[key + "_lo"] = finite_or_null(lo);
@@ -299,8 +316,8 @@ std::string gain_verdict(const std::string& metric, const std::string& where, co
     return s.str();
   }
   const bool at_floor = floor.has_interval() && zero.value <= floor.hi;
-  if (significant(gain)) s << "SIMS does not help: the best omega > 0 " << change << " " << where << values;
-  else s << "no significant gain: the best omega > 0 " << change << " " << where << values << ", within the noise";
+  if (significant(gain)) s << "SIMS does not help: it " << change << " " << where << values;
+  else s << "no significant gain: SIMS " << change << " " << where << values << ", within the noise";
   if (at_floor)
     s << "; the base is already at the floor (" << metric << " between two real sets of this size: " << pm(floor)
       << "), where the metric cannot see an improvement";

@@ -43,6 +43,11 @@ struct Estimate {
   double half_width() const;  // (hi - lo) / 2; NaN without an interval
   // "0.261 ± 0.012" with `digits` significant decimals (fixed).
   std::string text(int digits = 3) const;
+  // "0.0009 ± 0.0014": the value to its interval's precision, so that no digit the noise decides is shown: two
+  // significant digits of the larger side of the interval (one beyond `most` decimals) and as many decimals, at
+  // most `most`, for the value; "± 0" for an interval without width; the value alone (4 significant digits)
+  // without a finite interval. `pm` joins them (the GUIs use thin spaces).
+  std::string precise_text(int most = 10, const std::string& pm = " ± ") const;
   // Adds key, key_lo, key_hi (null when not finite) to j.
   void put(nlohmann::json& j, const std::string& key) const;
   // Reads key, key_lo, key_hi (absent or null: NaN).
