@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -190,6 +191,16 @@ TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted o
   REQUIRE(full.rss_mib.size() == 3);  // memory per generation, for the flat-memory check of the benchmark
   CHECK(full.rss_mib[0] > 1.0);
   CHECK(full.ratio[0] == 1.0);
+  // tr Σ and the base's dist carry their t intervals over the runs, as the mean dist does.
+  for (const sims::metrics::Estimate& e : {full.trace_interval(2), full.w2_base_interval(2)}) {
+    CHECK(e.has_interval());
+    CHECK((e.lo < e.value && e.value < e.hi));
+  }
+  CHECK(full.trace_interval(2).value == Approx(full.trace_mean[2]));
+  CHECK(full.w2_base_interval(2).value == Approx(full.w2_base_mean[2]));
+  CHECK(full.row(2)["trace_lo"].get<double>() == full.trace_interval(2).lo);
+  CHECK(full.row(2)["w2_base_hi"].get<double>() == full.w2_base_interval(2).hi);
+  CHECK(full.to_json()["trace_hi"].size() == 3);
 
   // Stopped (Ctrl-C) while training generation 3's base model.
   stop_while_training_generation_3(cfg, b);
@@ -223,6 +234,33 @@ TEST_CASE("diffusion2d loop: a stopped and resumed run equals an uninterrupted o
     CHECK(resumed.w2_runs[t] == full.w2_runs[t]);
     CHECK(resumed.w2_mean[t] == full.w2_mean[t]);
     CHECK(resumed.w2_base_mean[t] == full.w2_base_mean[t]);
+    CHECK(resumed.trace_runs[t] == full.trace_runs[t]);  // kept in the record, so the intervals survive a resume
+    CHECK(resumed.w2_base_runs[t] == full.w2_base_runs[t]);
+  }
+  // A generation read from an older record (written before the per-run tr Σ and base dist were kept): the means
+  // alone, no interval claimed, and the run still continues.
+  {
+    const std::string old_dir = tmp.file("older");
+    std::filesystem::copy(b, old_dir, std::filesystem::copy_options::recursive);
+    const std::string marker = old_dir + "/stages/generation-0001.json";
+    nlohmann::json m = experiment::read_json_file(marker);
+    REQUIRE(m["result"].contains("trace_runs"));
+    m["result"].erase("trace_runs");
+    m["result"].erase("w2_base_runs");
+    experiment::write_text_file(marker, m.dump());
+    DiffusionLoopRunOptions o;
+    o.out_dir = old_dir;
+    const DiffusionLoopResult older = run_diffusion_loop(stored, o);
+    CHECK(older.resumed_from == 3);
+    CHECK_FALSE(older.trace_interval(0).has_interval());
+    CHECK(older.trace_interval(0).value == resumed.trace_mean[0]);
+    CHECK_FALSE(older.w2_base_interval(0).has_interval());
+    CHECK_FALSE(older.row(0).contains("trace_lo"));
+    CHECK(older.trace_interval(1).has_interval());  // the later records keep theirs
+    // A diverged run's distance is written as null: read back as NaN, not refused as a damaged record.
+    m["result"]["w2_runs"][0] = nullptr;
+    experiment::write_text_file(marker, m.dump());
+    CHECK(std::isnan(run_diffusion_loop(stored, o).w2_runs[0][0]));
   }
   CHECK(test::max_abs_diff(io::read_npy(a + "/samples/gen-0003.npy"), io::read_npy(b + "/samples/gen-0003.npy")) == 0.0);
   CHECK(std::filesystem::exists(b + "/metrics.csv"));

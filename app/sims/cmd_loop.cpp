@@ -33,6 +33,14 @@
 namespace sims::cli {
 namespace {
 
+// A table cell padded to a width in characters (the ± takes two bytes), and at least two spaces after it.
+std::string padded(std::string t, size_t width) {
+  size_t n = 0;
+  for (unsigned char c : t) n += (c & 0xC0) != 0x80;
+  t.append(n + 2 < width ? width - n : 2, ' ');
+  return t;
+}
+
 struct LoopArgs {
   std::string family = "gaussian", kind, out;
   int64_t dim = 2, n_real = 0, n_synth = 0, n_init = 0, generations = 0, runs = 1, memory = 1;
@@ -273,18 +281,23 @@ int run_gaussian(const LoopArgs& a) {
   } else {
     std::cout << "Gaussian loop (" << loops::to_string(cfg.kind) << ", D=" << cfg.dim << ", " << cfg.runs
               << " runs, bias " << cfg.bias << (cfg.memory > 1 ? ", memory " + std::to_string(cfg.memory) : "")
-              << (cfg.accumulate ? ", accumulated synthetic sets" : "") << ")\n  gen   E[W2] (lower is better, 95 % CI over runs)   tr mean   tr median\n";
-    const auto ci = [&](const char* k, size_t g) {
-      return j.contains(k) && g < j[k].size() && j[k][g].is_number() ? j[k][g].get<double>() : NAN;
+              << (cfg.accumulate ? ", accumulated synthetic sets" : "") << ")\n"
+              << "  lower W2 is better; 95 % t intervals over the runs\n"
+              << "   gen  " << padded("E[W2]", 22) << padded("E[tr Σ] (p_r: " + std::to_string(cfg.dim) + ")", 22)
+              << "median tr Σ\n";
+    const auto estimate = [&](const char* key, size_t g) {
+      auto at = [&](const std::string& k) {
+        return j.contains(k) && g < j[k].size() && j[k][g].is_number() ? j[k][g].get<double>() : NAN;
+      };
+      metrics::Estimate e;
+      e.value = at(std::string(key) + "_mean"), e.lo = at(std::string(key) + "_lo"), e.hi = at(std::string(key) + "_hi");
+      return e;
     };
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
-      if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0) {
-        metrics::Estimate e;
-        e.value = res.w2_mean[g], e.lo = ci("w2_lo", g), e.hi = ci("w2_hi", g);
-        std::cout << "  " << std::setw(4) << g + 1 << "  " << std::left << std::setw(42) << e.text(4) << std::right
-                  << std::fixed << std::setprecision(4) << std::setw(8) << res.trace_mean[g] << "  " << std::setw(8)
-                  << res.trace_median[g] << "\n";
-      }
+      if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0)
+        std::cout << "  " << std::setw(4) << g + 1 << "  " << padded(estimate("w2", g).precise_text(), 22)
+                  << padded(estimate("trace", g).precise_text(), 22) << std::setprecision(4) << res.trace_median[g]
+                  << "\n";
     if (j.contains("verdict")) std::cout << "  verdict: " << j["verdict"].get<std::string>() << "\n";
     if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.{json,csv}\n";
   }
@@ -413,16 +426,31 @@ int run_diffusion(const LoopArgs& a) {
     std::cout << "diffusion2d loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
     if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
     std::cout << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs; dist = " << res.metric << ")\n"
-              << "   gen   E[dist] (lower is better, 95 % CI over runs)    ratio   median"
-              << (res.w2_base_mean.empty() ? "" : "   E[dist] base") << "\n";
+              << "  lower is better; 95 % t intervals over the runs (the ratio's paired with generation 1)\n"
+              << "   gen  E[dist]               ratio to generation 1   median dist"
+              << (res.w2_base_mean.empty() ? "" : "   E[dist] of the base") << "\n";
+    // "1.02 [0.809, 1.25]": a ratio need not lie symmetric about its value.
+    auto bracketed = [](const metrics::Estimate& e) {
+      std::ostringstream s;
+      s << std::setprecision(3) << e.value;
+      if (e.has_interval() && e.hi > e.lo) s << " [" << e.lo << ", " << e.hi << "]";  // generation 1: 1 by definition
+      return s.str();
+    };
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
       if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0) {
         metrics::Estimate e = res.w2_interval(g);
         e.value = res.w2_mean[g];
-        std::cout << "  " << std::setw(4) << g + 1 << "  " << std::left << std::setw(48) << e.text(4) << std::right
-                  << std::fixed << std::setprecision(4) << std::setw(7) << res.ratio[g] << "  " << std::setw(7)
-                  << res.w2_median[g];
-        if (!res.w2_base_mean.empty()) std::cout << "  " << std::setw(8) << res.w2_base_mean[g];
+        metrics::Estimate ratio = res.ratio_interval(g);
+        ratio.value = res.ratio_at(g);
+        std::ostringstream median;
+        median << std::setprecision(4) << res.w2_median[g];
+        std::cout << "  " << std::setw(4) << g + 1 << "  " << padded(e.precise_text(), 22) << padded(bracketed(ratio), 24)
+                  << (res.w2_base_mean.empty() ? median.str() : padded(median.str(), 14));
+        if (!res.w2_base_mean.empty()) {
+          metrics::Estimate b = res.w2_base_interval(g);
+          b.value = res.w2_base_mean[g];  // over every run, as the JSON's w2_base_mean (the interval skips NaN runs)
+          std::cout << b.precise_text();
+        }
         std::cout << "\n";
       }
     if (!res.w2_mean.empty())

@@ -133,6 +133,24 @@ metrics::Estimate DiffusionLoopResult::w2_interval(size_t g) const {
 
 namespace {
 
+// The mean over runs with its t interval, or `mean` alone where the runs are not kept (an older record).
+metrics::Estimate over_runs(const std::vector<std::vector<double>>& runs, const std::vector<double>& mean, size_t g) {
+  if (g < runs.size() && !runs[g].empty()) return metrics::mean_over_runs(runs[g]);
+  metrics::Estimate e;
+  if (g < mean.size()) e.value = mean[g];
+  return e;
+}
+
+}  // namespace
+
+metrics::Estimate DiffusionLoopResult::trace_interval(size_t g) const { return over_runs(trace_runs, trace_mean, g); }
+
+metrics::Estimate DiffusionLoopResult::w2_base_interval(size_t g) const {
+  return over_runs(w2_base_runs, w2_base_mean, g);
+}
+
+namespace {
+
 // Mean over generations limit_from..G of E[dist(G^t)] (or of E[dist(G^t)]/E[dist(G^1)]) with E over the runs
 // `runs` (NaN runs skipped); NaN when a generation has no finite value.
 double limit_mean(const std::vector<std::vector<double>>& w2_runs, int from, const std::vector<int64_t>& runs,
@@ -262,6 +280,17 @@ nlohmann::json DiffusionLoopResult::to_json() const {
   }
   j["w2_lo"] = lo, j["w2_hi"] = hi;
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
+  // The same intervals for tr Σ and (SIMS) the base's dist (null for generations read from older records).
+  auto bounds = [&](const char* key, size_t count, metrics::Estimate (DiffusionLoopResult::*interval)(size_t) const) {
+    nlohmann::json l = nlohmann::json::array(), h = nlohmann::json::array();
+    for (size_t g = 0; g < count; ++g) {
+      const metrics::Estimate e = (this->*interval)(g);
+      l.push_back(experiment::result_number(e.lo)), h.push_back(experiment::result_number(e.hi));
+    }
+    j[std::string(key) + "_lo"] = l, j[std::string(key) + "_hi"] = h;
+  };
+  bounds("trace", trace_mean.size(), &DiffusionLoopResult::trace_interval);
+  if (!w2_base_mean.empty()) bounds("w2_base", w2_base_mean.size(), &DiffusionLoopResult::w2_base_interval);
   // Each generation's ratio E[dist(G^t)]/E[dist(G^1)] with its interval over whole runs (ratio_interval).
   nlohmann::json rlo = nlohmann::json::array(), rhi = nlohmann::json::array();
   for (size_t g = 0; g < w2_mean.size(); ++g) {
@@ -441,6 +470,8 @@ std::string generation_stage(int64_t t) { return gen_name("generation-%04lld", t
 nlohmann::json generation_record(const DiffusionLoopResult& res, size_t g, const std::string& pool_file) {
   nlohmann::json j = res.row(g);
   j["w2_runs"] = res.w2_runs[g];
+  if (g < res.trace_runs.size()) j["trace_runs"] = res.trace_runs[g];
+  if (g < res.w2_base_runs.size() && !res.w2_base_runs[g].empty()) j["w2_base_runs"] = res.w2_base_runs[g];
   j["rss_mib"] = g < res.rss_mib.size() ? res.rss_mib[g] : 0.0;
   j["pool"] = pool_file;
   return j;
@@ -453,6 +484,9 @@ int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoop
                             at::Tensor& pool, at::Tensor& bases) {
   int64_t done = 0;
   std::string pool_file, base_file;
+  auto read_runs = [](const nlohmann::json& r, const char* key) {
+    return r.contains(key) ? experiment::read_numbers(r.at(key), key) : std::vector<double>{};
+  };
   while (done < cfg.generations && rf.done(generation_stage(done + 1), {{"generation", done + 1}})) {
     const nlohmann::json r = rf.result(generation_stage(done + 1));
     const std::string damaged = "'" + rf.dir() + "': the record of generation " + std::to_string(done + 1) + " is damaged";
@@ -465,7 +499,11 @@ int64_t restore_generations(const experiment::RunFolder& rf, const DiffusionLoop
       if (r.contains("w2_base_mean")) res.w2_base_mean.push_back(experiment::read_number(r.at("w2_base_mean"), "w2_base_mean"));
       res.seconds.push_back(r.at("seconds").get<double>());
       res.rss_mib.push_back(r.value("rss_mib", 0.0));
-      res.w2_runs.push_back(r.at("w2_runs").get<std::vector<double>>());
+      res.w2_runs.push_back(experiment::read_numbers(r.at("w2_runs"), "w2_runs"));  // a diverged run: null
+      // Records written before the spread of tr Σ and of the base's dist was kept have neither: their rows give
+      // the means alone.
+      res.trace_runs.push_back(read_runs(r, "trace_runs"));
+      res.w2_base_runs.push_back(read_runs(r, "w2_base_runs"));
       pool_file = r.at("pool").get<std::string>();
       base_file = cfg.warm_start == WarmStart::Previous ? r.at("base").get<std::string>() : std::string();
     } catch (const nlohmann::json::exception&) {  // a field missing or of another kind
@@ -691,6 +729,8 @@ at::Tensor merge_generation(const DiffusionLoopConfig& cfg, std::vector<ChunkOut
   res.trace_mean.push_back(mean_of(trace));
   res.trace_median.push_back(median_of(trace));
   if (sims) res.w2_base_mean.push_back(mean_of(w2_base));
+  res.trace_runs.push_back(trace);
+  res.w2_base_runs.push_back(sims ? w2_base : std::vector<double>{});
   res.seconds.push_back(gsec);
   res.rss_mib.push_back(resident_mib());
   res.phase_seconds["train_base"].push_back(t_base);
@@ -825,6 +865,10 @@ nlohmann::json DiffusionLoopResult::row(size_t g) const {
   const metrics::Estimate r = ratio_interval(g);
   j["ratio_lo"] = experiment::result_number(r.lo), j["ratio_hi"] = experiment::result_number(r.hi);
   if (g < w2_base_mean.size()) j["w2_base_mean"] = experiment::result_number(w2_base_mean[g]);
+  // tr Σ and the base's dist with their intervals over the runs, where the runs were kept.
+  for (const auto& [key, e] : {std::pair<std::string, metrics::Estimate>{"trace", trace_interval(g)},
+                               {"w2_base", g < w2_base_mean.size() ? w2_base_interval(g) : metrics::Estimate{}}})
+    if (e.has_interval()) j[key + "_lo"] = experiment::result_number(e.lo), j[key + "_hi"] = experiment::result_number(e.hi);
   return j;
 }
 

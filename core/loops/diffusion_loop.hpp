@@ -123,6 +123,8 @@ struct DiffusionLoopResult {
   // generation run by this call (not kept across a resume).
   std::map<std::string, std::vector<double>> phase_seconds;
   std::vector<std::vector<double>> w2_runs;       // [generation][run]
+  // tr Σ and (SIMS) the base's dist per run, [generation][run]; a generation read from an older record has none.
+  std::vector<std::vector<double>> trace_runs, w2_base_runs;
   // The paper's E[dist(G^∞)]/E[dist(G^1)]: mean of ratio over generations
   // limit_from..G (limit_from = 20, or 1 when G < 20).
   double limit_ratio = 0;
@@ -145,6 +147,9 @@ struct DiffusionLoopResult {
   // The 95 % Student-t interval of generation g + 1's mean W2 over the runs
   // (none with one run).
   metrics::Estimate w2_interval(size_t g) const;
+  // The same for the mean tr Σ and (SIMS) the base's mean dist; the value alone where the runs were not kept.
+  metrics::Estimate trace_interval(size_t g) const;
+  metrics::Estimate w2_base_interval(size_t g) const;
   // The last generation's distance against the first's, paired over the runs (loops/loop_verdict.hpp); empty
   // without generations.
   std::string verdict() const;

@@ -298,6 +298,15 @@ PY
 expect_error "gaussian loop other seed" "" -- "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 \
   --n-synth 20 --generations 12 --runs 200 --seed 2 --out "$T/loop"
 grep -q "seed = 1 (now 2)" "$T/stderr" && ok || bad "gaussian loop other seed: $(cat "$T/stderr")"
+# The text table: E[W2] and E[tr Σ] of every generation shown with their intervals over the runs, then the median.
+"$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 3 --runs 50 \
+  --seed 1 >"$T/gloop.txt" 2>&1 && $PY - "$T/gloop.txt" <<'PY' && ok || bad "gaussian loop table: $(cat "$T/gloop.txt")"
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert any("E[tr Σ] (p_r: 2)" in l and "median tr Σ" in l for l in lines), lines
+rows = [l.split() for l in lines if l.split()[:1] in (["1"], ["2"], ["3"])]
+assert len(rows) == 3 and all(r.count("±") == 2 and len(r) == 8 for r in rows), rows
+PY
 # --n-init (MAD Fig. 9): generation 1 fits its own number of real samples; an augmentation loop refuses it.
 "$SIMS" loop --family gaussian --kind fresh --dim 2 --n-real 100 --n-synth 100 --n-init 5 --generations 3 --runs 300 --json \
   >"$T/ninit.json" 2>/dev/null && $PY - "$T/ninit.json" <<'PYEOF' && ok || bad "gaussian loop --n-init"
@@ -351,11 +360,18 @@ expect_error "atlas lambda out of range" "" -- "$SIMS" atlas --lambda 0,1
 # The SIMS paper's own Fig. 4 model (--model ddpm): a tiny run, its settings in the run folder; EDM-only flags refused.
 "$SIMS" loop --family diffusion2d --model ddpm --kind augment --n-real 40 --n-synth 20 --runs 2 --generations 2 \
   --algorithm sims --omega 1 --n-aux 30 --n-eval 30 --base-epochs 2 --aux-epochs 1 --width 8 --depth 1 --steps 6 \
-  --batch 16 --out "$T/ddpm" >/dev/null 2>&1 && $PY - "$T/ddpm" <<'PYEOF' && ok || bad "loop --model ddpm"
+  --batch 16 --out "$T/ddpm" >"$T/ddpm.txt" 2>&1 && $PY - "$T/ddpm" "$T/ddpm.txt" <<'PYEOF' && ok || bad "loop --model ddpm"
 import json, sys
 j = json.load(open(sys.argv[1] + "/metrics.json"))
 assert j["model"] == "ddpm" and j["ddpm_steps"] == 6 and j["ddpm_blocks"] == 1 and j["ddpm_batch"] == 16, j
 assert len(j["w2_mean"]) == 2 and len(j["w2_base_mean"]) == 2, j
+# tr Σ and the base's dist with their t intervals over the runs, as the mean dist.
+for k in ("trace", "w2_base"):
+    assert all(lo <= m <= hi for lo, m, hi in zip(j[k + "_lo"], j[k + "_mean"], j[k + "_hi"])), (k, j)
+# The text table: every number of a generation's row with its interval (generation 1's ratio is 1 by definition).
+rows = [l.split() for l in open(sys.argv[2], encoding="utf-8") if l.split()[:1] in (["1"], ["2"])]
+assert len(rows) == 2 and all(r.count("±") == 2 for r in rows), rows
+assert "[" in " ".join(rows[1]), rows
 PYEOF
 expect_error "ddpm with bias" "" -- "$SIMS" loop --family diffusion2d --model ddpm --bias 0.5 --runs 2 --generations 1
 expect_error "ddpm with an EDM sampler" "" -- "$SIMS" loop --family diffusion2d --model ddpm --sampler euler --runs 2 \
