@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
       if (!screenshot.empty() || !bench.empty()) return 1;
     }
     if (std::isfinite(omega)) app.set_omega(omega, false);
-    if (sweep && !app.start_sweep()) std::fprintf(stderr, "note: --sweep needs a 2D pair with a built-in training set\n");
+    if (sweep && !app.start_sweep(true)) std::fprintf(stderr, "note: --sweep needs a 2D pair with a built-in training set\n");
 
     auto draw = [&] {
       ImGui_ImplOpenGL3_NewFrame();

@@ -949,8 +949,9 @@ void LiveApp::draw_stats() {
   }
 }
 
-bool LiveApp::start_sweep() {
+bool LiveApp::start_sweep(bool reveal) {
   if (!is_2d_ || !settings_.aux || !reference_.defined()) return false;
+  reveal_sweep_ = reveal_sweep_ || reveal;
   SweepWorker::Job j;
   j.base = settings_.base, j.aux = settings_.aux;
   j.real = data::training_points(settings_.base->info().provenance, 0, nullptr, metrics::kEnergyReference);
@@ -963,6 +964,10 @@ bool LiveApp::start_sweep() {
 // The metric against omega as the mini-sweep fills it in: energy distance
 // (lower is better) with 95 % bootstrap intervals, the current omega marked.
 void LiveApp::draw_sweep() {
+  if (reveal_sweep_) {
+    ImGui::SetScrollHereY(0.0f);  // the header at the panel's top: the chart and verdict below it in view
+    reveal_sweep_ = false;
+  }
   if (!ImGui::CollapsingHeader("ω sweep", ImGuiTreeNodeFlags_DefaultOpen)) return;
   const bool can = is_2d_ && settings_.aux && reference_.defined();
   if (!can) {

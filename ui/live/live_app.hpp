@@ -224,7 +224,9 @@ class LiveApp {
   engine::LiveSettings& settings() { return settings_; }
   const engine::LivePolicy& policy() const { return *policy_; }
   void commit();                    // submit the full request for the current settings
-  bool start_sweep();               // the mini-sweep of the metric against omega (2D pairs with a training set)
+  // The mini-sweep of the metric against omega (2D pairs with a training set); `reveal`: the side panel scrolls
+  // to it once (sims-live --sweep, where it would start below the fold of a 720-line screen).
+  bool start_sweep(bool reveal = false);
   void set_omega(double w, bool drag);
   int step() const;                 // 0..steps
   void set_step(int k);             // -1: follow the final samples
@@ -301,6 +303,7 @@ class LiveApp {
   // View.
   PointsDraw view_;
   bool denoised_ = false;
+  bool reveal_sweep_ = false;  // scroll the side panel to the sweep at its next frame
   int step_ = -1;  // -1: the final samples
   bool playing_ = false, loop_ = true;
   float speed_ = 8.f;  // steps per second
