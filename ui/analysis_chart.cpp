@@ -13,6 +13,7 @@
 #include <QPageSize>
 #include <QPainter>
 #include <QPdfWriter>
+#include <QRegularExpression>
 #include <QSaveFile>
 #include <QScatterSeries>
 #include <QTextDocument>
@@ -305,6 +306,23 @@ void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
 
 namespace {
 const int kMinHeight = 150;  // the plot stays readable; at 720 lines two charts and a sample strip fit a tab
+
+// A title whose parenthesised remark ("(lower is better)") moves to the next line whole rather than leaving its
+// last word behind, where the remark fits on a line of its own.
+QString title_html(const QString& title, const QFont& font, qreal width) {
+  static const QRegularExpression remark(QStringLiteral("\\([^()]*\\)"));
+  const QFontMetricsF fm(font);
+  QString html;
+  int at = 0;
+  for (auto it = remark.globalMatch(title); it.hasNext();) {
+    const QRegularExpressionMatch m = it.next();
+    html += title.mid(at, m.capturedStart() - at).toHtmlEscaped();
+    const QString r = m.captured().toHtmlEscaped();
+    html += fm.horizontalAdvance(m.captured()) < width ? "<span style='white-space:nowrap'>" + r + "</span>" : r;
+    at = m.capturedEnd();
+  }
+  return html + title.mid(at).toHtmlEscaped();
+}
 }  // namespace
 
 AnalysisChart::AnalysisChart(const QString& title, const QString& x_title, const QString& y_title, QWidget* parent)
@@ -396,7 +414,7 @@ void AnalysisChart::resizeEvent(QResizeEvent* e) {
 
 void AnalysisChart::layout_text() {
   const qreal w = std::max(60, width() - 8);
-  title_item_->setHtml(title_.toHtmlEscaped());
+  title_item_->setHtml(title_html(title_, title_item_->font(), w - 2 * title_item_->document()->documentMargin()));
   title_item_->setTextWidth(w);
   title_item_->setPos(4, 2);
   // A line needs no legend when it is the only one: the chart's title names it.

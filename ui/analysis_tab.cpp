@@ -1,4 +1,5 @@
 #include "analysis_tab.hpp"
+#include "metrics/uncertainty.hpp"
 #include "theme.hpp"
 
 #include <algorithm>
@@ -275,6 +276,14 @@ QTableWidget* AnalysisTab::make_table(int min_height) {
   t->setWordWrap(false);
   t->setMinimumHeight(min_height);
   return t;
+}
+
+QString AnalysisTab::with_ci(double v, double lo, double hi, int most) {
+  if (std::isnan(v)) return "–";
+  if (std::isinf(v)) return v > 0 ? "diverged" : "-inf";
+  metrics::Estimate e;
+  e.value = v, e.lo = lo, e.hi = hi;
+  return QString::fromStdString(e.precise_text(most, "\u2009±\u2009"));
 }
 
 void AnalysisTab::set_columns(QTableWidget* t, const QStringList& columns) {

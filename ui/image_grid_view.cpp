@@ -1,4 +1,5 @@
 #include "image_grid_view.hpp"
+#include "plot_painter.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -56,14 +57,19 @@ void ImageGridView::paint(QPainter& p, const QSize& size, const ViewColours& k) 
   p.setFont(title);
   p.setPen(k.title(content_.color));
   p.drawText(QRectF(12, 6, size.width() - 24, 22), Qt::AlignLeft | Qt::AlignVCenter, content_.title);
-  QFont sub = title;
-  sub.setBold(false);
-  sub.setPointSizeF(9);
+  const QFont sub = subtitle_font();
   p.setFont(sub);
   p.setPen(k.axis);
-  p.drawText(QRectF(12, 27, size.width() - 24, 18), Qt::AlignLeft | Qt::AlignVCenter,
-             QFontMetricsF(p.font()).elidedText(content_.subtitle, Qt::ElideRight, size.width() - 24));
-  const QRectF area(12, 50, size.width() - 24, size.height() - 72);
+  // Subtitle and footer: one line each, elided, or in a view of its own (wrap_texts) broken between their " · "
+  // parts rather than losing their ends; the images take the rest.
+  const double text_w = size.width() - 24;
+  const QStringList sub_lines = subtitle_lines(content_.subtitle, text_w, content_.wrap_texts);
+  for (int i = 0; i < sub_lines.size(); ++i)
+    p.drawText(QRectF(12, 27 + i * kSubtitleLine, text_w, 18), Qt::AlignLeft | Qt::AlignVCenter, sub_lines[i]);
+  const QStringList foot_lines = break_parts(content_.footer, QFontMetricsF(sub), text_w, content_.wrap_texts ? 3 : 1);
+  const double top = 50 + kSubtitleLine * std::max<int>(0, sub_lines.size() - 1);
+  const double foot_h = kSubtitleLine * std::max<int>(1, foot_lines.size());
+  const QRectF area(12, top, text_w, size.height() - top - foot_h - 6);
   if (!grid_.isNull() && area.width() > 10 && area.height() > 10) {
     // Integer upscaling keeps the pixels crisp.
     const double s = std::max(1.0, std::floor(std::min(area.width() / grid_.width(), area.height() / grid_.height())));
@@ -74,7 +80,9 @@ void ImageGridView::paint(QPainter& p, const QSize& size, const ViewColours& k) 
   }
   p.setFont(sub);
   p.setPen(k.footnote);
-  p.drawText(QRectF(12, size.height() - 20, size.width() - 24, 16), Qt::AlignRight | Qt::AlignVCenter, content_.footer);
+  for (int i = 0; i < foot_lines.size(); ++i)
+    p.drawText(QRectF(12, size.height() - 4 - foot_h + i * kSubtitleLine, text_w, kSubtitleLine),
+               Qt::AlignRight | Qt::AlignVCenter, foot_lines[i]);
 }
 
 int ImageGridView::image_at(QPointF pos) const {

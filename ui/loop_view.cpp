@@ -227,12 +227,14 @@ std::string LoopOutcome::to_csv() const {
     }
     return s.str();
   }
-  s << "generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,trace_mean,trace_median,w2_base_mean,seconds\n";
+  s << "generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,trace_mean,trace_median,w2_base_mean,seconds,"
+       "trace_lo,trace_hi,w2_base_lo,w2_base_hi\n";
   for (size_t g = 0; g < generations.size(); ++g) {
     const LoopGeneration& r = generations[g];
     s << r.generation << "," << csv_num(r.w2_mean) << "," << csv_num(r.w2_median) << "," << csv_num(r.w2_std) << ","
       << csv_num(ratio(g)) << "," << csv_num(r.ratio_lo) << "," << csv_num(r.ratio_hi) << "," << csv_num(r.trace_mean) << "," << csv_num(r.trace_median) << ","
-      << csv_num(r.w2_base_mean) << "," << csv_num(r.seconds) << "\n";
+      << csv_num(r.w2_base_mean) << "," << csv_num(r.seconds) << "," << csv_num(r.trace_lo) << ","
+      << csv_num(r.trace_hi) << "," << csv_num(r.w2_base_lo) << "," << csv_num(r.w2_base_hi) << "\n";
   }
   return s.str();
 }
@@ -263,6 +265,7 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
       lg.trace_mean = r.trace_mean[g];
       lg.trace_median = r.trace_median[g];
       if (c.runs > 1 && g < r.ratio_lo.size()) lg.ratio_lo = r.ratio_lo[g], lg.ratio_hi = r.ratio_hi[g];
+      if (c.runs > 1 && g < r.trace_lo.size()) lg.trace_lo = r.trace_lo[g], lg.trace_hi = r.trace_hi[g];
       out.generations.push_back(lg);
       if (on_generation) on_generation(lg);
     }
@@ -329,6 +332,8 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
     g.trace_mean = num("trace_mean");
     g.trace_median = num("trace_median");
     g.w2_base_mean = num("w2_base_mean");
+    g.trace_lo = num("trace_lo"), g.trace_hi = num("trace_hi");
+    g.w2_base_lo = num("w2_base_lo"), g.w2_base_hi = num("w2_base_hi");
     g.ratio_lo = num("ratio_lo");
     g.ratio_hi = num("ratio_hi");
     if (lp.samples.defined() && lp.samples.dim() == 3 && lp.samples.size(2) == 2) {  // [save_runs, n_eval, 2]
@@ -363,9 +368,14 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   };
   family_ = new QComboBox(box);
   family_->setObjectName("loopFamily");
-  family_->addItem("diffusion2d (2D diffusion models)", "diffusion2d");
-  family_->addItem("gaussian (closed-form fit)", "gaussian");
+  // Short enough for the side panel at 1280×720; the whole description in each item's tooltip.
+  family_->addItem("diffusion2d (2D MLPs)", "diffusion2d");
+  family_->setItemData(0, "Small 2D diffusion models (EDM or DDPM MLPs), trained per generation", Qt::ToolTipRole);
+  family_->addItem("gaussian (closed form)", "gaussian");
+  family_->setItemData(1, "A Gaussian fitted in closed form to each generation's samples (MAD's Gaussian model)",
+                       Qt::ToolTipRole);
   family_->addItem("mixture (EM fits)", "mixture");
+  family_->setItemData(2, "A Gaussian mixture fitted by EM to each generation's samples", Qt::ToolTipRole);
   model_ = new QComboBox(box);
   model_->setObjectName("loopModel");
   model_->addItem("EDM MLP", "edm");
@@ -649,8 +659,10 @@ engine::JobFn LoopView::prepare_job() {
     cols << "generation" << "modes" << "± 95 % CI" << "recall" << "± 95 % CI" << "precision" << "variance"
          << "modal var." << "components" << "seconds";
   } else {
-    cols << "generation" << "W2 mean" << "± 95 % CI" << "median" << "ratio [95 % CI]" << "tr Σ mean";
-    if (p.sims) cols << "W2 of base";
+    // Every value with its 95 % interval over the runs, on two-line headers so that the numbers set the widths;
+    // the median (no interval) is in the CSV export.
+    cols << "gen." << "W2 mean\n± 95 % CI" << "ratio to gen. 1\n[95 % CI]" << "tr Σ mean\n± 95 % CI";
+    if (p.sims) cols << "W2 of base\n± 95 % CI";
     cols << "seconds";
   }
   set_columns(table_, cols);
@@ -778,17 +790,20 @@ void LoopView::add_generation(const LoopGeneration& gen) {
     dist_chart_->append(dist_series_, gen.generation, gen.w2_mean, d.lo, d.hi);
     ratio_chart_->append(ratio_series_, gen.generation, ratio, gen.ratio_lo, gen.ratio_hi);
     const QString ratio_text = ratio_with_interval(gen, ratio);
-    QStringList cells{QString::number(gen.generation), cell(gen.w2_mean), has_ci ? cell(d.half_width(), 3) : QString("–"),
-                      cell(gen.w2_median), ratio_text, cell(gen.trace_mean)};
-    if (running_.sims) cells << cell(gen.w2_base_mean);
+    QStringList cells{QString::number(gen.generation), with_ci(gen.w2_mean, d.lo, d.hi), ratio_text,
+                      with_ci(gen.trace_mean, gen.trace_lo, gen.trace_hi)};
+    if (running_.sims) cells << with_ci(gen.w2_base_mean, gen.w2_base_lo, gen.w2_base_hi);
     cells << (gen.seconds > 0 ? QString::number(gen.seconds, 'f', 2) : QString("–"));
     set_row(table_, table_->rowCount(), cells);
+    if (running_.runs > 1)
+      table_->item(table_->rowCount() - 1, 1)->setToolTip(
+          QString("median over the %1 runs: %2 (also in the CSV export)").arg(running_.runs).arg(cell(gen.w2_median)));
     t = QString("<b>Generation %1</b> · W2 %2%3 · ratio %4 · tr Σ %5")
             .arg(gen.generation)
-            .arg(cell(gen.w2_mean, 3))
-            .arg(has_ci ? " ± " + cell(d.half_width(), 2) + " (95 % CI)" : QString())
+            .arg(with_ci(gen.w2_mean, d.lo, d.hi))
+            .arg(has_ci ? " (95 % CI)" : QString())
             .arg(ratio_text)
-            .arg(cell(gen.trace_mean, 3));
+            .arg(with_ci(gen.trace_mean, gen.trace_lo, gen.trace_hi));
     if (gen.seconds > 0) t += " " + toned(QString("· %1 s").arg(gen.seconds, 0, 'f', 1), Tone::Faint);
   }
   table_->scrollToBottom();
@@ -848,7 +863,7 @@ QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const Loo
   if (now.is_mixture()) {
     // Modes and recall at the end against generation 1 (each a 95 % t interval over runs; higher is better).
     const LoopGeneration &first = now.generations.front(), &last = now.generations.back();
-    auto est = [](const LoopGeneration& x, const char* k) { return QString::fromStdString(x.mixture.at(k).text(2)); };
+    auto est = [](const LoopGeneration& x, const char* k) { return QString::fromStdString(x.mixture.at(k).precise_text()); };
     const metrics::Estimate lost = metrics::difference(first.mixture.at("modes"), last.mixture.at("modes"));
     QString v = QString("At generation %1: %2 of %3 real modes covered (generation 1: %4), recall %5 (generation 1: %6)")
                     .arg(g)
@@ -867,25 +882,24 @@ QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const Loo
                           before_plan.kind == now_plan.kind && before_plan.family == now_plan.family;
   if (!comparable || !a.has_interval())
     return QString("%1: distance %2, ratio to generation 1: %3 (%4).")
-        .arg(where, QString::fromStdString(a.text(3)))
+        .arg(where, QString::fromStdString(a.precise_text()))
         .arg(now.ratio(g - 1), 0, 'f', 2)
         .arg(a.has_interval() ? how : QString("no spread over runs"));
   const metrics::Estimate b = final_distance(*before, before_plan.runs);
   const metrics::Estimate gain = metrics::difference(b, a);  // > 0: this run ends closer to p_r
   const QString name = QString::fromStdString(now_plan.training_label()), other = QString::fromStdString(before_plan.training_label());
   const QString line = QString("%1: %2 ends at %3, %4 at %5 (ratios %6 and %7)")
-                           .arg(where, name, QString::fromStdString(a.text(3)), other, QString::fromStdString(b.text(3)))
+                           .arg(where, name, QString::fromStdString(a.precise_text()), other,
+                                QString::fromStdString(b.precise_text()))
                            .arg(now.ratio(g - 1), 0, 'f', 2)
                            .arg(before->ratio(g - 1), 0, 'f', 2);
   if (!metrics::significant(gain))
-    return QString("%1: no significant difference (%2 ± %3; %4).")
-        .arg(line).arg(gain.value, 0, 'g', 3).arg(gain.half_width(), 0, 'g', 2).arg(how);
+    return QString("%1: no significant difference (%2; %3).").arg(line, QString::fromStdString(gain.precise_text()), how);
   *better = gain.value > 0;
-  return QString("%1: %2 is %3 by %4 ± %5 (%6).")
-      .arg(line, name, gain.value > 0 ? "closer to p_r" : "further from p_r")
-      .arg(std::abs(gain.value), 0, 'g', 3)
-      .arg(gain.half_width(), 0, 'g', 2)
-      .arg(how);
+  metrics::Estimate size = gain;  // the size of the difference, to its interval's precision
+  if (gain.value < 0) size.value = -gain.value, size.lo = -gain.hi, size.hi = -gain.lo;
+  return QString("%1: %2 is %3 by %4 (%5).")
+      .arg(line, name, gain.value > 0 ? "closer to p_r" : "further from p_r", QString::fromStdString(size.precise_text()), how);
 }
 
 void LoopView::job_ended(engine::JobState s) {

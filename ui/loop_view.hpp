@@ -72,6 +72,10 @@ struct LoopGeneration {
   double w2_mean = 0, w2_median = 0, trace_mean = 0, trace_median = 0, seconds = 0;
   double w2_std = std::numeric_limits<double>::quiet_NaN();       // over runs (diffusion2d)
   double w2_base_mean = std::numeric_limits<double>::quiet_NaN(); // SIMS: the base model's samples S
+  // 95 % t intervals over the runs of the mean tr Σ and of the base's W2 (NaN with one run, the mixture family,
+  // and generations read from an older record).
+  double trace_lo = std::numeric_limits<double>::quiet_NaN(), trace_hi = std::numeric_limits<double>::quiet_NaN();
+  double w2_base_lo = std::numeric_limits<double>::quiet_NaN(), w2_base_hi = std::numeric_limits<double>::quiet_NaN();
   // 95 % interval of the ratio E[W2_t] / E[W2_1] over the runs (paired: each run's generation 1 and t); NaN
   // with one run and for the mixture family.
   double ratio_lo = std::numeric_limits<double>::quiet_NaN(), ratio_hi = std::numeric_limits<double>::quiet_NaN();
@@ -88,7 +92,8 @@ struct LoopOutcome {
   std::vector<LoopGeneration> generations;
   double ratio(size_t g) const { return generations[g].w2_mean / generations[0].w2_mean; }
   bool is_mixture() const { return metric == "modes"; }
-  // generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,trace_mean,trace_median,w2_base_mean,seconds; the
+  // generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,trace_mean,trace_median,w2_base_mean,seconds,
+  // trace_lo,trace_hi,w2_base_lo,w2_base_hi; the
   // mixture family:
   // generation, then NAME_mean,NAME_lo,NAME_hi for each of its metrics
   std::string to_csv() const;

@@ -28,7 +28,8 @@ QString tick_label(double v, double step) {
 PlotFrame plot_frame(const QSize& size, const ViewContent& c) {
   PlotFrame f;
   f.widget = QRectF(0, 0, size.width(), size.height());
-  const double left = 44, right = 12, top = 50, bottom = 40;
+  const double left = 44, right = 12, bottom = 40;
+  const double top = 50 + kSubtitleLine * (std::max<int>(1, subtitle_lines(c.subtitle, size.width() - left - 4, c.wrap_texts).size()) - 1);
   f.plot = f.widget.adjusted(left, top, -right, -bottom);
   if (f.plot.width() < 10 || f.plot.height() < 10) f.plot = f.widget;
   QRectF b = c.bounds.isValid() ? c.bounds : QRectF(-3, -3, 6, 6);
@@ -222,15 +223,14 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c, const 
   p.setFont(title);
   p.setPen(k.title(c.color));
   p.drawText(QRectF(f.plot.left(), 6, f.plot.width(), 22), Qt::AlignLeft | Qt::AlignVCenter, c.title);
-  QFont sub = title;
-  sub.setBold(false);
-  sub.setPointSizeF(9);
-  p.setFont(sub);
+  p.setFont(subtitle_font());
   p.setPen(k.axis);
-  // The subtitle may use the margin right of the plot; beyond the view it is elided, never cut off.
+  // The subtitle may use the margin right of the plot; too long, it is elided (never cut off) or, in a view of
+  // its own, breaks between its parts (plot_frame left room for the lines).
   const double sub_w = f.widget.right() - f.plot.left() - 4;
-  p.drawText(QRectF(f.plot.left(), 27, sub_w, 18), Qt::AlignLeft | Qt::AlignVCenter,
-             QFontMetricsF(sub).elidedText(c.subtitle, Qt::ElideRight, sub_w));
+  const QStringList sub_lines = subtitle_lines(c.subtitle, sub_w, c.wrap_texts);
+  for (int i = 0; i < sub_lines.size(); ++i)
+    p.drawText(QRectF(f.plot.left(), 27 + i * kSubtitleLine, sub_w, 18), Qt::AlignLeft | Qt::AlignVCenter, sub_lines[i]);
   if (!c.footer.isEmpty()) {
     p.setFont(small);
     p.setPen(k.footnote);
@@ -239,14 +239,7 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c, const 
     // not fit), so a narrow view keeps every part readable instead of cutting words out of the middle.
     const QRectF box = f.plot.adjusted(6, 4, -6, -4);
     const QFontMetricsF sm(small);
-    QStringList lines;
-    for (const QString& part : c.footer.split(QStringLiteral(" · "))) {
-      const QString joined = lines.isEmpty() ? QString() : lines.back() + QStringLiteral(" · ") + part;
-      if (!lines.isEmpty() && sm.horizontalAdvance(joined) <= box.width())
-        lines.back() = joined;
-      else
-        lines << sm.elidedText(part, Qt::ElideRight, box.width());
-    }
+    const QStringList lines = break_parts(c.footer, sm, box.width());
     double w = 0;
     for (const QString& l : lines) w = std::max(w, sm.horizontalAdvance(l));
     const double lh = sm.height();
@@ -261,6 +254,31 @@ void paint_overlay(QPainter& p, const PlotFrame& f, const ViewContent& c, const 
       p.drawText(QRectF(text.left(), text.top() + i * lh, w, lh), Qt::AlignRight | Qt::AlignVCenter, lines[i]);
   }
   p.restore();
+}
+
+QStringList break_parts(const QString& text, const QFontMetricsF& fm, double width, int max_lines) {
+  const QString dot = QStringLiteral(" · ");
+  QStringList lines;
+  for (const QString& part : text.split(dot)) {
+    const QString joined = lines.isEmpty() ? QString() : lines.back() + dot + part;
+    if (!lines.isEmpty() && (fm.horizontalAdvance(joined) <= width || lines.size() >= max_lines))
+      lines.back() = joined;
+    else
+      lines << part;
+  }
+  for (QString& l : lines) l = fm.elidedText(l, Qt::ElideRight, width);
+  return lines;
+}
+
+QFont subtitle_font() {
+  QFont f;
+  f.setPointSizeF(9);
+  return f;
+}
+
+QStringList subtitle_lines(const QString& subtitle, double width, bool wrap) {
+  if (subtitle.isEmpty()) return {};
+  return break_parts(subtitle, QFontMetricsF(subtitle_font()), width, wrap ? 3 : 1);
 }
 
 }  // namespace sims::ui

@@ -2,6 +2,7 @@
 // draws only the point clouds itself): layout, data -> pixel mapping, the
 // density heat map, trails, axes, ticks and titles, all with QPainter.
 #pragma once
+#include <QFontMetricsF>
 #include <QImage>
 #include <QPainter>
 #include <QRectF>
@@ -39,5 +40,16 @@ QImage density_image(const ViewContent& c, const QRectF& region, int bins);
 QRectF heat_region_for(const QRectF& bounds);
 
 float point_size_for(int64_t count, double dpr);
+
+// `text` broken between its " · " parts into lines no wider than `width`; a part too wide alone is elided, and
+// beyond `max_lines` the rest is joined onto the last line and elided there.
+QStringList break_parts(const QString& text, const QFontMetricsF& fm, double width, int max_lines = 1 << 20);
+// A view's subtitle (9 pt, under its title) in a view `width` px wide: at most three lines, broken between its
+// " · " parts, so that every number with its interval shows instead of being elided after the first ones. The
+// view's content area starts lower by kSubtitleLine for each line after the first.
+QFont subtitle_font();
+// One line, elided, unless `wrap` (ViewContent::wrap_texts).
+QStringList subtitle_lines(const QString& subtitle, double width, bool wrap = true);
+constexpr double kSubtitleLine = 16;
 
 }  // namespace sims::ui

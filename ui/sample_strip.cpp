@@ -131,16 +131,38 @@ QFont SampleStrip::caption_font() const {
 }
 
 // A caption wider than its cell breaks at " · " onto a second line (one that used the gap ran into its
-// neighbour's caption).
+// neighbour's caption), and where a line is still too wide, a value's interval goes onto a line of its own
+// ("0.0052" over "± 0.0014"); when one caption must break, all do, so that the strip's captions read alike. Only
+// a line still wider than the cell and its gaps is elided.
 QString SampleStrip::caption_text(int i, int side) const {
-  const QString& c = cells_[i].caption;
-  return QFontMetrics(caption_font()).horizontalAdvance(c) > side ? QString(c).replace(" · ", "\n") : c;
+  const QFontMetrics fm(caption_font());
+  auto lines_at = [](const QString& caption, int level) {
+    QStringList lines = level >= 1 ? caption.split(" · ") : QStringList{caption};
+    if (level < 2) return lines;
+    QStringList split;
+    for (const QString& l : lines) {
+      const int pm = l.indexOf(QChar(0x00B1));
+      if (pm > 0) split << l.left(pm).trimmed() << l.mid(pm);
+      else split << l;
+    }
+    return split;
+  };
+  auto all_fit = [&](int level, int width) {
+    for (const Cell& cell : cells_)
+      for (const QString& l : lines_at(cell.caption, level))
+        if (fm.horizontalAdvance(l) > width) return false;
+    return true;
+  };
+  const int level = all_fit(0, side) ? 0 : all_fit(1, side + kGap) ? 1 : 2;
+  QStringList lines = lines_at(cells_[i].caption, level);
+  for (QString& l : lines) l = fm.elidedText(l, Qt::ElideRight, side + kGap);
+  return lines.join('\n');
 }
 
 int SampleStrip::caption_height(int side) const {
-  for (int i = 0; i < count(); ++i)
-    if (caption_text(i, side).contains('\n')) return 2 * kCaption - 4;
-  return kCaption;
+  int lines = 1;
+  for (int i = 0; i < count(); ++i) lines = std::max<int>(lines, caption_text(i, side).count('\n') + 1);
+  return kCaption + (lines - 1) * (kCaption - 4);
 }
 
 QRect SampleStrip::cell_rect(int i) const {

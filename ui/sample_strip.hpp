@@ -38,6 +38,8 @@ class SampleStrip final : public QWidget {
   // Largest cell side in pixels (cells shrink when the row is too wide).
   void set_cell_size(int px);
   QRect cell_rect(int i) const;
+  // Cell i's caption as drawn in cells `side` px wide ('\n' where it breaks).
+  QString caption_text(int i, int side) const;
   QSize sizeHint() const override;
   QSize minimumSizeHint() const override;
   bool hasHeightForWidth() const override { return true; }
@@ -60,7 +62,6 @@ class SampleStrip final : public QWidget {
   int side() const { return side_for(width()); }
   int side_for(int width) const;
   QFont caption_font() const;
-  QString caption_text(int i, int side) const;
   int caption_height(int side) const;
   std::vector<Cell> cells_;
   int selected_ = -1;

@@ -44,6 +44,10 @@ struct ViewContent {
   // laid out in the full grid's cells, so images keep their size when the
   // full set replaces it.
   int grid_cells = 0;
+  // A view of its own (the Sweep tab's large view): a subtitle or footer too long for one line breaks between its
+  // " · " parts (up to three lines), the data area starting lower, instead of being elided. Views shown side by
+  // side (the Live tab) keep one line each, so that their plots stay the same size and aligned.
+  bool wrap_texts = false;
 };
 
 class SampleView : public QWidget {

@@ -85,21 +85,6 @@ QString num(double v, int digits = 4) {
   return QString::number(v, 'g', digits);
 }
 
-// "0.261 ± 0.012" (the larger side of the interval), or the value alone. The value is given to the interval's
-// precision: two significant digits of the half-width and as many decimals for the value ("0.0009 ± 0.0014",
-// not "0.0009129 ± 0.0014"), so that digits the noise decides are not shown and the columns stay narrow.
-// `most`: at most this many decimals (3 for precision and recall: shares, as the demo's table gives them).
-QString with_ci(double v, double lo, double hi, int most = 10) {
-  const double h = std::max(v - lo, hi - v);
-  const QString pm = QString::fromUtf8("\u2009±\u2009");  // thin spaces: four such columns fit at 1280×720
-  if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(v)) return num(v);
-  if (!(h > 0)) return num(v) + pm + "0";  // every resample gave the same value (a precision of 1, say)
-  const int decimals = std::clamp(1 - static_cast<int>(std::floor(std::log10(h))), 0, 10);
-  // Below the cap the half-width keeps one significant digit ("0.999 ± 0.0004", never "± 0.000").
-  const QString half = decimals > most ? QString::number(h, 'g', 1) : QString::number(h, 'f', decimals);
-  return QString::number(v, 'f', std::min(decimals, most)) + pm + half;
-}
-
 // "0.52 [0.47, 0.56]": an interval that need not be symmetric (a share's Wilson interval near 0 or 1).
 QString with_bounds(double v, double lo, double hi) {
   if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(v)) return num(v, 3);
@@ -619,7 +604,7 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     name_distance_chart(one.metric, one.features);
     dist_chart_->add_series(dname, kSims, false, true);
     if (std::isfinite(one.floor.value)) {  // real vs real at the rows' size: what no model can beat here
-      dist_chart_->add_series(QString("real vs real (floor) %1").arg(QString::fromStdString(one.floor.text(3))),
+      dist_chart_->add_series(QString("real vs real (floor) %1").arg(QString::fromStdString(one.floor.precise_text())),
                               QColor(120, 120, 120), true);
       const auto [w0, w1] = std::minmax_element(plan_omegas_.begin(), plan_omegas_.end());
       if (w0 != plan_omegas_.end())
@@ -670,7 +655,7 @@ void SweepView::add_row(const metrics::SweepResult& one) {
   for (double v : r.ratios) shares.push_back(metrics::share_interval(v, n));
   for (size_t k = 0; k < r.ratios.size() && static_cast<int>(k) < ratio_chart_->series_count(); ++k)
     ratio_chart_->append(static_cast<int>(k), r.omega, r.ratios[k], shares[k].lo, shares[k].hi);
-  const QString caption = QString("ω = %1 · %2").arg(r.omega).arg(num(r.value, 3));
+  const QString caption = QString("ω = %1 · %2").arg(r.omega).arg(with_ci(r.value, r.value_lo, r.value_hi));
   if (shape_.size() == 3)
     strip_->add_cell(images_mosaic(to_set(r.kept, 16), 16), caption);
   else
@@ -707,6 +692,7 @@ void SweepView::select(int i) {
   if (!large_) return;
   ViewContent c;
   c.color = kSims;
+  c.wrap_texts = true;  // every number with its interval, on as many lines as the view's width needs
   c.title = QString("ω = %1").arg(r.omega);
   const QString dname = metric_name(result_.metric, result_.features);
   // Every number with its 95 % interval, as in the table: the distance and precision/recall above the samples,

@@ -44,6 +44,7 @@
 #include "engine/job_runner.hpp"
 #include "guidance_panel.hpp"
 #include "image_grid_view.hpp"
+#include "plot_painter.hpp"
 #include "interval_bar.hpp"
 #include "live_view.hpp"
 #include "atlas_view.hpp"
@@ -1233,6 +1234,40 @@ class StudioTest : public QObject {
     QCOMPARE(s->selected(), 1 - best);
     QVERIFY(s->large_view()->content().title.contains(QString::number(res.rows[1 - best].omega)));
     QCOMPARE(s->large_view()->content().samples.count(), int64_t{200});
+    // The large view's subtitle holds every number with its interval; in a narrow view it breaks between its
+    // parts (at most three lines, the plot starting lower for each) instead of losing its end.
+    const ViewContent large = s->large_view()->content();
+    QVERIFY2(large.wrap_texts && large.subtitle.contains("recall") && large.subtitle.count(pm) == 3,
+             qPrintable(large.subtitle));
+    // As wide as its widest part: nothing elided, more than one line.
+    double widest = 0;
+    for (const QString& part : large.subtitle.split(" · "))
+      widest = std::max(widest, QFontMetricsF(subtitle_font()).horizontalAdvance(part) + 2);
+    const QStringList narrow = subtitle_lines(large.subtitle, widest);
+    QVERIFY2(narrow.size() >= 2 && narrow.size() <= 3 && narrow.join(" · ") == large.subtitle, qPrintable(narrow.join('|')));
+    const QSize narrow_view(static_cast<int>(std::ceil(widest)) + 48, 400);
+    QCOMPARE(plot_frame(narrow_view, large).plot.top(), 50 + kSubtitleLine * (narrow.size() - 1));
+    ViewContent side_by_side = large;  // the Live tab's views keep one line, so that their plots stay aligned
+    side_by_side.wrap_texts = false;
+    QCOMPARE(plot_frame(narrow_view, side_by_side).plot.top(), 50.0);
+    // Thumbnails carry the value with its interval; when one caption must break, all do, and in narrow cells the
+    // interval takes a line of its own ("ω = 0", "0.0024", "± 0.0021") rather than being elided.
+    const QString wide = s->strip()->caption_text(0, 1000);
+    QVERIFY2(wide.contains(pm) && !wide.contains('\n'), qPrintable(wide));
+    QFont caption_font = s->strip()->font();
+    caption_font.setPointSizeF(9);
+    int widest_piece = 0;  // of "ω = 0", "0.0024" and "± 0.0021" over both cells
+    for (int i = 0; i < 2; ++i)
+      for (const QString& part : s->strip()->caption_text(i, 1000).split(" · ")) {
+        const int at = part.indexOf(QChar(0x00B1));
+        for (const QString& piece : at > 0 ? QStringList{part.left(at).trimmed(), part.mid(at)} : QStringList{part})
+          widest_piece = std::max(widest_piece, QFontMetrics(caption_font).horizontalAdvance(piece));
+      }
+    const QStringList three = s->strip()->caption_text(1, widest_piece).split('\n');
+    QCOMPARE(three.size(), 3);
+    QVERIFY2(three[2].startsWith(QChar(0x00B1)) && !three[1].contains(QChar(0x00B1)) && !three.join("").contains("…"),
+             qPrintable(three.join('|')));
+    QCOMPARE(s->strip()->caption_text(0, widest_piece).count('\n'), 2);
     AnalysisChart* c = s->distance_chart();
     const QPointF at = c->chart()->mapToPosition(QPointF(res.rows[best].omega, res.rows[best].value));
     QTest::mouseClick(c->viewport(), Qt::LeftButton, {}, c->mapFromScene(c->chart()->mapToScene(at)));
@@ -1356,7 +1391,14 @@ class StudioTest : public QObject {
     QVERIFY(rs.band);
     QVERIFY(rs.lower.back() < rs.points.back().y() && rs.points.back().y() < rs.upper.back());
     QVERIFY(l->ratio_chart()->title().contains("lower is better"));
-    QVERIFY2(l->table()->item(11, 4)->text().contains(" ["), qPrintable(l->table()->item(11, 4)->text()));
+    QVERIFY2(l->table()->item(11, 2)->text().contains(" ["), qPrintable(l->table()->item(11, 2)->text()));
+    // The mean W2 and tr Σ carry theirs too, in the table and the CSV.
+    const QString pm = QString::fromUtf8("\u2009±\u2009");
+    QVERIFY2(l->table()->item(11, 1)->text().contains(pm), qPrintable(l->table()->item(11, 1)->text()));
+    QVERIFY2(l->table()->item(11, 3)->text().contains(pm), qPrintable(l->table()->item(11, 3)->text()));
+    QVERIFY(o.generations.back().trace_lo < o.generations.back().trace_mean &&
+            o.generations.back().trace_mean < o.generations.back().trace_hi);
+    QVERIFY(QString::fromStdString(o.to_csv()).section('\n', 0, 0).endsWith(",trace_lo,trace_hi,w2_base_lo,w2_base_hi"));
   }
 
   // The loop verdict: a t interval over runs, and a comparison with the previous run only when it is comparable.
@@ -1429,6 +1471,7 @@ class StudioTest : public QObject {
     for (const auto& g : o.generations) {
       QVERIFY(std::isfinite(g.w2_mean) && g.w2_mean > 0);
       QVERIFY(std::isfinite(g.w2_std));
+      QVERIFY(g.trace_lo < g.trace_mean && g.trace_mean < g.trace_hi);  // from the row the core streams
       QCOMPARE(g.saved_runs, 2);
       QCOMPARE(g.samples.count(), int64_t{2 * 200});  // n_eval follows n_real
     }

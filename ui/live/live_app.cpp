@@ -964,8 +964,10 @@ bool LiveApp::start_sweep(bool reveal) {
 // The metric against omega as the mini-sweep fills it in: energy distance
 // (lower is better) with 95 % bootstrap intervals, the current omega marked.
 void LiveApp::draw_sweep() {
-  if (reveal_sweep_) {
-    ImGui::SetScrollHereY(0.0f);  // the header at the panel's top: the chart and verdict below it in view
+  // Once the sweep has ended, its header goes to the panel's top, the chart and verdict below it in view (before
+  // that the section is too short for the scroll to get there).
+  if (reveal_sweep_ && !sweep_->running() && (!sweep_->rows().empty() || !sweep_->error().empty())) {
+    ImGui::SetScrollHereY(0.0f);
     reveal_sweep_ = false;
   }
   if (!ImGui::CollapsingHeader("ω sweep", ImGuiTreeNodeFlags_DefaultOpen)) return;

@@ -225,7 +225,7 @@ class LiveApp {
   const engine::LivePolicy& policy() const { return *policy_; }
   void commit();                    // submit the full request for the current settings
   // The mini-sweep of the metric against omega (2D pairs with a training set); `reveal`: the side panel scrolls
-  // to it once (sims-live --sweep, where it would start below the fold of a 720-line screen).
+  // to it once it has ended (sims-live --sweep, where it would end below the fold of a 720-line screen).
   bool start_sweep(bool reveal = false);
   void set_omega(double w, bool drag);
   int step() const;                 // 0..steps
