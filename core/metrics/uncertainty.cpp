@@ -301,9 +301,11 @@ std::string pm(const Estimate& e) { return num(e.value) + (e.has_interval() ? " 
 std::string gain_verdict(const std::string& metric, const std::string& where, const Estimate& zero, const Estimate& best,
                          const Estimate& gain, const Estimate& floor) {
   std::ostringstream s;
+  // The size of the change to its interval's precision ("by 0.0015 ± 0.0013", not "0.00152 ± 0.00132").
+  Estimate size = gain;
+  if (gain.value < 0) size.value = -gain.value, size.lo = -gain.hi, size.hi = -gain.lo;
   const std::string change = (gain.value >= 0 ? "lowers " : "raises ") + metric + " by " +
-                             num(std::abs(gain.value)) +
-                             (gain.has_interval() ? " ± " + num(gain.half_width()) : std::string());
+                             (gain.has_interval() ? size.precise_text() : num(std::abs(gain.value)));
   const std::string values = " (" + num(zero.value) + " -> " + num(best.value) + ")";
   if (!gain.has_interval()) {
     s << (gain.value > 0 ? "SIMS " : "SIMS does not help: ") << change << " " << where << values
