@@ -315,7 +315,7 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
   auto v = res.verdicts();
   REQUIRE(v.size() == 1);
   INFO(v[0]);
-  CHECK(v[0].rfind("SIMS lowers w2 by 0.5 ± ", 0) == 0);
+  CHECK(v[0].rfind("SIMS lowers w2 by 0.50 ± 0.11 at omega = 1 (1.00 -> 0.50)", 0) == 0);  // to the interval's precision
   CHECK(v[0].find("omega = 1") != std::string::npos);
   res.rows = {row(0, 1.0, 0.9, 1.1), row(1, 0.95, 0.85, 1.05)};
   v = res.verdicts();
@@ -382,7 +382,8 @@ TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the inte
   CHECK(c.gain.value == Approx(10));
   CHECK(c.gain.half_width() == Approx(std::sqrt(8.0)));
   CHECK(c.significant);
-  CHECK(c.verdict.rfind("SIMS lowers fd by 10", 0) == 0);
+  CHECK(c.verdict.rfind("SIMS lowers fd by 10.0 ± 2.8 at omega = 1", 0) == 0);  // to the interval's precision
+  CHECK(c.verdict.find("(80.0 -> 70.0)") != std::string::npos);                 // the values beside it too
   // A gain inside the noise is not called one.
   grid.rows = {row("B=100", 0, 80, 6), row("B=100", 1, 78, 6)};
   const auto n = loops::choose_best(grid, {{"B=100", 100}});

@@ -270,9 +270,9 @@ QTableWidget* AnalysisTab::make_table(int min_height) {
   t->setSelectionBehavior(QAbstractItemView::SelectRows);
   t->verticalHeader()->setVisible(false);
   // Columns as wide as their headers and values (a narrow window scrolls the table sideways rather than
-  // clipping them); the last one takes what is left.
+  // clipping them); none stretched to fill the width (a last "seconds" or "NFE" column 200-400 px wide).
   t->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  t->horizontalHeader()->setStretchLastSection(true);
+  t->horizontalHeader()->setStretchLastSection(false);
   t->setWordWrap(false);
   t->setMinimumHeight(min_height);
   return t;

@@ -798,12 +798,14 @@ void LoopView::add_generation(const LoopGeneration& gen) {
     if (running_.runs > 1)
       table_->item(table_->rowCount() - 1, 1)->setToolTip(
           QString("median over the %1 runs: %2 (also in the CSV export)").arg(running_.runs).arg(cell(gen.w2_median)));
-    t = QString("<b>Generation %1</b> · W2 %2%3 · ratio %4 · tr Σ %5")
+    // No break inside an item ("tr Σ 3.90 ± 0.13", a ratio with its interval): the line breaks between items.
+    auto whole = [](QString s) { return s.replace(' ', QString("&nbsp;")).replace(QChar(0x2009), QChar(0x202F)); };
+    t = QString("<b>Generation %1</b> · %2%3 · %4 · %5")
             .arg(gen.generation)
-            .arg(with_ci(gen.w2_mean, d.lo, d.hi))
-            .arg(has_ci ? " (95 % CI)" : QString())
-            .arg(ratio_text)
-            .arg(with_ci(gen.trace_mean, gen.trace_lo, gen.trace_hi));
+            .arg(whole("W2 " + with_ci(gen.w2_mean, d.lo, d.hi)))
+            .arg(has_ci ? whole(" (95 % CI)") : QString())
+            .arg(whole("ratio " + ratio_text))
+            .arg(whole("tr Σ " + with_ci(gen.trace_mean, gen.trace_lo, gen.trace_hi)));
     if (gen.seconds > 0) t += " " + toned(QString("· %1 s").arg(gen.seconds, 0, 'f', 1), Tone::Faint);
   }
   table_->scrollToBottom();
@@ -882,17 +884,16 @@ QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const Loo
                           before_plan.kind == now_plan.kind && before_plan.family == now_plan.family;
   if (!comparable || !a.has_interval())
     return QString("%1: distance %2, ratio to generation 1: %3 (%4).")
-        .arg(where, QString::fromStdString(a.precise_text()))
-        .arg(now.ratio(g - 1), 0, 'f', 2)
-        .arg(a.has_interval() ? how : QString("no spread over runs"));
+        .arg(where, QString::fromStdString(a.precise_text()), ratio_with_interval(now.generations.back(), now.ratio(g - 1)),
+             a.has_interval() ? how : QString("no spread over runs"));
   const metrics::Estimate b = final_distance(*before, before_plan.runs);
   const metrics::Estimate gain = metrics::difference(b, a);  // > 0: this run ends closer to p_r
   const QString name = QString::fromStdString(now_plan.training_label()), other = QString::fromStdString(before_plan.training_label());
-  const QString line = QString("%1: %2 ends at %3, %4 at %5 (ratios %6 and %7)")
+  const QString line = QString("%1: %2 ends at %3, %4 at %5 (ratios to generation 1: %6 and %7)")
                            .arg(where, name, QString::fromStdString(a.precise_text()), other,
-                                QString::fromStdString(b.precise_text()))
-                           .arg(now.ratio(g - 1), 0, 'f', 2)
-                           .arg(before->ratio(g - 1), 0, 'f', 2);
+                                QString::fromStdString(b.precise_text()),
+                                ratio_with_interval(now.generations.back(), now.ratio(g - 1)),
+                                ratio_with_interval(before->generations.back(), before->ratio(g - 1)));
   if (!metrics::significant(gain))
     return QString("%1: no significant difference (%2; %3).").arg(line, QString::fromStdString(gain.precise_text()), how);
   *better = gain.value > 0;

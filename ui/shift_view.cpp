@@ -746,7 +746,12 @@ void ShiftView::show_results(const ShiftShown& s) {
   const auto low = std::min_element(r.rows.begin(), r.rows.end(), [](const loops::ShiftRow& a, const loops::ShiftRow& b) {
     return (std::isfinite(a.fd) ? a.fd : INFINITY) < (std::isfinite(b.fd) ? b.fd : INFINITY);
   });
-  if (low != r.rows.end() && std::isfinite(low->fd)) parts << QString("lowest %1: ω = %2 (%3)").arg(fd_label, omega_text(low->omega), num(low->fd));
+  if (low != r.rows.end() && std::isfinite(low->fd)) {
+    // Its value with its 95 % interval where the run folder has one (older ones do not).
+    const auto ci = low->ci.find("fd");
+    const QString v = ci == low->ci.end() ? num(low->fd) : with_ci(low->fd, ci->second.first, ci->second.second);
+    parts << QString("lowest %1: ω = %2 (%3)").arg(fd_label, omega_text(low->omega), v);
+  }
   if (r.aux1 + r.aux0 > 0) {
     QString a = QString("aux set %1 / %2 (%3 = 1 / 0)").arg(count(r.aux1), count(r.aux0), attr);
     if (r.n_pool > 0)

@@ -674,9 +674,11 @@ void SweepView::add_row(const metrics::SweepResult& one) {
 void SweepView::show_verdict() {
   const auto v = result_.verdicts();
   const bool gain = !v.empty() && v.front().rfind("SIMS ", 0) == 0 && v.front().find("does not help") == std::string::npos;
+  // The core writes "omega" (for terminals); the tab names it as its charts do.
+  const QString text = v.empty() ? QString() : QString::fromStdString(v.front()).replace("omega", "ω");
   verdict_->setText(v.empty() ? QString()
                               : QString("<b style='color:%1'>%2</b>")
-                                    .arg(tone_hex(gain ? Tone::Good : Tone::Warning), QString::fromStdString(v.front()).toHtmlEscaped()));
+                                    .arg(tone_hex(gain ? Tone::Good : Tone::Warning), text.toHtmlEscaped()));
 }
 
 void SweepView::select(int i) {

@@ -30,6 +30,16 @@ double quantile_sorted(const std::vector<double>& v, double q) {
 
 nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+// The decimals that show a value beside an interval of half-width h > 0: two significant digits of h (before any
+// cap), as Estimate::precise_text writes them.
+int decimals_for(double h) { return 1 - static_cast<int>(std::floor(std::log10(h))); }
+
+std::string fixed_text(double v, int decimals) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(std::clamp(decimals, 0, 10)) << v;
+  return s.str();
+}
+
 double number_or_nan(const nlohmann::json& j, const std::string& key) {
   const auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
@@ -60,7 +70,7 @@ std::string Estimate::precise_text(int most, const std::string& pm) const {
   if (!has_interval()) return digits(value, 4, false);
   const double h = std::max(value - lo, hi - value);
   if (!(h > 0)) return digits(value, 4, false) + pm + "0";  // every resample gave the same value
-  const int wanted = 1 - static_cast<int>(std::floor(std::log10(h))), decimals = std::clamp(wanted, 0, 10);
+  const int wanted = decimals_for(h), decimals = std::clamp(wanted, 0, 10);
   // Beyond the cap the half-width keeps one significant digit ("0.999 ± 0.0004", never "± 0.000").
   const std::string half = decimals > most || wanted > 10 ? digits(h, 1, false) : digits(h, decimals, true);
   return digits(value, std::min(decimals, most), true) + pm + half;
@@ -306,7 +316,11 @@ std::string gain_verdict(const std::string& metric, const std::string& where, co
   if (gain.value < 0) size.value = -gain.value, size.lo = -gain.hi, size.hi = -gain.lo;
   const std::string change = (gain.value >= 0 ? "lowers " : "raises ") + metric + " by " +
                              (gain.has_interval() ? size.precise_text() : num(std::abs(gain.value)));
-  const std::string values = " (" + num(zero.value) + " -> " + num(best.value) + ")";
+  // The two values to the same precision as the change between them ("(0.0024 -> 0.0009)").
+  const double h = size.has_interval() ? std::max(size.value - size.lo, size.hi - size.value) : 0.0;
+  const std::string values = h > 0 ? " (" + fixed_text(zero.value, decimals_for(h)) + " -> " +
+                                         fixed_text(best.value, decimals_for(h)) + ")"
+                                   : " (" + num(zero.value) + " -> " + num(best.value) + ")";
   if (!gain.has_interval()) {
     s << (gain.value > 0 ? "SIMS " : "SIMS does not help: ") << change << " " << where << values
       << "; no interval to tell it from noise (a sweep needs --ci; older run folders did not record one)";

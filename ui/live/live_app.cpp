@@ -1035,7 +1035,9 @@ void LiveApp::draw_sweep() {
                      "bootstrap interval (same noise)");
   ImGui::PopStyleColor();
   if (sweep_->cancelled()) ImGui::TextDisabled("cancelled: the rows above are those finished");
-  const std::string v = sweep_->verdict();
+  std::string v = sweep_->verdict();
+  // The core writes "omega" (for terminals); the panel names it as its controls do.
+  for (size_t at = v.find("omega"); at != std::string::npos; at = v.find("omega", at)) v.replace(at, 5, "\u03c9");
   if (!v.empty()) text_wrapped_words(v);
 }
 
