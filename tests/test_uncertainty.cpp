@@ -334,6 +334,7 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
   v = res.verdicts();
   INFO(v[0]);
   CHECK(v[0].find("already at the floor") != std::string::npos);
+  CHECK(v[0].find("of this size: 0.980 ± 0.080)") != std::string::npos);  // the floor to its interval's precision
   res.floor = Estimate{};
   res.rows = {row(1, 0.95, 0.85, 1.05)};
   CHECK(res.verdicts()[0].rfind("no verdict", 0) == 0);
@@ -361,6 +362,8 @@ TEST_CASE("an estimate is written to its interval's precision", "[uncertainty]")
   CHECK(est(NAN, 0, 1).precise_text() == "n/a");
   CHECK(est(2.5, 2.0, 3.0).precise_text(10, "|") == "2.50|0.50");
   CHECK(est(0.5, 0.5 - 1e-12, 0.5 + 1e-12).precise_text() == "0.5000000000 ± 1e-12");  // never "± 0.0000000000"
+  CHECK(est(-0.00001, -0.0013, 0.0013).precise_text() == "0.0000 ± 0.0013");  // no "-0.0000"
+  CHECK(est(-0.00051, -0.0018, 0.0008).precise_text() == "-0.0005 ± 0.0013");
 }
 
 #include "loops/tune.hpp"

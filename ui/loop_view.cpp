@@ -841,8 +841,8 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   Q_EMIT generation_added(gen.generation);
 }
 
-// A generation's mean distance with its 95 % Student-t interval over the runs (none for one run, or for the
-// Gaussian family, whose per-run spread this tab does not keep; `sims loop` reports it).
+// A generation's mean distance with its 95 % Student-t interval over the runs (none for one run; the Gaussian
+// family's spread is rebuilt from the core's interval in run_loop_plan).
 static metrics::Estimate generation_distance(const LoopGeneration& g, int64_t runs) {
   metrics::Estimate e;
   e.value = g.w2_mean;
@@ -884,7 +884,9 @@ QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const Loo
                           before_plan.kind == now_plan.kind && before_plan.family == now_plan.family;
   if (!comparable || !a.has_interval())
     return QString("%1: distance %2, ratio to generation 1: %3 (%4).")
-        .arg(where, QString::fromStdString(a.precise_text()), ratio_with_interval(now.generations.back(), now.ratio(g - 1)),
+        .arg(where, QString::fromStdString(a.precise_text()),
+             a.has_interval() ? ratio_with_interval(now.generations.back(), now.ratio(g - 1))
+                              : QString::number(now.ratio(g - 1), 'f', 2),
              a.has_interval() ? how : QString("no spread over runs"));
   const metrics::Estimate b = final_distance(*before, before_plan.runs);
   const metrics::Estimate gain = metrics::difference(b, a);  // > 0: this run ends closer to p_r

@@ -164,7 +164,9 @@ bool SessionController::start_at_tuned_omega() {
   const QString what = t->significant
                            ? QString("tuned pair: ω = %1 (sims tune on %2, %3 samples): %4")
                            : QString("tuned pair, ω = %1 (sims tune on %2, %3 samples), but: %4");
-  messages_->info(what.arg(t->omega).arg(QString::fromStdString(t->real)).arg(t->n).arg(QString::fromStdString(t->verdict)));
+  // The stored verdict writes "omega = 0.5" (for terminals): named here as the window does.
+  const QString verdict = QString::fromStdString(t->verdict).replace("omega = ", "ω = ");
+  messages_->info(what.arg(t->omega).arg(QString::fromStdString(t->real)).arg(t->n).arg(verdict));
   return true;
 }
 

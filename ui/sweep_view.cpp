@@ -271,9 +271,7 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
 
   right_ = new QSplitter(Qt::Vertical, this);
   right_->setChildrenCollapsible(false);
-  table_ = make_table(90);
-  // Every column as wide as its values: a window too narrow scrolls the table sideways, never cuts a number.
-  table_->horizontalHeader()->setStretchLastSection(false);
+  table_ = make_table(90);  // every column as wide as its values: a narrow window scrolls, never cuts a number
   table_->setSelectionMode(QAbstractItemView::SingleSelection);
   right_->addWidget(table_);
 
@@ -674,8 +672,9 @@ void SweepView::add_row(const metrics::SweepResult& one) {
 void SweepView::show_verdict() {
   const auto v = result_.verdicts();
   const bool gain = !v.empty() && v.front().rfind("SIMS ", 0) == 0 && v.front().find("does not help") == std::string::npos;
-  // The core writes "omega" (for terminals); the tab names it as its charts do.
-  const QString text = v.empty() ? QString() : QString::fromStdString(v.front()).replace("omega", "ω");
+  // The core writes "omega = 0.5" (for terminals); the tab names the weight as its charts do (only that phrase: a
+  // path or "omegas" in the text stays).
+  const QString text = v.empty() ? QString() : QString::fromStdString(v.front()).replace("omega = ", "ω = ");
   verdict_->setText(v.empty() ? QString()
                               : QString("<b style='color:%1'>%2</b>")
                                     .arg(tone_hex(gain ? Tone::Good : Tone::Warning), text.toHtmlEscaped()));

@@ -34,10 +34,16 @@ nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::js
 // cap), as Estimate::precise_text writes them.
 int decimals_for(double h) { return 1 - static_cast<int>(std::floor(std::log10(h))); }
 
+// A value rounded to zero from below prints without its sign ("0.0000", not "-0.0000").
+std::string unsigned_zero(std::string t) {
+  if (!t.empty() && t[0] == '-' && t.find_first_of("123456789") == std::string::npos) t.erase(0, 1);
+  return t;
+}
+
 std::string fixed_text(double v, int decimals) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(std::clamp(decimals, 0, 10)) << v;
-  return s.str();
+  return unsigned_zero(s.str());
 }
 
 double number_or_nan(const nlohmann::json& j, const std::string& key) {
@@ -64,7 +70,7 @@ std::string Estimate::precise_text(int most, const std::string& pm) const {
     std::ostringstream s;
     if (fixed) s << std::fixed;
     s << std::setprecision(d) << v;
-    return s.str();
+    return unsigned_zero(s.str());
   };
   if (!std::isfinite(value)) return "n/a";
   if (!has_interval()) return digits(value, 4, false);
@@ -304,8 +310,6 @@ std::string num(double v) {
   return s.str();
 }
 
-std::string pm(const Estimate& e) { return num(e.value) + (e.has_interval() ? " ± " + num(e.half_width()) : ""); }
-
 }  // namespace
 
 std::string gain_verdict(const std::string& metric, const std::string& where, const Estimate& zero, const Estimate& best,
@@ -335,7 +339,7 @@ std::string gain_verdict(const std::string& metric, const std::string& where, co
   if (significant(gain)) s << "SIMS does not help: it " << change << " " << where << values;
   else s << "no significant gain: SIMS " << change << " " << where << values << ", within the noise";
   if (at_floor)
-    s << "; the base is already at the floor (" << metric << " between two real sets of this size: " << pm(floor)
+    s << "; the base is already at the floor (" << metric << " between two real sets of this size: " << floor.precise_text()
       << "), where the metric cannot see an improvement";
   else if (significant(gain))
     s << "; try smaller omegas or a shorter auxiliary budget";

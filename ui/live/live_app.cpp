@@ -235,6 +235,13 @@ void SweepWorker::run(Job job) {
 
 namespace {
 
+// The core's verdicts write "omega = 0.5" (for terminals); the panel names the weight as its controls do. Only
+// that phrase: a file name or "omegas" in the same text stays as written.
+std::string with_omega_symbol(std::string v) {
+  for (size_t at = v.find("omega = "); at != std::string::npos; at = v.find("omega = ", at)) v.replace(at, 5, "\u03c9");
+  return v;
+}
+
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -347,7 +354,7 @@ bool LiveApp::open_pair(const std::string& base, const std::string& aux, std::st
     try {
       if (auto t = loops::read_tuned_pair(aux)) {
         omega = t->omega;
-        pair_note_ = "tuned: ω = " + fmt("%.2f", t->omega) + " (`sims tune`): " + t->verdict;
+        pair_note_ = "tuned: ω = " + fmt("%.2f", t->omega) + " (`sims tune`): " + with_omega_symbol(t->verdict);
       }
     } catch (const std::exception& e) {
       pair_note_ = std::string("tune file unreadable: ") + sims::error_words(e);
@@ -1035,9 +1042,7 @@ void LiveApp::draw_sweep() {
                      "bootstrap interval (same noise)");
   ImGui::PopStyleColor();
   if (sweep_->cancelled()) ImGui::TextDisabled("cancelled: the rows above are those finished");
-  std::string v = sweep_->verdict();
-  // The core writes "omega" (for terminals); the panel names it as its controls do.
-  for (size_t at = v.find("omega"); at != std::string::npos; at = v.find("omega", at)) v.replace(at, 5, "\u03c9");
+  const std::string v = with_omega_symbol(sweep_->verdict());
   if (!v.empty()) text_wrapped_words(v);
 }
 
