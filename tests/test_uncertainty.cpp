@@ -328,6 +328,13 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
   INFO(v[0]);
   CHECK(v[0].rfind("SIMS does not help", 0) == 0);
   CHECK(v[0].find("raises w2 by 0.5") != std::string::npos);
+  // The surest gain is named, as tune names it, and the lowest value beside it.
+  res.rows = {row(0, 1.0, 0.98, 1.02), row(1, 0.6, 0.59, 0.61), row(2, 0.5, 0.2, 0.8)};
+  v = res.verdicts();
+  INFO(v[0]);
+  CHECK(v[0].find("at omega = 1 (") != std::string::npos);
+  CHECK(v[0].find("is named by the highest lower end of its gain's interval (as sims tune chooses): the lowest w2 is at "
+               "omega = 2, whose gain is less certain") != std::string::npos);
   // A base at the real-data floor is named as the reason.
   res.rows = {row(0, 1.0, 0.9, 1.1), row(1, 0.95, 0.85, 1.05)};
   res.floor.value = 0.98, res.floor.lo = 0.9, res.floor.hi = 1.06;
@@ -335,6 +342,21 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
   INFO(v[0]);
   CHECK(v[0].find("already at the floor") != std::string::npos);
   CHECK(v[0].find("of this size: 0.980 ± 0.080)") != std::string::npos);  // the floor to its interval's precision
+  // A gain beyond the noise from a base at the floor is no gain the metric can see (the value went below the floor).
+  res.rows = {row(0, 1.0, 0.95, 1.05), row(1, 0.8, 0.75, 0.85)};
+  v = res.verdicts();
+  INFO(v[0]);
+  CHECK(v[0].rfind("no gain the metric can see: SIMS lowers w2 by 0.20", 0) == 0);
+  CHECK(v[0].find("already at the floor") != std::string::npos);
+  res.floor.value = 0.5, res.floor.lo = 0.45, res.floor.hi = 0.55;  // a base above the floor: the gain stands
+  CHECK(res.verdicts()[0].rfind("SIMS lowers w2 by 0.20", 0) == 0);
+  // An unbiased metric (the energy distance) has a floor of noise around 0: its paired drop stands there too.
+  res.floor.value = 0.98, res.floor.lo = 0.9, res.floor.hi = 1.06;
+  res.metric = "energy";
+  CHECK(res.verdicts()[0].rfind("SIMS lowers energy by 0.20", 0) == 0);
+  CHECK(metrics::visible_gain("energy", res.rows[0].value_estimate(0.95), res.rows[1].gain_estimate(res.rows[0], 0.95), res.floor));
+  CHECK_FALSE(metrics::visible_gain("w2", res.rows[0].value_estimate(0.95), res.rows[1].gain_estimate(res.rows[0], 0.95), res.floor));
+  res.metric = "w2";
   res.floor = Estimate{};
   res.rows = {row(1, 0.95, 0.85, 1.05)};
   CHECK(res.verdicts()[0].rfind("no verdict", 0) == 0);
@@ -364,6 +386,32 @@ TEST_CASE("an estimate is written to its interval's precision", "[uncertainty]")
   CHECK(est(0.5, 0.5 - 1e-12, 0.5 + 1e-12).precise_text() == "0.5000000000 ± 1e-12");  // never "± 0.0000000000"
   CHECK(est(-0.00001, -0.0013, 0.0013).precise_text() == "0.0000 ± 0.0013");  // no "-0.0000"
   CHECK(est(-0.00051, -0.0018, 0.0008).precise_text() == "-0.0005 ± 0.0013");
+}
+
+TEST_CASE("a lopsided interval is written with both ends to its precision", "[uncertainty]") {
+  auto est = [](double v, double lo, double hi) {
+    Estimate e;
+    e.value = v, e.lo = lo, e.hi = hi;
+    return e;
+  };
+  CHECK(est(1.0234, 0.8091, 1.2517).bounds_text() == "1.02 [0.81, 1.25]");      // a ratio over runs
+  CHECK(est(0.9931, 0.9881, 0.9968).bounds_text() == "0.9931 [0.9881, 0.9968]");  // a share near 1 (Wilson)
+  CHECK(est(0.0, 0.0, 0.0376).bounds_text() == "0.000 [0.000, 0.038]");         // no "-0.000" at the edge
+  CHECK(est(1.0, 1.0, 1.0).bounds_text() == "1 [1, 1]");                      // every resample the same
+  CHECK(est(0.52, NAN, NAN).bounds_text() == "0.52");
+  CHECK(est(NAN, 0, 1).bounds_text() == "n/a");
+  CHECK(est(52.04, 47.31, 56.66).bounds_text(1) == "52.0 [47.3, 56.7]");        // a percentage
+  CHECK(est(52.04, 51.98, 52.11).bounds_text(1) == "52.0 [52.0, 52.1]");        // decimals capped
+  // A change's size: a negative change mirrors its interval with it.
+  const Estimate m = est(-0.2, -0.3, -0.1).magnitude();
+  CHECK(m.value == 0.2);
+  CHECK(m.lo == Approx(0.1));
+  CHECK(m.hi == Approx(0.3));
+  CHECK(est(0.2, 0.1, 0.3).magnitude().lo == 0.1);
+  // The GUIs' spelling of the weight in a verdict: only the phrase "omega = ".
+  CHECK(sims::metrics::omega_as_symbol("SIMS lowers fd by 2 at omega = 1 and omega = 2 (omegas.json)") ==
+        "SIMS lowers fd by 2 at \u03c9 = 1 and \u03c9 = 2 (omegas.json)");
+  CHECK(sims::metrics::omega_as_symbol("more samples per omega") == "more samples per \u03c9");
 }
 
 #include "loops/tune.hpp"

@@ -270,7 +270,7 @@ std::string unsettled_note(const AtlasResult& r) {
   for (const AtlasCell& c : r.cells) n += !c.settled;
   if (n == 0) return "";
   return " NOT SETTLED (*) in " + std::to_string(n) + " of " + std::to_string(r.cells.size()) +
-         " cells (the tail's two halves differ by more than a generation's 95 % half-width): raise --generations.";
+         " cells (the tail's two halves differ by more than a generation's 95 % half-width): more generations are needed.";
 }
 
 render::Canvas with_lines(render::Canvas body, const std::string& caption) {

@@ -243,11 +243,11 @@ metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to, cons
 }
 
 std::string fd_change_text(const metrics::Estimate& d) {
-  std::ostringstream s;  // fixed, one decimal: as the FDs beside it
-  s << std::fixed << std::setprecision(1) << (d.value >= 0 ? "+" : "") << d.value;
-  if (d.has_interval())
-    s << " ± " << d.half_width() << ", " << (d.method == "paired bootstrap" ? "paired" : "in quadrature");
-  return s.str();
+  // To its interval's precision, as the FDs beside it; signed.
+  std::string s = d.precise_text();
+  if (!s.empty() && s[0] != '-' && std::isfinite(d.value)) s = "+" + s;
+  if (d.has_interval()) s += std::string(", ") + (d.method == "paired bootstrap" ? "paired" : "in quadrature");
+  return s;
 }
 
 std::string share_change_text(const metrics::Estimate& change) {
@@ -311,7 +311,7 @@ std::string shift_verdict(const ShiftResult& r) {
                                   {"fd_target", "FD against the target mix"}}) {
     const metrics::Estimate a = zero->estimate(key), b = best->estimate(key), d = shift_fd_change(*zero, *best, key);
     if (!std::isfinite(d.value)) continue;
-    v << sep << name << " at omega = " << fmt(best->omega) << ": " << a.text(1) << " -> " << b.text(1) << " ("
+    v << sep << name << " at omega = " << fmt(best->omega) << ": " << a.precise_text() << " -> " << b.precise_text() << " ("
       << fd_change_text(d) << "): " << metrics::judge_change(d, "worse", "better", "no change beyond the noise")
       << " (lower is better)";
     sep = "; ";

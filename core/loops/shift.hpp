@@ -152,7 +152,8 @@ metrics::Estimate shift_change(const ShiftRow& from, const ShiftRow& to);
 // the same noise where both rows kept their replicates of as many samples, else half-widths in quadrature. `key`:
 // "fd" (against the real images as given) or "fd_target" (against the real set at the target mix).
 metrics::Estimate shift_fd_change(const ShiftRow& from, const ShiftRow& to, const std::string& key = "fd");
-// Such a change as the verdict and the studio write it, one decimal: "-3.1 ± 1.2, paired" (or "in quadrature").
+// Such a change as the verdict and the studio write it, to its interval's precision: "-3.1 ± 1.2, paired" (or "in
+// quadrature").
 std::string fd_change_text(const metrics::Estimate& d);
 // A change of share as the verdict and the studio write it: "+7.2 points [+4.8, +9.5]".
 std::string share_change_text(const metrics::Estimate& change);

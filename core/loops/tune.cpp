@@ -32,6 +32,14 @@ std::string num_text(double v, int precision = 3) {
   return s.str();
 }
 
+// "at omega = 0.5 with the auxiliary fine-tuned for 20000 samples seen": the budget counts the samples (images)
+// the fine-tuning saw, repeats included, not the set's size.
+std::string tuned_setting(const std::string& metric, double omega, int64_t budget, const std::string& aux) {
+  const std::string unit = metric != "fd" ? " samples seen" : " images seen";
+  return "at omega = " + num_text(omega) +
+         (budget > 0 ? " with the auxiliary fine-tuned for " + std::to_string(budget) + unit : " with the auxiliary " + aux);
+}
+
 json identity(const std::string& path) {
   return path.empty() ? json(nullptr) : json{{"path", path}, {"content", experiment::file_fingerprint(path)}};
 }
@@ -92,13 +100,7 @@ TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::str
   if (!zero || !lowest) throw InputError("tune: the grid has no finite omega = 0 row or no other row to compare");
   // The surest gain: the row whose gain has the highest lower bound. The lowest value alone favours the noisiest
   // rows (large ω), whose gain then shrinks on fresh data; without intervals it is all there is.
-  const metrics::SweepRow* best = lowest;
-  double best_lo = -INFINITY;
-  for (const auto& r : grid.rows) {
-    if (r.omega == 0.0 || !std::isfinite(r.value)) continue;
-    const metrics::Estimate g = r.gain_estimate(*zero, grid.ci_level);
-    if (g.has_interval() && g.lo > best_lo) best = &r, best_lo = g.lo;
-  }
+  const metrics::SweepRow* best = grid.surest_gain(*zero, lowest);
   c.lowest_aux = lowest->aux, c.lowest_omega = lowest->omega;
   c.aux = best->aux;
   const auto it = budgets.find(best->aux);
@@ -107,13 +109,10 @@ TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::str
   c.value = best->value_estimate(grid.ci_level);
   c.zero = zero->value_estimate(grid.ci_level);
   c.gain = best->gain_estimate(*zero, grid.ci_level);
-  c.significant = metrics::significant(c.gain) && c.gain.value > 0;
+  c.significant = metrics::visible_gain(c.metric, c.zero, c.gain, grid.floor);  // as the verdict judges it
   std::ostringstream v;
-  // The budget counts the samples (images) the fine-tuning saw, repeats included, not the set's size.
-  const std::string unit = c.metric != "fd" ? " samples seen" : " images seen";
-  const std::string with = c.budget > 0 ? " with the auxiliary fine-tuned for " + std::to_string(c.budget) + unit
-                                        : " with the auxiliary " + c.aux;
-  v << metrics::gain_verdict(c.metric, "at omega = " + num_text(c.omega) + with, c.zero, c.value, c.gain, grid.floor);
+  v << metrics::gain_verdict(c.metric, tuned_setting(c.metric, c.omega, c.budget, c.aux), c.zero, c.value, c.gain,
+                             grid.floor);
   if (c.significant) v << " (held-out real data)";
   // A plot's ring marks the lowest value: say why the row named here can be another one.
   if (best != lowest)
@@ -342,8 +341,20 @@ json TunedPair::to_json() const {
   zero.put(j, metric + "_omega0");
   value.put(j, metric);
   gain.put(j, "gain");
+  if (!gain.method.empty()) j["gain_method"] = gain.method;  // "paired bootstrap": the verdict rebuilt says so
   if (std::isfinite(floor.value)) floor.put(j, "floor");
   return j;
+}
+
+std::string TunedPair::summary() const {
+  const bool numbers = budget > 0 && std::isfinite(zero.value) && std::isfinite(value.value) && gain.has_interval();
+  std::string s = numbers ? metrics::gain_verdict(metric, tuned_setting(metric, omega, budget, ""), zero, value, gain, floor)
+                          : verdict;
+  std::ostringstream where;
+  where << " (sims tune";
+  if (n > 0) where << ": " << n << " samples per omega";
+  if (!real.empty()) where << ", held-out real data " << real;
+  return s + where.str() + ")";
 }
 
 std::optional<TunedPair> read_tuned_pair(const std::string& aux_path) {
@@ -364,7 +375,11 @@ std::optional<TunedPair> read_tuned_pair(const std::string& aux_path) {
     t.zero = metrics::Estimate::get(j, t.metric + "_omega0");
     t.value = metrics::Estimate::get(j, t.metric);
     t.gain = metrics::Estimate::get(j, "gain");
+    t.gain.method = j.value("gain_method", std::string());
     t.floor = metrics::Estimate::get(j, "floor");
+    // Judged again by today's rule where the numbers are there (a file of an older version called a gain from a
+    // base at the floor significant), so that the flag and the verdict rebuilt by summary() agree.
+    if (t.gain.has_interval() && std::isfinite(t.zero.value)) t.significant = metrics::visible_gain(t.metric, t.zero, t.gain, t.floor);
     if (!std::isfinite(t.omega)) throw InputError("omega is not a number");
     return t;
   } catch (const json::exception& e) {

@@ -141,6 +141,18 @@ Estimate SweepRow::gain_estimate(const SweepRow& zero, double level) const {
   return difference(zero.value_estimate(level), value_estimate(level));  // > 0: this row is lower (better)
 }
 
+const SweepRow* SweepResult::surest_gain(const SweepRow& zero, const SweepRow* fallback,
+                                         const std::function<bool(const SweepRow&)>& in_group) const {
+  const SweepRow* best = fallback;
+  double best_lo = -INFINITY;
+  for (const auto& r : rows) {
+    if (r.omega == 0.0 || !std::isfinite(r.value) || (in_group && !in_group(r))) continue;
+    const Estimate g = r.gain_estimate(zero, ci_level);
+    if (g.has_interval() && g.lo > best_lo) best = &r, best_lo = g.lo;
+  }
+  return best;
+}
+
 std::vector<std::string> SweepResult::verdicts() const {
   std::vector<std::string> out;
   std::vector<std::pair<std::string, std::pair<double, double>>> groups;
@@ -149,12 +161,16 @@ std::vector<std::string> SweepResult::verdicts() const {
     if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
   }
   for (const auto& [aux_label, iv] : groups) {
-    const SweepRow *zero = nullptr, *best = nullptr;
+    const SweepRow *zero = nullptr, *lowest = nullptr;
+    auto in_group = [&](const SweepRow& r) {
+      return r.aux == aux_label && r.lo == iv.first && r.hi == iv.second && std::isfinite(r.value);
+    };
     for (const auto& r : rows) {
-      if (r.aux != aux_label || r.lo != iv.first || r.hi != iv.second || !std::isfinite(r.value)) continue;
+      if (!in_group(r)) continue;
       if (r.omega == 0.0) zero = &r;
-      else if (!best || r.value < best->value) best = &r;
+      else if (!lowest || r.value < lowest->value) lowest = &r;
     }
+    const SweepRow* best = zero ? surest_gain(*zero, lowest, in_group) : lowest;
     const std::string where = rows.size() > 1 && groups.size() > 1 ? " (aux " + aux_label + ", interval " + fmt(iv.first) +
                                                                          ":" + fmt(iv.second) + ")"
                                                                    : "";
@@ -164,8 +180,16 @@ std::vector<std::string> SweepResult::verdicts() const {
     }
     std::ostringstream at;
     at << std::setprecision(3) << "at omega = " << best->omega << where;
-    out.push_back(gain_verdict(metric, at.str(), zero->value_estimate(ci_level), best->value_estimate(ci_level),
-                               best->gain_estimate(*zero, ci_level), floor));
+    std::string v = gain_verdict(metric, at.str(), zero->value_estimate(ci_level), best->value_estimate(ci_level),
+                                 best->gain_estimate(*zero, ci_level), floor);
+    if (best != lowest) {
+      std::ostringstream why;
+      why << std::setprecision(3) << "; omega = " << best->omega << " is named by the highest lower end of its "
+          << "gain's interval (as sims tune chooses): the lowest " << metric << " is at omega = " << lowest->omega
+          << ", whose gain is less certain";
+      v += why.str();
+    }
+    out.push_back(v);
   }
   return out;
 }

@@ -133,12 +133,20 @@ struct SweepResult {
   Estimate floor;
   nlohmann::json to_json() const;
   std::string to_csv() const;
-  // One line on the effect, per auxiliary and interval: the best ω against
-  // ω = 0 with the interval of the difference, and whether it is significant
-  // (metrics::gain_verdict: "SIMS lowers w2 by 0.013 ± 0.004 at omega = 0.5
-  // ...", or "no significant gain ..." with the likely reason). Lower is
+  // One line on the effect, per auxiliary and interval: the ω of the surest
+  // gain (the highest lower end of its interval, as `sims tune` chooses; the
+  // lowest value without intervals, and the line says where the lowest value
+  // is when that is another ω) against ω = 0 with the interval of the
+  // difference, and whether it is significant
+  // (metrics::gain_verdict: "SIMS lowers w2 by 0.0130 ± 0.0040 at omega = 0.5
+  // (0.0410 -> 0.0280) ...", or "no significant gain ..." with the likely reason). Lower is
   // better for w2 and fd.
   std::vector<std::string> verdicts() const;
+  // The row (ω ≠ 0, a finite value, and `in_group` where given) whose gain over `zero` has the highest lower end
+  // of its interval: the surest gain, as `sims tune` and verdicts() choose (the lowest value alone favours the
+  // noisiest rows); `fallback` (the lowest value) when no gain has an interval.
+  const SweepRow* surest_gain(const SweepRow& zero, const SweepRow* fallback,
+                              const std::function<bool(const SweepRow&)>& in_group = {}) const;
   // Several auxiliaries: each one's row against the first auxiliary's at the same ω (≠ 0) and interval, paired
   // over the same bootstrap resamples (rows with `replicates`, i.e. computed with intervals). One object per pair:
   // omega, interval, first, other, <metric>_first, <metric>_other, difference (other - first; < 0: `other` is

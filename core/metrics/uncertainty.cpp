@@ -82,6 +82,26 @@ std::string Estimate::precise_text(int most, const std::string& pm) const {
   return digits(value, std::min(decimals, most), true) + pm + half;
 }
 
+std::string Estimate::bounds_text(int most) const {
+  if (!std::isfinite(value)) return "n/a";
+  auto four = [](double v) {
+    std::ostringstream s;
+    s << std::setprecision(4) << v;
+    return unsigned_zero(s.str());
+  };
+  if (!has_interval()) return four(value);
+  const double h = std::max(value - lo, hi - value);
+  if (!(h > 0)) return four(value) + " [" + four(lo) + ", " + four(hi) + "]";  // every resample gave the same value
+  const int decimals = std::clamp(decimals_for(h), 0, most);
+  return fixed_text(value, decimals) + " [" + fixed_text(lo, decimals) + ", " + fixed_text(hi, decimals) + "]";
+}
+
+Estimate Estimate::magnitude() const {
+  Estimate m = *this;
+  if (value < 0) m.value = -value, m.lo = -hi, m.hi = -lo;
+  return m;
+}
+
 void Estimate::put(nlohmann::json& j, const std::string& key) const {
   j[key] = finite_or_null(value);
   j[key + "_lo"] = finite_or_null(lo);
@@ -312,12 +332,25 @@ std::string num(double v) {
 
 }  // namespace
 
+namespace {
+bool at_the_floor(const Estimate& zero, const Estimate& floor) { return floor.has_interval() && zero.value <= floor.hi; }
+}  // namespace
+
+bool floor_is_bias(const std::string& metric) {
+  std::string m = metric;
+  for (char& ch : m) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return m.rfind("energy", 0) != 0 && m.rfind("kid", 0) != 0;
+}
+
+bool visible_gain(const std::string& metric, const Estimate& zero, const Estimate& gain, const Estimate& floor) {
+  return significant(gain) && gain.value > 0 && !(floor_is_bias(metric) && at_the_floor(zero, floor));
+}
+
 std::string gain_verdict(const std::string& metric, const std::string& where, const Estimate& zero, const Estimate& best,
                          const Estimate& gain, const Estimate& floor) {
   std::ostringstream s;
   // The size of the change to its interval's precision ("by 0.0015 ± 0.0013", not "0.00152 ± 0.00132").
-  Estimate size = gain;
-  if (gain.value < 0) size.value = -gain.value, size.lo = -gain.hi, size.hi = -gain.lo;
+  const Estimate size = gain.magnitude();
   const std::string change = (gain.value >= 0 ? "lowers " : "raises ") + metric + " by " +
                              (gain.has_interval() ? size.precise_text() : num(std::abs(gain.value)));
   // The two values to the same precision as the change between them ("(0.0024 -> 0.0009)").
@@ -330,22 +363,41 @@ std::string gain_verdict(const std::string& metric, const std::string& where, co
       << "; no interval to tell it from noise (a sweep needs --ci; older run folders did not record one)";
     return s.str();
   }
-  const std::string level = std::to_string(std::lround(100 * gain.level)) + " % interval";
+  // A paired interval (both sides over the same resamples) is narrower than either value's own: say so.
+  const std::string level = std::to_string(std::lround(100 * gain.level)) +
+                            (gain.method == "paired bootstrap" ? " % paired interval" : " % interval");
+  const bool at_floor = at_the_floor(zero, floor);
+  const std::string floor_words = metric + " between two real sets of this size: " + floor.precise_text();
   if (significant(gain) && gain.value > 0) {
-    s << "SIMS " << change << " " << where << values << "; " << level << ", lower is better";
+    // Where the floor is the metric's bias, a value going under it is not a sample closer to the data.
+    if (at_floor && floor_is_bias(metric))
+      s << "no gain the metric can see: SIMS " << change << " " << where << values << " (" << level
+        << "), but the base is already at the floor (" << floor_words << ")"
+        << (best.value < floor.value ? ", and a value below the floor is not a sample closer to the real data"
+                                     : ", where the metric cannot see an improvement");
+    else
+      s << "SIMS " << change << " " << where << values << "; " << level << ", lower is better";
     return s.str();
   }
-  const bool at_floor = floor.has_interval() && zero.value <= floor.hi;
   if (significant(gain)) s << "SIMS does not help: it " << change << " " << where << values;
   else s << "no significant gain: SIMS " << change << " " << where << values << ", within the noise";
   if (at_floor)
-    s << "; the base is already at the floor (" << metric << " between two real sets of this size: " << floor.precise_text()
-      << "), where the metric cannot see an improvement";
+    s << "; the base is already at the floor (" << floor_words << "), where the metric cannot see an improvement";
   else if (significant(gain))
     s << "; try smaller omegas or a shorter auxiliary budget";
   else
-    s << "; the auxiliary may be too close to the base (a larger budget) or the sample too small (larger --n)";
+    s << "; the auxiliary may be too close to the base (a larger budget) or the sample too small (more samples per "
+         "omega)";
   return s.str();
+}
+
+std::string omega_as_symbol(std::string verdict) {
+  for (const std::string phrase : {"omega = ", "per omega"}) {
+    const size_t word = phrase.find("omega");
+    for (size_t at = verdict.find(phrase); at != std::string::npos; at = verdict.find(phrase, at))
+      verdict.replace(at + word, 5, "\u03c9");
+  }
+  return verdict;
 }
 
 }  // namespace sims::metrics

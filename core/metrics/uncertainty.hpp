@@ -48,6 +48,12 @@ struct Estimate {
   // most `most`, for the value; "± 0" for an interval without width; the value alone (4 significant digits)
   // without a finite interval. `pm` joins them (the GUIs use thin spaces).
   std::string precise_text(int most = 10, const std::string& pm = " ± ") const;
+  // "1.02 [0.81, 1.25]": the value and both ends of an interval that need not be symmetric (a ratio over runs, a
+  // share's Wilson interval), all to the interval's precision as precise_text() writes it; "1 [1, 1]" for an
+  // interval of no width; the value alone (4 significant digits) without an interval.
+  std::string bounds_text(int most = 10) const;
+  // The size of a change: |value|, the interval mirrored with it when value < 0 ([-0.3, -0.1] -> [0.1, 0.3]).
+  Estimate magnitude() const;
   // Adds key, key_lo, key_hi (null when not finite) to j.
   void put(nlohmann::json& j, const std::string& key) const;
   // Reads key, key_lo, key_hi (absent or null: NaN).
@@ -151,5 +157,17 @@ std::string judge_change(const Estimate& d, const std::string& worse, const std:
 // base already at the floor, the auxiliary too close, the sample too small).
 std::string gain_verdict(const std::string& metric, const std::string& where, const Estimate& zero, const Estimate& best,
                          const Estimate& gain, const Estimate& floor = {});
+// Whether a metric's floor (its value between two real sets of the samples' size) is a bias that even a perfect
+// model shows: W2 and FD from finite samples lie above the distance, and a sample that is less spread out can score
+// below the floor without being closer to the data. The energy distance and KID are unbiased estimates: their floor
+// is noise around 0, and a paired drop is a model closer to the data, even near 0.
+bool floor_is_bias(const std::string& metric);
+// A gain over ω = 0 that the metric can see, as gain_verdict judges it: its interval above 0, and, for a metric
+// whose floor is a bias, the base (`zero`) not already at the floor (at or below the upper end of its interval).
+bool visible_gain(const std::string& metric, const Estimate& zero, const Estimate& gain, const Estimate& floor = {});
+
+// The verdicts write "omega = 0.5" (for terminals, and so stored in tune.json); the GUIs name the weight as their
+// controls do: "ω = 0.5", "samples per ω". Only these phrases change: a file name or "omegas" stays as written.
+std::string omega_as_symbol(std::string verdict);
 
 }  // namespace sims::metrics
