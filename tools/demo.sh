@@ -7,7 +7,7 @@
 # and then exaggerates the spread as omega grows.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${1:-$ROOT/out/demo}
+OUT=${1:-$ROOT/out/exact}  # tools/run.sh gives out/demo/exact, once `sims demo` has made out/demo its run folder
 SIMS=$ROOT/build/bin/sims
 mkdir -p "$OUT"
 cat > "$OUT/base.json" <<'J'

@@ -427,11 +427,13 @@ CLI::Option* output_folder(CLI::Option* opt) {
 
 namespace {
 
-bool png_name(const std::string& path) {
+bool has_extension(const std::string& path, const char* wanted) {
   std::string ext = std::filesystem::path(path).extension().string();
   for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return ext == ".png";
+  return ext == wanted;
 }
+
+bool png_name(const std::string& path) { return has_extension(path, ".png"); }
 
 }  // namespace
 
@@ -440,6 +442,18 @@ CLI::Option* png_output(CLI::Option* opt) {
       [](const std::string& value) -> std::string {
         // A 'grid.jpg' holding PNG bytes would mislead every viewer that trusts the name.
         return png_name(value) ? "" : "'" + value + "' is written as a PNG image: give it a name ending in .png";
+      },
+      "");
+  return opt;
+}
+
+CLI::Option* npy_output(CLI::Option* opt) {
+  opt->check(
+      [](const std::string& value) -> std::string {
+        // 'samples.png' holding an array would replace a picture with bytes no viewer reads. A name without a file
+        // ('dir/') is prepare_output's to refuse as a folder.
+        return has_extension(value, ".npy") || !std::filesystem::path(value).has_filename() ? ""
+                                            : "'" + value + "' is written as a numpy array: give it a name ending in .npy";
       },
       "");
   return opt;

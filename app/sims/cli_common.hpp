@@ -122,6 +122,8 @@ CLI::Option* output_folder(CLI::Option* opt);
 // Declares `opt` a PNG file the command writes: a name that does not end in .png is refused when the command line
 // is read, before anything is loaded or created. Returns opt for chaining.
 CLI::Option* png_output(CLI::Option* opt);
+// The same for a numpy array (.npy): "'samples.png' is written as a numpy array: give it a name ending in .npy".
+CLI::Option* npy_output(CLI::Option* opt);
 
 // What an output flag names, for prepare_output(). (A PNG's name is checked by png_output as the command line is read.)
 enum class OutputKind { File, Folder };

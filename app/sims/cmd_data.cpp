@@ -199,9 +199,9 @@ void add_data_command(CLI::App& app, Registry& reg) {
   input_path(exp->add_option("--dataset", e->dataset, kDatasetHelp), InputKind::DataSpec)->required();
   exp->add_option("--n", e->n, "number of images (required for faces; default: all of a data set on disk)");
   exp->add_option("--seed", e->seed, "seed of the built-in faces (default 0; data on disk: its first images)");
-  exp->add_option("--out", e->out, "output .npy of images [N,C,H,W] float32 in [-1,1]")->required();
-  exp->add_option("--attrs", e->attrs, "output .npy of attributes [N,K] (0/1)");
-  exp->add_option("--labels", e->labels, "output .npy of class labels [N] (mnist, cifar10)");
+  npy_output(exp->add_option("--out", e->out, "output .npy of images [N,C,H,W] float32 in [-1,1]"))->required();
+  npy_output(exp->add_option("--attrs", e->attrs, "output .npy of attributes [N,K] (0/1)"));
+  npy_output(exp->add_option("--labels", e->labels, "output .npy of class labels [N] (mnist, cifar10)"));
   exp->add_flag("--json", e->json, "print n, shape, attr_names, attr_means as one JSON object on the last line");
   reg.actions.push_back({exp, [e, exp] { return run_export(*e, exp); }});
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -18,6 +19,8 @@
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
+#include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "loops/tune.hpp"
@@ -47,6 +50,31 @@ struct DemoArgs {
 
 void write_text(const std::string& path, const std::string& text) { io::write_file_atomically(path, text.data(), text.size()); }
 
+// --out as the demo's run folder. The demo is run again and again into the same folder (tools/run.sh's out/demo):
+// a folder of an earlier demo is filled anew (said at the end), any other folder with files in it is refused as
+// every command refuses it (another command's run, or files that are not a run), so nothing of the user's is
+// replaced. A demo folder of a version that did not mark it (a metrics.json with the demo's keys "out" and "data",
+// beside summary.md) counts as a demo's. The returned folder holds the lock against a second demo writing into it.
+std::unique_ptr<experiment::RunFolder> claim_demo_folder(const DemoArgs& a) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(a.out, ec) && !fs::exists(a.out + "/" + experiment::RunFolder::kRunFile, ec) &&
+      fs::exists(a.out + "/summary.md", ec)) {
+    nlohmann::json m;
+    try {
+      m = experiment::read_json_or_null(a.out + "/metrics.json");
+    } catch (const Error&) {  // damaged: not recognised as a demo's, so refused below as any other folder
+    }
+    if (m.is_object() && m.contains("out") && m.contains("data"))
+      experiment::write_json_file(a.out + "/" + experiment::RunFolder::kRunFile,
+                                  {{"format", "sims-run"}, {"version", 1}, {"command", "demo"}, {"settings", nlohmann::json::object()}});
+  }
+  const nlohmann::json settings = {{"data", a.data}, {"images", a.images}};
+  auto folder = std::make_unique<experiment::RunFolder>(a.out, "demo", settings, std::vector<std::string>{"data", "images"});
+  if (folder->resumed()) note_at_end("'" + a.out + "' held an earlier demo: the files this demo writes replaced its own");
+  return folder;
+}
+
 std::string num_text(double v) {
   std::ostringstream o;
   o << v;
@@ -55,10 +83,9 @@ std::string num_text(double v) {
 
 // "0.993 [0.988, 0.997]": a share with its (possibly lopsided) 95 % interval; the value alone when it has none.
 std::string share_text(double v, double lo, double hi) {
-  std::ostringstream o;
-  o << std::fixed << std::setprecision(3) << v;
-  if (std::isfinite(lo) && std::isfinite(hi)) o << " [" << lo << ", " << hi << "]";
-  return o.str();
+  metrics::Estimate e;
+  e.value = v, e.lo = lo, e.hi = hi;
+  return e.bounds_text();
 }
 
 render::Series loss_series(const TrainState& st, const std::string& label, render::Rgb colour) {
@@ -132,6 +159,7 @@ std::optional<ShippedCheck> check_shipped_pair(const DemoArgs& a, const data::To
 
 int run_demo(const DemoArgs& a) {
   prepare_output("--out", a.out, OutputKind::Folder);
+  const auto folder = claim_demo_folder(a);
   const auto t_start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -352,6 +380,7 @@ TrainOptions progress_options(const std::string& what) {
 
 int run_image_demo(const DemoArgs& a) {
   prepare_output("--out", a.out, OutputKind::Folder);
+  const auto folder = claim_demo_folder(a);
   apply_threads(a.threads);
   const auto t_start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {

@@ -429,22 +429,16 @@ int run_diffusion(const LoopArgs& a) {
               << "  lower is better; 95 % t intervals over the runs (the ratio's paired with generation 1)\n"
               << "   gen  E[dist]               ratio to generation 1   median dist"
               << (res.w2_base_mean.empty() ? "" : "   E[dist] of the base") << "\n";
-    // "1.02 [0.809, 1.25]": a ratio need not lie symmetric about its value.
-    auto bracketed = [](const metrics::Estimate& e) {
-      std::ostringstream s;
-      s << std::setprecision(3) << e.value;
-      if (e.has_interval() && e.hi > e.lo) s << " [" << e.lo << ", " << e.hi << "]";  // generation 1: 1 by definition
-      return s.str();
-    };
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
       if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0) {
         metrics::Estimate e = res.w2_interval(g);
         e.value = res.w2_mean[g];
         metrics::Estimate ratio = res.ratio_interval(g);
         ratio.value = res.ratio_at(g);
+        if (!(ratio.hi > ratio.lo)) ratio.lo = ratio.hi = NAN;  // generation 1: 1 by definition, no interval
         std::ostringstream median;
         median << std::setprecision(4) << res.w2_median[g];
-        std::cout << "  " << std::setw(4) << g + 1 << "  " << padded(e.precise_text(), 22) << padded(bracketed(ratio), 24)
+        std::cout << "  " << std::setw(4) << g + 1 << "  " << padded(e.precise_text(), 22) << padded(ratio.bounds_text(), 24)
                   << (res.w2_base_mean.empty() ? median.str() : padded(median.str(), 14));
         if (!res.w2_base_mean.empty()) {
           metrics::Estimate b = res.w2_base_interval(g);
@@ -565,6 +559,7 @@ int run_loop(LoopArgs& a) {
     prepare_output("--plot", a.plot);
     write_plot(a, nullptr);
     if (a.json) print_json({{"plot", a.plot}, {"series", a.compare.size()}});
+    else std::cout << "wrote " << a.plot << " (" << a.compare.size() << (a.compare.size() == 1 ? " run" : " runs") << ")\n";
     return 0;
   }
   if (!a.compare.empty() && a.plot.empty()) throw InputError("--compare needs --plot FILE.png");

@@ -122,6 +122,13 @@ at::Tensor points(const std::string& path) {
   return t;
 }
 
+// Two point sets of one space: "'a.npy' has dimension 3 but 'b.npy' has 2", naming both files.
+void same_dimension(const std::string& path_a, const at::Tensor& a, const std::string& path_b, const at::Tensor& b) {
+  if (a.size(1) != b.size(1))
+    throw InputError("'" + path_a + "' has dimension " + std::to_string(a.size(1)) + " but '" + path_b + "' has " +
+                     std::to_string(b.size(1)));
+}
+
 void report(bool json, const nlohmann::json& j, const std::string& human) {
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it->is_number_float() && !std::isfinite(it->get<double>()))
@@ -345,6 +352,9 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     };
     at::Tensor ra, rb;
     const metrics::GaussianStats sa = read(fd->a, ra), sb = read(fd->b, rb);
+    if (sa.mu.size(0) != sb.mu.size(0))
+      throw InputError("'" + fd->a + "' has " + std::to_string(sa.mu.size(0)) + " feature dimensions but '" + fd->b +
+                       "' has " + std::to_string(sb.mu.size(0)) + ": both sets must come from the same feature network");
     note_few_rows(ra, "'" + fd->a + "'");
     note_few_rows(rb, "'" + fd->b + "'");
     const bool over_b = rb.defined(), over_a = !over_b && ra.defined();
@@ -374,9 +384,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     c->add_flag("--json", w->json, "print one JSON object");
     reg.actions.push_back({c, [w, p, name] {
       at::Tensor a = points(w->a), b = points(w->b);
-      if (a.size(1) != b.size(1))
-        throw InputError("'" + w->a + "' has dimension " + std::to_string(a.size(1)) + " but '" + w->b + "' has " +
-                         std::to_string(b.size(1)));
+      same_dimension(w->a, a, w->b, b);
       check_ci(w->ci);
       const metrics::Estimate v = over_rows(b, w->ci, [&](const at::Tensor& bb) { return metrics::wasserstein(a, bb, p); });
       report(w->json, ci_json(w->ci, v, name),
@@ -397,7 +405,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
   reg.actions.push_back({c, [pr] {
     if (pr->k < 1) throw InputError("--k must be >= 1");
     at::Tensor real = points(pr->a), fake = points(pr->b);
-    if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
+    same_dimension(pr->a, real, pr->b, fake);
     if (real.size(0) <= pr->k || fake.size(0) <= pr->k)
       throw InputError("precision/recall with k = " + std::to_string(pr->k) + " needs more than k points in each set");
     check_ci(pr->ci);
@@ -448,7 +456,7 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     if (kd->subset_size < 2)
       throw InputError("--subset-size must be at least 2 (got " + std::to_string(kd->subset_size) + ")");
     at::Tensor real = points(kd->a), fake = points(kd->b);
-    if (real.size(1) != fake.size(1)) throw InputError("REAL and FAKE have different dimensions");
+    same_dimension(kd->a, real, kd->b, fake);
     const metrics::Kid k = metrics::kid(real, fake, kd->subsets, kd->subset_size, static_cast<uint64_t>(kd->seed));
     if (subset_size_opt->count() > 0 && k.subset_size < kd->subset_size)  // asked for, and more than a set holds
       note_at_end("--subset-size " + std::to_string(kd->subset_size) + " is more than the smaller set holds: subsets of " +
@@ -597,7 +605,7 @@ void add_features_command(CLI::App& app, Registry& reg) {
   c = f->add_subcommand("extract", "features [N,F] of images [N,C,H,W] (for 'sims metrics fd/pr')");
   input_path(c->add_option("--features", e->features, "feature network"), InputKind::NetSpec)->required();
   input_path(c->add_option("IMAGES", e->images, "images .npy [N,C,H,W] in [-1,1]"))->required();
-  c->add_option("--out", e->out, "output features .npy")->required();
+  npy_output(c->add_option("--out", e->out, "output features .npy"))->required();
   c->add_option("--batch", e->batch, "images per network call (default 256)");
   c->add_flag("--json", e->json, "print one JSON object");
   reg.actions.push_back({c, [e] {

@@ -226,9 +226,9 @@ void add_sample_command(CLI::App& app, Registry& reg) {
   input_path(cmd->add_option("--noise", a->noise, "unit-variance starting noise .npy [N, ...]"));
   cmd->add_option("--n", a->n, "number of samples (with --seed)");
   cmd->add_option("--seed", a->seed, "seed of the starting noise (and churn)");
-  cmd->add_option("--out", a->out, "output .npy of final samples")->required();
-  cmd->add_option("--trajectory", a->trajectory, "output .npy [steps+1, N, ...] of the state after each step");
-  cmd->add_option("--denoised", a->denoised, "output .npy [steps, N, ...] of the denoised estimate at each step");
+  npy_output(cmd->add_option("--out", a->out, "output .npy of final samples"))->required();
+  npy_output(cmd->add_option("--trajectory", a->trajectory, "output .npy [steps+1, N, ...] of the state after each step"));
+  npy_output(cmd->add_option("--denoised", a->denoised, "output .npy [steps, N, ...] of the denoised estimate at each step"));
   png_output(cmd->add_option("--grid", a->grid, "output PNG: a mosaic of images or a scatter plot of points"));
   cmd->add_option("--animation", a->animation,
                   "output .gif or .png (animated PNG): the denoising step by step; with --aux and --omega, the base "

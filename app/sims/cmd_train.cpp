@@ -399,7 +399,7 @@ void add_train_commands(CLI::App& app, Registry& reg) {
   c->add_option("--n", s->n, "number of samples")->required();
   c->add_option("--chunk", s->chunk, "samples per chunk (memory stays flat; default 4096)");
   c->add_option("--seed", s->seed, "seed (chunk k uses its own stream, so resuming reproduces it)");
-  c->add_option("--out", s->out, "output .npy")->required();
+  npy_output(c->add_option("--out", s->out, "output .npy"))->required();
   c->add_option("--threads", s->threads, "LibTorch intra-op threads");
   c->add_flag("--json", s->json, "print one JSON object on the last line");
   reg.actions.push_back({c, [s] { return run_synth(*s); }});

@@ -64,7 +64,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    say(cli::parse_error_words(e.what()) + " (see 'sims --help')");
+    // The help of the command given ("sims sample --help"), where its flags are.
+    std::string help = "sims";
+    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+      sub = sub->get_subcommands().front();
+      help += " " + sub->get_name();
+    }
+    say(cli::parse_error_words(e.what()) + " (see '" + help + " --help')");
     return 2;
   }
 

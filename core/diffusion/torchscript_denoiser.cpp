@@ -26,6 +26,15 @@ std::string file_digest(const std::string& path) {
   return "ts:" + std::to_string(s.size()) + ":" + std::to_string(std::hash<std::string>{}(s));
 }
 
+// A feature network (sims-feature-net: its description in PATH.json beside it) is no denoiser: said as what it is.
+bool is_feature_network(const std::string& path) {
+  std::ifstream f(path + ".json", std::ios::binary);
+  std::string head(4096, '\0');
+  f.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(f.gcount()));
+  return head.find("\"sims-feature-net\"") != std::string::npos;
+}
+
 }  // namespace
 
 TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOptions& opts) : device_(opts.device) {
@@ -40,6 +49,9 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
 
   // Signature: forward(self, x: Tensor, sigma: Tensor) -> Tensor
   auto method = module_.find_method("forward");
+  if (!method && is_feature_network(path))
+    throw ModelError("'" + path + "' is a feature network (described in '" + path + ".json'), not a diffusion model: "
+                     "give it to --features (sims metrics fid, loop, shift) or --classifier");
   if (!method) throw ModelError("'" + path + "': TorchScript module has no forward method");
   const auto& schema = method->function().getSchema();
   const auto& args = schema.arguments();

@@ -74,6 +74,20 @@ std::string RunFolder::command_of(const std::string& dir) {
   return text_at(j, "command");
 }
 
+json RunFolder::settings_of(const std::string& dir, const std::string& command) {
+  const json j = read_json_or_null(dir + "/" + kRunFile);
+  const std::string cmd = command_of(dir);
+  if (cmd == command) {
+    if (!j.contains("settings")) throw InputError("'" + dir + "/" + kRunFile + "' is not a sims run file (no settings)");
+    return j.at("settings");
+  }
+  if (!cmd.empty())
+    throw InputError("'" + dir + "' holds a run of 'sims " + cmd + "', not of 'sims " + command + "'");
+  const json older = read_json_or_null(dir + "/config.json");  // an older run folder
+  if (older.is_null()) throw InputError("'" + dir + "' holds no run of 'sims " + command + "' (no " + kRunFile + ")");
+  return older;
+}
+
 RunFolder::RunFolder(const std::string& dir, const std::string& command, const json& settings,
                      const std::vector<std::string>& free_keys, const json& defaults)
     : dir_(dir), command_(command) {

@@ -86,6 +86,10 @@ class RunFolder {
   static constexpr const char* kRunFile = "run.json";
   // The command recorded in a run folder ("" when DIR is none).
   static std::string command_of(const std::string& dir);
+  // The settings a run of `command` stored in DIR (run.json; an older folder's config.json). Throws InputError
+  // naming what DIR holds instead: another command's run ("holds a run of 'sims sweep', not of 'sims loop'"), or
+  // none.
+  static json settings_of(const std::string& dir, const std::string& command);
 
  private:
   std::string marker(const std::string& stage) const;

@@ -873,13 +873,7 @@ nlohmann::json DiffusionLoopResult::row(size_t g) const {
 }
 
 DiffusionLoopConfig load_diffusion_loop_config(const std::string& dir) {
-  nlohmann::json j = experiment::read_json_or_null(dir + "/" + experiment::RunFolder::kRunFile);
-  if (j.is_object() && j.value("command", std::string()) == "loop") {
-    j = j.at("settings");
-  } else {
-    j = experiment::read_json_or_null(dir + "/config.json");  // an older run folder
-    if (j.is_null()) throw InputError("'" + dir + "' holds no loop run (no run.json)");
-  }
+  const nlohmann::json j = experiment::RunFolder::settings_of(dir, "loop");
   DiffusionLoopConfig c = DiffusionLoopConfig::from_json(j);
   validate(c);
   return c;

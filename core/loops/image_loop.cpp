@@ -796,13 +796,7 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
 }  // namespace
 
 ImageLoopConfig load_image_loop_config(const std::string& dir) {
-  json j = experiment::read_json_or_null(dir + "/" + experiment::RunFolder::kRunFile);
-  if (j.is_object() && j.value("command", std::string()) == "loop") {
-    j = j.at("settings");
-  } else {
-    j = experiment::read_json_or_null(dir + "/config.json");  // an older run folder
-    if (j.is_null()) throw InputError("'" + dir + "' holds no loop run (no run.json)");
-  }
+  const nlohmann::json j = experiment::RunFolder::settings_of(dir, "loop");
   if (j.value("family", std::string()) != "images")
     throw InputError("'" + dir + "' holds a " + j.value("family", std::string("other")) + " loop, not an image loop");
   ImageLoopConfig c = ImageLoopConfig::from_json(j);

@@ -537,6 +537,11 @@ grep -q "cut short" "$T/stderr" && ok || bad "data cifar cut archive: $(cat "$T/
 mkdir -p "$T/imgs" "$T/noimgs"; printf 'not a png' >"$T/imgs/broken.png"
 expect_error "data unknown set" "$T/d.png" -- "$SIMS" data preview --dataset celeba --grid "$T/d.png"
 # A PNG under another name would mislead every viewer that trusts it: refused before any work.
+# An array's name ends in .npy: a PNG (the --grid slip) or a text file is not replaced by array bytes.
+echo picture >"$T/pic.png"
+expect_line "sample --out a png" 1 "error: --out: '$T/pic.png' is written as a numpy array: give it a name ending in .npy" -- \
+  "$SIMS" sample --model "$FX/mlp_base.pt" --n 4 --seed 0 --out "$T/pic.png"
+[[ "$(cat "$T/pic.png")" == picture ]] && ok || bad "sample replaced a PNG with an array"
 expect_line "data preview grid jpg" 1 "error: --grid: '$T/d.jpg' is written as a PNG image: give it a name ending in .png" -- \
   "$SIMS" data preview --dataset faces --n 4 --grid "$T/d.jpg"
 # ... refused as the command line is read: the other output's new folder is not made.
@@ -1108,6 +1113,8 @@ refused() {  # refused NAME OUTPUT WORD -- command...: one error line that names
   expect_error "$name" "$out" "$@"
   grep -q -- "$word" "$T/stderr" && ok || bad "$name: the message does not name $word: $(cat "$T/stderr")"
 }
+# The shipped feature network given where a diffusion model belongs is named as what it is.
+refused "info on the feature network" "" "is a feature network" -- "$SIMS" info "$M/faces-cnn.ckpt"
 refused "omega 9e18" "$T/o.npy" --omega -- "$SIMS" sample --model "$T/new.ckpt" --aux "$T/new.ckpt" --omega 9e18 --n 4 \
   --seed 0 --out "$T/o.npy"
 refused "sigma-max 9e18" "$T/o.npy" --sigma-max -- "$SIMS" sample --model "$T/new.ckpt" --sigma-max 9e18 --n 4 --seed 0 \
@@ -1128,7 +1135,7 @@ expect_line "omega 0x1" 2 "error: --omega takes a number in decimal (got '0x1')"
 expect_line "data set option twice" 1 "error: --data 'faces:ratio=0.5,ratio=0.6': ratio is given twice (say it once)" -- \
   "$SIMS" train --data faces:ratio=0.5,ratio=0.6 --budget 10 --out "$T/twice.ckpt"
 expect_line "n 1e20" 2 "error: --n is out of range (got '99999999999999999999')" -- "$SIMS" "${M[@]}" --n 99999999999999999999
-expect_line "steps beyond 32 bits" 2 "error: --steps is out of range (got '99999999999') (see 'sims --help')" -- \
+expect_line "steps beyond 32 bits" 2 "error: --steps is out of range (got '99999999999') (see 'sims sample --help')" -- \
   "$SIMS" "${M[@]}" --n 4 --steps 99999999999
 expect_line "seed -1" 2 "error: --seed must be a whole number from 0 to 9223372036854775807 (got '-1')" -- \
   "$SIMS" sample --model "$T/new.ckpt" --n 4 --seed -1 --out "$T/o.npy"
@@ -1137,7 +1144,7 @@ expect_line "unsigned seed -1" 2 "error: --seed must not be negative (got '-1')"
 expect_line "threads 99999" 2 "error: --threads must be from 0 (LibTorch's default) to 1024 (got '99999')" -- \
   "$SIMS" "${M[@]}" --n 4 --threads 99999
 expect_line "ci 1.5" 2 "error: --ci takes a whole number (got '1.5')" -- "$SIMS" metrics w2 "$T/s-old.npy" "$T/s-new.npy" --ci 1.5
-expect_line "a flag twice" 2 "error: --runs is given more than once (see 'sims --help')" -- "$SIMS" atlas --runs 2 --runs 3 --out "$T/at"
+expect_line "a flag twice" 2 "error: --runs is given more than once (see 'sims atlas --help')" -- "$SIMS" atlas --runs 2 --runs 3 --out "$T/at"
 # Values that would run without end or allocate without bound, and flags that would be silently ignored.
 refused "grid cell 20000" "$T/gc.png" --cell -- "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --cell 20000 --out "$T/gc.png"
 refused "grid n 0" "$T/gc.png" --n -- "$SIMS" grid --model "$T/new.ckpt" --x seed=0,1 --y steps=2,3 --n 0 --out "$T/gc.png"
@@ -1197,6 +1204,12 @@ refused "sweep k beyond n-real" "$T/sw" --k -- "$SIMS" sweep --model "$T/new.ckp
 "$SIMS" atlas --n-real 10 --n-synth 0,10 --lambda 1 --generations 2 --tail 1 --runs 10 --curve-runs 10 --out "$T/atl/" \
   >"$T/atl.txt" 2>&1 && [[ -s "$T/atl/atlas.csv" ]] && ! grep -q '//' "$T/atl.txt" && ok || bad "atlas --out DIR/: $(tail -2 "$T/atl.txt")"
 expect_line "atlas kind" 1 "error: --kind must be fresh or augment (got 'abc')" -- "$SIMS" atlas --kind abc --out "$T/at"
+# demo --out: a folder holding files of the user's, or another command's run, is refused and left as it was (a
+# folder of an earlier demo is filled anew: tools/run.sh runs the demo into out/demo each time).
+mkdir -p "$T/mine" && echo precious >"$T/mine/metrics.json"
+refused "demo into a folder of the user's" "" "holds no sims run" -- "$SIMS" demo --out "$T/mine"
+[[ "$(cat "$T/mine/metrics.json")" == precious && ! -e "$T/mine/run.json" ]] && ok || bad "demo touched a folder it refused"
+refused "demo into a loop run" "" "not of 'sims demo'" -- "$SIMS" demo --out "$T/mix"
 refused "a file's --out ending in /" "$T/odir" "names a folder" -- "$SIMS" sample --model "$T/new.ckpt" --seed 0 --n 4 \
   --out "$T/odir/"
 
