@@ -190,6 +190,8 @@ class AnalysisTab : public QWidget {
   static void set_columns(QTableWidget* t, const QStringList& columns);
   // Row `row` (appended when it is the row count) with right-aligned cells.
   static void set_row(QTableWidget* t, int row, const QStringList& cells);
+
+ public:
   // A table cell's "0.0009 ± 0.0014": the value to its interval's precision (metrics::Estimate::precise_text),
   // thin spaces around the ±, so that several such columns fit at 1280×720; "–" for NaN. `most`: at most this
   // many decimals (3 for precision and recall).

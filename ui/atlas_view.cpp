@@ -348,9 +348,21 @@ void AtlasView::show_result(const loops::AtlasResult& r) {
   std::vector<QImage> layouts;
   for (int cols : layout_columns_) layouts.push_back(to_qimage(loops::atlas_figure(r, cols)));
   figure_->set_images(std::move(layouts));
-  size_t admissible = 0, unsettled = 0;
-  for (const auto& c : r.cells) admissible += c.admissible(), unsettled += !c.settled;
-  QString text = QString("%1 of %2 cells admissible (n_e ≥ n_r).").arg(admissible).arg(r.cells.size());
+  // Counted as the heat map frames them: by the 95 % interval, not the point estimate.
+  size_t sure = 0, noise = 0, by_definition = 0, unsettled = 0;
+  for (const auto& c : r.cells) {
+    unsettled += !c.settled;
+    if (c.n_synth == 0 && c.total == 0) ++by_definition;
+    else if (c.surely_admissible()) ++sure;
+    else if (c.within_noise_of_one()) ++noise;
+  }
+  QString text = QString("%1 of %2 cells with synthetic data admissible (n_e ≥ n_r over the whole 95 % interval: "
+                         "framed), %3 within the noise of n_e = n_r")
+                     .arg(sure)
+                     .arg(r.cells.size() - by_definition)
+                     .arg(noise);
+  text += by_definition > 0 ? QString(", %1 without synthetic data (n_e = n_r by definition).").arg(by_definition)
+                            : QString(".");
   text += loops::atlas_axis(r.cfg) == loops::AtlasAxis::Grid
               ? " Hover a cell for its numbers and intervals; click it to run that loop in the Loops tab."
               : " Curves over K (one n_r and one n_s): the exported CSV has each point's numbers; heat maps (several "

@@ -660,10 +660,10 @@ engine::JobFn LoopView::prepare_job() {
          << "modal var." << "components" << "seconds";
   } else {
     // Every value with its 95 % interval over the runs, on two-line headers so that the numbers set the widths;
-    // the median (no interval) is in the CSV export.
+    // the median (no interval) and each generation's seconds are in tooltips and the CSV export (a column of its
+    // own made the table scroll sideways at 1280 × 720).
     cols << "gen." << "W2 mean\n± 95 % CI" << "ratio to gen. 1\n[95 % CI]" << "tr Σ mean\n± 95 % CI";
     if (p.sims) cols << "W2 of base\n± 95 % CI";
-    cols << "seconds";
   }
   set_columns(table_, cols);
   dist_chart_->clear();
@@ -752,12 +752,14 @@ QString LoopView::overlay_name(size_t age) {
   return age == 0 ? QString("previous") : age == 1 ? QString("2 runs ago") : QString("%1 runs ago").arg(age + 1);
 }
 
-// "1.02 [0.809, 1.25]": a generation's ratio to generation 1 with its 95 % interval over the runs (none with one
+// "1.02 [0.81, 1.25]": a generation's ratio to generation 1 with its 95 % interval over the runs (none with one
 // run; generation 1 is 1 by definition).
 static QString ratio_with_interval(const LoopGeneration& g, double ratio) {
-  auto n3 = [](double v) { return std::isfinite(v) ? QString::number(v, 'g', 3) : QString("–"); };
-  const bool ci = std::isfinite(g.ratio_lo) && std::isfinite(g.ratio_hi) && g.ratio_hi > g.ratio_lo;
-  return n3(ratio) + (ci ? QString(" [%1, %2]").arg(n3(g.ratio_lo), n3(g.ratio_hi)) : QString());
+  if (!std::isfinite(ratio)) return "–";
+  metrics::Estimate e;
+  e.value = ratio;
+  if (g.ratio_hi > g.ratio_lo) e.lo = g.ratio_lo, e.hi = g.ratio_hi;  // generation 1: 1 by definition, no interval
+  return QString::fromStdString(e.bounds_text());
 }
 
 void LoopView::add_generation(const LoopGeneration& gen) {
@@ -793,8 +795,10 @@ void LoopView::add_generation(const LoopGeneration& gen) {
     QStringList cells{QString::number(gen.generation), with_ci(gen.w2_mean, d.lo, d.hi), ratio_text,
                       with_ci(gen.trace_mean, gen.trace_lo, gen.trace_hi)};
     if (running_.sims) cells << with_ci(gen.w2_base_mean, gen.w2_base_lo, gen.w2_base_hi);
-    cells << (gen.seconds > 0 ? QString::number(gen.seconds, 'f', 2) : QString("–"));
     set_row(table_, table_->rowCount(), cells);
+    if (gen.seconds > 0)
+      table_->item(table_->rowCount() - 1, 0)->setToolTip(
+          QString("generation %1 took %2 s (also in the CSV export)").arg(gen.generation).arg(gen.seconds, 0, 'f', 2));
     if (running_.runs > 1)
       table_->item(table_->rowCount() - 1, 1)->setToolTip(
           QString("median over the %1 runs: %2 (also in the CSV export)").arg(running_.runs).arg(cell(gen.w2_median)));
@@ -899,10 +903,9 @@ QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const Loo
   if (!metrics::significant(gain))
     return QString("%1: no significant difference (%2; %3).").arg(line, QString::fromStdString(gain.precise_text()), how);
   *better = gain.value > 0;
-  metrics::Estimate size = gain;  // the size of the difference, to its interval's precision
-  if (gain.value < 0) size.value = -gain.value, size.lo = -gain.hi, size.hi = -gain.lo;
   return QString("%1: %2 is %3 by %4 (%5).")
-      .arg(line, name, gain.value > 0 ? "closer to p_r" : "further from p_r", QString::fromStdString(size.precise_text()), how);
+      .arg(line, name, gain.value > 0 ? "closer to p_r" : "further from p_r",
+           QString::fromStdString(gain.magnitude().precise_text()), how);
 }
 
 void LoopView::job_ended(engine::JobState s) {

@@ -3,6 +3,7 @@
 #include <QAction>
 #include <QActionGroup>
 #include <QCloseEvent>
+#include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenu>
@@ -119,7 +120,10 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   vertical->addWidget(tabs_);
   vertical->addWidget(messages_);
   vertical->setStretchFactor(0, 1);
-  vertical->setSizes({800, 90});
+  // The log keeps four lines on a short screen (1280 × 720), where every tab needs the height, five elsewhere.
+  const QScreen* primary = QGuiApplication::primaryScreen();
+  const bool short_screen = primary && primary->availableGeometry().height() < 800;
+  vertical->setSizes({800, short_screen ? 68 : 90});
   setCentralWidget(vertical);
   statusBar()->addWidget(status_, 1);
 

@@ -20,6 +20,7 @@
 #include "engine/live_policy.hpp"
 #include "io/atomic_file.hpp"
 #include "loops/tune.hpp"
+#include "metrics/uncertainty.hpp"
 
 #include "guidance_panel.hpp"
 #include "message_area.hpp"
@@ -158,15 +159,20 @@ bool SessionController::start_at_tuned_omega() {
     return false;
   }
   if (!t) return false;
+  // The verdict in today's number format, and where it was measured (samples, held-out real data). A tuning that
+  // found no significant gain does not move the guidance there: its ω may make the samples worse.
+  const QString verdict = QString::fromStdString(metrics::omega_as_symbol(t->summary()));
+  if (!t->significant) {
+    messages_->warning(QString("tuned pair without a significant gain: ω stays at %1 (the tuning's ω = %2): %3")
+                           .arg(guidance_->settings().omega)
+                           .arg(t->omega)
+                           .arg(verdict));
+    return false;
+  }
   GuidanceSettings g = guidance_->settings();
   g.omega = std::clamp(t->omega, -1.0, 3.0);
   guidance_->set_settings(g);
-  const QString what = t->significant
-                           ? QString("tuned pair: ω = %1 (sims tune on %2, %3 samples): %4")
-                           : QString("tuned pair, ω = %1 (sims tune on %2, %3 samples), but: %4");
-  // The stored verdict writes "omega = 0.5" (for terminals): named here as the window does.
-  const QString verdict = QString::fromStdString(t->verdict).replace("omega = ", "ω = ");
-  messages_->info(what.arg(t->omega).arg(QString::fromStdString(t->real)).arg(t->n).arg(verdict));
+  messages_->info(QString("tuned pair: ω = %1: %2").arg(t->omega).arg(verdict));
   return true;
 }
 

@@ -51,9 +51,10 @@ const QColor kShare(60, 100, 170), kTarget(214, 82, 48), kAuxSet(120, 120, 130),
 QString pct(double v, int digits = 1) { return std::isfinite(v) ? QString::number(100 * v, 'f', digits) + " %" : "–"; }
 QString num(double v, int digits = 4) { return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–"); }
 // "84.2 ± 3.1" (the 95 % bootstrap interval's half-width), or the value alone for older run folders.
-QString fd_cell(const sims::loops::ShiftRow& x, const char* key, int digits = 1) {
+// A row's value to its interval's precision ("89 ± 18", "0.94 ± 0.02"), as the other tabs' tables write them.
+QString fd_cell(const sims::loops::ShiftRow& x, const char* key, int most = 10) {
   const sims::metrics::Estimate e = x.estimate(key);
-  return std::isfinite(e.value) ? QString::fromStdString(e.text(digits)) : QString("–");
+  return AnalysisTab::with_ci(e.value, e.lo, e.hi, most);
 }
 QString count(int64_t n) { return QLocale(QLocale::English).toString(static_cast<qlonglong>(n)); }
 
@@ -686,18 +687,17 @@ void ShiftView::show_results(const ShiftShown& s) {
     QString w = QString::number(x.omega);
     if (x.omega == 0) w += "  (base)";
     else if (x.omega == -1) w += "  (aux)";
-    const metrics::Estimate share = metrics::proportion(x.n1, x.n1 + x.n0);
-    const QString share_text = share.has_interval() ? QString("%1 [%2, %3]").arg(pct(x.share), QString::number(100 * share.lo, 'f', 1),
-                                                                              QString::number(100 * share.hi, 'f', 1))
-                                                    : pct(x.share);
+    metrics::Estimate share = metrics::proportion(x.n1, x.n1 + x.n0);  // in percent: "52.0 [47.0, 56.0] %"
+    share.value = 100 * x.share, share.lo *= 100, share.hi *= 100;
+    const QString share_text = std::isfinite(x.share) ? QString::fromStdString(share.bounds_text(1)) + " %" : pct(x.share);
     const QStringList cells{w,
                             share_text,
                             fd_cell(x, "fd"),
                             fd_cell(x, "fd_target"),
                             fd_cell(x, "fd1"),
                             fd_cell(x, "fd0"),
-                            fd_cell(x, "precision", 2),
-                            fd_cell(x, "recall", 2),
+                            fd_cell(x, "precision", 3),
+                            fd_cell(x, "recall", 3),
                             x.nfe > 0 ? QString::number(x.nfe) : QString("–")};
     const QStringList tips{x.seconds > 0 ? QString("sampled and scored in %1 s").arg(x.seconds, 0, 'f', 1) : QString(),
                            QString("%1 of %2 samples in %3 = 1, %4 in %3 = 0")

@@ -85,10 +85,13 @@ QString num(double v, int digits = 4) {
   return QString::number(v, 'g', digits);
 }
 
-// "0.52 [0.47, 0.56]": an interval that need not be symmetric (a share's Wilson interval near 0 or 1).
+// "0.520 [0.470, 0.560]": an interval that need not be symmetric (a share's Wilson interval near 0 or 1), to its
+// precision.
 QString with_bounds(double v, double lo, double hi) {
-  if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(v)) return num(v, 3);
-  return num(v, 3) + " [" + num(lo, 3) + ", " + num(hi, 3) + "]";
+  if (!std::isfinite(v)) return num(v, 3);
+  metrics::Estimate e;
+  e.value = v, e.lo = lo, e.hi = hi;
+  return QString::fromStdString(e.bounds_text());
 }
 
 const QColor kSims(214, 82, 48), kPrecision(60, 100, 170), kRecall(60, 150, 90);
@@ -672,9 +675,7 @@ void SweepView::add_row(const metrics::SweepResult& one) {
 void SweepView::show_verdict() {
   const auto v = result_.verdicts();
   const bool gain = !v.empty() && v.front().rfind("SIMS ", 0) == 0 && v.front().find("does not help") == std::string::npos;
-  // The core writes "omega = 0.5" (for terminals); the tab names the weight as its charts do (only that phrase: a
-  // path or "omegas" in the text stays).
-  const QString text = v.empty() ? QString() : QString::fromStdString(v.front()).replace("omega = ", "ω = ");
+  const QString text = v.empty() ? QString() : QString::fromStdString(metrics::omega_as_symbol(v.front()));
   verdict_->setText(v.empty() ? QString()
                               : QString("<b style='color:%1'>%2</b>")
                                     .arg(tone_hex(gain ? Tone::Good : Tone::Warning), text.toHtmlEscaped()));

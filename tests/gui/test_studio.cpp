@@ -918,6 +918,33 @@ class StudioTest : public QObject {
     QVERIFY(w_->models()->base() && w_->models()->aux());
   }
 
+  // A tuning that found no significant gain does not move ω to its choice (it may make the samples worse): the
+  // guidance stays and the log says why, with the verdict rebuilt from the file's numbers.
+  void untunedPairLeavesOmega() {
+    const QString aux = tmp_.filePath("untuned-aux.ckpt");
+    QFile::remove(aux);
+    QVERIFY(QFile::copy(aux_, aux));
+    QFile f(tmp_.filePath("untuned-aux.tune.json"));
+    QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    f.write(R"J({"omega": 2.5, "budget": 2000, "metric": "energy", "significant": false, "n": 500, "steps": 32,
+               "real": "gaussian (seed 777)", "energy": 0.004, "energy_lo": 0.002, "energy_hi": 0.006,
+               "energy_omega0": 0.001, "energy_omega0_lo": 0.0, "energy_omega0_hi": 0.002,
+               "gain": -0.003, "gain_lo": -0.0045, "gain_hi": -0.0015, "verdict": "old words"})J");
+    f.close();
+    GuidanceSettings g = w_->guidance()->settings();
+    g.omega = 0.75;
+    w_->guidance()->set_settings(g);
+    QVERIFY(w_->models()->load(ModelRole::Aux, aux));
+    QCOMPARE(w_->guidance()->settings().omega, 0.75);
+    const QString said = w_->messages()->toPlainText();
+    QVERIFY2(said.contains("tuned pair without a significant gain: ω stays at 0.75 (the tuning's ω = 2.5)"), qPrintable(said));
+    QVERIFY2(said.contains("SIMS does not help: it raises energy by 0.0030 ± 0.0015 at ω = 2.5") &&
+                 said.contains("(sims tune: 500 samples per ω, held-out real data gaussian (seed 777))") &&
+                 !said.contains("old words"),
+             qPrintable(said));
+    QVERIFY(w_->models()->load(ModelRole::Aux, aux_));  // the shipped pair again, at its tuned ω
+  }
+
   void recentFilesAreRemembered() {
     QVERIFY(w_->models()->load(ModelRole::Aux, aux_));
     QCOMPARE(w_->recent_files().value(0), "aux:" + QFileInfo(aux_).absoluteFilePath());
@@ -1855,12 +1882,12 @@ class StudioTest : public QObject {
     QCOMPARE(fd->series(0).upper[2], 12.0);
     QVERIFY(std::isnan(fd->series(0).upper[3]));
     QVERIFY(s->series(0).lower[1] < 0.3 && s->series(0).upper[1] > 0.3);
-    QVERIFY(v->table()->item(2, 2)->text().startsWith("10.0 ± 2.0"));
-    QCOMPARE(v->table()->item(3, 2)->text(), QString("11.0"));
+    QCOMPARE(v->table()->item(2, 2)->text(), QString("10.0\u2009±\u20092.0"));  // to its interval's precision
+    QCOMPARE(v->table()->item(3, 2)->text(), QString("11"));                     // an older row: no interval
     QCOMPARE(v->table()->rowCount(), 4);
     QVERIFY(v->table()->item(1, 0)->text().startsWith("0"));
     // The share with its Wilson interval (30 of 100), the counts in its tooltip.
-    QCOMPARE(v->table()->item(1, 1)->text(), QString("30.0 % [21.9, 39.6]"));
+    QCOMPARE(v->table()->item(1, 1)->text(), QString("30.0 [21.9, 39.6] %"));
     QVERIFY(v->table()->item(1, 1)->toolTip().startsWith("30 of 100 samples in smile = 1"));
 
     // Exports: results.csv's columns, charts as PNG and SVG.

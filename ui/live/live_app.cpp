@@ -235,13 +235,6 @@ void SweepWorker::run(Job job) {
 
 namespace {
 
-// The core's verdicts write "omega = 0.5" (for terminals); the panel names the weight as its controls do. Only
-// that phrase: a file name or "omegas" in the same text stays as written.
-std::string with_omega_symbol(std::string v) {
-  for (size_t at = v.find("omega = "); at != std::string::npos; at = v.find("omega = ", at)) v.replace(at, 5, "\u03c9");
-  return v;
-}
-
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -353,8 +346,10 @@ bool LiveApp::open_pair(const std::string& base, const std::string& aux, std::st
   if (!aux.empty()) {
     try {
       if (auto t = loops::read_tuned_pair(aux)) {
-        omega = t->omega;
-        pair_note_ = "tuned: ω = " + fmt("%.2f", t->omega) + " (`sims tune`): " + with_omega_symbol(t->verdict);
+        // A tuning without a significant gain does not move ω there (it may make the samples worse).
+        if (t->significant) omega = t->omega;
+        pair_note_ = (t->significant ? "tuned pair, ω = " : "tuned pair without a significant gain (ω stays), tuned ω = ") +
+                     fmt("%g", t->omega) + ": " + metrics::omega_as_symbol(t->summary());
       }
     } catch (const std::exception& e) {
       pair_note_ = std::string("tune file unreadable: ") + sims::error_words(e);
@@ -989,7 +984,8 @@ void LiveApp::draw_sweep() {
     else start_sweep();
   }
   ImGui::SameLine();
-  ImGui::TextDisabled("ω 0..2, 1000 points each");
+  const int64_t per_omega = SweepWorker::Job{}.n;
+  ImGui::TextDisabled("ω 0..2, %lld points each", static_cast<long long>(per_omega));
   const std::vector<metrics::SweepRow> rows = sweep_->rows();
   if (rows.empty()) {
     if (!sweep_->error().empty()) ImGui::TextColored(ImVec4(0.75f, 0.1f, 0.1f, 1), "error: %s", sweep_->error().c_str());
@@ -1042,8 +1038,9 @@ void LiveApp::draw_sweep() {
                      "bootstrap interval (same noise)");
   ImGui::PopStyleColor();
   if (sweep_->cancelled()) ImGui::TextDisabled("cancelled: the rows above are those finished");
-  const std::string v = with_omega_symbol(sweep_->verdict());
-  if (!v.empty()) text_wrapped_words(v);
+  // Named as this sweep's: the tuned pair's note above was measured with more samples and can judge otherwise.
+  const std::string v = metrics::omega_as_symbol(sweep_->verdict());
+  if (!v.empty()) text_wrapped_words("This sweep (" + std::to_string(per_omega) + " points per ω): " + v);
 }
 
 void LiveApp::update_box() {
@@ -1110,7 +1107,7 @@ std::string LiveApp::panel_title(int panel) const {
   if (!settings_.aux) return "base";
   const engine::LiveResult* r = shown();
   const double w = r ? r->request.guidance.omega : settings_.omega;
-  return "SIMS  ω = " + fmt("%.2f", w);
+  return "SIMS, ω = " + fmt("%.2f", w);
 }
 
 void LiveApp::draw_panels() {
