@@ -267,6 +267,40 @@ TEST_CASE("run folder: existing outputs are never taken over silently", "[experi
   CHECK_NOTHROW(RunFolder(empty, "loop", {{"n", 1}}));
 }
 
+TEST_CASE("run folder: a folder of an older version is adopted only when recognised and only under the lock", "[experiment]") {
+  test::TempDir tmp;
+  const std::string dir = tmp.path + "/old";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/summary.md") << "an older demo";
+  int asked = 0;
+  const auto never = [&](const std::string&) { ++asked; return false; };
+  const auto older = [&](const std::string& d) { ++asked; return fs::exists(d + "/summary.md"); };
+  // Not recognised: refused as any folder with files, nothing written.
+  CHECK_THAT(message_of([&] { RunFolder rf(dir, "demo", {{"data", "x"}}, {}, nlohmann::json(), never); }),
+             Catch::Contains("not empty and holds no sims run"));
+  CHECK(asked == 1);
+  CHECK_FALSE(fs::exists(dir + "/run.json"));
+  {
+    // A second process holds the folder: refused before the folder is looked at.
+    RunFolder other_process(tmp.path + "/busy", "demo", {{"data", "x"}});
+    CHECK_THAT(message_of([&] { RunFolder rf(tmp.path + "/busy", "demo", {{"data", "x"}}, {}, nlohmann::json(), older); }),
+               Catch::Contains("in use by another sims process"));
+    CHECK(asked == 1);
+  }
+  {
+    RunFolder rf(dir, "demo", {{"data", "x"}}, {}, nlohmann::json(), older);
+    CHECK(asked == 2);
+    CHECK(rf.resumed());
+    CHECK(rf.previous_settings().is_null());
+    CHECK(RunFolder::command_of(dir) == "demo");
+    CHECK(std::ifstream(dir + "/summary.md").good());
+  }
+  // Marked now: the next call continues it by the usual rule without asking again.
+  RunFolder again(dir, "demo", {{"data", "x"}}, {}, nlohmann::json(), older);
+  CHECK(again.resumed());
+  CHECK(asked == 2);
+}
+
 TEST_CASE("settings diff lists nested leaves by dotted key", "[experiment]") {
   const auto d = diff_settings({{"a", 1}, {"b", {{"c", 2}, {"d", 3}}}}, {{"a", 1}, {"b", {{"c", 4}, {"d", 3}}}, {"e", true}});
   REQUIRE(d.size() == 2);

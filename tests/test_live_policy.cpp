@@ -142,7 +142,7 @@ TEST_CASE("a preview shown while the control is held still starts the full run, 
   p.result(result_for(rec.sent[1]));
   CHECK(p.shown()->stamp == rec.sent[1].stamp);
   CHECK_FALSE(p.status().busy);
-  CHECK(p.status().headline == "final");
+  CHECK(p.status().headline == "full quality");
 }
 
 TEST_CASE("the release sends one full request", "[live_policy]") {
@@ -163,7 +163,7 @@ TEST_CASE("the release sends one full request", "[live_policy]") {
   CHECK(rec.sent.size() == 2);
   p.result(result_for(full));
   CHECK(p.shown()->stamp == full.stamp);
-  CHECK(p.status().label() == "final · 2000 points · 32 steps · 50 ms");
+  CHECK(p.status().label() == "full quality · 2000 points · 32 steps · 50 ms");
 }
 
 TEST_CASE("an identical full request in flight or shown is not resubmitted", "[live_policy]") {
@@ -178,7 +178,7 @@ TEST_CASE("an identical full request in flight or shown is not resubmitted", "[l
   CHECK(rec.sent.size() == 1);  // shown
   CHECK(again.status);
   CHECK_FALSE(p.status().busy);
-  CHECK(p.status().headline == "final");
+  CHECK(p.status().headline == "full quality");
 
   SECTION("any change of the full request is sent") {
     LiveSettings s = points_settings(1.0);
@@ -255,7 +255,7 @@ TEST_CASE("image models: 4 images with 8 Heun steps first, then the full grid un
 
   CHECK(p.result(result_for(q, 1.5, 126)).shown);
   CHECK_FALSE(p.shown()->request.preview);
-  CHECK(p.status().label() == "final · 36 images · 32 steps · 1500 ms");
+  CHECK(p.status().label() == "full quality · 36 images · 32 steps · 1500 ms");
   CHECK_FALSE(p.status().busy);
   // A late copy of the preview does not replace its refinement.
   CHECK_FALSE(p.result(result_for(q, 0.2, 30, true)).shown);
@@ -376,9 +376,9 @@ TEST_CASE("result labels say preview or final with sizes", "[live_policy]") {
   auto r = result_for(rec.last(), 0.0414, 63, false, 5);
   p.result(r);
   CHECK(labels_of(*r).note.empty());
-  CHECK(labels_of(*r).footer == "final · 2000 points · NFE 63 · 41 ms");
+  CHECK(labels_of(*r).footer == "full quality · 2000 points · NFE 63 · 41 ms");
   CHECK(p.status().line == "2000 points × 32 steps · 41 ms (5 steps reused) · NFE 63");
-  CHECK(p.status().label() == "final · 2000 points · 32 steps · 41 ms");
+  CHECK(p.status().label() == "full quality · 2000 points · 32 steps · 41 ms");
 }
 
 // [SECTION] Shared by the faces: the guidance field, session files, any two omegas --------------

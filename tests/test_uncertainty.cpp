@@ -315,25 +315,25 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
   auto v = res.verdicts();
   REQUIRE(v.size() == 1);
   INFO(v[0]);
-  CHECK(v[0].rfind("SIMS lowers w2 by 0.50 ± 0.11 at omega = 1 (1.00 -> 0.50)", 0) == 0);  // to the interval's precision
+  CHECK(v[0].rfind("SIMS lowers W2 by 0.50 ± 0.11 at omega = 1 (1.00 -> 0.50)", 0) == 0);  // to the interval's precision
   CHECK(v[0].find("omega = 1") != std::string::npos);
   res.rows = {row(0, 1.0, 0.9, 1.1), row(1, 0.95, 0.85, 1.05)};
   v = res.verdicts();
   INFO(v[0]);
   CHECK(v[0].rfind("no significant gain", 0) == 0);
-  CHECK(v[0].find("lowers w2 by 0.05") != std::string::npos);
+  CHECK(v[0].find("lowers W2 by 0.05") != std::string::npos);
   // A best omega that is worse beyond the noise is called that, with the signed change.
   res.rows = {row(0, 1.0, 0.98, 1.02), row(1, 1.5, 1.45, 1.55)};
   v = res.verdicts();
   INFO(v[0]);
   CHECK(v[0].rfind("SIMS does not help", 0) == 0);
-  CHECK(v[0].find("raises w2 by 0.5") != std::string::npos);
+  CHECK(v[0].find("raises W2 by 0.5") != std::string::npos);
   // The surest gain is named, as tune names it, and the lowest value beside it.
   res.rows = {row(0, 1.0, 0.98, 1.02), row(1, 0.6, 0.59, 0.61), row(2, 0.5, 0.2, 0.8)};
   v = res.verdicts();
   INFO(v[0]);
   CHECK(v[0].find("at omega = 1 (") != std::string::npos);
-  CHECK(v[0].find("is named by the highest lower end of its gain's interval (as sims tune chooses): the lowest w2 is at "
+  CHECK(v[0].find("is named by the highest lower end of its gain's interval (as sims tune chooses): the lowest value is at "
                "omega = 2, whose gain is less certain") != std::string::npos);
   // A base at the real-data floor is named as the reason.
   res.rows = {row(0, 1.0, 0.9, 1.1), row(1, 0.95, 0.85, 1.05)};
@@ -346,10 +346,10 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
   res.rows = {row(0, 1.0, 0.95, 1.05), row(1, 0.8, 0.75, 0.85)};
   v = res.verdicts();
   INFO(v[0]);
-  CHECK(v[0].rfind("no gain the metric can see: SIMS lowers w2 by 0.20", 0) == 0);
+  CHECK(v[0].rfind("no gain the metric can see: SIMS lowers W2 by 0.20", 0) == 0);
   CHECK(v[0].find("already at the floor") != std::string::npos);
   res.floor.value = 0.5, res.floor.lo = 0.45, res.floor.hi = 0.55;  // a base above the floor: the gain stands
-  CHECK(res.verdicts()[0].rfind("SIMS lowers w2 by 0.20", 0) == 0);
+  CHECK(res.verdicts()[0].rfind("SIMS lowers W2 by 0.20", 0) == 0);
   // An unbiased metric (the energy distance) has a floor of noise around 0: its paired drop stands there too.
   res.floor.value = 0.98, res.floor.lo = 0.9, res.floor.hi = 1.06;
   res.metric = "energy";
@@ -369,11 +369,7 @@ TEST_CASE("a sweep's verdict names a significant gain and refuses to call noise 
 }
 
 TEST_CASE("an estimate is written to its interval's precision", "[uncertainty]") {
-  auto est = [](double v, double lo, double hi) {
-    Estimate e;
-    e.value = v, e.lo = lo, e.hi = hi;
-    return e;
-  };
+  auto est = [](double v, double lo, double hi) { return Estimate::of(v, lo, hi); };
   CHECK(est(0.0009129, -0.0005, 0.0023).precise_text() == "0.0009 ± 0.0014");  // noise-decided digits dropped
   CHECK(est(0.17531, 0.1519, 0.1987).precise_text() == "0.175 ± 0.023");
   CHECK(est(48.02, 45.1, 50.3).precise_text() == "48.0 ± 2.9");
@@ -389,16 +385,16 @@ TEST_CASE("an estimate is written to its interval's precision", "[uncertainty]")
 }
 
 TEST_CASE("a lopsided interval is written with both ends to its precision", "[uncertainty]") {
-  auto est = [](double v, double lo, double hi) {
-    Estimate e;
-    e.value = v, e.lo = lo, e.hi = hi;
-    return e;
-  };
+  auto est = [](double v, double lo, double hi) { return Estimate::of(v, lo, hi); };
   CHECK(est(1.0234, 0.8091, 1.2517).bounds_text() == "1.02 [0.81, 1.25]");      // a ratio over runs
   CHECK(est(0.9931, 0.9881, 0.9968).bounds_text() == "0.9931 [0.9881, 0.9968]");  // a share near 1 (Wilson)
   CHECK(est(0.0, 0.0, 0.0376).bounds_text() == "0.000 [0.000, 0.038]");         // no "-0.000" at the edge
   CHECK(est(1.0, 1.0, 1.0).bounds_text() == "1 [1, 1]");                      // every resample the same
   CHECK(est(0.52, NAN, NAN).bounds_text() == "0.52");
+  const Estimate of = Estimate::of(0.3, 0.2, 0.5, "t");
+  CHECK(of.method == "t");
+  CHECK(of.level == 0.95);
+  CHECK(of.half_width() == Approx(0.15));
   CHECK(est(NAN, 0, 1).bounds_text() == "n/a");
   CHECK(est(52.04, 47.31, 56.66).bounds_text(1) == "52.0 [47.3, 56.7]");        // a percentage
   CHECK(est(52.04, 51.98, 52.11).bounds_text(1) == "52.0 [52.0, 52.1]");        // decimals capped
@@ -433,13 +429,13 @@ TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the inte
   CHECK(c.gain.value == Approx(10));
   CHECK(c.gain.half_width() == Approx(std::sqrt(8.0)));
   CHECK(c.significant);
-  CHECK(c.verdict.rfind("SIMS lowers fd by 10.0 ± 2.8 at omega = 1", 0) == 0);  // to the interval's precision
+  CHECK(c.verdict.rfind("SIMS lowers FD by 10.0 ± 2.8 at omega = 1", 0) == 0);  // to the interval's precision
   CHECK(c.verdict.find("(80.0 -> 70.0)") != std::string::npos);                 // the values beside it too
   // A gain inside the noise is not called one.
   grid.rows = {row("B=100", 0, 80, 6), row("B=100", 1, 78, 6)};
   const auto n = loops::choose_best(grid, {{"B=100", 100}});
   CHECK_FALSE(n.significant);
-  CHECK(n.verdict.rfind("no significant gain: SIMS lowers fd by 2", 0) == 0);
+  CHECK(n.verdict.rfind("no significant gain: SIMS lowers FD by 2", 0) == 0);
   // The row is the one chosen (not always the lowest): the verdict names its omega, not "the best".
   CHECK(n.verdict.find("best") == std::string::npos);
   // The surest gain wins over the lowest value: omega = 1 is lower but its gain is within its noise.
@@ -449,7 +445,7 @@ TEST_CASE("tune chooses the surest gain over omega = 0 and judges it by the inte
   CHECK(sure.significant);
   CHECK(sure.lowest_omega == 1);
   CHECK_THAT(sure.verdict, Catch::EndsWith("; omega = 0.5 is chosen for the surest gain (the highest lower end of its "
-                                           "interval): the lowest fd is at omega = 1, whose gain is less certain"));
+                                           "interval): the lowest value is at omega = 1, whose gain is less certain"));
   CHECK(c.verdict.find("surest") == std::string::npos);  // chosen row and lowest row the same: nothing to explain
   CHECK(sure.to_json()["lowest"]["omega"] == 1.0);
   grid.rows = {row("B=100", 1, 78, 6)};

@@ -52,7 +52,15 @@ TorchScriptDenoiser::TorchScriptDenoiser(const std::string& path, const LoadOpti
   if (!method && is_feature_network(path))
     throw ModelError("'" + path + "' is a feature network (described in '" + path + ".json'), not a diffusion model: "
                      "give it to --features (sims metrics fid, loop, shift) or --classifier");
-  if (!method) throw ModelError("'" + path + "': TorchScript module has no forward method");
+  if (!method) {  // e.g. a feature network copied without its side-car: say what it has
+    std::string names;
+    size_t listed = 0;
+    for (const auto& m : module_.get_methods())
+      if (listed++ < 6) names += (names.empty() ? "" : ", ") + m.name();
+    throw ModelError("'" + path + "': TorchScript module has no forward method, so it is not a diffusion model" +
+                     (names.empty() ? std::string() : " (its methods: " + names + (listed > 6 ? ", …" : "") + ")") +
+                     "; a feature network of sims is used with its description '" + path + ".json' beside it");
+  }
   const auto& schema = method->function().getSchema();
   const auto& args = schema.arguments();
   auto is_tensor = [](const c10::TypePtr& t) { return t->kind() == c10::TypeKind::TensorType; };

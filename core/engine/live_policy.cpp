@@ -40,7 +40,7 @@ LiveResultLabels labels_of(const LiveResult& r) {
   const LiveRequest& q = r.request;
   const std::string rows = std::to_string(rows_of(r)), steps = std::to_string(q.run_config().steps);
   l.noun = is_points(r) ? "points" : "images";
-  l.quality = q.preview ? "preview" : "final";
+  l.quality = q.preview ? "preview" : "full quality";  // not "final": a scrubbed view shows an earlier step of it
   if (q.preview) l.note = "preview (" + rows + " of " + std::to_string(q.n) + " " + l.noun + ", " + steps + " steps)";
   l.footer = l.quality + " · " + rows + " " + l.noun + " · NFE " + std::to_string(r.nfe) + " · " +
              ms_text(r.compute_seconds) + " ms";

@@ -89,7 +89,8 @@ json RunFolder::settings_of(const std::string& dir, const std::string& command) 
 }
 
 RunFolder::RunFolder(const std::string& dir, const std::string& command, const json& settings,
-                     const std::vector<std::string>& free_keys, const json& defaults)
+                     const std::vector<std::string>& free_keys, const json& defaults,
+                     const std::function<bool(const std::string& dir)>& unmarked_run)
     : dir_(dir), command_(command) {
   if (dir.empty()) throw InputError("'sims " + command + "' needs a run folder (--out DIR)");
   std::error_code ec;
@@ -116,7 +117,9 @@ RunFolder::RunFolder(const std::string& dir, const std::string& command, const j
   }
   try {
     if (stored.is_null()) {
-      if (!empty) {
+      if (!empty && unmarked_run && unmarked_run(dir)) {
+        resumed_ = true;  // an earlier run of this command by a version without run.json: settings unknown
+      } else if (!empty) {
         if (fs::exists(dir + "/config.json", ec))
           throw InputError("'" + dir + "' holds a run of an older sims (config.json, no run.json): its results can "
                            "still be read and plotted, but it cannot be continued; choose another --out");

@@ -22,6 +22,7 @@
 // of input files, earlier stages' keys); a marker whose key differs from the
 // one asked for is refused the same way (an input file changed on disk).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,8 +57,13 @@ class RunFolder {
   // the stored settings lack (a setting added by a newer sims) counts as its
   // default there, so an older folder continues when the new setting is at
   // its default.
+  // `unmarked_run`: recognises a folder of this command written by a version
+  // that left no run.json; asked only of a folder without run.json that is
+  // not empty, once the lock is held. Such a folder is adopted as an earlier
+  // run of `command`: resumed(), with no settings stored (null).
   RunFolder(const std::string& dir, const std::string& command, const json& settings,
-            const std::vector<std::string>& free_keys = {}, const json& defaults = json());
+            const std::vector<std::string>& free_keys = {}, const json& defaults = json(),
+            const std::function<bool(const std::string& dir)>& unmarked_run = {});
   ~RunFolder();
   RunFolder(const RunFolder&) = delete;
   RunFolder& operator=(const RunFolder&) = delete;

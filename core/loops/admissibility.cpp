@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <limits>
 #include <sstream>
 
@@ -165,7 +166,8 @@ AtlasResult run_atlas(const AtlasConfig& cfg, const std::function<bool(int, int)
   for (AtlasCell& c : cells) {
     GaussianLoopConfig g = loop_of(cfg, c);
     g.seed = cfg.seed + 1 + static_cast<uint64_t>(done);
-    const GaussianLoopResult r = run_gaussian_loop(g);
+    // Asked every generation too (a cell of many generations and runs takes minutes): Ctrl-C stops within one.
+    const GaussianLoopResult r = run_gaussian_loop(g, [&](int) { return !progress || progress(done, total); });
     // The limit: the mean over the last `tail` generations. Its interval averages the generations' own 95 %
     // t intervals: the interval of one generation's mean, wider than the tail mean's (conservative).
     for (int64_t t = cfg.generations - cfg.tail; t < cfg.generations; ++t)
@@ -458,7 +460,12 @@ render::Canvas atlas_figure(const AtlasResult& r, int columns) {
         const bool ci = n_r > 0 && !std::isnan(cell.n_e_lo) && !std::isnan(cell.n_e_hi);
         out.draw_text(t, x + (cw - render::Canvas::text_width(t, 12)) / 2, ci ? y + 4 : y + ch / 2 - 8, 12, ink);
         if (ci) {
-          const std::string iv = ratio_text(cell.n_e_lo / n_r, false) + "\u2013" + ratio_text(cell.n_e_hi / n_r, false);
+          // Both ends, or where they would read the same at this precision ("0.33\u20130.33"), the half-width.
+          const std::string lo = ratio_text(cell.n_e_lo / n_r, false), hi = ratio_text(cell.n_e_hi / n_r, false);
+          std::ostringstream half;
+          half << std::setprecision(1) << "\u00b1 " << (cell.n_e_hi - cell.n_e_lo) / (2 * n_r);
+          const bool finite = std::isfinite(cell.n_e_lo) && std::isfinite(cell.n_e_hi);
+          const std::string iv = lo != hi || !finite ? lo + "\u2013" + hi : half.str();
           out.draw_text(iv, x + (cw - render::Canvas::text_width(iv, 10)) / 2, y + 21, 10, ink);
         }
       }

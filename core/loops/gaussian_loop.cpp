@@ -271,15 +271,10 @@ void add_verdict(nlohmann::json& j) {
   };
   const size_t n = j.value("w2_mean", nlohmann::json::array()).size();
   if (n == 0) return;
-  const auto est = [&](size_t g) {
-    metrics::Estimate e;
-    e.value = at("w2_mean", g), e.lo = at("w2_lo", g), e.hi = at("w2_hi", g), e.method = "t";
-    return e;
-  };
+  const auto est = [&](size_t g) { return metrics::Estimate::of(at("w2_mean", g), at("w2_lo", g), at("w2_hi", g), "t"); };
   // Paired over the runs when the folder has it; an older one: the two intervals in quadrature (wider).
-  metrics::Estimate paired;
-  paired.value = at("w2_change", n - 1), paired.lo = at("w2_change_lo", n - 1), paired.hi = at("w2_change_hi", n - 1);
-  paired.method = "paired t";
+  const metrics::Estimate paired =
+      metrics::Estimate::of(at("w2_change", n - 1), at("w2_change_lo", n - 1), at("w2_change_hi", n - 1), "paired t");
   const bool have_paired = std::isfinite(paired.value) && paired.has_interval();
   const int64_t runs = count_or(j, "runs", 0, int64_t{1} << 40, "metrics.json: ");
   j["verdict"] = have_paired ? drift_verdict("E[W2]", n, est(0), est(n - 1), paired,

@@ -154,8 +154,7 @@ json out(const std::vector<double>& v) {
 }  // namespace
 
 metrics::Estimate ImageScore::fd_estimate() const {
-  metrics::Estimate e;
-  e.value = fd, e.lo = fd_lo, e.hi = fd_hi;
+  metrics::Estimate e = metrics::Estimate::of(fd, fd_lo, fd_hi);
   if (e.has_interval()) e.method = "bootstrap-normal";
   return e;
 }

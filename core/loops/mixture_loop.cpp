@@ -315,9 +315,7 @@ nlohmann::json mixture_loop_json(const MixtureLoopConfig& cfg, const MixtureLoop
   j["real"] = {{"variance", truth.total_variance()}, {"modal_variance", truth.modal_variance()},
                {"modes", static_cast<double>(truth.w.size())}};
   const auto est = [&](const std::string& k, size_t g) {
-    metrics::Estimate e;
-    e.value = res.mean.at(k)[g], e.lo = res.lo.at(k)[g], e.hi = res.hi.at(k)[g], e.method = "t";
-    return e;
+    return metrics::Estimate::of(res.mean.at(k)[g], res.lo.at(k)[g], res.hi.at(k)[g], "t");
   };
   const size_t last = res.mean.at("recall").size() - 1;
   std::ostringstream v;

@@ -56,7 +56,7 @@ const experiment::Schema<ScenariosConfig>& scenarios_schema() {
         .reals("omegas", &C::omegas, "--omegas", "SIMS guidance weights (the best is reported)", -1000, 1000)
         .free()
         .interval("interval", &C::interval_lo, &C::interval_hi, "--interval", "guidance interval LO:HI in sigma");
-    add_image_model_fields(s, "the scenarios", "samples per model and omega");
+    add_image_model_fields(s, "sims scenarios", "samples per model and omega");
     s.integer("keep", &C::keep, "--keep", "samples per row in samples.png", 0, 64)
         .free()
         .rule([](const C& c) {

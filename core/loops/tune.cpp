@@ -117,7 +117,7 @@ TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::str
   // A plot's ring marks the lowest value: say why the row named here can be another one.
   if (best != lowest)
     v << "; omega = " << num_text(c.omega) << " is chosen for the surest gain (the highest lower end of its interval): the "
-      << "lowest " << c.metric << " is at omega = " << num_text(lowest->omega)
+      << "lowest value is at omega = " << num_text(lowest->omega)
       << (lowest->aux != best->aux ? " with " + lowest->aux : std::string()) << ", whose gain is less certain";
   c.verdict = v.str();
   return c;

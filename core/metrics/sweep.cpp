@@ -134,8 +134,8 @@ Estimate SweepRow::value_estimate(double level) const {
 
 Estimate SweepRow::gain_estimate(const SweepRow& zero, double level) const {
   if (std::isfinite(gain_lo)) {  // the paired interval, where the samples allowed one
-    Estimate d;
-    d.value = gain, d.lo = gain_lo, d.hi = gain_hi, d.level = level, d.method = "paired bootstrap";
+    Estimate d = Estimate::of(gain, gain_lo, gain_hi, "paired bootstrap");
+    d.level = level;
     return d;
   }
   return difference(zero.value_estimate(level), value_estimate(level));  // > 0: this row is lower (better)
@@ -185,7 +185,7 @@ std::vector<std::string> SweepResult::verdicts() const {
     if (best != lowest) {
       std::ostringstream why;
       why << std::setprecision(3) << "; omega = " << best->omega << " is named by the highest lower end of its "
-          << "gain's interval (as sims tune chooses): the lowest " << metric << " is at omega = " << lowest->omega
+          << "gain's interval (as sims tune chooses): the lowest value is at omega = " << lowest->omega
           << ", whose gain is less certain";
       v += why.str();
     }

@@ -1,6 +1,7 @@
 #include "metrics/uncertainty.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <iomanip>
 #include <random>
@@ -94,6 +95,12 @@ std::string Estimate::bounds_text(int most) const {
   if (!(h > 0)) return four(value) + " [" + four(lo) + ", " + four(hi) + "]";  // every resample gave the same value
   const int decimals = std::clamp(decimals_for(h), 0, most);
   return fixed_text(value, decimals) + " [" + fixed_text(lo, decimals) + ", " + fixed_text(hi, decimals) + "]";
+}
+
+Estimate Estimate::of(double value, double lo, double hi, const std::string& method) {
+  Estimate e;
+  e.value = value, e.lo = lo, e.hi = hi, e.method = method;
+  return e;
 }
 
 Estimate Estimate::magnitude() const {
@@ -346,12 +353,26 @@ bool visible_gain(const std::string& metric, const Estimate& zero, const Estimat
   return significant(gain) && gain.value > 0 && !(floor_is_bias(metric) && at_the_floor(zero, floor));
 }
 
+namespace {
+
+// A metric's key as the field writes its name in a sentence: W2, FD, KID (the energy distance stays "energy").
+std::string metric_name(const std::string& metric) {
+  if (metric == "w2" || metric == "fd" || metric == "kid") {
+    std::string upper = metric;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return upper;
+  }
+  return metric;
+}
+
+}  // namespace
+
 std::string gain_verdict(const std::string& metric, const std::string& where, const Estimate& zero, const Estimate& best,
                          const Estimate& gain, const Estimate& floor) {
   std::ostringstream s;
   // The size of the change to its interval's precision ("by 0.0015 ± 0.0013", not "0.00152 ± 0.00132").
   const Estimate size = gain.magnitude();
-  const std::string change = (gain.value >= 0 ? "lowers " : "raises ") + metric + " by " +
+  const std::string change = (gain.value >= 0 ? "lowers " : "raises ") + metric_name(metric) + " by " +
                              (gain.has_interval() ? size.precise_text() : num(std::abs(gain.value)));
   // The two values to the same precision as the change between them ("(0.0024 -> 0.0009)").
   const double h = size.has_interval() ? std::max(size.value - size.lo, size.hi - size.value) : 0.0;
@@ -367,7 +388,7 @@ std::string gain_verdict(const std::string& metric, const std::string& where, co
   const std::string level = std::to_string(std::lround(100 * gain.level)) +
                             (gain.method == "paired bootstrap" ? " % paired interval" : " % interval");
   const bool at_floor = at_the_floor(zero, floor);
-  const std::string floor_words = metric + " between two real sets of this size: " + floor.precise_text();
+  const std::string floor_words = metric_name(metric) + " between two real sets of this size: " + floor.precise_text();
   if (significant(gain) && gain.value > 0) {
     // Where the floor is the metric's bias, a value going under it is not a sample closer to the data.
     if (at_floor && floor_is_bias(metric))

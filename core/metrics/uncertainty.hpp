@@ -39,6 +39,9 @@ struct Estimate {
   double level = 0.95;
   std::string method;  // "bootstrap" | "bootstrap-normal" | "t" | "difference" | "paired bootstrap" | 
 
+  // An estimate from its value and bounds (NaN bounds: none), e.g. Estimate::of(r, r_lo, r_hi).bounds_text().
+  static Estimate of(double value, double lo, double hi, const std::string& method = {});
+
   bool has_interval() const;
   double half_width() const;  // (hi - lo) / 2; NaN without an interval
   // "0.261 ± 0.012" with `digits` significant decimals (fixed).
