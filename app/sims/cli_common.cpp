@@ -18,6 +18,7 @@
 
 #include "common/device.hpp"
 #include "common/error.hpp"
+#include "common/paths.hpp"
 #include "common/json_parse.hpp"
 #include "dist/env.hpp"
 #include "experiment/settings.hpp"
@@ -271,10 +272,20 @@ void check_number_text(const CLI::Option& opt, const std::string& name, const st
   const std::string type = opt.get_type_name();
   const bool whole = type == "INT" || type == "UINT";
   if (!whole && type != "FLOAT") return;
+  // A list flag that also takes commas (demo --omegas 0,0.5): each piece is a number of its own.
+  const char delimiter = opt.get_delimiter();
+  if (delimiter != '\0' && text.find(delimiter) != std::string::npos) {
+    std::stringstream pieces(text);
+    std::string piece;
+    while (std::getline(pieces, piece, delimiter)) check_number_text(opt, name, piece);
+    if (text.back() == delimiter) check_number_text(opt, name, "");  // "0,": an empty last value
+    return;
+  }
   const std::string got = " (got '" + message_text(text, 60) + "')";
-  const std::string kind = opt.get_items_expected_max() > 1 ? (whole ? "whole numbers" : "numbers") + std::string(
-                                                                   " separated by spaces")
-                                                             : (whole ? "a whole number" : "a number");
+  const std::string kind = opt.get_items_expected_max() > 1
+                               ? (whole ? "whole numbers" : "numbers") +
+                                     std::string(delimiter == ',' ? " separated by commas or spaces" : " separated by spaces")
+                               : (whole ? "a whole number" : "a number");
   // Leading blanks are skipped (as CLI11 does: a count pasted from `wc -l`), trailing ones are not (CLI11 refuses).
   const size_t first = text.find_first_not_of(" \t");
   if (first == std::string::npos) throw InputError(name + " takes " + kind + got);
@@ -408,7 +419,18 @@ CLI::Option* input_path(CLI::Option* opt, InputKind kind) {
         for (const auto& p : input_paths(value, kind)) {
           if (p.empty()) continue;  // "--aux ''": none given
           std::error_code ec;
-          if (!std::filesystem::exists(p, ec)) return "'" + p + "' does not exist";
+          if (!std::filesystem::exists(p, ec)) {
+            // A shipped file named as the README does ('assets/models/...') from another folder: where it is.
+            std::string shipped;
+            if (p.rfind("assets/", 0) == 0) try {
+                const std::string there = sims::data_path(p);
+                if (std::filesystem::exists(there, ec)) shipped = there;
+              } catch (const Error&) {  // no data folder found: nothing to point at
+              }
+            return "'" + p + "' does not exist" +
+                   (shipped.empty() ? std::string()
+                                    : " here (paths are read from the working folder; the shipped file is '" + shipped + "')");
+          }
           const bool dir = std::filesystem::is_directory(p, ec);
           if (::access(p.c_str(), dir ? (R_OK | X_OK) : R_OK) != 0) return "'" + p + "' is not readable";
         }

@@ -3,6 +3,8 @@
 // size n with a real fraction p (Fig. 34) or over p (retraining stability): atlas.csv, atlas.json and atlas.png.
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "experiment/json_io.hpp"
+#include "experiment/run_folder.hpp"
 #include "experiment/settings.hpp"
 #include "loops/admissibility.hpp"
 
@@ -59,17 +62,33 @@ int run_atlas_command(AtlasArgs& a) {
   if (!a.fractions.empty())
     for (const auto& v : items(a.fractions, "--real-fraction")) c.real_fraction.push_back(parse_number(v, "--real-fraction"));
   loops::validate(c);
+  // --out as a run folder of `sims atlas` (new or empty, or an atlas that was stopped before it wrote anything):
+  // another command's run or a folder of the user's files is refused, and a second atlas into it waits for none.
+  // An atlas is computed whole, so its settings may change between tries; its files are never replaced.
+  std::unique_ptr<experiment::RunFolder> folder;
   if (!a.out.empty()) {
     if (std::filesystem::exists(a.out + "/atlas.json"))
       throw InputError("--out '" + a.out + "' already holds an atlas (atlas.json): choose another folder or remove it");
     prepare_output("--out", a.out, OutputKind::Folder);
+    folder = std::make_unique<experiment::RunFolder>(a.out, "atlas", nlohmann::json::object());
   }
   install_stop_handler();
   const bool tty = ::isatty(2) != 0;
-  const loops::AtlasResult r = loops::run_atlas(c, [&](int done, int total) {
-    if (tty) std::cerr << "\r  cell " << done << "/" << total << std::flush;
-    return !stop_flag().load();
-  });
+  int cells_done = 0, cells = 0;
+  std::optional<loops::AtlasResult> finished;
+  try {
+    finished = loops::run_atlas(c, [&](int done, int total) {
+      if (tty && done != cells_done) std::cerr << "\r  cell " << done << "/" << total << std::flush;
+      cells_done = done, cells = total;
+      return !stop_flag().load();
+    });
+  } catch (const Cancelled&) {
+    if (tty) std::cerr << "\n";
+    std::cerr << "stopped after " << cells_done << " of " << cells << " cells; nothing was written (an atlas is "
+              << "computed whole: run it again, with fewer cells, generations or runs to make it shorter)\n";
+    return 130;
+  }
+  const loops::AtlasResult& r = *finished;
   if (tty) std::cerr << "\r" << std::string(24, ' ') << "\r";
   if (!a.out.empty()) {
     experiment::write_text_file(a.out + "/atlas.csv", r.to_csv());

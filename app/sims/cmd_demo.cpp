@@ -21,6 +21,7 @@
 #include "data/toy2d.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
+#include "experiment/settings.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "loops/tune.hpp"
@@ -56,21 +57,19 @@ void write_text(const std::string& path, const std::string& text) { io::write_fi
 // replaced. A demo folder of a version that did not mark it (a metrics.json with the demo's keys "out" and "data",
 // beside summary.md) counts as a demo's. The returned folder holds the lock against a second demo writing into it.
 std::unique_ptr<experiment::RunFolder> claim_demo_folder(const DemoArgs& a) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(a.out, ec) && !fs::exists(a.out + "/" + experiment::RunFolder::kRunFile, ec) &&
-      fs::exists(a.out + "/summary.md", ec)) {
-    nlohmann::json m;
+  const auto older_demo = [](const std::string& dir) {
+    std::error_code ec;
+    if (!std::filesystem::exists(dir + "/summary.md", ec)) return false;
     try {
-      m = experiment::read_json_or_null(a.out + "/metrics.json");
-    } catch (const Error&) {  // damaged: not recognised as a demo's, so refused below as any other folder
+      const nlohmann::json m = experiment::read_json_or_null(dir + "/metrics.json");
+      return m.is_object() && m.contains("out") && m.contains("data");
+    } catch (const Error&) {  // damaged: not recognised as a demo's, so refused as any other folder
+      return false;
     }
-    if (m.is_object() && m.contains("out") && m.contains("data"))
-      experiment::write_json_file(a.out + "/" + experiment::RunFolder::kRunFile,
-                                  {{"format", "sims-run"}, {"version", 1}, {"command", "demo"}, {"settings", nlohmann::json::object()}});
-  }
+  };
   const nlohmann::json settings = {{"data", a.data}, {"images", a.images}};
-  auto folder = std::make_unique<experiment::RunFolder>(a.out, "demo", settings, std::vector<std::string>{"data", "images"});
+  auto folder = std::make_unique<experiment::RunFolder>(a.out, "demo", settings, std::vector<std::string>{"data", "images"},
+                                                        nlohmann::json(), older_demo);
   if (folder->resumed()) note_at_end("'" + a.out + "' held an earlier demo: the files this demo writes replaced its own");
   return folder;
 }
@@ -79,13 +78,6 @@ std::string num_text(double v) {
   std::ostringstream o;
   o << v;
   return o.str();
-}
-
-// "0.993 [0.988, 0.997]": a share with its (possibly lopsided) 95 % interval; the value alone when it has none.
-std::string share_text(double v, double lo, double hi) {
-  metrics::Estimate e;
-  e.value = v, e.lo = lo, e.hi = hi;
-  return e.bounds_text();
 }
 
 render::Series loss_series(const TrainState& st, const std::string& label, render::Rgb colour) {
@@ -330,7 +322,8 @@ int run_demo(const DemoArgs& a) {
   for (const auto& r : sw.rows) {
     md << "| " << std::fixed << std::setprecision(2) << r.omega << " | " << r.value_estimate(sw.ci_level).text(4) << " | "
        << (zero && r.omega != 0.0 ? r.gain_estimate(*zero, sw.ci_level).text(4) : std::string("–")) << " | "
-       << share_text(r.precision, r.precision_lo, r.precision_hi) << " | " << share_text(r.recall, r.recall_lo, r.recall_hi)
+       << metrics::Estimate::of(r.precision, r.precision_lo, r.precision_hi).bounds_text() << " | "
+       << metrics::Estimate::of(r.recall, r.recall_lo, r.recall_hi).bounds_text()
        << " | " << r.nfe << " |\n";
   }
   md << "\nReal vs real at the same size (the metric's floor): " << sw.floor.text(4) << ".\n\n**" << choice.verdict
@@ -518,7 +511,8 @@ void add_demo_command(CLI::App& app, Registry& reg) {
   c->add_option("--n-synth", a->n_synth, "synthetic samples for the auxiliary (default 1000)");
   c->add_option("--base-epochs", a->base_epochs, "base training epochs (default 100)");
   c->add_option("--aux-epochs", a->aux_epochs, "auxiliary fine-tuning epochs (default 50)");
-  c->add_option("--omegas", a->omegas, "omega values to sample (default -1 0 0.5 1 1.5 2 3)");
+  c->add_option("--omegas", a->omegas, "omega values to sample, separated by commas or spaces (default -1,0,0.5,1,1.5,2,3)")
+      ->delimiter(',');
   c->add_option("--seed", a->seed, "seed");
   c->add_flag("--json", a->json, "print one JSON object on the last line");
   reg.actions.push_back({c, [a, c] {
@@ -526,8 +520,14 @@ void add_demo_command(CLI::App& app, Registry& reg) {
       for (const char* flag : {"--base", "--base-budget", "--aux-budget"})
         if (c->count(flag) > 0) throw InputError(std::string(flag) + " applies to the image pipeline only (add --images)");
     check_omegas(a->omegas);
-    if (a->n_real < 10 || a->n_synth < 10 || a->n_eval < 10) throw InputError("--n-real/--n-synth must be >= 10");
-    if (!(a->base_epochs > 0) || !(a->aux_epochs > 0)) throw InputError("epochs must be positive");
+    // Upper bounds too: a slip of the finger (1e9 epochs) must not start work that never ends.
+    for (const auto& [flag, n] : {std::pair<const char*, int64_t>{"--n-real", a->n_real}, {"--n-synth", a->n_synth}})
+      if (n < 10 || n > 10'000'000)
+        throw InputError(std::string(flag) + " must be from 10 to 10000000 (got " + std::to_string(n) + ")");
+    for (const auto& [flag, e] : {std::pair<const char*, double>{"--base-epochs", a->base_epochs}, {"--aux-epochs", a->aux_epochs}})
+      if (!(e > 0) || e > 100000)
+        throw InputError(std::string(flag) + " must be a number of epochs above 0 and up to 100000 (got " +
+                         experiment::format_real(e) + ")");
     if (a->images) {
       if (a->base_budget < 64 || a->aux_budget < 64) throw InputError("--base-budget/--aux-budget must be >= 64");
       return run_image_demo(*a);

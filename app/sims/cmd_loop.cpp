@@ -588,7 +588,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
     return o;
   };
   a->o_family = c->add_option("--family", a->family, "gaussian | mixture (2D Gaussian mixture fitted by EM; MAD App. C.1) | diffusion2d | images (U-Net per generation; see also: sims scenarios)");
-  a->o_kind = c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh (required; diffusion2d default augment)");
+  a->o_kind = c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh (required, except for diffusion2d, whose default is augment)");
   a->o_nreal = c->add_option("--n-real", a->n_real, "real samples per generation (generation 1 and augment/fresh; diffusion2d default 1000)");
   a->o_nsynth = c->add_option("--n-synth", a->n_synth, "synthetic samples |D_s| entering each generation (diffusion2d default 250)");
   a->o_gens = c->add_option("--generations", a->generations, "number of generations G (diffusion2d default 100)");
@@ -600,7 +600,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   only(c->add_option("--memory", a->memory, "gaussian: each synthetic sample from one of the last K models, chosen at random (MAD Fig. 33; default 1; a generation costs about K plain draws)"), gauss);
   only(c->add_option("--bias", a->bias, "sampling bias lambda in (0, 1]: gaussian samples N(mu, lambda Sigma); mixture scales every component's covariance by lambda; diffusion2d starts the sampler from noise scaled by sqrt(lambda) (a temperature stand-in for the MAD paper's guidance)"), fitted);
   c->add_option("--seed", a->seed, "random seed");
-  output_folder(c->add_option("--out", a->out, "run folder: metrics.json, and metrics.csv (gaussian, diffusion2d, images) or mixtures.png (mixture); diffusion2d also config.json, state, samples/"));
+  output_folder(c->add_option("--out", a->out, "run folder: metrics.json, and metrics.csv (gaussian, diffusion2d, images) or mixtures.png (mixture); diffusion2d also run.json, state, samples/"));
   c->add_flag("--json", a->json, "print one JSON object");
   // diffusion2d (and, where they apply, images)
   only(input_path(c->add_option("--data", a->data, "diffusion2d: p_r, a built-in 2D set (default gaussian = N(0, [[2,1],[1,2]])); images: an image data set spec (default faces)"), InputKind::DataSpec), trained);

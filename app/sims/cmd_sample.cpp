@@ -117,6 +117,8 @@ int run_sample(SampleArgs& a) {
   if (mode != PairMode::Auto && a.models.aux.empty())
     throw InputError("--pair-mode " + a.pair_mode + " needs an auxiliary model (--aux): it says how base and auxiliary run");
 
+  distinct_outputs({{"--out", a.out}, {"--trajectory", a.trajectory}, {"--denoised", a.denoised}, {"--grid", a.grid},
+                    {"--animation", a.animation}});
   if (!a.animation.empty()) {
     render::animation_format(a.animation);
     if (a.animation_view != "state" && a.animation_view != "denoised")

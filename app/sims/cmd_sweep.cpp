@@ -70,7 +70,8 @@ void write_text(const std::string& path, const std::string& text) {
 int run_sweep_cmd(SweepArgs& a) {
   apply_threads(a.threads);
   if (a.out.empty()) throw InputError("--out DIR is required");
-  if (a.n < 2) throw InputError("--n must be at least 2");
+  if (a.n < 2 || a.n > 10'000'000)  // a slip of the finger (1e9) would fill the memory before any message
+    throw InputError("--n must be from 2 to 10000000 samples per setting (got " + std::to_string(a.n) + ")");
   if (a.batch < 1 || a.k < 1 || a.keep < 1) throw InputError("--batch, --k and --keep must be >= 1");
   // k-th nearest neighbours among the samples and among the real points (--n-real, or --n where not given).
   const int64_t fewest = a.reference.n_real > 0 ? std::min(a.n, a.reference.n_real) : a.n;

@@ -8,7 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <memory>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <ATen/ATen.h>
@@ -17,6 +20,7 @@
 #include "cli_common.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "experiment/settings.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
@@ -32,6 +36,29 @@
 
 namespace sims::cli {
 namespace {
+
+// One process writes a checkpoint at a time, as a run folder is held by one: a hidden lock file beside it
+// (".NAME.lock", kept, as a run folder's .lock is), held until the process ends. A second `sims train --out` on the
+// same file would otherwise train on and report a model that the first one's writes replace.
+struct CheckpointLock {
+  int fd = -1;
+  explicit CheckpointLock(const std::string& path) {
+    const std::filesystem::path p(path);
+    const std::string lock = (p.parent_path() / ("." + p.filename().string() + ".lock")).string();
+    fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return;  // a folder that takes no extra file: the write itself reports what is wrong
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      throw InputError("'" + message_text(path, 200) + "' is being written by another sims process; wait for it or "
+                       "choose another --out");
+    }
+  }
+  ~CheckpointLock() {
+    if (fd >= 0) ::close(fd);
+  }
+  CheckpointLock(const CheckpointLock&) = delete;
+  CheckpointLock& operator=(const CheckpointLock&) = delete;
+};
 
 // [SECTION] Ctrl-C and progress -------------------------------------------------
 
@@ -122,6 +149,7 @@ struct TrainArgs {
   std::string device = "cpu";
   std::string trainable = "all";  // finetune: all | decoder
   bool resume = false, json = false, finetune = false;
+  bool budget_given = false, epochs_given = false;  // "--epochs 0" is a wrong value, not "no --epochs"
 };
 
 // The network configuration a fresh `train` builds (the given file, or the
@@ -170,7 +198,10 @@ int run_train(TrainArgs& a) {
   // At most 1e12 images seen (EDM's CIFAR-10 run sees 2e8): a slip of the finger cannot start a training that never ends.
   if (a.budget < 0 || a.budget > kMaxBudget)
     throw InputError("--budget must be a positive number of images up to 1e12 (got " + std::to_string(a.budget) + ")");
-  if (!(a.epochs >= 0) || !std::isfinite(a.epochs) || a.epochs > 1e9) throw InputError("--epochs must be a positive number");
+  if (a.budget_given && a.budget == 0)
+    throw InputError("--budget must be a positive number of images up to 1e12 (got 0)");
+  if (!(a.epochs >= 0) || !std::isfinite(a.epochs) || a.epochs > 1e9 || (a.epochs_given && a.epochs == 0))
+    throw InputError("--epochs must be a number above 0 and up to 1e9 (got " + experiment::format_real(a.epochs) + ")");
   if (a.budget > 0 && a.epochs > 0) throw InputError("give --budget or --epochs, not both");
   apply_threads(a.threads);
   if (a.finetune && a.base.empty()) throw InputError("finetune needs --base CHECKPOINT");
@@ -202,6 +233,9 @@ int run_train(TrainArgs& a) {
   tc.trainable = a.trainable;
   TrainState st;
   std::error_code ec;
+  if (std::filesystem::is_directory(a.out, ec))
+    throw InputError("--out '" + message_text(a.out, 200) + "' is a folder: training writes one checkpoint file (e.g. --out '" +
+                     message_text(a.out, 200) + "/model.ckpt')");
   if (std::filesystem::exists(a.out, ec)) {
     // The run rule: the same command continues; other settings are refused.
     st = load_checkpoint(a.out);
@@ -225,7 +259,11 @@ int run_train(TrainArgs& a) {
     if (budget <= 0) throw InputError("give --budget IMAGES or --epochs E");
     st = fresh_state(a, tc, data, spec);
   }
-  if (lead) prepare_output("--out", a.out, OutputKind::File, false);
+  std::unique_ptr<CheckpointLock> lock;
+  if (lead) {
+    prepare_output("--out", a.out, OutputKind::File, false);
+    lock = std::make_unique<CheckpointLock>(a.out);
+  }
   install_stop_handler();
   TrainOptions o;
   o.group = group;
@@ -350,8 +388,9 @@ int run_synth(SynthArgs& a) {
 
 void bind_train(CLI::App* c, TrainArgs& a) {
   c->add_option("--out", a.out, "checkpoint to write; if it exists, the same command continues it and other settings are refused")->required();
-  c->add_option("--budget", a.budget, "total images (samples) seen");
-  c->add_option("--epochs", a.epochs, "budget in epochs of the training set (instead of --budget)");
+  c->add_option("--budget", a.budget, "total images (samples) seen")->each([&a](const std::string&) { a.budget_given = true; });
+  c->add_option("--epochs", a.epochs, "budget in epochs of the training set (instead of --budget)")
+      ->each([&a](const std::string&) { a.epochs_given = true; });
   c->add_option("--batch", a.batch, "batch size (default 256)");
   c->add_option("--lr", a.lr, "Adam learning rate (default 1e-3)");
   c->add_option("--lr-rampup", a.lr_rampup, "images over which the learning rate ramps up (default 10000)");

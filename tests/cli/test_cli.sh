@@ -236,6 +236,7 @@ def mmd2(a, b):
 kid = json.loads(open(t + "/kid.json").read().splitlines()[-1])
 ref = mmd2(x[:200], y[:200])
 assert abs(kid["kid"] - ref) < 1e-9 * max(1, abs(ref)) and kid["subset_size"] == 200, (kid, ref)
+assert kid["kid_std"] is None and "kid_lo" not in kid, kid  # one subset: no spread, not a spread of 0
 d2 = ((x[:, None] - x[None]) ** 2).sum(-1); r = np.sort(d2, 1)[:, 5]   # k = 5, the point itself at 0
 c2 = ((y[:, None] - x[None]) ** 2).sum(-1) <= r[None]
 pr = json.loads(open(t + "/pr2.json").read().splitlines()[-1])
@@ -338,6 +339,10 @@ PYEOF
   && grep -q "n_r 10  n_s 10: .*\]  admissible" "$T/atlas.txt" && ok || bad "atlas labels: $(cat "$T/atlas.txt")"
 expect_error "atlas into an atlas" "" -- "$SIMS" atlas --n-real 10 --n-synth 0 --lambda 1 --out "$T/atlas"
 expect_error "atlas fully synthetic" "" -- "$SIMS" atlas --kind fully-synthetic
+mkdir -p "$T/mine-atlas" && echo mine >"$T/mine-atlas/notes.txt"
+refused "atlas into a folder of the user's" "" "holds no sims run" -- "$SIMS" atlas --n-real 10 --n-synth 0 --lambda 1 \
+  --out "$T/mine-atlas"
+[[ "$(cat "$T/mine-atlas/notes.txt")" == mine && ! -e "$T/mine-atlas/atlas.csv" ]] && ok || bad "atlas touched a user's folder"
 expect_error "atlas bad list" "" -- "$SIMS" atlas --n-real 10,,20
 expect_error "atlas fit curve too large" "" -- "$SIMS" atlas --n-real 1000000
 # ... over a corpus of n samples, a fraction p real (MAD Fig. 34); --total replaces --n-real/--n-synth.
@@ -606,7 +611,7 @@ assert "w2_lo,w2_hi" in open(t + "/sweep/sweep.csv").readline()
 for row in s["rows"][1:]:
     assert abs(row["gain_vs_omega0"] - (s["rows"][0]["w2"] - row["w2"])) < 1e-12, row
     assert row["gain_vs_omega0_lo"] < row["gain_vs_omega0_hi"], row
-assert len(s["verdicts"]) == 1 and s["verdicts"][0].startswith(("SIMS lowers w2", "no significant gain", "SIMS does not help")), s["verdicts"]
+assert len(s["verdicts"]) == 1 and s["verdicts"][0].startswith(("SIMS lowers W2", "no significant gain", "SIMS does not help")), s["verdicts"]
 # The real-data floor: another real set of the rows' size against the reference, with its interval.
 assert s["floor_lo"] <= s["floor"] <= s["floor_hi"] and s["floor"] > 0, s
 # The energy distance: unbiased, judged the same way, W2 reported beside it.
@@ -807,6 +812,9 @@ if [[ $(id -u) -ne 0 ]]; then  # root may write anywhere
 fi
 
 # A missing input file is reported before argument-combination and required-flag errors.
+# A shipped model named as the README does, from another folder: the message says where it is.
+refused "shipped model from another folder" "$T/o.npy" "does not exist here (paths are read from the working folder; the shipped file is '" \
+  -- env -C "$T" "$SIMS" sample --model assets/models/gaussian-base.ckpt --n 4 --seed 0 --out o.npy
 expect_line "missing model before --omega/--aux" 1 "error: --model: '$T/missing.ckpt' does not exist" -- \
   "$SIMS" sample --model "$T/missing.ckpt" --omega 1 --n 2 --seed 1 --out "$T/m4.npy"
 expect_line "missing model before --out required" 1 "error: --model: '$T/missing.ckpt' does not exist" -- \
@@ -1057,7 +1065,7 @@ j = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 z, r = j["rows"]
 print("  shipped faces: omega %g, FD %.1f [%.1f, %.1f] -> %.1f [%.1f, %.1f]" % (r["omega"], z["fd"], z["fd_lo"], z["fd_hi"],
       r["fd"], r["fd_lo"], r["fd_hi"]))
-assert r["omega"] > 0 and j["verdicts"][0].startswith("SIMS lowers fd"), j["verdicts"]
+assert r["omega"] > 0 and j["verdicts"][0].startswith("SIMS lowers FD"), j["verdicts"]
 t = json.load(open(sys.argv[2]))
 assert t["metric"] == "fd" and t["significant"] and t["gain_lo"] > 0, t
 PY
@@ -1115,6 +1123,14 @@ refused() {  # refused NAME OUTPUT WORD -- command...: one error line that names
 }
 # The shipped feature network given where a diffusion model belongs is named as what it is.
 refused "info on the feature network" "" "is a feature network" -- "$SIMS" info "$M/faces-cnn.ckpt"
+cp "$M/faces-cnn.ckpt" "$T/bare-cnn.ckpt"  # without its side-car: what it has is named
+refused "info on a bare feature network" "" "so it is not a diffusion model.*description .*bare-cnn.ckpt.json' beside it" -- \
+  "$SIMS" info "$T/bare-cnn.ckpt"
+# Two outputs under one name: refused before any work (the second would replace the first in silence).
+refused "sample out and trajectory one file" "$T/same.npy" "--out and --trajectory name the same file" -- \
+  "$SIMS" sample --model "$T/new.ckpt" --n 4 --seed 0 --out "$T/same.npy" --trajectory "$T/./same.npy"
+refused "sample grid and animation one file" "$T/same.png" "--grid and --animation name the same file" -- \
+  "$SIMS" sample --model "$T/new.ckpt" --n 4 --seed 0 --out "$T/o.npy" --grid "$T/same.png" --animation "$T/same.png"
 refused "omega 9e18" "$T/o.npy" --omega -- "$SIMS" sample --model "$T/new.ckpt" --aux "$T/new.ckpt" --omega 9e18 --n 4 \
   --seed 0 --out "$T/o.npy"
 refused "sigma-max 9e18" "$T/o.npy" --sigma-max -- "$SIMS" sample --model "$T/new.ckpt" --sigma-max 9e18 --n 4 --seed 0 \
@@ -1184,6 +1200,20 @@ refused "atlas curve runs" "$T/at" --curve-runs -- "$SIMS" atlas --n-real 10 --n
 refused "atlas generations 0" "$T/at" "--generations must" -- "$SIMS" atlas --n-real 10 --n-synth 0,10 --generations 0 --tail 1 --out "$T/at"
 refused "train budget 9e18" "$T/b.ckpt" --budget -- "$SIMS" train --data gaussian --budget 9000000000000000000 --out "$T/b.ckpt"
 refused "train budget and epochs" "$T/b.ckpt" "not both" -- "$SIMS" train --data gaussian --budget 256 --epochs 2 --out "$T/b.ckpt"
+refused "train epochs 0" "$T/b0.ckpt" "--epochs must be a number above 0 and up to 1e9 (got 0)" -- "$SIMS" train --data gaussian --epochs 0 --out "$T/b0.ckpt"
+refused "train budget 0" "$T/b0.ckpt" "--budget must be a positive number" -- "$SIMS" train --data gaussian --budget 0 --out "$T/b0.ckpt"
+# A checkpoint being written by another process (flock(1) holds its lock here) is not written by a second one.
+refused "train while another process writes" "$T/busy.ckpt" "is being written by another sims process" -- \
+  flock "$T/.busy.ckpt.lock" "$SIMS" train --data gaussian --budget 100 --out "$T/busy.ckpt"
+mkdir -p "$T/trdir"
+refused "train out a folder" "" "is a folder: training writes one checkpoint file" -- "$SIMS" train --data gaussian --budget 100 \
+  --out "$T/trdir"
+refused "demo omegas with an empty value" "$T/demo9" "--omegas takes numbers separated by commas or spaces (got '')" -- \
+  "$SIMS" demo --omegas 0,,1 --out "$T/demo9"
+refused "demo base epochs 1e9" "$T/demo9" "--base-epochs must be a number of epochs above 0 and up to 100000" -- \
+  "$SIMS" demo --base-epochs 1e9 --out "$T/demo9"
+refused "sweep n 1e9" "$T/sweep9" "--n must be from 2 to 10000000" -- "$SIMS" sweep --model "$T/new.ckpt" --aux "$T/new.ckpt" --omegas 0,1 \
+  --n 1000000000 --out "$T/sweep9"
 refused "fps without animation" "$T/o.npy" --fps -- "$SIMS" "${M[@]}" --n 4 --fps 3
 refused "shape 2x" "$T/o.npy" "--shape '2x'" -- "$SIMS" "${M[@]}" --n 4 --shape 2x
 refused "shape 03x32x32" "$T/o.npy" "--shape '03x32x32' has an entry with a leading zero" -- "$SIMS" "${M[@]}" --n 4 \
@@ -1196,8 +1226,9 @@ refused "scenarios pollution 1,,2" "$T/sc" --pollution -- "$SIMS" scenarios --po
 refused "demo base-budget without images" "$T/dm" --base-budget -- "$SIMS" demo --base-budget 100 --out "$T/dm"
 refused "huge sample count" "$T/o.npy" "not enough memory" -- "$SIMS" "${M[@]}" --n 1000000000000
 expect_line "omega with a trailing blank" 2 "error: --omega takes a number (got '1 ')" -- "$SIMS" "${M[@]}" --n 4 --omega "1 "
-expect_line "demo omegas as a comma list" 2 "error: --omegas takes numbers separated by spaces (got '-1,0')" -- \
-  "$SIMS" demo --omegas -1,0 --out "$T/dm"
+# A comma list is read as sweep's, tune's and shift's are; each of its numbers is checked.
+expect_line "demo omegas: a comma list with a word" 2 "error: --omegas takes numbers separated by commas or spaces (got 'x')" -- \
+  "$SIMS" demo --omegas -1,x --out "$T/dm"
 refused "sweep k beyond n-real" "$T/sw" --k -- "$SIMS" sweep --model "$T/new.ckpt" --aux "$T/new.ckpt" --real-data gaussian \
   --n 30 --n-real 3 --out "$T/sw"
 # --out: a folder's trailing slash is the folder (no "dir//file" in what is printed); a file's stays refused.
