@@ -204,6 +204,7 @@ AtlasView::AtlasView(MessageArea* messages, QWidget* parent)
   hint_ = new QLabel(this);
   hint_->setObjectName("atlasHint");
   hint_->setWordWrap(true);
+  hint_->setTextFormat(Qt::RichText);  // not guessed: a "<" in the text (n_e < n_r) made Qt show the tags as text
   hint_->setText(toned("Run the atlas: one loop per cell (a few seconds for the defaults). Each cell shows n_e / n_r, "
                        "the real sample size worth as much as the loop's limit, over n_r: green (>= 1) where the "
                        "synthetic data help. Hover a cell for its numbers; click it to run that loop in the Loops tab.",
@@ -349,18 +350,21 @@ void AtlasView::show_result(const loops::AtlasResult& r) {
   for (int cols : layout_columns_) layouts.push_back(to_qimage(loops::atlas_figure(r, cols)));
   figure_->set_images(std::move(layouts));
   // Counted as the heat map frames them: by the 95 % interval, not the point estimate.
-  size_t sure = 0, noise = 0, by_definition = 0, unsettled = 0;
+  size_t sure = 0, noise = 0, below = 0, by_definition = 0, unsettled = 0;
   for (const auto& c : r.cells) {
     unsettled += !c.settled;
     if (c.n_synth == 0 && c.total == 0) ++by_definition;
     else if (c.surely_admissible()) ++sure;
     else if (c.within_noise_of_one()) ++noise;
+    else if (c.n_e_hi < static_cast<double>(c.n_real)) ++below;  // the rest: no interval (not counted)
   }
   QString text = QString("%1 of %2 cells with synthetic data admissible (n_e ≥ n_r over the whole 95 % interval: "
-                         "framed), %3 within the noise of n_e = n_r")
+                         "framed), %3 within the noise of n_e = n_r, %4 not admissible (n_e &lt; n_r over the whole "
+                         "interval)")
                      .arg(sure)
                      .arg(r.cells.size() - by_definition)
-                     .arg(noise);
+                     .arg(noise)
+                     .arg(below);
   text += by_definition > 0 ? QString(", %1 without synthetic data (n_e = n_r by definition).").arg(by_definition)
                             : QString(".");
   text += loops::atlas_axis(r.cfg) == loops::AtlasAxis::Grid

@@ -756,10 +756,10 @@ QString LoopView::overlay_name(size_t age) {
 // run; generation 1 is 1 by definition).
 static QString ratio_with_interval(const LoopGeneration& g, double ratio) {
   if (!std::isfinite(ratio)) return "–";
-  metrics::Estimate e;
-  e.value = ratio;
-  if (g.ratio_hi > g.ratio_lo) e.lo = g.ratio_lo, e.hi = g.ratio_hi;  // generation 1: 1 by definition, no interval
-  return QString::fromStdString(e.bounds_text());
+  const bool interval = g.ratio_hi > g.ratio_lo;  // generation 1: 1 by definition, no interval
+  const double none = std::numeric_limits<double>::quiet_NaN();
+  return QString::fromStdString(
+      metrics::Estimate::of(ratio, interval ? g.ratio_lo : none, interval ? g.ratio_hi : none).bounds_text());
 }
 
 void LoopView::add_generation(const LoopGeneration& gen) {
@@ -887,8 +887,9 @@ QString loop_verdict(const LoopOutcome& now, const LoopPlan& now_plan, const Loo
   const bool comparable = before && before->generations.size() == g && before->metric == now.metric &&
                           before_plan.kind == now_plan.kind && before_plan.family == now_plan.family;
   if (!comparable || !a.has_interval())
-    return QString("%1: distance %2, ratio to generation 1: %3 (%4).")
-        .arg(where, QString::fromStdString(a.precise_text()),
+    return QString("%1: %2 %3, ratio to generation 1: %4 (%5).")
+        .arg(where, now.metric.rfind("w2", 0) == 0 ? QString("W2") : QString("distance"),
+             QString::fromStdString(a.precise_text()),
              a.has_interval() ? ratio_with_interval(now.generations.back(), now.ratio(g - 1))
                               : QString::number(now.ratio(g - 1), 'f', 2),
              a.has_interval() ? how : QString("no spread over runs"));

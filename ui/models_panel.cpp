@@ -85,7 +85,8 @@ QString describe_model(const Denoiser& d) {
   }
   if (p.contains("images_seen")) {
     if (!history.isEmpty()) history += " · ";
-    history += human_count(whole(p, "images_seen")) + " images seen";
+    // The trainer counts images seen; for a model of points they are samples (as sims tune and the CLI say).
+    history += human_count(whole(p, "images_seen")) + (m.sample_shape.size() == 1 ? " samples seen" : " images seen");
   }
   if (!history.isEmpty()) text += "<br>" + toned(history.toHtmlEscaped(), Tone::Muted);
   return text;

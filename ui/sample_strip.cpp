@@ -134,34 +134,46 @@ QFont SampleStrip::caption_font() const {
 // neighbour's caption), and where a line is still too wide, a value's interval goes onto a line of its own
 // ("0.0052" over "± 0.0014"); when one caption must break, all do, so that the strip's captions read alike. Only
 // a line still wider than the cell and its gaps is elided.
-QString SampleStrip::caption_text(int i, int side) const {
+namespace {
+
+QStringList caption_lines(const QString& caption, int level) {
+  QStringList lines = level >= 1 ? caption.split(" · ") : QStringList{caption};
+  if (level < 2) return lines;
+  QStringList split;
+  for (const QString& l : lines) {
+    const int pm = l.indexOf(QChar(0x00B1));
+    if (pm > 0) split << l.left(pm).trimmed() << l.mid(pm);
+    else split << l;
+  }
+  return split;
+}
+
+}  // namespace
+
+int SampleStrip::caption_level(int side) const {
   const QFontMetrics fm(caption_font());
-  auto lines_at = [](const QString& caption, int level) {
-    QStringList lines = level >= 1 ? caption.split(" · ") : QStringList{caption};
-    if (level < 2) return lines;
-    QStringList split;
-    for (const QString& l : lines) {
-      const int pm = l.indexOf(QChar(0x00B1));
-      if (pm > 0) split << l.left(pm).trimmed() << l.mid(pm);
-      else split << l;
-    }
-    return split;
-  };
   auto all_fit = [&](int level, int width) {
     for (const Cell& cell : cells_)
-      for (const QString& l : lines_at(cell.caption, level))
+      for (const QString& l : caption_lines(cell.caption, level))
         if (fm.horizontalAdvance(l) > width) return false;
     return true;
   };
-  const int level = all_fit(0, side) ? 0 : all_fit(1, side + kGap) ? 1 : 2;
-  QStringList lines = lines_at(cells_[i].caption, level);
+  return all_fit(0, side) ? 0 : all_fit(1, side + kGap) ? 1 : 2;
+}
+
+QString SampleStrip::caption_at(int i, int side, int level) const {
+  const QFontMetrics fm(caption_font());
+  QStringList lines = caption_lines(cells_[i].caption, level);
   for (QString& l : lines) l = fm.elidedText(l, Qt::ElideRight, side + kGap);
   return lines.join('\n');
 }
 
+QString SampleStrip::caption_text(int i, int side) const { return caption_at(i, side, caption_level(side)); }
+
 int SampleStrip::caption_height(int side) const {
+  const int level = caption_level(side);
   int lines = 1;
-  for (int i = 0; i < count(); ++i) lines = std::max<int>(lines, caption_text(i, side).count('\n') + 1);
+  for (int i = 0; i < count(); ++i) lines = std::max<int>(lines, caption_at(i, side, level).count('\n') + 1);
   return kCaption + (lines - 1) * (kCaption - 4);
 }
 
@@ -180,7 +192,7 @@ void SampleStrip::paintEvent(QPaintEvent*) {
   QPainter p(this);
   p.setRenderHint(QPainter::SmoothPixmapTransform, false);
   p.setFont(caption_font());
-  const int caption_h = caption_height(side());
+  const int caption_h = caption_height(side()), level = caption_level(side());
   for (int i = 0; i < count(); ++i) {
     const QRect r = cell_rect(i);
     const QImage& img = cells_[i].image;
@@ -205,13 +217,14 @@ void SampleStrip::paintEvent(QPaintEvent*) {
     }
     p.setPen(i == selected_ ? screen_colours().title(QColor(214, 82, 48)) : palette().color(QPalette::WindowText));
     p.drawText(QRect(r.left() - kGap / 2, r.bottom() + 3, r.width() + kGap, caption_h), Qt::AlignHCenter | Qt::AlignTop,
-               caption_text(i, r.width()));
+               caption_at(i, r.width(), level));
   }
 }
 
 void SampleStrip::mousePressEvent(QMouseEvent* e) {
+  const int caption_h = caption_height(side());
   for (int i = 0; i < count(); ++i)
-    if (cell_rect(i).adjusted(-kGap / 2, 0, kGap / 2, caption_height(side())).contains(e->position().toPoint())) {
+    if (cell_rect(i).adjusted(-kGap / 2, 0, kGap / 2, caption_h).contains(e->position().toPoint())) {
       set_selected(i);
       Q_EMIT cell_clicked(i);
       return;

@@ -63,6 +63,10 @@ class SampleStrip final : public QWidget {
   int side_for(int width) const;
   QFont caption_font() const;
   int caption_height(int side) const;
+  // How every caption breaks at this width (0: one line, 1: at " · ", 2: also before "±"; the same for all cells),
+  // measured once for a paint rather than once per cell.
+  int caption_level(int side) const;
+  QString caption_at(int i, int side, int level) const;
   std::vector<Cell> cells_;
   int selected_ = -1;
   int cell_px_ = 150;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <QComboBox>
 #include <QDir>
@@ -49,6 +50,15 @@ const QColor kShare(60, 100, 170), kTarget(214, 82, 48), kAuxSet(120, 120, 130),
     kGroup0(60, 150, 90), kTargetMix(150, 80, 170);
 
 QString pct(double v, int digits = 1) { return std::isfinite(v) ? QString::number(100 * v, 'f', digits) + " %" : "–"; }
+
+// A share of n1 in n with its 95 % Wilson interval, in percent: "52.0 [47.7, 56.3] %" (`share`: the value shown,
+// NaN: n1 / n).
+QString share_pct(int64_t n1, int64_t n, double share = std::numeric_limits<double>::quiet_NaN()) {
+  if (std::isnan(share)) share = n > 0 ? static_cast<double>(n1) / static_cast<double>(n) : share;
+  if (!std::isfinite(share) || n <= 0) return pct(share);
+  const metrics::Estimate p = metrics::proportion(n1, n);
+  return QString::fromStdString(metrics::Estimate::of(100 * share, 100 * p.lo, 100 * p.hi).bounds_text(1)) + " %";
+}
 QString num(double v, int digits = 4) { return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–"); }
 // "84.2 ± 3.1" (the 95 % bootstrap interval's half-width), or the value alone for older run folders.
 // A row's value to its interval's precision ("89 ± 18", "0.94 ± 0.02"), as the other tabs' tables write them.
@@ -232,6 +242,11 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
     b->setFixedWidth(28);
     b->setToolTip("Browse");
     h->addWidget(b);
+    // A long path shows its end (the file's name); the tooltip gives it whole under the field's description.
+    const QString what = e->toolTip();
+    connect(e, &QLineEdit::textChanged, e, [e, what](const QString& t) {
+      e->setToolTip(t.trimmed().isEmpty() ? what : what + "\n" + t.trimmed());
+    });
     connect(b, &QPushButton::clicked, this, [this, e, title, folder] {
       const QString now = e->text().trimmed();
       const QString got = folder ? QFileDialog::getExistingDirectory(this, title, now)
@@ -463,7 +478,7 @@ void ShiftView::describe() {
     const QString attr = QString::fromStdString(c.attribute).toHtmlEscaped();
     text = QString("Samples the base, labels the samples with the classifier, fine-tunes the auxiliary for %1 images on "
                    "%2 of them at the <i>complement</i> share (%3 %4 = 1 for a %5 target), then draws %6 samples per "
-                   "ω for %7 ω values: share of %4 = 1, FD overall and per group. The example below (2,000 / 20k / "
+                   "ω for %7 ω values: share of %4 = 1, FD overall and per group. The committed example (2,000 / 20k / "
                    "7 × 500) took 23 min on 2 CPU cores.")
                .arg(count(c.finetune.budget), count(c.n_aux), pct(1 - c.target, 0), attr, pct(c.target, 0),
                     count(c.n_eval))
@@ -687,11 +702,8 @@ void ShiftView::show_results(const ShiftShown& s) {
     QString w = QString::number(x.omega);
     if (x.omega == 0) w += "  (base)";
     else if (x.omega == -1) w += "  (aux)";
-    metrics::Estimate share = metrics::proportion(x.n1, x.n1 + x.n0);  // in percent: "52.0 [47.0, 56.0] %"
-    share.value = 100 * x.share, share.lo *= 100, share.hi *= 100;
-    const QString share_text = std::isfinite(x.share) ? QString::fromStdString(share.bounds_text(1)) + " %" : pct(x.share);
     const QStringList cells{w,
-                            share_text,
+                            share_pct(x.n1, x.n1 + x.n0, x.share),
                             fd_cell(x, "fd"),
                             fd_cell(x, "fd_target"),
                             fd_cell(x, "fd1"),
@@ -755,8 +767,7 @@ void ShiftView::show_results(const ShiftShown& s) {
   if (r.aux1 + r.aux0 > 0) {
     QString a = QString("aux set %1 / %2 (%3 = 1 / 0)").arg(count(r.aux1), count(r.aux0), attr);
     if (r.n_pool > 0)
-      a += QString(" of %1 base samples (%2 = 1: %3)")
-               .arg(count(r.n_pool), attr, pct(static_cast<double>(r.pool1) / static_cast<double>(r.n_pool)));
+      a += QString(" of %1 base samples (%2 = 1: %3)").arg(count(r.n_pool), attr, share_pct(r.pool1, r.n_pool));
     parts << a;
   }
   summary_->set_text(parts.join(" · ").replace(" %", QString(QChar(0x00A0)) + "%"));  // a line never starts with "%"

@@ -89,9 +89,7 @@ QString num(double v, int digits = 4) {
 // precision.
 QString with_bounds(double v, double lo, double hi) {
   if (!std::isfinite(v)) return num(v, 3);
-  metrics::Estimate e;
-  e.value = v, e.lo = lo, e.hi = hi;
-  return QString::fromStdString(e.bounds_text());
+  return QString::fromStdString(metrics::Estimate::of(v, lo, hi).bounds_text());
 }
 
 const QColor kSims(214, 82, 48), kPrecision(60, 100, 170), kRecall(60, 150, 90);
@@ -578,12 +576,15 @@ void SweepView::job_ended(engine::JobState s) {
     return;
   }
   set_status("Done: " + got);
-  if (!user_selected_) {  // show the ω closest to the real data
-    int best = -1;
-    for (size_t i = 0; i < result_.rows.size(); ++i)
-      if (std::isfinite(result_.rows[i].value) && (best < 0 || result_.rows[i].value < result_.rows[best].value))
-        best = static_cast<int>(i);
-    select(best);
+  if (!user_selected_) {  // show the ω the verdict names: the surest gain (the lowest value without a base row)
+    const metrics::SweepRow *zero = nullptr, *lowest = nullptr;  // lowest: of the rows with ω ≠ 0
+    for (const auto& r : result_.rows) {
+      if (!std::isfinite(r.value)) continue;
+      if (r.omega == 0.0) zero = &r;
+      else if (!lowest || r.value < lowest->value) lowest = &r;
+    }
+    const metrics::SweepRow* shown = zero && lowest ? result_.surest_gain(*zero, lowest) : lowest ? lowest : zero;
+    select(shown ? static_cast<int>(shown - result_.rows.data()) : -1);
   }
   messages()->info("sweep finished: " + got);
 }

@@ -25,6 +25,7 @@
 #include <QLineEdit>
 #include <QMenu>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QSlider>
 #include <QSpinBox>
@@ -218,7 +219,7 @@ class StudioTest : public QObject {
     auto full = w_->last_result();
     QCOMPARE(full->x.size(0), int64_t{2000});
     QCOMPARE(full->request.guidance.omega, 0.8);
-    QVERIFY(w_->sims_view()->content().footer.startsWith("final"));
+    QVERIFY(w_->sims_view()->content().footer.startsWith("full quality"));
     // The preview's points are the full run's first rows (same noise; float32
     // networks on other batch sizes round differently, which a few points
     // near the boundary between two modes amplify).
@@ -1258,9 +1259,11 @@ class StudioTest : public QObject {
     for (const QLabel* label : s->findChildren<QLabel*>())
       named = named || (label->text().contains("at ω = ") && !label->text().contains("omega"));
     QVERIFY(named);
-    // Finished: the ω closest to the data is shown.
-    const int best = res.rows[0].value <= res.rows[1].value ? 0 : 1;
+    // Finished: the ω the verdict names is shown (the surest gain over ω = 0; here the only other ω), also when ω = 0
+    // scores lower.
+    const int best = 1;
     QCOMPARE(s->selected(), best);
+    QVERIFY(s->large_view()->content().title.contains("1.5"));
 
     // Selecting: a strip cell, then a chart column.
     QTest::mouseClick(s->strip(), Qt::LeftButton, {}, s->strip()->cell_rect(1 - best).center());
@@ -1742,6 +1745,18 @@ class StudioTest : public QObject {
     QVERIFY(a->result().has_value());
     QCOMPARE(a->result()->cells.size(), size_t(8));
     QVERIFY(!a->figure()->image().isNull());
+    // The header counts every cell with synthetic data once (admissible, within the noise, not admissible), as rich
+    // text: its "<" is no tag, its bold is not shown as "<b>".
+    {
+      const QLabel* hint = a->findChild<QLabel*>("atlasHint");
+      QVERIFY(hint && hint->textFormat() == Qt::RichText);
+      const QString text = hint->text();
+      const QRegularExpression counts("(\\d+) of (\\d+) cells .* (\\d+) within the noise .* (\\d+) not admissible \\(n_e &lt; n_r");
+      const QRegularExpressionMatch m = counts.match(text);
+      QVERIFY2(m.hasMatch(), qPrintable(text));
+      QCOMPARE(m.captured(1).toInt() + m.captured(3).toInt() + m.captured(4).toInt(), m.captured(2).toInt());
+      QCOMPARE(m.captured(2).toInt(), 4);  // 8 cells, 4 without synthetic data (n_s = 0)
+    }
     // The figure's cell under the pointer is the one clicked: cell (lambda 1, n_r 40, n_s 40) is index 7.
     const loops::AtlasResult& r = *a->result();
     const int k = loops::atlas_cell_at(r, 70 + 2 * 58 + 36 + 58 + 29, 92 + 40 + 15);  // panel 2, row 2, column 2

@@ -242,7 +242,7 @@ std::string fmt(const char* f, double v) {
 }
 
 std::string sigma_text(double s) {
-  if (!std::isfinite(s)) return "inf";
+  if (!std::isfinite(s)) return "\u221e";  // as the Studio writes it (DejaVu Sans has it)
   if (s == 0) return "0";
   return fmt(s >= 10 ? "%.0f" : s >= 1 ? "%.2f" : s >= 0.01 ? "%.3f" : "%.4f", s);
 }
@@ -1009,12 +1009,19 @@ void LiveApp::draw_sweep() {
   ImGui::Dummy(ImVec2(w, h));
   ImDrawList* dl = ImGui::GetWindowDrawList();
   dl->AddRectFilled(p0, ImVec2(p0.x + w, p0.y + h), IM_COL32(255, 255, 255, 255));
+  // The gain's scale in a left margin (its top, 0 and, when gains fall below 0, its bottom), ω under the plot at
+  // 0, 0.5, ..., 2: no label sits inside the plot, where the ω cursor and the bars are.
+  const std::string top = "+" + fmt("%.2g", hi), bottom = lo < -0.25 * (hi - lo) ? fmt("%.2g", lo) : "";
+  const float text_h = ImGui::GetTextLineHeight();
+  const float left = 8 + std::max({ImGui::CalcTextSize(top.c_str()).x, ImGui::CalcTextSize(bottom.c_str()).x,
+                                   ImGui::CalcTextSize("ω").x});
+  const float x0 = p0.x + left + 6, x1 = p0.x + w - 10, y0 = p0.y + 6, y1 = p0.y + h - text_h - 4;
   auto pt = [&](double om, double v) {
-    return ImVec2(p0.x + 14 + float(om / 2.0) * (w - 28), p0.y + h - 16 - float((v - lo) / (hi - lo)) * (h - 30));
+    return ImVec2(x0 + float(om / 2.0) * (x1 - x0), y1 - float((v - lo) / (hi - lo)) * (y1 - y0));
   };
   dl->AddLine(pt(0, 0), pt(2, 0), IM_COL32(150, 150, 150, 255));
   const float xw = pt(std::clamp(settings_.omega, 0.0, 2.0), lo).x;
-  dl->AddLine(ImVec2(xw, p0.y + 2), ImVec2(xw, p0.y + h - 14), kCursorColour);
+  dl->AddLine(ImVec2(xw, y0), ImVec2(xw, y1), kCursorColour);
   const metrics::SweepRow* prev = nullptr;
   for (const auto& r : rows) {
     if (!std::isfinite(gain(r, 0))) continue;
@@ -1025,17 +1032,21 @@ void LiveApp::draw_sweep() {
     prev = &r;
   }
   const ImU32 ink = IM_COL32(60, 60, 60, 255);
-  dl->AddText(ImVec2(p0.x + 4, p0.y + h - 15), ink, "ω 0");
-  dl->AddText(ImVec2(p0.x + w - 4 - ImGui::CalcTextSize("2").x, p0.y + h - 15), ink, "2");
-  dl->AddText(ImVec2(p0.x + 4, p0.y + 2), ink, ("+" + fmt("%.2g", hi)).c_str());
-  // The zero line's value, in the right margin beside it (the top label alone gave no scale), unless it would sit
-  // on the "2" of the ω axis or the top value.
-  const float zero_y = pt(2, 0).y - ImGui::GetTextLineHeight() / 2;
-  if (zero_y + ImGui::GetTextLineHeight() < p0.y + h - 15 && zero_y > p0.y + 2 + ImGui::GetTextLineHeight())
-    dl->AddText(ImVec2(p0.x + w - 11, zero_y), ink, "0");
+  auto right_aligned = [&](float y, const std::string& t) {
+    dl->AddText(ImVec2(x0 - 6 - ImGui::CalcTextSize(t.c_str()).x, y - text_h / 2), ink, t.c_str());
+  };
+  right_aligned(pt(0, hi).y + text_h / 2 - 2, top);
+  const float zero_y = pt(0, 0).y;
+  if (zero_y - text_h > pt(0, hi).y + 2 && (bottom.empty() || zero_y + text_h < pt(0, lo).y - 2)) right_aligned(zero_y, "0");
+  if (!bottom.empty()) right_aligned(pt(0, lo).y - text_h / 2 + 2, bottom);
+  for (int k = 0; k <= 4; ++k) {
+    const std::string t = fmt("%g", 0.5 * k);
+    dl->AddText(ImVec2(pt(0.5 * k, lo).x - ImGui::CalcTextSize(t.c_str()).x / 2, y1 + 2), ink, t.c_str());
+  }
+  dl->AddText(ImVec2(p0.x + 4, y1 + 2), ink, "ω");
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
   ImGui::TextWrapped("gain in energy distance to held-out data over ω = 0 (ring), higher is better; bars: paired 95 %% "
-                     "bootstrap interval (same noise)");
+                     "bootstrap interval (same noise); grey line: the ω set above");
   ImGui::PopStyleColor();
   if (sweep_->cancelled()) ImGui::TextDisabled("cancelled: the rows above are those finished");
   // Named as this sweep's: the tuned pair's note above was measured with more samples and can judge otherwise.
@@ -1202,7 +1213,7 @@ void LiveApp::draw_points_panel(int panel, ImVec2 size) {
     // In the arrows' ink; two lines when one would run past the panel's left edge.
     const std::string what = "arrows: ω·(D_base − D_aux)/σ² at σ = " +
                              sigma_text(sigma_at(std::min(step(), steps_shown() - 1)));
-    const std::string scale = "0.9 cell = " + fmt("%.3g", field_max_);
+    const std::string scale = "longest arrow (0.9 of a grid cell) = " + fmt("%.3g", field_max_);
     std::vector<std::string> lines{what + " · " + scale};
     if (ImGui::CalcTextSize(lines[0].c_str()).x > size.x - 8) lines = {what, scale};
     float y = p0.y + 2 + ImGui::GetTextLineHeight();
