@@ -5,6 +5,10 @@
 #include <fstream>
 #include <limits>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
 #include "common/script_error.hpp"
@@ -281,11 +285,18 @@ TEST_CASE("run folder: a folder of an older version is adopted only when recogni
   CHECK(asked == 1);
   CHECK_FALSE(fs::exists(dir + "/run.json"));
   {
-    // A second process holds the folder: refused before the folder is looked at.
-    RunFolder other_process(tmp.path + "/busy", "demo", {{"data", "x"}});
-    CHECK_THAT(message_of([&] { RunFolder rf(tmp.path + "/busy", "demo", {{"data", "x"}}, {}, nlohmann::json(), older); }),
+    // A second process holds an older demo's folder (no run.json): refused before the folder is looked at.
+    const std::string busy = tmp.path + "/busy";
+    fs::create_directories(busy);
+    std::ofstream(busy + "/summary.md") << "an older demo";
+    const int other_process = ::open((busy + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    REQUIRE(other_process >= 0);
+    REQUIRE(::flock(other_process, LOCK_EX | LOCK_NB) == 0);
+    CHECK_THAT(message_of([&] { RunFolder rf(busy, "demo", {{"data", "x"}}, {}, nlohmann::json(), older); }),
                Catch::Contains("in use by another sims process"));
     CHECK(asked == 1);
+    ::close(other_process);
+    CHECK_FALSE(fs::exists(busy + "/run.json"));
   }
   {
     RunFolder rf(dir, "demo", {{"data", "x"}}, {}, nlohmann::json(), older);
@@ -296,9 +307,19 @@ TEST_CASE("run folder: a folder of an older version is adopted only when recogni
     CHECK(std::ifstream(dir + "/summary.md").good());
   }
   // Marked now: the next call continues it by the usual rule without asking again.
-  RunFolder again(dir, "demo", {{"data", "x"}}, {}, nlohmann::json(), older);
-  CHECK(again.resumed());
+  {
+    RunFolder again(dir, "demo", {{"data", "x"}}, {}, nlohmann::json(), older);
+    CHECK(again.resumed());
+    CHECK(asked == 2);
+  }
+  // A damaged run.json is not taken for an absent one: refused, not adopted, and the lock is free afterwards.
+  std::ofstream(dir + "/run.json") << "{ damaged";
+  CHECK_THROWS(RunFolder(dir, "demo", {{"data", "x"}}, {}, nlohmann::json(), older));
   CHECK(asked == 2);
+  const int probe = ::open((dir + "/.lock").c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(probe >= 0);
+  CHECK(::flock(probe, LOCK_EX | LOCK_NB) == 0);
+  ::close(probe);
 }
 
 TEST_CASE("settings diff lists nested leaves by dotted key", "[experiment]") {

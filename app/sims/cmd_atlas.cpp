@@ -62,15 +62,16 @@ int run_atlas_command(AtlasArgs& a) {
   if (!a.fractions.empty())
     for (const auto& v : items(a.fractions, "--real-fraction")) c.real_fraction.push_back(parse_number(v, "--real-fraction"));
   loops::validate(c);
-  // --out as a run folder of `sims atlas` (new or empty, or an atlas that was stopped before it wrote anything):
-  // another command's run or a folder of the user's files is refused, and a second atlas into it waits for none.
-  // An atlas is computed whole, so its settings may change between tries; its files are never replaced.
+  // --out as a run folder of `sims atlas` (new or empty, or an atlas that was stopped before it wrote its results):
+  // another command's run or a folder of the user's files is refused, and a second atlas into it is refused while
+  // the first holds it. An atlas is computed whole, so its settings may change between tries; its results are never
+  // replaced (asked under the lock, so that two atlases cannot both find the folder without them).
   std::unique_ptr<experiment::RunFolder> folder;
   if (!a.out.empty()) {
-    if (std::filesystem::exists(a.out + "/atlas.json"))
-      throw InputError("--out '" + a.out + "' already holds an atlas (atlas.json): choose another folder or remove it");
     prepare_output("--out", a.out, OutputKind::Folder);
     folder = std::make_unique<experiment::RunFolder>(a.out, "atlas", nlohmann::json::object());
+    if (std::filesystem::exists(a.out + "/atlas.json"))
+      throw InputError("--out '" + a.out + "' already holds an atlas (atlas.json): choose another folder or remove it");
   }
   install_stop_handler();
   const bool tty = ::isatty(2) != 0;
@@ -84,7 +85,7 @@ int run_atlas_command(AtlasArgs& a) {
     });
   } catch (const Cancelled&) {
     if (tty) std::cerr << "\n";
-    std::cerr << "stopped after " << cells_done << " of " << cells << " cells; nothing was written (an atlas is "
+    std::cerr << "stopped after " << cells_done << " of " << cells << " cells; no results were written (an atlas is "
               << "computed whole: run it again, with fewer cells, generations or runs to make it shorter)\n";
     return 130;
   }

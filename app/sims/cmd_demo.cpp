@@ -529,7 +529,9 @@ void add_demo_command(CLI::App& app, Registry& reg) {
         throw InputError(std::string(flag) + " must be a number of epochs above 0 and up to 100000 (got " +
                          experiment::format_real(e) + ")");
     if (a->images) {
-      if (a->base_budget < 64 || a->aux_budget < 64) throw InputError("--base-budget/--aux-budget must be >= 64");
+      for (const auto& [flag, b] : {std::pair<const char*, int64_t>{"--base-budget", a->base_budget}, {"--aux-budget", a->aux_budget}})
+        if (b < 64 || b > 1'000'000'000'000)  // train's bound (EDM's CIFAR-10 run sees 2e8 images)
+          throw InputError(std::string(flag) + " must be from 64 to 1e12 images (got " + std::to_string(b) + ")");
       return run_image_demo(*a);
     }
     return run_demo(*a);

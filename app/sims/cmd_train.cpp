@@ -208,6 +208,19 @@ int run_train(TrainArgs& a) {
   // Under `sims launch`, torchrun or srun: data-parallel over the job's processes; rank 0 writes and reports.
   const std::shared_ptr<dist::Group> group = dist::Group::join_from_environment();
   const bool lead = dist::leads(group.get());
+  {
+    std::error_code ec;
+    if (std::filesystem::is_directory(a.out, ec))
+      throw InputError("--out '" + message_text(a.out, 200) + "' is a folder: training writes one checkpoint file (e.g. "
+                       "--out '" + message_text(a.out, 200) + "/model.ckpt')");
+  }
+  // The checkpoint's lock before its state is read (a process that saved in between would be overwritten from the
+  // older state) and before the data are loaded; where its folder does not exist yet, once it is made below.
+  std::unique_ptr<CheckpointLock> lock;
+  if (lead && std::filesystem::is_directory(std::filesystem::path(a.out).parent_path().empty()
+                                                ? std::filesystem::path(".")
+                                                : std::filesystem::path(a.out).parent_path()))
+    lock = std::make_unique<CheckpointLock>(a.out);
   nlohmann::json spec;
   at::Tensor data = load_training_data(a.data, spec);
   // What the model is trained from, by content: a file replaced under the same name is other data.
@@ -233,9 +246,6 @@ int run_train(TrainArgs& a) {
   tc.trainable = a.trainable;
   TrainState st;
   std::error_code ec;
-  if (std::filesystem::is_directory(a.out, ec))
-    throw InputError("--out '" + message_text(a.out, 200) + "' is a folder: training writes one checkpoint file (e.g. --out '" +
-                     message_text(a.out, 200) + "/model.ckpt')");
   if (std::filesystem::exists(a.out, ec)) {
     // The run rule: the same command continues; other settings are refused.
     st = load_checkpoint(a.out);
@@ -259,10 +269,9 @@ int run_train(TrainArgs& a) {
     if (budget <= 0) throw InputError("give --budget IMAGES or --epochs E");
     st = fresh_state(a, tc, data, spec);
   }
-  std::unique_ptr<CheckpointLock> lock;
   if (lead) {
     prepare_output("--out", a.out, OutputKind::File, false);
-    lock = std::make_unique<CheckpointLock>(a.out);
+    if (!lock) lock = std::make_unique<CheckpointLock>(a.out);
   }
   install_stop_handler();
   TrainOptions o;

@@ -109,15 +109,18 @@ RunFolder::RunFolder(const std::string& dir, const std::string& command, const j
   }
 
   const std::string run_file = dir + "/" + kRunFile;
-  const json stored = read_json_or_null(run_file);
-  bool empty = true;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || name[0] != '.') empty = false;  // hidden: the lock, orphaned temporary files
-  }
+  // Everything after the lock closes it on the way out, a failed read or write of run.json included (the Studio
+  // runs its jobs in one process: a descriptor left open would keep the folder "in use" until it quits).
   try {
+    const json stored = read_json_or_null(run_file);
+    bool empty = true;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.empty() || name[0] != '.') empty = false;  // hidden: the lock, orphaned temporary files
+    }
     if (stored.is_null()) {
-      if (!empty && unmarked_run && unmarked_run(dir)) {
+      // Asked only where run.json is absent (not of a damaged one, which stays refused).
+      if (!empty && unmarked_run && !fs::exists(run_file, ec) && unmarked_run(dir)) {
         resumed_ = true;  // an earlier run of this command by a version without run.json: settings unknown
       } else if (!empty) {
         if (fs::exists(dir + "/config.json", ec))
@@ -142,12 +145,12 @@ RunFolder::RunFolder(const std::string& dir, const std::string& command, const j
         if (!is_free(c.key, free_keys))
           throw InputError("'" + dir + "' was started with " + c.describe() + ": " + start_over(dir));
     }
+    write_json_file(run_file, {{"format", "sims-run"}, {"version", kFormatVersion}, {"command", command}, {"settings", settings}});
   } catch (...) {
     ::close(lock_fd_);
     lock_fd_ = -1;
     throw;
   }
-  write_json_file(run_file, {{"format", "sims-run"}, {"version", kFormatVersion}, {"command", command}, {"settings", settings}});
 }
 
 RunFolder::~RunFolder() {

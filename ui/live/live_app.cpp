@@ -1036,8 +1036,11 @@ void LiveApp::draw_sweep() {
     dl->AddText(ImVec2(x0 - 6 - ImGui::CalcTextSize(t.c_str()).x, y - text_h / 2), ink, t.c_str());
   };
   right_aligned(pt(0, hi).y + text_h / 2 - 2, top);
+  // "0" centred on its line, where it keeps clear of the top label (its top at y0 - 2) and the bottom one (its
+  // bottom at y1 + 2).
   const float zero_y = pt(0, 0).y;
-  if (zero_y - text_h > pt(0, hi).y + 2 && (bottom.empty() || zero_y + text_h < pt(0, lo).y - 2)) right_aligned(zero_y, "0");
+  if (zero_y - text_h / 2 >= y0 - 2 + text_h && (bottom.empty() || zero_y + text_h / 2 <= y1 + 2 - text_h))
+    right_aligned(zero_y, "0");
   if (!bottom.empty()) right_aligned(pt(0, lo).y - text_h / 2 + 2, bottom);
   for (int k = 0; k <= 4; ++k) {
     const std::string t = fmt("%g", 0.5 * k);
