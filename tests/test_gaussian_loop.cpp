@@ -232,6 +232,27 @@ TEST_CASE("effective sample size: the fit curve inverts, and a loop without synt
   CHECK(cell.settled);
 }
 
+TEST_CASE("atlas: a stop is heard while the distance curve is fitted and a whole atlas is kept", "[gaussloop]") {
+  AtlasConfig c;
+  c.dim = 2, c.n_real = {10}, c.n_synth = {0, 10}, c.lambdas = {1.0};
+  c.generations = 4, c.tail = 2, c.runs = 50, c.curve_runs = 20;
+  // Stopped during the curve's fits: no cell is started (done = 0 throughout, each fit asks).
+  int asked = 0;
+  CHECK_THROWS_AS(run_atlas(c, [&](int done, int) { CHECK(done == 0); return ++asked < 3; }), Cancelled);
+  CHECK(asked == 3);
+  // Stopped between the cells: cancelled.
+  CHECK_THROWS_AS(run_atlas(c, [&](int done, int) { return done < 1; }), Cancelled);
+  // Stopped once every cell is done: the atlas is whole, so it is returned.
+  int last_done = -1, total_seen = 0;
+  const AtlasResult r = run_atlas(c, [&](int done, int total) {
+    last_done = done, total_seen = total;
+    return done < total;
+  });
+  CHECK(r.cells.size() == 2);
+  CHECK(last_done == 2);
+  CHECK(total_seen == 2);
+}
+
 TEST_CASE("effective sample size: unbiased synthetic data help a small fresh loop, biased ones hurt (MAD Fig. 10, 32)",
           "[gaussloop]") {
   AtlasConfig c;

@@ -490,7 +490,8 @@ TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whol
 TEST_CASE("diffusion2d loop: with few runs the ratio's interval is a t interval as wide as two runs deserve",
           "[loop2d]") {
   // Two runs: generation 1 at 1 and 2, generation 2 at 2 and 2. Ratio 2 / 1.5; the linearised ratio's terms are
-  // z = (2 - R)/1.5 and (2 - 2R)/1.5 = ±4/9, so se = 4/9 and the half-width t(0.975, 1) · 4/9 = 12.706 · 0.444.
+  // z = (2 - R)/1.5 and (2 - 2R)/1.5 = ±4/9, so se = 4/9; distances are positive, so the interval is taken on the
+  // log scale: R exp(± t(0.975, 1) · se / R), t = 12.706.
   sims::loops::DiffusionLoopResult res;
   res.w2_runs = {{1.0, 2.0}, {2.0, 2.0}};
   res.w2_mean = {1.5, 2.0};
@@ -498,7 +499,9 @@ TEST_CASE("diffusion2d loop: with few runs the ratio's interval is a t interval 
   res.limit_from = 1;
   const sims::metrics::Estimate r = res.ratio_interval(1);
   CHECK(r.value == Approx(4.0 / 3));
-  CHECK(r.hi - r.value == Approx(12.7062 * 4.0 / 9).epsilon(1e-4));
+  const double h = 12.7062 * (4.0 / 9) / (4.0 / 3);
+  CHECK(r.hi == Approx(4.0 / 3 * std::exp(h)).epsilon(1e-4));
+  CHECK(r.lo == Approx(4.0 / 3 * std::exp(-h)).epsilon(1e-4));
   // A percentile bootstrap over the same two runs would stay between the runs' own ratios (2/1 and 2/2).
   CHECK(r.lo < 1.0);
   CHECK(r.hi > 2.0);
@@ -531,7 +534,7 @@ TEST_CASE("diffusion2d loop: a generation's row carries its ratio and interval w
   REQUIRE(res.ratio.empty());
   const nlohmann::json row = res.row(1);
   CHECK(row.at("ratio").get<double>() == Approx(4.0 / 3));
-  CHECK(row.at("ratio_hi").get<double>() - 4.0 / 3 == Approx(12.7062 * 4.0 / 9).epsilon(1e-4));
+  CHECK(row.at("ratio_hi").get<double>() == Approx(4.0 / 3 * std::exp(12.7062 * (4.0 / 9) / (4.0 / 3))).epsilon(1e-4));
   CHECK(row.at("ratio_lo").get<double>() < 1.0);
   CHECK(res.row(0).at("ratio_lo").get<double>() == 1.0);
   // The finished loop's rows say the same.

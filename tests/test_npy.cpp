@@ -1,6 +1,7 @@
 // NPY round trips and malformed files.
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include "common/error.hpp"
 #include "helpers.hpp"
 #include "io/atomic_file.hpp"
+#include "io/file_lock.hpp"
 #include "io/npy.hpp"
 
 using namespace sims;
@@ -144,4 +146,30 @@ TEST_CASE("atomic writes remove the temporary files of killed writers, and only 
   CHECK_FALSE(fs::exists(d.file(orphan)));
   for (const std::string& kept : {parent, fresh, other_host, std::string(".notes.tmp"), std::string("data.tmp2147483646_3")})
     CHECK(fs::exists(d.file(kept)));
+}
+
+TEST_CASE("file lock: one holder at a time - also within one process - freed when released or moved out", "[files]") {
+  TempDir d;
+  const std::string path = d.file(".x.lock");
+  io::FileLock first(path);
+  CHECK(first.held());
+  CHECK(std::filesystem::exists(path));
+  {
+    const io::FileLock second(path);  // another open of the same file: excluded as another process would be
+    CHECK(second.state() == io::FileLock::State::Busy);
+  }
+  io::FileLock moved(std::move(first));  // the lock goes with the object
+  CHECK(first.state() == io::FileLock::State::NoFile);
+  CHECK(moved.held());
+  CHECK(io::FileLock(path).state() == io::FileLock::State::Busy);
+  moved.release();
+  CHECK(moved.state() == io::FileLock::State::NoFile);
+  io::FileLock again(path);
+  CHECK(again.held());
+  CHECK(std::filesystem::exists(path));  // kept: a removed lock file could be locked twice under one name
+  CHECK(io::FileLock(d.file("no/such/dir/.y.lock")).state() == io::FileLock::State::NoFile);
+  io::FileLock none;
+  CHECK_FALSE(none.held());
+  none = io::FileLock(d.file(".z.lock"));
+  CHECK(none.held());
 }

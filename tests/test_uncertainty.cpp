@@ -179,12 +179,20 @@ TEST_CASE("a share's Wilson interval matches the closed form and covers the true
 
 TEST_CASE("ratio_over_runs: the linearised ratio's t interval by its closed form and its coverage with four runs",
           "[uncertainty]") {
-  // Closed form: num 2 and 4 over den 1 and 1: R = 3, z = -1 and 1, se = 1, half-width t(0.975, 1) = 12.706.
+  // Closed form: num 2 and 4 over den 1 and 1: R = 3, z = -1 and 1, se = 1, t(0.975, 1) = 12.706; positive runs:
+  // on the log scale, R exp(± t se / R).
   const Estimate two = ratio_over_runs({2.0, 4.0}, {1.0, 1.0});
   CHECK(two.value == Approx(3.0));
-  CHECK(two.hi - 3.0 == Approx(12.7062).epsilon(1e-4));
-  CHECK(two.lo == Approx(3.0 - (two.hi - 3.0)));
-  CHECK(two.method == "delta t");
+  CHECK(two.hi == Approx(3.0 * std::exp(12.7062 / 3.0)).epsilon(1e-4));
+  CHECK(two.lo == Approx(3.0 * std::exp(-12.7062 / 3.0)).epsilon(1e-4));
+  CHECK(two.lo > 0);
+  CHECK(two.method == "delta t, log scale");
+  // A side that is not positive: the linear interval, t se either side.
+  const Estimate signed_runs = ratio_over_runs({-2.0, 8.0}, {1.0, 1.0});
+  CHECK(signed_runs.value == Approx(3.0));
+  CHECK(signed_runs.hi - 3.0 == Approx(12.7062 * 5.0).epsilon(1e-4));
+  CHECK(signed_runs.lo == Approx(3.0 - (signed_runs.hi - 3.0)));
+  CHECK(signed_runs.method == "delta t");
   // Runs with a non-finite side are dropped; one run or a zero denominator: no interval.
   CHECK_FALSE(ratio_over_runs({2.0, NAN}, {1.0, 1.0}).has_interval());
   CHECK_FALSE(ratio_over_runs({2.0, 3.0}, {1.0, -1.0}).has_interval());
@@ -408,6 +416,9 @@ TEST_CASE("a lopsided interval is written with both ends to its precision", "[un
   CHECK(sims::metrics::omega_as_symbol("SIMS lowers fd by 2 at omega = 1 and omega = 2 (omegas.json)") ==
         "SIMS lowers fd by 2 at \u03c9 = 1 and \u03c9 = 2 (omegas.json)");
   CHECK(sims::metrics::omega_as_symbol("more samples per omega") == "more samples per \u03c9");
+  CHECK(sims::metrics::omega_as_symbol("(0.041 -> 0.028), n_e >= n_r, a <= b -> c") ==
+        "(0.041 \u2192 0.028), n_e \u2265 n_r, a \u2264 b \u2192 c");
+  CHECK(sims::metrics::omega_as_symbol("a->b, x>=y") == "a->b, x>=y");  // only the spaced signs of the verdicts
 }
 
 #include "loops/tune.hpp"

@@ -74,7 +74,7 @@ struct LiveStatus {
 // Labels of a shown result, for the views' captions and footers.
 struct LiveResultLabels {
   std::string noun;          // "points" or "images"
-  std::string quality;       // "preview" or "final"
+  std::string quality;       // "preview" or "full quality"
   std::string note;          // preview only: "preview (400 of 2000 points, 32 steps)"
   std::string footer;        // "preview · 400 points · NFE 63 · 12 ms"
 };

@@ -4,10 +4,6 @@
 #include <filesystem>
 #include <sstream>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include "common/error.hpp"
 #include "common/json_parse.hpp"
 #include "experiment/json_io.hpp"
@@ -59,6 +55,15 @@ std::string stage_file_name(const std::string& stage) {
 std::string SettingChange::describe() const {
   // A long value (a path list, or a damaged file's megabyte string) is cut: the message stays one readable line.
   auto show = [](const json& j) { return j.is_null() ? std::string("unset") : json_brief(j, 240); };
+  // An input file's fingerprint ("inputs.data.crc32"): the file, said to have other content.
+  const auto ends_with = [&](const std::string& tail) {
+    return key.size() > tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  const bool fingerprint = key.rfind("inputs.", 0) == 0 && (ends_with(".crc32") || ends_with(".bytes"));
+  const size_t dot = fingerprint ? key.find('.', 7) : std::string::npos;
+  if (dot != std::string::npos)
+    return "another content of " + key.substr(0, dot) + " (" + key.substr(dot + 1) + " " + show(before) + ", now " +
+           show(after) + ")";
   return key + " = " + show(before) + " (now " + show(after) + ")";
 }
 
@@ -100,62 +105,53 @@ RunFolder::RunFolder(const std::string& dir, const std::string& command, const j
   if (ec) throw IoError("cannot create the run folder '" + dir + "': " + ec.message());
 
   // One process per run folder.
-  lock_fd_ = ::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) throw IoError("cannot write into the run folder '" + dir + "'");
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd_);
-    lock_fd_ = -1;
+  lock_ = io::FileLock(dir + "/.lock");
+  if (lock_.state() == io::FileLock::State::NoFile)
+    throw IoError("cannot create or lock '" + dir + "/.lock' (one process at a time writes a run folder)");
+  if (lock_.state() == io::FileLock::State::Busy)
     throw InputError("'" + dir + "' is in use by another sims process; wait for it or choose another --out");
-  }
 
   const std::string run_file = dir + "/" + kRunFile;
-  // Everything after the lock closes it on the way out, a failed read or write of run.json included (the Studio
-  // runs its jobs in one process: a descriptor left open would keep the folder "in use" until it quits).
-  try {
-    const json stored = read_json_or_null(run_file);
-    bool empty = true;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
-      if (name.empty() || name[0] != '.') empty = false;  // hidden: the lock, orphaned temporary files
-    }
-    if (stored.is_null()) {
-      // Asked only where run.json is absent (not of a damaged one, which stays refused).
-      if (!empty && unmarked_run && !fs::exists(run_file, ec) && unmarked_run(dir)) {
-        resumed_ = true;  // an earlier run of this command by a version without run.json: settings unknown
-      } else if (!empty) {
-        if (fs::exists(dir + "/config.json", ec))
-          throw InputError("'" + dir + "' holds a run of an older sims (config.json, no run.json): its results can "
-                           "still be read and plotted, but it cannot be continued; choose another --out");
-        throw InputError("'" + dir + "' is not empty and holds no sims run; choose a new or empty folder for --out");
-      }
-    } else {
-      // Any field of another kind (a damaged or hand-edited file) makes it no run file: one message naming it.
-      const std::string cmd = text_at(stored, "command");
-      if (text_at(stored, "format") != "sims-run" || cmd.empty() || !stored.contains("settings"))
-        throw InputError("'" + run_file + "' is not a sims run file; choose another --out");
-      if (cmd != command)
-        throw InputError("'" + dir + "' holds a run of 'sims " + cmd + "', not of 'sims " + command +
-                         "'; choose another --out");
-      previous_ = stored.at("settings");
-      if (previous_.is_object() && defaults.is_object())
-        for (auto it = defaults.begin(); it != defaults.end(); ++it)
-          if (!previous_.contains(it.key())) previous_[it.key()] = it.value();
-      resumed_ = true;
-      for (const SettingChange& c : diff_settings(previous_, settings))
-        if (!is_free(c.key, free_keys))
-          throw InputError("'" + dir + "' was started with " + c.describe() + ": " + start_over(dir));
-    }
-    write_json_file(run_file, {{"format", "sims-run"}, {"version", kFormatVersion}, {"command", command}, {"settings", settings}});
-  } catch (...) {
-    ::close(lock_fd_);
-    lock_fd_ = -1;
-    throw;
+  // A throw from here on frees the lock (lock_ is a member: it is destroyed when the constructor throws), a failed
+  // read or write of run.json included (the Studio runs its jobs in one process: a lock left held would keep the
+  // folder "in use" until it quits).
+  const json stored = read_json_or_null(run_file);
+  bool empty = true;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name[0] != '.') empty = false;  // hidden: the lock, orphaned temporary files
   }
+  if (stored.is_null()) {
+    // Asked only where run.json is absent (not of a damaged one, which stays refused).
+    if (!empty && unmarked_run && !fs::exists(run_file, ec) && unmarked_run(dir)) {
+      resumed_ = true;  // an earlier run of this command by a version without run.json: settings unknown
+    } else if (!empty) {
+      if (fs::exists(dir + "/config.json", ec))
+        throw InputError("'" + dir + "' holds a run of an older sims (config.json, no run.json): its results can "
+                         "still be read and plotted, but it cannot be continued; choose another --out");
+      throw InputError("'" + dir + "' is not empty and holds no sims run; choose a new or empty folder for --out");
+    }
+  } else {
+    // Any field of another kind (a damaged or hand-edited file) makes it no run file: one message naming it.
+    const std::string cmd = text_at(stored, "command");
+    if (text_at(stored, "format") != "sims-run" || cmd.empty() || !stored.contains("settings"))
+      throw InputError("'" + run_file + "' is not a sims run file; choose another --out");
+    if (cmd != command)
+      throw InputError("'" + dir + "' holds a run of 'sims " + cmd + "', not of 'sims " + command +
+                       "'; choose another --out");
+    previous_ = stored.at("settings");
+    if (previous_.is_object() && defaults.is_object())
+      for (auto it = defaults.begin(); it != defaults.end(); ++it)
+        if (!previous_.contains(it.key())) previous_[it.key()] = it.value();
+    resumed_ = true;
+    for (const SettingChange& c : diff_settings(previous_, settings))
+      if (!is_free(c.key, free_keys))
+        throw InputError("'" + dir + "' was started with " + c.describe() + ": " + start_over(dir));
+  }
+  write_json_file(run_file, {{"format", "sims-run"}, {"version", kFormatVersion}, {"command", command}, {"settings", settings}});
 }
 
-RunFolder::~RunFolder() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
-}
+RunFolder::~RunFolder() = default;
 
 std::string RunFolder::path(const std::string& rel) const {
   const fs::path p = fs::path(dir_) / rel;

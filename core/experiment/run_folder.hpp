@@ -29,6 +29,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/file_lock.hpp"
+
 namespace sims::experiment {
 
 using json = nlohmann::json;
@@ -102,7 +104,7 @@ class RunFolder {
   std::string dir_, command_;
   json previous_;
   bool resumed_ = false;
-  int lock_fd_ = -1;
+  io::FileLock lock_;  // DIR/.lock, held for the object's life
 };
 
 }  // namespace sims::experiment

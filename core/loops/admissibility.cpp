@@ -135,13 +135,15 @@ double FitCurve::invert(double d) const {
   return n.back();
 }
 
-FitCurve fit_distance_curve(int64_t dim, int64_t n_min, int64_t n_max, int64_t runs, uint64_t seed) {
+FitCurve fit_distance_curve(int64_t dim, int64_t n_min, int64_t n_max, int64_t runs, uint64_t seed,
+                            const std::function<bool()>& go_on) {
   FitCurve c;
   int64_t last = -1;
   for (double x = static_cast<double>(std::max<int64_t>(2, n_min)); x <= static_cast<double>(n_max) * 1.0001; x *= 1.12) {
     const int64_t n = std::llround(x);
     if (n == last) continue;
     last = n;
+    if (go_on && !go_on()) throw Cancelled();
     // Fewer runs for large fits (their spread is small): at most 2e7 numbers per fit.
     const int64_t r = std::clamp<int64_t>(20'000'000 / (n * dim), 10, runs);
     double m, lo, hi;
@@ -160,8 +162,9 @@ AtlasResult run_atlas(const AtlasConfig& cfg, const std::function<bool(int, int)
   int64_t nr_max = 0;
   for (const AtlasCell& c : cells) nr_max = std::max(nr_max, c.n_real);
   // n_e is looked for between 2 (the smallest fit) and 30 times the largest n_real.
-  res.curve = fit_distance_curve(cfg.dim, 2, 30 * nr_max, cfg.curve_runs, cfg.seed);
   const int total = static_cast<int>(cells.size());
+  res.curve = fit_distance_curve(cfg.dim, 2, 30 * nr_max, cfg.curve_runs, cfg.seed,
+                                 [&] { return !progress || progress(0, total); });
   int done = 0;
   for (AtlasCell& c : cells) {
     GaussianLoopConfig g = loop_of(cfg, c);
@@ -188,7 +191,7 @@ AtlasResult run_atlas(const AtlasConfig& cfg, const std::function<bool(int, int)
     c.n_e_hi = res.curve.invert(c.wd_lo);
     res.cells.push_back(c);
     ++done;
-    if (progress && !progress(done, total)) throw Cancelled();
+    if (progress && !progress(done, total) && done < total) throw Cancelled();
   }
   return res;
 }

@@ -47,7 +47,9 @@ struct FitCurve {
   // the curve's first n (2: n_e is at most that) before its start.
   double invert(double d) const;
 };
-FitCurve fit_distance_curve(int64_t dim, int64_t n_min, int64_t n_max, int64_t runs, uint64_t seed);
+// `go_on`, where given, is asked before each fit; false cancels (throws sims::Cancelled).
+FitCurve fit_distance_curve(int64_t dim, int64_t n_min, int64_t n_max, int64_t runs, uint64_t seed,
+                            const std::function<bool()>& go_on = {});
 
 struct AtlasCell {
   double lambda;
@@ -94,7 +96,9 @@ int atlas_panels(const AtlasConfig& c);
 // the curve figures).
 int atlas_cell_at(const AtlasResult& r, int x, int y, int columns = 0);
 
-// progress(done, total) after each cell; returning false cancels (throws sims::Cancelled).
+// progress(done, total) before each fit of the distance curve (done = 0), every generation of a cell and after each
+// cell; returning false cancels (throws sims::Cancelled) - except after the last cell, when the atlas
+// is whole: it is returned (a Ctrl-C then loses nothing; the caller still sees its stop flag).
 AtlasResult run_atlas(const AtlasConfig& cfg, const std::function<bool(int, int)>& progress = {});
 
 }  // namespace sims::loops

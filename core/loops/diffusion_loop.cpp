@@ -242,8 +242,10 @@ std::string DiffusionLoopResult::ratio_method() const {
   const size_t runs = run_count(*this);
   if (runs < 2) return "one run: no interval";
   // One wording for the ratio and the distance (the ratio's t interval is that of its linearisation).
-  return runs < kBootstrapRuns ? "Student t over " + std::to_string(runs) + " runs (a ratio linearised)"
-                               : "percentile bootstrap over " + std::to_string(runs) + " runs";
+  return runs < kBootstrapRuns
+             ? "Student t over " + std::to_string(runs) +
+                   " runs (a ratio: linearised; on the log scale for positive distances)"
+             : "percentile bootstrap over " + std::to_string(runs) + " runs";
 }
 metrics::Estimate DiffusionLoopResult::limit_distance() const { return limit_of(*this, false); }
 

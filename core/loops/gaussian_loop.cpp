@@ -320,9 +320,10 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
       rlo.push_back(experiment::result_number(res.ratio_lo[g])), rhi.push_back(experiment::result_number(res.ratio_hi[g]));
     j["ratio_lo"] = rlo;
     j["ratio_hi"] = rhi;
-    j["ratio_ci"] = {{"method", cfg.runs > 1 ? "Student t over " + std::to_string(cfg.runs) + " runs (a ratio linearised)"
-                                             : std::string("one run: no interval")},
-                     {"level", 0.95}};
+    const std::string method = cfg.runs > 1 ? "Student t over " + std::to_string(cfg.runs) +
+                                                  " runs (a ratio: linearised; on the log scale for positive distances)"
+                                            : std::string("one run: no interval");
+    j["ratio_ci"] = {{"method", method}, {"level", 0.95}};
   }
   add_verdict(j);
   return j;

@@ -503,14 +503,42 @@ void copy_atomically(const std::string& from, const std::string& to) {
   if (ec) throw IoError("cannot copy '" + from + "' to '" + to + "': " + ec.message());
 }
 
+// The loop's input files by content (a file replaced under its name is another input, as `sims sweep` and `sims
+// train` tell them apart): the init checkpoint, the data's array and labels, the feature network and the classifier,
+// where they name files. Kept in run.json under "inputs"; a folder of an older version, without it, counts as
+// holding these.
+json input_contents(const ImageLoopConfig& c) {
+  json j = json::object();
+  const auto add = [&](const char* key, const std::string& path) {
+    std::error_code ec;
+    if (!path.empty() && std::filesystem::is_regular_file(path, ec)) j[key] = experiment::file_fingerprint(path);
+  };
+  add("init", c.init);
+  add("data", c.data.path);
+  add("data_labels", c.data.labels);
+  add("features", c.features);
+  add("classifier", c.classifier);
+  return j;
+}
+
+json settings_with_inputs(const ImageLoopConfig& c, const json& inputs) {
+  json s = c.to_json();
+  s["inputs"] = inputs;
+  return s;
+}
+
 // One call of the loop: the run folder, the scoring networks and the state
 // carried from one generation to the next.
 class ImageLoopRun {
  public:
   ImageLoopRun(const ImageLoopConfig& cfg, const ImageLoopRunOptions& run)
+      : ImageLoopRun(cfg, run, input_contents(cfg)) {}
+  // `inputs`: input_contents(cfg), read once (a data array can be large).
+  ImageLoopRun(const ImageLoopConfig& cfg, const ImageLoopRunOptions& run, const json& inputs)
       : cfg_(cfg),
         run_(run),
-        rf_(run.out_dir, "loop", cfg.to_json(), image_loop_schema().free_keys()),
+        rf_(run.out_dir, "loop", settings_with_inputs(cfg, inputs), image_loop_schema().free_keys(),
+            json{{"inputs", inputs}}),
         report_(run.on_progress),
         shape_(cfg.net.sample_shape()) {}
 
@@ -795,9 +823,10 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
 }  // namespace
 
 ImageLoopConfig load_image_loop_config(const std::string& dir) {
-  const nlohmann::json j = experiment::RunFolder::settings_of(dir, "loop");
+  nlohmann::json j = experiment::RunFolder::settings_of(dir, "loop");
   if (j.value("family", std::string()) != "images")
     throw InputError("'" + dir + "' holds a " + j.value("family", std::string("other")) + " loop, not an image loop");
+  if (j.is_object()) j.erase("inputs");  // checked when the run goes on, not a setting
   ImageLoopConfig c = ImageLoopConfig::from_json(j);
   validate(c);
   return c;

@@ -88,19 +88,11 @@ json TuneChoice::to_json() const {
 TuneChoice choose_best(const metrics::SweepResult& grid, const std::map<std::string, int64_t>& budgets) {
   TuneChoice c;
   c.metric = grid.metric;
-  const metrics::SweepRow *zero = nullptr, *lowest = nullptr;
-  for (const auto& r : grid.rows) {
-    if (!std::isfinite(r.value)) continue;
-    if (r.omega == 0.0) {
-      if (!zero) zero = &r;  // every ω = 0 row samples the base alone from the same noise: the same value
-    } else if (!lowest || r.value < lowest->value) {
-      lowest = &r;
-    }
-  }
+  const metrics::SweepResult::NamedRows n = grid.named_rows();
+  const metrics::SweepRow *zero = n.zero, *lowest = n.lowest, *best = n.named;
   if (!zero || !lowest) throw InputError("tune: the grid has no finite omega = 0 row or no other row to compare");
   // The surest gain: the row whose gain has the highest lower bound. The lowest value alone favours the noisiest
   // rows (large ω), whose gain then shrinks on fresh data; without intervals it is all there is.
-  const metrics::SweepRow* best = grid.surest_gain(*zero, lowest);
   c.lowest_aux = lowest->aux, c.lowest_omega = lowest->omega;
   c.aux = best->aux;
   const auto it = budgets.find(best->aux);

@@ -153,6 +153,21 @@ const SweepRow* SweepResult::surest_gain(const SweepRow& zero, const SweepRow* f
   return best;
 }
 
+SweepResult::NamedRows SweepResult::named_rows(const std::function<bool(const SweepRow&)>& in_group) const {
+  NamedRows n;
+  const auto member = [&](const SweepRow& r) { return std::isfinite(r.value) && (!in_group || in_group(r)); };
+  for (const auto& r : rows) {
+    if (!member(r)) continue;
+    if (r.omega == 0.0) {
+      if (!n.zero) n.zero = &r;  // every ω = 0 row of a group samples the base alone from the same noise
+    } else if (!n.lowest || r.value < n.lowest->value) {
+      n.lowest = &r;
+    }
+  }
+  n.named = n.zero ? surest_gain(*n.zero, n.lowest, member) : n.lowest;
+  return n;
+}
+
 std::vector<std::string> SweepResult::verdicts() const {
   std::vector<std::string> out;
   std::vector<std::pair<std::string, std::pair<double, double>>> groups;
@@ -161,16 +176,10 @@ std::vector<std::string> SweepResult::verdicts() const {
     if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
   }
   for (const auto& [aux_label, iv] : groups) {
-    const SweepRow *zero = nullptr, *lowest = nullptr;
-    auto in_group = [&](const SweepRow& r) {
-      return r.aux == aux_label && r.lo == iv.first && r.hi == iv.second && std::isfinite(r.value);
-    };
-    for (const auto& r : rows) {
-      if (!in_group(r)) continue;
-      if (r.omega == 0.0) zero = &r;
-      else if (!lowest || r.value < lowest->value) lowest = &r;
-    }
-    const SweepRow* best = zero ? surest_gain(*zero, lowest, in_group) : lowest;
+    const NamedRows n = named_rows([&](const SweepRow& r) {
+      return r.aux == aux_label && r.lo == iv.first && r.hi == iv.second;
+    });
+    const SweepRow *zero = n.zero, *lowest = n.lowest, *best = n.named;
     const std::string where = rows.size() > 1 && groups.size() > 1 ? " (aux " + aux_label + ", interval " + fmt(iv.first) +
                                                                          ":" + fmt(iv.second) + ")"
                                                                    : "";

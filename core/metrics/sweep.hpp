@@ -138,10 +138,18 @@ struct SweepResult {
   // lowest value without intervals, and the line says where the lowest value
   // is when that is another ω) against ω = 0 with the interval of the
   // difference, and whether it is significant
-  // (metrics::gain_verdict: "SIMS lowers w2 by 0.0130 ± 0.0040 at omega = 0.5
+  // (metrics::gain_verdict: "SIMS lowers W2 by 0.0130 ± 0.0040 at omega = 0.5
   // (0.0410 -> 0.0280) ...", or "no significant gain ..." with the likely reason). Lower is
   // better for w2 and fd.
   std::vector<std::string> verdicts() const;
+  // The rows a verdict is about, of the rows with a finite value (and `in_group`, where given): the first ω = 0
+  // row, the lowest value's row of ω ≠ 0, and the row the verdict names (the surest gain over `zero`; `lowest`
+  // without intervals or without a ω = 0 row). Null where there is no such row. verdicts(), `sims tune` and the
+  // Studio's Sweep tab all point at `named`, so the words and the highlighted ω cannot differ.
+  struct NamedRows {
+    const SweepRow *zero = nullptr, *lowest = nullptr, *named = nullptr;
+  };
+  NamedRows named_rows(const std::function<bool(const SweepRow&)>& in_group = {}) const;
   // The row (ω ≠ 0, a finite value, and `in_group` where given) whose gain over `zero` has the highest lower end
   // of its interval: the surest gain, as `sims tune` and verdicts() choose (the lowest value alone favours the
   // noisiest rows); `fallback` (the lowest value) when no gain has an interval.

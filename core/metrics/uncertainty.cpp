@@ -295,9 +295,18 @@ Estimate ratio_over_runs(const std::vector<double>& num, const std::vector<doubl
   }
   const double se = std::sqrt(ss / (n - 1) / n);
   const double t = student_t_quantile((1 + level) / 2, static_cast<int>(a.size()) - 1);
-  e.lo = e.value - t * se;
-  e.hi = e.value + t * se;
-  e.method = "delta t";
+  const bool positive = std::all_of(a.begin(), a.end(), [](double v) { return v > 0; }) &&
+                        std::all_of(b.begin(), b.end(), [](double v) { return v > 0; });
+  if (positive) {  // a ratio of positive quantities (distances) on the log scale: se(log R) = se / R, never below 0
+    const double h = t * se / e.value;
+    e.lo = e.value * std::exp(-h);
+    e.hi = e.value * std::exp(h);
+    e.method = "delta t, log scale";
+  } else {
+    e.lo = e.value - t * se;
+    e.hi = e.value + t * se;
+    e.method = "delta t";
+  }
   return e;
 }
 
@@ -353,9 +362,6 @@ bool visible_gain(const std::string& metric, const Estimate& zero, const Estimat
   return significant(gain) && gain.value > 0 && !(floor_is_bias(metric) && at_the_floor(zero, floor));
 }
 
-namespace {
-
-// A metric's key as the field writes its name in a sentence: W2, FD, KID (the energy distance stays "energy").
 std::string metric_name(const std::string& metric) {
   if (metric == "w2" || metric == "fd" || metric == "kid") {
     std::string upper = metric;
@@ -364,8 +370,6 @@ std::string metric_name(const std::string& metric) {
   }
   return metric;
 }
-
-}  // namespace
 
 std::string gain_verdict(const std::string& metric, const std::string& where, const Estimate& zero, const Estimate& best,
                          const Estimate& gain, const Estimate& floor) {
@@ -418,6 +422,10 @@ std::string omega_as_symbol(std::string verdict) {
     for (size_t at = verdict.find(phrase); at != std::string::npos; at = verdict.find(phrase, at))
       verdict.replace(at + word, 5, "\u03c9");
   }
+  for (const auto& [ascii, sign] : {std::pair<std::string, std::string>{" -> ", " \u2192 "}, {" >= ", " \u2265 "},
+                                    {" <= ", " \u2264 "}})
+    for (size_t at = verdict.find(ascii); at != std::string::npos; at = verdict.find(ascii, at + sign.size()))
+      verdict.replace(at, ascii.size(), sign);
   return verdict;
 }
 

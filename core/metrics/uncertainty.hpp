@@ -127,9 +127,13 @@ Estimate mean_over_runs(const std::vector<double>& values, double level = 0.95);
 // mean(num) / mean(den) over paired runs (run r gives num[r] and den[r]; runs
 // with a non-finite side dropped) with a Student-t interval of the linearised
 // ratio: z_r = (num_r - R den_r) / mean(den), R ± t_{n-1} sd(z) / sqrt(n)
-// (the delta method; method "delta t"). Unlike a percentile bootstrap over a
-// handful of runs (two runs give three distinct resamples) it widens as the
-// runs get few. Fewer than two runs, or a mean(den) of 0: no interval.
+// (the delta method; method "delta t"). Where every num and den is positive
+// (distances) the interval is taken on the log scale, R exp(± t sd(z) / (R sqrt(n)))
+// (method "delta t, log scale"): a ratio of distances cannot go below 0, and
+// a skewed ratio over few runs otherwise gives a lower end below it. Unlike a
+// percentile bootstrap over a handful of runs (two runs give three distinct
+// resamples) it widens as the runs get few. Fewer than two runs, or a
+// mean(den) of 0: no interval.
 Estimate ratio_over_runs(const std::vector<double>& num, const std::vector<double>& den, double level = 0.95);
 
 // a - b with the half-widths added in quadrature.
@@ -152,6 +156,10 @@ bool significant(const Estimate& d);
 std::string judge_change(const Estimate& d, const std::string& worse, const std::string& better,
                          const std::string& none);
 
+// A metric's key as the field writes its name in a sentence: "W2", "FD", "KID" for w2, fd and kid; others (the
+// energy distance: "energy") as they are. Keys stay as they are in files (CSV columns, JSON fields).
+std::string metric_name(const std::string& metric);
+
 // One line on a gain of SIMS over ω = 0 for a metric where lower is better:
 // `zero` the base alone, `best` the best ω's value, `gain` = zero - best
 // with its interval, `floor` (optional) the metric between two real sets of
@@ -170,7 +178,8 @@ bool floor_is_bias(const std::string& metric);
 bool visible_gain(const std::string& metric, const Estimate& zero, const Estimate& gain, const Estimate& floor = {});
 
 // The verdicts write "omega = 0.5" (for terminals, and so stored in tune.json); the GUIs name the weight as their
-// controls do: "ω = 0.5", "samples per ω". Only these phrases change: a file name or "omegas" stays as written.
+// controls do: "ω = 0.5", "samples per ω", and the signs a terminal writes in ASCII as the signs: " -> ", " >= ",
+// " <= " as " → ", " ≥ ", " ≤ ". Only these phrases change: a file name or "omegas" stays as written.
 std::string omega_as_symbol(std::string verdict);
 
 }  // namespace sims::metrics
