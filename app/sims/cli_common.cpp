@@ -541,20 +541,36 @@ void prepare_output(const std::string& flag, const std::string& path, OutputKind
   }
 }
 
-void distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+namespace {
+
+// Whether two paths name one file (also through '.', '..' and links; neither need exist).
+bool same_file(const std::string& x, const std::string& y) {
   namespace fs = std::filesystem;
+  if (x.empty() || y.empty()) return false;
+  std::error_code e1, e2;
+  // Absolute first: weakly_canonical leaves a relative path whose folder does not exist as written, so 'same.npy'
+  // and './same.npy' would not compare equal.
+  const fs::path a = fs::weakly_canonical(fs::absolute(x, e1), e1), b = fs::weakly_canonical(fs::absolute(y, e2), e2);
+  return (!e1 && !e2 && a == b) || x == y;
+}
+
+}  // namespace
+
+void distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
   for (size_t i = 0; i < outputs.size(); ++i)
-    for (size_t k = i + 1; k < outputs.size(); ++k) {
-      if (outputs[i].second.empty() || outputs[k].second.empty()) continue;
-      std::error_code e1, e2;
-      // Absolute first: weakly_canonical leaves a relative path whose folder does not exist as written, so
-      // 'same.npy' and './same.npy' would not compare equal.
-      const fs::path a = fs::weakly_canonical(fs::absolute(outputs[i].second, e1), e1),
-                     b = fs::weakly_canonical(fs::absolute(outputs[k].second, e2), e2);
-      if ((!e1 && !e2 && a == b) || outputs[i].second == outputs[k].second)
-        throw InputError(outputs[i].first + " and " + outputs[k].first + " name the same file '" + outputs[k].second +
-                         "' (the second would replace the first)");
-    }
+    for (size_t k = i + 1; k < outputs.size(); ++k)
+      if (same_file(outputs[i].second, outputs[k].second))
+        throw InputError(outputs[i].first + " and " + outputs[k].first + " name the same file '" +
+                         message_text(outputs[k].second, 200) + "' (the second would replace the first)");
+}
+
+void outputs_not_inputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                        const std::vector<std::pair<std::string, std::string>>& inputs) {
+  for (const auto& [out_flag, out] : outputs)
+    for (const auto& [in_flag, in] : inputs)
+      if (same_file(out, in))
+        throw InputError(out_flag + " names the input " + in_flag + " '" + message_text(in, 200) +
+                         "': writing it would replace what is read; choose another name");
 }
 
 void check_disk_room(const std::string& flag, const std::string& path, double bytes) {

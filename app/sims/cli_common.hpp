@@ -157,6 +157,10 @@ void note_given(const CLI::App* cmd, std::initializer_list<const char*> flags, c
 // Refuses (InputError) two output flags that name the same file ({flag, path}
 // pairs; empty paths skipped): the second write would replace the first.
 void distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
+// Refuses (InputError) an output flag that names one of the command's input files (both as {flag, path} pairs;
+// empty paths skipped): the write would replace the data being read (`metrics stats --out real.npy real.npy`).
+void outputs_not_inputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                        const std::vector<std::pair<std::string, std::string>>& inputs);
 
 // Refuses (InputError) an output of `bytes` that the disk holding `path` has
 // no room for, before any of it is made.

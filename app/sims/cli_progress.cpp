@@ -27,7 +27,27 @@ std::atomic<bool>& stop_flag() {
 
 namespace {
 extern "C" void on_stop_signal(int) { stop_flag().store(true); }
+
+std::string& quit_line() {
+  static std::string line;
+  return line;
+}
+extern "C" void on_quit_signal(int) {
+  const std::string& line = quit_line();  // set before the handler was installed, never changed after
+  ssize_t ignored = ::write(2, line.data(), line.size());
+  (void)ignored;
+  ::_exit(130);
+}
 }  // namespace
+
+void install_quit_handler(const std::string& line) {
+  quit_line() = "\n" + line + "\n";
+  struct sigaction sa {};
+  sa.sa_handler = on_quit_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 void install_stop_handler() {
   struct sigaction sa {};

@@ -20,6 +20,9 @@ std::string hms(double seconds);
 // The flag Ctrl-C (SIGINT) and SIGTERM set once install_stop_handler() ran.
 std::atomic<bool>& stop_flag();
 void install_stop_handler();
+// For work that is computed whole and never continued (`sims demo`): Ctrl-C or SIGTERM print `line` on stderr and
+// end the process at once with exit code 130. The files already written stay whole (every write is atomic).
+void install_quit_handler(const std::string& line);
 
 class ProgressLine {
  public:

@@ -122,6 +122,8 @@ int run_export(const DataArgs& a, const CLI::App* cmd) {
   if (a.seed < 0) throw InputError("--seed must be >= 0");
   const uint64_t seed = static_cast<uint64_t>(a.seed);
   distinct_outputs({{"--out", a.out}, {"--attrs", a.attrs}, {"--labels", a.labels}});
+  outputs_not_inputs({{"--out", a.out}, {"--attrs", a.attrs}, {"--labels", a.labels}},
+                     {{"--dataset", spec.path}, {"--dataset's labels", spec.labels}});
   // Faces are streamed to disk: the file's size is known before anything is rendered (1e8 faces are 1.1 TiB).
   if (faces) check_disk_room("--out", a.out, static_cast<double>(a.n) * 3.0 * static_cast<double>(spec.faces.size) *
                                                  static_cast<double>(spec.faces.size) * sizeof(float));

@@ -16,6 +16,7 @@
 
 #include "common/paths.hpp"
 #include "cli_common.hpp"
+#include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "data/image_datasets.hpp"
 #include "data/toy2d.hpp"
@@ -99,7 +100,7 @@ void write_loss_plot(const TrainState& base, const TrainState& aux, const std::s
   render::LinePlot lp;
   lp.title = "EDM training loss";
   lp.x_label = "thousands of " + unit + " seen";
-  lp.y_label = "loss";
+  lp.y_label = "loss (log scale)";
   lp.log_y = true;
   lp.series = {loss_series(base, "base (real data)", render::palette(0)),
                loss_series(aux, "auxiliary (synthetic, from base)", render::palette(1))};
@@ -152,6 +153,8 @@ std::optional<ShippedCheck> check_shipped_pair(const DemoArgs& a, const data::To
 int run_demo(const DemoArgs& a) {
   prepare_output("--out", a.out, OutputKind::Folder);
   const auto folder = claim_demo_folder(a);
+  install_quit_handler("stopped: a demo is computed whole, so the same command starts it over in its folder (the "
+                       "files it had finished are whole: every file is written at once)");
   const auto t_start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -374,6 +377,8 @@ TrainOptions progress_options(const std::string& what) {
 int run_image_demo(const DemoArgs& a) {
   prepare_output("--out", a.out, OutputKind::Folder);
   const auto folder = claim_demo_folder(a);
+  install_quit_handler("stopped: a demo is computed whole, so the same command starts it over in its folder (the "
+                       "files it had finished are whole: every file is written at once)");
   apply_threads(a.threads);
   const auto t_start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {

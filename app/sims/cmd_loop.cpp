@@ -27,6 +27,7 @@
 #include "loops/mixture_loop.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
+#include "experiment/settings.hpp"
 #include "loops/run_caption.hpp"
 #include "render/plot.hpp"
 
@@ -81,6 +82,58 @@ void refuse_other_families_flags(const LoopArgs& a) {
     throw InputError(opt->get_name() + " does not apply to --family " + a.family +
                      (a.o_family->count() ? "" : " (the default)") + "; it is for " + list);
   }
+}
+
+// Gaussian and mixture loops are computed whole (their runs advance together, in seconds to minutes): a stop keeps
+// no generation, and says so.
+int stopped_whole(const std::string& family, int64_t reached, int64_t generations, bool tty) {
+  if (tty) std::cerr << "\n";
+  std::cerr << "stopped in generation " << reached << " of " << generations << "; a " << family
+            << " loop is computed whole (its runs advance together), so none of it was kept: the same command starts "
+               "it over\n";
+  return 130;
+}
+
+// `--resume` takes every setting from the run folder in --out, the family too where --family is not given. A setting
+// given beside it would be ignored (the run goes on with the folder's), so it is refused: only what a continued run
+// may take is accepted (more --generations, threads and workers, output and plot flags).
+void take_resumed_family(LoopArgs& a) {
+  // A family --resume is not for is refused as before (refuse_other_families_flags), before the folder is read.
+  if (a.o_family->count() && a.family != "diffusion2d" && a.family != "images") return;
+  if (a.out.empty()) throw InputError("--resume needs --out DIR (the run folder to continue)");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(a.out, ec))
+    throw InputError("--resume: '" + message_text(a.out, 200) + "' is no folder here (the run folder to continue)");
+  const nlohmann::json stored = experiment::RunFolder::settings_of(a.out, "loop");  // names what else it holds
+  const std::string family = stored.is_object() && stored.value("family", nlohmann::json()).is_string()
+                                 ? stored.at("family").get<std::string>()
+                                 : std::string();
+  if (family == "gaussian" || family == "mixture")
+    throw InputError("'" + message_text(a.out, 200) + "' holds a " + family + " loop, which --resume does not continue "
+                     "(it is computed whole): run its own command again");
+  if (!a.o_family->count()) {
+    if (family.empty())
+      throw InputError("'" + message_text(a.out, 200) + "' does not say its loop's family: give --family");
+    a.family = family;
+  } else if (!family.empty() && family != a.family) {
+    throw InputError("'" + message_text(a.out, 200) + "' holds a " + family + " loop, not --family " + a.family +
+                     " (with --resume --family may be left out)");
+  }
+  static const std::vector<std::string> continued = {"--out",      "--resume",   "--family", "--generations",
+                                                     "--threads",  "--workers",  "--device", "--json",
+                                                     "--plot",     "--plot-key", "--plot-log", "--label",
+                                                     "--compare",  "--help"};
+  std::string ignored;
+  for (const CLI::Option* o : a.cmd->get_options()) {
+    const std::string name = o->get_name(false, true);  // all its names: never empty
+    if (o->count() > 0 && std::find(continued.begin(), continued.end(), o->get_name()) == continued.end())
+      ignored += (ignored.empty() ? "" : ", ") + (o->get_name().empty() ? name : o->get_name());
+  }
+  if (!ignored.empty())
+    throw InputError("--resume takes every setting from '" + message_text(a.out, 200) + "', so " + ignored +
+                     " would be ignored: leave " + (ignored.find(',') == std::string::npos ? "it" : "them") +
+                     " out, or give the run's whole command without --resume (a changed setting is then refused by "
+                     "name)");
 }
 
 // [SECTION] Plots ------------------------------------------------------------------
@@ -264,12 +317,20 @@ int run_gaussian(const LoopArgs& a) {
   prepare_output("--out", a.out, OutputKind::Folder);
   prepare_output("--plot", a.plot);
   const bool tty = ::isatty(2) != 0;
+  install_stop_handler();
+  int reached = 0;
   auto progress = [&](int g) {
     if (tty) std::cerr << "\r  generation " << g << "/" << cfg.generations << std::flush;
-    return true;
+    reached = g;
+    return g >= cfg.generations || !stop_flag().load();  // a stop after the last generation keeps the whole loop
   };
-  const nlohmann::json j = a.out.empty() ? loops::gaussian_loop_json(cfg, loops::run_gaussian_loop(cfg, progress))
-                                         : loops::run_gaussian_loop_in(a.out, cfg, progress);
+  nlohmann::json j;
+  try {
+    j = a.out.empty() ? loops::gaussian_loop_json(cfg, loops::run_gaussian_loop(cfg, progress))
+                      : loops::run_gaussian_loop_in(a.out, cfg, progress);
+  } catch (const Cancelled&) {
+    return stopped_whole("gaussian", reached, cfg.generations, tty);
+  }
   if (tty) std::cerr << "\r" << std::string(32, ' ') << "\r";
   loops::GaussianLoopResult res;
   res.w2_mean = j.at("w2_mean").get<std::vector<double>>();
@@ -392,7 +453,7 @@ int run_diffusion(const LoopArgs& a) {
   std::ostringstream header;
   header << "diffusion2d loop" << (cfg.model == loops::LoopModel::Ddpm ? " (DDPM model)" : "") << ": "
          << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
-         << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + std::to_string(cfg.omega) + ")" : "")
+         << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + experiment::format_real(cfg.omega) + ")" : "")
          << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations"
          << (cfg.warm_start == loops::WarmStart::Previous ? ", each base from the previous one" : "");
   if (group) header << " on " << group->size() << " processes";
@@ -480,7 +541,9 @@ int run_mixture(const LoopArgs& a) {
   prepare_output("--plot", a.plot);
   const bool tty = ::isatty(2) != 0;
   install_stop_handler();
+  int64_t reached = 0;
   auto progress = [&](const loops::MixtureLoopResult& so_far) {
+    reached = static_cast<int64_t>(so_far.mean.at("modes").size());
     if (tty) {
       std::ostringstream o;
       o.precision(3);
@@ -488,34 +551,38 @@ int run_mixture(const LoopArgs& a) {
         << so_far.mean.at("modes").back() << ", recall " << so_far.mean.at("recall").back();
       std::cerr << o.str() << std::flush;
     }
-    return !stop_flag().load();
+    return reached >= cfg.generations || !stop_flag().load();  // after the last generation: the loop is whole
   };
   nlohmann::json j;
-  if (!a.out.empty()) {
-    experiment::RunFolder rf(a.out, "loop", loops::mixture_loop_schema().to_json(cfg),
-                             loops::mixture_loop_schema().free_keys(),
-                             loops::mixture_loop_schema().to_json(loops::MixtureLoopConfig()));
-    const bool done = rf.done("loop", nlohmann::json::object());
-    const std::string file = a.out + "/metrics.json";
-    const nlohmann::json stored = done ? experiment::read_json_file(file) : nlohmann::json::object();
-    const int64_t had = count_or(stored, "generations", 0, int64_t{1} << 40, "'" + file + "': ");
-    if (done && had == cfg.generations) {
-      j = stored;
+  try {
+    if (!a.out.empty()) {
+      experiment::RunFolder rf(a.out, "loop", loops::mixture_loop_schema().to_json(cfg),
+                               loops::mixture_loop_schema().free_keys(),
+                               loops::mixture_loop_schema().to_json(loops::MixtureLoopConfig()));
+      const bool done = rf.done("loop", nlohmann::json::object());
+      const std::string file = a.out + "/metrics.json";
+      const nlohmann::json stored = done ? experiment::read_json_file(file) : nlohmann::json::object();
+      const int64_t had = count_or(stored, "generations", 0, int64_t{1} << 40, "'" + file + "': ");
+      if (done && had == cfg.generations) {
+        j = stored;
+      } else {
+        // A mixture loop takes seconds: another generation count reruns it whole (same seed: the shared
+        // generations come out the same) and says so.
+        if (done)
+          std::cerr << "note: " << a.out << " held " << had << " generations; rerunning with " << cfg.generations
+                    << "\n";
+        rf.forget("loop");
+        const loops::MixtureLoopResult res = loops::run_mixture_loop(cfg, progress);
+        j = loops::mixture_loop_json(cfg, res);
+        loops::write_mixture_figure(a.out + "/mixtures.png", cfg, res);
+        experiment::write_json_file(a.out + "/metrics.json", j);
+        rf.finish("loop", nlohmann::json::object());
+      }
     } else {
-      // A mixture loop takes seconds: another generation count reruns it whole (same seed: the shared
-      // generations come out the same) and says so.
-      if (done)
-        std::cerr << "note: " << a.out << " held " << had << " generations; rerunning with " << cfg.generations
-                  << "\n";
-      rf.forget("loop");
-      const loops::MixtureLoopResult res = loops::run_mixture_loop(cfg, progress);
-      j = loops::mixture_loop_json(cfg, res);
-      loops::write_mixture_figure(a.out + "/mixtures.png", cfg, res);
-      experiment::write_json_file(a.out + "/metrics.json", j);
-      rf.finish("loop", nlohmann::json::object());
+      j = loops::mixture_loop_json(cfg, loops::run_mixture_loop(cfg, progress));
     }
-  } else {
-    j = loops::mixture_loop_json(cfg, loops::run_mixture_loop(cfg, progress));
+  } catch (const Cancelled&) {
+    return stopped_whole("mixture", reached, cfg.generations, tty);
   }
   if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r";
   if (!a.plot.empty()) write_plot(a, &j);
@@ -549,6 +616,7 @@ int run_mixture(const LoopArgs& a) {
 }
 
 int run_loop(LoopArgs& a) {
+  if (a.resume) take_resumed_family(a);
   if (std::find(kFamilies.begin(), kFamilies.end(), a.family) == kFamilies.end())
     throw InputError("--family " + a.family + " is not available (gaussian, mixture, diffusion2d or images)");
   refuse_other_families_flags(a);
@@ -588,7 +656,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
     return o;
   };
   a->o_family = c->add_option("--family", a->family, "gaussian | mixture (2D Gaussian mixture fitted by EM; MAD App. C.1) | diffusion2d | images (U-Net per generation; see also: sims scenarios)");
-  a->o_kind = c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh (required, except for diffusion2d, whose default is augment)");
+  a->o_kind = c->add_option("--kind", a->kind, "fully-synthetic | augment | fresh (required for gaussian and mixture; diffusion2d and images default to augment)");
   a->o_nreal = c->add_option("--n-real", a->n_real, "real samples per generation (generation 1 and augment/fresh; diffusion2d default 1000)");
   a->o_nsynth = c->add_option("--n-synth", a->n_synth, "synthetic samples |D_s| entering each generation (diffusion2d default 250)");
   a->o_gens = c->add_option("--generations", a->generations, "number of generations G (diffusion2d default 100)");
@@ -625,7 +693,7 @@ void add_loop_command(CLI::App& app, Registry& reg) {
   only(c->add_option("--workers", a->workers,
                      "diffusion2d: threads training chunks of runs side by side, one LibTorch thread each (0 = --threads)"), d2);
   only(c->add_option("--save-runs", a->save_runs, "diffusion2d: runs whose points are saved per generation (default 4)"), d2);
-  only(c->add_flag("--resume", a->resume, "take the settings from the run folder in --out (re-running the same command also continues it)"), trained);
+  only(c->add_flag("--resume", a->resume, "take the settings from the run folder in --out, the family too (re-running the same command also continues it); a setting given beside it is refused"), trained);
   only(c->add_option("--threads", a->threads, "CPU threads for LibTorch (0 = default)"), trained);
   // plots
   png_output(c->add_option("--plot", a->plot, "write a PNG line plot of --plot-key per generation"));

@@ -9,6 +9,7 @@
 
 #include "cli_common.hpp"
 #include "common/error.hpp"
+#include "common/json_parse.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
 #include "metrics/kid.hpp"
@@ -119,6 +120,8 @@ nlohmann::json ci_json(int ci, const metrics::Estimate& e, const std::string& na
 at::Tensor points(const std::string& path) {
   at::Tensor t = io::read_npy_finite(path);
   if (t.dim() != 2) throw InputError("'" + path + "' must be [N, D], got " + c10::str(t.sizes()));
+  if (t.size(0) == 0 || t.size(1) == 0)
+    throw InputError("'" + path + "' holds no points (shape " + c10::str(t.sizes()) + ")");
   return t;
 }
 
@@ -150,6 +153,18 @@ at::Tensor images_npy(const std::string& path) {
   at::Tensor t = io::read_npy_finite(path);
   if (t.dim() != 4 || (t.size(1) != 1 && t.size(1) != 3))
     throw InputError("'" + path + "' must be images [N,C,H,W] with C = 1 or 3 in [-1,1], got " + c10::str(t.sizes()));
+  if (t.size(0) == 0) throw InputError("'" + path + "' holds no images (shape " + c10::str(t.sizes()) + ")");
+  // The feature networks read images in [-1, 1]: 8-bit pixels would give a number without meaning. A model's own
+  // samples overshoot [-1, 1] a little (they are not clipped), so only values well beyond it are refused.
+  if (t.numel() > 0) {
+    const double lo = t.min().item<double>(), hi = t.max().item<double>();
+    if (lo < -1.5 || hi > 1.5)
+      throw InputError("'" + message_text(path, 200) + "' has values in [" + c10::str(static_cast<float>(lo)) + ", " +
+                       c10::str(static_cast<float>(hi)) + "]; images must be in [-1, 1] (8-bit pixels: x / 127.5 - 1)");
+    if (lo >= 0.0 && hi <= 1.0)
+      note_at_end("'" + message_text(path, 200) + "' has values in [0, 1] only, where sims images are in [-1, 1]: if "
+                  "these are [0, 1] pixels, give 2x - 1 instead (the numbers above read them as dark images)");
+  }
   return t.to(at::kFloat);
 }
 
@@ -301,11 +316,15 @@ int run_stats(ImageMetricArgs& a) {
   if (a.features.empty()) throw InputError("--features NET is required");
   if (a.files.size() != 1) throw InputError("give one IMAGES.npy");
   if (a.out.empty()) throw InputError("--out REF.npz is required");
+  outputs_not_inputs({{"--out", a.out}}, {{"IMAGES", a.files[0]}, {"--features", a.features}});
+  if (a.out.size() < 4 || a.out.compare(a.out.size() - 4, 4, ".npz") != 0)
+    throw InputError("--out must name a .npz file (the statistics mu and sigma, as pytorch-fid and EDM write them); "
+                     "got '" + message_text(a.out, 200) + "'");
   auto net = metrics::load_feature_net(a.features);
   const at::Tensor x = images_npy(a.files[0]);
   prepare_output("--out", a.out);
   const at::Tensor f = net->features(x, batch_opts(a.batch, "features"));
-  const auto st = metrics::stats_of_features(f, "features of '" + a.files[0] + "'");
+  const auto st = metrics::stats_of_features(f, "the features of " + a.files[0]);
   metrics::save_stats_npz(a.out, st);
   report(a.json, {{"out", a.out}, {"n", x.size(0)}, {"dim", f.size(1)}, {"features", net->name()}},
          "wrote " + a.out + " (mu, sigma of " + std::to_string(f.size(1)) + "-d " + net->name() + " features of " +

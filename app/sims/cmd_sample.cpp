@@ -53,8 +53,18 @@ void write_preview(const std::string& path, const at::Tensor& x, const std::stri
   } else if (x.dim() == 2 && x.size(1) >= 2) {
     GridFigure fig;
     fig.title = title;
-    fig.cells = {{scatter_axes({{x, {31, 90, 180}, 1.0f}}, 480, robust_range({x}))}};
-    with_caption(compose_grid(fig), caption).write_png(path);
+    const PlotRange range = robust_range({x});
+    fig.cells = {{scatter_axes({{x, {31, 90, 180}, 1.0f}}, 480, range)}};
+    // The frame holds nearly all points (robust_range): the ones it leaves out are counted, not hidden in silence.
+    const at::Tensor p = x.narrow(1, 0, 2).to(at::kCPU, at::kDouble);
+    const at::Tensor px = p.select(1, 0), py = p.select(1, 1);
+    const at::Tensor inside =
+        (px >= range.x0).logical_and(px <= range.x1).logical_and(py >= range.y0).logical_and(py <= range.y1);
+    const int64_t outside = x.size(0) - inside.sum().item<int64_t>();
+    const std::string note = outside == 0 ? std::string()
+                                          : " \u00b7 " + std::to_string(outside) + " of " + std::to_string(x.size(0)) +
+                                                " points lie outside the frame (set by the central 99 % of each axis)";
+    with_caption(compose_grid(fig), caption + note).write_png(path);
   } else {
     throw InputError("--grid needs images [N,C,H,W] or points [N,D>=2]; these samples are " + c10::str(x.sizes()));
   }
@@ -119,6 +129,8 @@ int run_sample(SampleArgs& a) {
 
   distinct_outputs({{"--out", a.out}, {"--trajectory", a.trajectory}, {"--denoised", a.denoised}, {"--grid", a.grid},
                     {"--animation", a.animation}});
+  outputs_not_inputs({{"--out", a.out}, {"--trajectory", a.trajectory}, {"--denoised", a.denoised}},
+                     {{"--noise", a.noise}, {"--model", a.models.model}, {"--aux", a.models.aux}});
   if (!a.animation.empty()) {
     render::animation_format(a.animation);
     if (a.animation_view != "state" && a.animation_view != "denoised")

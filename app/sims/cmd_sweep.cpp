@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "cli_common.hpp"
+#include "sweep_table.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
 #include "dist/group.hpp"
@@ -321,10 +322,15 @@ int run_sweep_cmd(SweepArgs& a) {
     j["files"] = written;
     print_json(j);
   } else {
-    std::cout << res.to_csv();
+    print_sweep_table(std::cout, res, [&](const metrics::SweepRow& row) {
+      const metrics::SweepResult::NamedRows n = res.named_rows([&](const metrics::SweepRow& z) {
+        return z.aux == row.aux && z.lo == row.lo && z.hi == row.hi;
+      });
+      return n.zero && n.named == &row ? std::string("<- the verdict's omega") : std::string();
+    });
     if (std::isfinite(res.floor.value))
-      std::cout << "floor: " << res.metric << " between two real sets of " << a.n << " samples: " << res.floor.text(4)
-                << "\n";
+      std::cout << "floor: " << metrics::metric_name(res.metric) << " between two real sets of " << a.n
+                << " samples: " << res.floor.text(4) << "\n";
     for (const auto& v : verdicts) std::cout << v << "\n";
     for (const auto& d : between) std::cout << d.at("text").get<std::string>() << "\n";
     std::cout << "wrote";

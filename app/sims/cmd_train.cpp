@@ -10,8 +10,6 @@
 #include <iomanip>
 #include <memory>
 #include <sstream>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <ATen/ATen.h>
@@ -27,6 +25,7 @@
 #include "diffusion/unet.hpp"
 #include "dist/group.hpp"
 #include "io/atomic_file.hpp"
+#include "io/file_lock.hpp"
 #include "io/npy.hpp"
 #include "experiment/json_io.hpp"
 #include "experiment/run_folder.hpp"
@@ -39,26 +38,16 @@ namespace {
 
 // One process writes a checkpoint at a time, as a run folder is held by one: a hidden lock file beside it
 // (".NAME.lock", kept, as a run folder's .lock is), held until the process ends. A second `sims train --out` on the
-// same file would otherwise train on and report a model that the first one's writes replace.
-struct CheckpointLock {
-  int fd = -1;
-  explicit CheckpointLock(const std::string& path) {
-    const std::filesystem::path p(path);
-    const std::string lock = (p.parent_path() / ("." + p.filename().string() + ".lock")).string();
-    fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return;  // a folder that takes no extra file: the write itself reports what is wrong
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);
-      throw InputError("'" + message_text(path, 200) + "' is being written by another sims process; wait for it or "
-                       "choose another --out");
-    }
-  }
-  ~CheckpointLock() {
-    if (fd >= 0) ::close(fd);
-  }
-  CheckpointLock(const CheckpointLock&) = delete;
-  CheckpointLock& operator=(const CheckpointLock&) = delete;
-};
+// same file would otherwise train on and report a model that the first one's writes replace. A folder that takes
+// no extra file gives a lock that is not held: the checkpoint's own write then says what is wrong.
+io::FileLock lock_checkpoint(const std::string& path) {
+  const std::filesystem::path p(path);
+  io::FileLock lock((p.parent_path() / ("." + p.filename().string() + ".lock")).string());
+  if (lock.state() == io::FileLock::State::Busy)
+    throw InputError("'" + message_text(path, 200) + "' is being written by another sims process; wait for it or "
+                     "choose another --out");
+  return lock;
+}
 
 // [SECTION] Ctrl-C and progress -------------------------------------------------
 
@@ -149,7 +138,7 @@ struct TrainArgs {
   std::string device = "cpu";
   std::string trainable = "all";  // finetune: all | decoder
   bool resume = false, json = false, finetune = false;
-  bool budget_given = false, epochs_given = false;  // "--epochs 0" is a wrong value, not "no --epochs"
+  CLI::Option *o_budget = nullptr, *o_epochs = nullptr;  // "--epochs 0" is a wrong value, not "no --epochs"
 };
 
 // The network configuration a fresh `train` builds (the given file, or the
@@ -198,9 +187,9 @@ int run_train(TrainArgs& a) {
   // At most 1e12 images seen (EDM's CIFAR-10 run sees 2e8): a slip of the finger cannot start a training that never ends.
   if (a.budget < 0 || a.budget > kMaxBudget)
     throw InputError("--budget must be a positive number of images up to 1e12 (got " + std::to_string(a.budget) + ")");
-  if (a.budget_given && a.budget == 0)
+  if (a.o_budget->count() > 0 && a.budget == 0)
     throw InputError("--budget must be a positive number of images up to 1e12 (got 0)");
-  if (!(a.epochs >= 0) || !std::isfinite(a.epochs) || a.epochs > 1e9 || (a.epochs_given && a.epochs == 0))
+  if (!(a.epochs >= 0) || !std::isfinite(a.epochs) || a.epochs > 1e9 || (a.o_epochs->count() > 0 && a.epochs == 0))
     throw InputError("--epochs must be a number above 0 and up to 1e9 (got " + experiment::format_real(a.epochs) + ")");
   if (a.budget > 0 && a.epochs > 0) throw InputError("give --budget or --epochs, not both");
   apply_threads(a.threads);
@@ -216,11 +205,13 @@ int run_train(TrainArgs& a) {
   }
   // The checkpoint's lock before its state is read (a process that saved in between would be overwritten from the
   // older state) and before the data are loaded; where its folder does not exist yet, once it is made below.
-  std::unique_ptr<CheckpointLock> lock;
-  if (lead && std::filesystem::is_directory(std::filesystem::path(a.out).parent_path().empty()
-                                                ? std::filesystem::path(".")
-                                                : std::filesystem::path(a.out).parent_path()))
-    lock = std::make_unique<CheckpointLock>(a.out);
+  io::FileLock lock;
+  {
+    const std::filesystem::path folder = std::filesystem::path(a.out).parent_path();
+    std::error_code ec;
+    if (lead && std::filesystem::is_directory(folder.empty() ? std::filesystem::path(".") : folder, ec))
+      lock = lock_checkpoint(a.out);
+  }
   nlohmann::json spec;
   at::Tensor data = load_training_data(a.data, spec);
   // What the model is trained from, by content: a file replaced under the same name is other data.
@@ -271,7 +262,7 @@ int run_train(TrainArgs& a) {
   }
   if (lead) {
     prepare_output("--out", a.out, OutputKind::File, false);
-    if (!lock) lock = std::make_unique<CheckpointLock>(a.out);
+    if (!lock.held()) lock = lock_checkpoint(a.out);
   }
   install_stop_handler();
   TrainOptions o;
@@ -397,9 +388,8 @@ int run_synth(SynthArgs& a) {
 
 void bind_train(CLI::App* c, TrainArgs& a) {
   c->add_option("--out", a.out, "checkpoint to write; if it exists, the same command continues it and other settings are refused")->required();
-  c->add_option("--budget", a.budget, "total images (samples) seen")->each([&a](const std::string&) { a.budget_given = true; });
-  c->add_option("--epochs", a.epochs, "budget in epochs of the training set (instead of --budget)")
-      ->each([&a](const std::string&) { a.epochs_given = true; });
+  a.o_budget = c->add_option("--budget", a.budget, "total images (samples) seen");
+  a.o_epochs = c->add_option("--epochs", a.epochs, "budget in epochs of the training set (instead of --budget)");
   c->add_option("--batch", a.batch, "batch size (default 256)");
   c->add_option("--lr", a.lr, "Adam learning rate (default 1e-3)");
   c->add_option("--lr-rampup", a.lr_rampup, "images over which the learning rate ramps up (default 10000)");

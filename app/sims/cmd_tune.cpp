@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli_common.hpp"
+#include "sweep_table.hpp"
 #include "render/animation.hpp"
 #include "cli_progress.hpp"
 #include "common/error.hpp"
@@ -86,21 +87,12 @@ loops::TuneConfig tune_config(const TuneArgs& a, bool images) {
 }
 
 void print_table(const loops::TuneResult& r) {
-  const std::string head = r.grid.metric + " (lower is better)";
-  const int w = static_cast<int>(std::max<size_t>(20, head.size() + 3));
-  std::cout << "  aux          omega   " << std::left << std::setw(w) << head << "gain over omega = 0 (95 % CI)\n";
-  const metrics::SweepRow* zero = nullptr;
-  for (const auto& row : r.grid.rows)
-    if (row.omega == 0.0 && !zero) zero = &row;
-  for (const auto& row : r.grid.rows) {
-    const bool chosen = row.aux == r.choice.aux && row.omega == r.choice.omega;
-    std::cout << "  " << std::left << std::setw(12) << row.aux << std::right << std::setw(6) << row.omega << "   "
-              << std::left << std::setw(w) << row.value_estimate(r.grid.ci_level).text(4)
-              << (row.omega != 0.0 && zero ? row.gain_estimate(*zero, r.grid.ci_level).text(4) : std::string("-"))
-              << std::right << (chosen ? "   <- chosen" : "") << "\n";
-  }
+  print_sweep_table(std::cout, r.grid, [&](const metrics::SweepRow& row) {
+    return row.aux == r.choice.aux && row.omega == r.choice.omega ? std::string("<- chosen") : std::string();
+  });
   if (std::isfinite(r.grid.floor.value))
-    std::cout << "  floor: " << r.grid.metric << " between two real sets of this size: " << r.grid.floor.text(4) << "\n";
+    std::cout << "  floor: " << metrics::metric_name(r.grid.metric) << " between two real sets of this size: "
+              << r.grid.floor.text(4) << "\n";
 }
 
 int run_tune_cmd(TuneArgs& a) {

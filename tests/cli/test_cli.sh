@@ -583,6 +583,22 @@ PY
 ls "$T/sweep/stages" | grep -c '^row_' | grep -qx 4 && ok || bad "sweep: one more omega did not add exactly one row"
 expect_error "sweep other n" "" -- "$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1,2 --steps 6 --n 100 --real-data gaussian --out "$T/sweep"
 grep -q '= 200 (now 100)' "$T/stderr" && ok || bad "sweep other n: $(cat "$T/stderr")"
+# Without --json a (finished) sweep prints a table, not its CSV: one row per omega, the verdict's omega marked.
+"$SIMS" sweep --model "$FX/gauss_exact.pt" --aux "$FX/gauss_narrow.pt" --omegas 0,1,2,3 --steps 6 --n 200 --real-data gaussian \
+  --out "$T/sweep" --quiet >"$T/sweep.txt" 2>/dev/null || bad "sweep table: the finished run failed"
+$PY - "$T/sweep.txt" <<'PY' && ok || bad "sweep table: $(cat "$T/sweep.txt")"
+import sys
+text = open(sys.argv[1], encoding="utf-8").read()
+assert "omega,interval_lo" not in text, text
+lines = text.splitlines()
+head = next(l for l in lines if l.split()[:1] == ["omega"])
+assert head.split()[:2] == ["omega", "W2"] and "gain over omega = 0" in head, head
+assert any(l.strip().startswith("W2: lower is better") for l in lines), lines
+rows = [l.split() for l in lines[lines.index(head) + 1:lines.index(head) + 5]]
+assert [r[0] for r in rows] == ["0", "1", "2", "3"], rows
+marked = [r for r in rows if r[-3:] == ["<-", "the", "verdict's"] or r[-4:] == ["<-", "the", "verdict's", "omega"]]
+assert len(marked) == 1 and marked[0][0] != "0", rows
+PY
 $PY - "$T" <<'PY' && ok || bad "image metrics / sweep outputs"
 import json, os, sys, numpy as np
 t = sys.argv[1]
@@ -631,6 +647,22 @@ expect_error "fid ref dim mismatch" "" -- "$SIMS" metrics fid --features "$FX/fe
 expect_error "fid group-by unknown" "" -- "$SIMS" metrics fid --features "$FX/feat_net.pt" --classifier "$FX/feat_net.pt" --group-by smile "$T/fimg_a.npy" "$T/fimg_b.npy"
 expect_error "stats wrong-shape net" "$T/fbad.npz" -- "$SIMS" metrics stats --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" --out "$T/fbad.npz"
 expect_error "stats unwritable" "" -- "$SIMS" metrics stats --features "$FX/feat_net.pt" "$T/fimg_a.npy" --out "$T/afile/x.npz"
+# An output that names an input is refused before anything is written (the input stays as it was); stats are .npz.
+cp "$T/fimg_a.npy" "$T/fimg_in.npy"
+expect_line "stats onto its input" 1 "error: --out names the input IMAGES '$T/fimg_in.npy': writing it would replace what is read; choose another name" -- \
+  "$SIMS" metrics stats --features "$FX/feat_net.pt" "$T/fimg_in.npy" --out "$T/./fimg_in.npy"
+cmp -s "$T/fimg_a.npy" "$T/fimg_in.npy" && ok || bad "stats onto its input: the input changed"
+expect_error "stats not npz" "$T/fstats.txt" -- "$SIMS" metrics stats --features "$FX/feat_net.pt" "$T/fimg_a.npy" --out "$T/fstats.txt"
+expect_error "export onto its input" "" -- "$SIMS" data export --dataset "npy:$T/fimg_in.npy" --n 5 --out "$T/fimg_in.npy"
+cmp -s "$T/fimg_a.npy" "$T/fimg_in.npy" && ok || bad "export onto its input: the input changed"
+# Images of 8-bit pixels (0..255) are refused by the image metrics, whose networks read [-1, 1]; [0, 1] gets a note.
+$PY -c "import numpy as np; r = np.random.default_rng(3); np.save('$T/i255.npy', (r.random((20, 3, 32, 32)) * 255).astype(np.float32)); np.save('$T/i01.npy', r.random((20, 3, 32, 32)).astype(np.float32))"
+expect_error "fid of 8-bit pixels" "" -- "$SIMS" metrics fid --features "$FX/feat_net.pt" "$T/fimg_a.npy" "$T/i255.npy" --ci 0
+grep -q "x / 127.5 - 1" "$T/stderr" && ok || bad "fid of 8-bit pixels: $(cat "$T/stderr")"
+expect_error "ratio of 8-bit pixels" "" -- "$SIMS" metrics ratio --classifier "$FX/feat_net.pt" "$T/i255.npy"
+grep -q "x / 127.5 - 1" "$T/stderr" && ok || bad "ratio of 8-bit pixels: $(cat "$T/stderr")"
+"$SIMS" metrics fid --features "$FX/feat_net.pt" "$T/fimg_a.npy" "$T/i01.npy" --ci 0 >/dev/null 2>"$T/i01.err" \
+  && grep -q "has values in \[0, 1\] only" "$T/i01.err" && ok || bad "fid of [0, 1] images: no note: $(cat "$T/i01.err")"
 expect_error "ratio missing classifier" "" -- "$SIMS" metrics ratio --classifier "$T/none.pt" "$T/fimg_a.npy"
 expect_error "features train bad data" "$T/fnet.ckpt" -- "$SIMS" features train --dataset celeba --n 100 --out "$T/fnet.ckpt"
 expect_error "features extract bad net" "$T/fx.npy" -- "$SIMS" features extract --features "$FX/bad_feat_net.pt" "$T/fimg_a.npy" --out "$T/fx.npy"
@@ -686,6 +718,17 @@ grep -q "bias = 1.0 (now 0.5)" "$T/stderr" && ok || bad "diffusion2d other setti
 "$SIMS" "${D2[@]}" --generations 2 --out "$T/d2loop" --json >"$T/d2c.json" 2>/dev/null || bad "diffusion2d same command again failed"
 $PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().splitlines()[-1]); assert j['resumed_from']==2 and len(j['w2_mean'])==2, j" "$T/d2c.json" && ok || bad "diffusion2d same command again"
 expect_error "diffusion2d resume no out" "" -- "$SIMS" loop --family diffusion2d --resume
+# --resume takes every setting from the folder: a setting given beside it (it would be ignored) is refused by name and
+# the folder is left as it was; --family may be left out; another family is named.
+cp "$T/d2loop/run.json" "$T/d2run.before"
+expect_error "resume with a setting" "" -- "$SIMS" loop --family diffusion2d --resume --out "$T/d2loop" --omega 2 --generations 3
+grep -q -- "--omega would be ignored" "$T/stderr" && cmp -s "$T/d2run.before" "$T/d2loop/run.json" && ok \
+  || bad "resume with a setting: $(cat "$T/stderr")"
+"$SIMS" loop --resume --out "$T/d2loop" --generations 2 --json >"$T/d2d.json" 2>"$T/d2d.err" \
+  && $PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().splitlines()[-1]); assert j['family']=='diffusion2d' and j['resumed_from']==2, j" "$T/d2d.json" \
+  && ok || bad "resume without --family: $(cat "$T/d2d.err")"
+expect_error "resume another family" "" -- "$SIMS" loop --family images --resume --out "$T/d2loop"
+grep -q "holds a diffusion2d loop, not --family images" "$T/stderr" && ok || bad "resume another family: $(cat "$T/stderr")"
 expect_error "diffusion2d bad pool" "" -- "$SIMS" loop --family diffusion2d --pool sometimes --generations 1
 expect_error "diffusion2d omega standard" "" -- "$SIMS" loop --family diffusion2d --omega 2 --generations 1
 expect_error "diffusion2d bad data" "" -- "$SIMS" loop --family diffusion2d --data moons --generations 1
@@ -756,6 +799,14 @@ expect_error "image loop --runs" "$T/ilx" -- "$SIMS" "${IL[@]}" --generations 1 
 expect_error "image loop other settings" "" -- "$SIMS" "${IL[@]}" --generations 1 --seed 5 --out "$T/iloop"
 grep -q "seed = 0 (now 5)" "$T/stderr" && ok || bad "image loop other settings: $(cat "$T/stderr")"
 expect_error "image loop no out" "" -- "$SIMS" loop --family images --generations 1
+# Inputs by content: the data file replaced under its name is refused by the same command, naming it.
+"$SIMS" data export --dataset faces:size=16 --n 24 --seed 1 --out "$T/ild.npy" >/dev/null 2>&1 || bad "image loop npy data: export failed"
+IN=(loop --family images --data "npy:$T/ild.npy" --kind augment --n-real 16 --n-synth 8 --n-aux 8 --base-images 16
+    --aux-images 8 --batch 8 --steps 2 --n-eval 8 --pr-k 2 --chunk 8 --generations 1 --out "$T/ilnpy")
+"$SIMS" "${IN[@]}" >/dev/null 2>"$T/ilnpy.err" && ok || bad "image loop on npy data: $(cat "$T/ilnpy.err")"
+"$SIMS" data export --dataset faces:size=16 --n 24 --seed 2 --out "$T/ild2.npy" >/dev/null 2>&1 && mv "$T/ild2.npy" "$T/ild.npy"
+expect_error "image loop data replaced" "" -- "$SIMS" "${IN[@]}"
+grep -q "started with another content of inputs.data (crc32 " "$T/stderr" && ok || bad "image loop data replaced: $(cat "$T/stderr")"
 expect_error "image loop warm start" "$T/ily" -- "$SIMS" "${IL[@]}" --warm-start sometimes --out "$T/ily"
 expect_error "image loop data size" "$T/ilz" -- "$SIMS" "${IL[@]}" --data faces:size=24 --out "$T/ilz"
 "$SIMS" scenarios --data faces:size=16 --n-real 8 --pollution 0,1 --base-images 16 --polluted-images 16 --from-st-i \
@@ -836,6 +887,11 @@ expect_line "default family --steps" 1 "error: --steps does not apply to --famil
   "$SIMS" loop --kind augment --n-real 10 --n-synth 10 --generations 2 --steps 4
 expect_line "gaussian --resume" 1 "error: --resume does not apply to --family gaussian; it is for diffusion2d, images" -- \
   "$SIMS" loop --family gaussian --resume --out "$T/loop"
+# A gaussian loop is computed whole: Ctrl-C stops it within a generation and says that nothing was kept.
+timeout --preserve-status -s INT 4 "$SIMS" loop --family gaussian --kind fully-synthetic --dim 20 --n-real 100 --n-synth 100 \
+  --generations 20000 --runs 200 --out "$T/gstop" >/dev/null 2>"$T/gstop.err"; rc=$?
+[[ $rc -eq 130 ]] && grep -q "^stopped in generation [0-9]* of 20000; a gaussian loop is computed whole" "$T/gstop.err" \
+  && ok || bad "gaussian loop Ctrl-C: exit $rc, $(cat "$T/gstop.err")"
 expect_line "diffusion2d image flag" 1 "error: --save-images does not apply to --family diffusion2d; it is for images" -- \
   "$SIMS" loop --family diffusion2d --generations 1 --save-images 4 --pool sometimes
 expect_line "diffusion2d --dim" 1 "error: --dim does not apply to --family diffusion2d; it is for gaussian" -- \
@@ -865,6 +921,22 @@ assert j["omega"] == 1 and j["significant"] is True and j["gain_lo"] > 0 and j["
 assert j["aux"].endswith("ta.json") and j["budget"] == 0, j
 for f in ("result.json", "tune.csv", "heatmap.png"):
     assert os.path.getsize(t + "/tune/" + f) > 100, f
+PY
+# On a terminal (no --json) the same finished tune prints its table: the metric and the gain with their intervals,
+# the chosen row marked.
+"$SIMS" tune --model "$T/tb.json" --aux-snapshots "$T/ta.json" --omegas 0,0.5,1,1.5,2 --n 600 --ci 30 \
+  --real "$T/treal.npy" --out "$T/tune" --quiet >"$T/tune.txt" 2>/dev/null || bad "tune table: the finished run failed"
+$PY - "$T/tune.txt" <<'PY' && ok || bad "tune table: $(cat "$T/tune.txt")"
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert any(l.strip().startswith("W2: lower is better") and "95 % intervals" in l for l in lines), lines
+head = next(l for l in lines if l.split()[:1] == ["omega"])
+assert head.split()[:2] == ["omega", "W2"] and "gain over omega = 0" in head, head
+rows = [l.split() for l in lines[lines.index(head) + 1:lines.index(head) + 6]]
+assert [r[0] for r in rows] == ["0", "0.5", "1", "1.5", "2"], rows
+assert all("\u00b1" in r for r in rows) and rows[0][4] == "-", rows  # value ± half-width; no gain at omega = 0
+chosen = [r for r in rows if r[-2:] == ["<-", "chosen"]]
+assert len(chosen) == 1 and chosen[0][0] == "1", rows
 PY
 # Fine-tuning the shipped 2D base: snapshots, the choice's checkpoint, and the run rule.
 GB="$(dirname "$0")/../../assets/models/gaussian-base.ckpt"
