@@ -305,6 +305,10 @@ void paint_chart(Canvas& c, const AnalysisChart& ch, const QRectF& box) {
 // [SECTION] The chart widget ---------------------------------------------------------------
 
 namespace {
+
+// A 95 % band's opacity over the plot's background: a dark background needs more of the data colour to show it.
+double band_alpha(const ViewColours& k) { return k.dark ? 0.34 : 0.2; }
+
 const int kMinHeight = 150;  // the plot stays readable; at 720 lines two charts and a sample strip fit a tab
 
 // A title whose parenthesised remark ("(lower is better)") moves to the next line whole rather than leaving its
@@ -396,7 +400,7 @@ void AnalysisChart::apply_colours() {
     e.line->setPen(pen);
     if (e.area) {
       QColor f = c;
-      f.setAlphaF(0.2);
+      f.setAlphaF(band_alpha(k));
       e.area->setBrush(f);
     }
     for (QLineSeries* b : e.bars) b->setPen(QPen(c, 1.4));
@@ -425,6 +429,12 @@ void AnalysisChart::layout_text() {
       legend += QString("<span style='white-space:nowrap'><span style='color:%1'><b>%2</b></span>&nbsp;%3</span>&nbsp;&nbsp; ")
                     .arg(screen_colours().data(e.d.colour).name(), e.d.dashed ? "- -" : "■", e.d.name.toHtmlEscaped());
     }
+  // The shaded bands said once, as the exported chart says them beside each name.
+  bool bands = false;
+  for (const Entry& e : series_) bands = bands || e.d.band;
+  if (bands && !legend.isEmpty() && !title_.contains("band"))  // unless the title says it
+    legend += QString("<span style='white-space:nowrap; color:%1'>bands: 95 % CI</span>")
+                  .arg(screen_colours().footnote.name());
   legend_item_->setHtml(legend);
   legend_item_->setTextWidth(w);
   legend_item_->setVisible(!legend.isEmpty());
@@ -460,7 +470,7 @@ int AnalysisChart::add_series(const QString& name, const QColor& colour, bool da
     e.area = new QAreaSeries(e.hi, e.lo);
     e.area->setName(name + " (95 % CI)");
     QColor f = screen_colours().data(colour);
-    f.setAlphaF(0.2);
+    f.setAlphaF(band_alpha(screen_colours()));
     e.area->setBrush(f);
     e.area->setPen(Qt::NoPen);
     chart_->addSeries(e.area);

@@ -177,13 +177,20 @@ AnalysisTab::AnalysisTab(const AnalysisTabSpec& spec, MessageArea* messages, QWi
   export_->setObjectName(spec.noun + "Export");
   connect(export_, &QPushButton::clicked, this, &AnalysisTab::export_menu);
 
+  // The actions, the progress bar and the status line sit under the scrolled settings, so a form taller than a
+  // 1280 x 720 window never hides the Run button or how the run went.
+  auto* footer = new QWidget(this);
+  footer->setObjectName(spec.noun + "Actions");
+  footer->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // as wide as the settings above, no wider
+  footer_ = new QVBoxLayout(footer);
+  footer_->setContentsMargins(6, 4, 6, 6);
   actions_ = new QHBoxLayout;
   actions_->addWidget(jobs_->run_button(), 1);
   actions_->addWidget(jobs_->cancel_button());
   actions_->addWidget(export_);
-  side_->addLayout(actions_);
-  side_->addWidget(jobs_->bar());
-  side_->addWidget(jobs_->status());
+  footer_->addLayout(actions_);
+  footer_->addWidget(jobs_->bar());
+  footer_->addWidget(jobs_->status());
 
   about_ = new QLabel(panel);
   about_->setObjectName(spec.noun + "About");
@@ -201,7 +208,12 @@ AnalysisTab::AnalysisTab(const AnalysisTabSpec& spec, MessageArea* messages, QWi
   h->setContentsMargins(0, 0, 0, 0);
   h->setSpacing(4);
   side_scroll_ = side_scroll(panel, this);
-  h->addWidget(side_scroll_);
+  auto* left = new QVBoxLayout;
+  left->setContentsMargins(0, 0, 0, 0);
+  left->setSpacing(0);
+  left->addWidget(side_scroll_, 1);
+  left->addWidget(footer);
+  h->addLayout(left);
   h->addWidget(results, 1);
 }
 
@@ -222,7 +234,7 @@ QLabel* AnalysisTab::add_field(const QString& label, QWidget* field) {
 
 void AnalysisTab::add_form_row(QWidget* w) { form_->addWidget(w, form_rows_++, 0, 1, 2); }
 
-void AnalysisTab::add_action(QWidget* w) { side_->insertWidget(side_->indexOf(jobs_->bar()), w); }
+void AnalysisTab::add_action(QWidget* w) { footer_->insertWidget(footer_->indexOf(jobs_->bar()), w); }
 
 bool AnalysisTab::event(QEvent* e) {
   if (e->type() == QEvent::Polish) {  // once, before the tab is first shown: the form is complete

@@ -210,7 +210,8 @@ class AnalysisTab : public QWidget {
   QGridLayout* form_;
   int form_rows_ = 0;
   QHBoxLayout* actions_;
-  QVBoxLayout* side_;
+  QVBoxLayout* side_;           // the scrolled part: heading, settings, what runs
+  QVBoxLayout* footer_;         // under it, never scrolled away: actions, progress, status
   QScrollArea* side_scroll_;
   QPushButton* export_;
   QLabel* about_;

@@ -39,7 +39,7 @@ class GuidancePanel final : public QGroupBox {
   bool dragging() const;
   IntervalBar* interval_bar() const { return bar_; }
   SamplerConfig sampler_config() const;
-  // What the views show ("preview · 8 steps", "final") and whether a run is
+  // What the views show ("preview · 8 steps", "full quality") and whether a run is
   // in flight (enables Stop).
   void set_status(const QString& quality, bool busy);
   QPushButton* stop_button() const { return stop_; }

@@ -707,7 +707,7 @@ engine::JobFn LoopView::prepare_job() {
     rows_note_ = ": the Gaussian family keeps no samples; each row gives the fit's distance and tr Σ (p_r = N(0, I): tr Σ = D)";
   }
   show_texts();
-  messages()->info("loop: " + QString::fromStdString(p.summary()));
+  messages()->info("loop (" + QString::fromStdString(p.training_label()) + "): " + QString::fromStdString(p.summary()));
   auto on_gen = on_ui<LoopGeneration>([this](const LoopGeneration& gen) { add_generation(gen); });
   return [p, dir, on_gen](engine::JobContext& ctx) -> std::any { return run_loop_plan(p, dir, ctx, on_gen); };
 }
@@ -913,7 +913,7 @@ void LoopView::job_ended(engine::JobState s) {
   const QString got = QString("%1 of %2 generations").arg(current_.generations.size()).arg(running_.generations);
   if (s == engine::JobState::Cancelled) {
     set_status("Cancelled after " + got);
-    messages()->warning("loop cancelled after " + got);
+    messages()->warning("loop (" + QString::fromStdString(running_.training_label()) + ") cancelled after " + got);
     return;
   }
   // The last generation's headline number with its 95 % interval over the runs and its direction.
@@ -930,14 +930,15 @@ void LoopView::job_ended(engine::JobState s) {
   }
   set_status(QString("Done: %1 · %2 at the end: %3")
                  .arg(got, current_.is_mixture() ? QString("modes covered") : QString("ratio to generation 1"), end));
-  messages()->info("loop finished: " + got);
+  const QString which = "loop (" + QString::fromStdString(running_.training_label()) + ")";
+  messages()->info(which + " finished: " + got);
   bool better = false;
   const Earlier* last = earlier_.empty() ? nullptr : &earlier_.back();
   const QString v = loop_verdict(current_, running_, last ? &last->outcome : nullptr, last ? last->plan : LoopPlan{}, &better);
   verdict_text_ = v;
   verdict_better_ = better;
   show_texts();
-  if (!v.isEmpty()) messages()->info("loop: " + v);
+  if (!v.isEmpty()) messages()->info(which + ": " + v);
   if (!current_.generations.empty()) {
     earlier_.push_back({current_, running_});
     if (earlier_.size() > 3) earlier_.erase(earlier_.begin());

@@ -577,13 +577,8 @@ void SweepView::job_ended(engine::JobState s) {
   }
   set_status("Done: " + got);
   if (!user_selected_) {  // show the ω the verdict names: the surest gain (the lowest value without a base row)
-    const metrics::SweepRow *zero = nullptr, *lowest = nullptr;  // lowest: of the rows with ω ≠ 0
-    for (const auto& r : result_.rows) {
-      if (!std::isfinite(r.value)) continue;
-      if (r.omega == 0.0) zero = &r;
-      else if (!lowest || r.value < lowest->value) lowest = &r;
-    }
-    const metrics::SweepRow* shown = zero && lowest ? result_.surest_gain(*zero, lowest) : lowest ? lowest : zero;
+    const metrics::SweepResult::NamedRows n = result_.named_rows();
+    const metrics::SweepRow* shown = n.named ? n.named : n.zero;
     select(shown ? static_cast<int>(shown - result_.rows.data()) : -1);
   }
   messages()->info("sweep finished: " + got);

@@ -181,6 +181,9 @@ int main(int argc, char** argv) {
   ImGui::GetStyle().FrameRounding = 3;
   // Disabled buttons (Stop while nothing runs) clearly fainter than live ones: the default 0.6 reads as active.
   ImGui::GetStyle().DisabledAlpha = 0.35f;
+  // Hints, captions and the status line are drawn as "disabled" text: ImGui's light grey (#999 on #f0f0f0, 2.5:1) is
+  // too faint to read; #666 gives about 5:1.
+  ImGui::GetStyle().Colors[ImGuiCol_TextDisabled] = ImVec4(0.40f, 0.40f, 0.40f, 1.0f);
   // DejaVu Sans (fonts-dejavu-core) with Greek and the math signs the labels use; ImGui's own font otherwise.
   float xs = 1, ys = 1;
   glfwGetWindowContentScale(win, &xs, &ys);

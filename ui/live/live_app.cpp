@@ -935,13 +935,18 @@ void LiveApp::draw_stats() {
   dl->AddLine(ImVec2(xs, p0.y + 4), ImVec2(xs, p0.y + h - 12), kCursorColour);
   const std::pair<const std::vector<std::array<double, 2>>*, ImU32> series[] = {{&spread_base_, kBaseColour},
                                                                                  {&spread_sims_, kSimsColour}};
-  for (const auto& [s, colour] : series)
-    for (size_t k = 1; k < s->size(); ++k)
-      dl->AddLine(pt(k - 1, (*s)[k - 1][1]), pt(k, (*s)[k][1]), colour, 2.f);
-  dl->AddText(ImVec2(p0.x + w - 4 - ImGui::CalcTextSize(fmt("%.3g", hi).c_str()).x, p0.y + 2), IM_COL32(60, 60, 60, 255),
-              fmt("%.3g", hi).c_str());
-  dl->AddText(ImVec2(p0.x + w - 4 - ImGui::CalcTextSize(fmt("%.3g", lo).c_str()).x, p0.y + h - 16), IM_COL32(60, 60, 60, 255),
-              fmt("%.3g", lo).c_str());
+  // The base's line wider, under the guided one: where the two agree (early steps) both stay visible.
+  float width = 4.f;
+  for (const auto& [s, colour] : series) {
+    for (size_t k = 1; k < s->size(); ++k) dl->AddLine(pt(k - 1, (*s)[k - 1][1]), pt(k, (*s)[k][1]), colour, width);
+    width = 1.8f;
+  }
+  // The scale's ends inside the frame, written in full (4390, not 4.39e+03).
+  const float line_h = ImGui::GetTextLineHeight();
+  for (const auto& [v, y] : {std::pair<double, float>{hi, p0.y + 2}, {lo, p0.y + h - 2 - line_h}}) {
+    const std::string t = fmt(v >= 1000 && v < 1e6 ? "%.0f" : "%.3g", v);
+    dl->AddText(ImVec2(p0.x + w - 4 - ImGui::CalcTextSize(t.c_str()).x, y), IM_COL32(60, 60, 60, 255), t.c_str());
+  }
   const int k = step();
   if (k < static_cast<int>(n)) {
     if (k < static_cast<int>(spread_base_.size()))

@@ -350,6 +350,7 @@ Texture GlRenderer::points_panel(int panel, const PointsDraw& d) {
     glBindTexture(GL_TEXTURE_2D, p.dtex);
     glUniform1i(glGetUniformLocation(d_->cmap_prog, "u_density"), 0);
     glUniform1f(glGetUniformLocation(d_->cmap_prog, "u_scale"), float(1.0 / std::max(peak, 1e-6)));
+    glUniform1f(glGetUniformLocation(d_->cmap_prog, "u_warm"), d.guided ? 1.f : 0.f);  // the panel's hue
     glDrawArrays(GL_TRIANGLES, 0, 3);
   }
   // The real data over the density (which would hide it), under the samples.
