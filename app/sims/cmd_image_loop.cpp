@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <csignal>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -209,6 +210,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   nlohmann::json j = cfg.to_json();
   j.update(res.to_json());
   j["resumed_from"] = res.resumed_from;
+  note_more_generations(out, cfg.generations);
   j["device"] = device.str();
   double total = 0;
   for (double s : res.seconds) total += s;
@@ -388,6 +390,27 @@ void add_scenarios_command(CLI::App& app, Registry& reg) {
   output_folder(c->add_option("--out", a->out, "run folder (required): stages, results.{json,csv}, evaluations.csv, scenarios.png, samples.png"));
   c->add_flag("--json", a->json, "print one JSON object");
   reg.actions.push_back({c, [a] { return run_scenarios_command(*a); }});
+}
+
+void note_more_generations(const std::string& out, int64_t shown) {
+  if (out.empty()) return;
+  int64_t kept = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(out + "/stages", ec)) {
+    const std::string n = e.path().filename().string();  // generation-0007.json
+    const std::string prefix = "generation-", suffix = ".json";
+    if (n.size() <= prefix.size() + suffix.size() || n.rfind(prefix, 0) != 0 ||
+        n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string digits = n.substr(prefix.size(), n.size() - prefix.size() - suffix.size());
+    if (digits.size() > 12 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    kept = std::max<int64_t>(kept, std::stoll(digits));
+  }
+  if (kept > shown)
+    note_at_end("'" + message_text(out, 200) + "' holds " + std::to_string(kept) + " finished generations; this run "
+                "shows the first " + std::to_string(shown) + " (the others are kept: --generations " +
+                std::to_string(kept) + " shows them all)");
 }
 
 }  // namespace sims::cli

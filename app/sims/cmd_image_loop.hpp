@@ -32,4 +32,9 @@ int run_image_loop_family(CLI::App* loop, const ImageLoopFlags& f, const std::fu
 
 void add_scenarios_command(CLI::App& app, Registry& reg);
 
+// A loop's run folder that holds more finished generations (stages/generation-NNNN.json) than the run just shown
+// (a rerun with fewer --generations shows the first ones; the others are kept): said at the end (note_at_end), so
+// that the shorter table is not read as the whole run.
+void note_more_generations(const std::string& out, int64_t shown);
+
 }  // namespace sims::cli

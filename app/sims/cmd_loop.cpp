@@ -475,6 +475,7 @@ int run_diffusion(const LoopArgs& a) {
   j.update(res.to_json());
   if (group) j["processes"] = group->size(), j["communication_seconds"] = group->seconds_communicating();
   j["resumed_from"] = res.resumed_from;
+  note_more_generations(a.out, cfg.generations);
   j["seconds_total"] = [&] {
     double s = 0;
     for (double x : res.seconds) s += x;

@@ -729,6 +729,12 @@ grep -q -- "--omega would be ignored" "$T/stderr" && cmp -s "$T/d2run.before" "$
   && ok || bad "resume without --family: $(cat "$T/d2d.err")"
 expect_error "resume another family" "" -- "$SIMS" loop --family images --resume --out "$T/d2loop"
 grep -q "holds a diffusion2d loop, not --family images" "$T/stderr" && ok || bad "resume another family: $(cat "$T/stderr")"
+# Fewer --generations than the folder holds shows the first ones and says that the others are kept.
+"$SIMS" loop --resume --out "$T/d2loop" --generations 1 >/dev/null 2>"$T/d2f.err" \
+  && grep -q "holds 2 finished generations; this run shows the first 1 (the others are kept" "$T/d2f.err" \
+  && ok || bad "fewer generations: no note: $(cat "$T/d2f.err")"
+"$SIMS" loop --resume --out "$T/d2loop" --generations 2 >/dev/null 2>"$T/d2f.err" && ! grep -q "finished generations" "$T/d2f.err" \
+  && ok || bad "back to 2 generations: $(cat "$T/d2f.err")"
 expect_error "diffusion2d bad pool" "" -- "$SIMS" loop --family diffusion2d --pool sometimes --generations 1
 expect_error "diffusion2d omega standard" "" -- "$SIMS" loop --family diffusion2d --omega 2 --generations 1
 expect_error "diffusion2d bad data" "" -- "$SIMS" loop --family diffusion2d --data moons --generations 1
