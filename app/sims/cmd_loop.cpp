@@ -125,9 +125,11 @@ void take_resumed_family(LoopArgs& a) {
                                                      "--compare",  "--help"};
   std::string ignored;
   for (const CLI::Option* o : a.cmd->get_options()) {
-    const std::string name = o->get_name(false, true);  // all its names: never empty
-    if (o->count() > 0 && std::find(continued.begin(), continued.end(), o->get_name()) == continued.end())
-      ignored += (ignored.empty() ? "" : ", ") + (o->get_name().empty() ? name : o->get_name());
+    if (o->count() == 0) continue;
+    // "--omega"; an option without a group has no such name, its list of names never is empty.
+    const std::string name = o->get_name().empty() ? o->get_name(false, true) : o->get_name();
+    if (std::find(continued.begin(), continued.end(), name) == continued.end())
+      ignored += (ignored.empty() ? "" : ", ") + name;
   }
   if (!ignored.empty())
     throw InputError("--resume takes every setting from '" + message_text(a.out, 200) + "', so " + ignored +

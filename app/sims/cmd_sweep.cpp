@@ -328,9 +328,6 @@ int run_sweep_cmd(SweepArgs& a) {
       });
       return n.zero && n.named == &row ? std::string("<- the verdict's omega") : std::string();
     });
-    if (std::isfinite(res.floor.value))
-      std::cout << "floor: " << metrics::metric_name(res.metric) << " between two real sets of " << a.n
-                << " samples: " << res.floor.text(4) << "\n";
     for (const auto& v : verdicts) std::cout << v << "\n";
     for (const auto& d : between) std::cout << d.at("text").get<std::string>() << "\n";
     std::cout << "wrote";

@@ -90,9 +90,6 @@ void print_table(const loops::TuneResult& r) {
   print_sweep_table(std::cout, r.grid, [&](const metrics::SweepRow& row) {
     return row.aux == r.choice.aux && row.omega == r.choice.omega ? std::string("<- chosen") : std::string();
   });
-  if (std::isfinite(r.grid.floor.value))
-    std::cout << "  floor: " << metrics::metric_name(r.grid.metric) << " between two real sets of this size: "
-              << r.grid.floor.text(4) << "\n";
 }
 
 int run_tune_cmd(TuneArgs& a) {

@@ -84,6 +84,9 @@ void print_sweep_table(std::ostream& out, const metrics::SweepResult& r,
   };
   put(head, "");
   for (const auto& l : lines) put(l.cells, l.mark);
+  if (std::isfinite(r.floor.value))
+    out << "  floor: " << metrics::metric_name(r.metric) << " between two real sets of the rows' size: "
+        << r.floor.text(4) << "\n";
 }
 
 }  // namespace sims::cli

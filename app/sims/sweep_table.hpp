@@ -1,6 +1,7 @@
 // The ω sweep as a table on the terminal, for `sims sweep` and `sims tune`: one row per auxiliary, guidance interval
 // and ω with the metric and its gain over ω = 0, each with its interval, and precision and recall where they were
-// computed. The CSV (sweep.csv) keeps every column; the table is what a reader compares by eye.
+// computed, then the metric's floor where it was measured. The CSV (sweep.csv) keeps every column; the table is
+// what a reader compares by eye.
 #pragma once
 #include <functional>
 #include <ostream>
