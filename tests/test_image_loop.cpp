@@ -99,6 +99,9 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   CHECK(r.ratio[1] == Approx(r.fd[1] / r.fd[0]));
   REQUIRE(r.fd_base.size() == 2);
   CHECK(std::isfinite(r.fd_base[1]));
+  REQUIRE(r.fd_base_lo.size() == 2);  // with its bootstrap interval
+  CHECK(r.fd_base_lo[1] < r.fd_base[1]);
+  CHECK(r.fd_base[1] < r.fd_base_hi[1]);
   CHECK(r.precision[0] >= 0.0);
   CHECK(r.recall[1] <= 1.0);
   REQUIRE(r.attr_names == std::vector<std::string>{"group", "smile", "glasses"});
@@ -238,6 +241,7 @@ TEST_CASE("image loop: a stopped and resumed run equals an uninterrupted one", "
     CHECK(resumed.fd_lo[t] == Approx(full.fd_lo[t]));  // generation 1's read back from its record
     CHECK(resumed.kid[t] == Approx(full.kid[t]));
     CHECK(resumed.fd_base[t] == full.fd_base[t]);
+    CHECK(resumed.fd_base_hi[t] == Approx(full.fd_base_hi[t]));
     CHECK(resumed.precision[t] == full.precision[t]);
     CHECK(resumed.precision_lo[t] == Approx(full.precision_lo[t]));
     CHECK(resumed.recall_hi[t] == Approx(full.recall_hi[t]));

@@ -242,6 +242,47 @@ TEST_CASE("the t interval over runs covers the true mean in about 95 % of trials
   CHECK_FALSE(one.has_interval());
 }
 
+TEST_CASE("the median's order-statistics interval: binomial ranks and its coverage on skewed runs",
+          "[uncertainty]") {
+  // 1..10 shuffled: P(B <= 1) = 11/1024 <= 0.025 < P(B <= 2) = 56/1024 (B ~ Binomial(10, 1/2)), so [x_(2), x_(9)];
+  // at 80 %: P(B <= 2) <= 0.1 < P(B <= 3) = 176/1024, so [x_(3), x_(8)].
+  const std::vector<double> ten{7, 3, 10, 1, 5, 9, 2, 8, 6, 4};
+  const Estimate m = median_over_runs(ten);
+  CHECK(m.value == 5.5);
+  CHECK(m.lo == 2);
+  CHECK(m.hi == 9);
+  CHECK(m.method == "order statistics");
+  const Estimate m80 = median_over_runs(ten, 0.8);
+  CHECK(m80.lo == 3);
+  CHECK(m80.hi == 8);
+  // Five runs cannot reach 95 % (even [min, max] covers with 1 - 2/32); six can, with [min, max].
+  CHECK_FALSE(median_over_runs({1, 2, 3, 4, 5}).has_interval());
+  const Estimate six = median_over_runs({6, 1, 5, 2, 4, 3, NAN});  // non-finite runs are dropped
+  CHECK(six.value == 3.5);
+  CHECK(six.lo == 1);
+  CHECK(six.hi == 6);
+  // Many runs (2^-n underflows): the ranks approach n/2 ± 1.96 sqrt(n)/2 (5001 runs: 2500 ± 69.3).
+  std::vector<double> many(5001);
+  for (size_t i = 0; i < many.size(); ++i) many[i] = static_cast<double>(i);
+  const Estimate big = median_over_runs(many);
+  CHECK(big.value == 2500);
+  CHECK(big.lo == Approx(2500 - 69.3).margin(3));
+  CHECK(big.hi == Approx(2500 + 69.3).margin(3));
+  // Coverage of the exponential's median ln 2 with 25 runs: exactly 1 - 2 P(B <= 7) = 0.957 for any distribution.
+  std::mt19937_64 rng(11);
+  std::exponential_distribution<double> expo(1.0);
+  int covered = 0;
+  const int trials = 1000;
+  for (int t = 0; t < trials; ++t) {
+    std::vector<double> runs(25);
+    for (auto& v : runs) v = expo(rng);
+    const Estimate e = median_over_runs(runs);
+    if (e.lo <= std::log(2.0) && std::log(2.0) <= e.hi) ++covered;
+  }
+  CHECK(covered >= static_cast<int>(0.935 * trials));
+  CHECK(covered <= static_cast<int>(0.977 * trials));
+}
+
 TEST_CASE("differences are significant only when their interval excludes zero", "[uncertainty]") {
   Estimate a, b;
   a.value = 1.0, a.lo = 0.9, a.hi = 1.1;

@@ -145,6 +145,13 @@ metrics::Estimate over_runs(const std::vector<std::vector<double>>& runs, const 
 
 metrics::Estimate DiffusionLoopResult::trace_interval(size_t g) const { return over_runs(trace_runs, trace_mean, g); }
 
+metrics::Estimate DiffusionLoopResult::w2_median_interval(size_t g) const {
+  if (g < w2_runs.size() && !w2_runs[g].empty()) return metrics::median_over_runs(w2_runs[g]);
+  metrics::Estimate e;
+  if (g < w2_median.size()) e.value = w2_median[g];
+  return e;
+}
+
 metrics::Estimate DiffusionLoopResult::w2_base_interval(size_t g) const {
   return over_runs(w2_base_runs, w2_base_mean, g);
 }
@@ -292,6 +299,8 @@ nlohmann::json DiffusionLoopResult::to_json() const {
     j[std::string(key) + "_lo"] = l, j[std::string(key) + "_hi"] = h;
   };
   bounds("trace", trace_mean.size(), &DiffusionLoopResult::trace_interval);
+  bounds("w2_median", w2_median.size(), &DiffusionLoopResult::w2_median_interval);
+  j["median_ci"] = {{"method", "order statistics over runs (distribution-free)"}, {"level", 0.95}};
   if (!w2_base_mean.empty()) bounds("w2_base", w2_base_mean.size(), &DiffusionLoopResult::w2_base_interval);
   // Each generation's ratio E[dist(G^t)]/E[dist(G^1)] with its interval over whole runs (ratio_interval).
   nlohmann::json rlo = nlohmann::json::array(), rhi = nlohmann::json::array();
@@ -335,15 +344,6 @@ at::Tensor real_sets(const DiffusionLoopConfig& c, int64_t r0, int64_t r1, int64
   std::vector<at::Tensor> v;
   for (int64_t r = r0; r < r1; ++r) v.push_back(data::sample_toy2d(c.data, n, role_seed(c.seed, r, gen, kReal)));
   return at::stack(v).to(at::kFloat);
-}
-
-double median_of(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  const size_t n = v.size();
-  std::nth_element(v.begin(), v.begin() + n / 2, v.end());
-  const double hi = v[n / 2];
-  if (n % 2) return hi;
-  return 0.5 * (*std::max_element(v.begin(), v.begin() + n / 2) + hi);
 }
 
 double mean_of(const std::vector<double>& v) {
@@ -726,10 +726,10 @@ at::Tensor merge_generation(const DiffusionLoopConfig& cfg, std::vector<ChunkOut
     next = at::zeros({cfg.runs, 0, 2}, at::kFloat);
   }
   res.w2_mean.push_back(mean_of(w2));
-  res.w2_median.push_back(median_of(w2));
+  res.w2_median.push_back(metrics::median_over_runs(w2).value);  // NaN runs dropped, +inf ranks
   res.w2_std.push_back(std_of(w2));
   res.trace_mean.push_back(mean_of(trace));
-  res.trace_median.push_back(median_of(trace));
+  res.trace_median.push_back(metrics::median_over_runs(trace).value);
   if (sims) res.w2_base_mean.push_back(mean_of(w2_base));
   res.trace_runs.push_back(trace);
   res.w2_base_runs.push_back(sims ? w2_base : std::vector<double>{});

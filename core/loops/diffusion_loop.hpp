@@ -150,6 +150,9 @@ struct DiffusionLoopResult {
   // The same for the mean tr Σ and (SIMS) the base's mean dist; the value alone where the runs were not kept.
   metrics::Estimate trace_interval(size_t g) const;
   metrics::Estimate w2_base_interval(size_t g) const;
+  // The median dist over the runs with its distribution-free 95 % interval (metrics::median_over_runs); the
+  // median alone where the runs were not kept.
+  metrics::Estimate w2_median_interval(size_t g) const;
   // The last generation's distance against the first's, paired over the runs (loops/loop_verdict.hpp); empty
   // without generations.
   std::string verdict() const;

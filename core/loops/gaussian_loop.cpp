@@ -49,15 +49,6 @@ Moments merge(const Moments& a, const Moments& b) {
   return m;
 }
 
-double median_of(std::vector<double> v) {
-  const size_t n = v.size();
-  std::nth_element(v.begin(), v.begin() + n / 2, v.end());
-  const double hi = v[n / 2];
-  if (n % 2) return hi;
-  const double lo = *std::max_element(v.begin(), v.begin() + n / 2);
-  return 0.5 * (lo + hi);
-}
-
 }  // namespace
 
 LoopKind parse_loop_kind(const std::string& s) {
@@ -215,7 +206,7 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
       return static_cast<double>(a / static_cast<long double>(v.size()));
     };
     res.w2_mean.push_back(mean_of(w2));
-    res.w2_median.push_back(median_of(w2));
+    res.w2_median.push_back(metrics::median_over_runs(w2).value);
     const metrics::Estimate ci = metrics::mean_over_runs(w2);
     res.w2_lo.push_back(ci.lo);
     res.w2_hi.push_back(ci.hi);
@@ -232,7 +223,10 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
     const metrics::Estimate tci = metrics::mean_over_runs(trace);
     res.trace_lo.push_back(tci.lo);
     res.trace_hi.push_back(tci.hi);
-    res.trace_median.push_back(median_of(trace));
+    const metrics::Estimate mci = metrics::median_over_runs(trace);
+    res.trace_median.push_back(mci.value);
+    res.trace_median_lo.push_back(mci.lo);
+    res.trace_median_hi.push_back(mci.hi);
     res.mean_norm_mean.push_back(mean_of(norm));
     res.mean_sq_mean.push_back(mean_of(norm_sq));
     if (progress && !progress(static_cast<int>(t))) throw Cancelled();
@@ -298,6 +292,12 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
     tlo.push_back(experiment::result_number(res.trace_lo[g])), thi.push_back(experiment::result_number(res.trace_hi[g]));
   j["trace_lo"] = tlo;
   j["trace_hi"] = thi;
+  nlohmann::json mlo = nlohmann::json::array(), mhi = nlohmann::json::array();
+  for (size_t g = 0; g < res.trace_median_lo.size(); ++g)
+    mlo.push_back(experiment::result_number(res.trace_median_lo[g])),
+        mhi.push_back(experiment::result_number(res.trace_median_hi[g]));
+  j["trace_median_lo"] = mlo;
+  j["trace_median_hi"] = mhi;
   for (const auto& [key, v] : {std::pair<const char*, const std::vector<double>*>{"w2_change", &res.w2_change},
                                {"w2_change_lo", &res.w2_change_lo}, {"w2_change_hi", &res.w2_change_hi}}) {
     nlohmann::json a = nlohmann::json::array();
@@ -305,6 +305,7 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
     j[key] = a;
   }
   j["ci"] = {{"method", "Student t over runs"}, {"level", 0.95}};
+  j["median_ci"] = {{"method", "order statistics over runs (distribution-free)"}, {"level", 0.95}};
   j["trace_mean"] = res.trace_mean;
   j["trace_median"] = res.trace_median;
   // The ratio as computed with its interval (older callers without one: from the means).
@@ -341,7 +342,7 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
       nlohmann::json j = stored;
       j["generations"] = cfg.generations;
       for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "ratio_lo", "ratio_hi", "w2_lo", "w2_hi", "trace_lo", "trace_hi",
-                            "w2_change", "w2_change_lo", "w2_change_hi"}) {
+                            "trace_median_lo", "trace_median_hi", "w2_change", "w2_change_lo", "w2_change_hi"}) {
         if (!stored.contains(k)) continue;  // an older folder without intervals
         auto v = stored.at(k);
         v.erase(v.begin() + std::min<int64_t>(cfg.generations, static_cast<int64_t>(v.size())), v.end());

@@ -64,6 +64,7 @@ struct GaussianLoopResult {
   std::vector<double> trace_mean;    // mean of tr Σ_t
   std::vector<double> trace_lo, trace_hi;  // its 95 % Student-t interval over the runs
   std::vector<double> trace_median;  // median of tr Σ_t
+  std::vector<double> trace_median_lo, trace_median_hi;  // its 95 % order-statistics interval over the runs
   std::vector<double> mean_norm_mean;  // mean of ‖μ_t‖
   std::vector<double> mean_sq_mean;    // mean of ‖μ_t‖²
 };

@@ -231,7 +231,7 @@ json ImageLoopResult::to_json() const {
   json j = {{"metric", metric}, {"features", features}, {"ratio", out(ratio)}, {"train_images", train_images},
             {"seconds", seconds}};
   put_arrays(j);
-  if (!fd_base.empty()) j["fd_base"] = out(fd_base);
+  if (!fd_base.empty()) j["fd_base"] = out(fd_base), j["fd_base_lo"] = out(fd_base_lo), j["fd_base_hi"] = out(fd_base_hi);
   j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples)"},
              {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
                                   "k-NN balls held fixed (100 resamples)"},
@@ -345,7 +345,7 @@ ImageScore ImageScorer::score(const at::Tensor& images) const {
     s.fd_n = f.size(0);
   }
   if (ref_features_.size(0) >= 2 && f.size(0) >= 2) {
-    const metrics::Kid k = metrics::kid(ref_features_, f, 100, std::min<int64_t>({1000, f.size(0), ref_features_.size(0)}), 0);
+    const metrics::Kid k = metrics::kid(ref_features_, f, kScoreKidSubsets, std::min<int64_t>({1000, f.size(0), ref_features_.size(0)}), 0);
     s.kid = k.mean;
     s.kid_std = k.subsets_alike ? std::numeric_limits<double>::quiet_NaN() : k.std;  // alike: no spread (NaN: none)
   }
@@ -563,10 +563,10 @@ class ImageLoopRun {
   at::Tensor training_data(int64_t t, int64_t& n_real_t, int64_t& n_pool_t) const;
   void train_base(int64_t t, const std::string& gdir, const at::Tensor& data, int64_t budget, int64_t n_real_t,
                   int64_t n_pool_t);
-  std::string train_aux(int64_t t, const std::string& gdir, double& fd_base);
+  std::string train_aux(int64_t t, const std::string& gdir, metrics::Estimate& fd_base);
   void generation(int64_t t);
-  void commit(int64_t t, const std::string& gdir, const at::Tensor& x, const ImageScore& sc, double fd_base,
-              int64_t budget, double gsec);
+  void commit(int64_t t, const std::string& gdir, const at::Tensor& x, const ImageScore& sc,
+              const metrics::Estimate& fd_base, int64_t budget, double gsec);
 
   const ImageLoopConfig& cfg_;
   const ImageLoopRunOptions& run_;
@@ -591,7 +591,12 @@ int64_t ImageLoopRun::restore() {
       u.get_uncertainty(r);
       u.fd = num("fd"), u.precision = num("precision"), u.recall = num("recall");
       res_.push_score(u);
-      if (r.contains("fd_base")) res_.fd_base.push_back(num("fd_base"));
+      if (r.contains("fd_base")) {
+        res_.fd_base.push_back(num("fd_base"));
+        // A record of an older version has the base's FD without its interval.
+        res_.fd_base_lo.push_back(r.contains("fd_base_lo") ? num("fd_base_lo") : NAN);
+        res_.fd_base_hi.push_back(r.contains("fd_base_hi") ? num("fd_base_hi") : NAN);
+      }
       res_.train_images.push_back(num("train_images"));
       res_.seconds.push_back(num("seconds"));
       std::vector<double> ar;
@@ -699,7 +704,7 @@ void ImageLoopRun::train_base(int64_t t, const std::string& gdir, const at::Tens
 }
 
 // SIMS: S from the base (scored: fd_base), the auxiliary fine-tuned on it.
-std::string ImageLoopRun::train_aux(int64_t t, const std::string& gdir, double& fd_base) {
+std::string ImageLoopRun::train_aux(int64_t t, const std::string& gdir, metrics::Estimate& fd_base) {
   const Shares w(true);
   const std::string base_path = gdir + "/base.ckpt";
   progress(t, "sample S", w.base, "sampling S from the base");
@@ -708,7 +713,7 @@ std::string ImageLoopRun::train_aux(int64_t t, const std::string& gdir, double& 
                                       progress(t, "sample S", w.base + w.s * d / static_cast<double>(n),
                                                "S " + std::to_string(d) + "/" + std::to_string(n) + " images");
                                     });
-  fd_base = scorer_->score(S.narrow(0, 0, std::min(cfg_.n_aux, cfg_.n_eval))).fd;
+  fd_base = scorer_->score(S.narrow(0, 0, std::min(cfg_.n_aux, cfg_.n_eval))).fd_estimate();
   const std::string aux_path = gdir + "/aux.ckpt";
   if (fs::exists(aux_path)) return aux_path;
   TrainConfig ta = cfg_.train;
@@ -733,7 +738,7 @@ void ImageLoopRun::generation(int64_t t) {
   const at::Tensor data = training_data(t, n_real_t, n_pool_t);
   const int64_t budget = base_budget(cfg_, t, data.size(0));
   train_base(t, gdir, data, budget, n_real_t, n_pool_t);
-  double fd_base = NAN;
+  metrics::Estimate fd_base;
   const std::string aux_path = sims ? train_aux(t, gdir, fd_base) : std::string();
 
   // The generation's samples: D_s^t and the scored set.
@@ -756,8 +761,8 @@ void ImageLoopRun::generation(int64_t t) {
 }
 
 // Outputs, then the generation's done-marker (the commit point), then the clean-up.
-void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& x, const ImageScore& sc, double fd_base,
-                          int64_t budget, double gsec) {
+void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& x, const ImageScore& sc,
+                          const metrics::Estimate& fd_base, int64_t budget, double gsec) {
   const std::string dir = rf_.dir();
   const bool sims = cfg_.algorithm == LoopAlgorithm::Sims;
   at::Tensor keep;
@@ -786,7 +791,10 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
   }
   res_.push_score(sc);
   res_.attr_ratio.push_back(sc.ratio);
-  if (sims) res_.fd_base.push_back(fd_base);
+  if (sims) {
+    res_.fd_base.push_back(fd_base.value);
+    res_.fd_base_lo.push_back(fd_base.lo), res_.fd_base_hi.push_back(fd_base.hi);
+  }
   res_.train_images.push_back(static_cast<double>(budget));
   res_.seconds.push_back(gsec);
   finish(res_);
@@ -798,7 +806,11 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
   json ar = json::array();
   for (double v : sc.ratio) ar.push_back(experiment::setting_number(v));
   record["attr_ratio"] = ar;
-  if (sims) record["fd_base"] = experiment::setting_number(fd_base);
+  if (sims) {
+    record["fd_base"] = experiment::setting_number(fd_base.value);
+    record["fd_base_lo"] = experiment::setting_number(fd_base.lo);
+    record["fd_base_hi"] = experiment::setting_number(fd_base.hi);
+  }
   sc.put_uncertainty(record);
   write_metrics(dir, cfg_, res_);
   rf_.finish(generation_stage(t), {{"generation", t}}, record);  // the commit point

@@ -111,13 +111,17 @@ void validate(const ImageLoopConfig& cfg);
 // Base budget of generation t for a training set of n_data images.
 int64_t base_budget(const ImageLoopConfig& cfg, int64_t t, int64_t n_data);
 
+// Subsets of a score's KID.
+constexpr int kScoreKidSubsets = 100;
+
 // Scores of one set of generated images.
 struct ImageScore {
   double fd = std::numeric_limits<double>::quiet_NaN();  // inf when samples diverged
   // 95 % normal bootstrap interval of fd over the scored images (metrics/uncertainty.hpp); NaN when not computed
   // (older run folders).
   double fd_lo = std::numeric_limits<double>::quiet_NaN(), fd_hi = std::numeric_limits<double>::quiet_NaN();
-  // KID (unbiased MMD², cubic kernel) in the same features: mean and standard deviation over subsets.
+  // KID (unbiased MMD², cubic kernel) in the same features: mean and standard deviation over kScoreKidSubsets
+  // subsets (the mean's 95 % interval: kid ± 1.96 kid_std / sqrt(kScoreKidSubsets)).
   double kid = std::numeric_limits<double>::quiet_NaN(), kid_std = std::numeric_limits<double>::quiet_NaN();
   double precision = std::numeric_limits<double>::quiet_NaN();
   double recall = std::numeric_limits<double>::quiet_NaN();
@@ -172,6 +176,7 @@ struct ImageLoopResult : ImageScoreSeries {
   std::vector<double> ratio;             // ratio = fd[t] / fd[0]
   std::vector<std::vector<double>> attr_ratio;  // [generation][attribute]
   std::vector<double> fd_base;           // SIMS: FD of the base's samples S (first min(n_aux, n_eval)); empty otherwise
+  std::vector<double> fd_base_lo, fd_base_hi;  // its 95 % bootstrap interval (NaN: a record of an older version)
   std::vector<double> train_images;      // base images seen per generation
   std::vector<double> seconds;
   int resumed_from = 0;

@@ -168,17 +168,23 @@ SweepResult::NamedRows SweepResult::named_rows(const std::function<bool(const Sw
   return n;
 }
 
+SweepResult::NamedRows SweepResult::named_rows_of(const SweepRow& row) const {
+  return named_rows([&](const SweepRow& r) { return r.aux == row.aux && r.lo == row.lo && r.hi == row.hi; });
+}
+
 std::vector<std::string> SweepResult::verdicts() const {
   std::vector<std::string> out;
-  std::vector<std::pair<std::string, std::pair<double, double>>> groups;
-  for (const auto& r : rows) {
-    const auto g = std::make_pair(r.aux, std::make_pair(r.lo, r.hi));
-    if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
-  }
-  for (const auto& [aux_label, iv] : groups) {
-    const NamedRows n = named_rows([&](const SweepRow& r) {
-      return r.aux == aux_label && r.lo == iv.first && r.hi == iv.second;
-    });
+  // One verdict per group (auxiliary and interval), in the order of each group's first row.
+  std::vector<const SweepRow*> groups;
+  for (const auto& r : rows)
+    if (std::none_of(groups.begin(), groups.end(), [&](const SweepRow* g) {
+          return g->aux == r.aux && g->lo == r.lo && g->hi == r.hi;
+        }))
+      groups.push_back(&r);
+  for (const SweepRow* first : groups) {
+    const std::string& aux_label = first->aux;
+    const std::pair<double, double> iv(first->lo, first->hi);
+    const NamedRows n = named_rows_of(*first);
     const SweepRow *zero = n.zero, *lowest = n.lowest, *best = n.named;
     const std::string where = rows.size() > 1 && groups.size() > 1 ? " (aux " + aux_label + ", interval " + fmt(iv.first) +
                                                                          ":" + fmt(iv.second) + ")"

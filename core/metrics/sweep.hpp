@@ -150,6 +150,8 @@ struct SweepResult {
     const SweepRow *zero = nullptr, *lowest = nullptr, *named = nullptr;
   };
   NamedRows named_rows(const std::function<bool(const SweepRow&)>& in_group = {}) const;
+  // named_rows() of `row`'s group: the rows of the same auxiliary and guidance interval (what a verdict compares).
+  NamedRows named_rows_of(const SweepRow& row) const;
   // The row (ω ≠ 0, a finite value, and `in_group` where given) whose gain over `zero` has the highest lower end
   // of its interval: the surest gain, as `sims tune` and verdicts() choose (the lowest value alone favours the
   // noisiest rows); `fallback` (the lowest value) when no gain has an interval.

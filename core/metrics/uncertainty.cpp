@@ -273,6 +273,35 @@ Estimate mean_over_runs(const std::vector<double>& values, double level) {
   return e;
 }
 
+Estimate median_over_runs(const std::vector<double>& values, double level) {
+  check_level(level);
+  std::vector<double> v;
+  for (double x : values)
+    if (!std::isnan(x)) v.push_back(x);  // a diverged run's +inf is an order statistic like any other
+  Estimate e;
+  e.level = level;
+  if (v.empty()) return e;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  e.value = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  // P(B <= i) for B ~ Binomial(n, 1/2): log P(B = i) by the recurrence P(i) = P(i - 1) (n - i + 1) / i from
+  // P(0) = 2^-n (which underflows beyond ~1000 runs as a double, not as its log).
+  const double tail = (1 - level) / 2, nd = static_cast<double>(n);
+  double log_pmf = -nd * std::log(2.0), cdf = 0;
+  size_t k = 0;  // the largest k with P(B <= k - 1) <= tail
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) log_pmf += std::log((nd - static_cast<double>(i) + 1) / static_cast<double>(i));
+    cdf += std::exp(log_pmf);
+    if (cdf > tail) break;
+    k = i + 1;
+  }
+  if (k == 0) return e;  // even [min, max] covers the median with probability 1 - 2^(1-n) < level
+  e.lo = v[k - 1];
+  e.hi = v[n - k];
+  e.method = "order statistics";
+  return e;
+}
+
 Estimate ratio_over_runs(const std::vector<double>& num, const std::vector<double>& den, double level) {
   check_level(level);
   std::vector<double> a, b;

@@ -124,6 +124,12 @@ Estimate share_interval(double share, int64_t n, double level = 0.95);
 // single value has no interval.
 Estimate mean_over_runs(const std::vector<double>& values, double level = 0.95);
 
+// Median of `values` (NaN dropped; ±inf kept: a diverged run's distance still ranks) with the distribution-free interval of order statistics:
+// [x_(k), x_(n+1-k)] of the sorted values, k the largest with P(Binomial(n, 1/2) <= k - 1) <= (1 - level) / 2,
+// which covers the median with probability >= level whatever the distribution (method "order statistics").
+// Too few values for that level (n <= 5 at 95 %) give the median alone.
+Estimate median_over_runs(const std::vector<double>& values, double level = 0.95);
+
 // mean(num) / mean(den) over paired runs (run r gives num[r] and den[r]; runs
 // with a non-finite side dropped) with a Student-t interval of the linearised
 // ratio: z_r = (num_r - R den_r) / mean(den), R ± t_{n-1} sd(z) / sqrt(n)
