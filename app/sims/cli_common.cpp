@@ -488,6 +488,30 @@ std::vector<std::string>& end_notes() {
 }
 }  // namespace
 
+size_t text_columns(const std::string& s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+std::string padded(std::string cell, size_t width) {
+  const size_t n = text_columns(cell);
+  cell.append(n + 2 < width ? width - n : 2, ' ');
+  return cell;
+}
+
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, const std::string& indent) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) {
+      if (c >= width.size()) width.push_back(0);
+      width[c] = std::max(width[c], text_columns(r[c]) + 2);
+    }
+  for (const auto& r : rows) {
+    std::string line = indent;
+    for (size_t c = 0; c < r.size(); ++c) line += c + 1 < r.size() ? padded(r[c], width[c]) : r[c];
+    out << line << "\n";
+  }
+}
+
 void note_at_end(const std::string& text) {
   if (std::find(end_notes().begin(), end_notes().end(), text) == end_notes().end()) end_notes().push_back(text);
 }

@@ -146,6 +146,13 @@ void note_at_end(const std::string& text);
 // file that prepare_output saw; called once the command has finished without an error.
 void print_end_notes();
 
+// Terminal tables: the columns a UTF-8 text takes ("±" is two bytes, one column), and a cell padded to `width`
+// columns with at least two spaces after it.
+size_t text_columns(const std::string& s);
+std::string padded(std::string cell, size_t width);
+// Rows of cells (rows[0]: the header) as columns as wide as their widest cell, two spaces apart, each line indented.
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, const std::string& indent = "  ");
+
 // Refuses (InputError) the first of `flags` given on `cmd`'s command line:
 // "FLAG does nothing WHEN: leave it out" (e.g. when = "with --aux-snapshots
 // (nothing is fine-tuned)"). For flags that another choice makes idle.

@@ -222,37 +222,51 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   }
   std::cout << "image loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
   if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
-  std::cout << ", |D_s| = " << cfg.n_synth << "; " << res.metric << " of " << cfg.n_eval << " samples)\n"
-            << "   gen  " << std::setw(14) << "FD (95 % CI)" << "  " << std::setw(18) << "KID (sd)"
-            << "  ratio  " << std::setw(11) << "precision" << "  " << std::setw(11) << "recall";
-  if (!res.fd_base.empty()) std::cout << "   FD base";
-  for (const auto& a : res.attr_names) std::cout << "  " << std::setw(7) << a;
-  std::cout << "\n";
+  std::cout << ", |D_s| = " << cfg.n_synth << "; " << res.metric << " of " << cfg.n_eval << " samples; 95 % intervals)\n";
+  // FD, precision and recall with the bootstrap over the scored samples, the ratio from the two FDs' intervals on the
+  // log scale, the shares with Wilson's interval.
+  std::vector<std::string> head{"gen", res.metric, "KID", "ratio to gen. 1", "precision", "recall"};
+  if (!res.fd_base.empty()) head.push_back(res.metric + " of the base");
+  for (const auto& name : res.attr_names) head.push_back(name + " share");
+  std::vector<std::vector<std::string>> rows;
   for (size_t g = 0; g < res.fd.size(); ++g) {
+    std::vector<std::string> r{std::to_string(g + 1), metrics::Estimate::of(res.fd[g], res.fd_lo[g], res.fd_hi[g]).precise_text()};
+    // KID with the sd of its subsets: subsets of the same two sets (both whole at the default sizes, "alike"), so
+    // no sampling interval; FD carries that.
     const bool have_kid = g < res.kid.size() && std::isfinite(res.kid[g]);
-    std::cout << "  " << std::setw(4) << g + 1 << "  " << std::setw(14) << num_ci(res.fd[g], res.fd_lo[g], res.fd_hi[g])
-              << "  " << std::setw(18)
-              << (!have_kid ? std::string("-")
-                  // Subsets as large as both sets are all the same: their spread says nothing.
-                  : res.kid_std[g] > 1e-9 * std::abs(res.kid[g]) ? sig(res.kid[g]) + " (" + sig(res.kid_std[g]) + ")"
-                                                                  : sig(res.kid[g]) + " (subsets alike)")
-              << "  " << std::setw(5) << num(res.ratio[g], 3) << "  " << std::setw(11)
-              << num_ci(res.precision[g], res.precision_lo[g], res.precision_hi[g], 2) << "  " << std::setw(11)
-              << num_ci(res.recall[g], res.recall_lo[g], res.recall_hi[g], 2);
-    if (!res.fd_base.empty()) std::cout << "  " << std::setw(8) << num(res.fd_base[g], 3);
+    r.push_back(!have_kid ? std::string("-")
+                : res.kid_std[g] > 1e-9 * std::abs(res.kid[g]) ? sig(res.kid[g]) + " (sd " + sig(res.kid_std[g]) + ")"
+                                                                : sig(res.kid[g]) + " (subsets alike)");
+    // ratio = FD_t / FD_1: log ratio ± sqrt((h_t / FD_t)² + (h_1 / FD_1)²), h the half-widths (the scores are of
+    // independent samples, as the verdict takes them); generation 1 is 1 by definition.
+    metrics::Estimate ratio = metrics::Estimate::of(res.ratio[g], NAN, NAN);
+    const double rel = std::hypot((res.fd_hi[g] - res.fd_lo[g]) / 2 / res.fd[g], (res.fd_hi[0] - res.fd_lo[0]) / 2 / res.fd[0]);
+    if (g > 0 && res.fd[g] > 0 && res.fd[0] > 0 && std::isfinite(rel))
+      ratio.lo = res.ratio[g] * std::exp(-rel), ratio.hi = res.ratio[g] * std::exp(rel);
+    r.push_back(g == 0 ? std::string("1") : ratio.bounds_text());
+    r.push_back(metrics::Estimate::of(res.precision[g], res.precision_lo[g], res.precision_hi[g]).precise_text(3));
+    r.push_back(metrics::Estimate::of(res.recall[g], res.recall_lo[g], res.recall_hi[g]).precise_text(3));
+    if (!res.fd_base.empty())
+      r.push_back(metrics::Estimate::of(res.fd_base[g], g < res.fd_base_lo.size() ? res.fd_base_lo[g] : NAN,
+                                        g < res.fd_base_hi.size() ? res.fd_base_hi[g] : NAN)
+                      .precise_text());
     for (size_t k = 0; k < res.attr_names.size(); ++k)
-      std::cout << "  " << std::setw(7) << (k < res.attr_ratio[g].size() ? num(res.attr_ratio[g][k], 3) : "-");
-    std::cout << "\n";
+      r.push_back(k < res.attr_ratio[g].size() ? metrics::share_interval(res.attr_ratio[g][k], cfg.n_eval).bounds_text(3) : "-");
+    rows.push_back(std::move(r));
   }
+  rows.insert(rows.begin(), head);
+  print_table(std::cout, rows);
   if (!res.real_ratio.empty()) {
     std::cout << "  real reference shares:";
     for (size_t k = 0; k < res.attr_names.size(); ++k) std::cout << " " << res.attr_names[k] << " " << num(res.real_ratio[k], 3);
-    std::cout << "\n";
+    std::cout << " (the target: nearer it is better)\n";
   }
-  std::cout << "  FD: lower is better, 95 % normal bootstrap over the " << cfg.n_eval
-            << " scored samples; KID: unbiased, so a small sample does not inflate it (FD of a few hundred is biased "
-               "upwards);\n  precision, recall: higher is better, 95 % percentile bootstrap over the generated (precision) or "
-               "real (recall) points\n";
+  std::cout << "  " << res.metric << ", KID, ratio: lower is better; " << res.metric << ": 95 % normal bootstrap over the "
+            << cfg.n_eval << " scored samples, ratio: the two FD intervals on the log scale; KID: unbiased (a small "
+               "sample does not inflate it, FD of a few hundred is biased upwards), the mean over "
+            << loops::kScoreKidSubsets << " subsets of the same two sets with their sd, no interval;\n  precision, recall: higher is better, 95 % percentile bootstrap "
+               "over the generated (precision) or real (recall) points; shares: Wilson intervals over the scored samples"
+            << "\n";
   if (!res.fd.empty()) std::cout << "  verdict: " << res.verdict() << "\n";
   std::cout << "  -> " << out << "/metrics.{json,csv}, samples/\n";
   if (!plot_path.empty()) std::cout << "  -> " << plot_path << "\n";
@@ -407,6 +421,10 @@ void note_more_generations(const std::string& out, int64_t shown) {
       continue;
     kept = std::max<int64_t>(kept, std::stoll(digits));
   }
+  note_kept_generations(out, kept, shown);
+}
+
+void note_kept_generations(const std::string& out, int64_t kept, int64_t shown) {
   if (kept > shown)
     note_at_end("'" + message_text(out, 200) + "' holds " + std::to_string(kept) + " finished generations; this run "
                 "shows the first " + std::to_string(shown) + " (the others are kept: --generations " +

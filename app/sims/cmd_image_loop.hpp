@@ -36,5 +36,7 @@ void add_scenarios_command(CLI::App& app, Registry& reg);
 // (a rerun with fewer --generations shows the first ones; the others are kept): said at the end (note_at_end), so
 // that the shorter table is not read as the whole run.
 void note_more_generations(const std::string& out, int64_t shown);
+// The same note for a folder known to hold `kept` generations (the gaussian loop's metrics.json).
+void note_kept_generations(const std::string& out, int64_t kept, int64_t shown);
 
 }  // namespace sims::cli

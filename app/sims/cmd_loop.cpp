@@ -34,14 +34,6 @@
 namespace sims::cli {
 namespace {
 
-// A table cell padded to a width in characters (the ± takes two bytes), and at least two spaces after it.
-std::string padded(std::string t, size_t width) {
-  size_t n = 0;
-  for (unsigned char c : t) n += (c & 0xC0) != 0x80;
-  t.append(n + 2 < width ? width - n : 2, ' ');
-  return t;
-}
-
 struct LoopArgs {
   std::string family = "gaussian", kind, out;
   int64_t dim = 2, n_real = 0, n_synth = 0, n_init = 0, generations = 0, runs = 1, memory = 1;
@@ -92,6 +84,24 @@ int stopped_whole(const std::string& family, int64_t reached, int64_t generation
             << " loop is computed whole (its runs advance together), so none of it was kept: the same command starts "
                "it over\n";
   return 130;
+}
+
+// --out DIR of another family's loop is named as that (its settings would otherwise be refused one key at a time,
+// "dim = 2 (now unset)"); a folder without a readable run.json is left to the family's own checks.
+void refuse_folder_of_another_family(const LoopArgs& a) {
+  std::error_code ec;
+  if (a.out.empty() || !std::filesystem::exists(a.out + "/run.json", ec)) return;
+  nlohmann::json stored;
+  try {
+    stored = experiment::RunFolder::settings_of(a.out, "loop");
+  } catch (const InputError&) {
+    return;
+  }
+  const nlohmann::json family = stored.is_object() ? stored.value("family", nlohmann::json()) : nlohmann::json();
+  if (family.is_string() && family.get<std::string>() != a.family)
+    throw InputError("'" + message_text(a.out, 200) + "' holds a " + family.get<std::string>() + " loop, not --family " +
+                     a.family + (a.o_family->count() ? "" : " (the default)") +
+                     ": choose another --out (or give its own family to continue it)");
 }
 
 // `--resume` takes every setting from the run folder in --out, the family too where --family is not given. A setting
@@ -333,6 +343,13 @@ int run_gaussian(const LoopArgs& a) {
   } catch (const Cancelled&) {
     return stopped_whole("gaussian", reached, cfg.generations, tty);
   }
+  if (!a.out.empty()) {
+    // A rerun with fewer --generations shows the first ones of the folder's loop, which metrics.json keeps whole.
+    const std::string file = a.out + "/metrics.json";
+    note_kept_generations(a.out, count_or(experiment::read_json_file(file), "generations", 0, int64_t{1} << 40,
+                                          "'" + file + "': "),
+                          cfg.generations);
+  }
   if (tty) std::cerr << "\r" << std::string(32, ' ') << "\r";
   loops::GaussianLoopResult res;
   res.w2_mean = j.at("w2_mean").get<std::vector<double>>();
@@ -345,21 +362,23 @@ int run_gaussian(const LoopArgs& a) {
     std::cout << "Gaussian loop (" << loops::to_string(cfg.kind) << ", D=" << cfg.dim << ", " << cfg.runs
               << " runs, bias " << cfg.bias << (cfg.memory > 1 ? ", memory " + std::to_string(cfg.memory) : "")
               << (cfg.accumulate ? ", accumulated synthetic sets" : "") << ")\n"
-              << "  lower W2 is better; 95 % t intervals over the runs\n"
+              << "  lower W2 is better, tr Σ nearer p_r's is better; 95 % t intervals over the runs (medians: "
+                 "order statistics)\n"
               << "   gen  " << padded("E[W2]", 22) << padded("E[tr Σ] (p_r: " + std::to_string(cfg.dim) + ")", 22)
-              << "median tr Σ\n";
-    const auto estimate = [&](const char* key, size_t g) {
-      auto at = [&](const std::string& k) {
-        return j.contains(k) && g < j[k].size() && j[k][g].is_number() ? j[k][g].get<double>() : NAN;
-      };
-      metrics::Estimate e;
-      e.value = at(std::string(key) + "_mean"), e.lo = at(std::string(key) + "_lo"), e.hi = at(std::string(key) + "_hi");
-      return e;
+              << "median tr Σ [95 % interval]\n";
+    // Generation g's value of j[k]; NaN where a folder of an older version has none.
+    const auto at = [&](const std::string& k, size_t g) {
+      return j.contains(k) && g < j[k].size() && j[k][g].is_number() ? j[k][g].get<double>() : NAN;
+    };
+    const auto estimate = [&](const std::string& key, size_t g) {
+      return metrics::Estimate::of(at(key + "_mean", g), at(key + "_lo", g), at(key + "_hi", g));
     };
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
       if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0)
         std::cout << "  " << std::setw(4) << g + 1 << "  " << padded(estimate("w2", g).precise_text(), 22)
-                  << padded(estimate("trace", g).precise_text(), 22) << std::setprecision(4) << res.trace_median[g]
+                  << padded(estimate("trace", g).precise_text(), 22)
+                  << metrics::Estimate::of(res.trace_median[g], at("trace_median_lo", g), at("trace_median_hi", g))
+                         .bounds_text()
                   << "\n";
     if (j.contains("verdict")) std::cout << "  verdict: " << j["verdict"].get<std::string>() << "\n";
     if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.{json,csv}\n";
@@ -490,9 +509,10 @@ int run_diffusion(const LoopArgs& a) {
     std::cout << "diffusion2d loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
     if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
     std::cout << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs; dist = " << res.metric << ")\n"
-              << "  lower is better; 95 % t intervals over the runs (the ratio's paired with generation 1)\n"
-              << "   gen  E[dist]               ratio to generation 1   median dist"
-              << (res.w2_base_mean.empty() ? "" : "   E[dist] of the base") << "\n";
+              << "  lower is better; 95 % t intervals over the runs (the ratio's paired with generation 1; the median's "
+                 "by order statistics)\n"
+              << "   gen  E[dist]               ratio to generation 1   median dist [95 %]"
+              << (res.w2_base_mean.empty() ? "" : "      E[dist] of the base") << "\n";
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
       if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0) {
         metrics::Estimate e = res.w2_interval(g);
@@ -500,10 +520,9 @@ int run_diffusion(const LoopArgs& a) {
         metrics::Estimate ratio = res.ratio_interval(g);
         ratio.value = res.ratio_at(g);
         if (!(ratio.hi > ratio.lo)) ratio.lo = ratio.hi = NAN;  // generation 1: 1 by definition, no interval
-        std::ostringstream median;
-        median << std::setprecision(4) << res.w2_median[g];
+        const std::string median = res.w2_median_interval(g).bounds_text();
         std::cout << "  " << std::setw(4) << g + 1 << "  " << padded(e.precise_text(), 22) << padded(ratio.bounds_text(), 24)
-                  << (res.w2_base_mean.empty() ? median.str() : padded(median.str(), 14));
+                  << (res.w2_base_mean.empty() ? median : padded(median, 24));
         if (!res.w2_base_mean.empty()) {
           metrics::Estimate b = res.w2_base_interval(g);
           b.value = res.w2_base_mean[g];  // over every run, as the JSON's w2_base_mean (the interval skips NaN runs)
@@ -595,21 +614,25 @@ int run_mixture(const LoopArgs& a) {
   }
   std::cout << "Gaussian-mixture loop (" << loops::to_string(cfg.kind) << ", " << cfg.grid * cfg.grid << " modes, "
             << cfg.runs << " runs, bias " << cfg.bias << "); means over runs with 95 % t intervals\n"
-            << "   gen   variance        modal variance    modes covered   recall (higher is better)\n";
+            << "  variances: nearer the real data's (below) is better; modes covered and recall: higher is better\n";
+  std::vector<std::vector<std::string>> rows{{"gen", "variance", "modal variance", "modes covered", "recall"}};
   const size_t G = j["recall_mean"].size();
   for (size_t g = 0; g < G; ++g) {
     if (!(g < 3 || g + 1 == G || (g + 1) % std::max<size_t>(1, G / 8) == 0)) continue;
-    std::cout << "  " << std::setw(4) << g + 1;
+    rows.push_back({std::to_string(g + 1)});
     for (const char* k : {"variance", "modal_variance", "modes", "recall"}) {
       metrics::Estimate v;
       v.value = j[std::string(k) + "_mean"][g].get<double>();
       const auto& lo = j[std::string(k) + "_lo"][g];
       const auto& hi = j[std::string(k) + "_hi"][g];
       if (lo.is_number()) v.lo = lo.get<double>(), v.hi = hi.get<double>();
-      std::cout << "   " << std::left << std::setw(15) << v.text(std::string(k) == "modal_variance" ? 4 : 2) << std::right;
+      // Every run covered as many modes: a t interval of no width says nothing more than that.
+      const bool all_same = std::string(k) == "modes" && cfg.runs > 1 && v.has_interval() && v.lo == v.hi;
+      rows.back().push_back(all_same ? std::to_string(std::lround(v.value)) + " in all runs"
+                                     : v.text(std::string(k) == "modal_variance" ? 4 : 2));
     }
-    std::cout << "\n";
   }
+  print_table(std::cout, rows, "   ");
   std::cout << "  real: variance " << j["real"]["variance"].get<double>() << ", modal variance "
             << j["real"]["modal_variance"].get<double>() << ", " << cfg.grid * cfg.grid << " modes\n";
   std::cout << "  " << j["verdict"].get<std::string>() << "\n";
@@ -623,6 +646,7 @@ int run_loop(LoopArgs& a) {
   if (std::find(kFamilies.begin(), kFamilies.end(), a.family) == kFamilies.end())
     throw InputError("--family " + a.family + " is not available (gaussian, mixture, diffusion2d or images)");
   refuse_other_families_flags(a);
+  refuse_folder_of_another_family(a);
   if (a.workers < 0 || a.threads < 0 || a.batch_runs < 0 || a.save_runs < 0)
     throw InputError("--workers, --threads, --batch-runs and --save-runs must be >= 0");
   // Plot-only: no loop asked for, only finished runs to draw.

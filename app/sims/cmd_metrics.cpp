@@ -503,6 +503,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
       j["ci"] = {{"method", "normal interval of the mean over subsets"}, {"level", 0.95}};
       human << " ± " << k.std << " (std over " << k.subsets << " subsets of " << k.subset_size << "; 95 % CI of the mean "
             << k.mean - 1.96 * se << " .. " << k.mean + 1.96 * se << "; lower is better, 0 = same distribution)";
+      if (k.mean - 1.96 * se < 0)  // MMD² itself is >= 0; its unbiased estimate is not
+        human << "; an interval reaching below 0 (the unbiased estimate's noise): no difference is shown between the sets";
       if (k.subset_size == std::min(real.size(0), fake.size(0)))  // one set whole in every subset
         human << "; the " << k.subset_size << "-row set is whole in every subset: its sampling noise is not in the spread";
     } else {  // one subset: no spread (null, as for subsets that are all alike, not 0)

@@ -323,9 +323,7 @@ int run_sweep_cmd(SweepArgs& a) {
     print_json(j);
   } else {
     print_sweep_table(std::cout, res, [&](const metrics::SweepRow& row) {
-      const metrics::SweepResult::NamedRows n = res.named_rows([&](const metrics::SweepRow& z) {
-        return z.aux == row.aux && z.lo == row.lo && z.hi == row.hi;
-      });
+      const metrics::SweepResult::NamedRows n = res.named_rows_of(row);
       return n.zero && n.named == &row ? std::string("<- the verdict's omega") : std::string();
     });
     for (const auto& v : verdicts) std::cout << v << "\n";

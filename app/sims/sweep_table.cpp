@@ -1,5 +1,7 @@
 #include "sweep_table.hpp"
 
+#include "cli_common.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -7,11 +9,6 @@
 
 namespace sims::cli {
 namespace {
-
-// Columns a UTF-8 text takes on a terminal ("±" is two bytes, one column).
-size_t columns(const std::string& s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-}
 
 std::string interval_text(const metrics::SweepRow& row) {
   std::ostringstream s;
@@ -58,9 +55,7 @@ void print_sweep_table(std::ostream& out, const metrics::SweepResult& r,
     l.cells.push_back(w.str());
     l.cells.push_back(row.value_estimate(r.ci_level).precise_text());
     // The gain over the ω = 0 row of the same auxiliary and interval (the verdict's comparison).
-    const metrics::SweepRow* zero = r.named_rows([&](const metrics::SweepRow& z) {
-      return z.aux == row.aux && z.lo == row.lo && z.hi == row.hi;
-    }).zero;
+    const metrics::SweepRow* zero = r.named_rows_of(row).zero;
     const bool gain = row.omega != 0.0 && zero && std::isfinite(row.value);
     l.cells.push_back(gain ? row.gain_estimate(*zero, r.ci_level).precise_text() : "-");
     if (pr) {
@@ -72,12 +67,12 @@ void print_sweep_table(std::ostream& out, const metrics::SweepResult& r,
   }
   std::vector<size_t> width(head.size());
   for (size_t k = 0; k < head.size(); ++k) {
-    width[k] = columns(head[k]);
-    for (const auto& l : lines) width[k] = std::max(width[k], columns(l.cells[k]));
+    width[k] = text_columns(head[k]);
+    for (const auto& l : lines) width[k] = std::max(width[k], text_columns(l.cells[k]));
   }
   const auto put = [&](const std::vector<std::string>& cells, const std::string& tail) {
     std::string s = " ";
-    for (size_t k = 0; k < cells.size(); ++k) s += " " + cells[k] + std::string(width[k] - columns(cells[k]) + 2, ' ');
+    for (size_t k = 0; k < cells.size(); ++k) s += " " + cells[k] + std::string(width[k] - text_columns(cells[k]) + 2, ' ');
     if (!tail.empty()) s += tail;
     while (!s.empty() && s.back() == ' ') s.pop_back();
     out << s << "\n";

@@ -290,6 +290,8 @@ assert j["w2_mean"][-1] > j["w2_mean"][0]          # MAD: the distance grows
 assert j["trace_median"][-1] < j["trace_median"][0] # and the typical covariance collapses
 assert all(lo < m < hi for lo, m, hi in zip(j["w2_lo"], j["w2_mean"], j["w2_hi"])), "w2 intervals"
 assert j["ci"]["method"] == "Student t over runs"
+assert all(lo <= m <= hi for lo, m, hi in zip(j["trace_median_lo"], j["trace_median"], j["trace_median_hi"])), "median intervals"
+assert j["trace_median_hi"][0] > j["trace_median_lo"][0] and j["median_ci"]["method"].startswith("order statistics")
 assert open(t + "/loop/metrics.csv").read().count("\n") == 13
 PY
 # The run rule: the same command finds its result; other settings are refused, naming the setting.
@@ -299,14 +301,20 @@ PY
 expect_error "gaussian loop other seed" "" -- "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 \
   --n-synth 20 --generations 12 --runs 200 --seed 2 --out "$T/loop"
 grep -q "seed = 1 (now 2)" "$T/stderr" && ok || bad "gaussian loop other seed: $(cat "$T/stderr")"
+# Fewer --generations than the folder holds: the first ones, and a note that the others are kept.
+"$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 5 --runs 200 \
+  --seed 1 --out "$T/loop" --json >"$T/loop5.json" 2>"$T/loop5.err" \
+  && grep -q "holds 12 finished generations; this run shows the first 5 (the others are kept" "$T/loop5.err" \
+  && $PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().splitlines()[-1]); assert len(j['w2_mean'])==5, j" "$T/loop5.json" \
+  && ok || bad "gaussian loop fewer generations: $(cat "$T/loop5.err")"
 # The text table: E[W2] and E[tr Σ] of every generation shown with their intervals over the runs, then the median.
 "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 3 --runs 50 \
   --seed 1 >"$T/gloop.txt" 2>&1 && $PY - "$T/gloop.txt" <<'PY' && ok || bad "gaussian loop table: $(cat "$T/gloop.txt")"
 import sys
 lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
-assert any("E[tr Σ] (p_r: 2)" in l and "median tr Σ" in l for l in lines), lines
+assert any("E[tr Σ] (p_r: 2)" in l and "median tr Σ [95 % interval]" in l for l in lines), lines
 rows = [l.split() for l in lines if l.split()[:1] in (["1"], ["2"], ["3"])]
-assert len(rows) == 3 and all(r.count("±") == 2 and len(r) == 8 for r in rows), rows
+assert len(rows) == 3 and all(r.count("±") == 2 and len(r) == 10 and r[8].startswith("[") for r in rows), rows
 PY
 # --n-init (MAD Fig. 9): generation 1 fits its own number of real samples; an augmentation loop refuses it.
 "$SIMS" loop --family gaussian --kind fresh --dim 2 --n-real 100 --n-synth 100 --n-init 5 --generations 3 --runs 300 --json \
@@ -394,7 +402,13 @@ assert [s["generation"] for s in j["snapshots"]] == [1, 12], j["snapshots"]
 assert "higher is better" in j["verdict"], j["verdict"]
 PYEOF
 "$SIMS" loop --family mixture --kind fully-synthetic --grid 3 --n-real 90 --n-synth 90 --generations 12 --runs 3 \
-  --n-eval 60 --out "$T/mix" 2>&1 | grep -q "recall (higher is better)" && ok || bad "mixture folder read again"
+  --n-eval 60 --out "$T/mix" 2>&1 | grep -q "modes covered and recall: higher is better" && ok || bad "mixture folder read again"
+# Another family's folder is named as such (not by its first differing setting) and left as it was.
+cp "$T/loop/run.json" "$T/gauss-run.before"
+expect_error "mixture into a gaussian folder" "" -- "$SIMS" loop --family mixture --kind fully-synthetic --grid 3 \
+  --n-real 90 --n-synth 90 --generations 2 --runs 3 --out "$T/loop"
+grep -q "holds a gaussian loop, not --family mixture" "$T/stderr" && cmp -s "$T/gauss-run.before" "$T/loop/run.json" \
+  && ok || bad "mixture into a gaussian folder: $(cat "$T/stderr")"
 # --plot-log: the same series on a logarithmic axis (another picture; a run folder only plotted).
 "$SIMS" loop --plot "$T/mix-log.png" --plot-key modes_mean --plot-log --compare "$T/mix" >/dev/null 2>&1 \
   && "$SIMS" loop --plot "$T/mix-lin.png" --plot-key modes_mean --compare "$T/mix" >/dev/null 2>&1 \
@@ -725,7 +739,7 @@ expect_error "resume with a setting" "" -- "$SIMS" loop --family diffusion2d --r
 grep -q -- "--omega would be ignored" "$T/stderr" && cmp -s "$T/d2run.before" "$T/d2loop/run.json" && ok \
   || bad "resume with a setting: $(cat "$T/stderr")"
 "$SIMS" loop --resume --out "$T/d2loop" --generations 2 --json >"$T/d2d.json" 2>"$T/d2d.err" \
-  && $PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().splitlines()[-1]); assert j['family']=='diffusion2d' and j['resumed_from']==2, j" "$T/d2d.json" \
+  && $PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().splitlines()[-1]); assert j['family']=='diffusion2d' and j['resumed_from']==2 and len(j['w2_median_lo'])==2, j" "$T/d2d.json" \
   && ok || bad "resume without --family: $(cat "$T/d2d.err")"
 expect_error "resume another family" "" -- "$SIMS" loop --family images --resume --out "$T/d2loop"
 grep -q "holds a diffusion2d loop, not --family images" "$T/stderr" && ok || bad "resume another family: $(cat "$T/stderr")"
