@@ -438,9 +438,56 @@ void AnalysisChart::layout_text() {
   legend_item_->setHtml(legend);
   legend_item_->setTextWidth(w);
   legend_item_->setVisible(!legend.isEmpty());
-  const qreal th = title_item_->boundingRect().height(), lh = legend.isEmpty() ? 0 : legend_item_->boundingRect().height();
-  legend_item_->setPos(4, height() - lh - 2);
+  title_h_ = title_item_->boundingRect().height();
+  legend_h_ = legend.isEmpty() ? 0 : legend_item_->boundingRect().height();
+  apply_margins();
+  for (const QPointer<AnalysisChart>& p : peers_)
+    if (p) p->apply_margins();
+}
+
+void AnalysisChart::apply_margins() {
+  qreal th = title_h_, lh = legend_h_;
+  for (const QPointer<AnalysisChart>& p : peers_)
+    if (p && !p->isHidden()) th = std::max(th, p->title_h_), lh = std::max(lh, p->legend_h_);  // a hidden chart: none
+  legend_item_->setPos(4, height() - lh - 2);  // the legends' first lines at one height
   chart_->setMargins(QMargins(2, static_cast<int>(th) + 2, 2, static_cast<int>(lh) + 2));
+}
+
+AnalysisChart::~AnalysisChart() {
+  for (const QPointer<AnalysisChart>& p : peers_)
+    if (p)
+      p->peers_.erase(std::remove_if(p->peers_.begin(), p->peers_.end(),
+                                     [this](const QPointer<AnalysisChart>& q) { return q.data() == this; }),
+                      p->peers_.end());
+}
+
+void AnalysisChart::showEvent(QShowEvent* e) {
+  QChartView::showEvent(e);
+  for (const QPointer<AnalysisChart>& p : peers_)
+    if (p) p->apply_margins();
+}
+
+void AnalysisChart::hideEvent(QHideEvent* e) {
+  QChartView::hideEvent(e);
+  for (const QPointer<AnalysisChart>& p : peers_)
+    if (p) p->apply_margins();
+}
+
+void AnalysisChart::align_with(AnalysisChart* other) {
+  if (!other || other == this) return;
+  std::vector<AnalysisChart*> group{this};
+  const auto join = [&](AnalysisChart* c) {
+    if (c && std::find(group.begin(), group.end(), c) == group.end()) group.push_back(c);
+  };
+  for (const QPointer<AnalysisChart>& p : peers_) join(p);
+  join(other);
+  for (const QPointer<AnalysisChart>& p : other->peers_) join(p);
+  for (AnalysisChart* c : group) {
+    c->peers_.clear();
+    for (AnalysisChart* d : group)
+      if (d != c) c->peers_.emplace_back(d);
+  }
+  for (AnalysisChart* c : group) c->apply_margins();
 }
 
 void AnalysisChart::attach(QAbstractSeries* s) {

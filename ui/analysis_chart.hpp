@@ -12,6 +12,7 @@
 #include <QColor>
 #include <QImage>
 #include <QPointF>
+#include <QPointer>
 #include <QSizeF>
 #include <QString>
 
@@ -43,6 +44,7 @@ class AnalysisChart final : public QChartView {
   Q_OBJECT
  public:
   AnalysisChart(const QString& title, const QString& x_title, const QString& y_title, QWidget* parent = nullptr);
+  ~AnalysisChart() override;  // leaves its aligned peers (align_with)
 
   void set_title(const QString& title);
   void set_y_title(const QString& title);
@@ -69,6 +71,9 @@ class AnalysisChart final : public QChartView {
   void set_highlight(double x);
   double highlight() const { return highlight_x_; }
   ChartRange range() const;
+  // Charts side by side: each keeps room for the tallest title and legend of the two groups joined here, so
+  // their plot areas line up when one title wraps and the other does not.
+  void align_with(AnalysisChart* other);
 
 
  Q_SIGNALS:
@@ -78,6 +83,9 @@ class AnalysisChart final : public QChartView {
  protected:
   void mousePressEvent(QMouseEvent* e) override;
   void resizeEvent(QResizeEvent* e) override;
+  // An aligned peer shown or hidden changes the room the others keep.
+  void showEvent(QShowEvent* e) override;
+  void hideEvent(QHideEvent* e) override;
 
  private:
   struct Entry {
@@ -91,6 +99,8 @@ class AnalysisChart final : public QChartView {
   void attach(QAbstractSeries* s);
   // The title and the legend wrap to the chart's width (Qt Charts would elide them) and the plot gets the rest.
   void layout_text();
+  // The plot's margins from the tallest title and legend of the aligned charts.
+  void apply_margins();
   // The theme's colours on the chart's background, axes, text and series (exports keep paper colours).
   void apply_colours();
 
@@ -100,6 +110,8 @@ class AnalysisChart final : public QChartView {
   QScatterSeries* marks_;
   std::vector<Entry> series_;
   QString title_, x_title_, y_title_;
+  qreal title_h_ = 0, legend_h_ = 0;          // this chart's wrapped title and legend
+  std::vector<QPointer<AnalysisChart>> peers_;  // aligned with these (align_with)
   bool integer_x_ = false;
   double y_inc_lo_ = std::numeric_limits<double>::quiet_NaN(), y_inc_hi_ = std::numeric_limits<double>::quiet_NaN();
   double highlight_x_ = std::numeric_limits<double>::quiet_NaN();

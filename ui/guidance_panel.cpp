@@ -125,7 +125,10 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
   v->addSpacing(6);
   v->addLayout(form);
   v->addWidget(compare_);
-  auto* status_row = new QHBoxLayout;
+  status_row_ = new QWidget(this);
+  status_row_->setObjectName("liveStatusRow");
+  auto* status_row = new QHBoxLayout(status_row_);
+  status_row->setContentsMargins(0, 4, 0, 0);
   quality_ = new QLabel(this);
   quality_->setObjectName("qualityLabel");
   quality_->setWordWrap(true);
@@ -137,8 +140,7 @@ GuidancePanel::GuidancePanel(QWidget* parent) : QGroupBox("Live guidance", paren
   stop_->setEnabled(false);
   status_row->addWidget(quality_, 1);
   status_row->addWidget(stop_);
-  v->addSpacing(4);
-  v->addLayout(status_row);
+  v->addWidget(status_row_);
   set_settings(GuidanceSettings{});
   connect(stop_, &QPushButton::clicked, this, &GuidancePanel::cancel_requested);
 
@@ -187,6 +189,11 @@ SamplerConfig GuidancePanel::sampler_config() const {
   c.steps = steps_->value();
   c.kind = static_cast<SamplerKind>(sampler_->currentData().toInt());
   return c;
+}
+
+QWidget* GuidancePanel::take_status_row() {
+  if (layout()) layout()->removeWidget(status_row_);
+  return status_row_;
 }
 
 GuidanceSettings GuidancePanel::settings() const {

@@ -44,6 +44,9 @@ class GuidancePanel final : public QGroupBox {
   void set_status(const QString& quality, bool busy);
   QPushButton* stop_button() const { return stop_; }
   QString quality_text() const;
+  // The quality line and Stop, in the panel until its owner takes them out to place them itself (the Live tab
+  // pins them under its scrolled side panel, so that Stop never scrolls out of a 1280 x 720 window).
+  QWidget* take_status_row();
 
  Q_SIGNALS:
   // A setting changed; preview = a control is being dragged.
@@ -63,6 +66,7 @@ class GuidancePanel final : public QGroupBox {
   QCheckBox* compare_;
   QLabel* quality_;
   QPushButton* stop_;
+  QWidget* status_row_;
 };
 
 }  // namespace sims::ui

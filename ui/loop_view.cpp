@@ -493,6 +493,7 @@ LoopView::LoopView(MessageArea* messages, QWidget* parent)
   ratio_chart_->set_y_include(1, 1);
   charts->addWidget(dist_chart_);
   charts->addWidget(ratio_chart_);
+  dist_chart_->align_with(ratio_chart_);  // their plot areas line up whichever title wraps
   table_ = make_table(80);
   left->addWidget(charts);
   left->addWidget(table_);
@@ -654,18 +655,33 @@ engine::JobFn LoopView::prepare_job() {
   current_.metric = mixture ? "modes" : p.family == "gaussian" ? "w2_closed_form" : loops::loop_metric_name(diffusion_config(p));
   for (QWidget* r : rows_) delete r;
   rows_.clear();
-  QStringList cols;
+  QStringList cols, tips;
   if (mixture) {
-    cols << "generation" << "modes" << "± 95 % CI" << "recall" << "± 95 % CI" << "precision" << "variance"
+    cols << "this run:\ngeneration" << "modes" << "± 95 % CI" << "recall" << "± 95 % CI" << "precision" << "variance"
          << "modal var." << "components" << "seconds";
   } else {
     // Every value with its 95 % interval over the runs, on two-line headers so that the numbers set the widths;
     // the median (no interval) and each generation's seconds are in tooltips and the CSV export (a column of its
     // own made the table scroll sideways at 1280 × 720).
-    cols << "gen." << "W2 mean\n± 95 % CI" << "ratio to gen. 1\n[95 % CI]" << "tr Σ mean\n± 95 % CI";
-    if (p.sims) cols << "W2 of base\n± 95 % CI";
+    cols << "this run:\ngen." << "W2 mean\n± 95 % CI" << "ratio to gen. 1\n[95 % CI]" << "tr Σ mean\n± 95 % CI";
+    tips << QString() << "W2 between each run's model of that generation and p_r, averaged over the runs (lower is better)"
+         << "E[W2 at t] / E[W2 at 1]: below 1 the loop has improved on its first generation, above 1 it drifts away "
+            "(lower is better)"
+         << QString("The trace of the covariance fitted to the generation's samples, averaged over the runs: nearer "
+                    "p_r's is better (%1); a collapsing loop drives it towards 0")
+                .arg(p.family == "gaussian" ? QString("p_r = N(0, I) has tr Σ = D")
+                                            : QString("p_r's own: the data set '%1'").arg(QString::fromStdString(p.data)));
+    if (p.sims) {
+      cols << "W2 of base\n± 95 % CI";
+      tips << "SIMS: W2 of that generation's base model sampled alone (ω = 0), beside the guided samples' W2 in the "
+              "second column (lower is better)";
+    }
   }
   set_columns(table_, cols);
+  table_->setToolTip("This run's generations, as they finish (a run kept on the charts for comparison is not in the "
+                     "table); intervals: 95 % over the runs");
+  for (int c = 0; c < tips.size() && c < table_->columnCount(); ++c)
+    if (!tips[c].isEmpty()) table_->horizontalHeaderItem(c)->setToolTip(tips[c]);
   dist_chart_->clear();
   ratio_chart_->clear();
   const bool diffusion = p.family == "diffusion2d";

@@ -10,6 +10,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QScreen>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -87,7 +88,20 @@ MainWindow::MainWindow(const StudioOptions& opts, QWidget* parent) : QMainWindow
   auto* lh = new QHBoxLayout(live_page);
   lh->setContentsMargins(0, 0, 0, 0);
   lh->setSpacing(4);
-  lh->addWidget(side_scroll(left, live_page));
+  // The quality line and Stop sit under the scrolled panel, as the analysis tabs' actions do.
+  auto* side = new QWidget(live_page);
+  auto* sv = new QVBoxLayout(side);
+  sv->setContentsMargins(0, 0, 0, 0);
+  sv->setSpacing(0);
+  QScrollArea* scroll = side_scroll(left, side);
+  sv->addWidget(scroll, 1);
+  auto* footer = new QWidget(side);
+  footer->setObjectName("liveActions");
+  auto* fv = new QVBoxLayout(footer);
+  fv->setContentsMargins(12, 4, 12, 6);
+  fv->addWidget(guidance_->take_status_row());
+  sv->addWidget(footer);
+  lh->addWidget(side);
   lh->addWidget(live_view_, 1);
   tabs_->addTab(live_page, "Live");
   sweep_ = new SweepView(models_, messages_, this);

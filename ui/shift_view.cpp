@@ -343,6 +343,7 @@ ShiftView::ShiftView(MessageArea* messages, QWidget* parent)
   fd_chart_ = new AnalysisChart("FD vs ω: overall and per group", "guidance ω  (○: the base)", "FD",
                                 charts);
   fd_chart_->setObjectName("shiftFdChart");
+  share_chart_->align_with(fd_chart_);  // side by side: their plot areas line up
   fd_chart_->set_y_include(0, 0);
   ch->addWidget(share_chart_, 1);
   ch->addWidget(fd_chart_, 1);

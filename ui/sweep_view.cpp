@@ -265,6 +265,7 @@ SweepView::SweepView(ModelsPanel* models, MessageArea* messages, QWidget* parent
   cv->addWidget(dist_chart_, 0, 0, 1, 2);
   cv->addWidget(pr_chart_, 1, 0);
   cv->addWidget(ratio_chart_, 1, 1);
+  pr_chart_->align_with(ratio_chart_);  // side by side: their plot areas line up
   cv->setRowStretch(0, 1);
   cv->setRowStretch(1, 1);
   cv->setColumnStretch(0, 1);

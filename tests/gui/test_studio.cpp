@@ -26,6 +26,7 @@
 #include <QMenu>
 #include <QPushButton>
 #include <QRegularExpression>
+#include <QHBoxLayout>
 #include <QScrollArea>
 #include <QSlider>
 #include <QSpinBox>
@@ -2028,6 +2029,14 @@ class StudioTest : public QObject {
       QCOMPARE(w_->guidance()->isVisible(), t == 0);
       QCOMPARE(w_->live_view()->paused(), t != 0);
     }
+    // The Live tab's Stop (and the quality line) sit under its scrolled panel: never scrolled out of sight.
+    w_->tabs()->setCurrentIndex(0);
+    QCoreApplication::processEvents();
+    auto* live_scroll = qobject_cast<QScrollArea*>(w_->findChild<QWidget*>("livePanel")->parentWidget()->parentWidget());
+    QVERIFY(live_scroll);
+    QVERIFY(!live_scroll->isAncestorOf(w_->guidance()->stop_button()));
+    QVERIFY(w_->guidance()->stop_button()->isVisible());
+    QVERIFY(live_scroll->parentWidget()->isAncestorOf(w_->guidance()->stop_button()));
     // A change made while an analysis tab is shown is sampled once the Live tab is back.
     w_->tabs()->setCurrentIndex(1);
     const uint64_t before = stamp();
@@ -2040,6 +2049,33 @@ class StudioTest : public QObject {
     w_->tabs()->setCurrentIndex(0);
     QVERIFY(wait_result(before));
     QCOMPARE(w_->last_result()->request.guidance.omega, g.omega);
+  }
+
+  void chartsSideBySideLineUp() {
+    // One title wraps to three lines, the other fits on one: aligned, their plot areas start at one height.
+    QWidget frame;
+    auto* h = new QHBoxLayout(&frame);
+    auto* a = new AnalysisChart("A long title that wraps over several lines in a narrow chart (lower is better)",
+                                "x", "y", &frame);
+    auto* b = new AnalysisChart("Short", "x", "y", &frame);
+    h->addWidget(a);
+    h->addWidget(b);
+    for (AnalysisChart* c : {a, b}) {
+      const int i = c->add_series("s", QColor(Qt::blue));
+      c->append(i, 0, 0);
+      c->append(i, 1, 1);
+    }
+    frame.resize(600, 320);
+    frame.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&frame));
+    QCoreApplication::processEvents();
+    const auto top = [](AnalysisChart* c) { return c->chart()->plotArea().top(); };
+    QVERIFY2(top(a) > top(b) + 10, "the test needs titles of different heights");
+    a->align_with(b);
+    frame.resize(601, 320);  // a relayout, as a window's resize makes
+    QTest::qWait(50);
+    QCoreApplication::processEvents();
+    QVERIFY2(std::abs(top(a) - top(b)) <= 1, qPrintable(QString("%1 vs %2").arg(top(a)).arg(top(b))));
   }
 
   void cleanupTestCase() {

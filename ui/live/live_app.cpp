@@ -879,8 +879,17 @@ void LiveApp::draw_interval() {
   const std::string right = sigma_text(smin);
   dl->AddText(ImVec2(p0.x + width - ImGui::CalcTextSize(right.c_str()).x, yb), IM_COL32(90, 90, 90, 255), right.c_str());
   ImGui::Dummy(ImVec2(0, 4));
-  ImGui::TextDisabled("guided for σ in (%s, %s]: %d of %d steps", sigma_text(settings_.lo).c_str(),
-                      sigma_text(settings_.hi).c_str(), guided, static_cast<int>(t.size()) - 1);
+  // In the ruler's words: an open end (σ_hi = ∞, σ_lo = 0) is the ruler's end, σ_max or σ_min.
+  const std::string from = std::isfinite(settings_.hi) && settings_.hi < smax ? "σ " + sigma_text(settings_.hi)
+                                                                               : "the start (σ " + sigma_text(smax) + ")";
+  const std::string to = settings_.lo > 0 ? "σ " + sigma_text(settings_.lo) : "the end (σ " + sigma_text(smin) + ")";
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("guided from %s to %s: %d of %d steps", from.c_str(), to.c_str(), guided,
+                     static_cast<int>(t.size()) - 1);
+  ImGui::PopStyleColor();
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("ω applies where σ lies in (σ_lo, σ_hi] = (%s, %s]; double-click the ruler: every step",
+                      sigma_text(settings_.lo).c_str(), sigma_text(settings_.hi).c_str());
 }
 
 void LiveApp::draw_view_options() {
