@@ -815,6 +815,17 @@ for f in ("run.json", "stages/generation-0002.json", "samples/gen-0002.png", "me
     assert os.path.exists(d + f), f
 assert os.path.getsize(t + "/ilplot.png") > 1000
 PY
+# The text table: every column with its interval (the ratio's from generation 2 on), KID's subset sd said not to be one.
+"$SIMS" loop --resume --out "$T/iloop" --generations 2 >"$T/iltable.txt" 2>/dev/null && $PY - "$T/iltable.txt" <<'PY' \
+  && ok || bad "image loop table: $(cat "$T/iltable.txt")"
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+head = next(l for l in lines if l.split()[:2] == ["gen", "FD_cnn-faces"])
+assert "ratio to gen. 1" in head and "FD_cnn-faces of the base" in head and "smile share" in head, head
+rows = [l for l in lines if l.split()[:1] == ["2"]]
+assert len(rows) == 1 and rows[0].count("±") >= 4 and rows[0].count("[") == 4, rows  # ratio + three shares
+assert any("shares: Wilson intervals" in l for l in lines) and any("with their sd, no interval" in l for l in lines), lines
+PY
 expect_error "image loop --runs" "$T/ilx" -- "$SIMS" "${IL[@]}" --generations 1 --runs 3 --out "$T/ilx"
 expect_error "image loop other settings" "" -- "$SIMS" "${IL[@]}" --generations 1 --seed 5 --out "$T/iloop"
 grep -q "seed = 0 (now 5)" "$T/stderr" && ok || bad "image loop other settings: $(cat "$T/stderr")"
