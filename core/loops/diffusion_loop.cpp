@@ -869,7 +869,8 @@ nlohmann::json DiffusionLoopResult::row(size_t g) const {
   if (g < w2_base_mean.size()) j["w2_base_mean"] = experiment::result_number(w2_base_mean[g]);
   // tr Σ and the base's dist with their intervals over the runs, where the runs were kept.
   for (const auto& [key, e] : {std::pair<std::string, metrics::Estimate>{"trace", trace_interval(g)},
-                               {"w2_base", g < w2_base_mean.size() ? w2_base_interval(g) : metrics::Estimate{}}})
+                               {"w2_base", g < w2_base_mean.size() ? w2_base_interval(g) : metrics::Estimate{}},
+                               {"w2_median", w2_median_interval(g)}})
     if (e.has_interval()) j[key + "_lo"] = experiment::result_number(e.lo), j[key + "_hi"] = experiment::result_number(e.hi);
   return j;
 }

@@ -206,7 +206,10 @@ GaussianLoopResult run_gaussian_loop(const GaussianLoopConfig& cfg, const std::f
       return static_cast<double>(a / static_cast<long double>(v.size()));
     };
     res.w2_mean.push_back(mean_of(w2));
-    res.w2_median.push_back(metrics::median_over_runs(w2).value);
+    const metrics::Estimate wm = metrics::median_over_runs(w2);
+    res.w2_median.push_back(wm.value);
+    res.w2_median_lo.push_back(wm.lo);
+    res.w2_median_hi.push_back(wm.hi);
     const metrics::Estimate ci = metrics::mean_over_runs(w2);
     res.w2_lo.push_back(ci.lo);
     res.w2_hi.push_back(ci.hi);
@@ -292,12 +295,13 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
     tlo.push_back(experiment::result_number(res.trace_lo[g])), thi.push_back(experiment::result_number(res.trace_hi[g]));
   j["trace_lo"] = tlo;
   j["trace_hi"] = thi;
-  nlohmann::json mlo = nlohmann::json::array(), mhi = nlohmann::json::array();
-  for (size_t g = 0; g < res.trace_median_lo.size(); ++g)
-    mlo.push_back(experiment::result_number(res.trace_median_lo[g])),
-        mhi.push_back(experiment::result_number(res.trace_median_hi[g]));
-  j["trace_median_lo"] = mlo;
-  j["trace_median_hi"] = mhi;
+  for (const auto& [key, v] : {std::pair<const char*, const std::vector<double>*>{"trace_median_lo", &res.trace_median_lo},
+                               {"trace_median_hi", &res.trace_median_hi}, {"w2_median_lo", &res.w2_median_lo},
+                               {"w2_median_hi", &res.w2_median_hi}}) {
+    nlohmann::json a = nlohmann::json::array();
+    for (double x : *v) a.push_back(experiment::result_number(x));
+    j[key] = a;
+  }
   for (const auto& [key, v] : {std::pair<const char*, const std::vector<double>*>{"w2_change", &res.w2_change},
                                {"w2_change_lo", &res.w2_change_lo}, {"w2_change_hi", &res.w2_change_hi}}) {
     nlohmann::json a = nlohmann::json::array();
@@ -342,7 +346,7 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
       nlohmann::json j = stored;
       j["generations"] = cfg.generations;
       for (const char* k : {"w2_mean", "w2_median", "trace_mean", "trace_median", "ratio", "ratio_lo", "ratio_hi", "w2_lo", "w2_hi", "trace_lo", "trace_hi",
-                            "trace_median_lo", "trace_median_hi", "w2_change", "w2_change_lo", "w2_change_hi"}) {
+                            "trace_median_lo", "trace_median_hi", "w2_median_lo", "w2_median_hi", "w2_change", "w2_change_lo", "w2_change_hi"}) {
         if (!stored.contains(k)) continue;  // an older folder without intervals
         auto v = stored.at(k);
         v.erase(v.begin() + std::min<int64_t>(cfg.generations, static_cast<int64_t>(v.size())), v.end());
@@ -357,7 +361,9 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
   const nlohmann::json j = gaussian_loop_json(cfg, res);
   experiment::write_json_file(dir + "/metrics.json", j);
   std::ostringstream csv;
-  csv << "generation,w2_mean,w2_median,trace_mean,trace_median,w2_lo,w2_hi,trace_lo,trace_hi\n" << std::setprecision(10);
+  csv << "generation,w2_mean,w2_median,trace_mean,trace_median,w2_lo,w2_hi,trace_lo,trace_hi,w2_median_lo,w2_median_hi,"
+         "trace_median_lo,trace_median_hi\n"
+      << std::setprecision(10);
   for (size_t g = 0; g < res.w2_mean.size(); ++g) {
     csv << g + 1 << "," << res.w2_mean[g] << "," << res.w2_median[g] << "," << res.trace_mean[g] << ","
         << res.trace_median[g] << ",";
@@ -368,6 +374,10 @@ nlohmann::json run_gaussian_loop_in(const std::string& dir, const GaussianLoopCo
     bounds(res.w2_lo[g], res.w2_hi[g]);
     csv << ",";
     bounds(res.trace_lo[g], res.trace_hi[g]);
+    csv << ",";
+    bounds(res.w2_median_lo[g], res.w2_median_hi[g]);
+    csv << ",";
+    bounds(res.trace_median_lo[g], res.trace_median_hi[g]);
     csv << "\n";
   }
   experiment::write_text_file(dir + "/metrics.csv", csv.str());

@@ -54,6 +54,7 @@ struct GaussianLoopConfig {
 struct GaussianLoopResult {
   std::vector<double> w2_mean;       // mean of closed-form W2(N(μ_t, Σ_t), p_r)
   std::vector<double> w2_median;
+  std::vector<double> w2_median_lo, w2_median_hi;  // its 95 % order-statistics interval over the runs
   std::vector<double> w2_lo, w2_hi;  // 95 % Student-t interval of w2_mean over the runs
   // Generation t's change from generation 1, paired over the runs (mean of each run's W2_t - W2_1) with its 95 %
   // Student-t interval (loops/loop_verdict.hpp): the verdict's measure; 0 at generation 1.
