@@ -244,8 +244,9 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
     if (g > 0 && res.fd[g] > 0 && res.fd[0] > 0 && std::isfinite(rel))
       ratio.lo = res.ratio[g] * std::exp(-rel), ratio.hi = res.ratio[g] * std::exp(rel);
     r.push_back(g == 0 ? std::string("1") : ratio.bounds_text());
-    r.push_back(metrics::Estimate::of(res.precision[g], res.precision_lo[g], res.precision_hi[g]).precise_text(3));
-    r.push_back(metrics::Estimate::of(res.recall[g], res.recall_lo[g], res.recall_hi[g]).precise_text(3));
+    // Percentile intervals, not symmetric (a recall of 0.12 in [0, 0.38]): both ends.
+    r.push_back(metrics::Estimate::of(res.precision[g], res.precision_lo[g], res.precision_hi[g]).bounds_text(3));
+    r.push_back(metrics::Estimate::of(res.recall[g], res.recall_lo[g], res.recall_hi[g]).bounds_text(3));
     if (!res.fd_base.empty())
       r.push_back(metrics::Estimate::of(res.fd_base[g], g < res.fd_base_lo.size() ? res.fd_base_lo[g] : NAN,
                                         g < res.fd_base_hi.size() ? res.fd_base_hi[g] : NAN)
@@ -264,7 +265,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::cout << "  " << res.metric << ", KID, ratio: lower is better; " << res.metric << ": 95 % normal bootstrap over the "
             << cfg.n_eval << " scored samples, ratio: the two FD intervals on the log scale; KID: unbiased (a small "
                "sample does not inflate it, FD of a few hundred is biased upwards), the mean over "
-            << loops::kScoreKidSubsets << " subsets of the same two sets with their sd, no interval;\n  precision, recall: higher is better, 95 % percentile bootstrap "
+            << loops::kScoreKidSubsets << " subsets of the same two sets with their sd where they differ, no interval;\n  precision, recall: higher is better, 95 % percentile bootstrap "
                "over the generated (precision) or real (recall) points; shares: Wilson intervals over the scored samples"
             << "\n";
   if (!res.fd.empty()) std::cout << "  verdict: " << res.verdict() << "\n";

@@ -86,6 +86,12 @@ int stopped_whole(const std::string& family, int64_t reached, int64_t generation
   return 130;
 }
 
+// The gaussian and diffusion2d tables show generations 1-5, every 10th and the last: said where others are left out.
+std::string shown_generations(int64_t generations, const std::string& file) {
+  return generations > 6 ? "\n  rows: generations 1-5, every 10th and the last (every generation in " + file + ")"
+                         : std::string();
+}
+
 // --out DIR of another family's loop is named as that (its settings would otherwise be refused one key at a time,
 // "dim = 2 (now unset)"); a folder without a readable run.json is left to the family's own checks.
 void refuse_folder_of_another_family(const LoopArgs& a) {
@@ -363,7 +369,8 @@ int run_gaussian(const LoopArgs& a) {
               << " runs, bias " << cfg.bias << (cfg.memory > 1 ? ", memory " + std::to_string(cfg.memory) : "")
               << (cfg.accumulate ? ", accumulated synthetic sets" : "") << ")\n"
               << "  lower W2 is better, tr Σ nearer p_r's is better; 95 % t intervals over the runs (medians: "
-                 "order statistics)\n"
+                 "order statistics" << (cfg.runs < 6 ? ", none below 6 runs" : "") << ")"
+              << shown_generations(cfg.generations, a.out.empty() ? "--json" : a.out + "/metrics.csv") << "\n"
               << "   gen  " << padded("E[W2]", 22) << padded("E[tr Σ] (p_r: " + std::to_string(cfg.dim) + ")", 22)
               << "median tr Σ [95 % interval]\n";
     // Generation g's value of j[k]; NaN where a folder of an older version has none.
@@ -510,7 +517,9 @@ int run_diffusion(const LoopArgs& a) {
     if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
     std::cout << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs; dist = " << res.metric << ")\n"
               << "  lower is better; 95 % t intervals over the runs (the ratio's paired with generation 1; the median's "
-                 "by order statistics)\n"
+                 "by order statistics" << (cfg.runs < 6 ? ", none below 6 runs" : "") << ")"
+              << shown_generations(static_cast<int64_t>(res.w2_mean.size()), a.out.empty() ? "--json" : a.out + "/metrics.csv")
+              << "\n"
               << "   gen  E[dist]               ratio to generation 1   median dist [95 %]"
               << (res.w2_base_mean.empty() ? "" : "      E[dist] of the base") << "\n";
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
@@ -628,8 +637,12 @@ int run_mixture(const LoopArgs& a) {
       if (lo.is_number()) v.lo = lo.get<double>(), v.hi = hi.get<double>();
       // Every run covered as many modes: a t interval of no width says nothing more than that.
       const bool all_same = std::string(k) == "modes" && cfg.runs > 1 && v.has_interval() && v.lo == v.hi;
+      // An interval cut at what the quantity can be (0, the modes there are, 1) is no longer symmetric: its ends.
+      const bool cut = v.has_interval() && std::abs((v.hi - v.value) - (v.value - v.lo)) > 1e-9 * (1 + std::abs(v.value));
+      const int digits = std::string(k) == "modal_variance" ? 4 : 2;
       rows.back().push_back(all_same ? std::to_string(std::lround(v.value)) + " in all runs"
-                                     : v.text(std::string(k) == "modal_variance" ? 4 : 2));
+                            : cut    ? v.bounds_text(digits + 1)
+                                     : v.text(digits));
     }
   }
   print_table(std::cout, rows, "   ");

@@ -469,7 +469,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
 
   auto kd = std::make_shared<KidArgs>();
   c = m->add_subcommand("kid", "kernel inception distance: unbiased MMD² with the cubic kernel (x.y/d + 1)^3, "
-                               "mean and standard deviation over random subsets (Binkowski et al. 2018)");
+                               "mean and standard deviation over random subsets (Binkowski et al. 2018), 95 % interval from "
+                               "disjoint subsets");
   input_path(c->add_option("REAL", kd->a, "real features .npy [N,D]"))->required();
   input_path(c->add_option("FAKE", kd->b, "generated features .npy [M,D]"))->required();
   c->add_option("--subsets", kd->subsets, "random subsets (default 100; 1: the first rows, deterministic)");
@@ -491,25 +492,39 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     nlohmann::json j = {{"kid", k.mean}, {"kid_std", k.std}, {"subsets", k.subsets}, {"subset_size", k.subset_size}};
     std::ostringstream human;
     human << "kid = " << std::setprecision(6) << k.mean;
+    const int64_t rows = std::min(real.size(0), fake.size(0)), s = k.subset_size;
     if (k.subsets > 1 && k.subsets_alike) {  // each subset the whole of both sets: their spread says nothing
       j["kid_std"] = nullptr;
-      human << " (every subset is all " << k.subset_size << " rows of both sets: no spread to report, give a smaller "
-            << "--subset-size for one; lower is better, 0 = same distribution, and the unbiased estimate falls below 0 "
-            << "when the sets are alike)";
+      human << " (every subset is all " << s << " rows of both sets: no spread to report, "
+            << (rows >= 4 ? "give a smaller --subset-size for one" : "and an interval needs at least 4 rows in each set")
+            << "; lower is better, 0 = same distribution, values below 0 are noise around it)";
     } else if (k.subsets > 1) {
-      // The field reports mean ± std over subsets; the interval is that of the mean (normal approximation).
-      const double se = k.std / std::sqrt(static_cast<double>(k.subsets));
-      j["kid_lo"] = k.mean - 1.96 * se, j["kid_hi"] = k.mean + 1.96 * se;
-      j["ci"] = {{"method", "normal interval of the mean over subsets"}, {"level", 0.95}};
-      human << " ± " << k.std << " (std over " << k.subsets << " subsets of " << k.subset_size << "; 95 % CI of the mean "
-            << k.mean - 1.96 * se << " .. " << k.mean + 1.96 * se << "; lower is better, 0 = same distribution)";
-      if (k.mean - 1.96 * se < 0)  // MMD² itself is >= 0; its unbiased estimate is not
-        human << "; an interval reaching below 0 (the unbiased estimate's noise): no difference is shown between the sets";
-      if (k.subset_size == std::min(real.size(0), fake.size(0)))  // one set whole in every subset
-        human << "; the " << k.subset_size << "-row set is whole in every subset: its sampling noise is not in the spread";
+      // The field reports the mean and sd over random subsets; those subsets share rows, so their sd understates
+      // the estimate's noise (same-distribution sets got "intervals" that excluded 0). The interval comes from
+      // disjoint subsets: the first B·s rows of each set in blocks of s, each block an independent unbiased
+      // estimate of MMD², with the t interval of their mean.
+      human << " (sd " << k.std << " over " << k.subsets << " random subsets of " << s
+            << " rows; lower is better, 0 = same distribution)";
+      const int64_t blocks = rows / s;
+      if (blocks >= 2) {
+        std::vector<double> v;
+        for (int64_t b = 0; b < blocks; ++b)
+          v.push_back(metrics::kid(real.narrow(0, b * s, s), fake.narrow(0, b * s, s), 1, s, 0).mean);
+        const metrics::Estimate e = metrics::mean_over_runs(v);
+        const std::string how = "Student t over " + std::to_string(blocks) + " disjoint subsets of " + std::to_string(s) + " rows";
+        j["kid_lo"] = e.lo, j["kid_hi"] = e.hi;
+        j["ci"] = {{"method", how}, {"level", 0.95}, {"mean_of_disjoint_subsets", e.value}};
+        human << "; 95 % interval " << e.lo << " .. " << e.hi << " (" << how << ", their mean " << e.value
+              << ": the random subsets share rows, so their sd is not the estimate's noise)";
+        if (e.lo < 0) human << "; it reaches below 0 (values below 0 are the unbiased estimate's noise): no difference "
+                               "is shown between the sets";
+      } else {
+        human << "; no interval: two disjoint subsets of " << s << " rows need " << 2 * s
+              << " rows in each set, give a smaller --subset-size for one";
+      }
     } else {  // one subset: no spread (null, as for subsets that are all alike, not 0)
       j["kid_std"] = nullptr;
-      human << " (one subset of the first " << k.subset_size << " rows: no interval, give --subsets 2 or more for "
+      human << " (one subset of the first " << s << " rows: no interval, give --subsets 2 or more for "
             << "one; lower is better, 0 = same distribution)";
     }
     report(kd->json, j, human.str());

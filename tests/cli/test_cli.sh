@@ -278,6 +278,22 @@ PY
 # Sets no larger than the subset size give one value: said, with the way to a spread.
 "$SIMS" metrics kid "$T/pa.npy" "$T/pb.npy" >"$T/kid_all.txt" 2>&1 \
   && grep -q "no spread to report, give a smaller --subset-size for one" "$T/kid_all.txt" && ok || bad "kid on whole sets: $(cat "$T/kid_all.txt")"
+# KID's interval covers 0 for sets of one distribution: it comes from disjoint subsets (the random subsets share
+# rows: their sd as a standard error gave intervals that excluded 0 in 5 of 6 such pairs).
+$PY - "$T" <<'PY' || bad "kid same-distribution sets: making them failed"
+import numpy as np, sys
+for i in range(20):
+    r = np.random.default_rng(100 + i)
+    np.save(sys.argv[1] + "/kz%d_a.npy" % i, r.normal(size=(400, 3)).astype(np.float32))
+    np.save(sys.argv[1] + "/kz%d_b.npy" % i, r.normal(size=(400, 3)).astype(np.float32))
+PY
+covered=0
+for i in $(seq 0 19); do
+  "$SIMS" metrics kid "$T/kz${i}_a.npy" "$T/kz${i}_b.npy" --subset-size 100 --json >"$T/kz.json" 2>/dev/null \
+    && $PY -c "import json,sys; j=json.loads(open(sys.argv[1]).read().splitlines()[-1]); sys.exit(0 if j['kid_lo'] <= 0 <= j['kid_hi'] else 1)" "$T/kz.json" \
+    && covered=$((covered + 1))
+done
+[[ $covered -ge 16 ]] && ok || bad "kid: the 95 % interval covered 0 in only $covered of 20 same-distribution pairs"
 "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 12 --runs 200 \
   --seed 1 --out "$T/loop" --json >"$T/loop.json" || bad "loop failed"
 $PY - "$T" <<'PY' && ok || bad "loop output"
@@ -292,6 +308,8 @@ assert all(lo < m < hi for lo, m, hi in zip(j["w2_lo"], j["w2_mean"], j["w2_hi"]
 assert j["ci"]["method"] == "Student t over runs"
 assert all(lo <= m <= hi for lo, m, hi in zip(j["trace_median_lo"], j["trace_median"], j["trace_median_hi"])), "median intervals"
 assert j["trace_median_hi"][0] > j["trace_median_lo"][0] and j["median_ci"]["method"].startswith("order statistics")
+assert all(lo <= m <= hi for lo, m, hi in zip(j["w2_median_lo"], j["w2_median"], j["w2_median_hi"])), "W2 median intervals"
+assert open(t + "/loop/metrics.csv").readline().strip().endswith(",w2_median_lo,w2_median_hi,trace_median_lo,trace_median_hi")
 assert open(t + "/loop/metrics.csv").read().count("\n") == 13
 PY
 # The run rule: the same command finds its result; other settings are refused, naming the setting.
@@ -823,8 +841,8 @@ lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
 head = next(l for l in lines if l.split()[:2] == ["gen", "FD_cnn-faces"])
 assert "ratio to gen. 1" in head and "FD_cnn-faces of the base" in head and "smile share" in head, head
 rows = [l for l in lines if l.split()[:1] == ["2"]]
-assert len(rows) == 1 and rows[0].count("±") >= 4 and rows[0].count("[") == 4, rows  # ratio + three shares
-assert any("shares: Wilson intervals" in l for l in lines) and any("with their sd, no interval" in l for l in lines), lines
+assert len(rows) == 1 and rows[0].count("±") == 2 and rows[0].count("[") == 6, rows  # FDs; ratio, P, R, three shares
+assert any("shares: Wilson intervals" in l for l in lines) and any("with their sd where they differ, no interval" in l for l in lines), lines
 PY
 expect_error "image loop --runs" "$T/ilx" -- "$SIMS" "${IL[@]}" --generations 1 --runs 3 --out "$T/ilx"
 expect_error "image loop other settings" "" -- "$SIMS" "${IL[@]}" --generations 1 --seed 5 --out "$T/iloop"
