@@ -228,13 +228,14 @@ std::string LoopOutcome::to_csv() const {
     return s.str();
   }
   s << "generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,trace_mean,trace_median,w2_base_mean,seconds,"
-       "trace_lo,trace_hi,w2_base_lo,w2_base_hi\n";
+       "trace_lo,trace_hi,w2_base_lo,w2_base_hi,w2_median_lo,w2_median_hi\n";
   for (size_t g = 0; g < generations.size(); ++g) {
     const LoopGeneration& r = generations[g];
     s << r.generation << "," << csv_num(r.w2_mean) << "," << csv_num(r.w2_median) << "," << csv_num(r.w2_std) << ","
       << csv_num(ratio(g)) << "," << csv_num(r.ratio_lo) << "," << csv_num(r.ratio_hi) << "," << csv_num(r.trace_mean) << "," << csv_num(r.trace_median) << ","
       << csv_num(r.w2_base_mean) << "," << csv_num(r.seconds) << "," << csv_num(r.trace_lo) << ","
-      << csv_num(r.trace_hi) << "," << csv_num(r.w2_base_lo) << "," << csv_num(r.w2_base_hi) << "\n";
+      << csv_num(r.trace_hi) << "," << csv_num(r.w2_base_lo) << "," << csv_num(r.w2_base_hi) << ","
+      << csv_num(r.w2_median_lo) << "," << csv_num(r.w2_median_hi) << "\n";
   }
   return s.str();
 }
@@ -257,6 +258,7 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
       lg.generation = static_cast<int>(g + 1);
       lg.w2_mean = r.w2_mean[g];
       lg.w2_median = r.w2_median[g];
+      if (g < r.w2_median_lo.size()) lg.w2_median_lo = r.w2_median_lo[g], lg.w2_median_hi = r.w2_median_hi[g];
       // The spread over runs, back from the core's 95 % t interval (the table and the verdict take it from there).
       const double half = (r.w2_hi[g] - r.w2_lo[g]) / 2;
       if (c.runs > 1 && std::isfinite(half))
@@ -328,6 +330,7 @@ LoopOutcome run_loop_plan(const LoopPlan& p, const std::string& work_dir, engine
     g.w2_mean = num("w2_mean");
     g.seconds = num("seconds");
     g.w2_median = num("w2_median");
+    g.w2_median_lo = num("w2_median_lo"), g.w2_median_hi = num("w2_median_hi");
     g.w2_std = num("w2_std");
     g.trace_mean = num("trace_mean");
     g.trace_median = num("trace_median");
@@ -817,7 +820,12 @@ void LoopView::add_generation(const LoopGeneration& gen) {
           QString("generation %1 took %2 s (also in the CSV export)").arg(gen.generation).arg(gen.seconds, 0, 'f', 2));
     if (running_.runs > 1)
       table_->item(table_->rowCount() - 1, 1)->setToolTip(
-          QString("median over the %1 runs: %2 (also in the CSV export)").arg(running_.runs).arg(cell(gen.w2_median)));
+          QString("median over the %1 runs: %2 (%3; also in the CSV export)")
+              .arg(running_.runs)
+              .arg(QString::fromStdString(
+                  metrics::Estimate::of(gen.w2_median, gen.w2_median_lo, gen.w2_median_hi).bounds_text()))
+              .arg(std::isfinite(gen.w2_median_lo) ? "95 % order-statistics interval"
+                                                   : "no interval below 6 runs"));
     // No break inside an item ("tr Σ 3.90 ± 0.13", a ratio with its interval): the line breaks between items.
     auto whole = [](QString s) { return s.replace(' ', QString("&nbsp;")).replace(QChar(0x2009), QChar(0x202F)); };
     t = QString("<b>Generation %1</b> · %2%3 · %4 · %5")

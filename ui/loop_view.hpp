@@ -79,6 +79,8 @@ struct LoopGeneration {
   // 95 % interval of the ratio E[W2_t] / E[W2_1] over the runs (paired: each run's generation 1 and t); NaN
   // with one run and for the mixture family.
   double ratio_lo = std::numeric_limits<double>::quiet_NaN(), ratio_hi = std::numeric_limits<double>::quiet_NaN();
+  // 95 % order-statistics interval of the median W2 over the runs (NaN below 6 runs and where not recorded).
+  double w2_median_lo = std::numeric_limits<double>::quiet_NaN(), w2_median_hi = std::numeric_limits<double>::quiet_NaN();
   SampleSet samples;   // diffusion2d: saved runs' points, shape {2}, [save_runs * n_eval] rows
   int saved_runs = 0;   // mixture: 1 at the generations whose fit (run 1) is drawn, its samples in `samples`
   // mixture: modes, recall, precision, variance, modal_variance, components, each a mean over runs with its
@@ -93,7 +95,7 @@ struct LoopOutcome {
   double ratio(size_t g) const { return generations[g].w2_mean / generations[0].w2_mean; }
   bool is_mixture() const { return metric == "modes"; }
   // generation,w2_mean,w2_median,w2_std,ratio,ratio_lo,ratio_hi,trace_mean,trace_median,w2_base_mean,seconds,
-  // trace_lo,trace_hi,w2_base_lo,w2_base_hi; the
+  // trace_lo,trace_hi,w2_base_lo,w2_base_hi,w2_median_lo,w2_median_hi; the
   // mixture family:
   // generation, then NAME_mean,NAME_lo,NAME_hi for each of its metrics
   std::string to_csv() const;

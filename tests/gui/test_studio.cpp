@@ -1435,7 +1435,12 @@ class StudioTest : public QObject {
     QVERIFY2(l->table()->item(11, 3)->text().contains(pm), qPrintable(l->table()->item(11, 3)->text()));
     QVERIFY(o.generations.back().trace_lo < o.generations.back().trace_mean &&
             o.generations.back().trace_mean < o.generations.back().trace_hi);
-    QVERIFY(QString::fromStdString(o.to_csv()).section('\n', 0, 0).endsWith(",trace_lo,trace_hi,w2_base_lo,w2_base_hi"));
+    QVERIFY(QString::fromStdString(o.to_csv()).section('\n', 0, 0).endsWith(",trace_lo,trace_hi,w2_base_lo,w2_base_hi,w2_median_lo,w2_median_hi"));
+    // The median W2 in the tooltip with its order-statistics interval (50 runs).
+    const LoopGeneration& lg = o.generations.back();
+    QVERIFY(lg.w2_median_lo <= lg.w2_median && lg.w2_median <= lg.w2_median_hi && lg.w2_median_lo < lg.w2_median_hi);
+    QVERIFY2(l->table()->item(11, 1)->toolTip().contains("95 % order-statistics interval"),
+             qPrintable(l->table()->item(11, 1)->toolTip()));
   }
 
   // The loop verdict: a t interval over runs, and a comparison with the previous run only when it is comparable.
