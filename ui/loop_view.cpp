@@ -787,7 +787,10 @@ void LoopView::add_generation(const LoopGeneration& gen) {
   auto cell = [](double v, int digits = 4) {
     return std::isfinite(v) ? QString::number(v, 'g', digits) : QString("–");
   };
-  auto half = [&](const metrics::Estimate& e) { return e.has_interval() ? cell(e.half_width(), 2) : QString("–"); };
+  // The larger side: an interval cut at what the quantity can be (the modes there are, 1) is not symmetric.
+  auto half = [&](const metrics::Estimate& e) {
+    return e.has_interval() ? cell(std::max(e.value - e.lo, e.hi - e.value), 2) : QString("–");
+  };
   QString t;
   if (current_.is_mixture()) {
     const auto& m = gen.mixture;
@@ -825,7 +828,8 @@ void LoopView::add_generation(const LoopGeneration& gen) {
               .arg(QString::fromStdString(
                   metrics::Estimate::of(gen.w2_median, gen.w2_median_lo, gen.w2_median_hi).bounds_text()))
               .arg(std::isfinite(gen.w2_median_lo) ? "95 % order-statistics interval"
-                                                   : "no interval below 6 runs"));
+                   : running_.runs < 6             ? "no interval below 6 runs"
+                                                   : "no interval recorded"));
     // No break inside an item ("tr Σ 3.90 ± 0.13", a ratio with its interval): the line breaks between items.
     auto whole = [](QString s) { return s.replace(' ', QString("&nbsp;")).replace(QChar(0x2009), QChar(0x202F)); };
     t = QString("<b>Generation %1</b> · %2%3 · %4 · %5")
@@ -947,7 +951,8 @@ void LoopView::job_ended(engine::JobState s) {
     if (current_.is_mixture()) {
       const metrics::Estimate& m = g.mixture.at("modes");
       end = QString::number(m.value, 'f', 1) +
-            (m.has_interval() ? " ± " + QString::number(m.half_width(), 'f', 1) : QString()) + " (higher is better)";
+            (m.has_interval() ? " ± " + QString::number(std::max(m.value - m.lo, m.hi - m.value), 'f', 1) : QString()) +
+            " (higher is better)";
     } else {
       end = ratio_with_interval(g, current_.ratio(current_.generations.size() - 1)) + " (lower is better)";
     }

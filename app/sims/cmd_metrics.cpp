@@ -1,5 +1,7 @@
 // `sims metrics fd|w2|w1|pr`: the contracted metric commands (../shared/CLI.md).
 #include <algorithm>
+#include <numeric>
+#include <random>
 #include <ATen/ATen.h>
 #include <cmath>
 #include <functional>
@@ -501,15 +503,24 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
     } else if (k.subsets > 1) {
       // The field reports the mean and sd over random subsets; those subsets share rows, so their sd understates
       // the estimate's noise (same-distribution sets got "intervals" that excluded 0). The interval comes from
-      // disjoint subsets: the first B·s rows of each set in blocks of s, each block an independent unbiased
+      // disjoint subsets: B·s rows of each set (in a seeded random order) in blocks of s, each an independent unbiased
       // estimate of MMD², with the t interval of their mean.
       human << " (sd " << k.std << " over " << k.subsets << " random subsets of " << s
             << " rows; lower is better, 0 = same distribution)";
       const int64_t blocks = rows / s;
       if (blocks >= 2) {
+        // Rows in a seeded random order first: a file saved class by class would give blocks that differ.
+        std::mt19937_64 rng(static_cast<uint64_t>(kd->seed) ^ 0x6b69642d626c6bULL);
+        const auto shuffled = [&](const at::Tensor& x) {
+          std::vector<int64_t> idx(static_cast<size_t>(x.size(0)));
+          std::iota(idx.begin(), idx.end(), int64_t{0});
+          std::shuffle(idx.begin(), idx.end(), rng);
+          return x.index_select(0, at::tensor(idx, at::kLong));
+        };
+        const at::Tensor rs = shuffled(real), fs = shuffled(fake);
         std::vector<double> v;
         for (int64_t b = 0; b < blocks; ++b)
-          v.push_back(metrics::kid(real.narrow(0, b * s, s), fake.narrow(0, b * s, s), 1, s, 0).mean);
+          v.push_back(metrics::kid(rs.narrow(0, b * s, s), fs.narrow(0, b * s, s), 1, s, 0).mean);
         const metrics::Estimate e = metrics::mean_over_runs(v);
         const std::string how = "Student t over " + std::to_string(blocks) + " disjoint subsets of " + std::to_string(s) + " rows";
         j["kid_lo"] = e.lo, j["kid_hi"] = e.hi;

@@ -285,10 +285,12 @@ MixtureLoopResult run_mixture_loop(const MixtureLoopConfig& cfg,
     }
     // The t intervals cut to what each quantity can be (few runs reach past it: a variance below 0, more modes
     // covered than there are, a recall above 1); the true value lies inside, so the coverage does not drop.
-    const double K = static_cast<double>(truth.w.size());
+    const double modes_there = static_cast<double>(truth.w.size());
     for (const auto& k : kMetrics) {
       const metrics::Estimate e = metrics::mean_over_runs(values[k]);
-      const double top = k == "modes" || k == "components" ? K : k == "recall" || k == "precision" ? 1.0 : HUGE_VAL;
+      const double top = k == "modes" || k == "components" ? modes_there
+                         : k == "recall" || k == "precision" ? 1.0
+                                                             : HUGE_VAL;
       res.mean[k].push_back(e.value);
       res.lo[k].push_back(std::isnan(e.lo) ? e.lo : std::max(0.0, e.lo));
       res.hi[k].push_back(std::isnan(e.hi) ? e.hi : std::min(top, e.hi));
