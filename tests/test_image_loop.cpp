@@ -145,6 +145,8 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
     // This loop scores as many samples as its reference holds: every KID subset is both sets whole, all alike, and
     // no spread is reported (it read 1e-13; with a larger reference the reference's subsets vary and one is).
     CHECK(std::isnan(r.kid_std[t]));
+    // 12 samples: fewer than 10 disjoint subsets of 2 rows, so KID has no interval (NaN, null in the JSON).
+    CHECK(std::isnan(r.kid_lo[t]));
     // Precision and recall with their bootstrap intervals over the points, inside [0, 1].
     CHECK(0 <= r.precision_lo[t]);
     CHECK(r.precision_lo[t] <= r.precision[t]);
@@ -171,6 +173,19 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   half << " ± " << std::setprecision(2) << quad.half_width() << "; 95 % bootstrap intervals";
   CHECK(r.verdict().find(half.str()) != std::string::npos);
   CHECK(r.to_json().at("fd_hi").size() == 2);
+  // The ratio to generation 1 with its interval (the two FDs' relative half-widths in quadrature, log scale), none
+  // for generation 1; every share with Wilson's interval over the 12 scored samples, in the JSON and the CSV.
+  CHECK(std::isnan(r.ratio_lo[0]));
+  const double rel = std::hypot((r.fd_hi[1] - r.fd_lo[1]) / 2 / r.fd[1], (r.fd_hi[0] - r.fd_lo[0]) / 2 / r.fd[0]);
+  CHECK(r.ratio_lo[1] == Approx(r.ratio[1] * std::exp(-rel)));
+  CHECK(r.ratio_hi[1] == Approx(r.ratio[1] * std::exp(rel)));
+  REQUIRE(r.attr_names.size() == 3);
+  const metrics::Estimate share = metrics::share_interval(r.attr_ratio[1][0], 12);
+  CHECK(r.share(1, 0).lo == Approx(share.lo));
+  CHECK(r.share(1, 0).hi == Approx(share.hi));
+  CHECK(r.to_json().at("attr_ratio_hi").at(r.attr_names[0]).at(1).get<double>() == Approx(share.hi));
+  CHECK(header.find(",kid_lo,kid_hi,ratio_lo,ratio_hi,ratio_" + r.attr_names[0] + "_lo,ratio_" + r.attr_names[0] + "_hi") !=
+        std::string::npos);
   const ImageLoopConfig back = load_image_loop_config(d);
   CHECK(back.to_json() == cfg.to_json());
 
@@ -435,6 +450,10 @@ TEST_CASE("image scores pair their FD differences over the same resamples, and k
   CHECK(back.fd_replicates == sa.fd_replicates);
   CHECK(back.fd_n == 24);
   CHECK(back.fd_lo == sa.fd_lo);
+  // KID's interval from 10 disjoint subsets of 2 of the 24 images (metrics::kid_blocks), kept in the record.
+  CHECK(sa.kid_lo < sa.kid_hi);
+  CHECK(back.kid_lo == sa.kid_lo);
+  CHECK(back.kid_hi == sa.kid_hi);
   back.fd = sa.fd;  // the record's own "fd" is read by its caller
   CHECK(fd_change(back, sb).method == "paired bootstrap");
   j.erase("fd_replicates");

@@ -323,6 +323,45 @@ TEST_CASE("KID equals the unbiased MMD² written out pair by pair", "[uncertaint
   CHECK_THROWS_AS(kid(a, b, 0), InputError);
 }
 
+TEST_CASE("KID's interval from disjoint subsets covers the MMD² about 95 times in 100", "[uncertainty]") {
+  auto g = at::make_generator<at::CPUGeneratorImpl>(17);
+  // Block sizes: about 10 blocks of the smaller set, at most 1000 rows, none below 2 rows.
+  CHECK(kid_block_size(10000, 64) == 6);
+  CHECK(kid_block_size(50000, 40000) == 1000);
+  CHECK(kid_block_size(30, 19) == 0);
+  CHECK(kid_block_size(30, 20) == 2);
+  // One block of each set whole: no interval.
+  const at::Tensor x = at::randn({40, 3}, g, at::kDouble), y = at::randn({30, 3}, g, at::kDouble);
+  const KidBlocks one = kid_blocks(x, y, 30);
+  CHECK(one.blocks == 1);
+  CHECK(std::isnan(one.lo));
+  // Two blocks of 15: the t interval (df 1) of their two MMD² values, which sum to 2 * value.
+  const KidBlocks two = kid_blocks(x, y, 15, 4);
+  REQUIRE(two.blocks == 2);
+  CHECK(two.lo < two.value);
+  CHECK(two.value < two.hi);
+  CHECK(two.method() == "Student t over 2 disjoint subsets of 15 rows");
+  // Coverage: the same distribution (MMD² = 0) and a shift whose MMD² is taken from 4000 rows a side.
+  const at::Tensor big_a = at::randn({4000, 3}, g, at::kDouble), big_b = at::randn({4000, 3}, g, at::kDouble) * 1.2 + 0.3;
+  const double truth = kid(big_a, big_b, 1, 4000).mean;
+  int covers_zero = 0, covers_truth = 0;
+  const int trials = 200;
+  for (int t = 0; t < trials; ++t) {
+    const at::Tensor a = at::randn({200, 3}, g, at::kDouble), b = at::randn({200, 3}, g, at::kDouble);
+    const KidBlocks same = kid_blocks(a, b, 20, static_cast<uint64_t>(t));
+    REQUIRE(same.blocks == 10);
+    covers_zero += same.lo <= 0 && 0 <= same.hi;
+    const KidBlocks shifted = kid_blocks(a, b * 1.2 + 0.3, 20, static_cast<uint64_t>(t));
+    covers_truth += shifted.lo <= truth && truth <= shifted.hi;
+  }
+  INFO("0 covered " << covers_zero << ", the shift's MMD² " << truth << " covered " << covers_truth << " of " << trials);
+  // 95 % of 200 = 190, binomial sd 3.1; the shift's reference has its own small error.
+  CHECK(covers_zero >= 180);
+  CHECK(covers_zero <= 198);
+  CHECK(covers_truth >= 178);
+  CHECK(covers_truth <= 199);
+}
+
 TEST_CASE("density and coverage equal their definitions counted point by point", "[uncertainty]") {
   auto g = at::make_generator<at::CPUGeneratorImpl>(9);
   const at::Tensor real = at::randn({40, 3}, g, at::kDouble);
@@ -617,7 +656,10 @@ TEST_CASE("a loop's verdict tells drift from noise with the runs' paired changes
   INFO(v);
   CHECK(v.rfind("E[W2] at generation 10: ", 0) == 0);
   CHECK(v.find("the loop drifts away from p_r (+0.1 ± ") != std::string::npos);
-  CHECK(v.find("ratio 1.20") != std::string::npos);
+  CHECK(v.find("ratio 1.20)") != std::string::npos);  // no ratio interval given: the ratio alone
+  // With the ratio's interval from the loop's table: both ends, to two decimals.
+  v = drift_verdict("E[W2]", 10, f, l, d, "95 % paired t over 5 runs", Estimate::of(1.2, 1.153, 1.2449));
+  CHECK(v.find("(ratio 1.20 [1.15, 1.24]): ") != std::string::npos);
   // The unpaired intervals overlap: the difference of the two means alone would not see it.
   CHECK_FALSE(significant(difference(l, f)));
   // Changes of both signs: within the noise.

@@ -274,7 +274,7 @@ std::string DiffusionLoopResult::verdict() const {
       used += std::isfinite(w2_runs[0][r]) && std::isfinite(w2_runs[last][r]);
     how = "95 % paired t interval over " + std::to_string(used) + " runs";
   }
-  return drift_verdict("E[" + metric + "]", last + 1, mean_of(0), mean_of(last), change, how);
+  return drift_verdict("E[" + metric + "]", last + 1, mean_of(0), mean_of(last), change, how, ratio_interval(last));
 }
 
 nlohmann::json DiffusionLoopResult::to_json() const {

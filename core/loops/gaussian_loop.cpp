@@ -274,10 +274,12 @@ void add_verdict(nlohmann::json& j) {
       metrics::Estimate::of(at("w2_change", n - 1), at("w2_change_lo", n - 1), at("w2_change_hi", n - 1), "paired t");
   const bool have_paired = std::isfinite(paired.value) && paired.has_interval();
   const int64_t runs = count_or(j, "runs", 0, int64_t{1} << 40, "metrics.json: ");
+  const metrics::Estimate ratio = metrics::Estimate::of(at("ratio", n - 1), at("ratio_lo", n - 1), at("ratio_hi", n - 1));
   j["verdict"] = have_paired ? drift_verdict("E[W2]", n, est(0), est(n - 1), paired,
-                                             "95 % paired t interval over " + std::to_string(runs) + " runs")
+                                             "95 % paired t interval over " + std::to_string(runs) + " runs", ratio)
                              : drift_verdict("E[W2]", n, est(0), est(n - 1), metrics::difference(est(n - 1), est(0)),
-                                             "95 % t intervals over runs, half-widths in quadrature");
+                                             runs == 1 ? "one run: no interval"
+                                                       : "95 % t intervals over runs, half-widths in quadrature", ratio);
 }
 }  // namespace
 

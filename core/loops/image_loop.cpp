@@ -162,6 +162,7 @@ metrics::Estimate ImageScore::fd_estimate() const {
 void ImageScore::put_uncertainty(json& j) const {
   j["fd_lo"] = experiment::setting_number(fd_lo), j["fd_hi"] = experiment::setting_number(fd_hi);
   j["kid"] = experiment::setting_number(kid), j["kid_std"] = experiment::setting_number(kid_std);
+  j["kid_lo"] = experiment::setting_number(kid_lo), j["kid_hi"] = experiment::setting_number(kid_hi);
   j["precision_lo"] = experiment::setting_number(precision_lo), j["precision_hi"] = experiment::setting_number(precision_hi);
   j["recall_lo"] = experiment::setting_number(recall_lo), j["recall_hi"] = experiment::setting_number(recall_hi);
   json reps = json::array();
@@ -173,6 +174,7 @@ void ImageScore::put_uncertainty(json& j) const {
 void ImageScore::get_uncertainty(const json& j) {
   const auto get = [&](const char* k) { return j.contains(k) ? experiment::read_number(j.at(k), k) : NAN; };
   fd_lo = get("fd_lo"), fd_hi = get("fd_hi"), kid = get("kid"), kid_std = get("kid_std");
+  kid_lo = get("kid_lo"), kid_hi = get("kid_hi");
   precision_lo = get("precision_lo"), precision_hi = get("precision_hi");
   recall_lo = get("recall_lo"), recall_hi = get("recall_hi");
   fd_replicates.clear();
@@ -196,6 +198,7 @@ std::string fd_change_method(bool paired) {
 
 void ImageScoreSeries::push_score(const ImageScore& s) {
   fd.push_back(s.fd), fd_lo.push_back(s.fd_lo), fd_hi.push_back(s.fd_hi), kid.push_back(s.kid), kid_std.push_back(s.kid_std);
+  kid_lo.push_back(s.kid_lo), kid_hi.push_back(s.kid_hi);
   precision.push_back(s.precision), precision_lo.push_back(s.precision_lo), precision_hi.push_back(s.precision_hi);
   recall.push_back(s.recall), recall_lo.push_back(s.recall_lo), recall_hi.push_back(s.recall_hi);
   fd_replicates.push_back(s.fd_replicates);
@@ -212,6 +215,7 @@ ImageScore ImageScoreSeries::fd_score(size_t i) const {
 
 void ImageScoreSeries::put_arrays(json& j) const {
   j["fd"] = out(fd), j["fd_lo"] = out(fd_lo), j["fd_hi"] = out(fd_hi), j["kid"] = out(kid), j["kid_std"] = out(kid_std);
+  j["kid_lo"] = out(kid_lo), j["kid_hi"] = out(kid_hi);
   j["precision"] = out(precision), j["precision_lo"] = out(precision_lo), j["precision_hi"] = out(precision_hi);
   j["recall"] = out(recall), j["recall_lo"] = out(recall_lo), j["recall_hi"] = out(recall_hi);
 }
@@ -222,31 +226,59 @@ std::string ImageLoopResult::verdict() const {
   // nothing in common and the same resampled indices would only add noise to the interval.
   const size_t last = fd.size() - 1;
   const ImageScore first = fd_score(0), now = fd_score(last);
+  const metrics::Estimate ratio_ci = last < ratio_lo.size() && last < ratio_hi.size()
+                                         ? metrics::Estimate::of(ratio[last], ratio_lo[last], ratio_hi[last])
+                                         : metrics::Estimate();
   return drift_verdict(metric, last + 1, first.fd_estimate(), now.fd_estimate(),
                        metrics::difference(now.fd_estimate(), first.fd_estimate()),
-                       "95 % bootstrap intervals over the scored samples, half-widths in quadrature");
+                       "95 % bootstrap intervals over the scored samples, half-widths in quadrature", ratio_ci);
+}
+
+void ImageLoopResult::set_ratios() {
+  ratio.clear(), ratio_lo.clear(), ratio_hi.clear();
+  for (size_t g = 0; g < fd.size(); ++g) {
+    ratio.push_back(fd[g] / fd[0]);
+    const double rel = std::hypot((fd_hi[g] - fd_lo[g]) / 2 / fd[g], (fd_hi[0] - fd_lo[0]) / 2 / fd[0]);
+    const bool ci = g > 0 && fd[g] > 0 && fd[0] > 0 && std::isfinite(rel);
+    ratio_lo.push_back(ci ? ratio[g] * std::exp(-rel) : NAN);
+    ratio_hi.push_back(ci ? ratio[g] * std::exp(rel) : NAN);
+  }
+}
+
+metrics::Estimate ImageLoopResult::share(size_t g, size_t k) const {
+  const double v = g < attr_ratio.size() && k < attr_ratio[g].size() ? attr_ratio[g][k] : NAN;
+  const int64_t n = g < fd_n.size() ? fd_n[g] : 0;
+  return n > 0 && std::isfinite(v) ? metrics::share_interval(v, n) : metrics::Estimate::of(v, NAN, NAN);
 }
 
 json ImageLoopResult::to_json() const {
-  json j = {{"metric", metric}, {"features", features}, {"ratio", out(ratio)}, {"train_images", train_images},
+  json j = {{"metric", metric},          {"features", features},         {"ratio", out(ratio)},
+            {"ratio_lo", out(ratio_lo)},   {"ratio_hi", out(ratio_hi)},   {"train_images", train_images},
             {"seconds", seconds}};
   put_arrays(j);
   if (!fd_base.empty()) j["fd_base"] = out(fd_base), j["fd_base_lo"] = out(fd_base_lo), j["fd_base_hi"] = out(fd_base_hi);
   j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples)"},
              {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
                                   "k-NN balls held fixed (100 resamples)"},
+             {"kid", kKidIntervalMethod},
+             {"ratio", "the two FD intervals' relative half-widths in quadrature on the log scale (generation 1: none, "
+                       "1 by definition)"},
+             {"attr_ratio", "Wilson score interval over the scored samples"},
              {"level", 0.95}};
   if (!fd.empty()) j["verdict"] = verdict();
   if (!attr_names.empty()) {
     j["attr_names"] = attr_names;
     j["real_ratio"] = out(real_ratio);
-    json per = json::object();
+    json per = json::object(), per_lo = json::object(), per_hi = json::object();
     for (size_t k = 0; k < attr_names.size(); ++k) {
-      std::vector<double> v;
-      for (const auto& g : attr_ratio) v.push_back(k < g.size() ? g[k] : NAN);
-      per[attr_names[k]] = out(v);
+      std::vector<double> v, lo, hi;
+      for (size_t g = 0; g < attr_ratio.size(); ++g) {
+        const metrics::Estimate e = share(g, k);
+        v.push_back(e.value), lo.push_back(e.lo), hi.push_back(e.hi);
+      }
+      per[attr_names[k]] = out(v), per_lo[attr_names[k]] = out(lo), per_hi[attr_names[k]] = out(hi);
     }
-    j["attr_ratio"] = per;
+    j["attr_ratio"] = per, j["attr_ratio_lo"] = per_lo, j["attr_ratio_hi"] = per_hi;
   }
   return j;
 }
@@ -348,6 +380,10 @@ ImageScore ImageScorer::score(const at::Tensor& images) const {
     const metrics::Kid k = metrics::kid(ref_features_, f, kScoreKidSubsets, std::min<int64_t>({1000, f.size(0), ref_features_.size(0)}), 0);
     s.kid = k.mean;
     s.kid_std = k.subsets_alike ? std::numeric_limits<double>::quiet_NaN() : k.std;  // alike: no spread (NaN: none)
+    if (const int64_t b = metrics::kid_block_size(ref_features_.size(0), f.size(0), kKidBlocks)) {
+      const metrics::KidBlocks kb = metrics::kid_blocks(ref_features_, f, b, 0);
+      s.kid_lo = kb.lo, s.kid_hi = kb.hi;
+    }
   }
   if (ref_features_.size(0) > pr_k_ && f.size(0) > pr_k_) {
     const metrics::ManifoldEstimates m =
@@ -436,10 +472,7 @@ std::string gen_name(const char* pattern, int64_t t) {
 
 std::string generation_stage(int64_t t) { return gen_name("generation-%04lld", t); }
 
-void finish(ImageLoopResult& r) {
-  r.ratio.clear();
-  for (double v : r.fd) r.ratio.push_back(v / r.fd[0]);
-}
+void finish(ImageLoopResult& r) { r.set_ratios(); }
 
 std::string fmt(double v) {
   if (std::isnan(v)) return "";
@@ -456,7 +489,9 @@ void write_metrics(const std::string& dir, const ImageLoopConfig& cfg, const Ima
   csv << "generation," << r.metric << "," << r.metric << "_lo," << r.metric << "_hi,kid,kid_std,ratio,precision,recall";
   for (const auto& a : r.attr_names) csv << ",ratio_" << a;
   if (!r.fd_base.empty()) csv << "," << r.metric << "_base";
-  csv << ",train_images,seconds,precision_lo,precision_hi,recall_lo,recall_hi\n";
+  csv << ",train_images,seconds,precision_lo,precision_hi,recall_lo,recall_hi,kid_lo,kid_hi,ratio_lo,ratio_hi";
+  for (const auto& a : r.attr_names) csv << ",ratio_" << a << "_lo,ratio_" << a << "_hi";
+  csv << "\n";
   for (size_t g = 0; g < r.fd.size(); ++g) {
     csv << g + 1 << "," << fmt(r.fd[g]) << "," << fmt(r.fd_lo[g]) << "," << fmt(r.fd_hi[g]) << "," << fmt(r.kid[g])
         << "," << fmt(r.kid_std[g]) << "," << fmt(r.ratio[g]) << "," << fmt(r.precision[g]) << ","
@@ -465,7 +500,13 @@ void write_metrics(const std::string& dir, const ImageLoopConfig& cfg, const Ima
       csv << "," << (k < r.attr_ratio[g].size() ? fmt(r.attr_ratio[g][k]) : "");
     if (!r.fd_base.empty()) csv << "," << fmt(r.fd_base[g]);
     csv << "," << fmt(r.train_images[g]) << "," << fmt(r.seconds[g]) << "," << fmt(r.precision_lo[g]) << ","
-        << fmt(r.precision_hi[g]) << "," << fmt(r.recall_lo[g]) << "," << fmt(r.recall_hi[g]) << "\n";
+        << fmt(r.precision_hi[g]) << "," << fmt(r.recall_lo[g]) << "," << fmt(r.recall_hi[g]) << ","
+        << fmt(r.kid_lo[g]) << "," << fmt(r.kid_hi[g]) << "," << fmt(r.ratio_lo[g]) << "," << fmt(r.ratio_hi[g]);
+    for (size_t k = 0; k < r.attr_names.size(); ++k) {
+      const metrics::Estimate e = r.share(g, k);
+      csv << "," << fmt(e.lo) << "," << fmt(e.hi);
+    }
+    csv << "\n";
   }
   experiment::write_text_file(dir + "/metrics.csv", csv.str());
 }
@@ -620,7 +661,13 @@ int64_t ImageLoopRun::restore() {
 
 // The scoring networks and reference, the --init model, D_r and the pool to continue from.
 void ImageLoopRun::prepare(int64_t done) {
-  progress(done + 1, "load", 0, "loading the feature network and the real reference images");
+  const std::string loading = "loading the feature network and the real reference images";
+  if (done < cfg_.generations) {
+    progress(done + 1, "load", 0, loading);
+  } else {  // every generation done (a resume to read the result): no "generation G+1/G"
+    const int64_t g = cfg_.generations;
+    report_("all " + std::to_string(g) + " generations done: load", g * 1000, g * 1000, loading);
+  }
   scorer_ = make_image_scorer(cfg_.features, cfg_.classifier, run_.features, run_.classifier, cfg_.data,
                               cfg_.n_ref > 0 ? cfg_.n_ref : cfg_.n_eval, cfg_.data_seed, cfg_.pr_k, shape_, run_.cancel);
   set_score_names(res_, *scorer_);
@@ -824,7 +871,7 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
   json row = record;
   row.erase("pool"), row.erase("previous_base"), row.erase("fd_replicates"), row.erase("fd_n");
   row["fd"] = experiment::result_number(sc.fd);
-  for (const char* k : {"fd_lo", "fd_hi", "kid", "kid_std", "precision", "recall", "precision_lo", "precision_hi",
+  for (const char* k : {"fd_lo", "fd_hi", "kid", "kid_std", "kid_lo", "kid_hi", "precision", "recall", "precision_lo", "precision_hi",
                         "recall_lo", "recall_hi"})
     row[k] = experiment::result_number(experiment::read_number(record[k], k));
   row["ratio"] = experiment::result_number(res_.ratio.back());

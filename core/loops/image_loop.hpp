@@ -113,6 +113,11 @@ int64_t base_budget(const ImageLoopConfig& cfg, int64_t t, int64_t n_data);
 
 // Subsets of a score's KID.
 constexpr int kScoreKidSubsets = 100;
+// Disjoint subsets of KID's interval, and how that interval is made (a result's "ci" notes).
+constexpr int kKidBlocks = 10;
+constexpr const char* kKidIntervalMethod =
+    "Student t over 10 disjoint subsets of the rows (at most 1000 each; the mean of their MMD² estimates the same as "
+    "kid; none below 2 rows per subset)";
 
 // Scores of one set of generated images.
 struct ImageScore {
@@ -121,8 +126,11 @@ struct ImageScore {
   // (older run folders).
   double fd_lo = std::numeric_limits<double>::quiet_NaN(), fd_hi = std::numeric_limits<double>::quiet_NaN();
   // KID (unbiased MMD², cubic kernel) in the same features: mean and standard deviation over kScoreKidSubsets
-  // subsets (the mean's 95 % interval: kid ± 1.96 kid_std / sqrt(kScoreKidSubsets)).
+  // subsets (subsets of the same two sets: kid_std is not the estimate's noise, and NaN where they are all alike).
   double kid = std::numeric_limits<double>::quiet_NaN(), kid_std = std::numeric_limits<double>::quiet_NaN();
+  // KID's 95 % interval from kKidBlocks disjoint subsets of the rows (metrics::kid_blocks; their mean is an
+  // estimate of the same MMD² as kid). NaN with fewer than 2 rows per subset, and in older run folders.
+  double kid_lo = std::numeric_limits<double>::quiet_NaN(), kid_hi = std::numeric_limits<double>::quiet_NaN();
   double precision = std::numeric_limits<double>::quiet_NaN();
   double recall = std::numeric_limits<double>::quiet_NaN();
   // 95 % percentile bootstrap intervals of precision (over the generated points) and recall (over the real ones),
@@ -135,7 +143,7 @@ struct ImageScore {
   std::vector<double> fd_replicates;
   int64_t fd_n = 0;  // images scored (resample k pairs only between scores of as many); 0 when not recorded
   metrics::Estimate fd_estimate() const;
-  // fd_lo, fd_hi, kid, kid_std, precision_lo/hi, recall_lo/hi, fd_replicates into a stage record (finite numbers
+  // fd_lo, fd_hi, kid, kid_std, kid_lo/hi, precision_lo/hi, recall_lo/hi, fd_replicates into a stage record (finite numbers
   // or the setting encoding), and back (absent: NaN, or no replicates; damaged: InputError).
   void put_uncertainty(nlohmann::json& j) const;
   void get_uncertainty(const nlohmann::json& j);
@@ -155,6 +163,7 @@ struct ImageScoreSeries {
   std::vector<double> fd;
   std::vector<double> fd_lo, fd_hi;      // 95 % bootstrap interval of fd over the scored samples
   std::vector<double> kid, kid_std;      // KID in the same features (mean, sd over subsets)
+  std::vector<double> kid_lo, kid_hi;    // its 95 % interval from disjoint subsets (NaN: none)
   std::vector<double> precision, recall;
   std::vector<double> precision_lo, precision_hi, recall_lo, recall_hi;  // 95 % bootstrap over the points
   std::vector<std::vector<double>> fd_replicates;                     // ImageScore::fd_replicates (not in put_arrays)
@@ -174,6 +183,10 @@ struct ImageLoopResult : ImageScoreSeries {
   std::vector<double> real_ratio;        // attribute shares of the real reference (classifier-labelled)
   // One value per finished generation (index 0 = generation 1) here and in ImageScoreSeries.
   std::vector<double> ratio;             // ratio = fd[t] / fd[0]
+  // ratio's 95 % interval: log ratio ± sqrt((h_t / fd_t)² + (h_1 / fd_1)²), h the FD intervals' half-widths (each
+  // generation samples from its own noise: independent scores); NaN for generation 1 (1 by definition) and where an
+  // FD has no interval.
+  std::vector<double> ratio_lo, ratio_hi;
   std::vector<std::vector<double>> attr_ratio;  // [generation][attribute]
   std::vector<double> fd_base;           // SIMS: FD of the base's samples S (first min(n_aux, n_eval)); empty otherwise
   std::vector<double> fd_base_lo, fd_base_hi;  // its 95 % bootstrap interval (NaN: a record of an older version)
@@ -181,6 +194,11 @@ struct ImageLoopResult : ImageScoreSeries {
   std::vector<double> seconds;
   int resumed_from = 0;
   nlohmann::json to_json() const;  // with "verdict"
+  // Generation g's share of attribute k with its 95 % Wilson interval over the fd_n[g] images scored (none where
+  // that count was not recorded).
+  metrics::Estimate share(size_t g, size_t k) const;
+  // ratio and its interval from fd (finish of every generation).
+  void set_ratios();
   // The last generation's FD against the first's (loops/loop_verdict.hpp); empty without generations.
   std::string verdict() const;
 };

@@ -31,7 +31,8 @@ std::string signed_text(const metrics::Estimate& e) {
 }  // namespace
 
 std::string drift_verdict(const std::string& metric, size_t generation, const metrics::Estimate& first,
-                          const metrics::Estimate& last, const metrics::Estimate& change, const std::string& how) {
+                          const metrics::Estimate& last, const metrics::Estimate& change, const std::string& how,
+                          const metrics::Estimate& ratio) {
   std::ostringstream s;
   if (generation < 2) {
     s << metric << " at generation 1: " << first.text(decimals_for(first)) << " (one generation: no change to judge)";
@@ -40,8 +41,12 @@ std::string drift_verdict(const std::string& metric, size_t generation, const me
   const int digits = decimals_for(first);
   s << metric << " at generation " << generation << ": " << last.text(digits) << " against " << first.text(digits)
     << " at generation 1";
-  if (std::isfinite(first.value) && first.value > 0 && std::isfinite(last.value))
-    s << " (ratio " << std::fixed << std::setprecision(2) << last.value / first.value << std::defaultfloat << ")";
+  if (std::isfinite(first.value) && first.value > 0 && std::isfinite(last.value)) {
+    s << " (ratio " << std::fixed << std::setprecision(2) << last.value / first.value;
+    if (ratio.has_interval() && std::isfinite(ratio.lo) && std::isfinite(ratio.hi))
+      s << " [" << ratio.lo << ", " << ratio.hi << "]";
+    s << std::defaultfloat << ")";
+  }
   s << ": ";
   const std::string tail = " (" + signed_text(change) + "; " + how + "; lower is better)";
   if (!std::isfinite(change.value)) return s.str() + "no change can be computed";

@@ -129,6 +129,7 @@ json ScenariosResult::to_json() const {
                             fd_change_method(differences_paired())},
              {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
                                   "k-NN balls held fixed (100 resamples)"},
+             {"kid", kKidIntervalMethod},
              {"level", 0.95}};
   j["verdicts"] = verdicts();
   json ev = json::array();
@@ -137,7 +138,8 @@ json ScenariosResult::to_json() const {
                 {"fd_lo", out(e.score.fd_lo)}, {"fd_hi", out(e.score.fd_hi)}, {"kid", out(e.score.kid)},
                 {"kid_std", out(e.score.kid_std)}, {"precision", out(e.score.precision)}, {"recall", out(e.score.recall)},
                 {"precision_lo", out(e.score.precision_lo)}, {"precision_hi", out(e.score.precision_hi)},
-                {"recall_lo", out(e.score.recall_lo)}, {"recall_hi", out(e.score.recall_hi)}};
+                {"recall_lo", out(e.score.recall_lo)}, {"recall_hi", out(e.score.recall_hi)},
+                {"kid_lo", out(e.score.kid_lo)}, {"kid_hi", out(e.score.kid_hi)}};
     if (!attr_names.empty()) {
       json r = json::object();
       for (size_t k = 0; k < attr_names.size() && k < e.score.ratio.size(); ++k) r[attr_names[k]] = out(e.score.ratio[k]);
@@ -233,14 +235,14 @@ std::string ScenariosResult::evals_csv() const {
   std::ostringstream s;
   s << "scenario,n_p,omega," << metric << "," << metric << "_lo," << metric << "_hi,kid,kid_std,precision,recall";
   for (const auto& a : attr_names) s << ",ratio_" << a;
-  s << ",precision_lo,precision_hi,recall_lo,recall_hi\n";
+  s << ",precision_lo,precision_hi,recall_lo,recall_hi,kid_lo,kid_hi\n";
   for (const auto& e : evals) {
     s << e.scenario << "," << e.n_p << "," << fmt(e.omega) << "," << fmt(e.score.fd) << "," << fmt(e.score.fd_lo) << ","
       << fmt(e.score.fd_hi) << "," << fmt(e.score.kid) << "," << fmt(e.score.kid_std) << "," << fmt(e.score.precision)
       << "," << fmt(e.score.recall);
     for (size_t k = 0; k < attr_names.size(); ++k) s << "," << (k < e.score.ratio.size() ? fmt(e.score.ratio[k]) : "");
     s << "," << fmt(e.score.precision_lo) << "," << fmt(e.score.precision_hi) << "," << fmt(e.score.recall_lo) << ","
-      << fmt(e.score.recall_hi) << "\n";
+      << fmt(e.score.recall_hi) << "," << fmt(e.score.kid_lo) << "," << fmt(e.score.kid_hi) << "\n";
   }
   return s.str();
 }
