@@ -231,19 +231,16 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::vector<std::vector<std::string>> rows;
   for (size_t g = 0; g < res.fd.size(); ++g) {
     std::vector<std::string> r{std::to_string(g + 1), metrics::Estimate::of(res.fd[g], res.fd_lo[g], res.fd_hi[g]).precise_text()};
-    // KID with the sd of its subsets: subsets of the same two sets (both whole at the default sizes, "alike"), so
-    // no sampling interval; FD carries that.
+    // KID with its interval from disjoint subsets (metrics::kid_blocks); a run folder of an older version has only
+    // the sd of its random subsets (subsets of the same two sets, not the estimate's noise).
     const bool have_kid = g < res.kid.size() && std::isfinite(res.kid[g]);
+    const bool kid_ci = have_kid && g < res.kid_lo.size() && std::isfinite(res.kid_lo[g]) && std::isfinite(res.kid_hi[g]);
     r.push_back(!have_kid ? std::string("-")
+                : kid_ci ? sig(res.kid[g]) + " [" + sig(res.kid_lo[g]) + ", " + sig(res.kid_hi[g]) + "]"
                 : res.kid_std[g] > 1e-9 * std::abs(res.kid[g]) ? sig(res.kid[g]) + " (sd " + sig(res.kid_std[g]) + ")"
-                                                                : sig(res.kid[g]) + " (subsets alike)");
-    // ratio = FD_t / FD_1: log ratio ± sqrt((h_t / FD_t)² + (h_1 / FD_1)²), h the half-widths (the scores are of
-    // independent samples, as the verdict takes them); generation 1 is 1 by definition.
-    metrics::Estimate ratio = metrics::Estimate::of(res.ratio[g], NAN, NAN);
-    const double rel = std::hypot((res.fd_hi[g] - res.fd_lo[g]) / 2 / res.fd[g], (res.fd_hi[0] - res.fd_lo[0]) / 2 / res.fd[0]);
-    if (g > 0 && res.fd[g] > 0 && res.fd[0] > 0 && std::isfinite(rel))
-      ratio.lo = res.ratio[g] * std::exp(-rel), ratio.hi = res.ratio[g] * std::exp(rel);
-    r.push_back(g == 0 ? std::string("1") : ratio.bounds_text());
+                                                                : sig(res.kid[g]) + " (no interval)");
+    // ratio = FD_t / FD_1 with its interval on the log scale (ImageLoopResult::ratio_lo); generation 1: 1.
+    r.push_back(g == 0 ? std::string("1") : metrics::Estimate::of(res.ratio[g], res.ratio_lo[g], res.ratio_hi[g]).bounds_text());
     // Percentile intervals, not symmetric (a recall of 0.12 in [0, 0.38]): both ends.
     r.push_back(metrics::Estimate::of(res.precision[g], res.precision_lo[g], res.precision_hi[g]).bounds_text(3));
     r.push_back(metrics::Estimate::of(res.recall[g], res.recall_lo[g], res.recall_hi[g]).bounds_text(3));
@@ -252,7 +249,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
                                         g < res.fd_base_hi.size() ? res.fd_base_hi[g] : NAN)
                       .precise_text());
     for (size_t k = 0; k < res.attr_names.size(); ++k)
-      r.push_back(k < res.attr_ratio[g].size() ? metrics::share_interval(res.attr_ratio[g][k], cfg.n_eval).bounds_text(3) : "-");
+      r.push_back(k < res.attr_ratio[g].size() ? res.share(g, k).bounds_text(3) : "-");
     rows.push_back(std::move(r));
   }
   rows.insert(rows.begin(), head);
@@ -265,7 +262,9 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::cout << "  " << res.metric << ", KID, ratio: lower is better; " << res.metric << ": 95 % normal bootstrap over the "
             << cfg.n_eval << " scored samples, ratio: the two FD intervals on the log scale; KID: unbiased (a small "
                "sample does not inflate it, FD of a few hundred is biased upwards), the mean over "
-            << loops::kScoreKidSubsets << " subsets of the same two sets with their sd where they differ, no interval;\n  precision, recall: higher is better, 95 % percentile bootstrap "
+            << loops::kScoreKidSubsets << " subsets, 95 % interval: Student t over " << loops::kKidBlocks
+            << " disjoint subsets of the rows (none below " << 2 * loops::kKidBlocks
+            << " samples; below 0 is noise around 0);\n  precision, recall: higher is better, 95 % percentile bootstrap "
                "over the generated (precision) or real (recall) points; shares: Wilson intervals over the scored samples"
             << "\n";
   if (!res.fd.empty()) std::cout << "  verdict: " << res.verdict() << "\n";

@@ -190,7 +190,7 @@ void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::stri
   const auto bound = [&](const std::string& k, size_t i) {
     return j.contains(k) && j[k].is_array() && i < j[k].size() && j[k][i].is_number() ? j[k][i].get<double>() : NAN;
   };
-  // KID keeps its spread over subsets (kid_std): bars of one standard deviation, as the field reports it.
+  // KID of an older run folder has only its spread over subsets (kid_std): bars of one standard deviation.
   const bool by_std = !j.contains(stem + "_lo") && j.contains(key + "_std");
   for (size_t i = 0; i < v.size(); ++i) {
     s.x.push_back(static_cast<double>(i + 1));
@@ -201,6 +201,14 @@ void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::stri
   s.markers = v.size() <= 30;
   s.colour = render::palette(plot.series.size());
   plot.series.push_back(std::move(s));
+}
+
+// "1 run" / "5 runs".
+std::string runs_text(int64_t runs) { return std::to_string(runs) + (runs == 1 ? " run" : " runs"); }
+
+// What a loop table's intervals are: over the runs, or none with one run.
+std::string run_intervals_text(int64_t runs) {
+  return runs < 2 ? "one run: no intervals (--runs 2 or more gives them)" : "95 % t intervals over the runs";
 }
 
 void write_plot(const LoopArgs& a, const nlohmann::json* own) {
@@ -221,7 +229,8 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
        "p_r has tr \u03a3 = D: closer is better, 0 is collapse; bars or band: 95 % Student-t intervals over the runs"},
       {"fd", "FD of the generation's samples", "lower is better; bars: 95 % bootstrap intervals over the scored samples"},
       {"kid", "KID of the generation's samples",
-       "lower is better (unbiased at any sample size); bars: \u00b1 1 standard deviation over 100 subsets"},
+       "lower is better (unbiased at any sample size); bars: 95 % Student-t over 10 disjoint subsets of the samples "
+       "(older run folders: \u00b1 1 standard deviation over 100 subsets)"},
       {"precision", "precision", "higher is better; bars: 95 % bootstrap over the generated points"},
       {"recall", "recall", "higher is better; bars: 95 % bootstrap over the real points"},
       // The mixture family's arrays (mean over the runs, with _lo/_hi).
@@ -301,7 +310,9 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
     bool any = false;
     for (const auto& s : plot.series)
       for (double v : s.lo) any = any || std::isfinite(v);
-    if (!any) plot.subtitle = "lower is better (unbiased at any sample size); no bars: every subset held both sets whole";
+    if (!any)
+      plot.subtitle = "lower is better (unbiased at any sample size); no bars: none recorded (fewer than 20 samples, or "
+                      "an older run folder whose subsets all held both sets whole)";
   }
   // Several results share the generations: their bars are set side by side (bands, from 31 points, stay put).
   if ((own ? 1 : 0) + a.compare.size() > 1) {
@@ -365,11 +376,11 @@ int run_gaussian(const LoopArgs& a) {
   if (a.json) {
     print_json(j);
   } else {
-    std::cout << "Gaussian loop (" << loops::to_string(cfg.kind) << ", D=" << cfg.dim << ", " << cfg.runs
-              << " runs, bias " << cfg.bias << (cfg.memory > 1 ? ", memory " + std::to_string(cfg.memory) : "")
+    std::cout << "Gaussian loop (" << loops::to_string(cfg.kind) << ", D=" << cfg.dim << ", " << runs_text(cfg.runs)
+              << ", bias " << cfg.bias << (cfg.memory > 1 ? ", memory " + std::to_string(cfg.memory) : "")
               << (cfg.accumulate ? ", accumulated synthetic sets" : "") << ")\n"
-              << "  lower W2 is better, tr Σ nearer p_r's is better; 95 % t intervals over the runs (medians: "
-                 "order statistics" << (cfg.runs < 6 ? ", none below 6 runs" : "") << ")"
+              << "  lower W2 is better, tr Σ nearer p_r's is better; " << run_intervals_text(cfg.runs)
+              << (cfg.runs < 2 ? "" : std::string(" (medians: order statistics") + (cfg.runs < 6 ? ", none below 6 runs" : "") + ")")
               << shown_generations(cfg.generations, a.out.empty() ? "--json" : a.out + "/metrics.csv") << "\n"
               << "   gen  " << padded("E[W2]", 22) << padded("E[tr Σ] (p_r: " + std::to_string(cfg.dim) + ")", 22)
               << "median tr Σ [95 % interval]\n";
@@ -482,7 +493,7 @@ int run_diffusion(const LoopArgs& a) {
   header << "diffusion2d loop" << (cfg.model == loops::LoopModel::Ddpm ? " (DDPM model)" : "") << ": "
          << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm)
          << (cfg.algorithm == loops::LoopAlgorithm::Sims ? " (omega " + experiment::format_real(cfg.omega) + ")" : "")
-         << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs x " << cfg.generations << " generations"
+         << ", |D_s| = " << cfg.n_synth << ", " << runs_text(cfg.runs) << " x " << cfg.generations << " generations"
          << (cfg.warm_start == loops::WarmStart::Previous ? ", each base from the previous one" : "");
   if (group) header << " on " << group->size() << " processes";
   ProgressLine line(header.str());
@@ -515,9 +526,10 @@ int run_diffusion(const LoopArgs& a) {
   } else {
     std::cout << "diffusion2d loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
     if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
-    std::cout << ", |D_s| = " << cfg.n_synth << ", " << cfg.runs << " runs; dist = " << res.metric << ")\n"
-              << "  lower is better; 95 % t intervals over the runs (the ratio's paired with generation 1; the median's "
-                 "by order statistics" << (cfg.runs < 6 ? ", none below 6 runs" : "") << ")"
+    std::cout << ", |D_s| = " << cfg.n_synth << ", " << runs_text(cfg.runs) << "; dist = " << res.metric << ")\n"
+              << "  lower is better; " << run_intervals_text(cfg.runs)
+              << (cfg.runs < 2 ? "" : std::string(" (the ratio's paired with generation 1; the median's by order statistics") +
+                                          (cfg.runs < 6 ? ", none below 6 runs" : "") + ")")
               << shown_generations(static_cast<int64_t>(res.w2_mean.size()), a.out.empty() ? "--json" : a.out + "/metrics.csv")
               << "\n"
               << "   gen  E[dist]               ratio to generation 1   median dist [95 %]"
@@ -622,7 +634,9 @@ int run_mixture(const LoopArgs& a) {
     return 0;
   }
   std::cout << "Gaussian-mixture loop (" << loops::to_string(cfg.kind) << ", " << cfg.grid * cfg.grid << " modes, "
-            << cfg.runs << " runs, bias " << cfg.bias << "); means over runs with 95 % t intervals\n"
+            << runs_text(cfg.runs) << ", bias " << cfg.bias << "); "
+            << (cfg.runs < 2 ? std::string("one run: no intervals (--runs 2 or more gives them)")
+                             : std::string("means over runs with 95 % t intervals")) << "\n"
             << "  variances: nearer the real data's (below) is better; modes covered and recall: higher is better\n";
   std::vector<std::vector<std::string>> rows{{"gen", "variance", "modal variance", "modes covered", "recall"}};
   const size_t G = j["recall_mean"].size();

@@ -502,30 +502,15 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
             << "; lower is better, 0 = same distribution, values below 0 are noise around it)";
     } else if (k.subsets > 1) {
       // The field reports the mean and sd over random subsets; those subsets share rows, so their sd understates
-      // the estimate's noise (same-distribution sets got "intervals" that excluded 0). The interval comes from
-      // disjoint subsets: B·s rows of each set (in a seeded random order) in blocks of s, each an independent unbiased
-      // estimate of MMD², with the t interval of their mean.
+      // the estimate's noise (same-distribution sets got "intervals" that excluded 0): the interval comes from
+      // disjoint subsets (metrics::kid_blocks).
       human << " (sd " << k.std << " over " << k.subsets << " random subsets of " << s
             << " rows; lower is better, 0 = same distribution)";
-      const int64_t blocks = rows / s;
-      if (blocks >= 2) {
-        // Rows in a seeded random order first: a file saved class by class would give blocks that differ.
-        std::mt19937_64 rng(static_cast<uint64_t>(kd->seed) ^ 0x6b69642d626c6bULL);
-        const auto shuffled = [&](const at::Tensor& x) {
-          std::vector<int64_t> idx(static_cast<size_t>(x.size(0)));
-          std::iota(idx.begin(), idx.end(), int64_t{0});
-          std::shuffle(idx.begin(), idx.end(), rng);
-          return x.index_select(0, at::tensor(idx, at::kLong));
-        };
-        const at::Tensor rs = shuffled(real), fs = shuffled(fake);
-        std::vector<double> v;
-        for (int64_t b = 0; b < blocks; ++b)
-          v.push_back(metrics::kid(rs.narrow(0, b * s, s), fs.narrow(0, b * s, s), 1, s, 0).mean);
-        const metrics::Estimate e = metrics::mean_over_runs(v);
-        const std::string how = "Student t over " + std::to_string(blocks) + " disjoint subsets of " + std::to_string(s) + " rows";
+      const metrics::KidBlocks e = metrics::kid_blocks(real, fake, s, static_cast<uint64_t>(kd->seed));
+      if (e.blocks >= 2) {
         j["kid_lo"] = e.lo, j["kid_hi"] = e.hi;
-        j["ci"] = {{"method", how}, {"level", 0.95}, {"mean_of_disjoint_subsets", e.value}};
-        human << "; 95 % interval " << e.lo << " .. " << e.hi << " (" << how << ", their mean " << e.value
+        j["ci"] = {{"method", e.method()}, {"level", e.level}, {"mean_of_disjoint_subsets", e.value}};
+        human << "; 95 % interval " << e.lo << " .. " << e.hi << " (" << e.method() << ", their mean " << e.value
               << ": the random subsets share rows, so their sd is not the estimate's noise)";
         if (e.lo < 0) human << "; it reaches below 0 (values below 0 are the unbiased estimate's noise): no difference "
                                "is shown between the sets";

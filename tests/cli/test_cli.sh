@@ -334,6 +334,13 @@ assert any("E[tr Σ] (p_r: 2)" in l and "median tr Σ [95 % interval]" in l for 
 rows = [l.split() for l in lines if l.split()[:1] in (["1"], ["2"], ["3"])]
 assert len(rows) == 3 and all(r.count("±") == 2 and len(r) == 10 and r[8].startswith("[") for r in rows), rows
 PY
+# One run: "1 run", no interval promised in the header or the verdict; with more, the verdict's ratio has its interval.
+"$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 3 --runs 1 \
+  --seed 1 >"$T/gloop1.txt" 2>&1 && grep -q "D=2, 1 run, bias" "$T/gloop1.txt" \
+  && grep -q "one run: no intervals (--runs 2 or more gives them)" "$T/gloop1.txt" \
+  && grep -q "; one run: no interval; lower is better)" "$T/gloop1.txt" && ! grep -q "over runs\|over the runs" "$T/gloop1.txt" \
+  && ok || bad "gaussian loop with one run: $(cat "$T/gloop1.txt")"
+grep -Eq "verdict: .* \(ratio [0-9.]+ \[[0-9.]+, [0-9.]+\]\): " "$T/gloop.txt" && ok || bad "the verdict's ratio without its interval: $(cat "$T/gloop.txt")"
 # --n-init (MAD Fig. 9): generation 1 fits its own number of real samples; an augmentation loop refuses it.
 "$SIMS" loop --family gaussian --kind fresh --dim 2 --n-real 100 --n-synth 100 --n-init 5 --generations 3 --runs 300 --json \
   >"$T/ninit.json" 2>/dev/null && $PY - "$T/ninit.json" <<'PYEOF' && ok || bad "gaussian loop --n-init"
@@ -832,6 +839,12 @@ assert open(d + "metrics.csv").read().count("\n") == 3
 for f in ("run.json", "stages/generation-0002.json", "samples/gen-0002.png", "metrics.json"):
     assert os.path.exists(d + f), f
 assert os.path.getsize(t + "/ilplot.png") > 1000
+# The ratio and the shares with their intervals in the JSON and the CSV (none for generation 1's ratio: 1 by definition).
+assert j["ratio_lo"][0] is None and j["ratio_lo"][1] < j["ratio"][1] < j["ratio_hi"][1], j
+assert all(lo <= s <= hi for lo, s, hi in zip(j["attr_ratio_lo"]["smile"], j["attr_ratio"]["smile"], j["attr_ratio_hi"]["smile"])), j
+assert "Wilson" in j["ci"]["attr_ratio"] and "disjoint" in j["ci"]["kid"], j["ci"]
+head = open(d + "metrics.csv").readline().strip().split(",")
+assert head[-8:-6] == ["ratio_lo", "ratio_hi"] and "ratio_smile_hi" in head and "kid_hi" in head, head
 PY
 # The text table: every column with its interval (the ratio's from generation 2 on), KID's subset sd said not to be one.
 "$SIMS" loop --resume --out "$T/iloop" --generations 2 >"$T/iltable.txt" 2>/dev/null && $PY - "$T/iltable.txt" <<'PY' \
@@ -842,8 +855,13 @@ head = next(l for l in lines if l.split()[:2] == ["gen", "FD_cnn-faces"])
 assert "ratio to gen. 1" in head and "FD_cnn-faces of the base" in head and "smile share" in head, head
 rows = [l for l in lines if l.split()[:1] == ["2"]]
 assert len(rows) == 1 and rows[0].count("±") == 2 and rows[0].count("[") == 6, rows  # FDs; ratio, P, R, three shares
-assert any("shares: Wilson intervals" in l for l in lines) and any("with their sd where they differ, no interval" in l for l in lines), lines
+assert any("shares: Wilson intervals" in l for l in lines) and any("95 % interval: Student t over 10 disjoint subsets of the rows (none below 20 samples" in l for l in lines), lines
+assert " (no interval)" in rows[0], rows  # KID of 8 samples: fewer than 10 subsets of 2
 PY
+# A resume of a finished loop says so, not "generation 3/2".
+"$SIMS" loop --resume --out "$T/iloop" --generations 2 >/dev/null 2>"$T/ildone.err" \
+  && grep -q "all 2 generations done: load" "$T/ildone.err" && ! grep -q "generation 3/2" "$T/ildone.err" \
+  && ok || bad "image loop resume of a finished run: $(cat "$T/ildone.err")"
 expect_error "image loop --runs" "$T/ilx" -- "$SIMS" "${IL[@]}" --generations 1 --runs 3 --out "$T/ilx"
 expect_error "image loop other settings" "" -- "$SIMS" "${IL[@]}" --generations 1 --seed 5 --out "$T/iloop"
 grep -q "seed = 0 (now 5)" "$T/stderr" && ok || bad "image loop other settings: $(cat "$T/stderr")"
