@@ -136,19 +136,35 @@ SIMS_FUZZ_SEEDS="$S/records" "$OUT/fuzz_records" -runs=0 >"$OUT/seeds.log" 2>&1 
   { echo "error: fuzz_records could not write its seeds ($OUT/seeds.log):" >&2; tail -5 "$OUT/seeds.log" >&2; exit 1; }
 
 mkdir -p "$OUT/crashes"
-status=0
-for h in "${HARNESSES[@]}"; do
+# One harness per core at a time (each is one process): the same SECONDS each, the wall time divided by the cores.
+fuzz_one() {
+  local h=$1
   mkdir -p "$OUT/corpus/$h"
   if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
      "$OUT/fuzz_$h" -max_total_time="$SECONDS_EACH" -max_len=300000 -rss_limit_mb=4096 -timeout=20 \
        -artifact_prefix="$OUT/crashes/$h-" -print_final_stats=1 "$OUT/corpus/$h" "$S/$h" >"$OUT/$h.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$OUT/$h.log" | grep -o '[0-9]*$' || echo "?")
     cov=$(grep -o 'cov: [0-9]*' "$OUT/$h.log" | tail -1 || true)
-    echo "fuzz $h: ${SECONDS_EACH} s, $runs inputs, $cov, no crash"
+    echo "fuzz $h: ${SECONDS_EACH} s, $runs inputs, $cov, no crash" >"$OUT/$h.result"
   else
-    echo "error: fuzz $h found a problem; input kept in $OUT/crashes/ (log: $OUT/$h.log; to re-run one input:" \
-         "SIMS_DATA_DIR=$ROOT $OUT/fuzz_$h INPUT):" >&2
-    grep -m3 -E "ERROR|runtime error|SUMMARY" "$OUT/$h.log" >&2 || tail -5 "$OUT/$h.log" >&2
+    { echo "error: fuzz $h found a problem; input kept in $OUT/crashes/ (log: $OUT/$h.log; to re-run one input:" \
+           "SIMS_DATA_DIR=$ROOT $OUT/fuzz_$h INPUT):"
+      grep -m3 -E "ERROR|runtime error|SUMMARY" "$OUT/$h.log" || tail -5 "$OUT/$h.log"; } >"$OUT/$h.result"
+    return 1
+  fi
+}
+for h in "${HARNESSES[@]}"; do
+  rm -f "$OUT/$h.result"
+  fuzz_one "$h" &
+  while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+done
+wait || true
+status=0
+for h in "${HARNESSES[@]}"; do
+  if [[ -e $OUT/$h.result ]] && head -1 "$OUT/$h.result" | grep -q "^fuzz $h: .*, no crash$"; then
+    cat "$OUT/$h.result"
+  else
+    if [[ -e $OUT/$h.result ]]; then cat "$OUT/$h.result" >&2; else echo "error: fuzz $h did not report (log: $OUT/$h.log)" >&2; fi
     status=1
   fi
 done
