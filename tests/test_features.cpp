@@ -484,7 +484,10 @@ TEST_CASE("sweep.csv carries KID beside FD when the rows have it", "[features]")
   const std::string csv = res.to_csv();
   const std::string header = csv.substr(0, csv.find('\n'));
   CHECK(header.size() > 12);
-  CHECK(header.rfind(",kid,kid_std") == header.size() - 12);  // last, so older readers keep their columns
-  CHECK(csv.find(",0.0125,0.002\n") != std::string::npos);
-  CHECK(csv.find(",0.0075,0.001\n") != std::string::npos);
+  // Last, so older readers keep their columns; a row without KID's interval (fewer than 20 samples) leaves it empty.
+  CHECK(header.rfind(",kid,kid_std,kid_lo,kid_hi") == header.size() - 26);
+  res.rows[1].extra["kid_lo"] = 0.005, res.rows[1].extra["kid_hi"] = 0.01;
+  const std::string with_ci = res.to_csv();
+  CHECK(with_ci.find(",0.0125,0.002,,\n") != std::string::npos);
+  CHECK(with_ci.find(",0.0075,0.001,0.005,0.01\n") != std::string::npos);
 }

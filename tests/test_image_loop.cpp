@@ -173,9 +173,10 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   half << " ± " << std::setprecision(2) << quad.half_width() << "; 95 % bootstrap intervals";
   CHECK(r.verdict().find(half.str()) != std::string::npos);
   CHECK(r.to_json().at("fd_hi").size() == 2);
-  // The ratio to generation 1 with its interval (the two FDs' relative half-widths in quadrature, log scale), none
-  // for generation 1; every share with Wilson's interval over the 12 scored samples, in the JSON and the CSV.
-  CHECK(std::isnan(r.ratio_lo[0]));
+  // The ratio to generation 1 with its interval (the two FDs' relative half-widths in quadrature, log scale),
+  // [1, 1] for generation 1; every share with Wilson's interval over the 12 scored samples, in the JSON and the CSV.
+  CHECK(r.ratio_lo[0] == 1.0);
+  CHECK(r.ratio_hi[0] == 1.0);
   const double rel = std::hypot((r.fd_hi[1] - r.fd_lo[1]) / 2 / r.fd[1], (r.fd_hi[0] - r.fd_lo[0]) / 2 / r.fd[0]);
   CHECK(r.ratio_lo[1] == Approx(r.ratio[1] * std::exp(-rel)));
   CHECK(r.ratio_hi[1] == Approx(r.ratio[1] * std::exp(rel)));
@@ -450,8 +451,10 @@ TEST_CASE("image scores pair their FD differences over the same resamples, and k
   CHECK(back.fd_replicates == sa.fd_replicates);
   CHECK(back.fd_n == 24);
   CHECK(back.fd_lo == sa.fd_lo);
-  // KID's interval from 10 disjoint subsets of 2 of the 24 images (metrics::kid_blocks), kept in the record.
-  CHECK(sa.kid_lo < sa.kid_hi);
+  // KID's interval from 12 disjoint subsets of 2 of the 24 images (kid ± the half-width of their t interval), kept
+  // in the record.
+  CHECK(sa.kid_lo < sa.kid);
+  CHECK(sa.kid_hi - sa.kid == Approx(sa.kid - sa.kid_lo));
   CHECK(back.kid_lo == sa.kid_lo);
   CHECK(back.kid_hi == sa.kid_hi);
   back.fd = sa.fd;  // the record's own "fd" is read by its caller

@@ -160,6 +160,10 @@ TEST_CASE("shift: the auxiliary set has the complement share with exact counts",
     CHECK(t.hi > t.value);
     if (row.n1 >= 3) CHECK(row.estimate("fd1").has_interval());
     CHECK(std::isfinite(row.kid));
+    // KID's interval from at least 10 disjoint subsets (none below 20 samples), kept through the JSON with the others.
+    const metrics::Estimate kid = row.estimate("kid");
+    CHECK(kid.has_interval() == (row.n1 + row.n0 >= 20));
+    if (kid.has_interval()) CHECK(kid.lo < kid.hi);
     const metrics::Estimate p = row.estimate("precision"), rc = row.estimate("recall");
     REQUIRE(p.has_interval());
     REQUIRE(rc.has_interval());

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <torch/utils.h>
@@ -240,14 +241,15 @@ void ImageLoopResult::set_ratios() {
     ratio.push_back(fd[g] / fd[0]);
     const double rel = std::hypot((fd_hi[g] - fd_lo[g]) / 2 / fd[g], (fd_hi[0] - fd_lo[0]) / 2 / fd[0]);
     const bool ci = g > 0 && fd[g] > 0 && fd[0] > 0 && std::isfinite(rel);
-    ratio_lo.push_back(ci ? ratio[g] * std::exp(-rel) : NAN);
-    ratio_hi.push_back(ci ? ratio[g] * std::exp(rel) : NAN);
+    ratio_lo.push_back(g == 0 ? 1.0 : ci ? ratio[g] * std::exp(-rel) : NAN);  // generation 1: 1 by definition
+    ratio_hi.push_back(g == 0 ? 1.0 : ci ? ratio[g] * std::exp(rel) : NAN);
   }
 }
 
 metrics::Estimate ImageLoopResult::share(size_t g, size_t k) const {
   const double v = g < attr_ratio.size() && k < attr_ratio[g].size() ? attr_ratio[g][k] : NAN;
-  const int64_t n = g < fd_n.size() ? fd_n[g] : 0;
+  // The images scored: as the record says, else (an older record, or fewer than 3 images) as the settings say.
+  const int64_t n = g < fd_n.size() && fd_n[g] > 0 ? fd_n[g] : n_scored;
   return n > 0 && std::isfinite(v) ? metrics::share_interval(v, n) : metrics::Estimate::of(v, NAN, NAN);
 }
 
@@ -261,10 +263,11 @@ json ImageLoopResult::to_json() const {
              {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
                                   "k-NN balls held fixed (100 resamples)"},
              {"kid", kKidIntervalMethod},
-             {"ratio", "the two FD intervals' relative half-widths in quadrature on the log scale (generation 1: none, "
-                       "1 by definition)"},
              {"attr_ratio", "Wilson score interval over the scored samples"},
              {"level", 0.95}};
+  j["ratio_ci"] = {{"method", "the two FD intervals' relative half-widths in quadrature on the log scale (generation "
+                              "1: [1, 1], by definition)"},
+                   {"level", 0.95}};
   if (!fd.empty()) j["verdict"] = verdict();
   if (!attr_names.empty()) {
     j["attr_names"] = attr_names;
@@ -381,8 +384,7 @@ ImageScore ImageScorer::score(const at::Tensor& images) const {
     s.kid = k.mean;
     s.kid_std = k.subsets_alike ? std::numeric_limits<double>::quiet_NaN() : k.std;  // alike: no spread (NaN: none)
     if (const int64_t b = metrics::kid_block_size(ref_features_.size(0), f.size(0), kKidBlocks)) {
-      const metrics::KidBlocks kb = metrics::kid_blocks(ref_features_, f, b, 0);
-      s.kid_lo = kb.lo, s.kid_hi = kb.hi;
+      std::tie(s.kid_lo, s.kid_hi) = metrics::kid_blocks(ref_features_, f, b, 0).around(s.kid);
     }
   }
   if (ref_features_.size(0) > pr_k_ && f.size(0) > pr_k_) {
@@ -656,6 +658,7 @@ int64_t ImageLoopRun::restore() {
     ++done;
   }
   res_.resumed_from = static_cast<int>(done);
+  res_.n_scored = cfg_.n_eval;
   return done;
 }
 

@@ -113,11 +113,11 @@ int64_t base_budget(const ImageLoopConfig& cfg, int64_t t, int64_t n_data);
 
 // Subsets of a score's KID.
 constexpr int kScoreKidSubsets = 100;
-// Disjoint subsets of KID's interval, and how that interval is made (a result's "ci" notes).
+// Disjoint subsets of KID's interval (at least), and how that interval is made (a result's "ci" notes).
 constexpr int kKidBlocks = 10;
 constexpr const char* kKidIntervalMethod =
-    "Student t over 10 disjoint subsets of the rows (at most 1000 each; the mean of their MMD² estimates the same as "
-    "kid; none below 2 rows per subset)";
+    "kid ± the half-width of the Student t interval over at least 10 disjoint subsets of the rows (at most 1000 rows "
+    "each; kid, from all rows, is at least as precise as their mean; none below 20 samples)";
 
 // Scores of one set of generated images.
 struct ImageScore {
@@ -128,8 +128,8 @@ struct ImageScore {
   // KID (unbiased MMD², cubic kernel) in the same features: mean and standard deviation over kScoreKidSubsets
   // subsets (subsets of the same two sets: kid_std is not the estimate's noise, and NaN where they are all alike).
   double kid = std::numeric_limits<double>::quiet_NaN(), kid_std = std::numeric_limits<double>::quiet_NaN();
-  // KID's 95 % interval from kKidBlocks disjoint subsets of the rows (metrics::kid_blocks; their mean is an
-  // estimate of the same MMD² as kid). NaN with fewer than 2 rows per subset, and in older run folders.
+  // KID's 95 % interval: kid ± the half-width of the Student t interval over at least kKidBlocks disjoint subsets
+  // of the rows (metrics::kid_blocks, KidBlocks::around). NaN below 2 rows per subset, and in older run folders.
   double kid_lo = std::numeric_limits<double>::quiet_NaN(), kid_hi = std::numeric_limits<double>::quiet_NaN();
   double precision = std::numeric_limits<double>::quiet_NaN();
   double recall = std::numeric_limits<double>::quiet_NaN();
@@ -184,9 +184,10 @@ struct ImageLoopResult : ImageScoreSeries {
   // One value per finished generation (index 0 = generation 1) here and in ImageScoreSeries.
   std::vector<double> ratio;             // ratio = fd[t] / fd[0]
   // ratio's 95 % interval: log ratio ± sqrt((h_t / fd_t)² + (h_1 / fd_1)²), h the FD intervals' half-widths (each
-  // generation samples from its own noise: independent scores); NaN for generation 1 (1 by definition) and where an
-  // FD has no interval.
+  // generation samples from its own noise: independent scores); [1, 1] for generation 1 (by definition), NaN where
+  // an FD has no interval.
   std::vector<double> ratio_lo, ratio_hi;
+  int64_t n_scored = 0;  // images scored per generation (the settings' n_eval), for records without their count
   std::vector<std::vector<double>> attr_ratio;  // [generation][attribute]
   std::vector<double> fd_base;           // SIMS: FD of the base's samples S (first min(n_aux, n_eval)); empty otherwise
   std::vector<double> fd_base_lo, fd_base_hi;  // its 95 % bootstrap interval (NaN: a record of an older version)
@@ -194,8 +195,8 @@ struct ImageLoopResult : ImageScoreSeries {
   std::vector<double> seconds;
   int resumed_from = 0;
   nlohmann::json to_json() const;  // with "verdict"
-  // Generation g's share of attribute k with its 95 % Wilson interval over the fd_n[g] images scored (none where
-  // that count was not recorded).
+  // Generation g's share of attribute k with its 95 % Wilson interval over the fd_n[g] images scored (n_scored
+  // where a record has no count; no interval where neither is known).
   metrics::Estimate share(size_t g, size_t k) const;
   // ratio and its interval from fd (finish of every generation).
   void set_ratios();

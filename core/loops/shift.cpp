@@ -195,7 +195,7 @@ const std::vector<std::string>& ShiftRow::fd_keys() {
 }
 
 const std::vector<std::string>& ShiftRow::interval_keys() {
-  static const std::vector<std::string> keys{"fd", "fd_target", "fd1", "fd0", "precision", "recall"};
+  static const std::vector<std::string> keys{"fd", "fd_target", "fd1", "fd0", "precision", "recall", "kid"};
   return keys;
 }
 
@@ -207,11 +207,14 @@ metrics::Estimate ShiftRow::estimate(const std::string& key) const {
             : key == "fd0"       ? fd0
             : key == "precision" ? precision
             : key == "recall"    ? recall
+            : key == "kid"       ? kid
                                  : kNaN;
   const auto it = ci.find(key);
   if (it != ci.end())
     e.lo = it->second.first, e.hi = it->second.second,
-    e.method = key == "precision" || key == "recall" ? "bootstrap-percentile" : "bootstrap-normal";
+    e.method = key == "precision" || key == "recall" ? "bootstrap-percentile"
+               : key == "kid"                         ? "t over disjoint subsets"
+                                                      : "bootstrap-normal";
   return e;
 }
 
@@ -397,7 +400,7 @@ std::string ShiftResult::to_csv() const {
   std::ostringstream s;
   s << "omega,share,n_attr1,n_attr0,fd,fd_target,fd_attr1,fd_attr0,precision,recall,nfe,seconds,share_lo,share_hi,"
        "fd_lo,fd_hi,fd_target_lo,fd_target_hi,fd_attr1_lo,fd_attr1_hi,fd_attr0_lo,fd_attr0_hi,kid,kid_std,"
-       "precision_lo,precision_hi,recall_lo,recall_hi\n";
+       "precision_lo,precision_hi,recall_lo,recall_hi,kid_lo,kid_hi\n";
   for (const auto& r : rows) {
     s << f(r.omega) << "," << f(r.share) << "," << r.n1 << "," << r.n0 << "," << f(r.fd) << "," << f(r.fd_target)
       << "," << f(r.fd1) << "," << f(r.fd0) << "," << f(r.precision) << "," << f(r.recall) << "," << r.nfe << ","
@@ -408,7 +411,7 @@ std::string ShiftResult::to_csv() const {
       s << "," << f(e.lo) << "," << f(e.hi);
     }
     s << "," << f(r.kid) << "," << f(r.kid_std);
-    for (const char* k : {"precision", "recall"}) {
+    for (const char* k : {"precision", "recall", "kid"}) {
       const metrics::Estimate e = r.estimate(k);
       s << "," << f(e.lo) << "," << f(e.hi);
     }
@@ -849,6 +852,8 @@ ShiftRow ShiftRun::sweep_row(double w, size_t k, metrics::SweepReference& ref, c
     if (std::isfinite(lo) && std::isfinite(hi)) row.ci[k] = {lo, hi};
   }
   row.kid = num_of(r.extra, "kid"), row.kid_std = num_of(r.extra, "kid_std");
+  const double kid_lo = num_of(r.extra, "kid_lo"), kid_hi = num_of(r.extra, "kid_hi");
+  if (std::isfinite(kid_lo) && std::isfinite(kid_hi)) row.ci["kid"] = {kid_lo, kid_hi};
   row.seconds = r.seconds;
   row.kept = r.kept;
   return row;

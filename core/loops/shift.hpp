@@ -118,7 +118,8 @@ struct ShiftRow {
   double kid = std::numeric_limits<double>::quiet_NaN(), kid_std = std::numeric_limits<double>::quiet_NaN();
   // 95 % intervals, key -> (lo, hi), absent in older run folders: normal bootstrap over the samples (per group:
   // over that group's samples) of "fd", "fd_target", "fd1", "fd0"; percentile bootstrap over the points of
-  // "precision" and "recall" (metrics::manifold_estimates).
+  // "precision" and "recall" (metrics::manifold_estimates); of "kid", kid ± the half-width of a Student t
+  // interval over at least 10 disjoint subsets (metrics::KidBlocks::around; none below 20 samples).
   std::map<std::string, std::pair<double, double>> ci;
   int nfe = 0;
   double seconds = 0;
@@ -141,7 +142,7 @@ struct ShiftRow {
   // computed).
   metrics::Estimate estimate(const std::string& key) const;
   static const std::vector<std::string>& fd_keys();
-  static const std::vector<std::string>& interval_keys();  // fd_keys() and precision, recall
+  static const std::vector<std::string>& interval_keys();  // fd_keys() and precision, recall, kid
 };
 
 // The share's change from `from` to `to` (to's share - from's), paired sample by sample over their `groups` (the

@@ -78,6 +78,13 @@ std::string KidBlocks::method() const {
   return "Student t over " + std::to_string(blocks) + " disjoint subsets of " + std::to_string(block_size) + " rows";
 }
 
+std::pair<double, double> KidBlocks::around(double v) const {
+  const double h = (hi - lo) / 2;
+  return std::isfinite(h) && std::isfinite(v) ? std::make_pair(v - h, v + h)
+                                              : std::make_pair(std::numeric_limits<double>::quiet_NaN(),
+                                                               std::numeric_limits<double>::quiet_NaN());
+}
+
 KidBlocks kid_blocks(const at::Tensor& real_in, const at::Tensor& fake_in, int64_t block_size, uint64_t seed, double level) {
   if (block_size < 2) throw InputError("KID subsets need at least 2 points");
   const at::Tensor real = checked_features(real_in, "real", 2), fake = checked_features(fake_in, "generated", 2);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/Tensor.h>
@@ -53,11 +54,15 @@ struct KidBlocks {
   double level = 0.95;
   // "Student t over B disjoint subsets of s rows" (for a result's notes and the CLI).
   std::string method() const;
+  // [v - h, v + h], h this interval's half-width: the interval given to the MMD² of all rows (or of many random
+  // subsets), v, which is at least as precise as the mean of the disjoint subsets and so stays inside its own
+  // interval. NaN ends without an interval.
+  std::pair<double, double> around(double v) const;
 };
 KidBlocks kid_blocks(const at::Tensor& real, const at::Tensor& fake, int64_t block_size, uint64_t seed = 0,
                      double level = 0.95);
-// The block size for about `blocks` blocks of the smaller set, at most 1000 rows (the field's subset size); 0 when
-// blocks of at least 2 rows do not fit.
+// The block size for at least `blocks` blocks of the smaller set (more where 1000 rows, the field's subset size,
+// leave more), at most 1000 rows; 0 when blocks of at least 2 rows do not fit.
 int64_t kid_block_size(int64_t real_rows, int64_t fake_rows, int64_t blocks = 10);
 
 // x [N, D], y [M, D], N, M >= 2, finite; float64 inside.

@@ -102,7 +102,8 @@ std::string SweepResult::to_csv() const {
   if (ci) s << "," << metric << "_lo," << metric << "_hi,precision_lo,precision_hi,recall_lo,recall_hi";
   if (gains) s << ",gain_vs_omega0,gain_vs_omega0_lo,gain_vs_omega0_hi";
   if (effective) s << ",nfe_effective";
-  if (kid) s << ",kid,kid_std";  // images with real features: KID's mean and standard deviation over subsets
+  // Images with real features: KID's mean and standard deviation over subsets, its 95 % interval from disjoint ones.
+  if (kid) s << ",kid,kid_std,kid_lo,kid_hi";
   s << "\n";
   for (const auto& r : rows) {
     s << fmt(r.omega) << "," << fmt(r.lo) << "," << fmt(r.hi) << "," << csv_quote(r.aux) << "," << fmt(r.value) << ","
@@ -118,7 +119,7 @@ std::string SweepResult::to_csv() const {
       const auto number = [&](const char* key) {
         return r.extra.contains(key) && r.extra[key].is_number() ? fmt(r.extra[key].get<double>()) : std::string();
       };
-      s << "," << number("kid") << "," << number("kid_std");
+      s << "," << number("kid") << "," << number("kid_std") << "," << number("kid_lo") << "," << number("kid_hi");
     }
     s << "\n";
   }
@@ -273,6 +274,12 @@ void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
     row.extra["kid"] = k.mean;
     // Subsets all alike say nothing by their spread (none is written); with one set whole the other still varies.
     row.extra["kid_std"] = k.subsets_alike ? nlohmann::json(nullptr) : nlohmann::json(k.std);
+    // The interval: the half-width of the Student t interval over at least 10 disjoint subsets (kid_blocks; none
+    // below 20 samples) around the mean.
+    if (const int64_t b = kid_block_size(ref.real_features.size(0), f.size(0))) {
+      const auto [lo, hi] = kid_blocks(ref.real_features, f, b, cfg.seed).around(k.mean);
+      row.extra["kid_lo"] = lo, row.extra["kid_hi"] = hi;
+    }
   }
   if (cfg.ci > 0) {
     step("intervals");
