@@ -231,7 +231,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::vector<std::vector<std::string>> rows;
   for (size_t g = 0; g < res.fd.size(); ++g) {
     std::vector<std::string> r{std::to_string(g + 1), metrics::Estimate::of(res.fd[g], res.fd_lo[g], res.fd_hi[g]).precise_text()};
-    // KID with its interval from disjoint subsets (metrics::kid_blocks); a run folder of an older version has only
+    // KID with its interval from disjoint subsets (KidBlocks::around); a run folder of an older version has only
     // the sd of its random subsets (subsets of the same two sets, not the estimate's noise).
     const bool have_kid = g < res.kid.size() && std::isfinite(res.kid[g]);
     const bool kid_ci = have_kid && g < res.kid_lo.size() && std::isfinite(res.kid_lo[g]) && std::isfinite(res.kid_hi[g]);
@@ -262,8 +262,8 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::cout << "  " << res.metric << ", KID, ratio: lower is better; " << res.metric << ": 95 % normal bootstrap over the "
             << cfg.n_eval << " scored samples, ratio: the two FD intervals on the log scale; KID: unbiased (a small "
                "sample does not inflate it, FD of a few hundred is biased upwards), the mean over "
-            << loops::kScoreKidSubsets << " subsets, 95 % interval: Student t over " << loops::kKidBlocks
-            << " disjoint subsets of the rows (none below " << 2 * loops::kKidBlocks
+            << loops::kScoreKidSubsets << " subsets, 95 % interval: ± the half-width of a Student t interval over at least "
+            << loops::kKidBlocks << " disjoint subsets of the rows (none below " << 2 * loops::kKidBlocks
             << " samples; below 0 is noise around 0);\n  precision, recall: higher is better, 95 % percentile bootstrap "
                "over the generated (precision) or real (recall) points; shares: Wilson intervals over the scored samples"
             << "\n";

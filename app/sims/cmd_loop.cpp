@@ -190,11 +190,12 @@ void add_series(render::LinePlot& plot, const nlohmann::json& j, const std::stri
   const auto bound = [&](const std::string& k, size_t i) {
     return j.contains(k) && j[k].is_array() && i < j[k].size() && j[k][i].is_number() ? j[k][i].get<double>() : NAN;
   };
-  // KID of an older run folder has only its spread over subsets (kid_std): bars of one standard deviation.
-  const bool by_std = !j.contains(stem + "_lo") && j.contains(key + "_std");
+  // KID of an older version's generation has only its spread over subsets (kid_std): bars of one standard
+  // deviation for that point (a resumed folder mixes both).
   for (size_t i = 0; i < v.size(); ++i) {
     s.x.push_back(static_cast<double>(i + 1));
     s.y.push_back(v[i]);
+    const bool by_std = !std::isfinite(bound(stem + "_lo", i)) && std::isfinite(bound(key + "_std", i));
     s.lo.push_back(by_std ? v[i] - bound(key + "_std", i) : bound(stem + "_lo", i));
     s.hi.push_back(by_std ? v[i] + bound(key + "_std", i) : bound(stem + "_hi", i));
   }
@@ -229,8 +230,8 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
        "p_r has tr \u03a3 = D: closer is better, 0 is collapse; bars or band: 95 % Student-t intervals over the runs"},
       {"fd", "FD of the generation's samples", "lower is better; bars: 95 % bootstrap intervals over the scored samples"},
       {"kid", "KID of the generation's samples",
-       "lower is better (unbiased at any sample size); bars: 95 % Student-t over 10 disjoint subsets of the samples "
-       "(older run folders: \u00b1 1 standard deviation over 100 subsets)"},
+       "lower is better (unbiased at any sample size); bars: 95 %, the half-width of a Student-t interval over at least "
+       "10 disjoint subsets of the samples (generations of an older version: \u00b1 1 sd over 100 subsets)"},
       {"precision", "precision", "higher is better; bars: 95 % bootstrap over the generated points"},
       {"recall", "recall", "higher is better; bars: 95 % bootstrap over the real points"},
       // The mixture family's arrays (mean over the runs, with _lo/_hi).

@@ -840,7 +840,8 @@ for f in ("run.json", "stages/generation-0002.json", "samples/gen-0002.png", "me
     assert os.path.exists(d + f), f
 assert os.path.getsize(t + "/ilplot.png") > 1000
 # The ratio and the shares with their intervals in the JSON and the CSV (none for generation 1's ratio: 1 by definition).
-assert j["ratio_lo"][0] is None and j["ratio_lo"][1] < j["ratio"][1] < j["ratio_hi"][1], j
+assert j["ratio_lo"][0] == j["ratio_hi"][0] == 1 and j["ratio_lo"][1] < j["ratio"][1] < j["ratio_hi"][1], j
+assert "log scale" in j["ratio_ci"]["method"], j
 assert all(lo <= s <= hi for lo, s, hi in zip(j["attr_ratio_lo"]["smile"], j["attr_ratio"]["smile"], j["attr_ratio_hi"]["smile"])), j
 assert "Wilson" in j["ci"]["attr_ratio"] and "disjoint" in j["ci"]["kid"], j["ci"]
 head = open(d + "metrics.csv").readline().strip().split(",")
@@ -855,7 +856,7 @@ head = next(l for l in lines if l.split()[:2] == ["gen", "FD_cnn-faces"])
 assert "ratio to gen. 1" in head and "FD_cnn-faces of the base" in head and "smile share" in head, head
 rows = [l for l in lines if l.split()[:1] == ["2"]]
 assert len(rows) == 1 and rows[0].count("±") == 2 and rows[0].count("[") == 6, rows  # FDs; ratio, P, R, three shares
-assert any("shares: Wilson intervals" in l for l in lines) and any("95 % interval: Student t over 10 disjoint subsets of the rows (none below 20 samples" in l for l in lines), lines
+assert any("shares: Wilson intervals" in l for l in lines) and any("95 % interval: ± the half-width of a Student t interval over at least 10 disjoint subsets of the rows (none below 20 samples" in l for l in lines), lines
 assert " (no interval)" in rows[0], rows  # KID of 8 samples: fewer than 10 subsets of 2
 PY
 # A resume of a finished loop says so, not "generation 3/2".
