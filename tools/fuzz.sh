@@ -46,10 +46,10 @@ for s in "${SOURCES[@]}"; do
     rm -f "$o"  # a failed compile leaves none (checked below)
     echo "$CXX ${FLAGS[*]} ${SAN[*]} ${EXTRA[*]} -fsanitize=fuzzer-no-link -c core/$s"
     "$CXX" "${FLAGS[@]}" "${SAN[@]}" "${EXTRA[@]}" -fsanitize=fuzzer-no-link -c "$ROOT/core/$s" -o "$o" &
-    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n; done
+    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done  # failures: checked below
   fi
 done
-wait
+wait || true
 for o in "${objs[@]}"; do
   [[ -e $o ]] || { echo "error: $o did not build (the compiler's words are above)" >&2; exit 1; }
 done
@@ -60,10 +60,10 @@ for h in "${HARNESSES[@]}"; do
   if [[ ! -e $OUT/fuzz_$h || -n $newer || $CORE_LIB -nt $OUT/fuzz_$h ]]; then
     rm -f "$OUT/fuzz_$h"
     "$CXX" "${FLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer "$ROOT/tests/fuzz/fuzz_$h.cpp" "${objs[@]}" "${LIBS[@]}" -o "$OUT/fuzz_$h" &
-    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n; done
+    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done  # failures: checked below
   fi
 done
-wait
+wait || true
 for h in "${HARNESSES[@]}"; do
   [[ -x $OUT/fuzz_$h ]] || { echo "error: fuzz_$h did not build (the compiler's words are above)" >&2; exit 1; }
 done
@@ -140,7 +140,8 @@ mkdir -p "$OUT/crashes"
 fuzz_one() {
   local h=$1
   mkdir -p "$OUT/corpus/$h"
-  if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  # One thread each (side by side, libtorch's own thread pool would starve the other harness into -timeout).
+  if OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
      "$OUT/fuzz_$h" -max_total_time="$SECONDS_EACH" -max_len=300000 -rss_limit_mb=4096 -timeout=20 \
        -artifact_prefix="$OUT/crashes/$h-" -print_final_stats=1 "$OUT/corpus/$h" "$S/$h" >"$OUT/$h.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$OUT/$h.log" | grep -o '[0-9]*$' || echo "?")
