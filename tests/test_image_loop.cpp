@@ -83,14 +83,20 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   ImageLoopConfig cfg = tiny_loop();
   cfg.keep_models = true;
   std::vector<std::string> phases;
+  std::vector<nlohmann::json> rows;
   ImageLoopRunOptions o = options(d);
   o.on_progress = [&](const experiment::Progress& p) {
     const std::string phase = p.stage.substr(p.stage.find(": ") + 2);  // "generation t/G: PHASE"
     if (phases.empty() || phases.back() != phase) phases.push_back(phase);
     CHECK(p.fraction() >= 0.0);
     CHECK(p.fraction() <= 1.0);
+    if (!p.row.is_null()) rows.push_back(p.row);
   };
   const ImageLoopResult r = run_image_loop(cfg, o);
+  // Each finished generation's progress row carries the ratio with its interval, as the result does.
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].at("ratio_lo").get<double>() == 1.0);
+  CHECK(rows[1].at("ratio_hi").get<double>() == Approx(r.ratio_hi[1]));
   REQUIRE(r.fd.size() == 2);
   CHECK(r.metric == "FD_cnn-faces");
   CHECK(std::isfinite(r.fd[0]));

@@ -878,6 +878,8 @@ void ImageLoopRun::commit(int64_t t, const std::string& gdir, const at::Tensor& 
                         "recall_lo", "recall_hi"})
     row[k] = experiment::result_number(experiment::read_number(record[k], k));
   row["ratio"] = experiment::result_number(res_.ratio.back());
+  row["ratio_lo"] = experiment::result_number(res_.ratio_lo.back());
+  row["ratio_hi"] = experiment::result_number(res_.ratio_hi.back());
   report_("generation " + std::to_string(t) + "/" + std::to_string(cfg_.generations) + ": done", t * 1000,
           cfg_.generations * 1000, msg.str(), row, keep);
 }
