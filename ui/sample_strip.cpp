@@ -32,13 +32,14 @@ QImage points_thumbnail(const SampleSet& pts, const SampleSet& ref, const QRectF
       if (std::isfinite(x) && std::isfinite(y)) p.drawEllipse(map(x, y), r, r);
     }
   };
-  QColor rc = k.reference;
-  rc.setAlpha(70);
-  draw(ref, rc, 0.9);
   QColor c = k.data(colour);
   c.setAlphaF(0.55);
   const double r = std::clamp(size / 90.0 * 1.4 / std::pow(std::max<int64_t>(pts.count(), 1) / 500.0, 0.25), 0.7, 2.6);
   draw(pts, c, r);
+  // p_r on top, as fine dots: drawn first, it hid under any cloud that covered it (the point of the comparison).
+  QColor rc = k.reference.darker(125);
+  rc.setAlpha(200);
+  draw(ref, rc, 0.75);
   return img;
 }
 
