@@ -294,7 +294,11 @@ class StudioTest : public QObject {
     const double w = g->omega_slider()->value() == 137 ? 0.42 : 1.37;
     g->omega_box()->setValue(w);
     QCOMPARE(g->omega_slider()->value(), static_cast<int>(std::lround(w * 100)));
-    QVERIFY(wait_result(s0));
+    // A request sent before the change can finish after it (seen under load: ω 2.3 of an earlier test): wait for
+    // the newer results until one of the typed ω is shown.
+    uint64_t seen = s0;
+    while (wait_result(seen) && w_->last_result()->request.guidance.omega != w) seen = stamp();
+    QVERIFY(w_->last_result()->stamp > s0);
     QCOMPARE(w_->last_result()->request.guidance.omega, w);
     g->omega_slider()->setValue(-50);
     QCOMPARE(g->omega_box()->value(), -0.5);
