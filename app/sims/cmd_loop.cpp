@@ -231,7 +231,8 @@ void write_plot(const LoopArgs& a, const nlohmann::json* own) {
       {"fd", "FD of the generation's samples", "lower is better; bars: 95 % bootstrap intervals over the scored samples"},
       {"kid", "KID of the generation's samples",
        "lower is better (unbiased at any sample size); bars: 95 %, the half-width of a Student-t interval over at least "
-       "10 disjoint subsets of the samples (generations of an older version: \u00b1 1 sd over 100 subsets)"},
+       "10 disjoint subsets of the samples (a generation without one, of an older version or of fewer than 20 "
+       "samples: \u00b1 1 sd over 100 subsets)"},
       {"precision", "precision", "higher is better; bars: 95 % bootstrap over the generated points"},
       {"recall", "recall", "higher is better; bars: 95 % bootstrap over the real points"},
       // The mixture family's arrays (mean over the runs, with _lo/_hi).

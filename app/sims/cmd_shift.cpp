@@ -118,7 +118,7 @@ int run_shift_cmd(ShiftArgs& a) {
             << r.real_labels << ")\n"
             << "     omega  share % (95 % CI)       n1    n0  " << std::setw(12) << "FD_" + r.features << "  "
             << std::setw(12) << "FD target mix" << "  " << std::setw(12) << "FD " + a.attribute + "=1" << "  "
-            << std::setw(12) << "FD " + a.attribute + "=0" << "  " << std::setw(28) << "KID [95 % CI]"
+            << std::setw(12) << "FD " + a.attribute + "=0" << "  " << std::setw(32) << "KID [95 % CI]"
             << "    precision       recall\n";
   const auto fd = [](const loops::ShiftRow& row, const char* key, int digits = 1) {
     const metrics::Estimate e = row.estimate(key);
@@ -130,13 +130,13 @@ int run_shift_cmd(ShiftArgs& a) {
               << std::setw(4) << cell(100 * sh.lo, 1) << ", " << std::setw(4) << cell(100 * sh.hi, 1) << "]  "
               << std::setw(5) << row.n1 << " " << std::setw(5) << row.n0 << "  " << std::setw(12) << fd(row, "fd")
               << "  " << std::setw(12) << fd(row, "fd_target") << "  " << std::setw(12) << fd(row, "fd1") << "  "
-              << std::setw(12) << fd(row, "fd0") << "  " << std::setw(28) << kid_text(row)
+              << std::setw(12) << fd(row, "fd0") << "  " << std::setw(32) << kid_text(row)
               << "  " << std::setw(11) << fd(row, "precision", 2) << "  " << std::setw(11) << fd(row, "recall", 2)
               << (row.reused ? "  [reused]" : "") << "\n";
   }
   std::cout << "  FD and KID: lower is better; FD intervals: 95 % normal bootstrap over the samples (per group: that "
-               "group's); KID is unbiased, FD of a few hundred samples is biased upwards (its interval: ± the half-width of a "
-               "Student t interval over at least 10 disjoint subsets, none below 20 samples); precision, recall: higher is better, 95 % bootstrap over the "
+               "group's); KID is unbiased, FD of a few hundred samples is biased upwards (KID's interval: ± the half-width of "
+               "a Student t interval over at least 10 disjoint subsets, none below 20 samples); precision, recall: higher is better, 95 % bootstrap over the "
                "points\n";
   std::cout << loops::shift_verdict(r) << "\n";
   std::cout << "  -> " << a.out << "/{results.csv,results.json,shift.png,samples.png,aux.ckpt} in "

@@ -21,6 +21,7 @@
 #include "data/toy2d.hpp"
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
+#include "metrics/kid.hpp"
 #include "metrics/frechet.hpp"
 #include "metrics/sweep.hpp"
 #include "metrics/sweep_run.hpp"
@@ -151,7 +152,7 @@ int run_sweep_cmd(SweepArgs& a) {
   if (a.ci > 0)
     j["ci"] = {{"method", "bootstrap over each row's samples: normal interval (value ± z·sd of the resampled values) "
                           "for " + res.metric + ", percentile for precision/recall; " + metrics::kGainIntervalMethod},
-               {"level", res.ci_level}, {"resamples", a.ci}};
+               {"kid", metrics::kKidIntervalMethod}, {"level", res.ci_level}, {"resamples", a.ci}};
   j["better"] = "lower " + res.metric + ", higher precision and recall";
   j["model"] = a.models.model;
   j["n"] = a.n;

@@ -262,7 +262,7 @@ json ImageLoopResult::to_json() const {
   j["ci"] = {{"method", "normal bootstrap over the scored samples (100 resamples)"},
              {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
                                   "k-NN balls held fixed (100 resamples)"},
-             {"kid", kKidIntervalMethod},
+             {"kid", metrics::kKidIntervalMethod},
              {"attr_ratio", "Wilson score interval over the scored samples"},
              {"level", 0.95}};
   j["ratio_ci"] = {{"method", "the two FD intervals' relative half-widths in quadrature on the log scale (generation "

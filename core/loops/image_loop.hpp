@@ -113,11 +113,8 @@ int64_t base_budget(const ImageLoopConfig& cfg, int64_t t, int64_t n_data);
 
 // Subsets of a score's KID.
 constexpr int kScoreKidSubsets = 100;
-// Disjoint subsets of KID's interval (at least), and how that interval is made (a result's "ci" notes).
+// Disjoint subsets of KID's interval (at least; metrics::kKidIntervalMethod says how it is made).
 constexpr int kKidBlocks = 10;
-constexpr const char* kKidIntervalMethod =
-    "kid ± the half-width of the Student t interval over at least 10 disjoint subsets of the rows (at most 1000 rows "
-    "each; kid, from all rows, is at least as precise as their mean; none below 20 samples)";
 
 // Scores of one set of generated images.
 struct ImageScore {

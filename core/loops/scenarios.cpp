@@ -22,6 +22,7 @@
 #include "io/atomic_file.hpp"
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
+#include "metrics/kid.hpp"
 #include "render/canvas.hpp"
 #include "render/plot.hpp"
 #include "training/step_rules.hpp"
@@ -129,7 +130,7 @@ json ScenariosResult::to_json() const {
                             fd_change_method(differences_paired())},
              {"precision_recall", "percentile bootstrap over the generated (precision) or real (recall) points, "
                                   "k-NN balls held fixed (100 resamples)"},
-             {"kid", kKidIntervalMethod},
+             {"kid", metrics::kKidIntervalMethod},
              {"level", 0.95}};
   j["verdicts"] = verdicts();
   json ev = json::array();

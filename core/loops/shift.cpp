@@ -21,6 +21,7 @@
 #include "io/npy.hpp"
 #include "metrics/frechet.hpp"
 #include "loops/text_format.hpp"
+#include "metrics/kid.hpp"
 #include "metrics/sweep.hpp"
 #include "metrics/uncertainty.hpp"
 #include "render/canvas.hpp"
@@ -386,6 +387,7 @@ json ShiftResult::to_json() const {
                     "resamples"},
              {"precision_recall", "95 % percentile bootstrap over the generated (precision) or real (recall) points, "
                                   "k-NN balls held fixed, 100 resamples"},
+             {"kid", metrics::kKidIntervalMethod},
              {"share_change", "the verdict's change of share from omega = 0: 95 % Bonett-Price adjusted Wald interval "
                               "for paired proportions over the rows' per-sample groups (\"groups\": the same noise "
                               "per sample); rows without groups: whether the Wilson intervals overlap"},

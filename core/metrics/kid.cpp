@@ -94,10 +94,12 @@ KidBlocks kid_blocks(const at::Tensor& real_in, const at::Tensor& fake_in, int64
   r.blocks = std::min(real.size(0), fake.size(0)) / block_size;
   if (r.blocks < 2) return r;
   std::mt19937_64 rng(seed ^ 0x6b69642d626c6bULL);
+  // The rows the blocks use, in a seeded random order (a reference can hold many more than they use).
   const auto shuffled = [&](const at::Tensor& x) {
     std::vector<int64_t> idx(static_cast<size_t>(x.size(0)));
     std::iota(idx.begin(), idx.end(), int64_t{0});
     std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(static_cast<size_t>(r.blocks * block_size));
     return x.index_select(0, at::tensor(idx, at::kLong));
   };
   const at::Tensor rs = shuffled(real), fs = shuffled(fake);

@@ -54,9 +54,10 @@ struct KidBlocks {
   double level = 0.95;
   // "Student t over B disjoint subsets of s rows" (for a result's notes and the CLI).
   std::string method() const;
-  // [v - h, v + h], h this interval's half-width: the interval given to the MMD² of all rows (or of many random
-  // subsets), v, which is at least as precise as the mean of the disjoint subsets and so stays inside its own
-  // interval. NaN ends without an interval.
+  // [v - h, v + h], h this interval's half-width: the interval given to the MMD² of all rows, v, which is at least
+  // as precise as the mean of the disjoint subsets (the U-statistic of all pairs), so that it stays inside its own
+  // interval. With more than 1000 rows v is a mean over random subsets of 1000, roughly as precise (not measured
+  // here); the coverage test checks kid_blocks' own interval. NaN ends without an interval.
   std::pair<double, double> around(double v) const;
 };
 KidBlocks kid_blocks(const at::Tensor& real, const at::Tensor& fake, int64_t block_size, uint64_t seed = 0,
@@ -64,6 +65,11 @@ KidBlocks kid_blocks(const at::Tensor& real, const at::Tensor& fake, int64_t blo
 // The block size for at least `blocks` blocks of the smaller set (more where 1000 rows, the field's subset size,
 // leave more), at most 1000 rows; 0 when blocks of at least 2 rows do not fit.
 int64_t kid_block_size(int64_t real_rows, int64_t fake_rows, int64_t blocks = 10);
+
+// How the image loops', scenarios', shift's and sweeps' KID intervals are made (their results' "ci" notes).
+constexpr const char* kKidIntervalMethod =
+    "kid ± the half-width of the Student t interval over at least 10 disjoint subsets of the rows (at most 1000 rows "
+    "each; none below 20 samples)";
 
 // x [N, D], y [M, D], N, M >= 2, finite; float64 inside.
 double energy_distance(const at::Tensor& x, const at::Tensor& y);

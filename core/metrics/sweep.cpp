@@ -276,7 +276,8 @@ void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
     row.extra["kid_std"] = k.subsets_alike ? nlohmann::json(nullptr) : nlohmann::json(k.std);
     // The interval: the half-width of the Student t interval over at least 10 disjoint subsets (kid_blocks; none
     // below 20 samples) around the mean.
-    if (const int64_t b = kid_block_size(ref.real_features.size(0), f.size(0))) {
+    const int64_t b = cfg.ci > 0 ? kid_block_size(ref.real_features.size(0), f.size(0)) : 0;  // --ci 0: none
+    if (b > 0) {
       const auto [lo, hi] = kid_blocks(ref.real_features, f, b, cfg.seed).around(k.mean);
       row.extra["kid_lo"] = lo, row.extra["kid_hi"] = hi;
     }
