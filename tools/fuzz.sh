@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libFuzzer harnesses (tests/fuzz/) for the file readers, built with clang and
-# AddressSanitizer + UndefinedBehaviorSanitizer, then run for SECONDS each
+# AddressSanitizer + UndefinedBehaviorSanitizer, then run for SECONDS each (one per core side by side)
 # from seed corpora made here (numpy's .npy/.npz, the shipped weights-only
 # checkpoints, the project's JSON files, small CIFAR-10 / MNIST / image / CSV
 # / npy data sets for the --dataset readers). A crash, a sanitizer report or a

@@ -4,7 +4,7 @@
 # Debian packages built, installed and tried outside the checkout
 # (tools/package.sh), the server build with the GUIs off
 # (tools/build_server.sh), and the libFuzzer harnesses of the file readers
-# under ASan + UBSan, 30 s each (tools/fuzz.sh).
+# under ASan + UBSan, 30 s each, one per core side by side (tools/fuzz.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 bash "$ROOT/tools/setup.sh" -DSIMS_BUILD_TESTS=ON -DSIMS_BUILD_GUI=ON -DSIMS_SANITIZED_TESTS=ON
