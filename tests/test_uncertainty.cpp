@@ -388,6 +388,29 @@ TEST_CASE("KID's interval from disjoint subsets covers the exact MMD² near its 
   CHECK(covers_truth <= 199);
 }
 
+TEST_CASE("a scored set's KID is kid with the disjoint subsets' half-width around it", "[uncertainty]") {
+  auto g = at::make_generator<at::CPUGeneratorImpl>(23);
+  // float32 features, as the feature networks give them; a reference larger than the samples.
+  const at::Tensor ref = at::randn({300, 4}, g), fake = at::randn({60, 4}, g) * 1.3 + 0.2;
+  const KidScore s = kid_scored(ref, fake, 7, 5);
+  const Kid k = kid(ref, fake, 7, 1000, 5);
+  CHECK(s.kid.mean == k.mean);
+  CHECK(s.kid.subset_size == 60);
+  // 10 disjoint subsets of 6 rows (kid_block_size of 300 and 60), the same seed.
+  const KidBlocks b = kid_blocks(ref, fake, 6, 5);
+  REQUIRE(b.blocks == 10);
+  CHECK((s.lo + s.hi) / 2 == Approx(k.mean));
+  CHECK(s.hi - s.lo == Approx(b.hi - b.lo));
+  CHECK(s.lo < k.mean);
+  // No interval when asked for none, or below 20 samples (10 subsets of 2 rows).
+  const KidScore none = kid_scored(ref, fake, 7, 5, false);
+  CHECK(none.kid.mean == k.mean);
+  CHECK(std::isnan(none.lo));
+  CHECK(std::isnan(none.hi));
+  CHECK(std::isnan(kid_scored(ref, fake.narrow(0, 0, 19), 7, 5).lo));
+  CHECK(std::isfinite(kid_scored(ref, fake.narrow(0, 0, 20), 7, 5).lo));
+}
+
 TEST_CASE("density and coverage equal their definitions counted point by point", "[uncertainty]") {
   auto g = at::make_generator<at::CPUGeneratorImpl>(9);
   const at::Tensor real = at::randn({40, 3}, g, at::kDouble);

@@ -637,8 +637,7 @@ int run_mixture(const LoopArgs& a) {
   }
   std::cout << "Gaussian-mixture loop (" << loops::to_string(cfg.kind) << ", " << cfg.grid * cfg.grid << " modes, "
             << runs_text(cfg.runs) << ", bias " << cfg.bias << "); "
-            << (cfg.runs < 2 ? std::string("one run: no intervals (--runs 2 or more gives them)")
-                             : std::string("means over runs with 95 % t intervals")) << "\n"
+            << (cfg.runs < 2 ? run_intervals_text(cfg.runs) : std::string("means over runs with 95 % t intervals")) << "\n"
             << "  variances: nearer the real data's (below) is better; modes covered and recall: higher is better\n";
   std::vector<std::vector<std::string>> rows{{"gen", "variance", "modal variance", "modes covered", "recall"}};
   const size_t G = j["recall_mean"].size();

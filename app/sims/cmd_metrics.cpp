@@ -502,18 +502,21 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
             << "; lower is better, 0 = same distribution, values below 0 are noise around it)";
     } else if (k.subsets > 1) {
       // The field reports the mean and sd over random subsets; those subsets share rows, so their sd understates
-      // the estimate's noise (same-distribution sets got "intervals" that excluded 0): the interval comes from
-      // disjoint subsets (metrics::kid_blocks).
+      // the estimate's noise (same-distribution sets got "intervals" that excluded 0): the interval's half-width
+      // comes from disjoint subsets (metrics::kid_blocks), centred on kid as the loops, shift and sweeps give it.
       human << " (sd " << k.std << " over " << k.subsets << " random subsets of " << s
             << " rows; lower is better, 0 = same distribution)";
       const metrics::KidBlocks e = metrics::kid_blocks(real, fake, s, static_cast<uint64_t>(kd->seed));
-      if (e.blocks >= 2) {
-        j["kid_lo"] = e.lo, j["kid_hi"] = e.hi;
-        j["ci"] = {{"method", e.method()}, {"level", e.level}, {"mean_of_disjoint_subsets", e.value}};
-        human << "; 95 % interval " << e.lo << " .. " << e.hi << " (" << e.method() << ", their mean " << e.value
+      const auto [lo, hi] = e.around(k.mean);
+      if (e.blocks >= 2 && std::isfinite(lo)) {
+        const std::string method = "kid ± the half-width of the Student t interval over " + std::to_string(e.blocks) +
+                                   " disjoint subsets of " + std::to_string(e.block_size) + " rows";
+        j["kid_lo"] = lo, j["kid_hi"] = hi;
+        j["ci"] = {{"method", method}, {"level", e.level}, {"mean_of_disjoint_subsets", e.value}};
+        human << "; 95 % interval " << lo << " .. " << hi << " (" << method
               << ": the random subsets share rows, so their sd is not the estimate's noise)";
-        if (e.lo < 0) human << "; it reaches below 0 (values below 0 are the unbiased estimate's noise): no difference "
-                               "is shown between the sets";
+        if (lo < 0) human << "; it reaches below 0 (values below 0 are the unbiased estimate's noise): no difference "
+                             "is shown between the sets";
       } else {
         human << "; no interval: two disjoint subsets of " << s << " rows need " << 2 * s
               << " rows in each set, give a smaller --subset-size for one";

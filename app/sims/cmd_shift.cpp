@@ -44,8 +44,7 @@ std::string cell(double v, int precision) {
 std::string kid_text(const loops::ShiftRow& row) {
   if (!std::isfinite(row.kid)) return "n/a";
   const metrics::Estimate e = row.estimate("kid");
-  return loops::text::fmt(row.kid, 3) +
-         (e.has_interval() ? " [" + loops::text::fmt(e.lo, 3) + ", " + loops::text::fmt(e.hi, 3) + "]" : std::string());
+  return e.has_interval() ? loops::text::with_bounds(row.kid, e.lo, e.hi) : loops::text::fmt(row.kid, 3);
 }
 
 int run_shift_cmd(ShiftArgs& a) {

@@ -14,6 +14,14 @@ inline std::string fmt(double v, int precision = 6) {
   return s.str();
 }
 
+// A value and its interval as a table cell: "0.0123 [0.00812, 0.0164]" at `precision` significant digits; the
+// bare value where either end is not finite (the caller says why there is none).
+inline std::string with_bounds(double v, double lo, double hi, int precision = 3) {
+  const std::string value = fmt(v, precision);
+  if (!std::isfinite(lo) || !std::isfinite(hi)) return value;
+  return value + " [" + fmt(lo, precision) + ", " + fmt(hi, precision) + "]";
+}
+
 // A share as "70.0 %"; "n/a" when not finite.
 inline std::string percent(double v) {
   if (!std::isfinite(v)) return "n/a";

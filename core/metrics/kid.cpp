@@ -5,6 +5,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -109,6 +110,16 @@ KidBlocks kid_blocks(const at::Tensor& real_in, const at::Tensor& fake_in, int64
   const Estimate e = mean_over_runs(v, level);
   r.value = e.value, r.lo = e.lo, r.hi = e.hi;
   return r;
+}
+
+KidScore kid_scored(const at::Tensor& real_in, const at::Tensor& fake_in, int64_t subsets, uint64_t seed, bool interval) {
+  // Converted once: kid and kid_blocks take float64 contiguous tensors as they are (no second copy).
+  const at::Tensor real = checked_features(real_in, "real", 2), fake = checked_features(fake_in, "generated", 2);
+  KidScore s;
+  s.kid = kid(real, fake, subsets, 1000, seed);
+  if (const int64_t b = interval ? kid_block_size(real.size(0), fake.size(0), kKidIntervalBlocks) : 0)
+    std::tie(s.lo, s.hi) = kid_blocks(real, fake, b, seed).around(s.kid.mean);
+  return s;
 }
 
 int64_t kid_block_size(int64_t real_rows, int64_t fake_rows, int64_t blocks) {

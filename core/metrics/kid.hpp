@@ -66,10 +66,22 @@ KidBlocks kid_blocks(const at::Tensor& real, const at::Tensor& fake, int64_t blo
 // leave more), at most 1000 rows; 0 when blocks of at least 2 rows do not fit.
 int64_t kid_block_size(int64_t real_rows, int64_t fake_rows, int64_t blocks = 10);
 
+// The fewest disjoint subsets behind a scored set's KID interval (kid_scored).
+constexpr int kKidIntervalBlocks = 10;
 // How the image loops', scenarios', shift's and sweeps' KID intervals are made (their results' "ci" notes).
 constexpr const char* kKidIntervalMethod =
     "kid ± the half-width of the Student t interval over at least 10 disjoint subsets of the rows (at most 1000 rows "
     "each; none below 20 samples)";
+
+// A scored set's KID as image loops, scenarios, shift and sweeps give it: kid() over `subsets` random subsets of
+// min(1000, Nr, Nf) rows and, with `interval` and where kid_block_size(Nr, Nf, kKidIntervalBlocks) > 0 (20 rows
+// and more), KidBlocks::around(kid) of kid_blocks with that block size (kKidIntervalMethod); lo, hi NaN otherwise.
+// Both from one float64 copy of the features. Throws InputError as kid does.
+struct KidScore {
+  Kid kid;
+  double lo = std::numeric_limits<double>::quiet_NaN(), hi = std::numeric_limits<double>::quiet_NaN();
+};
+KidScore kid_scored(const at::Tensor& real, const at::Tensor& fake, int64_t subsets, uint64_t seed, bool interval = true);
 
 // x [N, D], y [M, D], N, M >= 2, finite; float64 inside.
 double energy_distance(const at::Tensor& x, const at::Tensor& y);

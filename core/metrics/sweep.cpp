@@ -270,17 +270,12 @@ void score_images(SweepRow& row, const at::Tensor& x, const SweepConfig& cfg, co
     row.precision = pr.precision, row.recall = pr.recall;
   }
   if (have_real && cfg.kid_subsets > 0) {
-    const Kid k = kid(ref.real_features, f, cfg.kid_subsets, 1000, cfg.seed);
-    row.extra["kid"] = k.mean;
+    // With its interval (kid_scored: none below 20 samples, none with --ci 0).
+    const KidScore k = kid_scored(ref.real_features, f, cfg.kid_subsets, cfg.seed, cfg.ci > 0);
+    row.extra["kid"] = k.kid.mean;
     // Subsets all alike say nothing by their spread (none is written); with one set whole the other still varies.
-    row.extra["kid_std"] = k.subsets_alike ? nlohmann::json(nullptr) : nlohmann::json(k.std);
-    // The interval: the half-width of the Student t interval over at least 10 disjoint subsets (kid_blocks; none
-    // below 20 samples) around the mean.
-    const int64_t b = cfg.ci > 0 ? kid_block_size(ref.real_features.size(0), f.size(0)) : 0;  // --ci 0: none
-    if (b > 0) {
-      const auto [lo, hi] = kid_blocks(ref.real_features, f, b, cfg.seed).around(k.mean);
-      row.extra["kid_lo"] = lo, row.extra["kid_hi"] = hi;
-    }
+    row.extra["kid_std"] = k.kid.subsets_alike ? nlohmann::json(nullptr) : nlohmann::json(k.kid.std);
+    if (std::isfinite(k.lo)) row.extra["kid_lo"] = k.lo, row.extra["kid_hi"] = k.hi;
   }
   if (cfg.ci > 0) {
     step("intervals");
