@@ -114,6 +114,16 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   REQUIRE(r.attr_ratio.size() == 2);
   CHECK(r.attr_ratio[1].size() == 3);
   CHECK(r.real_ratio.size() == 3);
+  // The reference's shares with their Wilson intervals over its 12 images (as many as the samples scored).
+  CHECK(r.n_real == 12);
+  const nlohmann::json rj = r.to_json();
+  CHECK(rj.at("n_real_images").get<int64_t>() == 12);
+  for (size_t k = 0; k < 3; ++k) {
+    const metrics::Estimate w = metrics::share_interval(r.real_ratio[k], 12);
+    CHECK(rj.at("real_ratio_lo")[k].get<double>() == Approx(w.lo));
+    CHECK(rj.at("real_ratio_hi")[k].get<double>() == Approx(w.hi));
+    CHECK(w.hi - w.lo > 0.2);  // 12 images: a share known to within tens of points
+  }
   CHECK(r.train_images == std::vector<double>{32, 32});
   CHECK(std::count(phases.begin(), phases.end(), "done") == 2);
   CHECK(std::find(phases.begin(), phases.end(), "train aux") != phases.end());
@@ -179,13 +189,17 @@ TEST_CASE("image loop: two SIMS generations write the run folder", "[imageloop]"
   half << " ± " << std::setprecision(2) << quad.half_width() << "; 95 % bootstrap intervals";
   CHECK(r.verdict().find(half.str()) != std::string::npos);
   CHECK(r.to_json().at("fd_hi").size() == 2);
-  // The ratio to generation 1 with its interval (the two FDs' relative half-widths in quadrature, log scale),
-  // [1, 1] for generation 1; every share with Wilson's interval over the 12 scored samples, in the JSON and the CSV.
+  // The ratio to generation 1 with Fieller's interval, [1, 1] for generation 1: at its ends r, FD_2 - r FD_1 is just
+  // at its noise (the half-widths h in quadrature), and it holds 1 exactly when the verdict's change holds 0. Every
+  // share with Wilson's interval over the 12 scored samples, in the JSON and the CSV.
   CHECK(r.ratio_lo[0] == 1.0);
   CHECK(r.ratio_hi[0] == 1.0);
-  const double rel = std::hypot((r.fd_hi[1] - r.fd_lo[1]) / 2 / r.fd[1], (r.fd_hi[0] - r.fd_lo[0]) / 2 / r.fd[0]);
-  CHECK(r.ratio_lo[1] == Approx(r.ratio[1] * std::exp(-rel)));
-  CHECK(r.ratio_hi[1] == Approx(r.ratio[1] * std::exp(rel)));
+  const double h1 = (r.fd_hi[0] - r.fd_lo[0]) / 2, h2 = (r.fd_hi[1] - r.fd_lo[1]) / 2;
+  for (double end : {r.ratio_lo[1], r.ratio_hi[1]})
+    CHECK(std::pow(r.fd[1] - end * r.fd[0], 2) == Approx(h2 * h2 + end * end * h1 * h1).epsilon(1e-9));
+  CHECK(r.ratio_lo[1] < r.ratio[1]);
+  CHECK(r.ratio[1] < r.ratio_hi[1]);
+  CHECK((r.ratio_lo[1] <= 1 && 1 <= r.ratio_hi[1]) == !metrics::significant(quad));
   REQUIRE(r.attr_names.size() == 3);
   const metrics::Estimate share = metrics::share_interval(r.attr_ratio[1][0], 12);
   CHECK(r.share(1, 0).lo == Approx(share.lo));
@@ -503,4 +517,32 @@ TEST_CASE("image scores pair their FD differences over the same resamples, and k
   CHECK(n.read + n.refused == 2000);
   CHECK(n.read > 200);
   CHECK(n.refused > 200);
+}
+
+TEST_CASE("the image loop's ratio interval agrees with its verdict", "[imageloop]") {
+  // Generation 1 at 3139.4 ± 1363.2, generation 2 at 1898.1 ± 373.7 (a tiny loop's scores): the change, -1241 ±
+  // 1413.5 in quadrature, is within the noise. Fieller's interval, worked by hand from (b - r a)² = hb² + r² ha²:
+  // [0.39561, 1.09458], holding 1 as the verdict says (a log-scale interval gave [0.38, 0.97]).
+  ImageLoopResult r;
+  r.fd = {3139.4, 1898.1};
+  r.fd_lo = {3139.4 - 1363.2, 1898.1 - 373.7};
+  r.fd_hi = {3139.4 + 1363.2, 1898.1 + 373.7};
+  r.set_ratios();
+  CHECK(r.ratio[1] == Approx(0.604606).epsilon(1e-5));
+  CHECK(r.ratio_lo[1] == Approx(0.395611).epsilon(1e-5));
+  CHECK(r.ratio_hi[1] == Approx(1.094575).epsilon(1e-5));
+  // 100 ± 10 against 130 ± 12: a change of 30 ± 15.6, beyond the noise; the interval [1.13484, 1.49142] excludes 1.
+  r.fd = {100, 130};
+  r.fd_lo = {90, 118};
+  r.fd_hi = {110, 142};
+  r.set_ratios();
+  CHECK(r.ratio_lo[1] == Approx(1.134838).epsilon(1e-5));
+  CHECK(r.ratio_hi[1] == Approx(1.491425).epsilon(1e-5));
+  // Generation 1's interval reaching 0 (100 ± 120): the set of ratios is unbounded, no interval.
+  r.fd_lo = {-20, 118};
+  r.fd_hi = {220, 142};
+  r.set_ratios();
+  CHECK(std::isnan(r.ratio_lo[1]));
+  CHECK(std::isnan(r.ratio_hi[1]));
+  CHECK(r.ratio_lo[0] == 1.0);
 }

@@ -223,8 +223,8 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   std::cout << "image loop (" << loops::to_string(cfg.kind) << ", " << loops::to_string(cfg.algorithm);
   if (cfg.algorithm == loops::LoopAlgorithm::Sims) std::cout << ", omega " << cfg.omega;
   std::cout << ", |D_s| = " << cfg.n_synth << "; " << res.metric << " of " << cfg.n_eval << " samples; 95 % intervals)\n";
-  // FD, precision and recall with the bootstrap over the scored samples, the ratio from the two FDs' intervals on the
-  // log scale, the shares with Wilson's interval.
+  // FD, precision and recall with the bootstrap over the scored samples, the ratio with Fieller's interval from the
+  // two FDs' intervals, the shares with Wilson's interval.
   std::vector<std::string> head{"gen", res.metric, "KID", "ratio to gen. 1", "precision", "recall"};
   if (!res.fd_base.empty()) head.push_back(res.metric + " of the base");
   for (const auto& name : res.attr_names) head.push_back(name + " share");
@@ -236,10 +236,10 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
     const bool have_kid = g < res.kid.size() && std::isfinite(res.kid[g]);
     const bool kid_ci = have_kid && g < res.kid_lo.size() && std::isfinite(res.kid_lo[g]) && std::isfinite(res.kid_hi[g]);
     r.push_back(!have_kid ? std::string("-")
-                : kid_ci ? sig(res.kid[g]) + " [" + sig(res.kid_lo[g]) + ", " + sig(res.kid_hi[g]) + "]"
+                : kid_ci ? loops::text::with_bounds(res.kid[g], res.kid_lo[g], res.kid_hi[g])
                 : res.kid_std[g] > 1e-9 * std::abs(res.kid[g]) ? sig(res.kid[g]) + " (sd " + sig(res.kid_std[g]) + ")"
                                                                 : sig(res.kid[g]) + " (no interval)");
-    // ratio = FD_t / FD_1 with its interval on the log scale (ImageLoopResult::ratio_lo); generation 1: 1.
+    // ratio = FD_t / FD_1 with Fieller's interval (ImageLoopResult::ratio_lo); generation 1: 1.
     r.push_back(g == 0 ? std::string("1") : metrics::Estimate::of(res.ratio[g], res.ratio_lo[g], res.ratio_hi[g]).bounds_text());
     // Percentile intervals, not symmetric (a recall of 0.12 in [0, 0.38]): both ends.
     r.push_back(metrics::Estimate::of(res.precision[g], res.precision_lo[g], res.precision_hi[g]).bounds_text(3));
@@ -255,12 +255,16 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   rows.insert(rows.begin(), head);
   print_table(std::cout, rows);
   if (!res.real_ratio.empty()) {
+    // With their Wilson intervals over the reference's images (a share of 70 real images is itself uncertain).
     std::cout << "  real reference shares:";
-    for (size_t k = 0; k < res.attr_names.size(); ++k) std::cout << " " << res.attr_names[k] << " " << num(res.real_ratio[k], 3);
-    std::cout << " (the target: nearer it is better)\n";
+    for (size_t k = 0; k < res.attr_names.size() && k < res.real_ratio.size(); ++k)
+      std::cout << " " << res.attr_names[k] << " " << loops::real_share(res.real_ratio, res.n_real, k).bounds_text(3);
+    std::cout << (res.n_real > 0 ? " (of the " + std::to_string(res.n_real) + " reference images; the target: nearer it is better)\n"
+                                 : std::string(" (the target: nearer it is better)\n"));
   }
   std::cout << "  " << res.metric << ", KID, ratio: lower is better; " << res.metric << ": 95 % normal bootstrap over the "
-            << cfg.n_eval << " scored samples, ratio: the two FD intervals on the log scale; KID: unbiased (a small "
+            << cfg.n_eval << " scored samples, ratio: Fieller's interval from the two FD intervals (it holds 1 exactly when the verdict's "
+               "change holds 0); KID: unbiased (a small "
                "sample does not inflate it, FD of a few hundred is biased upwards), the mean over "
             << loops::kScoreKidSubsets << " subsets, 95 % interval: ± the half-width of a Student t interval over at least "
             << loops::kKidBlocks << " disjoint subsets of the rows (none below " << 2 * loops::kKidBlocks

@@ -49,6 +49,7 @@
 #include "loops/gaussian_loop.hpp"
 #include "metrics/features.hpp"
 #include "metrics/frechet.hpp"
+#include "metrics/kid.hpp"
 #include "metrics/uncertainty.hpp"
 #include "render/canvas.hpp"
 #include "sampling/edm_sampler.hpp"
@@ -114,7 +115,7 @@ int64_t base_budget(const ImageLoopConfig& cfg, int64_t t, int64_t n_data);
 // Subsets of a score's KID.
 constexpr int kScoreKidSubsets = 100;
 // Disjoint subsets of KID's interval (at least; metrics::kKidIntervalMethod says how it is made).
-constexpr int kKidBlocks = 10;
+constexpr int kKidBlocks = metrics::kKidIntervalBlocks;
 
 // Scores of one set of generated images.
 struct ImageScore {
@@ -178,11 +179,13 @@ struct ImageLoopResult : ImageScoreSeries {
   std::string features;                  // the feature network's name
   std::vector<std::string> attr_names;   // classifier attributes (empty without one)
   std::vector<double> real_ratio;        // attribute shares of the real reference (classifier-labelled)
+  int64_t n_real = 0;                    // the real reference's images (the shares' Wilson intervals; 0: unknown)
   // One value per finished generation (index 0 = generation 1) here and in ImageScoreSeries.
   std::vector<double> ratio;             // ratio = fd[t] / fd[0]
-  // ratio's 95 % interval: log ratio ± sqrt((h_t / fd_t)² + (h_1 / fd_1)²), h the FD intervals' half-widths (each
-  // generation samples from its own noise: independent scores); [1, 1] for generation 1 (by definition), NaN where
-  // an FD has no interval.
+  // ratio's 95 % interval: Fieller's, every r with (fd_t - r fd_1)² <= h_t² + r² h_1², h the FD intervals'
+  // half-widths (each generation samples from its own noise: independent scores); it holds 1 exactly when the
+  // verdict's change holds 0. [1, 1] for generation 1 (by definition), NaN where an FD has no interval or
+  // generation 1's interval reaches 0.
   std::vector<double> ratio_lo, ratio_hi;
   int64_t n_scored = 0;  // images scored per generation (the settings' n_eval), for records without their count
   std::vector<std::vector<double>> attr_ratio;  // [generation][attribute]
@@ -257,6 +260,7 @@ class ImageScorer {
   std::string features_name() const { return features_->name(); }
   const std::vector<std::string>& attr_names() const { return attr_names_; }
   const std::vector<double>& real_ratio() const { return real_ratio_; }
+  int64_t n_real() const { return ref_features_.size(0); }
 
  private:
   metrics::FeatureNetPtr features_;
@@ -281,14 +285,21 @@ std::unique_ptr<ImageScorer> make_image_scorer(const std::string& features_spec,
                                                int64_t pr_k, const std::vector<int64_t>& shape,
                                                const std::atomic<bool>* cancel);
 
-// The scorer's names in a result (metric, features, attr_names, real_ratio).
+// The scorer's names in a result (metric, features, attr_names, real_ratio and the reference's size).
 template <class R>
 void set_score_names(R& res, const ImageScorer& scorer) {
   res.metric = scorer.metric();
   res.features = scorer.features_name();
   res.attr_names = scorer.attr_names();
   res.real_ratio = scorer.real_ratio();
+  res.n_real = scorer.n_real();
 }
+
+// The real reference's share of attribute k with its 95 % Wilson interval over its n_real images (none where n_real
+// is 0: a result of an older version).
+metrics::Estimate real_share(const std::vector<double>& real_ratio, int64_t n_real, size_t k);
+// Those shares into j: "real_ratio", "real_ratio_lo", "real_ratio_hi", "n_real_images" (null where not finite).
+void put_real_shares(nlohmann::json& j, const std::vector<double>& real_ratio, int64_t n_real);
 
 // The feature net (spec or preloaded) and the classifier: classifier_spec ""
 // uses the feature net when it is a classifier, "none" disables ratios.

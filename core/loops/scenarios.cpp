@@ -115,9 +115,7 @@ json ScenariosResult::to_json() const {
             {"stages_run", stages_run}};
   if (!attr_names.empty()) {
     j["attr_names"] = attr_names;
-    json r = json::array();
-    for (double v : real_ratio) r.push_back(out(v));
-    j["real_ratio"] = r;
+    put_real_shares(j, real_ratio, n_real);
   }
   json cs = json::object();
   for (const auto& c : curves) {

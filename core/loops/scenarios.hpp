@@ -103,6 +103,7 @@ struct ScenariosResult {
   std::string metric, features;
   std::vector<std::string> attr_names;
   std::vector<double> real_ratio;
+  int64_t n_real = 0;                 // the real reference's images (0: unknown)
   std::vector<ScenarioCurve> curves;  // ST-I, SIMS-I, ST-P, SIMS-P
   std::vector<ScenarioEval> evals;    // every model and ω
   int stages_reused = 0, stages_run = 0;

@@ -294,6 +294,13 @@ for i in $(seq 0 19); do
     && covered=$((covered + 1))
 done
 [[ $covered -ge 16 ]] && ok || bad "kid: the 95 % interval covered 0 in only $covered of 20 same-distribution pairs"
+# Centred on kid itself (as the loops, shift and sweeps give it), its half-width from the disjoint subsets.
+$PY - "$T/kz.json" <<'PY' && ok || bad "kid: the interval is not centred on kid: $(cat "$T/kz.json")"
+import json, sys
+j = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert abs((j["kid_lo"] + j["kid_hi"]) / 2 - j["kid"]) < 1e-9 and j["kid_lo"] < j["kid"] < j["kid_hi"], j
+assert "half-width" in j["ci"]["method"] and "4 disjoint subsets of 100 rows" in j["ci"]["method"], j["ci"]
+PY
 "$SIMS" loop --family gaussian --kind fully-synthetic --dim 2 --n-real 20 --n-synth 20 --generations 12 --runs 200 \
   --seed 1 --out "$T/loop" --json >"$T/loop.json" || bad "loop failed"
 $PY - "$T" <<'PY' && ok || bad "loop output"
@@ -841,7 +848,7 @@ for f in ("run.json", "stages/generation-0002.json", "samples/gen-0002.png", "me
 assert os.path.getsize(t + "/ilplot.png") > 1000
 # The ratio and the shares with their intervals in the JSON and the CSV (none for generation 1's ratio: 1 by definition).
 assert j["ratio_lo"][0] == j["ratio_hi"][0] == 1 and j["ratio_lo"][1] < j["ratio"][1] < j["ratio_hi"][1], j
-assert "log scale" in j["ratio_ci"]["method"], j
+assert "Fieller" in j["ratio_ci"]["method"], j
 assert all(lo <= s <= hi for lo, s, hi in zip(j["attr_ratio_lo"]["smile"], j["attr_ratio"]["smile"], j["attr_ratio_hi"]["smile"])), j
 assert "Wilson" in j["ci"]["attr_ratio"] and "disjoint" in j["ci"]["kid"], j["ci"]
 head = open(d + "metrics.csv").readline().strip().split(",")
