@@ -475,6 +475,11 @@ TEST_CASE("image scores pair their FD differences over the same resamples, and k
   // in the record.
   CHECK(sa.kid_lo < sa.kid);
   CHECK(sa.kid_hi - sa.kid == Approx(sa.kid - sa.kid_lo));
+  // The scorer's KID: 100 random subsets with seed 0; its interval's width that of kid_block_size's disjoint subsets.
+  const at::Tensor fr = net->features(real);
+  CHECK(sa.kid == Approx(metrics::kid(fr, fa, 100, 1000, 0).mean).epsilon(1e-9));
+  const metrics::KidBlocks kb = metrics::kid_blocks(fr, fa, metrics::kid_block_size(fr.size(0), 24), 0);
+  CHECK(sa.kid_hi - sa.kid_lo == Approx(kb.hi - kb.lo).epsilon(1e-9));
   CHECK(back.kid_lo == sa.kid_lo);
   CHECK(back.kid_hi == sa.kid_hi);
   back.fd = sa.fd;  // the record's own "fd" is read by its caller
@@ -538,6 +543,12 @@ TEST_CASE("the image loop's ratio interval agrees with its verdict", "[imageloop
   r.set_ratios();
   CHECK(r.ratio_lo[1] == Approx(1.134838).epsilon(1e-5));
   CHECK(r.ratio_hi[1] == Approx(1.491425).epsilon(1e-5));
+  // Generation 2's interval cut at 0 (130 in [0, 300]: half-width 150): the lower end stays at 0, not below.
+  r.fd_lo = {90, 0};
+  r.fd_hi = {110, 300};
+  r.set_ratios();
+  CHECK(r.ratio_lo[1] == 0.0);
+  CHECK(r.ratio_hi[1] > 1.3);
   // Generation 1's interval reaching 0 (100 ± 120): the set of ratios is unbounded, no interval.
   r.fd_lo = {-20, 118};
   r.fd_hi = {220, 142};

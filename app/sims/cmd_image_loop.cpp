@@ -264,7 +264,7 @@ int run_image_loop_family(CLI::App* c, const ImageLoopFlags& f, const std::funct
   }
   std::cout << "  " << res.metric << ", KID, ratio: lower is better; " << res.metric << ": 95 % normal bootstrap over the "
             << cfg.n_eval << " scored samples, ratio: Fieller's interval from the two FD intervals (it holds 1 exactly when the verdict's "
-               "change holds 0); KID: unbiased (a small "
+               "change holds 0; none where generation 1's interval reaches 0); KID: unbiased (a small "
                "sample does not inflate it, FD of a few hundred is biased upwards), the mean over "
             << loops::kScoreKidSubsets << " subsets, 95 % interval: ± the half-width of a Student t interval over at least "
             << loops::kKidBlocks << " disjoint subsets of the rows (none below " << 2 * loops::kKidBlocks

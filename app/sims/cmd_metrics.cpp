@@ -517,6 +517,8 @@ void add_metrics_command(CLI::App& app, Registry& reg) {
               << ": the random subsets share rows, so their sd is not the estimate's noise)";
         if (lo < 0) human << "; it reaches below 0 (values below 0 are the unbiased estimate's noise): no difference "
                              "is shown between the sets";
+      } else if (e.blocks >= 2) {  // subsets enough, but their values overflowed (features far too large)
+        human << "; no interval: the disjoint subsets' values are not finite";
       } else {
         human << "; no interval: two disjoint subsets of " << s << " rows need " << 2 * s
               << " rows in each set, give a smaller --subset-size for one";

@@ -149,13 +149,15 @@ int64_t aux_budget(const ImageLoopConfig& c) {
 // level: every r for which b - r a stays within the noise, (b - r a)^2 <= hb^2 + r^2 ha^2. It holds 1 exactly when
 // b - a's interval with the half-widths in quadrature holds 0 (the drift verdict's test), which a log-scale
 // interval need not (generation 1 at 3139 ± 1363, generation 2 at 1898 ± 374: log scale [0.38, 0.97] beside a
-// change of -1241 ± 1409). NaN ends where a's interval reaches 0 (the set is then unbounded).
+// change of -1241 ± 1413). NaN ends where a's interval reaches 0 (the set is then unbounded); the lower end no
+// lower than 0 for distances (b's interval cut at 0 can reach below it; whether 1 is inside does not change).
 std::pair<double, double> fieller_ratio(double a, double ha, double b, double hb) {
   const double den = a * a - ha * ha;
   const double disc = a * a * hb * hb + b * b * ha * ha - ha * ha * hb * hb;  // hb^2 den + b^2 ha^2 >= 0 when den > 0
   if (!(den > 0) || !std::isfinite(disc) || !std::isfinite(b)) return {NAN, NAN};
   const double s = std::sqrt(std::max(0.0, disc));
-  return {(a * b - s) / den, (a * b + s) / den};
+  const double lo = (a * b - s) / den;
+  return {a >= 0 && b >= 0 ? std::max(0.0, lo) : lo, (a * b + s) / den};
 }
 
 // For people and plots: non-finite as null.

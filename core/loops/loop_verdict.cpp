@@ -42,9 +42,14 @@ std::string drift_verdict(const std::string& metric, size_t generation, const me
   s << metric << " at generation " << generation << ": " << last.text(digits) << " against " << first.text(digits)
     << " at generation 1";
   if (std::isfinite(first.value) && first.value > 0 && std::isfinite(last.value)) {
-    s << " (ratio " << std::fixed << std::setprecision(2) << last.value / first.value;
-    if (ratio.has_interval() && std::isfinite(ratio.lo) && std::isfinite(ratio.hi))
-      s << " [" << ratio.lo << ", " << ratio.hi << "]";
+    // Two decimals, more where an end that is not 1 would read as 1.00 (an upper end of 0.996 beside "comes
+    // closer" must not read as holding 1).
+    const bool ends = ratio.has_interval() && std::isfinite(ratio.lo) && std::isfinite(ratio.hi);
+    int digits = 2;
+    const auto reads_as_one = [&digits](double v) { return v != 1 && std::abs(v - 1) < 0.5 * std::pow(10.0, -digits); };
+    while (ends && digits < 6 && (reads_as_one(ratio.lo) || reads_as_one(ratio.hi))) ++digits;
+    s << " (ratio " << std::fixed << std::setprecision(digits) << last.value / first.value;
+    if (ends) s << " [" << ratio.lo << ", " << ratio.hi << "]";
     s << std::defaultfloat << ")";
   }
   s << ": ";

@@ -295,7 +295,8 @@ for i in $(seq 0 19); do
 done
 [[ $covered -ge 16 ]] && ok || bad "kid: the 95 % interval covered 0 in only $covered of 20 same-distribution pairs"
 # Centred on kid itself (as the loops, shift and sweeps give it), its half-width from the disjoint subsets.
-$PY - "$T/kz.json" <<'PY' && ok || bad "kid: the interval is not centred on kid: $(cat "$T/kz.json")"
+"$SIMS" metrics kid "$T/kz0_a.npy" "$T/kz0_b.npy" --subset-size 100 --json >"$T/kz_centre.json" || bad "kid --json failed"
+$PY - "$T/kz_centre.json" <<'PY' && ok || bad "kid: the interval is not centred on kid: $(cat "$T/kz_centre.json")"
 import json, sys
 j = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 assert abs((j["kid_lo"] + j["kid_hi"]) / 2 - j["kid"]) < 1e-9 and j["kid_lo"] < j["kid"] < j["kid_hi"], j
