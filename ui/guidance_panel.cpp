@@ -252,7 +252,7 @@ void GuidancePanel::refresh_labels() {
   const int N = steps_->value();
   QString which = first > last ? "no step is guided"
                   : first == 0 && last == N - 1 ? QString("all %1 steps guided").arg(N)
-                                                : QString("steps %1–%2 of %3 guided").arg(first).arg(last).arg(N);
+                                                : QString("steps %1–%2 of %3 guided").arg(first + 1).arg(last + 1).arg(N);  // counted from 1, as "of N" reads
   interval_label_->setText(QString("σ ∈ (%1, %2]  ·  %3").arg(sigma_text(bar_->lo()), sigma_text(bar_->hi()), which));
 }
 

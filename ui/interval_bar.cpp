@@ -110,8 +110,9 @@ void IntervalBar::paintEvent(QPaintEvent*) {
     const double x = x_of(t_[i]);
     p.setPen(QPen(guided ? k.data(QColor(200, 70, 40)) : k.axis, guided ? 2 : 1));
     p.drawLine(QPointF(x, a.top() + 2), QPointF(x, a.bottom() - 2));
-    if ((i % every == 0 || i == N - 1) && std::abs(x - last_label) > fm.horizontalAdvance("00") + 3) {
-      const QString t = QString::number(i);
+    // Counted from 1 (the panel's "steps 4–18 of 32"): 1, then every `every`-th up to N.
+    if ((i == 0 || (i + 1) % every == 0 || i == N - 1) && std::abs(x - last_label) > fm.horizontalAdvance("00") + 3) {
+      const QString t = QString::number(i + 1);
       p.drawText(QPointF(x - fm.horizontalAdvance(t) / 2, a.top() - 6), t);
       last_label = x;
     }

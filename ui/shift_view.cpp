@@ -36,6 +36,7 @@
 #include "metrics/features.hpp"
 #include "sweep_view.hpp"  // parse_omega_list
 #include "common/device.hpp"
+#include "loops/text_format.hpp"
 
 namespace sims::ui {
 
@@ -65,6 +66,14 @@ QString num(double v, int digits = 4) { return std::isfinite(v) ? QString::numbe
 QString fd_cell(const sims::loops::ShiftRow& x, const char* key, int most = 10) {
   const sims::metrics::Estimate e = x.estimate(key);
   return AnalysisTab::with_ci(e.value, e.lo, e.hi, most);
+}
+// The row's KID for a tooltip: "KID 0.0123 [0.00812, 0.0164] (…)" as sims shift's column writes it; empty without.
+QString kid_tip(const sims::loops::ShiftRow& x) {
+  if (!std::isfinite(x.kid)) return {};
+  const sims::metrics::Estimate e = x.estimate("kid");
+  return "KID " + QString::fromStdString(sims::loops::text::with_bounds(x.kid, e.lo, e.hi)) +
+         (e.has_interval() ? " (unbiased MMD², lower is better; 95 % interval from disjoint subsets of the samples)"
+                           : " (unbiased MMD², lower is better; no interval: fewer than 20 samples, or an older run)");
 }
 QString count(int64_t n) { return QLocale(QLocale::English).toString(static_cast<qlonglong>(n)); }
 
@@ -714,7 +723,9 @@ void ShiftView::show_results(const ShiftShown& s) {
                             x.nfe > 0 ? QString::number(x.nfe) : QString("–")};
     const QStringList tips{x.seconds > 0 ? QString("sampled and scored in %1 s").arg(x.seconds, 0, 'f', 1) : QString(),
                            QString("%1 of %2 samples in %3 = 1, %4 in %3 = 0")
-                               .arg(x.n1).arg(x.n1 + x.n0).arg(attr).arg(x.n0)};
+                               .arg(x.n1).arg(x.n1 + x.n0).arg(attr).arg(x.n0),
+                           // KID, the unbiased distance, with its interval as sims shift's table writes it.
+                           kid_tip(x)};
     for (int c = 0; c < cells.size(); ++c) {
       auto* item = new QTableWidgetItem(cells[c]);
       if (c < tips.size() && !tips[c].isEmpty()) item->setToolTip(tips[c]);

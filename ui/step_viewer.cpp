@@ -117,8 +117,9 @@ QString StepViewer::caption() const {
   if (t_.empty()) return {};
   if (k >= N) return QString("final samples (σ = 0) · %1 steps").arg(N);
   const QString sig = QString::number(t_[k], 'g', 3);
-  return show_denoised() ? QString("step %1 / %2 · D(x_t) at σ = %3").arg(k).arg(N).arg(sig)
-                         : QString("step %1 / %2 · x_t at σ = %3").arg(k).arg(N).arg(sig);
+  // Steps counted from 1, as the guidance panel's "steps 4–18 of 32 guided": state k is the one after k steps.
+  const QString when = k == 0 ? QString("before step 1 of %1").arg(N) : QString("after %1 of %2 steps").arg(k).arg(N);
+  return when + (show_denoised() ? " · D(x_t) at σ = " : " · x_t at σ = ") + sig;
 }
 
 void StepViewer::refresh() {

@@ -4,6 +4,7 @@
 #include "sweep_view.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <cmath>
 #include <sstream>
@@ -90,6 +91,23 @@ QString num(double v, int digits = 4) {
 QString with_bounds(double v, double lo, double hi) {
   if (!std::isfinite(v)) return num(v, 3);
   return QString::fromStdString(metrics::Estimate::of(v, lo, hi).bounds_text());
+}
+
+// A row's KID with its 95 % interval ("KID 193 [101, 284]", to the interval's precision; the sweep adds it for images
+// with real data, the interval from 20 samples on, none with intervals off); empty where the row has no KID.
+// `tip`: the words a tooltip adds (what it is, and why there is no interval where there is none).
+QString kid_text(const metrics::SweepRow& r, bool tip = false) {
+  const auto number = [&r](const char* key) {
+    const auto it = r.extra.find(key);
+    return it != r.extra.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
+  };
+  const double v = number("kid"), lo = number("kid_lo"), hi = number("kid_hi");
+  if (!std::isfinite(v)) return {};
+  const bool ci = std::isfinite(lo) && std::isfinite(hi);
+  return "KID " + with_bounds(v, lo, hi) +
+         (!tip ? QString()
+          : ci ? QString(" (unbiased MMD², lower is better; 95 % interval from disjoint subsets of the samples)")
+               : QString(" (unbiased MMD², lower is better; no interval: intervals off, or fewer than 20 samples)"));
 }
 
 const QColor kSims(214, 82, 48), kPrecision(60, 100, 170), kRecall(60, 150, 90);
@@ -664,6 +682,8 @@ void SweepView::add_row(const metrics::SweepResult& one) {
     cells << (k < r.ratios.size() ? with_bounds(r.ratios[k], shares[k].lo, shares[k].hi) : "–");
   set_row(table_, i, cells);
   table_->item(i, 0)->setToolTip(QString("NFE %1 · sampled and scored in %2 s").arg(r.nfe).arg(r.seconds, 0, 'f', 2));
+  if (const QString kid = kid_text(r, true); !kid.isEmpty())  // the unbiased distance beside FD, in its cell's tooltip
+    table_->item(i, 1)->setToolTip(kid);
   if (!user_selected_) select(i);  // follow the newest row until the user picks one
   show_verdict();
   Q_EMIT row_added(i);
@@ -699,6 +719,7 @@ void SweepView::select(int i) {
   c.subtitle = QString("%1 %2 · precision %3 · recall %4")
                    .arg(dname, with_ci(r.value, r.value_lo, r.value_hi), with_ci(r.precision, r.precision_lo, r.precision_hi, 3),
                         with_ci(r.recall, r.recall_lo, r.recall_hi, 3));
+  if (const QString kid = kid_text(r); !kid.isEmpty()) c.subtitle += " · " + kid;
   QString shares;
   const int64_t n_row = samples_per_row();
   for (size_t k = 0; k < r.ratios.size() && k < result_.attr_names.size(); ++k) {

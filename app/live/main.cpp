@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   cli.add_option("--omega", omega_text, "Start with this omega (default: the pair's tuned omega)");
   std::string device = "cpu";
   cli.add_option("--device", device, "Load the models and sample on DEVICE: cpu or cuda[:i] (default cpu)");
-  cli.add_option("--size", size, "Window size WxH");
+  CLI::Option* size_opt = cli.add_option("--size", size, "Window size WxH (default 1600x1000, or the screen's work area where smaller)");
   cli.add_option("--points", points_text, "2D points per result (16 to 200000)");
   cli.add_flag("--field", field, "Show the guidance field");
   cli.add_flag("--trails", trails, "Show trails");
@@ -159,6 +159,14 @@ int main(int argc, char** argv) {
   if (!glfwInit()) {
     std::fprintf(stderr, "error: no display (GLFW cannot start: is DISPLAY set? `sims demo` runs without one)\n");
     return 1;
+  }
+  // The default size shrinks to the screen's work area (a 1280x720 screen got a 1600x1000 window, its controls and
+  // status line off the screen); a --size given is taken as given.
+  if (size_opt->count() == 0) {
+    int x = 0, y = 0, w = 0, h = 0;
+    if (GLFWmonitor* m = glfwGetPrimaryMonitor()) glfwGetMonitorWorkarea(m, &x, &y, &w, &h);
+    const int title_bar = 40;  // the window manager's frame, not part of the work area the window's content gets
+    if (w >= 640 && h >= 400 + title_bar) win_w = std::min(win_w, w), win_h = std::min(win_h, h - title_bar);
   }
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);

@@ -314,7 +314,7 @@ class StudioTest : public QObject {
     const QRectF final_box = w_->sims_view()->content().bounds;
     sv->slider()->setValue(10);
     QVERIFY(w_->sims_view()->content().samples.data != final_pts);
-    QVERIFY(w_->sims_view()->content().subtitle.contains("step 10 / 32"));
+    QVERIFY(w_->sims_view()->content().subtitle.contains("after 10 of 32 steps"));
     // The axes follow sigma: x_t at step 10 (sigma about 10) spreads wider than the final samples.
     QVERIFY(w_->sims_view()->content().bounds.width() > 1.5 * final_box.width());
     sv->findChild<QCheckBox*>("followSigma")->setChecked(false);

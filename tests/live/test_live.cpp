@@ -348,3 +348,27 @@ TEST_CASE("sims-live: the GL density map lies where the samples are (Xvfb + Mesa
   glfwTerminate();
 }
 
+
+TEST_CASE("sims-live: the image grid fills its panel at the largest whole zoom") {
+  // 36 faces (32 px + 2 px mount) in a tall panel: 5 wide at 3x (172 x 274 atlas pixels), not 6 wide at 2x.
+  const live::ImageGrid tall = live::fit_image_grid(36, 34, 34, 2, 590, 860);
+  CHECK(tall.cols == 5);
+  CHECK(tall.rows == 8);
+  CHECK(tall.zoom == 3.f);
+  // A wide, low panel: as many per row as 2x allows, every row used.
+  const live::ImageGrid wide = live::fit_image_grid(36, 34, 34, 2, 1200, 300);
+  CHECK(wide.zoom == 2.f);
+  CHECK(wide.cols * wide.rows == 36);
+  // Too many for the panel at 1x: scaled down, still inside it.
+  const live::ImageGrid small = live::fit_image_grid(100, 34, 34, 2, 200, 200);
+  CHECK(small.zoom < 1.f);
+  CHECK(small.cols == 10);
+  // Every grid fits its panel and holds every image.
+  const struct { live::ImageGrid g; int n; float w, h; } cases[] = {{tall, 36, 590, 860}, {wide, 36, 1200, 300}, {small, 100, 200, 200}};
+  for (const auto& c : cases) {
+    CHECK((c.g.cols * 34 + 2) * c.g.zoom <= c.w + 1e-3f);
+    CHECK((c.g.rows * 34 + 2) * c.g.zoom <= c.h + 1e-3f);
+    CHECK(c.g.cols * c.g.rows >= c.n);
+  }
+  CHECK(live::fit_image_grid(1, 34, 34, 2, 590, 860).cols == 1);
+}

@@ -47,6 +47,22 @@ AtlasLayout atlas_layout(int n, int img_h, int img_w) {
   return a;
 }
 
+ImageGrid fit_image_grid(int n, int cell_w, int cell_h, int pad, float width, float height) {
+  ImageGrid best;
+  best.zoom = -1;
+  n = std::max(n, 1);
+  for (int cols = 1; cols <= n; ++cols) {
+    const int rows = (n + cols - 1) / cols;
+    if (cols > 1 && (rows - 1) * cols >= n) continue;  // a row left empty: fewer columns do the same
+    float zoom = std::min(width / static_cast<float>(cols * cell_w + pad), height / static_cast<float>(rows * cell_h + pad));
+    if (zoom >= 1) zoom = std::floor(zoom);
+    const bool better = zoom > best.zoom + 1e-6f ||
+                        (std::abs(zoom - best.zoom) <= 1e-6f && cols * rows - n < best.cols * best.rows - n);
+    if (better) best = {cols, rows, zoom};
+  }
+  return best;
+}
+
 ImVec2 AtlasLayout::uv0(int i) const {
   const int c = i % cols, r = i / cols;
   return {float(pad + c * cell_w) / width, float(pad + r * cell_h) / height};
@@ -884,8 +900,17 @@ void LiveApp::draw_interval() {
                                                                                : "the start (σ " + sigma_text(smax) + ")";
   const std::string to = settings_.lo > 0 ? "σ " + sigma_text(settings_.lo) : "the end (σ " + sigma_text(smin) + ")";
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("guided from %s to %s: %d of %d steps", from.c_str(), to.c_str(), guided,
-                     static_cast<int>(t.size()) - 1);
+  // One line where it fits, else broken before "to" (wrapping at the width broke "σ 0.0020" after its point).
+  const std::string head = "guided from " + from,
+                    tail = "to " + to + ": " + std::to_string(guided) + " of " + std::to_string(t.size() - 1) + " steps";
+  ImGui::BeginGroup();
+  if (ImGui::CalcTextSize((head + " " + tail).c_str()).x <= ImGui::GetContentRegionAvail().x) {
+    ImGui::TextUnformatted((head + " " + tail).c_str());
+  } else {
+    ImGui::TextWrapped("%s", head.c_str());
+    ImGui::TextWrapped("%s", tail.c_str());
+  }
+  ImGui::EndGroup();
   ImGui::PopStyleColor();
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("ω applies where σ lies in (σ_lo, σ_hi] = (%s, %s]; double-click the ruler: every step",
@@ -1249,14 +1274,22 @@ void LiveApp::draw_images_panel(int panel, ImVec2 size) {
   const int k = step();
   Texture t;
   if (renderer_) t = renderer_->images_panel(panel, k, denoised_ && k < steps_shown());
-  // Integer zoom when the atlas fits at 1x or more, else scaled down.
-  float zoom = std::min(size.x / a.width, size.y / a.height);
-  if (zoom >= 1) zoom = std::floor(zoom);
-  // Centred in the panel: an integer zoom leaves a margin, shared out on both sides rather than all on the right.
+  // The images in the grid that fills the panel best (fit_image_grid: whole-number zoom from 1x), each drawn from
+  // its cell of the atlas on a white mount, centred: an integer zoom leaves a margin, shared out on both sides.
+  const ImageGrid g = fit_image_grid(a.n, a.cell_w, a.cell_h, a.pad, size.x, size.y);
+  const float zoom = g.zoom;
+  const ImVec2 grid_size((g.cols * a.cell_w + a.pad) * zoom, (g.rows * a.cell_h + a.pad) * zoom);
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
-  const ImVec2 at(p0.x + std::max(0.f, std::floor((size.x - a.width * zoom) / 2)), p0.y);
+  const ImVec2 at(p0.x + std::max(0.f, std::floor((size.x - grid_size.x) / 2)), p0.y);
+  ImGui::GetWindowDrawList()->AddRectFilled(at, ImVec2(at.x + grid_size.x, at.y + grid_size.y), IM_COL32(255, 255, 255, 255));
+  for (int i = 0; i < a.n; ++i) {
+    ImGui::SetCursorScreenPos(ImVec2(at.x + (a.pad + (i % g.cols) * a.cell_w) * zoom, at.y + (a.pad + (i / g.cols) * a.cell_h) * zoom));
+    ImGui::Image(t.id, ImVec2((a.cell_w - a.pad) * zoom, (a.cell_h - a.pad) * zoom), a.uv0(i), a.uv1(i));
+  }
   ImGui::SetCursorScreenPos(at);
-  ImGui::Image(t.id, ImVec2(a.width * zoom, a.height * zoom));
+  ImGui::PushID(panel);
+  ImGui::InvisibleButton("##images", grid_size);
+  ImGui::PopID();
   const bool clicked = ImGui::IsItemClicked(0);
   // The panel keeps its size (the step scrubber stays where it is in 2D).
   ImGui::SetCursorScreenPos(p0);
@@ -1264,8 +1297,8 @@ void LiveApp::draw_images_panel(int panel, ImVec2 size) {
   if (clicked) {
     const ImVec2 m = ImGui::GetIO().MousePos;
     const int c = static_cast<int>((m.x - at.x) / zoom) / a.cell_w, rr = static_cast<int>((m.y - at.y) / zoom) / a.cell_h;
-    const int i = rr * a.cols + c;
-    if (c < a.cols && i < a.n) {
+    const int i = rr * g.cols + c;
+    if (c < g.cols && i < a.n) {
       enlarged_ = i;
       enlarged_panel_ = panel;
       ImGui::OpenPopup("enlarged");

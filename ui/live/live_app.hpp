@@ -85,6 +85,16 @@ struct AtlasLayout {
 };
 AtlasLayout atlas_layout(int n, int img_h, int img_w);
 
+// How a panel shows the atlas's images: `cols` per row (rows as many as n needs), each atlas cell `zoom` times its
+// size. The columns are the ones that give the largest zoom in a width x height panel (whole numbers from 1x up,
+// so that every pixel stays square; below 1x scaled down), on a tie the fewest empty cells: 36 faces fill a tall
+// panel 5 wide at 3x rather than 6 wide at 2x with half the panel empty.
+struct ImageGrid {
+  int cols = 1, rows = 1;
+  float zoom = 1;
+};
+ImageGrid fit_image_grid(int n, int cell_w, int cell_h, int pad, float width, float height);
+
 // The GPU side: GL in the app, a recorder in the tests. Panel 0 is the base
 // model alone (omega = 0), panel 1 the SIMS-guided samples, on the same noise.
 class Renderer {
