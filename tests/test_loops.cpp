@@ -487,27 +487,26 @@ TEST_CASE("diffusion2d loop: the limit ratio's interval is a bootstrap over whol
   CHECK(res.limit_ratio_estimate().value == Approx(2.0));
 }
 
-TEST_CASE("diffusion2d loop: with few runs the ratio's interval is a t interval as wide as two runs deserve",
-          "[loop2d]") {
-  // Two runs: generation 1 at 1 and 2, generation 2 at 2 and 2. Ratio 2 / 1.5; the linearised ratio's terms are
-  // z = (2 - R)/1.5 and (2 - 2R)/1.5 = ±4/9, so se = 4/9; distances are positive, so the interval is taken on the
-  // log scale: R exp(± t(0.975, 1) · se / R), t = 12.706.
+TEST_CASE("diffusion2d loop: with few runs the ratio's interval is as wide as the runs deserve", "[loop2d]") {
+  // Three runs: generation 1 at 1.0, 1.1, 0.9, generation 2 at 2.0, 2.3, 1.9. Ratio 2.06667 with Fieller's paired
+  // set worked by hand (t(0.975, 2) = 4.302653): [1.92194, 2.22016].
   sims::loops::DiffusionLoopResult res;
-  res.w2_runs = {{1.0, 2.0}, {2.0, 2.0}};
-  res.w2_mean = {1.5, 2.0};
-  res.ratio = {1.0, 2.0 / 1.5};
+  res.w2_runs = {{1.0, 1.1, 0.9}, {2.0, 2.3, 1.9}};
+  res.w2_mean = {1.0, 6.2 / 3};
+  res.ratio = {1.0, 6.2 / 3};
   res.limit_from = 1;
   const sims::metrics::Estimate r = res.ratio_interval(1);
-  CHECK(r.value == Approx(4.0 / 3));
-  const double h = 12.7062 * (4.0 / 9) / (4.0 / 3);
-  CHECK(r.hi == Approx(4.0 / 3 * std::exp(h)).epsilon(1e-4));
-  CHECK(r.lo == Approx(4.0 / 3 * std::exp(-h)).epsilon(1e-4));
-  // A percentile bootstrap over the same two runs would stay between the runs' own ratios (2/1 and 2/2).
-  CHECK(r.lo < 1.0);
-  CHECK(r.hi > 2.0);
+  CHECK(r.value == Approx(6.2 / 3));
+  CHECK(r.lo == Approx(1.921940).epsilon(1e-5));
+  CHECK(r.hi == Approx(2.220162).epsilon(1e-5));
   const nlohmann::json j = res.to_json();
-  CHECK(j.at("ratio_ci").at("method").get<std::string>().find("Student t over 2 runs") != std::string::npos);
-  CHECK(j.at("limit_ci").at("method").get<std::string>().find("Student t over 2 runs") != std::string::npos);
+  CHECK(j.at("ratio_ci").at("method").get<std::string>().find("Student t over 3 runs (a ratio: Fieller's set") !=
+        std::string::npos);
+  CHECK(j.at("limit_ci").at("method").get<std::string>().find("Student t over 3 runs") != std::string::npos);
+  CHECK(j.at("ratio_hi")[1].get<double>() == Approx(r.hi));
+  // The verdict quotes that interval beside the paired change it agrees with (1.07 in [0.78, 1.35], beyond 0).
+  CHECK(res.verdict().find("[1.92, 2.22]") != std::string::npos);
+  CHECK(res.verdict().find("drifts away") != std::string::npos);
   // A NaN run leaves the generation without a value, and so without an interval (not one of the other runs).
   sims::loops::DiffusionLoopResult gap = res;
   gap.w2_runs[1][0] = NAN;
@@ -515,30 +514,40 @@ TEST_CASE("diffusion2d loop: with few runs the ratio's interval is a t interval 
   gap.ratio[1] = NAN;
   CHECK_FALSE(gap.ratio_interval(1).has_interval());
   CHECK_FALSE(gap.limit_ratio_estimate().has_interval());
-  CHECK(j.at("ratio_hi")[1].get<double>() == Approx(r.hi));
-  // The limit over both generations: runs' window means 1.5 and 2 against 1 and 2.
+  // The limit over both generations: the runs' window means 1.5, 1.7, 1.4 against 1.0, 1.1, 0.9: 1.53333 in
+  // [1.46097, 1.61008] (worked by hand as above).
   const sims::metrics::Estimate lim = res.limit_ratio_estimate();
-  CHECK(lim.value == Approx((1.0 + 4.0 / 3) / 2));
-  CHECK(lim.has_interval());
-  CHECK(res.limit_distance().hi - res.limit_distance().value == Approx(12.7062 * 0.25).epsilon(1e-4));
+  CHECK(lim.value == Approx((1.0 + 6.2 / 3) / 2));
+  CHECK(lim.lo == Approx(1.460970).epsilon(1e-5));
+  CHECK(lim.hi == Approx(1.610081).epsilon(1e-5));
+  // Two runs with generation 1 at 1 and 2: its mean, 1.5, is within its own t noise of 0 (t(0.975, 1) = 12.7, sd
+  // 0.71): every ratio fits the runs, so there is no interval (the delta method gave [0.02, 89]).
+  sims::loops::DiffusionLoopResult two;
+  two.w2_runs = {{1.0, 2.0}, {2.0, 2.0}};
+  two.w2_mean = {1.5, 2.0};
+  two.ratio = {1.0, 2.0 / 1.5};
+  two.limit_from = 1;
+  CHECK(two.ratio_interval(1).value == Approx(4.0 / 3));
+  CHECK_FALSE(two.ratio_interval(1).has_interval());
+  CHECK(two.limit_distance().hi - two.limit_distance().value == Approx(12.7062 * 0.25).epsilon(1e-4));
 }
 
 TEST_CASE("diffusion2d loop: a generation's row carries its ratio and interval while the loop still runs", "[loop2d]") {
   // As reported after each generation: the means and per-run distances so far, `ratio` not yet filled.
   sims::loops::DiffusionLoopResult res;
-  res.w2_runs = {{1.0, 2.0}, {2.0, 2.0}};
-  res.w2_mean = {1.5, 2.0};
-  res.w2_median = {1.5, 2.0};
-  res.w2_std = {0.7, 0.0};
+  res.w2_runs = {{1.0, 1.1, 0.9}, {2.0, 2.3, 1.9}};
+  res.w2_mean = {1.0, 6.2 / 3};
+  res.w2_median = {1.0, 2.0};
+  res.w2_std = {0.1, 0.2};
   res.trace_mean = res.trace_median = {2.0, 2.0};
   REQUIRE(res.ratio.empty());
   const nlohmann::json row = res.row(1);
-  CHECK(row.at("ratio").get<double>() == Approx(4.0 / 3));
-  CHECK(row.at("ratio_hi").get<double>() == Approx(4.0 / 3 * std::exp(12.7062 * (4.0 / 9) / (4.0 / 3))).epsilon(1e-4));
-  CHECK(row.at("ratio_lo").get<double>() < 1.0);
+  CHECK(row.at("ratio").get<double>() == Approx(6.2 / 3));
+  CHECK(row.at("ratio_hi").get<double>() == Approx(2.220162).epsilon(1e-5));
+  CHECK(row.at("ratio_lo").get<double>() == Approx(1.921940).epsilon(1e-5));
   CHECK(res.row(0).at("ratio_lo").get<double>() == 1.0);
   // The finished loop's rows say the same.
-  res.ratio = {1.0, 4.0 / 3};
+  res.ratio = {1.0, 6.2 / 3};
   CHECK(res.row(1).at("ratio_lo").get<double>() == Approx(row.at("ratio_lo").get<double>()));
 }
 

@@ -16,6 +16,7 @@
 #include "metrics/precision_recall.hpp"
 #include "metrics/uncertainty.hpp"
 #include "metrics/wasserstein.hpp"
+#include "loops/loop_verdict.hpp"
 
 using namespace sims;
 using namespace sims::metrics;
@@ -177,25 +178,56 @@ TEST_CASE("a share's Wilson interval matches the closed form and covers the true
   CHECK(covered <= 395);
 }
 
-TEST_CASE("ratio_over_runs: the linearised ratio's t interval by its closed form and its coverage with four runs",
+TEST_CASE("ratio_over_runs: Fieller's paired set by its closed form and its coverage with four runs",
           "[uncertainty]") {
-  // Closed form: num 2 and 4 over den 1 and 1: R = 3, z = -1 and 1, se = 1, t(0.975, 1) = 12.706; positive runs:
-  // on the log scale, R exp(± t se / R).
+  // Closed form: num 2 and 4 over den 1 and 1 (den without spread): the set is R ± t sd(num) / (sqrt(n) mean(den))
+  // = 3 ± 12.7062, t(0.975, 1); distances, so the lower end stops at 0.
   const Estimate two = ratio_over_runs({2.0, 4.0}, {1.0, 1.0});
   CHECK(two.value == Approx(3.0));
-  CHECK(two.hi == Approx(3.0 * std::exp(12.7062 / 3.0)).epsilon(1e-4));
-  CHECK(two.lo == Approx(3.0 * std::exp(-12.7062 / 3.0)).epsilon(1e-4));
-  CHECK(two.lo > 0);
-  CHECK(two.method == "delta t, log scale");
-  // A side that is not positive: the linear interval, t se either side.
+  CHECK(two.hi == Approx(3.0 + 12.7062).epsilon(1e-4));
+  CHECK(two.lo == 0.0);
+  CHECK(two.method == "Fieller t, paired");
+  // A side that is not positive: not cut at 0 (3 ± 12.7062 · 5).
   const Estimate signed_runs = ratio_over_runs({-2.0, 8.0}, {1.0, 1.0});
   CHECK(signed_runs.value == Approx(3.0));
   CHECK(signed_runs.hi - 3.0 == Approx(12.7062 * 5.0).epsilon(1e-4));
   CHECK(signed_runs.lo == Approx(3.0 - (signed_runs.hi - 3.0)));
-  CHECK(signed_runs.method == "delta t");
+  // Three runs worked by hand (t(0.975, 2) = 4.302653): num 2.0, 2.3, 1.9 over den 1.0, 1.1, 0.9: R = 2.06667 in
+  // [1.92194, 2.22016]; num 1.05, 1.3, 0.95: R = 1.1 in [0.85244, 1.26206], holding 1 as the paired t interval of
+  // num - den, [-0.115, 0.315], holds 0.
+  const Estimate three = ratio_over_runs({2.0, 2.3, 1.9}, {1.0, 1.1, 0.9});
+  CHECK(three.lo == Approx(1.921940).epsilon(1e-5));
+  CHECK(three.hi == Approx(2.220162).epsilon(1e-5));
+  const Estimate near = ratio_over_runs({1.05, 1.3, 0.95}, {1.0, 1.1, 0.9});
+  CHECK(near.lo == Approx(0.852444).epsilon(1e-5));
+  CHECK(near.hi == Approx(1.262058).epsilon(1e-5));
+  // den's mean within its own noise of 0 (two runs at 1 and 2, t = 12.7): every ratio fits, no interval.
+  CHECK_FALSE(ratio_over_runs({2.0, 2.0}, {1.0, 2.0}).has_interval());
   // Runs with a non-finite side are dropped; one run or a zero denominator: no interval.
   CHECK_FALSE(ratio_over_runs({2.0, NAN}, {1.0, 1.0}).has_interval());
   CHECK_FALSE(ratio_over_runs({2.0, 3.0}, {1.0, -1.0}).has_interval());
+  // It holds 1 exactly when the paired t interval of num - den holds 0 (the loops' verdicts), over random runs
+  // near the edge.
+  std::mt19937_64 edge(3);
+  std::normal_distribution<double> unit(0.0, 1.0);
+  int agree = 0, holds_one = 0, judged = 0;
+  for (int t = 0; t < 300; ++t) {
+    const size_t n = 3 + static_cast<size_t>(t % 6);
+    std::vector<double> num(n), den(n);
+    for (size_t r = 0; r < n; ++r) den[r] = 2.0 + 0.3 * unit(edge), num[r] = den[r] * (1.08 + 0.1 * unit(edge));
+    const Estimate e = ratio_over_runs(num, den);
+    const Estimate d = loops::paired_change(den, num);
+    REQUIRE(d.has_interval());
+    REQUIRE(e.has_interval());  // den's mean far from 0: the set is bounded
+    ++judged;
+    const bool one = e.lo <= 1 && 1 <= e.hi;
+    holds_one += one;
+    agree += one == !significant(d);
+  }
+  INFO(agree << " of " << judged << " trials agree; the ratio's set held 1 in " << holds_one);
+  CHECK(agree == judged);
+  CHECK(holds_one > 30);
+  CHECK(holds_one < judged - 30);
   // Coverage with four paired runs (den ~ N(10, 1), num = 1.5 den + N(0, 1): true ratio 1.5), against a
   // percentile bootstrap of the same ratio, which covers far less with so few runs.
   std::mt19937_64 rng(11);

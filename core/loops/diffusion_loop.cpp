@@ -231,16 +231,10 @@ metrics::Estimate DiffusionLoopResult::ratio_interval(size_t g) const {
   }
   const size_t runs = run_count(*this);
   if (runs < 2) return e;
-  if (runs < kBootstrapRuns) {
-    if (!std::isfinite(value)) return e;  // as limit_of: no value, no interval
-    e = metrics::ratio_over_runs(w2_runs[g], w2_runs[0]);
-    e.value = value;
-    return e;
-  }
-  const std::vector<std::vector<double>> pair = {w2_runs[0], w2_runs[g]};  // generation 1 and t: ratio at "2"
-  e = metrics::bootstrap(
-      static_cast<int64_t>(runs), [&](const std::vector<int64_t>& idx) { return limit_mean(pair, 2, idx, true); }, 200,
-      0.95, /*seed=*/21 + g);
+  if (!std::isfinite(value)) return e;  // as limit_of: no value, no interval
+  // Fieller's paired set for any number of runs (a percentile bootstrap over many runs could exclude 1 where the
+  // verdict's paired t interval of the change holds 0, or the reverse).
+  e = metrics::ratio_over_runs(w2_runs[g], w2_runs[0]);
   e.value = value;
   return e;
 }
@@ -248,11 +242,11 @@ metrics::Estimate DiffusionLoopResult::ratio_interval(size_t g) const {
 std::string DiffusionLoopResult::ratio_method() const {
   const size_t runs = run_count(*this);
   if (runs < 2) return "one run: no interval";
-  // One wording for the ratio and the distance (the ratio's t interval is that of its linearisation).
-  return runs < kBootstrapRuns
-             ? "Student t over " + std::to_string(runs) +
-                   " runs (a ratio: linearised; on the log scale for positive distances)"
-             : "percentile bootstrap over " + std::to_string(runs) + " runs";
+  // One wording for the ratios and the limit's distance: t intervals over the runs (a ratio: Fieller's paired set,
+  // which holds 1 exactly when the verdict's paired t interval of the change holds 0); the limit over many runs is
+  // bootstrapped.
+  const std::string t = "Student t over " + std::to_string(runs) + " runs (a ratio: Fieller's set, paired over the runs)";
+  return runs < kBootstrapRuns ? t : t + "; the limit: percentile bootstrap over " + std::to_string(runs) + " runs";
 }
 metrics::Estimate DiffusionLoopResult::limit_distance() const { return limit_of(*this, false); }
 

@@ -131,13 +131,14 @@ struct DiffusionLoopResult {
   int limit_from = 1;
   // The limit ratio and the mean E[dist] over the same generations, each with its 95 % interval over the runs:
   // from kBootstrapRuns runs on a percentile bootstrap (1,000 resamples of whole runs, so a run's generations stay
-  // together), with fewer runs a Student-t interval (the ratio's linearised: metrics::ratio_over_runs), since a
-  // bootstrap over a handful of runs is far too narrow; the value alone with one run or without per-run values.
+  // together), with fewer runs a Student-t interval (the ratio's: Fieller's paired set, metrics::ratio_over_runs),
+  // since a bootstrap over a handful of runs is far too narrow; the value alone with one run or without per-run values.
   static constexpr size_t kBootstrapRuns = 10;
   metrics::Estimate limit_ratio_estimate() const;
   metrics::Estimate limit_distance() const;
   // Generation g + 1's ratio E[dist(G^t)]/E[dist(G^1)] (from the means while the loop runs, `ratio` when it has
-  // ended) and the same with its interval over the runs, chosen as above.
+  // ended) and the same with Fieller's paired interval over the runs, whatever their number (it holds 1 exactly when
+  // the verdict's paired t change holds 0).
   double ratio_at(size_t g) const;
   metrics::Estimate ratio_interval(size_t g) const;
   // How the ratio intervals were made, in words (for figures and metrics.json).

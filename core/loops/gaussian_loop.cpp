@@ -328,7 +328,7 @@ nlohmann::json gaussian_loop_json(const GaussianLoopConfig& cfg, const GaussianL
     j["ratio_lo"] = rlo;
     j["ratio_hi"] = rhi;
     const std::string method = cfg.runs > 1 ? "Student t over " + std::to_string(cfg.runs) +
-                                                  " runs (a ratio: linearised; on the log scale for positive distances)"
+                                                  " runs (a ratio: Fieller's set, paired over the runs)"
                                             : std::string("one run: no interval");
     j["ratio_ci"] = {{"method", method}, {"level", 0.95}};
   }

@@ -317,25 +317,26 @@ Estimate ratio_over_runs(const std::vector<double>& num, const std::vector<doubl
   if (mb == 0) return e;
   e.value = ma / mb;
   if (a.size() < 2) return e;
-  double ss = 0;
+  // Fieller's set, paired: every r for which the runs' num_r - r den_r have a mean within the t interval of 0,
+  // (ma - r mb)^2 <= q (s_aa - 2 r s_ab + r^2 s_bb), q = t^2 / n, s the runs' (co)variances. At r = 1 this is the
+  // paired t test of num - den, so the set holds 1 exactly when that difference's t interval holds 0 (a loop's
+  // verdict); a delta-method interval on the log scale need not.
+  double saa = 0, sbb = 0, sab = 0;
   for (size_t r = 0; r < a.size(); ++r) {
-    const double z = (a[r] - e.value * b[r]) / mb;
-    ss += z * z;  // the z_r have mean 0 by construction
+    saa += (a[r] - ma) * (a[r] - ma), sbb += (b[r] - mb) * (b[r] - mb), sab += (a[r] - ma) * (b[r] - mb);
   }
-  const double se = std::sqrt(ss / (n - 1) / n);
+  saa /= n - 1, sbb /= n - 1, sab /= n - 1;
   const double t = student_t_quantile((1 + level) / 2, static_cast<int>(a.size()) - 1);
+  const double q = t * t / n;
+  const double qa = mb * mb - q * sbb, qb = ma * mb - q * sab, qc = ma * ma - q * saa;
+  e.method = "Fieller t, paired";
+  if (!(qa > 0)) return e;  // den's mean within its noise of 0: the set is unbounded, no interval
+  const double root = std::sqrt(std::max(0.0, qb * qb - qa * qc));  // >= 0: the set holds ma / mb
+  e.lo = (qb - root) / qa;
+  e.hi = (qb + root) / qa;
   const bool positive = std::all_of(a.begin(), a.end(), [](double v) { return v > 0; }) &&
                         std::all_of(b.begin(), b.end(), [](double v) { return v > 0; });
-  if (positive) {  // a ratio of positive quantities (distances) on the log scale: se(log R) = se / R, never below 0
-    const double h = t * se / e.value;
-    e.lo = e.value * std::exp(-h);
-    e.hi = e.value * std::exp(h);
-    e.method = "delta t, log scale";
-  } else {
-    e.lo = e.value - t * se;
-    e.hi = e.value + t * se;
-    e.method = "delta t";
-  }
+  if (positive) e.lo = std::max(0.0, e.lo);  // a ratio of distances is not below 0 (1 inside or not: unchanged)
   return e;
 }
 

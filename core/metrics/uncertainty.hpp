@@ -131,15 +131,15 @@ Estimate mean_over_runs(const std::vector<double>& values, double level = 0.95);
 Estimate median_over_runs(const std::vector<double>& values, double level = 0.95);
 
 // mean(num) / mean(den) over paired runs (run r gives num[r] and den[r]; runs
-// with a non-finite side dropped) with a Student-t interval of the linearised
-// ratio: z_r = (num_r - R den_r) / mean(den), R ± t_{n-1} sd(z) / sqrt(n)
-// (the delta method; method "delta t"). Where every num and den is positive
-// (distances) the interval is taken on the log scale, R exp(± t sd(z) / (R sqrt(n)))
-// (method "delta t, log scale"): a ratio of distances cannot go below 0, and
-// a skewed ratio over few runs otherwise gives a lower end below it. Unlike a
-// percentile bootstrap over a handful of runs (two runs give three distinct
-// resamples) it widens as the runs get few. Fewer than two runs, or a
-// mean(den) of 0: no interval.
+// with a non-finite side dropped) with Fieller's interval, paired (method
+// "Fieller t, paired"): every r for which the runs' num_r - r den_r have a mean
+// within the Student t_{n-1} interval of 0. It holds 1 exactly when the paired t
+// interval of num - den holds 0 (the loops' verdicts), which the delta method on
+// the log scale, used before, need not. Where every num and den is positive
+// (distances) the lower end is not below 0. Unlike a percentile bootstrap over a
+// handful of runs (two runs give three distinct resamples) it widens as the runs
+// get few. Fewer than two runs, a mean(den) of 0, or a mean(den) within its own
+// noise of 0 (the set is then unbounded): no interval.
 Estimate ratio_over_runs(const std::vector<double>& num, const std::vector<double>& den, double level = 0.95);
 
 // a - b with the half-widths added in quadrature.
