@@ -167,7 +167,7 @@ TEST_CASE("Gaussian loop: the verdict pairs each run with itself, the trace has 
   INFO(v);
   CHECK(v.find("95 % paired t interval over 400 runs") != std::string::npos);
   CHECK(j.at("w2_change").size() == 10);
-  // The ratio E[W2_t]/E[W2_1] has its interval (the linearised ratio over the paired runs): 1 at generation 1,
+  // The ratio E[W2_t]/E[W2_1] has its interval (Fieller's set over the paired runs): 1 at generation 1,
   // around the ratio later, recorded with its method.
   REQUIRE(j.at("ratio_lo").size() == 10);
   CHECK(j.at("ratio_lo")[0].get<double>() == 1.0);

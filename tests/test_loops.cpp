@@ -521,7 +521,7 @@ TEST_CASE("diffusion2d loop: with few runs the ratio's interval is as wide as th
   CHECK(lim.lo == Approx(1.460970).epsilon(1e-5));
   CHECK(lim.hi == Approx(1.610081).epsilon(1e-5));
   // Two runs with generation 1 at 1 and 2: its mean, 1.5, is within its own t noise of 0 (t(0.975, 1) = 12.7, sd
-  // 0.71): every ratio fits the runs, so there is no interval (the delta method gave [0.02, 89]).
+  // 0.71): every ratio fits the runs, so there is no interval (the delta method gave [0.019, 92]).
   sims::loops::DiffusionLoopResult two;
   two.w2_runs = {{1.0, 2.0}, {2.0, 2.0}};
   two.w2_mean = {1.5, 2.0};
@@ -529,6 +529,9 @@ TEST_CASE("diffusion2d loop: with few runs the ratio's interval is as wide as th
   two.limit_from = 1;
   CHECK(two.ratio_interval(1).value == Approx(4.0 / 3));
   CHECK_FALSE(two.ratio_interval(1).has_interval());
+  CHECK(two.ratio_interval(1).method.find("unbounded") != std::string::npos);
+  CHECK(two.verdict().find("(ratio 1.33, no interval: generation 1's mean is within its own noise of 0)") !=
+        std::string::npos);
   CHECK(two.limit_distance().hi - two.limit_distance().value == Approx(12.7062 * 0.25).epsilon(1e-4));
 }
 

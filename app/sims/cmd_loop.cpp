@@ -536,6 +536,7 @@ int run_diffusion(const LoopArgs& a) {
               << "\n"
               << "   gen  E[dist]               ratio to generation 1   median dist [95 %]"
               << (res.w2_base_mean.empty() ? "" : "      E[dist] of the base") << "\n";
+    bool unbounded = false;  // a ratio without an interval because generation 1's mean is within its own noise of 0
     for (size_t g = 0; g < res.w2_mean.size(); ++g)
       if (g < 5 || g + 1 == res.w2_mean.size() || (g + 1) % 10 == 0) {
         metrics::Estimate e = res.w2_interval(g);
@@ -543,6 +544,7 @@ int run_diffusion(const LoopArgs& a) {
         metrics::Estimate ratio = res.ratio_interval(g);
         ratio.value = res.ratio_at(g);
         if (!(ratio.hi > ratio.lo)) ratio.lo = ratio.hi = NAN;  // generation 1: 1 by definition, no interval
+        unbounded = unbounded || ratio.method.find("unbounded") != std::string::npos;
         const std::string median = res.w2_median_interval(g).bounds_text();
         std::cout << "  " << std::setw(4) << g + 1 << "  " << padded(e.precise_text(), 22) << padded(ratio.bounds_text(), 24)
                   << (res.w2_base_mean.empty() ? median : padded(median, 24));
@@ -553,10 +555,14 @@ int run_diffusion(const LoopArgs& a) {
         }
         std::cout << "\n";
       }
+    if (unbounded)
+      std::cout << "  a ratio without an interval: generation 1's mean E[dist] is within its own noise of 0 over these "
+                   "runs, so every ratio fits them (Fieller's set is unbounded; more runs give one)\n";
     if (!res.w2_mean.empty())
       std::cout << "  limit ratio E[dist(G^t)]/E[dist(G^1)], mean over generations " << res.limit_from << ".."
                 << res.w2_mean.size() << " (lower is better; 95 % interval: " << res.ratio_method() << "): "
-                << res.limit_ratio_estimate().text(3) << "\n  E[dist] over the same generations: "
+                << res.limit_ratio_estimate().bounds_text(3)  // both ends: Fieller's set is not symmetric
+                << "\n  E[dist] over the same generations: "
                 << res.limit_distance().text(4) << "\n";
     if (!res.w2_mean.empty()) std::cout << "  verdict: " << res.verdict() << "\n";
     if (!a.out.empty()) std::cout << "  -> " << a.out << "/metrics.{json,csv}, samples/\n";

@@ -137,8 +137,9 @@ struct DiffusionLoopResult {
   metrics::Estimate limit_ratio_estimate() const;
   metrics::Estimate limit_distance() const;
   // Generation g + 1's ratio E[dist(G^t)]/E[dist(G^1)] (from the means while the loop runs, `ratio` when it has
-  // ended) and the same with Fieller's paired interval over the runs, whatever their number (it holds 1 exactly when
-  // the verdict's paired t change holds 0).
+  // ended) and the same with Fieller's paired interval over the runs, whatever their number (where bounded, it holds
+  // 1 exactly when the verdict's paired t change holds 0; none where generation 1's mean is within its own noise of
+  // 0, and none for a generation with a non-finite run).
   double ratio_at(size_t g) const;
   metrics::Estimate ratio_interval(size_t g) const;
   // How the ratio intervals were made, in words (for figures and metrics.json).

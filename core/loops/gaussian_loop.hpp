@@ -59,8 +59,8 @@ struct GaussianLoopResult {
   // Generation t's change from generation 1, paired over the runs (mean of each run's W2_t - W2_1) with its 95 %
   // Student-t interval (loops/loop_verdict.hpp): the verdict's measure; 0 at generation 1.
   std::vector<double> w2_change, w2_change_lo, w2_change_hi;
-  // E[W2_t] / E[W2_1] over the runs with Fieller's 95 % paired interval (metrics::ratio_over_runs: it holds 1
-  // exactly when w2_change's interval holds 0); 1 at generation 1.
+  // E[W2_t] / E[W2_1] over the runs with Fieller's 95 % paired interval (metrics::ratio_over_runs: where bounded,
+  // it holds 1 exactly when w2_change's interval holds 0); 1 at generation 1.
   std::vector<double> ratio, ratio_lo, ratio_hi;
   std::vector<double> trace_mean;    // mean of tr Σ_t
   std::vector<double> trace_lo, trace_hi;  // its 95 % Student-t interval over the runs

@@ -50,6 +50,8 @@ std::string drift_verdict(const std::string& metric, size_t generation, const me
     while (ends && digits < 6 && (reads_as_one(ratio.lo) || reads_as_one(ratio.hi))) ++digits;
     s << " (ratio " << std::fixed << std::setprecision(digits) << last.value / first.value;
     if (ends) s << " [" << ratio.lo << ", " << ratio.hi << "]";
+    else if (ratio.method.find("unbounded") != std::string::npos)  // Fieller's set over runs too few to bound it
+      s << ", no interval: generation 1's mean is within its own noise of 0";
     s << std::defaultfloat << ")";
   }
   s << ": ";

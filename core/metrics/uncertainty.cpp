@@ -330,7 +330,10 @@ Estimate ratio_over_runs(const std::vector<double>& num, const std::vector<doubl
   const double q = t * t / n;
   const double qa = mb * mb - q * sbb, qb = ma * mb - q * sab, qc = ma * ma - q * saa;
   e.method = "Fieller t, paired";
-  if (!(qa > 0)) return e;  // den's mean within its noise of 0: the set is unbounded, no interval
+  if (!(qa > 0)) {  // den's mean within its noise of 0: the set is unbounded, no interval
+    e.method += " (unbounded: no interval)";
+    return e;
+  }
   const double root = std::sqrt(std::max(0.0, qb * qb - qa * qc));  // >= 0: the set holds ma / mb
   e.lo = (qb - root) / qa;
   e.hi = (qb + root) / qa;

@@ -133,9 +133,9 @@ Estimate median_over_runs(const std::vector<double>& values, double level = 0.95
 // mean(num) / mean(den) over paired runs (run r gives num[r] and den[r]; runs
 // with a non-finite side dropped) with Fieller's interval, paired (method
 // "Fieller t, paired"): every r for which the runs' num_r - r den_r have a mean
-// within the Student t_{n-1} interval of 0. It holds 1 exactly when the paired t
-// interval of num - den holds 0 (the loops' verdicts), which the delta method on
-// the log scale, used before, need not. Where every num and den is positive
+// within the Student t_{n-1} interval of 0. Where bounded, it holds 1 exactly
+// when the paired t interval of num - den holds 0 (the loops' verdicts), which
+// the delta method on the log scale, used before, need not. Where every num and den is positive
 // (distances) the lower end is not below 0. Unlike a percentile bootstrap over a
 // handful of runs (two runs give three distinct resamples) it widens as the runs
 // get few. Fewer than two runs, a mean(den) of 0, or a mean(den) within its own

@@ -404,7 +404,7 @@ expect_error "diffusion2d two base budgets" "" -- "$SIMS" loop --family diffusio
   --runs 2 --generations 1
 expect_error "atlas lambda out of range" "" -- "$SIMS" atlas --lambda 0,1
 # The SIMS paper's own Fig. 4 model (--model ddpm): a tiny run, its settings in the run folder; EDM-only flags refused.
-"$SIMS" loop --family diffusion2d --model ddpm --kind augment --n-real 40 --n-synth 20 --runs 2 --generations 2 \
+"$SIMS" loop --family diffusion2d --model ddpm --kind augment --n-real 40 --n-synth 20 --runs 3 --generations 2 \
   --algorithm sims --omega 1 --n-aux 30 --n-eval 30 --base-epochs 2 --aux-epochs 1 --width 8 --depth 1 --steps 6 \
   --batch 16 --out "$T/ddpm" >"$T/ddpm.txt" 2>&1 && $PY - "$T/ddpm" "$T/ddpm.txt" <<'PYEOF' && ok || bad "loop --model ddpm"
 import json, sys
