@@ -147,6 +147,22 @@ TEST_CASE("Gaussian loop rejects bad configurations", "[loop]") {
   CHECK_THROWS_AS(validate(bad), InputError);
 }
 
+TEST_CASE("Gaussian loop: two runs too far apart at generation 1 give the ratio no interval, and the verdict says why",
+          "[loop]") {
+  // Two runs of 10 points: generation 1's W2 differ by far more than the 8 % that bound Fieller's set with t = 12.7.
+  int unbounded = 0;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    const GaussianLoopConfig c = config(LoopKind::FullySynthetic, 10, 2, 2, seed);
+    const auto res = run_gaussian_loop(c);
+    const std::string v = gaussian_loop_json(c, res).at("verdict").get<std::string>();
+    INFO(v);
+    const bool none = std::isnan(res.ratio_lo[1]);
+    CHECK(none == (v.find("no interval: generation 1's mean is within its own noise of 0") != std::string::npos));
+    unbounded += none;
+  }
+  CHECK(unbounded > 0);
+}
+
 TEST_CASE("Gaussian loop: the verdict pairs each run with itself, the trace has its interval", "[loop]") {
   const GaussianLoopConfig c = config(LoopKind::Augment, 50, 10, 400, 3);
   const auto res = run_gaussian_loop(c);

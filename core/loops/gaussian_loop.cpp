@@ -274,7 +274,12 @@ void add_verdict(nlohmann::json& j) {
       metrics::Estimate::of(at("w2_change", n - 1), at("w2_change_lo", n - 1), at("w2_change_hi", n - 1), "paired t");
   const bool have_paired = std::isfinite(paired.value) && paired.has_interval();
   const int64_t runs = count_or(j, "runs", 0, int64_t{1} << 40, "metrics.json: ");
-  const metrics::Estimate ratio = metrics::Estimate::of(at("ratio", n - 1), at("ratio_lo", n - 1), at("ratio_hi", n - 1));
+  metrics::Estimate ratio = metrics::Estimate::of(at("ratio", n - 1), at("ratio_lo", n - 1), at("ratio_hi", n - 1));
+  // Written as null where runs were kept (ratio_lo holds the generation): Fieller's set was unbounded (generation 1's
+  // mean within its own noise of 0), which the verdict says; a folder without ratio_lo says nothing.
+  if (runs >= 2 && n > 1 && j.contains("ratio_lo") && n - 1 < j["ratio_lo"].size() && j["ratio_lo"][n - 1].is_null() &&
+      std::isfinite(ratio.value))
+    ratio.method = "Fieller t, paired (unbounded: no interval)";
   j["verdict"] = have_paired ? drift_verdict("E[W2]", n, est(0), est(n - 1), paired,
                                              "95 % paired t interval over " + std::to_string(runs) + " runs", ratio)
                              : drift_verdict("E[W2]", n, est(0), est(n - 1), metrics::difference(est(n - 1), est(0)),
